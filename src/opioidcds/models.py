@@ -1,0 +1,289 @@
+"""Frozen pydantic models for what goes into opioidcds and what comes out.
+
+Inputs validate strictly (``extra="forbid"``) and, when invalid, raise
+:class:`~opioidcds.errors.InvalidInputError` naming the field, never echoing the value
+(``hide_input_in_errors=True``). Results carry their basis (CLINICAL.md section 7).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from opioidcds.errors import InvalidInputError
+from opioidcds.units import (
+    COUNT_NOUNS,
+    Dimension,
+    Strength,
+    canonical_factor,
+    parse_strength,
+    unit_dimension,
+)
+
+__all__ = [
+    "DoseUnitKind",
+    "InputModel",
+    "ItemStatus",
+    "OMEItem",
+    "OMEResult",
+    "Prescription",
+    "PrnPolicy",
+    "ResultModel",
+]
+
+_TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
+
+
+def input_error_from(exc: ValidationError) -> InvalidInputError:
+    """Turn a pydantic ``ValidationError`` into an :class:`InvalidInputError`.
+
+    The message lists each failing field path and pydantic's description of the rule; inputs
+    are hidden (models set ``hide_input_in_errors``), so no value reaches the message.
+    """
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False, include_context=False):
+        path = ".".join(str(p) for p in err["loc"]) or "(model)"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        # our own InvalidInputError messages already start with the field name
+        problems.append(msg if msg.startswith(path) else f"{path}: {msg}")
+    first = exc.errors(include_input=False)[0] if exc.error_count() else None
+    field = ".".join(str(p) for p in first["loc"]) if first else "(model)"
+    error = InvalidInputError(field or "(model)", "; ".join(problems))
+    error.args = ("; ".join(problems),)
+    return error
+
+
+class InputModel(BaseModel):
+    """Base of every input model: frozen, strict about keys, silent about values."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        hide_input_in_errors=True,
+        str_strip_whitespace=True,
+        validate_default=False,
+    )
+
+    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
+        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise input_error_from(exc) from None
+
+    @classmethod
+    def model_validate(  # type: ignore[override]  # same call, narrower error type
+        cls,
+        obj: Any,  # noqa: ANN401 - accepts whatever pydantic accepts
+        **kwargs: Any,  # noqa: ANN401
+    ) -> Self:
+        """Validate a mapping; raises :class:`InvalidInputError` instead of ValidationError."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise input_error_from(exc) from None
+
+    @classmethod
+    def model_validate_json(  # type: ignore[override]  # same call, narrower error type
+        cls,
+        json_data: str | bytes | bytearray,
+        **kwargs: Any,  # noqa: ANN401
+    ) -> Self:
+        """Validate JSON text; raises :class:`InvalidInputError` instead of ValidationError."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise input_error_from(exc) from None
+
+
+class ResultModel(BaseModel):
+    """Base of every result model: frozen; decimals serialise as strings in JSON."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+
+
+class PrnPolicy(StrEnum):
+    """How "when required" (PRN) doses and dose ranges count towards the daily amount.
+
+    CLINICAL.md section 2: the maximum permitted daily amount is the default for alerting.
+    """
+
+    MAXIMUM = "maximum"
+    """Upper end of every range; PRN at its maximum permitted daily amount (default)."""
+    REGULAR_ONLY = "regular-only"
+    """Upper end of every range; PRN prescriptions excluded, each listed as excluded."""
+    MINIMUM = "minimum"
+    """Lower end of every range; PRN prescriptions excluded, each listed as excluded."""
+
+
+class DoseUnitKind(StrEnum):
+    """What a ``dose_unit`` counts: mass, volume, or whole units of the product."""
+
+    MASS = "mass"
+    VOLUME = "volume"
+    COUNT = "count"
+
+
+_Positive = Field(default=None, gt=0, allow_inf_nan=False)
+
+
+class Prescription(InputModel):
+    """One prescription, given as structured fields.
+
+    ``drug`` is the ingredient ("oxycodone") or a combination name ("co-codamol"); ``form``
+    names the pharmaceutical form ("modified-release tablet", "transdermal patch", "oral
+    solution") and so the route; ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or,
+    for a combination, one mass per ingredient in the order of its name ("30 mg/500 mg").
+
+    The dose is ``dose_quantity`` (to ``dose_quantity_max`` for a range) of ``dose_unit``
+    ("tablet", "patch", "mL", "mg", ...), taken ``doses_per_day`` times a day (to
+    ``doses_per_day_max``) or every ``interval_hours`` hours (to ``interval_hours_max``).
+    ``prn`` marks "when required"; ``max_doses_per_day`` caps administrations and
+    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours.
+
+    Raises:
+        InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
+            strength or unit off the allow-list. The message names fields, not values.
+    """
+
+    drug: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    form: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    route: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    strength: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    dose_quantity: Decimal | None = _Positive
+    dose_quantity_max: Decimal | None = _Positive
+    dose_unit: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    doses_per_day: Decimal | None = _Positive
+    doses_per_day_max: Decimal | None = _Positive
+    interval_hours: Decimal | None = _Positive
+    interval_hours_max: Decimal | None = _Positive
+    prn: bool = False
+    max_doses_per_day: Decimal | None = _Positive
+    max_quantity_per_day: Decimal | None = _Positive
+
+    _strength: Strength | None = PrivateAttr(default=None)
+    _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
+    _dose_factor: Decimal = PrivateAttr(default=Decimal(1))
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.drug is None:
+            raise InvalidInputError("drug", "is required")
+        if self.form is None and self.route is None:
+            raise InvalidInputError("form", "form or route is required")
+        if self.dose_quantity is None:
+            raise InvalidInputError("dose_quantity", "is required")
+        if self.dose_unit is None:
+            raise InvalidInputError("dose_unit", "is required")
+        _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
+        if self.doses_per_day is not None and self.interval_hours is not None:
+            raise InvalidInputError("doses_per_day", "give doses_per_day or interval_hours, not both")
+        if self.doses_per_day_max is not None and self.doses_per_day is None:
+            raise InvalidInputError("doses_per_day_max", "needs doses_per_day")
+        if self.interval_hours_max is not None and self.interval_hours is None:
+            raise InvalidInputError("interval_hours_max", "needs interval_hours")
+        _check_range(self.doses_per_day, self.doses_per_day_max, "doses_per_day_max")
+        _check_range(self.interval_hours, self.interval_hours_max, "interval_hours_max")
+        if self.strength is not None:
+            self._strength = parse_strength(self.strength)
+        self._dose_kind, self._dose_factor = _dose_unit_kind(self.dose_unit)
+        return self
+
+    @property
+    def parsed_strength(self) -> Strength | None:
+        """The strength parsed to canonical units, or ``None`` if none was given."""
+        return self._strength
+
+    @property
+    def dose_unit_kind(self) -> DoseUnitKind:
+        """Whether ``dose_unit`` is a mass, a volume or a count of product units."""
+        if self._dose_kind is None:  # pragma: no cover - set by the validator
+            raise InvalidInputError("dose_unit", "is required")
+        return self._dose_kind
+
+    @property
+    def dose_unit_factor(self) -> Decimal:
+        """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
+        return self._dose_factor
+
+
+def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
+    if low is not None and high is not None and high < low:
+        raise InvalidInputError(field, "must not be below the lower end of the range")
+
+
+def _dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+    noun = unit.strip()
+    if noun in COUNT_NOUNS:
+        return DoseUnitKind.COUNT, Decimal(1)
+    try:
+        dim = unit_dimension(noun)
+    except InvalidInputError:
+        raise InvalidInputError(
+            "dose_unit", "must be a count (tablet, patch, ...), an allow-listed mass or mL"
+        ) from None
+    if dim is Dimension.MASS:
+        return DoseUnitKind.MASS, canonical_factor(noun)
+    if dim is Dimension.VOLUME:
+        return DoseUnitKind.VOLUME, canonical_factor(noun)
+    raise InvalidInputError("dose_unit", "must be a count, a mass or a volume")
+
+
+class ItemStatus(StrEnum):
+    """What happened to one opioid ingredient of one prescription."""
+
+    CONVERTED = "converted"
+    NOT_CONVERTIBLE = "not_convertible"
+    EXCLUDED = "excluded"  # by the PRN policy, stated in ``reason``
+    NOT_OPIOID = "not_opioid"  # a known non-opioid medicine: contributes no OME, says so
+
+
+class OMEItem(ResultModel):
+    """The OME basis of one opioid ingredient of one prescription.
+
+    ``daily_amount`` is the ingredient per day in ``daily_amount_unit`` (``mg/day``, or
+    ``microgram/hour`` for patches); ``ome_mg_per_day`` = daily amount x ``factor``. For an
+    item that is not converted, ``ome_mg_per_day`` is ``None`` and ``reason`` says why.
+    """
+
+    prescription_index: int
+    drug: str
+    ingredient: str | None
+    route: str | None
+    status: ItemStatus
+    reason: str | None = None
+    daily_amount: Decimal | None = None
+    daily_amount_unit: str | None = None
+    factor: Decimal | None = None
+    factor_per: str | None = None
+    factor_source: str | None = None
+    ome_mg_per_day: Decimal | None = None
+    policy_note: str | None = None
+    arithmetic: str
+    exact: bool = True
+
+
+class OMEResult(ResultModel):
+    """A patient's total daily oral morphine equivalent and its basis.
+
+    ``total_mg_per_day`` is exact (not rounded). When ``complete`` is false at least one item
+    could not be converted and the total is a *lower bound*: never read it as the whole dose.
+    """
+
+    total_mg_per_day: Decimal
+    complete: bool
+    table_id: str
+    table_version: str
+    table_effective_date: str
+    prn_policy: PrnPolicy
+    items: tuple[OMEItem, ...]
+    library_version: str
+    exact: bool = True
+
+    @property
+    def is_lower_bound(self) -> bool:
+        """True when the total leaves out items that could not be converted."""
+        return not self.complete
