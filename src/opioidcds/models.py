@@ -192,22 +192,22 @@ class Prescription(InputModel):
         self._dose_kind, self._dose_factor = _dose_unit_kind(self.dose_unit)
         return self
 
+    # Private attributes are read through __pydantic_private__ directly: pydantic's own
+    # attribute hook costs microseconds per access, and these sit on the per-call path.
     @property
     def parsed_strength(self) -> Strength | None:
         """The strength parsed to canonical units, or ``None`` if none was given."""
-        return self._strength
+        return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
 
     @property
     def dose_unit_kind(self) -> DoseUnitKind:
         """Whether ``dose_unit`` is a mass, a volume or a count of product units."""
-        if self._dose_kind is None:  # pragma: no cover - set by the validator
-            raise InvalidInputError("dose_unit", "is required")
-        return self._dose_kind
+        return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
 
     @property
     def dose_unit_factor(self) -> Decimal:
         """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
-        return self._dose_factor
+        return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

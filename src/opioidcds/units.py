@@ -30,9 +30,11 @@ __all__ = [
     "Strength",
     "StrengthKind",
     "canonical_factor",
+    "convert",
     "parse_amount",
     "parse_decimal",
     "parse_strength",
+    "pint_expression",
     "registry",
     "unit_dimension",
 ]
@@ -123,7 +125,7 @@ def registry() -> Any:  # noqa: ANN401 - pint ships no type information for Unit
     import pint  # deferred: pint costs import time and is needed only when knowledge loads
 
     text = resources.files("opioidcds").joinpath("units.pint").read_text(encoding="utf-8")
-    reg = pint.UnitRegistry(None, autoconvert_offset_to_baseunit=False)
+    reg = pint.UnitRegistry(None, autoconvert_offset_to_baseunit=False, non_int_type=Decimal)
     reg.load_definitions(text.splitlines())
     return reg
 
@@ -135,6 +137,15 @@ def unit_dimension(unit: str) -> Dimension:
         InvalidInputError: the spelling is not on the allow-list.
     """
     return _unit_spec(unit)[1]
+
+
+def pint_expression(unit: str) -> str:
+    """Return the ``units.pint`` expression of an allow-listed spelling (``"mcg"`` -> microgram).
+
+    Raises:
+        InvalidInputError: the spelling is not on the allow-list.
+    """
+    return _unit_spec(unit)[0]
 
 
 @lru_cache(maxsize=256)
@@ -168,11 +179,28 @@ def canonical_factor(unit: str) -> Decimal:
     expr, dim = _unit_spec(unit)
     target = _CANONICAL_RATE if dim is Dimension.RATE else _CANONICAL[dim]
     reg = registry()
-    magnitude = reg.Quantity(Decimal(1), expr).to(target).magnitude
-    factor = Decimal(magnitude).normalize()
+    factor = convert(Decimal(1), expr, target)
     if factor <= 0:  # pragma: no cover - guards the definitions file itself
         raise KnowledgeBaseError("units.pint: a conversion factor is not positive")
     return factor
+
+
+def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+    """Convert ``value`` between two pint unit expressions of ``units.pint``, exactly.
+
+    For load-time use (knowledge validation, deriving factors), not for the per-call path.
+
+    Raises:
+        KnowledgeBaseError: the units are undefined or of different dimensions.
+    """
+    import pint
+
+    reg = registry()
+    try:
+        magnitude = reg.Quantity(value, from_unit).to(to_unit).magnitude
+    except pint.PintError as exc:
+        raise KnowledgeBaseError("units: cannot convert between the given units") from exc
+    return Decimal(magnitude).normalize()
 
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
