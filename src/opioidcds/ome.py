@@ -60,7 +60,7 @@ def format_decimal(value: Decimal) -> str:
         point = text.find(".")
         if point < 0:
             return text
-        if len(text) - point <= 3:  # noqa: PLR2004 - at most two decimal places: exact as is
+        if len(text) - point <= 3:
             return text.rstrip("0").rstrip(".")
     rounded = value.quantize(_DISPLAY_PLACES)
     if rounded == value:
@@ -121,7 +121,9 @@ def calculate_ome(
                 exact = exact and item.exact
             if item.daily_amount_unit == _MG_PER_DAY and item.ingredient is not None:
                 amount = item.daily_amount or _ZERO
-                per_ingredient[item.ingredient] = per_ingredient.get(item.ingredient, _ZERO) + amount
+                per_ingredient[item.ingredient] = (
+                    per_ingredient.get(item.ingredient, _ZERO) + amount
+                )
     limit = vocab.limits.max_daily_mg
     if any(amount > limit for amount in per_ingredient.values()):
         raise InvalidInputError(
@@ -192,7 +194,7 @@ def _measure(
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
             for ing in opioids
         ]
-    return [_convert(r, ing, schedule, table, vocab, ctx) for ing in opioids]
+    return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
 
 
 class _Schedule:
@@ -220,15 +222,21 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
     unit = rx.dose_unit or ""
     if r.strength is not None and r.strength.kind is StrengthKind.RATE:
         # patches: the delivery rate sets the daily amount; the change interval does not
-        return _Schedule(dose, f"{_fmt(dose)} {unit}", "patch change interval does not change OME", True)
+        return _Schedule(
+            dose, f"{_fmt(dose)} {unit}", "patch change interval does not change OME", True
+        )
     notes: list[str] = []
     ctx.clear_flags()
     if rx.doses_per_day is not None:
-        per_day = rx.doses_per_day_max if high and rx.doses_per_day_max is not None else rx.doses_per_day
+        per_day = (
+            rx.doses_per_day_max if high and rx.doses_per_day_max is not None else rx.doses_per_day
+        )
         quantity = dose * per_day
         text = f"{_fmt(dose)} {unit} x {_fmt(per_day)}/day"
     elif rx.interval_hours is not None:
-        hours = rx.interval_hours if high or rx.interval_hours_max is None else rx.interval_hours_max
+        hours = (
+            rx.interval_hours if high or rx.interval_hours_max is None else rx.interval_hours_max
+        )
         quantity = dose * _HOURS_PER_DAY / hours
         text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
     elif rx.max_doses_per_day is not None:
@@ -254,7 +262,11 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
         notes.append("capped by the maximum amount per day")
     if rx.prn:
         notes.insert(0, "PRN counted at its maximum permitted daily amount")
-    elif rx.dose_quantity_max is not None or rx.doses_per_day_max is not None or rx.interval_hours_max is not None:
+    elif (
+        rx.dose_quantity_max is not None
+        or rx.doses_per_day_max is not None
+        or rx.interval_hours_max is not None
+    ):
         end = "upper" if high else "lower"
         notes.insert(0, f"range counted at its {end} end")
     return _Schedule(quantity, text, "; ".join(notes) or None, not ctx.flags[Inexact])
@@ -266,6 +278,7 @@ def _convert(
     schedule: _Schedule,
     table: ConversionTable,
     vocab: Vocabulary,
+    *,
     ctx: Context,
 ) -> _Core:
     rx = r.prescription
@@ -303,8 +316,15 @@ def _convert(
             else f"no factor for {ing.name} ({r.route}) in table {table.id} {table.version}"
         )
         return _item(
-            r, ing.name, ItemStatus.NOT_CONVERTIBLE, reason, f"{amount_text}; not convertible: {reason}",
-            daily=daily, unit=unit, note=schedule.note, exact=exact,
+            r,
+            ing.name,
+            ItemStatus.NOT_CONVERTIBLE,
+            reason,
+            f"{amount_text}; not convertible: {reason}",
+            daily=daily,
+            unit=unit,
+            note=schedule.note,
+            exact=exact,
         )
     factor = Decimal(row.factor)
     multiplier, exact_multiplier = table.multiplier(row, dim)
@@ -316,21 +336,21 @@ def _convert(
     arithmetic = f"{amount_text}{converted} x {_fmt(factor)} = {_fmt(ome)} mg OME/day"
     if schedule.note:
         arithmetic += f" ({schedule.note})"
-    return dict(
-        drug=rx.drug or "",
-        ingredient=ing.name,
-        route=r.route,
-        status=ItemStatus.CONVERTED,
-        daily_amount=daily,
-        daily_amount_unit=unit,
-        factor=factor,
-        factor_per=per,
-        factor_source=", ".join(row.citations),
-        ome_mg_per_day=ome,
-        policy_note=schedule.note,
-        arithmetic=arithmetic,
-        exact=exact,
-    )
+    return {
+        "drug": rx.drug or "",
+        "ingredient": ing.name,
+        "route": r.route,
+        "status": ItemStatus.CONVERTED,
+        "daily_amount": daily,
+        "daily_amount_unit": unit,
+        "factor": factor,
+        "factor_per": per,
+        "factor_source": ", ".join(row.citations),
+        "ome_mg_per_day": ome,
+        "policy_note": schedule.note,
+        "arithmetic": arithmetic,
+        "exact": exact,
+    }
 
 
 def _item(
@@ -345,18 +365,18 @@ def _item(
     note: str | None = None,
     exact: bool = True,
 ) -> _Core:
-    return dict(
-        drug=r.prescription.drug or "",
-        ingredient=ingredient,
-        route=r.route,
-        status=status,
-        reason=reason,
-        daily_amount=daily,
-        daily_amount_unit=unit,
-        policy_note=note,
-        arithmetic=arithmetic,
-        exact=exact,
-    )
+    return {
+        "drug": r.prescription.drug or "",
+        "ingredient": ingredient,
+        "route": r.route,
+        "status": status,
+        "reason": reason,
+        "daily_amount": daily,
+        "daily_amount_unit": unit,
+        "policy_note": note,
+        "arithmetic": arithmetic,
+        "exact": exact,
+    }
 
 
 def _strength_text(r: ResolvedPrescription) -> str:

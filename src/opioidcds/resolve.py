@@ -77,6 +77,7 @@ def resolve_prescription(rx: Prescription, vocabulary: Vocabulary) -> ResolvedPr
     strength = rx.parsed_strength
     _check_consistency(rx, names, form, strength)
     opioid = [vocabulary.is_opioid(n) for n in names]
+    ingredients: tuple[ResolvedIngredient, ...]
     if strength is None:  # a dose in mg of a single-ingredient product
         ingredients = (ResolvedIngredient(names[0], opioid[0], None),)
     else:
@@ -97,13 +98,9 @@ def _check_consistency(
     combination = len(names) > 1
     if strength is None:
         if kind is not DoseUnitKind.MASS:
-            raise InvalidInputError(
-                ("strength"), "is required unless the dose is given as a mass"
-            )
+            raise InvalidInputError(("strength"), "is required unless the dose is given as a mass")
         if combination:
-            raise InvalidInputError(
-                ("strength"), "a combination product needs its strength"
-            )
+            raise InvalidInputError(("strength"), "a combination product needs its strength")
         return
     if combination != (strength.kind is StrengthKind.COMBINATION):
         raise InvalidInputError(
@@ -111,9 +108,7 @@ def _check_consistency(
             "a combination needs one mass per ingredient; a single ingredient needs one strength",
         )
     if len(strength.amounts) != len(names):
-        raise InvalidInputError(
-            ("strength"), "the number of masses differs from the ingredients"
-        )
+        raise InvalidInputError(("strength"), "the number of masses differs from the ingredients")
     if combination and kind is DoseUnitKind.MASS:
         raise InvalidInputError(
             ("dose_unit"),
@@ -121,15 +116,11 @@ def _check_consistency(
         )
     is_patch = strength.kind is StrengthKind.RATE
     if form is not None and (form.kind is FormKind.PATCH) != is_patch:
-        raise InvalidInputError(
-            ("strength"), "a patch has a strength per hour; other forms do not"
-        )
+        raise InvalidInputError(("strength"), "a patch has a strength per hour; other forms do not")
     if is_patch and kind is not DoseUnitKind.COUNT:
         raise InvalidInputError("dose_unit", "a patch dose is a number of patches")
     if kind is DoseUnitKind.VOLUME and strength.kind is not StrengthKind.PER_VOLUME:
-        raise InvalidInputError(
-            ("dose_unit"), "a dose in mL needs a strength per volume (mg/mL)"
-        )
+        raise InvalidInputError(("dose_unit"), "a dose in mL needs a strength per volume (mg/mL)")
     if kind is DoseUnitKind.COUNT:
         if strength.kind is StrengthKind.PER_VOLUME:
             raise InvalidInputError(

@@ -232,7 +232,7 @@ class Vocabulary:
         if found is not None:
             return found
         parts = [p.strip() for p in re.split(r"\s*(?:/|\+|\band\b)\s*", norm) if p.strip()]
-        if len(parts) < 2:  # noqa: PLR2004 - a combination has at least two parts
+        if len(parts) < 2:
             return None
         resolved = [self._drugs.get(p) for p in parts]
         if any(r is None or len(r) != 1 for r in resolved):

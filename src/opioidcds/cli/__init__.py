@@ -16,6 +16,8 @@ def main() -> None:
     try:
         from opioidcds.cli.app import app  # noqa: PLC0415 - the extra may be missing
     except ImportError:
-        sys.stderr.write("opioidcds: the command line needs the 'cli' extra: pip install 'opioidcds[cli]'\n")
+        sys.stderr.write(
+            "opioidcds: the command line needs the 'cli' extra: pip install 'opioidcds[cli]'\n"
+        )
         raise SystemExit(2) from None
     app()

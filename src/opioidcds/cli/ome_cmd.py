@@ -27,7 +27,9 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
     if isinstance(data, dict):
         extra = set(data) - {"prescriptions", "description"}
         if extra:
-            raise InvalidInputError("input", "an object may have only 'prescriptions' and 'description'")
+            raise InvalidInputError(
+                "input", "an object may have only 'prescriptions' and 'description'"
+            )
         data = data.get("prescriptions")
     if not isinstance(data, list):
         raise InvalidInputError("input", "must be a JSON list of prescriptions")
@@ -79,7 +81,9 @@ def render_ome(result: OMEResult, console: Console) -> None:
     console.print("[bold]Arithmetic[/bold]")
     for item in result.items:
         source = f" \\[source: {item.factor_source}]" if item.factor_source else ""
-        console.print(f"  {item.prescription_index + 1}. {item.arithmetic}{source}", highlight=False)
+        console.print(
+            f"  {item.prescription_index + 1}. {item.arithmetic}{source}", highlight=False
+        )
     total = format_decimal(result.total_mg_per_day)
     if result.complete:
         console.print(f"[bold]Total: {total} mg OME/day[/bold]", highlight=False)
@@ -90,7 +94,8 @@ def render_ome(result: OMEResult, console: Console) -> None:
             highlight=False,
         )
     console.print(
-        f"Table {result.table_id} {result.table_version} (effective {result.table_effective_date}); "
+        f"Table {result.table_id} {result.table_version} "
+        f"(effective {result.table_effective_date}); "
         f"PRN policy {result.prn_policy.value}; opioidcds {result.library_version}. "
         "OME is a measure of risk, not a guide to converting between opioids.",
         highlight=False,
