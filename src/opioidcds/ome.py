@@ -188,7 +188,7 @@ def _measure(
             _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
             for ing in opioids
         ]
-    schedule = _daily_quantity(r, policy, ctx)
+    schedule = _daily_quantity(r, policy)
     if isinstance(schedule, str):
         return [
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
@@ -198,18 +198,22 @@ def _measure(
 
 
 class _Schedule:
-    """How much product per day: ``quantity`` of the dose unit, and how that was reached."""
+    """Product per day: ``quantity / per`` of the dose unit, and how that was reached.
 
-    __slots__ = ("exact", "note", "quantity", "text")
+    The quantity is kept as a numerator and a denominator (the interval in hours, or 1) so that
+    the one division of the whole calculation happens last (35 mg x 24 / 7 h = 120 exactly).
+    """
 
-    def __init__(self, quantity: Decimal, text: str, note: str | None, exact: bool) -> None:
+    __slots__ = ("note", "per", "quantity", "text")
+
+    def __init__(self, quantity: Decimal, per: Decimal, text: str, note: str | None) -> None:
         self.quantity = quantity
+        self.per = per
         self.text = text
         self.note = note
-        self.exact = exact
 
 
-def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) -> _Schedule | str:
+def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | str:
     """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
 
     Raises:
@@ -218,15 +222,16 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
     rx = r.prescription
     high = policy is not PrnPolicy.MINIMUM
     dose = rx.dose_quantity_max if high and rx.dose_quantity_max is not None else rx.dose_quantity
-    assert dose is not None  # noqa: S101 - guaranteed by Prescription validation
+    if dose is None:  # pragma: no cover - Prescription validation requires it
+        raise InvalidInputError("dose_quantity", "is required")
     unit = rx.dose_unit or ""
     if r.strength is not None and r.strength.kind is StrengthKind.RATE:
         # patches: the delivery rate sets the daily amount; the change interval does not
         return _Schedule(
-            dose, f"{_fmt(dose)} {unit}", "patch change interval does not change OME", True
+            dose, _ONE, f"{_fmt(dose)} {unit}", "patch change interval does not change OME"
         )
     notes: list[str] = []
-    ctx.clear_flags()
+    per = _ONE
     if rx.doses_per_day is not None:
         per_day = (
             rx.doses_per_day_max if high and rx.doses_per_day_max is not None else rx.doses_per_day
@@ -237,7 +242,8 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
         hours = (
             rx.interval_hours if high or rx.interval_hours_max is None else rx.interval_hours_max
         )
-        quantity = dose * _HOURS_PER_DAY / hours
+        quantity = dose * _HOURS_PER_DAY
+        per = hours
         text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
     elif rx.max_doses_per_day is not None:
         quantity = dose * rx.max_doses_per_day
@@ -252,12 +258,12 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
             "doses_per_day",
             "doses_per_day, interval_hours or a daily maximum is required",
         )
-    if rx.max_doses_per_day is not None and rx.max_doses_per_day * dose < quantity:
-        quantity = rx.max_doses_per_day * dose
+    if rx.max_doses_per_day is not None and rx.max_doses_per_day * dose * per < quantity:
+        quantity, per = rx.max_doses_per_day * dose, _ONE
         text += f", capped at max {_fmt(rx.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
         notes.append("capped by the maximum doses per day")
-    if rx.max_quantity_per_day is not None and rx.max_quantity_per_day < quantity:
-        quantity = rx.max_quantity_per_day
+    if rx.max_quantity_per_day is not None and rx.max_quantity_per_day * per < quantity:
+        quantity, per = rx.max_quantity_per_day, _ONE
         text += f", capped at max {_fmt(quantity)} {unit}/day"
         notes.append("capped by the maximum amount per day")
     if rx.prn:
@@ -269,7 +275,7 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy, ctx: Context) ->
     ):
         end = "upper" if high else "lower"
         notes.insert(0, f"range counted at its {end} end")
-    return _Schedule(quantity, text, "; ".join(notes) or None, not ctx.flags[Inexact])
+    return _Schedule(quantity, per, text, "; ".join(notes) or None)
 
 
 def _convert(
@@ -285,7 +291,7 @@ def _convert(
     strength = r.strength
     ctx.clear_flags()
     if rx.dose_unit_kind is DoseUnitKind.MASS:
-        daily = schedule.quantity * rx.dose_unit_factor
+        daily = schedule.quantity * rx.dose_unit_factor / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = f"{ing.name} {schedule.text}"
         if strength is not None:
@@ -299,14 +305,19 @@ def _convert(
         basis = f"{ing.name} {_fmt(rate)} microgram/hour x {schedule.text}"
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
-        daily = schedule.quantity * rx.dose_unit_factor * (ing.amount or _ZERO) / volume
+        daily = (
+            schedule.quantity
+            * rx.dose_unit_factor
+            * (ing.amount or _ZERO)
+            / (schedule.per * volume)
+        )
         unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = f"{ing.name} {_strength_text(r)} x {schedule.text}"
     else:
-        daily = schedule.quantity * (ing.amount or _ZERO)
+        daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = f"{ing.name} {_fmt(ing.amount or _ZERO)} mg x {schedule.text}"
-    exact = schedule.exact and not ctx.flags[Inexact]
+    exact = not ctx.flags[Inexact]
     row = table.lookup(ing.name, r.route or "")
     amount_text = f"{basis} = {_fmt(daily)} {unit}"
     if row is None or not row.convertible or row.factor is None:

@@ -147,7 +147,7 @@ class Vocabulary:
     across threads: nothing changes after construction.
     """
 
-    __slots__ = ("_drugs", "_forms", "_ingredients", "_routes", "files", "limits")
+    __slots__ = ("_all_forms", "_drugs", "_forms", "_ingredients", "_routes", "files", "limits")
 
     def __init__(
         self, ingredients: IngredientsFile, forms: FormsFile, plausibility: PlausibilityFile
@@ -196,12 +196,17 @@ class Vocabulary:
                     raise KnowledgeBaseError(f"forms.toml: the form {norm!r} is defined twice")
                 form_index[norm] = form
         self._forms = form_index
+        self._all_forms = forms.forms
         self._routes = frozenset(f.route for f in forms.forms)
 
     @property
     def routes(self) -> frozenset[str]:
         """Every route a form can have: the route keys of the conversion tables."""
         return self._routes
+
+    def forms(self) -> tuple[Form, ...]:
+        """Every form, in file order."""
+        return self._all_forms
 
     def versions(self) -> dict[str, str]:
         """Each vocabulary file's id and version, for a result's basis."""
