@@ -31,8 +31,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from opioidcds.products import CATALOGUE_COLUMNS, CATALOGUE_FILE, classify_medicine
-from opioidcds.products import MedicineClass as _MC
+from opioidcds.products import (
+    CATALOGUE_COLUMNS,
+    CATALOGUE_FILE,
+    MedicineClass,
+    classify_medicine,
+)
 from opioidcds.products_parser import (
     NameParser,
     ParsedIngredient,
@@ -138,6 +142,7 @@ def _fmt(value: Decimal | None) -> str:
 
 
 def _record(
+    *,
     row: CodeRow,
     parsed: ParsedName,
     derivation: str,
@@ -172,7 +177,7 @@ def _record(
         "patch": "true" if parsed.form == "transdermal patch" else "false",
         "strength": strength or "",
         "opioid_dependence_treatment": (
-            "true" if _MC.OPIOID_DEPENDENCE_TREATMENT in classes else "false"
+            "true" if MedicineClass.OPIOID_DEPENDENCE_TREATMENT in classes else "false"
         ),
         "derivation": derivation,
         "superseded_by": superseded_by,
@@ -182,7 +187,9 @@ def _record(
     }
 
 
-def build(codelists: Path, catalogue_dir: Path, conversion_tables: Path) -> dict[str, str]:
+def build(  # noqa: PLR0912, PLR0915 - one linear pass over the codelists, kept in one place
+    codelists: Path, catalogue_dir: Path, conversion_tables: Path
+) -> dict[str, str]:
     """Build the catalogue; return ``{file name: text}`` for the files it writes."""
     rows, sources = read_codelists(codelists)
     vocab = Vocabulary.load(conversion_tables, catalogue_dir)
@@ -202,7 +209,7 @@ def build(codelists: Path, catalogue_dir: Path, conversion_tables: Path) -> dict
     parsed_of: dict[str, tuple[ParsedName, str, str]] = {}
     unreviewed: list[str] = []
     used_review: set[str] = set()
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for name in sorted(by_name):
         result = parser.parse(name)
         if isinstance(result, ParseFailure):
@@ -230,7 +237,13 @@ def build(codelists: Path, catalogue_dir: Path, conversion_tables: Path) -> dict
             counts["names_parsed"] += 1
         for row in by_name[name]:
             out[row.code] = _record(
-                row, parsed, derivation, note, vocab, catalogue_dir, conversion_tables
+                row=row,
+                parsed=parsed,
+                derivation=derivation,
+                note=note,
+                vocab=vocab,
+                catalogue_dir=catalogue_dir,
+                conversion_tables=conversion_tables,
             )
             parsed_of[row.code] = (parsed, note, derivation)
             counts[f"codes_{derivation.replace('-', '_')}"] += 1
@@ -250,13 +263,13 @@ def build(codelists: Path, catalogue_dir: Path, conversion_tables: Path) -> dict
         parsed, _, _ = parsed_of[successor]
         successor_name = rows[successor].term
         out[row.code] = _record(
-            row,
-            parsed,
-            "successor",
-            f"Superseded VMP code; fields are those of its successor {successor_name}.",
-            vocab,
-            catalogue_dir,
-            conversion_tables,
+            row=row,
+            parsed=parsed,
+            derivation="successor",
+            note=f"Superseded VMP code; fields are those of its successor {successor_name}.",
+            vocab=vocab,
+            catalogue_dir=catalogue_dir,
+            conversion_tables=conversion_tables,
             superseded_by=successor,
             name_for_class=successor_name,
         )
@@ -308,7 +321,7 @@ def _metadata(sources: list[tuple[str, str]], counts: dict[str, int], csv_sha: s
         "[[citations]]",
         'id = "dmd"',
         'text = "NHSBSA dictionary of medicines and devices (dm+d). '
-        'https://www.nhsbsa.nhs.uk/pharmacies-gp-practices-and-appliance-contractors/'
+        "https://www.nhsbsa.nhs.uk/pharmacies-gp-practices-and-appliance-contractors/"
         'dictionary-medicines-and-devices-dmd"',
         "",
     ]

@@ -178,7 +178,7 @@ class Catalogue:
     _by_name: Mapping[str, Product]
 
     def __len__(self) -> int:
-        """Number of dm+d codes in the catalogue."""
+        """Return the number of dm+d codes in the catalogue."""
         return len(self.products)
 
     def __iter__(self) -> Iterator[Product]:
@@ -194,6 +194,7 @@ class Catalogue:
 
         Raises:
             UnknownProductError: the code is not in the catalogue (the message omits it).
+
         """
         product = self._by_code.get(code.strip()) if isinstance(code, str) else None
         if product is None:
@@ -208,6 +209,7 @@ class Catalogue:
 
         Raises:
             UnknownProductError: no product has that name (the message omits it).
+
         """
         product = self._by_name.get(normalise_name(name)) if isinstance(name, str) else None
         if product is None:
@@ -231,7 +233,8 @@ def _row_to_dict(row: dict[str, str]) -> dict[str, Any]:
         "kind": row["kind"],
         "product_name": row["product_name"],
         "ingredients": [
-            {"name": n, "amount": a, "unit": u} for n, a, u in zip(names, amounts, units, strict=True)
+            {"name": n, "amount": a, "unit": u}
+            for n, a, u in zip(names, amounts, units, strict=True)
         ],
         "basis": row["basis"],
         "volume_ml": row["volume_ml"] or None,
@@ -273,7 +276,9 @@ def _vocabularies(conversion_tables: Path) -> tuple[frozenset[str], dict[str, st
     return names, routes
 
 
-def load_catalogue(path: Path | str | None = None, *, conversion_tables: Path | None = None) -> Catalogue:
+def load_catalogue(
+    path: Path | str | None = None, *, conversion_tables: Path | None = None
+) -> Catalogue:
     """Load and validate a product catalogue folder (default: the bundled ``catalogue/``).
 
     ``path`` may be the folder or the CSV file itself. Validation, once, at load: every row is a
@@ -283,6 +288,7 @@ def load_catalogue(path: Path | str | None = None, *, conversion_tables: Path | 
 
     Raises:
         KnowledgeBaseError: the catalogue or a vocabulary file is missing or invalid.
+
     """
     if path is None and conversion_tables is None:
         return _default_catalogue()
@@ -300,7 +306,9 @@ def _default_catalogue() -> Catalogue:
         return _DEFAULT[0]
 
 
-def _load(path: Path | str | None, conversion_tables: Path | None) -> Catalogue:
+def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogue
+    path: Path | str | None, conversion_tables: Path | None
+) -> Catalogue:
     folder = knowledge_dir("catalogue") if path is None else Path(path)
     csv_path = folder if folder.suffix == ".csv" else folder / CATALOGUE_FILE
     meta_path = csv_path.parent / "catalogue.toml"
@@ -411,8 +419,10 @@ def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVoc
     try:
         for entry in classes["classes"]:
             cls = MedicineClass(entry["id"])
-            for term in [*entry.get("members", []), *entry.get("brands", [])]:
-                terms.append((_words(str(term)).strip(), cls))
+            terms.extend(
+                (_words(str(term)).strip(), cls)
+                for term in [*entry.get("members", []), *entry.get("brands", [])]
+            )
         for entry in ingredients["ingredients"]:
             name = str(entry["name"])
             for term in [name, *entry.get("synonyms", [])]:
@@ -422,14 +432,14 @@ def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVoc
         opioid_names = {str(i["name"]) for i in ingredients["ingredients"] if i.get("opioid")}
         for combo in ingredients.get("combinations", []):
             members = [str(i) for i in combo["ingredients"]]
-            for member in members:
-                ingredient_terms.append((_words(str(combo["name"])).strip(), member))
+            combo_term = _words(str(combo["name"])).strip()
+            ingredient_terms.extend((combo_term, member) for member in members)
             if opioid_names.intersection(members):
                 terms.append((_words(str(combo["name"])).strip(), MedicineClass.OPIOID))
         for brand in brands["brands"]:
             members = [str(i) for i in brand["ingredients"]]
-            for member in members:
-                ingredient_terms.append((_words(str(brand["name"])).strip(), member))
+            brand_term = _words(str(brand["name"])).strip()
+            ingredient_terms.extend((brand_term, member) for member in members)
             terms.append((_words(str(brand["name"])).strip(), MedicineClass.OPIOID))
         for term, cls in list(terms):  # OST brands are opioid-containing too
             if cls is MedicineClass.OPIOID_DEPENDENCE_TREATMENT:

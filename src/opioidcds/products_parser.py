@@ -323,10 +323,17 @@ class NameParser:
         ings = tuple(
             ParsedIngredient(n, a, u) for n, (a, u) in zip(brand.ingredients, masses, strict=True)
         )
-        return self._finish(ings, basis, volume, phrase, brand.modified_release, brand.name)
+        return self._finish(
+            ingredients=ings,
+            basis=basis,
+            volume=volume,
+            phrase=phrase,
+            brand_mr=brand.modified_release,
+            brand=brand.name,
+        )
 
     # -- generic names --------------------------------------------------------------------
-    def _generic(self, segments: list[str]) -> ParsedName | ParseFailure:
+    def _generic(self, segments: list[str]) -> ParsedName | ParseFailure:  # noqa: PLR0911
         ingredients: list[ParsedIngredient] = []
         bases: set[tuple[StrengthBasis, Decimal | None]] = set()
         phrase = ""
@@ -361,11 +368,19 @@ class NameParser:
         if len(bases) != 1:
             return ParseFailure("the ingredients' strengths have different denominators")
         ((basis, volume),) = bases
-        return self._finish(tuple(ingredients), basis, volume, phrase, False, None)
+        return self._finish(
+            ingredients=tuple(ingredients),
+            basis=basis,
+            volume=volume,
+            phrase=phrase,
+            brand_mr=False,
+            brand=None,
+        )
 
     # -- form ------------------------------------------------------------------------------
-    def _finish(
+    def _finish(  # noqa: PLR0911 - one early return per rule broken
         self,
+        *,
         ingredients: tuple[ParsedIngredient, ...],
         basis: StrengthBasis,
         volume: Decimal | None,
@@ -420,7 +435,7 @@ def _strip_qualifiers(phrase: str) -> str:
     return phrase
 
 
-def _parse_strength_token(
+def _parse_strength_token(  # noqa: PLR0911 - one return per strength shape
     token: str,
 ) -> tuple[list[tuple[Decimal, str]], StrengthBasis, Decimal | None] | ParseFailure:
     match = _STRENGTH_RE.match(token)
