@@ -161,7 +161,8 @@ def normalise_name(name: str) -> str:
 
 
 def _clinical_key(p: Product) -> tuple[Any, ...]:
-    return (p.ingredients, p.basis, p.volume_ml, p.form, p.route, p.modified_release, p.strength)
+    ings = tuple((i.name, i.amount, i.unit) for i in p.ingredients)
+    return (ings, p.basis, p.volume_ml, p.form, p.route, p.modified_release, p.strength)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,36 +221,39 @@ class Catalogue:
 _PRODUCTS = TypeAdapter(tuple[Product, ...])
 
 
-def _split(text: str) -> list[str]:
-    return text.split(";") if text else []
-
-
-def _row_to_dict(row: dict[str, str]) -> dict[str, Any]:
-    names, amounts, units = _split(row["ingredients"]), _split(row["amounts"]), _split(row["units"])
-    if not (len(names) == len(amounts) == len(units)):
+def _row_to_dict(values: list[str]) -> dict[str, Any]:
+    if len(values) != _NCOLS:
+        raise KnowledgeBaseError("catalogue: a row has the wrong number of fields")
+    (code, kind, name, ings, amounts, units, basis, volume, form, route, mr, patch, strength,
+     ost, derivation, superseded, note, bnf, sources) = values  # fmt: skip
+    names, amount_list, unit_list = ings.split(";"), amounts.split(";"), units.split(";")
+    if not (len(names) == len(amount_list) == len(unit_list)):
         raise KnowledgeBaseError("catalogue: ingredients, amounts and units differ in length")
     return {
-        "dmd_code": row["dmd_code"],
-        "kind": row["kind"],
-        "product_name": row["product_name"],
+        "dmd_code": code,
+        "kind": kind,
+        "product_name": name,
         "ingredients": [
             {"name": n, "amount": a, "unit": u}
-            for n, a, u in zip(names, amounts, units, strict=True)
+            for n, a, u in zip(names, amount_list, unit_list, strict=True)
         ],
-        "basis": row["basis"],
-        "volume_ml": row["volume_ml"] or None,
-        "form": row["form"],
-        "route": row["route"],
-        "modified_release": _bool(row["modified_release"]),
-        "patch": _bool(row["patch"]),
-        "strength": row["strength"] or None,
-        "opioid_dependence_treatment": _bool(row["opioid_dependence_treatment"]),
-        "derivation": row["derivation"],
-        "superseded_by": row["superseded_by"] or None,
-        "note": row["note"],
-        "bnf_code": row["bnf_code"],
-        "source_codelists": _split(row["source_codelists"]),
+        "basis": basis,
+        "volume_ml": volume or None,
+        "form": form,
+        "route": route,
+        "modified_release": _bool(mr),
+        "patch": _bool(patch),
+        "strength": strength or None,
+        "opioid_dependence_treatment": _bool(ost),
+        "derivation": derivation,
+        "superseded_by": superseded or None,
+        "note": note,
+        "bnf_code": bnf,
+        "source_codelists": sources.split(";") if sources else [],
     }
+
+
+_NCOLS = len(CATALOGUE_COLUMNS)
 
 
 def _bool(text: str) -> bool:
@@ -317,10 +321,10 @@ def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogu
     ingredient_names, form_routes = _vocabularies(tables)
     try:
         with csv_path.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if tuple(reader.fieldnames or ()) != CATALOGUE_COLUMNS:
+            reader = csv.reader(fh)
+            if tuple(next(reader, ())) != CATALOGUE_COLUMNS:
                 raise KnowledgeBaseError("catalogue: the columns are not the expected ones")
-            rows = [_row_to_dict(row) for row in reader]
+            rows = [_row_to_dict(values) for values in reader]
     except OSError as exc:
         raise KnowledgeBaseError("catalogue: the catalogue file cannot be read") from exc
     except (csv.Error, KeyError, TypeError) as exc:
@@ -413,6 +417,7 @@ def _has(haystack: str, phrase: str) -> bool:
 def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVocabulary:
     classes = _read_toml(catalogue_dir / "medicine_classes.toml")
     brands = _read_toml(catalogue_dir / "brands.toml")
+    review = _read_toml(catalogue_dir / "review.toml")
     ingredients = _read_toml(conversion_tables / "ingredients.toml")
     terms: list[tuple[str, MedicineClass]] = []
     ingredient_terms: list[tuple[str, str]] = []
@@ -441,6 +446,12 @@ def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVoc
             brand_term = _words(str(brand["name"])).strip()
             ingredient_terms.extend((brand_term, member) for member in members)
             terms.append((_words(str(brand["name"])).strip(), MedicineClass.OPIOID))
+        for fixed in review.get("fixed", []):  # hand-fixed names without a brand row
+            members = [str(i) for i in fixed["ingredients"]]
+            fixed_term = _words(str(fixed["name"])).strip()
+            ingredient_terms.extend((fixed_term, member) for member in members)
+            if opioid_names.intersection(members):
+                terms.append((fixed_term, MedicineClass.OPIOID))
         for term, cls in list(terms):  # OST brands are opioid-containing too
             if cls is MedicineClass.OPIOID_DEPENDENCE_TREATMENT:
                 terms.append((term, MedicineClass.OPIOID))
@@ -499,8 +510,9 @@ def classify_medicine(
     """Return the classes a medicine name belongs to (empty if none is recognised).
 
     Whole-word, case-insensitive matching of ingredient names, salts, BNF compound names and
-    brand names from ``catalogue/medicine_classes.toml``, ``catalogue/brands.toml`` and
-    ``conversion_tables/ingredients.toml``; plus the opioid-dependence rules. Never fuzzy:
+    brand names from ``catalogue/medicine_classes.toml``, ``catalogue/brands.toml``,
+    ``conversion_tables/ingredients.toml`` and the hand-fixed names of
+    ``catalogue/review.toml``; plus the opioid-dependence rules. Never fuzzy:
     ``"Diazepam 5mg tablets"`` is a benzodiazepine, ``"Diazepan"`` is nothing.
     """
     if not isinstance(name, str):
