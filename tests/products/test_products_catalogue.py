@@ -192,7 +192,7 @@ def test_amp_agrees_with_generic_equivalent_vmp(catalogue: Catalogue) -> None:
         if not same:
             mismatches.append((p.product_name, vmp.product_name))
     assert sorted(set(mismatches)) == sorted(KNOWN_DIFFERENT_FROM_GENERIC_EQUIVALENT)
-    assert checked > 900
+    assert checked > 1400
 
 
 # --- rebuild -------------------------------------------------------------------------------
