@@ -178,6 +178,10 @@ class Catalogue:
     _by_code: Mapping[str, Product]
     _by_name: Mapping[str, Product]
 
+    def __repr__(self) -> str:
+        """Short form: id, version and size (not 2,000 products)."""
+        return f"Catalogue(id={self.id!r}, version={self.version!r}, products={len(self)})"
+
     def __len__(self) -> int:
         """Return the number of dm+d codes in the catalogue."""
         return len(self.products)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opioidcds.products_parser import (
     NameParser,
@@ -13,6 +15,7 @@ from opioidcds.products_parser import (
     StrengthBasis,
     format_strength,
 )
+from opioidcds.units import canonical_factor, parse_strength
 
 U, V, R, D = (
     StrengthBasis.PER_UNIT,
@@ -999,3 +1002,64 @@ def test_not_understood_is_a_failure_not_a_guess(parser: NameParser, name: str) 
 def test_parse_is_deterministic(parser: NameParser) -> None:
     names = [c[0] for c in CASES]
     assert [parser.parse(n) for n in names] == [parser.parse(n) for n in names]
+
+
+_SIMPLE_FORMS = {
+    "tablets": ("tablet", False),
+    "modified-release tablets": ("modified-release tablet", True),
+    "capsules": ("capsule", False),
+    "modified-release capsules": ("modified-release capsule", True),
+    "suppositories": ("suppository", False),
+    "sublingual tablets": ("sublingual tablet", False),
+}
+_amounts = st.decimals(min_value=Decimal("0.1"), max_value=Decimal(2000), places=1).map(
+    lambda d: d.normalize()
+)
+
+
+@given(
+    ingredient=st.sampled_from(["Morphine", "Oxycodone", "Tramadol", "Codeine", "Tapentadol"]),
+    amount=_amounts,
+    unit=st.sampled_from(["mg", "microgram"]),
+    phrase=st.sampled_from(sorted(_SIMPLE_FORMS)),
+    sugar_free=st.booleans(),
+)
+def test_generated_unit_names_round_trip(  # noqa: PLR0917 - one argument per strategy
+    parser: NameParser,
+    ingredient: str,
+    amount: Decimal,
+    unit: str,
+    phrase: str,
+    sugar_free: bool,
+) -> None:
+    text = f"{amount:f}"
+    name = f"{ingredient} {text}{unit} {phrase}" + (" sugar free" if sugar_free else "")
+    result = parser.parse(name)
+    assert isinstance(result, ParsedName), name
+    (ing,) = result.ingredients
+    assert (ing.name, ing.amount, ing.unit) == (ingredient.lower(), amount, unit)
+    assert (result.form, result.modified_release) == _SIMPLE_FORMS[phrase]
+    strength = format_strength(result)
+    assert strength is not None
+    parsed = parse_strength(strength)
+    assert parsed.amounts == (amount * canonical_factor(unit),)
+
+
+@given(
+    ingredient=st.sampled_from(["Morphine sulfate", "Oxycodone", "Methadone", "Codeine"]),
+    amount=_amounts,
+    volume=st.sampled_from(["1", "2", "5", "10", "3.5", ""]),
+)
+def test_generated_liquid_names_round_trip(
+    parser: NameParser, ingredient: str, amount: Decimal, volume: str
+) -> None:
+    name = f"{ingredient} {amount:f}mg/{volume}ml oral solution"
+    result = parser.parse(name)
+    assert isinstance(result, ParsedName), name
+    expected_volume = Decimal(volume or "1")
+    assert result.volume_ml == expected_volume
+    strength = format_strength(result)
+    assert strength is not None
+    parsed = parse_strength(strength)
+    assert parsed.amounts == (amount,)
+    assert parsed.volume_ml == expected_volume
