@@ -173,7 +173,8 @@ def _content(p: Product) -> list[tuple[str, Decimal]]:
 
 
 def test_amp_agrees_with_generic_equivalent_vmp(catalogue: Catalogue) -> None:
-    """AMPs (parsed with the brand table) agree with their BNF generic-equivalent VMP."""
+    """AMPs (parsed with the brand table) agree with their BNF generic-equivalent VMP on
+    ingredients, amounts (per mL for liquids), form, route, modified release and patch."""
     vmp_by_bnf: dict[str, Product] = {}
     for p in catalogue:
         if p.kind is ProductKind.VMP and p.derivation is Derivation.PARSED:
@@ -188,7 +189,8 @@ def test_amp_agrees_with_generic_equivalent_vmp(catalogue: Catalogue) -> None:
         if vmp is None:
             continue
         checked += 1
-        same = (_content(p), p.route, p.patch) == (_content(vmp), vmp.route, vmp.patch)
+        mine = (_content(p), p.form, p.route, p.modified_release, p.patch)
+        same = mine == (_content(vmp), vmp.form, vmp.route, vmp.modified_release, vmp.patch)
         if not same:
             mismatches.append((p.product_name, vmp.product_name))
     assert sorted(set(mismatches)) == sorted(KNOWN_DIFFERENT_FROM_GENERIC_EQUIVALENT)
