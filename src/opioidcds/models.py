@@ -131,12 +131,15 @@ _Positive = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class Prescription(InputModel):
-    """One prescription, given as structured fields.
+    """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
-    ``drug`` is the ingredient ("oxycodone") or a combination name ("co-codamol"); ``form``
-    names the pharmaceutical form ("modified-release tablet", "transdermal patch", "oral
-    solution") and so the route; ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or,
-    for a combination, one mass per ingredient in the order of its name ("30 mg/500 mg").
+    ``dmd_code`` (a dm+d VMP/AMP SNOMED CT code) or ``product_name`` (its dm+d name) fill the
+    drug, form and strength from the product catalogue; explicit fields that contradict the
+    product are an input error. Otherwise ``drug`` is the ingredient ("oxycodone") or a
+    combination name ("co-codamol"); ``form`` names the pharmaceutical form
+    ("modified-release tablet", "transdermal patch", "oral solution") and so the route;
+    ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or, for a combination, one mass
+    per ingredient in the order of its name ("30 mg/500 mg").
 
     The dose is ``dose_quantity`` (to ``dose_quantity_max`` for a range) of ``dose_unit``
     ("tablet", "patch", "mL", "mg", ...), taken ``doses_per_day`` times a day (to
@@ -149,6 +152,8 @@ class Prescription(InputModel):
             strength or unit off the allow-list. The message names fields, not values.
     """
 
+    dmd_code: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    product_name: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     drug: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     form: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     route: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
@@ -170,10 +175,11 @@ class Prescription(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.drug is None:
-            raise InvalidInputError("drug", "is required")
-        if self.form is None and self.route is None:
-            raise InvalidInputError("form", "form or route is required")
+        has_product = self.dmd_code is not None or self.product_name is not None
+        if self.drug is None and not has_product:
+            raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
+        if self.form is None and self.route is None and not has_product:
+            raise InvalidInputError("form", "form or route is required (or a dm+d product)")
         if self.dose_quantity is None:
             raise InvalidInputError("dose_quantity", "is required")
         if self.dose_unit is None:

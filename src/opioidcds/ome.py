@@ -36,6 +36,7 @@ from opioidcds.models import (
     Prescription,
     PrnPolicy,
 )
+from opioidcds.products import Catalogue
 from opioidcds.resolve import ResolvedIngredient, ResolvedPrescription, resolve_prescription
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.units import Dimension, StrengthKind
@@ -74,6 +75,7 @@ def calculate_ome(
     table: ConversionTable | str | None = None,
     prn_policy: PrnPolicy | str = PrnPolicy.MAXIMUM,
     vocabulary: Vocabulary | None = None,
+    catalogue: Catalogue | None = None,
 ) -> OMEResult:
     """Calculate the total daily OME of ``prescriptions`` with its basis.
 
@@ -83,6 +85,8 @@ def calculate_ome(
             the default, or ``"cdc-2022"``).
         prn_policy: how PRN doses and ranges count (:class:`PrnPolicy`; default maximum).
         vocabulary: the ingredient/form vocabulary (default: the bundled one).
+        catalogue: the dm+d product catalogue for prescriptions given by ``dmd_code`` or
+            ``product_name`` (default: the bundled one, loaded on first need).
 
     Returns:
         An :class:`OMEResult`: exact total in mg/day, ``complete`` (false when any item could
@@ -92,6 +96,7 @@ def calculate_ome(
     Raises:
         InvalidInputError: a prescription is contradictory or incomplete, or implies an
             implausible amount (over the plausibility limits: unit confusion, not a dose).
+        UnknownProductError: a ``dmd_code`` or ``product_name`` is not in the catalogue.
         KnowledgeBaseError: the table id is unknown or a table file is invalid.
     """
     tbl = default_table(table) if isinstance(table, str) else table or default_table()
@@ -106,7 +111,11 @@ def calculate_ome(
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             try:
-                items.extend(_measure_cached(rx, index, tbl, policy, vocab))
+                items.extend(
+                    _measure_cached(
+                        rx, index=index, table=tbl, policy=policy, vocab=vocab, catalogue=catalogue
+                    )
+                )
             except InvalidInputError as exc:
                 raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
         total = _ZERO
@@ -152,7 +161,13 @@ _Core = dict[str, Any]
 
 @lru_cache(maxsize=8192)
 def _measure_cached(
-    rx: Prescription, index: int, table: ConversionTable, policy: PrnPolicy, vocab: Vocabulary
+    rx: Prescription,
+    *,
+    index: int,
+    table: ConversionTable,
+    policy: PrnPolicy,
+    vocab: Vocabulary,
+    catalogue: Catalogue | None,
 ) -> tuple[OMEItem, ...]:
     """Resolve and measure one prescription; memoised on the immutable inputs.
 
@@ -163,7 +178,8 @@ def _measure_cached(
     prescriptions carry none.
     """
     with localcontext(_CONTEXT) as ctx:
-        cores = _measure(resolve_prescription(rx, vocab), table, policy, vocab, ctx)
+        resolved = resolve_prescription(rx, vocab, catalogue)
+        cores = _measure(resolved, table, policy, vocab, ctx)
         return tuple(OMEItem(prescription_index=index, **core) for core in cores)
 
 
@@ -175,7 +191,7 @@ def _measure(
     ctx: Context,
 ) -> list[_Core]:
     rx = r.prescription
-    drug = rx.drug or ""
+    drug = r.label
     if r.problem is not None:
         return [_item(r, None, ItemStatus.NOT_CONVERTIBLE, r.problem, f"{drug}: {r.problem}")]
     opioids = [ing for ing in r.ingredients if ing.opioid]
@@ -348,7 +364,7 @@ def _convert(
     if schedule.note:
         arithmetic += f" ({schedule.note})"
     return {
-        "drug": rx.drug or "",
+        "drug": r.label,
         "ingredient": ing.name,
         "route": r.route,
         "status": ItemStatus.CONVERTED,
@@ -377,7 +393,7 @@ def _item(
     exact: bool = True,
 ) -> _Core:
     return {
-        "drug": r.prescription.drug or "",
+        "drug": r.label,
         "ingredient": ingredient,
         "route": r.route,
         "status": status,
@@ -391,7 +407,7 @@ def _item(
 
 
 def _strength_text(r: ResolvedPrescription) -> str:
-    return r.prescription.strength or ""
+    return r.strength_text or ""
 
 
 def _fmt(value: Decimal) -> str:

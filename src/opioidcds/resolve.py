@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from opioidcds.errors import InvalidInputError
 from opioidcds.models import DoseUnitKind, Prescription
-from opioidcds.units import COUNT_NOUNS, Strength, StrengthKind
+from opioidcds.products import Catalogue, Product, load_catalogue
+from opioidcds.units import COUNT_NOUNS, Strength, StrengthKind, parse_strength
 from opioidcds.vocabulary import Form, FormKind, Vocabulary, normalise_name
 
 __all__ = ["ResolvedIngredient", "ResolvedPrescription", "resolve_prescription"]
@@ -41,21 +42,30 @@ class ResolvedPrescription:
     """
 
     prescription: Prescription
+    label: str
     ingredients: tuple[ResolvedIngredient, ...]
     route: str | None
     form: Form | None
     strength: Strength | None
+    strength_text: str | None
     problem: str | None = None
 
 
-def resolve_prescription(rx: Prescription, vocabulary: Vocabulary) -> ResolvedPrescription:
-    """Resolve ``rx`` against ``vocabulary``.
+def resolve_prescription(
+    rx: Prescription, vocabulary: Vocabulary, catalogue: Catalogue | None = None
+) -> ResolvedPrescription:
+    """Resolve ``rx`` against ``vocabulary`` (and, for a dm+d product, the ``catalogue``).
+
+    The catalogue is loaded (once per process) only when a prescription names a product.
 
     Raises:
-        InvalidInputError: the strength, dose unit and form contradict each other, or a needed
-            part is missing (e.g. a dose in tablets with no strength). ``field`` names the
-            prescription's field; the caller prefixes the prescription's position.
+        UnknownProductError: ``dmd_code`` or ``product_name`` is not in the catalogue.
+        InvalidInputError: the strength, dose unit and form contradict each other or the named
+            product, or a needed part is missing (e.g. a dose in tablets with no strength).
+            ``field`` names the prescription's field; the caller prefixes its position.
     """
+    if rx.dmd_code is not None or rx.product_name is not None:
+        return _resolve_product(rx, vocabulary, catalogue or load_catalogue())
     drug = rx.drug or ""
     names = vocabulary.find_drug(drug)
     form = vocabulary.find_form(rx.form) if rx.form is not None else None
@@ -72,9 +82,32 @@ def resolve_prescription(rx: Prescription, vocabulary: Vocabulary) -> ResolvedPr
         problem = "pharmaceutical form not recognised by the forms vocabulary"
     elif route is None:
         problem = "route not recognised by the forms vocabulary"
-    if problem is not None or names is None:
-        return ResolvedPrescription(rx, (), route, form, rx.parsed_strength, problem)
     strength = rx.parsed_strength
+    if problem is not None or names is None:
+        return ResolvedPrescription(rx, drug, (), route, form, strength, rx.strength, problem)
+    return _finish(
+        rx,
+        label=drug,
+        names=names,
+        form=form,
+        route=route,
+        strength=strength,
+        strength_text=rx.strength,
+        vocabulary=vocabulary,
+    )
+
+
+def _finish(
+    rx: Prescription,
+    *,
+    label: str,
+    names: tuple[str, ...],
+    form: Form | None,
+    route: str | None,
+    strength: Strength | None,
+    strength_text: str | None,
+    vocabulary: Vocabulary,
+) -> ResolvedPrescription:
     _check_consistency(rx, names, form, strength)
     opioid = [vocabulary.is_opioid(n) for n in names]
     ingredients: tuple[ResolvedIngredient, ...]
@@ -85,7 +118,61 @@ def resolve_prescription(rx: Prescription, vocabulary: Vocabulary) -> ResolvedPr
             ResolvedIngredient(n, o, a)
             for n, o, a in zip(names, opioid, strength.amounts, strict=True)
         )
-    return ResolvedPrescription(rx, ingredients, route, form, strength)
+    return ResolvedPrescription(rx, label, ingredients, route, form, strength, strength_text)
+
+
+def _find_product(rx: Prescription, catalogue: Catalogue) -> Product:
+    by_code = catalogue.by_code(rx.dmd_code) if rx.dmd_code is not None else None
+    by_name = catalogue.by_name(rx.product_name) if rx.product_name is not None else None
+    if by_code is not None and by_name is not None and by_code is not by_name:
+        same = by_code.ingredients == by_name.ingredients and by_code.form == by_name.form
+        if not same:
+            raise InvalidInputError("product_name", "names a different product from dmd_code")
+    product = by_code or by_name
+    if product is None:  # pragma: no cover - the caller checked one of them is given
+        raise InvalidInputError("dmd_code", "dmd_code or product_name is required")
+    return product
+
+
+def _resolve_product(
+    rx: Prescription, vocabulary: Vocabulary, catalogue: Catalogue
+) -> ResolvedPrescription:
+    product = _find_product(rx, catalogue)
+    names = product.ingredient_names
+    form = vocabulary.find_form(product.form)
+    if rx.drug is not None and vocabulary.find_drug(rx.drug) != names:
+        raise InvalidInputError("drug", "contradicts the dm+d product's ingredients")
+    if rx.form is not None and vocabulary.find_form(rx.form) is not form:
+        raise InvalidInputError("form", "contradicts the dm+d product's form")
+    if rx.route is not None and normalise_name(rx.route) != product.route:
+        raise InvalidInputError("route", "contradicts the dm+d product's route")
+    strength = parse_strength(product.strength) if product.strength is not None else None
+    given = rx.parsed_strength
+    if given is not None and (strength is None or not _same_strength(given, strength)):
+        raise InvalidInputError("strength", "contradicts the dm+d product's strength")
+    if strength is None and rx.dose_unit_kind is not DoseUnitKind.MASS:
+        problem = f"the catalogue gives no single strength for this product ({product.note})"
+        return ResolvedPrescription(
+            rx, product.product_name, (), product.route, form, None, None, problem
+        )
+    return _finish(
+        rx,
+        product.product_name,
+        names,
+        form,
+        product.route,
+        strength,
+        product.strength,
+        vocabulary,
+    )
+
+
+def _same_strength(a: Strength, b: Strength) -> bool:
+    """Equal strengths, comparing concentrations (10 mg/5 mL equals 2 mg/mL)."""
+    if a.kind is not b.kind or len(a.amounts) != len(b.amounts):
+        return False
+    va, vb = a.volume_ml or 1, b.volume_ml or 1
+    return all(x * vb == y * va for x, y in zip(a.amounts, b.amounts, strict=True))
 
 
 def _check_consistency(

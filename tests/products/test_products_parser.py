@@ -925,7 +925,7 @@ CASES: list[
 
 
 @pytest.mark.parametrize(("name", "ings", "basis", "volume", "form", "mr", "strength"), CASES)
-def test_parse_real_names(  # noqa: PLR0917 - one argument per column of CASES
+def test_parse_real_names(
     parser: NameParser,
     name: str,
     ings: list[tuple[str, str, str]],
@@ -1024,7 +1024,7 @@ _amounts = st.decimals(min_value=Decimal("0.1"), max_value=Decimal(2000), places
     phrase=st.sampled_from(sorted(_SIMPLE_FORMS)),
     sugar_free=st.booleans(),
 )
-def test_generated_unit_names_round_trip(  # noqa: PLR0917 - one argument per strategy
+def test_generated_unit_names_round_trip(
     parser: NameParser,
     ingredient: str,
     amount: Decimal,

@@ -74,8 +74,17 @@ def test_unit_invariance_patch_rate(rate: float) -> None:
     micro = Decimal(str(rate))
     spellings = [f"{micro} microgram/hour", f"{micro} mcg/hr", f"{micro / 1000} mg/h"]
     totals = {
-        calculate_ome([Prescription(drug="fentanyl", form="transdermal patch", strength=s,
-                                    dose_quantity=1, dose_unit="patch")]).total_mg_per_day
+        calculate_ome(
+            [
+                Prescription(
+                    drug="fentanyl",
+                    form="transdermal patch",
+                    strength=s,
+                    dose_quantity=1,
+                    dose_unit="patch",
+                )
+            ]
+        ).total_mg_per_day
         for s in spellings
     }
     assert len(totals) == 1
@@ -86,8 +95,17 @@ def test_unit_invariance_mass(grams: Decimal, per_day: int) -> None:
     # 1 g = 1000 mg = 1,000,000 microgram for the same dose
     doses = [(grams, "g"), (grams * 1000, "mg"), (grams * 1000000, "microgram")]
     totals = {
-        calculate_ome([Prescription(drug="tramadol", form="capsule", dose_quantity=q,
-                                    dose_unit=u, doses_per_day=per_day)]).total_mg_per_day
+        calculate_ome(
+            [
+                Prescription(
+                    drug="tramadol",
+                    form="capsule",
+                    dose_quantity=q,
+                    dose_unit=u,
+                    doses_per_day=per_day,
+                )
+            ]
+        ).total_mg_per_day
         for q, u in doses
     }
     assert len(totals) == 1
@@ -102,9 +120,11 @@ def test_exact_matches_rational_arithmetic(rx: Prescription) -> None:
         return
     assert item.ome_mg_per_day is not None
     assert item.factor is not None
-    multiplier = Fraction(24, 1000) if (
-        item.daily_amount_unit == "microgram/hour" and item.factor_per == "mg"
-    ) else Fraction(1)
+    multiplier = (
+        Fraction(24, 1000)
+        if (item.daily_amount_unit == "microgram/hour" and item.factor_per == "mg")
+        else Fraction(1)
+    )
     expected = Fraction(item.daily_amount) * multiplier * Fraction(item.factor)
     if item.exact:
         assert Fraction(item.ome_mg_per_day) == expected
