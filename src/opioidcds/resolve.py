@@ -157,13 +157,13 @@ def _resolve_product(
         )
     return _finish(
         rx,
-        product.product_name,
-        names,
-        form,
-        product.route,
-        strength,
-        product.strength,
-        vocabulary,
+        label=product.product_name,
+        names=names,
+        form=form,
+        route=product.route,
+        strength=strength,
+        strength_text=product.strength,
+        vocabulary=vocabulary,
     )
 
 
