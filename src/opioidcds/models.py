@@ -145,7 +145,9 @@ class Prescription(InputModel):
     ("tablet", "patch", "mL", "mg", ...), taken ``doses_per_day`` times a day (to
     ``doses_per_day_max``) or every ``interval_hours`` hours (to ``interval_hours_max``).
     ``prn`` marks "when required"; ``max_doses_per_day`` caps administrations and
-    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours.
+    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours. ``dosage_text``
+    is the free-text dosage ("ONE TO BE TAKEN TWICE A DAY"): read by the dosage grammar when no
+    structured dose is given; when both are given, the structured dose wins and they must agree.
 
     Raises:
         InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
@@ -168,6 +170,7 @@ class Prescription(InputModel):
     prn: bool = False
     max_doses_per_day: Decimal | None = _Positive
     max_quantity_per_day: Decimal | None = _Positive
+    dosage_text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
 
     _strength: Strength | None = PrivateAttr(default=None)
     _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
