@@ -43,16 +43,21 @@ def input_error_from(exc: ValidationError) -> InvalidInputError:
     The message lists each failing field path and pydantic's description of the rule; inputs
     are hidden (models set ``hide_input_in_errors``), so no value reaches the message.
     """
-    problems = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(model)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        # our own InvalidInputError messages already start with the field name
-        problems.append(msg if msg.startswith(path) else f"{path}: {msg}")
-    first = exc.errors(include_input=False)[0] if exc.error_count() else None
-    field = ".".join(str(p) for p in first["loc"]) if first else "(model)"
-    error = InvalidInputError(field or "(model)", "; ".join(problems))
-    error.args = ("; ".join(problems),)
+    fields: list[str] = []
+    problems: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(p) for p in err["loc"])
+        original = err.get("ctx", {}).get("error")
+        if isinstance(original, InvalidInputError):  # raised by our own validators
+            field = f"{path}.{original.field}" if path else original.field
+            rule = original.rule
+        else:
+            field, rule = path or "(model)", str(err["msg"])
+        fields.append(field)
+        problems.append(f"{field}: {rule}")
+    error = InvalidInputError(fields[0] if fields else "(model)", "invalid")
+    error.rule = "; ".join(problems)
+    error.args = (error.rule,)
     return error
 
 
@@ -127,7 +132,9 @@ class DoseUnitKind(StrEnum):
     COUNT = "count"
 
 
-_Positive = Field(default=None, gt=0, allow_inf_nan=False)
+# Positive, finite, at most 10 digits before and 10 after the point: keeps every product of
+# inputs exact at the calculator's 150-digit precision and refuses "1e400"-style magnitudes.
+_Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
 class Prescription(InputModel):
