@@ -1,0 +1,1259 @@
+"""Free-text dosage instructions -> structured doses (issue 3, part 2: the dosage-text grammar).
+
+:func:`parse_dosage` reads a UK dosage instruction ("ONE TO BE TAKEN TWICE A DAY", "1-2 tablets
+every 4-6 hours when required, max 8 in 24 hours", "APPLY ONE PATCH EVERY 72 HOURS") and returns
+either a :class:`Dosage` or an :class:`UnparsedDosage` that says what was not understood. It never
+guesses: a word outside the lexicon, a clause outside the grammar, or clauses that contradict
+one another make the whole text unparsed.
+
+How it works: a normalising tokenizer (this module) maps each word of the text onto a terminal
+of the grammar in ``dosage.lark``, which an LALR(1) lark parser then reads; a semantic pass
+checks that the clauses agree and assembles the result. The language is documented in
+``dosage.lark`` and ``docs/dosage.md``.
+
+Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
+CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
+NHS England ``dosage_instructions``, Public Health Scotland ``dose_instruction_parser`` and the
+NHS Dose Syntax examples (``shared/reference/dosage_examples.jsonl``).
+
+Messages name the kind of fragment and its position in the normalised text ("unrecognised
+word at position 12"), never the fragment itself, and exceptions never carry the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
+
+from opioidcds.errors import InvalidInputError
+from opioidcds.models import ResultModel
+
+__all__ = [
+    "MAX_DOSAGE_TEXT_LENGTH",
+    "Dosage",
+    "UnparsedDosage",
+    "clear_dosage_cache",
+    "dosage_cache_info",
+    "parse_dosage",
+]
+
+MAX_DOSAGE_TEXT_LENGTH = 1000
+"""Longest dosage text accepted (characters). Real instructions are far shorter (not clinical)."""
+
+_CACHE_SIZE = 65536
+_FIELD = "dosage_text"
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+class Dosage(ResultModel):
+    """A dosage instruction that the grammar understood completely.
+
+    Field names follow :class:`opioidcds.models.Prescription` where they map onto it (see
+    :meth:`to_prescription_fields`). ``dose_quantity_max``, ``doses_per_day_max`` and
+    ``interval_hours_max`` are set only for ranges ("1-2 tablets", "every 4-6 hours"). A patch
+    change interval is ``interval_hours`` (72; "twice weekly" 84; "every 7 days" 168): it does
+    not affect OME (CLINICAL.md section 2, "Patches").
+
+    The other fields keep what does not map: the PRN reason or indication, duration, supply
+    note, "as directed", named times, routes, food notes, a strength stated in the text
+    ("one 10mg tablet") and bracketed quantities ("(300mg)"), which are never read as the dose.
+    """
+
+    kind: Literal["dosage"] = "dosage"
+    text: str
+    dose_quantity: Decimal | None = None
+    dose_quantity_max: Decimal | None = None
+    dose_unit: str | None = None
+    stated_strength: str | None = None
+    bracketed_quantities: tuple[str, ...] = ()
+    doses_per_day: Decimal | None = None
+    doses_per_day_max: Decimal | None = None
+    interval_hours: Decimal | None = None
+    interval_hours_max: Decimal | None = None
+    frequency_is_upper_limit: bool = False
+    named_times: tuple[str, ...] = ()
+    prn: bool = False
+    prn_reason: str | None = None
+    indication: str | None = None
+    max_doses_per_day: Decimal | None = None
+    max_quantity_per_day: Decimal | None = None
+    duration_value: Decimal | None = None
+    duration_value_max: Decimal | None = None
+    duration_unit: str | None = None
+    supply_value: Decimal | None = None
+    supply_unit: str | None = None
+    as_directed: bool = False
+    routes: tuple[str, ...] = ()
+    administration_notes: tuple[str, ...] = ()
+
+    @property
+    def is_patch(self) -> bool:
+        """True when the text names patches as the dose unit."""
+        return self.dose_unit == "patch"
+
+    @property
+    def patch_change_interval_hours(self) -> Decimal | None:
+        """Hours between patch changes (``interval_hours`` of a patch dose), else ``None``."""
+        return self.interval_hours if self.is_patch else None
+
+    @property
+    def not_convertible_reason(self) -> str | None:
+        """Why the text alone gives no daily amount, or ``None`` when it gives one.
+
+        "As directed" without a frequency gives no daily amount (issue 3); neither does a text
+        without a dose quantity or without any frequency or 24-hour maximum.
+        """
+        has_frequency = self.doses_per_day is not None or self.interval_hours is not None
+        has_max = self.max_doses_per_day is not None or self.max_quantity_per_day is not None
+        if self.as_directed and not has_frequency:
+            return "the dosage is 'as directed': the text gives no daily amount"
+        if self.dose_quantity is None and self.max_quantity_per_day is None:
+            return "the dosage text gives no dose quantity"
+        if not has_frequency and not has_max:
+            return "the dosage text gives no frequency and no maximum per 24 hours"
+        return None
+
+    def to_prescription_fields(self) -> dict[str, object]:
+        """Return the :class:`~opioidcds.models.Prescription` dose fields the text determines.
+
+        Keys are among ``dose_quantity``, ``dose_quantity_max``, ``dose_unit``,
+        ``doses_per_day``, ``doses_per_day_max``, ``interval_hours``, ``interval_hours_max``,
+        ``prn``, ``max_doses_per_day`` and ``max_quantity_per_day``; a key is present only when
+        the text states it (``prn`` only when the text says "when required" or similar).
+        Values are :class:`~decimal.Decimal`, ``True`` or a canonical unit ("tablet", "patch",
+        "mg", "microgram", "mL").
+        """
+        out: dict[str, object] = {}
+        for name in (
+            "dose_quantity",
+            "dose_quantity_max",
+            "dose_unit",
+            "doses_per_day",
+            "doses_per_day_max",
+            "interval_hours",
+            "interval_hours_max",
+            "max_doses_per_day",
+            "max_quantity_per_day",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.prn:
+            out["prn"] = True
+        return out
+
+
+class UnparsedDosage(ResultModel):
+    """A dosage text that was not fully understood, with what was not understood.
+
+    ``problems`` name the kind of fragment and its position in ``text`` (the normalised text),
+    e.g. "unrecognised word at position 12". Nothing is guessed from such a text: it gives no
+    daily amount (issue 3, "never guessed").
+    """
+
+    kind: Literal["unparsed"] = "unparsed"
+    text: str
+    problems: tuple[str, ...]
+
+    @property
+    def not_convertible_reason(self) -> str:
+        """Why no daily amount can be taken from this text."""
+        return "the dosage text was not fully understood: " + "; ".join(self.problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexicon
+# ---------------------------------------------------------------------------------------------
+
+_D = Decimal
+_WORD_NUMBERS: dict[str, int] = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "eighteen": 18,
+}
+_TENS: dict[str, int] = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+_COUNT_WORDS: dict[str, str] = {}
+for _singular, _plurals in (
+    ("tablet", ("tablet", "tablets", "tab", "tabs")),
+    ("capsule", ("capsule", "capsules", "cap", "caps")),
+    ("patch", ("patch", "patches")),
+    ("spray", ("spray", "sprays")),
+    ("actuation", ("actuation", "actuations", "puff", "puffs")),
+    ("suppository", ("suppository", "suppositories")),
+    ("lozenge", ("lozenge", "lozenges")),
+    ("film", ("film", "films")),
+    ("sachet", ("sachet", "sachets")),
+    ("ampoule", ("ampoule", "ampoules")),
+    ("vial", ("vial", "vials")),
+    ("pessary", ("pessary", "pessaries")),
+):
+    for _w in _plurals:
+        _COUNT_WORDS[_w] = _singular
+
+_MASS_WORDS: dict[str, str] = {
+    "mg": "mg",
+    "milligram": "mg",
+    "milligrams": "mg",
+    "g": "g",
+    "gram": "g",
+    "grams": "g",
+    "microgram": "microgram",
+    "micrograms": "microgram",
+    "mcg": "microgram",
+    "ug": "microgram",
+    "\u03bcg": "microgram",  # NFKC turns the micro sign into Greek mu
+}
+_VOLUME_WORDS = ("ml", "mls", "millilitre", "millilitres", "milliliter", "milliliters")
+
+_FREQ_ABBR: dict[str, int] = {"od": 1, "bd": 2, "bid": 2, "tds": 3, "tid": 3, "qds": 4, "qid": 4}
+_TIME_SLOTS: dict[str, str] = {
+    "morning": "morning",
+    "mornings": "morning",
+    "breakfast": "morning",
+    "midday": "midday",
+    "noon": "midday",
+    "lunch": "midday",
+    "lunchtime": "midday",
+    "afternoon": "afternoon",
+    "teatime": "teatime",
+    "tea": "teatime",
+    "evening": "evening",
+    "evenings": "evening",
+    "dinner": "evening",
+    "supper": "evening",
+    "night": "night",
+    "nights": "night",
+    "nighttime": "night",
+    "bedtime": "night",
+    "bed": "night",
+}
+_TIME_ABBR: dict[str, str] = {"mane": "morning", "om": "morning", "nocte": "night", "nightly": "night"}
+_REASONS = frozenset(
+    {
+        "pain",
+        "nerve",
+        "breakthrough",
+        "severe",
+        "moderate",
+        "mild",
+        "back",
+        "neuropathic",
+        "headache",
+        "headaches",
+        "migraine",
+        "nausea",
+        "vomiting",
+        "cough",
+        "diarrhoea",
+        "anxiety",
+        "agitation",
+        "breathlessness",
+        "spasm",
+        "spasms",
+        "cramp",
+        "cramps",
+        "constipation",
+        "sleep",
+        "insomnia",
+        "toothache",
+    }
+)
+_VERBS = frozenset(
+    {
+        "take",
+        "taken",
+        "apply",
+        "applied",
+        "use",
+        "used",
+        "give",
+        "given",
+        "change",
+        "changed",
+        "replace",
+        "replaced",
+        "inhale",
+        "inhaled",
+        "insert",
+        "inserted",
+        "dissolve",
+        "dissolved",
+        "chew",
+        "chewed",
+        "swallow",
+        "swallowed",
+        "suck",
+        "sucked",
+        "spray",
+        "sprayed",
+        "place",
+        "placed",
+        "put",
+    }
+)
+_ROUTES: dict[str, str] = {
+    "orally": "oral",
+    "oral": "oral",
+    "sublingual": "sublingual",
+    "sublingually": "sublingual",
+    "buccal": "buccal",
+    "buccally": "buccal",
+    "topically": "topical",
+    "transdermally": "transdermal",
+    "transdermal": "transdermal",
+    "rectally": "rectal",
+}
+_DRUGS = frozenset(
+    {
+        "buprenorphine",
+        "fentanyl",
+        "morphine",
+        "oxycodone",
+        "codeine",
+        "dihydrocodeine",
+        "tramadol",
+        "tapentadol",
+        "hydromorphone",
+        "methadone",
+        "diamorphine",
+        "co-codamol",
+        "cocodamol",
+    }
+)
+_DIRECTORS = frozenset(
+    {
+        "doctor",
+        "gp",
+        "prescriber",
+        "physician",
+        "consultant",
+        "specialist",
+        "clinic",
+        "hospital",
+        "team",
+        "nurse",
+        "pharmacist",
+    }
+)
+_SIMPLE: dict[str, str] = {
+    "a": "A",
+    "an": "A",
+    "and": "AND",
+    "or": "OR",
+    "to": "TO",
+    "at": "AT",
+    "in": "IN",
+    "the": "THE",
+    "on": "ON",
+    "with": "WITH",
+    "after": "AFTER",
+    "before": "BEFORE",
+    "for": "FOR",
+    "when": "WHEN",
+    "if": "IF",
+    "as": "AS",
+    "every": "EVERY",
+    "each": "EACH",
+    "per": "PER",
+    "other": "OTHER",
+    "alternate": "ALTERNATE",
+    "q": "Q",
+    "up": "UP",
+    "of": "OF",
+    "no": "NO",
+    "not": "NOT",
+    "do": "DO",
+    "more": "MORE",
+    "than": "THAN",
+    "exceed": "EXCEED",
+    "any": "ANY",
+    "period": "PERIOD",
+    "this": "THIS",
+    "is": "IS",
+    "by": "BY",
+    "your": "YOUR",
+    "directed": "DIRECTED",
+    "times": "TIMES",
+    "x": "TIMES",
+    "once": "ONCE",
+    "twice": "TWICE",
+    "thrice": "THRICE",
+    "prn": "PRN",
+    "required": "REQUIRED",
+    "needed": "REQUIRED",
+    "necessary": "REQUIRED",
+    "max": "MAX",
+    "maximum": "MAX",
+    "dose": "DOSE",
+    "doses": "DOSE",
+    "hour": "HOUR",
+    "hours": "HOUR",
+    "hr": "HOUR",
+    "hrs": "HOUR",
+    "h": "HOUR",
+    "day": "DAY",
+    "days": "DAY",
+    "week": "WEEK",
+    "weeks": "WEEK",
+    "wk": "WEEK",
+    "wks": "WEEK",
+    "fortnight": "FORTNIGHT",
+    "fortnights": "FORTNIGHT",
+    "month": "MONTH",
+    "months": "MONTH",
+    "hourly": "HOURLY",
+    "hrly": "HOURLY",
+    "daily": "DAILY",
+    "weekly": "WEEKLY",
+    "fortnightly": "FORTNIGHTLY",
+    "monthly": "MONTHLY",
+    "food": "FOOD",
+    "milk": "FOOD",
+    "water": "FOOD",
+    "meal": "MEALS",
+    "meals": "MEALS",
+    "supply": "SUPPLY",
+    # words used only inside merged phrases ("by mouth", "under the tongue", "night time")
+    "mouth": "_MOUTH",
+    "under": "_UNDER",
+    "tongue": "_TONGUE",
+    "time": "_TIME",
+    "half": "_HALF",
+    "be": "_BE",
+    "new": "_DROP",
+    "fresh": "_DROP",
+}
+_REFUSED: dict[str, str] = {
+    "then": "a sequence of instructions ('then')",
+    "nostril": "a dose per site (nostril)",
+    "nostrils": "a dose per site (nostril)",
+    "eye": "a dose per site (eye)",
+    "eyes": "a dose per site (eye)",
+    "ear": "a dose per site (ear)",
+    "ears": "a dose per site (ear)",
+    "increase": "a dose change (titration)",
+    "increasing": "a dose change (titration)",
+    "reduce": "a dose change (titration)",
+    "reducing": "a dose change (titration)",
+    "decrease": "a dose change (titration)",
+    "titrate": "a dose change (titration)",
+    "stat": "a single immediate dose ('stat')",
+    "until": "a conditional stop ('until')",
+    "repeat": "a conditional repeat",
+    "repeated": "a conditional repeat",
+}
+
+
+def _build_lexicon() -> dict[str, tuple[str, object]]:
+    lex: dict[str, tuple[str, object]] = {}
+    for word, type_ in _SIMPLE.items():
+        lex[word] = (type_, word)
+    for word, n in _WORD_NUMBERS.items():
+        lex[word] = ("NUMBER", _D(n))
+    for word, n in _TENS.items():
+        lex[word] = ("_TENS", _D(n))
+    for word, unit in _COUNT_WORDS.items():
+        lex[word] = ("COUNT_UNIT", unit)
+    for word, unit in _MASS_WORDS.items():
+        lex[word] = ("MASS_UNIT", unit)
+    for word in _VOLUME_WORDS:
+        lex[word] = ("VOLUME_UNIT", "mL")
+    for word, n in _FREQ_ABBR.items():
+        lex[word] = ("FREQ_ABBR", _D(n))
+    for word, slot in _TIME_SLOTS.items():
+        lex[word] = ("TIMEWORD", slot)
+    for word, slot in _TIME_ABBR.items():
+        lex[word] = ("TIME_ABBR", slot)
+    for word in _REASONS:
+        lex.setdefault(word, ("REASON", word))
+    for word in _VERBS:
+        lex.setdefault(word, ("VERB", word))
+    for word, route in _ROUTES.items():
+        lex[word] = ("ROUTE", route)
+    for word in _DRUGS:
+        lex[word] = ("DRUG", word)
+    for word in _DIRECTORS:
+        lex.setdefault(word, ("DIRECTOR", word))
+    lex["dose"] = ("DOSE", "dose")
+    lex["doses"] = ("DOSE", "dose")
+    return lex
+
+
+_LEXICON: dict[str, tuple[str, object]] = _build_lexicon()
+
+_DESCRIBE: dict[str, str] = {
+    "NUMBER": "number",
+    "STRENGTH": "strength",
+    "BRACKET_QTY": "bracketed quantity",
+    "COUNT_UNIT": "dose unit",
+    "DOSE": "the word 'dose'",
+    "MASS_UNIT": "mass unit",
+    "VOLUME_UNIT": "volume unit",
+    "FREQ_ABBR": "frequency abbreviation",
+    "TIME_ABBR": "time-of-day abbreviation",
+    "TIMEWORD": "time of day",
+    "REASON": "indication word",
+    "VERB": "verb",
+    "ROUTE": "route",
+    "DRUG": "drug name",
+    "DIRECTOR": "prescriber word",
+    "COMMA": "comma or bracket",
+    "STOP": "full stop",
+    "DASH": "dash",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation and tokenizing
+# ---------------------------------------------------------------------------------------------
+
+_VULGAR = re.compile(r"(\d*)\s*([\u00bd\u00bc\u00be])")
+_VULGAR_VALUE = {"\u00bd": "5", "\u00bc": "25", "\u00be": "75"}
+_DOTTED = re.compile(r"\b[a-z](?:\.[a-z])+\.?(?![a-z])")
+_MAX_DOT = re.compile(r"\bmax\.")
+_TENS_HYPHEN = re.compile(r"\b(" + "|".join(_TENS) + r")-(" + "|".join(_UNITS_WORDS) + r")\b")
+_SCAN = re.compile(
+    r"(?P<frac>\d+/\d+)|(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<word>[a-z\u03bc]+(?:-[a-z]+)?)|(?P<sym>\S)"
+)
+_SYMBOLS: dict[str, str] = {
+    "-": "DASH",
+    "\u2013": "DASH",
+    "\u2014": "DASH",
+    ",": "COMMA",
+    ".": "STOP",
+    ";": "STOP",
+    ":": "STOP",
+    "(": "_LPAR",
+    ")": "_RPAR",
+    "[": "_LPAR",
+    "]": "_RPAR",
+}
+_MAX_INT_DIGITS = 6
+_MAX_FRAC_DIGITS = 3
+
+
+def _normalise(text: str) -> str:
+    """NFKC, lower case, single spaces; vulgar fractions, dotted abbreviations, apostrophes."""
+    text = _VULGAR.sub(lambda m: f" {m.group(1) or '0'}.{_VULGAR_VALUE[m.group(2)]}", text)
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("\u2044", "/").replace("'", "").replace("\u2019", "")
+    text = _MAX_DOT.sub("max", text)
+    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    return " ".join(text.split())
+
+
+_Raw = tuple[str, object, int]  # (terminal, value, position in the normalised text)
+
+
+def _scan(text: str, problems: list[str]) -> list[_Raw]:
+    """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
+    raw: list[_Raw] = []
+    for m in _SCAN.finditer(text):
+        pos = m.start()
+        kind = m.lastgroup
+        piece = m.group()
+        if kind == "num":
+            raw.append(_number(piece, pos, problems))
+        elif kind == "frac":
+            num, _, den = piece.partition("/")
+            value = _fraction(num, den)
+            if value is None:
+                problems.append(f"unsupported fraction at position {pos}")
+                raw.append(("NUMBER", _D(1), pos))
+            else:
+                raw.append(("_FRAC", value, pos))
+        elif kind == "word":
+            entry = _LEXICON.get(piece)
+            if entry is not None:
+                raw.append((entry[0], entry[1], pos))
+            elif piece in _REFUSED:
+                problems.append(f"{_REFUSED[piece]} at position {pos} is not supported")
+            elif "-" in piece:  # "night-time", "co-codamol": split and retry
+                first, _, second = piece.partition("-")
+                for part, offset in ((first, 0), ("-", len(first)), (second, len(first) + 1)):
+                    if part == "-":
+                        raw.append(("DASH", "-", pos + offset))
+                        continue
+                    entry = _LEXICON.get(part)
+                    if entry is None:
+                        problems.append(f"unrecognised word at position {pos + offset}")
+                    else:
+                        raw.append((entry[0], entry[1], pos + offset))
+            else:
+                problems.append(f"unrecognised word at position {pos}")
+        else:
+            sym = _SYMBOLS.get(piece)
+            if sym is None:
+                problems.append(f"unrecognised symbol at position {pos}")
+            else:
+                raw.append((sym, piece, pos))
+    return raw
+
+
+def _number(piece: str, pos: int, problems: list[str]) -> _Raw:
+    whole, _, frac = piece.partition(".")
+    if len(whole.lstrip("0")) > _MAX_INT_DIGITS or len(frac) > _MAX_FRAC_DIGITS:
+        problems.append(f"number too long at position {pos}")
+        return ("NUMBER", _D(1), pos)
+    return ("NUMBER", _D(piece if whole else "0" + piece), pos)
+
+
+def _fraction(num: str, den: str) -> Decimal | None:
+    if len(num) > 2 or len(den) > 2:  # noqa: PLR2004 - small fractions only
+        return None
+    n, d = int(num), int(den)
+    if d == 0 or n == 0 or n >= d:
+        return None
+    value = _D(n) / _D(d)
+    if value * d != n or len(str(value)) > 6:  # noqa: PLR2004 - "0.125" at most
+        return None
+    return value
+
+
+def _merge(raw: list[_Raw], problems: list[str]) -> list[Token]:  # noqa: C901, PLR0912, PLR0915
+    """Merge multi-word forms into single terminals and drop filler; returns lark tokens."""
+    out: list[Token] = []
+    n = len(raw)
+    i = 0
+    depth = 0
+
+    def peek(k: int) -> str:
+        return raw[i + k][0] if i + k < n else ""
+
+    while i < n:
+        type_, value, pos = raw[i]
+        if type_ == "_TENS":
+            total = value
+            if peek(1) == "NUMBER" and raw[i + 1][1] in (_D(k) for k in range(1, 10)):
+                total = _D(str(value)) + _D(str(raw[i + 1][1]))
+                i += 1
+            out.append(Token("NUMBER", str(total), pos))
+            i += 1
+            continue
+        if type_ == "NUMBER":
+            # "one and a half", "1 1/2"
+            if peek(1) == "AND" and peek(2) == "A" and peek(3) == "_HALF":
+                out.append(Token("NUMBER", str(_D(str(value)) + _D("0.5")), pos))
+                i += 4
+                continue
+            if peek(1) == "_FRAC":
+                out.append(Token("NUMBER", str(_D(str(value)) + _D(str(raw[i + 1][1]))), pos))
+                i += 2
+                continue
+            # "one 10mg tablet": the middle quantity is the tablet's strength
+            if peek(1) == "NUMBER" and peek(2) == "MASS_UNIT" and peek(3) == "COUNT_UNIT":
+                out.append(Token("NUMBER", str(value), pos))
+                strength = f"{raw[i + 1][1]} {raw[i + 2][1]}"
+                out.append(Token("STRENGTH", strength, raw[i + 1][2]))
+                i += 3
+                continue
+            out.append(Token("NUMBER", str(value), pos))
+            i += 1
+            continue
+        if type_ == "_FRAC":
+            out.append(Token("NUMBER", str(value), pos))
+            i += 1
+            continue
+        if type_ == "A" and peek(1) == "_HALF":
+            out.append(Token("NUMBER", "0.5", pos))
+            i += 2
+            continue
+        if type_ == "_HALF":
+            out.append(Token("NUMBER", "0.5", pos))
+            i += 2 if peek(1) == "A" else 1
+            continue
+        if type_ == "TO" and peek(1) == "_BE":
+            out.append(Token("TOBE", "to be", pos))
+            i += 2
+            continue
+        if type_ == "TIMEWORD" and peek(1) == "_TIME":
+            out.append(Token("TIMEWORD", str(value), pos))
+            i += 2
+            continue
+        if type_ == "TIMEWORD" and peek(1) == "DASH" and peek(2) == "_TIME":
+            out.append(Token("TIMEWORD", str(value), pos))
+            i += 3
+            continue
+        if type_ == "BY" and peek(1) == "_MOUTH":
+            out.append(Token("ROUTE", "oral", pos))
+            i += 2
+            continue
+        if type_ == "_UNDER" and peek(1) == "THE" and peek(2) == "_TONGUE":
+            out.append(Token("ROUTE", "sublingual", pos))
+            i += 3
+            continue
+        if type_ == "_LPAR":
+            if (
+                peek(1) == "NUMBER"
+                and peek(2) in ("MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT")
+                and peek(3) == "_RPAR"
+            ):
+                out.append(Token("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", pos))
+                i += 4
+                continue
+            depth += 1
+            out.append(Token("COMMA", "(", pos))
+            i += 1
+            continue
+        if type_ == "_RPAR":
+            depth -= 1
+            if depth < 0:
+                problems.append(f"unbalanced bracket at position {pos}")
+                depth = 0
+            out.append(Token("COMMA", ")", pos))
+            i += 1
+            continue
+        if type_ == "_DROP":
+            i += 1
+            continue
+        if type_.startswith("_"):
+            problems.append(f"unrecognised word at position {pos}")
+            i += 1
+            continue
+        out.append(Token(type_, str(value), pos))
+        i += 1
+    if depth > 0:
+        problems.append("unbalanced bracket at the end of the text")
+    return out
+
+
+def _tokenize(text: str, problems: list[str]) -> list[Token]:
+    return _merge(_scan(text, problems), problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grammar and tree building
+# ---------------------------------------------------------------------------------------------
+
+_HOURS_PER: dict[str, Decimal | None] = {
+    "HOUR": _D(1),
+    "DAY": _D(24),
+    "WEEK": _D(168),
+    "FORTNIGHT": _D(336),
+    "MONTH": None,  # no fixed length
+}
+_PERIOD_HOURS: dict[str, Decimal | None] = {
+    "day": _D(24),
+    "week": _D(168),
+    "fortnight": _D(336),
+    "month": None,
+}
+_DURATION_UNIT = {"HOUR": "hour", "DAY": "day", "WEEK": "week", "FORTNIGHT": "fortnight"}
+_DURATION_UNIT["MONTH"] = "month"
+
+_Amount = tuple[Decimal, Decimal | None]
+_Clause = tuple[Any, ...]
+
+
+def _toks(children: Sequence[object]) -> Iterator[Token]:
+    return (c for c in children if isinstance(c, Token))
+
+
+def _first(children: Sequence[object], type_: str) -> Token:
+    for c in _toks(children):
+        if c.type == type_:
+            return c
+    raise LookupError(type_)  # pragma: no cover - the grammar guarantees the token
+
+
+def _amount_of(children: Sequence[object]) -> _Amount:
+    for c in children:
+        if isinstance(c, tuple):
+            return c
+    raise LookupError("amount")  # pragma: no cover - the grammar guarantees the amount
+
+
+def _pos(children: Sequence[object]) -> int:
+    for c in children:
+        if isinstance(c, Token):
+            return c.start_pos or 0
+    return 0
+
+
+class _Build(Transformer[Token, list[_Clause]]):
+    """Turn each grammar rule into a small clause tuple; ``start`` returns the clause list."""
+
+    def start(self, children: list[object]) -> list[_Clause]:
+        return [c for c in children if isinstance(c, tuple)]
+
+    # amounts and units
+    def amount_one(self, c: list[Token]) -> _Amount:
+        return (_D(c[0]), None)
+
+    def amount_range(self, c: list[Token]) -> _Amount:
+        return (_D(c[0]), _D(c[-1]))
+
+    def unit(self, c: list[Token]) -> str:
+        return str(c[0])
+
+    # doses
+    def dose_with_unit(self, c: list[Any]) -> _Clause:
+        return ("dose", c[0], c[1], None)
+
+    def dose_bare(self, c: list[Any]) -> _Clause:
+        return ("dose", c[0], None, None)
+
+    def dose_range_units(self, c: list[Any]) -> _Clause:
+        low, high = c[0], c[-2]
+        first_unit, second_unit = c[1], c[-1]
+        if low[1] is not None or first_unit != second_unit:
+            return ("problem", "a dose range whose two ends are not alike")
+        return ("dose", (low[0], _D(high)), first_unit, None)
+
+    def dose_a(self, c: list[Any]) -> _Clause:
+        return ("dose", (_D(1), None), c[-1], None)
+
+    def dose_unit_only(self, c: list[Token]) -> _Clause:
+        return ("dose", None, str(c[-1]), None)
+
+    def dose_strength(self, c: list[Token]) -> _Clause:
+        return ("dose", (_D(c[0]), None), str(c[2]), str(c[1]))
+
+    def bracket(self, c: list[Token]) -> _Clause:
+        return ("bracket", str(c[0]))
+
+    # frequency
+    def count_once(self, _c: list[Token]) -> _Amount:
+        return (_D(1), None)
+
+    def count_twice(self, _c: list[Token]) -> _Amount:
+        return (_D(2), None)
+
+    def count_thrice(self, _c: list[Token]) -> _Amount:
+        return (_D(3), None)
+
+    def count_times(self, c: list[Any]) -> _Amount:
+        return _amount_of(c)
+
+    def per_day(self, _c: list[Token]) -> str:
+        return "day"
+
+    def per_week(self, _c: list[Token]) -> str:
+        return "week"
+
+    def per_fortnight(self, _c: list[Token]) -> str:
+        return "fortnight"
+
+    def per_month(self, _c: list[Token]) -> str:
+        return "month"
+
+    def time_unit(self, c: list[Token]) -> str:
+        return c[0].type
+
+    def freq_count(self, c: list[Any]) -> _Clause:
+        return _per_period(c[0], c[1], up_to=False)
+
+    def freq_up_to(self, c: list[Any]) -> _Clause:
+        return _per_period(c[2], c[3], up_to=True)
+
+    def freq_once(self, c: list[Any]) -> _Clause:
+        return _per_period((_D(1), None), c[0], up_to=False)
+
+    def freq_abbr(self, c: list[Token]) -> _Clause:
+        return ("per_day", _D(c[0]), None, False)
+
+    def freq_every(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        factor = _HOURS_PER[str(c[-1])]
+        if factor is None:
+            return ("problem", "a monthly interval (no fixed number of hours)")
+        return ("interval", low * factor, None if high is None else high * factor)
+
+    def freq_every_one(self, c: list[Any]) -> _Clause:
+        unit = str(c[-1])
+        if unit == "DAY":
+            return ("per_day", _D(1), None, False)
+        factor = _HOURS_PER[unit]
+        if factor is None:
+            return ("problem", "a monthly interval (no fixed number of hours)")
+        return ("interval", factor, None)
+
+    def freq_alternate(self, _c: list[Token]) -> _Clause:
+        return ("interval", _D(48), None)
+
+    def freq_hourly(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        return ("interval", low, high)
+
+    # named times, PRN, reasons
+    def timing(self, c: list[Token]) -> _Clause:
+        for tok in c:
+            if tok.type in ("TIMEWORD", "TIME_ABBR"):
+                return ("time", str(tok))
+        return ("problem", "a time of day")  # pragma: no cover - the grammar guarantees one
+
+    def prn(self, _c: list[Token]) -> _Clause:
+        return ("prn",)
+
+    def indication(self, c: list[Token]) -> _Clause:
+        return ("reason", " ".join(str(t) for t in c if t.type == "REASON"))
+
+    # maximum per 24 hours
+    def per_hours(self, c: list[Token]) -> Decimal:
+        return _D(_first(c, "NUMBER"))
+
+    def per_days(self, c: list[Token]) -> Decimal:
+        return _D(_first(c, "NUMBER")) * 24
+
+    def per_one_day(self, _c: list[Token]) -> Decimal:
+        return _D(24)
+
+    def max_quantity(self, c: list[Any]) -> _Clause:
+        number = _D(_first(c, "NUMBER"))
+        unit = next((x for x in c if isinstance(x, str) and not isinstance(x, Token)), None)
+        hours = c[-1]
+        return ("max_qty", number, unit, hours)
+
+    def max_times(self, c: list[Any]) -> _Clause:
+        return ("max_times", _D(_first(c, "NUMBER")), c[-1])
+
+    def max_daily(self, c: list[Any]) -> _Clause:
+        return ("max_qty", _D(_first(c, "NUMBER")), c[-1], _D(24))
+
+    # duration, supply, directions, notes
+    def duration_n(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        return ("duration", low, high, _DURATION_UNIT[str(c[-1])])
+
+    def duration_a(self, c: list[Any]) -> _Clause:
+        return ("duration", _D(1), None, _DURATION_UNIT[str(c[-1])])
+
+    def supply(self, c: list[Any]) -> _Clause:
+        unit = next(x for x in c if isinstance(x, str) and not isinstance(x, Token))
+        return ("supply", _D(_first(c, "NUMBER")), _DURATION_UNIT[unit])
+
+    def as_directed(self, _c: list[Token]) -> _Clause:
+        return ("directed",)
+
+    def verb(self, _c: list[Token]) -> _Clause:
+        return ("verb",)
+
+    def route(self, c: list[Token]) -> _Clause:
+        return ("route", str(c[0]))
+
+    def food(self, c: list[Token]) -> _Clause:
+        return ("food", " ".join(str(t) for t in c))
+
+    def meals(self, c: list[Token]) -> _Clause:
+        return ("meals", " ".join(str(t) for t in c))
+
+
+def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
+    low, high = count
+    hours = _PERIOD_HOURS[period]
+    if hours is None:
+        return ("problem", "a monthly frequency (no fixed number of hours)")
+    if period == "day":
+        return ("per_day", low, high, up_to)
+    if low == 0 or (high is not None and high == 0):
+        return ("problem", "a frequency of zero")
+    # n times a week -> every 168/n hours (exact decimals only)
+    shortest = _exact_div(hours, high if high is not None else low)
+    longest = _exact_div(hours, low) if high is not None else None
+    if shortest is None or (high is not None and longest is None):
+        return ("problem", "a frequency that is not a whole number of hours apart")
+    return ("interval", shortest, longest)
+
+
+def _exact_div(a: Decimal, b: Decimal) -> Decimal | None:
+    quotient = a / b
+    return quotient if quotient * b == a and len(str(quotient)) <= 12 else None  # noqa: PLR2004
+
+
+class _TokenListLexer(Lexer):
+    """A lark lexer that hands over tokens already made by the normalising tokenizer."""
+
+    def __init__(self, lexer_conf: object) -> None:
+        """Nothing to set up: the tokens arrive ready-made."""
+
+    def lex(self, data: Any) -> Iterator[Token]:  # type: ignore[override]  # noqa: ANN401
+        """Yield the ready-made tokens (lark's interface-0 custom lexer)."""
+        return iter(data)
+
+
+@cache
+def _parser() -> Lark:
+    """The one LALR(1) parser of ``dosage.lark``, built on first use (conflict-free: strict)."""
+    grammar = resources.files("opioidcds").joinpath("dosage.lark").read_text(encoding="utf-8")
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer=_TokenListLexer,
+        transformer=_Build(),
+        strict=True,
+        maybe_placeholders=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly: clauses -> Dosage, with the consistency checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: C901, PLR0912, PLR0915
+    problems: list[str] = [c[1] + " is not supported" for c in clauses if c[0] == "problem"]
+    by_kind: dict[str, list[_Clause]] = {}
+    for c in clauses:
+        by_kind.setdefault(c[0], []).append(c)
+
+    # the dose
+    quantities = {c[1] for c in by_kind.get("dose", []) if c[1] is not None}
+    units = {c[2] for c in by_kind.get("dose", []) if c[2] is not None}
+    strengths = {c[3] for c in by_kind.get("dose", []) if c[3] is not None}
+    dose_low: Decimal | None = None
+    dose_high: Decimal | None = None
+    if len(quantities) > 1:
+        problems.append("different doses in one instruction are not supported")
+    elif quantities:
+        dose_low, dose_high = next(iter(quantities))
+        if dose_low <= 0:
+            problems.append("a dose of zero is not supported")
+        if dose_high is not None:
+            if dose_high < dose_low:
+                problems.append("a dose range whose lower end is above its upper end")
+            elif dose_high == dose_low:
+                dose_high = None
+    dose_unit: str | None = None
+    if len(units) > 1:
+        problems.append("doses in different units are not supported")
+    elif units:
+        dose_unit = next(iter(units))
+
+    # frequency
+    per_day = list(dict.fromkeys(c[1:] for c in by_kind.get("per_day", [])))
+    intervals = list(dict.fromkeys(c[1:] for c in by_kind.get("interval", [])))
+    slots = tuple(dict.fromkeys(c[1] for c in by_kind.get("time", [])))
+    doses_per_day: Decimal | None = None
+    doses_per_day_max: Decimal | None = None
+    interval: Decimal | None = None
+    interval_max: Decimal | None = None
+    up_to = False
+    max_doses: Decimal | None = None
+
+    regular_per_day = [f for f in per_day if not f[2]]
+    up_to_per_day = [f for f in per_day if f[2]]
+    if len(intervals) > 1 or len(per_day) > 1 or (intervals and regular_per_day):
+        problems.append("more than one frequency in one instruction is not supported")
+    elif intervals:
+        interval, interval_max = intervals[0]
+        if up_to_per_day:  # "every 4 hours, up to 4 times a day": a cap on administrations
+            low, high, _ = up_to_per_day[0]
+            max_doses = high if high is not None else low
+    elif per_day:
+        doses_per_day, doses_per_day_max, up_to = per_day[0]
+        if up_to and doses_per_day_max is None:
+            max_doses = doses_per_day
+    if slots:
+        if intervals:
+            problems.append("times of day together with an interval are not supported")
+        elif per_day:
+            if up_to or doses_per_day_max is not None or doses_per_day != len(slots):
+                problems.append("the times of day do not match the stated frequency")
+        else:
+            doses_per_day = _D(len(slots))
+    for value in (doses_per_day, interval):
+        if value is not None and value <= 0:
+            problems.append("a frequency or interval of zero is not supported")
+    for low, high in ((doses_per_day, doses_per_day_max), (interval, interval_max)):
+        if low is not None and high is not None:
+            if high < low:
+                problems.append("a frequency range whose lower end is above its upper end")
+    if doses_per_day_max is not None and doses_per_day_max == doses_per_day:
+        doses_per_day_max = None
+    if interval_max is not None and interval_max == interval:
+        interval_max = None
+    has_frequency = doses_per_day is not None or interval is not None
+    if by_kind.get("meals") and not (per_day or intervals):
+        problems.append("timing by meals without a number of doses is not supported")
+
+    # maximum per 24 hours
+    max_quantity: Decimal | None = None
+    maxima = list(dict.fromkeys(c for c in clauses if c[0] in ("max_qty", "max_times")))
+    if len(maxima) > 1:
+        problems.append("more than one maximum in one instruction is not supported")
+    elif maxima:
+        clause = maxima[0]
+        hours = clause[-1]
+        if hours != 24:  # noqa: PLR2004 - the grammar's only supported window
+            problems.append("a maximum over a period other than 24 hours is not supported")
+        if clause[1] <= 0:
+            problems.append("a maximum of zero is not supported")
+        if clause[0] == "max_times" or clause[2] == "dose":
+            if max_doses is not None and max_doses != clause[1]:
+                problems.append("two different maximum numbers of doses")
+            max_doses = clause[1]
+        else:
+            max_unit = clause[2]
+            if max_unit is not None:
+                if dose_unit is None and max_unit in _COUNT_WORDS.values():
+                    dose_unit = max_unit  # "one or two ..., max 8 tablets": the doses are tablets
+                elif max_unit != dose_unit:
+                    problems.append("a maximum in a unit other than the dose's")
+            max_quantity = clause[1]
+
+    # PRN, reasons, duration, notes
+    prn = bool(by_kind.get("prn"))
+    reasons = tuple(dict.fromkeys(c[1] for c in by_kind.get("reason", [])))
+    reason = " and ".join(reasons) if reasons else None
+    durations = list(dict.fromkeys(c[1:] for c in by_kind.get("duration", [])))
+    duration: tuple[Any, ...] = (None, None, None)
+    if len(durations) > 1:
+        problems.append("more than one duration in one instruction is not supported")
+    elif durations:
+        duration = durations[0]
+        if duration[0] <= 0:
+            problems.append("a duration of zero is not supported")
+    supplies = list(dict.fromkeys(c[1:] for c in by_kind.get("supply", [])))
+    supply: tuple[Any, ...] = supplies[0] if len(supplies) == 1 else (None, None)
+    if len(supplies) > 1:
+        problems.append("more than one supply note is not supported")
+    as_directed = bool(by_kind.get("directed"))
+
+    if not (
+        quantities
+        or units
+        or has_frequency
+        or prn
+        or maxima
+        or as_directed
+        or by_kind.get("time")
+    ):
+        problems.append("no dose, frequency, 'when required' or 'as directed' was found")
+
+    if problems:
+        return UnparsedDosage(text=text, problems=tuple(dict.fromkeys(problems)))
+    return Dosage(
+        text=text,
+        dose_quantity=dose_low,
+        dose_quantity_max=dose_high,
+        dose_unit=dose_unit,
+        stated_strength=next(iter(strengths)) if len(strengths) == 1 else None,
+        bracketed_quantities=tuple(c[1] for c in by_kind.get("bracket", [])),
+        doses_per_day=doses_per_day,
+        doses_per_day_max=doses_per_day_max,
+        interval_hours=interval,
+        interval_hours_max=interval_max,
+        frequency_is_upper_limit=up_to,
+        named_times=slots,
+        prn=prn,
+        prn_reason=reason if prn else None,
+        indication=None if prn else reason,
+        max_doses_per_day=max_doses,
+        max_quantity_per_day=max_quantity,
+        duration_value=duration[0],
+        duration_value_max=duration[1],
+        duration_unit=duration[2],
+        supply_value=supply[0],
+        supply_unit=supply[1],
+        as_directed=as_directed,
+        routes=tuple(dict.fromkeys(c[1] for c in by_kind.get("route", []))),
+        administration_notes=tuple(
+            dict.fromkeys(c[1] for c in (*by_kind.get("food", []), *by_kind.get("meals", [])))
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_dosage(text: str) -> Dosage | UnparsedDosage:
+    """Parse a free-text dosage instruction; see the module docstring and ``docs/dosage.md``.
+
+    The result is deterministic and memoised: each distinct text is parsed once (a bounded
+    least-recently-used cache of 65,536 texts; :func:`clear_dosage_cache` empties it).
+
+    Raises:
+        InvalidInputError: (field ``dosage_text``) ``text`` is not a string, is empty or blank,
+            or is longer than :data:`MAX_DOSAGE_TEXT_LENGTH`. The message never contains
+            the text.
+    """
+    if not isinstance(text, str):
+        raise InvalidInputError(_FIELD, "must be a string")
+    if len(text) > MAX_DOSAGE_TEXT_LENGTH:
+        raise InvalidInputError(_FIELD, f"must be at most {MAX_DOSAGE_TEXT_LENGTH} characters")
+    if not text.strip():
+        raise InvalidInputError(_FIELD, "must not be empty")
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _parse_cached(text: str) -> Dosage | UnparsedDosage:
+    normal = _normalise(text)
+    if not normal:
+        return UnparsedDosage(text=normal, problems=("no words were found",))
+    problems: list[str] = []
+    try:
+        tokens = _tokenize(normal, problems)
+    except (ArithmeticError, ValueError, LookupError):  # pragma: no cover - defensive
+        return UnparsedDosage(text=normal, problems=("the text could not be read",))
+    if problems:
+        return UnparsedDosage(text=normal, problems=tuple(dict.fromkeys(problems)))
+    if not tokens:
+        return UnparsedDosage(text=normal, problems=("no dose or instruction was found",))
+    try:
+        clauses: list[_Clause] = _parser().parse(tokens)  # type: ignore[arg-type]
+    except UnexpectedToken as exc:
+        if exc.token.type == "$END":
+            message = "the instruction ends before its last clause is complete"
+        else:
+            what = _DESCRIBE.get(exc.token.type, f"word '{exc.token.type.lower()}'")
+            message = f"unexpected {what} at position {exc.token.start_pos}"
+        return UnparsedDosage(text=normal, problems=(message,))
+    except UnexpectedEOF:
+        return UnparsedDosage(
+            text=normal, problems=("the instruction ends before its last clause is complete",)
+        )
+    except (UnexpectedInput, LarkError, ArithmeticError, LookupError, ValueError):
+        return UnparsedDosage(text=normal, problems=("the instruction's structure is unclear",))
+    try:
+        return _assemble(normal, clauses)
+    except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover - defensive
+        return UnparsedDosage(text=normal, problems=("the instruction's parts could not be read",))
+
+
+def clear_dosage_cache() -> None:
+    """Empty the memo of parsed dosage texts (benchmarks and tests)."""
+    _parse_cached.cache_clear()
+
+
+def dosage_cache_info() -> Any:  # noqa: ANN401 - functools' _CacheInfo is private
+    """Hits, misses and size of the memo of parsed dosage texts."""
+    return _parse_cached.cache_info()
