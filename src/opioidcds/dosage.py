@@ -206,6 +206,7 @@ _TENS: dict[str, int] = {
     "eighty": 80,
     "ninety": 90,
 }
+_ONE_TO_NINE = frozenset(Decimal(k) for k in range(1, 10))
 _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _COUNT_WORDS: dict[str, str] = {}
@@ -263,7 +264,12 @@ _TIME_SLOTS: dict[str, str] = {
     "bedtime": "night",
     "bed": "night",
 }
-_TIME_ABBR: dict[str, str] = {"mane": "morning", "om": "morning", "nocte": "night", "nightly": "night"}
+_TIME_ABBR: dict[str, str] = {
+    "mane": "morning",
+    "om": "morning",
+    "nocte": "night",
+    "nightly": "night",
+}
 _REASONS = frozenset(
     {
         "pain",
@@ -480,7 +486,7 @@ _REFUSED: dict[str, str] = {
 }
 
 
-def _build_lexicon() -> dict[str, tuple[str, object]]:
+def _build_lexicon() -> dict[str, tuple[str, object]]:  # noqa: PLR0912 - one loop per word class
     lex: dict[str, tuple[str, object]] = {}
     for word, type_ in _SIMPLE.items():
         lex[word] = (type_, word)
@@ -581,7 +587,7 @@ def _normalise(text: str) -> str:
 _Raw = tuple[str, object, int]  # (terminal, value, position in the normalised text)
 
 
-def _scan(text: str, problems: list[str]) -> list[_Raw]:
+def _scan(text: str, problems: list[str]) -> list[_Raw]:  # noqa: PLR0912 - one branch per kind
     """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
     raw: list[_Raw] = []
     for m in _SCAN.finditer(text):
@@ -635,18 +641,18 @@ def _number(piece: str, pos: int, problems: list[str]) -> _Raw:
 
 
 def _fraction(num: str, den: str) -> Decimal | None:
-    if len(num) > 2 or len(den) > 2:  # noqa: PLR2004 - small fractions only
+    if len(num) > 2 or len(den) > 2:
         return None
     n, d = int(num), int(den)
     if d == 0 or n == 0 or n >= d:
         return None
     value = _D(n) / _D(d)
-    if value * d != n or len(str(value)) > 6:  # noqa: PLR2004 - "0.125" at most
+    if value * d != n or len(str(value)) > 6:
         return None
     return value
 
 
-def _merge(raw: list[_Raw], problems: list[str]) -> list[Token]:  # noqa: C901, PLR0912, PLR0915
+def _merge(raw: list[_Raw], problems: list[str]) -> list[Token]:  # noqa: PLR0912, PLR0915
     """Merge multi-word forms into single terminals and drop filler; returns lark tokens."""
     out: list[Token] = []
     n = len(raw)
@@ -659,9 +665,9 @@ def _merge(raw: list[_Raw], problems: list[str]) -> list[Token]:  # noqa: C901, 
     while i < n:
         type_, value, pos = raw[i]
         if type_ == "_TENS":
-            total = value
-            if peek(1) == "NUMBER" and raw[i + 1][1] in (_D(k) for k in range(1, 10)):
-                total = _D(str(value)) + _D(str(raw[i + 1][1]))
+            total = _D(str(value))
+            if peek(1) == "NUMBER" and _D(str(raw[i + 1][1])) in _ONE_TO_NINE:
+                total += _D(str(raw[i + 1][1]))
                 i += 1
             out.append(Token("NUMBER", str(total), pos))
             i += 1
@@ -993,7 +999,7 @@ def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
 
 def _exact_div(a: Decimal, b: Decimal) -> Decimal | None:
     quotient = a / b
-    return quotient if quotient * b == a and len(str(quotient)) <= 12 else None  # noqa: PLR2004
+    return quotient if quotient * b == a and len(str(quotient)) <= 12 else None
 
 
 class _TokenListLexer(Lexer):
@@ -1009,7 +1015,7 @@ class _TokenListLexer(Lexer):
 
 @cache
 def _parser() -> Lark:
-    """The one LALR(1) parser of ``dosage.lark``, built on first use (conflict-free: strict)."""
+    """Build the one LALR(1) parser of ``dosage.lark`` on first use (strict: conflict-free)."""
     grammar = resources.files("opioidcds").joinpath("dosage.lark").read_text(encoding="utf-8")
     return Lark(
         grammar,
@@ -1026,7 +1032,7 @@ def _parser() -> Lark:
 # ---------------------------------------------------------------------------------------------
 
 
-def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: C901, PLR0912, PLR0915
+def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
     problems: list[str] = [c[1] + " is not supported" for c in clauses if c[0] == "problem"]
     by_kind: dict[str, list[_Clause]] = {}
     for c in clauses:
@@ -1087,13 +1093,11 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append("the times of day do not match the stated frequency")
         else:
             doses_per_day = _D(len(slots))
-    for value in (doses_per_day, interval):
-        if value is not None and value <= 0:
-            problems.append("a frequency or interval of zero is not supported")
+    if any(v is not None and v <= 0 for v in (doses_per_day, interval)):
+        problems.append("a frequency or interval of zero is not supported")
     for low, high in ((doses_per_day, doses_per_day_max), (interval, interval_max)):
-        if low is not None and high is not None:
-            if high < low:
-                problems.append("a frequency range whose lower end is above its upper end")
+        if low is not None and high is not None and high < low:
+            problems.append("a frequency range whose lower end is above its upper end")
     if doses_per_day_max is not None and doses_per_day_max == doses_per_day:
         doses_per_day_max = None
     if interval_max is not None and interval_max == interval:
@@ -1110,7 +1114,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     elif maxima:
         clause = maxima[0]
         hours = clause[-1]
-        if hours != 24:  # noqa: PLR2004 - the grammar's only supported window
+        if hours != 24:
             problems.append("a maximum over a period other than 24 hours is not supported")
         if clause[1] <= 0:
             problems.append("a maximum of zero is not supported")
@@ -1146,13 +1150,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     as_directed = bool(by_kind.get("directed"))
 
     if not (
-        quantities
-        or units
-        or has_frequency
-        or prn
-        or maxima
-        or as_directed
-        or by_kind.get("time")
+        quantities or units or has_frequency or prn or maxima or as_directed or by_kind.get("time")
     ):
         problems.append("no dose, frequency, 'when required' or 'as directed' was found")
 
@@ -1204,6 +1202,7 @@ def parse_dosage(text: str) -> Dosage | UnparsedDosage:
         InvalidInputError: (field ``dosage_text``) ``text`` is not a string, is empty or blank,
             or is longer than :data:`MAX_DOSAGE_TEXT_LENGTH`. The message never contains
             the text.
+
     """
     if not isinstance(text, str):
         raise InvalidInputError(_FIELD, "must be a string")
@@ -1215,7 +1214,7 @@ def parse_dosage(text: str) -> Dosage | UnparsedDosage:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _parse_cached(text: str) -> Dosage | UnparsedDosage:
+def _parse_cached(text: str) -> Dosage | UnparsedDosage:  # noqa: PLR0911 - one per outcome
     normal = _normalise(text)
     if not normal:
         return UnparsedDosage(text=normal, problems=("no words were found",))
@@ -1229,7 +1228,7 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
     if not tokens:
         return UnparsedDosage(text=normal, problems=("no dose or instruction was found",))
     try:
-        clauses: list[_Clause] = _parser().parse(tokens)  # type: ignore[arg-type]
+        clauses: list[_Clause] = _parser().parse(tokens)  # type: ignore[assignment]
     except UnexpectedToken as exc:
         if exc.token.type == "$END":
             message = "the instruction ends before its last clause is complete"
