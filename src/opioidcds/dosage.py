@@ -31,7 +31,6 @@ from importlib import resources
 from typing import Any, Literal
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
 
 from opioidcds.errors import InvalidInputError
@@ -206,7 +205,8 @@ _TENS: dict[str, int] = {
     "eighty": 80,
     "ninety": 90,
 }
-_ONE_TO_NINE = frozenset(Decimal(k) for k in range(1, 10))
+_ONE_TO_NINE = frozenset(str(k) for k in range(1, 10))
+_HALF = Decimal("0.5")
 _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _COUNT_WORDS: dict[str, str] = {}
@@ -227,6 +227,7 @@ for _singular, _plurals in (
     for _w in _plurals:
         _COUNT_WORDS[_w] = _singular
 
+_COUNT_UNITS = frozenset(_COUNT_WORDS.values())
 _MASS_WORDS: dict[str, str] = {
     "mg": "mg",
     "milligram": "mg",
@@ -486,14 +487,14 @@ _REFUSED: dict[str, str] = {
 }
 
 
-def _build_lexicon() -> dict[str, tuple[str, object]]:  # noqa: PLR0912 - one loop per word class
-    lex: dict[str, tuple[str, object]] = {}
+def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
+    lex: dict[str, tuple[str, str]] = {}
     for word, type_ in _SIMPLE.items():
         lex[word] = (type_, word)
     for word, n in _WORD_NUMBERS.items():
-        lex[word] = ("NUMBER", _D(n))
+        lex[word] = ("NUMBER", str(n))
     for word, n in _TENS.items():
-        lex[word] = ("_TENS", _D(n))
+        lex[word] = ("_TENS", str(n))
     for word, unit in _COUNT_WORDS.items():
         lex[word] = ("COUNT_UNIT", unit)
     for word, unit in _MASS_WORDS.items():
@@ -501,7 +502,7 @@ def _build_lexicon() -> dict[str, tuple[str, object]]:  # noqa: PLR0912 - one lo
     for word in _VOLUME_WORDS:
         lex[word] = ("VOLUME_UNIT", "mL")
     for word, n in _FREQ_ABBR.items():
-        lex[word] = ("FREQ_ABBR", _D(n))
+        lex[word] = ("FREQ_ABBR", str(n))
     for word, slot in _TIME_SLOTS.items():
         lex[word] = ("TIMEWORD", slot)
     for word, slot in _TIME_ABBR.items():
@@ -521,7 +522,7 @@ def _build_lexicon() -> dict[str, tuple[str, object]]:  # noqa: PLR0912 - one lo
     return lex
 
 
-_LEXICON: dict[str, tuple[str, object]] = _build_lexicon()
+_LEXICON: dict[str, tuple[str, str]] = _build_lexicon()
 
 _DESCRIBE: dict[str, str] = {
     "NUMBER": "number",
@@ -553,9 +554,7 @@ _VULGAR_VALUE = {"\u00bd": "5", "\u00bc": "25", "\u00be": "75"}
 _DOTTED = re.compile(r"\b[a-z](?:\.[a-z])+\.?(?![a-z])")
 _MAX_DOT = re.compile(r"\bmax\.")
 _TENS_HYPHEN = re.compile(r"\b(" + "|".join(_TENS) + r")-(" + "|".join(_UNITS_WORDS) + r")\b")
-_SCAN = re.compile(
-    r"(?P<frac>\d+/\d+)|(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<word>[a-z\u03bc]+(?:-[a-z]+)?)|(?P<sym>\S)"
-)
+_PIECES = re.compile(r"\d+/\d+|\d+(?:\.\d+)?|\.\d+|[a-z\u03bc]+(?:-[a-z]+)*|\S")
 _SYMBOLS: dict[str, str] = {
     "-": "DASH",
     "\u2013": "DASH",
@@ -569,78 +568,97 @@ _SYMBOLS: dict[str, str] = {
     "[": "_LPAR",
     "]": "_RPAR",
 }
+for _sym, _type in _SYMBOLS.items():
+    _LEXICON[_sym] = (_type, _sym)
 _MAX_INT_DIGITS = 6
 _MAX_FRAC_DIGITS = 3
 
 
 def _normalise(text: str) -> str:
     """NFKC, lower case, single spaces; vulgar fractions, dotted abbreviations, apostrophes."""
-    text = _VULGAR.sub(lambda m: f" {m.group(1) or '0'}.{_VULGAR_VALUE[m.group(2)]}", text)
-    text = unicodedata.normalize("NFKC", text).lower()
-    text = text.replace("\u2044", "/").replace("'", "").replace("\u2019", "")
-    text = _MAX_DOT.sub("max", text)
-    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    if not text.isascii():
+        text = _VULGAR.sub(lambda m: f" {m.group(1) or '0'}.{_VULGAR_VALUE[m.group(2)]}", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = text.replace("\u2044", "/").replace("\u2019", "")
+    text = text.lower()
+    if "'" in text:
+        text = text.replace("'", "")
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _MAX_DOT.sub("max", text))
+    if "-" in text:
+        text = _TENS_HYPHEN.sub(r"\1 \2", text)
     return " ".join(text.split())
 
 
-_Raw = tuple[str, object, int]  # (terminal, value, position in the normalised text)
+class _Tok:
+    """A terminal of the grammar: type, text value, and index of its piece (lark-compatible).
+
+    ``start_pos`` is the index of the token's first piece in the normalised text's pieces;
+    :func:`_char_positions` turns it into a character position for messages (error path only).
+    """
+
+    __slots__ = ("start_pos", "type", "value")
+
+    def __init__(self, type_: str, value: str, start_pos: int) -> None:
+        self.type = type_
+        self.value = value
+        self.start_pos = start_pos
 
 
-def _scan(text: str, problems: list[str]) -> list[_Raw]:  # noqa: PLR0912 - one branch per kind
+_TOKENS = (_Tok, Token)
+_Raw = tuple[str, str, int]  # (terminal, value, index of the piece in the text)
+_Problem = tuple[int, str]  # (index of the piece, what is wrong: "unrecognised word")
+
+
+def _char_positions(text: str) -> list[int]:
+    """Character position of each piece of normalised ``text`` (for messages only)."""
+    return [m.start() for m in _PIECES.finditer(text)]
+
+
+def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:
     """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
     raw: list[_Raw] = []
-    for m in _SCAN.finditer(text):
-        pos = m.start()
-        kind = m.lastgroup
-        piece = m.group()
-        if kind == "num":
-            raw.append(_number(piece, pos, problems))
-        elif kind == "frac":
-            num, _, den = piece.partition("/")
-            value = _fraction(num, den)
-            if value is None:
-                problems.append(f"unsupported fraction at position {pos}")
-                raw.append(("NUMBER", _D(1), pos))
+    lex = _LEXICON
+    for idx, piece in enumerate(_PIECES.findall(text)):
+        entry = lex.get(piece)
+        if entry is not None:
+            raw.append((entry[0], entry[1], idx))
+            continue
+        first = piece[0]
+        if first.isdigit() or first == ".":
+            if "/" in piece:
+                num, _, den = piece.partition("/")
+                value = _fraction(num, den)
+                if value is None:
+                    problems.append((idx, "unsupported fraction"))
+                else:
+                    raw.append(("_FRAC", value, idx))
             else:
-                raw.append(("_FRAC", value, pos))
-        elif kind == "word":
-            entry = _LEXICON.get(piece)
-            if entry is not None:
-                raw.append((entry[0], entry[1], pos))
-            elif piece in _REFUSED:
-                problems.append(f"{_REFUSED[piece]} at position {pos} is not supported")
-            elif "-" in piece:  # "night-time", "co-codamol": split and retry
-                first, _, second = piece.partition("-")
-                for part, offset in ((first, 0), ("-", len(first)), (second, len(first) + 1)):
-                    if part == "-":
-                        raw.append(("DASH", "-", pos + offset))
-                        continue
-                    entry = _LEXICON.get(part)
-                    if entry is None:
-                        problems.append(f"unrecognised word at position {pos + offset}")
-                    else:
-                        raw.append((entry[0], entry[1], pos + offset))
-            else:
-                problems.append(f"unrecognised word at position {pos}")
+                whole, _, frac = piece.partition(".")
+                if len(whole.lstrip("0")) > _MAX_INT_DIGITS or len(frac) > _MAX_FRAC_DIGITS:
+                    problems.append((idx, "number too long"))
+                else:
+                    raw.append(("NUMBER", piece if whole else "0" + piece, idx))
+        elif piece in _REFUSED:
+            problems.append((idx, f"{_REFUSED[piece]} is not supported"))
+        elif "-" in piece and first.isalpha():  # "night-time", "one-two": split and retry
+            parts = piece.split("-")
+            for k, part in enumerate(parts):
+                if k:
+                    raw.append(("DASH", "-", idx))
+                entry = lex.get(part)
+                if entry is None:
+                    problems.append((idx, "unrecognised word"))
+                else:
+                    raw.append((entry[0], entry[1], idx))
+        elif first.isalpha():
+            problems.append((idx, "unrecognised word"))
         else:
-            sym = _SYMBOLS.get(piece)
-            if sym is None:
-                problems.append(f"unrecognised symbol at position {pos}")
-            else:
-                raw.append((sym, piece, pos))
+            problems.append((idx, "unrecognised symbol"))
     return raw
 
 
-def _number(piece: str, pos: int, problems: list[str]) -> _Raw:
-    whole, _, frac = piece.partition(".")
-    if len(whole.lstrip("0")) > _MAX_INT_DIGITS or len(frac) > _MAX_FRAC_DIGITS:
-        problems.append(f"number too long at position {pos}")
-        return ("NUMBER", _D(1), pos)
-    return ("NUMBER", _D(piece if whole else "0" + piece), pos)
-
-
-def _fraction(num: str, den: str) -> Decimal | None:
+def _fraction(num: str, den: str) -> str | None:
     if len(num) > 2 or len(den) > 2:
         return None
     n, d = int(num), int(den)
@@ -649,118 +667,130 @@ def _fraction(num: str, den: str) -> Decimal | None:
     value = _D(n) / _D(d)
     if value * d != n or len(str(value)) > 6:
         return None
-    return value
+    return str(value)
 
 
-def _merge(raw: list[_Raw], problems: list[str]) -> list[Token]:  # noqa: PLR0912, PLR0915
-    """Merge multi-word forms into single terminals and drop filler; returns lark tokens."""
-    out: list[Token] = []
+_MERGING = frozenset(
+    {"_TENS", "NUMBER", "_FRAC", "A", "_HALF", "TO", "TIMEWORD", "BY", "_UNDER", "_LPAR", "_RPAR"}
+)
+_BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
+
+
+def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PLR0912, PLR0915
+    """Merge multi-word forms into single terminals and drop filler; returns the tokens."""
+    out: list[_Tok] = []
+    append = out.append
+    types = [r[0] for r in raw]
+    types.extend(("", "", ""))  # look-ahead padding
     n = len(raw)
     i = 0
     depth = 0
-
-    def peek(k: int) -> str:
-        return raw[i + k][0] if i + k < n else ""
-
     while i < n:
-        type_, value, pos = raw[i]
-        if type_ == "_TENS":
-            total = _D(str(value))
-            if peek(1) == "NUMBER" and _D(str(raw[i + 1][1])) in _ONE_TO_NINE:
-                total += _D(str(raw[i + 1][1]))
-                i += 1
-            out.append(Token("NUMBER", str(total), pos))
+        type_, value, idx = raw[i]
+        if type_ not in _MERGING:
+            if type_[0] == "_":
+                if type_ != "_DROP":
+                    problems.append((idx, "unrecognised word"))
+            else:
+                append(_Tok(type_, value, idx))
             i += 1
             continue
+        nxt = types[i + 1]
         if type_ == "NUMBER":
-            # "one and a half", "1 1/2"
-            if peek(1) == "AND" and peek(2) == "A" and peek(3) == "_HALF":
-                out.append(Token("NUMBER", str(_D(str(value)) + _D("0.5")), pos))
+            if nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
+                append(_Tok("NUMBER", str(_D(value) + _HALF), idx))  # "one and a half"
                 i += 4
-                continue
-            if peek(1) == "_FRAC":
-                out.append(Token("NUMBER", str(_D(str(value)) + _D(str(raw[i + 1][1]))), pos))
+            elif nxt == "_FRAC":
+                append(_Tok("NUMBER", str(_D(value) + _D(raw[i + 1][1])), idx))  # "1 1/2"
                 i += 2
-                continue
-            # "one 10mg tablet": the middle quantity is the tablet's strength
-            if peek(1) == "NUMBER" and peek(2) == "MASS_UNIT" and peek(3) == "COUNT_UNIT":
-                out.append(Token("NUMBER", str(value), pos))
-                strength = f"{raw[i + 1][1]} {raw[i + 2][1]}"
-                out.append(Token("STRENGTH", strength, raw[i + 1][2]))
+            elif nxt == "NUMBER" and types[i + 2] == "MASS_UNIT" and types[i + 3] == "COUNT_UNIT":
+                append(_Tok("NUMBER", value, idx))  # "one 10mg tablet": 10mg is a strength
+                append(_Tok("STRENGTH", f"{raw[i + 1][1]} {raw[i + 2][1]}", raw[i + 1][2]))
                 i += 3
-                continue
-            out.append(Token("NUMBER", str(value), pos))
+            else:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+        elif type_ == "_TENS":
+            if nxt == "NUMBER" and raw[i + 1][1] in _ONE_TO_NINE:
+                append(_Tok("NUMBER", str(int(value) + int(raw[i + 1][1])), idx))
+                i += 2
+            else:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+        elif type_ == "_FRAC":
+            append(_Tok("NUMBER", value, idx))
             i += 1
-            continue
-        if type_ == "_FRAC":
-            out.append(Token("NUMBER", str(value), pos))
-            i += 1
-            continue
-        if type_ == "A" and peek(1) == "_HALF":
-            out.append(Token("NUMBER", "0.5", pos))
-            i += 2
-            continue
-        if type_ == "_HALF":
-            out.append(Token("NUMBER", "0.5", pos))
-            i += 2 if peek(1) == "A" else 1
-            continue
-        if type_ == "TO" and peek(1) == "_BE":
-            out.append(Token("TOBE", "to be", pos))
-            i += 2
-            continue
-        if type_ == "TIMEWORD" and peek(1) == "_TIME":
-            out.append(Token("TIMEWORD", str(value), pos))
-            i += 2
-            continue
-        if type_ == "TIMEWORD" and peek(1) == "DASH" and peek(2) == "_TIME":
-            out.append(Token("TIMEWORD", str(value), pos))
-            i += 3
-            continue
-        if type_ == "BY" and peek(1) == "_MOUTH":
-            out.append(Token("ROUTE", "oral", pos))
-            i += 2
-            continue
-        if type_ == "_UNDER" and peek(1) == "THE" and peek(2) == "_TONGUE":
-            out.append(Token("ROUTE", "sublingual", pos))
-            i += 3
-            continue
-        if type_ == "_LPAR":
-            if (
-                peek(1) == "NUMBER"
-                and peek(2) in ("MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT")
-                and peek(3) == "_RPAR"
-            ):
-                out.append(Token("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", pos))
+        elif type_ == "A":
+            if nxt == "_HALF":
+                append(_Tok("NUMBER", "0.5", idx))  # "a half"
+                i += 2
+            else:
+                append(_Tok("A", value, idx))
+                i += 1
+        elif type_ == "_HALF":
+            append(_Tok("NUMBER", "0.5", idx))  # "half", "half a"
+            i += 2 if nxt == "A" else 1
+        elif type_ == "TO":
+            if nxt == "_BE":
+                append(_Tok("TOBE", "to be", idx))
+                i += 2
+            else:
+                append(_Tok("TO", value, idx))
+                i += 1
+        elif type_ == "TIMEWORD":
+            append(_Tok("TIMEWORD", value, idx))
+            if nxt == "_TIME":  # "night time"
+                i += 2
+            elif nxt == "DASH" and types[i + 2] == "_TIME":  # "night-time"
+                i += 3
+            else:
+                i += 1
+        elif type_ == "BY":
+            if nxt == "_MOUTH":
+                append(_Tok("ROUTE", "oral", idx))
+                i += 2
+            else:
+                append(_Tok("BY", value, idx))
+                i += 1
+        elif type_ == "_UNDER":
+            if nxt == "THE" and types[i + 2] == "_TONGUE":
+                append(_Tok("ROUTE", "sublingual", idx))
+                i += 3
+            else:
+                problems.append((idx, "unrecognised word"))
+                i += 1
+        elif type_ == "_LPAR":
+            if nxt == "NUMBER" and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
+                append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
                 i += 4
-                continue
-            depth += 1
-            out.append(Token("COMMA", "(", pos))
-            i += 1
-            continue
-        if type_ == "_RPAR":
+            else:
+                depth += 1
+                append(_Tok("COMMA", "(", idx))
+                i += 1
+        else:  # _RPAR
             depth -= 1
             if depth < 0:
-                problems.append(f"unbalanced bracket at position {pos}")
+                problems.append((idx, "unbalanced bracket"))
                 depth = 0
-            out.append(Token("COMMA", ")", pos))
+            append(_Tok("COMMA", ")", idx))
             i += 1
-            continue
-        if type_ == "_DROP":
-            i += 1
-            continue
-        if type_.startswith("_"):
-            problems.append(f"unrecognised word at position {pos}")
-            i += 1
-            continue
-        out.append(Token(type_, str(value), pos))
-        i += 1
     if depth > 0:
-        problems.append("unbalanced bracket at the end of the text")
+        problems.append((n and raw[-1][2], "unbalanced bracket"))
     return out
 
 
-def _tokenize(text: str, problems: list[str]) -> list[Token]:
+def _tokenize(text: str, problems: list[_Problem]) -> list[_Tok]:
     return _merge(_scan(text, problems), problems)
+
+
+def _describe_problems(text: str, problems: list[_Problem]) -> tuple[str, ...]:
+    """Turn (piece index, what) pairs into messages with character positions, in text order."""
+    positions = _char_positions(text)
+    out: dict[str, None] = {}
+    for idx, what in sorted(problems):
+        pos = positions[idx] if idx < len(positions) else len(text)
+        out[f"{what} at position {pos}"] = None
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -787,11 +817,11 @@ _Amount = tuple[Decimal, Decimal | None]
 _Clause = tuple[Any, ...]
 
 
-def _toks(children: Sequence[object]) -> Iterator[Token]:
-    return (c for c in children if isinstance(c, Token))
+def _toks(children: Sequence[object]) -> Iterator[_Tok]:
+    return (c for c in children if isinstance(c, _TOKENS))
 
 
-def _first(children: Sequence[object], type_: str) -> Token:
+def _first(children: Sequence[object], type_: str) -> _Tok:
     for c in _toks(children):
         if c.type == type_:
             return c
@@ -807,7 +837,7 @@ def _amount_of(children: Sequence[object]) -> _Amount:
 
 def _pos(children: Sequence[object]) -> int:
     for c in children:
-        if isinstance(c, Token):
+        if isinstance(c, _TOKENS):
             return c.start_pos or 0
     return 0
 
@@ -820,13 +850,13 @@ class _Build(Transformer[Token, list[_Clause]]):
 
     # amounts and units
     def amount_one(self, c: list[Token]) -> _Amount:
-        return (_D(c[0]), None)
+        return (_D(c[0].value), None)
 
     def amount_range(self, c: list[Token]) -> _Amount:
-        return (_D(c[0]), _D(c[-1]))
+        return (_D(c[0].value), _D(c[-1].value))
 
     def unit(self, c: list[Token]) -> str:
-        return str(c[0])
+        return str(c[0].value)
 
     # doses
     def dose_with_unit(self, c: list[Any]) -> _Clause:
@@ -840,19 +870,19 @@ class _Build(Transformer[Token, list[_Clause]]):
         first_unit, second_unit = c[1], c[-1]
         if low[1] is not None or first_unit != second_unit:
             return ("problem", "a dose range whose two ends are not alike")
-        return ("dose", (low[0], _D(high)), first_unit, None)
+        return ("dose", (low[0], _D(high.value)), first_unit, None)
 
     def dose_a(self, c: list[Any]) -> _Clause:
         return ("dose", (_D(1), None), c[-1], None)
 
     def dose_unit_only(self, c: list[Token]) -> _Clause:
-        return ("dose", None, str(c[-1]), None)
+        return ("dose", None, c[-1].value, None)
 
     def dose_strength(self, c: list[Token]) -> _Clause:
-        return ("dose", (_D(c[0]), None), str(c[2]), str(c[1]))
+        return ("dose", (_D(c[0].value), None), c[2].value, c[1].value)
 
     def bracket(self, c: list[Token]) -> _Clause:
-        return ("bracket", str(c[0]))
+        return ("bracket", c[0].value)
 
     # frequency
     def count_once(self, _c: list[Token]) -> _Amount:
@@ -892,7 +922,7 @@ class _Build(Transformer[Token, list[_Clause]]):
         return _per_period((_D(1), None), c[0], up_to=False)
 
     def freq_abbr(self, c: list[Token]) -> _Clause:
-        return ("per_day", _D(c[0]), None, False)
+        return ("per_day", _D(c[0].value), None, False)
 
     def freq_every(self, c: list[Any]) -> _Clause:
         low, high = _amount_of(c)
@@ -921,36 +951,36 @@ class _Build(Transformer[Token, list[_Clause]]):
     def timing(self, c: list[Token]) -> _Clause:
         for tok in c:
             if tok.type in ("TIMEWORD", "TIME_ABBR"):
-                return ("time", str(tok))
+                return ("time", tok.value)
         return ("problem", "a time of day")  # pragma: no cover - the grammar guarantees one
 
     def prn(self, _c: list[Token]) -> _Clause:
         return ("prn",)
 
     def indication(self, c: list[Token]) -> _Clause:
-        return ("reason", " ".join(str(t) for t in c if t.type == "REASON"))
+        return ("reason", " ".join(t.value for t in c if t.type == "REASON"))
 
     # maximum per 24 hours
     def per_hours(self, c: list[Token]) -> Decimal:
-        return _D(_first(c, "NUMBER"))
+        return _D(_first(c, "NUMBER").value)
 
     def per_days(self, c: list[Token]) -> Decimal:
-        return _D(_first(c, "NUMBER")) * 24
+        return _D(_first(c, "NUMBER").value) * 24
 
     def per_one_day(self, _c: list[Token]) -> Decimal:
         return _D(24)
 
     def max_quantity(self, c: list[Any]) -> _Clause:
-        number = _D(_first(c, "NUMBER"))
-        unit = next((x for x in c if isinstance(x, str) and not isinstance(x, Token)), None)
+        number = _D(_first(c, "NUMBER").value)
+        unit = next((x for x in c if type(x) is str), None)
         hours = c[-1]
         return ("max_qty", number, unit, hours)
 
     def max_times(self, c: list[Any]) -> _Clause:
-        return ("max_times", _D(_first(c, "NUMBER")), c[-1])
+        return ("max_times", _D(_first(c, "NUMBER").value), c[-1])
 
     def max_daily(self, c: list[Any]) -> _Clause:
-        return ("max_qty", _D(_first(c, "NUMBER")), c[-1], _D(24))
+        return ("max_qty", _D(_first(c, "NUMBER").value), c[-1], _D(24))
 
     # duration, supply, directions, notes
     def duration_n(self, c: list[Any]) -> _Clause:
@@ -961,8 +991,8 @@ class _Build(Transformer[Token, list[_Clause]]):
         return ("duration", _D(1), None, _DURATION_UNIT[str(c[-1])])
 
     def supply(self, c: list[Any]) -> _Clause:
-        unit = next(x for x in c if isinstance(x, str) and not isinstance(x, Token))
-        return ("supply", _D(_first(c, "NUMBER")), _DURATION_UNIT[unit])
+        unit = next(x for x in c if type(x) is str)
+        return ("supply", _D(_first(c, "NUMBER").value), _DURATION_UNIT[unit])
 
     def as_directed(self, _c: list[Token]) -> _Clause:
         return ("directed",)
@@ -971,13 +1001,13 @@ class _Build(Transformer[Token, list[_Clause]]):
         return ("verb",)
 
     def route(self, c: list[Token]) -> _Clause:
-        return ("route", str(c[0]))
+        return ("route", c[0].value)
 
     def food(self, c: list[Token]) -> _Clause:
-        return ("food", " ".join(str(t) for t in c))
+        return ("food", " ".join(t.value for t in c))
 
     def meals(self, c: list[Token]) -> _Clause:
-        return ("meals", " ".join(str(t) for t in c))
+        return ("meals", " ".join(t.value for t in c))
 
 
 def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
@@ -1027,6 +1057,123 @@ def _parser() -> Lark:
     )
 
 
+class _ParseError(Exception):
+    """The token stream does not fit the grammar; carries the offending token (or end)."""
+
+    def __init__(self, token: _Tok | None) -> None:
+        super().__init__("syntax")
+        self.token = token
+
+
+_Action = tuple[bool, Any]
+
+
+@cache
+def _tables() -> tuple[dict[Any, dict[str, _Action]], Any, Any]:
+    """Return lark's LALR(1) table for ``dosage.lark``, flattened for :func:`_drive`.
+
+    lark computes the table (and proves the grammar conflict-free, ``strict=True``); this module
+    only drives it with a lean loop, because lark's general-purpose driver costs about two
+    thirds of the parse time. ``tests/dosage`` checks that both drivers agree.
+    """
+    from lark.parsers.lalr_analysis import Shift  # noqa: PLC0415 - lark internals, used once
+
+    lalr = _parser().parser.parser
+    table = lalr._parse_table
+    build = _Build()
+    states: dict[Any, dict[str, _Action]] = {}
+    for state, actions in table.states.items():
+        row: dict[str, _Action] = {}
+        for symbol, (action, arg) in actions.items():
+            if action is Shift:
+                row[str(symbol)] = (True, arg)
+                continue
+            origin = str(arg.origin.name)
+            name = str(arg.alias or origin)
+            inline = origin.startswith("_")
+            expand1 = bool(arg.options.expand1)
+            callback = None if inline else getattr(build, name, None)
+            row[str(symbol)] = (False, (origin, len(arg.expansion), inline, expand1, callback))
+        states[state] = row
+    return states, table.start_states["start"], table.end_states["start"]
+
+
+_Op = tuple[Any, int]  # (callback, how many values it takes off the stack)
+_Plan = tuple[tuple[_Op, ...], ...]
+
+
+@lru_cache(maxsize=8192)
+def _plan(types: tuple[str, ...]) -> _Plan | int:
+    """Return the callbacks to run before each token of a sequence of token types.
+
+    LALR actions depend on token types only, never on their values, so texts of the same shape
+    ("2 tablets every 4 hours", "1 tablet every 6 hours") share one plan; this memo (bounded,
+    like the text memo) saves the table walk for every text after the first of its shape.
+    The walk also resolves lark's tree-shaping rules once: an inlined rule (``_item``) leaves
+    its children on the stack, a ``?rule`` with one child is a no-op, so at run time only the
+    rules with callbacks remain, each told how many values to take. Returns the index of the
+    token at which the sequence stops fitting the grammar instead (``len(types)`` at the end).
+    """
+    states, start, end = _tables()
+    state_stack: list[Any] = [start]
+    widths: list[int] = []  # run-time values standing for each grammar symbol on the stack
+    plan: list[tuple[_Op, ...]] = []
+    for index, ttype in enumerate((*types, "$END")):
+        ops: list[_Op] = []
+        while True:
+            act = states[state_stack[-1]].get(ttype)
+            if act is None:
+                return index
+            if act[0]:
+                state_stack.append(act[1])
+                widths.append(1)
+                break
+            origin, size, inline, expand1, callback = act[1]
+            taken = sum(widths[-size:]) if size else 0
+            if size:
+                del state_stack[-size:]
+                del widths[-size:]
+            if inline or (expand1 and taken == 1):
+                widths.append(taken)
+            else:
+                ops.append((callback, taken))
+                widths.append(1)
+            state_stack.append(states[state_stack[-1]][origin][1])
+            if ttype == "$END" and state_stack[-1] == end:
+                plan.append(tuple(ops))
+                return tuple(plan)
+        plan.append(tuple(ops))
+    return len(types)  # pragma: no cover - the end state is always reached or refused
+
+
+def _drive(tokens: list[_Tok]) -> list[_Clause]:
+    """Run the plan of ``tokens``' shape: shift each token, call the callbacks due before it."""
+    plan = _plan(tuple([t.type for t in tokens]))
+    if type(plan) is int:
+        raise _ParseError(tokens[plan] if plan < len(tokens) else None)
+    stack: list[Any] = []
+    push = stack.append
+    for tok, ops in zip((*tokens, None), plan, strict=True):  # type: ignore[arg-type]
+        for callback, taken in ops:
+            if taken:
+                children = stack[-taken:]
+                del stack[-taken:]
+                push(callback(children))
+            else:
+                push(callback([]))
+        if tok is not None:
+            push(tok)
+    result: list[_Clause] = stack[-1]
+    return result
+
+
+def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
+    """Parse with lark's own LALR driver (reference for tests of :func:`_drive`)."""
+    lark_tokens = [Token(t.type, t.value, t.start_pos) for t in tokens]
+    result: list[_Clause] = _parser().parse(lark_tokens)  # type: ignore[arg-type,assignment]
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # Assembly: clauses -> Dosage, with the consistency checks
 # ---------------------------------------------------------------------------------------------
@@ -1039,9 +1186,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         by_kind.setdefault(c[0], []).append(c)
 
     # the dose
-    quantities = {c[1] for c in by_kind.get("dose", []) if c[1] is not None}
-    units = {c[2] for c in by_kind.get("dose", []) if c[2] is not None}
-    strengths = {c[3] for c in by_kind.get("dose", []) if c[3] is not None}
+    quantities = {c[1] for c in by_kind.get("dose", ()) if c[1] is not None}
+    units = {c[2] for c in by_kind.get("dose", ()) if c[2] is not None}
+    strengths = {c[3] for c in by_kind.get("dose", ()) if c[3] is not None}
     dose_low: Decimal | None = None
     dose_high: Decimal | None = None
     if len(quantities) > 1:
@@ -1062,9 +1209,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         dose_unit = next(iter(units))
 
     # frequency
-    per_day = list(dict.fromkeys(c[1:] for c in by_kind.get("per_day", [])))
-    intervals = list(dict.fromkeys(c[1:] for c in by_kind.get("interval", [])))
-    slots = tuple(dict.fromkeys(c[1] for c in by_kind.get("time", [])))
+    per_day = list(dict.fromkeys(c[1:] for c in by_kind.get("per_day", ())))
+    intervals = list(dict.fromkeys(c[1:] for c in by_kind.get("interval", ())))
+    slots = tuple(dict.fromkeys(c[1] for c in by_kind.get("time", ())))
     doses_per_day: Decimal | None = None
     doses_per_day_max: Decimal | None = None
     interval: Decimal | None = None
@@ -1125,7 +1272,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         else:
             max_unit = clause[2]
             if max_unit is not None:
-                if dose_unit is None and max_unit in _COUNT_WORDS.values():
+                if dose_unit is None and max_unit in _COUNT_UNITS:
                     dose_unit = max_unit  # "one or two ..., max 8 tablets": the doses are tablets
                 elif max_unit != dose_unit:
                     problems.append("a maximum in a unit other than the dose's")
@@ -1133,9 +1280,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
 
     # PRN, reasons, duration, notes
     prn = bool(by_kind.get("prn"))
-    reasons = tuple(dict.fromkeys(c[1] for c in by_kind.get("reason", [])))
+    reasons = tuple(dict.fromkeys(c[1] for c in by_kind.get("reason", ())))
     reason = " and ".join(reasons) if reasons else None
-    durations = list(dict.fromkeys(c[1:] for c in by_kind.get("duration", [])))
+    durations = list(dict.fromkeys(c[1:] for c in by_kind.get("duration", ())))
     duration: tuple[Any, ...] = (None, None, None)
     if len(durations) > 1:
         problems.append("more than one duration in one instruction is not supported")
@@ -1143,7 +1290,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         duration = durations[0]
         if duration[0] <= 0:
             problems.append("a duration of zero is not supported")
-    supplies = list(dict.fromkeys(c[1:] for c in by_kind.get("supply", [])))
+    supplies = list(dict.fromkeys(c[1:] for c in by_kind.get("supply", ())))
     supply: tuple[Any, ...] = supplies[0] if len(supplies) == 1 else (None, None)
     if len(supplies) > 1:
         problems.append("more than one supply note is not supported")
@@ -1156,35 +1303,43 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
 
     if problems:
         return UnparsedDosage(text=text, problems=tuple(dict.fromkeys(problems)))
-    return Dosage(
-        text=text,
-        dose_quantity=dose_low,
-        dose_quantity_max=dose_high,
-        dose_unit=dose_unit,
-        stated_strength=next(iter(strengths)) if len(strengths) == 1 else None,
-        bracketed_quantities=tuple(c[1] for c in by_kind.get("bracket", [])),
-        doses_per_day=doses_per_day,
-        doses_per_day_max=doses_per_day_max,
-        interval_hours=interval,
-        interval_hours_max=interval_max,
-        frequency_is_upper_limit=up_to,
-        named_times=slots,
-        prn=prn,
-        prn_reason=reason if prn else None,
-        indication=None if prn else reason,
-        max_doses_per_day=max_doses,
-        max_quantity_per_day=max_quantity,
-        duration_value=duration[0],
-        duration_value_max=duration[1],
-        duration_unit=duration[2],
-        supply_value=supply[0],
-        supply_unit=supply[1],
-        as_directed=as_directed,
-        routes=tuple(dict.fromkeys(c[1] for c in by_kind.get("route", []))),
-        administration_notes=tuple(
-            dict.fromkeys(c[1] for c in (*by_kind.get("food", []), *by_kind.get("meals", [])))
-        ),
-    )
+    fields: dict[str, Any] = {
+        "text": text,
+        "dose_quantity": dose_low,
+        "dose_quantity_max": dose_high,
+        "dose_unit": dose_unit,
+        "stated_strength": next(iter(strengths)) if len(strengths) == 1 else None,
+        "doses_per_day": doses_per_day,
+        "doses_per_day_max": doses_per_day_max,
+        "interval_hours": interval,
+        "interval_hours_max": interval_max,
+        "max_doses_per_day": max_doses,
+        "max_quantity_per_day": max_quantity,
+        "duration_value": duration[0],
+        "duration_value_max": duration[1],
+        "duration_unit": duration[2],
+        "supply_value": supply[0],
+        "supply_unit": supply[1],
+    }
+    if prn:
+        fields["prn"] = True
+        fields["prn_reason"] = reason
+    else:
+        fields["indication"] = reason
+    if up_to:
+        fields["frequency_is_upper_limit"] = True
+    if slots:
+        fields["named_times"] = slots
+    if as_directed:
+        fields["as_directed"] = True
+    if "bracket" in by_kind:
+        fields["bracketed_quantities"] = tuple(c[1] for c in by_kind["bracket"])
+    if "route" in by_kind:
+        fields["routes"] = tuple(dict.fromkeys(c[1] for c in by_kind["route"]))
+    notes = (*by_kind.get("food", ()), *by_kind.get("meals", ()))
+    if notes:
+        fields["administration_notes"] = tuple(dict.fromkeys(c[1] for c in notes))
+    return Dosage(**{k: v for k, v in fields.items() if v is not None})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1214,34 +1369,26 @@ def parse_dosage(text: str) -> Dosage | UnparsedDosage:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _parse_cached(text: str) -> Dosage | UnparsedDosage:  # noqa: PLR0911 - one per outcome
+def _parse_cached(text: str) -> Dosage | UnparsedDosage:
     normal = _normalise(text)
     if not normal:
         return UnparsedDosage(text=normal, problems=("no words were found",))
-    problems: list[str] = []
-    try:
-        tokens = _tokenize(normal, problems)
-    except (ArithmeticError, ValueError, LookupError):  # pragma: no cover - defensive
-        return UnparsedDosage(text=normal, problems=("the text could not be read",))
+    problems: list[_Problem] = []
+    tokens = _tokenize(normal, problems)
     if problems:
-        return UnparsedDosage(text=normal, problems=tuple(dict.fromkeys(problems)))
+        return UnparsedDosage(text=normal, problems=_describe_problems(normal, problems))
     if not tokens:
         return UnparsedDosage(text=normal, problems=("no dose or instruction was found",))
     try:
-        clauses: list[_Clause] = _parser().parse(tokens)  # type: ignore[assignment]
-    except UnexpectedToken as exc:
-        if exc.token.type == "$END":
+        clauses = _drive(tokens)
+    except _ParseError as exc:
+        if exc.token is None:
             message = "the instruction ends before its last clause is complete"
         else:
             what = _DESCRIBE.get(exc.token.type, f"word '{exc.token.type.lower()}'")
-            message = f"unexpected {what} at position {exc.token.start_pos}"
+            pos = _char_positions(normal)[exc.token.start_pos]
+            message = f"unexpected {what} at position {pos}"
         return UnparsedDosage(text=normal, problems=(message,))
-    except UnexpectedEOF:
-        return UnparsedDosage(
-            text=normal, problems=("the instruction ends before its last clause is complete",)
-        )
-    except (UnexpectedInput, LarkError, ArithmeticError, LookupError, ValueError):
-        return UnparsedDosage(text=normal, problems=("the instruction's structure is unclear",))
     try:
         return _assemble(normal, clauses)
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover - defensive
@@ -1249,8 +1396,9 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:  # noqa: PLR0911 - one 
 
 
 def clear_dosage_cache() -> None:
-    """Empty the memo of parsed dosage texts (benchmarks and tests)."""
+    """Empty the memos of parsed dosage texts and of parse plans (benchmarks and tests)."""
     _parse_cached.cache_clear()
+    _plan.cache_clear()
 
 
 def dosage_cache_info() -> Any:  # noqa: ANN401 - functools' _CacheInfo is private
