@@ -615,7 +615,7 @@ def _char_positions(text: str) -> list[int]:
     return [m.start() for m in _PIECES.finditer(text)]
 
 
-def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:
+def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 - one branch per kind
     """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
     raw: list[_Raw] = []
     lex = _LEXICON
@@ -673,6 +673,7 @@ def _fraction(num: str, den: str) -> str | None:
 _MERGING = frozenset(
     {"_TENS", "NUMBER", "_FRAC", "A", "_HALF", "TO", "TIMEWORD", "BY", "_UNDER", "_LPAR", "_RPAR"}
 )
+_AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER"})
 _BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
 
 
@@ -697,7 +698,10 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             continue
         nxt = types[i + 1]
         if type_ == "NUMBER":
-            if nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
+            if nxt not in _AFTER_NUMBER:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+            elif nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
                 append(_Tok("NUMBER", str(_D(value) + _HALF), idx))  # "one and a half"
                 i += 4
             elif nxt == "_FRAC":
@@ -810,18 +814,23 @@ _PERIOD_HOURS: dict[str, Decimal | None] = {
     "fortnight": _D(336),
     "month": None,
 }
-_DURATION_UNIT = {"HOUR": "hour", "DAY": "day", "WEEK": "week", "FORTNIGHT": "fortnight"}
-_DURATION_UNIT["MONTH"] = "month"
+_DURATION_UNIT = {
+    "HOUR": "hour",
+    "DAY": "day",
+    "WEEK": "week",
+    "FORTNIGHT": "fortnight",
+    "MONTH": "month",
+}
 
 _Amount = tuple[Decimal, Decimal | None]
 _Clause = tuple[Any, ...]
 
 
-def _toks(children: Sequence[object]) -> Iterator[_Tok]:
+def _toks(children: Sequence[object]) -> Iterator[_Tok | Token]:
     return (c for c in children if isinstance(c, _TOKENS))
 
 
-def _first(children: Sequence[object], type_: str) -> _Tok:
+def _first(children: Sequence[object], type_: str) -> _Tok | Token:
     for c in _toks(children):
         if c.type == type_:
             return c
@@ -1153,7 +1162,7 @@ def _drive(tokens: list[_Tok]) -> list[_Clause]:
         raise _ParseError(tokens[plan] if plan < len(tokens) else None)
     stack: list[Any] = []
     push = stack.append
-    for tok, ops in zip((*tokens, None), plan, strict=True):  # type: ignore[arg-type]
+    for tok, ops in zip((*tokens, None), plan, strict=True):
         for callback, taken in ops:
             if taken:
                 children = stack[-taken:]
@@ -1180,15 +1189,22 @@ def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
 
 
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
-    problems: list[str] = [c[1] + " is not supported" for c in clauses if c[0] == "problem"]
+    problems: list[str] = []
     by_kind: dict[str, list[_Clause]] = {}
     for c in clauses:
-        by_kind.setdefault(c[0], []).append(c)
+        bucket = by_kind.get(c[0])
+        if bucket is None:
+            by_kind[c[0]] = [c]
+        elif c not in bucket:  # the same clause twice says nothing new
+            bucket.append(c)
+    if "problem" in by_kind:
+        problems.extend(c[1] + " is not supported" for c in by_kind["problem"])
+    doses = by_kind.get("dose", ())
 
     # the dose
-    quantities = {c[1] for c in by_kind.get("dose", ()) if c[1] is not None}
-    units = {c[2] for c in by_kind.get("dose", ()) if c[2] is not None}
-    strengths = {c[3] for c in by_kind.get("dose", ()) if c[3] is not None}
+    quantities = {c[1] for c in doses if c[1] is not None}
+    units = {c[2] for c in doses if c[2] is not None}
+    strengths = {c[3] for c in doses if c[3] is not None}
     dose_low: Decimal | None = None
     dose_high: Decimal | None = None
     if len(quantities) > 1:
@@ -1209,9 +1225,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         dose_unit = next(iter(units))
 
     # frequency
-    per_day = list(dict.fromkeys(c[1:] for c in by_kind.get("per_day", ())))
-    intervals = list(dict.fromkeys(c[1:] for c in by_kind.get("interval", ())))
-    slots = tuple(dict.fromkeys(c[1] for c in by_kind.get("time", ())))
+    per_day = [c[1:] for c in by_kind.get("per_day", ())]
+    intervals = [c[1:] for c in by_kind.get("interval", ())]
+    slots = tuple(c[1] for c in by_kind.get("time", ()))
     doses_per_day: Decimal | None = None
     doses_per_day_max: Decimal | None = None
     interval: Decimal | None = None
@@ -1255,7 +1271,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
 
     # maximum per 24 hours
     max_quantity: Decimal | None = None
-    maxima = list(dict.fromkeys(c for c in clauses if c[0] in ("max_qty", "max_times")))
+    maxima = [*by_kind.get("max_qty", ()), *by_kind.get("max_times", ())]
     if len(maxima) > 1:
         problems.append("more than one maximum in one instruction is not supported")
     elif maxima:
@@ -1280,9 +1296,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
 
     # PRN, reasons, duration, notes
     prn = bool(by_kind.get("prn"))
-    reasons = tuple(dict.fromkeys(c[1] for c in by_kind.get("reason", ())))
+    reasons = tuple(c[1] for c in by_kind.get("reason", ()))
     reason = " and ".join(reasons) if reasons else None
-    durations = list(dict.fromkeys(c[1:] for c in by_kind.get("duration", ())))
+    durations = [c[1:] for c in by_kind.get("duration", ())]
     duration: tuple[Any, ...] = (None, None, None)
     if len(durations) > 1:
         problems.append("more than one duration in one instruction is not supported")
@@ -1290,7 +1306,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         duration = durations[0]
         if duration[0] <= 0:
             problems.append("a duration of zero is not supported")
-    supplies = list(dict.fromkeys(c[1:] for c in by_kind.get("supply", ())))
+    supplies = [c[1:] for c in by_kind.get("supply", ())]
     supply: tuple[Any, ...] = supplies[0] if len(supplies) == 1 else (None, None)
     if len(supplies) > 1:
         problems.append("more than one supply note is not supported")
@@ -1335,7 +1351,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     if "bracket" in by_kind:
         fields["bracketed_quantities"] = tuple(c[1] for c in by_kind["bracket"])
     if "route" in by_kind:
-        fields["routes"] = tuple(dict.fromkeys(c[1] for c in by_kind["route"]))
+        fields["routes"] = tuple(c[1] for c in by_kind["route"])
     notes = (*by_kind.get("food", ()), *by_kind.get("meals", ()))
     if notes:
         fields["administration_notes"] = tuple(dict.fromkeys(c[1] for c in notes))
