@@ -460,6 +460,7 @@ _SIMPLE: dict[str, str] = {
     "mouth": "_MOUTH",
     "under": "_UNDER",
     "tongue": "_TONGUE",
+    "skin": "_SKIN",
     "time": "_TIME",
     "half": "_HALF",
     "be": "_BE",
@@ -735,7 +736,10 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             append(_Tok("NUMBER", "0.5", idx))  # "half", "half a"
             i += 2 if nxt == "A" else 1
         elif type_ == "TO":
-            if nxt == "_BE":
+            if nxt == "THE" and types[i + 2] == "_SKIN":
+                append(_Tok("ROUTE", "skin", idx))  # "to the skin"
+                i += 3
+            elif nxt == "_BE":
                 append(_Tok("TOBE", "to be", idx))
                 i += 2
             else:
@@ -1158,7 +1162,7 @@ def _plan(types: tuple[str, ...]) -> _Plan | int:
 def _drive(tokens: list[_Tok]) -> list[_Clause]:
     """Run the plan of ``tokens``' shape: shift each token, call the callbacks due before it."""
     plan = _plan(tuple([t.type for t in tokens]))
-    if type(plan) is int:
+    if isinstance(plan, int):
         raise _ParseError(tokens[plan] if plan < len(tokens) else None)
     stack: list[Any] = []
     push = stack.append
@@ -1179,7 +1183,7 @@ def _drive(tokens: list[_Tok]) -> list[_Clause]:
 def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
     """Parse with lark's own LALR driver (reference for tests of :func:`_drive`)."""
     lark_tokens = [Token(t.type, t.value, t.start_pos) for t in tokens]
-    result: list[_Clause] = _parser().parse(lark_tokens)  # type: ignore[arg-type,assignment]
+    result: list[_Clause] = _parser().parse(lark_tokens)  # type: ignore[assignment]
     return result
 
 
