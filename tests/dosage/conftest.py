@@ -10,19 +10,20 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-_PROFILES = {
-    "ci": {"derandomize": True, "max_examples": 200, "deadline": None},
-    "dev": {"max_examples": 200, "deadline": None},
-    "deep": {"max_examples": 5000, "deadline": None},
-}
 
-for _name, _options in _PROFILES.items():
+def _register(name: str, make: object) -> None:
     try:
-        settings.get_profile(_name)
-    except Exception:  # noqa: BLE001 - hypothesis raises InvalidArgument for unknown profiles
-        settings.register_profile(
-            _name, suppress_health_check=[HealthCheck.too_slow], **_options
-        )
+        settings.get_profile(name)
+    except Exception:  # hypothesis raises InvalidArgument for an unknown profile
+        settings.register_profile(name, make)  # type: ignore[arg-type]
+
+
+_SLOW = [HealthCheck.too_slow]
+_register(
+    "ci", settings(derandomize=True, max_examples=200, deadline=None, suppress_health_check=_SLOW)
+)
+_register("dev", settings(max_examples=200, deadline=None, suppress_health_check=_SLOW))
+_register("deep", settings(max_examples=5000, deadline=None, suppress_health_check=_SLOW))
 
 _chosen = os.environ.get("HYPOTHESIS_PROFILE")
 if _chosen:

@@ -25,7 +25,9 @@ _ROWS: list[dict[str, Any]] = [
 
 
 def _decimals(fields: dict[str, Any]) -> dict[str, object]:
-    return {k: (v if isinstance(v, bool) or k == "dose_unit" else Decimal(v)) for k, v in fields.items()}
+    return {
+        k: (v if isinstance(v, bool) or k == "dose_unit" else Decimal(v)) for k, v in fields.items()
+    }
 
 
 def test_all_thirty_examples_are_present() -> None:
@@ -48,9 +50,8 @@ def test_reference_example(row: dict[str, Any]) -> None:
         actual = getattr(result, name)
         if isinstance(actual, tuple):
             actual = list(actual)
-        if isinstance(actual, Decimal):
-            value = Decimal(value)
-        assert actual == value, name
+        wanted = Decimal(value) if isinstance(actual, Decimal) else value
+        assert actual == wanted, name
 
 
 def test_disagreements_are_explained() -> None:
