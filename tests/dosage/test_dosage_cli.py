@@ -62,3 +62,9 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "sequence" in capsys.readouterr().out
     assert parse_dosage_command("as directed", False) == 0
     assert "No daily amount" in capsys.readouterr().out
+
+
+def test_table_output_is_not_rich_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_dosage_command("one tablet [/bold] twice a day [red]", False) == 1
+    assert parse_dosage_command("one [twice a day]", False) == 0
+    assert "[twice a day]" in capsys.readouterr().out

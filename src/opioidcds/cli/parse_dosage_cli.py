@@ -65,6 +65,7 @@ def _write(data: dict[str, Any]) -> None:
 def _print_table(result: Dosage | UnparsedDosage) -> None:
     from rich.console import Console  # noqa: PLC0415 - rich is the optional "cli" extra
     from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415 - cells as plain text: no markup from the input
 
     console = Console()
     if isinstance(result, UnparsedDosage):
@@ -72,9 +73,9 @@ def _print_table(result: Dosage | UnparsedDosage) -> None:
         table.add_column("normalised text")
         table.add_column("problem")
         for k, problem in enumerate(result.problems):
-            table.add_row(result.text if k == 0 else "", problem)
+            table.add_row(Text(result.text if k == 0 else ""), Text(problem))
         console.print(table)
-        console.print("Nothing is read from this text: it gives no daily amount.")
+        console.print("Nothing is read from this text: it gives no daily amount.", markup=False)
         return
     table = Table(title="Dosage text understood")
     table.add_column("field")
@@ -85,8 +86,8 @@ def _print_table(result: Dosage | UnparsedDosage) -> None:
         if name == "kind":
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        table.add_row(name, shown, "yes" if name in mapped else "")
+        table.add_row(name, Text(shown), "yes" if name in mapped else "")
     console.print(table)
     reason = result.not_convertible_reason
     if reason is not None:
-        console.print(f"No daily amount: {reason}")
+        console.print(f"No daily amount: {reason}", markup=False)
