@@ -1359,7 +1359,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     notes = (*by_kind.get("food", ()), *by_kind.get("meals", ()))
     if notes:
         fields["administration_notes"] = tuple(dict.fromkeys(c[1] for c in notes))
-    return Dosage(**{k: v for k, v in fields.items() if v is not None})
+    return Dosage.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
 # ---------------------------------------------------------------------------------------------
