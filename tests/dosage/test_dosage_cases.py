@@ -566,6 +566,10 @@ PARSED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("use as directed", f(), {"as_directed": True}),
     ("take as directed by your doctor", f(), {"as_directed": True}),
     ("AS DIRECTED BY THE HOSPITAL", f(), {"as_directed": True}),
+    ("as directed by the pain clinic", f(), {"as_directed": True}),
+    ("one before bed", f(dose_quantity="1", doses_per_day="1"), {"named_times": ("night",)}),
+    ("max 4 doses daily", f(max_doses_per_day="4"), {}),
+    ("1/8 tablet daily", f(dose_quantity="0.125", dose_unit=T, doses_per_day="1"), {}),
     ("one as directed", f(dose_quantity="1"), {"as_directed": True}),
     (
         "1 tablet twice a day as directed",
