@@ -1206,9 +1206,15 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     doses = by_kind.get("dose", ())
 
     # the dose
-    quantities = {c[1] for c in doses if c[1] is not None}
-    units = {c[2] for c in doses if c[2] is not None}
-    strengths = {c[3] for c in doses if c[3] is not None}
+    if len(doses) == 1:  # the usual case
+        _, quantity, unit, strength = doses[0]
+        quantities = set() if quantity is None else {quantity}
+        units = set() if unit is None else {unit}
+        strengths = set() if strength is None else {strength}
+    else:
+        quantities = {c[1] for c in doses if c[1] is not None}
+        units = {c[2] for c in doses if c[2] is not None}
+        strengths = {c[3] for c in doses if c[3] is not None}
     dose_low: Decimal | None = None
     dose_high: Decimal | None = None
     if len(quantities) > 1:
@@ -1239,9 +1245,8 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     up_to = False
     max_doses: Decimal | None = None
 
-    regular_per_day = [f for f in per_day if not f[2]]
-    up_to_per_day = [f for f in per_day if f[2]]
-    if len(intervals) > 1 or len(per_day) > 1 or (intervals and regular_per_day):
+    up_to_per_day = [f for f in per_day if f[2]] if per_day else []
+    if len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day)):
         problems.append("more than one frequency in one instruction is not supported")
     elif intervals:
         interval, interval_max = intervals[0]
@@ -1260,11 +1265,16 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append("the times of day do not match the stated frequency")
         else:
             doses_per_day = _D(len(slots))
-    if any(v is not None and v <= 0 for v in (doses_per_day, interval)):
+    if (doses_per_day is not None and doses_per_day <= 0) or (
+        interval is not None and interval <= 0
+    ):
         problems.append("a frequency or interval of zero is not supported")
-    for low, high in ((doses_per_day, doses_per_day_max), (interval, interval_max)):
-        if low is not None and high is not None and high < low:
-            problems.append("a frequency range whose lower end is above its upper end")
+    if (
+        doses_per_day_max is not None
+        and doses_per_day is not None
+        and doses_per_day_max < doses_per_day
+    ) or (interval_max is not None and interval is not None and interval_max < interval):
+        problems.append("a frequency range whose lower end is above its upper end")
     if doses_per_day_max is not None and doses_per_day_max == doses_per_day:
         doses_per_day_max = None
     if interval_max is not None and interval_max == interval:
