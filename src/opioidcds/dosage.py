@@ -1192,35 +1192,91 @@ def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _unique(items: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(items)) if len(items) > 1 else items
+
+
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
+    """Check that the clauses agree and build the result (the semantic pass)."""
     problems: list[str] = []
-    by_kind: dict[str, list[_Clause]] = {}
+    doses: list[_Clause] = []
+    per_day: list[_Clause] = []
+    intervals: list[_Clause] = []
+    maxima: list[_Clause] = []
+    durations: list[_Clause] = []
+    supplies: list[_Clause] = []
+    slots: list[str] = []
+    reasons: list[str] = []
+    routes: list[str] = []
+    notes: list[str] = []
+    brackets: list[str] = []
+    prn = as_directed = meals = False
     for c in clauses:
-        bucket = by_kind.get(c[0])
-        if bucket is None:
-            by_kind[c[0]] = [c]
-        elif c not in bucket:  # the same clause twice says nothing new
-            bucket.append(c)
-    if "problem" in by_kind:
-        problems.extend(c[1] + " is not supported" for c in by_kind["problem"])
-    doses = by_kind.get("dose", ())
+        kind = c[0]
+        if kind == "verb":
+            continue
+        if kind == "dose":
+            doses.append(c)
+        elif kind == "per_day":
+            per_day.append(c)
+        elif kind == "interval":
+            intervals.append(c)
+        elif kind == "prn":
+            prn = True
+        elif kind == "time":
+            slots.append(c[1])
+        elif kind in ("max_qty", "max_times"):
+            maxima.append(c)
+        elif kind == "reason":
+            reasons.append(c[1])
+        elif kind == "route":
+            routes.append(c[1])
+        elif kind == "food":
+            notes.append(c[1])
+        elif kind == "meals":
+            notes.append(c[1])
+            meals = True
+        elif kind == "duration":
+            durations.append(c)
+        elif kind == "supply":
+            supplies.append(c)
+        elif kind == "bracket":
+            brackets.append(c[1])
+        elif kind == "directed":
+            as_directed = True
+        else:  # "problem"
+            problems.append(c[1] + " is not supported")
+    # the same clause twice says nothing new
+    per_day, intervals, maxima = _unique(per_day), _unique(intervals), _unique(maxima)
+    durations, supplies = _unique(durations), _unique(supplies)
 
     # the dose
+    dose_low: Decimal | None = None
+    dose_high: Decimal | None = None
+    dose_unit: str | None = None
+    strength: str | None = None
+    has_quantity = False
     if len(doses) == 1:  # the usual case
-        _, quantity, unit, strength = doses[0]
-        quantities = set() if quantity is None else {quantity}
-        units = set() if unit is None else {unit}
-        strengths = set() if strength is None else {strength}
-    else:
+        _, quantity, dose_unit, strength = doses[0]
+        if quantity is not None:
+            has_quantity = True
+            dose_low, dose_high = quantity
+    elif doses:
         quantities = {c[1] for c in doses if c[1] is not None}
         units = {c[2] for c in doses if c[2] is not None}
         strengths = {c[3] for c in doses if c[3] is not None}
-    dose_low: Decimal | None = None
-    dose_high: Decimal | None = None
-    if len(quantities) > 1:
-        problems.append("different doses in one instruction are not supported")
-    elif quantities:
-        dose_low, dose_high = next(iter(quantities))
+        if len(quantities) > 1:
+            problems.append("different doses in one instruction are not supported")
+        elif quantities:
+            has_quantity = True
+            dose_low, dose_high = next(iter(quantities))
+        if len(units) > 1:
+            problems.append("doses in different units are not supported")
+        elif units:
+            dose_unit = next(iter(units))
+        if len(strengths) == 1:
+            strength = next(iter(strengths))
+    if dose_low is not None:
         if dose_low <= 0:
             problems.append("a dose of zero is not supported")
         if dose_high is not None:
@@ -1228,36 +1284,28 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append("a dose range whose lower end is above its upper end")
             elif dose_high == dose_low:
                 dose_high = None
-    dose_unit: str | None = None
-    if len(units) > 1:
-        problems.append("doses in different units are not supported")
-    elif units:
-        dose_unit = next(iter(units))
 
     # frequency
-    per_day = [c[1:] for c in by_kind.get("per_day", ())]
-    intervals = [c[1:] for c in by_kind.get("interval", ())]
-    slots = tuple(c[1] for c in by_kind.get("time", ()))
     doses_per_day: Decimal | None = None
     doses_per_day_max: Decimal | None = None
     interval: Decimal | None = None
     interval_max: Decimal | None = None
     up_to = False
     max_doses: Decimal | None = None
-
-    up_to_per_day = [f for f in per_day if f[2]] if per_day else []
+    up_to_per_day = [f for f in per_day if f[3]] if per_day else per_day
     if len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day)):
         problems.append("more than one frequency in one instruction is not supported")
     elif intervals:
-        interval, interval_max = intervals[0]
+        interval, interval_max = intervals[0][1], intervals[0][2]
         if up_to_per_day:  # "every 4 hours, up to 4 times a day": a cap on administrations
-            low, high, _ = up_to_per_day[0]
+            low, high = up_to_per_day[0][1], up_to_per_day[0][2]
             max_doses = high if high is not None else low
     elif per_day:
-        doses_per_day, doses_per_day_max, up_to = per_day[0]
+        _, doses_per_day, doses_per_day_max, up_to = per_day[0]
         if up_to and doses_per_day_max is None:
             max_doses = doses_per_day
     if slots:
+        slots = _unique(slots)
         if intervals:
             problems.append("times of day together with an interval are not supported")
         elif per_day:
@@ -1265,33 +1313,33 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append("the times of day do not match the stated frequency")
         else:
             doses_per_day = _D(len(slots))
-    if (doses_per_day is not None and doses_per_day <= 0) or (
-        interval is not None and interval <= 0
-    ):
-        problems.append("a frequency or interval of zero is not supported")
-    if (
-        doses_per_day_max is not None
-        and doses_per_day is not None
-        and doses_per_day_max < doses_per_day
-    ) or (interval_max is not None and interval is not None and interval_max < interval):
-        problems.append("a frequency range whose lower end is above its upper end")
-    if doses_per_day_max is not None and doses_per_day_max == doses_per_day:
-        doses_per_day_max = None
-    if interval_max is not None and interval_max == interval:
-        interval_max = None
+    if doses_per_day is not None:
+        if doses_per_day <= 0:
+            problems.append("a frequency or interval of zero is not supported")
+        if doses_per_day_max is not None:
+            if doses_per_day_max < doses_per_day:
+                problems.append("a frequency range whose lower end is above its upper end")
+            elif doses_per_day_max == doses_per_day:
+                doses_per_day_max = None
+    if interval is not None:
+        if interval <= 0:
+            problems.append("a frequency or interval of zero is not supported")
+        if interval_max is not None:
+            if interval_max < interval:
+                problems.append("a frequency range whose lower end is above its upper end")
+            elif interval_max == interval:
+                interval_max = None
     has_frequency = doses_per_day is not None or interval is not None
-    if by_kind.get("meals") and not (per_day or intervals):
+    if meals and not (per_day or intervals):
         problems.append("timing by meals without a number of doses is not supported")
 
     # maximum per 24 hours
     max_quantity: Decimal | None = None
-    maxima = [*by_kind.get("max_qty", ()), *by_kind.get("max_times", ())]
     if len(maxima) > 1:
         problems.append("more than one maximum in one instruction is not supported")
     elif maxima:
         clause = maxima[0]
-        hours = clause[-1]
-        if hours != 24:
+        if clause[-1] != 24:
             problems.append("a maximum over a period other than 24 hours is not supported")
         if clause[1] <= 0:
             problems.append("a maximum of zero is not supported")
@@ -1308,68 +1356,65 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                     problems.append("a maximum in a unit other than the dose's")
             max_quantity = clause[1]
 
-    # PRN, reasons, duration, notes
-    prn = bool(by_kind.get("prn"))
-    reasons = tuple(c[1] for c in by_kind.get("reason", ()))
-    reason = " and ".join(reasons) if reasons else None
-    durations = [c[1:] for c in by_kind.get("duration", ())]
-    duration: tuple[Any, ...] = (None, None, None)
+    # duration and supply
     if len(durations) > 1:
         problems.append("more than one duration in one instruction is not supported")
-    elif durations:
-        duration = durations[0]
-        if duration[0] <= 0:
-            problems.append("a duration of zero is not supported")
-    supplies = [c[1:] for c in by_kind.get("supply", ())]
-    supply: tuple[Any, ...] = supplies[0] if len(supplies) == 1 else (None, None)
+    elif durations and durations[0][1] <= 0:
+        problems.append("a duration of zero is not supported")
     if len(supplies) > 1:
         problems.append("more than one supply note is not supported")
-    as_directed = bool(by_kind.get("directed"))
 
-    if not (
-        quantities or units or has_frequency or prn or maxima or as_directed or by_kind.get("time")
-    ):
+    if not (has_quantity or dose_unit or has_frequency or prn or maxima or as_directed or slots):
         problems.append("no dose, frequency, 'when required' or 'as directed' was found")
-
     if problems:
         return UnparsedDosage(text=text, problems=tuple(dict.fromkeys(problems)))
-    fields: dict[str, Any] = {
-        "text": text,
-        "dose_quantity": dose_low,
-        "dose_quantity_max": dose_high,
-        "dose_unit": dose_unit,
-        "stated_strength": next(iter(strengths)) if len(strengths) == 1 else None,
-        "doses_per_day": doses_per_day,
-        "doses_per_day_max": doses_per_day_max,
-        "interval_hours": interval,
-        "interval_hours_max": interval_max,
-        "max_doses_per_day": max_doses,
-        "max_quantity_per_day": max_quantity,
-        "duration_value": duration[0],
-        "duration_value_max": duration[1],
-        "duration_unit": duration[2],
-        "supply_value": supply[0],
-        "supply_unit": supply[1],
-    }
-    if prn:
-        fields["prn"] = True
-        fields["prn_reason"] = reason
-    else:
-        fields["indication"] = reason
+
+    fields: dict[str, Any] = {"text": text}
+    if dose_low is not None:
+        fields["dose_quantity"] = dose_low
+        if dose_high is not None:
+            fields["dose_quantity_max"] = dose_high
+    if dose_unit is not None:
+        fields["dose_unit"] = dose_unit
+    if strength is not None:
+        fields["stated_strength"] = strength
+    if doses_per_day is not None:
+        fields["doses_per_day"] = doses_per_day
+        if doses_per_day_max is not None:
+            fields["doses_per_day_max"] = doses_per_day_max
+    if interval is not None:
+        fields["interval_hours"] = interval
+        if interval_max is not None:
+            fields["interval_hours_max"] = interval_max
+    if max_doses is not None:
+        fields["max_doses_per_day"] = max_doses
+    if max_quantity is not None:
+        fields["max_quantity_per_day"] = max_quantity
     if up_to:
         fields["frequency_is_upper_limit"] = True
     if slots:
-        fields["named_times"] = slots
+        fields["named_times"] = tuple(slots)
+    reason = " and ".join(_unique(reasons)) if reasons else None
+    if prn:
+        fields["prn"] = True
+        fields["prn_reason"] = reason
+    elif reason is not None:
+        fields["indication"] = reason
+    if durations:
+        _, fields["duration_value"], fields["duration_value_max"], fields["duration_unit"] = (
+            durations[0]
+        )
+    if supplies:
+        _, fields["supply_value"], fields["supply_unit"] = supplies[0]
     if as_directed:
         fields["as_directed"] = True
-    if "bracket" in by_kind:
-        fields["bracketed_quantities"] = tuple(c[1] for c in by_kind["bracket"])
-    if "route" in by_kind:
-        fields["routes"] = tuple(c[1] for c in by_kind["route"])
-    notes = (*by_kind.get("food", ()), *by_kind.get("meals", ()))
+    if brackets:
+        fields["bracketed_quantities"] = tuple(_unique(brackets))
+    if routes:
+        fields["routes"] = tuple(_unique(routes))
     if notes:
-        fields["administration_notes"] = tuple(dict.fromkeys(c[1] for c in notes))
-    return Dosage.model_validate({k: v for k, v in fields.items() if v is not None})
+        fields["administration_notes"] = tuple(_unique(notes))
+    return Dosage.model_validate(fields)
 
 
 # ---------------------------------------------------------------------------------------------
