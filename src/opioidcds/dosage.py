@@ -1438,7 +1438,7 @@ def parse_dosage(text: str) -> Dosage | UnparsedDosage:
         raise InvalidInputError(_FIELD, "must be a string")
     if len(text) > MAX_DOSAGE_TEXT_LENGTH:
         raise InvalidInputError(_FIELD, f"must be at most {MAX_DOSAGE_TEXT_LENGTH} characters")
-    if not text.strip():
+    if not text or text.isspace():
         raise InvalidInputError(_FIELD, "must not be empty")
     return _parse_cached(text)
 
