@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 from hypothesis import given
@@ -33,8 +34,11 @@ from .test_dosage_cases import PARSED, UNPARSED
 _WORDS = sorted(
     {
         *dosage_module._LEXICON,
+        "0",
         "1",
         "2",
+        "1/3",
+        "1234567",
         "4",
         "6",
         "24",
@@ -186,3 +190,9 @@ def test_decimals_are_exact() -> None:
     result = parse_dosage("one tablet five times a week")
     assert isinstance(result, Dosage)
     assert result.interval_hours == Decimal("33.6")
+
+
+def test_grammar_file_ships_with_the_package() -> None:
+    grammar = resources.files("opioidcds").joinpath("dosage.lark").read_text(encoding="utf-8")
+    assert "%declare" in grammar
+    assert "max_clause" in grammar
