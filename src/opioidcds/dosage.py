@@ -207,6 +207,7 @@ _TENS: dict[str, int] = {
 }
 _ONE_TO_NINE = frozenset(str(k) for k in range(1, 10))
 _HALF = Decimal("0.5")
+_HOURS_A_DAY = Decimal(24)
 _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 _COUNT_WORDS: dict[str, str] = {}
@@ -464,6 +465,8 @@ _SIMPLE: dict[str, str] = {
     "time": "_TIME",
     "half": "_HALF",
     "be": "_BE",
+    "remove": "_REMOVE",
+    "old": "_OLD",
     "new": "_DROP",
     "fresh": "_DROP",
 }
@@ -672,7 +675,20 @@ def _fraction(num: str, den: str) -> str | None:
 
 
 _MERGING = frozenset(
-    {"_TENS", "NUMBER", "_FRAC", "A", "_HALF", "TO", "TIMEWORD", "BY", "_UNDER", "_LPAR", "_RPAR"}
+    {
+        "_TENS",
+        "NUMBER",
+        "_FRAC",
+        "A",
+        "_HALF",
+        "TO",
+        "TIMEWORD",
+        "BY",
+        "_UNDER",
+        "_LPAR",
+        "_RPAR",
+        "_REMOVE",
+    }
 )
 _AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER"})
 _BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
@@ -764,6 +780,16 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt == "THE" and types[i + 2] == "_TONGUE":
                 append(_Tok("ROUTE", "sublingual", idx))
                 i += 3
+            else:
+                problems.append((idx, "unrecognised word"))
+                i += 1
+        elif type_ == "_REMOVE":  # "remove (the) old patch": no dosing content
+            k = i + 2 if nxt == "THE" else i + 1
+            after = types[k + 1]
+            if types[k] == "_OLD" and (
+                after == "COUNT_UNIT" or (after == "NUMBER" and raw[k + 1][1] == "1")
+            ):
+                i = k + 2
             else:
                 problems.append((idx, "unrecognised word"))
                 i += 1
@@ -933,6 +959,9 @@ class _Build(Transformer[Token, list[_Clause]]):
 
     def freq_once(self, c: list[Any]) -> _Clause:
         return _per_period((_D(1), None), c[0], up_to=False)
+
+    def freq_up_to_abbr(self, c: list[Token]) -> _Clause:
+        return ("per_day", _D(c[-1].value), None, True)
 
     def freq_abbr(self, c: list[Token]) -> _Clause:
         return ("per_day", _D(c[0].value), None, False)
@@ -1293,6 +1322,15 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     up_to = False
     max_doses: Decimal | None = None
     up_to_per_day = [f for f in per_day if f[3]] if per_day else per_day
+    if (
+        len(intervals) == 1
+        and len(per_day) == 1
+        and not up_to_per_day
+        and intervals[0][2] is None
+        and per_day[0][2] is None
+        and intervals[0][1] * per_day[0][1] == _HOURS_A_DAY
+    ):
+        per_day = []  # "every 12 hours (twice a day)": the same frequency said twice
     if len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day)):
         problems.append("more than one frequency in one instruction is not supported")
     elif intervals:
