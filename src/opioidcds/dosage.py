@@ -7,9 +7,11 @@ guesses: a word outside the lexicon, a clause outside the grammar, or clauses th
 one another make the whole text unparsed.
 
 How it works: a normalising tokenizer (this module) maps each word of the text onto a terminal
-of the grammar in ``dosage.lark``, which an LALR(1) lark parser then reads; a semantic pass
-checks that the clauses agree and assembles the result. The language is documented in
-``dosage.lark`` and ``docs/dosage.md``.
+of the grammar in ``dosage.lark``; lark builds the LALR(1) table of that grammar (``strict``:
+conflict-free), and a lean driver here runs it, memoising the table walk per token-type
+sequence (tests check it against lark's own driver); a semantic pass checks that the clauses
+agree and assembles the result. The language is documented in ``dosage.lark`` and
+``docs/dosage.md``.
 
 Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
 CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
@@ -874,13 +876,6 @@ def _amount_of(children: Sequence[object]) -> _Amount:
     raise LookupError("amount")  # pragma: no cover - the grammar guarantees the amount
 
 
-def _pos(children: Sequence[object]) -> int:
-    for c in children:
-        if isinstance(c, _TOKENS):
-            return c.start_pos or 0
-    return 0
-
-
 class _Build(Transformer[Token, list[_Clause]]):
     """Turn each grammar rule into a small clause tuple; ``start`` returns the clause list."""
 
@@ -1065,7 +1060,7 @@ def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
     shortest = _exact_div(hours, high if high is not None else low)
     longest = _exact_div(hours, low) if high is not None else None
     if shortest is None or (high is not None and longest is None):
-        return ("problem", "a frequency that is not a whole number of hours apart")
+        return ("problem", "a frequency whose interval is not an exact number of hours")
     return ("interval", shortest, longest)
 
 
