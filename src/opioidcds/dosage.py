@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError
 from lark.lexer import Lexer
 
 from opioidcds.errors import InvalidInputError
@@ -1481,6 +1482,15 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
     normal = _normalise(text)
     if not normal:
         return UnparsedDosage(text=normal, problems=("no words were found",))
+    try:
+        return _parse_normalised(normal)
+    except (ArithmeticError, LookupError, ValueError, TypeError, LarkError):  # pragma: no cover
+        # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
+        # and must not be read as a dose either
+        return UnparsedDosage(text=normal, problems=("the instruction could not be read",))
+
+
+def _parse_normalised(normal: str) -> Dosage | UnparsedDosage:
     problems: list[_Problem] = []
     tokens = _tokenize(normal, problems)
     if problems:
@@ -1497,10 +1507,7 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
             pos = _char_positions(normal)[exc.token.start_pos]
             message = f"unexpected {what} at position {pos}"
         return UnparsedDosage(text=normal, problems=(message,))
-    try:
-        return _assemble(normal, clauses)
-    except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover - defensive
-        return UnparsedDosage(text=normal, problems=("the instruction's parts could not be read",))
+    return _assemble(normal, clauses)
 
 
 def clear_dosage_cache() -> None:
