@@ -524,6 +524,8 @@ def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop 
         lex[word] = ("DRUG", word)
     for word in _DIRECTORS:
         lex.setdefault(word, ("DIRECTOR", word))
+    for n in range(1000):  # the usual numerals, looked up like words (speed only)
+        lex.setdefault(str(n), ("NUMBER", str(n)))
     lex["dose"] = ("DOSE", "dose")
     lex["doses"] = ("DOSE", "dose")
     return lex
