@@ -1138,28 +1138,29 @@ def _tables() -> tuple[dict[Any, dict[str, _Action]], Any, Any]:
     return states, table.start_states["start"], table.end_states["start"]
 
 
-_Op = tuple[Any, int]  # (callback, how many values it takes off the stack)
-_Plan = tuple[tuple[_Op, ...], ...]
+_Op = tuple[Any, int, int]  # (callback, values it takes) or (None, first, end): shift tokens
+_Plan = tuple[_Op, ...]
 
 
 @lru_cache(maxsize=8192)
 def _plan(types: tuple[str, ...]) -> _Plan | int:
-    """Return the callbacks to run before each token of a sequence of token types.
+    """Return the steps that parse a sequence of token types: shifts and callbacks, in order.
 
     LALR actions depend on token types only, never on their values, so texts of the same shape
     ("2 tablets every 4 hours", "1 tablet every 6 hours") share one plan; this memo (bounded,
     like the text memo) saves the table walk for every text after the first of its shape.
     The walk also resolves lark's tree-shaping rules once: an inlined rule (``_item``) leaves
     its children on the stack, a ``?rule`` with one child is a no-op, so at run time only the
-    rules with callbacks remain, each told how many values to take. Returns the index of the
-    token at which the sequence stops fitting the grammar instead (``len(types)`` at the end).
+    rules with callbacks remain, each told how many values to take; consecutive shifts become
+    one step. Returns the index of the token at which the sequence stops fitting the grammar
+    instead (``len(types)`` when it ends too soon).
     """
     states, start, end = _tables()
     state_stack: list[Any] = [start]
     widths: list[int] = []  # run-time values standing for each grammar symbol on the stack
-    plan: list[tuple[_Op, ...]] = []
+    plan: list[_Op] = []
+    shift_from = 0
     for index, ttype in enumerate((*types, "$END")):
-        ops: list[_Op] = []
         while True:
             act = states[state_stack[-1]].get(ttype)
             if act is None:
@@ -1176,33 +1177,33 @@ def _plan(types: tuple[str, ...]) -> _Plan | int:
             if inline or (expand1 and taken == 1):
                 widths.append(taken)
             else:
-                ops.append((callback, taken))
+                if shift_from < index:
+                    plan.append((None, shift_from, index))
+                    shift_from = index
+                plan.append((callback, taken, 0))
                 widths.append(1)
             state_stack.append(states[state_stack[-1]][origin][1])
             if ttype == "$END" and state_stack[-1] == end:
-                plan.append(tuple(ops))
                 return tuple(plan)
-        plan.append(tuple(ops))
     return len(types)  # pragma: no cover - the end state is always reached or refused
 
 
 def _drive(tokens: list[_Tok]) -> list[_Clause]:
-    """Run the plan of ``tokens``' shape: shift each token, call the callbacks due before it."""
+    """Run the plan of ``tokens``' shape: shift the tokens, call the callbacks in between."""
     plan = _plan(tuple([t.type for t in tokens]))
     if isinstance(plan, int):
         raise _ParseError(tokens[plan] if plan < len(tokens) else None)
     stack: list[Any] = []
     push = stack.append
-    for tok, ops in zip((*tokens, None), plan, strict=True):
-        for callback, taken in ops:
-            if taken:
-                children = stack[-taken:]
-                del stack[-taken:]
-                push(callback(children))
-            else:
-                push(callback([]))
-        if tok is not None:
-            push(tok)
+    for callback, a, b in plan:
+        if callback is None:
+            stack.extend(tokens[a:b])
+        elif a:
+            children = stack[-a:]
+            del stack[-a:]
+            push(callback(children))
+        else:
+            push(callback([]))
     result: list[_Clause] = stack[-1]
     return result
 
