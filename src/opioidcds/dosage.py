@@ -1386,6 +1386,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             max_doses = clause[1]
         else:
             max_unit = clause[2]
+            if max_unit is None and dose_unit is not None and dose_unit not in _COUNT_UNITS:
+                # "10mg ... max 6 in 24 hours": six doses or six mg? Not said, so not read.
+                problems.append("a maximum without a unit for a dose in mass or volume")
             if max_unit is not None:
                 if dose_unit is None and max_unit in _COUNT_UNITS:
                     dose_unit = max_unit  # "one or two ..., max 8 tablets": the doses are tablets

@@ -610,6 +610,8 @@ UNPARSED: list[tuple[str, str]] = [
     ("one tablet twice a day max 8 in 12 hours", "other than 24 hours"),
     ("one tablet prn max 8 in 2 days", "other than 24 hours"),
     ("10mg twice a day max 4 tablets in 24 hours", "unit other than"),
+    ("10mg every 4 hours when required, max 6 in 24 hours", "maximum without a unit"),
+    ("5ml every 4 hours when required, max 4 in 24 hours", "maximum without a unit"),
     ("1 tablet twice a day 10mg/5ml", "unrecognised symbol"),
     ("take one tablet twice a", "ends before"),
     ("every", "ends before"),
