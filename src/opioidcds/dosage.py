@@ -336,6 +336,9 @@ _VERBS = frozenset(
         "place",
         "placed",
         "put",
+        "crush",
+        "break",
+        "open",
     }
 )
 _ROUTES: dict[str, str] = {
@@ -460,6 +463,7 @@ _SIMPLE: dict[str, str] = {
     "meal": "MEALS",
     "meals": "MEALS",
     "supply": "SUPPLY",
+    "whole": "WHOLE",
     # words used only inside merged phrases ("by mouth", "under the tongue", "night time")
     "mouth": "_MOUTH",
     "under": "_UNDER",
@@ -1044,6 +1048,9 @@ class _Build(Transformer[Token, list[_Clause]]):
         return ("route", c[0].value)
 
     def food(self, c: list[Token]) -> _Clause:
+        return ("food", " ".join(t.value for t in c))
+
+    def caution(self, c: list[Token]) -> _Clause:
         return ("food", " ".join(t.value for t in c))
 
     def meals(self, c: list[Token]) -> _Clause:

@@ -588,6 +588,7 @@ UNPARSED: list[tuple[str, str]] = [
     ("one every 4-6 hours twice a day", "more than one frequency"),
     ("remove old", "unrecognised word"),
     ("remove old patch", "no dose"),
+    ("do not crush", "no dose"),
     ("one tablet twice daily at night", "times of day do not match"),
     ("one every 4 hours at night", "times of day together with an interval"),
     ("1 in the morning and 2 at night", "different doses"),
