@@ -15,20 +15,30 @@ base (ingredients, forms and factor rows that exist), so every drawn prescriptio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
+from opioidcds.errors import OpioidCDSError
 from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
 from opioidcds.ome import calculate_ome
+from opioidcds.products import Catalogue, Product, load_catalogue
 from opioidcds.tables import ConversionTable, default_table
-from opioidcds.vocabulary import FormKind, default_vocabulary
+from opioidcds.vocabulary import FormKind, Vocabulary, default_vocabulary
 
 __all__ = [
     "check_ome_invariants",
+    "check_only_typed_errors",
     "convertible_prescriptions",
     "decimals",
+    "dmd_excluded_products",
+    "dmd_prescriptions",
+    "dosage_texts",
+    "explicit_equivalent",
+    "json_values",
+    "prescription_dicts",
     "prescription_lists",
     "prescriptions",
 ]
@@ -181,3 +191,285 @@ def check_ome_invariants(
     )
     _require(calculate_ome(rxs, table=table) == result, "not deterministic")
     return result
+
+
+# --- dm+d prescriptions, fuzzing inputs and a typed-error check (issue 9) ------------------------
+
+_DMD_COUNTS = (1, 2)  # units per dose drawn for tablets, capsules, patches...
+_DMD_VOLUMES = (Decimal("2.5"), Decimal(5), Decimal(10))  # mL per dose drawn for liquids
+_DMD_MAX_PER_DAY = 4  # administrations per day drawn at most
+
+
+def _dmd_dose(product: Product, vocabulary: Vocabulary) -> tuple[str, bool] | None:
+    """The dose unit for a product (and whether it is a liquid), or None if unusable."""
+    if product.strength is None:
+        return None
+    form = vocabulary.find_form(product.form)
+    if form is None:
+        return None
+    if form.kind is FormKind.LIQUID:
+        return "mL", True
+    if form.nouns:
+        return form.nouns[0], False
+    return None
+
+
+_USABLE: dict[int, tuple[Catalogue, tuple[tuple[Product, str, bool], ...]]] = {}
+"""Memo of :func:`_usable_products` by catalogue identity (a Catalogue is not hashable); it
+keeps the catalogue alive so the id stays valid. Test-helper state only: the library has none."""
+
+
+def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], ...]:
+    """Catalogue products with a single strength whose largest drawn dose is computable.
+
+    A product is kept when the prescription at the top of the drawn range (2 units or 10 mL,
+    4 times a day) gives a result: this drops the few whose top dose crosses a plausibility
+    limit (they are not valid prescriptions at that dose) without hiding any from review, since
+    :func:`dmd_excluded_products` lists them.
+    """
+    memo = _USABLE.get(id(catalogue))
+    if memo is not None and memo[0] is catalogue:
+        return memo[1]
+    vocab = default_vocabulary()
+    # the bundled catalogue is passed as None: calculate_ome(catalogue=<a Catalogue>) raises
+    # TypeError (Catalogue is unhashable and reaches an lru_cache key); see
+    # tests/safety/test_found_bugs.py. A custom catalogue hits that bug until it is fixed.
+    given = None if catalogue is load_catalogue() else catalogue
+    usable: list[tuple[Product, str, bool]] = []
+    for product in catalogue:
+        dose = _dmd_dose(product, vocab)
+        if dose is None:
+            continue
+        unit, liquid = dose
+        top = Prescription(
+            dmd_code=product.dmd_code,
+            dose_quantity=_DMD_VOLUMES[-1] if liquid else _DMD_COUNTS[-1],
+            dose_unit=unit,
+            doses_per_day=_DMD_MAX_PER_DAY,
+        )
+        try:
+            calculate_ome([top], catalogue=given)
+        except OpioidCDSError:
+            continue
+        usable.append((product, unit, liquid))
+    _USABLE[id(catalogue)] = (catalogue, tuple(usable))
+    return _USABLE[id(catalogue)][1]
+
+
+def _nameable(catalogue: Catalogue, product: Product) -> bool:
+    try:
+        catalogue.by_name(product.product_name)
+    except OpioidCDSError:
+        return False
+    return True
+
+
+def dmd_excluded_products(catalogue: Catalogue | None = None) -> tuple[str, ...]:
+    """dm+d codes :func:`dmd_prescriptions` never draws (no single strength, or implausible)."""
+    cat = catalogue if catalogue is not None else load_catalogue()
+    drawn = {p.dmd_code for p, _u, _l in _usable_products(cat)}
+    return tuple(p.dmd_code for p in cat if p.dmd_code not in drawn)
+
+
+@st.composite
+def dmd_prescriptions(
+    draw: st.DrawFn, catalogue: Catalogue | None = None, *, by_name: bool | None = None
+) -> Prescription:
+    """A valid prescription of a catalogue product, by dm+d code or by dm+d product name.
+
+    Draws any product with a single strength (tablets, capsules, liquids, injections, patches,
+    sprays...) with a dose of 1-2 units (patches, tablets) or 2.5-10 mL (liquids), 1-4 times a
+    day or every 6-24 hours, sometimes PRN with a daily maximum. ``by_name=False`` names every
+    product by code; ``True`` names by product name where the name is in the catalogue (a
+    superseded code's placeholder name is not, so those stay by code); by default both occur.
+    """
+    cat = catalogue if catalogue is not None else load_catalogue()
+    product, unit, liquid = draw(st.sampled_from(_usable_products(cat)))
+    named = draw(st.booleans()) if by_name is None else by_name
+    if named and not _nameable(cat, product):
+        # superseded codes have placeholder names ("VMP previous to ..."): code only
+        named = False
+    fields: dict[str, object] = (
+        {"product_name": product.product_name} if named else {"dmd_code": product.dmd_code}
+    )
+    fields["dose_unit"] = unit
+    fields["dose_quantity"] = draw(
+        st.sampled_from(_DMD_VOLUMES) if liquid else st.sampled_from(_DMD_COUNTS)
+    )
+    if product.patch:
+        fields["interval_hours"] = draw(st.sampled_from([72, 168]))
+    elif draw(st.booleans()):
+        fields["doses_per_day"] = draw(st.integers(1, _DMD_MAX_PER_DAY))
+    else:
+        fields["interval_hours"] = draw(st.sampled_from([6, 8, 12, 24]))
+        if draw(st.booleans()):
+            fields["prn"] = True
+            fields["max_doses_per_day"] = draw(st.integers(1, _DMD_MAX_PER_DAY))
+    return Prescription(**fields)
+
+
+def explicit_equivalent(rx: Prescription, catalogue: Catalogue | None = None) -> Prescription:
+    """The same prescription with its dm+d product written out as drug, form and strength.
+
+    Only for single-ingredient products (a combination needs its combination name). The OME of
+    the two must be equal: a check that the catalogue row and the explicit fields agree.
+
+    Raises:
+        ValueError: ``rx`` names no product, or the product has several ingredients.
+    """
+    cat = catalogue if catalogue is not None else load_catalogue()
+    if rx.dmd_code is not None:
+        product = cat.by_code(rx.dmd_code)
+    elif rx.product_name is not None:
+        product = cat.by_name(rx.product_name)
+    else:
+        raise ValueError("the prescription names no dm+d product")
+    if len(product.ingredients) != 1 or product.strength is None:
+        raise ValueError("only single-ingredient products with a strength")
+    data = rx.model_dump(exclude_none=True, exclude={"dmd_code", "product_name"})
+    data.update(drug=product.ingredients[0].name, form=product.form, strength=product.strength)
+    return Prescription(**data)
+
+
+def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
+    """Arbitrary JSON-like values (None, booleans, numbers, text, lists, string-keyed dicts).
+
+    Floats include NaN and infinities, as a careless JSON producer may emit them.
+    """
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.decimals(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=30)
+    )
+    return st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+_FIELD_NAMES = tuple(Prescription.model_fields)
+_NASTY_TEXT = st.sampled_from(
+    [
+        "",
+        " ",
+        "10 MG",
+        "10 Mg",
+        "5 gr",
+        "1e400 mg",
+        "NaN",
+        "-1",
+        "0",
+        "\u00b5g",
+        "10 mg/0 mL",
+        "25 microgram/hour",
+        "30 mg/500 mg",
+        "10 mg/5 mL",
+        "x" * 600,
+        "\x00",
+        "tablet",
+        "patch",
+        "mL",
+        "mg",
+    ]
+)
+
+
+@st.composite
+def prescription_dicts(draw: st.DrawFn) -> dict[str, Any]:
+    """Prescription-shaped JSON objects: a valid one with some fields replaced or removed.
+
+    For fuzzing the input boundary of an integration: most draws are near-valid, so they reach
+    the deeper validation and calculation code, not only the first type check.
+    """
+    base = draw(prescriptions() | dmd_prescriptions())
+    data: dict[str, Any] = {
+        k: (str(v) if isinstance(v, Decimal) else v)
+        for k, v in base.model_dump(exclude_none=True).items()
+    }
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from([*_FIELD_NAMES, "unexpected"]))
+        action = draw(st.integers(0, 2))
+        if action == 0:
+            data.pop(key, None)
+        elif action == 1:
+            data[key] = draw(_NASTY_TEXT)
+        else:
+            data[key] = draw(json_values(max_leaves=3))
+    return data
+
+
+T = TypeVar("T")
+
+
+def check_only_typed_errors(function: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:  # noqa: ANN401
+    """Call ``function``; return its result, or None if it raised an :class:`OpioidCDSError`.
+
+    Any other exception propagates: the library promises that bad input gives a typed error
+    (fail closed), never a crash that an integrating system might read as "nothing to report".
+    """
+    try:
+        return function(*args, **kwargs)
+    except OpioidCDSError:
+        return None
+
+
+# --- dosage texts with a known meaning (for the dosage grammar, merged from issue 3) ----------
+
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 6: "six"}
+_TIMES_A_DAY = {1: "once a day", 2: "twice a day", 3: "three times a day", 4: "four times a day"}
+
+
+@st.composite
+def dosage_texts(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
+    """A UK-style dosage instruction and the structured dose it means.
+
+    Returns ``(text, fields)`` where ``fields`` are the :class:`Prescription` dose fields the
+    text states (as :meth:`opioidcds.dosage.Dosage.to_prescription_fields` returns them), e.g.
+    ``("take 1-2 tablets every 4-6 hours when required, max 8 doses in 24 hours",
+    {"dose_quantity": 1, "dose_quantity_max": 2, ...})``. Covers digits and number words,
+    dose and frequency ranges, "times a day" and "every n hours", PRN with and without a
+    24-hour maximum, tablets, capsules, mL and mg, in lower or upper case.
+    """
+    fields: dict[str, object] = {}
+    unit = draw(st.sampled_from(["tablet", "capsule", "mL", "mg"]))
+    low = draw(st.sampled_from([1, 2, 3] if unit in {"tablet", "capsule"} else [5, 10, 20]))
+    words = draw(st.booleans()) and low in _NUMBER_WORDS
+    quantity = _NUMBER_WORDS[low] if words else str(low)
+    fields["dose_quantity"] = Decimal(low)
+    plural = low != 1
+    if draw(st.booleans()):
+        high = low * 2
+        quantity = f"{low}-{high}"
+        fields["dose_quantity_max"] = Decimal(high)
+        plural = True
+    noun = unit + ("s" if plural and unit in {"tablet", "capsule"} else "")
+    fields["dose_unit"] = unit
+    if draw(st.booleans()):
+        per_day = draw(st.sampled_from(sorted(_TIMES_A_DAY)))
+        frequency = _TIMES_A_DAY[per_day]
+        fields["doses_per_day"] = Decimal(per_day)
+    else:
+        hours = draw(st.sampled_from([4, 6, 8, 12]))
+        frequency = f"every {hours} hours"
+        fields["interval_hours"] = Decimal(hours)
+        if draw(st.booleans()):
+            frequency = f"every {hours}-{hours * 2} hours"
+            fields["interval_hours_max"] = Decimal(hours * 2)
+    text = f"{draw(st.sampled_from(['', 'take ']))}{quantity} {noun} {frequency}"
+    if draw(st.booleans()):
+        text += " when required"
+        fields["prn"] = True
+        if draw(st.booleans()):
+            cap = draw(st.sampled_from([4, 6, 8]))
+            text += f", max {cap} doses in 24 hours"
+            fields["max_doses_per_day"] = Decimal(cap)
+    if draw(st.booleans()):
+        text = text.upper()
+    return text, fields
