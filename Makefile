@@ -48,3 +48,32 @@ test-deep: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+## --- Safety evidence (docs/safety/; issue 9). None of these is part of `make test`. -------
+
+.PHONY: hazard-log mutation fuzz-atheris
+
+## Regenerate docs/safety/hazard-log.md from docs/safety/hazards.toml.
+hazard-log: $(STAMP)
+	$(BIN)/python docs/safety/render_hazard_log.py
+
+## Long fuzz run of tests/fuzz with fresh randomness (FUZZ_EXAMPLES examples per test).
+FUZZ_EXAMPLES ?= 5000
+fuzz-long: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+
+## Coverage-guided fuzzing with atheris (extra `fuzz`) for FUZZ_SECONDS, from fuzz/corpus.
+FUZZ_SECONDS ?= 300
+fuzz-atheris:
+	$(MAKE) EXTRAS=fuzz $(VENV)/.installed-fuzz
+	mkdir -p .fuzz-corpus && cp -n fuzz/corpus/* .fuzz-corpus/
+	$(BIN)/python fuzz/fuzz_opioidcds.py -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus
+
+## Mutation testing (extra `mutation`; config in [tool.mutmut]): ome.py, resolve.py, units.py.
+## Prints the survivors; record the score and review them in docs/safety/mutation.md.
+mutation:
+	$(MAKE) EXTRAS=mutation $(VENV)/.installed-mutation
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=ci PYTHONPATH=tests/safety $(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
