@@ -536,3 +536,377 @@ def test_bad_policy_and_bad_items() -> None:
         calculate_ome([REGULAR], prn_policy="most")
     with pytest.raises(InvalidInputError):
         calculate_ome([{"drug": "morphine"}])  # type: ignore[list-item]
+
+
+# --- killing tests for surviving mutants (docs/safety/mutation.md) ------------------------------
+# The arithmetic string is the clinician's check of the number: each kind of item has its
+# wording pinned, worked by hand.
+
+
+def test_arithmetic_text_of_each_kind_of_item() -> None:
+    cases = [
+        (
+            # 25 microgram/hour x 2 patches = 50 microgram/hour; x 2.4 = 120 mg/day
+            rx(
+                drug="fentanyl",
+                form="transdermal patch",
+                strength="25 microgram/hour",
+                dose_quantity=2,
+                dose_unit="patch",
+                interval_hours=72,
+            ),
+            "fentanyl 25 microgram/hour x 2 patch = 50 microgram/hour x 2.4 = 120 mg OME/day"
+            " (patch change interval does not change OME)",
+            "microgram/hour",
+        ),
+        (
+            # 10 mg/5 mL = 2 mg/mL; up to 5 mL every 4 h = 6 doses: 2 x 5 x 6 = 60 mg/day x 1
+            rx(
+                drug="morphine",
+                form="oral solution",
+                strength="10 mg/5 mL",
+                dose_quantity="2.5",
+                dose_quantity_max=5,
+                dose_unit="mL",
+                interval_hours=4,
+            ),
+            "morphine 10 mg/5 mL x 5 mL x (24 h / 4 h) = 60 mg/day x 1 = 60 mg OME/day"
+            " (range counted at its upper end)",
+            "mg",
+        ),
+        (
+            # 10 mg (overrides the 60 mg tablet) x 2/day = 20 mg/day x 1.5 = 30
+            rx(
+                drug="oxycodone",
+                form="modified-release tablet",
+                strength="60 mg",
+                dose_quantity=10,
+                dose_unit="mg",
+                doses_per_day=2,
+            ),
+            "oxycodone 10 mg x 2/day (a dose in mg overrides the 60 mg strength)"
+            " = 20 mg/day x 1.5 = 30 mg OME/day",
+            "mg",
+        ),
+    ]
+    for prescription, arithmetic, per in cases:
+        item = calculate_ome([prescription]).items[0]
+        assert item.arithmetic == arithmetic
+        assert item.factor_per == per
+        assert item.factor_source in {"OA, BNF, OP", "OA, OP"}  # the row's citation ids
+    cdc = calculate_ome([cases[0][0]], table="cdc-2022").items[0]
+    assert cdc.factor_source == "CDC2022, CQF"
+
+
+def test_not_convertible_item_keeps_its_daily_amount_basis() -> None:
+    # methadone 1 mg/mL x 10 mL x up to 2/day = 20 mg/day; no UK factor
+    methadone = rx(
+        drug="methadone",
+        form="oral solution",
+        strength="1 mg/mL",
+        dose_quantity=10,
+        dose_unit="mL",
+        doses_per_day=1,
+        doses_per_day_max=2,
+    )
+    item = calculate_ome([methadone]).items[0]
+    assert item.status is ItemStatus.NOT_CONVERTIBLE
+    assert item.daily_amount == Decimal(20)
+    assert item.daily_amount_unit == "mg/day"
+    assert item.policy_note == "range counted at its upper end"
+    assert item.arithmetic.startswith("methadone 1 mg/mL x 10 mL x 2/day = 20 mg/day; not conv")
+    # every 7 hours: 10 mg x 24 / 7 = 34.28571... does not terminate: flagged inexact
+    fields = methadone.model_dump(exclude_none=True, exclude={"doses_per_day", "doses_per_day_max"})
+    seven = rx(**fields, interval_hours=7)
+    item7 = calculate_ome([seven]).items[0]
+    assert item7.exact is False
+    assert calculate_ome([seven]).exact is True  # no converted item: the total (0) is exact
+
+
+def test_patch_rate_at_the_plausible_maximum_is_accepted_above_it_rejected() -> None:
+    # plausibility.toml: 1,000 microgram/hour; at the limit: 1000 x 2.4 = 2400 mg OME/day
+    at_limit = rx(
+        drug="fentanyl",
+        form="transdermal patch",
+        strength="1000 microgram/hour",
+        dose_quantity=1,
+        dose_unit="patch",
+    )
+    assert calculate_ome([at_limit]).total_mg_per_day == Decimal(2400)
+    above = rx(**{**at_limit.model_dump(exclude_none=True), "strength": "1001 microgram/hour"})
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([above])
+    assert info.value.field == "prescriptions[0].strength"
+    assert info.value.rule == "patch rate above the plausible maximum"
+
+
+def test_custom_table_with_a_factor_per_gram(tmp_path: Any) -> None:
+    """A local table may state a factor per g (or per microgram): the multiplier path."""
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
+    from opioidcds.tables import load_table  # noqa: PLC0415 - appended test
+
+    text = (knowledge_dir("conversion_tables") / "uk-opioids-aware.toml").read_text("utf-8")
+    start = text.index('ingredient = "oxycodone"\nroute = "oral"')
+    end = text.index("[[factors]]", start)
+    row = text[start:end]
+    assert 'factor = "1.5"\nper = "mg"' in row
+    row = row.replace('factor = "1.5"\nper = "mg"', 'factor = "1500"\nper = "g"')
+    path = tmp_path / "per-gram.toml"
+    path.write_text(text[:start] + row + text[end:], "utf-8")
+    table = load_table(path)
+    # oxycodone 40 mg x 2/day = 80 mg/day = 0.08 g/day; x 1500 per g = 120 mg OME/day
+    oxy = rx(
+        drug="oxycodone",
+        form="modified-release tablet",
+        strength="40 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+    item = calculate_ome([oxy], table=table).items[0]
+    assert item.ome_mg_per_day == Decimal(120)
+    assert item.factor == Decimal(1500)
+    assert item.factor_per == "g"
+    assert item.arithmetic == (
+        "oxycodone 40 mg x 1 tablet x 2/day = 80 mg/day = 0.08 g/day x 1500 = 120 mg OME/day"
+    )
+
+
+def test_regular_range_of_doses_per_day() -> None:
+    # oxycodone 10 mg, 1 tablet 2-3 times a day: maximum 3 x 10 = 30 mg x 1.5 = 45;
+    # minimum 2 x 10 = 20 mg x 1.5 = 30
+    p = rx(
+        drug="oxycodone",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+        doses_per_day_max=3,
+    )
+    assert calculate_ome([p]).total_mg_per_day == 45
+    assert calculate_ome([p], prn_policy=PrnPolicy.MINIMUM).total_mg_per_day == 30
+    assert calculate_ome([p]).items[0].arithmetic == (
+        "oxycodone 10 mg x 1 tablet x 3/day = 30 mg/day x 1.5 = 45 mg OME/day"
+        " (range counted at its upper end)"
+    )
+
+
+def test_prn_cap_applies_only_when_it_binds() -> None:
+    base: dict[str, Any] = {
+        "drug": "morphine",
+        "form": "tablet",
+        "strength": "10 mg",
+        "dose_unit": "tablet",
+        "prn": True,
+    }
+    # every 8 h = 3 doses/day; cap 4/day does not bind: 2 x 10 x 3 = 60 mg x 1 = 60
+    loose = rx(**base, dose_quantity=2, interval_hours=8, max_doses_per_day=4)
+    item = calculate_ome([loose]).items[0]
+    assert item.ome_mg_per_day == 60
+    assert item.policy_note == "PRN counted at its maximum permitted daily amount"
+    # every 6 h = 4 doses/day = the cap exactly: not "capped"; 1 x 10 x 4 = 40
+    equal = rx(**base, dose_quantity=1, interval_hours=6, max_doses_per_day=4)
+    item = calculate_ome([equal]).items[0]
+    assert item.ome_mg_per_day == 40
+    assert item.policy_note == "PRN counted at its maximum permitted daily amount"
+    # every 4 h = 6 doses/day, cap 4: 2 x 10 x 4 = 80
+    tight = rx(**base, dose_quantity=2, interval_hours=4, max_doses_per_day=4)
+    item = calculate_ome([tight]).items[0]
+    assert item.ome_mg_per_day == 80
+    assert item.policy_note == (
+        "PRN counted at its maximum permitted daily amount; capped by the maximum doses per day"
+    )
+    assert item.arithmetic == (
+        "morphine 10 mg x 2 tablet x (24 h / 4 h), capped at max 4 doses/day (8 tablet)"
+        " = 80 mg/day x 1 = 80 mg OME/day (PRN counted at its maximum permitted daily amount;"
+        " capped by the maximum doses per day)"
+    )
+
+
+def test_prn_reasons_and_daily_maximum_text() -> None:
+    base: dict[str, Any] = {
+        "drug": "morphine",
+        "form": "tablet",
+        "strength": "10 mg",
+        "dose_quantity": 1,
+        "dose_unit": "tablet",
+        "prn": True,
+    }
+    unknown = calculate_ome([rx(**base)]).items[0]
+    assert unknown.reason == "PRN with no frequency or maximum: the maximum daily amount is unknown"
+    # at most 6 tablets a day: 6 x 10 = 60 mg x 1 = 60
+    capped = calculate_ome([rx(**base, max_quantity_per_day=6)]).items[0]
+    assert capped.arithmetic.startswith("morphine 10 mg x max 6 tablet/day = 60 mg/day")
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([rx(**{**base, "prn": False})])
+    assert info.value.rule == "doses_per_day, interval_hours or a daily maximum is required"
+
+
+def test_items_without_arithmetic_are_exact() -> None:
+    unknown = rx(
+        drug="unknownol",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=1,
+    )
+    item = calculate_ome([unknown]).items[0]
+    assert item.status is ItemStatus.NOT_CONVERTIBLE
+    assert item.exact is True
+
+
+def test_plural_count_nouns_fit_the_form() -> None:
+    # 2 tablets x 2/day x 10 mg = 40 mg x 1.5 = 60; "capsules" likewise
+    for form, noun in (("tablet", "tablets"), ("capsule", "capsules")):
+        p = rx(
+            drug="oxycodone",
+            form=form,
+            strength="10 mg",
+            dose_quantity=2,
+            dose_unit=noun,
+            doses_per_day=2,
+        )
+        assert calculate_ome([p]).total_mg_per_day == 60
+
+
+_TAB: dict[str, Any] = {"drug": "oxycodone", "form": "tablet", "doses_per_day": 1}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        (
+            {**_TAB, "dose_quantity": 1, "dose_unit": "tablet"},
+            "strength",
+            "is required unless the dose is given as a mass",
+        ),
+        (
+            {
+                **_TAB,
+                "drug": "codeine",
+                "strength": "30 mg/500 mg",
+                "dose_quantity": 1,
+                "dose_unit": "tablet",
+            },
+            "strength",
+            "a combination needs one mass per ingredient; a single ingredient needs one strength",
+        ),
+        (
+            {
+                **_TAB,
+                "drug": "co-codamol",
+                "strength": "30 mg/500 mg",
+                "dose_quantity": 30,
+                "dose_unit": "mg",
+            },
+            "dose_unit",
+            "a dose in mg is ambiguous for a combination product: give the number of units",
+        ),
+        (
+            {
+                **_TAB,
+                "drug": "fentanyl",
+                "form": "transdermal patch",
+                "strength": "25 mg",
+                "dose_quantity": 1,
+                "dose_unit": "patch",
+            },
+            "strength",
+            "a patch has a strength per hour; other forms do not",
+        ),
+        (
+            {**_TAB, "strength": "10 mg", "dose_quantity": 5, "dose_unit": "mL"},
+            "dose_unit",
+            "a dose in mL needs a strength per volume (mg/mL)",
+        ),
+        (
+            {**_TAB, "strength": "10 mg", "dose_quantity": 1, "dose_unit": "patch"},
+            "dose_unit",
+            "does not fit the form",
+        ),
+    ],
+)
+def test_contradiction_rules_are_named(fields: dict[str, Any], field: str, rule: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([rx(**fields)])
+    assert info.value.field == f"prescriptions[0].{field}"
+    assert info.value.rule == rule
+
+
+def test_items_not_counted_name_their_ingredient() -> None:
+    paracetamol = rx(
+        drug="paracetamol",
+        form="tablet",
+        strength="500 mg",
+        dose_quantity=2,
+        dose_unit="tablet",
+        doses_per_day=4,
+    )
+    item = calculate_ome([paracetamol]).items[0]
+    assert item.ingredient == "paracetamol"
+    assert item.reason == "no opioid ingredient: contributes no OME"
+    assert item.arithmetic == "paracetamol: no opioid ingredient: contributes no OME"
+    prn = rx(
+        drug="morphine",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        prn=True,
+    )
+    unknown = calculate_ome([prn]).items[0]
+    assert unknown.ingredient == "morphine"
+    excluded = calculate_ome([prn], prn_policy=PrnPolicy.MINIMUM).items[0]
+    assert excluded.ingredient == "morphine"
+    assert excluded.status is ItemStatus.EXCLUDED
+
+
+def test_range_notes_name_the_end_and_caps_follow() -> None:
+    # 1-2 tablets every 4-6 h, at most 8 tablets a day
+    p = rx(
+        drug="morphine",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_quantity_max=2,
+        dose_unit="tablet",
+        interval_hours=4,
+        interval_hours_max=6,
+        max_quantity_per_day=8,
+    )
+    # maximum: 2 x 24/4 = 12 tablets, capped at 8: 80 mg x 1 = 80
+    high = calculate_ome([p]).items[0]
+    assert high.ome_mg_per_day == 80
+    assert (
+        high.policy_note == "range counted at its upper end; capped by the maximum amount per day"
+    )
+    # minimum: 1 x 24/6 = 4 tablets (cap 8 does not bind): 40 mg
+    low = calculate_ome([p], prn_policy=PrnPolicy.MINIMUM).items[0]
+    assert low.ome_mg_per_day == 40
+    assert low.policy_note == "range counted at its lower end"
+
+
+def test_daily_amount_cap_applies_only_when_it_binds() -> None:
+    base: dict[str, Any] = {
+        "drug": "morphine",
+        "form": "tablet",
+        "strength": "10 mg",
+        "dose_quantity": 1,
+        "dose_unit": "tablet",
+        "prn": True,
+        "max_quantity_per_day": 4,
+    }
+    # every 8 h = 3 tablets/day, cap 4 does not bind: 30 mg
+    assert calculate_ome([rx(**base, interval_hours=8)]).total_mg_per_day == 30
+    # every 6 h = 4 tablets = the cap: 40 mg, not marked capped
+    item = calculate_ome([rx(**base, interval_hours=6)]).items[0]
+    assert item.ome_mg_per_day == 40
+    assert item.policy_note == "PRN counted at its maximum permitted daily amount"
+    # every 4 h = 6 tablets, capped at 4: 40 mg, marked
+    item = calculate_ome([rx(**base, interval_hours=4)]).items[0]
+    assert item.ome_mg_per_day == 40
+    assert item.policy_note == (
+        "PRN counted at its maximum permitted daily amount; capped by the maximum amount per day"
+    )

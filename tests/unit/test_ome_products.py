@@ -112,3 +112,106 @@ def test_code_format_is_checked() -> None:
     with pytest.raises(InvalidInputError) as info:
         Prescription(dmd_code="12ab", dose_quantity=1, dose_unit="tablet", doses_per_day=1)
     assert "12ab" not in str(info.value)
+
+
+# --- killing tests for surviving mutants (docs/safety/mutation.md) ------------------------------
+
+OXYCONTIN_40_NAME = "OxyContin 40mg modified-release tablets"  # an AMP of the OXY_40_MR VMP
+ORAMORPH_10_5 = "36128311000001101"  # VMP Morphine sulfate 10mg/5ml oral solution
+
+
+def test_code_and_name_of_the_same_clinical_product_are_accepted() -> None:
+    # VMP code + the name of one of its AMPs: same ingredients and form; 40 x 2 x 1.5 = 120
+    p = Prescription(
+        dmd_code=OXY_40_MR,
+        product_name=OXYCONTIN_40_NAME,
+        route="oral",
+        dose_quantity=1,
+        dose_unit="tablets",
+        doses_per_day=2,
+    )
+    assert calculate_ome([p]).total_mg_per_day == 120
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "rule"),
+    [
+        ({"strength": "10 mg"}, "strength", "contradicts the dm+d product's strength"),
+        ({"drug": "morphine"}, "drug", "contradicts the dm+d product's ingredients"),
+        ({"form": "capsule"}, "form", "contradicts the dm+d product's form"),
+        ({"route": "rectal"}, "route", "contradicts the dm+d product's route"),
+        (
+            {"product_name": "Co-codamol 30mg/500mg tablets"},
+            "product_name",
+            "names a different product from dmd_code",
+        ),
+    ],
+)
+def test_contradiction_rules_are_named(extra: dict[str, str], field: str, rule: str) -> None:
+    p = Prescription(
+        dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, **extra
+    )
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([p])
+    assert info.value.field == f"prescriptions[0].{field}"
+    assert info.value.rule == rule
+
+
+def test_equal_concentrations_written_differently_agree() -> None:
+    # product 10 mg/5 mL = 2 mg/mL; 5 mL x 4/day = 20 mL = 40 mg x 1 = 40
+    for given in ("2 mg/mL", "10 mg/5 mL", "20 mg/10 mL"):
+        p = Prescription(
+            dmd_code=ORAMORPH_10_5,
+            strength=given,
+            dose_quantity=5,
+            dose_unit="mL",
+            doses_per_day=4,
+        )
+        assert calculate_ome([p]).total_mg_per_day == 40
+    for wrong in ("10 mg/mL", "2 mg/5 mL", "10 mg"):
+        p = Prescription(
+            dmd_code=ORAMORPH_10_5,
+            strength=wrong,
+            dose_quantity=5,
+            dose_unit="mL",
+            doses_per_day=4,
+        )
+        with pytest.raises(InvalidInputError) as info:
+            calculate_ome([p])
+        assert info.value.field == "prescriptions[0].strength"
+
+
+def test_product_without_single_strength_item_names_route_and_form() -> None:
+    in_units = Prescription(
+        dmd_code="322523005", dose_quantity=1, dose_unit="ampoule", doses_per_day=1
+    )
+    result = calculate_ome([in_units])
+    item = result.items[0]
+    assert item.route == "injection"
+    assert item.reason is not None
+    assert item.reason.startswith("the catalogue gives no single strength for this product")
+    assert item.drug == "VMP previous to 34819611000001105"
+    assert result.complete is False
+
+
+def test_mass_dose_of_a_product_names_the_product_strength() -> None:
+    # 20 mg (overrides the 40 mg tablet) x 2/day = 40 mg x 1.5 = 60
+    p = Prescription(dmd_code=OXY_40_MR, dose_quantity=20, dose_unit="mg", doses_per_day=2)
+    item = calculate_ome([p]).items[0]
+    assert item.ome_mg_per_day == 60
+    assert "(a dose in mg overrides the 40 mg strength)" in item.arithmetic
+
+
+def test_code_and_name_of_the_same_ingredient_in_another_form_are_rejected() -> None:
+    # OxyContin 10mg MR tablets (code) vs OxyNorm 10mg capsules (name): same ingredient and
+    # amount, different form: a different product
+    p = Prescription(
+        dmd_code="2891711000001108",
+        product_name="OxyNorm 10mg capsules",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([p])
+    assert info.value.rule == "names a different product from dmd_code"

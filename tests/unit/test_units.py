@@ -98,3 +98,32 @@ def test_strengths(text: str, kind: StrengthKind, amounts: list[str], volume: st
     assert s.kind is kind
     assert s.amounts == tuple(Decimal(a) for a in amounts)
     assert s.volume_ml == (Decimal(volume) if volume else None)
+
+
+# --- killing tests for surviving mutants (docs/safety/mutation.md) ------------------------------
+
+
+def test_plural_per_unit_denominators() -> None:
+    # "50 micrograms/doses" = 0.05 mg per dose (as dm+d writes some sprays)
+    for den in ("dose", "doses", "sprays", "actuations", "tablets"):
+        strength = parse_strength(f"50 microgram/{den}")
+        assert strength.kind is StrengthKind.PER_UNIT
+        assert strength.amounts == (Decimal("0.05"),)
+
+
+def test_zero_volume_rule_is_named() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_strength("10 mg/0 mL")
+    assert info.value.rule == "the volume must be greater than zero"
+    with pytest.raises(InvalidInputError) as info:
+        parse_amount("ten mg")
+    assert info.value.field == "amount"  # the default field name
+
+
+def test_convert_scales_the_value() -> None:
+    from opioidcds.units import convert  # noqa: PLC0415 - appended test
+
+    # 5 g = 5000 mg; 2 mg/hour = 2000 microgram/hour; 48 mg/day = 2 mg/hour
+    assert convert(Decimal(5), "gram", "milligram") == Decimal(5000)
+    assert convert(Decimal(2), "milligram / hour", "microgram / hour") == Decimal(2000)
+    assert convert(Decimal(48), "milligram / day", "milligram / hour") == Decimal(2)
