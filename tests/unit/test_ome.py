@@ -910,3 +910,136 @@ def test_daily_amount_cap_applies_only_when_it_binds() -> None:
     assert item.policy_note == (
         "PRN counted at its maximum permitted daily amount; capped by the maximum amount per day"
     )
+
+
+def test_calculation_errors_name_field_and_rule() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([REGULAR], prn_policy="most")
+    assert (info.value.field, info.value.rule) == (
+        "prn_policy",
+        "must be one of the PrnPolicy values",
+    )
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([REGULAR, "oxycodone"])  # type: ignore[list-item]
+    assert (info.value.field, info.value.rule) == ("prescriptions[1]", "must be a Prescription")
+
+
+def test_daily_amount_at_the_plausible_maximum_is_accepted() -> None:
+    # plausibility.toml: 5 g/day of one opioid. 500 mg x 10/day = 5000 mg: at the limit, a
+    # dose (x 1 = 5000 mg OME); 5001 mg/day is an input error naming the whole list
+    at_limit = rx(
+        drug="morphine",
+        form="tablet",
+        strength="500 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=10,
+    )
+    assert calculate_ome([at_limit]).total_mg_per_day == 5000
+    one_more = rx(
+        drug="morphine",
+        form="tablet",
+        strength="1 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=1,
+    )
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([at_limit, one_more])
+    assert (info.value.field, info.value.rule) == (
+        "prescriptions",
+        "implies an implausible daily amount of one opioid (check units)",
+    )
+
+
+def test_total_keeps_full_precision_across_items() -> None:
+    from decimal import localcontext  # noqa: PLC0415 - appended test
+
+    # two items that do not terminate: 10 mg x 24/7 h and 5 mg x 24/7 h (CDC methadone 4.7)
+    a = rx(
+        drug="morphine",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        interval_hours=7,
+    )
+    b = rx(
+        drug="oxycodone",
+        form="tablet",
+        strength="5 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        interval_hours=7,
+    )
+    result = calculate_ome([a, b])
+    ome_a, ome_b = (i.ome_mg_per_day for i in result.items)
+    assert ome_a is not None
+    assert ome_b is not None
+    with localcontext() as ctx:
+        ctx.prec = 150
+        assert result.total_mg_per_day == ome_a + ome_b  # summed at 150 digits, not 28
+    assert len(result.total_mg_per_day.as_tuple().digits) > 100
+
+
+def test_a_callers_vocabulary_is_used(tmp_path: Any) -> None:
+    import shutil  # noqa: PLC0415 - appended test
+
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
+    from opioidcds.vocabulary import load_vocabulary  # noqa: PLC0415 - appended test
+
+    source = knowledge_dir("conversion_tables")
+    for name in ("ingredients.toml", "forms.toml", "plausibility.toml"):
+        shutil.copy(source / name, tmp_path / name)
+    limits = tmp_path / "plausibility.toml"
+    text = limits.read_text("utf-8").replace('"5 g"', '"100 mg"')
+    limits.write_text(text, "utf-8")
+    strict = load_vocabulary(tmp_path)
+    # 60 mg x 2/day = 120 mg/day: plausible by default, above this caller's 100 mg limit
+    p = rx(
+        drug="morphine",
+        form="tablet",
+        strength="60 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+    assert calculate_ome([p]).total_mg_per_day == 120
+    with pytest.raises(InvalidInputError):
+        calculate_ome([p], vocabulary=strict)
+
+
+def test_route_without_form_and_route_agreeing_with_form() -> None:
+    # morphine 10 mg x 1 x 2/day = 20 mg x 1 = 20, by route alone and with an agreeing form
+    base: dict[str, Any] = {
+        "drug": "morphine",
+        "strength": "10 mg",
+        "dose_quantity": 1,
+        "dose_unit": "tablet",
+        "doses_per_day": 2,
+    }
+    by_route = calculate_ome([rx(**base, route="oral")]).items[0]
+    assert by_route.ome_mg_per_day == 20
+    assert by_route.route == "oral"
+    both = calculate_ome([rx(**base, route="Oral", form="tablet")]).items[0]
+    assert both.ome_mg_per_day == 20
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([rx(**base, route="rectal", form="tablet")])
+    assert info.value.rule == "contradicts the route of the form"
+
+
+def test_unrecognised_drug_and_form_say_which() -> None:
+    base: dict[str, Any] = {
+        "strength": "10 mg",
+        "dose_quantity": 1,
+        "dose_unit": "tablet",
+        "doses_per_day": 2,
+    }
+    drug = calculate_ome([rx(**base, drug="unknownol", form="tablet")]).items[0]
+    assert drug.reason == "drug not recognised by the ingredient vocabulary"
+    assert drug.route == "oral"
+    form = calculate_ome([rx(**base, drug="morphine", form="blob")]).items[0]
+    assert form.reason == "pharmaceutical form not recognised by the forms vocabulary"
+    assert form.status is ItemStatus.NOT_CONVERTIBLE
+    route = calculate_ome([rx(**base, drug="morphine", route="intergalactic")]).items[0]
+    assert route.reason == "route not recognised by the forms vocabulary"
