@@ -537,6 +537,9 @@ def _read_request(
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
     if resource.get("resourceType") != "MedicationRequest":
         raise InvalidInputError("resourceType", "must be MedicationRequest")
+    if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
+        # checked before fhir.resources, whose message for a missing choice element has no path
+        raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
     _validate_r4(resource)
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     if resource.get("doNotPerform") is True:
