@@ -560,7 +560,7 @@ def _read_request(
     for i, dosage in enumerate(dosages):
         path = f"dosageInstruction[{i}]"
         obj = _as_object(dosage, path)
-        fields, paths = _dosage(obj, path)
+        fields, paths = _dosage(obj, path, vocab)
         rx = _build(
             medication,
             fields=fields,
@@ -662,18 +662,20 @@ def _medication(
     concept = _object(resource, base, base)
     if concept is None:
         raise InvalidInputError(base, "is required (medicationReference is not read)")
-    dmd, rx_products, rx_ingredients = _codings(concept, vocab)
+    found = _codings(concept, vocab)
     text = _string(concept, "text", f"{base}.text")
-    if dmd:
-        return _dmd_medication(dmd, text, catalogue, match_display_name=match_display_name)
-    if rx_products:
-        return _rxnorm_medication(rx_products, rx_ingredients)
-    if rx_ingredients:
-        path, drug = rx_ingredients[0]
-        for other_path, other in rx_ingredients[1:]:
+    if found.dmd:
+        return _dmd_medication(found.dmd, text, catalogue, match_display_name=match_display_name)
+    if found.rx_products:
+        return _rxnorm_medication(found.rx_products, found.rx_ingredients)
+    if found.rx_ingredients:
+        path, drug = found.rx_ingredients[0]
+        for other_path, other in found.rx_ingredients[1:]:
             if other != drug:
                 raise InvalidInputError(other_path, "names a different ingredient")
         return _Medication({"drug": drug}, path)
+    if found.failures:
+        raise found.failures[0]
     if match_display_name and text is not None:
         return _by_name(text, f"{base}.text", catalogue)
     raise InvalidInputError(
@@ -683,17 +685,25 @@ def _medication(
     )
 
 
-def _codings(
-    concept: Mapping[str, object], vocab: Vocabulary
-) -> tuple[
-    list[tuple[str, Mapping[str, object]]], list[tuple[str, RxNormProduct]], list[tuple[str, str]]
-]:
-    """Sort a concept's codings: dm+d ones, RxNorm drugs read from display, RxNorm ingredients."""
+@dataclass(slots=True)
+class _Codings:
+    """A concept's codings sorted by what the adapter understood of them."""
+
+    dmd: list[tuple[str, Mapping[str, object]]]
+    rx_products: list[tuple[str, RxNormProduct]]
+    rx_ingredients: list[tuple[str, str]]
+    failures: list[OpioidCDSError]  # RxNorm displays not understood, each naming its path
+
+
+def _codings(concept: Mapping[str, object], vocab: Vocabulary) -> _Codings:
+    """Sort a concept's codings: dm+d ones, RxNorm drugs read from display, RxNorm ingredients.
+
+    An RxNorm coding whose display cannot be read is kept as a failure: it is an error only
+    when no other coding is understood (codings of one concept are alternative codes for it).
+    """
     base = "medicationCodeableConcept"
     codings = _array(concept, "coding", f"{base}.coding")
-    dmd: list[tuple[str, Mapping[str, object]]] = []
-    rx_products: list[tuple[str, RxNormProduct]] = []
-    rx_ingredients: list[tuple[str, str]] = []
+    found = _Codings([], [], [], [])
     for i, raw in enumerate(codings):
         path = f"{base}.coding[{i}]"
         coding = _as_object(raw, path)
@@ -701,22 +711,25 @@ def _codings(
         code = _string(coding, "code", f"{path}.code")
         display = _string(coding, "display", f"{path}.display")
         if system in DMD_SYSTEMS and code is not None:
-            dmd.append((path, coding))
-        elif system == RXNORM_SYSTEM:
-            product = _rxnorm_display(display, path, vocab)
-            if product is not None:
-                rx_products.append((path, product))
-            elif code is not None and code.strip() in RXNORM_INGREDIENTS:
-                name = vocab.find_drug(RXNORM_INGREDIENTS[code.strip()])
-                if name is not None and len(name) == 1:
-                    rx_ingredients.append((path, name[0]))
-    return dmd, rx_products, rx_ingredients
+            found.dmd.append((path, coding))
+        elif system == RXNORM_SYSTEM and code is not None and code in RXNORM_INGREDIENTS:
+            name = vocab.find_drug(RXNORM_INGREDIENTS[code])
+            if name is not None and len(name) == 1:
+                found.rx_ingredients.append((path, name[0]))
+        elif system == RXNORM_SYSTEM and display is not None:
+            ingredient = vocab.find_drug(display)  # an ingredient's RxNorm name (IN, PIN)
+            if ingredient is not None and len(ingredient) == 1:
+                found.rx_ingredients.append((path, ingredient[0]))
+                continue
+            try:
+                found.rx_products.append((path, _rxnorm_display(display, path, vocab)))
+            except (InvalidInputError, UnknownProductError) as exc:
+                found.failures.append(exc)
+    return found
 
 
-def _rxnorm_display(display: str | None, path: str, vocab: Vocabulary) -> RxNormProduct | None:
-    """Read an RxNorm display; ``None`` when absent. A display that fails to parse is an error."""
-    if display is None:
-        return None
+def _rxnorm_display(display: str, path: str, vocab: Vocabulary) -> RxNormProduct:
+    """Read an RxNorm display; errors name the coding's path."""
     try:
         return parse_rxnorm_name(display, vocab)
     except InvalidInputError as exc:
@@ -784,12 +797,14 @@ def _rxnorm_medication(
 # --- dosage ----------------------------------------------------------------------------------
 
 
-def _dosage(dosage: Mapping[str, object], path: str) -> tuple[_FhirFields, dict[str, str]]:
+def _dosage(
+    dosage: Mapping[str, object], path: str, vocab: Vocabulary
+) -> tuple[_FhirFields, dict[str, str]]:
     """Prescription fields of one Dosage, and the FHIR path each field came from."""
     fields: _FhirFields = {}
     paths: dict[str, str] = {}
     text = _string(dosage, "text", f"{path}.text")
-    route = _route(dosage, path)
+    route = _route(dosage, path, vocab)
     if route is not None:
         fields["route"] = route
         paths["route"] = f"{path}.route"
@@ -813,11 +828,11 @@ def _dosage(dosage: Mapping[str, object], path: str) -> tuple[_FhirFields, dict[
     return fields, paths
 
 
-def _route(dosage: Mapping[str, object], path: str) -> str | None:
+def _route(dosage: Mapping[str, object], path: str, vocab: Vocabulary) -> str | None:
     concept = _object(dosage, "route", f"{path}.route")
     if concept is None:
         return None
-    vocab_routes = default_vocabulary().routes
+    vocab_routes = vocab.routes
     codings = _array(concept, "coding", f"{path}.route.coding")
     for i, raw in enumerate(codings):
         coding = _as_object(raw, f"{path}.route.coding[{i}]")
@@ -1119,8 +1134,11 @@ def _build(
     where |= paths
 
     def relabel(exc: InvalidInputError) -> InvalidInputError:
-        field = exc.field.split(".")[0]
-        return InvalidInputError(where.get(field, dosage_path), exc.rule)
+        field, rule = exc.field.split(".")[0], exc.rule.removeprefix("(model): ")
+        head, sep, tail = rule.partition(": ")
+        if field == "(model)" and sep and head in where:  # a model-level rule names its field
+            field, rule = head, tail
+        return InvalidInputError(where.get(field, dosage_path), rule)
 
     try:
         rx = Prescription(**data)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fhir_cases import request
 
+from opioidcds.errors import InvalidInputError
 from opioidcds.fhir import from_medication_request, parse_rxnorm_name
 from opioidcds.models import Prescription
 from opioidcds.ome import calculate_ome
@@ -329,3 +330,61 @@ def test_structured_dose_wins_over_text() -> None:
     )
     assert rx.dosage_text is None
     assert (rx.dose_quantity, rx.doses_per_day) == (Decimal(1), Decimal(2))
+
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _with_codings(*codings: dict[str, Any]) -> dict[str, Any]:
+    data = request(
+        timing={"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+        doseAndRate=[{"doseQuantity": {"value": 10, "unit": "mg"}}],
+        route={"coding": [{"system": SCT, "code": "26643006", "display": "Oral route"}]},
+    )
+    data["medicationCodeableConcept"] = {"coding": list(codings)}
+    return data
+
+
+def test_rxnorm_ingredient_name_in_display_is_read() -> None:
+    # RxNorm precise ingredient "morphine sulfate": the ingredient, no strength or form
+    rx = from_medication_request(
+        _with_codings({"system": RXNORM, "code": "30236", "display": "morphine sulfate"})
+    )
+    assert (rx.drug, rx.route) == ("morphine", "oral")
+    # 10 mg x 2/day = 20 mg x 1 = 20
+    assert calculate_ome([rx]).total_mg_per_day == 20
+
+
+def test_codings_that_disagree_are_refused() -> None:
+    data = _with_codings(
+        {"system": RXNORM, "code": "30236", "display": "morphine sulfate"},
+        {"system": RXNORM, "code": "1", "display": "oxycodone hydrochloride 10 MG Oral Tablet"},
+    )
+    with pytest.raises(InvalidInputError) as info:
+        from_medication_request(data)
+    assert info.value.field == "medicationCodeableConcept.coding[0]"
+
+
+def test_an_unreadable_alternative_coding_is_not_needed() -> None:
+    # a pack name is not read, but the other coding of the same concept is
+    data = _with_codings(
+        {"system": RXNORM, "code": "2", "display": "{60 (oxycodone 10 MG Oral Tablet) } Pack"},
+        {"system": RXNORM, "code": "7804"},
+    )
+    assert from_medication_request(data).drug == "oxycodone"
+
+
+def test_an_unreadable_coding_alone_is_an_error_naming_it() -> None:
+    data = _with_codings({"system": RXNORM, "code": "2", "display": "Oxycodone Oral Wafer"})
+    with pytest.raises(InvalidInputError) as info:
+        from_medication_request(data)
+    assert info.value.field == "medicationCodeableConcept.coding[0].display"
+
+
+def test_ingredient_code_with_a_count_dose_needs_a_product() -> None:
+    data = _with_codings({"system": RXNORM, "code": "7804"})
+    data["dosageInstruction"][0]["doseAndRate"] = _tablets()
+    with pytest.raises(InvalidInputError) as info:
+        from_medication_request(data)
+    # no strength is known for "1 tablet" of an ingredient: named at the coding
+    assert info.value.field == "medicationCodeableConcept.coding[0]"
