@@ -1046,10 +1046,10 @@ def _frequency_fields(
             # every N hours: the shortest interval (most doses) and the longest
             shortest = period_low * hours / high_f
             longest = (period_max if period_max is not None else period_low) * hours / low_f
-            fields["interval_hours"] = shortest.normalize()
+            fields["interval_hours"] = _plain(shortest)
             paths["interval_hours"] = f"{path}.period"
             if longest != shortest:
-                fields["interval_hours_max"] = longest.normalize()
+                fields["interval_hours_max"] = _plain(longest)
                 paths["interval_hours_max"] = f"{path}.periodMax"
         if ctx.flags[Inexact]:
             raise InvalidInputError(f"{path}.period", "does not give an exact interval in hours")
@@ -1109,7 +1109,7 @@ def _max_per_period(
     with localcontext() as ctx:
         ctx.prec = 60
         ctx.clear_flags()
-        per_day = (amount * Decimal(24) / (span * _HOURS[key])).normalize()
+        per_day = _plain(amount * Decimal(24) / (span * _HOURS[key]))
         if ctx.flags[Inexact]:
             raise InvalidInputError(f"{here}.denominator", "does not give an exact daily maximum")
     fields["max_quantity_per_day"] = per_day
@@ -1260,6 +1260,13 @@ def _decimal(parent: Mapping[str, object], key: str, path: str) -> Decimal | Non
     if not number.is_finite() or number <= 0 or number > _MAX_DECIMAL:
         raise InvalidInputError(path, "must be a positive number of plausible size")
     return number
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and without an exponent (72.0 -> 72, 168 stays 168)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 def _singular(noun: str) -> str:

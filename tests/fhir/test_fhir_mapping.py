@@ -388,3 +388,10 @@ def test_ingredient_code_with_a_count_dose_needs_a_product() -> None:
         from_medication_request(data)
     # no strength is known for "1 tablet" of an ingredient: named at the coding
     assert info.value.field == "medicationCodeableConcept.coding[0]"
+
+
+def test_computed_numbers_are_plain() -> None:
+    rx = _read(
+        timing={"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}}, doseAndRate=_tablets()
+    )
+    assert str(rx.interval_hours) == "168"  # not 1.68E+2
