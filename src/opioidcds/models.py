@@ -32,6 +32,8 @@ __all__ = [
     "Prescription",
     "PrnPolicy",
     "ResultModel",
+    "dose_unit_kind",
+    "input_error_from",
 ]
 
 _TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
@@ -43,16 +45,21 @@ def input_error_from(exc: ValidationError) -> InvalidInputError:
     The message lists each failing field path and pydantic's description of the rule; inputs
     are hidden (models set ``hide_input_in_errors``), so no value reaches the message.
     """
-    problems = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(model)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        # our own InvalidInputError messages already start with the field name
-        problems.append(msg if msg.startswith(path) else f"{path}: {msg}")
-    first = exc.errors(include_input=False)[0] if exc.error_count() else None
-    field = ".".join(str(p) for p in first["loc"]) if first else "(model)"
-    error = InvalidInputError(field or "(model)", "; ".join(problems))
-    error.args = ("; ".join(problems),)
+    fields: list[str] = []
+    problems: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(p) for p in err["loc"])
+        original = err.get("ctx", {}).get("error")
+        if isinstance(original, InvalidInputError):  # raised by our own validators
+            field = f"{path}.{original.field}" if path else original.field
+            rule = original.rule
+        else:
+            field, rule = path or "(model)", str(err["msg"])
+        fields.append(field)
+        problems.append(f"{field}: {rule}")
+    error = InvalidInputError(fields[0] if fields else "(model)", "invalid")
+    error.rule = "; ".join(problems)
+    error.args = (error.rule,)
     return error
 
 
@@ -127,7 +134,9 @@ class DoseUnitKind(StrEnum):
     COUNT = "count"
 
 
-_Positive = Field(default=None, gt=0, allow_inf_nan=False)
+# Positive, finite, at most 10 digits before and 10 after the point: keeps every product of
+# inputs exact at the calculator's 150-digit precision and refuses "1e400"-style magnitudes.
+_Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
 class Prescription(InputModel):
@@ -183,10 +192,11 @@ class Prescription(InputModel):
             raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
         if self.form is None and self.route is None and not has_product:
             raise InvalidInputError("form", "form or route is required (or a dm+d product)")
-        if self.dose_quantity is None:
-            raise InvalidInputError("dose_quantity", "is required")
-        if self.dose_unit is None:
-            raise InvalidInputError("dose_unit", "is required")
+        if self.dosage_text is None or self.dose_quantity is not None:
+            if self.dose_quantity is None:
+                raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
+            if self.dose_unit is None:
+                raise InvalidInputError("dose_unit", "is required with dose_quantity")
         _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
         if self.doses_per_day is not None and self.interval_hours is not None:
             raise InvalidInputError(
@@ -200,7 +210,8 @@ class Prescription(InputModel):
         _check_range(self.interval_hours, self.interval_hours_max, "interval_hours_max")
         if self.strength is not None:
             self._strength = parse_strength(self.strength)
-        self._dose_kind, self._dose_factor = _dose_unit_kind(self.dose_unit)
+        if self.dose_unit is not None:
+            self._dose_kind, self._dose_factor = dose_unit_kind(self.dose_unit)
         return self
 
     # Private attributes are read through __pydantic_private__ directly: pydantic's own
@@ -211,8 +222,8 @@ class Prescription(InputModel):
         return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
 
     @property
-    def dose_unit_kind(self) -> DoseUnitKind:
-        """Whether ``dose_unit`` is a mass, a volume or a count of product units."""
+    def dose_unit_kind(self) -> DoseUnitKind | None:
+        """Whether ``dose_unit`` is a mass, a volume or a count (``None`` without a unit)."""
         return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
 
     @property
@@ -226,7 +237,12 @@ def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
         raise InvalidInputError(field, "must not be below the lower end of the range")
 
 
-def _dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+def dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+    """Classify a dose unit and give its factor to canonical units (mg, mL; 1 for counts).
+
+    Raises:
+        InvalidInputError: (field ``dose_unit``) not a count noun, an allow-listed mass or mL.
+    """
     noun = unit.strip()
     if noun in COUNT_NOUNS:
         return DoseUnitKind.COUNT, Decimal(1)

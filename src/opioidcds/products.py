@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import csv
 import re
-import threading
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -303,15 +302,10 @@ def load_catalogue(
     return _load(path, conversion_tables)
 
 
-_LOCK = threading.Lock()
-_DEFAULT: list[Catalogue] = []
-
-
+@cache
 def _default_catalogue() -> Catalogue:
-    with _LOCK:
-        if not _DEFAULT:
-            _DEFAULT.append(_load(None, None))
-        return _DEFAULT[0]
+    """The bundled catalogue, loaded once per process (immutable, so shared safely)."""
+    return _load(None, None)
 
 
 def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogue

@@ -38,7 +38,9 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
         try:
             result.append(Prescription.model_validate(item))
         except InvalidInputError as exc:
-            raise InvalidInputError(f"prescriptions[{i}].{exc.field}", str(exc)) from None
+            error = InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule)
+            error.args = (f"prescriptions[{i}]: {exc}",)
+            raise error from None
     return result
 
 
