@@ -25,7 +25,8 @@ from the JSON itself with the rules below; ``docs/fhir.md`` has the full mapping
   ``timing.repeat`` (frequency, frequencyMax, period, periodMax, periodUnit, timeOfDay, when) or
   an HL7 ``GTSAbbreviation`` timing code; ``asNeededBoolean``/``asNeededCodeableConcept`` ->
   ``prn``; ``maxDosePerPeriod`` -> ``max_quantity_per_day``. Structured dose wins over
-  ``Dosage.text``; a dosage with only text is passed on as ``dosage_text`` and nothing else.
+  ``Dosage.text`` (the text is then not passed on); a dosage with only text is passed on as
+  ``dosage_text`` with no structured dose field, for the dosage grammar to read.
 - Several dosage instructions without distinct ``sequence`` values are concurrent (e.g. a regular
   and a PRN instruction): one Prescription each (:func:`prescriptions_from_medication_request`).
   Sequential instructions (distinct ``sequence``) are refused.

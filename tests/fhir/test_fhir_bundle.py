@@ -125,7 +125,5 @@ def test_importing_opioidcds_does_not_import_fhir_resources() -> None:
         "import sys, opioidcds, opioidcds.fhir, opioidcds.cli.fhir_input;"
         "print(any(m.startswith('fhir.resources') for m in sys.modules))"
     )
-    out = subprocess.run(  # noqa: S603 - fixed arguments
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
