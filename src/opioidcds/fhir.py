@@ -48,7 +48,7 @@ from opioidcds.errors import InvalidInputError, OpioidCDSError, UnknownProductEr
 from opioidcds.models import Prescription
 from opioidcds.products import Catalogue, load_catalogue
 from opioidcds.resolve import resolve_prescription
-from opioidcds.units import COUNT_NOUNS, StrengthKind, unit_dimension
+from opioidcds.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
 from opioidcds.vocabulary import Vocabulary, default_vocabulary
 
 __all__ = [
@@ -879,7 +879,7 @@ def _dose(
         raise InvalidInputError(f"{here}.doseRange", "needs both low and high")
     low_value, low_unit = _quantity(low, f"{here}.doseRange.low")
     high_value, high_unit = _quantity(high, f"{here}.doseRange.high")
-    if _singular(low_unit) != _singular(high_unit):
+    if not _same_unit(low_unit, high_unit):
         raise InvalidInputError(f"{here}.doseRange.high", "unit differs from the low end's")
     fields["dose_quantity"] = low_value
     fields["dose_unit"] = low_unit
@@ -930,7 +930,7 @@ def _unit(quantity: Mapping[str, object], path: str) -> str:
         from_code = _SNOMED_UNITS.get(code.strip())
     from_text = _unit_text(text)
     if from_code is not None:
-        if from_text is not None and _singular(from_text) != _singular(from_code):
+        if from_text is not None and not _same_unit(from_text, from_code):
             raise InvalidInputError(f"{path}.unit", "contradicts the unit code")
         return from_code
     if from_text is not None:
@@ -1097,7 +1097,7 @@ def _max_per_period(
         raise InvalidInputError(here, "needs numerator and denominator")
     amount, unit = _quantity(numerator, f"{here}.numerator")
     dose_unit = fields.get("dose_unit")
-    if not isinstance(dose_unit, str) or _singular(unit) != _singular(dose_unit):
+    if not isinstance(dose_unit, str) or not _same_unit(unit, dose_unit):
         raise InvalidInputError(f"{here}.numerator", "unit must be the dose's unit")
     span = _decimal(denominator, "value", f"{here}.denominator.value")
     if span is None:
@@ -1268,6 +1268,18 @@ def _plain(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
+
+
+def _same_unit(a: str, b: str) -> bool:
+    """Whether two allow-listed unit spellings mean the same unit ("mg" and "milligrams")."""
+    if _singular(a) == _singular(b):
+        return True
+    if a.strip() in COUNT_NOUNS or b.strip() in COUNT_NOUNS:
+        return False
+    try:
+        return (unit_dimension(a), canonical_factor(a)) == (unit_dimension(b), canonical_factor(b))
+    except InvalidInputError:  # pragma: no cover - both were checked against the allow-list
+        return False
 
 
 def _singular(noun: str) -> str:

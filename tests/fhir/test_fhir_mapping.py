@@ -395,3 +395,29 @@ def test_computed_numbers_are_plain() -> None:
         timing={"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}}, doseAndRate=_tablets()
     )
     assert str(rx.interval_hours) == "168"  # not 1.68E+2
+
+
+def test_unit_spellings_of_the_same_unit_agree() -> None:
+    milligrams = {"value": 5, "unit": "milligrams", "system": UCUM, "code": "mg"}
+    rx = _read(
+        timing={"repeat": {"frequency": 1, "period": 4, "periodUnit": "h"}},
+        doseAndRate=[{"doseQuantity": milligrams}],
+        asNeededBoolean=True,
+        maxDosePerPeriod={
+            "numerator": {"value": 30, "unit": "mg"},
+            "denominator": {"value": 24, "unit": "h"},
+        },
+    )
+    assert (rx.dose_unit, rx.max_quantity_per_day) == ("mg", Decimal(30))
+    # 5 mg every 4 h = 30 mg/day, the cap is the same: 30 x 1.5 = 45
+    assert calculate_ome([rx]).total_mg_per_day == 45
+
+
+def test_unit_text_contradicting_the_code_is_refused() -> None:
+    wrong = {"value": 5, "unit": "mL", "system": UCUM, "code": "mg"}
+    with pytest.raises(InvalidInputError) as info:
+        _read(
+            timing={"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+            doseAndRate=[{"doseQuantity": wrong}],
+        )
+    assert info.value.field == "dosageInstruction[0].doseAndRate[0].doseQuantity.unit"
