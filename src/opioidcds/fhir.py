@@ -371,8 +371,9 @@ def read_bundle(
 
     Bundles of type searchset, collection, transaction or batch are read (their entries'
     ``resource``). Entries that are not MedicationRequests (Patient, Medication, ...) and
-    MedicationRequests whose status is not in ``statuses`` (default :data:`COUNTED_STATUSES`)
-    or whose ``doNotPerform`` is true are skipped and listed with their reason.
+    MedicationRequests whose status is not in ``statuses`` (default :data:`COUNTED_STATUSES`),
+    whose ``doNotPerform`` is true or whose intent is ``option`` (an alternative in a
+    RequestGroup) are skipped and listed with their reason. Other intents are all read.
 
     Args:
         bundle_or_list: parsed JSON.
@@ -444,6 +445,9 @@ def _skip_reason(
         return SkippedEntry(prefix, rtype, status, f"status not counted (counted: {counted})")
     if item.get("doNotPerform") is True:
         reason = "doNotPerform is true: an instruction not to give the medicine"
+        return SkippedEntry(prefix, rtype, status, reason)
+    if item.get("intent") == "option":
+        reason = "intent 'option': one of several alternatives, not a prescription to add up"
         return SkippedEntry(prefix, rtype, status, reason)
     return None
 

@@ -127,3 +127,12 @@ def test_importing_opioidcds_does_not_import_fhir_resources() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_option_intent_is_skipped() -> None:
+    option = request()
+    option["intent"] = "option"
+    read = read_bundle([request(), option])
+    assert len(read.prescriptions) == 1
+    assert read.skipped[0].path == "[1]"
+    assert read.skipped[0].reason.startswith("intent 'option'")
