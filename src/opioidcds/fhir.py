@@ -1019,7 +1019,8 @@ def _repeat(
     if per_day_count is not None and not (
         unit == "d" and period == 1 and frequency_max is None and low_f == per_day_count
     ):
-        raise InvalidInputError(f"{path}.timeOfDay", "disagrees with frequency and period")
+        where = f"{path}.timeOfDay" if times else f"{path}.when"
+        raise InvalidInputError(where, "disagrees with frequency and period")
     _frequency_fields(
         (low_f, high_f), (period, period_max), hours, path, fields=fields, paths=paths
     )

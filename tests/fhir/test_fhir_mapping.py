@@ -421,3 +421,17 @@ def test_unit_text_contradicting_the_code_is_refused() -> None:
             doseAndRate=[{"doseQuantity": wrong}],
         )
     assert info.value.field == "dosageInstruction[0].doseAndRate[0].doseQuantity.unit"
+
+
+def test_when_must_agree_with_frequency() -> None:
+    rx = _read(
+        timing={"repeat": {"frequency": 1, "period": 1, "periodUnit": "d", "when": ["HS"]}},
+        doseAndRate=_tablets(),
+    )
+    assert rx.doses_per_day == Decimal(1)
+    with pytest.raises(InvalidInputError) as info:
+        _read(
+            timing={"repeat": {"frequency": 3, "period": 1, "periodUnit": "d", "when": ["HS"]}},
+            doseAndRate=_tablets(),
+        )
+    assert info.value.field == "dosageInstruction[0].timing.repeat.when"
