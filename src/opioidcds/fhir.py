@@ -1150,12 +1150,12 @@ def _build(
         rx = Prescription(**data)
     except InvalidInputError as exc:
         raise relabel(exc) from None
-    if rx.dose_quantity is None:  # text only: the dosage grammar does the rest
-        return rx
-    try:
+    try:  # contradictions (route vs form, dose unit vs strength) named at their FHIR path
         resolved = resolve_prescription(rx, vocab, catalogue)
     except InvalidInputError as exc:
         raise relabel(exc) from None
+    if rx.dose_quantity is None:  # text only: the dosage grammar decides the rest
+        return rx
     is_patch = resolved.strength is not None and resolved.strength.kind is StrengthKind.RATE
     has_schedule = any(
         getattr(rx, f) is not None

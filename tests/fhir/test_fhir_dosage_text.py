@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fhir_cases import UK_EXAMPLE, load, request
 
+from opioidcds.errors import InvalidInputError
 from opioidcds.fhir import from_medication_request, prescriptions_from_medication_request
 from opioidcds.models import ItemStatus, PrnPolicy
 from opioidcds.ome import calculate_ome
@@ -80,3 +82,13 @@ def test_structured_dose_keeps_the_uk_example_readable() -> None:
     rxs = prescriptions_from_medication_request(data)
     assert all(rx.dosage_text is None for rx in rxs)
     assert calculate_ome(rxs).total_mg_per_day == 100
+
+
+def test_text_only_route_contradiction_is_named_at_the_route() -> None:
+    data = request(text="ONE TO BE TAKEN TWICE A DAY")
+    data["dosageInstruction"][0]["route"] = {
+        "coding": [{"system": SCT, "code": "45890007", "display": "Transdermal route"}]
+    }
+    with pytest.raises(InvalidInputError) as info:
+        from_medication_request(data)  # an oral tablet given transdermally
+    assert info.value.field == "dosageInstruction[0].route"

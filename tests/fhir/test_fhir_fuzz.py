@@ -178,3 +178,9 @@ def test_mutated_fixtures_raise_only_opioidcds_errors(
     else:
         parent[path[-1]] = replacement
     _check(doc)
+
+
+@given(st.text(max_size=80) | st.sampled_from(WORDS))
+def test_random_dosage_text_raises_only_opioidcds_errors(text: str) -> None:
+    data = request(text=text + PATIENT_VALUE)
+    _check(data)
