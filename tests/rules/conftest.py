@@ -7,24 +7,23 @@ registered here only if no top-level conftest has registered them already.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from dsl_helpers import FIXTURES
 from hypothesis import HealthCheck, settings
 
 from opioidcds.rules import Profile, Ruleset, load_profile, load_ruleset
 
-from dsl_helpers import FIXTURES
-
-for _name, _kwargs in (
-    ("ci", {"derandomize": True, "max_examples": 60, "deadline": None}),
-    ("deep", {"max_examples": 2_000, "deadline": None}),
-):
+for _name, _examples, _derandomize in (("ci", 60, True), ("deep", 2_000, False)):
     try:
         settings.get_profile(_name)
-    except Exception:  # noqa: BLE001 - hypothesis raises InvalidArgument for unknown profiles
+    except Exception:  # hypothesis raises InvalidArgument for a profile not yet registered
         settings.register_profile(
-            _name, suppress_health_check=[HealthCheck.too_slow], **_kwargs
+            _name,
+            derandomize=_derandomize,
+            max_examples=_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
         )
 if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-MINIMAL = '''
+MINIMAL = """
 kind = "ruleset"
 id = "mini"
 version = "1.0.0"
@@ -41,7 +41,7 @@ stage = "prevent"
 when = "x > limit"
 citations = ["src"]
 rationale = "Because."
-'''
+"""
 
 
 def write(tmp_path: Path, text: str, name: str = "rs.toml") -> Path:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typer.testing import CliRunner
+from pathlib import Path
 
 from dsl_helpers import FIXTURES, MINIMAL, write
+from typer.testing import CliRunner
+
 from opioidcds.cli.rules_cli import rules_app
 
 runner = CliRunner()
@@ -21,7 +23,7 @@ def test_check_default_bundled_folder() -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_check_finds_gap(tmp_path) -> None:
+def test_check_finds_gap(tmp_path: Path) -> None:
     text = MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "unique"')
     result = runner.invoke(rules_app, ["check", str(write(tmp_path, text))])
     assert result.exit_code == 1
@@ -29,7 +31,7 @@ def test_check_finds_gap(tmp_path) -> None:
     assert "x=10" in result.output
 
 
-def test_check_strict_fails_on_warnings(tmp_path) -> None:
+def test_check_strict_fails_on_warnings(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     assert runner.invoke(rules_app, ["check", str(path)]).exit_code == 0
     assert runner.invoke(rules_app, ["check", "--strict", str(path)]).exit_code == 1
@@ -69,6 +71,6 @@ def test_explain_unknown_id() -> None:
     assert result.exit_code == 2
 
 
-def test_explain_broken_file(tmp_path) -> None:
+def test_explain_broken_file(tmp_path: Path) -> None:
     path = write(tmp_path, "kind = 'ruleset'\n")
     assert runner.invoke(rules_app, ["explain", str(path)]).exit_code == 2

@@ -8,17 +8,18 @@ from __future__ import annotations
 import json
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-
 from dsl_helpers import MINIMAL, write
+
 from opioidcds.errors import InvalidInputError
-from opioidcds.rules import DecisionStatus, RulesetDefectError, load_ruleset
+from opioidcds.rules import DecisionStatus, Ruleset, RulesetDefectError, load_ruleset
 
 F, N, U = DecisionStatus.FIRED, DecisionStatus.NOT_FIRED, DecisionStatus.CANNOT_EVALUATE
 
 
-def test_collect_fires_every_matching_rule(alerts) -> None:
+def test_collect_fires_every_matching_rule(alerts: Ruleset) -> None:
     d = alerts.evaluate(
         {
             "total_ome_mg_per_day": Decimal(130),
@@ -41,14 +42,14 @@ def test_collect_fires_every_matching_rule(alerts) -> None:
     assert d.profile_id is None
 
 
-def test_threshold_is_exclusive_and_exact(alerts) -> None:
+def test_threshold_is_exclusive_and_exact(alerts: Ruleset) -> None:
     # > 100: exactly 100 does not fire; 100.0000001 does
     assert alerts.evaluate({"total_ome_mg_per_day": 100}).statuses["above-alert-threshold"] is N
     d = alerts.evaluate({"total_ome_mg_per_day": "100.0000001"})
     assert d.statuses["above-alert-threshold"] is F
 
 
-def test_unknown_is_not_silently_not_fired(alerts) -> None:
+def test_unknown_is_not_silently_not_fired(alerts: Ruleset) -> None:
     d = alerts.evaluate({})
     assert set(d.statuses.values()) == {U}
     assert not d.complete
@@ -65,7 +66,7 @@ def test_unknown_is_not_silently_not_fired(alerts) -> None:
     assert fentanyl.unknown_inputs == ("new_item_form", "opioid_naive")
 
 
-def test_kleene_and_false_beats_unknown(alerts) -> None:
+def test_kleene_and_false_beats_unknown(alerts: Ruleset) -> None:
     # all(form = patch, naive = true) with form oral and naive unknown is false, not unknown
     d = alerts.evaluate({"new_item_form": "oral"})
     fentanyl = d["fentanyl-opioid-naive"]
@@ -74,14 +75,14 @@ def test_kleene_and_false_beats_unknown(alerts) -> None:
     assert fentanyl.unknown_inputs == ()
 
 
-def test_kleene_and_true_with_unknown_is_unknown(alerts) -> None:
+def test_kleene_and_true_with_unknown_is_unknown(alerts: Ruleset) -> None:
     d = alerts.evaluate({"new_item_form": "transdermal patch"})
     fentanyl = d["fentanyl-opioid-naive"]
     assert fentanyl.status is U
     assert fentanyl.unknown_inputs == ("opioid_naive",)
 
 
-def test_trace_lines(alerts) -> None:
+def test_trace_lines(alerts: Ruleset) -> None:
     d = alerts.evaluate({"total_ome_mg_per_day": 130})
     assert d["above-alert-threshold"].trace == (
         "high_total -> true",
@@ -95,7 +96,7 @@ def test_trace_lines(alerts) -> None:
     )
 
 
-def test_decision_carries_citations_outcome_and_versions(alerts) -> None:
+def test_decision_carries_citations_outcome_and_versions(alerts: Ruleset) -> None:
     d = alerts.evaluate({"total_ome_mg_per_day": 130})
     hit = d["above-alert-threshold"]
     assert [c.id for c in hit.citations] == ["seed-002"]
@@ -107,14 +108,14 @@ def test_decision_carries_citations_outcome_and_versions(alerts) -> None:
     assert hit.rationale.startswith("Script Switch")
 
 
-def test_report_serialises_to_json(alerts) -> None:
+def test_report_serialises_to_json(alerts: Ruleset) -> None:
     report = alerts.evaluate({"total_ome_mg_per_day": "130.5"}).report()
     data = json.loads(report.model_dump_json())
     assert data["fired"] == ["above-alert-threshold"]
     assert data["decisions"][0]["trace"][1].startswith("  total_ome_mg_per_day=130.5 >")
 
 
-def test_unique_table(tier) -> None:
+def test_unique_table(tier: Ruleset) -> None:
     def tier_of(**inputs: object) -> object:
         d = tier.evaluate(inputs)
         return None if d.outcome is None else d.outcome["tier"]
@@ -137,15 +138,19 @@ def test_unique_table(tier) -> None:
     assert tier_of(risk_factor_count=0, mg_per_day=300) == "specialist-mdt"
 
 
-def test_required_input_missing_is_error(tier) -> None:
+def test_required_input_missing_is_error(tier: Ruleset) -> None:
     with pytest.raises(InvalidInputError) as info:
         tier.evaluate({"mg_per_day": 10})
     assert info.value.field == "risk_factor_count"
 
 
-def test_priority_table(level) -> None:
+def test_priority_table(level: Ruleset) -> None:
     d = level.evaluate({"factors": 5, "mg_per_day": 10})
-    assert d.statuses == {"high": F, "moderate": DecisionStatus.OVERRIDDEN, "low": DecisionStatus.OVERRIDDEN}
+    assert d.statuses == {
+        "high": F,
+        "moderate": DecisionStatus.OVERRIDDEN,
+        "low": DecisionStatus.OVERRIDDEN,
+    }
     assert d.outcome == {"level": "high"}
     d = level.evaluate({"factors": 2, "mg_per_day": 10})
     assert d.statuses == {"high": N, "moderate": F, "low": DecisionStatus.OVERRIDDEN}
@@ -169,7 +174,7 @@ def test_priority_table(level) -> None:
         ([1], "must be a number"),
     ],
 )
-def test_bad_number_inputs(tmp_path, value: object, rule: str) -> None:
+def test_bad_number_inputs(tmp_path: Path, value: object, rule: str) -> None:
     rs = load_ruleset(write(tmp_path, MINIMAL))
     with pytest.raises(InvalidInputError) as info:
         rs.evaluate({"x": value})
@@ -178,7 +183,7 @@ def test_bad_number_inputs(tmp_path, value: object, rule: str) -> None:
     assert repr(value) not in str(info.value) or repr(value) in ("True",)
 
 
-def test_bad_boolean_and_enum_and_unknown_key(tmp_path) -> None:
+def test_bad_boolean_and_enum_and_unknown_key(tmp_path: Path) -> None:
     rs = load_ruleset(write(tmp_path, MINIMAL))
     with pytest.raises(InvalidInputError, match="flag"):
         rs.evaluate({"flag": "yes"})
@@ -191,19 +196,19 @@ def test_bad_boolean_and_enum_and_unknown_key(tmp_path) -> None:
         rs.evaluate([("x", 1)])  # type: ignore[arg-type]
 
 
-def test_integer_input_must_be_whole(tier) -> None:
+def test_integer_input_must_be_whole(tier: Ruleset) -> None:
     with pytest.raises(InvalidInputError, match="whole"):
         tier.evaluate({"risk_factor_count": "1.5"})
 
 
-def test_between_ends(tmp_path) -> None:
+def test_between_ends(tmp_path: Path) -> None:
     text = MINIMAL.replace('when = "x > limit"', 'when = "x between (10, 20]"')
     rs = load_ruleset(write(tmp_path, text))
     got = {v: rs.evaluate({"x": v}).statuses["r1"] for v in (10, 11, 20, 21)}
     assert got == {10: N, 11: F, 20: F, 21: N}
 
 
-def test_member_and_not_in(tmp_path) -> None:
+def test_member_and_not_in(tmp_path: Path) -> None:
     text = MINIMAL.replace('when = "x > limit"', "when = \"colour not in ['red']\"")
     rs = load_ruleset(write(tmp_path, text))
     assert rs.evaluate({"colour": "green"}).statuses["r1"] is F
@@ -211,21 +216,21 @@ def test_member_and_not_in(tmp_path) -> None:
     assert rs.evaluate({}).statuses["r1"] is U
 
 
-def test_is_known_never_unknown(tmp_path) -> None:
+def test_is_known_never_unknown(tmp_path: Path) -> None:
     text = MINIMAL.replace('when = "x > limit"', 'when = { not = "flag is known" }')
     rs = load_ruleset(write(tmp_path, text))
     assert rs.evaluate({}).statuses["r1"] is F
     assert rs.evaluate({"flag": False}).statuses["r1"] is N
 
 
-def test_gap_at_runtime_fails_closed(tmp_path) -> None:
+def test_gap_at_runtime_fails_closed(tmp_path: Path) -> None:
     text = MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "unique"')
     rs = load_ruleset(write(tmp_path, text), check=False)
     with pytest.raises(RulesetDefectError, match="gap"):
         rs.evaluate({"x": 1})
 
 
-def test_overlap_at_runtime_fails_closed(tmp_path) -> None:
+def test_overlap_at_runtime_fails_closed(tmp_path: Path) -> None:
     text = MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "unique"') + (
         '\n[[rules]]\nid = "r2"\nstage = "find"\nwhen = "x > 5"\ncitations = ["src"]\n'
         'rationale = "Overlaps r1."\n'
@@ -235,7 +240,7 @@ def test_overlap_at_runtime_fails_closed(tmp_path) -> None:
         rs.evaluate({"x": 50})
 
 
-def test_same_answers_across_threads(alerts, tier) -> None:
+def test_same_answers_across_threads(alerts: Ruleset, tier: Ruleset) -> None:
     inputs = [
         {"total_ome_mg_per_day": Decimal(n), "benzodiazepine": n % 2 == 0} for n in range(0, 300, 7)
     ]
@@ -256,12 +261,13 @@ def test_same_answers_across_threads(alerts, tier) -> None:
     assert all(r == serial for r in results)
 
 
-def test_ruleset_is_immutable(alerts) -> None:
+def test_ruleset_is_immutable(alerts: Ruleset) -> None:
     with pytest.raises(TypeError):
         alerts.citations["x"] = "y"  # type: ignore[index]
     d = alerts.evaluate({"total_ome_mg_per_day": 130})
     hit = d["above-alert-threshold"]
     hit.outcome["severity"] = "info"  # a copy: the ruleset is untouched
-    assert alerts.evaluate({"total_ome_mg_per_day": 130})["above-alert-threshold"].outcome[
-        "severity"
-    ] == "warning"
+    assert (
+        alerts.evaluate({"total_ome_mg_per_day": 130})["above-alert-threshold"].outcome["severity"]
+        == "warning"
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from dsl_helpers import FIXTURES, MINIMAL, write
+
 from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import RulesetLoadError, Severity, lint_path, load_ruleset
+from opioidcds.rules import Ruleset, RulesetLoadError, Severity, lint_path, load_ruleset
 from opioidcds.rules.conditions import FieldSpec, FieldType
 from opioidcds.rules.linter import representatives
 
@@ -42,7 +43,7 @@ def test_fixtures_are_clean() -> None:
     assert len(report.checked) == 4
 
 
-def test_gap_with_counterexample(tmp_path) -> None:
+def test_gap_with_counterexample(tmp_path: Path) -> None:
     text = with_rules(TABLE, ("low", '"x < 10"'), ("high", '"x > 10"'))
     report = lint_path(write(tmp_path, text))
     gaps = [f for f in report.findings if f.code == "gap"]
@@ -52,12 +53,12 @@ def test_gap_with_counterexample(tmp_path) -> None:
         load_ruleset(write(tmp_path, text))
 
 
-def test_unknown_input_is_undetermined_not_gap(tmp_path) -> None:
+def test_unknown_input_is_undetermined_not_gap(tmp_path: Path) -> None:
     text = with_rules(TABLE, ("low", '"x <= 10"'), ("high", '"x > 10"'))
     assert lint_path(write(tmp_path, text)).errors == ()
 
 
-def test_overlap_with_counterexample(tmp_path) -> None:
+def test_overlap_with_counterexample(tmp_path: Path) -> None:
     text = with_rules(TABLE, ("low", '"x <= 10"'), ("high", '"x >= 10"'))
     report = lint_path(write(tmp_path, text))
     overlaps = [f for f in report.findings if f.code == "overlap"]
@@ -66,53 +67,53 @@ def test_overlap_with_counterexample(tmp_path) -> None:
     assert "'low' and 'high'" in overlaps[0].message
 
 
-def test_gap_over_enum_and_boolean(tmp_path) -> None:
+def test_gap_over_enum_and_boolean(tmp_path: Path) -> None:
     text = with_rules(
         TABLE,
         ("a", "\"colour = 'red'\""),
-        ("b", "{ all = [\"colour = 'green'\", \"flag = true\"] }"),
+        ("b", '{ all = ["colour = \'green\'", "flag = true"] }'),
     )
     gaps = [f for f in lint_path(write(tmp_path, text)).findings if f.code == "gap"]
     assert [g.counterexample for g in gaps] == [(("flag", "false"), ("colour", "green"))]
 
 
-def test_gap_in_unknown_branch_is_reported(tmp_path) -> None:
+def test_gap_in_unknown_branch_is_reported(tmp_path: Path) -> None:
     # 'flag is unknown' and 'flag = true' leave flag = false uncovered
     text = with_rules(TABLE, ("a", '"flag is unknown"'), ("b", '"flag = true"'))
     gaps = [f for f in lint_path(write(tmp_path, text)).findings if f.code == "gap"]
     assert [g.counterexample for g in gaps] == [(("flag", "false"),)]
 
 
-def test_never_firing_rule_warned(tmp_path) -> None:
+def test_never_firing_rule_warned(tmp_path: Path) -> None:
     text = with_rules(MINIMAL, ("r1", '{ all = ["x > 5", "x < 3"] }'))
     assert ("never-fires", "condition can never be true over the declared inputs") in codes(
         write(tmp_path, text)
     )
 
 
-def test_rule_outside_declared_bounds_never_fires(tmp_path) -> None:
+def test_rule_outside_declared_bounds_never_fires(tmp_path: Path) -> None:
     text = with_rules(MINIMAL, ("r1", '"x > 1000"'))
     assert any(c == "never-fires" for c, _ in codes(write(tmp_path, text)))
 
 
-def test_shadowed_rule_in_priority_table(level, tmp_path) -> None:
+def test_shadowed_rule_in_priority_table(level: Ruleset, tmp_path: Path) -> None:
     text = (FIXTURES / "level.toml").read_text()
     text = text.replace('when = "factors >= 2"', 'when = "factors >= 4"')
-    text = text.replace('given = { factors = 2, mg_per_day = 130 }', 'given = { factors = 4 }')
+    text = text.replace("given = { factors = 2, mg_per_day = 130 }", "given = { factors = 4 }")
     text = text.replace(
-        '[[examples]]\ngiven = { factors = 2 }\nexpect_fired = []\nexpect_complete = false\n', ""
+        "[[examples]]\ngiven = { factors = 2 }\nexpect_fired = []\nexpect_complete = false\n", ""
     )
     found = codes(write(tmp_path, text))
     assert ("shadowed", "never selected: a higher-ranked rule always applies first") in found
 
 
-def test_failing_examples_reported(tmp_path) -> None:
+def test_failing_examples_reported(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[rules.examples]]\ngiven = { x = 50 }\nexpect = "not_fired"\n'
     found = codes(write(tmp_path, text))
     assert ("example", "example 1: expected not_fired, got fired") in found
 
 
-def test_unused_things_warned(tmp_path) -> None:
+def test_unused_things_warned(tmp_path: Path) -> None:
     text = MINIMAL.replace('src = "A source."', 'src = "A source."\nother = "Unused."')
     report = lint_path(write(tmp_path, text))
     messages = [f.message for f in report.warnings]
@@ -123,20 +124,17 @@ def test_unused_things_warned(tmp_path) -> None:
 
 def test_integer_representatives_cover_cut_points() -> None:
     spec = FieldSpec("n", FieldType.INTEGER, 0, minimum=None, maximum=None, required=True)
-    from decimal import Decimal as D
-
-    reps = representatives(spec, {D("2.5"), D(7)})
-    assert reps == [D(1), D(2), D(3), D(4), D(6), D(7), D(8)]
+    reps = representatives(spec, {Decimal("2.5"), Decimal(7)})
+    assert reps == [Decimal(n) for n in (1, 2, 3, 4, 6, 7, 8)]
 
 
 def test_number_representatives_include_midpoints_and_unknown() -> None:
-    from decimal import Decimal as D
+    spec = FieldSpec("x", FieldType.NUMBER, 0, minimum=Decimal(0), maximum=Decimal(100))
+    got = representatives(spec, {Decimal(10), Decimal(120)})
+    assert got == [Decimal(0), Decimal(5), Decimal(10), Decimal(55), Decimal(100), None]
 
-    spec = FieldSpec("x", FieldType.NUMBER, 0, minimum=D(0), maximum=D(100))
-    assert representatives(spec, {D(10), D(120)}) == [D(0), D(5), D(10), D(55), D(100), None]
 
-
-def test_lint_reports_load_errors(tmp_path) -> None:
+def test_lint_reports_load_errors(tmp_path: Path) -> None:
     write(tmp_path, "kind = 'ruleset'\n", "bad.toml")
     report = lint_path(tmp_path)
     assert not report.ok

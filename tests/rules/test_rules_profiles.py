@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from dsl_helpers import FIXTURES, write
-from opioidcds.rules import DecisionStatus, ProfileError, RulesetLoadError, load_profile
+
+from opioidcds.rules import (
+    DecisionStatus,
+    Profile,
+    ProfileError,
+    Ruleset,
+    RulesetLoadError,
+    load_profile,
+)
 
 PROFILE_HEAD = """
 kind = "profile"
@@ -26,7 +33,7 @@ def profile_at(tmp_path: Path, body: str) -> Path:
     return write(tmp_path, PROFILE_HEAD + body, "profile.toml")
 
 
-def test_override_changes_threshold_and_is_named(alerts, ics90) -> None:
+def test_override_changes_threshold_and_is_named(alerts: Ruleset, ics90: Profile) -> None:
     plain = alerts.evaluate({"total_ome_mg_per_day": 95})
     assert plain.statuses["above-alert-threshold"] is DecisionStatus.NOT_FIRED
     local = alerts.evaluate({"total_ome_mg_per_day": 95}, profile=ics90)
@@ -38,7 +45,7 @@ def test_override_changes_threshold_and_is_named(alerts, ics90) -> None:
     assert [c.id for c in hit.citations] == ["seed-002", "oa-2025"]
 
 
-def test_disabled_rule_states_reason(alerts, ics90) -> None:
+def test_disabled_rule_states_reason(alerts: Ruleset, ics90: Profile) -> None:
     d = alerts.evaluate({"gabapentinoid": True}, profile=ics90)
     gaba = d["opioid-with-gabapentinoid"]
     assert gaba.status is DecisionStatus.DISABLED
@@ -46,23 +53,25 @@ def test_disabled_rule_states_reason(alerts, ics90) -> None:
     assert "opioid-with-gabapentinoid" not in d.fired_ids
 
 
-def test_profile_applies_to_unique_table(tier, ics90) -> None:
+def test_profile_applies_to_unique_table(tier: Ruleset, ics90: Profile) -> None:
     inputs = {"risk_factor_count": 0, "mg_per_day": 100, "complex_needs": False}
     assert tier.evaluate(inputs).outcome == {"tier": "letter"}
     assert tier.evaluate(inputs, profile=ics90).outcome == {"tier": "pcn-service"}
 
 
-def test_profile_without_section_changes_nothing_but_is_named(level, ics90) -> None:
+def test_profile_without_section_changes_nothing_but_is_named(
+    level: Ruleset, ics90: Profile
+) -> None:
     d = level.evaluate({"factors": 0, "mg_per_day": 10}, profile=ics90)
     assert d.fired_ids == ("low",)
     assert d.profile_id == "fixture-ics-90"
 
 
-def test_bind_is_cached_and_reused(tier, ics90) -> None:
+def test_bind_is_cached_and_reused(tier: Ruleset, ics90: Profile) -> None:
     assert tier.bind(ics90) is tier.bind(ics90)
 
 
-def test_unknown_parameter_refused(tier, tmp_path) -> None:
+def test_unknown_parameter_refused(tier: Ruleset, tmp_path: Path) -> None:
     p = load_profile(
         profile_at(
             tmp_path,
@@ -74,7 +83,7 @@ def test_unknown_parameter_refused(tier, tmp_path) -> None:
         tier.evaluate({"risk_factor_count": 0}, profile=p)
 
 
-def test_unknown_rule_refused(tier, tmp_path) -> None:
+def test_unknown_rule_refused(tier: Ruleset, tmp_path: Path) -> None:
     p = load_profile(
         profile_at(tmp_path, '[[rulesets.fixture-tier.disable]]\nrule = "zzz"\nreason = "r"\n')
     )
@@ -82,13 +91,13 @@ def test_unknown_rule_refused(tier, tmp_path) -> None:
         tier.bind(p)
 
 
-def test_version_pin_refused(tier, tmp_path) -> None:
+def test_version_pin_refused(tier: Ruleset, tmp_path: Path) -> None:
     p = load_profile(profile_at(tmp_path, '[rulesets.fixture-tier]\nruleset_version = "9.9.9"\n'))
-    with pytest.raises(ProfileError, match="written for version 9.9.9"):
+    with pytest.raises(ProfileError, match=r"written for version 9\.9\.9"):
         tier.bind(p)
 
 
-def test_profile_opening_a_gap_refused(tier, tmp_path) -> None:
+def test_profile_opening_a_gap_refused(tier: Ruleset, tmp_path: Path) -> None:
     p = load_profile(
         profile_at(
             tmp_path, '[[rulesets.fixture-tier.disable]]\nrule = "pcn"\nreason = "no PCN service"\n'
@@ -98,12 +107,10 @@ def test_profile_opening_a_gap_refused(tier, tmp_path) -> None:
         tier.bind(p)
 
 
-def test_profile_needs_reason_and_citation(tmp_path) -> None:
+def test_profile_needs_reason_and_citation(tmp_path: Path) -> None:
     with pytest.raises(RulesetLoadError, match="reason"):
         load_profile(
-            profile_at(
-                tmp_path, '[rulesets.x.parameters.y]\nvalue = 1\ncitations = ["local"]\n'
-            )
+            profile_at(tmp_path, '[rulesets.x.parameters.y]\nvalue = 1\ncitations = ["local"]\n')
         )
     with pytest.raises(RulesetLoadError, match="unknown citation 'other'"):
         load_profile(
@@ -116,7 +123,7 @@ def test_profile_needs_reason_and_citation(tmp_path) -> None:
         load_profile(profile_at(tmp_path, '[[rulesets.x.disable]]\nrule = "r"\n'))
 
 
-def test_profile_float_refused(tmp_path) -> None:
+def test_profile_float_refused(tmp_path: Path) -> None:
     with pytest.raises(RulesetLoadError, match="floats"):
         load_profile(
             profile_at(

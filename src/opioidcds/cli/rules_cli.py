@@ -19,7 +19,7 @@ from opioidcds.rules.conditions import format_value, render_condition
 from opioidcds.rules.evaluator import Ruleset
 from opioidcds.rules.linter import Severity, lint_bound, lint_path
 from opioidcds.rules.loader import load_profile, load_ruleset, read_knowledge_file
-from opioidcds.rules.profiles import Profile
+from opioidcds.rules.profiles import Profile, ProfileSection
 
 __all__ = ["rules_app"]
 
@@ -104,7 +104,9 @@ def explain(
     folder = rules_dir if rules_dir is not None else knowledge_dir("rules")
     path = _find_ruleset(ruleset, folder)
     if path is None or not path.exists():
-        console.print(f"[red]error:[/red] no ruleset '{ruleset}' (give an id in {folder} or a path)")
+        console.print(
+            f"[red]error:[/red] no ruleset '{ruleset}' (give an id in {folder} or a path)"
+        )
         raise typer.Exit(_EXIT_USAGE)
     try:
         rs = load_ruleset(path, check=False)
@@ -116,7 +118,9 @@ def explain(
     _print_ruleset(console, rs, prof)
     report = lint_bound(bound)
     status = "clean" if report.ok else f"{len(report.errors)} error(s)"
-    console.print(f"lint: {status}, {len(report.warnings)} warning(s) (run 'rules check' for detail)")
+    console.print(
+        f"lint: {status}, {len(report.warnings)} warning(s) (run 'rules check' for detail)"
+    )
 
 
 def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
@@ -128,7 +132,13 @@ def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
     console.print(f"hit policy: [bold]{rs.hit_policy}[/bold]{reason}")
     if prof is not None:
         console.print(f"profile: {prof.id} version {prof.version} ({prof.owner})")
+    _print_inputs(console, rs)
+    _print_parameters(console, rs, section)
+    _print_rules(console, rs, section)
+    _print_citations(console, rs, prof)
 
+
+def _print_inputs(console: Console, rs: Ruleset) -> None:
     inputs = Table(title="Inputs")
     for col in ("name", "type", "unit", "domain", "unknown allowed", "description"):
         inputs.add_column(col, overflow="fold")
@@ -140,11 +150,17 @@ def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
             hi = "+inf" if f.maximum is None else format_value(f.maximum)
             domain = "" if f.type == "boolean" else f"[{lo}, {hi}]"
         inputs.add_row(
-            f.name, f.type, f.unit or "", domain, "no" if f.required else "yes",
+            f.name,
+            f.type,
+            f.unit or "",
+            domain,
+            "no" if f.required else "yes",
             f.description or "",
         )
     console.print(inputs)
 
+
+def _print_parameters(console: Console, rs: Ruleset, section: ProfileSection | None) -> None:
     if rs.parameters:
         params = Table(title="Parameters")
         for col in ("name", "value", "unit", "citations", "profile change"):
@@ -161,6 +177,8 @@ def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
             params.add_row(name, value, p.unit or "", cites, change)
         console.print(params)
 
+
+def _print_rules(console: Console, rs: Ruleset, section: ProfileSection | None) -> None:
     disabled = {d.rule: d.reason for d in section.disable} if section else {}
     table = Table(title="Decision table", show_lines=True)
     columns = ["#", "rule", "stage", "when", "outcome", "citations"]
@@ -176,13 +194,21 @@ def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
         rule = r.id + (f"\n{r.title}" if r.title else "")
         if r.id in disabled:
             rule += f"\n[yellow]DISABLED: {disabled[r.id]}[/yellow]"
-        row = [str(n), rule, str(r.stage), "\n".join(render_condition(r.condition)),
-               outcome, ", ".join(r.citations)]
+        row = [
+            str(n),
+            rule,
+            str(r.stage),
+            "\n".join(render_condition(r.condition)),
+            outcome,
+            ", ".join(r.citations),
+        ]
         if rs.hit_policy == "priority":
             row.insert(1, str(r.priority))
         table.add_row(*row)
     console.print(table)
 
+
+def _print_citations(console: Console, rs: Ruleset, prof: Profile | None) -> None:
     cites = Table(title="Citations")
     cites.add_column("id")
     cites.add_column("source", overflow="fold")

@@ -386,9 +386,7 @@ def condition_params(node: Condition) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def field_constants(
-    node: Condition, params: Mapping[str, Decimal]
-) -> dict[str, set[Scalar]]:
+def field_constants(node: Condition, params: Mapping[str, Decimal]) -> dict[str, set[Scalar]]:
     """Every constant each field is compared with (parameters resolved): the linter's cut points."""
     out: dict[str, set[Scalar]] = {}
     for n in _walk(node):
@@ -481,7 +479,9 @@ def compile_condition(
     return _compile_leaf(node, index[node.field], params)
 
 
-def _compile_leaf(node: Leaf, i: int, params: Mapping[str, Decimal]) -> Compiled:
+def _compile_leaf(  # noqa: PLR0911 - one closure per operator, for speed
+    node: Leaf, i: int, params: Mapping[str, Decimal]
+) -> Compiled:
     if isinstance(node, Known):
         want = node.known
 
@@ -564,7 +564,7 @@ PENDING: Final = "pending"
 PartialTruth = bool | None | str
 
 
-def evaluate_partial(
+def evaluate_partial(  # noqa: PLR0911 - one return per node kind
     node: Condition, assigned: Mapping[str, Scalar | None], params: Mapping[str, Decimal]
 ) -> PartialTruth:
     """Evaluate with some inputs not yet chosen: ``True``/``False``/``None`` or ``PENDING``.
@@ -619,7 +619,9 @@ def _fmt_truth(t: Truth) -> str:
     return "unknown" if t is None else ("true" if t else "false")
 
 
-def _fmt_operand(op: Operand, params: Mapping[str, Decimal] | None, notes: Mapping[str, str]) -> str:
+def _fmt_operand(
+    op: Operand, params: Mapping[str, Decimal] | None, notes: Mapping[str, str]
+) -> str:
     if isinstance(op, Const):
         return f"'{op.value}'" if isinstance(op.value, str) else format_value(op.value)
     if params is None:
@@ -678,12 +680,12 @@ def trace_condition(
     (empty unless the value is unknown).
     """
     if isinstance(node, Ref):
-        t, lines, unknown = trace_condition(node.child, values, params, notes, indent + "  ")
-        return t, [f"{indent}{node.name} -> {_fmt_truth(t)}", *lines], unknown
+        rt, rlines, runknown = trace_condition(node.child, values, params, notes, indent + "  ")
+        return rt, [f"{indent}{node.name} -> {_fmt_truth(rt)}", *rlines], runknown
     if isinstance(node, Not):
-        t, lines, unknown = trace_condition(node.child, values, params, notes, indent + "  ")
-        nt = None if t is None else not t
-        return nt, [f"{indent}not -> {_fmt_truth(nt)}", *lines], unknown
+        ct, clines, cunknown = trace_condition(node.child, values, params, notes, indent + "  ")
+        nt = None if ct is None else not ct
+        return nt, [f"{indent}not -> {_fmt_truth(nt)}", *clines], cunknown
     if isinstance(node, AllOf | AnyOf):
         stop = isinstance(node, AnyOf)
         results = [trace_condition(c, values, params, notes, indent + "  ") for c in node.children]

@@ -60,8 +60,10 @@ class ProfileError(KnowledgeBaseError):
 
 
 class RulesetDefectError(KnowledgeBaseError):
-    """Evaluation met a defect of the ruleset itself: an overlap in a ``unique`` table or a gap
-    (no rule applies and none is undetermined) in a single-hit table.
+    """Evaluation met a defect of the ruleset itself (an overlap or a gap).
+
+    An overlap: two rules hold in a ``unique`` table. A gap: no rule applies and none is
+    undetermined in a single-hit table.
 
     The linter finds these before use; at run time the library fails closed rather than
     returning "no decision".

@@ -222,10 +222,10 @@ class Ruleset:
         "version",
     )
 
-    def __init__(  # noqa: PLR0913 - a ruleset has this many parts
+    def __init__(
         self,
         *,
-        id: str,  # noqa: A002 - the DSL's own name for it
+        id: str,
         version: str,
         effective_date: dt.date,
         owner: str,
@@ -315,6 +315,7 @@ class Ruleset:
         Raises:
             ProfileError: the profile names an unknown parameter or rule, pins another
                 version of this ruleset, or breaks the table (with ``check``).
+
         """
         if profile is None:
             return self._default
@@ -334,9 +335,7 @@ class Ruleset:
             self._bind_cache[profile.fingerprint] = bound
         return bound
 
-    def evaluate(
-        self, inputs: Mapping[str, object], profile: Profile | None = None
-    ) -> Decisions:
+    def evaluate(self, inputs: Mapping[str, object], profile: Profile | None = None) -> Decisions:
         """Evaluate the rules on ``inputs`` (missing or ``None`` values are unknown).
 
         Numbers must be ``int``, ``Decimal`` or decimal strings (binary floats are refused);
@@ -347,6 +346,7 @@ class Ruleset:
                 bounds, or required and missing (names the field, never the value).
             ProfileError: the profile cannot be applied to this ruleset.
             RulesetDefectError: a single-hit table has an overlap or a gap at these inputs.
+
         """
         return self.bind(profile).evaluate(inputs)
 
@@ -406,14 +406,13 @@ class BoundRuleset:
 
         Raises:
             InvalidInputError: see :meth:`Ruleset.evaluate`.
+
         """
         if not isinstance(inputs, Mapping):
             raise InvalidInputError("inputs", "must be a mapping of input names to values")
         if not self._names.issuperset(inputs):
             extra = sorted(str(k) for k in inputs if k not in self._names)
-            raise InvalidInputError(
-                extra[0], f"is not an input of ruleset '{self.ruleset.id}'"
-            )
+            raise InvalidInputError(extra[0], f"is not an input of ruleset '{self.ruleset.id}'")
         get = inputs.get
         return tuple([conv(get(name)) for name, conv in self._converters])
 
@@ -434,6 +433,7 @@ class BoundRuleset:
         Raises:
             RulesetDefectError: two rules hold in a ``unique`` table, or no rule holds and
                 none is undetermined in a single-hit table.
+
         """
         policy = self.ruleset.hit_policy
         if policy is HitPolicy.COLLECT:
@@ -492,8 +492,10 @@ _COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
 
 
 class Decisions:
-    """The result of evaluating a ruleset once: which rules fired, which could not be
-    evaluated and why, under which ruleset and profile versions.
+    """The result of evaluating a ruleset once.
+
+    Says which rules fired, which could not be evaluated and why, under which ruleset and
+    profile versions.
 
     Per-rule :class:`Decision` objects (trace, citations, outcome) are built on access; the
     object itself is immutable.
@@ -556,21 +558,17 @@ class Decisions:
     @property
     def conditions(self) -> Mapping[str, bool | None]:
         """Rule id -> condition value (``None`` unknown); disabled rules are left out."""
-        return MappingProxyType(
-            {
-                r.id: t
-                for r, t in zip(self._bound.ruleset.rules, self._truths, strict=True)
-                if t != DISABLED
-            }  # type: ignore[misc]  # DISABLED filtered out
-        )
+        out: dict[str, bool | None] = {}
+        for r, t in zip(self._bound.ruleset.rules, self._truths, strict=True):
+            if not isinstance(t, str):
+                out[r.id] = t
+        return MappingProxyType(out)
 
     @property
     def fired_ids(self) -> tuple[str, ...]:
         """Ids of the rules that fired, in file order."""
         rules = self._bound.ruleset.rules
-        return tuple(
-            rules[i].id for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED
-        )
+        return tuple(rules[i].id for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED)
 
     @property
     def complete(self) -> bool:
@@ -623,11 +621,11 @@ class Decisions:
         return tuple(self._decision(i) for i in range(len(self._statuses)))
 
     def __getitem__(self, rule_id: str) -> Decision:
-        """The decision of one rule; raises ``KeyError`` for an unknown rule id."""
+        """Return the decision of one rule; raises ``KeyError`` for an unknown rule id."""
         return self._decision(self._bound.rule_index(rule_id))
 
     def report(self) -> DecisionReport:
-        """A serialisable summary with every decision and its trace."""
+        """Return a serialisable summary with every decision and its trace."""
         return DecisionReport(
             ruleset_id=self.ruleset_id,
             ruleset_version=self.ruleset_version,
@@ -702,13 +700,14 @@ class Decisions:
 Converter = Callable[[object], Scalar | None]
 
 
-def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:  # noqa: C901 - one branch a type
+def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:
     name = spec.name
     required = spec.required
 
-    def missing() -> None:
+    def missing() -> Scalar | None:
         if required:
             raise InvalidInputError(name, f"is required by ruleset '{ruleset_id}'")
+        return None
 
     if spec.type is FieldType.BOOLEAN:
 
@@ -764,4 +763,3 @@ def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:  # noqa: C901 - o
         return d
 
     return conv_number
-

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
@@ -83,9 +84,9 @@ class Finding:
         rule = f" rule '{self.rule_id}':" if self.rule_id else ""
         example = ""
         if self.counterexample:
-            example = " [counter-example: " + ", ".join(
-                f"{k}={v}" for k, v in self.counterexample
-            ) + "]"
+            example = (
+                " [counter-example: " + ", ".join(f"{k}={v}" for k, v in self.counterexample) + "]"
+            )
         return f"{where}: {self.severity} [{self.code}]{rule} {self.message}{example}"
 
 
@@ -116,7 +117,7 @@ class LintReport:
 
 
 def representatives(spec: FieldSpec, constants: set[Scalar]) -> list[Scalar | None]:
-    """Inputs that between them take every truth value any condition on ``spec`` can have.
+    """Return inputs that between them give every truth value a condition on ``spec`` can have.
 
     ``constants`` are the values the field is compared with. Unknown (``None``) comes last and
     only for inputs that are not ``required``.
@@ -153,7 +154,7 @@ def _numeric_reps(spec: FieldSpec, consts: set[Decimal]) -> list[Decimal]:
     if not pts:
         return [Decimal(0)]
     reps = list(pts)
-    reps.extend((a + b) / 2 for a, b in zip(pts, pts[1:], strict=False))
+    reps.extend((a + b) / 2 for a, b in pairwise(pts))
     if lo is None:
         reps.append(pts[0] - 1)
     if hi is None:
@@ -161,7 +162,7 @@ def _numeric_reps(spec: FieldSpec, consts: set[Decimal]) -> list[Decimal]:
     return sorted(set(reps))
 
 
-# --- the search ------------------------------------------------------------------------------------
+# --- the search ----------------------------------------------------------------------------------
 
 
 class _Budget(Exception):  # noqa: N818 - internal control flow, never escapes this module
@@ -213,7 +214,7 @@ def _table_findings(bound: BoundRuleset) -> list[Finding]:
         search.tick()
         vals = search.values(assigned)
         true_at = [k for k, v in enumerate(vals) if v is True]
-        if policy is HitPolicy.UNIQUE and len(true_at) >= 2:  # noqa: PLR2004 - two rules
+        if policy is HitPolicy.UNIQUE and len(true_at) >= 2:
             pair = (rs.rules[active[true_at[0]]].id, rs.rules[active[true_at[1]]].id)
             if pair not in overlaps and len(overlaps) < _MAX_REPORTED:
                 overlaps[pair] = search.complete(assigned)
@@ -237,23 +238,37 @@ def _table_findings(bound: BoundRuleset) -> list[Finding]:
     except _Budget:
         findings.append(
             Finding(
-                Severity.ERROR, "too-large",
+                Severity.ERROR,
+                "too-large",
                 f"{policy} table too large to verify for gaps/overlaps "
                 f"(over {MAX_SEARCH_NODES} cases); split it",
                 rs.source,
             )
         )
     where = f" (profile {bound.profile_id})" if bound.profile is not None else ""
-    for ex in gaps:
-        findings.append(
-            Finding(Severity.ERROR, "gap", f"no rule applies at this input{where}", rs.source,
-                    None, None, ex)
+    findings.extend(
+        Finding(
+            Severity.ERROR,
+            "gap",
+            f"no rule applies at this input{where}",
+            rs.source,
+            None,
+            None,
+            ex,
         )
+        for ex in gaps
+    )
     for (a, b), ex in overlaps.items():
         findings.append(
-            Finding(Severity.ERROR, "overlap",
-                    f"rules '{a}' and '{b}' both apply at this input{where}", rs.source,
-                    a, rs.rule(a).line, ex)
+            Finding(
+                Severity.ERROR,
+                "overlap",
+                f"rules '{a}' and '{b}' both apply at this input{where}",
+                rs.source,
+                a,
+                rs.rule(a).line,
+                ex,
+            )
         )
     return findings
 
@@ -270,7 +285,7 @@ def _make_search(bound: BoundRuleset, active: list[int], conds: Sequence[Conditi
 
 
 def _satisfiable(bound: BoundRuleset, target: int, must_be_false: Sequence[int]) -> bool | None:
-    """Is there an input where rule ``target`` holds and every rule in ``must_be_false`` fails?
+    """Find whether some input makes rule ``target`` hold and every ``must_be_false`` rule fail.
 
     ``None`` when the search budget ran out.
     """
@@ -302,7 +317,7 @@ def _satisfiable(bound: BoundRuleset, target: int, must_be_false: Sequence[int])
         return None
 
 
-# --- examples --------------------------------------------------------------------------------------
+# --- examples ------------------------------------------------------------------------------------
 
 
 def _run(bound: BoundRuleset, given: tuple[tuple[str, Scalar | None], ...]) -> Decisions | str:
@@ -323,28 +338,55 @@ def _example_findings(bound: BoundRuleset) -> list[Finding]:
             got = result if isinstance(result, str) else str(result.statuses[rule.id])
             if got != ex.expect:
                 out.append(
-                    Finding(Severity.ERROR, "example",
-                            f"example {n}: expected {ex.expect}, got {got}", rs.source,
-                            rule.id, rule.line, _given(ex.given))
+                    Finding(
+                        Severity.ERROR,
+                        "example",
+                        f"example {n}: expected {ex.expect}, got {got}",
+                        rs.source,
+                        rule.id,
+                        rule.line,
+                        _given(ex.given),
+                    )
                 )
     for n, tex in enumerate(rs.examples, start=1):
         result = _run(bound, tex.given)
         if isinstance(result, str):
-            out.append(Finding(Severity.ERROR, "example", f"table example {n}: {result}",
-                               rs.source, None, None, _given(tex.given)))
+            out.append(
+                Finding(
+                    Severity.ERROR,
+                    "example",
+                    f"table example {n}: {result}",
+                    rs.source,
+                    None,
+                    None,
+                    _given(tex.given),
+                )
+            )
             continue
         if set(result.fired_ids) != set(tex.expect_fired):
             out.append(
-                Finding(Severity.ERROR, "example",
-                        f"table example {n}: expected fired {sorted(tex.expect_fired)}, "
-                        f"got {sorted(result.fired_ids)}", rs.source, None, None,
-                        _given(tex.given))
+                Finding(
+                    Severity.ERROR,
+                    "example",
+                    f"table example {n}: expected fired {sorted(tex.expect_fired)}, "
+                    f"got {sorted(result.fired_ids)}",
+                    rs.source,
+                    None,
+                    None,
+                    _given(tex.given),
+                )
             )
         if tex.expect_complete is not None and result.complete != tex.expect_complete:
             out.append(
-                Finding(Severity.ERROR, "example",
-                        f"table example {n}: expected complete={tex.expect_complete}",
-                        rs.source, None, None, _given(tex.given))
+                Finding(
+                    Severity.ERROR,
+                    "example",
+                    f"table example {n}: expected complete={tex.expect_complete}",
+                    rs.source,
+                    None,
+                    None,
+                    _given(tex.given),
+                )
             )
     return out
 
@@ -353,7 +395,7 @@ def _given(given: tuple[tuple[str, Scalar | None], ...]) -> tuple[tuple[str, str
     return tuple((k, format_value(v)) for k, v in given)
 
 
-# --- tidiness --------------------------------------------------------------------------------------
+# --- tidiness ------------------------------------------------------------------------------------
 
 
 def _walk_known(node: Condition) -> Iterator[Known]:
@@ -369,39 +411,51 @@ def _walk_known(node: Condition) -> Iterator[Known]:
 
 
 def _tidiness(rs: Ruleset) -> list[Finding]:
+    def warn(
+        code: str, message: str, rule_id: str | None = None, line: int | None = None
+    ) -> Finding:
+        return Finding(Severity.WARNING, code, message, rs.source, rule_id, line)
+
     out: list[Finding] = []
     if not rs.reviewer:
-        out.append(Finding(Severity.WARNING, "no-reviewer", "ruleset names no reviewer", rs.source))
+        out.append(warn("no-reviewer", "ruleset names no reviewer"))
     used_cites = {c for r in rs.rules for c in r.citations}
     used_cites.update(c for p in rs.parameters.values() for c in p.citations)
-    for c in rs.citations:
-        if c not in used_cites:
-            out.append(Finding(Severity.WARNING, "unused", f"citation '{c}' is never cited",
-                               rs.source))
+    out.extend(
+        warn("unused", f"citation '{c}' is never cited")
+        for c in rs.citations
+        if c not in used_cites
+    )
     used_params = {p for r in rs.rules for p in r.params}
-    for p in rs.parameters:
-        if p not in used_params:
-            out.append(Finding(Severity.WARNING, "unused", f"parameter '{p}' is never used",
-                               rs.source))
+    out.extend(
+        warn("unused", f"parameter '{p}' is never used")
+        for p in rs.parameters
+        if p not in used_params
+    )
     used_inputs = {f for r in rs.rules for f in r.fields}
-    for f in rs.inputs:
-        if f.name not in used_inputs:
-            out.append(Finding(Severity.WARNING, "unused", f"input '{f.name}' is never used",
-                               rs.source))
+    out.extend(
+        warn("unused", f"input '{f.name}' is never used")
+        for f in rs.inputs
+        if f.name not in used_inputs
+    )
     required = {f.name for f in rs.inputs if f.required}
     for r in rs.rules:
         if not r.examples and not rs.examples:
-            out.append(Finding(Severity.WARNING, "no-example", "rule has no inline example",
-                               rs.source, r.id, r.line))
-        for k in _walk_known(r.condition):
-            if k.field in required:
-                out.append(Finding(Severity.WARNING, "always-known",
-                                   f"'{k.field}' is required, so 'is known/unknown' is constant",
-                                   rs.source, r.id, r.line))
+            out.append(warn("no-example", "rule has no inline example", r.id, r.line))
+        out.extend(
+            warn(
+                "always-known",
+                f"'{k.field}' is required, so 'is known/unknown' is constant",
+                r.id,
+                r.line,
+            )
+            for k in _walk_known(r.condition)
+            if k.field in required
+        )
     return out
 
 
-# --- entry points ----------------------------------------------------------------------------------
+# --- entry points --------------------------------------------------------------------------------
 
 
 def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintReport:
@@ -424,13 +478,27 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
         rule = rs.rules[i]
         ok = _satisfiable(bound, i, ())
         if ok is False:
-            findings.append(Finding(Severity.WARNING, "never-fires",
-                                    "condition can never be true over the declared inputs",
-                                    rs.source, rule.id, rule.line))
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "never-fires",
+                    "condition can never be true over the declared inputs",
+                    rs.source,
+                    rule.id,
+                    rule.line,
+                )
+            )
         elif ok and ordered and pos > 0 and _satisfiable(bound, i, active[:pos]) is False:
-            findings.append(Finding(Severity.WARNING, "shadowed",
-                                    "never selected: a higher-ranked rule always applies first",
-                                    rs.source, rule.id, rule.line))
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    "shadowed",
+                    "never selected: a higher-ranked rule always applies first",
+                    rs.source,
+                    rule.id,
+                    rule.line,
+                )
+            )
     if bound.profile is None:
         findings.extend(_tidiness(rs))
     return LintReport(tuple(findings), (rs.source,))
@@ -466,9 +534,14 @@ def lint_path(path: str | Path) -> LintReport:
             if kind == "ruleset":
                 rs = load_ruleset(file, check=False)
                 if rs.id in rulesets:
-                    findings.append(Finding(Severity.ERROR, "duplicate",
-                                            f"ruleset id '{rs.id}' also in {rulesets[rs.id].source}",
-                                            str(file)))
+                    findings.append(
+                        Finding(
+                            Severity.ERROR,
+                            "duplicate",
+                            f"ruleset id '{rs.id}' also in {rulesets[rs.id].source}",
+                            str(file),
+                        )
+                    )
                     continue
                 rulesets[rs.id] = rs
                 findings.extend(lint_bound(rs.bind(None)).findings)
@@ -483,9 +556,15 @@ def lint_path(path: str | Path) -> LintReport:
         for rsid in profile.sections:
             target = rulesets.get(rsid)
             if target is None:
-                findings.append(Finding(Severity.ERROR, "profile",
-                                        f"profile '{profile.id}' names ruleset '{rsid}', "
-                                        "which is not under the checked path", profile.source))
+                findings.append(
+                    Finding(
+                        Severity.ERROR,
+                        "profile",
+                        f"profile '{profile.id}' names ruleset '{rsid}', "
+                        "which is not under the checked path",
+                        profile.source,
+                    )
+                )
                 continue
             try:
                 bound = target.bind(profile, check=False)
@@ -493,9 +572,15 @@ def lint_path(path: str | Path) -> LintReport:
                 findings.append(Finding(Severity.ERROR, "profile", str(exc), profile.source))
                 continue
             findings.extend(
-                Finding(f.severity, f.code, f"{f.message} (with profile '{profile.id}')",
-                        profile.source, f.rule_id, None, f.counterexample)
+                Finding(
+                    f.severity,
+                    f.code,
+                    f"{f.message} (with profile '{profile.id}')",
+                    profile.source,
+                    f.rule_id,
+                    None,
+                    f.counterexample,
+                )
                 for f in lint_bound(bound).findings
             )
     return LintReport(tuple(findings), tuple(str(f) for f in files))
-

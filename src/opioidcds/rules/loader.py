@@ -101,9 +101,7 @@ class _Lines:
         if index >= len(self.rule_starts):
             return None
         start = self.rule_starts[index]
-        end = (
-            self.rule_starts[index + 1] if index + 1 < len(self.rule_starts) else len(self.lines)
-        )
+        end = self.rule_starts[index + 1] if index + 1 < len(self.rule_starts) else len(self.lines)
         if key is not None:
             found = self._key_in(key, start, end)
             if found is not None:
@@ -136,9 +134,9 @@ class _Source:
     fingerprint: str
 
 
-def _problem(file: str, message: str, rule_id: str | None = None, line: int | None = None) -> (
-    RulesetLoadError
-):
+def _problem(
+    file: str, message: str, rule_id: str | None = None, line: int | None = None
+) -> RulesetLoadError:
     return RulesetLoadError([LoadProblem(file, message, rule_id, line)])
 
 
@@ -164,11 +162,14 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     Raises:
         RulesetLoadError: missing, too large, not UTF-8, malformed TOML, TOML floats, or no
             ``kind``.
+
     """
     src = _read(Path(path))
     kind = src.data.get("kind")
     if kind not in ("ruleset", "profile"):
-        raise _problem(src.path, "'kind' must be \"ruleset\" or \"profile\"", None, src.lines.locate(("kind",)))
+        raise _problem(
+            src.path, '\'kind\' must be "ruleset" or "profile"', None, src.lines.locate(("kind",))
+        )
     return str(kind), src.data
 
 
@@ -204,7 +205,7 @@ def _read(path: Path) -> _Source:
     if floating:
         raise _problem(
             name,
-            f"{floating}: TOML floats are not accepted; write decimals as strings, e.g. \"0.5\"",
+            f'{floating}: TOML floats are not accepted; write decimals as strings, e.g. "0.5"',
             None,
             lines.locate(tuple(floating.replace("[", ".").replace("]", "").split("."))),
         )
@@ -247,6 +248,7 @@ def load_ruleset(path: str | Path, *, check: bool = True) -> Ruleset:
 
     Raises:
         RulesetLoadError: any problem, listed with file, rule id and line.
+
     """
     src = _read(Path(path))
     if src.data.get("kind") != "ruleset":
@@ -272,6 +274,7 @@ def load_rulesets(folder: str | Path, *, check: bool = True) -> dict[str, Rulese
 
     Raises:
         RulesetLoadError: a file is invalid, or two files share a ruleset id.
+
     """
     out: dict[str, Ruleset] = {}
     for file in sorted(Path(folder).rglob("*.toml")):
@@ -306,13 +309,15 @@ class _Builder:
         for name, p in doc.parameters.items():
             if name in doc.inputs:
                 self.fail(
-                    f"parameter '{name}' has the name of an input", None,
+                    f"parameter '{name}' has the name of an input",
+                    None,
                     lines.locate(("parameters", name)),
                 )
             for c in p.citations:
                 if c not in doc.citations:
                     self.fail(
-                        f"parameter '{name}': unknown citation '{c}'", None,
+                        f"parameter '{name}': unknown citation '{c}'",
+                        None,
                         lines.locate(("parameters", name, "citations")),
                     )
         outputs = self._outputs()
@@ -356,7 +361,9 @@ class _Builder:
             numeric = ftype in (FieldType.NUMBER, FieldType.INTEGER)
             if ftype is FieldType.ENUM:
                 if not spec.values:
-                    self.fail(f"input '{name}': an enum needs a non-empty 'values' list", None, line)
+                    self.fail(
+                        f"input '{name}': an enum needs a non-empty 'values' list", None, line
+                    )
                 elif len(set(spec.values)) != len(spec.values):
                     self.fail(f"input '{name}': repeated enum value", None, line)
             elif spec.values is not None:
@@ -392,7 +399,11 @@ class _Builder:
             if spec.max_length is not None and spec.type not in ("text", "text_list"):
                 self.fail(f"output '{name}': 'max_length' is only for text outputs", None, line)
             out[name] = OutputSpec(
-                name, spec.type, tuple(spec.values or ()), spec.max_length, spec.required,
+                name,
+                spec.type,
+                tuple(spec.values or ()),
+                spec.max_length,
+                spec.required,
                 spec.description,
             )
         return out
@@ -403,7 +414,7 @@ class _Builder:
         self, name: str, stack: tuple[str, ...], rule_id: str | None, line: int | None
     ) -> Condition | None:
         if name in stack:
-            cycle = " -> ".join((*stack[stack.index(name):], name))
+            cycle = " -> ".join((*stack[stack.index(name) :], name))
             self.fail(f"cyclic reference between named conditions: {cycle}", rule_id, line)
             return None
         if name not in self.doc.conditions:
@@ -412,14 +423,17 @@ class _Builder:
         if name in self.named_cache:
             return self.named_cache[name]
         cond = self._condition(
-            self.doc.conditions[name], 1 + len(stack), (*stack, name), rule_id,
+            self.doc.conditions[name],
+            1 + len(stack),
+            (*stack, name),
+            rule_id,
             line if stack else self.src.lines.locate(("conditions", name)),
         )
         if cond is not None:
             self.named_cache[name] = cond
         return cond
 
-    def _condition(
+    def _condition(  # noqa: PLR0911 - one return per shape of condition
         self,
         raw: object,
         depth: int,
@@ -428,16 +442,15 @@ class _Builder:
         line: int | None,
     ) -> Condition | None:
         if depth > MAX_CONDITION_DEPTH:
-            self.fail(
-                f"condition nested deeper than {MAX_CONDITION_DEPTH} levels", rule_id, line
-            )
+            self.fail(f"condition nested deeper than {MAX_CONDITION_DEPTH} levels", rule_id, line)
             return None
         if isinstance(raw, str):
             return self._leaf(raw, rule_id, line)
         if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in _JUNCTIONS:
             self.fail(
                 "a condition is a string or a table with exactly one of all/any/not/ref",
-                rule_id, line,
+                rule_id,
+                line,
             )
             return None
         key, value = next(iter(raw.items()))
@@ -517,7 +530,8 @@ class _Builder:
         low, high = operands
         if isinstance(low, Const) and isinstance(high, Const):
             lo, hi = low.value, high.value
-            assert isinstance(lo, Decimal) and isinstance(hi, Decimal)  # noqa: S101 - typed
+            assert isinstance(lo, Decimal)  # noqa: S101 - checked by _operand
+            assert isinstance(hi, Decimal)  # noqa: S101 - checked by _operand
             if lo > hi or (lo == hi and not (raw.low_closed and raw.high_closed)):
                 raise ValueError("empty interval")
         return Between(raw.field, low, high, raw.low_closed, raw.high_closed)
@@ -534,7 +548,9 @@ class _Builder:
             seen.add(r.id)
             for c in r.citations:
                 if c not in self.doc.citations:
-                    self.fail(f"unknown citation '{c}'", r.id, self.src.lines.rule_line(i, "citations"))
+                    self.fail(
+                        f"unknown citation '{c}'", r.id, self.src.lines.rule_line(i, "citations")
+                    )
             cond = self._condition(r.when, 1, (), r.id, self.src.lines.rule_line(i, "when"))
             if cond is not None:
                 leaves = sum(1 for _ in _leaves(cond))
@@ -542,7 +558,9 @@ class _Builder:
                     self.fail(
                         f"condition has more than {MAX_LEAVES_PER_RULE} comparisons", r.id, line
                     )
-            outcome = self._outcome(r.outcome, outputs, r.id, self.src.lines.rule_line(i, "outcome"))
+            outcome = self._outcome(
+                r.outcome, outputs, r.id, self.src.lines.rule_line(i, "outcome")
+            )
             examples = []
             for ex in r.examples:
                 given = self._given(ex.given, r.id, self.src.lines.rule_line(i, "examples"))
@@ -594,7 +612,8 @@ class _Builder:
         self, given: Mapping[str, object], rule_id: str | None, line: int | None
     ) -> tuple[tuple[str, Scalar | None], ...]:
         out: list[tuple[str, Scalar | None]] = []
-        for name, value in given.items():
+        for name, raw_value in given.items():
+            value = raw_value
             spec = self.fields.get(name)
             if spec is None:
                 self.fail(f"example gives undeclared input '{name}'", rule_id, line)
@@ -626,7 +645,9 @@ class _Builder:
                 if rid not in rule_ids:
                     self.fail(f"example {i + 1} expects unknown rule '{rid}'", None, line)
             given = self._given(ex.given, None, line)
-            out.append(TableExample(given, tuple(ex.expect_fired), ex.expect_complete, ex.description))
+            out.append(
+                TableExample(given, tuple(ex.expect_fired), ex.expect_complete, ex.description)
+            )
         return tuple(out)
 
     def _policy(self) -> None:
@@ -643,7 +664,8 @@ class _Builder:
                 elif r.priority in priorities:
                     self.fail(
                         f"priority {r.priority} also used by rule '{priorities[r.priority]}'",
-                        r.id, line,
+                        r.id,
+                        line,
                     )
                 else:
                     priorities[r.priority] = r.id
@@ -696,6 +718,7 @@ def load_profile(path: str | Path) -> Profile:
 
     Raises:
         RulesetLoadError: malformed file, unknown keys, missing reasons or citations.
+
     """
     src = _read(Path(path))
     if src.data.get("kind") != "profile":
@@ -707,17 +730,17 @@ def load_profile(path: str | Path) -> Profile:
     problems: list[LoadProblem] = []
     sections: dict[str, ProfileSection] = {}
     for rsid, sec in doc.rulesets.items():
-        for pname, override in sec.parameters.items():
-            for c in override.citations:
-                if c not in doc.citations:
-                    problems.append(
-                        LoadProblem(
-                            src.path,
-                            f"ruleset '{rsid}' parameter '{pname}': unknown citation '{c}'",
-                            None,
-                            src.lines.locate(("rulesets", rsid, "parameters", pname)),
-                        )
-                    )
+        problems.extend(
+            LoadProblem(
+                src.path,
+                f"ruleset '{rsid}' parameter '{pname}': unknown citation '{c}'",
+                None,
+                src.lines.locate(("rulesets", rsid, "parameters", pname)),
+            )
+            for pname, override in sec.parameters.items()
+            for c in override.citations
+            if c not in doc.citations
+        )
         disabled = [d.rule for d in sec.disable]
         if len(set(disabled)) != len(disabled):
             problems.append(
@@ -749,7 +772,7 @@ def load_profile(path: str | Path) -> Profile:
 
 
 def example_inputs(given: tuple[tuple[str, Scalar | None], ...]) -> dict[str, object]:
-    """An example's ``given`` as an inputs mapping for :meth:`BoundRuleset.evaluate`."""
+    """Return an example's ``given`` as an inputs mapping for :meth:`BoundRuleset.evaluate`."""
     return dict(given)
 
 

@@ -69,7 +69,7 @@ class Profile:
         return hash(self.fingerprint)
 
     def section_for(self, ruleset: Ruleset) -> ProfileSection | None:
-        """This profile's section for ``ruleset``, or ``None`` if it changes nothing there."""
+        """Return the section for ``ruleset``, or ``None`` if the profile changes nothing there."""
         return self.sections.get(ruleset.id)
 
     def validate_against(self, ruleset: Ruleset) -> None:
@@ -77,6 +77,7 @@ class Profile:
 
         Raises:
             ProfileError: unknown parameter or rule, or the section pins another version.
+
         """
         section = self.section_for(ruleset)
         if section is None:

@@ -63,7 +63,7 @@ class Stage(StrEnum):
 def _exact_number(value: object) -> object:
     """Accept an int or a decimal string as an exact Decimal; refuse floats and booleans."""
     if isinstance(value, bool):
-        raise ValueError("expected a number, not a boolean")  # noqa: TRY004 - pydantic wants ValueError
+        raise ValueError("expected a number, not a boolean")
     if isinstance(value, float):
         raise ValueError('TOML floats are not accepted: write the number as a string, e.g. "0.5"')
     if isinstance(value, int):
@@ -91,9 +91,7 @@ RawValue = bool | int | str | list[str]
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, frozen=True, hide_input_in_errors=True
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
 
 class InputDoc(_Doc):
