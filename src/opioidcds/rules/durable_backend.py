@@ -61,6 +61,7 @@ from opioidcds.rules.conditions import (
 )
 from opioidcds.rules.errors import BackendError
 from opioidcds.rules.evaluator import DISABLED, BoundRuleset, Decisions, Ruleset
+from opioidcds.rules.profiles import Profile
 
 __all__ = ["MAX_LIVE_SESSIONS", "DurableRuleset", "live_sessions"]
 
@@ -91,7 +92,7 @@ _SESSIONS: Final = _Sessions()
 
 
 def live_sessions() -> int:
-    """Number of durable-rules sessions currently open (0 between evaluations)."""
+    """Return how many durable-rules sessions are open now (0 between evaluations)."""
     with _LOCK:
         return _SESSIONS.live
 
@@ -106,7 +107,7 @@ def _durable() -> Any:  # noqa: ANN401 - the untyped durable.engine module
     return engine
 
 
-# --- compiling conditions ------------------------------------------------------------------------
+# --- compiling conditions ----------------------------------------------------------------------
 
 
 def _and(parts: list[Json]) -> Json:
@@ -212,7 +213,7 @@ def _scales(bound: BoundRuleset) -> dict[str, int]:
     return scales
 
 
-# --- the backend -----------------------------------------------------------------------------------
+# --- the backend ---------------------------------------------------------------------------------
 
 
 class DurableRuleset:
@@ -224,11 +225,12 @@ class DurableRuleset:
     Raises:
         BackendError: durable-rules is missing, refuses a fact, hits its session limit, or an
             action raised.
+
     """
 
-    def __init__(self, ruleset: Ruleset | BoundRuleset, profile: object = None) -> None:
+    def __init__(self, ruleset: Ruleset | BoundRuleset, profile: Profile | None = None) -> None:
         """Compile ``ruleset`` (bound with ``profile`` if given) into a new durable ruleset."""
-        bound = ruleset if isinstance(ruleset, BoundRuleset) else ruleset.bind(profile)  # type: ignore[arg-type]
+        bound = ruleset if isinstance(ruleset, BoundRuleset) else ruleset.bind(profile)
         self.bound = bound
         engine = _durable()
         fields = {f.name: f for f in bound.ruleset.inputs}
@@ -259,7 +261,7 @@ class DurableRuleset:
             sid = str(c.s.sid)
             try:
                 self._record(sid, index, truth)
-            except Exception as exc:  # noqa: BLE001 - surfaced by evaluate(), never swallowed
+            except Exception as exc:
                 self._errors[sid] = type(exc).__name__
 
         return action
@@ -283,14 +285,13 @@ class DurableRuleset:
         if self._closed or self._engine_ruleset is None:
             self._closed = True
             return
-        import durable_rules_engine  # noqa: PLC0415 - optional dependency
-
+        native = _durable().durable_rules_engine  # the C extension durable.engine wraps
         with _LOCK:
-            durable_rules_engine.delete_ruleset(self._engine_ruleset._handle)  # noqa: SLF001
+            native.delete_ruleset(self._engine_ruleset._handle)
         self._closed = True
 
     def fact(self, values: tuple[Scalar | None, ...]) -> Json:
-        """The durable fact for normalised input values (without its session id)."""
+        """Build the durable fact for normalised input values (without its session id)."""
         fact: Json = {}
         for spec in self.bound.ruleset.inputs:
             x = values[spec.index]
@@ -319,16 +320,15 @@ class DurableRuleset:
         fact = self.fact(values)
         found: dict[int, bool] = {}
         if self._engine_ruleset is not None:
-            found = self._run(fact)
+            found = self._run(self._engine_ruleset, fact)
         disabled = self.bound.binding.disabled
         return tuple(
             DISABLED if r.id in disabled else found.get(i)
             for i, r in enumerate(self.bound.ruleset.rules)
         )
 
-    def _run(self, fact: Json) -> dict[int, bool]:
+    def _run(self, rs: Any, fact: Json) -> dict[int, bool]:  # noqa: ANN401 - untyped durable
         engine = _durable()
-        rs = self._engine_ruleset
         with _LOCK:
             if _SESSIONS.live >= MAX_LIVE_SESSIONS:
                 raise BackendError(
@@ -360,7 +360,7 @@ class DurableRuleset:
                 try:
                     rs.delete_state(sid)
                     _SESSIONS.live -= 1
-                except Exception:  # noqa: BLE001, S110 - a session never created is not live
+                except Exception:
                     if handle_missing(rs, sid):
                         _SESSIONS.live -= 1
 
@@ -371,15 +371,16 @@ class DurableRuleset:
             InvalidInputError: as :meth:`Ruleset.evaluate`.
             RulesetDefectError: as :meth:`Ruleset.evaluate`.
             BackendError: see the class.
+
         """
         values = self.bound.normalise(inputs)
         return self.bound.decide(values, self.truths(values))
 
 
 def handle_missing(rs: Any, sid: str) -> bool:  # noqa: ANN401 - untyped durable ruleset
-    """True when durable-rules holds no state for ``sid`` (so nothing is left live)."""
+    """Return True when durable-rules holds no state for ``sid`` (nothing is left live)."""
     try:
         rs.get_state(sid)
-    except Exception:  # noqa: BLE001 - durable raises its own untyped error for "no state"
+    except Exception:
         return True
     return False
