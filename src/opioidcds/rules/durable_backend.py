@@ -18,15 +18,17 @@ Measured defects of durable-rules 2.0.28 (DESIGN.md) and how each is guarded her
   one fact, and the session is **deleted afterwards** (in ``finally``).
 * it is not thread-safe: every call into it holds **one process-wide lock**.
 * numbers such as ``1e-05`` are rejected (JSON exponent form): numbers are sent as **scaled
-  integers** (value x 10^s, floored, plus a "remainder" flag), which also keeps decimal
-  comparisons exact; ``s`` is the most decimal places of any constant the input is compared
-  with.
+  integers** (value x 10^s, floored and ceilinged), which also keeps decimal comparisons exact;
+  ``s`` is the most decimal places of any constant the input is compared with.
 * exceptions raised inside actions are swallowed into session state: actions record their own
   errors and the session state is inspected; either is **raised** as :class:`BackendError`.
 * at most 1,024 live session ids: live sessions are counted process-wide and the backend
   **refuses** (``BackendError``) rather than run past the limit.
 * its ``Host`` starts background dispatch threads: the backend drives ``durable.engine.Ruleset``
   directly, so no threads are started.
+* measured here: deleting the session of a fact that matched no rule crashes the process
+  (segmentation fault): every fact carries ``seen = 1`` and a sentinel rule matches it, so every
+  fact is handled; the sentinel not firing is itself an error.
 * measured here as well: ``$nex``/``$ex`` (field absent/present) rules can hang
   ``complete_and_start_action``; known-ness is sent as an explicit ``k_<field>`` flag instead,
   and an ``$or`` may fire the same rule more than once (results are keyed by rule, so repeats
@@ -36,10 +38,11 @@ Measured defects of durable-rules 2.0.28 (DESIGN.md) and how each is guarded her
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Final
 
 from opioidcds.rules.conditions import (
@@ -110,12 +113,25 @@ def _durable() -> Any:  # noqa: ANN401 - the untyped durable.engine module
 # --- compiling conditions ----------------------------------------------------------------------
 
 
+def _junction(op: str, parts: list[Json]) -> Json:
+    """Flatten nested same-operator junctions and drop repeated terms.
+
+    durable-rules limits the size of a rule (error 113 when exceeded).
+    """
+    flat: dict[str, Json] = {}
+    for part in parts:
+        for item in part[op] if set(part) == {op} else [part]:
+            flat.setdefault(json.dumps(item, sort_keys=True), item)
+    items = list(flat.values())
+    return items[0] if len(items) == 1 else {op: items}
+
+
 def _and(parts: list[Json]) -> Json:
-    return parts[0] if len(parts) == 1 else {"$and": parts}
+    return _junction("$and", parts)
 
 
 def _or(parts: list[Json]) -> Json:
-    return parts[0] if len(parts) == 1 else {"$or": parts}
+    return _junction("$or", parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,22 +151,23 @@ class _Compiler:
         assert whole == shifted  # noqa: S101 - see _scales
         return int(whole)
 
-    # number comparisons on (v = floor(x * 10^s), q = 1 if x * 10^s had a remainder)
+    # number comparisons on v = floor(x * 10^s) and w = ceil(x * 10^s), C = c * 10^s:
+    # x < c <=> v < C; x >= c <=> v >= C; x > c <=> w > C; x <= c <=> w <= C
     def num(self, field: str, op: str, c: Scalar) -> Json:
-        v, q, k = f"v_{field}", f"q_{field}", {f"k_{field}": 1}
+        v, w, k = f"v_{field}", f"w_{field}", {f"k_{field}": 1}
         big = self.scaled(field, c)
         if op == "<":
             body = {"$lt": {v: big}}
         elif op == ">=":
             body = {"$gte": {v: big}}
         elif op == ">":
-            body = _or([{"$gt": {v: big}}, _and([{v: big}, {q: 1}])])
+            body = {"$gt": {w: big}}
         elif op == "<=":
-            body = _or([{"$lt": {v: big}}, _and([{v: big}, {q: 0}])])
+            body = {"$lte": {w: big}}
         elif op == "=":
-            body = _and([{v: big}, {q: 0}])
+            body = _and([{v: big}, {w: big}])
         else:  # "!="
-            body = _or([{"$neq": {v: big}}, {q: 1}])
+            body = _or([{"$lt": {v: big}}, {"$gt": {w: big}}])
         return _and([k, body])
 
     def leaf(self, field: str, op: str, c: Scalar) -> Json:
@@ -197,6 +214,8 @@ class _Compiler:
             ]
         )
 
+
+_SEEN: Final = -1  # result key of the sentinel rule that every fact matches
 
 _NEGATE: Final = {"<": ">=", ">=": "<", ">": "<=", "<=": ">", "=": "!=", "!=": "="}
 
@@ -248,12 +267,10 @@ class DurableRuleset:
                     "all": [{"m": compiler.compile(rule.condition, want)}],
                     "run": self._action(i, want),
                 }
-        self._active = bool(definition)
+        definition["seen"] = {"all": [{"m": {"seen": 1}}], "run": self._action(_SEEN, True)}
         with _LOCK:
             self._name = f"opioidcds-{bound.ruleset.id}-{next(_SESSIONS.rulesets)}"
-            self._engine_ruleset = (
-                engine.Ruleset(self._name, None, definition) if definition else None
-            )
+            self._engine_ruleset: Any = engine.Ruleset(self._name, None, definition)
         self._closed = False
 
     def _action(self, index: int, truth: bool) -> Callable[[Any], None]:
@@ -282,8 +299,7 @@ class DurableRuleset:
 
     def close(self) -> None:
         """Free the durable-rules ruleset handle (idempotent)."""
-        if self._closed or self._engine_ruleset is None:
-            self._closed = True
+        if self._closed:
             return
         native = _durable().durable_rules_engine  # the C extension durable.engine wraps
         with _LOCK:
@@ -292,7 +308,7 @@ class DurableRuleset:
 
     def fact(self, values: tuple[Scalar | None, ...]) -> Json:
         """Build the durable fact for normalised input values (without its session id)."""
-        fact: Json = {}
+        fact: Json = {"seen": 1}
         for spec in self.bound.ruleset.inputs:
             x = values[spec.index]
             if x is None:
@@ -303,12 +319,13 @@ class DurableRuleset:
                 assert isinstance(x, Decimal)  # noqa: S101 - normalised
                 scaled = x.scaleb(self._scales.get(spec.name, 0))
                 floor = scaled.to_integral_value(rounding=ROUND_FLOOR)
-                if abs(floor) >= _MAX_EXACT:
+                ceil = scaled.to_integral_value(rounding=ROUND_CEILING)
+                if max(abs(floor), abs(ceil)) >= _MAX_EXACT:
                     raise BackendError(
                         f"input '{spec.name}' is too large for exact comparison in durable-rules"
                     )
                 fact[f"v_{spec.name}"] = int(floor)
-                fact[f"q_{spec.name}"] = 0 if floor == scaled else 1
+                fact[f"w_{spec.name}"] = int(ceil)
             else:
                 fact[f"v_{spec.name}"] = x
         return fact
@@ -317,10 +334,7 @@ class DurableRuleset:
         """Each rule's condition value as computed by durable-rules."""
         if self._closed:
             raise BackendError("this durable ruleset is closed")
-        fact = self.fact(values)
-        found: dict[int, bool] = {}
-        if self._engine_ruleset is not None:
-            found = self._run(self._engine_ruleset, fact)
+        found = self._run(self._engine_ruleset, self.fact(values))
         disabled = self.bound.binding.disabled
         return tuple(
             DISABLED if r.id in disabled else found.get(i)
@@ -341,28 +355,29 @@ class DurableRuleset:
                 try:
                     handle = rs.assert_fact({**fact, "sid": sid})
                 except engine.MessageNotHandledException:
-                    handle = None
+                    # never expected (the sentinel matches every fact); the session must not
+                    # be deleted (that crashes durable-rules), so it stays counted as live
+                    raise BackendError("durable-rules did not handle the fact") from None
                 except Exception as exc:
+                    _SESSIONS.live -= 1  # the fact was refused: no session was created
                     raise BackendError(
                         f"durable-rules refused the fact ({type(exc).__name__})"
                     ) from None
-                if handle is not None:
+                try:
                     rs.do_actions(handle, lambda e, _state: errors.append(e) if e else None)
                     state = rs.get_state(sid)
-                    if "exception" in state:
+                    if "exception" in state or errors or sid in self._errors:
                         raise BackendError("an action raised inside durable-rules")
-                if errors or sid in self._errors:
-                    raise BackendError("an action raised inside durable-rules")
-                return dict(self._results.get(sid, {}))
+                    found = dict(self._results.get(sid, {}))
+                    if found.pop(_SEEN, None) is not True:
+                        raise BackendError("durable-rules did not run the sentinel rule")
+                    return found
+                finally:
+                    rs.delete_state(sid)
+                    _SESSIONS.live -= 1
             finally:
                 self._results.pop(sid, None)
                 self._errors.pop(sid, None)
-                try:
-                    rs.delete_state(sid)
-                    _SESSIONS.live -= 1
-                except Exception:
-                    if handle_missing(rs, sid):
-                        _SESSIONS.live -= 1
 
     def evaluate(self, inputs: Mapping[str, object]) -> Decisions:
         """Evaluate on ``inputs`` with durable-rules; same contract as the reference.
@@ -375,12 +390,3 @@ class DurableRuleset:
         """
         values = self.bound.normalise(inputs)
         return self.bound.decide(values, self.truths(values))
-
-
-def handle_missing(rs: Any, sid: str) -> bool:  # noqa: ANN401 - untyped durable ruleset
-    """Return True when durable-rules holds no state for ``sid`` (nothing is left live)."""
-    try:
-        rs.get_state(sid)
-    except Exception:
-        return True
-    return False
