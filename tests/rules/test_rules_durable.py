@@ -22,7 +22,7 @@ pytest.importorskip("durable")
 
 
 def both(
-    rs: Ruleset, inputs: dict[str, object], profile: Profile | None = None
+    rs: Ruleset, inputs: Mapping[str, object], profile: Profile | None = None
 ) -> tuple[object, object]:
     with DurableRuleset(rs, profile) as d:
         return rs.evaluate(inputs, profile).statuses, d.evaluate(inputs).statuses
