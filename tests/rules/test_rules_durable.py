@@ -141,3 +141,54 @@ def test_closed_backend_refuses(alerts: Ruleset) -> None:
     d.close()
     with pytest.raises(BackendError, match="closed"):
         d.evaluate({})
+
+
+ENGINE_LIMIT_CASE = """
+kind = "ruleset"
+id = "regression-113"
+version = "1.0.0"
+effective_date = 2026-11-22
+owner = "tests"
+reviewer = "tests"
+description = "Found by the differential test: presence guards pushed this rule over a limit."
+hit_policy = "collect"
+
+[citations]
+src = "Differential test regression."
+
+[inputs.dose]
+type = "number"
+
+[inputs.count]
+type = "integer"
+
+[inputs.sex]
+type = "enum"
+values = ["female", "male", "other"]
+
+[[rules]]
+id = "r"
+stage = "find"
+citations = ["src"]
+rationale = "Regression."
+when = { any = [
+  "dose != 0",
+  "count != 0",
+  { all = ["count != 0", "count != 1"] },
+  { all = ["count != 0", "sex in ['female', 'male']", { not = "dose between [0, 0]" }] },
+] }
+"""
+
+
+def test_regression_engine_limit_113(tmp_path: Path) -> None:
+    rs = load_ruleset(write(tmp_path, ENGINE_LIMIT_CASE), check=False)
+    cases: list[dict[str, object]] = [
+        {},
+        {"dose": 0, "count": 0},
+        {"dose": 0, "count": 1, "sex": "male"},
+        {"dose": "0.001", "count": 0, "sex": "other"},
+        {"count": 2},
+    ]
+    with DurableRuleset(rs) as d:
+        for inputs in cases:
+            assert rs.evaluate(inputs).statuses == d.evaluate(inputs).statuses, inputs

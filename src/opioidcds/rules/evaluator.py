@@ -667,7 +667,8 @@ class Decisions:
 
     def report(self) -> DecisionReport:
         """Return a serialisable summary with every decision and its trace."""
-        return DecisionReport(
+        # built from already-typed values: construct without re-validating (hot path)
+        return DecisionReport.model_construct(
             ruleset_id=self.ruleset_id,
             ruleset_version=self.ruleset_version,
             profile_id=self.profile_id,
@@ -685,7 +686,7 @@ class Decisions:
         rule = rs.rules[i]
         status = self._statuses[i]
         binding = bound.binding
-        cites = [Citation(id=c, text=rs.citations[c]) for c in rule.citations]
+        cites = [Citation.model_construct(id=c, text=rs.citations[c]) for c in rule.citations]
         for p in rule.params:
             cites.extend(binding.param_citations[p])
         unique_cites = tuple({(c.id, c.text): c for c in cites}.values())
@@ -701,7 +702,7 @@ class Decisions:
             trace = tuple(lines)
             if status is DecisionStatus.CANNOT_EVALUATE and not unknown:
                 unknown = self._blocking_unknowns(i)
-        return Decision(
+        return Decision.model_construct(
             rule_id=rule.id,
             title=rule.title,
             stage=rule.stage,
