@@ -181,6 +181,8 @@ when = { any = [
 
 
 def test_regression_engine_limit_113(tmp_path: Path) -> None:
+    # presence guards on every comparison pushed this rule over a durable-rules limit
+    # ("Could not create ruleset, error code: 113"); comparisons now carry no guard
     rs = load_ruleset(write(tmp_path, ENGINE_LIMIT_CASE), check=False)
     cases: list[dict[str, object]] = [
         {},
