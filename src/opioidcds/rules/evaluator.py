@@ -356,6 +356,7 @@ class BoundRuleset:
     """A ruleset with a profile applied and its conditions compiled: evaluate many times."""
 
     __slots__ = (
+        "_citations",
         "_compiled",
         "_names",
         "_names_order",
@@ -388,6 +389,13 @@ class BoundRuleset:
         else:
             self._order = tuple(range(n))
         self._rule_index = {r.id: i for i, r in enumerate(ruleset.rules)}
+        self._citations = tuple(self._rule_citations(r) for r in ruleset.rules)
+
+    def _rule_citations(self, rule: Rule) -> tuple[Citation, ...]:
+        cites = [Citation(id=c, text=self.ruleset.citations[c]) for c in rule.citations]
+        for p in rule.params:
+            cites.extend(self.binding.param_citations[p])
+        return tuple({(c.id, c.text): c for c in cites}.values())
 
     @property
     def profile_id(self) -> str | None:
@@ -506,6 +514,10 @@ class BoundRuleset:
                 f"{self.ruleset.hit_policy} table)"
             )
         return tuple(out)
+
+    def citations_of(self, i: int) -> tuple[Citation, ...]:
+        """Citations of rule ``i`` and of the parameters it reads (as bound), de-duplicated."""
+        return self._citations[i]
 
     def rule_index(self, rule_id: str) -> int:
         """Position of a rule in the ruleset; raises ``KeyError`` for an unknown id."""
@@ -686,10 +698,7 @@ class Decisions:
         rule = rs.rules[i]
         status = self._statuses[i]
         binding = bound.binding
-        cites = [Citation.model_construct(id=c, text=rs.citations[c]) for c in rule.citations]
-        for p in rule.params:
-            cites.extend(binding.param_citations[p])
-        unique_cites = tuple({(c.id, c.text): c for c in cites}.values())
+        unique_cites = bound.citations_of(i)
         if status is DecisionStatus.DISABLED:
             truth: bool | None = None
             trace: tuple[str, ...] = (f"disabled by profile {bound.profile_id}",)
