@@ -312,3 +312,13 @@ def test_first_hit_policy(tmp_path: Path) -> None:
     assert d.statuses == {"r1": U, "r2": U, "r3": U}
     assert d.unknown_inputs == ("x",)
     assert d.outcome is None
+
+
+def test_unique_winner_is_complete_despite_unknown_alternatives(tier: Ruleset) -> None:
+    # very high dose: 'specialist' holds whatever complex_needs is; 'pcn' is unknown but
+    # cannot also hold (the linter proved the table has no overlap), so nothing is missing
+    d = tier.evaluate({"risk_factor_count": 0, "mg_per_day": 300})
+    assert d.outcome == {"tier": "specialist-mdt"}
+    assert d.complete
+    assert d.unknown_inputs == ()
+    assert d.statuses["letter"] is N

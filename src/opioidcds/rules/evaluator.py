@@ -663,6 +663,8 @@ class Decisions:
     @property
     def unknown_inputs(self) -> tuple[str, ...]:
         """Unknown inputs that could change the result (sorted; empty when complete)."""
+        if self.complete:
+            return ()
         names: set[str] = set()
         for d in self.cannot_evaluate:
             names.update(d.unknown_inputs)
