@@ -314,9 +314,9 @@ def test_first_hit_policy(tmp_path: Path) -> None:
     assert d.outcome is None
 
 
-def test_unique_winner_is_complete_despite_unknown_alternatives(tier: Ruleset) -> None:
-    # very high dose: 'specialist' holds whatever complex_needs is; 'pcn' is unknown but
-    # cannot also hold (the linter proved the table has no overlap), so nothing is missing
+def test_unique_winner_is_complete_with_an_unknown_input(tier: Ruleset) -> None:
+    # very high dose: 'specialist' holds whatever complex_needs is, and every other rule is
+    # false on the dose alone, so the unknown input changes nothing
     d = tier.evaluate({"risk_factor_count": 0, "mg_per_day": 300})
     assert d.outcome == {"tier": "specialist-mdt"}
     assert d.complete
