@@ -47,6 +47,7 @@ __all__ = [
     "compile_condition",
     "condition_fields",
     "condition_params",
+    "empty_intervals",
     "evaluate_partial",
     "field_constants",
     "format_value",
@@ -394,6 +395,17 @@ def field_constants(node: Condition, params: Mapping[str, Decimal]) -> dict[str,
             bucket = out.setdefault(n.field, set())
             for op in _operands(n):
                 bucket.add(_resolve(op, params))
+    return out
+
+
+def empty_intervals(node: Condition, params: Mapping[str, Decimal]) -> list[str]:
+    """Render every ``between`` whose interval is empty once parameters are resolved."""
+    out = []
+    for n in _walk(node):
+        if isinstance(n, Between):
+            lo, hi = _resolve(n.low, params), _resolve(n.high, params)
+            if lo > hi or (lo == hi and not (n.low_closed and n.high_closed)):  # type: ignore[operator]
+                out.append(_render_leaf(n, params, {}, n.field))
     return out
 
 

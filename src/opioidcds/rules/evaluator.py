@@ -28,9 +28,10 @@ from opioidcds.rules.conditions import (
     Truth,
     Values,
     compile_condition,
+    empty_intervals,
     trace_condition,
 )
-from opioidcds.rules.errors import RulesetDefectError
+from opioidcds.rules.errors import ProfileError, RulesetDefectError
 from opioidcds.rules.schema import HitPolicy, Stage
 
 if TYPE_CHECKING:
@@ -325,7 +326,14 @@ class Ruleset:
         if cached is not None:
             return cached
         profile.validate_against(self)
-        bound = BoundRuleset(self, profile, self._binding(profile))
+        binding = self._binding(profile)
+        for rule in self.rules:
+            for leaf in empty_intervals(rule.condition, binding.params):
+                raise ProfileError(
+                    f"profile '{profile.id}' makes an empty interval in ruleset '{self.id}' "
+                    f"rule '{rule.id}': {leaf}"
+                )
+        bound = BoundRuleset(self, profile, binding)
         if check:
             from opioidcds.rules.linter import require_clean  # noqa: PLC0415 - import cycle
 

@@ -41,6 +41,7 @@ from opioidcds.rules.conditions import (
     Scalar,
     condition_fields,
     condition_params,
+    empty_intervals,
     parse_leaf,
 )
 from opioidcds.rules.errors import LoadProblem, RulesetLoadError
@@ -327,6 +328,10 @@ class _Builder:
             if cond is not None:
                 named[name] = cond
         rules = self._rules(outputs)
+        defaults = {n: p.value for n, p in doc.parameters.items()}
+        for r in rules:
+            for leaf in empty_intervals(r.condition, defaults):
+                self.fail(f"empty interval with the parameters' values: {leaf}", r.id, r.line)
         examples = self._table_examples({r.id for r in rules})
         self._policy()
         if self.problems:
