@@ -322,3 +322,13 @@ def test_unique_winner_is_complete_with_an_unknown_input(tier: Ruleset) -> None:
     assert d.complete
     assert d.unknown_inputs == ()
     assert d.statuses["letter"] is N
+
+
+def test_loaded_objects_refuse_assignment(alerts: Ruleset) -> None:
+    with pytest.raises(AttributeError, match="immutable"):
+        alerts.version = "9"
+    with pytest.raises(AttributeError, match="immutable"):
+        alerts.bind(None).profile = None
+    d = alerts.evaluate({})
+    with pytest.raises(AttributeError, match="immutable"):
+        d._truths = ()

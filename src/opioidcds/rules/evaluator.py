@@ -194,7 +194,21 @@ class _Binding:
     disabled: Mapping[str, str]
 
 
-class Ruleset:
+class _Sealed:
+    """Refuse attribute assignment once ``_sealed`` is set at the end of ``__init__``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+class Ruleset(_Sealed):
     """A loaded, checked, immutable ruleset (build it with :func:`load_ruleset`).
 
     Evaluate with :meth:`evaluate`; apply a local profile with ``profile=`` or, on hot paths,
@@ -205,6 +219,7 @@ class Ruleset:
         "_bind_cache",
         "_bind_lock",
         "_default",
+        "_sealed",
         "citations",
         "description",
         "effective_date",
@@ -266,6 +281,7 @@ class Ruleset:
         self._bind_lock = threading.Lock()
         self._bind_cache: dict[str, BoundRuleset] = {}
         self._default = BoundRuleset(self, None, self._binding(None))
+        self._sealed = True
 
     def __repr__(self) -> str:
         """Show id and version."""
@@ -360,7 +376,7 @@ class Ruleset:
         return self.bind(profile).evaluate(inputs)
 
 
-class BoundRuleset:
+class BoundRuleset(_Sealed):
     """A ruleset with a profile applied and its conditions compiled: evaluate many times."""
 
     __slots__ = (
@@ -371,6 +387,7 @@ class BoundRuleset:
         "_order",
         "_plan",
         "_rule_index",
+        "_sealed",
         "binding",
         "profile",
         "ruleset",
@@ -398,6 +415,7 @@ class BoundRuleset:
             self._order = tuple(range(n))
         self._rule_index = {r.id: i for i, r in enumerate(ruleset.rules)}
         self._citations = tuple(self._rule_citations(r) for r in ruleset.rules)
+        self._sealed = True
 
     def _rule_citations(self, rule: Rule) -> tuple[Citation, ...]:
         cites = [Citation(id=c, text=self.ruleset.citations[c]) for c in rule.citations]
@@ -542,7 +560,7 @@ _COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
 )
 
 
-class Decisions:
+class Decisions(_Sealed):
     """The result of evaluating a ruleset once.
 
     Says which rules fired, which could not be evaluated and why, under which ruleset and
@@ -552,7 +570,11 @@ class Decisions:
     object itself is immutable.
     """
 
-    __slots__ = ("_bound", "_given_statuses", "_truths", "_values")
+    __slots__ = ("_bound", "_given_statuses", "_sealed", "_truths", "_values")
+    _bound: BoundRuleset
+    _values: tuple[Scalar | None, ...]
+    _truths: tuple[Truth | str, ...]
+    _given_statuses: tuple[DecisionStatus, ...] | None
 
     def __init__(
         self,
@@ -566,10 +588,12 @@ class Decisions:
         ``statuses`` is ``None`` when each status follows from its rule's truth value alone
         (``collect`` and ``unique``); it is then derived when read.
         """
-        self._bound = bound
-        self._values = values
-        self._truths = truths
-        self._given_statuses = statuses
+        init = object.__setattr__  # bypass the seal check: this is the hot path
+        init(self, "_bound", bound)
+        init(self, "_values", values)
+        init(self, "_truths", truths)
+        init(self, "_given_statuses", statuses)
+        init(self, "_sealed", True)
 
     @property
     def _statuses(self) -> tuple[DecisionStatus, ...]:
