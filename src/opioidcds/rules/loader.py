@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opioidcds.errors import InvalidInputError
 from opioidcds.rules.conditions import (
     AllOf,
     AnyOf,
@@ -46,7 +45,6 @@ from opioidcds.rules.conditions import (
 )
 from opioidcds.rules.errors import LoadProblem, RulesetLoadError
 from opioidcds.rules.evaluator import (
-    BoundRuleset,
     DecisionStatus,
     OutcomeValue,
     OutputSpec,
@@ -774,18 +772,3 @@ def load_profile(path: str | Path) -> Profile:
         source=src.path,
         fingerprint=src.fingerprint,
     )
-
-
-def example_inputs(given: tuple[tuple[str, Scalar | None], ...]) -> dict[str, object]:
-    """Return an example's ``given`` as an inputs mapping for :meth:`BoundRuleset.evaluate`."""
-    return dict(given)
-
-
-def run_example(bound: BoundRuleset, given: tuple[tuple[str, Scalar | None], ...]) -> object:
-    """Evaluate one example; returns Decisions or the OpioidCDSError it raised."""
-    from opioidcds.errors import OpioidCDSError  # noqa: PLC0415 - keep module imports lean
-
-    try:
-        return bound.evaluate(example_inputs(given))
-    except (InvalidInputError, OpioidCDSError) as exc:
-        return exc
