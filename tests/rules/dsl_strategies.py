@@ -143,3 +143,38 @@ inputs = st.fixed_dictionaries(
         "sex": st.one_of(st.none(), st.sampled_from(ENUM)),
     }
 )
+
+
+def inputs_for(rs: Ruleset) -> st.SearchStrategy[dict[str, object]]:
+    """Inputs for any ruleset, from its declared domains, biased to the linter's cut points."""
+    from opioidcds.rules.conditions import field_constants  # noqa: PLC0415
+    from opioidcds.rules.linter import representatives  # noqa: PLC0415
+
+    consts: dict[str, set[object]] = {}
+    for rule in rs.rules:
+        for name, values in field_constants(rule.condition, rs.bind(None).binding.params).items():
+            consts.setdefault(name, set()).update(values)
+    fields: dict[str, st.SearchStrategy[object]] = {}
+    for spec in rs.inputs:
+        edge = [v for v in representatives(spec, consts.get(spec.name, set())) if v is not None]  # type: ignore[arg-type]
+        if spec.type is FieldType.BOOLEAN:
+            base: st.SearchStrategy[object] = st.booleans()
+        elif spec.type is FieldType.ENUM:
+            base = st.sampled_from(spec.values)
+        elif spec.type is FieldType.INTEGER:
+            lo = int(spec.minimum) if spec.minimum is not None else -1_000
+            hi = int(spec.maximum) if spec.maximum is not None else 1_000
+            base = (
+                st.one_of(st.sampled_from(edge), st.integers(lo, hi))
+                if edge
+                else st.integers(lo, hi)
+            )
+        else:
+            lo_d = spec.minimum if spec.minimum is not None else Decimal(-10_000)
+            hi_d = spec.maximum if spec.maximum is not None else Decimal(10_000)
+            numbers = st.decimals(
+                min_value=lo_d, max_value=hi_d, allow_nan=False, allow_infinity=False, places=4
+            )
+            base = st.one_of(st.sampled_from(edge), numbers) if edge else numbers
+        fields[spec.name] = base if spec.required else st.one_of(st.none(), base)
+    return st.fixed_dictionaries(fields)

@@ -7,7 +7,7 @@ to test_rules_durable.py as an explicit regression case.
 from __future__ import annotations
 
 import pytest
-from dsl_strategies import inputs, rulesets
+from dsl_strategies import inputs, inputs_for, rulesets
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
@@ -38,3 +38,26 @@ def test_backends_agree(rs: Ruleset, cases: list[dict[str, object]]) -> None:
     with durable:
         for values in cases:
             assert _outcome(rs, values) == _outcome(durable, values), values
+
+
+def _knowledge_rulesets() -> list[Ruleset]:
+    from dsl_helpers import FIXTURES  # noqa: PLC0415
+
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
+    from opioidcds.rules import load_rulesets  # noqa: PLC0415
+
+    found = dict(load_rulesets(FIXTURES))
+    found.update(load_rulesets(knowledge_dir("rules")))
+    return list(found.values())
+
+
+@pytest.mark.parametrize("rs", _knowledge_rulesets(), ids=lambda rs: rs.id)
+def test_backends_agree_on_every_ruleset(rs: Ruleset) -> None:
+    """Every ruleset shipped in rules/ (and every fixture), on inputs drawn from its domains."""
+    with DurableRuleset(rs) as durable:
+
+        @given(values=inputs_for(rs))
+        def check(values: dict[str, object]) -> None:
+            assert _outcome(rs, values) == _outcome(durable, values), values
+
+        check()
