@@ -180,9 +180,7 @@ class Prescription(InputModel):
             raise InvalidInputError("dose_unit", "is required")
         _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
         if self.doses_per_day is not None and self.interval_hours is not None:
-            raise InvalidInputError(
-                "doses_per_day", "give doses_per_day or interval_hours, not both"
-            )
+            raise InvalidInputError("doses_per_day", "give doses_per_day or interval_hours, not both")
         if self.doses_per_day_max is not None and self.doses_per_day is None:
             raise InvalidInputError("doses_per_day_max", "needs doses_per_day")
         if self.interval_hours_max is not None and self.interval_hours is None:
