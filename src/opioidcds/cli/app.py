@@ -8,6 +8,7 @@ import typer
 
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
+from opioidcds.cli.rules_cli import rules_app
 
 __all__ = ["app"]
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 
 @app.command("parse-dosage")
