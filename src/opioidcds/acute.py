@@ -400,6 +400,8 @@ def _measure(
             sub = int(field[len("prescriptions[") : field.index("]")])
             rest = field[field.index("]") + 1 :]
             field = f"discharge_prescriptions[{positions[sub]}].prescription{rest}"
+        elif field == "prescriptions":  # a limit over several prescriptions together
+            field = "discharge_prescriptions"
         error = InvalidInputError(field, exc.rule)
         raise error from None
     items = tuple(
@@ -550,16 +552,24 @@ def _profile(profile: Profile | str | Path | None) -> Profile | None:
 
 
 def _evaluate(
-    ruleset: Ruleset, inputs: Mapping[str, object], profile: Profile | None, backend: str
+    ruleset: Ruleset,
+    inputs: Mapping[str, object],
+    profile: Profile | None,
+    backend: str,
+    fields: Mapping[str, str],
 ) -> Decisions:
-    if backend == "reference":
-        return ruleset.evaluate(inputs, profile=profile)
-    if backend == "durable":
+    if backend not in {"reference", "durable"}:
+        raise InvalidInputError("backend", "must be 'reference' or 'durable'")
+    try:
+        if backend == "reference":
+            return ruleset.evaluate(inputs, profile=profile)
         from opioidcds.rules.durable_backend import DurableRuleset  # noqa: PLC0415 - extra
 
         with DurableRuleset(ruleset, profile) as engine:
             return engine.evaluate(inputs)
-    raise InvalidInputError("backend", "must be 'reference' or 'durable'")
+    except InvalidInputError as exc:  # out of the ruleset's declared bounds: name the episode
+        field = fields.get(exc.field, exc.field)
+        raise InvalidInputError(f"{field} ({exc.field})", exc.rule) from None
 
 
 def _alert(d: Decision) -> AcuteAlert:
@@ -666,7 +676,7 @@ def check_discharge(
         ep, table=table, vocabulary=vocabulary, catalogue=catalogue
     )
     rs = ruleset if ruleset is not None else discharge_ruleset()
-    decisions = _evaluate(rs, inputs, _profile(profile), backend)
+    decisions = _evaluate(rs, inputs, _profile(profile), backend, _DISCHARGE_FIELDS)
     common = _common(CareSetting.DISCHARGE, decisions, inputs, _DISCHARGE_FIELDS, backend)
     return DischargeCheck.model_validate({**common, "ome": ome, "prescriptions": bases})
 
@@ -700,7 +710,7 @@ def check_inpatient(
     ep = _require(episode, CareSetting.INPATIENT)
     inputs, starts = inpatient_inputs(ep, vocabulary=vocabulary)
     rs = ruleset if ruleset is not None else inpatient_ruleset()
-    decisions = _evaluate(rs, inputs, _profile(profile), backend)
+    decisions = _evaluate(rs, inputs, _profile(profile), backend, _INPATIENT_FIELDS)
     common = _common(CareSetting.INPATIENT, decisions, inputs, _INPATIENT_FIELDS, backend)
     return InpatientCheck.model_validate(
         {

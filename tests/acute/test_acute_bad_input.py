@@ -50,8 +50,21 @@ def test_implausible_days_supply_is_refused_by_the_ruleset() -> None:
     episode = AcuteEpisode.model_validate(base(discharge_prescriptions=rx(400)))
     with pytest.raises(InvalidInputError) as info:
         check_discharge(episode)
-    assert "longest" in info.value.field
+    assert info.value.field.startswith("discharge_prescriptions[].days_supply")
     assert "400" not in str(info.value)
+
+
+def test_implausible_dose_is_named_at_its_discharge_position() -> None:
+    """Oxycodone 5 mg x 2,000 a day = 10 g/day: over the 5 g/day plausibility limit (a limit
+    on the total of one ingredient, so the list is named, not one item)."""
+    huge = {**OXY_IR, "doses_per_day": 2000}
+    episode = AcuteEpisode.model_validate(
+        base(discharge_prescriptions=[*rx(5), {"prescription": huge, "days_supply": 3}])
+    )
+    with pytest.raises(InvalidInputError) as info:
+        check_discharge(episode)
+    assert info.value.field == "discharge_prescriptions"
+    assert "2000" not in str(info.value)
 
 
 @pytest.mark.parametrize(
