@@ -150,3 +150,31 @@ def test_iv_alert_is_monotone_in_the_span(active: bool | None) -> None:
         assert now or not seen
         seen = seen or now
         assert now is (half_hours * 30 > 48 * 60)
+
+
+@given(
+    data=discharge_data(),
+    fill=st.fixed_dictionaries(
+        {
+            "opioid_before_admission": st.booleans(),
+            "weaning_plan_recorded": st.booleans(),
+            "gp_communication_recorded": st.booleans(),
+            "other_medicines": st.sampled_from([[], ["Pregabalin 75mg capsules"]]),
+        }
+    ),
+    days=st.integers(1, 60),
+)
+def test_filling_unknowns_never_changes_a_decided_rule(
+    data: dict[str, Any], fill: dict[str, Any], days: int
+) -> None:
+    """Unknown is not absent: a rule decided with unknowns keeps its answer once they are known."""
+    filled = {k: (fill[k] if v is None and k in fill else v) for k, v in data.items()}
+    filled["discharge_prescriptions"] = [
+        {**item, "days_supply": days if item["days_supply"] is None else item["days_supply"]}
+        for item in data["discharge_prescriptions"]
+    ]
+    before = check_discharge(AcuteEpisode.model_validate(data)).decisions.decisions
+    after = check_discharge(AcuteEpisode.model_validate(filled)).decisions.decisions
+    for b, a in zip(before, after, strict=True):
+        if b.status != "cannot_evaluate":
+            assert a.status == b.status, b.rule_id
