@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("discharge")(discharge_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 
