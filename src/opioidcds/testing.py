@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
@@ -44,9 +45,6 @@ __all__ = [
 ]
 
 
-_PATCH_RATES = [5, 10, 12, 20, 25, 35, 50, 75, 100]  # microgram/hour strengths sold in the UK
-
-
 def _require(condition: bool, message: str) -> None:
     """Raise AssertionError with ``message`` unless ``condition`` (works under python -O)."""
     if not condition:
@@ -64,6 +62,17 @@ def decimals(low: str = "0.5", high: str = "4", places: int = 1) -> st.SearchStr
     )
 
 
+@cache
+def _patch_strengths(ingredient: str) -> tuple[str, ...]:
+    """The patch strengths of ``ingredient`` in the dm+d catalogue (real UK products)."""
+    strengths = {
+        p.strength
+        for p in load_catalogue()
+        if p.patch and p.strength and p.ingredient_names == (ingredient,)
+    }
+    return tuple(sorted(strengths))
+
+
 def _form_names(kind: FormKind, route: str) -> list[str]:
     forms = default_vocabulary().forms()
     return sorted(f.name for f in forms if f.kind is kind and f.route == route)
@@ -79,14 +88,18 @@ def convertible_prescriptions(
     optional ranges and PRN maxima, at modest plausible doses.
     """
     tbl = table or default_table()
-    rows = [r for r in tbl.rows() if r.convertible]
+    rows = [  # a patch row only where the catalogue has patches of that ingredient
+        r
+        for r in tbl.rows()
+        if r.convertible and (r.per != "microgram/hour" or _patch_strengths(r.ingredient))
+    ]
     row = draw(st.sampled_from(rows))
     is_patch = row.per == "microgram/hour"
     if is_patch:
         return Prescription(
             drug=row.ingredient,
             form="transdermal patch",
-            strength=f"{draw(st.sampled_from(_PATCH_RATES))} microgram/hour",
+            strength=draw(st.sampled_from(_patch_strengths(row.ingredient))),
             dose_quantity=draw(st.integers(1, 2)),
             dose_unit="patch",
             interval_hours=draw(st.sampled_from([72, 84, 168])),

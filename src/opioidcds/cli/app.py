@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
+from opioidcds.cli.parse_dosage_cli import parse_dosage_command
+from opioidcds.cli.rules_cli import rules_app
 
 __all__ = ["app"]
 
@@ -16,6 +21,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("discharge")(discharge_command)
+app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
+
+
+@app.command("parse-dosage")
+def _parse_dosage(
+    text: Annotated[str, typer.Argument(help="A dosage instruction, e.g. 'ONE TWICE A DAY'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Show what the dosage grammar understood of TEXT (exit 1 if not fully understood)."""
+    raise typer.Exit(parse_dosage_command(text, as_json))
 
 
 @app.callback()
