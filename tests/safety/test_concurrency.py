@@ -36,6 +36,37 @@ def _dosage_json(text: str) -> str:
     return parse_dosage(text).model_dump_json()
 
 
+def _rules_tasks() -> list[Callable[[], Any]]:
+    """Each shipped ruleset on its own inline examples (different patients) and on nothing."""
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
+    from opioidcds.rules import load_rulesets  # noqa: PLC0415 - merged in parallel
+
+    return [
+        partial(_decisions, ruleset.evaluate, inputs)
+        for ruleset in load_rulesets(knowledge_dir("rules")).values()
+        for inputs in [{}, *(dict(e.given) for e in ruleset.examples)]
+    ]
+
+
+def _decisions(evaluate: Callable[[dict[str, Any]], Any], inputs: dict[str, Any]) -> str:
+    decisions = evaluate(inputs)
+    return repr((decisions.statuses, decisions.fired_ids, decisions.complete))
+
+
+def _fhir_tasks() -> list[Callable[[], Any]]:
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from opioidcds.fhir import prescriptions_from_medication_request  # noqa: PLC0415
+
+    data = Path(__file__).resolve().parents[1] / "fhir" / "data"
+    resource = json.loads(
+        (data / "uk-core-style-medicationrequest-r4.json").read_text(encoding="utf-8")
+    )
+    resource["medicationCodeableConcept"]["coding"][0]["code"] = "36126511000001106"
+    return [partial(prescriptions_from_medication_request, resource)]
+
+
 def workload(patient_lists: list[list[Prescription]]) -> list[Callable[[], Any]]:
     catalogue = load_catalogue()
     tasks: list[Callable[[], Any]] = []
@@ -54,7 +85,7 @@ def workload(patient_lists: list[list[Prescription]]) -> list[Callable[[], Any]]
                 tasks.append(partial(classify_medicine, rx.product_name))
     texts = ("1-2 tablets every 4-6 hours when required", "apply one patch every 72 hours")
     tasks.extend(partial(_dosage_json, text) for text in texts)
-    return tasks
+    return tasks + _rules_tasks() + _fhir_tasks()
 
 
 @settings(max_examples=8, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

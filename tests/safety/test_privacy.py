@@ -100,6 +100,7 @@ def calls() -> Iterator[tuple[str, Callable[[], object]]]:
         yield f"classify_medicine({text})", partial(classify_medicine, text)
         yield f"prn_policy({text})", partial(calculate_ome, [], prn_policy=text)
     yield from dosage_calls()
+    yield from fhir_calls()
 
 
 def dosage_calls() -> Iterator[tuple[str, Callable[[], object]]]:
@@ -114,6 +115,46 @@ def dosage_calls() -> Iterator[tuple[str, Callable[[], object]]]:
         "x" * 1001 + CANARY_NAME,
     ):
         yield f"parse_dosage({text[:20]})", partial(parse_dosage, text)
+
+
+FHIR_EXAMPLE = Path(__file__).resolve().parents[1] / "fhir" / "data"
+
+
+def fhir_calls() -> Iterator[tuple[str, Callable[[], object]]]:
+    """MedicationRequests carrying canaries where EHR data carries identifiers and free text."""
+    try:
+        from opioidcds.fhir import (  # noqa: PLC0415 - merged in parallel
+            prescriptions_from_medication_request,
+        )
+    except ImportError:  # pragma: no cover - before the FHIR adapter is merged
+        return
+    base = json.loads(
+        (FHIR_EXAMPLE / "uk-core-style-medicationrequest-r4.json").read_text(encoding="utf-8")
+    )
+    base["medicationCodeableConcept"]["coding"][0]["code"] = "36126511000001106"  # in catalogue
+    changes: list[tuple[tuple[Any, ...], Any]] = [
+        (("subject", "reference"), f"Patient/{CANARY_ID}"),
+        (("id",), CANARY_ID),
+        (("medicationCodeableConcept", "coding", 0, "code"), CANARY_ID),
+        (("medicationCodeableConcept", "coding", 0, "display"), CANARY_NAME),
+        (("dosageInstruction", 0, "text"), f"take one {CANARY_NAME}"),
+        (("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "unit"), CANARY_NAME),
+        (("dosageInstruction", 0, "doseAndRate", 0, "doseQuantity", "value"), CANARY_NAME),
+        (("dosageInstruction", 0, "timing", "repeat", "frequency"), int(CANARY_ID)),
+        (("status",), CANARY_NAME),
+        (("note",), [{"text": CANARY_NAME}]),
+    ]
+    for i, (path, value) in enumerate(changes):
+        resource = json.loads(json.dumps(base))
+        target = resource
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        yield f"fhir[{i}]", partial(prescriptions_from_medication_request, resource)
+        yield (
+            f"fhir-display[{i}]",
+            partial(prescriptions_from_medication_request, resource, match_display_name=True),
+        )
 
 
 def exception_texts(exc: BaseException) -> Iterator[str]:
