@@ -1043,3 +1043,25 @@ def test_unrecognised_drug_and_form_say_which() -> None:
     assert form.status is ItemStatus.NOT_CONVERTIBLE
     route = calculate_ome([rx(**base, drug="morphine", route="intergalactic")]).items[0]
     assert route.reason == "route not recognised by the forms vocabulary"
+
+
+def test_dose_from_dosage_text_says_so_and_shows_its_caps() -> None:
+    # "1-2 tablets every 4 hours when required, max 8 tablets in 24 hours": upper end 2 x 24/4
+    # = 12 tablets, capped at 8 tablets = 80 mg x 1 = 80 mg OME/day
+    p = rx(
+        drug="morphine",
+        form="tablet",
+        strength="10 mg",
+        dosage_text="1-2 tablets every 4 hours when required, max 8 tablets in 24 hours",
+    )
+    item = calculate_ome([p]).items[0]
+    assert item.ome_mg_per_day == 80
+    assert item.policy_note == (
+        "dose read from the dosage text; PRN counted at its maximum permitted daily amount;"
+        " capped by the maximum amount per day"
+    )
+    assert item.arithmetic == (
+        "morphine 10 mg x 2 tablet x (24 h / 4 h), capped at max 8 tablet/day"
+        " = 80 mg/day x 1 = 80 mg OME/day (dose read from the dosage text; PRN counted at its"
+        " maximum permitted daily amount; capped by the maximum amount per day)"
+    )
