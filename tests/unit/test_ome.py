@@ -1065,3 +1065,10 @@ def test_dose_from_dosage_text_says_so_and_shows_its_caps() -> None:
         " = 80 mg/day x 1 = 80 mg OME/day (dose read from the dosage text; PRN counted at its"
         " maximum permitted daily amount; capped by the maximum amount per day)"
     )
+
+
+def test_text_without_daily_amount_keeps_the_forms_route() -> None:
+    p = rx(drug="morphine", form="tablet", strength="10 mg", dosage_text="as directed")
+    item = calculate_ome([p]).items[0]
+    assert item.status is ItemStatus.NOT_CONVERTIBLE
+    assert item.route == "oral"

@@ -215,3 +215,21 @@ def test_code_and_name_of_the_same_ingredient_in_another_form_are_rejected() -> 
     with pytest.raises(InvalidInputError) as info:
         calculate_ome([p])
     assert info.value.rule == "names a different product from dmd_code"
+
+
+def test_text_without_daily_amount_keeps_the_products_route() -> None:
+    p = Prescription(dmd_code=OXY_40_MR, dosage_text="as directed")
+    item = calculate_ome([p]).items[0]
+    assert item.status is ItemStatus.NOT_CONVERTIBLE
+    assert item.route == "oral"
+    assert item.reason == "the dosage is 'as directed': the text gives no daily amount"
+
+
+def test_a_per_unit_strength_never_matches_a_concentration() -> None:
+    # "2 mg" (per unit) against 10 mg/5 mL (= 2 mg per mL): different kinds, never equal
+    p = Prescription(
+        dmd_code=ORAMORPH_10_5, strength="2 mg", dose_quantity=5, dose_unit="mL", doses_per_day=4
+    )
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([p])
+    assert info.value.rule == "contradicts the dm+d product's strength"
