@@ -233,3 +233,14 @@ def test_a_per_unit_strength_never_matches_a_concentration() -> None:
     with pytest.raises(InvalidInputError) as info:
         calculate_ome([p])
     assert info.value.rule == "contradicts the dm+d product's strength"
+
+
+def test_dose_unit_must_fit_the_products_form() -> None:
+    # OXY_40_MR is a tablet: a dose in capsules does not fit it
+    p = Prescription(dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="capsule", doses_per_day=2)
+    with pytest.raises(InvalidInputError) as info:
+        calculate_ome([p])
+    assert (info.value.field, info.value.rule) == (
+        "prescriptions[0].dose_unit",
+        "does not fit the form",
+    )
