@@ -38,6 +38,7 @@ __all__ = [
     "dmd_prescriptions",
     "dosage_texts",
     "explicit_equivalent",
+    "fhir_medication_requests",
     "json_values",
     "prescription_dicts",
     "prescription_lists",
@@ -486,3 +487,64 @@ def dosage_texts(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
     if draw(st.booleans()):
         text = text.upper()
     return text, fields
+
+
+# --- FHIR R4 MedicationRequests (for the FHIR adapter, merged from issue 3) ------------------
+
+
+def _json_number(value: Decimal) -> int | float:
+    """A JSON number for ``value`` (the drawn values are exact in binary: 2.5, 5, 10...)."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+@st.composite
+def fhir_medication_requests(
+    draw: st.DrawFn, catalogue: Catalogue | None = None
+) -> tuple[dict[str, Any], Prescription]:
+    """A FHIR R4 MedicationRequest (parsed JSON) for a dm+d product, and the same prescription.
+
+    Returns ``(resource, prescription)``: the resource codes the product by dm+d code and states
+    the dose (``doseQuantity``), the timing (``frequency`` per day or one dose per ``period``
+    hours), ``asNeededBoolean`` and, for a PRN, ``maxDosePerPeriod`` per 24 hours (in the dose
+    unit: the drawn maximum number of doses times the dose). Reading the resource with
+    :func:`opioidcds.fhir.from_medication_request` must give the prescription's OME.
+    """
+    rx = draw(dmd_prescriptions(catalogue, by_name=False))
+    dose = rx.dose_quantity or Decimal(1)
+    unit = rx.dose_unit or ""
+    if rx.doses_per_day is not None:
+        repeat: dict[str, Any] = {
+            "frequency": _json_number(rx.doses_per_day),
+            "period": 1,
+            "periodUnit": "d",
+        }
+    else:
+        hours = rx.interval_hours or Decimal(24)
+        repeat = {"frequency": 1, "period": _json_number(hours), "periodUnit": "h"}
+    dosage: dict[str, Any] = {
+        "timing": {"repeat": repeat},
+        "doseAndRate": [{"doseQuantity": {"value": _json_number(dose), "unit": unit}}],
+    }
+    if rx.prn:
+        dosage["asNeededBoolean"] = True
+    if rx.max_doses_per_day is not None:
+        dosage["maxDosePerPeriod"] = {
+            "numerator": {"value": _json_number(rx.max_doses_per_day * dose), "unit": unit},
+            "denominator": {
+                "value": 24,
+                "unit": "hour",
+                "system": "http://unitsofmeasure.org",
+                "code": "h",
+            },
+        }
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/example"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "https://dmd.nhs.uk", "code": rx.dmd_code}]
+        },
+        "dosageInstruction": [dosage],
+    }
+    return resource, rx
