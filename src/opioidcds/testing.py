@@ -245,10 +245,7 @@ def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], .
     if memo is not None and memo[0] is catalogue:
         return memo[1]
     vocab = default_vocabulary()
-    # the bundled catalogue is passed as None: calculate_ome(catalogue=<a Catalogue>) raises
-    # TypeError (Catalogue is unhashable and reaches an lru_cache key); see
-    # tests/safety/test_found_bugs.py. A custom catalogue hits that bug until it is fixed.
-    given = None if catalogue is load_catalogue() else catalogue
+    given = None if catalogue is load_catalogue() else catalogue  # None: the bundled one
     usable: list[tuple[Product, str, bool]] = []
     for product in catalogue:
         dose = _dmd_dose(product, vocab)

@@ -29,13 +29,8 @@ STRUCTURED = {
 OXY_BY_CODE = {"dose_quantity": 1, "dose_unit": "tablet", "doses_per_day": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="bug: calculate_ome(catalogue=...) raises TypeError: the Catalogue (unhashable, "
-    "it holds mappingproxy fields) is passed into the lru_cache key of ome._measure_cached",
-)
 def test_calculate_ome_accepts_an_explicit_catalogue() -> None:
+    """Found here (TypeError: the Catalogue reached an lru_cache key), fixed on main (9880b14)."""
     catalogue = load_catalogue()
     product = next(p for p in catalogue if p.strength == "10 mg" and p.form == "tablet")
     rx = Prescription(dmd_code=product.dmd_code, **OXY_BY_CODE)

@@ -25,7 +25,6 @@ SAFETY = ROOT / "docs" / "safety"
 OPEN_CONTROLS = {
     "HAZ-002-C4": "2",  # plausibility of the total patch rate
     "HAZ-005-C4": "3",  # dosage-text range note (found bug, strict xfail)
-    "HAZ-009-C4": "3",  # calculate_ome(catalogue=...) TypeError (found bug, strict xfail)
     "HAZ-012-C3": "2",  # CLI renders input as rich markup (found bug, strict xfail)
     "HAZ-007-C3": "5",  # exact threshold comparisons in the assessment
     "HAZ-011-C2": "9",  # knowledge-base content hash and all versions in results
