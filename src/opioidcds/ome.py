@@ -122,20 +122,23 @@ def calculate_ome(
         total = _ZERO
         complete = True
         exact = True
-        per_ingredient: dict[str, Decimal] = {}
+        per_ingredient: dict[tuple[str, str], Decimal] = {}
         for item in items:
             if item.status is ItemStatus.NOT_CONVERTIBLE:
                 complete = False
             if item.ome_mg_per_day is not None:
                 total += item.ome_mg_per_day
                 exact = exact and item.exact
-            if item.daily_amount_unit == _MG_PER_DAY and item.ingredient is not None:
-                amount = item.daily_amount or _ZERO
-                per_ingredient[item.ingredient] = (
-                    per_ingredient.get(item.ingredient, _ZERO) + amount
-                )
-    limit = vocab.limits.max_daily_mg
-    if any(amount > limit for amount in per_ingredient.values()):
+            if item.ingredient is not None and item.daily_amount is not None:
+                key = (item.ingredient, item.daily_amount_unit or "")
+                per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
+    # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
+    # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
+    limits = {
+        _MG_PER_DAY: vocab.limits.max_daily_mg,
+        _RATE: vocab.limits.max_patch_rate_microgram_per_hour,
+    }
+    if any(amount > limits[unit] for (_, unit), amount in per_ingredient.items()):
         raise InvalidInputError(
             "prescriptions", "implies an implausible daily amount of one opioid (check units)"
         )
@@ -280,11 +283,11 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     quantity, per, text = _apply_caps(d, dose, quantity, per, text=text, notes=notes)
     if d.prn:
         notes.insert(0, "PRN counted at its maximum permitted daily amount")
-    if d.source == "dosage text":
-        notes.insert(0, "dose read from the dosage text")
     elif d.is_range:
         end = "upper" if high else "lower"
         notes.insert(0, f"range counted at its {end} end")
+    if d.source == "dosage text":
+        notes.insert(0, "dose read from the dosage text")
     return _Schedule(quantity, per, text, "; ".join(notes) or None)
 
 

@@ -43,12 +43,6 @@ def test_calculate_ome_accepts_an_explicit_catalogue() -> None:
     assert result == calculate_ome([rx])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `opioidcds ome` renders input text (an unknown drug name) as rich markup: "
-    "'x[/bold]' crashes the CLI with rich.errors.MarkupError (exit 1, a traceback that "
-    "echoes the text), and '[red]...[/red]' restyles the output. Escape with rich.markup.escape",
-)
 def test_cli_renders_drug_names_literally(tmp_path: Path) -> None:
     path = tmp_path / "rx.json"
     drug = "x[/bold]"
@@ -59,12 +53,6 @@ def test_cli_renders_drug_names_literally(tmp_path: Path) -> None:
     assert drug in result.stdout  # shown literally as the item's name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (transparency): a dose range read from a dosage text is counted at its upper "
-    "end but the item's policy_note says only 'dose read from the dosage text', not 'range "
-    "counted at its upper end' (the elif in ome._daily_quantity); the structured range says it",
-)
 def test_range_from_dosage_text_says_which_end_was_counted() -> None:
     # 1-2 tablets every 4-6 hours: upper end 2 x 24/4 = 12 tablets x 10 mg = 120 mg x 1 = 120
     p = Prescription(

@@ -23,7 +23,6 @@ SAFETY = ROOT / "docs" / "safety"
 
 # Pinned: opening or closing a control is a deliberate edit here and in hazards.toml.
 OPEN_CONTROLS = {
-    "HAZ-002-C4": "2",  # plausibility of the total patch rate
     "HAZ-005-C4": "3",  # dosage-text range note (found bug, strict xfail)
     "HAZ-012-C3": "2",  # CLI renders input as rich markup (found bug, strict xfail)
     "HAZ-007-C3": "5",  # exact threshold comparisons in the assessment

@@ -1072,3 +1072,20 @@ def test_text_without_daily_amount_keeps_the_forms_route() -> None:
     item = calculate_ome([p]).items[0]
     assert item.status is ItemStatus.NOT_CONVERTIBLE
     assert item.route == "oral"
+
+
+def test_total_patch_rate_of_one_ingredient_is_checked() -> None:
+    # each 1,000 microgram/hour patch is at the per-patch limit, but two of them (2,000
+    # microgram/hour of fentanyl in total) are not a dose: unit confusion (HAZ-002)
+    one = rx(
+        drug="fentanyl",
+        form="transdermal patch",
+        strength="1000 microgram/hour",
+        dose_quantity=1,
+        dose_unit="patch",
+    )
+    calculate_ome([one])  # 1,000 microgram/hour: at the limit, accepted
+    with pytest.raises(InvalidInputError, match="implausible"):
+        calculate_ome([one, one])
+    with pytest.raises(InvalidInputError, match="implausible"):
+        calculate_ome([one.model_copy(update={"dose_quantity": Decimal(2)})])

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
@@ -71,10 +72,10 @@ def render_ome(result: OMEResult, console: Console) -> None:
         )
         factor = format_decimal(item.factor) if item.factor is not None else "-"
         ome = format_decimal(item.ome_mg_per_day) if item.ome_mg_per_day is not None else "-"
-        table.add_row(
+        table.add_row(  # input text is escaped: it is shown literally, never read as markup
             str(item.prescription_index + 1),
-            item.ingredient or item.drug,
-            item.route or "?",
+            escape(item.ingredient or item.drug),
+            escape(item.route or "?"),
             amount,
             factor,
             ome,
@@ -83,9 +84,11 @@ def render_ome(result: OMEResult, console: Console) -> None:
     console.print(table)
     console.print("[bold]Arithmetic[/bold]")
     for item in result.items:
-        source = f" \\[source: {item.factor_source}]" if item.factor_source else ""
-        console.print(
-            f"  {item.prescription_index + 1}. {item.arithmetic}{source}", highlight=False
+        source = f" [source: {item.factor_source}]" if item.factor_source else ""
+        console.print(  # literal text: the arithmetic names the input's drug
+            f"  {item.prescription_index + 1}. {item.arithmetic}{source}",
+            markup=False,
+            highlight=False,
         )
     total = format_decimal(result.total_mg_per_day)
     if result.complete:
