@@ -15,12 +15,32 @@ from opioidcds.errors import (
     UnknownDrugError,
     UnknownProductError,
 )
+from opioidcds.models import ItemStatus, OMEItem, OMEResult, Prescription, PrnPolicy
+from opioidcds.ome import calculate_ome
+from opioidcds.products import Catalogue, MedicineClass, Product, classify_medicine, load_catalogue
+from opioidcds.tables import ConversionTable, load_table
+from opioidcds.vocabulary import Vocabulary, load_vocabulary
 
 __all__ = [
+    "Catalogue",
+    "ConversionTable",
     "InvalidInputError",
+    "ItemStatus",
     "KnowledgeBaseError",
+    "MedicineClass",
+    "OMEItem",
+    "OMEResult",
     "OpioidCDSError",
+    "Prescription",
+    "PrnPolicy",
+    "Product",
     "UnknownDrugError",
     "UnknownProductError",
+    "Vocabulary",
     "__version__",
+    "calculate_ome",
+    "classify_medicine",
+    "load_catalogue",
+    "load_table",
+    "load_vocabulary",
 ]

@@ -43,16 +43,21 @@ def input_error_from(exc: ValidationError) -> InvalidInputError:
     The message lists each failing field path and pydantic's description of the rule; inputs
     are hidden (models set ``hide_input_in_errors``), so no value reaches the message.
     """
-    problems = []
-    for err in exc.errors(include_input=False, include_url=False, include_context=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(model)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        # our own InvalidInputError messages already start with the field name
-        problems.append(msg if msg.startswith(path) else f"{path}: {msg}")
-    first = exc.errors(include_input=False)[0] if exc.error_count() else None
-    field = ".".join(str(p) for p in first["loc"]) if first else "(model)"
-    error = InvalidInputError(field or "(model)", "; ".join(problems))
-    error.args = ("; ".join(problems),)
+    fields: list[str] = []
+    problems: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(p) for p in err["loc"])
+        original = err.get("ctx", {}).get("error")
+        if isinstance(original, InvalidInputError):  # raised by our own validators
+            field = f"{path}.{original.field}" if path else original.field
+            rule = original.rule
+        else:
+            field, rule = path or "(model)", str(err["msg"])
+        fields.append(field)
+        problems.append(f"{field}: {rule}")
+    error = InvalidInputError(fields[0] if fields else "(model)", "invalid")
+    error.rule = "; ".join(problems)
+    error.args = (error.rule,)
     return error
 
 
@@ -75,7 +80,7 @@ class InputModel(BaseModel):
             raise input_error_from(exc) from None
 
     @classmethod
-    def model_validate(  # type: ignore[override]  # same call, narrower error type
+    def model_validate(
         cls,
         obj: Any,  # noqa: ANN401 - accepts whatever pydantic accepts
         **kwargs: Any,  # noqa: ANN401
@@ -87,7 +92,7 @@ class InputModel(BaseModel):
             raise input_error_from(exc) from None
 
     @classmethod
-    def model_validate_json(  # type: ignore[override]  # same call, narrower error type
+    def model_validate_json(
         cls,
         json_data: str | bytes | bytearray,
         **kwargs: Any,  # noqa: ANN401
@@ -127,28 +132,37 @@ class DoseUnitKind(StrEnum):
     COUNT = "count"
 
 
-_Positive = Field(default=None, gt=0, allow_inf_nan=False)
+# Positive, finite, at most 10 digits before and 10 after the point: keeps every product of
+# inputs exact at the calculator's 150-digit precision and refuses "1e400"-style magnitudes.
+_Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
 class Prescription(InputModel):
-    """One prescription, given as structured fields.
+    """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
-    ``drug`` is the ingredient ("oxycodone") or a combination name ("co-codamol"); ``form``
-    names the pharmaceutical form ("modified-release tablet", "transdermal patch", "oral
-    solution") and so the route; ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or,
-    for a combination, one mass per ingredient in the order of its name ("30 mg/500 mg").
+    ``dmd_code`` (a dm+d VMP/AMP SNOMED CT code) or ``product_name`` (its dm+d name) fill the
+    drug, form and strength from the product catalogue; explicit fields that contradict the
+    product are an input error. Otherwise ``drug`` is the ingredient ("oxycodone") or a
+    combination name ("co-codamol"); ``form`` names the pharmaceutical form
+    ("modified-release tablet", "transdermal patch", "oral solution") and so the route;
+    ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or, for a combination, one mass
+    per ingredient in the order of its name ("30 mg/500 mg").
 
     The dose is ``dose_quantity`` (to ``dose_quantity_max`` for a range) of ``dose_unit``
     ("tablet", "patch", "mL", "mg", ...), taken ``doses_per_day`` times a day (to
     ``doses_per_day_max``) or every ``interval_hours`` hours (to ``interval_hours_max``).
     ``prn`` marks "when required"; ``max_doses_per_day`` caps administrations and
-    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours.
+    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours. ``dosage_text``
+    is the free-text dosage ("ONE TO BE TAKEN TWICE A DAY"): read by the dosage grammar when no
+    structured dose is given; when both are given, the structured dose wins and they must agree.
 
     Raises:
         InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
             strength or unit off the allow-list. The message names fields, not values.
     """
 
+    dmd_code: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    product_name: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     drug: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     form: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     route: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
@@ -163,6 +177,7 @@ class Prescription(InputModel):
     prn: bool = False
     max_doses_per_day: Decimal | None = _Positive
     max_quantity_per_day: Decimal | None = _Positive
+    dosage_text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
 
     _strength: Strength | None = PrivateAttr(default=None)
     _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
@@ -170,17 +185,20 @@ class Prescription(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if self.drug is None:
-            raise InvalidInputError("drug", "is required")
-        if self.form is None and self.route is None:
-            raise InvalidInputError("form", "form or route is required")
+        has_product = self.dmd_code is not None or self.product_name is not None
+        if self.drug is None and not has_product:
+            raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
+        if self.form is None and self.route is None and not has_product:
+            raise InvalidInputError("form", "form or route is required (or a dm+d product)")
         if self.dose_quantity is None:
             raise InvalidInputError("dose_quantity", "is required")
         if self.dose_unit is None:
             raise InvalidInputError("dose_unit", "is required")
         _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
         if self.doses_per_day is not None and self.interval_hours is not None:
-            raise InvalidInputError("doses_per_day", "give doses_per_day or interval_hours, not both")
+            raise InvalidInputError(
+                "doses_per_day", "give doses_per_day or interval_hours, not both"
+            )
         if self.doses_per_day_max is not None and self.doses_per_day is None:
             raise InvalidInputError("doses_per_day_max", "needs doses_per_day")
         if self.interval_hours_max is not None and self.interval_hours is None:
@@ -192,22 +210,22 @@ class Prescription(InputModel):
         self._dose_kind, self._dose_factor = _dose_unit_kind(self.dose_unit)
         return self
 
+    # Private attributes are read through __pydantic_private__ directly: pydantic's own
+    # attribute hook costs microseconds per access, and these sit on the per-call path.
     @property
     def parsed_strength(self) -> Strength | None:
         """The strength parsed to canonical units, or ``None`` if none was given."""
-        return self._strength
+        return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
 
     @property
     def dose_unit_kind(self) -> DoseUnitKind:
         """Whether ``dose_unit`` is a mass, a volume or a count of product units."""
-        if self._dose_kind is None:  # pragma: no cover - set by the validator
-            raise InvalidInputError("dose_unit", "is required")
-        return self._dose_kind
+        return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
 
     @property
     def dose_unit_factor(self) -> Decimal:
         """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
-        return self._dose_factor
+        return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

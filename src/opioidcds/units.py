@@ -30,9 +30,11 @@ __all__ = [
     "Strength",
     "StrengthKind",
     "canonical_factor",
+    "convert",
     "parse_amount",
     "parse_decimal",
     "parse_strength",
+    "pint_expression",
     "registry",
     "unit_dimension",
 ]
@@ -115,15 +117,15 @@ _CANONICAL_SYMBOL: dict[Dimension, str] = {
 
 
 @cache
-def registry() -> Any:  # noqa: ANN401 - pint ships no type information for UnitRegistry
+def registry() -> Any:  # noqa: ANN401 - pint's UnitRegistry is generic and untyped here
     """Return the one pint registry of opioidcds, built from ``units.pint`` on first use.
 
     The registry defines only gram, milligram, microgram, litre, millilitre, hour and day.
     """
-    import pint  # deferred: pint costs import time and is needed only when knowledge loads
+    import pint  # noqa: PLC0415 - deferred: pint costs ~100 ms of import; needed at knowledge load
 
     text = resources.files("opioidcds").joinpath("units.pint").read_text(encoding="utf-8")
-    reg = pint.UnitRegistry(None, autoconvert_offset_to_baseunit=False)
+    reg: Any = pint.UnitRegistry(None, autoconvert_offset_to_baseunit=False, non_int_type=Decimal)
     reg.load_definitions(text.splitlines())
     return reg
 
@@ -135,6 +137,15 @@ def unit_dimension(unit: str) -> Dimension:
         InvalidInputError: the spelling is not on the allow-list.
     """
     return _unit_spec(unit)[1]
+
+
+def pint_expression(unit: str) -> str:
+    """Return the ``units.pint`` expression of an allow-listed spelling (``"mcg"`` -> microgram).
+
+    Raises:
+        InvalidInputError: the spelling is not on the allow-list.
+    """
+    return _unit_spec(unit)[0]
 
 
 @lru_cache(maxsize=256)
@@ -167,12 +178,28 @@ def canonical_factor(unit: str) -> Decimal:
     """
     expr, dim = _unit_spec(unit)
     target = _CANONICAL_RATE if dim is Dimension.RATE else _CANONICAL[dim]
-    reg = registry()
-    magnitude = reg.Quantity(Decimal(1), expr).to(target).magnitude
-    factor = Decimal(magnitude).normalize()
+    factor = convert(Decimal(1), expr, target)
     if factor <= 0:  # pragma: no cover - guards the definitions file itself
         raise KnowledgeBaseError("units.pint: a conversion factor is not positive")
     return factor
+
+
+def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
+    """Convert ``value`` between two pint unit expressions of ``units.pint``, exactly.
+
+    For load-time use (knowledge validation, deriving factors), not for the per-call path.
+
+    Raises:
+        KnowledgeBaseError: the units are undefined or of different dimensions.
+    """
+    import pint  # noqa: PLC0415 - deferred, see registry()
+
+    reg = registry()
+    try:
+        magnitude = reg.Quantity(value, from_unit).to(to_unit).magnitude
+    except pint.PintError as exc:
+        raise KnowledgeBaseError("units: cannot convert between the given units") from exc
+    return Decimal(magnitude).normalize()
 
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
@@ -264,8 +291,9 @@ class Strength:
 
 
 def parse_strength(text: str) -> Strength:
-    """Parse a product strength such as ``"40 mg"``, ``"10 mg/5 mL"``, ``"25 microgram/hour"``,
-    ``"30 mg/500 mg"`` or ``"50 microgram/dose"``.
+    """Parse a product strength: ``"40 mg"``, ``"10 mg/5 mL"``, ``"25 microgram/hour"``...
+
+    Also ``"30 mg/500 mg"`` (a combination, one mass per ingredient) and ``"50 microgram/dose"``.
 
     Raises:
         InvalidInputError: (field ``strength``) malformed, unknown unit, zero amount.
@@ -279,7 +307,7 @@ _FIELD = "strength"
 @lru_cache(maxsize=4096)
 def _parse_strength_cached(text: str) -> Strength:
     parts = [p.strip() for p in re.split(r"/|\bper\b", text)]
-    if not parts or any(not p for p in parts) or len(parts) > 4:  # noqa: PLR2004 - grammar size
+    if not parts or any(not p for p in parts) or len(parts) > 4:
         raise InvalidInputError(_FIELD, "must be like '40 mg', '10 mg/5 mL' or '30 mg/500 mg'")
     first = parse_amount(parts[0], _FIELD)
     if first.dimension is not Dimension.MASS:

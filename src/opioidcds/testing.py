@@ -1,0 +1,183 @@
+"""Hypothesis strategies and invariant checks for property-testing opioidcds and integrations.
+
+Safety reviewers can build on these to property-test their own use of the library::
+
+    from hypothesis import given
+    from opioidcds.testing import prescriptions, check_ome_invariants
+
+    @given(prescriptions())
+    def test_my_integration(rxs):
+        check_ome_invariants(rxs)
+
+Needs the ``testing`` extra (hypothesis). The strategies draw only from the bundled knowledge
+base (ingredients, forms and factor rows that exist), so every drawn prescription is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from hypothesis import strategies as st
+
+from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
+from opioidcds.ome import calculate_ome
+from opioidcds.tables import ConversionTable, default_table
+from opioidcds.vocabulary import FormKind, default_vocabulary
+
+__all__ = [
+    "check_ome_invariants",
+    "convertible_prescriptions",
+    "decimals",
+    "prescription_lists",
+    "prescriptions",
+]
+
+
+_PATCH_RATES = [5, 10, 12, 20, 25, 35, 50, 75, 100]  # microgram/hour strengths sold in the UK
+
+
+def _require(condition: bool, message: str) -> None:
+    """Raise AssertionError with ``message`` unless ``condition`` (works under python -O)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def decimals(low: str = "0.5", high: str = "4", places: int = 1) -> st.SearchStrategy[Decimal]:
+    """Positive decimals between ``low`` and ``high`` with ``places`` decimal places."""
+    return st.decimals(
+        min_value=Decimal(low),
+        max_value=Decimal(high),
+        places=places,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+
+
+def _form_names(kind: FormKind, route: str) -> list[str]:
+    forms = default_vocabulary().forms()
+    return sorted(f.name for f in forms if f.kind is kind and f.route == route)
+
+
+@st.composite
+def convertible_prescriptions(
+    draw: st.DrawFn, table: ConversionTable | None = None, *, allow_prn: bool = True
+) -> Prescription:
+    """A single-ingredient prescription whose ingredient and route have a factor in ``table``.
+
+    Draws patches, liquids (dose in mL or mg) and unit forms (dose in units or mg), with
+    optional ranges and PRN maxima, at modest plausible doses.
+    """
+    tbl = table or default_table()
+    rows = [r for r in tbl.rows() if r.convertible]
+    row = draw(st.sampled_from(rows))
+    is_patch = row.per == "microgram/hour"
+    if is_patch:
+        return Prescription(
+            drug=row.ingredient,
+            form="transdermal patch",
+            strength=f"{draw(st.sampled_from(_PATCH_RATES))} microgram/hour",
+            dose_quantity=draw(st.integers(1, 2)),
+            dose_unit="patch",
+            interval_hours=draw(st.sampled_from([72, 84, 168])),
+        )
+    liquid_forms = _form_names(FormKind.LIQUID, row.route)
+    unit_forms = _form_names(FormKind.UNIT, row.route)
+    use_liquid = bool(liquid_forms) and (not unit_forms or draw(st.booleans()))
+    form = draw(st.sampled_from(liquid_forms if use_liquid else unit_forms))
+    # Sizes keep any list of up to 6 drawn prescriptions under the 5 g/day plausibility limit
+    # for one ingredient: a unit form at most 30 mg x 4 units x 6/day = 720 mg/day, a liquid at
+    # most 10 mg/mL x 10 mL x 6/day = 600 mg/day.
+    mass = draw(decimals("0.1", "30", 1))
+    prn = allow_prn and draw(st.booleans())
+    fields: dict[str, object] = {"drug": row.ingredient, "form": form, "prn": prn}
+    if use_liquid:
+        fields["strength"] = f"{mass} mg/{draw(st.sampled_from([1, 5, 10]))} mL"
+        fields["dose_unit"] = draw(st.sampled_from(["mL", "mg"]))
+        fields["dose_quantity"] = draw(decimals("0.5", "5", 1))
+    else:
+        fields["strength"] = f"{mass} mg"
+        nouns = default_vocabulary().find_form(form)
+        noun = nouns.nouns[0] if nouns is not None and nouns.nouns else "mg"
+        fields["dose_unit"] = draw(st.sampled_from([noun, "mg"]))
+        fields["dose_quantity"] = draw(decimals("0.5", "2", 1))
+    if draw(st.booleans()):
+        fields["dose_quantity_max"] = Decimal(str(fields["dose_quantity"])) * 2
+    if draw(st.booleans()):
+        fields["doses_per_day"] = draw(st.integers(1, 6))
+    else:
+        fields["interval_hours"] = draw(st.sampled_from([4, 6, 8, 12, 24]))
+    if prn and draw(st.booleans()):
+        fields["max_doses_per_day"] = draw(st.integers(1, 6))
+    return Prescription(**fields)
+
+
+@st.composite
+def prescriptions(draw: st.DrawFn, table: ConversionTable | None = None) -> Prescription:
+    """Any valid prescription: mostly convertible, sometimes a combination or no factor."""
+    choice = draw(st.integers(0, 9))
+    if choice == 0:
+        return Prescription(
+            drug="co-codamol",
+            form="tablet",
+            strength=f"{draw(st.sampled_from([8, 15, 30]))} mg/500 mg",
+            dose_quantity=draw(st.integers(1, 2)),
+            dose_unit="tablet",
+            doses_per_day=draw(st.integers(1, 4)),
+        )
+    if choice == 1:
+        return Prescription(
+            drug="methadone",
+            form="oral solution",
+            strength="1 mg/mL",
+            dose_quantity=draw(decimals("1", "60", 0)),
+            dose_unit="mL",
+            doses_per_day=1,
+        )
+    return draw(convertible_prescriptions(table))
+
+
+def prescription_lists(
+    table: ConversionTable | None = None, max_size: int = 6
+) -> st.SearchStrategy[list[Prescription]]:
+    """Lists of 0 to ``max_size`` valid prescriptions."""
+    return st.lists(prescriptions(table), max_size=max_size)
+
+
+def check_ome_invariants(
+    rxs: Sequence[Prescription], table: ConversionTable | None = None
+) -> OMEResult:
+    """Assert the calculator's invariants on ``rxs`` and return the default-policy result.
+
+    - totality: every opioid item is converted (OME > 0) or says why not (a reason);
+    - the total equals the sum of converted items; ``complete`` iff nothing is unconverted;
+    - order independence: reversing the list gives the same total;
+    - PRN policy order: maximum >= regular-only >= minimum;
+    - determinism: a second call gives an equal result.
+
+    Raises:
+        AssertionError: an invariant does not hold.
+    """
+    result = calculate_ome(rxs, table=table)
+    total = Decimal(0)
+    for item in result.items:
+        if item.status is ItemStatus.CONVERTED:
+            ome = item.ome_mg_per_day
+            _require(ome is not None and ome > 0, "a converted opioid item has no or zero OME")
+            total += ome or Decimal(0)
+        else:
+            _require(bool(item.reason), "an item not converted must say why")
+            _require(item.ome_mg_per_day is None, "an unconverted item must not carry an OME")
+    _require(total == result.total_mg_per_day, "total differs from the sum of items")
+    unconverted = any(i.status is ItemStatus.NOT_CONVERTIBLE for i in result.items)
+    _require(result.complete is not unconverted, "complete flag wrong")
+    reverse = calculate_ome(list(reversed(rxs)), table=table)
+    _require(reverse.total_mg_per_day == result.total_mg_per_day, "order changed the total")
+    regular = calculate_ome(rxs, table=table, prn_policy=PrnPolicy.REGULAR_ONLY)
+    minimum = calculate_ome(rxs, table=table, prn_policy=PrnPolicy.MINIMUM)
+    _require(
+        result.total_mg_per_day >= regular.total_mg_per_day >= minimum.total_mg_per_day,
+        "PRN policies out of order: maximum >= regular-only >= minimum must hold",
+    )
+    _require(calculate_ome(rxs, table=table) == result, "not deterministic")
+    return result

@@ -1,0 +1,102 @@
+"""``opioidcds ome``: readable table, JSON, options and exit codes (issue 2, section 6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opioidcds.cli.app import app
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "patient-example.json"
+runner = CliRunner()
+
+OXY = {
+    "drug": "oxycodone",
+    "form": "modified-release tablet",
+    "strength": "40 mg",
+    "dose_quantity": 1,
+    "dose_unit": "tablet",
+    "doses_per_day": 2,
+}
+
+
+def run(args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, args, input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_example_patient_readable() -> None:
+    code, out, _ = run(["ome", str(EXAMPLE)])
+    assert code == 0  # computed, although incomplete (methadone)
+    # example by hand: oxycodone 40 x 2 x 1.5 = 120; co-codamol 30 x 2 x 4 x 0.1 = 24;
+    # fentanyl 12 x 2.4 = 28.8; PRN morphine 5 mL (10 mg) capped at 4 doses = 40 x 1 = 40;
+    # methadone not convertible -> at least 120 + 24 + 28.8 + 40 = 212.8
+    assert "at least 212.8 mg OME/day" in out
+    assert "INCOMPLETE" in out
+    assert "uk-opioids-aware" in out
+
+
+def test_json_output_has_decimal_strings() -> None:
+    code, out, _ = run(["ome", "-", "--json"], stdin=json.dumps([OXY]))
+    assert code == 0
+    data = json.loads(out)
+    assert data["total_mg_per_day"] == "120.0"  # 80 mg x 1.5, a string, never a float
+    assert data["complete"] is True
+    assert data["items"][0]["arithmetic"].endswith("= 120 mg OME/day")
+
+
+@pytest.mark.parametrize(
+    ("options", "total"),
+    [(["--table", "cdc-2022"], "36.00"), (["--table", "uk-opioids-aware"], "24.0")],
+)
+def test_table_option(options: list[str], total: str) -> None:
+    cocodamol = {
+        "drug": "co-codamol",
+        "form": "tablet",
+        "strength": "30 mg/500 mg",
+        "dose_quantity": 2,
+        "dose_unit": "tablet",
+        "doses_per_day": 4,
+    }
+    code, out, _ = run(["ome", "-", "--json", *options], stdin=json.dumps([cocodamol]))
+    assert code == 0
+    assert json.loads(out)["total_mg_per_day"] == total
+
+
+def test_prn_policy_option() -> None:
+    prn = {**OXY, "prn": True, "max_doses_per_day": 2}
+    code, out, _ = run(
+        ["ome", "-", "--json", "--prn-policy", "regular-only"], stdin=json.dumps([prn])
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["prn_policy"] == "regular-only"
+    assert data["items"][0]["status"] == "excluded"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        json.dumps({"prescriptions": [{**OXY, "strength": "40 MG"}]}),
+        json.dumps([{**OXY, "dose_quantity": -1}]),
+        json.dumps({"patient": "x"}),
+        '[{"drug": "oxycodone", "dose_quantity": NaN}]',
+        json.dumps([{**OXY, "doses_per_day": None}]),
+    ],
+)
+def test_invalid_input_exit_2_with_message_on_stderr(payload: str) -> None:
+    code, out, err = run(["ome", "-"], stdin=payload)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("opioidcds: error:")
+    assert "40 MG" not in err
+
+
+def test_missing_file_exit_2() -> None:
+    code, _, err = run(["ome", "/nonexistent/file.json"])
+    assert code == 2
+    assert "cannot be read" in err

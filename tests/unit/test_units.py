@@ -1,0 +1,100 @@
+"""Units: the allow-list and the pint-derived conversions (issue 2, section 3)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from opioidcds.errors import InvalidInputError
+from opioidcds.units import (
+    Dimension,
+    StrengthKind,
+    canonical_factor,
+    parse_amount,
+    parse_strength,
+    registry,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "dimension", "value"),
+    [
+        ("40 mg", Dimension.MASS, "40"),
+        ("40mg", Dimension.MASS, "40"),
+        ("1 g", Dimension.MASS, "1000"),  # 1 g = 1000 mg
+        ("500 microgram", Dimension.MASS, "0.5"),  # 500 x 0.001 mg
+        ("500 micrograms", Dimension.MASS, "0.5"),
+        ("500 mcg", Dimension.MASS, "0.5"),
+        ("500 ug", Dimension.MASS, "0.5"),
+        ("500 \u00b5g", Dimension.MASS, "0.5"),  # micro sign
+        ("500 \u03bcg", Dimension.MASS, "0.5"),  # Greek mu
+        ("5 mL", Dimension.VOLUME, "5"),
+        ("5 ml", Dimension.VOLUME, "5"),
+        ("25 microgram/hour", Dimension.RATE, "25"),
+        ("25 mcg/hr", Dimension.RATE, "25"),
+        ("0.025 mg/h", Dimension.RATE, "25"),  # 0.025 mg/h = 25 microgram/hour
+    ],
+)
+def test_allow_listed_spellings(text: str, dimension: Dimension, value: str) -> None:
+    q = parse_amount(text)
+    assert q.dimension is dimension
+    assert q.value == Decimal(value)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "MG",
+        "Mg",
+        "gr",
+        "G",
+        "ML",
+        "kg",
+        "lb",
+        "grain",
+        "megagram",
+        "Mgauss",
+        "mg/min",
+        "mm",
+        "IU",
+        "unit",
+    ],
+)
+def test_never_megagauss_megagram_or_grain(unit: str) -> None:
+    with pytest.raises(InvalidInputError):
+        parse_amount(f"10 {unit}")
+
+
+def test_pint_registry_is_minimal_and_built_once() -> None:
+    reg = registry()
+    assert reg is registry()
+    for name in ("megagauss", "grain", "gauss", "Mg"):
+        with pytest.raises(Exception):  # noqa: B017, PT011 - any pint error: the unit is absent
+            reg.Unit(name)
+
+
+def test_canonical_factors_exact() -> None:
+    assert canonical_factor("g") == 1000
+    assert canonical_factor("microgram") == Decimal("0.001")
+    assert canonical_factor("mg/hour") == 1000  # mg/h -> microgram/hour
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "amounts", "volume"),
+    [
+        ("40 mg", StrengthKind.PER_UNIT, ["40"], None),
+        ("10 mg/5 mL", StrengthKind.PER_VOLUME, ["10"], "5"),
+        ("2 mg/mL", StrengthKind.PER_VOLUME, ["2"], "1"),
+        ("1 mg per mL", StrengthKind.PER_VOLUME, ["1"], "1"),
+        ("25 microgram/hour", StrengthKind.RATE, ["25"], None),
+        ("30 mg/500 mg", StrengthKind.COMBINATION, ["30", "500"], None),
+        ("50 microgram/dose", StrengthKind.PER_UNIT, ["0.05"], None),
+        ("10 mg/5 mg/1 mg", StrengthKind.COMBINATION, ["10", "5", "1"], None),
+    ],
+)
+def test_strengths(text: str, kind: StrengthKind, amounts: list[str], volume: str | None) -> None:
+    s = parse_strength(text)
+    assert s.kind is kind
+    assert s.amounts == tuple(Decimal(a) for a in amounts)
+    assert s.volume_ml == (Decimal(volume) if volume else None)
