@@ -36,7 +36,7 @@ from opioidcds.rules.evaluator import Parameter, Rule
 
 pytest.importorskip("durable")
 
-from opioidcds.rules.durable_backend import DurableRuleset  # noqa: E402 - after the skip
+from opioidcds.rules.durable_backend import DurableRuleset
 
 FIELDS = (
     FieldSpec("dose", FieldType.NUMBER, 0, minimum=Decimal(-50), maximum=Decimal(500)),
@@ -51,7 +51,9 @@ decimals = st.decimals(
 )
 wide_decimals = st.one_of(
     decimals,
-    st.decimals(min_value=Decimal(-50), max_value=Decimal(500), allow_nan=False, allow_infinity=False),
+    st.decimals(
+        min_value=Decimal(-50), max_value=Decimal(500), allow_nan=False, allow_infinity=False
+    ),
 )
 ops = st.sampled_from(["=", "!=", "<", "<=", ">", ">="])
 num_operand: st.SearchStrategy[Operand] = st.one_of(
@@ -71,7 +73,9 @@ leaves: st.SearchStrategy[Condition] = st.one_of(
     st.builds(Compare, st.just("dose"), ops, num_operand),
     st.builds(Compare, st.just("count"), ops, int_operand),
     st.builds(Compare, st.just("flag"), st.sampled_from(["=", "!="]), st.booleans().map(Const)),
-    st.builds(Compare, st.just("sex"), st.sampled_from(["=", "!="]), st.sampled_from(ENUM).map(Const)),
+    st.builds(
+        Compare, st.just("sex"), st.sampled_from(["=", "!="]), st.sampled_from(ENUM).map(Const)
+    ),
     st.builds(
         Member,
         st.just("sex"),

@@ -7,12 +7,13 @@ test_rules_differential.py for the randomised comparison).
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
 from dsl_helpers import MINIMAL, write
+
 from opioidcds.rules import BackendError, Profile, Ruleset, RulesetDefectError, load_ruleset
 from opioidcds.rules import durable_backend as backend
 from opioidcds.rules.durable_backend import DurableRuleset, live_sessions
@@ -20,7 +21,9 @@ from opioidcds.rules.durable_backend import DurableRuleset, live_sessions
 pytest.importorskip("durable")
 
 
-def both(rs: Ruleset, inputs: dict[str, object], profile: Profile | None = None) -> tuple[object, object]:
+def both(
+    rs: Ruleset, inputs: Mapping[str, object], profile: Profile | None = None
+) -> tuple[object, object]:
     with DurableRuleset(rs, profile) as d:
         return rs.evaluate(inputs, profile).statuses, d.evaluate(inputs).statuses
 
@@ -121,7 +124,7 @@ def test_threads_share_the_lock(alerts: Ruleset) -> None:
         def work() -> None:
             for _ in range(5):
                 if [d.evaluate(i).statuses for i in inputs] != expected:
-                    failures.append(1)
+                    failures.append(1)  # noqa: PERF401 - one entry per failed pass
 
         threads = [threading.Thread(target=work) for _ in range(8)]
         for t in threads:
