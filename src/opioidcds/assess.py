@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,7 +27,7 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from opioidcds._version import __version__
 from opioidcds.errors import InvalidInputError, KnowledgeBaseError
@@ -50,6 +51,9 @@ from opioidcds.rules import (
 )
 from opioidcds.tables import ConversionTable, default_table, load_table
 from opioidcds.vocabulary import Vocabulary, default_vocabulary
+
+if TYPE_CHECKING:
+    from opioidcds.rules.durable_backend import DurableRuleset
 
 __all__ = [
     "REQUIRED_RULESETS",
@@ -125,6 +129,8 @@ class Knowledge:
     profile: Profile | None = None
     catalogue: Catalogue | None = None
     _bound: Mapping[str, BoundRuleset] = field(default_factory=dict, repr=False)
+    _durable: dict[tuple[str, str | None], DurableRuleset] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         """Check the required rulesets are present and bind the profile once."""
@@ -144,6 +150,24 @@ class Knowledge:
         if profile is None or profile is self.profile:
             return self._bound[ruleset_id]
         return self.rulesets[ruleset_id].bind(profile)
+
+    def durable(self, bound: BoundRuleset) -> DurableRuleset:
+        """The durable-rules compilation of ``bound``, built once per ruleset and profile.
+
+        Raises:
+            BackendError: the ``durable`` extra (durable-rules) is not installed.
+        """
+        key = (bound.ruleset.id, bound.profile.fingerprint if bound.profile else None)
+        with self._lock:
+            found = self._durable.get(key)
+            if found is None:
+                try:
+                    module = importlib.import_module("opioidcds.rules.durable_backend")
+                    found = module.DurableRuleset(bound)
+                except ImportError:
+                    raise BackendError("the durable-rules backend is not installed") from None
+                self._durable[key] = found
+        return found
 
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
         """Library, table, vocabulary, ruleset and profile versions, for a result's basis."""
@@ -208,21 +232,18 @@ def _reference(bound: BoundRuleset, inputs: Mapping[str, object]) -> Decisions:
     return bound.evaluate(inputs)
 
 
-def _engine(backend: Backend | str) -> Engine:
+def _engine(backend: Backend | str, knowledge: Knowledge) -> Engine:
     try:
         chosen = Backend(backend)
     except ValueError:
         raise InvalidInputError("backend", "must be 'reference' or 'durable'") from None
     if chosen is Backend.REFERENCE:
         return _reference
-    try:
-        durable_backend = importlib.import_module("opioidcds.rules.durable_backend")
-    except ImportError:
-        raise BackendError("the durable-rules backend is not available in this build") from None
-    evaluate: Engine | None = getattr(durable_backend, "evaluate_bound", None)
-    if evaluate is None:  # pragma: no cover - depends on the backend module's API
-        raise BackendError("the durable-rules backend has no evaluate_bound function")
-    return evaluate
+
+    def durable(bound: BoundRuleset, inputs: Mapping[str, object]) -> Decisions:
+        return knowledge.durable(bound).evaluate(inputs)
+
+    return durable
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -810,7 +831,7 @@ def assess(
     if not isinstance(patient, Patient):
         raise InvalidInputError("patient", "must be a Patient")
     kb = knowledge if knowledge is not None else default_knowledge()
-    run = _engine(backend)
+    run = _engine(backend, kb)
     split = _split(patient)
     ome = _ome(split.counted, kb) if split.counted else None
     current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
@@ -906,7 +927,7 @@ def check_prescription(
     if not isinstance(reauthorisation, bool):
         raise InvalidInputError("reauthorisation", "must be true or false")
     kb = knowledge if knowledge is not None else default_knowledge()
-    run = _engine(backend)
+    run = _engine(backend, kb)
     new_classes = medicine_classes(new_prescription)
     split = _split(patient)
     counted = list(split.counted)
