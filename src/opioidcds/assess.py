@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
@@ -49,6 +49,7 @@ from opioidcds.rules import (
     load_profile,
     load_rulesets,
 )
+from opioidcds.rules.conditions import Scalar, Truth
 from opioidcds.tables import ConversionTable, default_table, load_table
 from opioidcds.vocabulary import Vocabulary, default_vocabulary
 
@@ -230,6 +231,33 @@ Engine = Callable[[BoundRuleset, Mapping[str, object]], Decisions]
 
 def _reference(bound: BoundRuleset, inputs: Mapping[str, object]) -> Decisions:
     return bound.evaluate(inputs)
+
+
+Truths = Callable[[BoundRuleset, tuple[Scalar | None, ...]], tuple[Truth | str, ...]]
+
+
+def _reference_truths(
+    bound: BoundRuleset, values: tuple[Scalar | None, ...]
+) -> tuple[Truth | str, ...]:
+    return bound.truths(values)
+
+
+def _truths(backend: Backend | str, knowledge: Knowledge) -> Truths:
+    """Each rule's condition value from the chosen engine (hit policy applied by the caller)."""
+    if _backend(backend) is Backend.REFERENCE:
+        return _reference_truths
+
+    def durable(bound: BoundRuleset, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
+        return knowledge.durable(bound).truths(values)
+
+    return durable
+
+
+def _backend(backend: Backend | str) -> Backend:
+    try:
+        return Backend(backend)
+    except ValueError:
+        raise InvalidInputError("backend", "must be 'reference' or 'durable'") from None
 
 
 def _engine(backend: Backend | str, knowledge: Knowledge) -> Engine:
@@ -441,7 +469,9 @@ def _split(patient: Patient) -> _Split:
     return _Split(tuple(counted), tuple(counted_index), tuple(uses))
 
 
-def _ome(prescriptions: Sequence[Prescription], knowledge: Knowledge) -> OMEResult:
+@lru_cache(maxsize=1024)
+def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMEResult:
+    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers)."""
     return calculate_ome(
         prescriptions,
         table=knowledge.table,
@@ -927,37 +957,26 @@ def check_prescription(
     if not isinstance(reauthorisation, bool):
         raise InvalidInputError("reauthorisation", "must be true or false")
     kb = knowledge if knowledge is not None else default_knowledge()
-    run = _engine(backend, kb)
+    truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
-    split = _split(patient)
-    counted = list(split.counted)
+    counted = list(patient.opioid_candidates)
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
-    already = new_prescription in patient.prescriptions
     new_pos: int | None = None
     if new_counted:
-        if already:
+        try:
             new_pos = counted.index(new_prescription)
-        else:
+        except ValueError:
             new_pos = len(counted)
             counted.append(new_prescription)
-    ome = _ome(counted, kb) if counted else None
+    ome = _ome(tuple(counted), kb) if counted else None
     items = ome.items if ome is not None else ()
     new_items = [i for i in items if i.prescription_index == new_pos]
-    before_items = (
-        list(items) if reauthorisation else [i for i in items if i.prescription_index != new_pos]
-    )
     other_items = [i for i in items if i.prescription_index != new_pos]
     after_total, after_complete = _total(items)
-    before_total, before_complete = _total(before_items)
+    before_total, before_complete = _total(items if reauthorisation else other_items)
     new_class = _new_class(new_classes, new_items)
-    benzo = True if new_class == "benzodiazepine" else patient.benzodiazepine
-    gaba = True if new_class == "gabapentinoid" else patient.gabapentinoid
-    fentanyl_patch = any(
-        i.ingredient == "fentanyl" and i.daily_amount_unit == "microgram/hour" for i in new_items
-    )
     bound = kb.bound("prescribing-alerts", profile)
-    d = run(
-        bound,
+    values = bound.normalise(
         {
             "new_item_class": new_class,
             "reauthorisation": reauthorisation,
@@ -968,15 +987,38 @@ def check_prescription(
             "ome_complete": after_complete,
             "opioid_before": any(_is_opioid_item(i) for i in other_items),
             "opioid_after": any(_is_opioid_item(i) for i in items),
-            "benzodiazepine_coprescribed": benzo,
-            "gabapentinoid_coprescribed": gaba,
-            "new_item_fentanyl_patch": fentanyl_patch,
-        },
+            "benzodiazepine_coprescribed": (
+                True if new_class == "benzodiazepine" else patient.benzodiazepine
+            ),
+            "gabapentinoid_coprescribed": (
+                True if new_class == "gabapentinoid" else patient.gabapentinoid
+            ),
+            "new_item_fentanyl_patch": any(
+                i.ingredient == "fentanyl" and i.daily_amount_unit == "microgram/hour"
+                for i in new_items
+            ),
+        }
     )
     figures = (
         f"Total {_figure(after_total, after_complete)} with this prescription; "
         f"{_figure(before_total, before_complete)} before."
     )
+    return list(_present_alerts(bound, values, truths(bound, values), figures))
+
+
+@lru_cache(maxsize=4096)
+def _present_alerts(
+    bound: BoundRuleset,
+    values: tuple[Scalar | None, ...],
+    truths: tuple[Truth | str, ...],
+    figures: str,
+) -> tuple[Alert, ...]:
+    """Alerts for one evaluation (memoised: a pure function of immutable arguments).
+
+    Every call still runs the engine for ``truths``; only presenting the decisions (traces,
+    citations, result models) is reused when the same inputs come again.
+    """
+    d = bound.decide(values, truths)
     rs = bound.ruleset
     alerts = [
         Alert(
@@ -1027,4 +1069,4 @@ def check_prescription(
                 profile_version=d.profile_version,
             )
         )
-    return alerts
+    return tuple(alerts)

@@ -172,6 +172,7 @@ class Patient(InputModel):
     as_of: dt.date | None = None
 
     _classes: tuple[frozenset[MedicineClass], ...] = PrivateAttr(default=())
+    _candidates: tuple[Prescription, ...] = PrivateAttr(default=())
     _benzo: bool | None = PrivateAttr(default=None)
     _gaba: bool | None = PrivateAttr(default=None)
     _ost: bool | None = PrivateAttr(default=None)
@@ -180,6 +181,11 @@ class Patient(InputModel):
     def _derive_classes(self) -> Self:
         classes = tuple(medicine_classes(rx) for rx in self.prescriptions)
         self._classes = classes
+        self._candidates = tuple(
+            rx
+            for rx, c in zip(self.prescriptions, classes, strict=True)
+            if not c or MedicineClass.OPIOID in c
+        )
         self._benzo = _derive(
             self.benzodiazepine_coprescribed,
             any(MedicineClass.BENZODIAZEPINE in c for c in classes),
@@ -216,6 +222,15 @@ class Patient(InputModel):
     def prescription_classes(self) -> tuple[frozenset[MedicineClass], ...]:
         """Medicine classes of each current prescription, in order (empty: not recognised)."""
         return self.__pydantic_private__["_classes"]  # type: ignore[index,no-any-return]
+
+    @property
+    def opioid_candidates(self) -> tuple[Prescription, ...]:
+        """Current prescriptions counted for OME: opioids, and any not recognised by class.
+
+        Only prescriptions recognised as another class (benzodiazepine, gabapentinoid, z-drug)
+        and not as an opioid are left out, so an unrecognised opioid is never dropped.
+        """
+        return self.__pydantic_private__["_candidates"]  # type: ignore[index,no-any-return]
 
     @property
     def benzodiazepine(self) -> bool | None:
