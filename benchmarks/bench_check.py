@@ -134,9 +134,7 @@ def main() -> None:
             before=clear_memos,
         )
     )
-    print(
-        f"{'ref. cold':<12}{cold[0]:>12.1f}{cold[1]:>12.1f}   (OME, OME-item and alert memos cleared)"
-    )
+    print(f"{'ref. cold':<12}{cold[0]:>12.1f}{cold[1]:>12.1f}   (memos cleared each call)")
     try:
         durable_alerts = check_prescription(PATIENT, NEW, knowledge=knowledge, backend="durable")
     except Exception as exc:
