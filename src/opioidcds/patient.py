@@ -26,7 +26,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Self
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
 from opioidcds.errors import InvalidInputError
 from opioidcds.models import InputModel, Prescription
@@ -151,19 +151,19 @@ class Patient(InputModel):
 
     age: int | None = Field(default=None, ge=0, le=_MAX_AGE, strict=True)
     sex: Sex = Sex.UNKNOWN
-    unemployed: bool | None = None
-    ae_attendance_recent: bool | None = None
+    unemployed: StrictBool | None = None
+    ae_attendance_recent: StrictBool | None = None
     last_ae_attendance: dt.date | None = None
-    family_history_dependence: bool | None = None
-    history_substance_or_alcohol_misuse: bool | None = None
-    preadolescent_sexual_abuse_history: bool | None = None
-    depression: bool | None = None
-    other_psychological_disease: bool | None = None
-    benzodiazepine_coprescribed: bool | None = None
-    gabapentinoid_coprescribed: bool | None = None
-    cancer_pain: bool = False
-    palliative_care: bool = False
-    opioid_substitution_therapy: bool | None = None
+    family_history_dependence: StrictBool | None = None
+    history_substance_or_alcohol_misuse: StrictBool | None = None
+    preadolescent_sexual_abuse_history: StrictBool | None = None
+    depression: StrictBool | None = None
+    other_psychological_disease: StrictBool | None = None
+    benzodiazepine_coprescribed: StrictBool | None = None
+    gabapentinoid_coprescribed: StrictBool | None = None
+    cancer_pain: StrictBool = False
+    palliative_care: StrictBool = False
+    opioid_substitution_therapy: StrictBool | None = None
     readiness_to_change: ReadinessToChange | None = None
     prescriptions: tuple[Prescription, ...] = Field(default=(), max_length=_MAX_PRESCRIPTIONS)
     prescription_history: tuple[IssueRecord, ...] | None = Field(
