@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from opioidcds.cli.assess_cmd import assess_command, check_command
 from opioidcds.cli.ome_cmd import ome_command
 
 __all__ = ["app"]
@@ -16,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("assess")(assess_command)
+app.command("check")(check_command)
 
 
 @app.callback()
