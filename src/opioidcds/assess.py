@@ -532,12 +532,13 @@ def _history(
                     "days_before_assessment": _days(as_of, date),
                 },
             )
-            decisions.append(d)
             status = d.statuses["early-reissue"]
             if status is DecisionStatus.FIRED:
                 early += 1
             elif status is DecisionStatus.CANNOT_EVALUATE:
                 undetermined += 1
+            if status is not DecisionStatus.NOT_FIRED:  # keep the basis of what counted
+                decisions.append(d)
     evidence = (
         f"{len(opioid)} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
         f"({_days(as_of, first)} days); {early} early re-issue(s) of {reissues}"
