@@ -994,6 +994,11 @@ def check_prescription(
             "gabapentinoid_coprescribed": (
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
+            "dose_thresholds_apply": not (
+                patient.cancer_pain
+                or patient.palliative_care
+                or patient.on_opioid_substitution_therapy
+            ),
             "new_item_fentanyl_patch": any(
                 i.ingredient == "fentanyl" and i.daily_amount_unit == "microgram/hour"
                 for i in new_items

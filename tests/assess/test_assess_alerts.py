@@ -161,3 +161,15 @@ def test_bad_arguments() -> None:
         check_prescription(Patient(), {"drug": "morphine"})  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
         check_prescription(Patient(), morphine_mr(10), backend="fast")
+
+
+def test_no_dose_threshold_alerts_in_palliative_care_but_safety_alerts_remain() -> None:
+    # CLINICAL.md section 1: palliative care is excluded from dose thresholds. morphine 60 x 2
+    # = 120 + oxycodone 30 x 2 x 1.5 = 90 -> 210 > 100, yet no Script Switch; the
+    # benzodiazepine alert still fires.
+    patient = Patient(
+        palliative_care=True,
+        prescriptions=(morphine_mr(60), DIAZEPAM),
+        gabapentinoid_coprescribed=False,
+    )
+    assert ids(patient, oxycodone_mr(30)) == ["opioid-with-benzodiazepine"]

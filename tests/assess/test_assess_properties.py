@@ -141,6 +141,7 @@ def test_alerts_fire_iff_their_condition_holds(
     benzo = True if new.drug == "diazepam" else patient.benzodiazepine
     gaba = True if new.drug == "pregabalin" else patient.gabapentinoid
     opioid_after = bool(after_list)
+    thresholds = not (patient.cancer_pain or patient.palliative_care)  # OST: False by strategy
     issued = (
         "opioid"
         if new_is_opioid
@@ -148,9 +149,11 @@ def test_alerts_fire_iff_their_condition_holds(
     )
     expected: dict[str, bool | None] = {
         "script-switch-above-threshold": new_is_opioid
+        and thresholds
         and not reauthorisation
         and after > ALERT_PARAMS["alert_threshold_mg_per_day"],
         "reauthorisation-high-dose": new_is_opioid
+        and thresholds
         and reauthorisation
         and after > ALERT_PARAMS["reauthorisation_threshold_mg_per_day"],
         "opioid-with-benzodiazepine": (
@@ -164,6 +167,7 @@ def test_alerts_fire_iff_their_condition_holds(
         and not [rx for rx in opioids if rx != new],
         "ome-incomplete": False,  # every drawn opioid is convertible
         "check-risk-factors": new_is_opioid
+        and thresholds
         and not reauthorisation
         and after > ALERT_PARAMS["reminder_high_dose_mg_per_day"]
         and not before > ALERT_PARAMS["reminder_high_dose_mg_per_day"],
