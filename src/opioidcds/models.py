@@ -32,6 +32,8 @@ __all__ = [
     "Prescription",
     "PrnPolicy",
     "ResultModel",
+    "dose_unit_kind",
+    "input_error_from",
 ]
 
 _TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
@@ -137,6 +139,19 @@ class DoseUnitKind(StrEnum):
 _Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
+_STRUCTURED_DOSE = (
+    "dose_quantity_max",
+    "dose_unit",
+    "doses_per_day",
+    "doses_per_day_max",
+    "interval_hours",
+    "interval_hours_max",
+    "prn",
+    "max_doses_per_day",
+    "max_quantity_per_day",
+)
+
+
 class Prescription(InputModel):
     """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
@@ -190,10 +205,17 @@ class Prescription(InputModel):
             raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
         if self.form is None and self.route is None and not has_product:
             raise InvalidInputError("form", "form or route is required (or a dm+d product)")
-        if self.dose_quantity is None:
-            raise InvalidInputError("dose_quantity", "is required")
-        if self.dose_unit is None:
-            raise InvalidInputError("dose_unit", "is required")
+        if self.dose_quantity is None and self.dosage_text is not None:
+            partial = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
+            if partial:  # never drop part of a structured dose silently in favour of the text
+                raise InvalidInputError(
+                    "dose_quantity", "is required when other structured dose fields are given"
+                )
+        if self.dosage_text is None or self.dose_quantity is not None:
+            if self.dose_quantity is None:
+                raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
+            if self.dose_unit is None:
+                raise InvalidInputError("dose_unit", "is required with dose_quantity")
         _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
         if self.doses_per_day is not None and self.interval_hours is not None:
             raise InvalidInputError(
@@ -207,7 +229,8 @@ class Prescription(InputModel):
         _check_range(self.interval_hours, self.interval_hours_max, "interval_hours_max")
         if self.strength is not None:
             self._strength = parse_strength(self.strength)
-        self._dose_kind, self._dose_factor = _dose_unit_kind(self.dose_unit)
+        if self.dose_unit is not None:
+            self._dose_kind, self._dose_factor = dose_unit_kind(self.dose_unit)
         return self
 
     # Private attributes are read through __pydantic_private__ directly: pydantic's own
@@ -218,8 +241,8 @@ class Prescription(InputModel):
         return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
 
     @property
-    def dose_unit_kind(self) -> DoseUnitKind:
-        """Whether ``dose_unit`` is a mass, a volume or a count of product units."""
+    def dose_unit_kind(self) -> DoseUnitKind | None:
+        """Whether ``dose_unit`` is a mass, a volume or a count (``None`` without a unit)."""
         return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
 
     @property
@@ -233,7 +256,12 @@ def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
         raise InvalidInputError(field, "must not be below the lower end of the range")
 
 
-def _dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+def dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+    """Classify a dose unit and give its factor to canonical units (mg, mL; 1 for counts).
+
+    Raises:
+        InvalidInputError: (field ``dose_unit``) not a count noun, an allow-listed mass or mL.
+    """
     noun = unit.strip()
     if noun in COUNT_NOUNS:
         return DoseUnitKind.COUNT, Decimal(1)

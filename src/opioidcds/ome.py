@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from opioidcds._version import __version__
+from opioidcds.dose import Dose
 from opioidcds.errors import InvalidInputError
 from opioidcds.models import (
     DoseUnitKind,
@@ -190,7 +191,6 @@ def _measure(
     vocab: Vocabulary,
     ctx: Context,
 ) -> list[_Core]:
-    rx = r.prescription
     drug = r.label
     if r.problem is not None:
         return [_item(r, None, ItemStatus.NOT_CONVERTIBLE, r.problem, f"{drug}: {r.problem}")]
@@ -198,7 +198,10 @@ def _measure(
     if not opioids:
         reason = "no opioid ingredient: contributes no OME"
         return [_item(r, r.ingredients[0].name, ItemStatus.NOT_OPIOID, reason, f"{drug}: {reason}")]
-    if rx.prn and policy is not PrnPolicy.MAXIMUM:
+    dose_info = r.dose
+    if dose_info is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    if dose_info.prn and policy is not PrnPolicy.MAXIMUM:
         reason = f"PRN prescription excluded by prn_policy {policy.value!r}"
         return [
             _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
@@ -235,12 +238,14 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     Raises:
         InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
     """
-    rx = r.prescription
+    d = r.dose
+    if d is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
     high = policy is not PrnPolicy.MINIMUM
-    dose = rx.dose_quantity_max if high and rx.dose_quantity_max is not None else rx.dose_quantity
+    dose = d.quantity_max if high and d.quantity_max is not None else d.quantity
     if dose is None:  # pragma: no cover - Prescription validation requires it
         raise InvalidInputError("dose_quantity", "is required")
-    unit = rx.dose_unit or ""
+    unit = d.unit
     if r.strength is not None and r.strength.kind is StrengthKind.RATE:
         # patches: the delivery rate sets the daily amount; the change interval does not
         return _Schedule(
@@ -248,50 +253,55 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
         )
     notes: list[str] = []
     per = _ONE
-    if rx.doses_per_day is not None:
+    if d.doses_per_day is not None:
         per_day = (
-            rx.doses_per_day_max if high and rx.doses_per_day_max is not None else rx.doses_per_day
+            d.doses_per_day_max if high and d.doses_per_day_max is not None else d.doses_per_day
         )
         quantity = dose * per_day
         text = f"{_fmt(dose)} {unit} x {_fmt(per_day)}/day"
-    elif rx.interval_hours is not None:
-        hours = (
-            rx.interval_hours if high or rx.interval_hours_max is None else rx.interval_hours_max
-        )
+    elif d.interval_hours is not None:
+        hours = d.interval_hours if high or d.interval_hours_max is None else d.interval_hours_max
         quantity = dose * _HOURS_PER_DAY
         per = hours
         text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
-    elif rx.max_doses_per_day is not None:
-        quantity = dose * rx.max_doses_per_day
-        text = f"{_fmt(dose)} {unit} x max {_fmt(rx.max_doses_per_day)}/day"
-    elif rx.max_quantity_per_day is not None:
-        quantity = rx.max_quantity_per_day
+    elif d.max_doses_per_day is not None:
+        quantity = dose * d.max_doses_per_day
+        text = f"{_fmt(dose)} {unit} x max {_fmt(d.max_doses_per_day)}/day"
+    elif d.max_quantity_per_day is not None:
+        quantity = d.max_quantity_per_day
         text = f"max {_fmt(quantity)} {unit}/day"
-    elif rx.prn:
+    elif d.prn:
         return "PRN with no frequency or maximum: the maximum daily amount is unknown"
     else:
         raise InvalidInputError(
             "doses_per_day",
             "doses_per_day, interval_hours or a daily maximum is required",
         )
-    if rx.max_doses_per_day is not None and rx.max_doses_per_day * dose * per < quantity:
-        quantity, per = rx.max_doses_per_day * dose, _ONE
-        text += f", capped at max {_fmt(rx.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
-        notes.append("capped by the maximum doses per day")
-    if rx.max_quantity_per_day is not None and rx.max_quantity_per_day * per < quantity:
-        quantity, per = rx.max_quantity_per_day, _ONE
-        text += f", capped at max {_fmt(quantity)} {unit}/day"
-        notes.append("capped by the maximum amount per day")
-    if rx.prn:
+    quantity, per, text = _apply_caps(d, dose, quantity, per, text=text, notes=notes)
+    if d.prn:
         notes.insert(0, "PRN counted at its maximum permitted daily amount")
-    elif (
-        rx.dose_quantity_max is not None
-        or rx.doses_per_day_max is not None
-        or rx.interval_hours_max is not None
-    ):
+    if d.source == "dosage text":
+        notes.insert(0, "dose read from the dosage text")
+    elif d.is_range:
         end = "upper" if high else "lower"
         notes.insert(0, f"range counted at its {end} end")
     return _Schedule(quantity, per, text, "; ".join(notes) or None)
+
+
+def _apply_caps(
+    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: str, notes: list[str]
+) -> tuple[Decimal, Decimal, str]:
+    """Cap ``quantity / per`` (units per day) by the dose's daily maxima, saying so."""
+    unit = d.unit
+    if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
+        quantity, per = d.max_doses_per_day * dose, _ONE
+        text += f", capped at max {_fmt(d.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
+        notes.append("capped by the maximum doses per day")
+    if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
+        quantity, per = d.max_quantity_per_day, _ONE
+        text += f", capped at max {_fmt(quantity)} {unit}/day"
+        notes.append("capped by the maximum amount per day")
+    return quantity, per, text
 
 
 def _convert(
@@ -303,11 +313,13 @@ def _convert(
     *,
     ctx: Context,
 ) -> _Core:
-    rx = r.prescription
     strength = r.strength
     ctx.clear_flags()
-    if rx.dose_unit_kind is DoseUnitKind.MASS:
-        daily = schedule.quantity * rx.dose_unit_factor / schedule.per
+    dose = r.dose
+    if dose is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    if dose.unit_kind is DoseUnitKind.MASS:
+        daily = schedule.quantity * dose.unit_factor / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = f"{ing.name} {schedule.text}"
         if strength is not None:
@@ -322,10 +334,7 @@ def _convert(
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         daily = (
-            schedule.quantity
-            * rx.dose_unit_factor
-            * (ing.amount or _ZERO)
-            / (schedule.per * volume)
+            schedule.quantity * dose.unit_factor * (ing.amount or _ZERO) / (schedule.per * volume)
         )
         unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = f"{ing.name} {_strength_text(r)} x {schedule.text}"

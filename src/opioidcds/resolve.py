@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from opioidcds.dose import Dose, effective_dose
 from opioidcds.errors import InvalidInputError
 from opioidcds.models import DoseUnitKind, Prescription
 from opioidcds.products import Catalogue, Product, load_catalogue
@@ -49,6 +50,7 @@ class ResolvedPrescription:
     strength: Strength | None
     strength_text: str | None
     problem: str | None = None
+    dose: Dose | None = None
 
 
 def resolve_prescription(
@@ -85,7 +87,11 @@ def resolve_prescription(
     strength = rx.parsed_strength
     if problem is not None or names is None:
         return ResolvedPrescription(rx, drug, (), route, form, strength, rx.strength, problem)
+    dose = effective_dose(rx, form)
+    if isinstance(dose, str):
+        return ResolvedPrescription(rx, drug, (), route, form, strength, rx.strength, dose)
     return _finish(
+        dose,
         rx,
         label=drug,
         names=names,
@@ -98,6 +104,7 @@ def resolve_prescription(
 
 
 def _finish(
+    dose: Dose,
     rx: Prescription,
     *,
     label: str,
@@ -108,7 +115,7 @@ def _finish(
     strength_text: str | None,
     vocabulary: Vocabulary,
 ) -> ResolvedPrescription:
-    _check_consistency(rx, names, form, strength)
+    _check_consistency(dose, names, form, strength)
     opioid = [vocabulary.is_opioid(n) for n in names]
     ingredients: tuple[ResolvedIngredient, ...]
     if strength is None:  # a dose in mg of a single-ingredient product
@@ -118,7 +125,9 @@ def _finish(
             ResolvedIngredient(n, o, a)
             for n, o, a in zip(names, opioid, strength.amounts, strict=True)
         )
-    return ResolvedPrescription(rx, label, ingredients, route, form, strength, strength_text)
+    return ResolvedPrescription(
+        rx, label, ingredients, route, form, strength, strength_text, None, dose
+    )
 
 
 def _find_product(rx: Prescription, catalogue: Catalogue) -> Product:
@@ -150,12 +159,18 @@ def _resolve_product(
     given = rx.parsed_strength
     if given is not None and (strength is None or not _same_strength(given, strength)):
         raise InvalidInputError("strength", "contradicts the dm+d product's strength")
-    if strength is None and rx.dose_unit_kind is not DoseUnitKind.MASS:
+    dose = effective_dose(rx, form)
+    if isinstance(dose, str):
+        return ResolvedPrescription(
+            rx, product.product_name, (), product.route, form, strength, product.strength, dose
+        )
+    if strength is None and dose.unit_kind is not DoseUnitKind.MASS:
         problem = f"the catalogue gives no single strength for this product ({product.note})"
         return ResolvedPrescription(
             rx, product.product_name, (), product.route, form, None, None, problem
         )
     return _finish(
+        dose,
         rx,
         label=product.product_name,
         names=names,
@@ -176,12 +191,12 @@ def _same_strength(a: Strength, b: Strength) -> bool:
 
 
 def _check_consistency(
-    rx: Prescription,
+    dose: Dose,
     names: tuple[str, ...],
     form: Form | None,
     strength: Strength | None,
 ) -> None:
-    kind = rx.dose_unit_kind
+    kind = dose.unit_kind
     combination = len(names) > 1
     if strength is None:
         if kind is not DoseUnitKind.MASS:
@@ -213,7 +228,7 @@ def _check_consistency(
             raise InvalidInputError(
                 ("dose_unit"), "a liquid's dose is a volume (mL) or a mass (mg)"
             )
-        noun = (rx.dose_unit or "").strip()
+        noun = dose.unit.strip()
         if form is not None and form.nouns and _singular(noun) not in form.nouns:
             raise InvalidInputError("dose_unit", "does not fit the form")
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 
 from hypothesis import strategies as st
 
 from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
 from opioidcds.ome import calculate_ome
 from opioidcds.patient import Patient, medicine_classes
-from opioidcds.products import MedicineClass
+from opioidcds.products import MedicineClass, load_catalogue
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.vocabulary import FormKind, default_vocabulary
 
@@ -37,9 +38,6 @@ __all__ = [
     "prescriptions",
     "tri_states",
 ]
-
-
-_PATCH_RATES = [5, 10, 12, 20, 25, 35, 50, 75, 100]  # microgram/hour strengths sold in the UK
 
 
 def _require(condition: bool, message: str) -> None:
@@ -59,6 +57,17 @@ def decimals(low: str = "0.5", high: str = "4", places: int = 1) -> st.SearchStr
     )
 
 
+@cache
+def _patch_strengths(ingredient: str) -> tuple[str, ...]:
+    """The patch strengths of ``ingredient`` in the dm+d catalogue (real UK products)."""
+    strengths = {
+        p.strength
+        for p in load_catalogue()
+        if p.patch and p.strength and p.ingredient_names == (ingredient,)
+    }
+    return tuple(sorted(strengths))
+
+
 def _form_names(kind: FormKind, route: str) -> list[str]:
     forms = default_vocabulary().forms()
     return sorted(f.name for f in forms if f.kind is kind and f.route == route)
@@ -74,14 +83,18 @@ def convertible_prescriptions(
     optional ranges and PRN maxima, at modest plausible doses.
     """
     tbl = table or default_table()
-    rows = [r for r in tbl.rows() if r.convertible]
+    rows = [  # a patch row only where the catalogue has patches of that ingredient
+        r
+        for r in tbl.rows()
+        if r.convertible and (r.per != "microgram/hour" or _patch_strengths(r.ingredient))
+    ]
     row = draw(st.sampled_from(rows))
     is_patch = row.per == "microgram/hour"
     if is_patch:
         return Prescription(
             drug=row.ingredient,
             form="transdermal patch",
-            strength=f"{draw(st.sampled_from(_PATCH_RATES))} microgram/hour",
+            strength=draw(st.sampled_from(_patch_strengths(row.ingredient))),
             dose_quantity=draw(st.integers(1, 2)),
             dose_unit="patch",
             interval_hours=draw(st.sampled_from([72, 84, 168])),

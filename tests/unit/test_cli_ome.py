@@ -100,3 +100,38 @@ def test_missing_file_exit_2() -> None:
     code, _, err = run(["ome", "/nonexistent/file.json"])
     assert code == 2
     assert "cannot be read" in err
+
+
+def test_ome_accepts_dmd_code_product_name_and_dosage_text() -> None:
+    rxs = [
+        # Oxycodone 40mg MR, "ONE TWICE A DAY": 40 x 2 = 80 mg x 1.5 = 120
+        {"dmd_code": "36130911000001104", "dosage_text": "ONE TO BE TAKEN TWICE A DAY"},
+        # co-codamol 30/500 by name, 2 x 4/day: 240 mg codeine x 0.1 = 24
+        {
+            "product_name": "Co-codamol 30mg/500mg tablets",
+            "dose_quantity": 2,
+            "dose_unit": "tablet",
+            "doses_per_day": 4,
+        },
+    ]
+    code, out, _ = run(["ome", "-", "--json"], stdin=json.dumps(rxs))
+    assert code == 0
+    assert json.loads(out)["total_mg_per_day"] == "144.0"  # 120 + 24
+
+
+def test_unknown_dmd_code_exit_2() -> None:
+    code, _, err = run(
+        ["ome", "-"], stdin=json.dumps([{"dmd_code": "123456789", "dosage_text": "one daily"}])
+    )
+    assert code == 2
+    assert "123456789" not in err
+
+
+def test_parse_dosage_command() -> None:
+    code, out, _ = run(["parse-dosage", "--json", "APPLY ONE PATCH EVERY 72 HOURS"])
+    assert code == 0
+    data = json.loads(out)["result"]
+    assert data["dose_unit"] == "patch"
+    assert data["interval_hours"] == "72"
+    code, _, _ = run(["parse-dosage", "take with a pinch of salt"])
+    assert code == 1

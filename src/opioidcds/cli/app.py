@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from opioidcds.cli.assess_cmd import assess_command, check_command
 from opioidcds.cli.ome_cmd import ome_command
+from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 
 __all__ = ["app"]
 
@@ -19,6 +22,15 @@ app = typer.Typer(
 app.command("ome")(ome_command)
 app.command("assess")(assess_command)
 app.command("check")(check_command)
+
+
+@app.command("parse-dosage")
+def _parse_dosage(
+    text: Annotated[str, typer.Argument(help="A dosage instruction, e.g. 'ONE TWICE A DAY'.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Show what the dosage grammar understood of TEXT (exit 1 if not fully understood)."""
+    raise typer.Exit(parse_dosage_command(text, as_json))
 
 
 @app.callback()

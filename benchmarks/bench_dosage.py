@@ -1,0 +1,120 @@
+"""Benchmark: distinct dosage texts parsed per second on one core (issue 3 target: >= 20,000).
+
+Every text is distinct and the memos are cleared before each round, so each text is really
+parsed. Rates are per CPU-second of this process (``time.process_time``), so that a busy shared
+machine does not count other programs' time; wall-clock rates are printed too. Run:
+``python benchmarks/bench_dosage.py [N] [ROUNDS]`` (defaults 50,000 texts, 5 rounds).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import sys
+import time
+
+from opioidcds.dosage import Dosage, clear_dosage_cache, parse_dosage
+
+_DOSES = [
+    "{n}",
+    "{n} tablet",
+    "{n} tablets",
+    "{n}-{m} tablets",
+    "{n} or {m} capsules",
+    "{n}mg",
+    "{n} ml",
+    "{n} patch",
+    "{n} to {m} tablets",
+]
+_VERBS = ["", "take ", "TAKE ", "apply ", "use "]
+_FREQS = [
+    "twice a day",
+    "every {h} hours",
+    "every {h}-{k} hours",
+    "{h} hourly",
+    "bd",
+    "qds",
+    "at night",
+    "in the morning and at night",
+    "daily",
+    "every {d} days",
+    "twice weekly",
+    "{t} times a day",
+    "q{h}h",
+    "three times daily",
+]
+_TAILS = [
+    "",
+    " when required",
+    " as required for pain",
+    " prn",
+    " for {d} days",
+    " when required max {x} in 24 hours",
+    " with food",
+    " (max {x} tablets in 24 hours)",
+]
+
+
+def distinct_texts(count: int, seed: int = 20261122) -> list[str]:
+    """Make ``count`` distinct, realistic dosage texts (templates x numbers)."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    out: list[str] = []
+    for _ in itertools.count():
+        if len(out) >= count:
+            break
+        n = rng.randint(1, 40)
+        text = (
+            rng.choice(_VERBS)
+            + rng.choice(_DOSES).format(n=n, m=n + rng.randint(1, 5))
+            + " "
+            + rng.choice(_FREQS).format(
+                h=rng.randint(1, 24),
+                k=rng.randint(25, 48),
+                d=rng.randint(2, 30),
+                t=rng.randint(1, 9),
+            )
+            + rng.choice(_TAILS).format(d=rng.randint(2, 60), x=rng.randint(2, 200))
+        )
+        if rng.random() < 0.3:
+            text = text.upper()
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def _timed(texts: list[str]) -> tuple[float, float, list[object]]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    results: list[object] = [parse_dosage(t) for t in texts]
+    return time.perf_counter() - wall, time.process_time() - cpu, results
+
+
+def main(argv: list[str]) -> int:
+    count = int(argv[1]) if len(argv) > 1 else 50_000
+    rounds = int(argv[2]) if len(argv) > 2 else 5
+    texts = distinct_texts(count)
+    parse_dosage("take one tablet twice a day")  # build the parser once, outside the timing
+    cpu_rates: list[float] = []
+    wall_rates: list[float] = []
+    results: list[object] = []
+    for _ in range(rounds):
+        clear_dosage_cache()  # the text memo and the per-shape plan memo: every parse is real
+        wall, cpu, results = _timed(texts)
+        cpu_rates.append(len(texts) / cpu)
+        wall_rates.append(len(texts) / wall)
+    parsed = sum(isinstance(r, Dosage) for r in results)
+    print(f"distinct texts: {len(texts)}  parsed: {parsed}  unparsed: {len(texts) - parsed}")
+    print(
+        f"cold (memos cleared, every text distinct), {rounds} rounds: "
+        f"best {max(cpu_rates):,.0f} / median {statistics.median(cpu_rates):,.0f} texts/s "
+        f"per CPU-second on one core (wall clock: best {max(wall_rates):,.0f} texts/s)"
+    )
+    _, cpu, _ = _timed(texts)
+    print(f"warm (memoised repeats): {len(texts) / cpu:,.0f} texts/s per CPU-second")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))
