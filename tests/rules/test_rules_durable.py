@@ -122,9 +122,9 @@ def test_threads_share_the_lock(alerts: Ruleset) -> None:
     with DurableRuleset(alerts) as d:
 
         def work() -> None:
-            for _ in range(5):
-                if [d.evaluate(i).statuses for i in inputs] != expected:
-                    failures.append(1)  # noqa: PERF401 - one entry per failed pass
+            failures.extend(
+                1 for _ in range(5) if [d.evaluate(i).statuses for i in inputs] != expected
+            )
 
         threads = [threading.Thread(target=work) for _ in range(8)]
         for t in threads:
@@ -141,3 +141,56 @@ def test_closed_backend_refuses(alerts: Ruleset) -> None:
     d.close()
     with pytest.raises(BackendError, match="closed"):
         d.evaluate({})
+
+
+ENGINE_LIMIT_CASE = """
+kind = "ruleset"
+id = "regression-113"
+version = "1.0.0"
+effective_date = 2026-11-22
+owner = "tests"
+reviewer = "tests"
+description = "Found by the differential test: presence guards pushed this rule over a limit."
+hit_policy = "collect"
+
+[citations]
+src = "Differential test regression."
+
+[inputs.dose]
+type = "number"
+
+[inputs.count]
+type = "integer"
+
+[inputs.sex]
+type = "enum"
+values = ["female", "male", "other"]
+
+[[rules]]
+id = "r"
+stage = "find"
+citations = ["src"]
+rationale = "Regression."
+when = { any = [
+  "dose != 0",
+  "count != 0",
+  { all = ["count != 0", "count != 1"] },
+  { all = ["count != 0", "sex in ['female', 'male']", { not = "dose between [0, 0]" }] },
+] }
+"""
+
+
+def test_regression_engine_limit_113(tmp_path: Path) -> None:
+    # presence guards on every comparison pushed this rule over a durable-rules limit
+    # ("Could not create ruleset, error code: 113"); comparisons now carry no guard
+    rs = load_ruleset(write(tmp_path, ENGINE_LIMIT_CASE), check=False)
+    cases: list[dict[str, object]] = [
+        {},
+        {"dose": 0, "count": 0},
+        {"dose": 0, "count": 1, "sex": "male"},
+        {"dose": "0.001", "count": 0, "sex": "other"},
+        {"count": 2},
+    ]
+    with DurableRuleset(rs) as d:
+        for inputs in cases:
+            assert rs.evaluate(inputs).statuses == d.evaluate(inputs).statuses, inputs

@@ -40,7 +40,7 @@ def test_fixtures_are_clean() -> None:
     report = lint_path(FIXTURES)
     assert report.errors == ()
     assert report.warnings == ()
-    assert len(report.checked) == 4
+    assert len(report.checked) == 5
 
 
 def test_gap_with_counterexample(tmp_path: Path) -> None:

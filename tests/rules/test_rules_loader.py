@@ -245,7 +245,7 @@ def test_enum_input_needs_values(tmp_path: Path) -> None:
 
 def test_load_rulesets_folder(tmp_path: Path) -> None:
     loaded = load_rulesets(FIXTURES)
-    assert set(loaded) == {"fixture-alerts", "fixture-tier", "fixture-level"}
+    assert set(loaded) == {"fixture-alerts", "fixture-tier", "fixture-level", "fixture-bench20"}
 
 
 def test_load_rulesets_duplicate_ids(tmp_path: Path) -> None:

@@ -464,6 +464,19 @@ def compile_condition(
         if len(kids) == 1:
             return kids[0]
         stop = isinstance(node, AnyOf)  # the value that decides the whole node
+        if len(kids) == 2:
+            first, second = kids
+
+            def pair(v: Values) -> Truth:
+                a = first(v)
+                if a is stop:
+                    return stop
+                b = second(v)
+                if b is stop:
+                    return stop
+                return None if (a is None or b is None) else not stop
+
+            return pair
 
         def junction(v: Values) -> Truth:
             unknown = False
@@ -520,6 +533,20 @@ def _compile_leaf(  # noqa: PLR0911 - one closure per operator, for speed
                 return None if x is None else x <= c  # type: ignore[operator]
 
             return le
+        if isinstance(c, bool):
+            # inputs of a boolean field are True/False/None: the value is its own truth
+            if (op == "=") == c:
+
+                def is_value(v: Values) -> Truth:
+                    return v[i]  # type: ignore[return-value]
+
+                return is_value
+
+            def is_not_value(v: Values) -> Truth:
+                x = v[i]
+                return None if x is None else not x
+
+            return is_not_value
         if op == "=":
 
             def eq(v: Values) -> Truth:

@@ -29,6 +29,10 @@ Measured defects of durable-rules 2.0.28 (DESIGN.md) and how each is guarded her
 * measured here: deleting the session of a fact that matched no rule crashes the process
   (segmentation fault): every fact carries ``seen = 1`` and a sentinel rule matches it, so every
   fact is handled; the sentinel not firing is itself an error.
+* measured here: a comparison on an absent field never matches, so comparisons need no
+  presence guard (and must not have one: the extra terms push some rules over an engine limit,
+  ``Could not create ruleset, error code: 113``); a ruleset durable-rules cannot compile is a
+  :class:`BackendError` at construction, never a wrong answer.
 * measured here as well: ``$nex``/``$ex`` (field absent/present) rules can hang
   ``complete_and_start_action``; known-ness is sent as an explicit ``k_<field>`` flag instead,
   and an ``$or`` may fire the same rule more than once (results are keyed by rule, so repeats
@@ -154,7 +158,7 @@ class _Compiler:
     # number comparisons on v = floor(x * 10^s) and w = ceil(x * 10^s), C = c * 10^s:
     # x < c <=> v < C; x >= c <=> v >= C; x > c <=> w > C; x <= c <=> w <= C
     def num(self, field: str, op: str, c: Scalar) -> Json:
-        v, w, k = f"v_{field}", f"w_{field}", {f"k_{field}": 1}
+        v, w = f"v_{field}", f"w_{field}"
         big = self.scaled(field, c)
         if op == "<":
             body = {"$lt": {v: big}}
@@ -168,15 +172,14 @@ class _Compiler:
             body = _and([{v: big}, {w: big}])
         else:  # "!="
             body = _or([{"$lt": {v: big}}, {"$gt": {w: big}}])
-        return _and([k, body])
+        return body
 
     def leaf(self, field: str, op: str, c: Scalar) -> Json:
         if self.fields[field].numeric:
             return self.num(field, op, c)
-        k = {f"k_{field}": 1}
         if op == "=":
-            return _and([k, {f"v_{field}": c}])
-        return _and([k, {"$neq": {f"v_{field}": c}}])
+            return {f"v_{field}": c}
+        return {"$neq": {f"v_{field}": c}}
 
     def compile(self, node: Condition, want: bool) -> Json:  # noqa: PLR0911 - one per node kind
         """Durable expression true exactly when ``node`` has Kleene value ``want``."""
@@ -270,7 +273,13 @@ class DurableRuleset:
         definition["seen"] = {"all": [{"m": {"seen": 1}}], "run": self._action(_SEEN, True)}
         with _LOCK:
             self._name = f"opioidcds-{bound.ruleset.id}-{next(_SESSIONS.rulesets)}"
-            self._engine_ruleset: Any = engine.Ruleset(self._name, None, definition)
+            try:
+                self._engine_ruleset: Any = engine.Ruleset(self._name, None, definition)
+            except Exception as exc:
+                raise BackendError(
+                    f"durable-rules cannot compile ruleset '{bound.ruleset.id}' "
+                    f"(engine limit or error: {exc})"
+                ) from None
         self._closed = False
 
     def _action(self, index: int, truth: bool) -> Callable[[Any], None]:

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from operator import itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from opioidcds.errors import InvalidInputError
 from opioidcds.models import ResultModel
 from opioidcds.rules.conditions import (
-    Compiled,
     Condition,
     FieldSpec,
     FieldType,
     Scalar,
     Truth,
+    Values,
     compile_condition,
     trace_condition,
 )
@@ -356,9 +357,10 @@ class BoundRuleset:
 
     __slots__ = (
         "_compiled",
-        "_converters",
         "_names",
+        "_names_order",
         "_order",
+        "_plan",
         "_rule_index",
         "binding",
         "profile",
@@ -372,9 +374,10 @@ class BoundRuleset:
         self.binding = binding
         index = {f.name: f.index for f in ruleset.inputs}
         self._names = frozenset(index)
-        self._converters = tuple((f.name, _converter(f, ruleset.id)) for f in ruleset.inputs)
-        self._compiled: tuple[Compiled | None, ...] = tuple(
-            None
+        self._names_order = tuple(f.name for f in ruleset.inputs)
+        self._plan = _Plan.build(ruleset.inputs, ruleset.id)
+        self._compiled: tuple[Callable[[Values], Truth | str], ...] = tuple(
+            _disabled
             if r.id in binding.disabled
             else compile_condition(r.condition, index, binding.params)
             for r in ruleset.rules
@@ -413,12 +416,40 @@ class BoundRuleset:
         if not self._names.issuperset(inputs):
             extra = sorted(str(k) for k in inputs if k not in self._names)
             raise InvalidInputError(extra[0], f"is not an input of ruleset '{self.ruleset.id}'")
-        get = inputs.get
-        return tuple([conv(get(name)) for name, conv in self._converters])
+        values: list[Scalar | None] = list(map(inputs.get, self._names_order))  # type: ignore[arg-type]
+        plan = self._plan
+        if plan.booleans is not None and not _BOOL_TYPES.issuperset(
+            map(type, plan.booleans(values))
+        ):
+            self._raise_boolean(values)
+        if plan.required is not None and None in plan.required(values):
+            self._raise_required(values)
+        for i, allowed in plan.enums:
+            x = values[i]
+            if x is not None and (type(x) is not str or x not in allowed):
+                raise InvalidInputError(
+                    self._names_order[i], "must be one of the declared values or unknown (None)"
+                )
+        for i, convert in plan.numbers:
+            x = values[i]
+            if x is not None:
+                values[i] = convert(x)
+        return tuple(values)
+
+    def _raise_boolean(self, values: list[Scalar | None]) -> None:
+        for f in self.ruleset.inputs:
+            x = values[f.index]
+            if f.type is FieldType.BOOLEAN and x is not None and x is not True and x is not False:
+                raise InvalidInputError(f.name, "must be true, false or unknown (None)")
+
+    def _raise_required(self, values: list[Scalar | None]) -> None:
+        for f in self.ruleset.inputs:
+            if f.required and values[f.index] is None:
+                raise InvalidInputError(f.name, f"is required by ruleset '{self.ruleset.id}'")
 
     def truths(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
         """Each rule's condition value (``DISABLED`` for rules the profile switched off)."""
-        return tuple([DISABLED if f is None else f(values) for f in self._compiled])
+        return tuple([f(values) for f in self._compiled])
 
     def evaluate(self, inputs: Mapping[str, object]) -> Decisions:
         """Evaluate on ``inputs``; see :meth:`Ruleset.evaluate` for types and errors."""
@@ -436,21 +467,21 @@ class BoundRuleset:
 
         """
         policy = self.ruleset.hit_policy
-        if policy is HitPolicy.COLLECT:
-            statuses = tuple([_COLLECT[t] for t in truths])
-        elif policy is HitPolicy.UNIQUE:
-            statuses = tuple([_COLLECT[t] for t in truths])
-            fired = [i for i, s in enumerate(statuses) if s is DecisionStatus.FIRED]
-            if len(fired) > 1:
-                ids = ", ".join(self.ruleset.rules[i].id for i in fired)
+        statuses: tuple[DecisionStatus, ...] | None = None  # collect/unique: derived on read
+        if policy is HitPolicy.UNIQUE:
+            n_true = truths.count(True)
+            if n_true > 1:
+                ids = ", ".join(
+                    r.id for r, t in zip(self.ruleset.rules, truths, strict=True) if t is True
+                )
                 raise RulesetDefectError(
                     f"ruleset '{self.ruleset.id}': unique table has overlapping rules {ids}"
                 )
-            if not fired and DecisionStatus.CANNOT_EVALUATE not in statuses:
+            if not n_true and None not in truths:
                 raise RulesetDefectError(
                     f"ruleset '{self.ruleset.id}': no rule applies (a gap in a unique table)"
                 )
-        else:
+        elif policy is not HitPolicy.COLLECT:
             statuses = self._ordered(truths)
         return Decisions(self, values, truths, statuses)
 
@@ -501,20 +532,30 @@ class Decisions:
     object itself is immutable.
     """
 
-    __slots__ = ("_bound", "_statuses", "_truths", "_values")
+    __slots__ = ("_bound", "_given_statuses", "_truths", "_values")
 
     def __init__(
         self,
         bound: BoundRuleset,
         values: tuple[Scalar | None, ...],
         truths: tuple[Truth | str, ...],
-        statuses: tuple[DecisionStatus, ...],
+        statuses: tuple[DecisionStatus, ...] | None,
     ) -> None:
-        """Hold the evaluation's values (use :meth:`BoundRuleset.decide`)."""
+        """Hold the evaluation's values (use :meth:`BoundRuleset.decide`).
+
+        ``statuses`` is ``None`` when each status follows from its rule's truth value alone
+        (``collect`` and ``unique``); it is then derived when read.
+        """
         self._bound = bound
         self._values = values
         self._truths = truths
-        self._statuses = statuses
+        self._given_statuses = statuses
+
+    @property
+    def _statuses(self) -> tuple[DecisionStatus, ...]:
+        if self._given_statuses is not None:
+            return self._given_statuses
+        return tuple([_COLLECT[t] for t in self._truths])
 
     def __repr__(self) -> str:
         """Show ruleset, profile and the fired rule ids."""
@@ -626,7 +667,8 @@ class Decisions:
 
     def report(self) -> DecisionReport:
         """Return a serialisable summary with every decision and its trace."""
-        return DecisionReport(
+        # built from already-typed values: construct without re-validating (hot path)
+        return DecisionReport.model_construct(
             ruleset_id=self.ruleset_id,
             ruleset_version=self.ruleset_version,
             profile_id=self.profile_id,
@@ -644,7 +686,7 @@ class Decisions:
         rule = rs.rules[i]
         status = self._statuses[i]
         binding = bound.binding
-        cites = [Citation(id=c, text=rs.citations[c]) for c in rule.citations]
+        cites = [Citation.model_construct(id=c, text=rs.citations[c]) for c in rule.citations]
         for p in rule.params:
             cites.extend(binding.param_citations[p])
         unique_cites = tuple({(c.id, c.text): c for c in cites}.values())
@@ -660,7 +702,7 @@ class Decisions:
             trace = tuple(lines)
             if status is DecisionStatus.CANNOT_EVALUATE and not unknown:
                 unknown = self._blocking_unknowns(i)
-        return Decision(
+        return Decision.model_construct(
             rule_id=rule.id,
             title=rule.title,
             stage=rule.stage,
@@ -696,6 +738,45 @@ class Decisions:
 
 
 # --- input conversion ---------------------------------------------------------------------------
+
+
+def _disabled(_values: Values) -> Truth | str:
+    return DISABLED
+
+
+_BOOL_TYPES: Final = frozenset({bool, type(None)})
+
+Picker = Callable[[Sequence[Scalar | None]], tuple[Scalar | None, ...]]
+
+
+def _picker(indices: list[int]) -> Picker | None:
+    """Return a C-speed getter of several positions as a tuple (``None`` if there are none)."""
+    if not indices:
+        return None
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda v: (v[only],)
+    return itemgetter(*indices)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to check inputs fast: which positions are booleans, required, enums, numbers."""
+
+    booleans: Picker | None
+    required: Picker | None
+    enums: tuple[tuple[int, frozenset[str]], ...]
+    numbers: tuple[tuple[int, Converter], ...]
+
+    @staticmethod
+    def build(fields: tuple[FieldSpec, ...], ruleset_id: str) -> _Plan:
+        return _Plan(
+            booleans=_picker([f.index for f in fields if f.type is FieldType.BOOLEAN]),
+            required=_picker([f.index for f in fields if f.required]),
+            enums=tuple((f.index, frozenset(f.values)) for f in fields if f.type is FieldType.ENUM),
+            numbers=tuple((f.index, _converter(f, ruleset_id)) for f in fields if f.numeric),
+        )
+
 
 Converter = Callable[[object], Scalar | None]
 
