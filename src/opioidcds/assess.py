@@ -964,9 +964,11 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        try:
-            new_pos = counted.index(new_prescription)
-        except ValueError:
+        new_pos = next(
+            (i for i, rx in enumerate(counted) if rx is new_prescription or rx == new_prescription),
+            None,
+        )
+        if new_pos is None:
             new_pos = len(counted)
             counted.append(new_prescription)
     ome = _ome(tuple(counted), kb) if counted else None
