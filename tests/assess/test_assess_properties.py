@@ -240,3 +240,36 @@ def test_threads_give_the_same_results_as_serial() -> None:
         t.join()
     assert failures == []
     assert len(drawn) > 5
+
+
+def test_durable_backend_under_threads_matches_serial_reference() -> None:
+    pytest.importorskip("durable")
+    rx = Prescription(
+        drug="oxycodone",
+        form="modified-release tablet",
+        strength="40 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+    cases = [
+        Patient(age=age, sex=sex, depression=dep, prescriptions=(rx,))
+        for age, sex, dep in ((70, "male", None), (40, "female", True), (30, "unknown", False))
+    ]
+    expected = [assess_patient(p, knowledge=KB) for p in cases]
+    failures: list[int] = []
+
+    def work() -> None:
+        for _ in range(3):
+            got = [assess_patient(p, knowledge=KB, backend="durable") for p in cases]
+            if [g.model_dump(exclude={"backend"}) for g in got] != [
+                e.model_dump(exclude={"backend"}) for e in expected
+            ]:
+                failures.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
