@@ -94,7 +94,7 @@ def render_assessment(a: Assessment, console: Console) -> None:
     p = console.print
     if not a.scope.in_scope:
         p(f"[bold]Out of scope:[/bold] {escape(a.scope.reason)}", highlight=False)
-        p(f"Support tier: none. {escape(a.tier.offer)}", highlight=False)
+        p("[bold]Support tier:[/bold] none", highlight=False)
         for step in a.tier.next_steps:
             p(f"  - {escape(step)}", highlight=False)
     else:
@@ -121,28 +121,49 @@ def render_assessment(a: Assessment, console: Console) -> None:
     if a.risk_level is not None:
         lv = a.risk_level
         style = _LEVEL_STYLE.get(lv.level, "bold")
+        uncertain = lv.level_if_unknown != lv.level
         upper = (
             f"; up to {lv.level_if_unknown.upper()} if unknown factors are present"
-            if lv.level_if_unknown != lv.level
+            if uncertain
             else ""
         )
         p(
-            f"[bold]Risk level:[/bold] [{style}]{lv.level.upper()}[/{style}] "
+            f"[bold]Risk level:[/bold] {'at least ' if uncertain else ''}"
+            f"[{style}]{lv.level.upper()}[/{style}] "
             f"({lv.factor_count} factor(s) besides dose; dose factor {lv.high_dose.value}){upper}",
             highlight=False,
         )
         tier = a.tier
+        tier_uncertain = tier.tier_if_unknown != tier.tier
         upper_tier = (
             f" (could be {tier.tier_if_unknown} if unknown factors are present)"
-            if tier.tier_if_unknown != tier.tier
+            if tier_uncertain
             else ""
         )
-        p(f"[bold]Support tier:[/bold] {tier.tier}{upper_tier}", highlight=False)
+        p(
+            f"[bold]Support tier:[/bold] {'at least ' if tier_uncertain else ''}"
+            f"{tier.tier}{upper_tier}",
+            highlight=False,
+        )
         p(f"  {escape(tier.offer)}", highlight=False)
         for step in tier.next_steps:
             p(f"  - {escape(step)}", highlight=False)
         if tier.resources:
             p(f"  Resources: {escape('; '.join(tier.resources))}", highlight=False)
+    if a.scope.in_scope:
+        _render_factors(a, console)
+    if a.readiness_to_change is not None:
+        p(f"Readiness to change: {a.readiness_to_change.value}", highlight=False)
+    basis = ", ".join(f"{k} {v}" for k, v in a.versions.items() if k.startswith("ruleset:"))
+    p(
+        f"Basis: {basis}; profile {a.versions['profile']}; opioidcds {a.versions['opioidcds']}. "
+        "Every decision's trace is in --json.",
+        highlight=False,
+    )
+
+
+def _render_factors(a: Assessment, console: Console) -> None:
+    p = console.print
     p(f"[bold]Risk factors present:[/bold] {escape(_names(a, FactorStatus.PRESENT))}")
     unknown = _names(a, FactorStatus.UNKNOWN)
     p(f"[bold]Unknown (not recorded):[/bold] {escape(unknown)}", highlight=False)
@@ -152,14 +173,6 @@ def render_assessment(a: Assessment, console: Console) -> None:
             + escape(", ".join(a.unknowns_that_could_change)),
             highlight=False,
         )
-    if a.readiness_to_change is not None:
-        p(f"Readiness to change: {a.readiness_to_change.value}", highlight=False)
-    basis = ", ".join(f"{k} {v}" for k, v in a.versions.items() if k.startswith("ruleset:"))
-    p(
-        f"Basis: {basis}; profile {a.versions['profile']}; opioidcds {a.versions['opioidcds']}. "
-        "Every decision's trace is in --json.",
-        highlight=False,
-    )
 
 
 def render_alerts(alerts: list[Alert], console: Console) -> None:
