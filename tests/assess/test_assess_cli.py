@@ -105,3 +105,26 @@ def test_out_of_scope_is_explicit() -> None:
     assert code == 0
     assert "Out of scope" in out
     assert "alliative" in out
+
+
+def test_unknowns_are_shown_as_a_lower_bound() -> None:
+    # morphine 10 mg x 2 = 20 mg OME/day; nothing else recorded: level low with unknowns
+    # absent, higher if they were present -> "at least LOW"
+    data = {
+        "prescriptions": [
+            {
+                "drug": "morphine",
+                "form": "modified-release tablet",
+                "strength": "10 mg",
+                "dose_quantity": 1,
+                "dose_unit": "tablet",
+                "doses_per_day": 2,
+            }
+        ]
+    }
+    code, out, _ = run(["assess", "-"], json.dumps(data))
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Risk level: at least LOW" in text
+    assert "Support tier: at least letter" in text
+    assert "Recording these could raise the level or tier" in text
