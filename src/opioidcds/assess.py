@@ -358,7 +358,10 @@ class Assessment(ResultModel):
     ``risk_level`` is ``None`` for a patient out of scope (``tier.tier`` is then
     ``"out-of-scope"`` and ``scope.reason`` says why). ``unknown_factors`` lists every factor
     whose input is missing; ``unknowns_that_could_change`` those that could raise the level or
-    tier. ``decisions`` holds every ruleset evaluation with per-rule traces.
+    tier: all of them when the level or tier with every unknown present is higher than with
+    every unknown absent (each counts towards it), none otherwise (the tables are monotone).
+    ``risk_level.could_raise`` and ``tier.could_raise`` name those that would raise it on
+    their own. ``decisions`` holds every ruleset evaluation with per-rule traces.
     """
 
     scope: ScopeResult
@@ -813,6 +816,9 @@ def _stratify(
         )
         could_change.update(raise_level)
         could_change.update(raise_tier)
+        if upper_level != level or upper_tier != tier_now:
+            # together the unknowns could raise it: each one counts towards the total
+            could_change.update(unknown)
     else:
         tier_d = _tier_of(tier_rs, run, None, False, in_scope=False)
         upper_tier = _text((tier_d.outcome or {}).get("tier"))

@@ -168,9 +168,13 @@ def _render_factors(a: Assessment, console: Console) -> None:
     unknown = _names(a, FactorStatus.UNKNOWN)
     p(f"[bold]Unknown (not recorded):[/bold] {escape(unknown)}", highlight=False)
     if a.unknowns_that_could_change:
+        alone = sorted(
+            set(a.risk_level.could_raise if a.risk_level else ()) | set(a.tier.could_raise)
+        )
         p(
             "  Recording these could raise the level or tier: "
-            + escape(", ".join(a.unknowns_that_could_change)),
+            + escape(", ".join(a.unknowns_that_could_change))
+            + (f" (on its own: {escape(', '.join(alone))})" if alone else ""),
             highlight=False,
         )
 
