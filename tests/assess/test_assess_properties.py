@@ -105,6 +105,12 @@ def test_every_in_scope_patient_gets_exactly_one_tier(patient: Patient) -> None:
         assert a.risk_level is not None
         assert LEVELS.index(a.risk_level.level_if_unknown) >= LEVELS.index(a.risk_level.level)
         assert TIERS.index(a.tier.tier_if_unknown) >= TIERS.index(a.tier.tier)
+        bounds_differ = (
+            a.risk_level.level_if_unknown != a.risk_level.level
+            or a.tier.tier_if_unknown != a.tier.tier
+        )
+        assert bool(a.unknowns_that_could_change) == bounds_differ
+        assert set(a.risk_level.could_raise) <= set(a.unknown_factors)
     else:
         assert a.scope.in_scope is False
         assert a.tier.tier == "out-of-scope"
