@@ -256,3 +256,17 @@ def test_assessment_carries_its_basis() -> None:
     assert any("high_dose_mg_per_day=120" in line for line in high.trace)
     assert high.citations
     assert a.model_dump_json()  # serialisable
+
+
+def test_long_gaps_and_one_day_supplies_are_not_errors() -> None:
+    # 1-day supply re-issued after 3 years: 1095 x 100 / 1 = 109,500% (not early, not an error)
+    as_of = dt.date(2026, 6, 1)
+    history = (
+        IssueRecord(issue_date=dt.date(2023, 6, 1), drug="codeine", days_supply=1),
+        IssueRecord(issue_date=dt.date(2026, 5, 31), drug="codeine", days_supply=28),
+        IssueRecord(issue_date=dt.date(2026, 6, 1), drug="codeine", days_supply=28),
+    )
+    a = assess(Patient(prescriptions=(CODEINE,), prescription_history=history, as_of=as_of))
+    assert a.scope.in_scope is True  # 1096 days > 91, 3 issues
+    # second re-issue: 1 day of 28 = 3.6% < 75 -> early; one early < 2 -> absent
+    assert a.factor("early-reordering").status is A
