@@ -209,10 +209,11 @@ class Patient(InputModel):
             and any(r.issue_date > self.as_of for r in self.prescription_history)
         ):
             raise InvalidInputError("as_of", "is before an issue date of the history")
+        when = self.assessment_date
         if (
-            self.as_of is not None
+            when is not None
             and self.last_ae_attendance is not None
-            and self.last_ae_attendance > self.as_of
+            and self.last_ae_attendance > when
         ):
             raise InvalidInputError("last_ae_attendance", "is after the assessment date")
         return self

@@ -114,3 +114,10 @@ def test_patient_is_frozen_and_json_round_trips() -> None:
     again = Patient.model_validate_json(p.model_dump_json())
     assert again == p
     assert again.benzodiazepine is True
+
+
+def test_ae_attendance_after_the_assessment_date_is_refused() -> None:
+    rec = IssueRecord(issue_date=dt.date(2026, 1, 1), drug="oxycodone")
+    with pytest.raises(InvalidInputError) as err:
+        Patient(prescription_history=(rec,), last_ae_attendance=dt.date(2026, 1, 2))
+    assert "last_ae_attendance" in str(err.value)
