@@ -7,7 +7,7 @@ import re
 import pytest
 
 from opioidcds.assess import REQUIRED_RULESETS, default_knowledge, load_knowledge
-from opioidcds.errors import KnowledgeBaseError
+from opioidcds.errors import KnowledgeBaseError, OpioidCDSError
 from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.rules import HitPolicy, lint_path
 
@@ -90,3 +90,23 @@ def test_the_opioids_aware_90_profile_lowers_the_dose_factor() -> None:
     assert any("profile opioids-aware-90" in line for line in local.factor("high-dose").trace)
     bundled = load_knowledge(profile=knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
     assert assess(patient, knowledge=bundled).factor("high-dose").status == "present"
+
+
+@pytest.mark.parametrize("ruleset_id", REQUIRED_RULESETS)
+def test_inline_examples_agree_on_the_durable_backend(ruleset_id: str) -> None:
+    pytest.importorskip("durable")
+    bound = KB.bound(ruleset_id)
+    durable = KB.durable(bound)
+    givens = [ex.given for rule in bound.ruleset.rules for ex in rule.examples]
+    givens += [ex.given for ex in bound.ruleset.examples]
+    assert givens
+    for given in givens:
+        inputs = dict(given)
+        try:
+            expected = bound.evaluate(inputs)
+        except OpioidCDSError:  # e.g. a required input missing: the same error on both
+            with pytest.raises(OpioidCDSError):
+                durable.evaluate(inputs)
+            continue
+        got = durable.evaluate(inputs)
+        assert dict(got.statuses) == dict(expected.statuses), given
