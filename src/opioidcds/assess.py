@@ -281,6 +281,7 @@ class ScopeResult(ResultModel):
     """Whether the patient is in scope, the rule that decided and its reason.
 
     ``in_scope`` is ``None`` only if unknown inputs left the scope undetermined.
+    ``history`` summarises the prescription history used (issues, span, early re-issues).
     ``long_term_use_checked`` is false when no prescription history was given: long-term use
     was then assumed, not checked.
     """
@@ -289,6 +290,7 @@ class ScopeResult(ResultModel):
     rule_id: str | None
     reason: str
     long_term_use_checked: bool
+    history: str
 
 
 class PrescriptionUse(ResultModel):
@@ -714,7 +716,11 @@ def _scope(
     if not fired:  # pragma: no cover - scope inputs that can be unknown do not block it
         reason = "scope undetermined: " + ", ".join(d.unknown_inputs) + " unknown"
         return d, ScopeResult(
-            in_scope=None, rule_id=None, reason=reason, long_term_use_checked=checked
+            in_scope=None,
+            rule_id=None,
+            reason=reason,
+            long_term_use_checked=checked,
+            history=hist.evidence,
         )
     outcome = fired[0].outcome
     return d, ScopeResult(
@@ -722,6 +728,7 @@ def _scope(
         rule_id=fired[0].rule_id,
         reason=_text(outcome["reason"]),
         long_term_use_checked=checked,
+        history=hist.evidence,
     )
 
 
