@@ -271,3 +271,64 @@ def test_ruleset_is_immutable(alerts: Ruleset) -> None:
         alerts.evaluate({"total_ome_mg_per_day": 130})["above-alert-threshold"].outcome["severity"]
         == "warning"
     )
+
+
+FIRST = (
+    MINIMAL.replace(
+        'hit_policy = "collect"', 'hit_policy = "first"\nhit_policy_reason = "Ordered."'
+    )
+    + '\n[[rules.examples]]\ngiven = { x = 50 }\nexpect = "fired"\n'
+    + """
+[[rules]]
+id = "r2"
+stage = "find"
+when = "x <= limit"
+citations = ["src"]
+rationale = "Otherwise."
+
+[[rules.examples]]
+given = { x = 50 }
+expect = "not_fired"
+
+[[rules]]
+id = "r3"
+stage = "find"
+when = "x >= 0"
+citations = ["src"]
+rationale = "Catch-all, always shadowed."
+
+[[rules.examples]]
+given = { x = 5 }
+expect = "overridden"
+"""
+)
+
+
+def test_first_hit_policy(tmp_path: Path) -> None:
+    rs = load_ruleset(write(tmp_path, FIRST))
+    assert rs.evaluate({"x": 50}).statuses == {"r1": F, "r2": N, "r3": DecisionStatus.OVERRIDDEN}
+    assert rs.evaluate({"x": 10}).statuses == {"r1": N, "r2": F, "r3": DecisionStatus.OVERRIDDEN}
+    d = rs.evaluate({})
+    assert d.statuses == {"r1": U, "r2": U, "r3": U}
+    assert d.unknown_inputs == ("x",)
+    assert d.outcome is None
+
+
+def test_unique_winner_is_complete_with_an_unknown_input(tier: Ruleset) -> None:
+    # very high dose: 'specialist' holds whatever complex_needs is, and every other rule is
+    # false on the dose alone, so the unknown input changes nothing
+    d = tier.evaluate({"risk_factor_count": 0, "mg_per_day": 300})
+    assert d.outcome == {"tier": "specialist-mdt"}
+    assert d.complete
+    assert d.unknown_inputs == ()
+    assert d.statuses["letter"] is N
+
+
+def test_loaded_objects_refuse_assignment(alerts: Ruleset) -> None:
+    with pytest.raises(AttributeError, match="immutable"):
+        alerts.version = "9"
+    with pytest.raises(AttributeError, match="immutable"):
+        alerts.bind(None).profile = None
+    d = alerts.evaluate({})
+    with pytest.raises(AttributeError, match="immutable"):
+        d._truths = ()

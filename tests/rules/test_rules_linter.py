@@ -140,3 +140,19 @@ def test_lint_reports_load_errors(tmp_path: Path) -> None:
     assert not report.ok
     assert report.errors[0].code == "load"
     assert report.errors[0].severity is Severity.ERROR
+
+
+def test_unused_named_condition_warned(tmp_path: Path) -> None:
+    text = MINIMAL.replace("[[rules]]", '[conditions]\nspare = "x > 1"\n\n[[rules]]')
+    assert ("unused", "named condition 'spare' is never used") in codes(write(tmp_path, text))
+
+
+def test_first_table_shadowed_rule_warned(tmp_path: Path) -> None:
+    text = with_rules(
+        MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "first"\nhit_policy_reason = "r"'),
+        ("all", '"x >= 0"'),
+        ("later", '"x > 5"'),
+    )
+    found = codes(write(tmp_path, text))
+    assert ("shadowed", "never selected: a higher-ranked rule always applies first") in found
+    assert not [c for c, _ in found if c == "gap"]

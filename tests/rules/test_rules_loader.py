@@ -260,3 +260,10 @@ def test_errors_never_echo_values(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[rules.examples]]\ngiven = { x = "987.654" }\nexpect = "not_fired"\n'
     err = load_text(tmp_path, text)
     assert "987.654" not in str(err).split("counter-example")[0]
+
+
+def test_empty_interval_from_parameters(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "[[rules]]", '[parameters.top]\nvalue = 5\ncitations = ["src"]\n\n[[rules]]'
+    ).replace('when = "x > limit"', 'when = "x between [limit, top]"')
+    assert "empty interval" in str(load_text(tmp_path, text))

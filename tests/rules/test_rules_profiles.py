@@ -137,3 +137,15 @@ def test_fixture_profile_loads() -> None:
     p = load_profile(FIXTURES / "profiles" / "ics-90.toml")
     assert set(p.sections) == {"fixture-tier", "fixture-alerts"}
     assert str(p.sections["fixture-tier"].parameters["high_dose_mg_per_day"].value) == "90"
+
+
+def test_profile_making_interval_empty_refused(tier: Ruleset, tmp_path: Path) -> None:
+    p = load_profile(
+        profile_at(
+            tmp_path,
+            "[rulesets.fixture-tier.parameters.high_dose_mg_per_day]\nvalue = 250\n"
+            'citations = ["local"]\nreason = "typo"\n',
+        )
+    )
+    with pytest.raises(ProfileError, match="empty interval"):
+        tier.bind(p)

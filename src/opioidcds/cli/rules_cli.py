@@ -16,7 +16,7 @@ from rich.table import Table
 from opioidcds.errors import KnowledgeBaseError
 from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.rules.conditions import format_value, render_condition
-from opioidcds.rules.evaluator import Ruleset
+from opioidcds.rules.evaluator import BoundRuleset, Ruleset
 from opioidcds.rules.linter import Severity, lint_bound, lint_path
 from opioidcds.rules.loader import load_profile, load_ruleset, read_knowledge_file
 from opioidcds.rules.profiles import Profile, ProfileSection
@@ -134,7 +134,7 @@ def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
         console.print(f"profile: {prof.id} version {prof.version} ({prof.owner})")
     _print_inputs(console, rs)
     _print_parameters(console, rs, section)
-    _print_rules(console, rs, section)
+    _print_rules(console, rs.bind(prof, check=False))
     _print_citations(console, rs, prof)
 
 
@@ -178,8 +178,10 @@ def _print_parameters(console: Console, rs: Ruleset, section: ProfileSection | N
         console.print(params)
 
 
-def _print_rules(console: Console, rs: Ruleset, section: ProfileSection | None) -> None:
-    disabled = {d.rule: d.reason for d in section.disable} if section else {}
+def _print_rules(console: Console, bound: BoundRuleset) -> None:
+    rs = bound.ruleset
+    disabled = dict(bound.binding.disabled)
+    params, notes = bound.binding.params, bound.binding.notes
     table = Table(title="Decision table", show_lines=True)
     columns = ["#", "rule", "stage", "when", "outcome", "citations"]
     if rs.hit_policy == "priority":
@@ -198,7 +200,7 @@ def _print_rules(console: Console, rs: Ruleset, section: ProfileSection | None) 
             str(n),
             rule,
             str(r.stage),
-            "\n".join(render_condition(r.condition)),
+            "\n".join(render_condition(r.condition, "", params, notes)),
             outcome,
             ", ".join(r.citations),
         ]

@@ -47,6 +47,7 @@ __all__ = [
     "compile_condition",
     "condition_fields",
     "condition_params",
+    "empty_intervals",
     "evaluate_partial",
     "field_constants",
     "format_value",
@@ -397,6 +398,17 @@ def field_constants(node: Condition, params: Mapping[str, Decimal]) -> dict[str,
     return out
 
 
+def empty_intervals(node: Condition, params: Mapping[str, Decimal]) -> list[str]:
+    """Render every ``between`` whose interval is empty once parameters are resolved."""
+    out = []
+    for n in _walk(node):
+        if isinstance(n, Between):
+            lo, hi = _resolve(n.low, params), _resolve(n.high, params)
+            if lo > hi or (lo == hi and not (n.low_closed and n.high_closed)):  # type: ignore[operator]
+                out.append(_render_leaf(n, params, {}, n.field))
+    return out
+
+
 def _resolve(op: Operand, params: Mapping[str, Decimal]) -> Scalar:
     return op.value if isinstance(op, Const) else params[op.name]
 
@@ -676,21 +688,31 @@ def _render_leaf(
     )
 
 
-def render_condition(node: Condition, indent: str = "") -> list[str]:
-    """Render a condition as readable indented lines (used by ``rules explain``)."""
+def render_condition(
+    node: Condition,
+    indent: str = "",
+    params: Mapping[str, Decimal] | None = None,
+    notes: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Render a condition as readable indented lines (used by ``rules explain``).
+
+    With ``params``, parameter references show their values (``high_dose=120``) and ``notes``
+    (e.g. which profile set them).
+    """
+    sub = indent + "  "
     if isinstance(node, Ref):
-        return [f"{indent}{node.name}:", *render_condition(node.child, indent + "  ")]
+        return [f"{indent}{node.name}:", *render_condition(node.child, sub, params, notes)]
     if isinstance(node, Not):
-        return [f"{indent}NOT", *render_condition(node.child, indent + "  ")]
+        return [f"{indent}NOT", *render_condition(node.child, sub, params, notes)]
     if isinstance(node, AllOf | AnyOf):
         if len(node.children) == 1:
-            return render_condition(node.children[0], indent)
+            return render_condition(node.children[0], indent, params, notes)
         head = "ALL of" if isinstance(node, AllOf) else "ANY of"
         lines = [f"{indent}{head}:"]
         for child in node.children:
-            lines.extend(render_condition(child, indent + "  "))
+            lines.extend(render_condition(child, sub, params, notes))
         return lines
-    return [indent + _render_leaf(node, None, {}, node.field)]
+    return [indent + _render_leaf(node, params, notes or {}, node.field)]
 
 
 def trace_condition(

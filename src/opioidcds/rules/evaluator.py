@@ -28,9 +28,10 @@ from opioidcds.rules.conditions import (
     Truth,
     Values,
     compile_condition,
+    empty_intervals,
     trace_condition,
 )
-from opioidcds.rules.errors import RulesetDefectError
+from opioidcds.rules.errors import ProfileError, RulesetDefectError
 from opioidcds.rules.schema import HitPolicy, Stage
 
 if TYPE_CHECKING:
@@ -193,7 +194,21 @@ class _Binding:
     disabled: Mapping[str, str]
 
 
-class Ruleset:
+class _Sealed:
+    """Refuse attribute assignment once ``_sealed`` is set at the end of ``__init__``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+class Ruleset(_Sealed):
     """A loaded, checked, immutable ruleset (build it with :func:`load_ruleset`).
 
     Evaluate with :meth:`evaluate`; apply a local profile with ``profile=`` or, on hot paths,
@@ -204,6 +219,7 @@ class Ruleset:
         "_bind_cache",
         "_bind_lock",
         "_default",
+        "_sealed",
         "citations",
         "description",
         "effective_date",
@@ -265,6 +281,7 @@ class Ruleset:
         self._bind_lock = threading.Lock()
         self._bind_cache: dict[str, BoundRuleset] = {}
         self._default = BoundRuleset(self, None, self._binding(None))
+        self._sealed = True
 
     def __repr__(self) -> str:
         """Show id and version."""
@@ -325,7 +342,14 @@ class Ruleset:
         if cached is not None:
             return cached
         profile.validate_against(self)
-        bound = BoundRuleset(self, profile, self._binding(profile))
+        binding = self._binding(profile)
+        for rule in self.rules:
+            for leaf in empty_intervals(rule.condition, binding.params):
+                raise ProfileError(
+                    f"profile '{profile.id}' makes an empty interval in ruleset '{self.id}' "
+                    f"rule '{rule.id}': {leaf}"
+                )
+        bound = BoundRuleset(self, profile, binding)
         if check:
             from opioidcds.rules.linter import require_clean  # noqa: PLC0415 - import cycle
 
@@ -352,16 +376,18 @@ class Ruleset:
         return self.bind(profile).evaluate(inputs)
 
 
-class BoundRuleset:
+class BoundRuleset(_Sealed):
     """A ruleset with a profile applied and its conditions compiled: evaluate many times."""
 
     __slots__ = (
+        "_citations",
         "_compiled",
         "_names",
         "_names_order",
         "_order",
         "_plan",
         "_rule_index",
+        "_sealed",
         "binding",
         "profile",
         "ruleset",
@@ -388,6 +414,14 @@ class BoundRuleset:
         else:
             self._order = tuple(range(n))
         self._rule_index = {r.id: i for i, r in enumerate(ruleset.rules)}
+        self._citations = tuple(self._rule_citations(r) for r in ruleset.rules)
+        self._sealed = True
+
+    def _rule_citations(self, rule: Rule) -> tuple[Citation, ...]:
+        cites = [Citation(id=c, text=self.ruleset.citations[c]) for c in rule.citations]
+        for p in rule.params:
+            cites.extend(self.binding.param_citations[p])
+        return tuple({(c.id, c.text): c for c in cites}.values())
 
     @property
     def profile_id(self) -> str | None:
@@ -507,6 +541,10 @@ class BoundRuleset:
             )
         return tuple(out)
 
+    def citations_of(self, i: int) -> tuple[Citation, ...]:
+        """Citations of rule ``i`` and of the parameters it reads (as bound), de-duplicated."""
+        return self._citations[i]
+
     def rule_index(self, rule_id: str) -> int:
         """Position of a rule in the ruleset; raises ``KeyError`` for an unknown id."""
         return self._rule_index[rule_id]
@@ -522,7 +560,7 @@ _COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
 )
 
 
-class Decisions:
+class Decisions(_Sealed):
     """The result of evaluating a ruleset once.
 
     Says which rules fired, which could not be evaluated and why, under which ruleset and
@@ -532,7 +570,11 @@ class Decisions:
     object itself is immutable.
     """
 
-    __slots__ = ("_bound", "_given_statuses", "_truths", "_values")
+    __slots__ = ("_bound", "_given_statuses", "_sealed", "_truths", "_values")
+    _bound: BoundRuleset
+    _values: tuple[Scalar | None, ...]
+    _truths: tuple[Truth | str, ...]
+    _given_statuses: tuple[DecisionStatus, ...] | None
 
     def __init__(
         self,
@@ -546,10 +588,12 @@ class Decisions:
         ``statuses`` is ``None`` when each status follows from its rule's truth value alone
         (``collect`` and ``unique``); it is then derived when read.
         """
-        self._bound = bound
-        self._values = values
-        self._truths = truths
-        self._given_statuses = statuses
+        init = object.__setattr__  # bypass the seal check: this is the hot path
+        init(self, "_bound", bound)
+        init(self, "_values", values)
+        init(self, "_truths", truths)
+        init(self, "_given_statuses", statuses)
+        init(self, "_sealed", True)
 
     @property
     def _statuses(self) -> tuple[DecisionStatus, ...]:
@@ -651,6 +695,8 @@ class Decisions:
     @property
     def unknown_inputs(self) -> tuple[str, ...]:
         """Unknown inputs that could change the result (sorted; empty when complete)."""
+        if self.complete:
+            return ()
         names: set[str] = set()
         for d in self.cannot_evaluate:
             names.update(d.unknown_inputs)
@@ -686,10 +732,7 @@ class Decisions:
         rule = rs.rules[i]
         status = self._statuses[i]
         binding = bound.binding
-        cites = [Citation.model_construct(id=c, text=rs.citations[c]) for c in rule.citations]
-        for p in rule.params:
-            cites.extend(binding.param_citations[p])
-        unique_cites = tuple({(c.id, c.text): c for c in cites}.values())
+        unique_cites = bound.citations_of(i)
         if status is DecisionStatus.DISABLED:
             truth: bool | None = None
             trace: tuple[str, ...] = (f"disabled by profile {bound.profile_id}",)

@@ -194,12 +194,16 @@ class _Search:
         )
 
     def next_field(self, assigned: Mapping[str, Scalar | None], idx: Sequence[int]) -> str:
+        """Pick the unassigned input read by the most undecided rules (ties: declaration order)."""
         rules = self.bound.ruleset.rules
+        counts: dict[str, int] = {}
         for i in idx:
             for f in rules[i].fields:
                 if f not in assigned:
-                    return f
-        raise AssertionError("pending rule without an unassigned field")  # pragma: no cover
+                    counts[f] = counts.get(f, 0) + 1
+        if not counts:  # pragma: no cover - a pending rule always reads an unassigned input
+            raise AssertionError("pending rule without an unassigned field")
+        return max(self.order, key=lambda f: counts.get(f, 0))
 
 
 def _table_findings(bound: BoundRuleset) -> list[Finding]:
@@ -410,6 +414,19 @@ def _walk_known(node: Condition) -> Iterator[Known]:
         yield from _walk_known(node.child)
 
 
+def _refs(node: Condition) -> Iterator[str]:
+    from opioidcds.rules.conditions import AllOf, AnyOf, Not, Ref  # noqa: PLC0415
+
+    if isinstance(node, Ref):
+        yield node.name
+        yield from _refs(node.child)
+    elif isinstance(node, AllOf | AnyOf):
+        for c in node.children:
+            yield from _refs(c)
+    elif isinstance(node, Not):
+        yield from _refs(node.child)
+
+
 def _tidiness(rs: Ruleset) -> list[Finding]:
     def warn(
         code: str, message: str, rule_id: str | None = None, line: int | None = None
@@ -437,6 +454,14 @@ def _tidiness(rs: Ruleset) -> list[Finding]:
         warn("unused", f"input '{f.name}' is never used")
         for f in rs.inputs
         if f.name not in used_inputs
+    )
+    used_named = {name for r in rs.rules for name in _refs(r.condition)} | {
+        name for cond in rs.named_conditions.values() for name in _refs(cond)
+    }
+    out.extend(
+        warn("unused", f"named condition '{n}' is never used")
+        for n in rs.named_conditions
+        if n not in used_named
     )
     required = {f.name for f in rs.inputs if f.required}
     for r in rs.rules:

@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from opioidcds.errors import InvalidInputError
 from opioidcds.rules.conditions import (
     AllOf,
     AnyOf,
@@ -41,11 +40,11 @@ from opioidcds.rules.conditions import (
     Scalar,
     condition_fields,
     condition_params,
+    empty_intervals,
     parse_leaf,
 )
 from opioidcds.rules.errors import LoadProblem, RulesetLoadError
 from opioidcds.rules.evaluator import (
-    BoundRuleset,
     DecisionStatus,
     OutcomeValue,
     OutputSpec,
@@ -327,6 +326,10 @@ class _Builder:
             if cond is not None:
                 named[name] = cond
         rules = self._rules(outputs)
+        defaults = {n: p.value for n, p in doc.parameters.items()}
+        for r in rules:
+            for leaf in empty_intervals(r.condition, defaults):
+                self.fail(f"empty interval with the parameters' values: {leaf}", r.id, r.line)
         examples = self._table_examples({r.id for r in rules})
         self._policy()
         if self.problems:
@@ -769,18 +772,3 @@ def load_profile(path: str | Path) -> Profile:
         source=src.path,
         fingerprint=src.fingerprint,
     )
-
-
-def example_inputs(given: tuple[tuple[str, Scalar | None], ...]) -> dict[str, object]:
-    """Return an example's ``given`` as an inputs mapping for :meth:`BoundRuleset.evaluate`."""
-    return dict(given)
-
-
-def run_example(bound: BoundRuleset, given: tuple[tuple[str, Scalar | None], ...]) -> object:
-    """Evaluate one example; returns Decisions or the OpioidCDSError it raised."""
-    from opioidcds.errors import OpioidCDSError  # noqa: PLC0415 - keep module imports lean
-
-    try:
-        return bound.evaluate(example_inputs(given))
-    except (InvalidInputError, OpioidCDSError) as exc:
-        return exc
