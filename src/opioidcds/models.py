@@ -24,6 +24,7 @@ from opioidcds.units import (
 )
 
 __all__ = [
+    "DOSE_FIELDS",
     "DoseUnitKind",
     "InputModel",
     "ItemStatus",
@@ -139,17 +140,20 @@ class DoseUnitKind(StrEnum):
 _Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
-_STRUCTURED_DOSE = (
+DOSE_FIELDS = (
+    "dose_quantity",
     "dose_quantity_max",
     "dose_unit",
     "doses_per_day",
     "doses_per_day_max",
     "interval_hours",
     "interval_hours_max",
-    "prn",
     "max_doses_per_day",
     "max_quantity_per_day",
 )
+"""The structured dose fields of :class:`Prescription` (with ``prn``), in one place."""
+
+_STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
 
 
 class Prescription(InputModel):

@@ -1,32 +1,12 @@
-"""Shared fixtures for the rules DSL tests, and hypothesis profiles.
-
-Profiles ``ci`` (derandomised, used by ``make test`` via HYPOTHESIS_PROFILE=ci) and ``deep`` are
-registered here only if no top-level conftest has registered them already.
-"""
+"""Shared fixtures for the rules DSL tests (hypothesis profiles: ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from dsl_helpers import FIXTURES
-from hypothesis import HealthCheck, settings
 
 from opioidcds.rules import Profile, Ruleset, load_profile, load_ruleset
 
-for _name, _examples, _derandomize in (("ci", 60, True), ("deep", 2_000, False)):
-    try:
-        settings.get_profile(_name)
-    except Exception:  # hypothesis raises InvalidArgument for a profile not yet registered
-        settings.register_profile(
-            _name,
-            derandomize=_derandomize,
-            max_examples=_examples,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        )
-if os.environ.get("HYPOTHESIS_PROFILE"):
-    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+from .dsl_helpers import FIXTURES
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from pathlib import Path
 
-from dsl_helpers import FIXTURES, MINIMAL, write
 from typer.testing import CliRunner
 
 from opioidcds.cli.rules_cli import rules_app
+
+from .dsl_helpers import FIXTURES, MINIMAL, write
 
 runner = CliRunner()
 
@@ -74,3 +77,16 @@ def test_explain_unknown_id() -> None:
 def test_explain_broken_file(tmp_path: Path) -> None:
     path = write(tmp_path, "kind = 'ruleset'\n")
     assert runner.invoke(rules_app, ["explain", str(path)]).exit_code == 2
+
+
+def test_check_json(tmp_path: Path) -> None:
+    text = MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "unique"')
+    result = runner.invoke(rules_app, ["check", "--json", str(write(tmp_path, text))])
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    gaps = [f for f in data["findings"] if f["code"] == "gap"]
+    assert {g["severity"] for g in gaps} == {"error"}
+    # the only rule is x > 10 over [0, 1000]: every counter-example is at or below 10
+    assert gaps
+    assert all(Decimal(g["counterexample"]["x"]) <= 10 for g in gaps)
+    assert {"x": "10"} in [g["counterexample"] for g in gaps]

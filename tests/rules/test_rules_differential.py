@@ -7,12 +7,13 @@ to test_rules_durable.py as an explicit regression case.
 from __future__ import annotations
 
 import pytest
-from dsl_strategies import inputs, inputs_for, rulesets
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
 from opioidcds.errors import OpioidCDSError
 from opioidcds.rules import BackendError, Ruleset
+
+from .dsl_strategies import inputs, inputs_for, rulesets
 
 pytest.importorskip("durable")
 
@@ -41,10 +42,10 @@ def test_backends_agree(rs: Ruleset, cases: list[dict[str, object]]) -> None:
 
 
 def _knowledge_rulesets() -> list[Ruleset]:
-    from dsl_helpers import FIXTURES  # noqa: PLC0415
-
     from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
     from opioidcds.rules import load_rulesets  # noqa: PLC0415
+
+    from .dsl_helpers import FIXTURES  # noqa: PLC0415
 
     found = dict(load_rulesets(FIXTURES))
     found.update(load_rulesets(knowledge_dir("rules")))

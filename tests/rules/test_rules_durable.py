@@ -12,11 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dsl_helpers import MINIMAL, write
 
 from opioidcds.rules import BackendError, Profile, Ruleset, RulesetDefectError, load_ruleset
 from opioidcds.rules import durable_backend as backend
 from opioidcds.rules.durable_backend import DurableRuleset, live_sessions
+
+from .dsl_helpers import MINIMAL, write
 
 pytest.importorskip("durable")
 

@@ -11,10 +11,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dsl_helpers import MINIMAL, write
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.rules import DecisionStatus, Ruleset, RulesetDefectError, load_ruleset
+from opioidcds.errors import InvalidInputError, OpioidCDSError
+from opioidcds.rules import (
+    DecisionStatus,
+    Ruleset,
+    RulesetDefectError,
+    UnknownRuleError,
+    load_ruleset,
+)
+
+from .dsl_helpers import MINIMAL, write
 
 F, N, U = DecisionStatus.FIRED, DecisionStatus.NOT_FIRED, DecisionStatus.CANNOT_EVALUATE
 
@@ -332,3 +339,12 @@ def test_loaded_objects_refuse_assignment(alerts: Ruleset) -> None:
     d = alerts.evaluate({})
     with pytest.raises(AttributeError, match="immutable"):
         d._truths = ()
+
+
+def test_unknown_rule_id(alerts: Ruleset) -> None:
+    with pytest.raises(UnknownRuleError) as info:
+        alerts.evaluate({})["no-such-rule"]
+    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, OpioidCDSError)
+    with pytest.raises(KeyError):
+        alerts.rule("no-such-rule")

@@ -6,12 +6,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dsl_helpers import FIXTURES, MINIMAL, write
 
 from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import Ruleset, RulesetLoadError, Severity, lint_path, load_ruleset
+from opioidcds.rules import Ruleset, RulesetLoadError, Severity, lint_path, linter, load_ruleset
 from opioidcds.rules.conditions import FieldSpec, FieldType
 from opioidcds.rules.linter import representatives
+
+from .dsl_helpers import FIXTURES, MINIMAL, write
 
 TABLE = MINIMAL.replace('hit_policy = "collect"', 'hit_policy = "unique"')
 
@@ -156,3 +157,9 @@ def test_first_table_shadowed_rule_warned(tmp_path: Path) -> None:
     found = codes(write(tmp_path, text))
     assert ("shadowed", "never selected: a higher-ranked rule always applies first") in found
     assert not [c for c, _ in found if c == "gap"]
+
+
+def test_table_too_large_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linter, "MAX_SEARCH_NODES", 3)
+    report = lint_path(FIXTURES / "tier.toml")
+    assert [f.code for f in report.errors] == ["too-large"]

@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from dsl_strategies import FIELDS, inputs, rulesets
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from opioidcds.rules import HitPolicy, Ruleset, RulesetDefectError, lint_bound
 from opioidcds.rules.conditions import FieldType
+
+from .dsl_strategies import FIELDS, inputs, rulesets
 
 TABLE_CODES = ("gap", "overlap", "too-large")
 

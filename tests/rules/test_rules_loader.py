@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dsl_helpers import FIXTURES, MINIMAL, write
 
 from opioidcds.errors import KnowledgeBaseError, OpioidCDSError
 from opioidcds.rules import HitPolicy, Ruleset, RulesetLoadError, load_ruleset, load_rulesets
 from opioidcds.rules.schema import MAX_CONDITION_DEPTH, MAX_FILE_BYTES
+
+from .dsl_helpers import FIXTURES, MINIMAL, write
 
 
 def load_text(tmp_path: Path, text: str) -> RulesetLoadError:

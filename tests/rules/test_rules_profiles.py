@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
-from dsl_helpers import FIXTURES, write
 
 from opioidcds.rules import (
     DecisionStatus,
@@ -14,7 +14,10 @@ from opioidcds.rules import (
     Ruleset,
     RulesetLoadError,
     load_profile,
+    load_ruleset,
 )
+
+from .dsl_helpers import FIXTURES, write
 
 PROFILE_HEAD = """
 kind = "profile"
@@ -149,3 +152,22 @@ def test_profile_making_interval_empty_refused(tier: Ruleset, tmp_path: Path) ->
     )
     with pytest.raises(ProfileError, match="empty interval"):
         tier.bind(p)
+
+
+def test_binding_from_many_threads(ics90: Profile) -> None:
+    tier = load_ruleset(FIXTURES / "tier.toml")  # fresh: nothing bound yet, threads race to bind
+    inputs = {"risk_factor_count": 0, "mg_per_day": 100, "complex_needs": False}
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        got = [tier.evaluate(inputs, profile=ics90).outcome for _ in range(50)]
+        with lock:
+            results.extend(got)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"tier": "pcn-service"}] * 400

@@ -3,12 +3,13 @@ unknowns turn out to be, and a rule that is unknown names only inputs that were 
 
 from __future__ import annotations
 
-from dsl_strategies import inputs, rulesets
 from hypothesis import given
 from hypothesis import strategies as st
 
 from opioidcds.rules import HitPolicy, Ruleset, RulesetDefectError
 from opioidcds.rules.conditions import AllOf, AnyOf, Condition, Known, Not, Ref
+
+from .dsl_strategies import inputs, rulesets
 
 
 def _asks_about_knowledge(node: Condition) -> bool:

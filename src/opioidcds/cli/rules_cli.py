@@ -6,6 +6,7 @@ or usage (missing path, unknown ruleset id, a file that does not load).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +46,7 @@ def check(
         typer.Argument(help="A ruleset/profile file or a folder (default: the bundled rules/)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
 ) -> None:
     """Lint rulesets and profiles: gaps, overlaps, examples, never-firing rules, citations."""
     console = _console()
@@ -53,7 +55,21 @@ def check(
         console.print(f"[red]error:[/red] no such file or folder: {target}")
         raise typer.Exit(_EXIT_USAGE)
     report = lint_path(target)
-    if report.findings:
+    if as_json:
+        findings = [
+            {
+                "severity": str(f.severity),
+                "code": f.code,
+                "message": f.message,
+                "file": f.file,
+                "rule_id": f.rule_id,
+                "line": f.line,
+                "counterexample": dict(f.counterexample),
+            }
+            for f in report.findings
+        ]
+        typer.echo(json.dumps({"checked": list(report.checked), "findings": findings}, indent=2))
+    elif report.findings:
         table = Table(title=f"rules check: {target}", show_lines=False)
         for col in ("severity", "where", "rule", "problem", "counter-example"):
             table.add_column(col, overflow="fold")
@@ -68,7 +84,10 @@ def check(
             )
         console.print(table)
     n_err, n_warn = len(report.errors), len(report.warnings)
-    console.print(f"checked {len(report.checked)} file(s): {n_err} error(s), {n_warn} warning(s)")
+    if not as_json:
+        console.print(
+            f"checked {len(report.checked)} file(s): {n_err} error(s), {n_warn} warning(s)"
+        )
     if n_err or (strict and n_warn):
         raise typer.Exit(_EXIT_PROBLEMS)
 

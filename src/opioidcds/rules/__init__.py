@@ -15,6 +15,7 @@ from opioidcds.rules.errors import (
     ProfileError,
     RulesetDefectError,
     RulesetLoadError,
+    UnknownRuleError,
 )
 from opioidcds.rules.evaluator import (
     BoundRuleset,
@@ -51,6 +52,7 @@ __all__ = [
     "RulesetLoadError",
     "Severity",
     "Stage",
+    "UnknownRuleError",
     "lint_bound",
     "lint_path",
     "load_profile",

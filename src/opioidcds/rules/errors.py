@@ -16,6 +16,7 @@ __all__ = [
     "ProfileError",
     "RulesetDefectError",
     "RulesetLoadError",
+    "UnknownRuleError",
 ]
 
 
@@ -72,3 +73,7 @@ class RulesetDefectError(KnowledgeBaseError):
 
 class BackendError(OpioidCDSError):
     """The durable-rules backend cannot evaluate (not installed, session limit, engine error)."""
+
+
+class UnknownRuleError(KeyError, OpioidCDSError):
+    """A rule id that the ruleset does not have (also a ``KeyError``)."""

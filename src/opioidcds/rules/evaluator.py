@@ -31,7 +31,7 @@ from opioidcds.rules.conditions import (
     empty_intervals,
     trace_condition,
 )
-from opioidcds.rules.errors import ProfileError, RulesetDefectError
+from opioidcds.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
 from opioidcds.rules.schema import HitPolicy, Stage
 
 if TYPE_CHECKING:
@@ -293,11 +293,11 @@ class Ruleset(_Sealed):
         return tuple(f.name for f in self.inputs)
 
     def rule(self, rule_id: str) -> Rule:
-        """Return the rule with this id; raises ``KeyError`` if there is none."""
+        """Return the rule with this id; raises :class:`UnknownRuleError` (a ``KeyError``)."""
         for r in self.rules:
             if r.id == rule_id:
                 return r
-        raise KeyError(rule_id)
+        raise UnknownRuleError(f"ruleset '{self.id}' has no rule '{rule_id}'")
 
     def _binding(self, profile: Profile | None) -> _Binding:
         params = {name: p.value for name, p in self.parameters.items()}
@@ -546,8 +546,11 @@ class BoundRuleset(_Sealed):
         return self._citations[i]
 
     def rule_index(self, rule_id: str) -> int:
-        """Position of a rule in the ruleset; raises ``KeyError`` for an unknown id."""
-        return self._rule_index[rule_id]
+        """Position of a rule in the ruleset; raises :class:`UnknownRuleError` if unknown."""
+        try:
+            return self._rule_index[rule_id]
+        except KeyError:
+            raise UnknownRuleError(f"ruleset '{self.ruleset.id}' has no rule '{rule_id}'") from None
 
 
 _COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
@@ -708,7 +711,7 @@ class Decisions(_Sealed):
         return tuple(self._decision(i) for i in range(len(self._statuses)))
 
     def __getitem__(self, rule_id: str) -> Decision:
-        """Return the decision of one rule; raises ``KeyError`` for an unknown rule id."""
+        """Return the decision of one rule; raises :class:`UnknownRuleError` if unknown."""
         return self._decision(self._bound.rule_index(rule_id))
 
     def report(self) -> DecisionReport:
