@@ -564,6 +564,17 @@ def _history(
 _TRI: Final = {True: "yes", False: "no", None: "not recorded"}
 
 
+def _parameter_note(bound: BoundRuleset, rule_id: str) -> str:
+    """The parameters a rule reads, as applied (profile included): ``name = value unit``."""
+    rs = bound.ruleset
+    parts = []
+    for name in rs.rule(rule_id).params:
+        unit = rs.parameters[name].unit
+        value = format_decimal(bound.binding.params[name])
+        parts.append(f"{name} = {value}{' ' + unit if unit else ''}")
+    return "; ".join(parts)
+
+
 def _factor_inputs(
     patient: Patient, ome: OMEResult | None, hist: _History
 ) -> tuple[dict[str, object], dict[str, str]]:
@@ -699,8 +710,9 @@ def _scope(
     *,
     current_opioid: bool,
 ) -> tuple[Decisions, ScopeResult]:
+    bound = kb.bound("scope", profile)
     d = run(
-        kb.bound("scope", profile),
+        bound,
         {
             "cancer_pain": patient.cancer_pain,
             "palliative_care": patient.palliative_care,
@@ -723,10 +735,15 @@ def _scope(
             history=hist.evidence,
         )
     outcome = fired[0].outcome
+    in_scope = outcome["in_scope"] is True
+    reason = _text(outcome["reason"])
+    note = _parameter_note(bound, fired[0].rule_id)
+    if note and not in_scope:
+        reason = f"{reason} ({note})"
     return d, ScopeResult(
-        in_scope=outcome["in_scope"] is True,
+        in_scope=in_scope,
         rule_id=fired[0].rule_id,
-        reason=_text(outcome["reason"]),
+        reason=reason,
         long_term_use_checked=checked,
         history=hist.evidence,
     )
@@ -742,14 +759,16 @@ def _factors(
     hist: _History,
 ) -> tuple[Decisions, list[RiskFactorResult]]:
     inputs, evidence = _factor_inputs(patient, ome, hist)
-    d = run(kb.bound("risk-factors", profile), inputs)
+    bound = kb.bound("risk-factors", profile)
+    d = run(bound, inputs)
+    notes = {r.id: _parameter_note(bound, r.id) for r in bound.ruleset.rules}
     return d, [
         RiskFactorResult(
             id=dec.rule_id,
             label=_text(dec.outcome.get("label")) or dec.rule_id,
             kind=_text(dec.outcome.get("kind")),
             status=_STATUS[dec.status],
-            evidence=evidence.get(dec.rule_id, ""),
+            evidence="; ".join(x for x in (evidence.get(dec.rule_id), notes[dec.rule_id]) if x),
             citations=dec.citations,
             trace=dec.trace,
         )
@@ -1027,6 +1046,11 @@ def check_prescription(
     return list(_present_alerts(bound, values, truths(bound, values), figures))
 
 
+def _alert_detail(bound: BoundRuleset, rule_id: str, text: str, figures: str) -> str:
+    note = _parameter_note(bound, rule_id)
+    return " ".join(x for x in (text, figures, f"Thresholds: {note}." if note else "") if x)
+
+
 @lru_cache(maxsize=4096)
 def _present_alerts(
     bound: BoundRuleset,
@@ -1047,7 +1071,7 @@ def _present_alerts(
             severity=AlertSeverity(_text(dec.outcome["severity"])),
             title=dec.title or dec.rule_id,
             summary=_text(dec.outcome["summary"]),
-            detail=f"{_text(dec.outcome.get('detail'))} {figures}".strip(),
+            detail=_alert_detail(bound, dec.rule_id, _text(dec.outcome.get("detail")), figures),
             citations=dec.citations,
             actions=_texts(dec.outcome.get("actions")),
             stage=dec.stage,

@@ -98,12 +98,10 @@ def render_assessment(a: Assessment, console: Console) -> None:
         for step in a.tier.next_steps:
             p(f"  - {escape(step)}", highlight=False)
     else:
-        history = (
-            f" History: {a.scope.history}."
-            if a.scope.long_term_use_checked
-            else " (long-term use assumed: no history given)"
-        )
-        p(f"[bold]In scope:[/bold] {escape(a.scope.reason)}{escape(history)}", highlight=False)
+        assumed = "" if a.scope.long_term_use_checked else " (long-term use assumed: no history)"
+        p(f"[bold]In scope:[/bold] {escape(a.scope.reason)}{assumed}", highlight=False)
+    if a.scope.long_term_use_checked:
+        p(f"  History: {escape(a.scope.history)}", highlight=False)
     if a.ome is not None:
         total = format_decimal(a.ome.total_mg_per_day)
         shown = (
