@@ -110,3 +110,35 @@ def test_inline_examples_agree_on_the_durable_backend(ruleset_id: str) -> None:
             continue
         got = durable.evaluate(inputs)
         assert dict(got.statuses) == dict(expected.statuses), given
+
+
+def test_profile_thresholds_are_named_in_alerts() -> None:
+    from opioidcds.assess import check_prescription  # noqa: PLC0415 - local to this test
+    from opioidcds.models import Prescription  # noqa: PLC0415
+    from opioidcds.patient import Patient  # noqa: PLC0415
+    from opioidcds.rules import load_profile  # noqa: PLC0415
+
+    profile = load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
+
+    def morphine(mg: int) -> Prescription:
+        return Prescription(
+            drug="morphine",
+            form="modified-release tablet",
+            strength=f"{mg} mg",
+            dose_quantity=1,
+            dose_unit="tablet",
+            doses_per_day=2,
+        )
+
+    patient = Patient(
+        prescriptions=(morphine(30),),
+        benzodiazepine_coprescribed=False,
+        gabapentinoid_coprescribed=False,
+    )
+    # before: morphine 30 x 2 = 60; new morphine 20 x 2 = 40
+    # -> total 100: > 90 (profile reminder), not > 100 (Script Switch stays at 100)
+    alerts = check_prescription(patient, morphine(20), profile=profile)
+    assert [a.id for a in alerts] == ["check-risk-factors"]
+    assert "reminder_high_dose_mg_per_day = 90 mg/day" in alerts[0].detail
+    assert alerts[0].profile_id == "opioids-aware-90"
+    assert check_prescription(patient, morphine(20)) == []  # default: 100 is not > 120
