@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+import httpx
 
 SNOMED = "http://snomed.info/sct"
 DMD = {
@@ -128,3 +131,28 @@ def hook_request(
             pre["encounters"] = bundle(*encounters, kind="searchset")
         body["prefetch"] = pre
     return body
+
+
+class AsgiClient:
+    """A small synchronous client over ``httpx.ASGITransport`` (no server, no lifespan).
+
+    Starlette's TestClient is not used: its httpx support is deprecated (a warning, which the
+    test configuration turns into an error).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, url, **kwargs)
+
+        return asyncio.run(go())
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)

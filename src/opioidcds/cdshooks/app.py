@@ -18,13 +18,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opioidcds._version import __version__
 from opioidcds.cdshooks.feedback import FeedbackStore
@@ -221,14 +222,20 @@ class _Guard:
 
 
 def _error(
-    request: Request, status: int, error: str, details: list[ErrorDetail] | None = None
+    request: Request,
+    status: int,
+    error: str,
+    details: list[ErrorDetail] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     info = _info(request.scope)
     info.setdefault("error", error.split(":", maxsplit=1)[0][:40])
     body = ErrorResponse(
         error=error, details=tuple(details or ()), requestId=str(info.get("request_id"))
     )
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=dict(headers or {})
+    )
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -289,6 +296,15 @@ def create_app(
             for e in exc.errors()[:20]
         ]
         return _error(request, 400, "malformed request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = "malformed request body" if exc.status_code == 400 else "request refused"
+        if exc.status_code == 404:
+            problem = "not found"
+        elif exc.status_code == 405:
+            problem = "method not allowed"
+        return _error(request, exc.status_code, problem, headers=exc.headers)
 
     @app.get("/health", response_model=HealthResponse)
     def health() -> HealthResponse:

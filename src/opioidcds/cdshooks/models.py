@@ -94,7 +94,6 @@ class CardsResponse(_Response):
     """The answer of a service call; ``cards`` is empty when there is nothing to say."""
 
     cards: tuple[Card, ...]
-    systemActions: tuple[dict[str, Any], ...] = ()  # noqa: N815 - CDS Hooks name
 
 
 class ServiceDescription(_Response):
