@@ -172,3 +172,15 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
     assert "SECRET" not in err
     assert "Morphine" not in err
     assert (tmp_path / "fb.sqlite3").exists()
+
+
+def test_serve_without_the_extra_says_how_to_install() -> None:
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; "
+        "from opioidcds.cli import main; sys.argv = ['opioidcds', 'serve']; main()"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "pip install 'opioidcds[service]'" in proc.stderr
