@@ -188,6 +188,18 @@ def test_incomplete_ome_is_said(svc: CDSHooksService) -> None:
     assert all(c.indicator in {"warning", "critical"} for c in cards)
 
 
+def test_implausible_order_is_said_and_left_out_of_later_totals(svc: CDSHooksService) -> None:
+    # 200 tablets of morphine 30 mg twice a day = 12 g/day: over the plausibility limit.
+    bad = med_request("morphine-mr-30", dose=200, per_day=2, status="draft", rid="a")
+    # then oxycodone 10 mg, 4 capsules twice a day = 80 mg/day x 1.5 = 120 mg OME/day
+    good = med_request("oxycodone-10", dose=4, per_day=2, status="draft", rid="b")
+    cards = call(svc, hook_request("order-sign", [bad, good]))
+    unchecked = by_summary(cards, "Draft order 1 could not be checked")
+    assert unchecked.indicator == "warning"
+    checked = by_summary(cards, "above the alert threshold")
+    assert "**Total: 120 mg OME/day.**" in checked.detail
+
+
 def test_benzodiazepine_by_name_is_kept_for_coprescription(svc: CDSHooksService) -> None:
     body = hook_request(
         "order-sign",

@@ -22,6 +22,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from opioidcds.assess import Alert, Knowledge
@@ -40,6 +41,7 @@ _INPUT_CHECKS_SOURCE: Final = Source(
 )
 
 
+@lru_cache(maxsize=8192)
 def escape_markdown(text: str) -> str:
     """``text`` with Markdown and HTML special characters backslash-escaped, on one line."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
@@ -63,6 +65,38 @@ class OmeWorking:
 def _fence(lines: Sequence[str]) -> str:
     body = "\n".join(line.replace("```", "'''") for line in lines)
     return f"```text\n{body}\n```"
+
+
+@lru_cache(maxsize=1024)
+def _alert_markdown(alert: Alert) -> tuple[str, str]:
+    """Title line, and the actions (memoised: alerts are immutable and carry no identifier)."""
+    head = f"**{escape_markdown(alert.title)}** ({alert.severity.value})"
+    tail = ""
+    if alert.actions:
+        tail = "\n".join(
+            ["", "**To consider:**", *[f"- {escape_markdown(a)}" for a in alert.actions]]
+        )
+    return head, tail
+
+
+@lru_cache(maxsize=1024)
+def _trace_markdown(alert: Alert) -> str:
+    """Rule trace and sources of ``alert`` (memoised as above)."""
+    profile = f"{alert.profile_id} {alert.profile_version}" if alert.profile_id else "none"
+    lines = [
+        f"**Rule trace** (rule {escape_markdown(alert.id)}, ruleset "
+        f"{escape_markdown(alert.ruleset_id)} {escape_markdown(alert.ruleset_version)}, "
+        f"profile {escape_markdown(profile)}):",
+        "",
+        _fence(alert.trace),
+    ]
+    if alert.citations:
+        lines += [
+            "",
+            "**Sources:**",
+            *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
+        ]
+    return "\n".join(lines)
 
 
 class CardBuilder:
@@ -170,43 +204,43 @@ class CardBuilder:
 
     # --- cards -------------------------------------------------------------------------------
 
+    def ome_markdown(self, ome: OmeWorking | None) -> str:
+        """The OME section of a card (computed once per draft order)."""
+        return "\n".join(self._ome_section(ome))
+
+    def risk_markdown(self, record: Record) -> str:
+        """The risk-input section of a card (computed once per request)."""
+        return "\n".join(self._risk_section(record))
+
     def alert_card(
-        self, alert: Alert, item: DraftItem, ome: OmeWorking | None, record: Record
+        self, alert: Alert, item: DraftItem, ome: OmeWorking | None, ome_md: str, risk_md: str
     ) -> Card:
-        """The card of one alert fired for ``item``."""
+        """The card of one alert fired for ``item``, with the order's OME and the risk inputs."""
         kind = "re-authorisation" if item.reauthorisation else "new order"
-        profile = f"{alert.profile_id} {alert.profile_version}" if alert.profile_id else "none"
-        lines = [
-            f"**{escape_markdown(alert.title)}** ({alert.severity.value})",
-            "",
-            f"Order: draft order {item.order_index + 1}, {escape_markdown(item.label)} ({kind}).",
-            "",
-            escape_markdown(alert.detail),
-        ]
-        if alert.actions:
-            lines += ["", "**To consider:**", *[f"- {escape_markdown(a)}" for a in alert.actions]]
-        lines += ["", *self._ome_section(ome)]
-        lines += [
-            "",
-            f"**Rule trace** (rule {escape_markdown(alert.id)}, ruleset "
-            f"{escape_markdown(alert.ruleset_id)} {escape_markdown(alert.ruleset_version)}, "
-            f"profile {escape_markdown(profile)}):",
-            "",
-            _fence(alert.trace),
-        ]
-        if alert.citations:
-            lines += [
+        head, tail = _alert_markdown(alert)
+        detail = "\n".join(
+            [
+                head,
                 "",
-                "**Sources:**",
-                *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
+                f"Order: draft order {item.order_index + 1}, {escape_markdown(item.label)} "
+                f"({kind}).",
+                "",
+                escape_markdown(alert.detail),
+                tail,
+                "",
+                ome_md,
+                "",
+                _trace_markdown(alert),
+                "",
+                risk_md,
             ]
-        lines += ["", *self._risk_section(record)]
+        )
         opioid = ome is not None and ome.includes_order
         return Card(
             uuid=str(uuid.uuid4()),
             summary=short_summary(alert.summary),
             indicator=alert.severity.value,
-            detail="\n".join(lines),
+            detail=detail,
             source=self._source(alert),
             overrideReasons=self._override if alert.severity.value != "info" else (),
             links=self._opioid_links if opioid else (),
@@ -217,7 +251,8 @@ class CardBuilder:
         detail = "\n".join(
             [
                 f"Draft order {order_index + 1} ({escape_markdown(label)}) could not be read, so "
-                "its oral morphine equivalent and alerts were **not** checked.",
+                "its oral morphine equivalent and alerts were **not** checked, and it is not in "
+                "the totals of the other cards.",
                 "",
                 f"- `{problem.path}`: {escape_markdown(problem.what)}",
                 "",

@@ -23,6 +23,10 @@ into a card. Problems name FHIR paths and fixed sentences, never values from the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,6 +42,7 @@ from opioidcds.vocabulary import Vocabulary
 __all__ = [
     "REQUIRED_PREFETCH",
     "DraftItem",
+    "MedicationReader",
     "Problem",
     "Record",
     "RequestError",
@@ -192,12 +197,13 @@ def medication_label(resource: Mapping[str, object]) -> str:
 # --- medicines -------------------------------------------------------------------------------
 
 
-def _read_request(
-    resource: Mapping[str, object],
-    path: str,
-    catalogue: Catalogue | None,
-    vocabulary: Vocabulary,
-) -> tuple[list[tuple[str, Prescription]], Problem | None]:
+_Outcome = tuple[tuple[tuple[str, Prescription], ...], Problem | None]
+
+
+def _read_uncached(
+    resource: Mapping[str, object], catalogue: Catalogue | None, vocabulary: Vocabulary
+) -> _Outcome:
+    """Prescriptions (with paths relative to the resource) or the problem, for one request."""
     try:
         rxs = prescriptions_from_medication_request(
             resource, catalogue=catalogue, vocabulary=vocabulary
@@ -206,26 +212,71 @@ def _read_request(
         label = medication_label(resource)
         if classify_medicine(label) & _NOT_OPIOID_CLASSES:
             rx = Prescription(product_name=label, dosage_text=_NOT_READ_DOSE)
-            return [(f"{path}", rx)], None
-        return [], Problem(
-            f"{path}.medicationCodeableConcept",
+            return (("", rx),), None
+        return (), Problem(
+            ".medicationCodeableConcept",
             "medicine not recognised (not in the dm+d catalogue or the ingredient vocabulary); "
             "it may be an opioid",
         )
     except InvalidInputError as exc:
-        return [], Problem(f"{path}.{exc.field}", exc.rule)
+        return (), Problem(f".{exc.field}", exc.rule)
     except OpioidCDSError:
-        return [], Problem(path, "could not be read")
-    if len(rxs) == 1:
-        return [(f"{path}.dosageInstruction[0]", rxs[0])], None
-    return [(f"{path}.dosageInstruction[{i}]", rx) for i, rx in enumerate(rxs)], None
+        return (), Problem("", "could not be read")
+    return tuple((f".dosageInstruction[{i}]", rx) for i, rx in enumerate(rxs)), None
+
+
+class MedicationReader:
+    """Reads MedicationRequests with the FHIR adapter, remembering recent results.
+
+    A prescribing system re-sends the same active medication list on every call for a patient,
+    and validating a resource against the R4 model is most of the cost of a request. Results are
+    kept per SHA-256 digest of the resource's canonical JSON (so the cache holds no resource
+    text, and any change to a resource is a different key), at most ``size`` of them, under a
+    lock. Results are immutable.
+    """
+
+    def __init__(
+        self, catalogue: Catalogue | None, vocabulary: Vocabulary, *, size: int = 4096
+    ) -> None:
+        """Bind the catalogue and vocabulary the results depend on."""
+        self._catalogue = catalogue
+        self._vocabulary = vocabulary
+        self._size = size
+        self._cache: OrderedDict[bytes, _Outcome] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(
+        self, resource: Mapping[str, object], path: str
+    ) -> tuple[list[tuple[str, Prescription]], Problem | None]:
+        """``(path, prescription)`` per dosage instruction, or the problem (paths absolute)."""
+        try:
+            text = json.dumps(resource, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):  # not JSON data: read it without the cache
+            outcome = _read_uncached(resource, self._catalogue, self._vocabulary)
+        else:
+            key = hashlib.sha256(text.encode()).digest()
+            with self._lock:
+                found = self._cache.get(key)
+                if found is not None:
+                    self._cache.move_to_end(key)
+            if found is None:
+                found = _read_uncached(resource, self._catalogue, self._vocabulary)
+                with self._lock:
+                    self._cache[key] = found
+                    if len(self._cache) > self._size:
+                        self._cache.popitem(last=False)
+            outcome = found
+        read, problem = outcome
+        return (
+            [(f"{path}{rel}", rx) for rel, rx in read],
+            Problem(f"{path}{problem.path}", problem.what) if problem else None,
+        )
 
 
 def _drafts(
     context: Mapping[str, object],
     hook: str,
-    catalogue: Catalogue | None,
-    vocabulary: Vocabulary,
+    reader: MedicationReader,
 ) -> tuple[list[DraftItem], list[tuple[int, str, Problem]]]:
     if "draftOrders" not in context:
         raise RequestError("context.draftOrders", "is required (a FHIR R4 Bundle)")
@@ -254,7 +305,7 @@ def _drafts(
             continue
         label = medication_label(resource)
         reauth = resource.get("priorPrescription") is not None
-        read, problem = _read_request(resource, path, catalogue, vocabulary)
+        read, problem = reader.read(resource, path)
         if problem is not None:
             problems.append((i, label, problem))
         items.extend(DraftItem(i, p, label, rx, reauth) for p, rx in read)
@@ -262,7 +313,7 @@ def _drafts(
 
 
 def _current(
-    prefetch: Mapping[str, object], catalogue: Catalogue | None, vocabulary: Vocabulary
+    prefetch: Mapping[str, object], reader: MedicationReader
 ) -> tuple[list[Prescription], list[str], list[Problem]]:
     rxs: list[Prescription] = []
     labels: list[str] = []
@@ -272,7 +323,7 @@ def _current(
             continue
         if resource.get("status") != "active" or resource.get("doNotPerform") is True:
             continue
-        read, problem = _read_request(resource, path, catalogue, vocabulary)
+        read, problem = reader.read(resource, path)
         if problem is not None:
             problems.append(problem)
         for _p, rx in read:
@@ -392,8 +443,7 @@ def read_record(
     prefetch: Mapping[str, object | None] | None,
     *,
     codelists: Codelists,
-    vocabulary: Vocabulary,
-    catalogue: Catalogue | None = None,
+    reader: MedicationReader,
     today: dt.date,
 ) -> Record:
     """Read the request's context and prefetch.
@@ -407,11 +457,11 @@ def read_record(
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id:
         raise RequestError("context.patientId", "is required (a string)")
-    drafts, draft_problems = _drafts(context, hook, catalogue, vocabulary)
+    drafts, draft_problems = _drafts(context, hook, reader)
     if missing:
         raise LookupError(tuple(missing))
     age, sex = _patient_resource(pre["patient"], today)
-    current, labels, problems = _current(pre, catalogue, vocabulary)
+    current, labels, problems = _current(pre, reader)
     evidence: dict[str, _Evidence] = {}
     if pre.get("conditions") is not None:
         for path, resource in _bundle_entries(pre["conditions"], "prefetch.conditions"):

@@ -30,12 +30,19 @@ from opioidcds.cdshooks.models import (
     HookRequest,
     ServiceDescription,
 )
-from opioidcds.cdshooks.record import DraftItem, Record, RequestError, read_record
+from opioidcds.cdshooks.record import (
+    DraftItem,
+    MedicationReader,
+    Record,
+    RequestError,
+    read_record,
+)
+from opioidcds.dosage import parse_dosage
 from opioidcds.errors import InvalidInputError, OpioidCDSError
 from opioidcds.models import Prescription
 from opioidcds.ome import calculate_ome
 from opioidcds.patient import Patient, medicine_classes
-from opioidcds.products import MedicineClass
+from opioidcds.products import MedicineClass, load_catalogue
 
 __all__ = [
     "SERVICES",
@@ -131,6 +138,7 @@ class CDSHooksService:
         self.card_content = card_content if card_content is not None else default_card_content()
         self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
         self._cards = CardBuilder(self.knowledge, self.card_content, self.codelists)
+        self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
         self._discovery = DiscoveryResponse(
             services=tuple(
@@ -151,6 +159,12 @@ class CDSHooksService:
             )
         )
         self._by_id: Mapping[str, ServiceSpec] = {s.id: s for s in SERVICES}
+
+    def warm_up(self) -> None:
+        """Load everything loaded on first use (catalogue, grammar), before serving requests."""
+        if self.knowledge.catalogue is None:
+            load_catalogue()
+        parse_dosage("one tablet twice a day")
 
     def discovery(self) -> DiscoveryResponse:
         """The discovery document (``GET /cds-services``)."""
@@ -178,15 +192,13 @@ class CDSHooksService:
         spec = self.spec(service_id)
         if request.hook != spec.hook:
             raise RequestError("hook", f"must be '{spec.hook}' for this service")
-        kb = self.knowledge
         try:
             record = read_record(
                 request.hook,
                 request.context,
                 request.prefetch,
                 codelists=self.codelists,
-                vocabulary=kb.vocabulary,
-                catalogue=kb.catalogue,
+                reader=self._reader,
                 today=self._today(),
             )
         except LookupError as exc:
@@ -201,10 +213,14 @@ class CDSHooksService:
         if record.record_problems:
             cards.append(build.unread_record(record.record_problems))
         coprescribed = self._coprescription_known(record)
+        risk_md = build.risk_markdown(record)
         counted: list[Prescription] = list(record.current)
         labels: list[str] = [f"current: {lbl}" for lbl in record.current_labels]
+        first: dict[Prescription, int] = {}  # each distinct prescription -> its first position
+        for j, rx in enumerate(counted):
+            first.setdefault(rx, j)
         for item in record.drafts:
-            same = next((j for j, rx in enumerate(counted) if rx == item.prescription), None)
+            same = first.get(item.prescription)
             if same is not None and same >= len(record.current):
                 # the same as an earlier draft: check_prescription would count it once
                 cards.append(build.duplicate_order(item, labels[same]))
@@ -241,13 +257,18 @@ class CDSHooksService:
                     reauthorisation=item.reauthorisation,
                     knowledge=self.knowledge,
                 )
-                ome = self._ome_working(patient, labels, item)
+                ome = self._ome_working(patient, labels, item, listed=same is not None)
             except InvalidInputError as exc:
+                # not added to the totals of later orders (its card says it was not checked)
                 cards.append(build.unchecked_order(item, exc.field, exc.rule))
+                continue
             except OpioidCDSError:
                 cards.append(build.unchecked_order(item, item.path, "could not be checked"))
-            else:
-                cards.extend(build.alert_card(a, item, ome, record) for a in alerts)
+                continue
+            if alerts:
+                ome_md = build.ome_markdown(ome)
+                cards.extend(build.alert_card(a, item, ome, ome_md, risk_md) for a in alerts)
+            first.setdefault(item.prescription, len(counted))
             counted.append(item.prescription)
             labels.append(f"draft order {item.order_index + 1}: {item.label}")
         return cards
@@ -270,7 +291,7 @@ class CDSHooksService:
         return {c: (False if complete and c not in found else None) for c in classes}
 
     def _ome_working(
-        self, patient: Patient, labels: list[str], item: DraftItem
+        self, patient: Patient, labels: list[str], item: DraftItem, *, listed: bool
     ) -> OmeWorking | None:
         """The OME working of the opioids counted with this draft (None: no opioid at all)."""
         chosen = [
@@ -282,7 +303,7 @@ class CDSHooksService:
         ]
         classes = medicine_classes(item.prescription)
         includes = not classes or MedicineClass.OPIOID in classes
-        if includes and not any(rx == item.prescription for _lbl, rx in chosen):
+        if includes and not listed:
             chosen.append((f"this order: {item.label}", item.prescription))
         if not chosen:
             return None
