@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Final
 
 from opioidcds.assess import Knowledge, check_prescription, default_knowledge
@@ -39,7 +40,7 @@ from opioidcds.cdshooks.record import (
 )
 from opioidcds.dosage import parse_dosage
 from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import Prescription
+from opioidcds.models import OMEResult, Prescription
 from opioidcds.ome import calculate_ome
 from opioidcds.patient import Patient, medicine_classes
 from opioidcds.products import MedicineClass, load_catalogue
@@ -86,6 +87,17 @@ SERVICES: Final = (
 )
 
 _ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+@lru_cache(maxsize=1024)
+def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMEResult:
+    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers)."""
+    return calculate_ome(
+        prescriptions,
+        table=knowledge.table,
+        vocabulary=knowledge.vocabulary,
+        catalogue=knowledge.catalogue,
+    )
 
 
 class UnknownServiceError(LookupError):
@@ -307,13 +319,7 @@ class CDSHooksService:
             chosen.append((f"this order: {item.label}", item.prescription))
         if not chosen:
             return None
-        kb = self.knowledge
-        result = calculate_ome(
-            tuple(rx for _lbl, rx in chosen),
-            table=kb.table,
-            vocabulary=kb.vocabulary,
-            catalogue=kb.catalogue,
-        )
+        result = _ome(tuple(rx for _lbl, rx in chosen), self.knowledge)
         return OmeWorking(
             result=result, labels=tuple(lbl for lbl, _rx in chosen), includes_order=includes
         )
