@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from opioidcds.assess import load_knowledge
 from opioidcds.cdshooks import (
     CDSHooksService,
     PrefetchMissingError,
@@ -152,6 +153,23 @@ def test_order_select_checks_only_the_selection(svc: CDSHooksService) -> None:
     with pytest.raises(RequestError) as err:
         call(svc, body, SELECT)
     assert err.value.path == "context.selections[0]"
+
+
+def test_a_profile_changes_the_thresholds() -> None:
+    # Morphine MR 30 mg 3 times a day = 90, codeine 30 mg twice a day = 60 mg x 0.1 = 6: 96 mg
+    # OME/day. Default reminder threshold 120: no reminder; profile opioids-aware-90: reminder.
+    body = hook_request(
+        "order-sign",
+        [med_request("codeine-30", dose=1, per_day=2, status="draft")],
+        current=[med_request("morphine-mr-30", dose=1, per_day=3)],
+    )
+    default = call(CDSHooksService(today=lambda: TODAY), body)
+    assert not [c for c in default if "high dose" in c.summary]
+    kb = load_knowledge(profile=Path("rules/profiles/opioids-aware-90.toml"))
+    profiled = call(CDSHooksService(kb, today=lambda: TODAY), body)
+    card = by_summary(profiled, "high dose")
+    assert "profile opioids-aware-90 1.0.0" in card.detail
+    assert "**Total: 96 mg OME/day.**" in card.detail
 
 
 # --- never silence -----------------------------------------------------------------------------

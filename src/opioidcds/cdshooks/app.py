@@ -311,7 +311,10 @@ def create_app(
     @app.get("/health", response_model=HealthResponse)
     def health() -> HealthResponse:
         """Liveness and the versions of the knowledge in use."""
-        return HealthResponse(status="ok", version=__version__, knowledge=svc.knowledge.versions())
+        versions = svc.knowledge.versions()
+        versions["codelists"] = f"{svc.codelists.id} {svc.codelists.version}"
+        versions["card-content"] = f"{svc.card_content.id} {svc.card_content.version}"
+        return HealthResponse(status="ok", version=__version__, knowledge=versions)
 
     @app.get("/cds-services", response_model=DiscoveryResponse, response_model_exclude_none=True)
     def discovery() -> DiscoveryResponse:
