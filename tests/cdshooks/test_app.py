@@ -15,6 +15,7 @@ import pytest
 
 from opioidcds.cdshooks import CDSHooksService, FeedbackStore
 from opioidcds.cdshooks.app import LOGGER_NAME, JsonLinesFormatter, create_app
+from opioidcds.cdshooks.models import FeedbackItem
 
 from .hooks_helpers import AsgiClient, condition, hook_request, med_request, named_request
 
@@ -214,3 +215,16 @@ def test_unexpected_error_is_500_without_details(store: FeedbackStore) -> None:
     assert r.status_code == 500
     assert "XYZ987" not in r.text
     assert r.json()["error"] == "internal error"
+
+
+def test_feedback_store_is_safe_across_threads(store: FeedbackStore) -> None:
+    item = FeedbackItem.model_validate(
+        {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
+    )
+
+    def write(_: int) -> int:
+        return sum(store.record("opioidcds-order-sign", [item]) for _ in range(10))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(write, range(8))) == 80
+    assert len(store.rows()) == 80
