@@ -13,6 +13,7 @@ DMD = {
     "oxycodone-10": ("42015811000001101", "Oxycodone 10mg capsules", "capsule"),
     "codeine-30": ("42010411000001105", "Codeine 30mg tablets", "tablet"),
     "fentanyl-25": ("36120011000001101", "Fentanyl 25micrograms/hour transdermal patches", "patch"),
+    "methadone-5": ("42385311000001106", "Methadone 5mg tablets", "tablet"),
 }
 
 

@@ -218,6 +218,22 @@ def test_implausible_order_is_said_and_left_out_of_later_totals(svc: CDSHooksSer
     assert "**Total: 120 mg OME/day.**" in checked.detail
 
 
+def test_incomplete_ome_says_so(svc: CDSHooksService) -> None:
+    # Morphine MR 30 mg, 2 twice a day = 120 mg OME/day; methadone has no UK factor: the total
+    # is "at least 120", and the ruleset's incomplete-OME alert fires.
+    body = hook_request(
+        "order-sign",
+        [med_request("methadone-5", dose=2, per_day=2, status="draft")],
+        current=[med_request("morphine-mr-30", dose=2, per_day=2)],
+    )
+    cards = call(svc, body)
+    incomplete = by_summary(cards, "incomplete")
+    assert incomplete.indicator == "warning"
+    assert "**Total: at least 120 mg OME/day** - incomplete" in incomplete.detail
+    assert "| not converted |" in incomplete.detail
+    assert incomplete.detail.count("No UK conversion factor") == 1
+
+
 def test_benzodiazepine_by_name_is_kept_for_coprescription(svc: CDSHooksService) -> None:
     body = hook_request(
         "order-sign",

@@ -159,11 +159,13 @@ class CardBuilder:
                 figure = "-"
             else:
                 figure = format_decimal(item.ome_mg_per_day)
-            working = (
-                item.arithmetic
-                if item.status is not ItemStatus.NOT_CONVERTIBLE
-                else (f"{item.arithmetic} ({item.reason})" if item.reason else item.arithmetic)
-            )
+            working = item.arithmetic
+            if (
+                item.status is ItemStatus.NOT_CONVERTIBLE
+                and item.reason
+                and item.reason not in working
+            ):
+                working = f"{working} ({item.reason})"
             out.append(
                 f"| {item.prescription_index + 1} | {escape_markdown(label)} | "
                 f"{escape_markdown(working)} | {figure} |"
