@@ -313,6 +313,11 @@ def test_emergency_encounter_sets_last_ae_attendance(svc: CDSHooksService) -> No
     }
     cards = call(svc, hook_request("order-sign", [draft], encounters=[enc]))
     assert "A&E attendance date: recorded" in cards[0].detail
+    enc["period"] = {"start": "1850-01-01"}
+    cards = call(svc, hook_request("order-sign", [draft], encounters=[enc]))
+    unread = by_summary(cards, "Some record entries could not be read")
+    assert "prefetch.encounters.entry[0].resource.period.start" in unread.detail
+    assert any("above the alert threshold" in c.summary for c in cards)
 
 
 # --- request errors ----------------------------------------------------------------------------

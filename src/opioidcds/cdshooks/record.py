@@ -61,6 +61,7 @@ _ENCOUNTER_SKIP: Final = frozenset({"planned", "cancelled", "entered-in-error"})
 _NOT_OPIOID_CLASSES: Final = frozenset(
     {MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID, MedicineClass.Z_DRUG}
 )
+_EARLIEST: Final = dt.date(1900, 1, 1)  # the Patient's sanity bound on record dates; not clinical
 _NOT_READ_DOSE: Final = "dose not read: not an opioid, no OME is computed"
 
 
@@ -411,8 +412,10 @@ def _last_emergency(value: object, today: dt.date, problems: list[Problem]) -> d
             continue
         period = resource.get("period")
         start = _date(period.get("start")) if isinstance(period, Mapping) else None
-        if start is None or start > today:
-            problems.append(Problem(f"{path}.period.start", "missing, partial or in the future"))
+        if start is None or start > today or start < _EARLIEST:
+            problems.append(
+                Problem(f"{path}.period.start", "missing, partial, implausible or in the future")
+            )
             continue
         last = start if last is None or start > last else last
     return last
