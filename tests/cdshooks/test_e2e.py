@@ -27,6 +27,7 @@ from opioidcds.cdshooks.app import create_app
 from .hooks_helpers import condition, hook_request, med_request, named_request
 
 LOOPBACK = "127.0.0.1"
+PROFILE = Path(__file__).resolve().parents[2] / "rules" / "profiles" / "opioids-aware-90.toml"
 TIMEOUT = httpx.Timeout(10.0)
 
 
@@ -137,6 +138,8 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
         str(port),
         "--feedback-db",
         str(tmp_path / "fb.sqlite3"),
+        "--profile",
+        str(PROFILE),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -151,6 +154,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
                     pytest.fail("opioidcds serve did not answer within 30 s")
                 time.sleep(0.1)
         assert r.status_code == 200
+        assert r.json()["knowledge"]["profile"] == "opioids-aware-90 1.0.0"
         body = hook_request(
             "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
         )
