@@ -101,8 +101,9 @@ def test_on_benzodiazepine(client: AsgiClient) -> None:
 
 
 def test_on_naloxone_is_said_not_understood(client: AsgiClient) -> None:
-    # Naloxone is not in the catalogue or the vocabulary: a card says a current medicine could
-    # not be read (it might be an opioid), and co-prescription checks say they could not run.
+    # Naloxone injection: its RxNorm dose form is not in the adapter's table, so a card says a
+    # current medicine could not be read (fail closed: a warning), and the co-prescription
+    # checks say they could not run.
     r = post(client, convert(load("request-example-rec-08-on-naloxone.json")))
     got = summaries(r)
     assert ("warning", "A current medicine could not be read: OME totals may be too low.") in got

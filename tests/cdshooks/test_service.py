@@ -176,18 +176,29 @@ def test_a_profile_changes_the_thresholds() -> None:
 
 
 def test_unreadable_draft_gets_a_card(svc: CDSHooksService) -> None:
-    body = hook_request("order-sign", [named_request("Unknownium 5mg tablets", status="draft")])
+    # Not in the catalogue, and its name names an opioid: a warning.
+    body = hook_request("order-sign", [named_request("Morphine special 5mg", status="draft")])
     (card,) = call(svc, body)
     assert card.indicator == "warning"
     assert "could not be checked" in card.summary
     assert "context.draftOrders.entry[0].resource.medicationCodeableConcept" in card.detail
+    assert card.overrideReasons
+
+
+def test_unrecognised_non_opioid_draft_is_said_at_info(svc: CDSHooksService) -> None:
+    # Not in the opioid catalogue, and its name names no opioid: still said, as info.
+    body = hook_request("order-sign", [named_request("Amoxicillin 500mg capsules", status="draft")])
+    (card,) = call(svc, body)
+    assert card.indicator == "info"
+    assert "not recognised as an opioid" in card.summary
+    assert "taken as not an opioid" in card.detail
 
 
 def test_unreadable_current_medicine_gets_a_card(svc: CDSHooksService) -> None:
     body = hook_request(
         "order-sign",
         [med_request("codeine-30", dose=1, per_day=1, status="draft")],
-        current=[named_request("Mysterium 10mg tablets")],
+        current=[named_request("Oxycodone special 10mg tablets")],
     )
     cards = call(svc, body)
     card = by_summary(cards, "current medicine could not be read")
@@ -195,6 +206,10 @@ def test_unreadable_current_medicine_gets_a_card(svc: CDSHooksService) -> None:
     assert "prefetch.medications.entry[0].resource" in card.detail
     # co-prescription is now unknown: the checks that need it say so
     assert any("could not be checked" in c.summary for c in cards)
+    body["prefetch"]["medications"] = bundle(named_request("Amoxicillin 500mg capsules"))
+    cards = call(svc, body)
+    card = by_summary(cards, "not recognised (no opioid named)")
+    assert card.indicator == "info"
 
 
 def test_incomplete_ome_is_said(svc: CDSHooksService) -> None:

@@ -249,29 +249,43 @@ class CardBuilder:
         )
 
     def unread_order(self, order_index: int, label: str, problem: Problem) -> Card:
-        """A draft order whose medicine or dose could not be read: it was not checked."""
+        """A draft order whose medicine or dose could not be read: it was not checked.
+
+        A warning, unless the medicine was not recognised and names no opioid (info).
+        """
+        n = order_index + 1
+        if problem.maybe_opioid:
+            summary = (
+                f"Draft order {n} could not be checked: its medicine or dose could not be read."
+            )
+            advice = (
+                "Check this order by hand, or send it with a dm+d (SNOMED CT) code and a "
+                "structured dose."
+            )
+        else:
+            summary = (
+                f"Draft order {n} not checked: not recognised as an opioid, benzodiazepine or "
+                "gabapentinoid."
+            )
+            advice = "If it is one of these, check this order by hand."
         detail = "\n".join(
             [
-                f"Draft order {order_index + 1} ({escape_markdown(label)}) could not be read, so "
-                "its oral morphine equivalent and alerts were **not** checked, and it is not in "
-                "the totals of the other cards.",
+                f"Draft order {n} ({escape_markdown(label)}) could not be read, so its oral "
+                "morphine equivalent and alerts were **not** checked, and it is not in the "
+                "totals of the other cards.",
                 "",
                 f"- `{problem.path}`: {escape_markdown(problem.what)}",
                 "",
-                "Check this order by hand, or send it with a dm+d (SNOMED CT) code and a "
-                "structured dose.",
+                advice,
             ]
         )
         return Card(
             uuid=str(uuid.uuid4()),
-            summary=short_summary(
-                f"Draft order {order_index + 1} could not be checked: its medicine or dose "
-                "could not be read."
-            ),
-            indicator="warning",
+            summary=short_summary(summary),
+            indicator="warning" if problem.maybe_opioid else "info",
             detail=detail,
             source=_INPUT_CHECKS_SOURCE,
-            overrideReasons=self._override,
+            overrideReasons=self._override if problem.maybe_opioid else (),
         )
 
     def duplicate_order(self, item: DraftItem, same_as: str) -> Card:
@@ -298,7 +312,7 @@ class CardBuilder:
 
     def unread_record(self, problems: Sequence[Problem]) -> Card:
         """Parts of the record that could not be read (current medicines, conditions...)."""
-        meds = any(p.path.startswith("prefetch.medications") for p in problems)
+        meds = any(p.path.startswith("prefetch.medications") and p.maybe_opioid for p in problems)
         lines = [
             "Some of the patient's record sent with this request could not be read.",
         ]
@@ -310,11 +324,13 @@ class CardBuilder:
         lines += ["", *[f"- `{p.path}`: {escape_markdown(p.what)}" for p in problems[:50]]]
         if len(problems) > 50:
             lines.append(f"- and {len(problems) - 50} more")
-        summary = (
-            "A current medicine could not be read: OME totals may be too low."
-            if meds
-            else "Some record entries could not be read: risk inputs may be incomplete."
-        )
+        other_meds = any(p.path.startswith("prefetch.medications") for p in problems)
+        if meds:
+            summary = "A current medicine could not be read: OME totals may be too low."
+        elif other_meds:
+            summary = "Some current medicines were not recognised (no opioid named): not counted."
+        else:
+            summary = "Some record entries could not be read: risk inputs may be incomplete."
         return Card(
             uuid=str(uuid.uuid4()),
             summary=summary,

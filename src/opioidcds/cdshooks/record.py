@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -77,10 +78,15 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Something in the record that could not be read: where, and a fixed sentence."""
+    """Something in the record that could not be read: where, and a fixed sentence.
+
+    ``maybe_opioid`` is False only for a medicine not recognised whose name names no opioid
+    ingredient of the vocabulary (an antibiotic, say): still reported, at a lower severity.
+    """
 
     path: str
     what: str
+    maybe_opioid: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +204,22 @@ def medication_label(resource: Mapping[str, object]) -> str:
 # --- medicines -------------------------------------------------------------------------------
 
 
+_WORD = re.compile(r"[a-z]+")
+
+
+def _names_an_opioid(label: str, vocabulary: Vocabulary) -> bool:
+    """Whether ``label`` names an opioid ingredient of the vocabulary (True without a name)."""
+    if label == "medication":  # no text or display: nothing to go by, fail closed
+        return True
+    if MedicineClass.OPIOID in classify_medicine(label):
+        return True
+    for word in _WORD.findall(label.lower()):
+        found = vocabulary.find_drug(word)
+        if found and any(vocabulary.is_opioid(i) for i in found):
+            return True
+    return False
+
+
 _Outcome = tuple[tuple[tuple[str, Prescription], ...], Problem | None]
 
 
@@ -214,10 +236,17 @@ def _read_uncached(
         if classify_medicine(label) & _NOT_OPIOID_CLASSES:
             rx = Prescription(product_name=label, dosage_text=_NOT_READ_DOSE)
             return (("", rx),), None
+        if _names_an_opioid(label, vocabulary):
+            return (), Problem(
+                ".medicationCodeableConcept",
+                "medicine not recognised (not in the dm+d catalogue or the ingredient "
+                "vocabulary); it may be an opioid",
+            )
         return (), Problem(
             ".medicationCodeableConcept",
-            "medicine not recognised (not in the dm+d catalogue or the ingredient vocabulary); "
-            "it may be an opioid",
+            "medicine not recognised (not in the dm+d opioid catalogue); its name names no "
+            "opioid of the ingredient vocabulary, so it was taken as not an opioid",
+            maybe_opioid=False,
         )
     except InvalidInputError as exc:
         return (), Problem(f".{exc.field}", exc.rule)
@@ -270,7 +299,9 @@ class MedicationReader:
         read, problem = outcome
         return (
             [(f"{path}{rel}", rx) for rel, rx in read],
-            Problem(f"{path}{problem.path}", problem.what) if problem else None,
+            Problem(f"{path}{problem.path}", problem.what, problem.maybe_opioid)
+            if problem
+            else None,
         )
 
 
