@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.cdshooks import CDSHooksService
+from opioidcds.cdshooks import CDSHooksService, RequestError
 from opioidcds.cdshooks.models import HookRequest
 
 from .hooks_helpers import DMD, hook_request, med_request, named_request
@@ -49,3 +49,59 @@ def test_cards_are_well_formed_and_unreadable_orders_always_speak(
     assert len(said) == unreadable_drafts
     if any("Unknownium" in str(rx) for rx in current):
         assert any("not recognised" in c.summary for c in cards)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+fhir_keys = st.sampled_from(
+    [
+        "status",
+        "medicationCodeableConcept",
+        "dosageInstruction",
+        "priorPrescription",
+        "code",
+        "clinicalStatus",
+        "verificationStatus",
+        "valueCodeableConcept",
+        "class",
+        "period",
+        "gender",
+        "birthDate",
+        "doNotPerform",
+    ]
+)
+resources = st.builds(
+    lambda rtype, fields: {"resourceType": rtype, **fields},
+    st.sampled_from(["MedicationRequest", "Condition", "Observation", "Encounter", "Patient"]),
+    st.dictionaries(fhir_keys, json_values, max_size=5),
+)
+
+
+@given(drafts=st.lists(resources, max_size=3), others=st.lists(resources, max_size=4))
+def test_garbage_resources_never_escape_as_errors(
+    drafts: list[dict[str, Any]], others: list[dict[str, Any]]
+) -> None:
+    body = hook_request(
+        "order-sign",
+        drafts,
+        current=others,
+        conditions=others,
+        observations=others,
+        encounters=others,
+    )
+    try:
+        response = SVC.call("opioidcds-order-sign", HookRequest.model_validate(body))
+    except RequestError as exc:
+        assert exc.path
+    else:
+        for c in response.cards:
+            assert len(c.summary) < 140

@@ -148,6 +148,11 @@ def _bundle_entries(value: object, path: str) -> list[tuple[str, Mapping[str, ob
     return out
 
 
+def _text(value: object) -> str | None:
+    """``value`` if it is a string (JSON can put anything where a code belongs)."""
+    return value if isinstance(value, str) else None
+
+
 def _codes(concept: object) -> list[str]:
     """SNOMED CT codes of a CodeableConcept (other systems and malformed codings: none)."""
     if not isinstance(concept, Mapping):
@@ -419,7 +424,7 @@ def _observation(
     lists: Codelists,
     evidence: dict[str, _Evidence],
 ) -> None:
-    if resource.get("status") not in _OBSERVATION_STATUSES:
+    if _text(resource.get("status")) not in _OBSERVATION_STATUSES:
         return
     when = _date(resource.get("effectiveDateTime")) or _date(resource.get("issued"))
     for code in (*_codes(resource.get("code")), *_codes(resource.get("valueCodeableConcept"))):
@@ -439,7 +444,7 @@ def _last_emergency(value: object, today: dt.date, problems: list[Problem]) -> d
         cls = resource.get("class")
         if not isinstance(cls, Mapping) or cls.get("code") != "EMER":
             continue
-        if resource.get("status") in _ENCOUNTER_SKIP:
+        if _text(resource.get("status")) in _ENCOUNTER_SKIP:
             continue
         period = resource.get("period")
         start = _date(period.get("start")) if isinstance(period, Mapping) else None
