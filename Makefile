@@ -43,6 +43,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ome.py
 	$(BIN)/python benchmarks/bench_dosage.py
 	$(BIN)/python benchmarks/bench_rules.py
+	$(BIN)/python benchmarks/bench_check.py
+	$(BIN)/python benchmarks/bench_cdshooks.py
 
 ## Longer randomised property runs (not part of `make test`).
 test-deep: $(STAMP)

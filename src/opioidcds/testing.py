@@ -25,13 +25,15 @@ from hypothesis import strategies as st
 from opioidcds.errors import OpioidCDSError
 from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
 from opioidcds.ome import calculate_ome
-from opioidcds.products import Catalogue, Product, load_catalogue
+from opioidcds.patient import Patient, medicine_classes
+from opioidcds.products import Catalogue, MedicineClass, Product, load_catalogue
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.vocabulary import FormKind, Vocabulary, default_vocabulary
 
 __all__ = [
     "check_ome_invariants",
     "check_only_typed_errors",
+    "co_medicines",
     "convertible_prescriptions",
     "decimals",
     "dmd_excluded_products",
@@ -40,9 +42,11 @@ __all__ = [
     "explicit_equivalent",
     "fhir_medication_requests",
     "json_values",
+    "patients",
     "prescription_dicts",
     "prescription_lists",
     "prescriptions",
+    "tri_states",
 ]
 
 
@@ -545,3 +549,73 @@ def fhir_medication_requests(
         "dosageInstruction": [dosage],
     }
     return resource, rx
+
+
+# --- patients (issue 5: risk stratification) ---------------------------------------------------
+
+_TRI_STATE_FIELDS = (
+    "unemployed",
+    "ae_attendance_recent",
+    "family_history_dependence",
+    "history_substance_or_alcohol_misuse",
+    "preadolescent_sexual_abuse_history",
+    "depression",
+    "other_psychological_disease",
+    "gabapentinoid_coprescribed",
+)
+"""Patient fields that are plain tri-state inputs (true / false / unknown)."""
+
+
+def tri_states() -> st.SearchStrategy[bool | None]:
+    """True, false or unknown (``None``)."""
+    return st.sampled_from([True, False, None])
+
+
+def co_medicines() -> st.SearchStrategy[Prescription]:
+    """A benzodiazepine or gabapentinoid prescription (recognised by the medicine classes)."""
+    return st.sampled_from(
+        [
+            Prescription(
+                drug="diazepam",
+                form="tablet",
+                strength="5 mg",
+                dose_quantity=1,
+                dose_unit="tablet",
+                doses_per_day=2,
+            ),
+            Prescription(
+                drug="pregabalin",
+                form="capsule",
+                strength="75 mg",
+                dose_quantity=1,
+                dose_unit="capsule",
+                doses_per_day=2,
+            ),
+        ]
+    )
+
+
+@st.composite
+def patients(draw: st.DrawFn, *, max_opioids: int = 4, in_scope: bool | None = None) -> Patient:
+    """Valid patients with tri-state inputs and up to ``max_opioids`` convertible opioids.
+
+    Maybe a benzodiazepine or gabapentinoid prescription too, and (rarely) an exclusion flag.
+    ``in_scope=True`` draws only adults with at least one opioid and no exclusion flag;
+    ``False`` forces an exclusion; ``None`` leaves it to chance.
+    """
+    fields: dict[str, object] = {name: draw(tri_states()) for name in _TRI_STATE_FIELDS}
+    fields["age"] = draw(st.one_of(st.none(), st.integers(18, 100)))
+    fields["sex"] = draw(st.sampled_from(["male", "female", "unknown"]))
+    low = 1 if in_scope else 0
+    rxs = draw(st.lists(convertible_prescriptions(), min_size=low, max_size=max_opioids))
+    if draw(st.booleans()):
+        rxs.append(draw(co_medicines()))
+    fields["prescriptions"] = tuple(rxs)
+    if not any(MedicineClass.BENZODIAZEPINE in medicine_classes(rx) for rx in rxs):
+        fields["benzodiazepine_coprescribed"] = draw(tri_states())
+    if any(MedicineClass.GABAPENTINOID in medicine_classes(rx) for rx in rxs):
+        fields["gabapentinoid_coprescribed"] = draw(st.sampled_from([True, None]))
+    if in_scope is False or (in_scope is None and draw(st.integers(0, 9)) == 0):
+        fields[draw(st.sampled_from(["cancer_pain", "palliative_care"]))] = True
+    fields["opioid_substitution_therapy"] = False
+    return Patient.model_validate(fields)

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from opioidcds.cli.assess_cmd import assess_command, check_command
 from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
+from opioidcds.cli.serve_cmd import serve_command
 
 __all__ = ["app"]
 
@@ -21,7 +23,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("assess")(assess_command)
+app.command("check")(check_command)
 app.command("discharge")(discharge_command)
+app.command("serve")(serve_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 

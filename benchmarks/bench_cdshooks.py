@@ -1,0 +1,274 @@
+"""Load benchmark of the CDS Hooks service (issue 8). Prints figures; asserts nothing.
+
+Starts ``opioidcds serve`` in a subprocess on 127.0.0.1 (a free port, a temporary feedback
+file), then sends ``order-sign`` requests with 5 draft orders (and 3 current prescriptions,
+conditions) at a fixed rate from one asyncio client on 32 keep-alive connections (open loop:
+each request is due at ``start + i / rate`` and its latency is counted from that moment, so a
+slow server cannot hide its queue). Target: p99 <= 20 ms at 200 requests/s on the 2-core
+machine (CDS Hooks asks for about 500 ms). Prints p50/p90/p99/max, errors and the rate
+achieved.
+
+By default every request carries the same resources, as a prescribing system re-sends a
+patient's medication list, so MedicationRequest reads hit the service's cache; ``--distinct``
+gives every request new resource ids (every read misses).
+
+Run: ``.venv/bin/python benchmarks/bench_cdshooks.py [--rate 200] [--seconds 10] [--distinct]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+LOOPBACK = "127.0.0.1"
+CONNECTIONS = 32
+WARMUP = 200
+SNOMED = "http://snomed.info/sct"
+PRODUCTS = [
+    ("36127311000001102", "Morphine 30mg modified-release tablets", "tablet"),
+    ("42015811000001101", "Oxycodone 10mg capsules", "capsule"),
+    ("42010411000001105", "Codeine 30mg tablets", "tablet"),
+    ("36120011000001101", "Fentanyl 25micrograms/hour transdermal patches", "patch"),
+]
+
+
+def _request(
+    i: int, product: int, dose: int, per_day: int, status: str, *, tag: str = ""
+) -> dict[str, Any]:
+    code, name, unit = PRODUCTS[product]
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"mr-{status}-{i}{tag}",
+        "status": status,
+        "intent": "order",
+        "subject": {"reference": "Patient/bench"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": SNOMED, "code": code, "display": name}]
+        },
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": per_day, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": dose, "unit": unit}}],
+            }
+        ],
+    }
+
+
+def _bundle(resources: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
+
+
+def body(tag: str = "") -> dict[str, Any]:
+    """An order-sign request: 5 distinct draft orders, 3 current prescriptions.
+
+    ``tag`` is appended to every resource id: distinct tags make distinct resources.
+    """
+    drafts = [
+        _request(0, 0, 1, 2, "draft", tag=tag),
+        _request(1, 1, 1, 4, "draft", tag=tag),
+        _request(2, 2, 2, 4, "draft", tag=tag),
+        _request(3, 0, 2, 1, "draft", tag=tag),
+        _request(4, 1, 2, 2, "draft", tag=tag),
+    ]
+    current = [_request(5, 2, 1, 4, "active", tag=tag), _request(6, 0, 1, 1, "active", tag=tag)]
+    current.append(_request(7, 1, 1, 1, "active", tag=tag))
+    condition = {
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"code": "active"}]},
+        "code": {"coding": [{"system": SNOMED, "code": "35489007"}]},
+    }
+    return {
+        "hook": "order-sign",
+        "hookInstance": "bench",
+        "context": {
+            "userId": "Practitioner/bench",
+            "patientId": "bench",
+            "draftOrders": _bundle(drafts, "collection"),
+        },
+        "prefetch": {
+            "patient": {"resourceType": "Patient", "gender": "female", "birthDate": "1960-01-01"},
+            "medications": _bundle(current, "searchset"),
+            "conditions": _bundle([condition], "searchset"),
+        },
+    }
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+async def _roundtrip(
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 keep-alive exchange on ``conn``: status and body (Content-Length)."""
+    reader, writer = conn
+    writer.write(request)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in {b"\r\n", b""}:
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
+
+
+def _http(port: int, payload: bytes) -> bytes:
+    return (
+        b"POST /cds-services/opioidcds-order-sign HTTP/1.1\r\n"
+        + f"Host: {LOOPBACK}:{port}\r\n".encode()
+        + b"Content-Type: application/json\r\n"
+        + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+
+
+async def _load(
+    port: int, rate: float, seconds: float, *, distinct: bool
+) -> tuple[list[float], int, float]:
+    """Send ``rate * seconds`` requests on a pool of keep-alive connections, open loop.
+
+    A minimal HTTP/1.1 client on asyncio streams (the request bytes are built once), so the
+    load generator costs little CPU beside the server on a 2-core machine.
+    """
+    n = int(rate * seconds)
+    same = _http(port, json.dumps(body()).encode())
+    requests = (
+        [_http(port, json.dumps(body(f"-{i}")).encode()) for i in range(n)]
+        if distinct
+        else [same] * n
+    )
+    pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(CONNECTIONS):
+        pool.put_nowait(await asyncio.open_connection(LOOPBACK, port))
+    latencies: list[float] = []
+    errors = 0
+
+    async def one(due: float, request: bytes) -> None:
+        nonlocal errors
+        conn = await pool.get()
+        try:
+            status, content = await _roundtrip(conn, request)
+            ok = status == 200 and content.startswith(b'{"cards":[{')
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            ok = False
+            conn = await asyncio.open_connection(LOOPBACK, port)
+        latencies.append(time.perf_counter() - due)
+        errors += 0 if ok else 1
+        pool.put_nowait(conn)
+
+    await asyncio.gather(*(one(time.perf_counter(), same) for _ in range(WARMUP)))
+    latencies.clear()
+    errors = 0
+    start = time.perf_counter()
+    tasks = []
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due, requests[i])))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    while not pool.empty():
+        _reader, writer = pool.get_nowait()
+        writer.close()
+    return latencies, errors, n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the run")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="new resource ids in every request (no MedicationRequest cache hits)",
+    )
+    args = parser.parse_args()
+    port = _free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable,
+            "-c",
+            "from opioidcds.cli import main; main()",
+            "serve",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--feedback-db",
+            str(Path(tmp) / "fb.sqlite3"),
+        ]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait(base, proc)
+            load_before = os.getloadavg()[0]
+            cpu_before = _cpu_seconds(proc.pid)
+            latencies, errors, achieved = asyncio.run(
+                _load(port, args.rate, args.seconds, distinct=args.distinct)
+            )
+            cpu_after = _cpu_seconds(proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=20)
+    ms = sorted(x * 1000 for x in latencies)
+    q = statistics.quantiles(ms, n=100)
+    kind = "distinct resources (cold cache)" if args.distinct else "same resources (warm cache)"
+    print(f"CDS Hooks order-sign, 5 draft orders + 3 current, loopback, open loop, {kind}")
+    print(f"  requests      {len(ms)} at {args.rate:g}/s target, {achieved:.1f}/s achieved")
+    print(f"  errors        {errors}")
+    print(f"  p50           {q[49]:.2f} ms")
+    print(f"  p90           {q[89]:.2f} ms")
+    print(f"  p99           {q[98]:.2f} ms   (target <= 20 ms)")
+    print(f"  max           {ms[-1]:.2f} ms")
+    if cpu_before is not None and cpu_after is not None:
+        per = (cpu_after - cpu_before) / (len(ms) + WARMUP) * 1000
+        print(f"  server CPU    {per:.2f} ms per request (user + system)")
+    print(f"  machine load  {load_before:.2f} (1-min load average at start; 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

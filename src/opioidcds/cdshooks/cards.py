@@ -1,0 +1,340 @@
+"""Cards: an :class:`~opioidcds.assess.Alert`, or an input not read, as a CDS Hooks 2.0 card.
+
+- ``summary``: the alert's summary, at most 139 characters (cut with an ellipsis if longer).
+- ``indicator``: the alert's severity (info / warning / critical).
+- ``source``: the first of the alert's citations that has a public web page in
+  ``codelists/cards.toml`` (label and URL), else the first citation's label.
+- ``detail`` (Markdown): the alert's detail and actions, the OME working of every counted
+  opioid (the calculator's own arithmetic line per item, the table and its version, the total),
+  the rule trace with ruleset and profile versions, the citations, and the risk inputs read
+  from the record.
+- ``overrideReasons``: the reasons of ``codelists/cards.toml`` on warning and critical cards.
+- ``links``: Opioids Aware (dose equivalents) and the patient self-management resources on
+  cards about an opioid.
+- ``uuid``: a new random UUID per card (feedback refers to it).
+
+Text that comes from the request (medicine names) is escaped before it goes into Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from opioidcds.assess import Alert, Knowledge
+from opioidcds.cdshooks.codelists import CardContent, Codelists
+from opioidcds.cdshooks.models import Card, Coding, Link, Source
+from opioidcds.cdshooks.record import DraftItem, Problem, Record
+from opioidcds.models import ItemStatus, OMEResult
+from opioidcds.ome import format_decimal
+
+__all__ = ["CardBuilder", "OmeWorking", "escape_markdown", "short_summary"]
+
+_SUMMARY_MAX: Final = 139
+_MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]#|<>])")
+_INPUT_CHECKS_SOURCE: Final = Source(
+    label="opioidcds input checks: unknown or unreadable input is reported, never read as absent"
+)
+
+
+@lru_cache(maxsize=8192)
+def escape_markdown(text: str) -> str:
+    """``text`` with Markdown and HTML special characters backslash-escaped, on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def short_summary(text: str) -> str:
+    """``text`` on one line, cut to at most 139 characters (CDS Hooks: under 140)."""
+    one = " ".join(text.split())
+    return one if len(one) <= _SUMMARY_MAX else one[: _SUMMARY_MAX - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class OmeWorking:
+    """The OME result of the opioids counted with one draft, with a label per item."""
+
+    result: OMEResult
+    labels: tuple[str, ...]
+    includes_order: bool
+
+
+def _fence(lines: Sequence[str]) -> str:
+    body = "\n".join(line.replace("```", "'''") for line in lines)
+    return f"```text\n{body}\n```"
+
+
+@lru_cache(maxsize=1024)
+def _alert_markdown(alert: Alert) -> tuple[str, str]:
+    """Title line, and the actions (memoised: alerts are immutable and carry no identifier)."""
+    head = f"**{escape_markdown(alert.title)}** ({alert.severity.value})"
+    tail = ""
+    if alert.actions:
+        tail = "\n".join(
+            ["", "**To consider:**", *[f"- {escape_markdown(a)}" for a in alert.actions]]
+        )
+    return head, tail
+
+
+@lru_cache(maxsize=1024)
+def _trace_markdown(alert: Alert) -> str:
+    """Rule trace and sources of ``alert`` (memoised as above)."""
+    profile = f"{alert.profile_id} {alert.profile_version}" if alert.profile_id else "none"
+    lines = [
+        f"**Rule trace** (rule {escape_markdown(alert.id)}, ruleset "
+        f"{escape_markdown(alert.ruleset_id)} {escape_markdown(alert.ruleset_version)}, "
+        f"profile {escape_markdown(profile)}):",
+        "",
+        _fence(alert.trace),
+    ]
+    if alert.citations:
+        lines += [
+            "",
+            "**Sources:**",
+            *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
+        ]
+    return "\n".join(lines)
+
+
+class CardBuilder:
+    """Builds cards from alerts and problems with the bundled (or given) card content."""
+
+    def __init__(self, knowledge: Knowledge, content: CardContent, codelists: Codelists) -> None:
+        """Keep the immutable knowledge and precompute the shared parts of every card."""
+        self._knowledge = knowledge
+        self._content = content
+        self._codelists = codelists
+        reasons = content.override_reasons
+        self._override = tuple(
+            Coding(system=reasons.system, code=code, display=c.display)
+            for code, c in reasons.codes.items()
+        )
+        links = [
+            Link(label=g.label, url=g.url)
+            for key, g in content.links.items()
+            if key == "opioids-aware" and g.url
+        ]
+        links += [
+            Link(label=g.label, url=g.url) for g in content.patient_resources.values() if g.url
+        ]
+        self._opioid_links = tuple(links)
+
+    # --- sources -----------------------------------------------------------------------------
+
+    def _source(self, alert: Alert) -> Source:
+        links = self._content.links
+        for c in alert.citations:
+            found = links.get(c.id)
+            if found is not None and found.url:
+                return Source(label=found.label, url=found.url)
+        if alert.citations:
+            first = alert.citations[0]
+            found = links.get(first.id)
+            label = found.label if found is not None else short_summary(first.text)
+            return Source(label=label)
+        return Source(label=f"opioidcds ruleset {alert.ruleset_id} {alert.ruleset_version}")
+
+    # --- detail parts ------------------------------------------------------------------------
+
+    def _ome_section(self, ome: OmeWorking | None) -> list[str]:
+        if ome is None:
+            return ["**Oral morphine equivalent (OME):** no opioid is prescribed with this order."]
+        r = ome.result
+        out = [
+            f"**Oral morphine equivalent (OME)**: table {escape_markdown(r.table_id)} "
+            f"{escape_markdown(r.table_version)} (effective {r.table_effective_date}); "
+            f"when-required doses and ranges: {r.prn_policy.value} policy.",
+            "",
+            "| # | medicine | working | OME mg/day |",
+            "|---|---|---|---|",
+        ]
+        for item in r.items:
+            label = ome.labels[item.prescription_index]
+            if item.status is ItemStatus.NOT_CONVERTIBLE:
+                figure = "not converted"
+            elif item.ome_mg_per_day is None:
+                figure = "-"
+            else:
+                figure = format_decimal(item.ome_mg_per_day)
+            working = item.arithmetic
+            if (
+                item.status is ItemStatus.NOT_CONVERTIBLE
+                and item.reason
+                and item.reason not in working
+            ):
+                working = f"{working} ({item.reason})"
+            out.append(
+                f"| {item.prescription_index + 1} | {escape_markdown(label)} | "
+                f"{escape_markdown(working)} | {figure} |"
+            )
+        total = format_decimal(r.total_mg_per_day)
+        if r.complete:
+            out += ["", f"**Total: {total} mg OME/day.**"]
+        else:
+            out += [
+                "",
+                f"**Total: at least {total} mg OME/day** - incomplete: an item above could not "
+                "be converted, so the true total is higher.",
+            ]
+        return out
+
+    def _risk_section(self, record: Record) -> list[str]:
+        lists = self._codelists
+        parts = []
+        for lst in lists.lists.values():
+            value = record.risk.get(lst.input)
+            shown = "unknown" if value is None else "recorded" if value else "recorded absent"
+            parts.append(f"{lst.input.replace('_', ' ')}: {shown}")
+        ae = "recorded" if record.last_ae_attendance is not None else "unknown"
+        parts.append(f"A&E attendance date: {ae}")
+        out = [
+            f"**Risk inputs read from the record** (codelists {escape_markdown(lists.id)} "
+            f"{escape_markdown(lists.version)}; a code not in a list leaves the input unknown): "
+            + escape_markdown("; ".join(parts))
+            + "."
+        ]
+        if record.missing_optional:
+            out.append(
+                "Not sent by the EHR (inputs unknown): prefetch "
+                + escape_markdown(", ".join(record.missing_optional))
+                + "."
+            )
+        return out
+
+    # --- cards -------------------------------------------------------------------------------
+
+    def ome_markdown(self, ome: OmeWorking | None) -> str:
+        """The OME section of a card (computed once per draft order)."""
+        return "\n".join(self._ome_section(ome))
+
+    def risk_markdown(self, record: Record) -> str:
+        """The risk-input section of a card (computed once per request)."""
+        return "\n".join(self._risk_section(record))
+
+    def alert_card(
+        self, alert: Alert, item: DraftItem, ome: OmeWorking | None, ome_md: str, risk_md: str
+    ) -> Card:
+        """The card of one alert fired for ``item``, with the order's OME and the risk inputs."""
+        kind = "re-authorisation" if item.reauthorisation else "new order"
+        head, tail = _alert_markdown(alert)
+        detail = "\n".join(
+            [
+                head,
+                "",
+                f"Order: draft order {item.order_index + 1}, {escape_markdown(item.label)} "
+                f"({kind}).",
+                "",
+                escape_markdown(alert.detail),
+                tail,
+                "",
+                ome_md,
+                "",
+                _trace_markdown(alert),
+                "",
+                risk_md,
+            ]
+        )
+        opioid = ome is not None and ome.includes_order
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=short_summary(alert.summary),
+            indicator=alert.severity.value,
+            detail=detail,
+            source=self._source(alert),
+            overrideReasons=self._override if alert.severity.value != "info" else (),
+            links=self._opioid_links if opioid else (),
+        )
+
+    def unread_order(self, order_index: int, label: str, problem: Problem) -> Card:
+        """A draft order whose medicine or dose could not be read: it was not checked.
+
+        A warning, unless the medicine was not recognised and names no opioid (info).
+        """
+        n = order_index + 1
+        if problem.maybe_opioid:
+            summary = (
+                f"Draft order {n} could not be checked: its medicine or dose could not be read."
+            )
+            advice = (
+                "Check this order by hand, or send it with a dm+d (SNOMED CT) code and a "
+                "structured dose."
+            )
+        else:
+            summary = (
+                f"Draft order {n} not checked: not recognised as an opioid, benzodiazepine or "
+                "gabapentinoid."
+            )
+            advice = "If it is one of these, check this order by hand."
+        detail = "\n".join(
+            [
+                f"Draft order {n} ({escape_markdown(label)}) could not be read, so its oral "
+                "morphine equivalent and alerts were **not** checked, and it is not in the "
+                "totals of the other cards.",
+                "",
+                f"- `{problem.path}`: {escape_markdown(problem.what)}",
+                "",
+                advice,
+            ]
+        )
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=short_summary(summary),
+            indicator="warning" if problem.maybe_opioid else "info",
+            detail=detail,
+            source=_INPUT_CHECKS_SOURCE,
+            overrideReasons=self._override if problem.maybe_opioid else (),
+        )
+
+    def duplicate_order(self, item: DraftItem, same_as: str) -> Card:
+        """A draft order with the same medicine and dose as a listed one: counted once."""
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=short_summary(
+                f"Draft order {item.order_index + 1} has the same medicine and dose as another "
+                "order: counted once."
+            ),
+            indicator="info",
+            detail=(
+                f"Draft order {item.order_index + 1} ({escape_markdown(item.label)}) has the same "
+                f"medicine and dose as {escape_markdown(same_as)}. The totals count it once (a "
+                "re-issue of the same prescription) and it was not checked again. If both are "
+                "meant to be taken, the OME on the other cards is too low: add the two together."
+            ),
+            source=_INPUT_CHECKS_SOURCE,
+        )
+
+    def unchecked_order(self, item: DraftItem, path: str, what: str) -> Card:
+        """A draft order read but not checkable (e.g. an implausible dose)."""
+        return self.unread_order(item.order_index, item.label, Problem(path, what))
+
+    def unread_record(self, problems: Sequence[Problem]) -> Card:
+        """Parts of the record that could not be read (current medicines, conditions...)."""
+        meds = any(p.path.startswith("prefetch.medications") and p.maybe_opioid for p in problems)
+        lines = [
+            "Some of the patient's record sent with this request could not be read.",
+        ]
+        if meds:
+            lines.append(
+                "**A current medicine could not be read: the OME totals on the other cards "
+                "may be too low, and alerts based on them may be missing.**"
+            )
+        lines += ["", *[f"- `{p.path}`: {escape_markdown(p.what)}" for p in problems[:50]]]
+        if len(problems) > 50:
+            lines.append(f"- and {len(problems) - 50} more")
+        other_meds = any(p.path.startswith("prefetch.medications") for p in problems)
+        if meds:
+            summary = "A current medicine could not be read: OME totals may be too low."
+        elif other_meds:
+            summary = "Some current medicines were not recognised (no opioid named): not counted."
+        else:
+            summary = "Some record entries could not be read: risk inputs may be incomplete."
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=summary,
+            indicator="warning" if meds else "info",
+            detail="\n".join(lines),
+            source=_INPUT_CHECKS_SOURCE,
+        )

@@ -1,0 +1,83 @@
+"""``opioidcds serve``: run the CDS Hooks service (extra ``service``: FastAPI + uvicorn).
+
+FastAPI and uvicorn are imported only when the command runs; without them the command says how
+to install the extra and exits 2. Logs are JSON lines on stderr (no patient data); uvicorn's
+own access log is off (it would log URLs).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from opioidcds.cli.io import fail
+from opioidcds.errors import OpioidCDSError
+
+__all__ = ["serve_command"]
+
+_INSTALL_HINT = (
+    "opioidcds: 'serve' needs the 'service' extra (FastAPI + uvicorn): "
+    "pip install 'opioidcds[service]'\n"
+)
+
+
+def _log_handler() -> logging.Handler:
+    from opioidcds.cdshooks.app import JsonLinesFormatter  # noqa: PLC0415 - optional extra
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLinesFormatter())
+    return handler
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8080,
+    profile: Annotated[
+        Path | None, typer.Option(help="A local profile (TOML) overriding ruleset parameters.")
+    ] = None,
+    feedback_db: Annotated[
+        Path, typer.Option(help="SQLite file for card feedback (created if missing).")
+    ] = Path("opioidcds-feedback.sqlite3"),
+) -> None:
+    """Run the CDS Hooks 2.0 service (order-select, order-sign) until interrupted."""
+    try:
+        import uvicorn  # noqa: PLC0415 - optional extra
+
+        from opioidcds.cdshooks.app import LOGGER_NAME, create_app  # noqa: PLC0415
+    except ImportError:
+        sys.stderr.write(_INSTALL_HINT)
+        raise typer.Exit(2) from None
+    from opioidcds.assess import default_knowledge, load_knowledge  # noqa: PLC0415
+    from opioidcds.cdshooks.feedback import FeedbackStore  # noqa: PLC0415
+    from opioidcds.cdshooks.service import CDSHooksService  # noqa: PLC0415
+
+    try:
+        knowledge = load_knowledge(profile=profile) if profile else default_knowledge()
+        service = CDSHooksService(knowledge)
+        store = FeedbackStore(feedback_db)
+    except OpioidCDSError as exc:
+        raise typer.Exit(fail(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        sys.stderr.write(
+            f"opioidcds: error: cannot open the feedback store ({type(exc).__name__})\n"
+        )
+        raise typer.Exit(2) from None
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(_log_handler())
+    app = create_app(service, feedback=store, logger=logger)
+    service.warm_up()
+    # The knowledge is loaded for good: move it out of the collector's generations so full
+    # collections during requests do not walk it (shorter pauses, lower tail latency).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, log_level="warning")

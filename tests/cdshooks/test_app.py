@@ -1,0 +1,230 @@
+"""The HTTP layer in-process (httpx over ASGI): status codes, errors, feedback, logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opioidcds.cdshooks import CDSHooksService, FeedbackStore
+from opioidcds.cdshooks.app import LOGGER_NAME, JsonLinesFormatter, create_app
+from opioidcds.cdshooks.models import FeedbackItem
+
+from .hooks_helpers import AsgiClient, condition, hook_request, med_request, named_request
+
+SIGN = "/cds-services/opioidcds-order-sign"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FeedbackStore:
+    return FeedbackStore(tmp_path / "feedback.sqlite3")
+
+
+@pytest.fixture
+def client(store: FeedbackStore) -> AsgiClient:
+    service = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
+    app = create_app(service, feedback=store, max_body_bytes=200_000)
+    return AsgiClient(app)
+
+
+def high_dose_request() -> dict[str, Any]:
+    # Morphine MR 30 mg, 4 tablets twice a day = 240 mg OME/day.
+    return hook_request(
+        "order-sign",
+        [med_request("morphine-mr-30", dose=4, per_day=2, status="draft", rid="d1")],
+        current=[named_request("Diazepam 5mg tablets")],
+        conditions=[condition("35489007")],
+    )
+
+
+def test_discovery_and_health(client: AsgiClient) -> None:
+    r = client.get("/cds-services")
+    assert r.status_code == 200
+    ids = {s["id"] for s in r.json()["services"]}
+    assert ids == {"opioidcds-order-select", "opioidcds-order-sign"}
+    h = client.get("/health")
+    assert h.status_code == 200
+    assert h.json()["status"] == "ok"
+    assert "ruleset:prescribing-alerts" in h.json()["knowledge"]
+    assert h.json()["knowledge"]["codelists"] == "risk-inputs-snomed 0.1.0"
+    assert h.headers["x-request-id"]
+
+
+def test_cards_over_http(client: AsgiClient) -> None:
+    r = client.post(SIGN, json=high_dose_request())
+    assert r.status_code == 200
+    cards = r.json()["cards"]
+    assert {c["indicator"] for c in cards} >= {"warning", "critical"}
+    for c in cards:
+        assert set(c) >= {"uuid", "summary", "indicator", "detail", "source"}
+        assert len(c["summary"]) < 140
+    assert any("**Total: 240 mg OME/day.**" in c["detail"] for c in cards)
+
+
+def test_empty_cards(client: AsgiClient) -> None:
+    body = hook_request("order-sign", [med_request("codeine-30", dose=1, per_day=1)])
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 200
+    assert r.json() == {"cards": []}
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"hookInstance": "x", "context": {}}, "hook"),
+        ({"hook": "order-sign", "hookInstance": "x", "context": 3}, "context"),
+        (
+            {"hook": "order-sign", "hookInstance": "x", "context": {"patientId": "p"}},
+            "context.draftOrders",
+        ),
+    ],
+)
+def test_400_names_the_field(client: AsgiClient, body: dict[str, Any], path: str) -> None:
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 400
+    assert path in [d["path"] for d in r.json()["details"]]
+
+
+def test_400_never_echoes_values(client: AsgiClient) -> None:
+    body = {"hook": "order-sign", "hookInstance": ["secret-value-123"], "context": {}}
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 400
+    assert "secret-value-123" not in r.text
+
+
+def test_invalid_json_is_400(client: AsgiClient) -> None:
+    r = client.post(SIGN, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+def test_404_412_413(client: AsgiClient) -> None:
+    assert client.post("/cds-services/nope", json=high_dose_request()).status_code == 404
+    body = high_dose_request()
+    body.pop("prefetch")
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 412
+    assert [d["path"] for d in r.json()["details"]] == ["prefetch.patient", "prefetch.medications"]
+    big = b'{"hook": "' + b"x" * 300_000 + b'"}'
+    r = client.post(SIGN, content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_413_without_content_length(client: AsgiClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(30):
+            yield b" " * 10_000
+
+    r = client.post(SIGN, content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_feedback_is_stored_without_free_text(client: AsgiClient, store: FeedbackStore) -> None:
+    cards = client.post(SIGN, json=high_dose_request()).json()["cards"]
+    feedback = {
+        "feedback": [
+            {
+                "card": cards[0]["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {
+                    "reason": {
+                        "system": "urn:opioidcds:cds-hooks:override-reason",
+                        "code": "specialist-advice",
+                    },
+                    "userComment": "Mrs Example agreed on the phone",
+                },
+                "outcomeTimestamp": "2026-11-22T10:00:00Z",
+            },
+            {
+                "card": cards[1]["uuid"],
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-11-22T10:00:01Z",
+            },
+        ]
+    }
+    r = client.post(f"{SIGN}/feedback", json=feedback)
+    assert r.status_code == 200
+    assert r.json() == {"recorded": 2}
+    rows = store.rows()
+    assert [row["outcome"] for row in rows] == ["overridden", "accepted"]
+    assert rows[0]["override_code"] == "specialist-advice"
+    assert rows[0]["had_user_comment"] == 1
+    with sqlite3.connect(store.path) as con:
+        dump = "\n".join(con.iterdump())
+    assert "Mrs Example" not in dump
+    bad = client.post(f"{SIGN}/feedback", json={"feedback": [{"card": "x", "outcome": "maybe"}]})
+    assert bad.status_code == 400
+    assert client.post("/cds-services/nope/feedback", json=feedback).status_code == 404
+
+
+def test_logs_carry_no_patient_data(client: AsgiClient, caplog: pytest.LogCaptureFixture) -> None:
+    body = high_dose_request()
+    body["context"]["patientId"] = "patient-id-XYZ987"
+    body["prefetch"]["patient"]["id"] = "patient-id-XYZ987"
+    body["prefetch"]["patient"]["name"] = [{"family": "Zebedee-Quirk"}]
+    secrets = ["XYZ987", "Zebedee", "Morphine", "Diazepam", "35489007", "1960", "36127311000001102"]
+    formatter = JsonLinesFormatter()
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        assert client.post(SIGN, json=body).status_code == 200
+        body.pop("prefetch")
+        assert client.post(SIGN, json=body).status_code == 412
+        client.post("/cds-services/Zebedee-Quirk", json=body)
+        client.post(SIGN, json={"hook": "XYZ987"})
+    lines = [formatter.format(r) for r in caplog.records if r.name == LOGGER_NAME]
+    assert len(lines) == 4
+    for line in lines:
+        for secret in secrets:
+            assert secret not in line
+    first = json.loads(lines[0])
+    assert first["service_id"] == "opioidcds-order-sign"
+    assert first["status"] == 200
+    assert first["cards"] >= 2
+    assert first["request_id"]
+    assert first["duration_ms"] >= 0
+    assert json.loads(lines[2])["route"] == "/cds-services/{id}"
+    assert json.loads(lines[2])["service_id"] is None
+
+
+def test_concurrent_requests_agree(client: AsgiClient) -> None:
+    body = high_dose_request()
+    expected = [c["summary"] for c in client.post(SIGN, json=body).json()["cards"]]
+
+    def one(_: int) -> list[str]:
+        r = client.post(SIGN, json=body)
+        assert r.status_code == 200
+        return [c["summary"] for c in r.json()["cards"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(40)))
+    assert all(r == expected for r in results)
+
+
+def test_unexpected_error_is_500_without_details(store: FeedbackStore) -> None:
+    class Broken(CDSHooksService):
+        def call(self, service_id: str, request: Any) -> Any:
+            raise RuntimeError("boom with patient-id-XYZ987")
+
+    app = create_app(Broken(), feedback=store)
+    r = AsgiClient(app).post(SIGN, json=high_dose_request())
+    assert r.status_code == 500
+    assert "XYZ987" not in r.text
+    assert r.json()["error"] == "internal error"
+
+
+def test_feedback_store_is_safe_across_threads(store: FeedbackStore) -> None:
+    item = FeedbackItem.model_validate(
+        {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
+    )
+
+    def write(_: int) -> int:
+        return sum(store.record("opioidcds-order-sign", [item]) for _ in range(10))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert sum(pool.map(write, range(8))) == 80
+    assert len(store.rows()) == 80
