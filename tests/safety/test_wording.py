@@ -17,8 +17,12 @@ import pytest
 
 from opioidcds.knowledge_paths import knowledge_dir
 
+# "sexual abuse" is exempt: it names harm done *to* the patient (seed 002's risk factor "women
+# with a history of pre-adolescent sexual abuse", and the Patient field issue 5 names), not a
+# label for the patient's own drug use, which is what CLINICAL.md section 4 rules out.
 STIGMATISING = re.compile(
-    r"\b(addict\w*|abus\w*|junkie\w*|drug[- ]seek\w*|misuser\w*|narcotic\w*)\b", re.IGNORECASE
+    r"\b(addict\w*|(?<!sexual )abus\w*|junkie\w*|drug[- ]seek\w*|misuser\w*|narcotic\w*)\b",
+    re.IGNORECASE,
 )
 RULE_FILES = sorted(knowledge_dir("rules").rglob("*.toml"))
 
