@@ -165,3 +165,14 @@ def test_generated_extracts_fast_equals_assess(extract: tuple[pl.DataFrame, pl.D
     fast = screen(issues, table, as_of=AS_OF)
     slow = screen(issues, table, as_of=AS_OF, engine="assess")
     _same(fast.rows, slow.rows)
+
+
+def test_several_processes_give_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opioidcds.population import engine  # noqa: PLC0415
+
+    monkeypatch.setattr(engine, "_PARALLEL_MIN_PATIENTS", 0)
+    pop = generate(300, seed=5)
+    one = screen(pop.issues, pop.patients, as_of=pop.as_of)
+    two = screen(pop.issues, pop.patients, as_of=pop.as_of, workers=2)
+    assert one.rows == two.rows
+    assert one.counts == two.counts

@@ -168,6 +168,30 @@ def dosage_usable(dmd_code: str | None, product_name: str | None, text: str) -> 
     return None
 
 
+@lru_cache(maxsize=65_536)
+def _rx_text(dmd_code: str | None, product_name: str | None, text: str) -> Prescription:
+    """One immutable Prescription per distinct (product, dosage text), shared by patients."""
+    return Prescription(dmd_code=dmd_code, product_name=product_name, dosage_text=text)
+
+
+@lru_cache(maxsize=65_536)
+def _rx_dose(
+    dmd_code: str | None,
+    product_name: str | None,
+    quantity: Decimal,
+    unit: str,
+    per_day: Decimal | None,
+) -> Prescription:
+    """One immutable Prescription per distinct structured dose, shared by patients."""
+    return Prescription(
+        dmd_code=dmd_code,
+        product_name=product_name,
+        dose_quantity=quantity,
+        dose_unit=unit,
+        doses_per_day=per_day,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One usable issue row of a patient (already checked and resolved)."""
@@ -238,12 +262,15 @@ def build_patient(
     *,
     as_of: dt.date,
     method: ScreeningMethod,
+    with_history: bool = True,
 ) -> BuiltPatient:
     """Build the :class:`Patient` of one person's usable issue rows (sorted by date).
 
     ``attributes`` are the patient-table values (``None``: no row). Issues after ``as_of`` must
     already be left out. Returns ``not_screened`` with the reason (no values) when the patient
-    cannot be built.
+    cannot be built. ``with_history=False`` leaves ``prescription_history`` out: the population
+    engine then derives the history's figures from the same issues in columns (everything else
+    is identical).
     """
     opioid = [i for i in issues if i.resolved.kind == "opioid"]
     if len(opioid) > MAX_OPIOID_ISSUES:
@@ -264,21 +291,12 @@ def build_patient(
         text = last.dosage_text
         why = dosage_usable(r.dmd_code, r.product_name, text) if text is not None else None
         if text is not None and why is None:
-            prescriptions.append(
-                Prescription(dmd_code=r.dmd_code, product_name=r.product_name, dosage_text=text)
-            )
+            prescriptions.append(_rx_text(r.dmd_code, r.product_name, text))
             methods.append(MedicineMethod(key, "dosage-text", "dosage text of the latest issue"))
             continue
         prefix = f"{why}; " if why else ""
         if r.patch:
-            prescriptions.append(
-                Prescription(
-                    dmd_code=r.dmd_code,
-                    product_name=r.product_name,
-                    dose_quantity=Decimal(1),
-                    dose_unit="patch",
-                )
-            )
+            prescriptions.append(_rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
             note = "no usable dosage text: one patch worn at a time assumed (a lower bound)"
             methods.append(MedicineMethod(key, "patch-assumed-one", prefix + note))
             continue
@@ -292,15 +310,7 @@ def build_patient(
         if daily is None:
             methods.append(MedicineMethod(key, "not-computable", prefix + note))
             continue
-        prescriptions.append(
-            Prescription(
-                dmd_code=r.dmd_code,
-                product_name=r.product_name,
-                dose_quantity=daily,
-                dose_unit=r.unit,
-                doses_per_day=Decimal(1),
-            )
-        )
+        prescriptions.append(_rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))
         methods.append(MedicineMethod(key, "quantity-interval", prefix + note))
     if methods and all(m.method == "not-computable" for m in methods):
         return BuiltPatient(
@@ -316,14 +326,18 @@ def build_patient(
         attrs["gabapentinoid_coprescribed"] = True
     # Rows were checked by the schema and resolved (date, code pattern, days_supply 1-366, a
     # code or a name): construct without re-validating each record (hot path).
-    history = tuple(
-        IssueRecord.model_construct(
-            issue_date=i.issue_date,
-            dmd_code=i.resolved.dmd_code,
-            product_name=i.resolved.product_name,
-            days_supply=i.days_supply,
+    history = (
+        None
+        if not with_history
+        else tuple(
+            IssueRecord.model_construct(
+                issue_date=i.issue_date,
+                dmd_code=i.resolved.dmd_code,
+                product_name=i.resolved.product_name,
+                days_supply=i.days_supply,
+            )
+            for i in opioid
         )
-        for i in opioid
     )
     try:
         patient = Patient.model_validate(

@@ -12,11 +12,12 @@ suite checks both give identical rows (docs/population.md).
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 from typing import Final, Literal
 
@@ -157,50 +158,23 @@ class _FastDecider:
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
 
-    def history(self, patient: Patient) -> _History:
-        history = patient.prescription_history
-        as_of = patient.assessment_date
-        if history is None or as_of is None:
-            return _History(None, None, None, True, 0, "no prescription history given", ())
-        opioid = [r for r in history if _is_opioid_record(r.dmd_code, r.product_name, r.drug)]
-        if not opioid:
-            return _History(0, 0, 0, True, 0, "no opioid issues in the history given", ())
-        first = min(r.issue_date for r in opioid)
-        groups: dict[str, list[tuple[dt.date, int | None]]] = {}
-        for r in opioid:
-            groups.setdefault(r.medicine_key, []).append((r.issue_date, r.days_supply))
-        early = undetermined = reissues = 0
-        bound = self.early_rs
-        for issues in groups.values():
-            issues.sort(key=lambda x: x[0])
-            for (prev_date, prev_supply), (date, _) in pairwise(issues):
-                reissues += 1
-                percent = (
-                    Decimal((date - prev_date).days) * _HUNDRED / Decimal(prev_supply)
-                    if prev_supply
-                    else None
-                )
-                d = self.run(
-                    bound,
-                    {
-                        "percent_of_supply_elapsed": percent,
-                        "days_before_assessment": (as_of - date).days,
-                    },
-                )
-                status = d.statuses["early-reissue"]
-                if status is DecisionStatus.FIRED:
-                    early += 1
-                elif status is DecisionStatus.CANNOT_EVALUATE:
-                    undetermined += 1
-        evidence = (
-            f"{len(opioid)} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
-            f"({(as_of - first).days} days); {early} early re-issue(s) of {reissues}"
-        )
-        if undetermined:
-            evidence += f", {undetermined} without a supply period (could not be classed)"
-        return _History(
-            (as_of - first).days, len(opioid), early, undetermined == 0, reissues, evidence, ()
-        )
+    def early_statuses(
+        self, triples: Sequence[tuple[int, int | None, int]]
+    ) -> list[DecisionStatus]:
+        """Status of rule early-reissue for each re-issue triple, as ``assess._history`` does.
+
+        A triple is (days since the previous issue, that issue's supply, days before the as-of
+        date).
+        """
+        out = []
+        for diff, prev_supply, before in triples:
+            percent = Decimal(diff) * _HUNDRED / Decimal(prev_supply) if prev_supply else None
+            d = self.run(
+                self.early_rs,
+                {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
+            )
+            out.append(d.statuses["early-reissue"])
+        return out
 
     def scope(
         self, patient: Patient, hist: _History, *, current_opioid: bool
@@ -285,11 +259,10 @@ class _FastDecider:
         self.strat[key] = found
         return found
 
-    def core(self, patient: Patient) -> _Core:
+    def core(self, patient: Patient, hist: _History) -> _Core:
         counted = patient.opioid_candidates
         ome = _ome(counted, self.kb) if counted else None
         current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
-        hist = self.history(patient)
         in_scope, rule_id, reason = self.scope(patient, hist, current_opioid=current_opioid)
         inputs, _ = _factor_inputs(patient, ome, hist)
         decided = self.run(self.factor_rs, inputs)
@@ -486,6 +459,7 @@ def screen(
     method: ScreeningMethod | None = None,
     engine: EngineName = "fast",
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> Screening:
     """Screen every patient of an issue extract as of ``as_of`` (default: latest issue date).
 
@@ -497,7 +471,11 @@ def screen(
         profile: a local profile (thresholds), as for :func:`~opioidcds.assess.assess`.
         method: the screening method (default: the bundled one).
         engine: ``"fast"`` (default) or ``"assess"`` (calls ``assess`` per patient).
-        progress: called as ``progress(done, total)`` every few thousand patients.
+        progress: called as ``progress(done, total)`` every few thousand patients (only at the
+            end when screening in several processes).
+        workers: processes to use (default 1). More than one is used only from 20,000
+            patients, with the default knowledge and no profile, and needs the calling script's
+            entry point guarded by ``if __name__ == "__main__":`` (start method ``spawn``).
 
     Returns:
         A :class:`Screening`.
@@ -521,13 +499,22 @@ def screen(
         as_of = latest if isinstance(latest, dt.date) else None
     df, resolved = _usable(df, as_of, problems, counts)
     attrs = _attributes(pt_df)
-    ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
-    rows: list[PatientRow] = []
     total = df.get_column("patient_id").n_unique() if df.height else 0
-    for pid, group in _patient_groups(df, resolved):
-        rows.append(_screen_one(ctx, pid, group, attrs.get(pid)))
-        if progress is not None and len(rows) % 5000 == 0:
-            progress(len(rows), total)
+    n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
+    if n_workers > 1 and as_of is not None:
+        rows = _screen_parallel(
+            df,
+            resolved,
+            attrs,
+            excluded=excluded,
+            as_of=as_of,
+            meth=meth,
+            engine=engine,
+            n_workers=n_workers,
+        )
+    else:
+        ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
+        rows = _screen_frame(ctx, df, resolved, attrs, progress=progress, total=total)
     if progress is not None:
         progress(len(rows), total)
     counts["patients_in_table_without_issues"] = len(
@@ -548,6 +535,111 @@ def screen(
         engine=engine,
         factor_labels=labels,
     )
+
+
+def _screen_frame(
+    ctx: _Context,
+    df: pl.DataFrame,
+    resolved: Sequence[Resolved],
+    attrs: Mapping[str, Mapping[str, object]],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    total: int = 0,
+) -> list[PatientRow]:
+    """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
+
+    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows) so that
+    only one slice at a time is held as Python objects.
+    """
+    rows: list[PatientRow] = []
+    for piece in _slices(df):
+        histories = (
+            _histories(piece, resolved, ctx.as_of, ctx.decider)
+            if ctx.engine == "fast" and ctx.as_of is not None
+            else {}
+        )
+        for pid, group in _patient_groups(piece, resolved):
+            hist = histories.get(pid, _NO_OPIOID) if ctx.engine == "fast" else None
+            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hist))
+            if progress is not None and len(rows) % 5000 == 0:
+                progress(len(rows), total)
+    return rows
+
+
+_SLICE_ROWS: Final = 250_000  # memory bound, not clinical
+
+
+def _slices(df: pl.DataFrame, size: int = _SLICE_ROWS) -> Iterator[pl.DataFrame]:
+    """Consecutive slices of about ``size`` rows of a patient-sorted frame (whole patients)."""
+    if df.height <= size:
+        yield df
+        return
+    ids = df.get_column("patient_id")
+    start = 0
+    while start < df.height:
+        end = min(start + size, df.height)
+        if end < df.height:
+            last = ids[end - 1]
+            # extend to the end of that patient's rows (the frame is sorted by patient)
+            end = start + int(ids.slice(start).search_sorted(last, side="right"))
+        yield df.slice(start, end - start)
+        start = end
+
+
+_PARALLEL_MIN_PATIENTS: Final = 20_000  # below this, starting processes costs more than it saves
+
+
+def _workers(requested: int | None, patients: int, *, parallel_ok: bool) -> int:
+    if not requested or requested <= 1 or not parallel_ok or patients < _PARALLEL_MIN_PATIENTS:
+        return 1
+    return min(requested, 16)
+
+
+def _worker(
+    payload: tuple[
+        pl.DataFrame,
+        list[Resolved],
+        dict[str, dict[str, object]],
+        frozenset[str],
+        dt.date,
+        ScreeningMethod,
+        EngineName,
+    ],
+) -> list[PatientRow]:
+    """Screen one part in a worker process (default knowledge, no profile)."""
+    df, resolved, attrs, excluded, as_of, meth, engine = payload
+    kb = default_knowledge()
+    ctx = _Context(kb, None, meth, _FastDecider(kb, None), engine, excluded, as_of)
+    return _screen_frame(ctx, df, resolved, attrs)
+
+
+def _screen_parallel(
+    df: pl.DataFrame,
+    resolved: list[Resolved],
+    attrs: dict[str, dict[str, object]],
+    *,
+    excluded: frozenset[str],
+    as_of: dt.date,
+    meth: ScreeningMethod,
+    engine: EngineName,
+    n_workers: int,
+) -> list[PatientRow]:
+    """Screen slices of whole patients in ``n_workers`` processes (start method ``spawn``).
+
+    Each process decides with the same rules and its own caches, so the rows are those of one
+    process (tests/population check this). ``spawn`` needs the calling script's entry point
+    guarded by ``if __name__ == "__main__":`` (the ``opioidcds`` command is).
+    """
+    payloads = []
+    size = max(1, min(_SLICE_ROWS, -(-df.height // (n_workers * 4))))  # 4 parts per process
+    for piece in _slices(df, size):
+        ids = set(piece.get_column("patient_id").unique().to_list())
+        mine = {p: a for p, a in attrs.items() if p in ids}
+        payloads.append((piece, resolved, mine, excluded, as_of, meth, engine))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        results = list(pool.map(_worker, payloads))
+    return [row for rows in results for row in rows]
 
 
 def _usable(
@@ -621,26 +713,120 @@ class _Context:
 
 
 def _screen_one(
-    ctx: _Context, pid: str, group: list[Issue], attributes: Mapping[str, object] | None
+    ctx: _Context,
+    pid: str,
+    group: list[Issue],
+    attributes: Mapping[str, object] | None,
+    hist: _History | None,
 ) -> PatientRow:
     kb, profile = ctx.kb, ctx.profile
     if pid in ctx.excluded:
         return _not_screened(pid, "patient table row excluded (see the problems list)")
     if ctx.as_of is None:  # pragma: no cover - as_of is set whenever there are rows
         return _not_screened(pid, "no as-of date")
-    built = build_patient(group, attributes, as_of=ctx.as_of, method=ctx.method)
+    fast = ctx.engine == "fast" and hist is not None
+    built = build_patient(
+        group, attributes, as_of=ctx.as_of, method=ctx.method, with_history=not fast
+    )
     if built.patient is None:
         return _not_screened(pid, built.not_screened or "could not be built")
     try:
-        if ctx.engine == "assess":
+        if not fast or hist is None:
             a = assess(built.patient, knowledge=kb, profile=profile)
             return project_assessment(pid, built, a, knowledge=kb, profile=profile)
-        core = ctx.decider.core(built.patient)
+        core = ctx.decider.core(built.patient, hist)
     except OpioidCDSError as exc:
         field_name = getattr(exc, "field", None)
         return _not_screened(pid, f"assessment failed ({field_name or type(exc).__name__})")
     band = _band(kb, profile, ctx.decider.run, built.patient, core)
     return _row(pid, built.patient, core, built.methods, band)
+
+
+_NO_OPIOID: Final = _History(0, 0, 0, True, 0, "no opioid issues in the history given", ())
+
+
+def _histories(
+    df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, decider: _FastDecider
+) -> dict[str, _History]:
+    """Each patient's history figures in columns, exactly as ``assess._history`` derives them.
+
+    Opioid issues (as :func:`~opioidcds.patient.medicine_classes` classes them) grouped by
+    medicine; each re-issue's (days since the previous issue, its supply, days before the
+    as-of date) is evaluated once per distinct triple by rule early-reissue.
+    """
+    opioid_rids = [
+        i
+        for i, r in enumerate(resolved)
+        if r.kind is not None and _is_opioid_record(r.dmd_code, r.product_name, None)
+    ]
+    keys = pl.DataFrame(
+        {
+            "rid": list(range(len(resolved))),
+            "key": [(r.dmd_code or r.product_name or "").strip().lower() for r in resolved],
+        },
+        schema={"rid": pl.Int64, "key": pl.String},
+    )
+    op = (
+        df.filter(pl.col("rid").is_in(opioid_rids))
+        .join(keys, on="rid", how="left")
+        .sort(["patient_id", "key", "issue_date", "row"])
+    )
+    by = ["patient_id", "key"]
+    op = op.with_columns(
+        pl.col("issue_date").shift(1).over(by).alias("prev_date"),
+        pl.col("days_supply").shift(1).over(by).alias("prev_supply"),
+    )
+    re = op.filter(pl.col("prev_date").is_not_null()).select(
+        "patient_id",
+        (pl.col("issue_date") - pl.col("prev_date")).dt.total_days().alias("diff"),
+        pl.col("prev_supply"),
+        (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
+    )
+    triples = re.select("diff", "prev_supply", "before").unique()
+    statuses = decider.early_statuses(list(triples.iter_rows()))
+    coded = triples.with_columns(
+        pl.Series("fired", [s is DecisionStatus.FIRED for s in statuses], dtype=pl.Boolean),
+        pl.Series(
+            "undetermined",
+            [s is DecisionStatus.CANNOT_EVALUATE for s in statuses],
+            dtype=pl.Boolean,
+        ),
+    )
+    per_reissue = (
+        re.join(coded, on=["diff", "prev_supply", "before"], how="left", nulls_equal=True)
+        .group_by("patient_id")
+        .agg(
+            pl.col("fired").sum().alias("early"),
+            pl.col("undetermined").sum().alias("undetermined"),
+            pl.len().alias("reissues"),
+        )
+    )
+    summary = (
+        op.group_by("patient_id")
+        .agg(pl.len().alias("issues"), pl.col("issue_date").min().alias("first"))
+        .join(per_reissue, on="patient_id", how="left")
+    )
+    out: dict[str, _History] = {}
+    for pid, issues, first, early, undetermined, reissues in summary.iter_rows():
+        early_n = int(early or 0)
+        undetermined_n = int(undetermined or 0)
+        use_days = (as_of - first).days
+        evidence = (
+            f"{issues} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
+            f"({use_days} days); {early_n} early re-issue(s) of {int(reissues or 0)}"
+        )
+        if undetermined_n:
+            evidence += f", {undetermined_n} without a supply period (could not be classed)"
+        out[pid] = _History(
+            use_days,
+            int(issues),
+            early_n,
+            undetermined_n == 0,
+            int(reissues or 0),
+            evidence,
+            (),
+        )
+    return out
 
 
 def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ...]]:
