@@ -53,6 +53,9 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
     profile: Annotated[
         Path | None, typer.Option("--profile", help="Local profile (thresholds) TOML file.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes for large extracts (default 1).")
+    ] = 1,
 ) -> None:
     """Screen ISSUES: a short, prioritised, explained worklist of people on long-term opioids."""
     try:
