@@ -530,7 +530,11 @@ def screen(
         rows=tuple(rows),
         problems=tuple(sorted(problems, key=lambda p: (p.file, p.row))),
         counts=counts,
-        versions={**kb.versions(profile), "method": f"{meth.id} {meth.version}"},
+        versions={
+            **kb.versions(profile),
+            "ruleset:worklist-priority": kb.rulesets["worklist-priority"].version,
+            "method": f"{meth.id} {meth.version}",
+        },
         method=meth,
         engine=engine,
         factor_labels=labels,
