@@ -171,13 +171,13 @@ class Knowledge:
         return found
 
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
-        """Library, table, vocabulary, ruleset and profile versions, for a result's basis."""
+        """Library, table, vocabulary, ruleset (those assess uses) and profile versions."""
         out = {
             "opioidcds": __version__,
             "table": f"{self.table.id} {self.table.version}",
         }
         out.update({f"vocabulary:{k}": v for k, v in self.vocabulary.versions().items()})
-        out.update({f"ruleset:{k}": rs.version for k, rs in sorted(self.rulesets.items())})
+        out.update({f"ruleset:{k}": self.rulesets[k].version for k in sorted(REQUIRED_RULESETS)})
         used = profile or self.profile
         out["profile"] = f"{used.id} {used.version}" if used is not None else "none"
         return out
