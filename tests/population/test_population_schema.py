@@ -150,3 +150,14 @@ def test_unreadable_or_wrong_type_file(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").write_text("x")
     with pytest.raises(InvalidInputError, match=r"\.csv or \.parquet"):
         screen(tmp_path / "x.xlsx")
+
+
+def test_a_patient_with_thousands_of_issues_is_listed_not_screened() -> None:
+    many = [("big", day(k % 400), None, CC, str(1 + k), None, None) for k in range(2_001)]
+    rows = [*many, ("p2", day(5), None, CC, "100", None, None)]
+    s = screen(issues(rows), as_of=AS_OF)
+    by_id = {r.patient_id: r for r in s.rows}
+    assert by_id["big"].status == "not-screened"
+    assert "more than 2000 opioid issues" in by_id["big"].scope_reason
+    assert by_id["p2"].status == "screened"
+    assert s.counts["patients_not_screened"] == 1
