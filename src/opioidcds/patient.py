@@ -43,6 +43,7 @@ __all__ = [
 _MAX_PRESCRIPTIONS = 100  # input cap against runaway lists; not clinical
 _MAX_HISTORY = 2_000  # input cap; not clinical
 _MAX_AGE = 125  # plausibility cap on age in years (oldest verified human lifespan < 123)
+_EARLIEST = dt.date(1900, 1, 1)  # input sanity bound on record dates; not clinical
 
 
 class Sex(StrEnum):
@@ -209,6 +210,10 @@ class Patient(InputModel):
             and any(r.issue_date > self.as_of for r in self.prescription_history)
         ):
             raise InvalidInputError("as_of", "is before an issue date of the history")
+        dates = [self.as_of, self.last_ae_attendance]
+        dates += [r.issue_date for r in self.prescription_history or ()]
+        if any(d is not None and d < _EARLIEST for d in dates):
+            raise InvalidInputError("date", "is before 1900-01-01 (not a plausible record date)")
         when = self.assessment_date
         if (
             when is not None

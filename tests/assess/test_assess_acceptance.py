@@ -270,3 +270,17 @@ def test_long_gaps_and_one_day_supplies_are_not_errors() -> None:
     assert a.scope.in_scope is True  # 1096 days > 91, 3 issues
     # second re-issue: 1 day of 28 = 3.6% < 75 -> early; one early < 2 -> absent
     assert a.factor("early-reordering").status is A
+
+
+def test_very_large_but_plausible_amounts_do_not_break_the_rulesets() -> None:
+    # found by the deep property run: fentanyl injection 11.2 mg/mL, 10 mL every 4 h =
+    # 112 mg x 6 = 672 mg/day (under the 5 g/day plausibility limit) gives an OME far above
+    # 100,000 mg/day; the rulesets' OME inputs accept up to 10,000,000
+    rx = Prescription(
+        drug="fentanyl", form="injection", strength="11.2 mg/1 mL", dose_quantity=10,
+        dose_unit="mL", interval_hours=4,
+    )  # fmt: skip
+    a = assess(Patient(age=60, prescriptions=(rx,)))
+    assert a.ome is not None
+    assert a.ome.total_mg_per_day > 100_000
+    assert a.factor("high-dose").status is P

@@ -121,3 +121,11 @@ def test_ae_attendance_after_the_assessment_date_is_refused() -> None:
     with pytest.raises(InvalidInputError) as err:
         Patient(prescription_history=(rec,), last_ae_attendance=dt.date(2026, 1, 2))
     assert "last_ae_attendance" in str(err.value)
+
+
+def test_implausible_dates_are_refused() -> None:
+    with pytest.raises(InvalidInputError):
+        Patient(last_ae_attendance=dt.date(1, 1, 1))
+    rec = IssueRecord(issue_date=dt.date(1850, 1, 1), drug="codeine")
+    with pytest.raises(InvalidInputError):
+        Patient(prescription_history=(rec,))
