@@ -59,6 +59,7 @@ def test_unknown_columns_ignored_and_names_case_insensitive() -> None:
         (("p1", day(5), None, None, "1", None, None), "both missing"),
         (("p1", day(5), "12ab", None, "1", None, None), "6-20 digits"),
         (("p1", day(5), None, CC, "1", None, "400"), "days_supply"),
+        (("p1", "1899-12-31", None, CC, "1", None, None), "before 1900-01-01"),
     ],
 )
 def test_bad_rows_are_listed_with_row_number(row: tuple[str | None, ...], reason: str) -> None:

@@ -15,6 +15,7 @@ from typing import Final
 import polars as pl
 
 from opioidcds.errors import InvalidInputError
+from opioidcds.patient import _EARLIEST  # Patient's own bound on record dates
 
 __all__ = [
     "ISSUE_COLUMNS",
@@ -161,6 +162,8 @@ def read_issues(source: str | Path | pl.DataFrame) -> tuple[pl.DataFrame, list[R
         .then(pl.lit(f"patient_id longer than {_MAX_ID} characters"))
         .when(pl.col("issue_date").is_null())
         .then(pl.lit("issue_date missing or not a date (YYYY-MM-DD)"))
+        .when(pl.col("issue_date") < _EARLIEST)
+        .then(pl.lit(f"issue_date before {_EARLIEST.isoformat()}"))
         .when(pl.col("quantity").is_null() | (pl.col("quantity") == ""))
         .then(pl.lit("quantity missing"))
         .when(~quantity_ok.fill_null(value=False))
@@ -267,6 +270,8 @@ def read_patients(
         .then(pl.lit("readiness_to_change not one of not-considering/considering/ready"))
         .when(ae_text.is_not_null() & ae_date.is_null())
         .then(pl.lit("last_ae_attendance not a date (YYYY-MM-DD)"))
+        .when(ae_date < _EARLIEST)
+        .then(pl.lit(f"last_ae_attendance before {_EARLIEST.isoformat()}"))
         .otherwise(pl.coalesce(bad_bool))
         .alias("reason")
     )
