@@ -59,51 +59,51 @@ def reasons(row: PatientRow, labels: dict[str, str] | None = None) -> str:
 
 
 def worklist_frame(screening: Screening) -> pl.DataFrame:
-    """One row per patient in worklist order (``rank`` is 1-based on the worklist, else null)."""
+    """One row per patient in worklist order (``rank`` is 1-based on the worklist, else null).
+
+    Built column by column (not a list of per-row dicts) to keep memory low on large runs.
+    """
     labels = dict(screening.factor_labels)
+    rows = screening.rows
+    ranks: list[int | None] = []
     rank = 0
-    records = []
-    for r in screening.rows:
-        listed = r.band.isdigit()
-        if listed:
+    for r in rows:
+        if r.band.isdigit():
             rank += 1
-        records.append(
-            {
-                "rank": rank if listed else None,
-                "patient_id": r.patient_id,
-                "band": r.band,
-                "tier": r.tier,
-                "risk_level": r.risk_level,
-                "ome_mg_per_day": (str(r.ome_mg_per_day) if r.ome_mg_per_day is not None else None),
-                "ome_complete": r.ome_complete,
-                "ome_method": r.ome_method,
-                "factors_present": ";".join(r.factors_present),
-                "factors_unknown": ";".join(r.factors_unknown),
-                "unknowns_that_could_change": ";".join(r.unknowns_that_could_change),
-                "risk_level_if_unknown": r.risk_level_if_unknown,
-                "tier_if_unknown": r.tier_if_unknown,
-                "readiness_to_change": r.readiness_to_change,
-                "in_scope": r.in_scope,
-                "scope_rule": r.scope_rule,
-                "scope_reason": r.scope_reason,
-                "history": r.history,
-                "status": r.status,
-                "reasons": reasons(r, labels),
-            }
-        )
-    schema = {
-        "rank": pl.Int64,
-        "ome_complete": pl.Boolean,
-        "in_scope": pl.Boolean,
+            ranks.append(rank)
+        else:
+            ranks.append(None)
+    columns: dict[str, list[object]] = {
+        "rank": list(ranks),
+        "patient_id": [r.patient_id for r in rows],
+        "band": [r.band for r in rows],
+        "tier": [r.tier for r in rows],
+        "risk_level": [r.risk_level for r in rows],
+        "ome_mg_per_day": [
+            str(r.ome_mg_per_day) if r.ome_mg_per_day is not None else None for r in rows
+        ],
+        "ome_complete": [r.ome_complete for r in rows],
+        "ome_method": [r.ome_method for r in rows],
+        "factors_present": [";".join(r.factors_present) for r in rows],
+        "factors_unknown": [";".join(r.factors_unknown) for r in rows],
+        "unknowns_that_could_change": [";".join(r.unknowns_that_could_change) for r in rows],
+        "risk_level_if_unknown": [r.risk_level_if_unknown for r in rows],
+        "tier_if_unknown": [r.tier_if_unknown for r in rows],
+        "readiness_to_change": [r.readiness_to_change for r in rows],
+        "in_scope": [r.in_scope for r in rows],
+        "scope_rule": [r.scope_rule for r in rows],
+        "scope_reason": [r.scope_reason for r in rows],
+        "history": [r.history for r in rows],
+        "status": [r.status for r in rows],
+        "reasons": [reasons(r, labels) for r in rows],
     }
-    columns = [
-        "rank", "patient_id", "band", "tier", "risk_level", "ome_mg_per_day", "ome_complete",
-        "ome_method", "factors_present", "factors_unknown", "unknowns_that_could_change",
-        "risk_level_if_unknown", "tier_if_unknown", "readiness_to_change", "in_scope",
-        "scope_rule", "scope_reason", "history", "status", "reasons",
-    ]  # fmt: skip
-    full = {c: schema.get(c, pl.String) for c in columns}
-    return pl.DataFrame(records, schema=full)
+    types = {"rank": pl.Int64, "ome_complete": pl.Boolean, "in_scope": pl.Boolean}
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, values, dtype=types.get(name, pl.String))
+            for name, values in columns.items()
+        }
+    )
 
 
 def _summary(screening: Screening) -> dict[str, object]:
