@@ -284,3 +284,21 @@ def test_very_large_but_plausible_amounts_do_not_break_the_rulesets() -> None:
     assert a.ome is not None
     assert a.ome.total_mg_per_day > 100_000
     assert a.factor("high-dose").status is P
+
+
+def test_extreme_but_valid_dates_are_not_errors() -> None:
+    # 1900 to 9999: 2,958,463 days; a 1-day supply re-issued after that long is 295,846,300%
+    history = (
+        IssueRecord(issue_date=dt.date(1900, 1, 1), drug="codeine", days_supply=1),
+        IssueRecord(issue_date=dt.date(9999, 1, 1), drug="codeine", days_supply=1),
+    )
+    a = assess(
+        Patient(
+            prescriptions=(CODEINE,),
+            prescription_history=history,
+            as_of=dt.date(9999, 12, 31),
+            last_ae_attendance=dt.date(1900, 1, 1),
+        )
+    )
+    assert a.scope.rule_id == "not-long-term"  # only 2 issues
+    assert a.factor("ae-attendance").status is A
