@@ -6,11 +6,15 @@ Co-codamol 30mg/500mg: codeine 30 mg per tablet x 0.1 (Opioids Aware) = 3 mg OME
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from opioidcds.assess import default_knowledge
+from opioidcds.errors import KnowledgeBaseError
+from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.population import PatientRow, default_method, screen
+from opioidcds.population.method import load_method
 
 from .helpers import AS_OF, code, day, issues, patients
 
@@ -122,3 +126,19 @@ def test_current_benzodiazepine_sets_the_factor() -> None:
     ]
     r = one(rows)
     assert "benzodiazepine" in r.factors_present
+
+
+def test_method_file_is_checked(tmp_path: Path) -> None:
+    good = knowledge_dir("population_method") / "screening.toml"
+    text = good.read_text()
+    bad = tmp_path / "m.toml"
+    bad.write_text(text.replace("window_days = 56", "window_days = 0"))
+    with pytest.raises(KnowledgeBaseError, match="window_days"):
+        load_method(bad)
+    bad.write_text(text.replace('kind = "population-method"', 'kind = "ruleset"'))
+    with pytest.raises(KnowledgeBaseError, match="kind"):
+        load_method(bad)
+    bad.write_text(text.replace('"nhs-28-day", "opioidcds-current"', '"nowhere"'))
+    with pytest.raises(KnowledgeBaseError, match="citation"):
+        load_method(bad)
+    assert load_method(good) == default_method()
