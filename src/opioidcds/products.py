@@ -165,11 +165,13 @@ def _clinical_key(p: Product) -> tuple[Any, ...]:
     return (ings, p.basis, p.volume_ml, p.form, p.route, p.modified_release, p.strength)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Catalogue:
     """An immutable, validated product catalogue with exact lookups.
 
     Safe to share between threads: it is never modified after :func:`load_catalogue` builds it.
+    Compared and hashed by identity (like the tables and the vocabulary), so it can key the
+    calculator's memo cheaply.
     """
 
     id: str

@@ -9,6 +9,7 @@ import pytest
 from opioidcds.errors import InvalidInputError, UnknownProductError
 from opioidcds.models import ItemStatus, Prescription
 from opioidcds.ome import calculate_ome
+from opioidcds.products import load_catalogue
 
 OXY_40_MR = "36130911000001104"  # VMP Oxycodone 40mg modified-release tablets
 FENTANYL_25 = "36120011000001101"  # VMP Fentanyl 25micrograms/hour transdermal patches
@@ -112,3 +113,11 @@ def test_code_format_is_checked() -> None:
     with pytest.raises(InvalidInputError) as info:
         Prescription(dmd_code="12ab", dose_quantity=1, dose_unit="tablet", doses_per_day=1)
     assert "12ab" not in str(info.value)
+
+
+def test_an_explicit_catalogue_can_be_passed() -> None:
+    # regression: the memo hashed the catalogue's fields (a mappingproxy) -> TypeError
+    catalogue = load_catalogue()
+    p = Prescription(dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2)
+    assert calculate_ome([p], catalogue=catalogue).total_mg_per_day == 120
+    assert hash(catalogue) == hash(load_catalogue())  # the same loaded object
