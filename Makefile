@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_rules.py
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_cdshooks.py
+	$(BIN)/python benchmarks/bench_population.py
 
 ## Longer randomised property runs (not part of `make test`).
 test-deep: $(STAMP)

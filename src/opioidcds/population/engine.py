@@ -1,0 +1,869 @@
+"""Population screening: an issue extract in, a prioritised and explained worklist out.
+
+The columnar part (Polars) checks the rows, resolves each distinct product once, parses each
+distinct (product, dosage text) once and groups the issues per patient. Each patient is then
+built by :func:`opioidcds.population.build.build_patient` and decided exactly as
+:func:`opioidcds.assess.assess` decides (the same derivation functions), with rule evaluations
+shared between patients whose inputs are equivalent (:class:`~.memo.MemoEngine`). The
+engine ``"assess"`` calls :func:`~opioidcds.assess.assess` itself for every patient; the test
+suite checks both give identical rows (docs/population.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Final, Literal
+
+import polars as pl
+
+from opioidcds.assess import (  # the private helpers are assess's own derivations
+    _COMPLEX_NEEDS_FACTOR,
+    _HIGH_DOSE_FACTOR,
+    _HUNDRED,
+    _STATUS,
+    Assessment,
+    FactorStatus,
+    Knowledge,
+    _factor_inputs,
+    _History,
+    _is_opioid_item,
+    _ome,
+    _parameter_note,
+    assess,
+    default_knowledge,
+)
+from opioidcds.errors import InvalidInputError, OpioidCDSError
+from opioidcds.models import OMEResult
+from opioidcds.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
+from opioidcds.population.build import (
+    BuiltPatient,
+    Issue,
+    MedicineMethod,
+    Resolved,
+    build_patient,
+    resolve_product,
+)
+from opioidcds.population.memo import MemoEngine
+from opioidcds.population.method import ScreeningMethod, default_method
+from opioidcds.population.schema import RowProblem, read_issues, read_patients
+from opioidcds.products import MedicineClass
+from opioidcds.rules import DecisionStatus, Profile
+
+__all__ = [
+    "PatientRow",
+    "Screening",
+    "project_assessment",
+    "screen",
+]
+
+EngineName = Literal["fast", "assess"]
+_READY: Final = frozenset({ReadinessToChange.CONSIDERING, ReadinessToChange.READY})
+_BAND_NOT_LISTED: Final = "not-listed"
+_EXACT_METHODS: Final = frozenset({"dosage-text", "quantity-interval"})
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRow:
+    """One patient's screening result (what the worklist files hold).
+
+    ``status`` is ``"screened"`` or ``"not-screened"`` (``scope_reason`` then says why).
+    ``ome_complete`` is false when an opioid could not be converted (assess) *or* its daily dose
+    could not be estimated from the extract (``ome_method``): the total is then a lower bound.
+    ``band`` is the worklist priority band (``"1"`` first; ``"not-listed"`` when out of scope).
+    """
+
+    patient_id: str
+    status: str
+    in_scope: bool | None
+    scope_rule: str | None
+    scope_reason: str
+    history: str
+    ome_mg_per_day: Decimal | None
+    ome_complete: bool
+    ome_method: str
+    factors_present: tuple[str, ...]
+    factors_unknown: tuple[str, ...]
+    risk_level: str | None
+    risk_level_if_unknown: str | None
+    tier: str | None
+    tier_if_unknown: str | None
+    unknowns_that_could_change: tuple[str, ...]
+    readiness_to_change: str | None
+    band: str
+    band_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Core:
+    """What both engines must agree on for one patient."""
+
+    in_scope: bool | None
+    scope_rule: str | None
+    scope_reason: str
+    history: str
+    ome: OMEResult | None
+    factors: tuple[tuple[str, FactorStatus], ...]
+    risk_level: str | None
+    risk_level_if_unknown: str | None
+    tier: str
+    tier_if_unknown: str
+    could_change: tuple[str, ...]
+
+
+def _core_of(a: Assessment) -> _Core:
+    return _Core(
+        in_scope=a.scope.in_scope,
+        scope_rule=a.scope.rule_id,
+        scope_reason=a.scope.reason,
+        history=a.scope.history,
+        ome=a.ome,
+        factors=tuple((f.id, f.status) for f in a.factors),
+        risk_level=a.risk_level.level if a.risk_level else None,
+        risk_level_if_unknown=a.risk_level.level_if_unknown if a.risk_level else None,
+        tier=a.tier.tier,
+        tier_if_unknown=a.tier.tier_if_unknown,
+        could_change=a.unknowns_that_could_change,
+    )
+
+
+_Strat = tuple[str | None, str | None, str, str, frozenset[str]]
+
+
+class _FastDecider:
+    """assess()'s derivations, rule evaluations shared between equivalent patients.
+
+    Mirrors ``assess._history``, ``assess._scope`` and ``assess._stratify`` without building
+    traces or reports (which the worklist does not show); ``assess._factor_inputs`` is used as
+    is. tests/population/test_population_differential.py checks the mirror against assess.
+    """
+
+    def __init__(self, kb: Knowledge, profile: Profile | None) -> None:
+        self.kb = kb
+        self.profile = profile
+        self.run = MemoEngine()
+        self.strat: dict[tuple[object, ...], _Strat] = {}
+        self.notes: dict[str, str] = {}
+        self.scope_rs = kb.bound("scope", profile)
+        self.factor_rs = kb.bound("risk-factors", profile)
+        self.early_rs = kb.bound("early-reordering", profile)
+        self.level_rs = kb.bound("risk-level", profile)
+        self.tier_rs = kb.bound("support-tier", profile)
+        self.levels = self.level_rs.ruleset.outputs["level"].values
+        self.tiers = self.tier_rs.ruleset.outputs["tier"].values
+
+    def early_statuses(
+        self, triples: Sequence[tuple[int, int | None, int]]
+    ) -> list[DecisionStatus]:
+        """Status of rule early-reissue for each re-issue triple, as ``assess._history`` does.
+
+        A triple is (days since the previous issue, that issue's supply, days before the as-of
+        date).
+        """
+        out = []
+        for diff, prev_supply, before in triples:
+            percent = Decimal(diff) * _HUNDRED / Decimal(prev_supply) if prev_supply else None
+            d = self.run(
+                self.early_rs,
+                {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
+            )
+            out.append(d.statuses["early-reissue"])
+        return out
+
+    def scope(
+        self, patient: Patient, hist: _History, *, current_opioid: bool
+    ) -> tuple[bool | None, str | None, str]:
+        bound = self.scope_rs
+        d = self.run(
+            bound,
+            {
+                "cancer_pain": patient.cancer_pain,
+                "palliative_care": patient.palliative_care,
+                "opioid_substitution_therapy": bool(patient.on_opioid_substitution_therapy),
+                "age": patient.age,
+                "current_opioid": current_opioid,
+                "opioid_use_days": hist.use_days,
+                "opioid_issues": hist.issues,
+            },
+        )
+        outcome = d.outcome
+        fired = d.fired_ids
+        if outcome is None or not fired:  # pragma: no cover - as in assess._scope
+            return None, None, "scope undetermined: " + ", ".join(d.unknown_inputs) + " unknown"
+        in_scope = outcome["in_scope"] is True
+        reason = _text(outcome["reason"])
+        note = self.notes.get(fired[0])
+        if note is None:
+            note = self.notes.setdefault(fired[0], _parameter_note(bound, fired[0]))
+        if note and not in_scope:
+            reason = f"{reason} ({note})"
+        return in_scope, fired[0], reason
+
+    def _level(self, count: int, high: bool) -> str:
+        d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
+        return _text((d.outcome or {})["level"])
+
+    def _tier(self, level: str | None, complex_needs: bool, *, in_scope: bool) -> str:
+        d = self.run(
+            self.tier_rs,
+            {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
+        )
+        return _text((d.outcome or {}).get("tier"))
+
+    def stratify(self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool) -> _Strat:
+        status = dict(factors)
+        unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
+        present = sum(
+            1 for rid, st in factors if rid != _HIGH_DOSE_FACTOR and st is FactorStatus.PRESENT
+        )
+        hd = status.get(_HIGH_DOSE_FACTOR, FactorStatus.ABSENT)
+        cx = status.get(_COMPLEX_NEEDS_FACTOR, FactorStatus.ABSENT)
+        key = (in_scope, present, hd, cx, unknown)
+        found = self.strat.get(key)
+        if found is not None:
+            return found
+        if not in_scope:
+            tier = self._tier(None, False, in_scope=False)
+            found = (None, None, tier, tier, frozenset())
+            self.strat[key] = found
+            return found
+        unknown_others = sum(1 for u in unknown if u != _HIGH_DOSE_FACTOR)
+
+        def level_with(extra: set[str]) -> str:
+            count = present + sum(1 for u in extra if u != _HIGH_DOSE_FACTOR)
+            high = hd is FactorStatus.PRESENT or _HIGH_DOSE_FACTOR in extra
+            return self._level(count, high)
+
+        def tier_with(extra: set[str]) -> str:
+            complex_needs = cx is FactorStatus.PRESENT or _COMPLEX_NEEDS_FACTOR in extra
+            return self._tier(level_with(extra), complex_needs, in_scope=True)
+
+        level = self._level(present, hd is FactorStatus.PRESENT)
+        upper_level = self._level(present + unknown_others, hd is not FactorStatus.ABSENT)
+        levels, tiers = self.levels, self.tiers
+        could: set[str] = {
+            u for u in unknown if levels.index(level_with({u})) > levels.index(level)
+        }
+        tier_now = self._tier(level, cx is FactorStatus.PRESENT, in_scope=True)
+        upper_tier = tier_with(set(unknown))
+        could.update(u for u in unknown if tiers.index(tier_with({u})) > tiers.index(tier_now))
+        if upper_level != level or upper_tier != tier_now:
+            could.update(unknown)
+        found = (level, upper_level, tier_now, upper_tier, frozenset(could))
+        self.strat[key] = found
+        return found
+
+    def core(self, patient: Patient, hist: _History) -> _Core:
+        counted = patient.opioid_candidates
+        ome = _ome(counted, self.kb) if counted else None
+        current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+        in_scope, rule_id, reason = self.scope(patient, hist, current_opioid=current_opioid)
+        inputs, _ = _factor_inputs(patient, ome, hist)
+        decided = self.run(self.factor_rs, inputs)
+        factors = tuple((rid, _STATUS[s]) for rid, s in decided.statuses.items())
+        strat = self.stratify(factors, in_scope=bool(in_scope))
+        unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
+        return _Core(
+            in_scope=in_scope,
+            scope_rule=rule_id,
+            scope_reason=reason,
+            history=hist.evidence,
+            ome=ome,
+            factors=factors,
+            risk_level=strat[0],
+            risk_level_if_unknown=strat[1],
+            tier=strat[2],
+            tier_if_unknown=strat[3],
+            could_change=tuple(u for u in unknown if u in strat[4]),
+        )
+
+
+@lru_cache(maxsize=65_536)
+def _is_opioid_record(dmd_code: str | None, product_name: str | None, drug: str | None) -> bool:
+    record = IssueRecord(
+        issue_date=dt.date(2000, 1, 1), dmd_code=dmd_code, product_name=product_name, drug=drug
+    )
+    return MedicineClass.OPIOID in medicine_classes(record)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _methods_text(methods: Sequence[MedicineMethod]) -> str:
+    if not methods:
+        return "no current opioid"
+    return " | ".join(f"{m.method}: {m.note}" for m in methods)
+
+
+def _row(
+    patient_id: str,
+    patient: Patient,
+    core: _Core,
+    methods: Sequence[MedicineMethod],
+    band: tuple[str, str],
+) -> PatientRow:
+    ome = core.ome
+    computable = all(m.method in _EXACT_METHODS for m in methods)
+    return PatientRow(
+        patient_id=patient_id,
+        status="screened",
+        in_scope=core.in_scope,
+        scope_rule=core.scope_rule,
+        scope_reason=core.scope_reason,
+        history=core.history,
+        ome_mg_per_day=ome.total_mg_per_day if ome is not None else Decimal(0),
+        ome_complete=(ome.complete if ome is not None else True) and computable,
+        ome_method=_methods_text(methods),
+        factors_present=tuple(r for r, s in core.factors if s is FactorStatus.PRESENT),
+        factors_unknown=tuple(r for r, s in core.factors if s is FactorStatus.UNKNOWN),
+        risk_level=core.risk_level,
+        risk_level_if_unknown=core.risk_level_if_unknown,
+        tier=core.tier,
+        tier_if_unknown=core.tier_if_unknown,
+        unknowns_that_could_change=core.could_change,
+        readiness_to_change=(
+            patient.readiness_to_change.value if patient.readiness_to_change else None
+        ),
+        band=band[0],
+        band_reason=band[1],
+    )
+
+
+def _band(
+    kb: Knowledge, profile: Profile | None, run: MemoEngine, patient: Patient, core: _Core
+) -> tuple[str, str]:
+    early = dict(core.factors).get("early-reordering") is FactorStatus.PRESENT
+    ready = patient.readiness_to_change in _READY
+    d = run(
+        kb.bound("worklist-priority", profile),
+        {"tier": core.tier, "early_reordering": early, "ready_to_change": ready},
+    )
+    outcome = d.outcome or {}
+    band = outcome.get("band")
+    reason = outcome.get("reason")
+    return (
+        band if isinstance(band, str) else _BAND_NOT_LISTED,
+        reason if isinstance(reason, str) else "",
+    )
+
+
+def project_assessment(
+    patient_id: str,
+    built: BuiltPatient,
+    assessment: Assessment,
+    *,
+    knowledge: Knowledge | None = None,
+    profile: Profile | None = None,
+) -> PatientRow:
+    """The worklist row of ``assessment`` (what the fast engine must reproduce exactly)."""
+    kb = knowledge if knowledge is not None else default_knowledge()
+    if built.patient is None:
+        raise InvalidInputError("built", "has no patient")
+    core = _core_of(assessment)
+    band = _band(kb, profile, MemoEngine(), built.patient, core)
+    return _row(patient_id, built.patient, core, built.methods, band)
+
+
+def _not_screened(patient_id: str, reason: str) -> PatientRow:
+    return PatientRow(
+        patient_id=patient_id,
+        status="not-screened",
+        in_scope=None,
+        scope_rule=None,
+        scope_reason=reason,
+        history="",
+        ome_mg_per_day=None,
+        ome_complete=False,
+        ome_method="",
+        factors_present=(),
+        factors_unknown=(),
+        risk_level=None,
+        risk_level_if_unknown=None,
+        tier=None,
+        tier_if_unknown=None,
+        unknowns_that_could_change=(),
+        readiness_to_change=None,
+        band=_BAND_NOT_LISTED,
+        band_reason="Not screened: " + reason,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The result of :func:`screen`: one row per patient (worklist order) and the problems.
+
+    ``rows`` are sorted into worklist order: band, then the method's keys (largest first), then
+    patient id. ``problems`` lists every excluded or unused input row by file, row number and
+    reason (never its values). ``counts`` summarises the run.
+    """
+
+    as_of: dt.date | None
+    rows: tuple[PatientRow, ...]
+    problems: tuple[RowProblem, ...]
+    counts: Mapping[str, int]
+    versions: Mapping[str, str]
+    method: ScreeningMethod
+    engine: str
+    factor_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def worklist(self) -> tuple[PatientRow, ...]:
+        """The rows on the worklist (in scope, banded), in priority order."""
+        return tuple(r for r in self.rows if r.band != _BAND_NOT_LISTED)
+
+
+_ISSUE_COLUMNS: Final = (
+    "row",
+    "patient_id",
+    "issue_date",
+    "rid",
+    "quantity",
+    "dosage_text",
+    "days_supply",
+)
+
+
+def _resolve_all(df: pl.DataFrame) -> tuple[pl.DataFrame, list[Resolved]]:
+    """Resolve each distinct (dmd_code, product_name) once; add column ``rid``."""
+    pairs = df.select("dmd_code", "product_name").unique(maintain_order=True)
+    resolved = [resolve_product(c, n) for c, n in pairs.iter_rows()]
+    pairs = pairs.with_columns(pl.Series("rid", range(len(resolved)), dtype=pl.Int64))
+    joined = df.join(pairs, on=["dmd_code", "product_name"], how="left", nulls_equal=True)
+    return joined, resolved
+
+
+def _attributes(patients: pl.DataFrame | None) -> dict[str, dict[str, object]]:
+    if patients is None:
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    for rec in patients.drop("row").iter_rows(named=True):
+        pid = str(rec.pop("patient_id"))
+        out[pid] = {k: v for k, v in rec.items() if v is not None}
+    return out
+
+
+def screen(
+    issues: str | Path | pl.DataFrame,
+    patients: str | Path | pl.DataFrame | None = None,
+    *,
+    as_of: dt.date | None = None,
+    knowledge: Knowledge | None = None,
+    profile: Profile | None = None,
+    method: ScreeningMethod | None = None,
+    engine: EngineName = "fast",
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> Screening:
+    """Screen every patient of an issue extract as of ``as_of`` (default: latest issue date).
+
+    Args:
+        issues: the issue extract (CSV/Parquet path or a DataFrame of text columns).
+        patients: the optional patient table (same forms).
+        as_of: the screening date; later issues are not used (and are listed).
+        knowledge: the knowledge bundle (default: :func:`~opioidcds.assess.default_knowledge`).
+        profile: a local profile (thresholds), as for :func:`~opioidcds.assess.assess`.
+        method: the screening method (default: the bundled one).
+        engine: ``"fast"`` (default) or ``"assess"`` (calls ``assess`` per patient).
+        progress: called as ``progress(done, total)`` every few thousand patients (only at the
+            end when screening in several processes).
+        workers: processes to use (default 1). More than one is used only from 20,000
+            patients, with the default knowledge and no profile, and needs the calling script's
+            entry point guarded by ``if __name__ == "__main__":`` (start method ``spawn``).
+
+    Returns:
+        A :class:`Screening`.
+
+    Raises:
+        InvalidInputError: a file cannot be read or lacks required columns (named).
+    """
+    kb = knowledge if knowledge is not None else default_knowledge()
+    meth = method if method is not None else default_method()
+    df, problems = read_issues(issues)
+    pt_df: pl.DataFrame | None = None
+    excluded: frozenset[str] = frozenset()
+    if patients is not None:
+        pt_df, pt_problems, excluded = read_patients(patients)
+        problems.extend(pt_problems)
+    counts: dict[str, int] = {
+        "issue_rows_read": df.height + sum(p.file == "issues" for p in problems)
+    }
+    if as_of is None and df.height:
+        latest = df.get_column("issue_date").max()
+        as_of = latest if isinstance(latest, dt.date) else None
+    df, resolved = _usable(df, as_of, problems, counts)
+    attrs = _attributes(pt_df)
+    total = df.get_column("patient_id").n_unique() if df.height else 0
+    n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
+    if n_workers > 1 and as_of is not None:
+        rows = _screen_parallel(
+            df,
+            resolved,
+            attrs,
+            excluded=excluded,
+            as_of=as_of,
+            meth=meth,
+            engine=engine,
+            n_workers=n_workers,
+        )
+    else:
+        ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
+        rows = _screen_frame(ctx, df, resolved, attrs, progress=progress, total=total)
+    if progress is not None:
+        progress(len(rows), total)
+    counts["patients_in_table_without_issues"] = len(
+        set(attrs) - set(df.get_column("patient_id").unique().to_list())
+    )
+    rows.sort(key=_order_key(meth))
+    counts.update(_counts(rows, problems))
+    labels = {
+        r.id: str(dict(r.outcome).get("label", r.id)) for r in kb.rulesets["risk-factors"].rules
+    }
+    return Screening(
+        as_of=as_of,
+        rows=tuple(rows),
+        problems=tuple(sorted(problems, key=lambda p: (p.file, p.row))),
+        counts=counts,
+        versions={
+            **kb.versions(profile),
+            "ruleset:worklist-priority": kb.rulesets["worklist-priority"].version,
+            "method": f"{meth.id} {meth.version}",
+        },
+        method=meth,
+        engine=engine,
+        factor_labels=labels,
+    )
+
+
+def _screen_frame(
+    ctx: _Context,
+    df: pl.DataFrame,
+    resolved: Sequence[Resolved],
+    attrs: Mapping[str, Mapping[str, object]],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    total: int = 0,
+) -> list[PatientRow]:
+    """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
+
+    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows) so that
+    only one slice at a time is held as Python objects.
+    """
+    rows: list[PatientRow] = []
+    for piece in _slices(df):
+        histories = (
+            _histories(piece, resolved, ctx.as_of, ctx.decider)
+            if ctx.engine == "fast" and ctx.as_of is not None
+            else {}
+        )
+        for pid, group in _patient_groups(piece, resolved):
+            hist = histories.get(pid, _NO_OPIOID) if ctx.engine == "fast" else None
+            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hist))
+            if progress is not None and len(rows) % 5000 == 0:
+                progress(len(rows), total)
+    return rows
+
+
+_SLICE_ROWS: Final = 250_000  # memory bound, not clinical
+
+
+def _slices(df: pl.DataFrame, size: int = _SLICE_ROWS) -> Iterator[pl.DataFrame]:
+    """Consecutive slices of about ``size`` rows of a patient-sorted frame (whole patients)."""
+    if df.height <= size:
+        yield df
+        return
+    ids = df.get_column("patient_id")
+    start = 0
+    while start < df.height:
+        end = min(start + size, df.height)
+        if end < df.height:
+            last = ids[end - 1]
+            # extend to the end of that patient's rows (the frame is sorted by patient)
+            end = start + int(ids.slice(start).search_sorted(last, side="right"))
+        yield df.slice(start, end - start)
+        start = end
+
+
+_PARALLEL_MIN_PATIENTS: Final = 20_000  # below this, starting processes costs more than it saves
+
+
+def _workers(requested: int | None, patients: int, *, parallel_ok: bool) -> int:
+    if not requested or requested <= 1 or not parallel_ok or patients < _PARALLEL_MIN_PATIENTS:
+        return 1
+    return min(requested, 16)
+
+
+def _worker(
+    payload: tuple[
+        pl.DataFrame,
+        list[Resolved],
+        dict[str, dict[str, object]],
+        frozenset[str],
+        dt.date,
+        ScreeningMethod,
+        EngineName,
+    ],
+) -> list[PatientRow]:
+    """Screen one part in a worker process (default knowledge, no profile)."""
+    df, resolved, attrs, excluded, as_of, meth, engine = payload
+    kb = default_knowledge()
+    ctx = _Context(kb, None, meth, _FastDecider(kb, None), engine, excluded, as_of)
+    return _screen_frame(ctx, df, resolved, attrs)
+
+
+def _screen_parallel(
+    df: pl.DataFrame,
+    resolved: list[Resolved],
+    attrs: dict[str, dict[str, object]],
+    *,
+    excluded: frozenset[str],
+    as_of: dt.date,
+    meth: ScreeningMethod,
+    engine: EngineName,
+    n_workers: int,
+) -> list[PatientRow]:
+    """Screen slices of whole patients in ``n_workers`` processes (start method ``spawn``).
+
+    Each process decides with the same rules and its own caches, so the rows are those of one
+    process (tests/population check this). ``spawn`` needs the calling script's entry point
+    guarded by ``if __name__ == "__main__":`` (the ``opioidcds`` command is).
+    """
+    payloads = []
+    size = max(1, min(_SLICE_ROWS, -(-df.height // (n_workers * 4))))  # 4 parts per process
+    for piece in _slices(df, size):
+        ids = set(piece.get_column("patient_id").unique().to_list())
+        mine = {p: a for p, a in attrs.items() if p in ids}
+        payloads.append((piece, resolved, mine, excluded, as_of, meth, engine))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        results = list(pool.map(_worker, payloads))
+    return [row for rows in results for row in rows]
+
+
+def _usable(
+    df: pl.DataFrame, as_of: dt.date | None, problems: list[RowProblem], counts: dict[str, int]
+) -> tuple[pl.DataFrame, list[Resolved]]:
+    """Leave out (and list) issues after ``as_of`` and unrecognised products; sort."""
+    if as_of is not None:
+        late = df.filter(pl.col("issue_date") > as_of)
+        problems.extend(
+            RowProblem("issues", int(r), "issued after the as-of date: not used")
+            for r in late.get_column("row")
+        )
+        df = df.filter(pl.col("issue_date") <= as_of)
+    df, resolved = _resolve_all(df)
+    unknown_rids = [i for i, r in enumerate(resolved) if r.kind is None]
+    if unknown_rids:
+        bad = df.filter(pl.col("rid").is_in(unknown_rids)).select("row", "rid")
+        problems.extend(
+            RowProblem("issues", int(row), resolved[rid].reason or "product not recognised")
+            for row, rid in bad.iter_rows()
+        )
+        df = df.filter(~pl.col("rid").is_in(unknown_rids))
+    other = [i for i, r in enumerate(resolved) if r.kind == "other"]
+    counts["issue_rows_other_medicines"] = df.filter(pl.col("rid").is_in(other)).height
+    return df.sort(["patient_id", "issue_date", "row"]).select(_ISSUE_COLUMNS), resolved
+
+
+def _patient_groups(
+    df: pl.DataFrame, resolved: Sequence[Resolved]
+) -> Iterator[tuple[str, list[Issue]]]:
+    """Each patient's issues (sorted by date, then row), from a frame sorted by patient."""
+    cols = {c: df.get_column(c).to_list() for c in _ISSUE_COLUMNS}
+    pids: list[str] = cols["patient_id"]
+    quantities: dict[str, Decimal] = {}
+    n = len(pids)
+    start = 0
+    while start < n:
+        pid = pids[start]
+        end = start
+        while end < n and pids[end] == pid:
+            end += 1
+        group = []
+        for j in range(start, end):
+            q = cols["quantity"][j]
+            dq = quantities.get(q)
+            if dq is None:
+                dq = quantities.setdefault(q, Decimal(q))
+            group.append(
+                Issue(
+                    row=cols["row"][j],
+                    issue_date=cols["issue_date"][j],
+                    resolved=resolved[cols["rid"][j]],
+                    quantity=dq,
+                    dosage_text=cols["dosage_text"][j],
+                    days_supply=cols["days_supply"][j],
+                )
+            )
+        yield pid, group
+        start = end
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    kb: Knowledge
+    profile: Profile | None
+    method: ScreeningMethod
+    decider: _FastDecider
+    engine: EngineName
+    excluded: frozenset[str]
+    as_of: dt.date | None
+
+
+def _screen_one(
+    ctx: _Context,
+    pid: str,
+    group: list[Issue],
+    attributes: Mapping[str, object] | None,
+    hist: _History | None,
+) -> PatientRow:
+    kb, profile = ctx.kb, ctx.profile
+    if pid in ctx.excluded:
+        return _not_screened(pid, "patient table row excluded (see the problems list)")
+    if ctx.as_of is None:  # pragma: no cover - as_of is set whenever there are rows
+        return _not_screened(pid, "no as-of date")
+    fast = ctx.engine == "fast" and hist is not None
+    built = build_patient(
+        group, attributes, as_of=ctx.as_of, method=ctx.method, with_history=not fast
+    )
+    if built.patient is None:
+        return _not_screened(pid, built.not_screened or "could not be built")
+    try:
+        if not fast or hist is None:
+            a = assess(built.patient, knowledge=kb, profile=profile)
+            return project_assessment(pid, built, a, knowledge=kb, profile=profile)
+        core = ctx.decider.core(built.patient, hist)
+    except OpioidCDSError as exc:
+        field_name = getattr(exc, "field", None)
+        return _not_screened(pid, f"assessment failed ({field_name or type(exc).__name__})")
+    band = _band(kb, profile, ctx.decider.run, built.patient, core)
+    return _row(pid, built.patient, core, built.methods, band)
+
+
+_NO_OPIOID: Final = _History(0, 0, 0, True, 0, "no opioid issues in the history given", ())
+
+
+def _histories(
+    df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, decider: _FastDecider
+) -> dict[str, _History]:
+    """Each patient's history figures in columns, exactly as ``assess._history`` derives them.
+
+    Opioid issues (as :func:`~opioidcds.patient.medicine_classes` classes them) grouped by
+    medicine; each re-issue's (days since the previous issue, its supply, days before the
+    as-of date) is evaluated once per distinct triple by rule early-reissue.
+    """
+    opioid_rids = [
+        i
+        for i, r in enumerate(resolved)
+        if r.kind is not None and _is_opioid_record(r.dmd_code, r.product_name, None)
+    ]
+    keys = pl.DataFrame(
+        {
+            "rid": list(range(len(resolved))),
+            "key": [(r.dmd_code or r.product_name or "").strip().lower() for r in resolved],
+        },
+        schema={"rid": pl.Int64, "key": pl.String},
+    )
+    op = (
+        df.filter(pl.col("rid").is_in(opioid_rids))
+        .join(keys, on="rid", how="left")
+        .sort(["patient_id", "key", "issue_date", "row"])
+    )
+    by = ["patient_id", "key"]
+    op = op.with_columns(
+        pl.col("issue_date").shift(1).over(by).alias("prev_date"),
+        pl.col("days_supply").shift(1).over(by).alias("prev_supply"),
+    )
+    re = op.filter(pl.col("prev_date").is_not_null()).select(
+        "patient_id",
+        (pl.col("issue_date") - pl.col("prev_date")).dt.total_days().alias("diff"),
+        pl.col("prev_supply"),
+        (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
+    )
+    triples = re.select("diff", "prev_supply", "before").unique()
+    statuses = decider.early_statuses(list(triples.iter_rows()))
+    coded = triples.with_columns(
+        pl.Series("fired", [s is DecisionStatus.FIRED for s in statuses], dtype=pl.Boolean),
+        pl.Series(
+            "undetermined",
+            [s is DecisionStatus.CANNOT_EVALUATE for s in statuses],
+            dtype=pl.Boolean,
+        ),
+    )
+    per_reissue = (
+        re.join(coded, on=["diff", "prev_supply", "before"], how="left", nulls_equal=True)
+        .group_by("patient_id")
+        .agg(
+            pl.col("fired").sum().alias("early"),
+            pl.col("undetermined").sum().alias("undetermined"),
+            pl.len().alias("reissues"),
+        )
+    )
+    summary = (
+        op.group_by("patient_id")
+        .agg(pl.len().alias("issues"), pl.col("issue_date").min().alias("first"))
+        .join(per_reissue, on="patient_id", how="left")
+    )
+    out: dict[str, _History] = {}
+    for pid, issues, first, early, undetermined, reissues in summary.iter_rows():
+        early_n = int(early or 0)
+        undetermined_n = int(undetermined or 0)
+        use_days = (as_of - first).days
+        evidence = (
+            f"{issues} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
+            f"({use_days} days); {early_n} early re-issue(s) of {int(reissues or 0)}"
+        )
+        if undetermined_n:
+            evidence += f", {undetermined_n} without a supply period (could not be classed)"
+        out[pid] = _History(
+            use_days,
+            int(issues),
+            early_n,
+            undetermined_n == 0,
+            int(reissues or 0),
+            evidence,
+            (),
+        )
+    return out
+
+
+def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ...]]:
+    def key(r: PatientRow) -> tuple[object, ...]:
+        band = int(r.band) if r.band.isdigit() else 99
+        extra: list[object] = []
+        for k in meth.order_within_band:
+            if k == "ome_mg_per_day":
+                extra.append(-(r.ome_mg_per_day or Decimal(0)))
+            elif k == "factors_present":
+                extra.append(-len(r.factors_present))
+        return (band, *extra, r.patient_id)
+
+    return key
+
+
+def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[str, int]:
+    out: dict[str, int] = {
+        "patients": len(rows),
+        "patients_screened": sum(r.status == "screened" for r in rows),
+        "patients_not_screened": sum(r.status != "screened" for r in rows),
+        "in_scope": sum(r.in_scope is True for r in rows),
+        "out_of_scope": sum(r.in_scope is False for r in rows),
+        "on_worklist": sum(r.band != _BAND_NOT_LISTED for r in rows),
+        "ome_incomplete_in_scope": sum((not r.ome_complete) and r.in_scope is True for r in rows),
+        "problem_rows": len(problems),
+    }
+    for r in rows:
+        if r.tier is not None:
+            out[f"tier:{r.tier}"] = out.get(f"tier:{r.tier}", 0) + 1
+        if r.risk_level is not None:
+            out[f"level:{r.risk_level}"] = out.get(f"level:{r.risk_level}", 0) + 1
+        out[f"band:{r.band}"] = out.get(f"band:{r.band}", 0) + 1
+    for p in problems:
+        out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
+    return out
