@@ -1,0 +1,1134 @@
+"""Individualised opioid tapering plans (issue 7; CLINICAL.md section 5, "Treat").
+
+The Faculty of Pain Medicine default is a 10% reduction every 2 weeks, but tapering works best
+at a pace the patient sets, in a plan shared with the practice team and the community pharmacy
+(seed 002). :func:`taper_plan` turns a patient's current opioid prescriptions into dated steps
+a pharmacy can dispense; :func:`replan` starts again from any step with the dose actually taken.
+
+Rules (``docs/tapering.md``; every number comes from ``conversion_tables/taper.toml``):
+
+- Each step reduces one prescription by ``reduction`` of its *current* daily dose (default) or
+  of its *starting* daily dose, in its own ingredient: OME is used only to order prescriptions,
+  to report and to check the target, never to convert between opioids.
+- The dose is rounded to the nearest dispensable dose (ties to the higher, gentler one) made of
+  real UK strengths of the same ingredient, form and release type from the dm+d catalogue (at
+  most ``max_units_per_dose`` tablets per dose; patches of one family, at most
+  ``max_patches_per_application`` worn together; liquids in ``liquid_ml_resolution`` mL of the
+  same product). If that is no change or an increase, the nearest strictly lower dispensable
+  dose is taken: a plan never increases.
+- Doses stay equal through the day. When the dose is already the smallest dispensable one, the
+  next step takes one dose a day away; from one dose a day (or the smallest patch), it stops.
+- Combination products (co-codamol) mix only strengths that do not raise any non-opioid
+  ingredient per dose above its current amount (so paracetamol never increases).
+- Several opioids: one at a time, in ``order`` (default: most OME first), each down to stopped
+  before the next, until the total daily OME reaches ``target``. A step that would go below the
+  target takes instead the highest allowed dose at or below it.
+- Not planned, each with its reason (never skipped silently): methadone (specialist), a PRN or
+  dose-range prescription (no regular dose to step down), an ingredient without an OME factor,
+  a product whose strength is not in the catalogue, a frequency that is not whole doses a day.
+
+All arithmetic is exact :class:`~decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Context, Decimal, localcontext
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from opioidcds._version import __version__
+from opioidcds.errors import InvalidInputError
+from opioidcds.knowledge_files import (
+    KnowledgeHeader,
+    KnowledgeModel,
+    check_citations,
+    read_knowledge_file,
+)
+from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds.models import (
+    DoseUnitKind,
+    InputModel,
+    Prescription,
+    ResultModel,
+)
+from opioidcds.ome import calculate_ome, format_decimal
+from opioidcds.products import Catalogue, Derivation, Product, ProductKind, load_catalogue
+from opioidcds.resolve import ResolvedPrescription, resolve_prescription
+from opioidcds.tables import ConversionTable, default_table
+from opioidcds.units import Dimension, Strength, StrengthKind, parse_strength
+from opioidcds.vocabulary import FormKind, Vocabulary, default_vocabulary
+
+__all__ = [
+    "HoldPoint",
+    "NotPlanned",
+    "PaceChange",
+    "PlanStatus",
+    "ProductLine",
+    "ReduceFrom",
+    "StepItem",
+    "TaperKnowledge",
+    "TaperPlan",
+    "TaperStep",
+    "default_taper_knowledge",
+    "load_taper_knowledge",
+    "replan",
+    "taper_plan",
+]
+
+TAPER_FILE = "taper.toml"
+_CONTEXT = Context(prec=150, traps=[])
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_HOURS_PER_DAY = Decimal(24)  # a unit conversion, not a clinical number
+_MAX_STEPS = 2000  # a guard against a bug looping; every ladder is finite (not clinical)
+
+
+# --- knowledge ---------------------------------------------------------------------------------
+class _Pace(KnowledgeModel):
+    reduction: Decimal = Field(gt=0, lt=1)
+    interval_days: int = Field(ge=1, le=366)
+    min_step_fraction: Decimal = Field(ge=0, le=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class _Dispensing(KnowledgeModel):
+    liquid_ml_resolution: Decimal = Field(gt=0, le=10)
+    max_units_per_dose: int = Field(ge=1, le=6)
+    max_patches_per_application: int = Field(ge=1, le=4)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class _PatchFamily(KnowledgeModel):
+    ingredient: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    rates: tuple[Decimal, ...] = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class _NotPlannedRule(KnowledgeModel):
+    ingredient: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class TaperKnowledge(KnowledgeHeader):
+    """``conversion_tables/taper.toml``: default pace, dispensing resolution, refusals."""
+
+    pace: _Pace
+    dispensing: _Dispensing
+    patch_families: tuple[_PatchFamily, ...] = ()
+    not_planned: tuple[_NotPlannedRule, ...] = ()
+
+    @model_validator(mode="after")
+    def _cited(self) -> Self:
+        used = {"pace": list(self.pace.citations), "dispensing": list(self.dispensing.citations)}
+        used |= {
+            f"patch_families[{i}]": list(f.citations) for i, f in enumerate(self.patch_families)
+        }
+        used |= {f"not_planned[{i}]": list(r.citations) for i, r in enumerate(self.not_planned)}
+        check_citations(TAPER_FILE, self, used)
+        return self
+
+    def citation_text(self, cid: str) -> str:
+        """The text of citation ``cid`` (empty if absent)."""
+        return next((c.text for c in self.citations if c.id == cid), "")
+
+
+def load_taper_knowledge(path: Path | str | None = None) -> TaperKnowledge:
+    """Load and validate a taper knowledge file (default: the bundled ``taper.toml``).
+
+    Raises:
+        KnowledgeBaseError: unreadable, malformed, or a row without a known citation.
+    """
+    file = Path(path) if path is not None else knowledge_dir("conversion_tables") / TAPER_FILE
+    return read_knowledge_file(file, TaperKnowledge)
+
+
+@cache
+def default_taper_knowledge() -> TaperKnowledge:
+    """The bundled taper knowledge, loaded once per process (immutable, shared)."""
+    return load_taper_knowledge()
+
+
+# --- inputs ------------------------------------------------------------------------------------
+class ReduceFrom(StrEnum):
+    """What the reduction fraction is a fraction of."""
+
+    CURRENT = "current"
+    """The current daily dose: 10% of a shrinking dose (the usual reading; default)."""
+    STARTING = "starting"
+    """The starting daily dose: equal steps (a linear taper)."""
+
+
+class HoldPoint(InputModel):
+    """Stay on the dose of step ``at_step`` for ``intervals`` extra intervals (a pause)."""
+
+    at_step: int = Field(ge=1, le=_MAX_STEPS)
+    intervals: int = Field(ge=1, le=52)
+
+
+class PaceChange(InputModel):
+    """From step ``from_step`` on, a different interval and/or a different reduction."""
+
+    from_step: int = Field(ge=1, le=_MAX_STEPS)
+    every_days: int | None = Field(default=None, ge=1, le=366)
+    reduction: Decimal | None = Field(default=None, gt=0, lt=1, max_digits=12, decimal_places=10)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.every_days is None and self.reduction is None:
+            raise InvalidInputError("every_days", "a pace change needs every_days or reduction")
+        return self
+
+
+# --- results -----------------------------------------------------------------------------------
+class PlanStatus(StrEnum):
+    """Overall outcome of a plan."""
+
+    PLANNED = "planned"
+    PARTIAL = "partial"  # some prescriptions could not be planned: see not_planned
+    NOT_PLANNED = "not-planned"  # no prescription could be planned
+    OUT_OF_SCOPE = "out-of-scope"  # the patient is outside CLINICAL.md section 1
+
+
+class ProductLine(ResultModel):
+    """One product to dispense: ``dose_quantity`` ``dose_unit`` of it per dose."""
+
+    dmd_code: str
+    product_name: str
+    strength: str
+    dose_quantity: Decimal
+    dose_unit: str
+
+
+class StepItem(ResultModel):
+    """One prescription's dose at a step.
+
+    ``per_dose`` is the opioid amount per administration (mg; for patches the total rate worn,
+    microgram/hour); ``doses_per_day`` is ``None`` for patches (their change interval is kept
+    from the prescription). ``lines`` say what to dispense; empty when ``stopped``.
+    """
+
+    prescription_index: int
+    ingredient: str
+    form: str
+    per_dose: Decimal
+    per_dose_unit: str
+    doses_per_day: Decimal | None
+    interval_hours: Decimal | None
+    daily_amount: Decimal
+    daily_amount_unit: str
+    daily_ome_mg: Decimal
+    lines: tuple[ProductLine, ...]
+    stopped: bool = False
+    instruction: str
+
+    def prescriptions(self) -> tuple[Prescription, ...]:
+        """The lines as :class:`Prescription` objects (what to prescribe at this step)."""
+        out = []
+        for line in self.lines:
+            freq: dict[str, Decimal] = {}
+            if self.doses_per_day is not None:
+                freq["doses_per_day"] = self.doses_per_day
+            elif self.interval_hours is not None:
+                freq["interval_hours"] = self.interval_hours
+            out.append(
+                Prescription(
+                    dmd_code=line.dmd_code,
+                    dose_quantity=line.dose_quantity,
+                    dose_unit=line.dose_unit,
+                    **freq,
+                )
+            )
+        return tuple(out)
+
+
+class TaperStep(ResultModel):
+    """One step of a plan: from ``date`` until ``until``, take ``items``.
+
+    Step 0 is the current dose (``date`` is ``None``: before the plan). ``change_mg`` is the
+    change of the total daily OME from the previous step (never positive within a plan).
+    """
+
+    number: int
+    date: dt.date | None
+    until: dt.date | None
+    items: tuple[StepItem, ...]
+    daily_ome_mg: Decimal
+    change_mg: Decimal
+    change_percent: Decimal | None
+    changed_prescription: int | None
+    reduction: Decimal | None
+    interval_days: int | None
+    hold_intervals: int = 0
+    note: str | None = None
+
+    def prescriptions(self) -> tuple[Prescription, ...]:
+        """Every product line of the step as :class:`Prescription` objects."""
+        return tuple(rx for item in self.items if not item.stopped for rx in item.prescriptions())
+
+
+class NotPlanned(ResultModel):
+    """A prescription no plan was made for, and why."""
+
+    prescription_index: int
+    label: str
+    reason: str
+
+
+class TaperPlan(ResultModel):
+    """A dated tapering plan and its basis (CLINICAL.md section 7).
+
+    ``steps[0]`` is the current dose of the planned prescriptions; each later step changes one
+    prescription. ``not_planned`` lists every prescription left out, with its reason; their
+    OME is not in the steps' totals. ``history`` holds the steps of an earlier plan before a
+    re-plan (:func:`replan`).
+    """
+
+    status: PlanStatus
+    reason: str | None = None
+    steps: tuple[TaperStep, ...]
+    not_planned: tuple[NotPlanned, ...]
+    history: tuple[TaperStep, ...] = ()
+    start: dt.date
+    start_ome_mg: Decimal
+    final_ome_mg: Decimal
+    target_ome_mg: Decimal
+    target_reached: bool
+    reduction: Decimal
+    interval_days: int
+    reduce_from: ReduceFrom
+    order: tuple[int, ...]
+    hold_points: tuple[HoldPoint, ...]
+    pace: tuple[PaceChange, ...]
+    liquid_ml_resolution: Decimal
+    knowledge_id: str
+    knowledge_version: str
+    knowledge_effective_date: str
+    knowledge_citation: str
+    table_id: str
+    table_version: str
+    catalogue_id: str
+    catalogue_version: str
+    library_version: str
+
+    @property
+    def end_date(self) -> dt.date | None:
+        """The date of the last step (``None`` if there is no reduction step)."""
+        return self.steps[-1].date if len(self.steps) > 1 else None
+
+
+# --- planning internals ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A dispensable product: opioid amount per unit (mg, microgram/hour) or per mL (liquids)."""
+
+    product: Product
+    amount: Decimal
+    others: tuple[Decimal, ...]  # non-opioid ingredient amounts per unit, label order
+    family: str = ""
+
+
+_Composition = tuple[tuple[_Unit, Decimal], ...]  # (unit, count or mL) per dose
+
+
+@dataclass(frozen=True, slots=True)
+class _Regimen:
+    per_dose: Decimal
+    doses_per_day: Decimal | None  # None: patch
+    composition: _Composition
+
+
+@dataclass(frozen=True, slots=True)
+class _Track:
+    index: int
+    label: str
+    ingredient: str
+    form: str
+    kind: FormKind
+    ratio: Decimal  # OME mg/day per unit of daily amount (mg/day or microgram/hour)
+    ladder: dict[Decimal, _Composition]  # dispensable per-dose amounts
+    start: _Regimen
+    interval_hours: Decimal | None  # patches: change interval, kept
+    patch_frequency: Decimal | None  # patches given with doses_per_day instead
+
+    def daily(self, reg: _Regimen | None) -> Decimal:
+        if reg is None:
+            return _ZERO
+        return reg.per_dose if reg.doses_per_day is None else reg.per_dose * reg.doses_per_day
+
+    def ome(self, reg: _Regimen | None) -> Decimal:
+        return self.daily(reg) * self.ratio
+
+
+class _Refusal(Exception):  # noqa: N818 - internal control flow, never escapes
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_FREQ_WORDS = {1: "once a day", 2: "twice a day", 3: "three times a day", 4: "four times a day"}
+
+
+def _freq_text(n: Decimal | None) -> str:
+    if n is None:
+        return ""
+    if n == n.to_integral_value() and int(n) in _FREQ_WORDS:
+        return _FREQ_WORDS[int(n)]
+    return f"{format_decimal(n)} times a day"
+
+
+def _noun(track: _Track, unit: _Unit) -> str:
+    if track.kind is FormKind.PATCH:
+        return "patch"
+    if track.kind is FormKind.LIQUID:
+        return "mL"
+    form = default_vocabulary().find_form(unit.product.form)
+    return form.nouns[0] if form is not None and form.nouns else "unit"
+
+
+def _lines(track: _Track, comp: _Composition) -> tuple[ProductLine, ...]:
+    return tuple(
+        ProductLine(
+            dmd_code=u.product.dmd_code,
+            product_name=u.product.product_name,
+            strength=u.product.strength or "",
+            dose_quantity=q,
+            dose_unit=_noun(track, u),
+            # a count noun stays singular; the quantity says how many
+        )
+        for u, q in comp
+    )
+
+
+def _plural(noun: str, quantity: Decimal) -> str:
+    if noun == "mL" or quantity <= 1:
+        return noun
+    return noun + ("es" if noun.endswith(("ch", "sh", "s")) else "s")
+
+
+def _item(track: _Track, reg: _Regimen | None) -> StepItem:
+    patch = track.kind is FormKind.PATCH
+    unit = "microgram/hour" if patch else "mg"
+    if reg is None:
+        return StepItem(
+            prescription_index=track.index,
+            ingredient=track.ingredient,
+            form=track.form,
+            per_dose=_ZERO,
+            per_dose_unit=unit,
+            doses_per_day=None,
+            interval_hours=None,
+            daily_amount=_ZERO,
+            daily_amount_unit=unit if patch else "mg/day",
+            daily_ome_mg=_ZERO,
+            lines=(),
+            stopped=True,
+            instruction=f"Stop {track.ingredient} ({track.form}).",
+        )
+    lines = _lines(track, reg.composition)
+    parts = " + ".join(
+        f"{format_decimal(line.dose_quantity)} {_plural(line.dose_unit, line.dose_quantity)}"
+        f" of {line.product_name}"
+        for line in lines
+    )
+    amount = f"{track.ingredient} {format_decimal(reg.per_dose)} {unit}"
+    if patch:
+        every = (
+            f", changed every {format_decimal(track.interval_hours)} hours as before"
+            if track.interval_hours is not None
+            else ", changed as before"
+        )
+        text = f"{amount}: wear {parts} together{every}."
+    else:
+        text = f"{amount} {_freq_text(reg.doses_per_day)}: {parts} each time."
+    return StepItem(
+        prescription_index=track.index,
+        ingredient=track.ingredient,
+        form=track.form,
+        per_dose=reg.per_dose,
+        per_dose_unit=unit,
+        doses_per_day=reg.doses_per_day if not patch else track.patch_frequency,
+        interval_hours=track.interval_hours if patch else None,
+        daily_amount=track.daily(reg),
+        daily_amount_unit="microgram/hour" if patch else "mg/day",
+        daily_ome_mg=track.ome(reg),
+        lines=lines,
+        instruction=text,
+    )
+
+
+def _same_strength(a: Strength, b: Strength) -> bool:
+    if a.kind is not b.kind or len(a.amounts) != len(b.amounts):
+        return False
+    va, vb = a.volume_ml or _ONE, b.volume_ml or _ONE
+    return all(x * vb == y * va for x, y in zip(a.amounts, b.amounts, strict=True))
+
+
+def _brand(product: Product) -> str | None:
+    if product.kind is not ProductKind.AMP:
+        return None
+    return product.product_name.split()[0].casefold()
+
+
+def _representative(candidates: list[Product], brand: str | None) -> Product:
+    """Same brand as the patient's product if there is one, else the VMP, else lowest code."""
+
+    def rank(p: Product) -> tuple[int, int, int, int]:
+        same_brand = 0 if brand is not None and _brand(p) == brand else 1
+        vmp = 0 if p.kind is ProductKind.VMP else 1
+        # the shortest name is the plain product ("tablets", not "effervescent tablets")
+        return (same_brand, vmp, len(p.product_name), int(p.dmd_code))
+
+    return min(candidates, key=rank)
+
+
+def _units(
+    r: ResolvedPrescription,
+    opioid_pos: int,
+    catalogue: Catalogue,
+    given: Product | None,
+    knowledge: TaperKnowledge,
+) -> list[_Unit]:
+    """The dispensable strengths for ``r``: same ingredients, form, route, release type."""
+    form = r.form
+    if form is None:  # pragma: no cover - resolve gives a form or a problem
+        raise _Refusal("the pharmaceutical form is not known")
+    names = tuple(i.name for i in r.ingredients)
+    by_strength: dict[tuple[Decimal, ...], tuple[Strength, list[Product]]] = {}
+    for p in catalogue:
+        if (
+            p.derivation is Derivation.SUCCESSOR
+            or p.strength is None
+            or p.opioid_dependence_treatment
+            or p.ingredient_names != names
+            or p.form != form.name
+            or p.route != r.route
+        ):
+            continue
+        s = parse_strength(p.strength)
+        key = tuple(a / (s.volume_ml or _ONE) for a in s.amounts)
+        by_strength.setdefault(key, (s, []))[1].append(p)
+    brand = _brand(given) if given is not None else None
+    units = []
+    families = {f.name: f for f in knowledge.patch_families if f.ingredient == names[opioid_pos]}
+    for s, products in by_strength.values():
+        product = _representative(products, brand)
+        per = s.volume_ml or _ONE
+        amount = s.amounts[opioid_pos] / per
+        others = tuple(a / per for i, a in enumerate(s.amounts) if i != opioid_pos)
+        family = ""
+        if s.kind is StrengthKind.RATE and families:
+            family = next((n for n, f in families.items() if amount in f.rates), "?")
+        units.append(_Unit(product, amount, others, family))
+    units.sort(key=lambda u: (u.amount, u.others, u.product.dmd_code))
+    return units
+
+
+def _compositions(
+    units: list[_Unit], max_count: int, limit_others: tuple[Decimal, ...] | None
+) -> dict[Decimal, _Composition]:
+    """Per-dose amounts from at most ``max_count`` units (one patch family at a time).
+
+    For each amount keep the composition with the fewest units, then the largest units first.
+    ``limit_others`` caps each non-opioid ingredient per dose (combination products).
+    """
+    best: dict[Decimal, tuple[tuple[int, tuple[Decimal, ...]], _Composition]] = {}
+    for family in sorted({u.family for u in units}):
+        pool = sorted((u for u in units if u.family == family), key=lambda u: -u.amount)
+        for count in range(1, max_count + 1):
+            for combo in itertools.combinations_with_replacement(pool, count):
+                if limit_others is not None:
+                    totals = [sum(c) for c in zip(*(u.others for u in combo), strict=True)]
+                    if any(t > lim for t, lim in zip(totals, limit_others, strict=True)):
+                        continue
+                amount = sum((u.amount for u in combo), _ZERO)
+                comp: list[tuple[_Unit, Decimal]] = []
+                for u in combo:
+                    if comp and comp[-1][0] is u:
+                        comp[-1] = (u, comp[-1][1] + 1)
+                    else:
+                        comp.append((u, _ONE))
+                rank = (count, tuple(-u.amount for u in combo))
+                if amount not in best or rank < best[amount][0]:
+                    best[amount] = (rank, tuple(comp))
+    return {a: c for a, (_, c) in sorted(best.items())}
+
+
+def _whole(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def _refusal_for(
+    r: ResolvedPrescription, knowledge: TaperKnowledge, table: ConversionTable
+) -> tuple[int, str]:
+    """Return (opioid position, ingredient) or raise a refusal with its reason."""
+    if r.problem is not None:
+        raise _Refusal(f"cannot be read: {r.problem}")
+    opioids = [i for i, ing in enumerate(r.ingredients) if ing.opioid]
+    if not opioids:
+        raise _Refusal("not an opioid: nothing to taper")
+    if len(opioids) > 1:
+        raise _Refusal("more than one opioid ingredient in one product: plan by hand")
+    pos = opioids[0]
+    name = r.ingredients[pos].name
+    for rule in knowledge.not_planned:
+        if rule.ingredient == name:
+            raise _Refusal(rule.reason)
+    dose = r.dose
+    if dose is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise _Refusal("no dose")
+    if dose.prn:
+        raise _Refusal(
+            "a when-required (PRN) prescription has no regular dose to reduce step by step: "
+            "agree its maximum with the patient and review it at each step"
+        )
+    if dose.is_range:
+        raise _Refusal("a dose range: agree one regular dose with the patient before planning")
+    row = table.lookup(name, r.route or "")
+    if row is None or not row.convertible or row.factor is None:
+        why = row.reason if row is not None and row.reason else "no conversion factor"
+        raise _Refusal(f"no OME factor in table {table.id} ({why}): the plan could not be checked")
+    return pos, name
+
+
+def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
+    index: int,
+    rx: Prescription,
+    *,
+    vocab: Vocabulary,
+    catalogue: Catalogue,
+    table: ConversionTable,
+    knowledge: TaperKnowledge,
+) -> _Track:
+    r = resolve_prescription(rx, vocab, catalogue)
+    pos, name = _refusal_for(r, knowledge, table)
+    dose = r.dose
+    form = r.form
+    strength = r.strength
+    if dose is None or form is None or strength is None:
+        raise _Refusal("the product has no strength in the catalogue's terms: plan by hand")
+    given: Product | None = None
+    if rx.dmd_code is not None:
+        given = catalogue.by_code(rx.dmd_code)
+    elif rx.product_name is not None:
+        given = catalogue.by_name(rx.product_name)
+    units = _units(r, pos, catalogue, given, knowledge)
+    volume = strength.volume_ml or _ONE
+    current_key = tuple(a / volume for a in strength.amounts)
+    start_unit = next(
+        (u for u in units if (*u.others[:pos], u.amount, *u.others[pos:]) == current_key), None
+    )
+    if start_unit is None:
+        raise _Refusal(
+            "the prescribed strength is not among the catalogue's strengths for this "
+            "ingredient, form and release type: plan by hand"
+        )
+    if given is not None and _same_strength(strength, parse_strength(given.strength or "0 mg")):
+        start_unit = _Unit(given, start_unit.amount, start_unit.others, start_unit.family)
+    row = table.lookup(name, r.route or "")
+    if row is None or row.factor is None:  # pragma: no cover - checked by _refusal_for
+        raise _Refusal("no OME factor")
+    dim = Dimension.RATE if form.kind is FormKind.PATCH else Dimension.MASS
+    multiplier, _exact = table.multiplier(row, dim)
+    ratio = multiplier * Decimal(row.factor)
+    res = knowledge.dispensing.liquid_ml_resolution
+    # the current dose per administration, in units (count) or mL, and as an opioid amount
+    if dose.unit_kind is DoseUnitKind.MASS:  # a dose in mg: the mass is the dose
+        per_dose = dose.quantity * dose.unit_factor
+        quantity = per_dose / start_unit.amount
+    else:  # a count of units, or mL of a liquid (amount per mL)
+        quantity = dose.quantity * dose.unit_factor
+        per_dose = quantity * start_unit.amount
+    interval: Decimal | None = None
+    patch_frequency: Decimal | None = None
+    n: Decimal | None = None
+    if form.kind is FormKind.PATCH:
+        if not _whole(quantity):
+            raise _Refusal("a part of a patch: plan by hand")
+        interval = dose.interval_hours
+        patch_frequency = dose.doses_per_day
+        if interval is None and patch_frequency is None:
+            raise _Refusal("a patch without a change interval: plan by hand")
+    else:
+        if dose.doses_per_day is not None:
+            n = dose.doses_per_day
+        elif dose.interval_hours is not None:
+            n = _HOURS_PER_DAY / dose.interval_hours
+        else:
+            raise _Refusal("no regular number of doses a day: plan by hand")
+        if not _whole(n) or n < 1:
+            raise _Refusal("the frequency is not a whole number of doses a day: plan by hand")
+        n = n.to_integral_value()
+    if form.kind is FormKind.LIQUID:
+        steps = int((quantity / res).to_integral_value(rounding="ROUND_FLOOR"))
+        ladder: dict[Decimal, _Composition] = {
+            k * res * start_unit.amount: ((start_unit, k * res),) for k in range(1, steps + 1)
+        }
+    else:
+        limit: tuple[Decimal, ...] | None = None
+        max_count = (
+            knowledge.dispensing.max_patches_per_application
+            if form.kind is FormKind.PATCH
+            else knowledge.dispensing.max_units_per_dose
+        )
+        if start_unit.others:  # combination: never more of the non-opioid per dose
+            limit = tuple(o * quantity for o in start_unit.others)
+            max_count = int(quantity.to_integral_value(rounding="ROUND_CEILING"))
+            units = [u for u in units if u.family == start_unit.family]
+        else:
+            max_count = max(max_count, int(quantity.to_integral_value(rounding="ROUND_CEILING")))
+        ladder = _compositions(units, max_count, limit)
+    composition: _Composition = ((start_unit, quantity),)
+    if form.kind is not FormKind.LIQUID and not _whole(quantity) and per_dose in ladder:
+        composition = ladder[per_dose]  # a dose in mg made of whole units
+    start = _Regimen(per_dose, n, composition)
+    return _Track(
+        index=index,
+        label=r.label,
+        ingredient=name,
+        form=form.name,
+        kind=form.kind,
+        ratio=ratio,
+        ladder=ladder,
+        start=start,
+        interval_hours=interval,
+        patch_frequency=patch_frequency,
+    )
+
+
+def _options_for(track: _Track, reg: _Regimen) -> tuple[list[_Regimen | None], bool]:
+    """Allowed next regimens (highest first) and whether they are per-dose reductions."""
+    lower = [a for a in track.ladder if a < reg.per_dose]
+    if lower:
+        return [_Regimen(a, reg.doses_per_day, track.ladder[a]) for a in sorted(lower)[::-1]], True
+    n = reg.doses_per_day
+    if n is not None and n > 1:
+        return [_Regimen(reg.per_dose, n - 1, reg.composition)], False
+    return [None], False
+
+
+def _next(
+    track: _Track,
+    reg: _Regimen,
+    wanted_daily: Decimal,
+    others_ome: Decimal,
+    opts: _Options,
+) -> tuple[_Regimen | None, str]:
+    """The next regimen of ``track`` from ``reg`` towards ``wanted_daily``, and why.
+
+    Nearest dispensable per-dose amount to the wanted one (ties to the higher), among those
+    that take off at least ``min_step_fraction`` of the intended reduction; if rounding gives
+    no reduction, the nearest strictly lower dispensable dose.
+    """
+    options, per_dose_step = _options_for(track, reg)
+    notes: list[str] = []
+    chosen = options[0]
+    if per_dose_step:
+        wanted = wanted_daily / (reg.doses_per_day or _ONE)
+        ceiling = reg.per_dose - opts.min_step_fraction * (reg.per_dose - wanted)
+        amounts = sorted(track.ladder)
+        nearest = min(amounts, key=lambda a: (abs(a - wanted), -a))
+        allowed = [a for a in amounts if a < reg.per_dose and a <= ceiling]
+        if nearest >= reg.per_dose:
+            notes.append(
+                "rounding to available strengths gave no reduction: "
+                "the nearest strictly lower dispensable dose is used"
+            )
+        elif nearest not in allowed:
+            notes.append("the nearest dispensable dose was too small a step")
+        if allowed:
+            pick = min(allowed, key=lambda a: (abs(a - wanted), -a))
+            chosen = next(o for o in options if o is not None and o.per_dose == pick)
+    elif chosen is None:
+        notes.append("already the smallest dispensable dose, once a day or one patch: stopped")
+    else:
+        notes.append("already the smallest dispensable dose: one dose a day fewer")
+    if others_ome + track.ome(chosen) < opts.target:
+        fits = [o for o in options if others_ome + track.ome(o) <= opts.target]
+        if fits:
+            chosen = fits[0]
+            notes.append("the highest dispensable dose at or below the target")
+    return chosen, "; ".join(notes)
+
+
+def _percent(change: Decimal, before: Decimal) -> Decimal | None:
+    if before == 0:
+        return None
+    return change * 100 / before
+
+
+def _default_order(tracks: list[_Track]) -> list[int]:
+    return [t.index for t in sorted(tracks, key=lambda t: (-t.ome(t.start), t.index))]
+
+
+def _check_order(order: Sequence[int] | None, tracks: list[_Track], count: int) -> list[int]:
+    default = _default_order(tracks)
+    if order is None:
+        return default
+    given = list(order)
+    if len(set(given)) != len(given) or any(not 0 <= i < count for i in given):
+        raise InvalidInputError("order", "must list distinct prescription positions")
+    planned = {t.index for t in tracks}
+    first = [i for i in given if i in planned]
+    return first + [i for i in default if i not in first]
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    min_step_fraction: Decimal
+    reduction: Decimal
+    every: int
+    target: Decimal
+    reduce_from: ReduceFrom
+    hold_points: tuple[HoldPoint, ...]
+    pace: tuple[PaceChange, ...]
+
+
+def _pace_at(step: int, opts: _Options) -> tuple[Decimal, int]:
+    reduction, every = opts.reduction, opts.every
+    for change in sorted(opts.pace, key=lambda c: c.from_step):
+        if change.from_step <= step:
+            reduction = change.reduction if change.reduction is not None else reduction
+            every = change.every_days if change.every_days is not None else every
+    return reduction, every
+
+
+def _schedule(
+    tracks: list[_Track], order: list[int], opts: _Options, start: dt.date, first_number: int
+) -> list[TaperStep]:
+    by_index = {t.index: t for t in tracks}
+    state: dict[int, _Regimen | None] = {t.index: t.start for t in tracks}
+    holds = {h.at_step: h.intervals for h in opts.hold_points}
+
+    def total() -> Decimal:
+        return sum((by_index[i].ome(reg) for i, reg in state.items()), _ZERO)
+
+    def items(changed: int | None = None) -> tuple[StepItem, ...]:
+        return tuple(
+            _item(by_index[i], reg)
+            for i, reg in sorted(state.items())
+            if reg is not None or i == changed
+        )
+
+    current_total = total()
+    steps = [
+        TaperStep(
+            number=first_number,
+            date=None,
+            until=start,
+            items=items(),
+            daily_ome_mg=current_total,
+            change_mg=_ZERO,
+            change_percent=None,
+            changed_prescription=None,
+            reduction=None,
+            interval_days=None,
+            note="current dose",
+        )
+    ]
+    date = start
+    number = first_number
+    for index in order:
+        track = by_index[index]
+        while state[index] is not None and current_total > opts.target:
+            number += 1
+            if number - first_number > _MAX_STEPS:  # pragma: no cover - ladders are finite
+                raise InvalidInputError("prescriptions", "the plan would be too long")
+            reduction, every = _pace_at(number, opts)
+            reg = state[index]
+            if reg is None:  # pragma: no cover - loop condition
+                break
+            daily = track.daily(reg)
+            drop = reduction * (
+                track.daily(track.start) if opts.reduce_from is ReduceFrom.STARTING else daily
+            )
+            others = current_total - track.ome(reg)
+            new, note = _next(track, reg, daily - drop, others, opts)
+            state[index] = new
+            new_total = total()
+            change = new_total - current_total
+            held = holds.get(number, 0)
+            until = date + dt.timedelta(days=every * (1 + held))
+            steps.append(
+                TaperStep(
+                    number=number,
+                    date=date,
+                    until=until,
+                    items=items(changed=index),
+                    daily_ome_mg=new_total,
+                    change_mg=change,
+                    change_percent=_percent(change, current_total),
+                    changed_prescription=index,
+                    reduction=reduction,
+                    interval_days=every,
+                    hold_intervals=held,
+                    note=note or None,
+                )
+            )
+            current_total = new_total
+            date = until
+    last = steps[-1]
+    steps[-1] = last.model_copy(update={"until": None})
+    return steps
+
+
+def _resolve_inputs(
+    table: ConversionTable | str | None,
+    knowledge: TaperKnowledge | None,
+    catalogue: Catalogue | None,
+    vocabulary: Vocabulary | None,
+) -> tuple[ConversionTable, TaperKnowledge, Catalogue, Vocabulary]:
+    tbl = default_table(table) if isinstance(table, str) else table or default_table()
+    return (
+        tbl,
+        knowledge or default_taper_knowledge(),
+        catalogue or load_catalogue(),
+        vocabulary or default_vocabulary(),
+    )
+
+
+def taper_plan(
+    prescriptions: Iterable[Prescription],
+    *,
+    start: dt.date,
+    reduction: Decimal | None = None,
+    every: dt.timedelta | None = None,
+    target: Decimal = _ZERO,
+    reduce_from: ReduceFrom | str = ReduceFrom.CURRENT,
+    pace: Sequence[PaceChange] | None = None,
+    hold_points: Sequence[HoldPoint] = (),
+    order: Sequence[int] | None = None,
+    knowledge: TaperKnowledge | None = None,
+    table: ConversionTable | str | None = None,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> TaperPlan:
+    """Plan a taper of ``prescriptions`` from ``start`` down to ``target`` mg OME/day.
+
+    Args:
+        prescriptions: the patient's current opioid prescriptions.
+        start: the date of the first reduction.
+        reduction: fraction of the daily dose taken off at each step (default from
+            ``taper.toml``: 0.10, Faculty of Pain Medicine via seed 002).
+        every: time between steps, whole days (default from ``taper.toml``: 14 days).
+        target: total daily OME (mg) to reach; 0 (default) stops every planned opioid.
+        reduce_from: ``"current"`` (default: a fraction of the current daily dose) or
+            ``"starting"`` (a fraction of the starting daily dose: equal steps).
+        pace: patient-led changes of pace from a given step (interval, reduction).
+        hold_points: pauses: stay on a step's dose for extra intervals.
+        order: prescription positions in the order to reduce them (default: most OME first;
+            positions not listed follow in the default order).
+        knowledge: taper knowledge (default: the bundled ``taper.toml``).
+        table: OME conversion table or bundled id (default ``uk-opioids-aware``).
+        catalogue: dm+d product catalogue (default: the bundled one).
+        vocabulary: ingredient/form vocabulary (default: the bundled one).
+
+    Returns:
+        A :class:`TaperPlan`. Prescriptions that cannot be planned are in ``not_planned``
+        with their reasons; if none can be planned the status is ``not-planned``.
+
+    Raises:
+        InvalidInputError: an option is out of range, or a prescription is invalid.
+        UnknownProductError: a dm+d code or product name is not in the catalogue.
+    """
+    tbl, know, cat, vocab = _resolve_inputs(table, knowledge, catalogue, vocabulary)
+    opts = _make_options(
+        know,
+        reduction=reduction,
+        every=every,
+        target=target,
+        reduce_from=reduce_from,
+        pace=pace,
+        hold_points=hold_points,
+    )
+    rxs = list(prescriptions)
+    with localcontext(_CONTEXT):
+        tracks, refused = _tracks(rxs, vocab=vocab, catalogue=cat, table=tbl, knowledge=know)
+        ordering = _check_order(order, tracks, len(rxs))
+        steps = _schedule(tracks, ordering, opts, start, 0) if tracks else []
+    return _plan(steps, refused, ordering, opts, start=start, know=know, tbl=tbl, cat=cat)
+
+
+def _make_options(
+    know: TaperKnowledge,
+    *,
+    reduction: Decimal | None,
+    every: dt.timedelta | None,
+    target: Decimal,
+    reduce_from: ReduceFrom | str,
+    pace: Sequence[PaceChange] | None,
+    hold_points: Sequence[HoldPoint],
+) -> _Options:
+    red = know.pace.reduction if reduction is None else Decimal(reduction)
+    if not (_ZERO < red < _ONE) or not red.is_finite():
+        raise InvalidInputError("reduction", "must be a fraction between 0 and 1")
+    days = know.pace.interval_days
+    if every is not None:
+        if every.seconds or every.microseconds or every.days < 1:
+            raise InvalidInputError("every", "must be a whole number of days, at least 1")
+        days = every.days
+    tgt = Decimal(target)
+    if not tgt.is_finite() or tgt < 0:
+        raise InvalidInputError("target", "must be a daily OME of 0 or more")
+    try:
+        rf = ReduceFrom(reduce_from)
+    except ValueError:
+        raise InvalidInputError("reduce_from", "must be 'current' or 'starting'") from None
+    holds = tuple(hold_points)
+    if len({h.at_step for h in holds}) != len(holds):
+        raise InvalidInputError("hold_points", "one hold point per step")
+    return _Options(know.pace.min_step_fraction, red, days, tgt, rf, holds, tuple(pace or ()))
+
+
+def _tracks(
+    rxs: list[Prescription],
+    *,
+    vocab: Vocabulary,
+    catalogue: Catalogue,
+    table: ConversionTable,
+    knowledge: TaperKnowledge,
+) -> tuple[list[_Track], list[NotPlanned]]:
+    tracks: list[_Track] = []
+    refused: list[NotPlanned] = []
+    for i, rx in enumerate(rxs):
+        if not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{i}]", "must be a Prescription")
+        # validates the prescription the same way the OME calculator does (and plausibility)
+        # (the default catalogue is passed as None: calculate_ome memoises on its arguments)
+        cat = None if catalogue is load_catalogue() else catalogue
+        result = calculate_ome([rx], table=table, vocabulary=vocab, catalogue=cat)
+        try:
+            track = _track(
+                i, rx, vocab=vocab, catalogue=catalogue, table=table, knowledge=knowledge
+            )
+        except _Refusal as exc:
+            label = result.items[0].drug if result.items else "prescription"
+            refused.append(NotPlanned(prescription_index=i, label=label, reason=exc.reason))
+            continue
+        tracks.append(track)
+    return tracks, refused
+
+
+def _plan(
+    steps: list[TaperStep],
+    refused: list[NotPlanned],
+    ordering: list[int],
+    opts: _Options,
+    *,
+    start: dt.date,
+    know: TaperKnowledge,
+    tbl: ConversionTable,
+    cat: Catalogue,
+    history: tuple[TaperStep, ...] = (),
+) -> TaperPlan:
+    if not steps:
+        status, reason = PlanStatus.NOT_PLANNED, "no prescription could be planned: see not_planned"
+    elif refused:
+        status, reason = (
+            PlanStatus.PARTIAL,
+            "some prescriptions could not be planned: see not_planned",
+        )
+    else:
+        status, reason = PlanStatus.PLANNED, None
+    start_ome = steps[0].daily_ome_mg if steps else _ZERO
+    final_ome = steps[-1].daily_ome_mg if steps else _ZERO
+    return TaperPlan(
+        status=status,
+        reason=reason,
+        steps=tuple(steps),
+        not_planned=tuple(refused),
+        history=history,
+        start=start,
+        start_ome_mg=start_ome,
+        final_ome_mg=final_ome,
+        target_ome_mg=opts.target,
+        target_reached=bool(steps) and final_ome <= opts.target,
+        reduction=opts.reduction,
+        interval_days=opts.every,
+        reduce_from=opts.reduce_from,
+        order=tuple(ordering),
+        hold_points=opts.hold_points,
+        pace=opts.pace,
+        liquid_ml_resolution=know.dispensing.liquid_ml_resolution,
+        knowledge_id=know.id,
+        knowledge_version=know.version,
+        knowledge_effective_date=know.effective_date.isoformat(),
+        knowledge_citation=know.citation_text(know.pace.citations[0]),
+        table_id=tbl.id,
+        table_version=tbl.version,
+        catalogue_id=cat.id,
+        catalogue_version=cat.version,
+        library_version=__version__,
+    )
+
+
+def replan(
+    plan: TaperPlan,
+    from_step: int,
+    actual_prescriptions: Iterable[Prescription],
+    *,
+    start: dt.date | None = None,
+    knowledge: TaperKnowledge | None = None,
+    table: ConversionTable | str | None = None,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> TaperPlan:
+    """Plan again from step ``from_step`` of ``plan``, with the dose actually taken.
+
+    Steps before ``from_step`` become ``history``; the new plan's first step is numbered
+    ``from_step`` and holds ``actual_prescriptions`` (which may be higher than planned: the
+    patient's pace wins). The options of ``plan`` are kept (its pace changes and hold points
+    apply by step number); ``order`` is by position in ``actual_prescriptions`` (default rule).
+    With ``reduce_from="starting"`` the actual dose is the new starting dose. ``start``
+    (default: the date of step ``from_step``, or the plan's start) is the next reduction date.
+
+    Raises:
+        InvalidInputError: ``from_step`` is not a step of the plan.
+    """
+    numbers = [s.number for s in plan.steps]
+    if from_step not in numbers:
+        raise InvalidInputError("from_step", "must be the number of a step of the plan")
+    position = numbers.index(from_step)
+    step = plan.steps[position]
+    step_date = step.date
+    next_date = (
+        start or step.until or (step_date or plan.start) + dt.timedelta(days=plan.interval_days)
+    )
+    tbl, know, cat, vocab = _resolve_inputs(table, knowledge, catalogue, vocabulary)
+    opts = _Options(
+        know.pace.min_step_fraction,
+        plan.reduction,
+        plan.interval_days,
+        plan.target_ome_mg,
+        plan.reduce_from,
+        plan.hold_points,
+        plan.pace,
+    )
+    rxs = list(actual_prescriptions)
+    with localcontext(_CONTEXT):
+        tracks, refused = _tracks(rxs, vocab=vocab, catalogue=cat, table=tbl, knowledge=know)
+        ordering = _check_order(None, tracks, len(rxs))
+        steps = _schedule(tracks, ordering, opts, next_date, from_step) if tracks else []
+    if steps:
+        steps[0] = steps[0].model_copy(update={"date": step_date, "note": "dose actually taken"})
+    history = plan.history + plan.steps[:position]
+    return _plan(
+        steps,
+        refused,
+        ordering,
+        opts,
+        start=next_date,
+        know=know,
+        tbl=tbl,
+        cat=cat,
+        history=history,
+    )
