@@ -110,6 +110,7 @@ class _PatchFamily(KnowledgeModel):
     ingredient: str = Field(min_length=1)
     name: str = Field(min_length=1)
     rates: tuple[Decimal, ...] = Field(min_length=1)
+    change_hours: Decimal | None = Field(default=None, gt=0)
     citations: tuple[str, ...] = Field(min_length=1)
 
 
@@ -355,10 +356,31 @@ class _Track:
     form: str
     kind: FormKind
     ratio: Decimal  # OME mg/day per unit of daily amount (mg/day or microgram/hour)
-    ladder: dict[Decimal, _Composition]  # dispensable per-dose amounts
+    ladders: dict[str, dict[Decimal, _Composition]]  # dispensable per-dose amounts, by family
     start: _Regimen
     interval_hours: Decimal | None  # patches: change interval, kept
     patch_frequency: Decimal | None  # patches given with doses_per_day instead
+    family_hours: dict[str, Decimal]  # patches: change interval of a family, if fixed
+
+    def ladder(self, reg: _Regimen) -> dict[Decimal, _Composition]:
+        """Dispensable per-dose amounts from ``reg``: its own patch family, or one lower.
+
+        A family whose largest patch is below the smallest of the current family may be moved
+        down to (buprenorphine 3-4-day to 7-day patches), never back up: no ping-pong.
+        """
+        family = reg.composition[0][0].family if reg.composition else ""
+        own = self.ladders.get(family, {})
+        merged = dict(own)
+        floor = min((u.amount for u, _ in reg.composition), default=_ZERO)
+        for name in sorted(self.ladders):
+            if name == family:
+                continue
+            other = self.ladders[name]
+            top = max((u.amount for c in other.values() for u, _ in c), default=_ZERO)
+            if own and top < floor:
+                for amount, comp in other.items():
+                    merged.setdefault(amount, comp)
+        return merged
 
     def daily(self, reg: _Regimen | None) -> Decimal:
         if reg is None:
@@ -409,6 +431,14 @@ def _lines(track: _Track, comp: _Composition) -> tuple[ProductLine, ...]:
     )
 
 
+def _hours(hours: Decimal | None) -> str:
+    if hours is None:
+        return "as prescribed"
+    text = f"{format_decimal(hours)} hours"
+    days = hours / _HOURS_PER_DAY
+    return f"{text} ({format_decimal(days)} days)" if _whole(days) else text
+
+
 def _plural(noun: str, quantity: Decimal) -> str:
     if noun == "mL" or quantity <= 1:
         return noun
@@ -435,6 +465,11 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
             instruction=f"Stop {track.ingredient} ({track.form}).",
         )
     lines = _lines(track, reg.composition)
+    interval, frequency = track.interval_hours, track.patch_frequency
+    family = reg.composition[0][0].family if reg.composition else ""
+    new_family = patch and family != track.start.composition[0][0].family
+    if new_family and family in track.family_hours:
+        interval, frequency = track.family_hours[family], None
     parts = " + ".join(
         f"{format_decimal(line.dose_quantity)} {_plural(line.dose_unit, line.dose_quantity)}"
         f" of {line.product_name}"
@@ -442,11 +477,12 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
     )
     amount = f"{track.ingredient} {format_decimal(reg.per_dose)} {unit}"
     if patch:
-        every = (
-            f", changed every {format_decimal(track.interval_hours)} hours as before"
-            if track.interval_hours is not None
-            else ", changed as before"
-        )
+        if new_family:
+            every = f", a different type of patch: changed every {_hours(interval)}"
+        elif interval is not None:
+            every = f", changed every {_hours(interval)} as before"
+        else:
+            every = ", changed as before"
         text = f"{amount}: wear {parts} together{every}."
     else:
         text = f"{amount} {_freq_text(reg.doses_per_day)}: {parts} each time."
@@ -456,8 +492,8 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
         form=track.form,
         per_dose=reg.per_dose,
         per_dose_unit=unit,
-        doses_per_day=reg.doses_per_day if not patch else track.patch_frequency,
-        interval_hours=track.interval_hours if patch else None,
+        doses_per_day=reg.doses_per_day if not patch else frequency,
+        interval_hours=interval if patch else None,
         daily_amount=track.daily(reg),
         daily_amount_unit="microgram/hour" if patch else "mg/day",
         daily_ome_mg=track.ome(reg),
@@ -535,14 +571,15 @@ def _units(
 
 def _compositions(
     units: list[_Unit], max_count: int, limit_others: tuple[Decimal, ...] | None
-) -> dict[Decimal, _Composition]:
-    """Per-dose amounts from at most ``max_count`` units (one patch family at a time).
+) -> dict[str, dict[Decimal, _Composition]]:
+    """Per-dose amounts from at most ``max_count`` units, per patch family (``""``: one family).
 
     For each amount keep the composition with the fewest units, then the largest units first.
     ``limit_others`` caps each non-opioid ingredient per dose (combination products).
     """
-    best: dict[Decimal, tuple[tuple[int, tuple[Decimal, ...]], _Composition]] = {}
+    ladders: dict[str, dict[Decimal, _Composition]] = {}
     for family in sorted({u.family for u in units}):
+        best: dict[Decimal, tuple[tuple[int, tuple[Decimal, ...]], _Composition]] = {}
         pool = sorted((u for u in units if u.family == family), key=lambda u: -u.amount)
         for count in range(1, max_count + 1):
             for combo in itertools.combinations_with_replacement(pool, count):
@@ -560,7 +597,8 @@ def _compositions(
                 rank = (count, tuple(-u.amount for u in combo))
                 if amount not in best or rank < best[amount][0]:
                     best[amount] = (rank, tuple(comp))
-    return {a: c for a, (_, c) in sorted(best.items())}
+        ladders[family] = {a: c for a, (_, c) in sorted(best.items())}
+    return ladders
 
 
 def _whole(value: Decimal) -> bool:
@@ -670,8 +708,8 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         n = n.to_integral_value()
     if form.kind is FormKind.LIQUID:
         steps = int((quantity / res).to_integral_value(rounding="ROUND_FLOOR"))
-        ladder: dict[Decimal, _Composition] = {
-            k * res * start_unit.amount: ((start_unit, k * res),) for k in range(1, steps + 1)
+        ladders: dict[str, dict[Decimal, _Composition]] = {
+            "": {k * res * start_unit.amount: ((start_unit, k * res),) for k in range(1, steps + 1)}
         }
     else:
         limit: tuple[Decimal, ...] | None = None
@@ -686,10 +724,11 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
             units = [u for u in units if u.family == start_unit.family]
         else:
             max_count = max(max_count, int(quantity.to_integral_value(rounding="ROUND_CEILING")))
-        ladder = _compositions(units, max_count, limit)
+        ladders = _compositions(units, max_count, limit)
     composition: _Composition = ((start_unit, quantity),)
-    if form.kind is not FormKind.LIQUID and not _whole(quantity) and per_dose in ladder:
-        composition = ladder[per_dose]  # a dose in mg made of whole units
+    own = ladders.get(start_unit.family, {})
+    if form.kind is not FormKind.LIQUID and not _whole(quantity) and per_dose in own:
+        composition = own[per_dose]  # a dose in mg made of whole units
     start = _Regimen(per_dose, n, composition)
     return _Track(
         index=index,
@@ -698,18 +737,24 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         form=form.name,
         kind=form.kind,
         ratio=ratio,
-        ladder=ladder,
+        ladders=ladders,
         start=start,
         interval_hours=interval,
         patch_frequency=patch_frequency,
+        family_hours={
+            f.name: f.change_hours
+            for f in knowledge.patch_families
+            if f.ingredient == name and f.change_hours is not None
+        },
     )
 
 
 def _options_for(track: _Track, reg: _Regimen) -> tuple[list[_Regimen | None], bool]:
     """Allowed next regimens (highest first) and whether they are per-dose reductions."""
-    lower = [a for a in track.ladder if a < reg.per_dose]
+    ladder = track.ladder(reg)
+    lower = [a for a in ladder if a < reg.per_dose]
     if lower:
-        return [_Regimen(a, reg.doses_per_day, track.ladder[a]) for a in sorted(lower)[::-1]], True
+        return [_Regimen(a, reg.doses_per_day, ladder[a]) for a in sorted(lower)[::-1]], True
     n = reg.doses_per_day
     if n is not None and n > 1:
         return [_Regimen(reg.per_dose, n - 1, reg.composition)], False
@@ -735,7 +780,7 @@ def _next(
     if per_dose_step:
         wanted = wanted_daily / (reg.doses_per_day or _ONE)
         ceiling = reg.per_dose - opts.min_step_fraction * (reg.per_dose - wanted)
-        amounts = sorted(track.ladder)
+        amounts = sorted(track.ladder(reg))
         nearest = min(amounts, key=lambda a: (abs(a - wanted), -a))
         allowed = [a for a in amounts if a < reg.per_dose and a <= ceiling]
         if nearest >= reg.per_dose:
@@ -760,10 +805,13 @@ def _next(
     return chosen, "; ".join(notes)
 
 
+_PERCENT_PLACES = Decimal("0.1")  # display only: percentages are never compared
+
+
 def _percent(change: Decimal, before: Decimal) -> Decimal | None:
     if before == 0:
         return None
-    return change * 100 / before
+    return (change * 100 / before).quantize(_PERCENT_PLACES)
 
 
 def _default_order(tracks: list[_Track]) -> list[int]:

@@ -336,3 +336,33 @@ def test_deterministic() -> None:
 def test_bad_options(option: str, value: object) -> None:
     with pytest.raises(InvalidInputError):
         taper_plan([oxy_mr()], start=START, **{option: value})  # type: ignore[arg-type]
+
+
+def test_buprenorphine_moves_down_to_7_day_patches_never_back() -> None:
+    # Buprenorphine 52.5 microgram/hour (3- to 4-day patch, changed every 96 h) = 126 OME.
+    # 52.5 x 0.9 = 47.25: nearest is 52.5 itself (no change) -> the highest strictly lower
+    # dispensable dose: 40 = 2 x 20 (7-day family, whose largest patch 20 < 35); change
+    # interval becomes 168 h. From then on only 7-day patches (no 35 = 3- to 4-day patch):
+    # 40 x 0.9 = 36 -> 35 = 20 + 15 (7-day).
+    rx = Prescription(
+        drug="buprenorphine",
+        form="transdermal patch",
+        strength="52.5 microgram/hour",
+        dose_quantity=1,
+        dose_unit="patch",
+        interval_hours=96,
+    )
+    plan = taper_plan([rx], start=START)
+    first, second = plan.steps[1].items[0], plan.steps[2].items[0]
+    assert first.per_dose == 40
+    assert [(line.strength, line.dose_quantity) for line in first.lines] == [
+        ("20 microgram/hour", D(2))
+    ]
+    assert first.interval_hours == 168
+    assert "different type of patch" in first.instruction
+    assert second.per_dose == 35
+    assert sorted(line.strength for line in second.lines) == [
+        "15 microgram/hour",
+        "20 microgram/hour",
+    ]
+    assert plan.steps[0].items[0].interval_hours == 96
