@@ -8,6 +8,7 @@ import typer
 
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
+from opioidcds.cli.taper_cmd import taper_command
 
 __all__ = ["app"]
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("taper")(taper_command)
 
 
 @app.command("parse-dosage")
