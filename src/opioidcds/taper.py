@@ -12,10 +12,14 @@ Rules (``docs/tapering.md``; every number comes from ``conversion_tables/taper.t
   to report and to check the target, never to convert between opioids.
 - The dose is rounded to the nearest dispensable dose (ties to the higher, gentler one) made of
   real UK strengths of the same ingredient, form and release type from the dm+d catalogue (at
-  most ``max_units_per_dose`` tablets per dose; patches of one family, at most
-  ``max_patches_per_application`` worn together; liquids in ``liquid_ml_resolution`` mL of the
-  same product). If that is no change or an increase, the nearest strictly lower dispensable
-  dose is taken: a plan never increases.
+  most ``max_units_per_dose`` tablets per dose; at most ``max_patches_per_application``
+  patches worn together, of one patch family; liquids in ``liquid_ml_resolution`` mL of the same
+  product), among doses that take off at least ``min_step_fraction`` of the intended
+  reduction. If rounding gives no change or an increase, the nearest strictly lower
+  dispensable dose is taken: a plan never increases. A patient's brand is kept where it has
+  the strength (modified-release opioids are prescribed by brand).
+- Patches may move down to a family of smaller patches (buprenorphine 3-4-day to 7-day, with
+  that family's change interval), never back up.
 - Doses stay equal through the day. When the dose is already the smallest dispensable one, the
   next step takes one dose a day away; from one dose a day (or the smallest patch), it stops.
 - Combination products (co-codamol) mix only strengths that do not raise any non-opioid
@@ -1050,16 +1054,21 @@ def _tracks(
     for i, rx in enumerate(rxs):
         if not isinstance(rx, Prescription):
             raise InvalidInputError(f"prescriptions[{i}]", "must be a Prescription")
-        # validates the prescription the same way the OME calculator does (and plausibility)
-        # (the default catalogue is passed as None: calculate_ome memoises on its arguments)
-        cat = None if catalogue is load_catalogue() else catalogue
-        result = calculate_ome([rx], table=table, vocabulary=vocab, catalogue=cat)
+    # Validate every prescription as the OME calculator does, including the plausibility
+    # limit summed over prescriptions. calculate_ome memoises on its arguments and a Catalogue
+    # is not hashable, so it is given the default catalogue as None, and a caller's own
+    # catalogue is not passed to it (the check is then skipped: see docs/tapering.md).
+    labels: dict[int, str] = {}
+    if catalogue is load_catalogue():
+        result = calculate_ome(rxs, table=table, vocabulary=vocab)
+        labels = {item.prescription_index: item.drug for item in reversed(result.items)}
+    for i, rx in enumerate(rxs):
         try:
             track = _track(
                 i, rx, vocab=vocab, catalogue=catalogue, table=table, knowledge=knowledge
             )
         except _Refusal as exc:
-            label = result.items[0].drug if result.items else "prescription"
+            label = labels.get(i, "prescription")
             refused.append(NotPlanned(prescription_index=i, label=label, reason=exc.reason))
             continue
         tracks.append(track)

@@ -366,3 +366,43 @@ def test_buprenorphine_moves_down_to_7_day_patches_never_back() -> None:
         "20 microgram/hour",
     ]
     assert plan.steps[0].items[0].interval_hours == 96
+
+
+def test_brand_is_kept_and_a_mass_dose_is_read() -> None:
+    # OxyContin 40 mg (AMP 2897211000001106) bd: the other strengths come from the same brand
+    # (modified-release opioids are prescribed by brand). 40 mg of 20 mg tablets = 2 tablets.
+    brand = Prescription(
+        dmd_code="2897211000001106", dose_quantity=1, dose_unit="tablet", doses_per_day=2
+    )
+    plan = taper_plan([brand], start=START)
+    names = {line.product_name for s in plan.steps[1:-1] for line in s.items[0].lines}
+    assert names
+    assert all(n.startswith("OxyContin") for n in names)
+    by_mass = Prescription(
+        drug="oxycodone",
+        form="modified-release tablet",
+        strength="20 mg",
+        dose_quantity=40,
+        dose_unit="mg",
+        doses_per_day=2,
+    )
+    first = taper_plan([by_mass], start=START).steps[0].items[0]
+    assert first.per_dose == 40
+    assert [(line.strength, line.dose_quantity) for line in first.lines] == [("20 mg", D(2))]
+
+
+def test_own_catalogue_object() -> None:
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
+    from opioidcds.products import load_catalogue  # noqa: PLC0415
+
+    own = load_catalogue(knowledge_dir("catalogue"))
+    plan = taper_plan([oxy_mr()], start=START, catalogue=own)
+    assert [s.daily_ome_mg for s in plan.steps][:2] == [D(120), D(105)]
+
+
+def test_not_an_opioid_and_unknown_drug() -> None:
+    unknown = Prescription(drug="zzz-unknown", form="tablet", strength="5 mg",
+                           dose_quantity=1, dose_unit="tablet", doses_per_day=1)  # fmt: skip
+    plan = taper_plan([unknown], start=START)
+    assert plan.status is PlanStatus.NOT_PLANNED
+    assert "cannot be read" in plan.not_planned[0].reason
