@@ -119,9 +119,16 @@ class _PatchFamily(KnowledgeModel):
 
 
 class _NotPlannedRule(KnowledgeModel):
-    ingredient: str = Field(min_length=1)
+    ingredient: str | None = Field(default=None, min_length=1)
+    route: str | None = Field(default=None, min_length=1)
     reason: str = Field(min_length=1)
     citations: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.ingredient is None) == (self.route is None):
+            raise ValueError("a not_planned rule names an ingredient or a route")
+        return self
 
 
 class TaperKnowledge(KnowledgeHeader):
@@ -623,7 +630,7 @@ def _refusal_for(
     pos = opioids[0]
     name = r.ingredients[pos].name
     for rule in knowledge.not_planned:
-        if rule.ingredient == name:
+        if rule.ingredient == name or (rule.route is not None and rule.route == r.route):
             raise _Refusal(rule.reason)
     dose = r.dose
     if dose is None:  # pragma: no cover - resolve sets a dose or a problem

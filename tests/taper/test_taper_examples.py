@@ -406,3 +406,28 @@ def test_not_an_opioid_and_unknown_drug() -> None:
     plan = taper_plan([unknown], start=START)
     assert plan.status is PlanStatus.NOT_PLANNED
     assert "cannot be read" in plan.not_planned[0].reason
+
+
+def test_injection_is_not_planned() -> None:
+    rx = Prescription(
+        drug="morphine",
+        form="injection",
+        strength="10 mg/mL",
+        dose_quantity=1,
+        dose_unit="mL",
+        doses_per_day=2,
+    )
+    plan = taper_plan([rx], start=START)
+    assert plan.status is PlanStatus.NOT_PLANNED
+    assert "injection" in plan.not_planned[0].reason
+
+
+def test_bad_pace_and_holds() -> None:
+    with pytest.raises(InvalidInputError):
+        PaceChange(from_step=2)
+    with pytest.raises(InvalidInputError):
+        taper_plan(
+            [oxy_mr()],
+            start=START,
+            hold_points=[HoldPoint(at_step=2, intervals=1), HoldPoint(at_step=2, intervals=3)],
+        )
