@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from functools import cache
@@ -230,6 +230,7 @@ class StepItem(ResultModel):
     """
 
     prescription_index: int
+    prescription_indices: tuple[int, ...]
     ingredient: str
     form: str
     per_dose: Decimal
@@ -362,8 +363,11 @@ class _Regimen:
 @dataclass(frozen=True, slots=True)
 class _Track:
     index: int
+    indices: tuple[int, ...]  # every input prescription merged into this one (same product kind)
     label: str
     ingredient: str
+    names: tuple[str, ...]  # all ingredients, label order
+    route: str
     form: str
     kind: FormKind
     ratio: Decimal  # OME mg/day per unit of daily amount (mg/day or microgram/hour)
@@ -372,6 +376,9 @@ class _Track:
     interval_hours: Decimal | None  # patches: change interval, kept
     patch_frequency: Decimal | None  # patches given with doses_per_day instead
     family_hours: dict[str, Decimal]  # patches: change interval of a family, if fixed
+    units: tuple[_Unit, ...]  # dispensable strengths
+    limit: tuple[Decimal, ...] | None  # combinations: non-opioid amounts per dose, at most
+    base_max: int  # most units (patches) per dose from taper.toml
 
     def ladder(self, reg: _Regimen) -> dict[Decimal, _Composition]:
         """Dispensable per-dose amounts from ``reg``: its own patch family, or one lower.
@@ -462,6 +469,7 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
     if reg is None:
         return StepItem(
             prescription_index=track.index,
+            prescription_indices=track.indices,
             ingredient=track.ingredient,
             form=track.form,
             per_dose=_ZERO,
@@ -499,6 +507,7 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
         text = f"{amount} {_freq_text(reg.doses_per_day)}: {parts} each time."
     return StepItem(
         prescription_index=track.index,
+        prescription_indices=track.indices,
         ingredient=track.ingredient,
         form=track.form,
         per_dose=reg.per_dose,
@@ -717,25 +726,22 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         if not _whole(n) or n < 1:
             raise _Refusal("the frequency is not a whole number of doses a day: plan by hand")
         n = n.to_integral_value()
+    base_max = (
+        knowledge.dispensing.max_patches_per_application
+        if form.kind is FormKind.PATCH
+        else knowledge.dispensing.max_units_per_dose
+    )
+    limit: tuple[Decimal, ...] | None = None
+    if start_unit.others:  # combination: never more of the non-opioid per dose
+        limit = tuple(o * quantity for o in start_unit.others)
+        units = [u for u in units if u.family == start_unit.family]
     if form.kind is FormKind.LIQUID:
         steps = int((quantity / res).to_integral_value(rounding="ROUND_FLOOR"))
         ladders: dict[str, dict[Decimal, _Composition]] = {
             "": {k * res * start_unit.amount: ((start_unit, k * res),) for k in range(1, steps + 1)}
         }
     else:
-        limit: tuple[Decimal, ...] | None = None
-        max_count = (
-            knowledge.dispensing.max_patches_per_application
-            if form.kind is FormKind.PATCH
-            else knowledge.dispensing.max_units_per_dose
-        )
-        if start_unit.others:  # combination: never more of the non-opioid per dose
-            limit = tuple(o * quantity for o in start_unit.others)
-            max_count = int(quantity.to_integral_value(rounding="ROUND_CEILING"))
-            units = [u for u in units if u.family == start_unit.family]
-        else:
-            max_count = max(max_count, int(quantity.to_integral_value(rounding="ROUND_CEILING")))
-        ladders = _compositions(units, max_count, limit)
+        ladders = _compositions(units, _max_count(base_max, quantity, limit), limit)
     composition: _Composition = ((start_unit, quantity),)
     own = ladders.get(start_unit.family, {})
     if form.kind is not FormKind.LIQUID and not _whole(quantity) and per_dose in own:
@@ -743,8 +749,11 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
     start = _Regimen(per_dose, n, composition)
     return _Track(
         index=index,
+        indices=(index,),
         label=r.label,
         ingredient=name,
+        names=tuple(i.name for i in r.ingredients),
+        route=r.route or "",
         form=form.name,
         kind=form.kind,
         ratio=ratio,
@@ -757,7 +766,86 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
             for f in knowledge.patch_families
             if f.ingredient == name and f.change_hours is not None
         },
+        units=tuple(units),
+        limit=limit,
+        base_max=base_max,
     )
+
+
+def _max_count(base_max: int, units_per_dose: Decimal, limit: tuple[Decimal, ...] | None) -> int:
+    """Most units a dose may use.
+
+    As many as now for combinations; otherwise the taper.toml maximum or as many as now,
+    whichever is more.
+    """
+    now = int(units_per_dose.to_integral_value(rounding="ROUND_CEILING"))
+    return now if limit is not None else max(base_max, now)
+
+
+def _units_now(reg: _Regimen) -> Decimal:
+    return sum((q for _, q in reg.composition), _ZERO)
+
+
+def _merge_key(t: _Track) -> tuple[object, ...] | None:
+    """Key under which prescriptions are one dose to taper (``None``: never merged).
+
+    Prescriptions of one product kind taken together (oxycodone MR 30 mg bd and 5 mg bd) are
+    one dose (35 mg bd); liquids are never merged (no mixing of measured volumes).
+    """
+    if t.kind is FormKind.LIQUID:
+        return None
+    family = t.start.composition[0][0].family
+    return (t.names, t.form, t.route, t.start.doses_per_day, t.interval_hours,
+            t.patch_frequency, family)  # fmt: skip
+
+
+def _merge(tracks: list[_Track]) -> list[_Track]:
+    groups: dict[tuple[object, ...], list[_Track]] = {}
+    out: list[_Track | tuple[object, ...]] = []
+    for t in tracks:
+        key = _merge_key(t)
+        if key is None:
+            out.append(t)
+        elif key in groups:
+            groups[key].append(t)
+        else:
+            groups[key] = [t]
+            out.append(key)
+    merged: list[_Track] = []
+    for entry in out:
+        if isinstance(entry, _Track):
+            merged.append(entry)
+            continue
+        group = groups[entry]
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        first = group[0]
+        counts: dict[_Unit, Decimal] = {}
+        for t in group:
+            for u, q in t.start.composition:
+                counts[u] = counts.get(u, _ZERO) + q
+        composition = tuple(sorted(counts.items(), key=lambda uq: (-uq[0].amount, uq[0].others)))
+        per_dose = sum((t.start.per_dose for t in group), _ZERO)
+        limit = None
+        if first.limit is not None:
+            limit = tuple(
+                sum(lims, _ZERO) for lims in zip(*(t.limit or () for t in group), strict=True)
+            )
+        start = _Regimen(per_dose, first.start.doses_per_day, composition)
+        ladders = _compositions(
+            list(first.units), _max_count(first.base_max, _units_now(start), limit), limit
+        )
+        merged.append(
+            replace(
+                first,
+                indices=tuple(i for t in group for i in t.indices),
+                start=start,
+                ladders=ladders,
+                limit=limit,
+            )
+        )
+    return merged
 
 
 def _options_for(track: _Track, reg: _Regimen) -> tuple[list[_Regimen | None], bool]:
@@ -836,8 +924,11 @@ def _check_order(order: Sequence[int] | None, tracks: list[_Track], count: int) 
     given = list(order)
     if len(set(given)) != len(given) or any(not 0 <= i < count for i in given):
         raise InvalidInputError("order", "must list distinct prescription positions")
-    planned = {t.index for t in tracks}
-    first = [i for i in given if i in planned]
+    owner = {i: t.index for t in tracks for i in t.indices}
+    first: list[int] = []
+    for i in given:
+        if i in owner and owner[i] not in first:
+            first.append(owner[i])
     return first + [i for i in default if i not in first]
 
 
@@ -1079,7 +1170,7 @@ def _tracks(
             refused.append(NotPlanned(prescription_index=i, label=label, reason=exc.reason))
             continue
         tracks.append(track)
-    return tracks, refused
+    return _merge(tracks), refused
 
 
 def _plan(

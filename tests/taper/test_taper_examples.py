@@ -431,3 +431,28 @@ def test_bad_pace_and_holds() -> None:
             start=START,
             hold_points=[HoldPoint(at_step=2, intervals=1), HoldPoint(at_step=2, intervals=3)],
         )
+
+
+def test_same_product_kind_prescribed_as_two_items_is_one_dose() -> None:
+    # oxycodone MR 30 mg bd + 5 mg bd (two prescriptions) = 35 mg bd = 105 OME, tapered as one
+    # dose: 70 x 0.9 = 63 -> 31.5 -> 30 bd (90 OME)
+    plan = taper_plan([oxy_mr(mg=30), oxy_mr(mg=5)], start=START)
+    assert plan.steps[0].daily_ome_mg == 105
+    (item,) = plan.steps[0].items
+    assert item.prescription_indices == (0, 1)
+    assert item.per_dose == 35
+    assert plan.steps[1].items[0].per_dose == 30
+    assert plan.steps[1].changed_prescription == 0
+    # order by either position refers to the merged dose
+    assert taper_plan([oxy_mr(mg=30), oxy_mr(mg=5)], start=START, order=[1]).order == (0,)
+
+
+def test_replan_with_the_planned_dose_continues_the_plan() -> None:
+    plan = taper_plan([oxy_mr()], start=START)
+    for k in range(1, len(plan.steps)):
+        step = plan.steps[k]
+        if not step.prescriptions():
+            continue
+        again = replan(plan, k, step.prescriptions())
+        assert [s.daily_ome_mg for s in again.steps] == [s.daily_ome_mg for s in plan.steps[k:]]
+        assert [s.date for s in again.steps] == [s.date for s in plan.steps[k:]]

@@ -14,7 +14,7 @@ from opioidcds.models import Prescription
 from opioidcds.ome import calculate_ome
 from opioidcds.products import load_catalogue
 from opioidcds.resolve import resolve_prescription
-from opioidcds.taper import PlanStatus, TaperPlan, default_taper_knowledge, taper_plan
+from opioidcds.taper import PlanStatus, TaperPlan, default_taper_knowledge, replan, taper_plan
 from opioidcds.testing import decimals
 from opioidcds.vocabulary import default_vocabulary
 
@@ -191,3 +191,21 @@ def test_the_40_mg_bd_bound_is_reached_exactly() -> None:
     plan = taper_plan([oxy(40, 2)], start=START)
     assert len(plan.steps) - 1 == 9
     assert plan.end_date == START + dt.timedelta(days=112)
+
+
+@given(taperable(), st.data())
+def test_replan_with_the_planned_dose_gives_the_same_tail(
+    rx: Prescription, data: st.DataObject
+) -> None:
+    # re-planning from step k with exactly the planned dose continues the same plan
+    # (reduce_from "current"; patches at most 2 worn, as taper.toml allows)
+    if rx.dose_unit == "patch" and rx.dose_quantity is not None and rx.dose_quantity > 2:
+        return
+    plan = taper_plan([rx], start=START)
+    k = data.draw(st.integers(0, len(plan.steps) - 1))
+    taken = plan.steps[k].prescriptions()
+    if not taken:  # the last step stopped it: nothing to re-plan
+        return
+    again = replan(plan, k, taken)
+    assert [s.daily_ome_mg for s in again.steps] == [s.daily_ome_mg for s in plan.steps[k:]]
+    assert [s.date for s in again.steps[1:]] == [s.date for s in plan.steps[k + 1 :]]
