@@ -398,6 +398,13 @@ class _Track:
             if own and top < floor:
                 for amount, comp in other.items():
                     merged.setdefault(amount, comp)
+        if self.limit is not None:  # combinations: no non-opioid ingredient per dose goes up
+            now = _others(reg.composition)
+            merged = {
+                a: c
+                for a, c in merged.items()
+                if all(x <= y for x, y in zip(_others(c), now, strict=True))
+            }
         return merged
 
     def daily(self, reg: _Regimen | None) -> Decimal:
@@ -481,7 +488,11 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
             daily_ome_mg=_ZERO,
             lines=(),
             stopped=True,
-            instruction=f"Stop {track.ingredient} ({track.form}).",
+            instruction=(
+                f"Stop {track.label}."
+                if track.form in track.label.lower()
+                else f"Stop {track.label} ({track.form})."
+            ),
         )
     lines = _lines(track, reg.composition)
     interval, frequency = track.interval_hours, track.patch_frequency
@@ -495,6 +506,8 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
         for line in lines
     )
     amount = f"{track.ingredient} {format_decimal(reg.per_dose)} {unit}"
+    if len(track.names) > 1:  # a combination: the name the patient knows, then the opioid
+        amount = f"{track.label} ({amount})"
     if patch:
         if new_family:
             every = f", a different type of patch: changed every {_hours(interval)}"
@@ -595,7 +608,10 @@ def _compositions(
     """Per-dose amounts from at most ``max_count`` units, per patch family (``""``: one family).
 
     For each amount keep the composition with the fewest units, then the largest units first.
-    ``limit_others`` caps each non-opioid ingredient per dose (combination products).
+    ``limit_others`` caps each non-opioid ingredient per dose (combination products); for them
+    the composition with the *most* units is kept, so the non-opioid dose (paracetamol) stays
+    as it is for as long as possible (codeine 30 mg as 15 + 15 with 1 g paracetamol, not one
+    30/500 tablet with 500 mg) and later steps can still be small.
     """
     ladders: dict[str, dict[Decimal, _Composition]] = {}
     for family in sorted({u.family for u in units}):
@@ -614,7 +630,10 @@ def _compositions(
                         comp[-1] = (u, comp[-1][1] + 1)
                     else:
                         comp.append((u, _ONE))
-                rank = (count, tuple(-u.amount for u in combo))
+                rank = (
+                    -count if limit_others is not None else count,
+                    tuple(-u.amount for u in combo),
+                )
                 if amount not in best or rank < best[amount][0]:
                     best[amount] = (rank, tuple(comp))
         ladders[family] = {a: c for a, (_, c) in sorted(best.items())}
@@ -770,6 +789,12 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         limit=limit,
         base_max=base_max,
     )
+
+
+def _others(comp: _Composition) -> tuple[Decimal, ...]:
+    """Non-opioid ingredient amounts per dose of ``comp`` (combinations)."""
+    width = len(comp[0][0].others) if comp else 0
+    return tuple(sum((u.others[i] * q for u, q in comp), _ZERO) for i in range(width))
 
 
 def _max_count(base_max: int, units_per_dose: Decimal, limit: tuple[Decimal, ...] | None) -> int:

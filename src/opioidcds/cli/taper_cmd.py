@@ -168,7 +168,7 @@ slowly. You will not be left without support.</p>
 $refused
 <h2>Your plan</h2>
 <table>
-<tr><th>From</th><th>Until</th><th>What to take</th></tr>
+<tr><th>From</th><th>To</th><th>What to take</th></tr>
 $rows
 </table>
 <h2>What you may notice when the dose goes down</h2>
@@ -213,7 +213,12 @@ def _handout_rows(plan: TaperPlan) -> str:
     rows = []
     for step in plan.steps:
         what = "<br>".join(html.escape(item.instruction) for item in step.items)
-        until = "&mdash;" if step.until is None else html.escape(_handout_date(step.until))
+        # "to" is the last day on this dose (the day before the next step starts)
+        until = (
+            "&mdash;"
+            if step.until is None
+            else html.escape(_handout_date(step.until - dt.timedelta(days=1)))
+        )
         when = html.escape(_handout_date(step.date))
         rows.append(f"<tr><td>{when}</td><td>{until}</td><td>{what}</td></tr>")
     return "\n".join(rows)
