@@ -14,7 +14,14 @@ from opioidcds.models import Prescription
 from opioidcds.ome import calculate_ome
 from opioidcds.products import load_catalogue
 from opioidcds.resolve import resolve_prescription
-from opioidcds.taper import PlanStatus, TaperPlan, default_taper_knowledge, replan, taper_plan
+from opioidcds.taper import (
+    PlanStatus,
+    ProductLine,
+    TaperPlan,
+    default_taper_knowledge,
+    replan,
+    taper_plan,
+)
 from opioidcds.testing import decimals
 from opioidcds.vocabulary import default_vocabulary
 
@@ -80,6 +87,17 @@ options = st.fixed_dictionaries(
 )
 
 
+def non_opioid_per_dose(lines: tuple[ProductLine, ...]) -> Decimal:
+    catalogue = load_catalogue()
+    vocab = default_vocabulary()
+    total = Decimal(0)
+    for line in lines:
+        for ing in catalogue.by_code(line.dmd_code).ingredients:
+            if not vocab.is_opioid(ing.name):
+                total += ing.amount * line.dose_quantity
+    return total
+
+
 def check_plan(rxs: list[Prescription], plan: TaperPlan) -> None:
     catalogue = load_catalogue()
     vocab = default_vocabulary()
@@ -94,6 +112,9 @@ def check_plan(rxs: list[Prescription], plan: TaperPlan) -> None:
         for item in after.items:
             old = next(i for i in before.items if i.prescription_index == item.prescription_index)
             assert item.daily_amount <= old.daily_amount
+            # no non-opioid ingredient (paracetamol) per dose goes up, step to step
+            if not item.stopped:
+                assert non_opioid_per_dose(item.lines) <= non_opioid_per_dose(old.lines)
     # reaches the target, and goes no further than needed
     assert plan.target_reached
     assert steps[-1].daily_ome_mg <= plan.target_ome_mg
