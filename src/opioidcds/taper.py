@@ -745,6 +745,11 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         if not _whole(n) or n < 1:
             raise _Refusal("the frequency is not a whole number of doses a day: plan by hand")
         n = n.to_integral_value()
+        capped = (dose.max_doses_per_day is not None and dose.max_doses_per_day < n) or (
+            dose.max_quantity_per_day is not None and dose.max_quantity_per_day < dose.quantity * n
+        )
+        if capped:
+            raise _Refusal("a daily maximum below the regular dose: agree one regular dose first")
     base_max = (
         knowledge.dispensing.max_patches_per_application
         if form.kind is FormKind.PATCH

@@ -254,16 +254,18 @@ def test_refusals_are_explicit() -> None:
         dose_unit="tablet",
         doses_per_day=2,
     )
-    plan = taper_plan([methadone, prn, odd_strength, every_7_hours, ranged], start=START)
+    capped = oxy_mr(max_doses_per_day=1)
+    plan = taper_plan([methadone, prn, odd_strength, every_7_hours, ranged, capped], start=START)
     assert plan.status is PlanStatus.NOT_PLANNED
     assert plan.steps == ()
     reasons = {n.prescription_index: n.reason for n in plan.not_planned}
-    assert set(reasons) == {0, 1, 2, 3, 4}
+    assert set(reasons) == {0, 1, 2, 3, 4, 5}
     assert "specialist" in reasons[0]
     assert "when-required" in reasons[1]
     assert "catalogue" in reasons[2]
     assert "whole number of doses" in reasons[3]
     assert "range" in reasons[4]
+    assert "daily maximum" in reasons[5]
     # a plannable one alongside: partial, the rest planned
     partial = taper_plan([methadone, oxy_mr()], start=START)
     assert partial.status is PlanStatus.PARTIAL

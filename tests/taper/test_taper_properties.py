@@ -104,6 +104,8 @@ def check_plan(rxs: list[Prescription], plan: TaperPlan) -> None:
     res = default_taper_knowledge().dispensing.liquid_ml_resolution
     assert plan.status is PlanStatus.PLANNED, plan.not_planned
     steps = plan.steps
+    # the current dose is what the OME calculator says it is
+    assert calculate_ome(rxs).total_mg_per_day == steps[0].daily_ome_mg
     # never increases (and every step after the first is a real reduction)
     for before, after in itertools.pairwise(steps):
         assert after.daily_ome_mg < before.daily_ome_mg
