@@ -290,11 +290,12 @@ class TaperStep(ResultModel):
 
 
 class NotPlanned(ResultModel):
-    """A prescription no plan was made for, and why."""
+    """A prescription no plan was made for, and why (``opioid`` false: not an opioid at all)."""
 
     prescription_index: int
     label: str
     reason: str
+    opioid: bool = True
 
 
 class TaperPlan(ResultModel):
@@ -417,9 +418,10 @@ class _Track:
 
 
 class _Refusal(Exception):  # noqa: N818 - internal control flow, never escapes
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, opioid: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.opioid = opioid
 
 
 _FREQ_WORDS = {1: "once a day", 2: "twice a day", 3: "three times a day", 4: "four times a day"}
@@ -652,7 +654,7 @@ def _refusal_for(
         raise _Refusal(f"cannot be read: {r.problem}")
     opioids = [i for i, ing in enumerate(r.ingredients) if ing.opioid]
     if not opioids:
-        raise _Refusal("not an opioid: nothing to taper")
+        raise _Refusal("not an opioid: not part of an opioid tapering plan", opioid=False)
     if len(opioids) > 1:
         raise _Refusal("more than one opioid ingredient in one product: plan by hand")
     pos = opioids[0]
@@ -1197,7 +1199,9 @@ def _tracks(
             )
         except _Refusal as exc:
             label = labels.get(i, "prescription")
-            refused.append(NotPlanned(prescription_index=i, label=label, reason=exc.reason))
+            refused.append(
+                NotPlanned(prescription_index=i, label=label, reason=exc.reason, opioid=exc.opioid)
+            )
             continue
         tracks.append(track)
     return _merge(tracks), refused
@@ -1217,7 +1221,7 @@ def _plan(
 ) -> TaperPlan:
     if not steps:
         status, reason = PlanStatus.NOT_PLANNED, "no prescription could be planned: see not_planned"
-    elif refused:
+    elif any(n.opioid for n in refused):
         status, reason = (
             PlanStatus.PARTIAL,
             "some prescriptions could not be planned: see not_planned",

@@ -458,3 +458,20 @@ def test_replan_with_the_planned_dose_continues_the_plan() -> None:
         again = replan(plan, k, step.prescriptions())
         assert [s.daily_ome_mg for s in again.steps] == [s.daily_ome_mg for s in plan.steps[k:]]
         assert [s.date for s in again.steps] == [s.date for s in plan.steps[k:]]
+
+
+def test_a_non_opioid_alongside_does_not_make_the_plan_partial() -> None:
+    paracetamol = Prescription(
+        drug="paracetamol",
+        form="tablet",
+        strength="500 mg",
+        dose_quantity=2,
+        dose_unit="tablet",
+        doses_per_day=4,
+    )
+    plan = taper_plan([paracetamol, oxy_mr()], start=START)
+    assert plan.status is PlanStatus.PLANNED
+    (left_out,) = plan.not_planned
+    assert left_out.prescription_index == 0
+    assert not left_out.opioid
+    assert "not an opioid" in left_out.reason
