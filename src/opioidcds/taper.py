@@ -243,6 +243,7 @@ class StepItem(ResultModel):
     lines: tuple[ProductLine, ...]
     stopped: bool = False
     instruction: str
+    summary: str
 
     def prescriptions(self) -> tuple[Prescription, ...]:
         """The lines as :class:`Prescription` objects (what to prescribe at this step)."""
@@ -495,6 +496,7 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
                 if track.form in track.label.lower()
                 else f"Stop {track.label} ({track.form})."
             ),
+            summary=f"Stop {_short_name(track)}.",
         )
     lines = _lines(track, reg.composition)
     interval, frequency = track.interval_hours, track.patch_frequency
@@ -521,6 +523,7 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
     else:
         text = f"{amount} {_freq_text(reg.doses_per_day)}: {parts} each time."
     return StepItem(
+        summary=_summary(track, reg, interval, new_family=new_family),
         prescription_index=track.index,
         prescription_indices=track.indices,
         ingredient=track.ingredient,
@@ -535,6 +538,43 @@ def _item(track: _Track, reg: _Regimen | None) -> StepItem:
         lines=lines,
         instruction=text,
     )
+
+
+def _short_name(track: _Track) -> str:
+    """The ingredient, or the combination's name as prescribed (co-codamol)."""
+    return track.label if len(track.names) > 1 else track.ingredient
+
+
+def _summary(track: _Track, reg: _Regimen, interval: Decimal | None, *, new_family: bool) -> str:
+    """A short instruction for the handout.
+
+    For example "oxycodone 35 mg twice a day (30 mg + 5 mg modified-release tablets)".
+    """
+    amount = format_decimal(reg.per_dose)
+    form = track.form
+    if track.kind is FormKind.LIQUID:
+        ml = sum((q for _, q in reg.composition), _ZERO)
+        strength = reg.composition[0][0].product.strength or ""
+        return (
+            f"{_short_name(track)} {format_decimal(ml)} mL ({amount} mg) "
+            f"{_freq_text(reg.doses_per_day)} ({strength} {form})"
+        )
+    parts = " + ".join(
+        (f"{format_decimal(q)} x " if q != 1 else "") + (u.product.strength or "")
+        for u, q in reg.composition
+    )
+    if track.kind is FormKind.PATCH:
+        every = f", changed every {_hours(interval)}" if interval is not None else ""
+        kind = " (a different type of patch)" if new_family else ""
+        return f"{_short_name(track)} {amount} microgram/hour: {parts} patches{kind}{every}"
+    units = sum((q for _, q in reg.composition), _ZERO)
+    freq = _freq_text(reg.doses_per_day)
+    if len(track.names) > 1:  # co-codamol: the tablets, then the opioid amount
+        return (
+            f"{_short_name(track)}: {parts} {_plural(form, units)} {freq} "
+            f"({track.ingredient} {amount} mg each time)"
+        )
+    return f"{_short_name(track)} {amount} mg {freq} ({parts} {_plural(form, units)})"
 
 
 def _same_strength(a: Strength, b: Strength) -> bool:

@@ -70,7 +70,8 @@ def test_html_handout(tmp_path: Path) -> None:
     assert "01234 567890" in page
     assert "Example Pharmacy" in page
     assert "Not part of this plan" in page
-    assert "Oxycodone 30mg modified-release tablets" in page
+    assert "oxycodone 35 mg twice a day (30 mg + 5 mg modified-release tablets)" in page
+    assert "co-codamol: 2 x 30 mg/500 mg tablets four times a day" in page
 
 
 def test_html_escapes_inputs(tmp_path: Path) -> None:

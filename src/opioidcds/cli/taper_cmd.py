@@ -167,6 +167,7 @@ pace that suits you: if a step is hard, tell us. We can stay at a dose for longe
 slowly. You will not be left without support.</p>
 $refused
 <h2>Your plan</h2>
+<p>Each step changes one medicine; your other medicines stay as they are.</p>
 <table>
 <tr><th>From</th><th>To</th><th>What to take</th></tr>
 $rows
@@ -196,8 +197,9 @@ Prescriber: $prescriber</div>
 <div><strong>Your pharmacy:</strong> $pharmacy_name<br>Phone: $pharmacy_phone</div>
 </div>
 <p class="small">For the practice team and the community pharmacy: this plan is shared so that
-everyone gives the same doses on the same dates. Each step changes one medicine only;
-prescriptions should be issued for the product and dose of each step. $basis</p>
+everyone gives the same doses on the same dates. Each step changes one medicine only; the
+products to prescribe at each step (dm+d codes and names, the patient's brand kept) are in the
+plan the practice holds (opioidcds taper, table or JSON). $basis</p>
 </body>
 </html>
 """)
@@ -210,9 +212,16 @@ def _handout_date(value: dt.date | None) -> str:
 
 
 def _handout_rows(plan: TaperPlan) -> str:
+    """One row per step: every medicine at the start, then only the one that changes."""
     rows = []
+    first = plan.steps[0].number if plan.steps else 0
     for step in plan.steps:
-        what = "<br>".join(html.escape(item.instruction) for item in step.items)
+        changed = [
+            item
+            for item in step.items
+            if step.number == first or item.prescription_index == step.changed_prescription
+        ]
+        what = "<br>".join(html.escape(item.summary) for item in changed)
         # "to" is the last day on this dose (the day before the next step starts)
         until = (
             "&mdash;"
