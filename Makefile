@@ -41,6 +41,9 @@ unit: $(STAMP)
 ## Benchmarks print their figures (not part of `make test`).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ome.py
+	$(BIN)/python benchmarks/bench_dosage.py
+	$(BIN)/python benchmarks/bench_rules.py
+	$(BIN)/python benchmarks/bench_check.py
 
 ## Longer randomised property runs (not part of `make test`).
 test-deep: $(STAMP)

@@ -37,7 +37,7 @@ from lark.exceptions import LarkError
 from lark.lexer import Lexer
 
 from opioidcds.errors import InvalidInputError
-from opioidcds.models import ResultModel
+from opioidcds.models import DOSE_FIELDS, ResultModel
 
 __all__ = [
     "MAX_DOSAGE_TEXT_LENGTH",
@@ -138,17 +138,7 @@ class Dosage(ResultModel):
         "mg", "microgram", "mL").
         """
         out: dict[str, object] = {}
-        for name in (
-            "dose_quantity",
-            "dose_quantity_max",
-            "dose_unit",
-            "doses_per_day",
-            "doses_per_day_max",
-            "interval_hours",
-            "interval_hours_max",
-            "max_doses_per_day",
-            "max_quantity_per_day",
-        ):
+        for name in DOSE_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

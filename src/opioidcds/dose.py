@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from opioidcds.dosage import Dosage, parse_dosage
 from opioidcds.errors import InvalidInputError
-from opioidcds.models import DoseUnitKind, Prescription, dose_unit_kind
+from opioidcds.models import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
 from opioidcds.vocabulary import Form, FormKind
 
 __all__ = ["Dose", "DoseSource", "effective_dose"]
@@ -22,16 +22,7 @@ __all__ = ["Dose", "DoseSource", "effective_dose"]
 DoseSource = str
 """``"structured"`` or ``"dosage text"``: where the dose came from."""
 
-_DOSE_FIELDS = (
-    "dose_quantity",
-    "dose_quantity_max",
-    "doses_per_day",
-    "doses_per_day_max",
-    "interval_hours",
-    "interval_hours_max",
-    "max_doses_per_day",
-    "max_quantity_per_day",
-)
+_NUMERIC_DOSE_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +140,7 @@ def _check_agreement(rx: Prescription, structured: Dose, form: Form | None) -> N
     if not isinstance(parsed, Dosage):
         return  # an unparsed text cannot be compared; the structured dose wins (issue 3)
     fields = parsed.to_prescription_fields()
-    for name in _DOSE_FIELDS:  # compared where both state it
+    for name in _NUMERIC_DOSE_FIELDS:  # compared where both state it
         given = getattr(rx, name)
         if name in fields and given is not None and fields[name] != given:
             raise InvalidInputError("dosage_text", f"disagrees with the structured {name}")

@@ -24,6 +24,7 @@ from opioidcds.units import (
 )
 
 __all__ = [
+    "DOSE_FIELDS",
     "DoseUnitKind",
     "InputModel",
     "ItemStatus",
@@ -139,6 +140,22 @@ class DoseUnitKind(StrEnum):
 _Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
 
 
+DOSE_FIELDS = (
+    "dose_quantity",
+    "dose_quantity_max",
+    "dose_unit",
+    "doses_per_day",
+    "doses_per_day_max",
+    "interval_hours",
+    "interval_hours_max",
+    "max_doses_per_day",
+    "max_quantity_per_day",
+)
+"""The structured dose fields of :class:`Prescription` (with ``prn``), in one place."""
+
+_STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
+
+
 class Prescription(InputModel):
     """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
@@ -192,6 +209,12 @@ class Prescription(InputModel):
             raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
         if self.form is None and self.route is None and not has_product:
             raise InvalidInputError("form", "form or route is required (or a dm+d product)")
+        if self.dose_quantity is None and self.dosage_text is not None:
+            partial = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
+            if partial:  # never drop part of a structured dose silently in favour of the text
+                raise InvalidInputError(
+                    "dose_quantity", "is required when other structured dose fields are given"
+                )
         if self.dosage_text is None or self.dose_quantity is not None:
             if self.dose_quantity is None:
                 raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from opioidcds.errors import KnowledgeBaseError, UnknownProductError
 from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.products_parser import StrengthBasis
+from opioidcds.vocabulary import load_vocabulary
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -276,10 +277,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _vocabularies(conversion_tables: Path) -> tuple[frozenset[str], dict[str, str]]:
-    ingredients = _read_toml(conversion_tables / "ingredients.toml")
-    forms = _read_toml(conversion_tables / "forms.toml")
-    names = frozenset(str(i["name"]) for i in ingredients["ingredients"])
-    routes = {str(f["name"]): str(f["route"]) for f in forms["forms"]}
+    """Canonical ingredient names and form -> route, from the validated vocabulary."""
+    vocabulary = load_vocabulary(conversion_tables)
+    names = frozenset(vocabulary.ingredient_names())
+    routes = {f.name: f.route for f in vocabulary.forms()}
     return names, routes
 
 

@@ -17,24 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cache
 
 from hypothesis import strategies as st
 
 from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
 from opioidcds.ome import calculate_ome
+from opioidcds.patient import Patient, medicine_classes
+from opioidcds.products import MedicineClass, load_catalogue
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.vocabulary import FormKind, default_vocabulary
 
 __all__ = [
     "check_ome_invariants",
+    "co_medicines",
     "convertible_prescriptions",
     "decimals",
+    "patients",
     "prescription_lists",
     "prescriptions",
+    "tri_states",
 ]
-
-
-_PATCH_RATES = [5, 10, 12, 20, 25, 35, 50, 75, 100]  # microgram/hour strengths sold in the UK
 
 
 def _require(condition: bool, message: str) -> None:
@@ -54,6 +57,17 @@ def decimals(low: str = "0.5", high: str = "4", places: int = 1) -> st.SearchStr
     )
 
 
+@cache
+def _patch_strengths(ingredient: str) -> tuple[str, ...]:
+    """The patch strengths of ``ingredient`` in the dm+d catalogue (real UK products)."""
+    strengths = {
+        p.strength
+        for p in load_catalogue()
+        if p.patch and p.strength and p.ingredient_names == (ingredient,)
+    }
+    return tuple(sorted(strengths))
+
+
 def _form_names(kind: FormKind, route: str) -> list[str]:
     forms = default_vocabulary().forms()
     return sorted(f.name for f in forms if f.kind is kind and f.route == route)
@@ -69,14 +83,18 @@ def convertible_prescriptions(
     optional ranges and PRN maxima, at modest plausible doses.
     """
     tbl = table or default_table()
-    rows = [r for r in tbl.rows() if r.convertible]
+    rows = [  # a patch row only where the catalogue has patches of that ingredient
+        r
+        for r in tbl.rows()
+        if r.convertible and (r.per != "microgram/hour" or _patch_strengths(r.ingredient))
+    ]
     row = draw(st.sampled_from(rows))
     is_patch = row.per == "microgram/hour"
     if is_patch:
         return Prescription(
             drug=row.ingredient,
             form="transdermal patch",
-            strength=f"{draw(st.sampled_from(_PATCH_RATES))} microgram/hour",
+            strength=draw(st.sampled_from(_patch_strengths(row.ingredient))),
             dose_quantity=draw(st.integers(1, 2)),
             dose_unit="patch",
             interval_hours=draw(st.sampled_from([72, 84, 168])),
@@ -181,3 +199,73 @@ def check_ome_invariants(
     )
     _require(calculate_ome(rxs, table=table) == result, "not deterministic")
     return result
+
+
+# --- patients (issue 5: risk stratification) ---------------------------------------------------
+
+_TRI_STATE_FIELDS = (
+    "unemployed",
+    "ae_attendance_recent",
+    "family_history_dependence",
+    "history_substance_or_alcohol_misuse",
+    "preadolescent_sexual_abuse_history",
+    "depression",
+    "other_psychological_disease",
+    "gabapentinoid_coprescribed",
+)
+"""Patient fields that are plain tri-state inputs (true / false / unknown)."""
+
+
+def tri_states() -> st.SearchStrategy[bool | None]:
+    """True, false or unknown (``None``)."""
+    return st.sampled_from([True, False, None])
+
+
+def co_medicines() -> st.SearchStrategy[Prescription]:
+    """A benzodiazepine or gabapentinoid prescription (recognised by the medicine classes)."""
+    return st.sampled_from(
+        [
+            Prescription(
+                drug="diazepam",
+                form="tablet",
+                strength="5 mg",
+                dose_quantity=1,
+                dose_unit="tablet",
+                doses_per_day=2,
+            ),
+            Prescription(
+                drug="pregabalin",
+                form="capsule",
+                strength="75 mg",
+                dose_quantity=1,
+                dose_unit="capsule",
+                doses_per_day=2,
+            ),
+        ]
+    )
+
+
+@st.composite
+def patients(draw: st.DrawFn, *, max_opioids: int = 4, in_scope: bool | None = None) -> Patient:
+    """Valid patients with tri-state inputs and up to ``max_opioids`` convertible opioids.
+
+    Maybe a benzodiazepine or gabapentinoid prescription too, and (rarely) an exclusion flag.
+    ``in_scope=True`` draws only adults with at least one opioid and no exclusion flag;
+    ``False`` forces an exclusion; ``None`` leaves it to chance.
+    """
+    fields: dict[str, object] = {name: draw(tri_states()) for name in _TRI_STATE_FIELDS}
+    fields["age"] = draw(st.one_of(st.none(), st.integers(18, 100)))
+    fields["sex"] = draw(st.sampled_from(["male", "female", "unknown"]))
+    low = 1 if in_scope else 0
+    rxs = draw(st.lists(convertible_prescriptions(), min_size=low, max_size=max_opioids))
+    if draw(st.booleans()):
+        rxs.append(draw(co_medicines()))
+    fields["prescriptions"] = tuple(rxs)
+    if not any(MedicineClass.BENZODIAZEPINE in medicine_classes(rx) for rx in rxs):
+        fields["benzodiazepine_coprescribed"] = draw(tri_states())
+    if any(MedicineClass.GABAPENTINOID in medicine_classes(rx) for rx in rxs):
+        fields["gabapentinoid_coprescribed"] = draw(st.sampled_from([True, None]))
+    if in_scope is False or (in_scope is None and draw(st.integers(0, 9)) == 0):
+        fields[draw(st.sampled_from(["cancer_pain", "palliative_care"]))] = True
+    fields["opioid_substitution_therapy"] = False
+    return Patient.model_validate(fields)

@@ -204,6 +204,10 @@ class Vocabulary:
         """Every route a form can have: the route keys of the conversion tables."""
         return self._routes
 
+    def ingredient_names(self) -> tuple[str, ...]:
+        """Every canonical ingredient name, in file order."""
+        return tuple(self._ingredients)
+
     def forms(self) -> tuple[Form, ...]:
         """Every form, in file order."""
         return self._all_forms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,21 @@ def test_parse_dosage_command() -> None:
     assert data["interval_hours"] == "72"
     code, _, _ = run(["parse-dosage", "take with a pinch of salt"])
     assert code == 1
+
+
+FHIR_DATA = Path(__file__).resolve().parents[1] / "fhir" / "data"
+
+
+def test_fhir_option_reads_a_bundle() -> None:
+    # CDC fixture "greater than fifty": fentanyl 75 microgram/hour patch x 2.4 = 180 (CDC 2022)
+    files = sorted(FHIR_DATA.rglob("*greater-than-fifty-context.json"))
+    assert files, "fixture copy missing"
+    code, out, err = run(["ome", str(files[0]), "--fhir", "--json", "--table", "cdc-2022"])
+    assert code == 0, err
+    assert Decimal(json.loads(out)["total_mg_per_day"]) == 180
+
+
+def test_fhir_option_refuses_non_fhir() -> None:
+    code, _, err = run(["ome", "-", "--fhir"], stdin=json.dumps([OXY]))
+    assert code == 2
+    assert err.startswith("opioidcds: error:")

@@ -136,3 +136,15 @@ def test_dosage_text_alone_is_a_valid_prescription_but_a_bare_dose_is_not() -> N
     Prescription(dmd_code=OXY_40_MR, dosage_text="ONE TWICE A DAY")
     with pytest.raises(InvalidInputError):
         Prescription(dmd_code=OXY_40_MR)
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [{"doses_per_day": 2}, {"dose_unit": "tablet"}, {"prn": True}, {"max_quantity_per_day": 8}],
+)
+def test_partial_structured_dose_with_text_is_refused_not_dropped(
+    partial: dict[str, object],
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        Prescription(dmd_code=OXY_40_MR, dosage_text="one tablet", **partial)
+    assert info.value.field == "dose_quantity"

@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
+from opioidcds.cli.assess_cmd import assess_command, check_command
+from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
+from opioidcds.cli.rules_cli import rules_app
 from opioidcds.cli.taper_cmd import taper_command
 
 __all__ = ["app"]
@@ -21,6 +24,10 @@ app = typer.Typer(
 )
 app.command("ome")(ome_command)
 app.command("taper")(taper_command)
+app.command("assess")(assess_command)
+app.command("check")(check_command)
+app.command("discharge")(discharge_command)
+app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 
 @app.command("parse-dosage")

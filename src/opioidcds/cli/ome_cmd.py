@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
 from opioidcds.cli.io import fail, read_json
 from opioidcds.errors import InvalidInputError, OpioidCDSError
 from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
@@ -114,10 +115,17 @@ def ome_command(
         PrnPolicy, typer.Option(help="How PRN doses and ranges count.")
     ] = PrnPolicy.MAXIMUM,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    fhir: Annotated[
+        bool,
+        typer.Option(
+            "--fhir", help="Input is FHIR R4: a Bundle, a list of, or one MedicationRequest."
+        ),
+    ] = False,
 ) -> None:
     """Calculate the total daily oral morphine equivalent of a list of prescriptions."""
     try:
-        prescriptions = parse_prescriptions(read_json(source))
+        data = read_json(source)
+        prescriptions = prescriptions_from_fhir_json(data) if fhir else parse_prescriptions(data)
         tbl = load_table(Path(table) if table.endswith(".toml") else table)
         result = calculate_ome(prescriptions, table=tbl, prn_policy=prn_policy)
     except OpioidCDSError as exc:

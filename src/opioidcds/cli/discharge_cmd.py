@@ -1,0 +1,127 @@
+"""``opioidcds discharge``: the acute-trust checks (hospital bundle, seed 002) on one episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from opioidcds.acute import (
+    AcuteCheck,
+    AcuteEpisode,
+    DischargeCheck,
+    InpatientCheck,
+    check_episode,
+)
+from opioidcds.cli.io import fail, read_json
+from opioidcds.errors import OpioidCDSError
+from opioidcds.ome import format_decimal
+from opioidcds.rules import load_profile
+
+__all__ = ["discharge_command", "render_check"]
+
+_COLOUR = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _print(console: Console, text: str) -> None:
+    console.print(text, highlight=False)
+
+
+def render_check(check: AcuteCheck, console: Console) -> None:
+    """Print ``check`` for people: alerts, undecided rules, then the basis."""
+    profile = f"; profile {check.profile_id} {check.profile_version}" if check.profile_id else ""
+    _print(
+        console,
+        f"[bold]{check.care_setting.value} check[/bold]: ruleset {check.ruleset_id} "
+        f"{check.ruleset_version}{escape(profile)}; backend {check.backend}",
+    )
+    if not check.alerts:
+        _print(console, "No alerts.")
+    for alert in check.alerts:
+        colour = _COLOUR.get(alert.severity, "bold")
+        _print(
+            console,
+            f"\n[{colour}]{alert.severity.upper()}[/{colour}] {escape(alert.summary)} "
+            f"[dim]({alert.rule_id})[/dim]",
+        )
+        _print(console, f"  {escape(alert.detail)}")
+        _print(console, f"  [bold]Suggested action:[/bold] {escape(alert.action)}")
+        _print(console, "  Why:")
+        for line in alert.trace:
+            _print(console, f"    {escape(line)}")
+        for c in alert.citations:
+            _print(console, f"  \\[{escape(c.id)}] {escape(c.text)}")
+    if check.cannot_evaluate:
+        _print(console, "\n[bold red]Could not be evaluated (inputs unknown):[/bold red]")
+        for rule in check.cannot_evaluate:
+            _print(
+                console,
+                f"  {rule.rule_id}: needs {escape(', '.join(rule.missing))}",
+            )
+    _print(console, "")
+    _render_basis(check, console)
+    _print(console, f"opioidcds {check.library_version}. Decision support, not a decision.")
+
+
+def _render_basis(check: AcuteCheck, console: Console) -> None:
+    if isinstance(check, DischargeCheck):
+        total = format_decimal(check.ome.total_mg_per_day)
+        if check.ome.complete:
+            _print(console, f"Total daily OME of the discharge opioids: {total} mg/day")
+        else:
+            _print(
+                console,
+                f"[bold red]Total daily OME: at least {total} mg/day (INCOMPLETE: a lower "
+                "bound; some prescription could not be converted)[/bold red]",
+            )
+        _print(
+            console,
+            f"OME table {check.ome.table_id} {check.ome.table_version}; "
+            f"PRN policy {check.ome.prn_policy.value}.",
+        )
+        for rx in check.prescriptions:
+            mr = {True: "modified-release", False: "immediate-release", None: "release unknown"}
+            opioid = {True: "opioid", False: "not an opioid", None: "not recognised"}
+            days = f"{rx.days_supply} days" if rx.days_supply is not None else "days unknown"
+            _print(
+                console,
+                f"  {rx.index + 1}. {escape(rx.label)}: {opioid[rx.opioid]}, "
+                f"{mr[rx.modified_release]}, {days}",
+            )
+    if isinstance(check, InpatientCheck):
+        first, latest = check.first_iv_morphine_bolus, check.latest_iv_morphine_bolus
+        if first is not None and latest is not None:
+            _print(
+                console,
+                f"IV morphine boluses: {check.iv_morphine_bolus_count}, first "
+                f"{first.isoformat()}, latest {latest.isoformat()}",
+            )
+        hours = check.inputs.get("iv_morphine_bolus_span_hours")
+        if hours is not None:
+            _print(console, f"First to latest IV morphine bolus: {hours} hours")
+
+
+def discharge_command(
+    source: Annotated[str, typer.Argument(help="JSON file of an acute episode, or - for stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="A trust profile (TOML) to apply.")
+    ] = None,
+) -> None:
+    """Check a discharge (or inpatient) episode against the hospital-bundle rules."""
+    try:
+        data = read_json(source)
+        if isinstance(data, dict):  # a top-level "description" documents an example file
+            data = {k: v for k, v in data.items() if k != "description"}
+        episode = AcuteEpisode.model_validate(data)
+        prof = load_profile(profile) if profile is not None else None
+        check = check_episode(episode, profile=prof)
+    except OpioidCDSError as exc:
+        raise typer.Exit(fail(exc)) from None
+    if as_json:
+        typer.echo(check.model_dump_json(indent=2))
+    else:
+        render_check(check, Console())

@@ -1,0 +1,175 @@
+"""Hand-worked prescribing alerts (rules/prescribing-alerts.toml).
+
+Thresholds: Script Switch > 100 mg OME/day (new opioid), re-authorisation > 100, reminder when
+the total first goes above 120. Factors: morphine 1, oxycodone 1.5, fentanyl patch 2.4 per
+microgram/hour (UK Opioids Aware table).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opioidcds.assess import AlertSeverity, check_prescription
+from opioidcds.errors import InvalidInputError
+from opioidcds.models import Prescription
+from opioidcds.patient import Patient
+
+
+def morphine_mr(mg: int) -> Prescription:
+    return Prescription(
+        drug="morphine",
+        form="modified-release tablet",
+        strength=f"{mg} mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+
+
+def oxycodone_mr(mg: int) -> Prescription:
+    return Prescription(
+        drug="oxycodone",
+        form="modified-release tablet",
+        strength=f"{mg} mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=2,
+    )
+
+
+DIAZEPAM = Prescription(
+    drug="diazepam", form="tablet", strength="5 mg", dose_quantity=1, dose_unit="tablet",
+    doses_per_day=2,
+)  # fmt: skip
+PREGABALIN = Prescription(
+    drug="pregabalin", form="capsule", strength="75 mg", dose_quantity=1, dose_unit="capsule",
+    doses_per_day=2,
+)  # fmt: skip
+PARACETAMOL = Prescription(
+    drug="paracetamol", form="tablet", strength="500 mg", dose_quantity=2, dose_unit="tablet",
+    doses_per_day=4,
+)  # fmt: skip
+FENTANYL_12 = Prescription(
+    drug="fentanyl", form="transdermal patch", strength="12 microgram/hour", dose_quantity=1,
+    dose_unit="patch", interval_hours=72,
+)  # fmt: skip
+METHADONE_TABLET = Prescription(
+    drug="methadone", form="tablet", strength="5 mg", dose_quantity=1, dose_unit="tablet",
+    doses_per_day=2,
+)  # fmt: skip
+KNOWN = {"benzodiazepine_coprescribed": False, "gabapentinoid_coprescribed": False}
+
+
+def ids(patient: Patient, new: Prescription, *, reauthorisation: bool = False) -> list[str]:
+    return [a.id for a in check_prescription(patient, new, reauthorisation=reauthorisation)]
+
+
+def test_script_switch_above_100() -> None:
+    # before: morphine 30 mg x 2 = 60 mg OME/day; new oxycodone 20 mg x 2 = 40 x 1.5 = 60;
+    # after 120 > 100 -> Script Switch. 120 is not > 120 -> no reminder.
+    patient = Patient(prescriptions=(morphine_mr(30),), **KNOWN)
+    alerts = check_prescription(patient, oxycodone_mr(20))
+    assert [a.id for a in alerts] == ["script-switch-above-threshold"]
+    alert = alerts[0]
+    assert alert.severity is AlertSeverity.WARNING
+    assert len(alert.summary) < 140
+    assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in alert.detail
+    assert alert.citations
+    assert alert.actions
+    assert any("alert_threshold_mg_per_day=100" in line for line in alert.trace)
+
+
+def test_exactly_100_is_not_above() -> None:
+    # morphine 40 x 2 = 80 + new morphine 10 x 2 = 20 -> 100, not > 100: no alert
+    patient = Patient(prescriptions=(morphine_mr(40),), **KNOWN)
+    assert ids(patient, morphine_mr(10)) == []
+
+
+def test_reaching_high_dose_reminds_to_check_risk_factors() -> None:
+    # before 60; new oxycodone 30 x 2 = 60 x 1.5 = 90; after 150 > 100 and > 120, before 60
+    # <= 120 -> Script Switch and the reminder
+    patient = Patient(prescriptions=(morphine_mr(30),), **KNOWN)
+    assert ids(patient, oxycodone_mr(30)) == [
+        "script-switch-above-threshold",
+        "check-risk-factors",
+    ]
+
+
+def test_reauthorisation_of_high_dose() -> None:
+    # oxycodone 40 x 2 x 1.5 = 120 > 100, re-authorised: second Script Switch message only;
+    # before = after = 120, so no "reaching high dose" reminder, no new-prescription alert
+    rx = oxycodone_mr(40)
+    patient = Patient(prescriptions=(rx,), **KNOWN)
+    assert ids(patient, rx, reauthorisation=True) == ["reauthorisation-high-dose"]
+    # the same item as a new prescription is not counted twice: after 120 > 100 -> Script
+    # Switch; 120 is not > 120 -> no reminder
+    assert ids(patient, rx) == ["script-switch-above-threshold"]
+
+
+def test_opioid_with_benzodiazepine_either_way() -> None:
+    patient = Patient(prescriptions=(morphine_mr(10),), gabapentinoid_coprescribed=False)
+    alerts = check_prescription(patient, DIAZEPAM)
+    assert [a.id for a in alerts] == ["opioid-with-benzodiazepine"]
+    assert alerts[0].severity is AlertSeverity.CRITICAL
+    on_benzo = Patient(prescriptions=(DIAZEPAM,), gabapentinoid_coprescribed=False)
+    assert "opioid-with-benzodiazepine" in ids(on_benzo, morphine_mr(10))
+
+
+def test_opioid_with_gabapentinoid() -> None:
+    patient = Patient(prescriptions=(morphine_mr(10),), benzodiazepine_coprescribed=False)
+    assert ids(patient, PREGABALIN) == ["opioid-with-gabapentinoid"]
+
+
+def test_fentanyl_patch_for_opioid_naive() -> None:
+    # no current opioid: critical. 12 microgram/hour x 2.4 = 28.8 mg OME/day (no dose alert)
+    naive = Patient(**KNOWN)
+    alerts = check_prescription(naive, FENTANYL_12)
+    assert [a.id for a in alerts] == ["fentanyl-patch-opioid-naive"]
+    assert alerts[0].severity is AlertSeverity.CRITICAL
+    assert ids(Patient(prescriptions=(morphine_mr(10),), **KNOWN), FENTANYL_12) == []
+
+
+def test_incomplete_ome() -> None:
+    # methadone has no factor in the UK table: total incomplete (lower bound 20)
+    patient = Patient(prescriptions=(morphine_mr(10),), **KNOWN)
+    # lower bound 20 <= 100 with an incomplete total: Script Switch (and the reminder) cannot
+    # be decided, and the result says so
+    alerts = check_prescription(patient, METHADONE_TABLET)
+    assert [a.id for a in alerts] == ["ome-incomplete", "alerts-not-evaluated"]
+    assert "at least 20 mg OME/day (incomplete)" in alerts[0].detail
+    assert "script-switch-above-threshold" in alerts[1].detail
+
+
+def test_non_opioid_new_item_raises_no_opioid_alerts() -> None:
+    patient = Patient(prescriptions=(morphine_mr(60),), **KNOWN)  # 120 mg OME/day
+    assert ids(patient, PARACETAMOL) == []
+
+
+def test_unknown_inputs_are_reported_not_silently_passed() -> None:
+    # benzodiazepine and gabapentinoid status unknown: those alerts cannot be checked
+    patient = Patient(prescriptions=(morphine_mr(10),))
+    alerts = check_prescription(patient, morphine_mr(10))
+    assert [a.id for a in alerts] == ["alerts-not-evaluated"]
+    assert alerts[0].severity is AlertSeverity.INFO
+    assert "benzodiazepine_coprescribed" in alerts[0].detail
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(InvalidInputError):
+        check_prescription("patient", morphine_mr(10))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        check_prescription(Patient(), {"drug": "morphine"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        check_prescription(Patient(), morphine_mr(10), backend="fast")
+
+
+def test_no_dose_threshold_alerts_in_palliative_care_but_safety_alerts_remain() -> None:
+    # CLINICAL.md section 1: palliative care is excluded from dose thresholds. morphine 60 x 2
+    # = 120 + oxycodone 30 x 2 x 1.5 = 90 -> 210 > 100, yet no Script Switch; the
+    # benzodiazepine alert still fires.
+    patient = Patient(
+        palliative_care=True,
+        prescriptions=(morphine_mr(60), DIAZEPAM),
+        gabapentinoid_coprescribed=False,
+    )
+    assert ids(patient, oxycodone_mr(30)) == ["opioid-with-benzodiazepine"]

@@ -1,0 +1,50 @@
+"""Helpers shared by the rules DSL tests (a minimal ruleset text and a file writer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+MINIMAL = """
+kind = "ruleset"
+id = "mini"
+version = "1.0.0"
+effective_date = 2026-11-22
+owner = "tests"
+reviewer = "tests"
+description = "minimal"
+hit_policy = "collect"
+
+[citations]
+src = "A source."
+
+[inputs.x]
+type = "number"
+min = 0
+max = 1000
+
+[inputs.flag]
+type = "boolean"
+
+[inputs.colour]
+type = "enum"
+values = ["red", "green"]
+
+[parameters.limit]
+value = 10
+citations = ["src"]
+
+[[rules]]
+id = "r1"
+stage = "prevent"
+when = "x > limit"
+citations = ["src"]
+rationale = "Because."
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "rs.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
