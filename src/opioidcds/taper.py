@@ -44,7 +44,7 @@ from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import Field, model_validator
 
@@ -64,11 +64,24 @@ from opioidcds.models import (
     ResultModel,
 )
 from opioidcds.ome import calculate_ome, format_decimal
-from opioidcds.products import Catalogue, Derivation, Product, ProductKind, load_catalogue
+from opioidcds.products import (
+    Catalogue,
+    Derivation,
+    MedicineClass,
+    Product,
+    ProductKind,
+    classify_medicine,
+    load_catalogue,
+)
 from opioidcds.resolve import ResolvedPrescription, resolve_prescription
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.units import Dimension, Strength, StrengthKind, parse_strength
 from opioidcds.vocabulary import FormKind, Vocabulary, default_vocabulary
+
+if TYPE_CHECKING:
+    from opioidcds.assess import Knowledge
+    from opioidcds.patient import Patient
+    from opioidcds.rules import Profile
 
 __all__ = [
     "HoldPoint",
@@ -85,6 +98,7 @@ __all__ = [
     "load_taper_knowledge",
     "replan",
     "taper_plan",
+    "taper_plan_for_patient",
 ]
 
 TAPER_FILE = "taper.toml"
@@ -310,6 +324,7 @@ class TaperPlan(ResultModel):
 
     status: PlanStatus
     reason: str | None = None
+    scope_rule: str | None = None
     steps: tuple[TaperStep, ...]
     not_planned: tuple[NotPlanned, ...]
     history: tuple[TaperStep, ...] = ()
@@ -691,6 +706,12 @@ def _refusal_for(
 ) -> tuple[int, str]:
     """Return (opioid position, ingredient) or raise a refusal with its reason."""
     if r.problem is not None:
+        classes = classify_medicine(r.label)
+        if classes and MedicineClass.OPIOID not in classes:
+            kinds = ", ".join(sorted(c.value.replace("_", " ") for c in classes))
+            raise _Refusal(
+                f"not an opioid ({kinds}): not part of an opioid tapering plan", opioid=False
+            )
         raise _Refusal(f"cannot be read: {r.problem}")
     opioids = [i for i, ing in enumerate(r.ingredients) if ing.opioid]
     if not opioids:
@@ -1360,4 +1381,84 @@ def replan(
         tbl=tbl,
         cat=cat,
         history=history,
+    )
+
+
+def taper_plan_for_patient(
+    patient: Patient,
+    *,
+    start: dt.date,
+    reduction: Decimal | None = None,
+    every: dt.timedelta | None = None,
+    target: Decimal = _ZERO,
+    reduce_from: ReduceFrom | str = ReduceFrom.CURRENT,
+    pace: Sequence[PaceChange] | None = None,
+    hold_points: Sequence[HoldPoint] = (),
+    order: Sequence[int] | None = None,
+    knowledge: TaperKnowledge | None = None,
+    table: ConversionTable | str | None = None,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    scope_knowledge: Knowledge | None = None,
+    profile: Profile | None = None,
+) -> TaperPlan:
+    """Plan a taper of a patient's current prescriptions, if the patient is in scope.
+
+    The scope is decided by the ``scope`` ruleset (``rules/scope.toml``, CLINICAL.md section 1)
+    through :func:`opioidcds.assess.assess`: a patient with cancer pain, in palliative care, on
+    opioid substitution therapy (or otherwise out of scope: under 18, no current opioid, not
+    long-term use) gets no plan: status ``out-of-scope``, ``reason`` the ruleset's reason and
+    ``scope_rule`` the rule that decided. If the scope is undetermined (unknown inputs), there
+    is no plan either (status ``not-planned``, the reason says what is unknown). Otherwise the
+    plan is :func:`taper_plan` of ``patient.prescriptions`` (positions in ``order`` and in the
+    plan are positions in that list); non-opioid prescriptions are listed as not planned.
+
+    Args:
+        patient: the patient (:class:`opioidcds.patient.Patient`).
+        start: the date of the first reduction.
+        reduction: see :func:`taper_plan` (as are ``every`` to ``vocabulary``).
+        every: see :func:`taper_plan`.
+        target: see :func:`taper_plan`.
+        reduce_from: see :func:`taper_plan`.
+        pace: see :func:`taper_plan`.
+        hold_points: see :func:`taper_plan`.
+        order: see :func:`taper_plan`.
+        knowledge: see :func:`taper_plan`.
+        table: see :func:`taper_plan`.
+        catalogue: see :func:`taper_plan`.
+        vocabulary: see :func:`taper_plan`.
+        scope_knowledge: the assessment knowledge bundle holding the scope ruleset (default:
+            :func:`opioidcds.assess.default_knowledge`).
+        profile: a local profile for the rulesets.
+
+    Raises:
+        InvalidInputError: ``patient`` is not a Patient, an option or a prescription is invalid.
+    """
+    from opioidcds.assess import assess  # noqa: PLC0415 - the rules engine loads only if needed
+    from opioidcds.patient import Patient  # noqa: PLC0415
+
+    if not isinstance(patient, Patient):
+        raise InvalidInputError("patient", "must be a Patient")
+    scope = assess(patient, knowledge=scope_knowledge, profile=profile).scope
+    plan_args = {
+        "start": start,
+        "reduction": reduction,
+        "every": every,
+        "target": target,
+        "reduce_from": reduce_from,
+        "pace": pace,
+        "hold_points": hold_points,
+        "order": order,
+        "knowledge": knowledge,
+        "table": table,
+        "catalogue": catalogue,
+        "vocabulary": vocabulary,
+    }
+    if scope.in_scope is True:
+        plan = taper_plan(patient.prescriptions, **plan_args)  # type: ignore[arg-type]
+        return plan.model_copy(update={"scope_rule": scope.rule_id})
+    empty = taper_plan((), **plan_args)  # type: ignore[arg-type]  # options checked, basis filled
+    status = PlanStatus.OUT_OF_SCOPE if scope.in_scope is False else PlanStatus.NOT_PLANNED
+    return empty.model_copy(
+        update={"status": status, "reason": scope.reason, "scope_rule": scope.rule_id}
     )
