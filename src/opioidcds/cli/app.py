@@ -11,8 +11,9 @@ from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
-from opioidcds.cli.serve_cmd import serve_command
 from opioidcds.cli.screen_cmd import screen_command
+from opioidcds.cli.serve_cmd import serve_command
+from opioidcds.cli.taper_cmd import taper_command
 
 __all__ = ["app"]
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("ome")(ome_command)
+app.command("taper")(taper_command)
 app.command("assess")(assess_command)
 app.command("check")(check_command)
 app.command("discharge")(discharge_command)
