@@ -23,14 +23,11 @@ SAFETY = ROOT / "docs" / "safety"
 
 # Pinned: opening or closing a control is a deliberate edit here and in hazards.toml.
 OPEN_CONTROLS = {
-    "HAZ-005-C4": "3",  # dosage-text range note (found bug, strict xfail)
-    "HAZ-012-C3": "2",  # CLI renders input as rich markup (found bug, strict xfail)
     "HAZ-007-C3": "5",  # exact threshold comparisons in the assessment
     "HAZ-011-C2": "9",  # knowledge-base content hash and all versions in results
     "HAZ-014-C3": "5",  # per-patient isolation in the assessment
     "HAZ-015-C1": "5",  # tier and alert wording
     "HAZ-016-C2": "4",  # durable-rules 32-bit hash defect: no targeted regression test
-    "HAZ-021-C2": "5",  # explicit out-of-scope assessment result
 }
 
 REQUIRED_TOPICS = [
