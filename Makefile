@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-## The library's main job on bundled example data.
+## The library's main job on bundled example data: screen the synthetic practice (worklist and
+## report in demo-out/), then one example patient's OME with its basis.
 demo: $(STAMP)
+	$(BIN)/opioidcds screen examples/population/issues.csv \
+		--patients examples/population/patients.csv --out demo-out --html
 	$(BIN)/opioidcds ome examples/patient-example.json
 
 ## The whole test suite: lint, type check, tests (hypothesis derandomised).
