@@ -232,11 +232,7 @@ def _dmd_dose(product: Product, vocabulary: Vocabulary) -> tuple[str, bool] | No
     return None
 
 
-_USABLE: dict[int, tuple[Catalogue, tuple[tuple[Product, str, bool], ...]]] = {}
-"""Memo of :func:`_usable_products` by catalogue identity (a Catalogue is not hashable); it
-keeps the catalogue alive so the id stays valid. Test-helper state only: the library has none."""
-
-
+@cache  # a Catalogue is hashed by identity
 def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], ...]:
     """Catalogue products with a single strength whose largest drawn dose is computable.
 
@@ -245,11 +241,7 @@ def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], .
     limit (they are not valid prescriptions at that dose) without hiding any from review, since
     :func:`dmd_excluded_products` lists them.
     """
-    memo = _USABLE.get(id(catalogue))
-    if memo is not None and memo[0] is catalogue:
-        return memo[1]
     vocab = default_vocabulary()
-    given = None if catalogue is load_catalogue() else catalogue  # None: the bundled one
     usable: list[tuple[Product, str, bool]] = []
     for product in catalogue:
         dose = _dmd_dose(product, vocab)
@@ -263,12 +255,11 @@ def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], .
             doses_per_day=_DMD_MAX_PER_DAY,
         )
         try:
-            calculate_ome([top], catalogue=given)
+            calculate_ome([top], catalogue=catalogue)
         except OpioidCDSError:
             continue
         usable.append((product, unit, liquid))
-    _USABLE[id(catalogue)] = (catalogue, tuple(usable))
-    return _USABLE[id(catalogue)][1]
+    return tuple(usable)
 
 
 def _nameable(catalogue: Catalogue, product: Product) -> bool:
