@@ -1246,13 +1246,9 @@ def _tracks(
         if not isinstance(rx, Prescription):
             raise InvalidInputError(f"prescriptions[{i}]", "must be a Prescription")
     # Validate every prescription as the OME calculator does, including the plausibility
-    # limit summed over prescriptions. calculate_ome memoises on its arguments and a Catalogue
-    # is not hashable, so it is given the default catalogue as None, and a caller's own
-    # catalogue is not passed to it (the check is then skipped: see docs/tapering.md).
-    labels: dict[int, str] = {}
-    if catalogue is load_catalogue():
-        result = calculate_ome(rxs, table=table, vocabulary=vocab)
-        labels = {item.prescription_index: item.drug for item in reversed(result.items)}
+    # limit summed over prescriptions.
+    result = calculate_ome(rxs, table=table, vocabulary=vocab, catalogue=catalogue)
+    labels = {item.prescription_index: item.drug for item in reversed(result.items)}
     for i, rx in enumerate(rxs):
         try:
             track = _track(

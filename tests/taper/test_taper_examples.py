@@ -475,3 +475,24 @@ def test_a_non_opioid_alongside_does_not_make_the_plan_partial() -> None:
     assert left_out.prescription_index == 0
     assert not left_out.opioid
     assert "not an opioid" in left_out.reason
+
+
+def test_own_catalogue_still_gets_the_plausibility_check() -> None:
+    # a catalogue loaded from its folder is a separate object from the bundled default; three
+    # prescriptions of 200 mg x 10/day = 6 g/day of morphine exceed the 5 g/day limit
+    # (conversion_tables/plausibility.toml) whichever catalogue the caller passes
+    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
+    from opioidcds.products import load_catalogue  # noqa: PLC0415
+
+    own = load_catalogue(knowledge_dir("catalogue"))
+    assert own is not load_catalogue()
+    p = Prescription(
+        drug="morphine",
+        form="tablet",
+        strength="200 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=10,
+    )
+    with pytest.raises(InvalidInputError, match="implausible"):
+        taper_plan([p, p, p], start=dt.date(2027, 1, 4), catalogue=own)
