@@ -8,6 +8,7 @@ See ``docs/population.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -24,6 +25,7 @@ __all__ = [
     "RowProblem",
     "read_issues",
     "read_patients",
+    "read_practices",
     "read_table",
 ]
 
@@ -35,6 +37,7 @@ ISSUE_COLUMNS: Final = {
     "quantity": "required: quantity issued, a positive number in the product's units",
     "dosage_text": "optional: the dosage instruction as written",
     "days_supply": "optional: intended supply period in days (1-366)",
+    "practice_id": "optional: the issuing practice (e.g. ODS code), for outcomes per practice",
 }
 """The columns of the issue extract and what each holds."""
 
@@ -295,3 +298,43 @@ def read_patients(
         *[_bool_expr(c) for c in PATIENT_BOOLEAN_COLUMNS],
     )
     return good, problems, frozenset(str(x) for x in excluded_ids.to_series().to_list())
+
+
+def read_practices(source: str | Path | pl.DataFrame, *, up_to: dt.date) -> dict[str, str]:
+    """Each patient's practice: the ``practice_id`` of their latest issue up to ``up_to``.
+
+    Used only to group outcomes per practice (screening ignores the column). Rows without a
+    usable patient id, date or practice id (empty, or longer than 64 characters) are not used
+    here (screening lists bad rows itself); ties on the latest date go to the last row. An
+    extract without the column gives an empty mapping (overall figures only).
+
+    Raises:
+        InvalidInputError: the file cannot be read.
+    """
+    df = source if isinstance(source, pl.DataFrame) else read_table(source, what="issues")
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    if not {"practice_id", "patient_id", "issue_date"} <= set(df.columns):
+        return {}
+    df = (
+        df.select(pl.col("patient_id", "practice_id", "issue_date").cast(pl.String))
+        .select(
+            _text("patient_id").alias("patient_id"),
+            _text("practice_id").alias("practice_id"),
+            _text("issue_date").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+        )
+        .with_row_index("row")
+        .filter(
+            pl.col("patient_id").is_not_null()
+            & (pl.col("patient_id") != "")
+            & (pl.col("patient_id").str.len_chars() <= _MAX_ID)
+            & pl.col("practice_id").is_not_null()
+            & (pl.col("practice_id") != "")
+            & (pl.col("practice_id").str.len_chars() <= _MAX_ID)
+            & pl.col("issue_date").is_not_null()
+            & (pl.col("issue_date") <= up_to)
+        )
+        .sort("issue_date", "row")
+        .group_by("patient_id", maintain_order=True)
+        .last()
+    )
+    return dict(zip(df.get_column("patient_id"), df.get_column("practice_id"), strict=True))
