@@ -343,7 +343,8 @@ class Snapshot:
     """Figures of a set of screened patients at one date.
 
     ``patients``: the patients counted; ``high_dose``: those with the high-dose risk factor
-    present (``high_dose_unknown``: unknown, a lower-bound total not above the threshold);
+    present (``high_dose_unknown``: not present and the total is a lower bound, or the factor
+    is unknown);
     ``total_daily_ome``: the sum of their daily OMEs in mg/day, a lower bound when
     ``incomplete`` > 0 (that many totals are lower bounds).
     """
@@ -365,8 +366,10 @@ def _snapshot(rows: Iterable[PatientRow], high_rule: str) -> Snapshot:
     total = _ZERO
     for r in rows:
         n += 1
-        high += high_rule in r.factors_present
-        unknown += high_rule in r.factors_unknown
+        present = high_rule in r.factors_present
+        high += present
+        # a lower-bound total not decided "present" is unknown, whatever the row says
+        unknown += not present and (high_rule in r.factors_unknown or not r.ome_complete)
         incomplete += not r.ome_complete
         total += r.ome_mg_per_day if r.ome_mg_per_day is not None else _ZERO
     return Snapshot(
