@@ -10,22 +10,48 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
-from itertools import pairwise
 from pathlib import Path
 from typing import Final
 
 import polars as pl
 
+from opioidcds.assess import Knowledge, default_knowledge
+from opioidcds.errors import InvalidInputError, KnowledgeBaseError
 from opioidcds.ome import format_decimal
+from opioidcds.population._html import CSS, bars, table
 from opioidcds.population.engine import PatientRow, Screening
+from opioidcds.population.outcomes import Outcomes, default_outcomes_method
+from opioidcds.population.outcomes_report import (
+    group_frame,
+    outcomes_html,
+    outcomes_summary,
+    patient_frame,
+)
+from opioidcds.rules import Profile
 
-__all__ = ["reasons", "render_html", "worklist_frame", "write_outputs"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "OmeBin",
+    "ome_bins",
+    "reasons",
+    "render_html",
+    "worklist_frame",
+    "write_outputs",
+]
 
+OUTPUT_FORMATS: Final = ("csv", "parquet", "json")
+"""The worklist file formats :func:`write_outputs` writes."""
 _TIERS: Final = ("specialist-mdt", "pcn-service", "brief-gp-intervention", "letter", "out-of-scope")
 _LEVELS: Final = ("very-high", "high", "moderate", "low")
-_OME_BINS: Final = (0, 50, 90, 120, 200)  # display bins of the chart only (not thresholds)
+# Display only: the OME chart's bins are cut at half, once and twice the high-dose threshold
+# in use, and at the Script Switch alert threshold (seed 002); none of these is decided here.
+_HALF: Final = Decimal("0.5")
+_TWICE: Final = Decimal(2)
+_ALERT_RULESET: Final = "prescribing-alerts"
+_ALERT_PARAMETER: Final = "alert_threshold_mg_per_day"
 
 
 def _ome_text(row: PatientRow) -> str:
@@ -106,8 +132,9 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
     )
 
 
-def _summary(screening: Screening) -> dict[str, object]:
+def _summary(screening: Screening, outcomes: Outcomes | None) -> dict[str, object]:
     return {
+        "outcomes": outcomes_summary(outcomes),
         "as_of": screening.as_of.isoformat() if screening.as_of else None,
         "engine": screening.engine,
         "counts": dict(screening.counts),
@@ -124,18 +151,39 @@ def _summary(screening: Screening) -> dict[str, object]:
     }
 
 
+def _check_profile(
+    screening: Screening, knowledge: Knowledge | None, profile: Profile | None
+) -> Knowledge:
+    kb = knowledge if knowledge is not None else default_knowledge()
+    if screening.versions.get("profile") != kb.versions(profile)["profile"]:
+        raise InvalidInputError("profile", "must be the profile the screening used")
+    return kb
+
+
 def write_outputs(
     screening: Screening,
     out_dir: str | Path,
     *,
     formats: Sequence[str] = ("csv",),
     html: bool = False,
+    outcomes: Outcomes | None = None,
+    knowledge: Knowledge | None = None,
+    profile: Profile | None = None,
 ) -> list[Path]:
     """Write the outputs of ``screening`` into ``out_dir``; return the paths written.
 
     ``worklist.<fmt>`` for each of ``formats`` (csv, parquet, json), ``problems.csv``,
-    ``summary.json`` and, with ``html``, ``report.html``.
+    ``summary.json``, with ``outcomes`` also ``outcomes.csv`` (per group) and
+    ``outcomes_patients.csv``, and with ``html`` ``report.html``. ``knowledge`` and
+    ``profile`` must be those the screening used (the report's OME bins come from them).
+
+    Raises:
+        InvalidInputError: an unknown format, or a profile other than the screening's.
     """
+    unknown = [f for f in formats if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise InvalidInputError("formats", "must be csv, parquet and/or json")
+    kb = _check_profile(screening, knowledge, profile)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = worklist_frame(screening)
@@ -146,10 +194,8 @@ def write_outputs(
             frame.write_csv(path)
         elif fmt == "parquet":
             frame.write_parquet(path)
-        elif fmt == "json":
-            path.write_text(json.dumps(frame.to_dicts(), indent=1), encoding="utf-8")
         else:
-            raise ValueError(f"unknown output format {fmt!r}")
+            path.write_text(json.dumps(frame.to_dicts(), indent=1), encoding="utf-8")
         written.append(path)
     problems = pl.DataFrame(
         {
@@ -162,72 +208,112 @@ def write_outputs(
     problems.write_csv(out / "problems.csv")
     written.append(out / "problems.csv")
     (out / "summary.json").write_text(
-        json.dumps(_summary(screening), indent=1, sort_keys=True), encoding="utf-8"
+        json.dumps(_summary(screening, outcomes), indent=1, sort_keys=True), encoding="utf-8"
     )
     written.append(out / "summary.json")
+    if outcomes is not None:
+        group_frame(outcomes).write_csv(out / "outcomes.csv")
+        patient_frame(outcomes).write_csv(out / "outcomes_patients.csv")
+        written += [out / "outcomes.csv", out / "outcomes_patients.csv"]
     if html:
-        (out / "report.html").write_text(render_html(screening), encoding="utf-8")
+        page = render_html(screening, outcomes=outcomes, knowledge=kb, profile=profile)
+        (out / "report.html").write_text(page, encoding="utf-8")
         written.append(out / "report.html")
     return written
 
 
 # --- HTML ------------------------------------------------------------------------------------
 
-_CSS: Final = """
-body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}
-th,td{border:1px solid #bbb;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eee} td.num{text-align:right} .note{color:#555;font-size:.9em}
-"""
+
+@dataclass(frozen=True, slots=True)
+class OmeBin:
+    """One bar of the OME chart: daily OME above ``low`` (exclusive) up to ``high``.
+
+    ``high`` is ``None`` for the last, open bin; ``source`` names where the edge comes from.
+    """
+
+    low: Decimal | None
+    high: Decimal | None
+    label: str
+    source: str
 
 
-def _table(head: Sequence[str], rows: Sequence[Sequence[object]], numeric: int = 0) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = []
-    for row in rows:
-        cells = []
-        for i, v in enumerate(row):
-            cls = ' class="num"' if i >= len(row) - numeric else ""
-            cells.append(f"<td{cls}>{escape('' if v is None else str(v))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{th}</tr>{''.join(body)}</table>"
+def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None) -> list[OmeBin]:
+    """The OME chart's bins, cut at the thresholds of the rulesets and profile in use.
 
+    Edges: half, once and twice the high-dose threshold of ruleset ``risk-factors`` and the
+    Script Switch alert threshold of ``prescribing-alerts`` (when the bundle has it), so a
+    profile that moves the high dose moves the bins. Bins are (low, high]: "high dose" is
+    strictly above its threshold.
 
-def _bars(title: str, items: Sequence[tuple[str, int]]) -> str:
-    """A horizontal bar chart as inline SVG (labels escaped)."""
-    width, bar_h, label_w = 520, 22, 190
-    top = max((n for _, n in items), default=0) or 1
-    height = bar_h * len(items) + 30
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-        f'height="{height}" aria-label="{escape(title)}"><title>{escape(title)}</title>'
-    ]
-    for i, (label, n) in enumerate(items):
-        y = 10 + i * bar_h
-        w = int((width - label_w - 60) * n / top)
-        parts.append(
-            f'<text x="0" y="{y + 15}" font-size="13">{escape(label)}</text>'
-            f'<rect x="{label_w}" y="{y + 3}" width="{w}" height="{bar_h - 6}" fill="#4a7ab5"/>'
-            f'<text x="{label_w + w + 5}" y="{y + 15}" font-size="13">{n}</text>'
+    Raises:
+        KnowledgeBaseError: the high-dose parameter is missing.
+    """
+    kb = knowledge if knowledge is not None else default_knowledge()
+    name = default_outcomes_method().high_dose_parameter
+    high = kb.bound("risk-factors", profile).binding.params.get(name)
+    if not isinstance(high, Decimal):
+        raise KnowledgeBaseError(f"risk-factors has no parameter '{name}'")
+    edges: dict[Decimal, str] = {}
+    if _ALERT_RULESET in kb.rulesets:
+        alert = kb.bound(_ALERT_RULESET, profile).binding.params.get(_ALERT_PARAMETER)
+        if isinstance(alert, Decimal):
+            edges[alert] = f"{_ALERT_RULESET} {_ALERT_PARAMETER} (Script Switch)"
+    edges[high * _HALF] = f"half of risk-factors {name}"
+    edges[high * _TWICE] = f"twice risk-factors {name}"
+    edges[high] = f"risk-factors {name} (high dose)"
+    bins: list[OmeBin] = []
+    low: Decimal | None = None
+    for edge in sorted(edges):
+        label = (
+            f"up to {format_decimal(edge)}"
+            if low is None
+            else (f"{format_decimal(low)} to {format_decimal(edge)}")
         )
-    parts.append("</svg>")
-    return "".join(parts)
+        bins.append(OmeBin(low, edge, label, edges[edge]))
+        low = edge
+    top = sorted(edges)[-1]
+    bins.append(OmeBin(top, None, f"above {format_decimal(top)}", edges[top]))
+    return bins
 
 
-def _ome_bins(rows: Sequence[PatientRow]) -> list[tuple[str, int]]:
-    edges = [Decimal(e) for e in _OME_BINS]
-    labels = [f"{a}-<{b}" for a, b in pairwise(_OME_BINS)]
-    labels.append(f">= {_OME_BINS[-1]}")
-    counts = [0] * len(labels)
+def _ome_bars(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
+    counts = [0] * len(bins)
+    lower_bounds = 0
     for r in rows:
-        if r.in_scope and r.ome_mg_per_day is not None:
-            i = sum(1 for e in edges[1:] if r.ome_mg_per_day >= e)
-            counts[i] += 1
-    return [(f"{lab} mg/day", n) for lab, n in zip(labels, counts, strict=True)]
+        if not r.in_scope or r.ome_mg_per_day is None:
+            continue
+        if not r.ome_complete:
+            lower_bounds += 1
+            continue
+        for i, b in enumerate(bins):
+            if b.high is None or r.ome_mg_per_day <= b.high:
+                counts[i] += 1
+                break
+    items = [(f"{b.label} mg/day", n) for b, n in zip(bins, counts, strict=True)]
+    items.append(("lower bound only (incomplete)", lower_bounds))
+    return items
 
 
-def render_html(screening: Screening) -> str:
-    """The self-contained HTML report of ``screening`` (all text escaped)."""
+def render_html(
+    screening: Screening,
+    *,
+    outcomes: Outcomes | None = None,
+    knowledge: Knowledge | None = None,
+    profile: Profile | None = None,
+) -> str:
+    """The self-contained HTML report of ``screening`` (all text escaped).
+
+    ``knowledge`` and ``profile`` must be those the screening used (the OME chart's bins come
+    from their thresholds); ``outcomes``, when given, adds "Outcomes over time" (otherwise
+    the section says why there are none).
+
+    Raises:
+        InvalidInputError: a profile other than the screening's.
+    """
+    kb = _check_profile(screening, knowledge, profile)
+    bins = ome_bins(kb, profile)
+    edges = "; ".join(f"{format_decimal(b.high)} = {b.source}" for b in bins if b.high is not None)
     c = screening.counts
     labels = dict(screening.factor_labels)
     tiers = [(t, c.get(f"tier:{t}", 0)) for t in _TIERS]
@@ -270,30 +356,34 @@ def render_html(screening: Screening) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>Opioid population screening, as of {escape(as_of)}</title><style>{_CSS}</style></head>
+<title>Opioid population screening, as of {escape(as_of)}</title><style>{CSS}</style></head>
 <body>
 <h1>Opioid population screening</h1>
 <p>As of {escape(as_of)}. Worklist of people on long-term opioids for chronic non-cancer pain,
 in priority order, with the reasons. Every row is an offer of support to review with the
 person, not an order. Identifiers are pseudonymous, as in the extract.</p>
 <h2>Summary</h2>
-{_table(("", "count"), summary_rows, numeric=1)}
+{table(("", "count"), summary_rows, numeric=1)}
 <h2>Support tiers</h2>
-{_bars("Patients by support tier", tiers)}
-{_table(("tier", "patients"), tiers, numeric=1)}
+{bars("Patients by support tier", tiers)}
+{table(("tier", "patients"), tiers, numeric=1)}
 <h2>Risk levels (in scope)</h2>
-{_bars("Patients by risk level", levels)}
-{_table(("risk level", "patients"), levels, numeric=1)}
+{bars("Patients by risk level", levels)}
+{table(("risk level", "patients"), levels, numeric=1)}
 <h2>Daily OME (in scope)</h2>
-{_bars("In-scope patients by daily OME", _ome_bins(screening.rows))}
+{bars("In-scope patients by daily OME", _ome_bars(screening.rows, bins))}
+<p class="note">Bars: daily OME mg/day above the lower edge, up to and including the upper
+edge. Edges from the rulesets and profile in use: {escape(edges)}. A total that is a lower
+bound has its own bar (its true value is at least that).</p>
 <h2>Worklist: the first {len(top)} of {len(screening.worklist)}</h2>
 <p class="note">Order: priority band (rules/worklist-priority.toml), then
 {escape(", ".join(method.order_within_band))} (largest first). The full worklist is in the
 worklist file.</p>
-{_table(("#", "patient", "band", "tier", "risk level", "OME mg/day", "why"), work)}
+{table(("#", "patient", "band", "tier", "risk level", "OME mg/day", "why"), work)}
 <h2>Input rows excluded or not used</h2>
 <p class="note">Row by row in problems.csv (file, row number, reason).</p>
-{_table(("reason", "rows"), problems, numeric=1)}
+{table(("reason", "rows"), problems, numeric=1)}
+{outcomes_html(outcomes)}
 <h2>Method</h2>
 <p>Long-term use, scope, risk factors, risk level and tier are decided by the rulesets of
 opioidcds exactly as <code>opioidcds.assess.assess</code> decides them for each patient.
