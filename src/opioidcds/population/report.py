@@ -265,15 +265,12 @@ def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None)
     bins: list[OmeBin] = []
     low: Decimal | None = None
     for edge in sorted(edges):
-        label = (
-            f"up to {format_decimal(edge)}"
-            if low is None
-            else (f"{format_decimal(low)} to {format_decimal(edge)}")
-        )
+        shown = format_decimal(edge)
+        label = f"up to {shown}" if low is None else f"over {format_decimal(low)} to {shown}"
         bins.append(OmeBin(low, edge, label, edges[edge]))
         low = edge
     top = sorted(edges)[-1]
-    bins.append(OmeBin(top, None, f"above {format_decimal(top)}", edges[top]))
+    bins.append(OmeBin(top, None, f"over {format_decimal(top)}", edges[top]))
     return bins
 
 
