@@ -1,8 +1,9 @@
 """``opioidcds screen``: screen a practice's prescription-issue extract into a worklist.
 
-Needs the extras ``cli`` and ``population`` (Polars). Prints a summary table (never patient
-identifiers: those go to the output files only) and writes ``worklist.csv`` (and Parquet/JSON
-on request), ``problems.csv``, ``summary.json`` and, with ``--html``, ``report.html``.
+Needs the extras ``cli`` and ``population`` (Polars, SciPy). Prints a summary table (never
+patient identifiers: those go to the output files only) and writes ``worklist.csv`` (and
+Parquet/JSON on request), ``problems.csv``, ``summary.json``, with ``--baseline`` the outcomes
+over time (``outcomes.csv``, ``outcomes_patients.csv``) and, with ``--html``, ``report.html``.
 Exit codes: 0 done, 2 invalid input (message names the file and columns, never values).
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,71 +21,14 @@ from rich.table import Table
 from opioidcds.cli.io import fail
 from opioidcds.errors import InvalidInputError, OpioidCDSError
 
+if TYPE_CHECKING:
+    from opioidcds.population import Screening
+
 __all__ = ["screen_command"]
 
-_FORMATS = ("csv", "parquet", "json")
 
-
-def _date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError("--as-of", "must be a date YYYY-MM-DD") from None
-
-
-def screen_command(  # noqa: PLR0917 - typer maps parameters to options
-    issues: Annotated[
-        Path, typer.Argument(help="Issue extract (CSV or Parquet), one row per issue.")
-    ],
-    patients: Annotated[
-        Path | None, typer.Option("--patients", help="Patient table (CSV or Parquet).")
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Screening date YYYY-MM-DD (default: latest issue)."),
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("screening-out"),
-    html: Annotated[bool, typer.Option("--html", help="Also write report.html.")] = False,
-    formats: Annotated[
-        str, typer.Option("--format", help="Worklist formats, comma-separated: csv,parquet,json.")
-    ] = "csv",
-    profile: Annotated[
-        Path | None, typer.Option("--profile", help="Local profile (thresholds) TOML file.")
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", help="Processes for large extracts (default 1).")
-    ] = 1,
-) -> None:
-    """Screen ISSUES: a short, prioritised, explained worklist of people on long-term opioids."""
-    try:
-        from opioidcds.population import screen  # noqa: PLC0415 - optional extra
-        from opioidcds.population.report import write_outputs  # noqa: PLC0415
-    except ImportError:
-        typer.echo(
-            "opioidcds: screen needs the 'population' extra: pip install 'opioidcds[population]'",
-            err=True,
-        )
-        raise typer.Exit(2) from None
-    from opioidcds.rules import load_profile  # noqa: PLC0415 - keep start-up light
-
-    console = Console(stderr=True)
-    try:
-        wanted = tuple(f.strip() for f in formats.split(",") if f.strip())
-        if not wanted or any(f not in _FORMATS for f in wanted):
-            raise InvalidInputError("--format", "must be csv, parquet and/or json")
-        prof = load_profile(profile) if profile is not None else None
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("Screening", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            result = screen(issues, patients, as_of=_date(as_of), profile=prof, progress=progress)
-        paths = write_outputs(result, out, formats=wanted, html=html)
-    except OpioidCDSError as exc:
-        raise typer.Exit(fail(exc)) from None
+def _summary_table(result: Screening, extra: list[tuple[str, str]]) -> Table:
+    """The terminal summary: counts only, never identifiers."""
     c = result.counts
     table = Table(title=f"Screening as of {result.as_of or 'n/a'}", show_header=False)
     for label, key in (
@@ -105,6 +49,94 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
     for key, n in sorted(c.items()):
         if key.startswith("problem:"):
             table.add_row(f"excluded: {key.removeprefix('problem:')}", str(n))
-    Console().print(table)
+    for label, value in extra:
+        table.add_row(label, value)
+    return table
+
+
+def _date(text: str | None, option: str = "--as-of") -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError(option, "must be a date YYYY-MM-DD") from None
+
+
+def screen_command(  # noqa: PLR0917 - typer maps parameters to options
+    issues: Annotated[
+        Path, typer.Argument(help="Issue extract (CSV or Parquet), one row per issue.")
+    ],
+    patients: Annotated[
+        Path | None, typer.Option("--patients", help="Patient table (CSV or Parquet).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Screening (and follow-up) date YYYY-MM-DD (default: latest issue)."
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Baseline date YYYY-MM-DD: also report outcomes from it to --as-of.",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("screening-out"),
+    html: Annotated[bool, typer.Option("--html", help="Also write report.html.")] = False,
+    formats: Annotated[
+        str, typer.Option("--format", help="Worklist formats, comma-separated: csv,parquet,json.")
+    ] = "csv",
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="Local profile (thresholds) TOML file.")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes for large extracts (default 1).")
+    ] = 1,
+) -> None:
+    """Screen ISSUES: a short, prioritised, explained worklist of people on long-term opioids."""
+    try:
+        from opioidcds.population import screen  # noqa: PLC0415 - optional extra
+        from opioidcds.population.outcomes import compare  # noqa: PLC0415
+        from opioidcds.population.outcomes_report import terminal_rows  # noqa: PLC0415
+        from opioidcds.population.report import OUTPUT_FORMATS, write_outputs  # noqa: PLC0415
+        from opioidcds.population.schema import read_practices  # noqa: PLC0415
+    except ImportError:
+        typer.echo(
+            "opioidcds: screen needs the 'population' extra: pip install 'opioidcds[population]'",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    from opioidcds.rules import load_profile  # noqa: PLC0415 - keep start-up light
+
+    console = Console(stderr=True)
+    try:
+        wanted = tuple(f.strip() for f in formats.split(",") if f.strip())
+        if not wanted or any(f not in OUTPUT_FORMATS for f in wanted):
+            raise InvalidInputError("--format", "must be csv, parquet and/or json")
+        prof = load_profile(profile) if profile is not None else None
+        base_date = _date(baseline, "--baseline")
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("Screening", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = screen(issues, patients, as_of=_date(as_of), profile=prof, progress=progress)
+            outcomes = None
+            if base_date is not None and result.as_of is not None:
+                if base_date >= result.as_of:
+                    raise InvalidInputError("--baseline", "must be before the follow-up date")
+                bar.update(task, description="Screening at the baseline date")
+                earlier = screen(issues, patients, as_of=base_date, profile=prof)
+                practices = read_practices(issues, up_to=result.as_of)
+                outcomes = compare(earlier, result, practices=practices, profile=prof)
+        paths = write_outputs(
+            result, out, formats=wanted, html=html, outcomes=outcomes, profile=prof
+        )
+    except OpioidCDSError as exc:
+        raise typer.Exit(fail(exc)) from None
+    Console().print(_summary_table(result, terminal_rows(outcomes)))
     for p in paths:
         typer.echo(f"wrote {p}")
