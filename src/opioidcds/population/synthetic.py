@@ -3,7 +3,9 @@
 :func:`generate` draws reproducible (seeded) patients with issue histories of real UK product
 names and dm+d codes from the bundled catalogue and realistic dosage texts. The rates here
 are illustrative simulation settings, not clinical knowledge and not estimates of any real
-population; every identifier starts with ``SYN-``.
+population; every identifier starts with ``SYN-``. With ``practices`` and ``taper_share``
+(as ``opioidcds demo-data`` uses them) patients belong to synthetic practices and some reduce
+or stop their opioid during the history, so outcomes over time have something to show.
 """
 
 from __future__ import annotations
@@ -15,43 +17,88 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.errors import OpioidCDSError
+from opioidcds.errors import InvalidInputError, KnowledgeBaseError, OpioidCDSError
 from opioidcds.products import load_catalogue
 
 __all__ = ["SyntheticPopulation", "generate"]
 
-# (product name, dosage texts, quantity per 28 days at the first dosage) - simulation settings
-_OPIOIDS: Final = (
+# (product name, (dosage text, quantity per 28 days)..., lower regimen used by a reducing
+# patient: (product name, dosage text, quantity per 28 days)) - simulation settings only
+_Lower = tuple[str, str, int]
+_OPIOIDS: Final[tuple[tuple[str, tuple[tuple[str, int], ...], _Lower], ...]] = (
     (
         "Co-codamol 30mg/500mg tablets",
-        ("two tablets four times a day", "1-2 tablets up to four times a day when required"),
-        224,
+        (
+            ("two tablets four times a day", 224),
+            ("1-2 tablets up to four times a day when required", 224),
+        ),
+        ("Co-codamol 30mg/500mg tablets", "one tablet four times a day", 112),
     ),
-    ("Co-codamol 8mg/500mg tablets", ("two tablets four times a day",), 224),
+    (
+        "Co-codamol 8mg/500mg tablets",
+        (("two tablets four times a day", 224),),
+        ("Co-codamol 8mg/500mg tablets", "one tablet four times a day", 112),
+    ),
     (
         "Tramadol 50mg capsules",
-        ("one or two capsules four times a day", "take one capsule three times a day"),
-        112,
+        (("one or two capsules four times a day", 224), ("take one capsule three times a day", 84)),
+        ("Tramadol 50mg capsules", "one capsule twice a day", 56),
     ),
-    ("Codeine 30mg tablets", ("one tablet four times a day",), 112),
+    (
+        "Codeine 30mg tablets",
+        (("one tablet four times a day", 112),),
+        ("Codeine 30mg tablets", "one tablet twice a day", 56),
+    ),
     (
         "Dihydrocodeine 30mg tablets",
-        ("one tablet every 4 to 6 hours", "one tablet three times a day"),
-        84,
+        (("one tablet every 4 to 6 hours", 168), ("one tablet three times a day", 84)),
+        ("Dihydrocodeine 30mg tablets", "one tablet twice a day", 56),
     ),
-    ("Oxycodone 10mg modified-release tablets", ("one tablet twice a day",), 56),
-    ("Oxycodone 40mg modified-release tablets", ("one tablet twice a day",), 56),
-    ("Morphine sulfate 30mg modified-release tablets", ("one tablet twice a day",), 56),
-    ("Morphine sulfate 60mg modified-release tablets", ("one tablet twice a day",), 56),
+    (
+        "Oxycodone 10mg modified-release tablets",
+        (("one tablet twice a day", 56),),
+        ("Oxycodone 5mg modified-release tablets", "one tablet twice a day", 56),
+    ),
+    (
+        "Oxycodone 40mg modified-release tablets",
+        (("one tablet twice a day", 56), ("two tablets twice a day", 112)),
+        ("Oxycodone 40mg modified-release tablets", "one tablet once a day", 28),
+    ),
+    (
+        "Morphine 30mg modified-release tablets",
+        (("one tablet twice a day", 56),),
+        ("Morphine 30mg modified-release tablets", "one tablet once a day", 28),
+    ),
+    (
+        "Morphine 60mg modified-release tablets",
+        (("one tablet twice a day", 56), ("two tablets twice a day", 112)),
+        ("Morphine 60mg modified-release tablets", "one tablet once a day", 28),
+    ),
     (
         "Morphine sulfate 10mg/5ml oral solution",
-        ("5ml every 4 hours when required", "10ml four times a day"),
-        300,
+        (("5ml every 4 hours when required", 300), ("10ml four times a day", 1120)),
+        ("Morphine sulfate 10mg/5ml oral solution", "5ml four times a day", 100),
     ),
-    ("Tapentadol 50mg modified-release tablets", ("one tablet twice a day",), 56),
-    ("Buprenorphine 10micrograms/hour transdermal patches", ("apply one patch every 7 days",), 4),
-    ("Fentanyl 25micrograms/hour transdermal patches", ("apply one patch every 72 hours",), 10),
-    ("Fentanyl 50micrograms/hour transdermal patches", ("apply one patch every 72 hours",), 10),
+    (
+        "Tapentadol 50mg modified-release tablets",
+        (("one tablet twice a day", 56),),
+        ("Tapentadol 50mg modified-release tablets", "one tablet once a day", 28),
+    ),
+    (
+        "Buprenorphine 10micrograms/hour transdermal patches",
+        (("apply one patch every 7 days", 4),),
+        ("Buprenorphine 5micrograms/hour transdermal patches", "apply one patch every 7 days", 4),
+    ),
+    (
+        "Fentanyl 25micrograms/hour transdermal patches",
+        (("apply one patch every 72 hours", 10),),
+        ("Fentanyl 12micrograms/hour transdermal patches", "apply one patch every 72 hours", 10),
+    ),
+    (
+        "Fentanyl 50micrograms/hour transdermal patches",
+        (("apply one patch every 72 hours", 10),),
+        ("Fentanyl 25micrograms/hour transdermal patches", "apply one patch every 72 hours", 10),
+    ),
 )
 _OTHERS: Final = (
     ("Diazepam 5mg tablets", "one tablet twice a day", 56),
@@ -69,15 +116,32 @@ class SyntheticPopulation:
     as_of: dt.date
 
 
-def _products() -> list[tuple[str, str, tuple[str, ...], int]]:
+@dataclass(frozen=True, slots=True)
+class _Regimen:
+    code: str
+    name: str
+    texts: tuple[tuple[str, int], ...]  # dosage text, quantity per 28 days
+    lower: tuple[str, str, str, int]  # code, name, text, quantity per 28 days
+
+
+def _products() -> list[_Regimen]:
+    """The simulated regimens with their dm+d codes (every product must be in the catalogue).
+
+    Raises:
+        KnowledgeBaseError: a product is missing from the catalogue (the list is out of date).
+    """
     catalogue = load_catalogue()
-    out: list[tuple[str, str, tuple[str, ...], int]] = []
-    for name, texts, qty in _OPIOIDS:
+
+    def code_of(name: str) -> str:
         try:
-            code = catalogue.by_name(name).dmd_code
+            return catalogue.by_name(name).dmd_code
         except OpioidCDSError:
-            continue
-        out.append((code, name, texts, qty))
+            raise KnowledgeBaseError(f"synthetic: product '{name}' not in the catalogue") from None
+
+    out: list[_Regimen] = []
+    for name, texts, lower in _OPIOIDS:
+        low = (code_of(lower[0]), lower[0], lower[1], lower[2])
+        out.append(_Regimen(code_of(name), name, texts, low))
     return out
 
 
@@ -88,19 +152,85 @@ def _tri(rng: random.Random, p_true: float, p_unknown: float) -> str:
     return "true" if u < p_unknown + p_true else "false"
 
 
+_PATIENT_COLUMNS: Final = (
+    "patient_id",
+    "age",
+    "sex",
+    "unemployed",
+    "depression",
+    "other_psychological_disease",
+    "history_substance_or_alcohol_misuse",
+    "family_history_dependence",
+    "ae_attendance_recent",
+    "cancer_pain",
+    "palliative_care",
+    "readiness_to_change",
+)
+
+
+def _patient_row(rng: random.Random, pid: str, pcols: dict[str, list[str]]) -> None:
+    """Append one patient-table row (risk inputs at illustrative simulation rates)."""
+    pcols["patient_id"].append(pid)
+    pcols["age"].append("" if rng.random() < 0.02 else str(rng.randint(16, 95)))
+    pcols["sex"].append(rng.choice(("male", "female", "female", "")))
+    pcols["unemployed"].append(_tri(rng, 0.15, 0.4))
+    pcols["depression"].append(_tri(rng, 0.3, 0.2))
+    pcols["other_psychological_disease"].append(_tri(rng, 0.1, 0.3))
+    pcols["history_substance_or_alcohol_misuse"].append(_tri(rng, 0.05, 0.2))
+    pcols["family_history_dependence"].append(_tri(rng, 0.05, 0.6))
+    pcols["ae_attendance_recent"].append(_tri(rng, 0.2, 0.3))
+    pcols["cancer_pain"].append("true" if rng.random() < 0.03 else "false")
+    pcols["palliative_care"].append("true" if rng.random() < 0.01 else "false")
+    pcols["readiness_to_change"].append(
+        rng.choice(("", "", "", "not-considering", "considering", "ready"))
+    )
+
+
+def _issue(
+    cols: dict[str, list[str]],
+    who: tuple[str, str, str, str],
+    dose: tuple[str, str],
+    supply: str,
+    practice: str,
+) -> None:
+    """Append one issue row: (patient, date, code, name), (quantity, dosage text)."""
+    for key, value in zip(
+        ("patient_id", "issue_date", "dmd_code", "product_name"), who, strict=True
+    ):
+        cols[key].append(value)
+    cols["quantity"].append(dose[0])
+    cols["dosage_text"].append(dose[1])
+    cols["days_supply"].append(supply)
+    if "practice_id" in cols:
+        cols["practice_id"].append(practice)
+
+
 def generate(
     patients: int,
     *,
     seed: int = 0,
     as_of: dt.date = dt.date(2026, 11, 1),
     issues_per_patient: int = 10,
+    practices: int = 0,
+    taper_share: float = 0.0,
 ) -> SyntheticPopulation:
     """Generate ``patients`` synthetic patients with about ``issues_per_patient`` issues each.
 
     Reproducible for a given seed. Rows are one per issue; some patients get early re-issues,
     co-prescribed benzodiazepines or gabapentinoids, missing dosage texts, short histories or
-    stopped opioids, so every scope outcome and tier occurs.
+    stopped opioids, so every scope outcome and tier occurs. With ``practices`` > 0 each
+    patient belongs to one of that many synthetic practices (column ``practice_id``,
+    ``SYN-P1``...); a share ``taper_share`` of patients moves to a lower regimen partway
+    through the second half of their history (a reduction for outcomes over time).
+
+    Raises:
+        InvalidInputError: a negative count or a share outside 0-1.
+        KnowledgeBaseError: a simulated product is missing from the catalogue.
     """
+    if patients < 0 or practices < 0 or issues_per_patient < 1:
+        raise InvalidInputError("patients", "counts must not be negative")
+    if not 0.0 <= taper_share <= 1.0:
+        raise InvalidInputError("taper_share", "must be between 0 and 1")
     rng = random.Random(seed)  # noqa: S311 - simulation, not security
     products = _products()
     cols: dict[str, list[str]] = {
@@ -113,72 +243,46 @@ def generate(
             "quantity",
             "dosage_text",
             "days_supply",
+            *(("practice_id",) if practices else ()),
         )
     }
-    pcols: dict[str, list[str]] = {
-        k: []
-        for k in (
-            "patient_id",
-            "age",
-            "sex",
-            "unemployed",
-            "depression",
-            "other_psychological_disease",
-            "history_substance_or_alcohol_misuse",
-            "family_history_dependence",
-            "ae_attendance_recent",
-            "cancer_pain",
-            "palliative_care",
-            "readiness_to_change",
-        )
-    }
+    pcols: dict[str, list[str]] = {k: [] for k in _PATIENT_COLUMNS}
     width = len(str(patients))
     for n in range(patients):
         pid = f"SYN-{n:0{width}d}"
-        code, name, texts, qty = products[rng.randrange(len(products))]
+        regimen = products[rng.randrange(len(products))]
         count = max(1, int(rng.gauss(issues_per_patient, issues_per_patient / 3)))
         gap = 28 if rng.random() < 0.8 else rng.choice((14, 21, 56))
         stopped = rng.random() < 0.1
         end = as_of - dt.timedelta(days=rng.randrange(0, 28) + (90 if stopped else 0))
         with_text = rng.random() < 0.7
-        text = rng.choice(texts)
+        text, qty = rng.choice(regimen.texts)
         by_code = rng.random() < 0.8
+        practice = f"SYN-P{rng.randrange(practices) + 1}" if practices else ""
+        lower_from = count
+        if taper_share and rng.random() < taper_share and count > 1:
+            lower_from = rng.randrange(count // 2, count)
         for k in range(count):
+            code, name = regimen.code, regimen.name
+            if k >= lower_from:
+                code, name, text, qty = regimen.lower
             day = end - dt.timedelta(days=gap * (count - 1 - k) + rng.randrange(0, 4))
             early = rng.random() < 0.05
             if early:
                 day -= dt.timedelta(days=10)
-            cols["patient_id"].append(pid)
-            cols["issue_date"].append(day.isoformat())
-            cols["dmd_code"].append(code if by_code else "")
-            cols["product_name"].append("" if by_code else name)
-            cols["quantity"].append(str(max(1, qty * gap // 28)))
-            cols["dosage_text"].append(text if with_text else "")
-            cols["days_supply"].append(str(gap) if rng.random() < 0.6 else "")
+            _issue(
+                cols,
+                (pid, day.isoformat(), code if by_code else "", "" if by_code else name),
+                (str(max(1, qty * gap // 28)), text if with_text else ""),
+                str(gap) if rng.random() < 0.6 else "",
+                practice,
+            )
         if rng.random() < 0.15:
             other, otext, oqty = _OTHERS[rng.randrange(len(_OTHERS))]
-            cols["patient_id"].append(pid)
-            cols["issue_date"].append((end - dt.timedelta(days=rng.randrange(0, 40))).isoformat())
-            cols["dmd_code"].append("")
-            cols["product_name"].append(other)
-            cols["quantity"].append(str(oqty))
-            cols["dosage_text"].append(otext)
-            cols["days_supply"].append("28")
+            when = (end - dt.timedelta(days=rng.randrange(0, 40))).isoformat()
+            _issue(cols, (pid, when, "", other), (str(oqty), otext), "28", practice)
         if rng.random() < 0.9:
-            pcols["patient_id"].append(pid)
-            pcols["age"].append("" if rng.random() < 0.02 else str(rng.randint(16, 95)))
-            pcols["sex"].append(rng.choice(("male", "female", "female", "")))
-            pcols["unemployed"].append(_tri(rng, 0.15, 0.4))
-            pcols["depression"].append(_tri(rng, 0.3, 0.2))
-            pcols["other_psychological_disease"].append(_tri(rng, 0.1, 0.3))
-            pcols["history_substance_or_alcohol_misuse"].append(_tri(rng, 0.05, 0.2))
-            pcols["family_history_dependence"].append(_tri(rng, 0.05, 0.6))
-            pcols["ae_attendance_recent"].append(_tri(rng, 0.2, 0.3))
-            pcols["cancer_pain"].append("true" if rng.random() < 0.03 else "false")
-            pcols["palliative_care"].append("true" if rng.random() < 0.01 else "false")
-            pcols["readiness_to_change"].append(
-                rng.choice(("", "", "", "not-considering", "considering", "ready"))
-            )
+            _patient_row(rng, pid, pcols)
     return SyntheticPopulation(
         issues=pl.DataFrame(cols, schema=dict.fromkeys(cols, pl.String)),
         patients=pl.DataFrame(pcols, schema=dict.fromkeys(pcols, pl.String)),
