@@ -20,7 +20,9 @@ from opioidcds.errors import InvalidInputError, KnowledgeBaseError
 from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.population import screen
 from opioidcds.population.outcomes import (
+    GroupOutcome,
     Outcomes,
+    Spread,
     compare,
     default_outcomes_method,
     load_outcomes_method,
@@ -98,6 +100,16 @@ def _frame() -> pl.DataFrame:
     return frame.with_columns(practice_id=pl.Series([r[7] for r in population()]))
 
 
+def _overall(o: Outcomes) -> GroupOutcome:
+    assert o.overall is not None
+    return o.overall
+
+
+def _s(spread: Spread | None) -> Spread:
+    assert spread is not None
+    return spread
+
+
 def _outcomes(profile: Profile | None = None) -> Outcomes:
     _, o = outcomes(_frame(), baseline=BASELINE, follow_up=AS_OF, profile=profile)
     return o
@@ -169,7 +181,7 @@ def test_population_outcomes_by_hand() -> None:
     o = _outcomes()
     assert o.status == "evaluated"
     assert o.high_dose_mg_per_day == D(120)
-    overall = o.overall
+    overall = _overall(o)
     changes = {p.patient_id: p.change for p in o.patients}
     assert changes == {
         "A": "unchanged",
@@ -185,10 +197,10 @@ def test_population_outcomes_by_hand() -> None:
     assert (overall.reduced, overall.increased, overall.unchanged, overall.stopped) == (4, 1, 1, 1)
     # paired baseline A-G: 24 24 60 240 12 60 24 -> sorted 12 24 24 24 60 60 240 (n = 7):
     # median h = 3 -> 24; q1 h = 1.5 -> 24; q3 h = 4.5 -> 60
-    assert (overall.baseline.median, overall.baseline.q1, overall.baseline.q3) == (24, 24, 60)
+    assert _s(overall.baseline) == Spread(7, D(24), D(24), D(60))
     # follow-up A-G: 24 12 0 120 24 30 6 -> sorted 0 6 12 24 24 30 120:
     # median 24; q1 h = 1.5 -> 6 + 0.5 x 6 = 9; q3 h = 4.5 -> 24 + 0.5 x 6 = 27
-    assert (overall.follow_up.median, overall.follow_up.q1, overall.follow_up.q3) == (24, 9, 27)
+    assert _s(overall.follow_up) == Spread(7, D(24), D(9), D(27))
     # differences 0 -12 -60 -120 +12 -30 -18: zero dropped; |d| 12 12 18 30 60 120 -> ranks
     # 1.5 1.5 3 4 5 6; W+ = 1.5 (E), W- = 19.5. Ties: all 64 sign assignments; W+ <= 1.5 for {}
     # and either 1.5 alone: 3 -> two-sided p = 6/64 = 0.09375
@@ -226,9 +238,9 @@ def test_per_practice_by_hand() -> None:
     assert p1.wilcoxon.status == "cannot-evaluate"
     assert p1.wilcoxon.p_value is None
     # baseline 24 24 24 60 -> median h = 1.5 -> 24; q3 h = 2.25 -> 24 + 0.25 x 36 = 33
-    assert (p1.baseline.median, p1.baseline.q3) == (24, 33)
+    assert (_s(p1.baseline).median, _s(p1.baseline).q3) == (D(24), D(33))
     # follow-up 0 6 12 24 -> median 6 + 0.5 x 6 = 9; q1 h = 0.75 -> 4.5; q3 h = 2.25 -> 15
-    assert (p1.follow_up.median, p1.follow_up.q1, p1.follow_up.q3) == (9, D("4.5"), 15)
+    assert _s(p1.follow_up) == Spread(4, D(9), D("4.5"), D(15))
     p2 = groups["P2"]
     assert (p2.cohort, p2.pairs, p2.excluded_incomplete) == (4, 3, 1)  # D E F; H lower bound
     assert p2.current_at_follow_up.patients == 4  # D E F H (I is in P1)
@@ -237,7 +249,7 @@ def test_per_practice_by_hand() -> None:
 def test_profile_moves_the_high_dose_threshold() -> None:
     o = _outcomes(load_profile(PROFILE_90))
     assert o.high_dose_mg_per_day == D(90)
-    overall = o.overall
+    overall = _overall(o)
     # D: 240 and 120 are both above 90; nobody else is above 90
     assert (overall.cohort_at_baseline.high_dose, overall.cohort_at_follow_up.high_dose) == (1, 1)
 

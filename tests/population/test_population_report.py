@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -10,11 +11,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
+import pytest
+from typer.testing import CliRunner
 
+from opioidcds.cli.app import app
+from opioidcds.errors import InvalidInputError, OpioidCDSError
 from opioidcds.population import screen
-from opioidcds.population.report import render_html, worklist_frame, write_outputs
+from opioidcds.population.outcomes import outcomes
+from opioidcds.population.report import ome_bins, render_html, worklist_frame, write_outputs
+from opioidcds.rules import load_profile
 
-from .helpers import AS_OF, day, issues, patients
+from .helpers import AS_OF, code, day, issues, patients
 
 ROOT = Path(__file__).resolve().parents[2]
 CC = "Co-codamol 30mg/500mg tablets"
@@ -118,3 +125,126 @@ def test_cli_missing_column_is_exit_2(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "quantity" in done.stderr
+
+
+# --- OME bins from the rulesets/profile, format errors, outcomes (issue 6 items 4 and 6) ------
+
+PROFILE_90 = ROOT / "rules" / "profiles" / "opioids-aware-90.toml"
+
+
+def _bar_labels(page: str) -> list[str]:
+    chart = page.split("In-scope patients by daily OME</title>", 1)[1].split("</svg>", 1)[0]
+    return re.findall(r'font-size="13">([^<]*mg/day|lower bound[^<]*)</text>', chart)
+
+
+def test_ome_bins_follow_the_high_dose_threshold() -> None:
+    # default: high dose 120 (risk-factors), Script Switch 100 (prescribing-alerts):
+    # edges 120/2 = 60, 100, 120, 2 x 120 = 240
+    page = render_html(_screening())  # type: ignore[arg-type]
+    assert _bar_labels(page) == [
+        "up to 60 mg/day",
+        "over 60 to 100 mg/day",
+        "over 100 to 120 mg/day",
+        "over 120 to 240 mg/day",
+        "over 240 mg/day",
+        "lower bound only (incomplete)",
+    ]
+    # profile opioids-aware-90: high dose 90: edges 45, 90, 100 (Script Switch stays), 180
+    profile = load_profile(PROFILE_90)
+    rows = [
+        ("p", day(150), None, CC, "224", "two tablets four times a day", "28"),
+        ("p", day(100), None, CC, "224", None, "28"),
+        ("p", day(2), None, CC, "224", "two tablets four times a day", "28"),
+    ]
+    s = screen(issues(rows), as_of=AS_OF, profile=profile)
+    assert _bar_labels(render_html(s, profile=profile)) == [
+        "up to 45 mg/day",
+        "over 45 to 90 mg/day",
+        "over 90 to 100 mg/day",
+        "over 100 to 180 mg/day",
+        "over 180 mg/day",
+        "lower bound only (incomplete)",
+    ]
+    assert [b.high for b in ome_bins(profile=profile)] == [45, 90, 100, 180, None]
+
+
+def test_lower_bounds_get_their_own_bar() -> None:
+    # fentanyl patches without a dosage text: one patch assumed, a lower bound (not binned)
+    fen = "Fentanyl 25micrograms/hour transdermal patches"
+    rows = [("f", day(o), code(fen), None, "10", None, "28") for o in (150, 120, 90, 60, 30, 2)]
+    page = render_html(screen(issues(rows), as_of=AS_OF))
+    chart = page.split("In-scope patients by daily OME</title>", 1)[1].split("</svg>", 1)[0]
+    counts = re.findall(r'font-size="13">(\d+)</text>', chart)
+    assert counts == ["0", "0", "0", "0", "0", "1"]
+
+
+def test_report_refuses_another_profile_and_unknown_formats(tmp_path: Path) -> None:
+    s = _screening()
+    with pytest.raises(InvalidInputError, match="profile"):
+        render_html(s, profile=load_profile(PROFILE_90))  # type: ignore[arg-type]
+    with pytest.raises(OpioidCDSError):
+        write_outputs(s, tmp_path, formats=("xlsx",))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="formats"):
+        write_outputs(s, tmp_path, formats=("csv", "xml"))  # type: ignore[arg-type]
+
+
+def test_report_says_why_there_are_no_outcomes() -> None:
+    page = render_html(_screening())  # type: ignore[arg-type]
+    assert "Outcomes over time" in page
+    assert "Not computed: no baseline date was given" in page
+
+
+def _practice_extract() -> pl.DataFrame:
+    # two patients per practice, 8 co-codamol tablets a day (24 mg), one reducing to 4 (12 mg)
+    rows, practice = [], []
+    for pid, pr, later in (
+        ("a", "P1", "one tablet four times a day"),
+        ("b", "P1", "two tablets four times a day"),
+        ("c", "P2", "one tablet four times a day"),
+    ):
+        for o in range(350, 13, -28):
+            text = "two tablets four times a day" if o > 154 else later
+            rows.append((pid, day(o), code(CC), None, "224", text, "28"))
+            practice.append(pr)
+    return issues(rows).with_columns(practice_id=pl.Series(practice))
+
+
+def test_outcomes_files_and_section(tmp_path: Path) -> None:
+    baseline = AS_OF - dt.timedelta(days=182)
+    later, o = outcomes(_practice_extract(), baseline=baseline, follow_up=AS_OF)
+    paths = write_outputs(later, tmp_path, html=True, outcomes=o)
+    assert {"outcomes.csv", "outcomes_patients.csv"} <= {p.name for p in paths}
+    groups = pl.read_csv(tmp_path / "outcomes.csv")
+    assert groups.get_column("group").to_list() == ["overall", "P1", "P2"]
+    # a and c reduced 24 -> 12, b unchanged; 2 pairs with a change < 6: cannot evaluate
+    first = groups.row(0, named=True)
+    assert (first["reduced"], first["unchanged"], first["pairs"]) == (2, 1, 3)
+    assert first["wilcoxon_status"] == "cannot-evaluate"
+    assert first["wilcoxon_p"] is None
+    per_patient = pl.read_csv(tmp_path / "outcomes_patients.csv")
+    assert per_patient.get_column("change").to_list() == ["reduced", "unchanged", "reduced"]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") == 4  # tiers, levels, OME, changes
+    assert "Per practice" in page
+    assert "cannot evaluate: 2 pair(s) with a change" in page
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["outcomes"]["status"] == "evaluated"
+
+
+def test_cli_baseline_adds_outcomes(tmp_path: Path) -> None:
+    extract = tmp_path / "issues.csv"
+    _practice_extract().write_csv(extract)
+    runner = CliRunner(env={"COLUMNS": "200"})  # one table row per line
+    base = (AS_OF - dt.timedelta(days=182)).isoformat()
+    args = ["screen", str(extract), "--as-of", AS_OF.isoformat(), "--out", str(tmp_path)]
+    done = runner.invoke(app, [*args, "--baseline", base, "--html"])
+    assert done.exit_code == 0, done.stderr
+    assert "3 long-term users at baseline, 3 paired" in done.stdout
+    assert (tmp_path / "outcomes.csv").exists()
+    no_base = runner.invoke(app, args)
+    assert "not computed: give --baseline" in no_base.stdout
+    late = runner.invoke(app, [*args, "--baseline", AS_OF.isoformat()])
+    assert late.exit_code == 2
+    assert "--baseline" in late.stderr
+    bad = runner.invoke(app, [*args, "--baseline", "2026-02-30"])
+    assert bad.exit_code == 2

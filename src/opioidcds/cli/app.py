@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from opioidcds.cli.assess_cmd import assess_command, check_command
+from opioidcds.cli.demo_data_cmd import demo_data_command
 from opioidcds.cli.discharge_cmd import discharge_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
@@ -31,6 +32,7 @@ app.command("check")(check_command)
 app.command("discharge")(discharge_command)
 app.command("serve")(serve_command)
 app.command("screen")(screen_command)
+app.command("demo-data")(demo_data_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 

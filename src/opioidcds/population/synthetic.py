@@ -20,7 +20,14 @@ import polars as pl
 from opioidcds.errors import InvalidInputError, KnowledgeBaseError, OpioidCDSError
 from opioidcds.products import load_catalogue
 
-__all__ = ["SyntheticPopulation", "generate"]
+__all__ = [
+    "DEMO_AS_OF",
+    "DEMO_BASELINE",
+    "SYNTHETIC_MARK",
+    "SyntheticPopulation",
+    "demo_practice",
+    "generate",
+]
 
 # (product name, (dosage text, quantity per 28 days)..., lower regimen used by a reducing
 # patient: (product name, dosage text, quantity per 28 days)) - simulation settings only
@@ -287,4 +294,64 @@ def generate(
         issues=pl.DataFrame(cols, schema=dict.fromkeys(cols, pl.String)),
         patients=pl.DataFrame(pcols, schema=dict.fromkeys(pcols, pl.String)),
         as_of=as_of,
+    )
+
+
+DEMO_AS_OF: Final = dt.date(2026, 11, 1)
+"""The last date of the demo practice's history (fixed, so the demo is reproducible)."""
+DEMO_BASELINE: Final = DEMO_AS_OF - dt.timedelta(weeks=26)
+"""The baseline the demo suggests for outcomes: 26 weeks (six 28-day cycles) before."""
+SYNTHETIC_MARK: Final = "SYNTHETIC"
+"""The value of the ``synthetic`` column of every demo row."""
+
+
+def demo_practice(
+    patients: int, *, seed: int = 2032, practices: int = 3, bad_rows: bool = True
+) -> SyntheticPopulation:
+    """The synthetic practice of ``opioidcds demo-data``: about a year of history per patient.
+
+    :func:`generate` with about 14 issues per patient (13 months of 28-day cycles), a
+    quarter of patients reducing in the second half, ``practices`` practices; both tables get
+    a ``synthetic`` column (``SYNTHETIC`` on every row; screening ignores unknown columns).
+    With ``bad_rows``, three deliberately bad issue rows are appended (an impossible date, a
+    negative quantity, an unknown dm+d code) to show how bad rows are excluded and listed.
+
+    Raises:
+        InvalidInputError: fewer than one patient, or practices not between 1 and patients.
+    """
+    if patients < 1:
+        raise InvalidInputError("patients", "must be at least 1")
+    if not 1 <= practices <= patients:
+        raise InvalidInputError("practices", "must be between 1 and the number of patients")
+    pop = generate(
+        patients,
+        seed=seed,
+        as_of=DEMO_AS_OF,
+        issues_per_patient=14,
+        practices=practices,
+        taper_share=0.25,
+    )
+    issues = pop.issues
+    if bad_rows:
+        code = issues.get_column("dmd_code").filter(issues.get_column("dmd_code") != "")
+        known = str(code[0]) if code.len() else ""
+        bad = pl.DataFrame(
+            {
+                "patient_id": ["SYN-BAD-1", "SYN-BAD-2", "SYN-BAD-3"],
+                "issue_date": ["2026-02-30", "2026-10-01", "2026-10-01"],
+                "dmd_code": [known, known, "99999999999999"],
+                "product_name": ["", "", ""],
+                "quantity": ["28", "-28", "28"],
+                "dosage_text": ["", "", ""],
+                "days_supply": ["", "", ""],
+                "practice_id": ["SYN-P1"] * 3,
+            },
+            schema=dict.fromkeys(issues.columns, pl.String),
+        )
+        issues = pl.concat([issues, bad])
+    mark = pl.lit(SYNTHETIC_MARK).alias("synthetic")
+    return SyntheticPopulation(
+        issues=issues.with_columns(mark),
+        patients=pop.patients.with_columns(mark),
+        as_of=pop.as_of,
     )
