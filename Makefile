@@ -17,12 +17,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-## The library's main job on bundled example data: screen the synthetic practice (worklist and
-## report in demo-out/), then one example patient's OME with its basis.
+## The library's main job: generate a small SYNTHETIC practice (demo-out/practice/), screen
+## it with outcomes from a baseline 26 weeks before, and point to the report (demo-out/).
 demo: $(STAMP)
-	$(BIN)/opioidcds screen examples/population/issues.csv \
-		--patients examples/population/patients.csv --out demo-out --html
-	$(BIN)/opioidcds ome examples/patient-example.json
+	$(BIN)/opioidcds demo-data --patients 200 --seed 2032 --out demo-out/practice --force
+	$(BIN)/opioidcds screen demo-out/practice/issues.csv --patients demo-out/practice/patients.csv \
+		--as-of 2026-11-01 --baseline 2026-05-03 --out demo-out --html
+	@echo "Open demo-out/report.html in a browser (worklist: demo-out/worklist.csv)."
 
 ## The whole test suite: lint, type check, tests (hypothesis derandomised).
 test: $(STAMP)

@@ -36,8 +36,8 @@ def _readme(
     from opioidcds.population.synthetic import DEMO_AS_OF, DEMO_BASELINE  # noqa: PLC0415
 
     bad = (
-        "The last three issue rows (ids `SYN-BAD-...`) are deliberately bad (an impossible "
-        "date, a negative quantity, an unknown dm+d code) to show how bad rows are excluded "
+        "The last three issue rows (ids `SYN-BAD-...`) are deliberately bad (an impossible\n"
+        "date, a negative quantity, an unknown dm+d code) to show how bad rows are excluded\n"
         "and listed.\n\n"
         if bad_rows
         else ""
