@@ -248,3 +248,15 @@ def test_cli_baseline_adds_outcomes(tmp_path: Path) -> None:
     assert "--baseline" in late.stderr
     bad = runner.invoke(app, [*args, "--baseline", "2026-02-30"])
     assert bad.exit_code == 2
+
+
+def test_cli_baseline_on_an_empty_extract_says_why(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("patient_id,issue_date,dmd_code,quantity\n")
+    runner = CliRunner(env={"COLUMNS": "200"})
+    args = ["screen", str(empty), "--baseline", "2026-01-01", "--out", str(tmp_path), "--html"]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.stderr
+    assert "not computed: the extract has no usable issue" in done.stdout
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Not computed: the extract has no usable issue" in page

@@ -125,6 +125,9 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
 
             result = screen(issues, patients, as_of=_date(as_of), profile=prof, progress=progress)
             outcomes = None
+            why_not = None
+            if base_date is not None and result.as_of is None:
+                why_not = "the extract has no usable issue"
             if base_date is not None and result.as_of is not None:
                 if base_date >= result.as_of:
                     raise InvalidInputError("--baseline", "must be before the follow-up date")
@@ -133,10 +136,18 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
                 practices = read_practices(issues, up_to=result.as_of)
                 outcomes = compare(earlier, result, practices=practices, profile=prof)
         paths = write_outputs(
-            result, out, formats=wanted, html=html, outcomes=outcomes, profile=prof
+            result,
+            out,
+            formats=wanted,
+            html=html,
+            outcomes=outcomes,
+            outcomes_note=why_not,
+            profile=prof,
         )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
-    Console().print(_summary_table(result, terminal_rows(outcomes)))
+    Console().print(
+        _summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
+    )
     for p in paths:
         typer.echo(f"wrote {p}")

@@ -163,10 +163,13 @@ def patient_frame(o: Outcomes) -> pl.DataFrame:
     )
 
 
-def outcomes_summary(o: Outcomes | None) -> dict[str, object]:
-    """The outcomes part of ``summary.json`` (counts and figures, no identifiers)."""
+def outcomes_summary(o: Outcomes | None, why_not: str = NO_BASELINE) -> dict[str, object]:
+    """The outcomes part of ``summary.json`` (counts and figures, no identifiers).
+
+    ``why_not``: the reason given when ``o`` is ``None``.
+    """
     if o is None:
-        return {"status": "not-computed", "reason": NO_BASELINE}
+        return {"status": "not-computed", "reason": why_not}
     return {
         "status": o.status,
         "reason": o.reason,
@@ -178,10 +181,12 @@ def outcomes_summary(o: Outcomes | None) -> dict[str, object]:
     }
 
 
-def terminal_rows(o: Outcomes | None) -> list[tuple[str, str]]:
+def terminal_rows(
+    o: Outcomes | None, why_not: str = "give --baseline YYYY-MM-DD"
+) -> list[tuple[str, str]]:
     """Rows for the terminal summary (overall figures only; no identifiers)."""
     if o is None:
-        return [("outcomes", "not computed: give --baseline YYYY-MM-DD")]
+        return [("outcomes", f"not computed: {why_not}")]
     head = f"outcomes {o.baseline_date} -> {o.follow_up_date}"
     g = o.overall
     if g is None:
@@ -271,11 +276,11 @@ def _practice_table(o: Outcomes) -> str:
     return table(head, rows)
 
 
-def outcomes_html(o: Outcomes | None) -> str:
+def outcomes_html(o: Outcomes | None, why_not: str = NO_BASELINE) -> str:
     """The report's "Outcomes over time" section (says why there are none, when none)."""
     head = "<h2>Outcomes over time</h2>"
     if o is None:
-        return f"{head}<p>Not computed: {escape(NO_BASELINE)}.</p>"
+        return f"{head}<p>Not computed: {escape(why_not)}.</p>"
     dates = f"{o.baseline_date.isoformat()} (baseline) and {o.follow_up_date.isoformat()}"
     if o.overall is None:
         return f"{head}<p>Between {escape(dates)}: cannot evaluate: {escape(o.reason)}.</p>"

@@ -1,9 +1,10 @@
 """Outputs of a screening: worklist files (CSV, Parquet, JSON), problems, summary, HTML report.
 
 The HTML report is one self-contained file (no scripts, no network): counts by tier and risk
-level, a bar chart of the OME distribution as inline SVG, the top of the worklist with its
-reasons, the problems by reason, and the method notes. Every text is HTML-escaped; it holds
-pseudonymous ids only (whatever the extract used), never names.
+level, a bar chart of the OME distribution as inline SVG (bins from the thresholds of the
+rulesets and profile in use), the top of the worklist with its reasons, the problems by
+reason, the outcomes over time (or why there are none), and the method notes. Every text is
+HTML-escaped; it holds pseudonymous ids only (whatever the extract used), never names.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from opioidcds.population._html import CSS, bars, table
 from opioidcds.population.engine import PatientRow, Screening
 from opioidcds.population.outcomes import Outcomes, default_outcomes_method
 from opioidcds.population.outcomes_report import (
+    NO_BASELINE,
     group_frame,
     outcomes_html,
     outcomes_summary,
@@ -132,9 +134,11 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
     )
 
 
-def _summary(screening: Screening, outcomes: Outcomes | None) -> dict[str, object]:
+def _summary(
+    screening: Screening, outcomes: Outcomes | None, why_not: str | None
+) -> dict[str, object]:
     return {
-        "outcomes": outcomes_summary(outcomes),
+        "outcomes": outcomes_summary(outcomes, why_not or NO_BASELINE),
         "as_of": screening.as_of.isoformat() if screening.as_of else None,
         "engine": screening.engine,
         "counts": dict(screening.counts),
@@ -167,6 +171,7 @@ def write_outputs(
     formats: Sequence[str] = ("csv",),
     html: bool = False,
     outcomes: Outcomes | None = None,
+    outcomes_note: str | None = None,
     knowledge: Knowledge | None = None,
     profile: Profile | None = None,
 ) -> list[Path]:
@@ -174,7 +179,8 @@ def write_outputs(
 
     ``worklist.<fmt>`` for each of ``formats`` (csv, parquet, json), ``problems.csv``,
     ``summary.json``, with ``outcomes`` also ``outcomes.csv`` (per group) and
-    ``outcomes_patients.csv``, and with ``html`` ``report.html``. ``knowledge`` and
+    ``outcomes_patients.csv``, and with ``html`` ``report.html``; without ``outcomes``,
+    ``outcomes_note`` says why (default: no baseline date was given). ``knowledge`` and
     ``profile`` must be those the screening used (the report's OME bins come from them).
 
     Raises:
@@ -208,7 +214,8 @@ def write_outputs(
     problems.write_csv(out / "problems.csv")
     written.append(out / "problems.csv")
     (out / "summary.json").write_text(
-        json.dumps(_summary(screening, outcomes), indent=1, sort_keys=True), encoding="utf-8"
+        json.dumps(_summary(screening, outcomes, outcomes_note), indent=1, sort_keys=True),
+        encoding="utf-8",
     )
     written.append(out / "summary.json")
     if outcomes is not None:
@@ -216,7 +223,13 @@ def write_outputs(
         patient_frame(outcomes).write_csv(out / "outcomes_patients.csv")
         written += [out / "outcomes.csv", out / "outcomes_patients.csv"]
     if html:
-        page = render_html(screening, outcomes=outcomes, knowledge=kb, profile=profile)
+        page = render_html(
+            screening,
+            outcomes=outcomes,
+            outcomes_note=outcomes_note,
+            knowledge=kb,
+            profile=profile,
+        )
         (out / "report.html").write_text(page, encoding="utf-8")
         written.append(out / "report.html")
     return written
@@ -296,6 +309,7 @@ def render_html(
     screening: Screening,
     *,
     outcomes: Outcomes | None = None,
+    outcomes_note: str | None = None,
     knowledge: Knowledge | None = None,
     profile: Profile | None = None,
 ) -> str:
@@ -303,7 +317,7 @@ def render_html(
 
     ``knowledge`` and ``profile`` must be those the screening used (the OME chart's bins come
     from their thresholds); ``outcomes``, when given, adds "Outcomes over time" (otherwise
-    the section says why there are none).
+    the section says why there are none: ``outcomes_note``, default "no baseline date").
 
     Raises:
         InvalidInputError: a profile other than the screening's.
@@ -380,7 +394,7 @@ worklist file.</p>
 <h2>Input rows excluded or not used</h2>
 <p class="note">Row by row in problems.csv (file, row number, reason).</p>
 {table(("reason", "rows"), problems, numeric=1)}
-{outcomes_html(outcomes)}
+{outcomes_html(outcomes, outcomes_note or NO_BASELINE)}
 <h2>Method</h2>
 <p>Long-term use, scope, risk factors, risk level and tier are decided by the rulesets of
 opioidcds exactly as <code>opioidcds.assess.assess</code> decides them for each patient.
