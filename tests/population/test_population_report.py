@@ -231,18 +231,23 @@ def test_outcomes_files_and_section(tmp_path: Path) -> None:
     assert summary["outcomes"]["status"] == "evaluated"
 
 
+def _flat(table: str) -> str:
+    """The terminal table's text with borders and wrapping removed (any terminal width)."""
+    return " ".join(re.sub(r"[│┃┌┐└┘├┤┬┴┼─━]", " ", table).split())
+
+
 def test_cli_baseline_adds_outcomes(tmp_path: Path) -> None:
     extract = tmp_path / "issues.csv"
     _practice_extract().write_csv(extract)
-    runner = CliRunner(env={"COLUMNS": "200"})  # one table row per line
+    runner = CliRunner(env={"COLUMNS": "200"})  # one table row per line, where honoured
     base = (AS_OF - dt.timedelta(days=182)).isoformat()
     args = ["screen", str(extract), "--as-of", AS_OF.isoformat(), "--out", str(tmp_path)]
     done = runner.invoke(app, [*args, "--baseline", base, "--html"])
     assert done.exit_code == 0, done.stderr
-    assert "3 long-term users at baseline, 3 paired" in done.stdout
+    assert "3 long-term users at baseline, 3 paired" in _flat(done.stdout)
     assert (tmp_path / "outcomes.csv").exists()
     no_base = runner.invoke(app, args)
-    assert "not computed: give --baseline" in no_base.stdout
+    assert "not computed: give --baseline" in _flat(no_base.stdout)
     late = runner.invoke(app, [*args, "--baseline", AS_OF.isoformat()])
     assert late.exit_code == 2
     assert "--baseline" in late.stderr
@@ -253,10 +258,10 @@ def test_cli_baseline_adds_outcomes(tmp_path: Path) -> None:
 def test_cli_baseline_on_an_empty_extract_says_why(tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("patient_id,issue_date,dmd_code,quantity\n")
-    runner = CliRunner(env={"COLUMNS": "200"})
+    runner = CliRunner(env={"COLUMNS": "200"})  # one table row per line, where honoured
     args = ["screen", str(empty), "--baseline", "2026-01-01", "--out", str(tmp_path), "--html"]
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.stderr
-    assert "not computed: the extract has no usable issue" in done.stdout
+    assert "not computed: the extract has no usable issue" in _flat(done.stdout)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Not computed: the extract has no usable issue" in page
