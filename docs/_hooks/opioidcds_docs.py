@@ -13,7 +13,9 @@ At every build it:
 * publishes the knowledge folders and examples under ``repo/`` and rewrites links from pages to
   those repository files (``../rules/x.toml``) to the published copies; a link to a file that
   does not exist is left alone, so the strict build reports it;
-* adds the repository's ``CHANGELOG.md`` as the page ``changelog.md``.
+* adds the repository's ``CHANGELOG.md`` as the page ``changelog.md``;
+* shows the docstrings' Sphinx roles (``:class:`~opioidcds.models.Prescription```) as code,
+  the last component only after ``~``, as Sphinx would.
 
 An unknown marker or a failing generator stops the build (``PluginError``).
 """
@@ -44,6 +46,8 @@ _MARKER = re.compile(
 )
 _LINK = re.compile(r"\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
 _LIMITS_PAGE = "limitations.md"
+# A Sphinx role as rendered from a docstring: ``:class:`~a.b.C``` -> ``:class:<code>~a.b.C</code>``
+_SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data|exc|obj):<code>(~?)([^<]*)</code>")
 
 
 def _root(config: MkDocsConfig) -> Path:
@@ -103,6 +107,16 @@ def _rewrite_repo_links(markdown: str, page: Page, root: Path, docs_dir: Path) -
         return f"]({published}{m.group(2) or ''})"
 
     return _LINK.sub(rewrite, markdown)
+
+
+def _sphinx_role(m: re.Match[str]) -> str:
+    target = m.group(2).rsplit(".", 1)[-1] if m.group(1) else m.group(2)
+    return f"<code>{target}</code>"
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Show the Sphinx roles of the docstrings (``:class:`X```) as plain code, as Sphinx would."""
+    return _SPHINX_ROLE.sub(_sphinx_role, html)
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
