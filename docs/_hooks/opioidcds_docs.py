@@ -82,14 +82,15 @@ def _generated(name: str, root: Path, docs_dir: Path) -> str:
     return generators[name]()
 
 
-def _include(rel: str, root: Path) -> str:
+def _include(rel: str, root: Path, page_dir: str) -> str:
     """A file of a published folder as a fenced block, with a link to the published copy."""
     path = (root / rel).resolve()
     if path.relative_to(root).parts[0] not in PUBLISHED_FOLDERS:
         raise PluginError(f"include: {rel} is not in a published folder")
     lang = {".toml": "toml", ".json": "json", ".csv": "text"}.get(path.suffix, "text")
     body = path.read_text(encoding="utf-8").rstrip()
-    return f"`{rel}` ([file](repo/{rel})):\n\n```{lang}\n{body}\n```\n"
+    link = posixpath.relpath(f"repo/{rel}", page_dir or ".")
+    return f"`{rel}` ([file]({link})):\n\n```{lang}\n{body}\n```\n"
 
 
 def _rewrite_repo_links(markdown: str, page: Page, root: Path, docs_dir: Path) -> str:
@@ -129,10 +130,10 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
             if kind == "generated":
                 text = _generated(arg, root, docs_dir)
             elif kind == "include":
-                text = _include(arg, root)
+                text = _include(arg, root, posixpath.dirname(page.file.src_uri))
             else:
                 text = run_example(arg, root, PUBLISHED_FOLDERS, int(exit_code or 0))
-        except (CommandFailedError, OpioidCDSError, OSError) as exc:
+        except (CommandFailedError, OpioidCDSError, OSError, ValueError) as exc:
             raise PluginError(f"{page.file.src_uri}: {kind} {arg!r}: {exc}") from exc
         # keep the marker's indentation (e.g. inside an admonition)
         return "\n".join(indent + line if line else line for line in text.splitlines())
