@@ -183,17 +183,18 @@ def test_decision_compares_the_exact_total(threshold: Threshold, delta: str) -> 
     assert decide(threshold, rest) is (Decimal(delta) > 0)
 
 
-SEVEN_HOURLY = [
-    pytest.param(t, d, id=f"{t.label}{d}")
+SEVEN_HOURLY_CASES = [
+    (t, d)
     for t in THRESHOLDS
     for d in ("-0.00001", "0", "0.00001")
     # only where 7T/24 is a dose the input accepts (10 decimal places): 90 -> 26.25, 120 -> 35
     if (t.value() * 7 / 24) == (t.value() * 7 / 24).quantize(Decimal("1e-10"))
 ]
+SEVEN_HOURLY = [pytest.param(t, d, id=f"{t.label}{d}") for t, d in SEVEN_HOURLY_CASES]
 
 
 def test_seven_hourly_cases_exist() -> None:
-    assert {t.value() for t, _ in (p.values for p in SEVEN_HOURLY)} == {Decimal(90), Decimal(120)}
+    assert {t.value() for t, _ in SEVEN_HOURLY_CASES} == {Decimal(90), Decimal(120)}
 
 
 @pytest.mark.parametrize(("threshold", "delta"), SEVEN_HOURLY)

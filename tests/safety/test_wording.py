@@ -270,7 +270,9 @@ def test_string_literals_of_the_code_are_respectful() -> None:
 
 
 def _example(name: str) -> dict[str, Any]:
-    data = json.loads((EXAMPLES / name).read_text(encoding="utf-8"), parse_float=str)
+    data: dict[str, Any] = json.loads(
+        (EXAMPLES / name).read_text(encoding="utf-8"), parse_float=str
+    )
     data.pop("description", None)
     return data
 
