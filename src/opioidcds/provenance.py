@@ -48,6 +48,8 @@ from opioidcds.products import Catalogue, Product, load_catalogue
 
 if TYPE_CHECKING:
     from opioidcds.assess import Knowledge
+    from opioidcds.models import Prescription
+    from opioidcds.patient import IssueRecord
     from opioidcds.population.method import ScreeningMethod
     from opioidcds.rules import Profile, Ruleset
     from opioidcds.tables import ConversionTable
@@ -318,17 +320,17 @@ def knowledge_provenance(
     )
 
 
-def names_a_product(records: Iterable[object]) -> bool:
+def names_a_product(records: Iterable[Prescription | IssueRecord]) -> bool:
     """Whether any prescription or issue record names a dm+d product (code or name).
 
     Such a record makes the library consult the bundled catalogue when no catalogue was
     passed (and, for a dm+d code, when classing the medicine), so the catalogue is then part
     of the knowledge used.
     """
-    return any(
-        getattr(r, "dmd_code", None) is not None or getattr(r, "product_name", None) is not None
-        for r in records
-    )
+    for r in records:  # noqa: SIM110 - a plain loop is about twice as fast as any(): hot path
+        if r.dmd_code is not None or r.product_name is not None:
+            return True
+    return False
 
 
 def bundled_catalogue_if(named: bool) -> Catalogue | None:
