@@ -35,6 +35,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -63,6 +64,7 @@ __all__ = [
     "catalogue_source",
     "clear_cache",
     "combine",
+    "file_source",
     "for_knowledge",
     "for_ome",
     "for_screening",
@@ -201,6 +203,36 @@ def screening_method_source(method: ScreeningMethod) -> KnowledgeSource:
     )
 
 
+def file_source(kind: str, path: Path, *, also: Sequence[Path] = ()) -> KnowledgeSource:
+    """The source entry of a TOML knowledge file hashed over its bytes (e.g. a codelist).
+
+    ``id``, ``version`` and ``effective_date`` are read from the file's top-level keys (the
+    file name and an empty version if absent). With ``also``, the hash covers those files too:
+    SHA-256 of the canonical JSON of the list of each file's SHA-256, ``path`` first. For
+    knowledge read straight from files (the CDS Hooks codelists, the medicine-class files);
+    not cached: cache the result where it is used.
+
+    Raises:
+        KnowledgeBaseError: a file is missing, unreadable or not valid TOML.
+    """
+    raw = _read_bytes(path)
+    try:
+        header: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeBaseError(f"{path.name}: not valid TOML") from exc
+    digest = _sha256(raw)
+    if also:
+        digest = _sha256(canonical_json([digest, *(_sha256(_read_bytes(p)) for p in also)]))
+    effective = header.get("effective_date")
+    return KnowledgeSource(
+        kind=kind,
+        id=str(header.get("id", path.name)),
+        version=str(header.get("version", "")),
+        effective_date=None if effective is None else str(effective),
+        sha256=digest,
+    )
+
+
 @cache
 def medicine_class_sources() -> tuple[KnowledgeSource, ...]:
     """Source entries of the bundled files :func:`~opioidcds.products.classify_medicine` reads.
@@ -210,39 +242,25 @@ def medicine_class_sources() -> tuple[KnowledgeSource, ...]:
     classifier also reads, is folded into the ``medicine_classes.toml`` entry's hash.
 
     Raises:
-        KnowledgeBaseError: a file is missing, unreadable or lacks id/version.
+        KnowledgeBaseError: a file is missing, unreadable or not valid TOML.
     """
     folder = knowledge_dir("catalogue")
-    ingredients = _read_bytes(knowledge_dir("conversion_tables") / "ingredients.toml")
-    out = []
-    for name in _CLASS_FILES:
-        raw = _read_bytes(folder / name)
-        try:
-            header: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise KnowledgeBaseError(f"{name}: not valid TOML") from exc
-        digest = _sha256(raw)
-        if name == "medicine_classes.toml":
-            digest = _sha256(canonical_json([digest, _sha256(ingredients)]))
-        effective = header.get("effective_date")
-        out.append(
-            KnowledgeSource(
-                kind="medicine-classes",
-                id=str(header.get("id", name)),
-                version=str(header.get("version", "")),
-                effective_date=None if effective is None else str(effective),
-                sha256=digest,
-            )
+    ingredients = knowledge_dir("conversion_tables") / "ingredients.toml"
+    return tuple(
+        file_source(
+            "medicine-classes",
+            folder / name,
+            also=(ingredients,) if name == "medicine_classes.toml" else (),
         )
-    return tuple(out)
+        for name in _CLASS_FILES
+    )
 
 
-def _read_bytes(path: Any) -> bytes:  # noqa: ANN401 - a pathlib.Path
+def _read_bytes(path: Path) -> bytes:
     try:
-        data: bytes = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise KnowledgeBaseError(f"{path.name}: cannot be read") from exc
-    return data
 
 
 # --- assembling a provenance ---------------------------------------------------------------------

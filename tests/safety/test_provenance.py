@@ -26,6 +26,7 @@ from opioidcds.models import Provenance
 from opioidcds.patient import Patient
 from opioidcds.population.engine import screen
 from opioidcds.products import load_catalogue
+from opioidcds.provenance import file_source
 from opioidcds.rules import load_profile
 from opioidcds.taper import load_taper_knowledge, taper_plan
 from opioidcds.vocabulary import load_vocabulary
@@ -339,3 +340,18 @@ def test_hash_changes_when_the_catalogue_or_taper_knowledge_changes(tmp_path: Pa
     _edit(taper_file, 'reduction = "0.10"', 'reduction = "0.25"')
     plan = taper_plan(rx, start=start, knowledge=load_taper_knowledge(taper_file))
     assert plan.provenance.knowledge_sha256 != default_plan.provenance.knowledge_sha256
+
+
+def test_file_source_for_knowledge_read_from_files(tmp_path: Path) -> None:
+    """The helper the CDS Hooks service can use for its codelists: bytes hashed, header read."""
+    cards = knowledge_dir("codelists") / "cards.toml"
+    source = file_source("codelist", cards)
+    assert (source.id, source.version, source.effective_date) == (
+        "card-content",
+        "0.1.0",
+        "2026-11-22",
+    )
+    assert source.sha256 == hashlib.sha256(cards.read_bytes()).hexdigest()
+    copy = tmp_path / "cards.toml"
+    copy.write_bytes(cards.read_bytes() + b"\n# a comment is a change of the file\n")
+    assert file_source("codelist", copy).sha256 != source.sha256
