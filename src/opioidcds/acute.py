@@ -26,9 +26,10 @@ from pydantic import AwareDatetime, Field, StrictBool, StrictInt, model_validato
 
 from opioidcds._version import __version__
 from opioidcds.errors import InvalidInputError, UnknownProductError
-from opioidcds.models import InputModel, OMEResult, Prescription, ResultModel
+from opioidcds.models import InputModel, OMEResult, Prescription, Provenance, ResultModel
 from opioidcds.ome import calculate_ome
 from opioidcds.products import Catalogue, MedicineClass, classify_medicine, load_catalogue
+from opioidcds.provenance import bundled_catalogue_if, knowledge_provenance, names_a_product
 from opioidcds.resolve import resolve_prescription
 from opioidcds.rules import (
     Citation,
@@ -41,7 +42,7 @@ from opioidcds.rules import (
     load_profile,
     load_ruleset,
 )
-from opioidcds.tables import ConversionTable
+from opioidcds.tables import ConversionTable, default_table
 from opioidcds.vocabulary import Vocabulary, default_vocabulary
 
 __all__ = [
@@ -244,7 +245,9 @@ class AcuteCheck(ResultModel):
 
     ``complete`` is true when every rule was decided (``cannot_evaluate`` is empty). ``inputs``
     are the ruleset inputs derived from the episode (``None`` = unknown), as strings for
-    numbers so nothing is rounded.
+    numbers so nothing is rounded. ``provenance`` names every knowledge source used (ruleset,
+    profile, and for a discharge the table, vocabulary, catalogue and medicine classes; for
+    an inpatient check the vocabulary), with a content hash of them all.
     """
 
     care_setting: CareSetting
@@ -260,6 +263,7 @@ class AcuteCheck(ResultModel):
     backend: str
     decisions: DecisionReport
     library_version: str
+    provenance: Provenance
 
 
 class DischargeCheck(AcuteCheck):
@@ -611,6 +615,8 @@ def _common(
     inputs: Mapping[str, object],
     fields: Mapping[str, str],
     backend: str,
+    *,
+    provenance: Provenance,
 ) -> dict[str, object]:
     return {
         "care_setting": setting,
@@ -626,6 +632,7 @@ def _common(
         "backend": backend,
         "decisions": decisions.report(),
         "library_version": __version__,
+        "provenance": provenance,
     }
 
 
@@ -676,8 +683,27 @@ def check_discharge(
         ep, table=table, vocabulary=vocabulary, catalogue=catalogue
     )
     rs = ruleset if ruleset is not None else discharge_ruleset()
-    decisions = _evaluate(rs, inputs, _profile(profile), backend, _DISCHARGE_FIELDS)
-    common = _common(CareSetting.DISCHARGE, decisions, inputs, _DISCHARGE_FIELDS, backend)
+    prof = _profile(profile)
+    decisions = _evaluate(rs, inputs, prof, backend, _DISCHARGE_FIELDS)
+    rxs = [item.prescription for item in ep.discharge_prescriptions]
+    provenance = knowledge_provenance(
+        table=default_table(table) if isinstance(table, str) else table or default_table(),
+        vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
+        catalogues=(
+            catalogue if catalogue is not None else bundled_catalogue_if(names_a_product(rxs)),
+        ),
+        rulesets=(rs,),
+        profile=prof,
+        medicine_classes=True,
+    )
+    common = _common(
+        CareSetting.DISCHARGE,
+        decisions,
+        inputs,
+        _DISCHARGE_FIELDS,
+        backend,
+        provenance=provenance,
+    )
     return DischargeCheck.model_validate({**common, "ome": ome, "prescriptions": bases})
 
 
@@ -710,8 +736,21 @@ def check_inpatient(
     ep = _require(episode, CareSetting.INPATIENT)
     inputs, starts = inpatient_inputs(ep, vocabulary=vocabulary)
     rs = ruleset if ruleset is not None else inpatient_ruleset()
-    decisions = _evaluate(rs, inputs, _profile(profile), backend, _INPATIENT_FIELDS)
-    common = _common(CareSetting.INPATIENT, decisions, inputs, _INPATIENT_FIELDS, backend)
+    prof = _profile(profile)
+    decisions = _evaluate(rs, inputs, prof, backend, _INPATIENT_FIELDS)
+    provenance = knowledge_provenance(
+        vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
+        rulesets=(rs,),
+        profile=prof,
+    )
+    common = _common(
+        CareSetting.INPATIENT,
+        decisions,
+        inputs,
+        _INPATIENT_FIELDS,
+        backend,
+        provenance=provenance,
+    )
     return InpatientCheck.model_validate(
         {
             **common,

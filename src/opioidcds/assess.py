@@ -32,10 +32,18 @@ from typing import TYPE_CHECKING, Final
 from opioidcds._version import __version__
 from opioidcds.errors import InvalidInputError, KnowledgeBaseError
 from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.models import ItemStatus, OMEItem, OMEResult, Prescription, ResultModel
+from opioidcds.models import (
+    ItemStatus,
+    OMEItem,
+    OMEResult,
+    Prescription,
+    Provenance,
+    ResultModel,
+)
 from opioidcds.ome import calculate_ome, format_decimal
 from opioidcds.patient import Patient, ReadinessToChange, medicine_classes
 from opioidcds.products import Catalogue, MedicineClass
+from opioidcds.provenance import for_knowledge, names_a_product
 from opioidcds.rules import (
     BackendError,
     BoundRuleset,
@@ -364,6 +372,7 @@ class Assessment(ResultModel):
     every unknown absent (each counts towards it), none otherwise (the tables are monotone).
     ``risk_level.could_raise`` and ``tier.could_raise`` name those that would raise it on
     their own. ``decisions`` holds every ruleset evaluation with per-rule traces.
+    ``provenance`` names every knowledge source used, with a content hash of them all.
     """
 
     scope: ScopeResult
@@ -378,6 +387,7 @@ class Assessment(ResultModel):
     decisions: tuple[DecisionReport, ...]
     versions: dict[str, str]
     backend: Backend
+    provenance: Provenance
 
     def factor(self, factor_id: str) -> RiskFactorResult:
         """The factor with this id; raises ``KeyError`` if there is none."""
@@ -391,8 +401,9 @@ class Alert(ResultModel):
     """One alert for the prescriber: what, how urgent, why, what to do, and its basis.
 
     ``summary`` is under 140 characters; ``detail`` adds the patient's figures; ``trace``
-    shows how the rule's condition was evaluated. The alert ``alerts-not-evaluated`` (info) is
-    not a rule: it says which alert rules could not be checked because inputs were unknown.
+    shows how the rule's condition was evaluated; ``provenance`` names the knowledge used.
+    The alert ``alerts-not-evaluated`` (info) is not a rule: it says which alert rules could
+    not be checked because inputs were unknown.
     """
 
     id: str
@@ -408,6 +419,7 @@ class Alert(ResultModel):
     ruleset_version: str
     profile_id: str | None
     profile_version: str | None
+    provenance: Provenance
 
 
 # --- deriving inputs -------------------------------------------------------------------------
@@ -925,10 +937,21 @@ def assess(
         decisions=tuple(reports),
         versions=kb.versions(profile),
         backend=Backend(backend),
+        provenance=for_knowledge(kb, profile, _names_product(patient)),
     )
 
 
 # --- check_prescription ----------------------------------------------------------------------
+
+
+def _names_product(patient: Patient, *more: Prescription) -> bool:
+    """Whether a record names a dm+d product (the bundled catalogue is then consulted)."""
+    history = patient.prescription_history or ()
+    return (
+        names_a_product(patient.prescriptions)
+        or names_a_product(history)
+        or (names_a_product(more))
+    )
 
 
 def _new_class(classes: frozenset[MedicineClass], items: Sequence[OMEItem]) -> str:
@@ -1043,7 +1066,8 @@ def check_prescription(
         f"Total {_figure(after_total, after_complete)} with this prescription; "
         f"{_figure(before_total, before_complete)} before."
     )
-    return list(_present_alerts(bound, values, truths(bound, values), figures))
+    provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
+    return list(_present_alerts(bound, values, truths(bound, values), figures, provenance))
 
 
 def _alert_detail(bound: BoundRuleset, rule_id: str, text: str, figures: str) -> str:
@@ -1057,6 +1081,7 @@ def _present_alerts(
     values: tuple[Scalar | None, ...],
     truths: tuple[Truth | str, ...],
     figures: str,
+    provenance: Provenance,
 ) -> tuple[Alert, ...]:
     """Alerts for one evaluation (memoised: a pure function of immutable arguments).
 
@@ -1080,6 +1105,7 @@ def _present_alerts(
             ruleset_version=rs.version,
             profile_id=dec.profile_id,
             profile_version=dec.profile_version,
+            provenance=provenance,
         )
         for dec in d.fired
     ]
@@ -1112,6 +1138,7 @@ def _present_alerts(
                 ruleset_version=rs.version,
                 profile_id=d.profile_id,
                 profile_version=d.profile_version,
+                provenance=provenance,
             )
         )
     return tuple(alerts)

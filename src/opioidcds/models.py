@@ -28,10 +28,12 @@ __all__ = [
     "DoseUnitKind",
     "InputModel",
     "ItemStatus",
+    "KnowledgeSource",
     "OMEItem",
     "OMEResult",
     "Prescription",
     "PrnPolicy",
+    "Provenance",
     "ResultModel",
     "dose_unit_kind",
     "input_error_from",
@@ -111,6 +113,47 @@ class ResultModel(BaseModel):
     """Base of every result model: frozen; decimals serialise as strings in JSON."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+
+
+class KnowledgeSource(ResultModel):
+    """One piece of knowledge a result was computed with: a knowledge file or loaded object.
+
+    ``kind`` says what it is (``"conversion-table"``, ``"vocabulary"``, ``"catalogue"``,
+    ``"medicine-classes"``, ``"ruleset"``, ``"profile"``, ``"taper"``,
+    ``"screening-method"``); ``id``, ``version`` and ``effective_date`` (ISO date, ``None``
+    where the knowledge does not record one) are its own; ``sha256`` is the SHA-256 of its
+    content as loaded (docs/safety/provenance.md says exactly what each kind hashes).
+    """
+
+    kind: str
+    id: str
+    version: str
+    effective_date: str | None
+    sha256: str
+
+
+class Provenance(ResultModel):
+    """Which library and which knowledge produced a result (hazard HAZ-011, issue 9 item 8).
+
+    ``knowledge`` lists every knowledge source used, sorted by kind, id and version;
+    ``knowledge_sha256`` is the SHA-256 of their canonical JSON, so any change of any
+    knowledge value, including a local table, catalogue or profile, changes it. Nothing here
+    depends on the time, the machine, paths or the process: the same library and knowledge
+    give the same provenance everywhere. Built by :mod:`opioidcds.provenance`, cached per
+    knowledge bundle.
+    """
+
+    library_version: str
+    knowledge: tuple[KnowledgeSource, ...]
+    knowledge_sha256: str
+
+    def __hash__(self) -> int:
+        """Hash by library version and knowledge hash (cheap: results memoise on it)."""
+        return hash((self.library_version, self.knowledge_sha256))
+
+    def sources(self, kind: str) -> tuple[KnowledgeSource, ...]:
+        """The knowledge sources of one ``kind`` (e.g. every ``"ruleset"``), in order."""
+        return tuple(s for s in self.knowledge if s.kind == kind)
 
 
 class PrnPolicy(StrEnum):
@@ -321,6 +364,8 @@ class OMEResult(ResultModel):
 
     ``total_mg_per_day`` is exact (not rounded). When ``complete`` is false at least one item
     could not be converted and the total is a *lower bound*: never read it as the whole dose.
+    ``provenance`` names the table, the vocabulary files and (when one was consulted) the
+    product catalogue, with a content hash of that knowledge.
     """
 
     total_mg_per_day: Decimal
@@ -331,6 +376,7 @@ class OMEResult(ResultModel):
     prn_policy: PrnPolicy
     items: tuple[OMEItem, ...]
     library_version: str
+    provenance: Provenance
     exact: bool = True
 
     @property

@@ -37,7 +37,8 @@ from opioidcds.models import (
     Prescription,
     PrnPolicy,
 )
-from opioidcds.products import Catalogue
+from opioidcds.products import Catalogue, load_catalogue
+from opioidcds.provenance import for_ome
 from opioidcds.resolve import ResolvedIngredient, ResolvedPrescription, resolve_prescription
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.units import Dimension, StrengthKind
@@ -107,10 +108,12 @@ def calculate_ome(
     except ValueError:
         raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
     items: list[OMEItem] = []
+    named = False  # an item named a dm+d product: the catalogue is then knowledge used
     with localcontext(_CONTEXT):
         for index, rx in enumerate(prescriptions):
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+            named = named or rx.dmd_code is not None or rx.product_name is not None
             try:
                 items.extend(
                     _measure_cached(
@@ -151,6 +154,11 @@ def calculate_ome(
         prn_policy=policy,
         items=tuple(items),
         library_version=__version__,
+        provenance=for_ome(
+            tbl,
+            vocab,
+            catalogue if catalogue is not None or not named else load_catalogue(),
+        ),
         exact=exact,
     )
 

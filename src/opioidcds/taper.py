@@ -61,6 +61,7 @@ from opioidcds.models import (
     DoseUnitKind,
     InputModel,
     Prescription,
+    Provenance,
     ResultModel,
 )
 from opioidcds.ome import calculate_ome, format_decimal
@@ -73,6 +74,7 @@ from opioidcds.products import (
     classify_medicine,
     load_catalogue,
 )
+from opioidcds.provenance import combine, knowledge_provenance
 from opioidcds.resolve import ResolvedPrescription, resolve_prescription
 from opioidcds.tables import ConversionTable, default_table
 from opioidcds.units import Dimension, Strength, StrengthKind, parse_strength
@@ -319,7 +321,9 @@ class TaperPlan(ResultModel):
     ``steps[0]`` is the current dose of the planned prescriptions; each later step changes one
     prescription. ``not_planned`` lists every prescription left out, with its reason; their
     OME is not in the steps' totals. ``history`` holds the steps of an earlier plan before a
-    re-plan (:func:`replan`).
+    re-plan (:func:`replan`). ``provenance`` names every knowledge source used (taper
+    defaults, table, vocabulary, catalogue; and the scope rulesets for
+    :func:`taper_plan_for_patient`), with a content hash of them all.
     """
 
     status: PlanStatus
@@ -349,6 +353,7 @@ class TaperPlan(ResultModel):
     catalogue_id: str
     catalogue_version: str
     library_version: str
+    provenance: Provenance
 
     @property
     def end_date(self) -> dt.date | None:
@@ -1198,7 +1203,9 @@ def taper_plan(
         tracks, refused = _tracks(rxs, vocab=vocab, catalogue=cat, table=tbl, knowledge=know)
         ordering = _check_order(order, tracks, len(rxs))
         steps = _schedule(tracks, ordering, opts, start, 0) if tracks else []
-    return _plan(steps, refused, ordering, opts, start=start, know=know, tbl=tbl, cat=cat)
+    return _plan(
+        steps, refused, ordering, opts, start=start, know=know, tbl=tbl, cat=cat, vocab=vocab
+    )
 
 
 def _make_options(
@@ -1274,6 +1281,7 @@ def _plan(
     know: TaperKnowledge,
     tbl: ConversionTable,
     cat: Catalogue,
+    vocab: Vocabulary,
     history: tuple[TaperStep, ...] = (),
 ) -> TaperPlan:
     if not steps:
@@ -1314,6 +1322,7 @@ def _plan(
         catalogue_id=cat.id,
         catalogue_version=cat.version,
         library_version=__version__,
+        provenance=knowledge_provenance(table=tbl, vocabulary=vocab, catalogues=(cat,), taper=know),
     )
 
 
@@ -1376,6 +1385,7 @@ def replan(
         know=know,
         tbl=tbl,
         cat=cat,
+        vocab=vocab,
         history=history,
     )
 
@@ -1435,7 +1445,8 @@ def taper_plan_for_patient(
 
     if not isinstance(patient, Patient):
         raise InvalidInputError("patient", "must be a Patient")
-    scope = assess(patient, knowledge=scope_knowledge, profile=profile).scope
+    assessment = assess(patient, knowledge=scope_knowledge, profile=profile)
+    scope = assessment.scope
     plan_args = {
         "start": start,
         "reduction": reduction,
@@ -1452,9 +1463,19 @@ def taper_plan_for_patient(
     }
     if scope.in_scope is True:
         plan = taper_plan(patient.prescriptions, **plan_args)  # type: ignore[arg-type]
-        return plan.model_copy(update={"scope_rule": scope.rule_id})
+        return plan.model_copy(
+            update={
+                "scope_rule": scope.rule_id,
+                "provenance": combine(plan.provenance, assessment.provenance),
+            }
+        )
     empty = taper_plan((), **plan_args)  # type: ignore[arg-type]  # options checked, basis filled
     status = PlanStatus.OUT_OF_SCOPE if scope.in_scope is False else PlanStatus.NOT_PLANNED
     return empty.model_copy(
-        update={"status": status, "reason": scope.reason, "scope_rule": scope.rule_id}
+        update={
+            "status": status,
+            "reason": scope.reason,
+            "scope_rule": scope.rule_id,
+            "provenance": combine(empty.provenance, assessment.provenance),
+        }
     )

@@ -23,10 +23,6 @@ SAFETY = ROOT / "docs" / "safety"
 
 # Pinned: opening or closing a control is a deliberate edit here and in hazards.toml.
 OPEN_CONTROLS = {
-    "HAZ-007-C3": "5",  # exact threshold comparisons in the assessment
-    "HAZ-011-C2": "9",  # knowledge-base content hash and all versions in results
-    "HAZ-014-C3": "5",  # per-patient isolation in the assessment
-    "HAZ-015-C1": "5",  # tier and alert wording
     "HAZ-016-C2": "4",  # durable-rules 32-bit hash defect: no targeted regression test
 }
 

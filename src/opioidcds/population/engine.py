@@ -40,7 +40,7 @@ from opioidcds.assess import (  # the private helpers are assess's own derivatio
     default_knowledge,
 )
 from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import OMEResult
+from opioidcds.models import OMEResult, Provenance
 from opioidcds.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
 from opioidcds.population.build import (
     BuiltPatient,
@@ -54,6 +54,7 @@ from opioidcds.population.memo import MemoEngine
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.schema import RowProblem, read_issues, read_patients
 from opioidcds.products import MedicineClass
+from opioidcds.provenance import for_screening
 from opioidcds.rules import DecisionStatus, Profile
 
 __all__ = [
@@ -411,6 +412,7 @@ class Screening:
     versions: Mapping[str, str]
     method: ScreeningMethod
     engine: str
+    provenance: Provenance  # every knowledge source used and their content hash (HAZ-011)
     factor_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -537,6 +539,7 @@ def screen(
         },
         method=meth,
         engine=engine,
+        provenance=for_screening(kb, profile, meth),
         factor_labels=labels,
     )
 
