@@ -362,7 +362,7 @@ def _basis(
     modified_release: bool | None = None
     source: str | None = None
     if rx.dmd_code is not None or rx.product_name is not None:
-        cat = catalogue or load_catalogue()
+        cat = catalogue if catalogue is not None else load_catalogue()
         product = cat.by_code(rx.dmd_code) if rx.dmd_code is not None else None
         if product is None and rx.product_name is not None:
             product = cat.by_name(rx.product_name)

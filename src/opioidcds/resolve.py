@@ -67,7 +67,9 @@ def resolve_prescription(
             ``field`` names the prescription's field; the caller prefixes its position.
     """
     if rx.dmd_code is not None or rx.product_name is not None:
-        return _resolve_product(rx, vocabulary, catalogue or load_catalogue())
+        return _resolve_product(
+            rx, vocabulary, catalogue if catalogue is not None else load_catalogue()
+        )
     drug = rx.drug or ""
     names = vocabulary.find_drug(drug)
     form = vocabulary.find_form(rx.form) if rx.form is not None else None

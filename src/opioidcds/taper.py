@@ -1138,9 +1138,9 @@ def _resolve_inputs(
     tbl = default_table(table) if isinstance(table, str) else table or default_table()
     return (
         tbl,
-        knowledge or default_taper_knowledge(),
-        catalogue or load_catalogue(),
-        vocabulary or default_vocabulary(),
+        knowledge if knowledge is not None else default_taper_knowledge(),
+        catalogue if catalogue is not None else load_catalogue(),
+        vocabulary if vocabulary is not None else default_vocabulary(),
     )
 
 

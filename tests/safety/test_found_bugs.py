@@ -1,7 +1,8 @@
-"""Defects found by the safety work, each pinned by a failing test marked ``xfail(strict=True)``.
+"""Defects found by the safety work, each pinned by a regression test.
 
-When the defect is fixed the test passes, strict xfail turns that into a failure, and the fixer
-removes the marker (and updates docs/safety/ and the report that named it).
+A defect found and not yet fixed is added here marked ``xfail(strict=True)``: the fix makes it
+pass, strict xfail turns that into a failure, and the fixer removes the marker (and updates
+docs/safety/ and the report that named it). All defects below are fixed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from opioidcds.cli.app import app
-from opioidcds.errors import OpioidCDSError
+from opioidcds.errors import OpioidCDSError, UnknownProductError
 from opioidcds.models import Prescription
 from opioidcds.ome import calculate_ome
-from opioidcds.products import load_catalogue
+from opioidcds.products import Catalogue, load_catalogue
 
 STRUCTURED = {
     "drug": "oxycodone",
@@ -62,3 +63,14 @@ def test_range_from_dosage_text_says_which_end_was_counted() -> None:
     assert item.ome_mg_per_day == 120
     assert item.policy_note is not None
     assert "range counted at its upper end" in item.policy_note
+
+
+def test_an_empty_caller_catalogue_is_not_replaced_by_the_bundled_one() -> None:
+    # Found in review (session 2): `catalogue or load_catalogue()` treated a caller's empty
+    # Catalogue (len 0, so falsy) as "none given" and silently resolved from the bundled one.
+    empty = Catalogue(id="empty", version="0", products=(), _by_code={}, _by_name={})
+    bundled = load_catalogue()
+    code = bundled.products[0].dmd_code
+    rx = Prescription(dmd_code=code, dose_quantity=1, dose_unit="tablet", doses_per_day=1)
+    with pytest.raises(UnknownProductError):
+        calculate_ome([rx], catalogue=empty)
