@@ -93,6 +93,14 @@ def test_files_round_trip(tmp_path: Path) -> None:
     ]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["counts"]["on_worklist"] == 1
+    # The summary records the provenance of the run (hazard HAZ-011): the same hash as the
+    # screening's, and the rulesets among its sources.
+    prov = summary["provenance"]
+    assert prov["knowledge_sha256"] == s.provenance.knowledge_sha256
+    assert len(prov["knowledge_sha256"]) == 64
+    assert any(src["kind"] == "ruleset" for src in prov["knowledge"])
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert s.provenance.knowledge_sha256 in page
     first = frame.row(0, named=True)
     assert first["rank"] == 1
     assert "Depression" in first["reasons"]

@@ -143,6 +143,7 @@ def _summary(
         "engine": screening.engine,
         "counts": dict(screening.counts),
         "versions": dict(screening.versions),
+        "provenance": screening.provenance.model_dump(mode="json"),
         "method": {
             "id": screening.method.id,
             "version": screening.method.version,
@@ -364,6 +365,13 @@ def render_html(
     versions = "".join(
         f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(screening.versions.items())
     )
+    prov = screening.provenance
+    provenance = (
+        f"<p>opioidcds {escape(prov.library_version)}; knowledge-base SHA-256 "
+        f"<code>{escape(prov.knowledge_sha256)}</code> over {len(prov.knowledge)} knowledge "
+        "sources (docs/safety/provenance.md). Record it with the worklist: the same extract, "
+        "library and knowledge give the same worklist.</p>"
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -405,5 +413,6 @@ days, quantity look-back {method.lookback_days} days, lone issue
 {method.default_supply_days} days.</p>
 <ul>{notes}</ul>
 <h3>Versions</h3><ul>{versions}</ul>
+<h3>Provenance</h3>{provenance}
 </body></html>
 """
