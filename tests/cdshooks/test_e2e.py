@@ -173,6 +173,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
     assert len(requests) >= 2
     assert requests[-1]["service_id"] == "opioidcds-order-sign"
     assert requests[-1]["status"] == 200
+    assert any(str(x.get("event", "")).startswith("authentication off") for x in lines)
     assert "SECRET" not in err
     assert "Morphine" not in err
     assert (tmp_path / "fb.sqlite3").exists()
