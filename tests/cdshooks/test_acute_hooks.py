@@ -271,3 +271,17 @@ def test_mapping_file_is_checked(tmp_path: Any) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match="unknown citation"):
         load_acute_mapping(path)
+
+
+def test_trust_profile_changes_the_limit() -> None:
+    # rules/profiles/example-acute-trust.toml: max_days_supply_new_opioid = 5, so 6 > 5 fires
+    # there while the default 7 does not
+    from opioidcds.rules import load_profile  # noqa: PLC0415 - only this test needs it
+
+    root = load_acute_mapping.__globals__["knowledge_dir"]("rules")
+    profile = load_profile(root / "profiles" / "example-acute-trust.toml")
+    trust = CDSHooksService(today=NOW.date, now=lambda: NOW, acute_profile=profile)
+    plain = CDSHooksService(today=NOW.date, now=lambda: NOW)
+    body = hook_request("order-sign", [codeine(6)])
+    assert has(call(trust, body), SUPPLY_SUMMARY)
+    assert not has(call(plain, body), SUPPLY_SUMMARY)

@@ -46,7 +46,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve_command(
+def serve_command(  # noqa: PLR0917 - typer maps each option to a parameter
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
         "127.0.0.1"
     ),
@@ -57,6 +57,12 @@ def serve_command(
     feedback_db: Annotated[
         Path, typer.Option(help="SQLite file for card feedback (created if missing).")
     ] = Path("opioidcds-feedback.sqlite3"),
+    acute_profile: Annotated[
+        Path | None,
+        typer.Option(
+            help="A trust profile (TOML) for the hospital rulesets (discharge, inpatient)."
+        ),
+    ] = None,
     trusted_issuers: Annotated[
         Path | None,
         typer.Option(
@@ -84,10 +90,12 @@ def serve_command(
     from opioidcds.cdshooks.auth import JWTVerifier, load_trusted_issuers  # noqa: PLC0415
     from opioidcds.cdshooks.feedback import FeedbackStore  # noqa: PLC0415
     from opioidcds.cdshooks.service import CDSHooksService  # noqa: PLC0415
+    from opioidcds.rules import load_profile  # noqa: PLC0415
 
     try:
         knowledge = load_knowledge(profile=profile) if profile else default_knowledge()
-        service = CDSHooksService(knowledge)
+        acute = load_profile(acute_profile) if acute_profile else None
+        service = CDSHooksService(knowledge, acute_profile=acute)
         store = FeedbackStore(feedback_db)
         verifier = JWTVerifier(load_trusted_issuers(trusted_issuers)) if trusted_issuers else None
     except OpioidCDSError as exc:
