@@ -285,3 +285,17 @@ def test_trust_profile_changes_the_limit() -> None:
     body = hook_request("order-sign", [codeine(6)])
     assert has(call(trust, body), SUPPLY_SUMMARY)
     assert not has(call(plain, body), SUPPLY_SUMMARY)
+
+
+def test_order_select_checks_only_the_selected_hospital_orders(service: CDSHooksService) -> None:
+    # d1 would fire the supply rule (8 > 7) and says "no weaning plan"; d2 is fine
+    over = codeine(8, weaning=False)
+    other = hospital(med_request("oxycodone-10", status="draft", rid="d2"), days=3)
+    body = hook_request("order-select", [over, other])
+    body["context"]["selections"] = ["MedicationRequest/d2"]
+    response = service.call("opioidcds-order-select", HookRequest.model_validate(body))
+    assert not has(response, SUPPLY_SUMMARY)
+    assert not has(response, "weaning plan or GP communication not recorded")
+    body["context"]["selections"] = ["MedicationRequest/d1"]
+    response = service.call("opioidcds-order-select", HookRequest.model_validate(body))
+    assert has(response, SUPPLY_SUMMARY)

@@ -32,7 +32,7 @@ import datetime as dt
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -424,14 +424,20 @@ def read_acute(
     mapping: AcuteMapping,
     vocabulary: Vocabulary,
     now: dt.datetime,
+    considered: Collection[int] | None = None,
 ) -> AcuteRead:
     """Read the hospital settings and episodes of a request (after :func:`read_record`).
 
     ``drafts`` are the prescriptions read from the draft orders (by order index); the raw
-    resources are read again here for category, supply and extensions.
+    resources are read again here for category, supply and extensions. ``considered`` are the
+    order indexes the hook checks (order-select: the selected ones; None: all).
     """
     pre = dict(prefetch or {})
-    orders = _entries(context.get("draftOrders"))
+    orders = [
+        (i, r)
+        for i, r in _entries(context.get("draftOrders"))
+        if considered is None or i in considered
+    ]
     inpatient_encounter = _encounter_inpatient(context, pre, mapping)
     settings: dict[int, CareSetting] = {}
     for i, resource in orders:

@@ -250,6 +250,8 @@ class CDSHooksService:
             mapping=self.acute_mapping,
             vocabulary=self.knowledge.vocabulary,
             now=self._now(),
+            considered={d.order_index for d in record.drafts}
+            | {i for i, _label, _p in record.draft_problems},
         )
         cards = self._cards_for(record, frozenset(acute.settings))
         if acute.settings:
