@@ -301,3 +301,47 @@ def test_serve_refuses_non_loopback_without_trust(tmp_path: Path) -> None:
     proc = _serve("--host", "0.0.0.0", "--trusted-issuers", str(bad))  # noqa: S104
     assert proc.returncode == 2
     assert "trusted-issuers" in proc.stderr
+
+
+def test_serve_with_trusted_issuers_over_tcp(tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415 - only this test binds a port
+
+    import httpx  # noqa: PLC0415
+
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(trust_data()), encoding="utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = (
+        "import sys; from opioidcds.cli import main; "
+        "sys.argv = ['opioidcds', *sys.argv[1:]]; main()"
+    )
+    args = ["serve", "--port", str(port), "--trusted-issuers", str(trust)]
+    args += ["--feedback-db", str(tmp_path / "f.sqlite3")]
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail("opioidcds serve did not answer within 30 s")
+                time.sleep(0.1)
+        url = f"{base}{SIGN}"
+        assert httpx.post(url, json=body(), timeout=10).status_code == 401
+        tok = token()
+        ok = httpx.post(url, json=body(), headers={"Authorization": f"Bearer {tok}"}, timeout=10)
+        assert ok.status_code == 200, ok.text
+    finally:
+        proc.terminate()
+        try:
+            _out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate(timeout=20)
+    assert "authentication on: 1 trusted issuer(s)" in err
+    assert tok.split(".")[1] not in err
