@@ -298,9 +298,11 @@ def test_serve_refuses_non_loopback_without_trust(tmp_path: Path) -> None:
     assert "refusing" in proc.stderr
     bad = tmp_path / "trust.json"
     bad.write_text("{}")
-    proc = _serve("--host", "0.0.0.0", "--trusted-issuers", str(bad))  # noqa: S104
+    db = tmp_path / "f2.sqlite3"
+    proc = _serve("--host", "0.0.0.0", "--trusted-issuers", str(bad), "--feedback-db", str(db))  # noqa: S104
     assert proc.returncode == 2
     assert "trusted-issuers" in proc.stderr
+    assert not db.exists()  # refused before anything is created
 
 
 def test_serve_with_trusted_issuers_over_tcp(tmp_path: Path) -> None:

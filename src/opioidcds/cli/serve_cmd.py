@@ -96,8 +96,8 @@ def serve_command(  # noqa: PLR0917 - typer maps each option to a parameter
         knowledge = load_knowledge(profile=profile) if profile else default_knowledge()
         acute = load_profile(acute_profile) if acute_profile else None
         service = CDSHooksService(knowledge, acute_profile=acute)
-        store = FeedbackStore(feedback_db)
         verifier = JWTVerifier(load_trusted_issuers(trusted_issuers)) if trusted_issuers else None
+        store = FeedbackStore(feedback_db)
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     except (OSError, sqlite3.Error) as exc:
