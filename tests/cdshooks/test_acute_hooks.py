@@ -11,6 +11,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opioidcds.cdshooks import CDSHooksService
 from opioidcds.cdshooks.acute_fhir import load_acute_mapping
@@ -299,3 +301,20 @@ def test_order_select_checks_only_the_selected_hospital_orders(service: CDSHooks
     body["context"]["selections"] = ["MedicationRequest/d1"]
     response = service.call("opioidcds-order-select", HookRequest.model_validate(body))
     assert has(response, SUPPLY_SUMMARY)
+
+
+@given(
+    value=st.decimals(min_value="0.01", max_value="400", places=2),
+    unit=st.sampled_from(["h", "d", "wk"]),
+)
+def test_supply_rule_fires_exactly_past_seven_days(value: Any, unit: str) -> None:
+    # the supply in hours is value x (1, 24 or 168); rounding part days up, the rule fires
+    # exactly when the supply is over 7 days = 168 hours (ceil(x) > 7 <=> x > 7); a supply
+    # over the ruleset's input range is a warning that the check could not run, never silence
+    service = CDSHooksService(today=NOW.date, now=lambda: NOW)
+    hours = value * {"h": 1, "d": 24, "wk": 168}[unit]
+    response = call(service, hook_request("order-sign", [codeine(float(value), unit=unit)]))
+    if hours > 366 * 24:  # beyond the ruleset's declared input range (max 366 days)
+        assert has(response, "discharge prescription checks could not run")
+        return
+    assert has(response, SUPPLY_SUMMARY) is (hours > 168)
