@@ -10,9 +10,12 @@ achieved.
 
 By default every request carries the same resources, as a prescribing system re-sends a
 patient's medication list, so MedicationRequest reads hit the service's cache; ``--distinct``
-gives every request new resource ids (every read misses).
+gives every request new resource ids (every read misses). ``--auth`` starts the server with a
+trusted-issuers file (a fresh ES384 key) and sends a new signed JWT with every request, so the
+figures include verifying it (the tokens are signed before the run, not by the load generator).
 
-Run: ``.venv/bin/python benchmarks/bench_cdshooks.py [--rate 200] [--seconds 10] [--distinct]``.
+Run: ``.venv/bin/python benchmarks/bench_cdshooks.py [--rate 200] [--seconds 10] [--distinct]
+[--auth]``.
 """
 
 from __future__ import annotations
@@ -150,10 +153,50 @@ async def _roundtrip(
     return status, await reader.readexactly(length)
 
 
-def _http(port: int, payload: bytes) -> bytes:
+ISSUER = "https://ehr.bench.invalid"
+SERVICE_URL = "https://cds.bench.invalid"
+
+
+class _Tokens:
+    """Signs one JWT per request before the run (CDS Hooks 2.0 client JWT, ES384)."""
+
+    def __init__(self, trust_file: Path) -> None:
+        import jwt  # noqa: PLC0415 - only with --auth
+        from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+        self._jwt = jwt
+        self._key = ec.generate_private_key(ec.SECP384R1())
+        public = jwt.algorithms.ECAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        public["kid"] = "bench-1"
+        trust = {
+            "service_base_url": SERVICE_URL,
+            "issuers": [{"iss": ISSUER, "jwks": {"keys": [public]}}],
+        }
+        trust_file.write_text(json.dumps(trust), encoding="utf-8")
+        self._n = 0
+
+    def next(self) -> str:
+        now = int(time.time())
+        self._n += 1
+        claims = {
+            "iss": ISSUER,
+            "sub": "bench-client",
+            "aud": f"{SERVICE_URL}/cds-services/opioidcds-order-sign",
+            "iat": now,
+            "exp": now + 300,
+            "jti": f"bench-{self._n}",
+        }
+        return str(
+            self._jwt.encode(claims, self._key, algorithm="ES384", headers={"kid": "bench-1"})
+        )
+
+
+def _http(port: int, payload: bytes, token: str | None = None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n".encode() if token else b""
     return (
         b"POST /cds-services/opioidcds-order-sign HTTP/1.1\r\n"
         + f"Host: {LOOPBACK}:{port}\r\n".encode()
+        + auth
         + b"Content-Type: application/json\r\n"
         + f"Content-Length: {len(payload)}\r\n\r\n".encode()
         + payload
@@ -161,7 +204,7 @@ def _http(port: int, payload: bytes) -> bytes:
 
 
 async def _load(
-    port: int, rate: float, seconds: float, *, distinct: bool
+    port: int, rate: float, seconds: float, *, distinct: bool, tokens: _Tokens | None
 ) -> tuple[list[float], int, float]:
     """Send ``rate * seconds`` requests on a pool of keep-alive connections, open loop.
 
@@ -169,12 +212,16 @@ async def _load(
     load generator costs little CPU beside the server on a 2-core machine.
     """
     n = int(rate * seconds)
-    same = _http(port, json.dumps(body()).encode())
-    requests = (
-        [_http(port, json.dumps(body(f"-{i}")).encode()) for i in range(n)]
-        if distinct
-        else [same] * n
-    )
+
+    def token() -> str | None:
+        return tokens.next() if tokens is not None else None
+
+    same_body = json.dumps(body()).encode()
+    warm = [_http(port, same_body, token()) for _ in range(WARMUP)]
+    requests = [
+        _http(port, json.dumps(body(f"-{i}")).encode() if distinct else same_body, token())
+        for i in range(n)
+    ]
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(CONNECTIONS):
         pool.put_nowait(await asyncio.open_connection(LOOPBACK, port))
@@ -194,7 +241,7 @@ async def _load(
         errors += 0 if ok else 1
         pool.put_nowait(conn)
 
-    await asyncio.gather(*(one(time.perf_counter(), same) for _ in range(WARMUP)))
+    await asyncio.gather(*(one(time.perf_counter(), w) for w in warm))
     latencies.clear()
     errors = 0
     start = time.perf_counter()
@@ -222,6 +269,9 @@ def main() -> None:
         action="store_true",
         help="new resource ids in every request (no MedicationRequest cache hits)",
     )
+    parser.add_argument(
+        "--auth", action="store_true", help="require and send CDS Hooks client JWTs (ES384)"
+    )
     args = parser.parse_args()
     port = _free_port()
     base = f"http://{LOOPBACK}:{port}"
@@ -238,13 +288,17 @@ def main() -> None:
             "--feedback-db",
             str(Path(tmp) / "fb.sqlite3"),
         ]
+        tokens = None
+        if args.auth:
+            tokens = _Tokens(Path(tmp) / "trust.json")
+            cmd += ["--trusted-issuers", str(Path(tmp) / "trust.json")]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait(base, proc)
             load_before = os.getloadavg()[0]
             cpu_before = _cpu_seconds(proc.pid)
             latencies, errors, achieved = asyncio.run(
-                _load(port, args.rate, args.seconds, distinct=args.distinct)
+                _load(port, args.rate, args.seconds, distinct=args.distinct, tokens=tokens)
             )
             cpu_after = _cpu_seconds(proc.pid)
         finally:
@@ -257,6 +311,7 @@ def main() -> None:
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=100)
     kind = "distinct resources (cold cache)" if args.distinct else "same resources (warm cache)"
+    kind += ", JWT verified per request" if args.auth else ", no authentication (loopback)"
     print(f"CDS Hooks order-sign, 5 draft orders + 3 current, loopback, open loop, {kind}")
     print(f"  requests      {len(ms)} at {args.rate:g}/s target, {achieved:.1f}/s achieved")
     print(f"  errors        {errors}")

@@ -39,7 +39,7 @@ contain a value from the resource.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from typing import Literal
@@ -342,18 +342,25 @@ def prescriptions_from_medication_request(
     catalogue: Catalogue | None = None,
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
 ) -> list[Prescription]:
     """Read a FHIR R4 MedicationRequest: one Prescription per dosage instruction.
 
     Instructions without distinct ``Dosage.sequence`` values apply together (FHIR R4 Dosage:
     "the same sequence number ... concurrently"), e.g. a regular dose and a PRN dose; each
     becomes its own Prescription and their OME adds up. Arguments and errors as for
-    :func:`from_medication_request`.
+    :func:`from_medication_request`; ``validator``, if given, replaces the fhir.resources R4B
+    validation and must raise :class:`~opioidcds.errors.InvalidInputError` (with the FHIR path)
+    for a resource it refuses (the CDS Hooks service passes its own lean validator).
     """
     return [
         rx
         for _path, rx in _read_request(
-            resource, catalogue, vocabulary, match_display_name=match_display_name
+            resource,
+            catalogue,
+            vocabulary,
+            match_display_name=match_display_name,
+            validator=validator,
         )
     ]
 
@@ -537,6 +544,7 @@ def _read_request(
     vocabulary: Vocabulary | None,
     *,
     match_display_name: bool,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
 ) -> list[tuple[str, Prescription]]:
     if not isinstance(resource, Mapping):
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
@@ -545,7 +553,7 @@ def _read_request(
     if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
         # checked before fhir.resources, whose message for a missing choice element has no path
         raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
-    _validate_r4(resource)
+    (validator or _validate_r4)(resource)
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     if resource.get("doNotPerform") is True:
         raise InvalidInputError(

@@ -173,6 +173,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
     assert len(requests) >= 2
     assert requests[-1]["service_id"] == "opioidcds-order-sign"
     assert requests[-1]["status"] == 200
+    assert any(str(x.get("event", "")).startswith("authentication off") for x in lines)
     assert "SECRET" not in err
     assert "Morphine" not in err
     assert (tmp_path / "fb.sqlite3").exists()
@@ -188,3 +189,39 @@ def test_serve_without_the_extra_says_how_to_install() -> None:
     )
     assert proc.returncode == 2
     assert "pip install 'opioidcds[service]'" in proc.stderr
+
+
+@pytest.mark.parametrize(("days", "fires"), [(7, False), (8, True)])
+def test_discharge_supply_limit_over_tcp(base_url: str, days: int, fires: bool) -> None:
+    # codeine started in hospital (opioid-before-admission false), discharge supply of 7 or
+    # 8 days: rules/discharge.toml max_days_supply_new_opioid = 7, so only 8 > 7 fires
+    order = med_request("codeine-30", status="draft", rid="d1")
+    order["category"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/medicationrequest-category",
+                    "code": "discharge",
+                }
+            ]
+        }
+    ]
+    order["dispenseRequest"] = {
+        "expectedSupplyDuration": {
+            "value": days,
+            "unit": "days",
+            "system": "http://unitsofmeasure.org",
+            "code": "d",
+        }
+    }
+    order["extension"] = [
+        {"url": "urn:opioidcds:fhir:opioid-before-admission", "valueBoolean": False},
+        {"url": "urn:opioidcds:fhir:weaning-plan-recorded", "valueBoolean": True},
+        {"url": "urn:opioidcds:fhir:gp-communication-recorded", "valueBoolean": True},
+    ]
+    body = hook_request("order-sign", [order])
+    r = httpx.post(f"{base_url}/cds-services/opioidcds-order-sign", json=body, timeout=TIMEOUT)
+    assert r.status_code == 200
+    summaries = [c["summary"] for c in r.json()["cards"]]
+    fired = any("more than the discharge maximum" in s for s in summaries)
+    assert fired is fires, summaries

@@ -442,6 +442,14 @@ def test_bundled_codelists_are_cited_and_say_how_complete() -> None:
     assert lists.lookup("0") is None
 
 
+def test_every_codelist_states_its_review_status_honestly() -> None:
+    # no list has been reviewed by a clinician yet: each must say so, and empty ones say why
+    for lst in load_codelists().lists.values():
+        assert lst.review.startswith("NOT clinically reviewed"), lst.input
+        if not lst.codes:
+            assert "empty on purpose" in lst.review, lst.input
+
+
 def test_codelist_rejects_duplicate_codes(tmp_path: Path) -> None:
     text = Path("codelists/risk-inputs.toml").read_text(encoding="utf-8")
     text = text.replace('"58214004", display = "Schizophrenia', '"35489007", display = "Dup')

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opioidcds._version import __version__
+from opioidcds.cdshooks.auth import AuthError, JWTVerifier
 from opioidcds.cdshooks.feedback import FeedbackStore
 from opioidcds.cdshooks.models import (
     CardsResponse,
@@ -121,11 +122,31 @@ class _Guard:
         max_body_bytes: int,
         logger: logging.Logger,
         service_ids: frozenset[str],
+        verifier: JWTVerifier | None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.logger = logger
         self.service_ids = service_ids
+        self.verifier = verifier
+
+    def _authenticate(self, scope: Scope) -> AuthError | None:
+        """None if the call may go on: not a service call, no trust configured, or a valid JWT."""
+        if self.verifier is None or scope.get("method") != "POST":
+            return None
+        parts = str(scope.get("path", "")).strip("/").split("/")
+        if len(parts) < 2 or parts[0] != "cds-services":
+            return None
+        header: str | None = None
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        try:
+            self.verifier.verify(header, parts[1])
+        except AuthError as exc:
+            return exc
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +168,20 @@ class _Guard:
             await send(message)
 
         try:
+            refused = self._authenticate(scope)
+            if refused is not None:
+                info["error"] = f"auth_{refused.code}"
+                response = JSONResponse(
+                    ErrorResponse(
+                        error="unauthorized",
+                        details=(ErrorDetail(path="header.Authorization", problem=refused.reason),),
+                        requestId=request_id,
+                    ).model_dump(exclude_none=True),
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+                await response(scope, receive, send_wrapper)
+                return
             body = await self._read_body(scope, receive)
             if body is None:
                 info["error"] = "body_too_large"
@@ -250,6 +285,10 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     400: {"model": ErrorResponse, "description": "Malformed request (paths of the problems)"},
+    401: {
+        "model": ErrorResponse,
+        "description": "The CDS client's JWT is missing or not valid (when trust is configured)",
+    },
     404: {"model": ErrorResponse, "description": "No service with this id"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
 }
@@ -261,6 +300,7 @@ def create_app(
     feedback: FeedbackStore | str | Path | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     logger: logging.Logger | None = None,
+    verifier: JWTVerifier | None = None,
 ) -> FastAPI:
     """Build the application.
 
@@ -270,6 +310,8 @@ def create_app(
             in the working directory).
         max_body_bytes: larger request bodies are refused with 413.
         logger: where request lines go (default: logger ``opioidcds.cdshooks``).
+        verifier: checks the CDS client's JWT on every ``POST /cds-services/...`` (401 when it
+            fails); None runs unauthenticated (``opioidcds serve`` allows that on loopback only).
     """
     svc = service if service is not None else CDSHooksService()
     store = (
@@ -289,7 +331,9 @@ def create_app(
         redoc_url=None,
     )
     ids = frozenset(s.id for s in svc.discovery().services)
-    app.add_middleware(_Guard, max_body_bytes=max_body_bytes, logger=log, service_ids=ids)
+    app.add_middleware(
+        _Guard, max_body_bytes=max_body_bytes, logger=log, service_ids=ids, verifier=verifier
+    )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

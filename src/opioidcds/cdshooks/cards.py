@@ -122,6 +122,11 @@ class CardBuilder:
         ]
         self._opioid_links = tuple(links)
 
+    @property
+    def override_reasons(self) -> tuple[Coding, ...]:
+        """The override reasons offered on warning and critical cards."""
+        return self._override
+
     # --- sources -----------------------------------------------------------------------------
 
     def _source(self, alert: Alert) -> Source:

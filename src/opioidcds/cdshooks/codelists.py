@@ -70,12 +70,14 @@ class Codelist(_Model):
 
     ``statuses``: ``"current"`` counts a Condition only while its clinicalStatus is active,
     recurrence or relapse (or not given); ``"any"`` also counts inactive/resolved ones (a
-    history of something stays a history).
+    history of something stays a history). ``review`` states who has (or has not) reviewed the
+    list clinically.
     """
 
     input: RiskInput
     statuses: Literal["current", "any"]
     completeness: str = Field(min_length=1, max_length=1000)
+    review: str = Field(min_length=1, max_length=1000)
     citations: tuple[str, ...] = Field(min_length=1)
     codes: tuple[CodeEntry, ...] = ()
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from opioidcds.cdshooks.codelists import Codelists
+from opioidcds.cdshooks.r4 import validate_medication_request
 from opioidcds.errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds.fhir import SNOMED_SYSTEM, prescriptions_from_medication_request
 from opioidcds.models import Prescription
@@ -234,7 +235,10 @@ def _read_uncached(
     """Prescriptions (with paths relative to the resource) or the problem, for one request."""
     try:
         rxs = prescriptions_from_medication_request(
-            resource, catalogue=catalogue, vocabulary=vocabulary
+            resource,
+            catalogue=catalogue,
+            vocabulary=vocabulary,
+            validator=validate_medication_request,
         )
     except UnknownProductError:
         label = medication_label(resource)

@@ -16,7 +16,15 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
 
+from opioidcds.acute import CareSetting, check_discharge, check_inpatient
 from opioidcds.assess import Knowledge, check_prescription, default_knowledge
+from opioidcds.cdshooks.acute_cards import AcuteCardBuilder
+from opioidcds.cdshooks.acute_fhir import (
+    AcuteMapping,
+    AcuteRead,
+    default_acute_mapping,
+    read_acute,
+)
 from opioidcds.cdshooks.cards import CardBuilder, OmeWorking
 from opioidcds.cdshooks.codelists import (
     CardContent,
@@ -44,6 +52,7 @@ from opioidcds.models import OMEResult, Prescription
 from opioidcds.ome import calculate_ome
 from opioidcds.patient import Patient, medicine_classes
 from opioidcds.products import MedicineClass, load_catalogue
+from opioidcds.rules import Profile
 
 __all__ = [
     "SERVICES",
@@ -123,6 +132,10 @@ def _prefetch_templates(codelists: Codelists) -> dict[str, str]:
         "conditions": f"Condition?patient={patient}&code={codes}",
         "observations": f"Observation?patient={patient}&category=social-history",
         "encounters": f"Encounter?patient={patient}&class={_ACT_CODE}|EMER",
+        "encounter": "Encounter/{{context.encounterId}}",
+        "administrations": (
+            f"MedicationAdministration?patient={patient}&context={{{{context.encounterId}}}}"
+        ),
     }
 
 
@@ -134,6 +147,11 @@ class CDSHooksService:
         codelists: SNOMED CT -> risk input lists (default: the bundled ones).
         card_content: guidance links and override reasons (default: the bundled ones).
         today: a clock for the assessment date (default: today's UTC date); tests pass their own.
+        acute_mapping: FHIR codes of the hospital settings (default: the bundled
+            ``codelists/acute-fhir.toml``).
+        acute_profile: a trust profile for the ``discharge`` and ``inpatient`` rulesets.
+        now: a clock (timezone-aware) for the hospital checks' assessment time (default: UTC
+            now).
     """
 
     def __init__(
@@ -143,13 +161,20 @@ class CDSHooksService:
         codelists: Codelists | None = None,
         card_content: CardContent | None = None,
         today: Callable[[], dt.date] | None = None,
+        acute_mapping: AcuteMapping | None = None,
+        acute_profile: Profile | None = None,
+        now: Callable[[], dt.datetime] | None = None,
     ) -> None:
         """Bind the knowledge; nothing here changes after construction."""
         self.knowledge = knowledge if knowledge is not None else default_knowledge()
         self.codelists = codelists if codelists is not None else default_codelists()
         self.card_content = card_content if card_content is not None else default_card_content()
         self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.acute_mapping = acute_mapping if acute_mapping is not None else default_acute_mapping()
+        self.acute_profile = acute_profile
         self._cards = CardBuilder(self.knowledge, self.card_content, self.codelists)
+        self._acute_cards = AcuteCardBuilder(self.card_content, self._cards.override_reasons)
         self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
         self._discovery = DiscoveryResponse(
@@ -164,7 +189,10 @@ class CDSHooksService:
                         "Send prefetch 'patient' and 'medications' (the service does not query "
                         "the FHIR server: without them it answers 412). 'conditions', "
                         "'observations' and 'encounters' fill risk inputs; without them those "
-                        "inputs are unknown. draftOrders must be an R4 Bundle."
+                        "inputs are unknown. draftOrders must be an R4 Bundle. Hospital orders "
+                        "(MedicationRequest.category discharge or inpatient, or an inpatient "
+                        "encounter in context with prefetch 'encounter') get the acute-trust "
+                        "checks; 'administrations' feeds the IV morphine bolus rule."
                     ),
                 )
                 for s in SERVICES
@@ -215,9 +243,71 @@ class CDSHooksService:
             )
         except LookupError as exc:
             raise PrefetchMissingError(tuple(str(k) for k in exc.args[0])) from None
-        return CardsResponse(cards=tuple(self._cards_for(record)))
+        acute = read_acute(
+            request.context,
+            request.prefetch,
+            record.drafts,
+            mapping=self.acute_mapping,
+            vocabulary=self.knowledge.vocabulary,
+            now=self._now(),
+            considered={d.order_index for d in record.drafts}
+            | {i for i, _label, _p in record.draft_problems},
+        )
+        cards = self._cards_for(record, frozenset(acute.settings))
+        if acute.settings:
+            cards.extend(self._hospital_cards(acute))
+        return CardsResponse(cards=tuple(cards))
 
-    def _cards_for(self, record: Record) -> list[Card]:
+    def _hospital_cards(self, acute: AcuteRead) -> list[Card]:
+        """Cards of the discharge and inpatient checks (issue 10) for the hospital orders."""
+        build = self._acute_cards
+        cards: list[Card] = []
+        k = self.knowledge
+        for setting, episode in (
+            (CareSetting.DISCHARGE, acute.discharge),
+            (CareSetting.INPATIENT, acute.inpatient),
+        ):
+            if episode is None:
+                continue
+            orders = ", ".join(
+                f"draft order {i + 1}" for i, s in sorted(acute.settings.items()) if s is setting
+            )
+            try:
+                check = (
+                    check_discharge(
+                        episode,
+                        profile=self.acute_profile,
+                        table=k.table,
+                        vocabulary=k.vocabulary,
+                        catalogue=k.catalogue,
+                    )
+                    if setting is CareSetting.DISCHARGE
+                    else check_inpatient(
+                        episode, profile=self.acute_profile, vocabulary=k.vocabulary
+                    )
+                )
+            except InvalidInputError as exc:
+                cards.append(build.failed_card(setting, exc.field, exc.rule))
+                continue
+            except OpioidCDSError:
+                cards.append(build.failed_card(setting, "(episode)", "could not be checked"))
+                continue
+            cards.extend(build.alert_card(a, check, orders) for a in check.alerts)
+            prefix = (
+                "context.draftOrders"
+                if setting is CareSetting.DISCHARGE
+                else "prefetch.administrations"
+            )
+            problems = [p for p in acute.problems if p.path.startswith(prefix)]
+            incomplete = setting is CareSetting.INPATIENT and acute.administrations_incomplete
+            unevaluated = build.unevaluated_card(
+                check, problems, incomplete=incomplete and not check.alerts
+            )
+            if unevaluated is not None:
+                cards.append(unevaluated)
+        return cards
+
+    def _cards_for(self, record: Record, hospital: frozenset[int] = frozenset()) -> list[Card]:
         cards: list[Card] = []
         build = self._cards
         for order_index, label, problem in record.draft_problems:
@@ -232,6 +322,8 @@ class CDSHooksService:
         for j, rx in enumerate(counted):
             first.setdefault(rx, j)
         for item in record.drafts:
+            if item.order_index in hospital:  # checked by the hospital rulesets instead
+                continue
             same = first.get(item.prescription)
             if same is not None and same >= len(record.current):
                 # the same as an earlier draft: check_prescription would count it once
