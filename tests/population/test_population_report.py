@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from opioidcds.cli.app import app
 from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.population import screen
+from opioidcds.population import Screening, screen
 from opioidcds.population.outcomes import outcomes
 from opioidcds.population.report import ome_bins, render_html, worklist_frame, write_outputs
 from opioidcds.rules import load_profile
@@ -28,7 +28,7 @@ CC = "Co-codamol 30mg/500mg tablets"
 EVIL = '<script>alert("x")</script>&'
 
 
-def _screening() -> object:
+def _screening() -> Screening:
     rows = [
         (EVIL, day(150), None, CC, "224", "two tablets four times a day", "28"),
         (EVIL, day(100), None, CC, "224", None, "28"),
@@ -55,7 +55,7 @@ class _Collect(HTMLParser):
 
 def test_html_renders_and_escapes() -> None:
     s = _screening()
-    page = render_html(s)  # type: ignore[arg-type]
+    page = render_html(s)
     assert "<script" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in page
     parser = _Collect()
@@ -73,7 +73,7 @@ def test_html_renders_and_escapes() -> None:
 def test_files_round_trip(tmp_path: Path) -> None:
     s = _screening()
     formats = ("csv", "parquet", "json")
-    paths = write_outputs(s, tmp_path, formats=formats, html=True)  # type: ignore[arg-type]
+    paths = write_outputs(s, tmp_path, formats=formats, html=True)
     assert {p.name for p in paths} == {
         "worklist.csv",
         "worklist.parquet",
@@ -82,7 +82,7 @@ def test_files_round_trip(tmp_path: Path) -> None:
         "summary.json",
         "report.html",
     }
-    frame = worklist_frame(s)  # type: ignore[arg-type]
+    frame = worklist_frame(s)
     assert pl.read_parquet(tmp_path / "worklist.parquet").equals(frame)
     csv = pl.read_csv(tmp_path / "worklist.csv", schema=frame.schema)
     assert csv.equals(frame)
@@ -148,7 +148,7 @@ def _bar_labels(page: str) -> list[str]:
 def test_ome_bins_follow_the_high_dose_threshold() -> None:
     # default: high dose 120 (risk-factors), Script Switch 100 (prescribing-alerts):
     # edges 120/2 = 60, 100, 120, 2 x 120 = 240
-    page = render_html(_screening())  # type: ignore[arg-type]
+    page = render_html(_screening())
     assert _bar_labels(page) == [
         "up to 60 mg/day",
         "over 60 to 100 mg/day",
@@ -189,15 +189,15 @@ def test_lower_bounds_get_their_own_bar() -> None:
 def test_report_refuses_another_profile_and_unknown_formats(tmp_path: Path) -> None:
     s = _screening()
     with pytest.raises(InvalidInputError, match="profile"):
-        render_html(s, profile=load_profile(PROFILE_90))  # type: ignore[arg-type]
+        render_html(s, profile=load_profile(PROFILE_90))
     with pytest.raises(OpioidCDSError):
-        write_outputs(s, tmp_path, formats=("xlsx",))  # type: ignore[arg-type]
+        write_outputs(s, tmp_path, formats=("xlsx",))
     with pytest.raises(InvalidInputError, match="formats"):
-        write_outputs(s, tmp_path, formats=("csv", "xml"))  # type: ignore[arg-type]
+        write_outputs(s, tmp_path, formats=("csv", "xml"))
 
 
 def test_report_says_why_there_are_no_outcomes() -> None:
-    page = render_html(_screening())  # type: ignore[arg-type]
+    page = render_html(_screening())
     assert "Outcomes over time" in page
     assert "Not computed: no baseline date was given" in page
 
