@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -346,10 +347,11 @@ def test_file_source_for_knowledge_read_from_files(tmp_path: Path) -> None:
     """The helper the CDS Hooks service can use for its codelists: bytes hashed, header read."""
     cards = knowledge_dir("codelists") / "cards.toml"
     source = file_source("codelist", cards)
+    header = tomllib.loads(cards.read_text(encoding="utf-8"))  # read independently
     assert (source.id, source.version, source.effective_date) == (
-        "card-content",
-        "0.1.0",
-        "2026-11-22",
+        header["id"],
+        header["version"],
+        str(header["effective_date"]),
     )
     assert source.sha256 == hashlib.sha256(cards.read_bytes()).hexdigest()
     copy = tmp_path / "cards.toml"
