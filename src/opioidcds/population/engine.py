@@ -40,7 +40,7 @@ from opioidcds.assess import (  # the private helpers are assess's own derivatio
     default_knowledge,
 )
 from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import OMEResult
+from opioidcds.models import OMEResult, Prescription
 from opioidcds.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
 from opioidcds.population.build import (
     BuiltPatient,
@@ -53,8 +53,9 @@ from opioidcds.population.build import (
 from opioidcds.population.memo import MemoEngine
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.schema import RowProblem, read_issues, read_patients
+from opioidcds.population.vector import Decided, decide, derive
 from opioidcds.products import MedicineClass
-from opioidcds.rules import DecisionStatus, Profile
+from opioidcds.rules import Decisions, DecisionStatus, Profile
 
 __all__ = [
     "PatientRow",
@@ -157,6 +158,14 @@ class _FastDecider:
         self.tier_rs = kb.bound("support-tier", profile)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
+        self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
+
+    def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
+        """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
+        found = self.omes.get(prescriptions)
+        if found is None:
+            found = self.omes.setdefault(prescriptions, _ome(prescriptions, self.kb))
+        return found
 
     def early_statuses(
         self, triples: Sequence[tuple[int, int | None, int]]
@@ -179,9 +188,7 @@ class _FastDecider:
     def scope(
         self, patient: Patient, hist: _History, *, current_opioid: bool
     ) -> tuple[bool | None, str | None, str]:
-        bound = self.scope_rs
-        d = self.run(
-            bound,
+        return self.scope_of(
             {
                 "cancer_pain": patient.cancer_pain,
                 "palliative_care": patient.palliative_care,
@@ -190,8 +197,13 @@ class _FastDecider:
                 "current_opioid": current_opioid,
                 "opioid_use_days": hist.use_days,
                 "opioid_issues": hist.issues,
-            },
+            }
         )
+
+    def scope_of(self, inputs: Mapping[str, object]) -> tuple[bool | None, str | None, str]:
+        """(in scope, rule id, reason) as ``assess._scope`` gives them for these inputs."""
+        bound = self.scope_rs
+        d = self.run(bound, inputs)
         outcome = d.outcome
         fired = d.fired_ids
         if outcome is None or not fired:  # pragma: no cover - as in assess._scope
@@ -204,6 +216,23 @@ class _FastDecider:
         if note and not in_scope:
             reason = f"{reason} ({note})"
         return in_scope, fired[0], reason
+
+    def factors_of(self, decided: Decisions) -> tuple[tuple[str, FactorStatus], ...]:
+        """Each factor's status from the decisions of ruleset risk-factors (as assess)."""
+        return tuple((rid, _STATUS[st]) for rid, st in decided.statuses.items())
+
+    def stratify_of(
+        self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool
+    ) -> tuple[str | None, str | None, str, str, tuple[str, ...]]:
+        """(level, level if unknown, tier, tier if unknown, unknowns that could change)."""
+        strat = self.stratify(factors, in_scope=in_scope)
+        unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
+        return strat[0], strat[1], strat[2], strat[3], tuple(u for u in unknown if u in strat[4])
+
+    def band_of(self, tier: str, *, early: bool, readiness: str | None) -> tuple[str, str]:
+        """(band, reason) of ruleset worklist-priority, as :func:`_band` gives them."""
+        ready = readiness is not None and ReadinessToChange(readiness) in _READY
+        return _band_inputs(self.kb, self.profile, self.run, core_tier=tier, early=early, ready=ready)
 
     def _level(self, count: int, high: bool) -> str:
         d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
@@ -341,9 +370,21 @@ def _band(
 ) -> tuple[str, str]:
     early = dict(core.factors).get("early-reordering") is FactorStatus.PRESENT
     ready = patient.readiness_to_change in _READY
+    return _band_inputs(kb, profile, run, core_tier=core.tier, early=early, ready=ready)
+
+
+def _band_inputs(
+    kb: Knowledge,
+    profile: Profile | None,
+    run: MemoEngine,
+    *,
+    core_tier: str,
+    early: bool,
+    ready: bool,
+) -> tuple[str, str]:
     d = run(
         kb.bound("worklist-priority", profile),
-        {"tier": core.tier, "early_reordering": early, "ready_to_change": ready},
+        {"tier": core_tier, "early_reordering": early, "ready_to_change": ready},
     )
     outcome = d.outcome or {}
     band = outcome.get("band")
@@ -498,14 +539,13 @@ def screen(
         latest = df.get_column("issue_date").max()
         as_of = latest if isinstance(latest, dt.date) else None
     df, resolved = _usable(df, as_of, problems, counts)
-    attrs = _attributes(pt_df)
     total = df.get_column("patient_id").n_unique() if df.height else 0
     n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
     if n_workers > 1 and as_of is not None:
         rows = _screen_parallel(
             df,
             resolved,
-            attrs,
+            pt_df,
             excluded=excluded,
             as_of=as_of,
             meth=meth,
@@ -514,11 +554,13 @@ def screen(
         )
     else:
         ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
-        rows = _screen_frame(ctx, df, resolved, attrs, progress=progress, total=total)
+        rows = _screen_frame(ctx, df, resolved, pt_df, progress=progress, total=total)
     if progress is not None:
         progress(len(rows), total)
-    counts["patients_in_table_without_issues"] = len(
-        set(attrs) - set(df.get_column("patient_id").unique().to_list())
+    counts["patients_in_table_without_issues"] = (
+        0
+        if pt_df is None
+        else pt_df.select("patient_id").unique().join(df, on="patient_id", how="anti").height
     )
     rows.sort(key=_order_key(meth))
     counts.update(_counts(rows, problems))
@@ -545,32 +587,134 @@ def _screen_frame(
     ctx: _Context,
     df: pl.DataFrame,
     resolved: Sequence[Resolved],
-    attrs: Mapping[str, Mapping[str, object]],
+    patients: pl.DataFrame | None,
     *,
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
 ) -> list[PatientRow]:
     """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
 
-    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows) so that
-    only one slice at a time is held as Python objects.
+    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows for the
+    fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound memory.
     """
     rows: list[PatientRow] = []
-    for piece in _slices(df):
-        histories = (
-            _histories(piece, resolved, ctx.as_of, ctx.decider)
-            if ctx.engine == "fast" and ctx.as_of is not None
-            else {}
-        )
-        for pid, group in _patient_groups(piece, resolved):
-            hist = histories.get(pid, _NO_OPIOID) if ctx.engine == "fast" else None
-            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hist))
-            if progress is not None and len(rows) % 5000 == 0:
-                progress(len(rows), total)
+    fast = ctx.engine == "fast" and ctx.as_of is not None
+    for piece in _slices(df, _SLICE_ROWS if fast else _SLICE_ROWS_ASSESS):
+        pts = _patients_of(patients, piece)
+        if fast:
+            rows.extend(_screen_columns(ctx, piece, resolved, pts))
+        else:
+            attrs = _attributes(pts)
+            for pid, group in _patient_groups(piece, resolved):
+                rows.append(_screen_one(ctx, pid, group, attrs.get(pid), None))
+        if progress is not None:
+            progress(len(rows), total)
     return rows
 
 
-_SLICE_ROWS: Final = 250_000  # memory bound, not clinical
+def _patients_of(patients: pl.DataFrame | None, piece: pl.DataFrame) -> pl.DataFrame | None:
+    """The patient-table rows of the patients of ``piece``."""
+    if patients is None:
+        return None
+    return patients.join(piece.select("patient_id").unique(), on="patient_id", how="semi")
+
+
+def _screen_columns(
+    ctx: _Context, piece: pl.DataFrame, resolved: Sequence[Resolved], pts: pl.DataFrame | None
+) -> list[PatientRow]:
+    """The fast engine on one slice: columnar inputs, decided per class (module vector).
+
+    Patients the columnar path leaves out are screened one by one by the reference path.
+    """
+    as_of = ctx.as_of
+    if as_of is None:  # pragma: no cover - the caller checks
+        raise InvalidInputError("as_of", "is required")
+    hist = _history_frame(piece, resolved, as_of, ctx.decider)
+    derived = derive(
+        piece,
+        resolved,
+        pts,
+        hist,
+        as_of=as_of,
+        method=ctx.method,
+        excluded=ctx.excluded,
+        ome_fn=ctx.decider.ome,
+    )
+    decided = decide(derived, ctx.decider, _has_opioid_item)
+    rows = _decided_rows(decided, derived.omes)
+    back = sorted(derived.fallback | decided.fallback)
+    if back:
+        mine = pl.Series("patient_id", back, dtype=pl.String)
+        sub = piece.filter(pl.col("patient_id").is_in(mine))
+        hists = _histories(hist.filter(pl.col("patient_id").is_in(mine)))
+        attrs = _attributes(
+            None if pts is None else pts.filter(pl.col("patient_id").is_in(mine))
+        )
+        for pid, group in _patient_groups(sub, resolved):
+            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hists.get(pid, _NO_OPIOID)))
+    return rows
+
+
+_ZERO: Final = Decimal(0)
+
+
+def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[PatientRow]:
+    """The rows of the patients decided per class (as :func:`_row` builds them)."""
+    present = [
+        tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses
+    ]
+    unknown = [
+        tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses
+    ]
+    f = decided.frame
+    if not f.height:
+        return []
+    columns = (
+        "patient_id",
+        "scope",
+        "status",
+        "strat",
+        "band",
+        "ome_id",
+        "evidence",
+        "ome_method",
+        "assumed",
+        "readiness_to_change",
+    )
+    scopes, strats, bands = decided.scopes, decided.strats, decided.bands
+    rows = []
+    for pid, sc, st, sr, bd, oid, evidence, ome_method, assumed, ready in zip(
+        *(f.get_column(c).to_list() for c in columns), strict=True
+    ):
+        scope, strat, band, ome = scopes[sc], strats[sr], bands[bd], omes[oid]
+        rows.append(
+            PatientRow(
+                patient_id=pid,
+                status="screened",
+                in_scope=scope[0],
+                scope_rule=scope[1],
+                scope_reason=scope[2],
+                history=evidence,
+                ome_mg_per_day=ome.total_mg_per_day if ome is not None else _ZERO,
+                ome_complete=(ome.complete if ome is not None else True) and not assumed,
+                ome_method=ome_method,
+                factors_present=present[st],
+                factors_unknown=unknown[st],
+                risk_level=strat[0],
+                risk_level_if_unknown=strat[1],
+                tier=strat[2],
+                tier_if_unknown=strat[3],
+                unknowns_that_could_change=strat[4],
+                readiness_to_change=ready,
+                band=band[0],
+                band_reason=band[1],
+            )
+        )
+    return rows
+
+
+_SLICE_ROWS: Final = 2_000_000  # memory bound, not clinical
+_SLICE_ROWS_ASSESS: Final = 250_000  # the per-patient path holds Python objects per slice
 
 
 def _slices(df: pl.DataFrame, size: int = _SLICE_ROWS) -> Iterator[pl.DataFrame]:
@@ -603,7 +747,7 @@ def _worker(
     payload: tuple[
         pl.DataFrame,
         list[Resolved],
-        dict[str, dict[str, object]],
+        pl.DataFrame | None,
         frozenset[str],
         dt.date,
         ScreeningMethod,
@@ -611,16 +755,16 @@ def _worker(
     ],
 ) -> list[PatientRow]:
     """Screen one part in a worker process (default knowledge, no profile)."""
-    df, resolved, attrs, excluded, as_of, meth, engine = payload
+    df, resolved, pts, excluded, as_of, meth, engine = payload
     kb = default_knowledge()
     ctx = _Context(kb, None, meth, _FastDecider(kb, None), engine, excluded, as_of)
-    return _screen_frame(ctx, df, resolved, attrs)
+    return _screen_frame(ctx, df, resolved, pts)
 
 
 def _screen_parallel(
     df: pl.DataFrame,
     resolved: list[Resolved],
-    attrs: dict[str, dict[str, object]],
+    patients: pl.DataFrame | None,
     *,
     excluded: frozenset[str],
     as_of: dt.date,
@@ -637,9 +781,8 @@ def _screen_parallel(
     payloads = []
     size = max(1, min(_SLICE_ROWS, -(-df.height // (n_workers * 4))))  # 4 parts per process
     for piece in _slices(df, size):
-        ids = set(piece.get_column("patient_id").unique().to_list())
-        mine = {p: a for p, a in attrs.items() if p in ids}
-        payloads.append((piece, resolved, mine, excluded, as_of, meth, engine))
+        pts = _patients_of(patients, piece)
+        payloads.append((piece, resolved, pts, excluded, as_of, meth, engine))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
         results = list(pool.map(_worker, payloads))
@@ -749,10 +892,13 @@ def _screen_one(
 _NO_OPIOID: Final = _History(0, 0, 0, True, 0, "no opioid issues in the history given", ())
 
 
-def _histories(
+def _history_frame(
     df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, decider: _FastDecider
-) -> dict[str, _History]:
+) -> pl.DataFrame:
     """Each patient's history figures in columns, exactly as ``assess._history`` derives them.
+
+    Columns ``patient_id``, ``use_days``, ``issues``, ``early``, ``all_classed``,
+    ``reissues``, ``evidence``; patients without opioid issues have no row.
 
     Opioid issues (as :func:`~opioidcds.patient.medicine_classes` classes them) grouped by
     medicine; each re-issue's (days since the previous issue, its supply, days before the
@@ -810,27 +956,38 @@ def _histories(
         .agg(pl.len().alias("issues"), pl.col("issue_date").min().alias("first"))
         .join(per_reissue, on="patient_id", how="left")
     )
-    out: dict[str, _History] = {}
-    for pid, issues, first, early, undetermined, reissues in summary.iter_rows():
-        early_n = int(early or 0)
-        undetermined_n = int(undetermined or 0)
-        use_days = (as_of - first).days
-        evidence = (
-            f"{issues} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
-            f"({use_days} days); {early_n} early re-issue(s) of {int(reissues or 0)}"
-        )
-        if undetermined_n:
-            evidence += f", {undetermined_n} without a supply period (could not be classed)"
-        out[pid] = _History(
-            use_days,
-            int(issues),
-            early_n,
-            undetermined_n == 0,
-            int(reissues or 0),
-            evidence,
-            (),
-        )
-    return out
+    early = pl.col("early").fill_null(0)
+    undetermined = pl.col("undetermined").fill_null(0)
+    reissues = pl.col("reissues").fill_null(0)
+    use_days = (pl.lit(as_of) - pl.col("first")).dt.total_days()
+    evidence = pl.format(
+        "{} opioid issues from {} to {} ({} days); {} early re-issue(s) of {}",
+        "issues",
+        pl.col("first").dt.strftime("%Y-%m-%d"),
+        pl.lit(as_of.isoformat()),
+        use_days,
+        early,
+        reissues,
+    ) + pl.when(undetermined > 0).then(
+        pl.format(", {} without a supply period (could not be classed)", undetermined)
+    ).otherwise(pl.lit(""))
+    return summary.select(
+        "patient_id",
+        use_days.alias("use_days"),
+        pl.col("issues").cast(pl.Int64),
+        early.cast(pl.Int64).alias("early"),
+        (undetermined == 0).alias("all_classed"),
+        reissues.cast(pl.Int64).alias("reissues"),
+        evidence.alias("evidence"),
+    )
+
+
+def _histories(frame: pl.DataFrame) -> dict[str, _History]:
+    """The history figures of :func:`_history_frame` as ``assess._history`` objects."""
+    return {
+        pid: _History(use_days, issues, early, all_classed, reissues, evidence, ())
+        for pid, use_days, issues, early, all_classed, reissues, evidence in frame.iter_rows()
+    }
 
 
 def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ...]]:
@@ -867,3 +1024,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
     for p in problems:
         out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
     return out
+
+
+def _has_opioid_item(ome: OMEResult) -> bool:
+    """``current_opioid`` of ``assess``: an OME item of an opioid."""
+    return any(_is_opioid_item(i) for i in ome.items)
