@@ -469,30 +469,46 @@ class _Classes:
         self.frame = frame
         self.omes = omes
         self.codes: dict[tuple[str, str], str] = {}
+        self.invalid: list[pl.Expr] = []
 
     def inputs(self, i: int, spec: Mapping[str, _Input]) -> dict[str, object]:
+        """The ruleset inputs of row ``i``."""
         row = self.frame.row(i, named=True)
-        out: dict[str, object] = {}
-        for name, how in spec.items():
-            value = row[how.column]
-            out[name] = how.ome(self.omes[value]) if how.ome is not None else value
-        return out
+        return {name: self.value(how, row[how.column]) for name, how in spec.items()}
 
-    def code(self, rs: str, name: str, how: _Input, cuts: tuple[Decimal, ...] | None) -> str:
-        """Column of the class codes of one input (added to the frame once)."""
+    def value(self, how: _Input, raw: object) -> object:
+        """The input value of a raw column value (the OME's for OME inputs)."""
+        if how.ome is None:
+            return raw
+        if not isinstance(raw, int):  # pragma: no cover - ome_id is an integer column
+            raise TypeError("ome_id")
+        return how.ome(self.omes[raw])
+
+    def code(self, bound: BoundRuleset, name: str, how: _Input) -> str:
+        """Column of the class codes of one input (added once); notes values it refuses."""
+        rs = bound.ruleset.id
         found = self.codes.get((rs, name))
         if found is not None:
             return found
+        cuts = cut_points(bound)[name]
         column = f"_c:{rs}:{name}"
+        mapping: dict[object, int] = {}
+        seen: dict[object, int] = {}
+        refused = []
+        for raw in self.frame.get_column(how.column).unique().to_list():
+            x = self.value(how, raw)
+            try:
+                bound.normalise({name: x})
+            except OpioidCDSError as exc:
+                if getattr(exc, "field", None) == name:
+                    refused.append(raw)
+            if raw is not None:
+                mapping[raw] = seen.setdefault(class_of(cuts, x), len(seen))
+        if refused:
+            self.invalid.append(pl.col(how.column).is_in(refused, nulls_equal=True))
         if cuts is None and how.ome is None:
             self.frame = self.frame.with_columns(pl.col(how.column).alias(column))
         else:
-            values = self.frame.get_column(how.column).unique().drop_nulls().to_list()
-            seen: dict[object, int] = {}
-            mapping = {}
-            for v in values:
-                x = how.ome(self.omes[v]) if how.ome is not None else v
-                mapping[v] = seen.setdefault(class_of(cuts, x), len(seen))
             self.frame = self.frame.with_columns(
                 pl.col(how.column)
                 .replace_strict(mapping, default=None, return_dtype=pl.Int64)
@@ -501,18 +517,24 @@ class _Classes:
         self.codes[(rs, name)] = column
         return column
 
-    def each(self, keys: Sequence[str], fn: Callable[[int], int]) -> pl.Series:
-        """``fn(representative row)`` once per distinct ``keys``; the result id of each row."""
+    def each(self, keys: Sequence[str], fn: Callable[[int, tuple[Any, ...]], int]) -> pl.Series:
+        """``fn(representative row, key)`` once per distinct ``keys``; each row's result id."""
         keyed = self.frame.select(keys).with_row_index("_i")
         reps = keyed.unique(subset=list(keys), keep="first", maintain_order=True)
-        ids = [fn(int(i)) for i in reps.get_column("_i")]
+        ids = [fn(int(row[0]), row[1:]) for row in reps.iter_rows()]
         reps = reps.drop("_i").with_columns(pl.Series("_r", ids, dtype=pl.Int64))
         joined = keyed.join(reps, on=list(keys), how="left", nulls_equal=True, maintain_order="left")
         return joined.get_column("_r")
 
 
+_TRUTHS: Final[tuple[object, ...]] = (False, True, None)
+
+
 def _truth_code(t: object) -> int:
-    return {True: 1, False: 0, None: 2}.get(t, 3)  # type: ignore[call-overload]
+    for i, x in enumerate(_TRUTHS):
+        if t is x:
+            return i
+    return len(_TRUTHS)  # DISABLED
 
 
 def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool]) -> Decided:
@@ -527,29 +549,19 @@ def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool])
         pl.when(pl.col("all_classed")).then(pl.col("early")).alias("early_classed"),
     )
     cls = _Classes(frame, omes)
-    invalid = pl.Series("_bad", [False] * frame.height, dtype=pl.Boolean)
     for bound, spec in ((decider.scope_rs, SCOPE_INPUTS), (decider.factor_rs, FACTOR_INPUTS)):
-        cuts = cut_points(bound)
         for name, how in spec.items():
-            column = cls.code(bound.ruleset.id, name, how, cuts[name])
-
-            def valid(
-                i: int, bound: BoundRuleset = bound, name: str = name, how: _Input = how
-            ) -> int:
-                value = cls.inputs(i, {name: how})
-                try:
-                    bound.normalise(value)
-                except OpioidCDSError as exc:
-                    return 0 if getattr(exc, "field", None) == name else 1
-                return 1
-
-            invalid = invalid | (cls.each([column], valid) == 0)
-    fallback = set(cls.frame.filter(invalid).get_column("patient_id").to_list())
-    cls.frame = cls.frame.filter(~invalid)
+            cls.code(bound, name, how)
+    fallback: set[str] = set()
+    if cls.invalid:  # a value a ruleset refuses: assess fails for that patient
+        invalid = pl.any_horizontal(cls.invalid)
+        fallback.update(cls.frame.filter(invalid).get_column("patient_id").to_list())
+        cls.frame = cls.frame.filter(~invalid)
     scopes: list[tuple[bool | None, str | None, str]] = []
     statuses: list[tuple[tuple[str, FactorStatus], ...]] = []
     strats: list[tuple[str | None, str | None, str, str, tuple[str, ...]]] = []
     bands: list[tuple[str, str]] = []
+    out = cls.frame
     if cls.frame.height:
         _scope(cls, decider, scopes)
         _statuses(cls, decider, statuses)
@@ -557,19 +569,18 @@ def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool])
         _bands(cls, decider, statuses, strats, bands)
         failed = pl.any_horizontal(pl.col("scope", "status", "strat", "band") < 0)
         fallback.update(cls.frame.filter(failed).get_column("patient_id").to_list())
-        cls.frame = cls.frame.filter(~failed)
-    out = cls.frame.select(
-        "patient_id",
-        "scope",
-        "status",
-        "strat",
-        "band",
-        "ome_id",
-        "evidence",
-        "ome_method",
-        "assumed",
-        "readiness_to_change",
-    ) if cls.frame.height else cls.frame
+        out = cls.frame.filter(~failed).select(
+            "patient_id",
+            "scope",
+            "status",
+            "strat",
+            "band",
+            "ome_id",
+            "evidence",
+            "ome_method",
+            "assumed",
+            "readiness_to_change",
+        )
     return Decided(out, scopes, statuses, strats, bands, frozenset(fallback))
 
 
@@ -583,42 +594,39 @@ def _append(results: list[Any], compute: Callable[[], Any]) -> int:
 
 
 def _scope(cls: _Classes, decider: Decider, scopes: list[Any]) -> None:
-    cuts = cut_points(decider.scope_rs)
-    cols = [cls.code("scope", n, h, cuts[n]) for n, h in SCOPE_INPUTS.items()]
+    cols = [cls.code(decider.scope_rs, n, h) for n, h in SCOPE_INPUTS.items()]
 
-    def scope(i: int) -> int:
+    def scope(i: int, _key: tuple[Any, ...]) -> int:
         return _append(scopes, lambda: decider.scope_of(cls.inputs(i, SCOPE_INPUTS)))
 
     cls.frame = cls.frame.with_columns(cls.each(cols, scope).alias("scope"))
 
 
 def _statuses(cls: _Classes, decider: Decider, statuses: list[Any]) -> None:
-    """Each rule's truth once per class of the inputs it reads; then the hit policy."""
+    """Each rule's truth once per class of the inputs it reads; the hit policy once per
+    distinct vector of truths."""
     rs = decider.factor_rs
-    cuts = cut_points(rs)
     truth_cols = []
     for k, rule in enumerate(rs.ruleset.rules):
-        cols = [
-            cls.code("risk-factors", n, FACTOR_INPUTS[n], cuts[n])
-            for n in condition_fields(rule.condition)
-        ]
+        cols = [cls.code(rs, n, FACTOR_INPUTS[n]) for n in condition_fields(rule.condition)]
 
-        def truth(i: int, k: int = k) -> int:
+        def truth(i: int, _key: tuple[Any, ...], k: int = k) -> int:
             return _truth_code(rs.truths(rs.normalise(cls.inputs(i, FACTOR_INPUTS)))[k])
 
         column = f"_t{k}"
         if cols:
             cls.frame = cls.frame.with_columns(cls.each(cols, truth).alias(column))
         else:  # a condition that reads no input
-            cls.frame = cls.frame.with_columns(pl.lit(truth(0), dtype=pl.Int64).alias(column))
+            cls.frame = cls.frame.with_columns(pl.lit(truth(0, ()), dtype=pl.Int64).alias(column))
         truth_cols.append(column)
+    first = rs.normalise(cls.inputs(0, FACTOR_INPUTS))  # the hit policy reads only the truths
+    disabled = rs.truths(tuple(None for _ in first))
 
-    def status(i: int) -> int:
-        def compute() -> tuple[tuple[str, FactorStatus], ...]:
-            values = rs.normalise(cls.inputs(i, FACTOR_INPUTS))
-            return decider.factors_of(rs.decide(values, rs.truths(values)))
-
-        return _append(statuses, compute)
+    def status(_i: int, key: tuple[Any, ...]) -> int:
+        truths = tuple(
+            _TRUTHS[c] if c < len(_TRUTHS) else disabled[k] for k, c in enumerate(key)
+        )
+        return _append(statuses, lambda: decider.factors_of(rs.decide(first, truths)))
 
     cls.frame = cls.frame.with_columns(cls.each(truth_cols, status).alias("status"))
 
@@ -626,29 +634,48 @@ def _statuses(cls: _Classes, decider: Decider, statuses: list[Any]) -> None:
 def _strats(
     cls: _Classes, decider: Decider, scopes: list[Any], statuses: list[Any], strats: list[Any]
 ) -> None:
-    def strat(i: int) -> int:
-        row = cls.frame.row(i, named=True)
-        if row["scope"] < 0 or row["status"] < 0:
-            return -1
-        in_scope = bool(scopes[row["scope"]][0])
-        return _append(
-            strats, lambda: decider.stratify_of(statuses[row["status"]], in_scope=in_scope)
-        )
+    in_scope = [bool(s[0]) for s in scopes]
+    cls.frame = cls.frame.with_columns(
+        pl.col("scope")
+        .replace_strict(dict(enumerate(in_scope)), default=None, return_dtype=pl.Boolean)
+        .alias("_in_scope")
+    )
+    found: dict[tuple[Any, ...], int] = {}
 
-    cls.frame = cls.frame.with_columns(cls.each(["scope", "status"], strat).alias("strat"))
+    def strat(_i: int, key: tuple[Any, ...]) -> int:
+        scope_ok, status = key
+        if scope_ok is None or status < 0:
+            return -1
+        decided = decider.stratify_of(statuses[status], in_scope=scope_ok)
+        index = found.get(decided)
+        if index is None:
+            index = found.setdefault(decided, _append(strats, lambda: decided))
+        return index
+
+    cls.frame = cls.frame.with_columns(cls.each(["_in_scope", "status"], strat).alias("strat"))
 
 
 def _bands(
     cls: _Classes, decider: Decider, statuses: list[Any], strats: list[Any], bands: list[Any]
 ) -> None:
-    def band(i: int) -> int:
-        row = cls.frame.row(i, named=True)
-        if row["strat"] < 0:
-            return -1
-        early = dict(statuses[row["status"]]).get("early-reordering") is FactorStatus.PRESENT
-        tier = strats[row["strat"]][2]
-        readiness = row["readiness_to_change"]
-        return _append(bands, lambda: decider.band_of(tier, early=early, readiness=readiness))
+    early = [dict(s).get("early-reordering") is FactorStatus.PRESENT for s in statuses]
+    tiers = [s[2] for s in strats]
+    cls.frame = cls.frame.with_columns(
+        pl.col("status")
+        .replace_strict(dict(enumerate(early)), default=None, return_dtype=pl.Boolean)
+        .alias("_early"),
+        pl.col("strat")
+        .replace_strict(dict(enumerate(tiers)), default=None, return_dtype=pl.String)
+        .alias("_tier"),
+    )
 
-    keys = ["strat", "status", "readiness_to_change"]
+    def band(_i: int, key: tuple[Any, ...]) -> int:
+        tier, is_early, readiness = key
+        if tier is None or is_early is None:
+            return -1
+        return _append(
+            bands, lambda: decider.band_of(tier, early=is_early, readiness=readiness)
+        )
+
+    keys = ["_tier", "_early", "readiness_to_change"]
     cls.frame = cls.frame.with_columns(cls.each(keys, band).alias("band"))
