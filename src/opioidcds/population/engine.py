@@ -50,7 +50,7 @@ from opioidcds.population.build import (
     build_patient,
     resolve_product,
 )
-from opioidcds.population.memo import MemoEngine
+from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.schema import RowProblem, read_issues, read_patients
 from opioidcds.population.vector import Decided, decide, derive
@@ -159,6 +159,8 @@ class _FastDecider:
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
         self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
+        self.level_cache: dict[tuple[int, bool], str] = {}
+        self.tier_cache: dict[tuple[str | None, bool, bool], str] = {}
 
     def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
         """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
@@ -167,23 +169,13 @@ class _FastDecider:
             found = self.omes.setdefault(prescriptions, _ome(prescriptions, self.kb))
         return found
 
-    def early_statuses(
-        self, triples: Sequence[tuple[int, int | None, int]]
-    ) -> list[DecisionStatus]:
-        """Status of rule early-reissue for each re-issue triple, as ``assess._history`` does.
-
-        A triple is (days since the previous issue, that issue's supply, days before the as-of
-        date).
-        """
-        out = []
-        for diff, prev_supply, before in triples:
-            percent = Decimal(diff) * _HUNDRED / Decimal(prev_supply) if prev_supply else None
-            d = self.run(
-                self.early_rs,
-                {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
-            )
-            out.append(d.statuses["early-reissue"])
-        return out
+    def early_status(self, percent: Decimal | None, before: int) -> DecisionStatus:
+        """Status of rule early-reissue for one re-issue, as ``assess._history`` evaluates it."""
+        d = self.run(
+            self.early_rs,
+            {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
+        )
+        return d.statuses["early-reissue"]
 
     def scope(
         self, patient: Patient, hist: _History, *, current_opioid: bool
@@ -235,15 +227,23 @@ class _FastDecider:
         return _band_inputs(self.kb, self.profile, self.run, core_tier=tier, early=early, ready=ready)
 
     def _level(self, count: int, high: bool) -> str:
-        d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
-        return _text((d.outcome or {})["level"])
+        key = (count, high)
+        found = self.level_cache.get(key)
+        if found is None:
+            d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
+            found = self.level_cache.setdefault(key, _text((d.outcome or {})["level"]))
+        return found
 
     def _tier(self, level: str | None, complex_needs: bool, *, in_scope: bool) -> str:
-        d = self.run(
-            self.tier_rs,
-            {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
-        )
-        return _text((d.outcome or {}).get("tier"))
+        key = (level, complex_needs, in_scope)
+        found = self.tier_cache.get(key)
+        if found is None:
+            d = self.run(
+                self.tier_rs,
+                {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
+            )
+            found = self.tier_cache.setdefault(key, _text((d.outcome or {}).get("tier")))
+        return found
 
     def stratify(self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool) -> _Strat:
         status = dict(factors)
@@ -932,19 +932,9 @@ def _history_frame(
         pl.col("prev_supply"),
         (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
     )
-    triples = re.select("diff", "prev_supply", "before").unique()
-    statuses = decider.early_statuses(list(triples.iter_rows()))
-    coded = triples.with_columns(
-        pl.Series("fired", [s is DecisionStatus.FIRED for s in statuses], dtype=pl.Boolean),
-        pl.Series(
-            "undetermined",
-            [s is DecisionStatus.CANNOT_EVALUATE for s in statuses],
-            dtype=pl.Boolean,
-        ),
-    )
+    coded = _early_classes(re, decider)
     per_reissue = (
-        re.join(coded, on=["diff", "prev_supply", "before"], how="left", nulls_equal=True)
-        .group_by("patient_id")
+        coded.group_by("patient_id")
         .agg(
             pl.col("fired").sum().alias("early"),
             pl.col("undetermined").sum().alias("undetermined"),
@@ -980,6 +970,49 @@ def _history_frame(
         reissues.cast(pl.Int64).alias("reissues"),
         evidence.alias("evidence"),
     )
+
+
+def _early_classes(re: pl.DataFrame, decider: _FastDecider) -> pl.DataFrame:
+    """Columns ``fired``/``undetermined`` of each re-issue, rule early-reissue evaluated once
+    per class of (percent of the supply elapsed, days before the as-of date).
+
+    The percentage is ``assess._history``'s (days since the previous issue x 100 / its supply;
+    unknown without a supply), computed once per distinct pair.
+    """
+    cuts = cut_points(decider.early_rs)
+    percents: dict[int, Decimal | None] = {}
+    pairs = re.select("diff", "prev_supply").unique(maintain_order=True)
+    seen: dict[object, int] = {}
+    codes = []
+    for diff, supply in pairs.iter_rows():
+        percent = Decimal(diff) * _HUNDRED / Decimal(supply) if supply else None
+        code = seen.setdefault(class_of(cuts["percent_of_supply_elapsed"], percent), len(seen))
+        percents.setdefault(code, percent)
+        codes.append(code)
+    pairs = pairs.with_columns(pl.Series("_pc", codes, dtype=pl.Int64))
+    befores = re.select("before").unique(maintain_order=True)
+    days: dict[int, int] = {}
+    seen = {}
+    codes = []
+    for (before,) in befores.iter_rows():
+        code = seen.setdefault(class_of(cuts["days_before_assessment"], before), len(seen))
+        days.setdefault(code, before)
+        codes.append(code)
+    befores = befores.with_columns(pl.Series("_bc", codes, dtype=pl.Int64))
+    re = re.join(pairs, on=["diff", "prev_supply"], how="left", nulls_equal=True).join(
+        befores, on="before", how="left"
+    )
+    classes = re.select("_pc", "_bc").unique()
+    statuses = [decider.early_status(percents[pc], days[bc]) for pc, bc in classes.iter_rows()]
+    classes = classes.with_columns(
+        pl.Series("fired", [s is DecisionStatus.FIRED for s in statuses], dtype=pl.Boolean),
+        pl.Series(
+            "undetermined",
+            [s is DecisionStatus.CANNOT_EVALUATE for s in statuses],
+            dtype=pl.Boolean,
+        ),
+    )
+    return re.join(classes, on=["_pc", "_bc"], how="left")
 
 
 def _histories(frame: pl.DataFrame) -> dict[str, _History]:
