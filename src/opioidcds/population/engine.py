@@ -52,7 +52,8 @@ from opioidcds.population.build import (
 )
 from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
-from opioidcds.population.schema import RowProblem, read_issues, read_patients
+from opioidcds.population.partition import issue_parts
+from opioidcds.population.schema import RowProblem, read_patients
 from opioidcds.population.vector import Decided, decide, derive
 from opioidcds.products import MedicineClass
 from opioidcds.rules import Decisions, DecisionStatus, Profile
@@ -526,41 +527,69 @@ def screen(
     """
     kb = knowledge if knowledge is not None else default_knowledge()
     meth = method if method is not None else default_method()
-    df, problems = read_issues(issues)
+    parts: list[pl.DataFrame] = []
+    problems: list[RowProblem] = []
+    for part, part_problems in issue_parts(issues):
+        parts.append(part)
+        problems.extend(part_problems)
     pt_df: pl.DataFrame | None = None
     excluded: frozenset[str] = frozenset()
     if patients is not None:
         pt_df, pt_problems, excluded = read_patients(patients)
         problems.extend(pt_problems)
     counts: dict[str, int] = {
-        "issue_rows_read": df.height + sum(p.file == "issues" for p in problems)
+        "issue_rows_read": sum(p.height for p in parts)
+        + sum(p.file == "issues" for p in problems),
+        "issue_rows_other_medicines": 0,
     }
-    if as_of is None and df.height:
-        latest = df.get_column("issue_date").max()
-        as_of = latest if isinstance(latest, dt.date) else None
-    df, resolved = _usable(df, as_of, problems, counts)
-    total = df.get_column("patient_id").n_unique() if df.height else 0
-    n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
-    if n_workers > 1 and as_of is not None:
-        rows = _screen_parallel(
-            df,
-            resolved,
-            pt_df,
-            excluded=excluded,
-            as_of=as_of,
-            meth=meth,
-            engine=engine,
-            n_workers=n_workers,
-        )
-    else:
-        ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
-        rows = _screen_frame(ctx, df, resolved, pt_df, progress=progress, total=total)
+    if as_of is None:
+        dates = [d for p in parts if p.height for d in (p.get_column("issue_date").max(),)]
+        as_of = max((d for d in dates if isinstance(d, dt.date)), default=None)
+    rows: list[PatientRow] = []
+    ids: list[pl.DataFrame] = []
+    decider = _FastDecider(kb, profile)
+    for k in range(len(parts)):
+        df, resolved = _usable(parts[k], as_of, problems, counts)
+        parts[k] = df  # the checked rows are no longer needed
+        total = df.get_column("patient_id").n_unique() if df.height else 0
+        ids.append(df.select("patient_id").unique())
+        n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
+        if n_workers > 1 and as_of is not None:
+            rows.extend(
+                _screen_parallel(
+                    df,
+                    resolved,
+                    pt_df,
+                    excluded=excluded,
+                    as_of=as_of,
+                    meth=meth,
+                    engine=engine,
+                    n_workers=n_workers,
+                )
+            )
+        else:
+            ctx = _Context(kb, profile, meth, decider, engine, excluded, as_of)
+            done = len(rows)
+            rows.extend(
+                _screen_frame(
+                    ctx,
+                    df,
+                    resolved,
+                    pt_df,
+                    progress=None if progress is None else _offset(progress, done),
+                    total=total,
+                )
+            )
+        parts[k] = df.clear()
     if progress is not None:
-        progress(len(rows), total)
+        progress(len(rows), len(rows))
     counts["patients_in_table_without_issues"] = (
         0
         if pt_df is None
-        else pt_df.select("patient_id").unique().join(df, on="patient_id", how="anti").height
+        else pt_df.select("patient_id")
+        .unique()
+        .join(pl.concat(ids), on="patient_id", how="anti")
+        .height
     )
     rows.sort(key=_order_key(meth))
     counts.update(_counts(rows, problems))
@@ -581,6 +610,17 @@ def screen(
         engine=engine,
         factor_labels=labels,
     )
+
+
+def _offset(
+    progress: Callable[[int, int], None], done: int
+) -> Callable[[int, int], None]:
+    """``progress`` of one part, counted after the ``done`` patients of earlier parts."""
+
+    def report(n: int, total: int) -> None:
+        progress(done + n, done + total)
+
+    return report
 
 
 def _screen_frame(
@@ -810,7 +850,9 @@ def _usable(
         )
         df = df.filter(~pl.col("rid").is_in(unknown_rids))
     other = [i for i, r in enumerate(resolved) if r.kind == "other"]
-    counts["issue_rows_other_medicines"] = df.filter(pl.col("rid").is_in(other)).height
+    counts["issue_rows_other_medicines"] = (
+        counts.get("issue_rows_other_medicines", 0) + df.filter(pl.col("rid").is_in(other)).height
+    )
     return df.sort(["patient_id", "issue_date", "row"]).select(_ISSUE_COLUMNS), resolved
 
 
