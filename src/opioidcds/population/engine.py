@@ -722,32 +722,42 @@ def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[Pa
         "readiness_to_change",
     )
     scopes, strats, bands = decided.scopes, decided.strats, decided.bands
+    shared: dict[tuple[int, int, int, int], tuple[object, ...]] = {}
+    texts: dict[str, str] = {}  # one string object per distinct text (memory)
     rows = []
     for pid, sc, st, sr, bd, oid, evidence, ome_method, assumed, ready in zip(
         *(f.get_column(c).to_list() for c in columns), strict=True
     ):
-        scope, strat, band, ome = scopes[sc], strats[sr], bands[bd], omes[oid]
+        key = (sc, st, sr, bd)
+        common = shared.get(key)
+        if common is None:
+            scope, strat, band = scopes[sc], strats[sr], bands[bd]
+            common = shared.setdefault(
+                key, (scope, present[st], unknown[st], strat, band)
+            )
+        (in_scope, rule, reason), fp, fu, strat, (band_id, band_reason) = common  # type: ignore[misc]
+        ome = omes[oid]
         rows.append(
             PatientRow(
-                patient_id=pid,
-                status="screened",
-                in_scope=scope[0],
-                scope_rule=scope[1],
-                scope_reason=scope[2],
-                history=evidence,
-                ome_mg_per_day=ome.total_mg_per_day if ome is not None else _ZERO,
-                ome_complete=(ome.complete if ome is not None else True) and not assumed,
-                ome_method=ome_method,
-                factors_present=present[st],
-                factors_unknown=unknown[st],
-                risk_level=strat[0],
-                risk_level_if_unknown=strat[1],
-                tier=strat[2],
-                tier_if_unknown=strat[3],
-                unknowns_that_could_change=strat[4],
-                readiness_to_change=ready,
-                band=band[0],
-                band_reason=band[1],
+                pid,
+                "screened",
+                in_scope,
+                rule,
+                reason,
+                texts.setdefault(evidence, evidence),
+                ome.total_mg_per_day if ome is not None else _ZERO,
+                (ome.complete if ome is not None else True) and not assumed,
+                texts.setdefault(ome_method, ome_method),
+                fp,
+                fu,
+                strat[0],
+                strat[1],
+                strat[2],
+                strat[3],
+                strat[4],
+                ready,
+                band_id,
+                band_reason,
             )
         )
     return rows
@@ -958,10 +968,10 @@ def _history_frame(
         },
         schema={"rid": pl.Int64, "key": pl.String},
     )
-    op = (
-        df.filter(pl.col("rid").is_in(opioid_rids))
-        .join(keys, on="rid", how="left")
-        .sort(["patient_id", "key", "issue_date", "row"])
+    # ``df`` is sorted by patient, date, row: each medicine's issues are in date order as
+    # ``assess._history`` sorts them (a stable sort by date of the history's order)
+    op = df.filter(pl.col("rid").is_in(opioid_rids)).join(
+        keys, on="rid", how="left", maintain_order="left"
     )
     by = ["patient_id", "key"]
     op = op.with_columns(
