@@ -25,9 +25,7 @@ def _with_problems(df: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_parts_equal_one_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
-) -> None:
+def test_parts_equal_one_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
     pop = generate(120, seed=12)
     extract = _with_problems(pop.issues)
     path = tmp_path / f"issues{suffix}"

@@ -52,8 +52,7 @@ def _edge_extract() -> tuple[object, object]:
         )
     # 2,001 opioid issues: over the Patient input cap, not screened (review by hand)
     rows.extend(
-        ("many", day(d % 300), code(COCODAMOL), None, str(1 + d), None, None)
-        for d in range(2001)
+        ("many", day(d % 300), code(COCODAMOL), None, str(1 + d), None, None) for d in range(2001)
     )
     table = patients(
         [

@@ -225,7 +225,9 @@ class _FastDecider:
     def band_of(self, tier: str, *, early: bool, readiness: str | None) -> tuple[str, str]:
         """(band, reason) of ruleset worklist-priority, as :func:`_band` gives them."""
         ready = readiness is not None and ReadinessToChange(readiness) in _READY
-        return _band_inputs(self.kb, self.profile, self.run, core_tier=tier, early=early, ready=ready)
+        return _band_inputs(
+            self.kb, self.profile, self.run, core_tier=tier, early=early, ready=ready
+        )
 
     def _level(self, count: int, high: bool) -> str:
         key = (count, high)
@@ -538,8 +540,7 @@ def screen(
         pt_df, pt_problems, excluded = read_patients(patients)
         problems.extend(pt_problems)
     counts: dict[str, int] = {
-        "issue_rows_read": sum(p.height for p in parts)
-        + sum(p.file == "issues" for p in problems),
+        "issue_rows_read": sum(p.height for p in parts) + sum(p.file == "issues" for p in problems),
         "issue_rows_other_medicines": 0,
     }
     if as_of is None:
@@ -612,9 +613,7 @@ def screen(
     )
 
 
-def _offset(
-    progress: Callable[[int, int], None], done: int
-) -> Callable[[int, int], None]:
+def _offset(progress: Callable[[int, int], None], done: int) -> Callable[[int, int], None]:
     """``progress`` of one part, counted after the ``done`` patients of earlier parts."""
 
     def report(n: int, total: int) -> None:
@@ -687,25 +686,26 @@ def _screen_columns(
         mine = pl.Series("patient_id", back, dtype=pl.String)
         sub = piece.filter(pl.col("patient_id").is_in(mine))
         hists = _histories(hist.filter(pl.col("patient_id").is_in(mine)))
-        attrs = _attributes(
-            None if pts is None else pts.filter(pl.col("patient_id").is_in(mine))
-        )
+        attrs = _attributes(None if pts is None else pts.filter(pl.col("patient_id").is_in(mine)))
         for pid, group in _patient_groups(sub, resolved):
             rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hists.get(pid, _NO_OPIOID)))
     return rows
 
 
 _ZERO: Final = Decimal(0)
+_Shared = tuple[
+    tuple[bool | None, str | None, str],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str | None, str | None, str, str, tuple[str, ...]],
+    tuple[str, str],
+]
 
 
 def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[PatientRow]:
     """The rows of the patients decided per class (as :func:`_row` builds them)."""
-    present = [
-        tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses
-    ]
-    unknown = [
-        tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses
-    ]
+    present = [tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses]
+    unknown = [tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses]
     f = decided.frame
     if not f.height:
         return []
@@ -722,7 +722,7 @@ def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[Pa
         "readiness_to_change",
     )
     scopes, strats, bands = decided.scopes, decided.strats, decided.bands
-    shared: dict[tuple[int, int, int, int], tuple[object, ...]] = {}
+    shared: dict[tuple[int, int, int, int], _Shared] = {}
     texts: dict[str, str] = {}  # one string object per distinct text (memory)
     rows = []
     for pid, sc, st, sr, bd, oid, evidence, ome_method, assumed, ready in zip(
@@ -732,10 +732,8 @@ def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[Pa
         common = shared.get(key)
         if common is None:
             scope, strat, band = scopes[sc], strats[sr], bands[bd]
-            common = shared.setdefault(
-                key, (scope, present[st], unknown[st], strat, band)
-            )
-        (in_scope, rule, reason), fp, fu, strat, (band_id, band_reason) = common  # type: ignore[misc]
+            common = shared.setdefault(key, (scope, present[st], unknown[st], strat, band))
+        (in_scope, rule, reason), fp, fu, strat, (band_id, band_reason) = common
         ome = omes[oid]
         rows.append(
             PatientRow(
@@ -985,13 +983,10 @@ def _history_frame(
         (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
     )
     coded = _early_classes(re, decider)
-    per_reissue = (
-        coded.group_by("patient_id")
-        .agg(
-            pl.col("fired").sum().alias("early"),
-            pl.col("undetermined").sum().alias("undetermined"),
-            pl.len().alias("reissues"),
-        )
+    per_reissue = coded.group_by("patient_id").agg(
+        pl.col("fired").sum().alias("early"),
+        pl.col("undetermined").sum().alias("undetermined"),
+        pl.len().alias("reissues"),
     )
     summary = (
         op.group_by("patient_id")
@@ -1025,8 +1020,10 @@ def _history_frame(
 
 
 def _early_classes(re: pl.DataFrame, decider: _FastDecider) -> pl.DataFrame:
-    """Columns ``fired``/``undetermined`` of each re-issue, rule early-reissue evaluated once
-    per class of (percent of the supply elapsed, days before the as-of date).
+    """Columns ``fired``/``undetermined`` of each re-issue (rule early-reissue, per class).
+
+    The rule is evaluated once per class of (percent of the supply elapsed, days before the
+    as-of date).
 
     The percentage is ``assess._history``'s (days since the previous issue x 100 / its supply;
     unknown without a supply), computed once per distinct pair.

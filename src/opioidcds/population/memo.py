@@ -58,8 +58,11 @@ def _spec(bound: BoundRuleset) -> _Spec:
 
 
 def cut_points(bound: BoundRuleset) -> dict[str, tuple[Decimal, ...] | None]:
-    """Per input of ``bound``: the sorted constants it is compared with (declared bounds
-    included), or ``None`` for a boolean or enumeration input (compared by value)."""
+    """Per input of ``bound``: the sorted cut points, ``None`` for booleans and enumerations.
+
+    The cut points are the constants the input is compared with, declared bounds included;
+    booleans and enumerations are compared by value.
+    """
     return dict(_spec(bound))
 
 

@@ -75,7 +75,9 @@ def issue_parts(
         good, problems = read_issues(df.drop(_ROW))
         # rows are numbered from 1 within the part: map them back to the whole extract
         good = good.with_columns(
-            (source_rows.gather(good.get_column("row") - 1) + 1).cast(good.schema["row"]).alias("row")
+            (source_rows.gather(good.get_column("row") - 1) + 1)
+            .cast(good.schema["row"])
+            .alias("row")
         )
         back = source_rows.to_list()
         yield good, [RowProblem(p.file, back[p.row - 1] + 1, p.reason) for p in problems]

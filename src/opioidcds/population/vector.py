@@ -214,9 +214,7 @@ def _prescriptions(
         pl.when(pl.col("method") == "quantity-interval").then(pl.col("den")).alias("den"),
     )
     distinct = (
-        meds.filter(pl.col("method") != "not-computable")
-        .select(keys)
-        .unique(maintain_order=True)
+        meds.filter(pl.col("method") != "not-computable").select(keys).unique(maintain_order=True)
     )
     rxs: list[Prescription] = []
     for method, rid, text, num, den in distinct.iter_rows():
@@ -523,7 +521,9 @@ class _Classes:
         reps = keyed.unique(subset=list(keys), keep="first", maintain_order=True)
         ids = [fn(int(row[0]), row[1:]) for row in reps.iter_rows()]
         reps = reps.drop("_i").with_columns(pl.Series("_r", ids, dtype=pl.Int64))
-        joined = keyed.join(reps, on=list(keys), how="left", nulls_equal=True, maintain_order="left")
+        joined = keyed.join(
+            reps, on=list(keys), how="left", nulls_equal=True, maintain_order="left"
+        )
         return joined.get_column("_r")
 
 
@@ -603,8 +603,10 @@ def _scope(cls: _Classes, decider: Decider, scopes: list[Any]) -> None:
 
 
 def _statuses(cls: _Classes, decider: Decider, statuses: list[Any]) -> None:
-    """Each rule's truth once per class of the inputs it reads; the hit policy once per
-    distinct vector of truths."""
+    """Each rule's truth once per class of the inputs it reads; then the hit policy.
+
+    The hit policy is applied once per distinct vector of truths.
+    """
     rs = decider.factor_rs
     truth_cols = []
     for k, rule in enumerate(rs.ruleset.rules):
@@ -623,9 +625,7 @@ def _statuses(cls: _Classes, decider: Decider, statuses: list[Any]) -> None:
     disabled = rs.truths(tuple(None for _ in first))
 
     def status(_i: int, key: tuple[Any, ...]) -> int:
-        truths = tuple(
-            _TRUTHS[c] if c < len(_TRUTHS) else disabled[k] for k, c in enumerate(key)
-        )
+        truths = tuple(_TRUTHS[c] if c < len(_TRUTHS) else disabled[k] for k, c in enumerate(key))
         return _append(statuses, lambda: decider.factors_of(rs.decide(first, truths)))
 
     cls.frame = cls.frame.with_columns(cls.each(truth_cols, status).alias("status"))
@@ -673,9 +673,7 @@ def _bands(
         tier, is_early, readiness = key
         if tier is None or is_early is None:
             return -1
-        return _append(
-            bands, lambda: decider.band_of(tier, early=is_early, readiness=readiness)
-        )
+        return _append(bands, lambda: decider.band_of(tier, early=is_early, readiness=readiness))
 
     keys = ["_tier", "_early", "readiness_to_change"]
     cls.frame = cls.frame.with_columns(cls.each(keys, band).alias("band"))
