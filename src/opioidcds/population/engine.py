@@ -668,6 +668,7 @@ def _screen_columns(
     as_of = ctx.as_of
     if as_of is None:  # pragma: no cover - the caller checks
         raise InvalidInputError("as_of", "is required")
+    piece = piece.with_columns(pl.col("patient_id").rle_id().alias("pid"))  # sorted by patient
     hist = _history_frame(piece, resolved, as_of, ctx.decider)
     derived = derive(
         piece,
@@ -971,27 +972,31 @@ def _history_frame(
     op = df.filter(pl.col("rid").is_in(opioid_rids)).join(
         keys, on="rid", how="left", maintain_order="left"
     )
-    by = ["patient_id", "key"]
+    by = ["pid", "key"]
     op = op.with_columns(
         pl.col("issue_date").shift(1).over(by).alias("prev_date"),
         pl.col("days_supply").shift(1).over(by).alias("prev_supply"),
     )
     re = op.filter(pl.col("prev_date").is_not_null()).select(
-        "patient_id",
+        "pid",
         (pl.col("issue_date") - pl.col("prev_date")).dt.total_days().alias("diff"),
         pl.col("prev_supply"),
         (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
     )
     coded = _early_classes(re, decider)
-    per_reissue = coded.group_by("patient_id").agg(
+    per_reissue = coded.group_by("pid").agg(
         pl.col("fired").sum().alias("early"),
         pl.col("undetermined").sum().alias("undetermined"),
         pl.len().alias("reissues"),
     )
     summary = (
-        op.group_by("patient_id")
-        .agg(pl.len().alias("issues"), pl.col("issue_date").min().alias("first"))
-        .join(per_reissue, on="patient_id", how="left")
+        op.group_by("pid")
+        .agg(
+            pl.col("patient_id").first(),
+            pl.len().alias("issues"),
+            pl.col("issue_date").min().alias("first"),
+        )
+        .join(per_reissue, on="pid", how="left")
     )
     early = pl.col("early").fill_null(0)
     undetermined = pl.col("undetermined").fill_null(0)
@@ -1016,6 +1021,7 @@ def _history_frame(
         (undetermined == 0).alias("all_classed"),
         reissues.cast(pl.Int64).alias("reissues"),
         evidence.alias("evidence"),
+        "pid",
     )
 
 
@@ -1068,7 +1074,9 @@ def _histories(frame: pl.DataFrame) -> dict[str, _History]:
     """The history figures of :func:`_history_frame` as ``assess._history`` objects."""
     return {
         pid: _History(use_days, issues, early, all_classed, reissues, evidence, ())
-        for pid, use_days, issues, early, all_classed, reissues, evidence in frame.iter_rows()
+        for pid, use_days, issues, early, all_classed, reissues, evidence in frame.select(
+            "patient_id", "use_days", "issues", "early", "all_classed", "reissues", "evidence"
+        ).iter_rows()
     }
 
 

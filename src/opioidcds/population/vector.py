@@ -117,7 +117,7 @@ def _medicines(
     recent = pl.col("age_days") <= lookback
     meds = (
         df.filter(pl.col("kind") == "opioid")
-        .group_by(["patient_id", "key"])
+        .group_by(["pid", "key"])
         .agg(  # rows keep their order (date, row) within each group
             pl.col("pos").min().alias("first_pos"),
             pl.col("age_days").last().alias("last_age"),
@@ -290,7 +290,11 @@ def derive(
     excluded: frozenset[str],
     ome_fn: _OmeFn,
 ) -> Derived:
-    """The decision inputs of every patient of ``piece`` (see the module docstring)."""
+    """The decision inputs of every patient of ``piece`` (see the module docstring).
+
+    ``piece`` has a column ``pid``: a dense integer per patient (the frame is sorted by
+    patient), used as the grouping key; ``history`` has it too.
+    """
     df = (
         piece.with_row_index("pos")
         .join(_resolved_frame(resolved), on="rid", how="left")
@@ -298,15 +302,16 @@ def derive(
     )
     window = method.current_window_days
     now = pl.col("age_days") <= window
-    people = df.group_by("patient_id", maintain_order=True).agg(
+    people = df.group_by("pid", maintain_order=True).agg(
+        pl.col("patient_id").first(),
         (pl.col("kind") == "opioid").sum().alias("n_opioid"),
         ((pl.col("kind") == "benzodiazepine") & now).any().alias("benzo_now"),
         ((pl.col("kind") == "gabapentinoid") & now).any().alias("gaba_now"),
     )
     meds, rxs = _medicines(df, resolved, as_of, method)
     per = (
-        meds.sort(["patient_id", "first_pos"])
-        .group_by("patient_id", maintain_order=True)
+        meds.sort(["pid", "first_pos"])
+        .group_by("pid", maintain_order=True)
         .agg(
             pl.col("rx").cast(pl.String).str.join(",").alias("rx_key"),
             pl.col("method_text").str.join(" | ").alias("ome_method"),
@@ -324,8 +329,8 @@ def derive(
     )
     per = per.join(keys, on="rx_key", how="left")
     frame = (
-        people.join(per, on="patient_id", how="left")
-        .join(history, on="patient_id", how="left")
+        people.join(per, on="pid", how="left")
+        .join(history.drop("patient_id"), on="pid", how="left")
         .join(_attributes(patients), on="patient_id", how="left")
     )
     frame = frame.with_columns(
