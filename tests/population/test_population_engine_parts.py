@@ -57,3 +57,14 @@ def test_a_dataframe_is_read_in_parts_too(monkeypatch: pytest.MonkeyPatch) -> No
     split = screen(pop.issues, pop.patients, as_of=pop.as_of)
     assert split.rows == whole.rows
     assert split.counts == whole.counts
+
+
+def test_progress_counts_up_over_the_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    pop = generate(60, seed=14)
+    monkeypatch.setattr(partition, "PART_ROWS", 150)
+    calls: list[tuple[int, int]] = []
+    s = screen(pop.issues, as_of=pop.as_of, progress=lambda d, t: calls.append((d, t)))
+    assert len(calls) > 2
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert all(d <= t for d, t in calls)
+    assert calls[-1] == (len(s.rows), len(s.rows)) == (60, 60)

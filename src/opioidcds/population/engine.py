@@ -549,6 +549,7 @@ def screen(
     rows: list[PatientRow] = []
     ids: list[pl.DataFrame] = []
     decider = _FastDecider(kb, profile)
+    everyone = sum(p.get_column("patient_id").n_unique() for p in parts if p.height)
     for k in range(len(parts)):
         df, resolved = _usable(parts[k], as_of, problems, counts)
         parts[k] = df  # the checked rows are no longer needed
@@ -577,7 +578,7 @@ def screen(
                     df,
                     resolved,
                     pt_df,
-                    progress=None if progress is None else _offset(progress, done),
+                    progress=None if progress is None else _offset(progress, done, everyone),
                     total=total,
                 )
             )
@@ -613,11 +614,13 @@ def screen(
     )
 
 
-def _offset(progress: Callable[[int, int], None], done: int) -> Callable[[int, int], None]:
-    """``progress`` of one part, counted after the ``done`` patients of earlier parts."""
+def _offset(
+    progress: Callable[[int, int], None], done: int, everyone: int
+) -> Callable[[int, int], None]:
+    """``progress`` of one part, after the ``done`` patients of earlier parts, of ``everyone``."""
 
-    def report(n: int, total: int) -> None:
-        progress(done + n, done + total)
+    def report(n: int, _total: int) -> None:
+        progress(done + n, max(everyone, done + n))
 
     return report
 
