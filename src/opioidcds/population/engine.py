@@ -1,12 +1,14 @@
 """Population screening: an issue extract in, a prioritised and explained worklist out.
 
-The columnar part (Polars) checks the rows, resolves each distinct product once, parses each
-distinct (product, dosage text) once and groups the issues per patient. Each patient is then
-built by :func:`opioidcds.population.build.build_patient` and decided exactly as
-:func:`opioidcds.assess.assess` decides (the same derivation functions), with rule evaluations
-shared between patients whose inputs are equivalent (:class:`~.memo.MemoEngine`). The
-engine ``"assess"`` calls :func:`~opioidcds.assess.assess` itself for every patient; the test
-suite checks both give identical rows (docs/population.md).
+The columnar part (Polars) checks the rows (in parts of whole patients for large extracts,
+:mod:`~.partition`), resolves each distinct product once and groups the issues per patient.
+The default engine ``"fast"`` then derives every patient's decision inputs in columns and
+evaluates the rulesets once per class of inputs (:mod:`~.vector`); the few patients outside
+that path are built by :func:`opioidcds.population.build.build_patient` and decided one by one
+with ``assess``'s own derivation functions and rule evaluations shared between equivalent
+inputs (:class:`~.memo.MemoEngine`). The engine ``"assess"`` calls
+:func:`~opioidcds.assess.assess` itself for every patient; the test suite checks both give
+identical rows (docs/population.md).
 """
 
 from __future__ import annotations
