@@ -116,7 +116,7 @@ _day = st.integers(min_value=0, max_value=420)
 
 @st.composite
 def _extracts(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
-    n_patients = draw(st.integers(min_value=1, max_value=5))
+    n_patients = draw(st.integers(min_value=1, max_value=8))
     rows: list[tuple[str | None, ...]] = []
     people = []
     for p in range(n_patients):
@@ -145,7 +145,23 @@ def _extracts(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame]:
                 "history_substance_or_alcohol_misuse": draw(tri),
                 "ae_attendance_recent": draw(tri),
                 "benzodiazepine_coprescribed": draw(tri),
-                "readiness_to_change": draw(st.sampled_from((None, "ready", "not-considering"))),
+                "gabapentinoid_coprescribed": draw(tri),
+                "family_history_dependence": draw(tri),
+                "preadolescent_sexual_abuse_history": draw(tri),
+                "other_psychological_disease": draw(tri),
+                "opioid_substitution_therapy": draw(tri),
+                "cancer_pain": draw(st.sampled_from((None, "false", "true"))),
+                "palliative_care": draw(st.sampled_from((None, "false", "true"))),
+                # some after the as-of date (Patient refuses them: not screened)
+                "last_ae_attendance": draw(
+                    st.none()
+                    | st.integers(min_value=-30, max_value=800).map(
+                        lambda d: (AS_OF - dt.timedelta(days=d)).isoformat()
+                    )
+                ),
+                "readiness_to_change": draw(
+                    st.sampled_from((None, "ready", "considering", "not-considering"))
+                ),
             }
         )
     issues = pl.DataFrame(

@@ -42,12 +42,21 @@ from opioidcds.products import MedicineClass, load_catalogue
 
 __all__ = [
     "MAX_OPIOID_ISSUES",
+    "NO_UNIT_NOTE",
+    "PATCH_NOTE",
+    "TEXT_NOTE",
     "BuiltPatient",
     "Issue",
     "MedicineMethod",
     "Resolved",
     "build_patient",
+    "dosage_usable",
+    "interval_note",
+    "per_day",
     "resolve_product",
+    "rx_dose",
+    "rx_text",
+    "supply_note",
 ]
 
 MAX_OPIOID_ISSUES: Final = 2_000
@@ -169,13 +178,13 @@ def dosage_usable(dmd_code: str | None, product_name: str | None, text: str) -> 
 
 
 @lru_cache(maxsize=65_536)
-def _rx_text(dmd_code: str | None, product_name: str | None, text: str) -> Prescription:
+def rx_text(dmd_code: str | None, product_name: str | None, text: str) -> Prescription:
     """One immutable Prescription per distinct (product, dosage text), shared by patients."""
     return Prescription(dmd_code=dmd_code, product_name=product_name, dosage_text=text)
 
 
 @lru_cache(maxsize=65_536)
-def _rx_dose(
+def rx_dose(
     dmd_code: str | None,
     product_name: str | None,
     quantity: Decimal,
@@ -232,6 +241,36 @@ class BuiltPatient:
     not_screened: str | None
 
 
+def per_day(quantity: Decimal, days: int) -> Decimal | None:
+    """``quantity / days`` rounded half-up to 10 places; ``None`` when that is not positive.
+
+    The one place the quantity/interval arithmetic is done (the columnar engine calls it once
+    per distinct pair).
+    """
+    daily = (quantity / Decimal(days)).quantize(_PLACES, rounding=ROUND_HALF_UP)
+    return daily if daily > 0 else None
+
+
+def interval_note(before: int, days: int, lookback: int) -> str:
+    """The method note of a quantity/interval estimate over several issues."""
+    return (
+        f"{before} issue(s) before the latest, "
+        f"{days} days from the first to the latest issue in the last {lookback} days"
+    )
+
+
+def supply_note(*, days_supply_given: bool, default_supply: int) -> str:
+    """The method note of a quantity/interval estimate from one recent issue."""
+    if days_supply_given:
+        return "quantity over the days_supply of the only recent issue"
+    return f"quantity over {default_supply} days (one recent issue, no days_supply given)"
+
+
+PATCH_NOTE: Final = "no usable dosage text: one patch worn at a time assumed (a lower bound)"
+TEXT_NOTE: Final = "dosage text of the latest issue"
+NO_UNIT_NOTE: Final = "no countable unit for the quantity"
+
+
 def _daily_quantity(
     issues: Sequence[Issue], as_of: dt.date, lookback: int, default_supply: int
 ) -> tuple[Decimal | None, str]:
@@ -241,19 +280,11 @@ def _daily_quantity(
     days = (last.issue_date - first.issue_date).days
     if days > 0:
         used = sum((i.quantity for i in recent[:-1]), Decimal(0))
-        daily = (used / Decimal(days)).quantize(_PLACES, rounding=ROUND_HALF_UP)
-        note = (
-            f"{len(recent) - 1} issue(s) before the latest, "
-            f"{days} days from the first to the latest issue in the last {lookback} days"
-        )
-        return (daily if daily > 0 else None), note
-    if last.days_supply is not None:
-        supply, note = last.days_supply, "quantity over the days_supply of the only recent issue"
-    else:
-        supply = default_supply
-        note = f"quantity over {default_supply} days (one recent issue, no days_supply given)"
-    daily = (last.quantity / Decimal(supply)).quantize(_PLACES, rounding=ROUND_HALF_UP)
-    return (daily if daily > 0 else None), note
+        return per_day(used, days), interval_note(len(recent) - 1, days, lookback)
+    given = last.days_supply is not None
+    supply = last.days_supply if last.days_supply is not None else default_supply
+    note = supply_note(days_supply_given=given, default_supply=default_supply)
+    return per_day(last.quantity, supply), note
 
 
 def build_patient(
@@ -291,18 +322,16 @@ def build_patient(
         text = last.dosage_text
         why = dosage_usable(r.dmd_code, r.product_name, text) if text is not None else None
         if text is not None and why is None:
-            prescriptions.append(_rx_text(r.dmd_code, r.product_name, text))
-            methods.append(MedicineMethod(key, "dosage-text", "dosage text of the latest issue"))
+            prescriptions.append(rx_text(r.dmd_code, r.product_name, text))
+            methods.append(MedicineMethod(key, "dosage-text", TEXT_NOTE))
             continue
         prefix = f"{why}; " if why else ""
         if r.patch:
-            prescriptions.append(_rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
-            note = "no usable dosage text: one patch worn at a time assumed (a lower bound)"
-            methods.append(MedicineMethod(key, "patch-assumed-one", prefix + note))
+            prescriptions.append(rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
+            methods.append(MedicineMethod(key, "patch-assumed-one", prefix + PATCH_NOTE))
             continue
         if r.unit is None:
-            note = "no countable unit for the quantity"
-            methods.append(MedicineMethod(key, "not-computable", prefix + note))
+            methods.append(MedicineMethod(key, "not-computable", prefix + NO_UNIT_NOTE))
             continue
         daily, note = _daily_quantity(
             group, as_of, method.lookback_days, method.default_supply_days
@@ -310,7 +339,7 @@ def build_patient(
         if daily is None:
             methods.append(MedicineMethod(key, "not-computable", prefix + note))
             continue
-        prescriptions.append(_rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))
+        prescriptions.append(rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))
         methods.append(MedicineMethod(key, "quantity-interval", prefix + note))
     if methods and all(m.method == "not-computable" for m in methods):
         return BuiltPatient(

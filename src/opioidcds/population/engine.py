@@ -1,12 +1,14 @@
 """Population screening: an issue extract in, a prioritised and explained worklist out.
 
-The columnar part (Polars) checks the rows, resolves each distinct product once, parses each
-distinct (product, dosage text) once and groups the issues per patient. Each patient is then
-built by :func:`opioidcds.population.build.build_patient` and decided exactly as
-:func:`opioidcds.assess.assess` decides (the same derivation functions), with rule evaluations
-shared between patients whose inputs are equivalent (:class:`~.memo.MemoEngine`). The
-engine ``"assess"`` calls :func:`~opioidcds.assess.assess` itself for every patient; the test
-suite checks both give identical rows (docs/population.md).
+The columnar part (Polars) checks the rows (in parts of whole patients for large extracts,
+:mod:`~.partition`), resolves each distinct product once and groups the issues per patient.
+The default engine ``"fast"`` then derives every patient's decision inputs in columns and
+evaluates the rulesets once per class of inputs (:mod:`~.vector`); the few patients outside
+that path are built by :func:`opioidcds.population.build.build_patient` and decided one by one
+with ``assess``'s own derivation functions and rule evaluations shared between equivalent
+inputs (:class:`~.memo.MemoEngine`). The engine ``"assess"`` calls
+:func:`~opioidcds.assess.assess` itself for every patient; the test suite checks both give
+identical rows (docs/population.md).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from opioidcds.assess import (  # the private helpers are assess's own derivatio
     default_knowledge,
 )
 from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import OMEResult, Provenance
+from opioidcds.models import OMEResult, Prescription, Provenance
 from opioidcds.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
 from opioidcds.population.build import (
     BuiltPatient,
@@ -50,12 +52,14 @@ from opioidcds.population.build import (
     build_patient,
     resolve_product,
 )
-from opioidcds.population.memo import MemoEngine
+from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
-from opioidcds.population.schema import RowProblem, read_issues, read_patients
+from opioidcds.population.partition import issue_parts
+from opioidcds.population.schema import RowProblem, read_patients
+from opioidcds.population.vector import Decided, decide, derive
 from opioidcds.products import MedicineClass
 from opioidcds.provenance import for_screening
-from opioidcds.rules import DecisionStatus, Profile
+from opioidcds.rules import Decisions, DecisionStatus, Profile
 
 __all__ = [
     "PatientRow",
@@ -158,31 +162,29 @@ class _FastDecider:
         self.tier_rs = kb.bound("support-tier", profile)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
+        self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
+        self.level_cache: dict[tuple[int, bool], str] = {}
+        self.tier_cache: dict[tuple[str | None, bool, bool], str] = {}
 
-    def early_statuses(
-        self, triples: Sequence[tuple[int, int | None, int]]
-    ) -> list[DecisionStatus]:
-        """Status of rule early-reissue for each re-issue triple, as ``assess._history`` does.
+    def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
+        """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
+        found = self.omes.get(prescriptions)
+        if found is None:
+            found = self.omes.setdefault(prescriptions, _ome(prescriptions, self.kb))
+        return found
 
-        A triple is (days since the previous issue, that issue's supply, days before the as-of
-        date).
-        """
-        out = []
-        for diff, prev_supply, before in triples:
-            percent = Decimal(diff) * _HUNDRED / Decimal(prev_supply) if prev_supply else None
-            d = self.run(
-                self.early_rs,
-                {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
-            )
-            out.append(d.statuses["early-reissue"])
-        return out
+    def early_status(self, percent: Decimal | None, before: int) -> DecisionStatus:
+        """Status of rule early-reissue for one re-issue, as ``assess._history`` evaluates it."""
+        d = self.run(
+            self.early_rs,
+            {"percent_of_supply_elapsed": percent, "days_before_assessment": before},
+        )
+        return d.statuses["early-reissue"]
 
     def scope(
         self, patient: Patient, hist: _History, *, current_opioid: bool
     ) -> tuple[bool | None, str | None, str]:
-        bound = self.scope_rs
-        d = self.run(
-            bound,
+        return self.scope_of(
             {
                 "cancer_pain": patient.cancer_pain,
                 "palliative_care": patient.palliative_care,
@@ -191,8 +193,13 @@ class _FastDecider:
                 "current_opioid": current_opioid,
                 "opioid_use_days": hist.use_days,
                 "opioid_issues": hist.issues,
-            },
+            }
         )
+
+    def scope_of(self, inputs: Mapping[str, object]) -> tuple[bool | None, str | None, str]:
+        """(in scope, rule id, reason) as ``assess._scope`` gives them for these inputs."""
+        bound = self.scope_rs
+        d = self.run(bound, inputs)
         outcome = d.outcome
         fired = d.fired_ids
         if outcome is None or not fired:  # pragma: no cover - as in assess._scope
@@ -206,16 +213,43 @@ class _FastDecider:
             reason = f"{reason} ({note})"
         return in_scope, fired[0], reason
 
+    def factors_of(self, decided: Decisions) -> tuple[tuple[str, FactorStatus], ...]:
+        """Each factor's status from the decisions of ruleset risk-factors (as assess)."""
+        return tuple((rid, _STATUS[st]) for rid, st in decided.statuses.items())
+
+    def stratify_of(
+        self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool
+    ) -> tuple[str | None, str | None, str, str, tuple[str, ...]]:
+        """(level, level if unknown, tier, tier if unknown, unknowns that could change)."""
+        strat = self.stratify(factors, in_scope=in_scope)
+        unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
+        return strat[0], strat[1], strat[2], strat[3], tuple(u for u in unknown if u in strat[4])
+
+    def band_of(self, tier: str, *, early: bool, readiness: str | None) -> tuple[str, str]:
+        """(band, reason) of ruleset worklist-priority, as :func:`_band` gives them."""
+        ready = readiness is not None and ReadinessToChange(readiness) in _READY
+        return _band_inputs(
+            self.kb, self.profile, self.run, core_tier=tier, early=early, ready=ready
+        )
+
     def _level(self, count: int, high: bool) -> str:
-        d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
-        return _text((d.outcome or {})["level"])
+        key = (count, high)
+        found = self.level_cache.get(key)
+        if found is None:
+            d = self.run(self.level_rs, {"factor_count": count, "high_dose": high})
+            found = self.level_cache.setdefault(key, _text((d.outcome or {})["level"]))
+        return found
 
     def _tier(self, level: str | None, complex_needs: bool, *, in_scope: bool) -> str:
-        d = self.run(
-            self.tier_rs,
-            {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
-        )
-        return _text((d.outcome or {}).get("tier"))
+        key = (level, complex_needs, in_scope)
+        found = self.tier_cache.get(key)
+        if found is None:
+            d = self.run(
+                self.tier_rs,
+                {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
+            )
+            found = self.tier_cache.setdefault(key, _text((d.outcome or {}).get("tier")))
+        return found
 
     def stratify(self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool) -> _Strat:
         status = dict(factors)
@@ -342,9 +376,21 @@ def _band(
 ) -> tuple[str, str]:
     early = dict(core.factors).get("early-reordering") is FactorStatus.PRESENT
     ready = patient.readiness_to_change in _READY
+    return _band_inputs(kb, profile, run, core_tier=core.tier, early=early, ready=ready)
+
+
+def _band_inputs(
+    kb: Knowledge,
+    profile: Profile | None,
+    run: MemoEngine,
+    *,
+    core_tier: str,
+    early: bool,
+    ready: bool,
+) -> tuple[str, str]:
     d = run(
         kb.bound("worklist-priority", profile),
-        {"tier": core.tier, "early_reordering": early, "ready_to_change": ready},
+        {"tier": core_tier, "early_reordering": early, "ready_to_change": ready},
     )
     outcome = d.outcome or {}
     band = outcome.get("band")
@@ -487,40 +533,69 @@ def screen(
     """
     kb = knowledge if knowledge is not None else default_knowledge()
     meth = method if method is not None else default_method()
-    df, problems = read_issues(issues)
+    parts: list[pl.DataFrame] = []
+    problems: list[RowProblem] = []
+    for part, part_problems in issue_parts(issues):
+        parts.append(part)
+        problems.extend(part_problems)
     pt_df: pl.DataFrame | None = None
     excluded: frozenset[str] = frozenset()
     if patients is not None:
         pt_df, pt_problems, excluded = read_patients(patients)
         problems.extend(pt_problems)
     counts: dict[str, int] = {
-        "issue_rows_read": df.height + sum(p.file == "issues" for p in problems)
+        "issue_rows_read": sum(p.height for p in parts) + sum(p.file == "issues" for p in problems),
+        "issue_rows_other_medicines": 0,
     }
-    if as_of is None and df.height:
-        latest = df.get_column("issue_date").max()
-        as_of = latest if isinstance(latest, dt.date) else None
-    df, resolved = _usable(df, as_of, problems, counts)
-    attrs = _attributes(pt_df)
-    total = df.get_column("patient_id").n_unique() if df.height else 0
-    n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
-    if n_workers > 1 and as_of is not None:
-        rows = _screen_parallel(
-            df,
-            resolved,
-            attrs,
-            excluded=excluded,
-            as_of=as_of,
-            meth=meth,
-            engine=engine,
-            n_workers=n_workers,
-        )
-    else:
-        ctx = _Context(kb, profile, meth, _FastDecider(kb, profile), engine, excluded, as_of)
-        rows = _screen_frame(ctx, df, resolved, attrs, progress=progress, total=total)
+    if as_of is None:
+        dates = [d for p in parts if p.height for d in (p.get_column("issue_date").max(),)]
+        as_of = max((d for d in dates if isinstance(d, dt.date)), default=None)
+    rows: list[PatientRow] = []
+    ids: list[pl.DataFrame] = []
+    decider = _FastDecider(kb, profile)
+    everyone = sum(p.get_column("patient_id").n_unique() for p in parts if p.height)
+    for k in range(len(parts)):
+        df, resolved = _usable(parts[k], as_of, problems, counts)
+        parts[k] = df  # the checked rows are no longer needed
+        total = df.get_column("patient_id").n_unique() if df.height else 0
+        ids.append(df.select("patient_id").unique())
+        n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
+        if n_workers > 1 and as_of is not None:
+            rows.extend(
+                _screen_parallel(
+                    df,
+                    resolved,
+                    pt_df,
+                    excluded=excluded,
+                    as_of=as_of,
+                    meth=meth,
+                    engine=engine,
+                    n_workers=n_workers,
+                )
+            )
+        else:
+            ctx = _Context(kb, profile, meth, decider, engine, excluded, as_of)
+            done = len(rows)
+            rows.extend(
+                _screen_frame(
+                    ctx,
+                    df,
+                    resolved,
+                    pt_df,
+                    progress=None if progress is None else _offset(progress, done, everyone),
+                    total=total,
+                )
+            )
+        parts[k] = df.clear()
     if progress is not None:
-        progress(len(rows), total)
-    counts["patients_in_table_without_issues"] = len(
-        set(attrs) - set(df.get_column("patient_id").unique().to_list())
+        progress(len(rows), len(rows))
+    counts["patients_in_table_without_issues"] = (
+        0
+        if pt_df is None
+        else pt_df.select("patient_id")
+        .unique()
+        .join(pl.concat(ids), on="patient_id", how="anti")
+        .height
     )
     rows.sort(key=_order_key(meth))
     counts.update(_counts(rows, problems))
@@ -544,36 +619,159 @@ def screen(
     )
 
 
+def _offset(
+    progress: Callable[[int, int], None], done: int, everyone: int
+) -> Callable[[int, int], None]:
+    """``progress`` of one part, after the ``done`` patients of earlier parts, of ``everyone``."""
+
+    def report(n: int, _total: int) -> None:
+        progress(done + n, max(everyone, done + n))
+
+    return report
+
+
 def _screen_frame(
     ctx: _Context,
     df: pl.DataFrame,
     resolved: Sequence[Resolved],
-    attrs: Mapping[str, Mapping[str, object]],
+    patients: pl.DataFrame | None,
     *,
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
 ) -> list[PatientRow]:
     """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
 
-    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows) so that
-    only one slice at a time is held as Python objects.
+    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows for the
+    fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound memory.
     """
     rows: list[PatientRow] = []
-    for piece in _slices(df):
-        histories = (
-            _histories(piece, resolved, ctx.as_of, ctx.decider)
-            if ctx.engine == "fast" and ctx.as_of is not None
-            else {}
-        )
-        for pid, group in _patient_groups(piece, resolved):
-            hist = histories.get(pid, _NO_OPIOID) if ctx.engine == "fast" else None
-            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hist))
-            if progress is not None and len(rows) % 5000 == 0:
-                progress(len(rows), total)
+    fast = ctx.engine == "fast" and ctx.as_of is not None
+    for piece in _slices(df, _SLICE_ROWS if fast else _SLICE_ROWS_ASSESS):
+        pts = _patients_of(patients, piece)
+        if fast:
+            rows.extend(_screen_columns(ctx, piece, resolved, pts))
+        else:
+            attrs = _attributes(pts)
+            for pid, group in _patient_groups(piece, resolved):
+                rows.append(_screen_one(ctx, pid, group, attrs.get(pid), None))
+        if progress is not None:
+            progress(len(rows), total)
     return rows
 
 
-_SLICE_ROWS: Final = 250_000  # memory bound, not clinical
+def _patients_of(patients: pl.DataFrame | None, piece: pl.DataFrame) -> pl.DataFrame | None:
+    """The patient-table rows of the patients of ``piece``."""
+    if patients is None:
+        return None
+    return patients.join(piece.select("patient_id").unique(), on="patient_id", how="semi")
+
+
+def _screen_columns(
+    ctx: _Context, piece: pl.DataFrame, resolved: Sequence[Resolved], pts: pl.DataFrame | None
+) -> list[PatientRow]:
+    """The fast engine on one slice: columnar inputs, decided per class (module vector).
+
+    Patients the columnar path leaves out are screened one by one by the reference path.
+    """
+    as_of = ctx.as_of
+    if as_of is None:  # pragma: no cover - the caller checks
+        raise InvalidInputError("as_of", "is required")
+    piece = piece.with_columns(pl.col("patient_id").rle_id().alias("pid"))  # sorted by patient
+    hist = _history_frame(piece, resolved, as_of, ctx.decider)
+    derived = derive(
+        piece,
+        resolved,
+        pts,
+        hist,
+        as_of=as_of,
+        method=ctx.method,
+        excluded=ctx.excluded,
+        ome_fn=ctx.decider.ome,
+    )
+    decided = decide(derived, ctx.decider, _has_opioid_item)
+    rows = _decided_rows(decided, derived.omes)
+    back = sorted(derived.fallback | decided.fallback)
+    if back:
+        mine = pl.Series("patient_id", back, dtype=pl.String)
+        sub = piece.filter(pl.col("patient_id").is_in(mine))
+        hists = _histories(hist.filter(pl.col("patient_id").is_in(mine)))
+        attrs = _attributes(None if pts is None else pts.filter(pl.col("patient_id").is_in(mine)))
+        for pid, group in _patient_groups(sub, resolved):
+            rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hists.get(pid, _NO_OPIOID)))
+    return rows
+
+
+_ZERO: Final = Decimal(0)
+_Shared = tuple[
+    tuple[bool | None, str | None, str],
+    tuple[str, ...],
+    tuple[str, ...],
+    tuple[str | None, str | None, str, str, tuple[str, ...]],
+    tuple[str, str],
+]
+
+
+def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[PatientRow]:
+    """The rows of the patients decided per class (as :func:`_row` builds them)."""
+    present = [tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses]
+    unknown = [tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses]
+    f = decided.frame
+    if not f.height:
+        return []
+    columns = (
+        "patient_id",
+        "scope",
+        "status",
+        "strat",
+        "band",
+        "ome_id",
+        "evidence",
+        "ome_method",
+        "assumed",
+        "readiness_to_change",
+    )
+    scopes, strats, bands = decided.scopes, decided.strats, decided.bands
+    shared: dict[tuple[int, int, int, int], _Shared] = {}
+    texts: dict[str, str] = {}  # one string object per distinct text (memory)
+    rows = []
+    for pid, sc, st, sr, bd, oid, evidence, ome_method, assumed, ready in zip(
+        *(f.get_column(c).to_list() for c in columns), strict=True
+    ):
+        key = (sc, st, sr, bd)
+        common = shared.get(key)
+        if common is None:
+            scope, strat, band = scopes[sc], strats[sr], bands[bd]
+            common = shared.setdefault(key, (scope, present[st], unknown[st], strat, band))
+        (in_scope, rule, reason), fp, fu, strat, (band_id, band_reason) = common
+        ome = omes[oid]
+        rows.append(
+            PatientRow(
+                pid,
+                "screened",
+                in_scope,
+                rule,
+                reason,
+                texts.setdefault(evidence, evidence),
+                ome.total_mg_per_day if ome is not None else _ZERO,
+                (ome.complete if ome is not None else True) and not assumed,
+                texts.setdefault(ome_method, ome_method),
+                fp,
+                fu,
+                strat[0],
+                strat[1],
+                strat[2],
+                strat[3],
+                strat[4],
+                ready,
+                band_id,
+                band_reason,
+            )
+        )
+    return rows
+
+
+_SLICE_ROWS: Final = 2_000_000  # memory bound, not clinical
+_SLICE_ROWS_ASSESS: Final = 250_000  # the per-patient path holds Python objects per slice
 
 
 def _slices(df: pl.DataFrame, size: int = _SLICE_ROWS) -> Iterator[pl.DataFrame]:
@@ -606,7 +804,7 @@ def _worker(
     payload: tuple[
         pl.DataFrame,
         list[Resolved],
-        dict[str, dict[str, object]],
+        pl.DataFrame | None,
         frozenset[str],
         dt.date,
         ScreeningMethod,
@@ -614,16 +812,16 @@ def _worker(
     ],
 ) -> list[PatientRow]:
     """Screen one part in a worker process (default knowledge, no profile)."""
-    df, resolved, attrs, excluded, as_of, meth, engine = payload
+    df, resolved, pts, excluded, as_of, meth, engine = payload
     kb = default_knowledge()
     ctx = _Context(kb, None, meth, _FastDecider(kb, None), engine, excluded, as_of)
-    return _screen_frame(ctx, df, resolved, attrs)
+    return _screen_frame(ctx, df, resolved, pts)
 
 
 def _screen_parallel(
     df: pl.DataFrame,
     resolved: list[Resolved],
-    attrs: dict[str, dict[str, object]],
+    patients: pl.DataFrame | None,
     *,
     excluded: frozenset[str],
     as_of: dt.date,
@@ -640,9 +838,8 @@ def _screen_parallel(
     payloads = []
     size = max(1, min(_SLICE_ROWS, -(-df.height // (n_workers * 4))))  # 4 parts per process
     for piece in _slices(df, size):
-        ids = set(piece.get_column("patient_id").unique().to_list())
-        mine = {p: a for p, a in attrs.items() if p in ids}
-        payloads.append((piece, resolved, mine, excluded, as_of, meth, engine))
+        pts = _patients_of(patients, piece)
+        payloads.append((piece, resolved, pts, excluded, as_of, meth, engine))
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
         results = list(pool.map(_worker, payloads))
@@ -670,7 +867,9 @@ def _usable(
         )
         df = df.filter(~pl.col("rid").is_in(unknown_rids))
     other = [i for i, r in enumerate(resolved) if r.kind == "other"]
-    counts["issue_rows_other_medicines"] = df.filter(pl.col("rid").is_in(other)).height
+    counts["issue_rows_other_medicines"] = (
+        counts.get("issue_rows_other_medicines", 0) + df.filter(pl.col("rid").is_in(other)).height
+    )
     return df.sort(["patient_id", "issue_date", "row"]).select(_ISSUE_COLUMNS), resolved
 
 
@@ -752,10 +951,13 @@ def _screen_one(
 _NO_OPIOID: Final = _History(0, 0, 0, True, 0, "no opioid issues in the history given", ())
 
 
-def _histories(
+def _history_frame(
     df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, decider: _FastDecider
-) -> dict[str, _History]:
+) -> pl.DataFrame:
     """Each patient's history figures in columns, exactly as ``assess._history`` derives them.
+
+    Columns ``patient_id``, ``use_days``, ``issues``, ``early``, ``all_classed``,
+    ``reissues``, ``evidence``; patients without opioid issues have no row.
 
     Opioid issues (as :func:`~opioidcds.patient.medicine_classes` classes them) grouped by
     medicine; each re-issue's (days since the previous issue, its supply, days before the
@@ -773,25 +975,99 @@ def _histories(
         },
         schema={"rid": pl.Int64, "key": pl.String},
     )
-    op = (
-        df.filter(pl.col("rid").is_in(opioid_rids))
-        .join(keys, on="rid", how="left")
-        .sort(["patient_id", "key", "issue_date", "row"])
+    # ``df`` is sorted by patient, date, row: each medicine's issues are in date order as
+    # ``assess._history`` sorts them (a stable sort by date of the history's order)
+    op = df.filter(pl.col("rid").is_in(opioid_rids)).join(
+        keys, on="rid", how="left", maintain_order="left"
     )
-    by = ["patient_id", "key"]
+    by = ["pid", "key"]
     op = op.with_columns(
         pl.col("issue_date").shift(1).over(by).alias("prev_date"),
         pl.col("days_supply").shift(1).over(by).alias("prev_supply"),
     )
     re = op.filter(pl.col("prev_date").is_not_null()).select(
-        "patient_id",
+        "pid",
         (pl.col("issue_date") - pl.col("prev_date")).dt.total_days().alias("diff"),
         pl.col("prev_supply"),
         (pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("before"),
     )
-    triples = re.select("diff", "prev_supply", "before").unique()
-    statuses = decider.early_statuses(list(triples.iter_rows()))
-    coded = triples.with_columns(
+    coded = _early_classes(re, decider)
+    per_reissue = coded.group_by("pid").agg(
+        pl.col("fired").sum().alias("early"),
+        pl.col("undetermined").sum().alias("undetermined"),
+        pl.len().alias("reissues"),
+    )
+    summary = (
+        op.group_by("pid")
+        .agg(
+            pl.col("patient_id").first(),
+            pl.len().alias("issues"),
+            pl.col("issue_date").min().alias("first"),
+        )
+        .join(per_reissue, on="pid", how="left")
+    )
+    early = pl.col("early").fill_null(0)
+    undetermined = pl.col("undetermined").fill_null(0)
+    reissues = pl.col("reissues").fill_null(0)
+    use_days = (pl.lit(as_of) - pl.col("first")).dt.total_days()
+    evidence = pl.format(
+        "{} opioid issues from {} to {} ({} days); {} early re-issue(s) of {}",
+        "issues",
+        pl.col("first").dt.strftime("%Y-%m-%d"),
+        pl.lit(as_of.isoformat()),
+        use_days,
+        early,
+        reissues,
+    ) + pl.when(undetermined > 0).then(
+        pl.format(", {} without a supply period (could not be classed)", undetermined)
+    ).otherwise(pl.lit(""))
+    return summary.select(
+        "patient_id",
+        use_days.alias("use_days"),
+        pl.col("issues").cast(pl.Int64),
+        early.cast(pl.Int64).alias("early"),
+        (undetermined == 0).alias("all_classed"),
+        reissues.cast(pl.Int64).alias("reissues"),
+        evidence.alias("evidence"),
+        "pid",
+    )
+
+
+def _early_classes(re: pl.DataFrame, decider: _FastDecider) -> pl.DataFrame:
+    """Columns ``fired``/``undetermined`` of each re-issue (rule early-reissue, per class).
+
+    The rule is evaluated once per class of (percent of the supply elapsed, days before the
+    as-of date).
+
+    The percentage is ``assess._history``'s (days since the previous issue x 100 / its supply;
+    unknown without a supply), computed once per distinct pair.
+    """
+    cuts = cut_points(decider.early_rs)
+    percents: dict[int, Decimal | None] = {}
+    pairs = re.select("diff", "prev_supply").unique(maintain_order=True)
+    seen: dict[object, int] = {}
+    codes = []
+    for diff, supply in pairs.iter_rows():
+        percent = Decimal(diff) * _HUNDRED / Decimal(supply) if supply else None
+        code = seen.setdefault(class_of(cuts["percent_of_supply_elapsed"], percent), len(seen))
+        percents.setdefault(code, percent)
+        codes.append(code)
+    pairs = pairs.with_columns(pl.Series("_pc", codes, dtype=pl.Int64))
+    befores = re.select("before").unique(maintain_order=True)
+    days: dict[int, int] = {}
+    seen = {}
+    codes = []
+    for (before,) in befores.iter_rows():
+        code = seen.setdefault(class_of(cuts["days_before_assessment"], before), len(seen))
+        days.setdefault(code, before)
+        codes.append(code)
+    befores = befores.with_columns(pl.Series("_bc", codes, dtype=pl.Int64))
+    re = re.join(pairs, on=["diff", "prev_supply"], how="left", nulls_equal=True).join(
+        befores, on="before", how="left"
+    )
+    classes = re.select("_pc", "_bc").unique()
+    statuses = [decider.early_status(percents[pc], days[bc]) for pc, bc in classes.iter_rows()]
+    classes = classes.with_columns(
         pl.Series("fired", [s is DecisionStatus.FIRED for s in statuses], dtype=pl.Boolean),
         pl.Series(
             "undetermined",
@@ -799,41 +1075,17 @@ def _histories(
             dtype=pl.Boolean,
         ),
     )
-    per_reissue = (
-        re.join(coded, on=["diff", "prev_supply", "before"], how="left", nulls_equal=True)
-        .group_by("patient_id")
-        .agg(
-            pl.col("fired").sum().alias("early"),
-            pl.col("undetermined").sum().alias("undetermined"),
-            pl.len().alias("reissues"),
-        )
-    )
-    summary = (
-        op.group_by("patient_id")
-        .agg(pl.len().alias("issues"), pl.col("issue_date").min().alias("first"))
-        .join(per_reissue, on="patient_id", how="left")
-    )
-    out: dict[str, _History] = {}
-    for pid, issues, first, early, undetermined, reissues in summary.iter_rows():
-        early_n = int(early or 0)
-        undetermined_n = int(undetermined or 0)
-        use_days = (as_of - first).days
-        evidence = (
-            f"{issues} opioid issues from {first.isoformat()} to {as_of.isoformat()} "
-            f"({use_days} days); {early_n} early re-issue(s) of {int(reissues or 0)}"
-        )
-        if undetermined_n:
-            evidence += f", {undetermined_n} without a supply period (could not be classed)"
-        out[pid] = _History(
-            use_days,
-            int(issues),
-            early_n,
-            undetermined_n == 0,
-            int(reissues or 0),
-            evidence,
-            (),
-        )
-    return out
+    return re.join(classes, on=["_pc", "_bc"], how="left")
+
+
+def _histories(frame: pl.DataFrame) -> dict[str, _History]:
+    """The history figures of :func:`_history_frame` as ``assess._history`` objects."""
+    return {
+        pid: _History(use_days, issues, early, all_classed, reissues, evidence, ())
+        for pid, use_days, issues, early, all_classed, reissues, evidence in frame.select(
+            "patient_id", "use_days", "issues", "early", "all_classed", "reissues", "evidence"
+        ).iter_rows()
+    }
 
 
 def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ...]]:
@@ -870,3 +1122,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
     for p in problems:
         out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
     return out
+
+
+def _has_opioid_item(ome: OMEResult) -> bool:
+    """``current_opioid`` of ``assess``: an OME item of an opioid."""
+    return any(_is_opioid_item(i) for i in ome.items)

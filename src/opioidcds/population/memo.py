@@ -25,7 +25,7 @@ from typing import Final
 from opioidcds.rules import BoundRuleset, Decisions
 from opioidcds.rules.conditions import field_constants
 
-__all__ = ["MemoEngine"]
+__all__ = ["MemoEngine", "class_of", "cut_points"]
 
 _MAX_ENTRIES: Final = 1_000_000  # memory cap, not clinical; the cache is cleared beyond it
 
@@ -57,17 +57,26 @@ def _spec(bound: BoundRuleset) -> _Spec:
     return tuple(out)
 
 
+def cut_points(bound: BoundRuleset) -> dict[str, tuple[Decimal, ...] | None]:
+    """Per input of ``bound``: the sorted cut points, ``None`` for booleans and enumerations.
+
+    The cut points are the constants the input is compared with, declared bounds included;
+    booleans and enumerations are compared by value.
+    """
+    return dict(_spec(bound))
+
+
+def class_of(cuts: tuple[Decimal, ...] | None, x: object) -> object:
+    """The equivalence class of value ``x`` of an input with these cut points (hashable)."""
+    if x is None or cuts is None or isinstance(x, bool) or not isinstance(x, int | Decimal):
+        return x  # unknown, boolean, enumeration, or a value the evaluator will refuse
+    i = bisect_left(cuts, x)
+    integral = not isinstance(x, Decimal) or (x.is_finite() and x == x.to_integral_value())
+    return (type(x), integral, i, i < len(cuts) and cuts[i] == x)
+
+
 def _key(spec: _Spec, inputs: Mapping[str, object]) -> tuple[object, ...]:
-    key: list[object] = []
-    for name, cuts in spec:
-        x = inputs.get(name)
-        if x is None or cuts is None or isinstance(x, bool) or not isinstance(x, int | Decimal):
-            key.append(x)  # unknown, boolean, enumeration, or a value the evaluator will refuse
-            continue
-        i = bisect_left(cuts, x)
-        integral = not isinstance(x, Decimal) or (x.is_finite() and x == x.to_integral_value())
-        key.append((type(x), integral, i, i < len(cuts) and cuts[i] == x))
-    return tuple(key)
+    return tuple(class_of(cuts, inputs.get(name)) for name, cuts in spec)
 
 
 class MemoEngine:

@@ -1,0 +1,684 @@
+"""The columnar fast path: each patient's decision inputs derived in Polars, decided per class.
+
+:func:`derive` turns a slice of usable issue rows (sorted by patient, date, row) into one row
+per patient holding exactly the inputs :func:`opioidcds.assess.assess` would derive from the
+patient :func:`~opioidcds.population.build.build_patient` builds: the current opioids with the
+method of each daily dose (each distinct dosage text read once, each distinct quantity/interval
+computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the OME of each
+distinct set of current prescriptions (the library's own calculator, once per set), the
+co-prescriptions, the patient-table values and the history figures.
+
+:func:`decide` then evaluates the rulesets once per *class* of inputs, never per patient: the
+rule language compares an input only with constants and parameters, so inputs on the same side
+of every such cut point (declared bounds included) get the same truth for every rule
+(:func:`opioidcds.population.memo.cut_points`). Each rule of ``risk-factors`` is evaluated
+once per class of the inputs *it* reads; ``scope`` once per class of its inputs; the hit
+policy once per distinct vector of rule truths; level and tier (``assess._stratify``'s
+derivation) once per distinct vector of factor statuses; the worklist band once per (tier,
+early re-ordering, readiness). The rulesets and the profile are data: nothing here knows a
+threshold.
+
+Patients outside what this path handles (excluded patient-table rows, the issue cap, a current
+opioid whose dose cannot be estimated, a value outside a ruleset's declared bounds, an
+A&E date after the as-of date, unusual medicine classes, an OME the calculator refuses) are
+returned in ``fallback`` and screened one by one by the reference path. The differential tests
+(tests/population) check every row equals the row built from ``assess``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+import polars as pl
+
+from opioidcds.assess import FactorStatus
+from opioidcds.errors import OpioidCDSError
+from opioidcds.models import OMEResult, Prescription
+from opioidcds.patient import _MAX_PRESCRIPTIONS, medicine_classes
+from opioidcds.population.build import (
+    MAX_OPIOID_ISSUES,
+    PATCH_NOTE,
+    TEXT_NOTE,
+    Resolved,
+    dosage_usable,
+    interval_note,
+    per_day,
+    rx_dose,
+    rx_text,
+    supply_note,
+)
+from opioidcds.population.memo import class_of, cut_points
+from opioidcds.population.method import ScreeningMethod
+from opioidcds.population.schema import PATIENT_BOOLEAN_COLUMNS
+from opioidcds.products import MedicineClass
+from opioidcds.rules import BoundRuleset, Decisions
+from opioidcds.rules.conditions import condition_fields
+
+__all__ = ["Derived", "derive"]
+
+_NO_OPIOID_EVIDENCE: Final = "no opioid issues in the history given"
+_DEC: Final = pl.Decimal(38, 10)  # the schema admits at most 10 + 10 digits per quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """Per-patient decision inputs of one slice (``frame``) and who needs the reference path.
+
+    ``omes[ome_id]`` is the OME of a patient's current prescriptions (``None``: no current
+    opioid, ``ome_id`` 0); ``ost[ome_id]``: a current prescription is opioid substitution
+    therapy by its medicine class.
+    """
+
+    frame: pl.DataFrame
+    fallback: frozenset[str]
+    omes: Sequence[OMEResult | None]
+    ost: Sequence[bool]
+
+
+def _resolved_frame(resolved: Sequence[Resolved]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "rid": list(range(len(resolved))),
+            "kind": [r.kind for r in resolved],
+            "key": [(r.dmd_code or r.product_name or "").strip().lower() for r in resolved],
+            "patch": [r.patch for r in resolved],
+            "has_unit": [r.unit is not None for r in resolved],
+        },
+        schema={
+            "rid": pl.Int64,
+            "kind": pl.String,
+            "key": pl.String,
+            "patch": pl.Boolean,
+            "has_unit": pl.Boolean,
+        },
+    )
+
+
+def _usable_texts(meds: pl.DataFrame, resolved: Sequence[Resolved]) -> pl.DataFrame:
+    """Why each distinct (product, dosage text) cannot be used (null: usable), read once."""
+    pairs = meds.filter(pl.col("text").is_not_null()).select("rid", "text").unique()
+    why = [
+        dosage_usable(resolved[rid].dmd_code, resolved[rid].product_name, text)
+        for rid, text in pairs.iter_rows()
+    ]
+    return pairs.with_columns(pl.Series("why", why, dtype=pl.String))
+
+
+def _medicines(
+    df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, meth: ScreeningMethod
+) -> tuple[pl.DataFrame, list[Prescription]]:
+    """One row per current opioid medicine: method, note, prescription id (``rx``)."""
+    window, lookback = meth.current_window_days, meth.lookback_days
+    q = pl.col("quantity").cast(_DEC)
+    recent = pl.col("age_days") <= lookback
+    meds = (
+        df.filter(pl.col("kind") == "opioid")
+        .group_by(["pid", "key"])
+        .agg(  # rows keep their order (date, row) within each group
+            pl.col("pos").min().alias("first_pos"),
+            pl.col("age_days").last().alias("last_age"),
+            pl.col("rid").last().alias("rid"),
+            pl.col("dosage_text").last().alias("text"),
+            pl.col("days_supply").last().alias("supply"),
+            pl.col("patch").last().alias("patch"),
+            pl.col("has_unit").last().alias("has_unit"),
+            q.last().alias("last_q"),
+            recent.sum().alias("n_recent"),
+            pl.col("age_days").filter(recent).max().alias("first_recent_age"),
+            q.filter(recent).sum().alias("recent_q"),
+        )
+        .filter(pl.col("last_age") <= window)
+    )
+    meds = meds.join(_usable_texts(meds, resolved), on=["rid", "text"], how="left")
+    usable = pl.col("text").is_not_null() & pl.col("why").is_null()
+    days = pl.col("first_recent_age") - pl.col("last_age")
+    meds = meds.with_columns(
+        pl.when(usable)
+        .then(pl.lit("dosage-text"))
+        .when(pl.col("patch"))
+        .then(pl.lit("patch-assumed-one"))
+        .when(~pl.col("has_unit") | (pl.col("last_age") > lookback))
+        .then(pl.lit("not-computable"))  # screened by the reference path
+        .otherwise(pl.lit("quantity-interval"))
+        .alias("method"),
+        days.alias("days"),
+        pl.when(days > 0)
+        .then(pl.col("recent_q") - pl.col("last_q"))
+        .otherwise(pl.col("last_q"))
+        .alias("num"),
+        pl.when(days > 0)
+        .then(days)
+        .otherwise(pl.col("supply").fill_null(meth.default_supply_days))
+        .alias("den"),
+    )
+    meds = _daily(meds)
+    meds = _notes(meds, meth)
+    return _prescriptions(meds, resolved)
+
+
+def _daily(meds: pl.DataFrame) -> pl.DataFrame:
+    """Daily quantity id (``qi``) per distinct (quantity, days) of the interval estimates."""
+    qi = pl.col("method") == "quantity-interval"
+    pairs = meds.filter(qi).select("num", "den").unique(maintain_order=True)
+    dailies = [per_day(num, int(den)) for num, den in pairs.iter_rows()]
+    pairs = pairs.with_columns(
+        pl.Series("qi", range(len(dailies)), dtype=pl.Int64),
+        pl.Series("daily_ok", [d is not None for d in dailies], dtype=pl.Boolean),
+    )
+    meds = meds.join(pairs, on=["num", "den"], how="left")
+    return meds.with_columns(
+        pl.when(qi & ~pl.col("daily_ok"))
+        .then(pl.lit("not-computable"))
+        .otherwise(pl.col("method"))
+        .alias("method"),
+        pl.when(qi).then(pl.col("qi")).otherwise(None).alias("qi"),
+    )
+
+
+def _notes(meds: pl.DataFrame, meth: ScreeningMethod) -> pl.DataFrame:
+    """Each medicine's method note (``method: note``), formatted once per distinct kind."""
+    keys = ["method", "why", "n_recent", "days", "supply_given"]
+    meds = meds.with_columns(pl.col("supply").is_not_null().alias("supply_given"))
+    kinds = meds.select(keys).unique(maintain_order=True)
+    texts = []
+    for method, why, n_recent, days, given in kinds.iter_rows():
+        prefix = f"{why}; " if why else ""
+        if method == "dosage-text":
+            note = TEXT_NOTE
+        elif method == "patch-assumed-one":
+            note = prefix + PATCH_NOTE
+        elif days > 0:
+            note = prefix + interval_note(int(n_recent) - 1, int(days), meth.lookback_days)
+        else:
+            note = prefix + supply_note(
+                days_supply_given=bool(given), default_supply=meth.default_supply_days
+            )
+        texts.append(f"{method}: {note}")
+    kinds = kinds.with_columns(pl.Series("method_text", texts, dtype=pl.String))
+    return meds.join(kinds, on=keys, how="left", nulls_equal=True)
+
+
+def _prescriptions(
+    meds: pl.DataFrame, resolved: Sequence[Resolved]
+) -> tuple[pl.DataFrame, list[Prescription]]:
+    """One shared :class:`Prescription` per distinct (method, product, text, daily quantity)."""
+    keys = ["method", "rid", "text", "num", "den"]
+    # the text and quantity/interval columns are irrelevant to other methods: normalise them
+    meds = meds.with_columns(
+        pl.when(pl.col("method") == "dosage-text").then(pl.col("text")).alias("text"),
+        pl.when(pl.col("method") == "quantity-interval").then(pl.col("num")).alias("num"),
+        pl.when(pl.col("method") == "quantity-interval").then(pl.col("den")).alias("den"),
+    )
+    distinct = (
+        meds.filter(pl.col("method") != "not-computable").select(keys).unique(maintain_order=True)
+    )
+    rxs: list[Prescription] = []
+    for method, rid, text, num, den in distinct.iter_rows():
+        r = resolved[rid]
+        if method == "dosage-text":
+            rxs.append(rx_text(r.dmd_code, r.product_name, text))
+        elif method == "patch-assumed-one":
+            rxs.append(rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
+        else:
+            daily = per_day(num, int(den))
+            if daily is None or r.unit is None:  # pragma: no cover - filtered above
+                raise AssertionError("not a computable quantity/interval estimate")
+            rxs.append(rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))
+    distinct = distinct.with_columns(pl.Series("rx", range(len(rxs)), dtype=pl.Int64))
+    meds = meds.join(distinct, on=keys, how="left", nulls_equal=True)
+    return meds, rxs
+
+
+class _OmeFn(Protocol):
+    def __call__(self, prescriptions: tuple[Prescription, ...]) -> OMEResult: ...
+
+
+def _omes(
+    keys: Sequence[str], rxs: Sequence[Prescription], ome_fn: _OmeFn
+) -> tuple[list[OMEResult | None], list[bool], list[bool]]:
+    """OME (index 0: none), OST by class and "needs the reference path" per distinct set."""
+    omes: list[OMEResult | None] = [None]
+    ost = [False]
+    odd = [False]
+    classes = [medicine_classes(rx) for rx in rxs]
+    other = frozenset({MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID})
+    for key in keys:
+        ids = [int(i) for i in key.split(",")]
+        cls = [classes[i] for i in ids]
+        unusual = len(ids) > _MAX_PRESCRIPTIONS or any(
+            (c and MedicineClass.OPIOID not in c) or (c & other) for c in cls
+        )
+        result: OMEResult | None = None
+        if not unusual:
+            try:
+                result = ome_fn(tuple(rxs[i] for i in ids))
+            except OpioidCDSError:
+                unusual = True
+        omes.append(result)
+        ost.append(any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in cls))
+        odd.append(unusual)
+    return omes, ost, odd
+
+
+def _attributes(patients: pl.DataFrame | None) -> pl.DataFrame:
+    cols = ["age", "sex", "last_ae_attendance", "readiness_to_change", *PATIENT_BOOLEAN_COLUMNS]
+    if patients is None:
+        schema = {
+            "patient_id": pl.String,
+            "age": pl.Int64,
+            "sex": pl.String,
+            "last_ae_attendance": pl.Date,
+            "readiness_to_change": pl.String,
+            **dict.fromkeys(PATIENT_BOOLEAN_COLUMNS, pl.Boolean),
+        }
+        return pl.DataFrame(schema=schema)
+    return patients.select("patient_id", *cols)
+
+
+def derive(
+    piece: pl.DataFrame,
+    resolved: Sequence[Resolved],
+    patients: pl.DataFrame | None,
+    history: pl.DataFrame,
+    *,
+    as_of: dt.date,
+    method: ScreeningMethod,
+    excluded: frozenset[str],
+    ome_fn: _OmeFn,
+) -> Derived:
+    """The decision inputs of every patient of ``piece`` (see the module docstring).
+
+    ``piece`` has a column ``pid``: a dense integer per patient (the frame is sorted by
+    patient), used as the grouping key; ``history`` has it too.
+    """
+    df = (
+        piece.with_row_index("pos")
+        .join(_resolved_frame(resolved), on="rid", how="left")
+        .with_columns((pl.lit(as_of) - pl.col("issue_date")).dt.total_days().alias("age_days"))
+    )
+    window = method.current_window_days
+    now = pl.col("age_days") <= window
+    people = df.group_by("pid", maintain_order=True).agg(
+        pl.col("patient_id").first(),
+        (pl.col("kind") == "opioid").sum().alias("n_opioid"),
+        ((pl.col("kind") == "benzodiazepine") & now).any().alias("benzo_now"),
+        ((pl.col("kind") == "gabapentinoid") & now).any().alias("gaba_now"),
+    )
+    meds, rxs = _medicines(df, resolved, as_of, method)
+    per = (
+        meds.sort(["pid", "first_pos"])
+        .group_by("pid", maintain_order=True)
+        .agg(
+            pl.col("rx").cast(pl.String).str.join(",").alias("rx_key"),
+            pl.col("method_text").str.join(" | ").alias("ome_method"),
+            (pl.col("method") == "patch-assumed-one").any().alias("assumed"),
+            (pl.col("method") == "not-computable").any().alias("odd_med"),
+        )
+    )
+    keys = per.filter(~pl.col("odd_med")).select("rx_key").unique(maintain_order=True)
+    key_list = keys.get_column("rx_key").to_list()
+    omes, ost, odd = _omes(key_list, rxs, ome_fn)
+    keys = keys.with_columns(
+        pl.Series("ome_id", range(1, len(key_list) + 1), dtype=pl.Int64),
+        pl.Series("odd_ome", odd[1:], dtype=pl.Boolean),
+        pl.Series("ost_rx", ost[1:], dtype=pl.Boolean),
+    )
+    per = per.join(keys, on="rx_key", how="left")
+    frame = (
+        people.join(per, on="pid", how="left")
+        .join(history.drop("patient_id"), on="pid", how="left")
+        .join(_attributes(patients), on="patient_id", how="left")
+    )
+    frame = frame.with_columns(
+        pl.col("ome_id").fill_null(0),
+        pl.col("ome_method").fill_null(pl.lit("no current opioid")),
+        pl.col("assumed").fill_null(value=False),
+        pl.col("use_days").fill_null(0),
+        pl.col("issues").fill_null(0),
+        pl.col("early").fill_null(0),
+        pl.col("all_classed").fill_null(value=True),
+        pl.col("evidence").fill_null(pl.lit(_NO_OPIOID_EVIDENCE)),
+    )
+    fallback = (
+        pl.col("patient_id").is_in(list(excluded))
+        | (pl.col("n_opioid") > MAX_OPIOID_ISSUES)
+        | pl.col("odd_med").fill_null(value=False)
+        | pl.col("odd_ome").fill_null(value=False)
+        | (pl.col("last_ae_attendance") > as_of).fill_null(value=False)
+    )
+    frame = frame.with_columns(fallback.alias("fallback"))
+    back = frozenset(frame.filter(pl.col("fallback")).get_column("patient_id").to_list())
+    frame = frame.filter(~pl.col("fallback")).with_columns(
+        # Patient: a current benzodiazepine/gabapentinoid issue sets the input true; OST stated
+        # wins, else derived from the prescriptions' classes; cancer/palliative default false
+        pl.when(pl.col("benzo_now"))
+        .then(pl.lit(value=True))
+        .otherwise(pl.col("benzodiazepine_coprescribed"))
+        .alias("benzodiazepine_coprescribed"),
+        pl.when(pl.col("gaba_now"))
+        .then(pl.lit(value=True))
+        .otherwise(pl.col("gabapentinoid_coprescribed"))
+        .alias("gabapentinoid_coprescribed"),
+        pl.coalesce(
+            pl.col("opioid_substitution_therapy"),
+            pl.when(pl.col("ost_rx").fill_null(value=False)).then(pl.lit(value=True)),
+        ).alias("ost"),
+        pl.col("cancer_pain").fill_null(value=False),
+        pl.col("palliative_care").fill_null(value=False),
+        pl.when(pl.col("sex").is_in(["male", "female"])).then(pl.col("sex")).alias("sex_known"),
+        (pl.lit(as_of) - pl.col("last_ae_attendance")).dt.total_days().alias("days_ae"),
+    )
+    return Derived(frame=frame, fallback=back, omes=omes, ost=ost)
+
+
+# --- deciding per class ----------------------------------------------------------------------
+
+
+class Decider(Protocol):
+    """What :func:`decide` needs from the engine's decider (its derivations, memoised)."""
+
+    scope_rs: BoundRuleset
+    factor_rs: BoundRuleset
+
+    def scope_of(self, inputs: Mapping[str, object]) -> tuple[bool | None, str | None, str]:
+        """(in scope, rule id, reason) of ruleset scope on these inputs."""
+
+    def factors_of(self, decided: Decisions) -> tuple[tuple[str, FactorStatus], ...]:
+        """Each factor's status from the decisions of ruleset risk-factors."""
+
+    def stratify_of(
+        self, factors: tuple[tuple[str, FactorStatus], ...], *, in_scope: bool
+    ) -> tuple[str | None, str | None, str, str, tuple[str, ...]]:
+        """(level, level if unknown, tier, tier if unknown, unknowns that could change)."""
+
+    def band_of(self, tier: str, *, early: bool, readiness: str | None) -> tuple[str, str]:
+        """(band, reason) of ruleset worklist-priority."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """How a ruleset input is read from the frame: a column, or a value of the OME."""
+
+    column: str
+    ome: Callable[[OMEResult | None], Decimal | None] | None = None
+
+
+def _lower(ome: OMEResult | None) -> Decimal | None:
+    return Decimal(0) if ome is None else ome.total_mg_per_day
+
+
+def _total(ome: OMEResult | None) -> Decimal | None:
+    if ome is None:
+        return Decimal(0)
+    return ome.total_mg_per_day if ome.complete else None
+
+
+# assess._scope's and assess._factor_inputs's inputs, by frame column (the differential tests
+# compare these with _factor_inputs on built patients)
+SCOPE_INPUTS: Final = {
+    "cancer_pain": _Input("cancer_pain"),
+    "palliative_care": _Input("palliative_care"),
+    "opioid_substitution_therapy": _Input("ost_scope"),
+    "age": _Input("age"),
+    "current_opioid": _Input("current_opioid"),
+    "opioid_use_days": _Input("use_days"),
+    "opioid_issues": _Input("issues"),
+}
+FACTOR_INPUTS: Final = {
+    "sex": _Input("sex_known"),
+    "age": _Input("age"),
+    "benzodiazepine_coprescribed": _Input("benzodiazepine_coprescribed"),
+    "unemployed": _Input("unemployed"),
+    "ae_attendance_recent": _Input("ae_attendance_recent"),
+    "days_since_ae_attendance": _Input("days_ae"),
+    "family_history_dependence": _Input("family_history_dependence"),
+    "history_substance_or_alcohol_misuse": _Input("history_substance_or_alcohol_misuse"),
+    "preadolescent_sexual_abuse_history": _Input("preadolescent_sexual_abuse_history"),
+    "depression": _Input("depression"),
+    "other_psychological_disease": _Input("other_psychological_disease"),
+    "ome_lower_bound_mg_per_day": _Input("ome_id", _lower),
+    "ome_mg_per_day": _Input("ome_id", _total),
+    "gabapentinoid_coprescribed": _Input("gabapentinoid_coprescribed"),
+    "early_reorders_at_least": _Input("early"),
+    "early_reorders": _Input("early_classed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """Result ids per patient (``frame``) and the results they point to.
+
+    ``frame`` columns: ``patient_id``, ``scope``, ``status``, ``strat``, ``band`` (indices
+    into the lists), ``ome_id``, ``evidence``, ``ome_method``, ``assumed``,
+    ``readiness_to_change``. ``fallback``: patients with an input a ruleset refuses.
+    """
+
+    frame: pl.DataFrame
+    scopes: Sequence[tuple[bool | None, str | None, str]]
+    statuses: Sequence[tuple[tuple[str, FactorStatus], ...]]
+    strats: Sequence[tuple[str | None, str | None, str, str, tuple[str, ...]]]
+    bands: Sequence[tuple[str, str]]
+    fallback: frozenset[str]
+
+
+class _Classes:
+    """Per-class evaluation over the rows of one frame (representative: the first row)."""
+
+    def __init__(self, frame: pl.DataFrame, omes: Sequence[OMEResult | None]) -> None:
+        self.frame = frame
+        self.omes = omes
+        self.codes: dict[tuple[str, str], str] = {}
+        self.invalid: list[pl.Expr] = []
+
+    def inputs(self, i: int, spec: Mapping[str, _Input]) -> dict[str, object]:
+        """The ruleset inputs of row ``i``."""
+        row = self.frame.row(i, named=True)
+        return {name: self.value(how, row[how.column]) for name, how in spec.items()}
+
+    def value(self, how: _Input, raw: object) -> object:
+        """The input value of a raw column value (the OME's for OME inputs)."""
+        if how.ome is None:
+            return raw
+        if not isinstance(raw, int):  # pragma: no cover - ome_id is an integer column
+            raise TypeError("ome_id")
+        return how.ome(self.omes[raw])
+
+    def code(self, bound: BoundRuleset, name: str, how: _Input) -> str:
+        """Column of the class codes of one input (added once); notes values it refuses."""
+        rs = bound.ruleset.id
+        found = self.codes.get((rs, name))
+        if found is not None:
+            return found
+        cuts = cut_points(bound)[name]
+        column = f"_c:{rs}:{name}"
+        mapping: dict[object, int] = {}
+        seen: dict[object, int] = {}
+        refused = []
+        for raw in self.frame.get_column(how.column).unique().to_list():
+            x = self.value(how, raw)
+            try:
+                bound.normalise({name: x})
+            except OpioidCDSError as exc:
+                if getattr(exc, "field", None) == name:
+                    refused.append(raw)
+            if raw is not None:
+                mapping[raw] = seen.setdefault(class_of(cuts, x), len(seen))
+        if refused:
+            self.invalid.append(pl.col(how.column).is_in(refused, nulls_equal=True))
+        if cuts is None and how.ome is None:
+            self.frame = self.frame.with_columns(pl.col(how.column).alias(column))
+        else:
+            self.frame = self.frame.with_columns(
+                pl.col(how.column)
+                .replace_strict(mapping, default=None, return_dtype=pl.Int64)
+                .alias(column)
+            )
+        self.codes[(rs, name)] = column
+        return column
+
+    def each(self, keys: Sequence[str], fn: Callable[[int, tuple[Any, ...]], int]) -> pl.Series:
+        """``fn(representative row, key)`` once per distinct ``keys``; each row's result id."""
+        keyed = self.frame.select(keys).with_row_index("_i")
+        reps = keyed.unique(subset=list(keys), keep="first", maintain_order=True)
+        ids = [fn(int(row[0]), row[1:]) for row in reps.iter_rows()]
+        reps = reps.drop("_i").with_columns(pl.Series("_r", ids, dtype=pl.Int64))
+        joined = keyed.join(
+            reps, on=list(keys), how="left", nulls_equal=True, maintain_order="left"
+        )
+        return joined.get_column("_r")
+
+
+_TRUTHS: Final[tuple[object, ...]] = (False, True, None)
+
+
+def _truth_code(t: object) -> int:
+    for i, x in enumerate(_TRUTHS):
+        if t is x:
+            return i
+    return len(_TRUTHS)  # DISABLED
+
+
+def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool]) -> Decided:
+    """Decide every patient of ``d`` once per class of inputs (see the module docstring)."""
+    omes = d.omes
+    current = [o is not None and is_opioid(o) for o in omes]
+    frame = d.frame.with_columns(
+        pl.col("ome_id")
+        .replace_strict(dict(enumerate(current)), return_dtype=pl.Boolean)
+        .alias("current_opioid"),
+        pl.col("ost").fill_null(value=False).alias("ost_scope"),
+        pl.when(pl.col("all_classed")).then(pl.col("early")).alias("early_classed"),
+    )
+    cls = _Classes(frame, omes)
+    for bound, spec in ((decider.scope_rs, SCOPE_INPUTS), (decider.factor_rs, FACTOR_INPUTS)):
+        for name, how in spec.items():
+            cls.code(bound, name, how)
+    fallback: set[str] = set()
+    if cls.invalid:  # a value a ruleset refuses: assess fails for that patient
+        invalid = pl.any_horizontal(cls.invalid)
+        fallback.update(cls.frame.filter(invalid).get_column("patient_id").to_list())
+        cls.frame = cls.frame.filter(~invalid)
+    scopes: list[tuple[bool | None, str | None, str]] = []
+    statuses: list[tuple[tuple[str, FactorStatus], ...]] = []
+    strats: list[tuple[str | None, str | None, str, str, tuple[str, ...]]] = []
+    bands: list[tuple[str, str]] = []
+    out = cls.frame
+    if cls.frame.height:
+        _scope(cls, decider, scopes)
+        _statuses(cls, decider, statuses)
+        _strats(cls, decider, scopes, statuses, strats)
+        _bands(cls, decider, statuses, strats, bands)
+        failed = pl.any_horizontal(pl.col("scope", "status", "strat", "band") < 0)
+        fallback.update(cls.frame.filter(failed).get_column("patient_id").to_list())
+        out = cls.frame.filter(~failed).select(
+            "patient_id",
+            "scope",
+            "status",
+            "strat",
+            "band",
+            "ome_id",
+            "evidence",
+            "ome_method",
+            "assumed",
+            "readiness_to_change",
+        )
+    return Decided(out, scopes, statuses, strats, bands, frozenset(fallback))
+
+
+def _append(results: list[Any], compute: Callable[[], Any]) -> int:
+    """Index of ``compute()`` appended to ``results``; -1 when the rules refuse (fallback)."""
+    try:
+        results.append(compute())
+    except OpioidCDSError:
+        return -1
+    return len(results) - 1
+
+
+def _scope(cls: _Classes, decider: Decider, scopes: list[Any]) -> None:
+    cols = [cls.code(decider.scope_rs, n, h) for n, h in SCOPE_INPUTS.items()]
+
+    def scope(i: int, _key: tuple[Any, ...]) -> int:
+        return _append(scopes, lambda: decider.scope_of(cls.inputs(i, SCOPE_INPUTS)))
+
+    cls.frame = cls.frame.with_columns(cls.each(cols, scope).alias("scope"))
+
+
+def _statuses(cls: _Classes, decider: Decider, statuses: list[Any]) -> None:
+    """Each rule's truth once per class of the inputs it reads; then the hit policy.
+
+    The hit policy is applied once per distinct vector of truths.
+    """
+    rs = decider.factor_rs
+    truth_cols = []
+    for k, rule in enumerate(rs.ruleset.rules):
+        cols = [cls.code(rs, n, FACTOR_INPUTS[n]) for n in condition_fields(rule.condition)]
+
+        def truth(i: int, _key: tuple[Any, ...], k: int = k) -> int:
+            return _truth_code(rs.truths(rs.normalise(cls.inputs(i, FACTOR_INPUTS)))[k])
+
+        column = f"_t{k}"
+        if cols:
+            cls.frame = cls.frame.with_columns(cls.each(cols, truth).alias(column))
+        else:  # a condition that reads no input
+            cls.frame = cls.frame.with_columns(pl.lit(truth(0, ()), dtype=pl.Int64).alias(column))
+        truth_cols.append(column)
+    first = rs.normalise(cls.inputs(0, FACTOR_INPUTS))  # the hit policy reads only the truths
+    disabled = rs.truths(tuple(None for _ in first))
+
+    def status(_i: int, key: tuple[Any, ...]) -> int:
+        truths = tuple(_TRUTHS[c] if c < len(_TRUTHS) else disabled[k] for k, c in enumerate(key))
+        return _append(statuses, lambda: decider.factors_of(rs.decide(first, truths)))
+
+    cls.frame = cls.frame.with_columns(cls.each(truth_cols, status).alias("status"))
+
+
+def _strats(
+    cls: _Classes, decider: Decider, scopes: list[Any], statuses: list[Any], strats: list[Any]
+) -> None:
+    in_scope = [bool(s[0]) for s in scopes]
+    cls.frame = cls.frame.with_columns(
+        pl.col("scope")
+        .replace_strict(dict(enumerate(in_scope)), default=None, return_dtype=pl.Boolean)
+        .alias("_in_scope")
+    )
+    found: dict[tuple[Any, ...], int] = {}
+
+    def strat(_i: int, key: tuple[Any, ...]) -> int:
+        scope_ok, status = key
+        if scope_ok is None or status < 0:
+            return -1
+        decided = decider.stratify_of(statuses[status], in_scope=scope_ok)
+        index = found.get(decided)
+        if index is None:
+            index = found.setdefault(decided, _append(strats, lambda: decided))
+        return index
+
+    cls.frame = cls.frame.with_columns(cls.each(["_in_scope", "status"], strat).alias("strat"))
+
+
+def _bands(
+    cls: _Classes, decider: Decider, statuses: list[Any], strats: list[Any], bands: list[Any]
+) -> None:
+    early = [dict(s).get("early-reordering") is FactorStatus.PRESENT for s in statuses]
+    tiers = [s[2] for s in strats]
+    cls.frame = cls.frame.with_columns(
+        pl.col("status")
+        .replace_strict(dict(enumerate(early)), default=None, return_dtype=pl.Boolean)
+        .alias("_early"),
+        pl.col("strat")
+        .replace_strict(dict(enumerate(tiers)), default=None, return_dtype=pl.String)
+        .alias("_tier"),
+    )
+
+    def band(_i: int, key: tuple[Any, ...]) -> int:
+        tier, is_early, readiness = key
+        if tier is None or is_early is None:
+            return -1
+        return _append(bands, lambda: decider.band_of(tier, early=is_early, readiness=readiness))
+
+    keys = ["_tier", "_early", "readiness_to_change"]
+    cls.frame = cls.frame.with_columns(cls.each(keys, band).alias("band"))
