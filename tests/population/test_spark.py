@@ -163,6 +163,13 @@ def test_spark_input_errors_are_typed(spark: object, tmp_path: Path) -> None:
         screen_spark(spark, tmp_path / "b.csv")  # type: ignore[arg-type]
     assert "SECRET" not in str(bad.value)
     assert "P2" not in str(bad.value)
+    # and a row with fewer fields (Spark would fill the rest with nulls)
+    (tmp_path / "c.csv").write_text(
+        "patient_id,issue_date,product_name,quantity\nP1,2026-01-01,Codeine 30mg tablets\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidInputError, match=r"1 row\(s\) .*first: data row 1\)"):
+        screen_spark(spark, tmp_path / "c.csv")  # type: ignore[arg-type]
 
 
 @pytest.mark.spark

@@ -189,7 +189,8 @@ class SparkScreening:
     def to_screening(self) -> Screening:
         """Collect into a :class:`Screening` (rows in worklist order; ``engine="spark"``)."""
         rows: list[PatientRow] = []
-        for rec in self._result.filter(_kind(_KIND_ROW)).orderBy(*self._order).collect():
+        ordered = self._result.filter(_kind(_KIND_ROW)).orderBy(*self._order)
+        for rec in ordered.select("_pickled").collect():
             row = pickle.loads(rec["_pickled"])  # noqa: S301 - written by this job's own workers
             if not isinstance(row, PatientRow):  # pragma: no cover - defensive
                 raise InvalidInputError("spark result", "is not a worklist row")
@@ -291,11 +292,13 @@ def _numbered(frame: DataFrame, what: str) -> tuple[DataFrame, DataFrame]:
         StorageLevel.MEMORY_AND_DISK
     )
     part = F.shiftright(F.col("_mid"), 33)
-    sizes = sorted((int(p), int(n)) for p, n in cached.groupBy(part.alias("p")).count().collect())
-    offsets, total = [], 0
-    for p, n in sizes:
+    corrupt = F.col(_CORRUPT).isNotNull().cast("long") if _CORRUPT in frame.columns else F.lit(0)
+    stats = cached.groupBy(part.alias("p")).agg(F.count("*"), F.sum(corrupt)).collect()
+    offsets, total, bad = [], 0, 0
+    for p, n, b in sorted((int(p), int(n), int(b or 0)) for p, n, b in stats):
         offsets.append((p, total))
         total += n
+        bad += b
     spark = frame.sparkSession
     table = spark.createDataFrame(offsets or [(0, 0)], "p long, offset long")
     numbered = (
@@ -306,15 +309,13 @@ def _numbered(frame: DataFrame, what: str) -> tuple[DataFrame, DataFrame]:
         )
         .drop("_mid", "p", "offset")
     )
+    if bad:
+        first = numbered.filter(F.col(_CORRUPT).isNotNull()).agg(F.min("_row")).collect()
+        raise InvalidInputError(
+            what,
+            f"{bad} row(s) do not have one field per column (first: data row {first[0][0]})",
+        )
     if _CORRUPT in numbered.columns:
-        bad = numbered.filter(F.col(_CORRUPT).isNotNull()).select("_row").orderBy("_row")
-        first = bad.limit(1).collect()
-        if first:
-            raise InvalidInputError(
-                what,
-                f"{bad.count()} row(s) do not have one field per column "
-                f"(first: data row {int(first[0]['_row'])})",
-            )
         numbered = numbered.drop(_CORRUPT)
     return numbered, cached
 
