@@ -48,7 +48,10 @@ def _need_spark() -> None:
 @pytest.fixture(scope="module")
 def spark() -> Iterator[object]:
     _need_spark()
-    session = local_session("local[2]")
+    # C1-only JIT and the serial collector: about half the JVM's CPU time for a run this
+    # small (measured here: 31 s instead of 54 s for a session and two screenings)
+    fast_start = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+    session = local_session("local[2]", config=fast_start)
     yield session
     session.stop()
 
