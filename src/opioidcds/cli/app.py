@@ -13,6 +13,7 @@ from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
 from opioidcds.cli.screen_cmd import screen_command
+from opioidcds.cli.screen_spark_cmd import screen_spark_command
 from opioidcds.cli.serve_cmd import serve_command
 from opioidcds.cli.taper_cmd import taper_command
 
@@ -33,6 +34,7 @@ app.command("discharge")(discharge_command)
 app.command("serve")(serve_command)
 app.command("screen")(screen_command)
 app.command("demo-data")(demo_data_command)
+app.command("screen-spark")(screen_spark_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 

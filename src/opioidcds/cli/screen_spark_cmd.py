@@ -1,0 +1,117 @@
+"""``opioidcds screen-spark``: ``opioidcds screen`` run through PySpark (extra ``spark``).
+
+The same worklist, problems, summary and report as ``opioidcds screen``, computed by
+:func:`opioidcds.population.spark.screen_spark` in a local Spark session (``--master``,
+default ``local[*]``). Needs the extras ``cli`` and ``spark`` and a Java runtime (17 or later):
+without them it exits with code 2 and says what is missing. The results are collected into
+this machine to write the files, so this command is for checking the Spark route (or for
+extracts that fit here); on a Spark platform call ``screen_spark`` and write
+``result.worklist`` with Spark. See ``docs/population.md`` ("Spark").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opioidcds.cli.io import fail
+from opioidcds.errors import InvalidInputError, OpioidCDSError
+
+__all__ = ["screen_spark_command"]
+
+_FORMATS = ("csv", "parquet", "json")
+_SUMMARY = (
+    ("patients", "patients"),
+    ("screened", "patients_screened"),
+    ("not screened (review by hand)", "patients_not_screened"),
+    ("in scope", "in_scope"),
+    ("out of scope", "out_of_scope"),
+    ("on the worklist", "on_worklist"),
+    ("in scope, OME incomplete", "ome_incomplete_in_scope"),
+    ("input rows excluded / not used", "problem_rows"),
+)
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError("--as-of", "must be a date YYYY-MM-DD") from None
+
+
+def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
+    issues: Annotated[
+        Path, typer.Argument(help="Issue extract (CSV or Parquet), one row per issue.")
+    ],
+    patients: Annotated[
+        Path | None, typer.Option("--patients", help="Patient table (CSV or Parquet).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Screening date YYYY-MM-DD (default: latest issue)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("screening-out"),
+    html: Annotated[bool, typer.Option("--html", help="Also write report.html.")] = False,
+    formats: Annotated[
+        str, typer.Option("--format", help="Worklist formats, comma-separated: csv,parquet,json.")
+    ] = "csv",
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="Local profile (thresholds) TOML file.")
+    ] = None,
+    master: Annotated[
+        str, typer.Option("--master", help="Spark master URL (default: local[*]).")
+    ] = "local[*]",
+    partitions: Annotated[
+        int | None, typer.Option("--partitions", help="Patient partitions (default: cores).")
+    ] = None,
+) -> None:
+    """Screen ISSUES through PySpark: the same worklist and report as `opioidcds screen`."""
+    try:
+        from opioidcds.population.report import write_outputs  # noqa: PLC0415 - optional
+        from opioidcds.population.spark import (  # noqa: PLC0415 - optional extra
+            local_session,
+            screen_spark,
+        )
+    except ImportError:
+        typer.echo(
+            "opioidcds: screen-spark needs the 'spark' extra: pip install 'opioidcds[spark]'",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    from opioidcds.rules import load_profile  # noqa: PLC0415 - keep start-up light
+
+    try:
+        wanted = tuple(f.strip() for f in formats.split(",") if f.strip())
+        if not wanted or any(f not in _FORMATS for f in wanted):
+            raise InvalidInputError("--format", "must be csv, parquet and/or json")
+        if partitions is not None and partitions < 1:
+            raise InvalidInputError("--partitions", "must be at least 1")
+        prof = load_profile(profile) if profile is not None else None
+        day = _date(as_of)
+        spark = local_session(master)
+        result = screen_spark(
+            spark, issues, patients, as_of=day, profile=prof, partitions=partitions
+        )
+        screening = result.to_screening()
+        result.unpersist()
+        paths = write_outputs(screening, out, formats=wanted, html=html)
+    except OpioidCDSError as exc:
+        raise typer.Exit(fail(exc)) from None
+    c = screening.counts
+    table = Table(title=f"Screening (Spark) as of {screening.as_of or 'n/a'}", show_header=False)
+    for label, key in _SUMMARY:
+        table.add_row(label, str(c.get(key, 0)))
+    for prefix, name in (("tier:", "tier"), ("level:", "risk level"), ("problem:", "excluded:")):
+        for key, n in sorted(c.items()):
+            if key.startswith(prefix):
+                table.add_row(f"{name} {key.removeprefix(prefix)}", str(n))
+    Console().print(table)
+    for p in paths:
+        typer.echo(f"wrote {p}")
