@@ -62,6 +62,8 @@ def effective_dose(rx: Prescription, form: Form | None) -> Dose | str:
     Raises:
         InvalidInputError: (field ``dosage_text``) the text disagrees with the structured dose.
     """
+    if rx.dose_unknown:
+        return "the dose is not known (stated with the prescription): not counted"
     if rx.dose_quantity is not None and rx.dose_unit is not None:
         structured = _structured(rx)
         if rx.dosage_text is not None:

@@ -218,6 +218,12 @@ class Prescription(InputModel):
     is the free-text dosage ("ONE TO BE TAKEN TWICE A DAY"): read by the dosage grammar when no
     structured dose is given; when both are given, the structured dose wins and they must agree.
 
+    Two flags let a caller say what it does not know instead of guessing (fail closed):
+    ``dose_unknown`` is a current medicine whose dose cannot be stated (no dose fields and no
+    text): the calculator lists it as not convertible and the total becomes a lower bound.
+    ``dose_is_minimum`` marks a dose that is the least the patient takes (e.g. one patch
+    assumed worn at a time): it is counted, and the total is a lower bound.
+
     Raises:
         InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
             strength or unit off the allow-list. The message names fields, not values.
@@ -240,6 +246,8 @@ class Prescription(InputModel):
     max_doses_per_day: Decimal | None = _Positive
     max_quantity_per_day: Decimal | None = _Positive
     dosage_text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    dose_unknown: bool = False
+    dose_is_minimum: bool = False
 
     _strength: Strength | None = PrivateAttr(default=None)
     _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
@@ -247,11 +255,9 @@ class Prescription(InputModel):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        has_product = self.dmd_code is not None or self.product_name is not None
-        if self.drug is None and not has_product:
-            raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
-        if self.form is None and self.route is None and not has_product:
-            raise InvalidInputError("form", "form or route is required (or a dm+d product)")
+        self._check_product()
+        if self.dose_unknown:
+            return self._check_without_dose()
         if self.dose_quantity is None and self.dosage_text is not None:
             partial = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
             if partial:  # never drop part of a structured dose silently in favour of the text
@@ -278,6 +284,23 @@ class Prescription(InputModel):
             self._strength = parse_strength(self.strength)
         if self.dose_unit is not None:
             self._dose_kind, self._dose_factor = dose_unit_kind(self.dose_unit)
+        return self
+
+    def _check_product(self) -> None:
+        has_product = self.dmd_code is not None or self.product_name is not None
+        if self.drug is None and not has_product:
+            raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
+        if self.form is None and self.route is None and not has_product:
+            raise InvalidInputError("form", "form or route is required (or a dm+d product)")
+
+    def _check_without_dose(self) -> Self:
+        given = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
+        if given or self.dose_quantity is not None or self.dosage_text is not None:
+            raise InvalidInputError("dose_unknown", "is only for a prescription with no dose")
+        if self.dose_is_minimum:
+            raise InvalidInputError("dose_is_minimum", "needs a dose (not dose_unknown)")
+        if self.strength is not None:
+            self._strength = parse_strength(self.strength)
         return self
 
     # Private attributes are read through __pydantic_private__ directly: pydantic's own

@@ -109,21 +109,24 @@ def calculate_ome(
         raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
     items: list[OMEItem] = []
     named = False  # an item named a dm+d product: the catalogue is then knowledge used
+    minimum = False  # a dose was given as a minimum: the total is then a lower bound
     with localcontext(_CONTEXT):
         for index, rx in enumerate(prescriptions):
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             named = named or rx.dmd_code is not None or rx.product_name is not None
             try:
-                items.extend(
-                    _measure_cached(
-                        rx, index=index, table=tbl, policy=policy, vocab=vocab, catalogue=catalogue
-                    )
+                measured = _measure_cached(
+                    rx, index=index, table=tbl, policy=policy, vocab=vocab, catalogue=catalogue
                 )
             except InvalidInputError as exc:
                 raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
+            if rx.dose_is_minimum:
+                minimum = True
+                measured = tuple(_as_minimum(item) for item in measured)
+            items.extend(measured)
         total = _ZERO
-        complete = True
+        complete = not minimum
         exact = True
         per_ingredient: dict[tuple[str, str], Decimal] = {}
         for item in items:
@@ -169,6 +172,17 @@ _RATE = "microgram/hour"
 
 _Core = dict[str, Any]
 """An OME item's fields except its position in the input list (so it can be memoised)."""
+
+
+_MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
+
+
+def _as_minimum(item: OMEItem) -> OMEItem:
+    """The item of a dose given as a minimum: counted, and it says the total is a lower bound."""
+    if item.status is not ItemStatus.CONVERTED:
+        return item
+    note = _MINIMUM_NOTE if item.policy_note is None else f"{item.policy_note}; {_MINIMUM_NOTE}"
+    return item.model_copy(update={"policy_note": note})
 
 
 @lru_cache(maxsize=8192)

@@ -201,6 +201,32 @@ def rx_dose(
     )
 
 
+@lru_cache(maxsize=65_536)
+def rx_patch_at_least_one(dmd_code: str | None, product_name: str | None) -> Prescription:
+    """A patch with no usable dosage text: one worn at a time, counted as a minimum.
+
+    The OME then counts one patch and says the total is a lower bound (more may be worn at a
+    time), so a threshold the lower bound does not reach is "unknown", never "no".
+    """
+    return Prescription(
+        dmd_code=dmd_code,
+        product_name=product_name,
+        dose_quantity=Decimal(1),
+        dose_unit="patch",
+        dose_is_minimum=True,
+    )
+
+
+@lru_cache(maxsize=65_536)
+def rx_dose_unknown(dmd_code: str | None, product_name: str | None) -> Prescription:
+    """A current opioid whose daily dose cannot be estimated: listed, not counted.
+
+    The OME lists it as not convertible and the total is a lower bound, so the decisions see
+    an incomplete total (fail closed) instead of a patient without this medicine.
+    """
+    return Prescription(dmd_code=dmd_code, product_name=product_name, dose_unknown=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One usable issue row of a patient (already checked and resolved)."""
@@ -327,16 +353,18 @@ def build_patient(
             continue
         prefix = f"{why}; " if why else ""
         if r.patch:
-            prescriptions.append(rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
+            prescriptions.append(rx_patch_at_least_one(r.dmd_code, r.product_name))
             methods.append(MedicineMethod(key, "patch-assumed-one", prefix + PATCH_NOTE))
             continue
         if r.unit is None:
+            prescriptions.append(rx_dose_unknown(r.dmd_code, r.product_name))
             methods.append(MedicineMethod(key, "not-computable", prefix + NO_UNIT_NOTE))
             continue
         daily, note = _daily_quantity(
             group, as_of, method.lookback_days, method.default_supply_days
         )
         if daily is None:
+            prescriptions.append(rx_dose_unknown(r.dmd_code, r.product_name))
             methods.append(MedicineMethod(key, "not-computable", prefix + note))
             continue
         prescriptions.append(rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))

@@ -48,6 +48,7 @@ from opioidcds.population.build import (
     interval_note,
     per_day,
     rx_dose,
+    rx_patch_at_least_one,
     rx_text,
     supply_note,
 )
@@ -222,7 +223,7 @@ def _prescriptions(
         if method == "dosage-text":
             rxs.append(rx_text(r.dmd_code, r.product_name, text))
         elif method == "patch-assumed-one":
-            rxs.append(rx_dose(r.dmd_code, r.product_name, Decimal(1), "patch", None))
+            rxs.append(rx_patch_at_least_one(r.dmd_code, r.product_name))
         else:
             daily = per_day(num, int(den))
             if daily is None or r.unit is None:  # pragma: no cover - filtered above
