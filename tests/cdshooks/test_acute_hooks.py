@@ -99,6 +99,8 @@ def test_discharge_supply_boundary(service: CDSHooksService, days: int, fires: b
         assert "seed 002" in card.source.label
         assert f"longest\\_days\\_supply | {days}" in card.detail  # Markdown-escaped name
         assert "max_days_supply_new_opioid" in card.detail  # the trace names the limit
+        assert card.extension is not None  # the decision's provenance (HAZ-011)
+        assert len(card.extension["org.opioidcds.provenance"]["knowledge_sha256"]) == 64
     # weaning plan and GP letter recorded, low dose, immediate-release: nothing else to say
     assert all("could not be checked" not in s for s in summaries(response))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from opioidcds import __version__
 from opioidcds.cdshooks import CDSHooksService, FeedbackStore
 from opioidcds.cdshooks.app import LOGGER_NAME, JsonLinesFormatter, create_app
 from opioidcds.cdshooks.models import FeedbackItem
@@ -228,3 +230,17 @@ def test_feedback_store_is_safe_across_threads(store: FeedbackStore) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sum(pool.map(write, range(8))) == 80
     assert len(store.rows()) == 80
+
+
+def test_alert_cards_carry_the_provenance_of_the_decision(client: AsgiClient) -> None:
+    # HAZ-011: an EHR's audit record can say which library and knowledge base decided.
+    cards = client.post(SIGN, json=high_dose_request()).json()["cards"]
+    fired = [c for c in cards if c["indicator"] in ("warning", "critical")]
+    assert fired
+    hashes = set()
+    for c in fired:
+        prov = c["extension"]["org.opioidcds.provenance"]
+        assert prov["library_version"] == __version__
+        assert re.fullmatch(r"[0-9a-f]{64}", prov["knowledge_sha256"])
+        hashes.add(prov["knowledge_sha256"])
+    assert len(hashes) == 1  # one request, one knowledge base

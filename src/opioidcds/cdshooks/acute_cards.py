@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from opioidcds.acute import AcuteAlert, AcuteCheck, CareSetting, DischargeCheck, InpatientCheck
-from opioidcds.cdshooks.cards import escape_markdown, short_summary
+from opioidcds.cdshooks.cards import escape_markdown, provenance_extension, short_summary
 from opioidcds.cdshooks.codelists import CardContent
 from opioidcds.cdshooks.models import Card, Coding, Source
 from opioidcds.cdshooks.record import Problem
@@ -148,6 +148,7 @@ class AcuteCardBuilder:
             detail="\n".join(detail),
             source=self._source(alert),
             overrideReasons=self._override if indicator != "info" else (),
+            extension=provenance_extension(check.provenance),
         )
 
     def unevaluated_card(

@@ -23,22 +23,47 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from opioidcds.assess import Alert, Knowledge
 from opioidcds.cdshooks.codelists import CardContent, Codelists
 from opioidcds.cdshooks.models import Card, Coding, Link, Source
 from opioidcds.cdshooks.record import DraftItem, Problem, Record
-from opioidcds.models import ItemStatus, OMEResult
+from opioidcds.models import ItemStatus, OMEResult, Provenance
 from opioidcds.ome import format_decimal
 
-__all__ = ["CardBuilder", "OmeWorking", "escape_markdown", "short_summary"]
+__all__ = [
+    "PROVENANCE_EXTENSION",
+    "CardBuilder",
+    "OmeWorking",
+    "escape_markdown",
+    "provenance_extension",
+    "short_summary",
+]
 
 _SUMMARY_MAX: Final = 139
 _MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]#|<>])")
 _INPUT_CHECKS_SOURCE: Final = Source(
     label="opioidcds input checks: unknown or unreadable input is reported, never read as absent"
 )
+
+
+PROVENANCE_EXTENSION = "org.opioidcds.provenance"
+"""The card ``extension`` key holding the decision's provenance (namespaced, CDS Hooks 2.0)."""
+
+
+def provenance_extension(provenance: Provenance) -> dict[str, Any]:
+    """The card extension naming the library version and knowledge base of a decision.
+
+    The full source list is in the library's results; the card carries the version and the
+    hash that identify it, so an EHR's audit record can say which knowledge decided.
+    """
+    return {
+        PROVENANCE_EXTENSION: {
+            "library_version": provenance.library_version,
+            "knowledge_sha256": provenance.knowledge_sha256,
+        }
+    }
 
 
 @lru_cache(maxsize=8192)
@@ -251,6 +276,7 @@ class CardBuilder:
             source=self._source(alert),
             overrideReasons=self._override if alert.severity.value != "info" else (),
             links=self._opioid_links if opioid else (),
+            extension=provenance_extension(alert.provenance),
         )
 
     def unread_order(self, order_index: int, label: str, problem: Problem) -> Card:

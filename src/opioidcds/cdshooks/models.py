@@ -88,6 +88,9 @@ class Card(_Response):
     overrideReasons: tuple[Coding, ...] = ()  # noqa: N815 - CDS Hooks name
     links: tuple[Link, ...] = ()
     selectionBehavior: Literal["at-most-one", "any"] | None = None  # noqa: N815 - CDS Hooks name
+    # CDS Hooks 2.0 extension: on cards of fired rules, the provenance of the decision
+    # (library version and knowledge-base hash; docs/safety/provenance.md).
+    extension: dict[str, Any] | None = None
 
 
 class CardsResponse(_Response):
