@@ -450,6 +450,7 @@ def _skip_reason(
     if status not in statuses:
         counted = ", ".join(sorted(statuses)) or "none"
         return SkippedEntry(prefix, rtype, status, f"status not counted (counted: {counted})")
+    _check_do_not_perform(item, _join(prefix, "doNotPerform"))
     if item.get("doNotPerform") is True:
         reason = "doNotPerform is true: an instruction not to give the medicine"
         return SkippedEntry(prefix, rtype, status, reason)
@@ -555,6 +556,7 @@ def _read_request(
         raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
     (validator or _validate_r4)(resource)
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    _check_do_not_perform(resource, "doNotPerform")
     if resource.get("doNotPerform") is True:
         raise InvalidInputError(
             "doNotPerform", "is true: an instruction not to give the medicine is not a dose"
@@ -1302,3 +1304,14 @@ def _singular(noun: str) -> str:
     if word.endswith("s") and word[:-1] in COUNT_NOUNS:
         return word[:-1]
     return word
+
+
+def _check_do_not_perform(resource: Mapping[str, object], path: str) -> None:
+    """``doNotPerform`` must be a JSON boolean when present.
+
+    fhir.resources coerces ``"true"`` and ``1`` to true; read as "not true", such an order would
+    be counted as a dose although it says not to give the medicine (fail closed: refuse it).
+    """
+    value = resource.get("doNotPerform")
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInputError(path, "must be a JSON boolean (true or false)")

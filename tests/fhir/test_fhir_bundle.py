@@ -14,7 +14,7 @@ from fhir_cases import DATA, bundle, load, request
 
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
 from opioidcds.cli.io import read_json
-from opioidcds.errors import UnknownProductError
+from opioidcds.errors import InvalidInputError, UnknownProductError
 from opioidcds.fhir import COUNTED_STATUSES, R4_STATUSES, from_bundle, read_bundle
 from opioidcds.ome import calculate_ome
 
@@ -57,6 +57,15 @@ def test_do_not_perform_is_skipped() -> None:
     read = read_bundle([data])
     assert read.prescriptions == ()
     assert read.skipped[0].reason.startswith("doNotPerform")
+
+
+@pytest.mark.parametrize("value", ["true", 1, "false", 0])
+def test_do_not_perform_must_be_a_boolean_in_a_bundle(value: object) -> None:
+    data = request()
+    data["doNotPerform"] = value
+    with pytest.raises(InvalidInputError) as caught:
+        read_bundle([data])
+    assert caught.value.field.endswith("doNotPerform")
 
 
 @pytest.mark.parametrize("kind", ["searchset", "collection", "transaction", "batch"])

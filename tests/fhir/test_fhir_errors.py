@@ -174,6 +174,20 @@ CASES: list[tuple[str, Mutation, type[Exception], str]] = [
         "dosageInstruction[1].sequence",
     ),
     ("do not perform", lambda d: d.update(doNotPerform=True), InvalidInputError, "doNotPerform"),
+    # fhir.resources coerces "true" and 1 to true; read as "not true" the order was counted
+    # as a dose (found in review, session 2): refused as not a JSON boolean
+    (
+        "do not perform as a string",
+        lambda d: d.update(doNotPerform="true"),
+        InvalidInputError,
+        "doNotPerform",
+    ),
+    (
+        "do not perform as a number",
+        lambda d: d.update(doNotPerform=1),
+        InvalidInputError,
+        "doNotPerform",
+    ),
     (
         "RxNorm dose form unknown",
         lambda d: d["medicationCodeableConcept"]["coding"][0].update(
