@@ -23,6 +23,7 @@ __all__ = [
     "KnowledgeModel",
     "check_citations",
     "read_knowledge_file",
+    "read_toml_of_kind",
 ]
 
 MAX_KNOWLEDGE_FILE_BYTES = 2_000_000
@@ -55,6 +56,25 @@ class KnowledgeHeader(KnowledgeModel):
     jurisdiction: str | None = None
     notes: tuple[str, ...] = ()
     citations: tuple[Citation, ...] = Field(min_length=1)
+
+
+def read_toml_of_kind(path: str | Path, kind: str, max_bytes: int) -> dict[str, Any]:
+    """Read a TOML knowledge file whose ``kind`` must be ``kind`` (for hand-validated files).
+
+    Raises:
+        KnowledgeBaseError: the file is missing, larger than ``max_bytes``, malformed, or of
+            another kind (the message names the file, not its content).
+    """
+    p = Path(path)
+    try:
+        if p.stat().st_size > max_bytes:
+            raise KnowledgeBaseError(f"{p.name}: larger than {max_bytes} bytes")
+        data: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raise KnowledgeBaseError(f"{p.name}: unreadable or malformed TOML") from None
+    if data.get("kind") != kind:
+        raise KnowledgeBaseError(f"{p.name}: 'kind' must be \"{kind}\"")
+    return data
 
 
 def read_knowledge_file(path: Path, model: type[M]) -> M:

@@ -6,13 +6,13 @@ look-back, the worklist ordering and the report length. See ``docs/population.md
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Final
 
 from opioidcds.errors import KnowledgeBaseError
+from opioidcds.knowledge_files import read_toml_of_kind
 from opioidcds.knowledge_paths import knowledge_dir
 
 __all__ = ["ScreeningMethod", "default_method", "load_method"]
@@ -56,14 +56,7 @@ def load_method(path: str | Path) -> ScreeningMethod:
         KnowledgeBaseError: the file is missing, too large, malformed or incomplete.
     """
     p = Path(path)
-    try:
-        if p.stat().st_size > _MAX_BYTES:
-            raise KnowledgeBaseError(f"{p.name}: larger than {_MAX_BYTES} bytes")
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        raise KnowledgeBaseError(f"{p.name}: unreadable or malformed TOML") from None
-    if data.get("kind") != "population-method":
-        raise KnowledgeBaseError(f"{p.name}: 'kind' must be \"population-method\"")
+    data = read_toml_of_kind(p, "population-method", _MAX_BYTES)
     try:
         current, qi, worklist = data["current"], data["quantity_interval"], data["worklist"]
         citations = {str(k): str(v) for k, v in data["citations"].items()}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
@@ -27,6 +26,7 @@ import polars as pl
 
 from opioidcds.assess import Knowledge, default_knowledge
 from opioidcds.errors import InvalidInputError, KnowledgeBaseError
+from opioidcds.knowledge_files import read_toml_of_kind
 from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.population.engine import PatientRow, Screening, screen
 from opioidcds.population.schema import read_practices
@@ -107,14 +107,7 @@ def load_outcomes_method(path: str | Path) -> OutcomesMethod:
         KnowledgeBaseError: the file is missing, too large, malformed or incomplete.
     """
     p = Path(path)
-    try:
-        if p.stat().st_size > _MAX_BYTES:
-            raise KnowledgeBaseError(f"{p.name}: larger than {_MAX_BYTES} bytes")
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        raise KnowledgeBaseError(f"{p.name}: unreadable or malformed TOML") from None
-    if data.get("kind") != "population-outcomes":
-        raise KnowledgeBaseError(f"{p.name}: 'kind' must be \"population-outcomes\"")
+    data = read_toml_of_kind(p, "population-outcomes", _MAX_BYTES)
     try:
         citations = {str(k): str(v) for k, v in data["citations"].items()}
         change, high, test = data["change"], data["high_dose"], data["wilcoxon"]
