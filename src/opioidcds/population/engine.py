@@ -56,7 +56,7 @@ from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.partition import issue_parts
 from opioidcds.population.schema import RowProblem, read_patients
-from opioidcds.population.vector import Decided, decide, derive
+from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
 from opioidcds.products import MedicineClass
 from opioidcds.provenance import for_screening
 from opioidcds.rules import Decisions, DecisionStatus, Profile
@@ -718,18 +718,7 @@ def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[Pa
     f = decided.frame
     if not f.height:
         return []
-    columns = (
-        "patient_id",
-        "scope",
-        "status",
-        "strat",
-        "band",
-        "ome_id",
-        "evidence",
-        "ome_method",
-        "assumed",
-        "readiness_to_change",
-    )
+    columns = DECIDED_COLUMNS
     scopes, strats, bands = decided.scopes, decided.strats, decided.bands
     shared: dict[tuple[int, int, int, int], _Shared] = {}
     texts: dict[str, str] = {}  # one string object per distinct text (memory)

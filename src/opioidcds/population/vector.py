@@ -59,7 +59,21 @@ from opioidcds.products import MedicineClass
 from opioidcds.rules import BoundRuleset, Decisions
 from opioidcds.rules.conditions import condition_fields
 
-__all__ = ["Derived", "derive"]
+__all__ = ["DECIDED_COLUMNS", "Derived", "derive"]
+
+DECIDED_COLUMNS: Final = (
+    "patient_id",
+    "scope",
+    "status",
+    "strat",
+    "band",
+    "ome_id",
+    "evidence",
+    "ome_method",
+    "assumed",
+    "readiness_to_change",
+)
+"""The columns of :class:`Decided` frames, in the order the engine reads them."""
 
 _NO_OPIOID_EVIDENCE: Final = "no opioid issues in the history given"
 _DEC: Final = pl.Decimal(38, 10)  # the schema admits at most 10 + 10 digits per quantity
@@ -575,18 +589,7 @@ def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool])
         _bands(cls, decider, statuses, strats, bands)
         failed = pl.any_horizontal(pl.col("scope", "status", "strat", "band") < 0)
         fallback.update(cls.frame.filter(failed).get_column("patient_id").to_list())
-        out = cls.frame.filter(~failed).select(
-            "patient_id",
-            "scope",
-            "status",
-            "strat",
-            "band",
-            "ome_id",
-            "evidence",
-            "ome_method",
-            "assumed",
-            "readiness_to_change",
-        )
+        out = cls.frame.filter(~failed).select(DECIDED_COLUMNS)
     return Decided(out, scopes, statuses, strats, bands, frozenset(fallback))
 
 
