@@ -27,10 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["screen_command"]
 
 
-def _summary_table(result: Screening, extra: list[tuple[str, str]]) -> Table:
-    """The terminal summary: counts only, never identifiers."""
+def summary_table(
+    result: Screening, extra: list[tuple[str, str]], *, engine_note: str = ""
+) -> Table:
+    """The terminal summary: counts only, never identifiers (also used by ``screen-spark``)."""
     c = result.counts
-    table = Table(title=f"Screening as of {result.as_of or 'n/a'}", show_header=False)
+    title = f"Screening{engine_note} as of {result.as_of or 'n/a'}"
+    table = Table(title=title, show_header=False)
     for label, key in (
         ("patients", "patients"),
         ("screened", "patients_screened"),
@@ -54,7 +57,8 @@ def _summary_table(result: Screening, extra: list[tuple[str, str]]) -> Table:
     return table
 
 
-def _date(text: str | None, option: str = "--as-of") -> dt.date | None:
+def parse_date(text: str | None, option: str = "--as-of") -> dt.date | None:
+    """The date of a command-line option, or ``None``; a typed error names the option."""
     if text is None:
         return None
     try:
@@ -116,14 +120,16 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
         if not wanted or any(f not in OUTPUT_FORMATS for f in wanted):
             raise InvalidInputError("--format", "must be csv, parquet and/or json")
         prof = load_profile(profile) if profile is not None else None
-        base_date = _date(baseline, "--baseline")
+        base_date = parse_date(baseline, "--baseline")
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("Screening", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            result = screen(issues, patients, as_of=_date(as_of), profile=prof, progress=progress)
+            result = screen(
+                issues, patients, as_of=parse_date(as_of), profile=prof, progress=progress
+            )
             outcomes = None
             why_not = None
             if base_date is not None and result.as_of is None:
@@ -147,7 +153,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     Console().print(
-        _summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
+        summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
     )
     for p in paths:
         typer.echo(f"wrote {p}")

@@ -11,39 +11,19 @@ extracts that fit here); on a Spark platform call ``screen_spark`` and write
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from opioidcds.cli.io import fail
+from opioidcds.cli.screen_cmd import parse_date, summary_table
 from opioidcds.errors import InvalidInputError, OpioidCDSError
 
 __all__ = ["screen_spark_command"]
 
 _FORMATS = ("csv", "parquet", "json")
-_SUMMARY = (
-    ("patients", "patients"),
-    ("screened", "patients_screened"),
-    ("not screened (review by hand)", "patients_not_screened"),
-    ("in scope", "in_scope"),
-    ("out of scope", "out_of_scope"),
-    ("on the worklist", "on_worklist"),
-    ("in scope, OME incomplete", "ome_incomplete_in_scope"),
-    ("input rows excluded / not used", "problem_rows"),
-)
-
-
-def _date(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInputError("--as-of", "must be a date YYYY-MM-DD") from None
 
 
 def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
@@ -94,7 +74,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         if partitions is not None and partitions < 1:
             raise InvalidInputError("--partitions", "must be at least 1")
         prof = load_profile(profile) if profile is not None else None
-        day = _date(as_of)
+        day = parse_date(as_of)
         spark = local_session(master)
         result = screen_spark(
             spark, issues, patients, as_of=day, profile=prof, partitions=partitions
@@ -104,14 +84,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         paths = write_outputs(screening, out, formats=wanted, html=html)
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
-    c = screening.counts
-    table = Table(title=f"Screening (Spark) as of {screening.as_of or 'n/a'}", show_header=False)
-    for label, key in _SUMMARY:
-        table.add_row(label, str(c.get(key, 0)))
-    for prefix, name in (("tier:", "tier"), ("level:", "risk level"), ("problem:", "excluded:")):
-        for key, n in sorted(c.items()):
-            if key.startswith(prefix):
-                table.add_row(f"{name} {key.removeprefix(prefix)}", str(n))
+    table = summary_table(screening, [], engine_note=" (Spark)")
     Console().print(table)
     for p in paths:
         typer.echo(f"wrote {p}")
