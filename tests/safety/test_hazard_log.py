@@ -27,7 +27,6 @@ OPEN_CONTROLS = {
     "HAZ-011-C2": "9",  # knowledge-base content hash and all versions in results
     "HAZ-014-C3": "5",  # per-patient isolation in the assessment
     "HAZ-015-C1": "5",  # tier and alert wording
-    "HAZ-016-C2": "4",  # durable-rules 32-bit hash defect: no targeted regression test
 }
 
 REQUIRED_TOPICS = [
