@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from opioidcds.dosage import Dosage, UnparsedDosage, parse_dosage
+from opioidcds.errors import InvalidInputError
 
 # (text, expected fields of the Dosage) -- only the listed fields are checked, plus the kind
 PARSED: list[tuple[str, dict[str, Any]]] = [
@@ -52,8 +53,63 @@ PARSED += [
         "one tablet when required do not exceed 4 in 24 hours",
         {"prn": True, "max_quantity_per_day": Decimal(4), "max_doses_per_day": None},
     ),
+    # grammar #568: "not to exceed 8 in 24 hours" = at most 8 (tablets) a day
+    (
+        "one tablet when required not to exceed 8 in 24 hours",
+        {"prn": True, "max_quantity_per_day": Decimal(8)},
+    ),
+    # grammar #587, #597: "up to a max of 8 in 24 hours", "max 8 in any 24 hour period"
+    (
+        "one tablet when required up to a max of 8 in 24 hours",
+        {"prn": True, "max_quantity_per_day": Decimal(8)},
+    ),
+    (
+        "one tablet when required max 8 in any 24 hour period",
+        {"prn": True, "max_quantity_per_day": Decimal(8)},
+    ),
     # grammar #353: "at the <time>"
     ("one tablet at the lunchtime", {**NAMED, "named_times": ("midday",)}),
+]
+
+# maxima "in 24 hours" in each wording the grammar accepts: 8 tablets in 24 hours is at most
+# 8 tablets a day (max_quantity_per_day 8, in the dose's unit)
+MAX8 = {"prn": True, "max_quantity_per_day": Decimal(8)}
+PRN = "one tablet when required"
+PARSED += [
+    (f"{PRN} max 8 in a 24 hour period", MAX8),  # grammar #603
+    (f"{PRN} max 8 every 24 hours", MAX8),  # grammar #620
+    (f"{PRN} max 8 per 24 hours", MAX8),  # grammar #632, #634, #642
+    (f"{PRN} max 8 in any day", MAX8),  # grammar #676, #679, #685, #686
+    (f"{PRN} max 8 per day", MAX8),  # grammar #689
+    (f"{PRN} max 8 each day", MAX8),  # grammar #716, #719, #720
+    (f"{PRN} max 8 every day", MAX8),  # grammar #721
+    (f"{PRN} max 8 in any 1 day", MAX8),  # grammar #649: "in any N days" with N = 1
+    # grammar #736: "for 5 days" = duration 5 days
+    (
+        "one tablet twice a day for 5 days",
+        {"doses_per_day": Decimal(2), "duration_value": Decimal(5), "duration_unit": "day"},
+    ),
+    # grammar #765: "this is 28 days supply" = a supply of 28 days (a note, not a frequency)
+    (
+        "one tablet daily this is 28 days supply",
+        {"doses_per_day": Decimal(1), "supply_value": Decimal(28), "supply_unit": "day"},
+    ),
+    # grammar #826, #874, #888, #892: administration notes are kept as written
+    ("one tablet twice a day, swallow whole", {"administration_notes": ("swallow whole",)}),
+    ("one tablet daily before food", {"administration_notes": ("before food",)}),
+    ("one tablet daily with or after food", {"administration_notes": ("with or after food",)}),
+]
+
+PARSED += [
+    # opioidcds.dosage.x__normalise__mutmut_37: apostrophes are removed (docs/dosage.md
+    # "Normalisation": "28 days' supply") = a 28-day supply
+    (
+        "one tablet daily, 28 days' supply",
+        {"doses_per_day": Decimal(1), "supply_value": Decimal(28), "supply_unit": "day"},
+    ),
+    # opioidcds.dosage.x__assemble__mutmut_177, _187: an interval and a count that agree
+    # (every 12 hours = twice a day: 12 x 2 = 24 hours) are accepted as the interval
+    ("one tablet every 12 hours (twice a day)", {"interval_hours": Decimal(12)}),
 ]
 
 # (text, a phrase the refusal must give) -- texts the grammar must refuse
@@ -79,6 +135,34 @@ REFUSED: list[tuple[str, str]] = [
     ("one tablet when required no more than times a day", "unexpected word 'times'"),
     # grammar #567: "do not" + number is not "do not exceed" + number
     ("one tablet when required do not 4 in 24 hours", "unexpected number"),
+    # grammar #577: "not to" + number is not "not to exceed" + number
+    ("one tablet when required not to 8 in 24 hours", "unexpected number"),
+    # grammar #587: the lead is "up to a max (of)", not "up to max"
+    ("one tablet when required up to max 8 in 24 hours", "unexpected word 'max'"),
+    # grammar #597: "8 24 hours" (no "in"): two numbers side by side are not read as a maximum
+    ("one tablet when required max 8 24 hours", "unexpected number"),
+    # grammar #649: a maximum over 2 days is refused, not read as a daily maximum
+    (f"{PRN} max 16 in any 2 days", "a maximum over a period other than 24 hours"),
+    # grammar #676: "any day" needs "in"
+    (f"{PRN} max 8 any day", "unexpected word 'any'"),
+    # grammar #689: "8 day" (no "per") is not a daily maximum
+    (f"{PRN} max 8 day", "unexpected word 'day'"),
+    # grammar #736: a duration needs its number
+    ("one tablet twice a day for days", "unexpected word 'day'"),
+    # grammar #765: a supply needs its time unit
+    ("one tablet daily this is 28 supply", "unexpected word 'supply'"),
+    # grammar #824: "to be" needs its verb ("to be taken")
+    ("one tablet to be twice a day", "unexpected word 'twice'"),
+    # grammar #888, #892: "with or after food", not "with after" or "with or food"
+    ("one tablet daily with after food", "unexpected word 'after'"),
+    ("one tablet daily with or food", "unexpected word 'food'"),
+    # opioidcds.dosage.xǁ_Buildǁdose_range_units__mutmut_7: the two ends of a range in
+    # different units (mL and mg) are not one range
+    ("2.5ml to 5mg every 4 hours", "a dose range whose two ends are not alike is not supported"),
+    # opioidcds.dosage.xǁ_Buildǁfreq_every_one__mutmut_17: "every month" has no fixed hours
+    ("one tablet every month", "a monthly interval (no fixed number of hours) is not supported"),
+    # opioidcds.dosage.x__assemble__mutmut_287: a maximum of zero is refused, with that reason
+    (f"{PRN} max 0 in 24 hours", "a maximum of zero is not supported"),
     # grammar #399: "after" needs its time (or food)
     ("one tablet after", "ends before its last clause is complete"),
     # grammar #353: "at a <time>" is not a named time
@@ -99,3 +183,23 @@ def test_refused(text: str, reason: str) -> None:
     result = parse_dosage(text)
     assert isinstance(result, UnparsedDosage), result
     assert any(reason in p for p in result.problems), result.problems
+
+
+def test_vulgar_fraction_is_read_as_its_value() -> None:
+    """opioidcds.dosage.x__normalise__mutmut_7: "1½" is 1 + 1/2 = 1.5 tablets.
+
+    (The dosage cases with "½" in their test id are not run by mutmut: see mutation_plugin.)
+    """
+    result = parse_dosage("1\u00bd tablets twice daily")
+    assert isinstance(result, Dosage)
+    assert (result.dose_quantity, result.dose_unit, result.doses_per_day) == (
+        Decimal("1.5"),
+        "tablet",
+        Decimal(2),
+    )
+
+
+def test_a_text_that_is_not_a_string_is_an_input_error() -> None:
+    """opioidcds.dosage.x_parse_dosage__mutmut_7: the message says what is wrong."""
+    with pytest.raises(InvalidInputError, match="must be a string"):
+        parse_dosage(123)  # type: ignore[arg-type]
