@@ -32,9 +32,14 @@ PARSED: list[tuple[str, dict[str, Any]]] = [
             "frequency_is_upper_limit": True,
         },
     ),
-    # grammar #290, #296, #307: "per week" = once a week = every 7 x 24 = 168 hours
+    # grammar #290, #296: "per week" = once a week = every 7 x 24 = 168 hours
     (
         "one patch per week",
+        {"dose_quantity": Decimal(1), "dose_unit": "patch", "interval_hours": Decimal(168)},
+    ),
+    # grammar #307: "each week" = 168 hours too
+    (
+        "one patch each week",
         {"dose_quantity": Decimal(1), "dose_unit": "patch", "interval_hours": Decimal(168)},
     ),
 ]
@@ -107,21 +112,47 @@ PARSED += [
         "one tablet daily, 28 days' supply",
         {"doses_per_day": Decimal(1), "supply_value": Decimal(28), "supply_unit": "day"},
     ),
+    # opioidcds.dosage.x__merge__mutmut_207: a fraction or a tens word after the first word
+    # ("take 1/2 tablet": 0.5 tablet; "twenty ml": 20 mL)
+    (
+        "take 1/2 tablet daily",
+        {"dose_quantity": Decimal("0.5"), "dose_unit": "tablet", "doses_per_day": Decimal(1)},
+    ),
+    (
+        "take twenty ml twice a day",
+        {"dose_quantity": Decimal(20), "dose_unit": "mL", "doses_per_day": Decimal(2)},
+    ),
+    # opioidcds.dosage.x__merge__mutmut_347: a three-word form ("to the skin", "night-time",
+    # "under the tongue") is followed by more of the instruction, which must still be read
+    (
+        "apply one patch to the skin every 72 hours",
+        {"dose_unit": "patch", "interval_hours": Decimal(72), "routes": ("skin",)},
+    ),
+    (
+        "one tablet at night-time for 5 days",
+        {"named_times": ("night",), "duration_value": Decimal(5), "duration_unit": "day"},
+    ),
+    (
+        "one tablet under the tongue twice a day",
+        {"doses_per_day": Decimal(2), "routes": ("sublingual",)},
+    ),
     # opioidcds.dosage.x__assemble__mutmut_177, _187: an interval and a count that agree
     # (every 12 hours = twice a day: 12 x 2 = 24 hours) are accepted as the interval
     ("one tablet every 12 hours (twice a day)", {"interval_hours": Decimal(12)}),
 ]
 
-# (text, a phrase the refusal must give) -- texts the grammar must refuse
+# texts the grammar must refuse: (text, the problem it gives: whole, or up to " at position N")
 REFUSED: list[tuple[str, str]] = [
     # grammar #138: a number after "every" needs its time unit ("every 4" what?)
-    ("one tablet every 4", "ends before its last clause is complete"),
+    ("one tablet every 4", "the instruction ends before its last clause is complete"),
     # grammar #160: "other day" without "every" is not a frequency
     ("one tablet other day", "unexpected word 'other'"),
     # grammar #224, #225: "up qds" is not "up to qds"
     ("one tablet up qds", "unexpected frequency abbreviation"),
+    # grammar #307: "each fortnight" is not in the language; above all it is never weekly
+    ("one tablet each fortnight", "unexpected word 'fortnight'"),
     # grammar #296: "per" with no period
-    ("one tablet per", "ends before its last clause is complete"),
+    ("one tablet per", "the instruction ends before its last clause is complete"),
     # grammar #329: "per month" is a monthly frequency (no fixed number of hours): refused with
     # that reason, not as an unknown word
     ("one tablet per month", "a monthly frequency (no fixed number of hours) is not supported"),
@@ -129,7 +160,7 @@ REFUSED: list[tuple[str, str]] = [
     # grammar #425: "required" alone is not "as required"
     ("one tablet required", "unexpected word 'required'"),
     # grammar #432, #435: "if" alone is not "if required"
-    ("one tablet if", "ends before its last clause is complete"),
+    ("one tablet if", "the instruction ends before its last clause is complete"),
     # grammar #461: "no more than times a day" has no number: refused as an unexpected word,
     # at the word, not as an unreadable instruction
     ("one tablet when required no more than times a day", "unexpected word 'times'"),
@@ -142,7 +173,7 @@ REFUSED: list[tuple[str, str]] = [
     # grammar #597: "8 24 hours" (no "in"): two numbers side by side are not read as a maximum
     ("one tablet when required max 8 24 hours", "unexpected number"),
     # grammar #649: a maximum over 2 days is refused, not read as a daily maximum
-    (f"{PRN} max 16 in any 2 days", "a maximum over a period other than 24 hours"),
+    (f"{PRN} max 16 in any 2 days", "a maximum over a period other than 24 hours is not supported"),
     # grammar #676: "any day" needs "in"
     (f"{PRN} max 8 any day", "unexpected word 'any'"),
     # grammar #689: "8 day" (no "per") is not a daily maximum
@@ -163,8 +194,14 @@ REFUSED: list[tuple[str, str]] = [
     ("one tablet every month", "a monthly interval (no fixed number of hours) is not supported"),
     # opioidcds.dosage.x__assemble__mutmut_287: a maximum of zero is refused, with that reason
     (f"{PRN} max 0 in 24 hours", "a maximum of zero is not supported"),
+    # opioidcds.dosage.x__merge__mutmut_147: the position of an unexpected strength is that of
+    # its number: "one tablet when required max 1 " is 31 characters, so "10mg" starts at 31
+    (f"{PRN} max 1 10mg tablet in 24 hours", "unexpected strength at position 31"),
+    # opioidcds.dosage.x__merge__mutmut_247: an unexpected "half" is reported at its position
+    # ("one tablet twice " is 17 characters)
+    ("one tablet twice half a day", "unexpected number at position 17"),
     # grammar #399: "after" needs its time (or food)
-    ("one tablet after", "ends before its last clause is complete"),
+    ("one tablet after", "the instruction ends before its last clause is complete"),
     # grammar #353: "at a <time>" is not a named time
     ("one tablet at a lunchtime", "unexpected word 'a'"),
 ]
@@ -182,7 +219,10 @@ def test_parsed(text: str, expected: dict[str, Any]) -> None:
 def test_refused(text: str, reason: str) -> None:
     result = parse_dosage(text)
     assert isinstance(result, UnparsedDosage), result
-    assert any(reason in p for p in result.problems), result.problems
+    # the whole problem text, or the text before its position (no extra words around it)
+    assert any(p == reason or p.startswith(f"{reason} at position") for p in result.problems), (
+        result.problems
+    )
 
 
 def test_vulgar_fraction_is_read_as_its_value() -> None:
