@@ -15,6 +15,7 @@ from opioidcds.errors import InvalidInputError
 from opioidcds.rules import RulesetLoadError, load_ruleset
 from opioidcds.rules.conditions import render_condition
 from opioidcds.rules.loader import read_knowledge_file
+from opioidcds.rules.schema import MAX_FILE_BYTES
 
 from .dsl_helpers import MINIMAL, write
 
@@ -152,3 +153,28 @@ def test_unknown_kind_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL.replace('kind = "ruleset"', 'kind = "other"'))
     with pytest.raises(RulesetLoadError, match='\'kind\' must be "ruleset" or "profile"'):
         read_knowledge_file(path)
+
+
+def test_a_file_of_exactly_the_size_limit_is_read_whole(tmp_path: Path) -> None:
+    """loader _read mutants 17, 27, 37: the limit is inclusive and the whole file is read.
+
+    The ruleset is padded with a leading comment to exactly MAX_FILE_BYTES and ends without a
+    newline, so reading one byte less would cut its last string open.
+    """
+    body = MINIMAL.rstrip("\n")
+    padding = MAX_FILE_BYTES - len(body.encode()) - 2  # "#" + padding + "\n"
+    path = tmp_path / "rs.toml"
+    path.write_bytes(("#" + "x" * padding + "\n" + body).encode())
+    assert path.stat().st_size == MAX_FILE_BYTES
+    assert load_ruleset(path).id == "mini"
+    path.write_bytes(("#" + "x" * (padding + 1) + "\n" + body).encode())
+    with pytest.raises(RulesetLoadError, match=f"file larger than {MAX_FILE_BYTES} bytes"):
+        load_ruleset(path)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".YML"])
+def test_yaml_files_are_refused_by_name(tmp_path: Path, suffix: str) -> None:
+    """opioidcds.rules.loader.x__read__mutmut_7: every YAML suffix is refused as YAML."""
+    path = write(tmp_path, MINIMAL, name=f"rs{suffix}")
+    with pytest.raises(RulesetLoadError, match="YAML is not accepted"):
+        load_ruleset(path)
