@@ -12,7 +12,7 @@ One ``mutmut run`` for all the chosen mutmut groups: each run first re-measures 
 the tests cover (the whole test selection under coverage, minutes), so it is done once. mutmut
 generates every mutant, maps each function to the tests that reach it, and runs for each
 mutant only those tests. ``--sample D`` (a digit) runs only the mutants whose number ends in
-``D`` (``*__mutmut_*D``) of the dosage, rules and assess groups (ome runs whole): a systematic
+``D`` (``*__mutmut_*D``) in every chosen group: a systematic
 one-in-ten sample spread over every function and every kind of mutation, the same mutants on
 every run of unchanged code; a full run of ``dosage``, ``rules`` and ``assess`` takes hours on
 a shared 2-core machine. Prints mutmut's progress, then a score per group computed from
@@ -60,12 +60,9 @@ def _mutmut(patterns: list[str]) -> None:
     subprocess.run(cmd, cwd=ROOT, check=True)  # noqa: S603 - our own venv's mutmut
 
 
-# groups a sample applies to (ome, about a thousand fast mutants, always runs whole)
-SAMPLED = {"dosage", "rules", "assess"}
-
-
 def _suffix(group: str, sample: str) -> str:
-    return sample if group in SAMPLED else ""
+    del group  # the sample applies to every mutmut group alike
+    return sample
 
 
 def _members(name: str, group: str, sample: str) -> bool:
@@ -79,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", default="", help="a digit: mutants numbered *D only")
     parser.add_argument("--grammar-sample", type=int, default=0)
     parser.add_argument("--seed", type=int, default=20261122, help="of the grammar sample")
+    parser.add_argument(
+        "--report", action="store_true", help="only report the results of the last run"
+    )
     parser.add_argument("groups", nargs="*", default=[*GROUPS, "grammar"])
     args = parser.parse_args(argv)
     unknown = set(args.groups) - {*GROUPS, "grammar"}
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sample takes one digit")
     started = time.monotonic()
     groups = [g for g in args.groups if g in GROUPS]
-    if groups:
+    if groups and not args.report:
         _mutmut([f"{p}*__mutmut_*{args.sample}" for g in groups for p in GROUPS[g]])
     codes = results()
     for group in groups:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in survived:
             print(f"    survived: {name}")
-    if "grammar" in args.groups:
+    if "grammar" in args.groups and not args.report:
         cmd = [sys.executable, str(ROOT / "scripts" / "mutate_grammar.py")]
         if args.grammar_sample:
             cmd += ["--sample", str(args.grammar_sample), "--seed", str(args.seed)]

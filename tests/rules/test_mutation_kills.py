@@ -178,3 +178,17 @@ def test_yaml_files_are_refused_by_name(tmp_path: Path, suffix: str) -> None:
     path = write(tmp_path, MINIMAL, name=f"rs{suffix}")
     with pytest.raises(RulesetLoadError, match="YAML is not accepted"):
         load_ruleset(path)
+
+
+def test_number_input_messages(tmp_path: Path) -> None:
+    """evaluator _converter mutant 37 and _Plan.build mutant 17: exact field messages."""
+    text = MINIMAL.replace(
+        '[inputs.x]\ntype = "number"\n', '[inputs.x]\ntype = "number"\nrequired = true\n'
+    )
+    rs = load_ruleset(write(tmp_path, text))
+    with pytest.raises(InvalidInputError) as err:
+        rs.evaluate({"x": [1]})
+    assert str(err.value) == "x: must be a number (int, Decimal or decimal string)"
+    with pytest.raises(InvalidInputError) as err:
+        rs.evaluate({"x": None})
+    assert str(err.value) == "x: is required by ruleset 'mini'"
