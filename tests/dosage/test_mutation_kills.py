@@ -200,6 +200,11 @@ REFUSED: list[tuple[str, str]] = [
     # opioidcds.dosage.x__merge__mutmut_247: an unexpected "half" is reported at its position
     # ("one tablet twice " is 17 characters)
     ("one tablet twice half a day", "unexpected number at position 17"),
+    # opioidcds.dosage.x__merge__mutmut_447: "under" without "the tongue" is not a word of the
+    # language ("one tablet " is 11 characters)
+    ("one tablet under", "unrecognised word at position 11"),
+    # opioidcds.dosage.x__merge__mutmut_507: an opening bracket never closed
+    ("one tablet (twice a day", "unbalanced bracket"),
     # grammar #399: "after" needs its time (or food)
     ("one tablet after", "the instruction ends before its last clause is complete"),
     # grammar #353: "at a <time>" is not a named time
