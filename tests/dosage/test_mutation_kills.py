@@ -203,8 +203,12 @@ REFUSED: list[tuple[str, str]] = [
     # opioidcds.dosage.x__merge__mutmut_447: "under" without "the tongue" is not a word of the
     # language ("one tablet " is 11 characters)
     ("one tablet under", "unrecognised word at position 11"),
-    # opioidcds.dosage.x__merge__mutmut_507: an opening bracket never closed
+    # "remove" without "(the) old patch" ("one patch weekly, " is 18 characters)
+    ("one patch weekly, remove", "unrecognised word at position 18"),
+    # opioidcds.dosage.x__merge__mutmut_507: brackets that do not pair; a closing one at 22
+    # ("one tablet twice a day" is 22 characters)
     ("one tablet (twice a day", "unbalanced bracket"),
+    ("one tablet twice a day)", "unbalanced bracket at position 22"),
     # grammar #399: "after" needs its time (or food)
     ("one tablet after", "the instruction ends before its last clause is complete"),
     # grammar #353: "at a <time>" is not a named time
