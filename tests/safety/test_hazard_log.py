@@ -22,9 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAFETY = ROOT / "docs" / "safety"
 
 # Pinned: opening or closing a control is a deliberate edit here and in hazards.toml.
-OPEN_CONTROLS = {
-    "HAZ-016-C2": "4",  # durable-rules 32-bit hash defect: no targeted regression test
-}
+OPEN_CONTROLS: dict[str, str] = {}  # control id -> issue; none open now
 
 REQUIRED_TOPICS = [
     "factor",
@@ -131,11 +129,17 @@ def test_open_controls_are_pinned() -> None:
     )
 
 
-@pytest.mark.parametrize("control_id", sorted(OPEN_CONTROLS))
-def test_open_control(control_id: str) -> None:
-    """Listed in every run's summary (-ra) so open controls cannot be forgotten."""
-    ctl = next(c for _h, c in controls() if c["id"] == control_id)
-    pytest.skip(f"OPEN {control_id} (issue {ctl['issue']}): {ctl['description'][:120]}")
+def test_open_controls_are_reported() -> None:
+    """Open controls are listed in every run's summary (-ra) as a skip, so none is forgotten.
+
+    With no control open the test passes (there is nothing to report).
+    """
+    lines = []
+    for control_id in sorted(OPEN_CONTROLS):
+        ctl = next(c for _h, c in controls() if c["id"] == control_id)
+        lines.append(f"OPEN {control_id} (issue {ctl['issue']}): {ctl['description'][:120]}")
+    if lines:
+        pytest.skip("; ".join(lines))
 
 
 def test_rendering_is_up_to_date() -> None:
