@@ -126,12 +126,13 @@ class PlausibilityLimits(KnowledgeModel):
     @property
     def max_daily_mg(self) -> Decimal:
         """Largest plausible daily amount of one opioid ingredient, in mg."""
-        return self._max_daily_mg
+        # read directly: pydantic's private-attribute hook costs microseconds per call
+        return self.__pydantic_private__["_max_daily_mg"]  # type: ignore[index,no-any-return]
 
     @property
     def max_patch_rate_microgram_per_hour(self) -> Decimal:
         """Largest plausible patch strength, in microgram/hour."""
-        return self._max_rate
+        return self.__pydantic_private__["_max_rate"]  # type: ignore[index,no-any-return]
 
 
 class PlausibilityFile(KnowledgeHeader):
