@@ -179,6 +179,7 @@ class Catalogue:
     products: tuple[Product, ...]
     _by_code: Mapping[str, Product]
     _by_name: Mapping[str, Product]
+    effective_date: str | None = None  # ISO date from catalogue.toml (None: not stated)
 
     def __repr__(self) -> str:
         """Short form: id, version and size (not 2,000 products)."""
@@ -367,6 +368,7 @@ def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogu
         products=products,
         _by_code=MappingProxyType(by_code),
         _by_name=MappingProxyType(by_name),
+        effective_date=str(meta["effective_date"]) if "effective_date" in meta else None,
     )
 
 

@@ -145,8 +145,7 @@ def vocabulary_sources(vocabulary: Vocabulary) -> tuple[KnowledgeSource, ...]:
 def catalogue_source(catalogue: Catalogue) -> KnowledgeSource:
     """The source entry of a product catalogue (hash of its id, version and every product).
 
-    The catalogue object records no effective date (``catalogue.toml`` has one, but a loaded
-    :class:`~opioidcds.products.Catalogue` does not keep it), so ``effective_date`` is ``None``.
+    ``effective_date`` is the catalogue's own (``catalogue.toml``), ``None`` when not stated.
     """
     content = {
         "id": catalogue.id,
@@ -157,7 +156,7 @@ def catalogue_source(catalogue: Catalogue) -> KnowledgeSource:
         kind="catalogue",
         id=catalogue.id,
         version=catalogue.version,
-        effective_date=None,
+        effective_date=catalogue.effective_date,
         sha256=_sha256(canonical_json(content)),
     )
 
@@ -198,7 +197,7 @@ def screening_method_source(method: ScreeningMethod) -> KnowledgeSource:
         kind="screening-method",
         id=method.id,
         version=method.version,
-        effective_date=None,
+        effective_date=method.effective_date,
         sha256=_sha256(canonical_json(asdict(method))),
     )
 

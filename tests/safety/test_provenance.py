@@ -159,6 +159,11 @@ def test_ome_result_names_table_vocabulary_and_catalogue_when_consulted() -> Non
     ).provenance
     assert _kinds(by_code)["catalogue"] == ["uk-dmd-opioids"]
     assert by_code.knowledge_sha256 != plain.knowledge_sha256
+    # the catalogue's own effective date (catalogue/catalogue.toml, read independently)
+    header = tomllib.loads(
+        (knowledge_dir("catalogue") / "catalogue.toml").read_text(encoding="utf-8")
+    )
+    assert by_code.sources("catalogue")[0].effective_date == str(header["effective_date"])
     # a catalogue passed by the caller is listed even when no prescription names a product
     passed = calculate_ome([Prescription(**_OXY)], catalogue=load_catalogue()).provenance
     assert passed == by_code
@@ -222,6 +227,11 @@ def test_every_result_type_carries_its_provenance() -> None:
     assert "worklist-priority" in sk["ruleset"]
     assert sk["screening-method"] == ["population-screening"]
     assert sk["catalogue"] == ["uk-dmd-opioids"]
+    method_header = tomllib.loads(
+        (knowledge_dir("population_method") / "screening.toml").read_text(encoding="utf-8")
+    )
+    (method,) = screening.sources("screening-method")
+    assert method.effective_date == str(method_header["effective_date"])
 
 
 def test_provenance_is_computed_once_per_bundle() -> None:

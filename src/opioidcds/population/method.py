@@ -30,6 +30,7 @@ class ScreeningMethod:
     estimate; ``default_supply_days``: the period of a lone issue without ``days_supply``.
     ``order_within_band``: worklist keys after the priority band, largest first.
     ``report_rows``: worklist rows shown in the HTML report (all rows are in the files).
+    ``effective_date``: the method file's own (ISO), shown in every screening's provenance.
     """
 
     id: str
@@ -40,6 +41,7 @@ class ScreeningMethod:
     order_within_band: tuple[str, ...]
     report_rows: int
     citations: dict[str, str]
+    effective_date: str | None = None  # ISO date stated by the method file
 
 
 def _positive_int(data: dict[str, object], key: str, file: str) -> int:
@@ -78,6 +80,7 @@ def load_method(path: str | Path) -> ScreeningMethod:
         order_within_band=order,
         report_rows=_positive_int(worklist, "report_rows", p.name),
         citations=citations,
+        effective_date=str(data["effective_date"]) if "effective_date" in data else None,
     )
 
 
