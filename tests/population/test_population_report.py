@@ -19,6 +19,7 @@ from opioidcds.errors import InvalidInputError, OpioidCDSError
 from opioidcds.population import Screening, screen
 from opioidcds.population.outcomes import outcomes
 from opioidcds.population.report import ome_bins, render_html, worklist_frame, write_outputs
+from opioidcds.population.synthetic import marked_synthetic
 from opioidcds.rules import load_profile
 
 from .helpers import AS_OF, code, day, issues, patients
@@ -121,6 +122,29 @@ def test_cli_screens_the_bundled_example(tmp_path: Path) -> None:
     assert "SYN-" not in done.stdout + done.stderr  # no identifiers on the terminal
     assert (tmp_path / "report.html").exists()
     assert (tmp_path / "worklist.csv").exists()
+    # the example was made by `opioidcds demo-data`: every output says it is synthetic
+    assert "SYNTHETIC DATA" in done.stdout
+    assert "SYNTHETIC DATA" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "summary.json").read_text())["synthetic_data"] is True
+
+
+def test_synthetic_banner_only_for_a_marked_extract(tmp_path: Path) -> None:
+    s = _screening()
+    assert "SYNTHETIC DATA" not in render_html(s)
+    assert "SYNTHETIC DATA" in render_html(s, synthetic=True)
+    plain = tmp_path / "plain.csv"
+    issues([("p1", day(2), code(CC), None, "56", None, "28")]).write_csv(plain)
+    assert marked_synthetic(plain) is False
+    marked = tmp_path / "marked.csv"
+    pl.read_csv(plain, infer_schema=False).with_columns(
+        pl.lit("SYNTHETIC").alias("synthetic")
+    ).write_csv(marked)
+    assert marked_synthetic(marked) is True
+    marked.with_suffix(".parquet").write_bytes(b"")  # unreadable: not marked, no crash
+    assert marked_synthetic(marked.with_suffix(".parquet")) is False
+    paths = write_outputs(s, tmp_path / "out", synthetic=False)
+    summary = next(p for p in paths if p.name == "summary.json")
+    assert json.loads(summary.read_text())["synthetic_data"] is False
 
 
 def test_cli_missing_column_is_exit_2(tmp_path: Path) -> None:

@@ -106,6 +106,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
         from opioidcds.population.outcomes_report import terminal_rows  # noqa: PLC0415
         from opioidcds.population.report import OUTPUT_FORMATS, write_outputs  # noqa: PLC0415
         from opioidcds.population.schema import read_practices  # noqa: PLC0415
+        from opioidcds.population.synthetic import marked_synthetic  # noqa: PLC0415
     except ImportError:
         typer.echo(
             "opioidcds: screen needs the 'population' extra: pip install 'opioidcds[population]'",
@@ -141,6 +142,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
                 earlier = screen(issues, patients, as_of=base_date, profile=prof)
                 practices = read_practices(issues, up_to=result.as_of)
                 outcomes = compare(earlier, result, practices=practices, profile=prof)
+        synthetic = marked_synthetic(issues)
         paths = write_outputs(
             result,
             out,
@@ -149,11 +151,14 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
             outcomes=outcomes,
             outcomes_note=why_not,
             profile=prof,
+            synthetic=synthetic,
         )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     Console().print(
         summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
     )
+    if synthetic:
+        typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
     for p in paths:
         typer.echo(f"wrote {p}")

@@ -59,6 +59,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
             local_session,
             screen_spark,
         )
+        from opioidcds.population.synthetic import marked_synthetic  # noqa: PLC0415
     except ImportError:
         typer.echo(
             "opioidcds: screen-spark needs the 'spark' extra: pip install 'opioidcds[spark]'",
@@ -81,10 +82,13 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         )
         screening = result.to_screening()
         result.unpersist()
-        paths = write_outputs(screening, out, formats=wanted, html=html)
+        synthetic = marked_synthetic(issues)
+        paths = write_outputs(screening, out, formats=wanted, html=html, synthetic=synthetic)
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     table = summary_table(screening, [], engine_note=" (Spark)")
     Console().print(table)
+    if synthetic:
+        typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
     for p in paths:
         typer.echo(f"wrote {p}")

@@ -16,6 +16,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:75em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #bbb;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#eee} td.num{text-align:right} .note{color:#555;font-size:.9em}
+.synthetic{background:#fff3cd;border:2px solid #b58100;padding:.6em;font-size:1.1em}
 """
 
 

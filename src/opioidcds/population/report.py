@@ -135,9 +135,10 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
 
 
 def _summary(
-    screening: Screening, outcomes: Outcomes | None, why_not: str | None
+    screening: Screening, outcomes: Outcomes | None, why_not: str | None, *, synthetic: bool
 ) -> dict[str, object]:
     return {
+        "synthetic_data": synthetic,
         "outcomes": outcomes_summary(outcomes, why_not or NO_BASELINE),
         "as_of": screening.as_of.isoformat() if screening.as_of else None,
         "engine": screening.engine,
@@ -175,6 +176,7 @@ def write_outputs(
     outcomes_note: str | None = None,
     knowledge: Knowledge | None = None,
     profile: Profile | None = None,
+    synthetic: bool = False,
 ) -> list[Path]:
     """Write the outputs of ``screening`` into ``out_dir``; return the paths written.
 
@@ -183,6 +185,8 @@ def write_outputs(
     ``outcomes_patients.csv``, and with ``html`` ``report.html``; without ``outcomes``,
     ``outcomes_note`` says why (default: no baseline date was given). ``knowledge`` and
     ``profile`` must be those the screening used (the report's OME bins come from them).
+    ``synthetic`` (the extract is marked synthetic: :func:`~.synthetic.marked_synthetic`) puts
+    a SYNTHETIC banner on the report and ``synthetic_data: true`` in the summary.
 
     Raises:
         InvalidInputError: an unknown format, or a profile other than the screening's.
@@ -215,7 +219,11 @@ def write_outputs(
     problems.write_csv(out / "problems.csv")
     written.append(out / "problems.csv")
     (out / "summary.json").write_text(
-        json.dumps(_summary(screening, outcomes, outcomes_note), indent=1, sort_keys=True),
+        json.dumps(
+            _summary(screening, outcomes, outcomes_note, synthetic=synthetic),
+            indent=1,
+            sort_keys=True,
+        ),
         encoding="utf-8",
     )
     written.append(out / "summary.json")
@@ -230,6 +238,7 @@ def write_outputs(
             outcomes_note=outcomes_note,
             knowledge=kb,
             profile=profile,
+            synthetic=synthetic,
         )
         (out / "report.html").write_text(page, encoding="utf-8")
         written.append(out / "report.html")
@@ -237,6 +246,11 @@ def write_outputs(
 
 
 # --- HTML ------------------------------------------------------------------------------------
+
+SYNTHETIC_BANNER: Final = (
+    '<p class="synthetic"><strong>SYNTHETIC DATA</strong>: the extract is marked synthetic '
+    '(column "synthetic"): invented people, not a real practice; not for clinical use.</p>'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,17 +327,20 @@ def render_html(
     outcomes_note: str | None = None,
     knowledge: Knowledge | None = None,
     profile: Profile | None = None,
+    synthetic: bool = False,
 ) -> str:
     """The self-contained HTML report of ``screening`` (all text escaped).
 
     ``knowledge`` and ``profile`` must be those the screening used (the OME chart's bins come
     from their thresholds); ``outcomes``, when given, adds "Outcomes over time" (otherwise
     the section says why there are none: ``outcomes_note``, default "no baseline date").
+    ``synthetic`` puts a SYNTHETIC DATA banner at the top.
 
     Raises:
         InvalidInputError: a profile other than the screening's.
     """
     kb = _check_profile(screening, knowledge, profile)
+    banner = "\n" + SYNTHETIC_BANNER if synthetic else ""
     bins = ome_bins(kb, profile)
     edges = "; ".join(f"{format_decimal(b.high)} = {b.source}" for b in bins if b.high is not None)
     c = screening.counts
@@ -377,7 +394,7 @@ def render_html(
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Opioid population screening, as of {escape(as_of)}</title><style>{CSS}</style></head>
 <body>
-<h1>Opioid population screening</h1>
+<h1>Opioid population screening</h1>{banner}
 <p>As of {escape(as_of)}. Worklist of people on long-term opioids for chronic non-cancer pain,
 in priority order, with the reasons. Every row is an offer of support to review with the
 person, not an order. Identifiers are pseudonymous, as in the extract.</p>

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import polars as pl
@@ -27,6 +28,7 @@ __all__ = [
     "SyntheticPopulation",
     "demo_practice",
     "generate",
+    "marked_synthetic",
 ]
 
 # (product name, (dosage text, quantity per 28 days)..., lower regimen used by a reducing
@@ -355,3 +357,26 @@ def demo_practice(
         patients=pop.patients.with_columns(mark),
         as_of=pop.as_of,
     )
+
+
+def marked_synthetic(source: str | Path | pl.DataFrame) -> bool:
+    """Whether an issue extract says it is synthetic (a ``synthetic`` column with SYNTHETIC).
+
+    Used to put a SYNTHETIC banner on the outputs of a screening of demo data, so a report of
+    invented people is never mistaken for a real practice's. An extract without the column, or
+    one that cannot be read here, is not marked (the screening itself reports unreadable files).
+    """
+    try:
+        if isinstance(source, pl.DataFrame):
+            frame = source.lazy()
+        elif Path(source).suffix.lower() in (".parquet", ".pq"):
+            frame = pl.scan_parquet(source)
+        else:
+            frame = pl.scan_csv(source, infer_schema=False)
+        names = {c.strip().lower(): c for c in frame.collect_schema().names()}
+        if "synthetic" not in names:
+            return False
+        mark = pl.col(names["synthetic"]).cast(pl.String).str.strip_chars() == SYNTHETIC_MARK
+        return frame.filter(mark).head(1).collect().height > 0
+    except (OSError, pl.exceptions.PolarsError):
+        return False
