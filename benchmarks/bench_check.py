@@ -18,10 +18,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from opioidcds.assess import _ome, _present_alerts, check_prescription, default_knowledge
-from opioidcds.models import Prescription
-from opioidcds.ome import _measure_cached
-from opioidcds.patient import Patient
+from opioidcds import Patient, Prescription, check_prescription, default_knowledge
+from opioidcds._decide.alerts import _present_alerts
+from opioidcds._decide.assessment import _ome
+from opioidcds._measure.ome import _measure_cached
 
 RUNS = 20_000
 WARMUP = 500

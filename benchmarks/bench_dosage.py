@@ -14,7 +14,8 @@ import statistics
 import sys
 import time
 
-from opioidcds.dosage import Dosage, clear_dosage_cache, parse_dosage
+from opioidcds import Dosage, parse_dosage
+from opioidcds._resolve.dosage import clear_dosage_cache
 
 _DOSES = [
     "{n}",

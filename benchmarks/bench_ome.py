@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from opioidcds import Prescription, calculate_ome
-from opioidcds.ome import _measure_cached
+from opioidcds._measure.ome import _measure_cached
 
 PATIENT = [
     Prescription(

@@ -19,8 +19,7 @@ from collections.abc import Callable
 from bench_check import NEW, PATIENT
 from bench_ome import PATIENT as PRESCRIPTIONS
 
-from opioidcds import calculate_ome
-from opioidcds.assess import assess, check_prescription, default_knowledge
+from opioidcds import assess, calculate_ome, check_prescription, default_knowledge
 
 RUNS = 20_000
 
@@ -47,7 +46,8 @@ def _measure(name: str, fn: Callable[[], object], runs: int) -> None:
 
 def _provenance_cost() -> None:
     try:
-        from opioidcds.provenance import clear_cache, for_knowledge  # noqa: PLC0415
+        from opioidcds._decide.knowledge import for_knowledge  # noqa: PLC0415
+        from opioidcds._knowledge.provenance import clear_cache  # noqa: PLC0415
     except ImportError:  # before provenance existed
         print("provenance: not in this version")
         return

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from opioidcds.rules import BackendError, load_ruleset
-from opioidcds.rules.durable_backend import DurableRuleset
+from opioidcds import BackendError, load_ruleset
+from opioidcds._decide.rules.durable_backend import DurableRuleset
 
 RULESET = Path(__file__).resolve().parent.parent / "tests" / "rules" / "fixtures" / "bench20.toml"
 INPUT: dict[str, object] = {

@@ -21,12 +21,9 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
+    from opioidcds import OpioidCDSError, calculate_ome, load_table, parse_dosage
+    from opioidcds._knowledge.units import parse_amount, parse_strength
     from opioidcds.cli.ome_cmd import parse_prescriptions
-    from opioidcds.dosage import parse_dosage
-    from opioidcds.errors import OpioidCDSError
-    from opioidcds.ome import calculate_ome
-    from opioidcds.tables import load_table
-    from opioidcds.units import parse_amount, parse_strength
 
 _TMP = Path(tempfile.mkdtemp(prefix="opioidcds-fuzz-"))
 

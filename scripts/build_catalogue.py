@@ -5,8 +5,9 @@ Usage (from the repository root)::
     python scripts/build_catalogue.py [CODELIST_DIR] [--out catalogue] [--check]
 
 ``CODELIST_DIR`` defaults to ``../shared/reference/dmd_codelists`` relative to the repository
-root. Every dm+d name is parsed by :mod:`opioidcds.products_parser`; names it cannot parse must
-be reviewed in ``catalogue/review.toml`` (hand-fixed or excluded), otherwise the build fails.
+root. Every dm+d name is parsed by :mod:`opioidcds._knowledge.product_names`; names it cannot
+parse must be reviewed in ``catalogue/review.toml`` (hand-fixed or excluded), otherwise the build
+fails.
 Codes named ``"VMP previous to <code>"`` (superseded VMP codes) take the fields of the VMP that
 replaced them. Output (deterministic, byte-identical on re-run):
 
@@ -31,13 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from opioidcds.products import (
-    CATALOGUE_COLUMNS,
-    CATALOGUE_FILE,
-    MedicineClass,
-    classify_medicine,
-)
-from opioidcds.products_parser import (
+from opioidcds import MedicineClass, classify_medicine
+from opioidcds._knowledge.product_names import (
     NameParser,
     ParsedIngredient,
     ParsedName,
@@ -46,6 +42,7 @@ from opioidcds.products_parser import (
     Vocabulary,
     format_strength,
 )
+from opioidcds._knowledge.products import CATALOGUE_COLUMNS, CATALOGUE_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CODELISTS = REPO.parent / "shared" / "reference" / "dmd_codelists"
@@ -327,8 +324,9 @@ def _metadata(sources: list[tuple[str, str]], counts: dict[str, int], csv_sha: s
         'brands_file = "brands.toml"',
         'vocabularies = ["conversion_tables/ingredients.toml", "conversion_tables/forms.toml"]',
         "notes = [",
-        '  "Every entry is derived from its dm+d name by opioidcds.products_parser, or from a '
-        'reviewed hand-fix (review.toml), or (superseded VMP codes) from its successor VMP.",',
+        '  "Every entry is derived from its dm+d name by the product-name parser of opioidcds, '
+        "or from a reviewed hand-fix (review.toml), or (superseded VMP codes) from its "
+        'successor VMP.",',
         '  "VMP/AMP kind is the dmd_type column of the codelists.",',
         "]",
         "",

@@ -18,7 +18,8 @@ Mutation operators (each applied at every place it fits, one mutant per place):
   literals (its numbers come from the terminals: a DAY is 1 day, TWICE is 2), so this is the
   grammar's "change a number".
 
-Each mutant runs in a forked child of this process: the child points ``opioidcds.dosage`` at
+Each mutant runs in a forked child of this process: the child points
+``opioidcds._resolve.dosage`` at
 the mutated grammar text (its ``resources`` reader) and runs pytest in-process on the dosage
 tests, stopping at the first failure (``-x``). Results: **killed** (a test failed),
 **survived** (all passed), **refused** (lark cannot build an LALR(1) parser from the mutated
@@ -233,7 +234,7 @@ def _builds(text: str) -> bool:
     """Whether lark builds the library's strict LALR(1) parser from ``text``."""
     from lark import Lark  # noqa: PLC0415 - imported once, in the parent
 
-    from opioidcds import dosage  # noqa: PLC0415
+    from opioidcds._resolve import dosage  # noqa: PLC0415
 
     try:
         Lark(
@@ -269,7 +270,7 @@ class _Files:
 def _run_child(text: str) -> int:
     import pytest  # noqa: PLC0415
 
-    from opioidcds import dosage  # noqa: PLC0415
+    from opioidcds._resolve import dosage  # noqa: PLC0415
 
     dosage.resources = _Files(text)  # type: ignore[attr-defined,assignment]
     for name in ("_parser", "_tables"):
@@ -340,9 +341,6 @@ def main(argv: list[str] | None = None) -> int:
     # import once in the parent what every child needs, so each fork starts warm (not
     # hypothesis: a pytest plugin imported before pytest starts cannot be assertion-rewritten)
     import pytest  # noqa: F401, PLC0415
-
-    import opioidcds.dosage  # noqa: PLC0415
-    import opioidcds.ome  # noqa: F401, PLC0415
 
     results: list[Result] = []
     started = time.monotonic()

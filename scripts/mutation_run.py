@@ -38,10 +38,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GROUPS = {
-    "ome": ("opioidcds.ome.", "opioidcds.resolve.", "opioidcds.units."),
-    "dosage": ("opioidcds.dosage.",),
-    "rules": ("opioidcds.rules.",),
-    "assess": ("opioidcds.assess.",),
+    "ome": (
+        "opioidcds._measure.ome.",
+        "opioidcds._resolve.prescription.",
+        "opioidcds._knowledge.units.",
+    ),
+    "dosage": ("opioidcds._resolve.dosage.",),
+    "rules": ("opioidcds._decide.rules.",),
+    "assess": (
+        "opioidcds._decide.knowledge.",
+        "opioidcds._decide.assessment.",
+        "opioidcds._decide.alerts.",
+    ),
 }
 _KILLED = {1, 3, 36, 24, -24, 152, 255, 37}  # killed, pytest error, timeouts, type check
 _SURVIVED = {0}

@@ -17,11 +17,9 @@ from typing import Any
 
 from docgen_markdown import anchor, code, esc, slug, table
 
-from opioidcds.rules.conditions import format_value, render_condition
-from opioidcds.rules.evaluator import Ruleset
-from opioidcds.rules.loader import load_profile, load_ruleset
-from opioidcds.rules.profiles import Profile
-from opioidcds.tables import DEFAULT_TABLE_ID, ConversionTable, load_table
+from opioidcds import ConversionTable, Profile, Ruleset, load_profile, load_ruleset, load_table
+from opioidcds._decide.rules.conditions import format_value, render_condition
+from opioidcds._knowledge.tables import DEFAULT_TABLE_ID
 
 __all__ = ["KNOWLEDGE_FOLDERS", "knowledge_files", "render"]
 
@@ -373,7 +371,7 @@ def render(root: Path) -> str:
     """Return the generated Markdown of the clinical-basis page for the repository ``root``.
 
     Raises:
-        opioidcds.errors.KnowledgeBaseError: a knowledge file does not load (the build fails).
+        opioidcds._errors.KnowledgeBaseError: a knowledge file does not load (the build fails).
     """
     files = knowledge_files(root)
     tables, rulesets, profiles, others = [], [], [], []

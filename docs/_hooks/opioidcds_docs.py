@@ -14,7 +14,7 @@ At every build it:
   those repository files (``../rules/x.toml``) to the published copies; a link to a file that
   does not exist is left alone, so the strict build reports it;
 * adds the repository's ``CHANGELOG.md`` as the page ``changelog.md``;
-* shows the docstrings' Sphinx roles (``:class:`~opioidcds.models.Prescription```) as code,
+* shows the docstrings' Sphinx roles (``:class:`~opioidcds.Prescription```) as code,
   the last component only after ``~``, as Sphinx would.
 
 An unknown marker or a failing generator stops the build (``PluginError``).
@@ -35,7 +35,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-from opioidcds.errors import OpioidCDSError
+from opioidcds import OpioidCDSError
 
 PUBLISHED_FOLDERS = (*KNOWLEDGE_FOLDERS, "examples")
 """Repository folders copied into the site under ``repo/`` (pages may link to their files)."""

@@ -22,13 +22,14 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from opioidcds.errors import OpioidCDSError
-from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
-from opioidcds.ome import calculate_ome
-from opioidcds.patient import Patient, medicine_classes
-from opioidcds.products import Catalogue, MedicineClass, Product, load_catalogue
-from opioidcds.tables import ConversionTable, default_table
-from opioidcds.vocabulary import FormKind, Vocabulary, default_vocabulary
+from opioidcds._errors import OpioidCDSError
+from opioidcds._inputs.patient import Patient, medicine_classes
+from opioidcds._inputs.prescription import Prescription, PrnPolicy
+from opioidcds._knowledge.products import Catalogue, MedicineClass, Product, load_catalogue
+from opioidcds._knowledge.tables import ConversionTable, default_table
+from opioidcds._knowledge.vocabulary import FormKind, Vocabulary, default_vocabulary
+from opioidcds._measure.ome import calculate_ome
+from opioidcds._measure.results import ItemStatus, OMEResult
 
 __all__ = [
     "check_ome_invariants",
@@ -437,7 +438,7 @@ def dosage_texts(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
     """A UK-style dosage instruction and the structured dose it means.
 
     Returns ``(text, fields)`` where ``fields`` are the :class:`Prescription` dose fields the
-    text states (as :meth:`opioidcds.dosage.Dosage.to_prescription_fields` returns them), e.g.
+    text states (as :meth:`opioidcds.Dosage.to_prescription_fields` returns them), e.g.
     ``("take 1-2 tablets every 4-6 hours when required, max 8 doses in 24 hours",
     {"dose_quantity": 1, "dose_quantity_max": 2, ...})``. Covers digits and number words,
     dose and frequency ranges, "times a day" and "every n hours", PRN with and without a
@@ -499,7 +500,7 @@ def fhir_medication_requests(
     the dose (``doseQuantity``), the timing (``frequency`` per day or one dose per ``period``
     hours), ``asNeededBoolean`` and, for a PRN, ``maxDosePerPeriod`` per 24 hours (in the dose
     unit: the drawn maximum number of doses times the dose). Reading the resource with
-    :func:`opioidcds.fhir.from_medication_request` must give the prescription's OME.
+    :func:`opioidcds._resolve.fhir.from_medication_request` must give the prescription's OME.
     """
     rx = draw(dmd_prescriptions(catalogue, by_name=False))
     dose = rx.dose_quantity or Decimal(1)

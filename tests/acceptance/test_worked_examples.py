@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from opioidcds.models import ItemStatus, Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.tables import default_table
+from opioidcds import ItemStatus, Prescription, calculate_ome
+from opioidcds._knowledge.tables import default_table
 
 # (drug, form, strength, dose_quantity, dose_unit, frequency, expected mg OME/day)
 UK: list[tuple[str, str, str, Any, str, dict[str, int], str]] = [

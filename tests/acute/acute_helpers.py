@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from opioidcds.acute import AcuteEpisode
+from opioidcds import AcuteEpisode
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds.acute import AcuteEpisode, check_discharge
-from opioidcds.errors import InvalidInputError, UnknownProductError
+from opioidcds import AcuteEpisode, InvalidInputError, UnknownProductError, check_discharge
 
 from .acute_helpers import OXY_IR, T0, bolus
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.cli.app import app
-from opioidcds.knowledge_paths import knowledge_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "discharge-example.json"

@@ -6,16 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds.acute import (
+from opioidcds import (
     CareSetting,
     DischargeCheck,
+    InvalidInputError,
     check_discharge,
     check_episode,
-    discharge_ruleset,
+    load_profile,
 )
-from opioidcds.errors import InvalidInputError
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import load_profile
+from opioidcds._decide.hospital import discharge_ruleset
+from opioidcds._knowledge.paths import knowledge_dir
 
 from .acute_helpers import METHADONE, MORPHINE_IR, OXY_IR, OXY_MR, PREGABALIN, discharge
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.acute import InpatientCheck, check_episode, check_inpatient
-from opioidcds.errors import InvalidInputError
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds import InpatientCheck, InvalidInputError, check_episode, check_inpatient
+from opioidcds._knowledge.paths import knowledge_dir
 
 from .acute_helpers import T0, bolus, inpatient
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.acute import AcuteEpisode, check_discharge, check_inpatient
+from opioidcds import AcuteEpisode, check_discharge, check_inpatient
 
 from .acute_helpers import METHADONE, MORPHINE_IR, OXY_IR, OXY_MR, PREGABALIN, T0
 

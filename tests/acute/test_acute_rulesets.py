@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds.acute import discharge_ruleset, inpatient_ruleset
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import DecisionStatus, HitPolicy, Ruleset, lint_path
+from opioidcds import DecisionStatus, HitPolicy, Ruleset, lint_path
+from opioidcds._decide.hospital import discharge_ruleset, inpatient_ruleset
+from opioidcds._knowledge.paths import knowledge_dir
 
 
 @pytest.mark.parametrize("rs", [discharge_ruleset(), inpatient_ruleset()], ids=lambda r: r.id)

@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from opioidcds.assess import FactorStatus, assess
-from opioidcds.models import Prescription
-from opioidcds.patient import IssueRecord, Patient
+from opioidcds import FactorStatus, IssueRecord, Patient, Prescription, assess
 
 P = FactorStatus.PRESENT
 A = FactorStatus.ABSENT

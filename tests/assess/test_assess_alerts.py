@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds.assess import AlertSeverity, check_prescription
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.patient import Patient
+from opioidcds import AlertSeverity, InvalidInputError, Patient, Prescription, check_prescription
 
 
 def morphine_mr(mg: int) -> Prescription:

@@ -8,9 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.assess import assess
+from opioidcds import InvalidInputError, OpioidCDSError, assess
 from opioidcds.cli.assess_cmd import parse_check, parse_patient
-from opioidcds.errors import InvalidInputError, OpioidCDSError
 
 IDENTIFIER = "Zq7-NHS-9434765919"  # looks like a patient identifier; must never be echoed
 FIELDS = [

@@ -6,9 +6,7 @@ import datetime as dt
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.patient import IssueRecord, Patient, Sex
+from opioidcds import InvalidInputError, IssueRecord, Patient, Prescription, Sex
 
 OXY = Prescription(
     drug="oxycodone",

@@ -19,12 +19,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from opioidcds.assess import Assessment, check_prescription, default_knowledge
-from opioidcds.assess import assess as assess_patient
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.patient import Patient
+from opioidcds import (
+    Assessment,
+    InvalidInputError,
+    Patient,
+    Prescription,
+    calculate_ome,
+    check_prescription,
+    default_knowledge,
+)
+from opioidcds import assess as assess_patient
 from opioidcds.testing import co_medicines, convertible_prescriptions, patients
 
 KB = default_knowledge()

@@ -6,10 +6,21 @@ import re
 
 import pytest
 
-from opioidcds.assess import REQUIRED_RULESETS, default_knowledge, load_knowledge
-from opioidcds.errors import KnowledgeBaseError, OpioidCDSError
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import HitPolicy, lint_path
+from opioidcds import (
+    HitPolicy,
+    KnowledgeBaseError,
+    OpioidCDSError,
+    Patient,
+    Prescription,
+    assess,
+    check_prescription,
+    default_knowledge,
+    lint_path,
+    load_knowledge,
+    load_profile,
+)
+from opioidcds._decide.knowledge import REQUIRED_RULESETS
+from opioidcds._knowledge.paths import knowledge_dir
 
 KB = default_knowledge()
 STIGMA = re.compile(r"\b(addict\w*|abuse\w*|misuse\w*|junkie|drug[- ]seeking)\b", re.IGNORECASE)
@@ -67,11 +78,6 @@ def test_a_bundle_without_a_required_ruleset_is_refused() -> None:
 
 
 def test_the_opioids_aware_90_profile_lowers_the_dose_factor() -> None:
-    from opioidcds.assess import assess  # noqa: PLC0415 - local to this test
-    from opioidcds.models import Prescription  # noqa: PLC0415
-    from opioidcds.patient import Patient  # noqa: PLC0415
-    from opioidcds.rules import load_profile  # noqa: PLC0415
-
     profile = load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
     # morphine 50 mg x 2/day = 100 mg OME/day: not > 120 (default), but > 90 (profile)
     rx = Prescription(
@@ -113,11 +119,6 @@ def test_inline_examples_agree_on_the_durable_backend(ruleset_id: str) -> None:
 
 
 def test_profile_thresholds_are_named_in_alerts() -> None:
-    from opioidcds.assess import check_prescription  # noqa: PLC0415 - local to this test
-    from opioidcds.models import Prescription  # noqa: PLC0415
-    from opioidcds.patient import Patient  # noqa: PLC0415
-    from opioidcds.rules import load_profile  # noqa: PLC0415
-
     profile = load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
 
     def morphine(mg: int) -> Prescription:

@@ -6,7 +6,7 @@ evaluated to show the tables are monotone and match the design in docs/risk-and-
 
 from __future__ import annotations
 
-from opioidcds.assess import default_knowledge
+from opioidcds import default_knowledge
 
 KB = default_knowledge()
 LEVEL = KB.rulesets["risk-level"]

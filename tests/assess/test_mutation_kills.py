@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds.assess import check_prescription, load_knowledge
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.patient import Patient
+from opioidcds import InvalidInputError, Patient, Prescription, check_prescription, load_knowledge
 
 KNOWN = {"benzodiazepine_coprescribed": False, "gabapentinoid_coprescribed": False}
 

@@ -14,11 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds import Prescription
-from opioidcds.assess import assess
-from opioidcds.errors import OpioidCDSError
-from opioidcds.patient import Patient
-from opioidcds.rules import load_profile
+from opioidcds import OpioidCDSError, Patient, Prescription, assess, load_profile
 
 PROFILE = """
 kind = "profile"

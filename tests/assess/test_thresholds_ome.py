@@ -29,13 +29,20 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds.acute import AcuteEpisode, check_discharge
-from opioidcds.assess import FactorStatus, assess, check_prescription
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.patient import Patient
-from opioidcds.rules import Profile, load_profile, load_ruleset
+from opioidcds import (
+    AcuteEpisode,
+    FactorStatus,
+    Patient,
+    Prescription,
+    Profile,
+    assess,
+    calculate_ome,
+    check_discharge,
+    check_prescription,
+    load_profile,
+    load_ruleset,
+)
+from opioidcds._knowledge.paths import knowledge_dir
 
 RULES = knowledge_dir("rules")
 DELTAS = ("-0.01", "-0.001", "0", "0.000001", "0.001", "0.01")

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opioidcds import KnowledgeBaseError
 from opioidcds.cdshooks import CDSHooksService
 from opioidcds.cdshooks.acute_fhir import load_acute_mapping
 from opioidcds.cdshooks.models import CardsResponse, HookRequest
-from opioidcds.errors import KnowledgeBaseError
 
 from .hooks_helpers import hook_request, med_request, named_request
 
@@ -280,7 +280,7 @@ def test_mapping_file_is_checked(tmp_path: Any) -> None:
 def test_trust_profile_changes_the_limit() -> None:
     # rules/profiles/example-acute-trust.toml: max_days_supply_new_opioid = 5, so 6 > 5 fires
     # there while the default 7 does not
-    from opioidcds.rules import load_profile  # noqa: PLC0415 - only this test needs it
+    from opioidcds import load_profile  # noqa: PLC0415 - only this test needs it
 
     root = load_acute_mapping.__globals__["knowledge_dir"]("rules")
     profile = load_profile(root / "profiles" / "example-acute-trust.toml")

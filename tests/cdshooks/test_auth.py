@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from opioidcds import KnowledgeBaseError
 from opioidcds.cdshooks import CDSHooksService, FeedbackStore
 from opioidcds.cdshooks.app import LOGGER_NAME, create_app
 from opioidcds.cdshooks.auth import AuthError, JWTVerifier, TrustConfig, load_trusted_issuers
-from opioidcds.errors import KnowledgeBaseError
 
 from .hooks_helpers import AsgiClient, hook_request, med_request
 

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from opioidcds import InvalidInputError, OpioidCDSError
+from opioidcds._resolve.fhir import prescriptions_from_medication_request
 from opioidcds.cdshooks.r4 import validate_medication_request
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.fhir import prescriptions_from_medication_request
 
 from . import cdc_convert
 from .hooks_helpers import med_request, named_request

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds.assess import load_knowledge
+from opioidcds import KnowledgeBaseError, load_knowledge
 from opioidcds.cdshooks import (
     CDSHooksService,
     PrefetchMissingError,
@@ -19,7 +19,6 @@ from opioidcds.cdshooks import (
 )
 from opioidcds.cdshooks.cards import escape_markdown, short_summary
 from opioidcds.cdshooks.models import Card, HookRequest
-from opioidcds.errors import KnowledgeBaseError
 
 from .hooks_helpers import bundle, condition, hook_request, med_request, named_request
 

@@ -222,20 +222,24 @@ def test_run_example_fails_on_an_unexpected_exit_code() -> None:
 
 
 def _python_blocks(page_name: str) -> list[str]:
-    text = (DOCS / page_name).read_text(encoding="utf-8")
+    path = ROOT / page_name if page_name == "README.md" else DOCS / page_name
+    text = path.read_text(encoding="utf-8")
     return re.findall(r"^```python\n(.*?)^```$", text, re.MULTILINE | re.DOTALL)
 
 
-@pytest.mark.parametrize("page_name", ["getting-started.md", "dsl-profile-example.md"])
+@pytest.mark.parametrize(
+    "page_name", ["README.md", "getting-started.md", "dsl-profile-example.md", "architecture.md"]
+)
 def test_python_examples_of_the_page_run(
     page_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocks = _python_blocks(page_name)
     assert blocks
     monkeypatch.chdir(ROOT)  # the examples use repository paths
+    namespace: dict[str, object] = {"__name__": "docs_example"}  # a page's blocks run in order
     for n, block in enumerate(blocks):
         code = compile(block, f"{page_name}[python block {n}]", "exec")
-        exec(code, {"__name__": f"docs_example_{n}"})  # noqa: S102 - the page's own examples
+        exec(code, namespace)  # noqa: S102 - the page's own examples
     capsys.readouterr()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds.dosage import Dosage, UnparsedDosage, parse_dosage
+from opioidcds import Dosage, UnparsedDosage, parse_dosage
 
 T = "tablet"
 C = "capsule"

@@ -17,17 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lark.exceptions import UnexpectedInput
 
-from opioidcds import dosage as dosage_module
-from opioidcds.dosage import (
-    MAX_DOSAGE_TEXT_LENGTH,
-    Dosage,
-    UnparsedDosage,
-    clear_dosage_cache,
-    dosage_cache_info,
-    parse_dosage,
-)
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
+from opioidcds import Dosage, InvalidInputError, Prescription, UnparsedDosage, parse_dosage
+from opioidcds._resolve import dosage as dosage_module
+from opioidcds._resolve.dosage import MAX_DOSAGE_TEXT_LENGTH, clear_dosage_cache, dosage_cache_info
 
 from .test_dosage_cases import PARSED, UNPARSED
 
@@ -193,6 +185,8 @@ def test_decimals_are_exact() -> None:
 
 
 def test_grammar_file_ships_with_the_package() -> None:
-    grammar = resources.files("opioidcds").joinpath("dosage.lark").read_text(encoding="utf-8")
+    grammar = (
+        resources.files("opioidcds._resolve").joinpath("dosage.lark").read_text(encoding="utf-8")
+    )
     assert "%declare" in grammar
     assert "max_clause" in grammar

@@ -1,7 +1,7 @@
 """Dosage texts that kill mutants which survived the other dosage tests (docs/safety/mutation.md).
 
 Each case names the mutant it kills: ``grammar #N`` is mutant N of ``scripts/mutate_grammar.py``
-(a change to ``dosage.lark``), ``opioidcds.dosage.x_...`` a mutmut mutant of ``dosage.py``.
+(a change to ``dosage.lark``), ``opioidcds._resolve.dosage.x_...`` a mutmut mutant of ``dosage.py``.
 Expected values are worked out by hand from the text's meaning and the conventions of
 docs/dosage.md and tests/dosage/test_dosage_cases.py: "every N days/weeks" and "N times a
 week" are ``interval_hours`` (weekly = 7 x 24 = 168); "up to N times a day" is
@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds.dosage import Dosage, UnparsedDosage, parse_dosage
-from opioidcds.errors import InvalidInputError
+from opioidcds import Dosage, InvalidInputError, UnparsedDosage, parse_dosage
 
 # (text, expected fields of the Dosage) -- only the listed fields are checked, plus the kind
 PARSED: list[tuple[str, dict[str, Any]]] = [

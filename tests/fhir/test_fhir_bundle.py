@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 from fhir_cases import DATA, bundle, load, request
 
+from opioidcds import (
+    InvalidInputError,
+    UnknownProductError,
+    calculate_ome,
+    from_bundle,
+    read_bundle,
+)
+from opioidcds._resolve.fhir import COUNTED_STATUSES, R4_STATUSES
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
 from opioidcds.cli.io import read_json
-from opioidcds.errors import InvalidInputError, UnknownProductError
-from opioidcds.fhir import COUNTED_STATUSES, R4_STATUSES, from_bundle, read_bundle
-from opioidcds.ome import calculate_ome
 
 FENTANYL = "example-rec-05-mme-greater-than-fifty-context.json"
 
@@ -131,7 +136,7 @@ def test_cli_hook_decimal_strings_stay_exact() -> None:
 
 def test_importing_opioidcds_does_not_import_fhir_resources() -> None:
     code = (
-        "import sys, opioidcds, opioidcds.fhir, opioidcds.cli.fhir_input;"
+        "import sys, opioidcds, opioidcds._resolve.fhir, opioidcds.cli.fhir_input;"
         "print(any(m.startswith('fhir.resources') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

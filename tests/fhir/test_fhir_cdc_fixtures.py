@@ -26,9 +26,7 @@ from decimal import Decimal
 import pytest
 from fhir_cases import bundle, load
 
-from opioidcds.fhir import from_bundle, read_bundle
-from opioidcds.models import ItemStatus
-from opioidcds.ome import calculate_ome
+from opioidcds import ItemStatus, calculate_ome, from_bundle, read_bundle
 
 CASES = [
     # (request file, expectation file, patient file or None, hand-worked total)

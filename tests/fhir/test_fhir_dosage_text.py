@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 from fhir_cases import UK_EXAMPLE, load, request
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.fhir import from_medication_request, prescriptions_from_medication_request
-from opioidcds.models import ItemStatus, PrnPolicy
-from opioidcds.ome import calculate_ome
+from opioidcds import InvalidInputError, ItemStatus, PrnPolicy, calculate_ome
+from opioidcds._resolve.fhir import from_medication_request, prescriptions_from_medication_request
 
 MORPHINE_10_MR = "36126511000001106"  # VMP Morphine 10mg modified-release tablets
 FENTANYL_25 = "36120011000001101"  # VMP Fentanyl 25micrograms/hour transdermal patches

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fhir_cases import bundle, load, request
 
-from opioidcds.errors import InvalidInputError, UnknownProductError
-from opioidcds.fhir import from_bundle, from_medication_request, read_bundle
+from opioidcds import InvalidInputError, UnknownProductError, from_bundle, read_bundle
+from opioidcds._resolve.fhir import from_medication_request
 
 PATIENT_VALUE = "PATIENT-VALUE-9434765919"  # stands for a patient value: must never reach a message
 

@@ -15,9 +15,8 @@ from fhir_cases import UK_EXAMPLE, load, request
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.errors import OpioidCDSError
-from opioidcds.fhir import from_bundle, from_medication_request
-from opioidcds.ome import calculate_ome
+from opioidcds import OpioidCDSError, calculate_ome, from_bundle
+from opioidcds._resolve.fhir import from_medication_request
 
 PATIENT_VALUE = "PATIENT-VALUE-4857773456"
 

@@ -12,10 +12,8 @@ from typing import Any
 import pytest
 from fhir_cases import request
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.fhir import from_medication_request, parse_rxnorm_name
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
+from opioidcds import InvalidInputError, Prescription, calculate_ome
+from opioidcds._resolve.fhir import from_medication_request, parse_rxnorm_name
 
 UCUM = "http://unitsofmeasure.org"
 SCT = "http://snomed.info/sct"

@@ -12,15 +12,15 @@ from decimal import Decimal
 import pytest
 from fhir_cases import UK_EXAMPLE, load
 
-from opioidcds.errors import InvalidInputError, UnknownProductError
-from opioidcds.fhir import (
+from opioidcds import (
+    InvalidInputError,
+    PrnPolicy,
+    UnknownProductError,
+    calculate_ome,
     from_bundle,
-    from_medication_request,
-    prescriptions_from_medication_request,
     read_bundle,
 )
-from opioidcds.models import PrnPolicy
-from opioidcds.ome import calculate_ome
+from opioidcds._resolve.fhir import from_medication_request, prescriptions_from_medication_request
 
 MORPHINE_10_MR = "36126511000001106"  # VMP Morphine 10mg modified-release tablets (catalogue)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fhir_cases import load
 
-from opioidcds.fhir import RXNORM_DOSE_FORMS, RXNORM_INGREDIENTS
-from opioidcds.vocabulary import default_vocabulary
+from opioidcds._knowledge.vocabulary import default_vocabulary
+from opioidcds._resolve.fhir import RXNORM_DOSE_FORMS, RXNORM_INGREDIENTS
 
 
 def test_rxnorm_ingredients_are_the_cdc_codesystem_concepts() -> None:

@@ -16,11 +16,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opioidcds import dosage
-from opioidcds.dosage import Dosage, UnparsedDosage, parse_dosage
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
+from opioidcds import (
+    Dosage,
+    InvalidInputError,
+    Prescription,
+    UnparsedDosage,
+    calculate_ome,
+    parse_dosage,
+)
+from opioidcds._resolve import dosage
 from opioidcds.testing import check_only_typed_errors, dosage_texts
 
 fuzz = settings(

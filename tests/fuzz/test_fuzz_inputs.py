@@ -19,22 +19,20 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opioidcds.cli.ome_cmd import parse_prescriptions
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import Prescription, PrnPolicy
-from opioidcds.ome import calculate_ome
-from opioidcds.testing import (
-    check_only_typed_errors,
-    json_values,
-    prescription_dicts,
-    prescription_lists,
-)
-from opioidcds.units import (
+from opioidcds import InvalidInputError, OpioidCDSError, Prescription, PrnPolicy, calculate_ome
+from opioidcds._knowledge.units import (
     canonical_factor,
     parse_amount,
     parse_decimal,
     parse_strength,
     unit_dimension,
+)
+from opioidcds.cli.ome_cmd import parse_prescriptions
+from opioidcds.testing import (
+    check_only_typed_errors,
+    json_values,
+    prescription_dicts,
+    prescription_lists,
 )
 
 fuzz = settings(

@@ -16,12 +16,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.tables import ConversionTable, load_table
-from opioidcds.units import Dimension
+from opioidcds import ConversionTable, KnowledgeBaseError, Prescription, calculate_ome, load_table
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.units import Dimension
 
 fuzz = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")),

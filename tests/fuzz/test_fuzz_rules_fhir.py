@@ -20,11 +20,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opioidcds.errors import OpioidCDSError
-from opioidcds.fhir import prescriptions_from_medication_request
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.ome import calculate_ome
-from opioidcds.rules import load_ruleset
+from opioidcds import OpioidCDSError, calculate_ome, load_ruleset
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._resolve.fhir import prescriptions_from_medication_request
 from opioidcds.testing import check_only_typed_errors, json_values
 
 fuzz = settings(

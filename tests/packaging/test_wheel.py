@@ -39,7 +39,8 @@ def test_wheel_contains_knowledge(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
         "opioidcds/py.typed",
-        "opioidcds/units.pint",
+        "opioidcds/_knowledge/units.pint",
+        "opioidcds/_resolve/dosage.lark",
         "opioidcds/_knowledge/conversion_tables/uk-opioids-aware.toml",
         "opioidcds/_knowledge/conversion_tables/cdc-2022.toml",
         "opioidcds/_knowledge/conversion_tables/ingredients.toml",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from opioidcds.products import load_catalogue
+from opioidcds import load_catalogue
 
 AS_OF = dt.date(2026, 11, 1)
 

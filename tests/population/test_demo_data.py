@@ -8,10 +8,16 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from opioidcds import (
+    Dosage,
+    InvalidInputError,
+    IssueRecord,
+    MedicineClass,
+    load_catalogue,
+    parse_dosage,
+)
+from opioidcds._inputs.patient import medicine_classes
 from opioidcds.cli.app import app
-from opioidcds.dosage import Dosage, parse_dosage
-from opioidcds.errors import InvalidInputError
-from opioidcds.patient import IssueRecord, medicine_classes
 from opioidcds.population.outcomes import outcomes
 from opioidcds.population.synthetic import (
     DEMO_AS_OF,
@@ -20,7 +26,6 @@ from opioidcds.population.synthetic import (
     demo_practice,
     generate,
 )
-from opioidcds.products import MedicineClass, load_catalogue
 
 runner = CliRunner()
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opioidcds.errors import InvalidInputError, KnowledgeBaseError
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds import InvalidInputError, KnowledgeBaseError, Profile, load_profile
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population import screen
 from opioidcds.population.outcomes import (
     GroupOutcome,
@@ -30,7 +30,6 @@ from opioidcds.population.outcomes import (
     quantile,
     signed_rank,
 )
-from opioidcds.rules import Profile, load_profile
 
 from .helpers import AS_OF, code, day, issues
 

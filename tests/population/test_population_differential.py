@@ -2,7 +2,7 @@
 
 The fast engine shares rule evaluations between patients with equivalent inputs and mirrors
 assess's derivations without traces; ``engine="assess"`` calls
-:func:`opioidcds.assess.assess` on each patient built by the same builder. Both must give
+:func:`opioidcds.assess` on each patient built by the same builder. Both must give
 identical rows, on seeded synthetic practices and on hypothesis-generated extracts (with odd
 products, unusable dosage texts, short histories and unknowns), with and without a profile.
 """
@@ -16,13 +16,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.assess import assess, default_knowledge
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds import assess, default_knowledge, load_profile
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population import project_assessment, screen
 from opioidcds.population.build import Issue, build_patient, resolve_product
 from opioidcds.population.method import default_method
 from opioidcds.population.synthetic import generate
-from opioidcds.rules import load_profile
 
 from .helpers import AS_OF, ISSUE_HEAD
 

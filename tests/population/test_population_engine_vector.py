@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from opioidcds import load_profile
 from opioidcds.population import engine, screen
 from opioidcds.population.synthetic import generate
-from opioidcds.rules import load_profile
 
 from .helpers import AS_OF, code, day, issues, patients
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.assess import default_knowledge
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds import KnowledgeBaseError, default_knowledge
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population import PatientRow, default_method, screen
 from opioidcds.population.method import load_method
 

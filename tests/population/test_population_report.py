@@ -14,13 +14,12 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from opioidcds import InvalidInputError, OpioidCDSError, load_profile
 from opioidcds.cli.app import app
-from opioidcds.errors import InvalidInputError, OpioidCDSError
 from opioidcds.population import Screening, screen
 from opioidcds.population.outcomes import outcomes
 from opioidcds.population.report import ome_bins, render_html, worklist_frame, write_outputs
 from opioidcds.population.synthetic import marked_synthetic
-from opioidcds.rules import load_profile
 
 from .helpers import AS_OF, code, day, issues, patients
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from opioidcds.errors import InvalidInputError
+from opioidcds import InvalidInputError
 from opioidcds.population import screen
 from opioidcds.population.schema import read_issues, read_patients
 

@@ -18,9 +18,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from opioidcds import InvalidInputError, load_profile
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.cli.app import app
-from opioidcds.errors import InvalidInputError
-from opioidcds.knowledge_paths import knowledge_dir
 from opioidcds.population import Screening, screen
 from opioidcds.population.report import worklist_frame
 from opioidcds.population.spark import (
@@ -30,7 +30,6 @@ from opioidcds.population.spark import (
     screen_spark,
 )
 from opioidcds.population.synthetic import generate
-from opioidcds.rules import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "population"

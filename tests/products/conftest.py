@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.products import Catalogue, load_catalogue
-from opioidcds.products_parser import NameParser, Vocabulary
+from opioidcds import Catalogue, load_catalogue
+from opioidcds._knowledge.product_names import NameParser, Vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 CODELISTS = REPO.parent / "shared" / "reference" / "dmd_codelists"

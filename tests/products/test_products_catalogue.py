@@ -15,17 +15,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from opioidcds.errors import KnowledgeBaseError, UnknownProductError
-from opioidcds.products import (
-    CATALOGUE_COLUMNS,
-    Catalogue,
-    Derivation,
-    Product,
-    ProductKind,
-    StrengthBasis,
-    load_catalogue,
-)
-from opioidcds.units import StrengthKind, canonical_factor, parse_strength
+from opioidcds import Catalogue, KnowledgeBaseError, Product, UnknownProductError, load_catalogue
+from opioidcds._knowledge.product_names import StrengthBasis
+from opioidcds._knowledge.products import CATALOGUE_COLUMNS, Derivation, ProductKind
+from opioidcds._knowledge.units import StrengthKind, canonical_factor, parse_strength
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE_DIR = REPO / "catalogue"

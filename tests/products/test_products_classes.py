@@ -12,13 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.products import (
-    Catalogue,
-    MedicineClass,
-    classify_medicine,
-    is_opioid_dependence_treatment,
-)
-from opioidcds.products_parser import NameParser
+from opioidcds import Catalogue, MedicineClass, classify_medicine
+from opioidcds._knowledge.product_names import NameParser
+from opioidcds._knowledge.products import is_opioid_dependence_treatment
 
 B, Z, G = MedicineClass.BENZODIAZEPINE, MedicineClass.Z_DRUG, MedicineClass.GABAPENTINOID
 OP, OST = MedicineClass.OPIOID, MedicineClass.OPIOID_DEPENDENCE_TREATMENT

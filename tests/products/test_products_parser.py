@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.products_parser import (
+from opioidcds._knowledge.product_names import (
     NameParser,
     ParsedName,
     ParseFailure,
     StrengthBasis,
     format_strength,
 )
-from opioidcds.units import canonical_factor, parse_strength
+from opioidcds._knowledge.units import canonical_factor, parse_strength
 
 U, V, R, D = (
     StrengthBasis.PER_UNIT,

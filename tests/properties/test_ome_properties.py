@@ -9,9 +9,8 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.models import ItemStatus, Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.tables import default_table
+from opioidcds import ItemStatus, Prescription, calculate_ome
+from opioidcds._knowledge.tables import default_table
 from opioidcds.testing import (
     check_ome_invariants,
     convertible_prescriptions,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds.rules import Profile, Ruleset, load_profile, load_ruleset
+from opioidcds import Profile, Ruleset, load_profile, load_ruleset
 
 from .dsl_helpers import FIXTURES
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from opioidcds.rules import HitPolicy, Ruleset, Stage
-from opioidcds.rules.conditions import (
+from opioidcds import HitPolicy, Ruleset, Stage
+from opioidcds._decide.rules.conditions import (
     AllOf,
     AnyOf,
     Between,
@@ -25,7 +25,7 @@ from opioidcds.rules.conditions import (
     condition_fields,
     condition_params,
 )
-from opioidcds.rules.evaluator import Parameter, Rule
+from opioidcds._decide.rules.evaluator import Parameter, Rule
 
 FIELDS = (
     FieldSpec("dose", FieldType.NUMBER, 0, minimum=Decimal(-50), maximum=Decimal(500)),
@@ -147,8 +147,8 @@ inputs = st.fixed_dictionaries(
 
 def inputs_for(rs: Ruleset) -> st.SearchStrategy[dict[str, object]]:
     """Inputs for any ruleset, from its declared domains, biased to the linter's cut points."""
-    from opioidcds.rules.conditions import field_constants  # noqa: PLC0415
-    from opioidcds.rules.linter import representatives  # noqa: PLC0415
+    from opioidcds._decide.rules.conditions import field_constants  # noqa: PLC0415
+    from opioidcds._decide.rules.linter import representatives  # noqa: PLC0415
 
     consts: dict[str, set[object]] = {}
     for rule in rs.rules:

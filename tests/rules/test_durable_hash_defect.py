@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.rules import Ruleset, load_ruleset
-from opioidcds.rules import durable_backend as backend
-from opioidcds.rules.durable_backend import DurableRuleset, live_sessions
+from opioidcds import Ruleset, load_ruleset
+from opioidcds._decide.rules import durable_backend as backend
+from opioidcds._decide.rules.durable_backend import DurableRuleset, live_sessions
 
 from .dsl_helpers import MINIMAL, write
 

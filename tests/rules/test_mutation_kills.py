@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.rules import RulesetLoadError, load_ruleset
-from opioidcds.rules.conditions import render_condition
-from opioidcds.rules.loader import read_knowledge_file
-from opioidcds.rules.schema import MAX_FILE_BYTES
+from opioidcds import InvalidInputError, RulesetLoadError, load_ruleset
+from opioidcds._decide.rules.conditions import render_condition
+from opioidcds._decide.rules.loader import read_knowledge_file
+from opioidcds._decide.rules.schema import MAX_FILE_BYTES
 
 from .dsl_helpers import MINIMAL, write
 

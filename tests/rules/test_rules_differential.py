@@ -10,14 +10,13 @@ import pytest
 from hypothesis import given, reject
 from hypothesis import strategies as st
 
-from opioidcds.errors import OpioidCDSError
-from opioidcds.rules import BackendError, Ruleset
+from opioidcds import BackendError, OpioidCDSError, Ruleset
 
 from .dsl_strategies import inputs, inputs_for, rulesets
 
 pytest.importorskip("durable")
 
-from opioidcds.rules.durable_backend import DurableRuleset
+from opioidcds._decide.rules.durable_backend import DurableRuleset
 
 
 def _outcome(engine: Ruleset | DurableRuleset, values: dict[str, object]) -> object:
@@ -42,8 +41,8 @@ def test_backends_agree(rs: Ruleset, cases: list[dict[str, object]]) -> None:
 
 
 def _knowledge_rulesets() -> list[Ruleset]:
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
-    from opioidcds.rules import load_rulesets  # noqa: PLC0415
+    from opioidcds import load_rulesets  # noqa: PLC0415
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
 
     from .dsl_helpers import FIXTURES  # noqa: PLC0415
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.rules import BackendError, Profile, Ruleset, RulesetDefectError, load_ruleset
-from opioidcds.rules import durable_backend as backend
-from opioidcds.rules.durable_backend import DurableRuleset, live_sessions
+from opioidcds import BackendError, Profile, Ruleset, RulesetDefectError, load_ruleset
+from opioidcds._decide.rules import durable_backend as backend
+from opioidcds._decide.rules.durable_backend import DurableRuleset, live_sessions
 
 from .dsl_helpers import MINIMAL, write
 

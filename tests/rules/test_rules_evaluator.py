@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.rules import (
+from opioidcds import (
     DecisionStatus,
+    InvalidInputError,
+    OpioidCDSError,
     Ruleset,
     RulesetDefectError,
     UnknownRuleError,

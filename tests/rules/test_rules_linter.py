@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules import Ruleset, RulesetLoadError, Severity, lint_path, linter, load_ruleset
-from opioidcds.rules.conditions import FieldSpec, FieldType
-from opioidcds.rules.linter import representatives
+from opioidcds import Ruleset, RulesetLoadError, Severity, lint_path, load_ruleset
+from opioidcds._decide.rules import linter
+from opioidcds._decide.rules.conditions import FieldSpec, FieldType
+from opioidcds._decide.rules.linter import representatives
+from opioidcds._knowledge.paths import knowledge_dir
 
 from .dsl_helpers import FIXTURES, MINIMAL, write
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from opioidcds.rules import HitPolicy, Ruleset, RulesetDefectError, lint_bound
-from opioidcds.rules.conditions import FieldType
+from opioidcds import HitPolicy, Ruleset, RulesetDefectError
+from opioidcds._decide.rules import lint_bound
+from opioidcds._decide.rules.conditions import FieldType
 
 from .dsl_strategies import FIELDS, inputs, rulesets
 

@@ -6,9 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.errors import KnowledgeBaseError, OpioidCDSError
-from opioidcds.rules import HitPolicy, Ruleset, RulesetLoadError, load_ruleset, load_rulesets
-from opioidcds.rules.schema import MAX_CONDITION_DEPTH, MAX_FILE_BYTES
+from opioidcds import (
+    HitPolicy,
+    KnowledgeBaseError,
+    OpioidCDSError,
+    Ruleset,
+    RulesetLoadError,
+    load_ruleset,
+    load_rulesets,
+)
+from opioidcds._decide.rules.schema import MAX_CONDITION_DEPTH, MAX_FILE_BYTES
 
 from .dsl_helpers import FIXTURES, MINIMAL, write
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.rules import (
+from opioidcds import (
     DecisionStatus,
     Profile,
     ProfileError,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.rules import HitPolicy, Ruleset, RulesetDefectError
-from opioidcds.rules.conditions import AllOf, AnyOf, Condition, Known, Not, Ref
+from opioidcds import HitPolicy, Ruleset, RulesetDefectError
+from opioidcds._decide.rules.conditions import AllOf, AnyOf, Condition, Known, Not, Ref
 
 from .dsl_strategies import inputs, rulesets
 

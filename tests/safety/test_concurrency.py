@@ -15,12 +15,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription, PrnPolicy
-from opioidcds.ome import calculate_ome
-from opioidcds.products import classify_medicine, load_catalogue
+from opioidcds import (
+    InvalidInputError,
+    Prescription,
+    PrnPolicy,
+    calculate_ome,
+    classify_medicine,
+    load_catalogue,
+)
+from opioidcds._knowledge.units import parse_strength
 from opioidcds.testing import dmd_prescriptions, prescription_lists
-from opioidcds.units import parse_strength
 
 THREADS = 8
 
@@ -32,15 +36,15 @@ def _ome_json(rxs: list[Prescription], table: str, policy: PrnPolicy) -> str:
 
 
 def _dosage_json(text: str) -> str:
-    from opioidcds.dosage import parse_dosage  # noqa: PLC0415 - merged in parallel
+    from opioidcds import parse_dosage  # noqa: PLC0415 - merged in parallel
 
     return parse_dosage(text).model_dump_json()
 
 
 def _rules_tasks() -> list[Callable[[], Any]]:
     """Each shipped ruleset on its own inline examples (different patients) and on nothing."""
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
-    from opioidcds.rules import load_rulesets  # noqa: PLC0415 - merged in parallel
+    from opioidcds import load_rulesets  # noqa: PLC0415 - merged in parallel
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
 
     return [
         partial(_decisions, ruleset.evaluate, inputs)
@@ -63,7 +67,7 @@ def _fhir_tasks() -> list[Callable[[], Any]]:
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from opioidcds.fhir import prescriptions_from_medication_request  # noqa: PLC0415
+    from opioidcds._resolve.fhir import prescriptions_from_medication_request  # noqa: PLC0415
 
     data = Path(__file__).resolve().parents[1] / "fhir" / "data"
     resource = json.loads(

@@ -12,8 +12,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "patient-example.js
 SCRIPT = """
 import json, sys
 from opioidcds.cli.ome_cmd import parse_prescriptions
-from opioidcds.ome import calculate_ome
-from opioidcds.models import PrnPolicy
+from opioidcds._measure.ome import calculate_ome
+from opioidcds import PrnPolicy
 data = json.loads(open(sys.argv[1], encoding="utf-8").read(), parse_float=str)
 rxs = parse_prescriptions(data)
 for table in ("uk-opioids-aware", "cdc-2022"):

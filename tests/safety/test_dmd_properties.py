@@ -9,9 +9,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.products import load_catalogue
+from opioidcds import Prescription, calculate_ome, load_catalogue
 from opioidcds.testing import (
     check_ome_invariants,
     dmd_excluded_products,

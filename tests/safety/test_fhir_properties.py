@@ -8,9 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opioidcds.fhir import from_bundle, from_medication_request
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
+from opioidcds import Prescription, calculate_ome, from_bundle
+from opioidcds._resolve.fhir import from_medication_request
 from opioidcds.testing import fhir_medication_requests
 
 

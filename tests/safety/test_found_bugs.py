@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from opioidcds import (
+    Catalogue,
+    OpioidCDSError,
+    Prescription,
+    UnknownProductError,
+    calculate_ome,
+    load_catalogue,
+)
 from opioidcds.cli.app import app
-from opioidcds.errors import OpioidCDSError, UnknownProductError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.products import Catalogue, load_catalogue
 
 STRUCTURED = {
     "drug": "oxycodone",

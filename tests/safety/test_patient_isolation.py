@@ -26,9 +26,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds.assess import FactorStatus, assess, check_prescription
-from opioidcds.models import Prescription
-from opioidcds.patient import Patient
+from opioidcds import FactorStatus, Patient, Prescription, assess, check_prescription
 
 THREADS = 8
 ROUNDS = 25

@@ -22,13 +22,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from opioidcds import OpioidCDSError, Prescription, calculate_ome, classify_medicine, load_catalogue
+from opioidcds._knowledge.units import parse_amount, parse_decimal, parse_strength
 from opioidcds.cli.app import app
 from opioidcds.cli.ome_cmd import parse_prescriptions
-from opioidcds.errors import OpioidCDSError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.products import classify_medicine, load_catalogue
-from opioidcds.units import parse_amount, parse_decimal, parse_strength
 
 CANARY_ID = "9434765919"  # NHS-number shaped (invented); also fed as a number
 CANARY_NAME = "Qzxwcanary Smithcanary"
@@ -105,7 +102,7 @@ def calls() -> Iterator[tuple[str, Callable[[], object]]]:
 
 def dosage_calls() -> Iterator[tuple[str, Callable[[], object]]]:
     try:
-        from opioidcds.dosage import parse_dosage  # noqa: PLC0415 - merged in parallel
+        from opioidcds import parse_dosage  # noqa: PLC0415 - merged in parallel
     except ImportError:  # pragma: no cover - before the dosage grammar is merged
         return
     for text in (
@@ -123,9 +120,7 @@ FHIR_EXAMPLE = Path(__file__).resolve().parents[1] / "fhir" / "data"
 def fhir_calls() -> Iterator[tuple[str, Callable[[], object]]]:
     """MedicationRequests carrying canaries where EHR data carries identifiers and free text."""
     try:
-        from opioidcds.fhir import (  # noqa: PLC0415 - merged in parallel
-            prescriptions_from_medication_request,
-        )
+        from opioidcds._resolve.fhir import prescriptions_from_medication_request  # noqa: PLC0415 - merged in parallel
     except ImportError:  # pragma: no cover - before the FHIR adapter is merged
         return
     base = json.loads(

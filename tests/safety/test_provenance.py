@@ -19,18 +19,29 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from opioidcds import Prescription, __version__, calculate_ome, load_table
-from opioidcds.acute import AcuteEpisode, check_discharge, check_inpatient
-from opioidcds.assess import REQUIRED_RULESETS, assess, check_prescription, load_knowledge
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.models import Provenance
-from opioidcds.patient import Patient
+from opioidcds import (
+    AcuteEpisode,
+    Patient,
+    Prescription,
+    Provenance,
+    __version__,
+    assess,
+    calculate_ome,
+    check_discharge,
+    check_inpatient,
+    check_prescription,
+    load_catalogue,
+    load_knowledge,
+    load_profile,
+    load_table,
+    load_taper_knowledge,
+    load_vocabulary,
+    taper_plan,
+)
+from opioidcds._decide.knowledge import REQUIRED_RULESETS
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.provenance import file_source
 from opioidcds.population.engine import screen
-from opioidcds.products import load_catalogue
-from opioidcds.provenance import file_source
-from opioidcds.rules import load_profile
-from opioidcds.taper import load_taper_knowledge, taper_plan
-from opioidcds.vocabulary import load_vocabulary
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -42,16 +53,15 @@ SEEDS = ("0", "31337", "random")
 SCRIPT = """
 import dataclasses, datetime as dt, json, sys
 from pathlib import Path
-from opioidcds.acute import AcuteEpisode, check_episode
-from opioidcds.assess import assess, check_prescription, default_knowledge
+from opioidcds import AcuteEpisode, assess, check_episode, check_prescription, default_knowledge
 from opioidcds.cli.assess_cmd import parse_check, parse_patient
 from opioidcds.cli.ome_cmd import parse_prescriptions
 from opioidcds.cli.taper_cmd import parse_request
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.ome import calculate_ome
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._measure.ome import calculate_ome
 from opioidcds.population.engine import screen
-from opioidcds.rules import load_profile
-from opioidcds.taper import taper_plan
+from opioidcds._decide.rules import load_profile
+from opioidcds._decide.taper import taper_plan
 
 ex = Path(sys.argv[1])
 def load(name):

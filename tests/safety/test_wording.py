@@ -32,14 +32,19 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from opioidcds.acute import AcuteEpisode, check_episode
-from opioidcds.assess import assess, check_prescription
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.patient import Patient
+from opioidcds import (
+    AcuteEpisode,
+    Patient,
+    assess,
+    check_episode,
+    check_prescription,
+    load_profile,
+    load_ruleset,
+    taper_plan,
+)
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population.engine import screen
 from opioidcds.population.report import render_html
-from opioidcds.rules import load_profile, load_ruleset
-from opioidcds.taper import taper_plan
 
 # "sexual abuse" is exempt: it names harm done *to* the patient (seed 002's risk factor "women
 # with a history of pre-adolescent sexual abuse", and the Patient field issue 5 names), not a

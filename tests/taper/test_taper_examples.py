@@ -7,18 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.taper import (
+from opioidcds import (
     HoldPoint,
+    InvalidInputError,
     PaceChange,
-    PlanStatus,
+    Prescription,
     TaperPlan,
-    default_taper_knowledge,
+    calculate_ome,
     replan,
     taper_plan,
 )
+from opioidcds._decide.taper import PlanStatus, default_taper_knowledge
 
 START = dt.date(2027, 1, 4)
 D = Decimal
@@ -394,8 +393,8 @@ def test_brand_is_kept_and_a_mass_dose_is_read() -> None:
 
 
 def test_own_catalogue_object() -> None:
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415
-    from opioidcds.products import load_catalogue  # noqa: PLC0415
+    from opioidcds import load_catalogue  # noqa: PLC0415
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
 
     own = load_catalogue(knowledge_dir("catalogue"))
     plan = taper_plan([oxy_mr()], start=START, catalogue=own)
@@ -481,8 +480,8 @@ def test_own_catalogue_still_gets_the_plausibility_check() -> None:
     # a catalogue loaded from its folder is a separate object from the bundled default; three
     # prescriptions of 200 mg x 10/day = 6 g/day of morphine exceed the 5 g/day limit
     # (conversion_tables/plausibility.toml) whichever catalogue the caller passes
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
-    from opioidcds.products import load_catalogue  # noqa: PLC0415
+    from opioidcds import load_catalogue  # noqa: PLC0415
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415 - appended test
 
     own = load_catalogue(knowledge_dir("catalogue"))
     assert own is not load_catalogue()

@@ -7,10 +7,8 @@ import datetime as dt
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
-from opioidcds.patient import Patient
-from opioidcds.taper import PlanStatus, taper_plan, taper_plan_for_patient
+from opioidcds import InvalidInputError, Patient, Prescription, taper_plan, taper_plan_for_patient
+from opioidcds._decide.taper import PlanStatus
 
 START = dt.date(2027, 1, 4)
 OXY = Prescription(

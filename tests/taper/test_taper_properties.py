@@ -10,20 +10,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.products import load_catalogue
-from opioidcds.resolve import resolve_prescription
-from opioidcds.taper import (
-    PlanStatus,
-    ProductLine,
-    TaperPlan,
-    default_taper_knowledge,
-    replan,
-    taper_plan,
-)
+from opioidcds import Prescription, TaperPlan, calculate_ome, load_catalogue, replan, taper_plan
+from opioidcds._decide.taper import PlanStatus, ProductLine, default_taper_knowledge
+from opioidcds._knowledge.vocabulary import default_vocabulary
+from opioidcds._resolve.prescription import resolve_prescription
 from opioidcds.testing import decimals
-from opioidcds.vocabulary import default_vocabulary
 
 START = dt.date(2027, 1, 4)
 

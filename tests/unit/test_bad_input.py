@@ -8,16 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds.errors import (
+from opioidcds import (
     InvalidInputError,
     KnowledgeBaseError,
     OpioidCDSError,
+    Prescription,
     UnknownDrugError,
     UnknownProductError,
+    calculate_ome,
 )
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.vocabulary import default_vocabulary
+from opioidcds._knowledge.vocabulary import default_vocabulary
 
 BASE: dict[str, Any] = {
     "drug": "oxycodone",

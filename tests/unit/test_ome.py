@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import ItemStatus, Prescription, PrnPolicy
-from opioidcds.ome import calculate_ome, format_decimal
+from opioidcds import InvalidInputError, ItemStatus, Prescription, PrnPolicy, calculate_ome
+from opioidcds._display import format_decimal
 
 
 def rx(**fields: Any) -> Prescription:
@@ -642,8 +641,8 @@ def test_patch_rate_at_the_plausible_maximum_is_accepted_above_it_rejected() -> 
 
 def test_custom_table_with_a_factor_per_gram(tmp_path: Any) -> None:
     """A local table may state a factor per g (or per microgram): the multiplier path."""
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
-    from opioidcds.tables import load_table  # noqa: PLC0415 - appended test
+    from opioidcds import load_table  # noqa: PLC0415 - appended test
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415 - appended test
 
     text = (knowledge_dir("conversion_tables") / "uk-opioids-aware.toml").read_text("utf-8")
     start = text.index('ingredient = "oxycodone"\nroute = "oral"')
@@ -985,8 +984,8 @@ def test_total_keeps_full_precision_across_items() -> None:
 def test_a_callers_vocabulary_is_used(tmp_path: Any) -> None:
     import shutil  # noqa: PLC0415 - appended test
 
-    from opioidcds.knowledge_paths import knowledge_dir  # noqa: PLC0415 - appended test
-    from opioidcds.vocabulary import load_vocabulary  # noqa: PLC0415 - appended test
+    from opioidcds import load_vocabulary  # noqa: PLC0415 - appended test
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415 - appended test
 
     source = knowledge_dir("conversion_tables")
     for name in ("ingredients.toml", "forms.toml", "plausibility.toml"):

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import ItemStatus, Prescription
-from opioidcds.ome import calculate_ome
+from opioidcds import InvalidInputError, ItemStatus, Prescription, calculate_ome
 
 OXY_40_MR = "36130911000001104"  # Oxycodone 40mg modified-release tablets
 FENTANYL_25 = "36120011000001101"  # Fentanyl 25micrograms/hour transdermal patches

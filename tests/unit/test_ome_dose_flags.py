@@ -14,11 +14,15 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds import Prescription, calculate_ome
-from opioidcds.assess import FactorStatus, assess
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import ItemStatus
-from opioidcds.patient import Patient
+from opioidcds import (
+    FactorStatus,
+    InvalidInputError,
+    ItemStatus,
+    Patient,
+    Prescription,
+    assess,
+    calculate_ome,
+)
 
 FENTANYL_25 = "10724711000001109"  # Fentanyl 25micrograms/hour transdermal patches (AMP)
 OXY_MR_40 = Prescription(

@@ -6,10 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds.errors import InvalidInputError, UnknownProductError
-from opioidcds.models import ItemStatus, Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.products import load_catalogue
+from opioidcds import (
+    InvalidInputError,
+    ItemStatus,
+    Prescription,
+    UnknownProductError,
+    calculate_ome,
+    load_catalogue,
+)
 
 OXY_40_MR = "36130911000001104"  # VMP Oxycodone 40mg modified-release tablets
 FENTANYL_25 = "36120011000001101"  # VMP Fentanyl 25micrograms/hour transdermal patches

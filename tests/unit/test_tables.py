@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.tables import BUNDLED_TABLES, default_table, load_table
-from opioidcds.vocabulary import load_vocabulary
+from opioidcds import KnowledgeBaseError, load_table, load_vocabulary
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.tables import BUNDLED_TABLES, default_table
 
 TABLES = knowledge_dir("conversion_tables")
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.units import (
+from opioidcds import InvalidInputError
+from opioidcds._knowledge.units import (
     Dimension,
     StrengthKind,
     canonical_factor,
@@ -121,7 +121,7 @@ def test_zero_volume_rule_is_named() -> None:
 
 
 def test_convert_scales_the_value() -> None:
-    from opioidcds.units import convert  # noqa: PLC0415 - appended test
+    from opioidcds._knowledge.units import convert  # noqa: PLC0415 - appended test
 
     # 5 g = 5000 mg; 2 mg/hour = 2000 microgram/hour; 48 mg/day = 2 mg/hour
     assert convert(Decimal(5), "gram", "milligram") == Decimal(5000)

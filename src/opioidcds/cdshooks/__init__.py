@@ -3,6 +3,9 @@
 The framework-free core (:class:`CDSHooksService`: discovery and request -> cards, the
 codelists, the feedback store) imports no web framework; :func:`create_app` builds the FastAPI
 application and imports FastAPI on first use. See ``docs/cdshooks.md``.
+
+May import: every layer of :mod:`opioidcds` below the delivery packages; not the CLI or the
+population screening.
 """
 
 from __future__ import annotations

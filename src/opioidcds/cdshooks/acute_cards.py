@@ -11,7 +11,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from opioidcds.acute import AcuteAlert, AcuteCheck, CareSetting, DischargeCheck, InpatientCheck
+from opioidcds._decide.hospital import (
+    AcuteAlert,
+    AcuteCheck,
+    CareSetting,
+    DischargeCheck,
+    InpatientCheck,
+)
 from opioidcds.cdshooks.cards import escape_markdown, provenance_extension, short_summary
 from opioidcds.cdshooks.codelists import CardContent
 from opioidcds.cdshooks.models import Card, Coding, Source

@@ -1,8 +1,8 @@
-"""Hospital settings in the CDS Hooks service: FHIR R4 -> :class:`~opioidcds.acute.AcuteEpisode`.
+"""Hospital settings in the CDS Hooks service: FHIR R4 -> :class:`~opioidcds.AcuteEpisode`.
 
 Which draft orders are hospital orders, and the inputs of the ``discharge`` and ``inpatient``
-rulesets (:mod:`opioidcds.acute`), read from the request with the codes and URLs of the data
-file ``codelists/acute-fhir.toml`` (each cited). See ``docs/cdshooks.md``, "Hospital settings":
+rulesets (:func:`opioidcds.check_episode`), read from the request with the codes and URLs of the
+data file ``codelists/acute-fhir.toml`` (each cited). See ``docs/cdshooks.md``, "Hospital settings":
 
 - setting of a draft order: its ``category`` (HL7 medicationrequest-category: discharge,
   inpatient; outpatient and community are primary care); without one, the class of the
@@ -41,7 +41,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from opioidcds.acute import (
+from opioidcds._decide.hospital import (
     AcuteEpisode,
     AdministrationKind,
     CareSetting,
@@ -49,12 +49,12 @@ from opioidcds.acute import (
     ParenteralAdministration,
     ParenteralRoute,
 )
+from opioidcds._errors import KnowledgeBaseError
+from opioidcds._knowledge.files import MAX_KNOWLEDGE_FILE_BYTES
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.products import MedicineClass, classify_medicine
+from opioidcds._knowledge.vocabulary import Vocabulary
 from opioidcds.cdshooks.record import DraftItem, Problem, medication_label
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_files import MAX_KNOWLEDGE_FILE_BYTES
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.products import MedicineClass, classify_medicine
-from opioidcds.vocabulary import Vocabulary
 
 __all__ = [
     "AcuteMapping",

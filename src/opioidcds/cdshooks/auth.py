@@ -32,7 +32,7 @@ from typing import Any, Final
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from opioidcds.errors import KnowledgeBaseError
+from opioidcds._errors import KnowledgeBaseError
 
 __all__ = [
     "DEFAULT_ALGORITHMS",

@@ -1,4 +1,4 @@
-"""Cards: an :class:`~opioidcds.assess.Alert`, or an input not read, as a CDS Hooks 2.0 card.
+"""Cards: an :class:`~opioidcds.Alert`, or an input not read, as a CDS Hooks 2.0 card.
 
 - ``summary``: the alert's summary, at most 139 characters (cut with an ellipsis if longer).
 - ``indicator``: the alert's severity (info / warning / critical).
@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from opioidcds.assess import Alert, Knowledge
+from opioidcds._decide.alerts import Alert
+from opioidcds._decide.knowledge import Knowledge
+from opioidcds._display import format_decimal
+from opioidcds._knowledge.provenance import Provenance
+from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
 from opioidcds.cdshooks.models import Card, Coding, Link, Source
 from opioidcds.cdshooks.record import DraftItem, Problem, Record
-from opioidcds.models import ItemStatus, OMEResult, Provenance
-from opioidcds.ome import format_decimal
 
 __all__ = [
     "PROVENANCE_EXTENSION",

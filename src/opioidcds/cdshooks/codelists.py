@@ -2,10 +2,10 @@
 
 Both are data in the repository's ``codelists/`` folder (bundled in the wheel), loaded and
 validated once into immutable objects. Unknown keys, dangling citation ids and duplicate codes
-are :class:`~opioidcds.errors.KnowledgeBaseError` at load time.
+are :class:`~opioidcds.KnowledgeBaseError` at load time.
 
 A codelist maps exact codes (no SNOMED CT hierarchy expansion) to a value of one
-:class:`~opioidcds.patient.Patient` input: ``means = "present"`` sets it true, ``means =
+:class:`~opioidcds.Patient` input: ``means = "present"`` sets it true, ``means =
 "absent"`` sets it false (the record says the input was checked). A code not in any list says
 nothing: the input stays unknown.
 """
@@ -20,9 +20,9 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_files import MAX_KNOWLEDGE_FILE_BYTES
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds._errors import KnowledgeBaseError
+from opioidcds._knowledge.files import MAX_KNOWLEDGE_FILE_BYTES
+from opioidcds._knowledge.paths import knowledge_dir
 
 __all__ = [
     "RISK_INPUTS",

@@ -4,7 +4,7 @@ The FHIR adapter validates each MedicationRequest against the full R4B model of
 ``fhir.resources`` before reading it, which costs about 0.3 ms per resource and was most of a
 CDS Hooks request's CPU time when the resources are new. The service instead validates only the
 elements it (or the adapter) reads, with these frozen pydantic models, and then lets the adapter
-read the JSON as before (:func:`opioidcds.fhir.prescriptions_from_medication_request` with
+read the JSON as before (:func:`opioidcds._resolve.fhir.prescriptions_from_medication_request` with
 ``validator=``):
 
 - every element read is type-checked against its R4 datatype
@@ -26,7 +26,7 @@ read the JSON as before (:func:`opioidcds.fhir.prescriptions_from_medication_req
   compatibility); fhir.resources refuses both.
 
 ``tests/cdshooks/test_r4_differential.py`` holds this path to the fhir.resources path on the
-fixtures and on generated resources. Errors are :class:`~opioidcds.errors.InvalidInputError`
+fixtures and on generated resources. Errors are :class:`~opioidcds.InvalidInputError`
 whose ``field`` is the FHIR path; messages never hold a value from the resource.
 """
 
@@ -49,7 +49,7 @@ from pydantic import (
 )
 from pydantic.functional_validators import AfterValidator
 
-from opioidcds.errors import InvalidInputError
+from opioidcds._errors import InvalidInputError
 
 __all__ = ["validate_medication_request"]
 

@@ -1,7 +1,7 @@
-"""Read a CDS Hooks request's FHIR R4 data into a :class:`~opioidcds.patient.Patient`.
+"""Read a CDS Hooks request's FHIR R4 data into a :class:`~opioidcds.Patient`.
 
 - ``context.draftOrders``: a Bundle; each MedicationRequest entry is read by the FHIR adapter
-  (:func:`opioidcds.fhir.prescriptions_from_medication_request`), one prescription per dosage
+  (:func:`~.fhir.prescriptions_from_medication_request`), one prescription per dosage
   instruction. Entries of other resource types (ServiceRequest, ...) are not medicines and are
   passed over. ``priorPrescription`` present means a re-authorisation.
 - prefetch ``patient``: sex from ``gender`` (male/female, otherwise unknown) and age in whole
@@ -32,14 +32,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
+from opioidcds._inputs.patient import Sex
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import Catalogue, MedicineClass, classify_medicine
+from opioidcds._knowledge.vocabulary import Vocabulary
+from opioidcds._resolve.fhir import SNOMED_SYSTEM, prescriptions_from_medication_request
 from opioidcds.cdshooks.codelists import Codelists
 from opioidcds.cdshooks.r4 import validate_medication_request
-from opioidcds.errors import InvalidInputError, OpioidCDSError, UnknownProductError
-from opioidcds.fhir import SNOMED_SYSTEM, prescriptions_from_medication_request
-from opioidcds.models import Prescription
-from opioidcds.patient import Sex
-from opioidcds.products import Catalogue, MedicineClass, classify_medicine
-from opioidcds.vocabulary import Vocabulary
 
 __all__ = [
     "REQUIRED_PREFETCH",

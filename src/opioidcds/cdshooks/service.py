@@ -2,7 +2,7 @@
 
 :class:`CDSHooksService` holds immutable knowledge (rulesets, table, profile, codelists, card
 content) and is safe to share across threads. :meth:`CDSHooksService.call` reads the request
-(:mod:`opioidcds.cdshooks.record`), runs :func:`opioidcds.assess.check_prescription` for each
+(:mod:`opioidcds.cdshooks.record`), runs :func:`opioidcds.check_prescription` for each
 draft prescription in order (each one is checked with the current prescriptions and the draft
 orders before it, as they will be signed together) and turns alerts and unreadable inputs into
 cards (:mod:`opioidcds.cdshooks.cards`).
@@ -16,8 +16,17 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
 
-from opioidcds.acute import CareSetting, check_discharge, check_inpatient
-from opioidcds.assess import Knowledge, check_prescription, default_knowledge
+from opioidcds._decide.alerts import check_prescription
+from opioidcds._decide.hospital import CareSetting, check_discharge, check_inpatient
+from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.rules import Profile
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.patient import Patient, medicine_classes
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import MedicineClass, load_catalogue
+from opioidcds._measure.ome import calculate_ome
+from opioidcds._measure.results import OMEResult
+from opioidcds._resolve.dosage import parse_dosage
 from opioidcds.cdshooks.acute_cards import AcuteCardBuilder
 from opioidcds.cdshooks.acute_fhir import (
     AcuteMapping,
@@ -46,13 +55,6 @@ from opioidcds.cdshooks.record import (
     RequestError,
     read_record,
 )
-from opioidcds.dosage import parse_dosage
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import OMEResult, Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.patient import Patient, medicine_classes
-from opioidcds.products import MedicineClass, load_catalogue
-from opioidcds.rules import Profile
 
 __all__ = [
     "SERVICES",

@@ -1,6 +1,6 @@
 """``opioidcds assess`` and ``opioidcds check``: risk, tier and prescribing alerts for a patient.
 
-Input is a JSON object with the fields of :class:`~opioidcds.patient.Patient` (and, for
+Input is a JSON object with the fields of :class:`~opioidcds.Patient` (and, for
 ``check``, ``new_prescription`` and optionally ``reauthorisation``); ``description`` is
 allowed and ignored. Exit codes as for ``ome``: 0 a result was computed, 2 invalid input.
 """
@@ -12,23 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from opioidcds.assess import (
-    Alert,
-    Assessment,
-    FactorStatus,
-    Knowledge,
-    assess,
-    check_prescription,
-    default_knowledge,
-)
+from opioidcds._decide.alerts import Alert, check_prescription
+from opioidcds._decide.assessment import Assessment, assess
+from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.rules import Profile, load_profile
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.patient import Patient
+from opioidcds._inputs.prescription import Prescription
 from opioidcds.cli.io import fail, read_json
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import Prescription
-from opioidcds.ome import format_decimal
-from opioidcds.patient import Patient
-from opioidcds.rules import Profile, load_profile
 
 __all__ = [
     "assess_command",
@@ -80,128 +72,41 @@ def _knowledge(profile: Path | None) -> tuple[Knowledge, Profile | None]:
     return default_knowledge(), (load_profile(profile) if profile is not None else None)
 
 
-_LEVEL_STYLE = {"low": "green", "moderate": "yellow", "high": "red", "very-high": "bold red"}
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+_HEADINGS = (
+    "In scope:",
+    "Out of scope:",
+    "OME:",
+    "Risk level:",
+    "Support tier:",
+    "Risk factors present:",
+    "Unknown (not recorded):",
+)
 
 
-def _names(a: Assessment, status: FactorStatus) -> str:
-    found = [f.label for f in a.factors if f.status is status]
-    return "; ".join(found) if found else "none"
+def _print_text(console: Console, text: str) -> None:
+    """Print plain text literally (never read as markup), headings in bold."""
+    for line in text.splitlines():
+        bold = line.startswith(_HEADINGS)
+        console.print(line, style="bold" if bold else None, markup=False, highlight=False)
 
 
 def render_assessment(a: Assessment, console: Console) -> None:
-    """Print an assessment for a GP: scope, OME, level, tier, next steps, factors, basis."""
-    p = console.print
-    if not a.scope.in_scope:
-        p(f"[bold]Out of scope:[/bold] {escape(a.scope.reason)}", highlight=False)
-        p("[bold]Support tier:[/bold] none", highlight=False)
-        for step in a.tier.next_steps:
-            p(f"  - {escape(step)}", highlight=False)
-    else:
-        assumed = "" if a.scope.long_term_use_checked else " (long-term use assumed: no history)"
-        p(f"[bold]In scope:[/bold] {escape(a.scope.reason)}{assumed}", highlight=False)
-    if a.scope.long_term_use_checked:
-        p(f"  History: {escape(a.scope.history)}", highlight=False)
-    if a.ome is not None:
-        total = format_decimal(a.ome.total_mg_per_day)
-        shown = (
-            f"{total} mg OME/day"
-            if a.ome.complete
-            else f"at least {total} mg OME/day (INCOMPLETE: a lower bound)"
-        )
-        p(
-            f"[bold]OME:[/bold] {shown}; table {a.ome.table_id} {a.ome.table_version}",
-            highlight=False,
-        )
-    skipped = [
-        f"{u.label} ({', '.join(u.classes) or 'not an opioid'})"
-        for u in a.prescriptions
-        if not u.counted_for_ome
-    ]
-    if skipped:
-        p(f"  not counted for OME: {escape(', '.join(skipped))}", highlight=False)
-    if a.risk_level is not None:
-        lv = a.risk_level
-        style = _LEVEL_STYLE.get(lv.level, "bold")
-        uncertain = lv.level_if_unknown != lv.level
-        upper = (
-            f"; up to {lv.level_if_unknown.upper()} if unknown factors are present"
-            if uncertain
-            else ""
-        )
-        p(
-            f"[bold]Risk level:[/bold] {'at least ' if uncertain else ''}"
-            f"[{style}]{lv.level.upper()}[/{style}] "
-            f"({lv.factor_count} factor(s) besides dose; dose factor {lv.high_dose.value}){upper}",
-            highlight=False,
-        )
-        tier = a.tier
-        tier_uncertain = tier.tier_if_unknown != tier.tier
-        upper_tier = (
-            f" (could be {tier.tier_if_unknown} if unknown factors are present)"
-            if tier_uncertain
-            else ""
-        )
-        p(
-            f"[bold]Support tier:[/bold] {'at least ' if tier_uncertain else ''}"
-            f"{tier.tier}{upper_tier}",
-            highlight=False,
-        )
-        p(f"  {escape(tier.offer)}", highlight=False)
-        for step in tier.next_steps:
-            p(f"  - {escape(step)}", highlight=False)
-        if tier.resources:
-            p(f"  Resources: {escape('; '.join(tier.resources))}", highlight=False)
-    if a.scope.in_scope:
-        _render_factors(a, console)
-    if a.readiness_to_change is not None:
-        p(f"Readiness to change: {a.readiness_to_change.value}", highlight=False)
-    basis = ", ".join(f"{k} {v}" for k, v in a.versions.items() if k.startswith("ruleset:"))
-    p(
-        f"Basis: {basis}; profile {a.versions['profile']}; opioidcds {a.versions['opioidcds']}. "
-        "Every decision's trace is in --json.",
-        highlight=False,
-    )
-
-
-def _render_factors(a: Assessment, console: Console) -> None:
-    p = console.print
-    p(f"[bold]Risk factors present:[/bold] {escape(_names(a, FactorStatus.PRESENT))}")
-    unknown = _names(a, FactorStatus.UNKNOWN)
-    p(f"[bold]Unknown (not recorded):[/bold] {escape(unknown)}", highlight=False)
-    if a.unknowns_that_could_change:
-        alone = sorted(
-            set(a.risk_level.could_raise if a.risk_level else ()) | set(a.tier.could_raise)
-        )
-        p(
-            "  Recording these could raise the level or tier: "
-            + escape(", ".join(a.unknowns_that_could_change))
-            + (f" (on its own: {escape(', '.join(alone))})" if alone else ""),
-            highlight=False,
-        )
+    """Print an assessment for a GP: its own plain-text explanation (:meth:`Assessment.explain`)."""
+    _print_text(console, a.explain())
 
 
 def render_alerts(alerts: list[Alert], console: Console) -> None:
-    """Print alerts for a prescriber: severity, summary, figures and actions."""
-    p = console.print
+    """Print alerts for a prescriber: each alert's own explanation, its severity in colour."""
     if not alerts:
-        p("No alerts for this prescription.", highlight=False)
+        console.print("No alerts for this prescription.", highlight=False)
         return
-    p(f"[bold]{len(alerts)} alert(s)[/bold]", highlight=False)
+    console.print(f"[bold]{len(alerts)} alert(s)[/bold]", highlight=False)
     for alert in alerts:
-        style = _SEVERITY_STYLE.get(alert.severity.value, "bold")
-        p(
-            f"[{style}]{alert.severity.value.upper()}[/{style}] {escape(alert.summary)}",
-            highlight=False,
-        )
-        p(f"  {escape(alert.detail)}", highlight=False)
-        for action in alert.actions:
-            p(f"  - {escape(action)}", highlight=False)
-        sources = ", ".join(c.id for c in alert.citations)
-        p(
-            f"  [dim]rule {alert.id} ({alert.ruleset_id} {alert.ruleset_version}); "
-            f"sources: {sources}[/dim]"
-        )
+        first, _, rest = alert.explain().partition("\n")
+        style = _SEVERITY_STYLE.get(alert.severity.value)
+        console.print(first, style=style, markup=False, highlight=False)
+        console.print(rest, markup=False, highlight=False)
 
 
 SourceArg = Annotated[str, typer.Argument(help="JSON file describing the patient, or - for stdin.")]

@@ -14,8 +14,8 @@ from typing import Annotated, Final
 
 import typer
 
+from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
-from opioidcds.errors import InvalidInputError, OpioidCDSError
 
 __all__ = ["demo_data_command"]
 

@@ -9,17 +9,17 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from opioidcds.acute import (
+from opioidcds._decide.hospital import (
     AcuteCheck,
     AcuteEpisode,
     DischargeCheck,
     InpatientCheck,
     check_episode,
 )
+from opioidcds._decide.rules import load_profile
+from opioidcds._display import format_decimal
+from opioidcds._errors import OpioidCDSError
 from opioidcds.cli.io import fail, read_json
-from opioidcds.errors import OpioidCDSError
-from opioidcds.ome import format_decimal
-from opioidcds.rules import load_profile
 
 __all__ = ["discharge_command", "render_check"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.models import Prescription
+from opioidcds._errors import InvalidInputError
+from opioidcds._inputs.prescription import Prescription
 
 __all__ = ["prescriptions_from_fhir_json"]
 
@@ -11,7 +11,7 @@ __all__ = ["prescriptions_from_fhir_json"]
 def prescriptions_from_fhir_json(data: object) -> list[Prescription]:
     """The prescriptions in parsed FHIR R4 JSON: a Bundle, a list, or one MedicationRequest.
 
-    Follows :func:`opioidcds.fhir.read_bundle` with its defaults: MedicationRequests with status
+    Follows :func:`opioidcds.read_bundle` with its defaults: MedicationRequests with status
     ``active`` or ``draft`` count (one prescription per dosage instruction); other resources and
     statuses are skipped; a medication the catalogue does not know is an error. Numbers may be
     JSON numbers or numeral strings (``read_json`` reads decimals as strings, so none is
@@ -23,7 +23,7 @@ def prescriptions_from_fhir_json(data: object) -> list[Prescription]:
         UnknownProductError: a medication code is not in the product catalogue.
     """
     try:
-        from opioidcds import fhir  # noqa: PLC0415 - the adapter is optional
+        from opioidcds._resolve import fhir  # noqa: PLC0415 - the adapter is optional
 
         return fhir.from_bundle(data)
     except ImportError:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from opioidcds.errors import InvalidInputError, OpioidCDSError
+from opioidcds._errors import InvalidInputError, OpioidCDSError
 
 __all__ = ["MAX_INPUT_BYTES", "fail", "read_json"]
 

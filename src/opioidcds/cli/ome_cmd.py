@@ -7,15 +7,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.prescription import Prescription, PrnPolicy
+from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
+from opioidcds._measure.ome import calculate_ome
+from opioidcds._measure.results import OMEResult
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
 from opioidcds.cli.io import fail, read_json
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import ItemStatus, OMEResult, Prescription, PrnPolicy
-from opioidcds.ome import calculate_ome, format_decimal
-from opioidcds.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
 
 __all__ = ["ome_command", "parse_prescriptions", "render_ome"]
 
@@ -46,66 +45,13 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
     return result
 
 
-_STATUS = {
-    ItemStatus.CONVERTED: "converted",
-    ItemStatus.NOT_CONVERTIBLE: "[red]NOT CONVERTED[/red]",
-    ItemStatus.EXCLUDED: "excluded (policy)",
-    ItemStatus.NOT_OPIOID: "not an opioid",
-}
-
-
 def render_ome(result: OMEResult, console: Console) -> None:
-    """Print ``result`` for people: a table of items, each item's arithmetic, the total."""
-    table = Table(title="Oral morphine equivalent (OME) per prescription")
-    table.add_column("#", justify="right")
-    table.add_column("ingredient")
-    table.add_column("route")
-    table.add_column("daily amount", justify="right")
-    table.add_column("factor", justify="right")
-    table.add_column("OME mg/day", justify="right")
-    table.add_column("status")
-    for item in result.items:
-        amount = (
-            f"{format_decimal(item.daily_amount)} {item.daily_amount_unit}"
-            if item.daily_amount is not None
-            else "-"
-        )
-        factor = format_decimal(item.factor) if item.factor is not None else "-"
-        ome = format_decimal(item.ome_mg_per_day) if item.ome_mg_per_day is not None else "-"
-        table.add_row(  # input text is escaped: it is shown literally, never read as markup
-            str(item.prescription_index + 1),
-            escape(item.ingredient or item.drug),
-            escape(item.route or "?"),
-            amount,
-            factor,
-            ome,
-            _STATUS[item.status],
-        )
-    console.print(table)
-    console.print("[bold]Arithmetic[/bold]")
-    for item in result.items:
-        source = f" [source: {item.factor_source}]" if item.factor_source else ""
-        console.print(  # literal text: the arithmetic names the input's drug
-            f"  {item.prescription_index + 1}. {item.arithmetic}{source}",
-            markup=False,
-            highlight=False,
-        )
-    total = format_decimal(result.total_mg_per_day)
-    if result.complete:
-        console.print(f"[bold]Total: {total} mg OME/day[/bold]", highlight=False)
-    else:
-        console.print(
-            f"[bold red]Total: at least {total} mg OME/day (INCOMPLETE: a lower bound; "
-            "see the items not converted)[/bold red]",
-            highlight=False,
-        )
-    console.print(
-        f"Table {result.table_id} {result.table_version} "
-        f"(effective {result.table_effective_date}); "
-        f"PRN policy {result.prn_policy.value}; opioidcds {result.library_version}. "
-        "OME is a measure of risk, not a guide to converting between opioids.",
-        highlight=False,
-    )
+    """Print ``result`` for people: its own plain-text explanation, the total in bold."""
+    for line in result.explain().splitlines():
+        style = "bold" if line.startswith("Total:") else None
+        if style and not result.complete:
+            style = "bold red"
+        console.print(line, style=style, markup=False, highlight=False)
 
 
 def ome_command(

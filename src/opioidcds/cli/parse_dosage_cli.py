@@ -11,8 +11,8 @@ import json
 import sys
 from typing import Any
 
-from opioidcds.dosage import Dosage, UnparsedDosage, parse_dosage
-from opioidcds.errors import InvalidInputError
+from opioidcds._errors import InvalidInputError
+from opioidcds._resolve.dosage import Dosage, UnparsedDosage, parse_dosage
 
 __all__ = ["EXIT_INVALID", "EXIT_PARSED", "EXIT_UNPARSED", "parse_dosage_command"]
 
@@ -22,7 +22,7 @@ EXIT_INVALID = 2
 
 
 def parse_dosage_command(text: str, as_json: bool) -> int:
-    """Parse ``text`` with :func:`opioidcds.dosage.parse_dosage` and print what was understood.
+    """Parse ``text`` with :func:`opioidcds.parse_dosage` and print what was understood.
 
     JSON output is one object: ``kind`` ("dosage" or "unparsed"), ``result`` (the model),
     ``prescription_fields`` (what maps onto ``Prescription``; parsed texts only) and

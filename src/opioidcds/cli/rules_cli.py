@@ -14,13 +14,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_paths import knowledge_dir
-from opioidcds.rules.conditions import format_value, render_condition
-from opioidcds.rules.evaluator import BoundRuleset, Ruleset
-from opioidcds.rules.linter import Severity, lint_bound, lint_path
-from opioidcds.rules.loader import load_profile, load_ruleset, read_knowledge_file
-from opioidcds.rules.profiles import Profile, ProfileSection
+from opioidcds._decide.rules.conditions import format_value, render_condition
+from opioidcds._decide.rules.evaluator import BoundRuleset, Ruleset
+from opioidcds._decide.rules.linter import Severity, lint_bound
+from opioidcds._decide.rules.loader import (
+    lint_path,
+    load_profile,
+    load_ruleset,
+    read_knowledge_file,
+)
+from opioidcds._decide.rules.profiles import Profile, ProfileSection
+from opioidcds._errors import KnowledgeBaseError
+from opioidcds._knowledge.paths import knowledge_dir
 
 __all__ = ["rules_app"]
 
@@ -143,7 +148,7 @@ def explain(
 
 
 def _print_ruleset(console: Console, rs: Ruleset, prof: Profile | None) -> None:
-    section = prof.section_for(rs) if prof is not None else None
+    section = prof.section_for(rs.id) if prof is not None else None
     console.print(f"[bold]{rs.id}[/bold] version {rs.version}, effective {rs.effective_date}")
     console.print(rs.description)
     console.print(f"owner: {rs.owner}; reviewer: {rs.reviewer or '(none named)'}")

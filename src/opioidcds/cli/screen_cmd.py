@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
-from opioidcds.errors import InvalidInputError, OpioidCDSError
 
 if TYPE_CHECKING:
     from opioidcds.population import Screening
@@ -113,7 +113,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
             err=True,
         )
         raise typer.Exit(2) from None
-    from opioidcds.rules import load_profile  # noqa: PLC0415 - keep start-up light
+    from opioidcds._decide.rules import load_profile  # noqa: PLC0415 - keep start-up light
 
     console = Console(stderr=True)
     try:

@@ -17,9 +17,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
 from opioidcds.cli.screen_cmd import parse_date, summary_table
-from opioidcds.errors import InvalidInputError, OpioidCDSError
 
 __all__ = ["screen_spark_command"]
 
@@ -66,7 +66,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
             err=True,
         )
         raise typer.Exit(2) from None
-    from opioidcds.rules import load_profile  # noqa: PLC0415 - keep start-up light
+    from opioidcds._decide.rules import load_profile  # noqa: PLC0415 - keep start-up light
 
     try:
         wanted = tuple(f.strip() for f in formats.split(",") if f.strip())

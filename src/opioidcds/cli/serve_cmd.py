@@ -17,8 +17,8 @@ from typing import Annotated
 
 import typer
 
+from opioidcds._errors import OpioidCDSError
 from opioidcds.cli.io import fail
-from opioidcds.errors import OpioidCDSError
 
 __all__ = ["serve_command"]
 
@@ -86,11 +86,11 @@ def serve_command(  # noqa: PLR0917 - typer maps each option to a parameter
     except ImportError:
         sys.stderr.write(_INSTALL_HINT)
         raise typer.Exit(2) from None
-    from opioidcds.assess import default_knowledge, load_knowledge  # noqa: PLC0415
+    from opioidcds._decide.knowledge import default_knowledge, load_knowledge  # noqa: PLC0415
+    from opioidcds._decide.rules import load_profile  # noqa: PLC0415
     from opioidcds.cdshooks.auth import JWTVerifier, load_trusted_issuers  # noqa: PLC0415
     from opioidcds.cdshooks.feedback import FeedbackStore  # noqa: PLC0415
     from opioidcds.cdshooks.service import CDSHooksService  # noqa: PLC0415
-    from opioidcds.rules import load_profile  # noqa: PLC0415
 
     try:
         knowledge = load_knowledge(profile=profile) if profile else default_knowledge()

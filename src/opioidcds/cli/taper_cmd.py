@@ -28,16 +28,20 @@ from typing import Annotated, Any
 import typer
 from pydantic import Field
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from opioidcds._base import InputModel
+from opioidcds._decide.taper import (
+    HoldPoint,
+    PaceChange,
+    ReduceFrom,
+    TaperPlan,
+    taper_plan,
+)
+from opioidcds._display import format_decimal
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
 from opioidcds.cli.io import fail, read_json
 from opioidcds.cli.ome_cmd import parse_prescriptions
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import InputModel
-from opioidcds.ome import format_decimal
-from opioidcds.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
-from opioidcds.taper import HoldPoint, PaceChange, ReduceFrom, TaperPlan, TaperStep, taper_plan
 
 __all__ = ["Contacts", "TaperRequest", "parse_request", "render_handout", "taper_command"]
 
@@ -83,57 +87,18 @@ def parse_request(data: Any) -> tuple[list[Any], TaperRequest]:  # noqa: ANN401 
     return parse_prescriptions(data.get("prescriptions")), TaperRequest.model_validate(options)
 
 
-def _dose_text(step: TaperStep) -> str:
-    return "\n".join(item.instruction for item in step.items)
-
-
-def _date(value: dt.date | None, default: str = "now") -> str:
-    return value.isoformat() if value is not None else default
-
-
 def render_plan(plan: TaperPlan, console: Console) -> None:
-    """Print ``plan`` for a prescriber or pharmacist: one row per step, then the basis."""
-    table = Table(title="Tapering plan", show_lines=True)
-    table.add_column("step", justify="right")
-    table.add_column("from")
-    table.add_column("until")
-    table.add_column("what to take")
-    table.add_column("OME mg/day", justify="right")
-    table.add_column("change", justify="right")
-    for step in plan.steps:
-        change = "" if step.number == plan.steps[0].number else format_decimal(step.change_mg)
-        if step.change_percent is not None and change:
-            change += f" ({format_decimal(step.change_percent)}%)"
-        until = _date(step.until, "-")
-        if step.hold_intervals:
-            until += f" (held {step.hold_intervals} extra)"
-        table.add_row(
-            str(step.number),
-            _date(step.date),
-            until,
-            Text(_dose_text(step) + (f"\n[{step.note}]" if step.note else "")),
-            format_decimal(step.daily_ome_mg),
-            change,
-        )
-    console.print(table)
-    for refused in plan.not_planned:
-        console.print(
-            Text(f"NOT PLANNED: prescription {refused.prescription_index + 1}: {refused.reason}"),
-            style="bold red",
-        )
-    if plan.reason:
-        console.print(Text(plan.reason), style="bold")
-    console.print(
-        Text(
-            f"{format_decimal(plan.reduction * 100)}% of the {plan.reduce_from.value} dose every "
-            f"{plan.interval_days} days to {format_decimal(plan.target_ome_mg)} mg OME/day "
-            f"(target {'reached' if plan.target_reached else 'NOT reached'}). Knowledge "
-            f"{plan.knowledge_id} {plan.knowledge_version} ({plan.knowledge_effective_date}); "
-            f"table {plan.table_id} {plan.table_version}; catalogue {plan.catalogue_id} "
-            f"{plan.catalogue_version}; opioidcds {plan.library_version}. OME is a measure of "
-            "risk: the plan never converts between opioids."
-        )
-    )
+    """Print ``plan`` for a prescriber or pharmacist: its own text (:meth:`TaperPlan.explain`).
+
+    Step headings are bold; refusals bold red.
+    """
+    for line in plan.explain().splitlines():
+        style = None
+        if line.startswith("Step "):
+            style = "bold"
+        elif line.startswith("NOT PLANNED"):
+            style = "bold red"
+        console.print(line, style=style, markup=False, highlight=False)
 
 
 _HANDOUT = Template("""<!DOCTYPE html>

@@ -1,10 +1,10 @@
-"""From one patient's issue rows to a :class:`~opioidcds.patient.Patient` (the shared builder).
+"""From one patient's issue rows to a :class:`~opioidcds.Patient` (the shared builder).
 
 Both the population engine and the differential test build patients here, so "the same
 patient" means the same object. The rules of the construction (docs/population.md):
 
 * **History**: every opioid issue on or before the as-of date, as an
-  :class:`~opioidcds.patient.IssueRecord` (dm+d code when the catalogue knows it, else the
+  :class:`~opioidcds.IssueRecord` (dm+d code when the catalogue knows it, else the
   product name; ``days_supply`` when given).
 * **Current**: a medicine (same dm+d code, else same product name) is current when its latest
   issue is at most ``current_window_days`` before the as-of date.
@@ -14,7 +14,7 @@ patient" means the same object. The rules of the construction (docs/population.m
   divided by the days from the first to the latest issue (the latest supply is not yet used
   up). With one issue (or all on one day): the latest quantity over its ``days_supply`` when
   given, else over ``default_supply_days``. The daily quantity is rounded half-up to 10
-  decimal places (the input precision of a :class:`~opioidcds.models.Prescription`).
+  decimal places (the input precision of a :class:`~opioidcds.Prescription`).
   Patches are never estimated this way (their OME comes from the rate and the number worn,
   which quantity does not tell): without a usable dosage text one patch worn at a time is
   assumed, a lower bound. A current opioid whose dose cannot be estimated at all (no
@@ -33,12 +33,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Final
 
-from opioidcds.errors import OpioidCDSError
-from opioidcds.models import Prescription
-from opioidcds.ome import calculate_ome
-from opioidcds.patient import IssueRecord, Patient, medicine_classes
+from opioidcds._errors import OpioidCDSError
+from opioidcds._inputs.patient import IssueRecord, Patient, medicine_classes
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import MedicineClass, load_catalogue
+from opioidcds._measure.ome import calculate_ome
 from opioidcds.population.method import ScreeningMethod
-from opioidcds.products import MedicineClass, load_catalogue
 
 __all__ = [
     "MAX_OPIOID_ISSUES",

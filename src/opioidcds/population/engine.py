@@ -7,17 +7,18 @@ evaluates the rulesets once per class of inputs (:mod:`~.vector`); the few patie
 that path are built by :func:`opioidcds.population.build.build_patient` and decided one by one
 with ``assess``'s own derivation functions and rule evaluations shared between equivalent
 inputs (:class:`~.memo.MemoEngine`). The engine ``"assess"`` calls
-:func:`~opioidcds.assess.assess` itself for every patient; the test suite checks both give
+:func:`~opioidcds.assess` itself for every patient; the test suite checks both give
 identical rows (docs/population.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -25,25 +26,39 @@ from typing import Final, Literal
 
 import polars as pl
 
-from opioidcds.assess import (  # the private helpers are assess's own derivations
+from opioidcds._decide.assessment import (  # the private helpers are assess's own derivations
     _COMPLEX_NEEDS_FACTOR,
     _HIGH_DOSE_FACTOR,
     _HUNDRED,
     _STATUS,
     Assessment,
     FactorStatus,
-    Knowledge,
     _factor_inputs,
     _History,
     _is_opioid_item,
     _ome,
-    _parameter_note,
     assess,
-    default_knowledge,
 )
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import OMEResult, Prescription, Provenance
-from opioidcds.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
+from opioidcds._decide.knowledge import (
+    Knowledge,
+    _parameter_note,
+    default_knowledge,
+    for_knowledge,
+)
+from opioidcds._decide.rules import Decisions, DecisionStatus, Profile
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import MedicineClass
+from opioidcds._knowledge.provenance import (
+    KnowledgeSource,
+    Provenance,
+    build,
+    canonical_json,
+    combine,
+    fingerprint_source,
+)
+from opioidcds._measure.results import OMEResult
 from opioidcds.population.build import (
     BuiltPatient,
     Issue,
@@ -57,9 +72,6 @@ from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.partition import issue_parts
 from opioidcds.population.schema import RowProblem, read_patients
 from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
-from opioidcds.products import MedicineClass
-from opioidcds.provenance import for_screening
-from opioidcds.rules import Decisions, DecisionStatus, Profile
 
 __all__ = [
     "PatientRow",
@@ -72,6 +84,36 @@ EngineName = Literal["fast", "assess"]
 _READY: Final = frozenset({ReadinessToChange.CONSIDERING, ReadinessToChange.READY})
 _BAND_NOT_LISTED: Final = "not-listed"
 _EXACT_METHODS: Final = frozenset({"dosage-text", "quantity-interval"})
+
+
+def screening_method_source(method: ScreeningMethod) -> KnowledgeSource:
+    """The provenance entry of a screening method: the canonical JSON of the loaded method."""
+    return KnowledgeSource(
+        kind="screening-method",
+        id=method.id,
+        version=method.version,
+        effective_date=method.effective_date,
+        sha256=hashlib.sha256(canonical_json(asdict(method))).hexdigest(),
+    )
+
+
+def for_screening(
+    knowledge: Knowledge, profile: Profile | None, method: ScreeningMethod
+) -> Provenance:
+    """Provenance of a population screening.
+
+    The assessment knowledge, the bundled catalogue (every issue's product is resolved against
+    it), the ``worklist-priority`` ruleset and the screening method.
+    """
+    return combine(
+        for_knowledge(knowledge, profile, True),
+        build(
+            [
+                fingerprint_source("ruleset", knowledge.rulesets["worklist-priority"]),
+                screening_method_source(method),
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,8 +557,8 @@ def screen(
         issues: the issue extract (CSV/Parquet path or a DataFrame of text columns).
         patients: the optional patient table (same forms).
         as_of: the screening date; later issues are not used (and are listed).
-        knowledge: the knowledge bundle (default: :func:`~opioidcds.assess.default_knowledge`).
-        profile: a local profile (thresholds), as for :func:`~opioidcds.assess.assess`.
+        knowledge: the knowledge bundle (default: :func:`~opioidcds.default_knowledge`).
+        profile: a local profile (thresholds), as for :func:`~opioidcds.assess`.
         method: the screening method (default: the bundled one).
         engine: ``"fast"`` (default) or ``"assess"`` (calls ``assess`` per patient).
         progress: called as ``progress(done, total)`` every few thousand patients (only at the
@@ -948,7 +990,7 @@ def _history_frame(
     Columns ``patient_id``, ``use_days``, ``issues``, ``early``, ``all_classed``,
     ``reissues``, ``evidence``; patients without opioid issues have no row.
 
-    Opioid issues (as :func:`~opioidcds.patient.medicine_classes` classes them) grouped by
+    Opioid issues (as :func:`~opioidcds._inputs.patient.medicine_classes` classes them) grouped by
     medicine; each re-issue's (days since the previous issue, its supply, days before the
     as-of date) is evaluated once per distinct triple by rule early-reissue.
     """

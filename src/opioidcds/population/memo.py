@@ -4,14 +4,14 @@ A rule's condition compares each input with constants and parameters only (the D
 arithmetic between inputs), so two input vectors that sit on the same side of every constant
 a ruleset compares an input with — and are equal for booleans and enumerations — get the same
 truth for every rule, hence the same statuses and outcomes. :class:`MemoEngine` keys its cache
-on that position (:func:`opioidcds.rules.conditions.field_constants`, plus each input's
+on that position (:func:`opioidcds._decide.rules.conditions.field_constants`, plus each input's
 declared bounds so out-of-range values are still refused) and evaluates the first vector of
 each class with the reference evaluator. A first, exact-value cache (same inputs exactly)
 avoids even computing the class for repeated vectors.
 
-Only the statuses and outcomes of a cached :class:`~opioidcds.rules.Decisions` may be read:
+Only the statuses and outcomes of a cached :class:`~opioidcds.Decisions` may be read:
 its traces show the values of the first vector of the class. The population engine reads
-nothing else; the differential test against :func:`opioidcds.assess.assess` checks this.
+nothing else; the differential test against :func:`opioidcds.assess` checks this.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
-from opioidcds.rules import BoundRuleset, Decisions
-from opioidcds.rules.conditions import field_constants
+from opioidcds._decide.rules import BoundRuleset, Decisions
+from opioidcds._decide.rules.conditions import field_constants
 
 __all__ = ["MemoEngine", "class_of", "cut_points"]
 

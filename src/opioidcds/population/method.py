@@ -11,9 +11,9 @@ from functools import cache
 from pathlib import Path
 from typing import Final
 
-from opioidcds.errors import KnowledgeBaseError
-from opioidcds.knowledge_files import read_toml_of_kind
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds._errors import KnowledgeBaseError
+from opioidcds._knowledge.files import read_toml_of_kind
+from opioidcds._knowledge.paths import knowledge_dir
 
 __all__ = ["ScreeningMethod", "default_method", "load_method"]
 

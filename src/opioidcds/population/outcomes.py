@@ -24,13 +24,13 @@ from typing import Final, Literal
 
 import polars as pl
 
-from opioidcds.assess import Knowledge, default_knowledge
-from opioidcds.errors import InvalidInputError, KnowledgeBaseError
-from opioidcds.knowledge_files import read_toml_of_kind
-from opioidcds.knowledge_paths import knowledge_dir
+from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.rules import Profile
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.files import read_toml_of_kind
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population.engine import PatientRow, Screening, screen
 from opioidcds.population.schema import read_practices
-from opioidcds.rules import Profile
 
 __all__ = [
     "Change",

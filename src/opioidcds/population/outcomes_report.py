@@ -13,7 +13,7 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.ome import format_decimal
+from opioidcds._display import format_decimal
 from opioidcds.population._html import bars, table
 from opioidcds.population.outcomes import GroupOutcome, Outcomes, SignedRank, Snapshot, Spread
 

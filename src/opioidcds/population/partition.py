@@ -16,7 +16,7 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.errors import InvalidInputError
+from opioidcds._errors import InvalidInputError
 from opioidcds.population.schema import RowProblem, read_issues
 
 __all__ = ["PART_ROWS", "issue_parts"]

@@ -19,9 +19,10 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.assess import Knowledge, default_knowledge
-from opioidcds.errors import InvalidInputError, KnowledgeBaseError
-from opioidcds.ome import format_decimal
+from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.rules import Profile
+from opioidcds._display import format_decimal
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds.population._html import CSS, bars, table
 from opioidcds.population.engine import PatientRow, Screening
 from opioidcds.population.outcomes import Outcomes, default_outcomes_method
@@ -32,7 +33,6 @@ from opioidcds.population.outcomes_report import (
     outcomes_summary,
     patient_frame,
 )
-from opioidcds.rules import Profile
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -422,7 +422,7 @@ worklist file.</p>
 {outcomes_html(outcomes, outcomes_note or NO_BASELINE)}
 <h2>Method</h2>
 <p>Long-term use, scope, risk factors, risk level and tier are decided by the rulesets of
-opioidcds exactly as <code>opioidcds.assess.assess</code> decides them for each patient.
+opioidcds exactly as <code>opioidcds._decide.assessment.assess</code> decides them for each patient.
 Daily OME comes from the latest issue's dosage text when usable, else from the quantity
 issued over the interval between issues (stated per patient). Method file
 {escape(method.id)} {escape(method.version)}: current window {method.current_window_days}

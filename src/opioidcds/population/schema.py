@@ -1,7 +1,7 @@
 """The input schema of population screening: prescription issues and (optional) patients.
 
 Columns are read as text and checked here, row by row, in Polars (vectorised). A missing
-required column is an :class:`~opioidcds.errors.InvalidInputError` naming the column; unknown
+required column is an :class:`~opioidcds.InvalidInputError` naming the column; unknown
 columns are ignored; a bad row is excluded and listed (row number and reason, never its values).
 See ``docs/population.md``.
 """
@@ -15,8 +15,8 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.errors import InvalidInputError
-from opioidcds.patient import _EARLIEST  # Patient's own bound on record dates
+from opioidcds._errors import InvalidInputError
+from opioidcds._inputs.patient import _EARLIEST  # Patient's own bound on record dates
 
 __all__ = [
     "ISSUE_COLUMNS",

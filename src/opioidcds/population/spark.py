@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from opioidcds.errors import InvalidInputError, OpioidCDSError
-from opioidcds.models import Provenance
+from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._knowledge.provenance import Provenance
 from opioidcds.population.engine import PatientRow, Screening, screen
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.report import worklist_frame
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from opioidcds.rules import Profile
+    from opioidcds._decide.rules import Profile
 
 __all__ = [
     "SparkScreening",

@@ -18,8 +18,8 @@ from typing import Final
 
 import polars as pl
 
-from opioidcds.errors import InvalidInputError, KnowledgeBaseError, OpioidCDSError
-from opioidcds.products import load_catalogue
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError, OpioidCDSError
+from opioidcds._knowledge.products import load_catalogue
 
 __all__ = [
     "DEMO_AS_OF",

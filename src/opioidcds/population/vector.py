@@ -1,7 +1,7 @@
 """The columnar fast path: each patient's decision inputs derived in Polars, decided per class.
 
 :func:`derive` turns a slice of usable issue rows (sorted by patient, date, row) into one row
-per patient holding exactly the inputs :func:`opioidcds.assess.assess` would derive from the
+per patient holding exactly the inputs :func:`opioidcds.assess` would derive from the
 patient :func:`~opioidcds.population.build.build_patient` builds: the current opioids with the
 method of each daily dose (each distinct dosage text read once, each distinct quantity/interval
 computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the OME of each
@@ -35,10 +35,14 @@ from typing import Any, Final, Protocol
 
 import polars as pl
 
-from opioidcds.assess import FactorStatus
-from opioidcds.errors import OpioidCDSError
-from opioidcds.models import OMEResult, Prescription
-from opioidcds.patient import _MAX_PRESCRIPTIONS, medicine_classes
+from opioidcds._decide.assessment import FactorStatus
+from opioidcds._decide.rules import BoundRuleset, Decisions
+from opioidcds._decide.rules.conditions import condition_fields
+from opioidcds._errors import OpioidCDSError
+from opioidcds._inputs.patient import _MAX_PRESCRIPTIONS, medicine_classes
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import MedicineClass
+from opioidcds._measure.results import OMEResult
 from opioidcds.population.build import (
     MAX_OPIOID_ISSUES,
     PATCH_NOTE,
@@ -55,9 +59,6 @@ from opioidcds.population.build import (
 from opioidcds.population.memo import class_of, cut_points
 from opioidcds.population.method import ScreeningMethod
 from opioidcds.population.schema import PATIENT_BOOLEAN_COLUMNS
-from opioidcds.products import MedicineClass
-from opioidcds.rules import BoundRuleset, Decisions
-from opioidcds.rules.conditions import condition_fields
 
 __all__ = ["DECIDED_COLUMNS", "Derived", "derive"]
 

@@ -1,0 +1,289 @@
+"""The knowledge bundle the decisions use, and the rule engines that evaluate it.
+
+A :class:`Knowledge` bundle holds the conversion table, vocabulary, catalogue, rulesets and
+profile, loaded and checked once; immutable and safe to share between threads. The engines
+evaluate its rulesets: the pure-Python reference evaluator (default) or durable-rules (extra
+``durable``). :func:`for_knowledge` describes a bundle for a result's provenance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache, lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
+
+from opioidcds._decide.rules import (
+    BackendError,
+    BoundRuleset,
+    Decisions,
+    Profile,
+    Ruleset,
+    load_profile,
+    load_rulesets,
+)
+from opioidcds._decide.rules.conditions import Scalar, Truth
+from opioidcds._display import format_decimal
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.products import Catalogue
+from opioidcds._knowledge.provenance import (
+    KnowledgeSource,
+    Provenance,
+    bundled_catalogue_if,
+    fingerprint_source,
+    knowledge_provenance,
+)
+from opioidcds._knowledge.tables import ConversionTable, default_table, load_table
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._version import __version__
+
+if TYPE_CHECKING:
+    from opioidcds._decide.rules.durable_backend import DurableRuleset
+
+__all__ = [
+    "REQUIRED_RULESETS",
+    "Backend",
+    "Engine",
+    "Knowledge",
+    "Truths",
+    "default_knowledge",
+    "for_knowledge",
+    "load_knowledge",
+    "rule_sources",
+]
+
+REQUIRED_RULESETS: Final = (
+    "scope",
+    "risk-factors",
+    "risk-level",
+    "support-tier",
+    "early-reordering",
+    "prescribing-alerts",
+)
+"""Ruleset ids a :class:`Knowledge` bundle must hold."""
+
+
+class Backend(StrEnum):
+    """Rule engine: the pure-Python reference evaluator, or durable-rules (extra ``durable``)."""
+
+    REFERENCE = "reference"
+    DURABLE = "durable"
+
+
+# --- knowledge -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Knowledge:
+    """Everything the decisions depend on, loaded and checked once; immutable, thread-safe.
+
+    Build with :func:`load_knowledge` or use :func:`default_knowledge`. ``catalogue`` may be
+    ``None``: the bundled catalogue is then loaded on first need by the OME calculator.
+    """
+
+    table: ConversionTable
+    vocabulary: Vocabulary
+    rulesets: Mapping[str, Ruleset]
+    profile: Profile | None = None
+    catalogue: Catalogue | None = None
+    _bound: Mapping[str, BoundRuleset] = field(default_factory=dict, repr=False)
+    _durable: dict[tuple[str, str | None], DurableRuleset] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        """Check the required rulesets are present and bind the profile once."""
+        missing = [r for r in REQUIRED_RULESETS if r not in self.rulesets]
+        if missing:
+            raise KnowledgeBaseError(f"knowledge bundle lacks ruleset '{missing[0]}'")
+        object.__setattr__(self, "rulesets", MappingProxyType(dict(self.rulesets)))
+        bound = {rid: rs.bind(self.profile) for rid, rs in self.rulesets.items()}
+        object.__setattr__(self, "_bound", MappingProxyType(bound))
+
+    def bound(self, ruleset_id: str, profile: Profile | None = None) -> BoundRuleset:
+        """The ruleset with ``profile`` applied (default: the bundle's own profile).
+
+        Raises:
+            ProfileError: the profile cannot be applied (unknown names, breaks a table).
+        """
+        if profile is None or profile is self.profile:
+            return self._bound[ruleset_id]
+        return self.rulesets[ruleset_id].bind(profile)
+
+    def durable(self, bound: BoundRuleset) -> DurableRuleset:
+        """The durable-rules compilation of ``bound``, built once per ruleset and profile.
+
+        Raises:
+            BackendError: the ``durable`` extra (durable-rules) is not installed.
+        """
+        key = (bound.ruleset.id, bound.profile.fingerprint if bound.profile else None)
+        with self._lock:
+            found = self._durable.get(key)
+            if found is None:
+                try:
+                    module = importlib.import_module("opioidcds._decide.rules.durable_backend")
+                    found = module.DurableRuleset(bound)
+                except ImportError:
+                    raise BackendError("the durable-rules backend is not installed") from None
+                self._durable[key] = found
+        return found
+
+    def versions(self, profile: Profile | None = None) -> dict[str, str]:
+        """Library, table, vocabulary, ruleset (those assess uses) and profile versions."""
+        out = {
+            "opioidcds": __version__,
+            "table": f"{self.table.id} {self.table.version}",
+        }
+        out.update({f"vocabulary:{k}": v for k, v in self.vocabulary.versions().items()})
+        out.update({f"ruleset:{k}": self.rulesets[k].version for k in sorted(REQUIRED_RULESETS)})
+        used = profile or self.profile
+        out["profile"] = f"{used.id} {used.version}" if used is not None else "none"
+        return out
+
+
+def load_knowledge(
+    rules: str | Path | None = None,
+    *,
+    table: ConversionTable | str | Path | None = None,
+    profile: Profile | str | Path | None = None,
+    vocabulary: Vocabulary | None = None,
+    catalogue: Catalogue | None = None,
+) -> Knowledge:
+    """Load a knowledge bundle: rulesets from ``rules`` (default: bundled ``rules/``).
+
+    Raises:
+        KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, or the
+            profile cannot be applied.
+    """
+    rulesets = load_rulesets(Path(rules) if rules is not None else knowledge_dir("rules"))
+    if isinstance(table, ConversionTable):
+        tbl = table
+    elif table is None:
+        tbl = default_table()
+    else:
+        tbl = load_table(table)
+    prof = load_profile(profile) if isinstance(profile, str | Path) else profile
+    return Knowledge(
+        table=tbl,
+        vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
+        rulesets=rulesets,
+        profile=prof,
+        catalogue=catalogue,
+    )
+
+
+@cache
+def default_knowledge() -> Knowledge:
+    """The bundled knowledge (UK Opioids Aware table, bundled rulesets, no profile), loaded once.
+
+    Raises:
+        KnowledgeBaseError: the bundled knowledge is invalid (a packaging defect).
+    """
+    return load_knowledge()
+
+
+# --- engines ---------------------------------------------------------------------------------
+
+Engine = Callable[[BoundRuleset, Mapping[str, object]], Decisions]
+
+
+def _reference(bound: BoundRuleset, inputs: Mapping[str, object]) -> Decisions:
+    return bound.evaluate(inputs)
+
+
+Truths = Callable[[BoundRuleset, tuple[Scalar | None, ...]], tuple[Truth | str, ...]]
+
+
+def _reference_truths(
+    bound: BoundRuleset, values: tuple[Scalar | None, ...]
+) -> tuple[Truth | str, ...]:
+    return bound.truths(values)
+
+
+def _truths(backend: Backend | str, knowledge: Knowledge) -> Truths:
+    """Each rule's condition value from the chosen engine (hit policy applied by the caller)."""
+    if _backend(backend) is Backend.REFERENCE:
+        return _reference_truths
+
+    def durable(bound: BoundRuleset, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
+        return knowledge.durable(bound).truths(values)
+
+    return durable
+
+
+def _backend(backend: Backend | str) -> Backend:
+    try:
+        return Backend(backend)
+    except ValueError:
+        raise InvalidInputError("backend", "must be 'reference' or 'durable'") from None
+
+
+def _engine(backend: Backend | str, knowledge: Knowledge) -> Engine:
+    try:
+        chosen = Backend(backend)
+    except ValueError:
+        raise InvalidInputError("backend", "must be 'reference' or 'durable'") from None
+    if chosen is Backend.REFERENCE:
+        return _reference
+
+    def durable(bound: BoundRuleset, inputs: Mapping[str, object]) -> Decisions:
+        return knowledge.durable(bound).evaluate(inputs)
+
+    return durable
+
+
+def _parameter_note(bound: BoundRuleset, rule_id: str) -> str:
+    """The parameters a rule reads, as applied (profile included): ``name = value unit``."""
+    rs = bound.ruleset
+    parts = []
+    for name in rs.rule(rule_id).params:
+        unit = rs.parameters[name].unit
+        value = format_decimal(bound.binding.params[name])
+        parts.append(f"{name} = {value}{' ' + unit if unit else ''}")
+    return "; ".join(parts)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, tuple) else ()
+
+
+@lru_cache(maxsize=256)
+def for_knowledge(
+    knowledge: Knowledge,
+    profile: Profile | None,
+    bundled_catalogue: bool,
+) -> Provenance:
+    """Provenance of an assessment or prescribing check made with ``knowledge``.
+
+    Covers the bundle's table, vocabulary and required rulesets, the profile applied
+    (``profile``, else the bundle's own), the bundle's catalogue if it has one, the bundled
+    catalogue when ``bundled_catalogue`` (an input named a dm+d product), and the medicine
+    class files used to class the patient's medicines.
+    """
+    used = profile if profile is not None else knowledge.profile
+    return knowledge_provenance(
+        table=knowledge.table,
+        vocabulary=knowledge.vocabulary,
+        catalogues=(knowledge.catalogue, bundled_catalogue_if(bundled_catalogue)),
+        sources=rule_sources([knowledge.rulesets[r] for r in REQUIRED_RULESETS], used),
+        medicine_classes=True,
+    )
+
+
+def rule_sources(
+    rulesets: Iterable[Ruleset], profile: Profile | None
+) -> tuple[KnowledgeSource, ...]:
+    """The provenance entries of ``rulesets`` and of the ``profile`` applied (if any)."""
+    sources = [fingerprint_source("ruleset", r) for r in rulesets]
+    if profile is not None:
+        sources.append(fingerprint_source("profile", profile))
+    return tuple(sources)

@@ -1,0 +1,68 @@
+"""The rules DSL: rulesets and profiles as reviewed data files, evaluated with tri-state logic.
+
+Load a ruleset with :func:`load_ruleset`, a local policy with :func:`load_profile`, and call
+:meth:`Ruleset.evaluate` to get :class:`Decisions` (each rule's status, outcome, citations and
+trace). :func:`lint_path` checks a folder of files (``opioidcds rules check``). The language is
+described in ``docs/dsl.md``; the durable-rules backend is in
+:mod:`opioidcds._decide.rules.durable_backend` (extra ``durable``). The public names are
+re-exported from :mod:`opioidcds`.
+
+The modules read in one direction: ``errors`` -> ``conditions`` (the condition language) ->
+``schema`` (the file models) -> ``profiles`` (a loaded profile) -> ``evaluator`` (rulesets and
+the reference engine; it applies a profile) -> ``linter`` -> ``loader`` (reads files, lints them
+and gives each ruleset the linter's check for profiles) -> ``durable_backend``. May import: the
+foundation (``opioidcds._errors``, ``_base``) only.
+"""
+
+from __future__ import annotations
+
+from opioidcds._decide.rules.errors import (
+    BackendError,
+    LoadProblem,
+    ProfileError,
+    RulesetDefectError,
+    RulesetLoadError,
+    UnknownRuleError,
+)
+from opioidcds._decide.rules.evaluator import (
+    BoundRuleset,
+    Citation,
+    Decision,
+    DecisionReport,
+    Decisions,
+    DecisionStatus,
+    Rule,
+    Ruleset,
+)
+from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound
+from opioidcds._decide.rules.loader import lint_path, load_profile, load_ruleset, load_rulesets
+from opioidcds._decide.rules.profiles import Profile
+from opioidcds._decide.rules.schema import HitPolicy, Stage
+
+__all__ = [
+    "BackendError",
+    "BoundRuleset",
+    "Citation",
+    "Decision",
+    "DecisionReport",
+    "DecisionStatus",
+    "Decisions",
+    "Finding",
+    "HitPolicy",
+    "LintReport",
+    "LoadProblem",
+    "Profile",
+    "ProfileError",
+    "Rule",
+    "Ruleset",
+    "RulesetDefectError",
+    "RulesetLoadError",
+    "Severity",
+    "Stage",
+    "UnknownRuleError",
+    "lint_bound",
+    "lint_path",
+    "load_profile",
+    "load_ruleset",
+    "load_rulesets",
+]

@@ -1,0 +1,925 @@
+"""Loaded rulesets and the reference evaluator (pure Python, the default engine).
+
+A :class:`Ruleset` is immutable and safe to share between threads. Conditions are compiled once
+into closures (:func:`~.conditions.compile_condition`); evaluating runs them over
+the inputs in declaration order, applies the hit policy, and returns :class:`Decisions`, whose
+per-rule :class:`Decision` objects (with traces and citations) are built when asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from operator import itemgetter
+from types import MappingProxyType
+from typing import Final
+
+from opioidcds._base import ResultModel
+from opioidcds._decide.rules.conditions import (
+    Condition,
+    FieldSpec,
+    FieldType,
+    Scalar,
+    Truth,
+    Values,
+    compile_condition,
+    empty_intervals,
+    trace_condition,
+)
+from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
+from opioidcds._decide.rules.profiles import Profile
+from opioidcds._decide.rules.schema import HitPolicy, Stage
+from opioidcds._errors import InvalidInputError
+
+__all__ = [
+    "BoundRuleset",
+    "Citation",
+    "Decision",
+    "DecisionReport",
+    "DecisionStatus",
+    "Decisions",
+    "OutcomeValue",
+    "OutputSpec",
+    "Parameter",
+    "Rule",
+    "RuleExample",
+    "Ruleset",
+    "TableExample",
+]
+
+OutcomeValue = str | bool | Decimal | tuple[str, ...]
+"""A value of an outcome field: text or enumeration member, boolean, exact number, text list."""
+
+DISABLED: Final = "disabled"
+"""Truth placeholder for a rule switched off by a profile (never evaluated)."""
+
+_BIND_CACHE_SIZE: Final = 32  # profiles bound per ruleset kept ready; not clinical
+
+
+class DecisionStatus(StrEnum):
+    """What happened to one rule in one evaluation."""
+
+    FIRED = "fired"
+    """The condition holds and the hit policy selected the rule."""
+    NOT_FIRED = "not_fired"
+    """The condition is false for these inputs."""
+    CANNOT_EVALUATE = "cannot_evaluate"
+    """Unknown inputs decide whether the rule fires (see ``unknown_inputs``)."""
+    OVERRIDDEN = "overridden"
+    """A rule ranked above it (priority/first) was selected; its own condition held or was
+    unknown."""
+    DISABLED = "disabled"
+    """Switched off by the profile, with the profile's stated reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """A named threshold: exact value, unit, and the citations it comes from."""
+
+    name: str
+    value: Decimal
+    citations: tuple[str, ...]
+    unit: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """A declared outcome field."""
+
+    name: str
+    type: str
+    values: tuple[str, ...] = ()
+    max_length: int | None = None
+    required: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleExample:
+    """An inline example of one rule: inputs and the status the rule must have."""
+
+    given: tuple[tuple[str, Scalar | None], ...]
+    expect: DecisionStatus
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableExample:
+    """An inline example of the whole ruleset: inputs and the rules it must select."""
+
+    given: tuple[tuple[str, Scalar | None], ...]
+    expect_fired: tuple[str, ...]
+    expect_complete: bool | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: id, stage, compiled-once condition, outcome, citations, rationale, examples."""
+
+    id: str
+    stage: Stage
+    condition: Condition
+    outcome: tuple[tuple[str, OutcomeValue], ...]
+    citations: tuple[str, ...]
+    rationale: str
+    title: str | None = None
+    priority: int | None = None
+    examples: tuple[RuleExample, ...] = ()
+    fields: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
+    line: int | None = None
+
+
+class Citation(ResultModel):
+    """A source: its id in the knowledge file and its full text."""
+
+    id: str
+    text: str
+
+
+class Decision(ResultModel):
+    """The result of one rule for one evaluation, with everything needed to check it.
+
+    ``trace`` has one line per condition node, e.g. ``"mg_per_day=130 > high_dose_mg_per_day=120
+    -> true"``; ``unknown_inputs`` names the unknown inputs that could change this rule's
+    result (empty when the result does not depend on an unknown).
+    """
+
+    rule_id: str
+    title: str | None
+    stage: Stage
+    status: DecisionStatus
+    condition: bool | None
+    outcome: dict[str, OutcomeValue]
+    citations: tuple[Citation, ...]
+    rationale: str
+    trace: tuple[str, ...]
+    unknown_inputs: tuple[str, ...]
+    disabled_reason: str | None
+    ruleset_id: str
+    ruleset_version: str
+    profile_id: str | None
+    profile_version: str | None
+
+
+class DecisionReport(ResultModel):
+    """A serialisable summary of :class:`Decisions` (for JSON output and embedding)."""
+
+    ruleset_id: str
+    ruleset_version: str
+    profile_id: str | None
+    profile_version: str | None
+    hit_policy: HitPolicy
+    complete: bool
+    fired: tuple[str, ...]
+    unknown_inputs: tuple[str, ...]
+    decisions: tuple[Decision, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Binding:
+    """Parameter values and switched-off rules after applying a profile (or none)."""
+
+    params: Mapping[str, Decimal]
+    notes: Mapping[str, str]
+    param_citations: Mapping[str, tuple[Citation, ...]]
+    disabled: Mapping[str, str]
+
+
+class _Sealed:
+    """Refuse attribute assignment once ``_sealed`` is set at the end of ``__init__``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"{type(self).__name__} objects are immutable")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+
+class Ruleset(_Sealed):
+    """A loaded, checked, immutable ruleset (build it with :func:`load_ruleset`).
+
+    Evaluate with :meth:`evaluate`; apply a local profile with ``profile=`` or, on hot paths,
+    bind once with :meth:`bind` and evaluate the :class:`BoundRuleset`.
+    """
+
+    __slots__ = (
+        "_bind_cache",
+        "_bind_lock",
+        "_checker",
+        "_default",
+        "_sealed",
+        "citations",
+        "description",
+        "effective_date",
+        "examples",
+        "fingerprint",
+        "hit_policy",
+        "hit_policy_reason",
+        "id",
+        "inputs",
+        "named_conditions",
+        "outputs",
+        "owner",
+        "parameters",
+        "reviewer",
+        "rules",
+        "source",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        version: str,
+        effective_date: dt.date,
+        owner: str,
+        reviewer: str | None,
+        description: str,
+        hit_policy: HitPolicy,
+        hit_policy_reason: str | None,
+        citations: Mapping[str, str],
+        inputs: tuple[FieldSpec, ...],
+        parameters: Mapping[str, Parameter],
+        outputs: Mapping[str, OutputSpec],
+        named_conditions: Mapping[str, Condition],
+        rules: tuple[Rule, ...],
+        examples: tuple[TableExample, ...],
+        source: str,
+        fingerprint: str,
+        checker: Callable[[BoundRuleset], None] | None = None,
+    ) -> None:
+        """Assemble a ruleset from checked parts (the loader does this; not for direct use).
+
+        ``checker`` lints a profiled binding (:meth:`bind` with ``check``) and raises
+        :class:`ProfileError` on a defect; the loader passes the linter's, so this module
+        needs no import of the linter.
+        """
+        self.id = id
+        self.version = version
+        self.effective_date = effective_date
+        self.owner = owner
+        self.reviewer = reviewer
+        self.description = description
+        self.hit_policy = hit_policy
+        self.hit_policy_reason = hit_policy_reason
+        self.citations: Mapping[str, str] = MappingProxyType(dict(citations))
+        self.inputs = inputs
+        self.parameters: Mapping[str, Parameter] = MappingProxyType(dict(parameters))
+        self.outputs: Mapping[str, OutputSpec] = MappingProxyType(dict(outputs))
+        self.named_conditions: Mapping[str, Condition] = MappingProxyType(dict(named_conditions))
+        self.rules = rules
+        self.examples = examples
+        self.source = source
+        self.fingerprint = fingerprint
+        self._checker = checker
+        self._bind_lock = threading.Lock()
+        self._bind_cache: dict[str, BoundRuleset] = {}
+        self._default = BoundRuleset(self, None, self._binding(None))
+        self._sealed = True
+
+    def __repr__(self) -> str:
+        """Show id and version."""
+        return f"<Ruleset {self.id} {self.version} ({self.hit_policy}, {len(self.rules)} rules)>"
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Declared input names, in declaration order."""
+        return tuple(f.name for f in self.inputs)
+
+    def rule(self, rule_id: str) -> Rule:
+        """Return the rule with this id; raises :class:`UnknownRuleError` (a ``KeyError``)."""
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise UnknownRuleError(f"ruleset '{self.id}' has no rule '{rule_id}'")
+
+    def _binding(self, profile: Profile | None) -> _Binding:
+        params = {name: p.value for name, p in self.parameters.items()}
+        cites = {
+            name: tuple(Citation(id=c, text=self.citations[c]) for c in p.citations)
+            for name, p in self.parameters.items()
+        }
+        notes: dict[str, str] = {}
+        disabled: dict[str, str] = {}
+        if profile is not None:
+            section = profile.section_for(self.id)
+            if section is not None:
+                for name, override in section.parameters.items():
+                    params[name] = override.value
+                    notes[name] = f"profile {profile.id} {profile.version}"
+                    cites[name] = tuple(
+                        Citation(id=c, text=profile.citations[c]) for c in override.citations
+                    )
+                disabled = {d.rule: d.reason for d in section.disable}
+        return _Binding(
+            MappingProxyType(params),
+            MappingProxyType(notes),
+            MappingProxyType(cites),
+            MappingProxyType(disabled),
+        )
+
+    def _check_profile(self, profile: Profile) -> None:
+        """Check the profile's section names only parameters and rules this ruleset has.
+
+        Raises:
+            ProfileError: unknown parameter or rule, or the section pins another version.
+
+        """
+        section = profile.section_for(self.id)
+        if section is None:
+            return
+        where = f"{profile.source}: profile '{profile.id}', ruleset '{self.id}'"
+        if section.ruleset_version is not None and section.ruleset_version != self.version:
+            raise ProfileError(
+                f"{where}: written for version {section.ruleset_version}, "
+                f"not {self.version}; review the profile before using it"
+            )
+        for name in section.parameters:
+            if name not in self.parameters:
+                raise ProfileError(f"{where}: unknown parameter '{name}'")
+        rule_ids = {r.id for r in self.rules}
+        for d in section.disable:
+            if d.rule not in rule_ids:
+                raise ProfileError(f"{where}: cannot disable unknown rule '{d.rule}'")
+
+    def bind(self, profile: Profile | None = None, *, check: bool = True) -> BoundRuleset:
+        """Apply ``profile`` (its section for this ruleset, if any) and compile once.
+
+        With ``check`` (the default) the bound table is linted: a profile that opens a gap or
+        an overlap in a single-hit table, or breaks an inline example, is refused.
+
+        Raises:
+            ProfileError: the profile names an unknown parameter or rule, pins another
+                version of this ruleset, or breaks the table (with ``check``).
+
+        """
+        if profile is None:
+            return self._default
+        with self._bind_lock:
+            cached = self._bind_cache.get(profile.fingerprint)
+        if cached is not None:
+            return cached
+        self._check_profile(profile)
+        binding = self._binding(profile)
+        for rule in self.rules:
+            for leaf in empty_intervals(rule.condition, binding.params):
+                raise ProfileError(
+                    f"profile '{profile.id}' makes an empty interval in ruleset '{self.id}' "
+                    f"rule '{rule.id}': {leaf}"
+                )
+        bound = BoundRuleset(self, profile, binding)
+        if check:
+            if self._checker is None:
+                raise ProfileError(
+                    f"ruleset '{self.id}' was built without a linter to check profile "
+                    f"'{profile.id}' against; load it with load_ruleset"
+                )
+            self._checker(bound)
+        with self._bind_lock:
+            if len(self._bind_cache) >= _BIND_CACHE_SIZE:
+                self._bind_cache.pop(next(iter(self._bind_cache)))
+            self._bind_cache[profile.fingerprint] = bound
+        return bound
+
+    def evaluate(self, inputs: Mapping[str, object], profile: Profile | None = None) -> Decisions:
+        """Evaluate the rules on ``inputs`` (missing or ``None`` values are unknown).
+
+        Numbers must be ``int``, ``Decimal`` or decimal strings (binary floats are refused);
+        booleans ``bool``; enumerations one of the declared strings.
+
+        Raises:
+            InvalidInputError: an input is undeclared, of the wrong type, outside its declared
+                bounds, or required and missing (names the field, never the value).
+            ProfileError: the profile cannot be applied to this ruleset.
+            RulesetDefectError: a single-hit table has an overlap or a gap at these inputs.
+
+        """
+        return self.bind(profile).evaluate(inputs)
+
+
+class BoundRuleset(_Sealed):
+    """A ruleset with a profile applied and its conditions compiled: evaluate many times."""
+
+    __slots__ = (
+        "_citations",
+        "_compiled",
+        "_names",
+        "_names_order",
+        "_order",
+        "_plan",
+        "_rule_index",
+        "_sealed",
+        "binding",
+        "profile",
+        "ruleset",
+    )
+
+    def __init__(self, ruleset: Ruleset, profile: Profile | None, binding: _Binding) -> None:
+        """Compile ``ruleset`` under ``binding`` (use :meth:`Ruleset.bind`)."""
+        self.ruleset = ruleset
+        self.profile = profile
+        self.binding = binding
+        index = {f.name: f.index for f in ruleset.inputs}
+        self._names = frozenset(index)
+        self._names_order = tuple(f.name for f in ruleset.inputs)
+        self._plan = _Plan.build(ruleset.inputs, ruleset.id)
+        self._compiled: tuple[Callable[[Values], Truth | str], ...] = tuple(
+            _disabled
+            if r.id in binding.disabled
+            else compile_condition(r.condition, index, binding.params)
+            for r in ruleset.rules
+        )
+        n = len(ruleset.rules)
+        if ruleset.hit_policy is HitPolicy.PRIORITY:
+            self._order = tuple(sorted(range(n), key=lambda i: ruleset.rules[i].priority or 0))
+        else:
+            self._order = tuple(range(n))
+        self._rule_index = {r.id: i for i, r in enumerate(ruleset.rules)}
+        self._citations = tuple(self._rule_citations(r) for r in ruleset.rules)
+        self._sealed = True
+
+    def _rule_citations(self, rule: Rule) -> tuple[Citation, ...]:
+        cites = [Citation(id=c, text=self.ruleset.citations[c]) for c in rule.citations]
+        for p in rule.params:
+            cites.extend(self.binding.param_citations[p])
+        return tuple({(c.id, c.text): c for c in cites}.values())
+
+    @property
+    def profile_id(self) -> str | None:
+        """Id of the applied profile, or ``None``."""
+        return self.profile.id if self.profile else None
+
+    @property
+    def profile_version(self) -> str | None:
+        """Version of the applied profile, or ``None``."""
+        return self.profile.version if self.profile else None
+
+    @property
+    def rule_order(self) -> tuple[int, ...]:
+        """Rule indices in the order the hit policy considers them."""
+        return self._order
+
+    def normalise(self, inputs: Mapping[str, object]) -> tuple[Scalar | None, ...]:
+        """Check and convert inputs to values in declaration order (``None`` = unknown).
+
+        Raises:
+            InvalidInputError: see :meth:`Ruleset.evaluate`.
+
+        """
+        if not isinstance(inputs, Mapping):
+            raise InvalidInputError("inputs", "must be a mapping of input names to values")
+        if not self._names.issuperset(inputs):
+            extra = sorted(str(k) for k in inputs if k not in self._names)
+            raise InvalidInputError(extra[0], f"is not an input of ruleset '{self.ruleset.id}'")
+        values: list[Scalar | None] = list(map(inputs.get, self._names_order))  # type: ignore[arg-type]
+        plan = self._plan
+        if plan.booleans is not None and not _BOOL_TYPES.issuperset(
+            map(type, plan.booleans(values))
+        ):
+            self._raise_boolean(values)
+        if plan.required is not None and None in plan.required(values):
+            self._raise_required(values)
+        for i, allowed in plan.enums:
+            x = values[i]
+            if x is not None and (type(x) is not str or x not in allowed):
+                raise InvalidInputError(
+                    self._names_order[i], "must be one of the declared values or unknown (None)"
+                )
+        for i, convert in plan.numbers:
+            x = values[i]
+            if x is not None:
+                values[i] = convert(x)
+        return tuple(values)
+
+    def _raise_boolean(self, values: list[Scalar | None]) -> None:
+        for f in self.ruleset.inputs:
+            x = values[f.index]
+            if f.type is FieldType.BOOLEAN and x is not None and x is not True and x is not False:
+                raise InvalidInputError(f.name, "must be true, false or unknown (None)")
+
+    def _raise_required(self, values: list[Scalar | None]) -> None:
+        for f in self.ruleset.inputs:
+            if f.required and values[f.index] is None:
+                raise InvalidInputError(f.name, f"is required by ruleset '{self.ruleset.id}'")
+
+    def truths(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
+        """Each rule's condition value (``DISABLED`` for rules the profile switched off)."""
+        return tuple([f(values) for f in self._compiled])
+
+    def evaluate(self, inputs: Mapping[str, object]) -> Decisions:
+        """Evaluate on ``inputs``; see :meth:`Ruleset.evaluate` for types and errors."""
+        values = self.normalise(inputs)
+        return self.decide(values, self.truths(values))
+
+    def decide(
+        self, values: tuple[Scalar | None, ...], truths: tuple[Truth | str, ...]
+    ) -> Decisions:
+        """Apply the hit policy to per-rule condition values (shared by every backend).
+
+        Raises:
+            RulesetDefectError: two rules hold in a ``unique`` table, or no rule holds and
+                none is undetermined in a single-hit table.
+
+        """
+        policy = self.ruleset.hit_policy
+        statuses: tuple[DecisionStatus, ...] | None = None  # collect/unique: derived on read
+        if policy is HitPolicy.UNIQUE:
+            n_true = truths.count(True)
+            if n_true > 1:
+                ids = ", ".join(
+                    r.id for r, t in zip(self.ruleset.rules, truths, strict=True) if t is True
+                )
+                raise RulesetDefectError(
+                    f"ruleset '{self.ruleset.id}': unique table has overlapping rules {ids}"
+                )
+            if not n_true and None not in truths:
+                raise RulesetDefectError(
+                    f"ruleset '{self.ruleset.id}': no rule applies (a gap in a unique table)"
+                )
+        elif policy is not HitPolicy.COLLECT:
+            statuses = self._ordered(truths)
+        return Decisions(self, values, truths, statuses)
+
+    def _ordered(self, truths: tuple[Truth | str, ...]) -> tuple[DecisionStatus, ...]:
+        out: list[DecisionStatus] = [DecisionStatus.NOT_FIRED] * len(truths)
+        decided = undetermined = False
+        for i in self._order:
+            t = truths[i]
+            if t == DISABLED:
+                out[i] = DecisionStatus.DISABLED
+            elif decided:
+                out[i] = DecisionStatus.NOT_FIRED if t is False else DecisionStatus.OVERRIDDEN
+            elif t is True:
+                decided = True
+                out[i] = DecisionStatus.CANNOT_EVALUATE if undetermined else DecisionStatus.FIRED
+            elif t is None:
+                undetermined = True
+                out[i] = DecisionStatus.CANNOT_EVALUATE
+        if not decided and not undetermined:
+            raise RulesetDefectError(
+                f"ruleset '{self.ruleset.id}': no rule applies (a gap in a "
+                f"{self.ruleset.hit_policy} table)"
+            )
+        return tuple(out)
+
+    def citations_of(self, i: int) -> tuple[Citation, ...]:
+        """Citations of rule ``i`` and of the parameters it reads (as bound), de-duplicated."""
+        return self._citations[i]
+
+    def rule_index(self, rule_id: str) -> int:
+        """Position of a rule in the ruleset; raises :class:`UnknownRuleError` if unknown."""
+        try:
+            return self._rule_index[rule_id]
+        except KeyError:
+            raise UnknownRuleError(f"ruleset '{self.ruleset.id}' has no rule '{rule_id}'") from None
+
+
+_COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
+    {
+        True: DecisionStatus.FIRED,
+        False: DecisionStatus.NOT_FIRED,
+        None: DecisionStatus.CANNOT_EVALUATE,
+        DISABLED: DecisionStatus.DISABLED,
+    }
+)
+
+
+class Decisions(_Sealed):
+    """The result of evaluating a ruleset once.
+
+    Says which rules fired, which could not be evaluated and why, under which ruleset and
+    profile versions.
+
+    Per-rule :class:`Decision` objects (trace, citations, outcome) are built on access; the
+    object itself is immutable.
+    """
+
+    __slots__ = ("_bound", "_given_statuses", "_sealed", "_truths", "_values")
+    _bound: BoundRuleset
+    _values: tuple[Scalar | None, ...]
+    _truths: tuple[Truth | str, ...]
+    _given_statuses: tuple[DecisionStatus, ...] | None
+
+    def __init__(
+        self,
+        bound: BoundRuleset,
+        values: tuple[Scalar | None, ...],
+        truths: tuple[Truth | str, ...],
+        statuses: tuple[DecisionStatus, ...] | None,
+    ) -> None:
+        """Hold the evaluation's values (use :meth:`BoundRuleset.decide`).
+
+        ``statuses`` is ``None`` when each status follows from its rule's truth value alone
+        (``collect`` and ``unique``); it is then derived when read.
+        """
+        init = object.__setattr__  # bypass the seal check: this is the hot path
+        init(self, "_bound", bound)
+        init(self, "_values", values)
+        init(self, "_truths", truths)
+        init(self, "_given_statuses", statuses)
+        init(self, "_sealed", True)
+
+    @property
+    def _statuses(self) -> tuple[DecisionStatus, ...]:
+        if self._given_statuses is not None:
+            return self._given_statuses
+        return tuple([_COLLECT[t] for t in self._truths])
+
+    def __repr__(self) -> str:
+        """Show ruleset, profile and the fired rule ids."""
+        return (
+            f"<Decisions {self.ruleset_id} {self.ruleset_version} profile={self.profile_id} "
+            f"fired={list(self.fired_ids)} complete={self.complete}>"
+        )
+
+    @property
+    def ruleset_id(self) -> str:
+        """Id of the ruleset evaluated."""
+        return self._bound.ruleset.id
+
+    @property
+    def ruleset_version(self) -> str:
+        """Version of the ruleset evaluated."""
+        return self._bound.ruleset.version
+
+    @property
+    def profile_id(self) -> str | None:
+        """Id of the profile applied, or ``None``."""
+        return self._bound.profile_id
+
+    @property
+    def profile_version(self) -> str | None:
+        """Version of the profile applied, or ``None``."""
+        return self._bound.profile_version
+
+    @property
+    def hit_policy(self) -> HitPolicy:
+        """The ruleset's hit policy."""
+        return self._bound.ruleset.hit_policy
+
+    @property
+    def statuses(self) -> Mapping[str, DecisionStatus]:
+        """Rule id -> status, for every rule, in file order."""
+        return MappingProxyType(
+            {r.id: s for r, s in zip(self._bound.ruleset.rules, self._statuses, strict=True)}
+        )
+
+    @property
+    def conditions(self) -> Mapping[str, bool | None]:
+        """Rule id -> condition value (``None`` unknown); disabled rules are left out."""
+        out: dict[str, bool | None] = {}
+        for r, t in zip(self._bound.ruleset.rules, self._truths, strict=True):
+            if not isinstance(t, str):
+                out[r.id] = t
+        return MappingProxyType(out)
+
+    @property
+    def fired_ids(self) -> tuple[str, ...]:
+        """Ids of the rules that fired, in file order."""
+        rules = self._bound.ruleset.rules
+        return tuple(rules[i].id for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED)
+
+    @property
+    def complete(self) -> bool:
+        """True when no unknown input could change the result.
+
+        ``collect``: no rule is "cannot evaluate". Single-hit tables: a rule was selected.
+        """
+        if self.hit_policy is HitPolicy.COLLECT:
+            return DecisionStatus.CANNOT_EVALUATE not in self._statuses
+        return DecisionStatus.FIRED in self._statuses
+
+    @property
+    def fired(self) -> tuple[Decision, ...]:
+        """Decisions of the rules that fired, in file order."""
+        return tuple(
+            self._decision(i) for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED
+        )
+
+    @property
+    def cannot_evaluate(self) -> tuple[Decision, ...]:
+        """Decisions of the rules whose result depends on unknown inputs."""
+        return tuple(
+            self._decision(i)
+            for i, s in enumerate(self._statuses)
+            if s is DecisionStatus.CANNOT_EVALUATE
+        )
+
+    @property
+    def outcome(self) -> Mapping[str, OutcomeValue] | None:
+        """Single-hit tables: the selected rule's outcome, or ``None`` when undetermined.
+
+        For ``collect`` rulesets use :attr:`fired`.
+        """
+        fired = [i for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED]
+        if self.hit_policy is HitPolicy.COLLECT or not fired:
+            return None
+        return MappingProxyType(dict(self._bound.ruleset.rules[fired[0]].outcome))
+
+    @property
+    def unknown_inputs(self) -> tuple[str, ...]:
+        """Unknown inputs that could change the result (sorted; empty when complete)."""
+        if self.complete:
+            return ()
+        names: set[str] = set()
+        for d in self.cannot_evaluate:
+            names.update(d.unknown_inputs)
+        return tuple(sorted(names))
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """One decision per rule, in file order."""
+        return tuple(self._decision(i) for i in range(len(self._statuses)))
+
+    def __getitem__(self, rule_id: str) -> Decision:
+        """Return the decision of one rule; raises :class:`UnknownRuleError` if unknown."""
+        return self._decision(self._bound.rule_index(rule_id))
+
+    def report(self) -> DecisionReport:
+        """Return a serialisable summary with every decision and its trace."""
+        # built from already-typed values: construct without re-validating (hot path)
+        return DecisionReport.model_construct(
+            ruleset_id=self.ruleset_id,
+            ruleset_version=self.ruleset_version,
+            profile_id=self.profile_id,
+            profile_version=self.profile_version,
+            hit_policy=self.hit_policy,
+            complete=self.complete,
+            fired=self.fired_ids,
+            unknown_inputs=self.unknown_inputs,
+            decisions=self.decisions,
+        )
+
+    def _decision(self, i: int) -> Decision:
+        bound = self._bound
+        rs = bound.ruleset
+        rule = rs.rules[i]
+        status = self._statuses[i]
+        binding = bound.binding
+        unique_cites = bound.citations_of(i)
+        if status is DecisionStatus.DISABLED:
+            truth: bool | None = None
+            trace: tuple[str, ...] = (f"disabled by profile {bound.profile_id}",)
+            unknown: tuple[str, ...] = ()
+        else:
+            named = {f.name: self._values[f.index] for f in rs.inputs}
+            truth, lines, unknown = trace_condition(
+                rule.condition, named, binding.params, binding.notes
+            )
+            trace = tuple(lines)
+            if status is DecisionStatus.CANNOT_EVALUATE and not unknown:
+                unknown = self._blocking_unknowns(i)
+        return Decision.model_construct(
+            rule_id=rule.id,
+            title=rule.title,
+            stage=rule.stage,
+            status=status,
+            condition=truth,
+            outcome=dict(rule.outcome),
+            citations=unique_cites,
+            rationale=rule.rationale,
+            trace=trace,
+            unknown_inputs=unknown if status is DecisionStatus.CANNOT_EVALUATE else (),
+            disabled_reason=binding.disabled.get(rule.id),
+            ruleset_id=rs.id,
+            ruleset_version=rs.version,
+            profile_id=bound.profile_id,
+            profile_version=bound.profile_version,
+        )
+
+    def _blocking_unknowns(self, i: int) -> tuple[str, ...]:
+        """For a rule that holds but waits on a higher-ranked unknown rule: those unknowns."""
+        bound = self._bound
+        rs = bound.ruleset
+        named = {f.name: self._values[f.index] for f in rs.inputs}
+        names: dict[str, None] = {}
+        for j in bound.rule_order:
+            if j == i:
+                break
+            if self._truths[j] is None:
+                _, _, unknown = trace_condition(
+                    rs.rules[j].condition, named, bound.binding.params, bound.binding.notes
+                )
+                names.update(dict.fromkeys(unknown))
+        return tuple(names)
+
+
+# --- input conversion ---------------------------------------------------------------------------
+
+
+def _disabled(_values: Values) -> Truth | str:
+    return DISABLED
+
+
+_BOOL_TYPES: Final = frozenset({bool, type(None)})
+
+Picker = Callable[[Sequence[Scalar | None]], tuple[Scalar | None, ...]]
+
+
+def _picker(indices: list[int]) -> Picker | None:
+    """Return a C-speed getter of several positions as a tuple (``None`` if there are none)."""
+    if not indices:
+        return None
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda v: (v[only],)
+    return itemgetter(*indices)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to check inputs fast: which positions are booleans, required, enums, numbers."""
+
+    booleans: Picker | None
+    required: Picker | None
+    enums: tuple[tuple[int, frozenset[str]], ...]
+    numbers: tuple[tuple[int, Converter], ...]
+
+    @staticmethod
+    def build(fields: tuple[FieldSpec, ...], ruleset_id: str) -> _Plan:
+        return _Plan(
+            booleans=_picker([f.index for f in fields if f.type is FieldType.BOOLEAN]),
+            required=_picker([f.index for f in fields if f.required]),
+            enums=tuple((f.index, frozenset(f.values)) for f in fields if f.type is FieldType.ENUM),
+            numbers=tuple((f.index, _converter(f, ruleset_id)) for f in fields if f.numeric),
+        )
+
+
+Converter = Callable[[object], Scalar | None]
+
+
+def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:
+    name = spec.name
+    required = spec.required
+
+    def missing() -> Scalar | None:
+        if required:
+            raise InvalidInputError(name, f"is required by ruleset '{ruleset_id}'")
+        return None
+
+    if spec.type is FieldType.BOOLEAN:
+
+        def conv_bool(x: object) -> Scalar | None:
+            if x is None:
+                return missing()
+            if x is True or x is False:
+                return x
+            raise InvalidInputError(name, "must be true, false or unknown (None)")
+
+        return conv_bool
+    if spec.type is FieldType.ENUM:
+        allowed = frozenset(spec.values)
+
+        def conv_enum(x: object) -> Scalar | None:
+            if x is None:
+                return missing()
+            if type(x) is str and x in allowed:
+                return x
+            raise InvalidInputError(name, "must be one of the declared values or unknown (None)")
+
+        return conv_enum
+    lo, hi = spec.minimum, spec.maximum
+    integer = spec.type is FieldType.INTEGER
+
+    def conv_number(x: object) -> Scalar | None:
+        if x is None:
+            return missing()
+        t = type(x)
+        if t is Decimal:
+            d: Decimal = x  # type: ignore[assignment]
+        elif t is int:
+            d = Decimal(x)  # type: ignore[arg-type]
+        elif t is str:
+            try:
+                d = Decimal(x.strip())  # type: ignore[attr-defined]
+            except InvalidOperation:
+                raise InvalidInputError(name, "is not a decimal number") from None
+        elif t is float:
+            raise InvalidInputError(
+                name, "binary floats are not accepted: pass an int, a Decimal or a decimal string"
+            )
+        else:
+            raise InvalidInputError(name, "must be a number (int, Decimal or decimal string)")
+        if not d.is_finite():
+            raise InvalidInputError(name, "must be a finite number")
+        if integer and d != d.to_integral_value():
+            raise InvalidInputError(name, "must be a whole number")
+        if lo is not None and d < lo:
+            raise InvalidInputError(name, "is below the declared minimum")
+        if hi is not None and d > hi:
+            raise InvalidInputError(name, "is above the declared maximum")
+        return d
+
+    return conv_number

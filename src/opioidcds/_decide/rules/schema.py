@@ -1,0 +1,214 @@
+"""The file schema of rulesets and profiles (pydantic, strict, unknown keys rejected).
+
+These models check shape and scalar types only; :mod:`opioidcds._decide.rules.loader` then checks
+meaning (declared inputs, parameter references, types of comparisons, hit-policy rules).
+
+Numbers: TOML floats are rejected everywhere; write a decimal as a quoted string (``"0.5"``)
+or an integer (``120``). Binary floats cannot hold most decimal thresholds exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "MAX_CONDITION_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_LEAVES_PER_RULE",
+    "MAX_RULES",
+    "HitPolicy",
+    "Stage",
+]
+
+MAX_FILE_BYTES: Final = 1_048_576
+"""Largest ruleset or profile file accepted (1 MiB); larger files are refused unread."""
+MAX_RULES: Final = 1_000
+"""Most rules in one ruleset."""
+MAX_CONDITION_DEPTH: Final = 12
+"""Deepest nesting of all/any/not/ref in one condition (after expanding named conditions)."""
+MAX_LEAVES_PER_RULE: Final = 256
+"""Most leaf comparisons in one rule's condition (after expanding named conditions)."""
+
+
+class HitPolicy(StrEnum):
+    """How a ruleset's rules combine into a result.
+
+    ``collect``: every rule whose condition holds fires (alerts). ``unique``: exactly one rule
+    holds for any input (decision tables; overlaps and gaps are load errors). ``priority``: the
+    rule with the lowest ``priority`` number among those that hold fires. ``first``: the first
+    rule in file order that holds fires (needs ``hit_policy_reason``).
+    """
+
+    COLLECT = "collect"
+    UNIQUE = "unique"
+    PRIORITY = "priority"
+    FIRST = "first"
+
+
+class Stage(StrEnum):
+    """Pathway stage a rule belongs to (seed 002: Prevent, De-escalate, Find, Treat, Sustain)."""
+
+    PREVENT = "prevent"
+    DE_ESCALATE = "de-escalate"
+    FIND = "find"
+    TREAT = "treat"
+    SUSTAIN = "sustain"
+
+
+def _exact_number(value: object) -> object:
+    """Accept an int or a decimal string as an exact Decimal; refuse floats and booleans."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    if isinstance(value, float):
+        raise ValueError('TOML floats are not accepted: write the number as a string, e.g. "0.5"')
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("expected a decimal number written as a string") from None
+        if not number.is_finite():
+            raise ValueError("the number must be finite")
+        return number
+    return value
+
+
+ExactNumber = Annotated[Decimal, BeforeValidator(_exact_number)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4_000, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")]
+EnumValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./+-]{0,63}$")]
+Date = Annotated[dt.date, Field(strict=False)]
+RawValue = bool | int | str | list[str]
+"""Scalar shapes allowed in outcomes and example inputs (checked further by the loader)."""
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+
+
+class InputDoc(_Doc):
+    """``[inputs.NAME]``: a declared input field."""
+
+    type: Literal["number", "integer", "boolean", "enum"]
+    unit: Text | None = None
+    description: Text | None = None
+    values: list[EnumValue] | None = None
+    min: ExactNumber | None = None
+    max: ExactNumber | None = None
+    required: bool = False
+
+
+class ParameterDoc(_Doc):
+    """``[parameters.NAME]``: a named numeric threshold with its source."""
+
+    value: ExactNumber
+    unit: Text | None = None
+    description: Text | None = None
+    citations: list[Slug] = Field(min_length=1)
+
+
+class OutputDoc(_Doc):
+    """``[outputs.NAME]``: a field every rule's outcome may (or must) set."""
+
+    type: Literal["text", "enum", "boolean", "number", "text_list"]
+    values: list[EnumValue] | None = None
+    max_length: int | None = Field(default=None, gt=0, le=4_000)
+    required: bool = True
+    description: Text | None = None
+
+
+class RuleExampleDoc(_Doc):
+    """``[[rules.examples]]``: inputs and the status this rule must then have."""
+
+    given: dict[str, RawValue | None] = Field(default_factory=dict)
+    expect: Literal["fired", "not_fired", "cannot_evaluate", "overridden"]
+    description: Text | None = None
+
+
+class TableExampleDoc(_Doc):
+    """``[[examples]]``: inputs and the rules the whole table must then select."""
+
+    given: dict[str, RawValue | None] = Field(default_factory=dict)
+    expect_fired: list[Slug]
+    expect_complete: bool | None = None
+    description: Text | None = None
+
+
+class RuleDoc(_Doc):
+    """``[[rules]]``: one rule."""
+
+    id: Slug
+    title: Text | None = None
+    stage: Annotated[Stage, Field(strict=False)]
+    when: str | dict[str, Any]
+    outcome: dict[str, RawValue] = Field(default_factory=dict)
+    citations: list[Slug] = Field(min_length=1)
+    rationale: Text
+    priority: int | None = Field(default=None, ge=1, le=1_000_000)
+    examples: list[RuleExampleDoc] = Field(default_factory=list)
+
+
+class RulesetDoc(_Doc):
+    """A whole ruleset file (``kind = "ruleset"``)."""
+
+    kind: Literal["ruleset"]
+    id: Slug
+    version: Version
+    effective_date: Date
+    owner: Text
+    reviewer: Text | None = None
+    description: Text
+    hit_policy: Annotated[HitPolicy, Field(strict=False)]
+    hit_policy_reason: Text | None = None
+    citations: dict[Slug, Text] = Field(min_length=1)
+    inputs: dict[Name, InputDoc] = Field(min_length=1)
+    parameters: dict[Name, ParameterDoc] = Field(default_factory=dict)
+    outputs: dict[Name, OutputDoc] = Field(default_factory=dict)
+    conditions: dict[Name, str | dict[str, Any]] = Field(default_factory=dict)
+    rules: list[RuleDoc] = Field(min_length=1, max_length=MAX_RULES)
+    examples: list[TableExampleDoc] = Field(default_factory=list)
+
+
+class ParameterOverrideDoc(_Doc):
+    """A profile's new value for one parameter, with its source and reason."""
+
+    value: ExactNumber
+    citations: list[Slug] = Field(min_length=1)
+    reason: Text
+
+
+class DisableDoc(_Doc):
+    """A profile's switching off of one rule, with the reason."""
+
+    rule: Slug
+    reason: Text
+
+
+class ProfileSectionDoc(_Doc):
+    """``[rulesets.ID]`` in a profile: what changes for one ruleset."""
+
+    ruleset_version: Version | None = None
+    parameters: dict[Name, ParameterOverrideDoc] = Field(default_factory=dict)
+    disable: list[DisableDoc] = Field(default_factory=list)
+
+
+class ProfileDoc(_Doc):
+    """A whole profile file (``kind = "profile"``)."""
+
+    kind: Literal["profile"]
+    id: Slug
+    version: Version
+    effective_date: Date
+    owner: Text
+    reviewer: Text | None = None
+    description: Text
+    citations: dict[Slug, Text] = Field(min_length=1)
+    rulesets: dict[Slug, ProfileSectionDoc] = Field(min_length=1)

@@ -1,0 +1,227 @@
+"""The prescription: one product and its dose, as a frozen, strictly validated input model.
+
+Inputs validate strictly (``extra="forbid"``) and, when invalid, raise
+:class:`~opioidcds.InvalidInputError` naming the field, never echoing the value
+(``hide_input_in_errors=True``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, PrivateAttr, model_validator
+
+from opioidcds._base import InputModel
+from opioidcds._errors import InvalidInputError
+from opioidcds._knowledge.units import (
+    COUNT_NOUNS,
+    Dimension,
+    Strength,
+    canonical_factor,
+    parse_strength,
+    unit_dimension,
+)
+
+__all__ = [
+    "DOSE_FIELDS",
+    "DoseUnitKind",
+    "Prescription",
+    "PrnPolicy",
+    "dose_unit_kind",
+]
+
+_TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
+
+
+class PrnPolicy(StrEnum):
+    """How "when required" (PRN) doses and dose ranges count towards the daily amount.
+
+    CLINICAL.md section 2: the maximum permitted daily amount is the default for alerting.
+    """
+
+    MAXIMUM = "maximum"
+    """Upper end of every range; PRN at its maximum permitted daily amount (default)."""
+    REGULAR_ONLY = "regular-only"
+    """Upper end of every range; PRN prescriptions excluded, each listed as excluded."""
+    MINIMUM = "minimum"
+    """Lower end of every range; PRN prescriptions excluded, each listed as excluded."""
+
+
+class DoseUnitKind(StrEnum):
+    """What a ``dose_unit`` counts: mass, volume, or whole units of the product."""
+
+    MASS = "mass"
+    VOLUME = "volume"
+    COUNT = "count"
+
+
+# Positive, finite, at most 10 digits before and 10 after the point: keeps every product of
+# inputs exact at the calculator's 150-digit precision and refuses "1e400"-style magnitudes.
+_Positive = Field(default=None, gt=0, allow_inf_nan=False, max_digits=20, decimal_places=10)
+
+
+DOSE_FIELDS = (
+    "dose_quantity",
+    "dose_quantity_max",
+    "dose_unit",
+    "doses_per_day",
+    "doses_per_day_max",
+    "interval_hours",
+    "interval_hours_max",
+    "max_doses_per_day",
+    "max_quantity_per_day",
+)
+"""The structured dose fields of :class:`Prescription` (with ``prn``), in one place."""
+
+_STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
+
+
+class Prescription(InputModel):
+    """One prescription: a product (dm+d code or name, or structured fields) and a dose.
+
+    ``dmd_code`` (a dm+d VMP/AMP SNOMED CT code) or ``product_name`` (its dm+d name) fill the
+    drug, form and strength from the product catalogue; explicit fields that contradict the
+    product are an input error. Otherwise ``drug`` is the ingredient ("oxycodone") or a
+    combination name ("co-codamol"); ``form`` names the pharmaceutical form
+    ("modified-release tablet", "transdermal patch", "oral solution") and so the route;
+    ``strength`` is "40 mg", "25 microgram/hour", "10 mg/5 mL" or, for a combination, one mass
+    per ingredient in the order of its name ("30 mg/500 mg").
+
+    The dose is ``dose_quantity`` (to ``dose_quantity_max`` for a range) of ``dose_unit``
+    ("tablet", "patch", "mL", "mg", ...), taken ``doses_per_day`` times a day (to
+    ``doses_per_day_max``) or every ``interval_hours`` hours (to ``interval_hours_max``).
+    ``prn`` marks "when required"; ``max_doses_per_day`` caps administrations and
+    ``max_quantity_per_day`` caps the amount (in ``dose_unit``) per 24 hours. ``dosage_text``
+    is the free-text dosage ("ONE TO BE TAKEN TWICE A DAY"): read by the dosage grammar when no
+    structured dose is given; when both are given, the structured dose wins and they must agree.
+
+    Two flags let a caller say what it does not know instead of guessing (fail closed):
+    ``dose_unknown`` is a current medicine whose dose cannot be stated (no dose fields and no
+    text): the calculator lists it as not convertible and the total becomes a lower bound.
+    ``dose_is_minimum`` marks a dose that is the least the patient takes (e.g. one patch
+    assumed worn at a time): it is counted, and the total is a lower bound.
+
+    Raises:
+        InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
+            strength or unit off the allow-list. The message names fields, not values.
+    """
+
+    dmd_code: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    product_name: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    drug: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    form: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    route: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    strength: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    dose_quantity: Decimal | None = _Positive
+    dose_quantity_max: Decimal | None = _Positive
+    dose_unit: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    doses_per_day: Decimal | None = _Positive
+    doses_per_day_max: Decimal | None = _Positive
+    interval_hours: Decimal | None = _Positive
+    interval_hours_max: Decimal | None = _Positive
+    prn: bool = False
+    max_doses_per_day: Decimal | None = _Positive
+    max_quantity_per_day: Decimal | None = _Positive
+    dosage_text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    dose_unknown: bool = False
+    dose_is_minimum: bool = False
+
+    _strength: Strength | None = PrivateAttr(default=None)
+    _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
+    _dose_factor: Decimal = PrivateAttr(default=Decimal(1))
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        self._check_product()
+        if self.dose_unknown:
+            return self._check_without_dose()
+        if self.dose_quantity is None and self.dosage_text is not None:
+            partial = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
+            if partial:  # never drop part of a structured dose silently in favour of the text
+                raise InvalidInputError(
+                    "dose_quantity", "is required when other structured dose fields are given"
+                )
+        if self.dosage_text is None or self.dose_quantity is not None:
+            if self.dose_quantity is None:
+                raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
+            if self.dose_unit is None:
+                raise InvalidInputError("dose_unit", "is required with dose_quantity")
+        _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
+        if self.doses_per_day is not None and self.interval_hours is not None:
+            raise InvalidInputError(
+                "doses_per_day", "give doses_per_day or interval_hours, not both"
+            )
+        if self.doses_per_day_max is not None and self.doses_per_day is None:
+            raise InvalidInputError("doses_per_day_max", "needs doses_per_day")
+        if self.interval_hours_max is not None and self.interval_hours is None:
+            raise InvalidInputError("interval_hours_max", "needs interval_hours")
+        _check_range(self.doses_per_day, self.doses_per_day_max, "doses_per_day_max")
+        _check_range(self.interval_hours, self.interval_hours_max, "interval_hours_max")
+        if self.strength is not None:
+            self._strength = parse_strength(self.strength)
+        if self.dose_unit is not None:
+            self._dose_kind, self._dose_factor = dose_unit_kind(self.dose_unit)
+        return self
+
+    def _check_product(self) -> None:
+        has_product = self.dmd_code is not None or self.product_name is not None
+        if self.drug is None and not has_product:
+            raise InvalidInputError("drug", "drug, dmd_code or product_name is required")
+        if self.form is None and self.route is None and not has_product:
+            raise InvalidInputError("form", "form or route is required (or a dm+d product)")
+
+    def _check_without_dose(self) -> Self:
+        given = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
+        if given or self.dose_quantity is not None or self.dosage_text is not None:
+            raise InvalidInputError("dose_unknown", "is only for a prescription with no dose")
+        if self.dose_is_minimum:
+            raise InvalidInputError("dose_is_minimum", "needs a dose (not dose_unknown)")
+        if self.strength is not None:
+            self._strength = parse_strength(self.strength)
+        return self
+
+    # Private attributes are read through __pydantic_private__ directly: pydantic's own
+    # attribute hook costs microseconds per access, and these sit on the per-call path.
+    @property
+    def parsed_strength(self) -> Strength | None:
+        """The strength parsed to canonical units, or ``None`` if none was given."""
+        return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
+
+    @property
+    def dose_unit_kind(self) -> DoseUnitKind | None:
+        """Whether ``dose_unit`` is a mass, a volume or a count (``None`` without a unit)."""
+        return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
+
+    @property
+    def dose_unit_factor(self) -> Decimal:
+        """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
+        return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
+
+
+def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
+    if low is not None and high is not None and high < low:
+        raise InvalidInputError(field, "must not be below the lower end of the range")
+
+
+def dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
+    """Classify a dose unit and give its factor to canonical units (mg, mL; 1 for counts).
+
+    Raises:
+        InvalidInputError: (field ``dose_unit``) not a count noun, an allow-listed mass or mL.
+    """
+    noun = unit.strip()
+    if noun in COUNT_NOUNS:
+        return DoseUnitKind.COUNT, Decimal(1)
+    try:
+        dim = unit_dimension(noun)
+    except InvalidInputError:
+        raise InvalidInputError(
+            "dose_unit", "must be a count (tablet, patch, ...), an allow-listed mass or mL"
+        ) from None
+    if dim is Dimension.MASS:
+        return DoseUnitKind.MASS, canonical_factor(noun)
+    if dim is Dimension.VOLUME:
+        return DoseUnitKind.VOLUME, canonical_factor(noun)
+    raise InvalidInputError("dose_unit", "must be a count, a mass or a volume")

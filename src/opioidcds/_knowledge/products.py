@@ -1,0 +1,545 @@
+"""The UK opioid product catalogue (dm+d) and recognition of co-prescribed medicine classes.
+
+The catalogue (``catalogue/uk-dmd-opioids.csv``, described by ``catalogue/catalogue.toml``) is
+built by ``scripts/build_catalogue.py`` from the OpenSAFELY dm+d opioid codelists: each entry is
+derived from its dm+d name by :mod:`~.product_names`; names the parser could not read
+were reviewed by hand (``catalogue/review.toml``). See ``docs/products.md``.
+
+Lookups are exact: :meth:`Catalogue.by_code` and :meth:`Catalogue.by_name` raise
+:class:`~opioidcds.UnknownProductError` (a ``LookupError``) for anything not in the
+catalogue, never a guess or a fuzzy match. Messages never contain the code or name looked up.
+
+:func:`classify_medicine` recognises by name, from the cited vocabulary in
+``catalogue/medicine_classes.toml``: opioids, benzodiazepines, z-drugs, gabapentinoids and
+drugs for opioid dependence (BNF 4.1, 4.8, 4.7.3, 4.10.3).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache, lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from opioidcds._errors import KnowledgeBaseError, UnknownProductError
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.product_names import StrengthBasis
+from opioidcds._knowledge.vocabulary import load_vocabulary
+
+__all__ = [
+    "CATALOGUE_COLUMNS",
+    "Catalogue",
+    "Derivation",
+    "MedicineClass",
+    "Product",
+    "ProductIngredient",
+    "ProductKind",
+    "StrengthBasis",
+    "classify_medicine",
+    "is_opioid_dependence_treatment",
+    "load_catalogue",
+    "normalise_name",
+]
+
+CATALOGUE_FILE = "uk-dmd-opioids.csv"
+CATALOGUE_COLUMNS: tuple[str, ...] = (
+    "dmd_code",
+    "kind",
+    "product_name",
+    "ingredients",
+    "amounts",
+    "units",
+    "basis",
+    "volume_ml",
+    "form",
+    "route",
+    "modified_release",
+    "patch",
+    "strength",
+    "opioid_dependence_treatment",
+    "derivation",
+    "superseded_by",
+    "note",
+    "bnf_code",
+    "source_codelists",
+)
+
+
+class ProductKind(StrEnum):
+    """dm+d concept class: virtual (generic) or actual (branded/supplier) medicinal product."""
+
+    VMP = "VMP"
+    AMP = "AMP"
+    UNKNOWN = "unknown"
+
+
+class Derivation(StrEnum):
+    """How a catalogue entry's fields were obtained."""
+
+    PARSED = "parsed"  # by the name parser
+    HAND_FIXED = "hand-fixed"  # from a reviewed override in catalogue/review.toml
+    SUCCESSOR = "successor"  # a superseded VMP code: fields of the VMP that replaced it
+
+
+_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+
+class ProductIngredient(BaseModel):
+    """One ingredient of a product, in label order: canonical name, amount and mass unit.
+
+    ``name`` is a canonical name of ``conversion_tables/ingredients.toml``; ``unit`` is
+    ``mg``, ``g`` or ``microgram``. What the amount is *per* is the product's ``basis``.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    name: str = Field(min_length=1, max_length=60)
+    amount: Decimal = Field(gt=0)
+    unit: Literal["mg", "g", "microgram"]
+
+
+class Product(BaseModel):
+    """One dm+d product (VMP or AMP) of the catalogue.
+
+    ``strength`` is in the syntax of :func:`opioidcds._knowledge.units.parse_strength` (``"40 mg"``,
+    ``"10 mg/5 mL"``, ``"25 microgram/hour"``, ``"50 microgram/dose"``, ``"30 mg/500 mg"``),
+    or ``None`` when that syntax cannot express the product (multi-ingredient liquids, powders
+    for reconstitution); ``note`` then says why. Source: NHSBSA dm+d names via the OpenSAFELY
+    codelists named in ``source_codelists``.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    dmd_code: str = Field(pattern=r"^[0-9]{6,20}$")
+    kind: ProductKind
+    product_name: str = Field(min_length=1, max_length=300)
+    ingredients: tuple[ProductIngredient, ...] = Field(min_length=1)
+    basis: StrengthBasis
+    volume_ml: Decimal | None = Field(default=None, gt=0)
+    form: str
+    route: str
+    modified_release: bool
+    patch: bool
+    strength: str | None
+    opioid_dependence_treatment: bool
+    derivation: Derivation
+    superseded_by: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    note: str = ""
+    bnf_code: str = ""
+    source_codelists: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Product:
+        if (self.basis is StrengthBasis.PER_VOLUME) != (self.volume_ml is not None):
+            raise ValueError("volume_ml is given exactly when the basis is per-volume")
+        if self.patch != (self.form == "transdermal patch"):
+            raise ValueError("patch is true exactly for transdermal patches")
+        if (self.derivation is Derivation.SUCCESSOR) != (self.superseded_by is not None):
+            raise ValueError("superseded_by is given exactly for successor entries")
+        if self.strength is None and not self.note:
+            raise ValueError("a product without a strength string must say why in note")
+        return self
+
+    @property
+    def ingredient_names(self) -> tuple[str, ...]:
+        """The canonical ingredient names in label order."""
+        return tuple(i.name for i in self.ingredients)
+
+
+def normalise_name(name: str) -> str:
+    """Case- and whitespace-normalised form of a product name used by :meth:`Catalogue.by_name`."""
+    return " ".join(name.split()).casefold()
+
+
+def _clinical_key(p: Product) -> tuple[Any, ...]:
+    ings = tuple((i.name, i.amount, i.unit) for i in p.ingredients)
+    return (ings, p.basis, p.volume_ml, p.form, p.route, p.modified_release, p.strength)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Catalogue:
+    """An immutable, validated product catalogue with exact lookups.
+
+    Safe to share between threads: it is never modified after :func:`load_catalogue` builds it.
+    Compared and hashed by identity (like the tables and the vocabulary), so it can key the
+    calculator's memo cheaply.
+    """
+
+    id: str
+    version: str
+    products: tuple[Product, ...]
+    _by_code: Mapping[str, Product]
+    _by_name: Mapping[str, Product]
+    effective_date: str | None = None  # ISO date from catalogue.toml (None: not stated)
+
+    def __repr__(self) -> str:
+        """Short form: id, version and size (not 2,000 products)."""
+        return f"Catalogue(id={self.id!r}, version={self.version!r}, products={len(self)})"
+
+    def __len__(self) -> int:
+        """Return the number of dm+d codes in the catalogue."""
+        return len(self.products)
+
+    def __iter__(self) -> Iterator[Product]:
+        """Iterate over the products in catalogue (code) order."""
+        return iter(self.products)
+
+    def __contains__(self, code: object) -> bool:
+        """Whether ``code`` is a dm+d code of the catalogue."""
+        return isinstance(code, str) and code.strip() in self._by_code
+
+    def by_code(self, code: str) -> Product:
+        """Return the product with dm+d code ``code`` (surrounding whitespace ignored).
+
+        Raises:
+            UnknownProductError: the code is not in the catalogue (the message omits it).
+
+        """
+        product = self._by_code.get(code.strip()) if isinstance(code, str) else None
+        if product is None:
+            raise UnknownProductError("dmd_code: not in the product catalogue")
+        return product
+
+    def by_name(self, name: str) -> Product:
+        """Return the product called ``name``, matched exactly after case/whitespace folding.
+
+        Several dm+d codes often share a name (a VMP and its generic AMPs): all carry the same
+        clinical content (checked at load), and the VMP is returned, else the lowest code.
+
+        Raises:
+            UnknownProductError: no product has that name (the message omits it).
+
+        """
+        product = self._by_name.get(normalise_name(name)) if isinstance(name, str) else None
+        if product is None:
+            raise UnknownProductError("product_name: not in the product catalogue")
+        return product
+
+
+_PRODUCTS = TypeAdapter(tuple[Product, ...])
+
+
+def _row_to_dict(values: list[str]) -> dict[str, Any]:
+    if len(values) != _NCOLS:
+        raise KnowledgeBaseError("catalogue: a row has the wrong number of fields")
+    (code, kind, name, ings, amounts, units, basis, volume, form, route, mr, patch, strength,
+     ost, derivation, superseded, note, bnf, sources) = values  # fmt: skip
+    names, amount_list, unit_list = ings.split(";"), amounts.split(";"), units.split(";")
+    if not (len(names) == len(amount_list) == len(unit_list)):
+        raise KnowledgeBaseError("catalogue: ingredients, amounts and units differ in length")
+    return {
+        "dmd_code": code,
+        "kind": kind,
+        "product_name": name,
+        "ingredients": [
+            {"name": n, "amount": a, "unit": u}
+            for n, a, u in zip(names, amount_list, unit_list, strict=True)
+        ],
+        "basis": basis,
+        "volume_ml": volume or None,
+        "form": form,
+        "route": route,
+        "modified_release": _bool(mr),
+        "patch": _bool(patch),
+        "strength": strength or None,
+        "opioid_dependence_treatment": _bool(ost),
+        "derivation": derivation,
+        "superseded_by": superseded or None,
+        "note": note,
+        "bnf_code": bnf,
+        "source_codelists": sources.split(";") if sources else [],
+    }
+
+
+_NCOLS = len(CATALOGUE_COLUMNS)
+
+
+def _bool(text: str) -> bool:
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    raise KnowledgeBaseError("catalogue: a flag must be 'true' or 'false'")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeBaseError(f"{path.name}: cannot be read as TOML") from exc
+
+
+def _vocabularies(conversion_tables: Path) -> tuple[frozenset[str], dict[str, str]]:
+    """Canonical ingredient names and form -> route, from the validated vocabulary."""
+    vocabulary = load_vocabulary(conversion_tables)
+    names = frozenset(vocabulary.ingredient_names())
+    routes = {f.name: f.route for f in vocabulary.forms()}
+    return names, routes
+
+
+def load_catalogue(
+    path: Path | str | None = None, *, conversion_tables: Path | None = None
+) -> Catalogue:
+    """Load and validate a product catalogue folder (default: the bundled ``catalogue/``).
+
+    ``path`` may be the folder or the CSV file itself. Validation, once, at load: every row is a
+    valid :class:`Product` (unknown columns or keys rejected), codes are unique, every ingredient
+    and form is in ``conversion_tables`` and each route is its form's route, and products sharing
+    a name agree on their clinical content. The default catalogue is loaded once and cached.
+
+    Raises:
+        KnowledgeBaseError: the catalogue or a vocabulary file is missing or invalid.
+
+    """
+    if path is None and conversion_tables is None:
+        return _default_catalogue()
+    return _load(path, conversion_tables)
+
+
+@cache
+def _default_catalogue() -> Catalogue:
+    """The bundled catalogue, loaded once per process (immutable, so shared safely)."""
+    return _load(None, None)
+
+
+def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogue
+    path: Path | str | None, conversion_tables: Path | None
+) -> Catalogue:
+    folder = knowledge_dir("catalogue") if path is None else Path(path)
+    csv_path = folder if folder.suffix == ".csv" else folder / CATALOGUE_FILE
+    meta_path = csv_path.parent / "catalogue.toml"
+    meta = _read_toml(meta_path) if meta_path.is_file() else {}
+    tables = conversion_tables or knowledge_dir("conversion_tables")
+    ingredient_names, form_routes = _vocabularies(tables)
+    try:
+        with csv_path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            if tuple(next(reader, ())) != CATALOGUE_COLUMNS:
+                raise KnowledgeBaseError("catalogue: the columns are not the expected ones")
+            rows = [_row_to_dict(values) for values in reader]
+    except OSError as exc:
+        raise KnowledgeBaseError("catalogue: the catalogue file cannot be read") from exc
+    except (csv.Error, KeyError, TypeError) as exc:
+        raise KnowledgeBaseError("catalogue: the catalogue file is malformed") from exc
+    try:
+        products = _PRODUCTS.validate_python(rows)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise KnowledgeBaseError(f"catalogue: row field {where}: {first['msg']}") from None
+    by_code: dict[str, Product] = {}
+    by_name: dict[str, Product] = {}
+    for product in products:
+        if product.dmd_code in by_code:
+            raise KnowledgeBaseError("catalogue: a dm+d code appears twice")
+        by_code[product.dmd_code] = product
+        for ing in product.ingredients:
+            if ing.name not in ingredient_names:
+                raise KnowledgeBaseError("catalogue: an ingredient is not in ingredients.toml")
+        if form_routes.get(product.form) != product.route:
+            raise KnowledgeBaseError("catalogue: a form or its route is not in forms.toml")
+        if product.derivation is Derivation.SUCCESSOR:
+            continue  # "VMP previous to <code>" is a pointer, not a product name
+        key = normalise_name(product.product_name)
+        other = by_name.get(key)
+        if other is None:
+            by_name[key] = product
+            continue
+        if _clinical_key(other) != _clinical_key(product):
+            raise KnowledgeBaseError("catalogue: products sharing a name differ in content")
+        if _name_rank(product) < _name_rank(other):
+            by_name[key] = product
+    for product in products:
+        if product.superseded_by is not None and product.superseded_by not in by_code:
+            raise KnowledgeBaseError("catalogue: a superseded code points outside the catalogue")
+    return Catalogue(
+        id=str(meta.get("id", "")),
+        version=str(meta.get("version", "")),
+        products=products,
+        _by_code=MappingProxyType(by_code),
+        _by_name=MappingProxyType(by_name),
+        effective_date=str(meta["effective_date"]) if "effective_date" in meta else None,
+    )
+
+
+def _name_rank(p: Product) -> tuple[int, int]:
+    return (0 if p.kind is ProductKind.VMP else 1, int(p.dmd_code))
+
+
+# --- medicine classes -------------------------------------------------------------------------
+class MedicineClass(StrEnum):
+    """Classes of medicine recognised by :func:`classify_medicine`."""
+
+    OPIOID = "opioid"
+    BENZODIAZEPINE = "benzodiazepine"
+    Z_DRUG = "z_drug"
+    GABAPENTINOID = "gabapentinoid"
+    OPIOID_DEPENDENCE_TREATMENT = "opioid_dependence_treatment"
+
+
+@dataclass(frozen=True, slots=True)
+class _OstRule:
+    id: str
+    ingredient: str
+    with_ingredient: str | None
+    any_words: tuple[str, ...]
+    none_words: tuple[str, ...]
+    min_mg: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ClassVocabulary:
+    terms: tuple[tuple[str, MedicineClass], ...]  # normalised phrase -> class
+    ingredient_terms: tuple[tuple[str, str], ...]  # normalised phrase -> canonical ingredient
+    ost_rules: tuple[_OstRule, ...]
+
+
+_WORD_RE = re.compile(r"[a-z0-9][a-z0-9.\-]*")
+
+
+def _words(text: str) -> str:
+    """Lower-case words joined by single spaces, padded with spaces for whole-word search."""
+    return " " + " ".join(m.group(0).rstrip(".") for m in _WORD_RE.finditer(text.lower())) + " "
+
+
+def _has(haystack: str, phrase: str) -> bool:
+    return f" {phrase} " in haystack
+
+
+@lru_cache(maxsize=4)
+def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVocabulary:
+    classes = _read_toml(catalogue_dir / "medicine_classes.toml")
+    brands = _read_toml(catalogue_dir / "brands.toml")
+    review = _read_toml(catalogue_dir / "review.toml")
+    ingredients = _read_toml(conversion_tables / "ingredients.toml")
+    terms: list[tuple[str, MedicineClass]] = []
+    ingredient_terms: list[tuple[str, str]] = []
+    try:
+        for entry in classes["classes"]:
+            cls = MedicineClass(entry["id"])
+            terms.extend(
+                (_words(str(term)).strip(), cls)
+                for term in [*entry.get("members", []), *entry.get("brands", [])]
+            )
+        for entry in ingredients["ingredients"]:
+            name = str(entry["name"])
+            for term in [name, *entry.get("synonyms", [])]:
+                ingredient_terms.append((_words(str(term)).strip(), name))
+                if entry.get("opioid"):
+                    terms.append((_words(str(term)).strip(), MedicineClass.OPIOID))
+        opioid_names = {str(i["name"]) for i in ingredients["ingredients"] if i.get("opioid")}
+        for combo in ingredients.get("combinations", []):
+            members = [str(i) for i in combo["ingredients"]]
+            combo_term = _words(str(combo["name"])).strip()
+            ingredient_terms.extend((combo_term, member) for member in members)
+            if opioid_names.intersection(members):
+                terms.append((_words(str(combo["name"])).strip(), MedicineClass.OPIOID))
+        for brand in brands["brands"]:
+            members = [str(i) for i in brand["ingredients"]]
+            brand_term = _words(str(brand["name"])).strip()
+            ingredient_terms.extend((brand_term, member) for member in members)
+            terms.append((_words(str(brand["name"])).strip(), MedicineClass.OPIOID))
+        for fixed in review.get("fixed", []):  # hand-fixed names without a brand row
+            members = [str(i) for i in fixed["ingredients"]]
+            fixed_term = _words(str(fixed["name"])).strip()
+            ingredient_terms.extend((fixed_term, member) for member in members)
+            if opioid_names.intersection(members):
+                terms.append((fixed_term, MedicineClass.OPIOID))
+        for term, cls in list(terms):  # OST brands are opioid-containing too
+            if cls is MedicineClass.OPIOID_DEPENDENCE_TREATMENT:
+                terms.append((term, MedicineClass.OPIOID))
+        rules = tuple(
+            _OstRule(
+                id=str(r["id"]),
+                ingredient=str(r["ingredient"]),
+                with_ingredient=r.get("with_ingredient"),
+                any_words=tuple(_words(str(w)).strip() for w in r.get("any_words", [])),
+                none_words=tuple(_words(str(w)).strip() for w in r.get("none_words", [])),
+                min_mg=Decimal(str(r["min_mg"])) if "min_mg" in r else None,
+            )
+            for r in classes.get("ost_rules", [])
+        )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise KnowledgeBaseError("medicine_classes.toml: an entry is malformed") from exc
+    return _ClassVocabulary(tuple(terms), tuple(ingredient_terms), rules)
+
+
+_AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|micrograms?|mcg|g)\b")
+_TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "microgram": Decimal("0.001")}
+
+
+def _first_mass_mg(text: str) -> Decimal | None:
+    match = _AMOUNT_RE.search(text.lower())
+    if match is None:
+        return None
+    unit = match.group(2)
+    unit = "microgram" if unit.startswith("microgram") or unit == "mcg" else unit
+    return Decimal(match.group(1)) * _TO_MG[unit]
+
+
+def is_opioid_dependence_treatment(
+    name: str,
+    *,
+    catalogue_dir: Path | None = None,
+    conversion_tables: Path | None = None,
+) -> bool:
+    """Whether a product name is a drug for opioid dependence (BNF 4.10.3), by name only.
+
+    Rules and brand list: ``catalogue/medicine_classes.toml`` (class
+    ``opioid_dependence_treatment`` and its ``ost_rules``). dm+d does not record indication,
+    so this is a rule about presentations; see ``docs/products.md`` for its limits.
+    """
+    return MedicineClass.OPIOID_DEPENDENCE_TREATMENT in classify_medicine(
+        name, catalogue_dir=catalogue_dir, conversion_tables=conversion_tables
+    )
+
+
+def classify_medicine(
+    name: str,
+    *,
+    catalogue_dir: Path | None = None,
+    conversion_tables: Path | None = None,
+) -> frozenset[MedicineClass]:
+    """Return the classes a medicine name belongs to (empty if none is recognised).
+
+    Whole-word, case-insensitive matching of ingredient names, salts, BNF compound names and
+    brand names from ``catalogue/medicine_classes.toml``, ``catalogue/brands.toml``,
+    ``conversion_tables/ingredients.toml`` and the hand-fixed names of
+    ``catalogue/review.toml``; plus the opioid-dependence rules. Never fuzzy:
+    ``"Diazepam 5mg tablets"`` is a benzodiazepine, ``"Diazepan"`` is nothing.
+    """
+    if not isinstance(name, str):
+        return frozenset()
+    vocab = _class_vocabulary(
+        catalogue_dir or knowledge_dir("catalogue"),
+        conversion_tables or knowledge_dir("conversion_tables"),
+    )
+    text = _words(name)
+    found = {cls for term, cls in vocab.terms if term and _has(text, term)}
+    ingredients = {ing for term, ing in vocab.ingredient_terms if term and _has(text, term)}
+    for rule in vocab.ost_rules:
+        if rule.ingredient not in ingredients:
+            continue
+        if rule.with_ingredient is not None and rule.with_ingredient not in ingredients:
+            continue
+        if rule.any_words and not any(_has(text, w) for w in rule.any_words):
+            continue
+        if any(_has(text, w) for w in rule.none_words):
+            continue
+        if rule.min_mg is not None:
+            mg = _first_mass_mg(name)
+            if mg is None or mg < rule.min_mg:
+                continue
+        found.add(MedicineClass.OPIOID_DEPENDENCE_TREATMENT)
+        found.add(MedicineClass.OPIOID)
+    return frozenset(found)

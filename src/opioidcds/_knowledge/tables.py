@@ -1,0 +1,189 @@
+"""Conversion tables: versioned, cited OME factors per ingredient and route.
+
+A table file (``conversion_tables/<id>.toml``) carries ``id``, ``version``, ``effective_date``,
+``citations`` and ``factors`` rows keyed by ``(ingredient, route)``. Each row gives an exact
+decimal ``factor`` (a string, never a binary float) per unit ``per`` of the ingredient
+(``"mg"`` per day, or ``"microgram/hour"`` for patches), or ``convertible = false`` with the
+``reason`` there is no factor (methadone in the UK table). At load every ``per`` unit is checked
+with pint, every ingredient and route against the vocabulary, every citation id against the
+file's citations, and duplicate keys are rejected.
+
+Bundled tables: ``uk-opioids-aware`` (default; CLINICAL.md section 2) and ``cdc-2022``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.files import (
+    KnowledgeHeader,
+    KnowledgeModel,
+    check_citations,
+    read_knowledge_file,
+)
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.units import Dimension, convert, pint_expression, unit_dimension
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+
+__all__ = [
+    "BUNDLED_TABLES",
+    "DEFAULT_TABLE_ID",
+    "ConversionTable",
+    "FactorRow",
+    "TableFile",
+    "default_table",
+    "load_table",
+]
+
+DEFAULT_TABLE_ID = "uk-opioids-aware"
+BUNDLED_TABLES = ("cdc-2022", "uk-opioids-aware")
+
+# The units in which the calculator expresses an item's daily amount, by the item's kind:
+# mass per day for everything but patches, delivery rate for patches.
+_AMOUNT_UNITS: dict[Dimension, str] = {
+    Dimension.MASS: "milligram / day",
+    Dimension.RATE: "microgram / hour",
+}
+
+
+class FactorRow(KnowledgeModel):
+    """One row of a conversion table."""
+
+    ingredient: str = Field(min_length=1)
+    route: str = Field(min_length=1)
+    factor: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?$")
+    per: str | None = None
+    convertible: bool = True
+    reason: str | None = None
+    citations: tuple[str, ...] = Field(min_length=1)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.convertible:
+            if self.factor is None or self.per is None:
+                raise ValueError("a convertible row needs factor and per")
+            if Decimal(self.factor) <= 0:
+                raise ValueError("factor must be greater than zero")
+        elif self.factor is not None or not self.reason:
+            raise ValueError("a row with convertible = false has a reason and no factor")
+        return self
+
+
+class TableFile(KnowledgeHeader):
+    """A conversion table file as written."""
+
+    factors: tuple[FactorRow, ...] = Field(min_length=1)
+
+
+class ConversionTable:
+    """An immutable, validated conversion table with O(1) look-up by (ingredient, route).
+
+    ``multiplier(row, dimension)`` is the exact factor taking an item's daily amount (mg/day
+    for mass items, microgram/hour for patches) into the row's ``per`` unit, derived by pint
+    at load.
+    """
+
+    __slots__ = ("_index", "_multipliers", "file")
+
+    def __init__(self, file: TableFile, vocabulary: Vocabulary, source: str) -> None:
+        """Validate ``file`` against ``vocabulary``; raises KnowledgeBaseError naming ``source``."""
+        self.file = file
+        check_citations(
+            source, file, {f"factors[{i}]": list(r.citations) for i, r in enumerate(file.factors)}
+        )
+        index: dict[tuple[str, str], FactorRow] = {}
+        multipliers: dict[tuple[str, str, Dimension], tuple[Decimal, bool]] = {}
+        for i, row in enumerate(file.factors):
+            where = f"{source}: factors[{i}]"
+            try:
+                vocabulary.ingredient(row.ingredient)
+            except LookupError:
+                raise KnowledgeBaseError(f"{where}: ingredient not in the vocabulary") from None
+            if row.route not in vocabulary.routes:
+                raise KnowledgeBaseError(f"{where}: route not in the forms vocabulary")
+            key = (row.ingredient, row.route)
+            if key in index:
+                raise KnowledgeBaseError(f"{where}: duplicate row for this ingredient and route")
+            index[key] = row
+            if row.per is not None:
+                for dim, amount_unit in _AMOUNT_UNITS.items():
+                    multipliers[(*key, dim)] = _multiplier(row.per, amount_unit, where)
+        self._index = index
+        self._multipliers = multipliers
+
+    @property
+    def id(self) -> str:
+        """The table's id, e.g. ``"uk-opioids-aware"``."""
+        return self.file.id
+
+    @property
+    def version(self) -> str:
+        """The table's version."""
+        return self.file.version
+
+    def lookup(self, ingredient: str, route: str) -> FactorRow | None:
+        """Return the row for ``(ingredient, route)``, or ``None`` if the table has none."""
+        return self._index.get((ingredient, route))
+
+    def multiplier(self, row: FactorRow, dimension: Dimension) -> tuple[Decimal, bool]:
+        """Return (multiplier, exact) from an item's daily amount to ``row.per`` units."""
+        return self._multipliers[(row.ingredient, row.route, dimension)]
+
+    def rows(self) -> tuple[FactorRow, ...]:
+        """All rows, in file order."""
+        return self.file.factors
+
+
+def _multiplier(per: str, amount_unit: str, where: str) -> tuple[Decimal, bool]:
+    """Derive the multiplier from ``amount_unit`` to ``per`` (per day when ``per`` is a mass)."""
+    try:
+        dim = unit_dimension(per)
+    except InvalidInputError:
+        raise KnowledgeBaseError(f"{where}: 'per' is not an allow-listed unit") from None
+    if dim is Dimension.MASS:
+        target = f"{pint_expression(per)} / day"
+    elif dim is Dimension.RATE:
+        target = pint_expression(per)
+    else:
+        raise KnowledgeBaseError(f"{where}: 'per' must be a mass or a mass per time")
+    value = convert(Decimal(1), amount_unit, target)
+    # exact when the conversion round-trips to exactly 1 (every pair but mg/day ->
+    # microgram/hour, which divides by 24 and so does not terminate in decimal)
+    exact = Fraction(value) * Fraction(convert(Decimal(1), target, amount_unit)) == 1
+    return value, exact
+
+
+def load_table(source: str | Path, *, vocabulary: Vocabulary | None = None) -> ConversionTable:
+    """Load a conversion table by bundled id (``"cdc-2022"``) or from a TOML file path.
+
+    Raises:
+        KnowledgeBaseError: unknown id, unreadable or invalid file.
+    """
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    if isinstance(source, str) and source in BUNDLED_TABLES:
+        path = knowledge_dir("conversion_tables") / f"{source}.toml"
+    elif isinstance(source, Path) or source.endswith(".toml"):
+        path = Path(source)
+    else:
+        raise KnowledgeBaseError("table: not a bundled table id nor a .toml path")
+    return ConversionTable(read_knowledge_file(path, TableFile), vocab, path.name)
+
+
+@cache
+def default_table(table_id: str = DEFAULT_TABLE_ID) -> ConversionTable:
+    """A bundled table, loaded once per process and shared (it is immutable).
+
+    Raises:
+        KnowledgeBaseError: ``table_id`` is not a bundled table.
+    """
+    if table_id not in BUNDLED_TABLES:
+        raise KnowledgeBaseError("table: not a bundled table id")
+    return load_table(table_id)

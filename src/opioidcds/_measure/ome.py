@@ -1,0 +1,428 @@
+"""The oral morphine equivalent (OME) calculator.
+
+Daily OME of one prescription = daily amount of its opioid ingredient x the conversion factor
+for that ingredient and route (CLINICAL.md section 2). The patient's total is the sum over
+every opioid ingredient of every current prescription. Rules the calculator keeps:
+
+- Patches: daily OME comes from the delivery rate (microgram/hour), never from how often the
+  patch is changed; two patches double it.
+- Liquids: strength per volume (10 mg/5 mL); a dose in mL or in mg.
+- A dose given as a mass overrides the product strength.
+- PRN doses and ranges follow the ``prn_policy`` (default: the maximum permitted amount), and
+  the result says which policy applied.
+- An item without a factor (methadone in the UK table, an unknown drug or form) is *not
+  convertible*: it is listed with its reason, ``complete`` is false and the total is a lower
+  bound. It never counts as zero silently.
+- Arithmetic is exact :class:`~decimal.Decimal` at 150 digits; the one division (by an interval
+  in hours or a volume) is done last. Where it does not terminate (e.g. every 7 hours) the item
+  says ``exact=False``: the value is then within 1e-140 relative of the true rational, which no
+  threshold with fewer than 100 significant digits can tell apart. Round only to display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Context, Decimal, Inexact, localcontext
+from functools import lru_cache
+from typing import Any
+
+from opioidcds._display import format_decimal
+from opioidcds._errors import InvalidInputError
+from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
+from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.provenance import for_ome
+from opioidcds._knowledge.tables import ConversionTable, default_table
+from opioidcds._knowledge.units import Dimension, StrengthKind
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._resolve.dose import Dose
+from opioidcds._resolve.prescription import (
+    ResolvedIngredient,
+    ResolvedPrescription,
+    resolve_prescription,
+)
+from opioidcds._version import __version__
+
+__all__ = ["calculate_ome"]
+
+_CONTEXT = Context(prec=150, traps=[])
+_HOURS_PER_DAY = Decimal(24)  # a unit conversion (hours in a day), not a clinical number
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+
+
+def calculate_ome(
+    prescriptions: Iterable[Prescription],
+    *,
+    table: ConversionTable | str | None = None,
+    prn_policy: PrnPolicy | str = PrnPolicy.MAXIMUM,
+    vocabulary: Vocabulary | None = None,
+    catalogue: Catalogue | None = None,
+) -> OMEResult:
+    """Calculate the total daily OME of ``prescriptions`` with its basis.
+
+    Args:
+        prescriptions: the patient's current prescriptions (opioid and combination products).
+        table: a :class:`ConversionTable`, a bundled table id (``"uk-opioids-aware"``,
+            the default, or ``"cdc-2022"``).
+        prn_policy: how PRN doses and ranges count (:class:`PrnPolicy`; default maximum).
+        vocabulary: the ingredient/form vocabulary (default: the bundled one).
+        catalogue: the dm+d product catalogue for prescriptions given by ``dmd_code`` or
+            ``product_name`` (default: the bundled one, loaded on first need).
+
+    Returns:
+        An :class:`OMEResult`: exact total in mg/day, ``complete`` (false when any item could
+        not be converted: the total is then a lower bound), and one item per opioid
+        ingredient with its daily amount, factor, citation and arithmetic.
+
+    Raises:
+        InvalidInputError: a prescription is contradictory or incomplete, or implies an
+            implausible amount (over the plausibility limits: unit confusion, not a dose).
+        UnknownProductError: a ``dmd_code`` or ``product_name`` is not in the catalogue.
+        KnowledgeBaseError: the table id is unknown or a table file is invalid.
+    """
+    tbl = default_table(table) if isinstance(table, str) else table or default_table()
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    try:
+        policy = PrnPolicy(prn_policy)
+    except ValueError:
+        raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+    items: list[OMEItem] = []
+    named = False  # an item named a dm+d product: the catalogue is then knowledge used
+    minimum = False  # a dose was given as a minimum: the total is then a lower bound
+    with localcontext(_CONTEXT):
+        for index, rx in enumerate(prescriptions):
+            if not isinstance(rx, Prescription):
+                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+            named = named or rx.dmd_code is not None or rx.product_name is not None
+            try:
+                measured = _measure_cached(
+                    rx, index=index, table=tbl, policy=policy, vocab=vocab, catalogue=catalogue
+                )
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
+            if rx.dose_is_minimum:
+                minimum = True
+                measured = tuple(_as_minimum(item) for item in measured)
+            items.extend(measured)
+        total = _ZERO
+        complete = not minimum
+        exact = True
+        per_ingredient: dict[tuple[str, str], Decimal] = {}
+        for item in items:
+            if item.status is ItemStatus.NOT_CONVERTIBLE:
+                complete = False
+            if item.ome_mg_per_day is not None:
+                total += item.ome_mg_per_day
+                exact = exact and item.exact
+            if item.ingredient is not None and item.daily_amount is not None:
+                key = (item.ingredient, item.daily_amount_unit or "")
+                per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
+    # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
+    # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
+    limits = {
+        _MG_PER_DAY: vocab.limits.max_daily_mg,
+        _RATE: vocab.limits.max_patch_rate_microgram_per_hour,
+    }
+    if any(amount > limits[unit] for (_, unit), amount in per_ingredient.items()):
+        raise InvalidInputError(
+            "prescriptions", "implies an implausible daily amount of one opioid (check units)"
+        )
+    return OMEResult(
+        total_mg_per_day=total,
+        complete=complete,
+        table_id=tbl.id,
+        table_version=tbl.version,
+        table_effective_date=tbl.file.effective_date.isoformat(),
+        prn_policy=policy,
+        items=tuple(items),
+        library_version=__version__,
+        provenance=for_ome(
+            tbl,
+            vocab,
+            catalogue if catalogue is not None or not named else load_catalogue(),
+        ),
+        exact=exact,
+    )
+
+
+_MG_PER_DAY = "mg/day"
+_RATE = "microgram/hour"
+
+
+_Core = dict[str, Any]
+"""An OME item's fields except its position in the input list (so it can be memoised)."""
+
+
+_MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
+
+
+def _as_minimum(item: OMEItem) -> OMEItem:
+    """The item of a dose given as a minimum: counted, and it says the total is a lower bound."""
+    if item.status is not ItemStatus.CONVERTED:
+        return item
+    note = _MINIMUM_NOTE if item.policy_note is None else f"{item.policy_note}; {_MINIMUM_NOTE}"
+    return item.model_copy(update={"policy_note": note})
+
+
+@lru_cache(maxsize=8192)
+def _measure_cached(
+    rx: Prescription,
+    *,
+    index: int,
+    table: ConversionTable,
+    policy: PrnPolicy,
+    vocab: Vocabulary,
+    catalogue: Catalogue | None,
+) -> tuple[OMEItem, ...]:
+    """Resolve and measure one prescription; memoised on the immutable inputs.
+
+    A frozen Prescription, its position, the table, policy and vocabulary fully determine the
+    (immutable) items, so repeated prescriptions (a prescribing-alert plugin re-sends the
+    patient's current ones on every call; a population repeats the same products and doses)
+    are measured once. Exceptions are not memoised. The cache holds no patient identifiers:
+    prescriptions carry none.
+    """
+    with localcontext(_CONTEXT) as ctx:
+        resolved = resolve_prescription(rx, vocab, catalogue)
+        cores = _measure(resolved, table, policy, vocab, ctx)
+        return tuple(OMEItem(prescription_index=index, **core) for core in cores)
+
+
+def _measure(
+    r: ResolvedPrescription,
+    table: ConversionTable,
+    policy: PrnPolicy,
+    vocab: Vocabulary,
+    ctx: Context,
+) -> list[_Core]:
+    drug = r.label
+    if r.problem is not None:
+        return [_item(r, None, ItemStatus.NOT_CONVERTIBLE, r.problem, f"{drug}: {r.problem}")]
+    opioids = [ing for ing in r.ingredients if ing.opioid]
+    if not opioids:
+        reason = "no opioid ingredient: contributes no OME"
+        return [_item(r, r.ingredients[0].name, ItemStatus.NOT_OPIOID, reason, f"{drug}: {reason}")]
+    dose_info = r.dose
+    if dose_info is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    if dose_info.prn and policy is not PrnPolicy.MAXIMUM:
+        reason = f"PRN prescription excluded by prn_policy {policy.value!r}"
+        return [
+            _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
+            for ing in opioids
+        ]
+    schedule = _daily_quantity(r, policy)
+    if isinstance(schedule, str):
+        return [
+            _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
+            for ing in opioids
+        ]
+    return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
+
+
+class _Schedule:
+    """Product per day: ``quantity / per`` of the dose unit, and how that was reached.
+
+    The quantity is kept as a numerator and a denominator (the interval in hours, or 1) so that
+    the one division of the whole calculation happens last (35 mg x 24 / 7 h = 120 exactly).
+    """
+
+    __slots__ = ("note", "per", "quantity", "text")
+
+    def __init__(self, quantity: Decimal, per: Decimal, text: str, note: str | None) -> None:
+        self.quantity = quantity
+        self.per = per
+        self.text = text
+        self.note = note
+
+
+def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | str:
+    """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
+
+    Raises:
+        InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
+    """
+    d = r.dose
+    if d is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    high = policy is not PrnPolicy.MINIMUM
+    dose = d.quantity_max if high and d.quantity_max is not None else d.quantity
+    if dose is None:  # pragma: no cover - Prescription validation requires it
+        raise InvalidInputError("dose_quantity", "is required")
+    unit = d.unit
+    if r.strength is not None and r.strength.kind is StrengthKind.RATE:
+        # patches: the delivery rate sets the daily amount; the change interval does not
+        return _Schedule(
+            dose, _ONE, f"{_fmt(dose)} {unit}", "patch change interval does not change OME"
+        )
+    notes: list[str] = []
+    per = _ONE
+    if d.doses_per_day is not None:
+        per_day = (
+            d.doses_per_day_max if high and d.doses_per_day_max is not None else d.doses_per_day
+        )
+        quantity = dose * per_day
+        text = f"{_fmt(dose)} {unit} x {_fmt(per_day)}/day"
+    elif d.interval_hours is not None:
+        hours = d.interval_hours if high or d.interval_hours_max is None else d.interval_hours_max
+        quantity = dose * _HOURS_PER_DAY
+        per = hours
+        text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
+    elif d.max_doses_per_day is not None:
+        quantity = dose * d.max_doses_per_day
+        text = f"{_fmt(dose)} {unit} x max {_fmt(d.max_doses_per_day)}/day"
+    elif d.max_quantity_per_day is not None:
+        quantity = d.max_quantity_per_day
+        text = f"max {_fmt(quantity)} {unit}/day"
+    elif d.prn:
+        return "PRN with no frequency or maximum: the maximum daily amount is unknown"
+    else:
+        raise InvalidInputError(
+            "doses_per_day",
+            "doses_per_day, interval_hours or a daily maximum is required",
+        )
+    quantity, per, text = _apply_caps(d, dose, quantity, per, text=text, notes=notes)
+    if d.prn:
+        notes.insert(0, "PRN counted at its maximum permitted daily amount")
+    elif d.is_range:
+        end = "upper" if high else "lower"
+        notes.insert(0, f"range counted at its {end} end")
+    if d.source == "dosage text":
+        notes.insert(0, "dose read from the dosage text")
+    return _Schedule(quantity, per, text, "; ".join(notes) or None)
+
+
+def _apply_caps(
+    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: str, notes: list[str]
+) -> tuple[Decimal, Decimal, str]:
+    """Cap ``quantity / per`` (units per day) by the dose's daily maxima, saying so."""
+    unit = d.unit
+    if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
+        quantity, per = d.max_doses_per_day * dose, _ONE
+        text += f", capped at max {_fmt(d.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
+        notes.append("capped by the maximum doses per day")
+    if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
+        quantity, per = d.max_quantity_per_day, _ONE
+        text += f", capped at max {_fmt(quantity)} {unit}/day"
+        notes.append("capped by the maximum amount per day")
+    return quantity, per, text
+
+
+def _convert(
+    r: ResolvedPrescription,
+    ing: ResolvedIngredient,
+    schedule: _Schedule,
+    table: ConversionTable,
+    vocab: Vocabulary,
+    *,
+    ctx: Context,
+) -> _Core:
+    strength = r.strength
+    ctx.clear_flags()
+    dose = r.dose
+    if dose is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    if dose.unit_kind is DoseUnitKind.MASS:
+        daily = schedule.quantity * dose.unit_factor / schedule.per
+        unit, dim = _MG_PER_DAY, Dimension.MASS
+        basis = f"{ing.name} {schedule.text}"
+        if strength is not None:
+            basis += f" (a dose in mg overrides the {_strength_text(r)} strength)"
+    elif strength is not None and strength.kind is StrengthKind.RATE:
+        rate = ing.amount or _ZERO
+        if rate > vocab.limits.max_patch_rate_microgram_per_hour:
+            raise InvalidInputError("strength", "patch rate above the plausible maximum")
+        daily = rate * schedule.quantity
+        unit, dim = _RATE, Dimension.RATE
+        basis = f"{ing.name} {_fmt(rate)} microgram/hour x {schedule.text}"
+    elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
+        volume = strength.volume_ml or _ONE
+        daily = (
+            schedule.quantity * dose.unit_factor * (ing.amount or _ZERO) / (schedule.per * volume)
+        )
+        unit, dim = _MG_PER_DAY, Dimension.MASS
+        basis = f"{ing.name} {_strength_text(r)} x {schedule.text}"
+    else:
+        daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
+        unit, dim = _MG_PER_DAY, Dimension.MASS
+        basis = f"{ing.name} {_fmt(ing.amount or _ZERO)} mg x {schedule.text}"
+    exact = not ctx.flags[Inexact]
+    row = table.lookup(ing.name, r.route or "")
+    amount_text = f"{basis} = {_fmt(daily)} {unit}"
+    if row is None or not row.convertible or row.factor is None:
+        reason = (
+            row.reason
+            if row is not None and row.reason
+            else f"no factor for {ing.name} ({r.route}) in table {table.id} {table.version}"
+        )
+        return _item(
+            r,
+            ing.name,
+            ItemStatus.NOT_CONVERTIBLE,
+            reason,
+            f"{amount_text}; not convertible: {reason}",
+            daily=daily,
+            unit=unit,
+            note=schedule.note,
+            exact=exact,
+        )
+    factor = Decimal(row.factor)
+    multiplier, exact_multiplier = table.multiplier(row, dim)
+    ctx.clear_flags()
+    ome = daily * multiplier * factor if multiplier != _ONE else daily * factor
+    exact = exact and exact_multiplier and not ctx.flags[Inexact]
+    per = row.per or ""
+    converted = "" if multiplier == _ONE else f" = {_fmt(daily * multiplier)} {per}/day"
+    arithmetic = f"{amount_text}{converted} x {_fmt(factor)} = {_fmt(ome)} mg OME/day"
+    if schedule.note:
+        arithmetic += f" ({schedule.note})"
+    return {
+        "drug": r.label,
+        "ingredient": ing.name,
+        "route": r.route,
+        "status": ItemStatus.CONVERTED,
+        "daily_amount": daily,
+        "daily_amount_unit": unit,
+        "factor": factor,
+        "factor_per": per,
+        "factor_source": ", ".join(row.citations),
+        "ome_mg_per_day": ome,
+        "policy_note": schedule.note,
+        "arithmetic": arithmetic,
+        "exact": exact,
+    }
+
+
+def _item(
+    r: ResolvedPrescription,
+    ingredient: str | None,
+    status: ItemStatus,
+    reason: str,
+    arithmetic: str,
+    *,
+    daily: Decimal | None = None,
+    unit: str | None = None,
+    note: str | None = None,
+    exact: bool = True,
+) -> _Core:
+    return {
+        "drug": r.label,
+        "ingredient": ingredient,
+        "route": r.route,
+        "status": status,
+        "reason": reason,
+        "daily_amount": daily,
+        "daily_amount_unit": unit,
+        "policy_note": note,
+        "arithmetic": arithmetic,
+        "exact": exact,
+    }
+
+
+def _strength_text(r: ResolvedPrescription) -> str:
+    return r.strength_text or ""
+
+
+def _fmt(value: Decimal) -> str:
+    return format_decimal(value)

@@ -1,0 +1,1527 @@
+"""Free-text dosage instructions -> structured doses (issue 3, part 2: the dosage-text grammar).
+
+:func:`parse_dosage` reads a UK dosage instruction ("ONE TO BE TAKEN TWICE A DAY", "1-2 tablets
+every 4-6 hours when required, max 8 in 24 hours", "APPLY ONE PATCH EVERY 72 HOURS") and returns
+either a :class:`Dosage` or an :class:`UnparsedDosage` that says what was not understood. It never
+guesses: a word outside the lexicon, a clause outside the grammar, or clauses that contradict
+one another make the whole text unparsed.
+
+How it works: a normalising tokenizer (this module) maps each word of the text onto a terminal
+of the grammar in ``dosage.lark``; lark builds the LALR(1) table of that grammar (``strict``:
+conflict-free), and a lean driver here runs it, memoising the table walk per token-type
+sequence (tests check it against lark's own driver); a semantic pass checks that the clauses
+agree and assembles the result. The language is documented in ``dosage.lark`` and
+``docs/dosage.md``.
+
+Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
+CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
+NHS England ``dosage_instructions``, Public Health Scotland ``dose_instruction_parser`` and the
+NHS Dose Syntax examples (``shared/reference/dosage_examples.jsonl``).
+
+Messages name the kind of fragment and its position in the normalised text ("unrecognised
+word at position 12"), never the fragment itself, and exceptions never carry the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError
+from lark.lexer import Lexer
+
+from opioidcds._base import ResultModel
+from opioidcds._errors import InvalidInputError
+from opioidcds._inputs.prescription import DOSE_FIELDS
+
+__all__ = [
+    "MAX_DOSAGE_TEXT_LENGTH",
+    "Dosage",
+    "UnparsedDosage",
+    "clear_dosage_cache",
+    "dosage_cache_info",
+    "parse_dosage",
+]
+
+MAX_DOSAGE_TEXT_LENGTH = 1000
+"""Longest dosage text accepted (characters). Real instructions are far shorter (not clinical)."""
+
+_CACHE_SIZE = 65536
+_FIELD = "dosage_text"
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+class Dosage(ResultModel):
+    """A dosage instruction that the grammar understood completely.
+
+    Field names follow :class:`opioidcds.Prescription` where they map onto it (see
+    :meth:`to_prescription_fields`). ``dose_quantity_max``, ``doses_per_day_max`` and
+    ``interval_hours_max`` are set only for ranges ("1-2 tablets", "every 4-6 hours"). A patch
+    change interval is ``interval_hours`` (72; "twice weekly" 84; "every 7 days" 168): it does
+    not affect OME (CLINICAL.md section 2, "Patches").
+
+    The other fields keep what does not map: the PRN reason or indication, duration, supply
+    note, "as directed", named times, routes, food notes, a strength stated in the text
+    ("one 10mg tablet") and bracketed quantities ("(300mg)"), which are never read as the dose.
+    """
+
+    kind: Literal["dosage"] = "dosage"
+    text: str
+    dose_quantity: Decimal | None = None
+    dose_quantity_max: Decimal | None = None
+    dose_unit: str | None = None
+    stated_strength: str | None = None
+    bracketed_quantities: tuple[str, ...] = ()
+    doses_per_day: Decimal | None = None
+    doses_per_day_max: Decimal | None = None
+    interval_hours: Decimal | None = None
+    interval_hours_max: Decimal | None = None
+    frequency_is_upper_limit: bool = False
+    named_times: tuple[str, ...] = ()
+    prn: bool = False
+    prn_reason: str | None = None
+    indication: str | None = None
+    max_doses_per_day: Decimal | None = None
+    max_quantity_per_day: Decimal | None = None
+    duration_value: Decimal | None = None
+    duration_value_max: Decimal | None = None
+    duration_unit: str | None = None
+    supply_value: Decimal | None = None
+    supply_unit: str | None = None
+    as_directed: bool = False
+    routes: tuple[str, ...] = ()
+    administration_notes: tuple[str, ...] = ()
+
+    @property
+    def is_patch(self) -> bool:
+        """True when the text names patches as the dose unit."""
+        return self.dose_unit == "patch"
+
+    @property
+    def patch_change_interval_hours(self) -> Decimal | None:
+        """Hours between patch changes (``interval_hours`` of a patch dose), else ``None``."""
+        return self.interval_hours if self.is_patch else None
+
+    @property
+    def not_convertible_reason(self) -> str | None:
+        """Why the text alone gives no daily amount, or ``None`` when it gives one.
+
+        "As directed" without a frequency gives no daily amount (issue 3); neither does a text
+        without a dose quantity or without any frequency or 24-hour maximum.
+        """
+        has_frequency = self.doses_per_day is not None or self.interval_hours is not None
+        has_max = self.max_doses_per_day is not None or self.max_quantity_per_day is not None
+        if self.as_directed and not has_frequency:
+            return "the dosage is 'as directed': the text gives no daily amount"
+        if self.dose_quantity is None and self.max_quantity_per_day is None:
+            return "the dosage text gives no dose quantity"
+        if not has_frequency and not has_max:
+            return "the dosage text gives no frequency and no maximum per 24 hours"
+        return None
+
+    def to_prescription_fields(self) -> dict[str, object]:
+        """Return the :class:`~opioidcds.Prescription` dose fields the text determines.
+
+        Keys are among ``dose_quantity``, ``dose_quantity_max``, ``dose_unit``,
+        ``doses_per_day``, ``doses_per_day_max``, ``interval_hours``, ``interval_hours_max``,
+        ``prn``, ``max_doses_per_day`` and ``max_quantity_per_day``; a key is present only when
+        the text states it (``prn`` only when the text says "when required" or similar).
+        Values are :class:`~decimal.Decimal`, ``True`` or a canonical unit ("tablet", "patch",
+        "mg", "microgram", "mL").
+        """
+        out: dict[str, object] = {}
+        for name in DOSE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.prn:
+            out["prn"] = True
+        return out
+
+
+class UnparsedDosage(ResultModel):
+    """A dosage text that was not fully understood, with what was not understood.
+
+    ``problems`` name the kind of fragment and its position in ``text`` (the normalised text),
+    e.g. "unrecognised word at position 12". Nothing is guessed from such a text: it gives no
+    daily amount (issue 3, "never guessed").
+    """
+
+    kind: Literal["unparsed"] = "unparsed"
+    text: str
+    problems: tuple[str, ...]
+
+    @property
+    def not_convertible_reason(self) -> str:
+        """Why no daily amount can be taken from this text."""
+        return "the dosage text was not fully understood: " + "; ".join(self.problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lexicon
+# ---------------------------------------------------------------------------------------------
+
+_D = Decimal
+_WORD_NUMBERS: dict[str, int] = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "eighteen": 18,
+}
+_TENS: dict[str, int] = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_ONE_TO_NINE = frozenset(str(k) for k in range(1, 10))
+_HALF = Decimal("0.5")
+_HOURS_A_DAY = Decimal(24)
+_UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+_COUNT_WORDS: dict[str, str] = {}
+for _singular, _plurals in (
+    ("tablet", ("tablet", "tablets", "tab", "tabs")),
+    ("capsule", ("capsule", "capsules", "cap", "caps")),
+    ("patch", ("patch", "patches")),
+    ("spray", ("spray", "sprays")),
+    ("actuation", ("actuation", "actuations", "puff", "puffs")),
+    ("suppository", ("suppository", "suppositories")),
+    ("lozenge", ("lozenge", "lozenges")),
+    ("film", ("film", "films")),
+    ("sachet", ("sachet", "sachets")),
+    ("ampoule", ("ampoule", "ampoules")),
+    ("vial", ("vial", "vials")),
+    ("pessary", ("pessary", "pessaries")),
+):
+    for _w in _plurals:
+        _COUNT_WORDS[_w] = _singular
+
+_COUNT_UNITS = frozenset(_COUNT_WORDS.values())
+_MASS_WORDS: dict[str, str] = {
+    "mg": "mg",
+    "milligram": "mg",
+    "milligrams": "mg",
+    "g": "g",
+    "gram": "g",
+    "grams": "g",
+    "microgram": "microgram",
+    "micrograms": "microgram",
+    "mcg": "microgram",
+    "ug": "microgram",
+    "\u03bcg": "microgram",  # NFKC turns the micro sign into Greek mu
+}
+_VOLUME_WORDS = ("ml", "mls", "millilitre", "millilitres", "milliliter", "milliliters")
+
+_FREQ_ABBR: dict[str, int] = {"od": 1, "bd": 2, "bid": 2, "tds": 3, "tid": 3, "qds": 4, "qid": 4}
+_TIME_SLOTS: dict[str, str] = {
+    "morning": "morning",
+    "mornings": "morning",
+    "breakfast": "morning",
+    "midday": "midday",
+    "noon": "midday",
+    "lunch": "midday",
+    "lunchtime": "midday",
+    "afternoon": "afternoon",
+    "teatime": "teatime",
+    "tea": "teatime",
+    "evening": "evening",
+    "evenings": "evening",
+    "dinner": "evening",
+    "supper": "evening",
+    "night": "night",
+    "nights": "night",
+    "nighttime": "night",
+    "bedtime": "night",
+    "bed": "night",
+}
+_TIME_ABBR: dict[str, str] = {
+    "mane": "morning",
+    "om": "morning",
+    "nocte": "night",
+    "nightly": "night",
+}
+_REASONS = frozenset(
+    {
+        "pain",
+        "nerve",
+        "breakthrough",
+        "severe",
+        "moderate",
+        "mild",
+        "back",
+        "neuropathic",
+        "headache",
+        "headaches",
+        "migraine",
+        "nausea",
+        "vomiting",
+        "cough",
+        "diarrhoea",
+        "anxiety",
+        "agitation",
+        "breathlessness",
+        "spasm",
+        "spasms",
+        "cramp",
+        "cramps",
+        "constipation",
+        "sleep",
+        "insomnia",
+        "toothache",
+    }
+)
+_VERBS = frozenset(
+    {
+        "take",
+        "taken",
+        "apply",
+        "applied",
+        "use",
+        "used",
+        "give",
+        "given",
+        "change",
+        "changed",
+        "replace",
+        "replaced",
+        "inhale",
+        "inhaled",
+        "insert",
+        "inserted",
+        "dissolve",
+        "dissolved",
+        "chew",
+        "chewed",
+        "swallow",
+        "swallowed",
+        "suck",
+        "sucked",
+        "spray",
+        "sprayed",
+        "place",
+        "placed",
+        "put",
+        "crush",
+        "break",
+        "open",
+    }
+)
+_ROUTES: dict[str, str] = {
+    "orally": "oral",
+    "oral": "oral",
+    "sublingual": "sublingual",
+    "sublingually": "sublingual",
+    "buccal": "buccal",
+    "buccally": "buccal",
+    "topically": "topical",
+    "transdermally": "transdermal",
+    "transdermal": "transdermal",
+    "rectally": "rectal",
+}
+_DRUGS = frozenset(
+    {
+        "buprenorphine",
+        "fentanyl",
+        "morphine",
+        "oxycodone",
+        "codeine",
+        "dihydrocodeine",
+        "tramadol",
+        "tapentadol",
+        "hydromorphone",
+        "methadone",
+        "diamorphine",
+        "co-codamol",
+        "cocodamol",
+    }
+)
+_DIRECTORS = frozenset(
+    {
+        "doctor",
+        "gp",
+        "prescriber",
+        "physician",
+        "consultant",
+        "specialist",
+        "clinic",
+        "hospital",
+        "team",
+        "nurse",
+        "pharmacist",
+    }
+)
+_SIMPLE: dict[str, str] = {
+    "a": "A",
+    "an": "A",
+    "and": "AND",
+    "or": "OR",
+    "to": "TO",
+    "at": "AT",
+    "in": "IN",
+    "the": "THE",
+    "on": "ON",
+    "with": "WITH",
+    "after": "AFTER",
+    "before": "BEFORE",
+    "for": "FOR",
+    "when": "WHEN",
+    "if": "IF",
+    "as": "AS",
+    "every": "EVERY",
+    "each": "EACH",
+    "per": "PER",
+    "other": "OTHER",
+    "alternate": "ALTERNATE",
+    "q": "Q",
+    "up": "UP",
+    "of": "OF",
+    "no": "NO",
+    "not": "NOT",
+    "do": "DO",
+    "more": "MORE",
+    "than": "THAN",
+    "exceed": "EXCEED",
+    "any": "ANY",
+    "period": "PERIOD",
+    "this": "THIS",
+    "is": "IS",
+    "by": "BY",
+    "your": "YOUR",
+    "directed": "DIRECTED",
+    "times": "TIMES",
+    "x": "TIMES",
+    "once": "ONCE",
+    "twice": "TWICE",
+    "thrice": "THRICE",
+    "prn": "PRN",
+    "required": "REQUIRED",
+    "needed": "REQUIRED",
+    "necessary": "REQUIRED",
+    "max": "MAX",
+    "maximum": "MAX",
+    "dose": "DOSE",
+    "doses": "DOSE",
+    "hour": "HOUR",
+    "hours": "HOUR",
+    "hr": "HOUR",
+    "hrs": "HOUR",
+    "h": "HOUR",
+    "day": "DAY",
+    "days": "DAY",
+    "week": "WEEK",
+    "weeks": "WEEK",
+    "wk": "WEEK",
+    "wks": "WEEK",
+    "fortnight": "FORTNIGHT",
+    "fortnights": "FORTNIGHT",
+    "month": "MONTH",
+    "months": "MONTH",
+    "hourly": "HOURLY",
+    "hrly": "HOURLY",
+    "daily": "DAILY",
+    "weekly": "WEEKLY",
+    "fortnightly": "FORTNIGHTLY",
+    "monthly": "MONTHLY",
+    "food": "FOOD",
+    "milk": "FOOD",
+    "water": "FOOD",
+    "meal": "MEALS",
+    "meals": "MEALS",
+    "supply": "SUPPLY",
+    "whole": "WHOLE",
+    # words used only inside merged phrases ("by mouth", "under the tongue", "night time")
+    "mouth": "_MOUTH",
+    "under": "_UNDER",
+    "tongue": "_TONGUE",
+    "skin": "_SKIN",
+    "time": "_TIME",
+    "half": "_HALF",
+    "be": "_BE",
+    "remove": "_REMOVE",
+    "old": "_OLD",
+    "new": "_DROP",
+    "fresh": "_DROP",
+}
+_REFUSED: dict[str, str] = {
+    "then": "a sequence of instructions ('then')",
+    "nostril": "a dose per site (nostril)",
+    "nostrils": "a dose per site (nostril)",
+    "eye": "a dose per site (eye)",
+    "eyes": "a dose per site (eye)",
+    "ear": "a dose per site (ear)",
+    "ears": "a dose per site (ear)",
+    "increase": "a dose change (titration)",
+    "increasing": "a dose change (titration)",
+    "reduce": "a dose change (titration)",
+    "reducing": "a dose change (titration)",
+    "decrease": "a dose change (titration)",
+    "titrate": "a dose change (titration)",
+    "stat": "a single immediate dose ('stat')",
+    "until": "a conditional stop ('until')",
+    "repeat": "a conditional repeat",
+    "repeated": "a conditional repeat",
+}
+
+
+def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
+    lex: dict[str, tuple[str, str]] = {}
+    for word, type_ in _SIMPLE.items():
+        lex[word] = (type_, word)
+    for word, n in _WORD_NUMBERS.items():
+        lex[word] = ("NUMBER", str(n))
+    for word, n in _TENS.items():
+        lex[word] = ("_TENS", str(n))
+    for word, unit in _COUNT_WORDS.items():
+        lex[word] = ("COUNT_UNIT", unit)
+    for word, unit in _MASS_WORDS.items():
+        lex[word] = ("MASS_UNIT", unit)
+    for word in _VOLUME_WORDS:
+        lex[word] = ("VOLUME_UNIT", "mL")
+    for word, n in _FREQ_ABBR.items():
+        lex[word] = ("FREQ_ABBR", str(n))
+    for word, slot in _TIME_SLOTS.items():
+        lex[word] = ("TIMEWORD", slot)
+    for word, slot in _TIME_ABBR.items():
+        lex[word] = ("TIME_ABBR", slot)
+    for word in _REASONS:
+        lex.setdefault(word, ("REASON", word))
+    for word in _VERBS:
+        lex.setdefault(word, ("VERB", word))
+    for word, route in _ROUTES.items():
+        lex[word] = ("ROUTE", route)
+    for word in _DRUGS:
+        lex[word] = ("DRUG", word)
+    for word in _DIRECTORS:
+        lex.setdefault(word, ("DIRECTOR", word))
+    for n in range(1000):  # the usual numerals, looked up like words (speed only)
+        lex.setdefault(str(n), ("NUMBER", str(n)))
+    lex["dose"] = ("DOSE", "dose")
+    lex["doses"] = ("DOSE", "dose")
+    return lex
+
+
+_LEXICON: dict[str, tuple[str, str]] = _build_lexicon()
+
+_DESCRIBE: dict[str, str] = {
+    "NUMBER": "number",
+    "STRENGTH": "strength",
+    "BRACKET_QTY": "bracketed quantity",
+    "COUNT_UNIT": "dose unit",
+    "DOSE": "the word 'dose'",
+    "MASS_UNIT": "mass unit",
+    "VOLUME_UNIT": "volume unit",
+    "FREQ_ABBR": "frequency abbreviation",
+    "TIME_ABBR": "time-of-day abbreviation",
+    "TIMEWORD": "time of day",
+    "REASON": "indication word",
+    "VERB": "verb",
+    "ROUTE": "route",
+    "DRUG": "drug name",
+    "DIRECTOR": "prescriber word",
+    "COMMA": "comma or bracket",
+    "STOP": "full stop",
+    "DASH": "dash",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation and tokenizing
+# ---------------------------------------------------------------------------------------------
+
+_VULGAR = re.compile(r"(\d*)\s*([\u00bd\u00bc\u00be])")
+_VULGAR_VALUE = {"\u00bd": "5", "\u00bc": "25", "\u00be": "75"}
+_DOTTED = re.compile(r"\b[a-z](?:\.[a-z])+\.?(?![a-z])")
+_MAX_DOT = re.compile(r"\bmax\.")
+_TENS_HYPHEN = re.compile(r"\b(" + "|".join(_TENS) + r")-(" + "|".join(_UNITS_WORDS) + r")\b")
+_PIECES = re.compile(r"\d+/\d+|\d+(?:\.\d+)?|\.\d+|[a-z\u03bc]+(?:-[a-z]+)*|\S")
+_SYMBOLS: dict[str, str] = {
+    "-": "DASH",
+    "\u2013": "DASH",
+    "\u2014": "DASH",
+    ",": "COMMA",
+    ".": "STOP",
+    ";": "STOP",
+    ":": "STOP",
+    "(": "_LPAR",
+    ")": "_RPAR",
+    "[": "_LPAR",
+    "]": "_RPAR",
+}
+for _sym, _type in _SYMBOLS.items():
+    _LEXICON[_sym] = (_type, _sym)
+_MAX_INT_DIGITS = 6
+_MAX_FRAC_DIGITS = 3
+
+
+def _normalise(text: str) -> str:
+    """NFKC, lower case, single spaces; vulgar fractions, dotted abbreviations, apostrophes."""
+    if not text.isascii():
+        text = _VULGAR.sub(lambda m: f" {m.group(1) or '0'}.{_VULGAR_VALUE[m.group(2)]}", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = text.replace("\u2044", "/").replace("\u2019", "")
+    text = text.lower()
+    if "'" in text:
+        text = text.replace("'", "")
+    if "." in text:
+        text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _MAX_DOT.sub("max", text))
+    if "-" in text:
+        text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    return " ".join(text.split())
+
+
+class _Tok:
+    """A terminal of the grammar: type, text value, and index of its piece (lark-compatible).
+
+    ``start_pos`` is the index of the token's first piece in the normalised text's pieces;
+    :func:`_char_positions` turns it into a character position for messages (error path only).
+    """
+
+    __slots__ = ("start_pos", "type", "value")
+
+    def __init__(self, type_: str, value: str, start_pos: int) -> None:
+        self.type = type_
+        self.value = value
+        self.start_pos = start_pos
+
+
+_TOKENS = (_Tok, Token)
+_Raw = tuple[str, str, int]  # (terminal, value, index of the piece in the text)
+_Problem = tuple[int, str]  # (index of the piece, what is wrong: "unrecognised word")
+
+
+def _char_positions(text: str) -> list[int]:
+    """Character position of each piece of normalised ``text`` (for messages only)."""
+    return [m.start() for m in _PIECES.finditer(text)]
+
+
+def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 - one branch per kind
+    """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
+    raw: list[_Raw] = []
+    lex = _LEXICON
+    for idx, piece in enumerate(_PIECES.findall(text)):
+        entry = lex.get(piece)
+        if entry is not None:
+            raw.append((entry[0], entry[1], idx))
+            continue
+        first = piece[0]
+        if first.isdigit() or first == ".":
+            if "/" in piece:
+                num, _, den = piece.partition("/")
+                value = _fraction(num, den)
+                if value is None:
+                    problems.append((idx, "unsupported fraction"))
+                else:
+                    raw.append(("_FRAC", value, idx))
+            else:
+                whole, _, frac = piece.partition(".")
+                if len(whole.lstrip("0")) > _MAX_INT_DIGITS or len(frac) > _MAX_FRAC_DIGITS:
+                    problems.append((idx, "number too long"))
+                else:
+                    raw.append(("NUMBER", piece if whole else "0" + piece, idx))
+        elif piece in _REFUSED:
+            problems.append((idx, f"{_REFUSED[piece]} is not supported"))
+        elif "-" in piece and first.isalpha():  # "night-time", "one-two": split and retry
+            parts = piece.split("-")
+            for k, part in enumerate(parts):
+                if k:
+                    raw.append(("DASH", "-", idx))
+                entry = lex.get(part)
+                if entry is None:
+                    problems.append((idx, "unrecognised word"))
+                else:
+                    raw.append((entry[0], entry[1], idx))
+        elif first.isalpha():
+            problems.append((idx, "unrecognised word"))
+        else:
+            problems.append((idx, "unrecognised symbol"))
+    return raw
+
+
+def _fraction(num: str, den: str) -> str | None:
+    if len(num) > 2 or len(den) > 2:
+        return None
+    n, d = int(num), int(den)
+    if d == 0 or n == 0 or n >= d:
+        return None
+    value = _D(n) / _D(d)
+    if value * d != n or len(str(value)) > 6:
+        return None
+    return str(value)
+
+
+_MERGING = frozenset(
+    {
+        "_TENS",
+        "NUMBER",
+        "_FRAC",
+        "A",
+        "_HALF",
+        "TO",
+        "TIMEWORD",
+        "BY",
+        "_UNDER",
+        "_LPAR",
+        "_RPAR",
+        "_REMOVE",
+    }
+)
+_AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER"})
+_BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
+
+
+def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PLR0912, PLR0915
+    """Merge multi-word forms into single terminals and drop filler; returns the tokens."""
+    out: list[_Tok] = []
+    append = out.append
+    types = [r[0] for r in raw]
+    types.extend(("", "", ""))  # look-ahead padding
+    n = len(raw)
+    i = 0
+    depth = 0
+    while i < n:
+        type_, value, idx = raw[i]
+        if type_ not in _MERGING:
+            if type_[0] == "_":
+                if type_ != "_DROP":
+                    problems.append((idx, "unrecognised word"))
+            else:
+                append(_Tok(type_, value, idx))
+            i += 1
+            continue
+        nxt = types[i + 1]
+        if type_ == "NUMBER":
+            if nxt not in _AFTER_NUMBER:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+            elif nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
+                append(_Tok("NUMBER", str(_D(value) + _HALF), idx))  # "one and a half"
+                i += 4
+            elif nxt == "_FRAC":
+                append(_Tok("NUMBER", str(_D(value) + _D(raw[i + 1][1])), idx))  # "1 1/2"
+                i += 2
+            elif nxt == "NUMBER" and types[i + 2] == "MASS_UNIT" and types[i + 3] == "COUNT_UNIT":
+                append(_Tok("NUMBER", value, idx))  # "one 10mg tablet": 10mg is a strength
+                append(_Tok("STRENGTH", f"{raw[i + 1][1]} {raw[i + 2][1]}", raw[i + 1][2]))
+                i += 3
+            else:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+        elif type_ == "_TENS":
+            if nxt == "NUMBER" and raw[i + 1][1] in _ONE_TO_NINE:
+                append(_Tok("NUMBER", str(int(value) + int(raw[i + 1][1])), idx))
+                i += 2
+            else:
+                append(_Tok("NUMBER", value, idx))
+                i += 1
+        elif type_ == "_FRAC":
+            append(_Tok("NUMBER", value, idx))
+            i += 1
+        elif type_ == "A":
+            if nxt == "_HALF":
+                append(_Tok("NUMBER", "0.5", idx))  # "a half"
+                i += 2
+            else:
+                append(_Tok("A", value, idx))
+                i += 1
+        elif type_ == "_HALF":
+            append(_Tok("NUMBER", "0.5", idx))  # "half", "half a"
+            i += 2 if nxt == "A" else 1
+        elif type_ == "TO":
+            if nxt == "THE" and types[i + 2] == "_SKIN":
+                append(_Tok("ROUTE", "skin", idx))  # "to the skin"
+                i += 3
+            elif nxt == "_BE":
+                append(_Tok("TOBE", "to be", idx))
+                i += 2
+            else:
+                append(_Tok("TO", value, idx))
+                i += 1
+        elif type_ == "TIMEWORD":
+            append(_Tok("TIMEWORD", value, idx))
+            if nxt == "_TIME":  # "night time"
+                i += 2
+            elif nxt == "DASH" and types[i + 2] == "_TIME":  # "night-time"
+                i += 3
+            else:
+                i += 1
+        elif type_ == "BY":
+            if nxt == "_MOUTH":
+                append(_Tok("ROUTE", "oral", idx))
+                i += 2
+            else:
+                append(_Tok("BY", value, idx))
+                i += 1
+        elif type_ == "_UNDER":
+            if nxt == "THE" and types[i + 2] == "_TONGUE":
+                append(_Tok("ROUTE", "sublingual", idx))
+                i += 3
+            else:
+                problems.append((idx, "unrecognised word"))
+                i += 1
+        elif type_ == "_REMOVE":  # "remove (the) old patch": no dosing content
+            k = i + 2 if nxt == "THE" else i + 1
+            after = types[k + 1]
+            if types[k] == "_OLD" and (
+                after == "COUNT_UNIT" or (after == "NUMBER" and raw[k + 1][1] == "1")
+            ):
+                i = k + 2
+            else:
+                problems.append((idx, "unrecognised word"))
+                i += 1
+        elif type_ == "_LPAR":
+            if nxt == "NUMBER" and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
+                append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
+                i += 4
+            else:
+                depth += 1
+                append(_Tok("COMMA", "(", idx))
+                i += 1
+        else:  # _RPAR
+            depth -= 1
+            if depth < 0:
+                problems.append((idx, "unbalanced bracket"))
+                depth = 0
+            append(_Tok("COMMA", ")", idx))
+            i += 1
+    if depth > 0:
+        problems.append((n and raw[-1][2], "unbalanced bracket"))
+    return out
+
+
+def _tokenize(text: str, problems: list[_Problem]) -> list[_Tok]:
+    return _merge(_scan(text, problems), problems)
+
+
+def _describe_problems(text: str, problems: list[_Problem]) -> tuple[str, ...]:
+    """Turn (piece index, what) pairs into messages with character positions, in text order."""
+    positions = _char_positions(text)
+    out: dict[str, None] = {}
+    for idx, what in sorted(problems):
+        pos = positions[idx] if idx < len(positions) else len(text)
+        out[f"{what} at position {pos}"] = None
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grammar and tree building
+# ---------------------------------------------------------------------------------------------
+
+_HOURS_PER: dict[str, Decimal | None] = {
+    "HOUR": _D(1),
+    "DAY": _D(24),
+    "WEEK": _D(168),
+    "FORTNIGHT": _D(336),
+    "MONTH": None,  # no fixed length
+}
+_PERIOD_HOURS: dict[str, Decimal | None] = {
+    "day": _D(24),
+    "week": _D(168),
+    "fortnight": _D(336),
+    "month": None,
+}
+_DURATION_UNIT = {
+    "HOUR": "hour",
+    "DAY": "day",
+    "WEEK": "week",
+    "FORTNIGHT": "fortnight",
+    "MONTH": "month",
+}
+
+_Amount = tuple[Decimal, Decimal | None]
+_Clause = tuple[Any, ...]
+
+
+def _toks(children: Sequence[object]) -> Iterator[_Tok | Token]:
+    return (c for c in children if isinstance(c, _TOKENS))
+
+
+def _first(children: Sequence[object], type_: str) -> _Tok | Token:
+    for c in _toks(children):
+        if c.type == type_:
+            return c
+    raise LookupError(type_)  # pragma: no cover - the grammar guarantees the token
+
+
+def _amount_of(children: Sequence[object]) -> _Amount:
+    for c in children:
+        if isinstance(c, tuple):
+            return c
+    raise LookupError("amount")  # pragma: no cover - the grammar guarantees the amount
+
+
+class _Build(Transformer[Token, list[_Clause]]):
+    """Turn each grammar rule into a small clause tuple; ``start`` returns the clause list."""
+
+    def start(self, children: list[object]) -> list[_Clause]:
+        return [c for c in children if isinstance(c, tuple)]
+
+    # amounts and units
+    def amount_one(self, c: list[Token]) -> _Amount:
+        return (_D(c[0].value), None)
+
+    def amount_range(self, c: list[Token]) -> _Amount:
+        return (_D(c[0].value), _D(c[-1].value))
+
+    def unit(self, c: list[Token]) -> str:
+        return str(c[0].value)
+
+    # doses
+    def dose_with_unit(self, c: list[Any]) -> _Clause:
+        return ("dose", c[0], c[1], None)
+
+    def dose_bare(self, c: list[Any]) -> _Clause:
+        return ("dose", c[0], None, None)
+
+    def dose_range_units(self, c: list[Any]) -> _Clause:
+        low, high = c[0], c[-2]
+        first_unit, second_unit = c[1], c[-1]
+        if low[1] is not None or first_unit != second_unit:
+            return ("problem", "a dose range whose two ends are not alike")
+        return ("dose", (low[0], _D(high.value)), first_unit, None)
+
+    def dose_a(self, c: list[Any]) -> _Clause:
+        return ("dose", (_D(1), None), c[-1], None)
+
+    def dose_unit_only(self, c: list[Token]) -> _Clause:
+        return ("dose", None, c[-1].value, None)
+
+    def dose_strength(self, c: list[Token]) -> _Clause:
+        return ("dose", (_D(c[0].value), None), c[2].value, c[1].value)
+
+    def bracket(self, c: list[Token]) -> _Clause:
+        return ("bracket", c[0].value)
+
+    # frequency
+    def count_once(self, _c: list[Token]) -> _Amount:
+        return (_D(1), None)
+
+    def count_twice(self, _c: list[Token]) -> _Amount:
+        return (_D(2), None)
+
+    def count_thrice(self, _c: list[Token]) -> _Amount:
+        return (_D(3), None)
+
+    def count_times(self, c: list[Any]) -> _Amount:
+        return _amount_of(c)
+
+    def per_day(self, _c: list[Token]) -> str:
+        return "day"
+
+    def per_week(self, _c: list[Token]) -> str:
+        return "week"
+
+    def per_fortnight(self, _c: list[Token]) -> str:
+        return "fortnight"
+
+    def per_month(self, _c: list[Token]) -> str:
+        return "month"
+
+    def time_unit(self, c: list[Token]) -> str:
+        return c[0].type
+
+    def freq_count(self, c: list[Any]) -> _Clause:
+        return _per_period(c[0], c[1], up_to=False)
+
+    def freq_up_to(self, c: list[Any]) -> _Clause:
+        return _per_period(c[2], c[3], up_to=True)
+
+    def freq_once(self, c: list[Any]) -> _Clause:
+        return _per_period((_D(1), None), c[0], up_to=False)
+
+    def freq_up_to_abbr(self, c: list[Token]) -> _Clause:
+        return ("per_day", _D(c[-1].value), None, True)
+
+    def freq_abbr(self, c: list[Token]) -> _Clause:
+        return ("per_day", _D(c[0].value), None, False)
+
+    def freq_every(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        factor = _HOURS_PER[str(c[-1])]
+        if factor is None:
+            return ("problem", "a monthly interval (no fixed number of hours)")
+        return ("interval", low * factor, None if high is None else high * factor)
+
+    def freq_every_one(self, c: list[Any]) -> _Clause:
+        unit = str(c[-1])
+        if unit == "DAY":
+            return ("per_day", _D(1), None, False)
+        factor = _HOURS_PER[unit]
+        if factor is None:
+            return ("problem", "a monthly interval (no fixed number of hours)")
+        return ("interval", factor, None)
+
+    def freq_alternate(self, _c: list[Token]) -> _Clause:
+        return ("interval", _D(48), None)
+
+    def freq_hourly(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        return ("interval", low, high)
+
+    # named times, PRN, reasons
+    def timing(self, c: list[Token]) -> _Clause:
+        for tok in c:
+            if tok.type in ("TIMEWORD", "TIME_ABBR"):
+                return ("time", tok.value)
+        return ("problem", "a time of day")  # pragma: no cover - the grammar guarantees one
+
+    def prn(self, _c: list[Token]) -> _Clause:
+        return ("prn",)
+
+    def indication(self, c: list[Token]) -> _Clause:
+        return ("reason", " ".join(t.value for t in c if t.type == "REASON"))
+
+    # maximum per 24 hours
+    def per_hours(self, c: list[Token]) -> Decimal:
+        return _D(_first(c, "NUMBER").value)
+
+    def per_days(self, c: list[Token]) -> Decimal:
+        return _D(_first(c, "NUMBER").value) * 24
+
+    def per_one_day(self, _c: list[Token]) -> Decimal:
+        return _D(24)
+
+    def max_quantity(self, c: list[Any]) -> _Clause:
+        number = _D(_first(c, "NUMBER").value)
+        unit = next((x for x in c if type(x) is str), None)
+        hours = c[-1]
+        return ("max_qty", number, unit, hours)
+
+    def max_times(self, c: list[Any]) -> _Clause:
+        return ("max_times", _D(_first(c, "NUMBER").value), c[-1])
+
+    def max_daily(self, c: list[Any]) -> _Clause:
+        return ("max_qty", _D(_first(c, "NUMBER").value), c[-1], _D(24))
+
+    # duration, supply, directions, notes
+    def duration_n(self, c: list[Any]) -> _Clause:
+        low, high = _amount_of(c)
+        return ("duration", low, high, _DURATION_UNIT[str(c[-1])])
+
+    def duration_a(self, c: list[Any]) -> _Clause:
+        return ("duration", _D(1), None, _DURATION_UNIT[str(c[-1])])
+
+    def supply(self, c: list[Any]) -> _Clause:
+        unit = next(x for x in c if type(x) is str)
+        return ("supply", _D(_first(c, "NUMBER").value), _DURATION_UNIT[unit])
+
+    def as_directed(self, _c: list[Token]) -> _Clause:
+        return ("directed",)
+
+    def verb(self, _c: list[Token]) -> _Clause:
+        return ("verb",)
+
+    def route(self, c: list[Token]) -> _Clause:
+        return ("route", c[0].value)
+
+    def food(self, c: list[Token]) -> _Clause:
+        return ("food", " ".join(t.value for t in c))
+
+    def caution(self, c: list[Token]) -> _Clause:
+        return ("food", " ".join(t.value for t in c))
+
+    def meals(self, c: list[Token]) -> _Clause:
+        return ("meals", " ".join(t.value for t in c))
+
+
+def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
+    low, high = count
+    hours = _PERIOD_HOURS[period]
+    if hours is None:
+        return ("problem", "a monthly frequency (no fixed number of hours)")
+    if period == "day":
+        return ("per_day", low, high, up_to)
+    if low == 0 or (high is not None and high == 0):
+        return ("problem", "a frequency of zero")
+    # n times a week -> every 168/n hours (exact decimals only)
+    shortest = _exact_div(hours, high if high is not None else low)
+    longest = _exact_div(hours, low) if high is not None else None
+    if shortest is None or (high is not None and longest is None):
+        return ("problem", "a frequency whose interval is not an exact number of hours")
+    return ("interval", shortest, longest)
+
+
+def _exact_div(a: Decimal, b: Decimal) -> Decimal | None:
+    quotient = a / b
+    return quotient if quotient * b == a and len(str(quotient)) <= 12 else None
+
+
+class _TokenListLexer(Lexer):
+    """A lark lexer that hands over tokens already made by the normalising tokenizer."""
+
+    def __init__(self, lexer_conf: object) -> None:
+        """Nothing to set up: the tokens arrive ready-made."""
+
+    def lex(self, data: Any) -> Iterator[Token]:  # type: ignore[override]  # noqa: ANN401
+        """Yield the ready-made tokens (lark's interface-0 custom lexer)."""
+        return iter(data)
+
+
+@cache
+def _parser() -> Lark:
+    """Build the one LALR(1) parser of ``dosage.lark`` on first use (strict: conflict-free)."""
+    grammar = (
+        resources.files("opioidcds._resolve").joinpath("dosage.lark").read_text(encoding="utf-8")
+    )
+    return Lark(
+        grammar,
+        parser="lalr",
+        lexer=_TokenListLexer,
+        transformer=_Build(),
+        strict=True,
+        maybe_placeholders=False,
+    )
+
+
+class _ParseError(Exception):
+    """The token stream does not fit the grammar; carries the offending token (or end)."""
+
+    def __init__(self, token: _Tok | None) -> None:
+        super().__init__("syntax")
+        self.token = token
+
+
+_Action = tuple[bool, Any]
+
+
+@cache
+def _tables() -> tuple[dict[Any, dict[str, _Action]], Any, Any]:
+    """Return lark's LALR(1) table for ``dosage.lark``, flattened for :func:`_drive`.
+
+    lark computes the table (and proves the grammar conflict-free, ``strict=True``); this module
+    only drives it with a lean loop, because lark's general-purpose driver costs about two
+    thirds of the parse time. ``tests/dosage`` checks that both drivers agree.
+    """
+    from lark.parsers.lalr_analysis import Shift  # noqa: PLC0415 - lark internals, used once
+
+    lalr = _parser().parser.parser
+    table = lalr._parse_table
+    build = _Build()
+    states: dict[Any, dict[str, _Action]] = {}
+    for state, actions in table.states.items():
+        row: dict[str, _Action] = {}
+        for symbol, (action, arg) in actions.items():
+            if action is Shift:
+                row[str(symbol)] = (True, arg)
+                continue
+            origin = str(arg.origin.name)
+            name = str(arg.alias or origin)
+            inline = origin.startswith("_")
+            expand1 = bool(arg.options.expand1)
+            callback = None if inline else getattr(build, name, None)
+            row[str(symbol)] = (False, (origin, len(arg.expansion), inline, expand1, callback))
+        states[state] = row
+    return states, table.start_states["start"], table.end_states["start"]
+
+
+_Op = tuple[Any, int, int]  # (callback, values it takes) or (None, first, end): shift tokens
+_Plan = tuple[_Op, ...]
+
+
+@lru_cache(maxsize=8192)
+def _plan(types: tuple[str, ...]) -> _Plan | int:
+    """Return the steps that parse a sequence of token types: shifts and callbacks, in order.
+
+    LALR actions depend on token types only, never on their values, so texts of the same shape
+    ("2 tablets every 4 hours", "1 tablet every 6 hours") share one plan; this memo (bounded,
+    like the text memo) saves the table walk for every text after the first of its shape.
+    The walk also resolves lark's tree-shaping rules once: an inlined rule (``_item``) leaves
+    its children on the stack, a ``?rule`` with one child is a no-op, so at run time only the
+    rules with callbacks remain, each told how many values to take; consecutive shifts become
+    one step. Returns the index of the token at which the sequence stops fitting the grammar
+    instead (``len(types)`` when it ends too soon).
+    """
+    states, start, end = _tables()
+    state_stack: list[Any] = [start]
+    widths: list[int] = []  # run-time values standing for each grammar symbol on the stack
+    plan: list[_Op] = []
+    shift_from = 0
+    for index, ttype in enumerate((*types, "$END")):
+        while True:
+            act = states[state_stack[-1]].get(ttype)
+            if act is None:
+                return index
+            if act[0]:
+                state_stack.append(act[1])
+                widths.append(1)
+                break
+            origin, size, inline, expand1, callback = act[1]
+            taken = sum(widths[-size:]) if size else 0
+            if size:
+                del state_stack[-size:]
+                del widths[-size:]
+            if inline or (expand1 and taken == 1):
+                widths.append(taken)
+            else:
+                if shift_from < index:
+                    plan.append((None, shift_from, index))
+                    shift_from = index
+                plan.append((callback, taken, 0))
+                widths.append(1)
+            state_stack.append(states[state_stack[-1]][origin][1])
+            if ttype == "$END" and state_stack[-1] == end:
+                return tuple(plan)
+    return len(types)  # pragma: no cover - the end state is always reached or refused
+
+
+def _drive(tokens: list[_Tok]) -> list[_Clause]:
+    """Run the plan of ``tokens``' shape: shift the tokens, call the callbacks in between."""
+    plan = _plan(tuple([t.type for t in tokens]))
+    if isinstance(plan, int):
+        raise _ParseError(tokens[plan] if plan < len(tokens) else None)
+    stack: list[Any] = []
+    push = stack.append
+    for callback, a, b in plan:
+        if callback is None:
+            stack.extend(tokens[a:b])
+        elif a:
+            children = stack[-a:]
+            del stack[-a:]
+            push(callback(children))
+        else:
+            push(callback([]))
+    result: list[_Clause] = stack[-1]
+    return result
+
+
+def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
+    """Parse with lark's own LALR driver (reference for tests of :func:`_drive`)."""
+    lark_tokens = [Token(t.type, t.value, t.start_pos) for t in tokens]
+    result: list[_Clause] = _parser().parse(lark_tokens)  # type: ignore[assignment]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly: clauses -> Dosage, with the consistency checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(items)) if len(items) > 1 else items
+
+
+def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
+    """Check that the clauses agree and build the result (the semantic pass)."""
+    problems: list[str] = []
+    doses: list[_Clause] = []
+    per_day: list[_Clause] = []
+    intervals: list[_Clause] = []
+    maxima: list[_Clause] = []
+    durations: list[_Clause] = []
+    supplies: list[_Clause] = []
+    slots: list[str] = []
+    reasons: list[str] = []
+    routes: list[str] = []
+    notes: list[str] = []
+    brackets: list[str] = []
+    prn = as_directed = meals = False
+    for c in clauses:
+        kind = c[0]
+        if kind == "verb":
+            continue
+        if kind == "dose":
+            doses.append(c)
+        elif kind == "per_day":
+            per_day.append(c)
+        elif kind == "interval":
+            intervals.append(c)
+        elif kind == "prn":
+            prn = True
+        elif kind == "time":
+            slots.append(c[1])
+        elif kind in ("max_qty", "max_times"):
+            maxima.append(c)
+        elif kind == "reason":
+            reasons.append(c[1])
+        elif kind == "route":
+            routes.append(c[1])
+        elif kind == "food":
+            notes.append(c[1])
+        elif kind == "meals":
+            notes.append(c[1])
+            meals = True
+        elif kind == "duration":
+            durations.append(c)
+        elif kind == "supply":
+            supplies.append(c)
+        elif kind == "bracket":
+            brackets.append(c[1])
+        elif kind == "directed":
+            as_directed = True
+        else:  # "problem"
+            problems.append(c[1] + " is not supported")
+    # the same clause twice says nothing new
+    per_day, intervals, maxima = _unique(per_day), _unique(intervals), _unique(maxima)
+    durations, supplies = _unique(durations), _unique(supplies)
+
+    # the dose
+    dose_low: Decimal | None = None
+    dose_high: Decimal | None = None
+    dose_unit: str | None = None
+    strength: str | None = None
+    has_quantity = False
+    if len(doses) == 1:  # the usual case
+        _, quantity, dose_unit, strength = doses[0]
+        if quantity is not None:
+            has_quantity = True
+            dose_low, dose_high = quantity
+    elif doses:
+        quantities = {c[1] for c in doses if c[1] is not None}
+        units = {c[2] for c in doses if c[2] is not None}
+        strengths = {c[3] for c in doses if c[3] is not None}
+        if len(quantities) > 1:
+            problems.append("different doses in one instruction are not supported")
+        elif quantities:
+            has_quantity = True
+            dose_low, dose_high = next(iter(quantities))
+        if len(units) > 1:
+            problems.append("doses in different units are not supported")
+        elif units:
+            dose_unit = next(iter(units))
+        if len(strengths) == 1:
+            strength = next(iter(strengths))
+    if dose_low is not None:
+        if dose_low <= 0:
+            problems.append("a dose of zero is not supported")
+        if dose_high is not None:
+            if dose_high < dose_low:
+                problems.append("a dose range whose lower end is above its upper end")
+            elif dose_high == dose_low:
+                dose_high = None
+
+    # frequency
+    doses_per_day: Decimal | None = None
+    doses_per_day_max: Decimal | None = None
+    interval: Decimal | None = None
+    interval_max: Decimal | None = None
+    up_to = False
+    max_doses: Decimal | None = None
+    up_to_per_day = [f for f in per_day if f[3]] if per_day else per_day
+    if (
+        len(intervals) == 1
+        and len(per_day) == 1
+        and not up_to_per_day
+        and intervals[0][2] is None
+        and per_day[0][2] is None
+        and intervals[0][1] * per_day[0][1] == _HOURS_A_DAY
+    ):
+        per_day = []  # "every 12 hours (twice a day)": the same frequency said twice
+    if len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day)):
+        problems.append("more than one frequency in one instruction is not supported")
+    elif intervals:
+        interval, interval_max = intervals[0][1], intervals[0][2]
+        if up_to_per_day:  # "every 4 hours, up to 4 times a day": a cap on administrations
+            low, high = up_to_per_day[0][1], up_to_per_day[0][2]
+            max_doses = high if high is not None else low
+    elif per_day:
+        _, doses_per_day, doses_per_day_max, up_to = per_day[0]
+        if up_to and doses_per_day_max is None:
+            max_doses = doses_per_day
+    if slots:
+        slots = _unique(slots)
+        if intervals:
+            problems.append("times of day together with an interval are not supported")
+        elif per_day:
+            if up_to or doses_per_day_max is not None or doses_per_day != len(slots):
+                problems.append("the times of day do not match the stated frequency")
+        else:
+            doses_per_day = _D(len(slots))
+    if doses_per_day is not None:
+        if doses_per_day <= 0:
+            problems.append("a frequency or interval of zero is not supported")
+        if doses_per_day_max is not None:
+            if doses_per_day_max < doses_per_day:
+                problems.append("a frequency range whose lower end is above its upper end")
+            elif doses_per_day_max == doses_per_day:
+                doses_per_day_max = None
+    if interval is not None:
+        if interval <= 0:
+            problems.append("a frequency or interval of zero is not supported")
+        if interval_max is not None:
+            if interval_max < interval:
+                problems.append("a frequency range whose lower end is above its upper end")
+            elif interval_max == interval:
+                interval_max = None
+    has_frequency = doses_per_day is not None or interval is not None
+    if meals and not (per_day or intervals):
+        problems.append("timing by meals without a number of doses is not supported")
+
+    # maximum per 24 hours
+    max_quantity: Decimal | None = None
+    if len(maxima) > 1:
+        problems.append("more than one maximum in one instruction is not supported")
+    elif maxima:
+        clause = maxima[0]
+        if clause[-1] != 24:
+            problems.append("a maximum over a period other than 24 hours is not supported")
+        if clause[1] <= 0:
+            problems.append("a maximum of zero is not supported")
+        if clause[0] == "max_times" or clause[2] == "dose":
+            if max_doses is not None and max_doses != clause[1]:
+                problems.append("two different maximum numbers of doses")
+            max_doses = clause[1]
+        else:
+            max_unit = clause[2]
+            if max_unit is None and dose_unit is not None and dose_unit not in _COUNT_UNITS:
+                # "10mg ... max 6 in 24 hours": six doses or six mg? Not said, so not read.
+                problems.append("a maximum without a unit for a dose in mass or volume")
+            if max_unit is not None:
+                if dose_unit is None and max_unit in _COUNT_UNITS:
+                    dose_unit = max_unit  # "one or two ..., max 8 tablets": the doses are tablets
+                elif max_unit != dose_unit:
+                    problems.append("a maximum in a unit other than the dose's")
+            max_quantity = clause[1]
+
+    # duration and supply
+    if len(durations) > 1:
+        problems.append("more than one duration in one instruction is not supported")
+    elif durations and durations[0][1] <= 0:
+        problems.append("a duration of zero is not supported")
+    if len(supplies) > 1:
+        problems.append("more than one supply note is not supported")
+
+    if not (has_quantity or dose_unit or has_frequency or prn or maxima or as_directed or slots):
+        problems.append("no dose, frequency, 'when required' or 'as directed' was found")
+    if problems:
+        return UnparsedDosage(text=text, problems=tuple(dict.fromkeys(problems)))
+
+    fields: dict[str, Any] = {"text": text}
+    if dose_low is not None:
+        fields["dose_quantity"] = dose_low
+        if dose_high is not None:
+            fields["dose_quantity_max"] = dose_high
+    if dose_unit is not None:
+        fields["dose_unit"] = dose_unit
+    if strength is not None:
+        fields["stated_strength"] = strength
+    if doses_per_day is not None:
+        fields["doses_per_day"] = doses_per_day
+        if doses_per_day_max is not None:
+            fields["doses_per_day_max"] = doses_per_day_max
+    if interval is not None:
+        fields["interval_hours"] = interval
+        if interval_max is not None:
+            fields["interval_hours_max"] = interval_max
+    if max_doses is not None:
+        fields["max_doses_per_day"] = max_doses
+    if max_quantity is not None:
+        fields["max_quantity_per_day"] = max_quantity
+    if up_to:
+        fields["frequency_is_upper_limit"] = True
+    if slots:
+        fields["named_times"] = tuple(slots)
+    reason = " and ".join(_unique(reasons)) if reasons else None
+    if prn:
+        fields["prn"] = True
+        fields["prn_reason"] = reason
+    elif reason is not None:
+        fields["indication"] = reason
+    if durations:
+        _, fields["duration_value"], fields["duration_value_max"], fields["duration_unit"] = (
+            durations[0]
+        )
+    if supplies:
+        _, fields["supply_value"], fields["supply_unit"] = supplies[0]
+    if as_directed:
+        fields["as_directed"] = True
+    if brackets:
+        fields["bracketed_quantities"] = tuple(_unique(brackets))
+    if routes:
+        fields["routes"] = tuple(_unique(routes))
+    if notes:
+        fields["administration_notes"] = tuple(_unique(notes))
+    return Dosage.model_validate(fields)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_dosage(text: str) -> Dosage | UnparsedDosage:
+    """Parse a free-text dosage instruction; see the module docstring and ``docs/dosage.md``.
+
+    The result is deterministic and memoised: each distinct text is parsed once (a bounded
+    least-recently-used cache of 65,536 texts; :func:`clear_dosage_cache` empties it).
+
+    Raises:
+        InvalidInputError: (field ``dosage_text``) ``text`` is not a string, is empty or blank,
+            or is longer than :data:`MAX_DOSAGE_TEXT_LENGTH`. The message never contains
+            the text.
+
+    """
+    if not isinstance(text, str):
+        raise InvalidInputError(_FIELD, "must be a string")
+    if len(text) > MAX_DOSAGE_TEXT_LENGTH:
+        raise InvalidInputError(_FIELD, f"must be at most {MAX_DOSAGE_TEXT_LENGTH} characters")
+    if not text or text.isspace():
+        raise InvalidInputError(_FIELD, "must not be empty")
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _parse_cached(text: str) -> Dosage | UnparsedDosage:
+    normal = _normalise(text)
+    if not normal:
+        return UnparsedDosage(text=normal, problems=("no words were found",))
+    try:
+        return _parse_normalised(normal)
+    except (ArithmeticError, LookupError, ValueError, TypeError, LarkError):  # pragma: no cover
+        # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
+        # and must not be read as a dose either
+        return UnparsedDosage(text=normal, problems=("the instruction could not be read",))
+
+
+def _parse_normalised(normal: str) -> Dosage | UnparsedDosage:
+    problems: list[_Problem] = []
+    tokens = _tokenize(normal, problems)
+    if problems:
+        return UnparsedDosage(text=normal, problems=_describe_problems(normal, problems))
+    if not tokens:
+        return UnparsedDosage(text=normal, problems=("no dose or instruction was found",))
+    try:
+        clauses = _drive(tokens)
+    except _ParseError as exc:
+        if exc.token is None:
+            message = "the instruction ends before its last clause is complete"
+        else:
+            what = _DESCRIBE.get(exc.token.type, f"word '{exc.token.type.lower()}'")
+            pos = _char_positions(normal)[exc.token.start_pos]
+            message = f"unexpected {what} at position {pos}"
+        return UnparsedDosage(text=normal, problems=(message,))
+    return _assemble(normal, clauses)
+
+
+def clear_dosage_cache() -> None:
+    """Empty the memos of parsed dosage texts and of parse plans (benchmarks and tests)."""
+    _parse_cached.cache_clear()
+    _plan.cache_clear()
+
+
+def dosage_cache_info() -> Any:  # noqa: ANN401 - functools' _CacheInfo is private
+    """Hits, misses and size of the memo of parsed dosage texts."""
+    return _parse_cached.cache_info()

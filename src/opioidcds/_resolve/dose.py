@@ -1,0 +1,153 @@
+"""The effective dose of a prescription: from its structured fields, or from its dosage text.
+
+Issue 3: the structured dose, if given, wins; a dosage text that disagrees with it is an input
+error. Without a structured dose the text is read by the dosage grammar
+(:func:`opioidcds.parse_dosage`); a text the grammar does not fully understand, or one
+that gives no daily amount ("as directed"), leaves the prescription *not convertible* with that
+reason, never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from opioidcds._errors import InvalidInputError
+from opioidcds._inputs.prescription import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
+from opioidcds._knowledge.vocabulary import Form, FormKind
+from opioidcds._resolve.dosage import Dosage, parse_dosage
+
+__all__ = ["Dose", "DoseSource", "effective_dose"]
+
+DoseSource = str
+"""``"structured"`` or ``"dosage text"``: where the dose came from."""
+
+_NUMERIC_DOSE_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """A dose as the calculator uses it (the structured fields of :class:`Prescription`)."""
+
+    quantity: Decimal
+    quantity_max: Decimal | None
+    unit: str
+    unit_kind: DoseUnitKind
+    unit_factor: Decimal
+    doses_per_day: Decimal | None
+    doses_per_day_max: Decimal | None
+    interval_hours: Decimal | None
+    interval_hours_max: Decimal | None
+    prn: bool
+    max_doses_per_day: Decimal | None
+    max_quantity_per_day: Decimal | None
+    source: DoseSource
+
+    @property
+    def is_range(self) -> bool:
+        """True when the dose or its frequency is a range ("1-2", "every 4-6 hours")."""
+        return (
+            self.quantity_max is not None
+            or self.doses_per_day_max is not None
+            or self.interval_hours_max is not None
+        )
+
+
+def effective_dose(rx: Prescription, form: Form | None) -> Dose | str:
+    """Return the dose of ``rx``, or the reason no dose can be taken from it.
+
+    ``form`` (resolved from the product or the ``form`` field) supplies the unit when the text
+    gives a count without one ("ONE TO BE TAKEN TWICE A DAY" of a tablet is one tablet).
+
+    Raises:
+        InvalidInputError: (field ``dosage_text``) the text disagrees with the structured dose.
+    """
+    if rx.dose_unknown:
+        return "the dose is not known (stated with the prescription): not counted"
+    if rx.dose_quantity is not None and rx.dose_unit is not None:
+        structured = _structured(rx)
+        if rx.dosage_text is not None:
+            _check_agreement(rx, structured, form)
+        return structured
+    parsed = parse_dosage(rx.dosage_text or "")
+    reason = parsed.not_convertible_reason
+    if reason is not None or not isinstance(parsed, Dosage):
+        return reason or "the dosage text gives no daily amount"
+    return _from_text(parsed, form)
+
+
+def _structured(rx: Prescription) -> Dose:
+    quantity = rx.dose_quantity
+    if quantity is None or rx.dose_unit is None:  # pragma: no cover - checked by the caller
+        raise InvalidInputError("dose_quantity", "is required")
+    kind, factor = dose_unit_kind(rx.dose_unit)
+    return Dose(
+        quantity=quantity,
+        quantity_max=rx.dose_quantity_max,
+        unit=rx.dose_unit,
+        unit_kind=kind,
+        unit_factor=factor,
+        doses_per_day=rx.doses_per_day,
+        doses_per_day_max=rx.doses_per_day_max,
+        interval_hours=rx.interval_hours,
+        interval_hours_max=rx.interval_hours_max,
+        prn=rx.prn,
+        max_doses_per_day=rx.max_doses_per_day,
+        max_quantity_per_day=rx.max_quantity_per_day,
+        source="structured",
+    )
+
+
+def _default_unit(form: Form | None) -> str | None:
+    """The unit a bare count means for ``form``: its one count noun, or a patch."""
+    if form is None:
+        return None
+    if form.kind is FormKind.PATCH:
+        return "patch"
+    if form.kind is FormKind.UNIT and len(form.nouns) == 1:
+        return form.nouns[0]
+    return None
+
+
+def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
+    unit = parsed.dose_unit or _default_unit(form)
+    if unit is None:
+        return "the dosage text gives a number without a unit and the form does not imply one"
+    quantity = parsed.dose_quantity
+    if quantity is None:  # "max 8 tablets in 24 hours" alone: the maximum is the daily amount
+        quantity = parsed.max_quantity_per_day
+    if quantity is None:  # pragma: no cover - not_convertible_reason covers it
+        return "the dosage text gives no dose quantity"
+    kind, factor = dose_unit_kind(unit)
+    return Dose(
+        quantity=quantity,
+        quantity_max=parsed.dose_quantity_max,
+        unit=unit,
+        unit_kind=kind,
+        unit_factor=factor,
+        doses_per_day=parsed.doses_per_day,
+        doses_per_day_max=parsed.doses_per_day_max,
+        interval_hours=parsed.interval_hours,
+        interval_hours_max=parsed.interval_hours_max,
+        prn=parsed.prn,
+        max_doses_per_day=parsed.max_doses_per_day,
+        max_quantity_per_day=parsed.max_quantity_per_day,
+        source="dosage text",
+    )
+
+
+def _check_agreement(rx: Prescription, structured: Dose, form: Form | None) -> None:
+    """Structured dose and dosage text must not disagree on anything the text states."""
+    parsed = parse_dosage(rx.dosage_text or "")
+    if not isinstance(parsed, Dosage):
+        return  # an unparsed text cannot be compared; the structured dose wins (issue 3)
+    fields = parsed.to_prescription_fields()
+    for name in _NUMERIC_DOSE_FIELDS:  # compared where both state it
+        given = getattr(rx, name)
+        if name in fields and given is not None and fields[name] != given:
+            raise InvalidInputError("dosage_text", f"disagrees with the structured {name}")
+    text_unit = fields.get("dose_unit") or _default_unit(form)
+    if text_unit is not None and dose_unit_kind(str(text_unit)) != dose_unit_kind(structured.unit):
+        raise InvalidInputError("dosage_text", "disagrees with the structured dose_unit")
+    if fields.get("prn") is True and not rx.prn:
+        raise InvalidInputError("dosage_text", "says when required; the structured dose does not")

@@ -1,0 +1,1317 @@
+"""FHIR R4 adapter: MedicationRequest resources and Bundles in, :class:`Prescription` out.
+
+Reads HL7 FHIR R4 MedicationRequest resources (https://hl7.org/fhir/R4/medicationrequest.html)
+as prescribing systems send them (UK Core style: a dm+d product as a SNOMED CT coding of
+``medicationCodeableConcept``; US style: RxNorm codings) and turns each dosage instruction
+(https://hl7.org/fhir/R4/dosage.html, timing: https://hl7.org/fhir/R4/datatypes.html#Timing)
+into one :class:`~opioidcds.Prescription` for :func:`~opioidcds.calculate_ome`.
+
+``fhir.resources`` (the optional ``fhir`` extra) is used only here, imported on first use, to
+validate each MedicationRequest against its **R4B** model (R4B left MedicationRequest and
+Dosage as in R4; the package's default R5 classes reject R4 resources). The fields are then read
+from the JSON itself with the rules below; ``docs/fhir.md`` has the full mapping table.
+
+- Medication: a dm+d code (system ``http://snomed.info/sct`` or ``https://dmd.nhs.uk``) found in
+  the product catalogue gives ``dmd_code``. A dm+d code the catalogue does not know is an
+  :class:`~opioidcds.UnknownProductError`, never replaced by its display text unless the
+  caller opts in with ``match_display_name=True`` (then the display, or the concept's text, must
+  be the exact name of a catalogue product). RxNorm codings are read from the RxNorm normalised
+  name in ``display`` (clinical/branded drug: ingredient, strength, dose form) or, for
+  ingredient-level codes without a usable display, from the ten opioid ingredient codes of the
+  CDC MME CodeSystem supplement. Codings of other systems are alternative codes for the same
+  concept (FHIR CodeableConcept) and are not read; when no coding is understood the request is
+  refused.
+- Dose: ``doseAndRate.doseQuantity`` or ``doseRange`` (low and high); timing from
+  ``timing.repeat`` (frequency, frequencyMax, period, periodMax, periodUnit, timeOfDay, when) or
+  an HL7 ``GTSAbbreviation`` timing code; ``asNeededBoolean``/``asNeededCodeableConcept`` ->
+  ``prn``; ``maxDosePerPeriod`` -> ``max_quantity_per_day``. Structured dose wins over
+  ``Dosage.text`` (the text is then not passed on); a dosage with only text is passed on as
+  ``dosage_text`` with no structured dose field, for the dosage grammar to read.
+- Several dosage instructions without distinct ``sequence`` values are concurrent (e.g. a regular
+  and a PRN instruction): one Prescription each (:func:`prescriptions_from_medication_request`).
+  Sequential instructions (distinct ``sequence``) are refused.
+
+Every problem is an :class:`~opioidcds.InvalidInputError` (or ``UnknownProductError``)
+whose ``field`` is a FHIR path (``dosageInstruction[0].timing.repeat.periodUnit``); messages never
+contain a value from the resource.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from typing import Literal
+
+from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
+from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._resolve.prescription import resolve_prescription
+
+__all__ = [
+    "COUNTED_STATUSES",
+    "DMD_SYSTEMS",
+    "R4_STATUSES",
+    "RXNORM_SYSTEM",
+    "SNOMED_SYSTEM",
+    "BundleRead",
+    "RxNormProduct",
+    "SkippedEntry",
+    "from_bundle",
+    "from_medication_request",
+    "parse_rxnorm_name",
+    "prescriptions_from_medication_request",
+    "read_bundle",
+]
+
+SNOMED_SYSTEM = "http://snomed.info/sct"
+"""SNOMED CT: UK Core codes dm+d products (VMP/AMP) in this system."""
+DMD_SYSTEMS = frozenset({SNOMED_SYSTEM, "https://dmd.nhs.uk", "http://dmd.nhs.uk"})
+"""Coding systems whose codes are looked up in the dm+d product catalogue."""
+RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+"""RxNorm (US National Library of Medicine), as in the CDC MME calculator tests."""
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+GTS_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation"
+
+R4_STATUSES = frozenset(
+    {
+        "active",
+        "on-hold",
+        "cancelled",
+        "completed",
+        "entered-in-error",
+        "stopped",
+        "draft",
+        "unknown",
+    }
+)
+"""MedicationRequest.status codes of FHIR R4 (value set medicationrequest-status)."""
+
+COUNTED_STATUSES = frozenset({"active", "draft"})
+"""Statuses :func:`read_bundle` turns into prescriptions by default.
+
+``active``: a current prescription. ``draft``: the prescription being written (the CDS Hooks
+``order-select``/``order-sign`` context), which must count for a "this takes the patient above
+N mg OME" alert. Everything else (on-hold, completed, stopped, cancelled, entered-in-error,
+unknown) is skipped and listed in :attr:`BundleRead.skipped` with its reason.
+"""
+
+# --- vocabularies of this adapter (data, each with its source) ------------------------------
+
+# RxNorm ingredient (TTY=IN) codes of the CDC MME CodeSystem supplement
+# (shared/reference/factor_sources/cqf_codesystem-CDCMMEClinicalConversionFactors_v3.0.0.json,
+# cqframework opioid-mme-r4): code -> display. The display is resolved through the ingredient
+# vocabulary. tests/fhir/test_fhir_vocabulary.py checks this table against a copy of that file.
+RXNORM_INGREDIENTS: Mapping[str, str] = {
+    "2670": "Codeine",
+    "4337": "Fentanyl",
+    "5489": "Hydrocodone",
+    "3423": "Hydromorphone",
+    "6813": "Methadone",
+    "7052": "Morphine",
+    "7804": "Oxycodone",
+    "7814": "Oxymorphone",
+    "787390": "Tapentadol",
+    "10689": "Tramadol",
+}
+
+# RxNorm dose forms (TTY=DF; NLM RxNorm Technical Documentation, "RxNorm Dose Forms",
+# https://www.nlm.nih.gov/research/umls/rxnorm/docs/appendix2.html) -> a form name of
+# conversion_tables/forms.toml. Only forms whose meaning for OME is unambiguous are listed.
+RXNORM_DOSE_FORMS: Mapping[str, str] = {
+    "oral tablet": "tablet",
+    "oral capsule": "capsule",
+    "extended release oral tablet": "modified-release tablet",
+    "extended release oral capsule": "modified-release capsule",
+    "disintegrating oral tablet": "orodispersible tablet",
+    "chewable tablet": "chewable tablet",
+    "oral solution": "oral solution",
+    "oral suspension": "oral suspension",
+    "transdermal system": "transdermal patch",
+    "sublingual tablet": "sublingual tablet",
+    "buccal tablet": "buccal tablet",
+    "buccal film": "buccal film",
+    "nasal spray": "nasal spray",
+    "rectal suppository": "suppository",
+}
+
+# RxNorm strength units (normalised form, upper case) -> opioidcds._knowledge.units spellings.
+_RXNORM_UNITS: Mapping[str, str] = {
+    "MG": "mg",
+    "MCG": "microgram",
+    "MG/ML": "mg/mL",
+    "MG/HR": "mg/hour",
+    "MCG/HR": "microgram/hour",
+    "MG/ACTUAT": "mg/dose",
+    "MCG/ACTUAT": "microgram/dose",
+}
+
+# Quantity codes -> dose-unit spellings of the units module. UCUM (https://ucum.org): mass and
+# volume codes, and annotations {tablet} etc. SNOMED CT units (dm+d units of measure / units of
+# presentation, UK Core dose quantities).
+_UCUM_UNITS: Mapping[str, str] = {"mg": "mg", "ug": "microgram", "g": "g", "mL": "mL"}
+_SNOMED_UNITS: Mapping[str, str] = {
+    "428673006": "tablet",  # Tablet (unit of presentation)
+    "428641000": "capsule",  # Capsule (unit of presentation)
+    "419702001": "patch",  # Patch (unit of presentation)
+    "258684004": "mg",  # milligram
+    "258685003": "microgram",  # microgram
+    "258682000": "g",  # gram
+    "258773002": "mL",  # millilitre
+}
+
+# Period units (UCUM codes of FHIR UnitsOfTime, and the words people write) -> hours.
+# Calendar months and years (mo, a) are refused: their length varies. Seconds and minutes are
+# refused too: no opioid dose is repeated on that scale outside infusions (rates are not read).
+_HOURS: Mapping[str, Decimal] = {
+    "h": Decimal(1),
+    "d": Decimal(24),
+    "wk": Decimal(168),
+}
+_TIME_WORDS: Mapping[str, str] = {
+    "h": "h",
+    "hr": "h",
+    "hour": "h",
+    "hours": "h",
+    "d": "d",
+    "day": "d",
+    "days": "d",
+    "wk": "wk",
+    "week": "wk",
+    "weeks": "wk",
+}
+
+# HL7 v3 GTSAbbreviation timing codes (https://terminology.hl7.org/CodeSystem-v3-GTSAbbreviation
+# .html) with a fixed daily count or interval: code -> ("per_day" | "every_hours", number).
+_GTS_CODES: Mapping[str, tuple[str, int]] = {
+    "QD": ("per_day", 1),
+    "AM": ("per_day", 1),
+    "PM": ("per_day", 1),
+    "BID": ("per_day", 2),
+    "TID": ("per_day", 3),
+    "QID": ("per_day", 4),
+    "QOD": ("every_hours", 48),
+    "Q4H": ("every_hours", 4),
+    "Q6H": ("every_hours", 6),
+    "Q8H": ("every_hours", 8),
+    "Q12H": ("every_hours", 12),
+}
+
+# Timing.repeat.when codes (https://hl7.org/fhir/R4/valueset-event-timing.html) that happen
+# once a day. C, AC, PC (any meal) are left out: their count per day is not fixed.
+_ONCE_A_DAY_EVENTS = frozenset(
+    {
+        "MORN",
+        "MORN.early",
+        "MORN.late",
+        "NOON",
+        "AFT",
+        "AFT.early",
+        "AFT.late",
+        "EVE",
+        "EVE.early",
+        "EVE.late",
+        "NIGHT",
+        "PHS",
+        "HS",
+        "WAKE",
+        "CM",
+        "CD",
+        "CV",
+        "ACM",
+        "ACD",
+        "ACV",
+        "PCM",
+        "PCD",
+        "PCV",
+    }
+)
+
+# SNOMED CT route of administration codes (dm+d route / UK Core) -> routes of forms.toml.
+_SNOMED_ROUTES: Mapping[str, str] = {
+    "26643006": "oral",  # Oral route
+    "45890007": "transdermal",  # Transdermal route
+    "37161004": "rectal",  # Rectal route
+    "54471007": "buccal",  # Buccal route
+    "37839007": "sublingual",  # Sublingual route
+    "46713006": "nasal",  # Nasal route
+    "78421000": "injection",  # Intramuscular route
+    "34206005": "injection",  # Subcutaneous route
+    "47625008": "injection",  # Intravenous route
+}
+
+_NUMERAL = re.compile(r"^\s*(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_MAX_DECIMAL = Decimal(10) ** 9  # beyond any dose or count; keeps exponent arithmetic sane
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """A Bundle entry (or list item) that gave no prescription, and why.
+
+    ``path`` is the entry's FHIR path (``entry[3].resource``); ``resource_type`` and ``status``
+    are the resource's (never a patient value); ``reason`` is a fixed sentence.
+    """
+
+    path: str
+    resource_type: str | None
+    status: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRead:
+    """What :func:`read_bundle` made of a Bundle or list.
+
+    ``prescriptions[i]`` came from the dosage instruction at ``sources[i]`` (a FHIR path such as
+    ``entry[1].resource.dosageInstruction[0]``), so an OME item's ``prescription_index`` leads
+    back to the resource. ``skipped`` lists every entry that gave no prescription.
+    """
+
+    prescriptions: tuple[Prescription, ...]
+    sources: tuple[str, ...]
+    skipped: tuple[SkippedEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RxNormProduct:
+    """An RxNorm clinical or branded drug name read into opioidcds terms.
+
+    ``drug`` is the canonical ingredient (``"oxycodone"``) or ingredients joined by ``/``;
+    ``strength`` is in :func:`~.units.parse_strength` syntax; ``form`` is a form name
+    of ``conversion_tables/forms.toml``.
+    """
+
+    drug: str
+    strength: str
+    form: str
+
+
+# --- public API ------------------------------------------------------------------------------
+
+
+def from_medication_request(
+    resource: Mapping[str, object],
+    *,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+) -> Prescription:
+    """Read one FHIR R4 MedicationRequest with exactly one dosage instruction.
+
+    See the module docstring and ``docs/fhir.md`` for the mapping. The status is not checked
+    here (the caller chose this resource); :func:`read_bundle` filters by status.
+
+    Args:
+        resource: the MedicationRequest as parsed JSON.
+        catalogue: the dm+d product catalogue (default: the bundled one).
+        vocabulary: the ingredient/form vocabulary (default: the bundled one).
+        match_display_name: opt in to reading a dm+d coding whose code is not in the
+            catalogue by its ``display`` (or the concept's ``text``) as an exact catalogue
+            product name. Off by default: an unknown code is an error, never a guess.
+
+    Raises:
+        InvalidInputError: not a MedicationRequest, invalid FHIR R4, a part missing or not
+            understood, or several dosage instructions (use
+            :func:`prescriptions_from_medication_request`). ``field`` is the FHIR path.
+        UnknownProductError: the medication's code is not in the catalogue, or an RxNorm
+            name names an ingredient outside the vocabulary.
+    """
+    found = prescriptions_from_medication_request(
+        resource,
+        catalogue=catalogue,
+        vocabulary=vocabulary,
+        match_display_name=match_display_name,
+    )
+    if len(found) != 1:
+        raise InvalidInputError(
+            "dosageInstruction",
+            "has several instructions: use prescriptions_from_medication_request",
+        )
+    return found[0]
+
+
+def prescriptions_from_medication_request(
+    resource: Mapping[str, object],
+    *,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+) -> list[Prescription]:
+    """Read a FHIR R4 MedicationRequest: one Prescription per dosage instruction.
+
+    Instructions without distinct ``Dosage.sequence`` values apply together (FHIR R4 Dosage:
+    "the same sequence number ... concurrently"), e.g. a regular dose and a PRN dose; each
+    becomes its own Prescription and their OME adds up. Arguments and errors as for
+    :func:`from_medication_request`; ``validator``, if given, replaces the fhir.resources R4B
+    validation and must raise :class:`~opioidcds.InvalidInputError` (with the FHIR path)
+    for a resource it refuses (the CDS Hooks service passes its own lean validator).
+    """
+    return [
+        rx
+        for _path, rx in _read_request(
+            resource,
+            catalogue,
+            vocabulary,
+            match_display_name=match_display_name,
+            validator=validator,
+        )
+    ]
+
+
+def read_bundle(
+    bundle_or_list: object,
+    *,
+    statuses: Collection[str] = COUNTED_STATUSES,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+    unknown_products: Literal["error", "skip"] = "error",
+) -> BundleRead:
+    """Read a FHIR Bundle, a JSON list of resources, or one MedicationRequest.
+
+    Bundles of type searchset, collection, transaction or batch are read (their entries'
+    ``resource``). Entries that are not MedicationRequests (Patient, Medication, ...) and
+    MedicationRequests whose status is not in ``statuses`` (default :data:`COUNTED_STATUSES`),
+    whose ``doNotPerform`` is true or whose intent is ``option`` (an alternative in a
+    RequestGroup) are skipped and listed with their reason. Other intents are all read.
+
+    Args:
+        bundle_or_list: parsed JSON.
+        statuses: the MedicationRequest statuses to count (R4 codes).
+        catalogue: see :func:`from_medication_request`.
+        vocabulary: see :func:`from_medication_request`.
+        match_display_name: see :func:`from_medication_request`.
+        unknown_products: ``"error"`` (default) raises for a medication the catalogue and
+            vocabulary do not know; ``"skip"`` lists it in ``skipped`` instead (for bundles
+            holding every medicine of a patient). A skipped unknown product might be an opioid:
+            the caller must show the skipped list.
+
+    Raises:
+        InvalidInputError: the input is not a Bundle/list/MedicationRequest, or an entry is
+            invalid; ``field`` is the path of the entry (``entry[2].resource.status``).
+        UnknownProductError: as above, unless ``unknown_products="skip"``.
+    """
+    bad = [s for s in statuses if s not in R4_STATUSES]
+    if bad:
+        raise InvalidInputError("statuses", "must be FHIR R4 MedicationRequest status codes")
+    if unknown_products not in {"error", "skip"}:
+        raise InvalidInputError("unknown_products", "must be 'error' or 'skip'")
+    items = _bundle_items(bundle_or_list)
+    rxs: list[Prescription] = []
+    sources: list[str] = []
+    skipped: list[SkippedEntry] = []
+    for prefix, item in items:
+        skip = _skip_reason(prefix, item, statuses)
+        if skip is not None or item is None:
+            skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
+            continue
+        status = str(item.get("status"))
+        try:
+            pairs = _read_request(
+                item, catalogue, vocabulary, match_display_name=match_display_name
+            )
+        except InvalidInputError as exc:
+            raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
+        except UnknownProductError as exc:
+            if unknown_products == "skip":
+                reason = "medication not understood (not in the catalogue or vocabulary)"
+                skipped.append(SkippedEntry(prefix, "MedicationRequest", status, reason))
+                continue
+            raise UnknownProductError(_join(prefix, str(exc))) from None
+        for path, rx in pairs:
+            rxs.append(rx)
+            sources.append(_join(prefix, path))
+    return BundleRead(tuple(rxs), tuple(sources), tuple(skipped))
+
+
+def _skip_reason(
+    prefix: str, item: Mapping[str, object] | None, statuses: Collection[str]
+) -> SkippedEntry | None:
+    """Why an entry gives no prescription (None: read it). Raises for an invalid status."""
+    if item is None:
+        return SkippedEntry(prefix, None, None, "entry has no resource")
+    rtype = item.get("resourceType")
+    if not isinstance(rtype, str):
+        raise InvalidInputError(_join(prefix, "resourceType"), "is required (a string)")
+    if rtype != "MedicationRequest":
+        return SkippedEntry(prefix, rtype, None, "not a MedicationRequest")
+    status = item.get("status")
+    if not isinstance(status, str) or status not in R4_STATUSES:
+        raise InvalidInputError(
+            _join(prefix, "status"), "must be a FHIR R4 MedicationRequest status code"
+        )
+    if status not in statuses:
+        counted = ", ".join(sorted(statuses)) or "none"
+        return SkippedEntry(prefix, rtype, status, f"status not counted (counted: {counted})")
+    _check_do_not_perform(item, _join(prefix, "doNotPerform"))
+    if item.get("doNotPerform") is True:
+        reason = "doNotPerform is true: an instruction not to give the medicine"
+        return SkippedEntry(prefix, rtype, status, reason)
+    if item.get("intent") == "option":
+        reason = "intent 'option': one of several alternatives, not a prescription to add up"
+        return SkippedEntry(prefix, rtype, status, reason)
+    return None
+
+
+def from_bundle(
+    bundle_or_list: object,
+    *,
+    statuses: Collection[str] = COUNTED_STATUSES,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+) -> list[Prescription]:
+    """The prescriptions of :func:`read_bundle` (errors for unknown products), as a list.
+
+    Skipped entries (non-MedicationRequests, statuses not counted, ``doNotPerform``) are
+    dropped; call :func:`read_bundle` to see them.
+    """
+    return list(
+        read_bundle(
+            bundle_or_list,
+            statuses=statuses,
+            catalogue=catalogue,
+            vocabulary=vocabulary,
+            match_display_name=match_display_name,
+        ).prescriptions
+    )
+
+
+def parse_rxnorm_name(name: str, vocabulary: Vocabulary | None = None) -> RxNormProduct:
+    """Read an RxNorm normalised clinical/branded drug name (SCD/SBD).
+
+    RxNorm names a clinical drug "Ingredient Strength Unit [/ Ingredient Strength Unit] Dose
+    Form" (NLM RxNorm Technical Documentation, section 6 "Normalized names"), with an optional
+    "NN HR" release/duration qualifier and a bracketed brand for a branded drug, e.g.
+    ``"oxycodone hydrochloride 60 MG 12 HR Extended Release Oral Tablet"`` or ``"72 HR
+    Fentanyl 0.075 MG/HR Transdermal System"``. Salts resolve through the ingredient
+    vocabulary; dose forms through :data:`RXNORM_DOSE_FORMS`.
+
+    Raises:
+        InvalidInputError: (field ``display``) the name does not have that shape, or its dose
+            form or unit is not in the adapter's tables.
+        UnknownProductError: an ingredient is not in the ingredient vocabulary.
+    """
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    text = " ".join(name.split())
+    text = re.sub(r"\s*\[[^\[\]]*\]$", "", text)  # branded drug: "... [OxyContin]"
+    text = re.sub(r"^\d+ HR ", "", text)  # patch wear time: "72 HR Fentanyl ..."
+    lowered = text.casefold()
+    form_key = next(
+        (k for k in sorted(RXNORM_DOSE_FORMS, key=len, reverse=True) if lowered.endswith(" " + k)),
+        None,
+    )
+    if form_key is None:
+        raise InvalidInputError("display", "RxNorm dose form not in the adapter's table")
+    body = text[: -len(form_key)].strip()
+    body = re.sub(r"\s+\d+ HR$", "", body)  # "60 MG 12 HR Extended Release Oral Tablet"
+    parts = [p.strip() for p in body.split(" / ")]
+    names: list[str] = []
+    amounts: list[tuple[str, str]] = []
+    for part in parts:
+        match = re.fullmatch(r"([A-Za-z][A-Za-z ,\-]*?) (\d+(?:\.\d+)?|\.\d+) ([A-Z/]+)", part)
+        if match is None:
+            raise InvalidInputError("display", "not an RxNorm 'Ingredient Strength Form' name")
+        unit = _RXNORM_UNITS.get(match.group(3))
+        if unit is None:
+            raise InvalidInputError("display", "RxNorm strength unit not in the adapter's table")
+        found = vocab.find_drug(match.group(1))
+        if found is None or len(found) != 1:
+            raise UnknownProductError("display: names an ingredient not in the vocabulary")
+        names.append(found[0])
+        amounts.append((match.group(2), unit))
+    if len(amounts) > 1 and any(u != "mg" for _a, u in amounts):
+        raise InvalidInputError("display", "a combination is read only with mg per unit")
+    strength = "/".join(f"{a} {u}" for a, u in amounts)
+    return RxNormProduct("/".join(names), strength, RXNORM_DOSE_FORMS[form_key])
+
+
+# --- the reader ------------------------------------------------------------------------------
+
+
+_FhirFields = dict[str, object]
+
+
+def _read_request(
+    resource: object,
+    catalogue: Catalogue | None,
+    vocabulary: Vocabulary | None,
+    *,
+    match_display_name: bool,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+) -> list[tuple[str, Prescription]]:
+    if not isinstance(resource, Mapping):
+        raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
+    if resource.get("resourceType") != "MedicationRequest":
+        raise InvalidInputError("resourceType", "must be MedicationRequest")
+    if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
+        # checked before fhir.resources, whose message for a missing choice element has no path
+        raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
+    (validator or _validate_r4)(resource)
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    _check_do_not_perform(resource, "doNotPerform")
+    if resource.get("doNotPerform") is True:
+        raise InvalidInputError(
+            "doNotPerform", "is true: an instruction not to give the medicine is not a dose"
+        )
+    if "medicationReference" in resource:
+        raise InvalidInputError(
+            "medicationReference",
+            "is not read: send medicationCodeableConcept (referenced Medications are not resolved)",
+        )
+    medication = _medication(resource, catalogue, vocab, match_display_name=match_display_name)
+    dosages = _array(resource, "dosageInstruction", "dosageInstruction")
+    if not dosages:
+        raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
+    _check_concurrent(dosages)
+    result = []
+    for i, dosage in enumerate(dosages):
+        path = f"dosageInstruction[{i}]"
+        obj = _as_object(dosage, path)
+        fields, paths = _dosage(obj, path, vocab)
+        rx = _build(
+            medication,
+            fields=fields,
+            paths=paths,
+            dosage_path=path,
+            catalogue=catalogue,
+            vocab=vocab,
+        )
+        result.append((path, rx))
+    return result
+
+
+def _validate_r4(resource: Mapping[str, object]) -> None:
+    """Validate against fhir.resources' R4B MedicationRequest; errors become FHIR paths."""
+    try:
+        from fhir.resources.R4B.medicationrequest import (  # noqa: PLC0415 - optional extra
+            MedicationRequest,
+        )
+        from pydantic import ValidationError  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
+        raise ImportError(
+            "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
+        ) from exc
+    try:
+        MedicationRequest.model_validate(dict(resource))
+    except ValidationError as exc:
+        raise _fhir_error(exc) from None
+    except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        raise InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest") from None
+
+
+def _fhir_error(exc: object) -> InvalidInputError:
+    """An InvalidInputError from a pydantic ValidationError, naming paths and never values."""
+    errors: list[Mapping[str, object]] = []
+    getter = getattr(exc, "errors", None)
+    if callable(getter):
+        errors = list(getter(include_input=False, include_url=False, include_context=False))
+    if not errors:  # pragma: no cover - a ValidationError always has at least one error
+        return InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest")
+    first = errors[0]
+    kind = str(first.get("type", ""))
+    loc = first.get("loc", ())
+    path = _loc_path(loc if isinstance(loc, tuple) else (), unknown_last=kind == "extra_forbidden")
+    if kind == "missing":
+        rule = "is required (FHIR R4)"
+    elif kind == "extra_forbidden":
+        rule = "is not an element of a FHIR R4 MedicationRequest here"
+    elif kind.startswith(("fhir", "value_error", "assertion_error")):
+        rule = "is not valid FHIR R4"
+    else:
+        # pydantic's own messages state the rule (type, bound), without the input value
+        rule = f"is not valid FHIR R4 ({str(first.get('msg', kind))[:120]})"
+    return InvalidInputError(path or "(resource)", rule)
+
+
+def _loc_path(loc: tuple[object, ...], *, unknown_last: bool) -> str:
+    parts: list[str] = []
+    for n, item in enumerate(loc):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif unknown_last and n == len(loc) - 1:
+            parts.append(".(unknown element)")  # the key is the caller's text: not echoed
+        elif isinstance(item, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", item):
+            parts.append(f".{item}")
+    return "".join(parts).lstrip(".")
+
+
+def _check_concurrent(dosages: Sequence[object]) -> None:
+    seen: set[str] = set()
+    for i, d in enumerate(dosages):
+        if isinstance(d, Mapping) and "sequence" in d:
+            seen.add(str(d.get("sequence")))
+            if len(seen) > 1:
+                raise InvalidInputError(
+                    f"dosageInstruction[{i}].sequence",
+                    "sequential dosage instructions (a dose changing over time) are not read",
+                )
+
+
+# --- medication ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Medication:
+    fields: _FhirFields
+    path: str  # the coding (or text) the product came from
+
+
+def _medication(
+    resource: Mapping[str, object],
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    *,
+    match_display_name: bool,
+) -> _Medication:
+    base = "medicationCodeableConcept"
+    concept = _object(resource, base, base)
+    if concept is None:
+        raise InvalidInputError(base, "is required (medicationReference is not read)")
+    found = _codings(concept, vocab)
+    text = _string(concept, "text", f"{base}.text")
+    if found.dmd:
+        return _dmd_medication(found.dmd, text, catalogue, match_display_name=match_display_name)
+    if found.rx_products:
+        return _rxnorm_medication(found.rx_products, found.rx_ingredients)
+    if found.rx_ingredients:
+        path, drug = found.rx_ingredients[0]
+        for other_path, other in found.rx_ingredients[1:]:
+            if other != drug:
+                raise InvalidInputError(other_path, "names a different ingredient")
+        return _Medication({"drug": drug}, path)
+    if found.failures:
+        raise found.failures[0]
+    if match_display_name and text is not None:
+        return _by_name(text, f"{base}.text", catalogue)
+    raise InvalidInputError(
+        f"{base}.coding",
+        "no coding understood: a dm+d (SNOMED CT) code, or an RxNorm drug name or opioid "
+        "ingredient code, is required; free text is not read",
+    )
+
+
+@dataclass(slots=True)
+class _Codings:
+    """A concept's codings sorted by what the adapter understood of them."""
+
+    dmd: list[tuple[str, Mapping[str, object]]]
+    rx_products: list[tuple[str, RxNormProduct]]
+    rx_ingredients: list[tuple[str, str]]
+    failures: list[OpioidCDSError]  # RxNorm displays not understood, each naming its path
+
+
+def _codings(concept: Mapping[str, object], vocab: Vocabulary) -> _Codings:
+    """Sort a concept's codings: dm+d ones, RxNorm drugs read from display, RxNorm ingredients.
+
+    An RxNorm coding whose display cannot be read is kept as a failure: it is an error only
+    when no other coding is understood (codings of one concept are alternative codes for it).
+    """
+    base = "medicationCodeableConcept"
+    codings = _array(concept, "coding", f"{base}.coding")
+    found = _Codings([], [], [], [])
+    for i, raw in enumerate(codings):
+        path = f"{base}.coding[{i}]"
+        coding = _as_object(raw, path)
+        system = _string(coding, "system", f"{path}.system")
+        code = _string(coding, "code", f"{path}.code")
+        display = _string(coding, "display", f"{path}.display")
+        if system in DMD_SYSTEMS and code is not None:
+            found.dmd.append((path, coding))
+        elif system == RXNORM_SYSTEM and code is not None and code in RXNORM_INGREDIENTS:
+            name = vocab.find_drug(RXNORM_INGREDIENTS[code])
+            if name is not None and len(name) == 1:
+                found.rx_ingredients.append((path, name[0]))
+        elif system == RXNORM_SYSTEM and display is not None:
+            ingredient = vocab.find_drug(display)  # an ingredient's RxNorm name (IN, PIN)
+            if ingredient is not None and len(ingredient) == 1:
+                found.rx_ingredients.append((path, ingredient[0]))
+                continue
+            try:
+                found.rx_products.append((path, _rxnorm_display(display, path, vocab)))
+            except (InvalidInputError, UnknownProductError) as exc:
+                found.failures.append(exc)
+    return found
+
+
+def _rxnorm_display(display: str, path: str, vocab: Vocabulary) -> RxNormProduct:
+    """Read an RxNorm display; errors name the coding's path."""
+    try:
+        return parse_rxnorm_name(display, vocab)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}.display", exc.rule) from None
+    except UnknownProductError:
+        raise UnknownProductError(
+            f"{path}.display: names an ingredient not in the ingredient vocabulary"
+        ) from None
+
+
+def _dmd_medication(
+    dmd: list[tuple[str, Mapping[str, object]]],
+    text: str | None,
+    catalogue: Catalogue | None,
+    *,
+    match_display_name: bool,
+) -> _Medication:
+    cat = catalogue if catalogue is not None else load_catalogue()
+    chosen: tuple[str, str] | None = None
+    for path, coding in dmd:
+        code = str(coding.get("code", "")).strip()
+        if code in cat:
+            product = cat.by_code(code)
+            if chosen is not None:
+                first = cat.by_code(chosen[1])
+                if (first.ingredients, first.form) != (product.ingredients, product.form):
+                    raise InvalidInputError(path, "names a different product from another coding")
+            else:
+                chosen = (path, code)
+    if chosen is not None:
+        return _Medication({"dmd_code": chosen[1]}, chosen[0])
+    path, coding = dmd[0]
+    if match_display_name:
+        display = coding.get("display")
+        if isinstance(display, str) and display.strip():
+            return _by_name(display, f"{path}.display", cat)
+        if text is not None:
+            return _by_name(text, "medicationCodeableConcept.text", cat)
+    raise UnknownProductError(f"{path}.code: dm+d code not in the product catalogue")
+
+
+def _by_name(name: str, path: str, catalogue: Catalogue | None) -> _Medication:
+    cat = catalogue if catalogue is not None else load_catalogue()
+    try:
+        product = cat.by_name(name)
+    except UnknownProductError:
+        raise UnknownProductError(f"{path}: not the name of a catalogue product") from None
+    return _Medication({"product_name": product.product_name}, path)
+
+
+def _rxnorm_medication(
+    products: list[tuple[str, RxNormProduct]], ingredients: list[tuple[str, str]]
+) -> _Medication:
+    path, product = products[0]
+    for other_path, other in products[1:]:
+        if other != product:
+            raise InvalidInputError(other_path, "names a different product from another coding")
+    for other_path, drug in ingredients:
+        if drug not in product.drug.split("/"):
+            raise InvalidInputError(other_path, "names an ingredient the product does not have")
+    fields: _FhirFields = {"drug": product.drug, "form": product.form, "strength": product.strength}
+    return _Medication(fields, path)
+
+
+# --- dosage ----------------------------------------------------------------------------------
+
+
+def _dosage(
+    dosage: Mapping[str, object], path: str, vocab: Vocabulary
+) -> tuple[_FhirFields, dict[str, str]]:
+    """Prescription fields of one Dosage, and the FHIR path each field came from."""
+    fields: _FhirFields = {}
+    paths: dict[str, str] = {}
+    text = _string(dosage, "text", f"{path}.text")
+    route = _route(dosage, path, vocab)
+    if route is not None:
+        fields["route"] = route
+        paths["route"] = f"{path}.route"
+    dose_rates = _array(dosage, "doseAndRate", f"{path}.doseAndRate")
+    if not dose_rates:
+        if text is None:
+            raise InvalidInputError(
+                f"{path}.doseAndRate", "a dose (doseQuantity or doseRange) or a text is required"
+            )
+        # text only: the dosage grammar reads all of it; no structured dose field is set
+        fields["dosage_text"] = text
+        for name in ("dosage_text", "dose_quantity", "dose_unit", "doses_per_day"):
+            paths[name] = f"{path}.text"
+        return fields, paths
+    _dose(dose_rates, f"{path}.doseAndRate", fields, paths)
+    _timing(dosage, path, fields, paths)
+    prn = _as_needed(dosage, path)
+    if prn:
+        fields["prn"] = True
+    _max_per_period(dosage, path, fields, paths)
+    return fields, paths
+
+
+def _route(dosage: Mapping[str, object], path: str, vocab: Vocabulary) -> str | None:
+    concept = _object(dosage, "route", f"{path}.route")
+    if concept is None:
+        return None
+    vocab_routes = vocab.routes
+    codings = _array(concept, "coding", f"{path}.route.coding")
+    for i, raw in enumerate(codings):
+        coding = _as_object(raw, f"{path}.route.coding[{i}]")
+        code = _string(coding, "code", f"{path}.route.coding[{i}].code")
+        if coding.get("system") == SNOMED_SYSTEM and code is not None:
+            found = _SNOMED_ROUTES.get(code.strip())
+            if found is not None:
+                return found
+    # a route word as text or display ("oral", "Oral route") names the route itself
+    candidates = [concept.get("text")]
+    candidates += [c.get("display") for c in codings if isinstance(c, Mapping)]
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            word = " ".join(candidate.split()).casefold().removesuffix(" route")
+            if word in vocab_routes:
+                return word
+    raise InvalidInputError(f"{path}.route", "route of administration not understood")
+
+
+def _dose(
+    dose_rates: Sequence[object], path: str, fields: _FhirFields, paths: dict[str, str]
+) -> None:
+    index = _pick_dose_and_rate(dose_rates, path)
+    here = f"{path}[{index}]"
+    entry = _as_object(dose_rates[index], here)
+    for rate in ("rateRatio", "rateRange", "rateQuantity"):
+        if rate in entry:
+            raise InvalidInputError(f"{here}.{rate}", "rates (infusions) are not read")
+    quantity = _object(entry, "doseQuantity", f"{here}.doseQuantity")
+    dose_range = _object(entry, "doseRange", f"{here}.doseRange")
+    if quantity is not None:
+        value, unit = _quantity(quantity, f"{here}.doseQuantity")
+        fields["dose_quantity"] = value
+        fields["dose_unit"] = unit
+        paths["dose_quantity"] = f"{here}.doseQuantity.value"
+        paths["dose_unit"] = f"{here}.doseQuantity"
+        return
+    if dose_range is None:
+        raise InvalidInputError(here, "doseQuantity or doseRange is required")
+    low = _object(dose_range, "low", f"{here}.doseRange.low")
+    high = _object(dose_range, "high", f"{here}.doseRange.high")
+    if low is None or high is None:
+        raise InvalidInputError(f"{here}.doseRange", "needs both low and high")
+    low_value, low_unit = _quantity(low, f"{here}.doseRange.low")
+    high_value, high_unit = _quantity(high, f"{here}.doseRange.high")
+    if not _same_unit(low_unit, high_unit):
+        raise InvalidInputError(f"{here}.doseRange.high", "unit differs from the low end's")
+    fields["dose_quantity"] = low_value
+    fields["dose_unit"] = low_unit
+    if high_value != low_value:
+        fields["dose_quantity_max"] = high_value
+    paths["dose_quantity"] = f"{here}.doseRange.low.value"
+    paths["dose_quantity_max"] = f"{here}.doseRange.high.value"
+    paths["dose_unit"] = f"{here}.doseRange.low"
+
+
+def _pick_dose_and_rate(dose_rates: Sequence[object], path: str) -> int:
+    """Index of the dose to read: the only one, else the one typed ``ordered``."""
+    if len(dose_rates) == 1:
+        return 0
+    ordered = []
+    for i, raw in enumerate(dose_rates):
+        entry = _as_object(raw, f"{path}[{i}]")
+        kind = _object(entry, "type", f"{path}[{i}].type")
+        codes = [] if kind is None else _array(kind, "coding", f"{path}[{i}].type.coding")
+        if any(isinstance(c, Mapping) and c.get("code") == "ordered" for c in codes):
+            ordered.append(i)
+    if len(ordered) != 1:
+        raise InvalidInputError(path, "several doses: exactly one must be of type 'ordered'")
+    return ordered[0]
+
+
+def _quantity(quantity: Mapping[str, object], path: str) -> tuple[Decimal, str]:
+    if "comparator" in quantity:
+        raise InvalidInputError(f"{path}.comparator", "a dose with a comparator is not read")
+    value = _decimal(quantity, "value", f"{path}.value")
+    if value is None:
+        raise InvalidInputError(f"{path}.value", "is required")
+    return value, _unit(quantity, path)
+
+
+def _unit(quantity: Mapping[str, object], path: str) -> str:
+    """The dose unit of a Quantity: its code (UCUM or SNOMED CT) if known, else its unit text."""
+    system = _string(quantity, "system", f"{path}.system")
+    code = _string(quantity, "code", f"{path}.code")
+    text = _string(quantity, "unit", f"{path}.unit")
+    from_code = None
+    if code is not None and system == UCUM_SYSTEM:
+        from_code = _UCUM_UNITS.get(code)
+        annotation = re.fullmatch(r"\{([a-z]+)\}", code)
+        if from_code is None and annotation and annotation.group(1) in COUNT_NOUNS:
+            from_code = _singular(annotation.group(1))
+    elif code is not None and system == SNOMED_SYSTEM:
+        from_code = _SNOMED_UNITS.get(code.strip())
+    from_text = _unit_text(text)
+    if from_code is not None:
+        if from_text is not None and not _same_unit(from_text, from_code):
+            raise InvalidInputError(f"{path}.unit", "contradicts the unit code")
+        return from_code
+    if from_text is not None:
+        return from_text
+    raise InvalidInputError(f"{path}.unit", "unit not understood (no known code or unit text)")
+
+
+def _unit_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    word = text.strip()
+    if word in COUNT_NOUNS:
+        return word
+    try:
+        unit_dimension(word)
+    except InvalidInputError:
+        return None
+    return word
+
+
+def _timing(
+    dosage: Mapping[str, object], path: str, fields: _FhirFields, paths: dict[str, str]
+) -> None:
+    timing = _object(dosage, "timing", f"{path}.timing")
+    if timing is None:
+        return
+    repeat = _object(timing, "repeat", f"{path}.timing.repeat")
+    if repeat is not None and _repeat(repeat, f"{path}.timing.repeat", fields, paths):
+        return
+    code = _object(timing, "code", f"{path}.timing.code")
+    if code is None:
+        return
+    codings = _array(code, "coding", f"{path}.timing.code.coding")
+    for i, raw in enumerate(codings):
+        coding = _as_object(raw, f"{path}.timing.code.coding[{i}]")
+        if coding.get("system") != GTS_SYSTEM:
+            continue
+        spec = _GTS_CODES.get(str(coding.get("code", "")))
+        if spec is None:
+            raise InvalidInputError(f"{path}.timing.code.coding[{i}].code", "code not read")
+        kind, number = spec
+        field = "doses_per_day" if kind == "per_day" else "interval_hours"
+        fields[field] = Decimal(number)
+        paths[field] = f"{path}.timing.code"
+        return
+
+
+def _repeat(
+    repeat: Mapping[str, object], path: str, fields: _FhirFields, paths: dict[str, str]
+) -> bool:
+    """Read Timing.repeat into the fields; False if it says nothing about frequency."""
+    if "dayOfWeek" in repeat:
+        raise InvalidInputError(f"{path}.dayOfWeek", "days of the week are not read")
+    frequency = _decimal(repeat, "frequency", f"{path}.frequency")
+    frequency_max = _decimal(repeat, "frequencyMax", f"{path}.frequencyMax")
+    period = _decimal(repeat, "period", f"{path}.period")
+    period_max = _decimal(repeat, "periodMax", f"{path}.periodMax")
+    unit = _string(repeat, "periodUnit", f"{path}.periodUnit")
+    times = _array(repeat, "timeOfDay", f"{path}.timeOfDay")
+    events = _array(repeat, "when", f"{path}.when")
+    if frequency is None and frequency_max is None and period is None:
+        per_day = _count_per_day(times, events, path)
+        if per_day is None:
+            return False
+        fields["doses_per_day"] = Decimal(per_day)
+        paths["doses_per_day"] = f"{path}.timeOfDay" if times else f"{path}.when"
+        return True
+    if period is None or unit is None:
+        raise InvalidInputError(f"{path}.period", "frequency needs period and periodUnit")
+    hours = _HOURS.get(unit)
+    if hours is None:
+        raise InvalidInputError(
+            f"{path}.periodUnit", "must be h, d or wk (months and years vary in length)"
+        )
+    low_f = frequency if frequency is not None else Decimal(1)
+    high_f = frequency_max if frequency_max is not None else low_f
+    if high_f < low_f:
+        raise InvalidInputError(f"{path}.frequencyMax", "must not be below frequency")
+    if period_max is not None and period_max < period:
+        raise InvalidInputError(f"{path}.periodMax", "must not be below period")
+    per_day_count = _count_per_day(times, events, path)
+    if per_day_count is not None and not (
+        unit == "d" and period == 1 and frequency_max is None and low_f == per_day_count
+    ):
+        where = f"{path}.timeOfDay" if times else f"{path}.when"
+        raise InvalidInputError(where, "disagrees with frequency and period")
+    _frequency_fields(
+        (low_f, high_f), (period, period_max), hours, path, fields=fields, paths=paths
+    )
+    return True
+
+
+def _frequency_fields(
+    frequency: tuple[Decimal, Decimal],
+    period: tuple[Decimal, Decimal | None],
+    hours: Decimal,
+    path: str,
+    *,
+    fields: _FhirFields,
+    paths: dict[str, str],
+) -> None:
+    """Doses per day (a period of one day) or the interval in hours (any other period)."""
+    low_f, high_f = frequency
+    period_low, period_max = period
+    with localcontext() as ctx:
+        ctx.prec = 60
+        ctx.clear_flags()
+        if hours == 24 and period_low == 1 and period_max is None:
+            fields["doses_per_day"] = low_f
+            paths["doses_per_day"] = f"{path}.frequency"
+            if high_f != low_f:
+                fields["doses_per_day_max"] = high_f
+                paths["doses_per_day_max"] = f"{path}.frequencyMax"
+        else:
+            # every N hours: the shortest interval (most doses) and the longest
+            shortest = period_low * hours / high_f
+            longest = (period_max if period_max is not None else period_low) * hours / low_f
+            fields["interval_hours"] = _plain(shortest)
+            paths["interval_hours"] = f"{path}.period"
+            if longest != shortest:
+                fields["interval_hours_max"] = _plain(longest)
+                paths["interval_hours_max"] = f"{path}.periodMax"
+        if ctx.flags[Inexact]:
+            raise InvalidInputError(f"{path}.period", "does not give an exact interval in hours")
+
+
+def _count_per_day(times: Sequence[object], events: Sequence[object], path: str) -> int | None:
+    """Administrations per day named by timeOfDay or when (distinct entries), or None."""
+    if times and events:
+        raise InvalidInputError(f"{path}.when", "timeOfDay and when together are not read")
+    if times:
+        if not all(isinstance(t, str) for t in times):
+            raise InvalidInputError(f"{path}.timeOfDay", "must be a list of times")
+        return len(set(times))
+    if events:
+        for i, e in enumerate(events):
+            if e not in _ONCE_A_DAY_EVENTS:
+                raise InvalidInputError(
+                    f"{path}.when[{i}]", "event code without a fixed count per day"
+                )
+        return len({str(e) for e in events})
+    return None
+
+
+def _as_needed(dosage: Mapping[str, object], path: str) -> bool:
+    flag = dosage.get("asNeededBoolean")
+    if flag is not None and not isinstance(flag, bool):
+        raise InvalidInputError(f"{path}.asNeededBoolean", "must be true or false")
+    if "asNeededCodeableConcept" in dosage:
+        _object(dosage, "asNeededCodeableConcept", f"{path}.asNeededCodeableConcept")
+        return True  # FHIR R4: a reason given means "as needed" for that reason
+    return flag is True
+
+
+def _max_per_period(
+    dosage: Mapping[str, object], path: str, fields: _FhirFields, paths: dict[str, str]
+) -> None:
+    here = f"{path}.maxDosePerPeriod"
+    ratio = _object(dosage, "maxDosePerPeriod", here)
+    if ratio is None:
+        return
+    numerator = _object(ratio, "numerator", f"{here}.numerator")
+    denominator = _object(ratio, "denominator", f"{here}.denominator")
+    if numerator is None or denominator is None:
+        raise InvalidInputError(here, "needs numerator and denominator")
+    amount, unit = _quantity(numerator, f"{here}.numerator")
+    dose_unit = fields.get("dose_unit")
+    if not isinstance(dose_unit, str) or not _same_unit(unit, dose_unit):
+        raise InvalidInputError(f"{here}.numerator", "unit must be the dose's unit")
+    span = _decimal(denominator, "value", f"{here}.denominator.value")
+    if span is None:
+        raise InvalidInputError(f"{here}.denominator.value", "is required")
+    code = _string(denominator, "code", f"{here}.denominator.code")
+    word = _string(denominator, "unit", f"{here}.denominator.unit")
+    key = _TIME_WORDS.get(code or "") or _TIME_WORDS.get((word or "").strip().casefold())
+    if key is None:
+        raise InvalidInputError(f"{here}.denominator", "must be a time (h, d, wk)")
+    with localcontext() as ctx:
+        ctx.prec = 60
+        ctx.clear_flags()
+        per_day = _plain(amount * Decimal(24) / (span * _HOURS[key]))
+        if ctx.flags[Inexact]:
+            raise InvalidInputError(f"{here}.denominator", "does not give an exact daily maximum")
+    fields["max_quantity_per_day"] = per_day
+    paths["max_quantity_per_day"] = here
+
+
+# --- building the Prescription ---------------------------------------------------------------
+
+
+def _build(
+    medication: _Medication,
+    *,
+    fields: _FhirFields,
+    paths: dict[str, str],
+    dosage_path: str,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+) -> Prescription:
+    data = {**medication.fields, **fields}
+    where = dict.fromkeys(("dmd_code", "product_name", "drug", "strength"), medication.path)
+    where["form"] = medication.path
+    where |= paths
+
+    def relabel(exc: InvalidInputError) -> InvalidInputError:
+        field, rule = exc.field.split(".")[0], exc.rule.removeprefix("(model): ")
+        head, sep, tail = rule.partition(": ")
+        if field == "(model)" and sep and head in where:  # a model-level rule names its field
+            field, rule = head, tail
+        return InvalidInputError(where.get(field, dosage_path), rule)
+
+    try:
+        rx = Prescription(**data)
+    except InvalidInputError as exc:
+        raise relabel(exc) from None
+    try:  # contradictions (route vs form, dose unit vs strength) named at their FHIR path
+        resolved = resolve_prescription(rx, vocab, catalogue)
+    except InvalidInputError as exc:
+        raise relabel(exc) from None
+    if rx.dose_quantity is None:  # text only: the dosage grammar decides the rest
+        return rx
+    is_patch = resolved.strength is not None and resolved.strength.kind is StrengthKind.RATE
+    has_schedule = any(
+        getattr(rx, f) is not None
+        for f in ("doses_per_day", "interval_hours", "max_doses_per_day", "max_quantity_per_day")
+    )
+    if not (is_patch or rx.prn or has_schedule):
+        raise InvalidInputError(
+            f"{dosage_path}.timing",
+            "a regular dose needs a frequency (timing.repeat or a timing code)",
+        )
+    return rx
+
+
+# --- bundles ---------------------------------------------------------------------------------
+
+_BUNDLE_TYPES = frozenset({"searchset", "collection", "transaction", "batch"})
+
+
+def _bundle_items(data: object) -> list[tuple[str, Mapping[str, object] | None]]:
+    if isinstance(data, list):
+        items: list[tuple[str, Mapping[str, object] | None]] = []
+        for i, item in enumerate(data):
+            if not isinstance(item, Mapping):
+                raise InvalidInputError(f"[{i}]", "must be a JSON object (a FHIR resource)")
+            items.append((f"[{i}]", item))
+        return items
+    if not isinstance(data, Mapping):
+        raise InvalidInputError(
+            "input", "must be a FHIR Bundle, a MedicationRequest or a JSON list of them"
+        )
+    rtype = data.get("resourceType")
+    if rtype == "MedicationRequest":
+        return [("", data)]
+    if rtype != "Bundle":
+        raise InvalidInputError("resourceType", "must be Bundle or MedicationRequest")
+    btype = data.get("type")
+    if btype not in _BUNDLE_TYPES:
+        raise InvalidInputError("type", "must be searchset, collection, transaction or batch")
+    entries = _array(data, "entry", "entry")
+    found: list[tuple[str, Mapping[str, object] | None]] = []
+    for i, raw in enumerate(entries):
+        entry = _as_object(raw, f"entry[{i}]")
+        resource = _object(entry, "resource", f"entry[{i}].resource")
+        found.append((f"entry[{i}].resource", resource))
+    return found
+
+
+# --- typed access to JSON --------------------------------------------------------------------
+
+
+def _join(prefix: str, path: str) -> str:
+    if not prefix:
+        return path
+    if not path or path == "(resource)":
+        return prefix
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+
+
+def _as_object(value: object, path: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(path, "must be a JSON object")
+    return value
+
+
+def _object(parent: Mapping[str, object], key: str, path: str) -> Mapping[str, object] | None:
+    value = parent.get(key)
+    return None if value is None else _as_object(value, path)
+
+
+def _array(parent: Mapping[str, object], key: str, path: str) -> Sequence[object]:
+    value = parent.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidInputError(path, "must be a JSON array")
+    return value
+
+
+def _string(parent: Mapping[str, object], key: str, path: str) -> str | None:
+    value = parent.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(path, "must be a string")
+    stripped = value.strip()
+    return stripped or None
+
+
+def _decimal(parent: Mapping[str, object], key: str, path: str) -> Decimal | None:
+    """A JSON number (or numeral string, as read with ``parse_float=str``) as a Decimal."""
+    value = parent.get(key)
+    if value is None:
+        return None
+    number: Decimal
+    if isinstance(value, bool):
+        raise InvalidInputError(path, "must be a number")
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))  # the shortest decimal that reads back as this float
+    elif isinstance(value, str) and _NUMERAL.match(value):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:  # pragma: no cover - the pattern admits only numerals
+            raise InvalidInputError(path, "must be a number") from None
+    else:
+        raise InvalidInputError(path, "must be a number")
+    if not number.is_finite() or number <= 0 or number > _MAX_DECIMAL:
+        raise InvalidInputError(path, "must be a positive number of plausible size")
+    return number
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and without an exponent (72.0 -> 72, 168 stays 168)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
+
+
+def _same_unit(a: str, b: str) -> bool:
+    """Whether two allow-listed unit spellings mean the same unit ("mg" and "milligrams")."""
+    if _singular(a) == _singular(b):
+        return True
+    if a.strip() in COUNT_NOUNS or b.strip() in COUNT_NOUNS:
+        return False
+    try:
+        return (unit_dimension(a), canonical_factor(a)) == (unit_dimension(b), canonical_factor(b))
+    except InvalidInputError:  # pragma: no cover - both were checked against the allow-list
+        return False
+
+
+def _singular(noun: str) -> str:
+    word = noun.strip()
+    if word == "patches":
+        return "patch"
+    if word.endswith("s") and word[:-1] in COUNT_NOUNS:
+        return word[:-1]
+    return word
+
+
+def _check_do_not_perform(resource: Mapping[str, object], path: str) -> None:
+    """``doNotPerform`` must be a JSON boolean when present.
+
+    fhir.resources coerces ``"true"`` and ``1`` to true; read as "not true", such an order would
+    be counted as a dose although it says not to give the medicine (fail closed: refuse it).
+    """
+    value = resource.get("doNotPerform")
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInputError(path, "must be a JSON boolean (true or false)")
