@@ -87,7 +87,7 @@ def test_contradicting_fields(extra: dict[str, str], field: str) -> None:
         dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, **extra
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.field == f"prescriptions[0].{field}"
 
 
@@ -95,7 +95,7 @@ def test_unknown_code_and_name_are_lookup_errors_without_the_value() -> None:
     for fields in ({"dmd_code": "99999999999"}, {"product_name": "Oxycodone 41mg tablets"}):
         p = Prescription(dose_quantity=1, dose_unit="tablet", doses_per_day=2, **fields)
         with pytest.raises(UnknownProductError) as info:
-            calculate_ome([p])
+            calculate_ome([p], item_errors="raise")
         assert isinstance(info.value, LookupError)
         assert "99999999999" not in str(info.value)
         assert "41mg" not in str(info.value)
@@ -157,7 +157,7 @@ def test_contradiction_rules_are_named(extra: dict[str, str], field: str, rule: 
         dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, **extra
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.field == f"prescriptions[0].{field}"
     assert info.value.rule == rule
 
@@ -182,7 +182,7 @@ def test_equal_concentrations_written_differently_agree() -> None:
             doses_per_day=4,
         )
         with pytest.raises(InvalidInputError) as info:
-            calculate_ome([p])
+            calculate_ome([p], item_errors="raise")
         assert info.value.field == "prescriptions[0].strength"
 
 
@@ -218,7 +218,7 @@ def test_code_and_name_of_the_same_ingredient_in_another_form_are_rejected() -> 
         doses_per_day=2,
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.rule == "names a different product from dmd_code"
 
 
@@ -236,7 +236,7 @@ def test_a_per_unit_strength_never_matches_a_concentration() -> None:
         dmd_code=ORAMORPH_10_5, strength="2 mg", dose_quantity=5, dose_unit="mL", doses_per_day=4
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.rule == "contradicts the dm+d product's strength"
 
 
@@ -244,7 +244,7 @@ def test_dose_unit_must_fit_the_products_form() -> None:
     # OXY_40_MR is a tablet: a dose in capsules does not fit it
     p = Prescription(dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="capsule", doses_per_day=2)
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert (info.value.field, info.value.rule) == (
         "prescriptions[0].dose_unit",
         "does not fit the form",

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from opioidcds._errors import KnowledgeBaseError, UnknownProductError
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.product_names import StrengthBasis
-from opioidcds._knowledge.vocabulary import load_vocabulary
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary, load_vocabulary
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -47,6 +47,7 @@ __all__ = [
     "classify_medicine",
     "is_opioid_dependence_treatment",
     "load_catalogue",
+    "names_an_opioid",
     "normalise_name",
 ]
 
@@ -543,3 +544,25 @@ def classify_medicine(
         found.add(MedicineClass.OPIOID_DEPENDENCE_TREATMENT)
         found.add(MedicineClass.OPIOID)
     return frozenset(found)
+
+
+_LETTERS = re.compile(r"[a-z]+")
+
+
+def names_an_opioid(name: str, vocabulary: Vocabulary | None = None) -> bool:
+    """Whether a medicine's name names an opioid.
+
+    True when :func:`classify_medicine` classes it as an opioid (an opioid ingredient, salt,
+    compound name such as co-codamol, or brand) or when one of its words is an opioid
+    ingredient of the vocabulary. Used to decide whether a medicine that could not be read may
+    hide part of a patient's opioid total; a name that names no opioid ("Amlodipine 5mg
+    tablets") is taken as not one, which its dm+d name would say.
+    """
+    if MedicineClass.OPIOID in classify_medicine(name):
+        return True
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    for word in _LETTERS.findall(name.lower()):
+        found = vocab.find_drug(word)
+        if found and any(vocab.is_opioid(i) for i in found):
+            return True
+    return False

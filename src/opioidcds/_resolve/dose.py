@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
+from opioidcds._knowledge.dose_units import default_dose_units
+from opioidcds._knowledge.units import COUNT_NOUNS
 from opioidcds._knowledge.vocabulary import Form, FormKind
 from opioidcds._resolve.dosage import Dosage, parse_dosage
 
@@ -42,6 +44,7 @@ class Dose:
     max_doses_per_day: Decimal | None
     max_quantity_per_day: Decimal | None
     source: DoseSource
+    notes: tuple[str, ...] = ()  # how the dose was read, when that needs saying
 
     @property
     def is_range(self) -> bool:
@@ -113,6 +116,7 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
     unit = parsed.dose_unit or _default_unit(form)
     if unit is None:
         return "the dosage text gives a number without a unit and the form does not imply one"
+    unit, notes = _same_solid_dose(unit, form)
     quantity = parsed.dose_quantity
     if quantity is None:  # "max 8 tablets in 24 hours" alone: the maximum is the daily amount
         quantity = parsed.max_quantity_per_day
@@ -133,7 +137,33 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
         max_doses_per_day=parsed.max_doses_per_day,
         max_quantity_per_day=parsed.max_quantity_per_day,
         source="dosage text",
+        notes=notes,
     )
+
+
+def _same_solid_dose(unit: str, form: Form | None) -> tuple[str, tuple[str, ...]]:
+    """The form's own noun when the text counts another noun of the same solid dose.
+
+    EMIS Web writes "Maximum 8 Tablets in 24 Hours" for capsules too: tablets and capsules in
+    a dosage text are the same count of the product's solid doses (the count groups of
+    ``conversion_tables/dose_units.toml``, issue 18). Any other mismatch is left for the
+    consistency check to refuse.
+    """
+    noun = _singular(unit.strip())
+    if form is None or noun not in COUNT_NOUNS or noun in form.nouns or len(form.nouns) != 1:
+        return unit, ()
+    own = form.nouns[0]
+    if not default_dose_units().same_solid_dose(noun, own):
+        return unit, ()
+    note = (
+        f"the dosage text counts {noun}s; the product's unit is the {own}: read as the same "
+        "count of solid doses"
+    )
+    return own, (note,)
+
+
+def _singular(noun: str) -> str:
+    return noun[:-1] if noun.endswith("s") and noun[:-1] in COUNT_NOUNS else noun
 
 
 def _check_agreement(rx: Prescription, structured: Dose, form: Form | None) -> None:

@@ -38,6 +38,7 @@ contain a value from the resource.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,17 +49,20 @@ from typing import Literal
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.dose_units import default_dose_units
-from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.products import Catalogue, load_catalogue, names_an_opioid
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
 from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
 from opioidcds._resolve.prescription import resolve_prescription
+from opioidcds._resolve.record import BundleRead, SkippedEntry, not_read_reason
 
 __all__ = [
+    "COUNTED_STATEMENT_STATUSES",
     "COUNTED_STATUSES",
     "DMD_SYSTEMS",
     "R4_STATUSES",
     "RXNORM_SYSTEM",
     "SNOMED_SYSTEM",
+    "STATEMENT_STATUSES",
     "BundleRead",
     "RxNormProduct",
     "SkippedEntry",
@@ -66,6 +70,7 @@ __all__ = [
     "from_medication_request",
     "parse_rxnorm_name",
     "prescriptions_from_medication_request",
+    "prescriptions_from_medication_statement",
     "read_bundle",
 ]
 
@@ -100,6 +105,46 @@ COUNTED_STATUSES = frozenset({"active", "draft"})
 N mg OME" alert. Everything else (on-hold, completed, stopped, cancelled, entered-in-error,
 unknown) is skipped and listed in :attr:`BundleRead.skipped` with its reason.
 """
+
+STATEMENT_STATUSES = frozenset(
+    {
+        "active",
+        "completed",
+        "entered-in-error",
+        "intended",
+        "stopped",
+        "on-hold",
+        "unknown",
+        "not-taken",
+    }
+)
+"""MedicationStatement.status codes of FHIR R4 (value set medication-statement-status)."""
+
+COUNTED_STATEMENT_STATUSES = frozenset({"active"})
+"""MedicationStatement statuses :func:`read_bundle` turns into prescriptions by default.
+
+``active``: "the medication is still being taken" (FHIR R4 medication-statement-status).
+"""
+
+# What each status means for a total of what the patient takes now (FHIR R4 value sets
+# medicationrequest-status, https://hl7.org/fhir/R4/valueset-medicationrequest-status.html, and
+# medication-statement-status, https://hl7.org/fhir/R4/valueset-medication-statement-status.html).
+# A status whose meaning leaves open whether the medicine is taken now ("unknown") makes a total
+# over the rest a lower bound; the others say it is not taken now.
+_STATUS_MEANING: Mapping[str, str] = {
+    "on-hold": "on hold: not taken now",
+    "cancelled": "cancelled: not taken",
+    "completed": "completed: no longer taken",
+    "entered-in-error": "entered in error",
+    "stopped": "stopped: no longer taken",
+    "draft": "a draft",
+    "active": "current",
+    "intended": "intended: to be taken later, not now",
+    "not-taken": "not taken",
+    "unknown": "status unknown: the medicine may be taken now",
+}
+_MAY_BE_CURRENT = frozenset({"unknown"})
+
 
 # --- vocabularies of this adapter (data, each with its source) ------------------------------
 
@@ -243,34 +288,6 @@ _MAX_DECIMAL = Decimal(10) ** 9  # beyond any dose or count; keeps exponent arit
 
 
 @dataclass(frozen=True, slots=True)
-class SkippedEntry:
-    """A Bundle entry (or list item) that gave no prescription, and why.
-
-    ``path`` is the entry's FHIR path (``entry[3].resource``); ``resource_type`` and ``status``
-    are the resource's (never a patient value); ``reason`` is a fixed sentence.
-    """
-
-    path: str
-    resource_type: str | None
-    status: str | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class BundleRead:
-    """What :func:`read_bundle` made of a Bundle or list.
-
-    ``prescriptions[i]`` came from the dosage instruction at ``sources[i]`` (a FHIR path such as
-    ``entry[1].resource.dosageInstruction[0]``), so an OME item's ``prescription_index`` leads
-    back to the resource. ``skipped`` lists every entry that gave no prescription.
-    """
-
-    prescriptions: tuple[Prescription, ...]
-    sources: tuple[str, ...]
-    skipped: tuple[SkippedEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RxNormProduct:
     """An RxNorm clinical or branded drug name read into opioidcds terms.
 
@@ -374,16 +391,32 @@ def read_bundle(
     catalogue: Catalogue | None = None,
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
-    unknown_products: Literal["error", "skip"] = "error",
+    unknown_products: Literal["error", "skip"] = "skip",
     medications: Mapping[str, Mapping[str, object]] | None = None,
+    statement_statuses: Collection[str] = COUNTED_STATEMENT_STATUSES,
+    invalid_entries: Literal["error", "skip"] = "skip",
 ) -> BundleRead:
     """Read a FHIR Bundle, a JSON list of resources, or one MedicationRequest.
 
     Bundles of type searchset, collection, transaction or batch are read (their entries'
-    ``resource``). Entries that are not MedicationRequests (Patient, Medication, ...) and
-    MedicationRequests whose status is not in ``statuses`` (default :data:`COUNTED_STATUSES`),
-    whose ``doNotPerform`` is true or whose intent is ``option`` (an alternative in a
-    RequestGroup) are skipped and listed with their reason. Other intents are all read.
+    ``resource``). MedicationRequests and MedicationStatements are read; every other entry,
+    and every request or statement that gives no prescription, is listed in ``skipped`` with
+    its reason:
+
+    - a status not counted (``statuses``, default :data:`COUNTED_STATUSES`, for requests;
+      ``statement_statuses``, default :data:`COUNTED_STATEMENT_STATUSES`, for statements),
+      with what the status means; status ``unknown`` may be current and is marked
+      ``affects_total``;
+    - ``doNotPerform`` true, intent ``option`` (an alternative in a RequestGroup);
+    - with ``unknown_products="skip"`` (default), a medication the catalogue and vocabulary do
+      not know, marked ``affects_total`` unless its name names a medicine and no opioid;
+    - with ``invalid_entries="skip"`` (default), a request or statement that cannot be read (a
+      part missing, contradictory or not understood; a reference not resolved), with the FHIR
+      path and rule, marked as above. One unreadable entry never refuses the others.
+
+    A MedicationStatement is read like a request (its ``dosage`` as ``dosageInstruction``); one
+    without a dosage gives a prescription whose dose is not known (``dose_unknown``), so the
+    medicine is listed and a total is a lower bound.
 
     Args:
         bundle_or_list: parsed JSON.
@@ -391,77 +424,154 @@ def read_bundle(
         catalogue: see :func:`from_medication_request`.
         vocabulary: see :func:`from_medication_request`.
         match_display_name: see :func:`from_medication_request`.
-        unknown_products: ``"error"`` (default) raises for a medication the catalogue and
-            vocabulary do not know; ``"skip"`` lists it in ``skipped`` instead (for bundles
-            holding every medicine of a patient). A skipped unknown product might be an opioid:
-            the caller must show the skipped list.
+        unknown_products: ``"skip"`` (default) lists an unknown medication; ``"error"``
+            raises :class:`~opioidcds.UnknownProductError` instead.
         medications: Medications a ``medicationReference`` may name besides those contained
-            in the request or included in the Bundle (by ``fullUrl`` or ``Medication/<id>``);
+            in the resource or included in the Bundle (by ``fullUrl`` or ``Medication/<id>``);
             keys and values as for :func:`from_medication_request`.
+        statement_statuses: the MedicationStatement statuses to count (R4 codes).
+        invalid_entries: ``"skip"`` (default) lists an entry that cannot be read; ``"error"``
+            raises its :class:`~opioidcds.InvalidInputError` instead.
 
     Raises:
-        InvalidInputError: the input is not a Bundle/list/MedicationRequest, or an entry is
-            invalid; ``field`` is the path of the entry (``entry[2].resource.status``).
-        UnknownProductError: as above, unless ``unknown_products="skip"``.
+        InvalidInputError: the input is not a Bundle/list/MedicationRequest, an argument is
+            invalid, or (``invalid_entries="error"``) an entry cannot be read; ``field`` is
+            the path of the entry (``entry[2].resource.status``).
+        UnknownProductError: with ``unknown_products="error"``, as above.
     """
-    bad = [s for s in statuses if s not in R4_STATUSES]
-    if bad:
-        raise InvalidInputError("statuses", "must be FHIR R4 MedicationRequest status codes")
+    _check_statuses(statuses, R4_STATUSES, "statuses")
+    _check_statuses(statement_statuses, STATEMENT_STATUSES, "statement_statuses")
     if unknown_products not in {"error", "skip"}:
         raise InvalidInputError("unknown_products", "must be 'error' or 'skip'")
+    if invalid_entries not in {"error", "skip"}:
+        raise InvalidInputError("invalid_entries", "must be 'error' or 'skip'")
     items = _bundle_items(bundle_or_list)
     lookup = _lookup(medications, *_bundle_medications(items))
+    counted = {"MedicationRequest": statuses, "MedicationStatement": statement_statuses}
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
     rxs: list[Prescription] = []
     sources: list[str] = []
     skipped: list[SkippedEntry] = []
     for prefix, item, _full_url in items:
-        skip = _skip_reason(prefix, item, statuses)
-        if skip is not None or item is None:
-            skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
-            continue
-        status = str(item.get("status"))
         try:
-            pairs = _read_request(
+            skip = _skip_reason(prefix, item, counted)
+            if skip is not None or item is None:
+                skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
+                continue
+            pairs = _read_resource(
                 item,
                 catalogue,
-                vocabulary,
+                vocab,
                 match_display_name=match_display_name,
                 lookup=lookup,
             )
         except InvalidInputError as exc:
-            raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
+            if invalid_entries == "error":
+                raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
+            reason = not_read_reason(_join(prefix, exc.field), exc.rule)
+            skipped.append(_unread(prefix, item, reason, vocab))
+            continue
         except UnknownProductError as exc:
-            if unknown_products == "skip":
-                reason = "medication not understood (not in the catalogue or vocabulary)"
-                skipped.append(SkippedEntry(prefix, "MedicationRequest", status, reason))
-                continue
-            raise UnknownProductError(_join(prefix, str(exc))) from None
+            if unknown_products == "error":
+                raise UnknownProductError(_join(prefix, str(exc))) from None
+            reason = "medication not understood (not in the catalogue or vocabulary)"
+            skipped.append(_unread(prefix, item, reason, vocab))
+            continue
         for path, rx in pairs:
             rxs.append(rx)
             sources.append(_join(prefix, path))
     return BundleRead(tuple(rxs), tuple(sources), tuple(skipped))
 
 
+def _check_statuses(given: Collection[str], allowed: Collection[str], name: str) -> None:
+    if isinstance(given, str) or any(s not in allowed for s in given):
+        raise InvalidInputError(name, "must be a collection of FHIR R4 status codes")
+
+
+def _unread(
+    prefix: str, item: Mapping[str, object] | None, reason: str, vocab: Vocabulary
+) -> SkippedEntry:
+    """A request or statement that could not be read: listed, and flagged if it may count."""
+    rtype = item.get("resourceType") if item is not None else None
+    status = item.get("status") if item is not None else None
+    label = _medication_label(item) if item is not None else None
+    maybe_opioid = label is None or names_an_opioid(label, vocab)
+    return SkippedEntry(
+        prefix,
+        rtype if isinstance(rtype, str) else None,
+        status if isinstance(status, str) else None,
+        reason,
+        affects_total=maybe_opioid,
+        medication=label,
+    )
+
+
+def _medication_label(resource: Mapping[str, object]) -> str | None:
+    """The medicine's name as the resource gives it: concept text or first coding display."""
+    concept = resource.get("medicationCodeableConcept")
+    if not isinstance(concept, Mapping):
+        reference = resource.get("medicationReference")
+        concept = None
+        if isinstance(reference, Mapping):
+            display = reference.get("display")
+            if isinstance(display, str) and display.strip():
+                return display.strip()[:_LABEL_MAX]
+    if isinstance(concept, Mapping):
+        text = concept.get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip()[:_LABEL_MAX]
+        codings = concept.get("coding")
+        if isinstance(codings, list):
+            for coding in codings:
+                display = coding.get("display") if isinstance(coding, Mapping) else None
+                if isinstance(display, str) and display.strip():
+                    return display.strip()[:_LABEL_MAX]
+    return None
+
+
+_LABEL_MAX = 200
+
+
 def _skip_reason(
-    prefix: str, item: Mapping[str, object] | None, statuses: Collection[str]
+    prefix: str,
+    item: Mapping[str, object] | None,
+    counted: Mapping[str, Collection[str]],
 ) -> SkippedEntry | None:
     """Why an entry gives no prescription (None: read it). Raises for an invalid status."""
     if item is None:
         return SkippedEntry(prefix, None, None, "entry has no resource")
     rtype = item.get("resourceType")
     if not isinstance(rtype, str):
-        raise InvalidInputError(_join(prefix, "resourceType"), "is required (a string)")
-    if rtype != "MedicationRequest":
-        return SkippedEntry(prefix, rtype, None, "not a MedicationRequest")
-    status = item.get("status")
-    if not isinstance(status, str) or status not in R4_STATUSES:
-        raise InvalidInputError(
-            _join(prefix, "status"), "must be a FHIR R4 MedicationRequest status code"
+        raise InvalidInputError("resourceType", "is required (a string)")
+    if rtype not in counted:
+        reason = (
+            "a Medication: read through the requests and statements that reference it"
+            if rtype == "Medication"
+            else "not a MedicationRequest or MedicationStatement"
         )
-    if status not in statuses:
-        counted = ", ".join(sorted(statuses)) or "none"
-        return SkippedEntry(prefix, rtype, status, f"status not counted (counted: {counted})")
-    _check_do_not_perform(item, _join(prefix, "doNotPerform"))
+        return SkippedEntry(prefix, rtype, None, reason)
+    allowed = R4_STATUSES if rtype == "MedicationRequest" else STATEMENT_STATUSES
+    status = item.get("status")
+    if not isinstance(status, str) or status not in allowed:
+        raise InvalidInputError("status", f"must be a FHIR R4 {rtype} status code")
+    if status not in counted[rtype]:
+        names = ", ".join(sorted(counted[rtype])) or "none"
+        reason = f"status not counted (counted: {names}): {_STATUS_MEANING[status]}"
+        return SkippedEntry(
+            prefix,
+            rtype,
+            status,
+            reason,
+            affects_total=status in _MAY_BE_CURRENT,
+            medication=_medication_label(item),
+        )
+    return None if rtype == "MedicationStatement" else _request_skip(prefix, item, status)
+
+
+def _request_skip(prefix: str, item: Mapping[str, object], status: str) -> SkippedEntry | None:
+    """A counted MedicationRequest that is still no prescription (doNotPerform, an option)."""
+    rtype = "MedicationRequest"
+    _check_do_not_perform(item, "doNotPerform")
     if item.get("doNotPerform") is True:
         reason = "doNotPerform is true: an instruction not to give the medicine"
         return SkippedEntry(prefix, rtype, status, reason)
@@ -480,10 +590,17 @@ def from_bundle(
     match_display_name: bool = False,
     medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[Prescription]:
-    """The prescriptions of :func:`read_bundle` (errors for unknown products), as a list.
+    """The prescriptions of :func:`read_bundle`, as a list; strict about what it cannot read.
 
-    Skipped entries (non-MedicationRequests, statuses not counted, ``doNotPerform``) are
-    dropped; call :func:`read_bundle` to see them.
+    Entries that are deliberately not counted (other resources, statuses not counted,
+    ``doNotPerform``, intent ``option``) are dropped; an entry that cannot be read or names an
+    unknown medication raises, because a list of prescriptions has no place to say what was
+    left out. Call :func:`read_bundle` (and pass its result to
+    :func:`~opioidcds.calculate_ome`) to keep the rest and see every skipped entry.
+
+    Raises:
+        InvalidInputError: as :func:`read_bundle` with ``invalid_entries="error"``.
+        UnknownProductError: as :func:`read_bundle` with ``unknown_products="error"``.
     """
     return list(
         read_bundle(
@@ -493,6 +610,8 @@ def from_bundle(
             vocabulary=vocabulary,
             match_display_name=match_display_name,
             medications=medications,
+            unknown_products="error",
+            invalid_entries="error",
         ).prescriptions
     )
 
@@ -596,6 +715,113 @@ def _read_request(
         )
         result.append((path, rx))
     return result
+
+
+def _read_resource(
+    resource: Mapping[str, object],
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    *,
+    match_display_name: bool,
+    lookup: _MedicationLookup,
+) -> list[tuple[str, Prescription]]:
+    """The prescriptions of a MedicationRequest or MedicationStatement, with their paths."""
+    if resource.get("resourceType") == "MedicationStatement":
+        return _read_statement(
+            resource, catalogue, vocab, match_display_name=match_display_name, lookup=lookup
+        )
+    return _read_request(
+        resource, catalogue, vocab, match_display_name=match_display_name, lookup=lookup
+    )
+
+
+def prescriptions_from_medication_statement(
+    resource: Mapping[str, object],
+    *,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[Prescription]:
+    """Read a FHIR R4 MedicationStatement: one Prescription per dosage.
+
+    The product is read as for a MedicationRequest (``medicationCodeableConcept`` or
+    ``medicationReference``) and each ``dosage`` as a ``dosageInstruction``. A statement with no
+    dosage gives one Prescription whose dose is not known (``dose_unknown=True``): the
+    calculator lists it as not convertible and the total is a lower bound. The status is not
+    checked here (:func:`read_bundle` filters by it). Arguments as for
+    :func:`prescriptions_from_medication_request`; ``validator`` replaces the R4B
+    MedicationStatement validation.
+
+    Raises:
+        InvalidInputError: not a MedicationStatement, invalid, or a part not understood;
+            ``field`` is the FHIR path.
+        UnknownProductError: the medication is not in the catalogue or vocabulary.
+    """
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    return [
+        rx
+        for _path, rx in _read_statement(
+            resource,
+            catalogue,
+            vocab,
+            match_display_name=match_display_name,
+            lookup=_lookup(medications),
+            validator=validator,
+        )
+    ]
+
+
+def _read_statement(
+    resource: object,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    *,
+    match_display_name: bool,
+    lookup: _MedicationLookup,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+) -> list[tuple[str, Prescription]]:
+    if not isinstance(resource, Mapping):
+        raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
+    if resource.get("resourceType") != "MedicationStatement":
+        raise InvalidInputError("resourceType", "must be MedicationStatement")
+    if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
+        raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
+    (validator or _validate_statement)(resource)
+    concept, base = _medication_concept(resource, lookup, validate=validator is None)
+    medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
+    dosages = _array(resource, "dosage", "dosage")
+    if not dosages:  # a medicine the patient takes, dose not stated: listed, never zero
+        rx = _build_without_dose(medication, catalogue, vocab)
+        return [("", rx)]
+    _check_concurrent(dosages, "dosage")
+    result = []
+    for i, dosage in enumerate(dosages):
+        path = f"dosage[{i}]"
+        fields, paths = _dosage(_as_object(dosage, path), path, vocab)
+        rx = _build(
+            medication,
+            fields=fields,
+            paths=paths,
+            dosage_path=path,
+            catalogue=catalogue,
+            vocab=vocab,
+        )
+        result.append((path, rx))
+    return result
+
+
+def _build_without_dose(
+    medication: _Medication, catalogue: Catalogue | None, vocab: Vocabulary
+) -> Prescription:
+    """A Prescription of the product with ``dose_unknown`` (a statement with no dosage)."""
+    try:
+        rx = Prescription(**{**medication.fields, "dose_unknown": True})
+        resolve_prescription(rx, vocab, catalogue)
+    except InvalidInputError as exc:
+        raise InvalidInputError(medication.path, exc.rule) from None
+    return rx
 
 
 # --- referenced Medications ------------------------------------------------------------------
@@ -761,42 +987,40 @@ def _check_medication_id(medication: Mapping[str, object], reference: str) -> No
 def _validate_medication(medication: Mapping[str, object], base: str) -> None:
     """Validate a referenced Medication against fhir.resources' R4B model (paths prefixed)."""
     try:
-        from fhir.resources.R4B.medication import Medication  # noqa: PLC0415 - optional extra
-        from pydantic import ValidationError  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
-        raise ImportError(
-            "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
-        ) from exc
-    try:
-        Medication.model_validate(dict(medication))
-    except ValidationError as exc:
-        error = _fhir_error(exc, "Medication")
-        raise InvalidInputError(_join(base, error.field), error.rule) from None
-    except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
-        raise InvalidInputError(base, "is not a valid FHIR R4 Medication") from None
+        _validate_model(medication, "Medication")
+    except InvalidInputError as exc:
+        raise InvalidInputError(_join(base, exc.field), exc.rule) from None
 
 
 def _validate_r4(resource: Mapping[str, object]) -> None:
     """Validate against fhir.resources' R4B MedicationRequest; errors become FHIR paths."""
+    _validate_model(resource, "MedicationRequest")
+
+
+def _validate_statement(resource: Mapping[str, object]) -> None:
+    """Validate against fhir.resources' R4B MedicationStatement; errors become FHIR paths."""
+    _validate_model(resource, "MedicationStatement")
+
+
+def _validate_model(resource: Mapping[str, object], kind: str) -> None:
+    """Validate ``resource`` with the R4B model of ``kind`` (R4B left these three as in R4)."""
     try:
-        from fhir.resources.R4B.medicationrequest import (  # noqa: PLC0415 - optional extra
-            MedicationRequest,
-        )
         from pydantic import ValidationError  # noqa: PLC0415
+
+        module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
     except ImportError as exc:  # pragma: no cover - the dev environment has the extra
         raise ImportError(
             "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
         ) from exc
+    model = getattr(module, kind)
     try:
-        MedicationRequest.model_validate(dict(resource))
+        model.model_validate(dict(resource))
     except ValidationError as exc:
-        raise _fhir_error(exc) from None
+        raise _fhir_error(exc, kind) from None
     except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
-        raise InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest") from None
+        raise InvalidInputError("(resource)", f"is not a valid FHIR R4 {kind}") from None
 
 
 def _fhir_error(exc: object, kind: str = "MedicationRequest") -> InvalidInputError:
@@ -835,14 +1059,14 @@ def _loc_path(loc: tuple[object, ...], *, unknown_last: bool) -> str:
     return "".join(parts).lstrip(".")
 
 
-def _check_concurrent(dosages: Sequence[object]) -> None:
+def _check_concurrent(dosages: Sequence[object], key: str = "dosageInstruction") -> None:
     seen: set[str] = set()
     for i, d in enumerate(dosages):
         if isinstance(d, Mapping) and "sequence" in d:
             seen.add(str(d.get("sequence")))
             if len(seen) > 1:
                 raise InvalidInputError(
-                    f"dosageInstruction[{i}].sequence",
+                    f"{key}[{i}].sequence",
                     "sequential dosage instructions (a dose changing over time) are not read",
                 )
 
@@ -1394,6 +1618,8 @@ def _bundle_items(data: object) -> list[_BundleItem]:
         for i, item in enumerate(data):
             if not isinstance(item, Mapping):
                 raise InvalidInputError(f"[{i}]", "must be a JSON object (a FHIR resource)")
+            if not isinstance(item.get("resourceType"), str):  # not a list of FHIR resources
+                raise InvalidInputError(f"[{i}].resourceType", "is required (a string)")
             items.append((f"[{i}]", item, None))
         return items
     if not isinstance(data, Mapping):
