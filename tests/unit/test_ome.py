@@ -43,7 +43,7 @@ def test_combination_contributes_its_opioid_only() -> None:
     ("strength", "interval", "expected"),
     [
         ("25 microgram/hour", 72, "60"),  # 25 x 2.4 = 60
-        ("12 microgram/hour", 72, "28.8"),  # 12 x 2.4 = 28.8 (OA prints a rounded 30)
+        ("12 microgram/hour", 72, "28.8"),  # 12 x 2.4 = 28.8: no product, so the labelled rate
         ("25 microgram/hour", 48, "60"),  # change interval does not matter
     ],
 )
@@ -378,8 +378,8 @@ def test_format_decimal(value: str, text: str) -> None:
 def test_result_names_table_policy_and_versions() -> None:
     result = calculate_ome([REGULAR])
     assert result.table_id == "uk-opioids-aware"
-    assert result.table_version == "1.0.0"
-    assert result.table_effective_date == "2024-08-01"
+    assert result.table_version == "1.1.0"
+    assert result.table_effective_date == "2026-12-04"
     item = result.items[0]
     assert item.factor == 1
     assert item.factor_source is not None
@@ -592,7 +592,7 @@ def test_arithmetic_text_of_each_kind_of_item() -> None:
         item = calculate_ome([prescription]).items[0]
         assert item.arithmetic == arithmetic
         assert item.factor_per == per
-        assert item.factor_source in {"OA, BNF, OP", "OA, OP"}  # the row's citation ids
+        assert item.factor_source in {"OA, BNF, OP", "OA, OP, SmPC-12"}  # the row's citation ids
     cdc = calculate_ome([cases[0][0]], table="cdc-2022").items[0]
     assert cdc.factor_source == "CDC2022, CQF"
 

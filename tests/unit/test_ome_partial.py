@@ -12,11 +12,21 @@ from decimal import Decimal
 
 import pytest
 
-from opioidcds import InvalidInputError, ItemStatus, Prescription, calculate_ome
+from opioidcds import (
+    Dosage,
+    InvalidInputError,
+    ItemStatus,
+    Prescription,
+    calculate_ome,
+    parse_dosage,
+)
 
 TRAMADOL_50_CAPS = "42017811000001106"  # dm+d VMP Tramadol 50mg capsules
 DIHYDROCODEINE_30 = "39708511000001104"  # dm+d VMP Dihydrocodeine 30mg tablets
 EMIS_TRAMADOL = "ONE OR TWO TO BE TAKEN UP TO FOUR TIMES A DAY. Maximum 8 Tablets in 24 Hours"
+CAPSULES_AND_TABLETS = (
+    "TAKE ONE OR TWO CAPSULES UP TO FOUR TIMES A DAY. Maximum 8 Tablets in 24 Hours"
+)
 DIHYDROCODEINE = Prescription(
     dmd_code=DIHYDROCODEINE_30, dosage_text="ONE TO BE TAKEN FOUR TIMES A DAY"
 )
@@ -64,14 +74,15 @@ def test_a_structured_dose_in_the_other_solid_noun_is_still_refused() -> None:
 
 
 @pytest.mark.xfail(
+    not isinstance(parse_dosage(CAPSULES_AND_TABLETS), Dosage),
     strict=True,
-    reason="the dosage grammar (issue 16, branch issue-16) refuses a maximum in another noun "
-    "than the dose ('a maximum in a unit other than the dose's') before the equivalence applies",
+    reason="the dosage grammar refuses a maximum in another noun than the dose ('a maximum in "
+    "a unit other than the dose's') before the equivalence applies; the test runs in full "
+    "as soon as the grammar reads the text",
 )
 def test_capsules_with_a_maximum_in_tablets_stated_both_ways() -> None:
     # "TAKE ONE OR TWO CAPSULES ... Maximum 8 Tablets": 40 + 12 = 52, as above
-    text = "TAKE ONE OR TWO CAPSULES UP TO FOUR TIMES A DAY. Maximum 8 Tablets in 24 Hours"
-    tramadol = Prescription(dmd_code=TRAMADOL_50_CAPS, dosage_text=text)
+    tramadol = Prescription(dmd_code=TRAMADOL_50_CAPS, dosage_text=CAPSULES_AND_TABLETS)
     assert calculate_ome([tramadol, DIHYDROCODEINE]).total_mg_per_day == 52
 
 

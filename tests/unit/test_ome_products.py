@@ -101,14 +101,15 @@ def test_unknown_code_and_name_are_lookup_errors_without_the_value() -> None:
         assert "41mg" not in str(info.value)
 
 
-def test_product_without_single_strength_needs_a_mass_dose() -> None:
-    # Diamorphine 5mg powder for solution for injection: no strength string in the catalogue
+def test_powder_ampoules_count_the_amount_per_ampoule() -> None:
+    # Diamorphine 5mg powder for solution for injection ampoules (superseded VMP 322523005,
+    # fields of 34819611000001105): the amount is per ampoule (issue 18; was not convertible).
+    # 1 ampoule x 1/day = 5 mg/day x 3.3 (diamorphine injection, BNF) = 16.5
     in_units = Prescription(
         dmd_code="322523005", dose_quantity=1, dose_unit="ampoule", doses_per_day=1
     )
-    item = calculate_ome([in_units]).items[0]
-    assert item.status is ItemStatus.NOT_CONVERTIBLE
-    # 5 mg x 6/day = 30 mg x 3.3 (diamorphine injection, BNF) = 99
+    assert calculate_ome([in_units]).total_mg_per_day == Decimal("16.5")
+    # 5 mg x 6/day = 30 mg x 3.3 = 99
     in_mg = Prescription(dmd_code="322523005", dose_quantity=5, dose_unit="mg", interval_hours=4)
     assert calculate_ome([in_mg]).total_mg_per_day == Decimal(99)
 
@@ -186,15 +187,13 @@ def test_equal_concentrations_written_differently_agree() -> None:
         assert info.value.field == "prescriptions[0].strength"
 
 
-def test_product_without_single_strength_item_names_route_and_form() -> None:
-    in_units = Prescription(
-        dmd_code="322523005", dose_quantity=1, dose_unit="ampoule", doses_per_day=1
-    )
-    result = calculate_ome([in_units])
+def test_powder_in_ml_is_not_read_and_names_route_and_form() -> None:
+    # a powder's concentration depends on reconstitution: a dose in mL cannot be read; the item
+    # is listed with the rule, under the product's own name
+    in_ml = Prescription(dmd_code="322523005", dose_quantity=1, dose_unit="mL", doses_per_day=1)
+    result = calculate_ome([in_ml])
     item = result.items[0]
-    assert item.route == "injection"
-    assert item.reason is not None
-    assert item.reason.startswith("the catalogue gives no single strength for this product")
+    assert item.reason == "not read: dose_unit: a dose in mL needs a strength per volume (mg/mL)"
     assert item.drug == "VMP previous to 34819611000001105"
     assert result.complete is False
 

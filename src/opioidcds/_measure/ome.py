@@ -161,6 +161,7 @@ def calculate_ome(
         lower_bound_reasons=reasons,
         sources=record.sources if record is not None else (),
         skipped=record.skipped if record is not None else (),
+        read_notes=record.notes if record is not None else (),
         table_id=tbl.id,
         table_version=tbl.version,
         table_effective_date=tbl.file.effective_date.isoformat(),
@@ -451,19 +452,20 @@ def _convert(
         if strength is not None:
             basis += f" (a dose in mg overrides the {_strength_text(r)} strength)"
     elif strength is not None and strength.kind is StrengthKind.RATE:
-        rate = ing.amount or _ZERO
+        rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = f"{ing.name} {_fmt(rate)} microgram/hour x {schedule.text}"
+        basis = f"{ing.name} {rate_text} x {schedule.text}"
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
-        daily = (
-            schedule.quantity * dose.unit_factor * (ing.amount or _ZERO) / (schedule.per * volume)
-        )
+        per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
+        daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_strength_text(r)} x {schedule.text}"
+        basis = f"{ing.name} {_ingredient_strength(r, ing, volume)} x {schedule.text}"
+        if r.count_volume_ml is not None:
+            basis += f" of {_fmt(r.count_volume_ml)} mL each"
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
@@ -543,6 +545,46 @@ def _item(
 
 def _strength_text(r: ResolvedPrescription) -> str:
     return r.strength_text or ""
+
+
+def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> str:
+    """One ingredient's concentration, as people read it.
+
+    The product's strength text, or for a combination liquid the ingredient's own amount per
+    volume ("10 mg/5 mL").
+    """
+    if r.strength_text and len(r.ingredients) == 1:
+        return r.strength_text
+    per = "mL" if volume == _ONE else f"{_fmt(volume)} mL"
+    return f"{_fmt(ing.amount or _ZERO)} mg/{per}"
+
+
+def _patch_rate(
+    r: ResolvedPrescription, ing: ResolvedIngredient, table: ConversionTable
+) -> tuple[Decimal, str]:
+    """The rate a patch counts at, and how it reads.
+
+    The labelled rate, unless the table's row says the factor applies to the delivered rate
+    (Opioids Aware) and the product's SmPC states one (``catalogue/delivered_rates.toml``): a
+    fentanyl "12 microgram/hour" patch that releases 12.5 then counts at 12.5.
+    """
+    labelled = ing.amount or _ZERO
+    text = f"{_fmt(labelled)} microgram/hour"
+    row = table.lookup(ing.name, r.route or "")
+    product = r.product
+    if (
+        row is None
+        or row.patch_rate != "delivered"
+        or product is None
+        or product.delivered_rate is None
+        or product.delivered_rate == labelled
+    ):
+        return labelled, text
+    delivered = product.delivered_rate
+    return delivered, (
+        f"{_fmt(delivered)} microgram/hour delivered (labelled {_fmt(labelled)}; "
+        f"{product.delivered_rate_source})"
+    )
 
 
 def _fmt(value: Decimal) -> str:

@@ -90,7 +90,9 @@ class OMEResult(ResultModel):
     line's list), ``sources[i]`` is where prescription ``i`` came from (a FHIR path such as
     ``entry[1].resource.dosageInstruction[0]``) and ``skipped`` lists every entry that gave no
     prescription, with its reason; ``SkippedEntry.affects_total`` marks those that may be a
-    current opioid (the total is then a lower bound).
+    current opioid (the total is then a lower bound). ``read_notes[i]`` says how prescription
+    ``i`` was put together when that needs saying (a dose read from the dosage text with the
+    structured timing), else "".
     """
 
     total_mg_per_day: Decimal
@@ -106,6 +108,7 @@ class OMEResult(ResultModel):
     lower_bound_reasons: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     skipped: tuple[SkippedEntry, ...] = ()
+    read_notes: tuple[str, ...] = ()
 
     @property
     def is_lower_bound(self) -> bool:
@@ -127,7 +130,8 @@ class OMEResult(ResultModel):
         for item in self.items:
             where = self._source(item.prescription_index)
             number = f"{where}:" if where else f"{item.prescription_index + 1}."
-            lines.append(f"  {number} {item.explain()}")
+            note = self._read_note(item.prescription_index)
+            lines.append(f"  {number} {item.explain()}{note}")
         if not self.items:
             lines.append("  (no prescription)")
         if self.skipped:
@@ -144,6 +148,11 @@ class OMEResult(ResultModel):
             "OME is a measure of risk, not a guide to converting between opioids."
         )
         return "\n".join(lines)
+
+    def _read_note(self, index: int) -> str:
+        if 0 <= index < len(self.read_notes) and self.read_notes[index]:
+            return f" [read: {self.read_notes[index]}]"
+        return ""
 
     def _source(self, index: int) -> str:
         """Where prescription ``index`` came from, for people ("entry 2, dosage 1"), or ""."""

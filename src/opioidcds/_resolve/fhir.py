@@ -44,14 +44,16 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.products import Catalogue, load_catalogue, names_an_opioid
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
-from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
+from opioidcds._resolve.dosage import Dosage, parse_dosage
+from opioidcds._resolve.dose import default_unit, same_solid_dose
 from opioidcds._resolve.prescription import resolve_prescription
 from opioidcds._resolve.record import BundleRead, SkippedEntry, not_read_reason
 
@@ -373,7 +375,7 @@ def prescriptions_from_medication_request(
     """
     return [
         rx
-        for _path, rx in _read_request(
+        for _path, rx, _note in _read_request(
             resource,
             catalogue,
             vocabulary,
@@ -451,6 +453,7 @@ def read_bundle(
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     rxs: list[Prescription] = []
     sources: list[str] = []
+    notes: list[str] = []
     skipped: list[SkippedEntry] = []
     for prefix, item, _full_url in items:
         try:
@@ -477,10 +480,11 @@ def read_bundle(
             reason = "medication not understood (not in the catalogue or vocabulary)"
             skipped.append(_unread(prefix, item, reason, vocab))
             continue
-        for path, rx in pairs:
+        for path, rx, note in pairs:
             rxs.append(rx)
             sources.append(_join(prefix, path))
-    return BundleRead(tuple(rxs), tuple(sources), tuple(skipped))
+            notes.append(note)
+    return BundleRead(tuple(rxs), tuple(sources), tuple(skipped), tuple(notes))
 
 
 def _check_statuses(given: Collection[str], allowed: Collection[str], name: str) -> None:
@@ -671,6 +675,28 @@ def parse_rxnorm_name(name: str, vocabulary: Vocabulary | None = None) -> RxNorm
 _FhirFields = dict[str, object]
 
 
+class _Read(NamedTuple):
+    """One prescription read from a resource: its path, the Prescription, how it was read."""
+
+    path: str
+    rx: Prescription
+    note: str
+
+
+def _medication_form(
+    medication: _Medication, catalogue: Catalogue | None, vocab: Vocabulary
+) -> Form | None:
+    """The pharmaceutical form the medication names, if any (for the unit of a bare count)."""
+    code = medication.fields.get("dmd_code")
+    name = medication.fields.get("product_name")
+    form_name = medication.fields.get("form")
+    if isinstance(code, str) or isinstance(name, str):
+        cat = catalogue if catalogue is not None else load_catalogue()
+        product = cat.by_code(code) if isinstance(code, str) else cat.by_name(str(name))
+        form_name = product.form
+    return vocab.find_form(form_name) if isinstance(form_name, str) else None
+
+
 def _read_request(
     resource: object,
     catalogue: Catalogue | None,
@@ -679,7 +705,7 @@ def _read_request(
     match_display_name: bool,
     validator: Callable[[Mapping[str, object]], None] | None = None,
     lookup: _MedicationLookup | None = None,
-) -> list[tuple[str, Prescription]]:
+) -> list[_Read]:
     if not isinstance(resource, Mapping):
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
     if resource.get("resourceType") != "MedicationRequest":
@@ -696,6 +722,7 @@ def _read_request(
         )
     concept, base = _medication_concept(resource, lookup or _NO_LOOKUP, validate=validator is None)
     medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
+    form = _medication_form(medication, catalogue, vocab)
     dosages = _array(resource, "dosageInstruction", "dosageInstruction")
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
@@ -704,7 +731,7 @@ def _read_request(
     for i, dosage in enumerate(dosages):
         path = f"dosageInstruction[{i}]"
         obj = _as_object(dosage, path)
-        fields, paths = _dosage(obj, path, vocab)
+        fields, paths, note = _dosage(obj, path, vocab, form)
         rx = _build(
             medication,
             fields=fields,
@@ -713,7 +740,7 @@ def _read_request(
             catalogue=catalogue,
             vocab=vocab,
         )
-        result.append((path, rx))
+        result.append(_Read(path, rx, note))
     return result
 
 
@@ -724,7 +751,7 @@ def _read_resource(
     *,
     match_display_name: bool,
     lookup: _MedicationLookup,
-) -> list[tuple[str, Prescription]]:
+) -> list[_Read]:
     """The prescriptions of a MedicationRequest or MedicationStatement, with their paths."""
     if resource.get("resourceType") == "MedicationStatement":
         return _read_statement(
@@ -762,7 +789,7 @@ def prescriptions_from_medication_statement(
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     return [
         rx
-        for _path, rx in _read_statement(
+        for _path, rx, _note in _read_statement(
             resource,
             catalogue,
             vocab,
@@ -781,7 +808,7 @@ def _read_statement(
     match_display_name: bool,
     lookup: _MedicationLookup,
     validator: Callable[[Mapping[str, object]], None] | None = None,
-) -> list[tuple[str, Prescription]]:
+) -> list[_Read]:
     if not isinstance(resource, Mapping):
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
     if resource.get("resourceType") != "MedicationStatement":
@@ -791,15 +818,16 @@ def _read_statement(
     (validator or _validate_statement)(resource)
     concept, base = _medication_concept(resource, lookup, validate=validator is None)
     medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
+    form = _medication_form(medication, catalogue, vocab)
     dosages = _array(resource, "dosage", "dosage")
     if not dosages:  # a medicine the patient takes, dose not stated: listed, never zero
         rx = _build_without_dose(medication, catalogue, vocab)
-        return [("", rx)]
+        return [_Read("", rx, "a statement without dosage: the dose is not known")]
     _check_concurrent(dosages, "dosage")
     result = []
     for i, dosage in enumerate(dosages):
         path = f"dosage[{i}]"
-        fields, paths = _dosage(_as_object(dosage, path), path, vocab)
+        fields, paths, note = _dosage(_as_object(dosage, path), path, vocab, form)
         rx = _build(
             medication,
             fields=fields,
@@ -808,7 +836,7 @@ def _read_statement(
             catalogue=catalogue,
             vocab=vocab,
         )
-        result.append((path, rx))
+        result.append(_Read(path, rx, note))
     return result
 
 
@@ -1231,9 +1259,13 @@ def _rxnorm_medication(
 
 
 def _dosage(
-    dosage: Mapping[str, object], path: str, vocab: Vocabulary
-) -> tuple[_FhirFields, dict[str, str]]:
-    """Prescription fields of one Dosage, and the FHIR path each field came from."""
+    dosage: Mapping[str, object], path: str, vocab: Vocabulary, form: Form | None
+) -> tuple[_FhirFields, dict[str, str], str]:
+    """Prescription fields of one Dosage, the FHIR path each came from, and a note on how.
+
+    The note is empty unless the dose was put together from two parts (a dose read from the
+    text with the structured timing).
+    """
     fields: _FhirFields = {}
     paths: dict[str, str] = {}
     text = _string(dosage, "text", f"{path}.text")
@@ -1247,18 +1279,121 @@ def _dosage(
             raise InvalidInputError(
                 f"{path}.doseAndRate", "a dose (doseQuantity or doseRange) or a text is required"
             )
+        timing: _FhirFields = {}
+        timing_paths: dict[str, str] = {}
+        _timing(dosage, path, timing, timing_paths)
+        if timing:
+            note = _text_dose_with_timing(
+                text, dosage, path, form, out=(fields, paths), timing=(timing, timing_paths)
+            )
+            if note:
+                return fields, paths, note
         # text only: the dosage grammar reads all of it; no structured dose field is set
         fields["dosage_text"] = text
         for name in ("dosage_text", "dose_quantity", "dose_unit", "doses_per_day"):
             paths[name] = f"{path}.text"
-        return fields, paths
+        return fields, paths, ""
     _dose(dose_rates, f"{path}.doseAndRate", fields, paths)
     _timing(dosage, path, fields, paths)
     prn = _as_needed(dosage, path)
     if prn:
         fields["prn"] = True
     _max_per_period(dosage, path, fields, paths)
-    return fields, paths
+    return fields, paths, ""
+
+
+_FREQUENCY_FIELDS = ("doses_per_day", "doses_per_day_max", "interval_hours", "interval_hours_max")
+
+
+def _text_dose_with_timing(
+    text: str,
+    dosage: Mapping[str, object],
+    path: str,
+    form: Form | None,
+    *,
+    out: tuple[_FhirFields, dict[str, str]],
+    timing: tuple[_FhirFields, dict[str, str]],
+) -> str:
+    """A dose read from ``Dosage.text`` with the structured ``timing`` (issue 16 item 3).
+
+    An EPS MedicationRequest may carry the frequency in ``timing`` and the dose only in the
+    text ("twice a day - Oral route - One twice daily", no doseAndRate). When the grammar reads
+    a dose from the text and any frequency the text states agrees with the timing, the two are
+    combined: the dose (quantity, unit, a range) from the text, the frequency from the timing,
+    "when required" if either says so, a maximum from ``maxDosePerPeriod`` or else from the
+    text. Returns the note saying which part came from where, or "" when the text gives no dose
+    to combine (the text is then read alone, as before).
+
+    Raises:
+        InvalidInputError: (``<path>.text``) the text's frequency or maximum disagrees with the
+            structured one, or its count has no unit and the form implies none.
+    """
+    fields, paths = out
+    timing_fields, timing_paths = timing
+    parsed = parse_dosage(text)
+    if not isinstance(parsed, Dosage) or parsed.dose_quantity is None:
+        return ""
+    stated = {name: getattr(parsed, name) for name in _FREQUENCY_FIELDS}
+    stated = {name: value for name, value in stated.items() if value is not None}
+    if stated and not _same_frequency(stated, timing_fields, up_to=parsed.frequency_is_upper_limit):
+        raise InvalidInputError(f"{path}.text", "disagrees with the structured timing")
+    unit = parsed.dose_unit or default_unit(form)
+    if unit is None:
+        raise InvalidInputError(
+            f"{path}.text", "gives a count without a unit and the product's form implies none"
+        )
+    unit, unit_notes = same_solid_dose(unit, form)
+    fields.update(timing_fields)
+    paths.update(timing_paths)
+    fields["dose_quantity"] = parsed.dose_quantity
+    fields["dose_unit"] = unit
+    paths["dose_quantity"] = paths["dose_unit"] = f"{path}.text"
+    if parsed.dose_quantity_max is not None:
+        fields["dose_quantity_max"] = parsed.dose_quantity_max
+        paths["dose_quantity_max"] = f"{path}.text"
+    if _as_needed(dosage, path) or parsed.prn:
+        fields["prn"] = True
+    _max_per_period(dosage, path, fields, paths)
+    _text_maxima(parsed, path, fields, paths)
+    parts = ["dose read from the dosage text", "frequency from the structured timing"]
+    return "; ".join([*parts, *unit_notes])
+
+
+def _same_frequency(
+    stated: Mapping[str, object], timing: Mapping[str, object], *, up_to: bool
+) -> bool:
+    """Whether the text's frequency is the timing's (2 a day and every 12 hours agree).
+
+    With ``up_to`` (the text says "up to N times a day") only the highest count is compared.
+    """
+
+    def per_day(fields: Mapping[str, object]) -> tuple[object, object]:
+        low, high = fields.get("doses_per_day"), fields.get("doses_per_day_max")
+        shortest, longest = fields.get("interval_hours"), fields.get("interval_hours_max")
+        if isinstance(shortest, Decimal):
+            high = Decimal(24) / shortest
+            low = Decimal(24) / longest if isinstance(longest, Decimal) else high
+            return (low, high if high != low else None)
+        return (low, high)
+
+    text_low, text_high = per_day(stated)
+    low, high = per_day(timing)
+    if up_to:
+        return (text_high or text_low) == (high or low)
+    return (text_low, text_high) == (low, high)
+
+
+def _text_maxima(parsed: Dosage, path: str, fields: _FhirFields, paths: dict[str, str]) -> None:
+    """The text's daily maxima, where the structure has none; equal to it where it has one."""
+    for name in ("max_quantity_per_day", "max_doses_per_day"):
+        value = getattr(parsed, name)
+        if value is None:
+            continue
+        if name in fields and fields[name] != value:
+            raise InvalidInputError(f"{path}.text", f"disagrees with the structured {name}")
+        if name not in fields:
+            fields[name] = value
+            paths[name] = f"{path}.text"
 
 
 def _route(dosage: Mapping[str, object], path: str, vocab: Vocabulary) -> str | None:

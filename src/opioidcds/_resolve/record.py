@@ -55,6 +55,7 @@ class BundleRead:
     prescriptions: tuple[Prescription, ...]
     sources: tuple[str, ...]
     skipped: tuple[SkippedEntry, ...]
+    notes: tuple[str, ...] = ()  # how prescription i was read, when that needs saying, or ""
 
 
 def not_read_reason(field: str, rule: str) -> str:
