@@ -83,8 +83,7 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
         from opioidcds.population.outcomes import OVERALL  # noqa: PLC0415
     except ImportError:
         typer.echo(
-            "opioidcds: evaluate needs the 'population' extra: "
-            "pip install 'opioidcds[population]'",
+            "opioidcds: evaluate needs the 'population' extra: pip install 'opioidcds[population]'",
             err=True,
         )
         raise typer.Exit(2) from None
@@ -124,7 +123,11 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
         if s.group != OVERALL:
             continue
         t = s.wilcoxon
-        p = "" if t is None else ("cannot evaluate" if t.p_value is None else f"{t.p_value:.2g} ({t.method})")
+        p = (
+            ""
+            if t is None
+            else ("cannot evaluate" if t.p_value is None else f"{t.p_value:.2g} ({t.method})")
+        )
         table.add_row(
             s.measure.label,
             f"{s.paired} of {s.patients}",
@@ -139,4 +142,3 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
         typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
     for path in paths:
         typer.echo(f"wrote {path}")
-

@@ -63,12 +63,12 @@ def line_chart(
         f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<text x="{_LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]
-    for t in ticks:
-        parts.append(
-            f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
-            f'stroke="#ddd"/><text x="{_LEFT - 6}" y="{y(t) + 4:.1f}" font-size="11" '
-            f'text-anchor="end">{escape(_fmt(t))}</text>'
-        )
+    parts.extend(
+        f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+        f'stroke="#ddd"/><text x="{_LEFT - 6}" y="{y(t) + 4:.1f}" font-size="11" '
+        f'text-anchor="end">{escape(_fmt(t))}</text>'
+        for t in ticks
+    )
     every = max(1, n // 6)
     for i, lab in enumerate(x_labels):
         if i % every == 0 or i == n - 1:
@@ -104,10 +104,7 @@ def line_chart(
 
 
 def _polyline(points: Sequence[str], colour: str) -> str:
-    return (
-        f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" '
-        'stroke-width="2"/>'
-    )
+    return f'<polyline points="{" ".join(points)}" fill="none" stroke="{colour}" stroke-width="2"/>'
 
 
 def funnel_chart(f: Funnel) -> str:
@@ -133,17 +130,17 @@ def funnel_chart(f: Funnel) -> str:
         f'class="chart funnel" aria-label="{escape(title)}"><title>{escape(title)}</title>',
         f'<text x="{_LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
     ]
-    for t in ticks:
-        parts.append(
-            f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
-            f'stroke="#eee"/><text x="{_LEFT - 6}" y="{y(t) + 4:.1f}" font-size="11" '
-            f'text-anchor="end">{escape(_fmt(t))}</text>'
-        )
-    for n in (lo_n, (lo_n + hi_n) // 2, hi_n):
-        parts.append(
-            f'<text x="{x(n):.1f}" y="{_TOP + plot_h + 16}" font-size="11" '
-            f'text-anchor="middle">{n:,}</text>'
-        )
+    parts.extend(
+        f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '
+        f'stroke="#eee"/><text x="{_LEFT - 6}" y="{y(t) + 4:.1f}" font-size="11" '
+        f'text-anchor="end">{escape(_fmt(t))}</text>'
+        for t in ticks
+    )
+    parts.extend(
+        f'<text x="{x(n):.1f}" y="{_TOP + plot_h + 16}" font-size="11" '
+        f'text-anchor="middle">{n:,}</text>'
+        for n in (lo_n, (lo_n + hi_n) // 2, hi_n)
+    )
     parts.append(
         f'<text x="{_LEFT + plot_w / 2:.1f}" y="{_H - 8}" font-size="11" text-anchor="middle">'
         "registered patients (list size)</text>"

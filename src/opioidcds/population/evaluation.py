@@ -26,6 +26,7 @@ from opioidcds._decide.knowledge import Knowledge, default_knowledge
 from opioidcds._decide.rules import Profile
 from opioidcds._errors import InvalidInputError
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds.population.engine import screen
 from opioidcds.population.evaluation_method import EvaluationMethod, default_evaluation_method
 from opioidcds.population.funnel import Funnel, funnel
 from opioidcds.population.instruments import Instrument, ValueSet, default_instruments
@@ -118,7 +119,8 @@ def evaluate(
         months: months of the trends (default: the method's).
         value_set: an EQ-5D-5L value set loaded as data (adds the index).
         instruments: the instrument definitions (default: the bundled ``instruments/``).
-        knowledge: the knowledge bundle; profile: a local profile (thresholds).
+        knowledge: the knowledge bundle (default: the bundled rulesets and tables).
+        profile: a local profile (thresholds), as for ``screen``.
         method: the evaluation method (default: ``population_method/evaluation.toml``).
         history_from: the date from which the extract holds every opioid issue (new starts).
         strict: a questionnaire row that fails its checks is an error, not a listed problem.
@@ -137,23 +139,19 @@ def evaluate(
     sizes, size_problems = (
         read_list_sizes(list_sizes) if list_sizes is not None else (ListSizes({}, {}), ())
     )
-    final = screen_as_of = as_of
+    final = as_of
     if final is None:
-        from opioidcds.population.engine import screen  # noqa: PLC0415
-
         latest = screen(issue_df, patient_df, knowledge=kb, profile=profile)
         if latest.as_of is None:
             raise InvalidInputError("issues", "no usable issue: give as_of")
-        final = screen_as_of = latest.as_of
+        final = latest.as_of
     scored = [score_questionnaire(r, instruments=known, value_set=value_set) for r in records]
     cohort = service_cohort(
         scored, as_of=final, extract_practices=read_practices(issue_df, up_to=final)
     )
     summaries: list[MeasureSummary] = []
     changes: list[PatientChange] = []
-    dose = dose_changes(
-        cohort, issue_df, patient_df, meth, out_meth, knowledge=kb, profile=profile
-    )
+    dose = dose_changes(cohort, issue_df, patient_df, meth, out_meth, knowledge=kb, profile=profile)
     changes += dose
     summaries += summarise(dose_measure(), dose, out_meth)
     used = [known[i] for i in sorted({q.instrument.id for q in cohort.questionnaires})]
@@ -162,7 +160,7 @@ def evaluate(
             mine = prom_changes(cohort, inst, measure, meth)
             changes += mine
             summaries += summarise(measure, mine, out_meth)
-    ends = month_ends(screen_as_of, months if months is not None else meth.months)
+    ends = month_ends(final, months if months is not None else meth.months)
     trend_rows, screenings = practice_months(
         issue_df,
         patient_df,
@@ -177,18 +175,18 @@ def evaluate(
     funnels: list[Funnel] = []
     if ends:
         last = [r for r in trend_rows if r.month == ends[-1] and r.practice != ALL_PRACTICES]
-        for indicator, label, get in (
-            ("high_dose", "Patients above the high-dose threshold per 1,000 registered",
-             lambda r: r.high_dose),
-            ("long_term", "Patients on long-term opioids per 1,000 registered",
-             lambda r: r.long_term),
-        ):  # fmt: skip
-            counts = {r.practice: (get(r), r.list_size) for r in last if r.list_size is not None}
+        for indicator, label in (
+            ("high_dose", "Patients above the high-dose threshold per 1,000 registered"),
+            ("long_term", "Patients on long-term opioids per 1,000 registered"),
+        ):
+            counts = {
+                r.practice: (int(getattr(r, indicator)), r.list_size)
+                for r in last
+                if r.list_size is not None
+            }
             funnels.append(funnel(indicator, label, counts, meth))
     latest_screen = screenings[ends[-1]] if ends else None
     if latest_screen is None:
-        from opioidcds.population.engine import screen  # noqa: PLC0415
-
         latest_screen = screen(issue_df, patient_df, as_of=final, knowledge=kb, profile=profile)
     threshold = kb.bound("risk-factors", profile).binding.params.get(out_meth.high_dose_parameter)
     versions = {

@@ -66,11 +66,13 @@ def _limits(funnel: Mapping[str, object], name: str) -> tuple[tuple[Decimal, Dec
         raise KnowledgeBaseError(f"{name}: funnel.limits must be a list of [lower, upper] pairs")
     out: list[tuple[Decimal, Decimal]] = []
     for pair in raw:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise KnowledgeBaseError(f"{name}: each funnel limit is a [lower, upper] pair")
         try:
-            lo, hi = (Decimal(str(x)) for x in pair) if isinstance(pair, list) else ((), ())
+            lo, hi = Decimal(str(pair[0])), Decimal(str(pair[1]))
         except (InvalidOperation, ValueError):
             raise KnowledgeBaseError(f"{name}: funnel.limits must be decimals as text") from None
-        if not isinstance(lo, Decimal) or not 0 < lo < Decimal("0.5") or lo + hi != 1:
+        if not 0 < lo < Decimal("0.5") or lo + hi != 1:
             raise KnowledgeBaseError(f"{name}: each funnel limit pair is p, 1 - p with p < 0.5")
         out.append((lo, hi))
     return tuple(out)
@@ -103,7 +105,9 @@ def load_evaluation_method(path: str | Path) -> EvaluationMethod:
         if not section.get("citations"):
             raise KnowledgeBaseError(f"{p.name}: every section needs citations")
     if effect.get("definition") != "matched-pairs-rank-biserial":
-        raise KnowledgeBaseError(f"{p.name}: effect_size.definition must be matched-pairs-rank-biserial")
+        raise KnowledgeBaseError(
+            f"{p.name}: effect_size.definition must be matched-pairs-rank-biserial"
+        )
     if funnel.get("method") != "exact-binomial-interpolated":
         raise KnowledgeBaseError(f"{p.name}: funnel.method must be exact-binomial-interpolated")
     limits = _limits(funnel, p.name)

@@ -155,10 +155,22 @@ def patient_change_frame(ev: Evaluation) -> pl.DataFrame:
         for c in ev.changes
     ]
     schema = dict.fromkeys(
-        ("patient_id", "practice", "measure", "status", "baseline_date", "follow_up_date",
-         "baseline", "follow_up", "change", "direction", "important", "note"),
+        (
+            "patient_id",
+            "practice",
+            "measure",
+            "status",
+            "baseline_date",
+            "follow_up_date",
+            "baseline",
+            "follow_up",
+            "change",
+            "direction",
+            "important",
+            "note",
+        ),
         pl.String,
-    )  # fmt: skip
+    )
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -231,11 +243,16 @@ def evaluation_summary(ev: Evaluation) -> dict[str, object]:
                 "reason": f.reason,
                 "pooled_rate_per_1000": _text(f.target),
                 "points": [
-                    {"practice": p.practice, "count": p.count, "list_size": p.size,
-                     "rate_per_1000": str(p.rate), "position": p.position}
+                    {
+                        "practice": p.practice,
+                        "count": p.count,
+                        "list_size": p.size,
+                        "rate_per_1000": str(p.rate),
+                        "position": p.position,
+                    }
                     for p in f.points
                 ],
-            }  # fmt: skip
+            }
             for f in ev.funnels
         ],
         "problems": [{"file": p.file, "row": p.row, "reason": p.reason} for p in ev.problems],
@@ -341,10 +358,17 @@ def _trend_section(ev: Evaluation, practices: Sequence[str]) -> str:
         if r.practice in practices
     ]
     head = (
-        "practice", "month", "list size", "long-term patients", "per 1,000",
-        "median daily OME mg", "above high dose", "per 1,000", "new long-term starts",
+        "practice",
+        "month",
+        "list size",
+        "long-term patients",
+        "per 1,000",
+        "median daily OME mg",
+        "above high dose",
+        "per 1,000",
+        "new long-term starts",
         "became long-term, history too short",
-    )  # fmt: skip
+    )
     return f'<div class="charts">{charts}</div>{table(head, rows, numeric=8)}'
 
 
@@ -388,9 +412,7 @@ def _method_section(ev: Evaluation) -> str:
         else "<p>No EQ-5D-5L value set loaded: the profile (Paretian classification of change) "
         "and the EQ VAS are reported; an index needs a value set loaded as cited data.</p>"
     )
-    versions = "".join(
-        f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(ev.versions.items())
-    )
+    versions = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(ev.versions.items()))
     prov = ev.provenance
     return f"""<h2>Method</h2>
 <p>Service cohort: every patient with a questionnaire; index date: their first questionnaire.
@@ -440,14 +462,13 @@ def render_evaluation_html(ev: Evaluation) -> str:
         )
         for f in ev.funnels
     )
-    problems = table(
-        ("file", "row", "reason"), [(p.file, p.row, p.reason) for p in ev.problems]
-    )
+    problems = table(("file", "row", "reason"), [(p.file, p.row, p.reason) for p in ev.problems])
     links = "".join(
         f'<li><a href="{escape(file)}">{escape(name)}</a></li>' for name, file in pages.items()
     )
     last = ev.months[-1].strftime("%Y-%m") if ev.months else "n/a"
-    return f"""{_head(f"Service evaluation and practice trends, as of {ev.as_of.isoformat()}", ev.synthetic)}
+    title = f"Service evaluation and practice trends, as of {ev.as_of.isoformat()}"
+    return f"""{_head(title, ev.synthetic)}
 <p>As of {escape(ev.as_of.isoformat())}: {ev.cohort} patients in the service cohort,
 {ev.questionnaires_used} questionnaires used, {len(ev.problems)} input rows excluded (listed
 below). Identifiers are pseudonymous, as in the inputs.</p>

@@ -116,9 +116,16 @@ def funnel(
             raise InvalidInputError("counts", "a count must be from 0 to the list size")
     if not usable:
         return Funnel(
-            indicator, label, per, None, (), (), labels, "cannot-evaluate",
+            indicator,
+            label,
+            per,
+            None,
+            (),
+            (),
+            labels,
+            "cannot-evaluate",
             "no practice has a registered list size",
-        )  # fmt: skip
+        )
     total = sum(c for c, _ in usable.values())
     size_all = sum(n for _, n in usable.values())
     target = total / size_all
@@ -126,12 +133,17 @@ def funnel(
     for practice in sorted(usable):
         count, size = usable[practice]
         limits = tuple(
-            (lab, binomial_limit(size, target, float(lo)) * per,
-             binomial_limit(size, target, float(hi)) * per)
+            (
+                lab,
+                binomial_limit(size, target, float(lo)) * per,
+                binomial_limit(size, target, float(hi)) * per,
+            )
             for lab, (lo, hi) in zip(labels, method.funnel_limits, strict=True)
-        )  # fmt: skip
+        )
         rate = Decimal(count) * per / size
-        points.append(FunnelPoint(practice, count, size, rate, limits, _position(float(rate), limits)))
+        points.append(
+            FunnelPoint(practice, count, size, rate, limits, _position(float(rate), limits))
+        )
     lo_n = max(1, min(n for _, n in usable.values()) // 2)
     hi_n = max(n for _, n in usable.values()) * 3 // 2 + 1
     step = math.exp((math.log(hi_n) - math.log(lo_n)) / _CURVE_POINTS)
@@ -140,7 +152,10 @@ def funnel(
         (
             n,
             tuple(
-                (binomial_limit(n, target, float(lo)) * per, binomial_limit(n, target, float(hi)) * per)
+                (
+                    binomial_limit(n, target, float(lo)) * per,
+                    binomial_limit(n, target, float(hi)) * per,
+                )
                 for lo, hi in method.funnel_limits
             ),
         )

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -212,7 +213,7 @@ def _read_lookup(path: Path, score: InstrumentScore, source: InstrumentScore) ->
     if sorted(table) != expected:
         raise KnowledgeBaseError(f"{name}: needs exactly one row per raw score of '{source.id}'")
     values = [table[r] for r in expected]
-    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+    if any(b <= a for a, b in pairwise(values)):
         raise KnowledgeBaseError(f"{name}: converted scores must increase strictly")
     if values[0] < score.min or values[-1] > score.max:
         raise KnowledgeBaseError(f"{name}: converted scores outside the range of '{score.id}'")
@@ -349,7 +350,7 @@ def load_value_set(path: str | Path, instrument: Instrument | None = None) -> Va
     if set(data.decrements) != set(dims):
         raise KnowledgeBaseError(f"{p.name}: decrements must name exactly {', '.join(dims)}")
     for dim, steps in data.decrements.items():
-        if steps[0] != 0 or any(b < a for a, b in zip(steps, steps[1:], strict=False)):
+        if steps[0] != 0 or any(b < a for a, b in pairwise(steps)):
             raise KnowledgeBaseError(f"{p.name}: '{dim}' decrements must start at 0 and not fall")
     return ValueSet(
         id=data.id,

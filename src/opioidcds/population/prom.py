@@ -12,7 +12,7 @@ questionnaire. See ``docs/evaluation.md``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -214,9 +214,7 @@ def _score_one(
     return _scored(s, Fraction(converted), n, value=converted)
 
 
-def _index(
-    inst: Instrument, value_set: ValueSet, profile: ScoreResult
-) -> ScoreResult:
+def _index(inst: Instrument, value_set: ValueSet, profile: ScoreResult) -> ScoreResult:
     dims = inst.score("profile").items
     base = ScoreResult(
         score_id=INDEX_SCORE,
@@ -285,6 +283,78 @@ def score_questionnaire(
 # --- the questionnaire file ----------------------------------------------------------------
 
 
+def _cell(row: Mapping[str, object], col: str) -> str:
+    value = row.get(col)
+    return "" if value is None else str(value).strip()
+
+
+def _responses(
+    row: Mapping[str, object], inst: Instrument, present: Sequence[str]
+) -> dict[str, int | None]:
+    """The row's responses to ``inst``'s items (blank: ``None``).
+
+    Raises:
+        InvalidInputError: an answered item of another instrument, or a cell that is not a
+            whole number (the field names the column).
+    """
+    own = {i.id for i in inst.items}
+    responses: dict[str, int | None] = {}
+    for col in present:
+        cell = _cell(row, col)
+        if col not in own:
+            if cell:
+                raise InvalidInputError(
+                    col, f"answered, but not an item of {inst.short_name}: leave it blank"
+                )
+            continue
+        if not cell:
+            responses[col] = None
+        elif cell.isdigit() and cell.isascii() and len(cell) <= 4:
+            responses[col] = int(cell)
+        else:
+            it = inst.item(col)
+            raise InvalidInputError(
+                col, f"{inst.short_name} item {it.number} ({it.label}) {it.rule}"
+            )
+    return responses
+
+
+def _row_record(
+    row: Mapping[str, object], known: Mapping[str, Instrument], present: Sequence[str]
+) -> QuestionnaireRecord:
+    """One row as a checked record.
+
+    Raises:
+        InvalidInputError: the first problem of the row (the field names the column).
+    """
+    pid, when = _cell(row, "patient_id"), _cell(row, "completed_on")
+    if not pid or len(pid) > _MAX_ID:
+        raise InvalidInputError("patient_id", f"missing or longer than {_MAX_ID} characters")
+    try:
+        date = dt.date.fromisoformat(when)
+    except ValueError:
+        raise InvalidInputError("completed_on", "missing or not a date (YYYY-MM-DD)") from None
+    if date < _EARLIEST:
+        raise InvalidInputError("completed_on", f"before {_EARLIEST.isoformat()}")
+    inst = known.get(_cell(row, "instrument").lower())
+    if inst is None:
+        raise InvalidInputError(
+            "instrument", "missing or unknown: one of " + ", ".join(sorted(known))
+        )
+    practice = _cell(row, "practice_id") or None
+    if practice is not None and len(practice) > _MAX_ID:
+        raise InvalidInputError("practice_id", f"longer than {_MAX_ID} characters")
+    record = QuestionnaireRecord(
+        patient_id=pid,
+        completed_on=date,
+        instrument=inst.id,
+        responses=_responses(row, inst, present),
+        practice_id=practice,
+    )
+    _check(inst, record.responses)
+    return record
+
+
 def _row_records(
     df: pl.DataFrame, known: Mapping[str, Instrument], what: str
 ) -> tuple[list[tuple[int, QuestionnaireRecord]], list[RowProblem]]:
@@ -294,63 +364,11 @@ def _row_records(
     out: list[tuple[int, QuestionnaireRecord]] = []
     problems: list[RowProblem] = []
     for n, row in enumerate(df.iter_rows(named=True), start=1):
-
-        def text(col: str, row: dict[str, object] = row) -> str:
-            value = row.get(col)
-            return "" if value is None else str(value).strip()
-
-        pid, when, name = text("patient_id"), text("completed_on"), text("instrument").lower()
         try:
-            if not pid:
-                raise InvalidInputError("patient_id", "missing")
-            if len(pid) > _MAX_ID:
-                raise InvalidInputError("patient_id", f"longer than {_MAX_ID} characters")
-            try:
-                date = dt.date.fromisoformat(when)
-            except ValueError:
-                raise InvalidInputError("completed_on", "missing or not a date (YYYY-MM-DD)")
-            if date < _EARLIEST:
-                raise InvalidInputError("completed_on", f"before {_EARLIEST.isoformat()}")
-            inst = known.get(name)
-            if inst is None:
-                raise InvalidInputError(
-                    "instrument", "missing or unknown: one of " + ", ".join(sorted(known))
-                )
-            own = {i.id for i in inst.items}
-            responses: dict[str, int | None] = {}
-            for col in present:
-                cell = text(col)
-                if col not in own:
-                    if cell:
-                        raise InvalidInputError(
-                            col, f"answered, but not an item of {inst.short_name}: leave it blank"
-                        )
-                    continue
-                if not cell:
-                    responses[col] = None
-                elif cell.isdigit() and cell.isascii() and len(cell) <= 4:
-                    responses[col] = int(cell)
-                else:
-                    it = inst.item(col)
-                    raise InvalidInputError(
-                        col, f"{inst.short_name} item {it.number} ({it.label}) {it.rule}"
-                    )
-            practice = text("practice_id") or None
-            if practice is not None and len(practice) > _MAX_ID:
-                raise InvalidInputError("practice_id", f"longer than {_MAX_ID} characters")
-            record = QuestionnaireRecord(
-                patient_id=pid,
-                completed_on=date,
-                instrument=inst.id,
-                responses=responses,
-                practice_id=practice,
-            )
-            _check(inst, record.responses)
+            out.append((n, _row_record(row, known, present)))
         except InvalidInputError as exc:
             field = exc.field.removeprefix("responses.")
             problems.append(RowProblem(what, n, f"{field}: {exc.rule}"))
-            continue
-        out.append((n, record))
     return out, problems
 
 

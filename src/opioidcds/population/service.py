@@ -39,7 +39,7 @@ from opioidcds.population.outcomes import (
     _spread,
     signed_rank,
 )
-from opioidcds.population.prom import INDEX_SCORE, ScoredQuestionnaire
+from opioidcds.population.prom import INDEX_SCORE, ScoredQuestionnaire, exact_decimal
 
 __all__ = [
     "DOSE",
@@ -236,7 +236,7 @@ def measures_of(
             )
         )
     if value_set is not None and instrument.id == "eq-5d-5l":
-        texts = tuple(c.text for c in value_set.citations) + (f"Licence: {value_set.licence}",)
+        texts = (*(c.text for c in value_set.citations), f"Licence: {value_set.licence}")
         out.append(
             (
                 Measure(
@@ -279,6 +279,34 @@ def _paretian(base: Sequence[int], follow: Sequence[int]) -> Direction:
     return "worsened" if worse else "unchanged"
 
 
+def _pair(
+    measure: Measure, base: ScoredQuestionnaire, follow: ScoredQuestionnaire
+) -> tuple[Status, dict[str, object]]:
+    """The status and fields of one patient's baseline and follow-up questionnaire."""
+    b = base.score(measure.score or "")
+    if b.status != "scored":
+        return "baseline-not-scored", {"note": b.reason}
+    f = follow.score(measure.score or "")
+    if f.status != "scored":
+        return "follow-up-not-scored", {"note": f.reason}
+    if b.levels is not None and f.levels is not None:  # a profile
+        return "paired", {
+            "baseline_profile": b.profile,
+            "follow_up_profile": f.profile,
+            "direction": _paretian(b.levels, f.levels),
+        }
+    if b.exact is None or f.exact is None:  # pragma: no cover - a scored number has a value
+        return "baseline-not-scored", {"note": "no value"}
+    delta = exact_decimal(f.exact - b.exact)
+    return "paired", {
+        "baseline": b.value,
+        "follow_up": f.value,
+        "change": delta,
+        "direction": _direction(delta, measure.better),
+        "important": _important(delta, measure),
+    }
+
+
 def prom_changes(
     cohort: ServiceCohort, instrument: Instrument, measure: Measure, meth: EvaluationMethod
 ) -> list[PatientChange]:
@@ -292,61 +320,27 @@ def prom_changes(
         (b_from, b_to), (f_from, f_to) = _windows(cohort.index_dates[pid], meth)
         mine = sorted(by_patient.get(pid, []), key=lambda q: q.record.completed_on)
         base = next((q for q in mine if b_from <= q.record.completed_on <= b_to), None)
-        follow = next(
-            (q for q in reversed(mine) if f_from <= q.record.completed_on <= f_to), None
-        )
-        practice = cohort.practices[pid]
-
-        def change(status: Status, **kw: object) -> PatientChange:
-            return PatientChange(
-                patient_id=pid,  # noqa: B023 - used within the iteration
-                practice=practice,  # noqa: B023
+        follow = next((q for q in reversed(mine) if f_from <= q.record.completed_on <= f_to), None)
+        fields: dict[str, object] = {}
+        status: Status
+        if base is None:
+            status = "no-baseline"
+        elif follow is None:
+            status = "no-follow-up" if f_from <= cohort.as_of else "follow-up-not-due"
+            if base.score(measure.score or "").status != "scored":
+                status = "baseline-not-scored"
+                fields["note"] = base.score(measure.score or "").reason
+        else:
+            status, fields = _pair(measure, base, follow)
+        out.append(
+            PatientChange(
+                patient_id=pid,
+                practice=cohort.practices[pid],
                 measure=measure.id,
                 status=status,
-                baseline_date=None if base is None else base.record.completed_on,  # noqa: B023
-                follow_up_date=None if follow is None else follow.record.completed_on,  # noqa: B023
-                **kw,  # type: ignore[arg-type]
-            )
-
-        if base is None:
-            out.append(change("no-baseline"))
-            continue
-        b = base.score(measure.score or "")
-        if b.status != "scored":
-            out.append(change("baseline-not-scored", note=b.reason))
-            continue
-        if follow is None:
-            due = f_from <= cohort.as_of
-            out.append(change("no-follow-up" if due else "follow-up-not-due"))
-            continue
-        f = follow.score(measure.score or "")
-        if f.status != "scored":
-            out.append(change("follow-up-not-scored", note=f.reason))
-            continue
-        if measure.kind == "profile":
-            assert b.levels is not None and f.levels is not None  # noqa: S101 - scored profile
-            out.append(
-                change(
-                    "paired",
-                    baseline_profile=b.profile,
-                    follow_up_profile=f.profile,
-                    direction=_paretian(b.levels, f.levels),
-                )
-            )
-            continue
-        assert b.value is not None and f.value is not None  # noqa: S101 - scored numeric
-        assert b.exact is not None and f.exact is not None  # noqa: S101
-        from opioidcds.population.prom import exact_decimal  # noqa: PLC0415 - one helper
-
-        delta = exact_decimal(f.exact - b.exact)
-        out.append(
-            change(
-                "paired",
-                baseline=b.value,
-                follow_up=f.value,
-                change=delta,
-                direction=_direction(delta, measure.better),
-                important=_important(delta, measure),
+                baseline_date=None if base is None else base.record.completed_on,
+                follow_up_date=None if follow is None else follow.record.completed_on,
+                **fields,  # type: ignore[arg-type]
             )
         )
     return out
@@ -425,57 +419,71 @@ def dose_changes(
     wanted: dict[dt.date, set[str]] = {}
     for pid, index in cohort.index_dates.items():
         wanted.setdefault(index, set()).add(pid)
-        f = follow_dates[pid]
-        if f is not None:
-            wanted.setdefault(f, set()).add(pid)
+        later = follow_dates[pid]
+        if later is not None:
+            wanted.setdefault(later, set()).add(pid)
     rows = _screen_at(issues, patients, wanted, knowledge=knowledge, profile=profile)
-    out: list[PatientChange] = []
-    measure = dose_measure()
-    for pid in sorted(cohort.index_dates):
-        index, follow = cohort.index_dates[pid], follow_dates[pid]
-        base_row = rows.get((pid, index))
-        common = {
-            "patient_id": pid,
-            "practice": cohort.practices[pid],
-            "measure": measure.id,
-            "baseline_date": index,
-            "follow_up_date": follow,
-        }
-        current = (
-            base_row is not None
-            and base_row.status == _SCREENED
-            and base_row.scope_rule != outcomes_method.stopped_scope_rule
-            and base_row.ome_mg_per_day is not None
+    return [
+        _dose_change(
+            cohort,
+            pid,
+            rows=rows,
+            follow=follow_dates[pid],
+            meth=meth,
+            outcomes_method=outcomes_method,
         )
-        if not current or base_row is None:
-            out.append(PatientChange(status="no-opioid-at-baseline", **common))  # type: ignore[arg-type]
-            continue
-        if follow is None:
-            _, (f_from, _) = _windows(index, meth)
-            due = f_from <= cohort.as_of
-            status: Status = "no-follow-up" if due else "follow-up-not-due"
-            out.append(PatientChange(status=status, **common))  # type: ignore[arg-type]
-            continue
-        outcome = _classify(base_row, rows.get((pid, follow)), None, outcomes_method)
-        if not outcome.paired:
-            out.append(
-                PatientChange(status="lower-bound", note=outcome.note, **common)  # type: ignore[arg-type]
-            )
-            continue
-        b, f = outcome.baseline_ome, outcome.follow_up_ome or _ZERO
-        delta = f - b
-        out.append(
-            PatientChange(
-                status="paired",
-                baseline=b,
-                follow_up=f,
-                change=delta,
-                direction=_direction(delta, measure.better),
-                note="stopped: no current opioid at follow-up" if outcome.change == "stopped" else "",
-                **common,  # type: ignore[arg-type]
-            )
+        for pid in sorted(cohort.index_dates)
+    ]
+
+
+def _dose_change(
+    cohort: ServiceCohort,
+    pid: str,
+    *,
+    rows: Mapping[tuple[str, dt.date], PatientRow],
+    follow: dt.date | None,
+    meth: EvaluationMethod,
+    outcomes_method: OutcomesMethod,
+) -> PatientChange:
+    """One patient's daily OME at the index date and at ``follow`` (see :func:`dose_changes`)."""
+    index = cohort.index_dates[pid]
+    base_row = rows.get((pid, index))
+
+    def change(status: Status, **fields: object) -> PatientChange:
+        return PatientChange(
+            patient_id=pid,
+            practice=cohort.practices[pid],
+            measure=DOSE,
+            status=status,
+            baseline_date=index,
+            follow_up_date=follow,
+            **fields,  # type: ignore[arg-type]
         )
-    return out
+
+    if (
+        base_row is None
+        or base_row.status != _SCREENED
+        or base_row.scope_rule == outcomes_method.stopped_scope_rule
+        or base_row.ome_mg_per_day is None
+    ):
+        return change("no-opioid-at-baseline")
+    if follow is None:
+        _, (f_from, _) = _windows(index, meth)
+        return change("no-follow-up" if f_from <= cohort.as_of else "follow-up-not-due")
+    outcome = _classify(base_row, rows.get((pid, follow)), None, outcomes_method)
+    if not outcome.paired:
+        return change("lower-bound", note=outcome.note)
+    before, after = outcome.baseline_ome, outcome.follow_up_ome or _ZERO
+    delta = after - before
+    stopped = outcome.change == "stopped"
+    return change(
+        "paired",
+        baseline=before,
+        follow_up=after,
+        change=delta,
+        direction=_direction(delta, "lower"),
+        note="stopped: no current opioid at follow-up" if stopped else "",
+    )
 
 
 def rank_biserial(changes: Iterable[Decimal]) -> Decimal | None:
@@ -509,9 +517,7 @@ def _summary(
         group=group,
         patients=len(members),
         paired=len(paired),
-        excluded={
-            s: sum(c.status == s for c in members) for s in STATUS_TEXT if s != "paired"
-        },
+        excluded={s: sum(c.status == s for c in members) for s in STATUS_TEXT if s != "paired"},
         baseline=_spread(b for b, _ in pairs) if numeric else None,
         follow_up=_spread(f for _, f in pairs) if numeric else None,
         change=_spread(changes) if numeric else None,
@@ -522,8 +528,12 @@ def _summary(
         worsened=sum(c.direction == "worsened" for c in paired),
         unchanged=sum(c.direction == "unchanged" for c in paired),
         mixed=sum(c.direction == "mixed" for c in paired),
-        important_improved=sum(c.important == "improved" for c in paired) if has_threshold else None,
-        important_worsened=sum(c.important == "worsened" for c in paired) if has_threshold else None,
+        important_improved=sum(c.important == "improved" for c in paired)
+        if has_threshold
+        else None,
+        important_worsened=sum(c.important == "worsened" for c in paired)
+        if has_threshold
+        else None,
     )
 
 

@@ -120,7 +120,7 @@ def read_list_sizes(
 
 def _is_month(text: str) -> bool:
     try:
-        dt.datetime.strptime(text, "%Y-%m")  # noqa: DTZ007 - a calendar month, no time zone
+        dt.datetime.strptime(text, "%Y-%m")
     except ValueError:
         return False
     return len(text) == 7
@@ -187,7 +187,9 @@ def _first_opioid_issue(issues: pl.DataFrame) -> tuple[dict[str, dt.date], dt.da
     start = good.get_column("issue_date").min()
     if not opioid:
         return {}, start if isinstance(start, dt.date) else None
-    keys = pl.DataFrame(opioid, schema={"dmd_code": pl.String, "product_name": pl.String}, orient="row")
+    keys = pl.DataFrame(
+        opioid, schema={"dmd_code": pl.String, "product_name": pl.String}, orient="row"
+    )
     firsts = (
         good.join(keys, on=["dmd_code", "product_name"], how="semi", nulls_equal=True)
         .group_by("patient_id")
