@@ -89,7 +89,9 @@ def test_bpi_interference_with_four_of_seven_is_the_mean_of_the_four() -> None:
     # the answered items, not 24 / 7)
     values: dict[str, int | None] = dict.fromkeys(BPI_INTERFERENCE)
     values.update(general_activity=6, mood=7, walking=8, normal_work=3)
-    rec = QuestionnaireRecord(patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values)
+    rec = QuestionnaireRecord(
+        patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values
+    )
     result = score_questionnaire(rec).score("interference")
     assert (result.status, result.value, result.answered, result.of) == ("scored", D(6), 4, 7)
 
@@ -98,17 +100,23 @@ def test_bpi_interference_of_five_items_keeps_its_fraction() -> None:
     # 1 + 2 + 2 + 2 + 2 = 9 of five answered: 9 / 5 = 1.8; 6 answered 1,1,1,1,1,2: 7/6
     values: dict[str, int | None] = dict.fromkeys(BPI_INTERFERENCE)
     values.update(general_activity=1, mood=2, walking=2, normal_work=2, relations=2)
-    rec = QuestionnaireRecord(patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values)
+    rec = QuestionnaireRecord(
+        patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values
+    )
     assert score_questionnaire(rec).score("interference").value == D("1.8")
     values.update(general_activity=1, mood=1, walking=1, normal_work=1, relations=1, sleep=2)
-    rec = QuestionnaireRecord(patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values)
+    rec = QuestionnaireRecord(
+        patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values
+    )
     assert score_questionnaire(rec).score("interference").exact == Fraction(7, 6)
 
 
 def test_bpi_interference_with_three_of_seven_cannot_be_scored() -> None:
     values: dict[str, int | None] = dict.fromkeys(BPI_INTERFERENCE)
     values.update(general_activity=6, mood=7, walking=8)
-    rec = QuestionnaireRecord(patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values)
+    rec = QuestionnaireRecord(
+        patient_id="P1", completed_on=DAY, instrument="bpi-sf", responses=values
+    )
     result = score_questionnaire(rec).score("interference")
     assert result.status == "cannot-score"
     assert "3 of 7 items answered; at least 4 needed" in result.reason
@@ -150,9 +158,7 @@ def test_unknown_item_instrument_and_non_integer_are_errors() -> None:
     )
     with pytest.raises(InvalidInputError, match="not an item of BPI-SF"):
         score_questionnaire(rec)
-    rec = QuestionnaireRecord(
-        patient_id="P1", completed_on=DAY, instrument="phq-9", responses={}
-    )
+    rec = QuestionnaireRecord(patient_id="P1", completed_on=DAY, instrument="phq-9", responses={})
     with pytest.raises(InvalidInputError, match="unknown instrument"):
         score_questionnaire(rec)
     with pytest.raises(InvalidInputError):  # a float or a bool is not a response

@@ -95,7 +95,12 @@ def test_statuses_follow_the_windows_and_are_never_imputed() -> None:
     }  # fmt: skip
     k = next(c for c in changes if c.patient_id == "K")
     # K: (9 + 5 + 7 + 7)/4 = 7 -> (6 + 3 + 5 + 4)/4 = 4.5: change -2.5, improved (lower better)
-    assert (k.baseline, k.follow_up, k.change, k.direction) == (D(7), D("4.5"), D("-2.5"), "improved")
+    assert (k.baseline, k.follow_up, k.change, k.direction) == (
+        D(7),
+        D("4.5"),
+        D("-2.5"),
+        "improved",
+    )
     h = next(c for c in changes if c.patient_id == "H")
     assert "3 of 4 items answered" in h.note
 

@@ -251,17 +251,16 @@ def practice_months(
         for r in rows:
             groups.setdefault(where.get(r.patient_id) or NO_PRACTICE, []).append(r)
         names = sorted(set(groups) | set(list_sizes.default) | {p for p, _ in list_sizes.by_month})
-        sized = [n for n in names if list_sizes.get(n, when) is not None]
+        sizes = {n: list_sizes.get(n, when) for n in names}
+        # the pooled list only when every practice with patients has its size
+        pooled = (
+            sum(v for v in sizes.values() if v is not None)
+            if all(sizes[n] is not None for n in groups) and any(sizes.values())
+            else None
+        )
         for name in [*names, ALL_PRACTICES]:
             members = rows if name == ALL_PRACTICES else groups.get(name, [])
-            if name == ALL_PRACTICES:
-                sizes = [list_sizes.get(n, when) for n in names]
-                total_size = sum(s for s in sizes if s is not None) if sized else None
-                # the pooled rate only when every practice with patients has a list size
-                if any(list_sizes.get(n, when) is None for n in groups):
-                    total_size = None
-            else:
-                total_size = list_sizes.get(name, when)
+            total_size = pooled if name == ALL_PRACTICES else sizes[name]
             snap = _snapshot(members, outcomes_method.high_dose_rule)
             new = unknown = 0
             for r in members:
