@@ -40,7 +40,7 @@ def test_evaluate_writes_the_tables_report_and_practice_pages(demo: Path, tmp_pa
     done = runner.invoke(app, [*_args(demo, tmp_path), "--html", "--format", "csv,parquet"])
     assert done.exit_code == 0, done.output
     assert "SYN-0" not in done.output  # the terminal shows figures, never patient ids
-    assert "Daily opioid" in done.output
+    assert "Daily OME" in done.output
     assert "SYNTHETIC DATA" in done.output
     for name in ("evaluation_measures", "evaluation_patients", "trends", "funnel"):
         assert (tmp_path / f"{name}.csv").is_file()

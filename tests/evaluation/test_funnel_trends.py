@@ -123,7 +123,7 @@ def _code(name: str) -> str:
 
 def _every_28(pid: str, first: dt.date, last: dt.date, product: str, text: str, qty: str,
               practice: str) -> list[tuple[str, ...]]:  # fmt: skip
-    out = []
+    out: list[tuple[str, ...]] = []
     day = first
     while day <= last:
         out.append((pid, day.isoformat(), _code(product), qty, text, "28", practice))

@@ -34,9 +34,8 @@ def responses(draw: st.DrawFn, inst: Instrument) -> dict[str, int | None]:
     """Allowed responses of every item, each possibly blank."""
     out: dict[str, int | None] = {}
     for it in inst.items:
-        value = draw(
-            st.integers(0, (it.max - it.min) // it.step).map(lambda k, it=it: it.min + k * it.step)
-        )
+        steps = draw(st.integers(0, (it.max - it.min) // it.step))
+        value = it.min + steps * it.step
         out[it.id] = None if draw(st.booleans()) and draw(st.booleans()) else value
     return out
 

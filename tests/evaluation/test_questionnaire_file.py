@@ -64,11 +64,11 @@ def test_a_bad_row_is_excluded_and_named_without_its_value(
     assert problem.reason.startswith(reason)
     for value in cells.values():
         if value:
-            assert value not in problem.reason.removeprefix(reason.split(":")[0])
+            assert value not in problem.reason.removeprefix(reason.split(":", maxsplit=1)[0])
 
 
 def test_two_rows_of_one_patient_date_and_instrument_are_both_excluded() -> None:
-    other = GOOD[:4] + ("2",) + GOOD[5:]
+    other = (*GOOD[:4], "2", *GOOD[5:])
     records, problems = read_questionnaires(_frame([GOOD, other]))
     assert records == ()
     assert [p.row for p in problems] == [1, 2]

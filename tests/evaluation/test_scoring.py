@@ -175,7 +175,9 @@ def test_wemwbs_total_is_the_sum_of_fourteen_items() -> None:
     inst = default_instruments()["wemwbs"]
     items = [i.id for i in inst.items]
     # items 1..14 answered 1,2,3,4,5,1,2,3,4,5,1,2,3,4: sum = 15 + 15 + 10 = 40
-    values = dict(zip(items, (1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4), strict=True))
+    values: dict[str, int | None] = dict(
+        zip(items, (1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4), strict=True)
+    )
     assert _score("wemwbs", **values)["total"] == ("scored", D(40))
     assert _score("wemwbs", **dict.fromkeys(items, 5))["total"] == ("scored", D(70))
     values["cheerful"] = None  # no missing-item rule is applied

@@ -13,6 +13,7 @@ from fractions import Fraction
 import polars as pl
 import pytest
 
+from opioidcds import load_catalogue
 from opioidcds.population import (
     QuestionnaireRecord,
     default_evaluation_method,
@@ -28,8 +29,6 @@ from opioidcds.population.service import (
     service_cohort,
     summarise,
 )
-
-from opioidcds import load_catalogue
 
 D = Decimal
 AS_OF = dt.date(2026, 11, 1)
@@ -67,7 +66,7 @@ def _cohort_records() -> list[QuestionnaireRecord]:
         _bpi("I", later, (6, 2, 4, 4), "X"),  # follow-up window opens 2026-12-30: not due
         # J: first questionnaire a SWEMWBS at the index date, a BPI only later: no BPI baseline
         QuestionnaireRecord(patient_id="J", completed_on=INDEX, instrument="swemwbs",
-                            responses={"optimistic": 3}, practice_id="X"),  # fmt: skip
+                            responses={"optimistic": 3}, practice_id="X"),
         _bpi("J", FOLLOW, (6, 2, 4, 4), "X"),
     ]  # fmt: skip
 
@@ -76,7 +75,7 @@ def _severity() -> list:  # type: ignore[type-arg]
     scored = [score_questionnaire(r) for r in _cohort_records()]
     cohort = service_cohort(scored, as_of=AS_OF)
     inst = scored[0].instrument
-    measures = dict((m.id, m) for m, _ in measures_of(inst))
+    measures = {m.id: m for m, _ in measures_of(inst)}
     meth = default_evaluation_method()
     sev = prom_changes(cohort, inst, measures["bpi-sf.severity"], meth)
     inter = prom_changes(cohort, inst, measures["bpi-sf.interference"], meth)

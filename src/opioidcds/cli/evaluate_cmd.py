@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.console import Console
@@ -22,9 +22,43 @@ from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
 from opioidcds.cli.screen_cmd import parse_date
 
+if TYPE_CHECKING:
+    from opioidcds.population.evaluation import Evaluation
+    from opioidcds.population.outcomes import Spread
+
 __all__ = ["evaluate_command"]
 
 _TWO: Final = Decimal("0.01")  # display precision only: the files keep exact values
+
+
+def _spread(s: Spread | None) -> str:
+    if s is None:
+        return "no pairs"
+    return f"{s.median.quantize(_TWO)} ({s.q1.quantize(_TWO)}-{s.q3.quantize(_TWO)})"
+
+
+def _table(result: Evaluation) -> Table:
+    """The overall figures for the terminal (no patient identifiers)."""
+    from opioidcds.population.evaluation_report import p_text  # noqa: PLC0415
+    from opioidcds.population.outcomes import OVERALL  # noqa: PLC0415
+
+    title = (
+        f"Service evaluation as of {result.as_of}: {result.cohort} patients, "
+        f"{result.questionnaires_used} questionnaires"
+    )
+    table = Table(title=title)
+    for head in ("measure", "paired", "baseline median (IQR)", "follow-up median (IQR)", "p"):
+        table.add_column(head)
+    for s in result.summaries:
+        if s.group != OVERALL:
+            continue
+        if s.measure.kind == "profile":
+            spread = (f"{s.improved} better, {s.worsened} worse, {s.mixed} mixed",
+                      f"{s.unchanged} unchanged")  # fmt: skip
+        else:
+            spread = (_spread(s.baseline), _spread(s.follow_up))
+        table.add_row(s.measure.short, f"{s.paired} of {s.patients}", *spread, p_text(s.wilcoxon))
+    return table
 
 
 def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
@@ -80,7 +114,6 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
             write_evaluation,
         )
         from opioidcds.population.instruments import load_value_set  # noqa: PLC0415
-        from opioidcds.population.outcomes import OVERALL  # noqa: PLC0415
     except ImportError:
         typer.echo(
             "opioidcds: evaluate needs the 'population' extra: pip install 'opioidcds[population]'",
@@ -112,30 +145,7 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
         raise typer.Exit(fail(exc)) from None
     except OSError:
         raise typer.Exit(fail(InvalidInputError("--out", "cannot be written"))) from None
-    title = (
-        f"Service evaluation as of {result.as_of}: {result.cohort} patients, "
-        f"{result.questionnaires_used} questionnaires"
-    )
-    table = Table(title=title)
-    for head in ("measure", "paired", "baseline median", "follow-up median", "p (method)"):
-        table.add_column(head)
-    for s in result.summaries:
-        if s.group != OVERALL:
-            continue
-        t = s.wilcoxon
-        p = (
-            ""
-            if t is None
-            else ("cannot evaluate" if t.p_value is None else f"{t.p_value:.2g} ({t.method})")
-        )
-        table.add_row(
-            s.measure.label,
-            f"{s.paired} of {s.patients}",
-            "" if s.baseline is None else str(s.baseline.median.quantize(_TWO)),
-            "" if s.follow_up is None else str(s.follow_up.median.quantize(_TWO)),
-            p,
-        )
-    Console().print(table)
+    Console().print(_table(result))
     if result.problems:
         typer.echo(f"{len(result.problems)} input row(s) excluded: see problems.csv")
     if result.synthetic:

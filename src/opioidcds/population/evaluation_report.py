@@ -36,6 +36,7 @@ __all__ = [
     "evaluation_summary",
     "funnel_frame",
     "measure_frame",
+    "p_text",
     "patient_change_frame",
     "render_evaluation_html",
     "render_practice_html",
@@ -60,6 +61,11 @@ def _spread(s: Spread | None) -> str:
     if s is None:
         return "no pairs"
     return f"{_num(s.median)} ({_num(s.q1)} to {_num(s.q3)})"
+
+
+def p_text(t: SignedRank | None) -> str:
+    """A test's p-value and its method in words ("0.0021 (exact)"), or why there is none."""
+    return _p(t)
 
 
 def _p(t: SignedRank | None) -> str:

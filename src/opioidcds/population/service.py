@@ -90,7 +90,8 @@ class Measure:
     ``better``: the direction of improvement. ``kind``: ``"numeric"`` (paired test) or
     ``"profile"`` (EQ-5D-5L: Paretian classification of change, Devlin 2010).
     ``important_change``: a change of at least this size counts as important (cited).
-    ``sources``: citation texts for the scoring and the threshold.
+    ``sources``: citation texts for the scoring and the threshold; ``short``: a short name
+    for narrow displays (the terminal).
     """
 
     id: str
@@ -102,6 +103,7 @@ class Measure:
     sources: tuple[str, ...]
     instrument: str | None = None
     score: str | None = None
+    short: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +233,7 @@ def measures_of(
                     sources=cites,
                     instrument=instrument.id,
                     score=s.id,
+                    short=f"{instrument.short_name} {s.id.replace('_', ' ')}",
                 ),
                 s,
             )
@@ -249,6 +252,7 @@ def measures_of(
                     sources=texts,
                     instrument=instrument.id,
                     score=INDEX_SCORE,
+                    short=f"{instrument.short_name} index",
                 ),
                 None,
             )
@@ -364,6 +368,7 @@ def dose_measure() -> Measure:
         unit="mg/day",
         important_change=None,
         sources=DOSE_MEASURE_SOURCES,
+        short="Daily OME mg/day",
     )
 
 
