@@ -25,7 +25,7 @@ import polars as pl
 from opioidcds._decide.knowledge import Knowledge, default_knowledge
 from opioidcds._decide.rules import Profile
 from opioidcds._errors import InvalidInputError
-from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.provenance import Provenance, build, combine
 from opioidcds.population.engine import screen
 from opioidcds.population.evaluation_method import EvaluationMethod, default_evaluation_method
 from opioidcds.population.funnel import Funnel, funnel
@@ -64,7 +64,8 @@ class Evaluation:
     overall then each practice. ``changes``: per patient and measure. ``problems``: input rows
     excluded (questionnaires, list sizes) by file, row and reason (never a value).
     ``months`` / ``trends``: the month ends and the per-practice rows; ``funnels``: the
-    latest month's practice comparison. ``provenance``: of the screening at ``as_of``.
+    latest month's practice comparison. ``provenance``: every knowledge source used (the
+    screening's, the instruments', the evaluation method's and any value set's) and one hash.
     """
 
     as_of: dt.date
@@ -214,5 +215,14 @@ def evaluate(
         outcomes_method=out_meth,
         high_dose_mg_per_day=threshold if isinstance(threshold, Decimal) else None,
         versions=versions,
-        provenance=latest_screen.provenance,
+        provenance=combine(
+            latest_screen.provenance,
+            build(
+                [
+                    *(i.source for i in used),
+                    *([] if meth.source is None else [meth.source]),
+                    *([] if value_set is None else [value_set.source]),
+                ]
+            ),
+        ),
     )

@@ -17,6 +17,7 @@ from typing import Final
 from opioidcds._errors import KnowledgeBaseError
 from opioidcds._knowledge.files import read_toml_of_kind
 from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.provenance import KnowledgeSource, file_source
 
 __all__ = ["EvaluationMethod", "default_evaluation_method", "load_evaluation_method"]
 
@@ -34,7 +35,7 @@ class EvaluationMethod:
     ``new_start_washout_days``: a long-term start is new when the extract shows no opioid
     issue this many days before the first one. ``per``: rates per this many registered
     patients. ``funnel_limits``: (lower, upper) probabilities of each pair of control limits,
-    labelled ``funnel_labels``.
+    labelled ``funnel_labels``. ``source``: the file's provenance entry.
     """
 
     id: str
@@ -51,6 +52,7 @@ class EvaluationMethod:
     funnel_labels: tuple[str, ...]
     funnel_method: str
     citations: Mapping[str, str]
+    source: KnowledgeSource | None = None
 
 
 def _int(section: Mapping[str, object], key: str, name: str) -> int:
@@ -128,6 +130,7 @@ def load_evaluation_method(path: str | Path) -> EvaluationMethod:
         funnel_labels=labels,
         funnel_method="exact-binomial-interpolated",
         citations=citations,
+        source=file_source("evaluation-method", p),
     )
     if not method.baseline_window_days < method.follow_up_min_days < method.follow_up_max_days:
         raise KnowledgeBaseError(

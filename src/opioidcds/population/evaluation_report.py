@@ -449,7 +449,8 @@ administering each questionnaire needs its owner's registration or licence.</p>
 <h3>Versions</h3><ul>{versions}</ul>
 <h3>Provenance</h3><p>opioidcds {escape(prov.library_version)}; knowledge-base SHA-256
 <code>{escape(prov.knowledge_sha256)}</code> over {len(prov.knowledge)} knowledge sources
-(of the screening at the evaluation date).</p>"""
+(the screening's rulesets, tables and catalogue, the instruments, the evaluation method and any
+value set): the same inputs, library and knowledge give the same evaluation.</p>"""
 
 
 def render_evaluation_html(ev: Evaluation) -> str:

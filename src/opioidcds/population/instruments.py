@@ -30,6 +30,7 @@ from opioidcds._knowledge.files import (
     read_knowledge_file,
 )
 from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.provenance import KnowledgeSource, file_source
 
 __all__ = [
     "Instrument",
@@ -138,6 +139,7 @@ class Instrument(KnowledgeModel):
     """A loaded, checked instrument definition (see :func:`load_instrument`).
 
     ``lookups`` maps a lookup score's id to its table (whole raw score -> converted score).
+    ``source``: the file's provenance entry (SHA-256 over the file and its tables).
     """
 
     id: str
@@ -151,6 +153,7 @@ class Instrument(KnowledgeModel):
     scores: tuple[InstrumentScore, ...]
     citations: tuple[Citation, ...]
     lookups: dict[str, dict[int, Decimal]]
+    source: KnowledgeSource
 
     def item(self, item_id: str) -> InstrumentItem:
         """The item ``item_id``.
@@ -277,6 +280,11 @@ def load_instrument(path: str | Path) -> Instrument:
         scores=data.scores,
         citations=data.citations,
         lookups=lookups,
+        source=file_source(
+            "instrument",
+            p,
+            also=[p.parent / (s.table or "") for s in data.scores if s.method == "lookup"],
+        ),
     )
 
 
@@ -321,6 +329,7 @@ class ValueSet(KnowledgeModel):
     start: Decimal
     constant: Decimal
     decrements: dict[str, tuple[Decimal, Decimal, Decimal, Decimal, Decimal]]
+    source: KnowledgeSource
 
     def index(self, levels: tuple[int, ...], dimensions: tuple[str, ...]) -> Decimal:
         """The index of the profile ``levels`` (in the order of ``dimensions``), exactly."""
@@ -361,4 +370,5 @@ def load_value_set(path: str | Path, instrument: Instrument | None = None) -> Va
         start=data.start,
         constant=data.constant,
         decrements=data.decrements,
+        source=file_source("eq5d-value-set", p),
     )
