@@ -69,9 +69,9 @@ def line_chart(
         f'text-anchor="end">{escape(_fmt(t))}</text>'
         for t in ticks
     )
-    every = max(1, n // 6)
+    every = max(1, -(-(n - 1) // 5))  # about five labels, counted back from the latest
     for i, lab in enumerate(x_labels):
-        if i % every == 0 or i == n - 1:
+        if (n - 1 - i) % every == 0:
             parts.append(
                 f'<text x="{x(i):.1f}" y="{_TOP + plot_h + 16}" font-size="11" '
                 f'text-anchor="middle">{escape(lab)}</text>'
@@ -128,7 +128,7 @@ def funnel_chart(f: Funnel) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{_W}" height="{_H}" '
         f'class="chart funnel" aria-label="{escape(title)}"><title>{escape(title)}</title>',
-        f'<text x="{_LEFT}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+        f'<text x="{_LEFT}" y="16" font-size="13" font-weight="bold">{escape(f.label)}</text>',
     ]
     parts.extend(
         f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y(t):.1f}" y2="{y(t):.1f}" '

@@ -32,7 +32,7 @@ from opioidcds.population.funnel import Funnel, funnel
 from opioidcds.population.instruments import Instrument, ValueSet, default_instruments
 from opioidcds.population.outcomes import OutcomesMethod, default_outcomes_method
 from opioidcds.population.prom import read_questionnaires, score_questionnaire
-from opioidcds.population.schema import RowProblem, read_practices, read_table
+from opioidcds.population.schema import RowProblem, read_issues, read_practices, read_table
 from opioidcds.population.service import (
     MeasureSummary,
     PatientChange,
@@ -141,11 +141,11 @@ def evaluate(
         read_list_sizes(list_sizes) if list_sizes is not None else (ListSizes({}, {}), ())
     )
     final = as_of
-    if final is None:
-        latest = screen(issue_df, patient_df, knowledge=kb, profile=profile)
-        if latest.as_of is None:
+    if final is None:  # the latest usable issue, as screen() takes it
+        latest = read_issues(issue_df)[0].get_column("issue_date").max()
+        if not isinstance(latest, dt.date):
             raise InvalidInputError("issues", "no usable issue: give as_of")
-        final = latest.as_of
+        final = latest
     scored = [score_questionnaire(r, instruments=known, value_set=value_set) for r in records]
     cohort = service_cohort(
         scored, as_of=final, extract_practices=read_practices(issue_df, up_to=final)
