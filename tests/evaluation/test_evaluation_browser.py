@@ -13,39 +13,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from population.test_report_browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    FLAGS,
+from population.test_report_browser import (  # the same browser, flags and checks
     _image_stats,
-    _need_browser,
     _requests,
+    driver,
 )
 
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    _need_browser()
-    from selenium import webdriver  # noqa: PLC0415
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(60)
-    browser.set_script_timeout(60)
-    yield browser
-    browser.quit()
+__all__ = ["driver"]  # the module-scoped headless-Chromium fixture, shared
 
 
 def _cli(*args: str) -> None:

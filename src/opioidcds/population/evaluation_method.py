@@ -18,6 +18,7 @@ from opioidcds._errors import KnowledgeBaseError
 from opioidcds._knowledge.files import read_toml_of_kind
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.provenance import KnowledgeSource, file_source
+from opioidcds.population.outcomes import _int
 
 __all__ = ["EvaluationMethod", "default_evaluation_method", "load_evaluation_method"]
 
@@ -53,13 +54,6 @@ class EvaluationMethod:
     funnel_method: str
     citations: Mapping[str, str]
     source: KnowledgeSource | None = None
-
-
-def _int(section: Mapping[str, object], key: str, name: str) -> int:
-    value = section.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise KnowledgeBaseError(f"{name}: '{key}' must be a positive integer")
-    return value
 
 
 def _limits(funnel: Mapping[str, object], name: str) -> tuple[tuple[Decimal, Decimal], ...]:
