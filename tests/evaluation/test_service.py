@@ -212,3 +212,20 @@ def test_dose_at_the_index_and_follow_up_dates_by_hand() -> None:
     assert (overall.paired, overall.improved) == (2, 2)
     assert overall.wilcoxon is not None
     assert overall.wilcoxon.status == "cannot-evaluate"  # 2 pairs: never a made-up p
+
+
+def test_questionnaires_after_the_evaluation_date_are_counted_not_used() -> None:
+    q = pl.DataFrame(
+        {
+            "patient_id": ["A", "A", "B"],
+            "completed_on": [INDEX.isoformat(), FOLLOW.isoformat(), "2026-12-01"],
+            "instrument": ["bpi-sf"] * 3,
+            "worst": ["5"] * 3,
+        }
+    )
+    result = evaluate(q, _issue_rows(), as_of=AS_OF, months=1)
+    assert (result.cohort, result.questionnaires_used, result.questionnaires_after_as_of) == (
+        1,
+        2,
+        1,
+    )

@@ -60,7 +60,8 @@ __all__ = ["Evaluation", "evaluate"]
 class Evaluation:
     """The result of :func:`evaluate`.
 
-    ``summaries``: per measure (dose first, then each instrument's scores in file order),
+    ``questionnaires_after_as_of``: valid questionnaires completed after ``as_of`` (not used,
+    counted). ``summaries``: per measure (dose first, then each instrument's scores in file order),
     overall then each practice. ``changes``: per patient and measure. ``problems``: input rows
     excluded (questionnaires, list sizes) by file, row and reason (never a value).
     ``months`` / ``trends``: the month ends and the per-practice rows; ``funnels``: the
@@ -72,6 +73,7 @@ class Evaluation:
     synthetic: bool
     cohort: int
     questionnaires_used: int
+    questionnaires_after_as_of: int
     summaries: tuple[MeasureSummary, ...]
     changes: tuple[PatientChange, ...]
     problems: tuple[RowProblem, ...]
@@ -203,6 +205,7 @@ def evaluate(
         synthetic=marked_synthetic(issue_df),
         cohort=len(cohort.index_dates),
         questionnaires_used=len(cohort.questionnaires),
+        questionnaires_after_as_of=len(scored) - len(cohort.questionnaires),
         summaries=tuple(summaries),
         changes=tuple(changes),
         problems=tuple(problems) + tuple(size_problems),

@@ -238,6 +238,7 @@ def evaluation_summary(ev: Evaluation) -> dict[str, object]:
         "as_of": ev.as_of.isoformat(),
         "service_cohort": ev.cohort,
         "questionnaires_used": ev.questionnaires_used,
+        "questionnaires_after_as_of": ev.questionnaires_after_as_of,
         "measures": [_measure_row(s) for s in ev.summaries],
         "months": [m.isoformat() for m in ev.months],
         "trends": trend_frame(ev).to_dicts(),
@@ -477,8 +478,9 @@ def render_evaluation_html(ev: Evaluation) -> str:
     title = f"Service evaluation and practice trends, as of {ev.as_of.isoformat()}"
     return f"""{_head(title, ev.synthetic)}
 <p>As of {escape(ev.as_of.isoformat())}: {ev.cohort} patients in the service cohort,
-{ev.questionnaires_used} questionnaires used, {len(ev.problems)} input rows excluded (listed
-below). Identifiers are pseudonymous, as in the inputs.</p>
+{ev.questionnaires_used} questionnaires used, {ev.questionnaires_after_as_of} completed after
+the evaluation date (not used), {len(ev.problems)} input rows excluded (listed below).
+Identifiers are pseudonymous, as in the inputs.</p>
 <h2>Service evaluation: baseline against follow-up</h2>
 <p>The pilot's kind of table (seed 000): each measure's median and IQR at baseline and at
 follow-up, paired per patient, with the Wilcoxon signed-rank test.</p>
