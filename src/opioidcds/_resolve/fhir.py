@@ -726,12 +726,23 @@ def _read_request(
     dosages = _array(resource, "dosageInstruction", "dosageInstruction")
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
-    _check_concurrent(dosages)
+    return _read_dosages(dosages, "dosageInstruction", medication, form, catalogue, vocab)
+
+
+def _read_dosages(  # noqa: PLR0917 - the parts of one resource, read together
+    dosages: Sequence[object],
+    key: str,
+    medication: _Medication,
+    form: Form | None,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+) -> list[_Read]:
+    """One prescription per concurrent Dosage of ``key`` (``dosageInstruction``, ``dosage``)."""
+    _check_concurrent(dosages, key)
     result = []
     for i, dosage in enumerate(dosages):
-        path = f"dosageInstruction[{i}]"
-        obj = _as_object(dosage, path)
-        fields, paths, note = _dosage(obj, path, vocab, form)
+        path = f"{key}[{i}]"
+        fields, paths, note = _dosage(_as_object(dosage, path), path, vocab, form)
         rx = _build(
             medication,
             fields=fields,
@@ -823,21 +834,7 @@ def _read_statement(
     if not dosages:  # a medicine the patient takes, dose not stated: listed, never zero
         rx = _build_without_dose(medication, catalogue, vocab)
         return [_Read("", rx, "a statement without dosage: the dose is not known")]
-    _check_concurrent(dosages, "dosage")
-    result = []
-    for i, dosage in enumerate(dosages):
-        path = f"dosage[{i}]"
-        fields, paths, note = _dosage(_as_object(dosage, path), path, vocab, form)
-        rx = _build(
-            medication,
-            fields=fields,
-            paths=paths,
-            dosage_path=path,
-            catalogue=catalogue,
-            vocab=vocab,
-        )
-        result.append(_Read(path, rx, note))
-    return result
+    return _read_dosages(dosages, "dosage", medication, form, catalogue, vocab)
 
 
 def _build_without_dose(

@@ -86,17 +86,8 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
     Raises:
         InvalidInputError: the shape is wrong or a prescription is invalid (field path named).
     """
-    if isinstance(data, dict):
-        extra = set(data) - {"prescriptions", "description"}
-        if extra:
-            raise InvalidInputError(
-                "input", "an object may have only 'prescriptions' and 'description'"
-            )
-        data = data.get("prescriptions")
-    if not isinstance(data, list):
-        raise InvalidInputError("input", "must be a JSON list of prescriptions")
     result = []
-    for i, item in enumerate(data):
+    for i, item in enumerate(_items(data)):
         try:
             result.append(Prescription.model_validate(item))
         except InvalidInputError as exc:
