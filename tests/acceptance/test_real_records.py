@@ -22,6 +22,7 @@ from opioidcds import Dosage, OMEResult, Prescription, calculate_ome, parse_dosa
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "calculation.md"
 SCT = "http://snomed.info/sct"
 EPS_TEXT = "twice a day - Oral route - One twice daily"
+DASH_TEXT = "ONE TABLET TWICE A DAY - 12 HOURLY"
 
 
 def patch(code: str) -> Prescription:
@@ -240,6 +241,19 @@ CASES = [
         pending=(
             ""
             if isinstance(parse_dosage(EPS_TEXT), Dosage)
+            else "the dosage grammar reads this text only with the issue-16 change"
+        ),
+    ),
+    # "ONE TABLET TWICE A DAY - 12 HOURLY" (a dash joining two readings that agree), morphine
+    # 10 mg MR: 10 mg x 2/day = 20 x 1 = 20
+    Case(
+        "R19",
+        lambda: calculate_ome([Prescription(dmd_code=MORPHINE_MR_10, dosage_text=DASH_TEXT)]),
+        Decimal(20),
+        True,
+        pending=(
+            ""
+            if isinstance(parse_dosage(DASH_TEXT), Dosage)
             else "the dosage grammar reads this text only with the issue-16 change"
         ),
     ),
