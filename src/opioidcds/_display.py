@@ -5,9 +5,16 @@ Results keep exact decimals; only what people read is rounded, and a rounded fig
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Final, TypeVar
 
-__all__ = ["format_decimal"]
+__all__ = ["SEVERITY_ORDER", "format_decimal", "most_serious_first"]
+
+_T = TypeVar("_T")
+
+SEVERITY_ORDER: Final = ("critical", "warning", "info")
+"""Alert severities, most serious first: the order people see alerts in, everywhere."""
 
 _DISPLAY_PLACES = Decimal("0.01")  # display precision, not clinical: the values stay exact
 
@@ -28,3 +35,13 @@ def format_decimal(value: Decimal) -> str:
     if rounded == value:
         return f"{value.normalize():f}"
     return f"~{rounded.normalize():f}"
+
+
+def most_serious_first(items: Iterable[_T], severity: Callable[[_T], str]) -> list[_T]:
+    """``items`` ordered most serious first (:data:`SEVERITY_ORDER`), stable within a severity.
+
+    Items of the same severity keep their order (the ruleset's file order); a severity not in
+    :data:`SEVERITY_ORDER` comes last.
+    """
+    rank = {name: i for i, name in enumerate(SEVERITY_ORDER)}
+    return sorted(items, key=lambda item: rank.get(str(severity(item)), len(rank)))
