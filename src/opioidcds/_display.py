@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Final, TypeVar
 
-__all__ = ["SEVERITY_ORDER", "format_decimal", "most_serious_first"]
+__all__ = ["SEVERITY_ORDER", "citation_title", "format_decimal", "most_serious_first", "words"]
 
 _T = TypeVar("_T")
 
@@ -45,3 +45,27 @@ def most_serious_first(items: Iterable[_T], severity: Callable[[_T], str]) -> li
     """
     rank = {name: i for i, name in enumerate(SEVERITY_ORDER)}
     return sorted(items, key=lambda item: rank.get(str(severity(item)), len(rank)))
+
+
+_TITLE_MAX = 140  # characters of a citation's title shown inline; display only
+
+
+def citation_title(text: str) -> str:
+    """The short title of a citation's text, for a "Sources:" line people read.
+
+    Knowledge files write a citation as its source, then ``": "``, then the quotation or
+    detail ("MHRA Drug Safety Update, March 2020: ..."); the part before the first ``": "``
+    is the title. Without one, or when it is long, the text is cut at a word before
+    140 characters and ends with "...".
+    """
+    head = text.split(": ", 1)[0].strip()
+    if len(head) <= _TITLE_MAX:
+        return head
+    cut = head[:_TITLE_MAX].rsplit(" ", 1)[0].rstrip(",;:(")
+    return cut + "..."
+
+
+def words(name: str) -> str:
+    """A field or id written as words for people: ``"weaning_plan_recorded"`` -> "weaning plan
+    recorded" (underscores and hyphens become spaces)."""
+    return name.replace("_", " ").replace("-", " ").strip()

@@ -14,7 +14,7 @@ from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_t
 from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import OMEResult
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
-from opioidcds.cli.io import fail, read_json
+from opioidcds.cli.io import fail, fhir_hint, read_json
 
 __all__ = ["ome_command", "parse_prescriptions", "render_ome"]
 
@@ -25,23 +25,28 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
     Raises:
         InvalidInputError: the shape is wrong or a prescription is invalid (field path named).
     """
+    fhir_hint(data, "ome")
     if isinstance(data, dict):
         extra = set(data) - {"prescriptions", "description"}
         if extra:
             raise InvalidInputError(
-                "input", "an object may have only 'prescriptions' and 'description'"
+                "input",
+                "an object may have only 'prescriptions' and 'description' (remove the other "
+                "keys, or give a JSON list of prescriptions; see examples/prescriptions.json)",
             )
         data = data.get("prescriptions")
     if not isinstance(data, list):
-        raise InvalidInputError("input", "must be a JSON list of prescriptions")
+        raise InvalidInputError(
+            "input",
+            "must be a JSON list of prescriptions, or an object with 'prescriptions' "
+            "(see examples/prescriptions.json)",
+        )
     result = []
     for i, item in enumerate(data):
         try:
             result.append(Prescription.model_validate(item))
         except InvalidInputError as exc:
-            error = InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule)
-            error.args = (f"prescriptions[{i}]: {exc}",)
-            raise error from None
+            raise InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule) from None
     return result
 
 
