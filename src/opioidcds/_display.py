@@ -67,5 +67,6 @@ def citation_title(text: str) -> str:
 
 def words(name: str) -> str:
     """A field or id written as words for people: ``"weaning_plan_recorded"`` -> "weaning plan
-    recorded" (underscores and hyphens become spaces)."""
+    recorded" (underscores and hyphens become spaces).
+    """
     return name.replace("_", " ").replace("-", " ").strip()

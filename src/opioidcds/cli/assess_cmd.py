@@ -139,10 +139,14 @@ def render_alerts(alerts: list[Alert], console: Console) -> None:
 
 
 SourceArg = Annotated[str, typer.Argument(help="JSON file describing the patient, or - for stdin.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.", metavar="")]
 ProfileOpt = Annotated[
     Path | None,
-    typer.Option("--profile", help="A local profile (.toml) overriding thresholds or rules."),
+    typer.Option(
+        "--profile",
+        help="A local profile (.toml) overriding thresholds or rules.",
+        metavar="FILE",
+    ),
 ]
 
 

@@ -108,9 +108,12 @@ def _render_basis(check: AcuteCheck, console: Console) -> None:
 
 def discharge_command(
     source: Annotated[str, typer.Argument(help="JSON file of an acute episode, or - for stdin.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON.", metavar="")
+    ] = False,
     profile: Annotated[
-        Path | None, typer.Option("--profile", help="A trust profile (TOML) to apply.")
+        Path | None,
+        typer.Option("--profile", help="A trust profile (TOML) to apply.", metavar="FILE"),
     ] = None,
 ) -> None:
     """Check a discharge (or inpatient) episode against the hospital-bundle rules."""

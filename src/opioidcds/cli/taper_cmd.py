@@ -233,17 +233,24 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
 
 def taper_command(
     source: Annotated[str, typer.Argument(help="JSON request (prescriptions, options), or -.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON.", metavar="")
+    ] = False,
     html_out: Annotated[
         Path | None,
-        typer.Option("--html", help="Also write a printable HTML handout to this file."),
+        typer.Option(
+            "--html", help="Also write a printable HTML handout to this file.", metavar="FILE"
+        ),
     ] = None,
     start: Annotated[
-        str | None, typer.Option(help="Date of the first reduction (YYYY-MM-DD).")
+        str | None, typer.Option(help="Date of the first reduction (YYYY-MM-DD).", metavar="DATE")
     ] = None,
     table: Annotated[
         str,
-        typer.Option(help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path."),
+        typer.Option(
+            help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path.",
+            metavar="TABLE",
+        ),
     ] = DEFAULT_TABLE_ID,
 ) -> None:
     """Plan a gradual opioid reduction (default 10% every 2 weeks; the patient sets the pace)."""
