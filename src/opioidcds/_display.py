@@ -66,7 +66,8 @@ def citation_title(text: str) -> str:
 
 
 def words(name: str) -> str:
-    """A field or id written as words for people: ``"weaning_plan_recorded"`` -> "weaning plan
-    recorded" (underscores and hyphens become spaces).
+    """A field or id written as words for people (underscores and hyphens become spaces).
+
+    ``"weaning_plan_recorded"`` -> ``"weaning plan recorded"``.
     """
     return name.replace("_", " ").replace("-", " ").strip()
