@@ -5,11 +5,19 @@ Results keep exact decimals; only what people read is rounded, and a rounded fig
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Final, TypeVar
 
-__all__ = ["SEVERITY_ORDER", "citation_title", "format_decimal", "most_serious_first", "words"]
+__all__ = [
+    "SEVERITY_ORDER",
+    "citation_title",
+    "format_date",
+    "format_decimal",
+    "most_serious_first",
+    "words",
+]
 
 _T = TypeVar("_T")
 
@@ -71,3 +79,8 @@ def words(name: str) -> str:
     ``"weaning_plan_recorded"`` -> ``"weaning plan recorded"``.
     """
     return name.replace("_", " ").replace("-", " ").strip()
+
+
+def format_date(value: dt.date) -> str:
+    """A date as people read it in every output: "4 Jan 2027" (no leading zero)."""
+    return f"{value.day} {value:%b %Y}"

@@ -80,7 +80,7 @@ def test_assessment_explains_scope_dose_level_and_tier() -> None:
     assert "Risk level: " in text
     assert "Support tier: " in text
     assert a.tier.offer in text
-    assert text.splitlines()[-1].startswith("Basis: ruleset:")
+    assert text.splitlines()[-1].startswith("Basis: rulesets ")
     level = a.risk_level.level if a.risk_level is not None else "-"
     assert repr(a) == f"<Assessment 180 mg OME/day, risk {level}, tier {a.tier.tier}>"
 
