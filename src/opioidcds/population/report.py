@@ -31,6 +31,7 @@ from opioidcds._decide.knowledge import Knowledge, default_knowledge
 from opioidcds._decide.labels import DisplayWords, display_words
 from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
+from opioidcds._display import words as as_words
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._outputs import (
     FORMULA_START,
@@ -602,7 +603,7 @@ def render_html(
     )
     notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
     versions = "".join(
-        f"<li>{escape(k.removeprefix('ruleset:'))}: {escape(v)}</li>"
+        f"<li>{escape(as_words(k.removeprefix('ruleset:')))}: {escape(v)}</li>"
         for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
