@@ -235,7 +235,7 @@ def test_weekly_capacity_sizes_the_call_first_list(tmp_path: Path) -> None:
     assert wider.worklist == s.worklist  # capacity orders nothing
     for bad in (0, -1, True, 100_001):
         with pytest.raises(InvalidInputError, match="capacity"):
-            screen(EXAMPLE / "issues.csv", capacity=bad)  # type: ignore[arg-type]
+            screen(EXAMPLE / "issues.csv", capacity=bad)
     done = CliRunner().invoke(app, [*_screen_args(tmp_path), "--capacity", "0"])
     assert done.exit_code == 2
     assert "--capacity" in done.stderr

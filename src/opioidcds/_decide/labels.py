@@ -104,7 +104,7 @@ def display_words(knowledge: Knowledge) -> DisplayWords:
     not_listed = "Not on the worklist"
     if _BANDS in knowledge.rulesets:
         band_rs = knowledge.rulesets[_BANDS]
-        meaning = {}
+        meaning: dict[str, str] = {}
         for rule in band_rs.rules:
             out = dict(rule.outcome)
             meaning.setdefault(_text(out.get("band")), _text(out.get("reason")))

@@ -509,7 +509,7 @@ def _counts_html(screening: Screening, words: DisplayWords) -> str:
 def _worklist_rows(
     rows: Sequence[PatientRow], start: int, words: DisplayWords, labels: dict[str, str]
 ) -> list[tuple[object, ...]]:
-    out = []
+    out: list[tuple[object, ...]] = []
     for i, r in enumerate(rows, start=start):
         offer, step = _next_step(words, r)
         out.append(
