@@ -24,9 +24,9 @@ def run(args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
 def test_assess_example_readable() -> None:
     # oxycodone 40 x 2 x 1.5 = 120 mg OME/day; diazepam not counted. Present: male, older age
     # (70), benzodiazepine, depression -> 4 besides dose, dose absent (120 not > 120) -> High
-    # -> PCN service (no past substance/alcohol dependence; words, not ids). History: 7 issues from 2026-05-01
-    # (184 days to 2026-11-01): long-term. Early: 08-21 -> 09-10 is 20 of 28 days (71% < 75);
-    # 09-10 -> 10-01 is 21 of 28 (75%, not early): 1 early < 2 -> absent.
+    # -> PCN service (no past substance/alcohol dependence; words, not ids). History: 7 issues
+    # from 2026-05-01 (184 days to 2026-11-01): long-term. Early: 08-21 -> 09-10 is 20 of 28
+    # days (71% < 75); 09-10 -> 10-01 is 21 of 28 (75%, not early): 1 early < 2 -> absent.
     code, out, _ = run(["assess", str(ASSESS)])
     assert code == 0
     text = " ".join(out.split())

@@ -94,10 +94,16 @@ def _method_words(text: str) -> str:
     return "; ".join(dict.fromkeys(notes))
 
 
-def reasons(row: PatientRow, labels: dict[str, str] | None = None) -> str:
-    """The worklist row's explanation in one paragraph, in words (factor names from ``labels``)."""
+def reasons(
+    row: PatientRow, labels: dict[str, str] | None = None, *, with_band: bool = True
+) -> str:
+    """The worklist row's explanation in one paragraph, in words (factor names from ``labels``).
+
+    ``with_band=False`` leaves out the band's reason (the report shows the band and explains
+    it in the legend beside the list).
+    """
     names = labels or {}
-    parts = [row.band_reason] if row.band_reason else []
+    parts = [row.band_reason] if row.band_reason and with_band else []
     if row.status != "screened":
         return " ".join([*parts, row.scope_reason])
     if row.in_scope is False:
@@ -520,7 +526,7 @@ def _worklist_rows(
                 words.tier(r.tier),
                 words.level(r.risk_level),
                 _ome_text(r),
-                reasons(r, labels),
+                reasons(r, labels, with_band=False),
                 offer,
                 step,
             )
