@@ -83,7 +83,7 @@ def _visible(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
-def _cards() -> str:
+def _cards(folder: Path) -> str:
     sys.path.insert(0, str(ROOT / "tests"))
     try:
         from cdshooks.hooks_helpers import AsgiClient  # noqa: PLC0415 - the tests' own client
@@ -92,7 +92,8 @@ def _cards() -> str:
     from opioidcds.cdshooks.app import create_app  # noqa: PLC0415 - extra "service"
 
     request = json.loads((EXAMPLES / "cds-hooks-request.json").read_text(encoding="utf-8"))
-    response = AsgiClient(create_app()).post("/cds-services/opioidcds-order-select", json=request)
+    service = create_app(feedback=folder / "feedback.sqlite3")  # not in the working folder
+    response = AsgiClient(service).post("/cds-services/opioidcds-order-select", json=request)
     assert response.status_code == 200, response.text
     parts = []
     for card in response.json()["cards"]:
@@ -138,7 +139,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
     texts["handout"] = _visible((out / "p.html").read_text(encoding="utf-8"))
     texts["report"] = _visible((out / "report.html").read_text(encoding="utf-8"))
-    texts["cards"] = _cards()
+    texts["cards"] = _cards(out)
     return texts
 
 
