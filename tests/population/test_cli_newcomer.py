@@ -27,6 +27,7 @@ COMMANDS = (
     ["screen"],
     ["demo-data"],
     ["screen-spark"],
+    ["evaluate"],
     ["parse-dosage"],
     ["rules", "check"],
     ["rules", "explain"],

@@ -259,3 +259,38 @@ def test_progress_is_reported() -> None:
     screen(EXAMPLE / "issues.csv", progress=lambda d, t: calls.append((d, t)))
     assert calls
     assert calls[-1][0] == calls[-1][1]
+
+
+def test_evaluation_csvs_are_spreadsheet_safe_too(tmp_path: Path) -> None:
+    # the service evaluation's files follow the same rules: patient ids like a formula
+    from opioidcds.population.evaluation import evaluate  # noqa: PLC0415
+    from opioidcds.population.evaluation_report import write_evaluation  # noqa: PLC0415
+
+    folder = ROOT / "examples" / "evaluation"
+
+    def evil(name: str) -> pl.DataFrame:
+        frame = pl.read_csv(folder / name, infer_schema=False)
+        return frame.with_columns((pl.lit("=") + pl.col("patient_id")).alias("patient_id"))
+
+    ev = evaluate(
+        evil("questionnaires.csv"),
+        evil("issues.csv"),
+        patients=evil("patients.csv"),
+        list_sizes=folder / "list_sizes.csv",
+    )
+    paths = write_evaluation(ev, tmp_path, html=True)
+    csvs = [p for p in paths if p.suffix == ".csv"]
+    assert csvs
+    for path in csvs:
+        frame = pl.read_csv(path, infer_schema=False)
+        cells = [str(v) for col in frame.columns for v in frame.get_column(col).drop_nulls()]
+        assert _risky(cells) == [], path.name
+    per_patient = pl.read_csv(tmp_path / "evaluation_patients.csv", infer_schema=False)
+    assert all(v.startswith("'=SYN-") for v in per_patient.get_column("patient_id"))
+    link = tmp_path / "linked"
+    link.mkdir()
+    (link / "trends.csv").symlink_to(tmp_path / "trends.csv")
+    before = (tmp_path / "trends.csv").read_text(encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="symbolic link"):
+        write_evaluation(ev, link)
+    assert (tmp_path / "trends.csv").read_text(encoding="utf-8") == before

@@ -14,6 +14,7 @@ from opioidcds._version import __version__
 from opioidcds.cli.assess_cmd import assess_command, check_command
 from opioidcds.cli.demo_data_cmd import demo_data_command
 from opioidcds.cli.discharge_cmd import discharge_command
+from opioidcds.cli.evaluate_cmd import evaluate_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
@@ -72,6 +73,11 @@ EXAMPLES: Final = {
         "opioidcds demo-data --patients 300 --seed 2032 --out demo-practice",
         "opioidcds demo-data --patients 200000 --format parquet --out big-practice",
     ),
+    "evaluate": _examples(
+        "opioidcds evaluate examples/evaluation/questionnaires.csv examples/evaluation/issues.csv "
+        "--patients examples/evaluation/patients.csv --list-sizes "
+        "examples/evaluation/list_sizes.csv --out evaluation-out --html",
+    ),
     "screen-spark": _examples(
         "opioidcds screen-spark examples/population/issues.csv --patients "
         "examples/population/patients.csv --out spark-out --html",
@@ -99,6 +105,7 @@ app.command("serve", epilog=EXAMPLES["serve"])(serve_command)
 app.command("screen", epilog=EXAMPLES["screen"])(screen_command)
 app.command("demo-data", epilog=EXAMPLES["demo-data"])(demo_data_command)
 app.command("screen-spark", epilog=EXAMPLES["screen-spark"])(screen_spark_command)
+app.command("evaluate", epilog=EXAMPLES["evaluate"])(evaluate_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 
