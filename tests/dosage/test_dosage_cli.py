@@ -65,6 +65,6 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_table_output_is_not_rich_markup(capsys: pytest.CaptureFixture[str]) -> None:
-    assert parse_dosage_command("one tablet [/bold] twice a day [red]", False) == 1
+    assert parse_dosage_command("one [/bold] tablet twice a day [red]", False) == 1
     assert parse_dosage_command("one [twice a day]", False) == 0
     assert "[twice a day]" in capsys.readouterr().out
