@@ -484,6 +484,7 @@ _SIMPLE: dict[str, str] = {
     "hrly": "HOURLY",
     "daily": "DAILY",
     "weekly": "WEEKLY",
+    "wkly": "WEEKLY",
     "fortnightly": "FORTNIGHTLY",
     "monthly": "MONTHLY",
     "food": "FOOD",
@@ -538,6 +539,7 @@ _SIMPLE: dict[str, str] = {
 _EXPANSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "upto": (("UP", "up"), ("TO", "to")),
     "aday": (("A", "a"), ("DAY", "day")),
+    "mdu": (("AS", "as"), ("DIRECTED", "directed")),  # more dicto utendus: as directed
     "pc": (("AFTER", "after"), ("FOOD", "food")),
     "ac": (("BEFORE", "before"), ("FOOD", "food")),
 }
@@ -670,6 +672,16 @@ _DESCRIBE: dict[str, str] = {
     "COMMA": "comma or bracket",
     "STOP": "full stop",
     "DASH": "dash",
+    "NOTE": "note",
+    "REASON_NOTE": "note",
+    "SUPPLY_NOTE": "supply note",
+    "TOTAL_NOTE": "stated total",
+    "OTHER_PATCH": "note of another patch",
+    "CLOCK": "clock time",
+    "DAYNAME": "day of the week",
+    "MEALS_NIGHT": "meals and night",
+    "DOSE_UP_TO": "'up to'",
+    "SLASH": "slash",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -710,7 +722,7 @@ _Q = r"\d+(?:\.\d+)?"
 _MCG = r"(?:mcg|mcgs|micrograms?|microgrammes?|ug)"
 _PER_HOUR = r"(?:\s*/\s*(?:hr|hour|h)\b|\s+per\s+hour\b|\s*hrs?\b)?"
 _DISPENSING = (
-    r"(?:weekly|daily|fortnightly|monthly|in|as|into|via|a|the|blister|packs?|dos+et+e?s?|"
+    r"(?:weekly|wkly|daily|fortnightly|monthly|in|as|into|via|a|the|blister|packs?|dos+et+e?s?|"
     r"box(?:es)?|nomad|trays?|medipacks?|compliance|aids?|system|mds|please|every|week|"
     r"\d+\s*days?)"
 )
@@ -732,9 +744,11 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
         (  # "DISPENSE WEEKLY", "DISP WEEKLY IN DOSETTE BOX", "WEEKLY SCRIPT", "7 DAY SCRIPTS"
             ("disp", "supplied", "script", "prescription"),
             "SUPPLY_NOTE",
-            r"\b(?:please\s+)?(?:dispensed?|disp|supplied)(?:\s+" + _DISPENSING + r")+\b"
+            r"\b(?:please\s+)?(?:dispensed?|dispence|disp|supplied)(?:\s+" + _DISPENSING + r")+\b"
             r"|\b(?:weekly|daily|fortnightly|monthly|\d+\s*days?|\d+\s*weeks?|7\s*day)\s+"
-            r"(?:scripts?|prescriptions?|dispensing|dispensed?|disp)(?:\s+" + _DISPENSING + r")*\b",
+            r"(?:scripts?|prescriptions?|dispensing|dispensed?|disp)\b"
+            # "twice daily dispense weekly": "daily" is the frequency, "dispense weekly" the note
+            r"(?!\s+(?:weekly|daily|fortnightly|monthly|wkly)\b)(?:\s+" + _DISPENSING + r")*\b",
         ),
         (  # "IN BLISTER PACK", "VIA WEEKLY DOSSET BOX SYSTEM", "MEDIPACK", "NOMAD"
             ("blister", "dos", "medipack", "nomad", "mds", "compliance"),
@@ -984,6 +998,8 @@ _MERGING = frozenset(
         "_TIME",
         "OR",
         "REASON",
+        "AT",
+        "THE",
     }
 )
 _NUMBERS = frozenset({"NUMBER", "_WORDNUM"})
@@ -1004,7 +1020,9 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "AFTER": frozenset({"FOOD", "MEALS", "EACH"}),
     "WITH": frozenset({"FOOD", "MEALS", "EACH"}),
     "BEFORE": frozenset({"FOOD", "MEALS", "EACH"}),
-    "TIMEWORD": frozenset({"_TIME", "DASH", "_HYPH"}),
+    "TIMEWORD": frozenset({"_TIME", "DASH", "_HYPH", "MEALS"}),
+    "AT": frozenset({"AT"}),
+    "THE": frozenset({"THE"}),
     "BY": frozenset({"_MOUTH"}),
     "_DAYNAME": frozenset(),
 }
@@ -1185,7 +1203,11 @@ def _meals_and_night(raw: list[_Raw], types: list[str], i: int) -> int:
         if types[k] == "THE":
             k += 1
     if types[k] in ("TIMEWORD", "TIME_ABBR") and raw[k][1] == "night":  # night, bedtime, nocte
-        return k + 1 - i + (1 if types[k + 1] == "_TIME" else 0)
+        if types[k + 1] == "_TIME":  # "night time"
+            return k + 2 - i
+        if types[k + 1] in ("DASH", "_HYPH") and types[k + 2] == "_TIME":  # "bed-time"
+            return k + 3 - i
+        return k + 1 - i
     return 0
 
 
@@ -1354,9 +1376,11 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             else:
                 append(_Tok("TO", value, idx))
                 i += 1
+        elif type_ in ("AT", "THE"):  # "2 at at night": the word typed twice
+            i += 1
         elif type_ == "TIMEWORD":
             append(_Tok("TIMEWORD", value, idx))
-            if nxt == "_TIME":  # "night time"
+            if nxt in ("_TIME", "MEALS"):  # "night time", "evening meal"
                 i += 2
             elif nxt in ("DASH", "_HYPH") and types[i + 2] == "_TIME":  # "night-time"
                 i += 3
