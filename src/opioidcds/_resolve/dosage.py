@@ -367,6 +367,9 @@ _VERBS = frozenset(
         "crush",
         "break",
         "open",
+        "changing",
+        "applying",
+        "replacing",
     }
 )
 _ROUTES: dict[str, str] = {
@@ -751,7 +754,7 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
             r"(?!\s+(?:weekly|daily|fortnightly|monthly|wkly)\b)(?:\s+" + _DISPENSING + r")*\b",
         ),
         (  # "IN BLISTER PACK", "VIA WEEKLY DOSSET BOX SYSTEM", "MEDIPACK", "NOMAD"
-            ("blister", "dos", "medipack", "nomad", "mds", "compliance"),
+            ("blister", "doset", "dosset", "dossett", "medipack", "nomad", "mds", "compliance"),
             "SUPPLY_NOTE",
             r"\b(?:(?:in|via|into)\s+)?(?:(?:a|the|weekly)\s+)*(?:blister\s+packs?"
             r"|dos+et+e?\s+box(?:es)?|dos+et+e?s?|nomad(?:\s+trays?)?|medipacks?|compliance\s+aids?"
@@ -902,8 +905,9 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     phrases = _phrases(text)
     if _LETTER_DIGIT.search(text) is not None:
         for m in _GLUED.finditer(text):
-            if m.group(1) not in _GLUE_OK:
-                problems.append((_piece_at(text, m.end() - 1), "a number run into a word"))  # noqa: PERF401
+            at = _piece_at(text, m.end() - 1)
+            if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
+                problems.append((at, "a number run into a word"))
     for idx, piece in enumerate(_PIECES.findall(text)):
         if phrases and idx in phrases:
             phrase = phrases[idx]
@@ -1075,8 +1079,8 @@ _NOTE_BEFORE = frozenset(
 )
 _NOTE_AFTER_SEPARATOR = frozenset({"COMMA", "STOP", "SLASH"})
 # what may follow a note: the end, a separator, another note, or "when required" / "as
-# directed"; after "for ..." or "to ..." also a verb ("to chest or upper arm, change every 72
-# hours")
+# directed"; after "for ..." or "to ..." anything but a number ("apply one to body every 3
+# days")
 _AFTER_NOTE = frozenset(
     {
         "",
@@ -1136,8 +1140,7 @@ def _note(
             break
         k += 1
     after = types[last + 1]
-    verb_may_follow = lead in ("FOR", "TO")
-    if after not in _AFTER_NOTE and not (verb_may_follow and after in ("VERB", "TOBE")):
+    if after not in _AFTER_NOTE and (lead not in ("FOR", "TO") or after in _NUMBER_LIKE):
         # the note would run into the instruction ("ONEOR TWO EVERY NIGHT", "AVOID USING
         # EVERY DAY"): its words may be part of it, so none is read
         problems.extend(
@@ -1426,9 +1429,23 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt in _NUMBERS and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
                 append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
                 i += 4
-            elif nxt in _NUMBERS and types[i + 2] == "_RPAR":  # "(28)": a number, not the dose
-                append(_Tok("BRACKET_QTY", raw[i + 1][1], idx))
+            elif nxt in _NUMBERS and types[i + 2] == "_RPAR":
+                number = raw[i + 1][1]
+                restated = (out and out[-1].type == "NUMBER" and out[-1].value == number) or (
+                    types[i + 3] in _NUMBERS and raw[i + 3][1] == number
+                )
+                if not restated:  # "(28)": a number, not the dose; "72 (seventy-two)": the same
+                    append(_Tok("BRACKET_QTY", number, idx))
                 i += 3
+            elif (
+                nxt in _NUMBERS
+                and types[i + 2] in ("HOUR", "DAY", "WEEK")
+                and types[i + 3] == "_RPAR"
+            ):  # "every 3 days (72 hours)": the interval said again, checked like any other
+                append(_Tok("EVERY", "every", idx))
+                append(_Tok("NUMBER", raw[i + 1][1], raw[i + 1][2]))
+                append(_Tok(types[i + 2], raw[i + 2][1], raw[i + 2][2]))
+                i += 4
             else:
                 depth += 1
                 append(_Tok("COMMA", "(", idx))
@@ -1451,8 +1468,17 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
     return out
 
 
+_SEPARATORS = frozenset({"COMMA", "STOP", "AND"})
+
+
 def _tokenize(text: str, problems: list[_Problem]) -> list[_Tok]:
-    return _merge(_scan(text, problems), problems)
+    """The terminals of normalised ``text`` for the parser, separators left out.
+
+    Separators (commas, full stops, brackets, "and") only separate clauses in the grammar
+    (``_sep``); the tokenizer has used them (notes, ranges, "one and a half"), so the parser
+    does not need them, and texts that differ only in punctuation share one parse plan.
+    """
+    return [t for t in _merge(_scan(text, problems), problems) if t.type not in _SEPARATORS]
 
 
 def _describe_problems(text: str, problems: list[_Problem]) -> tuple[str, ...]:
@@ -2132,9 +2158,16 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     problems += _dose_problems(doses, limits)
     problems += _interval_problems(intervals, limits)
     # the same clause twice says nothing new ("weekly - every 7 days": one interval)
-    per_day, maxima = _unique(per_day), _unique(maxima)
-    intervals = _unique([c[:3] for c in intervals])
-    durations, supplies = _unique(durations), _unique(supplies)
+    if len(per_day) > 1:
+        per_day = _unique(per_day)
+    if len(maxima) > 1:
+        maxima = _unique(maxima)
+    if intervals:
+        intervals = _unique([c[:3] for c in intervals])
+    if len(durations) > 1:
+        durations = _unique(durations)
+    if len(supplies) > 1:
+        supplies = _unique(supplies)
     clock = [s for s in slots if ":" in s]
     if clock and len(clock) < len(slots):
         problems.append("clock times together with named times of day are not supported")
