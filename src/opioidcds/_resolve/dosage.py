@@ -201,6 +201,18 @@ class UnparsedDosage(ResultModel):
 # ---------------------------------------------------------------------------------------------
 
 _D = Decimal
+_NUMBER_MEMO: dict[str, Decimal] = {}
+
+
+def _num(text: str) -> Decimal:
+    """``Decimal(text)`` for a number of the text, memoised (decimals are immutable)."""
+    value = _NUMBER_MEMO.get(text)
+    if value is None:
+        value = Decimal(text)
+        if len(_NUMBER_MEMO) < 4096:  # noqa: PLR2004 - a bound on the memo, not clinical
+            _NUMBER_MEMO[text] = value
+    return value
+
 _WORD_NUMBERS: dict[str, int] = {
     "one": 1,
     "two": 2,
@@ -234,6 +246,7 @@ _TENS: dict[str, int] = {
 }
 _ONE_TO_NINE = frozenset(str(k) for k in range(1, 10))
 _HALF = Decimal("0.5")
+_ONE, _TWO, _THREE = Decimal(1), Decimal(2), Decimal(3)
 _HOURS_A_DAY = Decimal(24)
 _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -1553,10 +1566,10 @@ class _Build(Transformer[Token, list[_Clause]]):
 
     # amounts and units
     def amount_one(self, c: list[Token]) -> _Amount:
-        return (_D(c[0].value), None)
+        return (_num(c[0].value), None)
 
     def amount_range(self, c: list[Token]) -> _Amount:
-        return (_D(c[0].value), _D(c[-1].value))
+        return (_num(c[0].value), _num(c[-1].value))
 
     def unit(self, c: list[Token]) -> str:
         return str(c[0].value)
@@ -1577,7 +1590,7 @@ class _Build(Transformer[Token, list[_Clause]]):
         first_unit, second_unit = c[1], c[-1]
         if low[1] is not None or first_unit != second_unit:
             return ("problem", "a dose range whose two ends are not alike")
-        return ("dose", (low[0], _D(high.value)), first_unit, None, False)
+        return ("dose", (low[0], _num(high.value)), first_unit, None, False)
 
     def dose_a(self, c: list[Any]) -> _Clause:
         return ("dose", (_D(1), None), c[-1], None, False)
@@ -1586,32 +1599,32 @@ class _Build(Transformer[Token, list[_Clause]]):
         return ("dose", None, c[-1].value, None, False)
 
     def dose_strength(self, c: list[Token]) -> _Clause:
-        return ("dose", (_D(c[0].value), None), c[2].value, c[1].value, False)
+        return ("dose", (_num(c[0].value), None), c[2].value, c[1].value, False)
 
     def bracket(self, c: list[Token]) -> _Clause:
         return ("bracket", c[0].value)
 
     # frequency
     def count_once(self, _c: list[Token]) -> _Amount:
-        return (_D(1), None)
+        return (_ONE, None)
 
     def count_twice(self, _c: list[Token]) -> _Amount:
-        return (_D(2), None)
+        return (_TWO, None)
 
     def count_thrice(self, _c: list[Token]) -> _Amount:
-        return (_D(3), None)
+        return (_THREE, None)
 
     def count_times(self, c: list[Any]) -> _Amount:
         return _amount_of(c)
 
     def count_once_or_twice(self, _c: list[Token]) -> _Amount:
-        return (_D(1), _D(2))
+        return (_ONE, _TWO)
 
     def count_twice_or_thrice(self, _c: list[Token]) -> _Amount:
-        return (_D(2), _D(3))
+        return (_TWO, _THREE)
 
     def count_twice_or_n(self, c: list[Token]) -> _Amount:
-        return (_D(2), _D(c[2].value))
+        return (_TWO, _num(c[2].value))
 
     def per_day(self, _c: list[Token]) -> str:
         return "day"
@@ -1635,7 +1648,7 @@ class _Build(Transformer[Token, list[_Clause]]):
         return _per_period(c[2], c[3], up_to=True)
 
     def freq_once(self, c: list[Any]) -> _Clause:
-        return _per_period((_D(1), None), c[0], up_to=False)
+        return _per_period((_ONE, None), c[0], up_to=False)
 
     def freq_or(self, c: list[Any]) -> _Clause:
         first, second = c[0], c[-1]
@@ -1658,10 +1671,10 @@ class _Build(Transformer[Token, list[_Clause]]):
         return _per_period(c[0], period, up_to=False)
 
     def freq_up_to_abbr(self, c: list[Token]) -> _Clause:
-        return ("per_day", _D(c[-1].value), None, True)
+        return ("per_day", _num(c[-1].value), None, True)
 
     def freq_abbr(self, c: list[Token]) -> _Clause:
-        return ("per_day", _D(c[0].value), None, False)
+        return ("per_day", _num(c[0].value), None, False)
 
     def freq_every(self, c: list[Any]) -> _Clause:
         low, high = _amount_of(c)
@@ -1674,7 +1687,7 @@ class _Build(Transformer[Token, list[_Clause]]):
     def freq_every_one(self, c: list[Any]) -> _Clause:
         unit = str(c[-1])
         if unit == "DAY":
-            return ("per_day", _D(1), None, False)
+            return ("per_day", _ONE, None, False)
         factor = _HOURS_PER[unit]
         if factor is None:
             return ("problem", "a monthly interval (no fixed number of hours)")
@@ -1965,34 +1978,10 @@ _DAY_DOSE = (
 )
 
 
-def _order_problems(clauses: list[_Clause]) -> list[str]:
-    """Doses where a dose cannot be (issue 16): after the frequency, or two side by side.
-
-    A number after the frequency or time of day is not read as the dose ("ONCE A DAY :[84]",
-    "BD SIXTY", "take every day 1": often the quantity supplied) unless a verb stands right
-    before it ("every day take 1"); two doses side by side ("take one capsule one daily",
-    "1 TAB 1 DAILY") are refused (NHS England's must-not-map cases).
-    """
-    problems: list[str] = []
-    timing_seen = dose_seen = False
-    previous = last_content = ""
-    for c in clauses:
-        kind = c[0]
-        if kind == "dose":
-            if not dose_seen and timing_seen and previous != "verb":
-                problems.append(
-                    "a number after the frequency or time of day (it may be the quantity "
-                    "supplied) is not read as the dose"
-                )
-            if last_content == "dose":
-                problems.append("two doses side by side are not read")
-            dose_seen = True
-        elif kind in _TIMING:
-            timing_seen = True
-        previous = kind
-        if kind != "verb":
-            last_content = kind
-    return problems
+_DOSE_AFTER_FREQUENCY = (
+    "a number after the frequency or time of day (it may be the quantity supplied) is not "
+    "read as the dose"
+)
 
 
 _Segment = tuple[_Clause, list[str]]  # a dose and the times of day it is taken at
@@ -2096,7 +2085,7 @@ def _interval_problems(intervals: list[_Clause], limits: DosageTextLimits) -> li
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
     """Check that the clauses agree and build the result (the semantic pass)."""
     limits = _limits()
-    problems: list[str] = _order_problems(clauses)
+    problems: list[str] = []
     doses: list[_Clause] = []
     per_day: list[_Clause] = []
     intervals: list[_Clause] = []
@@ -2111,21 +2100,33 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     supply_notes: list[str] = []
     brackets: list[str] = []
     weekdays: list[tuple[str, bool]] = []
-    prn = as_directed = meals = slash = False
+    prn = as_directed = meals = slash = timed = False
+    previous = last_content = ""  # the kind of the clause before; of the last non-verb one
     for c in clauses:
         kind = c[0]
         if kind == "verb":
+            previous = kind
             continue
         if kind == "dose":
+            # where a dose cannot be (issue 16): after the frequency or time of day unless
+            # a verb stands right before it ("ONCE A DAY :[84]", "BD SIXTY", "take every day
+            # 1": often the quantity supplied), or side by side with another ("1 TAB 1 DAILY")
+            if timed and not doses and previous != "verb":
+                problems.append(_DOSE_AFTER_FREQUENCY)
+            if last_content == "dose":
+                problems.append("two doses side by side are not read")
             doses.append(c)
         elif kind == "per_day":
             per_day.append(c)
+            timed = True
         elif kind == "interval":
             intervals.append(c)
+            timed = True
         elif kind == "prn":
             prn = True
         elif kind == "time":
             slots.extend(c[1])
+            timed = True
         elif kind in ("max_qty", "max_times"):
             maxima.append(c)
         elif kind == "reason":
@@ -2143,6 +2144,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             supply_notes.append(c[1])
         elif kind == "weekday":
             weekdays.append((c[1], c[2]))
+            timed = True
         elif kind == "slash":
             slash = True
         elif kind == "duration":
@@ -2155,6 +2157,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             as_directed = True
         else:  # "problem"
             problems.append(c[1] + " is not supported")
+        previous = last_content = kind
     problems += _dose_problems(doses, limits)
     problems += _interval_problems(intervals, limits)
     # the same clause twice says nothing new ("weekly - every 7 days": one interval)
