@@ -209,9 +209,10 @@ def _num(text: str) -> Decimal:
     value = _NUMBER_MEMO.get(text)
     if value is None:
         value = Decimal(text)
-        if len(_NUMBER_MEMO) < 4096:  # noqa: PLR2004 - a bound on the memo, not clinical
+        if len(_NUMBER_MEMO) < 4096:
             _NUMBER_MEMO[text] = value
     return value
+
 
 _WORD_NUMBERS: dict[str, int] = {
     "one": 1,
@@ -1984,6 +1985,29 @@ _DOSE_AFTER_FREQUENCY = (
 )
 
 
+def _timing_key(c: _Clause) -> tuple[Any, ...]:
+    return c[:3] if c[0] in ("interval", "weekday") else c
+
+
+def _restated(clauses: list[_Clause], dose: _Clause) -> bool:
+    """Whether ``dose``, after a frequency, starts a second reading of the same frequency.
+
+    "twice a day - oral route - one twice daily" (an EPS text, issue 16) says the frequency
+    twice, the second time with the dose: the frequency or times before the dose equal those
+    after it. "EVERY MORNING TWO EVERY NIGHT" (a time without its own dose) and "BD SIXTY"
+    (nothing after) are not.
+    """
+    at = clauses.index(dose)
+    before = {_timing_key(c) for c in clauses[:at] if c[0] in _TIMING}
+    after: set[tuple[Any, ...]] = set()
+    for c in clauses[at + 1 :]:
+        if c[0] == "dose":
+            break
+        if c[0] in _TIMING:
+            after.add(_timing_key(c))
+    return bool(before) and before == after
+
+
 _Segment = tuple[_Clause, list[str]]  # a dose and the times of day it is taken at
 
 
@@ -2111,7 +2135,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             # where a dose cannot be (issue 16): after the frequency or time of day unless
             # a verb stands right before it ("ONCE A DAY :[84]", "BD SIXTY", "take every day
             # 1": often the quantity supplied), or side by side with another ("1 TAB 1 DAILY")
-            if timed and not doses and previous != "verb":
+            if timed and not doses and previous != "verb" and not _restated(clauses, c):
                 problems.append(_DOSE_AFTER_FREQUENCY)
             if last_content == "dose":
                 problems.append("two doses side by side are not read")
