@@ -615,6 +615,7 @@ for _reason, _words in (
     ),
     ("a dose that depends on a measurement", "according depending dependent sliding inr"),
     ("days of the week", "weekend weekends weekday weekdays"),
+    ("a fraction in words other than a half", "quarter quarters third thirds"),
     ("a total dose", "total"),
     ("a number or date left out of the record", "non-numeric date"),
     (
@@ -622,7 +623,7 @@ for _reason, _words in (
         "drop drops pump pumps unit units iu mmol litre litres liter liters l cc scoop scoops "
         "measure measures capful capfuls application applications bottle bottles sheet sheets "
         "stick sticks nebule nebules injection injections pen pens pack packs packet packets "
-        "blister blisters quarter",
+        "blister blisters",
     ),
 ):
     for _w in _words.split():
