@@ -113,6 +113,11 @@ def daily(d: Dosage | UnparsedDosage) -> Daily | None:
     return Daily(avg, top)
 
 
+def _fmt(value: Decimal | float) -> str:
+    """A daily amount as the exceptions file writes it: at most 6 significant digits."""
+    return f"{float(value):.6g}"
+
+
 def _close(a: Decimal, b: float) -> bool:
     return abs(float(a) - b) < _TOLERANCE
 
@@ -130,7 +135,9 @@ class Measurement:
     agree_strict: int = 0
     patch_labelled_and_read: int = 0
     patch_agree: int = 0
-    disagreements: dict[str, str] = field(default_factory=dict)  # text -> "reading vs label"
+    disagreements: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # text -> (reading, label)
     unread_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -183,7 +190,7 @@ def measure(
         if _close(amount.avg, label) or _close(amount.max, label):
             m.agree += 1
         else:
-            m.disagreements[row["text"]] = f"{amount.avg:g}/{amount.max:g} vs {label:g}"
+            m.disagreements[row["text"]] = (f"{_fmt(amount.avg)}/{_fmt(amount.max)}", _fmt(label))
         strict = amount.avg if label_avg is not None else amount.max
         m.agree_strict += _close(strict, label)
     return m
@@ -205,8 +212,8 @@ def _patch(m: Measurement, row: dict[str, Any], result: Dosage | UnparsedDosage)
         m.patch_agree += 1
     else:
         m.disagreements[row["text"]] = (
-            f"every {hours} h x {count} vs every {labels['PatchInterval']} h x "
-            f"{labels['NumberOfPatchesPerUse']}"
+            f"every {hours} h x {count}",
+            f"every {labels['PatchInterval']} h x {labels['NumberOfPatchesPerUse']}",
         )
 
 
