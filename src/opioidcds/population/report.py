@@ -24,7 +24,7 @@ from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds.population._html import CSS, bars, table
-from opioidcds.population.engine import PatientRow, Screening
+from opioidcds.population.engine import PatientRow, Screening, dose_sources_line
 from opioidcds.population.outcomes import Outcomes, default_outcomes_method
 from opioidcds.population.outcomes_report import (
     NO_BASELINE,
@@ -400,6 +400,7 @@ in priority order, with the reasons. Every row is an offer of support to review 
 person, not an order. Identifiers are pseudonymous, as in the extract.</p>
 <h2>Summary</h2>
 {table(("", "count"), summary_rows, numeric=1)}
+<p class="note">{escape(dose_sources_line(c))}</p>
 <h2>Support tiers</h2>
 {bars("Patients by support tier", tiers)}
 {table(("tier", "patients"), tiers, numeric=1)}
