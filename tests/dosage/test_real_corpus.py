@@ -36,9 +36,9 @@ _BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_dosage
 
 # The floors: what issue 16 reached on the development half (2026-12-05); a regression below
 # either fails. Raise them when the reader improves; never lower them without a review.
-COVERAGE_FLOOR = 0.676  # 11,440 of 16,908 texts read to a daily amount (67.7%)
-AGREEMENT_FLOOR = 0.981  # 11,009 of 11,212 labelled readings agree (98.19%)
-AGREEMENT_WHERE_LABEL_RIGHT_FLOOR = 0.996  # 99.63%: the reviewed label errors set aside
+COVERAGE_FLOOR = 0.683  # 11,551 of 16,908 texts read to a daily amount (68.3%)
+AGREEMENT_FLOOR = 0.981  # 11,115 of 11,321 labelled readings agree (98.18%)
+AGREEMENT_WHERE_LABEL_RIGHT_FLOOR = 0.996  # 99.62%: the reviewed label errors set aside
 
 _CLASSES_LABEL_WRONG = ("label-", "patch-label")
 _CLASSES_OTHER = ("convention-", "unit")

@@ -536,6 +536,7 @@ _SIMPLE: dict[str, str] = {
     "route": "_DROP",  # "oral route"
     "&": "AND",
     "*": "_DROP",
+    "#": "_DROP",
     "reqd": "REQUIRED",
     "req": "REQUIRED",
     "am": "_AMPM",
@@ -762,7 +763,9 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
         (  # "DISPENSE WEEKLY", "DISP WEEKLY IN DOSETTE BOX", "WEEKLY SCRIPT", "7 DAY SCRIPTS"
             ("disp", "supplied", "script", "prescription"),
             "SUPPLY_NOTE",
-            r"\b(?:please\s+)?(?:dispensed?|dispence|disp|supplied)(?:\s+" + _DISPENSING + r")+\b"
+            r"\b(?:to\s+be\s+)?(?:please\s+)?(?:dispensed?|dispence|disp|supplied)(?:\s+"
+            + _DISPENSING
+            + r")+\b"
             r"|\b(?:weekly|daily|fortnightly|monthly|\d+\s*days?|\d+\s*weeks?|7\s*day)\s+"
             r"(?:scripts?|prescriptions?|dispensing|dispensed?|disp)\b"
             # "twice daily dispense weekly": "daily" is the frequency, "dispense weekly" the note
@@ -1086,6 +1089,8 @@ _NOTE_BEFORE = frozenset(
         "IN",
         "ON",
         "WITH",
+        "THIS",
+        "IS",
         "REASON",
         "FOOD",
         "DRUG",
@@ -1317,7 +1322,7 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             )
             if amount_before and nxt in _NUMBER_LIKE:
                 append(_Tok("DASH", "-", idx))
-            elif type_ == "DASH":
+            else:
                 append(_Tok("COMMA", "-", idx))
             i += 1
         elif type_ == "FOR":
@@ -1766,6 +1771,9 @@ class _Build(Transformer[Token, list[_Clause]]):
         low, high = _amount_of(c)
         return ("duration", low, high, _DURATION_UNIT[str(c[-1])])
 
+    def duration_bare(self, c: list[Any]) -> _Clause:
+        return ("duration_bare", _num(c[0].value), None, _DURATION_UNIT[str(c[-1])])
+
     def duration_a(self, c: list[Any]) -> _Clause:
         return ("duration", _D(1), None, _DURATION_UNIT[str(c[-1])])
 
@@ -1980,6 +1988,9 @@ _DAY_DOSE = (
 )
 
 
+_AFTER_BARE_DURATION = frozenset(
+    {"note", "reason", "supply_note", "supply", "prn", "food", "meals", "route", "bracket", "verb"}
+)
 _DOSE_AFTER_FREQUENCY = (
     "a number after the frequency or time of day (it may be the quantity supplied) is not "
     "read as the dose"
@@ -2127,7 +2138,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     weekdays: list[tuple[str, bool]] = []
     prn = as_directed = meals = slash = timed = False
     previous = last_content = ""  # the kind of the clause before; of the last non-verb one
-    for c in clauses:
+    for index, c in enumerate(clauses):
         kind = c[0]
         if kind == "verb":
             previous = kind
@@ -2174,6 +2185,13 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             slash = True
         elif kind == "duration":
             durations.append(c)
+        elif kind == "duration_bare":  # "twice a day 7 days": only at the end of the text
+            if any(later[0] not in _AFTER_BARE_DURATION for later in clauses[index + 1 :]):
+                problems.append(
+                    "a number of days without 'for' before the rest of the instruction "
+                    "('3 days a week'?) is not supported"
+                )
+            durations.append(("duration", *c[1:]))
         elif kind == "supply":
             supplies.append(c)
         elif kind == "bracket":
