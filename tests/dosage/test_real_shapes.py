@@ -128,6 +128,15 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         {"dose_quantity": D(1), "doses_per_day": D(3), "administration_notes": ("after food",)},
     ),
     ("2PUF TWICE A DAY", "CPRD", {"dose_quantity": D(2), "dose_unit": "actuation"}),
+    # a hyphen inside a word separates ("tds-bacterial infection": 1 x 3 and a note)
+    ("1 TDS-BACTERIAL INFECTION", "CPRD", {"dose_quantity": D(1), "doses_per_day": D(3)}),
+    # a number of days at the end is how long, not how often: 2 x 2 a day, for 7 days
+    (
+        "2 TWICE A DAY 7 DAYS",
+        "CPRD",
+        {"dose_quantity": D(2), "doses_per_day": D(2), "duration_value": D(7)},
+    ),
+    ("TAKE ONE DAILY TO BE DISPENSED WEEKLY", "CPRD", {"doses_per_day": D(1)}),
     # --- spoonfuls: the volume of the spoon times the count ------------------------------------
     # 1 x 5 mL = 5 mL, 4 times a day
     (
@@ -320,6 +329,10 @@ REFUSED: list[tuple[str, str, str]] = [
     ("1 NOCTE 8PM", "CPRD", "clock times together with named times"),
     # a spoon without its volume
     ("ONE SPOONFUL TWICE A DAY", "ISSUE-16", "spoon without its volume"),
+    # "6 days per week": a number of days before a frequency is not a duration (the first words
+    # of a CPRD text), and "daily (for 6 days per week)" has two frequencies
+    ("5MG EVERY NIGHT 6 DAYS PER WEEK", "CPRD", "a number of days without 'for'"),
+    ("TAKE TWO DAILY (FOR 6 DAYS PER WEEK)", "CPRD", "more than one frequency"),
 ]
 
 # texts read as a Dosage that gives no daily amount, and why
