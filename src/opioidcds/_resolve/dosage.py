@@ -3,8 +3,17 @@
 :func:`parse_dosage` reads a UK dosage instruction ("ONE TO BE TAKEN TWICE A DAY", "1-2 tablets
 every 4-6 hours when required, max 8 in 24 hours", "APPLY ONE PATCH EVERY 72 HOURS") and returns
 either a :class:`Dosage` or an :class:`UnparsedDosage` that says what was not understood. It never
-guesses: a word outside the lexicon, a clause outside the grammar, or clauses that contradict
-one another make the whole text unparsed.
+guesses: a word outside the lexicon (unless it is part of a note with no dosing content, "for
+blood pressure"), a clause outside the grammar, clauses that contradict one another, or a
+number beyond the limits of ``conversion_tables/plausibility.toml`` make the whole text
+unparsed.
+
+Issue 16 taught it the shapes of real UK GP text (the CPRD common-dosages lookup): notes,
+supply and dispensing notes (":[28]", "dispense weekly"), different doses at named times
+("2 mane & 3 nocte", summed), meals and night ("after food and at night": four times), "5ml
+spoonful(s)", clock times, "/" forms, "up to" doses, frequency alternatives, patch totals and
+sites; and to refuse what is not a dosage (bare and fused numbers, a quantity after the
+frequency, implausible doses and intervals), each with the reason.
 
 How it works: a normalising tokenizer (this module) maps each word of the text onto a terminal
 of the grammar in ``dosage.lark``; lark builds the LALR(1) table of that grammar (``strict``:
@@ -14,6 +23,7 @@ agree and assembles the result. The language is documented in ``dosage.lark`` an
 ``docs/dosage.md``.
 
 Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
+issue 16 (real UK GP dosage text; the reviewed exceptions of ``tests/dosage/data``);
 CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
 NHS England ``dosage_instructions``, Public Health Scotland ``dose_instruction_parser`` and the
 NHS Dose Syntax examples (``shared/reference/dosage_examples.jsonl``).
