@@ -49,6 +49,7 @@ from lark.exceptions import LarkError
 from lark.lexer import Lexer
 
 from opioidcds._base import ResultModel
+from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS
 from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
@@ -85,6 +86,13 @@ class TimedDose(ResultModel):
     times: tuple[str, ...]
     dose_quantity: Decimal
     dose_quantity_max: Decimal | None = None
+
+    def __str__(self) -> str:
+        """The dose and its times as people write them: "2 (morning)", "1-2 (morning, night)"."""
+        dose = format_decimal(self.dose_quantity)
+        if self.dose_quantity_max is not None:
+            dose += "-" + format_decimal(self.dose_quantity_max)
+        return f"{dose} ({', '.join(self.times)})"
 
 
 class Dosage(ResultModel):
