@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds import Dosage, OMEResult, Prescription, calculate_ome, parse_dosage, read_bundle
+from opioidcds import OMEResult, Prescription, calculate_ome, read_bundle
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "calculation.md"
 SCT = "http://snomed.info/sct"
@@ -66,7 +66,6 @@ class Case:
     run: Callable[[], OMEResult]
     expected: Decimal
     complete: bool
-    pending: str = ""  # why the case cannot pass yet (another issue's change), else ""
 
 
 CASES = [
@@ -230,7 +229,7 @@ CASES = [
         Decimal(30),
         True,
     ),
-    # the EPS text of issue 16: the same 30 once the grammar reads it
+    # the EPS text of issue 16 (read by the issue-16 grammar): the same 30
     Case(
         "R18",
         lambda: calculate_ome(
@@ -238,11 +237,6 @@ CASES = [
         ),
         Decimal(30),
         True,
-        pending=(
-            ""
-            if isinstance(parse_dosage(EPS_TEXT), Dosage)
-            else "the dosage grammar reads this text only with the issue-16 change"
-        ),
     ),
     # "ONE TABLET TWICE A DAY - 12 HOURLY" (a dash joining two readings that agree), morphine
     # 10 mg MR: 10 mg x 2/day = 20 x 1 = 20
@@ -251,19 +245,12 @@ CASES = [
         lambda: calculate_ome([Prescription(dmd_code=MORPHINE_MR_10, dosage_text=DASH_TEXT)]),
         Decimal(20),
         True,
-        pending=(
-            ""
-            if isinstance(parse_dosage(DASH_TEXT), Dosage)
-            else "the dosage grammar reads this text only with the issue-16 change"
-        ),
     ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_worked_example(case: Case, request: pytest.FixtureRequest) -> None:
-    if case.pending:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=case.pending))
+def test_worked_example(case: Case) -> None:
     result = case.run()
     assert result.total_mg_per_day == case.expected
     assert result.complete is case.complete

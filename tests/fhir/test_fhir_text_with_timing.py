@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds import Dosage, InvalidInputError, calculate_ome, parse_dosage, read_bundle
+from opioidcds import InvalidInputError, calculate_ome, read_bundle
 from opioidcds._resolve.fhir import from_medication_request
 
 MORPHINE_MR_15 = "36126811000001109"  # dm+d VMP Morphine 15mg modified-release tablets
@@ -38,13 +38,6 @@ def eps(text: str, timing: dict[str, Any] | None = None, **dosage: Any) -> dict[
     }
 
 
-@pytest.mark.xfail(
-    not isinstance(parse_dosage(EPS_TEXT), Dosage),
-    strict=True,
-    reason="the dosage grammar reads 'twice a day - Oral route - One twice daily' only with the "
-    "issue-16 change (branch issue-16); until then the text is not understood. The test runs "
-    "in full as soon as the grammar reads the text.",
-)
 def test_the_eps_case_of_the_issue() -> None:
     # dose from the text: one (tablet, the product's unit); frequency from timing: 2/day.
     # Morphine 15 mg x 1 x 2/day = 30 mg/day x 1 (oral morphine, Opioids Aware) = 30

@@ -137,10 +137,20 @@ def test_a_dose_without_frequency_is_an_item_not_converted() -> None:
     assert item["reason"].startswith("not read: doses_per_day: ")
 
 
-def test_nothing_read_is_never_complete() -> None:
-    code, out, _ = run(["ome", "-", "--json"], stdin=json.dumps([{"drug": "oxycodone"}]))
+def test_a_list_with_nothing_readable_is_refused_naming_the_first_problem() -> None:
+    # no other item to keep: exit 2, the field named once (never its value)
+    code, out, err = run(["ome", "-", "--json"], stdin=json.dumps([{"drug": "oxycodone"}]))
+    assert code == 2
+    assert out == ""
+    assert "prescriptions[0].form: form or route is required" in err
+
+
+def test_an_empty_fhir_bundle_is_never_complete() -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    code, out, _ = run(["ome", "-", "--fhir", "--json"], stdin=json.dumps(bundle))
     assert code == 0
     data = json.loads(out)
+    assert data["total_mg_per_day"] == "0"
     assert data["complete"] is False
     assert data["lower_bound_reasons"][0].startswith("nothing was read from the input")
 
@@ -148,7 +158,8 @@ def test_nothing_read_is_never_complete() -> None:
 def test_missing_file_exit_2() -> None:
     code, _, err = run(["ome", "/nonexistent/file.json"])
     assert code == 2
-    assert "cannot be read" in err
+    assert "no such file: check the path" in err
+    assert "/nonexistent/file.json" in err  # which file
 
 
 def test_ome_accepts_dmd_code_product_name_and_dosage_text() -> None:

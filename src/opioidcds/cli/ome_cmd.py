@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.patient import Patient
 from opioidcds._inputs.prescription import Prescription, PrnPolicy
 from opioidcds._knowledge.products import names_an_opioid
 from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
@@ -16,7 +17,7 @@ from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import OMEResult
 from opioidcds._resolve.record import BundleRead, SkippedEntry, not_read_reason
 from opioidcds.cli.fhir_input import read_fhir_json
-from opioidcds.cli.io import fail, read_json
+from opioidcds.cli.io import fail, fhir_hint, read_json
 
 __all__ = ["ome_command", "parse_prescriptions", "read_prescriptions", "render_ome"]
 
@@ -26,10 +27,12 @@ def read_prescriptions(data: Any) -> BundleRead:  # noqa: ANN401 - untyped JSON
 
     One invalid item never refuses the others (issue 18): it is listed in ``skipped`` with the
     field and rule it broke (never its value), flagged ``affects_total`` unless its drug or
-    product name names a medicine and no opioid, and the rest is read.
+    product name names a medicine and no opioid, and the rest is read. The object may be a
+    whole patient (the JSON ``assess`` reads): its other fields are not used here. A FHIR
+    resource gets a hint to use ``--fhir``.
 
     Raises:
-        InvalidInputError: the shape is wrong (not a list, or an object with other keys).
+        InvalidInputError: the shape is wrong (not a list, or an object with unknown keys).
     """
     items = _items(data)
     rxs: list[Prescription] = []
@@ -65,15 +68,27 @@ def _label(item: object) -> str | None:
 
 
 def _items(data: Any) -> list[Any]:  # noqa: ANN401 - untyped JSON
+    """The list of prescriptions of the input, its shape checked (a FHIR resource: a hint)."""
+    fhir_hint(data, "ome")
     if isinstance(data, dict):
-        extra = set(data) - {"prescriptions", "description"}
+        # a list of prescriptions in an object, or a whole patient (as `assess` reads it):
+        # the other patient fields are allowed and not used; anything else is a typo
+        allowed = {"prescriptions", "description", *Patient.model_fields}
+        extra = sorted(set(data) - allowed)
         if extra:
             raise InvalidInputError(
-                "input", "an object may have only 'prescriptions' and 'description'"
+                "input",
+                f"unknown key(s) {', '.join(extra)}: give a JSON list of prescriptions, or an "
+                "object with 'prescriptions' (and, for a patient, the fields 'assess' reads); "
+                "see examples/prescriptions.json",
             )
         data = data.get("prescriptions")
     if not isinstance(data, list):
-        raise InvalidInputError("input", "must be a JSON list of prescriptions")
+        raise InvalidInputError(
+            "input",
+            "must be a JSON list of prescriptions, or an object with 'prescriptions' "
+            "(see examples/prescriptions.json)",
+        )
     return data
 
 
@@ -81,7 +96,7 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
     """Validate a JSON list of prescriptions strictly: the first invalid one refuses them all.
 
     For commands that act on every prescription (``taper``); ``opioidcds ome`` uses
-    :func:`read_prescriptions`, which keeps the rest.
+    :func:`read_prescriptions`, which keeps the rest. Shapes as for :func:`read_prescriptions`.
 
     Raises:
         InvalidInputError: the shape is wrong or a prescription is invalid (field path named).
@@ -91,9 +106,7 @@ def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - unty
         try:
             result.append(Prescription.model_validate(item))
         except InvalidInputError as exc:
-            error = InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule)
-            error.args = (f"prescriptions[{i}]: {exc}",)
-            raise error from None
+            raise InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule) from None
     return result
 
 
@@ -114,27 +127,38 @@ def ome_command(
     source: Annotated[str, typer.Argument(help="JSON file of prescriptions, or - for stdin.")],
     table: Annotated[
         str,
-        typer.Option(help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path."),
+        typer.Option(
+            help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path.",
+            metavar="TABLE",
+        ),
     ] = DEFAULT_TABLE_ID,
     prn_policy: Annotated[
-        PrnPolicy, typer.Option(help="How PRN doses and ranges count.")
+        PrnPolicy, typer.Option(help="How PRN doses and ranges count.", metavar="POLICY")
     ] = PrnPolicy.MAXIMUM,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON.", metavar="")
+    ] = False,
     fhir: Annotated[
         bool,
         typer.Option(
-            "--fhir", help="Input is FHIR R4: a Bundle, a list of, or one MedicationRequest."
+            "--fhir",
+            help="Input is FHIR R4: a Bundle, a list of resources, or one MedicationRequest "
+            "(MedicationRequests and MedicationStatements are read).",
+            metavar="",
         ),
     ] = False,
 ) -> None:
     """Calculate the total daily oral morphine equivalent of a list of prescriptions.
 
     An item or entry that cannot be read is listed with its reason and the rest is computed;
-    the total is then marked as a lower bound when what was left out may be an opioid.
+    the total is then marked as a lower bound when what was left out may be an opioid. A list
+    of which no prescription can be read at all is refused (exit 2), naming the first problem.
     """
     try:
         data = read_json(source)
         record = read_fhir_json(data) if fhir else read_prescriptions(data)
+        if not fhir and record.skipped and not record.prescriptions:
+            parse_prescriptions(data)  # nothing to compute: raise the first item's error
         tbl = load_table(Path(table) if table.endswith(".toml") else table)
         result = calculate_ome(record, table=tbl, prn_policy=prn_policy)
     except OpioidCDSError as exc:
