@@ -70,9 +70,10 @@ class Resolved:
     """What a (dm+d code, product name) pair of the extract is.
 
     ``dmd_code``/``product_name``: the identifier passed on (code when the catalogue knows it).
-    ``kind``: ``"opioid"``, ``"benzodiazepine"``, ``"gabapentinoid"``, ``"other"`` (recognised,
-    not used) or ``None`` (not recognised: the rows are excluded and listed). ``unit``: the
-    count or volume unit for the quantity/interval estimate, ``None`` when it cannot apply.
+    ``kind``: ``"opioid"``, ``"benzodiazepine"``, ``"z-drug"``, ``"gabapentinoid"``, ``"other"``
+    (recognised, not used) or ``None`` (not recognised: the rows are excluded and listed).
+    ``unit``: the count or volume unit for the quantity/interval estimate, ``None`` when it
+    cannot apply.
     """
 
     dmd_code: str | None
@@ -90,6 +91,8 @@ def _not_in_catalogue(dmd_code: str | None, product_name: str) -> Resolved:
         return Resolved(None, None, None, None, "opioid product name not in the catalogue")
     if MedicineClass.BENZODIAZEPINE in classes:
         return Resolved(None, product_name, "benzodiazepine", None, None)
+    if MedicineClass.Z_DRUG in classes:
+        return Resolved(None, product_name, "z-drug", None, None)
     if MedicineClass.GABAPENTINOID in classes:
         return Resolved(None, product_name, "gabapentinoid", None, None)
     if classes:
@@ -379,6 +382,8 @@ def build_patient(
     attrs = dict(attributes or {})
     if "benzodiazepine" in current_kinds:
         attrs["benzodiazepine_coprescribed"] = True
+    if "z-drug" in current_kinds:
+        attrs["z_drug_coprescribed"] = True
     if "gabapentinoid" in current_kinds:
         attrs["gabapentinoid_coprescribed"] = True
     # Rows were checked by the schema and resolved (date, code pattern, days_supply 1-366, a

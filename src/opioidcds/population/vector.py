@@ -323,6 +323,7 @@ def derive(
         (pl.col("kind") == "opioid").sum().alias("n_opioid"),
         ((pl.col("kind") == "benzodiazepine") & now).any().alias("benzo_now"),
         ((pl.col("kind") == "gabapentinoid") & now).any().alias("gaba_now"),
+        ((pl.col("kind") == "z-drug") & now).any().alias("zdrug_now"),
     )
     meds, rxs = _medicines(df, resolved, as_of, method)
     per = (
@@ -379,6 +380,8 @@ def derive(
         .then(pl.lit(value=True))
         .otherwise(pl.col("gabapentinoid_coprescribed"))
         .alias("gabapentinoid_coprescribed"),
+        # no patient-table column: a current z-drug issue sets it, else unknown (as Patient)
+        pl.when(pl.col("zdrug_now")).then(pl.lit(value=True)).alias("z_drug_coprescribed"),
         pl.coalesce(
             pl.col("opioid_substitution_therapy"),
             pl.when(pl.col("ost_rx").fill_null(value=False)).then(pl.lit(value=True)),
@@ -448,6 +451,7 @@ FACTOR_INPUTS: Final = {
     "sex": _Input("sex_known"),
     "age": _Input("age"),
     "benzodiazepine_coprescribed": _Input("benzodiazepine_coprescribed"),
+    "z_drug_coprescribed": _Input("z_drug_coprescribed"),
     "unemployed": _Input("unemployed"),
     "ae_attendance_recent": _Input("ae_attendance_recent"),
     "days_since_ae_attendance": _Input("days_ae"),
