@@ -219,20 +219,16 @@ def check_prescription(
     kb = knowledge if knowledge is not None else default_knowledge()
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
-    counted = list(patient.opioid_candidates)
+    counted = list(patient.opioid_candidates)  # without identifiers: never calculator inputs
+    plain = new_prescription.without_identity()
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next(
-            (i for i, rx in enumerate(counted) if rx is new_prescription or rx == new_prescription),
-            None,
-        )
+        new_pos = next((i for i, rx in enumerate(counted) if rx == plain), None)
         if new_pos is None:
             new_pos = len(counted)
-            counted.append(new_prescription)
-    replaced = {
-        i for i, rx in enumerate(counted) if i != new_pos and new_prescription.replaces_item(rx)
-    }
+            counted.append(plain)
+    replaced = set(patient.candidates_replaced_by(new_prescription)) - {new_pos}
     ome = _ome(tuple(counted), kb) if counted else None
     items = ome.items if ome is not None else ()
     new_items = [i for i in items if i.prescription_index == new_pos]

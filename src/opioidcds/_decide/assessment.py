@@ -383,7 +383,7 @@ def _split(patient: Patient) -> _Split:
                 note=note,
             )
         )
-        counted.append(rx)
+        counted.append(rx.without_identity())
         counted_index.append(i)
     return _Split(tuple(counted), tuple(counted_index), tuple(uses))
 

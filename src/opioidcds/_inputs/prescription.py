@@ -31,6 +31,7 @@ __all__ = [
     "Prescription",
     "PrnPolicy",
     "dose_unit_kind",
+    "replaced_key_matches",
 ]
 
 _TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
@@ -214,20 +215,25 @@ class Prescription(InputModel):
 
     # Private attributes are read through __pydantic_private__ directly: pydantic's own
     # attribute hook costs microseconds per access, and these sit on the per-call path.
+    def without_identity(self) -> Prescription:
+        """This prescription without ``id`` and ``replaces`` (itself when it has neither).
+
+        What the OME calculator and every cache see: an identifier is never an input of the
+        calculation (tests/safety/test_privacy.py), only of deciding which item is replaced.
+        """
+        if self.id is None and self.replaces is None:
+            return self
+        return self.model_copy(update={"id": None, "replaces": None})
+
     def replaces_item(self, other: Prescription) -> bool:
         """Whether ``other`` is the prescription this one replaces (by id, else by product).
 
         ``replaces`` matches ``other.id`` exactly, or ``other.dmd_code`` exactly, or
         ``other.product_name`` ignoring case. A prescription never replaces itself.
         """
-        key = self.replaces
-        if key is None or other is self:
+        if self.replaces is None or other is self:
             return False
-        if other.id is not None and other.id == key:
-            return True
-        if other.dmd_code is not None and other.dmd_code == key:
-            return True
-        return other.product_name is not None and other.product_name.casefold() == key.casefold()
+        return replaced_key_matches(self.replaces, other.id, other.dmd_code, other.product_name)
 
     @property
     def parsed_strength(self) -> Strength | None:
@@ -243,6 +249,18 @@ class Prescription(InputModel):
     def dose_unit_factor(self) -> Decimal:
         """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
         return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
+
+
+def replaced_key_matches(
+    key: str, rx_id: str | None, dmd_code: str | None, product_name: str | None
+) -> bool:
+    """Whether a ``replaces`` key names a prescription with this id, dm+d code or product name
+    (the id and code exactly, the product name ignoring case)."""
+    if rx_id is not None and rx_id == key:
+        return True
+    if dmd_code is not None and dmd_code == key:
+        return True
+    return product_name is not None and product_name.casefold() == key.casefold()
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

@@ -416,7 +416,7 @@ class CDSHooksService:
             chosen.append((f"this order: {item.label}", item.prescription))
         if not chosen:
             return None
-        result = _ome(tuple(rx for _lbl, rx in chosen), self.knowledge)
+        result = _ome(tuple(rx.without_identity() for _lbl, rx in chosen), self.knowledge)
         return OmeWorking(
             result=result, labels=tuple(lbl for lbl, _rx in chosen), includes_order=includes
         )
