@@ -276,7 +276,7 @@ def check_prescription(
                 _modified_release(new_prescription, kb) if new_class == "opioid" else None
             ),
             "new_item_indication": (
-                new_prescription.indication.value if new_prescription.indication else None
+                str(new_prescription.indication) if new_prescription.indication else None
             ),
             "new_item_days_supply": new_prescription.days_supply,
             "opioid_use_days": opioid_use_days(patient),
