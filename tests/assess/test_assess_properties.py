@@ -210,7 +210,9 @@ def test_the_headline_range_and_first_action(patient: Patient) -> None:
     assert a is not None
     steps = upper(a) - TIERS.index(a.tier.tier)
     dose_unknown = any(
-        f.status is FactorStatus.UNKNOWN for f in a.factors if f.id in ("high-dose", "very-high-dose")
+        f.status is FactorStatus.UNKNOWN
+        for f in a.factors
+        if f.id in ("high-dose", "very-high-dose")
     )
     assert a.tier.shown_as_range is (steps >= 2 or dose_unknown)
     if a.tier.shown_as_range:
@@ -348,9 +350,7 @@ def test_alerts_fire_iff_their_condition_holds(
         ),
         "buprenorphine-patch-above-starting-strength": new_opioid
         and bup_rate > ALERT_PARAMS["buprenorphine_patch_start_max_microgram_per_hour"]
-        and (
-            not others or before < ALERT_PARAMS["buprenorphine_patch_higher_start_mg_per_day"]
-        ),
+        and (not others or before < ALERT_PARAMS["buprenorphine_patch_higher_start_mg_per_day"]),
         "dose-escalation": new_is_opioid and bool(others) and thresholds and large_step,
         "start-opioid-chronic-primary-pain": False,  # no indication drawn: does not apply
         "start-modified-release-or-patch": (

@@ -99,7 +99,7 @@ def test_tier_floors_over_the_whole_domain() -> None:
             assert got == designed_tier(lv, dep, benzo, gaba, high, very), (lv, bits)
             for k in range(len(FLAGS)):
                 if not bits[k]:
-                    more = dict(zip(FLAGS, bits[:k] + (True,) + bits[k + 1 :], strict=True))
+                    more = dict(zip(FLAGS, (*bits[:k], True, *bits[k + 1 :]), strict=True))
                     raised = tier(lv, more.pop("factor_history_substance_misuse"), **more)
                     assert TIERS.index(raised) >= TIERS.index(got), (lv, bits, k)
 

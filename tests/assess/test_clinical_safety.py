@@ -384,6 +384,7 @@ def test_starting_with_morphine_mr_for_chronic_back_pain() -> None:
 def test_thirty_days_of_oxycodone_ir_for_acute_pain() -> None:
     naive = Patient(age=45, medication_list_complete=True)
     oxy = tablets("oxycodone", "5", 4, "capsule")  # 20 mg x 1.5 = 30 mg OME/day
+
     def acute(**more: object) -> Prescription:
         fields = {**oxy.model_dump(exclude_none=True), "indication": "acute-pain", **more}
         return Prescription.model_validate(fields)
@@ -548,7 +549,7 @@ def test_the_population_screen_gives_the_same_tier(
         ("p1", (AS_OF - dt.timedelta(days=8)).isoformat(), "", name, qty, "", "28")
         for name, qty in extra
     ]
-    recorded = {k: "false" for k in RECORDED_FALSE} | {
+    recorded = dict.fromkeys(RECORDED_FALSE, "false") | {
         "benzodiazepine_coprescribed": "false",
         "gabapentinoid_coprescribed": "false",
         "sex": "female",

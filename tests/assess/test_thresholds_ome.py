@@ -160,9 +160,7 @@ def morphine_mg(dose: Decimal, **timing: object) -> Prescription:
 
 
 def patient(*prescriptions: Prescription) -> Patient:
-    return Patient(
-        age=60, sex="female", medication_list_complete=True, prescriptions=prescriptions
-    )
+    return Patient(age=60, sex="female", medication_list_complete=True, prescriptions=prescriptions)
 
 
 def decide(threshold: Threshold, rest: Prescription) -> bool:

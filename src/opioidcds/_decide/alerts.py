@@ -121,8 +121,10 @@ _RATE = "microgram/hour"  # the daily amount of a patch is its release rate
 
 
 def _patch_rate(items: Sequence[OMEItem], ingredient: str) -> Decimal | None:
-    """Total release rate of the new item's ``ingredient`` patches: 0 when it has none (a
-    known absence), ``None`` when an item of the new prescription could not be read."""
+    """Total release rate of the new item's ``ingredient`` patches, in microgram/hour.
+
+    0 when it has none (a known absence), ``None`` when an item could not be read.
+    """
     if any(i.status is ItemStatus.NOT_CONVERTIBLE and i.ingredient is None for i in items):
         return None
     return sum(
@@ -358,7 +360,10 @@ def _present_alerts(
                 citations=(
                     Citation(
                         id="clinical-3",
-                        text="opioidcds CLINICAL.md section 3: unknown is not absent.",
+                        text=(
+                            "opioidcds clinical knowledge base: unknown is not absent (a "
+                            "missing input is reported, never read as absent)."
+                        ),
                     ),
                 ),
                 actions=("Record the unknown information to complete the checks.",),

@@ -13,7 +13,8 @@ derives their inputs from the patient and presents their decisions. See
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence, Set as AbstractSet
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -658,16 +659,17 @@ def headline_inputs(
     *,
     in_scope: bool,
 ) -> dict[str, object]:
-    """Inputs of ruleset ``headline``: how far unknowns could move the tier, and whether an
-    incomplete OME total leaves a dose factor unknown."""
+    """Inputs of ruleset ``headline``.
+
+    How many steps the unknowns could move the tier, and whether an incomplete OME total
+    leaves a dose factor unknown.
+    """
     if not in_scope or tier_now is None or tier_upper is None:
         return {"in_scope": False}
     return {
         "in_scope": True,
         "tier_steps_if_unknown": _rank(tiers, tier_upper) - _rank(tiers, tier_now),
-        "dose_threshold_unknown": any(
-            status.get(d) is FactorStatus.UNKNOWN for d in _DOSE_FACTORS
-        ),
+        "dose_threshold_unknown": any(status.get(d) is FactorStatus.UNKNOWN for d in _DOSE_FACTORS),
     }
 
 
@@ -809,9 +811,7 @@ def _stratify(
             could_raise=raise_level,
             basis=basis,
         )
-        tier_d = _tier_of(
-            tier_rs, run, level, tier_flags(tier_rs, status, set()), in_scope=True
-        )
+        tier_d = _tier_of(tier_rs, run, level, tier_flags(tier_rs, status, set()), in_scope=True)
         tier_now = _text((tier_d.outcome or {}).get("tier"))
         upper_tier = tier_with(set(unknown))
         raise_tier = tuple(

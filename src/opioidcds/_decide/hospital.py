@@ -460,8 +460,10 @@ def discharge_inputs(
     other = episode.other_medicines
 
     def at_discharge(cls: MedicineClass, found: bool) -> bool | None:
-        """Present in a discharge prescription or another medicine; absent only when the
-        other medicines were supplied (unknown is not absent)."""
+        """Present in a discharge prescription or another medicine.
+
+        Absent only when the other medicines were supplied (unknown is not absent).
+        """
         if found or any(cls in classify_medicine(n) for n in other or ()):
             return True
         return None if other is None else False

@@ -211,9 +211,7 @@ class Patient(InputModel):
     _benzo: bool | None = PrivateAttr(default=None)
     _zdrug: bool | None = PrivateAttr(default=None)
     _replaced: frozenset[int] = PrivateAttr(default=frozenset())
-    _candidate_ids: tuple[tuple[str | None, str | None, str | None], ...] = PrivateAttr(
-        default=()
-    )
+    _candidate_ids: tuple[tuple[str | None, str | None, str | None], ...] = PrivateAttr(default=())
     _gaba: bool | None = PrivateAttr(default=None)
     _ost: bool | None = PrivateAttr(default=None)
 
@@ -329,9 +327,11 @@ class Patient(InputModel):
 
     @property
     def benzodiazepine_or_z_drug(self) -> bool | None:
-        """A benzodiazepine or a z-drug is co-prescribed (Kleene "or" of the two; unknown when
-        neither is present and either is unknown). MHRA 2020 treats them as one class
-        ("benzodiazepines and benzodiazepine-like drugs")."""
+        """A benzodiazepine or a z-drug is co-prescribed (Kleene "or" of the two).
+
+        Unknown when neither is present and either is unknown. MHRA 2020 treats them as one
+        class ("benzodiazepines and benzodiazepine-like drugs").
+        """
         benzo, z = self.benzodiazepine, self.z_drug
         if benzo is True or z is True:
             return True

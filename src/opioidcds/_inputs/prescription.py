@@ -154,7 +154,7 @@ class Prescription(InputModel):
     dose_is_minimum: bool = False
     id: str | None = Field(default=None, min_length=1, max_length=_ID_MAX)
     replaces: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
-    days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY, strict=True)
+    days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY)
     indication: PainIndication | None = None
 
     _strength: Strength | None = PrivateAttr(default=None)
@@ -254,8 +254,10 @@ class Prescription(InputModel):
 def replaced_key_matches(
     key: str, rx_id: str | None, dmd_code: str | None, product_name: str | None
 ) -> bool:
-    """Whether a ``replaces`` key names a prescription with this id, dm+d code or product name
-    (the id and code exactly, the product name ignoring case)."""
+    """Whether a ``replaces`` key names a prescription with this id, code or product name.
+
+    The id and dm+d code match exactly, the product name ignoring case.
+    """
     if rx_id is not None and rx_id == key:
         return True
     if dmd_code is not None and dmd_code == key:

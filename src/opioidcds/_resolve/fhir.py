@@ -591,17 +591,21 @@ def _read_request(
 
 
 def _reference_id(reference: str) -> str:
-    """The id of a relative or absolute reference: the part after the last "/" (a FHIR
-    reference is ``[base/]Type/id[/_history/version]``)."""
+    """The id of a relative or absolute reference: the part after the last "/".
+
+    A FHIR reference is ``[base/]Type/id[/_history/version]``.
+    """
     parts = reference.rstrip("/").split("/")
-    if len(parts) >= 3 and parts[-2] == "_history":  # noqa: PLR2004 - Type/id/_history/v
+    if len(parts) >= 3 and parts[-2] == "_history":
         parts = parts[:-2]
     return parts[-1]
 
 
 def _identity(resource: Mapping[str, object]) -> dict[str, str]:
-    """``id`` (the resource id) and ``replaces`` (the id that ``priorPrescription`` references:
-    R4 "An order/prescription that is being replaced"), when present."""
+    """``id`` (the resource id) and ``replaces`` (from ``priorPrescription``), when present.
+
+    R4 ``priorPrescription``: "An order/prescription that is being replaced".
+    """
     found: dict[str, str] = {}
     rid = resource.get("id")
     if isinstance(rid, str) and rid:

@@ -63,6 +63,11 @@ MAX_OPIOID_ISSUES: Final = 2_000
 """Input cap of :class:`Patient` history (not clinical): more issues are not screened."""
 
 _PLACES: Final = Decimal("1E-10")
+_CO_PRESCRIBED: Final = {
+    "benzodiazepine": "benzodiazepine_coprescribed",
+    "z-drug": "z_drug_coprescribed",
+    "gabapentinoid": "gabapentinoid_coprescribed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,12 +385,8 @@ def build_patient(
         )
     current_kinds = {i.resolved.kind for i in issues if (as_of - i.issue_date).days <= window}
     attrs = dict(attributes or {})
-    if "benzodiazepine" in current_kinds:
-        attrs["benzodiazepine_coprescribed"] = True
-    if "z-drug" in current_kinds:
-        attrs["z_drug_coprescribed"] = True
-    if "gabapentinoid" in current_kinds:
-        attrs["gabapentinoid_coprescribed"] = True
+    # a current issue of a co-prescription class sets its input true (as Patient derives it)
+    attrs.update({field: True for kind, field in _CO_PRESCRIBED.items() if kind in current_kinds})
     # Rows were checked by the schema and resolved (date, code pattern, days_supply 1-366, a
     # code or a name): construct without re-validating each record (hot path).
     history = (
