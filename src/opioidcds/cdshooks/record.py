@@ -3,7 +3,8 @@
 - ``context.draftOrders``: a Bundle; each MedicationRequest entry is read by the FHIR adapter
   (:func:`~.fhir.prescriptions_from_medication_request`), one prescription per dosage
   instruction. Entries of other resource types (ServiceRequest, ...) are not medicines and are
-  passed over. ``priorPrescription`` present means a re-authorisation.
+  passed over. ``priorPrescription`` present means a re-authorisation; when it names an active
+  order of the prefetch, the draft supersedes that order (:func:`link_replacements`).
 - prefetch ``patient``: sex from ``gender`` (male/female, otherwise unknown) and age in whole
   years from a full ``birthDate`` (a partial date leaves age unknown).
 - prefetch ``medications``: a Bundle of the patient's MedicationRequests; those with status
