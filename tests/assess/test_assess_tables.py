@@ -26,7 +26,7 @@ def level(count: int, high_dose: bool) -> str:
 FLAGS = (
     "factor_history_substance_misuse",
     "factor_benzodiazepine",
-    "factor_gabapentinoid",
+    "factor_several_sedatives",
     "factor_high_dose",
     "factor_very_high_dose",
 )
@@ -40,15 +40,15 @@ def tier(risk_level: str, complex_needs: bool = False, **flags: bool) -> str:
     return str(d.outcome["tier"])
 
 
-def designed_tier(lv: str, dep: bool, benzo: bool, gaba: bool, high: bool, very: bool) -> str:
+def designed_tier(lv: str, dep: bool, benzo: bool, several: bool, high: bool, very: bool) -> str:
     """The design of docs/risk-and-tiers.md (support-tier 2.0.0), written out independently:
     the tier of the level, raised to the highest floor that applies."""
     by_level = {"low": 1, "moderate": 2, "high": 3, "very-high": 4}[lv]
     floors = [by_level]
     if benzo or dep:
         floors.append(2)  # never a letter with a benzodiazepine/z-drug or past dependence
-    if benzo and (gaba or high):
-        floors.append(3)  # three sedative classes, or a benzodiazepine at a high dose
+    if several or (benzo and high):
+        floors.append(3)  # three or more sedative medicines, or a benzodiazepine at a high dose
     if very or (lv == "high" and dep):
         floors.append(4)  # very-high-dose band; high risk with past dependence
     return TIERS[max(floors)]
@@ -95,8 +95,8 @@ def test_tier_floors_over_the_whole_domain() -> None:
         for bits in itertools.product((False, True), repeat=len(FLAGS)):
             flags = dict(zip(FLAGS, bits, strict=True))
             got = tier(lv, flags.pop("factor_history_substance_misuse"), **flags)
-            dep, benzo, gaba, high, very = bits
-            assert got == designed_tier(lv, dep, benzo, gaba, high, very), (lv, bits)
+            dep, benzo, several, high, very = bits
+            assert got == designed_tier(lv, dep, benzo, several, high, very), (lv, bits)
             for k in range(len(FLAGS)):
                 if not bits[k]:
                     more = dict(zip(FLAGS, (*bits[:k], True, *bits[k + 1 :]), strict=True))
@@ -108,8 +108,9 @@ def test_tier_floors_named_in_the_issue() -> None:
     # woman of 40, morphine 60 mg OME/day with diazepam, nothing else: level low -> not a
     # letter but a brief GP intervention (MHRA 2020)
     assert tier("low", factor_benzodiazepine=True) == "brief-gp-intervention"
-    # opioid + benzodiazepine/z-drug + gabapentinoid (three sedative classes): PCN service
-    assert tier("low", factor_benzodiazepine=True, factor_gabapentinoid=True) == "pcn-service"
+    # three or more sedative medicines (opioid, benzodiazepines, z-drugs, gabapentinoids): PCN
+    assert tier("low", factor_benzodiazepine=True, factor_several_sedatives=True) == "pcn-service"
+    assert tier("low", factor_several_sedatives=True) == "pcn-service"  # two gabapentinoids
     # a benzodiazepine with a high dose (the level is high anyway): at least PCN service
     assert tier("high", factor_benzodiazepine=True, factor_high_dose=True) == "pcn-service"
     # past substance misuse at low risk: brief GP intervention, with the liaison offer

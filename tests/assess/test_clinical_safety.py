@@ -129,17 +129,38 @@ def test_benzodiazepine_with_an_opioid_is_at_least_a_brief_gp_intervention() -> 
     assert ids(alerts) == ["opioid-with-benzodiazepine"]
 
 
-def test_three_sedative_classes_reach_the_pcn_service() -> None:
-    # + pregabalin 75 mg twice a day: opioid, benzodiazepine, gabapentinoid. Factors:
-    # benzodiazepine, gabapentinoid = 2 -> moderate; the floor for three sedative classes
-    # raises it to the PCN service.
+def test_three_sedative_medicines_reach_the_pcn_service() -> None:
+    # + pregabalin 75 mg twice a day: the opioid, diazepam, pregabalin = 3 sedative medicines.
+    # Factors: benzodiazepine, gabapentinoid = 2 -> moderate; the several-sedatives floor (not
+    # counted as a factor) raises it to the PCN service.
     p = Patient.model_validate(
         {**WOMAN_40.model_dump(), "prescriptions": (MORPHINE_MR_30_BD, DIAZEPAM_5_BD, PREGABALIN)}
     )
     a = assess(p)
     assert a.risk_level is not None
     assert a.risk_level.level == "moderate"
+    assert a.risk_level.factor_count == 2
+    assert a.factor("several-sedatives").status is FactorStatus.PRESENT
     assert a.tier.tier == "pcn-service"
+
+
+def test_two_benzodiazepines_are_two_sedative_medicines() -> None:
+    # morphine with diazepam and temazepam: 1 + 2 = 3 sedative medicines (one factor, the
+    # benzodiazepine factor: level low) -> at least the PCN service
+    temazepam = tablets("temazepam", "10", 1)
+    p = Patient.model_validate(
+        {**WOMAN_40.model_dump(), "prescriptions": (MORPHINE_MR_30_BD, DIAZEPAM_5_BD, temazepam)}
+    )
+    a = assess(p)
+    assert a.risk_level is not None
+    assert a.risk_level.level == "low"
+    assert a.tier.tier == "pcn-service"
+    # the same list, not said to be complete: z-drug and gabapentinoid unknown, 3 known anyway
+    open_list = Patient.model_validate({**p.model_dump(), "medication_list_complete": False})
+    assert assess(open_list).factor("several-sedatives").status is FactorStatus.PRESENT
+    # morphine and diazepam only, the rest not recorded: 2 known, could be 3 -> unknown
+    two = Patient(prescriptions=(MORPHINE_MR_30_BD, DIAZEPAM_5_BD))
+    assert assess(two).factor("several-sedatives").status is FactorStatus.UNKNOWN
 
 
 # --- 2. z-drugs count with benzodiazepines -------------------------------------------------------
@@ -533,8 +554,11 @@ def _morphine_issues() -> list[tuple[str, ...]]:
         ([("Diazepam 5mg tablets", "56")], {}, "brief-gp-intervention"),
         # 2: zopiclone counts as the benzodiazepine factor
         ([("Zopiclone 7.5mg tablets", "28")], {}, "brief-gp-intervention"),
-        # 1: diazepam and pregabalin: three sedative classes
+        # 1: diazepam and pregabalin: three sedative medicines with the opioid
         ([("Diazepam 5mg tablets", "56"), ("Pregabalin 75mg capsules", "56")], {},
+         "pcn-service"),
+        # 1: diazepam and zopiclone: three sedative medicines with the opioid
+        ([("Diazepam 5mg tablets", "56"), ("Zopiclone 7.5mg tablets", "28")], {},
          "pcn-service"),
         # 3: past substance misuse at low risk
         ([], {"history_substance_or_alcohol_misuse": "true"}, "brief-gp-intervention"),
@@ -551,6 +575,7 @@ def test_the_population_screen_gives_the_same_tier(
     ]
     recorded = dict.fromkeys(RECORDED_FALSE, "false") | {
         "benzodiazepine_coprescribed": "false",
+        "z_drug_coprescribed": "false",
         "gabapentinoid_coprescribed": "false",
         "sex": "female",
         "age": "40",
@@ -560,7 +585,10 @@ def test_the_population_screen_gives_the_same_tier(
             recorded.pop("benzodiazepine_coprescribed")
         if "Pregabalin" in name:
             recorded.pop("gabapentinoid_coprescribed")
+        if "Zopiclone" in name:
+            recorded.pop("z_drug_coprescribed")
     row = _screen_one(rows, recorded | attributes)
     assert row.status == "screened"
     assert row.ome_mg_per_day == Decimal(60)
     assert row.tier == tier
+    assert row.tier_if_unknown == tier  # everything recorded: no unknown could raise it

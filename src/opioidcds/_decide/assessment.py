@@ -65,8 +65,14 @@ __all__ = [
 _HIGH_DOSE_FACTOR: Final = "high-dose"
 _VERY_HIGH_DOSE_FACTOR: Final = "very-high-dose"
 _DOSE_FACTORS: Final = frozenset({_HIGH_DOSE_FACTOR, _VERY_HIGH_DOSE_FACTOR})
-"""Dose factors: not counted towards the risk level's factor count (the level reads high-dose
-on its own; very-high-dose is a band that only sets a tier floor)."""
+"""Dose factors: unknown when an incomplete total could cross them (ruleset headline)."""
+_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
+"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
+_SEDATIVE_CLASSES: Final = (
+    MedicineClass.BENZODIAZEPINE,
+    MedicineClass.Z_DRUG,
+    MedicineClass.GABAPENTINOID,
+)
 _TIER_FACTOR_PREFIX: Final = "factor_"
 """A support-tier input ``factor_<id>`` is the status of risk factor ``<id>`` (``_`` for ``-``)."""
 _HUNDRED: Final = Decimal(100)
@@ -495,6 +501,8 @@ _TRI: Final = {True: "yes", False: "no", None: "not recorded"}
 def _factor_inputs(
     patient: Patient, ome: OMEResult | None, hist: _History
 ) -> tuple[dict[str, object], dict[str, str]]:
+    current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+    sedatives, sedatives_exact = sedative_medicines(patient, current_opioid=current_opioid)
     """Inputs of ruleset risk-factors, and the evidence text per factor id."""
     as_of = patient.assessment_date
     days_ae = (
@@ -533,6 +541,8 @@ def _factor_inputs(
         "ome_lower_bound_mg_per_day": lower,
         "ome_mg_per_day": total,
         "gabapentinoid_coprescribed": patient.gabapentinoid,
+        "sedative_medicines_at_least": sedatives,
+        "sedative_medicines": sedatives_exact,
         "early_reorders_at_least": early_at_least,
         "early_reorders": early_at_least if hist.early_all_classed else None,
     }
@@ -584,6 +594,11 @@ def _factor_inputs(
             patient.gabapentinoid_coprescribed, patient.gabapentinoid, MedicineClass.GABAPENTINOID
         ),
         "early-reordering": hist.evidence,
+        "several-sedatives": (
+            f"{sedatives} sedative medicine(s) known (the opioid once, each benzodiazepine, "
+            "z-drug and gabapentinoid)"
+            + ("" if sedatives_exact is not None else "; a sedative class is not recorded")
+        ),
     }
     return inputs, evidence
 
@@ -605,6 +620,33 @@ def _level_of(
     if outcome is None:  # pragma: no cover - the linter proves the table complete
         raise KnowledgeBaseError("ruleset risk-level gave no level for known inputs")
     return _text(outcome["level"]), d
+
+
+@lru_cache(maxsize=64)
+def uncounted_factors(bound: BoundRuleset) -> frozenset[str]:
+    """Factors not counted towards the risk level's factor count.
+
+    The high-dose factor (the level reads it on its own) and every rule of ruleset
+    ``risk-factors`` whose outcome ``kind`` is a dose band or a floor (they set a tier floor).
+    """
+    floors = {r.id for r in bound.ruleset.rules if dict(r.outcome).get("kind") in _FLOOR_KINDS}
+    return frozenset({_HIGH_DOSE_FACTOR, *floors})
+
+
+def sedative_medicines(patient: Patient, *, current_opioid: bool) -> tuple[int, int | None]:
+    """The sedative medicines: (known at least, exact or ``None`` when a class is unknown).
+
+    The opioid counts once (however many opioid products); each current benzodiazepine, z-drug
+    or gabapentinoid prescription counts one; a class stated present with no prescription
+    counts one. Exact only when every sedative class is known present or absent.
+    """
+    live = [c for i, c in enumerate(patient.prescription_classes) if i not in patient.replaced]
+    flags = (patient.benzodiazepine, patient.z_drug, patient.gabapentinoid)
+    count = int(current_opioid)
+    for cls, flag in zip(_SEDATIVE_CLASSES, flags, strict=True):
+        found = sum(1 for c in live if cls in c)
+        count += max(found, 1 if flag is True else 0)
+    return count, count if None not in flags else None
 
 
 @lru_cache(maxsize=64)
@@ -773,13 +815,14 @@ def _stratify(
     risk_level: LevelResult | None = None
     could_change: set[str] = set()
     if in_scope:
-        others = [f for f in factors if f.id not in _DOSE_FACTORS]
+        uncounted = uncounted_factors(kb.bound("risk-factors", profile))
+        others = [f for f in factors if f.id not in uncounted]
         present = sum(1 for f in others if f.status is FactorStatus.PRESENT)
         unknown_others = sum(1 for f in others if f.status is FactorStatus.UNKNOWN)
         hd = status.get(_HIGH_DOSE_FACTOR, FactorStatus.ABSENT)
 
         def level_with(extra: set[str]) -> str:
-            count = present + sum(1 for u in extra if u not in _DOSE_FACTORS)
+            count = present + sum(1 for u in extra if u not in uncounted)
             high = hd is FactorStatus.PRESENT or _HIGH_DOSE_FACTOR in extra
             return _level_of(level_rs, run, count, high)[0]
 
@@ -798,7 +841,7 @@ def _stratify(
         )
         lo = level_d.outcome or {}
         basis = (
-            f"{present} risk factor(s) present besides dose; high-dose factor {hd.value}"
+            f"{present} risk factor(s) present besides dose and floors; high-dose factor {hd.value}"
             f" -> rule {level_d.fired_ids[0] if level_d.fired_ids else '?'}"
         )
         risk_level = LevelResult(

@@ -383,7 +383,15 @@ def build_patient(
             tuple(methods),
             "current opioid whose daily dose could not be estimated: review by hand",
         )
-    current_kinds = {i.resolved.kind for i in issues if (as_of - i.issue_date).days <= window}
+    current = [i for i in issues if (as_of - i.issue_date).days <= window]
+    current_kinds = {i.resolved.kind for i in current}
+    # each current sedative medicine (benzodiazepine, z-drug, gabapentinoid) once, dose unknown:
+    # the patient's medicine list, as assess counts sedative medicines (no OME: not opioids)
+    sedatives = {i.key: i.resolved for i in current if i.resolved.kind in _CO_PRESCRIBED}
+    prescriptions.extend(
+        Prescription(product_name=r.product_name, dmd_code=r.dmd_code, dose_unknown=True)
+        for r in sedatives.values()
+    )
     attrs = dict(attributes or {})
     # a current issue of a co-prescription class sets its input true (as Patient derives it)
     attrs.update({field: True for kind, field in _CO_PRESCRIBED.items() if kind in current_kinds})

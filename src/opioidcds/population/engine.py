@@ -27,7 +27,6 @@ from typing import Final, Literal
 import polars as pl
 
 from opioidcds._decide.assessment import (  # the private helpers are assess's own derivations
-    _DOSE_FACTORS,
     _HIGH_DOSE_FACTOR,
     _HUNDRED,
     _STATUS,
@@ -39,6 +38,7 @@ from opioidcds._decide.assessment import (  # the private helpers are assess's o
     _ome,
     assess,
     tier_flags,
+    uncounted_factors,
 )
 from opioidcds._decide.knowledge import (
     Knowledge,
@@ -203,6 +203,7 @@ class _FastDecider:
         self.early_rs = kb.bound("early-reordering", profile)
         self.level_rs = kb.bound("risk-level", profile)
         self.tier_rs = kb.bound("support-tier", profile)
+        self.uncounted = uncounted_factors(self.factor_rs)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
         self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
@@ -297,7 +298,7 @@ class _FastDecider:
         status = dict(factors)
         unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
         present = sum(
-            1 for rid, st in factors if rid not in _DOSE_FACTORS and st is FactorStatus.PRESENT
+            1 for rid, st in factors if rid not in self.uncounted and st is FactorStatus.PRESENT
         )
         hd = status.get(_HIGH_DOSE_FACTOR, FactorStatus.ABSENT)
         now_flags = tier_flags(self.tier_rs, status, frozenset()) if in_scope else ()
@@ -310,10 +311,10 @@ class _FastDecider:
             found = (None, None, tier, tier, frozenset())
             self.strat[key] = found
             return found
-        unknown_others = sum(1 for u in unknown if u not in _DOSE_FACTORS)
+        unknown_others = sum(1 for u in unknown if u not in self.uncounted)
 
         def level_with(extra: set[str]) -> str:
-            count = present + sum(1 for u in extra if u not in _DOSE_FACTORS)
+            count = present + sum(1 for u in extra if u not in self.uncounted)
             high = hd is FactorStatus.PRESENT or _HIGH_DOSE_FACTOR in extra
             return self._level(count, high)
 
