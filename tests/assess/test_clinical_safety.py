@@ -592,3 +592,13 @@ def test_the_population_screen_gives_the_same_tier(
     assert row.ome_mg_per_day == Decimal(60)
     assert row.tier == tier
     assert row.tier_if_unknown == tier  # everything recorded: no unknown could raise it
+
+
+def test_a_replacing_prescription_listed_with_the_patient() -> None:
+    # the caller passes the whole list, the new item included: the old one is still "before"
+    # (60), the new one "after" (120), nothing counted twice
+    patient = Patient(prescriptions=(OLD, NEW), medication_list_complete=True)
+    alerts = check_prescription(patient, NEW)
+    assert ids(alerts) == ["script-switch-above-threshold", "dose-escalation"]
+    assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in alerts[0].detail
+    assert "nothing was taken off" not in alerts[0].detail

@@ -180,6 +180,29 @@ def _increase(
     }
 
 
+def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescription], set[int]]:
+    """The current prescriptions counted for OME, and the positions of those ``new`` replaces.
+
+    As :attr:`Patient.opioid_candidates`, except that a prescription replaced by ``new`` itself
+    (listed with the patient's prescriptions or not) stays in the list: it is the dose
+    "before" the change.
+    """
+    current: list[Prescription] = []
+    replaced: set[int] = set()
+    for i, (rx, classes) in enumerate(
+        zip(patient.prescriptions, patient.prescription_classes, strict=True)
+    ):
+        if classes and MedicineClass.OPIOID not in classes:
+            continue
+        replaced_by_new = rx is not new and new.replaces_item(rx)
+        if i in patient.replaced and not replaced_by_new:
+            continue
+        if replaced_by_new:
+            replaced.add(len(current))
+        current.append(rx)
+    return current, replaced
+
+
 def _figure(total: Decimal, complete: bool) -> str:
     shown = format_decimal(total)
     return f"{shown} mg OME/day" if complete else f"at least {shown} mg OME/day (incomplete)"
@@ -221,7 +244,8 @@ def check_prescription(
     kb = knowledge if knowledge is not None else default_knowledge()
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
-    counted = list(patient.opioid_candidates)  # without identifiers: never calculator inputs
+    current, replaced = _current_opioids(patient, new_prescription)
+    counted = [rx.without_identity() for rx in current]  # identifiers never reach the calculator
     plain = new_prescription.without_identity()
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
@@ -230,7 +254,7 @@ def check_prescription(
         if new_pos is None:
             new_pos = len(counted)
             counted.append(plain)
-    replaced = set(patient.candidates_replaced_by(new_prescription)) - {new_pos}
+    replaced -= {new_pos}
     ome = _ome(tuple(counted), kb) if counted else None
     items = ome.items if ome is not None else ()
     new_items = [i for i in items if i.prescription_index == new_pos]
@@ -291,7 +315,8 @@ def check_prescription(
     unmatched = (
         " The prescription it replaces is not among the current prescriptions: nothing was "
         "taken off the total."
-        if new_prescription.replaces is not None and not replaced
+        if new_prescription.replaces is not None
+        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions)
         else ""
     )
     figures = (

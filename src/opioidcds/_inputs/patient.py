@@ -37,7 +37,7 @@ from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
 from opioidcds._base import InputModel
 from opioidcds._errors import InvalidInputError
-from opioidcds._inputs.prescription import Prescription, replaced_key_matches
+from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, classify_medicine, load_catalogue
 
 __all__ = [
@@ -211,7 +211,6 @@ class Patient(InputModel):
     _benzo: bool | None = PrivateAttr(default=None)
     _zdrug: bool | None = PrivateAttr(default=None)
     _replaced: frozenset[int] = PrivateAttr(default=frozenset())
-    _candidate_ids: tuple[tuple[str | None, str | None, str | None], ...] = PrivateAttr(default=())
     _gaba: bool | None = PrivateAttr(default=None)
     _ost: bool | None = PrivateAttr(default=None)
 
@@ -227,11 +226,6 @@ class Patient(InputModel):
         self._replaced = replaced
         self._candidates = tuple(
             rx.without_identity()
-            for i, (rx, c) in enumerate(zip(self.prescriptions, classes, strict=True))
-            if (not c or MedicineClass.OPIOID in c) and i not in replaced
-        )
-        self._candidate_ids = tuple(
-            (rx.id, rx.dmd_code, rx.product_name)
             for i, (rx, c) in enumerate(zip(self.prescriptions, classes, strict=True))
             if (not c or MedicineClass.OPIOID in c) and i not in replaced
         )
@@ -303,17 +297,6 @@ class Patient(InputModel):
         ``replaces`` (identifiers are never inputs of the OME calculation or its caches).
         """
         return self.__pydantic_private__["_candidates"]  # type: ignore[index,no-any-return]
-
-    def candidates_replaced_by(self, new: Prescription) -> frozenset[int]:
-        """Positions in :attr:`opioid_candidates` of the prescriptions ``new`` replaces."""
-        if new.replaces is None:
-            return frozenset()
-        ids = self.__pydantic_private__["_candidate_ids"]  # type: ignore[index]
-        return frozenset(
-            i
-            for i, (rid, code, name) in enumerate(ids)
-            if replaced_key_matches(new.replaces, rid, code, name)
-        )
 
     @property
     def benzodiazepine(self) -> bool | None:

@@ -31,7 +31,6 @@ __all__ = [
     "Prescription",
     "PrnPolicy",
     "dose_unit_kind",
-    "replaced_key_matches",
 ]
 
 _TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
@@ -231,9 +230,14 @@ class Prescription(InputModel):
         ``replaces`` matches ``other.id`` exactly, or ``other.dmd_code`` exactly, or
         ``other.product_name`` ignoring case. A prescription never replaces itself.
         """
-        if self.replaces is None or other is self:
+        key = self.replaces
+        if key is None or other is self:
             return False
-        return replaced_key_matches(self.replaces, other.id, other.dmd_code, other.product_name)
+        if other.id is not None and other.id == key:
+            return True
+        if other.dmd_code is not None and other.dmd_code == key:
+            return True
+        return other.product_name is not None and other.product_name.casefold() == key.casefold()
 
     @property
     def parsed_strength(self) -> Strength | None:
@@ -249,20 +253,6 @@ class Prescription(InputModel):
     def dose_unit_factor(self) -> Decimal:
         """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
         return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
-
-
-def replaced_key_matches(
-    key: str, rx_id: str | None, dmd_code: str | None, product_name: str | None
-) -> bool:
-    """Whether a ``replaces`` key names a prescription with this id, code or product name.
-
-    The id and dm+d code match exactly, the product name ignoring case.
-    """
-    if rx_id is not None and rx_id == key:
-        return True
-    if dmd_code is not None and dmd_code == key:
-        return True
-    return product_name is not None and product_name.casefold() == key.casefold()
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

@@ -379,8 +379,8 @@ def derive(
     frame = frame.with_columns(fallback.alias("fallback"))
     back = frozenset(frame.filter(pl.col("fallback")).get_column("patient_id").to_list())
     frame = frame.filter(~pl.col("fallback")).with_columns(
-        # Patient: a current benzodiazepine/z-drug/gabapentinoid issue sets the input true; OST stated
-        # wins, else derived from the prescriptions' classes; cancer/palliative default false
+        # Patient: a current benzodiazepine/z-drug/gabapentinoid issue sets the input true; OST
+        # stated wins, else derived from the prescriptions' classes; cancer/palliative false
         pl.when(pl.col("benzo_now"))
         .then(pl.lit(value=True))
         .otherwise(pl.col("benzodiazepine_coprescribed"))
