@@ -137,8 +137,12 @@ def _patch_rate(items: Sequence[OMEItem], ingredient: str) -> Decimal | None:
     )
 
 
+@lru_cache(maxsize=4096)
 def _modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
-    """Modified-release from the dm+d catalogue, else the forms vocabulary (never guessed)."""
+    """Modified-release from the dm+d catalogue, else the forms vocabulary (never guessed).
+
+    Memoised: a pure function of a frozen prescription (without identifiers) and a bundle.
+    """
     if rx.dmd_code is not None or rx.product_name is not None:
         catalogue = kb.catalogue if kb.catalogue is not None else load_catalogue()
         product = catalogue.by_code(rx.dmd_code) if rx.dmd_code is not None else None
@@ -244,8 +248,12 @@ def check_prescription(
     kb = knowledge if knowledge is not None else default_knowledge()
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
-    current, replaced = _current_opioids(patient, new_prescription)
-    counted = [rx.without_identity() for rx in current]  # identifiers never reach the calculator
+    # identifiers (id, replaces) never reach the calculator or its caches
+    if new_prescription.replaces is None:
+        counted, replaced = list(patient.opioid_candidates), set()
+    else:
+        current, replaced = _current_opioids(patient, new_prescription)
+        counted = [rx.without_identity() for rx in current]
     plain = new_prescription.without_identity()
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
@@ -299,7 +307,7 @@ def check_prescription(
             ),
             "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
             "new_item_modified_release": (
-                _modified_release(new_prescription, kb) if new_class == "opioid" else None
+                _modified_release(plain, kb) if new_class == "opioid" else None
             ),
             "new_item_indication": (
                 str(new_prescription.indication) if new_prescription.indication else None
