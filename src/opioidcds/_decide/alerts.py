@@ -249,8 +249,9 @@ def check_prescription(
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
+    replaced: set[int] = set()
     if new_prescription.replaces is None:
-        counted, replaced = list(patient.opioid_candidates), set()
+        counted = list(patient.opioid_candidates)
     else:
         current, replaced = _current_opioids(patient, new_prescription)
         counted = [rx.without_identity() for rx in current]
