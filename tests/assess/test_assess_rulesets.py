@@ -142,7 +142,7 @@ def test_profile_thresholds_are_named_in_alerts() -> None:
     # (issue 15; the escalation steps are the ruleset's defaults, not changed by this profile).
     alerts = check_prescription(patient, morphine(20), profile=profile)
     assert [a.id for a in alerts] == ["dose-escalation", "check-risk-factors"]
-    assert "reminder_high_dose_mg_per_day = 90 mg/day" in alerts[1].detail
+    assert "risk-factor reminder above 90 mg/day" in alerts[1].detail
     assert alerts[1].profile_id == "opioids-aware-90"
     # default: 100 is not > 120, so no reminder; the step is still large
     assert [a.id for a in check_prescription(patient, morphine(20))] == ["dose-escalation"]

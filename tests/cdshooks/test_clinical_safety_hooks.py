@@ -85,5 +85,5 @@ def test_benzodiazepine_and_very_high_dose(svc: CDSHooksService) -> None:
     assert [i for i, _s in got] == ["critical", "warning", "warning"]
     text = " ".join(s for _i, s in got)
     assert "benzodiazepine" in text
-    assert "very-high-dose band" in text
+    assert "very high dose band" in text
     assert "Re-authorising" in text

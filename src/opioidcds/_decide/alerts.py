@@ -33,7 +33,7 @@ from opioidcds._decide.knowledge import (
 )
 from opioidcds._decide.rules import BoundRuleset, Citation, Profile, Stage
 from opioidcds._decide.rules.conditions import Scalar, Truth
-from opioidcds._display import format_decimal
+from opioidcds._display import format_decimal, most_serious_first
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
@@ -98,7 +98,7 @@ def _new_class(classes: frozenset[MedicineClass], items: Sequence[OMEItem]) -> s
     if MedicineClass.BENZODIAZEPINE in classes:
         return "benzodiazepine"
     if MedicineClass.Z_DRUG in classes:
-        return "z-drug"
+        return "z_drug"
     if MedicineClass.GABAPENTINOID in classes:
         return "gabapentinoid"
     if not classes and any(_is_opioid_item(i) for i in items):
@@ -229,7 +229,8 @@ def check_prescription(
     names a current prescription (by id or product), that one counts before and not after, so
     a dose change is compared with the dose it replaces and never counted twice; if it names
     none, nothing is taken off and the alerts' figures say so. Alerts come from ruleset
-    ``prescribing-alerts`` in file order, each with its figures, citations, actions and trace.
+    ``prescribing-alerts``, most serious first (critical, warning, info) and in file order
+    within a severity, each with its figures, citations, actions and trace.
     If some alert rule could not be evaluated because inputs were unknown, a last ``info``
     alert ``alerts-not-evaluated`` names them (fail closed: never a silent "no alert").
 
@@ -291,7 +292,7 @@ def check_prescription(
             "benzodiazepine_coprescribed": (
                 True if new_class == "benzodiazepine" else patient.benzodiazepine
             ),
-            "z_drug_coprescribed": True if new_class == "z-drug" else patient.z_drug,
+            "z_drug_coprescribed": True if new_class == "z_drug" else patient.z_drug,
             "gabapentinoid_coprescribed": (
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
@@ -333,7 +334,8 @@ def check_prescription(
         f"{_figure(before_total, before_complete)} before.{unmatched}"
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    return list(_present_alerts(bound, values, truths(bound, values), figures, provenance))
+    alerts = _present_alerts(bound, values, truths(bound, values), figures, provenance)
+    return most_serious_first(alerts, lambda a: a.severity.value)
 
 
 def _alert_detail(bound: BoundRuleset, rule_id: str, text: str, figures: str) -> str:

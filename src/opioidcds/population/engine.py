@@ -491,7 +491,10 @@ class Screening:
 
     ``rows`` are sorted into worklist order: band, then the method's keys (largest first), then
     patient id. ``problems`` lists every excluded or unused input row by file, row number and
-    reason (never its values). ``counts`` summarises the run.
+    reason (never its values). ``counts`` summarises the run: every issue row read is an
+    opioid, benzodiazepine, gabapentinoid or other-medicine row, or an excluded one
+    (``issue_rows_*``, ``problem_rows_issues``). ``capacity``: people a practice can contact
+    in a week (the report's "contact this week" list; default from the method file).
     """
 
     as_of: dt.date | None
@@ -503,11 +506,22 @@ class Screening:
     engine: str
     provenance: Provenance  # every knowledge source used and their content hash (HAZ-011)
     factor_labels: Mapping[str, str] = field(default_factory=dict)
+    capacity: int | None = None
 
     @property
     def worklist(self) -> tuple[PatientRow, ...]:
         """The rows on the worklist (in scope, banded), in priority order."""
         return tuple(r for r in self.rows if r.band != _BAND_NOT_LISTED)
+
+    @property
+    def weekly_capacity(self) -> int:
+        """People to contact this week: ``capacity`` as given, else the method's default."""
+        return self.capacity if self.capacity is not None else self.method.weekly_capacity
+
+    @property
+    def call_first(self) -> tuple[PatientRow, ...]:
+        """The top of the worklist a practice can contact this week (:attr:`weekly_capacity`)."""
+        return self.worklist[: self.weekly_capacity]
 
 
 _ISSUE_COLUMNS: Final = (
@@ -551,6 +565,7 @@ def screen(
     engine: EngineName = "fast",
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    capacity: int | None = None,
 ) -> Screening:
     """Screen every patient of an issue extract as of ``as_of`` (default: latest issue date).
 
@@ -567,13 +582,23 @@ def screen(
         workers: processes to use (default 1). More than one is used only from 20,000
             patients, with the default knowledge and no profile, and needs the calling script's
             entry point guarded by ``if __name__ == "__main__":`` (start method ``spawn``).
+        capacity: people the practice can contact in a week: the size of the report's
+            "contact this week" list (default: the method file's, 4; see
+            ``population_method/screening.toml``). It orders nothing: the worklist is the same.
 
     Returns:
         A :class:`Screening`.
 
     Raises:
-        InvalidInputError: a file cannot be read or lacks required columns (named).
+        InvalidInputError: a file cannot be read or lacks required columns (named), or
+            ``capacity`` is not a whole number from 1 to 100,000.
     """
+    if capacity is not None and (
+        isinstance(capacity, bool)
+        or not isinstance(capacity, int)
+        or not 1 <= capacity <= _MAX_CAPACITY
+    ):
+        raise InvalidInputError("capacity", "must be a whole number of people from 1 to 100000")
     kb = knowledge if knowledge is not None else default_knowledge()
     meth = method if method is not None else default_method()
     parts: list[pl.DataFrame] = []
@@ -588,7 +613,7 @@ def screen(
         problems.extend(pt_problems)
     counts: dict[str, int] = {
         "issue_rows_read": sum(p.height for p in parts) + sum(p.file == "issues" for p in problems),
-        "issue_rows_other_medicines": 0,
+        **{key: 0 for _, key in _KIND_COUNTS},
     }
     if as_of is None:
         dates = [d for p in parts if p.height for d in (p.get_column("issue_date").max(),)]
@@ -659,6 +684,7 @@ def screen(
         engine=engine,
         provenance=for_screening(kb, profile, meth),
         factor_labels=labels,
+        capacity=capacity,
     )
 
 
@@ -878,6 +904,15 @@ def _screen_parallel(
     return [row for rows in results for row in rows]
 
 
+_KIND_COUNTS: Final = (
+    ("opioid", "issue_rows_opioid"),
+    ("benzodiazepine", "issue_rows_benzodiazepine"),
+    ("gabapentinoid", "issue_rows_gabapentinoid"),
+    ("other", "issue_rows_other_medicines"),
+)
+_MAX_CAPACITY: Final = 100_000  # a sanity bound on people a week, not clinical
+
+
 def _usable(
     df: pl.DataFrame, as_of: dt.date | None, problems: list[RowProblem], counts: dict[str, int]
 ) -> tuple[pl.DataFrame, list[Resolved]]:
@@ -898,10 +933,9 @@ def _usable(
             for row, rid in bad.iter_rows()
         )
         df = df.filter(~pl.col("rid").is_in(unknown_rids))
-    other = [i for i, r in enumerate(resolved) if r.kind == "other"]
-    counts["issue_rows_other_medicines"] = (
-        counts.get("issue_rows_other_medicines", 0) + df.filter(pl.col("rid").is_in(other)).height
-    )
+    for kind, key in _KIND_COUNTS:
+        rids = [i for i, r in enumerate(resolved) if r.kind == kind]
+        counts[key] = counts.get(key, 0) + df.filter(pl.col("rid").is_in(rids)).height
     return df.sort(["patient_id", "issue_date", "row"]).select(_ISSUE_COLUMNS), resolved
 
 
@@ -1144,6 +1178,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
         "on_worklist": sum(r.band != _BAND_NOT_LISTED for r in rows),
         "ome_incomplete_in_scope": sum((not r.ome_complete) and r.in_scope is True for r in rows),
         "problem_rows": len(problems),
+        "problem_rows_issues": sum(p.file == "issues" for p in problems),
+        "problem_rows_patients": sum(p.file == "patients" for p in problems),
     }
     for r in rows:
         if r.tier is not None:
