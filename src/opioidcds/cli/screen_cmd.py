@@ -83,6 +83,9 @@ def summary_table(
     for key, n in sorted(c.items()):
         if key.startswith("problem:"):
             table.add_row(f"  excluded: {key.removeprefix('problem:')}", str(n))
+    from opioidcds.population.engine import dose_sources_line  # noqa: PLC0415 - optional extra
+
+    table.add_row("daily doses", dose_sources_line(c))
     for label, value in extra:
         table.add_row(label, value)
     return table

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -75,8 +76,11 @@ from opioidcds.population.schema import RowProblem, read_patients
 from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
 
 __all__ = [
+    "DOSE_SOURCES",
     "PatientRow",
     "Screening",
+    "dose_sources",
+    "dose_sources_line",
     "project_assessment",
     "screen",
 ]
@@ -1168,6 +1172,44 @@ def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ..
     return key
 
 
+DOSE_SOURCES: Final = (
+    ("dosage-text", "from the dosage text"),
+    ("quantity-interval", "from the quantity estimate"),
+    ("patch-assumed-one", "patches assumed one at a time"),
+    ("not-computable", "not computable"),
+)
+"""The ways a current opioid's daily dose is obtained (build.py), with how people read them."""
+_DOSE_SOURCE_IN_TEXT: Final = re.compile(
+    r"(?:^| \| )(" + "|".join(re.escape(key) for key, _ in DOSE_SOURCES) + r"): "
+)
+
+
+def dose_sources(ome_method: str) -> frozenset[str]:
+    """The ways the daily doses of a row's current opioids were obtained (``DOSE_SOURCES`` keys).
+
+    ``ome_method`` is a worklist row's method text ("dosage-text: ... | quantity-interval:
+    ..."); empty for a patient without a current opioid or not screened.
+    """
+    return frozenset(m.group(1) for m in _DOSE_SOURCE_IN_TEXT.finditer(ome_method))
+
+
+def dose_sources_line(counts: Mapping[str, int]) -> str:
+    """One line for people: how many screened patients' daily doses came from where (issue 16).
+
+    From the ``dose_source:...`` counts of a screening; a patient with several current
+    opioids obtained in different ways counts once under each. The issue extract has no
+    structured dose fields, so no dose comes from them.
+    """
+    parts = ", ".join(
+        f"{counts.get(f'dose_source:{key}', 0):,} {label}" for key, label in DOSE_SOURCES
+    )
+    return (
+        f"Daily doses of current opioids, in patients: {parts}; none from structured dose "
+        "fields (the extract has none). A patient whose doses were obtained in two ways counts "
+        "in both."
+    )
+
+
 def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[str, int]:
     out: dict[str, int] = {
         "patients": len(rows),
@@ -1187,6 +1229,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
         if r.risk_level is not None:
             out[f"level:{r.risk_level}"] = out.get(f"level:{r.risk_level}", 0) + 1
         out[f"band:{r.band}"] = out.get(f"band:{r.band}", 0) + 1
+        for source in dose_sources(r.ome_method):
+            out[f"dose_source:{source}"] = out.get(f"dose_source:{source}", 0) + 1
     for p in problems:
         out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
     return out

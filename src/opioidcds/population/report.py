@@ -43,7 +43,7 @@ from opioidcds._outputs import (
     write_text,
 )
 from opioidcds.population._html import CSS, Bar, Marker, bars, histogram, table
-from opioidcds.population.engine import PatientRow, Screening
+from opioidcds.population.engine import PatientRow, Screening, dose_sources_line
 from opioidcds.population.outcomes import Outcomes, default_outcomes_method
 from opioidcds.population.outcomes_report import (
     NO_BASELINE,
@@ -678,6 +678,7 @@ its true value is at least that.</p>
 other programs, is in the worklist file.</p>
 {rest_table}
 <h2>Counts: every patient and every input row</h2>
+<p class="note">{escape(dose_sources_line(screening.counts))}</p>
 {_counts_html(screening, words)}
 <h2>Input rows excluded or not used</h2>
 <p class="note">Row by row in problems.csv (file, row number, reason).</p>
