@@ -206,8 +206,8 @@ def _measure_one(
         UnknownProductError: an unknown product when ``raise_errors``.
     """
     try:
-        return _measure_cached(
-            rx,
+        return _measure_cached(  # identifiers (id, replaces) never reach a cache
+            rx.without_identity(),
             index=index,
             table=setting.table,
             policy=setting.policy,

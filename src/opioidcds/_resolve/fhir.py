@@ -726,7 +726,9 @@ def _read_request(
     dosages = _array(resource, "dosageInstruction", "dosageInstruction")
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
-    return _read_dosages(dosages, "dosageInstruction", medication, form, catalogue, vocab)
+    return _read_dosages(
+        dosages, "dosageInstruction", medication, form, catalogue, vocab, _identity(resource)
+    )
 
 
 def _read_dosages(  # noqa: PLR0917 - the parts of one resource, read together
@@ -736,13 +738,18 @@ def _read_dosages(  # noqa: PLR0917 - the parts of one resource, read together
     form: Form | None,
     catalogue: Catalogue | None,
     vocab: Vocabulary,
+    identity: Mapping[str, str],
 ) -> list[_Read]:
-    """One prescription per concurrent Dosage of ``key`` (``dosageInstruction``, ``dosage``)."""
+    """One prescription per concurrent Dosage of ``key`` (``dosageInstruction``, ``dosage``).
+
+    ``identity`` (the resource's ``id`` and what it ``replaces``) goes on every prescription.
+    """
     _check_concurrent(dosages, key)
     result = []
     for i, dosage in enumerate(dosages):
         path = f"{key}[{i}]"
         fields, paths, note = _dosage(_as_object(dosage, path), path, vocab, form)
+        fields = {**fields, **identity}
         rx = _build(
             medication,
             fields=fields,
@@ -832,17 +839,20 @@ def _read_statement(
     form = _medication_form(medication, catalogue, vocab)
     dosages = _array(resource, "dosage", "dosage")
     if not dosages:  # a medicine the patient takes, dose not stated: listed, never zero
-        rx = _build_without_dose(medication, catalogue, vocab)
+        rx = _build_without_dose(medication, catalogue, vocab, _identity(resource))
         return [_Read("", rx, "a statement without dosage: the dose is not known")]
-    return _read_dosages(dosages, "dosage", medication, form, catalogue, vocab)
+    return _read_dosages(dosages, "dosage", medication, form, catalogue, vocab, _identity(resource))
 
 
 def _build_without_dose(
-    medication: _Medication, catalogue: Catalogue | None, vocab: Vocabulary
+    medication: _Medication,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    identity: Mapping[str, str],
 ) -> Prescription:
     """A Prescription of the product with ``dose_unknown`` (a statement with no dosage)."""
     try:
-        rx = Prescription(**{**medication.fields, "dose_unknown": True})
+        rx = Prescription(**{**medication.fields, **identity, "dose_unknown": True})
         resolve_prescription(rx, vocab, catalogue)
     except InvalidInputError as exc:
         raise InvalidInputError(medication.path, exc.rule) from None
@@ -1015,6 +1025,36 @@ def _validate_medication(medication: Mapping[str, object], base: str) -> None:
         _validate_model(medication, "Medication")
     except InvalidInputError as exc:
         raise InvalidInputError(_join(base, exc.field), exc.rule) from None
+
+
+def _reference_id(reference: str) -> str:
+    """The id of a relative or absolute reference: the part after the last "/".
+
+    A FHIR reference is ``[base/]Type/id[/_history/version]``.
+    """
+    parts = reference.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return parts[-1]
+
+
+def _identity(resource: Mapping[str, object]) -> dict[str, str]:
+    """``id`` (the resource id) and ``replaces`` (from ``priorPrescription``), when present.
+
+    R4 ``priorPrescription``: "An order/prescription that is being replaced".
+    """
+    found: dict[str, str] = {}
+    rid = resource.get("id")
+    if isinstance(rid, str) and rid:
+        found["id"] = rid
+    prior = resource.get("priorPrescription")
+    if isinstance(prior, Mapping):
+        ref = prior.get("reference")
+        if isinstance(ref, str) and ref.strip():
+            replaced = _reference_id(ref.strip())
+            if replaced and replaced != found.get("id"):
+                found["replaces"] = replaced
+    return found
 
 
 def _validate_r4(resource: Mapping[str, object]) -> None:

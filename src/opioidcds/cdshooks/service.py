@@ -352,6 +352,7 @@ class CDSHooksService:
                     palliative_care=risk.get("palliative_care") is True,
                     opioid_substitution_therapy=risk.get("opioid_substitution_therapy"),
                     benzodiazepine_coprescribed=coprescribed[MedicineClass.BENZODIAZEPINE],
+                    z_drug_coprescribed=coprescribed[MedicineClass.Z_DRUG],
                     gabapentinoid_coprescribed=coprescribed[MedicineClass.GABAPENTINOID],
                     last_ae_attendance=record.last_ae_attendance,
                     as_of=record.as_of,
@@ -387,7 +388,7 @@ class CDSHooksService:
         it and every draft order were read, a class absent from all of them is absent (the
         record says so). Otherwise unknown; present classes are derived by the Patient model.
         """
-        classes = [MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID]
+        classes = [MedicineClass.BENZODIAZEPINE, MedicineClass.Z_DRUG, MedicineClass.GABAPENTINOID]
         complete = not record.draft_problems and not any(
             p.path.startswith("prefetch.medications") for p in record.record_problems
         )
@@ -402,10 +403,12 @@ class CDSHooksService:
         """The OME working of the opioids counted with this draft (None: no opioid at all)."""
         chosen = [
             (lbl, rx)
-            for lbl, rx, classes in zip(
-                labels, patient.prescriptions, patient.prescription_classes, strict=True
+            for i, (lbl, rx, classes) in enumerate(
+                zip(labels, patient.prescriptions, patient.prescription_classes, strict=True)
             )
-            if not classes or MedicineClass.OPIOID in classes
+            if (not classes or MedicineClass.OPIOID in classes)
+            and i not in patient.replaced
+            and not item.prescription.replaces_item(rx)  # a draft superseding an active order
         ]
         classes = medicine_classes(item.prescription)
         includes = not classes or MedicineClass.OPIOID in classes
@@ -413,7 +416,7 @@ class CDSHooksService:
             chosen.append((f"this order: {item.label}", item.prescription))
         if not chosen:
             return None
-        result = _ome(tuple(rx for _lbl, rx in chosen), self.knowledge)
+        result = _ome(tuple(rx.without_identity() for _lbl, rx in chosen), self.knowledge)
         return OmeWorking(
             result=result, labels=tuple(lbl for lbl, _rx in chosen), includes_order=includes
         )
