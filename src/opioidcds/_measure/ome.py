@@ -30,11 +30,11 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -206,13 +206,8 @@ def _measure_one(
         UnknownProductError: an unknown product when ``raise_errors``.
     """
     try:
-        return _measure_cached(  # identifiers (id, replaces) never reach a cache
-            rx.without_identity(),
-            index=index,
-            table=setting.table,
-            policy=setting.policy,
-            vocab=setting.vocab,
-            catalogue=setting.catalogue,
+        cores = _measure_cached(  # identifiers (id, replaces) never reach a cache
+            rx.without_identity(), setting.table, setting.policy, setting.vocab, setting.catalogue
         )
     except _ImplausibleError as exc:
         raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
@@ -224,6 +219,7 @@ def _measure_one(
         if raise_errors:
             raise
         return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+    return tuple([core.at(index) for core in cores])
 
 
 def _lower_bound_reasons(
@@ -272,8 +268,60 @@ def _label(rx: Prescription, catalogue: Catalogue | None) -> str:
     return rx.product_name or rx.drug or "prescription"
 
 
-_Core = dict[str, Any]
-"""An OME item's fields except its position in the input list (so it can be memoised)."""
+class _Arithmetic:
+    """An item's arithmetic, written when first read (under the calculator's precision), kept.
+
+    Shared by every item measured from the same prescription content, so it is written once
+    however often that content is measured (issue 20: what a caller may never read is not
+    built on the per-call path).
+    """
+
+    __slots__ = ("_text", "_write")
+
+    def __init__(self, write: Callable[[], str]) -> None:
+        self._write = write
+        self._text: Mapping[str, str] | None = None
+
+    def __call__(self) -> Mapping[str, str]:
+        """``{"arithmetic": text}``: the deferred field of :class:`OMEItem`."""
+        text = self._text
+        if text is None:
+            with localcontext(_CONTEXT):
+                text = {"arithmetic": self._write()}
+            self._text = text
+        return text
+
+
+_ALL_GIVEN: Final = frozenset(
+    {"drug", "ingredient", "route", "status", "reason", "daily_amount", "daily_amount_unit"}
+    | {"policy_note", "arithmetic", "exact"}
+)
+_CONVERTED_GIVEN: Final = frozenset(
+    {"drug", "ingredient", "route", "status", "daily_amount", "daily_amount_unit", "factor"}
+    | {"factor_per", "factor_source", "ome_mg_per_day", "policy_note", "arithmetic", "exact"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Core:
+    """One OME item of a prescription without its position in the list (so it can be memoised).
+
+    ``values`` are the item's fields after ``prescription_index``, in field order, without
+    ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
+    eager construction named.
+    """
+
+    values: Mapping[str, Any]
+    given: frozenset[str]
+    arithmetic: _Arithmetic | None = None
+
+    def at(self, index: int) -> OMEItem:
+        """The item at position ``index`` of the input list."""
+        return OMEItem.deferred(
+            {"prescription_index": index, **self.values},
+            {"prescription_index", *self.given},
+            self.arithmetic,
+        )
 
 
 _MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
@@ -290,25 +338,23 @@ def _as_minimum(item: OMEItem) -> OMEItem:
 @lru_cache(maxsize=8192)
 def _measure_cached(
     rx: Prescription,
-    *,
-    index: int,
     table: ConversionTable,
     policy: PrnPolicy,
     vocab: Vocabulary,
     catalogue: Catalogue | None,
-) -> tuple[OMEItem, ...]:
+) -> tuple[_Core, ...]:
     """Resolve and measure one prescription; memoised on the immutable inputs.
 
-    A frozen Prescription, its position, the table, policy and vocabulary fully determine the
-    (immutable) items, so repeated prescriptions (a prescribing-alert plugin re-sends the
-    patient's current ones on every call; a population repeats the same products and doses)
-    are measured once. Exceptions are not memoised. The cache holds no patient identifiers:
-    prescriptions carry none.
+    A frozen Prescription, the table, policy and vocabulary fully determine the (immutable)
+    items but for their position in the list, so repeated prescriptions (a prescribing-alert
+    plugin re-sends the patient's current ones on every call; a population repeats the same
+    products and doses) are measured once, wherever they stand. Keyed by content, bounded;
+    exceptions are not memoised. The cache holds no patient identifiers: the prescriptions
+    it is given carry none (:meth:`Prescription.without_identity`).
     """
     with localcontext(_CONTEXT) as ctx:
         resolved = resolve_prescription(rx, vocab, catalogue)
-        cores = _measure(resolved, table, policy, vocab, ctx)
-        return tuple(OMEItem(prescription_index=index, **core) for core in cores)
+        return tuple(_measure(resolved, table, policy, vocab, ctx))
 
 
 def _measure(
@@ -343,16 +389,21 @@ def _measure(
     return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
 
 
+Text = Callable[[], str]
+"""Writes a piece of an item's arithmetic when it is read."""
+
+
 class _Schedule:
     """Product per day: ``quantity / per`` of the dose unit, and how that was reached.
 
     The quantity is kept as a numerator and a denominator (the interval in hours, or 1) so that
     the one division of the whole calculation happens last (35 mg x 24 / 7 h = 120 exactly).
+    ``text`` writes the schedule as people read it ("1 tablet x 2/day"), when it is read.
     """
 
     __slots__ = ("note", "per", "quantity", "text")
 
-    def __init__(self, quantity: Decimal, per: Decimal, text: str, note: str | None) -> None:
+    def __init__(self, quantity: Decimal, per: Decimal, text: Text, note: str | None) -> None:
         self.quantity = quantity
         self.per = per
         self.text = text
@@ -376,7 +427,7 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     if r.strength is not None and r.strength.kind is StrengthKind.RATE:
         # patches: the delivery rate sets the daily amount; the change interval does not
         return _Schedule(
-            dose, _ONE, f"{_fmt(dose)} {unit}", "patch change interval does not change OME"
+            dose, _ONE, _written(dose, " ", unit), "patch change interval does not change OME"
         )
     notes: list[str] = []
     per = _ONE
@@ -385,18 +436,18 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
             d.doses_per_day_max if high and d.doses_per_day_max is not None else d.doses_per_day
         )
         quantity = dose * per_day
-        text = f"{_fmt(dose)} {unit} x {_fmt(per_day)}/day"
+        text = _written(dose, " ", unit, " x ", per_day, "/day")
     elif d.interval_hours is not None:
         hours = d.interval_hours if high or d.interval_hours_max is None else d.interval_hours_max
         quantity = dose * _HOURS_PER_DAY
         per = hours
-        text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
+        text = _written(dose, " ", unit, " x (24 h / ", hours, " h)")
     elif d.max_doses_per_day is not None:
         quantity = dose * d.max_doses_per_day
-        text = f"{_fmt(dose)} {unit} x max {_fmt(d.max_doses_per_day)}/day"
+        text = _written(dose, " ", unit, " x max ", d.max_doses_per_day, "/day")
     elif d.max_quantity_per_day is not None:
         quantity = d.max_quantity_per_day
-        text = f"max {_fmt(quantity)} {unit}/day"
+        text = _written("max ", quantity, " ", unit, "/day")
     elif d.prn:
         return "PRN with no frequency or maximum: the maximum daily amount is unknown"
     else:
@@ -415,18 +466,36 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     return _Schedule(quantity, per, text, "; ".join(notes) or None)
 
 
+def _written(*parts: str | Decimal) -> Text:
+    """Writes ``parts`` one after the other, numbers as people read them, when it is read.
+
+    The values are taken now (so a name rebound later does not change what is written).
+    """
+    return lambda: "".join(_fmt(p) if isinstance(p, Decimal) else p for p in parts)
+
+
+def _joined(*parts: Text) -> Text:
+    """Writes ``parts`` one after the other, when it is read."""
+    return lambda: "".join(part() for part in parts)
+
+
 def _apply_caps(
-    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: str, notes: list[str]
-) -> tuple[Decimal, Decimal, str]:
+    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: Text, notes: list[str]
+) -> tuple[Decimal, Decimal, Text]:
     """Cap ``quantity / per`` (units per day) by the dose's daily maxima, saying so."""
     unit = d.unit
     if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
         quantity, per = d.max_doses_per_day * dose, _ONE
-        text += f", capped at max {_fmt(d.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
+        text = _joined(
+            text,
+            _written(
+                ", capped at max ", d.max_doses_per_day, " doses/day (", quantity, " ", unit, ")"
+            ),
+        )
         notes.append("capped by the maximum doses per day")
     if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
         quantity, per = d.max_quantity_per_day, _ONE
-        text += f", capped at max {_fmt(quantity)} {unit}/day"
+        text = _joined(text, _written(", capped at max ", quantity, " ", unit, "/day"))
         notes.append("capped by the maximum amount per day")
     return quantity, per, text
 
@@ -445,34 +514,41 @@ def _convert(
     dose = r.dose
     if dose is None:  # pragma: no cover - resolve sets a dose or a problem
         raise InvalidInputError("dose_quantity", "is required")
+    basis: Text
     if dose.unit_kind is DoseUnitKind.MASS:
         daily = schedule.quantity * dose.unit_factor / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {schedule.text}"
-        if strength is not None:
-            basis += f" (a dose in mg overrides the {_strength_text(r)} strength)"
+        overrides = (
+            f" (a dose in mg overrides the {_strength_text(r)} strength)"
+            if strength is not None
+            else ""
+        )
+        basis = _joined(_written(ing.name, " "), schedule.text, _written(overrides))
     elif strength is not None and strength.kind is StrengthKind.RATE:
         rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = f"{ing.name} {rate_text} x {schedule.text}"
+        basis = _joined(_written(ing.name, " "), rate_text, _written(" x "), schedule.text)
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
         daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_ingredient_strength(r, ing, volume)} x {schedule.text}"
-        if r.count_volume_ml is not None:
-            basis += f" of {_fmt(r.count_volume_ml)} mL each"
+        each = r.count_volume_ml
+        basis = _joined(
+            lambda: f"{ing.name} {_ingredient_strength(r, ing, volume)} x ",
+            schedule.text,
+            _written() if each is None else _written(" of ", each, " mL each"),
+        )
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_fmt(ing.amount or _ZERO)} mg x {schedule.text}"
+        basis = _joined(_written(ing.name, " ", ing.amount or _ZERO, " mg x "), schedule.text)
     exact = not ctx.flags[Inexact]
     row = table.lookup(ing.name, r.route or "")
-    amount_text = f"{basis} = {_fmt(daily)} {unit}"
+    amount_text = _joined(basis, _written(" = ", daily, " ", unit))
     if row is None or not row.convertible or row.factor is None:
         reason = (
             row.reason
@@ -484,7 +560,7 @@ def _convert(
             ing.name,
             ItemStatus.NOT_CONVERTIBLE,
             reason,
-            f"{amount_text}; not convertible: {reason}",
+            _joined(amount_text, _written("; not convertible: ", reason)),
             daily=daily,
             unit=unit,
             note=schedule.note,
@@ -496,25 +572,35 @@ def _convert(
     ome = daily * multiplier * factor if multiplier != _ONE else daily * factor
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
     per = row.per or ""
-    converted = "" if multiplier == _ONE else f" = {_fmt(daily * multiplier)} {per}/day"
-    arithmetic = f"{amount_text}{converted} x {_fmt(factor)} = {_fmt(ome)} mg OME/day"
-    if schedule.note:
-        arithmetic += f" ({schedule.note})"
-    return {
-        "drug": r.label,
-        "ingredient": ing.name,
-        "route": r.route,
-        "status": ItemStatus.CONVERTED,
-        "daily_amount": daily,
-        "daily_amount_unit": unit,
-        "factor": factor,
-        "factor_per": per,
-        "factor_source": ", ".join(row.citations),
-        "ome_mg_per_day": ome,
-        "policy_note": schedule.note,
-        "arithmetic": arithmetic,
-        "exact": exact,
-    }
+    note = schedule.note
+    converted = (
+        _written() if multiplier == _ONE else _written(" = ", daily * multiplier, " ", per, "/day")
+    )
+    arithmetic = _joined(
+        amount_text,
+        converted,
+        _written(" x ", factor, " = ", ome, " mg OME/day"),
+        _written(" (", note, ")") if note else _written(),
+    )
+    return _Core(
+        {
+            "drug": r.label,
+            "ingredient": ing.name,
+            "route": r.route,
+            "status": ItemStatus.CONVERTED,
+            "reason": None,
+            "daily_amount": daily,
+            "daily_amount_unit": unit,
+            "factor": factor,
+            "factor_per": per,
+            "factor_source": ", ".join(row.citations),
+            "ome_mg_per_day": ome,
+            "policy_note": note,
+            "exact": exact,
+        },
+        _CONVERTED_GIVEN,
+        _Arithmetic(arithmetic),
+    )
 
 
 def _item(
@@ -522,14 +608,14 @@ def _item(
     ingredient: str | None,
     status: ItemStatus,
     reason: str,
-    arithmetic: str,
+    arithmetic: str | Text,
     *,
     daily: Decimal | None = None,
     unit: str | None = None,
     note: str | None = None,
     exact: bool = True,
 ) -> _Core:
-    return {
+    values: dict[str, Any] = {
         "drug": r.label,
         "ingredient": ingredient,
         "route": r.route,
@@ -537,10 +623,18 @@ def _item(
         "reason": reason,
         "daily_amount": daily,
         "daily_amount_unit": unit,
+        "factor": None,
+        "factor_per": None,
+        "factor_source": None,
+        "ome_mg_per_day": None,
         "policy_note": note,
-        "arithmetic": arithmetic,
-        "exact": exact,
     }
+    if isinstance(arithmetic, str):
+        values["arithmetic"] = arithmetic
+        values["exact"] = exact
+        return _Core(values, _ALL_GIVEN)
+    values["exact"] = exact
+    return _Core(values, _ALL_GIVEN, _Arithmetic(arithmetic))
 
 
 def _strength_text(r: ResolvedPrescription) -> str:
@@ -561,15 +655,14 @@ def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volum
 
 def _patch_rate(
     r: ResolvedPrescription, ing: ResolvedIngredient, table: ConversionTable
-) -> tuple[Decimal, str]:
-    """The rate a patch counts at, and how it reads.
+) -> tuple[Decimal, Text]:
+    """The rate a patch counts at, and how it reads (written when read).
 
     The labelled rate, unless the table's row says the factor applies to the delivered rate
     (Opioids Aware) and the product's SmPC states one (``catalogue/delivered_rates.toml``): a
     fentanyl "12 microgram/hour" patch that releases 12.5 then counts at 12.5.
     """
     labelled = ing.amount or _ZERO
-    text = f"{_fmt(labelled)} microgram/hour"
     row = table.lookup(ing.name, r.route or "")
     product = r.product
     if (
@@ -579,11 +672,15 @@ def _patch_rate(
         or product.delivered_rate is None
         or product.delivered_rate == labelled
     ):
-        return labelled, text
+        return labelled, _written(labelled, " microgram/hour")
     delivered = product.delivered_rate
-    return delivered, (
-        f"{_fmt(delivered)} microgram/hour delivered (labelled {_fmt(labelled)}; "
-        f"{product.delivered_rate_source})"
+    return delivered, _written(
+        delivered,
+        " microgram/hour delivered (labelled ",
+        labelled,
+        "; ",
+        product.delivered_rate_source,
+        ")",
     )
 
 
