@@ -30,7 +30,7 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
@@ -268,6 +268,14 @@ def _label(rx: Prescription, catalogue: Catalogue | None) -> str:
     return rx.product_name or rx.drug or "prescription"
 
 
+Text = tuple[str | Decimal, ...]
+"""A piece of an item's arithmetic: words, and numbers written as people read them when read.
+
+A flat tuple of strings and decimals: cheap to build, and not tracked by the garbage collector
+once it has seen it (the memo holds thousands).
+"""
+
+
 class _Arithmetic:
     """An item's arithmetic, written when first read (under the calculator's precision), kept.
 
@@ -276,20 +284,25 @@ class _Arithmetic:
     built on the per-call path).
     """
 
-    __slots__ = ("_text", "_write")
+    __slots__ = ("_parts", "_text")
 
-    def __init__(self, write: Callable[[], str]) -> None:
-        self._write = write
+    def __init__(self, parts: Text) -> None:
+        self._parts = parts
         self._text: Mapping[str, str] | None = None
 
     def __call__(self) -> Mapping[str, str]:
         """``{"arithmetic": text}``: the deferred field of :class:`OMEItem`."""
         text = self._text
         if text is None:
-            with localcontext(_CONTEXT):
-                text = {"arithmetic": self._write()}
+            with localcontext(_CONTEXT):  # as the eager text was: display rounding is exact
+                text = {"arithmetic": _write(self._parts)}
             self._text = text
         return text
+
+
+def _write(parts: Text) -> str:
+    """The text of ``parts``: numbers as people read them (:func:`format_decimal`)."""
+    return "".join([_fmt(p) if isinstance(p, Decimal) else p for p in parts])
 
 
 _ALL_GIVEN: Final = frozenset(
@@ -389,10 +402,6 @@ def _measure(
     return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
 
 
-Text = Callable[[], str]
-"""Writes a piece of an item's arithmetic when it is read."""
-
-
 class _Schedule:
     """Product per day: ``quantity / per`` of the dose unit, and how that was reached.
 
@@ -426,9 +435,7 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     unit = d.unit
     if r.strength is not None and r.strength.kind is StrengthKind.RATE:
         # patches: the delivery rate sets the daily amount; the change interval does not
-        return _Schedule(
-            dose, _ONE, _written(dose, " ", unit), "patch change interval does not change OME"
-        )
+        return _Schedule(dose, _ONE, (dose, " ", unit), "patch change interval does not change OME")
     notes: list[str] = []
     per = _ONE
     if d.doses_per_day is not None:
@@ -436,18 +443,18 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
             d.doses_per_day_max if high and d.doses_per_day_max is not None else d.doses_per_day
         )
         quantity = dose * per_day
-        text = _written(dose, " ", unit, " x ", per_day, "/day")
+        text: Text = (dose, " ", unit, " x ", per_day, "/day")
     elif d.interval_hours is not None:
         hours = d.interval_hours if high or d.interval_hours_max is None else d.interval_hours_max
         quantity = dose * _HOURS_PER_DAY
         per = hours
-        text = _written(dose, " ", unit, " x (24 h / ", hours, " h)")
+        text = (dose, " ", unit, " x (24 h / ", hours, " h)")
     elif d.max_doses_per_day is not None:
         quantity = dose * d.max_doses_per_day
-        text = _written(dose, " ", unit, " x max ", d.max_doses_per_day, "/day")
+        text = (dose, " ", unit, " x max ", d.max_doses_per_day, "/day")
     elif d.max_quantity_per_day is not None:
         quantity = d.max_quantity_per_day
-        text = _written("max ", quantity, " ", unit, "/day")
+        text = ("max ", quantity, " ", unit, "/day")
     elif d.prn:
         return "PRN with no frequency or maximum: the maximum daily amount is unknown"
     else:
@@ -466,19 +473,6 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
     return _Schedule(quantity, per, text, "; ".join(notes) or None)
 
 
-def _written(*parts: str | Decimal) -> Text:
-    """Writes ``parts`` one after the other, numbers as people read them, when it is read.
-
-    The values are taken now (so a name rebound later does not change what is written).
-    """
-    return lambda: "".join(_fmt(p) if isinstance(p, Decimal) else p for p in parts)
-
-
-def _joined(*parts: Text) -> Text:
-    """Writes ``parts`` one after the other, when it is read."""
-    return lambda: "".join(part() for part in parts)
-
-
 def _apply_caps(
     d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: Text, notes: list[str]
 ) -> tuple[Decimal, Decimal, Text]:
@@ -486,16 +480,12 @@ def _apply_caps(
     unit = d.unit
     if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
         quantity, per = d.max_doses_per_day * dose, _ONE
-        text = _joined(
-            text,
-            _written(
-                ", capped at max ", d.max_doses_per_day, " doses/day (", quantity, " ", unit, ")"
-            ),
-        )
+        text = (*text, ", capped at max ", d.max_doses_per_day, " doses/day (", quantity)
+        text = (*text, " ", unit, ")")
         notes.append("capped by the maximum doses per day")
     if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
         quantity, per = d.max_quantity_per_day, _ONE
-        text = _joined(text, _written(", capped at max ", quantity, " ", unit, "/day"))
+        text = (*text, ", capped at max ", quantity, " ", unit, "/day")
         notes.append("capped by the maximum amount per day")
     return quantity, per, text
 
@@ -523,32 +513,30 @@ def _convert(
             if strength is not None
             else ""
         )
-        basis = _joined(_written(ing.name, " "), schedule.text, _written(overrides))
+        basis = (ing.name, " ", *schedule.text, overrides)
     elif strength is not None and strength.kind is StrengthKind.RATE:
         rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = _joined(_written(ing.name, " "), rate_text, _written(" x "), schedule.text)
+        basis = (ing.name, " ", *rate_text, " x ", *schedule.text)
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
         daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
         each = r.count_volume_ml
-        basis = _joined(
-            lambda: f"{ing.name} {_ingredient_strength(r, ing, volume)} x ",
-            schedule.text,
-            _written() if each is None else _written(" of ", each, " mL each"),
-        )
+        basis = (ing.name, " ", *_ingredient_strength(r, ing, volume), " x ", *schedule.text)
+        if each is not None:
+            basis = (*basis, " of ", each, " mL each")
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = _joined(_written(ing.name, " ", ing.amount or _ZERO, " mg x "), schedule.text)
+        basis = (ing.name, " ", ing.amount or _ZERO, " mg x ", *schedule.text)
     exact = not ctx.flags[Inexact]
     row = table.lookup(ing.name, r.route or "")
-    amount_text = _joined(basis, _written(" = ", daily, " ", unit))
+    amount_text = (*basis, " = ", daily, " ", unit)
     if row is None or not row.convertible or row.factor is None:
         reason = (
             row.reason
@@ -560,7 +548,7 @@ def _convert(
             ing.name,
             ItemStatus.NOT_CONVERTIBLE,
             reason,
-            _joined(amount_text, _written("; not convertible: ", reason)),
+            (*amount_text, "; not convertible: ", reason),
             daily=daily,
             unit=unit,
             note=schedule.note,
@@ -573,15 +561,12 @@ def _convert(
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
     per = row.per or ""
     note = schedule.note
-    converted = (
-        _written() if multiplier == _ONE else _written(" = ", daily * multiplier, " ", per, "/day")
-    )
-    arithmetic = _joined(
-        amount_text,
-        converted,
-        _written(" x ", factor, " = ", ome, " mg OME/day"),
-        _written(" (", note, ")") if note else _written(),
-    )
+    arithmetic = amount_text
+    if multiplier != _ONE:
+        arithmetic = (*arithmetic, " = ", daily * multiplier, " ", per, "/day")
+    arithmetic = (*arithmetic, " x ", factor, " = ", ome, " mg OME/day")
+    if note:
+        arithmetic = (*arithmetic, " (", note, ")")
     return _Core(
         {
             "drug": r.label,
@@ -641,16 +626,17 @@ def _strength_text(r: ResolvedPrescription) -> str:
     return r.strength_text or ""
 
 
-def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> str:
+def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> Text:
     """One ingredient's concentration, as people read it.
 
     The product's strength text, or for a combination liquid the ingredient's own amount per
     volume ("10 mg/5 mL").
     """
     if r.strength_text and len(r.ingredients) == 1:
-        return r.strength_text
-    per = "mL" if volume == _ONE else f"{_fmt(volume)} mL"
-    return f"{_fmt(ing.amount or _ZERO)} mg/{per}"
+        return (r.strength_text,)
+    if volume == _ONE:
+        return (ing.amount or _ZERO, " mg/mL")
+    return (ing.amount or _ZERO, " mg/", volume, " mL")
 
 
 def _patch_rate(
@@ -672,14 +658,15 @@ def _patch_rate(
         or product.delivered_rate is None
         or product.delivered_rate == labelled
     ):
-        return labelled, _written(labelled, " microgram/hour")
+        return labelled, (labelled, " microgram/hour")
     delivered = product.delivered_rate
-    return delivered, _written(
+    source = product.delivered_rate_source
+    return delivered, (
         delivered,
         " microgram/hour delivered (labelled ",
         labelled,
         "; ",
-        product.delivered_rate_source,
+        source,
         ")",
     )
 
