@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 
 from opioidcds import Patient, Prescription, check_prescription, default_knowledge
-from opioidcds._decide.alerts import _present_alerts
-from opioidcds._decide.assessment import _ome
+from opioidcds._decide.assessment import _ome_cached
 from opioidcds._measure.ome import _measure_cached
 
 RUNS = 20_000
@@ -110,8 +109,7 @@ def measure(
 
 
 def clear_memos() -> None:
-    _ome.cache_clear()
-    _present_alerts.cache_clear()
+    _ome_cached.cache_clear()
     _measure_cached.cache_clear()
 
 

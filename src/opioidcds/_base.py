@@ -96,6 +96,22 @@ class ResultModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
 
+    @classmethod
+    def typed(cls, values: dict[str, Any]) -> Self:
+        """The result of ``values``: every field, in field order, each already of its type.
+
+        Not validated again (the per-call path builds its results from values it has typed
+        itself, issue 20): the same result as the constructor gives for these values, with
+        every field recorded as given.
+        """
+        obj = cls.__new__(cls)
+        put = object.__setattr__
+        put(obj, "__dict__", values)
+        put(obj, "__pydantic_fields_set__", set(values))
+        put(obj, "__pydantic_extra__", None)
+        put(obj, "__pydantic_private__", None)
+        return obj
+
 
 Render = Callable[[], Mapping[str, Any]]
 """Gives the values of a result's deferred fields, by field name (called at most once each)."""
@@ -115,6 +131,11 @@ class DeferredResultModel(ResultModel):
     """
 
     _render: Render | None = PrivateAttr(default=None)
+
+    @classmethod
+    def typed(cls, values: dict[str, Any]) -> Self:
+        """As :meth:`ResultModel.typed` (nothing deferred)."""
+        return cls.deferred(values, set(values), None)
 
     @classmethod
     def deferred(cls, values: dict[str, Any], fields_set: set[str], render: Render | None) -> Self:

@@ -461,7 +461,6 @@ _NOT_EVALUATED_CITATIONS: Final = (
 )
 
 
-@lru_cache(maxsize=4096)
 def _present_alerts(
     bound: BoundRuleset,
     values: tuple[Scalar | None, ...],
@@ -469,11 +468,11 @@ def _present_alerts(
     figures: _Figures,
     provenance: Provenance,
 ) -> tuple[Alert, ...]:
-    """Alerts for one evaluation (memoised: a pure function of immutable arguments).
+    """Alerts for one evaluation: the fired rules', then ``alerts-not-evaluated`` if needed.
 
-    Every call still runs the engine for ``truths``; only presenting the decisions is reused
-    when the same inputs come again. Each alert's detail and trace are written when first
-    read (issue 20): a caller that shows the summary never pays for them.
+    What each rule's alert says whatever the patient is worked out once per ruleset
+    (:func:`_rule_alerts`); each alert's detail and trace are written when first read (issue
+    20): a caller that shows the summary never pays for them.
     """
     d = bound.decide(values, truths)
     rules = _rule_alerts(bound)

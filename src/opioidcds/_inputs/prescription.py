@@ -94,6 +94,9 @@ DOSE_FIELDS = (
 
 _STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
 _structured_dose: Final = itemgetter(*_STRUCTURED_DOSE)  # their values, as one tuple
+_NUMBER_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
+_numbers: Final = itemgetter(*_NUMBER_FIELDS)
+_NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
 class Prescription(InputModel):
@@ -225,6 +228,19 @@ class Prescription(InputModel):
         if self.id is None and self.replaces is None:
             return self
         return self.model_copy(update={"id": None, "replaces": None})
+
+    def written_numbers(self) -> tuple[str | None, ...] | None:
+        """How the dose's numbers are written (``None`` when it gives none).
+
+        Equal prescriptions may write a number differently (``1`` and ``1.0`` are equal
+        decimals), and a result shows an amount as its inputs write it (``30.0`` or ``30.00``
+        mg/day). A memo keyed by a prescription adds this to its key, so that its answer never
+        depends on how an earlier, equal prescription wrote its numbers.
+        """
+        numbers = _numbers(self.__dict__)
+        if numbers == _NO_NUMBERS:
+            return None
+        return tuple([None if n is None else str(n) for n in numbers])
 
     def replaces_item(self, other: Prescription) -> bool:
         """Whether ``other`` is the prescription this one replaces (by id, else by product).

@@ -118,18 +118,15 @@ def calculate_ome(
     named = False  # an item named a dm+d product: the catalogue is then knowledge used
     minimum = False  # a dose was given as a minimum: the total is then a lower bound
     count = 0
+    setting = _Setting(tbl, policy, vocab, catalogue)
+    raise_errors = item_errors == "raise"
     with localcontext(_CONTEXT):
         for index, rx in enumerate(given):
             count += 1
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             named = named or rx.dmd_code is not None or rx.product_name is not None
-            measured = _measure_one(
-                rx,
-                index,
-                _Setting(tbl, policy, vocab, catalogue),
-                raise_errors=item_errors == "raise",
-            )
+            measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
             if rx.dose_is_minimum:
                 minimum = True
                 measured = tuple(_as_minimum(item) for item in measured)
@@ -155,25 +152,27 @@ def calculate_ome(
         raise InvalidInputError(
             "prescriptions", "implies an implausible daily amount of one opioid (check units)"
         )
-    return OMEResult(
-        total_mg_per_day=total,
-        complete=not reasons,
-        lower_bound_reasons=reasons,
-        sources=record.sources if record is not None else (),
-        skipped=record.skipped if record is not None else (),
-        read_notes=record.notes if record is not None else (),
-        table_id=tbl.id,
-        table_version=tbl.version,
-        table_effective_date=tbl.file.effective_date.isoformat(),
-        prn_policy=policy,
-        items=tuple(items),
-        library_version=__version__,
-        provenance=for_ome(
-            tbl,
-            vocab,
-            catalogue if catalogue is not None or not named else load_catalogue(),
-        ),
-        exact=exact,
+    return OMEResult.typed(  # every value typed above: not validated again (issue 20)
+        {
+            "total_mg_per_day": total,
+            "complete": not reasons,
+            "table_id": tbl.id,
+            "table_version": tbl.version,
+            "table_effective_date": tbl.file.effective_date.isoformat(),
+            "prn_policy": policy,
+            "items": tuple(items),
+            "library_version": __version__,
+            "provenance": for_ome(
+                tbl,
+                vocab,
+                catalogue if catalogue is not None or not named else load_catalogue(),
+            ),
+            "exact": exact,
+            "lower_bound_reasons": reasons,
+            "sources": record.sources if record is not None else (),
+            "skipped": record.skipped if record is not None else (),
+            "read_notes": record.notes if record is not None else (),
+        }
     )
 
 
@@ -206,8 +205,14 @@ def _measure_one(
         UnknownProductError: an unknown product when ``raise_errors``.
     """
     try:
-        cores = _measure_cached(  # identifiers (id, replaces) never reach a cache
-            rx.without_identity(), setting.table, setting.policy, setting.vocab, setting.catalogue
+        plain = rx.without_identity()  # identifiers (id, replaces) never reach a cache
+        cores = _measure_cached(
+            plain,
+            plain.written_numbers(),
+            setting.table,
+            setting.policy,
+            setting.vocab,
+            setting.catalogue,
         )
     except _ImplausibleError as exc:
         raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
@@ -268,11 +273,12 @@ def _label(rx: Prescription, catalogue: Catalogue | None) -> str:
     return rx.product_name or rx.drug or "prescription"
 
 
-Text = tuple[str | Decimal, ...]
-"""A piece of an item's arithmetic: words, and numbers written as people read them when read.
+Text = tuple["str | Decimal | Text", ...]
+"""A piece of an item's arithmetic: words, numbers (written as people read them when read) and
+other pieces, in order.
 
-A flat tuple of strings and decimals: cheap to build, and not tracked by the garbage collector
-once it has seen it (the memo holds thousands).
+Nested tuples of strings and decimals: cheap to build, and not tracked by the garbage collector
+once it has seen them (the memo holds thousands).
 """
 
 
@@ -302,16 +308,25 @@ class _Arithmetic:
 
 def _write(parts: Text) -> str:
     """The text of ``parts``: numbers as people read them (:func:`format_decimal`)."""
-    return "".join([_fmt(p) if isinstance(p, Decimal) else p for p in parts])
+    return "".join([_piece(p) for p in parts])
+
+
+def _piece(part: str | Decimal | Text) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Decimal):
+        return _fmt(part)
+    return _write(part)
 
 
 _ALL_GIVEN: Final = frozenset(
-    {"drug", "ingredient", "route", "status", "reason", "daily_amount", "daily_amount_unit"}
-    | {"policy_note", "arithmetic", "exact"}
+    {"prescription_index", "drug", "ingredient", "route", "status", "reason", "daily_amount"}
+    | {"daily_amount_unit", "policy_note", "arithmetic", "exact"}
 )
 _CONVERTED_GIVEN: Final = frozenset(
-    {"drug", "ingredient", "route", "status", "daily_amount", "daily_amount_unit", "factor"}
-    | {"factor_per", "factor_source", "ome_mg_per_day", "policy_note", "arithmetic", "exact"}
+    {"prescription_index", "drug", "ingredient", "route", "status", "daily_amount"}
+    | {"daily_amount_unit", "factor", "factor_per", "factor_source", "ome_mg_per_day"}
+    | {"policy_note", "arithmetic", "exact"}
 )
 
 
@@ -319,22 +334,20 @@ _CONVERTED_GIVEN: Final = frozenset(
 class _Core:
     """One OME item of a prescription without its position in the list (so it can be memoised).
 
-    ``values`` are the item's fields after ``prescription_index``, in field order, without
+    ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
     eager construction named.
     """
 
-    values: Mapping[str, Any]
+    values: dict[str, Any]
     given: frozenset[str]
     arithmetic: _Arithmetic | None = None
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
-        return OMEItem.deferred(
-            {"prescription_index": index, **self.values},
-            {"prescription_index", *self.given},
-            self.arithmetic,
-        )
+        values = self.values.copy()
+        values["prescription_index"] = index
+        return OMEItem.deferred(values, set(self.given), self.arithmetic)
 
 
 _MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
@@ -349,8 +362,9 @@ def _as_minimum(item: OMEItem) -> OMEItem:
 
 
 @lru_cache(maxsize=8192)
-def _measure_cached(
+def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     rx: Prescription,
+    written: tuple[str | None, ...] | None,
     table: ConversionTable,
     policy: PrnPolicy,
     vocab: Vocabulary,
@@ -362,8 +376,10 @@ def _measure_cached(
     items but for their position in the list, so repeated prescriptions (a prescribing-alert
     plugin re-sends the patient's current ones on every call; a population repeats the same
     products and doses) are measured once, wherever they stand. Keyed by content, bounded;
-    exceptions are not memoised. The cache holds no patient identifiers: the prescriptions
-    it is given carry none (:meth:`Prescription.without_identity`).
+    exceptions are not memoised. ``written`` (:meth:`Prescription.written_numbers`) keeps
+    apart equal prescriptions whose numbers are written differently, whose results show them
+    differently. The cache holds no patient identifiers: the prescriptions it is given carry
+    none (:meth:`Prescription.without_identity`).
     """
     with localcontext(_CONTEXT) as ctx:
         resolved = resolve_prescription(rx, vocab, catalogue)
@@ -480,12 +496,20 @@ def _apply_caps(
     unit = d.unit
     if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
         quantity, per = d.max_doses_per_day * dose, _ONE
-        text = (*text, ", capped at max ", d.max_doses_per_day, " doses/day (", quantity)
-        text = (*text, " ", unit, ")")
+        text = (
+            text,
+            ", capped at max ",
+            d.max_doses_per_day,
+            " doses/day (",
+            quantity,
+            " ",
+            unit,
+            ")",
+        )
         notes.append("capped by the maximum doses per day")
     if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
         quantity, per = d.max_quantity_per_day, _ONE
-        text = (*text, ", capped at max ", quantity, " ", unit, "/day")
+        text = (text, ", capped at max ", quantity, " ", unit, "/day")
         notes.append("capped by the maximum amount per day")
     return quantity, per, text
 
@@ -513,62 +537,60 @@ def _convert(
             if strength is not None
             else ""
         )
-        basis = (ing.name, " ", *schedule.text, overrides)
+        basis = (ing.name, " ", schedule.text, overrides)
     elif strength is not None and strength.kind is StrengthKind.RATE:
         rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = (ing.name, " ", *rate_text, " x ", *schedule.text)
+        basis = (ing.name, " ", rate_text, " x ", schedule.text)
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
         daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
         each = r.count_volume_ml
-        basis = (ing.name, " ", *_ingredient_strength(r, ing, volume), " x ", *schedule.text)
+        basis = (ing.name, " ", _ingredient_strength(r, ing, volume), " x ", schedule.text)
         if each is not None:
-            basis = (*basis, " of ", each, " mL each")
+            basis = (basis, " of ", each, " mL each")
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = (ing.name, " ", ing.amount or _ZERO, " mg x ", *schedule.text)
+        basis = (ing.name, " ", ing.amount or _ZERO, " mg x ", schedule.text)
     exact = not ctx.flags[Inexact]
-    row = table.lookup(ing.name, r.route or "")
-    amount_text = (*basis, " = ", daily, " ", unit)
-    if row is None or not row.convertible or row.factor is None:
-        reason = (
-            row.reason
-            if row is not None and row.reason
-            else f"no factor for {ing.name} ({r.route}) in table {table.id} {table.version}"
-        )
+    factor_of = _factor(table, ing.name, r.route, dim)
+    amount_text = (basis, " = ", daily, " ", unit)
+    if isinstance(factor_of, str):
         return _item(
             r,
             ing.name,
             ItemStatus.NOT_CONVERTIBLE,
-            reason,
-            (*amount_text, "; not convertible: ", reason),
+            factor_of,
+            (amount_text, "; not convertible: ", factor_of),
             daily=daily,
             unit=unit,
             note=schedule.note,
             exact=exact,
         )
-    factor = Decimal(row.factor)
-    multiplier, exact_multiplier = table.multiplier(row, dim)
+    factor, multiplier, exact_multiplier, per, source = factor_of
     ctx.clear_flags()
     ome = daily * multiplier * factor if multiplier != _ONE else daily * factor
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
-    per = row.per or ""
     note = schedule.note
-    arithmetic = amount_text
-    if multiplier != _ONE:
-        arithmetic = (*arithmetic, " = ", daily * multiplier, " ", per, "/day")
-    arithmetic = (*arithmetic, " x ", factor, " = ", ome, " mg OME/day")
-    if note:
-        arithmetic = (*arithmetic, " (", note, ")")
+    arithmetic: Text = (
+        amount_text,
+        "" if multiplier == _ONE else (" = ", daily * multiplier, " ", per, "/day"),
+        " x ",
+        factor,
+        " = ",
+        ome,
+        " mg OME/day",
+        f" ({note})" if note else "",
+    )
     return _Core(
         {
+            "prescription_index": 0,
             "drug": r.label,
             "ingredient": ing.name,
             "route": r.route,
@@ -578,7 +600,7 @@ def _convert(
             "daily_amount_unit": unit,
             "factor": factor,
             "factor_per": per,
-            "factor_source": ", ".join(row.citations),
+            "factor_source": source,
             "ome_mg_per_day": ome,
             "policy_note": note,
             "exact": exact,
@@ -586,6 +608,26 @@ def _convert(
         _CONVERTED_GIVEN,
         _Arithmetic(arithmetic),
     )
+
+
+@lru_cache(maxsize=1024)
+def _factor(
+    table: ConversionTable, ingredient: str, route: str | None, dimension: Dimension
+) -> tuple[Decimal, Decimal, bool, str, str] | str:
+    """The table's factor for an ingredient by a route, or why there is none (memoised).
+
+    ``(factor, multiplier, exact multiplier, per, citations)``: the multiplier takes the daily
+    amount (of ``dimension``) into the row's ``per`` unit (:meth:`ConversionTable.multiplier`).
+    """
+    row = table.lookup(ingredient, route or "")
+    if row is None or not row.convertible or row.factor is None:
+        return (
+            row.reason
+            if row is not None and row.reason
+            else f"no factor for {ingredient} ({route}) in table {table.id} {table.version}"
+        )
+    multiplier, exact = table.multiplier(row, dimension)
+    return Decimal(row.factor), multiplier, exact, row.per or "", ", ".join(row.citations)
 
 
 def _item(
@@ -601,6 +643,7 @@ def _item(
     exact: bool = True,
 ) -> _Core:
     values: dict[str, Any] = {
+        "prescription_index": 0,
         "drug": r.label,
         "ingredient": ingredient,
         "route": r.route,
