@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -43,9 +43,9 @@ from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, StrengthKind
-from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
-from opioidcds._resolve.dose import Dose
+from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
     ResolvedIngredient,
     ResolvedPrescription,
@@ -330,8 +330,7 @@ _CONVERTED_GIVEN: Final = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Core:
+class _Core(NamedTuple):
     """One OME item of a prescription without its position in the list (so it can be memoised).
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
@@ -409,7 +408,11 @@ def _measure(
             _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
             for ing in opioids
         ]
-    schedule = _daily_quantity(r, policy)
+    rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
+    if dose_info.source == "dosage text":  # the text's dose for this form: read once
+        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate=rate)
+    else:
+        schedule = _daily_quantity(dose_info, policy, rate=rate)
     if isinstance(schedule, str):
         return [
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
@@ -435,22 +438,31 @@ class _Schedule:
         self.note = note
 
 
-def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | str:
+@lru_cache(maxsize=8192)
+def _text_schedule(
+    text: str, form: Form | None, policy: PrnPolicy, *, rate: bool
+) -> _Schedule | str:
+    """:func:`_daily_quantity` of the dose ``text`` gives for ``form`` (memoised by content)."""
+    dose = dose_from_text(text, form)
+    if isinstance(dose, str):  # pragma: no cover - the caller has the dose of this text
+        return dose
+    return _daily_quantity(dose, policy, rate=rate)
+
+
+def _daily_quantity(d: Dose, policy: PrnPolicy, *, rate: bool) -> _Schedule | str:
     """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
+
+    ``rate``: the product is a patch (its rate, not its change interval, sets the amount).
 
     Raises:
         InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
     """
-    d = r.dose
-    if d is None:  # pragma: no cover - resolve sets a dose or a problem
-        raise InvalidInputError("dose_quantity", "is required")
     high = policy is not PrnPolicy.MINIMUM
     dose = d.quantity_max if high and d.quantity_max is not None else d.quantity
     if dose is None:  # pragma: no cover - Prescription validation requires it
         raise InvalidInputError("dose_quantity", "is required")
     unit = d.unit
-    if r.strength is not None and r.strength.kind is StrengthKind.RATE:
-        # patches: the delivery rate sets the daily amount; the change interval does not
+    if rate:  # patches: the delivery rate sets the daily amount; the change interval does not
         return _Schedule(dose, _ONE, (dose, " ", unit), "patch change interval does not change OME")
     notes: list[str] = []
     per = _ONE

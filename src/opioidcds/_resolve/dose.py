@@ -20,7 +20,14 @@ from opioidcds._knowledge.units import COUNT_NOUNS
 from opioidcds._knowledge.vocabulary import Form, FormKind
 from opioidcds._resolve.dosage import Dosage, parse_dosage
 
-__all__ = ["Dose", "DoseSource", "default_unit", "effective_dose", "same_solid_dose"]
+__all__ = [
+    "Dose",
+    "DoseSource",
+    "default_unit",
+    "dose_from_text",
+    "effective_dose",
+    "same_solid_dose",
+]
 
 DoseSource = str
 """``"structured"`` or ``"dosage text"``: where the dose came from."""
@@ -73,11 +80,11 @@ def effective_dose(rx: Prescription, form: Form | None) -> Dose | str:
         if rx.dosage_text is not None:
             _check_agreement(rx, structured, form)
         return structured
-    return _text_dose(rx.dosage_text or "", form)
+    return dose_from_text(rx.dosage_text or "", form)
 
 
 @lru_cache(maxsize=8192)
-def _text_dose(text: str, form: Form | None) -> Dose | str:
+def dose_from_text(text: str, form: Form | None) -> Dose | str:
     """The dose ``text`` gives for a product of ``form``, or why it gives none.
 
     Memoised by content (the text and the form; bounded): a practice writes the same few
