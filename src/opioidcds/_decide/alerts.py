@@ -9,11 +9,10 @@ ruleset; this module derives its inputs and presents its decisions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from opioidcds._base import DeferredResultModel
 from opioidcds._decide.assessment import (
@@ -210,6 +209,15 @@ def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescrip
     return current, replaced
 
 
+def _same(a: Prescription, b: Prescription) -> bool:
+    """``a == b``, answered at once for the same object or a different product or text."""
+    if a is b:
+        return True
+    if a.dmd_code != b.dmd_code or a.dosage_text != b.dosage_text or a.drug != b.drug:
+        return False
+    return a == b
+
+
 def _figure(total: Decimal, complete: bool) -> str:
     shown = format_decimal(total)
     return f"{shown} mg OME/day" if complete else f"at least {shown} mg OME/day (incomplete)"
@@ -263,7 +271,7 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next((i for i, rx in enumerate(counted) if rx == plain), None)
+        new_pos = next((i for i, rx in enumerate(counted) if _same(rx, plain)), None)
         if new_pos is None:
             new_pos = len(counted)
             counted.append(plain)
@@ -326,25 +334,33 @@ def check_prescription(
         }
     )
     figures = _Figures(
-        after_total,
+        str(after_total),
         after_complete,
-        before_total,
+        str(before_total),
         before_complete,
         unmatched=new_prescription.replaces is not None
         and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    alerts = _present_alerts(bound, values, truths(bound, values), figures, provenance)
-    return most_serious_first(alerts, lambda a: a.severity.value)
+    evaluated = (values, _written(values))
+    return list(_present_alerts(bound, evaluated, truths(bound, values), figures, provenance))
 
 
-@dataclass(frozen=True, slots=True)
-class _Figures:
-    """The totals an alert's detail states: after and before, complete or lower bounds."""
+def _written(values: tuple[Scalar | None, ...]) -> tuple[str, ...]:
+    """How the decimal inputs are written (the traces show them so: ``60.0``, ``60.000``)."""
+    return tuple([str(v) for v in values if type(v) is Decimal])
 
-    after: Decimal
+
+class _Figures(NamedTuple):
+    """The totals an alert's detail states: after and before, complete or lower bounds.
+
+    Each total as its exact decimal is written (``str``), so that equal totals written
+    differently stay apart where results are memoised.
+    """
+
+    after: str
     after_complete: bool
-    before: Decimal
+    before: str
     before_complete: bool
     unmatched: bool  # the prescription it replaces is not among the current ones
 
@@ -357,8 +373,9 @@ class _Figures:
             else ""
         )
         return (
-            f"Total {_figure(self.after, self.after_complete)} with this prescription; "
-            f"{_figure(self.before, self.before_complete)} before.{unmatched}"
+            f"Total {_figure(Decimal(self.after), self.after_complete)} with this "
+            f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
+            f"{unmatched}"
         )
 
 
@@ -461,19 +478,24 @@ _NOT_EVALUATED_CITATIONS: Final = (
 )
 
 
+@lru_cache(maxsize=1024)
 def _present_alerts(
     bound: BoundRuleset,
-    values: tuple[Scalar | None, ...],
+    evaluated: tuple[tuple[Scalar | None, ...], tuple[str, ...]],
     truths: tuple[Truth | str, ...],
     figures: _Figures,
     provenance: Provenance,
 ) -> tuple[Alert, ...]:
-    """Alerts for one evaluation: the fired rules', then ``alerts-not-evaluated`` if needed.
+    """Alerts for one evaluation, most serious first (memoised: immutable arguments).
 
-    What each rule's alert says whatever the patient is worked out once per ruleset
-    (:func:`_rule_alerts`); each alert's detail and trace are written when first read (issue
-    20): a caller that shows the summary never pays for them.
+    The fired rules' alerts, then ``alerts-not-evaluated`` if needed. ``evaluated`` is the
+    ruleset's input values and how their decimals are written (:func:`_written`): equal values
+    written differently are kept apart, as the traces show them as written. What each rule's
+    alert says whatever the patient is worked out once per ruleset (:func:`_rule_alerts`);
+    each alert's detail and trace are written when first read (issue 20): a caller that shows
+    the summary never pays for them. Every call still runs the engine for ``truths``.
     """
+    values = evaluated[0]
     d = bound.decide(values, truths)
     rules = _rule_alerts(bound)
     alerts = []
@@ -509,4 +531,4 @@ def _present_alerts(
                 _PendingText(d, pending, tuple(rs.rules[i].id for i in pending), figures),
             )
         )
-    return tuple(alerts)
+    return tuple(most_serious_first(alerts, lambda a: a.severity.value))

@@ -423,7 +423,7 @@ def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMERe
 @lru_cache(maxsize=1024)
 def _ome_cached(
     prescriptions: tuple[Prescription, ...],
-    _written: tuple[tuple[str | None, ...] | None, ...],
+    _written: tuple[tuple[str, ...] | None, ...],
     knowledge: Knowledge,
 ) -> OMEResult:
     return calculate_ome(

@@ -256,18 +256,19 @@ class Prescription(InputModel):
             return self
         return self.model_copy(update={"id": None, "replaces": None})
 
-    def written_numbers(self) -> tuple[str | None, ...] | None:
-        """How the dose's numbers are written (``None`` when it gives none).
+    def written_numbers(self) -> tuple[str, ...] | None:
+        """How the dose's numbers are written, in field order (``None`` when it gives none).
 
         Equal prescriptions may write a number differently (``1`` and ``1.0`` are equal
         decimals), and a result shows an amount as its inputs write it (``30.0`` or ``30.00``
         mg/day). A memo keyed by a prescription adds this to its key, so that its answer never
-        depends on how an earlier, equal prescription wrote its numbers.
+        depends on how an earlier, equal prescription wrote its numbers. (Equal prescriptions
+        give the same numbers, so the numbers given are enough: not where they stand.)
         """
         numbers = _numbers(self.__dict__)
         if numbers == _NO_NUMBERS:
             return None
-        return tuple([None if n is None else str(n) for n in numbers])
+        return tuple([str(n) for n in numbers if n is not None])
 
     def replaces_item(self, other: Prescription) -> bool:
         """Whether ``other`` is the prescription this one replaces (by id, else by product).

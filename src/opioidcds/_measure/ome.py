@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -330,23 +330,34 @@ _CONVERTED_GIVEN: Final = frozenset(
 )
 
 
-class _Core(NamedTuple):
+class _Core:
     """One OME item of a prescription without its position in the list (so it can be memoised).
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named.
+    eager construction named. The item at each position is built once and kept (results are
+    immutable, so the same content at the same position gives the same object).
     """
 
-    values: dict[str, Any]
-    given: frozenset[str]
-    arithmetic: _Arithmetic | None = None
+    __slots__ = ("_built", "arithmetic", "given", "values")
+
+    def __init__(
+        self, values: dict[str, Any], given: frozenset[str], arithmetic: _Arithmetic | None = None
+    ) -> None:
+        self.values = values
+        self.given = given
+        self.arithmetic = arithmetic
+        self._built: dict[int, OMEItem] = {}
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
-        values = self.values.copy()
-        values["prescription_index"] = index
-        return OMEItem.deferred(values, set(self.given), self.arithmetic)
+        item = self._built.get(index)
+        if item is None:
+            values = self.values.copy()
+            values["prescription_index"] = index
+            item = OMEItem.deferred(values, set(self.given), self.arithmetic)
+            self._built[index] = item  # two threads may both build it: the same item
+        return item
 
 
 _MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
@@ -363,7 +374,7 @@ def _as_minimum(item: OMEItem) -> OMEItem:
 @lru_cache(maxsize=8192)
 def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     rx: Prescription,
-    written: tuple[str | None, ...] | None,
+    written: tuple[str, ...] | None,
     table: ConversionTable,
     policy: PrnPolicy,
     vocab: Vocabulary,
