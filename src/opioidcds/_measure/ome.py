@@ -423,7 +423,7 @@ def _measure(
     if dose_info.source == "dosage text":  # the text's dose for this form: read once
         schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate=rate)
     else:
-        schedule = _daily_quantity(dose_info, policy, rate=rate)
+        schedule = _schedule(dose_info, policy, rate=rate)
     if isinstance(schedule, str):
         return [
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
@@ -453,14 +453,28 @@ class _Schedule:
 def _text_schedule(
     text: str, form: Form | None, policy: PrnPolicy, *, rate: bool
 ) -> _Schedule | str:
-    """:func:`_daily_quantity` of the dose ``text`` gives for ``form`` (memoised by content)."""
+    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content)."""
     dose = dose_from_text(text, form)
     if isinstance(dose, str):  # pragma: no cover - the caller has the dose of this text
         return dose
-    return _daily_quantity(dose, policy, rate=rate)
+    return _schedule(dose, policy, rate=rate)
 
 
-def _daily_quantity(d: Dose, policy: PrnPolicy, *, rate: bool) -> _Schedule | str:
+def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | str:
+    """Quantity of the dose unit per day of ``r`` under ``policy``, or why it is unknown.
+
+    :func:`_schedule` of ``r``'s dose (a patch when its strength is a rate).
+
+    Raises:
+        InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
+    """
+    if r.dose is None:  # pragma: no cover - resolve sets a dose or a problem
+        raise InvalidInputError("dose_quantity", "is required")
+    rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
+    return _schedule(r.dose, policy, rate=rate)
+
+
+def _schedule(d: Dose, policy: PrnPolicy, *, rate: bool) -> _Schedule | str:
     """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
 
     ``rate``: the product is a patch (its rate, not its change interval, sets the amount).
