@@ -47,6 +47,7 @@ from typing import Literal
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.rxnorm import default_rxnorm_products
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
 from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
 from opioidcds._resolve.prescription import resolve_prescription
@@ -727,6 +728,10 @@ def _codings(concept: Mapping[str, object], vocab: Vocabulary) -> _Codings:
         display = _string(coding, "display", f"{path}.display")
         if system in DMD_SYSTEMS and code is not None:
             found.dmd.append((path, coding))
+        elif (
+            system == RXNORM_SYSTEM and code is not None and _rxnorm_coded(code, path, vocab, found)
+        ):
+            continue
         elif system == RXNORM_SYSTEM and code is not None and code in RXNORM_INGREDIENTS:
             name = vocab.find_drug(RXNORM_INGREDIENTS[code])
             if name is not None and len(name) == 1:
@@ -741,6 +746,47 @@ def _codings(concept: Mapping[str, object], vocab: Vocabulary) -> _Codings:
             except (InvalidInputError, UnknownProductError) as exc:
                 found.failures.append(exc)
     return found
+
+
+def _rxnorm_coded(code: str, path: str, vocab: Vocabulary, found: _Codings) -> bool:
+    """Read an RxNorm product code through the RxNorm product table (False: not in it).
+
+    The table (``codelists/rxnorm-opioid-products.toml``, a cited subset of the CQF OMTK data)
+    gives each product's opioid ingredients, strengths and dose form, so the coding's display
+    is not read. A product in a dose form with no form of ``forms.toml`` is a failure naming
+    the code (identified, but its dose cannot be converted).
+    """
+    table = default_rxnorm_products()
+    rows = table.rows(code)
+    if not rows:
+        return False
+    dose_form = table.dose_form(rows[0].dose_form)
+    if dose_form.form is None or any(r.dose_form != rows[0].dose_form for r in rows):
+        found.failures.append(
+            InvalidInputError(f"{path}.code", "RxNorm dose form of this product is not read")
+        )
+        return True
+    names: list[str] = []
+    amounts: list[tuple[str, str]] = []
+    for row in rows:
+        drug = vocab.find_drug(RXNORM_INGREDIENTS.get(row.ingredient, row.ingredient_name))
+        value, _space, unit_code = row.strength.partition(" ")
+        unit = _RXNORM_UNITS.get(unit_code)
+        if drug is None or len(drug) != 1 or unit is None:
+            found.failures.append(
+                UnknownProductError(f"{path}.code: RxNorm product's ingredient or unit not read")
+            )
+            return True
+        names.append(drug[0])
+        amounts.append((value, unit))
+    if len(amounts) > 1 and any(u != "mg" for _a, u in amounts):
+        found.failures.append(
+            InvalidInputError(f"{path}.code", "a combination is read only with mg per unit")
+        )
+        return True
+    strength = "/".join(f"{a} {u}" for a, u in amounts)
+    found.rx_products.append((path, RxNormProduct("/".join(names), strength, dose_form.form)))
+    return True
 
 
 def _rxnorm_display(display: str, path: str, vocab: Vocabulary) -> RxNormProduct:

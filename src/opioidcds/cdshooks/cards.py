@@ -150,6 +150,11 @@ class CardBuilder:
         self._opioid_links = tuple(links)
 
     @property
+    def opioid_links(self) -> tuple[Link, ...]:
+        """The links put on cards about an opioid (Opioids Aware, patient resources)."""
+        return self._opioid_links
+
+    @property
     def override_reasons(self) -> tuple[Coding, ...]:
         """The override reasons offered on warning and critical cards."""
         return self._override
