@@ -50,7 +50,7 @@ def test_discovery_and_health(client: AsgiClient) -> None:
     r = client.get("/cds-services")
     assert r.status_code == 200
     ids = {s["id"] for s in r.json()["services"]}
-    assert ids == {"opioidcds-order-select", "opioidcds-order-sign"}
+    assert ids == {"opioidcds-order-select", "opioidcds-order-sign", "opioidcds-patient-view"}
     h = client.get("/health")
     assert h.status_code == 200
     assert h.json()["status"] == "ok"

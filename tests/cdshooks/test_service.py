@@ -292,7 +292,7 @@ def test_unknown_code_leaves_input_unknown(svc: CDSHooksService) -> None:
     )
     detail = cards[0].detail
     assert "depression: unknown" in detail  # resolved depression is not current
-    assert "Not sent by the EHR (inputs unknown): prefetch encounters." in detail
+    assert "Not sent by the EHR (inputs unknown): prefetch encounters, statements." in detail
 
 
 def test_observation_employment_is_recorded_both_ways(svc: CDSHooksService) -> None:
@@ -348,6 +348,7 @@ def test_missing_prefetch_is_412(svc: CDSHooksService) -> None:
     ("mutate", "path"),
     [
         (lambda b: b["context"].pop("draftOrders"), "context.draftOrders"),
+        (lambda b: b["context"].update(draftOrders="orders"), "context.draftOrders"),
         (lambda b: b["context"].update(draftOrders=[]), "context.draftOrders"),
         (
             lambda b: b["context"]["draftOrders"].update(resourceType="Patient"),
@@ -419,7 +420,7 @@ def test_summary_is_cut_below_140() -> None:
 
 def test_discovery_lists_both_hooks_with_prefetch(svc: CDSHooksService) -> None:
     services = svc.discovery().services
-    assert {s.hook for s in services} == {"order-select", "order-sign"}
+    assert {s.hook for s in services} == {"order-select", "order-sign", "patient-view"}
     for s in services:
         assert s.prefetch["patient"] == "Patient/{{context.patientId}}"
         assert "status=active" in s.prefetch["medications"]

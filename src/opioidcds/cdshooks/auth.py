@@ -19,8 +19,8 @@ fetched at most once per ``jwks_refetch_seconds`` for an unknown ``kid``, and no
 forged tokens cannot make it wait on the key endpoint; the fetch itself runs in a worker
 thread (see ``opioidcds.cdshooks.app``). A token is accepted only if every check passes; any
 failure is an :class:`AuthError` with a fixed reason (answered 401). The token itself is
-never logged or echoed. Replayed ``jti`` values are refused until the token expires; the replay memory is per
-process (run one process per replay domain, or put a gateway in front).
+never logged or echoed. Replayed ``jti`` values are refused until the token expires; the
+replay memory is per process (run one process per replay domain, or put a gateway in front).
 """
 
 from __future__ import annotations

@@ -59,13 +59,18 @@ NOTE_STU3_DOSE: Final = (
 def normalise_draft_orders(value: object) -> tuple[object, tuple[str, ...]]:
     """``context.draftOrders`` as a Bundle, and the note of any rewrite (else unchanged).
 
-    A JSON object that is not a Bundle but has a ``resourceType`` is one bare resource; a JSON
-    array is a list of resources. Anything else is returned unchanged (the reader refuses it).
+    One bare MedicationRequest, or a non-empty JSON array of resources (objects with a
+    ``resourceType``), is wrapped; anything else is returned unchanged (the reader refuses
+    it with its path).
     """
-    if isinstance(value, Mapping) and value.get("resourceType") not in (None, "Bundle"):
+    if isinstance(value, Mapping) and value.get("resourceType") == "MedicationRequest":
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": value}]}
         return bundle, (NOTE_BARE_DRAFT,)
-    if isinstance(value, list):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, Mapping) and isinstance(v.get("resourceType"), str) for v in value)
+    ):
         entries = [{"resource": item} for item in value]
         return {"resourceType": "Bundle", "type": "collection", "entry": entries}, (
             NOTE_ARRAY_DRAFTS,
