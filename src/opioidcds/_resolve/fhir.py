@@ -42,10 +42,12 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from types import MappingProxyType
 from typing import Literal
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.rxnorm import default_rxnorm_products
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
@@ -150,19 +152,9 @@ _RXNORM_UNITS: Mapping[str, str] = {
     "MCG/ACTUAT": "microgram/dose",
 }
 
-# Quantity codes -> dose-unit spellings of the units module. UCUM (https://ucum.org): mass and
-# volume codes, and annotations {tablet} etc. SNOMED CT units (dm+d units of measure / units of
-# presentation, UK Core dose quantities).
-_UCUM_UNITS: Mapping[str, str] = {"mg": "mg", "ug": "microgram", "g": "g", "mL": "mL"}
-_SNOMED_UNITS: Mapping[str, str] = {
-    "428673006": "tablet",  # Tablet (unit of presentation)
-    "428641000": "capsule",  # Capsule (unit of presentation)
-    "419702001": "patch",  # Patch (unit of presentation)
-    "258684004": "mg",  # milligram
-    "258685003": "microgram",  # microgram
-    "258682000": "g",  # gram
-    "258773002": "mL",  # millilitre
-}
+# Quantity codes (UCUM, HL7 v3 orderableDrugForm, dm+d units of measure as SNOMED CT) are
+# mapped to dose units by the cited table conversion_tables/dose_units.toml
+# (opioidcds._knowledge.dose_units), not here.
 
 # Period units (UCUM codes of FHIR UnitsOfTime, and the words people write) -> hours.
 # Calendar months and years (mo, a) are refused: their length varies. Seconds and minutes are
@@ -302,6 +294,7 @@ def from_medication_request(
     catalogue: Catalogue | None = None,
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Prescription:
     """Read one FHIR R4 MedicationRequest with exactly one dosage instruction.
 
@@ -315,10 +308,14 @@ def from_medication_request(
         match_display_name: opt in to reading a dm+d coding whose code is not in the
             catalogue by its ``display`` (or the concept's ``text``) as an exact catalogue
             product name. Off by default: an unknown code is an error, never a guess.
+        medications: Medications a ``medicationReference`` may name, keyed by the reference
+            string as written (``"Medication/abc"``, ``"urn:uuid:..."``, a full URL); values
+            are the Medication resources' JSON. A contained Medication (``"#id"``) needs none.
 
     Raises:
         InvalidInputError: not a MedicationRequest, invalid FHIR R4, a part missing or not
-            understood, or several dosage instructions (use
+            understood, a ``medicationReference`` that cannot be resolved (field
+            ``medicationReference.reference``), or several dosage instructions (use
             :func:`prescriptions_from_medication_request`). ``field`` is the FHIR path.
         UnknownProductError: the medication's code is not in the catalogue, or an RxNorm
             name names an ingredient outside the vocabulary.
@@ -328,6 +325,7 @@ def from_medication_request(
         catalogue=catalogue,
         vocabulary=vocabulary,
         match_display_name=match_display_name,
+        medications=medications,
     )
     if len(found) != 1:
         raise InvalidInputError(
@@ -344,6 +342,7 @@ def prescriptions_from_medication_request(
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
     validator: Callable[[Mapping[str, object]], None] | None = None,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[Prescription]:
     """Read a FHIR R4 MedicationRequest: one Prescription per dosage instruction.
 
@@ -352,7 +351,9 @@ def prescriptions_from_medication_request(
     becomes its own Prescription and their OME adds up. Arguments and errors as for
     :func:`from_medication_request`; ``validator``, if given, replaces the fhir.resources R4B
     validation and must raise :class:`~opioidcds.InvalidInputError` (with the FHIR path)
-    for a resource it refuses (the CDS Hooks service passes its own lean validator).
+    for a resource it refuses (the CDS Hooks service passes its own lean validator); a
+    referenced Medication is then read with typed checks only, not the R4B model.
+    ``medications`` as for :func:`from_medication_request`.
     """
     return [
         rx
@@ -362,6 +363,7 @@ def prescriptions_from_medication_request(
             vocabulary,
             match_display_name=match_display_name,
             validator=validator,
+            lookup=_lookup(medications),
         )
     ]
 
@@ -374,6 +376,7 @@ def read_bundle(
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
     unknown_products: Literal["error", "skip"] = "error",
+    medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> BundleRead:
     """Read a FHIR Bundle, a JSON list of resources, or one MedicationRequest.
 
@@ -393,6 +396,9 @@ def read_bundle(
             vocabulary do not know; ``"skip"`` lists it in ``skipped`` instead (for bundles
             holding every medicine of a patient). A skipped unknown product might be an opioid:
             the caller must show the skipped list.
+        medications: Medications a ``medicationReference`` may name besides those contained
+            in the request or included in the Bundle (by ``fullUrl`` or ``Medication/<id>``);
+            keys and values as for :func:`from_medication_request`.
 
     Raises:
         InvalidInputError: the input is not a Bundle/list/MedicationRequest, or an entry is
@@ -405,10 +411,11 @@ def read_bundle(
     if unknown_products not in {"error", "skip"}:
         raise InvalidInputError("unknown_products", "must be 'error' or 'skip'")
     items = _bundle_items(bundle_or_list)
+    lookup = _lookup(medications, *_bundle_medications(items))
     rxs: list[Prescription] = []
     sources: list[str] = []
     skipped: list[SkippedEntry] = []
-    for prefix, item in items:
+    for prefix, item, _full_url in items:
         skip = _skip_reason(prefix, item, statuses)
         if skip is not None or item is None:
             skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
@@ -416,7 +423,11 @@ def read_bundle(
         status = str(item.get("status"))
         try:
             pairs = _read_request(
-                item, catalogue, vocabulary, match_display_name=match_display_name
+                item,
+                catalogue,
+                vocabulary,
+                match_display_name=match_display_name,
+                lookup=lookup,
             )
         except InvalidInputError as exc:
             raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
@@ -468,6 +479,7 @@ def from_bundle(
     catalogue: Catalogue | None = None,
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[Prescription]:
     """The prescriptions of :func:`read_bundle` (errors for unknown products), as a list.
 
@@ -481,6 +493,7 @@ def from_bundle(
             catalogue=catalogue,
             vocabulary=vocabulary,
             match_display_name=match_display_name,
+            medications=medications,
         ).prescriptions
     )
 
@@ -547,6 +560,7 @@ def _read_request(
     *,
     match_display_name: bool,
     validator: Callable[[Mapping[str, object]], None] | None = None,
+    lookup: _MedicationLookup | None = None,
 ) -> list[tuple[str, Prescription]]:
     if not isinstance(resource, Mapping):
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
@@ -562,12 +576,8 @@ def _read_request(
         raise InvalidInputError(
             "doNotPerform", "is true: an instruction not to give the medicine is not a dose"
         )
-    if "medicationReference" in resource:
-        raise InvalidInputError(
-            "medicationReference",
-            "is not read: send medicationCodeableConcept (referenced Medications are not resolved)",
-        )
-    medication = _medication(resource, catalogue, vocab, match_display_name=match_display_name)
+    concept, base = _medication_concept(resource, lookup or _NO_LOOKUP, validate=validator is None)
+    medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
     dosages = _array(resource, "dosageInstruction", "dosageInstruction")
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
@@ -587,6 +597,186 @@ def _read_request(
         )
         result.append((path, rx))
     return result
+
+
+# --- referenced Medications ------------------------------------------------------------------
+
+_REFERENCE = "medicationReference"
+_RESOLVED = "medicationReference.resolve()"  # FHIRPath of the Medication a reference names
+
+
+@dataclass(frozen=True, slots=True)
+class _MedicationLookup:
+    """Where a ``medicationReference`` may point outside the request itself.
+
+    ``supplied``: the caller's Medications, keyed by the reference string as written
+    (``"Medication/abc"``, ``"urn:uuid:..."``, a full URL). ``bundle``: the Medications of the
+    Bundle being read, keyed by their entry's ``fullUrl`` and by ``Medication/<id>``;
+    ``ambiguous`` holds keys that name two different Medications there (refused, not guessed).
+    """
+
+    supplied: Mapping[str, Mapping[str, object]]
+    bundle: Mapping[str, Mapping[str, object]]
+    ambiguous: frozenset[str]
+
+    def find(self, reference: str) -> Mapping[str, object] | None:
+        """The Medication ``reference`` names, or ``None``; raises when it is ambiguous."""
+        keys = [reference]
+        if "/_history/" in reference:  # a version-specific reference names the same resource
+            keys.append(reference.split("/_history/", 1)[0])
+        for key in keys:
+            supplied = self.supplied.get(key)
+            in_bundle = self.bundle.get(key)
+            if key in self.ambiguous:
+                raise InvalidInputError(
+                    f"{_REFERENCE}.reference", "names two different Medications in the Bundle"
+                )
+            if supplied is not None and in_bundle is not None and supplied != in_bundle:
+                raise InvalidInputError(
+                    f"{_REFERENCE}.reference",
+                    "resolves to different Medications in the Bundle and in those supplied",
+                )
+            found = supplied if supplied is not None else in_bundle
+            if found is not None:
+                return found
+        return None
+
+
+_NO_LOOKUP = _MedicationLookup(MappingProxyType({}), MappingProxyType({}), frozenset())
+
+
+def _lookup(
+    medications: Mapping[str, Mapping[str, object]] | None,
+    bundle: Mapping[str, Mapping[str, object]] | None = None,
+    ambiguous: frozenset[str] = frozenset(),
+) -> _MedicationLookup:
+    """A lookup of the caller's ``medications`` (checked: a mapping of strings to objects)."""
+    supplied: dict[str, Mapping[str, object]] = {}
+    if medications is not None:
+        if not isinstance(medications, Mapping):
+            raise InvalidInputError("medications", "must map reference strings to Medications")
+        for key, value in medications.items():
+            if not isinstance(key, str) or not isinstance(value, Mapping):
+                raise InvalidInputError(
+                    "medications", "must map reference strings to Medication JSON objects"
+                )
+            supplied[key.strip()] = value
+    return _MedicationLookup(
+        MappingProxyType(supplied), MappingProxyType(dict(bundle or {})), ambiguous
+    )
+
+
+def _bundle_medications(
+    items: Sequence[tuple[str, Mapping[str, object] | None, str | None]],
+) -> tuple[dict[str, Mapping[str, object]], frozenset[str]]:
+    """The Bundle's Medications by ``fullUrl`` and by ``Medication/<id>``, and ambiguous keys."""
+    index: dict[str, Mapping[str, object]] = {}
+    ambiguous: set[str] = set()
+    for _prefix, item, full_url in items:
+        if item is None or item.get("resourceType") != "Medication":
+            continue
+        keys = [full_url] if full_url else []
+        rid = item.get("id")
+        if isinstance(rid, str) and rid.strip():
+            keys.append(f"Medication/{rid.strip()}")
+        for key in keys:
+            if key in index and index[key] != item:
+                ambiguous.add(key)
+            index.setdefault(key, item)
+    return index, frozenset(ambiguous)
+
+
+def _medication_concept(
+    resource: Mapping[str, object], lookup: _MedicationLookup, *, validate: bool
+) -> tuple[Mapping[str, object], str]:
+    """The concept naming the product, and its FHIR path.
+
+    ``medicationCodeableConcept`` itself, or the ``code`` of the Medication that
+    ``medicationReference`` names: contained (``#id``), in the Bundle being read, or supplied
+    by the caller. A reference that cannot be resolved is refused, never skipped.
+    """
+    if _REFERENCE not in resource:
+        base = "medicationCodeableConcept"
+        concept = _object(resource, base, base)
+        if concept is None:  # pragma: no cover - checked by _read_request
+            raise InvalidInputError(base, "is required (R4 medication[x])")
+        return concept, base
+    ref = _object(resource, _REFERENCE, _REFERENCE)
+    reference = None if ref is None else _string(ref, "reference", f"{_REFERENCE}.reference")
+    if reference is None:
+        raise InvalidInputError(
+            f"{_REFERENCE}.reference",
+            "is required: a Medication named only by identifier or display cannot be read",
+        )
+    if reference.startswith("#"):
+        medication, base = _contained_medication(resource, reference[1:])
+    else:
+        found = lookup.find(reference)
+        if found is None:
+            raise InvalidInputError(
+                f"{_REFERENCE}.reference",
+                "cannot be resolved: the Medication is not contained in the request, not in "
+                "the Bundle, and not supplied by the caller (medications=)",
+            )
+        medication, base = _as_object(found, _RESOLVED), _RESOLVED
+        _check_medication_id(medication, reference)
+    if medication.get("resourceType") != "Medication":
+        raise InvalidInputError(f"{_REFERENCE}.reference", "does not resolve to a Medication")
+    if validate:
+        _validate_medication(medication, base)
+    status = _string(medication, "status", f"{base}.status")
+    if status == "entered-in-error":
+        raise InvalidInputError(f"{base}.status", "is entered-in-error: not a medication to read")
+    concept = _object(medication, "code", f"{base}.code")
+    if concept is None:
+        raise InvalidInputError(
+            f"{base}.code", "is required: the referenced Medication names no product"
+        )
+    return concept, f"{base}.code"
+
+
+def _contained_medication(
+    resource: Mapping[str, object], local_id: str
+) -> tuple[Mapping[str, object], str]:
+    for i, raw in enumerate(_array(resource, "contained", "contained")):
+        item = _as_object(raw, f"contained[{i}]")
+        if item.get("id") == local_id:
+            return item, f"contained[{i}]"
+    raise InvalidInputError(
+        f"{_REFERENCE}.reference", "names a contained resource the request does not contain"
+    )
+
+
+def _check_medication_id(medication: Mapping[str, object], reference: str) -> None:
+    """A ``.../Medication/<id>`` reference must resolve to a Medication with that id."""
+    parts = reference.split("/_history/", 1)[0].rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != "Medication":
+        return  # urn:uuid: and other absolute references: the key itself identifies it
+    rid = medication.get("id")
+    if rid is not None and rid != parts[-1]:
+        raise InvalidInputError(
+            f"{_REFERENCE}.reference", "resolves to a Medication with another id"
+        )
+
+
+def _validate_medication(medication: Mapping[str, object], base: str) -> None:
+    """Validate a referenced Medication against fhir.resources' R4B model (paths prefixed)."""
+    try:
+        from fhir.resources.R4B.medication import Medication  # noqa: PLC0415 - optional extra
+        from pydantic import ValidationError  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
+        raise ImportError(
+            "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
+        ) from exc
+    try:
+        Medication.model_validate(dict(medication))
+    except ValidationError as exc:
+        error = _fhir_error(exc, "Medication")
+        raise InvalidInputError(_join(base, error.field), error.rule) from None
+    except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        raise InvalidInputError(base, "is not a valid FHIR R4 Medication") from None
 
 
 def _validate_r4(resource: Mapping[str, object]) -> None:
@@ -610,14 +800,14 @@ def _validate_r4(resource: Mapping[str, object]) -> None:
         raise InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest") from None
 
 
-def _fhir_error(exc: object) -> InvalidInputError:
+def _fhir_error(exc: object, kind: str = "MedicationRequest") -> InvalidInputError:
     """An InvalidInputError from a pydantic ValidationError, naming paths and never values."""
     errors: list[Mapping[str, object]] = []
     getter = getattr(exc, "errors", None)
     if callable(getter):
         errors = list(getter(include_input=False, include_url=False, include_context=False))
     if not errors:  # pragma: no cover - a ValidationError always has at least one error
-        return InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest")
+        return InvalidInputError("(resource)", f"is not a valid FHIR R4 {kind}")
     first = errors[0]
     kind = str(first.get("type", ""))
     loc = first.get("loc", ())
@@ -625,7 +815,7 @@ def _fhir_error(exc: object) -> InvalidInputError:
     if kind == "missing":
         rule = "is required (FHIR R4)"
     elif kind == "extra_forbidden":
-        rule = "is not an element of a FHIR R4 MedicationRequest here"
+        rule = f"is not an element of a FHIR R4 {kind} here"
     elif kind.startswith(("fhir", "value_error", "assertion_error")):
         rule = "is not valid FHIR R4"
     else:
@@ -668,20 +858,24 @@ class _Medication:
 
 
 def _medication(
-    resource: Mapping[str, object],
+    concept: Mapping[str, object],
+    base: str,
     catalogue: Catalogue | None,
     vocab: Vocabulary,
     *,
     match_display_name: bool,
 ) -> _Medication:
-    base = "medicationCodeableConcept"
-    concept = _object(resource, base, base)
-    if concept is None:
-        raise InvalidInputError(base, "is required (medicationReference is not read)")
-    found = _codings(concept, vocab)
+    """The product a medication concept names.
+
+    ``concept`` is ``medicationCodeableConcept`` or a referenced Medication's ``code``;
+    ``base`` is its FHIR path, used in errors.
+    """
+    found = _codings(concept, vocab, base)
     text = _string(concept, "text", f"{base}.text")
     if found.dmd:
-        return _dmd_medication(found.dmd, text, catalogue, match_display_name=match_display_name)
+        return _dmd_medication(
+            found.dmd, text, catalogue, match_display_name=match_display_name, base=base
+        )
     if found.rx_products:
         return _rxnorm_medication(found.rx_products, found.rx_ingredients)
     if found.rx_ingredients:
@@ -711,13 +905,12 @@ class _Codings:
     failures: list[OpioidCDSError]  # RxNorm displays not understood, each naming its path
 
 
-def _codings(concept: Mapping[str, object], vocab: Vocabulary) -> _Codings:
+def _codings(concept: Mapping[str, object], vocab: Vocabulary, base: str) -> _Codings:
     """Sort a concept's codings: dm+d ones, RxNorm drugs read from display, RxNorm ingredients.
 
     An RxNorm coding whose display cannot be read is kept as a failure: it is an error only
     when no other coding is understood (codings of one concept are alternative codes for it).
     """
-    base = "medicationCodeableConcept"
     codings = _array(concept, "coding", f"{base}.coding")
     found = _Codings([], [], [], [])
     for i, raw in enumerate(codings):
@@ -807,6 +1000,7 @@ def _dmd_medication(
     catalogue: Catalogue | None,
     *,
     match_display_name: bool,
+    base: str,
 ) -> _Medication:
     cat = catalogue if catalogue is not None else load_catalogue()
     chosen: tuple[str, str] | None = None
@@ -828,7 +1022,7 @@ def _dmd_medication(
         if isinstance(display, str) and display.strip():
             return _by_name(display, f"{path}.display", cat)
         if text is not None:
-            return _by_name(text, "medicationCodeableConcept.text", cat)
+            return _by_name(text, f"{base}.text", cat)
     raise UnknownProductError(f"{path}.code: dm+d code not in the product catalogue")
 
 
@@ -976,18 +1170,21 @@ def _quantity(quantity: Mapping[str, object], path: str) -> tuple[Decimal, str]:
 
 
 def _unit(quantity: Mapping[str, object], path: str) -> str:
-    """The dose unit of a Quantity: its code (UCUM or SNOMED CT) if known, else its unit text."""
+    """The dose unit of a Quantity: its code if the dose-unit table knows it, else its unit text.
+
+    Codes: ``conversion_tables/dose_units.toml`` (UCUM, HL7 v3 orderableDrugForm, dm+d units
+    of measure), and any UCUM annotation whose label is a count noun (``{tablets}``: UCUM
+    annotations are unity, the label names the thing counted). A unit text that means another
+    unit than the code is refused.
+    """
     system = _string(quantity, "system", f"{path}.system")
     code = _string(quantity, "code", f"{path}.code")
     text = _string(quantity, "unit", f"{path}.unit")
-    from_code = None
-    if code is not None and system == UCUM_SYSTEM:
-        from_code = _UCUM_UNITS.get(code)
+    from_code = default_dose_units().unit(system, code)
+    if from_code is None and code is not None and system == UCUM_SYSTEM:
         annotation = re.fullmatch(r"\{([a-z]+)\}", code)
-        if from_code is None and annotation and annotation.group(1) in COUNT_NOUNS:
+        if annotation and annotation.group(1) in COUNT_NOUNS:
             from_code = _singular(annotation.group(1))
-    elif code is not None and system == SNOMED_SYSTEM:
-        from_code = _SNOMED_UNITS.get(code.strip())
     from_text = _unit_text(text)
     if from_code is not None:
         if from_text is not None and not _same_unit(from_text, from_code):
@@ -999,11 +1196,14 @@ def _unit(quantity: Mapping[str, object], path: str) -> str:
 
 
 def _unit_text(text: str | None) -> str | None:
+    """An allow-listed unit spelling, or a count noun in any case ("Tablet", "TABLETS")."""
     if text is None:
         return None
     word = text.strip()
     if word in COUNT_NOUNS:
         return word
+    if word.casefold() in COUNT_NOUNS:  # a count noun has no case-dependent meaning (MG has)
+        return word.casefold()
     try:
         unit_dimension(word)
     except InvalidInputError:
@@ -1230,13 +1430,17 @@ def _build(
 _BUNDLE_TYPES = frozenset({"searchset", "collection", "transaction", "batch"})
 
 
-def _bundle_items(data: object) -> list[tuple[str, Mapping[str, object] | None]]:
+_BundleItem = tuple[str, Mapping[str, object] | None, str | None]
+"""An entry's path, its resource (``None`` when it has none) and its ``fullUrl``."""
+
+
+def _bundle_items(data: object) -> list[_BundleItem]:
     if isinstance(data, list):
-        items: list[tuple[str, Mapping[str, object] | None]] = []
+        items: list[_BundleItem] = []
         for i, item in enumerate(data):
             if not isinstance(item, Mapping):
                 raise InvalidInputError(f"[{i}]", "must be a JSON object (a FHIR resource)")
-            items.append((f"[{i}]", item))
+            items.append((f"[{i}]", item, None))
         return items
     if not isinstance(data, Mapping):
         raise InvalidInputError(
@@ -1244,18 +1448,19 @@ def _bundle_items(data: object) -> list[tuple[str, Mapping[str, object] | None]]
         )
     rtype = data.get("resourceType")
     if rtype == "MedicationRequest":
-        return [("", data)]
+        return [("", data, None)]
     if rtype != "Bundle":
         raise InvalidInputError("resourceType", "must be Bundle or MedicationRequest")
     btype = data.get("type")
     if btype not in _BUNDLE_TYPES:
         raise InvalidInputError("type", "must be searchset, collection, transaction or batch")
     entries = _array(data, "entry", "entry")
-    found: list[tuple[str, Mapping[str, object] | None]] = []
+    found: list[_BundleItem] = []
     for i, raw in enumerate(entries):
         entry = _as_object(raw, f"entry[{i}]")
         resource = _object(entry, "resource", f"entry[{i}].resource")
-        found.append((f"entry[{i}].resource", resource))
+        full_url = _string(entry, "fullUrl", f"entry[{i}].fullUrl")
+        found.append((f"entry[{i}].resource", resource, full_url))
     return found
 
 
