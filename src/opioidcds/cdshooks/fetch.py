@@ -31,10 +31,11 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "FetchLimits",
@@ -123,7 +124,13 @@ class FhirFetcher:
         allowed_servers: Sequence[str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """Create the client (no connection is opened until the first read)."""
+        """Create the client (no connection is opened until the first read).
+
+        Raises:
+            ImportError: httpx (the ``service`` extra) is not installed.
+        """
+        import httpx  # noqa: PLC0415 - optional extra, needed only to fetch
+
         self.limits = limits or FetchLimits()
         self.allowed = tuple(s.rstrip("/") + "/" for s in allowed_servers or ())
         lim = self.limits
@@ -257,6 +264,8 @@ class FhirFetcher:
         await asyncio.gather(*(read(r) for r in wanted))
 
     async def _get(self, base: str, token: str, url: str) -> dict[str, object]:
+        import httpx  # noqa: PLC0415 - imported by __init__ already (optional extra)
+
         if not url.startswith(base + "/"):
             raise _FetchError("a link pointed off the FHIR server")
         try:

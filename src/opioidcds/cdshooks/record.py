@@ -339,6 +339,7 @@ def _read_uncached(
             catalogue=catalogue,
             vocabulary=vocabulary,
             validator=validate_medication_request,
+            medications=medications,
         )
     except UnknownProductError:
         label = medication_label(resource, medications)

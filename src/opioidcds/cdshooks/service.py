@@ -11,7 +11,7 @@ cards (:mod:`opioidcds.cdshooks.cards`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
@@ -49,6 +49,7 @@ from opioidcds.cdshooks.models import (
     CardsResponse,
     DiscoveryResponse,
     HookRequest,
+    Link,
     ServiceDescription,
 )
 from opioidcds.cdshooks.patients import coprescription_known, patient_of
@@ -63,7 +64,7 @@ from opioidcds.cdshooks.record import (
     read_record,
     search_incomplete,
 )
-from opioidcds.cdshooks.review import ReviewCardBuilder, sort_cards
+from opioidcds.cdshooks.review import ReviewCardBuilder, apply_terms, sort_cards
 
 __all__ = [
     "SERVICES",
@@ -225,6 +226,7 @@ class CDSHooksService:
         acute_profile: a trust profile for the ``discharge`` and ``inpatient`` rulesets.
         now: a clock (timezone-aware) for the hospital checks' assessment time (default: UTC
             now).
+        review_links: links put on the patient-view review card (a taper plan, a report).
     """
 
     def __init__(
@@ -237,6 +239,7 @@ class CDSHooksService:
         acute_mapping: AcuteMapping | None = None,
         acute_profile: Profile | None = None,
         now: Callable[[], dt.datetime] | None = None,
+        review_links: Sequence[Link] = (),
     ) -> None:
         """Bind the knowledge; nothing here changes after construction."""
         self.knowledge = knowledge if knowledge is not None else default_knowledge()
@@ -251,7 +254,9 @@ class CDSHooksService:
         self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
         self._templates = templates
-        self._review = ReviewCardBuilder(self.knowledge, self.card_content, self.codelists)
+        self._review = ReviewCardBuilder(
+            self.knowledge, self.card_content, self.codelists, review_links
+        )
         self._discovery = DiscoveryResponse(
             services=tuple(
                 ServiceDescription(
@@ -343,7 +348,7 @@ class CDSHooksService:
         cards = self._cards_for(record, frozenset(acute.settings))
         if acute.settings:
             cards.extend(self._hospital_cards(acute))
-        return CardsResponse(cards=tuple(sort_cards(cards)))
+        return CardsResponse(cards=tuple(apply_terms(sort_cards(cards), self._review.terms)))
 
     async def call_async(
         self, service_id: str, request: HookRequest, fetcher: FhirFetcher | None
