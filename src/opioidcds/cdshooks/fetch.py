@@ -133,23 +133,38 @@ class FhirFetcher:
 
         self.limits = limits or FetchLimits()
         self.allowed = tuple(s.rstrip("/") + "/" for s in allowed_servers or ())
-        lim = self.limits
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                connect=lim.connect_seconds,
-                read=lim.read_seconds,
-                write=lim.read_seconds,
-                pool=lim.connect_seconds,
-            ),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            follow_redirects=False,
-            transport=transport,
-            headers={"Accept": "application/fhir+json"},
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        del httpx
+
+    def _http(self) -> httpx.AsyncClient:
+        """The connection pool of the running event loop (a pool is bound to its loop)."""
+        import httpx  # noqa: PLC0415 - optional extra
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            lim = self.limits
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(
+                    connect=lim.connect_seconds,
+                    read=lim.read_seconds,
+                    write=lim.read_seconds,
+                    pool=lim.connect_seconds,
+                ),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                follow_redirects=False,
+                transport=self._transport,
+                headers={"Accept": "application/fhir+json"},
+            )
+            self._loop = loop
+        return self._client
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the connection pool of the running loop, if it has one."""
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = None
 
     def usable(  # noqa: PLR0911 - one refusal a line
         self, fhir_server: object, authorization: object
@@ -269,7 +284,7 @@ class FhirFetcher:
         if not url.startswith(base + "/"):
             raise _FetchError("a link pointed off the FHIR server")
         try:
-            async with self._client.stream(
+            async with self._http().stream(
                 "GET", url, headers={"Authorization": f"Bearer {token}"}
             ) as response:
                 if response.status_code in {401, 403}:

@@ -359,6 +359,11 @@ def _read_uncached(
             maybe_opioid=False,
         )
     except InvalidInputError as exc:
+        label = medication_label(resource, medications)
+        if exc.field.startswith("medicationCodeableConcept") and not _names_an_opioid(
+            label, vocabulary
+        ):  # the medicine's code or name was not understood, and no opioid is named
+            return (), Problem(f".{exc.field}", exc.rule, maybe_opioid=False)
         return (), Problem(f".{exc.field}", exc.rule)
     except OpioidCDSError:
         return (), Problem("", "could not be read")
