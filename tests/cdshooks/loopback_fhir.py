@@ -64,10 +64,10 @@ class LoopbackFhir:
     def _search(self, kind: str, query: dict[str, list[str]], url: str) -> dict[str, Any]:
         with self._lock:
             found = list(self.resources.get(kind, {}).values())
-        patient = (query.get("patient") or [None])[0]
+        patient = next(iter(query.get("patient", [])), None)
         if patient is not None:
             found = [r for r in found if _subject_id(r) == patient.rsplit("/", 1)[-1]]
-        status = (query.get("status") or [None])[0]
+        status = next(iter(query.get("status", [])), None)
         if status is not None:
             found = [r for r in found if r.get("status") in status.split(",")]
         count = min(int((query.get("_count") or [str(self.behaviour.page_size)])[0]), 1000)
@@ -107,7 +107,7 @@ class LoopbackFhir:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 b = server.behaviour
                 with server._lock:
                     server.requests.append(self.path)

@@ -216,7 +216,7 @@ def test_concurrent_requests_agree(client: AsgiClient) -> None:
 
 def test_unexpected_error_is_500_without_details(store: FeedbackStore) -> None:
     class Broken(CDSHooksService):
-        def call(self, service_id: str, request: Any) -> Any:
+        def call(self, service_id: str, request: Any, fetched: Any = None) -> Any:
             raise RuntimeError("boom with patient-id-XYZ987")
 
     app = create_app(Broken(), feedback=store)

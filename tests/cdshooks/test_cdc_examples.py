@@ -109,12 +109,14 @@ def test_on_benzodiazepine(client: AsgiClient) -> None:
 
 
 def test_on_naloxone_is_said_not_understood(client: AsgiClient) -> None:
-    # Naloxone injection: its RxNorm dose form is not in the adapter's table, so a card says a
-    # current medicine could not be read (fail closed: a warning), and the co-prescription
-    # checks say they could not run.
+    # Naloxone injection: its RxNorm dose form is not in the adapter's table and its name names
+    # no opioid of the ingredient vocabulary (naloxone is an antagonist), so a card says a
+    # current medicine was not recognised (info: no opioid named), and the co-prescription
+    # checks say they could not run (the whole list was not read).
     r = post(client, convert(load("request-example-rec-08-on-naloxone.json")))
     got = summaries(r)
-    assert ("warning", "A current medicine could not be read: OME totals may be too low.") in got
+    not_recognised = "Some current medicines were not recognised (no opioid named): not counted."
+    assert ("info", not_recognised) in got
     assert any("could not be checked" in s for _i, s in got)
 
 

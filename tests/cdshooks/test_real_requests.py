@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def call(svc: CDSHooksService, body: dict[str, Any]) -> Any:
     return svc.call(f"opioidcds-{body['hook']}", HookRequest.model_validate(body)).cards
 
 
-def _outcome(reader: MedicationReader, resource: dict[str, Any]) -> str:
+def _outcome(reader: MedicationReader, resource: Mapping[str, object]) -> str:
     read, problem = reader.read(resource, "d")
     if problem is None:
         return "read" if read else "no prescription"
@@ -264,7 +265,7 @@ def test_legacy_shapes_are_read_and_noted(svc: CDSHooksService) -> None:
     body = hook_request("order-sign", [])
     body["context"]["draftOrders"] = draft  # one bare MedicationRequest (pre-1.0)
     body["prefetch"]["patient"] = {"response": {"status": "200 OK"}, "resource": patient()}
-    context, prefetch, notes = normalise_request(body["context"], body["prefetch"])
+    _context, prefetch, notes = normalise_request(body["context"], body["prefetch"])
     assert NOTE_BARE_DRAFT in notes
     assert len(notes) == 4
     assert prefetch["patient"] == patient()
@@ -289,7 +290,9 @@ def test_cards_most_serious_first_and_no_empty_arrays(client: AsgiClient) -> Non
     cards = r.json()["cards"]
     order = {"critical": 0, "warning": 1, "info": 2}
     ranks = [order[c["indicator"]] for c in cards]
-    assert ranks == sorted(ranks) and ranks[0] == 0 and ranks[-1] == 2
+    assert ranks == sorted(ranks)
+    assert ranks[0] == 0  # the critical benzodiazepine card first
+    assert ranks[-1] == 2  # the info card (amoxicillin: no opioid named) last
     for card in cards:
         for key in ("overrideReasons", "links", "suggestions"):
             assert card.get(key, ["present"]) != [], f"{key} sent empty"

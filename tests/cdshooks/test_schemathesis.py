@@ -4,8 +4,9 @@ Every schemathesis check but one runs on every generated request: no 500, every 
 response body as documented, ``Allow`` on 405. Left out: "schema-valid data is accepted". One
 endpoint serves three services whose hooks and contexts differ (CDS Hooks defines each hook's
 context in prose), so a request the schema allows is often one the service must refuse with a
-documented 400 (a hook that is not the service's, a context without ``patientId``). Bounded (``max_examples`` per operation) so the module runs
-in well under a minute; marked ``schemathesis`` and run by the normal test command.
+documented 400 (a hook that is not the service's, a context without ``patientId``). Bounded
+(``max_examples`` per operation) so the module runs in well under a minute; marked
+``schemathesis`` and run by the normal test command.
 """
 
 from __future__ import annotations

@@ -65,6 +65,7 @@ def test_script_switch_card_shows_the_arithmetic(svc: CDSHooksService) -> None:
     assert "alert_threshold_mg_per_day=100 -> true" in card.detail
     assert "ruleset prescribing-alerts" in card.detail
     assert card.overrideReasons, "warning cards offer override reasons"
+    assert card.links is not None
     assert {lnk.url for lnk in card.links} >= {"https://www.fpm.ac.uk/opioids-aware"}
     # 120 is not above the 120 mg reminder threshold: no reminder card.
     assert not [c for c in cards if "high dose" in c.summary]

@@ -86,7 +86,12 @@ class TrustedIssuer(_Model):
 
     iss: str = Field(min_length=1, max_length=2000)
     jwks: dict[str, Any] | None = None
-    jwks_url: str | None = Field(default=None, pattern=r"^https://", max_length=2000)
+    # https, or http to a loopback address (a key server on the same machine)
+    jwks_url: str | None = Field(
+        default=None,
+        pattern=r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?/)",
+        max_length=2000,
+    )
     sub: tuple[str, ...] | None = None
     tenant: tuple[str, ...] | None = None
 

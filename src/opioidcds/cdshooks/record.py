@@ -326,7 +326,7 @@ def _names_an_opioid(label: str, vocabulary: Vocabulary) -> bool:
 _Outcome = tuple[tuple[tuple[str, Prescription], ...], Problem | None]
 
 
-def _read_uncached(
+def _read_uncached(  # noqa: PLR0911 - one outcome a return
     resource: Mapping[str, object],
     catalogue: Catalogue | None,
     vocabulary: Vocabulary,
