@@ -227,6 +227,8 @@ class CDSHooksService:
         now: a clock (timezone-aware) for the hospital checks' assessment time (default: UTC
             now).
         review_links: links put on the patient-view review card (a taper plan, a report).
+        page_size: the ``_count`` the service asks for when it searches the client's FHIR
+            server (pages are followed; see :class:`~opioidcds.cdshooks.fetch.FetchLimits`).
     """
 
     def __init__(
@@ -240,6 +242,7 @@ class CDSHooksService:
         acute_profile: Profile | None = None,
         now: Callable[[], dt.datetime] | None = None,
         review_links: Sequence[Link] = (),
+        page_size: int = 100,
     ) -> None:
         """Bind the knowledge; nothing here changes after construction."""
         self.knowledge = knowledge if knowledge is not None else default_knowledge()
@@ -254,6 +257,7 @@ class CDSHooksService:
         self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
         self._templates = templates
+        self._page_size = page_size
         self._review = ReviewCardBuilder(
             self.knowledge, self.card_content, self.codelists, review_links
         )
@@ -408,10 +412,17 @@ class CDSHooksService:
                 and not search_incomplete(value)
             ):
                 continue
-            query = template.replace("{{context.patientId}}", quote(patient, safe=""))
+            # search parameters as typed references (Patient/id): every server accepts them
+            query = template.replace(
+                "patient={{context.patientId}}", f"patient=Patient/{quote(patient, safe='')}"
+            ).replace(
+                "context={{context.encounterId}}",
+                f"context=Encounter/{quote(encounter or '', safe='')}",
+            )
+            query = query.replace("{{context.patientId}}", quote(patient, safe=""))
             query = query.replace("{{context.encounterId}}", quote(encounter or "", safe=""))
             if "?" in query:
-                query += "&_count=100"
+                query += f"&_count={self._page_size}"
             out[key] = query
         return out
 
