@@ -203,6 +203,21 @@ def test_an_answer_that_is_not_fhir(fhir: LoopbackFhir, tmp_path: Path) -> None:
     assert r.json()["details"][0]["problem"] == "the FHIR server's answer was not JSON"
 
 
+def test_an_optional_list_that_fails_is_said_on_the_cards(
+    fhir: LoopbackFhir, tmp_path: Path
+) -> None:
+    fhir.behaviour.not_json_for = {"Condition"}
+    fhir.add(patient(), active("morphine-mr-30", "c1", dose=2))
+    body = with_server(hook_request("order-sign", [med_request("oxycodone-10", rid="d1")]), fhir)
+    r = make_client(tmp_path).post(SIGN, json=body)
+    # morphine 30 mg x 2 x 2/day = 120 + oxycodone 10 mg x 1 x 2/day x 1.5 = 30: 150 > 100
+    assert any("above the alert threshold" in s for _i, s in summaries(r))
+    detail = "\n".join(c["detail"] for c in r.json()["cards"])
+    assert "**How the request was read:** conditions: the FHIR server's answer was not JSON" in (
+        detail
+    )
+
+
 def test_operation_outcome_prefetch_is_fetched(fhir: LoopbackFhir, tmp_path: Path) -> None:
     """CDS Hooks 2.0.1: an OperationOutcome as prefetch value says the client could not."""
     fhir.add(patient(), active("morphine-mr-30", "c1", dose=2))

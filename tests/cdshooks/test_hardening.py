@@ -27,7 +27,7 @@ from opioidcds.cdshooks.record import MedicationReader
 
 from .hooks_helpers import AsgiClient, hook_request, med_request
 from .serving import served
-from .test_auth import EHR, SIGN, token, trust_data
+from .test_auth import EHR, SIGN, _jwk, token, trust_data
 
 TODAY = dt.date(2026, 11, 22)
 
@@ -114,7 +114,7 @@ def test_load_with_a_new_patient_every_request(tmp_path: Path) -> None:
 class _KeyServer:
     """A JWK Set endpoint on loopback that is down in one of several ways."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, keys: bytes = b'{"keys": []}') -> None:
         self.mode = mode
         self.hits = 0
         outer = self
@@ -131,6 +131,7 @@ class _KeyServer:
                     "html": b"<html>maintenance</html>",
                     "empty": b'{"keys": []}',
                     "hang": b'{"keys": []}',
+                    "keys": keys,
                 }[outer.mode]
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -200,6 +201,33 @@ def test_jwks_outage_is_401_fast_and_never_blocks(key_server: _KeyServer, tmp_pa
             headers={"Authorization": f"Bearer {token()}"},
         )
         assert genuine.status_code == 200, genuine.text
+
+
+def test_keys_from_jwks_url_are_fetched_once_and_used(tmp_path: Path) -> None:
+    """A key only the issuer's JWK Set URL has: fetched (off the event loop), cached, used."""
+    remote = ec.generate_private_key(ec.SECP384R1())
+    keys = json.dumps({"keys": [_jwk(remote.public_key(), "remote-1")]}).encode()
+    server = _KeyServer("keys", keys)
+    try:
+        data = trust_data()
+        data["issuers"][0]["jwks_url"] = server.url
+        verifier = JWTVerifier(TrustConfig.model_validate(data))
+        with (
+            served(_app(tmp_path, verifier=verifier)) as url,
+            httpx.Client(base_url=url, timeout=10) as client,
+        ):
+            codes = [
+                client.post(
+                    SIGN,
+                    json=hook_request("order-sign", [med_request("codeine-30")]),
+                    headers={"Authorization": f"Bearer {token(key=remote, kid='remote-1')}"},
+                ).status_code
+                for _ in range(3)
+            ]
+        assert codes == [200, 200, 200]
+        assert server.hits == 1  # cached after the first fetch
+    finally:
+        server.close()
 
 
 def test_cache_is_bounded_by_bytes() -> None:

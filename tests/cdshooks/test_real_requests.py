@@ -275,6 +275,7 @@ def test_legacy_shapes_are_read_and_noted(svc: CDSHooksService) -> None:
     detail = "\n".join(c.detail for c in call(svc, body))
     # oxycodone 10 mg x 1 x 2/day x 1.5 = 30 + morphine 120 = 150
     assert "**Total: 150 mg OME/day.**" in detail
+    assert "**How the request was read:** context.draftOrders was one MedicationRequest" in detail
 
 
 def test_cards_most_serious_first_and_no_empty_arrays(client: AsgiClient) -> None:

@@ -139,6 +139,26 @@ def test_identical_orders_are_counted_once_and_said(svc: CDSHooksService) -> Non
     others = [c for c in cards if c.uuid != dup.uuid]
     assert others
     assert all("**Total: 120 mg OME/day.**" in c.detail for c in others)
+    # The second order holds only the repeated prescription: deleting it is a concrete action,
+    # offered (not recommended: both may be meant) as a CDS Hooks 2.0.1 delete suggestion.
+    assert dup.selectionBehavior == "at-most-one"
+    assert dup.suggestions is not None
+    (suggestion,) = dup.suggestions
+    assert suggestion.isRecommended is False
+    (action,) = suggestion.actions
+    assert (action.type, action.resourceId) == ("delete", "MedicationRequest/b")
+
+
+def test_a_repeated_dosage_inside_one_order_gets_no_delete_suggestion(
+    svc: CDSHooksService,
+) -> None:
+    # One order with the same dosage instruction twice: deleting the order would remove both.
+    d1 = med_request("morphine-mr-30", dose=2, per_day=2, status="draft", rid="a")
+    d1["dosageInstruction"] = d1["dosageInstruction"] * 2
+    cards = call(svc, hook_request("order-sign", [d1]))
+    dup = by_summary(cards, "same medicine and dose")
+    assert dup.suggestions is None
+    assert dup.selectionBehavior is None
 
 
 def test_order_select_checks_only_the_selection(svc: CDSHooksService) -> None:

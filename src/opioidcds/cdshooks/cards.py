@@ -31,7 +31,7 @@ from opioidcds._display import format_decimal
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
-from opioidcds.cdshooks.models import Card, Coding, Link, Source
+from opioidcds.cdshooks.models import Action, Card, Coding, Link, Source, Suggestion
 from opioidcds.cdshooks.record import DraftItem, Problem, Record
 
 __all__ = [
@@ -239,6 +239,10 @@ class CardBuilder:
                 + escape_markdown(", ".join(record.missing_optional))
                 + "."
             )
+        if record.notes:  # how the request was read: older shapes rewritten, fetch problems
+            out.append(
+                "**How the request was read:** " + escape_markdown("; ".join(record.notes)) + "."
+            )
         return out
 
     # --- cards -------------------------------------------------------------------------------
@@ -326,8 +330,31 @@ class CardBuilder:
             overrideReasons=self._override if problem.maybe_opioid else (),
         )
 
-    def duplicate_order(self, item: DraftItem, same_as: str) -> Card:
-        """A draft order with the same medicine and dose as a listed one: counted once."""
+    def duplicate_order(self, item: DraftItem, same_as: str, *, removable: bool) -> Card:
+        """A draft order with the same medicine and dose as a listed one: counted once.
+
+        With ``removable`` (the order has an id and holds only this prescription), the card
+        suggests deleting the draft (CDS Hooks 2.0.1 ``delete`` action naming
+        ``MedicationRequest/{id}``), not recommended: both orders may be meant.
+        """
+        n = item.order_index + 1
+        suggestions = None
+        if removable and item.resource_id is not None:
+            suggestions = (
+                Suggestion(
+                    label=f"Remove draft order {n} (a duplicate)",
+                    uuid=str(uuid.uuid4()),
+                    isRecommended=False,
+                    actions=(
+                        Action(
+                            type="delete",
+                            description=f"Remove draft order {n}: it repeats an order already "
+                            "listed.",
+                            resourceId=f"MedicationRequest/{item.resource_id}",
+                        ),
+                    ),
+                ),
+            )
         return Card(
             uuid=str(uuid.uuid4()),
             summary=short_summary(
@@ -342,6 +369,8 @@ class CardBuilder:
                 "meant to be taken, the OME on the other cards is too low: add the two together."
             ),
             source=_INPUT_CHECKS_SOURCE,
+            suggestions=suggestions,
+            selectionBehavior="at-most-one" if suggestions else None,
         )
 
     def unchecked_order(self, item: DraftItem, path: str, what: str) -> Card:

@@ -85,6 +85,23 @@ class Link(_Response):
     type: Literal["absolute", "smart"] = "absolute"
 
 
+class Action(_Response):
+    """One action of a suggestion (CDS Hooks 2.0.1): here only ``delete`` of a draft order."""
+
+    type: Literal["create", "update", "delete"]
+    description: str
+    resourceId: str | None = None  # noqa: N815 - CDS Hooks name: a relative reference
+
+
+class Suggestion(_Response):
+    """A suggestion the user can accept from a card; its ``uuid`` comes back in feedback."""
+
+    label: str
+    uuid: str
+    isRecommended: bool = False  # noqa: N815 - CDS Hooks name
+    actions: tuple[Action, ...]
+
+
 class Card(_Response):
     """One CDS Hooks 2.0 card."""
 
@@ -95,6 +112,7 @@ class Card(_Response):
     source: Source
     overrideReasons: Annotated[tuple[Coding, ...] | None, _Omitted] = None  # noqa: N815
     links: Annotated[tuple[Link, ...] | None, _Omitted] = None
+    suggestions: Annotated[tuple[Suggestion, ...] | None, _Omitted] = None
     selectionBehavior: Literal["at-most-one", "any"] | None = None  # noqa: N815 - CDS Hooks name
     # CDS Hooks 2.0 extension: on cards of fired rules, the provenance of the decision
     # (library version and knowledge-base hash; docs/safety/provenance.md).

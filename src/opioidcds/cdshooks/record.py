@@ -120,6 +120,7 @@ class DraftItem:
     label: str
     prescription: Prescription
     reauthorisation: bool
+    resource_id: str | None = None  # the order's id as sent (identifies it; never decides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +505,8 @@ def _drafts(
         read, problem = reader.read(resource, path, medications)
         if problem is not None:
             problems.append((i, label, problem))
-        items.extend(DraftItem(i, p, label, rx, reauth) for p, rx in read)
+        order_id = rid if isinstance(rid, str) and rid else None
+        items.extend(DraftItem(i, p, label, rx, reauth, order_id) for p, rx in read)
     return items, problems
 
 

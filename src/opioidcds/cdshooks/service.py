@@ -495,7 +495,8 @@ class CDSHooksService:
             same = first.get(item.prescription)
             if same is not None and same >= len(record.current):
                 # the same as an earlier draft: check_prescription would count it once
-                cards.append(build.duplicate_order(item, labels[same]))
+                alone = sum(d.order_index == item.order_index for d in record.drafts) == 1
+                cards.append(build.duplicate_order(item, labels[same], removable=alone))
                 continue
             if same is not None:  # the same as a current prescription: a re-issue
                 item = replace(item, reauthorisation=True)  # noqa: PLW2901 - the item, re-read
