@@ -61,6 +61,7 @@ unit: $(STAMP)
 
 ## Benchmarks print their figures (not part of `make test`).
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_per_call.py
 	$(BIN)/python benchmarks/bench_ome.py
 	$(BIN)/python benchmarks/bench_dosage.py
 	$(BIN)/python benchmarks/bench_rules.py

@@ -23,7 +23,14 @@ from opioidcds._knowledge.tables import DEFAULT_TABLE_ID
 
 __all__ = ["KNOWLEDGE_FOLDERS", "knowledge_files", "render"]
 
-KNOWLEDGE_FOLDERS = ("conversion_tables", "rules", "population_method", "codelists", "catalogue")
+KNOWLEDGE_FOLDERS = (
+    "conversion_tables",
+    "rules",
+    "population_method",
+    "codelists",
+    "catalogue",
+    "instruments",
+)
 """The folders of versioned knowledge, as bundled in the wheel (pyproject.toml)."""
 
 # Rulesets in reading order (the clinical pathway); any other ruleset follows alphabetically.

@@ -46,6 +46,9 @@ def test_wheel_contains_knowledge(wheel: Path) -> None:
         "opioidcds/_knowledge/conversion_tables/ingredients.toml",
         "opioidcds/_knowledge/catalogue/uk-dmd-opioids.csv",
         "opioidcds/_knowledge/rules/README.md",
+        "opioidcds/_knowledge/instruments/bpi-sf.toml",
+        "opioidcds/_knowledge/instruments/swemwbs-conversion.csv",
+        "opioidcds/_knowledge/population_method/evaluation.toml",
     ):
         assert required in names, required
 
@@ -74,7 +77,12 @@ def test_installed_wheel_calculates(wheel: Path, tmp_path: Path) -> None:
         f"assert opioidcds.__file__.startswith({str(target)!r}), opioidcds.__file__;"
         "p = opioidcds.Prescription(dmd_code='36130911000001104', dose_quantity=1,"
         " dose_unit='tablet', doses_per_day=2);"
-        "print(opioidcds.calculate_ome([p]).total_mg_per_day)"
+        "print(opioidcds.calculate_ome([p]).total_mg_per_day);"
+        "from opioidcds.population import default_instruments, default_evaluation_method;"
+        "import opioidcds.population.instruments as i;"
+        f"assert i.__file__.startswith({str(target)!r});"
+        "assert sorted(default_instruments()) == ['bpi-sf', 'eq-5d-5l', 'swemwbs', 'wemwbs'];"
+        "assert default_evaluation_method().months == 12"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path

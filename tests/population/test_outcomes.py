@@ -152,16 +152,45 @@ def test_signed_rank_ties_enumerated_by_hand() -> None:
 
 
 def test_signed_rank_normal_approximation_by_hand() -> None:
-    # 14 equal falls of 10: all tied, rank 7.5 each; W+ = 0, W- = 105. Mean n(n+1)/4 = 52.5;
-    # variance n(n+1)(2n+1)/24 - (t^3 - t)/48 = 14x15x29/24 - (2744 - 14)/48
-    # = 253.75 - 56.875 = 196.875; z = (0 - 52.5)/sqrt(196.875) = -3.7417;
-    # two-sided p = erfc(|z| / sqrt 2) (no continuity correction)
-    pairs = [(D(50), D(40))] * 14
+    # 51 equal falls of 10 (more than permutation_max_pairs = 50): all tied, rank 26 each;
+    # W+ = 0, W- = 1326. Mean n(n+1)/4 = 51 x 52 / 4 = 663; variance
+    # n(n+1)(2n+1)/24 - (t^3 - t)/48 = 51 x 52 x 103 / 24 - (132651 - 51)/48
+    # = 11381.5 - 2762.5 = 8619; z = (0 - 663)/sqrt(8619); two-sided p = erfc(|z| / sqrt 2)
+    # (no continuity correction)
+    pairs = [(D(50), D(40))] * 51
     t = signed_rank(pairs)
-    z = 52.5 / math.sqrt(196.875)
+    z = 663 / math.sqrt(8619)
     assert t.method == "normal-approximation"
     assert t.statistic == D(0)
     assert t.p_value == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-9)
+
+
+def test_signed_rank_ties_exact_up_to_fifty_pairs_by_hand() -> None:
+    # 14 equal falls of 10 (the old limit of enumeration was 13): all tied, W+ = 0. Of the
+    # 2^14 = 16384 sign assignments only "all negative" gives W+ <= 0 -> two-sided
+    # p = 2 x 1/16384 = 0.0001220703125, exactly (outcomes.toml 1.1.0)
+    pairs = [(D(50), D(40))] * 14
+    t = signed_rank(pairs)
+    assert t.method == "exact-enumeration"
+    assert t.p_value == pytest.approx(2 / 16384, rel=1e-12)
+
+
+def test_enumerated_p_equals_scipy_permutation_with_ties() -> None:
+    # the counted distribution against SciPy's own enumeration of every sign change (n <= 12)
+    from scipy import stats  # noqa: PLC0415
+
+    from opioidcds.population.outcomes import _average_ranks, enumerated_p  # noqa: PLC0415
+
+    for diffs in ((-3, -3, 2, -1, 1, -2, -3, 4), (1, 1, 1, -1, 2, 2, -2, 3, -3, 3, 1, -1)):
+        d = [D(x) for x in diffs]
+        ranks = _average_ranks([abs(x) for x in d])
+        w_plus = sum((r for r, x in zip(ranks, d, strict=True) if x > 0), D(0))
+        expected = stats.wilcoxon(
+            [float(x) for x in d],
+            method=stats.PermutationMethod(n_resamples=2 ** len(d)),
+            correction=False,
+        ).pvalue
+        assert enumerated_p(ranks, w_plus) == pytest.approx(float(expected), abs=1e-12)
 
 
 def test_too_few_pairs_cannot_evaluate_never_a_p() -> None:

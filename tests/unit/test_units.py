@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from opioidcds import InvalidInputError
+from opioidcds import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge import units as units_module
 from opioidcds._knowledge.units import (
     Dimension,
     StrengthKind,
@@ -127,3 +131,64 @@ def test_convert_scales_the_value() -> None:
     assert convert(Decimal(5), "gram", "milligram") == Decimal(5000)
     assert convert(Decimal(2), "milligram / hour", "microgram / hour") == Decimal(2000)
     assert convert(Decimal(48), "milligram / day", "milligram / hour") == Decimal(2)
+
+
+def _pint_factor(unit: str, target: str) -> Decimal:
+    reg = registry()
+    return Decimal(reg.Quantity(Decimal(1), unit).to(target).magnitude)
+
+
+ALL_SPELLINGS = [
+    *units_module._MASS,
+    *units_module._VOLUME,
+    *units_module._TIME,
+    "mg/hour",
+    "microgram/hour",
+    "mcg/hr",
+    "g/h",
+]
+
+
+@pytest.mark.parametrize("spelling", ALL_SPELLINGS)
+def test_every_factor_equals_pints_reading_of_the_same_file(spelling: str) -> None:
+    # The factors come from a small exact reader of units.pint (no pint at run time, issue 20);
+    # pint reading the same definitions must give the same number for every spelling.
+    expr = units_module.pint_expression(spelling)
+    dim = units_module.unit_dimension(spelling)
+    target = "microgram / hour" if dim is Dimension.RATE else units_module._CANONICAL[dim]
+    assert canonical_factor(spelling) == _pint_factor(expr, target)
+
+
+def test_reader_refuses_a_definition_it_does_not_understand(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An offset or non-linear definition must not be read silently as something else.
+    (tmp_path / "units.pint").write_text("gram = [mass] = g\nkelvin_ish = 3 + gram = k\n")
+
+    class _Files:
+        def joinpath(self, name: str) -> Path:
+            return tmp_path / name
+
+    monkeypatch.setattr("opioidcds._knowledge.units.resources.files", lambda _package: _Files())
+    units_module._definitions.cache_clear()
+    try:
+        with pytest.raises(KnowledgeBaseError, match="not in the supported form"):
+            units_module._definitions()
+    finally:
+        monkeypatch.undo()
+        units_module._definitions.cache_clear()
+        units_module._expression.cache_clear()
+
+
+def test_a_first_check_with_a_dosage_text_does_not_import_pint() -> None:
+    code = (
+        "import sys, opioidcds\n"
+        "p = opioidcds.Patient(age=50, sex='female', prescriptions=(opioidcds.Prescription("
+        "dmd_code='36120011000001101', dosage_text='apply one patch every 72 hours'),))\n"
+        "new = opioidcds.Prescription(drug='oxycodone', form='tablet', strength='5 mg',"
+        " dosage_text='one tablet four times a day')\n"
+        "opioidcds.check_prescription(p, new)\n"
+        "print('pint' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == "False"

@@ -3,10 +3,11 @@
 Why an allow-list: pint's default registry reads ``"MG"`` as megagauss, ``"Mg"`` as megagram and
 ``"gr"`` as grain. A dose calculator must never do that, so user text is matched against a fixed
 table of spellings (case-sensitive where case carries meaning: ``mg`` yes, ``MG`` no) and mapped
-onto the handful of units defined in ``units.pint``. pint is used to *derive and check* every
-conversion factor once, when this module's registry is first built; the per-call path multiplies
-by the cached :class:`~decimal.Decimal` factors only (issue 2: "do not use pint on the per-call
-path").
+onto the handful of units defined in ``units.pint``. Conversion factors are derived exactly
+from that file's linear definitions (``name = number * other = symbol``) by a small reader here,
+so neither the per-call path nor loading knowledge imports pint (issue 20: pint's import costs
+about 100 ms of a cold start); the tests check every derived factor against pint's own reading of
+the same file (:func:`registry`, which builds pint's registry on request).
 
 Canonical units: mass ``mg``, volume ``mL``, patch rate ``microgram/hour``, time ``hour``.
 """
@@ -118,9 +119,11 @@ _CANONICAL_SYMBOL: dict[Dimension, str] = {
 
 @cache
 def registry() -> Any:  # noqa: ANN401 - pint's UnitRegistry is generic and untyped here
-    """Return the one pint registry of opioidcds, built from ``units.pint`` on first use.
+    """Return a pint registry of ``units.pint``, built on first use (pint imported then).
 
-    The registry defines only gram, milligram, microgram, litre, millilitre, hour and day.
+    The registry defines only gram, milligram, microgram, litre, millilitre, hour and day. The
+    library's own conversions do not use it (see the module docstring); it is how the tests, and
+    callers who want pint quantities, read the same definitions with pint.
     """
     import pint  # noqa: PLC0415 - deferred: pint costs ~100 ms of import; needed at knowledge load
 
@@ -173,7 +176,7 @@ def canonical_factor(unit: str) -> Decimal:
     """Return the exact multiplier taking a value in ``unit`` to the canonical unit.
 
     Canonical units: mg (mass), mL (volume), microgram/hour (rate), hour (time). The factor is
-    derived by pint from ``units.pint`` and checked to be an exact decimal.
+    derived exactly from ``units.pint`` (:func:`convert`).
 
     Raises:
         InvalidInputError: the spelling is not on the allow-list.
@@ -187,21 +190,71 @@ def canonical_factor(unit: str) -> Decimal:
 
 
 def convert(value: Decimal, from_unit: str, to_unit: str) -> Decimal:
-    """Convert ``value`` between two pint unit expressions of ``units.pint``, exactly.
+    """Convert ``value`` between two unit expressions of ``units.pint``, exactly.
 
-    For load-time use (knowledge validation, deriving factors), not for the per-call path.
+    An expression is a unit name or ``name / name`` (``"milligram / day"``). Derived from the
+    definitions file without pint (see the module docstring); checked against pint in the tests.
 
     Raises:
         KnowledgeBaseError: the units are undefined or of different dimensions.
     """
-    import pint  # noqa: PLC0415 - deferred, see registry()
+    f_factor, f_dims = _expression(from_unit)
+    t_factor, t_dims = _expression(to_unit)
+    if f_dims != t_dims:
+        raise KnowledgeBaseError("units: cannot convert between the given units")
+    return (value * f_factor / t_factor).normalize()
 
-    reg = registry()
+
+@lru_cache(maxsize=64)
+def _expression(expr: str) -> tuple[Decimal, tuple[str, str]]:
+    """(factor to the base units, (numerator dimension, denominator dimension)) of ``expr``."""
+    num, sep, den = expr.partition("/")
+    units = _definitions()
     try:
-        magnitude = reg.Quantity(value, from_unit).to(to_unit).magnitude
-    except pint.PintError as exc:
-        raise KnowledgeBaseError("units: cannot convert between the given units") from exc
-    return Decimal(magnitude).normalize()
+        n_factor, n_dim = units[num.strip()]
+        d_factor, d_dim = units[den.strip()] if sep else (Decimal(1), "")
+    except KeyError:
+        raise KnowledgeBaseError("units: cannot convert between the given units") from None
+    return n_factor / d_factor, (n_dim, d_dim)
+
+
+_DEFINITION = re.compile(
+    r"^(?P<name>\w+)\s*=\s*(?:\[(?P<dim>\w+)\]|(?P<num>[0-9.eE+-]+)\s*\*\s*(?P<of>\w+))"
+    r"\s*=\s*\w+$"
+)
+
+
+@cache
+def _definitions() -> dict[str, tuple[Decimal, str]]:
+    """Each unit of ``units.pint``: its exact factor to its dimension's base unit, and dimension.
+
+    Raises:
+        KnowledgeBaseError: a line is not a base unit (``name = [dim] = sym``) or a linear
+            definition (``name = number * defined = sym``): this reader takes nothing else.
+    """
+    text = (
+        resources.files("opioidcds._knowledge").joinpath("units.pint").read_text(encoding="utf-8")
+    )
+    units: dict[str, tuple[Decimal, str]] = {}
+    for line in text.splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped:
+            continue
+        m = _DEFINITION.match(stripped)
+        if m is None:
+            raise KnowledgeBaseError("units.pint: a definition is not in the supported form")
+        if m["dim"] is not None:
+            units[m["name"]] = (Decimal(1), m["dim"])
+            continue
+        if m["of"] not in units:
+            raise KnowledgeBaseError("units.pint: a unit is defined from an undefined one")
+        try:
+            number = Decimal(m["num"])
+        except InvalidOperation:
+            raise KnowledgeBaseError("units.pint: a factor is not a number") from None
+        base, dim = units[m["of"]]
+        units[m["name"]] = (number * base, dim)
+    return units
 
 
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"

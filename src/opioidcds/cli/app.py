@@ -9,6 +9,7 @@ import typer
 from opioidcds.cli.assess_cmd import assess_command, check_command
 from opioidcds.cli.demo_data_cmd import demo_data_command
 from opioidcds.cli.discharge_cmd import discharge_command
+from opioidcds.cli.evaluate_cmd import evaluate_command
 from opioidcds.cli.ome_cmd import ome_command
 from opioidcds.cli.parse_dosage_cli import parse_dosage_command
 from opioidcds.cli.rules_cli import rules_app
@@ -35,6 +36,7 @@ app.command("serve")(serve_command)
 app.command("screen")(screen_command)
 app.command("demo-data")(demo_data_command)
 app.command("screen-spark")(screen_spark_command)
+app.command("evaluate")(evaluate_command)
 app.add_typer(rules_app, name="rules", help="Check and explain rulesets of the rules DSL.")
 
 

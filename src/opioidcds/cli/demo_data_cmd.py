@@ -66,6 +66,16 @@ opioidcds screen issues.{fmt} --patients patients.{fmt} --as-of {DEMO_AS_OF.isof
 ```
 
 Column schema and method: `docs/population.md` of opioidcds.
+
+`questionnaires.{fmt}` holds a SYNTHETIC service cohort's questionnaires (BPI-SF, SWEMWBS,
+EQ-5D-5L at enrolment and 4-9 months later; simulated responses, no questionnaire wording)
+and `list_sizes.{fmt}` invented registered list sizes of the practices. Evaluate the service
+and the practices' trends (`docs/evaluation.md`):
+
+```sh
+opioidcds evaluate questionnaires.{fmt} issues.{fmt} --patients patients.{fmt} \\
+    --list-sizes list_sizes.{fmt} --out evaluation-out --html
+```
 """
 
 
@@ -87,7 +97,9 @@ def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
         from opioidcds.population.synthetic import (  # noqa: PLC0415 - optional extra
             DEMO_AS_OF,
             DEMO_BASELINE,
+            demo_list_sizes,
             demo_practice,
+            demo_questionnaires,
         )
     except ImportError:
         typer.echo(
@@ -102,12 +114,21 @@ def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
         if not 1 <= patients <= _MAX_PATIENTS:
             raise InvalidInputError("--patients", f"must be from 1 to {_MAX_PATIENTS}")
         targets = [out / f"issues.{fmt}", out / f"patients.{fmt}", out / "README.md"]
-        if not force and any(p.exists() for p in targets):
+        extra = [out / f"questionnaires.{fmt}", out / f"list_sizes.{fmt}"]  # issue 21
+        if not force and any(p.exists() for p in targets + extra):
             raise InvalidInputError("--out", "already holds demo files: use --force to overwrite")
         pop = demo_practice(patients, seed=seed, practices=practices, bad_rows=bad_rows)
         out.mkdir(parents=True, exist_ok=True)
         note = _note(seed, patients, practices)
-        for frame, path in ((pop.issues, targets[0]), (pop.patients, targets[1])):
+        service = (
+            demo_questionnaires(pop, seed=seed, bad_rows=bad_rows),
+            demo_list_sizes(practices, seed=seed),
+        )
+        for frame, path in (
+            (pop.issues, targets[0]),
+            (pop.patients, targets[1]),
+            *zip(service, extra, strict=True),
+        ):
             if fmt == "csv":
                 frame.write_csv(path)
             else:
@@ -132,11 +153,16 @@ def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
     except OSError:
         raise typer.Exit(fail(InvalidInputError("--out", "cannot be written"))) from None
     typer.echo(f"{note}\n{pop.issues.height} issue rows, dates up to {DEMO_AS_OF.isoformat()}.")
-    for p in targets:
+    for p in targets + extra:
         typer.echo(f"wrote {p}")
     typer.echo(
         "Screen it:\n  opioidcds screen "
         f"{targets[0].as_posix()} --patients {targets[1].as_posix()} "
         f"--as-of {DEMO_AS_OF.isoformat()} --baseline {DEMO_BASELINE.isoformat()} "
         "--out screening-out --html"
+    )
+    typer.echo(
+        "Evaluate the service:\n  opioidcds evaluate "
+        f"{extra[0].as_posix()} {targets[0].as_posix()} --patients {targets[1].as_posix()} "
+        f"--list-sizes {extra[1].as_posix()} --out evaluation-out --html"
     )

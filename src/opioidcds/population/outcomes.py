@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Final, Literal
@@ -43,6 +44,7 @@ __all__ = [
     "Spread",
     "compare",
     "default_outcomes_method",
+    "enumerated_p",
     "load_outcomes_method",
     "outcomes",
     "quantile",
@@ -71,7 +73,8 @@ class OutcomesMethod:
     ``min_nonzero_pairs``: fewer pairs with a change than this is "cannot evaluate".
     ``exact_max_pairs`` / ``permutation_max_pairs``: the largest number of non-zero pairs
     for the exact null distribution (no ties) and for full enumeration of the 2^n sign
-    changes (ties); above them, the normal approximation with tie correction.
+    changes (ties, counted exactly by :func:`enumerated_p`); above them, the normal
+    approximation with tie correction.
     """
 
     id: str
@@ -200,7 +203,8 @@ class SignedRank:
     differences are dropped (``zero_differences`` counts them, Wilcoxon 1945); tied absolute
     differences get the average rank. ``w_plus`` / ``w_minus`` are the rank sums of rises and
     falls; ``statistic`` is the smaller (as SciPy reports it). ``method`` is ``"exact"`` (no
-    ties), ``"exact-enumeration"`` (ties: all 2^n sign changes) or ``"normal-approximation"``
+    ties), ``"exact-enumeration"`` (ties: all 2^n sign changes, :func:`enumerated_p`) or
+    ``"normal-approximation"``
     (with tie correction, no continuity correction).
     """
 
@@ -232,14 +236,38 @@ def _average_ranks(values: Sequence[Decimal]) -> list[Decimal]:
     return ranks
 
 
+def enumerated_p(ranks: Sequence[Decimal], w_plus: Decimal) -> float:
+    """Exact two-sided p of the signed-rank statistic ``w_plus`` over all 2^n sign changes.
+
+    ``ranks`` are the average ranks of the absolute non-zero differences (multiples of 1/2).
+    The null distribution of W+ (each rank positive or negative with probability 1/2) is
+    counted exactly by adding one rank at a time (integer counts of doubled ranks), so ties
+    and any n up to the method's limit are exact; p = 2 min(P(W+ <= w), P(W+ >= w)), at most
+    1: the same as enumerating every sign change one by one, without its 2^n cost.
+
+    Raises:
+        InvalidInputError: a rank that is not a multiple of 1/2.
+    """
+    doubled = [int(r * 2) for r in ranks]
+    if any(Decimal(d) != r * 2 for d, r in zip(doubled, ranks, strict=True)):
+        raise InvalidInputError("ranks", "must be multiples of 1/2 (average ranks)")
+    total = sum(doubled)
+    counts = [0] * (total + 1)
+    counts[0] = 1
+    for d in doubled:
+        for s in range(total, d - 1, -1):
+            counts[s] += counts[s - d]
+    t = int(w_plus * 2)
+    lower, upper = sum(counts[: t + 1]), sum(counts[t:])
+    return min(1.0, float(Fraction(2 * min(lower, upper), 2 ** len(doubled))))
+
+
 def _scipy_p(differences: Sequence[Decimal], method: str) -> float:
     """Two-sided p of SciPy's signed-rank test on non-zero ``differences``."""
     from scipy import stats  # noqa: PLC0415 - optional extra, loaded only when testing
 
     chosen: object = method
-    if method == "exact-enumeration":
-        chosen = stats.PermutationMethod(n_resamples=2 ** len(differences))
-    elif method == "normal-approximation":
+    if method == "normal-approximation":
         chosen = "asymptotic"
     result = stats.wilcoxon(
         [float(d) for d in differences],
@@ -270,7 +298,7 @@ def signed_rank(
         return SignedRank(
             status="cannot-evaluate",
             reason=(
-                f"{n} pair(s) with a change in daily OME: the test needs at least "
+                f"{n} pair(s) with a change: the test needs at least "
                 f"{meth.min_nonzero_pairs} (below that it cannot reach p < 0.05)"
             ),
             pairs=len(diffs),
@@ -302,7 +330,9 @@ def signed_rank(
         w_plus=w_plus,
         w_minus=w_minus,
         statistic=min(w_plus, w_minus),
-        p_value=_scipy_p(nonzero, how),
+        p_value=(
+            enumerated_p(ranks, w_plus) if how == "exact-enumeration" else _scipy_p(nonzero, how)
+        ),
         method=how,
     )
 

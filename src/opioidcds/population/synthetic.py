@@ -26,7 +26,9 @@ __all__ = [
     "DEMO_BASELINE",
     "SYNTHETIC_MARK",
     "SyntheticPopulation",
+    "demo_list_sizes",
     "demo_practice",
+    "demo_questionnaires",
     "generate",
     "marked_synthetic",
 ]
@@ -380,3 +382,184 @@ def marked_synthetic(source: str | Path | pl.DataFrame) -> bool:
         return frame.filter(mark).head(1).collect().height > 0
     except (OSError, pl.exceptions.PolarsError):
         return False
+
+
+# --- a SYNTHETIC service cohort: questionnaires and list sizes (issue 21) -------------------
+
+_DEMO_INSTRUMENTS: Final = ("bpi-sf", "swemwbs", "eq-5d-5l")
+
+
+def _clip(value: float, low: int, high: int, step: int = 1) -> int:
+    return max(low, min(high, round(value / step) * step))
+
+
+def _responses(
+    rng: random.Random, instrument: str, state: dict[str, float], *, gaps: bool
+) -> dict[str, str]:
+    """One questionnaire's responses from a patient's simulated state (text cells)."""
+    out: dict[str, str] = {}
+    if instrument == "bpi-sf":
+        pain = state["pain"]
+        for item, shift in (("worst", 1.5), ("least", -2.0), ("average", 0.0), ("now", 0.0)):
+            out[item] = str(_clip(rng.gauss(pain + shift, 0.8), 0, 10))
+        out["relief"] = str(_clip(rng.gauss(state["relief"], 12), 0, 100, 10))
+        for item in (
+            "general_activity",
+            "mood",
+            "walking",
+            "normal_work",
+            "relations",
+            "sleep",
+            "enjoyment",
+        ):
+            out[item] = str(_clip(rng.gauss(state["interference"], 1.2), 0, 10))
+        if gaps and rng.random() < 0.15:  # a few interference items left blank
+            for item in rng.sample(("mood", "relations", "sleep", "enjoyment"), rng.randint(1, 4)):
+                out[item] = ""
+    elif instrument == "swemwbs":
+        for item in (
+            "optimistic",
+            "useful",
+            "relaxed",
+            "dealing_with_problems",
+            "thinking_clearly",
+            "close_to_others",
+            "own_mind",
+        ):
+            out[item] = str(_clip(rng.gauss(state["wellbeing"], 0.7), 1, 5))
+    else:
+        for item, base in (
+            ("mobility", 0.0),
+            ("self_care", -1.0),
+            ("usual_activities", 0.0),
+            ("pain_discomfort", 0.7),
+            ("anxiety_depression", -0.3),
+        ):
+            out[item] = str(_clip(rng.gauss(state["level"] + base, 0.6), 1, 5))
+        out["vas"] = str(_clip(rng.gauss(state["vas"], 8), 0, 100))
+    return out
+
+
+def _enrolments(
+    population: SyntheticPopulation, rng: random.Random, size: int
+) -> tuple[list[tuple[str, dt.date]], set[str], dict[str, str]]:
+    """Who enrols and when, and each patient's practice.
+
+    Patients whose regimen changes enrol shortly before the change (first), then others.
+    """
+    issues = population.issues.filter(
+        pl.col("patient_id").str.starts_with("SYN-")
+        & ~pl.col("patient_id").str.starts_with("SYN-BAD")
+    )
+    by_patient: dict[str, list[tuple[str, str]]] = {}
+    for pid, day, code, name in issues.select(
+        "patient_id", "issue_date", "dmd_code", "product_name"
+    ).iter_rows():
+        by_patient.setdefault(pid, []).append((day, code or name))
+    practice = (
+        dict(issues.select("patient_id", "practice_id").unique("patient_id").iter_rows())
+        if "practice_id" in issues.columns
+        else {}
+    )
+    latest = population.as_of - dt.timedelta(days=120)
+    reducers: list[tuple[str, dt.date]] = []
+    others: list[tuple[str, dt.date]] = []
+    for pid in sorted(by_patient):
+        rows = sorted(by_patient[pid])
+        dates = [dt.date.fromisoformat(d) for d, _ in rows]
+        change = next((i for i in range(1, len(rows)) if rows[i][1] != rows[i - 1][1]), None)
+        if change is not None and dates[change] - dates[0] > dt.timedelta(days=100):
+            start = dates[change] - dt.timedelta(days=rng.randrange(3, 20))
+            if start <= latest:
+                reducers.append((pid, start))
+        elif len(rows) >= 6 and dates[4] <= latest:
+            others.append((pid, dates[4]))
+    chosen = reducers[: (size * 3) // 5]
+    chosen += rng.sample(others, min(len(others), size - len(chosen)))
+    return chosen, {p for p, _ in reducers}, practice
+
+
+def demo_questionnaires(
+    population: SyntheticPopulation, *, seed: int = 2032, size: int = 40, bad_rows: bool = True
+) -> pl.DataFrame:
+    """A SYNTHETIC service cohort's questionnaires (BPI-SF, SWEMWBS, EQ-5D-5L), wide format.
+
+    About ``size`` patients of ``population`` (preferring those whose regimen changes during
+    their history, i.e. who reduce) are enrolled with a baseline questionnaire of each
+    instrument on one day and a follow-up 4-9 months later; most improve a little, some do
+    not, about one in eight has no follow-up, and some interference items are left blank.
+    With ``bad_rows``, one row has an out-of-range response (to show the item-by-item check).
+    Simulation settings only, not estimates of any real service; column ``synthetic`` marks
+    every row.
+    """
+    rng = random.Random(seed + 21)  # noqa: S311 - simulation, not security
+    chosen, reducers, practice = _enrolments(population, rng, size)
+    cols: dict[str, list[str]] = {
+        "patient_id": [],
+        "completed_on": [],
+        "instrument": [],
+        "practice_id": [],
+    }
+    rows_out: list[dict[str, str]] = []
+    for pid, start in sorted(chosen):
+        reducing = pid in reducers
+        gain = rng.gauss(1.5 if reducing else 0.5, 0.8)
+        state = {
+            "pain": rng.uniform(5, 8),
+            "relief": rng.uniform(20, 60),
+            "interference": rng.uniform(4.5, 8),
+            "wellbeing": rng.uniform(2.2, 3.3),
+            "level": rng.uniform(2.2, 3.6),
+            "vas": rng.uniform(35, 60),
+        }
+        follow = min(
+            start + dt.timedelta(days=rng.randrange(120, 270)),
+            population.as_of - dt.timedelta(days=rng.randrange(0, 10)),
+        )
+        visits = [(start, state)]
+        if rng.random() > 0.12:
+            later = {
+                **state,
+                "pain": state["pain"] - 0.9 * gain,
+                "interference": state["interference"] - 1.3 * gain,
+                "wellbeing": state["wellbeing"] + 0.35 * gain,
+                "level": state["level"] - 0.4 * gain,
+                "vas": state["vas"] + 7 * gain,
+            }
+            visits.append((follow, later))
+        for when, st in visits:
+            for inst in _DEMO_INSTRUMENTS:
+                row = {
+                    "patient_id": pid,
+                    "completed_on": when.isoformat(),
+                    "instrument": inst,
+                    "practice_id": practice.get(pid, ""),
+                }
+                row.update(_responses(rng, inst, st, gaps=True))
+                rows_out.append(row)
+    if bad_rows and rows_out:
+        bad = dict(next(r for r in rows_out if r["instrument"] == "bpi-sf"))
+        bad.update({"patient_id": "SYN-BAD-Q1", "worst": "11"})
+        rows_out.append(bad)
+    names = list(cols)
+    for r in rows_out:
+        for k in r:
+            if k not in names:
+                names.append(k)
+    frame = pl.DataFrame(
+        {k: [r.get(k, "") for r in rows_out] for k in names},
+        schema=dict.fromkeys(names, pl.String),
+    )
+    return frame.with_columns(pl.lit(SYNTHETIC_MARK).alias("synthetic"))
+
+
+def demo_list_sizes(practices: int, *, seed: int = 2032) -> pl.DataFrame:
+    """SYNTHETIC registered list sizes of the demo practices ``SYN-P1``... (simulation only)."""
+    rng = random.Random(seed + 1000)  # noqa: S311 - simulation, not security
+    return pl.DataFrame(
+        {
+            "practice_id": [f"SYN-P{k}" for k in range(1, practices + 1)],
+            "list_size": [str(rng.randrange(4_000, 14_000, 10)) for _ in range(practices)],
+            "synthetic": [SYNTHETIC_MARK] * practices,
+        }
+    )
