@@ -30,12 +30,17 @@ from opioidcds.cdshooks import app as app_module
 from opioidcds.cdshooks.service import CDSHooksService
 
 _SCHEMAS = Path(__file__).parent / "data" / "cds_hooks_schemas"
-_CARDS = jsonschema.Draft202012Validator(
-    json.loads((_SCHEMAS / "cards-response.schema.json").read_text())
-)
-_DISCOVERY = jsonschema.Draft202012Validator(
-    json.loads((_SCHEMAS / "discovery.schema.json").read_text())
-)
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """A validator of ``name``, after checking the schema itself is valid draft 2020-12."""
+    schema = json.loads((_SCHEMAS / name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+_CARDS = _validator("cards-response.schema.json")
+_DISCOVERY = _validator("discovery.schema.json")
 FAILURES: list[str] = []
 CHECKED: dict[str, int] = {"cards": 0, "discovery": 0}
 
