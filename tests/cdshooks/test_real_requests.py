@@ -328,3 +328,80 @@ def test_lone_surrogates_never_give_500(client: AsgiClient, where: str) -> None:
     r.json()  # the answer is valid UTF-8 JSON
     if where == "display":
         assert "\ufffd" in r.text
+
+
+# --- cqframework patient-view examples (OpioidCDSREC11PatientView) -----------------------------
+
+PATIENT_VIEW = {
+    Path(e["path"]).stem.removeprefix("request-example-rec-11-patient-view-"): e
+    for e in (
+        json.loads(line)
+        for line in (DATA / "cqf_opioid_cds_r4" / "patient_view.jsonl").read_text().splitlines()
+    )
+}
+
+
+def _with_named_keys(example: Mapping[str, Any]) -> dict[str, Any]:
+    """The example under this service's prefetch keys: item1 (Patient) -> patient, the
+    MedicationRequests of item2, item3 -> a searchset Bundle under medications."""
+    body = copy.deepcopy(dict(example["request"]))
+    resources = [v["resource"] for _k, v in sorted(body["prefetch"].items())]
+    body["prefetch"] = {
+        "patient": resources[0],
+        "medications": {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in resources[1:]],
+        },
+    }
+    return body
+
+
+def test_cqframework_patient_view_examples_are_all_here() -> None:
+    assert sorted(PATIENT_VIEW) == [
+        "benzo-trigger-with-opioid",
+        "benzo-trigger-without-opioid",
+        "opioid-trigger-with-benzo",
+        "opioid-trigger-without-benzo",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(PATIENT_VIEW))
+def test_patient_view_examples_as_sent_are_412_not_404(client: AsgiClient, name: str) -> None:
+    """The issue: these got 404 (no patient-view service). As sent their prefetch keys are the
+    CDC service's (item1...) and there is no fhirAuthorization to fetch with: 412 naming ours."""
+    r = client.post("/cds-services/opioidcds-patient-view", json=PATIENT_VIEW[name]["request"])
+    assert r.status_code == 412, r.text
+    assert [d["path"] for d in r.json()["details"]] == ["prefetch.patient", "prefetch.medications"]
+
+
+@pytest.mark.parametrize(
+    ("name", "benzodiazepine"),
+    [
+        ("opioid-trigger-with-benzo", True),
+        ("benzo-trigger-with-opioid", True),
+        ("opioid-trigger-without-benzo", False),
+    ],
+)
+def test_patient_view_examples_review_card(
+    svc: CDSHooksService, name: str, *, benzodiazepine: bool
+) -> None:
+    (card,) = call(svc, _with_named_keys(PATIENT_VIEW[name]))
+    # RxNorm 1049502, 12 HR oxycodone hydrochloride 10 MG extended release oral tablet (read by
+    # its code through rxnorm-opioid-products): 10 mg x 1 tablet x 1/day = 10 mg/day, x 1.5
+    # (Opioids Aware, oral oxycodone) = 15 mg OME/day.
+    assert card.summary.startswith("Opioid review: 15 mg OME/day; risk low;")
+    assert "oxycodone 10 mg x 1 tablet x 1/day = 10 mg/day x 1.5 = 15 mg OME/day" in card.detail
+    # Flurazepam is a benzodiazepine (catalogue/medicine_classes.toml): one risk factor, and
+    # below high dose with at most one other factor the level is low (rules/risk-level.toml).
+    if benzodiazepine:
+        assert "- Prescribed a benzodiazepine: from the current prescriptions: Flurazepam" in (
+            card.detail
+        )
+    else:
+        assert "**Risk factors found:** none in the record." in card.detail
+
+
+def test_patient_view_example_without_opioid_gets_no_card(svc: CDSHooksService) -> None:
+    # Flurazepam only: no opioid to review, and the benzodiazepine was read (nothing unreadable)
+    assert call(svc, _with_named_keys(PATIENT_VIEW["benzo-trigger-without-opioid"])) == ()

@@ -9,7 +9,8 @@ MedicationStatements) and says, most useful first:
   table and version (a lower bound, said as such, when an item could not be converted);
 - the risk level and the support tier (the tier's offer and next steps, worded by the
   ``support-tier`` ruleset), and what they would be if every unknown risk factor were present;
-- the unknown risk factors that could change them;
+- the risk factors the record shows present, with their evidence, and the unknown risk
+  factors that could change the level or tier;
 - the risk inputs read from the record, and links (Opioids Aware, patient self-management,
   and any review links the service is configured with: a taper plan or report).
 
@@ -25,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from opioidcds._decide.assessment import Assessment, assess
+from opioidcds._decide.assessment import Assessment, FactorStatus, assess
 from opioidcds._decide.knowledge import Knowledge
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, OpioidCDSError
@@ -190,6 +191,7 @@ class ReviewCardBuilder:
                 else "."
             )
         )
+        lines += _factor_lines(a)
         lines += ["", f"**Next step:** {escape_markdown(a.tier.offer)}"]
         lines += [f"- {escape_markdown(step)}" for step in a.tier.next_steps]
         if a.unknowns_that_could_change:
@@ -204,6 +206,16 @@ class ReviewCardBuilder:
         versions = ", ".join(f"{k} {v}" for k, v in sorted(a.versions.items()))
         lines += ["", f"Knowledge used: {escape_markdown(versions)}."]
         return lines
+
+
+def _factor_lines(a: Assessment) -> list[str]:
+    """The risk factors the record shows present, each with its evidence (none: said)."""
+    present = [f for f in a.factors if f.status is FactorStatus.PRESENT]
+    if not present:
+        return ["", "**Risk factors found:** none in the record."]
+    return ["", "**Risk factors found:**", ""] + [
+        f"- {escape_markdown(f.label)}: {escape_markdown(f.evidence)}" for f in present
+    ]
 
 
 def _factor_label(a: Assessment, factor_id: str) -> str:
