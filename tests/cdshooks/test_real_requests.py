@@ -62,8 +62,8 @@ def _outcome(reader: MedicationReader, resource: Mapping[str, object]) -> str:
 def test_cqframework_order_examples_drafts_read(svc: CDSHooksService) -> None:
     """The measure of the issue: how many example draft orders the service reads.
 
-    61 draft MedicationRequests in 62 order-hook example files (one has no draftOrders). Read
-    with dose: 31. Identified but the dose not readable, as the example sends it: 13 (no dose at
+    64 draft MedicationRequests in 65 order-hook example files (one has no draftOrders). Read
+    with dose: 34. Identified but the dose not readable, as the example sends it: 13 (no dose at
     all, timing only: 8; a patch dose for an oral tablet: 4; authoredOn as an object: 1).
     Identified as buprenorphine/naloxone (RxNorm 1010603, an "Oral Strip") but not convertible
     (forms.toml has no sublingual film): 10. Not identified: 6 (RxNorm 1010600, the generic
@@ -81,9 +81,9 @@ def test_cqframework_order_examples_drafts_read(svc: CDSHooksService) -> None:
         for _path, resource in _bundle_entries(context["draftOrders"], "d"):
             if resource.get("resourceType") == "MedicationRequest":
                 tally[_outcome(reader, resource)] += 1
-    assert sum(tally.values()) == 61
+    assert sum(tally.values()) == 64
     assert tally == {
-        "read": 31,
+        "read": 34,
         "identified, dose not read": 13,
         "identified, dose form not convertible": 10,
         "medicine not identified": 6,
