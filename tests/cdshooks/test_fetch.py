@@ -254,6 +254,40 @@ def test_statements_are_fetched_and_counted(fhir: LoopbackFhir, tmp_path: Path) 
     assert "**Total: 126 mg OME/day.**" in detail
 
 
+def test_patient_view_reads_its_record_from_the_server(fhir: LoopbackFhir, tmp_path: Path) -> None:
+    """patient-view with fhirServer and no prefetch: the review card from fetched lists, a
+    statement and a prescription on page 2 included."""
+    fhir.behaviour.page_size = 1
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "s1",
+        "status": "active",
+        "subject": {"reference": "Patient/example"},
+        "medicationCodeableConcept": med_request("morphine-mr-30")["medicationCodeableConcept"],
+        "dosage": [
+            {
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+            }
+        ],
+    }
+    fhir.add(patient(), active("codeine-30", "c1"), active("codeine-30", "c2", dose=2), statement)
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {"userId": "Practitioner/example", "patientId": "example"},
+    }
+    r = make_client(tmp_path).post(
+        "/cds-services/opioidcds-patient-view", json=with_server(body, fhir)
+    )
+    (card,) = r.json()["cards"]
+    # morphine 30 mg x 1 x 2/day = 60 (statement); codeine 30 mg x 1 x 2/day = 60 x 0.1 = 6
+    # and 30 mg x 2 x 2/day = 120 x 0.1 = 12 (the second on page 2): 78 mg OME/day
+    assert card["summary"].startswith("Opioid review: 78 mg OME/day;"), card["summary"]
+    assert "(medication statement)" in card["detail"]
+    assert any("MedicationStatement" in p for p in fhir.requests)
+
+
 def test_epic_shaped_request_end_to_end(fhir: LoopbackFhir, tmp_path: Path) -> None:
     """The Epic sandbox order-sign capture (cqf-ruler tests): 180-character ids, a
     medicationReference to a Medication the request does not carry, three typed doseAndRate
