@@ -23,8 +23,7 @@ def input_error_from(exc: ValidationError) -> InvalidInputError:
     The message lists each failing field path and pydantic's description of the rule; inputs
     are hidden (models set ``hide_input_in_errors``), so no value reaches the message.
     """
-    fields: list[str] = []
-    problems: list[str] = []
+    problems: dict[tuple[str, str], None] = {}  # (field, rule), in order, each once
     for err in exc.errors(include_input=False, include_url=False):
         path = ".".join(str(p) for p in err["loc"])
         original = err.get("ctx", {}).get("error")
@@ -32,13 +31,12 @@ def input_error_from(exc: ValidationError) -> InvalidInputError:
             field = f"{path}.{original.field}" if path else original.field
             rule = original.rule
         else:
-            field, rule = path or "(model)", str(err["msg"])
-        fields.append(field)
-        problems.append(f"{field}: {rule}")
-    error = InvalidInputError(fields[0] if fields else "(model)", "invalid")
-    error.rule = "; ".join(problems)
-    error.args = (error.rule,)
-    return error
+            field, rule = path or "(model)", str(err["msg"]).removeprefix("Value error, ")
+        problems[(field, rule)] = None
+    found = list(problems) or [("(model)", "invalid")]
+    (first, rule), rest = found[0], found[1:]
+    # str(error) is "field: rule; other.field: rule": each field named once, never twice
+    return InvalidInputError(first, "; ".join([rule, *(f"{f}: {r}" for f, r in rest)]))
 
 
 class InputModel(BaseModel):

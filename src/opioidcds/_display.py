@@ -5,9 +5,24 @@ Results keep exact decimals; only what people read is rounded, and a rounded fig
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Final, TypeVar
 
-__all__ = ["format_decimal"]
+__all__ = [
+    "SEVERITY_ORDER",
+    "citation_title",
+    "format_date",
+    "format_decimal",
+    "most_serious_first",
+    "words",
+]
+
+_T = TypeVar("_T")
+
+SEVERITY_ORDER: Final = ("critical", "warning", "info")
+"""Alert severities, most serious first: the order people see alerts in, everywhere."""
 
 _DISPLAY_PLACES = Decimal("0.01")  # display precision, not clinical: the values stay exact
 
@@ -28,3 +43,44 @@ def format_decimal(value: Decimal) -> str:
     if rounded == value:
         return f"{value.normalize():f}"
     return f"~{rounded.normalize():f}"
+
+
+def most_serious_first(items: Iterable[_T], severity: Callable[[_T], str]) -> list[_T]:
+    """``items`` ordered most serious first (:data:`SEVERITY_ORDER`), stable within a severity.
+
+    Items of the same severity keep their order (the ruleset's file order); a severity not in
+    :data:`SEVERITY_ORDER` comes last.
+    """
+    rank = {name: i for i, name in enumerate(SEVERITY_ORDER)}
+    return sorted(items, key=lambda item: rank.get(str(severity(item)), len(rank)))
+
+
+_TITLE_MAX = 140  # characters of a citation's title shown inline; display only
+
+
+def citation_title(text: str) -> str:
+    """The short title of a citation's text, for a "Sources:" line people read.
+
+    Knowledge files write a citation as its source, then ``": "``, then the quotation or
+    detail ("MHRA Drug Safety Update, March 2020: ..."); the part before the first ``": "``
+    is the title. Without one, or when it is long, the text is cut at a word before
+    140 characters and ends with "...".
+    """
+    head = text.split(": ", 1)[0].strip()
+    if len(head) <= _TITLE_MAX:
+        return head
+    cut = head[:_TITLE_MAX].rsplit(" ", 1)[0].rstrip(",;:(")
+    return cut + "..."
+
+
+def words(name: str) -> str:
+    """A field or id written as words for people (underscores and hyphens become spaces).
+
+    ``"weaning_plan_recorded"`` -> ``"weaning plan recorded"``.
+    """
+    return name.replace("_", " ").replace("-", " ").strip()
+
+
+def format_date(value: dt.date) -> str:
+    """A date as people read it in every output: "4 Jan 2027" (no leading zero)."""
+    return f"{value.day} {value:%b %Y}"

@@ -80,7 +80,7 @@ def test_assessment_explains_scope_dose_level_and_tier() -> None:
     assert "Risk level: " in text
     assert "Support tier: " in text
     assert a.tier.offer in text
-    assert text.splitlines()[-1].startswith("Basis: ruleset:")
+    assert text.splitlines()[-1].startswith("Basis: rulesets ")
     level = a.risk_level.level if a.risk_level is not None else "-"
     assert repr(a) == f"<Assessment 180 mg OME/day, risk {level}, tier {a.tier.tier}>"
 
@@ -111,7 +111,7 @@ def test_taper_plan_explains_each_step_and_the_basis() -> None:
     text = plan.explain()
     lines = text.splitlines()
     assert lines[0] == "Tapering plan"
-    assert lines[1] == "Step 0: from now until 2027-01-04: 120 mg OME/day"  # 40 x 2 x 1.5
-    assert any(line.startswith("Step 1: from 2027-01-04 until ") for line in lines)
+    assert lines[1] == "Step 0: now until 3 Jan 2027: 120 mg OME/day"  # 40 x 2 x 1.5
+    assert any(line.startswith("Step 1: 4 Jan 2027 to 17 Jan 2027: ") for line in lines)
     assert "OME is a measure of risk: the plan never converts between opioids." in lines[-1]
     assert repr(plan).startswith(f"<TaperPlan {plan.status.value}: 120 -> ")

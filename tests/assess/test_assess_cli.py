@@ -23,18 +23,19 @@ def run(args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
 
 def test_assess_example_readable() -> None:
     # oxycodone 40 x 2 x 1.5 = 120 mg OME/day; diazepam not counted. Present: male, older age
-    # (70), benzodiazepine, depression -> 4 besides dose, dose absent (120 not > 120) -> HIGH
-    # -> pcn-service (no past substance/alcohol dependence). History: 7 issues from 2026-05-01
-    # (184 days to 2026-11-01): long-term. Early: 08-21 -> 09-10 is 20 of 28 days (71% < 75);
-    # 09-10 -> 10-01 is 21 of 28 (75%, not early): 1 early < 2 -> absent.
+    # (70), benzodiazepine, depression -> 4 besides dose, dose absent (120 not > 120) -> High
+    # -> PCN service (no past substance/alcohol dependence; words, not ids). History: 7 issues
+    # from 2026-05-01 (184 days to 2026-11-01): long-term. Early: 08-21 -> 09-10 is 20 of 28
+    # days (71% < 75); 09-10 -> 10-01 is 21 of 28 (75%, not early): 1 early < 2 -> absent.
     code, out, _ = run(["assess", str(ASSESS)])
     assert code == 0
     text = " ".join(out.split())
     assert "In scope" in text
     assert "120 mg OME/day" in text
     assert "not counted for OME: diazepam (benzodiazepine)" in text
-    assert "Risk level: HIGH" in text
-    assert "Support tier: pcn-service" in text
+    assert "Risk level: High" in text
+    assert "Support tier: PCN service" in text
+    assert "pcn-service" not in text
     assert "livewellwithpain.co.uk" in text
 
 
@@ -59,15 +60,15 @@ def test_check_example_readable_and_json() -> None:
     code, out, _ = run(["check", str(CHECK)])
     assert code == 0
     text = " ".join(out.split())
-    assert "3 alert(s)" in text
-    assert "CRITICAL" in text
+    assert "3 alert(s), most serious first" in text
+    assert text.index("CRITICAL") < text.index("WARNING") < text.index("INFO")
     assert "Total 150 mg OME/day with this prescription; 60 mg OME/day before." in text
     code, out, _ = run(["check", str(CHECK), "--json"])
     assert code == 0
     ids = [a["id"] for a in json.loads(out)]
-    assert ids == [
-        "script-switch-above-threshold",
+    assert ids == [  # most serious first (the file has the Script Switch warning first)
         "opioid-with-benzodiazepine",
+        "script-switch-above-threshold",
         "check-risk-factors",
     ]
 
@@ -109,7 +110,7 @@ def test_out_of_scope_is_explicit() -> None:
 
 def test_unknowns_are_shown_as_a_lower_bound() -> None:
     # morphine 10 mg x 2 = 20 mg OME/day; nothing else recorded: level low with unknowns
-    # absent, higher if they were present -> "at least LOW"
+    # absent, higher if they were present -> "at least Low" (display names)
     data = {
         "prescriptions": [
             {
@@ -125,6 +126,6 @@ def test_unknowns_are_shown_as_a_lower_bound() -> None:
     code, out, _ = run(["assess", "-"], json.dumps(data))
     assert code == 0
     text = " ".join(out.split())
-    assert "Risk level: at least LOW" in text
-    assert "Support tier: at least letter" in text
+    assert "Risk level: at least Low" in text
+    assert "Support tier: at least Letter" in text
     assert "Recording these could raise the level or tier" in text

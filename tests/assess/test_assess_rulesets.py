@@ -140,6 +140,6 @@ def test_profile_thresholds_are_named_in_alerts() -> None:
     # -> total 100: > 90 (profile reminder), not > 100 (Script Switch stays at 100)
     alerts = check_prescription(patient, morphine(20), profile=profile)
     assert [a.id for a in alerts] == ["check-risk-factors"]
-    assert "reminder_high_dose_mg_per_day = 90 mg/day" in alerts[0].detail
+    assert "risk-factor reminder above 90 mg/day" in alerts[0].detail
     assert alerts[0].profile_id == "opioids-aware-90"
     assert check_prescription(patient, morphine(20)) == []  # default: 100 is not > 120

@@ -50,7 +50,7 @@ def test_alert_detail_is_text_figures_and_thresholds() -> None:
         "Script Switch asked the prescriber to complete a risk assessment and talk with the "
         "patient about side effects, risks and benefits. "
         "Total 120 mg OME/day with this prescription; 60 mg OME/day before. "
-        "Thresholds: alert_threshold_mg_per_day = 100 mg/day."
+        "Thresholds: Script Switch alert above 100 mg/day."
     )
 
 

@@ -65,6 +65,14 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_table_output_is_not_rich_markup(capsys: pytest.CaptureFixture[str]) -> None:
-    assert parse_dosage_command("one tablet [/bold] twice a day [red]", False) == 1
+    assert parse_dosage_command("one [/bold] tablet twice a day [red]", False) == 1
     assert parse_dosage_command("one [twice a day]", False) == 0
     assert "[twice a day]" in capsys.readouterr().out
+
+
+def test_a_split_dose_is_shown_as_people_write_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # "2 MANE & 3 NOCTE" (CPRD common dosages): 2 in the morning + 3 at night = 5 a day
+    assert parse_dosage_command("2 MANE & 3 NOCTE", False) == 0
+    out = capsys.readouterr().out
+    assert "2 (morning), 3 (night)" in out
+    assert "Decimal" not in out

@@ -44,6 +44,23 @@ _WORDS = sorted(
         ")",
         "then",
         "zz",
+        # issue 16: phrases, notes, clock times, spoons, slashes, glued and fused numbers
+        ":[84]",
+        "dispense weekly",
+        "(total dose 37mcg)",
+        "with 12mcg patch",
+        "8am",
+        "2.30pm",
+        "5ml spoonful",
+        "tablet(s)",
+        "/",
+        "/day",
+        "bd36",
+        "16hrly",
+        "102",
+        "ninety",
+        "blood pressure",
+        "-",
     }
 )
 

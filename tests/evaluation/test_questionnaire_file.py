@@ -93,5 +93,5 @@ def test_files_and_required_columns(tmp_path: Path) -> None:
     _frame([GOOD]).drop("instrument").write_csv(path)
     with pytest.raises(InvalidInputError, match="missing required column"):
         read_questionnaires(path)
-    with pytest.raises(InvalidInputError, match="could not be read"):
+    with pytest.raises(InvalidInputError, match="no such file: check the path"):
         read_questionnaires(tmp_path / "absent.csv")

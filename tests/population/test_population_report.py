@@ -65,7 +65,7 @@ def test_html_renders_and_escapes() -> None:
     assert "table" in parser.tags
     text = "".join(parser.text)
     assert EVIL in text  # shown as text, not markup
-    assert "Worklist: the first 1 of 1" in text
+    assert "Contact this week: 1 of 1" in text
     assert "issue_date missing or not a date" in text  # problems by reason
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)  # no network
 
@@ -163,16 +163,24 @@ def test_cli_missing_column_is_exit_2(tmp_path: Path) -> None:
 PROFILE_90 = ROOT / "rules" / "profiles" / "opioids-aware-90.toml"
 
 
-def _bar_labels(page: str) -> list[str]:
-    chart = page.split("In-scope patients by daily OME</title>", 1)[1].split("</svg>", 1)[0]
-    return re.findall(r'font-size="13">([^<]*mg/day|lower bound[^<]*)</text>', chart)
+def _table_rows(page: str, html_id: str) -> list[list[str]]:
+    """The cells of the table with ``html_id`` (text only), header row left out."""
+    body = page.split(f'<table id="{html_id}">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body)[1:]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows]
+
+
+def _ome_table(page: str) -> list[str]:
+    """The OME table's band labels (the third counts table after the charts)."""
+    part = page.split("<th>daily OME</th>", 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>([^<]*)</td>", part)
 
 
 def test_ome_bins_follow_the_high_dose_threshold() -> None:
     # default: high dose 120 (risk-factors), Script Switch 100 (prescribing-alerts):
     # edges 120/2 = 60, 100, 120, 2 x 120 = 240
     page = render_html(_screening())
-    assert _bar_labels(page) == [
+    assert _ome_table(page) == [
         "up to 60 mg/day",
         "over 60 to 100 mg/day",
         "over 100 to 120 mg/day",
@@ -180,6 +188,11 @@ def test_ome_bins_follow_the_high_dose_threshold() -> None:
         "over 240 mg/day",
         "lower bound only (incomplete)",
     ]
+    # the histogram marks the thresholds in force, with their labels
+    chart = page.split('id="chart-ome"', 1)[1].split("</svg>", 1)[0]
+    assert "Script Switch alert above 100" in chart
+    assert "high dose above 120" in chart
+    assert chart.count('class="threshold"') == 2
     # profile opioids-aware-90: high dose 90: edges 45, 90, 100 (Script Switch stays), 180
     profile = load_profile(PROFILE_90)
     rows = [
@@ -188,7 +201,8 @@ def test_ome_bins_follow_the_high_dose_threshold() -> None:
         ("p", day(2), None, CC, "224", "two tablets four times a day", "28"),
     ]
     s = screen(issues(rows), as_of=AS_OF, profile=profile)
-    assert _bar_labels(render_html(s, profile=profile)) == [
+    page90 = render_html(s, profile=profile)
+    assert _ome_table(page90) == [
         "up to 45 mg/day",
         "over 45 to 90 mg/day",
         "over 90 to 100 mg/day",
@@ -196,7 +210,18 @@ def test_ome_bins_follow_the_high_dose_threshold() -> None:
         "over 180 mg/day",
         "lower bound only (incomplete)",
     ]
+    chart90 = page90.split('id="chart-ome"', 1)[1].split("</svg>", 1)[0]
+    assert "high dose above 90" in chart90
+    assert "Script Switch alert above 100" in chart90
     assert [b.high for b in ome_bins(profile=profile)] == [45, 90, 100, 180, None]
+
+
+def test_histogram_bars_by_hand() -> None:
+    # co-codamol 30/500 two tablets qds = codeine 240 mg/day x 0.1 = 24 mg OME/day: with the
+    # high dose 120 the bars are 120 / 6 = 20 mg wide, so 24 falls in the bar over 20 to 40
+    page = render_html(_screening())
+    chart = page.split('id="chart-ome"', 1)[1].split("</svg>", 1)[0]
+    assert re.findall(r"<title>(over [^<]*): 1</title>", chart) == ["over 20 to 40 mg/day"]
 
 
 def test_lower_bounds_get_their_own_bar() -> None:
@@ -204,9 +229,11 @@ def test_lower_bounds_get_their_own_bar() -> None:
     fen = "Fentanyl 25micrograms/hour transdermal patches"
     rows = [("f", day(o), code(fen), None, "10", None, "28") for o in (150, 120, 90, 60, 30, 2)]
     page = render_html(screen(issues(rows), as_of=AS_OF))
-    chart = page.split("In-scope patients by daily OME</title>", 1)[1].split("</svg>", 1)[0]
-    counts = re.findall(r'font-size="13">(\d+)</text>', chart)
-    assert counts == ["0", "0", "0", "0", "0", "1"]
+    chart = page.split('id="chart-ome"', 1)[1].split("</svg>", 1)[0]
+    assert "<title>lower bound only: 1</title>" in chart
+    assert re.findall(r"<title>over [^<]*: (\d+)</title>", chart) == ["0"] * 13
+    part = page.split("<th>daily OME</th>", 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'class="num">(\d+)</td>', part) == ["0", "0", "0", "0", "0", "1"]
 
 
 def test_report_refuses_another_profile_and_unknown_formats(tmp_path: Path) -> None:

@@ -1,12 +1,16 @@
-"""The HTML report of ``opioidcds screen --html``, rendered in headless Chromium (issue 6, item 6).
+"""The HTML report of ``opioidcds screen --html``, rendered in headless Chromium (issues 6, 19).
 
 The report of the bundled example practice is opened from disk in Debian's Chromium through
-chromedriver (selenium). Checks: every inline SVG chart is displayed with a non-zero size and
-paints something; the tier and risk-level tables show the screening's counts; the worklist
-table shows the top rows in order with their reasons; the page makes no network request (the
-DevTools network log and the page's resource timing, with a control page that does make one
-to show the check can fail); and a screenshot is not blank. Skipped when Chromium or its driver
-is missing, except under ``OPIOIDCDS_CI=1`` (set by ``.ci/run``), where that is a failure.
+chromedriver (selenium). Checks: the first screen (the browser window, 1280 x 1024) shows the
+call-first list, sized to the practice's weekly capacity, each row with the tier's offer and
+next step, and the legend of the priority bands with their counts; the charts are displayed,
+paint something, show support tiers and risk levels in their order (most intensive or serious
+first) and mark the thresholds in force on the OME distribution; the count tables show the
+screening's counts; the rest of the worklist follows in order with its reasons; the page makes
+no network request (the DevTools network log and the page's resource timing, with a control
+page that does make one to show the check can fail); and a screenshot is not blank. Skipped
+when Chromium or its driver is missing, except under ``OPIOIDCDS_CI=1`` (set by ``.ci/run``),
+where that is a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from opioidcds import default_knowledge
+from opioidcds._decide.labels import display_words
 from opioidcds.population import Screening, screen
 from opioidcds.population.report import reasons
 
@@ -169,12 +175,10 @@ class _Count(HTMLParser):
         self.svg += tag == "svg"
 
 
-def _table_after(browser: Any, heading: str) -> list[list[str]]:
+def _table(browser: Any, html_id: str) -> list[list[str]]:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
 
-    table = browser.find_element(
-        By.XPATH, f"//h2[starts-with(normalize-space(.), '{heading}')]/following-sibling::table[1]"
-    )
+    table = browser.find_element(By.ID, html_id)
     assert table.is_displayed()
     return [
         [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
@@ -182,11 +186,35 @@ def _table_after(browser: Any, heading: str) -> list[list[str]]:
     ]
 
 
+def _counts_after(browser: Any, header: str) -> dict[str, int]:
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    first_header = f"//table[.//tr[1]/th[1][normalize-space(.)='{header}']]"
+    table = browser.find_element(By.XPATH, first_header)
+    assert table.is_displayed()
+    rows = [
+        [td.text.strip() for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in table.find_elements(By.TAG_NAME, "tr")[1:]
+    ]
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def _chart_labels(browser: Any, html_id: str) -> list[str]:
+    """The category labels drawn in a bar chart, top to bottom (every other text is a count)."""
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    chart = browser.find_element(By.ID, html_id)
+    assert chart.is_displayed()
+    texts = chart.find_elements(By.TAG_NAME, "text")
+    return [t.text for t in texts[0::2]]
+
+
 @pytest.mark.browser
 def test_report_in_headless_chromium(driver: Any, report: tuple[Path, Screening]) -> None:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
 
     path, screening = report
+    words = display_words(default_knowledge())
     url = path.resolve().as_uri()
     driver.get_log("performance")  # drop what the browser did before
     driver.get_log("browser")
@@ -203,7 +231,36 @@ def test_report_in_headless_chromium(driver: Any, report: tuple[Path, Screening]
     severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     assert severe == [], severe  # e.g. a Content-Security-Policy violation
 
-    # charts: every inline SVG of the file is in the page, displayed, with a size
+    # the first screen: the call-first list starts within the window, sized to the weekly
+    # capacity (default 1 session x 250 minutes // 60 minutes a first appointment = 4)
+    window = driver.execute_script("return window.innerHeight")
+    section = driver.find_element(By.ID, "call-first")
+    assert section.is_displayed()
+    assert section.rect["y"] < window
+    assert screening.weekly_capacity == 4
+    first = _table(driver, "call-first-list")
+    assert len(first) == len(screening.call_first) == min(4, len(screening.worklist))
+    labels = dict(screening.factor_labels)
+    for i, (cells, row) in enumerate(zip(first, screening.call_first, strict=True), start=1):
+        assert cells[0] == str(i)
+        assert cells[1] == row.patient_id
+        assert cells[2] == words.band(row.band)
+        assert cells[3] == words.tier(row.tier)
+        tier = words.tier_words(row.tier)
+        assert tier is not None
+        assert cells[-2] == " ".join(tier.offer.split())  # what to offer
+        assert cells[-1] == " ".join(tier.next_steps[0].split())  # the next step
+        assert cells[-3] == " ".join(reasons(row, labels, with_band=False).split())  # why
+    # the legend of the priority bands, with the screening's counts
+    legend = _table(driver, "band-legend")
+    c = screening.counts
+    assert [r[0] for r in legend] == [b.label for b in words.bands]
+    assert [int(r[2]) for r in legend] == [c.get(f"band:{b.id}", 0) for b in words.bands]
+    assert all(r[1] for r in legend)  # who is in each band
+    assert sum(int(r[2]) for r in legend) == c["on_worklist"]
+
+    # charts: every inline SVG of the file is in the page, displayed, with a size; tiers and
+    # levels in their order; the OME distribution marks the thresholds in force
     parser = _Count()
     parser.feed(path.read_text(encoding="utf-8"))
     charts = driver.find_elements(By.TAG_NAME, "svg")
@@ -214,31 +271,42 @@ def test_report_in_headless_chromium(driver: Any, report: tuple[Path, Screening]
         assert chart.size["width"] > 0
         assert chart.size["height"] > 0
         shots.append(chart.screenshot_as_base64)
+    assert _chart_labels(driver, "chart-tiers") == [t.label for t in words.tiers]
+    assert _chart_labels(driver, "chart-tiers")[:2] == ["Specialist MDT", "PCN service"]
+    assert _chart_labels(driver, "chart-levels") == ["Very high", "High", "Moderate", "Low"]
+    ome = driver.find_element(By.ID, "chart-ome")
+    lines = ome.find_elements(By.CSS_SELECTOR, "line.threshold")
+    assert len(lines) == 2
+    assert all(line.rect["height"] > 0 for line in lines)  # drawn (a vertical line: no width)
+    marks = [t.text for t in ome.find_elements(By.TAG_NAME, "text")]
+    assert "Script Switch alert above 100" in marks
+    assert "high dose above 120" in marks
+    # the line sits at its value on the x axis: 120 is 120/240 of the way along the axis
+    axis = [t for t in ome.find_elements(By.TAG_NAME, "text") if t.text in ("0", "240")]
+    x0, x240 = (t.rect["x"] + t.rect["width"] / 2 for t in axis[:2])
+    middle = x0 + (x240 - x0) / 2
+    assert any(abs(line.rect["x"] - middle) < 3 for line in lines)
 
-    # tables: tier and risk-level counts as screened, the worklist's top rows with reasons
-    c = screening.counts
-    tiers = {row[0]: int(row[1]) for row in _table_after(driver, "Support tiers")}
-    assert tiers, "no tier rows"
-    for tier, n in tiers.items():
-        assert n == c.get(f"tier:{tier}", 0), tier
-    assert sum(tiers.values()) == sum(v for k, v in c.items() if k.startswith("tier:"))
-    levels = {row[0]: int(row[1]) for row in _table_after(driver, "Risk levels")}
-    assert levels, "no risk-level rows"
-    for level, n in levels.items():
-        assert n == c.get(f"level:{level}", 0), level
-    assert sum(levels.values()) == sum(v for k, v in c.items() if k.startswith("level:"))
-    top = screening.worklist[: screening.method.report_rows]
-    assert len(top) >= 5, "the example practice should fill the top of the worklist"
-    shown = _table_after(driver, "Worklist")
-    assert len(shown) == len(top)
-    labels = dict(screening.factor_labels)
-    for i, (cells, row) in enumerate(zip(shown, top, strict=True), start=1):
+    # count tables: tier and risk-level counts as screened, in the same order as the charts
+    tiers = _counts_after(driver, "support tier")
+    assert list(tiers) == [t.label for t in words.tiers]
+    assert [tiers[t.label] for t in words.tiers] == [c.get(f"tier:{t.id}", 0) for t in words.tiers]
+    levels = _counts_after(driver, "risk level")
+    assert list(levels) == [label for _, label in words.levels]
+    assert [levels[label] for _, label in words.levels] == [
+        c.get(f"level:{v}", 0) for v, _ in words.levels
+    ]
+
+    # the rest of the worklist follows, in order, with reasons, offers and next steps
+    rest = _table(driver, "worklist-rest")
+    expected = screening.worklist[len(first) : screening.method.report_rows]
+    assert len(rest) == len(expected)
+    for i, (cells, row) in enumerate(zip(rest, expected, strict=True), start=len(first) + 1):
         assert cells[0] == str(i)
         assert cells[1] == row.patient_id
-        assert cells[2] == row.band
-        assert cells[3] == (row.tier or "")
-        assert cells[-1]  # the reasons are shown
-        assert cells[-1] == " ".join(reasons(row, labels).split())
+        assert cells[-3] == " ".join(reasons(row, labels, with_band=False).split())
+        assert cells[-2]
+        assert cells[-1]
 
     # pixels: the page and each chart painted something (decoded by a blank page's canvas)
     driver.get(url)

@@ -70,7 +70,8 @@ def test_html_handout(tmp_path: Path) -> None:
     assert "01234 567890" in page
     assert "Example Pharmacy" in page
     assert "Not part of this plan" in page
-    assert "oxycodone 35 mg twice a day (30 mg + 5 mg modified-release tablets)" in page
+    # oxycodone MR from 40 mg uses 20, 10 and 5 mg (each at most half the one above)
+    assert "oxycodone 35 mg twice a day (20 mg + 10 mg + 5 mg modified-release tablets)" in page
     assert "co-codamol: 2 x 30 mg/500 mg tablets four times a day" in page
 
 

@@ -63,18 +63,21 @@ def test_defaults_come_from_the_cited_data_file() -> None:
     assert know.pace.reduction == D("0.10")
     assert know.pace.interval_days == 14
     assert know.dispensing.liquid_ml_resolution == D("0.5")
-    assert "Faculty of Pain medicine" in know.citation_text("FPM-seed002")
+    assert "Faculty of Pain medicine" in know.citation_text("fpm-nhs-analysis")
+    assert know.dispensing.lower_strength_ratio == D("0.5")
 
 
 def test_oxycodone_40_mg_bd_sequence() -> None:
-    # Oxycodone MR strengths in the catalogue: 5, 10, 15, 20, 30, 40, 60, 80, 120 mg; with up
-    # to 3 tablets a dose every multiple of 5 mg is dispensable. Doses stay equal (bd).
-    # step 1: 80 x 0.9 = 72/day -> 36 a dose -> nearest 35 (= 30 + 5)        -> 70/day, 105 OME
-    # step 2: 70 x 0.9 = 63 -> 31.5 -> nearest 30                             -> 60/day,  90
+    # Oxycodone MR strengths in the catalogue: 5, 10, 15, 20, 30, 40, 60, 80, 120 mg. The plan
+    # uses 40 mg and a chain of lower strengths, each the largest at most half the one above
+    # (taper.toml lower_strength_ratio 0.5): 20, 10, 5 mg. With up to 3 tablets a dose every
+    # multiple of 5 mg up to 35 is still dispensable. Doses stay equal (bd).
+    # step 1: 80 x 0.9 = 72/day -> 36 a dose -> nearest 35 (= 20 + 10 + 5)   -> 70/day, 105 OME
+    # step 2: 70 x 0.9 = 63 -> 31.5 -> nearest 30 (= 20 + 10)                 -> 60/day,  90
     # step 3: 60 x 0.9 = 54 -> 27 -> nearest 25 (= 20 + 5)                    -> 50/day,  75
     # step 4: 50 x 0.9 = 45 -> 22.5 -> tie 20/25, to the higher 25 = no change
     #         -> nearest strictly lower 20                                    -> 40/day,  60
-    # step 5: 40 x 0.9 = 36 -> 18 -> 20 no change -> 15                       -> 30/day,  45
+    # step 5: 40 x 0.9 = 36 -> 18 -> 20 no change -> 15 (= 10 + 5)            -> 30/day,  45
     # step 6: 27 -> 13.5 -> 15 no change -> 10                                -> 20/day,  30
     # step 7: 18 -> 9 -> 10 no change -> 5                                    -> 10/day,  15
     # step 8: 5 mg is the smallest strength: one dose a day fewer, 5 mg od    ->  5/day, 7.5
@@ -99,9 +102,13 @@ def test_oxycodone_40_mg_bd_sequence() -> None:
     ]  # fmt: skip
     step1 = plan.steps[1]
     assert [(line.strength, line.dose_quantity) for line in step1.items[0].lines] == [
-        ("30 mg", D(1)),
+        ("20 mg", D(1)),
+        ("10 mg", D(1)),
         ("5 mg", D(1)),
     ]
+    # four strengths over the whole plan, never 30 or 15 mg
+    used = {line.strength for step in plan.steps for item in step.items for line in item.lines}
+    assert used == {"40 mg", "20 mg", "10 mg", "5 mg"}
     assert step1.change_mg == D(-15)
     assert step1.change_percent == D("-12.5")  # 15 / 120
     assert step1.changed_prescription == 0

@@ -100,7 +100,8 @@ def test_invalid_input_exit_2_with_message_on_stderr(payload: str) -> None:
 def test_missing_file_exit_2() -> None:
     code, _, err = run(["ome", "/nonexistent/file.json"])
     assert code == 2
-    assert "cannot be read" in err
+    assert "no such file: check the path" in err
+    assert "/nonexistent/file.json" in err  # which file
 
 
 def test_ome_accepts_dmd_code_product_name_and_dosage_text() -> None:

@@ -27,7 +27,7 @@ from opioidcds._decide.knowledge import (
 )
 from opioidcds._decide.rules import BoundRuleset, Citation, Profile, Stage
 from opioidcds._decide.rules.conditions import Scalar, Truth
-from opioidcds._display import format_decimal
+from opioidcds._display import format_decimal, most_serious_first
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
@@ -127,7 +127,8 @@ def check_prescription(
     The totals "before" and "after" are the OME of the patient's current opioid prescriptions
     without and with ``new_prescription`` (if it is already listed, it is not counted twice;
     for a re-authorisation before and after are the same). Alerts come from ruleset
-    ``prescribing-alerts`` in file order, each with its figures, citations, actions and trace.
+    ``prescribing-alerts``, most serious first (critical, warning, info) and in file order
+    within a severity, each with its figures, citations, actions and trace.
     If some alert rule could not be evaluated because inputs were unknown, a last ``info``
     alert ``alerts-not-evaluated`` names them (fail closed: never a silent "no alert").
 
@@ -198,7 +199,8 @@ def check_prescription(
         f"{_figure(before_total, before_complete)} before."
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    return list(_present_alerts(bound, values, truths(bound, values), figures, provenance))
+    alerts = _present_alerts(bound, values, truths(bound, values), figures, provenance)
+    return most_serious_first(alerts, lambda a: a.severity.value)
 
 
 def _alert_detail(bound: BoundRuleset, rule_id: str, text: str, figures: str) -> str:

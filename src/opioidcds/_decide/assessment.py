@@ -41,7 +41,7 @@ from opioidcds._decide.rules import (
     DecisionStatus,
     Profile,
 )
-from opioidcds._display import format_decimal
+from opioidcds._display import format_decimal, words
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._inputs.patient import Patient, ReadinessToChange, medicine_classes
 from opioidcds._inputs.prescription import Prescription
@@ -122,13 +122,16 @@ class LevelResult(ResultModel):
 
     ``level`` counts unknown factors as absent (what the record shows); ``level_if_unknown``
     counts them all as present (the highest the unknowns could make it). ``could_raise`` lists
-    the unknown factors that, found present on their own, would raise ``level``.
+    the unknown factors that, found present on their own, would raise ``level``. ``label`` and
+    ``label_if_unknown`` are their display names (ruleset ``risk-level``).
     """
 
     level: str
     level_if_unknown: str
     rule_id: str
     meaning: str
+    label: str = ""
+    label_if_unknown: str = ""
     factor_count: int
     high_dose: FactorStatus
     could_raise: tuple[str, ...]
@@ -139,7 +142,8 @@ class TierResult(ResultModel):
     """The support tier with what to offer, next steps and resources (ruleset wording).
 
     ``tier_if_unknown`` is the tier with every unknown factor present; ``could_raise`` lists
-    the unknown factors that on their own would raise the tier.
+    the unknown factors that on their own would raise the tier. ``label`` and
+    ``label_if_unknown`` are the tiers' display names (ruleset ``support-tier``).
     """
 
     tier: str
@@ -149,6 +153,8 @@ class TierResult(ResultModel):
     next_steps: tuple[str, ...]
     resources: tuple[str, ...]
     could_raise: tuple[str, ...]
+    label: str = ""
+    label_if_unknown: str = ""
 
 
 class Assessment(ResultModel):
@@ -212,10 +218,16 @@ class Assessment(ResultModel):
         if self.scope.in_scope:
             lines.extend(self._factor_lines())
         if self.readiness_to_change is not None:
-            lines.append(f"Readiness to change: {self.readiness_to_change.value}")
-        basis = ", ".join(f"{k} {v}" for k, v in self.versions.items() if k.startswith("ruleset:"))
+            lines.append(f"Readiness to change: {words(self.readiness_to_change.value)}")
+        basis = ", ".join(
+            f"{words(k.removeprefix('ruleset:'))} {v}"
+            for k, v in self.versions.items()
+            if k.startswith("ruleset:")
+        )
+        profile = self.versions["profile"]
         lines.append(
-            f"Basis: {basis}; profile {self.versions['profile']}; "
+            f"Basis: rulesets {basis}; "
+            f"{'no local profile' if profile == 'none' else 'profile ' + profile}; "
             f"opioidcds {self.versions['opioidcds']}. Every decision's trace is in --json."
         )
         return "\n".join(lines)
@@ -238,22 +250,25 @@ class Assessment(ResultModel):
     def _level_and_tier_lines(self, lv: LevelResult) -> list[str]:
         uncertain = lv.level_if_unknown != lv.level
         upper = (
-            f"; up to {lv.level_if_unknown.upper()} if unknown factors are present"
+            f"; up to {lv.label_if_unknown or lv.level_if_unknown} if unknown factors are present"
             if uncertain
             else ""
         )
         tier = self.tier
         tier_uncertain = tier.tier_if_unknown != tier.tier
         upper_tier = (
-            f" (could be {tier.tier_if_unknown} if unknown factors are present)"
+            f" (could be {tier.label_if_unknown or tier.tier_if_unknown} if unknown factors "
+            "are present)"
             if tier_uncertain
             else ""
         )
+        dose = {"present": "present", "absent": "absent", "unknown": "not known"}
         lines = [
-            f"Risk level: {'at least ' if uncertain else ''}{lv.level.upper()} "
-            f"({lv.factor_count} factor(s) besides dose; dose factor {lv.high_dose.value})"
-            f"{upper}",
-            f"Support tier: {'at least ' if tier_uncertain else ''}{tier.tier}{upper_tier}",
+            f"Risk level: {'at least ' if uncertain else ''}{lv.label or lv.level} "
+            f"({lv.factor_count} factor(s) besides dose; high dose "
+            f"{dose[lv.high_dose.value]}){upper}",
+            f"Support tier: {'at least ' if tier_uncertain else ''}{tier.label or tier.tier}"
+            f"{upper_tier}",
             f"  {tier.offer}",
         ]
         lines.extend(f"  - {step}" for step in tier.next_steps)
@@ -271,14 +286,15 @@ class Assessment(ResultModel):
             f"Unknown (not recorded): {self._names(FactorStatus.UNKNOWN)}",
         ]
         if self.unknowns_that_could_change:
-            alone = sorted(
-                set(self.risk_level.could_raise if self.risk_level else ())
-                | set(self.tier.could_raise)
+            names = {f.id: f.label for f in self.factors}
+            alone_ids = set(self.risk_level.could_raise if self.risk_level else ()) | set(
+                self.tier.could_raise
             )
+            alone = [names.get(f, f) for f in self.unknowns_that_could_change if f in alone_ids]
             lines.append(
                 "  Recording these could raise the level or tier: "
-                + ", ".join(self.unknowns_that_could_change)
-                + (f" (on its own: {', '.join(alone)})" if alone else "")
+                + "; ".join(names.get(f, f) for f in self.unknowns_that_could_change)
+                + (f" (on its own: {'; '.join(alone)})" if alone else "")
             )
         return lines
 
@@ -689,6 +705,8 @@ def _stratify(
         risk_level = LevelResult(
             level=level,
             level_if_unknown=upper_level,
+            label=level_rs.ruleset.label("level", level),
+            label_if_unknown=level_rs.ruleset.label("level", upper_level),
             rule_id=level_d.fired_ids[0],
             meaning=_text(lo.get("meaning")),
             factor_count=present,
@@ -716,6 +734,8 @@ def _stratify(
     tier = TierResult(
         tier=_text(tier_outcome.get("tier")),
         tier_if_unknown=upper_tier,
+        label=tier_rs.ruleset.label("tier", _text(tier_outcome.get("tier"))),
+        label_if_unknown=tier_rs.ruleset.label("tier", upper_tier),
         rule_id=tier_d.fired_ids[0] if tier_d.fired_ids else "",
         offer=_text(tier_outcome.get("offer")),
         next_steps=_texts(tier_outcome.get("next_steps")),

@@ -37,6 +37,7 @@ from opioidcds._decide.rules import (
     load_profile,
     load_ruleset,
 )
+from opioidcds._display import most_serious_first
 from opioidcds._errors import InvalidInputError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import (
@@ -256,11 +257,13 @@ class PrescriptionBasis(ResultModel):
 class AcuteCheck(ResultModel):
     """What an acute check returns: alerts, undecided rules and the basis of both.
 
-    ``complete`` is true when every rule was decided (``cannot_evaluate`` is empty). ``inputs``
-    are the ruleset inputs derived from the episode (``None`` = unknown), as strings for
-    numbers so nothing is rounded. ``provenance`` names every knowledge source used (ruleset,
-    profile, and for a discharge the table, vocabulary, catalogue and medicine classes; for
-    an inpatient check the vocabulary), with a content hash of them all.
+    ``alerts`` are most serious first (critical, warning, info), in the ruleset's file order
+    within a severity. ``complete`` is true when every rule was decided (``cannot_evaluate``
+    is empty). ``inputs`` are the ruleset inputs derived from the episode (``None`` =
+    unknown), as strings for numbers so nothing is rounded. ``provenance`` names every
+    knowledge source used (ruleset, profile, and for a discharge the table, vocabulary,
+    catalogue and medicine classes; for an inpatient check the vocabulary), with a content
+    hash of them all.
     """
 
     care_setting: CareSetting
@@ -605,6 +608,10 @@ def _alert(d: Decision) -> AcuteAlert:
     )
 
 
+def _severity(alert: AcuteAlert) -> str:
+    return alert.severity
+
+
 def _unevaluated(d: Decision, fields: Mapping[str, str]) -> UnevaluatedRule:
     missing = tuple(dict.fromkeys(fields.get(n, n) for n in d.unknown_inputs))
     return UnevaluatedRule(
@@ -633,7 +640,7 @@ def _common(
 ) -> dict[str, object]:
     return {
         "care_setting": setting,
-        "alerts": tuple(_alert(d) for d in decisions.fired),
+        "alerts": tuple(most_serious_first((_alert(d) for d in decisions.fired), _severity)),
         "cannot_evaluate": tuple(_unevaluated(d, fields) for d in decisions.cannot_evaluate),
         "complete": decisions.complete,
         "unknown_inputs": decisions.unknown_inputs,

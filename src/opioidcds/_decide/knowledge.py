@@ -238,13 +238,18 @@ def _engine(backend: Backend | str, knowledge: Knowledge) -> Engine:
 
 
 def _parameter_note(bound: BoundRuleset, rule_id: str) -> str:
-    """The parameters a rule reads, as applied (profile included): ``name = value unit``."""
+    """The parameters a rule reads, as applied (profile included), for people.
+
+    Each as ``label value unit`` ("high dose above 120 mg/day"), with the parameter's display
+    label from the ruleset (its name when it has none).
+    """
     rs = bound.ruleset
     parts = []
     for name in rs.rule(rule_id).params:
-        unit = rs.parameters[name].unit
+        unit = rs.parameters[name].unit or ""
         value = format_decimal(bound.binding.params[name])
-        parts.append(f"{name} = {value}{' ' + unit if unit else ''}")
+        gap = "" if unit in ("", "%") else " "
+        parts.append(f"{rs.parameter_label(name)} {value}{gap}{unit}")
     return "; ".join(parts)
 
 

@@ -18,6 +18,9 @@ Rules (``docs/tapering.md``; every number comes from ``conversion_tables/taper.t
   reduction. If rounding gives no change or an increase, the nearest strictly lower
   dispensable dose is taken: a plan never increases. A patient's brand is kept where it has
   the strength (modified-release opioids are prescribed by brand).
+- Tablets and capsules use the prescribed strength and a short chain of lower strengths, each
+  the largest at most ``lower_strength_ratio`` of the one above (oxycodone MR 40, 20, 10, 5 mg;
+  co-codamol 30/500, 15/500): few strengths per product, steps of clinical size.
 - Patches may move down to a family of smaller patches (buprenorphine 3-4-day to 7-day, with
   that family's change interval), never back up.
 - Doses stay equal through the day. When the dose is already the smallest dispensable one, the
@@ -46,10 +49,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, computed_field, model_validator
 
 from opioidcds._base import InputModel, ResultModel
-from opioidcds._display import format_decimal
+from opioidcds._display import format_date, format_decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription
 from opioidcds._knowledge.files import (
@@ -124,6 +127,7 @@ class _Dispensing(KnowledgeModel):
     liquid_ml_resolution: Decimal = Field(gt=0, le=10)
     max_units_per_dose: int = Field(ge=1, le=6)
     max_patches_per_application: int = Field(ge=1, le=4)
+    lower_strength_ratio: Decimal = Field(gt=0, lt=1)
     citations: tuple[str, ...] = Field(min_length=1)
 
 
@@ -285,8 +289,11 @@ class StepItem(ResultModel):
 class TaperStep(ResultModel):
     """One step of a plan: from ``date`` until ``until``, take ``items``.
 
-    Step 0 is the current dose (``date`` is ``None``: before the plan). ``change_mg`` is the
-    change of the total daily OME from the previous step (never positive within a plan).
+    Step 0 is the current dose (``date`` is ``None``: before the plan). ``until`` is the first
+    day of the next step and ``last_day`` the day before it. ``change_mg`` is the change of the
+    total daily OME from the previous step (never positive within a plan). ``note`` says why a
+    step is not an ordinary reduction (one dose a day fewer, stopped, bigger than planned
+    because no dispensable dose lies in between, the target).
     """
 
     number: int
@@ -301,6 +308,15 @@ class TaperStep(ResultModel):
     interval_days: int | None
     hold_intervals: int = 0
     note: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use
+    @property
+    def last_day(self) -> dt.date | None:
+        """The last day on this step's dose (the day before ``until``; ``None`` for the last).
+
+        Every output shows a step as from ``date`` to ``last_day``, both days included.
+        """
+        return None if self.until is None else self.until - dt.timedelta(days=1)
 
     def prescriptions(self) -> tuple[Prescription, ...]:
         """Every product line of the step as :class:`Prescription` objects."""
@@ -364,26 +380,33 @@ class TaperPlan(ResultModel):
     def explain(self) -> str:
         """The plan in plain text for a prescriber or pharmacist: each step, then the basis.
 
-        What the command line prints (``opioidcds taper``); the patient handout is HTML.
+        What the command line prints (``opioidcds taper``); the patient handout is HTML. Each
+        step runs from its first to its last day, both included (as on the handout).
         """
         lines = ["Tapering plan"]
         first = self.steps[0].number if self.steps else None
         for step in self.steps:
-            start = step.date.isoformat() if step.date is not None else "now"
-            until = step.until.isoformat() if step.until is not None else "-"
+            if step.date is None:
+                when = "now" + (
+                    f" until {format_date(step.last_day)}" if step.last_day is not None else ""
+                )
+            elif step.last_day is None:
+                when = f"from {format_date(step.date)}"
+            else:
+                when = f"{format_date(step.date)} to {format_date(step.last_day)}"
             if step.hold_intervals:
-                until += f" (held {step.hold_intervals} extra)"
+                when += f" (held {step.hold_intervals} extra interval(s))"
             change = ""
             if step.number != first:
                 change = f"; change {format_decimal(step.change_mg)}"
                 if step.change_percent is not None:
                     change += f" ({format_decimal(step.change_percent)}%)"
             lines.append(
-                f"Step {step.number}: from {start} until {until}: "
-                f"{format_decimal(step.daily_ome_mg)} mg OME/day{change}"
+                f"Step {step.number}: {when}: {format_decimal(step.daily_ome_mg)} mg OME/day"
+                f"{change}"
             )
             lines.extend(f"  {item.instruction}" for item in step.items)
-            if step.note:
+            if step.note and step.number != first:
                 lines.append(f"  [{step.note}]")
         lines.extend(
             f"NOT PLANNED: prescription {r.prescription_index + 1}: {r.reason}"
@@ -391,12 +414,25 @@ class TaperPlan(ResultModel):
         )
         if self.reason:
             lines.append(self.reason)
+        pace = "".join(
+            f"; from step {p.from_step}: "
+            + ", ".join(
+                x
+                for x in (
+                    f"{format_decimal(p.reduction * 100)}%" if p.reduction is not None else "",
+                    f"every {p.every_days} days" if p.every_days is not None else "",
+                )
+                if x
+            )
+            for p in sorted(self.pace, key=lambda p: p.from_step)
+        )
+        effective = format_date(dt.date.fromisoformat(self.knowledge_effective_date))
         lines.append(
-            f"{format_decimal(self.reduction * 100)}% of the {self.reduce_from.value} dose every "
-            f"{self.interval_days} days to {format_decimal(self.target_ome_mg)} mg OME/day "
-            f"(target {'reached' if self.target_reached else 'NOT reached'}). Knowledge "
-            f"{self.knowledge_id} {self.knowledge_version} ({self.knowledge_effective_date}); "
-            f"table {self.table_id} {self.table_version}; catalogue {self.catalogue_id} "
+            f"Pace: {format_decimal(self.reduction * 100)}% of the {self.reduce_from.value} dose "
+            f"every {self.interval_days} days{pace}, to {format_decimal(self.target_ome_mg)} mg "
+            f"OME/day (target {'reached' if self.target_reached else 'NOT reached'}). Tapering "
+            f"defaults {self.knowledge_version} ({effective}); "
+            f"OME table {self.table_id} {self.table_version}; dm+d catalogue "
             f"{self.catalogue_version}; opioidcds {self.library_version}. OME is a measure of "
             "risk: the plan never converts between opioids."
         )
@@ -877,6 +913,8 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
     if start_unit.others:  # combination: never more of the non-opioid per dose
         limit = tuple(o * quantity for o in start_unit.others)
         units = [u for u in units if u.family == start_unit.family]
+    if form.kind not in (FormKind.PATCH, FormKind.LIQUID):  # few strengths per product
+        units = _chain(units, (start_unit,), knowledge.dispensing.lower_strength_ratio)
     if form.kind is FormKind.LIQUID:
         steps = int((quantity / res).to_integral_value(rounding="ROUND_FLOOR"))
         ladders: dict[str, dict[Decimal, _Composition]] = {
@@ -914,6 +952,27 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
     )
 
 
+def _chain(units: Sequence[_Unit], prescribed: Sequence[_Unit], ratio: Decimal) -> list[_Unit]:
+    """The strengths a plan may use: the prescribed ones and a chain of lower ones.
+
+    From the largest prescribed strength, repeatedly the largest strength at most ``ratio``
+    of the previous one (oxycodone MR 40 mg with 0.5: 20, 10, 5 mg; co-codamol 30/500:
+    15/500, as 8/500 is above half of 15/500). Combination products keep the prescribed
+    non-opioid amounts per unit (15/500 after 30/500, never 15/1000).
+    """
+    top = max(prescribed, key=lambda u: u.amount)
+    keys = {(u.amount, u.others) for u in prescribed}
+    below = top.amount
+    while True:
+        limit = below * ratio
+        fits = [u for u in units if u.amount <= limit and u.others == top.others]
+        if not fits:
+            break
+        below = max(u.amount for u in fits)
+        keys.add((below, top.others))
+    return [u for u in units if (u.amount, u.others) in keys]
+
+
 def _others(comp: _Composition) -> tuple[Decimal, ...]:
     """Non-opioid ingredient amounts per dose of ``comp`` (combinations)."""
     width = len(comp[0][0].others) if comp else 0
@@ -947,7 +1006,7 @@ def _merge_key(t: _Track) -> tuple[object, ...] | None:
             t.patch_frequency, family)  # fmt: skip
 
 
-def _merge(tracks: list[_Track]) -> list[_Track]:
+def _merge(tracks: list[_Track], ratio: Decimal) -> list[_Track]:
     groups: dict[tuple[object, ...], list[_Track]] = {}
     out: list[_Track | tuple[object, ...]] = []
     for t in tracks:
@@ -981,15 +1040,19 @@ def _merge(tracks: list[_Track]) -> list[_Track]:
                 sum(lims, _ZERO) for lims in zip(*(t.limit or () for t in group), strict=True)
             )
         start = _Regimen(per_dose, first.start.doses_per_day, composition)
-        ladders = _compositions(
-            list(first.units), _max_count(first.base_max, _units_now(start), limit), limit
-        )
+        units = list(first.units)
+        if first.kind is not FormKind.PATCH:  # tablets and capsules: one chain for the dose
+            pool = {(u.amount, u.others, u.product.dmd_code): u for t in group for u in t.units}
+            ordered = sorted(pool.values(), key=lambda u: (u.amount, u.others, u.product.dmd_code))
+            units = _chain(ordered, [u for u, _ in composition], ratio)
+        ladders = _compositions(units, _max_count(first.base_max, _units_now(start), limit), limit)
         merged.append(
             replace(
                 first,
                 indices=tuple(i for t in group for i in t.indices),
                 start=start,
                 ladders=ladders,
+                units=tuple(units),
                 limit=limit,
             )
         )
@@ -1028,18 +1091,17 @@ def _next(
         wanted = wanted_daily / (reg.doses_per_day or _ONE)
         ceiling = reg.per_dose - opts.min_step_fraction * (reg.per_dose - wanted)
         amounts = sorted(track.ladder(reg))
-        nearest = min(amounts, key=lambda a: (abs(a - wanted), -a))
         allowed = [a for a in amounts if a < reg.per_dose and a <= ceiling]
-        if nearest >= reg.per_dose:
-            notes.append(
-                "rounding to available strengths gave no reduction: "
-                "the nearest strictly lower dispensable dose is used"
-            )
-        elif nearest not in allowed:
-            notes.append("the nearest dispensable dose was too small a step")
         if allowed:
             pick = min(allowed, key=lambda a: (abs(a - wanted), -a))
             chosen = next(o for o in options if o is not None and o.per_dose == pick)
+        if chosen is not None and abs(chosen.per_dose - wanted) > abs(reg.per_dose - wanted):
+            # only where it applies: staying would have been nearer the planned dose
+            unit = "microgram/hour" if track.kind is FormKind.PATCH else "mg"
+            notes.append(
+                "a bigger step than planned: no dispensable dose between "
+                f"{format_decimal(reg.per_dose)} and {format_decimal(chosen.per_dose)} {unit}"
+            )
     elif chosen is None:
         notes.append("already the smallest dispensable dose, once a day or one patch: stopped")
     else:
@@ -1318,7 +1380,7 @@ def _tracks(
             )
             continue
         tracks.append(track)
-    return _merge(tracks), refused
+    return _merge(tracks, knowledge.dispensing.lower_strength_ratio), refused
 
 
 def _plan(
@@ -1335,11 +1397,15 @@ def _plan(
     history: tuple[TaperStep, ...] = (),
 ) -> TaperPlan:
     if not steps:
-        status, reason = PlanStatus.NOT_PLANNED, "no prescription could be planned: see not_planned"
+        status, reason = (
+            PlanStatus.NOT_PLANNED,
+            "no prescription could be planned (each is listed with its reason)",
+        )
     elif any(n.opioid for n in refused):
         status, reason = (
             PlanStatus.PARTIAL,
-            "some prescriptions could not be planned: see not_planned",
+            "some prescriptions could not be planned (each is listed with its reason); the "
+            "totals are of the planned ones",
         )
     else:
         status, reason = PlanStatus.PLANNED, None

@@ -28,6 +28,7 @@ from opioidcds._knowledge.units import Dimension, parse_amount
 
 __all__ = [
     "Combination",
+    "DosageTextLimits",
     "Form",
     "FormKind",
     "FormsFile",
@@ -135,10 +136,47 @@ class PlausibilityLimits(KnowledgeModel):
         return self.__pydantic_private__["_max_rate"]  # type: ignore[index,no-any-return]
 
 
+class DosageTextLimits(KnowledgeModel):
+    """Limits beyond which a number in a dosage text is not read as a dose (issue 16).
+
+    ``count_per_dose_limit``: a dose of this many units (tablets, capsules, patches ...) or more;
+    ``unitless_per_dose_limit``: a number without a unit this large or larger (a count, or mg or
+    mL with the unit left out?); ``oral_volume_per_dose_max``: a volume per dose above this;
+    ``interval_hours_within_a_day``: the only intervals under 24 hours that are read (longer
+    ones must be whole days).
+    """
+
+    count_per_dose_limit: int = Field(gt=1)
+    unitless_per_dose_limit: int = Field(gt=1)
+    oral_volume_per_dose_max: str
+    interval_hours_within_a_day: tuple[int, ...] = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+    _max_ml: Decimal = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _parse(self) -> Self:
+        try:
+            volume = parse_amount(self.oral_volume_per_dose_max, "dosage_text")
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from exc
+        if volume.dimension is not Dimension.VOLUME or volume.value <= 0:
+            raise ValueError("dosage_text: oral_volume_per_dose_max must be a positive volume")
+        if any(h <= 0 or h >= 24 or 24 % h for h in self.interval_hours_within_a_day):
+            raise ValueError("dosage_text: each interval within a day must divide 24 hours")
+        self._max_ml = volume.value
+        return self
+
+    @property
+    def oral_volume_per_dose_max_ml(self) -> Decimal:
+        """Largest plausible volume of one oral dose, in mL."""
+        return self.__pydantic_private__["_max_ml"]  # type: ignore[index,no-any-return]
+
+
 class PlausibilityFile(KnowledgeHeader):
     """``plausibility.toml``."""
 
     limits: PlausibilityLimits
+    dosage_text: DosageTextLimits
 
 
 class Vocabulary:
@@ -148,7 +186,16 @@ class Vocabulary:
     across threads: nothing changes after construction.
     """
 
-    __slots__ = ("_all_forms", "_drugs", "_forms", "_ingredients", "_routes", "files", "limits")
+    __slots__ = (
+        "_all_forms",
+        "_drugs",
+        "_forms",
+        "_ingredients",
+        "_routes",
+        "dosage_text_limits",
+        "files",
+        "limits",
+    )
 
     def __init__(
         self, ingredients: IngredientsFile, forms: FormsFile, plausibility: PlausibilityFile
@@ -165,7 +212,15 @@ class Vocabulary:
         check_citations(
             "forms.toml", forms, {f"forms[{i}]": [f.citation] for i, f in enumerate(forms.forms)}
         )
-        check_citations("plausibility.toml", plausibility, {"limits": [self.limits.citation]})
+        check_citations(
+            "plausibility.toml",
+            plausibility,
+            {
+                "limits": [self.limits.citation],
+                "dosage_text": list(plausibility.dosage_text.citations),
+            },
+        )
+        self.dosage_text_limits = plausibility.dosage_text
         self._ingredients = {i.name: i for i in ingredients.ingredients}
         if len(self._ingredients) != len(ingredients.ingredients):
             raise KnowledgeBaseError("ingredients.toml: duplicate ingredient name")

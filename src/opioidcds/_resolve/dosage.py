@@ -3,8 +3,17 @@
 :func:`parse_dosage` reads a UK dosage instruction ("ONE TO BE TAKEN TWICE A DAY", "1-2 tablets
 every 4-6 hours when required, max 8 in 24 hours", "APPLY ONE PATCH EVERY 72 HOURS") and returns
 either a :class:`Dosage` or an :class:`UnparsedDosage` that says what was not understood. It never
-guesses: a word outside the lexicon, a clause outside the grammar, or clauses that contradict
-one another make the whole text unparsed.
+guesses: a word outside the lexicon (unless it is part of a note with no dosing content, "for
+blood pressure"), a clause outside the grammar, clauses that contradict one another, or a
+number beyond the limits of ``conversion_tables/plausibility.toml`` make the whole text
+unparsed.
+
+Issue 16 taught it the shapes of real UK GP text (the CPRD common-dosages lookup): notes,
+supply and dispensing notes (":[28]", "dispense weekly"), different doses at named times
+("2 mane & 3 nocte", summed), meals and night ("after food and at night": four times), "5ml
+spoonful(s)", clock times, "/" forms, "up to" doses, frequency alternatives, patch totals and
+sites; and to refuse what is not a dosage (bare and fused numbers, a quantity after the
+frequency, implausible doses and intervals), each with the reason.
 
 How it works: a normalising tokenizer (this module) maps each word of the text onto a terminal
 of the grammar in ``dosage.lark``; lark builds the LALR(1) table of that grammar (``strict``:
@@ -14,6 +23,7 @@ agree and assembles the result. The language is documented in ``dosage.lark`` an
 ``docs/dosage.md``.
 
 Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
+issue 16 (real UK GP dosage text; the reviewed exceptions of ``tests/dosage/data``);
 CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
 NHS England ``dosage_instructions``, Public Health Scotland ``dose_instruction_parser`` and the
 NHS Dose Syntax examples (``shared/reference/dosage_examples.jsonl``).
@@ -24,6 +34,8 @@ word at position 12"), never the fragment itself, and exceptions never carry the
 
 from __future__ import annotations
 
+import bisect
+import math
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -37,12 +49,15 @@ from lark.exceptions import LarkError
 from lark.lexer import Lexer
 
 from opioidcds._base import ResultModel
+from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS
+from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
 
 __all__ = [
     "MAX_DOSAGE_TEXT_LENGTH",
     "Dosage",
+    "TimedDose",
     "UnparsedDosage",
     "clear_dosage_cache",
     "dosage_cache_info",
@@ -60,6 +75,26 @@ _FIELD = "dosage_text"
 # ---------------------------------------------------------------------------------------------
 
 
+class TimedDose(ResultModel):
+    """One dose of a day whose doses differ by time of day ("2 in the morning, 1 at night").
+
+    ``times`` are the named times it is taken at ("morning", "night", a clock time "08:00"),
+    or ``("day",)`` for a once-daily dose beside doses at named times ("three every day three
+    every night").
+    """
+
+    times: tuple[str, ...]
+    dose_quantity: Decimal
+    dose_quantity_max: Decimal | None = None
+
+    def __str__(self) -> str:
+        """The dose and its times as people write them: "2 (morning)", "1-2 (morning, night)"."""
+        dose = format_decimal(self.dose_quantity)
+        if self.dose_quantity_max is not None:
+            dose += "-" + format_decimal(self.dose_quantity_max)
+        return f"{dose} ({', '.join(self.times)})"
+
+
 class Dosage(ResultModel):
     """A dosage instruction that the grammar understood completely.
 
@@ -69,9 +104,17 @@ class Dosage(ResultModel):
     change interval is ``interval_hours`` (72; "twice weekly" 84; "every 7 days" 168): it does
     not affect OME (CLINICAL.md section 2, "Patches").
 
+    Different doses at named times ("2 in the morning and 1 at night", issue 16) are summed:
+    ``dose_quantity`` (and ``dose_quantity_max``) is then the day's total, ``doses_per_day`` 1,
+    and ``dose_schedule`` keeps each dose with its times. An "up to" dose ("up to two four
+    times a day") is ``dose_quantity`` with ``dose_is_upper_limit``.
+
     The other fields keep what does not map: the PRN reason or indication, duration, supply
     note, "as directed", named times, routes, food notes, a strength stated in the text
-    ("one 10mg tablet") and bracketed quantities ("(300mg)"), which are never read as the dose.
+    ("one 10mg tablet") and bracketed quantities ("(300mg)"), which are never read as the dose;
+    ``supply_notes`` (":[28]", "dispense weekly"), ``notes`` (words with no dosing content:
+    "(to thin blood)", "(total dose 37mcg)", "with 12mcg patch") and ``weekday`` ("on
+    mondays", with once a week only).
     """
 
     kind: Literal["dosage"] = "dosage"
@@ -79,6 +122,8 @@ class Dosage(ResultModel):
     dose_quantity: Decimal | None = None
     dose_quantity_max: Decimal | None = None
     dose_unit: str | None = None
+    dose_is_upper_limit: bool = False
+    dose_schedule: tuple[TimedDose, ...] = ()
     stated_strength: str | None = None
     bracketed_quantities: tuple[str, ...] = ()
     doses_per_day: Decimal | None = None
@@ -87,6 +132,7 @@ class Dosage(ResultModel):
     interval_hours_max: Decimal | None = None
     frequency_is_upper_limit: bool = False
     named_times: tuple[str, ...] = ()
+    weekday: str | None = None
     prn: bool = False
     prn_reason: str | None = None
     indication: str | None = None
@@ -97,9 +143,11 @@ class Dosage(ResultModel):
     duration_unit: str | None = None
     supply_value: Decimal | None = None
     supply_unit: str | None = None
+    supply_notes: tuple[str, ...] = ()
     as_directed: bool = False
     routes: tuple[str, ...] = ()
     administration_notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def is_patch(self) -> bool:
@@ -171,6 +219,19 @@ class UnparsedDosage(ResultModel):
 # ---------------------------------------------------------------------------------------------
 
 _D = Decimal
+_NUMBER_MEMO: dict[str, Decimal] = {}
+
+
+def _num(text: str) -> Decimal:
+    """``Decimal(text)`` for a number of the text, memoised (decimals are immutable)."""
+    value = _NUMBER_MEMO.get(text)
+    if value is None:
+        value = Decimal(text)
+        if len(_NUMBER_MEMO) < 4096:
+            _NUMBER_MEMO[text] = value
+    return value
+
+
 _WORD_NUMBERS: dict[str, int] = {
     "one": 1,
     "two": 2,
@@ -184,10 +245,13 @@ _WORD_NUMBERS: dict[str, int] = {
     "ten": 10,
     "eleven": 11,
     "twelve": 12,
+    "thirteen": 13,
     "fourteen": 14,
     "fifteen": 15,
     "sixteen": 16,
+    "seventeen": 17,
     "eighteen": 18,
+    "nineteen": 19,
 }
 _TENS: dict[str, int] = {
     "twenty": 20,
@@ -201,6 +265,7 @@ _TENS: dict[str, int] = {
 }
 _ONE_TO_NINE = frozenset(str(k) for k in range(1, 10))
 _HALF = Decimal("0.5")
+_ONE, _TWO, _THREE = Decimal(1), Decimal(2), Decimal(3)
 _HOURS_A_DAY = Decimal(24)
 _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -210,7 +275,7 @@ for _singular, _plurals in (
     ("capsule", ("capsule", "capsules", "cap", "caps")),
     ("patch", ("patch", "patches")),
     ("spray", ("spray", "sprays")),
-    ("actuation", ("actuation", "actuations", "puff", "puffs")),
+    ("actuation", ("actuation", "actuations", "puff", "puffs", "puf", "pufs")),
     ("suppository", ("suppository", "suppositories")),
     ("lozenge", ("lozenge", "lozenges")),
     ("film", ("film", "films")),
@@ -235,6 +300,10 @@ _MASS_WORDS: dict[str, str] = {
     "mcg": "microgram",
     "ug": "microgram",
     "\u03bcg": "microgram",  # NFKC turns the micro sign into Greek mu
+    "mgs": "mg",
+    "mcgs": "microgram",
+    "microgramme": "microgram",
+    "microgrammes": "microgram",
 }
 _VOLUME_WORDS = ("ml", "mls", "millilitre", "millilitres", "milliliter", "milliliters")
 
@@ -330,6 +399,9 @@ _VERBS = frozenset(
         "crush",
         "break",
         "open",
+        "changing",
+        "applying",
+        "replacing",
     }
 )
 _ROUTES: dict[str, str] = {
@@ -343,6 +415,7 @@ _ROUTES: dict[str, str] = {
     "transdermally": "transdermal",
     "transdermal": "transdermal",
     "rectally": "rectal",
+    "po": "oral",
 }
 _DRUGS = frozenset(
     {
@@ -446,6 +519,7 @@ _SIMPLE: dict[str, str] = {
     "hrly": "HOURLY",
     "daily": "DAILY",
     "weekly": "WEEKLY",
+    "wkly": "WEEKLY",
     "fortnightly": "FORTNIGHTLY",
     "monthly": "MONTHLY",
     "food": "FOOD",
@@ -465,9 +539,58 @@ _SIMPLE: dict[str, str] = {
     "be": "_BE",
     "remove": "_REMOVE",
     "old": "_OLD",
+    "previous": "_OLD",
     "new": "_DROP",
     "fresh": "_DROP",
+    # words that add nothing to the dose: "please", "only as required", "take regularly",
+    # "exactly as directed", the prescription endorsement "SLS" (Selected List Scheme)
+    "please": "_DROP",
+    "only": "_DROP",
+    "regularly": "_DROP",
+    "exactly": "_DROP",
+    "sls": "_DROP",
+    "acbs": "_DROP",  # the endorsement "ACBS" (Advisory Committee on Borderline Substances)
+    "dir": "DIRECTED",  # "as dir"
+    "route": "_DROP",  # "oral route"
+    "&": "AND",
+    "*": "_DROP",
+    "#": "_DROP",
+    "reqd": "REQUIRED",
+    "req": "REQUIRED",
+    "am": "_AMPM",
+    "pm": "_AMPM",
+    "minute": "_MINUTE",
+    "minutes": "_MINUTE",
+    "mins": "_MINUTE",
+    "min": "_MINUTE",
+    "spoon": "_SPOON",
+    "spoons": "_SPOON",
+    "spoonful": "_SPOON",
+    "spoonfuls": "_SPOON",
+    "spoonsful": "_SPOON",
+    "/": "_SLASH",
 }
+# one word that stands for several terminals: "upto" = "up to", "pc" (post cibum) = "after
+# food", "ac" (ante cibum) = "before food"
+_EXPANSIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "upto": (("UP", "up"), ("TO", "to")),
+    "aday": (("A", "a"), ("DAY", "day")),
+    "mdu": (("AS", "as"), ("DIRECTED", "directed")),  # more dicto utendus: as directed
+    "pc": (("AFTER", "after"), ("FOOD", "food")),
+    "ac": (("BEFORE", "before"), ("FOOD", "food")),
+}
+_DAY_NAMES: dict[str, str] = {}
+for _day, _spellings in (
+    ("monday", ("monday", "mondays", "mon")),
+    ("tuesday", ("tuesday", "tuesdays", "tue", "tues")),
+    ("wednesday", ("wednesday", "wednesdays", "wed")),
+    ("thursday", ("thursday", "thursdays", "thu", "thur", "thurs")),
+    ("friday", ("friday", "fridays", "fri")),
+    ("saturday", ("saturday", "saturdays", "sat")),
+    ("sunday", ("sunday", "sundays", "sun")),
+):
+    for _w in _spellings:
+        _DAY_NAMES[_w] = _day
 _REFUSED: dict[str, str] = {
     "then": "a sequence of instructions ('then')",
     "nostril": "a dose per site (nostril)",
@@ -487,6 +610,43 @@ _REFUSED: dict[str, str] = {
     "repeat": "a conditional repeat",
     "repeated": "a conditional repeat",
 }
+# Words that change what a dose means wherever they stand, so they are refused even inside a
+# note ("for blood pressure"): sequences and conditions, extra or changed doses, doses that
+# depend on a measurement, days off, and units this grammar does not read (issue 16).
+for _reason, _words in (
+    ("a sequence of instructions", "till later next initially immediately loading"),
+    ("a condition", "unless except excluding instead"),
+    (
+        "a negation or a hedge",
+        "avoid never dont cannot cant without usually normally sometimes occasionally",
+    ),
+    ("a start or stop condition", "start starting started stop stopping stopped"),
+    ("a missed or omitted dose", "omit omitted skip miss missed off"),
+    (
+        "an extra or changed dose",
+        "extra additional another further plus double halve triple less fewer alternating "
+        "alternately",
+    ),
+    (
+        "a dose change (titration)",
+        "wean weaning taper tapering titration increased decreased reduced reduction "
+        "decreasing gradually slowly",
+    ),
+    ("a dose that depends on a measurement", "according depending dependent sliding inr"),
+    ("days of the week", "weekend weekends weekday weekdays"),
+    ("a fraction in words other than a half", "quarter quarters third thirds"),
+    ("a total dose", "total"),
+    ("a number or date left out of the record", "non-numeric date"),
+    (
+        "a dose unit this grammar does not read",
+        "drop drops pump pumps unit units iu mmol litre litres liter liters l cc scoop scoops "
+        "measure measures capful capfuls application applications bottle bottles sheet sheets "
+        "stick sticks nebule nebules injection injections pen pens pack packs packet packets "
+        "blister blisters",
+    ),
+):
+    for _w in _words.split():
+        _REFUSED[_w] = _reason
 
 
 def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
@@ -494,7 +654,7 @@ def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop 
     for word, type_ in _SIMPLE.items():
         lex[word] = (type_, word)
     for word, n in _WORD_NUMBERS.items():
-        lex[word] = ("NUMBER", str(n))
+        lex[word] = ("_WORDNUM", str(n))
     for word, n in _TENS.items():
         lex[word] = ("_TENS", str(n))
     for word, unit in _COUNT_WORDS.items():
@@ -519,6 +679,8 @@ def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop 
         lex[word] = ("DRUG", word)
     for word in _DIRECTORS:
         lex.setdefault(word, ("DIRECTOR", word))
+    for word, day in _DAY_NAMES.items():
+        lex[word] = ("_DAYNAME", day)
     for n in range(1000):  # the usual numerals, looked up like words (speed only)
         lex.setdefault(str(n), ("NUMBER", str(n)))
     lex["dose"] = ("DOSE", "dose")
@@ -547,6 +709,16 @@ _DESCRIBE: dict[str, str] = {
     "COMMA": "comma or bracket",
     "STOP": "full stop",
     "DASH": "dash",
+    "NOTE": "note",
+    "REASON_NOTE": "note",
+    "SUPPLY_NOTE": "supply note",
+    "TOTAL_NOTE": "stated total",
+    "OTHER_PATCH": "note of another patch",
+    "CLOCK": "clock time",
+    "DAYNAME": "day of the week",
+    "MEALS_NIGHT": "meals and night",
+    "DOSE_UP_TO": "'up to'",
+    "SLASH": "slash",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -558,6 +730,7 @@ _VULGAR_VALUE = {"\u00bd": "5", "\u00bc": "25", "\u00be": "75"}
 _DOTTED = re.compile(r"\b[a-z](?:\.[a-z])+\.?(?![a-z])")
 _MAX_DOT = re.compile(r"\bmax\.")
 _TENS_HYPHEN = re.compile(r"\b(" + "|".join(_TENS) + r")-(" + "|".join(_UNITS_WORDS) + r")\b")
+_PLURAL_S = re.compile(r"([a-z])\((e?s)\)")  # "tablet(s)" -> "tablets", "patch(es)" -> "patches"
 _PIECES = re.compile(r"\d+/\d+|\d+(?:\.\d+)?|\.\d+|[a-z\u03bc]+(?:-[a-z]+)*|\S")
 _SYMBOLS: dict[str, str] = {
     "-": "DASH",
@@ -576,6 +749,114 @@ for _sym, _type in _SYMBOLS.items():
     _LEXICON[_sym] = (_type, _sym)
 _MAX_INT_DIGITS = 6
 _MAX_FRAC_DIGITS = 3
+_FRACTION_DENOMINATORS = frozenset({2, 4, 8})  # "1/2", "1/4", "3/4", "1/8": parts of a tablet
+
+# Phrases read as one terminal before the words are looked up (issue 16): supply and
+# dispensing notes ("ONCE A DAY :[84]", "QUANTITY: 56", "DISPENSE WEEKLY", "BLISTER PACK",
+# "(IP FEB 15)"), a stated total patch strength ("(TOTAL DOSE 37MCG)") and another patch worn
+# with this one ("WITH 12MCG PATCH"). None of them is ever read as the dose.
+_Q = r"\d+(?:\.\d+)?"
+_MCG = r"(?:mcg|mcgs|micrograms?|microgrammes?|ug)"
+_PER_HOUR = r"(?:\s*/\s*(?:hr|hour|h)\b|\s+per\s+hour\b|\s*hrs?\b)?"
+_DISPENSING = (
+    r"(?:weekly|wkly|daily|fortnightly|monthly|in|as|into|via|a|the|blister|packs?|dos+et+e?s?|"
+    r"box(?:es)?|nomad|trays?|medipacks?|compliance|aids?|system|mds|please|every|week|"
+    r"\d+\s*days?)"
+)
+_PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
+    (literals, kind, re.compile(pattern))
+    for literals, kind, pattern in (
+        (  # ":[28]", "[28 DAYS]", "[X28]", "[56 TABS]": the quantity supplied
+            ("[",),
+            "SUPPLY_NOTE",
+            r"\[\s*x?\s*\d+\s*(?:x\s*\d+\s*)?(?:days?|tabs?|tablets?|caps?|capsules?|mls?|cc|g|op)?"
+            r"\s*\.?\s*\]",
+        ),
+        (  # ": QUANTITY: 28", "QUANTITY PRESCRIBED 56 TABS"
+            ("quantit",),
+            "SUPPLY_NOTE",
+            r"\bquantity(?:\s+prescribed)?\s*:?\s*\d+(?:\s*x\s*\d+)?"
+            r"(?:\s*(?:tabs?|tablets?|caps?|capsules?|mls?|o\s?p|packs?)\b)?",
+        ),
+        (  # "DISPENSE WEEKLY", "DISP WEEKLY IN DOSETTE BOX", "WEEKLY SCRIPT", "7 DAY SCRIPTS"
+            ("disp", "supplied", "script", "prescription"),
+            "SUPPLY_NOTE",
+            r"\b(?:to\s+be\s+)?(?:please\s+)?(?:dispensed?|dispence|disp|supplied)(?:\s+"
+            + _DISPENSING
+            + r")+\b"
+            r"|\b(?:weekly|daily|fortnightly|monthly|\d+\s*days?|\d+\s*weeks?|7\s*day)\s+"
+            r"(?:scripts?|prescriptions?|dispensing|dispensed?|disp)\b"
+            # "twice daily dispense weekly": "daily" is the frequency, "dispense weekly" the note
+            r"(?!\s+(?:weekly|daily|fortnightly|monthly|wkly)\b)(?:\s+" + _DISPENSING + r")*\b",
+        ),
+        (  # "IN BLISTER PACK", "VIA WEEKLY DOSSET BOX SYSTEM", "MEDIPACK", "NOMAD"
+            ("blister", "doset", "dosset", "dossett", "medipack", "nomad", "mds", "compliance"),
+            "SUPPLY_NOTE",
+            r"\b(?:(?:in|via|into)\s+)?(?:(?:a|the|weekly)\s+)*(?:blister\s+packs?"
+            r"|dos+et+e?\s+box(?:es)?|dos+et+e?s?|nomad(?:\s+trays?)?|medipacks?|compliance\s+aids?"
+            r"|mds(?:\s+trays?)?)(?:\s+system)?\b",
+        ),
+        (  # "(IP FEB 15)": an issue stamp
+            ("(ip", "( ip", "(opc", "( opc"),
+            "SUPPLY_NOTE",
+            r"\(\s*(?:ip|opc)\s+[a-z]{3,5}\s*\d{2,4}\s*\)",
+        ),
+        (  # "MITTE 28 DAYS" (mitte: send)
+            ("mitte",),
+            "SUPPLY_NOTE",
+            r"\bmitte\s*:?\s*\d+(?:\s*(?:days?|tabs?|tablets?|caps?|capsules?|weeks?)\b)?",
+        ),
+        (  # "PLEASE SUPPLY 5 (FIVE) PATCHES"
+            ("supply",),
+            "SUPPLY_NOTE",
+            r"\b(?:please\s+)?supply\s+(?:[a-z]+|\d+)\s*(?:\(\s*(?:[a-z]+|\d+)\s*\)\s*)?"
+            r"(?:patches|tablets|tabs|capsules|caps)\b",
+        ),
+        (  # "(WATER TABLET)", "BETWEEN MEALS": notes with no number of doses
+            ("water tab", "between meals"),
+            "NOTE",
+            r"\bwater\s+tablets?\b|\bbetween\s+meals\b",
+        ),
+        (  # "(TOTAL DOSE 37MCG)", "TOTAL DOSE= 62MCG/HOUR", "(15MCG IN TOTAL)": a cross-check
+            ("total",),
+            "TOTAL_NOTE",
+            r"\b(?:note\s+)?(?:so\s+)?total\s+(?:daily\s+|patch\s+)?(?:dose|strength)?\s*"
+            r"(?:=|is\s+now|is|of|will\s+be|now)?\s*"
+            + _Q
+            + r"\s*"
+            + _MCG
+            + r"?"
+            + _PER_HOUR
+            + r"|\b"
+            + _Q
+            + r"\s*"
+            + _MCG
+            + r"(?:\s+in)?\s+total\b",
+        ),
+        (  # "WITH 12MCG PATCH", "IN ADDITION TO THE 25MCG PATCH": another patch worn too
+            ("patch",),
+            "OTHER_PATCH",
+            r"\b(?:along\s*side(?:\s+with)?|along\s+with|together\s+with|in\s+addition\s+to|plus|"
+            r"(?:to\s+be\s+)?used\s+with|use\s+with|with)\s+(?:a\s+|the\s+)?"
+            + _Q
+            + r"\s*"
+            + _MCG
+            + _PER_HOUR
+            + r"(?:\s+and\s+"
+            + _Q
+            + r"\s*"
+            + _MCG
+            + _PER_HOUR
+            + r")?"
+            r"\s+(?:[a-z]+\s+)?patch(?:es)?\b",
+        ),
+    )
+)
+_PHRASE_HINT = re.compile(
+    "|".join(re.escape(literal) for literals, _, _ in _PHRASES for literal in literals)
+)
+_GLUED = re.compile(r"(?<![a-z])([a-z]+)\d")  # letters run into a number: "bd36", "tds1"
+_GLUE_OK = frozenset({"q", "x"})  # "q4h" (every 4 hours), "2x5ml", "x28"
 
 
 def _normalise(text: str) -> str:
@@ -591,6 +872,8 @@ def _normalise(text: str) -> str:
         text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), _MAX_DOT.sub("max", text))
     if "-" in text:
         text = _TENS_HYPHEN.sub(r"\1 \2", text)
+    if "(" in text:
+        text = _PLURAL_S.sub(r"\1\2", text)
     return " ".join(text.split())
 
 
@@ -619,14 +902,57 @@ def _char_positions(text: str) -> list[int]:
     return [m.start() for m in _PIECES.finditer(text)]
 
 
+def _piece_at(text: str, pos: int) -> int:
+    """Index of the piece of ``text`` that covers character ``pos`` (error path only)."""
+    return max(bisect.bisect_right(_char_positions(text), pos) - 1, 0)
+
+
+def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
+    """Map the pieces of ``text`` inside a phrase of ``_PHRASES`` to their terminal.
+
+    The first piece of each phrase maps to (terminal, phrase), the others to ``None``
+    (skipped); ``{}`` when there is no phrase.
+    """
+    if _PHRASE_HINT.search(text) is None:
+        return {}
+    out: dict[int, tuple[str, str] | None] = {}
+    starts: list[int] | None = None
+    for literals, kind, pattern in _PHRASES:
+        if not any(literal in text for literal in literals):
+            continue
+        for m in pattern.finditer(text):
+            if starts is None:
+                starts = _char_positions(text)
+            first = True
+            for idx in range(bisect.bisect_left(starts, m.start()), len(starts)):
+                if starts[idx] >= m.end():
+                    break
+                if idx not in out:
+                    out[idx] = (kind, m.group(0).strip()) if first else None
+                first = False
+    return out
+
+
 def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 - one branch per kind
     """Map each word, number and symbol of normalised ``text`` to a raw terminal."""
     raw: list[_Raw] = []
+    append = raw.append
     lex = _LEXICON
+    phrases = _phrases(text)
+    if _LETTER_DIGIT.search(text) is not None:
+        for m in _GLUED.finditer(text):
+            at = _piece_at(text, m.end() - 1)
+            if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
+                problems.append((at, "a number run into a word"))
     for idx, piece in enumerate(_PIECES.findall(text)):
+        if phrases and idx in phrases:
+            phrase = phrases[idx]
+            if phrase is not None:
+                append((phrase[0], phrase[1], idx))
+            continue
         entry = lex.get(piece)
         if entry is not None:
-            raw.append((entry[0], entry[1], idx))
+            append((entry[0], entry[1], idx))
             continue
         first = piece[0]
         if first.isdigit() or first == ".":
@@ -636,48 +962,56 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
                 if value is None:
                     problems.append((idx, "unsupported fraction"))
                 else:
-                    raw.append(("_FRAC", value, idx))
+                    append(("_FRAC", value, idx))
             else:
                 whole, _, frac = piece.partition(".")
                 if len(whole.lstrip("0")) > _MAX_INT_DIGITS or len(frac) > _MAX_FRAC_DIGITS:
                     problems.append((idx, "number too long"))
                 else:
-                    raw.append(("NUMBER", piece if whole else "0" + piece, idx))
+                    append(("NUMBER", piece if whole else "0" + piece, idx))
         elif piece in _REFUSED:
             problems.append((idx, f"{_REFUSED[piece]} is not supported"))
-        elif "-" in piece and first.isalpha():  # "night-time", "one-two": split and retry
-            parts = piece.split("-")
-            for k, part in enumerate(parts):
+        elif piece in _EXPANSIONS:
+            for type_, value in _EXPANSIONS[piece]:
+                append((type_, value, idx))
+        elif "-" in piece and first.isalpha():  # "night-time", "one-two", "twice-daily"
+            for k, part in enumerate(piece.split("-")):
                 if k:
-                    raw.append(("DASH", "-", idx))
+                    append(("_HYPH", "-", idx))
+                if part in _REFUSED:
+                    problems.append((idx, f"{_REFUSED[part]} is not supported"))
+                    continue
                 entry = lex.get(part)
-                if entry is None:
-                    problems.append((idx, "unrecognised word"))
-                else:
-                    raw.append((entry[0], entry[1], idx))
+                append((entry[0], entry[1], idx) if entry is not None else ("_UNK", part, idx))
         elif first.isalpha():
-            problems.append((idx, "unrecognised word"))
+            append(("_UNK", piece, idx))
         else:
             problems.append((idx, "unrecognised symbol"))
     return raw
 
 
+_LETTER_DIGIT = re.compile(r"[a-z]\d")
+
+
 def _fraction(num: str, den: str) -> str | None:
-    if len(num) > 2 or len(den) > 2:
+    """The value of the fraction of a tablet ``num/den`` (1/2, 1/4, 3/4, 1/8), else ``None``.
+
+    Only halves, quarters and eighths in lowest terms: "5/10" is a range or a strength typed with a
+    slash, never a half, and "5/7" is "5 days" in UK shorthand.
+    """
+    if len(num) > 1 or len(den) > 1:
         return None
     n, d = int(num), int(den)
-    if d == 0 or n == 0 or n >= d:
+    if d not in _FRACTION_DENOMINATORS or n == 0 or n >= d or math.gcd(n, d) != 1:
         return None
-    value = _D(n) / _D(d)
-    if value * d != n or len(str(value)) > 6:
-        return None
-    return str(value)
+    return str(_D(n) / _D(d))
 
 
 _MERGING = frozenset(
     {
         "_TENS",
         "NUMBER",
+        "_WORDNUM",
         "_FRAC",
         "A",
         "_HALF",
@@ -688,10 +1022,249 @@ _MERGING = frozenset(
         "_LPAR",
         "_RPAR",
         "_REMOVE",
+        "_UNK",
+        "DASH",
+        "_HYPH",
+        "_SLASH",
+        "FOR",
+        "UP",
+        "AFTER",
+        "WITH",
+        "BEFORE",
+        "_SPOON",
+        "_AMPM",
+        "_MINUTE",
+        "_DAYNAME",
+        "_TIME",
+        "OR",
+        "REASON",
+        "AT",
+        "THE",
     }
 )
-_AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER"})
+_NUMBERS = frozenset({"NUMBER", "_WORDNUM"})
+_NUMBER_LIKE = frozenset({"NUMBER", "_WORDNUM", "_FRAC", "_HALF", "_TENS", "A"})
+_AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER", "_WORDNUM", "_AMPM", "VOLUME_UNIT", "_MINUTE"})
+# merging terminals that stand for themselves unless the next terminal is one of these
+_PLAIN_UNLESS: dict[str, frozenset[str]] = {
+    "NUMBER": _AFTER_NUMBER,
+    "_WORDNUM": _AFTER_NUMBER,
+    "_TENS": frozenset({"_WORDNUM"}),
+    "_FRAC": frozenset(),
+    "A": frozenset({"_HALF"}),
+    "TO": frozenset({"THE", "_SKIN", "_BE"}),
+    "FOR": frozenset({"FOR"}),
+    "OR": frozenset({"AS", "WHEN", "IF", "PRN"}),
+    "REASON": frozenset({"REASON"}),
+    "UP": frozenset({"TO"}),
+    "AFTER": frozenset({"FOOD", "MEALS", "EACH"}),
+    "WITH": frozenset({"FOOD", "MEALS", "EACH"}),
+    "BEFORE": frozenset({"FOOD", "MEALS", "EACH"}),
+    "TIMEWORD": frozenset({"_TIME", "DASH", "_HYPH", "MEALS"}),
+    "AT": frozenset({"AT"}),
+    "THE": frozenset({"THE"}),
+    "BY": frozenset({"_MOUTH"}),
+    "_DAYNAME": frozenset(),
+}
+_PLAIN_AS = {"_WORDNUM": "NUMBER", "_TENS": "NUMBER", "_FRAC": "NUMBER", "_DAYNAME": "DAYNAME"}
 _BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
+_UNITS = frozenset({"COUNT_UNIT", "DOSE", "MASS_UNIT", "VOLUME_UNIT"})
+_RANGE_WORDS = frozenset({"OR", "TO", "DASH"})
+# what may follow "up to N (unit)" for N to be a dose ("up to two four times a day"), not a
+# maximum ("up to 8 tablets in 24 hours", "up to 8 tablets daily")
+_FREQ_AFTER_UP_TO = frozenset(
+    {"NUMBER", "_WORDNUM", "ONCE", "TWICE", "THRICE", "FREQ_ABBR", "TIME_ABBR", "TIMEWORD", "AT"}
+)
+# a note ("for blood pressure", "(to thin blood)"): words outside the lexicon, with these
+_NOTE_WORDS = frozenset({"_UNK", "REASON", "FOOD", "DRUG", "DIRECTOR", "_DROP"})
+_NOTE_LINKS = frozenset(
+    {
+        "THE",
+        "A",
+        "YOUR",
+        "OF",
+        "AND",
+        "OR",
+        "TO",
+        "IN",
+        "ON",
+        "WITH",
+        "FOR",
+        "BY",
+        "IS",
+        "THIS",
+        "_HYPH",
+    }
+)
+_NOTE_BEFORE = frozenset(
+    {
+        "THE",
+        "A",
+        "YOUR",
+        "OF",
+        "AND",
+        "OR",
+        "IN",
+        "ON",
+        "WITH",
+        "THIS",
+        "IS",
+        "REASON",
+        "FOOD",
+        "DRUG",
+        "DIRECTOR",
+    }
+)
+_NOTE_AFTER_SEPARATOR = frozenset({"COMMA", "STOP", "SLASH"})
+# what may follow a note: the end, a separator, another note, or "when required" / "as
+# directed"; after "for ..." or "to ..." anything but a number ("apply one to body every 3
+# days")
+_AFTER_NOTE = frozenset(
+    {
+        "",
+        "COMMA",
+        "STOP",
+        "_LPAR",
+        "_RPAR",
+        "DASH",
+        "_SLASH",
+        "PRN",
+        "WHEN",
+        "AS",
+        "IF",
+        "SUPPLY_NOTE",
+        "TOTAL_NOTE",
+        "OTHER_PATCH",
+    }
+)
+
+
+def _note(
+    raw: list[_Raw], types: list[str], i: int, out: list[_Tok], problems: list[_Problem]
+) -> int:
+    """Read the run of words around the unknown word ``raw[i]`` as a note, or refuse it.
+
+    A note is a run of words outside the lexicon (with indication, food, drug and prescriber
+    words and small linking words) that starts the text, follows a separator (comma, full
+    stop, colon, bracket, dash, slash), or follows "for" (an indication: "for blood
+    pressure") or "to" ("to lower cholesterol", "to chest or upper arm"). It holds no number,
+    unit, frequency, time or dosing word (those end it) and no refused word (those are
+    refused wherever they stand). Anywhere else an unknown word is unrecognised. Returns the
+    index of the first raw terminal after the run.
+    """
+    j = len(out)
+    while j and out[j - 1].type in _NOTE_BEFORE:
+        j -= 1
+    lead = out[j - 1].type if j else ""
+    kind = "NOTE"
+    if lead == "FOR":
+        j -= 1
+        kind = "REASON_NOTE"
+    elif lead == "TO" and (j < 2 or out[j - 2].type not in ("UP", "NUMBER")):
+        j -= 1
+    elif lead and lead not in _NOTE_AFTER_SEPARATOR:
+        k = i
+        while types[k] in _NOTE_WORDS or types[k] in _NOTE_LINKS:
+            if types[k] == "_UNK":
+                problems.append((raw[k][2], "unrecognised word"))
+            k += 1
+        return k
+    k = last = i
+    while True:
+        t = types[k]
+        if t in _NOTE_WORDS:
+            last = k
+        elif t not in _NOTE_LINKS:
+            break
+        k += 1
+    after = types[last + 1]
+    if after not in _AFTER_NOTE and (lead not in ("FOR", "TO") or after in _NUMBER_LIKE):
+        # the note would run into the instruction ("ONEOR TWO EVERY NIGHT", "AVOID USING
+        # EVERY DAY"): its words may be part of it, so none is read
+        problems.extend(
+            (raw[m][2], "unrecognised word") for m in range(i, last + 1) if types[m] == "_UNK"
+        )
+        return last + 1
+    words = [t.value for t in out[j:]] if kind == "NOTE" else [t.value for t in out[j + 1 :]]
+    words += [raw[m][1] for m in range(i, last + 1) if types[m] not in ("_DROP", "_HYPH")]
+    start = out[j].start_pos if j < len(out) else raw[i][2]
+    del out[j:]
+    out.append(_Tok(kind, " ".join(words), start))
+    return last + 1
+
+
+def _spoon(raw: list[_Raw], i: int, out: list[_Tok]) -> None:
+    """Read "N 5ml spoonful(s)", "1-2 x 5ml spoon", "a 5ml spoonful" as a dose in mL.
+
+    ``raw[i]`` is the volume of one spoon; a count before it (a number, a range, "a") multiplies
+    it, and is replaced in ``out`` by the volume; then the volume unit is appended.
+    """
+    volume = _D(raw[i][1])
+    if out and out[-1].type == "TIMES":  # "2 x 5ml"
+        out.pop()
+    if out and out[-1].type == "NUMBER":
+        out[-1].value = str(_D(out[-1].value) * volume)
+        if len(out) > 2 and out[-2].type in _RANGE_WORDS and out[-3].type == "NUMBER":
+            out[-3].value = str(_D(out[-3].value) * volume)
+    elif out and out[-1].type == "A":  # "a 5ml spoonful"
+        out[-1] = _Tok("NUMBER", str(volume), out[-1].start_pos)
+    else:
+        out.append(_Tok("NUMBER", str(volume), raw[i][2]))
+    out.append(_Tok("VOLUME_UNIT", raw[i + 1][1], raw[i + 1][2]))
+
+
+def _clock(value: str, ampm: str) -> str | None:
+    """Return the clock time of "8" + "am" ("08:00"), "2.30" + "pm" ("14:30"), else ``None``."""
+    hour_text, _, minute_text = value.partition(".")
+    hour, minute = int(hour_text), int(minute_text or 0)
+    if not 1 <= hour <= 12 or minute > 59 or len(minute_text) not in (0, 2):
+        return None
+    hour = hour % 12 + (12 if ampm == "pm" else 0)
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _meals_and_night(raw: list[_Raw], types: list[str], i: int) -> int:
+    """Length of "after food and at night" / "with meals & at bedtime" at ``i``, else 0.
+
+    After (with, before) food or meals AND at night or bedtime names four times of day: the
+    three meals and the night (issue 16; Public Health Scotland reads "after meals and at night
+    time" the same way). Without "and" ("with meals at night") it is one time.
+    """
+    k = i + 1
+    if types[k] == "EACH":
+        k += 1
+    if types[k] not in ("FOOD", "MEALS") or raw[k][1] not in ("food", "meal", "meals"):
+        return 0
+    k += 1
+    if types[k] != "AND":
+        return 0
+    k += 1
+    if types[k] in ("AT", "EVERY", "BEFORE", "IN"):
+        k += 1
+        if types[k] == "THE":
+            k += 1
+    if types[k] in ("TIMEWORD", "TIME_ABBR") and raw[k][1] == "night":  # night, bedtime, nocte
+        if types[k + 1] == "_TIME":  # "night time"
+            return k + 2 - i
+        if types[k + 1] in ("DASH", "_HYPH") and types[k + 2] == "_TIME":  # "bed-time"
+            return k + 3 - i
+        return k + 1 - i
+    return 0
+
+
+def _up_to_dose(types: list[str], raw: list[_Raw], i: int) -> bool:
+    """Whether "up to" at ``i`` bounds a dose ("up to two four times a day")."""
+    if types[i + 1] != "TO" or types[i + 2] not in _NUMBERS:
+        return False
+    k = i + 3
+    if types[k] in _UNITS:
+        k += 1
+    after = types[k]
+    if after == "EVERY":  # "every 24 hours" is a window for a maximum, "every 4 hours" a dose
+        return (types[k + 1] in _NUMBERS and raw[k + 1][1] != "24") or types[k + 1] == "TIMEWORD"
+    if after == "IN":
+        return types[k + 1] in ("THE", "TIMEWORD")
+    return after in _FREQ_AFTER_UP_TO
 
 
 def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PLR0912, PLR0915
@@ -699,7 +1272,7 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
     out: list[_Tok] = []
     append = out.append
     types = [r[0] for r in raw]
-    types.extend(("", "", ""))  # look-ahead padding
+    types.extend(("", "", "", "", ""))  # look-ahead padding
     n = len(raw)
     i = 0
     depth = 0
@@ -714,25 +1287,105 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             i += 1
             continue
         nxt = types[i + 1]
-        if type_ == "NUMBER":
-            if nxt not in _AFTER_NUMBER:
-                append(_Tok("NUMBER", value, idx))
-                i += 1
-            elif nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
+        unless = _PLAIN_UNLESS.get(type_)
+        if unless is not None and nxt not in unless:  # the usual case: nothing to merge
+            append(_Tok(_PLAIN_AS.get(type_, type_), value, idx))
+            i += 1
+            continue
+        if type_ in _NUMBERS:
+            if nxt == "AND" and types[i + 2] == "A" and types[i + 3] == "_HALF":
                 append(_Tok("NUMBER", str(_D(value) + _HALF), idx))  # "one and a half"
                 i += 4
+            elif nxt == "AND" and types[i + 2] == "_HALF":
+                append(_Tok("NUMBER", str(_D(value) + _HALF), idx))  # "one and half"
+                i += 3
             elif nxt == "_FRAC":
                 append(_Tok("NUMBER", str(_D(value) + _D(raw[i + 1][1])), idx))  # "1 1/2"
                 i += 2
-            elif nxt == "NUMBER" and types[i + 2] == "MASS_UNIT" and types[i + 3] == "COUNT_UNIT":
+            elif nxt == "VOLUME_UNIT" and types[i + 2] == "_SPOON":
+                _spoon(raw, i, out)  # "two 5ml spoonfuls"
+                i += 3
+            elif nxt == "_AMPM":
+                clock = _clock(value, raw[i + 1][1]) if type_ == "NUMBER" else None
+                if clock is None:
+                    problems.append((raw[i + 1][2], "unrecognised word"))
+                else:
+                    append(_Tok("CLOCK", clock, idx))  # "8am", "2.30pm"
+                i += 2
+            elif nxt == "_MINUTE":  # "20 minutes (before food)": a note on the timing
+                append(_Tok("NOTE", f"{value} minutes", idx))
+                i += 2
+            elif nxt in _NUMBERS and types[i + 2] == "MASS_UNIT" and types[i + 3] == "COUNT_UNIT":
                 append(_Tok("NUMBER", value, idx))  # "one 10mg tablet": 10mg is a strength
-                append(_Tok("STRENGTH", f"{raw[i + 1][1]} {raw[i + 2][1]}", raw[i + 1][2]))
+                append(_Tok("STRENGTH", f"{raw[i + 1][1]} {raw[i + 1 + 1][1]}", raw[i + 1][2]))
                 i += 3
             else:
+                if (
+                    type_ == "NUMBER"
+                    and nxt == "NUMBER"
+                    and (i == 0 or types[i - 1] not in _RANGE_WORDS)
+                    and not (types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON")
+                ):  # "1 3 times a day": one to three, thirteen, or 1 x 3?
+                    problems.append((raw[i + 1][2], "two numbers side by side"))
                 append(_Tok("NUMBER", value, idx))
                 i += 1
+        elif type_ == "_UNK":
+            i = _note(raw, types, i, out, problems)
+        elif type_ in {"DASH", "_HYPH"}:
+            # a range ("1-2", "2.5ml - 5ml") between amounts; else a separator ("twice a day -
+            # oral route - one twice daily"), or a hyphen inside a word ("twice-daily")
+            prev = out[-1].type if out else ""
+            amount_before = prev == "NUMBER" or (
+                prev in _UNITS and len(out) > 1 and out[-2].type == "NUMBER"
+            )
+            if amount_before and nxt in _NUMBER_LIKE:
+                append(_Tok("DASH", "-", idx))
+            else:
+                append(_Tok("COMMA", "-", idx))
+            i += 1
+        elif type_ == "FOR":
+            if nxt != "FOR":  # "for for pain": the word typed twice
+                append(_Tok("FOR", value, idx))
+            i += 1
+        elif type_ == "REASON":  # "breakthrough pain": the words of one reason
+            k = i + 1
+            while types[k] == "REASON":
+                k += 1
+            append(_Tok("REASON", " ".join(r[1] for r in raw[i:k]), idx))
+            i = k
+        elif type_ == "OR":
+            if not (
+                nxt == "PRN"
+                or (nxt == "AS" and types[i + 2] in ("DIRECTED", "REQUIRED"))
+                or (nxt in ("WHEN", "IF") and types[i + 2] == "REQUIRED")
+            ):
+                append(_Tok("OR", value, idx))
+            i += 1  # "twice a day or when required", "or as directed": one instruction
+        elif type_ == "_SLASH":
+            if nxt in ("DAY", "WEEK", "HOUR") or (
+                nxt in _NUMBERS and types[i + 2] in ("HOUR", "DAY", "WEEK")
+            ):
+                append(_Tok("PER", "/", idx))  # "4 times/day", "max 8/24 hours"
+            else:
+                append(_Tok("SLASH", "/", idx))  # "qds/prn", "bd/tds" (refused: two frequencies)
+            i += 1
+        elif type_ in ("AFTER", "WITH", "BEFORE"):
+            length = _meals_and_night(raw, types, i)
+            if length:
+                append(_Tok("MEALS_NIGHT", "meals and night", idx))
+                i += length
+            else:
+                append(_Tok(type_, value, idx))
+                i += 1
+        elif type_ == "UP":
+            if _up_to_dose(types, raw, i):
+                append(_Tok("DOSE_UP_TO", "up to", idx))
+                i += 2
+            else:
+                append(_Tok("UP", value, idx))
+                i += 1
         elif type_ == "_TENS":
-            if nxt == "NUMBER" and raw[i + 1][1] in _ONE_TO_NINE:
+            if nxt == "_WORDNUM" and raw[i + 1][1] in _ONE_TO_NINE:  # "twenty four"
                 append(_Tok("NUMBER", str(int(value) + int(raw[i + 1][1])), idx))
                 i += 2
             else:
@@ -755,20 +1408,34 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt == "THE" and types[i + 2] == "_SKIN":
                 append(_Tok("ROUTE", "skin", idx))  # "to the skin"
                 i += 3
+            elif nxt == "_SKIN":
+                append(_Tok("ROUTE", "skin", idx))  # "to skin"
+                i += 2
             elif nxt == "_BE":
                 append(_Tok("TOBE", "to be", idx))
                 i += 2
             else:
                 append(_Tok("TO", value, idx))
                 i += 1
+        elif type_ in ("AT", "THE"):  # "2 at at night": the word typed twice
+            i += 1
         elif type_ == "TIMEWORD":
             append(_Tok("TIMEWORD", value, idx))
-            if nxt == "_TIME":  # "night time"
+            if nxt in ("_TIME", "MEALS"):  # "night time", "evening meal"
                 i += 2
-            elif nxt == "DASH" and types[i + 2] == "_TIME":  # "night-time"
+            elif nxt in ("DASH", "_HYPH") and types[i + 2] == "_TIME":  # "night-time"
                 i += 3
             else:
                 i += 1
+        elif type_ == "_TIME":
+            if out and out[-1].type == "NUMBER":
+                append(_Tok("TIMES", "time", idx))  # "one time a day"
+            else:
+                problems.append((idx, "unrecognised word"))
+            i += 1
+        elif type_ == "_DAYNAME":
+            append(_Tok("DAYNAME", value, idx))
+            i += 1
         elif type_ == "BY":
             if nxt == "_MOUTH":
                 append(_Tok("ROUTE", "oral", idx))
@@ -780,6 +1447,9 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt == "THE" and types[i + 2] == "_TONGUE":
                 append(_Tok("ROUTE", "sublingual", idx))
                 i += 3
+            elif nxt == "_TONGUE":  # "under tongue"
+                append(_Tok("ROUTE", "sublingual", idx))
+                i += 2
             else:
                 problems.append((idx, "unrecognised word"))
                 i += 1
@@ -787,34 +1457,66 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             k = i + 2 if nxt == "THE" else i + 1
             after = types[k + 1]
             if types[k] == "_OLD" and (
-                after == "COUNT_UNIT" or (after == "NUMBER" and raw[k + 1][1] == "1")
+                after == "COUNT_UNIT" or (after in _NUMBERS and raw[k + 1][1] == "1")
             ):
                 i = k + 2
             else:
                 problems.append((idx, "unrecognised word"))
                 i += 1
         elif type_ == "_LPAR":
-            if nxt == "NUMBER" and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
+            if nxt in _NUMBERS and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
                 append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
+                i += 4
+            elif nxt in _NUMBERS and types[i + 2] == "_RPAR":
+                number = raw[i + 1][1]
+                restated = (out and out[-1].type == "NUMBER" and out[-1].value == number) or (
+                    types[i + 3] in _NUMBERS and raw[i + 3][1] == number
+                )
+                if not restated:  # "(28)": a number, not the dose; "72 (seventy-two)": the same
+                    append(_Tok("BRACKET_QTY", number, idx))
+                i += 3
+            elif (
+                nxt in _NUMBERS
+                and types[i + 2] in ("HOUR", "DAY", "WEEK")
+                and types[i + 3] == "_RPAR"
+            ):  # "every 3 days (72 hours)": the interval said again, checked like any other
+                append(_Tok("EVERY", "every", idx))
+                append(_Tok("NUMBER", raw[i + 1][1], raw[i + 1][2]))
+                append(_Tok(types[i + 2], raw[i + 2][1], raw[i + 2][2]))
                 i += 4
             else:
                 depth += 1
                 append(_Tok("COMMA", "(", idx))
                 i += 1
-        else:  # _RPAR
+        elif type_ == "_RPAR":
             depth -= 1
             if depth < 0:
                 problems.append((idx, "unbalanced bracket"))
                 depth = 0
             append(_Tok("COMMA", ")", idx))
             i += 1
+        elif type_ == "_SPOON":
+            problems.append((idx, "a spoon without its volume"))
+            i += 1
+        else:  # "_AMPM", "_MINUTE" without their number
+            problems.append((idx, "unrecognised word"))
+            i += 1
     if depth > 0:
         problems.append((n and raw[-1][2], "unbalanced bracket"))
     return out
 
 
+_SEPARATORS = frozenset({"COMMA", "STOP", "AND"})
+
+
 def _tokenize(text: str, problems: list[_Problem]) -> list[_Tok]:
-    return _merge(_scan(text, problems), problems)
+    """The terminals of normalised ``text`` for the parser, separators left out.
+
+    Separators (commas, full stops, brackets, "and") only separate clauses in the grammar
+    (``_sep``); the tokenizer has used them (notes, ranges, "one and a half"), so the parser
+    does not need them, and texts that differ only in punctuation share one parse plan.
+    """
+    return [t for t in _merge(_scan(text, problems), problems) if t.type not in _SEPARATORS]
 
 
 def _describe_problems(text: str, problems: list[_Problem]) -> tuple[str, ...]:
@@ -844,6 +1546,13 @@ _PERIOD_HOURS: dict[str, Decimal | None] = {
     "fortnight": _D(336),
     "month": None,
 }
+_MEALS_AND_NIGHT = ("morning", "midday", "evening", "night")
+_EVERY_PERIOD = {
+    "DAY": "day",
+    "WEEK": "week",
+    "FORTNIGHT": "fortnight",
+    "MONTH": "month",
+}  # the three meals and the night
 _DURATION_UNIT = {
     "HOUR": "hour",
     "DAY": "day",
@@ -882,52 +1591,65 @@ class _Build(Transformer[Token, list[_Clause]]):
 
     # amounts and units
     def amount_one(self, c: list[Token]) -> _Amount:
-        return (_D(c[0].value), None)
+        return (_num(c[0].value), None)
 
     def amount_range(self, c: list[Token]) -> _Amount:
-        return (_D(c[0].value), _D(c[-1].value))
+        return (_num(c[0].value), _num(c[-1].value))
 
     def unit(self, c: list[Token]) -> str:
         return str(c[0].value)
 
     # doses
     def dose_with_unit(self, c: list[Any]) -> _Clause:
-        return ("dose", c[0], c[1], None)
+        return ("dose", c[0], c[1], None, False)
 
     def dose_bare(self, c: list[Any]) -> _Clause:
-        return ("dose", c[0], None, None)
+        return ("dose", c[0], None, None, False)
+
+    def dose_up_to(self, c: list[Any]) -> _Clause:
+        unit = c[2] if len(c) > 2 else None
+        return ("dose", c[1], unit, None, True)
 
     def dose_range_units(self, c: list[Any]) -> _Clause:
         low, high = c[0], c[-2]
         first_unit, second_unit = c[1], c[-1]
         if low[1] is not None or first_unit != second_unit:
             return ("problem", "a dose range whose two ends are not alike")
-        return ("dose", (low[0], _D(high.value)), first_unit, None)
+        return ("dose", (low[0], _num(high.value)), first_unit, None, False)
 
     def dose_a(self, c: list[Any]) -> _Clause:
-        return ("dose", (_D(1), None), c[-1], None)
+        return ("dose", (_D(1), None), c[-1], None, False)
 
     def dose_unit_only(self, c: list[Token]) -> _Clause:
-        return ("dose", None, c[-1].value, None)
+        return ("dose", None, c[-1].value, None, False)
 
     def dose_strength(self, c: list[Token]) -> _Clause:
-        return ("dose", (_D(c[0].value), None), c[2].value, c[1].value)
+        return ("dose", (_num(c[0].value), None), c[2].value, c[1].value, False)
 
     def bracket(self, c: list[Token]) -> _Clause:
         return ("bracket", c[0].value)
 
     # frequency
     def count_once(self, _c: list[Token]) -> _Amount:
-        return (_D(1), None)
+        return (_ONE, None)
 
     def count_twice(self, _c: list[Token]) -> _Amount:
-        return (_D(2), None)
+        return (_TWO, None)
 
     def count_thrice(self, _c: list[Token]) -> _Amount:
-        return (_D(3), None)
+        return (_THREE, None)
 
     def count_times(self, c: list[Any]) -> _Amount:
         return _amount_of(c)
+
+    def count_once_or_twice(self, _c: list[Token]) -> _Amount:
+        return (_ONE, _TWO)
+
+    def count_twice_or_thrice(self, _c: list[Token]) -> _Amount:
+        return (_TWO, _THREE)
+
+    def count_twice_or_n(self, c: list[Token]) -> _Amount:
+        return (_TWO, _num(c[2].value))
 
     def per_day(self, _c: list[Token]) -> str:
         return "day"
@@ -951,43 +1673,88 @@ class _Build(Transformer[Token, list[_Clause]]):
         return _per_period(c[2], c[3], up_to=True)
 
     def freq_once(self, c: list[Any]) -> _Clause:
-        return _per_period((_D(1), None), c[0], up_to=False)
+        return _per_period((_ONE, None), c[0], up_to=False)
+
+    def freq_or(self, c: list[Any]) -> _Clause:
+        first, second = c[0], c[-1]
+        if (
+            first[0] != "per_day"
+            or second[0] != "per_day"
+            or first[2] is not None
+            or second[2] is not None
+            or first[3]
+            or second[3]
+        ):
+            return ("problem", "two frequencies joined by 'or' or 'to' other than times a day")
+        low, high = sorted((first[1], second[1]))
+        return ("per_day", low, high if high != low else None, False)
+
+    def freq_count_every(self, c: list[Any]) -> _Clause:
+        period = _EVERY_PERIOD.get(str(c[-1]))
+        if period is None:
+            return ("problem", "a number of times every hour")
+        return _per_period(c[0], period, up_to=False)
 
     def freq_up_to_abbr(self, c: list[Token]) -> _Clause:
-        return ("per_day", _D(c[-1].value), None, True)
+        return ("per_day", _num(c[-1].value), None, True)
 
     def freq_abbr(self, c: list[Token]) -> _Clause:
-        return ("per_day", _D(c[0].value), None, False)
+        return ("per_day", _num(c[0].value), None, False)
 
     def freq_every(self, c: list[Any]) -> _Clause:
         low, high = _amount_of(c)
-        factor = _HOURS_PER[str(c[-1])]
+        unit = str(c[-1])
+        factor = _HOURS_PER[unit]
         if factor is None:
             return ("problem", "a monthly interval (no fixed number of hours)")
-        return ("interval", low * factor, None if high is None else high * factor)
+        return ("interval", low * factor, None if high is None else high * factor, unit)
 
     def freq_every_one(self, c: list[Any]) -> _Clause:
         unit = str(c[-1])
         if unit == "DAY":
-            return ("per_day", _D(1), None, False)
+            return ("per_day", _ONE, None, False)
         factor = _HOURS_PER[unit]
         if factor is None:
             return ("problem", "a monthly interval (no fixed number of hours)")
-        return ("interval", factor, None)
+        return ("interval", factor, None, unit)
 
     def freq_alternate(self, _c: list[Token]) -> _Clause:
-        return ("interval", _D(48), None)
+        return ("interval", _D(48), None, "DAY")
+
+    def freq_weekday(self, c: list[Token]) -> _Clause:
+        return ("weekday", c[-1].value, True)  # "every monday": once a week
 
     def freq_hourly(self, c: list[Any]) -> _Clause:
         low, high = _amount_of(c)
-        return ("interval", low, high)
+        return ("interval", low, high, "HOUR")
 
     # named times, PRN, reasons
     def timing(self, c: list[Token]) -> _Clause:
         for tok in c:
             if tok.type in ("TIMEWORD", "TIME_ABBR"):
-                return ("time", tok.value)
+                return ("time", (tok.value,))
         return ("problem", "a time of day")  # pragma: no cover - the grammar guarantees one
+
+    def clock(self, c: list[Token]) -> _Clause:
+        return ("time", (c[-1].value,))
+
+    def meals_and_night(self, _c: list[Token]) -> _Clause:
+        return ("time", _MEALS_AND_NIGHT)
+
+    def weekday(self, c: list[Token]) -> _Clause:
+        return ("weekday", c[-1].value, False)
+
+    def note(self, c: list[Token]) -> _Clause:
+        return ("note", c[0].value)
+
+    def reason_note(self, c: list[Token]) -> _Clause:
+        return ("reason", c[0].value)
+
+    def supply_note(self, c: list[Token]) -> _Clause:
+        return ("supply_note", c[0].value)
+
+    def slash(self, _c: list[Token]) -> _Clause:
+        return ("slash",)
 
     def prn(self, _c: list[Token]) -> _Clause:
         return ("prn",)
@@ -1021,6 +1788,9 @@ class _Build(Transformer[Token, list[_Clause]]):
     def duration_n(self, c: list[Any]) -> _Clause:
         low, high = _amount_of(c)
         return ("duration", low, high, _DURATION_UNIT[str(c[-1])])
+
+    def duration_bare(self, c: list[Any]) -> _Clause:
+        return ("duration_bare", _num(c[0].value), None, _DURATION_UNIT[str(c[-1])])
 
     def duration_a(self, c: list[Any]) -> _Clause:
         return ("duration", _D(1), None, _DURATION_UNIT[str(c[-1])])
@@ -1062,7 +1832,7 @@ def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
     longest = _exact_div(hours, low) if high is not None else None
     if shortest is None or (high is not None and longest is None):
         return ("problem", "a frequency whose interval is not an exact number of hours")
-    return ("interval", shortest, longest)
+    return ("interval", shortest, longest, "PERIOD")
 
 
 def _exact_div(a: Decimal, b: Decimal) -> Decimal | None:
@@ -1224,8 +1994,151 @@ def _unique(items: list[Any]) -> list[Any]:
     return list(dict.fromkeys(items)) if len(items) > 1 else items
 
 
+@cache
+def _limits() -> DosageTextLimits:
+    """The dosage-text limits of ``conversion_tables/plausibility.toml`` (loaded once)."""
+    return default_vocabulary().dosage_text_limits
+
+
+_TIMING = frozenset({"per_day", "interval", "time", "weekday"})
+_DAY_DOSE = (
+    "day"  # a dose "daily" or "every day" beside doses at named times ("2 daily 1 at night")
+)
+
+
+_AFTER_BARE_DURATION = frozenset(
+    {"note", "reason", "supply_note", "supply", "prn", "food", "meals", "route", "bracket", "verb"}
+)
+_DOSE_AFTER_FREQUENCY = (
+    "a number after the frequency or time of day (it may be the quantity supplied) is not "
+    "read as the dose"
+)
+
+
+def _timing_key(c: _Clause) -> tuple[Any, ...]:
+    return c[:3] if c[0] in ("interval", "weekday") else c
+
+
+def _restated(clauses: list[_Clause], dose: _Clause) -> bool:
+    """Whether ``dose``, after a frequency, starts a second reading of the same frequency.
+
+    "twice a day - oral route - one twice daily" (an EPS text, issue 16) says the frequency
+    twice, the second time with the dose: the frequency or times before the dose equal those
+    after it. "EVERY MORNING TWO EVERY NIGHT" (a time without its own dose) and "BD SIXTY"
+    (nothing after) are not.
+    """
+    at = clauses.index(dose)
+    before = {_timing_key(c) for c in clauses[:at] if c[0] in _TIMING}
+    after: set[tuple[Any, ...]] = set()
+    for c in clauses[at + 1 :]:
+        if c[0] == "dose":
+            break
+        if c[0] in _TIMING:
+            after.add(_timing_key(c))
+    return bool(before) and before == after
+
+
+_Segment = tuple[_Clause, list[str]]  # a dose and the times of day it is taken at
+
+
+def _segments(clauses: list[_Clause]) -> list[_Segment] | None:
+    """Different doses at named times ("2 in the morning and 1 at night"), else ``None``.
+
+    Each dose starts a segment that holds the times of day after it; a once-daily frequency
+    without a named time ("three every day three every night") is the day's dose. The reading
+    stands only when every dose has its own times, no time comes before the first dose, no
+    segment has an interval or a frequency other than once a day, and no time is named twice.
+    """
+    segments: list[_Segment] = []
+    for c in clauses:
+        kind = c[0]
+        if kind == "dose":
+            segments.append((c, []))
+        elif kind == "time":
+            if not segments:
+                return None
+            segments[-1][1].extend(c[1])
+        elif kind == "per_day":
+            if not segments or c[1] != 1 or c[2] is not None or c[3]:
+                return None
+            segments[-1][1].append(_DAY_DOSE)
+        elif kind in ("interval", "weekday"):
+            return None
+    seen: set[str] = set()
+    for _, times in segments:
+        if _DAY_DOSE in times and len(times) > 1:
+            times.remove(_DAY_DOSE)  # "1 daily at night": the time names the daily dose
+        if not times or seen.intersection(times) or len(set(times)) < len(times):
+            return None
+        seen.update(times)
+    return segments
+
+
+def _each_dose_timed(clauses: list[_Clause]) -> bool:
+    """Whether each dose is followed, before the next dose, by a frequency or time of day."""
+    timed = True
+    for c in clauses:
+        if c[0] == "dose":
+            if not timed:
+                return False
+            timed = False
+        elif c[0] in _TIMING:
+            timed = True
+    return timed
+
+
+def _dose_problems(doses: list[_Clause], limits: DosageTextLimits) -> list[str]:
+    """Doses beyond the plausibility limits of ``plausibility.toml`` ``[dosage_text]``."""
+    problems: list[str] = []
+    for c in doses:
+        quantity = c[1]
+        if quantity is None:
+            continue
+        top = quantity[1] if quantity[1] is not None else quantity[0]
+        unit = c[2]
+        if unit is None:
+            if top >= limits.unitless_per_dose_limit:
+                problems.append(
+                    f"a number of {limits.unitless_per_dose_limit} or more without a unit "
+                    "(a count, or mg or mL left out?) is not read as a dose"
+                )
+        elif unit in _COUNT_UNITS or unit == "dose":
+            if top >= limits.count_per_dose_limit:
+                problems.append(
+                    f"a dose of {limits.count_per_dose_limit} or more units (tablets, "
+                    "capsules, patches ...) is not plausible"
+                )
+        elif unit == "mL" and top > limits.oral_volume_per_dose_max_ml:
+            problems.append(
+                f"a volume above {limits.oral_volume_per_dose_max} in one dose is not plausible"
+            )
+    return problems
+
+
+def _interval_problems(intervals: list[_Clause], limits: DosageTextLimits) -> list[str]:
+    """A single interval stated in hours that no dosing schedule uses ("16 hourly": 1-6?).
+
+    The ends of a range ("every 4-6 hours", "6-8 hourly") are not checked: a range states a
+    flexible schedule, and its upper end need not be one of the usual intervals.
+    """
+    usual = limits.interval_hours_within_a_day
+    for c in intervals:
+        hours = c[1]
+        if c[3] != "HOUR" or c[2] is not None:
+            continue
+        whole_days = hours >= _HOURS_A_DAY and hours % _HOURS_A_DAY == 0
+        if not whole_days and hours not in usual:
+            return [
+                "an interval in hours other than "
+                + ", ".join(str(h) for h in usual)
+                + " or whole days is not read"
+            ]
+    return []
+
+
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
     """Check that the clauses agree and build the result (the semantic pass)."""
+    limits = _limits()
     problems: list[str] = []
     doses: list[_Clause] = []
     per_day: list[_Clause] = []
@@ -1237,22 +2150,37 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     reasons: list[str] = []
     routes: list[str] = []
     notes: list[str] = []
+    free_notes: list[str] = []
+    supply_notes: list[str] = []
     brackets: list[str] = []
-    prn = as_directed = meals = False
-    for c in clauses:
+    weekdays: list[tuple[str, bool]] = []
+    prn = as_directed = meals = slash = timed = False
+    previous = last_content = ""  # the kind of the clause before; of the last non-verb one
+    for index, c in enumerate(clauses):
         kind = c[0]
         if kind == "verb":
+            previous = kind
             continue
         if kind == "dose":
+            # where a dose cannot be (issue 16): after the frequency or time of day unless
+            # a verb stands right before it ("ONCE A DAY :[84]", "BD SIXTY", "take every day
+            # 1": often the quantity supplied), or side by side with another ("1 TAB 1 DAILY")
+            if timed and not doses and previous != "verb" and not _restated(clauses, c):
+                problems.append(_DOSE_AFTER_FREQUENCY)
+            if last_content == "dose":
+                problems.append("two doses side by side are not read")
             doses.append(c)
         elif kind == "per_day":
             per_day.append(c)
+            timed = True
         elif kind == "interval":
             intervals.append(c)
+            timed = True
         elif kind == "prn":
             prn = True
         elif kind == "time":
-            slots.append(c[1])
+            slots.extend(c[1])
+            timed = True
         elif kind in ("max_qty", "max_times"):
             maxima.append(c)
         elif kind == "reason":
@@ -1264,8 +2192,24 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         elif kind == "meals":
             notes.append(c[1])
             meals = True
+        elif kind == "note":
+            free_notes.append(c[1])
+        elif kind == "supply_note":
+            supply_notes.append(c[1])
+        elif kind == "weekday":
+            weekdays.append((c[1], c[2]))
+            timed = True
+        elif kind == "slash":
+            slash = True
         elif kind == "duration":
             durations.append(c)
+        elif kind == "duration_bare":  # "twice a day 7 days": only at the end of the text
+            if any(later[0] not in _AFTER_BARE_DURATION for later in clauses[index + 1 :]):
+                problems.append(
+                    "a number of days without 'for' before the rest of the instruction "
+                    "('3 days a week'?) is not supported"
+                )
+            durations.append(("duration", *c[1:]))
         elif kind == "supply":
             supplies.append(c)
         elif kind == "bracket":
@@ -1274,36 +2218,87 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             as_directed = True
         else:  # "problem"
             problems.append(c[1] + " is not supported")
-    # the same clause twice says nothing new
-    per_day, intervals, maxima = _unique(per_day), _unique(intervals), _unique(maxima)
-    durations, supplies = _unique(durations), _unique(supplies)
+        previous = last_content = kind
+    problems += _dose_problems(doses, limits)
+    problems += _interval_problems(intervals, limits)
+    # the same clause twice says nothing new ("weekly - every 7 days": one interval)
+    if len(per_day) > 1:
+        per_day = _unique(per_day)
+    if len(maxima) > 1:
+        maxima = _unique(maxima)
+    if intervals:
+        intervals = _unique([c[:3] for c in intervals])
+    if len(durations) > 1:
+        durations = _unique(durations)
+    if len(supplies) > 1:
+        supplies = _unique(supplies)
+    clock = [s for s in slots if ":" in s]
+    if clock and len(clock) < len(slots):
+        problems.append("clock times together with named times of day are not supported")
+    if slash and len(doses) > 1:
+        problems.append("two doses joined by '/' (one or the other?) are not supported")
 
     # the dose
     dose_low: Decimal | None = None
     dose_high: Decimal | None = None
     dose_unit: str | None = None
     strength: str | None = None
-    has_quantity = False
+    has_quantity = up_to_dose = False
+    schedule: list[TimedDose] = []
+    split_per_day: Decimal | None = None
     if len(doses) == 1:  # the usual case
-        _, quantity, dose_unit, strength = doses[0]
+        _, quantity, dose_unit, strength, up_to_dose = doses[0]
         if quantity is not None:
             has_quantity = True
             dose_low, dose_high = quantity
     elif doses:
-        quantities = {c[1] for c in doses if c[1] is not None}
+        segments = _segments(clauses)
+        quantities = {(c[1], c[4]) for c in doses if c[1] is not None}
         units = {c[2] for c in doses if c[2] is not None}
         strengths = {c[3] for c in doses if c[3] is not None}
-        if len(quantities) > 1:
-            problems.append("different doses in one instruction are not supported")
-        elif quantities:
-            has_quantity = True
-            dose_low, dose_high = next(iter(quantities))
         if len(units) > 1:
             problems.append("doses in different units are not supported")
         elif units:
             dose_unit = next(iter(units))
+            if dose_unit not in _COUNT_UNITS and any(c[2] is None for c in doses):
+                problems.append("a dose without a unit beside a dose in mass or volume")
         if len(strengths) == 1:
             strength = next(iter(strengths))
+        if segments is not None and all(c[1] is not None for c in doses):
+            # doses at named times: each dose with its own times, summed over the day
+            if len(quantities) == 1:
+                (dose_low, dose_high), up_to_dose = next(iter(quantities))
+                split_per_day = _D(sum(len(times) for _, times in segments))
+            elif any(c[4] for c in doses):
+                problems.append("an 'up to' dose beside other doses is not supported")
+            else:
+                for c, times in segments:
+                    low, high = c[1]
+                    schedule.append(
+                        TimedDose(times=tuple(times), dose_quantity=low, dose_quantity_max=high)
+                    )
+                dose_low = sum((t.dose_quantity * len(t.times) for t in schedule), _D(0))
+                if any(t.dose_quantity_max is not None for t in schedule):
+                    dose_high = sum(
+                        ((t.dose_quantity_max or t.dose_quantity) * len(t.times) for t in schedule),
+                        _D(0),
+                    )
+                split_per_day = _D(1)
+            has_quantity = True
+            slots = [t for _, times in segments for t in times if t != _DAY_DOSE]
+            per_day, intervals = [], []
+        elif len(quantities) > 1:
+            problems.append(
+                "different doses in one instruction are not supported (unless each dose has "
+                "its own times of day)"
+            )
+        elif quantities:
+            if not _each_dose_timed(clauses):  # "one after food and one at night"
+                problems.append(
+                    "the same dose stated twice, not each with its own time or frequency"
+                )
+            has_quantity = True
+            (dose_low, dose_high), up_to_dose = next(iter(quantities))
     if dose_low is not None:
         if dose_low <= 0:
             problems.append("a dose of zero is not supported")
@@ -1312,6 +2307,20 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append("a dose range whose lower end is above its upper end")
             elif dose_high == dose_low:
                 dose_high = None
+
+    # a day of the week: only with once a week ("every 7 days on a monday", "every monday")
+    if weekdays:
+        if len(_unique(weekdays)) > 1:
+            problems.append("more than one day of the week is not supported")
+        elif weekdays[0][1] and not (per_day or intervals):
+            intervals = [("interval", _HOURS_PER["WEEK"], None)]
+        if not (
+            len(intervals) == 1
+            and not per_day
+            and intervals[0][1] == _HOURS_PER["WEEK"]
+            and intervals[0][2] is None
+        ):
+            problems.append("a day of the week without 'once a week' is not supported")
 
     # frequency
     doses_per_day: Decimal | None = None
@@ -1330,7 +2339,11 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         and intervals[0][1] * per_day[0][1] == _HOURS_A_DAY
     ):
         per_day = []  # "every 12 hours (twice a day)": the same frequency said twice
-    if len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day)):
+    if split_per_day is not None:
+        doses_per_day = split_per_day
+    elif (
+        len(intervals) > 1 or len(per_day) > 1 or (intervals and len(up_to_per_day) < len(per_day))
+    ):
         problems.append("more than one frequency in one instruction is not supported")
     elif intervals:
         interval, interval_max = intervals[0][1], intervals[0][2]
@@ -1343,8 +2356,12 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             max_doses = doses_per_day
     if slots:
         slots = _unique(slots)
-        if intervals:
-            problems.append("times of day together with an interval are not supported")
+        if split_per_day is not None:
+            pass  # the times belong to the doses (checked by _segments)
+        elif intervals:
+            longest = interval_max if interval_max is not None else interval
+            if len(slots) > 1 or interval is None or interval < _HOURS_A_DAY or longest is None:
+                problems.append("times of day together with an interval are not supported")
         elif per_day:
             if up_to or doses_per_day_max is not None or doses_per_day != len(slots):
                 problems.append("the times of day do not match the stated frequency")
@@ -1367,7 +2384,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             elif interval_max == interval:
                 interval_max = None
     has_frequency = doses_per_day is not None or interval is not None
-    if meals and not (per_day or intervals):
+    if meals and not (per_day or intervals or slots):
         problems.append("timing by meals without a number of doses is not supported")
 
     # maximum per 24 hours
@@ -1406,6 +2423,12 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
 
     if not (has_quantity or dose_unit or has_frequency or prn or maxima or as_directed or slots):
         problems.append("no dose, frequency, 'when required' or 'as directed' was found")
+    elif (
+        has_quantity
+        and dose_unit is None
+        and not (has_frequency or prn or maxima or as_directed or slots or durations)
+    ):
+        problems.append("a number alone is not a dosage instruction")
     if problems:
         return UnparsedDosage(text=text, problems=tuple(dict.fromkeys(problems)))
 
@@ -1414,6 +2437,10 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         fields["dose_quantity"] = dose_low
         if dose_high is not None:
             fields["dose_quantity_max"] = dose_high
+    if up_to_dose:
+        fields["dose_is_upper_limit"] = True
+    if schedule:
+        fields["dose_schedule"] = tuple(schedule)
     if dose_unit is not None:
         fields["dose_unit"] = dose_unit
     if strength is not None:
@@ -1434,6 +2461,8 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         fields["frequency_is_upper_limit"] = True
     if slots:
         fields["named_times"] = tuple(slots)
+    if weekdays:
+        fields["weekday"] = weekdays[0][0]
     reason = " and ".join(_unique(reasons)) if reasons else None
     if prn:
         fields["prn"] = True
@@ -1446,6 +2475,8 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         )
     if supplies:
         _, fields["supply_value"], fields["supply_unit"] = supplies[0]
+    if supply_notes:
+        fields["supply_notes"] = tuple(_unique(supply_notes))
     if as_directed:
         fields["as_directed"] = True
     if brackets:
@@ -1454,6 +2485,8 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         fields["routes"] = tuple(_unique(routes))
     if notes:
         fields["administration_notes"] = tuple(_unique(notes))
+    if free_notes:
+        fields["notes"] = tuple(_unique(free_notes))
     return Dosage.model_validate(fields)
 
 

@@ -17,12 +17,14 @@ from opioidcds._decide.alerts import Alert, check_prescription
 from opioidcds._decide.assessment import Assessment, assess
 from opioidcds._decide.knowledge import Knowledge, default_knowledge
 from opioidcds._decide.rules import Profile, load_profile
+from opioidcds._display import citation_title
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient
 from opioidcds._inputs.prescription import Prescription
-from opioidcds.cli.io import fail, read_json
+from opioidcds.cli.io import fail, fhir_hint, read_json
 
 __all__ = [
+    "alert_lines",
     "assess_command",
     "check_command",
     "parse_check",
@@ -40,8 +42,12 @@ def parse_patient(data: Any) -> Patient:  # noqa: ANN401 - untyped JSON
     Raises:
         InvalidInputError: not an object, or a field is invalid (named, never echoed).
     """
+    fhir_hint(data, "assess")
     if not isinstance(data, dict):
-        raise InvalidInputError("input", "must be a JSON object describing the patient")
+        raise InvalidInputError(
+            "input",
+            "must be a JSON object describing the patient (see examples/patient-assess.json)",
+        )
     fields = {k: v for k, v in data.items() if k != "description"}
     return Patient.model_validate(fields)
 
@@ -52,11 +58,19 @@ def parse_check(data: Any) -> tuple[Patient, Prescription, bool]:  # noqa: ANN40
     Raises:
         InvalidInputError: as :func:`parse_patient`, or ``new_prescription`` missing/invalid.
     """
+    fhir_hint(data, "check")
     if not isinstance(data, dict):
-        raise InvalidInputError("input", "must be a JSON object describing the patient")
+        raise InvalidInputError(
+            "input",
+            "must be a JSON object describing the patient (see examples/patient-check.json)",
+        )
     raw = data.get("new_prescription")
     if raw is None:
-        raise InvalidInputError("new_prescription", "is required")
+        raise InvalidInputError(
+            "new_prescription",
+            "is required: add the prescription to check (see examples/patient-check.json); "
+            "to assess the patient without one, use 'opioidcds assess'",
+        )
     try:
         new = Prescription.model_validate(raw)
     except InvalidInputError as exc:
@@ -96,24 +110,43 @@ def render_assessment(a: Assessment, console: Console) -> None:
     _print_text(console, a.explain())
 
 
+def alert_lines(alert: Alert) -> list[str]:
+    """An alert as lines people read: severity and summary, figures, actions, sources.
+
+    Most serious first is the order of the list given (:func:`check_prescription` sorts);
+    the rule's id and its condition trace are in ``--json``, the sources by their titles.
+    """
+    lines = [f"{alert.severity.value.upper()}  {alert.summary}", f"  {alert.detail}"]
+    lines.extend(f"  - {action}" for action in alert.actions)
+    titles = dict.fromkeys(citation_title(c.text) for c in alert.citations)
+    if titles:
+        lines.append(f"  Sources: {'; '.join(titles)}")
+    return lines
+
+
 def render_alerts(alerts: list[Alert], console: Console) -> None:
-    """Print alerts for a prescriber: each alert's own explanation, its severity in colour."""
+    """Print alerts for a prescriber, most serious first, the severity in colour."""
     if not alerts:
         console.print("No alerts for this prescription.", highlight=False)
         return
-    console.print(f"[bold]{len(alerts)} alert(s)[/bold]", highlight=False)
+    console.print(f"[bold]{len(alerts)} alert(s), most serious first[/bold]", highlight=False)
     for alert in alerts:
-        first, _, rest = alert.explain().partition("\n")
+        first, *rest = alert_lines(alert)
         style = _SEVERITY_STYLE.get(alert.severity.value)
         console.print(first, style=style, markup=False, highlight=False)
-        console.print(rest, markup=False, highlight=False)
+        for line in rest:
+            console.print(line, markup=False, highlight=False)
 
 
 SourceArg = Annotated[str, typer.Argument(help="JSON file describing the patient, or - for stdin.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.", metavar="")]
 ProfileOpt = Annotated[
     Path | None,
-    typer.Option("--profile", help="A local profile (.toml) overriding thresholds or rules."),
+    typer.Option(
+        "--profile",
+        help="A local profile (.toml) overriding thresholds or rules.",
+        metavar="FILE",
+    ),
 ]
 
 

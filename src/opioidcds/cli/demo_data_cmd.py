@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Annotated, Final
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._outputs import check_targets, open_output, prepare_folder, write_text
 from opioidcds.cli.io import fail
 
 __all__ = ["demo_data_command"]
@@ -80,16 +83,30 @@ opioidcds evaluate questionnaires.{fmt} issues.{fmt} --patients patients.{fmt} \
 
 
 def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
-    patients: Annotated[int, typer.Option("--patients", help="Number of patients.")] = 300,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 2032,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo-practice"),
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
-    practices: Annotated[int, typer.Option("--practices", help="Number of practices.")] = 3,
+    patients: Annotated[
+        int, typer.Option("--patients", help="Number of patients.", metavar="N")
+    ] = 300,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed (same seed, same data).", metavar="N")
+    ] = 2032,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (created if missing).", metavar="FOLDER")
+    ] = Path("demo-practice"),
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.", metavar="FORMAT")] = "csv",
+    practices: Annotated[
+        int, typer.Option("--practices", help="Number of practices.", metavar="N")
+    ] = 3,
     bad_rows: Annotated[
-        bool, typer.Option("--bad-rows/--no-bad-rows", help="Append three deliberately bad rows.")
+        bool,
+        typer.Option(
+            "--bad-rows/--no-bad-rows", help="Append three deliberately bad rows.", metavar=""
+        ),
     ] = True,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite issues/patients files already in --out.")
+        bool,
+        typer.Option(
+            "--force", help="Overwrite issues/patients files already in --out.", metavar=""
+        ),
     ] = False,
 ) -> None:
     """Write a SYNTHETIC practice (invented people) to screen: issues, patients and a README."""
@@ -115,29 +132,48 @@ def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
             raise InvalidInputError("--patients", f"must be from 1 to {_MAX_PATIENTS}")
         targets = [out / f"issues.{fmt}", out / f"patients.{fmt}", out / "README.md"]
         extra = [out / f"questionnaires.{fmt}", out / f"list_sizes.{fmt}"]  # issue 21
+        if out.exists() and not out.is_dir():
+            raise InvalidInputError(
+                f"--out '{out}'", "is a file, not a folder: give a folder (it is created)"
+            )
+        check_targets(targets + extra)
         if not force and any(p.exists() for p in targets + extra):
-            raise InvalidInputError("--out", "already holds demo files: use --force to overwrite")
-        pop = demo_practice(patients, seed=seed, practices=practices, bad_rows=bad_rows)
-        out.mkdir(parents=True, exist_ok=True)
-        note = _note(seed, patients, practices)
-        service = (
-            demo_questionnaires(pop, seed=seed, bad_rows=bad_rows),
-            demo_list_sizes(practices, seed=seed),
-        )
-        for frame, path in (
-            (pop.issues, targets[0]),
-            (pop.patients, targets[1]),
-            *zip(service, extra, strict=True),
-        ):
-            if fmt == "csv":
-                frame.write_csv(path)
-            else:
-                frame.write_parquet(path, metadata={"opioidcds": note})
+            raise InvalidInputError(
+                f"--out '{out}'", "already holds demo files: add --force to overwrite them"
+            )
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("Generating the synthetic practice", total=patients)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            pop = demo_practice(
+                patients, seed=seed, practices=practices, bad_rows=bad_rows, progress=progress
+            )
+            bar.update(task, description="Generating the service's questionnaires")
+            service = (
+                demo_questionnaires(pop, seed=seed, bad_rows=bad_rows),
+                demo_list_sizes(practices, seed=seed),
+            )
+            bar.update(task, description="Writing the files")
+            prepare_folder(out)
+            note = _note(seed, patients, practices)
+            for frame, path in (
+                (pop.issues, targets[0]),
+                (pop.patients, targets[1]),
+                *zip(service, extra, strict=True),
+            ):
+                with open_output(path) as f:
+                    if fmt == "csv":
+                        frame.write_csv(f)
+                    else:
+                        frame.write_parquet(f, metadata={"opioidcds": note})
         command = (
             f"opioidcds demo-data --patients {patients} --seed {seed} --practices {practices} "
             f"--format {fmt}{'' if bad_rows else ' --no-bad-rows'} --out {out.as_posix()}"
         )
-        targets[2].write_text(
+        write_text(
+            targets[2],
             _readme(
                 seed=seed,
                 patients=patients,
@@ -146,12 +182,15 @@ def demo_data_command(  # noqa: PLR0917 - typer maps parameters to options
                 bad_rows=bad_rows,
                 command=command,
             ),
-            encoding="utf-8",
         )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
-    except OSError:
-        raise typer.Exit(fail(InvalidInputError("--out", "cannot be written"))) from None
+    except OSError as exc:
+        error = InvalidInputError(
+            f"--out '{out}'",
+            f"cannot be written ({exc.strerror or 'error'}): choose a folder you can write to",
+        )
+        raise typer.Exit(fail(error)) from None
     typer.echo(f"{note}\n{pop.issues.height} issue rows, dates up to {DEMO_AS_OF.isoformat()}.")
     for p in targets + extra:
         typer.echo(f"wrote {p}")

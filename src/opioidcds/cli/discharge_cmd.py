@@ -17,7 +17,7 @@ from opioidcds._decide.hospital import (
     check_episode,
 )
 from opioidcds._decide.rules import load_profile
-from opioidcds._display import format_decimal
+from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._errors import OpioidCDSError
 from opioidcds.cli.io import fail, read_json
 
@@ -31,39 +31,41 @@ def _print(console: Console, text: str) -> None:
 
 
 def render_check(check: AcuteCheck, console: Console) -> None:
-    """Print ``check`` for people: alerts, undecided rules, then the basis."""
-    profile = f"; profile {check.profile_id} {check.profile_version}" if check.profile_id else ""
+    """Print ``check`` for people: alerts most serious first, undecided rules, the basis.
+
+    Rule ids and condition traces are in ``--json``; sources are shown by their titles.
+    """
+    profile = (
+        f"; local profile {check.profile_id} {check.profile_version}" if check.profile_id else ""
+    )
+    setting = "Discharge" if check.care_setting.value == "discharge" else "Inpatient"
     _print(
         console,
-        f"[bold]{check.care_setting.value} check[/bold]: ruleset {check.ruleset_id} "
-        f"{check.ruleset_version}{escape(profile)}; backend {check.backend}",
+        f"[bold]{setting} check[/bold] (hospital opioid checks {check.ruleset_version}"
+        f"{escape(profile)})",
     )
     if not check.alerts:
         _print(console, "No alerts.")
     for alert in check.alerts:
         colour = _COLOUR.get(alert.severity, "bold")
-        _print(
-            console,
-            f"\n[{colour}]{alert.severity.upper()}[/{colour}] {escape(alert.summary)} "
-            f"[dim]({alert.rule_id})[/dim]",
-        )
+        _print(console, f"\n[{colour}]{alert.severity.upper()}[/{colour}]  {escape(alert.summary)}")
         _print(console, f"  {escape(alert.detail)}")
         _print(console, f"  [bold]Suggested action:[/bold] {escape(alert.action)}")
-        _print(console, "  Why:")
-        for line in alert.trace:
-            _print(console, f"    {escape(line)}")
-        for c in alert.citations:
-            _print(console, f"  \\[{escape(c.id)}] {escape(c.text)}")
+        titles = dict.fromkeys(citation_title(c.text) for c in alert.citations)
+        if titles:
+            _print(console, f"  Sources: {escape('; '.join(titles))}")
     if check.cannot_evaluate:
-        _print(console, "\n[bold red]Could not be evaluated (inputs unknown):[/bold red]")
+        _print(console, "\n[bold red]Could not be checked (information not recorded):[/bold red]")
         for rule in check.cannot_evaluate:
-            _print(
-                console,
-                f"  {rule.rule_id}: needs {escape(', '.join(rule.missing))}",
-            )
+            needs = ", ".join(words(m) for m in rule.missing)
+            _print(console, f"  {escape(rule.title or words(rule.rule_id))}: needs {escape(needs)}")
     _print(console, "")
     _render_basis(check, console)
-    _print(console, f"opioidcds {check.library_version}. Decision support, not a decision.")
+    _print(
+        console,
+        f"opioidcds {check.library_version}. Decision support, not a decision. Rule ids and "
+        "the reasoning of each rule: --json.",
+    )
 
 
 def _render_basis(check: AcuteCheck, console: Console) -> None:
@@ -106,9 +108,12 @@ def _render_basis(check: AcuteCheck, console: Console) -> None:
 
 def discharge_command(
     source: Annotated[str, typer.Argument(help="JSON file of an acute episode, or - for stdin.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON.", metavar="")
+    ] = False,
     profile: Annotated[
-        Path | None, typer.Option("--profile", help="A trust profile (TOML) to apply.")
+        Path | None,
+        typer.Option("--profile", help="A trust profile (TOML) to apply.", metavar="FILE"),
     ] = None,
 ) -> None:
     """Check a discharge (or inpatient) episode against the hospital-bundle rules."""

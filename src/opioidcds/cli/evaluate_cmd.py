@@ -93,8 +93,12 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
             help="Date YYYY-MM-DD from which the extract holds every opioid issue (new starts).",
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("evaluation-out"),
-    html: Annotated[bool, typer.Option("--html", help="Also write the HTML report.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (created if missing).", metavar="FOLDER")
+    ] = Path("evaluation-out"),
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write the HTML report.", metavar="")
+    ] = False,
     formats: Annotated[
         str, typer.Option("--format", help="Table formats, comma-separated: csv,parquet.")
     ] = "csv",
@@ -103,7 +107,9 @@ def evaluate_command(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Stop at the first bad questionnaire row (exit 2)."),
+        typer.Option(
+            "--strict", help="Stop at the first bad questionnaire row (exit 2).", metavar=""
+        ),
     ] = False,
 ) -> None:
     """Evaluate a service: PROMs and dose at baseline and follow-up, practice trends, funnels."""

@@ -9,12 +9,13 @@ import typer
 from rich.console import Console
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._inputs.patient import Patient
 from opioidcds._inputs.prescription import Prescription, PrnPolicy
 from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
 from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import OMEResult
 from opioidcds.cli.fhir_input import prescriptions_from_fhir_json
-from opioidcds.cli.io import fail, read_json
+from opioidcds.cli.io import fail, fhir_hint, read_json
 
 __all__ = ["ome_command", "parse_prescriptions", "render_ome"]
 
@@ -22,26 +23,38 @@ __all__ = ["ome_command", "parse_prescriptions", "render_ome"]
 def parse_prescriptions(data: Any) -> list[Prescription]:  # noqa: ANN401 - untyped JSON
     """Validate a JSON list of prescriptions, or an object with a ``prescriptions`` list.
 
+    The object may be a whole patient (the JSON ``assess`` reads): its other fields are not
+    used here. A FHIR resource gets a hint to use ``--fhir``.
+
     Raises:
         InvalidInputError: the shape is wrong or a prescription is invalid (field path named).
     """
+    fhir_hint(data, "ome")
     if isinstance(data, dict):
-        extra = set(data) - {"prescriptions", "description"}
+        # a list of prescriptions in an object, or a whole patient (as `assess` reads it):
+        # the other patient fields are allowed and not used; anything else is a typo
+        allowed = {"prescriptions", "description", *Patient.model_fields}
+        extra = sorted(set(data) - allowed)
         if extra:
             raise InvalidInputError(
-                "input", "an object may have only 'prescriptions' and 'description'"
+                "input",
+                f"unknown key(s) {', '.join(extra)}: give a JSON list of prescriptions, or an "
+                "object with 'prescriptions' (and, for a patient, the fields 'assess' reads); "
+                "see examples/prescriptions.json",
             )
         data = data.get("prescriptions")
     if not isinstance(data, list):
-        raise InvalidInputError("input", "must be a JSON list of prescriptions")
+        raise InvalidInputError(
+            "input",
+            "must be a JSON list of prescriptions, or an object with 'prescriptions' "
+            "(see examples/prescriptions.json)",
+        )
     result = []
     for i, item in enumerate(data):
         try:
             result.append(Prescription.model_validate(item))
         except InvalidInputError as exc:
-            error = InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule)
-            error.args = (f"prescriptions[{i}]: {exc}",)
-            raise error from None
+            raise InvalidInputError(f"prescriptions[{i}].{exc.field}", exc.rule) from None
     return result
 
 
@@ -58,16 +71,23 @@ def ome_command(
     source: Annotated[str, typer.Argument(help="JSON file of prescriptions, or - for stdin.")],
     table: Annotated[
         str,
-        typer.Option(help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path."),
+        typer.Option(
+            help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path.",
+            metavar="TABLE",
+        ),
     ] = DEFAULT_TABLE_ID,
     prn_policy: Annotated[
-        PrnPolicy, typer.Option(help="How PRN doses and ranges count.")
+        PrnPolicy, typer.Option(help="How PRN doses and ranges count.", metavar="POLICY")
     ] = PrnPolicy.MAXIMUM,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON.", metavar="")
+    ] = False,
     fhir: Annotated[
         bool,
         typer.Option(
-            "--fhir", help="Input is FHIR R4: a Bundle, a list of, or one MedicationRequest."
+            "--fhir",
+            help="Input is FHIR R4: a Bundle, a list of, or one MedicationRequest.",
+            metavar="",
         ),
     ] = False,
 ) -> None:

@@ -82,9 +82,10 @@ def _print_table(result: Dosage | UnparsedDosage) -> None:
     table.add_column("value")
     table.add_column("Prescription field?")
     mapped = result.to_prescription_fields()
-    for name, value in result.model_dump(exclude_defaults=True).items():
+    for name in result.model_dump(exclude_defaults=True):
         if name == "kind":
             continue
+        value = getattr(result, name)  # the field itself: a TimedDose prints as people write it
         shown = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
         table.add_row(name, Text(shown), "yes" if name in mapped else "")
     console.print(table)

@@ -34,6 +34,7 @@ rules_app = typer.Typer(
     help="Check and explain the rulesets and profiles (the rules DSL).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 _EXIT_PROBLEMS = 1
@@ -50,8 +51,10 @@ def check(
         Path | None,
         typer.Argument(help="A ruleset/profile file or a folder (default: the bundled rules/)."),
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Fail on warnings too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON.")] = False,
+    strict: Annotated[bool, typer.Option(help="Fail on warnings too.", metavar="")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print findings as JSON.", metavar="")
+    ] = False,
 ) -> None:
     """Lint rulesets and profiles: gaps, overlaps, examples, never-firing rules, citations."""
     console = _console()
@@ -117,10 +120,12 @@ def _find_ruleset(key: str, folder: Path) -> Path | None:
 def explain(
     ruleset: Annotated[str, typer.Argument(help="A ruleset id (in the rules folder) or a path.")],
     profile: Annotated[
-        Path | None, typer.Option(help="Show parameters and rules as this profile sets them.")
+        Path | None,
+        typer.Option(help="Show parameters and rules as this profile sets them.", metavar="FILE"),
     ] = None,
     rules_dir: Annotated[
-        Path | None, typer.Option(help="Folder to look ids up in (default: bundled rules/).")
+        Path | None,
+        typer.Option(help="Folder to look ids up in (default: bundled rules/).", metavar="FOLDER"),
     ] = None,
 ) -> None:
     """Print a ruleset as a readable decision table with its parameters and citations."""

@@ -31,25 +31,37 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         Path, typer.Argument(help="Issue extract (CSV or Parquet), one row per issue.")
     ],
     patients: Annotated[
-        Path | None, typer.Option("--patients", help="Patient table (CSV or Parquet).")
+        Path | None,
+        typer.Option("--patients", help="Patient table (CSV or Parquet).", metavar="FILE"),
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Screening date YYYY-MM-DD (default: latest issue)."),
+        typer.Option(
+            "--as-of", help="Screening date YYYY-MM-DD (default: latest issue).", metavar="DATE"
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("screening-out"),
-    html: Annotated[bool, typer.Option("--html", help="Also write report.html.")] = False,
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder (created if missing).", metavar="FOLDER")
+    ] = Path("screening-out"),
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write report.html.", metavar="")
+    ] = False,
     formats: Annotated[
-        str, typer.Option("--format", help="Worklist formats, comma-separated: csv,parquet,json.")
+        str,
+        typer.Option(
+            "--format", help="Worklist formats, comma-separated: csv,parquet,json.", metavar="LIST"
+        ),
     ] = "csv",
     profile: Annotated[
-        Path | None, typer.Option("--profile", help="Local profile (thresholds) TOML file.")
+        Path | None,
+        typer.Option("--profile", help="Local profile (thresholds) TOML file.", metavar="FILE"),
     ] = None,
     master: Annotated[
-        str, typer.Option("--master", help="Spark master URL (default: local[*]).")
+        str, typer.Option("--master", help="Spark master URL (default: local[*]).", metavar="URL")
     ] = "local[*]",
     partitions: Annotated[
-        int | None, typer.Option("--partitions", help="Patient partitions (default: cores).")
+        int | None,
+        typer.Option("--partitions", help="Patient partitions (default: cores).", metavar="N"),
     ] = None,
 ) -> None:
     """Screen ISSUES through PySpark: the same worklist and report as `opioidcds screen`."""

@@ -37,9 +37,10 @@ from opioidcds._decide.taper import (
     TaperPlan,
     taper_plan,
 )
-from opioidcds._display import format_decimal
+from opioidcds._display import format_date, format_decimal
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._knowledge.tables import BUNDLED_TABLES, DEFAULT_TABLE_ID, load_table
+from opioidcds._outputs import write_text
 from opioidcds.cli.io import fail, read_json
 from opioidcds.cli.ome_cmd import parse_prescriptions
 
@@ -173,7 +174,7 @@ _BLANK = "____________________"
 
 
 def _handout_date(value: dt.date | None) -> str:
-    return "Now" if value is None else f"{value.day} {value:%b %Y}"
+    return "Now" if value is None else format_date(value)
 
 
 def _handout_rows(plan: TaperPlan) -> str:
@@ -187,12 +188,9 @@ def _handout_rows(plan: TaperPlan) -> str:
             if step.number == first or item.prescription_index == step.changed_prescription
         ]
         what = "<br>".join(html.escape(item.summary) for item in changed)
-        # "to" is the last day on this dose (the day before the next step starts)
-        until = (
-            "&mdash;"
-            if step.until is None
-            else html.escape(_handout_date(step.until - dt.timedelta(days=1)))
-        )
+        # "to" is the last day on this dose (the day before the next step starts), as in
+        # every output of the plan (TaperStep.last_day)
+        until = "&mdash;" if step.last_day is None else html.escape(format_date(step.last_day))
         when = html.escape(_handout_date(step.date))
         rows.append(f"<tr><td>{when}</td><td>{until}</td><td>{what}</td></tr>")
     return "\n".join(rows)
@@ -216,8 +214,9 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
         f"daily dose every {plan.interval_days} days (Faculty of Pain Medicine default, "
         f"adjusted with the patient); total oral morphine equivalent from "
         f"{format_decimal(plan.start_ome_mg)} to {format_decimal(plan.final_ome_mg)} mg/day. "
-        f"{plan.knowledge_id} {plan.knowledge_version}; {plan.table_id} {plan.table_version}; "
-        f"{plan.catalogue_id} {plan.catalogue_version}; opioidcds {plan.library_version}."
+        f"Tapering defaults {plan.knowledge_version}; OME table {plan.table_id} "
+        f"{plan.table_version}; dm+d catalogue {plan.catalogue_version}; opioidcds "
+        f"{plan.library_version}."
     )
     return _HANDOUT.substitute(
         refused=refused,
@@ -233,17 +232,24 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
 
 def taper_command(
     source: Annotated[str, typer.Argument(help="JSON request (prescriptions, options), or -.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON.", metavar="")
+    ] = False,
     html_out: Annotated[
         Path | None,
-        typer.Option("--html", help="Also write a printable HTML handout to this file."),
+        typer.Option(
+            "--html", help="Also write a printable HTML handout to this file.", metavar="FILE"
+        ),
     ] = None,
     start: Annotated[
-        str | None, typer.Option(help="Date of the first reduction (YYYY-MM-DD).")
+        str | None, typer.Option(help="Date of the first reduction (YYYY-MM-DD).", metavar="DATE")
     ] = None,
     table: Annotated[
         str,
-        typer.Option(help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path."),
+        typer.Option(
+            help=f"Conversion table: {' or '.join(BUNDLED_TABLES)}, or a .toml path.",
+            metavar="TABLE",
+        ),
     ] = DEFAULT_TABLE_ID,
 ) -> None:
     """Plan a gradual opioid reduction (default 10% every 2 weeks; the patient sets the pace)."""
@@ -267,11 +273,9 @@ def taper_command(
         raise typer.Exit(fail(exc)) from None
     if html_out is not None:
         try:
-            html_out.write_text(render_handout(plan, request.contacts), encoding="utf-8")
-        except OSError:
-            raise typer.Exit(
-                fail(InvalidInputError("--html", "the file cannot be written"))
-            ) from None
+            write_text(html_out, render_handout(plan, request.contacts), "--html file")
+        except OpioidCDSError as exc:
+            raise typer.Exit(fail(exc)) from None
     if as_json:
         typer.echo(plan.model_dump_json(indent=2))
     else:

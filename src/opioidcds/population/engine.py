@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -74,8 +75,11 @@ from opioidcds.population.schema import RowProblem, read_patients
 from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
 
 __all__ = [
+    "DOSE_SOURCES",
     "PatientRow",
     "Screening",
+    "dose_sources",
+    "dose_sources_line",
     "project_assessment",
     "screen",
 ]
@@ -490,7 +494,10 @@ class Screening:
 
     ``rows`` are sorted into worklist order: band, then the method's keys (largest first), then
     patient id. ``problems`` lists every excluded or unused input row by file, row number and
-    reason (never its values). ``counts`` summarises the run.
+    reason (never its values). ``counts`` summarises the run: every issue row read is an
+    opioid, benzodiazepine, gabapentinoid or other-medicine row, or an excluded one
+    (``issue_rows_*``, ``problem_rows_issues``). ``capacity``: people a practice can contact
+    in a week (the report's "contact this week" list; default from the method file).
     """
 
     as_of: dt.date | None
@@ -502,11 +509,22 @@ class Screening:
     engine: str
     provenance: Provenance  # every knowledge source used and their content hash (HAZ-011)
     factor_labels: Mapping[str, str] = field(default_factory=dict)
+    capacity: int | None = None
 
     @property
     def worklist(self) -> tuple[PatientRow, ...]:
         """The rows on the worklist (in scope, banded), in priority order."""
         return tuple(r for r in self.rows if r.band != _BAND_NOT_LISTED)
+
+    @property
+    def weekly_capacity(self) -> int:
+        """People to contact this week: ``capacity`` as given, else the method's default."""
+        return self.capacity if self.capacity is not None else self.method.weekly_capacity
+
+    @property
+    def call_first(self) -> tuple[PatientRow, ...]:
+        """The top of the worklist a practice can contact this week (:attr:`weekly_capacity`)."""
+        return self.worklist[: self.weekly_capacity]
 
 
 _ISSUE_COLUMNS: Final = (
@@ -550,6 +568,7 @@ def screen(
     engine: EngineName = "fast",
     progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    capacity: int | None = None,
 ) -> Screening:
     """Screen every patient of an issue extract as of ``as_of`` (default: latest issue date).
 
@@ -566,13 +585,23 @@ def screen(
         workers: processes to use (default 1). More than one is used only from 20,000
             patients, with the default knowledge and no profile, and needs the calling script's
             entry point guarded by ``if __name__ == "__main__":`` (start method ``spawn``).
+        capacity: people the practice can contact in a week: the size of the report's
+            "contact this week" list (default: the method file's, 4; see
+            ``population_method/screening.toml``). It orders nothing: the worklist is the same.
 
     Returns:
         A :class:`Screening`.
 
     Raises:
-        InvalidInputError: a file cannot be read or lacks required columns (named).
+        InvalidInputError: a file cannot be read or lacks required columns (named), or
+            ``capacity`` is not a whole number from 1 to 100,000.
     """
+    if capacity is not None and (
+        isinstance(capacity, bool)
+        or not isinstance(capacity, int)
+        or not 1 <= capacity <= _MAX_CAPACITY
+    ):
+        raise InvalidInputError("capacity", "must be a whole number of people from 1 to 100000")
     kb = knowledge if knowledge is not None else default_knowledge()
     meth = method if method is not None else default_method()
     parts: list[pl.DataFrame] = []
@@ -587,7 +616,7 @@ def screen(
         problems.extend(pt_problems)
     counts: dict[str, int] = {
         "issue_rows_read": sum(p.height for p in parts) + sum(p.file == "issues" for p in problems),
-        "issue_rows_other_medicines": 0,
+        **{key: 0 for _, key in _KIND_COUNTS},
     }
     if as_of is None:
         dates = [d for p in parts if p.height for d in (p.get_column("issue_date").max(),)]
@@ -658,6 +687,7 @@ def screen(
         engine=engine,
         provenance=for_screening(kb, profile, meth),
         factor_labels=labels,
+        capacity=capacity,
     )
 
 
@@ -877,6 +907,15 @@ def _screen_parallel(
     return [row for rows in results for row in rows]
 
 
+_KIND_COUNTS: Final = (
+    ("opioid", "issue_rows_opioid"),
+    ("benzodiazepine", "issue_rows_benzodiazepine"),
+    ("gabapentinoid", "issue_rows_gabapentinoid"),
+    ("other", "issue_rows_other_medicines"),
+)
+_MAX_CAPACITY: Final = 100_000  # a sanity bound on people a week, not clinical
+
+
 def _usable(
     df: pl.DataFrame, as_of: dt.date | None, problems: list[RowProblem], counts: dict[str, int]
 ) -> tuple[pl.DataFrame, list[Resolved]]:
@@ -897,10 +936,9 @@ def _usable(
             for row, rid in bad.iter_rows()
         )
         df = df.filter(~pl.col("rid").is_in(unknown_rids))
-    other = [i for i, r in enumerate(resolved) if r.kind == "other"]
-    counts["issue_rows_other_medicines"] = (
-        counts.get("issue_rows_other_medicines", 0) + df.filter(pl.col("rid").is_in(other)).height
-    )
+    for kind, key in _KIND_COUNTS:
+        rids = [i for i, r in enumerate(resolved) if r.kind == kind]
+        counts[key] = counts.get(key, 0) + df.filter(pl.col("rid").is_in(rids)).height
     return df.sort(["patient_id", "issue_date", "row"]).select(_ISSUE_COLUMNS), resolved
 
 
@@ -1133,6 +1171,44 @@ def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ..
     return key
 
 
+DOSE_SOURCES: Final = (
+    ("dosage-text", "from the dosage text"),
+    ("quantity-interval", "from the quantity estimate"),
+    ("patch-assumed-one", "patches assumed one at a time"),
+    ("not-computable", "not computable"),
+)
+"""The ways a current opioid's daily dose is obtained (build.py), with how people read them."""
+_DOSE_SOURCE_IN_TEXT: Final = re.compile(
+    r"(?:^| \| )(" + "|".join(re.escape(key) for key, _ in DOSE_SOURCES) + r"): "
+)
+
+
+def dose_sources(ome_method: str) -> frozenset[str]:
+    """The ways the daily doses of a row's current opioids were obtained (``DOSE_SOURCES`` keys).
+
+    ``ome_method`` is a worklist row's method text ("dosage-text: ... | quantity-interval:
+    ..."); empty for a patient without a current opioid or not screened.
+    """
+    return frozenset(m.group(1) for m in _DOSE_SOURCE_IN_TEXT.finditer(ome_method))
+
+
+def dose_sources_line(counts: Mapping[str, int]) -> str:
+    """One line for people: how many screened patients' daily doses came from where (issue 16).
+
+    From the ``dose_source:...`` counts of a screening; a patient with several current
+    opioids obtained in different ways counts once under each. The issue extract has no
+    structured dose fields, so no dose comes from them.
+    """
+    parts = ", ".join(
+        f"{counts.get(f'dose_source:{key}', 0):,} {label}" for key, label in DOSE_SOURCES
+    )
+    return (
+        f"Daily doses of current opioids, in patients: {parts}; none from structured dose "
+        "fields (the extract has none). A patient whose doses were obtained in two ways counts "
+        "in both."
+    )
+
+
 def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[str, int]:
     out: dict[str, int] = {
         "patients": len(rows),
@@ -1143,6 +1219,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
         "on_worklist": sum(r.band != _BAND_NOT_LISTED for r in rows),
         "ome_incomplete_in_scope": sum((not r.ome_complete) and r.in_scope is True for r in rows),
         "problem_rows": len(problems),
+        "problem_rows_issues": sum(p.file == "issues" for p in problems),
+        "problem_rows_patients": sum(p.file == "patients" for p in problems),
     }
     for r in rows:
         if r.tier is not None:
@@ -1150,6 +1228,8 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
         if r.risk_level is not None:
             out[f"level:{r.risk_level}"] = out.get(f"level:{r.risk_level}", 0) + 1
         out[f"band:{r.band}"] = out.get(f"band:{r.band}", 0) + 1
+        for source in dose_sources(r.ome_method):
+            out[f"dose_source:{source}"] = out.get(f"dose_source:{source}", 0) + 1
     for p in problems:
         out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
     return out

@@ -23,11 +23,12 @@ import polars as pl
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError
+from opioidcds._outputs import check_targets, open_output, prepare_folder, write_text
 from opioidcds.population._html import CSS, table
 from opioidcds.population.charts import funnel_chart, line_chart
 from opioidcds.population.evaluation import Evaluation
 from opioidcds.population.outcomes import OVERALL, SignedRank, Spread
-from opioidcds.population.report import SYNTHETIC_BANNER
+from opioidcds.population.report import SYNTHETIC_BANNER, spreadsheet_safe_frame
 from opioidcds.population.service import STATUS_TEXT, MeasureSummary
 from opioidcds.population.trends import ALL_PRACTICES, PracticeMonth
 
@@ -522,13 +523,17 @@ def write_evaluation(
 ) -> list[Path]:
     """Write the evaluation's files into ``out_dir``; return the paths written.
 
+    As the screening's outputs (:func:`~opioidcds.population.report.write_outputs`): the folder
+    is created if missing, every CSV is spreadsheet-safe, and no file is written through a
+    symbolic link.
+
     Raises:
-        InvalidInputError: an unknown format.
+        InvalidInputError: an unknown format; an output folder that is a file or cannot be
+            created; an output file that is a symbolic link or a folder.
     """
     if not formats or any(f not in EVALUATION_FORMATS for f in formats):
         raise InvalidInputError("formats", "must be csv and/or parquet")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_folder(out_dir)
     written: list[Path] = []
     frames = {
         "evaluation_measures": measure_frame(ev),
@@ -536,13 +541,19 @@ def write_evaluation(
         "trends": trend_frame(ev),
         "funnel": funnel_frame(ev),
     }
+    pages = practice_pages(ev) if html else {}
+    names = [f"{name}.{fmt}" for name in frames for fmt in formats]
+    names += ["problems.csv", "evaluation.json"]
+    names += ["evaluation.html", *pages.values()] if html else []
+    check_targets([out / name for name in names])
     for name, frame in frames.items():
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            if fmt == "csv":
-                frame.write_csv(path)
-            else:
-                frame.write_parquet(path)
+            with open_output(path) as f:
+                if fmt == "csv":
+                    spreadsheet_safe_frame(frame).write_csv(f)
+                else:
+                    frame.write_parquet(f)
             written.append(path)
     problems = pl.DataFrame(
         {
@@ -552,16 +563,17 @@ def write_evaluation(
         },
         schema={"file": pl.String, "row": pl.Int64, "reason": pl.String},
     )
-    problems.write_csv(out / "problems.csv")
+    with open_output(out / "problems.csv") as f:
+        spreadsheet_safe_frame(problems).write_csv(f)
     written.append(out / "problems.csv")
     summary = out / "evaluation.json"
-    summary.write_text(json.dumps(evaluation_summary(ev), indent=1, sort_keys=True), "utf-8")
+    write_text(summary, json.dumps(evaluation_summary(ev), indent=1, sort_keys=True))
     written.append(summary)
     if html:
         page = out / "evaluation.html"
-        page.write_text(render_evaluation_html(ev), encoding="utf-8")
+        write_text(page, render_evaluation_html(ev))
         written.append(page)
-        for name, file in practice_pages(ev).items():
-            (out / file).write_text(render_practice_html(ev, name), encoding="utf-8")
+        for name, file in pages.items():
+            write_text(out / file, render_practice_html(ev, name))
             written.append(out / file)
     return written

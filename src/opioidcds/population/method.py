@@ -1,7 +1,8 @@
 """The screening method's parameters (``population_method/screening.toml``), read once.
 
 Numbers live in that cited data file, never here: the "current" window, the quantity/interval
-look-back, the worklist ordering and the report length. See ``docs/population.md``.
+look-back, the worklist ordering, the report length and the default weekly capacity. See
+``docs/population.md``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ScreeningMethod:
     estimate; ``default_supply_days``: the period of a lone issue without ``days_supply``.
     ``order_within_band``: worklist keys after the priority band, largest first.
     ``report_rows``: worklist rows shown in the HTML report (all rows are in the files).
+    ``sessions_per_week`` x ``session_minutes`` // ``first_appointment_minutes``: the default
+    size of the report's "contact this week" list (:attr:`weekly_capacity`).
     ``effective_date``: the method file's own (ISO), shown in every screening's provenance.
     """
 
@@ -42,6 +45,19 @@ class ScreeningMethod:
     report_rows: int
     citations: dict[str, str]
     effective_date: str | None = None  # ISO date stated by the method file
+    sessions_per_week: int = 1
+    session_minutes: int = 1
+    first_appointment_minutes: int = 1
+
+    @property
+    def weekly_capacity(self) -> int:
+        """People a practice can give a first appointment in a week (at least 1).
+
+        ``sessions_per_week`` x ``session_minutes`` // ``first_appointment_minutes``: with
+        the bundled file 1 x 250 // 60 = 4.
+        """
+        minutes = self.sessions_per_week * self.session_minutes
+        return max(1, minutes // self.first_appointment_minutes)
 
 
 def _positive_int(data: dict[str, object], key: str, file: str) -> int:
@@ -61,11 +77,12 @@ def load_method(path: str | Path) -> ScreeningMethod:
     data = read_toml_of_kind(p, "population-method", _MAX_BYTES)
     try:
         current, qi, worklist = data["current"], data["quantity_interval"], data["worklist"]
+        call_first = data["call_first"]
         citations = {str(k): str(v) for k, v in data["citations"].items()}
         order = tuple(str(k) for k in worklist["order_within_band"])
     except (KeyError, TypeError, AttributeError):
         raise KnowledgeBaseError(f"{p.name}: missing sections or keys") from None
-    for section in (current, qi, worklist):
+    for section in (current, qi, worklist, call_first):
         for cite in section.get("citations", []):
             if cite not in citations:
                 raise KnowledgeBaseError(f"{p.name}: unknown citation '{cite}'")
@@ -81,6 +98,9 @@ def load_method(path: str | Path) -> ScreeningMethod:
         report_rows=_positive_int(worklist, "report_rows", p.name),
         citations=citations,
         effective_date=str(data["effective_date"]) if "effective_date" in data else None,
+        sessions_per_week=_positive_int(call_first, "sessions_per_week", p.name),
+        session_minutes=_positive_int(call_first, "session_minutes", p.name),
+        first_appointment_minutes=_positive_int(call_first, "first_appointment_minutes", p.name),
     )
 
 

@@ -31,7 +31,7 @@ from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._knowledge.files import read_toml_of_kind
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population.engine import PatientRow, Screening, screen
-from opioidcds.population.schema import read_practices
+from opioidcds.population.schema import check_unchanged, read_practices, source_stamp
 
 __all__ = [
     "Change",
@@ -434,6 +434,23 @@ class GroupOutcome:
     current_at_baseline: Snapshot
     current_at_follow_up: Snapshot
 
+    @property
+    def stopped_paired(self) -> int:
+        """Stopped patients in the paired figures (their baseline daily OME is complete).
+
+        The paired cohort is exactly reduced + increased + unchanged + these; a patient who
+        stopped from a baseline that was a lower bound counts as stopped, but not as paired.
+        """
+        return self.pairs - self.reduced - self.increased - self.unchanged
+
+    @property
+    def not_compared(self) -> int:
+        """Cohort patients with no change class: a daily OME a lower bound, or not screened.
+
+        ``cohort`` = reduced + increased + unchanged + stopped + ``not_compared``.
+        """
+        return self.cohort - self.reduced - self.increased - self.unchanged - self.stopped
+
 
 @dataclass(frozen=True, slots=True)
 class Outcomes:
@@ -683,17 +700,16 @@ def outcomes(
     follow-up date).
 
     Raises:
-        InvalidInputError: as :func:`~opioidcds.population.screen` and :func:`compare`.
+        InvalidInputError: as :func:`~opioidcds.population.screen` and :func:`compare`, or a
+            file changed between the screenings (a mixed result is never returned).
     """
+    stamps = (source_stamp(issues), source_stamp(patients))
     later = screen(issues, patients, as_of=follow_up, knowledge=knowledge, profile=profile)
     if later.as_of is None:
         raise InvalidInputError("issues", "no usable issue: nothing to compare")
     earlier = screen(issues, patients, as_of=baseline, knowledge=knowledge, profile=profile)
-    result = compare(
-        earlier,
-        later,
-        practices=read_practices(issues, up_to=later.as_of),
-        knowledge=knowledge,
-        profile=profile,
-    )
+    practices = read_practices(issues, up_to=later.as_of)
+    check_unchanged(issues, stamps[0], "issues")  # one extract, read three times
+    check_unchanged(patients, stamps[1], "patients")
+    result = compare(earlier, later, practices=practices, knowledge=knowledge, profile=profile)
     return later, result

@@ -2,23 +2,26 @@
 
 ``outcomes.csv``: one row per group (overall, then each practice); ``outcomes_patients.csv``:
 one row per patient of the paired cohort; the HTML section and the terminal rows say why
-there are no outcome figures when there are none.
+there are no outcome figures when there are none. People read figures as they are reported
+(seed style: "median 90 mg, IQR 60-240"; "p < 0.001"): daily OMEs in whole mg, p to three
+decimal places or "< 0.001", counts that add up on the page; the files keep exact values.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Final
 
 import polars as pl
 
 from opioidcds._display import format_decimal
-from opioidcds.population._html import bars, table
+from opioidcds.population._html import Bar, bars, table
 from opioidcds.population.outcomes import GroupOutcome, Outcomes, SignedRank, Snapshot, Spread
 
 __all__ = [
     "NO_BASELINE",
+    "format_p",
     "group_frame",
     "outcomes_html",
     "outcomes_summary",
@@ -32,30 +35,80 @@ NO_BASELINE: Final = (
 )
 
 
+_P_FLOOR: Final = 0.001  # display: below this a p is shown as "p < 0.001"
+_WHOLE: Final = Decimal(1)
+
+
 def _mg(value: Decimal | None) -> str:
     return "" if value is None else format_decimal(value)
+
+
+def _whole_mg(value: Decimal) -> str:
+    """A daily OME as people read it in outcome figures: whole mg, half up."""
+    return str(value.quantize(_WHOLE, rounding=ROUND_HALF_UP))
 
 
 def _spread(s: Spread | None) -> str:
     if s is None:
         return "no pairs"
-    return f"{_mg(s.median)} (IQR {_mg(s.q1)}-{_mg(s.q3)})"
+    return f"{_whole_mg(s.median)} (IQR {_whole_mg(s.q1)}-{_whole_mg(s.q3)})"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as people read it: "p < 0.001", else three decimal places ("p = 0.013").
+
+    Trailing zeros are dropped ("p = 0.05", "p = 1"); ``None`` is "cannot evaluate".
+    """
+    if p is None:
+        return "cannot evaluate"
+    if p < _P_FLOOR:
+        return "p < 0.001"
+    shown = f"{p:.3f}".rstrip("0").rstrip(".")
+    return f"p = {shown}"
 
 
 def _p(t: SignedRank) -> str:
-    if t.p_value is None:
-        return "cannot evaluate"
-    return f"{t.p_value:.2g}"
+    return format_p(t.p_value)
 
 
 def _test(t: SignedRank) -> str:
     if t.status != "evaluated":
         return f"cannot evaluate: {t.reason}"
+    method = {
+        "exact": "exact",
+        "exact-enumeration": "exact, all sign changes enumerated (ties)",
+        "normal-approximation": "normal approximation with tie correction",
+    }.get(t.method, t.method)
     return (
-        f"W = {_mg(t.statistic)} (W+ {_mg(t.w_plus)}, W- {_mg(t.w_minus)}), "
-        f"{t.nonzero_pairs} pairs with a change, {t.zero_differences} without; "
-        f"p = {_p(t)} (two-sided, {t.method})"
+        f"{_p(t)} (two-sided, {method}); W = {_mg(t.statistic)} (W+ {_mg(t.w_plus)}, "
+        f"W- {_mg(t.w_minus)}); {t.nonzero_pairs} pairs with a change, "
+        f"{t.zero_differences} without (left out of the test)"
     )
+
+
+def _reconciled(g: GroupOutcome) -> str:
+    """The cohort's change classes, adding up to the cohort, and the paired count."""
+    parts = [
+        f"{g.reduced} reduced",
+        f"{g.increased} increased",
+        f"{g.unchanged} unchanged",
+        f"{g.stopped} stopped",
+    ]
+    if g.not_compared:
+        parts.append(
+            f"{g.not_compared} not compared (a daily OME is a lower bound, or not screened)"
+        )
+    text = f"{g.cohort} long-term users at baseline = " + " + ".join(parts) + "."
+    text += (
+        f" Paired (in the medians and the test): {g.pairs} = {g.reduced} + {g.increased} + "
+        f"{g.unchanged} + {g.stopped_paired} stopped"
+    )
+    if g.stopped != g.stopped_paired:
+        text += (
+            f"; the other {g.stopped - g.stopped_paired} stopped from a baseline that was a "
+            "lower bound (counted as stopped, not paired)"
+        )
+    return text + "."
 
 
 def _share(s: Snapshot) -> str:
@@ -193,16 +246,19 @@ def terminal_rows(
         return [(head, f"cannot evaluate: {o.reason}")]
     return [
         (head, f"{g.cohort} long-term users at baseline, {g.pairs} paired"),
-        ("  excluded: OME a lower bound / not screened", f"{g.excluded_incomplete} / "
+        ("  not paired: OME a lower bound / not screened", f"{g.excluded_incomplete} / "
          f"{g.excluded_not_screened}"),
-        ("  median daily OME baseline", _spread(g.baseline)),
-        ("  median daily OME follow-up", _spread(g.follow_up)),
-        ("  Wilcoxon signed-rank p", _p(g.wilcoxon)),
-        ("  reduced / increased / unchanged / stopped",
-         f"{g.reduced} / {g.increased} / {g.unchanged} / {g.stopped}"),
-        (f"  high dose (> {_mg(o.high_dose_mg_per_day)}) baseline",
+        ("  median daily OME mg baseline (IQR)", _spread(g.baseline)),
+        ("  median daily OME mg follow-up (IQR)", _spread(g.follow_up)),
+        ("  Wilcoxon signed-rank test", _p(g.wilcoxon)),
+        ("  reduced / increased / unchanged / stopped / not compared",
+         f"{g.reduced} / {g.increased} / {g.unchanged} / {g.stopped} / {g.not_compared}"
+         f" (= {g.cohort})"),
+        ("  paired = reduced + increased + unchanged + stopped",
+         f"{g.pairs} = {g.reduced} + {g.increased} + {g.unchanged} + {g.stopped_paired}"),
+        (f"  high dose (above {_mg(o.high_dose_mg_per_day)}) baseline",
          _share(g.cohort_at_baseline)),
-        (f"  high dose (> {_mg(o.high_dose_mg_per_day)}) follow-up",
+        (f"  high dose (above {_mg(o.high_dose_mg_per_day)}) follow-up",
          _share(g.cohort_at_follow_up)),
     ]  # fmt: skip
 
@@ -218,6 +274,8 @@ def _group_table(o: Outcomes, g: GroupOutcome) -> str:
         ("Wilcoxon signed-rank test", _test(g.wilcoxon), ""),
         ("Reduced / increased / unchanged", f"{g.reduced} / {g.increased} / {g.unchanged}", ""),
         ("Stopped (no current opioid at follow-up)", g.stopped, ""),
+        ("  of them paired (baseline complete)", g.stopped_paired, ""),
+        ("Not compared (a daily OME a lower bound, or not screened)", g.not_compared, ""),
         (
             f"High dose (> {high} mg/day), cohort",
             _share(g.cohort_at_baseline),
@@ -286,35 +344,32 @@ def outcomes_html(o: Outcomes | None, why_not: str = NO_BASELINE) -> str:
         return f"{head}<p>Between {escape(dates)}: cannot evaluate: {escape(o.reason)}.</p>"
     g = o.overall
     changes = [
-        ("reduced", g.reduced),
-        ("increased", g.increased),
-        ("unchanged", g.unchanged),
-        ("stopped", g.stopped),
-        (
-            "cannot evaluate",
-            g.cohort - g.reduced - g.increased - g.unchanged - g.stopped,
-        ),
+        Bar("stopped", g.stopped, "#2e7d32"),
+        Bar("reduced", g.reduced, "#66bb6a"),
+        Bar("unchanged", g.unchanged, "#9e9e9e"),
+        Bar("increased", g.increased, "#d9622b"),
+        Bar("not compared", g.not_compared, "#b39ddb"),
     ]
     practices = (
         f"<h3>Per practice</h3>{_practice_table(o)}"
         if len(o.groups) > 1
         else '<p class="note">No practice_id column in the extract: overall figures only.</p>'
     )
-    notes = "".join(
-        f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(o.method.citations.items())
-    )
+    notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(o.method.citations.items()))
     return f"""{head}
 <p>Between {escape(dates)}: the patients in scope (long-term opioid use for chronic
-non-cancer pain) at the baseline date, paired with their daily OME at follow-up (seed 000).
-Stopped: no current opioid at follow-up. Reduced: any fall in daily OME between two complete
-totals. A total that is a lower bound at either date is left out of the medians and the test
-and counted. High dose: the risk-factor rule at the threshold in use
-({escape(_mg(o.high_dose_mg_per_day))} mg/day).</p>
-{bars("Long-term users at baseline by change at follow-up", changes)}
+non-cancer pain) at the baseline date, paired with their daily OME at follow-up, as the South
+Gloucestershire opioid review pilot reported them. Stopped: no current opioid at follow-up.
+Reduced: any fall in daily OME between two complete totals. A total that is a lower bound at
+either date is left out of the medians and the test and counted. High dose: the risk-factor
+rule at the threshold in use (above {escape(_mg(o.high_dose_mg_per_day))} mg/day).</p>
+<p id="outcomes-reconciled"><strong>{escape(_reconciled(g))}</strong></p>
+{bars("Long-term users at baseline by change at follow-up", changes, html_id="chart-changes")}
 {_group_table(o, g)}
 {practices}
-<p class="note">Method file {escape(o.method.id)} {escape(o.method.version)}: zero differences
-dropped (Wilcoxon); fewer than {o.method.min_nonzero_pairs} pairs with a change: cannot
-evaluate; quartiles by Hyndman-Fan definition 7. Per patient: outcomes_patients.csv.</p>
+<p class="note">Daily OMEs in whole mg (exact values in outcomes.csv); p below 0.001 shown
+as "p &lt; 0.001". Outcomes method {escape(o.method.version)}: zero differences dropped
+(Wilcoxon); fewer than {o.method.min_nonzero_pairs} pairs with a change: cannot evaluate;
+quartiles by Hyndman-Fan definition 7. Per patient: outcomes_patients.csv.</p>
 <ul>{notes}</ul>
 """

@@ -17,7 +17,7 @@ from typing import Final
 import polars as pl
 
 from opioidcds._errors import InvalidInputError
-from opioidcds.population.schema import RowProblem, read_issues
+from opioidcds.population.schema import RowProblem, check_unchanged, read_issues, source_stamp
 
 __all__ = ["PART_ROWS", "issue_parts"]
 
@@ -47,9 +47,10 @@ def issue_parts(
 
     Raises:
         InvalidInputError: as :func:`read_issues` (a file that cannot be read, a missing
-            required column).
+            required column), or the file changed between the passes over its parts.
     """
     limit = part_rows if part_rows is not None else PART_ROWS
+    stamp = source_stamp(source)
     lf = _scan(source)
     size = 0
     names: list[str] = []
@@ -81,3 +82,4 @@ def issue_parts(
         )
         back = source_rows.to_list()
         yield good, [RowProblem(p.file, back[p.row - 1] + 1, p.reason) for p in problems]
+    check_unchanged(source, stamp, "issues")  # the parts were read in several passes

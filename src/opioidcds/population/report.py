@@ -1,18 +1,26 @@
 """Outputs of a screening: worklist files (CSV, Parquet, JSON), problems, summary, HTML report.
 
-The HTML report is one self-contained file (no scripts, no network): counts by tier and risk
-level, a bar chart of the OME distribution as inline SVG (bins from the thresholds of the
-rulesets and profile in use), the top of the worklist with its reasons, the problems by
-reason, the outcomes over time (or why there are none), and the method notes. Every text is
-HTML-escaped; it holds pseudonymous ids only (whatever the extract used), never names.
+The HTML report is one self-contained file (no scripts, no network) whose first screen
+answers "who do I contact this week, why, and what do I offer": the call-first list (the top
+of the worklist, as many people as the practice can see in a week), each row with its reasons,
+the tier's offer and the next step, and a legend of the priority bands; then charts (support
+tiers and risk levels in their order, the daily OME distribution with the thresholds in force
+marked), the rest of the worklist, counts that account for every patient and input row, the
+outcomes over time (or why there are none) and the method. People read display names (the
+rulesets' labels); the files keep the ids. Every text is HTML-escaped; it holds pseudonymous
+ids only (whatever the extract used), never names.
+
+Every CSV is spreadsheet-safe (:mod:`opioidcds._outputs`: a cell a spreadsheet would run as a
+formula gets a leading apostrophe); outputs are never written through a symbolic link.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from html import escape
 from pathlib import Path
 from typing import Final
@@ -20,11 +28,22 @@ from typing import Final
 import polars as pl
 
 from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.labels import DisplayWords, display_words
 from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
+from opioidcds._display import words as as_words
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
-from opioidcds.population._html import CSS, bars, table
-from opioidcds.population.engine import PatientRow, Screening
+from opioidcds._outputs import (
+    FORMULA_START,
+    PLAIN_NUMBER,
+    SAFE_PREFIX,
+    check_targets,
+    open_output,
+    prepare_folder,
+    write_text,
+)
+from opioidcds.population._html import CSS, Bar, Marker, bars, histogram, table
+from opioidcds.population.engine import PatientRow, Screening, dose_sources_line
 from opioidcds.population.outcomes import Outcomes, default_outcomes_method
 from opioidcds.population.outcomes_report import (
     NO_BASELINE,
@@ -40,20 +59,26 @@ __all__ = [
     "ome_bins",
     "reasons",
     "render_html",
+    "spreadsheet_safe_frame",
     "worklist_frame",
     "write_outputs",
 ]
 
 OUTPUT_FORMATS: Final = ("csv", "parquet", "json")
 """The worklist file formats :func:`write_outputs` writes."""
-_TIERS: Final = ("specialist-mdt", "pcn-service", "brief-gp-intervention", "letter", "out-of-scope")
-_LEVELS: Final = ("very-high", "high", "moderate", "low")
-# Display only: the OME chart's bins are cut at half, once and twice the high-dose threshold
-# in use, and at the Script Switch alert threshold (seed 002); none of these is decided here.
+# Display only: the OME table's bands are cut at half, once and twice the high-dose threshold
+# in use, and at the Script Switch alert threshold; the histogram's bars are a sixth of the
+# high-dose threshold wide, up to twice it. None of these is decided here.
 _HALF: Final = Decimal("0.5")
 _TWICE: Final = Decimal(2)
+_HISTOGRAM_BARS_PER_THRESHOLD: Final = 6
 _ALERT_RULESET: Final = "prescribing-alerts"
 _ALERT_PARAMETER: Final = "alert_threshold_mg_per_day"
+_METHOD_ID: Final = re.compile(r"(^|\| )[a-z][a-z-]*: ")
+# Chart colours (display only): most intensive or serious dark, least light; grey: none.
+_SCALE: Final = ("#8e1b1b", "#d9622b", "#e8b03a", "#5b9bd5", "#9e9e9e")
+_BAR: Final = "#4a7ab5"
+_LOWER_BOUND: Final = "#b39ddb"
 
 
 def _ome_text(row: PatientRow) -> str:
@@ -63,12 +88,24 @@ def _ome_text(row: PatientRow) -> str:
     return shown if row.ome_complete else f"at least {shown}"
 
 
-def reasons(row: PatientRow, labels: dict[str, str] | None = None) -> str:
-    """The worklist row's explanation in one paragraph."""
+def _method_words(text: str) -> str:
+    """The OME method note without its ids ("dosage-text: ..." -> "..."), each note once."""
+    notes = _METHOD_ID.sub(r"\1", text).split(" | ")
+    return "; ".join(dict.fromkeys(notes))
+
+
+def reasons(
+    row: PatientRow, labels: dict[str, str] | None = None, *, with_band: bool = True
+) -> str:
+    """The worklist row's explanation in one paragraph, in words (factor names from ``labels``).
+
+    ``with_band=False`` leaves out the band's reason (the report shows the band and explains
+    it in the legend beside the list).
+    """
     names = labels or {}
-    parts = [row.band_reason] if row.band_reason else []
+    parts = [row.band_reason] if row.band_reason and with_band else []
     if row.status != "screened":
-        return " ".join(parts)
+        return " ".join([*parts, row.scope_reason])
     if row.in_scope is False:
         parts.append(row.scope_reason)
     if row.factors_present:
@@ -76,7 +113,7 @@ def reasons(row: PatientRow, labels: dict[str, str] | None = None) -> str:
             "Risk factors present: " + ", ".join(names.get(f, f) for f in row.factors_present) + "."
         )
     if row.ome_mg_per_day is not None and row.in_scope:
-        parts.append(f"Daily OME {_ome_text(row)} mg ({row.ome_method}).")
+        parts.append(f"Daily OME {_ome_text(row)} mg ({_method_words(row.ome_method)}).")
     if row.unknowns_that_could_change:
         parts.append(
             "Not recorded, could raise the level or tier: "
@@ -86,11 +123,24 @@ def reasons(row: PatientRow, labels: dict[str, str] | None = None) -> str:
     return " ".join(parts)
 
 
-def worklist_frame(screening: Screening) -> pl.DataFrame:
+def _next_step(words: DisplayWords, row: PatientRow) -> tuple[str, str]:
+    """The tier's offer and its first next step (the ruleset's words), for one row."""
+    tier = words.tier_words(row.tier)
+    if tier is None:
+        return "", ""
+    return tier.offer, tier.next_steps[0] if tier.next_steps else ""
+
+
+def worklist_frame(screening: Screening, knowledge: Knowledge | None = None) -> pl.DataFrame:
     """One row per patient in worklist order (``rank`` is 1-based on the worklist, else null).
 
-    Built column by column (not a list of per-row dicts) to keep memory low on large runs.
+    Ids (``tier``, ``risk_level``, ``band``, factor ids) for programs, and the same in words
+    for people (``tier_name``, ``risk_level_name``, ``band_name``, ``reasons``, ``offer``,
+    ``next_step``, from the rulesets of ``knowledge``, default the bundled ones). Built column
+    by column (not a list of per-row dicts) to keep memory low on large runs.
     """
+    kb = knowledge if knowledge is not None else default_knowledge()
+    words = display_words(kb)
     labels = dict(screening.factor_labels)
     rows = screening.rows
     ranks: list[int | None] = []
@@ -101,12 +151,16 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
             ranks.append(rank)
         else:
             ranks.append(None)
+    steps = [_next_step(words, r) for r in rows]
     columns: dict[str, list[object]] = {
         "rank": list(ranks),
         "patient_id": [r.patient_id for r in rows],
         "band": [r.band for r in rows],
+        "band_name": [words.band(r.band) for r in rows],
         "tier": [r.tier for r in rows],
+        "tier_name": [words.tier(r.tier) or None for r in rows],
         "risk_level": [r.risk_level for r in rows],
+        "risk_level_name": [words.level(r.risk_level) or None for r in rows],
         "ome_mg_per_day": [
             str(r.ome_mg_per_day) if r.ome_mg_per_day is not None else None for r in rows
         ],
@@ -124,6 +178,8 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
         "history": [r.history for r in rows],
         "status": [r.status for r in rows],
         "reasons": [reasons(r, labels) for r in rows],
+        "offer": [offer or None for offer, _ in steps],
+        "next_step": [step or None for _, step in steps],
     }
     types = {"rank": pl.Int64, "ome_complete": pl.Boolean, "in_scope": pl.Boolean}
     return pl.DataFrame(
@@ -132,6 +188,30 @@ def worklist_frame(screening: Screening) -> pl.DataFrame:
             for name, values in columns.items()
         }
     )
+
+
+def spreadsheet_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every text cell a spreadsheet would run as a formula made inert.
+
+    A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    apostrophe (``'=1+1``), which spreadsheets show as text; a plain signed number (``-15``)
+    is left as it is. Only the CSV files go through this: Parquet and JSON keep the values.
+    """
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not texts:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START) & ~pl.col(name).str.contains(PLAIN_NUMBER))
+        .then(pl.lit(SAFE_PREFIX) + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in texts
+    )
+
+
+def _write_csv(frame: pl.DataFrame, path: Path) -> None:
+    with open_output(path) as f:
+        spreadsheet_safe_frame(frame).write_csv(f)
 
 
 def _summary(
@@ -143,6 +223,7 @@ def _summary(
         "as_of": screening.as_of.isoformat() if screening.as_of else None,
         "engine": screening.engine,
         "counts": dict(screening.counts),
+        "weekly_capacity": screening.weekly_capacity,
         "versions": dict(screening.versions),
         "provenance": screening.provenance.model_dump(mode="json"),
         "method": {
@@ -184,29 +265,39 @@ def write_outputs(
     ``summary.json``, with ``outcomes`` also ``outcomes.csv`` (per group) and
     ``outcomes_patients.csv``, and with ``html`` ``report.html``; without ``outcomes``,
     ``outcomes_note`` says why (default: no baseline date was given). ``knowledge`` and
-    ``profile`` must be those the screening used (the report's OME bins come from them).
-    ``synthetic`` (the extract is marked synthetic: :func:`~.synthetic.marked_synthetic`) puts
-    a SYNTHETIC banner on the report and ``synthetic_data: true`` in the summary.
+    ``profile`` must be those the screening used (the report's words and OME thresholds
+    come from them). ``synthetic`` (the extract is marked synthetic:
+    :func:`~.synthetic.marked_synthetic`) puts a SYNTHETIC banner on the report and
+    ``synthetic_data: true`` in the summary. The folder is created if missing; every CSV is
+    spreadsheet-safe (:func:`spreadsheet_safe_frame`).
 
     Raises:
-        InvalidInputError: an unknown format, or a profile other than the screening's.
+        InvalidInputError: an unknown format; a profile other than the screening's; an
+            output folder that is a file or cannot be created; an output file that is a
+            symbolic link or a folder (nothing is written then).
     """
     unknown = [f for f in formats if f not in OUTPUT_FORMATS]
     if unknown:
         raise InvalidInputError("formats", "must be csv, parquet and/or json")
     kb = _check_profile(screening, knowledge, profile)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    frame = worklist_frame(screening)
+    out = prepare_folder(out_dir)
+    names = [f"worklist.{fmt}" for fmt in formats] + ["problems.csv", "summary.json"]
+    if outcomes is not None:
+        names += ["outcomes.csv", "outcomes_patients.csv"]
+    if html:
+        names.append("report.html")
+    check_targets([out / name for name in names])
+    frame = worklist_frame(screening, kb)
     written: list[Path] = []
     for fmt in formats:
         path = out / f"worklist.{fmt}"
         if fmt == "csv":
-            frame.write_csv(path)
+            _write_csv(frame, path)
         elif fmt == "parquet":
-            frame.write_parquet(path)
+            with open_output(path) as f:
+                frame.write_parquet(f)
         else:
-            path.write_text(json.dumps(frame.to_dicts(), indent=1), encoding="utf-8")
+            write_text(path, json.dumps(frame.to_dicts(), indent=1))
         written.append(path)
     problems = pl.DataFrame(
         {
@@ -216,20 +307,20 @@ def write_outputs(
         },
         schema={"file": pl.String, "row": pl.Int64, "reason": pl.String},
     )
-    problems.write_csv(out / "problems.csv")
+    _write_csv(problems, out / "problems.csv")
     written.append(out / "problems.csv")
-    (out / "summary.json").write_text(
+    write_text(
+        out / "summary.json",
         json.dumps(
             _summary(screening, outcomes, outcomes_note, synthetic=synthetic),
             indent=1,
             sort_keys=True,
         ),
-        encoding="utf-8",
     )
     written.append(out / "summary.json")
     if outcomes is not None:
-        group_frame(outcomes).write_csv(out / "outcomes.csv")
-        patient_frame(outcomes).write_csv(out / "outcomes_patients.csv")
+        _write_csv(group_frame(outcomes), out / "outcomes.csv")
+        _write_csv(patient_frame(outcomes), out / "outcomes_patients.csv")
         written += [out / "outcomes.csv", out / "outcomes_patients.csv"]
     if html:
         page = render_html(
@@ -240,7 +331,7 @@ def write_outputs(
             profile=profile,
             synthetic=synthetic,
         )
-        (out / "report.html").write_text(page, encoding="utf-8")
+        write_text(out / "report.html", page)
         written.append(out / "report.html")
     return written
 
@@ -255,9 +346,9 @@ SYNTHETIC_BANNER: Final = (
 
 @dataclass(frozen=True, slots=True)
 class OmeBin:
-    """One bar of the OME chart: daily OME above ``low`` (exclusive) up to ``high``.
+    """One band of the OME table: daily OME above ``low`` (exclusive) up to ``high``.
 
-    ``high`` is ``None`` for the last, open bin; ``source`` names where the edge comes from.
+    ``high`` is ``None`` for the last, open band; ``source`` says where the edge comes from.
     """
 
     low: Decimal | None
@@ -266,30 +357,38 @@ class OmeBin:
     source: str
 
 
+def _thresholds(kb: Knowledge, profile: Profile | None) -> tuple[Decimal, Decimal | None]:
+    """The high-dose threshold and the Script Switch alert threshold (if any) in force."""
+    name = default_outcomes_method().high_dose_parameter
+    high = kb.bound("risk-factors", profile).binding.params.get(name)
+    if not isinstance(high, Decimal):
+        raise KnowledgeBaseError(f"risk-factors has no parameter '{name}'")
+    alert: Decimal | None = None
+    if _ALERT_RULESET in kb.rulesets:
+        value = kb.bound(_ALERT_RULESET, profile).binding.params.get(_ALERT_PARAMETER)
+        alert = value if isinstance(value, Decimal) else None
+    return high, alert
+
+
 def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None) -> list[OmeBin]:
-    """The OME chart's bins, cut at the thresholds of the rulesets and profile in use.
+    """The OME table's bands, cut at the thresholds of the rulesets and profile in use.
 
     Edges: half, once and twice the high-dose threshold of ruleset ``risk-factors`` and the
     Script Switch alert threshold of ``prescribing-alerts`` (when the bundle has it), so a
-    profile that moves the high dose moves the bins. Bins are (low, high]: "high dose" is
-    strictly above its threshold.
+    profile that moves the high dose moves the bands. Bands are (low, high]: "high dose" is
+    strictly above its threshold. ``source`` says, in words, what each edge is.
 
     Raises:
         KnowledgeBaseError: the high-dose parameter is missing.
     """
     kb = knowledge if knowledge is not None else default_knowledge()
-    name = default_outcomes_method().high_dose_parameter
-    high = kb.bound("risk-factors", profile).binding.params.get(name)
-    if not isinstance(high, Decimal):
-        raise KnowledgeBaseError(f"risk-factors has no parameter '{name}'")
+    high, alert = _thresholds(kb, profile)
     edges: dict[Decimal, str] = {}
-    if _ALERT_RULESET in kb.rulesets:
-        alert = kb.bound(_ALERT_RULESET, profile).binding.params.get(_ALERT_PARAMETER)
-        if isinstance(alert, Decimal):
-            edges[alert] = f"{_ALERT_RULESET} {_ALERT_PARAMETER} (Script Switch)"
-    edges[high * _HALF] = f"half of risk-factors {name}"
-    edges[high * _TWICE] = f"twice risk-factors {name}"
-    edges[high] = f"risk-factors {name} (high dose)"
+    if alert is not None:
+        edges[alert] = "the Script Switch alert threshold"
+    edges[high * _HALF] = "half the high-dose threshold"
+    edges[high * _TWICE] = "twice the high-dose threshold"
+    edges[high] = "the high-dose threshold"
     bins: list[OmeBin] = []
     low: Decimal | None = None
     for edge in sorted(edges):
@@ -302,22 +401,150 @@ def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None)
     return bins
 
 
-def _ome_bars(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
+def _in_scope_omes(rows: Sequence[PatientRow]) -> tuple[list[Decimal], int]:
+    """Complete daily OMEs of in-scope patients, and how many are lower bounds only."""
+    complete = [
+        r.ome_mg_per_day
+        for r in rows
+        if r.in_scope and r.ome_mg_per_day is not None and r.ome_complete
+    ]
+    lower = sum(
+        1 for r in rows if r.in_scope and r.ome_mg_per_day is not None and not r.ome_complete
+    )
+    return complete, lower
+
+
+def _ome_table_rows(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
+    omes, lower = _in_scope_omes(rows)
     counts = [0] * len(bins)
-    lower_bounds = 0
-    for r in rows:
-        if not r.in_scope or r.ome_mg_per_day is None:
-            continue
-        if not r.ome_complete:
-            lower_bounds += 1
-            continue
+    for value in omes:
         for i, b in enumerate(bins):
-            if b.high is None or r.ome_mg_per_day <= b.high:
+            if b.high is None or value <= b.high:
                 counts[i] += 1
                 break
     items = [(f"{b.label} mg/day", n) for b, n in zip(bins, counts, strict=True)]
-    items.append(("lower bound only (incomplete)", lower_bounds))
+    items.append(("lower bound only (incomplete)", lower))
     return items
+
+
+def _ome_histogram(rows: Sequence[PatientRow], kb: Knowledge, profile: Profile | None) -> str:
+    """The OME distribution: bars a sixth of the high dose wide, thresholds in force marked."""
+    high, alert = _thresholds(kb, profile)
+    step = high / _HISTOGRAM_BARS_PER_THRESHOLD
+    top = high * _TWICE
+    count = int(top / step)
+    edges = [step * i for i in range(count + 1)]
+    omes, lower = _in_scope_omes(rows)
+    counts = [0] * count
+    over = 0
+    for value in omes:
+        if value > top:
+            over += 1
+            continue
+        # bars are (low, high]: the bar whose upper edge is the first at or above the value
+        i = int((value / step).to_integral_value(rounding=ROUND_CEILING)) - 1
+        counts[min(max(i, 0), count - 1)] += 1
+    bins = [
+        Bar(f"over {format_decimal(edges[i])} to {format_decimal(edges[i + 1])} mg/day", n, _BAR)
+        for i, n in enumerate(counts)
+    ]
+    risk = kb.rulesets["risk-factors"]
+    name = default_outcomes_method().high_dose_parameter
+    markers = [Marker(float(high), f"{risk.parameter_label(name)} {format_decimal(high)}")]
+    if alert is not None and alert != high:
+        label = kb.rulesets[_ALERT_RULESET].parameter_label(_ALERT_PARAMETER)
+        markers.insert(0, Marker(float(alert), f"{label} {format_decimal(alert)}"))
+    extra = [
+        Bar(f"over {format_decimal(top)}", over, _BAR),
+        Bar("lower bound only", lower, _LOWER_BOUND),
+    ]
+    return histogram(
+        "In-scope patients by daily OME (mg/day), with the thresholds in force",
+        bins,
+        [float(e) for e in edges],
+        markers,
+        extra,
+        unit="daily oral morphine equivalent, mg/day",
+        html_id="chart-ome",
+    )
+
+
+def _counts_html(screening: Screening, words: DisplayWords) -> str:
+    """Counts that add up: patients by outcome of screening, and input rows by use."""
+    c = screening.counts
+    n = c.get("patients", 0)
+    screened, not_screened = c.get("patients_screened", 0), c.get("patients_not_screened", 0)
+    in_scope, out_scope = c.get("in_scope", 0), c.get("out_of_scope", 0)
+    undetermined = screened - in_scope - out_scope
+    patients = [
+        ("Patients in the extract (with at least one usable issue)", n),
+        ("  screened", screened),
+        ("    in scope: on the worklist", in_scope),
+        ("    out of scope (reason in the worklist file)", out_scope),
+        *([("    scope undetermined", undetermined)] if undetermined else []),
+        ("  not screened: review by hand (reason in the worklist file)", not_screened),
+        ("In scope with an incomplete OME (a lower bound)", c.get("ome_incomplete_in_scope", 0)),
+    ]
+    bands = [(f"  {b.label}", c.get(f"band:{b.id}", 0)) for b in words.bands]
+    parts = [
+        "<h3>Patients</h3>",
+        table(
+            ("", "patients"),
+            [*patients, ("On the worklist, by band", c.get("on_worklist", 0)), *bands],
+            numeric=1,
+        ),
+    ]
+    if "issue_rows_opioid" in c:
+        rows = [
+            ("Issue rows read", c.get("issue_rows_read", 0)),
+            ("  opioids (screened)", c.get("issue_rows_opioid", 0)),
+            ("  benzodiazepines (co-prescription)", c.get("issue_rows_benzodiazepine", 0)),
+            ("  gabapentinoids (co-prescription)", c.get("issue_rows_gabapentinoid", 0)),
+            ("  other medicines (not used)", c.get("issue_rows_other_medicines", 0)),
+            ("  excluded or not used (problems.csv)", c.get("problem_rows_issues", 0)),
+        ]
+        parts += ["<h3>Input rows</h3>", table(("", "rows"), rows, numeric=1)]
+        if c.get("problem_rows_patients", 0):
+            parts.append(
+                f'<p class="note">Patient-table rows excluded: {c["problem_rows_patients"]} '
+                "(problems.csv; those patients are not screened).</p>"
+            )
+    return "\n".join(parts)
+
+
+def _worklist_rows(
+    rows: Sequence[PatientRow], start: int, words: DisplayWords, labels: dict[str, str]
+) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = []
+    for i, r in enumerate(rows, start=start):
+        offer, step = _next_step(words, r)
+        out.append(
+            (
+                i,
+                r.patient_id,
+                words.band(r.band),
+                words.tier(r.tier),
+                words.level(r.risk_level),
+                _ome_text(r),
+                reasons(r, labels, with_band=False),
+                offer,
+                step,
+            )
+        )
+    return out
+
+
+_WORKLIST_HEAD: Final = (
+    "#",
+    "patient",
+    "priority",
+    "support tier",
+    "risk level",
+    "OME mg/day",
+    "why",
+    "offer",
+    "next step",
+)
 
 
 def render_html(
@@ -331,56 +558,59 @@ def render_html(
 ) -> str:
     """The self-contained HTML report of ``screening`` (all text escaped).
 
-    ``knowledge`` and ``profile`` must be those the screening used (the OME chart's bins come
-    from their thresholds); ``outcomes``, when given, adds "Outcomes over time" (otherwise
-    the section says why there are none: ``outcomes_note``, default "no baseline date").
-    ``synthetic`` puts a SYNTHETIC DATA banner at the top.
+    ``knowledge`` and ``profile`` must be those the screening used (the words, offers and
+    OME thresholds come from them); ``outcomes``, when given, adds "Outcomes over time"
+    (otherwise the section says why there are none: ``outcomes_note``, default "no baseline
+    date"). ``synthetic`` puts a SYNTHETIC DATA banner at the top.
 
     Raises:
         InvalidInputError: a profile other than the screening's.
     """
     kb = _check_profile(screening, knowledge, profile)
+    words = display_words(kb)
     banner = "\n" + SYNTHETIC_BANNER if synthetic else ""
-    bins = ome_bins(kb, profile)
-    edges = "; ".join(f"{format_decimal(b.high)} = {b.source}" for b in bins if b.high is not None)
     c = screening.counts
     labels = dict(screening.factor_labels)
-    tiers = [(t, c.get(f"tier:{t}", 0)) for t in _TIERS]
-    levels = [(lv, c.get(f"level:{lv}", 0)) for lv in _LEVELS]
-    top = screening.worklist[: screening.method.report_rows]
-    as_of = screening.as_of.isoformat() if screening.as_of else "n/a"
-    summary_rows = [
-        ("Patients", c.get("patients", 0)),
-        ("Screened", c.get("patients_screened", 0)),
-        ("Not screened (review by hand)", c.get("patients_not_screened", 0)),
-        ("In scope", c.get("in_scope", 0)),
-        ("Out of scope", c.get("out_of_scope", 0)),
-        ("On the worklist", c.get("on_worklist", 0)),
-        ("In scope with an incomplete OME (lower bound)", c.get("ome_incomplete_in_scope", 0)),
-        ("Input rows excluded or not used", c.get("problem_rows", 0)),
-    ]
-    work = [
-        (
-            i,
-            r.patient_id,
-            r.band,
-            r.tier,
-            r.risk_level,
-            _ome_text(r),
-            reasons(r, labels),
+    worklist = screening.worklist
+    first = screening.call_first
+    rest = worklist[len(first) : max(len(first), screening.method.report_rows)]
+    as_of = f"{screening.as_of.day} {screening.as_of:%B %Y}" if screening.as_of else "n/a"
+    capacity = screening.weekly_capacity
+    method = screening.method
+    if screening.capacity is None:
+        sessions = (
+            "one session"
+            if method.sessions_per_week == 1
+            else f"{method.sessions_per_week} sessions"
         )
-        for i, r in enumerate(top, start=1)
+        why_capacity = (
+            f"{capacity} people a week: {sessions} of {method.session_minutes} minutes a week "
+            f"holds {capacity} first appointments of {method.first_appointment_minutes} "
+            "minutes (the default; set your practice's own with opioidcds screen --capacity N)"
+        )
+    else:
+        why_capacity = f"{capacity} people a week (the capacity given for this practice)"
+    tiers = [
+        Bar(t.label, c.get(f"tier:{t.id}", 0), _SCALE[min(i, len(_SCALE) - 1)])
+        for i, t in enumerate(words.tiers)
     ]
+    levels = [
+        Bar(label, c.get(f"level:{v}", 0), _SCALE[min(i, len(_SCALE) - 1)])
+        for i, (v, label) in enumerate(words.levels)
+    ]
+    bins = ome_bins(kb, profile)
+    edges = "; ".join(
+        f"{format_decimal(b.high)} mg/day is {b.source}" for b in bins if b.high is not None
+    )
+    legend = [(b.label, b.meaning, c.get(f"band:{b.id}", 0)) for b in words.bands]
     problems = sorted(
         ((k.removeprefix("problem:"), n) for k, n in c.items() if k.startswith("problem:")),
         key=lambda x: -x[1],
     )
-    method = screening.method
-    notes = "".join(
-        f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(method.citations.items())
-    )
+    notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
     versions = "".join(
-        f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(screening.versions.items())
+        f"<li>{escape(as_words(k.removeprefix('ruleset:')))}: {escape(v)}</li>"
+        for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
     provenance = (
@@ -389,45 +619,79 @@ def render_html(
         "sources (docs/safety/provenance.md). Record it with the worklist: the same extract, "
         "library and knowledge give the same worklist.</p>"
     )
+    count_tables = "\n".join(
+        (
+            table(("support tier", "patients"), [(b.label, b.count) for b in tiers], 1),
+            table(("risk level", "patients"), [(b.label, b.count) for b in levels], 1),
+            table(("daily OME", "patients"), _ome_table_rows(screening.rows, bins), 1),
+        )
+    )
+    rest_rows = _worklist_rows(rest, len(first) + 1, words, labels)
+    rest_table = table(_WORKLIST_HEAD, rest_rows, html_id="worklist-rest")
+    more = len(worklist) - len(first)
+    lead = (
+        f"As of {escape(as_of)}: <strong>{len(worklist)}</strong> people on long-term opioids "
+        f"for chronic non-cancer pain are on the worklist. Contact the first "
+        f"<strong>{len(first)}</strong> this week"
+        + (f"; the other {more} follow in the same order." if more else ".")
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en-GB"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>Opioid population screening, as of {escape(as_of)}</title><style>{CSS}</style></head>
 <body>
 <h1>Opioid population screening</h1>{banner}
-<p>As of {escape(as_of)}. Worklist of people on long-term opioids for chronic non-cancer pain,
-in priority order, with the reasons. Every row is an offer of support to review with the
-person, not an order. Identifiers are pseudonymous, as in the extract.</p>
-<h2>Summary</h2>
-{table(("", "count"), summary_rows, numeric=1)}
-<h2>Support tiers</h2>
-{bars("Patients by support tier", tiers)}
-{table(("tier", "patients"), tiers, numeric=1)}
-<h2>Risk levels (in scope)</h2>
-{bars("Patients by risk level", levels)}
-{table(("risk level", "patients"), levels, numeric=1)}
-<h2>Daily OME (in scope)</h2>
-{bars("In-scope patients by daily OME", _ome_bars(screening.rows, bins))}
-<p class="note">Bars: daily OME mg/day above the lower edge, up to and including the upper
-edge. Edges from the rulesets and profile in use: {escape(edges)}. A total that is a lower
-bound has its own bar (its true value is at least that).</p>
-<h2>Worklist: the first {len(top)} of {len(screening.worklist)}</h2>
-<p class="note">Order: priority band (rules/worklist-priority.toml), then
-{escape(", ".join(method.order_within_band))} (largest first). The full worklist is in the
-worklist file.</p>
-{table(("#", "patient", "band", "tier", "risk level", "OME mg/day", "why"), work)}
+<p class="lead">{lead}</p>
+<section class="callfirst" id="call-first">
+<h2>Contact this week: {len(first)} of {len(worklist)}</h2>
+<p>In priority order, with why, what to offer and the next step. Every row is an offer of
+support to discuss with the person, never an order. The list holds {escape(why_capacity)}.
+Identifiers are pseudonymous, as in the extract.</p>
+{table(_WORKLIST_HEAD, _worklist_rows(first, 1, words, labels), html_id="call-first-list")}
+<h3>Priority bands</h3>
+{table(("band", "who is in it", "people"), legend, numeric=1, html_id="band-legend")}
+<p class="note">Bands from the worklist-priority ruleset; within a band, largest daily OME
+first, then most risk factors. People out of scope are not on the worklist (they are in the
+worklist file with the reason).</p>
+</section>
+<h2>At a glance</h2>
+<div class="charts">
+<figure><figcaption>Support tiers (most intensive first)</figcaption>
+{bars("Patients by support tier, most intensive first", tiers, html_id="chart-tiers")}
+</figure>
+<figure><figcaption>Risk levels, in scope (most serious first)</figcaption>
+{bars("In-scope patients by risk level, most serious first", levels, html_id="chart-levels")}
+</figure>
+</div>
+<figure><figcaption>Daily OME of the people in scope, with the thresholds in force</figcaption>
+{_ome_histogram(screening.rows, kb, profile)}
+</figure>
+<div class="charts">
+{count_tables}
+</div>
+<p class="note">Daily OME in mg/day: each bar or band is above its lower edge, up to and
+including its upper edge. Thresholds of the rulesets and profile in use: {escape(edges)}.
+A total that is a lower bound (something could not be converted or estimated) has its own bar:
+its true value is at least that.</p>
+<h2>The rest of the worklist: {len(rest)} more of {len(worklist)}</h2>
+<p class="note">In the same order; the whole worklist, with every patient and the ids for
+other programs, is in the worklist file.</p>
+{rest_table}
+<h2>Counts: every patient and every input row</h2>
+<p class="note">{escape(dose_sources_line(screening.counts))}</p>
+{_counts_html(screening, words)}
 <h2>Input rows excluded or not used</h2>
 <p class="note">Row by row in problems.csv (file, row number, reason).</p>
 {table(("reason", "rows"), problems, numeric=1)}
 {outcomes_html(outcomes, outcomes_note or NO_BASELINE)}
 <h2>Method</h2>
 <p>Long-term use, scope, risk factors, risk level and tier are decided by the rulesets of
-opioidcds exactly as <code>opioidcds._decide.assessment.assess</code> decides them for each patient.
+opioidcds exactly as the assessment of one patient decides them (opioidcds assess).
 Daily OME comes from the latest issue's dosage text when usable, else from the quantity
-issued over the interval between issues (stated per patient). Method file
-{escape(method.id)} {escape(method.version)}: current window {method.current_window_days}
-days, quantity look-back {method.lookback_days} days, lone issue
-{method.default_supply_days} days.</p>
+issued over the interval between issues (stated per patient). Screening method
+{escape(method.version)}: a medicine is current when issued in the last
+{method.current_window_days} days; quantities over the last {method.lookback_days} days; a
+lone issue covers {method.default_supply_days} days.</p>
 <ul>{notes}</ul>
 <h3>Versions</h3><ul>{versions}</ul>
 <h3>Provenance</h3>{provenance}

@@ -9,6 +9,7 @@ See ``docs/population.md``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -23,10 +24,13 @@ __all__ = [
     "PATIENT_BOOLEAN_COLUMNS",
     "PATIENT_COLUMNS",
     "RowProblem",
+    "SourceStamp",
+    "check_unchanged",
     "read_issues",
     "read_patients",
     "read_practices",
     "read_table",
+    "source_stamp",
 ]
 
 ISSUE_COLUMNS: Final = {
@@ -85,23 +89,100 @@ class RowProblem:
     reason: str
 
 
+SourceStamp = tuple[int, int, int, int]
+"""What identifies a file's version: device, inode, size and modification time (ns)."""
+
+
+def source_stamp(source: str | Path | pl.DataFrame | None) -> SourceStamp | None:
+    """The stamp of a file source (``None`` for a DataFrame, nothing, or a missing file)."""
+    if source is None or isinstance(source, pl.DataFrame):
+        return None
+    try:
+        st = os.stat(source)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def check_unchanged(
+    source: str | Path | pl.DataFrame | None, stamp: SourceStamp | None, what: str
+) -> None:
+    """Refuse results made from a file that changed while it was being read several times.
+
+    A screening reads its files more than once (screen, baseline, practices); a file replaced
+    or still being written in between would give a silently mixed worklist.
+
+    Raises:
+        InvalidInputError: the file's stamp differs from ``stamp`` (replaced, rewritten,
+            removed).
+    """
+    if stamp is not None and source_stamp(source) != stamp:
+        raise InvalidInputError(
+            what,
+            "the file changed while it was being screened (replaced or still being written): "
+            "wait until the extract is complete, then screen again",
+        )
+
+
+def _file_problem(p: Path, what: str) -> None:
+    """Say which file cannot be read and why, before a reader's own error."""
+    name = f"{what} file '{p}'"
+    if not p.exists():
+        raise InvalidInputError(name, "no such file: check the path")
+    if p.is_dir():
+        raise InvalidInputError(name, "is a folder, not a file: give the CSV or Parquet file")
+    if not os.access(p, os.R_OK):
+        raise InvalidInputError(name, "cannot be read (permission denied): check its permissions")
+
+
+def _check_headers(names: list[str], what: str) -> None:
+    """Two headers that are one column once case and spaces are ignored are refused.
+
+    Raises:
+        InvalidInputError: such headers (named: headers are not patient data).
+    """
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            raise InvalidInputError(
+                what,
+                f"the headers '{seen[key]}' and '{name}' name the same column (case and spaces "
+                "are ignored): keep one of them",
+            )
+        seen[key] = name
+
+
 def read_table(path: str | Path, *, what: str) -> pl.DataFrame:
     """Read a CSV or Parquet file with every column as text.
 
     Raises:
-        InvalidInputError: the file is missing, unreadable or not CSV/Parquet (field ``what``).
+        InvalidInputError: the file is missing, a folder, unreadable or not CSV/Parquet, or
+            two of its headers differ only in case or spaces (field ``what`` and the path).
     """
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv", ".txt", ""):
+        raise InvalidInputError(f"{what} file '{p}'", "must be a .csv or .parquet file")
+    _file_problem(p, what)
     try:
         if suffix in (".parquet", ".pq"):
             df = pl.read_parquet(p)
-            return df.with_columns(pl.all().cast(pl.String))
-        if suffix in (".csv", ".txt", ""):
-            return pl.read_csv(p, infer_schema=False)
+            df = df.with_columns(pl.all().cast(pl.String))
+        else:
+            df = pl.read_csv(p, infer_schema=False)
+    except pl.exceptions.DuplicateError:
+        raise InvalidInputError(
+            f"{what} file '{p}'", "a header appears twice: keep one of each column"
+        ) from None
     except (OSError, pl.exceptions.PolarsError):
-        raise InvalidInputError(what, "could not be read as CSV or Parquet") from None
-    raise InvalidInputError(what, "must be a .csv or .parquet file")
+        raise InvalidInputError(
+            f"{what} file '{p}'",
+            "could not be read as CSV or Parquet: check it is a comma-separated file with a "
+            "header row (or Parquet)",
+        ) from None
+    _check_headers(df.columns, what)
+    return df
 
 
 def _require(df: pl.DataFrame, required: tuple[str, ...], what: str) -> None:
@@ -140,6 +221,7 @@ def read_issues(source: str | Path | pl.DataFrame) -> tuple[pl.DataFrame, list[R
     """
     what = "issues"
     df = source if isinstance(source, pl.DataFrame) else read_table(source, what=what)
+    _check_headers(df.columns, what)
     df = df.rename({c: c.strip().lower() for c in df.columns})
     _require(df, ("patient_id", "issue_date", "quantity"), what)
     if "dmd_code" not in df.columns and "product_name" not in df.columns:
@@ -245,6 +327,7 @@ def read_patients(
     """
     what = "patients"
     df = source if isinstance(source, pl.DataFrame) else read_table(source, what=what)
+    _check_headers(df.columns, what)
     df = df.rename({c: c.strip().lower() for c in df.columns})
     _require(df, ("patient_id",), what)
     df = _normalise(df.cast(pl.String), PATIENT_COLUMNS).with_row_index("row", offset=1)
@@ -312,6 +395,7 @@ def read_practices(source: str | Path | pl.DataFrame, *, up_to: dt.date) -> dict
         InvalidInputError: the file cannot be read.
     """
     df = source if isinstance(source, pl.DataFrame) else read_table(source, what="issues")
+    _check_headers(df.columns, "issues")
     df = df.rename({c: c.strip().lower() for c in df.columns})
     if not {"practice_id", "patient_id", "issue_date"} <= set(df.columns):
         return {}

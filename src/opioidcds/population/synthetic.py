@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -163,6 +164,7 @@ def _tri(rng: random.Random, p_true: float, p_unknown: float) -> str:
     return "true" if u < p_unknown + p_true else "false"
 
 
+_PROGRESS_EVERY: Final = 5_000  # patients between progress calls (display only)
 _PATIENT_COLUMNS: Final = (
     "patient_id",
     "age",
@@ -224,6 +226,7 @@ def generate(
     issues_per_patient: int = 10,
     practices: int = 0,
     taper_share: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyntheticPopulation:
     """Generate ``patients`` synthetic patients with about ``issues_per_patient`` issues each.
 
@@ -233,6 +236,8 @@ def generate(
     patient belongs to one of that many synthetic practices (column ``practice_id``,
     ``SYN-P1``...); a share ``taper_share`` of patients moves to a lower regimen partway
     through the second half of their history (a reduction for outcomes over time).
+    ``progress`` is called as ``progress(done, total)`` every few thousand patients and at
+    the end (it does not change the data).
 
     Raises:
         InvalidInputError: a negative count or a share outside 0-1.
@@ -294,6 +299,10 @@ def generate(
             _issue(cols, (pid, when, "", other), (str(oqty), otext), "28", practice)
         if rng.random() < 0.9:
             _patient_row(rng, pid, pcols)
+        if progress is not None and n % _PROGRESS_EVERY == 0:
+            progress(n, patients)
+    if progress is not None:
+        progress(patients, patients)
     return SyntheticPopulation(
         issues=pl.DataFrame(cols, schema=dict.fromkeys(cols, pl.String)),
         patients=pl.DataFrame(pcols, schema=dict.fromkeys(pcols, pl.String)),
@@ -310,7 +319,12 @@ SYNTHETIC_MARK: Final = "SYNTHETIC"
 
 
 def demo_practice(
-    patients: int, *, seed: int = 2032, practices: int = 3, bad_rows: bool = True
+    patients: int,
+    *,
+    seed: int = 2032,
+    practices: int = 3,
+    bad_rows: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyntheticPopulation:
     """The synthetic practice of ``opioidcds demo-data``: about a year of history per patient.
 
@@ -319,6 +333,7 @@ def demo_practice(
     a ``synthetic`` column (``SYNTHETIC`` on every row; screening ignores unknown columns).
     With ``bad_rows``, three deliberately bad issue rows are appended (an impossible date, a
     negative quantity, an unknown dm+d code) to show how bad rows are excluded and listed.
+    ``progress`` as for :func:`generate`.
 
     Raises:
         InvalidInputError: fewer than one patient, or practices not between 1 and patients.
@@ -334,6 +349,7 @@ def demo_practice(
         issues_per_patient=14,
         practices=practices,
         taper_share=0.25,
+        progress=progress,
     )
     issues = pop.issues
     if bad_rows:

@@ -77,7 +77,10 @@ class FieldType(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
-    """A declared input: name, type, unit, allowed values (enum) or bounds (numbers)."""
+    """A declared input: name, type, unit, allowed values (enum) or bounds (numbers).
+
+    ``labels`` pairs enum values with their display names (declared in the file, optional).
+    """
 
     name: str
     type: FieldType
@@ -88,6 +91,7 @@ class FieldSpec:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     required: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def numeric(self) -> bool:

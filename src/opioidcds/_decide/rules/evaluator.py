@@ -85,11 +85,12 @@ class Parameter:
     citations: tuple[str, ...]
     unit: str | None = None
     description: str | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OutputSpec:
-    """A declared outcome field."""
+    """A declared outcome field; ``labels`` pairs enum values with their display names."""
 
     name: str
     type: str
@@ -97,6 +98,7 @@ class OutputSpec:
     max_length: int | None = None
     required: bool = True
     description: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +299,39 @@ class Ruleset(_Sealed):
     def input_names(self) -> tuple[str, ...]:
         """Declared input names, in declaration order."""
         return tuple(f.name for f in self.inputs)
+
+    def values(self, field: str) -> tuple[str, ...]:
+        """The values of the enum output or input ``field``, in their declared order.
+
+        The order is the file's: an ordered category (risk level, support tier, severity) is
+        declared lowest first, so ``values(...)[::-1]`` is "most serious first". Empty for a
+        field that is not an enum (or not declared).
+        """
+        spec = self.outputs.get(field)
+        if spec is not None:
+            return spec.values
+        return next((f.values for f in self.inputs if f.name == field), ())
+
+    def label(self, field: str, value: str) -> str:
+        """The display name of ``value`` of the enum output or input ``field``.
+
+        Labels are declared beside the values in the ruleset file (``labels = {...}``); every
+        human output shows them, the JSON keeps the values. A value without a label is
+        returned as it is (``tests/safety/test_human_outputs.py`` checks that no id reaches
+        what people read).
+        """
+        spec = self.outputs.get(field)
+        pairs = (
+            spec.labels
+            if spec is not None
+            else next((f.labels for f in self.inputs if f.name == field), ())
+        )
+        return next((text for v, text in pairs if v == value), value)
+
+    def parameter_label(self, name: str) -> str:
+        """The display name of parameter ``name`` (its ``label``), else its name."""
+        param = self.parameters.get(name)
+        return param.label if param is not None and param.label else name
 
     def rule(self, rule_id: str) -> Rule:
         """Return the rule with this id; raises :class:`UnknownRuleError` (a ``KeyError``)."""

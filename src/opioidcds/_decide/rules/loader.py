@@ -345,7 +345,7 @@ class _Builder:
             citations=doc.citations,
             inputs=tuple(self.fields.values()),
             parameters={
-                n: Parameter(n, p.value, tuple(p.citations), p.unit, p.description)
+                n: Parameter(n, p.value, tuple(p.citations), p.unit, p.description, p.label)
                 for n, p in doc.parameters.items()
             },
             outputs=outputs,
@@ -371,6 +371,7 @@ class _Builder:
                     self.fail(f"input '{name}': repeated enum value", None, line)
             elif spec.values is not None:
                 self.fail(f"input '{name}': 'values' is only for enum inputs", None, line)
+            self._labels(f"input '{name}'", spec.values, spec.labels, line)
             if not numeric and (spec.min is not None or spec.max is not None):
                 self.fail(f"input '{name}': 'min'/'max' are only for numeric inputs", None, line)
             if spec.min is not None and spec.max is not None and spec.min > spec.max:
@@ -389,7 +390,28 @@ class _Builder:
                 minimum=spec.min,
                 maximum=spec.max,
                 required=spec.required,
+                labels=tuple((spec.labels or {}).items()),
             )
+
+    def _labels(
+        self,
+        what: str,
+        values: list[str] | None,
+        labels: dict[str, str] | None,
+        line: int | None,
+    ) -> None:
+        """Labels are for enums, name declared values only, and cover every value if given."""
+        if labels is None:
+            return
+        if not values:
+            self.fail(f"{what}: 'labels' is only for enums (with 'values')", None, line)
+            return
+        unknown = sorted(set(labels) - set(values))
+        if unknown:
+            self.fail(f"{what}: labels for undeclared values: {', '.join(unknown)}", None, line)
+        missing = [v for v in values if v not in labels]
+        if missing:
+            self.fail(f"{what}: no label for value(s): {', '.join(missing)}", None, line)
 
     def _outputs(self) -> dict[str, OutputSpec]:
         out = {}
@@ -401,6 +423,7 @@ class _Builder:
                 self.fail(f"output '{name}': 'values' is only for enum outputs", None, line)
             if spec.max_length is not None and spec.type not in ("text", "text_list"):
                 self.fail(f"output '{name}': 'max_length' is only for text outputs", None, line)
+            self._labels(f"output '{name}'", spec.values, spec.labels, line)
             out[name] = OutputSpec(
                 name,
                 spec.type,
@@ -408,6 +431,7 @@ class _Builder:
                 spec.max_length,
                 spec.required,
                 spec.description,
+                tuple((spec.labels or {}).items()),
             )
         return out
 

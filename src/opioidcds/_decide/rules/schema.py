@@ -85,6 +85,8 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Version = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+-]{0,31}$")]
 EnumValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _./+-]{0,63}$")]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+"""A display name: what people read instead of an id (``"PCN service"`` for ``pcn-service``)."""
 Date = Annotated[dt.date, Field(strict=False)]
 RawValue = bool | int | str | list[str]
 """Scalar shapes allowed in outcomes and example inputs (checked further by the loader)."""
@@ -95,31 +97,45 @@ class _Doc(BaseModel):
 
 
 class InputDoc(_Doc):
-    """``[inputs.NAME]``: a declared input field."""
+    """``[inputs.NAME]``: a declared input field.
+
+    ``labels`` (enums only) gives each value its display name; ``values`` is also the order in
+    which the values are shown (an ordered category is declared lowest first).
+    """
 
     type: Literal["number", "integer", "boolean", "enum"]
     unit: Text | None = None
     description: Text | None = None
     values: list[EnumValue] | None = None
+    labels: dict[EnumValue, Label] | None = None
     min: ExactNumber | None = None
     max: ExactNumber | None = None
     required: bool = False
 
 
 class ParameterDoc(_Doc):
-    """``[parameters.NAME]``: a named numeric threshold with its source."""
+    """``[parameters.NAME]``: a named numeric threshold with its source.
+
+    ``label`` is its display name ("high dose"), shown instead of the parameter's name.
+    """
 
     value: ExactNumber
     unit: Text | None = None
+    label: Label | None = None
     description: Text | None = None
     citations: list[Slug] = Field(min_length=1)
 
 
 class OutputDoc(_Doc):
-    """``[outputs.NAME]``: a field every rule's outcome may (or must) set."""
+    """``[outputs.NAME]``: a field every rule's outcome may (or must) set.
+
+    ``labels`` (enums only) gives each value its display name, for every human output (the
+    JSON keeps the values); ``values`` is also their order (lowest or least serious first).
+    """
 
     type: Literal["text", "enum", "boolean", "number", "text_list"]
     values: list[EnumValue] | None = None
+    labels: dict[EnumValue, Label] | None = None
     max_length: int | None = Field(default=None, gt=0, le=4_000)
     required: bool = True
     description: Text | None = None
