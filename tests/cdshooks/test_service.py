@@ -61,9 +61,17 @@ def test_script_switch_card_shows_the_arithmetic(svc: CDSHooksService) -> None:
     assert "oxycodone 10 mg x 2 capsule x 2/day = 40 mg/day x 1.5 = 60 mg OME/day" in card.detail
     assert "**Total: 120 mg OME/day.**" in card.detail
     assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in card.detail
-    assert "```text" in card.detail
-    assert "alert_threshold_mg_per_day=100 -> true" in card.detail
-    assert "ruleset prescribing-alerts" in card.detail
+    # why, in words, with the sources by name; the ids and the trace are in the extension
+    assert '**Why:** the rule "Total above the alert threshold (Script Switch)"' in card.detail
+    assert "- National analysis of opioid-reduction programmes: Script Switch" in card.detail
+    assert "alert_threshold_mg_per_day" not in card.detail
+    assert card.extension is not None
+    trace = card.extension["org.opioidcds.rule-trace"]
+    assert (trace["rule"], trace["ruleset"]) == (
+        "script-switch-above-threshold",
+        "prescribing-alerts",
+    )
+    assert any("alert_threshold_mg_per_day=100 -> true" in line for line in trace["trace"])
     assert card.overrideReasons, "warning cards offer override reasons"
     assert card.links is not None
     assert {lnk.url for lnk in card.links} >= {"https://www.fpm.ac.uk/opioids-aware"}
@@ -188,7 +196,7 @@ def test_a_profile_changes_the_thresholds() -> None:
     kb = load_knowledge(profile=Path("rules/profiles/opioids-aware-90.toml"))
     profiled = call(CDSHooksService(kb, today=lambda: TODAY), body)
     card = by_summary(profiled, "high dose")
-    assert "profile opioids-aware-90 1.0.0" in card.detail
+    assert "local profile opioids aware 90 1.0.0" in card.detail
     assert "**Total: 96 mg OME/day.**" in card.detail
 
 

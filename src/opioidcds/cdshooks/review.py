@@ -28,7 +28,7 @@ from typing import Final
 
 from opioidcds._decide.assessment import Assessment, FactorStatus, assess
 from opioidcds._decide.knowledge import Knowledge
-from opioidcds._display import format_decimal
+from opioidcds._display import format_decimal, words
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cdshooks.cards import (
     CardBuilder,
@@ -203,9 +203,16 @@ class ReviewCardBuilder:
                 + ".",
             ]
         lines += ["", self._cards.ome_markdown(working), "", self._cards.risk_markdown(record)]
-        versions = ", ".join(f"{k} {v}" for k, v in sorted(a.versions.items()))
+        versions = ", ".join(_version_words(k, v) for k, v in sorted(a.versions.items()))
         lines += ["", f"Knowledge used: {escape_markdown(versions)}."]
         return lines
+
+
+def _version_words(key: str, value: str) -> str:
+    """An assessment version in words: "ruleset:support-tier" -> "support tier rules"."""
+    kind, _sep, name = key.rpartition(":")
+    suffix = {"ruleset": " rules", "vocabulary": " vocabulary"}.get(kind, "")
+    return f"{words(name)}{suffix} {value}"
 
 
 def _factor_lines(a: Assessment) -> list[str]:
