@@ -167,8 +167,13 @@ def test_gabapentinoid_without_opioid_does_not_fire() -> None:
 
 
 def test_other_medicines_not_recorded_cannot_evaluate() -> None:
+    # the other medicines decide the gabapentinoid, benzodiazepine and z-drug rules (issue 15)
     check = check_discharge(discharge((OXY_IR, 5), other_medicines=None))
-    assert [(r.rule_id, r.missing) for r in check.cannot_evaluate] == [(GABA, ("other_medicines",))]
+    assert [(r.rule_id, r.missing) for r in check.cannot_evaluate] == [
+        (GABA, ("other_medicines",)),
+        ("opioid-with-benzodiazepine", ("other_medicines",)),
+        ("opioid-with-z-drug", ("other_medicines",)),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -34,19 +34,23 @@ def test_example_critical_before_warning_before_info() -> None:
     # oxycodone MR 30 mg bd = 60 mg/day x 1.5 = 90 -> total 150 mg OME/day:
     #   > 100 Script Switch (warning, first in the file), opioid + benzodiazepine (critical),
     #   first above 120 (info, last in the file). File order was warning, critical, info.
+    #   60 -> 150 is +90 mg (> 30) and +150% (> 20%): dose escalation (warning, issue 15),
+    #   after the Script Switch warning in the file.
     data = json.loads((ROOT / "examples" / "patient-check.json").read_text(encoding="utf-8"))
     patient, new, reauth = parse_check(data)
     alerts = check_prescription(patient, new, reauthorisation=reauth)
     assert [(a.severity.value, a.id) for a in alerts] == [
         ("critical", "opioid-with-benzodiazepine"),
         ("warning", "script-switch-above-threshold"),
+        ("warning", "dose-escalation"),
         ("info", "check-risk-factors"),
     ]
 
 
 def test_same_severity_keeps_the_file_order() -> None:
     # morphine MR 30 mg bd (60) + pregabalin; new oxycodone MR 30 mg bd (90) -> 150:
-    # two warnings (Script Switch, then gabapentinoid: their order in the file), then info.
+    # warnings in their order in the file (Script Switch, gabapentinoid, then the dose
+    # escalation of issue 15: 60 -> 150 is +90 mg and +150%), then info.
     pregabalin = Prescription(
         drug="pregabalin",
         form="capsule",
@@ -59,12 +63,13 @@ def test_same_severity_keeps_the_file_order() -> None:
         age=50,
         sex="female",
         prescriptions=(mr("morphine", 30), pregabalin),
-        benzodiazepine_coprescribed=False,
+        medication_list_complete=True,
     )
     alerts = check_prescription(patient, mr("oxycodone", 30))
     assert [a.id for a in alerts] == [
         "script-switch-above-threshold",
         "opioid-with-gabapentinoid",
+        "dose-escalation",
         "check-risk-factors",
     ]
 
@@ -100,4 +105,8 @@ def test_cli_prints_the_alerts_in_that_order() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     heads = [w for w in done.stdout.split() if w in ("CRITICAL", "WARNING", "INFORMATION", "INFO")]
-    assert heads[:3] in (["CRITICAL", "WARNING", "INFORMATION"], ["CRITICAL", "WARNING", "INFO"])
+    # one critical, two warnings (Script Switch, dose escalation: issue 15), one information
+    assert heads[:4] in (
+        ["CRITICAL", "WARNING", "WARNING", "INFORMATION"],
+        ["CRITICAL", "WARNING", "WARNING", "INFO"],
+    )

@@ -52,6 +52,7 @@ ALL_FALSE = {
     "depression": False,
     "other_psychological_disease": False,
     "benzodiazepine_coprescribed": False,
+    "z_drug_coprescribed": False,
     "gabapentinoid_coprescribed": False,
 }
 

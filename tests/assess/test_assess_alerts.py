@@ -54,7 +54,7 @@ METHADONE_TABLET = Prescription(
     drug="methadone", form="tablet", strength="5 mg", dose_quantity=1, dose_unit="tablet",
     doses_per_day=2,
 )  # fmt: skip
-KNOWN = {"benzodiazepine_coprescribed": False, "gabapentinoid_coprescribed": False}
+KNOWN = {"medication_list_complete": True}  # the list given is the whole list (issue 15)
 
 
 def ids(patient: Patient, new: Prescription, *, reauthorisation: bool = False) -> list[str]:
@@ -63,10 +63,11 @@ def ids(patient: Patient, new: Prescription, *, reauthorisation: bool = False) -
 
 def test_script_switch_above_100() -> None:
     # before: morphine 30 mg x 2 = 60 mg OME/day; new oxycodone 20 mg x 2 = 40 x 1.5 = 60;
-    # after 120 > 100 -> Script Switch. 120 is not > 120 -> no reminder.
+    # after 120 > 100 -> Script Switch. 120 is not > 120 -> no reminder. The step 60 -> 120 is
+    # +60 mg (> 30) and +100% (> 20%): dose escalation too (issue 15, item 4).
     patient = Patient(prescriptions=(morphine_mr(30),), **KNOWN)
     alerts = check_prescription(patient, oxycodone_mr(20))
-    assert [a.id for a in alerts] == ["script-switch-above-threshold"]
+    assert [a.id for a in alerts] == ["script-switch-above-threshold", "dose-escalation"]
     alert = alerts[0]
     assert alert.severity is AlertSeverity.WARNING
     assert len(alert.summary) < 140
@@ -77,17 +78,19 @@ def test_script_switch_above_100() -> None:
 
 
 def test_exactly_100_is_not_above() -> None:
-    # morphine 40 x 2 = 80 + new morphine 10 x 2 = 20 -> 100, not > 100: no alert
+    # morphine 40 x 2 = 80 + new morphine 10 x 2 = 20 -> 100, not > 100: no alert. The step
+    # 80 -> 100 is +20 mg (not > 30) and +25%: not a large increase either.
     patient = Patient(prescriptions=(morphine_mr(40),), **KNOWN)
     assert ids(patient, morphine_mr(10)) == []
 
 
 def test_reaching_high_dose_reminds_to_check_risk_factors() -> None:
     # before 60; new oxycodone 30 x 2 = 60 x 1.5 = 90; after 150 > 100 and > 120, before 60
-    # <= 120 -> Script Switch and the reminder
+    # <= 120 -> Script Switch and the reminder; +90 mg, +150%: dose escalation
     patient = Patient(prescriptions=(morphine_mr(30),), **KNOWN)
     assert ids(patient, oxycodone_mr(30)) == [
         "script-switch-above-threshold",
+        "dose-escalation",
         "check-risk-factors",
     ]
 
@@ -100,7 +103,9 @@ def test_reauthorisation_of_high_dose() -> None:
     assert ids(patient, rx, reauthorisation=True) == ["reauthorisation-high-dose"]
     # the same item as a new prescription is not counted twice: after 120 > 100 -> Script
     # Switch; 120 is not > 120 -> no reminder
-    assert ids(patient, rx) == ["script-switch-above-threshold"]
+    # (the listed item is "before" only when re-authorised: as a new item, before is 0, so it
+    # is also a start with a modified-release product)
+    assert ids(patient, rx) == ["script-switch-above-threshold", "start-modified-release-or-patch"]
 
 
 def test_opioid_with_benzodiazepine_either_way() -> None:
@@ -118,12 +123,19 @@ def test_opioid_with_gabapentinoid() -> None:
 
 
 def test_fentanyl_patch_for_opioid_naive() -> None:
-    # no current opioid: critical. 12 microgram/hour x 2.4 = 28.8 mg OME/day (no dose alert)
+    # no current opioid: critical. 12 microgram/hour x 2.4 = 28.8 mg OME/day (no dose alert);
+    # and a patch is not for starting opioids (issue 15, item 6)
     naive = Patient(**KNOWN)
     alerts = check_prescription(naive, FENTANYL_12)
-    assert [a.id for a in alerts] == ["fentanyl-patch-opioid-naive"]
+    assert [a.id for a in alerts] == [
+        "fentanyl-patch-not-opioid-tolerant",
+        "start-modified-release-or-patch",
+    ]
     assert alerts[0].severity is AlertSeverity.CRITICAL
-    assert ids(Patient(prescriptions=(morphine_mr(10),), **KNOWN), FENTANYL_12) == []
+    # morphine 10 x 2 = 20 mg OME/day before: not opioid tolerant (< 60), so still critical
+    # (issue 15, item 4: tolerance, not "any opioid"); 20 -> 48.8 is +28.8 mg (not > 30)
+    on_morphine = Patient(prescriptions=(morphine_mr(10),), **KNOWN)
+    assert ids(on_morphine, FENTANYL_12) == ["fentanyl-patch-not-opioid-tolerant"]
 
 
 def test_incomplete_ome() -> None:
@@ -143,12 +155,15 @@ def test_non_opioid_new_item_raises_no_opioid_alerts() -> None:
 
 
 def test_unknown_inputs_are_reported_not_silently_passed() -> None:
-    # benzodiazepine and gabapentinoid status unknown: those alerts cannot be checked
-    patient = Patient(prescriptions=(morphine_mr(10),))
-    alerts = check_prescription(patient, morphine_mr(10))
+    # benzodiazepine, z-drug and gabapentinoid status unknown (the list is not said to be
+    # complete): those alerts cannot be checked. Re-authorised: not a start.
+    rx = morphine_mr(10)
+    patient = Patient(prescriptions=(rx,))
+    alerts = check_prescription(patient, rx, reauthorisation=True)
     assert [a.id for a in alerts] == ["alerts-not-evaluated"]
     assert alerts[0].severity is AlertSeverity.INFO
     assert "benzodiazepine_coprescribed" in alerts[0].detail
+    assert "z_drug_coprescribed" in alerts[0].detail
 
 
 def test_bad_arguments() -> None:
@@ -164,9 +179,10 @@ def test_no_dose_threshold_alerts_in_palliative_care_but_safety_alerts_remain() 
     # CLINICAL.md section 1: palliative care is excluded from dose thresholds. morphine 60 x 2
     # = 120 + oxycodone 30 x 2 x 1.5 = 90 -> 210 > 100, yet no Script Switch; the
     # benzodiazepine alert still fires.
+    # (no dose escalation either: it is a dose rule; +90 mg, +75% would otherwise fire)
     patient = Patient(
         palliative_care=True,
         prescriptions=(morphine_mr(60), DIAZEPAM),
-        gabapentinoid_coprescribed=False,
+        medication_list_complete=True,
     )
     assert ids(patient, oxycodone_mr(30)) == ["opioid-with-benzodiazepine"]

@@ -56,11 +56,12 @@ def test_assess_json_and_profile() -> None:
 
 def test_check_example_readable_and_json() -> None:
     # morphine 30 x 2 = 60; new oxycodone 30 x 2 x 1.5 = 90; after 150 > 100 (Script Switch)
-    # and > 120 from 60 (reminder); diazepam with an opioid being issued (critical)
+    # and > 120 from 60 (reminder); diazepam with an opioid being issued (critical); 60 -> 150
+    # is +90 mg (> 30) and +150% (> 20%): dose escalation. The list is complete: no z-drug.
     code, out, _ = run(["check", str(CHECK)])
     assert code == 0
     text = " ".join(out.split())
-    assert "3 alert(s), most serious first" in text
+    assert "4 alert(s), most serious first" in text
     assert text.index("CRITICAL") < text.index("WARNING") < text.index("INFO")
     assert "Total 150 mg OME/day with this prescription; 60 mg OME/day before." in text
     code, out, _ = run(["check", str(CHECK), "--json"])
@@ -69,6 +70,7 @@ def test_check_example_readable_and_json() -> None:
     assert ids == [  # most serious first (the file has the Script Switch warning first)
         "opioid-with-benzodiazepine",
         "script-switch-above-threshold",
+        "dose-escalation",
         "check-risk-factors",
     ]
 
@@ -76,8 +78,10 @@ def test_check_example_readable_and_json() -> None:
 def test_check_from_stdin_without_alerts() -> None:
     data = json.loads(CHECK.read_text())
     data["prescriptions"] = []
-    data["benzodiazepine_coprescribed"] = False
-    data["new_prescription"]["strength"] = "5 mg"  # 5 x 2 x 1.5 = 15 mg OME/day
+    # 5 x 2 x 1.5 = 15 mg OME/day, re-authorised (an opioid already taken: not a start)
+    data["new_prescription"]["strength"] = "5 mg"
+    data["prescriptions"] = [data["new_prescription"]]
+    data["reauthorisation"] = True
     code, out, _ = run(["check", "-"], json.dumps(data))
     assert code == 0
     assert "No alerts" in out
@@ -110,7 +114,9 @@ def test_out_of_scope_is_explicit() -> None:
 
 def test_unknowns_are_shown_as_a_lower_bound() -> None:
     # morphine 10 mg x 2 = 20 mg OME/day; nothing else recorded: level low with unknowns
-    # absent, higher if they were present -> "at least Low" (display names)
+    # absent, higher if they were present -> "at least Low" (display names). The tier: letter
+    # with the unknowns absent, specialist MDT with them present (3 steps >= 2): shown as a
+    # range, recording the missing information first (issue 15, item 7).
     data = {
         "prescriptions": [
             {
@@ -127,5 +133,6 @@ def test_unknowns_are_shown_as_a_lower_bound() -> None:
     assert code == 0
     text = " ".join(out.split())
     assert "Risk level: at least Low" in text
-    assert "Support tier: at least Letter" in text
+    assert "Support tier: Letter to Specialist MDT" in text
+    assert "First, record the missing information" in text
     assert "Recording these could raise the level or tier" in text

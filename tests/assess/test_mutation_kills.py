@@ -11,7 +11,7 @@ import pytest
 
 from opioidcds import InvalidInputError, Patient, Prescription, check_prescription, load_knowledge
 
-KNOWN = {"benzodiazepine_coprescribed": False, "gabapentinoid_coprescribed": False}
+KNOWN = {"medication_list_complete": True}
 
 
 def _mr(drug: str, mg: int) -> Prescription:
@@ -42,9 +42,11 @@ def test_alert_detail_is_text_figures_and_thresholds() -> None:
     """opioidcds.assess.x__alert_detail__mutmut_7: the three parts joined by single spaces.
 
     morphine 30 mg x 2 = 60 mg OME/day before; oxycodone 20 mg x 2 x 1.5 = 60; total 120 > 100.
+    (The step 60 -> 120 is also a large increase, issue 15: that alert follows.)
     """
     patient = Patient(prescriptions=(_mr("morphine", 30),), **KNOWN)
-    (alert,) = check_prescription(patient, _mr("oxycodone", 20))
+    alert, escalation = check_prescription(patient, _mr("oxycodone", 20))
+    assert escalation.id == "dose-escalation"
     assert alert.detail == (
         "Higher doses carry more risk of harm without more benefit in chronic non-cancer pain. "
         "Script Switch asked the prescriber to complete a risk assessment and talk with the "
@@ -71,7 +73,5 @@ def test_durable_backend_of_fresh_knowledge() -> None:
         ]
         for backend in ("reference", "durable")
     }
-    assert ids == {
-        "reference": ["script-switch-above-threshold"],
-        "durable": ["script-switch-above-threshold"],
-    }
+    both = ["script-switch-above-threshold", "dose-escalation"]  # 60 -> 120: +60 mg, +100%
+    assert ids == {"reference": both, "durable": both}

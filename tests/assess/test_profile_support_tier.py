@@ -28,21 +28,22 @@ description = "A locality without a PCN tapering service."
 local = "Local service directory (test)."
 
 [rulesets.support-tier]
-ruleset_version = "1.0.0"
+ruleset_version = "2.0.0"
 
 [[rulesets.support-tier.disable]]
 rule = "pcn-service"
 reason = "No PCN tapering service in this locality."
 """
 
-# Oxycodone MR 40 mg, 2 tablets twice a day: 160 mg/day x 1.5 = 240 mg OME/day, above the
-# high-dose threshold (> 120); no other factor present (all recorded false, female, 50):
-# risk-level "high" (high dose with fewer than 3 other factors), tier "pcn-service".
+# Oxycodone MR 60 mg twice a day: 120 mg/day x 1.5 = 180 mg OME/day, above the high-dose
+# threshold (> 120) and below the very-high-dose band (200); no other factor present (all
+# recorded false, female, 50): risk-level "high" (high dose with fewer than 3 other
+# factors), tier "pcn-service".
 OXY = Prescription(
     drug="oxycodone",
     form="modified-release tablet",
-    strength="40 mg",
-    dose_quantity=2,
+    strength="60 mg",
+    dose_quantity=1,
     dose_unit="tablet",
     doses_per_day=2,
 )
@@ -56,8 +57,7 @@ PATIENT = Patient(
     preadolescent_sexual_abuse_history=False,
     depression=False,
     other_psychological_disease=False,
-    benzodiazepine_coprescribed=False,
-    gabapentinoid_coprescribed=False,
+    medication_list_complete=True,
     prescriptions=(OXY,),
     as_of=dt.date(2026, 11, 1),
 )

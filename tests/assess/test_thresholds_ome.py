@@ -3,7 +3,8 @@
 Every daily-OME threshold of the shipped rulesets and profiles (every parameter in mg/day) is
 read from its file, and the decision that uses it is made at totals just below, at and just
 above it. Each rule reads "total > threshold" (CLINICAL.md section 6: "above"), so a total
-*at* the threshold does not fire and any total above it, however little, does.
+*at* the threshold does not fire and any total above it, however little, does; the
+very-high-dose band (issue 15) reads "at or above", so a total at it fires.
 
 How the totals are built (UK Opioids Aware table: oxycodone oral 1.5, morphine oral 1):
 
@@ -61,6 +62,7 @@ class Threshold:
     ruleset: str
     parameter: str
     profile: str | None  # a shipped profile overriding it, or None for the ruleset's value
+    at_or_above: bool = False  # a band that starts at the threshold (">="), not above it
 
     @property
     def label(self) -> str:
@@ -116,7 +118,23 @@ THRESHOLDS = (
     ),
     Threshold("high-dose-at-discharge", "discharge", "high_dose_mg_per_day", None),
     Threshold("high-dose-at-discharge", "discharge", "high_dose_mg_per_day", "example-acute-trust"),
+    # issue 15, item 9: the very-high-dose band is "200 mg OME/day and above" (>=)
+    Threshold("very-high-dose", "risk-factors", "very_high_dose_mg_per_day", None, True),
+    Threshold("very-high-dose", "prescribing-alerts", "very_high_dose_mg_per_day", None, True),
+    Threshold("very-high-dose-at-discharge", "discharge", "very_high_dose_mg_per_day", None, True),
 )
+
+# mg/day parameters compared with something other than the total with the new prescription,
+# each with its own boundary test (tests/assess/test_clinical_safety.py):
+OTHER_MG_PER_DAY = {
+    # the total *before* the new prescription (opioid tolerance, buprenorphine patch start)
+    ("prescribing-alerts", "tolerance_mg_per_day", None): "test_tolerance_boundary",
+    ("prescribing-alerts", "buprenorphine_patch_higher_start_mg_per_day", None): (
+        "test_buprenorphine_patch_boundary"
+    ),
+    # the increase from the current total to the new one
+    ("prescribing-alerts", "escalation_absolute_mg_per_day", None): "test_escalation_boundaries",
+}
 
 
 def test_every_ome_threshold_of_the_shipped_rules_is_covered() -> None:
@@ -132,9 +150,9 @@ def test_every_ome_threshold_of_the_shipped_rules_is_covered() -> None:
             found.update(
                 (rid, name, prof.id) for name in section.parameters if (rid, name) in mg_per_day
             )
-    covered = {(t.ruleset, t.parameter, t.profile) for t in THRESHOLDS}
+    covered = {(t.ruleset, t.parameter, t.profile) for t in THRESHOLDS} | set(OTHER_MG_PER_DAY)
     assert covered == found
-    assert {t.value() for t in THRESHOLDS} == {Decimal(50), Decimal(90), Decimal(100), Decimal(120)}
+    assert {t.value() for t in THRESHOLDS} == {Decimal(n) for n in (50, 90, 100, 120, 200)}
 
 
 def oxycodone(strength: str = "20 mg") -> Prescription:
@@ -162,13 +180,7 @@ def morphine_mg(dose: Decimal, **timing: object) -> Prescription:
 
 
 def patient(*prescriptions: Prescription) -> Patient:
-    return Patient(
-        age=60,
-        sex="female",
-        benzodiazepine_coprescribed=False,
-        gabapentinoid_coprescribed=False,
-        prescriptions=prescriptions,
-    )
+    return Patient(age=60, sex="female", medication_list_complete=True, prescriptions=prescriptions)
 
 
 def base(t: Decimal) -> tuple[Prescription, Decimal]:
@@ -182,14 +194,14 @@ def decide(threshold: Threshold, rest: Prescription) -> bool:
     """Whether ``threshold.decision`` fires with the base oxycodone plus ``rest``."""
     prof = threshold.load_profile()
     oxy, _ome = base(threshold.value())
-    if threshold.decision == "high-dose":
-        status = assess(patient(oxy, rest), profile=prof).factor("high-dose").status
-        assert status is not FactorStatus.UNKNOWN
-        return status is FactorStatus.PRESENT
+    if threshold.ruleset == "risk-factors":
+        found = assess(patient(oxy, rest), profile=prof).factor(threshold.decision)
+        assert found.status is not FactorStatus.UNKNOWN
+        return found.status is FactorStatus.PRESENT
     if threshold.decision == "reauthorisation-high-dose":
         alerts = check_prescription(patient(oxy, rest), rest, reauthorisation=True, profile=prof)
         return threshold.decision in {a.id for a in alerts}
-    if threshold.decision == "high-dose-at-discharge":
+    if threshold.ruleset == "discharge":
         episode = AcuteEpisode(
             care_setting="discharge",
             discharge_prescriptions=[
@@ -214,7 +226,8 @@ def test_decision_compares_the_exact_total(threshold: Threshold, delta: str) -> 
     total = calculate_ome([oxy, rest])
     assert total.total_mg_per_day == t + Decimal(delta)  # base + (T - base + delta)
     assert total.exact
-    assert decide(threshold, rest) is (Decimal(delta) > 0)
+    fires = Decimal(delta) >= 0 if threshold.at_or_above else Decimal(delta) > 0
+    assert decide(threshold, rest) is fires
 
 
 SEVEN_HOURLY_CASES = [
@@ -244,10 +257,10 @@ def test_non_terminating_total_lands_on_the_right_side(threshold: Threshold, del
     # the same morphine, taking the total past T with the oxycodone removed from the others:
     # here the whole total is the 7-hourly morphine (T + delta x 24/7)
     prof = threshold.load_profile()
-    if threshold.decision == "high-dose":
-        status = assess(patient(rest), profile=prof).factor("high-dose").status
+    if threshold.ruleset == "risk-factors":
+        status = assess(patient(rest), profile=prof).factor(threshold.decision).status
         assert (status is FactorStatus.PRESENT) is (Decimal(delta) > 0)
-    elif threshold.decision == "high-dose-at-discharge":
+    elif threshold.ruleset == "discharge":
         episode = AcuteEpisode(
             care_setting="discharge",
             discharge_prescriptions=[{"prescription": rest, "days_supply": 5}],

@@ -85,10 +85,11 @@ def test_fentanyl_75_patch_is_180_mg_whatever_the_change_interval(
     r = post(client, convert(load(f"request-example-{stem}.json")))
     got = summaries(r)
     indicators = sorted(i for i, _s in got)
-    assert indicators == ["critical", "info", "warning"]
+    assert indicators == ["critical", "info", "warning", "warning"]
     text = " ".join(s for _i, s in got)
     assert "above the alert threshold" in text  # > 100 mg (Script Switch)
-    assert "Fentanyl patch" in text  # no current opioid: opioid-naive
+    assert "Fentanyl patch" in text  # no current opioid: not opioid tolerant
+    assert "immediate-release" in text  # starting opioids with a patch (issue 15, item 6)
     assert "high dose" in text  # > 120 mg: check the risk factors
     assert "**Total: 180 mg OME/day.**" in details(r)
 
@@ -140,13 +141,23 @@ def test_benzo_trigger_with_opioid(client: AsgiClient) -> None:
 def test_opioid_trigger_with_benzo(client: AsgiClient) -> None:
     r = post(client, convert(load("request-example-rec-11-opioid-trigger-with-benzo.json")))
     got = summaries(r)
-    assert [i for i, _s in got] == ["critical"]
+    # the benzodiazepine (critical), and starting opioids with a modified-release product for
+    # a patient on no opioid (warning; issue 15, item 6)
+    assert [i for i, _s in got] == ["critical", "warning"]
+    assert any("modified-release" in s for _i, s in got)
     assert "**Total: 15 mg OME/day.**" in details(r)
 
 
-@pytest.mark.parametrize(
-    "stem", ["rec-11-opioid-trigger-without-benzo", "rec-11-benzo-trigger-without-opioid"]
-)
+def test_starting_with_modified_release_is_the_only_card(client: AsgiClient) -> None:
+    # 15 mg OME/day without a benzodiazepine, for a patient on no opioid: only the starting
+    # check (issue 15, item 6: a modified-release opioid is not for starting, Opioids Aware).
+    r = post(client, convert(load("request-example-rec-11-opioid-trigger-without-benzo.json")))
+    got = summaries(r)
+    assert [i for i, _s in got] == ["warning"]
+    assert "modified-release" in got[0][1]
+
+
+@pytest.mark.parametrize("stem", ["rec-11-benzo-trigger-without-opioid"])
 def test_nothing_to_say(client: AsgiClient, stem: str) -> None:
     # 15 mg OME/day without a benzodiazepine; or a benzodiazepine without an opioid.
     r = post(client, convert(load(f"request-example-{stem}.json")))

@@ -77,7 +77,15 @@ def test_discovery_cards_feedback_over_tcp(base_url: str) -> None:
         r = client.post("/cds-services/opioidcds-order-sign", json=body)
         assert r.status_code == 200
         cards = r.json()["cards"]
-        assert sorted(c["indicator"] for c in cards) == ["critical", "info", "warning"]
+        # issue 15: also the very-high-dose band (240 >= 200) and starting opioids with a
+        # modified-release product (no current opioid): two more warnings
+        assert sorted(c["indicator"] for c in cards) == [
+            "critical",
+            "info",
+            "warning",
+            "warning",
+            "warning",
+        ]
         assert all("**Total: 240 mg OME/day.**" in c["detail"] for c in cards)
         fb = client.post(
             "/cds-services/opioidcds-order-sign/feedback",

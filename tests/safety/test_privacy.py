@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from opioidcds import OpioidCDSError, Prescription, calculate_ome, classify_medicine, load_catalogue
 from opioidcds._knowledge.units import parse_amount, parse_decimal, parse_strength
+from opioidcds._measure.ome import _measure_cached
 from opioidcds.cli.app import app
 from opioidcds.cli.ome_cmd import parse_prescriptions
 
@@ -230,9 +231,20 @@ def test_canary_never_on_cli_stderr(tmp_path: Path) -> None:
 def test_input_models_have_no_identifier_fields(model: type[Prescription]) -> None:
     """Nothing that identifies a patient is an input of the calculator (so cannot be cached)."""
     identifying = {"nhs", "name", "patient", "dob", "birth", "address", "postcode", "id"}
+    # ``id`` and ``replaces`` (issue 15: a dose change replaces a current prescription) are the
+    # caller's prescription identifiers: used only to decide which item is replaced, and taken
+    # off before the calculator and its caches (Prescription.without_identity), checked below.
     for field in model.model_fields:
         words = set(field.split("_"))
-        assert not words & identifying or field == "product_name", field
+        assert not words & identifying or field in {"product_name", "id"}, field
+    rx = Prescription(**{**VALID, "id": CANARY_NAME, "replaces": CANARY_NAME + "-old"})
+    assert rx.without_identity().id is None
+    assert rx.without_identity().replaces is None
+    calculate_ome([rx])
+    hits = _measure_cached.cache_info().hits
+    calculate_ome([rx.model_copy(update={"id": "another"})])
+    # the same prescription under another id is a cache hit: the id is not part of the key
+    assert _measure_cached.cache_info().hits == hits + 1
 
 
 def test_unknown_key_names_are_echoed_residual() -> None:

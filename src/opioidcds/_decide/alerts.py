@@ -14,7 +14,13 @@ from enum import StrEnum
 from functools import lru_cache
 
 from opioidcds._base import ResultModel
-from opioidcds._decide.assessment import _is_opioid_item, _names_product, _ome
+from opioidcds._decide.assessment import (
+    _HUNDRED,
+    _is_opioid_item,
+    _names_product,
+    _ome,
+    opioid_use_days,
+)
 from opioidcds._decide.knowledge import (
     Backend,
     Knowledge,
@@ -28,12 +34,13 @@ from opioidcds._decide.knowledge import (
 from opioidcds._decide.rules import BoundRuleset, Citation, Profile, Stage
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import format_decimal, most_serious_first
-from opioidcds._errors import InvalidInputError
+from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
-from opioidcds._knowledge.products import MedicineClass
+from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.results import ItemStatus, OMEItem
+from opioidcds._resolve.prescription import resolve_prescription
 
 __all__ = ["Alert", "AlertSeverity", "check_prescription"]
 
@@ -90,6 +97,8 @@ def _new_class(classes: frozenset[MedicineClass], items: Sequence[OMEItem]) -> s
         return "opioid"
     if MedicineClass.BENZODIAZEPINE in classes:
         return "benzodiazepine"
+    if MedicineClass.Z_DRUG in classes:
+        return "z_drug"
     if MedicineClass.GABAPENTINOID in classes:
         return "gabapentinoid"
     if not classes and any(_is_opioid_item(i) for i in items):
@@ -106,6 +115,96 @@ def _total(items: Sequence[OMEItem]) -> tuple[Decimal, bool]:
         if item.status is ItemStatus.NOT_CONVERTIBLE:
             complete = False
     return total, complete
+
+
+_RATE = "microgram/hour"  # the daily amount of a patch is its release rate
+
+
+def _patch_rate(items: Sequence[OMEItem], ingredient: str) -> Decimal | None:
+    """Total release rate of the new item's ``ingredient`` patches, in microgram/hour.
+
+    0 when it has none (a known absence), ``None`` when an item could not be read.
+    """
+    if any(i.status is ItemStatus.NOT_CONVERTIBLE and i.ingredient is None for i in items):
+        return None
+    return sum(
+        (
+            i.daily_amount
+            for i in items
+            if i.ingredient == ingredient and i.daily_amount_unit == _RATE and i.daily_amount
+        ),
+        Decimal(0),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
+    """Modified-release from the dm+d catalogue, else the forms vocabulary (never guessed).
+
+    Memoised: a pure function of a frozen prescription (without identifiers) and a bundle.
+    """
+    if rx.dmd_code is not None or rx.product_name is not None:
+        catalogue = kb.catalogue if kb.catalogue is not None else load_catalogue()
+        product = catalogue.by_code(rx.dmd_code) if rx.dmd_code is not None else None
+        if product is None and rx.product_name is not None:
+            product = catalogue.by_name(rx.product_name)
+        return product.modified_release if product is not None else None
+    try:
+        resolved = resolve_prescription(rx, kb.vocabulary, kb.catalogue)
+    except OpioidCDSError:
+        return None
+    return resolved.form.modified_release if resolved.form is not None else None
+
+
+def _increase(
+    before: Decimal, before_complete: bool, after: Decimal, after_complete: bool
+) -> dict[str, Decimal | None]:
+    """The dose-escalation inputs: the increase in mg OME/day and in % of the current total.
+
+    Exact when both totals are complete; "at least" from the new total's lower bound when only
+    the current total is complete; unknown when the current total is incomplete. The
+    percentage is unknown when the current total is 0 (the starting checks cover that).
+    """
+    if not before_complete:
+        return dict.fromkeys(
+            (
+                "ome_increase_mg_per_day",
+                "ome_increase_at_least_mg_per_day",
+                "ome_increase_percent",
+                "ome_increase_at_least_percent",
+            )
+        )
+    rise = after - before
+    percent = rise * _HUNDRED / before if before > 0 else None
+    return {
+        "ome_increase_mg_per_day": rise if after_complete else None,
+        "ome_increase_at_least_mg_per_day": rise,
+        "ome_increase_percent": percent if after_complete else None,
+        "ome_increase_at_least_percent": percent,
+    }
+
+
+def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescription], set[int]]:
+    """The current prescriptions counted for OME, and the positions of those ``new`` replaces.
+
+    As :attr:`Patient.opioid_candidates`, except that a prescription replaced by ``new`` itself
+    (listed with the patient's prescriptions or not) stays in the list: it is the dose
+    "before" the change.
+    """
+    current: list[Prescription] = []
+    replaced: set[int] = set()
+    for i, (rx, classes) in enumerate(
+        zip(patient.prescriptions, patient.prescription_classes, strict=True)
+    ):
+        if classes and MedicineClass.OPIOID not in classes:
+            continue
+        replaced_by_new = rx is not new and new.replaces_item(rx)
+        if i in patient.replaced and not replaced_by_new:
+            continue
+        if replaced_by_new:
+            replaced.add(len(current))
+        current.append(rx)
+    return current, replaced
 
 
 def _figure(total: Decimal, complete: bool) -> str:
@@ -126,7 +225,10 @@ def check_prescription(
 
     The totals "before" and "after" are the OME of the patient's current opioid prescriptions
     without and with ``new_prescription`` (if it is already listed, it is not counted twice;
-    for a re-authorisation before and after are the same). Alerts come from ruleset
+    for a re-authorisation before and after are the same). When ``new_prescription.replaces``
+    names a current prescription (by id or product), that one counts before and not after, so
+    a dose change is compared with the dose it replaces and never counted twice; if it names
+    none, nothing is taken off and the alerts' figures say so. Alerts come from ruleset
     ``prescribing-alerts``, most serious first (critical, warning, info) and in file order
     within a severity, each with its figures, citations, actions and trace.
     If some alert rule could not be evaluated because inputs were unknown, a last ``info``
@@ -147,25 +249,34 @@ def check_prescription(
     kb = knowledge if knowledge is not None else default_knowledge()
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
-    counted = list(patient.opioid_candidates)
+    # identifiers (id, replaces) never reach the calculator or its caches
+    replaced: set[int] = set()
+    if new_prescription.replaces is None:
+        counted = list(patient.opioid_candidates)
+    else:
+        current, replaced = _current_opioids(patient, new_prescription)
+        counted = [rx.without_identity() for rx in current]
+    plain = new_prescription.without_identity()
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next(
-            (i for i, rx in enumerate(counted) if rx is new_prescription or rx == new_prescription),
-            None,
-        )
+        new_pos = next((i for i, rx in enumerate(counted) if rx == plain), None)
         if new_pos is None:
             new_pos = len(counted)
-            counted.append(new_prescription)
+            counted.append(plain)
+    replaced -= {new_pos}
     ome = _ome(tuple(counted), kb) if counted else None
     items = ome.items if ome is not None else ()
     new_items = [i for i in items if i.prescription_index == new_pos]
     other_items = [i for i in items if i.prescription_index != new_pos]
-    after_total, after_complete = _total(items)
-    before_total, before_complete = _total(items if reauthorisation else other_items)
+    after_items = [i for i in items if i.prescription_index not in replaced]
+    after_total, after_complete = _total(after_items)
+    before_items = items if reauthorisation and not replaced else other_items
+    before_total, before_complete = _total(before_items)
     new_class = _new_class(new_classes, new_items)
     bound = kb.bound("prescribing-alerts", profile)
+    as_of = patient.assessment_date
+    review = patient.last_opioid_review
     values = bound.normalise(
         {
             "new_item_class": new_class,
@@ -174,12 +285,14 @@ def check_prescription(
             "total_ome_mg_per_day": after_total if after_complete else None,
             "previous_ome_lower_bound_mg_per_day": before_total,
             "previous_ome_mg_per_day": before_total if before_complete else None,
+            **_increase(before_total, before_complete, after_total, after_complete),
             "ome_complete": after_complete,
             "opioid_before": any(_is_opioid_item(i) for i in other_items),
-            "opioid_after": any(_is_opioid_item(i) for i in items),
+            "opioid_after": any(_is_opioid_item(i) for i in after_items),
             "benzodiazepine_coprescribed": (
                 True if new_class == "benzodiazepine" else patient.benzodiazepine
             ),
+            "z_drug_coprescribed": True if new_class == "z_drug" else patient.z_drug,
             "gabapentinoid_coprescribed": (
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
@@ -189,14 +302,36 @@ def check_prescription(
                 or patient.on_opioid_substitution_therapy
             ),
             "new_item_fentanyl_patch": any(
-                i.ingredient == "fentanyl" and i.daily_amount_unit == "microgram/hour"
-                for i in new_items
+                i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
+            ),
+            "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(
+                new_items, "buprenorphine"
+            ),
+            "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+            "new_item_modified_release": (
+                _modified_release(plain, kb) if new_class == "opioid" else None
+            ),
+            "new_item_indication": (
+                str(new_prescription.indication) if new_prescription.indication else None
+            ),
+            "new_item_days_supply": new_prescription.days_supply,
+            "opioid_use_days": opioid_use_days(patient),
+            "opioid_review_recorded": review is not None,
+            "days_since_opioid_review": (
+                (as_of - review).days if as_of is not None and review is not None else None
             ),
         }
     )
+    unmatched = (
+        " The prescription it replaces is not among the current prescriptions: nothing was "
+        "taken off the total."
+        if new_prescription.replaces is not None
+        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions)
+        else ""
+    )
     figures = (
         f"Total {_figure(after_total, after_complete)} with this prescription; "
-        f"{_figure(before_total, before_complete)} before."
+        f"{_figure(before_total, before_complete)} before.{unmatched}"
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
     alerts = _present_alerts(bound, values, truths(bound, values), figures, provenance)
@@ -261,7 +396,10 @@ def _present_alerts(
                 citations=(
                     Citation(
                         id="clinical-3",
-                        text="opioidcds CLINICAL.md section 3: unknown is not absent.",
+                        text=(
+                            "opioidcds clinical knowledge base: unknown is not absent (a "
+                            "missing input is reported, never read as absent)."
+                        ),
                     ),
                 ),
                 actions=("Record the unknown information to complete the checks.",),

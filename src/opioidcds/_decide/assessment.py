@@ -13,7 +13,8 @@ derives their inputs from the patient and presents their decisions. See
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -62,7 +63,18 @@ __all__ = [
 ]
 
 _HIGH_DOSE_FACTOR: Final = "high-dose"
-_COMPLEX_NEEDS_FACTOR: Final = "history-substance-misuse"
+_VERY_HIGH_DOSE_FACTOR: Final = "very-high-dose"
+_DOSE_FACTORS: Final = frozenset({_HIGH_DOSE_FACTOR, _VERY_HIGH_DOSE_FACTOR})
+"""Dose factors: unknown when an incomplete total could cross them (ruleset headline)."""
+_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
+"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
+_SEDATIVE_CLASSES: Final = (
+    MedicineClass.BENZODIAZEPINE,
+    MedicineClass.Z_DRUG,
+    MedicineClass.GABAPENTINOID,
+)
+_TIER_FACTOR_PREFIX: Final = "factor_"
+"""A support-tier input ``factor_<id>`` is the status of risk factor ``<id>`` (``_`` for ``-``)."""
 _HUNDRED: Final = Decimal(100)
 
 
@@ -88,6 +100,7 @@ class ScopeResult(ResultModel):
     reason: str
     long_term_use_checked: bool
     history: str
+    next_steps: tuple[str, ...] = ()
 
 
 class PrescriptionUse(ResultModel):
@@ -144,6 +157,11 @@ class TierResult(ResultModel):
     ``tier_if_unknown`` is the tier with every unknown factor present; ``could_raise`` lists
     the unknown factors that on their own would raise the tier. ``label`` and
     ``label_if_unknown`` are the tiers' display names (ruleset ``support-tier``).
+    ``shown_as_range`` is true when ruleset ``headline`` says the tier must be shown as the
+    range ``tier`` to ``tier_if_unknown`` (unknowns could move it two or more steps, or an
+    incomplete OME total could cross a dose threshold); ``first_action`` is then what to do
+    first (also the first of ``next_steps``), else ``None``. For a patient out of scope,
+    ``next_steps`` are the scope rule's (the pathway that fits the reason).
     """
 
     tier: str
@@ -155,6 +173,9 @@ class TierResult(ResultModel):
     could_raise: tuple[str, ...]
     label: str = ""
     label_if_unknown: str = ""
+    shown_as_range: bool = False
+    first_action: str | None = None
+    headline_rule_id: str | None = None
 
 
 class Assessment(ResultModel):
@@ -262,13 +283,18 @@ class Assessment(ResultModel):
             if tier_uncertain
             else ""
         )
+        shown = (
+            f"{tier.label or tier.tier} to {tier.label_if_unknown or tier.tier_if_unknown}"
+            " (a range: see the first step)"
+            if tier.shown_as_range
+            else f"{'at least ' if tier_uncertain else ''}{tier.label or tier.tier}{upper_tier}"
+        )
         dose = {"present": "present", "absent": "absent", "unknown": "not known"}
         lines = [
             f"Risk level: {'at least ' if uncertain else ''}{lv.label or lv.level} "
             f"({lv.factor_count} factor(s) besides dose; high dose "
             f"{dose[lv.high_dose.value]}){upper}",
-            f"Support tier: {'at least ' if tier_uncertain else ''}{tier.label or tier.tier}"
-            f"{upper_tier}",
+            f"Support tier: {shown}",
             f"  {tier.offer}",
         ]
         lines.extend(f"  - {step}" for step in tier.next_steps)
@@ -334,10 +360,24 @@ def _split(patient: Patient) -> _Split:
     counted: list[Prescription] = []
     counted_index: list[int] = []
     uses: list[PrescriptionUse] = []
+    replaced = patient.replaced
     for i, (rx, classes) in enumerate(
         zip(patient.prescriptions, patient.prescription_classes, strict=True)
     ):
         names = tuple(sorted(c.value for c in classes))
+        if i in replaced:
+            uses.append(
+                PrescriptionUse(
+                    index=i,
+                    label=_label(rx),
+                    classes=names,
+                    counted_for_ome=False,
+                    ome_index=None,
+                    note="replaced by another prescription of the list (a dose change): not "
+                    "counted",
+                )
+            )
+            continue
         if classes and MedicineClass.OPIOID not in classes:
             kinds = ", ".join(_CLASS_NOTES.get(c, c.value) for c in sorted(classes))
             uses.append(
@@ -366,7 +406,7 @@ def _split(patient: Patient) -> _Split:
                 note=note,
             )
         )
-        counted.append(rx)
+        counted.append(rx.without_identity())
         counted_index.append(i)
     return _Split(tuple(counted), tuple(counted_index), tuple(uses))
 
@@ -399,6 +439,19 @@ class _History:
     reissues: int
     evidence: str
     decisions: tuple[Decisions, ...]
+
+
+def opioid_use_days(patient: Patient) -> int | None:
+    """Days from the earliest opioid issue of the history to the assessment date.
+
+    ``None`` without a history (unknown); 0 when the history has no opioid issue.
+    """
+    history = patient.prescription_history
+    as_of = patient.assessment_date
+    if history is None or as_of is None:
+        return None
+    dates = [r.issue_date for r in history if MedicineClass.OPIOID in medicine_classes(r)]
+    return _days(as_of, min(dates)) if dates else 0
 
 
 def _history(
@@ -464,6 +517,8 @@ _TRI: Final = {True: "yes", False: "no", None: "not recorded"}
 def _factor_inputs(
     patient: Patient, ome: OMEResult | None, hist: _History
 ) -> tuple[dict[str, object], dict[str, str]]:
+    current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+    sedatives, sedatives_exact = sedative_medicines(patient, current_opioid=current_opioid)
     """Inputs of ruleset risk-factors, and the evidence text per factor id."""
     as_of = patient.assessment_date
     days_ae = (
@@ -490,6 +545,7 @@ def _factor_inputs(
         "sex": sex,
         "age": patient.age,
         "benzodiazepine_coprescribed": patient.benzodiazepine,
+        "z_drug_coprescribed": patient.z_drug,
         "unemployed": patient.unemployed,
         "ae_attendance_recent": patient.ae_attendance_recent,
         "days_since_ae_attendance": days_ae,
@@ -501,6 +557,8 @@ def _factor_inputs(
         "ome_lower_bound_mg_per_day": lower,
         "ome_mg_per_day": total,
         "gabapentinoid_coprescribed": patient.gabapentinoid,
+        "sedative_medicines_at_least": sedatives,
+        "sedative_medicines": sedatives_exact,
         "early_reorders_at_least": early_at_least,
         "early_reorders": early_at_least if hist.early_all_classed else None,
     }
@@ -508,12 +566,18 @@ def _factor_inputs(
     def coprescribed(stated: bool | None, derived: bool | None, cls: MedicineClass) -> str:
         found = [
             _label(rx)
-            for rx, c in zip(patient.prescriptions, patient.prescription_classes, strict=True)
-            if cls in c
+            for i, (rx, c) in enumerate(
+                zip(patient.prescriptions, patient.prescription_classes, strict=True)
+            )
+            if cls in c and i not in patient.replaced
         ]
         if found:
             return "from the current prescriptions: " + ", ".join(found)
-        return f"stated: {_TRI[stated]}" if stated is not None else f"{_TRI[derived]}"
+        if stated is not None:
+            return f"stated: {_TRI[stated]}"
+        if derived is False:
+            return "no: not in the complete medication list"
+        return _TRI[derived]
 
     ae = f"stated: {_TRI[patient.ae_attendance_recent]}"
     if days_ae is not None:
@@ -521,11 +585,14 @@ def _factor_inputs(
     evidence = {
         "male-sex": f"sex: {patient.sex.value if sex else 'not recorded'}",
         "older-age": f"age: {patient.age}" if patient.age is not None else "age: not recorded",
-        "benzodiazepine": coprescribed(
+        "benzodiazepine": "benzodiazepine "
+        + coprescribed(
             patient.benzodiazepine_coprescribed,
             patient.benzodiazepine,
             MedicineClass.BENZODIAZEPINE,
-        ),
+        )
+        + "; z-drug "
+        + coprescribed(patient.z_drug_coprescribed, patient.z_drug, MedicineClass.Z_DRUG),
         "unemployed": f"stated: {_TRI[patient.unemployed]}",
         "ae-attendance": ae,
         "family-history-dependence": f"stated: {_TRI[patient.family_history_dependence]}",
@@ -543,6 +610,11 @@ def _factor_inputs(
             patient.gabapentinoid_coprescribed, patient.gabapentinoid, MedicineClass.GABAPENTINOID
         ),
         "early-reordering": hist.evidence,
+        "several-sedatives": (
+            f"{sedatives} sedative medicine(s) known (the opioid once, each benzodiazepine, "
+            "z-drug and gabapentinoid)"
+            + ("" if sedatives_exact is not None else "; a sedative class is not recorded")
+        ),
     }
     return inputs, evidence
 
@@ -566,13 +638,97 @@ def _level_of(
     return _text(outcome["level"]), d
 
 
-def _tier_of(
-    bound: BoundRuleset, run: Engine, level: str | None, complex_needs: bool, in_scope: bool
-) -> Decisions:
-    return run(
-        bound,
-        {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
+@lru_cache(maxsize=64)
+def uncounted_factors(bound: BoundRuleset) -> frozenset[str]:
+    """Factors not counted towards the risk level's factor count.
+
+    The high-dose factor (the level reads it on its own) and every rule of ruleset
+    ``risk-factors`` whose outcome ``kind`` is a dose band or a floor (they set a tier floor).
+    """
+    floors = {r.id for r in bound.ruleset.rules if dict(r.outcome).get("kind") in _FLOOR_KINDS}
+    return frozenset({_HIGH_DOSE_FACTOR, *floors})
+
+
+def sedative_medicines(patient: Patient, *, current_opioid: bool) -> tuple[int, int | None]:
+    """The sedative medicines: (known at least, exact or ``None`` when a class is unknown).
+
+    The opioid counts once (however many opioid products); each current benzodiazepine, z-drug
+    or gabapentinoid prescription counts one; a class stated present with no prescription
+    counts one. Exact only when every sedative class is known present or absent.
+    """
+    live = [c for i, c in enumerate(patient.prescription_classes) if i not in patient.replaced]
+    flags = (patient.benzodiazepine, patient.z_drug, patient.gabapentinoid)
+    count = int(current_opioid)
+    for cls, flag in zip(_SEDATIVE_CLASSES, flags, strict=True):
+        found = sum(1 for c in live if cls in c)
+        count += max(found, 1 if flag is True else 0)
+    return count, count if None not in flags else None
+
+
+@lru_cache(maxsize=64)
+def tier_factor_inputs(bound: BoundRuleset) -> tuple[tuple[str, str], ...]:
+    """``(input, factor id)`` for each support-tier input that reads a risk factor's status.
+
+    A support-tier input named ``factor_<id>`` (underscores for hyphens) is true when risk
+    factor ``<id>`` is present: the tier's floors are data in ``rules/support-tier.toml``.
+    """
+    return tuple(
+        (name, name.removeprefix(_TIER_FACTOR_PREFIX).replace("_", "-"))
+        for name in bound.ruleset.input_names
+        if name.startswith(_TIER_FACTOR_PREFIX)
     )
+
+
+def tier_flags(
+    bound: BoundRuleset, status: Mapping[str, FactorStatus], extra: AbstractSet[str]
+) -> tuple[tuple[str, bool], ...]:
+    """The support-tier factor inputs: present, or unknown and taken as present (``extra``).
+
+    Raises:
+        KnowledgeBaseError: a ``factor_<id>`` input names no risk factor (a knowledge defect:
+            never read as absent).
+    """
+    flags = []
+    for name, factor in tier_factor_inputs(bound):
+        if factor not in status:
+            raise KnowledgeBaseError(
+                f"ruleset support-tier input '{name}' names no rule of ruleset risk-factors"
+            )
+        flags.append((name, status[factor] is FactorStatus.PRESENT or factor in extra))
+    return tuple(flags)
+
+
+def _tier_of(
+    bound: BoundRuleset,
+    run: Engine,
+    level: str | None,
+    flags: tuple[tuple[str, bool], ...],
+    *,
+    in_scope: bool,
+) -> Decisions:
+    return run(bound, {"in_scope": in_scope, "risk_level": level, **dict(flags)})
+
+
+def headline_inputs(
+    tiers: Sequence[str],
+    status: Mapping[str, FactorStatus],
+    tier_now: str | None,
+    tier_upper: str | None,
+    *,
+    in_scope: bool,
+) -> dict[str, object]:
+    """Inputs of ruleset ``headline``.
+
+    How many steps the unknowns could move the tier, and whether an incomplete OME total
+    leaves a dose factor unknown.
+    """
+    if not in_scope or tier_now is None or tier_upper is None:
+        return {"in_scope": False}
+    return {
+        "in_scope": True,
+        "tier_steps_if_unknown": _rank(tiers, tier_upper) - _rank(tiers, tier_now),
+        "dose_threshold_unknown": any(status.get(d) is FactorStatus.UNKNOWN for d in _DOSE_FACTORS),
+    }
 
 
 def _rank(values: Sequence[str], value: str) -> int:
@@ -624,6 +780,7 @@ def _scope(
         reason=reason,
         long_term_use_checked=checked,
         history=hist.evidence,
+        next_steps=_texts(outcome.get("next_steps")),
     )
 
 
@@ -661,6 +818,7 @@ def _stratify(
     run: Engine,
     *,
     in_scope: bool,
+    scope_steps: tuple[str, ...] = (),
 ) -> tuple[LevelResult | None, TierResult, list[DecisionReport], set[str]]:
     """Level and tier with unknown factors absent, all present, and each present alone."""
     reports: list[DecisionReport] = []
@@ -673,20 +831,20 @@ def _stratify(
     risk_level: LevelResult | None = None
     could_change: set[str] = set()
     if in_scope:
-        others = [f for f in factors if f.id != _HIGH_DOSE_FACTOR]
+        uncounted = uncounted_factors(kb.bound("risk-factors", profile))
+        others = [f for f in factors if f.id not in uncounted]
         present = sum(1 for f in others if f.status is FactorStatus.PRESENT)
         unknown_others = sum(1 for f in others if f.status is FactorStatus.UNKNOWN)
         hd = status.get(_HIGH_DOSE_FACTOR, FactorStatus.ABSENT)
-        cx = status.get(_COMPLEX_NEEDS_FACTOR, FactorStatus.ABSENT)
 
         def level_with(extra: set[str]) -> str:
-            count = present + sum(1 for u in extra if u != _HIGH_DOSE_FACTOR)
+            count = present + sum(1 for u in extra if u not in uncounted)
             high = hd is FactorStatus.PRESENT or _HIGH_DOSE_FACTOR in extra
             return _level_of(level_rs, run, count, high)[0]
 
         def tier_with(extra: set[str]) -> str:
-            complex_needs = cx is FactorStatus.PRESENT or _COMPLEX_NEEDS_FACTOR in extra
-            d = _tier_of(tier_rs, run, level_with(extra), complex_needs, in_scope=True)
+            flags = tier_flags(tier_rs, status, extra)
+            d = _tier_of(tier_rs, run, level_with(extra), flags, in_scope=True)
             return _text((d.outcome or {}).get("tier"))
 
         level, level_d = _level_of(level_rs, run, present, hd is FactorStatus.PRESENT)
@@ -699,7 +857,7 @@ def _stratify(
         )
         lo = level_d.outcome or {}
         basis = (
-            f"{present} risk factor(s) present besides dose; high-dose factor {hd.value}"
+            f"{present} risk factor(s) present besides dose and floors; high-dose factor {hd.value}"
             f" -> rule {level_d.fired_ids[0] if level_d.fired_ids else '?'}"
         )
         risk_level = LevelResult(
@@ -714,7 +872,7 @@ def _stratify(
             could_raise=raise_level,
             basis=basis,
         )
-        tier_d = _tier_of(tier_rs, run, level, cx is FactorStatus.PRESENT, in_scope=True)
+        tier_d = _tier_of(tier_rs, run, level, tier_flags(tier_rs, status, set()), in_scope=True)
         tier_now = _text((tier_d.outcome or {}).get("tier"))
         upper_tier = tier_with(set(unknown))
         raise_tier = tuple(
@@ -726,11 +884,20 @@ def _stratify(
             # together the unknowns could raise it: each one counts towards the total
             could_change.update(unknown)
     else:
-        tier_d = _tier_of(tier_rs, run, None, False, in_scope=False)
+        tier_d = _tier_of(tier_rs, run, None, (), in_scope=False)
         upper_tier = _text((tier_d.outcome or {}).get("tier"))
         raise_tier = ()
+        tier_now = upper_tier
     reports.append(tier_d.report())
     tier_outcome = tier_d.outcome or {}
+    head_d = run(
+        kb.bound("headline", profile),
+        headline_inputs(tiers, status, tier_now, upper_tier, in_scope=in_scope),
+    )
+    reports.append(head_d.report())
+    head = head_d.outcome or {}
+    first_action = _text(head.get("first_action")) or None
+    steps = scope_steps if not in_scope else _texts(tier_outcome.get("next_steps"))
     tier = TierResult(
         tier=_text(tier_outcome.get("tier")),
         tier_if_unknown=upper_tier,
@@ -738,9 +905,12 @@ def _stratify(
         label_if_unknown=tier_rs.ruleset.label("tier", upper_tier),
         rule_id=tier_d.fired_ids[0] if tier_d.fired_ids else "",
         offer=_text(tier_outcome.get("offer")),
-        next_steps=_texts(tier_outcome.get("next_steps")),
+        next_steps=(first_action, *steps) if first_action else steps,
         resources=_texts(tier_outcome.get("resources")),
         could_raise=raise_tier,
+        shown_as_range=head.get("show_range") is True,
+        first_action=first_action,
+        headline_rule_id=head_d.fired_ids[0] if head_d.fired_ids else None,
     )
     return risk_level, tier, reports, could_change
 
@@ -791,7 +961,7 @@ def assess(
     reports.extend(d.report() for d in hist.decisions)
     unknown = tuple(f.id for f in factors if f.status is FactorStatus.UNKNOWN)
     risk_level, tier, tier_reports, could_change = _stratify(
-        factors, kb, profile, run, in_scope=bool(in_scope)
+        factors, kb, profile, run, in_scope=bool(in_scope), scope_steps=scope.next_steps
     )
     reports.extend(tier_reports)
     return Assessment(

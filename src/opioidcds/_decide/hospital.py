@@ -249,6 +249,8 @@ class PrescriptionBasis(ResultModel):
     label: str
     opioid: bool | None
     gabapentinoid: bool
+    benzodiazepine: bool = False
+    z_drug: bool = False
     modified_release: bool | None
     modified_release_source: str | None
     days_supply: int | None
@@ -362,6 +364,8 @@ def _basis(
             label=rx.product_name or rx.drug or "",
             opioid=False,
             gabapentinoid=MedicineClass.GABAPENTINOID in classes,
+            benzodiazepine=MedicineClass.BENZODIAZEPINE in classes,
+            z_drug=MedicineClass.Z_DRUG in classes,
             modified_release=None,
             modified_release_source=None,
             days_supply=item.days_supply,
@@ -391,6 +395,8 @@ def _basis(
         label=resolved.label,
         opioid=opioid,
         gabapentinoid=MedicineClass.GABAPENTINOID in classes,
+        benzodiazepine=MedicineClass.BENZODIAZEPINE in classes,
+        z_drug=MedicineClass.Z_DRUG in classes,
         modified_release=modified_release,
         modified_release_source=source,
         days_supply=item.days_supply,
@@ -454,14 +460,18 @@ def discharge_inputs(
     all_days = (
         len(known_days) == len(known_opioids) and None not in opioid_flags and bool(known_days)
     )
-    gabapentinoid: bool | None
     other = episode.other_medicines
-    if any(b.gabapentinoid for b in bases) or any(
-        MedicineClass.GABAPENTINOID in classify_medicine(n) for n in other or ()
-    ):
-        gabapentinoid = True
-    else:
-        gabapentinoid = None if other is None else False
+
+    def at_discharge(cls: MedicineClass, found: bool) -> bool | None:
+        """Present in a discharge prescription or another medicine.
+
+        Absent only when the other medicines were supplied (unknown is not absent).
+        """
+        if found or any(cls in classify_medicine(n) for n in other or ()):
+            return True
+        return None if other is None else False
+
+    gabapentinoid = at_discharge(MedicineClass.GABAPENTINOID, any(b.gabapentinoid for b in bases))
     before = episode.opioid_before_admission
     inputs: dict[str, object] = {
         "opioid_at_discharge": _kleene_any(opioid_flags),
@@ -472,6 +482,10 @@ def discharge_inputs(
             _kleene_and(b.opioid, b.modified_release) for b in bases
         ),
         "gabapentinoid_at_discharge": gabapentinoid,
+        "benzodiazepine_at_discharge": at_discharge(
+            MedicineClass.BENZODIAZEPINE, any(b.benzodiazepine for b in bases)
+        ),
+        "z_drug_at_discharge": at_discharge(MedicineClass.Z_DRUG, any(b.z_drug for b in bases)),
         "weaning_plan_recorded": episode.weaning_plan_recorded,
         "gp_communication_recorded": episode.gp_communication_recorded,
         "total_ome_mg_per_day": ome.total_mg_per_day if ome.complete else None,
@@ -552,6 +566,8 @@ _DISCHARGE_FIELDS: Mapping[str, str] = {
     "longest_known_days_supply": "discharge_prescriptions[].days_supply",
     "modified_release_opioid": "discharge_prescriptions (product or form not recognised)",
     "gabapentinoid_at_discharge": "other_medicines",
+    "benzodiazepine_at_discharge": "other_medicines",
+    "z_drug_at_discharge": "other_medicines",
     "weaning_plan_recorded": "weaning_plan_recorded",
     "gp_communication_recorded": "gp_communication_recorded",
     "total_ome_mg_per_day": "discharge_prescriptions (an opioid not convertible to OME)",

@@ -65,6 +65,7 @@ REQUIRED_RULESETS: Final = (
     "support-tier",
     "early-reordering",
     "prescribing-alerts",
+    "headline",
 )
 """Ruleset ids a :class:`Knowledge` bundle must hold."""
 

@@ -5,14 +5,21 @@ section 1, the current prescriptions (opioids and other medicines) and, optional
 prescription history (issue dates) used for long-term use and early re-ordering.
 
 Tri-state fields are ``bool | None``: ``None`` means *unknown* (not recorded), which is never
-read as absent. Benzodiazepine and gabapentinoid co-prescription are derived from the
+read as absent. Benzodiazepine, z-drug and gabapentinoid co-prescription are derived from the
 prescriptions by the product catalogue's medicine classes
 (:func:`opioidcds.classify_medicine`) or stated directly:
 
 * stated ``True`` wins;
 * a derived ``True`` wins over a stated unknown;
 * stated ``False`` with a prescription recognised as that class is a contradiction:
-  :class:`~opioidcds.InvalidInputError` (naming the field, never the value).
+  :class:`~opioidcds.InvalidInputError` (naming the field, never the value);
+* with ``medication_list_complete`` true (the caller passed the whole medication list), a
+  class no prescription belongs to is absent (``False``); otherwise it stays unknown. The CDS
+  Hooks service sets it when it read the whole active medication list.
+
+A prescription whose ``replaces`` names another prescription of the list (a dose change) makes
+that other one "replaced": it is not counted for OME or co-prescription, so a dose change
+entered as a new item is never counted twice.
 
 Opioid substitution therapy (OST) is derived the same way (BNF 4.10.3 presentations, see
 ``docs/products.md``), except that a stated ``False`` wins: dm+d does not record why a product
@@ -39,6 +46,7 @@ __all__ = [
     "ReadinessToChange",
     "Sex",
     "medicine_classes",
+    "replaced_positions",
 ]
 
 _MAX_PRESCRIPTIONS = 100  # input cap against runaway lists; not clinical
@@ -118,9 +126,28 @@ class IssueRecord(InputModel):
         return (self.dmd_code or self.product_name or self.drug or "").strip().lower()
 
 
+def replaced_positions(prescriptions: tuple[Prescription, ...]) -> frozenset[int]:
+    """Positions of the prescriptions that another prescription of the list ``replaces``."""
+    replacing = [rx for rx in prescriptions if rx.replaces is not None]
+    if not replacing:
+        return frozenset()
+    return frozenset(
+        i
+        for i, rx in enumerate(prescriptions)
+        if any(new is not rx and new.replaces_item(rx) for new in replacing)
+    )
+
+
 def _derive(
-    stated: bool | None, derived: bool, field: str, *, stated_false_wins: bool = False
+    stated: bool | None,
+    derived: bool,
+    field: str,
+    *,
+    stated_false_wins: bool = False,
+    complete: bool = False,
 ) -> bool | None:
+    if stated is None and derived is False and complete:
+        return False  # the whole medication list was given: an absent class is absent
     if stated is True or derived is False:
         return stated
     if stated is False:
@@ -142,7 +169,10 @@ class Patient(InputModel):
     ``False`` (not recorded); ``opioid_substitution_therapy`` is tri-state and, when unknown,
     derived from the prescriptions.
 
-    ``prescriptions`` are the current prescriptions, opioids and other medicines.
+    ``prescriptions`` are the current prescriptions, opioids and other medicines;
+    ``medication_list_complete`` says they are the whole list (absent classes are then
+    absent, not unknown). ``last_opioid_review`` is the date of the last recorded review of
+    the opioid treatment (``None``: none recorded).
     ``prescription_history`` (optional) lists past issues; ``as_of`` is the assessment date for
     the history (default: the latest issue date in it).
 
@@ -162,7 +192,10 @@ class Patient(InputModel):
     depression: StrictBool | None = None
     other_psychological_disease: StrictBool | None = None
     benzodiazepine_coprescribed: StrictBool | None = None
+    z_drug_coprescribed: StrictBool | None = None
     gabapentinoid_coprescribed: StrictBool | None = None
+    medication_list_complete: StrictBool = False
+    last_opioid_review: dt.date | None = None
     cancer_pain: StrictBool = False
     palliative_care: StrictBool = False
     opioid_substitution_therapy: StrictBool | None = None
@@ -176,6 +209,8 @@ class Patient(InputModel):
     _classes: tuple[frozenset[MedicineClass], ...] = PrivateAttr(default=())
     _candidates: tuple[Prescription, ...] = PrivateAttr(default=())
     _benzo: bool | None = PrivateAttr(default=None)
+    _zdrug: bool | None = PrivateAttr(default=None)
+    _replaced: frozenset[int] = PrivateAttr(default=frozenset())
     _gaba: bool | None = PrivateAttr(default=None)
     _ost: bool | None = PrivateAttr(default=None)
 
@@ -183,24 +218,40 @@ class Patient(InputModel):
     def _derive_classes(self) -> Self:
         classes = tuple(medicine_classes(rx) for rx in self.prescriptions)
         self._classes = classes
+        replaced = replaced_positions(self.prescriptions)
+        if any(self.prescriptions[i].replaces is not None for i in replaced):
+            raise InvalidInputError(
+                "prescriptions", "a prescription that replaces another is itself replaced"
+            )
+        self._replaced = replaced
         self._candidates = tuple(
-            rx
-            for rx, c in zip(self.prescriptions, classes, strict=True)
-            if not c or MedicineClass.OPIOID in c
+            rx.without_identity()
+            for i, (rx, c) in enumerate(zip(self.prescriptions, classes, strict=True))
+            if (not c or MedicineClass.OPIOID in c) and i not in replaced
         )
+        live = [c for i, c in enumerate(classes) if i not in replaced]
+        complete = self.medication_list_complete
         self._benzo = _derive(
             self.benzodiazepine_coprescribed,
-            any(MedicineClass.BENZODIAZEPINE in c for c in classes),
+            any(MedicineClass.BENZODIAZEPINE in c for c in live),
             "benzodiazepine_coprescribed",
+            complete=complete,
+        )
+        self._zdrug = _derive(
+            self.z_drug_coprescribed,
+            any(MedicineClass.Z_DRUG in c for c in live),
+            "z_drug_coprescribed",
+            complete=complete,
         )
         self._gaba = _derive(
             self.gabapentinoid_coprescribed,
-            any(MedicineClass.GABAPENTINOID in c for c in classes),
+            any(MedicineClass.GABAPENTINOID in c for c in live),
             "gabapentinoid_coprescribed",
+            complete=complete,
         )
         ost = _derive(
             self.opioid_substitution_therapy,
-            any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in classes),
+            any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in live),
             "opioid_substitution_therapy",
             stated_false_wins=True,
         )
@@ -211,7 +262,7 @@ class Patient(InputModel):
             and any(r.issue_date > self.as_of for r in self.prescription_history)
         ):
             raise InvalidInputError("as_of", "is before an issue date of the history")
-        dates = [self.as_of, self.last_ae_attendance]
+        dates = [self.as_of, self.last_ae_attendance, self.last_opioid_review]
         dates += [r.issue_date for r in self.prescription_history or ()]
         if any(d is not None and d < _EARLIEST for d in dates):
             raise InvalidInputError("date", "is before 1900-01-01 (not a plausible record date)")
@@ -222,6 +273,12 @@ class Patient(InputModel):
             and self.last_ae_attendance > when
         ):
             raise InvalidInputError("last_ae_attendance", "is after the assessment date")
+        if (
+            when is not None
+            and self.last_opioid_review is not None
+            and self.last_opioid_review > when
+        ):
+            raise InvalidInputError("last_opioid_review", "is after the assessment date")
         return self
 
     # Private attributes are read through __pydantic_private__ (see models.Prescription).
@@ -235,7 +292,9 @@ class Patient(InputModel):
         """Current prescriptions counted for OME: opioids, and any not recognised by class.
 
         Only prescriptions recognised as another class (benzodiazepine, gabapentinoid, z-drug)
-        and not as an opioid are left out, so an unrecognised opioid is never dropped.
+        and not as an opioid, and those replaced by another prescription of the list, are left
+        out, so an unrecognised opioid is never dropped. Each is given without its ``id`` and
+        ``replaces`` (identifiers are never inputs of the OME calculation or its caches).
         """
         return self.__pydantic_private__["_candidates"]  # type: ignore[index,no-any-return]
 
@@ -243,6 +302,30 @@ class Patient(InputModel):
     def benzodiazepine(self) -> bool | None:
         """Benzodiazepine co-prescription after combining stated and derived values."""
         return self.__pydantic_private__["_benzo"]  # type: ignore[index,no-any-return]
+
+    @property
+    def z_drug(self) -> bool | None:
+        """Z-drug (zopiclone, zolpidem, zaleplon) co-prescription, stated and derived combined."""
+        return self.__pydantic_private__["_zdrug"]  # type: ignore[index,no-any-return]
+
+    @property
+    def benzodiazepine_or_z_drug(self) -> bool | None:
+        """A benzodiazepine or a z-drug is co-prescribed (Kleene "or" of the two).
+
+        Unknown when neither is present and either is unknown. MHRA 2020 treats them as one
+        class ("benzodiazepines and benzodiazepine-like drugs").
+        """
+        benzo, z = self.benzodiazepine, self.z_drug
+        if benzo is True or z is True:
+            return True
+        if benzo is None or z is None:
+            return None
+        return False
+
+    @property
+    def replaced(self) -> frozenset[int]:
+        """Positions in ``prescriptions`` of those replaced by another prescription of the list."""
+        return self.__pydantic_private__["_replaced"]  # type: ignore[index,no-any-return]
 
     @property
     def gabapentinoid(self) -> bool | None:

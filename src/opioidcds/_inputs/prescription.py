@@ -27,12 +27,15 @@ from opioidcds._knowledge.units import (
 __all__ = [
     "DOSE_FIELDS",
     "DoseUnitKind",
+    "PainIndication",
     "Prescription",
     "PrnPolicy",
     "dose_unit_kind",
 ]
 
 _TEXT_MAX = 500  # longest free-text field accepted (a product name or a form); not clinical
+_ID_MAX = 200  # longest prescription identifier accepted; not clinical
+_MAX_DAYS_SUPPLY = 366  # plausibility cap on one supply (a year), as IssueRecord; not clinical
 
 
 class PrnPolicy(StrEnum):
@@ -47,6 +50,18 @@ class PrnPolicy(StrEnum):
     """Upper end of every range; PRN prescriptions excluded, each listed as excluded."""
     MINIMUM = "minimum"
     """Lower end of every range; PRN prescriptions excluded, each listed as excluded."""
+
+
+class PainIndication(StrEnum):
+    """What a prescription is for, when the prescriber records it (the starting checks read it).
+
+    NICE NG193 (2021) separates chronic primary pain (no opioid to be started) from chronic
+    secondary pain; acute pain has its own supply limit (rules/prescribing-alerts.toml).
+    """
+
+    ACUTE = "acute-pain"
+    CHRONIC_PRIMARY = "chronic-primary-pain"
+    CHRONIC_SECONDARY = "chronic-secondary-pain"
 
 
 class DoseUnitKind(StrEnum):
@@ -103,6 +118,15 @@ class Prescription(InputModel):
     ``dose_is_minimum`` marks a dose that is the least the patient takes (e.g. one patch
     assumed worn at a time): it is counted, and the total is a lower bound.
 
+    Identity and replacement: ``id`` is the caller's identifier of the prescription (a FHIR
+    MedicationRequest id, a practice system's item id); ``replaces`` names the current
+    prescription this one replaces (a dose change): its ``id``, else its ``dmd_code`` or
+    ``product_name`` (FHIR ``MedicationRequest.priorPrescription``, "an order/prescription that
+    is being replaced"). A replaced prescription counts in the total *before* and not *after*,
+    so a dose change is never counted twice. ``days_supply`` is the number of days the supplied
+    quantity lasts; ``indication`` what it is for (:class:`PainIndication`), both optional and
+    read only by the prescribing alerts.
+
     Raises:
         InvalidInputError: missing, contradictory, non-finite, negative or zero values, or a
             strength or unit off the allow-list. The message names fields, not values.
@@ -127,6 +151,10 @@ class Prescription(InputModel):
     dosage_text: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
     dose_unknown: bool = False
     dose_is_minimum: bool = False
+    id: str | None = Field(default=None, min_length=1, max_length=_ID_MAX)
+    replaces: str | None = Field(default=None, min_length=1, max_length=_TEXT_MAX)
+    days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY)
+    indication: PainIndication | None = None
 
     _strength: Strength | None = PrivateAttr(default=None)
     _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
@@ -135,6 +163,8 @@ class Prescription(InputModel):
     @model_validator(mode="after")
     def _check(self) -> Self:
         self._check_product()
+        if self.replaces is not None and self.id is not None and self.replaces == self.id:
+            raise InvalidInputError("replaces", "names the prescription itself (use another id)")
         if self.dose_unknown:
             return self._check_without_dose()
         if self.dose_quantity is None and self.dosage_text is not None:
@@ -184,6 +214,31 @@ class Prescription(InputModel):
 
     # Private attributes are read through __pydantic_private__ directly: pydantic's own
     # attribute hook costs microseconds per access, and these sit on the per-call path.
+    def without_identity(self) -> Prescription:
+        """This prescription without ``id`` and ``replaces`` (itself when it has neither).
+
+        What the OME calculator and every cache see: an identifier is never an input of the
+        calculation (tests/safety/test_privacy.py), only of deciding which item is replaced.
+        """
+        if self.id is None and self.replaces is None:
+            return self
+        return self.model_copy(update={"id": None, "replaces": None})
+
+    def replaces_item(self, other: Prescription) -> bool:
+        """Whether ``other`` is the prescription this one replaces (by id, else by product).
+
+        ``replaces`` matches ``other.id`` exactly, or ``other.dmd_code`` exactly, or
+        ``other.product_name`` ignoring case. A prescription never replaces itself.
+        """
+        key = self.replaces
+        if key is None or other is self:
+            return False
+        if other.id is not None and other.id == key:
+            return True
+        if other.dmd_code is not None and other.dmd_code == key:
+            return True
+        return other.product_name is not None and other.product_name.casefold() == key.casefold()
+
     @property
     def parsed_strength(self) -> Strength | None:
         """The strength parsed to canonical units, or ``None`` if none was given."""

@@ -96,8 +96,13 @@ def calculate_ome(
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             named = named or rx.dmd_code is not None or rx.product_name is not None
             try:
-                measured = _measure_cached(
-                    rx, index=index, table=tbl, policy=policy, vocab=vocab, catalogue=catalogue
+                measured = _measure_cached(  # identifiers (id, replaces) never reach a cache
+                    rx.without_identity(),
+                    index=index,
+                    table=tbl,
+                    policy=policy,
+                    vocab=vocab,
+                    catalogue=catalogue,
                 )
             except InvalidInputError as exc:
                 raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None

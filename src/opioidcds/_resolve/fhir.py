@@ -582,11 +582,13 @@ def _read_request(
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
     _check_concurrent(dosages)
+    identity = _identity(resource)
     result = []
     for i, dosage in enumerate(dosages):
         path = f"dosageInstruction[{i}]"
         obj = _as_object(dosage, path)
         fields, paths = _dosage(obj, path, vocab)
+        fields = {**fields, **identity}
         rx = _build(
             medication,
             fields=fields,
@@ -777,6 +779,36 @@ def _validate_medication(medication: Mapping[str, object], base: str) -> None:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         raise InvalidInputError(base, "is not a valid FHIR R4 Medication") from None
+
+
+def _reference_id(reference: str) -> str:
+    """The id of a relative or absolute reference: the part after the last "/".
+
+    A FHIR reference is ``[base/]Type/id[/_history/version]``.
+    """
+    parts = reference.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[-2] == "_history":
+        parts = parts[:-2]
+    return parts[-1]
+
+
+def _identity(resource: Mapping[str, object]) -> dict[str, str]:
+    """``id`` (the resource id) and ``replaces`` (from ``priorPrescription``), when present.
+
+    R4 ``priorPrescription``: "An order/prescription that is being replaced".
+    """
+    found: dict[str, str] = {}
+    rid = resource.get("id")
+    if isinstance(rid, str) and rid:
+        found["id"] = rid
+    prior = resource.get("priorPrescription")
+    if isinstance(prior, Mapping):
+        ref = prior.get("reference")
+        if isinstance(ref, str) and ref.strip():
+            replaced = _reference_id(ref.strip())
+            if replaced and replaced != found.get("id"):
+                found["replaces"] = replaced
+    return found
 
 
 def _validate_r4(resource: Mapping[str, object]) -> None:

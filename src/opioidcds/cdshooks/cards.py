@@ -367,8 +367,8 @@ class CardBuilder:
             )
         else:
             summary = (
-                f"Draft order {n} not checked: not recognised as an opioid, benzodiazepine or "
-                "gabapentinoid."
+                f"Draft order {n} not checked: not recognised as an opioid, benzodiazepine, "
+                "z-drug or gabapentinoid."
             )
             advice = "If it is one of these, check this order by hand."
         detail = "\n".join(

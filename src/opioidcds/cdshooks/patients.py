@@ -20,7 +20,7 @@ def coprescription_known(record: Record) -> dict[MedicineClass, bool | None]:
     all of them is absent (the record says so). Otherwise unknown; present classes are derived
     by the Patient model.
     """
-    classes = [MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID]
+    classes = [MedicineClass.BENZODIAZEPINE, MedicineClass.Z_DRUG, MedicineClass.GABAPENTINOID]
     complete = not record.draft_problems and not any(
         p.path.startswith(("prefetch.medications", "prefetch.statements"))
         for p in record.record_problems
@@ -55,6 +55,7 @@ def patient_of(
         palliative_care=risk.get("palliative_care") is True,
         opioid_substitution_therapy=risk.get("opioid_substitution_therapy"),
         benzodiazepine_coprescribed=coprescribed[MedicineClass.BENZODIAZEPINE],
+        z_drug_coprescribed=coprescribed[MedicineClass.Z_DRUG],
         gabapentinoid_coprescribed=coprescribed[MedicineClass.GABAPENTINOID],
         last_ae_attendance=record.last_ae_attendance,
         as_of=record.as_of,

@@ -3,7 +3,8 @@
 - ``context.draftOrders``: a Bundle; each MedicationRequest entry is read by the FHIR adapter
   (:func:`~.fhir.prescriptions_from_medication_request`), one prescription per dosage
   instruction. Entries of other resource types (ServiceRequest, ...) are not medicines and are
-  passed over. ``priorPrescription`` present means a re-authorisation.
+  passed over. ``priorPrescription`` present means a re-authorisation; when it names an active
+  order of the prefetch, the draft supersedes that order (:func:`link_replacements`).
 - prefetch ``patient``: sex from ``gender`` (male/female, otherwise unknown) and age in whole
   years from a full ``birthDate`` (a partial date leaves age unknown).
 - prefetch ``medications``: a Bundle of the patient's MedicationRequests; those with status
@@ -38,7 +39,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
@@ -650,8 +651,9 @@ def _add_statement(
                 problem.maybe_opioid,
             )
         )
+    listed = {r.without_identity() for r in found.rxs}
     for _p, rx in read:
-        if rx in found.rxs:
+        if rx.without_identity() in listed:
             continue  # the same medicine and dose as a listed prescription: counted once
         found.rxs.append(rx)
         found.labels.append(f"{medication_label(statement, meds)} (medication statement)")
@@ -787,6 +789,40 @@ def _patient_resource(value: object, today: dt.date) -> tuple[int | None, Sex]:
     return age, sex
 
 
+def link_replacements(
+    current: Sequence[Prescription], drafts: Sequence[DraftItem]
+) -> tuple[list[Prescription], list[DraftItem]]:
+    """Keep the FHIR ids only where a draft supersedes an active order (issue 15, item 5).
+
+    The FHIR adapter gives each prescription its MedicationRequest id and, from
+    ``priorPrescription``, the id it ``replaces``. A draft that replaces an active order of the
+    prefetch keeps that link, so the check counts the active order before and not after; every
+    other id is dropped, so that a draft identical to an active order is still recognised as
+    the same prescription (a re-issue). A ``priorPrescription`` naming no active order is
+    dropped too: there is nothing in the totals to take off.
+    """
+    linked = {
+        d.prescription.replaces
+        for d in drafts
+        if d.prescription.replaces is not None
+        and any(rx.id == d.prescription.replaces for rx in current)
+    }
+    kept = []
+    for rx in current:
+        keep_id = rx.id if rx.id in linked else None
+        if (rx.id, rx.replaces) != (keep_id, None):
+            rx = rx.model_copy(update={"id": keep_id, "replaces": None})  # noqa: PLW2901
+        kept.append(rx)
+    out = []
+    for d in drafts:
+        rx = d.prescription
+        keep = rx.replaces if rx.replaces in linked else None
+        if rx.id is not None or rx.replaces != keep:
+            rx = rx.model_copy(update={"id": None, "replaces": keep})
+        out.append(replace(d, prescription=rx))
+    return kept, out
+
+
 def read_record(
     hook: str,
     context: Mapping[str, object],
@@ -841,6 +877,7 @@ def read_record(
         if pre.get("encounters") is not None
         else None
     )
+    current, drafts = link_replacements(current, drafts)
     optional = ("conditions", "observations", "encounters")
     for key in optional:
         if pre.get(key) is not None and (search_incomplete(pre[key]) or key in incomplete):

@@ -530,10 +530,12 @@ class CDSHooksService:
         """The OME working of the opioids counted with this draft (None: no opioid at all)."""
         chosen = [
             (lbl, rx)
-            for lbl, rx, classes in zip(
-                labels, patient.prescriptions, patient.prescription_classes, strict=True
+            for i, (lbl, rx, classes) in enumerate(
+                zip(labels, patient.prescriptions, patient.prescription_classes, strict=True)
             )
-            if not classes or MedicineClass.OPIOID in classes
+            if (not classes or MedicineClass.OPIOID in classes)
+            and i not in patient.replaced
+            and not item.prescription.replaces_item(rx)  # a draft superseding an active order
         ]
         classes = medicine_classes(item.prescription)
         includes = not classes or MedicineClass.OPIOID in classes
@@ -541,7 +543,7 @@ class CDSHooksService:
             chosen.append((f"this order: {item.label}", item.prescription))
         if not chosen:
             return None
-        result = _ome(tuple(rx for _lbl, rx in chosen), self.knowledge)
+        result = _ome(tuple(rx.without_identity() for _lbl, rx in chosen), self.knowledge)
         return OmeWorking(
             result=result, labels=tuple(lbl for lbl, _rx in chosen), includes_order=includes
         )

@@ -63,6 +63,11 @@ MAX_OPIOID_ISSUES: Final = 2_000
 """Input cap of :class:`Patient` history (not clinical): more issues are not screened."""
 
 _PLACES: Final = Decimal("1E-10")
+_CO_PRESCRIBED: Final = {
+    "benzodiazepine": "benzodiazepine_coprescribed",
+    "z-drug": "z_drug_coprescribed",
+    "gabapentinoid": "gabapentinoid_coprescribed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +75,10 @@ class Resolved:
     """What a (dm+d code, product name) pair of the extract is.
 
     ``dmd_code``/``product_name``: the identifier passed on (code when the catalogue knows it).
-    ``kind``: ``"opioid"``, ``"benzodiazepine"``, ``"gabapentinoid"``, ``"other"`` (recognised,
-    not used) or ``None`` (not recognised: the rows are excluded and listed). ``unit``: the
-    count or volume unit for the quantity/interval estimate, ``None`` when it cannot apply.
+    ``kind``: ``"opioid"``, ``"benzodiazepine"``, ``"z-drug"``, ``"gabapentinoid"``, ``"other"``
+    (recognised, not used) or ``None`` (not recognised: the rows are excluded and listed).
+    ``unit``: the count or volume unit for the quantity/interval estimate, ``None`` when it
+    cannot apply.
     """
 
     dmd_code: str | None
@@ -90,6 +96,8 @@ def _not_in_catalogue(dmd_code: str | None, product_name: str) -> Resolved:
         return Resolved(None, None, None, None, "opioid product name not in the catalogue")
     if MedicineClass.BENZODIAZEPINE in classes:
         return Resolved(None, product_name, "benzodiazepine", None, None)
+    if MedicineClass.Z_DRUG in classes:
+        return Resolved(None, product_name, "z-drug", None, None)
     if MedicineClass.GABAPENTINOID in classes:
         return Resolved(None, product_name, "gabapentinoid", None, None)
     if classes:
@@ -375,12 +383,18 @@ def build_patient(
             tuple(methods),
             "current opioid whose daily dose could not be estimated: review by hand",
         )
-    current_kinds = {i.resolved.kind for i in issues if (as_of - i.issue_date).days <= window}
+    current = [i for i in issues if (as_of - i.issue_date).days <= window]
+    current_kinds = {i.resolved.kind for i in current}
+    # each current sedative medicine (benzodiazepine, z-drug, gabapentinoid) once, dose unknown:
+    # the patient's medicine list, as assess counts sedative medicines (no OME: not opioids)
+    sedatives = {i.key: i.resolved for i in current if i.resolved.kind in _CO_PRESCRIBED}
+    prescriptions.extend(
+        Prescription(product_name=r.product_name, dmd_code=r.dmd_code, dose_unknown=True)
+        for r in sedatives.values()
+    )
     attrs = dict(attributes or {})
-    if "benzodiazepine" in current_kinds:
-        attrs["benzodiazepine_coprescribed"] = True
-    if "gabapentinoid" in current_kinds:
-        attrs["gabapentinoid_coprescribed"] = True
+    # a current issue of a co-prescription class sets its input true (as Patient derives it)
+    attrs.update({field: True for kind, field in _CO_PRESCRIBED.items() if kind in current_kinds})
     # Rows were checked by the schema and resolved (date, code pattern, days_supply 1-366, a
     # code or a name): construct without re-validating each record (hot path).
     history = (

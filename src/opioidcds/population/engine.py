@@ -28,7 +28,6 @@ from typing import Final, Literal
 import polars as pl
 
 from opioidcds._decide.assessment import (  # the private helpers are assess's own derivations
-    _COMPLEX_NEEDS_FACTOR,
     _HIGH_DOSE_FACTOR,
     _HUNDRED,
     _STATUS,
@@ -39,6 +38,8 @@ from opioidcds._decide.assessment import (  # the private helpers are assess's o
     _is_opioid_item,
     _ome,
     assess,
+    tier_flags,
+    uncounted_factors,
 )
 from opioidcds._decide.knowledge import (
     Knowledge,
@@ -206,11 +207,12 @@ class _FastDecider:
         self.early_rs = kb.bound("early-reordering", profile)
         self.level_rs = kb.bound("risk-level", profile)
         self.tier_rs = kb.bound("support-tier", profile)
+        self.uncounted = uncounted_factors(self.factor_rs)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
         self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
         self.level_cache: dict[tuple[int, bool], str] = {}
-        self.tier_cache: dict[tuple[str | None, bool, bool], str] = {}
+        self.tier_cache: dict[tuple[str | None, tuple[tuple[str, bool], ...], bool], str] = {}
 
     def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
         """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
@@ -286,14 +288,13 @@ class _FastDecider:
             found = self.level_cache.setdefault(key, _text((d.outcome or {})["level"]))
         return found
 
-    def _tier(self, level: str | None, complex_needs: bool, *, in_scope: bool) -> str:
-        key = (level, complex_needs, in_scope)
+    def _tier(
+        self, level: str | None, flags: tuple[tuple[str, bool], ...], *, in_scope: bool
+    ) -> str:
+        key = (level, flags, in_scope)
         found = self.tier_cache.get(key)
         if found is None:
-            d = self.run(
-                self.tier_rs,
-                {"in_scope": in_scope, "risk_level": level, "complex_needs": complex_needs},
-            )
+            d = self.run(self.tier_rs, {"in_scope": in_scope, "risk_level": level, **dict(flags)})
             found = self.tier_cache.setdefault(key, _text((d.outcome or {}).get("tier")))
         return found
 
@@ -301,29 +302,29 @@ class _FastDecider:
         status = dict(factors)
         unknown = tuple(rid for rid, st in factors if st is FactorStatus.UNKNOWN)
         present = sum(
-            1 for rid, st in factors if rid != _HIGH_DOSE_FACTOR and st is FactorStatus.PRESENT
+            1 for rid, st in factors if rid not in self.uncounted and st is FactorStatus.PRESENT
         )
         hd = status.get(_HIGH_DOSE_FACTOR, FactorStatus.ABSENT)
-        cx = status.get(_COMPLEX_NEEDS_FACTOR, FactorStatus.ABSENT)
-        key = (in_scope, present, hd, cx, unknown)
+        now_flags = tier_flags(self.tier_rs, status, frozenset()) if in_scope else ()
+        key = (in_scope, present, hd, now_flags, unknown)
         found = self.strat.get(key)
         if found is not None:
             return found
         if not in_scope:
-            tier = self._tier(None, False, in_scope=False)
+            tier = self._tier(None, (), in_scope=False)
             found = (None, None, tier, tier, frozenset())
             self.strat[key] = found
             return found
-        unknown_others = sum(1 for u in unknown if u != _HIGH_DOSE_FACTOR)
+        unknown_others = sum(1 for u in unknown if u not in self.uncounted)
 
         def level_with(extra: set[str]) -> str:
-            count = present + sum(1 for u in extra if u != _HIGH_DOSE_FACTOR)
+            count = present + sum(1 for u in extra if u not in self.uncounted)
             high = hd is FactorStatus.PRESENT or _HIGH_DOSE_FACTOR in extra
             return self._level(count, high)
 
         def tier_with(extra: set[str]) -> str:
-            complex_needs = cx is FactorStatus.PRESENT or _COMPLEX_NEEDS_FACTOR in extra
-            return self._tier(level_with(extra), complex_needs, in_scope=True)
+            flags = tier_flags(self.tier_rs, status, extra)
+            return self._tier(level_with(extra), flags, in_scope=True)
 
         level = self._level(present, hd is FactorStatus.PRESENT)
         upper_level = self._level(present + unknown_others, hd is not FactorStatus.ABSENT)
@@ -331,7 +332,7 @@ class _FastDecider:
         could: set[str] = {
             u for u in unknown if levels.index(level_with({u})) > levels.index(level)
         }
-        tier_now = self._tier(level, cx is FactorStatus.PRESENT, in_scope=True)
+        tier_now = self._tier(level, now_flags, in_scope=True)
         upper_tier = tier_with(set(unknown))
         could.update(u for u in unknown if tiers.index(tier_with({u})) > tiers.index(tier_now))
         if upper_level != level or upper_tier != tier_now:

@@ -54,6 +54,7 @@ PATIENT_BOOLEAN_COLUMNS: Final = (
     "depression",
     "other_psychological_disease",
     "benzodiazepine_coprescribed",
+    "z_drug_coprescribed",
     "gabapentinoid_coprescribed",
     "cancer_pain",
     "palliative_care",

@@ -77,6 +77,11 @@ DECIDED_COLUMNS: Final = (
 """The columns of :class:`Decided` frames, in the order the engine reads them."""
 
 _NO_OPIOID_EVIDENCE: Final = "no opioid issues in the history given"
+_SEDATIVE_COLUMNS: Final = {  # the kind of a sedative issue -> its co-prescription column
+    "benzodiazepine": "benzodiazepine_coprescribed",
+    "z-drug": "z_drug_coprescribed",
+    "gabapentinoid": "gabapentinoid_coprescribed",
+}
 _DEC: Final = pl.Decimal(38, 10)  # the schema admits at most 10 + 10 digits per quantity
 
 
@@ -323,6 +328,11 @@ def derive(
         (pl.col("kind") == "opioid").sum().alias("n_opioid"),
         ((pl.col("kind") == "benzodiazepine") & now).any().alias("benzo_now"),
         ((pl.col("kind") == "gabapentinoid") & now).any().alias("gaba_now"),
+        ((pl.col("kind") == "z-drug") & now).any().alias("zdrug_now"),
+        *(
+            pl.col("key").filter((pl.col("kind") == kind) & now).n_unique().alias(f"n_{column}")
+            for kind, column in _SEDATIVE_COLUMNS.items()
+        ),
     )
     meds, rxs = _medicines(df, resolved, as_of, method)
     per = (
@@ -369,8 +379,8 @@ def derive(
     frame = frame.with_columns(fallback.alias("fallback"))
     back = frozenset(frame.filter(pl.col("fallback")).get_column("patient_id").to_list())
     frame = frame.filter(~pl.col("fallback")).with_columns(
-        # Patient: a current benzodiazepine/gabapentinoid issue sets the input true; OST stated
-        # wins, else derived from the prescriptions' classes; cancer/palliative default false
+        # Patient: a current benzodiazepine/z-drug/gabapentinoid issue sets the input true; OST
+        # stated wins, else derived from the prescriptions' classes; cancer/palliative false
         pl.when(pl.col("benzo_now"))
         .then(pl.lit(value=True))
         .otherwise(pl.col("benzodiazepine_coprescribed"))
@@ -379,6 +389,10 @@ def derive(
         .then(pl.lit(value=True))
         .otherwise(pl.col("gabapentinoid_coprescribed"))
         .alias("gabapentinoid_coprescribed"),
+        pl.when(pl.col("zdrug_now"))
+        .then(pl.lit(value=True))
+        .otherwise(pl.col("z_drug_coprescribed"))
+        .alias("z_drug_coprescribed"),
         pl.coalesce(
             pl.col("opioid_substitution_therapy"),
             pl.when(pl.col("ost_rx").fill_null(value=False)).then(pl.lit(value=True)),
@@ -448,6 +462,7 @@ FACTOR_INPUTS: Final = {
     "sex": _Input("sex_known"),
     "age": _Input("age"),
     "benzodiazepine_coprescribed": _Input("benzodiazepine_coprescribed"),
+    "z_drug_coprescribed": _Input("z_drug_coprescribed"),
     "unemployed": _Input("unemployed"),
     "ae_attendance_recent": _Input("ae_attendance_recent"),
     "days_since_ae_attendance": _Input("days_ae"),
@@ -459,6 +474,8 @@ FACTOR_INPUTS: Final = {
     "ome_lower_bound_mg_per_day": _Input("ome_id", _lower),
     "ome_mg_per_day": _Input("ome_id", _total),
     "gabapentinoid_coprescribed": _Input("gabapentinoid_coprescribed"),
+    "sedative_medicines_at_least": _Input("sedatives_known"),
+    "sedative_medicines": _Input("sedatives_exact"),
     "early_reorders_at_least": _Input("early"),
     "early_reorders": _Input("early_classed"),
 }
@@ -568,6 +585,23 @@ def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool])
         .alias("current_opioid"),
         pl.col("ost").fill_null(value=False).alias("ost_scope"),
         pl.when(pl.col("all_classed")).then(pl.col("early")).alias("early_classed"),
+    )
+    # assess.sedative_medicines: the opioid once, each sedative medicine (a stated class with
+    # none issued counts one); exact only when every sedative class is known
+    known = pl.sum_horizontal(
+        pl.col("current_opioid").cast(pl.Int64),
+        *(
+            pl.max_horizontal(
+                pl.col(f"n_{c}").fill_null(0).cast(pl.Int64),
+                pl.col(c).fill_null(value=False).cast(pl.Int64),
+            )
+            for c in _SEDATIVE_COLUMNS.values()
+        ),
+    )
+    every_class = pl.all_horizontal(*(pl.col(c).is_not_null() for c in _SEDATIVE_COLUMNS.values()))
+    frame = frame.with_columns(
+        known.alias("sedatives_known"),
+        pl.when(every_class).then(known).alias("sedatives_exact"),
     )
     cls = _Classes(frame, omes)
     for bound, spec in ((decider.scope_rs, SCOPE_INPUTS), (decider.factor_rs, FACTOR_INPUTS)):
