@@ -40,6 +40,7 @@ from opioidcds._knowledge.product_names import (
     ParseFailure,
     StrengthBasis,
     Vocabulary,
+    container_of,
     format_strength,
 )
 from opioidcds._knowledge.products import CATALOGUE_COLUMNS, CATALOGUE_FILE
@@ -47,17 +48,19 @@ from opioidcds._knowledge.products import CATALOGUE_COLUMNS, CATALOGUE_FILE
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CODELISTS = REPO.parent / "shared" / "reference" / "dmd_codelists"
 CATALOGUE_ID = "uk-dmd-opioids"
-CATALOGUE_VERSION = "1.0.0"
-EFFECTIVE_DATE = "2026-11-22"
+CATALOGUE_VERSION = "1.1.0"
+EFFECTIVE_DATE = "2026-12-04"
+DELIVERED_RATES_FILE = "delivered_rates.toml"
 _PREVIOUS_RE = re.compile(r"^VMP previous to ([0-9]+)$")
 
 NOTE_POWDER = (
-    "Powder for reconstitution: the amount is per ampoule/vial; the concentration depends on "
-    "reconstitution, so there is no strength string."
+    "Powder for reconstitution: the amount is per ampoule/vial (a dose in ampoules/vials or "
+    "in mg is exact); the concentration depends on reconstitution, so there is no strength "
+    "string and a dose in mL is not read."
 )
 NOTE_MULTI_LIQUID = (
-    "Multi-ingredient liquid: the calculator's strength syntax has no per-volume combination; "
-    "use the structured ingredients."
+    "Multi-ingredient liquid: the strength string syntax has no per-volume combination; the "
+    "calculator reads the structured ingredients (amounts per volume_ml)."
 )
 
 
@@ -143,6 +146,68 @@ def _fixed_to_parsed(entry: dict[str, Any], vocab: Vocabulary) -> ParsedName:
     )
 
 
+@dataclass(frozen=True)
+class DeliveredRate:
+    """A patch's delivered rate from ``catalogue/delivered_rates.toml``."""
+
+    rate: Decimal
+    source: str
+
+
+def read_delivered_rates(path: Path) -> dict[str, DeliveredRate]:
+    """The ``[[products]]`` of the delivered-rates file by dm+d code, checked.
+
+    Every product cites a citation of the file; codes are unique (also against
+    ``[[unverified]]``, which is not applied).
+    """
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    cited = {str(c["id"]) for c in data.get("citations", [])}
+    rates: dict[str, DeliveredRate] = {}
+    unverified = {str(u["dmd_code"]) for u in data.get("unverified", [])}
+    for entry in data.get("products", []):
+        code = str(entry["dmd_code"])
+        if code in rates or code in unverified:
+            raise BuildError(f"{path.name}: {code} is listed twice")
+        cites = [str(c) for c in entry.get("citations", [])]
+        if not cites or any(c not in cited for c in cites):
+            raise BuildError(f"{path.name}: {code} needs citations of the file")
+        rate, labelled = Decimal(str(entry["delivered"])), Decimal(str(entry["labelled"]))
+        if rate <= 0 or labelled <= 0 or not str(entry.get("source", "")).strip():
+            raise BuildError(f"{path.name}: {code} needs positive rates and a source")
+        rates[code] = DeliveredRate(rate, str(entry["source"]).strip())
+    return rates
+
+
+def _check_delivered(
+    rates: dict[str, DeliveredRate],
+    out: dict[str, dict[str, str]],
+    path: Path,
+    *,
+    complete: bool,
+) -> None:
+    """Every listed code is a patch of the catalogue whose labelled rate the file states.
+
+    ``complete=False`` (a build from a subset of the codelists) skips codes not built.
+    """
+    with path.open("rb") as fh:
+        data = tomllib.load(fh)
+    for entry in [*data.get("products", []), *data.get("unverified", [])]:
+        code = str(entry["dmd_code"])
+        row = out.get(code)
+        if row is None and not complete:
+            continue
+        if row is None or row["basis"] != StrengthBasis.RATE.value:
+            raise BuildError(f"{path.name}: {code} is not a patch of the catalogue")
+        if row["product_name"] != str(entry["name"]):
+            raise BuildError(f"{path.name}: {code} is named differently in the codelists")
+        if "labelled" in entry and Decimal(row["amounts"]) != Decimal(str(entry["labelled"])):
+            raise BuildError(f"{path.name}: {code}: the labelled rate differs from the name")
+    missing = set(rates) - set(out)
+    if missing and complete:  # pragma: no cover - the loop above names the first
+        raise BuildError(f"{path.name}: codes not in the catalogue: {sorted(missing)}")
+
+
 def _fmt(value: Decimal | None) -> str:
     if value is None:
         return ""
@@ -160,8 +225,10 @@ def _record(
     conversion_tables: Path,
     superseded_by: str = "",
     name_for_class: str | None = None,
+    delivered: DeliveredRate | None = None,
 ) -> dict[str, str]:
     strength = format_strength(parsed)
+    unit, unit_volume = container_of(name_for_class or row.term, parsed)
     notes = [note] if note else []
     if strength is None:
         notes.append(NOTE_POWDER if parsed.powder else NOTE_MULTI_LIQUID)
@@ -192,6 +259,10 @@ def _record(
         "note": " ".join(notes),
         "bnf_code": row.bnf_code,
         "source_codelists": ";".join(sorted(row.sources)),
+        "unit": unit or "",
+        "unit_volume_ml": _fmt(unit_volume),
+        "delivered_rate": _fmt(delivered.rate) if delivered else "",
+        "delivered_rate_source": delivered.source if delivered else "",
     }
 
 
@@ -211,6 +282,7 @@ def build(  # noqa: PLR0912, PLR0915 - one linear pass over the codelists, kept 
     vocab = Vocabulary.load(conversion_tables, catalogue_dir)
     parser = NameParser(vocab)
     fixed, excluded = _read_review(catalogue_dir / "review.toml")
+    delivered = read_delivered_rates(catalogue_dir / DELIVERED_RATES_FILE)
 
     by_name: dict[str, list[CodeRow]] = defaultdict(list)
     pointers: list[tuple[CodeRow, str]] = []
@@ -260,6 +332,7 @@ def build(  # noqa: PLR0912, PLR0915 - one linear pass over the codelists, kept 
                 vocab=vocab,
                 catalogue_dir=catalogue_dir,
                 conversion_tables=conversion_tables,
+                delivered=delivered.get(row.code),
             )
             parsed_of[row.code] = (parsed, note, derivation)
             counts[f"codes_{derivation.replace('-', '_')}"] += 1
@@ -288,8 +361,12 @@ def build(  # noqa: PLR0912, PLR0915 - one linear pass over the codelists, kept 
             conversion_tables=conversion_tables,
             superseded_by=successor,
             name_for_class=successor_name,
+            delivered=delivered.get(successor),
         )
         counts["codes_successor"] += 1
+    _check_delivered(
+        delivered, out, catalogue_dir / DELIVERED_RATES_FILE, complete=require_every_review_used
+    )
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CATALOGUE_COLUMNS, lineterminator="\n")
@@ -306,6 +383,9 @@ def build(  # noqa: PLR0912, PLR0915 - one linear pass over the codelists, kept 
     counts["codes_opioid_dependence_treatment"] = sum(
         1 for r in out.values() if r["opioid_dependence_treatment"] == "true"
     )
+    counts["codes_with_delivered_rate"] = sum(1 for r in out.values() if r["delivered_rate"])
+    counts["codes_with_unit_volume"] = sum(1 for r in out.values() if r["unit_volume_ml"])
+    counts["codes_counted_in_ampoules_or_vials"] = sum(1 for r in out.values() if r["unit"])
     meta = _metadata(sources, dict(counts), hashlib.sha256(csv_text.encode()).hexdigest())
     return {CATALOGUE_FILE: csv_text, "catalogue.toml": meta}
 
@@ -322,12 +402,18 @@ def _metadata(sources: list[tuple[str, str]], counts: dict[str, int], csv_sha: s
         f'data_sha256 = "{csv_sha}"',
         'review_file = "review.toml"',
         'brands_file = "brands.toml"',
+        f'delivered_rates_file = "{DELIVERED_RATES_FILE}"',
         'vocabularies = ["conversion_tables/ingredients.toml", "conversion_tables/forms.toml"]',
         "notes = [",
         '  "Every entry is derived from its dm+d name by the product-name parser of opioidcds, '
         "or from a reviewed hand-fix (review.toml), or (superseded VMP codes) from its "
         'successor VMP.",',
         '  "VMP/AMP kind is the dmd_type column of the codelists.",',
+        '  "unit and unit_volume_ml: the ampoule or vial one unit of a liquid or powder is '
+        "counted in, and its volume where the dm+d name states it "
+        '(product_names.container_of; docs/products.md).",',
+        '  "delivered_rate: the microgram/hour a patch releases where its SmPC states a rate '
+        'other than the labelled strength (delivered_rates.toml, cited per product).",',
         "]",
         "",
         "[[citations]]",

@@ -256,7 +256,7 @@ def _usable_products(catalogue: Catalogue) -> tuple[tuple[Product, str, bool], .
             doses_per_day=_DMD_MAX_PER_DAY,
         )
         try:
-            calculate_ome([top], catalogue=catalogue)
+            calculate_ome([top], catalogue=catalogue, item_errors="raise")
         except OpioidCDSError:
             continue
         usable.append((product, unit, liquid))

@@ -46,7 +46,9 @@ def test_status_handling(status: str) -> None:
             "MedicationRequest",
             status,
         )
-        assert skip.reason == "status not counted (counted: active, draft)"
+        assert skip.reason.startswith("status not counted (counted: active, draft): ")
+        # "unknown" may be a current prescription: a total over the rest is a lower bound
+        assert skip.affects_total is (status == "unknown")
 
 
 def test_counted_statuses_can_be_chosen() -> None:
@@ -69,8 +71,12 @@ def test_do_not_perform_must_be_a_boolean_in_a_bundle(value: object) -> None:
     data = request()
     data["doNotPerform"] = value
     with pytest.raises(InvalidInputError) as caught:
-        read_bundle([data])
-    assert caught.value.field.endswith("doNotPerform")
+        from_bundle([data])
+    assert caught.value.field == "[0].doNotPerform"
+    # read_bundle keeps the rest and lists the entry: it may be a current opioid
+    (skip,) = read_bundle([data, request()]).skipped
+    assert skip.reason == "not read: [0].doNotPerform: must be a JSON boolean (true or false)"
+    assert skip.affects_total
 
 
 @pytest.mark.parametrize("kind", ["searchset", "collection", "transaction", "batch"])
@@ -98,11 +104,15 @@ def test_unknown_products_can_be_skipped_and_are_reported() -> None:
         "coding": [{"system": "http://snomed.info/sct", "code": "99999999"}]
     }
     with pytest.raises(UnknownProductError):
-        read_bundle([load(FENTANYL), other])
-    read = read_bundle([load(FENTANYL), other], unknown_products="skip")
+        read_bundle([load(FENTANYL), other], unknown_products="error")
+    with pytest.raises(UnknownProductError):
+        from_bundle([load(FENTANYL), other])
+    read = read_bundle([load(FENTANYL), other])  # listing is the default
     assert len(read.prescriptions) == 1
     assert read.skipped[0].path == "[1]"
     assert "not understood" in read.skipped[0].reason
+    # no display or text: nothing says it is not an opioid, so the total is a lower bound
+    assert read.skipped[0].affects_total
 
 
 def test_several_requests_add_up() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fhir_cases import load
 
-from opioidcds import InvalidInputError, calculate_ome, read_bundle
+from opioidcds import InvalidInputError, calculate_ome, from_bundle, read_bundle
 from opioidcds._resolve.fhir import from_medication_request, prescriptions_from_medication_request
 
 # Morphine sulfate 10mg modified-release tablets (dm+d VMP 36126511000001106, in the catalogue)
@@ -223,16 +223,19 @@ def test_two_medications_with_one_reference_in_a_bundle_are_refused() -> None:
         ],
     }
     with pytest.raises(InvalidInputError) as info:
-        read_bundle(data)
+        from_bundle(data)
     assert info.value.field == "entry[0].resource.medicationReference.reference"
     assert "two different Medications" in info.value.rule
+    (skip, *_others) = read_bundle(data).skipped  # read_bundle lists it instead
+    assert skip.path == "entry[0].resource"
+    assert skip.affects_total
 
 
 def test_bundle_and_caller_disagreeing_is_refused() -> None:
     data = [referencing("Medication/med1"), medication()]
     other = {"Medication/med1": medication(code="36120011000001101")}
     with pytest.raises(InvalidInputError) as info:
-        read_bundle(data, medications=other)
+        from_bundle(data, medications=other)
     assert "different Medications" in info.value.rule
 
 

@@ -77,4 +77,7 @@ def test_an_empty_caller_catalogue_is_not_replaced_by_the_bundled_one() -> None:
     code = bundled.products[0].dmd_code
     rx = Prescription(dmd_code=code, dose_quantity=1, dose_unit="tablet", doses_per_day=1)
     with pytest.raises(UnknownProductError):
-        calculate_ome([rx], catalogue=empty)
+        calculate_ome([rx], catalogue=empty, item_errors="raise")
+    # listed by default (issue 18), still from the caller's catalogue: the code is unknown there
+    (item,) = calculate_ome([rx], catalogue=empty).items
+    assert item.reason == "not read: dmd_code: not in the product catalogue"

@@ -129,16 +129,18 @@ def test_each_step_is_what_the_ome_calculator_says() -> None:
 
 def test_fentanyl_patches_combine_and_skip_tiny_steps() -> None:
     # Fentanyl patches 12, 25, 37.5, 50, 75, 100 microgram/hour, at most 2 worn together.
+    # The generic 12 patch counts at the 12.5 it delivers (catalogue/delivered_rates.toml,
+    # Opioids Aware), so 50 + 12 is 62.5 too (issue 18).
     # 75 x 0.9 = 67.5; a step must take off at least half the intended 7.5 (ceiling 71.25):
-    #   62.5 (= 37.5 + 25) is 5 away, 62 (= 50 + 12) 5.5 -> 62.5           -> 150 OME
+    #   62.5 (= 50 + 12.5, or 37.5 + 25: fewest patches, then the largest first) -> 150 OME
     # 62.5 x 0.9 = 56.25 (ceiling 59.375) -> 50                             -> 120
     # 50 x 0.9 = 45: 49.5 (37.5 + 12) is nearest but only 0.5 off (ceiling 47.5) -> 37.5 -> 90
     plan = taper_plan([fentanyl("75")], start=START)
     rates = [d for d, _ in per_dose(plan)]
     assert rates[:4] == [D(75), D("62.5"), D(50), D("37.5")]
     assert sorted(line.strength for line in plan.steps[1].items[0].lines) == [
-        "25 microgram/hour",
-        "37.5 microgram/hour",
+        "12 microgram/hour",
+        "50 microgram/hour",
     ]
     assert plan.steps[1].daily_ome_mg == D(150)  # 62.5 x 2.4
     assert plan.steps[-1].daily_ome_mg == 0
@@ -146,7 +148,9 @@ def test_fentanyl_patches_combine_and_skip_tiny_steps() -> None:
 
 def test_target_gives_the_highest_dose_at_or_below_it() -> None:
     # 50 -> 37.5 (90 OME > 89, carry on) -> next would be 25 (60 < 89), so instead the highest
-    # allowed dose at or below 89 / 2.4 = 37.08: 37 = 25 + 12 (88.8 OME). Target reached.
+    # allowed dose at or below 89 / 2.4 = 37.08: 37 = 25 + 12 (88.8 OME), with a 12 patch that
+    # counts at its labelled 12 (the generic one delivers 12.5: 25 + 12.5 = 90 > 89; issue 18).
+    # Target reached.
     plan = taper_plan([fentanyl("50")], start=START, target=D(89))
     assert [d for d, _ in per_dose(plan)] == [D(50), D("37.5"), D(37)]
     assert plan.final_ome_mg == D("88.8")

@@ -113,7 +113,7 @@ def test_unknown_drug() -> None:
 
 def test_unknown_table_id() -> None:
     with pytest.raises(KnowledgeBaseError):
-        calculate_ome([Prescription(**BASE)], table="us-2016")
+        calculate_ome([Prescription(**BASE)], table="us-2016", item_errors="raise")
 
 
 def test_model_validate_and_json_raise_typed_errors() -> None:

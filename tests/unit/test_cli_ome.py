@@ -82,19 +82,77 @@ def test_prn_policy_option() -> None:
     "payload",
     [
         "not json",
-        json.dumps({"prescriptions": [{**OXY, "strength": "40 MG"}]}),
-        json.dumps([{**OXY, "dose_quantity": -1}]),
         json.dumps({"patient": "x"}),
-        '[{"drug": "oxycodone", "dose_quantity": NaN}]',
-        json.dumps([{**OXY, "doses_per_day": None}]),
+        '[{"drug": "oxycodone", "dose_quantity": NaN}]',  # not JSON numbers: the input is refused
     ],
 )
-def test_invalid_input_exit_2_with_message_on_stderr(payload: str) -> None:
+def test_input_of_the_wrong_shape_exit_2_with_message_on_stderr(payload: str) -> None:
     code, out, err = run(["ome", "-"], stdin=payload)
     assert code == 2
     assert out == ""
     assert err.startswith("opioidcds: error:")
-    assert "40 MG" not in err
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({**OXY, "strength": "40 MG"}, "strength"),
+        ({**OXY, "dose_quantity": -1}, "dose_quantity"),
+    ],
+)
+def test_one_unreadable_item_is_listed_and_the_rest_computed(
+    bad: dict[str, object], field: str
+) -> None:
+    # issue 18: the invalid item is listed with its field and rule (never its value); the other
+    # is computed: oxycodone 40 mg x 2/day = 80 mg x 1.5 = 120, a stated lower bound
+    code, out, err = run(["ome", "-", "--json"], stdin=json.dumps([bad, OXY]))
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["total_mg_per_day"] == "120.0"
+    assert data["complete"] is False
+    assert data["lower_bound_reasons"] == [
+        "an entry of the input that may be a current opioid was not read"
+    ]
+    (skip,) = data["skipped"]
+    assert skip["path"] == "prescriptions[0]"
+    assert skip["reason"].startswith(f"not read: {field}: ")
+    assert skip["affects_total"] is True
+    assert data["sources"] == ["prescriptions[1]"]
+    assert "40 MG" not in out
+    code, text, _ = run(["ome", "-"], stdin=json.dumps([bad, OXY]))
+    assert code == 0
+    assert "Not read from the input (1):" in text
+    assert "item 1 (oxycodone): not read:" in text
+    assert "at least 120 mg OME/day" in text
+
+
+def test_a_dose_without_frequency_is_an_item_not_converted() -> None:
+    code, out, _ = run(["ome", "-", "--json"], stdin=json.dumps([{**OXY, "doses_per_day": None}]))
+    assert code == 0
+    data = json.loads(out)
+    assert data["complete"] is False
+    assert data["total_mg_per_day"] == "0"
+    (item,) = data["items"]
+    assert item["status"] == "not_convertible"
+    assert item["reason"].startswith("not read: doses_per_day: ")
+
+
+def test_a_list_with_nothing_readable_is_refused_naming_the_first_problem() -> None:
+    # no other item to keep: exit 2, the field named once (never its value)
+    code, out, err = run(["ome", "-", "--json"], stdin=json.dumps([{"drug": "oxycodone"}]))
+    assert code == 2
+    assert out == ""
+    assert "prescriptions[0].form: form or route is required" in err
+
+
+def test_an_empty_fhir_bundle_is_never_complete() -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    code, out, _ = run(["ome", "-", "--fhir", "--json"], stdin=json.dumps(bundle))
+    assert code == 0
+    data = json.loads(out)
+    assert data["total_mg_per_day"] == "0"
+    assert data["complete"] is False
+    assert data["lower_bound_reasons"][0].startswith("nothing was read from the input")
 
 
 def test_missing_file_exit_2() -> None:
@@ -121,12 +179,20 @@ def test_ome_accepts_dmd_code_product_name_and_dosage_text() -> None:
     assert json.loads(out)["total_mg_per_day"] == "144.0"  # 120 + 24
 
 
-def test_unknown_dmd_code_exit_2() -> None:
-    code, _, err = run(
-        ["ome", "-"], stdin=json.dumps([{"dmd_code": "123456789", "dosage_text": "one daily"}])
-    )
-    assert code == 2
-    assert "123456789" not in err
+def test_unknown_dmd_code_is_listed_not_refused() -> None:
+    # an unknown dm+d code next to a known prescription: the known one is computed (120, as
+    # above), the unknown one listed as not convertible, the total a lower bound
+    rxs = [{"dmd_code": "123456789", "dosage_text": "one daily"}, OXY]
+    code, out, err = run(["ome", "-", "--json"], stdin=json.dumps(rxs))
+    assert code == 0
+    data = json.loads(out)
+    assert data["total_mg_per_day"] == "120.0"
+    assert data["complete"] is False
+    unknown = data["items"][0]
+    assert unknown["status"] == "not_convertible"
+    assert unknown["drug"] == "dm+d product not in the catalogue"
+    assert unknown["reason"] == "not read: dmd_code: not in the product catalogue"
+    assert "123456789" not in out + err
 
 
 def test_parse_dosage_command() -> None:

@@ -125,7 +125,7 @@ def test_structured_and_text_disagreeing_is_an_input_error(text: str) -> None:
         dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, dosage_text=text
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.field == "prescriptions[0].dosage_text"
     assert text not in str(info.value)
 

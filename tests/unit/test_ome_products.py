@@ -87,7 +87,7 @@ def test_contradicting_fields(extra: dict[str, str], field: str) -> None:
         dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, **extra
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.field == f"prescriptions[0].{field}"
 
 
@@ -95,20 +95,21 @@ def test_unknown_code_and_name_are_lookup_errors_without_the_value() -> None:
     for fields in ({"dmd_code": "99999999999"}, {"product_name": "Oxycodone 41mg tablets"}):
         p = Prescription(dose_quantity=1, dose_unit="tablet", doses_per_day=2, **fields)
         with pytest.raises(UnknownProductError) as info:
-            calculate_ome([p])
+            calculate_ome([p], item_errors="raise")
         assert isinstance(info.value, LookupError)
         assert "99999999999" not in str(info.value)
         assert "41mg" not in str(info.value)
 
 
-def test_product_without_single_strength_needs_a_mass_dose() -> None:
-    # Diamorphine 5mg powder for solution for injection: no strength string in the catalogue
+def test_powder_ampoules_count_the_amount_per_ampoule() -> None:
+    # Diamorphine 5mg powder for solution for injection ampoules (superseded VMP 322523005,
+    # fields of 34819611000001105): the amount is per ampoule (issue 18; was not convertible).
+    # 1 ampoule x 1/day = 5 mg/day x 3.3 (diamorphine injection, BNF) = 16.5
     in_units = Prescription(
         dmd_code="322523005", dose_quantity=1, dose_unit="ampoule", doses_per_day=1
     )
-    item = calculate_ome([in_units]).items[0]
-    assert item.status is ItemStatus.NOT_CONVERTIBLE
-    # 5 mg x 6/day = 30 mg x 3.3 (diamorphine injection, BNF) = 99
+    assert calculate_ome([in_units]).total_mg_per_day == Decimal("16.5")
+    # 5 mg x 6/day = 30 mg x 3.3 = 99
     in_mg = Prescription(dmd_code="322523005", dose_quantity=5, dose_unit="mg", interval_hours=4)
     assert calculate_ome([in_mg]).total_mg_per_day == Decimal(99)
 
@@ -157,7 +158,7 @@ def test_contradiction_rules_are_named(extra: dict[str, str], field: str, rule: 
         dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="tablet", doses_per_day=2, **extra
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.field == f"prescriptions[0].{field}"
     assert info.value.rule == rule
 
@@ -182,19 +183,17 @@ def test_equal_concentrations_written_differently_agree() -> None:
             doses_per_day=4,
         )
         with pytest.raises(InvalidInputError) as info:
-            calculate_ome([p])
+            calculate_ome([p], item_errors="raise")
         assert info.value.field == "prescriptions[0].strength"
 
 
-def test_product_without_single_strength_item_names_route_and_form() -> None:
-    in_units = Prescription(
-        dmd_code="322523005", dose_quantity=1, dose_unit="ampoule", doses_per_day=1
-    )
-    result = calculate_ome([in_units])
+def test_powder_in_ml_is_not_read_and_names_route_and_form() -> None:
+    # a powder's concentration depends on reconstitution: a dose in mL cannot be read; the item
+    # is listed with the rule, under the product's own name
+    in_ml = Prescription(dmd_code="322523005", dose_quantity=1, dose_unit="mL", doses_per_day=1)
+    result = calculate_ome([in_ml])
     item = result.items[0]
-    assert item.route == "injection"
-    assert item.reason is not None
-    assert item.reason.startswith("the catalogue gives no single strength for this product")
+    assert item.reason == "not read: dose_unit: a dose in mL needs a strength per volume (mg/mL)"
     assert item.drug == "VMP previous to 34819611000001105"
     assert result.complete is False
 
@@ -218,7 +217,7 @@ def test_code_and_name_of_the_same_ingredient_in_another_form_are_rejected() -> 
         doses_per_day=2,
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.rule == "names a different product from dmd_code"
 
 
@@ -236,7 +235,7 @@ def test_a_per_unit_strength_never_matches_a_concentration() -> None:
         dmd_code=ORAMORPH_10_5, strength="2 mg", dose_quantity=5, dose_unit="mL", doses_per_day=4
     )
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert info.value.rule == "contradicts the dm+d product's strength"
 
 
@@ -244,7 +243,7 @@ def test_dose_unit_must_fit_the_products_form() -> None:
     # OXY_40_MR is a tablet: a dose in capsules does not fit it
     p = Prescription(dmd_code=OXY_40_MR, dose_quantity=1, dose_unit="capsule", doses_per_day=2)
     with pytest.raises(InvalidInputError) as info:
-        calculate_ome([p])
+        calculate_ome([p], item_errors="raise")
     assert (info.value.field, info.value.rule) == (
         "prescriptions[0].dose_unit",
         "does not fit the form",

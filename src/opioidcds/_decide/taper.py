@@ -450,12 +450,23 @@ class TaperPlan(ResultModel):
 # --- planning internals ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """A dispensable product: opioid amount per unit (mg, microgram/hour) or per mL (liquids)."""
+    """A dispensable product: opioid amount per unit (mg, microgram/hour) or per mL (liquids).
+
+    ``amount`` is what the unit counts for in OME; for a patch whose product delivers another
+    rate than its label, under a table that counts delivered rates, that rate (a fentanyl "12"
+    patch delivering 12.5, issue 18); ``labelled`` is the strength on the label.
+    """
 
     product: Product
     amount: Decimal
     others: tuple[Decimal, ...]  # non-opioid ingredient amounts per unit, label order
     family: str = ""
+    labelled: Decimal | None = None  # the labelled amount, when it differs from ``amount``
+
+    @property
+    def label_amount(self) -> Decimal:
+        """The amount on the label (per unit, or per mL)."""
+        return self.amount if self.labelled is None else self.labelled
 
 
 _Composition = tuple[tuple[_Unit, Decimal], ...]  # (unit, count or mL) per dose
@@ -714,13 +725,17 @@ def _units(
     catalogue: Catalogue,
     given: Product | None,
     knowledge: TaperKnowledge,
+    *,
+    delivered: bool = False,
 ) -> list[_Unit]:
     """The dispensable strengths for ``r``: same ingredients, form, route, release type."""
     form = r.form
     if form is None:  # pragma: no cover - resolve gives a form or a problem
         raise _Refusal("the pharmaceutical form is not known")
     names = tuple(i.name for i in r.ingredients)
-    by_strength: dict[tuple[Decimal, ...], tuple[Strength, list[Product]]] = {}
+    # one unit per strength and per rate counted: fentanyl "12" patches that deliver 12.5 and
+    # those that deliver 12 are different units when the table counts delivered rates
+    by_strength: dict[tuple[tuple[Decimal, ...], Decimal], tuple[Strength, list[Product]]] = {}
     for p in catalogue:
         if (
             p.derivation is Derivation.SUCCESSOR
@@ -733,21 +748,28 @@ def _units(
             continue
         s = parse_strength(p.strength)
         key = tuple(a / (s.volume_ml or _ONE) for a in s.amounts)
-        by_strength.setdefault(key, (s, []))[1].append(p)
+        counted = _counted_rate(p, key[opioid_pos], delivered=delivered)
+        by_strength.setdefault((key, counted), (s, []))[1].append(p)
     brand = _brand(given) if given is not None else None
     units = []
     families = {f.name: f for f in knowledge.patch_families if f.ingredient == names[opioid_pos]}
-    for s, products in by_strength.values():
+    for (key, counted), (s, products) in by_strength.items():
         product = _representative(products, brand)
-        per = s.volume_ml or _ONE
-        amount = s.amounts[opioid_pos] / per
-        others = tuple(a / per for i, a in enumerate(s.amounts) if i != opioid_pos)
+        amount = key[opioid_pos]
+        others = tuple(a for i, a in enumerate(key) if i != opioid_pos)
         family = ""
         if s.kind is StrengthKind.RATE and families:
             family = next((n for n, f in families.items() if amount in f.rates), "?")
-        units.append(_Unit(product, amount, others, family))
+        units.append(_Unit(product, counted, others, family, None if counted == amount else amount))
     units.sort(key=lambda u: (u.amount, u.others, u.product.dmd_code))
     return units
+
+
+def _counted_rate(product: Product, labelled: Decimal, *, delivered: bool) -> Decimal:
+    """The rate a patch counts at: its delivered rate where the table counts those (issue 18)."""
+    if delivered and product.delivered_rate is not None:
+        return product.delivered_rate
+    return labelled
 
 
 def _compositions(
@@ -852,22 +874,29 @@ def _track(  # noqa: PLR0912, PLR0915 - one refusal rule per branch
         given = catalogue.by_code(rx.dmd_code)
     elif rx.product_name is not None:
         given = catalogue.by_name(rx.product_name)
-    units = _units(r, pos, catalogue, given, knowledge)
+    row = table.lookup(name, r.route or "")
+    if row is None or row.factor is None:  # pragma: no cover - checked by _refusal_for
+        raise _Refusal("no OME factor")
+    delivered = form.kind is FormKind.PATCH and row.patch_rate == "delivered"
+    units = _units(r, pos, catalogue, given, knowledge, delivered=delivered)
     volume = strength.volume_ml or _ONE
     current_key = tuple(a / volume for a in strength.amounts)
-    start_unit = next(
-        (u for u in units if (*u.others[:pos], u.amount, *u.others[pos:]) == current_key), None
-    )
-    if start_unit is None:
+    same = [u for u in units if (*u.others[:pos], u.label_amount, *u.others[pos:]) == current_key]
+    if not same:
         raise _Refusal(
             "the prescribed strength is not among the catalogue's strengths for this "
             "ingredient, form and release type: plan by hand"
         )
-    if given is not None and _same_strength(strength, parse_strength(given.strength or "0 mg")):
-        start_unit = _Unit(given, start_unit.amount, start_unit.others, start_unit.family)
-    row = table.lookup(name, r.route or "")
-    if row is None or row.factor is None:  # pragma: no cover - checked by _refusal_for
-        raise _Refusal("no OME factor")
+    labelled = same[0].label_amount
+    named = given is not None and _same_strength(strength, parse_strength(given.strength or "0 mg"))
+    # the rate the prescription counts at in calculate_ome: the named product's (its delivered
+    # rate, issue 18), else the label's
+    counted = _counted_rate(given, labelled, delivered=delivered) if named and given else labelled
+    start_unit = next((u for u in same if u.amount == counted), same[0])
+    if named and given is not None:
+        start_unit = _Unit(
+            given, counted, start_unit.others, start_unit.family, start_unit.labelled
+        )
     dim = Dimension.RATE if form.kind is FormKind.PATCH else Dimension.MASS
     multiplier, _exact = table.multiplier(row, dim)
     ratio = multiplier * Decimal(row.factor)

@@ -42,6 +42,7 @@ __all__ = [
     "ParsedName",
     "StrengthBasis",
     "Vocabulary",
+    "container_of",
     "format_strength",
 ]
 
@@ -202,6 +203,41 @@ def format_strength(parsed: ParsedName) -> str | None:
     if parsed.basis is StrengthBasis.RATE:
         return f"{masses[0]}/hour"
     return f"{masses[0]}/dose"
+
+
+_CONTAINER_RE = re.compile(r"\b(?:(?P<fill>\d+(?:\.\d+)?)ml )?(?P<noun>ampoules|vials)\b")
+_EXPLICIT_VOLUME_RE = re.compile(r"/(\d+(?:\.\d+)?)ml\b")
+
+
+def container_of(name: str, parsed: ParsedName) -> tuple[str | None, Decimal | None]:
+    """The container one unit of a liquid or powder is counted in, and its volume if stated.
+
+    ``("ampoule", 1)`` for "Morphine 10mg/1ml solution for injection ampoules" and for
+    "Cyclimorph 10 solution for injection 1ml ampoules"; ``("ampoule", None)`` for a powder
+    (its amount is per ampoule already); ``("vial", None)`` for "Oramorph 10mg/5ml oral solution
+    unit dose vials"; ``(None, None)`` for tablets, syringes, bags and bottles.
+
+    The volume of one ampoule or vial is the volume the dm+d name states for it: a fill volume
+    before the container ("1ml ampoules"), or, for a solution for injection or infusion, the
+    explicit denominator of its strength ("10mg/1ml", "100mg/50ml"). dm+d names injections that
+    way: products of one concentration in ampoules of different sizes are different VMPs
+    ("Morphine sulfate 10mg/1ml", "20mg/2ml", "50mg/5ml", "100mg/10ml solution for injection
+    ampoules"), so the denominator is the ampoule's volume. An oral solution's "/5ml" is a
+    spoonful, not a fill volume: a unit dose vial's volume is not taken from it.
+    """
+    lowered = name.lower()
+    match = _CONTAINER_RE.search(lowered)
+    if match is None or parsed.basis not in {StrengthBasis.PER_VOLUME, StrengthBasis.PER_UNIT}:
+        return None, None
+    noun = match.group("noun")[:-1]
+    if parsed.basis is StrengthBasis.PER_UNIT:
+        return (noun, None) if parsed.powder or parsed.form == "injection" else (None, None)
+    if match.group("fill") is not None:
+        return noun, Decimal(match.group("fill"))
+    explicit = _EXPLICIT_VOLUME_RE.search(lowered)
+    if parsed.form == "injection" and explicit is not None:
+        return noun, Decimal(explicit.group(1))
+    return noun, None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from opioidcds._errors import KnowledgeBaseError, UnknownProductError
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.product_names import StrengthBasis
-from opioidcds._knowledge.vocabulary import load_vocabulary
+from opioidcds._knowledge.units import Strength, StrengthKind
+from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary, load_vocabulary
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -47,6 +48,7 @@ __all__ = [
     "classify_medicine",
     "is_opioid_dependence_treatment",
     "load_catalogue",
+    "names_an_opioid",
     "normalise_name",
 ]
 
@@ -71,6 +73,10 @@ CATALOGUE_COLUMNS: tuple[str, ...] = (
     "note",
     "bnf_code",
     "source_codelists",
+    "unit",
+    "unit_volume_ml",
+    "delivered_rate",
+    "delivered_rate_source",
 )
 
 
@@ -113,8 +119,17 @@ class Product(BaseModel):
     ``strength`` is in the syntax of :func:`opioidcds._knowledge.units.parse_strength` (``"40 mg"``,
     ``"10 mg/5 mL"``, ``"25 microgram/hour"``, ``"50 microgram/dose"``, ``"30 mg/500 mg"``),
     or ``None`` when that syntax cannot express the product (multi-ingredient liquids, powders
-    for reconstitution); ``note`` then says why. Source: NHSBSA dm+d names via the OpenSAFELY
-    codelists named in ``source_codelists``.
+    for reconstitution); ``note`` then says why. The calculator reads the structured
+    ``ingredients`` (:attr:`strength_value`), which express every product, per unit or per
+    volume. Source: NHSBSA dm+d names via the OpenSAFELY codelists named in
+    ``source_codelists``.
+
+    ``unit`` is the container one unit of a liquid or powder is counted in (``"ampoule"``,
+    ``"vial"``) and ``unit_volume_ml`` the volume of one, when the dm+d name states it (``"10mg/1ml
+    solution for injection ampoules"``, ``"... 1ml ampoules"``; see ``docs/products.md``).
+    ``delivered_rate`` is the microgram/hour a patch releases when its SmPC states a rate other
+    than the labelled strength (``catalogue/delivered_rates.toml``), with a short
+    ``delivered_rate_source``.
     """
 
     model_config = _MODEL_CONFIG
@@ -136,11 +151,23 @@ class Product(BaseModel):
     note: str = ""
     bnf_code: str = ""
     source_codelists: tuple[str, ...] = Field(min_length=1)
+    unit: Literal["ampoule", "vial"] | None = None
+    unit_volume_ml: Decimal | None = Field(default=None, gt=0)
+    delivered_rate: Decimal | None = Field(default=None, gt=0)
+    delivered_rate_source: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Product:
         if (self.basis is StrengthBasis.PER_VOLUME) != (self.volume_ml is not None):
             raise ValueError("volume_ml is given exactly when the basis is per-volume")
+        if self.unit_volume_ml is not None and (
+            self.unit is None or self.basis is not StrengthBasis.PER_VOLUME
+        ):
+            raise ValueError("unit_volume_ml needs a unit and a per-volume strength")
+        if (self.delivered_rate is not None) != bool(self.delivered_rate_source):
+            raise ValueError("a delivered_rate is given exactly with its source")
+        if self.delivered_rate is not None and self.basis is not StrengthBasis.RATE:
+            raise ValueError("only a patch (a rate) has a delivered_rate")
         if self.patch != (self.form == "transdermal patch"):
             raise ValueError("patch is true exactly for transdermal patches")
         if (self.derivation is Derivation.SUCCESSOR) != (self.superseded_by is not None):
@@ -154,6 +181,18 @@ class Product(BaseModel):
         """The canonical ingredient names in label order."""
         return tuple(i.name for i in self.ingredients)
 
+    @property
+    def strength_value(self) -> Strength:
+        """The strength of every ingredient in canonical units, from the structured amounts.
+
+        Per unit (mg per tablet, ampoule of powder, spray; several ingredients: a
+        combination), per volume (mg per ``volume_ml`` mL, one amount per ingredient: also
+        combination liquids such as co-dydramol 10 mg/500 mg per 5 mL), or a patch rate
+        (labelled microgram/hour). Equal to ``parse_strength(strength)`` where a strength
+        string exists (checked by the catalogue tests).
+        """
+        return _strength_of(self)
+
 
 def normalise_name(name: str) -> str:
     """Case- and whitespace-normalised form of a product name used by :meth:`Catalogue.by_name`."""
@@ -162,7 +201,42 @@ def normalise_name(name: str) -> str:
 
 def _clinical_key(p: Product) -> tuple[Any, ...]:
     ings = tuple((i.name, i.amount, i.unit) for i in p.ingredients)
-    return (ings, p.basis, p.volume_ml, p.form, p.route, p.modified_release, p.strength)
+    return (
+        ings,
+        p.basis,
+        p.volume_ml,
+        p.form,
+        p.route,
+        p.modified_release,
+        p.strength,
+        p.unit,
+        p.unit_volume_ml,
+        p.delivered_rate,
+    )
+
+
+_MASS_TO_MG = {"mg": Decimal(1), "g": Decimal(1000), "microgram": Decimal("0.001")}
+_MASS_TO_MICROGRAM = {"mg": Decimal(1000), "g": Decimal(1000000), "microgram": Decimal(1)}
+
+
+@lru_cache(maxsize=4096)
+def _strength_cached(
+    basis: StrengthBasis,
+    amounts: tuple[tuple[Decimal, str], ...],
+    volume_ml: Decimal | None,
+) -> Strength:
+    if basis is StrengthBasis.RATE:  # patch amounts are per hour: canonical microgram/hour
+        return Strength(StrengthKind.RATE, tuple(a * _MASS_TO_MICROGRAM[u] for a, u in amounts))
+    mg = tuple(a * _MASS_TO_MG[u] for a, u in amounts)
+    if basis is StrengthBasis.PER_VOLUME:
+        return Strength(StrengthKind.PER_VOLUME, mg, volume_ml=volume_ml)
+    kind = StrengthKind.COMBINATION if len(mg) > 1 else StrengthKind.PER_UNIT
+    return Strength(kind, mg)
+
+
+def _strength_of(p: Product) -> Strength:
+    amounts = tuple((i.amount, i.unit) for i in p.ingredients)
+    return _strength_cached(p.basis, amounts, p.volume_ml)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -232,7 +306,8 @@ def _row_to_dict(values: list[str]) -> dict[str, Any]:
     if len(values) != _NCOLS:
         raise KnowledgeBaseError("catalogue: a row has the wrong number of fields")
     (code, kind, name, ings, amounts, units, basis, volume, form, route, mr, patch, strength,
-     ost, derivation, superseded, note, bnf, sources) = values  # fmt: skip
+     ost, derivation, superseded, note, bnf, sources, unit, unit_volume, delivered,
+     delivered_source) = values  # fmt: skip
     names, amount_list, unit_list = ings.split(";"), amounts.split(";"), units.split(";")
     if not (len(names) == len(amount_list) == len(unit_list)):
         raise KnowledgeBaseError("catalogue: ingredients, amounts and units differ in length")
@@ -257,6 +332,10 @@ def _row_to_dict(values: list[str]) -> dict[str, Any]:
         "note": note,
         "bnf_code": bnf,
         "source_codelists": sources.split(";") if sources else [],
+        "unit": unit or None,
+        "unit_volume_ml": unit_volume or None,
+        "delivered_rate": delivered or None,
+        "delivered_rate_source": delivered_source,
     }
 
 
@@ -543,3 +622,25 @@ def classify_medicine(
         found.add(MedicineClass.OPIOID_DEPENDENCE_TREATMENT)
         found.add(MedicineClass.OPIOID)
     return frozenset(found)
+
+
+_LETTERS = re.compile(r"[a-z]+")
+
+
+def names_an_opioid(name: str, vocabulary: Vocabulary | None = None) -> bool:
+    """Whether a medicine's name names an opioid.
+
+    True when :func:`classify_medicine` classes it as an opioid (an opioid ingredient, salt,
+    compound name such as co-codamol, or brand) or when one of its words is an opioid
+    ingredient of the vocabulary. Used to decide whether a medicine that could not be read may
+    hide part of a patient's opioid total; a name that names no opioid ("Amlodipine 5mg
+    tablets") is taken as not one, which its dm+d name would say.
+    """
+    if MedicineClass.OPIOID in classify_medicine(name):
+        return True
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    for word in _LETTERS.findall(name.lower()):
+        found = vocab.find_drug(word)
+        if found and any(vocab.is_opioid(i) for i in found):
+            return True
+    return False

@@ -17,7 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -64,9 +64,15 @@ class FactorRow(KnowledgeModel):
     reason: str | None = None
     citations: tuple[str, ...] = Field(min_length=1)
     note: str | None = None
+    patch_rate: Literal["labelled", "delivered"] = "labelled"
+    """For a row per microgram/hour: ``"delivered"`` applies the factor to the rate a patch
+    releases where its SmPC states one (the catalogue's ``delivered_rate``: fentanyl "12"
+    patches release 12.5), ``"labelled"`` (default) to the labelled strength."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if self.patch_rate == "delivered" and self.per is not None and "hour" not in self.per:
+            raise ValueError("patch_rate applies only to a factor per microgram/hour")
         if self.convertible:
             if self.factor is None or self.per is None:
                 raise ValueError("a convertible row needs factor and per")

@@ -13,6 +13,15 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 - An item without a factor (methadone in the UK table, an unknown drug or form) is *not
   convertible*: it is listed with its reason, ``complete`` is false and the total is a lower
   bound. It never counts as zero silently.
+- One unreadable item never refuses the others (issue 18): a prescription that contradicts
+  itself or its product, whose dosage text disagrees with its structured dose, or whose dm+d
+  code is unknown is listed as not convertible with the field and rule it broke, and the rest
+  is computed (``item_errors="raise"`` restores the old refusal). Plausibility limits (unit
+  confusion: more than 5 g/day of one opioid, a patch rate over the limit) still refuse the
+  whole calculation: such an input is an error, not a dose (hazard HAZ-002).
+- Input read from a record (a :class:`~opioidcds.BundleRead`) carries what was not read: an
+  entry that may be a current opioid makes the total a lower bound, and so does a record from
+  which nothing was read (a total over nothing read is never complete).
 - Arithmetic is exact :class:`~decimal.Decimal` at 150 digits; the one division (by an interval
   in hours or a volume) is done last. Where it does not terminate (e.g. every 7 hours) the item
   says ``exact=False``: the value is then within 1e-140 relative of the true rational, which no
@@ -22,12 +31,13 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from opioidcds._display import format_decimal
-from opioidcds._errors import InvalidInputError
+from opioidcds._errors import InvalidInputError, UnknownProductError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
 from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
@@ -41,6 +51,7 @@ from opioidcds._resolve.prescription import (
     ResolvedPrescription,
     resolve_prescription,
 )
+from opioidcds._resolve.record import BundleRead, not_read_reason
 from opioidcds._version import __version__
 
 __all__ = ["calculate_ome"]
@@ -52,33 +63,41 @@ _ONE = Decimal(1)
 
 
 def calculate_ome(
-    prescriptions: Iterable[Prescription],
+    prescriptions: Iterable[Prescription] | BundleRead,
     *,
     table: ConversionTable | str | None = None,
     prn_policy: PrnPolicy | str = PrnPolicy.MAXIMUM,
     vocabulary: Vocabulary | None = None,
     catalogue: Catalogue | None = None,
+    item_errors: Literal["list", "raise"] = "list",
 ) -> OMEResult:
     """Calculate the total daily OME of ``prescriptions`` with its basis.
 
     Args:
-        prescriptions: the patient's current prescriptions (opioid and combination products).
+        prescriptions: the patient's current prescriptions (opioid and combination products),
+            or what was read from a record (:func:`~opioidcds.read_bundle`): its sources and
+            skipped entries are then carried into the result.
         table: a :class:`ConversionTable`, a bundled table id (``"uk-opioids-aware"``,
             the default, or ``"cdc-2022"``).
         prn_policy: how PRN doses and ranges count (:class:`PrnPolicy`; default maximum).
         vocabulary: the ingredient/form vocabulary (default: the bundled one).
         catalogue: the dm+d product catalogue for prescriptions given by ``dmd_code`` or
             ``product_name`` (default: the bundled one, loaded on first need).
+        item_errors: ``"list"`` (default): a prescription that cannot be read (contradictory,
+            incomplete, an unknown dm+d code) becomes a not-convertible item naming the field
+            and rule, and the rest is computed; ``"raise"``: it refuses the whole call.
 
     Returns:
-        An :class:`OMEResult`: exact total in mg/day, ``complete`` (false when any item could
-        not be converted: the total is then a lower bound), and one item per opioid
-        ingredient with its daily amount, factor, citation and arithmetic.
+        An :class:`OMEResult`: exact total in mg/day, ``complete`` (false when the total is a
+        lower bound, with ``lower_bound_reasons``), and one item per opioid ingredient with
+        its daily amount, factor, citation and arithmetic.
 
     Raises:
-        InvalidInputError: a prescription is contradictory or incomplete, or implies an
-            implausible amount (over the plausibility limits: unit confusion, not a dose).
-        UnknownProductError: a ``dmd_code`` or ``product_name`` is not in the catalogue.
+        InvalidInputError: the input implies an implausible amount (over the plausibility
+            limits: unit confusion, not a dose), a list entry is not a Prescription, or (with
+            ``item_errors="raise"``) a prescription is contradictory or incomplete.
+        UnknownProductError: with ``item_errors="raise"``, a ``dmd_code`` or ``product_name``
+            is not in the catalogue.
         KnowledgeBaseError: the table id is unknown or a table file is invalid.
     """
     tbl = default_table(table) if isinstance(table, str) else table or default_table()
@@ -87,42 +106,45 @@ def calculate_ome(
         policy = PrnPolicy(prn_policy)
     except ValueError:
         raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+    if item_errors not in {"list", "raise"}:
+        raise InvalidInputError("item_errors", "must be 'list' or 'raise'")
+    record: BundleRead | None
+    given: Iterable[Prescription]
+    if isinstance(prescriptions, BundleRead):
+        record, given = prescriptions, prescriptions.prescriptions
+    else:
+        record, given = None, prescriptions
     items: list[OMEItem] = []
     named = False  # an item named a dm+d product: the catalogue is then knowledge used
     minimum = False  # a dose was given as a minimum: the total is then a lower bound
+    count = 0
     with localcontext(_CONTEXT):
-        for index, rx in enumerate(prescriptions):
+        for index, rx in enumerate(given):
+            count += 1
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             named = named or rx.dmd_code is not None or rx.product_name is not None
-            try:
-                measured = _measure_cached(  # identifiers (id, replaces) never reach a cache
-                    rx.without_identity(),
-                    index=index,
-                    table=tbl,
-                    policy=policy,
-                    vocab=vocab,
-                    catalogue=catalogue,
-                )
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
+            measured = _measure_one(
+                rx,
+                index,
+                _Setting(tbl, policy, vocab, catalogue),
+                raise_errors=item_errors == "raise",
+            )
             if rx.dose_is_minimum:
                 minimum = True
                 measured = tuple(_as_minimum(item) for item in measured)
             items.extend(measured)
         total = _ZERO
-        complete = not minimum
         exact = True
         per_ingredient: dict[tuple[str, str], Decimal] = {}
         for item in items:
-            if item.status is ItemStatus.NOT_CONVERTIBLE:
-                complete = False
             if item.ome_mg_per_day is not None:
                 total += item.ome_mg_per_day
                 exact = exact and item.exact
             if item.ingredient is not None and item.daily_amount is not None:
                 key = (item.ingredient, item.daily_amount_unit or "")
                 per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
+    reasons = _lower_bound_reasons(items, minimum=minimum, record=record, read=count)
     # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
     # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
     limits = {
@@ -135,7 +157,11 @@ def calculate_ome(
         )
     return OMEResult(
         total_mg_per_day=total,
-        complete=complete,
+        complete=not reasons,
+        lower_bound_reasons=reasons,
+        sources=record.sources if record is not None else (),
+        skipped=record.skipped if record is not None else (),
+        read_notes=record.notes if record is not None else (),
         table_id=tbl.id,
         table_version=tbl.version,
         table_effective_date=tbl.file.effective_date.isoformat(),
@@ -153,6 +179,97 @@ def calculate_ome(
 
 _MG_PER_DAY = "mg/day"
 _RATE = "microgram/hour"
+
+
+class _ImplausibleError(InvalidInputError):
+    """An amount beyond the plausibility limits: refuses the whole calculation (HAZ-002)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    """What one prescription is measured with."""
+
+    table: ConversionTable
+    policy: PrnPolicy
+    vocab: Vocabulary
+    catalogue: Catalogue | None
+
+
+def _measure_one(
+    rx: Prescription, index: int, setting: _Setting, *, raise_errors: bool
+) -> tuple[OMEItem, ...]:
+    """The items of one prescription; one not-convertible item if it cannot be read.
+
+    Raises:
+        InvalidInputError: an implausible amount (always), or an unreadable prescription when
+            ``raise_errors`` (field prefixed with the prescription's position).
+        UnknownProductError: an unknown product when ``raise_errors``.
+    """
+    try:
+        return _measure_cached(  # identifiers (id, replaces) never reach a cache
+            rx.without_identity(),
+            index=index,
+            table=setting.table,
+            policy=setting.policy,
+            vocab=setting.vocab,
+            catalogue=setting.catalogue,
+        )
+    except _ImplausibleError as exc:
+        raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
+    except InvalidInputError as exc:
+        if raise_errors:
+            raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
+        return (_unread_item(rx, index, not_read_reason(exc.field, exc.rule), setting.catalogue),)
+    except UnknownProductError as exc:
+        if raise_errors:
+            raise
+        return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+
+
+def _lower_bound_reasons(
+    items: list[OMEItem], *, minimum: bool, record: BundleRead | None, read: int
+) -> tuple[str, ...]:
+    """Why the total is a lower bound (empty: it is complete), most serious first."""
+    reasons: list[str] = []
+    if record is not None and read == 0:
+        reasons.append(
+            "nothing was read from the input: the total of 0 says only that no prescription "
+            "was found"
+        )
+    if record is not None and any(entry.affects_total for entry in record.skipped):
+        reasons.append("an entry of the input that may be a current opioid was not read")
+    if any(item.status is ItemStatus.NOT_CONVERTIBLE for item in items):
+        reasons.append("see the items not converted")
+    if minimum:
+        reasons.append("a dose was given as a minimum (dose_is_minimum)")
+    return tuple(reasons)
+
+
+def _unread_item(
+    rx: Prescription, index: int, problem: str, catalogue: Catalogue | None
+) -> OMEItem:
+    """A prescription that could not be read, listed as not convertible with the rule it broke."""
+    label = _label(rx, catalogue)
+    reason = problem
+    return OMEItem(
+        prescription_index=index,
+        drug=label,
+        ingredient=None,
+        route=None,
+        status=ItemStatus.NOT_CONVERTIBLE,
+        reason=reason,
+        arithmetic=f"{label}: {reason}",
+    )
+
+
+def _label(rx: Prescription, catalogue: Catalogue | None) -> str:
+    """How people know the prescription: its dm+d product name, product name or drug."""
+    if rx.dmd_code is not None:
+        cat = catalogue if catalogue is not None else load_catalogue()
+        if rx.dmd_code in cat:
+            return cat.by_code(rx.dmd_code).product_name
+        return rx.product_name or "dm+d product not in the catalogue"
+    return rx.product_name or rx.drug or "prescription"
 
 
 _Core = dict[str, Any]
@@ -294,7 +411,7 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
         end = "upper" if high else "lower"
         notes.insert(0, f"range counted at its {end} end")
     if d.source == "dosage text":
-        notes.insert(0, "dose read from the dosage text")
+        notes[0:0] = ["dose read from the dosage text", *d.notes]
     return _Schedule(quantity, per, text, "; ".join(notes) or None)
 
 
@@ -335,19 +452,20 @@ def _convert(
         if strength is not None:
             basis += f" (a dose in mg overrides the {_strength_text(r)} strength)"
     elif strength is not None and strength.kind is StrengthKind.RATE:
-        rate = ing.amount or _ZERO
+        rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
-            raise InvalidInputError("strength", "patch rate above the plausible maximum")
+            raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = f"{ing.name} {_fmt(rate)} microgram/hour x {schedule.text}"
+        basis = f"{ing.name} {rate_text} x {schedule.text}"
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
-        daily = (
-            schedule.quantity * dose.unit_factor * (ing.amount or _ZERO) / (schedule.per * volume)
-        )
+        per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
+        daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_strength_text(r)} x {schedule.text}"
+        basis = f"{ing.name} {_ingredient_strength(r, ing, volume)} x {schedule.text}"
+        if r.count_volume_ml is not None:
+            basis += f" of {_fmt(r.count_volume_ml)} mL each"
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
@@ -427,6 +545,46 @@ def _item(
 
 def _strength_text(r: ResolvedPrescription) -> str:
     return r.strength_text or ""
+
+
+def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> str:
+    """One ingredient's concentration, as people read it.
+
+    The product's strength text, or for a combination liquid the ingredient's own amount per
+    volume ("10 mg/5 mL").
+    """
+    if r.strength_text and len(r.ingredients) == 1:
+        return r.strength_text
+    per = "mL" if volume == _ONE else f"{_fmt(volume)} mL"
+    return f"{_fmt(ing.amount or _ZERO)} mg/{per}"
+
+
+def _patch_rate(
+    r: ResolvedPrescription, ing: ResolvedIngredient, table: ConversionTable
+) -> tuple[Decimal, str]:
+    """The rate a patch counts at, and how it reads.
+
+    The labelled rate, unless the table's row says the factor applies to the delivered rate
+    (Opioids Aware) and the product's SmPC states one (``catalogue/delivered_rates.toml``): a
+    fentanyl "12 microgram/hour" patch that releases 12.5 then counts at 12.5.
+    """
+    labelled = ing.amount or _ZERO
+    text = f"{_fmt(labelled)} microgram/hour"
+    row = table.lookup(ing.name, r.route or "")
+    product = r.product
+    if (
+        row is None
+        or row.patch_rate != "delivered"
+        or product is None
+        or product.delivered_rate is None
+        or product.delivered_rate == labelled
+    ):
+        return labelled, text
+    delivered = product.delivered_rate
+    return delivered, (
+        f"{_fmt(delivered)} microgram/hour delivered (labelled {_fmt(labelled)}; "
+        f"{product.delivered_rate_source})"
+    )
 
 
 def _fmt(value: Decimal) -> str:

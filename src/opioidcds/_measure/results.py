@@ -6,6 +6,7 @@ version, the provenance of the knowledge used).
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 
@@ -13,8 +14,9 @@ from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
 from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds._resolve.record import SkippedEntry
 
-__all__ = ["ItemStatus", "OMEItem", "OMEResult"]
+__all__ = ["ItemStatus", "OMEItem", "OMEResult", "place"]
 
 
 class ItemStatus(StrEnum):
@@ -77,10 +79,20 @@ class OMEItem(ResultModel):
 class OMEResult(ResultModel):
     """A patient's total daily oral morphine equivalent and its basis.
 
-    ``total_mg_per_day`` is exact (not rounded). When ``complete`` is false at least one item
-    could not be converted and the total is a *lower bound*: never read it as the whole dose.
-    ``provenance`` names the table, the vocabulary files and (when one was consulted) the
-    product catalogue, with a content hash of that knowledge.
+    ``total_mg_per_day`` is exact (not rounded). When ``complete`` is false the total is a
+    *lower bound* (never read it as the whole dose) and ``lower_bound_reasons`` says why: an
+    item could not be read or converted, a dose was given as a minimum, an entry of the input
+    that may be a current opioid was not read, or nothing was read at all. ``provenance``
+    names the table, the vocabulary files and (when one was consulted) the product catalogue,
+    with a content hash of that knowledge.
+
+    When the input was a record (a :class:`~opioidcds.BundleRead`: FHIR, or the command
+    line's list), ``sources[i]`` is where prescription ``i`` came from (a FHIR path such as
+    ``entry[1].resource.dosageInstruction[0]``) and ``skipped`` lists every entry that gave no
+    prescription, with its reason; ``SkippedEntry.affects_total`` marks those that may be a
+    current opioid (the total is then a lower bound). ``read_notes[i]`` says how prescription
+    ``i`` was put together when that needs saying (a dose read from the dosage text with the
+    structured timing), else "".
     """
 
     total_mg_per_day: Decimal
@@ -93,6 +105,10 @@ class OMEResult(ResultModel):
     library_version: str
     provenance: Provenance
     exact: bool = True
+    lower_bound_reasons: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    skipped: tuple[SkippedEntry, ...] = ()
+    read_notes: tuple[str, ...] = ()
 
     @property
     def is_lower_bound(self) -> bool:
@@ -111,20 +127,38 @@ class OMEResult(ResultModel):
         bound and points to the items not converted.
         """
         lines = ["Oral morphine equivalent (OME) per prescription"]
-        lines.extend(f"  {i.prescription_index + 1}. {i.explain()}" for i in self.items)
+        for item in self.items:
+            where = self._source(item.prescription_index)
+            number = f"{where}:" if where else f"{item.prescription_index + 1}."
+            note = self._read_note(item.prescription_index)
+            lines.append(f"  {number} {item.explain()}{note}")
+        if not self.items:
+            lines.append("  (no prescription)")
+        if self.skipped:
+            lines.append(f"Not read from the input ({len(self.skipped)}):")
+            lines.extend(f"  - {_skipped_text(entry)}" for entry in self.skipped)
         if self.complete:
             lines.append(f"Total: {self.total_text()}")
         else:
-            lines.append(
-                f"Total: {self.total_text()} (INCOMPLETE: a lower bound; see the items not "
-                "converted)"
-            )
+            why = "; ".join(self.lower_bound_reasons) or "see the items not converted"
+            lines.append(f"Total: {self.total_text()} (INCOMPLETE: a lower bound; {why})")
         lines.append(
             f"Table {self.table_id} {self.table_version} (effective {self.table_effective_date}); "
             f"PRN policy {self.prn_policy.value}; opioidcds {self.library_version}. "
             "OME is a measure of risk, not a guide to converting between opioids."
         )
         return "\n".join(lines)
+
+    def _read_note(self, index: int) -> str:
+        if 0 <= index < len(self.read_notes) and self.read_notes[index]:
+            return f" [read: {self.read_notes[index]}]"
+        return ""
+
+    def _source(self, index: int) -> str:
+        """Where prescription ``index`` came from, for people ("entry 2, dosage 1"), or ""."""
+        if 0 <= index < len(self.sources) and self.sources[index]:
+            return place(self.sources[index])
+        return ""
 
     def __repr__(self) -> str:
         """Short and readable: the total, whether complete, the items and the table."""
@@ -133,3 +167,45 @@ class OMEResult(ResultModel):
             f"<OMEResult {format_decimal(self.total_mg_per_day)} mg OME/day ({state}), "
             f"{len(self.items)} item(s), table {self.table_id} {self.table_version}>"
         )
+
+
+def _skipped_text(entry: SkippedEntry) -> str:
+    """One line for a skipped input entry: where, what, why, and whether the total lacks it."""
+    what = ", ".join(
+        part
+        for part in (
+            entry.resource_type,
+            f"status {entry.status}" if entry.status else None,
+            entry.medication,
+        )
+        if part
+    )
+    where = place(entry.path) if entry.path else "the input"
+    head = f"{where} ({what})" if what else where
+    flag = " [may be a current opioid: the total is a lower bound]" if entry.affects_total else ""
+    return f"{head}: {entry.reason}{flag}"
+
+
+_PATH_PART = re.compile(r"([A-Za-z]*)\[(\d+)\]")
+_PART_NAMES = {
+    "": "item",
+    "prescriptions": "item",
+    "entry": "entry",
+    "dosageInstruction": "dosage instruction",
+    "dosage": "dosage",
+}
+
+
+def place(path: str) -> str:
+    """A path of the input as people read it (1-based), or the path itself if not understood.
+
+    ``entry[1].resource.dosageInstruction[0]`` is "entry 2, dosage instruction 1";
+    ``prescriptions[2]`` is "item 3".
+    """
+    parts = []
+    for name, index in _PATH_PART.findall(path):
+        label = _PART_NAMES.get(name)
+        if label is None:
+            return path
+        parts.append(f"{label} {int(index) + 1}")
+    return ", ".join(parts) or path

@@ -14,10 +14,12 @@ from decimal import Decimal
 
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
+from opioidcds._knowledge.dose_units import default_dose_units
+from opioidcds._knowledge.units import COUNT_NOUNS
 from opioidcds._knowledge.vocabulary import Form, FormKind
 from opioidcds._resolve.dosage import Dosage, parse_dosage
 
-__all__ = ["Dose", "DoseSource", "effective_dose"]
+__all__ = ["Dose", "DoseSource", "default_unit", "effective_dose", "same_solid_dose"]
 
 DoseSource = str
 """``"structured"`` or ``"dosage text"``: where the dose came from."""
@@ -42,6 +44,7 @@ class Dose:
     max_doses_per_day: Decimal | None
     max_quantity_per_day: Decimal | None
     source: DoseSource
+    notes: tuple[str, ...] = ()  # how the dose was read, when that needs saying
 
     @property
     def is_range(self) -> bool:
@@ -98,7 +101,7 @@ def _structured(rx: Prescription) -> Dose:
     )
 
 
-def _default_unit(form: Form | None) -> str | None:
+def default_unit(form: Form | None) -> str | None:
     """The unit a bare count means for ``form``: its one count noun, or a patch."""
     if form is None:
         return None
@@ -110,9 +113,10 @@ def _default_unit(form: Form | None) -> str | None:
 
 
 def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
-    unit = parsed.dose_unit or _default_unit(form)
+    unit = parsed.dose_unit or default_unit(form)
     if unit is None:
         return "the dosage text gives a number without a unit and the form does not imply one"
+    unit, notes = same_solid_dose(unit, form)
     quantity = parsed.dose_quantity
     if quantity is None:  # "max 8 tablets in 24 hours" alone: the maximum is the daily amount
         quantity = parsed.max_quantity_per_day
@@ -133,7 +137,33 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
         max_doses_per_day=parsed.max_doses_per_day,
         max_quantity_per_day=parsed.max_quantity_per_day,
         source="dosage text",
+        notes=notes,
     )
+
+
+def same_solid_dose(unit: str, form: Form | None) -> tuple[str, tuple[str, ...]]:
+    """The form's own noun when the text counts another noun of the same solid dose.
+
+    EMIS Web writes "Maximum 8 Tablets in 24 Hours" for capsules too: tablets and capsules in
+    a dosage text are the same count of the product's solid doses (the count groups of
+    ``conversion_tables/dose_units.toml``, issue 18). Any other mismatch is left for the
+    consistency check to refuse.
+    """
+    noun = _singular(unit.strip())
+    if form is None or noun not in COUNT_NOUNS or noun in form.nouns or len(form.nouns) != 1:
+        return unit, ()
+    own = form.nouns[0]
+    if not default_dose_units().same_solid_dose(noun, own):
+        return unit, ()
+    note = (
+        f"the dosage text counts {noun}s; the product's unit is the {own}: read as the same "
+        "count of solid doses"
+    )
+    return own, (note,)
+
+
+def _singular(noun: str) -> str:
+    return noun[:-1] if noun.endswith("s") and noun[:-1] in COUNT_NOUNS else noun
 
 
 def _check_agreement(rx: Prescription, structured: Dose, form: Form | None) -> None:
@@ -146,7 +176,7 @@ def _check_agreement(rx: Prescription, structured: Dose, form: Form | None) -> N
         given = getattr(rx, name)
         if name in fields and given is not None and fields[name] != given:
             raise InvalidInputError("dosage_text", f"disagrees with the structured {name}")
-    text_unit = fields.get("dose_unit") or _default_unit(form)
+    text_unit = fields.get("dose_unit") or default_unit(form)
     if text_unit is not None and dose_unit_kind(str(text_unit)) != dose_unit_kind(structured.unit):
         raise InvalidInputError("dosage_text", "disagrees with the structured dose_unit")
     if fields.get("prn") is True and not rx.prn:

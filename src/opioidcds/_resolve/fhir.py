@@ -38,28 +38,34 @@ contain a value from the resource.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.dose_units import default_dose_units
-from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.products import Catalogue, load_catalogue, names_an_opioid
 from opioidcds._knowledge.rxnorm import default_rxnorm_products
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
-from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
+from opioidcds._resolve.dosage import Dosage, parse_dosage
+from opioidcds._resolve.dose import default_unit, same_solid_dose
 from opioidcds._resolve.prescription import resolve_prescription
+from opioidcds._resolve.record import BundleRead, SkippedEntry, not_read_reason
 
 __all__ = [
+    "COUNTED_STATEMENT_STATUSES",
     "COUNTED_STATUSES",
     "DMD_SYSTEMS",
     "R4_STATUSES",
     "RXNORM_SYSTEM",
     "SNOMED_SYSTEM",
+    "STATEMENT_STATUSES",
     "BundleRead",
     "RxNormProduct",
     "SkippedEntry",
@@ -67,6 +73,7 @@ __all__ = [
     "from_medication_request",
     "parse_rxnorm_name",
     "prescriptions_from_medication_request",
+    "prescriptions_from_medication_statement",
     "read_bundle",
 ]
 
@@ -101,6 +108,46 @@ COUNTED_STATUSES = frozenset({"active", "draft"})
 N mg OME" alert. Everything else (on-hold, completed, stopped, cancelled, entered-in-error,
 unknown) is skipped and listed in :attr:`BundleRead.skipped` with its reason.
 """
+
+STATEMENT_STATUSES = frozenset(
+    {
+        "active",
+        "completed",
+        "entered-in-error",
+        "intended",
+        "stopped",
+        "on-hold",
+        "unknown",
+        "not-taken",
+    }
+)
+"""MedicationStatement.status codes of FHIR R4 (value set medication-statement-status)."""
+
+COUNTED_STATEMENT_STATUSES = frozenset({"active"})
+"""MedicationStatement statuses :func:`read_bundle` turns into prescriptions by default.
+
+``active``: "the medication is still being taken" (FHIR R4 medication-statement-status).
+"""
+
+# What each status means for a total of what the patient takes now (FHIR R4 value sets
+# medicationrequest-status, https://hl7.org/fhir/R4/valueset-medicationrequest-status.html, and
+# medication-statement-status, https://hl7.org/fhir/R4/valueset-medication-statement-status.html).
+# A status whose meaning leaves open whether the medicine is taken now ("unknown") makes a total
+# over the rest a lower bound; the others say it is not taken now.
+_STATUS_MEANING: Mapping[str, str] = {
+    "on-hold": "on hold: not taken now",
+    "cancelled": "cancelled: not taken",
+    "completed": "completed: no longer taken",
+    "entered-in-error": "entered in error",
+    "stopped": "stopped: no longer taken",
+    "draft": "a draft",
+    "active": "current",
+    "intended": "intended: to be taken later, not now",
+    "not-taken": "not taken",
+    "unknown": "status unknown: the medicine may be taken now",
+}
+_MAY_BE_CURRENT = frozenset({"unknown"})
+
 
 # --- vocabularies of this adapter (data, each with its source) ------------------------------
 
@@ -244,34 +291,6 @@ _MAX_DECIMAL = Decimal(10) ** 9  # beyond any dose or count; keeps exponent arit
 
 
 @dataclass(frozen=True, slots=True)
-class SkippedEntry:
-    """A Bundle entry (or list item) that gave no prescription, and why.
-
-    ``path`` is the entry's FHIR path (``entry[3].resource``); ``resource_type`` and ``status``
-    are the resource's (never a patient value); ``reason`` is a fixed sentence.
-    """
-
-    path: str
-    resource_type: str | None
-    status: str | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class BundleRead:
-    """What :func:`read_bundle` made of a Bundle or list.
-
-    ``prescriptions[i]`` came from the dosage instruction at ``sources[i]`` (a FHIR path such as
-    ``entry[1].resource.dosageInstruction[0]``), so an OME item's ``prescription_index`` leads
-    back to the resource. ``skipped`` lists every entry that gave no prescription.
-    """
-
-    prescriptions: tuple[Prescription, ...]
-    sources: tuple[str, ...]
-    skipped: tuple[SkippedEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RxNormProduct:
     """An RxNorm clinical or branded drug name read into opioidcds terms.
 
@@ -357,7 +376,7 @@ def prescriptions_from_medication_request(
     """
     return [
         rx
-        for _path, rx in _read_request(
+        for _path, rx, _note in _read_request(
             resource,
             catalogue,
             vocabulary,
@@ -375,16 +394,32 @@ def read_bundle(
     catalogue: Catalogue | None = None,
     vocabulary: Vocabulary | None = None,
     match_display_name: bool = False,
-    unknown_products: Literal["error", "skip"] = "error",
+    unknown_products: Literal["error", "skip"] = "skip",
     medications: Mapping[str, Mapping[str, object]] | None = None,
+    statement_statuses: Collection[str] = COUNTED_STATEMENT_STATUSES,
+    invalid_entries: Literal["error", "skip"] = "skip",
 ) -> BundleRead:
     """Read a FHIR Bundle, a JSON list of resources, or one MedicationRequest.
 
     Bundles of type searchset, collection, transaction or batch are read (their entries'
-    ``resource``). Entries that are not MedicationRequests (Patient, Medication, ...) and
-    MedicationRequests whose status is not in ``statuses`` (default :data:`COUNTED_STATUSES`),
-    whose ``doNotPerform`` is true or whose intent is ``option`` (an alternative in a
-    RequestGroup) are skipped and listed with their reason. Other intents are all read.
+    ``resource``). MedicationRequests and MedicationStatements are read; every other entry,
+    and every request or statement that gives no prescription, is listed in ``skipped`` with
+    its reason:
+
+    - a status not counted (``statuses``, default :data:`COUNTED_STATUSES`, for requests;
+      ``statement_statuses``, default :data:`COUNTED_STATEMENT_STATUSES`, for statements),
+      with what the status means; status ``unknown`` may be current and is marked
+      ``affects_total``;
+    - ``doNotPerform`` true, intent ``option`` (an alternative in a RequestGroup);
+    - with ``unknown_products="skip"`` (default), a medication the catalogue and vocabulary do
+      not know, marked ``affects_total`` unless its name names a medicine and no opioid;
+    - with ``invalid_entries="skip"`` (default), a request or statement that cannot be read (a
+      part missing, contradictory or not understood; a reference not resolved), with the FHIR
+      path and rule, marked as above. One unreadable entry never refuses the others.
+
+    A MedicationStatement is read like a request (its ``dosage`` as ``dosageInstruction``); one
+    without a dosage gives a prescription whose dose is not known (``dose_unknown``), so the
+    medicine is listed and a total is a lower bound.
 
     Args:
         bundle_or_list: parsed JSON.
@@ -392,77 +427,156 @@ def read_bundle(
         catalogue: see :func:`from_medication_request`.
         vocabulary: see :func:`from_medication_request`.
         match_display_name: see :func:`from_medication_request`.
-        unknown_products: ``"error"`` (default) raises for a medication the catalogue and
-            vocabulary do not know; ``"skip"`` lists it in ``skipped`` instead (for bundles
-            holding every medicine of a patient). A skipped unknown product might be an opioid:
-            the caller must show the skipped list.
+        unknown_products: ``"skip"`` (default) lists an unknown medication; ``"error"``
+            raises :class:`~opioidcds.UnknownProductError` instead.
         medications: Medications a ``medicationReference`` may name besides those contained
-            in the request or included in the Bundle (by ``fullUrl`` or ``Medication/<id>``);
+            in the resource or included in the Bundle (by ``fullUrl`` or ``Medication/<id>``);
             keys and values as for :func:`from_medication_request`.
+        statement_statuses: the MedicationStatement statuses to count (R4 codes).
+        invalid_entries: ``"skip"`` (default) lists an entry that cannot be read; ``"error"``
+            raises its :class:`~opioidcds.InvalidInputError` instead.
 
     Raises:
-        InvalidInputError: the input is not a Bundle/list/MedicationRequest, or an entry is
-            invalid; ``field`` is the path of the entry (``entry[2].resource.status``).
-        UnknownProductError: as above, unless ``unknown_products="skip"``.
+        InvalidInputError: the input is not a Bundle/list/MedicationRequest, an argument is
+            invalid, or (``invalid_entries="error"``) an entry cannot be read; ``field`` is
+            the path of the entry (``entry[2].resource.status``).
+        UnknownProductError: with ``unknown_products="error"``, as above.
     """
-    bad = [s for s in statuses if s not in R4_STATUSES]
-    if bad:
-        raise InvalidInputError("statuses", "must be FHIR R4 MedicationRequest status codes")
+    _check_statuses(statuses, R4_STATUSES, "statuses")
+    _check_statuses(statement_statuses, STATEMENT_STATUSES, "statement_statuses")
     if unknown_products not in {"error", "skip"}:
         raise InvalidInputError("unknown_products", "must be 'error' or 'skip'")
+    if invalid_entries not in {"error", "skip"}:
+        raise InvalidInputError("invalid_entries", "must be 'error' or 'skip'")
     items = _bundle_items(bundle_or_list)
     lookup = _lookup(medications, *_bundle_medications(items))
+    counted = {"MedicationRequest": statuses, "MedicationStatement": statement_statuses}
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
     rxs: list[Prescription] = []
     sources: list[str] = []
+    notes: list[str] = []
     skipped: list[SkippedEntry] = []
     for prefix, item, _full_url in items:
-        skip = _skip_reason(prefix, item, statuses)
-        if skip is not None or item is None:
-            skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
-            continue
-        status = str(item.get("status"))
         try:
-            pairs = _read_request(
+            skip = _skip_reason(prefix, item, counted)
+            if skip is not None or item is None:
+                skipped.append(skip or SkippedEntry(prefix, None, None, "entry has no resource"))
+                continue
+            pairs = _read_resource(
                 item,
                 catalogue,
-                vocabulary,
+                vocab,
                 match_display_name=match_display_name,
                 lookup=lookup,
             )
         except InvalidInputError as exc:
-            raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
+            if invalid_entries == "error":
+                raise InvalidInputError(_join(prefix, exc.field), exc.rule) from None
+            reason = not_read_reason(_join(prefix, exc.field), exc.rule)
+            skipped.append(_unread(prefix, item, reason, vocab))
+            continue
         except UnknownProductError as exc:
-            if unknown_products == "skip":
-                reason = "medication not understood (not in the catalogue or vocabulary)"
-                skipped.append(SkippedEntry(prefix, "MedicationRequest", status, reason))
-                continue
-            raise UnknownProductError(_join(prefix, str(exc))) from None
-        for path, rx in pairs:
+            if unknown_products == "error":
+                raise UnknownProductError(_join(prefix, str(exc))) from None
+            reason = "medication not understood (not in the catalogue or vocabulary)"
+            skipped.append(_unread(prefix, item, reason, vocab))
+            continue
+        for path, rx, note in pairs:
             rxs.append(rx)
             sources.append(_join(prefix, path))
-    return BundleRead(tuple(rxs), tuple(sources), tuple(skipped))
+            notes.append(note)
+    return BundleRead(tuple(rxs), tuple(sources), tuple(skipped), tuple(notes))
+
+
+def _check_statuses(given: Collection[str], allowed: Collection[str], name: str) -> None:
+    if isinstance(given, str) or any(s not in allowed for s in given):
+        raise InvalidInputError(name, "must be a collection of FHIR R4 status codes")
+
+
+def _unread(
+    prefix: str, item: Mapping[str, object] | None, reason: str, vocab: Vocabulary
+) -> SkippedEntry:
+    """A request or statement that could not be read: listed, and flagged if it may count."""
+    rtype = item.get("resourceType") if item is not None else None
+    status = item.get("status") if item is not None else None
+    label = _medication_label(item) if item is not None else None
+    maybe_opioid = label is None or names_an_opioid(label, vocab)
+    return SkippedEntry(
+        prefix,
+        rtype if isinstance(rtype, str) else None,
+        status if isinstance(status, str) else None,
+        reason,
+        affects_total=maybe_opioid,
+        medication=label,
+    )
+
+
+def _medication_label(resource: Mapping[str, object]) -> str | None:
+    """The medicine's name as the resource gives it: concept text or first coding display."""
+    concept = resource.get("medicationCodeableConcept")
+    if not isinstance(concept, Mapping):
+        reference = resource.get("medicationReference")
+        concept = None
+        if isinstance(reference, Mapping):
+            display = reference.get("display")
+            if isinstance(display, str) and display.strip():
+                return display.strip()[:_LABEL_MAX]
+    if isinstance(concept, Mapping):
+        text = concept.get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip()[:_LABEL_MAX]
+        codings = concept.get("coding")
+        if isinstance(codings, list):
+            for coding in codings:
+                display = coding.get("display") if isinstance(coding, Mapping) else None
+                if isinstance(display, str) and display.strip():
+                    return display.strip()[:_LABEL_MAX]
+    return None
+
+
+_LABEL_MAX = 200
 
 
 def _skip_reason(
-    prefix: str, item: Mapping[str, object] | None, statuses: Collection[str]
+    prefix: str,
+    item: Mapping[str, object] | None,
+    counted: Mapping[str, Collection[str]],
 ) -> SkippedEntry | None:
     """Why an entry gives no prescription (None: read it). Raises for an invalid status."""
     if item is None:
         return SkippedEntry(prefix, None, None, "entry has no resource")
     rtype = item.get("resourceType")
     if not isinstance(rtype, str):
-        raise InvalidInputError(_join(prefix, "resourceType"), "is required (a string)")
-    if rtype != "MedicationRequest":
-        return SkippedEntry(prefix, rtype, None, "not a MedicationRequest")
-    status = item.get("status")
-    if not isinstance(status, str) or status not in R4_STATUSES:
-        raise InvalidInputError(
-            _join(prefix, "status"), "must be a FHIR R4 MedicationRequest status code"
+        raise InvalidInputError("resourceType", "is required (a string)")
+    if rtype not in counted:
+        reason = (
+            "a Medication: read through the requests and statements that reference it"
+            if rtype == "Medication"
+            else "not a MedicationRequest or MedicationStatement"
         )
-    if status not in statuses:
-        counted = ", ".join(sorted(statuses)) or "none"
-        return SkippedEntry(prefix, rtype, status, f"status not counted (counted: {counted})")
-    _check_do_not_perform(item, _join(prefix, "doNotPerform"))
+        return SkippedEntry(prefix, rtype, None, reason)
+    allowed = R4_STATUSES if rtype == "MedicationRequest" else STATEMENT_STATUSES
+    status = item.get("status")
+    if not isinstance(status, str) or status not in allowed:
+        raise InvalidInputError("status", f"must be a FHIR R4 {rtype} status code")
+    if status not in counted[rtype]:
+        names = ", ".join(sorted(counted[rtype])) or "none"
+        reason = f"status not counted (counted: {names}): {_STATUS_MEANING[status]}"
+        return SkippedEntry(
+            prefix,
+            rtype,
+            status,
+            reason,
+            affects_total=status in _MAY_BE_CURRENT,
+            medication=_medication_label(item),
+        )
+    return None if rtype == "MedicationStatement" else _request_skip(prefix, item, status)
+
+
+def _request_skip(prefix: str, item: Mapping[str, object], status: str) -> SkippedEntry | None:
+    """A counted MedicationRequest that is still no prescription (doNotPerform, an option)."""
+    rtype = "MedicationRequest"
+    _check_do_not_perform(item, "doNotPerform")
     if item.get("doNotPerform") is True:
         reason = "doNotPerform is true: an instruction not to give the medicine"
         return SkippedEntry(prefix, rtype, status, reason)
@@ -481,10 +595,17 @@ def from_bundle(
     match_display_name: bool = False,
     medications: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[Prescription]:
-    """The prescriptions of :func:`read_bundle` (errors for unknown products), as a list.
+    """The prescriptions of :func:`read_bundle`, as a list; strict about what it cannot read.
 
-    Skipped entries (non-MedicationRequests, statuses not counted, ``doNotPerform``) are
-    dropped; call :func:`read_bundle` to see them.
+    Entries that are deliberately not counted (other resources, statuses not counted,
+    ``doNotPerform``, intent ``option``) are dropped; an entry that cannot be read or names an
+    unknown medication raises, because a list of prescriptions has no place to say what was
+    left out. Call :func:`read_bundle` (and pass its result to
+    :func:`~opioidcds.calculate_ome`) to keep the rest and see every skipped entry.
+
+    Raises:
+        InvalidInputError: as :func:`read_bundle` with ``invalid_entries="error"``.
+        UnknownProductError: as :func:`read_bundle` with ``unknown_products="error"``.
     """
     return list(
         read_bundle(
@@ -494,6 +615,8 @@ def from_bundle(
             vocabulary=vocabulary,
             match_display_name=match_display_name,
             medications=medications,
+            unknown_products="error",
+            invalid_entries="error",
         ).prescriptions
     )
 
@@ -553,6 +676,28 @@ def parse_rxnorm_name(name: str, vocabulary: Vocabulary | None = None) -> RxNorm
 _FhirFields = dict[str, object]
 
 
+class _Read(NamedTuple):
+    """One prescription read from a resource: its path, the Prescription, how it was read."""
+
+    path: str
+    rx: Prescription
+    note: str
+
+
+def _medication_form(
+    medication: _Medication, catalogue: Catalogue | None, vocab: Vocabulary
+) -> Form | None:
+    """The pharmaceutical form the medication names, if any (for the unit of a bare count)."""
+    code = medication.fields.get("dmd_code")
+    name = medication.fields.get("product_name")
+    form_name = medication.fields.get("form")
+    if isinstance(code, str) or isinstance(name, str):
+        cat = catalogue if catalogue is not None else load_catalogue()
+        product = cat.by_code(code) if isinstance(code, str) else cat.by_name(str(name))
+        form_name = product.form
+    return vocab.find_form(form_name) if isinstance(form_name, str) else None
+
+
 def _read_request(
     resource: object,
     catalogue: Catalogue | None,
@@ -561,7 +706,7 @@ def _read_request(
     match_display_name: bool,
     validator: Callable[[Mapping[str, object]], None] | None = None,
     lookup: _MedicationLookup | None = None,
-) -> list[tuple[str, Prescription]]:
+) -> list[_Read]:
     if not isinstance(resource, Mapping):
         raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
     if resource.get("resourceType") != "MedicationRequest":
@@ -578,16 +723,33 @@ def _read_request(
         )
     concept, base = _medication_concept(resource, lookup or _NO_LOOKUP, validate=validator is None)
     medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
+    form = _medication_form(medication, catalogue, vocab)
     dosages = _array(resource, "dosageInstruction", "dosageInstruction")
     if not dosages:
         raise InvalidInputError("dosageInstruction", "at least one dosage instruction is required")
-    _check_concurrent(dosages)
-    identity = _identity(resource)
+    return _read_dosages(
+        dosages, "dosageInstruction", medication, form, catalogue, vocab, _identity(resource)
+    )
+
+
+def _read_dosages(  # noqa: PLR0917 - the parts of one resource, read together
+    dosages: Sequence[object],
+    key: str,
+    medication: _Medication,
+    form: Form | None,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    identity: Mapping[str, str],
+) -> list[_Read]:
+    """One prescription per concurrent Dosage of ``key`` (``dosageInstruction``, ``dosage``).
+
+    ``identity`` (the resource's ``id`` and what it ``replaces``) goes on every prescription.
+    """
+    _check_concurrent(dosages, key)
     result = []
     for i, dosage in enumerate(dosages):
-        path = f"dosageInstruction[{i}]"
-        obj = _as_object(dosage, path)
-        fields, paths = _dosage(obj, path, vocab)
+        path = f"{key}[{i}]"
+        fields, paths, note = _dosage(_as_object(dosage, path), path, vocab, form)
         fields = {**fields, **identity}
         rx = _build(
             medication,
@@ -597,8 +759,105 @@ def _read_request(
             catalogue=catalogue,
             vocab=vocab,
         )
-        result.append((path, rx))
+        result.append(_Read(path, rx, note))
     return result
+
+
+def _read_resource(
+    resource: Mapping[str, object],
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    *,
+    match_display_name: bool,
+    lookup: _MedicationLookup,
+) -> list[_Read]:
+    """The prescriptions of a MedicationRequest or MedicationStatement, with their paths."""
+    if resource.get("resourceType") == "MedicationStatement":
+        return _read_statement(
+            resource, catalogue, vocab, match_display_name=match_display_name, lookup=lookup
+        )
+    return _read_request(
+        resource, catalogue, vocab, match_display_name=match_display_name, lookup=lookup
+    )
+
+
+def prescriptions_from_medication_statement(
+    resource: Mapping[str, object],
+    *,
+    catalogue: Catalogue | None = None,
+    vocabulary: Vocabulary | None = None,
+    match_display_name: bool = False,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
+) -> list[Prescription]:
+    """Read a FHIR R4 MedicationStatement: one Prescription per dosage.
+
+    The product is read as for a MedicationRequest (``medicationCodeableConcept`` or
+    ``medicationReference``) and each ``dosage`` as a ``dosageInstruction``. A statement with no
+    dosage gives one Prescription whose dose is not known (``dose_unknown=True``): the
+    calculator lists it as not convertible and the total is a lower bound. The status is not
+    checked here (:func:`read_bundle` filters by it). Arguments as for
+    :func:`prescriptions_from_medication_request`; ``validator`` replaces the R4B
+    MedicationStatement validation.
+
+    Raises:
+        InvalidInputError: not a MedicationStatement, invalid, or a part not understood;
+            ``field`` is the FHIR path.
+        UnknownProductError: the medication is not in the catalogue or vocabulary.
+    """
+    vocab = vocabulary if vocabulary is not None else default_vocabulary()
+    return [
+        rx
+        for _path, rx, _note in _read_statement(
+            resource,
+            catalogue,
+            vocab,
+            match_display_name=match_display_name,
+            lookup=_lookup(medications),
+            validator=validator,
+        )
+    ]
+
+
+def _read_statement(
+    resource: object,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    *,
+    match_display_name: bool,
+    lookup: _MedicationLookup,
+    validator: Callable[[Mapping[str, object]], None] | None = None,
+) -> list[_Read]:
+    if not isinstance(resource, Mapping):
+        raise InvalidInputError("(resource)", "must be a JSON object (a FHIR resource)")
+    if resource.get("resourceType") != "MedicationStatement":
+        raise InvalidInputError("resourceType", "must be MedicationStatement")
+    if "medicationCodeableConcept" not in resource and "medicationReference" not in resource:
+        raise InvalidInputError("medicationCodeableConcept", "is required (R4 medication[x])")
+    (validator or _validate_statement)(resource)
+    concept, base = _medication_concept(resource, lookup, validate=validator is None)
+    medication = _medication(concept, base, catalogue, vocab, match_display_name=match_display_name)
+    form = _medication_form(medication, catalogue, vocab)
+    dosages = _array(resource, "dosage", "dosage")
+    if not dosages:  # a medicine the patient takes, dose not stated: listed, never zero
+        rx = _build_without_dose(medication, catalogue, vocab, _identity(resource))
+        return [_Read("", rx, "a statement without dosage: the dose is not known")]
+    return _read_dosages(dosages, "dosage", medication, form, catalogue, vocab, _identity(resource))
+
+
+def _build_without_dose(
+    medication: _Medication,
+    catalogue: Catalogue | None,
+    vocab: Vocabulary,
+    identity: Mapping[str, str],
+) -> Prescription:
+    """A Prescription of the product with ``dose_unknown`` (a statement with no dosage)."""
+    try:
+        rx = Prescription(**{**medication.fields, **identity, "dose_unknown": True})
+        resolve_prescription(rx, vocab, catalogue)
+    except InvalidInputError as exc:
+        raise InvalidInputError(medication.path, exc.rule) from None
+    return rx
 
 
 # --- referenced Medications ------------------------------------------------------------------
@@ -764,21 +1023,9 @@ def _check_medication_id(medication: Mapping[str, object], reference: str) -> No
 def _validate_medication(medication: Mapping[str, object], base: str) -> None:
     """Validate a referenced Medication against fhir.resources' R4B model (paths prefixed)."""
     try:
-        from fhir.resources.R4B.medication import Medication  # noqa: PLC0415 - optional extra
-        from pydantic import ValidationError  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
-        raise ImportError(
-            "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
-        ) from exc
-    try:
-        Medication.model_validate(dict(medication))
-    except ValidationError as exc:
-        error = _fhir_error(exc, "Medication")
-        raise InvalidInputError(_join(base, error.field), error.rule) from None
-    except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
-        raise InvalidInputError(base, "is not a valid FHIR R4 Medication") from None
+        _validate_model(medication, "Medication")
+    except InvalidInputError as exc:
+        raise InvalidInputError(_join(base, exc.field), exc.rule) from None
 
 
 def _reference_id(reference: str) -> str:
@@ -813,23 +1060,33 @@ def _identity(resource: Mapping[str, object]) -> dict[str, str]:
 
 def _validate_r4(resource: Mapping[str, object]) -> None:
     """Validate against fhir.resources' R4B MedicationRequest; errors become FHIR paths."""
+    _validate_model(resource, "MedicationRequest")
+
+
+def _validate_statement(resource: Mapping[str, object]) -> None:
+    """Validate against fhir.resources' R4B MedicationStatement; errors become FHIR paths."""
+    _validate_model(resource, "MedicationStatement")
+
+
+def _validate_model(resource: Mapping[str, object], kind: str) -> None:
+    """Validate ``resource`` with the R4B model of ``kind`` (R4B left these three as in R4)."""
     try:
-        from fhir.resources.R4B.medicationrequest import (  # noqa: PLC0415 - optional extra
-            MedicationRequest,
-        )
         from pydantic import ValidationError  # noqa: PLC0415
+
+        module = importlib.import_module(f"fhir.resources.R4B.{kind.lower()}")
     except ImportError as exc:  # pragma: no cover - the dev environment has the extra
         raise ImportError(
             "opioidcds._resolve.fhir needs the optional 'fhir' extra: pip install 'opioidcds[fhir]'"
         ) from exc
+    model = getattr(module, kind)
     try:
-        MedicationRequest.model_validate(dict(resource))
+        model.model_validate(dict(resource))
     except ValidationError as exc:
-        raise _fhir_error(exc) from None
+        raise _fhir_error(exc, kind) from None
     except OpioidCDSError:  # pragma: no cover - fhir.resources does not call opioidcds
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
-        raise InvalidInputError("(resource)", "is not a valid FHIR R4 MedicationRequest") from None
+        raise InvalidInputError("(resource)", f"is not a valid FHIR R4 {kind}") from None
 
 
 def _fhir_error(exc: object, kind: str = "MedicationRequest") -> InvalidInputError:
@@ -868,14 +1125,14 @@ def _loc_path(loc: tuple[object, ...], *, unknown_last: bool) -> str:
     return "".join(parts).lstrip(".")
 
 
-def _check_concurrent(dosages: Sequence[object]) -> None:
+def _check_concurrent(dosages: Sequence[object], key: str = "dosageInstruction") -> None:
     seen: set[str] = set()
     for i, d in enumerate(dosages):
         if isinstance(d, Mapping) and "sequence" in d:
             seen.add(str(d.get("sequence")))
             if len(seen) > 1:
                 raise InvalidInputError(
-                    f"dosageInstruction[{i}].sequence",
+                    f"{key}[{i}].sequence",
                     "sequential dosage instructions (a dose changing over time) are not read",
                 )
 
@@ -1125,9 +1382,13 @@ def _rxnorm_medication(
 
 
 def _dosage(
-    dosage: Mapping[str, object], path: str, vocab: Vocabulary
-) -> tuple[_FhirFields, dict[str, str]]:
-    """Prescription fields of one Dosage, and the FHIR path each field came from."""
+    dosage: Mapping[str, object], path: str, vocab: Vocabulary, form: Form | None
+) -> tuple[_FhirFields, dict[str, str], str]:
+    """Prescription fields of one Dosage, the FHIR path each came from, and a note on how.
+
+    The note is empty unless the dose was put together from two parts (a dose read from the
+    text with the structured timing).
+    """
     fields: _FhirFields = {}
     paths: dict[str, str] = {}
     text = _string(dosage, "text", f"{path}.text")
@@ -1141,18 +1402,121 @@ def _dosage(
             raise InvalidInputError(
                 f"{path}.doseAndRate", "a dose (doseQuantity or doseRange) or a text is required"
             )
+        timing: _FhirFields = {}
+        timing_paths: dict[str, str] = {}
+        _timing(dosage, path, timing, timing_paths)
+        if timing:
+            note = _text_dose_with_timing(
+                text, dosage, path, form, out=(fields, paths), timing=(timing, timing_paths)
+            )
+            if note:
+                return fields, paths, note
         # text only: the dosage grammar reads all of it; no structured dose field is set
         fields["dosage_text"] = text
         for name in ("dosage_text", "dose_quantity", "dose_unit", "doses_per_day"):
             paths[name] = f"{path}.text"
-        return fields, paths
+        return fields, paths, ""
     _dose(dose_rates, f"{path}.doseAndRate", fields, paths)
     _timing(dosage, path, fields, paths)
     prn = _as_needed(dosage, path)
     if prn:
         fields["prn"] = True
     _max_per_period(dosage, path, fields, paths)
-    return fields, paths
+    return fields, paths, ""
+
+
+_FREQUENCY_FIELDS = ("doses_per_day", "doses_per_day_max", "interval_hours", "interval_hours_max")
+
+
+def _text_dose_with_timing(
+    text: str,
+    dosage: Mapping[str, object],
+    path: str,
+    form: Form | None,
+    *,
+    out: tuple[_FhirFields, dict[str, str]],
+    timing: tuple[_FhirFields, dict[str, str]],
+) -> str:
+    """A dose read from ``Dosage.text`` with the structured ``timing`` (issue 16 item 3).
+
+    An EPS MedicationRequest may carry the frequency in ``timing`` and the dose only in the
+    text ("twice a day - Oral route - One twice daily", no doseAndRate). When the grammar reads
+    a dose from the text and any frequency the text states agrees with the timing, the two are
+    combined: the dose (quantity, unit, a range) from the text, the frequency from the timing,
+    "when required" if either says so, a maximum from ``maxDosePerPeriod`` or else from the
+    text. Returns the note saying which part came from where, or "" when the text gives no dose
+    to combine (the text is then read alone, as before).
+
+    Raises:
+        InvalidInputError: (``<path>.text``) the text's frequency or maximum disagrees with the
+            structured one, or its count has no unit and the form implies none.
+    """
+    fields, paths = out
+    timing_fields, timing_paths = timing
+    parsed = parse_dosage(text)
+    if not isinstance(parsed, Dosage) or parsed.dose_quantity is None:
+        return ""
+    stated = {name: getattr(parsed, name) for name in _FREQUENCY_FIELDS}
+    stated = {name: value for name, value in stated.items() if value is not None}
+    if stated and not _same_frequency(stated, timing_fields, up_to=parsed.frequency_is_upper_limit):
+        raise InvalidInputError(f"{path}.text", "disagrees with the structured timing")
+    unit = parsed.dose_unit or default_unit(form)
+    if unit is None:
+        raise InvalidInputError(
+            f"{path}.text", "gives a count without a unit and the product's form implies none"
+        )
+    unit, unit_notes = same_solid_dose(unit, form)
+    fields.update(timing_fields)
+    paths.update(timing_paths)
+    fields["dose_quantity"] = parsed.dose_quantity
+    fields["dose_unit"] = unit
+    paths["dose_quantity"] = paths["dose_unit"] = f"{path}.text"
+    if parsed.dose_quantity_max is not None:
+        fields["dose_quantity_max"] = parsed.dose_quantity_max
+        paths["dose_quantity_max"] = f"{path}.text"
+    if _as_needed(dosage, path) or parsed.prn:
+        fields["prn"] = True
+    _max_per_period(dosage, path, fields, paths)
+    _text_maxima(parsed, path, fields, paths)
+    parts = ["dose read from the dosage text", "frequency from the structured timing"]
+    return "; ".join([*parts, *unit_notes])
+
+
+def _same_frequency(
+    stated: Mapping[str, object], timing: Mapping[str, object], *, up_to: bool
+) -> bool:
+    """Whether the text's frequency is the timing's (2 a day and every 12 hours agree).
+
+    With ``up_to`` (the text says "up to N times a day") only the highest count is compared.
+    """
+
+    def per_day(fields: Mapping[str, object]) -> tuple[object, object]:
+        low, high = fields.get("doses_per_day"), fields.get("doses_per_day_max")
+        shortest, longest = fields.get("interval_hours"), fields.get("interval_hours_max")
+        if isinstance(shortest, Decimal):
+            high = Decimal(24) / shortest
+            low = Decimal(24) / longest if isinstance(longest, Decimal) else high
+            return (low, high if high != low else None)
+        return (low, high)
+
+    text_low, text_high = per_day(stated)
+    low, high = per_day(timing)
+    if up_to:
+        return (text_high or text_low) == (high or low)
+    return (text_low, text_high) == (low, high)
+
+
+def _text_maxima(parsed: Dosage, path: str, fields: _FhirFields, paths: dict[str, str]) -> None:
+    """The text's daily maxima, where the structure has none; equal to it where it has one."""
+    for name in ("max_quantity_per_day", "max_doses_per_day"):
+        value = getattr(parsed, name)
+        if value is None:
+            continue
+        if name in fields and fields[name] != value:
+            raise InvalidInputError(f"{path}.text", f"disagrees with the structured {name}")
+        if name not in fields:
+            fields[name] = value
+            paths[name] = f"{path}.text"
 
 
 def _route(dosage: Mapping[str, object], path: str, vocab: Vocabulary) -> str | None:
@@ -1512,6 +1876,8 @@ def _bundle_items(data: object) -> list[_BundleItem]:
         for i, item in enumerate(data):
             if not isinstance(item, Mapping):
                 raise InvalidInputError(f"[{i}]", "must be a JSON object (a FHIR resource)")
+            if not isinstance(item.get("resourceType"), str):  # not a list of FHIR resources
+                raise InvalidInputError(f"[{i}].resourceType", "is required (a string)")
             items.append((f"[{i}]", item, None))
         return items
     if not isinstance(data, Mapping):

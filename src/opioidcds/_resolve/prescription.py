@@ -14,7 +14,7 @@ from decimal import Decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription
 from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
-from opioidcds._knowledge.units import COUNT_NOUNS, Strength, StrengthKind, parse_strength
+from opioidcds._knowledge.units import COUNT_NOUNS, Strength, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, normalise_name
 from opioidcds._resolve.dose import Dose, effective_dose
 
@@ -51,6 +51,8 @@ class ResolvedPrescription:
     strength_text: str | None
     problem: str | None = None
     dose: Dose | None = None
+    product: Product | None = None  # the dm+d product, when the prescription names one
+    count_volume_ml: Decimal | None = None  # mL in one counted ampoule/vial of a liquid
 
 
 def resolve_prescription(
@@ -116,8 +118,13 @@ def _finish(
     strength: Strength | None,
     strength_text: str | None,
     vocabulary: Vocabulary,
+    product: Product | None = None,
+    count_volume_ml: Decimal | None = None,
 ) -> ResolvedPrescription:
-    _check_consistency(dose, names, form, strength)
+    container = product.unit if product is not None else None
+    _check_consistency(
+        dose, names, form, strength, container=container, count_volume_ml=count_volume_ml
+    )
     opioid = [vocabulary.is_opioid(n) for n in names]
     ingredients: tuple[ResolvedIngredient, ...]
     if strength is None:  # a dose in mg of a single-ingredient product
@@ -128,7 +135,17 @@ def _finish(
             for n, o, a in zip(names, opioid, strength.amounts, strict=True)
         )
     return ResolvedPrescription(
-        rx, label, ingredients, route, form, strength, strength_text, None, dose
+        rx,
+        label,
+        ingredients,
+        route,
+        form,
+        strength,
+        strength_text,
+        None,
+        dose,
+        product,
+        count_volume_ml,
     )
 
 
@@ -157,20 +174,26 @@ def _resolve_product(
         raise InvalidInputError("form", "contradicts the dm+d product's form")
     if rx.route is not None and normalise_name(rx.route) != product.route:
         raise InvalidInputError("route", "contradicts the dm+d product's route")
-    strength = parse_strength(product.strength) if product.strength is not None else None
+    strength = product.strength_value
     given = rx.parsed_strength
-    if given is not None and (strength is None or not _same_strength(given, strength)):
+    if given is not None and not _same_strength(given, strength):
         raise InvalidInputError("strength", "contradicts the dm+d product's strength")
     dose = effective_dose(rx, form)
     if isinstance(dose, str):
         return ResolvedPrescription(
             rx, product.product_name, (), product.route, form, strength, product.strength, dose
         )
-    if strength is None and dose.unit_kind is not DoseUnitKind.MASS:
-        problem = f"the catalogue gives no single strength for this product ({product.note})"
-        return ResolvedPrescription(
-            rx, product.product_name, (), product.route, form, None, None, problem
-        )
+    count_volume = None
+    if _counts_containers(dose, strength, product):
+        count_volume = product.unit_volume_ml
+        if count_volume is None:
+            problem = (
+                f"the volume of one {product.unit} of this product is not known from a citable "
+                "source: give the dose in mL or mg"
+            )
+            return ResolvedPrescription(
+                rx, product.product_name, (), product.route, form, strength, None, problem
+            )
     return _finish(
         dose,
         rx,
@@ -181,7 +204,22 @@ def _resolve_product(
         strength=strength,
         strength_text=product.strength,
         vocabulary=vocabulary,
+        product=product,
+        count_volume_ml=count_volume,
     )
+
+
+def _counts_containers(dose: Dose, strength: Strength, product: Product) -> bool:
+    """Whether the dose counts ampoules or vials of a liquid (``"1 ampoule"``)."""
+    return (
+        dose.unit_kind is DoseUnitKind.COUNT
+        and strength.kind is StrengthKind.PER_VOLUME
+        and product.unit is not None
+        and _singular(dose.unit.strip()) in _CONTAINERS
+    )
+
+
+_CONTAINERS = frozenset({"ampoule", "vial"})
 
 
 def _same_strength(a: Strength, b: Strength) -> bool:
@@ -197,6 +235,9 @@ def _check_consistency(
     names: tuple[str, ...],
     form: Form | None,
     strength: Strength | None,
+    *,
+    container: str | None = None,
+    count_volume_ml: Decimal | None = None,
 ) -> None:
     kind = dose.unit_kind
     combination = len(names) > 1
@@ -206,7 +247,10 @@ def _check_consistency(
         if combination:
             raise InvalidInputError(("strength"), "a combination product needs its strength")
         return
-    if combination != (strength.kind is StrengthKind.COMBINATION):
+    several = strength.kind is StrengthKind.COMBINATION or (
+        strength.kind is StrengthKind.PER_VOLUME and len(strength.amounts) > 1
+    )
+    if combination != several:
         raise InvalidInputError(
             ("strength"),
             "a combination needs one mass per ingredient; a single ingredient needs one strength",
@@ -226,12 +270,12 @@ def _check_consistency(
     if kind is DoseUnitKind.VOLUME and strength.kind is not StrengthKind.PER_VOLUME:
         raise InvalidInputError(("dose_unit"), "a dose in mL needs a strength per volume (mg/mL)")
     if kind is DoseUnitKind.COUNT:
-        if strength.kind is StrengthKind.PER_VOLUME:
+        if strength.kind is StrengthKind.PER_VOLUME and count_volume_ml is None:
             raise InvalidInputError(
                 ("dose_unit"), "a liquid's dose is a volume (mL) or a mass (mg)"
             )
-        noun = dose.unit.strip()
-        if form is not None and form.nouns and _singular(noun) not in form.nouns:
+        noun = _singular(dose.unit.strip())
+        if form is not None and form.nouns and noun not in form.nouns and noun != container:
             raise InvalidInputError("dose_unit", "does not fit the form")
 
 

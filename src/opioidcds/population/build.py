@@ -157,7 +157,8 @@ def _count_unit(dmd_code: str) -> str | None:
                         dose_unit=unit,
                         doses_per_day=Decimal(1),
                     )
-                ]
+                ],
+                item_errors="raise",  # a unit that does not fit must raise, not be listed
             )
         except OpioidCDSError:
             continue
@@ -175,7 +176,8 @@ def dosage_usable(dmd_code: str | None, product_name: str | None, text: str) -> 
     """
     try:
         result = calculate_ome(
-            [Prescription(dmd_code=dmd_code, product_name=product_name, dosage_text=text)]
+            [Prescription(dmd_code=dmd_code, product_name=product_name, dosage_text=text)],
+            item_errors="raise",
         )
     except OpioidCDSError as exc:
         field = getattr(exc, "field", None)
