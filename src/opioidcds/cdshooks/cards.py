@@ -27,11 +27,12 @@ from typing import Any, Final
 
 from opioidcds._decide.alerts import Alert
 from opioidcds._decide.knowledge import Knowledge
-from opioidcds._display import format_decimal
+from opioidcds._decide.rules import Citation
+from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
-from opioidcds.cdshooks.models import Card, Coding, Link, Source
+from opioidcds.cdshooks.models import Action, Card, Coding, Link, Source, Suggestion
 from opioidcds.cdshooks.record import DraftItem, Problem, Record
 
 __all__ = [
@@ -68,6 +69,67 @@ def provenance_extension(provenance: Provenance) -> dict[str, Any]:
     }
 
 
+RULE_TRACE_EXTENSION: Final = "org.opioidcds.rule-trace"
+
+
+def rule_trace_extension(
+    rule: str, ruleset: str, version: str, profile: str | None, trace: Sequence[str]
+) -> dict[str, Any]:
+    """The card extension carrying a fired rule's ids and step-by-step trace, for audit.
+
+    The detail shows people the rule's title and sources in words; the ids and the trace
+    (variable names, comparisons) travel here, machine-readable, with the provenance.
+    """
+    return {
+        RULE_TRACE_EXTENSION: {
+            "rule": rule,
+            "ruleset": ruleset,
+            "ruleset_version": version,
+            "profile": profile,
+            "trace": list(trace),
+        }
+    }
+
+
+def basis_markdown(
+    title: str,
+    ruleset: str,
+    version: str,
+    profile: str | None,
+    sources: Sequence[tuple[str, str | None]],
+) -> str:
+    """Why a card fired, in words: the rule's title, its ruleset and profile, its sources.
+
+    ``sources`` are (label, URL or None) pairs, most relevant first.
+    """
+    used = f"local profile {words(profile)}" if profile else "no local profile"
+    lines = [
+        f'**Why:** the rule "{escape_markdown(title)}" of the {escape_markdown(words(ruleset))} '
+        f"rules, version {escape_markdown(version)}, {escape_markdown(used)}. Its step-by-step "
+        "evaluation travels with the card for the audit record."
+    ]
+    if sources:
+        lines += ["", "**Sources:**"]
+        lines += [
+            f"- [{escape_markdown(label)}]({url})" if url else f"- {escape_markdown(label)}"
+            for label, url in sources
+        ]
+    return "\n".join(lines)
+
+
+def source_labels(
+    citations: Sequence[Citation], content: CardContent
+) -> tuple[tuple[str, str | None], ...]:
+    """Each citation as people read it: its label in ``codelists/cards.toml``, else its title."""
+    out: list[tuple[str, str | None]] = []
+    for c in citations:
+        found = content.links.get(c.id)
+        out.append(
+            (found.label, found.url) if found is not None else (citation_title(c.text), None)
+        )
+    return tuple(out)
+
+
 @lru_cache(maxsize=8192)
 def escape_markdown(text: str) -> str:
     """``text`` with Markdown and HTML special characters backslash-escaped, on one line."""
@@ -89,11 +151,6 @@ class OmeWorking:
     includes_order: bool
 
 
-def _fence(lines: Sequence[str]) -> str:
-    body = "\n".join(line.replace("```", "'''") for line in lines)
-    return f"```text\n{body}\n```"
-
-
 @lru_cache(maxsize=1024)
 def _alert_markdown(alert: Alert) -> tuple[str, str]:
     """Title line, and the actions (memoised: alerts are immutable and carry no identifier)."""
@@ -106,24 +163,8 @@ def _alert_markdown(alert: Alert) -> tuple[str, str]:
     return head, tail
 
 
-@lru_cache(maxsize=1024)
-def _trace_markdown(alert: Alert) -> str:
-    """Rule trace and sources of ``alert`` (memoised as above)."""
-    profile = f"{alert.profile_id} {alert.profile_version}" if alert.profile_id else "none"
-    lines = [
-        f"**Rule trace** (rule {escape_markdown(alert.id)}, ruleset "
-        f"{escape_markdown(alert.ruleset_id)} {escape_markdown(alert.ruleset_version)}, "
-        f"profile {escape_markdown(profile)}):",
-        "",
-        _fence(alert.trace),
-    ]
-    if alert.citations:
-        lines += [
-            "",
-            "**Sources:**",
-            *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
-        ]
-    return "\n".join(lines)
+def _profile(profile_id: str | None, profile_version: str | None) -> str | None:
+    return f"{profile_id} {profile_version}" if profile_id else None
 
 
 class CardBuilder:
@@ -134,6 +175,7 @@ class CardBuilder:
         self._knowledge = knowledge
         self._content = content
         self._codelists = codelists
+        self._basis = lru_cache(maxsize=1024)(self._basis_of)  # alerts are immutable
         reasons = content.override_reasons
         self._override = tuple(
             Coding(system=reasons.system, code=code, display=c.display)
@@ -150,11 +192,26 @@ class CardBuilder:
         self._opioid_links = tuple(links)
 
     @property
+    def opioid_links(self) -> tuple[Link, ...]:
+        """The links put on cards about an opioid (Opioids Aware, patient resources)."""
+        return self._opioid_links
+
+    @property
     def override_reasons(self) -> tuple[Coding, ...]:
         """The override reasons offered on warning and critical cards."""
         return self._override
 
     # --- sources -----------------------------------------------------------------------------
+
+    def _basis_of(self, alert: Alert) -> str:
+        """The "Why" and sources of ``alert``."""
+        return basis_markdown(
+            alert.title,
+            alert.ruleset_id,
+            alert.ruleset_version,
+            _profile(alert.profile_id, alert.profile_version),
+            source_labels(alert.citations, self._content),
+        )
 
     def _source(self, alert: Alert) -> Source:
         links = self._content.links
@@ -234,6 +291,10 @@ class CardBuilder:
                 + escape_markdown(", ".join(record.missing_optional))
                 + "."
             )
+        if record.notes:  # how the request was read: older shapes rewritten, fetch problems
+            out.append(
+                "**How the request was read:** " + escape_markdown("; ".join(record.notes)) + "."
+            )
         return out
 
     # --- cards -------------------------------------------------------------------------------
@@ -264,7 +325,7 @@ class CardBuilder:
                 "",
                 ome_md,
                 "",
-                _trace_markdown(alert),
+                self._basis(alert),
                 "",
                 risk_md,
             ]
@@ -278,7 +339,16 @@ class CardBuilder:
             source=self._source(alert),
             overrideReasons=self._override if alert.severity.value != "info" else (),
             links=self._opioid_links if opioid else (),
-            extension=provenance_extension(alert.provenance),
+            extension={
+                **provenance_extension(alert.provenance),
+                **rule_trace_extension(
+                    alert.id,
+                    alert.ruleset_id,
+                    alert.ruleset_version,
+                    _profile(alert.profile_id, alert.profile_version),
+                    alert.trace,
+                ),
+            },
         )
 
     def unread_order(self, order_index: int, label: str, problem: Problem) -> Card:
@@ -321,8 +391,31 @@ class CardBuilder:
             overrideReasons=self._override if problem.maybe_opioid else (),
         )
 
-    def duplicate_order(self, item: DraftItem, same_as: str) -> Card:
-        """A draft order with the same medicine and dose as a listed one: counted once."""
+    def duplicate_order(self, item: DraftItem, same_as: str, *, removable: bool) -> Card:
+        """A draft order with the same medicine and dose as a listed one: counted once.
+
+        With ``removable`` (the order has an id and holds only this prescription), the card
+        suggests deleting the draft (CDS Hooks 2.0.1 ``delete`` action naming
+        ``MedicationRequest/{id}``), not recommended: both orders may be meant.
+        """
+        n = item.order_index + 1
+        suggestions = None
+        if removable and item.resource_id is not None:
+            suggestions = (
+                Suggestion(
+                    label=f"Remove draft order {n} (a duplicate)",
+                    uuid=str(uuid.uuid4()),
+                    isRecommended=False,
+                    actions=(
+                        Action(
+                            type="delete",
+                            description=f"Remove draft order {n}: it repeats an order already "
+                            "listed.",
+                            resourceId=f"MedicationRequest/{item.resource_id}",
+                        ),
+                    ),
+                ),
+            )
         return Card(
             uuid=str(uuid.uuid4()),
             summary=short_summary(
@@ -337,6 +430,8 @@ class CardBuilder:
                 "meant to be taken, the OME on the other cards is too low: add the two together."
             ),
             source=_INPUT_CHECKS_SOURCE,
+            suggestions=suggestions,
+            selectionBehavior="at-most-one" if suggestions else None,
         )
 
     def unchecked_order(self, item: DraftItem, path: str, what: str) -> Card:
