@@ -35,6 +35,8 @@ word at position 12"), never the fragment itself, and exceptions never carry the
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -43,10 +45,6 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
-
-from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError
-from lark.lexer import Lexer
 
 from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
@@ -892,7 +890,6 @@ class _Tok:
         self.start_pos = start_pos
 
 
-_TOKENS = (_Tok, Token)
 _Raw = tuple[str, str, int]  # (terminal, value, index of the piece in the text)
 _Problem = tuple[int, str]  # (index of the piece, what is wrong: "unrecognised word")
 
@@ -1565,11 +1562,12 @@ _Amount = tuple[Decimal, Decimal | None]
 _Clause = tuple[Any, ...]
 
 
-def _toks(children: Sequence[object]) -> Iterator[_Tok | Token]:
-    return (c for c in children if isinstance(c, _TOKENS))
+def _toks(children: Sequence[object]) -> Iterator[_Tok]:
+    # tokens of the lean driver (_Tok) or of lark's (lark.Token, in the tests): both have .type
+    return (c for c in children if hasattr(c, "type"))  # type: ignore[misc]
 
 
-def _first(children: Sequence[object], type_: str) -> _Tok | Token:
+def _first(children: Sequence[object], type_: str) -> _Tok:
     for c in _toks(children):
         if c.type == type_:
             return c
@@ -1583,20 +1581,20 @@ def _amount_of(children: Sequence[object]) -> _Amount:
     raise LookupError("amount")  # pragma: no cover - the grammar guarantees the amount
 
 
-class _Build(Transformer[Token, list[_Clause]]):
+class _Build:
     """Turn each grammar rule into a small clause tuple; ``start`` returns the clause list."""
 
     def start(self, children: list[object]) -> list[_Clause]:
         return [c for c in children if isinstance(c, tuple)]
 
     # amounts and units
-    def amount_one(self, c: list[Token]) -> _Amount:
+    def amount_one(self, c: list[_Tok]) -> _Amount:
         return (_num(c[0].value), None)
 
-    def amount_range(self, c: list[Token]) -> _Amount:
+    def amount_range(self, c: list[_Tok]) -> _Amount:
         return (_num(c[0].value), _num(c[-1].value))
 
-    def unit(self, c: list[Token]) -> str:
+    def unit(self, c: list[_Tok]) -> str:
         return str(c[0].value)
 
     # doses
@@ -1620,50 +1618,50 @@ class _Build(Transformer[Token, list[_Clause]]):
     def dose_a(self, c: list[Any]) -> _Clause:
         return ("dose", (_D(1), None), c[-1], None, False)
 
-    def dose_unit_only(self, c: list[Token]) -> _Clause:
+    def dose_unit_only(self, c: list[_Tok]) -> _Clause:
         return ("dose", None, c[-1].value, None, False)
 
-    def dose_strength(self, c: list[Token]) -> _Clause:
+    def dose_strength(self, c: list[_Tok]) -> _Clause:
         return ("dose", (_num(c[0].value), None), c[2].value, c[1].value, False)
 
-    def bracket(self, c: list[Token]) -> _Clause:
+    def bracket(self, c: list[_Tok]) -> _Clause:
         return ("bracket", c[0].value)
 
     # frequency
-    def count_once(self, _c: list[Token]) -> _Amount:
+    def count_once(self, _c: list[_Tok]) -> _Amount:
         return (_ONE, None)
 
-    def count_twice(self, _c: list[Token]) -> _Amount:
+    def count_twice(self, _c: list[_Tok]) -> _Amount:
         return (_TWO, None)
 
-    def count_thrice(self, _c: list[Token]) -> _Amount:
+    def count_thrice(self, _c: list[_Tok]) -> _Amount:
         return (_THREE, None)
 
     def count_times(self, c: list[Any]) -> _Amount:
         return _amount_of(c)
 
-    def count_once_or_twice(self, _c: list[Token]) -> _Amount:
+    def count_once_or_twice(self, _c: list[_Tok]) -> _Amount:
         return (_ONE, _TWO)
 
-    def count_twice_or_thrice(self, _c: list[Token]) -> _Amount:
+    def count_twice_or_thrice(self, _c: list[_Tok]) -> _Amount:
         return (_TWO, _THREE)
 
-    def count_twice_or_n(self, c: list[Token]) -> _Amount:
+    def count_twice_or_n(self, c: list[_Tok]) -> _Amount:
         return (_TWO, _num(c[2].value))
 
-    def per_day(self, _c: list[Token]) -> str:
+    def per_day(self, _c: list[_Tok]) -> str:
         return "day"
 
-    def per_week(self, _c: list[Token]) -> str:
+    def per_week(self, _c: list[_Tok]) -> str:
         return "week"
 
-    def per_fortnight(self, _c: list[Token]) -> str:
+    def per_fortnight(self, _c: list[_Tok]) -> str:
         return "fortnight"
 
-    def per_month(self, _c: list[Token]) -> str:
+    def per_month(self, _c: list[_Tok]) -> str:
         return "month"
 
-    def time_unit(self, c: list[Token]) -> str:
+    def time_unit(self, c: list[_Tok]) -> str:
         return c[0].type
 
     def freq_count(self, c: list[Any]) -> _Clause:
@@ -1695,10 +1693,10 @@ class _Build(Transformer[Token, list[_Clause]]):
             return ("problem", "a number of times every hour")
         return _per_period(c[0], period, up_to=False)
 
-    def freq_up_to_abbr(self, c: list[Token]) -> _Clause:
+    def freq_up_to_abbr(self, c: list[_Tok]) -> _Clause:
         return ("per_day", _num(c[-1].value), None, True)
 
-    def freq_abbr(self, c: list[Token]) -> _Clause:
+    def freq_abbr(self, c: list[_Tok]) -> _Clause:
         return ("per_day", _num(c[0].value), None, False)
 
     def freq_every(self, c: list[Any]) -> _Clause:
@@ -1718,10 +1716,10 @@ class _Build(Transformer[Token, list[_Clause]]):
             return ("problem", "a monthly interval (no fixed number of hours)")
         return ("interval", factor, None, unit)
 
-    def freq_alternate(self, _c: list[Token]) -> _Clause:
+    def freq_alternate(self, _c: list[_Tok]) -> _Clause:
         return ("interval", _D(48), None, "DAY")
 
-    def freq_weekday(self, c: list[Token]) -> _Clause:
+    def freq_weekday(self, c: list[_Tok]) -> _Clause:
         return ("weekday", c[-1].value, True)  # "every monday": once a week
 
     def freq_hourly(self, c: list[Any]) -> _Clause:
@@ -1729,47 +1727,47 @@ class _Build(Transformer[Token, list[_Clause]]):
         return ("interval", low, high, "HOUR")
 
     # named times, PRN, reasons
-    def timing(self, c: list[Token]) -> _Clause:
+    def timing(self, c: list[_Tok]) -> _Clause:
         for tok in c:
             if tok.type in ("TIMEWORD", "TIME_ABBR"):
                 return ("time", (tok.value,))
         return ("problem", "a time of day")  # pragma: no cover - the grammar guarantees one
 
-    def clock(self, c: list[Token]) -> _Clause:
+    def clock(self, c: list[_Tok]) -> _Clause:
         return ("time", (c[-1].value,))
 
-    def meals_and_night(self, _c: list[Token]) -> _Clause:
+    def meals_and_night(self, _c: list[_Tok]) -> _Clause:
         return ("time", _MEALS_AND_NIGHT)
 
-    def weekday(self, c: list[Token]) -> _Clause:
+    def weekday(self, c: list[_Tok]) -> _Clause:
         return ("weekday", c[-1].value, False)
 
-    def note(self, c: list[Token]) -> _Clause:
+    def note(self, c: list[_Tok]) -> _Clause:
         return ("note", c[0].value)
 
-    def reason_note(self, c: list[Token]) -> _Clause:
+    def reason_note(self, c: list[_Tok]) -> _Clause:
         return ("reason", c[0].value)
 
-    def supply_note(self, c: list[Token]) -> _Clause:
+    def supply_note(self, c: list[_Tok]) -> _Clause:
         return ("supply_note", c[0].value)
 
-    def slash(self, _c: list[Token]) -> _Clause:
+    def slash(self, _c: list[_Tok]) -> _Clause:
         return ("slash",)
 
-    def prn(self, _c: list[Token]) -> _Clause:
+    def prn(self, _c: list[_Tok]) -> _Clause:
         return ("prn",)
 
-    def indication(self, c: list[Token]) -> _Clause:
+    def indication(self, c: list[_Tok]) -> _Clause:
         return ("reason", " ".join(t.value for t in c if t.type == "REASON"))
 
     # maximum per 24 hours
-    def per_hours(self, c: list[Token]) -> Decimal:
+    def per_hours(self, c: list[_Tok]) -> Decimal:
         return _D(_first(c, "NUMBER").value)
 
-    def per_days(self, c: list[Token]) -> Decimal:
+    def per_days(self, c: list[_Tok]) -> Decimal:
         return _D(_first(c, "NUMBER").value) * 24
 
-    def per_one_day(self, _c: list[Token]) -> Decimal:
+    def per_one_day(self, _c: list[_Tok]) -> Decimal:
         return _D(24)
 
     def max_quantity(self, c: list[Any]) -> _Clause:
@@ -1799,23 +1797,27 @@ class _Build(Transformer[Token, list[_Clause]]):
         unit = next(x for x in c if type(x) is str)
         return ("supply", _D(_first(c, "NUMBER").value), _DURATION_UNIT[unit])
 
-    def as_directed(self, _c: list[Token]) -> _Clause:
+    def as_directed(self, _c: list[_Tok]) -> _Clause:
         return ("directed",)
 
-    def verb(self, _c: list[Token]) -> _Clause:
+    def verb(self, _c: list[_Tok]) -> _Clause:
         return ("verb",)
 
-    def route(self, c: list[Token]) -> _Clause:
+    def route(self, c: list[_Tok]) -> _Clause:
         return ("route", c[0].value)
 
-    def food(self, c: list[Token]) -> _Clause:
+    def food(self, c: list[_Tok]) -> _Clause:
         return ("food", " ".join(t.value for t in c))
 
-    def caution(self, c: list[Token]) -> _Clause:
+    def caution(self, c: list[_Tok]) -> _Clause:
         return ("food", " ".join(t.value for t in c))
 
-    def meals(self, c: list[Token]) -> _Clause:
+    def meals(self, c: list[_Tok]) -> _Clause:
         return ("meals", " ".join(t.value for t in c))
+
+
+# the tree builder's rule methods: the only callbacks a parse table may name
+_BUILD_METHODS = frozenset(name for name in vars(_Build) if not name.startswith("_"))
 
 
 def _per_period(count: _Amount, period: str, *, up_to: bool) -> _Clause:
@@ -1840,31 +1842,144 @@ def _exact_div(a: Decimal, b: Decimal) -> Decimal | None:
     return quotient if quotient * b == a and len(str(quotient)) <= 12 else None
 
 
-class _TokenListLexer(Lexer):
-    """A lark lexer that hands over tokens already made by the normalising tokenizer."""
+_GRAMMAR_FILE = "dosage.lark"
+_TABLE_FILE = "dosage_table.json"
+_TABLE_FORMAT = 1
 
-    def __init__(self, lexer_conf: object) -> None:
-        """Nothing to set up: the tokens arrive ready-made."""
 
-    def lex(self, data: Any) -> Iterator[Token]:  # type: ignore[override]  # noqa: ANN401
-        """Yield the ready-made tokens (lark's interface-0 custom lexer)."""
-        return iter(data)
+def _grammar_text() -> str:
+    """The text of ``dosage.lark`` as shipped in the package."""
+    return resources.files("opioidcds._resolve").joinpath(_GRAMMAR_FILE).read_text(encoding="utf-8")
+
+
+def grammar_digest(grammar: str) -> str:
+    """SHA-256 of the grammar text: the key of the shipped parse table (``dosage_table.json``)."""
+    return hashlib.sha256(grammar.encode("utf-8")).hexdigest()
 
 
 @cache
-def _parser() -> Lark:
-    """Build the one LALR(1) parser of ``dosage.lark`` on first use (strict: conflict-free)."""
-    grammar = (
-        resources.files("opioidcds._resolve").joinpath("dosage.lark").read_text(encoding="utf-8")
-    )
+def _parser() -> Any:  # noqa: ANN401 - lark.Lark, imported only when needed
+    """Build lark's LALR(1) parser of ``dosage.lark`` (strict: conflict-free).
+
+    Used only when the shipped table is missing or stale (:func:`_tables`), by the tests (lark's
+    own driver is the reference for the lean one) and by :func:`parse_table_from_grammar`.
+    """
+    from lark import Lark  # noqa: PLC0415 - lark is needed only to build or check the table
+    from lark.lexer import Lexer  # noqa: PLC0415
+
+    class _TokenListLexer(Lexer):
+        """A lark lexer that hands over tokens already made by the normalising tokenizer."""
+
+        def __init__(self, lexer_conf: object) -> None:
+            """Nothing to set up: the tokens arrive ready-made."""
+
+        def lex(self, data: Any) -> Iterator[Any]:  # type: ignore[override]  # noqa: ANN401
+            """Yield the ready-made tokens (lark's interface-0 custom lexer)."""
+            return iter(data)
+
     return Lark(
-        grammar,
+        _grammar_text(),
         parser="lalr",
         lexer=_TokenListLexer,
         transformer=_Build(),
         strict=True,
         maybe_placeholders=False,
     )
+
+
+def parse_table_from_grammar() -> dict[str, Any]:
+    """Build the LALR(1) table of ``dosage.lark`` with lark (``strict``: conflict-free).
+
+    Returns the table as stored in ``dosage_table.json``: ``format``, ``grammar_sha256`` (of the
+    grammar text it was built from), ``start`` and ``end`` (state numbers), ``rules`` (each
+    ``[rule, size, inline, expand1, callback]``: reduce by ``rule``, taking ``size`` symbols;
+    ``callback`` names the method of the tree builder, or ``null``) and ``states``, one object a
+    state mapping each symbol to a number: ``n >= 0`` shifts (or goes to, after a reduction)
+    to state ``n``, ``n < 0`` reduces by rule ``-n - 1``. States are numbered breadth-first
+    from the start state over sorted symbols, and rules in order of first use, so the table does
+    not depend on how a lark version numbers its states; ``tests/dosage/test_parse_table.py``
+    checks that the shipped file equals this function's result.
+
+    Raises:
+        lark.exceptions.GrammarError: the grammar has an LALR(1) conflict.
+
+    """
+    from lark.parsers.lalr_analysis import Shift  # noqa: PLC0415 - lark internals, used here only
+
+    table = _parser().parser.parser._parse_table
+    start = table.start_states["start"]
+    number: dict[Any, int] = {start: 0}
+    order = [start]
+    for state in order:  # breadth-first: `order` grows while it is walked
+        for symbol in sorted(table.states[state]):
+            action, arg = table.states[state][symbol]
+            if action is Shift and arg not in number:
+                number[arg] = len(order)
+                order.append(arg)
+    rules: list[list[Any]] = []
+    rule_number: dict[tuple[Any, ...], int] = {}
+    states: list[dict[str, int]] = []
+    for state in order:
+        row: dict[str, int] = {}
+        for symbol in sorted(table.states[state]):
+            action, arg = table.states[state][symbol]
+            if action is Shift:
+                row[str(symbol)] = number[arg]
+                continue
+            origin = str(arg.origin.name)
+            name = str(arg.alias or origin)
+            inline = origin.startswith("_")
+            callback = name if not inline and name in _BUILD_METHODS else None
+            rule = (origin, len(arg.expansion), inline, bool(arg.options.expand1), callback)
+            if rule not in rule_number:
+                rule_number[rule] = len(rules)
+                rules.append(list(rule))
+            row[str(symbol)] = -rule_number[rule] - 1
+        states.append(row)
+    return {
+        "format": _TABLE_FORMAT,
+        "grammar_sha256": grammar_digest(_grammar_text()),
+        "start": 0,
+        "end": number[table.end_states["start"]],
+        "rules": rules,
+        "states": states,
+    }
+
+
+def dump_parse_table(table: dict[str, Any]) -> str:
+    """The text of ``dosage_table.json`` for ``table``: JSON, one rule and one state a line."""
+    lines = ["{"]
+    lines += [f"{json.dumps(k)}: {json.dumps(table[k])}," for k in ("format", "grammar_sha256")]
+    lines += [f"{json.dumps(k)}: {json.dumps(table[k])}," for k in ("start", "end")]
+    for key in ("rules", "states"):
+        rows = [json.dumps(row, separators=(",", ":")) for row in table[key]]
+        lines.append(f"{json.dumps(key)}: [")
+        lines.append(",\n".join(rows))
+        lines.append("]," if key == "rules" else "]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _shipped_table(grammar: str) -> dict[str, Any] | None:
+    """The parse table shipped beside the grammar, if it was built from this very grammar text.
+
+    ``None`` when the file is missing, unreadable, of another format or built from another
+    grammar text (stale): the caller then builds the table with lark. The shape of every entry
+    is checked by :func:`_compile_table`.
+    """
+    try:
+        data = json.loads(
+            resources.files("opioidcds._resolve").joinpath(_TABLE_FILE).read_text(encoding="utf-8")
+        )
+    except (OSError, ValueError):
+        return None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != _TABLE_FORMAT
+        or data.get("grammar_sha256") != grammar_digest(grammar)
+    ):
+        return None
+    return data
 
 
 class _ParseError(Exception):
@@ -1876,36 +1991,70 @@ class _ParseError(Exception):
 
 
 _Action = tuple[bool, Any]
+_Tables = tuple[list[dict[str, _Action]], int, int]
+
+
+def _compile_table(data: dict[str, Any]) -> _Tables | None:
+    """The table of :func:`parse_table_from_grammar` bound for :func:`_plan`, else ``None``.
+
+    Checks the shape of every entry (state and rule numbers in range, callbacks among the tree
+    builder's rule methods), so a damaged file is rebuilt, never driven.
+    """
+    build = _Build()
+    try:
+        count = len(data["states"])
+        start, end = data["start"], data["end"]
+        reductions: list[_Action] = []
+        for origin, size, inline, expand1, name in data["rules"]:
+            if (
+                not isinstance(origin, str)
+                or type(size) is not int
+                or size < 0
+                or type(inline) is not bool
+                or type(expand1) is not bool
+                or (name is not None and name not in _BUILD_METHODS)
+            ):
+                return None
+            callback = None if name is None else getattr(build, name)
+            reductions.append((False, (origin, size, inline, expand1, callback)))
+        shifts: list[_Action] = [(True, n) for n in range(count)]
+        table = [
+            {str(symbol): shifts[n] if n >= 0 else reductions[-n - 1] for symbol, n in row.items()}
+            for row in data["states"]
+        ]
+        in_range = all(
+            type(n) is int and -len(reductions) <= n < count
+            for row in data["states"]
+            for n in row.values()
+        )
+        if not in_range or type(start) is not int or type(end) is not int:
+            return None
+        if not (0 <= start < count and 0 <= end < count):
+            return None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+    return table, start, end
 
 
 @cache
-def _tables() -> tuple[dict[Any, dict[str, _Action]], Any, Any]:
-    """Return lark's LALR(1) table for ``dosage.lark``, flattened for :func:`_drive`.
+def _tables() -> _Tables:
+    """Return the LALR(1) table of ``dosage.lark``, bound for :func:`_drive`.
 
-    lark computes the table (and proves the grammar conflict-free, ``strict=True``); this module
-    only drives it with a lean loop, because lark's general-purpose driver costs about two
-    thirds of the parse time. ``tests/dosage`` checks that both drivers agree.
+    The table ships with the package (``dosage_table.json``: built by lark with ``strict=True``
+    from the grammar text whose SHA-256 it records; a test checks that it equals a fresh build),
+    so a process's first parse does not build it (issue 20, cold start). When the file is
+    missing, unreadable, damaged or built from another grammar text, lark builds the table in
+    memory (conflict-free, or it raises). This module drives the table with a lean loop,
+    because lark's general-purpose driver costs about two thirds of the parse time;
+    ``tests/dosage`` checks that both drivers agree.
     """
-    from lark.parsers.lalr_analysis import Shift  # noqa: PLC0415 - lark internals, used once
-
-    lalr = _parser().parser.parser
-    table = lalr._parse_table
-    build = _Build()
-    states: dict[Any, dict[str, _Action]] = {}
-    for state, actions in table.states.items():
-        row: dict[str, _Action] = {}
-        for symbol, (action, arg) in actions.items():
-            if action is Shift:
-                row[str(symbol)] = (True, arg)
-                continue
-            origin = str(arg.origin.name)
-            name = str(arg.alias or origin)
-            inline = origin.startswith("_")
-            expand1 = bool(arg.options.expand1)
-            callback = None if inline else getattr(build, name, None)
-            row[str(symbol)] = (False, (origin, len(arg.expansion), inline, expand1, callback))
-        states[state] = row
-    return states, table.start_states["start"], table.end_states["start"]
+    data = _shipped_table(_grammar_text())
+    compiled = _compile_table(data) if data is not None else None
+    if compiled is None:
+        compiled = _compile_table(parse_table_from_grammar())
+    if compiled is None:  # pragma: no cover - lark's own table always has the expected shape
+        raise RuntimeError("the dosage grammar's parse table could not be built")
+    return compiled
 
 
 _Op = tuple[Any, int, int]  # (callback, values it takes) or (None, first, end): shift tokens
@@ -1980,8 +2129,10 @@ def _drive(tokens: list[_Tok]) -> list[_Clause]:
 
 def _parse_with_lark(tokens: list[_Tok]) -> list[_Clause]:
     """Parse with lark's own LALR driver (reference for tests of :func:`_drive`)."""
+    from lark import Token  # noqa: PLC0415 - the tests' reference driver only
+
     lark_tokens = [Token(t.type, t.value, t.start_pos) for t in tokens]
-    result: list[_Clause] = _parser().parse(lark_tokens)  # type: ignore[assignment]
+    result: list[_Clause] = _parser().parse(lark_tokens)
     return result
 
 
@@ -2523,7 +2674,7 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
         return UnparsedDosage(text=normal, problems=("no words were found",))
     try:
         return _parse_normalised(normal)
-    except (ArithmeticError, LookupError, ValueError, TypeError, LarkError):  # pragma: no cover
+    except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
         # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
         # and must not be read as a dose either
         return UnparsedDosage(text=normal, problems=("the instruction could not be read",))
