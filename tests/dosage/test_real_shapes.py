@@ -410,9 +410,16 @@ def test_two_readings_joined_by_a_dash_that_disagree_are_refused() -> None:
 
 
 def test_a_note_that_runs_into_the_dose_is_refused() -> None:
-    # "ONEOR TWO EVERY NIGHT": the fused "ONEOR" would hide "one or"; never read as 2
-    for text in ("ONEOR TWO EVERY NIGHT", "ONEAND A HALF AT NIGHT"):
+    # an unknown word fused with a number would hide it ("oneand" = "one and"): never read as
+    # the dose after it; "ONEAND A HALF AT NIGHT" and "ONEXX TWO EVERY NIGHT" (made up) are
+    # refused, never 0.5 or 2 a day
+    for text in ("ONEAND A HALF AT NIGHT", "ONEXX TWO EVERY NIGHT"):
         assert isinstance(parse_dosage(text), UnparsedDosage), text
+    # the few fused forms with one reading only are read as written (issue 16, second round):
+    # "ONEOR TWO EVERY NIGHT" (CPRD) = one or two every night: 1-2 a day, never 2
+    result = parse_dosage("ONEOR TWO EVERY NIGHT")
+    assert isinstance(result, Dosage)
+    assert (result.dose_quantity, result.dose_quantity_max, result.doses_per_day) == (1, 2, 1)
     # a negation in a note is refused wherever it stands ("avoid using every day")
     text = (
         "ONE TABLET TO BE TAKEN AT NIGHT IF REQUIRED FOR SLEEPING PROBLEMS. AVOID USING EVERY DAY"

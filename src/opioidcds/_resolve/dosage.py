@@ -269,7 +269,7 @@ _UNITS_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", 
 
 _COUNT_WORDS: dict[str, str] = {}
 for _singular, _plurals in (
-    ("tablet", ("tablet", "tablets", "tab", "tabs")),
+    ("tablet", ("tablet", "tablets", "tab", "tabs", "tbl", "tbls")),
     ("capsule", ("capsule", "capsules", "cap", "caps")),
     ("patch", ("patch", "patches")),
     ("spray", ("spray", "sprays")),
@@ -331,6 +331,7 @@ _TIME_ABBR: dict[str, str] = {
     "mane": "morning",
     "om": "morning",
     "nocte": "night",
+    "noct": "night",
     "nightly": "night",
 }
 _REASONS = frozenset(
@@ -414,6 +415,8 @@ _ROUTES: dict[str, str] = {
     "transdermal": "transdermal",
     "rectally": "rectal",
     "po": "oral",
+    "pr": "rectal",  # per rectum
+    "topical": "topical",
 }
 _DRUGS = frozenset(
     {
@@ -445,6 +448,7 @@ _DIRECTORS = frozenset(
         "team",
         "nurse",
         "pharmacist",
+        "dr",
     }
 )
 _SIMPLE: dict[str, str] = {
@@ -566,12 +570,24 @@ _SIMPLE: dict[str, str] = {
     "spoonful": "_SPOON",
     "spoonfuls": "_SPOON",
     "spoonsful": "_SPOON",
+    "teaspoon": "_SPOON",  # always with its volume ("one 5ml teaspoon"): alone it is refused
+    "teaspoons": "_SPOON",
+    "teaspoonful": "_SPOON",
+    "teaspoonfuls": "_SPOON",
+    "teaspoonsful": "_SPOON",
+    "tsp": "_SPOON",
+    "metered": "_DROP",  # "1 metered dose"
     "/": "_SLASH",
 }
 # one word that stands for several terminals: "upto" = "up to", "pc" (post cibum) = "after
 # food", "ac" (ante cibum) = "before food"
 _EXPANSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "upto": (("UP", "up"), ("TO", "to")),
+    # a verb or a number word run into the next word: one reading only ("takeone at night")
+    "takeone": (("VERB", "take"), ("_WORDNUM", "1")),
+    "taketwo": (("VERB", "take"), ("_WORDNUM", "2")),
+    "oneor": (("_WORDNUM", "1"), ("OR", "or")),
+    "onetwice": (("_WORDNUM", "1"), ("TWICE", "twice")),
     "aday": (("A", "a"), ("DAY", "day")),
     "mdu": (("AS", "as"), ("DIRECTED", "directed")),  # more dicto utendus: as directed
     "pc": (("AFTER", "after"), ("FOOD", "food")),
@@ -600,6 +616,7 @@ _REFUSED: dict[str, str] = {
     "increase": "a dose change (titration)",
     "increasing": "a dose change (titration)",
     "reduce": "a dose change (titration)",
+    "reduces": "a dose change (titration)",
     "reducing": "a dose change (titration)",
     "decrease": "a dose change (titration)",
     "titrate": "a dose change (titration)",
@@ -647,6 +664,42 @@ for _reason, _words in (
         _REFUSED[_w] = _reason
 
 
+# Words read only inside a note closed by a separator or the end, each followed by a word of the
+# note ("to reduce cholesterol", "(avoid grapefruit juice)"); anywhere else refused with their
+# reason in _REFUSED (a titration; a negation). Issue 16, second round.
+_NOTE_ONLY = ("reduce", "reduces", "avoid")
+# The note vocabulary: words of the advice and indications real GP text adds to an instruction
+# (the CPRD common dosages, issue 16), none of which says anything about a dose, a number, a
+# unit, a time, a frequency, a sequence, a site or a condition. A run of these (with the small
+# linking words) is a note wherever it stands, when a separator or the end of the text closes
+# it ("TAKE ONE DAILY BLOOD PRESSURE"); any other unknown word needs a separator, "for" or "to"
+# before it. Reviewed word by word: time words ("yearly", "am"), site words ("eye", "lip"),
+# sequence or condition words ("first", "now", "during", "if"), counting words ("both",
+# "all", "each", "single"), redactions ("xxx") and the words of a sentence ("may", "can",
+# "you", "have": "2 per day may cause drowsiness" is one of NHS England's must-not-map texts)
+# are not here.
+_NOTE_VOCABULARY_WORDS = """
+    blood pressure bp cholesterol lipids heart kidney kidneys stomach acid ulcer angina
+    hypertension cardiovascular strokes stroke disease diabetes diabetic thyroid replacement
+    hrt gout arthritis osteoporosis bone bones protection prevention protect protects risk
+    attack attacks rhythm rate failure circulation asthma wheeze breathing chest allergy
+    allergies hayfever itch itching rash eczema skin dry infection antibiotic antibiotics
+    biotic anti inflammation inflammatory antihistamine antacid indigestion heartburn
+    dyspepsia depression mood relief painkiller treatment therapy steroid sedative sedatives
+    addictive addiction habit forming dependence drowsiness drowsy dizziness alcohol driving
+    grapefruit juice fruit orange diet fibre fat high low fluid fluids sugar calcium vitamin
+    iron supplement contraception medication medications medicine medicines drug drugs
+    paracetamol aspirin ibuprofen simvastatin lactulose laxative flavour flavours flavoured
+    assorted various soap substitute moisturiser emollient thin layer glass tumbler full
+    plenty tap upright remain stay sitting standing position via spacer volumatic
+    aerochamber nebuliser inhaler test tests check checks checked monitored monitoring
+    review appointment due course complete completed finish regular basis long short term
+    longterm note nb leaflet instructions instruction enclosed follow information see
+    supervised administration consumption
+"""
+_NOTE_VOCABULARY = frozenset(_NOTE_VOCABULARY_WORDS.split())
+
+
 def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
     lex: dict[str, tuple[str, str]] = {}
     for word, type_ in _SIMPLE.items():
@@ -683,6 +736,11 @@ def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop 
         lex.setdefault(str(n), ("NUMBER", str(n)))
     lex["dose"] = ("DOSE", "dose")
     lex["doses"] = ("DOSE", "dose")
+    lex["advised"] = ("DIRECTED", "advised")  # "as advised (by the hospital)": as directed
+    for word in _NOTE_ONLY:
+        lex[word] = ("_SOFT", word)
+    for word in _NOTE_VOCABULARY:
+        lex.setdefault(word, ("_NOTEWORD", word))
     return lex
 
 
@@ -848,13 +906,45 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
             + r")?"
             r"\s+(?:[a-z]+\s+)?patch(?:es)?\b",
         ),
+        (  # "PER RECTUM": the route (issue 16, second round)
+            ("rectum",),
+            "ROUTE=rectal",
+            r"\b(?:per|via\s+the|into\s+the)\s+rectum\b",
+        ),
+        (  # "WITH MAIN MEAL", "AFTER THE MAIN MEAL": one meal, a food note (no count of doses)
+            ("main meal",),
+            "_MAINMEAL=main meal",
+            r"\b(?:(?:the|a|your)\s+)?main\s+meal\b",
+        ),
+        (  # "WITH OR WITHOUT FOOD": a food note
+            ("without food",),
+            "FOOD=with or without food",
+            r"\bwith\s+or\s+without\s+food\b",
+        ),
+        (  # "AT THE SAME TIME (EVERY DAY)": the time is not named, only kept; "every day" stays
+            ("same time",),
+            "NOTE",
+            r"\b(?:at\s+)?(?:about\s+)?the\s+same\s+time(?:\s+of\s+(?:the\s+)?day)?\b",
+        ),
+        (  # "AT LEAST HALF AN HOUR BEFORE FOOD", "AT LEAST 30 MINUTES BEFORE BREAKFAST": a note
+            ("least",),
+            "NOTE",
+            r"\bat\s+least\s+(?:half\s+an?\s+hour|an\s+hour|one\s+hour|\d+\s*(?:minutes?|mins?)|"
+            r"thirty\s+minutes)\s+(?:before|after)\s+(?:(?:the\s+|your\s+)?(?:first\s+)?"
+            r"(?:food|meals?|breakfast|eating))\b",
+        ),
+        (  # "TWO TO BE TAKEN AT A TIME", "AT ONE TIME": the dose is taken at once; nothing more
+            ("at time", "at a time", "at one time"),
+            "_DROP",
+            r"\bat\s+(?:a\s+|one\s+)?time\b",
+        ),
     )
 )
 _PHRASE_HINT = re.compile(
     "|".join(re.escape(literal) for literals, _, _ in _PHRASES for literal in literals)
 )
 _GLUED = re.compile(r"(?<![a-z])([a-z]+)\d")  # letters run into a number: "bd36", "tds1"
-_GLUE_OK = frozenset({"q", "x"})  # "q4h" (every 4 hours), "2x5ml", "x28"
+_GLUE_OK = frozenset({"q", "x", "take", "or", "to"})  # "q4h", "2x5ml", "x28", "take2", "1or2"
 
 
 def _normalise(text: str) -> str:
@@ -917,6 +1007,7 @@ def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
     for literals, kind, pattern in _PHRASES:
         if not any(literal in text for literal in literals):
             continue
+        terminal, _, fixed = kind.partition("=")  # "ROUTE=rectal": the terminal and its value
         for m in pattern.finditer(text):
             if starts is None:
                 starts = _char_positions(text)
@@ -925,7 +1016,7 @@ def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
                 if starts[idx] >= m.end():
                     break
                 if idx not in out:
-                    out[idx] = (kind, m.group(0).strip()) if first else None
+                    out[idx] = (terminal, fixed or m.group(0).strip()) if first else None
                 first = False
     return out
 
@@ -1037,6 +1128,11 @@ _MERGING = frozenset(
         "REASON",
         "AT",
         "THE",
+        "ONCE",
+        "EVERY",
+        "_MAINMEAL",
+        "_SOFT",
+        "_NOTEWORD",
     }
 )
 _NUMBERS = frozenset({"NUMBER", "_WORDNUM"})
@@ -1062,6 +1158,8 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "THE": frozenset({"THE"}),
     "BY": frozenset({"_MOUTH"}),
     "_DAYNAME": frozenset(),
+    "ONCE": frozenset({"AT", "IN", "EVERY", "EACH", "TIMEWORD", "TIME_ABBR"}),
+    "EVERY": frozenset({"DAY", "FORTNIGHT"}),
 }
 _PLAIN_AS = {"_WORDNUM": "NUMBER", "_TENS": "NUMBER", "_FRAC": "NUMBER", "_DAYNAME": "DAYNAME"}
 _BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
@@ -1073,7 +1171,14 @@ _FREQ_AFTER_UP_TO = frozenset(
     {"NUMBER", "_WORDNUM", "ONCE", "TWICE", "THRICE", "FREQ_ABBR", "TIME_ABBR", "TIMEWORD", "AT"}
 )
 # a note ("for blood pressure", "(to thin blood)"): words outside the lexicon, with these
-_NOTE_WORDS = frozenset({"_UNK", "REASON", "FOOD", "DRUG", "DIRECTOR", "_DROP"})
+_NOTE_WORDS = frozenset(
+    {"_UNK", "_NOTEWORD", "_SOFT", "REASON", "FOOD", "DRUG", "DIRECTOR", "_DROP"}
+)
+_NOTE_STARTS = frozenset({"_UNK", "_NOTEWORD", "_SOFT"})
+_NOT_AFTER_FORTNIGHT = (_NOTE_WORDS - {"_DROP"}) | _NUMBER_LIKE | {"THE"}
+# what must follow "reduce(s)" or "avoid" for them to be read in a note: a word of the note
+# ("to reduce cholesterol", "avoid grapefruit juice"), never a number, dose or time
+_NOTE_FOLLOWS = {"_UNK": True, "_NOTEWORD": True, "REASON": True, "FOOD": True, "DRUG": True}
 _NOTE_LINKS = frozenset(
     {
         "THE",
@@ -1136,7 +1241,7 @@ _AFTER_NOTE = frozenset(
 )
 
 
-def _note(
+def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
     raw: list[_Raw], types: list[str], i: int, out: list[_Tok], problems: list[_Problem]
 ) -> int:
     """Read the run of words around the unknown word ``raw[i]`` as a note, or refuse it.
@@ -1146,8 +1251,13 @@ def _note(
     stop, colon, bracket, dash, slash), or follows "for" (an indication: "for blood
     pressure") or "to" ("to lower cholesterol", "to chest or upper arm"). It holds no number,
     unit, frequency, time or dosing word (those end it) and no refused word (those are
-    refused wherever they stand). Anywhere else an unknown word is unrecognised. Returns the
-    index of the first raw terminal after the run.
+    refused wherever they stand). A run of words of the note vocabulary only (``_NOTE_WORDS``
+    of ``_NOTE_VOCABULARY``: "blood pressure", "antibiotic", "assorted flavours") is a note
+    wherever it stands, when the end of the text or a separator closes it ("TAKE ONE DAILY
+    BLOOD PRESSURE"). "Reduce(s)" and "avoid" are read only inside a note closed so, each
+    followed by a word of the note ("to reduce cholesterol", "(avoid grapefruit juice)"):
+    elsewhere they are refused (a titration; a negation). Anywhere else an unknown word is
+    unrecognised. Returns the index of the first raw terminal after the run.
     """
     j = len(out)
     while j and out[j - 1].type in _NOTE_BEFORE:
@@ -1159,28 +1269,41 @@ def _note(
         kind = "REASON_NOTE"
     elif lead == "TO" and (j < 2 or out[j - 2].type not in ("UP", "NUMBER")):
         j -= 1
-    elif lead and lead not in _NOTE_AFTER_SEPARATOR:
-        k = i
-        while types[k] in _NOTE_WORDS or types[k] in _NOTE_LINKS:
-            if types[k] == "_UNK":
-                problems.append((raw[k][2], "unrecognised word"))
-            k += 1
-        return k
     k = last = i
+    unknown = False
+    soft: list[int] = []
     while True:
         t = types[k]
         if t in _NOTE_WORDS:
             last = k
+            if t == "_UNK":
+                unknown = True
+            elif t == "_SOFT":
+                soft.append(k)
         elif t not in _NOTE_LINKS:
             break
         k += 1
     after = types[last + 1]
-    if after not in _AFTER_NOTE and (lead not in ("FOR", "TO") or after in _NUMBER_LIKE):
-        # the note would run into the instruction ("ONEOR TWO EVERY NIGHT", "AVOID USING
-        # EVERY DAY"): its words may be part of it, so none is read
-        problems.extend(
-            (raw[m][2], "unrecognised word") for m in range(i, last + 1) if types[m] == "_UNK"
+    closed = after in _AFTER_NOTE
+    if lead and lead not in _NOTE_AFTER_SEPARATOR and lead not in ("FOR", "TO"):
+        # after a dosing word only words of the note vocabulary make a note, closed
+        readable = closed and not unknown
+    else:
+        # the note must not run into the instruction ("ONEOR TWO EVERY NIGHT", "AVOID USING
+        # EVERY DAY"): its words may be part of it
+        readable = closed or (lead in ("FOR", "TO") and after not in _NUMBER_LIKE)
+    if soft and readable:
+        readable = closed and all(
+            _NOTE_FOLLOWS.get(types[_skip_links(types, m + 1)], False)
+            and _skip_links(types, m + 1) <= last
+            for m in soft
         )
+    if not readable:
+        for m in range(i, last + 1):
+            if types[m] in ("_UNK", "_NOTEWORD"):
+                problems.append((raw[m][2], "unrecognised word"))
+            elif types[m] == "_SOFT":
+                problems.append((raw[m][2], f"{_REFUSED[raw[m][1]]} is not supported"))
         return last + 1
     words = [t.value for t in out[j:]] if kind == "NOTE" else [t.value for t in out[j + 1 :]]
     words += [raw[m][1] for m in range(i, last + 1) if types[m] not in ("_DROP", "_HYPH")]
@@ -1188,6 +1311,13 @@ def _note(
     del out[j:]
     out.append(_Tok(kind, " ".join(words), start))
     return last + 1
+
+
+def _skip_links(types: list[str], k: int) -> int:
+    """Index of the first terminal from ``k`` on that is not "the", "a" or "your"."""
+    while types[k] in ("THE", "A", "YOUR"):
+        k += 1
+    return k
 
 
 def _spoon(raw: list[_Raw], i: int, out: list[_Tok]) -> None:
@@ -1326,8 +1456,32 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
                     problems.append((raw[i + 1][2], "two numbers side by side"))
                 append(_Tok("NUMBER", value, idx))
                 i += 1
-        elif type_ == "_UNK":
+        elif type_ in _NOTE_STARTS:
             i = _note(raw, types, i, out, problems)
+        elif type_ == "ONCE":  # "once at night", "once in the morning": the time says it
+            k = i + 2 if nxt in ("AT", "IN", "EVERY", "EACH") else i + 1
+            if types[k] == "THE":
+                k += 1
+            if types[k] not in ("TIMEWORD", "TIME_ABBR"):
+                append(_Tok("ONCE", value, idx))
+            i += 1
+        elif type_ == "EVERY":
+            if nxt == "DAY":  # "every day" is "daily" ("every day or twice a day")
+                append(_Tok("DAILY", "every day", idx))
+                i += 2
+                continue
+            if types[i + 2] in _NOT_AFTER_FORTNIGHT:
+                # "FOR THINNING EVERY FORTNIGHT BLOOD", "MAXIMUM EVERY FORTNIGHT 8": in the CPRD
+                # texts "every fortnight" stands where "of" was written; not a frequency
+                problems.append((idx, "'every fortnight' inside a phrase (where 'of' stood?)"))
+            append(_Tok("EVERY", value, idx))
+            i += 1
+        elif type_ == "_MAINMEAL":  # "with main meal": a food note; "and at night": refused
+            if nxt == "AND" or (i and types[i - 1] == "AND"):
+                problems.append((idx, "a meal and another time of day joined by 'and'"))
+            else:
+                append(_Tok("FOOD", value, idx))
+            i += 1
         elif type_ in {"DASH", "_HYPH"}:
             # a range ("1-2", "2.5ml - 5ml") between amounts; else a separator ("twice a day -
             # oral route - one twice daily"), or a hyphen inside a word ("twice-daily")
@@ -1495,7 +1649,10 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
         elif type_ == "_SPOON":
             problems.append((idx, "a spoon without its volume"))
             i += 1
-        else:  # "_AMPM", "_MINUTE" without their number
+        elif type_ == "_AMPM":  # "1 daily am", "5 tabs am and 4 tabs pm": a time of day
+            append(_Tok("TIMEWORD", "morning" if value == "am" else "evening", idx))
+            i += 1
+        else:  # "_MINUTE" without its number
             problems.append((idx, "unrecognised word"))
             i += 1
     if depth > 0:
