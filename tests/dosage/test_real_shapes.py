@@ -419,7 +419,11 @@ def test_a_note_that_runs_into_the_dose_is_refused() -> None:
     # "ONEOR TWO EVERY NIGHT" (CPRD) = one or two every night: 1-2 a day, never 2
     result = parse_dosage("ONEOR TWO EVERY NIGHT")
     assert isinstance(result, Dosage)
-    assert (result.dose_quantity, result.dose_quantity_max, result.doses_per_day) == (1, 2, 1)
+    assert (result.dose_quantity, result.dose_quantity_max, result.doses_per_day) == (
+        D(1),
+        D(2),
+        D(1),
+    )
     # a negation in a note is refused wherever it stands ("avoid using every day")
     text = (
         "ONE TABLET TO BE TAKEN AT NIGHT IF REQUIRED FOR SLEEPING PROBLEMS. AVOID USING EVERY DAY"
