@@ -1147,14 +1147,14 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "A": frozenset({"_HALF"}),
     "TO": frozenset({"THE", "_SKIN", "_BE"}),
     "FOR": frozenset({"FOR"}),
-    "OR": frozenset({"AS", "WHEN", "IF", "PRN"}),
+    "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM"}),
     "REASON": frozenset({"REASON"}),
     "UP": frozenset({"TO"}),
     "AFTER": frozenset({"FOOD", "MEALS", "EACH"}),
     "WITH": frozenset({"FOOD", "MEALS", "EACH"}),
     "BEFORE": frozenset({"FOOD", "MEALS", "EACH"}),
     "TIMEWORD": frozenset({"_TIME", "DASH", "_HYPH", "MEALS"}),
-    "AT": frozenset({"AT"}),
+    "AT": frozenset({"AT", "NUMBER"}),
     "THE": frozenset({"THE"}),
     "BY": frozenset({"_MOUTH"}),
     "_DAYNAME": frozenset(),
@@ -1350,6 +1350,39 @@ def _clock(value: str, ampm: str) -> str | None:
     return f"{hour:02d}:{minute:02d}"
 
 
+def _unit_after_amount(raw: list[_Raw], types: list[str], at: int) -> None:
+    """Move the count unit at ``at`` after the amount that follows it ("tablet(s) 1-2 daily").
+
+    Only at the start of the text (or after its verb), and only when nothing after the amount
+    could belong to it (a unit, a fraction, "and a half").
+    """
+    k = at + 2
+    if types[k] in _RANGE_WORDS and types[k + 1] in _NUMBERS:
+        k += 2
+    if types[k] in _UNITS or (types[k] in _AFTER_NUMBER and types[k] != "_WORDNUM"):
+        return  # "tablets 1 three times a day" is moved; "tablets 1 1/2", "tabs 1 5ml" are not
+    unit, unit_type = raw[at], types[at]
+    raw[at : k - 1] = raw[at + 1 : k]
+    types[at : k - 1] = types[at + 1 : k]
+    raw[k - 1], types[k - 1] = unit, unit_type
+
+
+def _clock24(value: str, hours_follow: bool) -> str | None:
+    """The clock time of "2200", "0800 (hrs)" or "09.00 hrs" (24-hour clock), else ``None``.
+
+    Four digits are a time of day only after "at"; "09.00" only with "hrs" after it.
+    """
+    hour_text, dot, minute_text = value.partition(".")
+    if not dot and len(value) == 4:
+        hour_text, minute_text = value[:2], value[2:]
+    elif not (dot and hours_follow and len(minute_text) == 2 and len(hour_text) == 2):
+        return None
+    hour, minute = int(hour_text), int(minute_text)
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
 def _meals_and_night(raw: list[_Raw], types: list[str], i: int) -> int:
     """Length of "after food and at night" / "with meals & at bedtime" at ``i``, else 0.
 
@@ -1401,6 +1434,9 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
     types = [r[0] for r in raw]
     types.extend(("", "", "", "", ""))  # look-ahead padding
     n = len(raw)
+    first = 1 if types[0] == "VERB" else 0
+    if types[first] == "COUNT_UNIT" and types[first + 1] in _NUMBERS:
+        _unit_after_amount(raw, types, first)  # "TABLET(S) 1 THREE TIMES A DAY"
     i = 0
     depth = 0
     while i < n:
@@ -1505,6 +1541,18 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             append(_Tok("REASON", " ".join(r[1] for r in raw[i:k]), idx))
             i = k
         elif type_ == "OR":
+            if (
+                nxt in _NUMBERS
+                and len(out) > 2
+                and out[-1].type == "NUMBER"
+                and out[-2].type == "OR"
+                and out[-3].type == "NUMBER"
+                and _D(out[-1].value) == _D(out[-3].value) + 1 == _D(raw[i + 1][1]) - 1
+                and types[i + 2] not in _AFTER_NUMBER
+            ):  # "1 or 2 or 3 at night": one to three
+                out[-1] = _Tok("NUMBER", raw[i + 1][1], raw[i + 1][2])
+                i += 2
+                continue
             if not (
                 nxt == "PRN"
                 or (nxt == "AS" and types[i + 2] in ("DIRECTED", "REQUIRED"))
@@ -1568,6 +1616,14 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             else:
                 append(_Tok("TO", value, idx))
                 i += 1
+        elif type_ == "AT" and nxt == "NUMBER":  # "at 2200", "at 0800 hrs", "at 09.00 hrs"
+            clock = _clock24(raw[i + 1][1], types[i + 2] == "HOUR")
+            append(_Tok("AT", value, idx))
+            if clock is None:
+                i += 1
+            else:
+                append(_Tok("CLOCK", clock, raw[i + 1][2]))
+                i += 3 if types[i + 2] == "HOUR" else 2
         elif type_ in ("AT", "THE"):  # "2 at at night": the word typed twice
             i += 1
         elif type_ == "TIMEWORD":
@@ -1823,6 +1879,12 @@ class _Build:
 
     def freq_count(self, c: list[Any]) -> _Clause:
         return _per_period(c[0], c[1], up_to=False)
+
+    def freq_count_day(self, c: list[Any]) -> _Clause:
+        return _per_period(c[0], "day", up_to=False)
+
+    def freq_count_week(self, c: list[Any]) -> _Clause:
+        return _per_period(c[0], "week", up_to=False)
 
     def freq_up_to(self, c: list[Any]) -> _Clause:
         return _per_period(c[2], c[3], up_to=True)
