@@ -984,9 +984,13 @@ _Raw = tuple[str, str, int]  # (terminal, value, index of the piece in the text)
 _Problem = tuple[int, str]  # (index of the piece, what is wrong: "unrecognised word")
 
 
-def _char_positions(text: str) -> list[int]:
-    """Character position of each piece of normalised ``text`` (for messages only)."""
-    return [m.start() for m in _PIECES.finditer(text)]
+@lru_cache(maxsize=4)
+def _char_positions(text: str) -> tuple[int, ...]:
+    """Character position of each piece of normalised ``text`` (phrases and messages only).
+
+    Memoised for the few texts in hand: one parse asks for them up to three times.
+    """
+    return tuple([m.start() for m in _PIECES.finditer(text)])
 
 
 def _piece_at(text: str, pos: int) -> int:
@@ -1003,7 +1007,7 @@ def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
     if _PHRASE_HINT.search(text) is None:
         return {}
     out: dict[int, tuple[str, str] | None] = {}
-    starts: list[int] | None = None
+    starts: tuple[int, ...] | None = None
     for literals, kind, pattern in _PHRASES:
         if not any(literal in text for literal in literals):
             continue
