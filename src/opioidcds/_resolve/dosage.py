@@ -529,6 +529,8 @@ _SIMPLE: dict[str, str] = {
     "water": "FOOD",
     "meal": "MEALS",
     "meals": "MEALS",
+    "mealtime": "MEALS",
+    "mealtimes": "MEALS",
     "supply": "SUPPLY",
     "whole": "WHOLE",
     # words used only inside merged phrases ("by mouth", "under the tongue", "night time")
@@ -695,7 +697,7 @@ _NOTE_VOCABULARY_WORDS = """
     aerochamber nebuliser inhaler test tests check checks checked monitored monitoring
     review appointment due course complete completed finish regular basis long short term
     longterm note nb leaflet instructions instruction enclosed follow information see
-    supervised administration consumption
+    supervised administration consumption deficiency
 """
 _NOTE_VOCABULARY = frozenset(_NOTE_VOCABULARY_WORDS.split())
 
@@ -933,6 +935,11 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
             r"thirty\s+minutes)\s+(?:before|after)\s+(?:(?:the\s+|your\s+)?(?:first\s+)?"
             r"(?:food|meals?|breakfast|eating))\b",
         ),
+        (  # "ONE M/R CAPSULE": the formulation (modified release, enteric coated), not the dose
+            ("/",),
+            "_DROP",
+            r"\b(?:m|s|e)\s*/\s*(?:r|c)\b",
+        ),
         (  # "TWO TO BE TAKEN AT A TIME", "AT ONE TIME": the dose is taken at once; nothing more
             ("at time", "at a time", "at one time"),
             "_DROP",
@@ -1134,6 +1141,7 @@ _MERGING = frozenset(
         "THE",
         "ONCE",
         "EVERY",
+        "TIMES",
         "_MAINMEAL",
         "_SOFT",
         "_NOTEWORD",
@@ -1142,10 +1150,12 @@ _MERGING = frozenset(
 _NUMBERS = frozenset({"NUMBER", "_WORDNUM"})
 _NUMBER_LIKE = frozenset({"NUMBER", "_WORDNUM", "_FRAC", "_HALF", "_TENS", "A"})
 _AFTER_NUMBER = frozenset({"AND", "_FRAC", "NUMBER", "_WORDNUM", "_AMPM", "VOLUME_UNIT", "_MINUTE"})
+_AFTER_NUMBER_MERGE = _AFTER_NUMBER | {"DASH"}
 # merging terminals that stand for themselves unless the next terminal is one of these
 _PLAIN_UNLESS: dict[str, frozenset[str]] = {
-    "NUMBER": _AFTER_NUMBER,
-    "_WORDNUM": _AFTER_NUMBER,
+    "NUMBER": _AFTER_NUMBER_MERGE,
+    "_WORDNUM": _AFTER_NUMBER_MERGE,
+    "TIMES": _NUMBERS,
     "_TENS": frozenset({"_WORDNUM"}),
     "_FRAC": frozenset(),
     "A": frozenset({"_HALF"}),
@@ -1324,7 +1334,7 @@ def _skip_links(types: list[str], k: int) -> int:
     return k
 
 
-def _spoon(raw: list[_Raw], i: int, out: list[_Tok]) -> None:
+def _spoon(raw: list[_Raw], i: int, out: list[_Tok], unit_at: int) -> None:
     """Read "N 5ml spoonful(s)", "1-2 x 5ml spoon", "a 5ml spoonful" as a dose in mL.
 
     ``raw[i]`` is the volume of one spoon; a count before it (a number, a range, "a") multiplies
@@ -1341,7 +1351,7 @@ def _spoon(raw: list[_Raw], i: int, out: list[_Tok]) -> None:
         out[-1] = _Tok("NUMBER", str(volume), out[-1].start_pos)
     else:
         out.append(_Tok("NUMBER", str(volume), raw[i][2]))
-    out.append(_Tok("VOLUME_UNIT", raw[i + 1][1], raw[i + 1][2]))
+    out.append(_Tok("VOLUME_UNIT", raw[unit_at][1], raw[unit_at][2]))
 
 
 def _clock(value: str, ampm: str) -> str | None:
@@ -1470,8 +1480,11 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
                 append(_Tok("NUMBER", str(_D(value) + _D(raw[i + 1][1])), idx))  # "1 1/2"
                 i += 2
             elif nxt == "VOLUME_UNIT" and types[i + 2] == "_SPOON":
-                _spoon(raw, i, out)  # "two 5ml spoonfuls"
+                _spoon(raw, i, out, i + 1)  # "two 5ml spoonfuls"
                 i += 3
+            elif nxt == "DASH" and types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON":
+                _spoon(raw, i, out, i + 2)  # "one 5-ml spoonful"
+                i += 4
             elif nxt == "_AMPM":
                 clock = _clock(value, raw[i + 1][1]) if type_ == "NUMBER" else None
                 if clock is None:
@@ -1492,12 +1505,24 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
                     and nxt == "NUMBER"
                     and (i == 0 or types[i - 1] not in _RANGE_WORDS)
                     and not (types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON")
-                ):  # "1 3 times a day": one to three, thirteen, or 1 x 3?
+                    and not (types[i + 2] in _RANGE_WORDS and types[i + 3] in _NUMBERS)
+                ):  # "1 3 times a day": one to three, thirteen, or 1 x 3? ("2 4-6 hrly": 2)
                     problems.append((raw[i + 1][2], "two numbers side by side"))
                 append(_Tok("NUMBER", value, idx))
                 i += 1
         elif type_ in _NOTE_STARTS:
             i = _note(raw, types, i, out, problems)
+        elif type_ == "TIMES":  # "20ml x 3 daily", "half tab x 2 daily": 3 (2) times daily
+            per_day = types[i + 2] == "DAILY" or (
+                types[i + 2] in ("A", "PER", "EVERY") and types[i + 3] == "DAY"
+            )
+            if out and out[-1].type in _UNITS and out[-1].type != "DOSE" and per_day:
+                append(_Tok("NUMBER", raw[i + 1][1], raw[i + 1][2]))
+                append(_Tok("TIMES", value, idx))
+                i += 2
+            else:
+                append(_Tok("TIMES", value, idx))
+                i += 1
         elif type_ == "ONCE":  # "once at night", "once in the morning": the time says it
             k = i + 2 if nxt in ("AT", "IN", "EVERY", "EACH") else i + 1
             if types[k] == "THE":
