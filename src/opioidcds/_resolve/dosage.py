@@ -1159,7 +1159,7 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "_TENS": frozenset({"_WORDNUM"}),
     "_FRAC": frozenset(),
     "A": frozenset({"_HALF"}),
-    "TO": frozenset({"THE", "_SKIN", "_BE"}),
+    "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A"}),
     "FOR": frozenset({"FOR"}),
     "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM"}),
     "REASON": frozenset({"REASON"}),
@@ -1229,6 +1229,8 @@ _NOTE_BEFORE = frozenset(
         "FOOD",
         "DRUG",
         "DIRECTOR",
+        "AS",  # "as a prevention for strokes", "as supplement"
+        "NO",  # "no alcohol"
     }
 )
 _NOTE_AFTER_SEPARATOR = frozenset({"COMMA", "STOP", "SLASH"})
@@ -1281,6 +1283,8 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
     if lead == "FOR":
         j -= 1
         kind = "REASON_NOTE"
+        while j and out[j - 1].type in ("THIS", "IS"):  # "(this is for depression)"
+            j -= 1
     elif lead == "TO" and (j < 2 or out[j - 2].type not in ("UP", "NUMBER")):
         j -= 1
     k = last = i
@@ -1319,7 +1323,7 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
             elif types[m] == "_SOFT":
                 problems.append((raw[m][2], f"{_REFUSED[raw[m][1]]} is not supported"))
         return last + 1
-    words = [t.value for t in out[j:]] if kind == "NOTE" else [t.value for t in out[j + 1 :]]
+    words = [t.value for t in out[j:]] if kind == "NOTE" else []
     words += [raw[m][1] for m in range(i, last + 1) if types[m] not in ("_DROP", "_HYPH")]
     start = out[j].start_pos if j < len(out) else raw[i][2]
     del out[j:]
@@ -1642,6 +1646,12 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             elif nxt == "_BE":
                 append(_Tok("TOBE", "to be", idx))
                 i += 2
+            elif (nxt == "MAX" or (nxt == "A" and types[i + 2] == "MAX")) and (
+                not out or out[-1].type != "UP"
+            ):  # "every 4-6 hrs to a maximum of 8 in 24 hrs": "up to a maximum of"
+                append(_Tok("UP", "", idx))
+                append(_Tok("TO", value, idx))
+                i += 1
             else:
                 append(_Tok("TO", value, idx))
                 i += 1
