@@ -1280,6 +1280,7 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
         j -= 1
     lead = out[j - 1].type if j else ""
     kind = "NOTE"
+    after_for = j
     if lead == "FOR":
         j -= 1
         kind = "REASON_NOTE"
@@ -1323,7 +1324,7 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
             elif types[m] == "_SOFT":
                 problems.append((raw[m][2], f"{_REFUSED[raw[m][1]]} is not supported"))
         return last + 1
-    words = [t.value for t in out[j:]] if kind == "NOTE" else []
+    words = [t.value for t in out[j if kind == "NOTE" else after_for :]]
     words += [raw[m][1] for m in range(i, last + 1) if types[m] not in ("_DROP", "_HYPH")]
     start = out[j].start_pos if j < len(out) else raw[i][2]
     del out[j:]
