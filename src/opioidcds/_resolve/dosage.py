@@ -1510,7 +1510,11 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
                     and nxt == "NUMBER"
                     and (i == 0 or types[i - 1] not in _RANGE_WORDS)
                     and not (types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON")
-                    and not (types[i + 2] in _RANGE_WORDS and types[i + 3] in _NUMBERS)
+                    and not (
+                        types[i + 2] in _RANGE_WORDS
+                        and types[i + 3] in _NUMBERS
+                        and types[i + 4] in ("HOURLY", "HOUR")
+                    )
                 ):  # "1 3 times a day": one to three, thirteen, or 1 x 3? ("2 4-6 hrly": 2)
                     problems.append((raw[i + 1][2], "two numbers side by side"))
                 append(_Tok("NUMBER", value, idx))
