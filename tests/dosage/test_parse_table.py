@@ -53,8 +53,9 @@ def test_the_shipped_table_is_the_one_driven() -> None:
     try:
         data = dosage_module._shipped_table(dosage_module._grammar_text())
         assert data is not None
-        states, start, end = dosage_module._tables()
+        states, reductions, start, end = dosage_module._tables()
         assert (len(states), start, end) == (len(data["states"]), data["start"], data["end"])
+        assert len(reductions) == len(data["rules"])
     finally:
         dosage_module._tables.cache_clear()
 

@@ -821,8 +821,8 @@ _DISPENSING = (
     r"box(?:es)?|nomad|trays?|medipacks?|compliance|aids?|system|mds|please|every|week|"
     r"\d+\s*days?)"
 )
-_PHRASES: tuple[tuple[tuple[str, ...], str, re.Pattern[str]], ...] = tuple(
-    (literals, kind, re.compile(pattern))
+_PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
+    (literals, kind, pattern)
     for literals, kind, pattern in (
         (  # ":[28]", "[28 DAYS]", "[X28]", "[56 TABS]": the quantity supplied
             ("[",),
@@ -1005,6 +1005,12 @@ def _piece_at(text: str, pos: int) -> int:
     return max(bisect.bisect_right(_char_positions(text), pos) - 1, 0)
 
 
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """The compiled phrase pattern (compiled on first need: a faster import, issue 20)."""
+    return re.compile(pattern)
+
+
 def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
     """Map the pieces of ``text`` inside a phrase of ``_PHRASES`` to their terminal.
 
@@ -1019,7 +1025,7 @@ def _phrases(text: str) -> dict[int, tuple[str, str] | None]:
         if not any(literal in text for literal in literals):
             continue
         terminal, _, fixed = kind.partition("=")  # "ROUTE=rectal": the terminal and its value
-        for m in pattern.finditer(text):
+        for m in _compiled(pattern).finditer(text):
             if starts is None:
                 starts = _char_positions(text)
             first = True
@@ -2253,21 +2259,24 @@ class _ParseError(Exception):
         self.token = token
 
 
-_Action = tuple[bool, Any]
-_Tables = tuple[list[dict[str, _Action]], int, int]
+_Reduction = tuple[str, int, bool, bool, Any]  # rule, size, inline, expand1, callback
+_Tables = tuple[list[dict[str, int]], list[_Reduction], int, int]
 
 
 def _compile_table(data: dict[str, Any]) -> _Tables | None:
     """The table of :func:`parse_table_from_grammar` bound for :func:`_plan`, else ``None``.
 
-    Checks the shape of every entry (state and rule numbers in range, callbacks among the tree
-    builder's rule methods), so a damaged file is rebuilt, never driven.
+    The states are used as stored (``n >= 0``: shift or go to state ``n``; ``n < 0``: reduce by
+    rule ``-n - 1``); each rule gets its callback. Checks the shape of every entry (state and
+    rule numbers in range, callbacks among the tree builder's rule methods), so a damaged file
+    is rebuilt, never driven.
     """
     build = _Build()
     try:
-        count = len(data["states"])
+        rows: list[dict[str, int]] = data["states"]
+        count = len(rows)
         start, end = data["start"], data["end"]
-        reductions: list[_Action] = []
+        reductions: list[_Reduction] = []
         for origin, size, inline, expand1, name in data["rules"]:
             if (
                 not isinstance(origin, str)
@@ -2279,16 +2288,11 @@ def _compile_table(data: dict[str, Any]) -> _Tables | None:
             ):
                 return None
             callback = None if name is None else getattr(build, name)
-            reductions.append((False, (origin, size, inline, expand1, callback)))
-        shifts: list[_Action] = [(True, n) for n in range(count)]
-        table = [
-            {str(symbol): shifts[n] if n >= 0 else reductions[-n - 1] for symbol, n in row.items()}
-            for row in data["states"]
-        ]
+            reductions.append((origin, size, inline, expand1, callback))
+        lowest = -len(reductions)
         in_range = all(
-            type(n) is int and -len(reductions) <= n < count
-            for row in data["states"]
-            for n in row.values()
+            type(row) is dict and all(type(n) is int and lowest <= n < count for n in row.values())
+            for row in rows
         )
         if not in_range or type(start) is not int or type(end) is not int:
             return None
@@ -2296,7 +2300,7 @@ def _compile_table(data: dict[str, Any]) -> _Tables | None:
             return None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
-    return table, start, end
+    return rows, reductions, start, end
 
 
 @cache
@@ -2337,8 +2341,8 @@ def _plan(types: tuple[str, ...]) -> _Plan | int:
     one step. Returns the index of the token at which the sequence stops fitting the grammar
     instead (``len(types)`` when it ends too soon).
     """
-    states, start, end = _tables()
-    state_stack: list[Any] = [start]
+    states, reductions, start, end = _tables()
+    state_stack: list[int] = [start]
     widths: list[int] = []  # run-time values standing for each grammar symbol on the stack
     plan: list[_Op] = []
     shift_from = 0
@@ -2347,11 +2351,11 @@ def _plan(types: tuple[str, ...]) -> _Plan | int:
             act = states[state_stack[-1]].get(ttype)
             if act is None:
                 return index
-            if act[0]:
-                state_stack.append(act[1])
+            if act >= 0:  # shift
+                state_stack.append(act)
                 widths.append(1)
                 break
-            origin, size, inline, expand1, callback = act[1]
+            origin, size, inline, expand1, callback = reductions[-act - 1]
             taken = sum(widths[-size:]) if size else 0
             if size:
                 del state_stack[-size:]
@@ -2364,7 +2368,7 @@ def _plan(types: tuple[str, ...]) -> _Plan | int:
                     shift_from = index
                 plan.append((callback, taken, 0))
                 widths.append(1)
-            state_stack.append(states[state_stack[-1]][origin][1])
+            state_stack.append(states[state_stack[-1]][origin])
             if ttype == "$END" and state_stack[-1] == end:
                 return tuple(plan)
     return len(types)  # pragma: no cover - the end state is always reached or refused
