@@ -936,7 +936,7 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"(?:food|meals?|breakfast|eating))\b",
         ),
         (  # "ONE M/R CAPSULE": the formulation (modified release, enteric coated), not the dose
-            ("/",),
+            ("m/r", "s/r", "e/c", "m /", "s /", "e /"),
             "_DROP",
             r"\b(?:m|s|e)\s*/\s*(?:r|c)\b",
         ),
