@@ -947,8 +947,34 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
         ),
     )
 )
+
+
+def _trie_pattern(words: Sequence[str]) -> str:
+    """A regular expression matching any of ``words``, its alternatives factored as a trie.
+
+    ``re`` tries the alternatives of "a|b|c" one by one at every position; factored by their
+    common prefixes it takes one branch per character, about twice as fast on these texts.
+    A word that has another as its prefix is matched by the shorter one (only a hint is needed).
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: dict[str, Any]) -> str:
+        if "" in node:
+            return ""
+        alternatives = [re.escape(char) + branch(node[char]) for char in sorted(node)]
+        return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+
+    return branch(trie)
+
+
+# whether a text may hold a phrase of _PHRASES (one search for all of their literals)
 _PHRASE_HINT = re.compile(
-    "|".join(re.escape(literal) for literals, _, _ in _PHRASES for literal in literals)
+    _trie_pattern(sorted({literal for literals, _, _ in _PHRASES for literal in literals}))
 )
 _GLUED = re.compile(r"(?<![a-z])([a-z]+)\d")  # letters run into a number: "bd36", "tds1"
 _GLUE_OK = frozenset({"q", "x", "take", "or", "to"})  # "q4h", "2x5ml", "x28", "take2", "1or2"
