@@ -2153,14 +2153,13 @@ def grammar_digest(grammar: str) -> str:
 
 
 @cache
-def _parser() -> Any:  # noqa: ANN401 - lark.Lark, imported only when needed
-    """Build lark's LALR(1) parser of ``dosage.lark`` (strict: conflict-free).
+def token_list_lexer() -> type:
+    """The lark lexer class that hands over the tokens the normalising tokenizer made.
 
-    Used only when the shipped table is missing or stale (:func:`_tables`), by the tests (lark's
-    own driver is the reference for the lean one) and by :func:`parse_table_from_grammar`.
+    Built on first use, so that parsing never imports lark (only building or checking the parse
+    table does: :func:`_parser`, ``scripts/mutate_grammar.py``).
     """
-    from lark import Lark  # noqa: PLC0415 - lark is needed only to build or check the table
-    from lark.lexer import Lexer  # noqa: PLC0415
+    from lark.lexer import Lexer  # noqa: PLC0415 - lark is needed only to build the table
 
     class _TokenListLexer(Lexer):
         """A lark lexer that hands over tokens already made by the normalising tokenizer."""
@@ -2172,10 +2171,22 @@ def _parser() -> Any:  # noqa: ANN401 - lark.Lark, imported only when needed
             """Yield the ready-made tokens (lark's interface-0 custom lexer)."""
             return iter(data)
 
+    return _TokenListLexer
+
+
+@cache
+def _parser() -> Any:  # noqa: ANN401 - lark.Lark, imported only when needed
+    """Build lark's LALR(1) parser of ``dosage.lark`` (strict: conflict-free).
+
+    Used only when the shipped table is missing or stale (:func:`_tables`), by the tests (lark's
+    own driver is the reference for the lean one) and by :func:`parse_table_from_grammar`.
+    """
+    from lark import Lark  # noqa: PLC0415 - lark is needed only to build or check the table
+
     return Lark(
         _grammar_text(),
         parser="lalr",
-        lexer=_TokenListLexer,
+        lexer=token_list_lexer(),
         transformer=_Build(),
         strict=True,
         maybe_placeholders=False,
