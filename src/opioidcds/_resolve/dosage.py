@@ -688,7 +688,7 @@ _NOTE_VOCABULARY_WORDS = """
     allergies hayfever itch itching rash eczema skin dry infection antibiotic antibiotics
     biotic anti inflammation inflammatory antihistamine antacid indigestion heartburn
     dyspepsia depression mood relief painkiller treatment therapy steroid sedative sedatives
-    addictive addiction habit forming dependence drowsiness drowsy dizziness alcohol driving
+    habit forming dependence drowsiness drowsy dizziness alcohol driving
     grapefruit juice fruit orange diet fibre fat high low fluid fluids sugar calcium vitamin
     iron supplement contraception medication medications medicine medicines drug drugs
     paracetamol aspirin ibuprofen simvastatin lactulose laxative flavour flavours flavoured
