@@ -485,6 +485,13 @@ READ_ROUND_2: list[tuple[str, dict[str, Any]]] = [
         {"dose_quantity": D(1), "doses_per_day": D(1), "named_times": ("evening",)},
     ),
     ("ONE DAILY AT THE SAME TIME", {"doses_per_day": D(1), "notes": ("at the same time",)}),
+    ("ONE EVERY DAY AS SHOWN ON THE PACK", {"doses_per_day": D(1)}),  # a calendar pack
+    ("TWO FOUR TIMES A DAY IN THE USUAL MANNER", {"dose_quantity": D(2), "doses_per_day": D(4)}),
+    # one 5 mL spoonful four times a day = 20 mL a day; the cough names when, not how often
+    (
+        "ONE 5ML SPOONSFUL TO BE TAKEN WHEN THE COUGH IS TROUBLESOME FOUR TIMES A DAY",
+        {"dose_quantity": D(5), "dose_unit": "mL", "doses_per_day": D(4)},
+    ),
     (
         "1 FOUR TIMES A DAY AT LEAST 30 MINUTES BEFORE FOOD",
         {"doses_per_day": D(4), "notes": ("at least 30 minutes before food",)},

@@ -940,6 +940,14 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             "_DROP",
             r"\b(?:m|s|e)\s*/\s*(?:r|c)\b",
         ),
+        (  # "ONE EVERY DAY AS SHOWN ON THE PACK" (a calendar pack), "IN THE USUAL MANNER",
+            # "WHEN THE COUGH IS TROUBLESOME": notes; the dose and frequency must be stated too
+            ("shown on", "usual manner", "troublesome"),
+            "NOTE",
+            r"\bas\s+shown\s+on\s+the\s+(?:pack|packet|box|strip|calendar\s+pack)\b"
+            r"|\bin\s+the\s+usual\s+manner\b"
+            r"|\bwhen\s+(?:the\s+|your\s+)?cough\s+is\s+troublesome\b",
+        ),
         (  # "TWO TO BE TAKEN AT A TIME", "AT ONE TIME": the dose is taken at once; nothing more
             ("at time", "at a time", "at one time"),
             "_DROP",
