@@ -630,3 +630,17 @@ def test_the_note_vocabulary_has_no_dosing_words() -> None:
     assert not forbidden & dosage_module._NOTE_VOCABULARY
     for word in dosage_module._NOTE_VOCABULARY:
         assert dosage_module._LEXICON[word][0] in {"_NOTEWORD", "_SKIN"}, word
+
+
+def test_a_maximum_in_the_other_solid_noun_counts_the_same_doses() -> None:
+    # EMIS Web: "... capsules ... Maximum 8 Tablets in 24 Hours" (issue 18): tablets and
+    # capsules are one count group (conversion_tables/dose_units.toml), so the maximum is 8
+    # of the product's solid doses; a maximum in patches for a tablet dose is still refused.
+    read = parse_dosage(
+        "1 or 2 capsules up to four times a day when required. Maximum 8 Tablets in 24 Hours"
+    )
+    assert isinstance(read, Dosage)
+    assert (read.dose_unit, read.max_quantity_per_day) == ("capsule", Decimal(8))
+    refused = parse_dosage("2 tablets four times a day max 8 patches in 24 hours")
+    assert isinstance(refused, UnparsedDosage)
+    assert refused.problems == ("a maximum in a unit other than the dose's",)

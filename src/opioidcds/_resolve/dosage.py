@@ -50,6 +50,7 @@ from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS
+from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
 
 __all__ = [
@@ -2872,7 +2873,12 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
             if max_unit is not None:
                 if dose_unit is None and max_unit in _COUNT_UNITS:
                     dose_unit = max_unit  # "one or two ..., max 8 tablets": the doses are tablets
-                elif max_unit != dose_unit:
+                elif max_unit != dose_unit and not (
+                    dose_unit is not None
+                    and default_dose_units().same_solid_dose(max_unit, dose_unit)
+                ):
+                    # "1 or 2 capsules ... Maximum 8 Tablets" counts the same solid doses (the
+                    # count groups of conversion_tables/dose_units.toml); anything else differs
                     problems.append("a maximum in a unit other than the dose's")
             max_quantity = clause[1]
 
