@@ -5,8 +5,9 @@ Management Terminology Knowledge (OMTK) table ``DrugIngredients`` (cqframework o
 OMTKData 3.0.0, an RxNav extract of 2020-01-13), and the RxNorm dose forms (TTY=DF) mapped to
 form names of ``conversion_tables/forms.toml``. A row that is not an OMTK row (a branded drug
 component, which RxNorm names without a dose form) says which OMTK row it takes its dose form
-from (``derived_from``) and cites why; the loader checks that row agrees with it. The FHIR adapter reads an RxNorm-coded order by
-its code through this table before it looks at the coding's display.
+from (``derived_from``) and cites why; the loader checks that row agrees with it. The FHIR
+adapter reads an RxNorm-coded order by its code through this table before it looks at the
+coding's display.
 
 Loaded and validated once; immutable.
 """

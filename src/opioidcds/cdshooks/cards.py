@@ -80,8 +80,7 @@ _UNIT_NOT_FORM: Final = Refusal(
 )
 _NOT_R4: Final = Refusal(
     "part of it is not valid FHIR R4",
-    "Part of the order is not valid FHIR R4, so the order was not read rather than read in "
-    "part.",
+    "Part of the order is not valid FHIR R4, so the order was not read rather than read in part.",
     "Correct the element at the path shown and send the order again.",
 )
 
