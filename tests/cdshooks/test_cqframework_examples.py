@@ -355,6 +355,27 @@ def test_buprenorphine_naloxone_strip_dosed_in_patches_is_refused(svc: CDSHooksS
     assert "doseAndRate[0].doseQuantity" in card.detail
 
 
+def test_a_film_ordered_by_the_buccal_route_is_refused(svc: CDSHooksService) -> None:
+    """The form's route is sublingual: a film ordered buccally (SNOMED CT 54471007) is refused
+    at the route, never read under another route; sublingual (37839007) is read."""
+    reader = MedicationReader(svc.knowledge.catalogue, svc.knowledge.vocabulary)
+    example = _example("rec-01-in-outpatient-opioid.json")
+    draft = copy.deepcopy(example["request"]["context"]["draftOrders"]["entry"][0]["resource"])
+    route = {"coding": [{"system": "http://snomed.info/sct", "code": "54471007"}]}
+    draft["dosageInstruction"][0]["route"] = route
+    read, problem = reader.read(draft, "d")
+    assert read == []
+    assert problem is not None
+    assert (problem.path, problem.what) == (
+        "d.dosageInstruction[0].route",
+        "contradicts the route of the form",
+    )
+    route["coding"][0]["code"] = "37839007"
+    ((_path, rx),), problem = reader.read(draft, "d")
+    assert problem is None
+    assert rx.route == "sublingual"
+
+
 # --- Kadian (RxNorm 892495, "Morphine Sulfate 10 MG [Kadian]") ---------------------------------
 
 
