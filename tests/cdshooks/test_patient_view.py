@@ -131,3 +131,98 @@ def test_over_http(tmp_path: Path) -> None:
         "observations",
         "encounters",
     }
+
+
+def _next_step(detail: str) -> tuple[str, list[str]]:
+    """The card's "Next step" section: the offer and its steps, as the card shows them."""
+    lines = detail.splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("**Next step:** "))
+    offer = lines[i].removeprefix("**Next step:** ")
+    steps = []
+    for line in lines[i + 1 :]:
+        if not line.startswith("- "):
+            break
+        steps.append(line.removeprefix("- "))
+    return offer, steps
+
+
+def test_review_card_suggests_a_task_for_its_next_step(svc: CDSHooksService) -> None:
+    """One suggestion: create a FHIR R4 Task holding the support tier's offer and next steps,
+    the ruleset's words the card shows under "Next step" (rules/support-tier.toml)."""
+    body = view_request([med_request("morphine-mr-30", dose=2)])
+    (card,) = cards(svc, body)
+    (suggestion,) = card.suggestions
+    assert card.selectionBehavior == "at-most-one"
+    assert suggestion.isRecommended is False
+    (action,) = suggestion.actions
+    assert action.type == "create"
+    task = action.resource
+    offer, steps = _next_step(card.detail)
+    assert task == {
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "plan",
+        "description": offer,
+        "for": {"reference": "Patient/example"},
+        "authoredOn": "2026-11-22",
+        "reasonCode": {"text": card.summary},
+        "note": [{"text": step} for step in steps],
+    }
+    ruleset = (knowledge_dir("rules") / "support-tier.toml").read_text()
+    assert f'offer = "{offer}"' in ruleset  # the ruleset's words, not the service's
+
+
+def test_no_task_suggested_out_of_scope(svc: CDSHooksService) -> None:
+    """A buprenorphine with naloxone film (RxNorm 1010603) is opioid substitution therapy,
+    outside the scope's support tiers: the review says so and suggests nothing."""
+    film = {
+        "resourceType": "MedicationRequest",
+        "id": "film",
+        "status": "active",
+        "intent": "order",
+        "subject": {"reference": "Patient/example"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                    "code": "1010603",
+                    "display": "Suboxone 2 MG / 0.5 MG Sublingual Film",
+                }
+            ]
+        },
+        "dosageInstruction": [
+            {
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "film"}}],
+            }
+        ],
+    }
+    (card,) = cards(svc, view_request([film]))
+    assert "**Scope:**" in card.detail
+    assert card.suggestions is None
+    assert card.selectionBehavior is None
+
+
+def test_unreadable_only_opioid_is_a_review_not_done(svc: CDSHooksService) -> None:
+    """The only opioid cannot be read: no total to review. One card says so, with the path and
+    why, instead of a "could not be read" card pointing at other cards that do not exist."""
+    oxycodone = med_request("oxycodone-10")
+    oxycodone["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["unit"] = "patch"
+    (card,) = cards(svc, view_request([oxycodone]))
+    assert card.summary.startswith("Opioid review not done:")
+    assert "prefetch.medications.entry[0].resource.dosageInstruction[0]" in card.detail
+    assert "not this medicine's form" in card.detail
+    assert "other cards" not in card.detail
+
+
+def test_suggestion_over_http_is_cds_hooks_json(tmp_path: Path) -> None:
+    """Served as JSON (and checked against the CDS Hooks 2.0.1 schema by conftest)."""
+    service = CDSHooksService(today=lambda: TODAY)
+    client = AsgiClient(create_app(service, feedback=FeedbackStore(tmp_path / "f.sqlite3")))
+    r = client.post(f"/cds-services/{VIEW}", json=view_request([med_request("codeine-30")]))
+    (card,) = r.json()["cards"]
+    (suggestion,) = card["suggestions"]
+    (action,) = suggestion["actions"]
+    assert action["type"] == "create"
+    assert action["resource"]["resourceType"] == "Task"
+    assert "resourceId" not in action

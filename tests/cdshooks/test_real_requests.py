@@ -1,14 +1,13 @@
-"""What real CDS clients send: the cqframework opioid-cds-r4 examples, Epic's capture, and the
-shapes around them (legacy drafts, wrapped prefetch, STU3 dosage, long ids, statements,
-OperationOutcome prefetch, lone surrogates). Synthetic patients only."""
+"""What real CDS clients send: Epic's capture, RxNorm-coded orders, and the shapes around them
+(legacy drafts, wrapped prefetch, STU3 dosage, long ids, statements, OperationOutcome prefetch,
+lone surrogates). The cqframework opioid-cds-r4 examples are in test_cqframework_examples.py.
+Synthetic patients only."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import json
-from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,10 @@ from opioidcds.cdshooks import CDSHooksService, FeedbackStore, PrefetchMissingEr
 from opioidcds.cdshooks.app import create_app
 from opioidcds.cdshooks.legacy import NOTE_BARE_DRAFT, normalise_request
 from opioidcds.cdshooks.models import HookRequest
-from opioidcds.cdshooks.record import MedicationReader, _bundle_entries
 
 from .hooks_helpers import AsgiClient, bundle, hook_request, med_request, named_request, patient
 
 DATA = Path(__file__).parent / "data"
-EXAMPLES = [
-    json.loads(line)
-    for line in (DATA / "cqf_opioid_cds_r4" / "requests.jsonl").read_text().splitlines()
-]
 TODAY = dt.date(2026, 11, 22)
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -46,75 +40,6 @@ def client(tmp_path: Path) -> AsgiClient:
 
 def call(svc: CDSHooksService, body: dict[str, Any]) -> Any:
     return svc.call(f"opioidcds-{body['hook']}", HookRequest.model_validate(body)).cards
-
-
-def _outcome(reader: MedicationReader, resource: Mapping[str, object]) -> str:
-    read, problem = reader.read(resource, "d")
-    if problem is None:
-        return "read" if read else "no prescription"
-    if problem.what == "RxNorm dose form of this product is not read":
-        return "identified, dose form not convertible"
-    if ".medicationCodeableConcept" in problem.path:
-        return "not an opioid" if not problem.maybe_opioid else "medicine not identified"
-    return "identified, dose not read"
-
-
-def test_cqframework_order_examples_drafts_read(svc: CDSHooksService) -> None:
-    """The measure of the issue: how many example draft orders the service reads.
-
-    64 draft MedicationRequests in 65 order-hook example files (one has no draftOrders). Read
-    with dose: 34. Identified but the dose not readable, as the example sends it: 13 (no dose at
-    all, timing only: 8; a patch dose for an oral tablet: 4; authoredOn as an object: 1).
-    Identified as buprenorphine/naloxone (RxNorm 1010603, an "Oral Strip") but not convertible
-    (forms.toml has no sublingual film): 10. Not identified: 6 (RxNorm 1010600, the generic
-    buprenorphine/naloxone strip, not in the product table subset: 4; "Morphine Sulfate 10 MG
-    [Kadian]", a branded component with no dose form: 2). The non-opioid "Pepto-bismol Pill"
-    is reported as not an opioid: 1.
-    """
-    reader = MedicationReader(svc.knowledge.catalogue, svc.knowledge.vocabulary)
-    tally: Counter[str] = Counter()
-    for example in EXAMPLES:
-        request = example["request"]
-        if "draftOrders" not in request["context"]:
-            continue
-        context, _pre, _notes = normalise_request(request["context"], request.get("prefetch"))
-        for _path, resource in _bundle_entries(context["draftOrders"], "d"):
-            if resource.get("resourceType") == "MedicationRequest":
-                tally[_outcome(reader, resource)] += 1
-    assert sum(tally.values()) == 64
-    assert tally == {
-        "read": 34,
-        "identified, dose not read": 13,
-        "identified, dose form not convertible": 10,
-        "medicine not identified": 6,
-        "not an opioid": 1,
-    }
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e["path"] for e in EXAMPLES])
-def test_each_example_as_sent_gets_a_clean_answer(client: AsgiClient, example: Any) -> None:
-    """As sent (their prefetch keys are the CDC service's item1...): never a 500; a 412 names
-    the missing keys, a 400 the malformed part."""
-    request = example["request"]
-    r = client.post(f"/cds-services/opioidcds-{request['hook']}", json=request)
-    assert r.status_code in {200, 400, 412}, r.text
-    if r.status_code == 412:
-        assert {d["path"] for d in r.json()["details"]} <= {
-            "prefetch.patient",
-            "prefetch.medications",
-        }
-
-
-def test_examples_with_this_services_keys(svc: CDSHooksService) -> None:
-    """REC-05 fentanyl 75 mcg/h patch (RxNorm 197696) as a 2.0 order-sign with named keys."""
-    example = next(e for e in EXAMPLES if e["path"].endswith("rec-05-mme-greater-than-fifty.json"))
-    body = copy.deepcopy(example["request"])
-    body["prefetch"] = {"patient": patient(), "medications": bundle(kind="searchset")}
-    cards = call(svc, body)
-    detail = "\n".join(c.detail for c in cards)
-    # fentanyl 0.075 mg/hour = 75 microgram/hour x 2.4 (Opioids Aware) = 180 mg OME/day
-    assert "**Total: 180 mg OME/day.**" in detail
-    assert any("fentanyl" in c.summary.lower() for c in cards)  # opioid-naive patch warning
 
 
 def _oxycodone_er(
@@ -328,79 +253,3 @@ def test_lone_surrogates_never_give_500(client: AsgiClient, where: str) -> None:
     r.json()  # the answer is valid UTF-8 JSON
     if where == "display":
         assert "\ufffd" in r.text
-
-
-# --- cqframework patient-view examples (OpioidCDSREC11PatientView) -----------------------------
-
-PATIENT_VIEW = {
-    Path(e["path"]).stem.removeprefix("request-example-rec-11-patient-view-"): e
-    for e in (
-        json.loads(line)
-        for line in (DATA / "cqf_opioid_cds_r4" / "patient_view.jsonl").read_text().splitlines()
-    )
-}
-
-
-def _with_named_keys(example: Mapping[str, Any]) -> dict[str, Any]:
-    """The example under this service's prefetch keys: item1 (Patient) -> patient, the
-    MedicationRequests of item2, item3 -> a searchset Bundle under medications."""
-    body = copy.deepcopy(dict(example["request"]))
-    resources = [v["resource"] for _k, v in sorted(body["prefetch"].items())]
-    body["prefetch"] = {
-        "patient": resources[0],
-        "medications": {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": r} for r in resources[1:]],
-        },
-    }
-    return body
-
-
-def test_cqframework_patient_view_examples_are_all_here() -> None:
-    assert sorted(PATIENT_VIEW) == [
-        "benzo-trigger-with-opioid",
-        "benzo-trigger-without-opioid",
-        "opioid-trigger-with-benzo",
-        "opioid-trigger-without-benzo",
-    ]
-
-
-@pytest.mark.parametrize("name", sorted(PATIENT_VIEW))
-def test_patient_view_examples_as_sent_are_412_not_404(client: AsgiClient, name: str) -> None:
-    """The issue: these got 404 (no patient-view service). As sent their prefetch keys are the
-    CDC service's (item1...) and there is no fhirAuthorization to fetch with: 412 naming ours."""
-    r = client.post("/cds-services/opioidcds-patient-view", json=PATIENT_VIEW[name]["request"])
-    assert r.status_code == 412, r.text
-    assert [d["path"] for d in r.json()["details"]] == ["prefetch.patient", "prefetch.medications"]
-
-
-@pytest.mark.parametrize(
-    ("name", "benzodiazepine"),
-    [
-        ("opioid-trigger-with-benzo", True),
-        ("benzo-trigger-with-opioid", True),
-        ("opioid-trigger-without-benzo", False),
-    ],
-)
-def test_patient_view_examples_review_card(
-    svc: CDSHooksService, name: str, *, benzodiazepine: bool
-) -> None:
-    (card,) = call(svc, _with_named_keys(PATIENT_VIEW[name]))
-    # RxNorm 1049502, 12 HR oxycodone hydrochloride 10 MG extended release oral tablet (read by
-    # its code through rxnorm-opioid-products): 10 mg x 1 tablet x 1/day = 10 mg/day, x 1.5
-    # (Opioids Aware, oral oxycodone) = 15 mg OME/day.
-    assert card.summary.startswith("Opioid review: 15 mg OME/day; risk low;")
-    assert "oxycodone 10 mg x 1 tablet x 1/day = 10 mg/day x 1.5 = 15 mg OME/day" in card.detail
-    # Flurazepam is a benzodiazepine (catalogue/medicine_classes.toml): one risk factor, and
-    # below high dose with at most one other factor the level is low (rules/risk-level.toml).
-    if benzodiazepine:
-        found = "- Prescribed a benzodiazepine or z-drug: benzodiazepine from the current"
-        assert f"{found} prescriptions: Flurazepam" in card.detail
-    else:
-        assert "**Risk factors found:** none in the record." in card.detail
-
-
-def test_patient_view_example_without_opioid_gets_no_card(svc: CDSHooksService) -> None:
-    # Flurazepam only: no opioid to review, and the benzodiazepine was read (nothing unreadable)
-    assert call(svc, _with_named_keys(PATIENT_VIEW["benzo-trigger-without-opioid"])) == ()

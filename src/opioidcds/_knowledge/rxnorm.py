@@ -3,8 +3,11 @@
 The data is ``codelists/rxnorm-opioid-products.toml``: a cited subset of the CQF Opioid
 Management Terminology Knowledge (OMTK) table ``DrugIngredients`` (cqframework opioid-mme-r4,
 OMTKData 3.0.0, an RxNav extract of 2020-01-13), and the RxNorm dose forms (TTY=DF) mapped to
-form names of ``conversion_tables/forms.toml``. The FHIR adapter reads an RxNorm-coded order by
-its code through this table before it looks at the coding's display.
+form names of ``conversion_tables/forms.toml``. A row that is not an OMTK row (a branded drug
+component, which RxNorm names without a dose form) says which OMTK row it takes its dose form
+from (``derived_from``) and cites why; the loader checks that row agrees with it. The FHIR
+adapter reads an RxNorm-coded order by its code through this table before it looks at the
+coding's display.
 
 Loaded and validated once; immutable.
 """
@@ -48,6 +51,8 @@ class RxNormProductRow(_Model):
     """One opioid ingredient of one RxNorm product (OMTK ``DrugIngredients`` row).
 
     ``strength`` is RxNorm's strength text (``"10 MG"``, ``"0.075 MG/HR"``, ``"1 MG/ML"``).
+    ``derived_from`` names the OMTK row a non-OMTK row takes its dose form from (same
+    ingredient and strength); such a row carries its own ``citations`` and ``note``.
     """
 
     rxcui: str = Field(pattern=_RXCUI)
@@ -57,6 +62,8 @@ class RxNormProductRow(_Model):
     ingredient_name: str = Field(min_length=1, max_length=100)
     strength: str = Field(pattern=r"^(?:\d+(?:\.\d+)?|\.\d+) [A-Z]+(?:/[A-Z]+)?$")
     note: str | None = Field(default=None, max_length=1000)
+    derived_from: str | None = Field(default=None, pattern=_RXCUI)
+    citations: tuple[str, ...] = ()
 
 
 class RxNormProducts(_Model):
@@ -77,14 +84,20 @@ class RxNormProducts(_Model):
         forms = {f.rxcui for f in self.dose_forms}
         if len(forms) != len(self.dose_forms):
             raise ValueError("a dose form is listed twice")
-        seen: set[tuple[str, str]] = set()
+        cited = {c.id for c in self.citations}
+        seen: dict[tuple[str, str], RxNormProductRow] = {}
         for row in self.products:
             if row.dose_form not in forms:
                 raise ValueError(f"product {row.rxcui}: dose form {row.dose_form} is not listed")
             key = (row.rxcui, row.ingredient)
             if key in seen:
                 raise ValueError(f"product {row.rxcui}: ingredient {row.ingredient} listed twice")
-            seen.add(key)
+            seen[key] = row
+            if any(c not in cited for c in row.citations):
+                raise ValueError(f"product {row.rxcui}: cites an id not in citations")
+        for row in self.products:
+            if row.derived_from is not None:
+                _check_derived(row, seen.get((row.derived_from, row.ingredient)))
         return self
 
     def rows(self, rxcui: str) -> tuple[RxNormProductRow, ...]:
@@ -97,6 +110,16 @@ class RxNormProducts(_Model):
 
     def _index(self) -> dict[str, tuple[RxNormProductRow, ...]]:
         return _index_of(self)
+
+
+def _check_derived(row: RxNormProductRow, source: RxNormProductRow | None) -> None:
+    """A non-OMTK row must cite, explain itself, and agree with the OMTK row it derives from."""
+    if not row.citations or not row.note:
+        raise ValueError(f"product {row.rxcui}: a derived row needs citations and a note")
+    if source is None or source.derived_from is not None:
+        raise ValueError(f"product {row.rxcui}: derived_from names no OMTK row of its ingredient")
+    if (source.dose_form, source.strength) != (row.dose_form, row.strength):
+        raise ValueError(f"product {row.rxcui}: dose form or strength differs from derived_from")
 
 
 @cache

@@ -40,7 +40,9 @@ __all__ = [
     "CardBuilder",
     "OmeWorking",
     "escape_markdown",
+    "problem_line",
     "provenance_extension",
+    "refusal",
     "short_summary",
 ]
 
@@ -49,6 +51,56 @@ _MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]#|<>])")
 _INPUT_CHECKS_SOURCE: Final = Source(
     label="opioidcds input checks: unknown or unreadable input is reported, never read as absent"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an order's own data stop it being read: in short, in words, and what fixes it."""
+
+    short: str
+    why: str
+    fix: str
+
+
+# Problems that are the order's own data contradicting or leaving out what a dose needs: the
+# service refuses them as sent (it never guesses a dose) and says what the order must say. Keys
+# are the fixed sentences of the FHIR adapter and the R4 validator (tests pin them).
+_NO_DOSE: Final = Refusal(
+    "it has no dose",
+    "The order says how often but not how much: it has no dose (no doseQuantity or doseRange, "
+    "and no dosage text), and the service does not assume one.",
+    "Add the dose to the order and send it again.",
+)
+_UNIT_NOT_FORM: Final = Refusal(
+    "its dose unit contradicts its medicine's form",
+    "The dose is counted in units that are not this medicine's form (for example patches for "
+    "a tablet, or tablets for a capsule): the order contradicts itself, and the service does "
+    "not guess which part is right.",
+    "Correct the dose unit (or the medicine) of the order and send it again.",
+)
+_NOT_R4: Final = Refusal(
+    "part of it is not valid FHIR R4",
+    "Part of the order is not valid FHIR R4, so the order was not read rather than read in part.",
+    "Correct the element at the path shown and send the order again.",
+)
+
+
+def refusal(problem: Problem) -> Refusal | None:
+    """The explanation of a problem that is the order's own data (None: another problem)."""
+    if problem.what == "a dose (doseQuantity or doseRange) or a text is required":
+        return _NO_DOSE
+    if problem.what == "does not fit the form":
+        return _UNIT_NOT_FORM
+    if problem.what.startswith("is not valid FHIR R4"):
+        return _NOT_R4
+    return None
+
+
+def problem_line(problem: Problem) -> str:
+    """One Markdown list line: the FHIR path, the problem, and its explanation if known."""
+    line = f"- `{problem.path}`: {escape_markdown(problem.what)}"
+    known = refusal(problem)
+    return f"{line}. {known.why}" if known is not None else line
 
 
 PROVENANCE_EXTENSION = "org.opioidcds.provenance"
@@ -357,7 +409,11 @@ class CardBuilder:
         A warning, unless the medicine was not recognised and names no opioid (info).
         """
         n = order_index + 1
-        if problem.maybe_opioid:
+        known = refusal(problem)
+        if known is not None:
+            summary = f"Draft order {n} could not be checked as sent: {known.short}."
+            advice = f"{known.fix} Until then, check this order by hand."
+        elif problem.maybe_opioid:
             summary = (
                 f"Draft order {n} could not be checked: its medicine or dose could not be read."
             )
@@ -377,7 +433,7 @@ class CardBuilder:
                 "morphine equivalent and alerts were **not** checked, and it is not in the "
                 "totals of the other cards.",
                 "",
-                f"- `{problem.path}`: {escape_markdown(problem.what)}",
+                problem_line(problem),
                 "",
                 advice,
             ]
@@ -449,7 +505,7 @@ class CardBuilder:
                 "**A current medicine could not be read: the OME totals on the other cards "
                 "may be too low, and alerts based on them may be missing.**"
             )
-        lines += ["", *[f"- `{p.path}`: {escape_markdown(p.what)}" for p in problems[:50]]]
+        lines += ["", *[problem_line(p) for p in problems[:50]]]
         if len(problems) > 50:
             lines.append(f"- and {len(problems) - 50} more")
         other_meds = any(p.path.startswith("prefetch.medications") for p in problems)

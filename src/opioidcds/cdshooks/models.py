@@ -86,10 +86,15 @@ class Link(_Response):
 
 
 class Action(_Response):
-    """One action of a suggestion (CDS Hooks 2.0.1): here only ``delete`` of a draft order."""
+    """One action of a suggestion (CDS Hooks 2.0.1).
+
+    Here ``delete`` of a duplicate draft order (``resourceId``) and ``create`` of a FHIR R4
+    ``Task`` for the review card's next step (``resource``).
+    """
 
     type: Literal["create", "update", "delete"]
     description: str
+    resource: dict[str, Any] | None = None
     resourceId: str | None = None  # noqa: N815 - CDS Hooks name: a relative reference
 
 

@@ -9,7 +9,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds.cdshooks.record import Record
 
-__all__ = ["coprescription_known", "patient_of"]
+__all__ = ["coprescription_known", "patient_of", "substitution_therapy"]
 
 
 def coprescription_known(record: Record) -> dict[MedicineClass, bool | None]:
@@ -29,6 +29,27 @@ def coprescription_known(record: Record) -> dict[MedicineClass, bool | None]:
     for rx in (*record.current, *(d.prescription for d in record.drafts)):
         found |= medicine_classes(rx)
     return {c: (False if complete and c not in found else None) for c in classes}
+
+
+def substitution_therapy(record: Record) -> bool | None:
+    """Opioid substitution therapy: from the record's codes, or True if a draft order is OST.
+
+    The scope excludes opioid substitution therapy from dose thresholds
+    (``rules/prescribing-alerts.toml``, input ``dose_thresholds_apply``). The Patient model
+    derives it from the current prescriptions; draft orders are signed with them, so a draft
+    that is an OST presentation (``catalogue/medicine_classes.toml``: buprenorphine with
+    naloxone, buprenorphine sublingual 2 mg and above, methadone oral solution) puts the
+    patient on OST for every draft of the request, as a current one would.
+    """
+    stated = record.risk.get("opioid_substitution_therapy")
+    if stated is True:
+        return True
+    if any(
+        MedicineClass.OPIOID_DEPENDENCE_TREATMENT in medicine_classes(d.prescription)
+        for d in record.drafts
+    ):
+        return True
+    return stated
 
 
 def patient_of(
@@ -53,7 +74,7 @@ def patient_of(
         preadolescent_sexual_abuse_history=risk.get("preadolescent_sexual_abuse_history"),
         cancer_pain=risk.get("cancer_pain") is True,
         palliative_care=risk.get("palliative_care") is True,
-        opioid_substitution_therapy=risk.get("opioid_substitution_therapy"),
+        opioid_substitution_therapy=substitution_therapy(record),
         benzodiazepine_coprescribed=coprescribed[MedicineClass.BENZODIAZEPINE],
         z_drug_coprescribed=coprescribed[MedicineClass.Z_DRUG],
         gabapentinoid_coprescribed=coprescribed[MedicineClass.GABAPENTINOID],

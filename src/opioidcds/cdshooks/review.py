@@ -17,14 +17,23 @@ MedicationStatements) and says, most useful first:
 Its indicator follows the support tier (``codelists/cards.toml``, ``[review]``). A patient with
 no current opioid gets no review card (nothing to review); unreadable medicines still get their
 own "could not be read" card, so the absence of a review card is never silence about a problem.
+When no opioid could be read but a current medicine that may be one could not, the review
+could not be done: one card says so, with each medicine's problem and what would fix it.
+
+One suggestion, when the patient is in scope: add a FHIR R4 ``Task`` (``create``) to the record
+for the support tier's next step, in the words of the ``support-tier`` ruleset (its offer, with
+the next steps as notes), as the card's "Next step" shows them. Nothing
+else is suggested: an order (a taper, naloxone) would need doses and codes the knowledge base
+does not cite, and the configured review links (a taper plan, a report) stay links.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from opioidcds._decide.assessment import Assessment, FactorStatus, assess
 from opioidcds._decide.knowledge import Knowledge
@@ -34,13 +43,14 @@ from opioidcds.cdshooks.cards import (
     CardBuilder,
     OmeWorking,
     escape_markdown,
+    problem_line,
     provenance_extension,
     short_summary,
 )
 from opioidcds.cdshooks.codelists import CardContent, Codelists, Terms
-from opioidcds.cdshooks.models import Card, Link, Source
+from opioidcds.cdshooks.models import Action, Card, Link, Source, Suggestion
 from opioidcds.cdshooks.patients import coprescription_known, patient_of
-from opioidcds.cdshooks.record import Record
+from opioidcds.cdshooks.record import Problem, Record
 
 __all__ = ["ReviewCardBuilder", "apply_terms", "sort_cards"]
 
@@ -96,11 +106,13 @@ class ReviewCardBuilder:
         self._links = tuple(links)
         self.terms = content.terms_for(knowledge.table.file.jurisdiction)
 
-    def cards(self, record: Record) -> list[Card]:
-        """The patient-view cards of ``record``: problems reading it, and the review card."""
+    def cards(self, record: Record, patient_id: str | None = None) -> list[Card]:
+        """The patient-view cards of ``record``: problems reading it, and the review card.
+
+        ``patient_id`` (the bare FHIR id of ``context.patientId``) is the subject of the
+        suggested Task; without it nothing is suggested.
+        """
         cards: list[Card] = []
-        if record.record_problems:
-            cards.append(self._cards.unread_record(record.record_problems))
         try:
             patient = patient_of(record, record.current, coprescription_known(record))
             assessment = assess(patient, knowledge=self._knowledge)
@@ -109,10 +121,42 @@ class ReviewCardBuilder:
         except OpioidCDSError:
             cards.append(self._failed("(record)", "could not be assessed"))
         else:
-            card = self._review_card(record, assessment)
+            card = self._review_card(record, assessment, patient_id)
             if card is not None:
                 cards.append(card)
+            elif _unread_opioid(record.record_problems):
+                cards.append(self._not_reviewed(record.record_problems))
+                return apply_terms(sort_cards(cards), self.terms)
+        if record.record_problems:
+            cards.append(self._cards.unread_record(record.record_problems))
         return apply_terms(sort_cards(cards), self.terms)
+
+    def _not_reviewed(self, problems: Sequence[Problem]) -> Card:
+        """No opioid was read, but a current medicine that may be one could not be read."""
+        lines = [
+            "The record has a current medicine that may be an opioid but could not be read, "
+            "and no other opioid was read: there is no total to review, and no risk level or "
+            "support tier was worked out.",
+            "",
+            *[problem_line(p) for p in problems[:50]],
+        ]
+        if len(problems) > 50:
+            lines.append(f"- and {len(problems) - 50} more")
+        lines += [
+            "",
+            "Review the patient's opioid prescribing by hand, and correct the prescription "
+            "record so that the review can be done.",
+        ]
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=short_summary(
+                "Opioid review not done: a current medicine that may be an opioid could not be "
+                "read."
+            ),
+            indicator="warning",
+            detail="\n".join(lines),
+            source=Source(label=self._content.review.source),
+        )
 
     def _failed(self, field: str, rule: str) -> Card:
         return Card(
@@ -127,7 +171,9 @@ class ReviewCardBuilder:
             source=Source(label=self._content.review.source),
         )
 
-    def _review_card(self, record: Record, a: Assessment) -> Card | None:
+    def _review_card(
+        self, record: Record, a: Assessment, patient_id: str | None = None
+    ) -> Card | None:
         ome = a.ome
         if ome is None or not any(
             "opioid" in use.classes and use.counted_for_ome for use in a.prescriptions
@@ -149,6 +195,7 @@ class ReviewCardBuilder:
         parts.append(f"support: {tier_label}")
         summary = short_summary("; ".join(parts) + ".")
         detail = "\n".join(self._detail(record, a, labels, shown, tier_label))
+        suggestion = _next_step_task(a, tier_label, summary, patient_id, record.as_of)
         return Card(
             uuid=str(uuid.uuid4()),
             summary=summary,
@@ -156,6 +203,8 @@ class ReviewCardBuilder:
             detail=detail,
             source=Source(label=review.source),
             links=(*self._cards.opioid_links, *self._links),
+            suggestions=(suggestion,) if suggestion is not None else None,
+            selectionBehavior="at-most-one" if suggestion is not None else None,
             extension=provenance_extension(a.provenance),
         )
 
@@ -206,6 +255,54 @@ class ReviewCardBuilder:
         versions = ", ".join(_version_words(k, v) for k, v in sorted(a.versions.items()))
         lines += ["", f"Knowledge used: {escape_markdown(versions)}."]
         return lines
+
+
+def _unread_opioid(problems: Sequence[Problem]) -> bool:
+    """A current medicine (request or statement) that may be an opioid could not be read."""
+    return any(
+        p.maybe_opioid and p.path.startswith(("prefetch.medications", "prefetch.statements"))
+        for p in problems
+    )
+
+
+def _next_step_task(
+    a: Assessment, tier_label: str, summary: str, patient_id: str | None, as_of: dt.date
+) -> Suggestion | None:
+    """The suggestion to record the support tier's next step as a FHIR R4 Task (None: none).
+
+    Only for a patient in scope (a risk level and tier were worked out) and a known patient
+    id. The Task's words are the ``support-tier`` ruleset's (seed 002 per tier): the offer is
+    its description and the next steps (the first action first, when the tier is shown as a
+    range) its notes. ``intent`` ``plan`` (the clinician plans to do it), ``status``
+    ``requested``.
+    """
+    if a.risk_level is None or not a.scope.in_scope or patient_id is None:
+        return None
+    what = a.tier.offer
+    if not what:
+        return None
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "plan",
+        "description": what,
+        "for": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": as_of.isoformat(),
+        "reasonCode": {"text": summary},
+    }
+    if a.tier.next_steps:
+        task["note"] = [{"text": step} for step in a.tier.next_steps]
+    return Suggestion(
+        label=short_summary(f"Add a task to plan the next step ({tier_label})"),
+        uuid=str(uuid.uuid4()),
+        actions=(
+            Action(
+                type="create",
+                description=f"Add a task to the patient's record: {what}",
+                resource=task,
+            ),
+        ),
+    )
 
 
 def _version_words(key: str, value: str) -> str:

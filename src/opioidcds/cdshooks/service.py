@@ -338,7 +338,8 @@ class CDSHooksService:
             reasons = {k: why for k, why in got.problems if k in keys}
             raise PrefetchMissingError(keys, reasons) from None
         if request.hook == "patient-view":
-            return CardsResponse(cards=tuple(self._review.cards(record)))
+            patient_id = fhir_id(context.get("patientId"))
+            return CardsResponse(cards=tuple(self._review.cards(record, patient_id)))
         acute = read_acute(
             context,
             prefetch,
