@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: demo test lint typecheck unit docs bench fuzz-long clean
+.PHONY: demo test lint typecheck unit docs bench fuzz-long clean medplum
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test: $(STAMP)
 MKDOCS_BUILD = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 docs: $(STAMP)
 	$(MKDOCS_BUILD)
+
+## The npm packages of the Medplum FHIR test server (tests/cdshooks/test_fetch_medplum.py):
+## Node.js >= 20.19 and the npm registry; `npm ci` installs exactly the locked versions.
+MEDPLUM_DIR := tests/cdshooks/medplum
+medplum: $(MEDPLUM_DIR)/node_modules/.installed
+$(MEDPLUM_DIR)/node_modules/.installed: $(MEDPLUM_DIR)/package.json $(MEDPLUM_DIR)/package-lock.json
+	cd $(MEDPLUM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,11 @@ achieved.
 
 By default every request carries the same resources, as a prescribing system re-sends a
 patient's medication list, so MedicationRequest reads hit the service's cache; ``--distinct``
-gives every request new resource ids (every read misses). ``--auth`` starts the server with a
+gives every request new resource ids (every read misses); ``--vary`` also gives every request
+different medicines and doses (a different product mix, dose and frequency per request, so no
+result anywhere in the service, not even the OME of a list, can be reused), and the run prints
+how many of its inputs were distinct. ``--workers N`` starts ``opioidcds serve --workers N``
+(the server CPU then sums all its processes). ``--auth`` starts the server with a
 trusted-issuers file (a fresh ES384 key) and sends a new signed JWT with every request, so the
 figures include verifying it (the tokens are signed before the run, not by the load generator).
 
@@ -73,20 +77,30 @@ def _bundle(resources: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": kind, "entry": [{"resource": r} for r in resources]}
 
 
-def body(tag: str = "") -> dict[str, Any]:
+def _mix(n: int) -> list[tuple[int, int, int]]:
+    """Request ``n``'s (product, dose, doses a day) for its 8 orders, distinct for every n.
+
+    The 8 products are the base-4 digits of ``n`` (4**8 = 65,536 mixes), so no two requests of
+    a run share their medicines; doses and frequencies vary with ``n`` too.
+    """
+    out = []
+    for k in range(8):
+        product = (n >> (2 * k)) % len(PRODUCTS)
+        dose = 1 + ((n * 2654435761) >> (3 * k)) % 4
+        out.append((product, dose, 1 + ((n >> k) + k) % 4))
+    return out
+
+
+def body(tag: str = "", vary: int | None = None) -> dict[str, Any]:
     """An order-sign request: 5 distinct draft orders, 3 current prescriptions.
 
     ``tag`` is appended to every resource id: distinct tags make distinct resources.
+    ``vary``: the medicines, doses and frequencies of request number ``vary`` (else fixed).
     """
-    drafts = [
-        _request(0, 0, 1, 2, "draft", tag=tag),
-        _request(1, 1, 1, 4, "draft", tag=tag),
-        _request(2, 2, 2, 4, "draft", tag=tag),
-        _request(3, 0, 2, 1, "draft", tag=tag),
-        _request(4, 1, 2, 2, "draft", tag=tag),
-    ]
-    current = [_request(5, 2, 1, 4, "active", tag=tag), _request(6, 0, 1, 1, "active", tag=tag)]
-    current.append(_request(7, 1, 1, 1, "active", tag=tag))
+    fixed = [(0, 1, 2), (1, 1, 4), (2, 2, 4), (0, 2, 1), (1, 2, 2), (2, 1, 4), (0, 1, 1), (1, 1, 1)]
+    mix = fixed if vary is None else _mix(vary)
+    drafts = [_request(i, *mix[i], "draft", tag=tag) for i in range(5)]
+    current = [_request(i, *mix[i], "active", tag=tag) for i in range(5, 8)]
     condition = {
         "resourceType": "Condition",
         "clinicalStatus": {"coding": [{"code": "active"}]},
@@ -109,12 +123,24 @@ def body(tag: str = "") -> dict[str, Any]:
 
 
 def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process ``pid`` (Linux /proc; None elsewhere)."""
+    """User + system CPU time of process ``pid`` and its children (Linux /proc; else None).
+
+    Children (``--workers`` processes) are found by their parent id; their CPU is counted
+    while they run (live processes only).
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parts = stat.read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(parts[1]) == pid:
+            total += _cpu_seconds(int(stat.parent.name)) or 0.0
+    return total
 
 
 def _free_port() -> int:
@@ -204,8 +230,14 @@ def _http(port: int, payload: bytes, token: str | None = None) -> bytes:
 
 
 async def _load(
-    port: int, rate: float, seconds: float, *, distinct: bool, tokens: _Tokens | None
-) -> tuple[list[float], int, float]:
+    port: int,
+    rate: float,
+    seconds: float,
+    *,
+    distinct: bool,
+    vary: bool,
+    tokens: _Tokens | None,
+) -> tuple[list[float], int, float, int]:
     """Send ``rate * seconds`` requests on a pool of keep-alive connections, open loop.
 
     A minimal HTTP/1.1 client on asyncio streams (the request bytes are built once), so the
@@ -218,10 +250,15 @@ async def _load(
 
     same_body = json.dumps(body()).encode()
     warm = [_http(port, same_body, token()) for _ in range(WARMUP)]
-    requests = [
-        _http(port, json.dumps(body(f"-{i}")).encode() if distinct else same_body, token())
+    payloads = [
+        json.dumps(body(f"-{i}", vary=i if vary else None)).encode()
+        if distinct or vary
+        else same_body
         for i in range(n)
     ]
+    # distinct inputs: the medicines and doses of a request, without its ids
+    kinds = {json.dumps(_mix(i)) for i in range(n)} if vary else {"same"}
+    requests = [_http(port, p, token()) for p in payloads]
     pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
     for _ in range(CONNECTIONS):
         pool.put_nowait(await asyncio.open_connection(LOOPBACK, port))
@@ -257,10 +294,10 @@ async def _load(
     while not pool.empty():
         _reader, writer = pool.get_nowait()
         writer.close()
-    return latencies, errors, n / elapsed
+    return latencies, errors, n / elapsed, len(kinds)
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 - one run, step by step
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the run")
@@ -269,6 +306,12 @@ def main() -> None:
         action="store_true",
         help="new resource ids in every request (no MedicationRequest cache hits)",
     )
+    parser.add_argument(
+        "--vary",
+        action="store_true",
+        help="different medicines, doses and frequencies in every request (and new ids)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--auth", action="store_true", help="require and send CDS Hooks client JWTs (ES384)"
     )
@@ -287,6 +330,8 @@ def main() -> None:
             str(port),
             "--feedback-db",
             str(Path(tmp) / "fb.sqlite3"),
+            "--workers",
+            str(args.workers),
         ]
         tokens = None
         if args.auth:
@@ -297,8 +342,15 @@ def main() -> None:
             _wait(base, proc)
             load_before = os.getloadavg()[0]
             cpu_before = _cpu_seconds(proc.pid)
-            latencies, errors, achieved = asyncio.run(
-                _load(port, args.rate, args.seconds, distinct=args.distinct, tokens=tokens)
+            latencies, errors, achieved, kinds = asyncio.run(
+                _load(
+                    port,
+                    args.rate,
+                    args.seconds,
+                    distinct=args.distinct,
+                    vary=args.vary,
+                    tokens=tokens,
+                )
             )
             cpu_after = _cpu_seconds(proc.pid)
         finally:
@@ -311,10 +363,15 @@ def main() -> None:
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=100)
     kind = "distinct resources (cold cache)" if args.distinct else "same resources (warm cache)"
+    if args.vary:
+        kind = "different medicines and doses in every request (cold everything)"
+    kind += f", {args.workers} worker process(es)"
     kind += ", JWT verified per request" if args.auth else ", no authentication (loopback)"
     print(f"CDS Hooks order-sign, 5 draft orders + 3 current, loopback, open loop, {kind}")
     print(f"  requests      {len(ms)} at {args.rate:g}/s target, {achieved:.1f}/s achieved")
     print(f"  errors        {errors}")
+    if args.vary:
+        print(f"  distinct      {kinds} distinct medicine/dose inputs in {len(ms)} requests")
     print(f"  p50           {q[49]:.2f} ms")
     print(f"  p90           {q[89]:.2f} ms")
     print(f"  p99           {q[98]:.2f} ms   (target <= 20 ms)")

@@ -139,6 +139,7 @@ class Measurement:
         default_factory=dict
     )  # text -> (reading, label)
     unread_reasons: Counter[str] = field(default_factory=Counter)
+    unread_kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def coverage(self) -> float:
@@ -163,6 +164,88 @@ def _reason_kind(result: Dosage | UnparsedDosage) -> str:
     return "; ".join(sorted({p.split(" at position ")[0] for p in result.problems}))
 
 
+# Why a text is not read, by kind, most fundamental first: the first kinds cannot give a daily
+# amount without a guess (the "ceiling" of docs/dosage.md); the last two are the long tail.
+UNREAD_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("no dose at all", ("gives no dose quantity", "or 'as directed' was found")),
+    ("a dose with neither frequency nor maximum", ("gives no frequency and no maximum",)),
+    ("as directed", ("is 'as directed'",)),
+    (
+        "sequences, titrations, stops and conditions",
+        (
+            "sequence",
+            "titration",
+            "start or stop",
+            "condition",
+            "conditional",
+            "immediate dose",
+            "missed or omitted",
+            "extra or changed",
+            "depends on a measurement",
+            "a total dose",
+        ),
+    ),
+    (
+        "numbers refused on purpose, and negations",
+        (
+            "side by side",
+            "run into a word",
+            "without a unit",
+            "after the frequency",
+            "a number alone",
+            "not plausible",
+            "an interval in hours",
+            "unsupported fraction",
+            "number too long",
+            "negation",
+            "every fortnight",
+            "left out of the record",
+        ),
+    ),
+    (
+        "contradicting or ambiguous clauses",
+        (
+            "more than one",
+            "do not match",
+            "different doses",
+            "stated twice",
+            "together with",
+            "joined by",
+            "a maximum",
+            "lower end",
+            "different units",
+            "timing by meals",
+            "beside",
+            "two frequencies",
+            "without 'for'",
+        ),
+    ),
+    (
+        "other units, sites, days of the week, months",
+        (
+            "does not read",
+            "per site",
+            "day of the week",
+            "days of the week",
+            "monthly",
+            "fraction in words",
+            "spoon without",
+        ),
+    ),
+    ("words outside the lexicon (the long tail)", ("unrecognised", "unbalanced")),
+    ("word orders outside the grammar (the long tail)", ("unexpected", "ends before")),
+)
+
+
+def unread_kind(result: Dosage | UnparsedDosage) -> str:
+    """The kind of :data:`UNREAD_KINDS` a text that gives no daily amount falls in."""
+    reasons = _reason_kind(result)
+    for kind, markers in UNREAD_KINDS:
+        if any(marker in reasons for marker in markers):
+            return kind
+    return "other"
+
+
 def measure(
     rows: Sequence[dict[str, Any]], results: Sequence[Dosage | UnparsedDosage]
 ) -> Measurement:
@@ -175,6 +258,7 @@ def measure(
         amount = daily(result)
         if amount is None:
             m.unread_reasons[_reason_kind(result)] += 1
+            m.unread_kinds[unread_kind(result)] += 1
             continue
         m.read += 1
         m.read_by_corpus[corpus] += 1
@@ -288,6 +372,10 @@ def main(argv: list[str]) -> int:
         f"best {max(cpu_rates):,.0f} / median {statistics.median(cpu_rates):,.0f} texts per "
         f"CPU-second (wall clock: median {statistics.median(wall_rates):,.0f} texts/s)"
     )
+    print("not read, by kind:")
+    for kind, _ in (*UNREAD_KINDS, ("other", ())):
+        n = m.unread_kinds[kind]
+        print(f"  {n:6,} ({n / m.texts:5.1%})  {kind}")
     for reason, n in m.unread_reasons.most_common(unread):
         print(f"  unread {n:6,}  {reason}")
     return 0

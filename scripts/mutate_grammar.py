@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GRAMMAR = ROOT / "src" / "opioidcds" / "dosage.lark"
+GRAMMAR = ROOT / "src" / "opioidcds" / "_resolve" / "dosage.lark"
 TESTS = [
     "tests/dosage/test_dosage_cases.py",
     "tests/dosage/test_mutation_kills.py",
@@ -240,7 +240,7 @@ def _builds(text: str) -> bool:
         Lark(
             text,
             parser="lalr",
-            lexer=dosage._TokenListLexer,
+            lexer=dosage.token_list_lexer(),
             transformer=dosage._Build(),
             strict=True,
             maybe_placeholders=False,

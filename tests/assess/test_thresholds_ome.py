@@ -14,6 +14,10 @@ How the totals are built (UK Opioids Aware table: oxycodone oral 1.5, morphine o
 - total = 60 + (T - 60 + delta) = T + delta, exactly, for delta in
   -0.01, -0.001, 0, +0.000001, +0.001, +0.01.
 
+For a threshold at or below 60 (the CDC 2022 profile's 50 MME/day) the oxycodone is 10 mg
+twice a day instead: 10 mg x 2 = 20 mg/day x 1.5 = 30 mg OME/day, and the morphine dose is
+T - 30 + delta.
+
 A total of T + 0.001 or T + 0.000001 would compare equal to T if it were rounded to 2 decimal
 places or to whole mg first, so those cases fail on any rounding before comparing.
 
@@ -96,6 +100,22 @@ THRESHOLDS = (
         "reminder_high_dose_mg_per_day",
         "opioids-aware-90",
     ),
+    Threshold("high-dose", "risk-factors", "high_dose_mg_per_day", "us-cdc-2022"),
+    Threshold(
+        "script-switch-above-threshold",
+        "prescribing-alerts",
+        "alert_threshold_mg_per_day",
+        "us-cdc-2022",
+    ),
+    Threshold(
+        "reauthorisation-high-dose",
+        "prescribing-alerts",
+        "reauthorisation_threshold_mg_per_day",
+        "us-cdc-2022",
+    ),
+    Threshold(
+        "check-risk-factors", "prescribing-alerts", "reminder_high_dose_mg_per_day", "us-cdc-2022"
+    ),
     Threshold("high-dose-at-discharge", "discharge", "high_dose_mg_per_day", None),
     Threshold("high-dose-at-discharge", "discharge", "high_dose_mg_per_day", "example-acute-trust"),
     # issue 15, item 9: the very-high-dose band is "200 mg OME/day and above" (>=)
@@ -132,14 +152,14 @@ def test_every_ome_threshold_of_the_shipped_rules_is_covered() -> None:
             )
     covered = {(t.ruleset, t.parameter, t.profile) for t in THRESHOLDS} | set(OTHER_MG_PER_DAY)
     assert covered == found
-    assert {t.value() for t in THRESHOLDS} == {Decimal(n) for n in (90, 100, 120, 200)}
+    assert {t.value() for t in THRESHOLDS} == {Decimal(n) for n in (50, 90, 100, 120, 200)}
 
 
-def oxycodone() -> Prescription:
+def oxycodone(strength: str = "20 mg") -> Prescription:
     return Prescription(
         drug="oxycodone",
         form="modified-release tablet",
-        strength="20 mg",
+        strength=strength,
         dose_quantity=1,
         dose_unit="tablet",
         doses_per_day=2,
@@ -163,31 +183,37 @@ def patient(*prescriptions: Prescription) -> Patient:
     return Patient(age=60, sex="female", medication_list_complete=True, prescriptions=prescriptions)
 
 
+def base(t: Decimal) -> tuple[Prescription, Decimal]:
+    """The current oxycodone below threshold ``t``, and its OME (see the module docstring)."""
+    if t > OXYCODONE_OME:
+        return oxycodone(), OXYCODONE_OME  # 20 mg x 2/day x 1.5 = 60
+    return oxycodone("10 mg"), Decimal(30)  # 10 mg x 2/day x 1.5 = 30
+
+
 def decide(threshold: Threshold, rest: Prescription) -> bool:
-    """Whether ``threshold.decision`` fires with oxycodone (60 mg OME) plus ``rest``."""
+    """Whether ``threshold.decision`` fires with the base oxycodone plus ``rest``."""
     prof = threshold.load_profile()
+    oxy, _ome = base(threshold.value())
     if threshold.ruleset == "risk-factors":
-        found = assess(patient(oxycodone(), rest), profile=prof).factor(threshold.decision)
+        found = assess(patient(oxy, rest), profile=prof).factor(threshold.decision)
         assert found.status is not FactorStatus.UNKNOWN
         return found.status is FactorStatus.PRESENT
     if threshold.decision == "reauthorisation-high-dose":
-        alerts = check_prescription(
-            patient(oxycodone(), rest), rest, reauthorisation=True, profile=prof
-        )
+        alerts = check_prescription(patient(oxy, rest), rest, reauthorisation=True, profile=prof)
         return threshold.decision in {a.id for a in alerts}
     if threshold.ruleset == "discharge":
         episode = AcuteEpisode(
             care_setting="discharge",
             discharge_prescriptions=[
-                {"prescription": oxycodone(), "days_supply": 5},
+                {"prescription": oxy, "days_supply": 5},
                 {"prescription": rest, "days_supply": 5},
             ],
         )
         check = check_discharge(episode, profile=prof)
         assert check.ome.complete
         return threshold.decision in {a.rule_id for a in check.alerts}
-    # a new prescription on top of the current oxycodone (60 mg OME: below every threshold)
-    alerts = check_prescription(patient(oxycodone()), rest, profile=prof)
+    # a new prescription on top of the current oxycodone (below its threshold)
+    alerts = check_prescription(patient(oxy), rest, profile=prof)
     return threshold.decision in {a.id for a in alerts}
 
 
@@ -195,9 +221,10 @@ def decide(threshold: Threshold, rest: Prescription) -> bool:
 @pytest.mark.parametrize("threshold", THRESHOLDS, ids=lambda t: t.label)
 def test_decision_compares_the_exact_total(threshold: Threshold, delta: str) -> None:
     t = threshold.value()
-    rest = morphine_mg(t - OXYCODONE_OME + Decimal(delta))
-    total = calculate_ome([oxycodone(), rest])
-    assert total.total_mg_per_day == t + Decimal(delta)  # 60 + (T - 60 + delta)
+    oxy, oxy_ome = base(t)
+    rest = morphine_mg(t - oxy_ome + Decimal(delta))
+    total = calculate_ome([oxy, rest])
+    assert total.total_mg_per_day == t + Decimal(delta)  # base + (T - base + delta)
     assert total.exact
     fires = Decimal(delta) >= 0 if threshold.at_or_above else Decimal(delta) > 0
     assert decide(threshold, rest) is fires

@@ -96,9 +96,11 @@ def test_discharge_supply_boundary(service: CDSHooksService, days: int, fires: b
     card = next((c for c in response.cards if SUPPLY_SUMMARY in c.summary), None)
     if card is not None:
         assert card.indicator == "warning"
-        assert "seed 002" in card.source.label
-        assert f"longest\\_days\\_supply | {days}" in card.detail  # Markdown-escaped name
-        assert "max_days_supply_new_opioid" in card.detail  # the trace names the limit
+        assert card.source.label.startswith("National analysis of opioid-reduction programmes")
+        assert f"longest days supply | {days}" in card.detail  # the input, in words
+        assert card.extension is not None
+        trace = card.extension["org.opioidcds.rule-trace"]["trace"]
+        assert any("max_days_supply_new_opioid" in line for line in trace)  # names the limit
         assert card.extension is not None  # the decision's provenance (HAZ-011)
         assert len(card.extension["org.opioidcds.provenance"]["knowledge_sha256"]) == 64
     # weaning plan and GP letter recorded, low dose, immediate-release: nothing else to say

@@ -50,7 +50,7 @@ def test_discovery_and_health(client: AsgiClient) -> None:
     r = client.get("/cds-services")
     assert r.status_code == 200
     ids = {s["id"] for s in r.json()["services"]}
-    assert ids == {"opioidcds-order-select", "opioidcds-order-sign"}
+    assert ids == {"opioidcds-order-select", "opioidcds-order-sign", "opioidcds-patient-view"}
     h = client.get("/health")
     assert h.status_code == 200
     assert h.json()["status"] == "ok"
@@ -216,7 +216,7 @@ def test_concurrent_requests_agree(client: AsgiClient) -> None:
 
 def test_unexpected_error_is_500_without_details(store: FeedbackStore) -> None:
     class Broken(CDSHooksService):
-        def call(self, service_id: str, request: Any) -> Any:
+        def call(self, service_id: str, request: Any, fetched: Any = None) -> Any:
             raise RuntimeError("boom with patient-id-XYZ987")
 
     app = create_app(Broken(), feedback=store)
@@ -227,16 +227,31 @@ def test_unexpected_error_is_500_without_details(store: FeedbackStore) -> None:
 
 
 def test_feedback_store_is_safe_across_threads(store: FeedbackStore) -> None:
-    item = FeedbackItem.model_validate(
-        {"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
-    )
+    def item(n: int) -> FeedbackItem:
+        return FeedbackItem.model_validate(
+            {"card": f"c{n}", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
+        )
 
-    def write(_: int) -> int:
-        return sum(store.record("opioidcds-order-sign", [item]) for _ in range(10))
+    def write(k: int) -> int:
+        return sum(store.record("opioidcds-order-sign", [item(k * 10 + j)]) for j in range(10))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sum(pool.map(write, range(8))) == 80
     assert len(store.rows()) == 80
+
+
+def test_feedback_retries_are_recorded_once(store: FeedbackStore) -> None:
+    """A client retrying a feedback call (same card, outcome and outcome time) counts once."""
+    same = {"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-22T10:00:00Z"}
+    item = FeedbackItem.model_validate(same)
+    retried = FeedbackItem.model_validate({**same, "outcomeTimestamp": "2026-11-22T11:00:00+01:00"})
+    later = FeedbackItem.model_validate({**same, "outcomeTimestamp": "2026-11-22T10:05:00Z"})
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(lambda _: store.record("s", [item]), range(8))) == [1] * 8
+    assert store.record("s", [retried]) == 1  # the same instant in another offset
+    assert len(store.rows()) == 1
+    assert store.record("s", [later, item]) == 2  # a later outcome of the same card is new
+    assert len(store.rows()) == 2
 
 
 def test_alert_cards_carry_the_provenance_of_the_decision(client: AsgiClient) -> None:

@@ -196,9 +196,39 @@ def test_replayed_jti(client: AsgiClient) -> None:
 
 
 def test_missing_claims(client: AsgiClient) -> None:
-    for claim in ("jti", "sub", "exp", "iat", "aud"):
+    for claim in ("jti", "exp", "iat", "aud"):  # CDS Hooks 2.0.1's required claims (with iss)
         omitted: dict[str, Any] = {claim: None}
         assert f"no {claim} claim" in problem(call(client, token(**omitted)))
+    # this issuer lists its sub values, so a token must carry one of them
+    assert "sub is not allowed" in problem(call(client, token(sub=None)))
+
+
+def _client_for(tmp_path: Path, data: dict[str, Any]) -> AsgiClient:
+    verifier = JWTVerifier(TrustConfig.model_validate(data))
+    service = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    return AsgiClient(create_app(service, feedback=store, verifier=verifier))
+
+
+def test_spec_shaped_token_without_sub_is_accepted(tmp_path: Path) -> None:
+    """CDS Hooks 2.0.1 defines iss, aud, exp, iat, jti and an optional tenant; no sub."""
+    data = trust_data()
+    del data["issuers"][0]["sub"]
+    client = _client_for(tmp_path, data)
+    r = call(client, token(sub=None, tenant="practice-a"))
+    assert r.status_code == 200, r.text
+    r = call(client, token(sub=None))
+    assert r.status_code == 200, r.text
+    assert "sub must be a non-empty string" in problem(call(client, token(sub="")))
+
+
+def test_tenant_allow_list(tmp_path: Path) -> None:
+    data = trust_data()
+    data["issuers"][0]["tenant"] = ["practice-a"]
+    client = _client_for(tmp_path, data)
+    assert call(client, token(tenant="practice-a")).status_code == 200
+    assert "tenant is not allowed" in problem(call(client, token(tenant="practice-b")))
+    assert "tenant is not allowed" in problem(call(client, token()))
 
 
 def test_sub_jku_kid_and_lifetime(client: AsgiClient) -> None:
@@ -238,6 +268,12 @@ def test_feedback_needs_a_token_too(client: AsgiClient) -> None:
     assert problem(r)
     r = client.post(f"{SIGN}/feedback", json=fb, headers={"Authorization": f"Bearer {token()}"})
     assert r.status_code == 200, r.text
+    # CDS Hooks: aud is the endpoint invoked, here the feedback URL; the service URL also passes
+    tok = token(aud=f"{BASE}{SIGN}/feedback")
+    r = client.post(f"{SIGN}/feedback", json=fb, headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 200, r.text
+    # ... but the feedback URL is not an audience for the service call itself
+    assert "aud" in problem(call(client, token(aud=f"{BASE}{SIGN}/feedback")))
 
 
 def test_token_never_logged(client: AsgiClient, caplog: pytest.LogCaptureFixture) -> None:

@@ -36,17 +36,25 @@ def test_all_examples_are_here() -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_as_sent_each_is_400_naming_draft_orders(client: AsgiClient, name: str) -> None:
+def test_as_sent_each_is_refused_naming_the_part(client: AsgiClient, name: str) -> None:
+    """As sent: REC-05 has its orders in context.medications (a pre-1.0 name: 400); the others'
+    bare MedicationRequest draft is read (a one-to-one rewrite), but their prefetch keys are
+    the CDC service's (item1...), not this service's, and there is no fhirServer token: 412."""
     r = post(client, load(name))
-    assert r.status_code == 400
-    (detail,) = r.json()["details"]
-    if "rec-05" in name:  # orders in context.medications (pre-1.0 name)
+    if "rec-05" in name:
+        assert r.status_code == 400
+        (detail,) = r.json()["details"]
         assert detail == {
             "path": "context.draftOrders",
             "problem": "is required (a FHIR R4 Bundle)",
         }
-    else:  # one bare MedicationRequest where 2.0 requires a Bundle
-        assert detail == {"path": "context.draftOrders.resourceType", "problem": "must be 'Bundle'"}
+    elif "benzo-trigger-with-opioid" in name:  # its selection names no draft (the example's defect)
+        assert r.status_code == 400
+        assert r.json()["details"][0]["path"] == "context.selections[0]"
+    else:
+        assert r.status_code == 412, r.text
+        paths = [d["path"] for d in r.json()["details"]]
+        assert paths == ["prefetch.patient", "prefetch.medications"]
 
 
 def summaries(r: Any) -> list[tuple[str, str]]:
@@ -102,12 +110,14 @@ def test_on_benzodiazepine(client: AsgiClient) -> None:
 
 
 def test_on_naloxone_is_said_not_understood(client: AsgiClient) -> None:
-    # Naloxone injection: its RxNorm dose form is not in the adapter's table, so a card says a
-    # current medicine could not be read (fail closed: a warning), and the co-prescription
-    # checks say they could not run.
+    # Naloxone injection: its RxNorm dose form is not in the adapter's table and its name names
+    # no opioid of the ingredient vocabulary (naloxone is an antagonist), so a card says a
+    # current medicine was not recognised (info: no opioid named), and the co-prescription
+    # checks say they could not run (the whole list was not read).
     r = post(client, convert(load("request-example-rec-08-on-naloxone.json")))
     got = summaries(r)
-    assert ("warning", "A current medicine could not be read: OME totals may be too low.") in got
+    not_recognised = "Some current medicines were not recognised (no opioid named): not counted."
+    assert ("info", not_recognised) in got
     assert any("could not be checked" in s for _i, s in got)
 
 

@@ -73,7 +73,7 @@ def test_discovery_cards_feedback_over_tcp(base_url: str) -> None:
     )
     with httpx.Client(base_url=base_url, timeout=TIMEOUT) as client:
         services = client.get("/cds-services").json()["services"]
-        assert {s["hook"] for s in services} == {"order-select", "order-sign"}
+        assert {s["hook"] for s in services} == {"order-select", "order-sign", "patient-view"}
         r = client.post("/cds-services/opioidcds-order-sign", json=body)
         assert r.status_code == 200
         cards = r.json()["cards"]

@@ -187,12 +187,13 @@ def _wrong_json_type(kind: str, value: object) -> bool:  # noqa: PLR0911 - one r
 
     JSON types (a string, a boolean or a fractional number where an integer belongs; a string
     or number for a boolean; a string or boolean for a decimal), a null for a required element,
-    whitespace in a uri, an id longer than 64 characters.
+    whitespace in a uri, an id longer than 512 characters (the lean path tolerates R4-invalid
+    ids of 65-512 characters, as EHRs send them; fhir.resources takes any length).
     """
     if kind == "uri" and isinstance(value, str):
         return any(c.isspace() for c in value)
     if kind == "id" and isinstance(value, str):
-        return len(value) > 64
+        return len(value) > 512
     if value is None:  # null is not FHIR JSON; fhir.resources takes it even for a required element
         return kind == "required"
     if kind == "bool":

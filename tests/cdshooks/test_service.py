@@ -61,10 +61,19 @@ def test_script_switch_card_shows_the_arithmetic(svc: CDSHooksService) -> None:
     assert "oxycodone 10 mg x 2 capsule x 2/day = 40 mg/day x 1.5 = 60 mg OME/day" in card.detail
     assert "**Total: 120 mg OME/day.**" in card.detail
     assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in card.detail
-    assert "```text" in card.detail
-    assert "alert_threshold_mg_per_day=100 -> true" in card.detail
-    assert "ruleset prescribing-alerts" in card.detail
+    # why, in words, with the sources by name; the ids and the trace are in the extension
+    assert '**Why:** the rule "Total above the alert threshold (Script Switch)"' in card.detail
+    assert "- National analysis of opioid-reduction programmes: Script Switch" in card.detail
+    assert "alert_threshold_mg_per_day" not in card.detail
+    assert card.extension is not None
+    trace = card.extension["org.opioidcds.rule-trace"]
+    assert (trace["rule"], trace["ruleset"]) == (
+        "script-switch-above-threshold",
+        "prescribing-alerts",
+    )
+    assert any("alert_threshold_mg_per_day=100 -> true" in line for line in trace["trace"])
     assert card.overrideReasons, "warning cards offer override reasons"
+    assert card.links is not None
     assert {lnk.url for lnk in card.links} >= {"https://www.fpm.ac.uk/opioids-aware"}
     # 120 is not above the 120 mg reminder threshold: no reminder card.
     assert not [c for c in cards if "high dose" in c.summary]
@@ -138,6 +147,26 @@ def test_identical_orders_are_counted_once_and_said(svc: CDSHooksService) -> Non
     others = [c for c in cards if c.uuid != dup.uuid]
     assert others
     assert all("**Total: 120 mg OME/day.**" in c.detail for c in others)
+    # The second order holds only the repeated prescription: deleting it is a concrete action,
+    # offered (not recommended: both may be meant) as a CDS Hooks 2.0.1 delete suggestion.
+    assert dup.selectionBehavior == "at-most-one"
+    assert dup.suggestions is not None
+    (suggestion,) = dup.suggestions
+    assert suggestion.isRecommended is False
+    (action,) = suggestion.actions
+    assert (action.type, action.resourceId) == ("delete", "MedicationRequest/b")
+
+
+def test_a_repeated_dosage_inside_one_order_gets_no_delete_suggestion(
+    svc: CDSHooksService,
+) -> None:
+    # One order with the same dosage instruction twice: deleting the order would remove both.
+    d1 = med_request("morphine-mr-30", dose=2, per_day=2, status="draft", rid="a")
+    d1["dosageInstruction"] = d1["dosageInstruction"] * 2
+    cards = call(svc, hook_request("order-sign", [d1]))
+    dup = by_summary(cards, "same medicine and dose")
+    assert dup.suggestions is None
+    assert dup.selectionBehavior is None
 
 
 def test_order_select_checks_only_the_selection(svc: CDSHooksService) -> None:
@@ -167,7 +196,7 @@ def test_a_profile_changes_the_thresholds() -> None:
     kb = load_knowledge(profile=Path("rules/profiles/opioids-aware-90.toml"))
     profiled = call(CDSHooksService(kb, today=lambda: TODAY), body)
     card = by_summary(profiled, "high dose")
-    assert "profile opioids-aware-90 1.0.0" in card.detail
+    assert "local profile opioids aware 90 1.0.0" in card.detail
     assert "**Total: 96 mg OME/day.**" in card.detail
 
 
@@ -292,7 +321,7 @@ def test_unknown_code_leaves_input_unknown(svc: CDSHooksService) -> None:
     )
     detail = cards[0].detail
     assert "depression: unknown" in detail  # resolved depression is not current
-    assert "Not sent by the EHR (inputs unknown): prefetch encounters." in detail
+    assert "Not sent by the EHR (inputs unknown): prefetch encounters, statements." in detail
 
 
 def test_observation_employment_is_recorded_both_ways(svc: CDSHooksService) -> None:
@@ -348,6 +377,7 @@ def test_missing_prefetch_is_412(svc: CDSHooksService) -> None:
     ("mutate", "path"),
     [
         (lambda b: b["context"].pop("draftOrders"), "context.draftOrders"),
+        (lambda b: b["context"].update(draftOrders="orders"), "context.draftOrders"),
         (lambda b: b["context"].update(draftOrders=[]), "context.draftOrders"),
         (
             lambda b: b["context"]["draftOrders"].update(resourceType="Patient"),
@@ -419,7 +449,7 @@ def test_summary_is_cut_below_140() -> None:
 
 def test_discovery_lists_both_hooks_with_prefetch(svc: CDSHooksService) -> None:
     services = svc.discovery().services
-    assert {s.hook for s in services} == {"order-select", "order-sign"}
+    assert {s.hook for s in services} == {"order-select", "order-sign", "patient-view"}
     for s in services:
         assert s.prefetch["patient"] == "Patient/{{context.patientId}}"
         assert "status=active" in s.prefetch["medications"]

@@ -20,6 +20,11 @@ from opioidcds import Dosage, InvalidInputError, UnparsedDosage, parse_dosage
 
 # (text, expected fields of the Dosage) -- only the listed fields are checked, plus the kind
 PARSED: list[tuple[str, dict[str, Any]]] = [
+    # grammar #587 (with issue 16's second round): "up to max 8 in 24 hours" = at most 8 a day
+    (
+        "one tablet when required up to max 8 in 24 hours",
+        {"dose_quantity": Decimal(1), "max_quantity_per_day": Decimal(8), "prn": True},
+    ),
     # grammar #224, #225, #230: "up to qds" = up to 4 times a day (qds: quater die sumendum)
     (
         "one tablet up to qds",
@@ -167,8 +172,9 @@ REFUSED: list[tuple[str, str]] = [
     ("one tablet when required do not 4 in 24 hours", "unexpected number"),
     # grammar #577: "not to" + number is not "not to exceed" + number
     ("one tablet when required not to 8 in 24 hours", "unexpected number"),
-    # grammar #587: the lead is "up to a max (of)", not "up to max"
-    ("one tablet when required up to max 8 in 24 hours", "unexpected word 'max'"),
+    # grammar #587: the lead "up to (a) max (of)" needs its "max" ("up to a 8 in 24 hours" is
+    # not a maximum; "up to max 8" is read since issue 16's second round, as real text writes)
+    ("one tablet when required up to a 8 in 24 hours", "unexpected number"),
     # grammar #597: "eight 24 hours" (no "in"): two numbers side by side are not read as a
     # maximum. (With two digit numbers, "8 24", the tokenizer refuses first, issue 16; a word
     # and a digit number reach the grammar, so the mutant is still killed.)

@@ -46,7 +46,7 @@ def request(**dosage: Any) -> dict[str, Any]:
             "coding": [
                 {
                     "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                    "code": "1049621",
+                    "code": "1049683",  # RxNorm: Oxycodone Hydrochloride 10 MG Oral Tablet
                     "display": "oxycodone hydrochloride 10 MG Oral Tablet",
                 }
             ]

@@ -119,6 +119,7 @@ def test_rxnorm_combination_end_to_end() -> None:
     data["medicationCodeableConcept"]["coding"][0]["display"] = (
         "Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG Oral Tablet"
     )
+    data["medicationCodeableConcept"]["coding"][0]["code"] = "1049221"  # that product's RXCUI
     rx = from_medication_request(data)
     # oxycodone 5 mg x 2 tablets x 24/6 = 40 mg/day x 1.5 (CDC 2022) = 60; paracetamol no OME
     assert calculate_ome([rx], table="cdc-2022").total_mg_per_day == 60

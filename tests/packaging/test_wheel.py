@@ -41,6 +41,7 @@ def test_wheel_contains_knowledge(wheel: Path) -> None:
         "opioidcds/py.typed",
         "opioidcds/_knowledge/units.pint",
         "opioidcds/_resolve/dosage.lark",
+        "opioidcds/_resolve/dosage_table.json",
         "opioidcds/_knowledge/conversion_tables/uk-opioids-aware.toml",
         "opioidcds/_knowledge/conversion_tables/cdc-2022.toml",
         "opioidcds/_knowledge/conversion_tables/ingredients.toml",

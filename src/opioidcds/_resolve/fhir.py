@@ -50,6 +50,7 @@ from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductE
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.products import Catalogue, load_catalogue, names_an_opioid
+from opioidcds._knowledge.rxnorm import default_rxnorm_products
 from opioidcds._knowledge.units import COUNT_NOUNS, StrengthKind, canonical_factor, unit_dimension
 from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
 from opioidcds._resolve.dosage import Dosage, parse_dosage
@@ -1209,6 +1210,12 @@ def _codings(concept: Mapping[str, object], vocab: Vocabulary, base: str) -> _Co
         display = _string(coding, "display", f"{path}.display")
         if system in DMD_SYSTEMS and code is not None:
             found.dmd.append((path, coding))
+        elif (
+            system == RXNORM_SYSTEM
+            and code is not None
+            and _rxnorm_coded(code, display, path, vocab, found)
+        ):
+            continue
         elif system == RXNORM_SYSTEM and code is not None and code in RXNORM_INGREDIENTS:
             name = vocab.find_drug(RXNORM_INGREDIENTS[code])
             if name is not None and len(name) == 1:
@@ -1223,6 +1230,85 @@ def _codings(concept: Mapping[str, object], vocab: Vocabulary, base: str) -> _Co
             except (InvalidInputError, UnknownProductError) as exc:
                 found.failures.append(exc)
     return found
+
+
+def _rxnorm_coded(
+    code: str, display: str | None, path: str, vocab: Vocabulary, found: _Codings
+) -> bool:
+    """Read an RxNorm product code through the RxNorm product table (False: not in it).
+
+    The table (``codelists/rxnorm-opioid-products.toml``, a cited subset of the CQF OMTK data)
+    gives each product's opioid ingredients, strengths and dose form, so the code decides, not
+    the coding's display. A display that reads as an RxNorm name of a *different* product is
+    a contradiction and a failure (never a guess which one is right); a display that does not
+    read as a name (a brand, Tall Man lettering) is not used. A product in a dose form with no
+    form of ``forms.toml`` is a failure naming the code (identified, but not convertible).
+    """
+    table = default_rxnorm_products()
+    rows = table.rows(code)
+    if not rows:
+        return False
+    dose_form = table.dose_form(rows[0].dose_form)
+    if dose_form.form is None or any(r.dose_form != rows[0].dose_form for r in rows):
+        found.failures.append(
+            InvalidInputError(f"{path}.code", "RxNorm dose form of this product is not read")
+        )
+        return True
+    names: list[str] = []
+    amounts: list[tuple[str, str]] = []
+    for row in rows:
+        drug = vocab.find_drug(RXNORM_INGREDIENTS.get(row.ingredient, row.ingredient_name))
+        value, _space, unit_code = row.strength.partition(" ")
+        unit = _RXNORM_UNITS.get(unit_code)
+        if drug is None or len(drug) != 1 or unit is None:
+            found.failures.append(
+                UnknownProductError(f"{path}.code: RxNorm product's ingredient or unit not read")
+            )
+            return True
+        names.append(drug[0])
+        amounts.append((value, unit))
+    if len(amounts) > 1 and any(u != "mg" for _a, u in amounts):
+        found.failures.append(
+            InvalidInputError(f"{path}.code", "a combination is read only with mg per unit")
+        )
+        return True
+    strength = "/".join(f"{a} {u}" for a, u in amounts)
+    product = RxNormProduct("/".join(names), strength, dose_form.form)
+    if display is not None and not _same_rxnorm_product(product, display, vocab):
+        found.failures.append(
+            InvalidInputError(f"{path}.display", "names a different product from its RxNorm code")
+        )
+        return True
+    found.rx_products.append((path, product))
+    return True
+
+
+def _same_rxnorm_product(product: RxNormProduct, display: str, vocab: Vocabulary) -> bool:
+    """False only when ``display`` reads as an RxNorm name of another product.
+
+    Only the opioid ingredients are compared (the OMTK table lists only those; a name such as
+    "Acetaminophen 325 MG / Oxycodone Hydrochloride 5 MG Oral Tablet" also names paracetamol),
+    with the form; "10.0 MG" and "10 MG" are the same strength.
+    """
+    try:
+        named = parse_rxnorm_name(display, vocab)
+    except (InvalidInputError, UnknownProductError):
+        return True  # not a normalised name (brand, Tall Man): the code decides
+
+    def opioids(item: RxNormProduct) -> list[tuple[str, str]]:
+        drugs = item.drug.split("/")
+        strengths = item.strength.split("/") if len(drugs) > 1 else [item.strength]
+        return [
+            (drug, re.sub(r"\d+(?:\.\d+)?|\.\d+", _plain_number, strength))
+            for drug, strength in zip(drugs, strengths, strict=True)
+            if vocab.is_opioid(drug)
+        ]
+
+    return named.form == product.form and opioids(named) == opioids(product)
+
+
+def _plain_number(match: re.Match[str]) -> str:
+    return format(Decimal(match.group()).normalize(), "f")
 
 
 def _rxnorm_display(display: str, path: str, vocab: Vocabulary) -> RxNormProduct:

@@ -1,7 +1,8 @@
 """Cards for the hospital checks (discharge and inpatient rulesets) of the CDS Hooks service.
 
-One card per alert (severity, summary, the ruleset's detail and action, the inputs read, the
-rule trace and the seed 002 citations), one info card listing the rules that could not be
+One card per alert (severity, summary, the ruleset's detail and action, the inputs read, why
+it fired and its sources in words, with the rule's ids and trace in the card's extension),
+one info card listing the rules that could not be
 checked with what to send so they can be, and a warning when a check could not run at all.
 """
 
@@ -18,7 +19,15 @@ from opioidcds._decide.hospital import (
     DischargeCheck,
     InpatientCheck,
 )
-from opioidcds.cdshooks.cards import escape_markdown, provenance_extension, short_summary
+from opioidcds._display import words
+from opioidcds.cdshooks.cards import (
+    basis_markdown,
+    escape_markdown,
+    provenance_extension,
+    rule_trace_extension,
+    short_summary,
+    source_labels,
+)
 from opioidcds.cdshooks.codelists import CardContent
 from opioidcds.cdshooks.models import Card, Coding, Source
 from opioidcds.cdshooks.record import Problem
@@ -54,13 +63,8 @@ _CHECKS_SOURCE: Final = Source(
 )
 
 
-def _fence(lines: Sequence[str]) -> str:
-    body = "\n".join(line.replace("```", "'''") for line in lines)
-    return f"```text\n{body}\n```"
-
-
 def _missing(fields: Sequence[str]) -> str:
-    return "; ".join(escape_markdown(_SEND.get(f, f)) for f in fields)
+    return "; ".join(escape_markdown(_SEND.get(f, words(f))) for f in fields)
 
 
 class AcuteCardBuilder:
@@ -79,13 +83,13 @@ class AcuteCardBuilder:
                 return Source(label=found.label, url=found.url)
         if alert.citations:
             return Source(label=short_summary(alert.citations[0].text))
-        return Source(label="opioidcds acute-trust rulesets (seed 002)")  # pragma: no cover
+        return Source(label="opioidcds acute-trust rulesets")  # pragma: no cover
 
     def _inputs(self, check: AcuteCheck) -> list[str]:
         rows = ["| input | value |", "|---|---|"]
         for name, value in check.inputs.items():
             shown = "unknown" if value is None else str(value).lower()
-            rows.append(f"| {escape_markdown(name)} | {escape_markdown(shown)} |")
+            rows.append(f"| {escape_markdown(words(name))} | {escape_markdown(shown)} |")
         return rows
 
     def _basis(self, check: AcuteCheck) -> list[str]:
@@ -117,9 +121,9 @@ class AcuteCardBuilder:
 
     def alert_card(self, alert: AcuteAlert, check: AcuteCheck, orders: str) -> Card:
         """The card of one fired hospital rule."""
-        profile = f"{check.profile_id} {check.profile_version}" if check.profile_id else "none"
+        profile = f"{check.profile_id} {check.profile_version}" if check.profile_id else None
         detail = [
-            f"**{escape_markdown(alert.title or alert.rule_id)}** ({alert.severity})",
+            f"**{escape_markdown(alert.title or words(alert.rule_id))}** ({alert.severity})",
             "",
             f"Setting: {_SETTING[check.care_setting]}. Orders: {escape_markdown(orders)}.",
             "",
@@ -133,14 +137,13 @@ class AcuteCardBuilder:
             "",
             *self._inputs(check),
             "",
-            f"**Rule trace** (rule {escape_markdown(alert.rule_id)}, ruleset "
-            f"{escape_markdown(check.ruleset_id)} {escape_markdown(check.ruleset_version)}, "
-            f"profile {escape_markdown(profile)}):",
-            "",
-            _fence(alert.trace),
-            "",
-            "**Sources:**",
-            *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
+            basis_markdown(
+                alert.title or words(alert.rule_id),
+                check.ruleset_id,
+                check.ruleset_version,
+                profile,
+                source_labels(alert.citations, self._content),
+            ),
         ]
         indicator = (
             alert.severity if alert.severity in ("info", "warning", "critical") else "warning"
@@ -154,7 +157,12 @@ class AcuteCardBuilder:
             detail="\n".join(detail),
             source=self._source(alert),
             overrideReasons=self._override if indicator != "info" else (),
-            extension=provenance_extension(check.provenance),
+            extension={
+                **provenance_extension(check.provenance),
+                **rule_trace_extension(
+                    alert.rule_id, check.ruleset_id, check.ruleset_version, profile, alert.trace
+                ),
+            },
         )
 
     def unevaluated_card(
@@ -167,7 +175,8 @@ class AcuteCardBuilder:
         setting = _SETTING[check.care_setting]
         lines = [f"Hospital rules ({setting}) that could **not** be checked:", ""]
         lines += [
-            f"- {escape_markdown(r.title or r.rule_id)}: send {_missing(r.missing)}" for r in rules
+            f"- {escape_markdown(r.title or words(r.rule_id))}: send {_missing(r.missing)}"
+            for r in rules
         ]
         if incomplete:
             lines.append(

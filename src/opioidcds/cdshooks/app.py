@@ -16,22 +16,27 @@ Endpoints: ``GET /cds-services`` (discovery), ``POST /cds-services/{id}`` (cards
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opioidcds._version import __version__
 from opioidcds.cdshooks.auth import AuthError, JWTVerifier
 from opioidcds.cdshooks.feedback import FeedbackStore
+from opioidcds.cdshooks.fetch import FhirFetcher
 from opioidcds.cdshooks.models import (
     CardsResponse,
     DiscoveryResponse,
@@ -42,16 +47,23 @@ from opioidcds.cdshooks.models import (
     HealthResponse,
     HookRequest,
 )
-from opioidcds.cdshooks.record import RequestError
+from opioidcds.cdshooks.record import RequestError, clean_text
 from opioidcds.cdshooks.service import (
     CDSHooksService,
     PrefetchMissingError,
     UnknownServiceError,
 )
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "LOGGER_NAME", "JsonLinesFormatter", "create_app"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT_SECONDS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "LOGGER_NAME",
+    "JsonLinesFormatter",
+    "create_app",
+]
 
 DEFAULT_MAX_BODY_BYTES: Final = 1_000_000
+DEFAULT_BODY_TIMEOUT_SECONDS: Final = 10.0  # a whole request body, once headers are in
 LOGGER_NAME: Final = "opioidcds.cdshooks"
 _STATE_KEY: Final = "opioidcds"
 
@@ -123,27 +135,54 @@ class _Guard:
         logger: logging.Logger,
         service_ids: frozenset[str],
         verifier: JWTVerifier | None,
+        allowed_hosts: frozenset[str] | None = None,
+        body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.logger = logger
         self.service_ids = service_ids
         self.verifier = verifier
+        self.allowed_hosts = allowed_hosts
+        self.body_timeout = body_timeout_seconds
 
-    def _authenticate(self, scope: Scope) -> AuthError | None:
-        """None if the call may go on: not a service call, no trust configured, or a valid JWT."""
-        if self.verifier is None or scope.get("method") != "POST":
+    def _host_allowed(self, scope: Scope) -> bool:
+        """Whether the Host header names this service (DNS-rebinding guard; None: any)."""
+        if self.allowed_hosts is None:
+            return True
+        for name, value in scope.get("headers", []):
+            if name == b"host":
+                host = value.decode("latin-1").strip().lower()
+                bare = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+                return host in self.allowed_hosts or bare in self.allowed_hosts
+        return False
+
+    async def _authenticate(self, scope: Scope) -> AuthError | None:
+        """None if the call may go on: not a service call, no trust configured, or a valid JWT.
+
+        A token whose key is not at hand (it would mean fetching the issuer's JWK Set) is
+        verified in a worker thread, so a slow or failing key endpoint never blocks the event
+        loop; the verifier itself limits how often it fetches.
+        """
+        verifier = self.verifier
+        if verifier is None or scope.get("method") != "POST":
             return None
         parts = str(scope.get("path", "")).strip("/").split("/")
         if len(parts) < 2 or parts[0] != "cds-services":
             return None
+        feedback = len(parts) == 3 and parts[2] == "feedback"
         header: str | None = None
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 header = value.decode("latin-1")
                 break
         try:
-            self.verifier.verify(header, parts[1])
+            if verifier.may_fetch(header):
+                await anyio.to_thread.run_sync(
+                    functools.partial(verifier.verify, header, parts[1], feedback=feedback)
+                )
+            else:
+                verifier.verify(header, parts[1], feedback=feedback)
         except AuthError as exc:
             return exc
         return None
@@ -168,32 +207,13 @@ class _Guard:
             await send(message)
 
         try:
-            refused = self._authenticate(scope)
-            if refused is not None:
-                info["error"] = f"auth_{refused.code}"
-                response = JSONResponse(
-                    ErrorResponse(
-                        error="unauthorized",
-                        details=(ErrorDetail(path="header.Authorization", problem=refused.reason),),
-                        requestId=request_id,
-                    ).model_dump(exclude_none=True),
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                )
+            refusal = await self._refusal(scope, receive, request_id)
+            if refusal is not None:
+                code, response = refusal
+                info["error"] = code
                 await response(scope, receive, send_wrapper)
                 return
-            body = await self._read_body(scope, receive)
-            if body is None:
-                info["error"] = "body_too_large"
-                response = JSONResponse(
-                    ErrorResponse(
-                        error=f"request body larger than {self.max_body_bytes} bytes",
-                        requestId=request_id,
-                    ).model_dump(exclude_none=True),
-                    status_code=413,
-                )
-                await response(scope, receive, send_wrapper)
-                return
+            body = info.pop("body")
             sent = False
 
             async def replay() -> Message:
@@ -232,6 +252,52 @@ class _Guard:
                 if key in info:
                     extra[key] = info[key]
             self.logger.info("request", extra=extra)
+
+    async def _refusal(
+        self, scope: Scope, receive: Receive, request_id: str
+    ) -> tuple[str, JSONResponse] | None:
+        """The log code and response refusing the request, or None (then ``body`` is read).
+
+        Checks, in order: the Host header (421), the client's JWT (401), the body's arrival
+        time (408) and size (413). The body read is left in the request's state.
+        """
+
+        def refuse(
+            status: int,
+            error: str,
+            details: tuple[ErrorDetail, ...] = (),
+            headers: Mapping[str, str] | None = None,
+        ) -> JSONResponse:
+            body = ErrorResponse(error=error, details=details, requestId=request_id)
+            return JSONResponse(
+                body.model_dump(exclude_none=True), status_code=status, headers=headers
+            )
+
+        if not self._host_allowed(scope):
+            return "host_not_allowed", refuse(421, "the Host header does not name this service")
+        refused = await self._authenticate(scope)
+        if refused is not None:
+            detail = ErrorDetail(path="header.Authorization", problem=refused.reason)
+            return f"auth_{refused.code}", refuse(
+                401,
+                "unauthorized",
+                (detail,),
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        try:
+            body = await asyncio.wait_for(
+                self._read_body(scope, receive), timeout=self.body_timeout
+            )
+        except TimeoutError:
+            return "body_timeout", refuse(
+                408, "the request body did not arrive in time", headers={"Connection": "close"}
+            )
+        if body is None:
+            return "body_too_large", refuse(
+                413, f"request body larger than {self.max_body_bytes} bytes"
+            )
+        _info(scope)["body"] = body
+        return None
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole body, or None when it is over the limit (declared or actual)."""
@@ -276,11 +342,12 @@ def _error(
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
+    """A validation error's location as a path (request keys cleaned: they are client text)."""
     parts = list(loc[1:] if loc and loc[0] == "body" else loc)
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "body"
+    return clean_text(out[:300]) or "body"
 
 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
@@ -290,7 +357,9 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
         "description": "The CDS client's JWT is missing or not valid (when trust is configured)",
     },
     404: {"model": ErrorResponse, "description": "No service with this id"},
+    408: {"model": ErrorResponse, "description": "The request body did not arrive in time"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
+    421: {"model": ErrorResponse, "description": "The Host header does not name this service"},
 }
 
 
@@ -301,6 +370,10 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     logger: logging.Logger | None = None,
     verifier: JWTVerifier | None = None,
+    fetcher: FhirFetcher | None = None,
+    cors_origins: Sequence[str] = (),
+    allowed_hosts: Sequence[str] | None = None,
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
 ) -> FastAPI:
     """Build the application.
 
@@ -312,6 +385,12 @@ def create_app(
         logger: where request lines go (default: logger ``opioidcds.cdshooks``).
         verifier: checks the CDS client's JWT on every ``POST /cds-services/...`` (401 when it
             fails); None runs unauthenticated (``opioidcds serve`` allows that on loopback only).
+        fetcher: reads what a request lacks from its ``fhirServer`` (with its bearer
+            ``fhirAuthorization``); None never fetches (missing prefetch is then 412).
+        cors_origins: browser origins allowed to call the service (CORS; none by default).
+        allowed_hosts: the Host header values (with or without port) the service answers
+            (others get 421, against DNS rebinding); None answers any.
+        body_timeout_seconds: a request body that takes longer gets 408.
     """
     svc = service if service is not None else CDSHooksService()
     store = (
@@ -332,8 +411,25 @@ def create_app(
     )
     ids = frozenset(s.id for s in svc.discovery().services)
     app.add_middleware(
-        _Guard, max_body_bytes=max_body_bytes, logger=log, service_ids=ids, verifier=verifier
+        _Guard,
+        max_body_bytes=max_body_bytes,
+        logger=log,
+        service_ids=ids,
+        verifier=verifier,
+        allowed_hosts=frozenset(h.lower() for h in allowed_hosts) if allowed_hosts else None,
+        body_timeout_seconds=body_timeout_seconds,
     )
+    if cors_origins:  # outermost, so that refusals (401, 413) carry the CORS headers too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["x-request-id"],
+            max_age=600,
+        )
+    if fetcher is not None:
+        app.router.on_shutdown.append(fetcher.aclose)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -377,7 +473,7 @@ def create_app(
     async def call(service_id: str, body: HookRequest, request: Request) -> Response:
         """Cards for the draft orders of the request (``{"cards": []}``: nothing to say)."""
         try:
-            result = svc.call(service_id, body)
+            result = await svc.call_async(service_id, body, fetcher)
         except UnknownServiceError:
             return _error(request, 404, "no such service")
         except RequestError as exc:
@@ -388,8 +484,15 @@ def create_app(
             return _error(
                 request,
                 412,
-                "prefetch missing; this service does not query the FHIR server",
-                [ErrorDetail(path=f"prefetch.{k}", problem="is required") for k in exc.keys],
+                "required prefetch missing and not read from the FHIR server",
+                [
+                    ErrorDetail(
+                        path=f"prefetch.{k}",
+                        problem=exc.reasons.get(k)
+                        or "is required (send it, or fhirServer with fhirAuthorization)",
+                    )
+                    for k in exc.keys
+                ],
             )
         _info(request.scope)["cards"] = len(result.cards)
         # serialised here: the model was validated when built (FastAPI would validate it again)

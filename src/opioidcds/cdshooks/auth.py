@@ -4,17 +4,23 @@ CDS Hooks 2.0, "Trusting CDS Clients" (https://cds-hooks.hl7.org/2.0/#trusting-c
 the client (the EHR) signs a JSON Web Token (RFC 7519) with its private key and sends it as
 ``Authorization: Bearer <JWT>`` on every call. The header carries ``alg``, ``kid``, ``typ``
 ("JWT") and optionally ``jku`` (the URL of the client's JWK Set); the payload carries ``iss``,
-``sub`` (the client id), ``aud`` (the CDS Service endpoint being called), ``exp``, ``iat`` and
-``jti`` (a nonce against replay). The specification asks services to allow-list ``iss``,
-``jku`` and ``sub`` and requires support for ES384 and RS384.
+``aud`` (the CDS Service endpoint being called), ``exp``, ``iat``, ``jti`` (a nonce against
+replay) and optionally ``tenant`` (CDS Hooks 2.0.1 defines no ``sub``; a token may carry one).
+The specification asks services to allow-list ``iss`` and ``jku`` and requires support for
+ES384 and RS384. Feedback is authenticated the same way; its ``aud`` may be the feedback URL
+(``.../cds-services/{id}/feedback``, the endpoint invoked) or the service's URL.
 
 This module checks all of that against a **trusted-issuers file** (JSON; see
 :func:`load_trusted_issuers` and ``docs/cdshooks.md``): each issuer's public keys as an inline
 JWK Set and/or a JWK Set URL (the only ``jku`` accepted for that issuer), optionally its allowed
-``sub`` values. A token is accepted only if every check passes; any failure is an
-:class:`AuthError` with a fixed reason (answered 401). The token itself is never logged or
-echoed. Replayed ``jti`` values are refused until the token expires; the replay memory is per
-process (run one process per replay domain, or put a gateway in front).
+``sub`` and ``tenant`` values (when listed, the token must carry one of them). A JWK Set URL is
+fetched at most once per ``jwks_refetch_seconds`` for an unknown ``kid``, and not at all for
+``jwks_cooldown_seconds`` after a failed fetch (the service answers 401 at once meanwhile), so
+forged tokens cannot make it wait on the key endpoint; the fetch itself runs in a worker
+thread (see ``opioidcds.cdshooks.app``). A token is accepted only if every check passes; any
+failure is an :class:`AuthError` with a fixed reason (answered 401). The token itself is
+never logged or echoed. Replayed ``jti`` values are refused until the token expires; the
+replay memory is per process (run one process per replay domain, or put a gateway in front).
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +56,8 @@ DEFAULT_ALGORITHMS: Final = ("RS384", "ES384")
 _ASYMMETRIC: Final = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
-_REQUIRED_CLAIMS: Final = ("iss", "sub", "aud", "exp", "iat", "jti")
+_REQUIRED_CLAIMS: Final = ("iss", "aud", "exp", "iat", "jti")  # CDS Hooks 2.0.1: no sub
+_MAX_JWKS_BYTES: Final = 1_000_000  # a JWK Set larger than this is not one; not clinical
 _MAX_TOKEN_CHARS: Final = 16_384  # longer is not a CDS Hooks JWT; not clinical
 _MAX_FILE_BYTES: Final = 1_000_000
 
@@ -77,8 +86,14 @@ class TrustedIssuer(_Model):
 
     iss: str = Field(min_length=1, max_length=2000)
     jwks: dict[str, Any] | None = None
-    jwks_url: str | None = Field(default=None, pattern=r"^https://", max_length=2000)
+    # https, or http to a loopback address (a key server on the same machine)
+    jwks_url: str | None = Field(
+        default=None,
+        pattern=r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?/)",
+        max_length=2000,
+    )
     sub: tuple[str, ...] | None = None
+    tenant: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def _keys(self) -> TrustedIssuer:
@@ -95,6 +110,10 @@ class TrustConfig(_Model):
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
     leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_lifetime_seconds: int = Field(default=300, ge=1, le=3600)
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    jwks_cache_seconds: int = Field(default=300, ge=1, le=86_400)
+    jwks_refetch_seconds: int = Field(default=60, ge=1, le=3600)
+    jwks_cooldown_seconds: int = Field(default=30, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> TrustConfig:
@@ -166,11 +185,122 @@ def _inline_keys(issuer: TrustedIssuer, algorithms: tuple[str, ...]) -> dict[str
     return out
 
 
+class _RemoteKeys:
+    """An issuer's JWK Set at ``jwks_url``: cached, fetched rarely, never hammered.
+
+    - keys are kept for ``cache_seconds``;
+    - a ``kid`` not in a fresh set triggers at most one fetch per ``refetch_seconds``;
+    - after a failed fetch (unreachable, timeout, not JSON, no usable keys) nothing is fetched
+      for ``cooldown_seconds``: tokens needing the set are refused at once;
+    - one fetch at a time (others wait for it, then use its result).
+    """
+
+    def __init__(self, url: str, config: TrustConfig) -> None:
+        self.url = url
+        self._config = config
+        self._keys: dict[str, _Key] = {}
+        self._fetched_at = -math.inf
+        self._failed_at = -math.inf
+        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+
+    def cached(self, kid: str) -> _Key | None:
+        """The key with ``kid`` if a fresh copy is at hand."""
+        with self._lock:
+            fresh = time.monotonic() - self._fetched_at < self._config.jwks_cache_seconds
+            return self._keys.get(kid) if fresh else None
+
+    def would_fetch(self, kid: str) -> bool:
+        """Whether :meth:`get` would go to the network for ``kid`` now."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._failed_at < self._config.jwks_cooldown_seconds:
+                return False
+            age = now - self._fetched_at
+            if age < self._config.jwks_cache_seconds and kid in self._keys:
+                return False
+            return age >= self._config.jwks_refetch_seconds
+        return False  # pragma: no cover - unreachable
+
+    def get(self, kid: str) -> _Key:
+        """The key with ``kid``, fetching the set if allowed.
+
+        Raises:
+            AuthError: no such key, or the set could not be fetched (or is cooling down).
+        """
+        found = self.cached(kid)
+        if found is not None:
+            return found
+        with self._fetch_lock:
+            found = self.cached(kid)
+            if found is not None:
+                return found
+            now = time.monotonic()
+            with self._lock:
+                cooling = now - self._failed_at < self._config.jwks_cooldown_seconds
+                recent = now - self._fetched_at < self._config.jwks_refetch_seconds
+            if cooling:
+                raise AuthError("jwks", "the issuer's JWK Set is unavailable; try again later")
+            if recent:
+                raise AuthError("kid", "no trusted key with the token's kid")
+            try:
+                keys = self._fetch()
+            except AuthError:
+                with self._lock:
+                    self._failed_at = time.monotonic()
+                raise
+            with self._lock:
+                self._keys = keys
+                self._fetched_at = time.monotonic()
+        found = keys.get(kid)
+        if found is None:
+            raise AuthError("kid", "no trusted key with the token's kid")
+        return found
+
+    def _fetch(self) -> dict[str, _Key]:
+        unusable = AuthError("jwks", "the issuer's JWK Set could not be fetched or read")
+        request = urllib.request.Request(  # noqa: S310 - https only (checked at load)
+            self.url, headers={"Accept": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - https only (checked at load)
+                request, timeout=self._config.jwks_timeout_seconds
+            ) as response:
+                body = response.read(_MAX_JWKS_BYTES + 1)
+        except (OSError, ValueError):
+            raise unusable from None
+        if len(body) > _MAX_JWKS_BYTES:
+            raise unusable
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise unusable from None
+        raw_keys = data.get("keys") if isinstance(data, dict) else None
+        if not isinstance(raw_keys, list):
+            raise unusable
+        out: dict[str, _Key] = {}
+        for raw in raw_keys:
+            if not isinstance(raw, dict) or "d" in raw:
+                continue  # a private key is never used; other members are skipped
+            kid, declared = raw.get("kid"), raw.get("alg")
+            if not isinstance(kid, str) or not kid:
+                continue
+            if declared is not None and declared not in self._config.algorithms:
+                continue
+            try:
+                out[kid] = _Key(jwt.PyJWK(raw), declared)
+            except (jwt.PyJWKError, jwt.InvalidKeyError, TypeError, ValueError):
+                continue
+        if not out:
+            raise unusable
+        return out
+
+
 @dataclass
 class _Issuer:
     config: TrustedIssuer
     inline: dict[str, _Key]
-    client: jwt.PyJWKClient | None
+    remote: _RemoteKeys | None
 
 
 @dataclass
@@ -195,9 +325,7 @@ class JWTVerifier:
             i.iss: _Issuer(
                 i,
                 _inline_keys(i, config.algorithms),
-                jwt.PyJWKClient(i.jwks_url, cache_jwk_set=True, lifespan=300, timeout=5)
-                if i.jwks_url
-                else None,
+                _RemoteKeys(i.jwks_url, config) if i.jwks_url else None,
             )
             for i in config.issuers
         }
@@ -207,17 +335,44 @@ class JWTVerifier:
         """The ``aud`` a token must carry to call ``service_id``: the service's endpoint URL."""
         return f"{self._base}/cds-services/{service_id}"
 
-    def verify(self, authorization: str | None, service_id: str) -> Mapping[str, Any]:
+    def feedback_audience(self, service_id: str) -> str:
+        """The feedback endpoint's URL, also accepted as ``aud`` when feedback is posted."""
+        return f"{self._base}/cds-services/{service_id}/feedback"
+
+    def may_fetch(self, authorization: str | None) -> bool:
+        """Whether verifying this header could fetch an issuer's JWK Set (network I/O).
+
+        Cheap (the token is only parsed); a malformed token is False (it fails at once).
+        """
+        try:
+            header, unverified = _peek(_bearer(authorization))
+        except AuthError:
+            return False
+        iss, kid, jku = unverified.get("iss"), header.get("kid"), header.get("jku")
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
+        if issuer is None or issuer.remote is None or not isinstance(kid, str) or not kid:
+            return False
+        if jku is None and kid in issuer.inline:
+            return False
+        return issuer.remote.would_fetch(kid)
+
+    def verify(
+        self, authorization: str | None, service_id: str, *, feedback: bool = False
+    ) -> Mapping[str, Any]:
         """Check the ``Authorization`` header value of a call to ``service_id``.
+
+        ``feedback``: the call is to the service's feedback endpoint, whose URL is accepted as
+        ``aud`` besides the service's.
 
         Returns:
             The verified claims.
 
         Raises:
             AuthError: missing or malformed header, an algorithm off the allow-list (``none``
-                included), an unknown issuer, key or ``jku``, a bad signature, a wrong ``aud``,
-                an expired or future token, a lifetime over the limit, a missing claim, a
-                ``sub`` not allowed, or a ``jti`` already used.
+                included), an unknown issuer, key or ``jku``, an unavailable key set, a bad
+                signature, a wrong ``aud``, an expired or future token, a lifetime over the
+                limit, a missing claim, a ``sub`` or ``tenant`` not allowed, or a ``jti``
+                already used.
         """
         token = _bearer(authorization)
         header, unverified = _peek(token)
@@ -234,7 +389,10 @@ class JWTVerifier:
         if issuer is None:
             raise AuthError("issuer", "the token's issuer is not trusted")
         key = self._key(issuer, header, kid)
-        claims = self._decode(token, key, str(alg), service_id, issuer.config.iss)
+        audiences = [self.audience(service_id)]
+        if feedback:
+            audiences.append(self.feedback_audience(service_id))
+        claims = self._decode(token, key, str(alg), audiences, issuer.config.iss)
         self._check_claims(claims, issuer.config)
         return claims
 
@@ -244,16 +402,13 @@ class JWTVerifier:
             raise AuthError("jku", "the token's jku is not on the issuer's allow-list")
         if jku is None and kid in issuer.inline:
             return issuer.inline[kid]
-        if issuer.client is None:
+        if issuer.remote is None:
             raise AuthError("kid", "no trusted key with the token's kid")
-        try:
-            return _Key(issuer.client.get_signing_key(kid), None)
-        except jwt.PyJWKClientConnectionError:
-            raise AuthError("jwks", "the issuer's JWK Set could not be fetched") from None
-        except jwt.PyJWKClientError:
-            raise AuthError("kid", "no trusted key with the token's kid") from None
+        return issuer.remote.get(kid)
 
-    def _decode(self, token: str, key: _Key, alg: str, service_id: str, iss: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, key: _Key, alg: str, audiences: list[str], iss: str
+    ) -> dict[str, Any]:
         if key.alg is not None and key.alg != alg:
             raise AuthError("algorithm", "the token's algorithm does not match its key")
         try:
@@ -261,7 +416,7 @@ class JWTVerifier:
                 token,
                 key=key.jwk.key,
                 algorithms=[alg],
-                audience=self.audience(service_id),
+                audience=audiences,
                 issuer=iss,
                 leeway=self.config.leeway_seconds,
                 options={"require": list(_REQUIRED_CLAIMS), "verify_iat": True},
@@ -282,11 +437,13 @@ class JWTVerifier:
             raise AuthError("invalid", "the token could not be verified") from None
 
     def _check_claims(self, claims: Mapping[str, Any], issuer: TrustedIssuer) -> None:
-        sub, jti = claims.get("sub"), claims.get("jti")
-        if not isinstance(sub, str) or not sub:
-            raise AuthError("claim", "the token's sub must be a string")
-        if issuer.sub is not None and sub not in issuer.sub:
-            raise AuthError("sub", "the token's sub is not allowed for its issuer")
+        jti = claims.get("jti")
+        for name, allowed in (("sub", issuer.sub), ("tenant", issuer.tenant)):
+            value = claims.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise AuthError("claim", f"the token's {name} must be a non-empty string")
+            if allowed is not None and value not in allowed:
+                raise AuthError(name, f"the token's {name} is not allowed for its issuer")
         if not isinstance(jti, str) or not jti or len(jti) > 256:
             raise AuthError("claim", "the token's jti must be a string of 1 to 256 characters")
         exp, iat = claims.get("exp"), claims.get("iat")

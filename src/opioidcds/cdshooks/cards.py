@@ -27,11 +27,12 @@ from typing import Any, Final
 
 from opioidcds._decide.alerts import Alert
 from opioidcds._decide.knowledge import Knowledge
-from opioidcds._display import format_decimal
+from opioidcds._decide.rules import Citation
+from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
-from opioidcds.cdshooks.models import Card, Coding, Link, Source
+from opioidcds.cdshooks.models import Action, Card, Coding, Link, Source, Suggestion
 from opioidcds.cdshooks.record import DraftItem, Problem, Record
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "CardBuilder",
     "OmeWorking",
     "escape_markdown",
+    "problem_line",
     "provenance_extension",
+    "refusal",
     "short_summary",
 ]
 
@@ -48,6 +51,56 @@ _MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]#|<>])")
 _INPUT_CHECKS_SOURCE: Final = Source(
     label="opioidcds input checks: unknown or unreadable input is reported, never read as absent"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an order's own data stop it being read: in short, in words, and what fixes it."""
+
+    short: str
+    why: str
+    fix: str
+
+
+# Problems that are the order's own data contradicting or leaving out what a dose needs: the
+# service refuses them as sent (it never guesses a dose) and says what the order must say. Keys
+# are the fixed sentences of the FHIR adapter and the R4 validator (tests pin them).
+_NO_DOSE: Final = Refusal(
+    "it has no dose",
+    "The order says how often but not how much: it has no dose (no doseQuantity or doseRange, "
+    "and no dosage text), and the service does not assume one.",
+    "Add the dose to the order and send it again.",
+)
+_UNIT_NOT_FORM: Final = Refusal(
+    "its dose unit contradicts its medicine's form",
+    "The dose is counted in units that are not this medicine's form (for example patches for "
+    "a tablet, or tablets for a capsule): the order contradicts itself, and the service does "
+    "not guess which part is right.",
+    "Correct the dose unit (or the medicine) of the order and send it again.",
+)
+_NOT_R4: Final = Refusal(
+    "part of it is not valid FHIR R4",
+    "Part of the order is not valid FHIR R4, so the order was not read rather than read in part.",
+    "Correct the element at the path shown and send the order again.",
+)
+
+
+def refusal(problem: Problem) -> Refusal | None:
+    """The explanation of a problem that is the order's own data (None: another problem)."""
+    if problem.what == "a dose (doseQuantity or doseRange) or a text is required":
+        return _NO_DOSE
+    if problem.what == "does not fit the form":
+        return _UNIT_NOT_FORM
+    if problem.what.startswith("is not valid FHIR R4"):
+        return _NOT_R4
+    return None
+
+
+def problem_line(problem: Problem) -> str:
+    """One Markdown list line: the FHIR path, the problem, and its explanation if known."""
+    line = f"- `{problem.path}`: {escape_markdown(problem.what)}"
+    known = refusal(problem)
+    return f"{line}. {known.why}" if known is not None else line
 
 
 PROVENANCE_EXTENSION = "org.opioidcds.provenance"
@@ -66,6 +119,67 @@ def provenance_extension(provenance: Provenance) -> dict[str, Any]:
             "knowledge_sha256": provenance.knowledge_sha256,
         }
     }
+
+
+RULE_TRACE_EXTENSION: Final = "org.opioidcds.rule-trace"
+
+
+def rule_trace_extension(
+    rule: str, ruleset: str, version: str, profile: str | None, trace: Sequence[str]
+) -> dict[str, Any]:
+    """The card extension carrying a fired rule's ids and step-by-step trace, for audit.
+
+    The detail shows people the rule's title and sources in words; the ids and the trace
+    (variable names, comparisons) travel here, machine-readable, with the provenance.
+    """
+    return {
+        RULE_TRACE_EXTENSION: {
+            "rule": rule,
+            "ruleset": ruleset,
+            "ruleset_version": version,
+            "profile": profile,
+            "trace": list(trace),
+        }
+    }
+
+
+def basis_markdown(
+    title: str,
+    ruleset: str,
+    version: str,
+    profile: str | None,
+    sources: Sequence[tuple[str, str | None]],
+) -> str:
+    """Why a card fired, in words: the rule's title, its ruleset and profile, its sources.
+
+    ``sources`` are (label, URL or None) pairs, most relevant first.
+    """
+    used = f"local profile {words(profile)}" if profile else "no local profile"
+    lines = [
+        f'**Why:** the rule "{escape_markdown(title)}" of the {escape_markdown(words(ruleset))} '
+        f"rules, version {escape_markdown(version)}, {escape_markdown(used)}. Its step-by-step "
+        "evaluation travels with the card for the audit record."
+    ]
+    if sources:
+        lines += ["", "**Sources:**"]
+        lines += [
+            f"- [{escape_markdown(label)}]({url})" if url else f"- {escape_markdown(label)}"
+            for label, url in sources
+        ]
+    return "\n".join(lines)
+
+
+def source_labels(
+    citations: Sequence[Citation], content: CardContent
+) -> tuple[tuple[str, str | None], ...]:
+    """Each citation as people read it: its label in ``codelists/cards.toml``, else its title."""
+    out: list[tuple[str, str | None]] = []
+    for c in citations:
+        found = content.links.get(c.id)
+        out.append(
+            (found.label, found.url) if found is not None else (citation_title(c.text), None)
+        )
+    return tuple(out)
 
 
 @lru_cache(maxsize=8192)
@@ -89,11 +203,6 @@ class OmeWorking:
     includes_order: bool
 
 
-def _fence(lines: Sequence[str]) -> str:
-    body = "\n".join(line.replace("```", "'''") for line in lines)
-    return f"```text\n{body}\n```"
-
-
 @lru_cache(maxsize=1024)
 def _alert_markdown(alert: Alert) -> tuple[str, str]:
     """Title line, and the actions (memoised: alerts are immutable and carry no identifier)."""
@@ -106,24 +215,8 @@ def _alert_markdown(alert: Alert) -> tuple[str, str]:
     return head, tail
 
 
-@lru_cache(maxsize=1024)
-def _trace_markdown(alert: Alert) -> str:
-    """Rule trace and sources of ``alert`` (memoised as above)."""
-    profile = f"{alert.profile_id} {alert.profile_version}" if alert.profile_id else "none"
-    lines = [
-        f"**Rule trace** (rule {escape_markdown(alert.id)}, ruleset "
-        f"{escape_markdown(alert.ruleset_id)} {escape_markdown(alert.ruleset_version)}, "
-        f"profile {escape_markdown(profile)}):",
-        "",
-        _fence(alert.trace),
-    ]
-    if alert.citations:
-        lines += [
-            "",
-            "**Sources:**",
-            *[f"- {escape_markdown(c.id)}: {escape_markdown(c.text)}" for c in alert.citations],
-        ]
-    return "\n".join(lines)
+def _profile(profile_id: str | None, profile_version: str | None) -> str | None:
+    return f"{profile_id} {profile_version}" if profile_id else None
 
 
 class CardBuilder:
@@ -134,6 +227,7 @@ class CardBuilder:
         self._knowledge = knowledge
         self._content = content
         self._codelists = codelists
+        self._basis = lru_cache(maxsize=1024)(self._basis_of)  # alerts are immutable
         reasons = content.override_reasons
         self._override = tuple(
             Coding(system=reasons.system, code=code, display=c.display)
@@ -150,11 +244,26 @@ class CardBuilder:
         self._opioid_links = tuple(links)
 
     @property
+    def opioid_links(self) -> tuple[Link, ...]:
+        """The links put on cards about an opioid (Opioids Aware, patient resources)."""
+        return self._opioid_links
+
+    @property
     def override_reasons(self) -> tuple[Coding, ...]:
         """The override reasons offered on warning and critical cards."""
         return self._override
 
     # --- sources -----------------------------------------------------------------------------
+
+    def _basis_of(self, alert: Alert) -> str:
+        """The "Why" and sources of ``alert``."""
+        return basis_markdown(
+            alert.title,
+            alert.ruleset_id,
+            alert.ruleset_version,
+            _profile(alert.profile_id, alert.profile_version),
+            source_labels(alert.citations, self._content),
+        )
 
     def _source(self, alert: Alert) -> Source:
         links = self._content.links
@@ -234,6 +343,10 @@ class CardBuilder:
                 + escape_markdown(", ".join(record.missing_optional))
                 + "."
             )
+        if record.notes:  # how the request was read: older shapes rewritten, fetch problems
+            out.append(
+                "**How the request was read:** " + escape_markdown("; ".join(record.notes)) + "."
+            )
         return out
 
     # --- cards -------------------------------------------------------------------------------
@@ -264,7 +377,7 @@ class CardBuilder:
                 "",
                 ome_md,
                 "",
-                _trace_markdown(alert),
+                self._basis(alert),
                 "",
                 risk_md,
             ]
@@ -278,7 +391,16 @@ class CardBuilder:
             source=self._source(alert),
             overrideReasons=self._override if alert.severity.value != "info" else (),
             links=self._opioid_links if opioid else (),
-            extension=provenance_extension(alert.provenance),
+            extension={
+                **provenance_extension(alert.provenance),
+                **rule_trace_extension(
+                    alert.id,
+                    alert.ruleset_id,
+                    alert.ruleset_version,
+                    _profile(alert.profile_id, alert.profile_version),
+                    alert.trace,
+                ),
+            },
         )
 
     def unread_order(self, order_index: int, label: str, problem: Problem) -> Card:
@@ -287,7 +409,11 @@ class CardBuilder:
         A warning, unless the medicine was not recognised and names no opioid (info).
         """
         n = order_index + 1
-        if problem.maybe_opioid:
+        known = refusal(problem)
+        if known is not None:
+            summary = f"Draft order {n} could not be checked as sent: {known.short}."
+            advice = f"{known.fix} Until then, check this order by hand."
+        elif problem.maybe_opioid:
             summary = (
                 f"Draft order {n} could not be checked: its medicine or dose could not be read."
             )
@@ -307,7 +433,7 @@ class CardBuilder:
                 "morphine equivalent and alerts were **not** checked, and it is not in the "
                 "totals of the other cards.",
                 "",
-                f"- `{problem.path}`: {escape_markdown(problem.what)}",
+                problem_line(problem),
                 "",
                 advice,
             ]
@@ -321,8 +447,31 @@ class CardBuilder:
             overrideReasons=self._override if problem.maybe_opioid else (),
         )
 
-    def duplicate_order(self, item: DraftItem, same_as: str) -> Card:
-        """A draft order with the same medicine and dose as a listed one: counted once."""
+    def duplicate_order(self, item: DraftItem, same_as: str, *, removable: bool) -> Card:
+        """A draft order with the same medicine and dose as a listed one: counted once.
+
+        With ``removable`` (the order has an id and holds only this prescription), the card
+        suggests deleting the draft (CDS Hooks 2.0.1 ``delete`` action naming
+        ``MedicationRequest/{id}``), not recommended: both orders may be meant.
+        """
+        n = item.order_index + 1
+        suggestions = None
+        if removable and item.resource_id is not None:
+            suggestions = (
+                Suggestion(
+                    label=f"Remove draft order {n} (a duplicate)",
+                    uuid=str(uuid.uuid4()),
+                    isRecommended=False,
+                    actions=(
+                        Action(
+                            type="delete",
+                            description=f"Remove draft order {n}: it repeats an order already "
+                            "listed.",
+                            resourceId=f"MedicationRequest/{item.resource_id}",
+                        ),
+                    ),
+                ),
+            )
         return Card(
             uuid=str(uuid.uuid4()),
             summary=short_summary(
@@ -337,6 +486,8 @@ class CardBuilder:
                 "meant to be taken, the OME on the other cards is too low: add the two together."
             ),
             source=_INPUT_CHECKS_SOURCE,
+            suggestions=suggestions,
+            selectionBehavior="at-most-one" if suggestions else None,
         )
 
     def unchecked_order(self, item: DraftItem, path: str, what: str) -> Card:
@@ -354,7 +505,7 @@ class CardBuilder:
                 "**A current medicine could not be read: the OME totals on the other cards "
                 "may be too low, and alerts based on them may be missing.**"
             )
-        lines += ["", *[f"- `{p.path}`: {escape_markdown(p.what)}" for p in problems[:50]]]
+        lines += ["", *[problem_line(p) for p in problems[:50]]]
         if len(problems) > 50:
             lines.append(f"- and {len(problems) - 50} more")
         other_meds = any(p.path.startswith("prefetch.medications") for p in problems)

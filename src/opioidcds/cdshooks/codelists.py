@@ -31,6 +31,8 @@ __all__ = [
     "Codelist",
     "Codelists",
     "GuidanceLink",
+    "ReviewCard",
+    "Terms",
     "default_card_content",
     "default_codelists",
     "load_card_content",
@@ -142,8 +144,34 @@ class _OverrideReasons(_Model):
     codes: dict[str, _OverrideCode] = Field(min_length=1)
 
 
+class Terms(_Model):
+    """How cards name the daily morphine equivalent under a table's jurisdiction."""
+
+    short: str = Field(min_length=1, max_length=20)
+    long: str = Field(min_length=1, max_length=100)
+    citation: str = Field(min_length=1, max_length=500)
+
+
+Indicator = Literal["info", "warning", "critical"]
+
+
+class ReviewCard(_Model):
+    """The patient-view opioid review card: its source and the indicator per support tier."""
+
+    source: str = Field(min_length=1, max_length=200)
+    tier_labels: dict[str, str] = Field(min_length=1)
+    level_labels: dict[str, str] = Field(min_length=1)
+    indicator_by_tier: dict[str, Indicator] = Field(min_length=1)
+    default_indicator: Indicator
+    citation: str = Field(min_length=1, max_length=500)
+
+
 class CardContent(_Model):
-    """Links for card sources, patient resources, and the override reasons offered."""
+    """What the service puts around alerts on cards.
+
+    Links for card sources, patient resources, the override reasons offered, the terms of each
+    jurisdiction and the patient-view review card.
+    """
 
     kind: Literal["card-content"]
     id: str
@@ -153,6 +181,18 @@ class CardContent(_Model):
     links: dict[str, GuidanceLink]
     patient_resources: dict[str, GuidanceLink]
     override_reasons: _OverrideReasons
+    terms: dict[str, Terms] = Field(min_length=1)
+    review: ReviewCard
+
+    def terms_for(self, jurisdiction: str | None) -> Terms:
+        """The terms of ``jurisdiction`` (a table's), else those of ``UK``."""
+        return self.terms.get(jurisdiction or "UK") or self.terms["UK"]
+
+    @model_validator(mode="after")
+    def _uk_terms(self) -> CardContent:
+        if "UK" not in self.terms:
+            raise ValueError("terms.UK is required (the default wording)")
+        return self
 
 
 def _read(path: Path) -> dict[str, object]:

@@ -5,8 +5,11 @@ reason's code and system, the EHR's outcome timestamp and the time it was receiv
 else: the free-text ``userComment`` may name the patient, so it is not stored (only whether one
 was given); accepted suggestions are stored as a count.
 
-Each call opens its own connection and writes under one lock, so the store is safe to use from
-concurrent requests; SQLite's own locking protects several processes sharing a file.
+Writes are idempotent: an outcome is identified by the service, the card's uuid, the outcome
+and the EHR's outcome timestamp, so a client that retries a feedback call (CDS Hooks clients
+retry on timeouts) records nothing twice. Each call opens its own connection and writes under
+one lock, so the store is safe to use from concurrent requests; SQLite's own locking protects
+several processes sharing a file (``opioidcds serve --workers``).
 """
 
 from __future__ import annotations
@@ -37,8 +40,17 @@ CREATE TABLE IF NOT EXISTS feedback (
     received_at TEXT NOT NULL
 )
 """
+_DEDUPLICATE: Final = (  # a store written before outcomes were unique: keep each one once
+    "DELETE FROM feedback WHERE id NOT IN (SELECT MIN(id) FROM feedback "
+    "GROUP BY service_id, card_uuid, outcome, outcome_timestamp)"
+)
+_UNIQUE: Final = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS feedback_once "
+    "ON feedback (service_id, card_uuid, outcome, outcome_timestamp)"
+)
 _INSERT: Final = (
-    "INSERT INTO feedback (service_id, card_uuid, outcome, override_system, override_code, "
+    "INSERT OR IGNORE INTO feedback (service_id, card_uuid, outcome, override_system, "
+    "override_code, "
     "had_user_comment, accepted_suggestions, outcome_timestamp, received_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -62,6 +74,8 @@ class FeedbackStore:
         self._lock = threading.Lock()
         with self._lock, closing(self._connect()) as con, con:
             con.execute(_SCHEMA)
+            con.execute(_DEDUPLICATE)
+            con.execute(_UNIQUE)
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
@@ -69,7 +83,12 @@ class FeedbackStore:
     def record(
         self, service_id: str, items: Sequence[FeedbackItem], *, now: dt.datetime | None = None
     ) -> int:
-        """Store the outcomes; return how many were stored (all or none: one transaction)."""
+        """Store the outcomes; return how many are on record for this call.
+
+        An outcome already stored (the same service, card, outcome and outcome timestamp: a
+        retried call) is not stored again but counts as recorded. All or none: one
+        transaction.
+        """
         received = (now or dt.datetime.now(dt.UTC)).isoformat()
         rows = []
         for item in items:
@@ -84,7 +103,9 @@ class FeedbackStore:
                     _short(reason.get("code")) if reason else None,
                     int(comment),
                     len(item.acceptedSuggestions or ()),
-                    item.outcomeTimestamp.isoformat(),
+                    item.outcomeTimestamp.astimezone(dt.UTC).isoformat()
+                    if item.outcomeTimestamp.tzinfo is not None
+                    else item.outcomeTimestamp.isoformat(),
                     received,
                 )
             )

@@ -9,9 +9,9 @@ can be reported with its path.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "Card",
@@ -40,6 +40,14 @@ class _Request(BaseModel):
 
 class _Response(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _none_if_empty(value: object) -> object:
+    """CDS Hooks 2.0: optional arrays are omitted rather than sent empty."""
+    return None if isinstance(value, tuple | list) and not value else value
+
+
+_Omitted = BeforeValidator(_none_if_empty)
 
 
 class HookRequest(_Request):
@@ -77,6 +85,28 @@ class Link(_Response):
     type: Literal["absolute", "smart"] = "absolute"
 
 
+class Action(_Response):
+    """One action of a suggestion (CDS Hooks 2.0.1).
+
+    Here ``delete`` of a duplicate draft order (``resourceId``) and ``create`` of a FHIR R4
+    ``Task`` for the review card's next step (``resource``).
+    """
+
+    type: Literal["create", "update", "delete"]
+    description: str
+    resource: dict[str, Any] | None = None
+    resourceId: str | None = None  # noqa: N815 - CDS Hooks name: a relative reference
+
+
+class Suggestion(_Response):
+    """A suggestion the user can accept from a card; its ``uuid`` comes back in feedback."""
+
+    label: str
+    uuid: str
+    isRecommended: bool = False  # noqa: N815 - CDS Hooks name
+    actions: tuple[Action, ...]
+
+
 class Card(_Response):
     """One CDS Hooks 2.0 card."""
 
@@ -85,8 +115,9 @@ class Card(_Response):
     indicator: Literal["info", "warning", "critical"]
     detail: str
     source: Source
-    overrideReasons: tuple[Coding, ...] = ()  # noqa: N815 - CDS Hooks name
-    links: tuple[Link, ...] = ()
+    overrideReasons: Annotated[tuple[Coding, ...] | None, _Omitted] = None  # noqa: N815
+    links: Annotated[tuple[Link, ...] | None, _Omitted] = None
+    suggestions: Annotated[tuple[Suggestion, ...] | None, _Omitted] = None
     selectionBehavior: Literal["at-most-one", "any"] | None = None  # noqa: N815 - CDS Hooks name
     # CDS Hooks 2.0 extension: on cards of fired rules, the provenance of the decision
     # (library version and knowledge-base hash; docs/safety/provenance.md).
@@ -164,7 +195,7 @@ class ErrorResponse(_Response):
     """A 4xx answer: what was wrong, by field path, never with the submitted values."""
 
     error: str
-    details: tuple[ErrorDetail, ...] = ()
+    details: Annotated[tuple[ErrorDetail, ...] | None, _Omitted] = None
     requestId: str | None = None  # noqa: N815 - response field name, camelCase like the spec
 
 

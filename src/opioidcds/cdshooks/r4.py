@@ -9,7 +9,8 @@ read the JSON as before (:func:`opioidcds._resolve.fhir.prescriptions_from_medic
 
 - every element read is type-checked against its R4 datatype
   (https://hl7.org/fhir/R4/datatypes.html): ``string`` non-empty, ``code`` without leading,
-  trailing or repeated whitespace, ``id`` 1-64 of ``[A-Za-z0-9-.]``, ``uri`` without
+  trailing or repeated whitespace, ``id`` of ``[A-Za-z0-9-.]`` (R4 allows 64 characters; up
+  to 512 are tolerated, as real EHRs send longer ids and the id only identifies), ``uri`` without
   whitespace, ``integer``/``positiveInt`` JSON integers in range, ``decimal`` finite JSON numbers,
   ``boolean`` JSON booleans, ``dateTime``/``time`` by the R4 regular expressions; at most one
   of each choice element (``medication[x]``, ``asNeeded[x]``, ``dose[x]``, ``rate[x]``,
@@ -19,8 +20,8 @@ read the JSON as before (:func:`opioidcds._resolve.fhir.prescriptions_from_medic
   numbers and booleans are JSON numbers and booleans): ``"true"``, ``1`` or ``"2"`` are refused
   where a boolean or number belongs (fhir.resources coerces them: a ``doNotPerform`` of
   ``"true"`` passes its model but is not ``true`` to the adapter, so the order would be counted);
-  also on a JSON null for a required element, whitespace in a ``uri`` and an ``id`` over 64
-  characters, which fhir.resources lets through;
+  also on a JSON null for a required element, and whitespace in a ``uri``, which fhir.resources
+  lets through;
 - **more permissive** on elements the service does not read: they are not validated, and
   unknown elements are ignored (FHIR JSON lets a reader ignore unknown properties for forward
   compatibility); fhir.resources refuses both.
@@ -69,7 +70,10 @@ def _finite(value: float) -> float:
 
 String = Annotated[StrictStr, Field(min_length=1)]
 Code = Annotated[StrictStr, Field(pattern=r"^[^\s]+(\s[^\s]+)*$")]
-Id = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9\-\.]{1,64}$")]
+# R4 limits an id to 64 characters; Epic sends MedicationRequest ids of 180+ characters. The
+# service only uses an id to match context.selections (never for a decision), so it tolerates
+# longer ids of the same alphabet, up to a bound that keeps them harmless.
+Id = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9\-\.]{1,512}$")]
 Uri = Annotated[StrictStr, Field(pattern=r"^\S*$")]
 Integer = Annotated[StrictInt, Field(ge=-_INT32 - 1, le=_INT32)]
 UnsignedInt = Annotated[StrictInt, Field(ge=0, le=_INT32)]

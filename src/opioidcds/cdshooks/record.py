@@ -9,7 +9,16 @@
   years from a full ``birthDate`` (a partial date leaves age unknown).
 - prefetch ``medications``: a Bundle of the patient's MedicationRequests; those with status
   ``active`` (and ``doNotPerform`` not true) are the current prescriptions (drafts come from
-  ``context.draftOrders`` only, so nothing is counted twice).
+  ``context.draftOrders`` only, so nothing is counted twice). A search Bundle that says it is
+  not the whole list (a ``next`` link, ``total`` above its entries, an error OperationOutcome
+  entry) is read, and reported as incomplete.
+- prefetch ``statements``: a Bundle of the patient's MedicationStatements (what the patient
+  says or is recorded as taking, including medicines prescribed elsewhere); those with status
+  ``active`` are counted as current medicines, unless ``basedOn`` names a MedicationRequest of
+  ``medications`` (already counted); status ``unknown`` is a problem (it may be current).
+- Medications referenced by ``medicationReference`` are taken from the request (prefetch
+  values and Bundle entries of type Medication, including ``draftOrders``) or from what the
+  service fetched, and given to the FHIR adapter, which resolves the references.
 - prefetch ``conditions`` / ``observations``: Conditions and Observations whose SNOMED CT codes
   are in the codelists set risk inputs (see :mod:`opioidcds.cdshooks.codelists`).
 - prefetch ``encounters``: Encounters of class ``EMER`` give the date of the last A&E
@@ -29,7 +38,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -49,11 +58,23 @@ __all__ = [
     "Problem",
     "Record",
     "RequestError",
+    "clean_text",
+    "collect_medications",
+    "is_operation_outcome",
+    "medication_references",
     "read_record",
+    "search_incomplete",
 ]
 
 REQUIRED_PREFETCH: Final = ("patient", "medications")
-"""Prefetch keys without which the service cannot answer (412): it does not query FHIR."""
+"""Prefetch keys without which the service cannot answer (412 unless it can fetch them)."""
+
+_STATEMENT_SKIP: Final = frozenset(
+    {"completed", "entered-in-error", "intended", "stopped", "on-hold", "not-taken"}
+)
+"""MedicationStatement statuses (R4 medication-statement-status) that are not current use."""
+_MAX_CACHED_RESOURCE_BYTES: Final = 65_536  # larger resources are read but not cached
+_MAX_CACHE_BYTES: Final = 32_000_000  # canonical JSON kept in the cache's results, at most
 
 _CURRENT_STATUSES: Final = frozenset({"active", "recurrence", "relapse"})
 _IGNORED_VERIFICATION: Final = frozenset(
@@ -100,6 +121,7 @@ class DraftItem:
     label: str
     prescription: Prescription
     reauthorisation: bool
+    resource_id: str | None = None  # the order's id as sent (identifies it; never decides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,19 +215,95 @@ def _date(value: object) -> dt.date | None:
         return None
 
 
-def medication_label(resource: Mapping[str, object]) -> str:
-    """The medication's text or first coding display (for the card; not logged)."""
-    concept = resource.get("medicationCodeableConcept")
-    if isinstance(concept, Mapping):
-        text = concept.get("text")
-        if isinstance(text, str) and text.strip():
-            return text.strip()[:200]
-        codings = concept.get("coding")
-        if isinstance(codings, list):
-            for c in codings:
-                if isinstance(c, Mapping) and isinstance(c.get("display"), str):
-                    return str(c["display"]).strip()[:200] or "medication"
-    return "medication"
+def clean_text(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates replaced by U+FFFD (JSON allows them; UTF-8 not).
+
+    A lone surrogate in a name would make the response unencodable; pairs are kept.
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _concept_label(concept: object) -> str | None:
+    if not isinstance(concept, Mapping):
+        return None
+    text = concept.get("text")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    codings = concept.get("coding")
+    if isinstance(codings, list):
+        for c in codings:
+            if (
+                isinstance(c, Mapping)
+                and isinstance(c.get("display"), str)
+                and c["display"].strip()
+            ):
+                return str(c["display"]).strip()
+    return None
+
+
+def medication_label(
+    resource: Mapping[str, object], medications: Mapping[str, Mapping[str, object]] | None = None
+) -> str:
+    """The medication's text or first coding display (for the card; not logged).
+
+    For a ``medicationReference``: the reference's ``display``, else the referenced
+    Medication's code text or display (when ``medications`` has it).
+    """
+    label = _concept_label(resource.get("medicationCodeableConcept"))
+    reference = resource.get("medicationReference")
+    if label is None and isinstance(reference, Mapping):
+        display = reference.get("display")
+        if isinstance(display, str) and display.strip():
+            label = display.strip()
+        elif medications and isinstance(reference.get("reference"), str):
+            found = medications.get(str(reference["reference"]))
+            label = _concept_label(found.get("code")) if found else None
+    return clean_text(label[:200]) if label else "medication"
+
+
+def collect_medications(*values: object) -> dict[str, Mapping[str, object]]:
+    """Medication resources found in ``values`` (resources or Bundles), by reference.
+
+    Each is keyed ``Medication/{id}`` and, for a Bundle entry with a ``fullUrl``, by that
+    URL too: the keys a ``medicationReference.reference`` may use.
+    """
+    out: dict[str, Mapping[str, object]] = {}
+
+    def add(resource: object, full_url: object = None) -> None:
+        if not isinstance(resource, Mapping) or resource.get("resourceType") != "Medication":
+            return
+        rid = resource.get("id")
+        if isinstance(rid, str) and rid:
+            out.setdefault(f"Medication/{rid}", resource)
+        if isinstance(full_url, str) and full_url:
+            out.setdefault(full_url, resource)
+
+    for value in values:
+        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
+            entries = value.get("entry")
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, Mapping):
+                    add(entry.get("resource"), entry.get("fullUrl"))
+        else:
+            add(value)
+    return out
+
+
+def medication_references(resources: Sequence[Mapping[str, object]]) -> list[str]:
+    """The ``medicationReference.reference`` values of ``resources``.
+
+    Contained references (``#id``) are left out: the resource carries those Medications.
+    """
+    refs: list[str] = []
+    for resource in resources:
+        reference = resource.get("medicationReference")
+        if isinstance(reference, Mapping):
+            ref = reference.get("reference")
+            if isinstance(ref, str) and ref and not ref.startswith("#"):
+                refs.append(ref)
+    return refs
 
 
 # --- medicines -------------------------------------------------------------------------------
@@ -230,8 +328,11 @@ def _names_an_opioid(label: str, vocabulary: Vocabulary) -> bool:
 _Outcome = tuple[tuple[tuple[str, Prescription], ...], Problem | None]
 
 
-def _read_uncached(
-    resource: Mapping[str, object], catalogue: Catalogue | None, vocabulary: Vocabulary
+def _read_uncached(  # noqa: PLR0911 - one outcome a return
+    resource: Mapping[str, object],
+    catalogue: Catalogue | None,
+    vocabulary: Vocabulary,
+    medications: Mapping[str, Mapping[str, object]],
 ) -> _Outcome:
     """Prescriptions (with paths relative to the resource) or the problem, for one request."""
     try:
@@ -240,9 +341,10 @@ def _read_uncached(
             catalogue=catalogue,
             vocabulary=vocabulary,
             validator=validate_medication_request,
+            medications=medications,
         )
     except UnknownProductError:
-        label = medication_label(resource)
+        label = medication_label(resource, medications)
         if classify_medicine(label) & _NOT_OPIOID_CLASSES:
             rx = Prescription(product_name=label, dosage_text=_NOT_READ_DOSE)
             return (("", rx),), None
@@ -259,10 +361,22 @@ def _read_uncached(
             maybe_opioid=False,
         )
     except InvalidInputError as exc:
+        label = medication_label(resource, medications)
+        if exc.field.startswith("medicationCodeableConcept") and not _names_an_opioid(
+            label, vocabulary
+        ):  # the medicine's code or name was not understood, and no opioid is named
+            return (), Problem(f".{exc.field}", exc.rule, maybe_opioid=False)
         return (), Problem(f".{exc.field}", exc.rule)
     except OpioidCDSError:
         return (), Problem("", "could not be read")
     return tuple((f".dosageInstruction[{i}]", rx) for i, rx in enumerate(rxs)), None
+
+
+def _canonical(value: object) -> str | None:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):  # not JSON data
+        return None
 
 
 class MedicationReader:
@@ -270,42 +384,60 @@ class MedicationReader:
 
     A prescribing system re-sends the same active medication list on every call for a patient,
     and validating a resource against the R4 model is most of the cost of a request. Results are
-    kept per SHA-256 digest of the resource's canonical JSON (so the cache holds no resource
-    text, and any change to a resource is a different key), at most ``size`` of them, under a
-    lock. Results are immutable.
+    kept per SHA-256 digest of the resource's canonical JSON and of the Medication it
+    references (so the cache holds no resource text, and any change is a different key), under
+    a lock. The cache is bounded by entries (``size``) and by bytes: a resource over 64 KB is
+    read but not kept, and the canonical JSON behind the kept results is at most
+    ``max_bytes`` (a result holds at most about as much text as its resource: names and dosage
+    texts), oldest first out. Results are immutable.
     """
 
     def __init__(
-        self, catalogue: Catalogue | None, vocabulary: Vocabulary, *, size: int = 4096
+        self,
+        catalogue: Catalogue | None,
+        vocabulary: Vocabulary,
+        *,
+        size: int = 4096,
+        max_bytes: int = _MAX_CACHE_BYTES,
     ) -> None:
         """Bind the catalogue and vocabulary the results depend on."""
         self._catalogue = catalogue
         self._vocabulary = vocabulary
         self._size = size
-        self._cache: OrderedDict[bytes, _Outcome] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._cache: OrderedDict[bytes, tuple[_Outcome, int]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of canonical JSON behind the results kept now."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        """Results kept now."""
+        return len(self._cache)
+
     def read(
-        self, resource: Mapping[str, object], path: str
+        self,
+        resource: Mapping[str, object],
+        path: str,
+        medications: Mapping[str, Mapping[str, object]] | None = None,
     ) -> tuple[list[tuple[str, Prescription]], Problem | None]:
-        """``(path, prescription)`` per dosage instruction, or the problem (paths absolute)."""
-        try:
-            text = json.dumps(resource, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError):  # not JSON data: read it without the cache
-            outcome = _read_uncached(resource, self._catalogue, self._vocabulary)
+        """``(path, prescription)`` per dosage instruction, or the problem (paths absolute).
+
+        ``medications``: Medications by reference, for a ``medicationReference``.
+        """
+        meds = medications or {}
+        text = _canonical(resource)
+        referenced = medication_references([resource])
+        if text is not None and referenced:
+            extra = _canonical([meds.get(r) for r in referenced])
+            text = None if extra is None else text + extra
+        if text is None or len(text) > _MAX_CACHED_RESOURCE_BYTES:
+            outcome = _read_uncached(resource, self._catalogue, self._vocabulary, meds)
         else:
-            key = hashlib.sha256(text.encode()).digest()
-            with self._lock:
-                found = self._cache.get(key)
-                if found is not None:
-                    self._cache.move_to_end(key)
-            if found is None:
-                found = _read_uncached(resource, self._catalogue, self._vocabulary)
-                with self._lock:
-                    self._cache[key] = found
-                    if len(self._cache) > self._size:
-                        self._cache.popitem(last=False)
-            outcome = found
+            outcome = self._cached(text, resource, meds)
         read, problem = outcome
         return (
             [(f"{path}{rel}", rx) for rel, rx in read],
@@ -314,11 +446,35 @@ class MedicationReader:
             else None,
         )
 
+    def _cached(
+        self,
+        text: str,
+        resource: Mapping[str, object],
+        medications: Mapping[str, Mapping[str, object]],
+    ) -> _Outcome:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found[0]
+        outcome = _read_uncached(resource, self._catalogue, self._vocabulary, medications)
+        cost = len(text)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = (outcome, cost)
+                self._bytes += cost
+            while self._cache and (len(self._cache) > self._size or self._bytes > self._max_bytes):
+                _old, (_outcome, old_cost) = self._cache.popitem(last=False)
+                self._bytes -= old_cost
+        return outcome
+
 
 def _drafts(
     context: Mapping[str, object],
     hook: str,
     reader: MedicationReader,
+    medications: Mapping[str, Mapping[str, object]],
 ) -> tuple[list[DraftItem], list[tuple[int, str, Problem]]]:
     if "draftOrders" not in context:
         raise RequestError("context.draftOrders", "is required (a FHIR R4 Bundle)")
@@ -345,33 +501,185 @@ def _drafts(
         rid = resource.get("id")
         if selected is not None and f"MedicationRequest/{rid}" not in selected:
             continue
-        label = medication_label(resource)
+        label = medication_label(resource, medications)
         reauth = resource.get("priorPrescription") is not None
-        read, problem = reader.read(resource, path)
+        read, problem = reader.read(resource, path, medications)
         if problem is not None:
             problems.append((i, label, problem))
-        items.extend(DraftItem(i, p, label, rx, reauth) for p, rx in read)
+        order_id = rid if isinstance(rid, str) and rid else None
+        items.extend(DraftItem(i, p, label, rx, reauth, order_id) for p, rx in read)
     return items, problems
 
 
-def _current(
-    prefetch: Mapping[str, object], reader: MedicationReader
-) -> tuple[list[Prescription], list[str], list[Problem]]:
-    rxs: list[Prescription] = []
-    labels: list[str] = []
-    problems: list[Problem] = []
-    for path, resource in _bundle_entries(prefetch["medications"], "prefetch.medications"):
-        if resource.get("resourceType") != "MedicationRequest":
+# --- current medicines: MedicationRequests and MedicationStatements -----------------------------
+
+
+def search_incomplete(bundle: object) -> bool:
+    """Whether a search Bundle says it is not the whole result.
+
+    A ``next`` link (CDS Hooks 2.0.1: a client "MAY paginate prefetch results"), a ``total``
+    above the number of its ``match`` entries, or an OperationOutcome entry with an error or
+    fatal issue (the server's way of saying the search failed in part).
+    """
+    if not isinstance(bundle, Mapping):
+        return False
+    links = bundle.get("link")
+    if isinstance(links, list) and any(
+        isinstance(link, Mapping) and link.get("relation") == "next" for link in links
+    ):
+        return True
+    entries = bundle.get("entry")
+    entries = entries if isinstance(entries, list) else []
+    matches = 0
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        resource = entry.get("resource")
+        search = entry.get("search")
+        mode = search.get("mode") if isinstance(search, Mapping) else None
+        if isinstance(resource, Mapping) and resource.get("resourceType") == "OperationOutcome":
+            if _outcome_is_error(resource):
+                return True
+            continue
+        if mode in (None, "match"):
+            matches += 1
+    total = bundle.get("total")
+    return isinstance(total, int) and not isinstance(total, bool) and total > matches
+
+
+def _outcome_is_error(resource: Mapping[str, object]) -> bool:
+    issues = resource.get("issue")
+    return isinstance(issues, list) and any(
+        isinstance(i, Mapping) and i.get("severity") in {"error", "fatal"} for i in issues
+    )
+
+
+def is_operation_outcome(value: object) -> bool:
+    """Whether a prefetch value is an OperationOutcome (the client could not prefetch it)."""
+    return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
+
+
+def _statement_as_request(statement: Mapping[str, object]) -> dict[str, object]:
+    """A MedicationStatement in the shape of an active MedicationRequest, for the adapter.
+
+    Only the elements the adapter reads are carried: ``medication[x]``, ``subject`` and the
+    ``dosage`` (R4 Dosage, the same datatype as ``dosageInstruction``).
+    """
+    out: dict[str, object] = {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": statement.get("subject"),
+        "dosageInstruction": statement.get("dosage", []),
+    }
+    for key in ("id", "medicationCodeableConcept", "medicationReference", "contained"):
+        if key in statement:
+            out[key] = statement[key]
+    return out
+
+
+@dataclass
+class _Current:
+    rxs: list[Prescription] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    request_ids: set[str] = field(default_factory=set)
+
+
+def _current_requests(
+    value: object, key: str, reader: MedicationReader, meds: Mapping[str, Mapping[str, object]]
+) -> _Current:
+    found = _Current()
+    for path, resource in _bundle_entries(value, f"prefetch.{key}"):
+        kind = resource.get("resourceType")
+        if kind == "MedicationStatement":
+            _add_statement(found, resource, path, reader, meds)
+            continue
+        if kind != "MedicationRequest":
             continue
         if resource.get("status") != "active" or resource.get("doNotPerform") is True:
             continue
-        read, problem = reader.read(resource, path)
+        if isinstance(resource.get("id"), str):
+            found.request_ids.add(f"MedicationRequest/{resource['id']}")
+        read, problem = reader.read(resource, path, meds)
         if problem is not None:
-            problems.append(problem)
+            found.problems.append(problem)
         for _p, rx in read:
-            rxs.append(rx)
-            labels.append(medication_label(resource))
-    return rxs, labels, problems
+            found.rxs.append(rx)
+            found.labels.append(medication_label(resource, meds))
+    if search_incomplete(value):
+        found.problems.append(_incomplete_problem(key))
+    return found
+
+
+def _incomplete_problem(key: str) -> Problem:
+    return Problem(
+        f"prefetch.{key}",
+        "the list was not complete (more pages than were read, or the server reported an "
+        "error): medicines on the missing part are not counted",
+    )
+
+
+def _add_statement(
+    found: _Current,
+    statement: Mapping[str, object],
+    path: str,
+    reader: MedicationReader,
+    meds: Mapping[str, Mapping[str, object]],
+) -> None:
+    """Count one MedicationStatement (active ones, not already counted as a request)."""
+    status = statement.get("status")
+    if status in _STATEMENT_SKIP:
+        return
+    if status != "active":
+        found.problems.append(
+            Problem(f"{path}.status", "status is unknown or not a statement status: not counted")
+        )
+        return
+    based = statement.get("basedOn")
+    if isinstance(based, list) and any(
+        isinstance(b, Mapping) and b.get("reference") in found.request_ids for b in based
+    ):
+        return  # the request it is based on is counted already
+    as_request = _statement_as_request(statement)
+    read, problem = reader.read(as_request, path, meds)
+    if problem is not None:
+        found.problems.append(
+            Problem(
+                problem.path.replace(".dosageInstruction", ".dosage"),
+                problem.what,
+                problem.maybe_opioid,
+            )
+        )
+    listed = {r.without_identity() for r in found.rxs}
+    for _p, rx in read:
+        if rx.without_identity() in listed:
+            continue  # the same medicine and dose as a listed prescription: counted once
+        found.rxs.append(rx)
+        found.labels.append(f"{medication_label(statement, meds)} (medication statement)")
+
+
+def _current(
+    prefetch: Mapping[str, object | None],
+    reader: MedicationReader,
+    meds: Mapping[str, Mapping[str, object]],
+    incomplete: Collection[str],
+) -> tuple[list[Prescription], list[str], list[Problem]]:
+    found = _current_requests(prefetch["medications"], "medications", reader, meds)
+    if "medications" in incomplete and not search_incomplete(prefetch["medications"]):
+        found.problems.append(_incomplete_problem("medications"))
+    statements = prefetch.get("statements")
+    if statements is not None and not is_operation_outcome(statements):
+        more = _Current(request_ids=found.request_ids, rxs=list(found.rxs))
+        for path, resource in _bundle_entries(statements, "prefetch.statements"):
+            if resource.get("resourceType") == "MedicationStatement":
+                _add_statement(more, resource, path, reader, meds)
+        if search_incomplete(statements) or "statements" in incomplete:
+            more.problems.append(_incomplete_problem("statements"))
+        found.rxs = more.rxs
+        found.labels.extend(more.labels)
+        found.problems.extend(more.problems)
+    return found.rxs, found.labels, found.problems
 
 
 # --- risk inputs -----------------------------------------------------------------------------
@@ -523,23 +831,38 @@ def read_record(
     codelists: Codelists,
     reader: MedicationReader,
     today: dt.date,
+    medications: Mapping[str, Mapping[str, object]] | None = None,
+    incomplete: Collection[str] = (),
+    notes: Sequence[str] = (),
 ) -> Record:
     """Read the request's context and prefetch.
+
+    A prefetch value that is ``null`` or an OperationOutcome (CDS Hooks 2.0.1: the client's
+    way of saying it could not prefetch) counts as missing. ``medications`` are Medications the
+    service fetched (those in the request are collected here); ``incomplete`` names prefetch
+    keys the service could not complete; ``notes`` are kept on the record for the cards.
+    ``patient-view`` calls have no draft orders.
 
     Raises:
         RequestError: the request is malformed (400), with the path.
         LookupError: required prefetch is missing (412); ``args[0]`` lists the keys.
     """
-    pre = dict(prefetch or {})
+    pre = {k: (None if is_operation_outcome(v) else v) for k, v in (prefetch or {}).items()}
     missing = [k for k in REQUIRED_PREFETCH if pre.get(k) is None]
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id:
         raise RequestError("context.patientId", "is required (a string)")
-    drafts, draft_problems = _drafts(context, hook, reader)
+    meds = {
+        **collect_medications(context.get("draftOrders"), *pre.values()),
+        **(medications or {}),
+    }
+    drafts, draft_problems = (
+        ([], []) if hook == "patient-view" else _drafts(context, hook, reader, meds)
+    )
     if missing:
         raise LookupError(tuple(missing))
     age, sex = _patient_resource(pre["patient"], today)
-    current, labels, problems = _current(pre, reader)
+    current, labels, problems = _current(pre, reader, meds, incomplete)
     evidence: dict[str, _Evidence] = {}
     if pre.get("conditions") is not None:
         for path, resource in _bundle_entries(pre["conditions"], "prefetch.conditions"):
@@ -556,6 +879,9 @@ def read_record(
     )
     current, drafts = link_replacements(current, drafts)
     optional = ("conditions", "observations", "encounters")
+    for key in optional:
+        if pre.get(key) is not None and (search_incomplete(pre[key]) or key in incomplete):
+            problems.append(_incomplete_problem(key))
     return Record(
         age=age,
         sex=sex,
@@ -569,6 +895,7 @@ def read_record(
         drafts=tuple(drafts),
         draft_problems=tuple(draft_problems),
         record_problems=tuple(problems),
-        missing_optional=tuple(k for k in optional if pre.get(k) is None),
+        missing_optional=tuple(k for k in (*optional, "statements") if pre.get(k) is None),
         as_of=today,
+        notes=tuple(notes),
     )

@@ -11,10 +11,11 @@ cards (:mod:`opioidcds.cdshooks.cards`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
+from urllib.parse import quote
 
 from opioidcds._decide.alerts import check_prescription
 from opioidcds._decide.hospital import CareSetting, check_discharge, check_inpatient
@@ -41,20 +42,29 @@ from opioidcds.cdshooks.codelists import (
     default_card_content,
     default_codelists,
 )
+from opioidcds.cdshooks.fetch import FetchResult, FhirFetcher, fhir_id
+from opioidcds.cdshooks.legacy import normalise_request
 from opioidcds.cdshooks.models import (
     Card,
     CardsResponse,
     DiscoveryResponse,
     HookRequest,
+    Link,
     ServiceDescription,
 )
+from opioidcds.cdshooks.patients import coprescription_known, patient_of
 from opioidcds.cdshooks.record import (
     DraftItem,
     MedicationReader,
     Record,
     RequestError,
+    collect_medications,
+    is_operation_outcome,
+    medication_references,
     read_record,
+    search_incomplete,
 )
+from opioidcds.cdshooks.review import ReviewCardBuilder, apply_terms, sort_cards
 
 __all__ = [
     "SERVICES",
@@ -95,9 +105,66 @@ SERVICES: Final = (
             "together with the patient's active prescriptions."
         ),
     ),
+    ServiceSpec(
+        id="opioidcds-patient-view",
+        hook="patient-view",
+        title="Opioid review (patient view)",
+        description=(
+            "When a patient's record is opened: one opioid review card with the total daily "
+            "morphine equivalent and its arithmetic, the risk level and support tier, the "
+            "unknowns that could change them, and the next step."
+        ),
+    ),
 )
 
 _ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+_PATIENT_VIEW_KEYS: Final = (
+    "patient",
+    "medications",
+    "statements",
+    "conditions",
+    "observations",
+    "encounters",
+)
+_USAGE: Final = (
+    "Send prefetch 'patient' and 'medications', or fhirServer with fhirAuthorization (a bearer "
+    "token) for the service to read them; without either it answers 412. 'statements' "
+    "(MedicationStatements) adds medicines the patient takes that were prescribed elsewhere. "
+    "'conditions', 'observations' and 'encounters' fill risk inputs; without them those inputs "
+    "are unknown. Paged prefetch is followed through fhirServer, or reported as incomplete. "
+    "draftOrders should be an R4 Bundle. Hospital orders (MedicationRequest.category discharge "
+    "or inpatient, or an inpatient encounter in context with prefetch 'encounter') get the "
+    "acute-trust checks; 'administrations' feeds the IV morphine bolus rule.",
+    "Send prefetch 'patient' and 'medications' (and 'statements'), or fhirServer with "
+    "fhirAuthorization for the service to read them; without either it answers 412. "
+    "'conditions', 'observations' and 'encounters' fill risk inputs; without them those inputs "
+    "are unknown and the card names them.",
+)
+
+
+def _references(context: Mapping[str, object], prefetch: Mapping[str, object | None]) -> list[str]:
+    """``medicationReference`` targets of the draft orders and of the medicine lists."""
+    resources: list[Mapping[str, object]] = []
+    for value in (
+        context.get("draftOrders"),
+        prefetch.get("medications"),
+        prefetch.get("statements"),
+    ):
+        if isinstance(value, Mapping) and value.get("resourceType") == "Bundle":
+            entries = value.get("entry")
+            resources.extend(
+                entry["resource"]
+                for entry in (entries if isinstance(entries, list) else ())
+                if isinstance(entry, Mapping) and isinstance(entry.get("resource"), Mapping)
+            )
+    return medication_references(resources)
+
+
+def _templates_for(spec: ServiceSpec, templates: Mapping[str, str]) -> dict[str, str]:
+    """The prefetch templates of one service (patient-view has no encounter in context)."""
+    if spec.hook == "patient-view":
+        return {k: v for k, v in templates.items() if k in _PATIENT_VIEW_KEYS}
+    return dict(templates)
 
 
 @lru_cache(maxsize=1024)
@@ -116,11 +183,15 @@ class UnknownServiceError(LookupError):
 
 
 class PrefetchMissingError(LookupError):
-    """Required prefetch is missing and the service does not query FHIR (answered 412)."""
+    """Required prefetch is missing and could not be fetched (answered 412).
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    ``reasons`` maps a key to why fetching it failed (a fixed sentence), when it was tried.
+    """
+
+    def __init__(self, keys: tuple[str, ...], reasons: Mapping[str, str] | None = None) -> None:
         """Record the missing keys (names of prefetch templates, never data)."""
         self.keys = keys
+        self.reasons = dict(reasons or {})
         super().__init__(", ".join(keys))
 
 
@@ -131,6 +202,7 @@ def _prefetch_templates(codelists: Codelists) -> dict[str, str]:
     return {
         "patient": f"Patient/{patient}",
         "medications": f"MedicationRequest?patient={patient}&status=active",
+        "statements": f"MedicationStatement?patient={patient}&status=active",
         "conditions": f"Condition?patient={patient}&code={codes}",
         "observations": f"Observation?patient={patient}&category=social-history",
         "encounters": f"Encounter?patient={patient}&class={_ACT_CODE}|EMER",
@@ -154,6 +226,9 @@ class CDSHooksService:
         acute_profile: a trust profile for the ``discharge`` and ``inpatient`` rulesets.
         now: a clock (timezone-aware) for the hospital checks' assessment time (default: UTC
             now).
+        review_links: links put on the patient-view review card (a taper plan, a report).
+        page_size: the ``_count`` the service asks for when it searches the client's FHIR
+            server (pages are followed; see :class:`~opioidcds.cdshooks.fetch.FetchLimits`).
     """
 
     def __init__(
@@ -166,6 +241,8 @@ class CDSHooksService:
         acute_mapping: AcuteMapping | None = None,
         acute_profile: Profile | None = None,
         now: Callable[[], dt.datetime] | None = None,
+        review_links: Sequence[Link] = (),
+        page_size: int = 100,
     ) -> None:
         """Bind the knowledge; nothing here changes after construction."""
         self.knowledge = knowledge if knowledge is not None else default_knowledge()
@@ -179,6 +256,11 @@ class CDSHooksService:
         self._acute_cards = AcuteCardBuilder(self.card_content, self._cards.override_reasons)
         self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
+        self._templates = templates
+        self._page_size = page_size
+        self._review = ReviewCardBuilder(
+            self.knowledge, self.card_content, self.codelists, review_links
+        )
         self._discovery = DiscoveryResponse(
             services=tuple(
                 ServiceDescription(
@@ -186,16 +268,8 @@ class CDSHooksService:
                     title=s.title,
                     description=s.description,
                     id=s.id,
-                    prefetch=templates,
-                    usageRequirements=(
-                        "Send prefetch 'patient' and 'medications' (the service does not query "
-                        "the FHIR server: without them it answers 412). 'conditions', "
-                        "'observations' and 'encounters' fill risk inputs; without them those "
-                        "inputs are unknown. draftOrders must be an R4 Bundle. Hospital orders "
-                        "(MedicationRequest.category discharge or inpatient, or an inpatient "
-                        "encounter in context with prefetch 'encounter') get the acute-trust "
-                        "checks; 'administrations' feeds the IV morphine bolus rule."
-                    ),
+                    prefetch=_templates_for(s, templates),
+                    usageRequirements=_USAGE[s.hook == "patient-view"],
                 )
                 for s in SERVICES
             )
@@ -223,31 +297,52 @@ class CDSHooksService:
         except KeyError:
             raise UnknownServiceError(service_id) from None
 
-    def call(self, service_id: str, request: HookRequest) -> CardsResponse:
+    def call(
+        self, service_id: str, request: HookRequest, fetched: FetchResult | None = None
+    ) -> CardsResponse:
         """Answer one hook call with cards (empty when there is nothing to say).
+
+        ``fetched`` is what :meth:`call_async` read from the client's FHIR server; without it
+        only the request's prefetch is read.
 
         Raises:
             UnknownServiceError: no such service (404).
             RequestError: the request is malformed; ``path`` names the field (400).
-            PrefetchMissingError: ``patient`` or ``medications`` prefetch is missing (412).
+            PrefetchMissingError: ``patient`` or ``medications`` is missing, or an
+                OperationOutcome, and could not be fetched (412).
         """
         spec = self.spec(service_id)
         if request.hook != spec.hook:
             raise RequestError("hook", f"must be '{spec.hook}' for this service")
+        context, prefetch, notes = normalise_request(request.context, request.prefetch)
+        got = fetched or FetchResult()
+        for key, value in got.values.items():
+            if prefetch.get(key) is None or is_operation_outcome(prefetch.get(key)):
+                prefetch[key] = value
+            elif search_incomplete(prefetch[key]) and key not in got.incomplete:
+                prefetch[key] = value  # the whole list, read page by page
         try:
             record = read_record(
                 request.hook,
-                request.context,
-                request.prefetch,
+                context,
+                prefetch,
                 codelists=self.codelists,
                 reader=self._reader,
                 today=self._today(),
+                medications=got.medications,
+                incomplete=got.incomplete,
+                notes=(*notes, *(f"{key}: {why}" for key, why in got.problems)),
             )
         except LookupError as exc:
-            raise PrefetchMissingError(tuple(str(k) for k in exc.args[0])) from None
+            keys = tuple(str(k) for k in exc.args[0])
+            reasons = {k: why for k, why in got.problems if k in keys}
+            raise PrefetchMissingError(keys, reasons) from None
+        if request.hook == "patient-view":
+            patient_id = fhir_id(context.get("patientId"))
+            return CardsResponse(cards=tuple(self._review.cards(record, patient_id)))
         acute = read_acute(
-            request.context,
-            request.prefetch,
+            context,
+            prefetch,
             record.drafts,
             mapping=self.acute_mapping,
             vocabulary=self.knowledge.vocabulary,
@@ -258,7 +353,79 @@ class CDSHooksService:
         cards = self._cards_for(record, frozenset(acute.settings))
         if acute.settings:
             cards.extend(self._hospital_cards(acute))
-        return CardsResponse(cards=tuple(cards))
+        return CardsResponse(cards=tuple(apply_terms(sort_cards(cards), self._review.terms)))
+
+    async def call_async(
+        self, service_id: str, request: HookRequest, fetcher: FhirFetcher | None
+    ) -> CardsResponse:
+        """:meth:`call`, after reading from the client's FHIR server what the request lacks.
+
+        With ``fhirServer`` and a bearer ``fhirAuthorization`` (and a ``fetcher``), missing or
+        OperationOutcome prefetch keys and paged searches are read from the server (every page
+        up to the fetcher's bounds), and referenced Medications the request does not carry
+        are read one by one. Without them this is :meth:`call`.
+
+        Raises:
+            The errors of :meth:`call`.
+        """
+        spec = self.spec(service_id)
+        usable = fetcher.usable(request.fhirServer, request.fhirAuthorization) if fetcher else None
+        if fetcher is None or usable is None or request.hook != spec.hook:
+            return self.call(service_id, request)
+        base, token = usable
+        context, prefetch, _notes = normalise_request(request.context, request.prefetch)
+        queries = self._queries(spec, context, prefetch)
+        present = collect_medications(context.get("draftOrders"), *prefetch.values())
+        refs = [r for r in _references(context, prefetch) if r not in present]
+        if not queries and not refs:
+            return self.call(service_id, request)
+        fetched = await fetcher.fetch(base, token, queries, refs)
+        more = [
+            r
+            for r in _references({}, fetched.values)
+            if r not in present and r not in fetched.medications
+        ]
+        if more:
+            extra = await fetcher.fetch(base, token, {}, more)
+            fetched.medications.update(extra.medications)
+            fetched.problems.extend(extra.problems)
+        return self.call(service_id, request, fetched)
+
+    def _queries(
+        self,
+        spec: ServiceSpec,
+        context: Mapping[str, object],
+        prefetch: Mapping[str, object | None],
+    ) -> dict[str, str]:
+        """Relative URLs of the prefetch keys the request lacks or sent incomplete."""
+        patient = fhir_id(context.get("patientId"))
+        if patient is None:
+            return {}
+        encounter = fhir_id(context.get("encounterId"))
+        out: dict[str, str] = {}
+        for key, template in _templates_for(spec, self._templates).items():
+            if "{{context.encounterId}}" in template and encounter is None:
+                continue
+            value = prefetch.get(key)
+            if (
+                value is not None
+                and not is_operation_outcome(value)
+                and not search_incomplete(value)
+            ):
+                continue
+            # search parameters as typed references (Patient/id): every server accepts them
+            query = template.replace(
+                "patient={{context.patientId}}", f"patient=Patient/{quote(patient, safe='')}"
+            ).replace(
+                "context={{context.encounterId}}",
+                f"context=Encounter/{quote(encounter or '', safe='')}",
+            )
+            query = query.replace("{{context.patientId}}", quote(patient, safe=""))
+            query = query.replace("{{context.encounterId}}", quote(encounter or "", safe=""))
+            if "?" in query:
+                query += f"&_count={self._page_size}"
+            out[key] = query
+        return out
 
     def _hospital_cards(self, acute: AcuteRead) -> list[Card]:
         """Cards of the discharge and inpatient checks (issue 10) for the hospital orders."""
@@ -316,7 +483,7 @@ class CDSHooksService:
             cards.append(build.unread_order(order_index, label, problem))
         if record.record_problems:
             cards.append(build.unread_record(record.record_problems))
-        coprescribed = self._coprescription_known(record)
+        coprescribed = coprescription_known(record)
         risk_md = build.risk_markdown(record)
         counted: list[Prescription] = list(record.current)
         labels: list[str] = [f"current: {lbl}" for lbl in record.current_labels]
@@ -329,35 +496,13 @@ class CDSHooksService:
             same = first.get(item.prescription)
             if same is not None and same >= len(record.current):
                 # the same as an earlier draft: check_prescription would count it once
-                cards.append(build.duplicate_order(item, labels[same]))
+                alone = sum(d.order_index == item.order_index for d in record.drafts) == 1
+                cards.append(build.duplicate_order(item, labels[same], removable=alone))
                 continue
             if same is not None:  # the same as a current prescription: a re-issue
                 item = replace(item, reauthorisation=True)  # noqa: PLW2901 - the item, re-read
-            risk = dict(record.risk)
             try:
-                patient = Patient(
-                    age=record.age,
-                    sex=record.sex,
-                    depression=risk.get("depression"),
-                    other_psychological_disease=risk.get("other_psychological_disease"),
-                    history_substance_or_alcohol_misuse=risk.get(
-                        "history_substance_or_alcohol_misuse"
-                    ),
-                    family_history_dependence=risk.get("family_history_dependence"),
-                    unemployed=risk.get("unemployed"),
-                    preadolescent_sexual_abuse_history=risk.get(
-                        "preadolescent_sexual_abuse_history"
-                    ),
-                    cancer_pain=risk.get("cancer_pain") is True,
-                    palliative_care=risk.get("palliative_care") is True,
-                    opioid_substitution_therapy=risk.get("opioid_substitution_therapy"),
-                    benzodiazepine_coprescribed=coprescribed[MedicineClass.BENZODIAZEPINE],
-                    z_drug_coprescribed=coprescribed[MedicineClass.Z_DRUG],
-                    gabapentinoid_coprescribed=coprescribed[MedicineClass.GABAPENTINOID],
-                    last_ae_attendance=record.last_ae_attendance,
-                    as_of=record.as_of,
-                    prescriptions=tuple(counted),
-                )
+                patient = patient_of(record, counted, coprescribed)
                 alerts = check_prescription(
                     patient,
                     item.prescription,
@@ -379,23 +524,6 @@ class CDSHooksService:
             counted.append(item.prescription)
             labels.append(f"draft order {item.order_index + 1}: {item.label}")
         return cards
-
-    @staticmethod
-    def _coprescription_known(record: Record) -> dict[MedicineClass, bool | None]:
-        """False for a class no current or draft medicine belongs to, when every medicine read.
-
-        The active medication list sent as prefetch is the record of current prescriptions: when
-        it and every draft order were read, a class absent from all of them is absent (the
-        record says so). Otherwise unknown; present classes are derived by the Patient model.
-        """
-        classes = [MedicineClass.BENZODIAZEPINE, MedicineClass.Z_DRUG, MedicineClass.GABAPENTINOID]
-        complete = not record.draft_problems and not any(
-            p.path.startswith("prefetch.medications") for p in record.record_problems
-        )
-        found: set[MedicineClass] = set()
-        for rx in (*record.current, *(d.prescription for d in record.drafts)):
-            found |= medicine_classes(rx)
-        return {c: (False if complete and c not in found else None) for c in classes}
 
     def _ome_working(
         self, patient: Patient, labels: list[str], item: DraftItem, *, listed: bool
