@@ -29,10 +29,9 @@ is prescribed, and a clinician may state that methadone oral solution is prescri
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from typing import Self
+from typing import NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
@@ -153,8 +152,7 @@ def replaced_positions(prescriptions: tuple[Prescription, ...]) -> frozenset[int
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Derived:
+class _Derived(NamedTuple):
     """What a :class:`Patient` derives from its prescriptions when it is built."""
 
     classes: tuple[frozenset[MedicineClass], ...]
@@ -251,28 +249,29 @@ class Patient(InputModel):
             if (not c or MedicineClass.OPIOID in c) and i not in replaced
         )
         live = [c for i, c in enumerate(classes) if i not in replaced] if replaced else classes
+        present = frozenset().union(*live)  # every class of a current prescription
         complete = self.medication_list_complete
         benzo = _derive(
             self.benzodiazepine_coprescribed,
-            any(MedicineClass.BENZODIAZEPINE in c for c in live),
+            MedicineClass.BENZODIAZEPINE in present,
             "benzodiazepine_coprescribed",
             complete=complete,
         )
         zdrug = _derive(
             self.z_drug_coprescribed,
-            any(MedicineClass.Z_DRUG in c for c in live),
+            MedicineClass.Z_DRUG in present,
             "z_drug_coprescribed",
             complete=complete,
         )
         gaba = _derive(
             self.gabapentinoid_coprescribed,
-            any(MedicineClass.GABAPENTINOID in c for c in live),
+            MedicineClass.GABAPENTINOID in present,
             "gabapentinoid_coprescribed",
             complete=complete,
         )
         ost = _derive(
             self.opioid_substitution_therapy,
-            any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in live),
+            MedicineClass.OPIOID_DEPENDENCE_TREATMENT in present,
             "opioid_substitution_therapy",
             stated_false_wins=True,
         )
@@ -286,6 +285,13 @@ class Patient(InputModel):
 
     def _check_dates(self) -> None:
         history = self.prescription_history
+        if (
+            not history
+            and self.as_of is None
+            and self.last_ae_attendance is None
+            and self.last_opioid_review is None
+        ):
+            return  # no date to check
         if self.as_of is not None and history and any(r.issue_date > self.as_of for r in history):
             raise InvalidInputError("as_of", "is before an issue date of the history")
         dates = [self.as_of, self.last_ae_attendance, self.last_opioid_review]
