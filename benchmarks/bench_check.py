@@ -7,7 +7,9 @@ installed) is printed beside it, with the ratio.
 
 "reference" is the warm case (a prescribing plugin re-sends the same current prescriptions:
 the memos of OME items, the OME result and the presented alerts apply; the rule engine still
-runs on every call). "ref. cold" clears those memos before every call.
+runs on every call). "ref. cold" clears the OME memos before every call. "distinct" (issue 20)
+builds and checks 3,000 realistic patients never seen before, each once (a dm+d code and a
+dosage text per prescription; ``bench_per_call.py`` compares them with a hand-written floor).
 
 Run: ``.venv/bin/python benchmarks/bench_check.py``.
 """
@@ -18,9 +20,10 @@ import statistics
 import time
 from collections.abc import Callable
 
+from bench_per_call import distinct_check
+
 from opioidcds import Patient, Prescription, check_prescription, default_knowledge
-from opioidcds._decide.alerts import _present_alerts
-from opioidcds._decide.assessment import _ome
+from opioidcds._decide.assessment import _ome_cached
 from opioidcds._measure.ome import _measure_cached
 
 RUNS = 20_000
@@ -110,8 +113,7 @@ def measure(
 
 
 def clear_memos() -> None:
-    _ome.cache_clear()
-    _present_alerts.cache_clear()
+    _ome_cached.cache_clear()
     _measure_cached.cache_clear()
 
 
@@ -135,6 +137,11 @@ def main() -> None:
         )
     )
     print(f"{'ref. cold':<12}{cold[0]:>12.1f}{cold[1]:>12.1f}   (memos cleared each call)")
+    distinct = summary(distinct_check())
+    print(
+        f"{'distinct':<12}{distinct[0]:>12.1f}{distinct[1]:>12.1f}   (3,000 realistic patients, "
+        "built and checked once each)"
+    )
     try:
         durable_alerts = check_prescription(PATIENT, NEW, knowledge=knowledge, backend="durable")
     except Exception as exc:

@@ -2,7 +2,9 @@
 
 - warm latency of ``calculate_ome`` (the 5 prescriptions of ``bench_ome.py``), ``assess`` and
   ``check_prescription`` (the patient of ``bench_check.py``): wall-clock and CPU time per call,
-  so a reading on a shared, loaded machine can be judged (print ``uptime`` beside it);
+  so a reading on a shared, loaded machine can be judged (print ``uptime`` beside it), with
+  the same calls on 2,000 distinct realistic patients beside them (issue 20: each built and
+  called once; provenance is in every result either way);
 - the one-off cost of computing a knowledge bundle's provenance (hashing its content), which
   is cached per bundle and so paid once per process.
 
@@ -18,8 +20,18 @@ from collections.abc import Callable
 
 from bench_check import NEW, PATIENT
 from bench_ome import PATIENT as PRESCRIPTIONS
+from bench_per_call import check, line, ome, times
+from realistic import BenchPatient, patients
 
-from opioidcds import assess, calculate_ome, check_prescription, default_knowledge
+from opioidcds import (
+    OpioidCDSError,
+    Patient,
+    Prescription,
+    assess,
+    calculate_ome,
+    check_prescription,
+    default_knowledge,
+)
 
 RUNS = 20_000
 
@@ -53,6 +65,7 @@ def _provenance_cost() -> None:
         return
     kb = default_knowledge()
     clear_cache()
+    for_knowledge.cache_clear()  # the bundle's own memo, or the figure would be a cache hit
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     for_knowledge(kb, None, False)
@@ -62,11 +75,26 @@ def _provenance_cost() -> None:
     )
 
 
+def _assess(p: BenchPatient) -> object:
+    try:
+        rxs = tuple(Prescription(dmd_code=c, dosage_text=t) for c, t in p.prescriptions)
+        return assess(Patient(age=p.age, sex=p.sex, prescriptions=rxs))
+    except OpioidCDSError:
+        return None
+
+
 def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.2f} (1 min)")
     _measure("calculate_ome, 5 prescriptions", lambda: calculate_ome(PRESCRIPTIONS), RUNS)
     _measure("assess, 5 prescriptions", lambda: assess(PATIENT), RUNS // 10)
     _measure("check_prescription", lambda: check_prescription(PATIENT, NEW), RUNS)
+    for label, work, seed in (
+        ("  distinct: build + calculate_ome", ome, 22),
+        ("  distinct: build + assess", _assess, 23),
+        ("  distinct: build + check", check, 24),
+    ):
+        print(line(label, times(work, patients(2000, seed))))
+    print("  (distinct: 2,000 realistic patients each, built and called once each)")
     _provenance_cost()
 
 

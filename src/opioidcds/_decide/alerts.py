@@ -8,12 +8,13 @@ ruleset; this module derives its inputs and presents its decisions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
-from opioidcds._base import ResultModel
+from opioidcds._base import DeferredResultModel
 from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
@@ -31,7 +32,7 @@ from opioidcds._decide.knowledge import (
     default_knowledge,
     for_knowledge,
 )
-from opioidcds._decide.rules import BoundRuleset, Citation, Profile, Stage
+from opioidcds._decide.rules import BoundRuleset, Citation, Decisions, Profile, Stage
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import format_decimal, most_serious_first
 from opioidcds._errors import InvalidInputError, OpioidCDSError
@@ -53,11 +54,12 @@ class AlertSeverity(StrEnum):
     CRITICAL = "critical"
 
 
-class Alert(ResultModel):
+class Alert(DeferredResultModel):
     """One alert for the prescriber: what, how urgent, why, what to do, and its basis.
 
     ``summary`` is under 140 characters; ``detail`` adds the patient's figures; ``trace``
     shows how the rule's condition was evaluated; ``provenance`` names the knowledge used.
+    ``detail`` and ``trace`` are written when first read (or serialised).
     The alert ``alerts-not-evaluated`` (info) is not a rule: it says which alert rules could
     not be checked because inputs were unknown.
     """
@@ -207,6 +209,15 @@ def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescrip
     return current, replaced
 
 
+def _same(a: Prescription, b: Prescription) -> bool:
+    """``a == b``, answered at once for the same object or a different product or text."""
+    if a is b:
+        return True
+    if a.dmd_code != b.dmd_code or a.dosage_text != b.dosage_text or a.drug != b.drug:
+        return False
+    return a == b
+
+
 def _figure(total: Decimal, complete: bool) -> str:
     shown = format_decimal(total)
     return f"{shown} mg OME/day" if complete else f"at least {shown} mg OME/day (incomplete)"
@@ -260,7 +271,7 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next((i for i, rx in enumerate(counted) if rx == plain), None)
+        new_pos = next((i for i, rx in enumerate(counted) if _same(rx, plain)), None)
         if new_pos is None:
             new_pos = len(counted)
             counted.append(plain)
@@ -322,94 +333,202 @@ def check_prescription(
             ),
         }
     )
-    unmatched = (
-        " The prescription it replaces is not among the current prescriptions: nothing was "
-        "taken off the total."
-        if new_prescription.replaces is not None
-        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions)
-        else ""
-    )
-    figures = (
-        f"Total {_figure(after_total, after_complete)} with this prescription; "
-        f"{_figure(before_total, before_complete)} before.{unmatched}"
+    figures = _Figures(
+        str(after_total),
+        after_complete,
+        str(before_total),
+        before_complete,
+        unmatched=new_prescription.replaces is not None
+        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    alerts = _present_alerts(bound, values, truths(bound, values), figures, provenance)
-    return most_serious_first(alerts, lambda a: a.severity.value)
+    evaluated = (values, _written(values))
+    return list(_present_alerts(bound, evaluated, truths(bound, values), figures, provenance))
 
 
-def _alert_detail(bound: BoundRuleset, rule_id: str, text: str, figures: str) -> str:
-    note = _parameter_note(bound, rule_id)
-    return " ".join(x for x in (text, figures, f"Thresholds: {note}." if note else "") if x)
+def _written(values: tuple[Scalar | None, ...]) -> tuple[str, ...]:
+    """How the decimal inputs are written (the traces show them so: ``60.0``, ``60.000``)."""
+    return tuple([str(v) for v in values if type(v) is Decimal])
 
 
-@lru_cache(maxsize=4096)
+class _Figures(NamedTuple):
+    """The totals an alert's detail states: after and before, complete or lower bounds.
+
+    Each total as its exact decimal is written (``str``), so that equal totals written
+    differently stay apart where results are memoised.
+    """
+
+    after: str
+    after_complete: bool
+    before: str
+    before_complete: bool
+    unmatched: bool  # the prescription it replaces is not among the current ones
+
+    def text(self) -> str:
+        """The totals for people: "Total 130 mg OME/day with this prescription; 90 ... before."."""
+        unmatched = (
+            " The prescription it replaces is not among the current prescriptions: nothing was "
+            "taken off the total."
+            if self.unmatched
+            else ""
+        )
+        return (
+            f"Total {_figure(Decimal(self.after), self.after_complete)} with this "
+            f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
+            f"{unmatched}"
+        )
+
+
+@lru_cache(maxsize=256)
+def _rule_alerts(bound: BoundRuleset) -> tuple[tuple[dict[str, Any], str, str], ...]:
+    """Per rule: what its alert says whatever the patient, its detail text, its thresholds.
+
+    The alert's fields up to ``summary`` and from ``citations`` on (but ``provenance``), from
+    the ruleset's wording; memoised per bound ruleset (its profile applied).
+    """
+    rs = bound.ruleset
+    out = []
+    for i, rule in enumerate(rs.rules):
+        outcome = dict(rule.outcome)
+        note = _parameter_note(bound, rule.id)
+        fields: dict[str, Any] = {
+            "id": rule.id,
+            "severity": AlertSeverity(_text(outcome["severity"])),
+            "title": rule.title or rule.id,
+            "summary": _text(outcome.get("summary")),
+            "citations": bound.citations_of(i),
+            "actions": _texts(outcome.get("actions")),
+            "stage": rule.stage,
+            "ruleset_id": rs.id,
+            "ruleset_version": rs.version,
+            "profile_id": bound.profile_id,
+            "profile_version": bound.profile_version,
+        }
+        out.append((fields, _text(outcome.get("detail")), f"Thresholds: {note}." if note else ""))
+    return tuple(out)
+
+
+_ALERT_FIELDS: Final = frozenset(Alert.model_fields)
+
+
+class _FiredText:
+    """Writes a fired rule's alert detail (with the figures) and trace when they are read."""
+
+    __slots__ = ("_decisions", "_figures", "_index", "_text", "_thresholds")
+
+    def __init__(
+        self, decisions: Decisions, index: int, text: str, thresholds: str, figures: _Figures
+    ) -> None:
+        self._decisions = decisions
+        self._index = index
+        self._text = text
+        self._thresholds = thresholds
+        self._figures = figures
+
+    def __call__(self) -> Mapping[str, Any]:
+        """``{"detail": ..., "trace": ...}``."""
+        parts = (self._text, self._figures.text(), self._thresholds)
+        return {
+            "detail": " ".join(x for x in parts if x),
+            "trace": self._decisions.trace_of(self._index),
+        }
+
+
+class _PendingText:
+    """Writes the detail and trace of ``alerts-not-evaluated`` when they are read."""
+
+    __slots__ = ("_decisions", "_figures", "_ids", "_pending")
+
+    def __init__(
+        self,
+        decisions: Decisions,
+        pending: tuple[int, ...],
+        ids: tuple[str, ...],
+        figures: _Figures,
+    ) -> None:
+        self._decisions = decisions
+        self._pending = pending
+        self._ids = ids
+        self._figures = figures
+
+    def __call__(self) -> Mapping[str, Any]:
+        """``{"detail": ..., "trace": ...}``: the rules not checked, the inputs they lack."""
+        d = self._decisions
+        names = sorted({n for i in self._pending for n in d.unknowns_of(i)})
+        return {
+            "detail": (
+                "Could not check: "
+                + ", ".join(self._ids)
+                + ". Unknown: "
+                + ", ".join(names)
+                + f". {self._figures.text()}"
+            ),
+            "trace": tuple(line for i in self._pending for line in d.trace_of(i)),
+        }
+
+
+_NOT_EVALUATED_CITATIONS: Final = (
+    Citation(
+        id="clinical-3",
+        text=(
+            "opioidcds clinical knowledge base: unknown is not absent (a "
+            "missing input is reported, never read as absent)."
+        ),
+    ),
+)
+
+
+@lru_cache(maxsize=1024)
 def _present_alerts(
     bound: BoundRuleset,
-    values: tuple[Scalar | None, ...],
+    evaluated: tuple[tuple[Scalar | None, ...], tuple[str, ...]],
     truths: tuple[Truth | str, ...],
-    figures: str,
+    figures: _Figures,
     provenance: Provenance,
 ) -> tuple[Alert, ...]:
-    """Alerts for one evaluation (memoised: a pure function of immutable arguments).
+    """Alerts for one evaluation, most serious first (memoised: immutable arguments).
 
-    Every call still runs the engine for ``truths``; only presenting the decisions (traces,
-    citations, result models) is reused when the same inputs come again.
+    The fired rules' alerts, then ``alerts-not-evaluated`` if needed. ``evaluated`` is the
+    ruleset's input values and how their decimals are written (:func:`_written`): equal values
+    written differently are kept apart, as the traces show them as written. What each rule's
+    alert says whatever the patient is worked out once per ruleset (:func:`_rule_alerts`);
+    each alert's detail and trace are written when first read (issue 20): a caller that shows
+    the summary never pays for them. Every call still runs the engine for ``truths``.
     """
+    values = evaluated[0]
     d = bound.decide(values, truths)
-    rs = bound.ruleset
-    alerts = [
-        Alert(
-            id=dec.rule_id,
-            severity=AlertSeverity(_text(dec.outcome["severity"])),
-            title=dec.title or dec.rule_id,
-            summary=_text(dec.outcome["summary"]),
-            detail=_alert_detail(bound, dec.rule_id, _text(dec.outcome.get("detail")), figures),
-            citations=dec.citations,
-            actions=_texts(dec.outcome.get("actions")),
-            stage=dec.stage,
-            trace=dec.trace,
-            ruleset_id=rs.id,
-            ruleset_version=rs.version,
-            profile_id=dec.profile_id,
-            profile_version=dec.profile_version,
-            provenance=provenance,
-        )
-        for dec in d.fired
-    ]
-    pending = d.cannot_evaluate
-    if pending:
-        names = sorted({n for dec in pending for n in dec.unknown_inputs})
+    rules = _rule_alerts(bound)
+    alerts = []
+    for i in d.fired_indices:
+        fields, text, thresholds = rules[i]
         alerts.append(
-            Alert(
-                id="alerts-not-evaluated",
-                severity=AlertSeverity.INFO,
-                title="Some alerts could not be checked",
-                summary=f"{len(pending)} alert(s) could not be checked: inputs unknown.",
-                detail=(
-                    "Could not check: "
-                    + ", ".join(dec.rule_id for dec in pending)
-                    + ". Unknown: "
-                    + ", ".join(names)
-                    + f". {figures}"
-                ),
-                citations=(
-                    Citation(
-                        id="clinical-3",
-                        text=(
-                            "opioidcds clinical knowledge base: unknown is not absent (a "
-                            "missing input is reported, never read as absent)."
-                        ),
-                    ),
-                ),
-                actions=("Record the unknown information to complete the checks.",),
-                stage=None,
-                trace=tuple(line for dec in pending for line in dec.trace),
-                ruleset_id=rs.id,
-                ruleset_version=rs.version,
-                profile_id=d.profile_id,
-                profile_version=d.profile_version,
-                provenance=provenance,
+            Alert.deferred(
+                {**fields, "provenance": provenance},
+                set(_ALERT_FIELDS),
+                _FiredText(d, i, text, thresholds, figures),
             )
         )
-    return tuple(alerts)
+    pending = d.cannot_evaluate_indices
+    if pending:
+        rs = bound.ruleset
+        alerts.append(
+            Alert.deferred(
+                {
+                    "id": "alerts-not-evaluated",
+                    "severity": AlertSeverity.INFO,
+                    "title": "Some alerts could not be checked",
+                    "summary": f"{len(pending)} alert(s) could not be checked: inputs unknown.",
+                    "citations": _NOT_EVALUATED_CITATIONS,
+                    "actions": ("Record the unknown information to complete the checks.",),
+                    "stage": None,
+                    "ruleset_id": rs.id,
+                    "ruleset_version": rs.version,
+                    "profile_id": d.profile_id,
+                    "profile_version": d.profile_version,
+                    "provenance": provenance,
+                },
+                set(_ALERT_FIELDS),
+                _PendingText(d, pending, tuple(rs.rules[i].id for i in pending), figures),
+            )
+        )
+    return tuple(most_serious_first(alerts, lambda a: a.severity.value))

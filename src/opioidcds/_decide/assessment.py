@@ -411,9 +411,21 @@ def _split(patient: Patient) -> _Split:
     return _Split(tuple(counted), tuple(counted_index), tuple(uses))
 
 
-@lru_cache(maxsize=1024)
 def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMEResult:
-    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers)."""
+    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers).
+
+    Keyed by content, with how each writes its numbers (the result shows them as written).
+    """
+    written = tuple([rx.written_numbers() for rx in prescriptions])
+    return _ome_cached(prescriptions, written, knowledge)
+
+
+@lru_cache(maxsize=1024)
+def _ome_cached(
+    prescriptions: tuple[Prescription, ...],
+    _written: tuple[tuple[str, ...] | None, ...],
+    knowledge: Knowledge,
+) -> OMEResult:
     return calculate_ome(
         prescriptions,
         table=knowledge.table,

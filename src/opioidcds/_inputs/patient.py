@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
-from typing import Self
+from typing import NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
@@ -84,18 +84,32 @@ def medicine_classes(rx: Prescription | IssueRecord) -> frozenset[MedicineClass]
 
     A dm+d code found in the opioid catalogue is an opioid (and its name is classified too, for
     opioid substitution presentations). An empty set means "not recognised": callers treat
-    such items as possible opioids (fail closed), never as known non-opioids.
+    such items as possible opioids (fail closed), never as known non-opioids. Worked out once
+    per medicine (memoised on the fields that name it; issue 20).
     """
+    if isinstance(rx, Prescription):
+        return _classes(rx.dmd_code, rx.product_name, rx.drug, rx.form, rx.strength)
+    return _classes(rx.dmd_code, rx.product_name, rx.drug, None, None)
+
+
+@lru_cache(maxsize=4096)
+def _classes(
+    dmd_code: str | None,
+    product_name: str | None,
+    drug: str | None,
+    form: str | None,
+    strength: str | None,
+) -> frozenset[MedicineClass]:
     found: set[MedicineClass] = set()
-    names = [n for n in (rx.product_name, rx.drug) if n]
-    if rx.dmd_code is not None:
+    names = [n for n in (product_name, drug) if n]
+    if dmd_code is not None:
         catalogue = load_catalogue()
-        if rx.dmd_code in catalogue:
-            product = catalogue.by_code(rx.dmd_code)
+        if dmd_code in catalogue:
+            product = catalogue.by_code(dmd_code)
             found.add(MedicineClass.OPIOID)
             names.append(product.product_name)
-    if isinstance(rx, Prescription) and rx.form and rx.drug and not rx.product_name:
-        names.append(f"{rx.drug} {rx.strength or ''} {rx.form}")
+    if form and drug and not product_name:
+        names.append(f"{drug} {strength or ''} {form}")
     for name in names:
         found.update(_classes_of_name(name))
     return frozenset(found)
@@ -136,6 +150,18 @@ def replaced_positions(prescriptions: tuple[Prescription, ...]) -> frozenset[int
         for i, rx in enumerate(prescriptions)
         if any(new is not rx and new.replaces_item(rx) for new in replacing)
     )
+
+
+class _Derived(NamedTuple):
+    """What a :class:`Patient` derives from its prescriptions when it is built."""
+
+    classes: tuple[frozenset[MedicineClass], ...]
+    candidates: tuple[Prescription, ...]
+    benzo: bool | None
+    zdrug: bool | None
+    replaced: frozenset[int]
+    gaba: bool | None
+    ost: bool | None
 
 
 def _derive(
@@ -206,64 +232,70 @@ class Patient(InputModel):
     )
     as_of: dt.date | None = None
 
-    _classes: tuple[frozenset[MedicineClass], ...] = PrivateAttr(default=())
-    _candidates: tuple[Prescription, ...] = PrivateAttr(default=())
-    _benzo: bool | None = PrivateAttr(default=None)
-    _zdrug: bool | None = PrivateAttr(default=None)
-    _replaced: frozenset[int] = PrivateAttr(default=frozenset())
-    _gaba: bool | None = PrivateAttr(default=None)
-    _ost: bool | None = PrivateAttr(default=None)
+    _derived: _Derived | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _derive_classes(self) -> Self:
-        classes = tuple(medicine_classes(rx) for rx in self.prescriptions)
-        self._classes = classes
-        replaced = replaced_positions(self.prescriptions)
-        if any(self.prescriptions[i].replaces is not None for i in replaced):
+        prescriptions = self.prescriptions
+        classes = tuple([medicine_classes(rx) for rx in prescriptions])
+        replaced = replaced_positions(prescriptions)
+        if any(prescriptions[i].replaces is not None for i in replaced):
             raise InvalidInputError(
                 "prescriptions", "a prescription that replaces another is itself replaced"
             )
-        self._replaced = replaced
-        self._candidates = tuple(
+        candidates = tuple(
             rx.without_identity()
-            for i, (rx, c) in enumerate(zip(self.prescriptions, classes, strict=True))
+            for i, (rx, c) in enumerate(zip(prescriptions, classes, strict=True))
             if (not c or MedicineClass.OPIOID in c) and i not in replaced
         )
-        live = [c for i, c in enumerate(classes) if i not in replaced]
+        live = [c for i, c in enumerate(classes) if i not in replaced] if replaced else classes
+        present = frozenset().union(*live)  # every class of a current prescription
         complete = self.medication_list_complete
-        self._benzo = _derive(
+        benzo = _derive(
             self.benzodiazepine_coprescribed,
-            any(MedicineClass.BENZODIAZEPINE in c for c in live),
+            MedicineClass.BENZODIAZEPINE in present,
             "benzodiazepine_coprescribed",
             complete=complete,
         )
-        self._zdrug = _derive(
+        zdrug = _derive(
             self.z_drug_coprescribed,
-            any(MedicineClass.Z_DRUG in c for c in live),
+            MedicineClass.Z_DRUG in present,
             "z_drug_coprescribed",
             complete=complete,
         )
-        self._gaba = _derive(
+        gaba = _derive(
             self.gabapentinoid_coprescribed,
-            any(MedicineClass.GABAPENTINOID in c for c in live),
+            MedicineClass.GABAPENTINOID in present,
             "gabapentinoid_coprescribed",
             complete=complete,
         )
         ost = _derive(
             self.opioid_substitution_therapy,
-            any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in live),
+            MedicineClass.OPIOID_DEPENDENCE_TREATMENT in present,
             "opioid_substitution_therapy",
             stated_false_wins=True,
         )
-        self._ost = ost
+        self._check_dates()
+        # one private value, set once (reading and setting private attributes one by one
+        # through pydantic costs microseconds each on the per-call path)
+        self.__pydantic_private__["_derived"] = _Derived(  # type: ignore[index]
+            classes, candidates, benzo, zdrug, replaced, gaba, ost
+        )
+        return self
+
+    def _check_dates(self) -> None:
+        history = self.prescription_history
         if (
-            self.as_of is not None
-            and self.prescription_history
-            and any(r.issue_date > self.as_of for r in self.prescription_history)
+            not history
+            and self.as_of is None
+            and self.last_ae_attendance is None
+            and self.last_opioid_review is None
         ):
+            return  # no date to check
+        if self.as_of is not None and history and any(r.issue_date > self.as_of for r in history):
             raise InvalidInputError("as_of", "is before an issue date of the history")
         dates = [self.as_of, self.last_ae_attendance, self.last_opioid_review]
-        dates += [r.issue_date for r in self.prescription_history or ()]
+        dates += [r.issue_date for r in history or ()]
         if any(d is not None and d < _EARLIEST for d in dates):
             raise InvalidInputError("date", "is before 1900-01-01 (not a plausible record date)")
         when = self.assessment_date
@@ -279,13 +311,15 @@ class Patient(InputModel):
             and self.last_opioid_review > when
         ):
             raise InvalidInputError("last_opioid_review", "is after the assessment date")
-        return self
 
-    # Private attributes are read through __pydantic_private__ (see models.Prescription).
+    @property
+    def _got(self) -> _Derived:
+        return self.__pydantic_private__["_derived"]  # type: ignore[index,no-any-return]
+
     @property
     def prescription_classes(self) -> tuple[frozenset[MedicineClass], ...]:
         """Medicine classes of each current prescription, in order (empty: not recognised)."""
-        return self.__pydantic_private__["_classes"]  # type: ignore[index,no-any-return]
+        return self._got.classes
 
     @property
     def opioid_candidates(self) -> tuple[Prescription, ...]:
@@ -296,17 +330,17 @@ class Patient(InputModel):
         out, so an unrecognised opioid is never dropped. Each is given without its ``id`` and
         ``replaces`` (identifiers are never inputs of the OME calculation or its caches).
         """
-        return self.__pydantic_private__["_candidates"]  # type: ignore[index,no-any-return]
+        return self._got.candidates
 
     @property
     def benzodiazepine(self) -> bool | None:
         """Benzodiazepine co-prescription after combining stated and derived values."""
-        return self.__pydantic_private__["_benzo"]  # type: ignore[index,no-any-return]
+        return self._got.benzo
 
     @property
     def z_drug(self) -> bool | None:
         """Z-drug (zopiclone, zolpidem, zaleplon) co-prescription, stated and derived combined."""
-        return self.__pydantic_private__["_zdrug"]  # type: ignore[index,no-any-return]
+        return self._got.zdrug
 
     @property
     def benzodiazepine_or_z_drug(self) -> bool | None:
@@ -325,17 +359,17 @@ class Patient(InputModel):
     @property
     def replaced(self) -> frozenset[int]:
         """Positions in ``prescriptions`` of those replaced by another prescription of the list."""
-        return self.__pydantic_private__["_replaced"]  # type: ignore[index,no-any-return]
+        return self._got.replaced
 
     @property
     def gabapentinoid(self) -> bool | None:
         """Gabapentinoid co-prescription after combining stated and derived values."""
-        return self.__pydantic_private__["_gaba"]  # type: ignore[index,no-any-return]
+        return self._got.gaba
 
     @property
     def on_opioid_substitution_therapy(self) -> bool | None:
         """OST after combining stated and derived values (stated false wins)."""
-        return self.__pydantic_private__["_ost"]  # type: ignore[index,no-any-return]
+        return self._got.ost
 
     @property
     def assessment_date(self) -> dt.date | None:

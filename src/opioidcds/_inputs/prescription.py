@@ -7,11 +7,15 @@ Inputs validate strictly (``extra="forbid"``) and, when invalid, raise
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any, Final, Self
 
-from pydantic import Field, PrivateAttr, model_validator
+from annotated_types import MaxLen, MinLen
+from pydantic import Field, model_validator
 
 from opioidcds._base import InputModel
 from opioidcds._errors import InvalidInputError
@@ -91,6 +95,10 @@ DOSE_FIELDS = (
 """The structured dose fields of :class:`Prescription` (with ``prn``), in one place."""
 
 _STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
+_structured_dose: Final = itemgetter(*_STRUCTURED_DOSE)  # their values, as one tuple
+_NUMBER_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
+_numbers: Final = itemgetter(*_NUMBER_FIELDS)
+_NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
 class Prescription(InputModel):
@@ -156,43 +164,69 @@ class Prescription(InputModel):
     days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY)
     indication: PainIndication | None = None
 
-    _strength: Strength | None = PrivateAttr(default=None)
-    _dose_kind: DoseUnitKind | None = PrivateAttr(default=None)
-    _dose_factor: Decimal = PrivateAttr(default=Decimal(1))
+    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
+        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
+
+        A prescription given only as text fields and flags that pydantic would accept as they
+        are (no surrounding whitespace, within their lengths and patterns, true booleans: a dm+d
+        code and a dosage text, as a record sends) is built without going through pydantic's
+        validation, which would return the same values (issue 20: about 2 microseconds a
+        prescription); the model's own checks run as always. Anything else (numbers, a value
+        to strip or to refuse) goes through pydantic, so every error reads as before.
+        """
+        if not _as_given(data):
+            super().__init__(**data)
+            return
+        values = _DEFAULTS.copy()
+        values.update(data)
+        put = object.__setattr__
+        put(self, "__dict__", values)
+        put(self, "__pydantic_fields_set__", set(data))
+        put(self, "__pydantic_extra__", None)
+        put(self, "__pydantic_private__", None)
+        self._validate()
 
     @model_validator(mode="after")
     def _check(self) -> Self:
+        return self._validate()
+
+    def _validate(self) -> Self:
+        # Reads the validated values from __dict__ once: this runs for every prescription
+        # built (issue 20). What the strength and dose unit mean is looked up by their text
+        # (parsed_strength, dose_unit_kind): checked here, memoised there, never stored.
+        d = self.__dict__
         self._check_product()
-        if self.replaces is not None and self.id is not None and self.replaces == self.id:
+        replaces = d["replaces"]
+        if replaces is not None and replaces == d["id"]:
             raise InvalidInputError("replaces", "names the prescription itself (use another id)")
-        if self.dose_unknown:
+        if d["dose_unknown"]:
             return self._check_without_dose()
-        if self.dose_quantity is None and self.dosage_text is not None:
-            partial = [name for name in _STRUCTURED_DOSE if getattr(self, name)]
-            if partial:  # never drop part of a structured dose silently in favour of the text
+        quantity, text = d["dose_quantity"], d["dosage_text"]
+        if quantity is None and text is not None:
+            if any(_structured_dose(d)):  # never drop part of a structured dose silently
                 raise InvalidInputError(
                     "dose_quantity", "is required when other structured dose fields are given"
                 )
-        if self.dosage_text is None or self.dose_quantity is not None:
-            if self.dose_quantity is None:
-                raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
-            if self.dose_unit is None:
-                raise InvalidInputError("dose_unit", "is required with dose_quantity")
-        _check_range(self.dose_quantity, self.dose_quantity_max, "dose_quantity_max")
-        if self.doses_per_day is not None and self.interval_hours is not None:
+        elif quantity is None:
+            raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
+        elif d["dose_unit"] is None:
+            raise InvalidInputError("dose_unit", "is required with dose_quantity")
+        _check_range(quantity, d["dose_quantity_max"], "dose_quantity_max")
+        per_day, interval = d["doses_per_day"], d["interval_hours"]
+        if per_day is not None and interval is not None:
             raise InvalidInputError(
                 "doses_per_day", "give doses_per_day or interval_hours, not both"
             )
-        if self.doses_per_day_max is not None and self.doses_per_day is None:
+        if d["doses_per_day_max"] is not None and per_day is None:
             raise InvalidInputError("doses_per_day_max", "needs doses_per_day")
-        if self.interval_hours_max is not None and self.interval_hours is None:
+        if d["interval_hours_max"] is not None and interval is None:
             raise InvalidInputError("interval_hours_max", "needs interval_hours")
-        _check_range(self.doses_per_day, self.doses_per_day_max, "doses_per_day_max")
-        _check_range(self.interval_hours, self.interval_hours_max, "interval_hours_max")
-        if self.strength is not None:
-            self._strength = parse_strength(self.strength)
-        if self.dose_unit is not None:
-            self._dose_kind, self._dose_factor = dose_unit_kind(self.dose_unit)
+        _check_range(per_day, d["doses_per_day_max"], "doses_per_day_max")
+        _check_range(interval, d["interval_hours_max"], "interval_hours_max")
+        if d["strength"] is not None:
+            parse_strength(d["strength"])  # raises for a malformed strength
+        if d["dose_unit"] is not None:
+            dose_unit_kind(d["dose_unit"])  # raises for a unit off the allow-list
         return self
 
     def _check_product(self) -> None:
@@ -209,11 +243,9 @@ class Prescription(InputModel):
         if self.dose_is_minimum:
             raise InvalidInputError("dose_is_minimum", "needs a dose (not dose_unknown)")
         if self.strength is not None:
-            self._strength = parse_strength(self.strength)
+            parse_strength(self.strength)  # raises for a malformed strength
         return self
 
-    # Private attributes are read through __pydantic_private__ directly: pydantic's own
-    # attribute hook costs microseconds per access, and these sit on the per-call path.
     def without_identity(self) -> Prescription:
         """This prescription without ``id`` and ``replaces`` (itself when it has neither).
 
@@ -223,6 +255,20 @@ class Prescription(InputModel):
         if self.id is None and self.replaces is None:
             return self
         return self.model_copy(update={"id": None, "replaces": None})
+
+    def written_numbers(self) -> tuple[str, ...] | None:
+        """How the dose's numbers are written, in field order (``None`` when it gives none).
+
+        Equal prescriptions may write a number differently (``1`` and ``1.0`` are equal
+        decimals), and a result shows an amount as its inputs write it (``30.0`` or ``30.00``
+        mg/day). A memo keyed by a prescription adds this to its key, so that its answer never
+        depends on how an earlier, equal prescription wrote its numbers. (Equal prescriptions
+        give the same numbers, so the numbers given are enough: not where they stand.)
+        """
+        numbers = _numbers(self.__dict__)
+        if numbers == _NO_NUMBERS:
+            return None
+        return tuple([str(n) for n in numbers if n is not None])
 
     def replaces_item(self, other: Prescription) -> bool:
         """Whether ``other`` is the prescription this one replaces (by id, else by product).
@@ -242,17 +288,77 @@ class Prescription(InputModel):
     @property
     def parsed_strength(self) -> Strength | None:
         """The strength parsed to canonical units, or ``None`` if none was given."""
-        return self.__pydantic_private__["_strength"]  # type: ignore[index,no-any-return]
+        text = self.strength
+        return None if text is None else parse_strength(text)  # memoised by its text
 
     @property
     def dose_unit_kind(self) -> DoseUnitKind | None:
         """Whether ``dose_unit`` is a mass, a volume or a count (``None`` without a unit)."""
-        return self.__pydantic_private__["_dose_kind"]  # type: ignore[index,no-any-return]
+        unit = self.dose_unit
+        return None if unit is None else dose_unit_kind(unit)[0]
 
     @property
     def dose_unit_factor(self) -> Decimal:
         """Multiplier taking ``dose_quantity`` to canonical units (mg or mL; 1 for counts)."""
-        return self.__pydantic_private__["_dose_factor"]  # type: ignore[index,no-any-return]
+        unit = self.dose_unit
+        return _ONE if unit is None else dose_unit_kind(unit)[1]
+
+
+_DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.items()}
+"""Every field's default, in field order."""
+
+
+def _text_rules() -> dict[str, tuple[int, int, re.Pattern[str] | None]]:
+    """``(min length, max length, pattern)`` of each optional text field, from its declaration.
+
+    A field with any other constraint is left out (it always goes through pydantic).
+    """
+    rules: dict[str, tuple[int, int, re.Pattern[str] | None]] = {}
+    for name, field in Prescription.model_fields.items():
+        if field.annotation != str | None:
+            continue
+        low, high, pattern = 0, _NO_LIMIT, None
+        for item in field.metadata:
+            if isinstance(item, MinLen):
+                low = item.min_length
+            elif isinstance(item, MaxLen):
+                high = item.max_length
+            elif set(vars(item)) == {"pattern"}:  # pydantic's general metadata, pattern only
+                pattern = re.compile(vars(item)["pattern"])
+            else:
+                break
+        else:
+            rules[name] = (low, high, pattern)
+    return rules
+
+
+_NO_LIMIT: Final = 1 << 62
+_TEXT_RULES: Final = _text_rules()
+_FLAGS: Final = frozenset(
+    name for name, f in Prescription.model_fields.items() if f.annotation is bool and not f.metadata
+)
+
+
+def _as_given(data: dict[str, Any]) -> bool:
+    """Whether pydantic would accept every value of ``data`` as it is, unchanged.
+
+    Text fields: a ``str`` with no surrounding whitespace (so nothing to strip) within the
+    field's lengths and pattern; flags: ``True`` or ``False``. Anything else: ``False``.
+    """
+    for name, value in data.items():
+        rule = _TEXT_RULES.get(name)
+        if rule is None:
+            if name in _FLAGS and (value is True or value is False):
+                continue
+            return False
+        if type(value) is not str:
+            return False
+        low, high, pattern = rule
+        if not low <= len(value) <= high or value.strip() != value:
+            return False
+        if pattern is not None and pattern.match(value) is None:
+            return False
+    return True
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
@@ -260,15 +366,25 @@ def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
         raise InvalidInputError(field, "must not be below the lower end of the range")
 
 
+_ONE: Final = Decimal(1)
+
+
 def dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
     """Classify a dose unit and give its factor to canonical units (mg, mL; 1 for counts).
+
+    Memoised by the unit's text (bounded; a refused unit is not kept).
 
     Raises:
         InvalidInputError: (field ``dose_unit``) not a count noun, an allow-listed mass or mL.
     """
+    return _dose_unit_kind(unit)
+
+
+@lru_cache(maxsize=1024)
+def _dose_unit_kind(unit: str) -> tuple[DoseUnitKind, Decimal]:
     noun = unit.strip()
     if noun in COUNT_NOUNS:
-        return DoseUnitKind.COUNT, Decimal(1)
+        return DoseUnitKind.COUNT, _ONE
     try:
         dim = unit_dimension(noun)
     except InvalidInputError:

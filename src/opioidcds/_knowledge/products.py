@@ -481,6 +481,45 @@ class _ClassVocabulary:
     terms: tuple[tuple[str, MedicineClass], ...]  # normalised phrase -> class
     ingredient_terms: tuple[tuple[str, str], ...]  # normalised phrase -> canonical ingredient
     ost_rules: tuple[_OstRule, ...]
+    classes_of: Mapping[str, frozenset[MedicineClass]]  # phrase -> its classes
+    ingredients_of: Mapping[str, frozenset[str]]  # phrase -> its canonical ingredients
+    longest: int  # words in the longest phrase
+
+    @staticmethod
+    def indexed(
+        terms: tuple[tuple[str, MedicineClass], ...],
+        ingredient_terms: tuple[tuple[str, str], ...],
+        ost_rules: tuple[_OstRule, ...],
+    ) -> _ClassVocabulary:
+        """The vocabulary with its phrases indexed (a name is then classed by look-ups)."""
+        classes: dict[str, set[MedicineClass]] = {}
+        for term, cls in terms:
+            if term:
+                classes.setdefault(term, set()).add(cls)
+        ingredients: dict[str, set[str]] = {}
+        for term, name in ingredient_terms:
+            if term:
+                ingredients.setdefault(term, set()).add(name)
+        phrases = [*classes, *ingredients]
+        return _ClassVocabulary(
+            terms,
+            ingredient_terms,
+            ost_rules,
+            MappingProxyType({k: frozenset(v) for k, v in classes.items()}),
+            MappingProxyType({k: frozenset(v) for k, v in ingredients.items()}),
+            max((len(p.split(" ")) for p in phrases), default=0),
+        )
+
+    def phrases_in(self, text: str) -> Iterator[str]:
+        """Every run of consecutive words of ``text`` (from :func:`_words`) up to the longest.
+
+        A phrase of the vocabulary is in ``text`` as a whole-word match (:func:`_has`) exactly
+        when it is one of these runs: both are words joined by single spaces.
+        """
+        words = text.split()
+        for start in range(len(words)):
+            for end in range(start + 1, min(start + self.longest, len(words)) + 1):
+                yield " ".join(words[start:end])
 
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9.\-]*")
@@ -550,7 +589,7 @@ def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVoc
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise KnowledgeBaseError("medicine_classes.toml: an entry is malformed") from exc
-    return _ClassVocabulary(tuple(terms), tuple(ingredient_terms), rules)
+    return _ClassVocabulary.indexed(tuple(terms), tuple(ingredient_terms), rules)
 
 
 _AMOUNT_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|micrograms?|mcg|g)\b")
@@ -604,8 +643,11 @@ def classify_medicine(
         conversion_tables or knowledge_dir("conversion_tables"),
     )
     text = _words(name)
-    found = {cls for term, cls in vocab.terms if term and _has(text, term)}
-    ingredients = {ing for term, ing in vocab.ingredient_terms if term and _has(text, term)}
+    found: set[MedicineClass] = set()
+    ingredients: set[str] = set()
+    for phrase in vocab.phrases_in(text):  # each phrase of the name, looked up (issue 20)
+        found.update(vocab.classes_of.get(phrase, ()))
+        ingredients.update(vocab.ingredients_of.get(phrase, ()))
     for rule in vocab.ost_rules:
         if rule.ingredient not in ingredients:
             continue

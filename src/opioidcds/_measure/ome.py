@@ -30,11 +30,11 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -43,9 +43,9 @@ from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, StrengthKind
-from opioidcds._knowledge.vocabulary import Vocabulary, default_vocabulary
+from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
-from opioidcds._resolve.dose import Dose
+from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
     ResolvedIngredient,
     ResolvedPrescription,
@@ -118,18 +118,15 @@ def calculate_ome(
     named = False  # an item named a dm+d product: the catalogue is then knowledge used
     minimum = False  # a dose was given as a minimum: the total is then a lower bound
     count = 0
+    setting = _Setting(tbl, policy, vocab, catalogue)
+    raise_errors = item_errors == "raise"
     with localcontext(_CONTEXT):
         for index, rx in enumerate(given):
             count += 1
             if not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             named = named or rx.dmd_code is not None or rx.product_name is not None
-            measured = _measure_one(
-                rx,
-                index,
-                _Setting(tbl, policy, vocab, catalogue),
-                raise_errors=item_errors == "raise",
-            )
+            measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
             if rx.dose_is_minimum:
                 minimum = True
                 measured = tuple(_as_minimum(item) for item in measured)
@@ -155,25 +152,27 @@ def calculate_ome(
         raise InvalidInputError(
             "prescriptions", "implies an implausible daily amount of one opioid (check units)"
         )
-    return OMEResult(
-        total_mg_per_day=total,
-        complete=not reasons,
-        lower_bound_reasons=reasons,
-        sources=record.sources if record is not None else (),
-        skipped=record.skipped if record is not None else (),
-        read_notes=record.notes if record is not None else (),
-        table_id=tbl.id,
-        table_version=tbl.version,
-        table_effective_date=tbl.file.effective_date.isoformat(),
-        prn_policy=policy,
-        items=tuple(items),
-        library_version=__version__,
-        provenance=for_ome(
-            tbl,
-            vocab,
-            catalogue if catalogue is not None or not named else load_catalogue(),
-        ),
-        exact=exact,
+    return OMEResult.typed(  # every value typed above: not validated again (issue 20)
+        {
+            "total_mg_per_day": total,
+            "complete": not reasons,
+            "table_id": tbl.id,
+            "table_version": tbl.version,
+            "table_effective_date": tbl.file.effective_date.isoformat(),
+            "prn_policy": policy,
+            "items": tuple(items),
+            "library_version": __version__,
+            "provenance": for_ome(
+                tbl,
+                vocab,
+                catalogue if catalogue is not None or not named else load_catalogue(),
+            ),
+            "exact": exact,
+            "lower_bound_reasons": reasons,
+            "sources": record.sources if record is not None else (),
+            "skipped": record.skipped if record is not None else (),
+            "read_notes": record.notes if record is not None else (),
+        }
     )
 
 
@@ -206,13 +205,14 @@ def _measure_one(
         UnknownProductError: an unknown product when ``raise_errors``.
     """
     try:
-        return _measure_cached(  # identifiers (id, replaces) never reach a cache
-            rx.without_identity(),
-            index=index,
-            table=setting.table,
-            policy=setting.policy,
-            vocab=setting.vocab,
-            catalogue=setting.catalogue,
+        plain = rx.without_identity()  # identifiers (id, replaces) never reach a cache
+        cores = _measure_cached(
+            plain,
+            plain.written_numbers(),
+            setting.table,
+            setting.policy,
+            setting.vocab,
+            setting.catalogue,
         )
     except _ImplausibleError as exc:
         raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
@@ -224,6 +224,7 @@ def _measure_one(
         if raise_errors:
             raise
         return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+    return tuple([core.at(index) for core in cores])
 
 
 def _lower_bound_reasons(
@@ -272,8 +273,91 @@ def _label(rx: Prescription, catalogue: Catalogue | None) -> str:
     return rx.product_name or rx.drug or "prescription"
 
 
-_Core = dict[str, Any]
-"""An OME item's fields except its position in the input list (so it can be memoised)."""
+Text = tuple["str | Decimal | Text", ...]
+"""A piece of an item's arithmetic: words, numbers (written as people read them when read) and
+other pieces, in order.
+
+Nested tuples of strings and decimals: cheap to build, and not tracked by the garbage collector
+once it has seen them (the memo holds thousands).
+"""
+
+
+class _Arithmetic:
+    """An item's arithmetic, written when first read (under the calculator's precision), kept.
+
+    Shared by every item measured from the same prescription content, so it is written once
+    however often that content is measured (issue 20: what a caller may never read is not
+    built on the per-call path).
+    """
+
+    __slots__ = ("_parts", "_text")
+
+    def __init__(self, parts: Text) -> None:
+        self._parts = parts
+        self._text: Mapping[str, str] | None = None
+
+    def __call__(self) -> Mapping[str, str]:
+        """``{"arithmetic": text}``: the deferred field of :class:`OMEItem`."""
+        text = self._text
+        if text is None:
+            with localcontext(_CONTEXT):  # as the eager text was: display rounding is exact
+                text = {"arithmetic": _write(self._parts)}
+            self._text = text
+        return text
+
+
+def _write(parts: Text) -> str:
+    """The text of ``parts``: numbers as people read them (:func:`format_decimal`)."""
+    return "".join([_piece(p) for p in parts])
+
+
+def _piece(part: str | Decimal | Text) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Decimal):
+        return _fmt(part)
+    return _write(part)
+
+
+_ALL_GIVEN: Final = frozenset(
+    {"prescription_index", "drug", "ingredient", "route", "status", "reason", "daily_amount"}
+    | {"daily_amount_unit", "policy_note", "arithmetic", "exact"}
+)
+_CONVERTED_GIVEN: Final = frozenset(
+    {"prescription_index", "drug", "ingredient", "route", "status", "daily_amount"}
+    | {"daily_amount_unit", "factor", "factor_per", "factor_source", "ome_mg_per_day"}
+    | {"policy_note", "arithmetic", "exact"}
+)
+
+
+class _Core:
+    """One OME item of a prescription without its position in the list (so it can be memoised).
+
+    ``values`` are the item's fields in field order (``prescription_index`` 0), without
+    ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
+    eager construction named. The item at each position is built once and kept (results are
+    immutable, so the same content at the same position gives the same object).
+    """
+
+    __slots__ = ("_built", "arithmetic", "given", "values")
+
+    def __init__(
+        self, values: dict[str, Any], given: frozenset[str], arithmetic: _Arithmetic | None = None
+    ) -> None:
+        self.values = values
+        self.given = given
+        self.arithmetic = arithmetic
+        self._built: dict[int, OMEItem] = {}
+
+    def at(self, index: int) -> OMEItem:
+        """The item at position ``index`` of the input list."""
+        item = self._built.get(index)
+        if item is None:
+            values = self.values.copy()
+            values["prescription_index"] = index
+            item = OMEItem.deferred(values, set(self.given), self.arithmetic)
+            self._built[index] = item  # two threads may both build it: the same item
+        return item
 
 
 _MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
@@ -288,27 +372,28 @@ def _as_minimum(item: OMEItem) -> OMEItem:
 
 
 @lru_cache(maxsize=8192)
-def _measure_cached(
+def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     rx: Prescription,
-    *,
-    index: int,
+    written: tuple[str, ...] | None,
     table: ConversionTable,
     policy: PrnPolicy,
     vocab: Vocabulary,
     catalogue: Catalogue | None,
-) -> tuple[OMEItem, ...]:
+) -> tuple[_Core, ...]:
     """Resolve and measure one prescription; memoised on the immutable inputs.
 
-    A frozen Prescription, its position, the table, policy and vocabulary fully determine the
-    (immutable) items, so repeated prescriptions (a prescribing-alert plugin re-sends the
-    patient's current ones on every call; a population repeats the same products and doses)
-    are measured once. Exceptions are not memoised. The cache holds no patient identifiers:
-    prescriptions carry none.
+    A frozen Prescription, the table, policy and vocabulary fully determine the (immutable)
+    items but for their position in the list, so repeated prescriptions (a prescribing-alert
+    plugin re-sends the patient's current ones on every call; a population repeats the same
+    products and doses) are measured once, wherever they stand. Keyed by content, bounded;
+    exceptions are not memoised. ``written`` (:meth:`Prescription.written_numbers`) keeps
+    apart equal prescriptions whose numbers are written differently, whose results show them
+    differently. The cache holds no patient identifiers: the prescriptions it is given carry
+    none (:meth:`Prescription.without_identity`).
     """
     with localcontext(_CONTEXT) as ctx:
         resolved = resolve_prescription(rx, vocab, catalogue)
-        cores = _measure(resolved, table, policy, vocab, ctx)
-        return tuple(OMEItem(prescription_index=index, **core) for core in cores)
+        return tuple(_measure(resolved, table, policy, vocab, ctx))
 
 
 def _measure(
@@ -334,7 +419,11 @@ def _measure(
             _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
             for ing in opioids
         ]
-    schedule = _daily_quantity(r, policy)
+    rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
+    if dose_info.source == "dosage text":  # the text's dose for this form: read once
+        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate=rate)
+    else:
+        schedule = _schedule(dose_info, policy, rate=rate)
     if isinstance(schedule, str):
         return [
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
@@ -348,36 +437,58 @@ class _Schedule:
 
     The quantity is kept as a numerator and a denominator (the interval in hours, or 1) so that
     the one division of the whole calculation happens last (35 mg x 24 / 7 h = 120 exactly).
+    ``text`` writes the schedule as people read it ("1 tablet x 2/day"), when it is read.
     """
 
     __slots__ = ("note", "per", "quantity", "text")
 
-    def __init__(self, quantity: Decimal, per: Decimal, text: str, note: str | None) -> None:
+    def __init__(self, quantity: Decimal, per: Decimal, text: Text, note: str | None) -> None:
         self.quantity = quantity
         self.per = per
         self.text = text
         self.note = note
 
 
+@lru_cache(maxsize=8192)
+def _text_schedule(
+    text: str, form: Form | None, policy: PrnPolicy, *, rate: bool
+) -> _Schedule | str:
+    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content)."""
+    dose = dose_from_text(text, form)
+    if isinstance(dose, str):  # pragma: no cover - the caller has the dose of this text
+        return dose
+    return _schedule(dose, policy, rate=rate)
+
+
 def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | str:
-    """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
+    """Quantity of the dose unit per day of ``r`` under ``policy``, or why it is unknown.
+
+    :func:`_schedule` of ``r``'s dose (a patch when its strength is a rate).
 
     Raises:
         InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
     """
-    d = r.dose
-    if d is None:  # pragma: no cover - resolve sets a dose or a problem
+    if r.dose is None:  # pragma: no cover - resolve sets a dose or a problem
         raise InvalidInputError("dose_quantity", "is required")
+    rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
+    return _schedule(r.dose, policy, rate=rate)
+
+
+def _schedule(d: Dose, policy: PrnPolicy, *, rate: bool) -> _Schedule | str:
+    """Quantity of the dose unit per day under ``policy``, or the reason it is unknown.
+
+    ``rate``: the product is a patch (its rate, not its change interval, sets the amount).
+
+    Raises:
+        InvalidInputError: a regular (non-PRN) prescription with no frequency at all.
+    """
     high = policy is not PrnPolicy.MINIMUM
     dose = d.quantity_max if high and d.quantity_max is not None else d.quantity
     if dose is None:  # pragma: no cover - Prescription validation requires it
         raise InvalidInputError("dose_quantity", "is required")
     unit = d.unit
-    if r.strength is not None and r.strength.kind is StrengthKind.RATE:
-        # patches: the delivery rate sets the daily amount; the change interval does not
-        return _Schedule(
-            dose, _ONE, f"{_fmt(dose)} {unit}", "patch change interval does not change OME"
-        )
+    if rate:  # patches: the delivery rate sets the daily amount; the change interval does not
+        return _Schedule(dose, _ONE, (dose, " ", unit), "patch change interval does not change OME")
     notes: list[str] = []
     per = _ONE
     if d.doses_per_day is not None:
@@ -385,18 +496,18 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
             d.doses_per_day_max if high and d.doses_per_day_max is not None else d.doses_per_day
         )
         quantity = dose * per_day
-        text = f"{_fmt(dose)} {unit} x {_fmt(per_day)}/day"
+        text: Text = (dose, " ", unit, " x ", per_day, "/day")
     elif d.interval_hours is not None:
         hours = d.interval_hours if high or d.interval_hours_max is None else d.interval_hours_max
         quantity = dose * _HOURS_PER_DAY
         per = hours
-        text = f"{_fmt(dose)} {unit} x (24 h / {_fmt(hours)} h)"
+        text = (dose, " ", unit, " x (24 h / ", hours, " h)")
     elif d.max_doses_per_day is not None:
         quantity = dose * d.max_doses_per_day
-        text = f"{_fmt(dose)} {unit} x max {_fmt(d.max_doses_per_day)}/day"
+        text = (dose, " ", unit, " x max ", d.max_doses_per_day, "/day")
     elif d.max_quantity_per_day is not None:
         quantity = d.max_quantity_per_day
-        text = f"max {_fmt(quantity)} {unit}/day"
+        text = ("max ", quantity, " ", unit, "/day")
     elif d.prn:
         return "PRN with no frequency or maximum: the maximum daily amount is unknown"
     else:
@@ -416,17 +527,26 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
 
 
 def _apply_caps(
-    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: str, notes: list[str]
-) -> tuple[Decimal, Decimal, str]:
+    d: Dose, dose: Decimal, quantity: Decimal, per: Decimal, *, text: Text, notes: list[str]
+) -> tuple[Decimal, Decimal, Text]:
     """Cap ``quantity / per`` (units per day) by the dose's daily maxima, saying so."""
     unit = d.unit
     if d.max_doses_per_day is not None and d.max_doses_per_day * dose * per < quantity:
         quantity, per = d.max_doses_per_day * dose, _ONE
-        text += f", capped at max {_fmt(d.max_doses_per_day)} doses/day ({_fmt(quantity)} {unit})"
+        text = (
+            text,
+            ", capped at max ",
+            d.max_doses_per_day,
+            " doses/day (",
+            quantity,
+            " ",
+            unit,
+            ")",
+        )
         notes.append("capped by the maximum doses per day")
     if d.max_quantity_per_day is not None and d.max_quantity_per_day * per < quantity:
         quantity, per = d.max_quantity_per_day, _ONE
-        text += f", capped at max {_fmt(quantity)} {unit}/day"
+        text = (text, ", capped at max ", quantity, " ", unit, "/day")
         notes.append("capped by the maximum amount per day")
     return quantity, per, text
 
@@ -445,76 +565,106 @@ def _convert(
     dose = r.dose
     if dose is None:  # pragma: no cover - resolve sets a dose or a problem
         raise InvalidInputError("dose_quantity", "is required")
+    basis: Text
     if dose.unit_kind is DoseUnitKind.MASS:
         daily = schedule.quantity * dose.unit_factor / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {schedule.text}"
-        if strength is not None:
-            basis += f" (a dose in mg overrides the {_strength_text(r)} strength)"
+        overrides = (
+            f" (a dose in mg overrides the {_strength_text(r)} strength)"
+            if strength is not None
+            else ""
+        )
+        basis = (ing.name, " ", schedule.text, overrides)
     elif strength is not None and strength.kind is StrengthKind.RATE:
         rate, rate_text = _patch_rate(r, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
         daily = rate * schedule.quantity
         unit, dim = _RATE, Dimension.RATE
-        basis = f"{ing.name} {rate_text} x {schedule.text}"
+        basis = (ing.name, " ", rate_text, " x ", schedule.text)
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
         daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_ingredient_strength(r, ing, volume)} x {schedule.text}"
-        if r.count_volume_ml is not None:
-            basis += f" of {_fmt(r.count_volume_ml)} mL each"
+        each = r.count_volume_ml
+        basis = (ing.name, " ", _ingredient_strength(r, ing, volume), " x ", schedule.text)
+        if each is not None:
+            basis = (basis, " of ", each, " mL each")
     else:
         daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
         unit, dim = _MG_PER_DAY, Dimension.MASS
-        basis = f"{ing.name} {_fmt(ing.amount or _ZERO)} mg x {schedule.text}"
+        basis = (ing.name, " ", ing.amount or _ZERO, " mg x ", schedule.text)
     exact = not ctx.flags[Inexact]
-    row = table.lookup(ing.name, r.route or "")
-    amount_text = f"{basis} = {_fmt(daily)} {unit}"
-    if row is None or not row.convertible or row.factor is None:
-        reason = (
-            row.reason
-            if row is not None and row.reason
-            else f"no factor for {ing.name} ({r.route}) in table {table.id} {table.version}"
-        )
+    factor_of = _factor(table, ing.name, r.route, dim)
+    amount_text = (basis, " = ", daily, " ", unit)
+    if isinstance(factor_of, str):
         return _item(
             r,
             ing.name,
             ItemStatus.NOT_CONVERTIBLE,
-            reason,
-            f"{amount_text}; not convertible: {reason}",
+            factor_of,
+            (amount_text, "; not convertible: ", factor_of),
             daily=daily,
             unit=unit,
             note=schedule.note,
             exact=exact,
         )
-    factor = Decimal(row.factor)
-    multiplier, exact_multiplier = table.multiplier(row, dim)
+    factor, multiplier, exact_multiplier, per, source = factor_of
     ctx.clear_flags()
     ome = daily * multiplier * factor if multiplier != _ONE else daily * factor
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
-    per = row.per or ""
-    converted = "" if multiplier == _ONE else f" = {_fmt(daily * multiplier)} {per}/day"
-    arithmetic = f"{amount_text}{converted} x {_fmt(factor)} = {_fmt(ome)} mg OME/day"
-    if schedule.note:
-        arithmetic += f" ({schedule.note})"
-    return {
-        "drug": r.label,
-        "ingredient": ing.name,
-        "route": r.route,
-        "status": ItemStatus.CONVERTED,
-        "daily_amount": daily,
-        "daily_amount_unit": unit,
-        "factor": factor,
-        "factor_per": per,
-        "factor_source": ", ".join(row.citations),
-        "ome_mg_per_day": ome,
-        "policy_note": schedule.note,
-        "arithmetic": arithmetic,
-        "exact": exact,
-    }
+    note = schedule.note
+    arithmetic: Text = (
+        amount_text,
+        "" if multiplier == _ONE else (" = ", daily * multiplier, " ", per, "/day"),
+        " x ",
+        factor,
+        " = ",
+        ome,
+        " mg OME/day",
+        f" ({note})" if note else "",
+    )
+    return _Core(
+        {
+            "prescription_index": 0,
+            "drug": r.label,
+            "ingredient": ing.name,
+            "route": r.route,
+            "status": ItemStatus.CONVERTED,
+            "reason": None,
+            "daily_amount": daily,
+            "daily_amount_unit": unit,
+            "factor": factor,
+            "factor_per": per,
+            "factor_source": source,
+            "ome_mg_per_day": ome,
+            "policy_note": note,
+            "exact": exact,
+        },
+        _CONVERTED_GIVEN,
+        _Arithmetic(arithmetic),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _factor(
+    table: ConversionTable, ingredient: str, route: str | None, dimension: Dimension
+) -> tuple[Decimal, Decimal, bool, str, str] | str:
+    """The table's factor for an ingredient by a route, or why there is none (memoised).
+
+    ``(factor, multiplier, exact multiplier, per, citations)``: the multiplier takes the daily
+    amount (of ``dimension``) into the row's ``per`` unit (:meth:`ConversionTable.multiplier`).
+    """
+    row = table.lookup(ingredient, route or "")
+    if row is None or not row.convertible or row.factor is None:
+        return (
+            row.reason
+            if row is not None and row.reason
+            else f"no factor for {ingredient} ({route}) in table {table.id} {table.version}"
+        )
+    multiplier, exact = table.multiplier(row, dimension)
+    return Decimal(row.factor), multiplier, exact, row.per or "", ", ".join(row.citations)
 
 
 def _item(
@@ -522,14 +672,15 @@ def _item(
     ingredient: str | None,
     status: ItemStatus,
     reason: str,
-    arithmetic: str,
+    arithmetic: str | Text,
     *,
     daily: Decimal | None = None,
     unit: str | None = None,
     note: str | None = None,
     exact: bool = True,
 ) -> _Core:
-    return {
+    values: dict[str, Any] = {
+        "prescription_index": 0,
         "drug": r.label,
         "ingredient": ingredient,
         "route": r.route,
@@ -537,39 +688,47 @@ def _item(
         "reason": reason,
         "daily_amount": daily,
         "daily_amount_unit": unit,
+        "factor": None,
+        "factor_per": None,
+        "factor_source": None,
+        "ome_mg_per_day": None,
         "policy_note": note,
-        "arithmetic": arithmetic,
-        "exact": exact,
     }
+    if isinstance(arithmetic, str):
+        values["arithmetic"] = arithmetic
+        values["exact"] = exact
+        return _Core(values, _ALL_GIVEN)
+    values["exact"] = exact
+    return _Core(values, _ALL_GIVEN, _Arithmetic(arithmetic))
 
 
 def _strength_text(r: ResolvedPrescription) -> str:
     return r.strength_text or ""
 
 
-def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> str:
+def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volume: Decimal) -> Text:
     """One ingredient's concentration, as people read it.
 
     The product's strength text, or for a combination liquid the ingredient's own amount per
     volume ("10 mg/5 mL").
     """
     if r.strength_text and len(r.ingredients) == 1:
-        return r.strength_text
-    per = "mL" if volume == _ONE else f"{_fmt(volume)} mL"
-    return f"{_fmt(ing.amount or _ZERO)} mg/{per}"
+        return (r.strength_text,)
+    if volume == _ONE:
+        return (ing.amount or _ZERO, " mg/mL")
+    return (ing.amount or _ZERO, " mg/", volume, " mL")
 
 
 def _patch_rate(
     r: ResolvedPrescription, ing: ResolvedIngredient, table: ConversionTable
-) -> tuple[Decimal, str]:
-    """The rate a patch counts at, and how it reads.
+) -> tuple[Decimal, Text]:
+    """The rate a patch counts at, and how it reads (written when read).
 
     The labelled rate, unless the table's row says the factor applies to the delivered rate
     (Opioids Aware) and the product's SmPC states one (``catalogue/delivered_rates.toml``): a
     fentanyl "12 microgram/hour" patch that releases 12.5 then counts at 12.5.
     """
     labelled = ing.amount or _ZERO
-    text = f"{_fmt(labelled)} microgram/hour"
     row = table.lookup(ing.name, r.route or "")
     product = r.product
     if (
@@ -579,11 +738,16 @@ def _patch_rate(
         or product.delivered_rate is None
         or product.delivered_rate == labelled
     ):
-        return labelled, text
+        return labelled, (labelled, " microgram/hour")
     delivered = product.delivered_rate
+    source = product.delivered_rate_source
     return delivered, (
-        f"{_fmt(delivered)} microgram/hour delivered (labelled {_fmt(labelled)}; "
-        f"{product.delivered_rate_source})"
+        delivered,
+        " microgram/hour delivered (labelled ",
+        labelled,
+        "; ",
+        source,
+        ")",
     )
 
 

@@ -10,7 +10,7 @@ import re
 from decimal import Decimal
 from enum import StrEnum
 
-from opioidcds._base import ResultModel
+from opioidcds._base import DeferredResultModel, ResultModel
 from opioidcds._display import format_decimal
 from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
@@ -36,12 +36,14 @@ _STATUS_TEXT = {
 }
 
 
-class OMEItem(ResultModel):
+class OMEItem(DeferredResultModel):
     """The OME basis of one opioid ingredient of one prescription.
 
     ``daily_amount`` is the ingredient per day in ``daily_amount_unit`` (``mg/day``, or
     ``microgram/hour`` for patches); ``ome_mg_per_day`` = daily amount x ``factor``. For an
     item that is not converted, ``ome_mg_per_day`` is ``None`` and ``reason`` says why.
+    ``arithmetic`` is written when first read (or serialised): the calculator does not build
+    text a caller may never read.
     """
 
     prescription_index: int

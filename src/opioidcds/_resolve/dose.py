@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
@@ -19,7 +20,14 @@ from opioidcds._knowledge.units import COUNT_NOUNS
 from opioidcds._knowledge.vocabulary import Form, FormKind
 from opioidcds._resolve.dosage import Dosage, parse_dosage
 
-__all__ = ["Dose", "DoseSource", "default_unit", "effective_dose", "same_solid_dose"]
+__all__ = [
+    "Dose",
+    "DoseSource",
+    "default_unit",
+    "dose_from_text",
+    "effective_dose",
+    "same_solid_dose",
+]
 
 DoseSource = str
 """``"structured"`` or ``"dosage text"``: where the dose came from."""
@@ -72,7 +80,18 @@ def effective_dose(rx: Prescription, form: Form | None) -> Dose | str:
         if rx.dosage_text is not None:
             _check_agreement(rx, structured, form)
         return structured
-    parsed = parse_dosage(rx.dosage_text or "")
+    return dose_from_text(rx.dosage_text or "", form)
+
+
+@lru_cache(maxsize=8192)
+def dose_from_text(text: str, form: Form | None) -> Dose | str:
+    """The dose ``text`` gives for a product of ``form``, or why it gives none.
+
+    Memoised by content (the text and the form; bounded): a practice writes the same few
+    thousand texts for the same few forms, so each is read once per process (issue 20).
+    Errors (a text over the plausibility limits) are not memoised.
+    """
+    parsed = parse_dosage(text)
     reason = parsed.not_convertible_reason
     if reason is not None or not isinstance(parsed, Dosage):
         return reason or "the dosage text gives no daily amount"

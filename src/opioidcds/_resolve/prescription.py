@@ -8,13 +8,17 @@ bound. Contradictory or incomplete input is an :class:`~opioidcds.InvalidInputEr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription
 from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
-from opioidcds._knowledge.units import COUNT_NOUNS, Strength, StrengthKind
+from opioidcds._knowledge.units import COUNT_NOUNS, Strength, StrengthKind, parse_strength
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, normalise_name
 from opioidcds._resolve.dose import Dose, effective_dose
 
@@ -34,12 +38,13 @@ class ResolvedIngredient:
     amount: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class ResolvedPrescription:
+class ResolvedPrescription(NamedTuple):
     """A prescription tied to canonical ingredients, a route and a strength kind.
 
     ``problem`` is set (and ``ingredients`` empty) when the knowledge base cannot place the
-    drug or form: the item is then reported as not convertible with that reason.
+    drug or form: the item is then reported as not convertible with that reason. An immutable
+    named tuple: built for every prescription measured, it costs a third of a frozen
+    dataclass (issue 20).
     """
 
     prescription: Prescription
@@ -60,7 +65,10 @@ def resolve_prescription(
 ) -> ResolvedPrescription:
     """Resolve ``rx`` against ``vocabulary`` (and, for a dm+d product, the ``catalogue``).
 
-    The catalogue is loaded (once per process) only when a prescription names a product.
+    The catalogue is loaded (once per process) only when a prescription names a product. What
+    the product fields mean (ingredients, form, route, strength) is worked out once per
+    content and knowledge (:func:`_product_part`, memoised); the dose is read each time (its
+    dosage text once per text and form, :func:`~opioidcds._resolve.dose.effective_dose`).
 
     Raises:
         UnknownProductError: ``dmd_code`` or ``product_name`` is not in the catalogue.
@@ -68,90 +76,176 @@ def resolve_prescription(
             product, or a needed part is missing (e.g. a dose in tablets with no strength).
             ``field`` names the prescription's field; the caller prefixes its position.
     """
-    if rx.dmd_code is not None or rx.product_name is not None:
-        return _resolve_product(
-            rx, vocabulary, catalogue if catalogue is not None else load_catalogue()
+    knowledge = (_product_fields(rx.__dict__), vocabulary, catalogue)
+    part = _product_part(*knowledge)
+    if part.problem is not None:
+        return ResolvedPrescription(
+            rx,
+            part.label,
+            (),
+            part.route,
+            part.form,
+            part.strength,
+            part.strength_text,
+            part.problem,
         )
-    drug = rx.drug or ""
-    names = vocabulary.find_drug(drug)
-    form = vocabulary.find_form(rx.form) if rx.form is not None else None
+    dose = effective_dose(rx, part.form)
+    if isinstance(dose, str):
+        return ResolvedPrescription(
+            rx, part.label, (), part.route, part.form, part.strength, part.strength_text, dose
+        )
+    product = part.product
+    count_volume = None
+    if product is not None and _counts_containers(dose, part.strength, product):
+        count_volume = product.unit_volume_ml
+        if count_volume is None:
+            problem = (
+                f"the volume of one {product.unit} of this product is not known from a citable "
+                "source: give the dose in mL or mg"
+            )
+            return ResolvedPrescription(
+                rx, part.label, (), part.route, part.form, part.strength, None, problem
+            )
+    _consistent(knowledge, dose.unit, dose.unit_kind, count_volume)
+    return ResolvedPrescription(
+        rx,
+        part.label,
+        part.ingredients,
+        part.route,
+        part.form,
+        part.strength,
+        part.strength_text,
+        None,
+        dose,
+        product,
+        count_volume,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ProductPart:
+    """What a prescription's product fields mean, whatever its dose.
+
+    ``problem`` is set when the vocabulary cannot place the drug, form or route (the item is
+    then not convertible); ``ingredients`` holds the amounts of the strength (empty when the
+    strength does not fit the ingredients: the consistency check then refuses the dose).
+    """
+
+    label: str
+    names: tuple[str, ...]
+    form: Form | None
+    route: str | None
+    strength: Strength | None
+    strength_text: str | None
+    ingredients: tuple[ResolvedIngredient, ...] = ()
+    product: Product | None = None
+    problem: str | None = None
+
+
+_ProductFields = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+"""A prescription's ``dmd_code``, ``product_name``, ``drug``, ``form``, ``route``, ``strength``."""
+
+_product_fields: Callable[[Mapping[str, Any]], _ProductFields] = itemgetter(
+    "dmd_code", "product_name", "drug", "form", "route", "strength"
+)
+
+
+@lru_cache(maxsize=4096)
+def _product_part(
+    fields: _ProductFields, vocabulary: Vocabulary, catalogue: Catalogue | None
+) -> _ProductPart:
+    """The product fields resolved against the knowledge; memoised on those fields.
+
+    Keyed by content (the product fields of the prescription, never its dose, identifiers or
+    position) and the knowledge (compared by identity); bounded. Errors are not memoised.
+
+    Raises:
+        UnknownProductError: the dm+d code or product name is not in the catalogue.
+        InvalidInputError: a field contradicts the named product, or the route contradicts the
+            form.
+    """
+    if fields[0] is not None or fields[1] is not None:
+        return _dmd_part(
+            fields, vocabulary, catalogue if catalogue is not None else load_catalogue()
+        )
+    _, _, drug, form_name, route_name, strength_text = fields
+    label = drug or ""
+    names = vocabulary.find_drug(label)
+    form = vocabulary.find_form(form_name) if form_name is not None else None
     route = form.route if form is not None else None
-    if rx.route is not None:
-        given = normalise_name(rx.route)
+    if route_name is not None:
+        given = normalise_name(route_name)
         if route is not None and given != route:
             raise InvalidInputError("route", "contradicts the route of the form")
         route = given if given in vocabulary.routes else None
     problem = None
     if names is None:
         problem = "drug not recognised by the ingredient vocabulary"
-    elif rx.form is not None and form is None:
+    elif form_name is not None and form is None:
         problem = "pharmaceutical form not recognised by the forms vocabulary"
     elif route is None:
         problem = "route not recognised by the forms vocabulary"
-    strength = rx.parsed_strength
+    strength = parse_strength(strength_text) if strength_text is not None else None
     if problem is not None or names is None:
-        return ResolvedPrescription(rx, drug, (), route, form, strength, rx.strength, problem)
-    dose = effective_dose(rx, form)
-    if isinstance(dose, str):
-        return ResolvedPrescription(rx, drug, (), route, form, strength, rx.strength, dose)
-    return _finish(
-        dose,
-        rx,
-        label=drug,
-        names=names,
-        form=form,
-        route=route,
-        strength=strength,
-        strength_text=rx.strength,
-        vocabulary=vocabulary,
-    )
-
-
-def _finish(
-    dose: Dose,
-    rx: Prescription,
-    *,
-    label: str,
-    names: tuple[str, ...],
-    form: Form | None,
-    route: str | None,
-    strength: Strength | None,
-    strength_text: str | None,
-    vocabulary: Vocabulary,
-    product: Product | None = None,
-    count_volume_ml: Decimal | None = None,
-) -> ResolvedPrescription:
-    container = product.unit if product is not None else None
-    _check_consistency(
-        dose, names, form, strength, container=container, count_volume_ml=count_volume_ml
-    )
-    opioid = [vocabulary.is_opioid(n) for n in names]
-    ingredients: tuple[ResolvedIngredient, ...]
-    if strength is None:  # a dose in mg of a single-ingredient product
-        ingredients = (ResolvedIngredient(names[0], opioid[0], None),)
-    else:
-        ingredients = tuple(
-            ResolvedIngredient(n, o, a)
-            for n, o, a in zip(names, opioid, strength.amounts, strict=True)
-        )
-    return ResolvedPrescription(
-        rx,
+        return _ProductPart(label, (), form, route, strength, strength_text, problem=problem)
+    return _ProductPart(
         label,
-        ingredients,
-        route,
+        names,
         form,
+        route,
         strength,
         strength_text,
-        None,
-        dose,
-        product,
-        count_volume_ml,
+        _ingredients(names, strength, vocabulary),
     )
 
 
-def _find_product(rx: Prescription, catalogue: Catalogue) -> Product:
-    by_code = catalogue.by_code(rx.dmd_code) if rx.dmd_code is not None else None
-    by_name = catalogue.by_name(rx.product_name) if rx.product_name is not None else None
+def _dmd_part(fields: _ProductFields, vocabulary: Vocabulary, catalogue: Catalogue) -> _ProductPart:
+    dmd_code, product_name, drug, form_name, route_name, strength_text = fields
+    product = _find_product(dmd_code, product_name, catalogue)
+    names = product.ingredient_names
+    form = vocabulary.find_form(product.form)
+    if drug is not None and vocabulary.find_drug(drug) != names:
+        raise InvalidInputError("drug", "contradicts the dm+d product's ingredients")
+    if form_name is not None and vocabulary.find_form(form_name) is not form:
+        raise InvalidInputError("form", "contradicts the dm+d product's form")
+    if route_name is not None and normalise_name(route_name) != product.route:
+        raise InvalidInputError("route", "contradicts the dm+d product's route")
+    strength = product.strength_value
+    if strength_text is not None and not _same_strength(parse_strength(strength_text), strength):
+        raise InvalidInputError("strength", "contradicts the dm+d product's strength")
+    return _ProductPart(
+        product.product_name,
+        names,
+        form,
+        product.route,
+        strength,
+        product.strength,
+        _ingredients(names, strength, vocabulary),
+        product,
+    )
+
+
+def _ingredients(
+    names: tuple[str, ...], strength: Strength | None, vocabulary: Vocabulary
+) -> tuple[ResolvedIngredient, ...]:
+    """Each ingredient with its amount from the strength (``None``: a dose given as a mass).
+
+    Empty when the strength lists another number of amounts than there are ingredients (the
+    consistency check refuses any dose of it).
+    """
+    if strength is None:
+        return (ResolvedIngredient(names[0], vocabulary.is_opioid(names[0]), None),)
+    if len(strength.amounts) != len(names):
+        return ()
+    return tuple(
+        ResolvedIngredient(n, vocabulary.is_opioid(n), a)
+        for n, a in zip(names, strength.amounts, strict=True)
+    )
+
+
+def _find_product(dmd_code: str | None, product_name: str | None, catalogue: Catalogue) -> Product:
+    by_code = catalogue.by_code(dmd_code) if dmd_code is not None else None
+    by_name = catalogue.by_name(product_name) if product_name is not None else None
     if by_code is not None and by_name is not None and by_code is not by_name:
         same = by_code.ingredients == by_name.ingredients and by_code.form == by_name.form
         if not same:
@@ -162,57 +256,37 @@ def _find_product(rx: Prescription, catalogue: Catalogue) -> Product:
     return product
 
 
-def _resolve_product(
-    rx: Prescription, vocabulary: Vocabulary, catalogue: Catalogue
-) -> ResolvedPrescription:
-    product = _find_product(rx, catalogue)
-    names = product.ingredient_names
-    form = vocabulary.find_form(product.form)
-    if rx.drug is not None and vocabulary.find_drug(rx.drug) != names:
-        raise InvalidInputError("drug", "contradicts the dm+d product's ingredients")
-    if rx.form is not None and vocabulary.find_form(rx.form) is not form:
-        raise InvalidInputError("form", "contradicts the dm+d product's form")
-    if rx.route is not None and normalise_name(rx.route) != product.route:
-        raise InvalidInputError("route", "contradicts the dm+d product's route")
-    strength = product.strength_value
-    given = rx.parsed_strength
-    if given is not None and not _same_strength(given, strength):
-        raise InvalidInputError("strength", "contradicts the dm+d product's strength")
-    dose = effective_dose(rx, form)
-    if isinstance(dose, str):
-        return ResolvedPrescription(
-            rx, product.product_name, (), product.route, form, strength, product.strength, dose
-        )
-    count_volume = None
-    if _counts_containers(dose, strength, product):
-        count_volume = product.unit_volume_ml
-        if count_volume is None:
-            problem = (
-                f"the volume of one {product.unit} of this product is not known from a citable "
-                "source: give the dose in mL or mg"
-            )
-            return ResolvedPrescription(
-                rx, product.product_name, (), product.route, form, strength, None, problem
-            )
-    return _finish(
-        dose,
-        rx,
-        label=product.product_name,
-        names=names,
-        form=form,
-        route=product.route,
-        strength=strength,
-        strength_text=product.strength,
-        vocabulary=vocabulary,
-        product=product,
-        count_volume_ml=count_volume,
+@lru_cache(maxsize=8192)
+def _consistent(
+    knowledge: tuple[_ProductFields, Vocabulary, Catalogue | None],
+    unit: str,
+    kind: DoseUnitKind,
+    count_volume_ml: Decimal | None,
+) -> bool:
+    """Whether a dose in ``unit`` fits the product (``True``), memoised per product and unit.
+
+    Raises:
+        InvalidInputError: it does not (see :func:`_check_consistency`); not memoised.
+    """
+    part = _product_part(*knowledge)
+    product = part.product
+    _check_consistency(
+        unit,
+        kind,
+        part.names,
+        part.form,
+        part.strength,
+        container=product.unit if product is not None else None,
+        count_volume_ml=count_volume_ml,
     )
+    return True
 
 
-def _counts_containers(dose: Dose, strength: Strength, product: Product) -> bool:
+def _counts_containers(dose: Dose, strength: Strength | None, product: Product) -> bool:
     """Whether the dose counts ampoules or vials of a liquid (``"1 ampoule"``)."""
     return (
         dose.unit_kind is DoseUnitKind.COUNT
+        and strength is not None
         and strength.kind is StrengthKind.PER_VOLUME
         and product.unit is not None
         and _singular(dose.unit.strip()) in _CONTAINERS
@@ -231,7 +305,8 @@ def _same_strength(a: Strength, b: Strength) -> bool:
 
 
 def _check_consistency(
-    dose: Dose,
+    unit: str,
+    kind: DoseUnitKind,
     names: tuple[str, ...],
     form: Form | None,
     strength: Strength | None,
@@ -239,7 +314,6 @@ def _check_consistency(
     container: str | None = None,
     count_volume_ml: Decimal | None = None,
 ) -> None:
-    kind = dose.unit_kind
     combination = len(names) > 1
     if strength is None:
         if kind is not DoseUnitKind.MASS:
@@ -274,7 +348,7 @@ def _check_consistency(
             raise InvalidInputError(
                 ("dose_unit"), "a liquid's dose is a volume (mL) or a mass (mg)"
             )
-        noun = _singular(dose.unit.strip())
+        noun = _singular(unit.strip())
         if form is not None and form.nouns and noun not in form.nouns and noun != container:
             raise InvalidInputError("dose_unit", "does not fit the form")
 

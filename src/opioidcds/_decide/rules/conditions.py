@@ -47,6 +47,7 @@ __all__ = [
     "compile_condition",
     "condition_fields",
     "condition_params",
+    "condition_unknowns",
     "empty_intervals",
     "evaluate_partial",
     "field_constants",
@@ -740,27 +741,54 @@ def trace_condition(
         nt = None if ct is None else not ct
         return nt, [f"{indent}not -> {_fmt_truth(nt)}", *clines], cunknown
     if isinstance(node, AllOf | AnyOf):
-        stop = isinstance(node, AnyOf)
         results = [trace_condition(c, values, params, notes, indent + "  ") for c in node.children]
-        truths = [r[0] for r in results]
-        if stop in truths:
-            t: Truth = stop
-        elif None in truths:
-            t = None
-        else:
-            t = not stop
-        unknown: dict[str, None] = {}
-        if t is None:
-            for r in results:
-                if r[0] is None:
-                    unknown.update(dict.fromkeys(r[2]))
+        t, unknown = _junction(node, [(r[0], r[2]) for r in results])
         head = "all" if isinstance(node, AllOf) else "any"
         lines = [f"{indent}{head} -> {_fmt_truth(t)}"]
         for r in results:
             lines.extend(r[1])
-        return t, lines, tuple(unknown)
+        return t, lines, unknown
     x = values.get(node.field)
     t = _leaf_truth(node, x, params)
     lhs = f"{node.field}={format_value(x)}"
     line = f"{indent}{_render_leaf(node, params, notes, lhs)} -> {_fmt_truth(t)}"
     return t, [line], ((node.field,) if t is None else ())
+
+
+def condition_unknowns(
+    node: Condition, values: Mapping[str, Scalar | None], params: Mapping[str, Decimal]
+) -> tuple[Truth, tuple[str, ...]]:
+    """What :func:`trace_condition` returns besides the text: truth value and unknown inputs.
+
+    Every node is evaluated (no short cut), as for the trace, so the unknown inputs are the
+    same; no text is written (issue 20: traces are written when read).
+    """
+    if isinstance(node, Ref):
+        return condition_unknowns(node.child, values, params)
+    if isinstance(node, Not):
+        ct, cunknown = condition_unknowns(node.child, values, params)
+        return (None if ct is None else not ct), cunknown
+    if isinstance(node, AllOf | AnyOf):
+        return _junction(node, [condition_unknowns(c, values, params) for c in node.children])
+    t = _leaf_truth(node, values.get(node.field), params)
+    return t, ((node.field,) if t is None else ())
+
+
+def _junction(
+    node: AllOf | AnyOf, results: list[tuple[Truth, tuple[str, ...]]]
+) -> tuple[Truth, tuple[str, ...]]:
+    """Kleene ``all``/``any`` of the children's truth values, and the unknowns that decide it.
+
+    The unknown inputs are those of the unknown children, when the whole is unknown.
+    """
+    stop = isinstance(node, AnyOf)
+    truths = [r[0] for r in results]
+    if stop in truths:
+        return stop, ()
+    if None not in truths:
+        return not stop, ()
+    unknown: dict[str, None] = {}
+    for t, names in results:
+        if t is None:
+            unknown.update(dict.fromkeys(names))
+    return None, tuple(unknown)

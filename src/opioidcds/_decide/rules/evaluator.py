@@ -18,7 +18,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Final
 
-from opioidcds._base import ResultModel
+from opioidcds._base import DeferredResultModel, ResultModel
 from opioidcds._decide.rules.conditions import (
     Condition,
     FieldSpec,
@@ -27,6 +27,7 @@ from opioidcds._decide.rules.conditions import (
     Truth,
     Values,
     compile_condition,
+    condition_unknowns,
     empty_intervals,
     trace_condition,
 )
@@ -145,12 +146,12 @@ class Citation(ResultModel):
     text: str
 
 
-class Decision(ResultModel):
+class Decision(DeferredResultModel):
     """The result of one rule for one evaluation, with everything needed to check it.
 
     ``trace`` has one line per condition node, e.g. ``"mg_per_day=130 > high_dose_mg_per_day=120
-    -> true"``; ``unknown_inputs`` names the unknown inputs that could change this rule's
-    result (empty when the result does not depend on an unknown).
+    -> true"`` (written when first read); ``unknown_inputs`` names the unknown inputs that
+    could change this rule's result (empty when the result does not depend on an unknown).
     """
 
     rule_id: str
@@ -797,58 +798,107 @@ class Decisions(_Sealed):
             decisions=self.decisions,
         )
 
+    @property
+    def fired_indices(self) -> tuple[int, ...]:
+        """Positions (in file order) of the rules that fired."""
+        return tuple(i for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED)
+
+    @property
+    def cannot_evaluate_indices(self) -> tuple[int, ...]:
+        """Positions (in file order) of the rules whose result depends on unknown inputs."""
+        return tuple(i for i, s in enumerate(self._statuses) if s is DecisionStatus.CANNOT_EVALUATE)
+
+    def _named(self) -> dict[str, Scalar | None]:
+        return {f.name: self._values[f.index] for f in self._bound.ruleset.inputs}
+
+    def trace_of(self, i: int) -> tuple[str, ...]:
+        """The trace of rule ``i`` (its :attr:`Decision.trace`), written now."""
+        bound = self._bound
+        if self._statuses[i] is DecisionStatus.DISABLED:
+            return (f"disabled by profile {bound.profile_id}",)
+        binding = bound.binding
+        _, lines, _ = trace_condition(
+            bound.ruleset.rules[i].condition, self._named(), binding.params, binding.notes
+        )
+        return tuple(lines)
+
+    def unknowns_of(self, i: int) -> tuple[str, ...]:
+        """The unknown inputs that could change rule ``i`` (its :attr:`Decision.unknown_inputs`).
+
+        Empty unless the rule is "cannot evaluate"; worked out without writing its trace.
+        """
+        if self._statuses[i] is not DecisionStatus.CANNOT_EVALUATE:
+            return ()
+        bound = self._bound
+        _, unknown = condition_unknowns(
+            bound.ruleset.rules[i].condition, self._named(), bound.binding.params
+        )
+        return unknown or self._blocking_unknowns(i)
+
     def _decision(self, i: int) -> Decision:
         bound = self._bound
         rs = bound.ruleset
         rule = rs.rules[i]
         status = self._statuses[i]
         binding = bound.binding
-        unique_cites = bound.citations_of(i)
-        if status is DecisionStatus.DISABLED:
-            truth: bool | None = None
-            trace: tuple[str, ...] = (f"disabled by profile {bound.profile_id}",)
-            unknown: tuple[str, ...] = ()
-        else:
-            named = {f.name: self._values[f.index] for f in rs.inputs}
-            truth, lines, unknown = trace_condition(
-                rule.condition, named, binding.params, binding.notes
-            )
-            trace = tuple(lines)
+        truth: bool | None = None
+        unknown: tuple[str, ...] = ()
+        if status is not DecisionStatus.DISABLED:
+            truth, unknown = condition_unknowns(rule.condition, self._named(), binding.params)
             if status is DecisionStatus.CANNOT_EVALUATE and not unknown:
                 unknown = self._blocking_unknowns(i)
-        return Decision.model_construct(
-            rule_id=rule.id,
-            title=rule.title,
-            stage=rule.stage,
-            status=status,
-            condition=truth,
-            outcome=dict(rule.outcome),
-            citations=unique_cites,
-            rationale=rule.rationale,
-            trace=trace,
-            unknown_inputs=unknown if status is DecisionStatus.CANNOT_EVALUATE else (),
-            disabled_reason=binding.disabled.get(rule.id),
-            ruleset_id=rs.id,
-            ruleset_version=rs.version,
-            profile_id=bound.profile_id,
-            profile_version=bound.profile_version,
+        # built from already-typed values, its trace written when read (hot path)
+        return Decision.deferred(
+            {
+                "rule_id": rule.id,
+                "title": rule.title,
+                "stage": rule.stage,
+                "status": status,
+                "condition": truth,
+                "outcome": dict(rule.outcome),
+                "citations": bound.citations_of(i),
+                "rationale": rule.rationale,
+                "unknown_inputs": unknown if status is DecisionStatus.CANNOT_EVALUATE else (),
+                "disabled_reason": binding.disabled.get(rule.id),
+                "ruleset_id": rs.id,
+                "ruleset_version": rs.version,
+                "profile_id": bound.profile_id,
+                "profile_version": bound.profile_version,
+            },
+            set(_DECISION_FIELDS),
+            _DecisionTrace(self, i),
         )
 
     def _blocking_unknowns(self, i: int) -> tuple[str, ...]:
         """For a rule that holds but waits on a higher-ranked unknown rule: those unknowns."""
         bound = self._bound
         rs = bound.ruleset
-        named = {f.name: self._values[f.index] for f in rs.inputs}
+        named = self._named()
         names: dict[str, None] = {}
         for j in bound.rule_order:
             if j == i:
                 break
             if self._truths[j] is None:
-                _, _, unknown = trace_condition(
-                    rs.rules[j].condition, named, bound.binding.params, bound.binding.notes
-                )
+                _, unknown = condition_unknowns(rs.rules[j].condition, named, bound.binding.params)
                 names.update(dict.fromkeys(unknown))
         return tuple(names)
+
+
+_DECISION_FIELDS: Final = frozenset(Decision.model_fields)
+
+
+class _DecisionTrace:
+    """Writes the trace of one rule of one evaluation when its :class:`Decision` is read."""
+
+    __slots__ = ("_decisions", "_index")
+
+    def __init__(self, decisions: Decisions, index: int) -> None:
+        self._decisions = decisions
+        self._index = index
+
+    def __call__(self) -> Mapping[str, tuple[str, ...]]:
+        """``{"trace": lines}``."""
+        return {"trace": self._decisions.trace_of(self._index)}
 
 
 # --- input conversion ---------------------------------------------------------------------------
