@@ -50,7 +50,6 @@ from opioidcds._decide.knowledge import (
 from opioidcds._decide.rules import Decisions, DecisionStatus, Profile
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
-from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import (
     KnowledgeSource,
@@ -72,8 +71,16 @@ from opioidcds.population.build import (
 from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.partition import issue_parts
+from opioidcds.population.prescription_ome import Setting, UnitMeasures, record_classes
 from opioidcds.population.schema import RowProblem, read_patients
-from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
+from opioidcds.population.vector import (
+    DECIDED_COLUMNS,
+    Decided,
+    OmeSummary,
+    decide,
+    derive,
+    plain,
+)
 
 __all__ = [
     "DOSE_SOURCES",
@@ -210,16 +217,9 @@ class _FastDecider:
         self.uncounted = uncounted_factors(self.factor_rs)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
-        self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
+        self.measures = UnitMeasures(Setting(kb.table, kb.vocabulary, kb.catalogue))
         self.level_cache: dict[tuple[int, bool], str] = {}
         self.tier_cache: dict[tuple[str | None, tuple[tuple[str, bool], ...], bool], str] = {}
-
-    def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
-        """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
-        found = self.omes.get(prescriptions)
-        if found is None:
-            found = self.omes.setdefault(prescriptions, _ome(prescriptions, self.kb))
-        return found
 
     def early_status(self, percent: Decimal | None, before: int) -> DecisionStatus:
         """Status of rule early-reissue for one re-issue, as ``assess._history`` evaluates it."""
@@ -368,6 +368,8 @@ class _FastDecider:
 
 @lru_cache(maxsize=65_536)
 def _is_opioid_record(dmd_code: str | None, product_name: str | None, drug: str | None) -> bool:
+    if drug is None:
+        return MedicineClass.OPIOID in record_classes(dmd_code, product_name)
     record = IssueRecord(
         issue_date=dt.date(2000, 1, 1), dmd_code=dmd_code, product_name=product_name, drug=drug
     )
@@ -400,7 +402,7 @@ def _row(
         scope_rule=core.scope_rule,
         scope_reason=core.scope_reason,
         history=core.history,
-        ome_mg_per_day=ome.total_mg_per_day if ome is not None else Decimal(0),
+        ome_mg_per_day=plain(ome.total_mg_per_day) if ome is not None else Decimal(0),
         ome_complete=(ome.complete if ome is not None else True) and computable,
         ome_method=_methods_text(methods),
         factors_present=tuple(r for r, s in core.factors if s is FactorStatus.PRESENT),
@@ -759,9 +761,9 @@ def _screen_columns(
         as_of=as_of,
         method=ctx.method,
         excluded=ctx.excluded,
-        ome_fn=ctx.decider.ome,
+        measures=ctx.decider.measures,
     )
-    decided = decide(derived, ctx.decider, _has_opioid_item)
+    decided = decide(derived, ctx.decider)
     rows = _decided_rows(decided, derived.omes)
     back = sorted(derived.fallback | decided.fallback)
     if back:
@@ -784,7 +786,7 @@ _Shared = tuple[
 ]
 
 
-def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[PatientRow]:
+def _decided_rows(decided: Decided, omes: Sequence[OmeSummary | None]) -> list[PatientRow]:
     """The rows of the patients decided per class (as :func:`_row` builds them)."""
     present = [tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses]
     unknown = [tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses]
@@ -814,7 +816,7 @@ def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[Pa
                 rule,
                 reason,
                 texts.setdefault(evidence, evidence),
-                ome.total_mg_per_day if ome is not None else _ZERO,
+                ome.total if ome is not None else _ZERO,
                 (ome.complete if ome is not None else True) and not assumed,
                 texts.setdefault(ome_method, ome_method),
                 fp,
@@ -1234,8 +1236,3 @@ def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[
     for p in problems:
         out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
     return out
-
-
-def _has_opioid_item(ome: OMEResult) -> bool:
-    """``current_opioid`` of ``assess``: an OME item of an opioid."""
-    return any(_is_opioid_item(i) for i in ome.items)
