@@ -346,19 +346,48 @@ class UnitMeasures:
         ome, amounts = scaled
         return RxOme(ome, unit.unconverted, unit.opioid_item, amounts, unit.all_counted)
 
-    def text_usable(self, r: Resolved, text: str) -> str | None:
-        """``dosage_usable(product, text)``: decided here when unambiguous, else by it."""
+    def text_doses(
+        self, which: int, resolved: Sequence[Resolved], rids: Sequence[int], texts: Sequence[str]
+    ) -> list[int | None]:
+        """:meth:`text_dose` of each (product ``resolved[rid]``, text) pair, in order."""
+        which = self._index(which)
+        memo: dict[tuple[int, str], int | None] = {}
+        out: list[int | None] = []
+        for rid, text in zip(rids, texts, strict=True):
+            key = (rid, text)
+            found = memo.get(key, -1)
+            if found == -1:
+                found = memo[key] = self.text_dose(which, resolved[rid], text)
+            out.append(found)
+        return out
+
+    def usable(
+        self, resolved: Sequence[Resolved], rids: Sequence[int], texts: Sequence[str]
+    ) -> list[str | None]:
+        """``dosage_usable`` of each (product ``resolved[rid]``, text) pair, in order.
+
+        Decided here from the unit items and the schedule when they say the calculator reads a
+        daily amount within the plausibility limits; otherwise ``dosage_usable`` itself says.
+        """
         which = self._index(1)
-        dose_id = self.text_dose(which, r, text)
-        if dose_id is not None:
-            measured = self._measure(which, r, dose_id)
-            if (
-                measured is not None
-                and measured.all_counted
-                and within_limits(measured.amounts, self.settings[which].vocabulary)
-            ):
-                return None
-        return dosage_usable(r.dmd_code, r.product_name, text)
+        doses = self.text_doses(which, resolved, rids, texts)
+        limits = self.settings[which].vocabulary
+        fine: dict[tuple[int, int], bool] = {}
+        out: list[str | None] = []
+        for rid, text, dose_id in zip(rids, texts, doses, strict=True):
+            ok = False
+            if dose_id is not None:
+                key = (rid, dose_id)
+                known = fine.get(key)
+                if known is None:
+                    m = self._measure(which, resolved[rid], dose_id)
+                    known = fine[key] = (
+                        m is not None and m.all_counted and within_limits(m.amounts, limits)
+                    )
+                ok = known
+            r = resolved[rid]
+            out.append(None if ok else dosage_usable(r.dmd_code, r.product_name, text))
+        return out
 
 
 def _scaled(

@@ -139,7 +139,9 @@ def _usable_texts(
 ) -> pl.DataFrame:
     """Why each distinct (product, dosage text) cannot be used (null: usable), read once."""
     pairs = meds.filter(pl.col("text").is_not_null()).select("rid", "text").unique()
-    why = [measures.text_usable(resolved[rid], text) for rid, text in pairs.iter_rows()]
+    why = measures.usable(
+        resolved, pairs.get_column("rid").to_list(), pairs.get_column("text").to_list()
+    )
     return pairs.with_columns(pl.Series("why", why, dtype=pl.String))
 
 
