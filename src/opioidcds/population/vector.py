@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Final, Protocol
 
 import polars as pl
@@ -321,10 +321,14 @@ class OmeSummary:
 
 
 def plain(value: Decimal) -> Decimal:
-    """``value`` without trailing zeros, in plain notation (``60.000`` is ``60``)."""
+    """``value`` without trailing zeros, in plain notation (``60.000`` is ``60``); exact."""
+    t = value.as_tuple()
+    if not value.is_finite() or not isinstance(t.exponent, int):
+        return value
+    exact = Context(prec=len(t.digits) + max(t.exponent, 0) + 1)  # enough: nothing rounded
     if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+        return value.quantize(Decimal(1), context=exact)
+    return value.normalize(exact)
 
 
 def _implausible(meds: pl.DataFrame, amounts: pl.DataFrame, vocabulary: Vocabulary) -> pl.DataFrame:
