@@ -234,7 +234,7 @@ def _ordered_in_python(table: pl.DataFrame, method: ScreeningMethod) -> pl.DataF
         extra: list[object] = []
         for k in method.order_within_band:
             if k == "ome_mg_per_day":
-                extra.append(-(r.ome_mg_per_day or Decimal(0)))
+                extra.append((r.ome_mg_per_day or Decimal(0)).copy_negate())  # exact
             elif k == "factors_present":
                 extra.append(-len(r.factors_present))
         band = int(r.band) if r.band.isdigit() else _UNLISTED_ORDER
