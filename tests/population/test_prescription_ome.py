@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import polars as pl
 import pytest
 
 from opioidcds import Prescription, calculate_ome, default_knowledge
 from opioidcds._measure.results import ItemStatus
 from opioidcds.population.build import Resolved, dosage_usable, resolve_product
 from opioidcds.population.prescription_ome import Setting, UnitMeasures
-from opioidcds.population.vector import plain
+from opioidcds.population.vector import _usable_texts, plain
 
 from .helpers import code
 
@@ -100,7 +101,10 @@ def test_usable_is_dosage_usable() -> None:
     resolved = [_resolved(name) for name in _PRODUCTS]
     rids = [_PRODUCTS.index(p) for p, _ in pairs]
     texts = [t for _, t in pairs]
-    got = m.usable(resolved, rids, texts)
+    meds = pl.DataFrame({"rid": rids, "text": texts}, schema={"rid": pl.Int64, "text": pl.String})
+    found = _usable_texts(meds, resolved, m)
+    why = {(rid, text): w for rid, text, w in found.iter_rows()}
+    got = [why[(rid, text)] for rid, text in zip(rids, texts, strict=True)]
     want = [dosage_usable(resolved[i].dmd_code, None, t) for i, t in zip(rids, texts, strict=True)]
     assert got == want
     assert 0 < got.count(None) < len(got)  # usable and unusable pairs: not vacuous

@@ -46,7 +46,7 @@ from opioidcds._measure.ome import _MG_PER_DAY, _RATE, _daily_quantity, calculat
 from opioidcds._measure.results import ItemStatus, OMEItem
 from opioidcds._resolve.dose import Dose, effective_dose
 from opioidcds._resolve.prescription import ResolvedPrescription
-from opioidcds.population.build import Resolved, dosage_usable
+from opioidcds.population.build import Resolved
 
 __all__ = ["RxOme", "Setting", "UnitMeasures", "record_classes"]
 
@@ -250,24 +250,8 @@ class UnitMeasures:
 
         ``None`` when it reads none (the text is unusable) or the product cannot be placed.
         """
-        which = self._index(which)
-        p = self._product(which, r)
-        if p.product is None:
-            return None
-        key = (which, p.product.form, text)
-        if key in self._text_doses:
-            return self._text_doses[key]
-        rx = self._texts.get(text)
-        if rx is None:
-            rx = self._texts[text] = _BLANK.model_copy(update={"dosage_text": text})
-        found: int | None = None
-        try:
-            dose = effective_dose(rx, p.form)
-            found = self._number(dose) if isinstance(dose, Dose) else None
-        except OpioidCDSError:
-            found = None
-        self._text_doses[key] = found
-        return found
+        form = self.form_key(which, r)
+        return None if form is None else self.form_dose(which, form, text)
 
     def structured_dose(
         self, r: Resolved, quantity: Decimal, unit: str, per_day: Decimal | None
@@ -346,48 +330,45 @@ class UnitMeasures:
         ome, amounts = scaled
         return RxOme(ome, unit.unconverted, unit.opioid_item, amounts, unit.all_counted)
 
-    def text_doses(
-        self, which: int, resolved: Sequence[Resolved], rids: Sequence[int], texts: Sequence[str]
-    ) -> list[int | None]:
-        """:meth:`text_dose` of each (product ``resolved[rid]``, text) pair, in order."""
+    def form_key(self, which: int, r: Resolved) -> str | None:
+        """The pharmaceutical form the product's dosage texts are read for (``None``: unplaced).
+
+        Texts are read once per (form, text): :meth:`form_dose`.
+        """
+        p = self._product(self._index(which), r)
+        return None if p.product is None else p.product.form
+
+    def form_dose(self, which: int, form: str, text: str) -> int | None:
+        """:meth:`text_dose` for every product of ``form`` (the text is read for the form)."""
         which = self._index(which)
-        memo: dict[tuple[int, str], int | None] = {}
-        out: list[int | None] = []
-        for rid, text in zip(rids, texts, strict=True):
-            key = (rid, text)
-            found = memo.get(key, -1)
-            if found == -1:
-                found = memo[key] = self.text_dose(which, resolved[rid], text)
-            out.append(found)
-        return out
+        key = (which, form, text)
+        if key in self._text_doses:
+            return self._text_doses[key]
+        rx = self._texts.get(text)
+        if rx is None:
+            rx = self._texts[text] = _BLANK.model_copy(update={"dosage_text": text})
+        found: int | None = None
+        try:
+            dose = effective_dose(rx, self.settings[which].vocabulary.find_form(form))
+            found = self._number(dose) if isinstance(dose, Dose) else None
+        except OpioidCDSError:
+            found = None
+        self._text_doses[key] = found
+        return found
 
-    def usable(
-        self, resolved: Sequence[Resolved], rids: Sequence[int], texts: Sequence[str]
-    ) -> list[str | None]:
-        """``dosage_usable`` of each (product ``resolved[rid]``, text) pair, in order.
+    def usable_fast(self, r: Resolved, dose_id: int) -> bool:
+        """Whether ``dosage_usable`` would say the text of this dose is usable, known here.
 
-        Decided here from the unit items and the schedule when they say the calculator reads a
-        daily amount within the plausibility limits; otherwise ``dosage_usable`` itself says.
+        True when the calculator reads a daily amount for every item, within the plausibility
+        limits (bundled setting, as ``dosage_usable``); False means "ask ``dosage_usable``".
         """
         which = self._index(1)
-        doses = self.text_doses(which, resolved, rids, texts)
-        limits = self.settings[which].vocabulary
-        fine: dict[tuple[int, int], bool] = {}
-        out: list[str | None] = []
-        for rid, text, dose_id in zip(rids, texts, doses, strict=True):
-            ok = False
-            if dose_id is not None:
-                key = (rid, dose_id)
-                known = fine.get(key)
-                if known is None:
-                    m = self._measure(which, resolved[rid], dose_id)
-                    known = fine[key] = (
-                        m is not None and m.all_counted and within_limits(m.amounts, limits)
-                    )
-                ok = known
-            r = resolved[rid]
-            out.append(None if ok else dosage_usable(r.dmd_code, r.product_name, text))
-        return out
+        m = self._measure(which, r, dose_id)
+        return (
+            m is not None
+            and m.all_counted
+            and within_limits(m.amounts, self.settings[which].vocabulary)
+        )
 
 
 def _scaled(

@@ -48,6 +48,7 @@ from opioidcds.population.build import (
     PATCH_NOTE,
     TEXT_NOTE,
     Resolved,
+    dosage_usable,
     interval_note,
     per_day,
     supply_note,
@@ -134,15 +135,50 @@ def _classes_frame(resolved: Sequence[Resolved]) -> pl.DataFrame:
     )
 
 
+def _text_doses(
+    pairs: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures, which: int
+) -> pl.Series:
+    """Column ``dose``: the dose number of each (``rid``, ``text``) row of ``pairs``.
+
+    Each distinct text is read once per pharmaceutical form (``which``: the setting, see
+    :class:`~.prescription_ome.UnitMeasures`); null when the text gives no dose.
+    """
+    forms = pl.DataFrame(
+        {
+            "rid": list(range(len(resolved))),
+            "_form": [measures.form_key(which, r) for r in resolved],
+        },
+        schema={"rid": pl.Int64, "_form": pl.String},
+    )
+    keyed = pairs.select("rid", "text").join(forms, on="rid", how="left", maintain_order="left")
+    distinct = keyed.drop_nulls().select("_form", "text").unique()
+    doses = [measures.form_dose(which, f, t) for f, t in distinct.iter_rows()]
+    distinct = distinct.with_columns(pl.Series("dose", doses, dtype=pl.Int64))
+    joined = keyed.join(distinct, on=["_form", "text"], how="left", maintain_order="left")
+    return joined.get_column("dose")
+
+
 def _usable_texts(
     meds: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures
 ) -> pl.DataFrame:
-    """Why each distinct (product, dosage text) cannot be used (null: usable), read once."""
+    """Why each distinct (product, dosage text) cannot be used (null: usable), read once.
+
+    Decided per distinct (product, dose) where the unit items and the schedule say so
+    (``UnitMeasures.usable_fast``); the other pairs are asked of ``dosage_usable``.
+    """
     pairs = meds.filter(pl.col("text").is_not_null()).select("rid", "text").unique()
-    why = measures.usable(
-        resolved, pairs.get_column("rid").to_list(), pairs.get_column("text").to_list()
-    )
-    return pairs.with_columns(pl.Series("why", why, dtype=pl.String))
+    pairs = pairs.with_columns(_text_doses(pairs, resolved, measures, which=1))
+    known = pairs.drop_nulls("dose").select("rid", "dose").unique()
+    fast = [measures.usable_fast(resolved[rid], dose) for rid, dose in known.iter_rows()]
+    known = known.with_columns(pl.Series("_ok", fast, dtype=pl.Boolean))
+    pairs = pairs.join(known, on=["rid", "dose"], how="left")
+    ask = pairs.filter(~pl.col("_ok").fill_null(value=False)).select("rid", "text")
+    why = [
+        dosage_usable(resolved[rid].dmd_code, resolved[rid].product_name, text)
+        for rid, text in ask.iter_rows()
+    ]
+    asked = ask.with_columns(pl.Series("why", why, dtype=pl.String))
+    return pairs.select("rid", "text").join(asked, on=["rid", "text"], how="left")
 
 
 def _medicines(
@@ -249,61 +285,74 @@ def _notes(meds: pl.DataFrame, meth: ScreeningMethod) -> pl.DataFrame:
 def _prescriptions(
     meds: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The OME columns of each distinct (method, product, text, daily quantity).
+    """The OME columns of each current medicine, measured once per distinct (product, dose).
 
-    Returns ``meds`` with a prescription id ``rx``, and one row per ``rx``: ``rx_ome`` (the
-    sum of its converted items, exact), ``unconverted``, ``opioid_item``, ``slow`` (left to
-    the library: the patient goes to the reference path) and ``amounts`` (each item's
-    ingredient, unit and daily amount, for the plausibility limits).
+    Adds to ``meds`` the dose number ``dose`` (the text's for ``dosage-text``, one patch worn
+    for ``patch-assumed-one``, the daily quantity once a day for ``quantity-interval``, as the
+    builder's prescriptions state them), ``rx_ome`` (the sum of its converted items, exact),
+    ``unconverted``, ``opioid_item`` and ``slow`` (not measured here: the patient goes to the
+    reference path). Also returns each item's ingredient, unit and daily amount by (``rid``,
+    ``dose``), for the plausibility limits.
     """
-    keys = ["method", "rid", "text", "num", "den"]
-    # the text and quantity/interval columns are irrelevant to other methods: normalise them
+    text = pl.col("method") == "dosage-text"
     meds = meds.with_columns(
-        pl.when(pl.col("method") == "dosage-text").then(pl.col("text")).alias("text"),
-        pl.when(pl.col("method") == "quantity-interval").then(pl.col("num")).alias("num"),
-        pl.when(pl.col("method") == "quantity-interval").then(pl.col("den")).alias("den"),
+        pl.when(text).then(_text_doses(meds, resolved, measures, which=0)).alias("dose")
     )
-    distinct = (
-        meds.filter(pl.col("method") != "not-computable").select(keys).unique(maintain_order=True)
+    structured = (
+        meds.filter(pl.col("method").is_in(["patch-assumed-one", "quantity-interval"]))
+        .select("method", "rid", "num", "den")
+        .unique()
     )
+    doses: list[int | None] = []
+    for method, rid, num, den in structured.iter_rows():
+        r = resolved[rid]
+        if method == "patch-assumed-one":
+            doses.append(measures.structured_dose(r, Decimal(1), "patch", None))
+            continue
+        daily = per_day(num, int(den))
+        if daily is None or r.unit is None:  # pragma: no cover - filtered above
+            raise AssertionError("not a computable quantity/interval estimate")
+        doses.append(measures.structured_dose(r, daily, r.unit, Decimal(1)))
+    structured = structured.with_columns(pl.Series("_sdose", doses, dtype=pl.Int64))
+    meds = meds.join(
+        structured, on=["method", "rid", "num", "den"], how="left", nulls_equal=True
+    ).with_columns(pl.coalesce("dose", "_sdose").alias("dose"))
+    distinct = meds.drop_nulls("dose").select("rid", "dose").unique()
     omes: list[Decimal | None] = []
     unconverted: list[bool] = []
     opioid: list[bool] = []
-    slow: list[bool] = []
-    amounts: dict[str, list[Any]] = {"rx": [], "ingredient": [], "unit": [], "amount": []}
-    for rx, (method, rid, text, num, den) in enumerate(distinct.iter_rows()):
-        r = resolved[rid]
-        dose: int | None = None
-        if method == "dosage-text":
-            dose = measures.text_dose(0, r, text)
-        elif method == "patch-assumed-one":
-            dose = measures.structured_dose(r, Decimal(1), "patch", None)
-        else:
-            daily = per_day(num, int(den))
-            if daily is None or r.unit is None:  # pragma: no cover - filtered above
-                raise AssertionError("not a computable quantity/interval estimate")
-            dose = measures.structured_dose(r, daily, r.unit, Decimal(1))
-        measured = None if dose is None else measures.measure(r, dose)
-        slow.append(measured is None)
+    amounts: dict[str, list[Any]] = {"rid": [], "dose": [], "ingredient": [], "unit": []}
+    amounts["amount"] = []
+    for rid, dose in distinct.iter_rows():
+        measured = measures.measure(resolved[rid], dose)
         omes.append(None if measured is None else measured.ome)
         unconverted.append(measured is not None and measured.unconverted)
         opioid.append(measured is not None and measured.opioid_item)
         for ingredient, unit, amount in () if measured is None else measured.amounts:
-            amounts["rx"].append(rx)
-            amounts["ingredient"].append(ingredient)
-            amounts["unit"].append(unit)
-            amounts["amount"].append(float(amount))
+            for name, value in zip(
+                ("rid", "dose", "ingredient", "unit", "amount"),
+                (rid, dose, ingredient, unit, float(amount)),
+                strict=True,
+            ):
+                amounts[name].append(value)
     distinct = distinct.with_columns(
-        pl.Series("rx", range(len(omes)), dtype=pl.Int64),
         pl.Series("rx_ome", omes, dtype=pl.Decimal(38, _OME_SCALE)),
         pl.Series("unconverted", unconverted, dtype=pl.Boolean),
         pl.Series("opioid_item", opioid, dtype=pl.Boolean),
-        pl.Series("slow", slow, dtype=pl.Boolean),
     )
-    meds = meds.join(distinct, on=keys, how="left", nulls_equal=True)
+    meds = meds.join(distinct, on=["rid", "dose"], how="left").with_columns(
+        # a current medicine not measured here (no dose, or left to the library)
+        (pl.col("rx_ome").is_null() & (pl.col("method") != "not-computable")).alias("slow")
+    )
     return meds, pl.DataFrame(
         amounts,
-        schema={"rx": pl.Int64, "ingredient": pl.String, "unit": pl.String, "amount": pl.Float64},
+        schema={
+            "rid": pl.Int64,
+            "dose": pl.Int64,
+            "ingredient": pl.String,
+            "unit": pl.String,
+            "amount": pl.Float64,
+        },
     )
 
 
@@ -348,8 +397,8 @@ def _implausible(meds: pl.DataFrame, amounts: pl.DataFrame, vocabulary: Vocabula
         }
     )
     sums = (
-        meds.select("pid", "rx")
-        .join(amounts, on="rx", how="inner")
+        meds.select("pid", "rid", "dose")
+        .join(amounts, on=["rid", "dose"], how="inner")
         .group_by("pid", "ingredient", "unit")
         .agg(pl.col("amount").sum())
         .join(limits, on="unit", how="left")
