@@ -980,12 +980,18 @@ def _history_frame(
         for i, r in enumerate(resolved)
         if r.kind is not None and _is_opioid_record(r.dmd_code, r.product_name, None)
     ]
+    numbers: dict[str, int] = {}  # one number per medicine key (same code, else same name)
     keys = pl.DataFrame(
         {
             "rid": list(range(len(resolved))),
-            "key": [(r.dmd_code or r.product_name or "").strip().lower() for r in resolved],
+            "key": [
+                numbers.setdefault(
+                    (r.dmd_code or r.product_name or "").strip().lower(), len(numbers)
+                )
+                for r in resolved
+            ],
         },
-        schema={"rid": pl.Int64, "key": pl.String},
+        schema={"rid": pl.Int64, "key": pl.Int64},
     )
     # ``df`` is sorted by patient, date, row: each medicine's issues are in date order as
     # ``assess._history`` sorts them (a stable sort by date of the history's order)

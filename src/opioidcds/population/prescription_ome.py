@@ -375,13 +375,13 @@ def _scaled(
     counted: tuple[tuple[str, str, Decimal, Decimal | None], ...], ratio: Decimal
 ) -> tuple[Decimal, tuple[tuple[str, str, Decimal], ...]] | None:
     """The items' OME and amounts times ``ratio``; ``None`` unless exact and in the columns."""
+    multiply, add = _EXACT.multiply, _EXACT.add  # signal Inexact instead of rounding
     ome = Decimal(0)
     try:
-        with localcontext(_EXACT):
-            amounts = tuple((ing, unit, daily * ratio) for ing, unit, daily, _ in counted)
-            for *_, item_ome in counted:
-                if item_ome is not None:
-                    ome += item_ome * ratio
+        amounts = tuple((ing, unit, multiply(daily, ratio)) for ing, unit, daily, _ in counted)
+        for *_, item_ome in counted:
+            if item_ome is not None:
+                ome = add(ome, multiply(item_ome, ratio))
     except Inexact:
         return None
     return (ome, amounts) if _fits_columns(ome) else None
