@@ -3,10 +3,12 @@
 :func:`derive` turns a slice of usable issue rows (sorted by patient, date, row) into one row
 per patient holding exactly the inputs :func:`opioidcds.assess` would derive from the
 patient :func:`~opioidcds.population.build.build_patient` builds: the current opioids with the
-method of each daily dose (each distinct dosage text read once, each distinct quantity/interval
-computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the OME of each
-distinct set of current prescriptions (the library's own calculator, once per set), the
-co-prescriptions, the patient-table values and the history figures.
+method of each daily dose (each distinct dosage text read once per form, each distinct
+quantity/interval computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the
+OME of each current medicine (measured once per distinct product and dose from the
+calculator's unit items, :mod:`~.prescription_ome`) summed per patient in exact
+``Decimal(38, 18)`` columns, the co-prescriptions, the patient-table values and the history
+figures.
 
 :func:`decide` then evaluates the rulesets once per *class* of inputs, never per patient: the
 rule language compares an input only with constants and parameters, so inputs on the same side
@@ -20,8 +22,9 @@ threshold.
 
 Patients outside what this path handles (excluded patient-table rows, the issue cap, a current
 opioid whose dose cannot be estimated, a value outside a ruleset's declared bounds, an
-A&E date after the as-of date, unusual medicine classes, an OME the calculator refuses) are
-returned in ``fallback`` and screened one by one by the reference path. The differential tests
+A&E date after the as-of date, unusual medicine classes, an OME the calculator would refuse or
+that is not measured in columns, see :mod:`~.prescription_ome`) are returned in ``fallback``
+and screened one by one by the reference path. The differential tests
 (tests/population) check every row equals the row built from ``assess``.
 """
 
@@ -58,7 +61,7 @@ from opioidcds.population.method import ScreeningMethod
 from opioidcds.population.prescription_ome import UnitMeasures, record_classes
 from opioidcds.population.schema import PATIENT_BOOLEAN_COLUMNS
 
-__all__ = ["DECIDED_COLUMNS", "Derived", "derive"]
+__all__ = ["DECIDED_COLUMNS", "Derived", "OmeSummary", "decide", "derive", "plain"]
 
 DECIDED_COLUMNS: Final = (
     "patient_id",
