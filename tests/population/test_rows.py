@@ -93,3 +93,27 @@ def test_counts_are_those_of_the_rows() -> None:
     for key in ("dosage-text", "quantity-interval", "patch-assumed-one"):
         n = sum(f"{key}: " in r.ome_method for r in rows)
         assert c.get(f"dose_source:{key}", 0) == n
+
+
+def test_the_worklist_file_is_made_from_the_columns_as_from_the_rows() -> None:
+    """Each frame row says what ``reasons`` and the words say of the same PatientRow."""
+    from opioidcds.population.report import reasons, worklist_frame  # noqa: PLC0415
+
+    pop = generate(150, seed=8)
+    s = screen(pop.issues, pop.patients, as_of=pop.as_of)
+    frame = worklist_frame(s)
+    labels = dict(s.factor_labels)
+    rank = 0
+    for row, rec in zip(s.rows, frame.iter_rows(named=True), strict=True):
+        assert rec["patient_id"] == row.patient_id
+        assert rec["reasons"] == reasons(row, labels)
+        assert rec["factors_present"] == ";".join(row.factors_present)
+        assert rec["ome_mg_per_day"] == (
+            None if row.ome_mg_per_day is None else str(row.ome_mg_per_day)
+        )
+        if row.band.isdigit():
+            rank += 1
+            assert rec["rank"] == rank
+        else:
+            assert rec["rank"] is None
+    assert rank == len(s.worklist) > 0
