@@ -52,6 +52,7 @@ from opioidcds.population.outcomes_report import (
     outcomes_summary,
     patient_frame,
 )
+from opioidcds.population.rows import BAND_NOT_LISTED, table_rows
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -472,21 +473,17 @@ def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None)
     return bins
 
 
-def _in_scope_omes(rows: Sequence[PatientRow]) -> tuple[list[Decimal], int]:
+def _in_scope_omes(screening: Screening) -> tuple[list[Decimal], int]:
     """Complete daily OMEs of in-scope patients, and how many are lower bounds only."""
-    complete = [
-        r.ome_mg_per_day
-        for r in rows
-        if r.in_scope and r.ome_mg_per_day is not None and r.ome_complete
-    ]
-    lower = sum(
-        1 for r in rows if r.in_scope and r.ome_mg_per_day is not None and not r.ome_complete
+    known = screening.table.filter(
+        pl.col("in_scope").fill_null(value=False) & pl.col("ome_mg_per_day").is_not_null()
     )
-    return complete, lower
+    complete = known.filter(pl.col("ome_complete")).get_column("ome_mg_per_day")
+    return [Decimal(v) for v in complete], known.height - complete.len()
 
 
-def _ome_table_rows(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
-    omes, lower = _in_scope_omes(rows)
+def _ome_table_rows(screening: Screening, bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
+    omes, lower = _in_scope_omes(screening)
     counts = [0] * len(bins)
     for value in omes:
         for i, b in enumerate(bins):
@@ -498,14 +495,14 @@ def _ome_table_rows(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[
     return items
 
 
-def _ome_histogram(rows: Sequence[PatientRow], kb: Knowledge, profile: Profile | None) -> str:
+def _ome_histogram(screening: Screening, kb: Knowledge, profile: Profile | None) -> str:
     """The OME distribution: bars a sixth of the high dose wide, thresholds in force marked."""
     high, alert = _thresholds(kb, profile)
     step = high / _HISTOGRAM_BARS_PER_THRESHOLD
     top = high * _TWICE
     count = int(top / step)
     edges = [step * i for i in range(count + 1)]
-    omes, lower = _in_scope_omes(rows)
+    omes, lower = _in_scope_omes(screening)
     counts = [0] * count
     over = 0
     for value in omes:
@@ -642,9 +639,10 @@ def render_html(
     banner = "\n" + SYNTHETIC_BANNER if synthetic else ""
     c = screening.counts
     labels = dict(screening.factor_labels)
-    worklist = screening.worklist
-    first = screening.call_first
-    rest = worklist[len(first) : max(len(first), screening.method.report_rows)]
+    # only the rows shown are made into objects (the top of the worklist)
+    listed = screening.table.filter(pl.col("band") != BAND_NOT_LISTED)
+    first = table_rows(listed.head(screening.weekly_capacity))
+    rest = table_rows(listed.slice(len(first), max(0, screening.method.report_rows - len(first))))
     as_of = f"{screening.as_of.day} {screening.as_of:%B %Y}" if screening.as_of else "n/a"
     capacity = screening.weekly_capacity
     method = screening.method
@@ -694,14 +692,14 @@ def render_html(
         (
             table(("support tier", "patients"), [(b.label, b.count) for b in tiers], 1),
             table(("risk level", "patients"), [(b.label, b.count) for b in levels], 1),
-            table(("daily OME", "patients"), _ome_table_rows(screening.rows, bins), 1),
+            table(("daily OME", "patients"), _ome_table_rows(screening, bins), 1),
         )
     )
     rest_rows = _worklist_rows(rest, len(first) + 1, words, labels)
     rest_table = table(_WORKLIST_HEAD, rest_rows, html_id="worklist-rest")
-    more = len(worklist) - len(first)
+    more = listed.height - len(first)
     lead = (
-        f"As of {escape(as_of)}: <strong>{len(worklist)}</strong> people on long-term opioids "
+        f"As of {escape(as_of)}: <strong>{listed.height}</strong> people on long-term opioids "
         f"for chronic non-cancer pain are on the worklist. Contact the first "
         f"<strong>{len(first)}</strong> this week"
         + (f"; the other {more} follow in the same order." if more else ".")
@@ -714,7 +712,7 @@ def render_html(
 <h1>Opioid population screening</h1>{banner}
 <p class="lead">{lead}</p>
 <section class="callfirst" id="call-first">
-<h2>Contact this week: {len(first)} of {len(worklist)}</h2>
+<h2>Contact this week: {len(first)} of {listed.height}</h2>
 <p>In priority order, with why, what to offer and the next step. Every row is an offer of
 support to discuss with the person, never an order. The list holds {escape(why_capacity)}.
 Identifiers are pseudonymous, as in the extract.</p>
@@ -735,7 +733,7 @@ worklist file with the reason).</p>
 </figure>
 </div>
 <figure><figcaption>Daily OME of the people in scope, with the thresholds in force</figcaption>
-{_ome_histogram(screening.rows, kb, profile)}
+{_ome_histogram(screening, kb, profile)}
 </figure>
 <div class="charts">
 {count_tables}
@@ -744,7 +742,7 @@ worklist file with the reason).</p>
 including its upper edge. Thresholds of the rulesets and profile in use: {escape(edges)}.
 A total that is a lower bound (something could not be converted or estimated) has its own bar:
 its true value is at least that.</p>
-<h2>The rest of the worklist: {len(rest)} more of {len(worklist)}</h2>
+<h2>The rest of the worklist: {len(rest)} more of {listed.height}</h2>
 <p class="note">In the same order; the whole worklist, with every patient and the ids for
 other programs, is in the worklist file.</p>
 {rest_table}
