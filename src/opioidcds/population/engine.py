@@ -508,7 +508,9 @@ class Screening:
     @property
     def worklist(self) -> tuple[PatientRow, ...]:
         """The rows on the worklist (in scope, banded), in priority order."""
-        return tuple(r for r in self.rows if r.band != _BAND_NOT_LISTED)
+        if self._rows:
+            return tuple(r for r in self._rows[0] if r.band != _BAND_NOT_LISTED)
+        return table_rows(self._listed())
 
     @property
     def weekly_capacity(self) -> int:
@@ -518,7 +520,12 @@ class Screening:
     @property
     def call_first(self) -> tuple[PatientRow, ...]:
         """The top of the worklist a practice can contact this week (:attr:`weekly_capacity`)."""
-        return self.worklist[: self.weekly_capacity]
+        if self._rows:
+            return self.worklist[: self.weekly_capacity]
+        return table_rows(self._listed().head(self.weekly_capacity))
+
+    def _listed(self) -> pl.DataFrame:
+        return self.table.filter(pl.col("band") != _BAND_NOT_LISTED)
 
 
 _ISSUE_COLUMNS: Final = (
