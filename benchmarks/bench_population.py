@@ -14,15 +14,22 @@ thread; on 2 cores it can exceed wall time). Peak resident memory is printed (of
 which ran the floor too). The machine may be shared: the load average is printed.
 
 Targets (issue 20): CPU at most 5x the floor's at 30,000 and at 1,000,000 patients; CSV at
-most 1.5x Parquet; peak memory under 4 GB at 10 million rows (``--patients 1000000``).
+most 1.5x Parquet; peak memory under 4 GB at 10 million rows. With the screen from Parquet it
+prints the time spent in garbage collection and the page faults (minor/major) it caused.
 
-Run: ``.venv/bin/python benchmarks/bench_population.py [--patients N ...] [--workers W]``.
+``--memory-rows N`` (e.g. 10000000) measures memory apart: an extract of about ``N`` rows
+(about 16 per patient) is screened, and its outputs written, in a fresh process that does
+nothing else, whose peak resident memory is printed.
+
+Run: ``.venv/bin/python benchmarks/bench_population.py [--patients N ...] [--workers W]
+[--memory-rows N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import resource
 import subprocess
@@ -81,6 +88,34 @@ def _timed(work: Callable[[], T]) -> tuple[float, float, T]:
     return time.perf_counter() - wall0, _cpu() - cpu0, out
 
 
+class _GcClock:
+    """Wall time spent in the garbage collector while it is installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._start = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections += 1
+
+    def __enter__(self) -> _GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def _faults() -> tuple[int, int]:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_minflt, me.ru_majflt
+
+
 def _run(patients: int, workers: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -94,14 +129,17 @@ def _run(patients: int, workers: int) -> None:
         f_wall, f_cpu, _ = _timed(lambda: polars_floor(frame, AS_OF, window, threshold, per_unit))
         as_of = dt.date.fromisoformat(AS_OF)
         clear_memos()  # the floor read the texts with the library's grammar: start cold
-        p_wall, p_cpu, result = _timed(
-            lambda: screen(
-                folder / "issues.parquet",
-                folder / "patients.parquet",
-                as_of=as_of,
-                workers=workers,
+        faults0 = _faults()
+        with _GcClock() as gc_clock:
+            p_wall, p_cpu, result = _timed(
+                lambda: screen(
+                    folder / "issues.parquet",
+                    folder / "patients.parquet",
+                    as_of=as_of,
+                    workers=workers,
+                )
             )
-        )
+        faults = [b - a for a, b in zip(faults0, _faults(), strict=True)]
         o_wall, o_cpu, _ = _timed(
             lambda: write_outputs(result, folder / "out", formats=("csv",), html=True)
         )
@@ -117,6 +155,9 @@ def _run(patients: int, workers: int) -> None:
             f"  floor (Polars, minimal)       wall {f_wall:7.1f} s  CPU {f_cpu:7.1f} s\n"
             f"  screen from Parquet           wall {p_wall:7.1f} s  CPU {p_cpu:7.1f} s"
             f"   ({p_cpu / f_cpu:.1f}x the floor's CPU; target <= 5x)\n"
+            f"    of which garbage collection {gc_clock.seconds:.1f} s "
+            f"({gc_clock.collections} collections); page faults {faults[0]:,} minor, "
+            f"{faults[1]:,} major\n"
             f"  outputs (CSV + HTML report)   wall {o_wall:7.1f} s  CPU {o_cpu:7.1f} s\n"
             f"  screen from CSV               wall {c_wall:7.1f} s  CPU {c_cpu:7.1f} s"
             f"   ({c_wall / p_wall:.2f}x Parquet's wall; target <= 1.5x)\n"
@@ -124,19 +165,58 @@ def _run(patients: int, workers: int) -> None:
         )
 
 
+_ROWS_PER_PATIENT = 16.26  # of realistic.extract (measured): to size the memory run
+
+
+def _screen_only(folder: Path, workers: int) -> None:
+    """Screen the extract in ``folder`` and write its outputs; print this process's peak RSS."""
+    wall, cpu, result = _timed(
+        lambda: screen(
+            folder / "issues.parquet",
+            folder / "patients.parquet",
+            as_of=dt.date.fromisoformat(AS_OF),
+            workers=workers,
+        )
+    )
+    after_screen = _peak_mb()
+    o_wall, _, _ = _timed(lambda: write_outputs(result, folder / "out", formats=("csv",)))
+    print(
+        f"  screen wall {wall:.1f} s, CPU {cpu:.1f} s; peak RSS after the screen "
+        f"{after_screen:,.0f} MB, after writing the worklist CSV ({o_wall:.1f} s) "
+        f"{_peak_mb():,.0f} MB (target < 4,096 MB)"
+    )
+
+
+def _memory(rows: int, workers: int) -> None:
+    patients = max(1, round(rows / _ROWS_PER_PATIENT))
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, __file__, "--generate", tmp, str(patients)], check=True)
+        n = pl.scan_parquet(Path(tmp) / "issues.parquet").select(pl.len()).collect().item()
+        print(f"memory: {n:,} rows, {patients:,} patients, screened in a fresh process:")
+        args = ["--screen-only", tmp, "--workers", str(workers)]
+        subprocess.run([sys.executable, __file__, *args], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, nargs="+", default=[30_000])
+    parser.add_argument("--patients", type=int, nargs="*", default=[30_000])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--memory-rows", type=int, default=0, help="e.g. 10000000")
     parser.add_argument("--generate", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--screen-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         folder, n = args.generate
         _generate(Path(folder), int(n))
         return
+    if args.screen_only:
+        _screen_only(Path(args.screen_only), args.workers)
+        return
     print(f"CPUs available: {len(os.sched_getaffinity(0))}; load average {os.getloadavg()}")
     for n in args.patients:
         _run(n, args.workers)
+    if args.memory_rows:
+        _memory(args.memory_rows, args.workers)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,30 @@ def test_progress_counts_up_over_the_parts(monkeypatch: pytest.MonkeyPatch) -> N
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert all(d <= t for d, t in calls)
     assert calls[-1] == (len(s.rows), len(s.rows)) == (60, 60)
+
+
+@pytest.mark.parametrize(("suffix", "conversions"), [(".csv", 1), (".parquet", 0)])
+def test_a_large_csv_is_parsed_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, conversions: int
+) -> None:
+    """A CSV read in parts is converted to Parquet once, not parsed again for every part."""
+    pop = generate(60, seed=15)
+    path = tmp_path / f"issues{suffix}"
+    if suffix == ".csv":
+        pop.issues.write_csv(path)
+    else:
+        pop.issues.write_parquet(path)
+    calls: list[Path] = []
+    original = partition._as_parquet
+
+    def counting(lf: pl.LazyFrame, target: Path) -> pl.LazyFrame:
+        calls.append(target)
+        return original(lf, target)
+
+    monkeypatch.setattr(partition, "_as_parquet", counting)
+    monkeypatch.setattr(partition, "PART_ROWS", 150)
+    parts = list(partition.issue_parts(path))
+    assert len(parts) > 2
+    assert len(calls) == conversions
+    assert not any(p.exists() for p in calls)  # the temporary copy is removed
+    assert sum(df.height for df, _ in parts) == pop.issues.height

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import multiprocessing
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -50,7 +49,6 @@ from opioidcds._decide.knowledge import (
 from opioidcds._decide.rules import Decisions, DecisionStatus, Profile
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
-from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import (
     KnowledgeSource,
@@ -72,8 +70,26 @@ from opioidcds.population.build import (
 from opioidcds.population.memo import MemoEngine, class_of, cut_points
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.partition import issue_parts
+from opioidcds.population.prescription_ome import Setting, UnitMeasures, record_classes
+from opioidcds.population.rows import (
+    BAND_NOT_LISTED,
+    DOSE_SOURCES,
+    ROW_SCHEMA,
+    PatientRow,
+    decided_table,
+    dose_sources,
+    dose_sources_line,
+    ordered,
+    rows_table,
+    table_rows,
+)
+from opioidcds.population.rows import counts as row_counts
 from opioidcds.population.schema import RowProblem, read_patients
-from opioidcds.population.vector import DECIDED_COLUMNS, Decided, decide, derive
+from opioidcds.population.vector import (
+    decide,
+    derive,
+    plain,
+)
 
 __all__ = [
     "DOSE_SOURCES",
@@ -87,7 +103,7 @@ __all__ = [
 
 EngineName = Literal["fast", "assess"]
 _READY: Final = frozenset({ReadinessToChange.CONSIDERING, ReadinessToChange.READY})
-_BAND_NOT_LISTED: Final = "not-listed"
+_BAND_NOT_LISTED: Final = BAND_NOT_LISTED
 _EXACT_METHODS: Final = frozenset({"dosage-text", "quantity-interval"})
 
 
@@ -119,37 +135,6 @@ def for_screening(
             ]
         ),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PatientRow:
-    """One patient's screening result (what the worklist files hold).
-
-    ``status`` is ``"screened"`` or ``"not-screened"`` (``scope_reason`` then says why).
-    ``ome_complete`` is false when an opioid could not be converted (assess) *or* its daily dose
-    could not be estimated from the extract (``ome_method``): the total is then a lower bound.
-    ``band`` is the worklist priority band (``"1"`` first; ``"not-listed"`` when out of scope).
-    """
-
-    patient_id: str
-    status: str
-    in_scope: bool | None
-    scope_rule: str | None
-    scope_reason: str
-    history: str
-    ome_mg_per_day: Decimal | None
-    ome_complete: bool
-    ome_method: str
-    factors_present: tuple[str, ...]
-    factors_unknown: tuple[str, ...]
-    risk_level: str | None
-    risk_level_if_unknown: str | None
-    tier: str | None
-    tier_if_unknown: str | None
-    unknowns_that_could_change: tuple[str, ...]
-    readiness_to_change: str | None
-    band: str
-    band_reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,16 +195,9 @@ class _FastDecider:
         self.uncounted = uncounted_factors(self.factor_rs)
         self.levels = self.level_rs.ruleset.outputs["level"].values
         self.tiers = self.tier_rs.ruleset.outputs["tier"].values
-        self.omes: dict[tuple[Prescription, ...], OMEResult] = {}
+        self.measures = UnitMeasures(Setting(kb.table, kb.vocabulary, kb.catalogue))
         self.level_cache: dict[tuple[int, bool], str] = {}
         self.tier_cache: dict[tuple[str | None, tuple[tuple[str, bool], ...], bool], str] = {}
-
-    def ome(self, prescriptions: tuple[Prescription, ...]) -> OMEResult:
-        """OME of a set of current prescriptions, computed once per run (``assess._ome``)."""
-        found = self.omes.get(prescriptions)
-        if found is None:
-            found = self.omes.setdefault(prescriptions, _ome(prescriptions, self.kb))
-        return found
 
     def early_status(self, percent: Decimal | None, before: int) -> DecisionStatus:
         """Status of rule early-reissue for one re-issue, as ``assess._history`` evaluates it."""
@@ -368,6 +346,8 @@ class _FastDecider:
 
 @lru_cache(maxsize=65_536)
 def _is_opioid_record(dmd_code: str | None, product_name: str | None, drug: str | None) -> bool:
+    if drug is None:
+        return MedicineClass.OPIOID in record_classes(dmd_code, product_name)
     record = IssueRecord(
         issue_date=dt.date(2000, 1, 1), dmd_code=dmd_code, product_name=product_name, drug=drug
     )
@@ -400,7 +380,7 @@ def _row(
         scope_rule=core.scope_rule,
         scope_reason=core.scope_reason,
         history=core.history,
-        ome_mg_per_day=ome.total_mg_per_day if ome is not None else Decimal(0),
+        ome_mg_per_day=plain(ome.total_mg_per_day) if ome is not None else Decimal(0),
         ome_complete=(ome.complete if ome is not None else True) and computable,
         ome_method=_methods_text(methods),
         factors_present=tuple(r for r, s in core.factors if s is FactorStatus.PRESENT),
@@ -493,16 +473,19 @@ def _not_screened(patient_id: str, reason: str) -> PatientRow:
 class Screening:
     """The result of :func:`screen`: one row per patient (worklist order) and the problems.
 
-    ``rows`` are sorted into worklist order: band, then the method's keys (largest first), then
-    patient id. ``problems`` lists every excluded or unused input row by file, row number and
-    reason (never its values). ``counts`` summarises the run: every issue row read is an
-    opioid, benzodiazepine, gabapentinoid or other-medicine row, or an excluded one
-    (``issue_rows_*``, ``problem_rows_issues``). ``capacity``: people a practice can contact
-    in a week (the report's "contact this week" list; default from the method file).
+    ``table`` holds the rows as columns (``opioidcds.population.rows.ROW_SCHEMA``: one column
+    per field of :class:`PatientRow`, the OME as its exact text), in worklist order: band,
+    then the method's keys (largest first), then patient id; :attr:`rows` gives them as
+    :class:`PatientRow` objects, made on first use. ``problems`` lists every excluded or
+    unused input row by file, row number and reason (never its values). ``counts`` summarises
+    the run: every issue row read is an opioid, benzodiazepine, gabapentinoid or
+    other-medicine row, or an excluded one (``issue_rows_*``, ``problem_rows_issues``).
+    ``capacity``: people a practice can contact in a week (the report's "contact this week"
+    list; default from the method file).
     """
 
     as_of: dt.date | None
-    rows: tuple[PatientRow, ...]
+    table: pl.DataFrame = field(compare=False, repr=False)
     problems: tuple[RowProblem, ...]
     counts: Mapping[str, int]
     versions: Mapping[str, str]
@@ -511,11 +494,23 @@ class Screening:
     provenance: Provenance  # every knowledge source used and their content hash (HAZ-011)
     factor_labels: Mapping[str, str] = field(default_factory=dict)
     capacity: int | None = None
+    _rows: list[tuple[PatientRow, ...]] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
+
+    @property
+    def rows(self) -> tuple[PatientRow, ...]:
+        """Every patient's row, in worklist order (made from :attr:`table` once)."""
+        if not self._rows:
+            self._rows.append(table_rows(self.table))
+        return self._rows[0]
 
     @property
     def worklist(self) -> tuple[PatientRow, ...]:
         """The rows on the worklist (in scope, banded), in priority order."""
-        return tuple(r for r in self.rows if r.band != _BAND_NOT_LISTED)
+        if self._rows:
+            return tuple(r for r in self._rows[0] if r.band != _BAND_NOT_LISTED)
+        return table_rows(self._listed())
 
     @property
     def weekly_capacity(self) -> int:
@@ -525,7 +520,12 @@ class Screening:
     @property
     def call_first(self) -> tuple[PatientRow, ...]:
         """The top of the worklist a practice can contact this week (:attr:`weekly_capacity`)."""
-        return self.worklist[: self.weekly_capacity]
+        if self._rows:
+            return self.worklist[: self.weekly_capacity]
+        return table_rows(self._listed().head(self.weekly_capacity))
+
+    def _listed(self) -> pl.DataFrame:
+        return self.table.filter(pl.col("band") != _BAND_NOT_LISTED)
 
 
 _ISSUE_COLUMNS: Final = (
@@ -622,7 +622,8 @@ def screen(
     if as_of is None:
         dates = [d for p in parts if p.height for d in (p.get_column("issue_date").max(),)]
         as_of = max((d for d in dates if isinstance(d, dt.date)), default=None)
-    rows: list[PatientRow] = []
+    tables: list[pl.DataFrame] = []
+    done = 0
     ids: list[pl.DataFrame] = []
     decider = _FastDecider(kb, profile)
     everyone = sum(p.get_column("patient_id").n_unique() for p in parts if p.height)
@@ -633,7 +634,7 @@ def screen(
         ids.append(df.select("patient_id").unique())
         n_workers = _workers(workers, total, parallel_ok=knowledge is None and profile is None)
         if n_workers > 1 and as_of is not None:
-            rows.extend(
+            tables.append(
                 _screen_parallel(
                     df,
                     resolved,
@@ -647,8 +648,7 @@ def screen(
             )
         else:
             ctx = _Context(kb, profile, meth, decider, engine, excluded, as_of)
-            done = len(rows)
-            rows.extend(
+            tables.append(
                 _screen_frame(
                     ctx,
                     df,
@@ -658,9 +658,10 @@ def screen(
                     total=total,
                 )
             )
+        done += tables[-1].height
         parts[k] = df.clear()
     if progress is not None:
-        progress(len(rows), len(rows))
+        progress(done, done)
     counts["patients_in_table_without_issues"] = (
         0
         if pt_df is None
@@ -669,14 +670,14 @@ def screen(
         .join(pl.concat(ids), on="patient_id", how="anti")
         .height
     )
-    rows.sort(key=_order_key(meth))
-    counts.update(_counts(rows, problems))
+    table = ordered(pl.concat(tables) if tables else pl.DataFrame(schema=ROW_SCHEMA), meth)
+    counts.update(row_counts(table, problems))
     labels = {
         r.id: str(dict(r.outcome).get("label", r.id)) for r in kb.rulesets["risk-factors"].rules
     }
     return Screening(
         as_of=as_of,
-        rows=tuple(rows),
+        table=table,
         problems=tuple(sorted(problems, key=lambda p: (p.file, p.row))),
         counts=counts,
         versions={
@@ -711,25 +712,30 @@ def _screen_frame(
     *,
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
-) -> list[PatientRow]:
+) -> pl.DataFrame:
     """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
 
     Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows for the
     fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound memory.
     """
-    rows: list[PatientRow] = []
+    tables: list[pl.DataFrame] = []
+    done = 0
     fast = ctx.engine == "fast" and ctx.as_of is not None
     for piece in _slices(df, _SLICE_ROWS if fast else _SLICE_ROWS_ASSESS):
         pts = _patients_of(patients, piece)
         if fast:
-            rows.extend(_screen_columns(ctx, piece, resolved, pts))
+            tables.append(_screen_columns(ctx, piece, resolved, pts))
         else:
             attrs = _attributes(pts)
-            for pid, group in _patient_groups(piece, resolved):
-                rows.append(_screen_one(ctx, pid, group, attrs.get(pid), None))
+            rows = [
+                _screen_one(ctx, pid, group, attrs.get(pid), None)
+                for pid, group in _patient_groups(piece, resolved)
+            ]
+            tables.append(rows_table(rows))
+        done += tables[-1].height
         if progress is not None:
-            progress(len(rows), total)
-    return rows
+            progress(done, total)
+    return pl.concat(tables) if tables else pl.DataFrame(schema=ROW_SCHEMA)
 
 
 def _patients_of(patients: pl.DataFrame | None, piece: pl.DataFrame) -> pl.DataFrame | None:
@@ -741,7 +747,7 @@ def _patients_of(patients: pl.DataFrame | None, piece: pl.DataFrame) -> pl.DataF
 
 def _screen_columns(
     ctx: _Context, piece: pl.DataFrame, resolved: Sequence[Resolved], pts: pl.DataFrame | None
-) -> list[PatientRow]:
+) -> pl.DataFrame:
     """The fast engine on one slice: columnar inputs, decided per class (module vector).
 
     Patients the columnar path leaves out are screened one by one by the reference path.
@@ -759,11 +765,12 @@ def _screen_columns(
         as_of=as_of,
         method=ctx.method,
         excluded=ctx.excluded,
-        ome_fn=ctx.decider.ome,
+        measures=ctx.decider.measures,
     )
-    decided = decide(derived, ctx.decider, _has_opioid_item)
-    rows = _decided_rows(decided, derived.omes)
+    decided = decide(derived, ctx.decider)
+    table = decided_table(decided, derived.omes)
     back = sorted(derived.fallback | decided.fallback)
+    rows: list[PatientRow] = []
     if back:
         mine = pl.Series("patient_id", back, dtype=pl.String)
         sub = piece.filter(pl.col("patient_id").is_in(mine))
@@ -771,65 +778,7 @@ def _screen_columns(
         attrs = _attributes(None if pts is None else pts.filter(pl.col("patient_id").is_in(mine)))
         for pid, group in _patient_groups(sub, resolved):
             rows.append(_screen_one(ctx, pid, group, attrs.get(pid), hists.get(pid, _NO_OPIOID)))
-    return rows
-
-
-_ZERO: Final = Decimal(0)
-_Shared = tuple[
-    tuple[bool | None, str | None, str],
-    tuple[str, ...],
-    tuple[str, ...],
-    tuple[str | None, str | None, str, str, tuple[str, ...]],
-    tuple[str, str],
-]
-
-
-def _decided_rows(decided: Decided, omes: Sequence[OMEResult | None]) -> list[PatientRow]:
-    """The rows of the patients decided per class (as :func:`_row` builds them)."""
-    present = [tuple(r for r, st in f if st is FactorStatus.PRESENT) for f in decided.statuses]
-    unknown = [tuple(r for r, st in f if st is FactorStatus.UNKNOWN) for f in decided.statuses]
-    f = decided.frame
-    if not f.height:
-        return []
-    columns = DECIDED_COLUMNS
-    scopes, strats, bands = decided.scopes, decided.strats, decided.bands
-    shared: dict[tuple[int, int, int, int], _Shared] = {}
-    texts: dict[str, str] = {}  # one string object per distinct text (memory)
-    rows = []
-    for pid, sc, st, sr, bd, oid, evidence, ome_method, assumed, ready in zip(
-        *(f.get_column(c).to_list() for c in columns), strict=True
-    ):
-        key = (sc, st, sr, bd)
-        common = shared.get(key)
-        if common is None:
-            scope, strat, band = scopes[sc], strats[sr], bands[bd]
-            common = shared.setdefault(key, (scope, present[st], unknown[st], strat, band))
-        (in_scope, rule, reason), fp, fu, strat, (band_id, band_reason) = common
-        ome = omes[oid]
-        rows.append(
-            PatientRow(
-                pid,
-                "screened",
-                in_scope,
-                rule,
-                reason,
-                texts.setdefault(evidence, evidence),
-                ome.total_mg_per_day if ome is not None else _ZERO,
-                (ome.complete if ome is not None else True) and not assumed,
-                texts.setdefault(ome_method, ome_method),
-                fp,
-                fu,
-                strat[0],
-                strat[1],
-                strat[2],
-                strat[3],
-                strat[4],
-                ready,
-                band_id,
-                band_reason,
-            )
-        )
-    return rows
+    return pl.concat([table, rows_table(rows)]) if rows else table
 
 
 _SLICE_ROWS: Final = 2_000_000  # memory bound, not clinical
@@ -872,7 +821,7 @@ def _worker(
         ScreeningMethod,
         EngineName,
     ],
-) -> list[PatientRow]:
+) -> pl.DataFrame:
     """Screen one part in a worker process (default knowledge, no profile)."""
     df, resolved, pts, excluded, as_of, meth, engine = payload
     kb = default_knowledge()
@@ -890,7 +839,7 @@ def _screen_parallel(
     meth: ScreeningMethod,
     engine: EngineName,
     n_workers: int,
-) -> list[PatientRow]:
+) -> pl.DataFrame:
     """Screen slices of whole patients in ``n_workers`` processes (start method ``spawn``).
 
     Each process decides with the same rules and its own caches, so the rows are those of one
@@ -905,7 +854,7 @@ def _screen_parallel(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
         results = list(pool.map(_worker, payloads))
-    return [row for rows in results for row in rows]
+    return pl.concat(results) if results else pl.DataFrame(schema=ROW_SCHEMA)
 
 
 _KIND_COUNTS: Final = (
@@ -1038,12 +987,18 @@ def _history_frame(
         for i, r in enumerate(resolved)
         if r.kind is not None and _is_opioid_record(r.dmd_code, r.product_name, None)
     ]
+    numbers: dict[str, int] = {}  # one number per medicine key (same code, else same name)
     keys = pl.DataFrame(
         {
             "rid": list(range(len(resolved))),
-            "key": [(r.dmd_code or r.product_name or "").strip().lower() for r in resolved],
+            "key": [
+                numbers.setdefault(
+                    (r.dmd_code or r.product_name or "").strip().lower(), len(numbers)
+                )
+                for r in resolved
+            ],
         },
-        schema={"rid": pl.Int64, "key": pl.String},
+        schema={"rid": pl.Int64, "key": pl.Int64},
     )
     # ``df`` is sorted by patient, date, row: each medicine's issues are in date order as
     # ``assess._history`` sorts them (a stable sort by date of the history's order)
@@ -1156,86 +1111,3 @@ def _histories(frame: pl.DataFrame) -> dict[str, _History]:
             "patient_id", "use_days", "issues", "early", "all_classed", "reissues", "evidence"
         ).iter_rows()
     }
-
-
-def _order_key(meth: ScreeningMethod) -> Callable[[PatientRow], tuple[object, ...]]:
-    def key(r: PatientRow) -> tuple[object, ...]:
-        band = int(r.band) if r.band.isdigit() else 99
-        extra: list[object] = []
-        for k in meth.order_within_band:
-            if k == "ome_mg_per_day":
-                extra.append(-(r.ome_mg_per_day or Decimal(0)))
-            elif k == "factors_present":
-                extra.append(-len(r.factors_present))
-        return (band, *extra, r.patient_id)
-
-    return key
-
-
-DOSE_SOURCES: Final = (
-    ("dosage-text", "from the dosage text"),
-    ("quantity-interval", "from the quantity estimate"),
-    ("patch-assumed-one", "patches assumed one at a time"),
-    ("not-computable", "not computable"),
-)
-"""The ways a current opioid's daily dose is obtained (build.py), with how people read them."""
-_DOSE_SOURCE_IN_TEXT: Final = re.compile(
-    r"(?:^| \| )(" + "|".join(re.escape(key) for key, _ in DOSE_SOURCES) + r"): "
-)
-
-
-def dose_sources(ome_method: str) -> frozenset[str]:
-    """The ways the daily doses of a row's current opioids were obtained (``DOSE_SOURCES`` keys).
-
-    ``ome_method`` is a worklist row's method text ("dosage-text: ... | quantity-interval:
-    ..."); empty for a patient without a current opioid or not screened.
-    """
-    return frozenset(m.group(1) for m in _DOSE_SOURCE_IN_TEXT.finditer(ome_method))
-
-
-def dose_sources_line(counts: Mapping[str, int]) -> str:
-    """One line for people: how many screened patients' daily doses came from where (issue 16).
-
-    From the ``dose_source:...`` counts of a screening; a patient with several current
-    opioids obtained in different ways counts once under each. The issue extract has no
-    structured dose fields, so no dose comes from them.
-    """
-    parts = ", ".join(
-        f"{counts.get(f'dose_source:{key}', 0):,} {label}" for key, label in DOSE_SOURCES
-    )
-    return (
-        f"Daily doses of current opioids, in patients: {parts}; none from structured dose "
-        "fields (the extract has none). A patient whose doses were obtained in two ways counts "
-        "in both."
-    )
-
-
-def _counts(rows: Sequence[PatientRow], problems: Sequence[RowProblem]) -> dict[str, int]:
-    out: dict[str, int] = {
-        "patients": len(rows),
-        "patients_screened": sum(r.status == "screened" for r in rows),
-        "patients_not_screened": sum(r.status != "screened" for r in rows),
-        "in_scope": sum(r.in_scope is True for r in rows),
-        "out_of_scope": sum(r.in_scope is False for r in rows),
-        "on_worklist": sum(r.band != _BAND_NOT_LISTED for r in rows),
-        "ome_incomplete_in_scope": sum((not r.ome_complete) and r.in_scope is True for r in rows),
-        "problem_rows": len(problems),
-        "problem_rows_issues": sum(p.file == "issues" for p in problems),
-        "problem_rows_patients": sum(p.file == "patients" for p in problems),
-    }
-    for r in rows:
-        if r.tier is not None:
-            out[f"tier:{r.tier}"] = out.get(f"tier:{r.tier}", 0) + 1
-        if r.risk_level is not None:
-            out[f"level:{r.risk_level}"] = out.get(f"level:{r.risk_level}", 0) + 1
-        out[f"band:{r.band}"] = out.get(f"band:{r.band}", 0) + 1
-        for source in dose_sources(r.ome_method):
-            out[f"dose_source:{source}"] = out.get(f"dose_source:{source}", 0) + 1
-    for p in problems:
-        out[f"problem:{p.reason}"] = out.get(f"problem:{p.reason}", 0) + 1
-    return out
-
-
-def _has_opioid_item(ome: OMEResult) -> bool:
-    """``current_opioid`` of ``assess``: an OME item of an opioid."""
-    return any(_is_opioid_item(i) for i in ome.items)

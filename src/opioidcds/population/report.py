@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from html import escape
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -52,6 +52,7 @@ from opioidcds.population.outcomes_report import (
     outcomes_summary,
     patient_frame,
 )
+from opioidcds.population.rows import BAND_NOT_LISTED, table_rows
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -102,22 +103,56 @@ def reasons(
     ``with_band=False`` leaves out the band's reason (the report shows the band and explains
     it in the legend beside the list).
     """
+    fields = {name: getattr(row, name) for name in _REASON_FIELDS}
+    return _reasons_text(**fields, labels=labels, with_band=with_band)
+
+
+_REASON_FIELDS: Final = (
+    "band_reason",
+    "status",
+    "scope_reason",
+    "in_scope",
+    "factors_present",
+    "ome_mg_per_day",
+    "ome_complete",
+    "ome_method",
+    "unknowns_that_could_change",
+)
+"""The fields of a row its reasons are made from (the worklist makes them once per value)."""
+
+
+def _reasons_text(  # the fields of _REASON_FIELDS
+    *,
+    band_reason: str,
+    status: str,
+    scope_reason: str,
+    in_scope: bool | None,
+    factors_present: Sequence[str],
+    ome_mg_per_day: Decimal | None,
+    ome_complete: bool,
+    ome_method: str,
+    unknowns_that_could_change: Sequence[str],
+    labels: dict[str, str] | None,
+    with_band: bool,
+) -> str:
     names = labels or {}
-    parts = [row.band_reason] if row.band_reason and with_band else []
-    if row.status != "screened":
-        return " ".join([*parts, row.scope_reason])
-    if row.in_scope is False:
-        parts.append(row.scope_reason)
-    if row.factors_present:
+    parts = [band_reason] if band_reason and with_band else []
+    if status != "screened":
+        return " ".join([*parts, scope_reason])
+    if in_scope is False:
+        parts.append(scope_reason)
+    if factors_present:
         parts.append(
-            "Risk factors present: " + ", ".join(names.get(f, f) for f in row.factors_present) + "."
+            "Risk factors present: " + ", ".join(names.get(f, f) for f in factors_present) + "."
         )
-    if row.ome_mg_per_day is not None and row.in_scope:
-        parts.append(f"Daily OME {_ome_text(row)} mg ({_method_words(row.ome_method)}).")
-    if row.unknowns_that_could_change:
+    if ome_mg_per_day is not None and in_scope:
+        shown = format_decimal(ome_mg_per_day)
+        ome = shown if ome_complete else f"at least {shown}"
+        parts.append(f"Daily OME {ome} mg ({_method_words(ome_method)}).")
+    if unknowns_that_could_change:
         parts.append(
             "Not recorded, could raise the level or tier: "
-            + ", ".join(names.get(f, f) for f in row.unknowns_that_could_change)
+            + ", ".join(names.get(f, f) for f in unknowns_that_could_change)
             + "."
         )
     return " ".join(parts)
@@ -125,10 +160,7 @@ def reasons(
 
 def _next_step(words: DisplayWords, row: PatientRow) -> tuple[str, str]:
     """The tier's offer and its first next step (the ruleset's words), for one row."""
-    tier = words.tier_words(row.tier)
-    if tier is None:
-        return "", ""
-    return tier.offer, tier.next_steps[0] if tier.next_steps else ""
+    return _next_step_of(words, row.tier)
 
 
 def worklist_frame(screening: Screening, knowledge: Knowledge | None = None) -> pl.DataFrame:
@@ -137,57 +169,97 @@ def worklist_frame(screening: Screening, knowledge: Knowledge | None = None) -> 
     Ids (``tier``, ``risk_level``, ``band``, factor ids) for programs, and the same in words
     for people (``tier_name``, ``risk_level_name``, ``band_name``, ``reasons``, ``offer``,
     ``next_step``, from the rulesets of ``knowledge``, default the bundled ones). Built column
-    by column (not a list of per-row dicts) to keep memory low on large runs.
+    by column from the screening's columns (``Screening.table``): each name, reason and next step
+    is made once per distinct value, never one Python object per patient.
     """
     kb = knowledge if knowledge is not None else default_knowledge()
     words = display_words(kb)
     labels = dict(screening.factor_labels)
-    rows = screening.rows
-    ranks: list[int | None] = []
-    rank = 0
-    for r in rows:
-        if r.band.isdigit():
-            rank += 1
-            ranks.append(rank)
-        else:
-            ranks.append(None)
-    steps = [_next_step(words, r) for r in rows]
-    columns: dict[str, list[object]] = {
-        "rank": list(ranks),
-        "patient_id": [r.patient_id for r in rows],
-        "band": [r.band for r in rows],
-        "band_name": [words.band(r.band) for r in rows],
-        "tier": [r.tier for r in rows],
-        "tier_name": [words.tier(r.tier) or None for r in rows],
-        "risk_level": [r.risk_level for r in rows],
-        "risk_level_name": [words.level(r.risk_level) or None for r in rows],
-        "ome_mg_per_day": [
-            str(r.ome_mg_per_day) if r.ome_mg_per_day is not None else None for r in rows
-        ],
-        "ome_complete": [r.ome_complete for r in rows],
-        "ome_method": [r.ome_method for r in rows],
-        "factors_present": [";".join(r.factors_present) for r in rows],
-        "factors_unknown": [";".join(r.factors_unknown) for r in rows],
-        "unknowns_that_could_change": [";".join(r.unknowns_that_could_change) for r in rows],
-        "risk_level_if_unknown": [r.risk_level_if_unknown for r in rows],
-        "tier_if_unknown": [r.tier_if_unknown for r in rows],
-        "readiness_to_change": [r.readiness_to_change for r in rows],
-        "in_scope": [r.in_scope for r in rows],
-        "scope_rule": [r.scope_rule for r in rows],
-        "scope_reason": [r.scope_reason for r in rows],
-        "history": [r.history for r in rows],
-        "status": [r.status for r in rows],
-        "reasons": [reasons(r, labels) for r in rows],
-        "offer": [offer or None for offer, _ in steps],
-        "next_step": [step or None for _, step in steps],
+    t = screening.table
+    listed = _per_value(t, "band", str.isdigit, pl.Boolean())
+    steps = {tier: _next_step_of(words, tier) for tier in t.get_column("tier").unique()}
+    rank = (
+        pl.DataFrame({"_l": listed})
+        .select(pl.when(pl.col("_l")).then(pl.col("_l").cast(pl.Int64).cum_sum()))
+        .to_series()
+    )
+    columns: dict[str, pl.Series] = {
+        "rank": rank,
+        "patient_id": t.get_column("patient_id"),
+        "band": t.get_column("band"),
+        "band_name": _per_value(t, "band", words.band, pl.String()),
+        "tier": t.get_column("tier"),
+        "tier_name": _per_value(t, "tier", lambda x: words.tier(x) or None, pl.String()),
+        "risk_level": t.get_column("risk_level"),
+        "risk_level_name": _per_value(
+            t, "risk_level", lambda x: words.level(x) or None, pl.String()
+        ),
+        "ome_mg_per_day": t.get_column("ome_mg_per_day"),
+        "ome_complete": t.get_column("ome_complete"),
+        "ome_method": t.get_column("ome_method"),
+        "factors_present": t.get_column("factors_present").list.join(";"),
+        "factors_unknown": t.get_column("factors_unknown").list.join(";"),
+        "unknowns_that_could_change": t.get_column("unknowns_that_could_change").list.join(";"),
+        "risk_level_if_unknown": t.get_column("risk_level_if_unknown"),
+        "tier_if_unknown": t.get_column("tier_if_unknown"),
+        "readiness_to_change": t.get_column("readiness_to_change"),
+        "in_scope": t.get_column("in_scope"),
+        "scope_rule": t.get_column("scope_rule"),
+        "scope_reason": t.get_column("scope_reason"),
+        "history": t.get_column("history"),
+        "status": t.get_column("status"),
+        "reasons": _reasons_column(t, labels),
+        "offer": _per_value(t, "tier", lambda x: steps[x][0] or None, pl.String()),
+        "next_step": _per_value(t, "tier", lambda x: steps[x][1] or None, pl.String()),
     }
     types = {"rank": pl.Int64, "ome_complete": pl.Boolean, "in_scope": pl.Boolean}
     return pl.DataFrame(
-        {
-            name: pl.Series(name, values, dtype=types.get(name, pl.String))
-            for name, values in columns.items()
-        }
+        [values.cast(types.get(name, pl.String)).alias(name) for name, values in columns.items()]
     )
+
+
+def _per_value(
+    table: pl.DataFrame, column: str, fn: Callable[[Any], object], dtype: pl.DataType
+) -> pl.Series:
+    """``fn`` of each value of ``column``, computed once per distinct value."""
+    values = table.get_column(column).unique().to_list()
+    mapping = pl.DataFrame(
+        {column: values, "_v": [fn(v) if v is not None else None for v in values]},
+        schema={column: table.schema[column], "_v": dtype},
+    )
+    return (
+        table.select(column)
+        .join(mapping, on=column, how="left", nulls_equal=True, maintain_order="left")
+        .get_column("_v")
+    )
+
+
+def _reasons_column(table: pl.DataFrame, labels: dict[str, str]) -> pl.Series:
+    """Each row's :func:`reasons`, made once per distinct combination of its fields."""
+    lists = ("factors_present", "unknowns_that_could_change")
+    keyed = table.select(
+        *(pl.col(c).list.join(";") if c in lists else pl.col(c) for c in _REASON_FIELDS)
+    )
+    distinct = keyed.unique()
+    texts = []
+    for values in distinct.iter_rows(named=True):
+        for c in lists:
+            values[c] = tuple(values[c].split(";")) if values[c] else ()
+        ome = values["ome_mg_per_day"]
+        values["ome_mg_per_day"] = None if ome is None else Decimal(ome)
+        texts.append(_reasons_text(**values, labels=labels, with_band=True))
+    distinct = distinct.with_columns(pl.Series("_reasons", texts, dtype=pl.String))
+    return keyed.join(
+        distinct, on=list(_REASON_FIELDS), how="left", nulls_equal=True, maintain_order="left"
+    ).get_column("_reasons")
+
+
+def _next_step_of(words: DisplayWords, tier: str | None) -> tuple[str, str]:
+    """The tier's offer and its first next step (the ruleset's words)."""
+    found = words.tier_words(tier)
+    if found is None:
+        return "", ""
+    return found.offer, found.next_steps[0] if found.next_steps else ""
 
 
 def spreadsheet_safe_frame(frame: pl.DataFrame) -> pl.DataFrame:
@@ -401,21 +473,17 @@ def ome_bins(knowledge: Knowledge | None = None, profile: Profile | None = None)
     return bins
 
 
-def _in_scope_omes(rows: Sequence[PatientRow]) -> tuple[list[Decimal], int]:
+def _in_scope_omes(screening: Screening) -> tuple[list[Decimal], int]:
     """Complete daily OMEs of in-scope patients, and how many are lower bounds only."""
-    complete = [
-        r.ome_mg_per_day
-        for r in rows
-        if r.in_scope and r.ome_mg_per_day is not None and r.ome_complete
-    ]
-    lower = sum(
-        1 for r in rows if r.in_scope and r.ome_mg_per_day is not None and not r.ome_complete
+    known = screening.table.filter(
+        pl.col("in_scope").fill_null(value=False) & pl.col("ome_mg_per_day").is_not_null()
     )
-    return complete, lower
+    complete = known.filter(pl.col("ome_complete")).get_column("ome_mg_per_day")
+    return [Decimal(v) for v in complete], known.height - complete.len()
 
 
-def _ome_table_rows(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
-    omes, lower = _in_scope_omes(rows)
+def _ome_table_rows(screening: Screening, bins: Sequence[OmeBin]) -> list[tuple[str, int]]:
+    omes, lower = _in_scope_omes(screening)
     counts = [0] * len(bins)
     for value in omes:
         for i, b in enumerate(bins):
@@ -427,14 +495,14 @@ def _ome_table_rows(rows: Sequence[PatientRow], bins: Sequence[OmeBin]) -> list[
     return items
 
 
-def _ome_histogram(rows: Sequence[PatientRow], kb: Knowledge, profile: Profile | None) -> str:
+def _ome_histogram(screening: Screening, kb: Knowledge, profile: Profile | None) -> str:
     """The OME distribution: bars a sixth of the high dose wide, thresholds in force marked."""
     high, alert = _thresholds(kb, profile)
     step = high / _HISTOGRAM_BARS_PER_THRESHOLD
     top = high * _TWICE
     count = int(top / step)
     edges = [step * i for i in range(count + 1)]
-    omes, lower = _in_scope_omes(rows)
+    omes, lower = _in_scope_omes(screening)
     counts = [0] * count
     over = 0
     for value in omes:
@@ -571,9 +639,10 @@ def render_html(
     banner = "\n" + SYNTHETIC_BANNER if synthetic else ""
     c = screening.counts
     labels = dict(screening.factor_labels)
-    worklist = screening.worklist
-    first = screening.call_first
-    rest = worklist[len(first) : max(len(first), screening.method.report_rows)]
+    # only the rows shown are made into objects (the top of the worklist)
+    listed = screening.table.filter(pl.col("band") != BAND_NOT_LISTED)
+    first = table_rows(listed.head(screening.weekly_capacity))
+    rest = table_rows(listed.slice(len(first), max(0, screening.method.report_rows - len(first))))
     as_of = f"{screening.as_of.day} {screening.as_of:%B %Y}" if screening.as_of else "n/a"
     capacity = screening.weekly_capacity
     method = screening.method
@@ -623,14 +692,14 @@ def render_html(
         (
             table(("support tier", "patients"), [(b.label, b.count) for b in tiers], 1),
             table(("risk level", "patients"), [(b.label, b.count) for b in levels], 1),
-            table(("daily OME", "patients"), _ome_table_rows(screening.rows, bins), 1),
+            table(("daily OME", "patients"), _ome_table_rows(screening, bins), 1),
         )
     )
     rest_rows = _worklist_rows(rest, len(first) + 1, words, labels)
     rest_table = table(_WORKLIST_HEAD, rest_rows, html_id="worklist-rest")
-    more = len(worklist) - len(first)
+    more = listed.height - len(first)
     lead = (
-        f"As of {escape(as_of)}: <strong>{len(worklist)}</strong> people on long-term opioids "
+        f"As of {escape(as_of)}: <strong>{listed.height}</strong> people on long-term opioids "
         f"for chronic non-cancer pain are on the worklist. Contact the first "
         f"<strong>{len(first)}</strong> this week"
         + (f"; the other {more} follow in the same order." if more else ".")
@@ -643,7 +712,7 @@ def render_html(
 <h1>Opioid population screening</h1>{banner}
 <p class="lead">{lead}</p>
 <section class="callfirst" id="call-first">
-<h2>Contact this week: {len(first)} of {len(worklist)}</h2>
+<h2>Contact this week: {len(first)} of {listed.height}</h2>
 <p>In priority order, with why, what to offer and the next step. Every row is an offer of
 support to discuss with the person, never an order. The list holds {escape(why_capacity)}.
 Identifiers are pseudonymous, as in the extract.</p>
@@ -664,7 +733,7 @@ worklist file with the reason).</p>
 </figure>
 </div>
 <figure><figcaption>Daily OME of the people in scope, with the thresholds in force</figcaption>
-{_ome_histogram(screening.rows, kb, profile)}
+{_ome_histogram(screening, kb, profile)}
 </figure>
 <div class="charts">
 {count_tables}
@@ -673,7 +742,7 @@ worklist file with the reason).</p>
 including its upper edge. Thresholds of the rulesets and profile in use: {escape(edges)}.
 A total that is a lower bound (something could not be converted or estimated) has its own bar:
 its true value is at least that.</p>
-<h2>The rest of the worklist: {len(rest)} more of {len(worklist)}</h2>
+<h2>The rest of the worklist: {len(rest)} more of {listed.height}</h2>
 <p class="note">In the same order; the whole worklist, with every patient and the ids for
 other programs, is in the worklist file.</p>
 {rest_table}

@@ -47,6 +47,7 @@ from opioidcds._knowledge.provenance import Provenance
 from opioidcds.population.engine import PatientRow, Screening, screen
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.report import worklist_frame
+from opioidcds.population.rows import rows_table
 from opioidcds.population.schema import (
     ISSUE_COLUMNS,
     PATIENT_COLUMNS,
@@ -203,7 +204,7 @@ class SparkScreening:
         )
         return Screening(
             as_of=self.as_of,
-            rows=tuple(rows),
+            table=rows_table(rows),
             problems=problems,
             counts=dict(self.counts),
             versions=dict(self.versions),

@@ -3,10 +3,12 @@
 :func:`derive` turns a slice of usable issue rows (sorted by patient, date, row) into one row
 per patient holding exactly the inputs :func:`opioidcds.assess` would derive from the
 patient :func:`~opioidcds.population.build.build_patient` builds: the current opioids with the
-method of each daily dose (each distinct dosage text read once, each distinct quantity/interval
-computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the OME of each
-distinct set of current prescriptions (the library's own calculator, once per set), the
-co-prescriptions, the patient-table values and the history figures.
+method of each daily dose (each distinct dosage text read once per form, each distinct
+quantity/interval computed once in :class:`~decimal.Decimal` by :func:`~.build.per_day`), the
+OME of each current medicine (measured once per distinct product and dose from the
+calculator's unit items, :mod:`~.prescription_ome`) summed per patient in exact
+``Decimal(38, 18)`` columns, the co-prescriptions, the patient-table values and the history
+figures.
 
 :func:`decide` then evaluates the rulesets once per *class* of inputs, never per patient: the
 rule language compares an input only with constants and parameters, so inputs on the same side
@@ -20,8 +22,9 @@ threshold.
 
 Patients outside what this path handles (excluded patient-table rows, the issue cap, a current
 opioid whose dose cannot be estimated, a value outside a ruleset's declared bounds, an
-A&E date after the as-of date, unusual medicine classes, an OME the calculator refuses) are
-returned in ``fallback`` and screened one by one by the reference path. The differential tests
+A&E date after the as-of date, unusual medicine classes, an OME the calculator would refuse or
+that is not measured in columns, see :mod:`~.prescription_ome`) are returned in ``fallback``
+and screened one by one by the reference path. The differential tests
 (tests/population) check every row equals the row built from ``assess``.
 """
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Final, Protocol
 
 import polars as pl
@@ -39,10 +42,10 @@ from opioidcds._decide.assessment import FactorStatus
 from opioidcds._decide.rules import BoundRuleset, Decisions
 from opioidcds._decide.rules.conditions import condition_fields
 from opioidcds._errors import OpioidCDSError
-from opioidcds._inputs.patient import _MAX_PRESCRIPTIONS, medicine_classes
-from opioidcds._inputs.prescription import Prescription
+from opioidcds._inputs.patient import _MAX_PRESCRIPTIONS
 from opioidcds._knowledge.products import MedicineClass
-from opioidcds._measure.results import OMEResult
+from opioidcds._knowledge.vocabulary import Vocabulary
+from opioidcds._measure.ome import _MG_PER_DAY, _RATE
 from opioidcds.population.build import (
     MAX_OPIOID_ISSUES,
     PATCH_NOTE,
@@ -51,16 +54,14 @@ from opioidcds.population.build import (
     dosage_usable,
     interval_note,
     per_day,
-    rx_dose,
-    rx_patch_at_least_one,
-    rx_text,
     supply_note,
 )
 from opioidcds.population.memo import class_of, cut_points
 from opioidcds.population.method import ScreeningMethod
+from opioidcds.population.prescription_ome import UnitMeasures, record_classes
 from opioidcds.population.schema import PATIENT_BOOLEAN_COLUMNS
 
-__all__ = ["DECIDED_COLUMNS", "Derived", "derive"]
+__all__ = ["DECIDED_COLUMNS", "Derived", "OmeSummary", "decide", "derive", "plain"]
 
 DECIDED_COLUMNS: Final = (
     "patient_id",
@@ -83,6 +84,8 @@ _SEDATIVE_COLUMNS: Final = {  # the kind of a sedative issue -> its co-prescript
     "gabapentinoid": "gabapentinoid_coprescribed",
 }
 _DEC: Final = pl.Decimal(38, 10)  # the schema admits at most 10 + 10 digits per quantity
+_OME_SCALE: Final = 18  # decimal places of the OME columns (prescription_ome keeps within)
+_MARGIN: Final = 1 - 1e-9  # float sums this close to a plausibility limit go to the library
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +93,12 @@ class Derived:
     """Per-patient decision inputs of one slice (``frame``) and who needs the reference path.
 
     ``omes[ome_id]`` is the OME of a patient's current prescriptions (``None``: no current
-    opioid, ``ome_id`` 0); ``ost[ome_id]``: a current prescription is opioid substitution
-    therapy by its medicine class.
+    opioid, ``ome_id`` 0).
     """
 
     frame: pl.DataFrame
     fallback: frozenset[str]
-    omes: Sequence[OMEResult | None]
-    ost: Sequence[bool]
+    omes: Sequence[OmeSummary | None]
 
 
 def _resolved_frame(resolved: Sequence[Resolved]) -> pl.DataFrame:
@@ -119,20 +120,81 @@ def _resolved_frame(resolved: Sequence[Resolved]) -> pl.DataFrame:
     )
 
 
-def _usable_texts(meds: pl.DataFrame, resolved: Sequence[Resolved]) -> pl.DataFrame:
-    """Why each distinct (product, dosage text) cannot be used (null: usable), read once."""
+def _classes_frame(resolved: Sequence[Resolved]) -> pl.DataFrame:
+    """Per product (``rid``): an unusual class for a current opioid, opioid-dependence treatment.
+
+    As ``medicine_classes`` classes the prescription: a class other than opioid only, or a
+    benzodiazepine or gabapentinoid class too, sends the patient to the reference path.
+    """
+    other = frozenset({MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID})
+    odd, ost = [], []
+    for r in resolved:
+        c = record_classes(r.dmd_code, r.product_name) if r.kind == "opioid" else frozenset()
+        odd.append(bool(c and MedicineClass.OPIOID not in c) or bool(c & other))
+        ost.append(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c)
+    return pl.DataFrame(
+        {"rid": list(range(len(resolved))), "odd_class": odd, "ost_class": ost},
+        schema={"rid": pl.Int64, "odd_class": pl.Boolean, "ost_class": pl.Boolean},
+    )
+
+
+def _text_doses(
+    pairs: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures, which: int
+) -> pl.Series:
+    """Column ``dose``: the dose number of each (``rid``, ``text``) row of ``pairs``.
+
+    Each distinct text is read once per pharmaceutical form (``which``: the setting, see
+    :class:`~.prescription_ome.UnitMeasures`); null when the text gives no dose.
+    """
+    forms = pl.DataFrame(
+        {
+            "rid": list(range(len(resolved))),
+            "_form": [measures.form_key(which, r) for r in resolved],
+        },
+        schema={"rid": pl.Int64, "_form": pl.String},
+    )
+    keyed = pairs.select("rid", "text").join(forms, on="rid", how="left", maintain_order="left")
+    distinct = keyed.drop_nulls().select("_form", "text").unique()
+    doses = [measures.form_dose(which, f, t) for f, t in distinct.iter_rows()]
+    distinct = distinct.with_columns(pl.Series("dose", doses, dtype=pl.Int64))
+    joined = keyed.join(distinct, on=["_form", "text"], how="left", maintain_order="left")
+    return joined.get_column("dose")
+
+
+def _usable_texts(
+    meds: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures
+) -> pl.DataFrame:
+    """Why each distinct (product, dosage text) cannot be used (null: usable), read once.
+
+    Decided per distinct (product, dose) where the unit items and the schedule say so
+    (``UnitMeasures.usable_fast``); the other pairs are asked of ``dosage_usable``.
+    """
     pairs = meds.filter(pl.col("text").is_not_null()).select("rid", "text").unique()
+    pairs = pairs.with_columns(_text_doses(pairs, resolved, measures, which=1))
+    known = pairs.drop_nulls("dose").select("rid", "dose").unique()
+    fast = [measures.usable_fast(resolved[rid], dose) for rid, dose in known.iter_rows()]
+    known = known.with_columns(pl.Series("_ok", fast, dtype=pl.Boolean))
+    pairs = pairs.join(known, on=["rid", "dose"], how="left")
+    ask = pairs.filter(~pl.col("_ok").fill_null(value=False)).select("rid", "text")
     why = [
         dosage_usable(resolved[rid].dmd_code, resolved[rid].product_name, text)
-        for rid, text in pairs.iter_rows()
+        for rid, text in ask.iter_rows()
     ]
-    return pairs.with_columns(pl.Series("why", why, dtype=pl.String))
+    asked = ask.with_columns(pl.Series("why", why, dtype=pl.String))
+    return pairs.select("rid", "text").join(asked, on=["rid", "text"], how="left")
 
 
 def _medicines(
-    df: pl.DataFrame, resolved: Sequence[Resolved], as_of: dt.date, meth: ScreeningMethod
-) -> tuple[pl.DataFrame, list[Prescription]]:
-    """One row per current opioid medicine: method, note, prescription id (``rx``)."""
+    df: pl.DataFrame,
+    resolved: Sequence[Resolved],
+    as_of: dt.date,
+    meth: ScreeningMethod,
+    measures: UnitMeasures,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per current opioid medicine (method, note, prescription id ``rx``).
+
+    With the OME columns of each distinct prescription (:func:`_prescriptions`).
+    """
     window, lookback = meth.current_window_days, meth.lookback_days
     q = pl.col("quantity").cast(_DEC)
     recent = pl.col("age_days") <= lookback
@@ -154,7 +216,7 @@ def _medicines(
         )
         .filter(pl.col("last_age") <= window)
     )
-    meds = meds.join(_usable_texts(meds, resolved), on=["rid", "text"], how="left")
+    meds = meds.join(_usable_texts(meds, resolved, measures), on=["rid", "text"], how="left")
     usable = pl.col("text").is_not_null() & pl.col("why").is_null()
     days = pl.col("first_recent_age") - pl.col("last_age")
     meds = meds.with_columns(
@@ -178,7 +240,7 @@ def _medicines(
     )
     meds = _daily(meds)
     meds = _notes(meds, meth)
-    return _prescriptions(meds, resolved)
+    return _prescriptions(meds, resolved, measures)
 
 
 def _daily(meds: pl.DataFrame) -> pl.DataFrame:
@@ -224,65 +286,130 @@ def _notes(meds: pl.DataFrame, meth: ScreeningMethod) -> pl.DataFrame:
 
 
 def _prescriptions(
-    meds: pl.DataFrame, resolved: Sequence[Resolved]
-) -> tuple[pl.DataFrame, list[Prescription]]:
-    """One shared :class:`Prescription` per distinct (method, product, text, daily quantity)."""
-    keys = ["method", "rid", "text", "num", "den"]
-    # the text and quantity/interval columns are irrelevant to other methods: normalise them
+    meds: pl.DataFrame, resolved: Sequence[Resolved], measures: UnitMeasures
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The OME columns of each current medicine, measured once per distinct (product, dose).
+
+    Adds to ``meds`` the dose number ``dose`` (the text's for ``dosage-text``, one patch worn
+    for ``patch-assumed-one``, the daily quantity once a day for ``quantity-interval``, as the
+    builder's prescriptions state them), ``rx_ome`` (the sum of its converted items, exact),
+    ``unconverted``, ``opioid_item`` and ``slow`` (not measured here: the patient goes to the
+    reference path). Also returns each item's ingredient, unit and daily amount by (``rid``,
+    ``dose``), for the plausibility limits.
+    """
+    text = pl.col("method") == "dosage-text"
     meds = meds.with_columns(
-        pl.when(pl.col("method") == "dosage-text").then(pl.col("text")).alias("text"),
-        pl.when(pl.col("method") == "quantity-interval").then(pl.col("num")).alias("num"),
-        pl.when(pl.col("method") == "quantity-interval").then(pl.col("den")).alias("den"),
+        pl.when(text).then(_text_doses(meds, resolved, measures, which=0)).alias("dose")
     )
-    distinct = (
-        meds.filter(pl.col("method") != "not-computable").select(keys).unique(maintain_order=True)
+    structured = (
+        meds.filter(pl.col("method").is_in(["patch-assumed-one", "quantity-interval"]))
+        .select("method", "rid", "num", "den")
+        .unique()
     )
-    rxs: list[Prescription] = []
-    for method, rid, text, num, den in distinct.iter_rows():
+    doses: list[int | None] = []
+    for method, rid, num, den in structured.iter_rows():
         r = resolved[rid]
-        if method == "dosage-text":
-            rxs.append(rx_text(r.dmd_code, r.product_name, text))
-        elif method == "patch-assumed-one":
-            rxs.append(rx_patch_at_least_one(r.dmd_code, r.product_name))
-        else:
-            daily = per_day(num, int(den))
-            if daily is None or r.unit is None:  # pragma: no cover - filtered above
-                raise AssertionError("not a computable quantity/interval estimate")
-            rxs.append(rx_dose(r.dmd_code, r.product_name, daily, r.unit, Decimal(1)))
-    distinct = distinct.with_columns(pl.Series("rx", range(len(rxs)), dtype=pl.Int64))
-    meds = meds.join(distinct, on=keys, how="left", nulls_equal=True)
-    return meds, rxs
+        if method == "patch-assumed-one":
+            doses.append(measures.structured_dose(r, Decimal(1), "patch", None))
+            continue
+        daily = per_day(num, int(den))
+        if daily is None or r.unit is None:  # pragma: no cover - filtered above
+            raise AssertionError("not a computable quantity/interval estimate")
+        doses.append(measures.structured_dose(r, daily, r.unit, Decimal(1)))
+    structured = structured.with_columns(pl.Series("_sdose", doses, dtype=pl.Int64))
+    meds = meds.join(
+        structured, on=["method", "rid", "num", "den"], how="left", nulls_equal=True
+    ).with_columns(pl.coalesce("dose", "_sdose").alias("dose"))
+    distinct = meds.drop_nulls("dose").select("rid", "dose").unique()
+    omes: list[Decimal | None] = []
+    unconverted: list[bool] = []
+    opioid: list[bool] = []
+    amounts: dict[str, list[Any]] = {"rid": [], "dose": [], "ingredient": [], "unit": []}
+    amounts["amount"] = []
+    for rid, dose in distinct.iter_rows():
+        measured = measures.measure(resolved[rid], dose)
+        omes.append(None if measured is None else measured.ome)
+        unconverted.append(measured is not None and measured.unconverted)
+        opioid.append(measured is not None and measured.opioid_item)
+        for ingredient, unit, amount in () if measured is None else measured.amounts:
+            for name, value in zip(
+                ("rid", "dose", "ingredient", "unit", "amount"),
+                (rid, dose, ingredient, unit, float(amount)),
+                strict=True,
+            ):
+                amounts[name].append(value)
+    distinct = distinct.with_columns(
+        pl.Series("rx_ome", omes, dtype=pl.Decimal(38, _OME_SCALE)),
+        pl.Series("unconverted", unconverted, dtype=pl.Boolean),
+        pl.Series("opioid_item", opioid, dtype=pl.Boolean),
+    )
+    meds = meds.join(distinct, on=["rid", "dose"], how="left").with_columns(
+        # a current medicine not measured here (no dose, or left to the library)
+        (pl.col("rx_ome").is_null() & (pl.col("method") != "not-computable")).alias("slow")
+    )
+    return meds, pl.DataFrame(
+        amounts,
+        schema={
+            "rid": pl.Int64,
+            "dose": pl.Int64,
+            "ingredient": pl.String,
+            "unit": pl.String,
+            "amount": pl.Float64,
+        },
+    )
 
 
-class _OmeFn(Protocol):
-    def __call__(self, prescriptions: tuple[Prescription, ...]) -> OMEResult: ...
+@dataclass(frozen=True, slots=True)
+class OmeSummary:
+    """A patient's OME as the decisions and the worklist read it (``assess``'s OMEResult).
+
+    ``total``: the exact total, mg/day (a lower bound when not ``complete``);
+    ``current_opioid``: an item of an opioid (``assess``: a current opioid).
+    """
+
+    total: Decimal
+    complete: bool
+    current_opioid: bool
 
 
-def _omes(
-    keys: Sequence[str], rxs: Sequence[Prescription], ome_fn: _OmeFn
-) -> tuple[list[OMEResult | None], list[bool], list[bool]]:
-    """OME (index 0: none), OST by class and "needs the reference path" per distinct set."""
-    omes: list[OMEResult | None] = [None]
-    ost = [False]
-    odd = [False]
-    classes = [medicine_classes(rx) for rx in rxs]
-    other = frozenset({MedicineClass.BENZODIAZEPINE, MedicineClass.GABAPENTINOID})
-    for key in keys:
-        ids = [int(i) for i in key.split(",")]
-        cls = [classes[i] for i in ids]
-        unusual = len(ids) > _MAX_PRESCRIPTIONS or any(
-            (c and MedicineClass.OPIOID not in c) or (c & other) for c in cls
-        )
-        result: OMEResult | None = None
-        if not unusual:
-            try:
-                result = ome_fn(tuple(rxs[i] for i in ids))
-            except OpioidCDSError:
-                unusual = True
-        omes.append(result)
-        ost.append(any(MedicineClass.OPIOID_DEPENDENCE_TREATMENT in c for c in cls))
-        odd.append(unusual)
-    return omes, ost, odd
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros, in plain notation (``60.000`` is ``60``); exact."""
+    t = value.as_tuple()
+    if not value.is_finite() or not isinstance(t.exponent, int):
+        return value
+    exact = Context(prec=len(t.digits) + max(t.exponent, 0) + 1)  # enough: nothing rounded
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1), context=exact)
+    return value.normalize(exact)
+
+
+def _implausible(meds: pl.DataFrame, amounts: pl.DataFrame, vocabulary: Vocabulary) -> pl.DataFrame:
+    """Patients (``pid``) whose daily amount of one opioid may be over the plausibility limits.
+
+    The calculator refuses such a list (HAZ-002); these patients go to the reference path,
+    which refuses them as ``assess`` does. The sums are in floating point with a margin, so a
+    patient near a limit is sent there too (never decided here on a rounded sum).
+    """
+    limits = pl.DataFrame(
+        {
+            "unit": [_MG_PER_DAY, _RATE],
+            "limit": [
+                float(vocabulary.limits.max_daily_mg),
+                float(vocabulary.limits.max_patch_rate_microgram_per_hour),
+            ],
+        }
+    )
+    sums = (
+        meds.select("pid", "rid", "dose")
+        .join(amounts, on=["rid", "dose"], how="inner")
+        .group_by("pid", "ingredient", "unit")
+        .agg(pl.col("amount").sum())
+        .join(limits, on="unit", how="left")
+    )
+    near = pl.col("limit").is_null() | (pl.col("amount") > pl.col("limit") * _MARGIN)
+    return (
+        sums.filter(near).select("pid").unique().with_columns(pl.lit(value=True).alias("odd_dose"))
+    )
 
 
 def _attributes(patients: pl.DataFrame | None) -> pl.DataFrame:
@@ -309,7 +436,7 @@ def derive(
     as_of: dt.date,
     method: ScreeningMethod,
     excluded: frozenset[str],
-    ome_fn: _OmeFn,
+    measures: UnitMeasures,
 ) -> Derived:
     """The decision inputs of every patient of ``piece`` (see the module docstring).
 
@@ -334,26 +461,44 @@ def derive(
             for kind, column in _SEDATIVE_COLUMNS.items()
         ),
     )
-    meds, rxs = _medicines(df, resolved, as_of, method)
+    meds, amounts = _medicines(df, resolved, as_of, method, measures)
+    classes = _classes_frame(resolved)
     per = (
-        meds.sort(["pid", "first_pos"])
+        meds.join(classes, on="rid", how="left")
+        .sort(["pid", "first_pos"])
         .group_by("pid", maintain_order=True)
         .agg(
-            pl.col("rx").cast(pl.String).str.join(",").alias("rx_key"),
             pl.col("method_text").str.join(" | ").alias("ome_method"),
             (pl.col("method") == "patch-assumed-one").any().alias("assumed"),
             (pl.col("method") == "not-computable").any().alias("odd_med"),
+            pl.col("rx_ome").sum().alias("ome_total"),
+            pl.col("unconverted").any(),
+            pl.col("opioid_item").any(),
+            (
+                pl.col("slow").any() | pl.col("odd_class").any() | (pl.len() > _MAX_PRESCRIPTIONS)
+            ).alias("odd_ome"),
+            pl.col("ost_class").any().alias("ost_rx"),
+        )
+        .join(_implausible(meds, amounts, measures.settings[0].vocabulary), on="pid", how="left")
+        .with_columns(
+            (pl.col("odd_ome") | pl.col("odd_dose").fill_null(value=False)).alias("odd_ome"),
+            (~pl.col("unconverted") & ~pl.col("assumed")).alias("complete"),
         )
     )
-    keys = per.filter(~pl.col("odd_med")).select("rx_key").unique(maintain_order=True)
-    key_list = keys.get_column("rx_key").to_list()
-    omes, ost, odd = _omes(key_list, rxs, ome_fn)
-    keys = keys.with_columns(
-        pl.Series("ome_id", range(1, len(key_list) + 1), dtype=pl.Int64),
-        pl.Series("odd_ome", odd[1:], dtype=pl.Boolean),
-        pl.Series("ost_rx", ost[1:], dtype=pl.Boolean),
+    summaries = (
+        per.filter(~pl.col("odd_med") & ~pl.col("odd_ome"))
+        .select("ome_total", "complete", "opioid_item")
+        .unique(maintain_order=True)
     )
-    per = per.join(keys, on="rx_key", how="left")
+    omes: list[OmeSummary | None] = [None]
+    omes.extend(
+        OmeSummary(plain(total), complete, current)
+        for total, complete, current in summaries.iter_rows()
+    )
+    summaries = summaries.with_columns(pl.Series("ome_id", range(1, len(omes)), dtype=pl.Int64))
+    per = per.join(
+        summaries, on=["ome_total", "complete", "opioid_item"], how="left", nulls_equal=True
+    )
     frame = (
         people.join(per, on="pid", how="left")
         .join(history.drop("patient_id"), on="pid", how="left")
@@ -402,7 +547,7 @@ def derive(
         pl.when(pl.col("sex").is_in(["male", "female"])).then(pl.col("sex")).alias("sex_known"),
         (pl.lit(as_of) - pl.col("last_ae_attendance")).dt.total_days().alias("days_ae"),
     )
-    return Derived(frame=frame, fallback=back, omes=omes, ost=ost)
+    return Derived(frame=frame, fallback=back, omes=omes)
 
 
 # --- deciding per class ----------------------------------------------------------------------
@@ -434,17 +579,17 @@ class _Input:
     """How a ruleset input is read from the frame: a column, or a value of the OME."""
 
     column: str
-    ome: Callable[[OMEResult | None], Decimal | None] | None = None
+    ome: Callable[[OmeSummary | None], Decimal | None] | None = None
 
 
-def _lower(ome: OMEResult | None) -> Decimal | None:
-    return Decimal(0) if ome is None else ome.total_mg_per_day
+def _lower(ome: OmeSummary | None) -> Decimal | None:
+    return Decimal(0) if ome is None else ome.total
 
 
-def _total(ome: OMEResult | None) -> Decimal | None:
+def _total(ome: OmeSummary | None) -> Decimal | None:
     if ome is None:
         return Decimal(0)
-    return ome.total_mg_per_day if ome.complete else None
+    return ome.total if ome.complete else None
 
 
 # assess._scope's and assess._factor_inputs's inputs, by frame column (the differential tests
@@ -501,7 +646,7 @@ class Decided:
 class _Classes:
     """Per-class evaluation over the rows of one frame (representative: the first row)."""
 
-    def __init__(self, frame: pl.DataFrame, omes: Sequence[OMEResult | None]) -> None:
+    def __init__(self, frame: pl.DataFrame, omes: Sequence[OmeSummary | None]) -> None:
         self.frame = frame
         self.omes = omes
         self.codes: dict[tuple[str, str], str] = {}
@@ -575,10 +720,10 @@ def _truth_code(t: object) -> int:
     return len(_TRUTHS)  # DISABLED
 
 
-def decide(d: Derived, decider: Decider, is_opioid: Callable[[OMEResult], bool]) -> Decided:
+def decide(d: Derived, decider: Decider) -> Decided:
     """Decide every patient of ``d`` once per class of inputs (see the module docstring)."""
     omes = d.omes
-    current = [o is not None and is_opioid(o) for o in omes]
+    current = [o is not None and o.current_opioid for o in omes]
     frame = d.frame.with_columns(
         pl.col("ome_id")
         .replace_strict(dict(enumerate(current)), return_dtype=pl.Boolean)
