@@ -83,6 +83,24 @@ def assess(patient: Patient) -> Assessment | None:
         return None
 
 
+def _is_ost(rx: Prescription) -> bool:
+    """BNF 4.10.3 dependence presentations, restated for the drawn prescriptions.
+
+    Methadone oral solution; buprenorphine sublingual/buccal/lyophilisate of 2 mg and above
+    (``catalogue/medicine_classes.toml``, ost_rules).
+    """
+    form = (rx.form or "").lower()
+    if rx.drug == "methadone":
+        return any(w in form for w in ("oral solution", "mixture", "oral liquid", "concentrate"))
+    if rx.drug == "buprenorphine" and any(
+        w in form for w in ("sublingual", "buccal", "oral lyophilisate")
+    ):
+        amount, unit = (rx.strength or "0 mg").split()[:2]
+        mg = Decimal(amount) / (1000 if unit.startswith("microgram") else 1)
+        return mg >= 2
+    return False
+
+
 @given(patients(in_scope=True), st.sampled_from(FACTOR_FIELDS), st.integers(18, 100))
 def test_adding_a_factor_never_lowers_level_or_tier(patient: Patient, name: str, age: int) -> None:
     before = assess(patient)
@@ -299,7 +317,8 @@ def test_alerts_fire_iff_their_condition_holds(
     benzo = True if new.drug == "diazepam" else patient.benzodiazepine
     gaba = True if new.drug == "pregabalin" else patient.gabapentinoid
     opioid_after = bool(after_list)
-    thresholds = not (patient.cancer_pain or patient.palliative_care)  # OST: False by strategy
+    # the patient is not on OST by strategy; a new OST presentation puts them on it
+    thresholds = not (patient.cancer_pain or patient.palliative_care or _is_ost(new))
     issued = (
         "opioid"
         if new_is_opioid

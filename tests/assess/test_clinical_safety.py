@@ -602,3 +602,32 @@ def test_a_replacing_prescription_listed_with_the_patient() -> None:
     assert ids(alerts) == ["script-switch-above-threshold", "dose-escalation"]
     assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in alerts[0].detail
     assert "nothing was taken off" not in alerts[0].detail
+
+
+def test_a_new_ost_prescription_is_outside_the_dose_thresholds() -> None:
+    # Scope: opioid substitution therapy is excluded from dose thresholds (rules/scope.toml,
+    # input dose_thresholds_apply of rules/prescribing-alerts.toml). A patient on morphine MR
+    # 60 mg bd (60 x 2 x 1 = 120 mg OME/day), recorded as not on OST, is started on
+    # buprenorphine 16 mg sublingual once a day (an OST presentation, BNF 4.10.3). The new
+    # prescription puts the patient on OST, as the CDS Hooks service treats a draft order: no
+    # dose-threshold alert. Before the fix it gave Script Switch, escalation, very-high-dose and
+    # "check the risk factors" alerts.
+    morphine = Prescription(drug="morphine", form="modified-release tablet", strength="60 mg",
+                            dose_quantity=1, dose_unit="tablet", doses_per_day=2)  # fmt: skip
+    ost = Prescription(drug="buprenorphine", form="sublingual tablet", strength="16 mg",
+                       dose_quantity=1, dose_unit="tablet", doses_per_day=1)  # fmt: skip
+    p = Patient(age=40, sex="female", **RECORDED_FALSE, prescriptions=(morphine,),
+                opioid_substitution_therapy=False, medication_list_complete=True)  # fmt: skip
+    dose_rules = {"script-switch-above-threshold", "dose-escalation", "very-high-dose",
+                  "check-risk-factors"}  # fmt: skip
+    assert not dose_rules & {a.id for a in check_prescription(p, ost)}
+    # Control: the same patient given morphine MR 30 mg bd instead: 120 + 30 x 2 = 180 > 100,
+    # the Script Switch alert fires, so the thresholds are live for this patient.
+    more = Prescription(drug="morphine", form="modified-release tablet", strength="30 mg",
+                        dose_quantity=1, dose_unit="tablet", doses_per_day=2)  # fmt: skip
+    assert "script-switch-above-threshold" in {a.id for a in check_prescription(p, more)}
+    # The co-prescription alerts still apply: with diazepam current, the OST start is flagged.
+    with_benzo = Patient(**{**p.model_dump(), "prescriptions": (morphine, DIAZEPAM_5_BD)})
+    ids = {a.id for a in check_prescription(with_benzo, ost)}
+    assert not dose_rules & ids
+    assert any("benzodiazepine" in i for i in ids)

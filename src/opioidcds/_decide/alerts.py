@@ -108,6 +108,20 @@ def _new_class(classes: frozenset[MedicineClass], items: Sequence[OMEItem]) -> s
     return "other"
 
 
+def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass]) -> bool | None:
+    """Opioid substitution therapy after this prescription is issued.
+
+    A new prescription that is an opioid-dependence treatment presentation
+    (``catalogue/medicine_classes.toml``, BNF 4.10.3: buprenorphine with naloxone, buprenorphine
+    sublingual 2 mg and above, methadone oral solution) puts the patient on OST as a current one
+    would, even where the record states "not on OST" (the statement predates this prescription).
+    The CDS Hooks service treats a draft order the same way (``cdshooks.patients``).
+    """
+    if MedicineClass.OPIOID_DEPENDENCE_TREATMENT in new_classes:
+        return True
+    return patient.on_opioid_substitution_therapy
+
+
 def _total(items: Sequence[OMEItem]) -> tuple[Decimal, bool]:
     total = Decimal(0)
     complete = True
@@ -310,7 +324,7 @@ def check_prescription(
             "dose_thresholds_apply": not (
                 patient.cancer_pain
                 or patient.palliative_care
-                or patient.on_opioid_substitution_therapy
+                or _substitution_therapy(patient, new_classes)
             ),
             "new_item_fentanyl_patch": any(
                 i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
