@@ -25,7 +25,7 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt, model_validator
 
 from opioidcds._base import InputModel, ResultModel
-from opioidcds._decide.knowledge import rule_sources
+from opioidcds._decide.knowledge import default_knowledge, rule_sources
 from opioidcds._decide.rules import (
     Citation,
     Decision,
@@ -34,6 +34,7 @@ from opioidcds._decide.rules import (
     Profile,
     Ruleset,
     Stage,
+    bind_profile,
     load_profile,
     load_ruleset,
 )
@@ -581,10 +582,21 @@ _INPATIENT_FIELDS: Mapping[str, str] = {
 }
 
 
-def _profile(profile: Profile | str | Path | None) -> Profile | None:
-    if profile is None or isinstance(profile, Profile):
-        return profile
-    return load_profile(profile)
+def _profile(profile: Profile | str | Path | None, ruleset: Ruleset) -> Profile | None:
+    """The profile, loaded if a path, and checked against every bundled ruleset it names.
+
+    The pins are enforced as every other command does (:meth:`Knowledge.bound_all`): a profile
+    whose pin on any ruleset does not hold is refused, not applied in part.
+
+    Raises:
+        ProfileError: a pin does not hold, or the profile names unknown rules or parameters.
+    """
+    if profile is None:
+        return None
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    bundled = default_knowledge().rulesets
+    bind_profile({**bundled, ruleset.id: ruleset}, prof)
+    return prof
 
 
 def _evaluate(
@@ -719,7 +731,7 @@ def check_discharge(
         ep, table=table, vocabulary=vocabulary, catalogue=catalogue
     )
     rs = ruleset if ruleset is not None else discharge_ruleset()
-    prof = _profile(profile)
+    prof = _profile(profile, rs)
     decisions = _evaluate(rs, inputs, prof, backend, _DISCHARGE_FIELDS)
     rxs = [item.prescription for item in ep.discharge_prescriptions]
     provenance = knowledge_provenance(
@@ -771,7 +783,7 @@ def check_inpatient(
     ep = _require(episode, CareSetting.INPATIENT)
     inputs, starts = inpatient_inputs(ep, vocabulary=vocabulary)
     rs = ruleset if ruleset is not None else inpatient_ruleset()
-    prof = _profile(profile)
+    prof = _profile(profile, rs)
     decisions = _evaluate(rs, inputs, prof, backend, _INPATIENT_FIELDS)
     provenance = knowledge_provenance(
         vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),

@@ -33,6 +33,7 @@ from opioidcds._decide.rules.evaluator import (
     DecisionStatus,
     Rule,
     Ruleset,
+    bind_profile,
 )
 from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound
 from opioidcds._decide.rules.loader import lint_path, load_profile, load_ruleset, load_rulesets
@@ -60,6 +61,7 @@ __all__ = [
     "Severity",
     "Stage",
     "UnknownRuleError",
+    "bind_profile",
     "lint_bound",
     "lint_path",
     "load_profile",

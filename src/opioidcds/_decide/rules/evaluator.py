@@ -50,6 +50,7 @@ __all__ = [
     "RuleExample",
     "Ruleset",
     "TableExample",
+    "bind_profile",
 ]
 
 OutcomeValue = str | bool | Decimal | tuple[str, ...]
@@ -1008,3 +1009,29 @@ def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:
         return d
 
     return conv_number
+
+
+def bind_profile(
+    rulesets: Mapping[str, Ruleset], profile: Profile | None
+) -> Mapping[str, BoundRuleset]:
+    """Apply ``profile`` to every ruleset of ``rulesets`` at once (the one place pins are checked).
+
+    Every command and the Python API go through here (through
+    :meth:`opioidcds.Knowledge.bound`), so a profile is refused the same way whichever
+    ruleset a command reads: each ruleset the profile names must be present and at the version
+    it pins, even a ruleset the command itself never evaluates (a profile reviewed against
+    other rules is not applied in part).
+
+    Raises:
+        ProfileError: the profile names a ruleset that is not there, pins another version of
+            one, names an unknown parameter or rule, or breaks a table.
+
+    """
+    if profile is not None:
+        missing = sorted(set(profile.sections) - set(rulesets))
+        if missing:
+            raise ProfileError(
+                f"{profile.source}: profile '{profile.id}' changes ruleset '{missing[0]}', "
+                "which is not loaded; check the profile against the rules it was written for"
+            )
+    return MappingProxyType({rid: rs.bind(profile) for rid, rs in rulesets.items()})
