@@ -13,12 +13,18 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
 
+from opioidcds._decide.rules.checks import (
+    profile_example_findings,
+    profile_findings,
+    unsupplied_findings,
+)
 from opioidcds._decide.rules.conditions import (
     AllOf,
     AnyOf,
@@ -45,6 +51,7 @@ from opioidcds._decide.rules.conditions import (
 )
 from opioidcds._decide.rules.errors import LoadProblem, ProfileError, RulesetLoadError
 from opioidcds._decide.rules.evaluator import (
+    BoundRuleset,
     DecisionStatus,
     OutcomeValue,
     OutputSpec,
@@ -59,6 +66,7 @@ from opioidcds._decide.rules.profiles import (
     DisabledRule,
     ParameterOverride,
     Profile,
+    ProfileExample,
     ProfileSection,
     freeze_sections,
 )
@@ -70,6 +78,8 @@ from opioidcds._decide.rules.schema import (
     ProfileDoc,
     RulesetDoc,
 )
+from opioidcds._decide.rules.supplied import CATALOGUE_FILE, SuppliedInputs, supplied_from
+from opioidcds._knowledge.paths import knowledge_dir
 
 __all__ = ["lint_path", "load_profile", "load_ruleset", "load_rulesets", "read_knowledge_file"]
 
@@ -95,6 +105,11 @@ class _Lines:
             if pat.match(self.lines[i]):
                 return i + 1
         return None
+
+    def first(self, pattern: str) -> int | None:
+        """1-based line of the first line matching regular expression ``pattern``."""
+        pat = re.compile(pattern)
+        return next((i + 1 for i, line in enumerate(self.lines) if pat.search(line)), None)
 
     def rule_line(self, index: int, key: str | None = None) -> int | None:
         """Line of rule ``index`` (of ``key`` inside it, if found)."""
@@ -159,6 +174,8 @@ def _find_floats(data: object, path: str = "") -> str | None:
 def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """Read a TOML knowledge file with the size cap; return (kind, parsed data).
 
+    ``kind`` is ``ruleset``, ``profile`` or ``input-catalogue`` (``rules/supplied-inputs.toml``).
+
     Raises:
         RulesetLoadError: missing, too large, not UTF-8, malformed TOML, TOML floats, or no
             ``kind``.
@@ -166,9 +183,12 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """
     src = _read(Path(path))
     kind = src.data.get("kind")
-    if kind not in ("ruleset", "profile"):
+    if kind not in ("ruleset", "profile", "input-catalogue"):
         raise _problem(
-            src.path, '\'kind\' must be "ruleset" or "profile"', None, src.lines.locate(("kind",))
+            src.path,
+            '\'kind\' must be "ruleset", "profile" or "input-catalogue"',
+            None,
+            src.lines.locate(("kind",)),
         )
     return str(kind), src.data
 
@@ -200,6 +220,10 @@ def _read(path: Path) -> _Source:
         ) from None
     except RecursionError:
         raise _problem(name, "malformed TOML: nested too deeply") from None
+    except ValueError:  # an integer beyond Python's digit limit for conversion
+        raise _problem(
+            name, "malformed TOML: a number has too many digits (at most 20 are accepted)"
+        ) from None
     lines = _Lines(text)
     floating = _find_floats(data)
     if floating:
@@ -283,6 +307,37 @@ def load_rulesets(folder: str | Path, *, check: bool = True) -> dict[str, Rulese
         if rs.id in out:
             raise _problem(str(file), f"ruleset id '{rs.id}' also used by {out[rs.id].source}")
         out[rs.id] = rs
+    if check:
+        dead = unsupplied_findings(out, bundled_supplied_inputs(), _family_rules(out))
+        if dead:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in dead]
+            )
+    return out
+
+
+@cache
+def bundled_supplied_inputs() -> SuppliedInputs:
+    """The bundled catalogue of supplied inputs (``rules/supplied-inputs.toml``), read once.
+
+    Raises:
+        RulesetLoadError: the bundled file is invalid (a packaging defect).
+    """
+    path = knowledge_dir("rules") / CATALOGUE_FILE
+    _, data = read_knowledge_file(path)
+    return supplied_from(path, data)
+
+
+def _family_rules(rulesets: Mapping[str, Ruleset]) -> dict[str, Ruleset]:
+    """The rulesets whose rule ids name families of inputs: the checked ones, else bundled."""
+    wanted = {
+        e.family_rules_of
+        for e in bundled_supplied_inputs().entries.values()
+        if e.family_rules_of is not None
+    }
+    out = {rid: rulesets[rid] for rid in wanted if rid in rulesets}
+    for rid in wanted - set(out):
+        out[rid] = load_ruleset(knowledge_dir("rules") / f"{rid}.toml")
     return out
 
 
@@ -318,6 +373,7 @@ class _Builder:
                         None,
                         lines.locate(("parameters", name, "citations")),
                     )
+            self._plausible(name)
         outputs = self._outputs()
         named: dict[str, Condition] = {}
         for name in doc.conditions:
@@ -345,7 +401,16 @@ class _Builder:
             citations=doc.citations,
             inputs=tuple(self.fields.values()),
             parameters={
-                n: Parameter(n, p.value, tuple(p.citations), p.unit, p.description, p.label)
+                n: Parameter(
+                    n,
+                    p.value,
+                    tuple(p.citations),
+                    p.unit,
+                    p.description,
+                    p.label,
+                    (p.plausible.min, p.plausible.max) if p.plausible else None,
+                    tuple(p.plausible.citations) if p.plausible else (),
+                )
                 for n, p in doc.parameters.items()
             },
             outputs=outputs,
@@ -355,7 +420,32 @@ class _Builder:
             source=self.src.path,
             fingerprint=self.src.fingerprint,
             checker=require_clean,
+            ordered_inputs=frozenset(n for n, i in doc.inputs.items() if i.ordered),
+            lines=self._declaration_lines(),
         )
+
+    def _declaration_lines(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind in ("inputs", "outputs", "parameters"):
+            for name in getattr(self.doc, kind):
+                line = self.src.lines.locate((kind, name))
+                if line is not None:
+                    out[f"{kind}.{name}"] = line
+        return out
+
+    def _plausible(self, name: str) -> None:
+        p = self.doc.parameters[name]
+        if p.plausible is None:
+            return
+        line = self.src.lines.locate(("parameters", name, "plausible"))
+        low, high = p.plausible.min, p.plausible.max
+        if low > high:
+            self.fail(f"parameter '{name}': plausible 'min' is above 'max'", None, line)
+        elif not low <= p.value <= high:
+            self.fail(f"parameter '{name}': its value is outside its plausible range", None, line)
+        for c in p.plausible.citations:
+            if c not in self.doc.citations:
+                self.fail(f"parameter '{name}': plausible: unknown citation '{c}'", None, line)
 
     def _inputs(self) -> None:
         for i, (name, spec) in enumerate(self.doc.inputs.items()):
@@ -432,7 +522,10 @@ class _Builder:
                 spec.required,
                 spec.description,
                 tuple((spec.labels or {}).items()),
+                spec.ordered,
             )
+            if spec.ordered and spec.type != "enum":
+                self.fail(f"output '{name}': 'ordered' is only for enum outputs", None, line)
         return out
 
     # -- conditions --
@@ -608,6 +701,7 @@ class _Builder:
                     fields=condition_fields(cond),
                     params=condition_params(cond),
                     line=line,
+                    safety_critical=r.safety_critical,
                 )
             )
         return rules
@@ -773,14 +867,57 @@ def load_profile(path: str | Path) -> Profile:
             problems.append(
                 LoadProblem(src.path, f"ruleset '{rsid}': a rule is disabled twice", None, None)
             )
+        header = rf"^\s*\[\[?\s*rulesets\.\"?{re.escape(rsid)}\"?\.%s"
         sections[rsid] = ProfileSection(
             ruleset_id=rsid,
             ruleset_version=sec.ruleset_version,
             parameters={
-                n: ParameterOverride(o.value, tuple(o.citations), o.reason)
+                n: ParameterOverride(
+                    o.value,
+                    tuple(o.citations),
+                    o.reason,
+                    src.lines.first(header % rf"parameters\.{re.escape(n)}\s*\]"),
+                )
                 for n, o in sec.parameters.items()
             },
-            disable=tuple(DisabledRule(d.rule, d.reason) for d in sec.disable),
+            disable=tuple(
+                DisabledRule(
+                    d.rule, d.reason, src.lines.first(rf'^\s*rule\s*=\s*"{re.escape(d.rule)}"')
+                )
+                for d in sec.disable
+            ),
+        )
+    examples = []
+    for i, ex in enumerate(doc.examples):
+        line = src.lines.example_starts[i] + 1 if i < len(src.lines.example_starts) else None
+        if ex.ruleset not in doc.rulesets:
+            problems.append(
+                LoadProblem(
+                    src.path,
+                    f"example {i + 1}: names ruleset '{ex.ruleset}', which the "
+                    "profile does not change (an example shows what the profile changes)",
+                    None,
+                    line,
+                )
+            )
+        if ex.expect_fired is None and ex.expect_outcome is None:
+            problems.append(
+                LoadProblem(
+                    src.path,
+                    f"example {i + 1}: give 'expect_fired' or 'expect_outcome'",
+                    None,
+                    line,
+                )
+            )
+        examples.append(
+            ProfileExample(
+                ex.ruleset,
+                tuple(ex.given.items()),
+                tuple(ex.expect_fired) if ex.expect_fired is not None else None,
+                tuple(ex.expect_outcome.items()) if ex.expect_outcome is not None else None,
+                ex.description,
+                line,
+            )
         )
     if problems:
         raise RulesetLoadError(problems)
@@ -795,6 +932,7 @@ def load_profile(path: str | Path) -> Profile:
         sections=freeze_sections(sections),
         source=src.path,
         fingerprint=src.fingerprint,
+        examples=tuple(examples),
     )
 
 
@@ -814,7 +952,10 @@ def lint_path(path: str | Path) -> LintReport:
     profiles = []
     for file in files:
         try:
-            kind, _ = read_knowledge_file(file)
+            kind, data = read_knowledge_file(file)
+            if kind == "input-catalogue":
+                supplied_from(file, data)  # checked; the bundled catalogue is the one used
+                continue
             if kind == "ruleset":
                 rs = load_ruleset(file, check=False)
                 if rs.id in rulesets:
@@ -836,35 +977,59 @@ def lint_path(path: str | Path) -> LintReport:
                 Finding(Severity.ERROR, "load", p.message, p.file, p.rule_id, p.line)
                 for p in exc.problems
             )
+    findings.extend(
+        unsupplied_findings(rulesets, bundled_supplied_inputs(), _family_rules(rulesets))
+    )
     for profile in profiles:
-        for rsid in profile.sections:
-            target = rulesets.get(rsid)
-            if target is None:
-                findings.append(
-                    Finding(
-                        Severity.ERROR,
-                        "profile",
-                        f"profile '{profile.id}' names ruleset '{rsid}', "
-                        "which is not under the checked path",
-                        profile.source,
-                    )
-                )
-                continue
-            try:
-                bound = target.bind(profile, check=False)
-            except ProfileError as exc:
-                findings.append(Finding(Severity.ERROR, "profile", str(exc), profile.source))
-                continue
-            findings.extend(
-                Finding(
-                    f.severity,
-                    f.code,
-                    f"{f.message} (with profile '{profile.id}')",
-                    profile.source,
-                    f.rule_id,
-                    None,
-                    f.counterexample,
-                )
-                for f in lint_bound(bound).findings
-            )
+        findings.extend(_lint_profile(profile, rulesets))
     return LintReport(tuple(findings), tuple(str(f) for f in files))
+
+
+def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Finding]:
+    """A profile against the checked rulesets: names, pins, thresholds, disables, examples."""
+    findings = profile_findings(profile, rulesets)
+    implausible = {
+        rid
+        for rid, section in profile.sections.items()
+        if rid in rulesets
+        and any(
+            n in rulesets[rid].parameters and rulesets[rid].implausible(n, o.value)
+            for n, o in section.parameters.items()
+        )
+    }
+    bound: dict[str, BoundRuleset] = {}
+    for rsid in profile.sections:
+        target = rulesets.get(rsid)
+        if target is None:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "profile",
+                    f"profile '{profile.id}' names ruleset '{rsid}', "
+                    "which is not under the checked path",
+                    profile.source,
+                )
+            )
+            continue
+        if rsid in implausible:  # reported with its line above; not applied
+            continue
+        try:
+            bound[rsid] = target.bind(profile, check=False)
+        except ProfileError as exc:
+            findings.append(Finding(Severity.ERROR, "profile", str(exc), profile.source))
+            continue
+        findings.extend(
+            Finding(
+                f.severity,
+                f.code,
+                f"{f.message} (with profile '{profile.id}')",
+                profile.source,
+                f.rule_id,
+                None,
+                f.counterexample,
+            )
+            for f in lint_bound(bound[rsid]).findings
+        )
+    if len(bound) == len(profile.sections):
+        findings.extend(profile_example_findings(profile, bound))
+    return findings
