@@ -437,6 +437,7 @@ def _tidiness(rs: Ruleset) -> list[Finding]:
         out.append(warn("no-reviewer", "ruleset names no reviewer"))
     used_cites = {c for r in rs.rules for c in r.citations}
     used_cites.update(c for p in rs.parameters.values() for c in p.citations)
+    used_cites.update(c for p in rs.parameters.values() for c in p.plausible_citations)
     out.extend(
         warn("unused", f"citation '{c}' is never cited")
         for c in rs.citations
