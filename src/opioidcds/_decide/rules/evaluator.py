@@ -1117,6 +1117,16 @@ def profile_example_failures(
                     f"{sorted(ex.expect_fired)}, got {sorted(d.fired_ids)}",
                 )
             )
+        for rule_id, expected in ex.expect_status or ():
+            status = d.statuses.get(rule_id)
+            if status != expected:
+                failures.append(
+                    (
+                        ex,
+                        f"example {n} on ruleset '{ex.ruleset_id}': expected rule '{rule_id}' "
+                        f"{expected}, got {status or 'no such rule'}",
+                    )
+                )
         if ex.expect_outcome is not None:
             got = d.outcome
             wrong = [

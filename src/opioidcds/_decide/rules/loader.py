@@ -900,11 +900,11 @@ def load_profile(path: str | Path) -> Profile:
                     line,
                 )
             )
-        if ex.expect_fired is None and ex.expect_outcome is None:
+        if ex.expect_fired is None and ex.expect_outcome is None and ex.expect_status is None:
             problems.append(
                 LoadProblem(
                     src.path,
-                    f"example {i + 1}: give 'expect_fired' or 'expect_outcome'",
+                    f"example {i + 1}: give 'expect_fired', 'expect_outcome' or 'expect_status'",
                     None,
                     line,
                 )
@@ -917,6 +917,7 @@ def load_profile(path: str | Path) -> Profile:
                 tuple(ex.expect_outcome.items()) if ex.expect_outcome is not None else None,
                 ex.description,
                 line,
+                tuple(ex.expect_status.items()) if ex.expect_status is not None else None,
             )
         )
     if problems:

@@ -53,7 +53,8 @@ class ProfileExample:
 
     Values are as written in the file (checked against the ruleset's inputs when run).
     ``expect_fired``: the rules that must fire (exactly these); ``expect_outcome``: the
-    single-hit table's outcome fields that must hold. ``line`` is where it is in the file.
+    single-hit table's outcome fields that must hold; ``expect_status``: the status of named
+    rules. ``line`` is where it is in the file.
     """
 
     ruleset_id: str
@@ -62,6 +63,7 @@ class ProfileExample:
     expect_outcome: tuple[tuple[str, object], ...] | None
     description: str | None
     line: int | None
+    expect_status: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

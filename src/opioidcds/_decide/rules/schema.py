@@ -263,13 +263,18 @@ class ProfileExampleDoc(_Doc):
     """``[[examples]]`` in a profile: inputs of one ruleset and the decision it must then make.
 
     ``expect_fired`` lists the rules that must fire (all of them); ``expect_outcome`` the
-    outcome of a single-hit table (``{ tier = "pcn-service" }``). At least one is given.
+    outcome of a single-hit table (``{ tier = "pcn-service" }``); ``expect_status`` the status
+    of named rules (``{ high-dose = "fired" }``). At least one is given.
     """
 
     ruleset: Slug
     given: dict[str, RawValue | None] = Field(default_factory=dict)
     expect_fired: list[Slug] | None = None
     expect_outcome: dict[str, RawValue] | None = None
+    expect_status: (
+        dict[Slug, Literal["fired", "not_fired", "cannot_evaluate", "overridden", "disabled"]]
+        | None
+    ) = None
     description: Text | None = None
 
 
