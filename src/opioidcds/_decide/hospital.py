@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, Field, StrictBool, StrictInt, model_validato
 
 from opioidcds._base import InputModel, ResultModel
 from opioidcds._decide.knowledge import default_knowledge, rule_sources
+from opioidcds._decide.profile_notes import ProfileSummary, profile_summary
 from opioidcds._decide.rules import (
     Citation,
     Decision,
@@ -283,6 +284,8 @@ class AcuteCheck(ResultModel):
     decisions: DecisionReport
     library_version: str
     provenance: Provenance
+    profile_summary: ProfileSummary | None = None
+    """The local profile in force and what it changed, in words (``None``: no profile)."""
 
 
 class DischargeCheck(AcuteCheck):
@@ -599,6 +602,13 @@ def _profile(profile: Profile | str | Path | None, ruleset: Ruleset) -> Profile 
     return prof
 
 
+def _summary(profile: Profile | None, ruleset: Ruleset) -> ProfileSummary | None:
+    """What the profile changed, over the bundled rulesets and the one used."""
+    if profile is None:
+        return None
+    return profile_summary(profile, {**default_knowledge().rulesets, ruleset.id: ruleset})
+
+
 def _evaluate(
     ruleset: Ruleset,
     inputs: Mapping[str, object],
@@ -751,7 +761,9 @@ def check_discharge(
         backend,
         provenance=provenance,
     )
-    return DischargeCheck.model_validate({**common, "ome": ome, "prescriptions": bases})
+    return DischargeCheck.model_validate(
+        {**common, "ome": ome, "prescriptions": bases, "profile_summary": _summary(prof, rs)}
+    )
 
 
 def check_inpatient(
@@ -803,6 +815,7 @@ def check_inpatient(
             "first_iv_morphine_bolus": starts[0] if starts else None,
             "latest_iv_morphine_bolus": starts[-1] if starts else None,
             "iv_morphine_bolus_count": None if starts is None else len(starts),
+            "profile_summary": _summary(prof, rs),
         }
     )
 

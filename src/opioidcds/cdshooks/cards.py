@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from opioidcds._decide.alerts import Alert
 from opioidcds._decide.knowledge import Knowledge
+from opioidcds._decide.profile_notes import ProfileSummary, profile_summary
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
@@ -149,10 +150,13 @@ def basis_markdown(
     version: str,
     profile: str | None,
     sources: Sequence[tuple[str, str | None]],
+    *,
+    changes: ProfileSummary | None = None,
 ) -> str:
     """Why a card fired, in words: the rule's title, its ruleset and profile, its sources.
 
-    ``sources`` are (label, URL or None) pairs, most relevant first.
+    ``sources`` are (label, URL or None) pairs, most relevant first; ``changes`` what the
+    local profile in force changed (every threshold moved, every rule disabled), when one is.
     """
     used = f"local profile {words(profile)}" if profile else "no local profile"
     lines = [
@@ -160,6 +164,8 @@ def basis_markdown(
         f"rules, version {escape_markdown(version)}, {escape_markdown(used)}. Its step-by-step "
         "evaluation travels with the card for the audit record."
     ]
+    if changes is not None:
+        lines += ["", f"**{escape_markdown(changes.text())}**"]
     if sources:
         lines += ["", "**Sources:**"]
         lines += [
@@ -263,7 +269,15 @@ class CardBuilder:
             alert.ruleset_version,
             _profile(alert.profile_id, alert.profile_version),
             source_labels(alert.citations, self._content),
+            changes=self._changes(alert),
         )
+
+    def _changes(self, alert: Alert) -> ProfileSummary | None:
+        """What the profile that decided ``alert`` changed (the bundle's own profile)."""
+        profile = self._knowledge.profile
+        if alert.profile_id is None or profile is None or profile.id != alert.profile_id:
+            return None
+        return profile_summary(profile, self._knowledge.rulesets)
 
     def _source(self, alert: Alert) -> Source:
         links = self._content.links

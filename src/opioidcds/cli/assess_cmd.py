@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from opioidcds._decide.alerts import Alert, check_prescription
+from opioidcds._decide.alerts import ALERT_RULESET, Alert, check_prescription
 from opioidcds._decide.assessment import Assessment, assess
 from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.profile_notes import ProfileSummary, profile_summary
 from opioidcds._decide.rules import Profile, load_profile
 from opioidcds._display import citation_title
 from opioidcds._errors import InvalidInputError, OpioidCDSError
@@ -29,6 +30,7 @@ __all__ = [
     "check_command",
     "parse_check",
     "parse_patient",
+    "print_profile",
     "render_alerts",
     "render_assessment",
 ]
@@ -86,6 +88,10 @@ def _knowledge(profile: Path | None) -> tuple[Knowledge, Profile | None]:
     return default_knowledge(), (load_profile(profile) if profile is not None else None)
 
 
+def _summary(knowledge: Knowledge, profile: Profile | None) -> ProfileSummary | None:
+    return profile_summary(profile, knowledge.rulesets) if profile is not None else None
+
+
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 _HEADINGS = (
     "In scope:",
@@ -124,10 +130,30 @@ def alert_lines(alert: Alert) -> list[str]:
     return lines
 
 
-def render_alerts(alerts: list[Alert], console: Console) -> None:
-    """Print alerts for a prescriber, most serious first, the severity in colour."""
+def print_profile(summary: ProfileSummary | None, console: Console) -> None:
+    """Print the local profile in force and what it changed (nothing without a profile)."""
+    if summary is not None:
+        console.print(summary.text(), style="bold", markup=False, highlight=False)
+
+
+def render_alerts(
+    alerts: list[Alert], console: Console, summary: ProfileSummary | None = None
+) -> None:
+    """Print alerts for a prescriber, most serious first, the severity in colour.
+
+    With a profile in force (``summary``) it is named first, with what it changed; "No
+    alerts" then says which prescribing alerts the profile switched off.
+    """
+    print_profile(summary, console)
     if not alerts:
         console.print("No alerts for this prescription.", highlight=False)
+        off = (
+            summary.none_because_disabled(ALERT_RULESET, "prescribing alert(s)")
+            if summary
+            else None
+        )
+        if off:
+            console.print(off, style="bold", markup=False, highlight=False)
         return
     console.print(f"[bold]{len(alerts)} alert(s), most serious first[/bold]", highlight=False)
     for alert in alerts:
@@ -161,7 +187,9 @@ def assess_command(source: SourceArg, as_json: JsonOpt = False, profile: Profile
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        render_assessment(result, Console())
+        console = Console()
+        print_profile(_summary(knowledge, prof), console)
+        render_assessment(result, console)
 
 
 def check_command(source: SourceArg, as_json: JsonOpt = False, profile: ProfileOpt = None) -> None:
@@ -177,4 +205,4 @@ def check_command(source: SourceArg, as_json: JsonOpt = False, profile: ProfileO
     if as_json:
         typer.echo("[" + ",\n".join(a.model_dump_json(indent=2) for a in alerts) + "]")
     else:
-        render_alerts(alerts, Console())
+        render_alerts(alerts, Console(), _summary(knowledge, prof))

@@ -44,8 +44,14 @@ def render_check(check: AcuteCheck, console: Console) -> None:
         f"[bold]{setting} check[/bold] (hospital opioid checks {check.ruleset_version}"
         f"{escape(profile)})",
     )
+    summary = check.profile_summary
+    if summary is not None:
+        _print(console, f"[bold]{escape(summary.text())}[/bold]")
     if not check.alerts:
         _print(console, "No alerts.")
+        off = summary.none_because_disabled(check.ruleset_id, "alert(s)") if summary else None
+        if off:
+            _print(console, f"[bold]{escape(off)}[/bold]")
     for alert in check.alerts:
         colour = _COLOUR.get(alert.severity, "bold")
         _print(console, f"\n[{colour}]{alert.severity.upper()}[/{colour}]  {escape(alert.summary)}")
