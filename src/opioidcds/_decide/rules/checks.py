@@ -5,7 +5,7 @@ profile names), so they run where a folder is read: ``opioidcds rules check``
 (:func:`~opioidcds._decide.rules.loader.lint_path`) and :func:`load_rulesets`.
 
 * **Inputs nothing supplies** (error): a rule reads an input the library never derives for
-  that ruleset (``rules/supplied-inputs.toml``), so it would be unknown for every patient.
+  that ruleset (``inputs/supplied-inputs.toml``), so it would be unknown for every patient.
 * **Disabled rules** (warning, naming each by its title); a disabled **safety alert** (a rule
   declared ``safety_critical = true``) is a warning of its own that names every one.
 * **Thresholds** (error): a profile value outside the parameter's declared plausible range, or

@@ -174,8 +174,6 @@ def _find_floats(data: object, path: str = "") -> str | None:
 def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """Read a TOML knowledge file with the size cap; return (kind, parsed data).
 
-    ``kind`` is ``ruleset``, ``profile`` or ``input-catalogue`` (``rules/supplied-inputs.toml``).
-
     Raises:
         RulesetLoadError: missing, too large, not UTF-8, malformed TOML, TOML floats, or no
             ``kind``.
@@ -183,12 +181,9 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """
     src = _read(Path(path))
     kind = src.data.get("kind")
-    if kind not in ("ruleset", "profile", "input-catalogue"):
+    if kind not in ("ruleset", "profile"):
         raise _problem(
-            src.path,
-            '\'kind\' must be "ruleset", "profile" or "input-catalogue"',
-            None,
-            src.lines.locate(("kind",)),
+            src.path, '\'kind\' must be "ruleset" or "profile"', None, src.lines.locate(("kind",))
         )
     return str(kind), src.data
 
@@ -318,14 +313,13 @@ def load_rulesets(folder: str | Path, *, check: bool = True) -> dict[str, Rulese
 
 @cache
 def bundled_supplied_inputs() -> SuppliedInputs:
-    """The bundled catalogue of supplied inputs (``rules/supplied-inputs.toml``), read once.
+    """The bundled catalogue of supplied inputs (``inputs/supplied-inputs.toml``), read once.
 
     Raises:
         RulesetLoadError: the bundled file is invalid (a packaging defect).
     """
-    path = knowledge_dir("rules") / CATALOGUE_FILE
-    _, data = read_knowledge_file(path)
-    return supplied_from(path, data)
+    path = knowledge_dir("inputs") / CATALOGUE_FILE
+    return supplied_from(path, _read(path).data)
 
 
 def _family_rules(rulesets: Mapping[str, Ruleset]) -> dict[str, Ruleset]:
@@ -953,10 +947,7 @@ def lint_path(path: str | Path) -> LintReport:
     profiles = []
     for file in files:
         try:
-            kind, data = read_knowledge_file(file)
-            if kind == "input-catalogue":
-                supplied_from(file, data)  # checked; the bundled catalogue is the one used
-                continue
+            kind, _ = read_knowledge_file(file)
             if kind == "ruleset":
                 rs = load_ruleset(file, check=False)
                 if rs.id in rulesets:

@@ -1,6 +1,6 @@
 """The catalogue of inputs the library supplies to each bundled ruleset.
 
-The file is ``rules/supplied-inputs.toml`` (``kind = "input-catalogue"``). A ruleset input
+The file is ``inputs/supplied-inputs.toml`` (``kind = "input-catalogue"``). A ruleset input
 that no code supplies is unknown for every patient: a rule reading it can never fire (or is
 "cannot evaluate" for ever). The catalogue lists, per ruleset id, the inputs the library
 derives; the linter reports a rule that reads any other input
@@ -26,7 +26,7 @@ from opioidcds._decide.rules.schema import Date, Name, Slug, Text, Version, _Doc
 __all__ = ["CATALOGUE_FILE", "SuppliedEntry", "SuppliedInputs", "supplied_from"]
 
 CATALOGUE_FILE = "supplied-inputs.toml"
-"""File name of the catalogue in the bundled ``rules/`` folder."""
+"""File name of the catalogue in the bundled ``inputs/`` folder."""
 
 
 class _FamilyDoc(_Doc):
