@@ -20,7 +20,7 @@ def test_check_clean_fixtures() -> None:
     assert result.exit_code == 0, result.output
     # the one warning: the fixture profile switches a rule off (issue 23: always reported)
     assert "0 error(s), 1 warning(s)" in result.output
-    assert "disables rule" in result.output
+    assert "[disabled]" in result.output
 
 
 def test_check_default_bundled_folder() -> None:

@@ -394,16 +394,17 @@ class Ruleset(_Sealed):
         """
         param = self.parameters[name]
         label = self.parameter_label(name)
+        label = label if label == name else f"{label} ({name})"
         unit = f" {param.unit}" if param.unit else ""
         if param.plausible is not None:
             low, high = param.plausible
             if not low <= value <= high:
                 return (
-                    f"{label} ({name}) must lie between {low} and {high}{unit} (its declared "
+                    f"{label} must lie between {low} and {high}{unit} (its declared "
                     "plausible range); the profile sets a value outside it"
                 )
         elif value < 0:
-            return f"{label} ({name}) cannot be negative"
+            return f"{label} cannot be negative"
         return None
 
     def _check_profile(self, profile: Profile) -> None:
