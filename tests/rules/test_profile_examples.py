@@ -65,6 +65,7 @@ def test_a_failing_example_is_reported_with_its_line(tmp_path: Path) -> None:
     (failed,) = [f for f in lint_path(tmp_path).errors if f.file == str(path)]
     lines = path.read_text().splitlines()
     assert failed.code == "example"
+    assert failed.line is not None
     assert lines[failed.line - 1].strip() == "[[examples]]"
     assert lines[failed.line].strip() == 'ruleset = "risk-factors"'
     assert "ome_mg_per_day = 100" in lines[failed.line + 2]

@@ -35,7 +35,6 @@ from opioidcds._decide.rules import (
     Profile,
     Ruleset,
     Stage,
-    bind_profile,
     load_profile,
     load_ruleset,
 )
@@ -597,8 +596,8 @@ def _profile(profile: Profile | str | Path | None, ruleset: Ruleset) -> Profile 
     if profile is None:
         return None
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    bundled = default_knowledge().rulesets
-    bind_profile({**bundled, ruleset.id: ruleset}, prof)
+    default_knowledge().bound_all(prof)  # every pin, once per profile (kept bound)
+    ruleset.bind(prof)  # the ruleset used, if it is another one
     return prof
 
 
