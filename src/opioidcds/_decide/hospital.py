@@ -824,8 +824,13 @@ def check_episode(
     *,
     profile: Profile | str | Path | None = None,
     backend: Backend = "reference",
+    rulesets: Mapping[str, Ruleset] | None = None,
 ) -> DischargeCheck | InpatientCheck:
     """Run the check for the episode's ``care_setting`` (discharge or inpatient).
+
+    ``rulesets`` may give the ``discharge`` and ``inpatient`` rulesets to use (a knowledge
+    bundle's, with local rules: ``load_knowledge(local_rules=...).rulesets``); default: the
+    bundled ones.
 
     Raises:
         InvalidInputError: ``care_setting`` is ``primary-care`` (use the primary-care
@@ -833,10 +838,15 @@ def check_episode(
     """
     if not isinstance(episode, AcuteEpisode):
         raise InvalidInputError("episode", "must be an AcuteEpisode")
+    given = rulesets or {}
     if episode.care_setting is CareSetting.DISCHARGE:
-        return check_discharge(episode, profile=profile, backend=backend)
+        return check_discharge(
+            episode, profile=profile, backend=backend, ruleset=given.get("discharge")
+        )
     if episode.care_setting is CareSetting.INPATIENT:
-        return check_inpatient(episode, profile=profile, backend=backend)
+        return check_inpatient(
+            episode, profile=profile, backend=backend, ruleset=given.get("inpatient")
+        )
     raise InvalidInputError(
         "care_setting", "primary care is checked by the primary-care assessment, not here"
     )

@@ -25,6 +25,7 @@ from opioidcds._decide.rules import (
     Profile,
     Ruleset,
     bind_profile,
+    load_local_rules,
     load_profile,
     load_rulesets,
 )
@@ -178,14 +179,20 @@ def load_knowledge(
     profile: Profile | str | Path | None = None,
     vocabulary: Vocabulary | None = None,
     catalogue: Catalogue | None = None,
+    local_rules: str | Path | None = None,
 ) -> Knowledge:
     """Load a knowledge bundle: rulesets from ``rules`` (default: bundled ``rules/``).
 
+    ``local_rules`` is a folder of local rules beside them (``--rules DIR``): extensions that
+    add rules to a ruleset, and whole new rulesets (:func:`load_local_rules`).
+
     Raises:
-        KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, or the
-            profile cannot be applied.
+        KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, local
+            rules do not load or lint clean, or the profile cannot be applied.
     """
     rulesets = load_rulesets(Path(rules) if rules is not None else knowledge_dir("rules"))
+    if local_rules is not None:
+        rulesets = load_local_rules(local_rules, rulesets)
     if isinstance(table, ConversionTable):
         tbl = table
     elif table is None:

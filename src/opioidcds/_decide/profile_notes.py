@@ -16,7 +16,14 @@ from opioidcds._base import ResultModel
 from opioidcds._decide.rules import Profile, Ruleset
 from opioidcds._display import format_decimal, words
 
-__all__ = ["DisabledNote", "ParameterChange", "ProfileSummary", "profile_summary"]
+__all__ = [
+    "DisabledNote",
+    "ParameterChange",
+    "ProfileSummary",
+    "in_force",
+    "local_rules_text",
+    "profile_summary",
+]
 
 
 class ParameterChange(ResultModel):
@@ -147,3 +154,32 @@ def _summary(profile: Profile, rulesets: tuple[tuple[str, Ruleset], ...]) -> Pro
         parameters=tuple(changes),
         disabled=tuple(disabled),
     )
+
+
+def local_rules_text(rulesets: Mapping[str, Ruleset]) -> str | None:
+    """The local rules in force, in words; ``None`` when there are none.
+
+    ``"Local rules in force: exampleshire-gabapentinoid 0.1.0 (owner) adds 1 rule to
+    prescribing alerts: Gabapentinoid with an opioid at 50 mg OME/day or more."``; a whole
+    local ruleset is named as added.
+    """
+    parts: list[str] = []
+    for rid, rs in sorted(rulesets.items()):
+        titles = {r.id: r.display for r in rs.rules}
+        parts.extend(
+            f"{e.id} {e.version} ({e.owner}) adds {len(e.rule_ids)} rule(s) to {words(rid)}: "
+            + "; ".join(titles[r] for r in e.rule_ids if r in titles)
+            for e in rs.extensions
+        )
+    if not parts:
+        return None
+    return "Local rules in force: " + "; ".join(parts) + "."
+
+
+def in_force(rulesets: Mapping[str, Ruleset], profile: Profile | None) -> tuple[str, ...]:
+    """Every line people must read about local knowledge: the profile, then the local rules."""
+    lines = [profile_summary(profile, rulesets).text()] if profile is not None else []
+    local = local_rules_text(rulesets)
+    if local is not None:
+        lines.append(local)
+    return tuple(lines)

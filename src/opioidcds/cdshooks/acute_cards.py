@@ -143,7 +143,7 @@ class AcuteCardBuilder:
                 check.ruleset_version,
                 profile,
                 source_labels(alert.citations, self._content),
-                changes=check.profile_summary,
+                notes=(check.profile_summary.text(),) if check.profile_summary else (),
             ),
         ]
         indicator = (

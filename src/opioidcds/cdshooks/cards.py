@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from opioidcds._decide.alerts import Alert
 from opioidcds._decide.knowledge import Knowledge
-from opioidcds._decide.profile_notes import ProfileSummary, profile_summary
+from opioidcds._decide.profile_notes import in_force
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
@@ -151,12 +151,12 @@ def basis_markdown(
     profile: str | None,
     sources: Sequence[tuple[str, str | None]],
     *,
-    changes: ProfileSummary | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     """Why a card fired, in words: the rule's title, its ruleset and profile, its sources.
 
-    ``sources`` are (label, URL or None) pairs, most relevant first; ``changes`` what the
-    local profile in force changed (every threshold moved, every rule disabled), when one is.
+    ``sources`` are (label, URL or None) pairs, most relevant first; ``notes`` what the local
+    profile and local rules in force changed (:func:`~opioidcds._decide.profile_notes.in_force`).
     """
     used = f"local profile {words(profile)}" if profile else "no local profile"
     lines = [
@@ -164,8 +164,8 @@ def basis_markdown(
         f"rules, version {escape_markdown(version)}, {escape_markdown(used)}. Its step-by-step "
         "evaluation travels with the card for the audit record."
     ]
-    if changes is not None:
-        lines += ["", f"**{escape_markdown(changes.text())}**"]
+    for note in notes:
+        lines += ["", f"**{escape_markdown(note)}**"]
     if sources:
         lines += ["", "**Sources:**"]
         lines += [
@@ -269,15 +269,14 @@ class CardBuilder:
             alert.ruleset_version,
             _profile(alert.profile_id, alert.profile_version),
             source_labels(alert.citations, self._content),
-            changes=self._changes(alert),
+            notes=self._notes(alert),
         )
 
-    def _changes(self, alert: Alert) -> ProfileSummary | None:
-        """What the profile that decided ``alert`` changed (the bundle's own profile)."""
+    def _notes(self, alert: Alert) -> tuple[str, ...]:
+        """What the profile that decided ``alert`` (the bundle's own) and local rules changed."""
         profile = self._knowledge.profile
-        if alert.profile_id is None or profile is None or profile.id != alert.profile_id:
-            return None
-        return profile_summary(profile, self._knowledge.rulesets)
+        used = profile if profile is not None and profile.id == alert.profile_id else None
+        return in_force(self._knowledge.rulesets, used)
 
     def _source(self, alert: Alert) -> Source:
         links = self._content.links

@@ -36,7 +36,14 @@ from opioidcds._decide.rules.evaluator import (
     bind_profile,
 )
 from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound
-from opioidcds._decide.rules.loader import lint_path, load_profile, load_ruleset, load_rulesets
+from opioidcds._decide.rules.loader import (
+    extend_ruleset,
+    lint_path,
+    load_local_rules,
+    load_profile,
+    load_ruleset,
+    load_rulesets,
+)
 from opioidcds._decide.rules.profiles import Profile
 from opioidcds._decide.rules.schema import HitPolicy, Stage
 
@@ -62,8 +69,10 @@ __all__ = [
     "Stage",
     "UnknownRuleError",
     "bind_profile",
+    "extend_ruleset",
     "lint_bound",
     "lint_path",
+    "load_local_rules",
     "load_profile",
     "load_ruleset",
     "load_rulesets",

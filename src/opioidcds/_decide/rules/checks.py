@@ -50,7 +50,7 @@ def unsupplied_findings(
                     f"'{rid}' (supplied by {entry.supplied_by}; see the catalogue "
                     f"{catalogue.id} {catalogue.version}): it would be unknown for every "
                     "patient",
-                    rs.source,
+                    rule.source or rs.source,
                     rule.id,
                     rule.line,
                 )

@@ -43,6 +43,7 @@ __all__ = [
     "DecisionReport",
     "DecisionStatus",
     "Decisions",
+    "Extension",
     "OutcomeValue",
     "OutputSpec",
     "Parameter",
@@ -95,6 +96,18 @@ class Parameter:
 
 
 @dataclass(frozen=True, slots=True)
+class Extension:
+    """A local extension applied to a ruleset: its id, version, file, and the rules it added."""
+
+    id: str
+    version: str
+    owner: str
+    source: str
+    fingerprint: str
+    rule_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OutputSpec:
     """A declared outcome field; ``labels`` pairs enum values with their display names."""
 
@@ -144,6 +157,8 @@ class Rule:
     params: tuple[str, ...] = ()
     line: int | None = None
     safety_critical: bool = False
+    source: str | None = None
+    """The file the rule is written in when it is not the ruleset's own (a local extension)."""
 
     @property
     def display(self) -> str:
@@ -238,6 +253,7 @@ class Ruleset(_Sealed):
         "description",
         "effective_date",
         "examples",
+        "extensions",
         "fingerprint",
         "hit_policy",
         "hit_policy_reason",
@@ -278,6 +294,7 @@ class Ruleset(_Sealed):
         checker: Callable[[BoundRuleset], None] | None = None,
         ordered_inputs: frozenset[str] = frozenset(),
         lines: Mapping[str, int] | None = None,
+        extensions: tuple[Extension, ...] = (),
     ) -> None:
         """Assemble a ruleset from checked parts (the loader does this; not for direct use).
 
@@ -303,6 +320,8 @@ class Ruleset(_Sealed):
         self.source = source
         self.fingerprint = fingerprint
         self.ordered_inputs = ordered_inputs
+        self.extensions = extensions
+        """Local extensions merged in (their rules are in :attr:`rules`, marked with their file)."""
         self.lines: Mapping[str, int] = MappingProxyType(dict(lines or {}))
         """Line of each declaration in the file: ``inputs.NAME``, ``outputs.NAME``,
         ``parameters.NAME`` (best effort, for the linter's messages)."""

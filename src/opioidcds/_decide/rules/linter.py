@@ -267,7 +267,7 @@ def _table_findings(bound: BoundRuleset) -> list[Finding]:
                 Severity.ERROR,
                 "overlap",
                 f"rules '{a}' and '{b}' both apply at this input{where}",
-                rs.source,
+                rs.rule(a).source or rs.source,
                 a,
                 rs.rule(a).line,
                 ex,
@@ -345,7 +345,7 @@ def _example_findings(bound: BoundRuleset) -> list[Finding]:
                         Severity.ERROR,
                         "example",
                         f"example {n}: expected {ex.expect}, got {got}",
-                        rs.source,
+                        rule.source or rs.source,
                         rule.id,
                         rule.line,
                         _given(ex.given),
@@ -430,7 +430,9 @@ def _tidiness(rs: Ruleset) -> list[Finding]:
     def warn(
         code: str, message: str, rule_id: str | None = None, line: int | None = None
     ) -> Finding:
-        return Finding(Severity.WARNING, code, message, rs.source, rule_id, line)
+        rule = next((r for r in rs.rules if r.id == rule_id), None) if rule_id else None
+        where = (rule.source if rule is not None else None) or rs.source
+        return Finding(Severity.WARNING, code, message, where, rule_id, line)
 
     out: list[Finding] = []
     if not rs.reviewer:
@@ -513,7 +515,7 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
                     Severity.WARNING,
                     "never-fires",
                     "condition can never be true over the declared inputs",
-                    rs.source,
+                    rule.source or rs.source,
                     rule.id,
                     rule.line,
                 )
@@ -524,7 +526,7 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
                     Severity.WARNING,
                     "shadowed",
                     "never selected: a higher-ranked rule always applies first",
-                    rs.source,
+                    rule.source or rs.source,
                     rule.id,
                     rule.line,
                 )
@@ -624,7 +626,7 @@ def _monotonicity(bound: BoundRuleset, active: list[int]) -> list[Finding]:
                 f"ordered output '{v.output}' goes down from {shown(v.before)} to "
                 f"{shown(v.after)} as ordered input '{v.field}' goes up from "
                 f"{format_value(v.lower)} to {format_value(v.higher)}, all else equal{where}",
-                rs.source,
+                (rule.source if rule is not None else None) or rs.source,
                 v.rule_id,
                 rule.line if rule is not None else rs.lines.get(f"outputs.{v.output}"),
                 example,

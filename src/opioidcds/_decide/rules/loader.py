@@ -53,6 +53,7 @@ from opioidcds._decide.rules.errors import LoadProblem, ProfileError, RulesetLoa
 from opioidcds._decide.rules.evaluator import (
     BoundRuleset,
     DecisionStatus,
+    Extension,
     OutcomeValue,
     OutputSpec,
     Parameter,
@@ -74,6 +75,7 @@ from opioidcds._decide.rules.schema import (
     MAX_CONDITION_DEPTH,
     MAX_FILE_BYTES,
     MAX_LEAVES_PER_RULE,
+    ExtensionDoc,
     HitPolicy,
     ProfileDoc,
     RulesetDoc,
@@ -81,7 +83,15 @@ from opioidcds._decide.rules.schema import (
 from opioidcds._decide.rules.supplied import CATALOGUE_FILE, SuppliedInputs, supplied_from
 from opioidcds._knowledge.paths import knowledge_dir
 
-__all__ = ["lint_path", "load_profile", "load_ruleset", "load_rulesets", "read_knowledge_file"]
+__all__ = [
+    "extend_ruleset",
+    "lint_path",
+    "load_local_rules",
+    "load_profile",
+    "load_ruleset",
+    "load_rulesets",
+    "read_knowledge_file",
+]
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -181,9 +191,12 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """
     src = _read(Path(path))
     kind = src.data.get("kind")
-    if kind not in ("ruleset", "profile"):
+    if kind not in ("ruleset", "profile", "extension"):
         raise _problem(
-            src.path, '\'kind\' must be "ruleset" or "profile"', None, src.lines.locate(("kind",))
+            src.path,
+            '\'kind\' must be "ruleset", "profile" or "extension"',
+            None,
+            src.lines.locate(("kind",)),
         )
     return str(kind), src.data
 
@@ -335,19 +348,183 @@ def _family_rules(rulesets: Mapping[str, Ruleset]) -> dict[str, Ruleset]:
     return out
 
 
+# --- local rules: extensions and whole rulesets beside the bundled ones ------------------------
+
+_ADDABLE = ("citations", "parameters", "conditions")
+
+
+def extend_ruleset(base: Ruleset, paths: Sequence[str | Path], *, check: bool = True) -> Ruleset:
+    """``base`` with the rules of the local extensions at ``paths`` added (none forked).
+
+    Each extension (``kind = "extension"``) names the ruleset it extends and pins its version;
+    it may add citations, parameters, named conditions, rules and table examples, never
+    redefine one. The result keeps the ruleset's id and version (a profile's pin on it still
+    holds), lists the extensions (:attr:`Ruleset.extensions`), marks each added rule with its
+    file, and has a fingerprint of every file. With ``check`` it is linted like a bundled one.
+
+    Raises:
+        RulesetLoadError: an invalid extension, another ruleset or version than pinned, a
+            redefined id, or (with ``check``) a lint error, each with its file and line.
+    """
+    base_src = _read(Path(base.source))
+    merged: dict[str, Any] = dict(base_src.data)
+    text = base_src.text
+    segments: list[tuple[int, str]] = []
+    extensions: list[Extension] = []
+    prints = [base_src.fingerprint]
+    for path in paths:
+        src = _read(Path(path))
+        if src.data.get("kind") != "extension":
+            raise _problem(
+                src.path, "'kind' must be \"extension\"", None, src.lines.locate(("kind",))
+            )
+        try:
+            doc = ExtensionDoc.model_validate(src.data)
+        except ValidationError as exc:
+            raise _schema_problems(src, exc) from None
+        if doc.extends != base.id or doc.extends_version != base.version:
+            raise _problem(
+                src.path,
+                f"extends {doc.extends} {doc.extends_version}, but the ruleset loaded is "
+                f"{base.id} {base.version}; review the extension against it",
+                None,
+                src.lines.locate(("extends_version",)),
+            )
+        problems = [
+            LoadProblem(
+                src.path,
+                f"{key[:-1] if key != 'citations' else 'citation'} '{name}' is already in "
+                f"ruleset '{base.id}': an extension adds, it never redefines",
+                None,
+                src.lines.locate((key, name)),
+            )
+            for key in _ADDABLE
+            for name in src.data.get(key, {})
+            if name in merged.get(key, {})
+        ]
+        if problems:
+            raise RulesetLoadError(problems)
+        for key in _ADDABLE:
+            merged[key] = {**merged.get(key, {}), **src.data.get(key, {})}
+        merged["rules"] = [*merged.get("rules", []), *src.data["rules"]]
+        merged["examples"] = [*merged.get("examples", []), *src.data.get("examples", [])]
+        segments.append((len(text.splitlines()) + 2, src.path))
+        text = f"{text}\n{src.text}" if text.endswith("\n") else f"{text}\n\n{src.text}"
+        extensions.append(
+            Extension(
+                doc.id,
+                doc.version,
+                doc.owner,
+                src.path,
+                src.fingerprint,
+                tuple(r.id for r in doc.rules),
+            )
+        )
+        prints.append(src.fingerprint)
+    fingerprint = hashlib.sha256("+".join(prints).encode()).hexdigest()
+    joined = _Source(base_src.path, text, merged, _Lines(text), fingerprint)
+    try:
+        rdoc = RulesetDoc.model_validate(merged)
+    except ValidationError as exc:  # pragma: no cover - each part was validated above
+        raise _schema_problems(joined, exc) from None
+    ruleset = _Builder(joined, rdoc, tuple(segments), tuple(extensions)).build()
+    if check:
+        report = lint_bound(ruleset.bind(None))
+        if report.errors:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in report.errors]
+            )
+    return ruleset
+
+
+def load_local_rules(
+    folder: str | Path, rulesets: Mapping[str, Ruleset], *, check: bool = True
+) -> dict[str, Ruleset]:
+    """``rulesets`` with a local folder's rules beside them (``--rules DIR``).
+
+    A local ruleset (``kind = "ruleset"``) with a new id is added; one with a bundled id is
+    refused (add rules with an extension instead of a forked copy). Extensions
+    (``kind = "extension"``) are merged into the ruleset they extend, in file-name order.
+    Profiles in the folder are left to ``--profile`` (``rules check`` checks them).
+
+    Raises:
+        RulesetLoadError: an invalid file, a bundled id reused, an extension of a ruleset not
+            loaded, or (with ``check``) a lint error or an input nothing supplies.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise _problem(str(root), "not a folder: give the folder of your local rules")
+    out = dict(rulesets)
+    extending: dict[str, list[Path]] = {}
+    for file in sorted(root.rglob("*.toml")):
+        src = _read(file)
+        kind = src.data.get("kind")
+        if kind == "extension":
+            target = src.data.get("extends")
+            extending.setdefault(str(target), []).append(file)
+        elif kind == "ruleset":
+            rs = load_ruleset(file, check=check)
+            if rs.id in out:
+                raise _problem(
+                    str(file),
+                    f"ruleset id '{rs.id}' is already loaded ({out[rs.id].source}): add rules "
+                    'to it with an extension (kind = "extension") instead of a copy',
+                    None,
+                    src.lines.locate(("id",)),
+                )
+            out[rs.id] = rs
+        elif kind != "profile":
+            raise _problem(
+                str(file),
+                '\'kind\' must be "ruleset", "extension" or "profile"',
+                None,
+                src.lines.locate(("kind",)),
+            )
+    for target, files in sorted(extending.items()):
+        base = out.get(target)
+        if base is None:
+            raise _problem(
+                str(files[0]), f"extends ruleset '{target}', which is not loaded", None, None
+            )
+        out[target] = extend_ruleset(base, files, check=check)
+    if check:
+        dead = unsupplied_findings(out, bundled_supplied_inputs(), _family_rules(out))
+        if dead:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in dead]
+            )
+    return out
+
+
 _JUNCTIONS = ("all", "any", "not", "ref")
 
 
 class _Builder:
-    def __init__(self, src: _Source, doc: RulesetDoc) -> None:
+    def __init__(
+        self,
+        src: _Source,
+        doc: RulesetDoc,
+        segments: tuple[tuple[int, str], ...] = (),
+        extensions: tuple[Extension, ...] = (),
+    ) -> None:
         self.src = src
         self.doc = doc
         self.problems: list[LoadProblem] = []
         self.fields: dict[str, FieldSpec] = {}
         self.named_cache: dict[str, Condition] = {}
+        self.segments = segments  # merged text: (first line, file) of each extension's part
+        self.extensions = extensions
+
+    def at(self, line: int | None) -> tuple[str, int | None]:
+        """The file and line of merged ``line`` (a ruleset merged with local extensions)."""
+        for start, path in reversed(self.segments):
+            if line is not None and line >= start:
+                return path, line - start + 1
+        return self.src.path, line
 
     def fail(self, message: str, rule_id: str | None = None, line: int | None = None) -> None:
-        self.problems.append(LoadProblem(self.src.path, message, rule_id, line))
+        path, local = self.at(line)
+        self.problems.append(LoadProblem(path, message, rule_id, local))
 
     def build(self) -> Ruleset:
         doc = self.doc
@@ -416,6 +593,7 @@ class _Builder:
             checker=require_clean,
             ordered_inputs=frozenset(n for n, i in doc.inputs.items() if i.ordered),
             lines=self._declaration_lines(),
+            extensions=self.extensions,
         )
 
     def _declaration_lines(self) -> dict[str, int]:
@@ -694,8 +872,9 @@ class _Builder:
                     examples=tuple(examples),
                     fields=condition_fields(cond),
                     params=condition_params(cond),
-                    line=line,
+                    line=self.at(line)[1],
                     safety_critical=r.safety_critical,
+                    source=self.at(line)[0] if self.segments else None,
                 )
             )
         return rules
@@ -945,9 +1124,13 @@ def lint_path(path: str | Path) -> LintReport:
     findings: list[Finding] = []
     rulesets: dict[str, Ruleset] = {}
     profiles = []
+    extending: dict[str, list[Path]] = {}
     for file in files:
         try:
-            kind, _ = read_knowledge_file(file)
+            kind, data = read_knowledge_file(file)
+            if kind == "extension":
+                extending.setdefault(str(data.get("extends")), []).append(file)
+                continue
             if kind == "ruleset":
                 rs = load_ruleset(file, check=False)
                 if rs.id in rulesets:
@@ -969,12 +1152,47 @@ def lint_path(path: str | Path) -> LintReport:
                 Finding(Severity.ERROR, "load", p.message, p.file, p.rule_id, p.line)
                 for p in exc.problems
             )
+    for target, ext_files in sorted(extending.items()):
+        findings.extend(_lint_extensions(target, ext_files, rulesets))
     findings.extend(
         unsupplied_findings(rulesets, bundled_supplied_inputs(), _family_rules(rulesets))
     )
     for profile in profiles:
         findings.extend(_lint_profile(profile, rulesets))
     return LintReport(tuple(findings), tuple(str(f) for f in files))
+
+
+@cache
+def _bundled_rulesets() -> Mapping[str, Ruleset]:
+    return MappingProxyType(load_rulesets(knowledge_dir("rules")))
+
+
+def _lint_extensions(target: str, files: list[Path], rulesets: dict[str, Ruleset]) -> list[Finding]:
+    """Lint the extensions of ruleset ``target`` merged into it (checked here, else bundled).
+
+    Only what the extensions bring is reported (the ruleset's own findings are its own);
+    ``rulesets[target]`` becomes the merged ruleset for the checks that follow.
+    """
+    base = rulesets.get(target) or _bundled_rulesets().get(target)
+    if base is None:
+        return [
+            Finding(
+                Severity.ERROR,
+                "extension",
+                f"extends ruleset '{target}', which is neither checked here nor bundled",
+                str(files[0]),
+            )
+        ]
+    try:
+        merged = extend_ruleset(base, files, check=False)
+    except RulesetLoadError as exc:
+        return [
+            Finding(Severity.ERROR, "load", p.message, p.file, p.rule_id, p.line)
+            for p in exc.problems
+        ]
+    own = {str(f) for f in lint_bound(base.bind(None)).findings}
+    rulesets[target] = merged
+    return [f for f in lint_bound(merged.bind(None)).findings if str(f) not in own]
 
 
 def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Finding]:

@@ -236,6 +236,31 @@ class RulesetDoc(_Doc):
     examples: list[TableExampleDoc] = Field(default_factory=list)
 
 
+class ExtensionDoc(_Doc):
+    """A local extension (``kind = "extension"``): rules added to a bundled ruleset, unforked.
+
+    ``extends`` names the ruleset and ``extends_version`` the version it was written for (a
+    pin: refused on any other). It may add citations, parameters, named conditions, rules and
+    whole-table examples; it reads the ruleset's own inputs and outputs (an extension cannot
+    invent an input the library does not supply, nor a new outcome field).
+    """
+
+    kind: Literal["extension"]
+    id: Slug
+    version: Version
+    effective_date: Date
+    owner: Text
+    reviewer: Text | None = None
+    description: Text
+    extends: Slug
+    extends_version: Version
+    citations: dict[Slug, Text] = Field(min_length=1)
+    parameters: dict[Name, ParameterDoc] = Field(default_factory=dict)
+    conditions: dict[Name, str | dict[str, Any]] = Field(default_factory=dict)
+    rules: list[RuleDoc] = Field(min_length=1, max_length=MAX_RULES)
+    examples: list[TableExampleDoc] = Field(default_factory=list)
+
+
 class ParameterOverrideDoc(_Doc):
     """A profile's new value for one parameter, with its source and reason."""
 
