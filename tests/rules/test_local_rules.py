@@ -1,7 +1,7 @@
 """Issue 23: local rules beside the bundled ones, in TOML alone, without forking a ruleset.
 
 The trial's change (b) - an alert for a gabapentinoid with an opioid at 50 mg OME/day or
-more - is the extension ``tests/rules/local_fixtures/exampleshire/gabapentinoid.toml``: it
+more - is the extension ``examples/local-rules/gabapentinoid.toml``: it
 adds one parameter and one rule to the bundled ``prescribing-alerts`` 2.1.0, which it pins.
 """
 
@@ -29,7 +29,7 @@ from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.cdshooks.server import ServeConfig, load_service_knowledge
 from opioidcds.cli.app import app
 
-LOCAL = Path(__file__).parent / "local_fixtures" / "exampleshire"
+LOCAL = Path(__file__).resolve().parents[2] / "examples" / "local-rules"
 EXTENSION = LOCAL / "gabapentinoid.toml"
 RULE = "gabapentinoid-from-50-mg"
 TITLE = "Gabapentinoid with an opioid at 50 mg OME/day or more"
@@ -124,7 +124,7 @@ def test_check_names_the_local_rules(tmp_path: Path) -> None:
     first = result.output.splitlines()[0]
     assert first == (
         "Local rules in force: exampleshire-gabapentinoid 0.1.0 (Exampleshire ICS medicines "
-        f"optimisation team (test)) adds 1 rule(s) to prescribing alerts: {TITLE}."
+        f"optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}."
     )
     assert "Gabapentinoid with an opioid at a higher dose: book a medication review." in (
         result.output
@@ -188,3 +188,17 @@ def test_a_forked_copy_of_a_bundled_ruleset_is_refused(tmp_path: Path) -> None:
     shutil.copy(knowledge_dir("rules") / "prescribing-alerts.toml", tmp_path / "copy.toml")
     with pytest.raises(RulesetLoadError, match="add rules to it with an extension"):
         load_local_rules(tmp_path, default_knowledge().rulesets)
+
+
+def test_assess_and_discharge_name_the_local_rules() -> None:
+    examples = LOCAL.parent
+    runner = CliRunner()
+    for args in (
+        ["assess", str(examples / "patient-assess.json")],
+        ["discharge", str(examples / "discharge-example.json")],
+    ):
+        result = runner.invoke(app, [*args, "--rules", str(LOCAL)], env={"COLUMNS": "400"})
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.0")
+        plain = runner.invoke(app, args, env={"COLUMNS": "400"})
+        assert "Local rules" not in plain.output
