@@ -83,6 +83,10 @@ def test_the_extension_adds_a_rule_without_forking() -> None:
     (ext,) = alerts.extensions
     assert (ext.id, ext.version, ext.rule_ids) == ("exampleshire-gabapentinoid", "0.1.0", (RULE,))
     assert alerts.fingerprint != bundled.fingerprint  # provenance names the local knowledge
+    assert kb.versions()["extension:exampleshire-gabapentinoid"] == (
+        "0.1.0 (adds to prescribing-alerts)"
+    )
+    assert not any(k.startswith("extension:") for k in default_knowledge().versions())
 
 
 def test_the_local_alert_fires_from_50_mg() -> None:

@@ -160,13 +160,23 @@ class Knowledge:
         return found
 
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
-        """Library, table, vocabulary, ruleset (those assess uses) and profile versions."""
+        """Versions of everything used: library, table, vocabulary, rulesets, extensions, profile.
+
+        Rulesets: those ``assess`` uses; extensions: every local extension loaded.
+        """
         out = {
             "opioidcds": __version__,
             "table": f"{self.table.id} {self.table.version}",
         }
         out.update({f"vocabulary:{k}": v for k, v in self.vocabulary.versions().items()})
         out.update({f"ruleset:{k}": self.rulesets[k].version for k in sorted(REQUIRED_RULESETS)})
+        out.update(
+            {
+                f"extension:{e.id}": f"{e.version} (adds to {k})"
+                for k in sorted(self.rulesets)
+                for e in self.rulesets[k].extensions
+            }
+        )
         used = profile or self.profile
         out["profile"] = f"{used.id} {used.version}" if used is not None else "none"
         return out
