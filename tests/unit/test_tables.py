@@ -86,7 +86,7 @@ def _copy_table(tmp_path: Path, text_edit: tuple[str, str]) -> Path:
         (('citations = ["OA", "OP"]', 'citations = ["NICE"]'), "unknown id"),
         (('citations = ["OA", "OP"]', "citations = []"), "citations"),
         (('factor = "1.5"', 'factor = "0"'), "greater than zero"),
-        (('version = "1.1.0"', ""), "version"),
+        (('version = "1.1.1"', ""), "version"),
         (('id = "uk-opioids-aware"', 'id = "uk-opioids-aware"\n[broken'), "not valid TOML"),
     ],
 )
