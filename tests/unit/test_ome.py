@@ -1,4 +1,4 @@
-"""The calculator's rules (CLINICAL.md section 2), each with a hand-worked expectation."""
+"""The calculator's rules (docs/calculation.md), each with a hand-worked expectation."""
 
 from __future__ import annotations
 
