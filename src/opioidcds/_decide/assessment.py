@@ -79,7 +79,7 @@ _HUNDRED: Final = Decimal(100)
 
 
 class FactorStatus(StrEnum):
-    """A risk factor's status. Unknown is not absent (CLINICAL.md section 3)."""
+    """A risk factor's status. Unknown is not absent (``docs/risk-and-tiers.md``, "Unknowns")."""
 
     PRESENT = "present"
     ABSENT = "absent"
@@ -179,7 +179,7 @@ class TierResult(ResultModel):
 
 
 class Assessment(ResultModel):
-    """The result of :func:`assess`, with its whole basis (CLINICAL.md section 7).
+    """The result of :func:`assess`, with its whole basis (``docs/safety/provenance.md``).
 
     ``risk_level`` is ``None`` for a patient out of scope (``tier.tier`` is then
     ``"out-of-scope"`` and ``scope.reason`` says why). ``unknown_factors`` lists every factor

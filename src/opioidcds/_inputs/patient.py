@@ -1,7 +1,8 @@
 """The patient: what the record says about a person, for risk stratification and alerts.
 
-A :class:`Patient` holds the inputs of CLINICAL.md section 3 (risk factors), the scope flags of
-section 1, the current prescriptions (opioids and other medicines) and, optionally, the
+A :class:`Patient` holds the inputs of the risk factors (NHS England analysis of
+opioid-reduction programmes, 2023; ``docs/risk-and-tiers.md``, "Risk factors"), the scope flags
+(``rules/scope.toml``), the current prescriptions (opioids and other medicines) and, optionally, the
 prescription history (issue dates) used for long-term use and early re-ordering.
 
 Tri-state fields are ``bool | None``: ``None`` means *unknown* (not recorded), which is never
@@ -66,7 +67,8 @@ class Sex(StrEnum):
 class ReadinessToChange(StrEnum):
     """What the person has said about changing their opioid use.
 
-    Seed 001: GPs proposed targeting people who have expressed concern about their opioid use.
+    The South Gloucestershire service evaluation (Kesten et al., Br J Gen Pract 2020;70:e120-e129):
+    GPs proposed targeting people who have expressed concern about their opioid use.
     """
 
     NOT_CONSIDERING = "not-considering"
@@ -191,9 +193,9 @@ class Patient(InputModel):
     Tri-state fields (``bool | None``): ``None`` is unknown. ``sex`` is ``unknown`` unless
     recorded. ``age`` is whole years (0-125) or ``None``.
 
-    Scope flags (CLINICAL.md section 1): ``cancer_pain`` and ``palliative_care`` default to
-    ``False`` (not recorded); ``opioid_substitution_therapy`` is tri-state and, when unknown,
-    derived from the prescriptions.
+    Scope flags (``rules/scope.toml``; ``docs/risk-and-tiers.md``, "Scope"): ``cancer_pain`` and
+    ``palliative_care`` default to ``False`` (not recorded); ``opioid_substitution_therapy`` is
+    tri-state and, when unknown, derived from the prescriptions.
 
     ``prescriptions`` are the current prescriptions, opioids and other medicines;
     ``medication_list_complete`` says they are the whole list (absent classes are then

@@ -45,7 +45,8 @@ _MAX_DAYS_SUPPLY = 366  # plausibility cap on one supply (a year), as IssueRecor
 class PrnPolicy(StrEnum):
     """How "when required" (PRN) doses and dose ranges count towards the daily amount.
 
-    CLINICAL.md section 2: the maximum permitted daily amount is the default for alerting.
+    The maximum permitted daily amount is the default for alerting (``docs/calculation.md``,
+    "PRN and ranges"); every result names the policy it applied.
     """
 
     MAXIMUM = "maximum"

@@ -1,8 +1,9 @@
 """The oral morphine equivalent (OME) calculator.
 
-Daily OME of one prescription = daily amount of its opioid ingredient x the conversion factor
-for that ingredient and route (CLINICAL.md section 2). The patient's total is the sum over
-every opioid ingredient of every current prescription. Rules the calculator keeps:
+Daily OME of one prescription = daily amount of its opioid ingredient x the conversion factor for
+that ingredient and route (Faculty of Pain Medicine *Opioids Aware*; ``docs/calculation.md``). The
+patient's total is the sum over every opioid ingredient of every current prescription. Rules the
+calculator keeps:
 
 - Patches: daily OME comes from the delivery rate (microgram/hour), never from how often the
   patch is changed; two patches double it.
