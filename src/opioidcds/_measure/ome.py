@@ -31,10 +31,9 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact, localcontext
+from decimal import Context, Decimal, Inexact, getcontext, localcontext
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -103,7 +102,7 @@ def calculate_ome(
     tbl = default_table(table) if isinstance(table, str) else table or default_table()
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     try:
-        policy = PrnPolicy(prn_policy)
+        policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
     except ValueError:
         raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
     if item_errors not in {"list", "raise"}:
@@ -184,9 +183,8 @@ class _ImplausibleError(InvalidInputError):
     """An amount beyond the plausibility limits: refuses the whole calculation (HAZ-002)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Setting:
-    """What one prescription is measured with."""
+class _Setting(NamedTuple):
+    """What one prescription is measured with (a named tuple: built on every call)."""
 
     table: ConversionTable
     policy: PrnPolicy
@@ -335,8 +333,10 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named. The item at each position is built once and kept (results are
-    immutable, so the same content at the same position gives the same object).
+    eager construction named. The item at a position is kept from the second time the content
+    is measured (results are immutable, so the same content at the same position then gives the
+    same object): content measured once, as most is on a stream of different patients, keeps no
+    item, which spares the garbage collector thousands of live objects (issue 20).
     """
 
     __slots__ = ("_built", "arithmetic", "given", "values")
@@ -347,16 +347,20 @@ class _Core:
         self.values = values
         self.given = given
         self.arithmetic = arithmetic
-        self._built: dict[int, OMEItem] = {}
+        self._built: dict[int, OMEItem] | None = None  # None: no item asked for yet
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
-        item = self._built.get(index)
+        built = self._built
+        item = built.get(index) if built is not None else None
         if item is None:
             values = self.values.copy()
             values["prescription_index"] = index
             item = OMEItem.deferred(values, set(self.given), self.arithmetic)
-            self._built[index] = item  # two threads may both build it: the same item
+            if built is None:
+                self._built = {}  # asked once: keep the items from the next time on
+            else:
+                built[index] = item  # two threads may both build it: the same item
         return item
 
 
@@ -389,11 +393,12 @@ def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     exceptions are not memoised. ``written`` (:meth:`Prescription.written_numbers`) keeps
     apart equal prescriptions whose numbers are written differently, whose results show them
     differently. The cache holds no patient identifiers: the prescriptions it is given carry
-    none (:meth:`Prescription.without_identity`).
+    none (:meth:`Prescription.without_identity`). Called only under the calculator's decimal
+    context (:func:`calculate_ome` enters it once per call), whose flags it reads.
     """
-    with localcontext(_CONTEXT) as ctx:
-        resolved = resolve_prescription(rx, vocab, catalogue)
-        return tuple(_measure(resolved, table, policy, vocab, ctx))
+    ctx = getcontext()  # the calculator's (calculate_ome holds it): not switched per item
+    resolved = resolve_prescription(rx, vocab, catalogue)
+    return tuple(_measure(resolved, table, policy, vocab, ctx))
 
 
 def _measure(
@@ -421,7 +426,7 @@ def _measure(
         ]
     rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
     if dose_info.source == "dosage text":  # the text's dose for this form: read once
-        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate=rate)
+        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate)
     else:
         schedule = _schedule(dose_info, policy, rate=rate)
     if isinstance(schedule, str):
@@ -429,7 +434,7 @@ def _measure(
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
             for ing in opioids
         ]
-    return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
+    return [_convert(r, ing, schedule, table, vocab, ctx) for ing in opioids]
 
 
 class _Schedule:
@@ -450,10 +455,11 @@ class _Schedule:
 
 
 @lru_cache(maxsize=8192)
-def _text_schedule(
-    text: str, form: Form | None, policy: PrnPolicy, *, rate: bool
-) -> _Schedule | str:
-    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content)."""
+def _text_schedule(text: str, form: Form | None, policy: PrnPolicy, rate: bool) -> _Schedule | str:
+    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content).
+
+    ``rate``: the product is a patch (see :func:`_schedule`).
+    """
     dose = dose_from_text(text, form)
     if isinstance(dose, str):  # pragma: no cover - the caller has the dose of this text
         return dose
@@ -551,13 +557,12 @@ def _apply_caps(
     return quantity, per, text
 
 
-def _convert(
+def _convert(  # noqa: PLR0917 - positional: called for every item measured
     r: ResolvedPrescription,
     ing: ResolvedIngredient,
     schedule: _Schedule,
     table: ConversionTable,
     vocab: Vocabulary,
-    *,
     ctx: Context,
 ) -> _Core:
     strength = r.strength
