@@ -207,9 +207,14 @@ class Prescription(InputModel):
                 raise InvalidInputError(
                     "dose_quantity", "is required when other structured dose fields are given"
                 )
-        elif quantity is None:
+            # the dose is the text alone (no structured dose field is set): only the strength
+            # is left to check
+            if d["strength"] is not None:
+                parse_strength(d["strength"])  # raises for a malformed strength
+            return self
+        if quantity is None:
             raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
-        elif d["dose_unit"] is None:
+        if d["dose_unit"] is None:
             raise InvalidInputError("dose_unit", "is required with dose_quantity")
         _check_range(quantity, d["dose_quantity_max"], "dose_quantity_max")
         per_day, interval = d["doses_per_day"], d["interval_hours"]
