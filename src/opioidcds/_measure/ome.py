@@ -222,6 +222,8 @@ def _measure_one(
         if raise_errors:
             raise
         return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+    if len(cores) == 1:  # one opioid ingredient, as most products have
+        return (cores[0].at(index),)
     return tuple([core.at(index) for core in cores])
 
 
