@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from opioidcds._base import DeferredResultModel
@@ -545,4 +546,8 @@ def _present_alerts(
                 _PendingText(d, pending, tuple(rs.rules[i].id for i in pending), figures),
             )
         )
-    return tuple(most_serious_first(alerts, lambda a: a.severity.value))
+    return tuple(most_serious_first(alerts, _severity))
+
+
+_severity: Final = attrgetter("severity")
+"""An alert's severity (an :class:`AlertSeverity`, whose text is its value)."""
