@@ -44,6 +44,7 @@ from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
     ResolvedIngredient,
@@ -335,10 +336,8 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named. The item at a position is kept from the second time the content
-    is measured (results are immutable, so the same content at the same position then gives the
-    same object): content measured once, as most is on a stream of different patients, keeps no
-    item, which spares the garbage collector thousands of live objects (issue 20).
+    eager construction named. The item at each position is built once and kept (results are
+    immutable, so the same content at the same position gives the same object).
     """
 
     __slots__ = ("_built", "arithmetic", "given", "values")
@@ -349,20 +348,16 @@ class _Core:
         self.values = values
         self.given = given
         self.arithmetic = arithmetic
-        self._built: dict[int, OMEItem] | None = None  # None: no item asked for yet
+        self._built: dict[int, OMEItem] = {}
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
-        built = self._built
-        item = built.get(index) if built is not None else None
+        item = self._built.get(index)
         if item is None:
             values = self.values.copy()
             values["prescription_index"] = index
             item = OMEItem.deferred(values, set(self.given), self.arithmetic)
-            if built is None:
-                self._built = {}  # asked once: keep the items from the next time on
-            else:
-                built[index] = item  # two threads may both build it: the same item
+            self._built[index] = item  # two threads may both build it: the same item
         return item
 
 
@@ -377,7 +372,7 @@ def _as_minimum(item: OMEItem) -> OMEItem:
     return item.model_copy(update={"policy_note": note})
 
 
-@lru_cache(maxsize=8192)
+@memo_on_repeat(maxsize=8192)
 def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     rx: Prescription,
     written: tuple[str, ...] | None,
@@ -391,9 +386,11 @@ def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     A frozen Prescription, the table, policy and vocabulary fully determine the (immutable)
     items but for their position in the list, so repeated prescriptions (a prescribing-alert
     plugin re-sends the patient's current ones on every call; a population repeats the same
-    products and doses) are measured once, wherever they stand. Keyed by content, bounded;
-    exceptions are not memoised. ``written`` (:meth:`Prescription.written_numbers`) keeps
-    apart equal prescriptions whose numbers are written differently, whose results show them
+    products and doses) are measured once, wherever they stand. Keyed by content, bounded,
+    kept from the second sight (:class:`~opioidcds._memo.RepeatMemo`: a stream of different
+    patients does not churn it); exceptions are not memoised. ``written``
+    (:meth:`Prescription.written_numbers`) keeps apart equal prescriptions whose numbers are
+    written differently, whose results show them
     differently. The cache holds no patient identifiers: the prescriptions it is given carry
     none (:meth:`Prescription.without_identity`). Called only under the calculator's decimal
     context (:func:`calculate_ome` enters it once per call), whose flags it reads.
