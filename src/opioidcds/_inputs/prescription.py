@@ -98,6 +98,7 @@ _STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
 _structured_dose: Final = itemgetter(*_STRUCTURED_DOSE)  # their values, as one tuple
 _NUMBER_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
 _numbers: Final = itemgetter(*_NUMBER_FIELDS)
+_hashed: Final = itemgetter("dmd_code", "product_name", "drug", "dosage_text", "dose_quantity")
 _NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
@@ -250,6 +251,15 @@ class Prescription(InputModel):
         if self.strength is not None:
             parse_strength(self.strength)  # raises for a malformed strength
         return self
+
+    def __hash__(self) -> int:
+        """The hash of the fields that name the medicine and the dose's quantity and text.
+
+        Equal prescriptions have these equal, so equal prescriptions hash equal; the memos of
+        the per-call path hash every prescription, and this costs half of hashing every field
+        (issue 20).
+        """
+        return hash(_hashed(self.__dict__))
 
     def without_identity(self) -> Prescription:
         """This prescription without ``id`` and ``replaces`` (itself when it has neither).
