@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple, Self
+from typing import Any, Final, NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
@@ -236,8 +236,37 @@ class Patient(InputModel):
 
     _derived: _Derived | None = PrivateAttr(default=None)
 
+    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
+        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
+
+        A patient given only an age, a sex and a tuple of prescriptions that pydantic would
+        accept as they are (a whole number of years in range, a recorded sex, built
+        :class:`Prescription` objects: what a prescribing check sends) is built without
+        pydantic's validation, which would return the same values (issue 20: about half the
+        cost of building a patient); the model's own checks (classes derived from the
+        prescriptions, dates) run as always. Anything else goes through pydantic, so every
+        error reads as before.
+        """
+        if not _as_given(data):
+            super().__init__(**data)
+            return
+        values = _DEFAULTS.copy()
+        values.update(data)
+        if "sex" in data:
+            values["sex"] = Sex(data["sex"])
+        put = object.__setattr__
+        put(self, "__dict__", values)
+        put(self, "__pydantic_fields_set__", set(data))
+        put(self, "__pydantic_extra__", None)
+        put(self, "__pydantic_private__", {"_derived": None})
+        self._set_derived()
+
     @model_validator(mode="after")
     def _derive_classes(self) -> Self:
+        return self._set_derived()
+
+    def _set_derived(self) -> Self:
+        """Derive the classes of the prescriptions and what follows; check the dates."""
         prescriptions = self.prescriptions
         classes = tuple([medicine_classes(rx) for rx in prescriptions])
         replaced = replaced_positions(prescriptions)
@@ -381,3 +410,34 @@ class Patient(InputModel):
         if self.prescription_history:
             return max(r.issue_date for r in self.prescription_history)
         return None
+
+
+_DEFAULTS: Final = {name: f.default for name, f in Patient.model_fields.items()}
+"""Every field's default, in field order."""
+
+_SEXES: Final = frozenset(s.value for s in Sex)
+
+
+def _as_given(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is only an age, a sex and prescriptions pydantic would keep as they are.
+
+    ``age``: ``None`` or an ``int`` (not a ``bool``) within the field's bounds; ``sex``: a
+    :class:`Sex` or one of its values exactly; ``prescriptions``: a tuple, within the field's
+    length, of :class:`Prescription` objects. Anything else: ``False`` (pydantic decides).
+    """
+    for name, value in data.items():
+        if name == "age":
+            if value is not None and (type(value) is not int or not 0 <= value <= _MAX_AGE):
+                return False
+        elif name == "sex":
+            if type(value) is not Sex and (type(value) is not str or value not in _SEXES):
+                return False
+        elif name == "prescriptions":
+            if type(value) is not tuple or len(value) > _MAX_PRESCRIPTIONS:
+                return False
+            for rx in value:
+                if type(rx) is not Prescription:
+                    return False
+        else:
+            return False
+    return True
