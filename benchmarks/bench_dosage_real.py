@@ -13,8 +13,8 @@ Definitions (docs/dosage.md, "Measured on real texts"):
 * **daily amount** of a read text, in two conventions: ``avg`` (CPRD's: the middle of the dose
   range times the middle of the frequency range; an interval range is averaged in hours, so
   "every 4-6 hours" is 24 / 5 a day) and ``max`` (this project's PRN and range policy,
-  CLINICAL.md section 2: the upper ends, capped by the maxima per 24 hours). A split dose
-  ("2 in the morning and 1 at night") is its day's total in both.
+  docs/calculation.md, "PRN and ranges": the upper ends, capped by the maxima per 24 hours).
+  A split dose ("2 in the morning and 1 at night") is its day's total in both.
 * **agreement** (CPRD texts with a daily figure): the label (``norm_cprd.daily_avg``, or
   ``max_daily_cprd`` where CPRD marked its figure a maximum) equals ``avg`` or ``max`` to
   0.01. Every disagreement must be listed in ``tests/dosage/data/real_corpus_exceptions.tsv``

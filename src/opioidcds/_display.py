@@ -51,8 +51,11 @@ def most_serious_first(items: Iterable[_T], severity: Callable[[_T], str]) -> li
     Items of the same severity keep their order (the ruleset's file order); a severity not in
     :data:`SEVERITY_ORDER` comes last.
     """
-    rank = {name: i for i, name in enumerate(SEVERITY_ORDER)}
-    return sorted(items, key=lambda item: rank.get(str(severity(item)), len(rank)))
+    last = len(_RANK)
+    return sorted(items, key=lambda item: _RANK.get(str(severity(item)), last))
+
+
+_RANK: Final = {name: i for i, name in enumerate(SEVERITY_ORDER)}
 
 
 _TITLE_MAX = 140  # characters of a citation's title shown inline; display only

@@ -1,7 +1,8 @@
 """Worked examples: one hand-calculated prescription for every row of both bundled tables.
 
 Each expected OME is worked out by hand in the comment from the factor printed in the cited
-source (CLINICAL.md section 2; OpenPrescribing opioid_ing_form_ome.csv; CDC 2022 Table 1), not
+source (Faculty of Pain Medicine Opioids Aware and the BNF; OpenPrescribing
+opioid_ing_form_ome.csv; CDC 2022 Table 1), not
 from the program's output. ``test_every_row_has_a_worked_example`` makes a new table row fail
 until someone adds its worked example here.
 """

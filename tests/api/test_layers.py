@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, float], ...] = (
     ("opioidcds._extras", 0),
     ("opioidcds._display", 0),
     ("opioidcds._outputs", 0),
+    ("opioidcds._memo", 0),
     ("opioidcds._knowledge", 1),
     ("opioidcds._inputs", 2),
     ("opioidcds._resolve", 3),

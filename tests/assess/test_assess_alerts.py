@@ -176,9 +176,9 @@ def test_bad_arguments() -> None:
 
 
 def test_no_dose_threshold_alerts_in_palliative_care_but_safety_alerts_remain() -> None:
-    # CLINICAL.md section 1: palliative care is excluded from dose thresholds. morphine 60 x 2
-    # = 120 + oxycodone 30 x 2 x 1.5 = 90 -> 210 > 100, yet no Script Switch; the
-    # benzodiazepine alert still fires.
+    # docs/risk-and-tiers.md, "Scope": palliative care is excluded from dose thresholds. morphine 60
+    # x 2 = 120 + oxycodone 30 x 2 x 1.5 = 90 -> 210 > 100, yet no Script Switch; the benzodiazepine
+    # alert still fires.
     # (no dose escalation either: it is a dose rule; +90 mg, +75% would otherwise fire)
     patient = Patient(
         palliative_care=True,

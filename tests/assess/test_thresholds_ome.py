@@ -2,7 +2,8 @@
 
 Every daily-OME threshold of the shipped rulesets and profiles (every parameter in mg/day) is
 read from its file, and the decision that uses it is made at totals just below, at and just
-above it. Each rule reads "total > threshold" (CLINICAL.md section 6: "above"), so a total
+above it. Each rule reads "total > threshold" (the sources say "above": the NHS England
+analysis's ">120mg" and Script Switch's ">100mg"; docs/knowledge.md), so a total
 *at* the threshold does not fire and any total above it, however little, does; the
 very-high-dose band (issue 15) reads "at or above", so a total at it fires.
 

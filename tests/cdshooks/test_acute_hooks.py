@@ -1,7 +1,8 @@
 """Issue 10 through the CDS Hooks service: discharge and inpatient orders get the hospital rules.
 
 Limits are the rulesets' defaults (rules/discharge.toml: max_days_supply_new_opioid = 7;
-rules/inpatient.toml: max_iv_morphine_bolus_hours = 48), each seed 002 De-escalate. Expected
+rules/inpatient.toml: max_iv_morphine_bolus_hours = 48), each from the De-escalate stage of the
+NHS England analysis of opioid-reduction programmes (2023). Expected
 cards are worked out from those rules by hand (comments give the arithmetic).
 """
 

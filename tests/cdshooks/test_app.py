@@ -55,7 +55,7 @@ def test_discovery_and_health(client: AsgiClient) -> None:
     assert h.status_code == 200
     assert h.json()["status"] == "ok"
     assert "ruleset:prescribing-alerts" in h.json()["knowledge"]
-    assert h.json()["knowledge"]["codelists"] == "risk-inputs-snomed 0.2.0"
+    assert h.json()["knowledge"]["codelists"] == "risk-inputs-snomed 0.2.1"
     assert h.headers["x-request-id"]
 
 

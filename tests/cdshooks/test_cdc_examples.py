@@ -81,7 +81,7 @@ def test_fentanyl_75_patch_is_180_mg_whatever_the_change_interval(
 ) -> None:
     # 75 micrograms/hour x 2.4 = 180 mg OME/day (Opioids Aware), for a patch changed every 3
     # days and for the "less than fifty" examples that change it every 12 days: the OME comes
-    # from the patch's rate, not the change interval (CLINICAL.md section 2).
+    # from the patch's rate, not the change interval (docs/calculation.md, "patches").
     r = post(client, convert(load(f"request-example-{stem}.json")))
     got = summaries(r)
     indicators = sorted(i for i, _s in got)

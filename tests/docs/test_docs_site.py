@@ -130,7 +130,8 @@ def test_every_profile_change_is_listed(path: Path) -> None:
 
 
 def test_support_tiers_and_risk_levels_are_on_the_page() -> None:
-    # the four tiers of seed 002 figure 4 and the four levels, as the rulesets' outcomes
+    # the four tiers of the NHS England analysis (2023, figure 4) and the four levels, as the
+    # rulesets' outcomes
     for tier in ("letter", "brief-gp-intervention", "pcn-service", "specialist-mdt"):
         assert f"**tier**: {esc(tier)}" in page()
     for level in ("low", "moderate", "high", "very-high"):

@@ -1,7 +1,7 @@
 """Our own dosage-text cases: UK phrasing, abbreviations, patches, liquids, PRN maxima, refusals.
 
-Every expectation was worked out by hand from the text's meaning (issue 3 part 2; CLINICAL.md
-section 2): ``fields`` is exactly what :meth:`Dosage.to_prescription_fields` must return
+Every expectation was worked out by hand from the text's meaning (issue 3 part 2;
+docs/calculation.md): ``fields`` is exactly what :meth:`Dosage.to_prescription_fields` must return
 (numbers as strings here, compared as Decimal), ``extra`` checks fields that do not map.
 Conventions checked: "every N days/weeks" and "N times a week" are ``interval_hours``
 (twice weekly = 84, weekly = 168, fortnightly = 336); a patch change interval is

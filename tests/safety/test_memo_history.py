@@ -28,6 +28,8 @@ def _fresh() -> None:
         if module is None or not name.startswith("opioidcds"):
             continue
         for value in list(vars(module).values()):
+            if isinstance(value, type):  # a memo's class, not a memo
+                continue
             info = getattr(value, "cache_info", None)
             clear = getattr(value, "cache_clear", None)
             if callable(info) and callable(clear) and info().maxsize is not None:

@@ -158,7 +158,7 @@ def test_ome_result_names_table_vocabulary_and_catalogue_when_consulted() -> Non
         "vocabulary": ["forms", "ingredients", "plausibility"],
     }
     table = plain.sources("conversion-table")[0]
-    assert (table.version, table.effective_date) == ("1.1.0", "2026-12-04")
+    assert (table.version, table.effective_date) == ("1.1.1", "2026-12-04")
     # a prescription by dm+d code consults the bundled catalogue: it is then listed
     by_code = calculate_ome(
         [
@@ -301,7 +301,7 @@ def test_hash_changes_when_one_factor_changes_in_a_copied_table(tmp_path: Path) 
     )
     # 40 mg x 2 tablets = 80 mg oxycodone/day; x 2 (edited factor) = 160 mg OME/day
     assert changed.total_mg_per_day == Decimal(160)
-    assert changed.table_version == "1.1.0"
+    assert changed.table_version == "1.1.1"
     assert changed.provenance.knowledge_sha256 != bundled.knowledge_sha256
     old_t, new_t = (
         bundled.sources("conversion-table")[0],

@@ -1,8 +1,9 @@
 """Hazard HAZ-015: output wording is non-stigmatising, offers rather than orders, and explained.
 
-CLINICAL.md section 4: outputs are offers of support, never orders to the patient; patient-
-and clinician-facing text avoids words such as "addict" or "abuse" (seed 001/004: a patient was
-upset by an invitation letter). Checked here (control C2, then C1):
+docs/risk-and-tiers.md, "Support tier": outputs are offers of support, never orders to the
+patient; patient- and clinician-facing text avoids words such as "addict" or "abuse" (a patient
+of the South Gloucestershire service was upset by an invitation letter's wording: Kesten JM et
+al., Br J Gen Pract 2020;70(691):e120-e129). Checked here (control C2, then C1):
 
 - every rule's title and outcome text in ``rules/``, and every rule gives its rationale and at
   least one citation;
@@ -46,9 +47,9 @@ from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.population.engine import screen
 from opioidcds.population.report import render_html
 
-# "sexual abuse" is exempt: it names harm done *to* the patient (seed 002's risk factor "women
-# with a history of pre-adolescent sexual abuse", and the Patient field issue 5 names), not a
-# label for the patient's own drug use, which is what CLINICAL.md section 4 rules out. The
+# "sexual abuse" is exempt: it names harm done *to* the patient (the NHS England analysis's risk
+# factor "women with a history of pre-adolescent sexual abuse", and the Patient field issue 5
+# names), not a label for the patient's own drug use, which is what the wording rule rules out. The
 # factor id spells it "preadolescent-sexual-abuse".
 STIGMATISING = re.compile(
     r"\b(addict\w*|(?<!sexual )(?<!sexual-)abus\w*|junkie\w*|drug[- ]seek\w*|misuser\w*"
@@ -103,7 +104,7 @@ def test_the_word_list_catches_what_it_should() -> None:
 
 # --- HAZ-015-C1: every string people read ----------------------------------------------------
 
-# Orders to the patient, in patient-facing text (offers of support only, CLINICAL.md 4).
+# Orders to the patient, in patient-facing text (offers of support only, docs/risk-and-tiers.md).
 ORDERS_TO_PATIENT = re.compile(
     r"\b(you must|you need to|you have to|you should|you are required|you will be "
     r"(?:stopped|removed|discharged|struck off)|failure to|non-?complian\w*|comply|compliance"
@@ -120,8 +121,8 @@ ORDERS_ABOUT_PATIENT = re.compile(
 # exempt only where listed here, with the reason.
 QUOTED_SOURCES = {
     ("support-tier", "seed-002-complex"): (
-        "seed 002's own words ('an addiction profile') and a service name ('addiction "
-        "services'); the tier text itself says 'dependence'"
+        "the NHS England analysis's own words ('an addiction profile') and a service name "
+        "('addiction services'); the tier text itself says 'dependence'"
     ),
 }
 # SNOMED CT terms in codelists are the terminology's own display strings, matched against
@@ -336,7 +337,7 @@ def test_the_order_lists_catch_what_they_should() -> None:
     assert STIGMATISING.search("substance-abuse") is not None
 
 
-# One patient per tier (CLINICAL.md section 4; rules/risk-level.toml and support-tier.toml):
+# One patient per tier (docs/risk-and-tiers.md; rules/risk-level.toml and support-tier.toml):
 # - out-of-scope: cancer pain;
 # - letter: low level = not at high dose (oxycodone 10 mg x 2 x 1.5 = 30 mg OME/day), at most
 #   one other factor (none here);

@@ -1,5 +1,5 @@
 """taper_plan_for_patient: out-of-scope patients get no plan, with the scope ruleset's reason
-(CLINICAL.md section 1; rules/scope.toml)."""
+(rules/scope.toml; docs/risk-and-tiers.md, "Scope")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The calculator's rules (CLINICAL.md section 2), each with a hand-worked expectation."""
+"""The calculator's rules (docs/calculation.md), each with a hand-worked expectation."""
 
 from __future__ import annotations
 
@@ -378,7 +378,7 @@ def test_format_decimal(value: str, text: str) -> None:
 def test_result_names_table_policy_and_versions() -> None:
     result = calculate_ome([REGULAR])
     assert result.table_id == "uk-opioids-aware"
-    assert result.table_version == "1.1.0"
+    assert result.table_version == "1.1.1"
     assert result.table_effective_date == "2026-12-04"
     item = result.items[0]
     assert item.factor == 1

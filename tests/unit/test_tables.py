@@ -36,8 +36,9 @@ def test_uk_methadone_has_no_factor() -> None:
     assert "specialist" in (row.reason or "")
 
 
-def test_key_factors_match_clinical_md() -> None:
-    # CLINICAL.md section 2 (UK) and CDC 2022 Table 1, read off the sources by hand
+def test_key_factors_match_the_published_sources() -> None:
+    # Faculty of Pain Medicine Opioids Aware dose equivalents and the BNF (UK; as OpenPrescribing's
+    # opioid_ing_form_ome.csv uses them) and CDC 2022 Table 1, read off the sources by hand
     uk = {
         ("morphine", "oral"): "1",
         ("codeine", "oral"): "0.1",
@@ -86,7 +87,7 @@ def _copy_table(tmp_path: Path, text_edit: tuple[str, str]) -> Path:
         (('citations = ["OA", "OP"]', 'citations = ["NICE"]'), "unknown id"),
         (('citations = ["OA", "OP"]', "citations = []"), "citations"),
         (('factor = "1.5"', 'factor = "0"'), "greater than zero"),
-        (('version = "1.1.0"', ""), "version"),
+        (('version = "1.1.1"', ""), "version"),
         (('id = "uk-opioids-aware"', 'id = "uk-opioids-aware"\n[broken'), "not valid TOML"),
     ],
 )

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from opioidcds._base import DeferredResultModel
@@ -41,6 +42,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.results import ItemStatus, OMEItem
+from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.prescription import resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
@@ -156,18 +158,35 @@ def _patch_rate(items: Sequence[OMEItem], ingredient: str) -> Decimal | None:
     )
 
 
-@lru_cache(maxsize=4096)
 def _modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
     """Modified-release from the dm+d catalogue, else the forms vocabulary (never guessed).
 
-    Memoised: a pure function of a frozen prescription (without identifiers) and a bundle.
+    A named product is looked up by its code and name alone (memoised on them, whatever the
+    dose); other prescriptions are resolved (memoised on the prescription).
     """
     if rx.dmd_code is not None or rx.product_name is not None:
-        catalogue = kb.catalogue if kb.catalogue is not None else load_catalogue()
-        product = catalogue.by_code(rx.dmd_code) if rx.dmd_code is not None else None
-        if product is None and rx.product_name is not None:
-            product = catalogue.by_name(rx.product_name)
-        return product.modified_release if product is not None else None
+        return _product_modified_release(rx.dmd_code, rx.product_name, kb)
+    return _form_modified_release(rx, kb)
+
+
+@lru_cache(maxsize=4096)
+def _product_modified_release(
+    dmd_code: str | None, product_name: str | None, kb: Knowledge
+) -> bool | None:
+    """Modified-release of the dm+d product of ``dmd_code`` (else ``product_name``)."""
+    catalogue = kb.catalogue if kb.catalogue is not None else load_catalogue()
+    product = catalogue.by_code(dmd_code) if dmd_code is not None else None
+    if product is None and product_name is not None:
+        product = catalogue.by_name(product_name)
+    return product.modified_release if product is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _form_modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
+    """Modified-release of the form ``rx`` resolves to (``None``: it does not resolve).
+
+    Memoised: a pure function of a frozen prescription (without identifiers) and a bundle.
+    """
     try:
         resolved = resolve_prescription(rx, kb.vocabulary, kb.catalogue)
     except OpioidCDSError:
@@ -495,7 +514,7 @@ _NOT_EVALUATED_CITATIONS: Final = (
 )
 
 
-@lru_cache(maxsize=1024)
+@memo_on_repeat(maxsize=1024)
 def _present_alerts(
     bound: BoundRuleset,
     evaluated: tuple[tuple[Scalar | None, ...], tuple[str, ...]],
@@ -503,7 +522,7 @@ def _present_alerts(
     figures: _Figures,
     provenance: Provenance,
 ) -> tuple[Alert, ...]:
-    """Alerts for one evaluation, most serious first (memoised: immutable arguments).
+    """Alerts for one evaluation, most serious first (memoised from the second sight).
 
     The fired rules' alerts, then ``alerts-not-evaluated`` if needed. ``evaluated`` is the
     ruleset's input values and how their decimals are written (:func:`_written`): equal values
@@ -548,4 +567,8 @@ def _present_alerts(
                 _PendingText(d, pending, tuple(rs.rules[i].id for i in pending), figures),
             )
         )
-    return tuple(most_serious_first(alerts, lambda a: a.severity.value))
+    return tuple(most_serious_first(alerts, _severity))
+
+
+_severity: Final = attrgetter("severity")
+"""An alert's severity (an :class:`AlertSeverity`, whose text is its value)."""

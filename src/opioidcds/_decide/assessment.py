@@ -50,6 +50,7 @@ from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import Provenance, names_a_product
 from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._memo import memo_on_repeat
 
 __all__ = [
     "Assessment",
@@ -79,7 +80,7 @@ _HUNDRED: Final = Decimal(100)
 
 
 class FactorStatus(StrEnum):
-    """A risk factor's status. Unknown is not absent (CLINICAL.md section 3)."""
+    """A risk factor's status. Unknown is not absent (``docs/risk-and-tiers.md``, "Unknowns")."""
 
     PRESENT = "present"
     ABSENT = "absent"
@@ -179,7 +180,7 @@ class TierResult(ResultModel):
 
 
 class Assessment(ResultModel):
-    """The result of :func:`assess`, with its whole basis (CLINICAL.md section 7).
+    """The result of :func:`assess`, with its whole basis (``docs/safety/provenance.md``).
 
     ``risk_level`` is ``None`` for a patient out of scope (``tier.tier`` is then
     ``"out-of-scope"`` and ``scope.reason`` says why). ``unknown_factors`` lists every factor
@@ -412,7 +413,7 @@ def _split(patient: Patient) -> _Split:
 
 
 def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMEResult:
-    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers).
+    """OME of ``prescriptions`` (memoised from the second sight: frozen inputs, no identifiers).
 
     Keyed by content, with how each writes its numbers (the result shows them as written).
     """
@@ -420,7 +421,7 @@ def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMERe
     return _ome_cached(prescriptions, written, knowledge)
 
 
-@lru_cache(maxsize=1024)
+@memo_on_repeat(maxsize=1024)
 def _ome_cached(
     prescriptions: tuple[Prescription, ...],
     _written: tuple[tuple[str, ...] | None, ...],

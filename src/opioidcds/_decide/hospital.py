@@ -1,6 +1,7 @@
 """Hospital (acute-trust) checks: discharge prescriptions and IV morphine boluses.
 
-The "hospital bundle" of seed 002 (De-escalate stage) as two rulesets of the rules DSL,
+The "hospital bundle" of the NHS England analysis of opioid-reduction programmes (2023;
+De-escalate stage) as two rulesets of the rules DSL,
 ``rules/discharge.toml`` and ``rules/inpatient.toml``. This module describes an admission as an
 :class:`AcuteEpisode`, derives the rulesets' inputs from it (OME from
 :func:`~opioidcds.calculate_ome`, modified-release from the dm+d catalogue or the forms
@@ -113,7 +114,7 @@ class AdministrationKind(StrEnum):
     """How a parenteral dose was given. Only ``bolus`` counts for the IV morphine rule."""
 
     BOLUS = "bolus"
-    """A single dose pushed by a nurse or doctor (the seed 002 'IV morphine bolus')."""
+    """A single dose pushed by a nurse or doctor (the hospital bundle's 'IV morphine bolus')."""
     INFUSION = "infusion"
     """A continuous infusion (not a bolus)."""
     PCA = "pca"
@@ -711,7 +712,7 @@ def check_discharge(
     vocabulary: Vocabulary | None = None,
     catalogue: Catalogue | None = None,
 ) -> DischargeCheck:
-    """Check a discharge prescription against the ``discharge`` ruleset (seed 002 bundle).
+    """Check a discharge prescription against the ``discharge`` ruleset (the hospital bundle).
 
     Args:
         episode: an :class:`AcuteEpisode` with ``care_setting = "discharge"``.

@@ -1,8 +1,9 @@
-"""Individualised opioid tapering plans (issue 7; CLINICAL.md section 5, "Treat").
+"""Individualised opioid tapering plans (issue 7; the "Treat" stage of the NHS England analysis).
 
 The Faculty of Pain Medicine default is a 10% reduction every 2 weeks, but tapering works best
 at a pace the patient sets, in a plan shared with the practice team and the community pharmacy
-(seed 002). :func:`taper_plan` turns a patient's current opioid prescriptions into dated steps
+(NHS England analysis of opioid-reduction programmes, 2023, "Treat"; ``docs/tapering.md``).
+:func:`taper_plan` turns a patient's current opioid prescriptions into dated steps
 a pharmacy can dispense; :func:`replan` starts again from any step with the dose actually taken.
 
 Rules (``docs/tapering.md``; every number comes from ``conversion_tables/taper.toml``):
@@ -229,7 +230,7 @@ class PlanStatus(StrEnum):
     PLANNED = "planned"
     PARTIAL = "partial"  # some prescriptions could not be planned: see not_planned
     NOT_PLANNED = "not-planned"  # no prescription could be planned
-    OUT_OF_SCOPE = "out-of-scope"  # the patient is outside CLINICAL.md section 1
+    OUT_OF_SCOPE = "out-of-scope"  # the patient is outside the scope of rules/scope.toml
 
 
 class ProductLine(ResultModel):
@@ -333,7 +334,7 @@ class NotPlanned(ResultModel):
 
 
 class TaperPlan(ResultModel):
-    """A dated tapering plan and its basis (CLINICAL.md section 7).
+    """A dated tapering plan and its basis (``docs/safety/provenance.md``).
 
     ``steps[0]`` is the current dose of the planned prescriptions; each later step changes one
     prescription. ``not_planned`` lists every prescription left out, with its reason; their
@@ -1307,7 +1308,8 @@ def taper_plan(
         prescriptions: the patient's current opioid prescriptions.
         start: the date of the first reduction.
         reduction: fraction of the daily dose taken off at each step (default from
-            ``taper.toml``: 0.10, Faculty of Pain Medicine via seed 002).
+            ``taper.toml``: 0.10, Faculty of Pain Medicine, as cited by the NHS England
+            analysis of opioid-reduction programmes, 2023).
         every: time between steps, whole days (default from ``taper.toml``: 14 days).
         target: total daily OME (mg) to reach; 0 (default) stops every planned opioid.
         reduce_from: ``"current"`` (default: a fraction of the current daily dose) or
@@ -1560,12 +1562,12 @@ def taper_plan_for_patient(
 ) -> TaperPlan:
     """Plan a taper of a patient's current prescriptions, if the patient is in scope.
 
-    The scope is decided by the ``scope`` ruleset (``rules/scope.toml``, CLINICAL.md section 1)
-    through :func:`opioidcds.assess`: a patient with cancer pain, in palliative care, on
+    The scope is decided by the ``scope`` ruleset (``rules/scope.toml``; ``docs/risk-and-tiers.md``,
+    "Scope") through :func:`opioidcds.assess`: a patient with cancer pain, in palliative care, on
     opioid substitution therapy (or otherwise out of scope: under 18, no current opioid, not
     long-term use) gets no plan: status ``out-of-scope``, ``reason`` the ruleset's reason and
-    ``scope_rule`` the rule that decided. If the scope is undetermined (unknown inputs), there
-    is no plan either (status ``not-planned``, the reason says what is unknown). Otherwise the
+    ``scope_rule`` the rule that decided. If the scope is undetermined (unknown inputs), there is no
+    plan either (status ``not-planned``, the reason says what is unknown). Otherwise the
     plan is :func:`taper_plan` of ``patient.prescriptions`` (positions in ``order`` and in the
     plan are positions in that list); non-opioid prescriptions are listed as not planned.
 

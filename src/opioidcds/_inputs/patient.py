@@ -1,7 +1,8 @@
 """The patient: what the record says about a person, for risk stratification and alerts.
 
-A :class:`Patient` holds the inputs of CLINICAL.md section 3 (risk factors), the scope flags of
-section 1, the current prescriptions (opioids and other medicines) and, optionally, the
+A :class:`Patient` holds the inputs of the risk factors (NHS England analysis of
+opioid-reduction programmes, 2023; ``docs/risk-and-tiers.md``, "Risk factors"), the scope flags
+(``rules/scope.toml``), the current prescriptions (opioids and other medicines) and, optionally, the
 prescription history (issue dates) used for long-term use and early re-ordering.
 
 Tri-state fields are ``bool | None``: ``None`` means *unknown* (not recorded), which is never
@@ -31,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple, Self
+from typing import Any, Final, NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
@@ -66,7 +67,8 @@ class Sex(StrEnum):
 class ReadinessToChange(StrEnum):
     """What the person has said about changing their opioid use.
 
-    Seed 001: GPs proposed targeting people who have expressed concern about their opioid use.
+    The South Gloucestershire service evaluation (Kesten et al., Br J Gen Pract 2020;70:e120-e129):
+    GPs proposed targeting people who have expressed concern about their opioid use.
     """
 
     NOT_CONSIDERING = "not-considering"
@@ -191,9 +193,9 @@ class Patient(InputModel):
     Tri-state fields (``bool | None``): ``None`` is unknown. ``sex`` is ``unknown`` unless
     recorded. ``age`` is whole years (0-125) or ``None``.
 
-    Scope flags (CLINICAL.md section 1): ``cancer_pain`` and ``palliative_care`` default to
-    ``False`` (not recorded); ``opioid_substitution_therapy`` is tri-state and, when unknown,
-    derived from the prescriptions.
+    Scope flags (``rules/scope.toml``; ``docs/risk-and-tiers.md``, "Scope"): ``cancer_pain`` and
+    ``palliative_care`` default to ``False`` (not recorded); ``opioid_substitution_therapy`` is
+    tri-state and, when unknown, derived from the prescriptions.
 
     ``prescriptions`` are the current prescriptions, opioids and other medicines;
     ``medication_list_complete`` says they are the whole list (absent classes are then
@@ -234,8 +236,37 @@ class Patient(InputModel):
 
     _derived: _Derived | None = PrivateAttr(default=None)
 
+    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
+        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
+
+        A patient given only an age, a sex and a tuple of prescriptions that pydantic would
+        accept as they are (a whole number of years in range, a recorded sex, built
+        :class:`Prescription` objects: what a prescribing check sends) is built without
+        pydantic's validation, which would return the same values (issue 20: about half the
+        cost of building a patient); the model's own checks (classes derived from the
+        prescriptions, dates) run as always. Anything else goes through pydantic, so every
+        error reads as before.
+        """
+        if not _as_given(data):
+            super().__init__(**data)
+            return
+        values = _DEFAULTS.copy()
+        values.update(data)
+        if "sex" in data:
+            values["sex"] = Sex(data["sex"])
+        put = object.__setattr__
+        put(self, "__dict__", values)
+        put(self, "__pydantic_fields_set__", set(data))
+        put(self, "__pydantic_extra__", None)
+        put(self, "__pydantic_private__", {"_derived": None})
+        self._set_derived()
+
     @model_validator(mode="after")
     def _derive_classes(self) -> Self:
+        return self._set_derived()
+
+    def _set_derived(self) -> Self:
+        """Derive the classes of the prescriptions and what follows; check the dates."""
         prescriptions = self.prescriptions
         classes = tuple([medicine_classes(rx) for rx in prescriptions])
         replaced = replaced_positions(prescriptions)
@@ -379,3 +410,34 @@ class Patient(InputModel):
         if self.prescription_history:
             return max(r.issue_date for r in self.prescription_history)
         return None
+
+
+_DEFAULTS: Final = {name: f.default for name, f in Patient.model_fields.items()}
+"""Every field's default, in field order."""
+
+_SEXES: Final = frozenset(s.value for s in Sex)
+
+
+def _as_given(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is only an age, a sex and prescriptions pydantic would keep as they are.
+
+    ``age``: ``None`` or an ``int`` (not a ``bool``) within the field's bounds; ``sex``: a
+    :class:`Sex` or one of its values exactly; ``prescriptions``: a tuple, within the field's
+    length, of :class:`Prescription` objects. Anything else: ``False`` (pydantic decides).
+    """
+    for name, value in data.items():
+        if name == "age":
+            if value is not None and (type(value) is not int or not 0 <= value <= _MAX_AGE):
+                return False
+        elif name == "sex":
+            if type(value) is not Sex and (type(value) is not str or value not in _SEXES):
+                return False
+        elif name == "prescriptions":
+            if type(value) is not tuple or len(value) > _MAX_PRESCRIPTIONS:
+                return False
+            for rx in value:
+                if type(rx) is not Prescription:
+                    return False
+        else:
+            return False
+    return True

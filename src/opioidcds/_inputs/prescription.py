@@ -45,7 +45,8 @@ _MAX_DAYS_SUPPLY = 366  # plausibility cap on one supply (a year), as IssueRecor
 class PrnPolicy(StrEnum):
     """How "when required" (PRN) doses and dose ranges count towards the daily amount.
 
-    CLINICAL.md section 2: the maximum permitted daily amount is the default for alerting.
+    The maximum permitted daily amount is the default for alerting (``docs/calculation.md``,
+    "PRN and ranges"); every result names the policy it applied.
     """
 
     MAXIMUM = "maximum"
@@ -98,6 +99,7 @@ _STRUCTURED_DOSE = (*DOSE_FIELDS[1:], "prn")  # all but dose_quantity itself
 _structured_dose: Final = itemgetter(*_STRUCTURED_DOSE)  # their values, as one tuple
 _NUMBER_FIELDS = tuple(name for name in DOSE_FIELDS if name != "dose_unit")
 _numbers: Final = itemgetter(*_NUMBER_FIELDS)
+_hashed: Final = itemgetter("dmd_code", "product_name", "drug", "dosage_text", "dose_quantity")
 _NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
@@ -207,9 +209,14 @@ class Prescription(InputModel):
                 raise InvalidInputError(
                     "dose_quantity", "is required when other structured dose fields are given"
                 )
-        elif quantity is None:
+            # the dose is the text alone (no structured dose field is set): only the strength
+            # is left to check
+            if d["strength"] is not None:
+                parse_strength(d["strength"])  # raises for a malformed strength
+            return self
+        if quantity is None:
             raise InvalidInputError("dose_quantity", "is required (or a dosage_text)")
-        elif d["dose_unit"] is None:
+        if d["dose_unit"] is None:
             raise InvalidInputError("dose_unit", "is required with dose_quantity")
         _check_range(quantity, d["dose_quantity_max"], "dose_quantity_max")
         per_day, interval = d["doses_per_day"], d["interval_hours"]
@@ -245,6 +252,15 @@ class Prescription(InputModel):
         if self.strength is not None:
             parse_strength(self.strength)  # raises for a malformed strength
         return self
+
+    def __hash__(self) -> int:
+        """The hash of the fields that name the medicine and the dose's quantity and text.
+
+        Equal prescriptions have these equal, so equal prescriptions hash equal; the memos of
+        the per-call path hash every prescription, and this costs half of hashing every field
+        (issue 20).
+        """
+        return hash(_hashed(self.__dict__))
 
     def without_identity(self) -> Prescription:
         """This prescription without ``id`` and ``replaces`` (itself when it has neither).

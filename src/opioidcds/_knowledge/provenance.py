@@ -1,12 +1,12 @@
 """Provenance of results: library version, every knowledge source used and a content hash.
 
 Every result (OME, assessment, alerts, taper plan, acute check, population screening) carries a
-:class:`Provenance` (hazard HAZ-011, issue 9 item 8; CLINICAL.md section 7:
-"the library and knowledge-base versions"). It is a pure function of the library version and
-the knowledge objects used, computed once per knowledge bundle and cached, so results stay
-fast and byte-identical across runs, processes and ``PYTHONHASHSEED`` values. This module
-describes the knowledge it is given; the layers that decide (rules, assessment, tapering,
-screening) pass their own knowledge in as sources, so it imports none of them.
+:class:`Provenance` (hazard HAZ-011, issue 9 item 8; ``docs/safety/provenance.md``: every result
+names the library and knowledge-base versions it used). It is a pure function of the library version
+and the knowledge objects used, computed once per knowledge bundle and cached, so results stay fast
+and byte-identical across runs, processes and ``PYTHONHASHSEED`` values. This module describes the
+knowledge it is given; the layers that decide (rules, assessment, tapering, screening) pass their
+own knowledge in as sources, so it imports none of them.
 
 What each kind of knowledge hashes (``docs/safety/provenance.md``):
 

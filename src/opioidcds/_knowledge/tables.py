@@ -8,7 +8,8 @@ decimal ``factor`` (a string, never a binary float) per unit ``per`` of the ingr
 with pint, every ingredient and route against the vocabulary, every citation id against the
 file's citations, and duplicate keys are rejected.
 
-Bundled tables: ``uk-opioids-aware`` (default; CLINICAL.md section 2) and ``cdc-2022``.
+Bundled tables: ``uk-opioids-aware`` (default; Faculty of Pain Medicine *Opioids Aware* and the
+BNF, see ``docs/calculation.md``) and ``cdc-2022``.
 """
 
 from __future__ import annotations

@@ -95,6 +95,14 @@ class Form(KnowledgeModel):
     modified_release: bool = False
     citation: str = Field(min_length=1)
 
+    def __hash__(self) -> int:
+        """The hash of the name and route (equal forms have both equal).
+
+        Memo keys hash the form of every prescription measured: this costs half of hashing
+        every field (issue 20).
+        """
+        return hash((self.name, self.route))
+
 
 class FormsFile(KnowledgeHeader):
     """``forms.toml``."""

@@ -1,8 +1,9 @@
 """The oral morphine equivalent (OME) calculator.
 
-Daily OME of one prescription = daily amount of its opioid ingredient x the conversion factor
-for that ingredient and route (CLINICAL.md section 2). The patient's total is the sum over
-every opioid ingredient of every current prescription. Rules the calculator keeps:
+Daily OME of one prescription = daily amount of its opioid ingredient x the conversion factor for
+that ingredient and route (Faculty of Pain Medicine *Opioids Aware*; ``docs/calculation.md``). The
+patient's total is the sum over every opioid ingredient of every current prescription. Rules the
+calculator keeps:
 
 - Patches: daily OME comes from the delivery rate (microgram/hour), never from how often the
   patch is changed; two patches double it.
@@ -31,10 +32,9 @@ every opioid ingredient of every current prescription. Rules the calculator keep
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact, localcontext
+from decimal import Context, Decimal, Inexact, getcontext, localcontext
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, UnknownProductError
@@ -45,6 +45,7 @@ from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
     ResolvedIngredient,
@@ -103,7 +104,7 @@ def calculate_ome(
     tbl = default_table(table) if isinstance(table, str) else table or default_table()
     vocab = vocabulary if vocabulary is not None else default_vocabulary()
     try:
-        policy = PrnPolicy(prn_policy)
+        policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
     except ValueError:
         raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
     if item_errors not in {"list", "raise"}:
@@ -184,9 +185,8 @@ class _ImplausibleError(InvalidInputError):
     """An amount beyond the plausibility limits: refuses the whole calculation (HAZ-002)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Setting:
-    """What one prescription is measured with."""
+class _Setting(NamedTuple):
+    """What one prescription is measured with (a named tuple: built on every call)."""
 
     table: ConversionTable
     policy: PrnPolicy
@@ -224,6 +224,8 @@ def _measure_one(
         if raise_errors:
             raise
         return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+    if len(cores) == 1:  # one opioid ingredient, as most products have
+        return (cores[0].at(index),)
     return tuple([core.at(index) for core in cores])
 
 
@@ -371,7 +373,7 @@ def _as_minimum(item: OMEItem) -> OMEItem:
     return item.model_copy(update={"policy_note": note})
 
 
-@lru_cache(maxsize=8192)
+@memo_on_repeat(maxsize=8192)
 def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     rx: Prescription,
     written: tuple[str, ...] | None,
@@ -385,15 +387,18 @@ def _measure_cached(  # noqa: PLR0917 - positional: the memo's key, built fast
     A frozen Prescription, the table, policy and vocabulary fully determine the (immutable)
     items but for their position in the list, so repeated prescriptions (a prescribing-alert
     plugin re-sends the patient's current ones on every call; a population repeats the same
-    products and doses) are measured once, wherever they stand. Keyed by content, bounded;
-    exceptions are not memoised. ``written`` (:meth:`Prescription.written_numbers`) keeps
-    apart equal prescriptions whose numbers are written differently, whose results show them
+    products and doses) are measured once, wherever they stand. Keyed by content, bounded,
+    kept from the second sight (:class:`~opioidcds._memo.RepeatMemo`: a stream of different
+    patients does not churn it); exceptions are not memoised. ``written``
+    (:meth:`Prescription.written_numbers`) keeps apart equal prescriptions whose numbers are
+    written differently, whose results show them
     differently. The cache holds no patient identifiers: the prescriptions it is given carry
-    none (:meth:`Prescription.without_identity`).
+    none (:meth:`Prescription.without_identity`). Called only under the calculator's decimal
+    context (:func:`calculate_ome` enters it once per call), whose flags it reads.
     """
-    with localcontext(_CONTEXT) as ctx:
-        resolved = resolve_prescription(rx, vocab, catalogue)
-        return tuple(_measure(resolved, table, policy, vocab, ctx))
+    ctx = getcontext()  # the calculator's (calculate_ome holds it): not switched per item
+    resolved = resolve_prescription(rx, vocab, catalogue)
+    return tuple(_measure(resolved, table, policy, vocab, ctx))
 
 
 def _measure(
@@ -421,7 +426,7 @@ def _measure(
         ]
     rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
     if dose_info.source == "dosage text":  # the text's dose for this form: read once
-        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate=rate)
+        schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate)
     else:
         schedule = _schedule(dose_info, policy, rate=rate)
     if isinstance(schedule, str):
@@ -429,7 +434,7 @@ def _measure(
             _item(r, ing.name, ItemStatus.NOT_CONVERTIBLE, schedule, f"{ing.name}: {schedule}")
             for ing in opioids
         ]
-    return [_convert(r, ing, schedule, table, vocab, ctx=ctx) for ing in opioids]
+    return [_convert(r, ing, schedule, table, vocab, ctx) for ing in opioids]
 
 
 class _Schedule:
@@ -450,10 +455,11 @@ class _Schedule:
 
 
 @lru_cache(maxsize=8192)
-def _text_schedule(
-    text: str, form: Form | None, policy: PrnPolicy, *, rate: bool
-) -> _Schedule | str:
-    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content)."""
+def _text_schedule(text: str, form: Form | None, policy: PrnPolicy, rate: bool) -> _Schedule | str:
+    """:func:`_schedule` of the dose ``text`` gives for ``form`` (memoised by content).
+
+    ``rate``: the product is a patch (see :func:`_schedule`).
+    """
     dose = dose_from_text(text, form)
     if isinstance(dose, str):  # pragma: no cover - the caller has the dose of this text
         return dose
@@ -551,13 +557,12 @@ def _apply_caps(
     return quantity, per, text
 
 
-def _convert(
+def _convert(  # noqa: PLR0917 - positional: called for every item measured
     r: ResolvedPrescription,
     ing: ResolvedIngredient,
     schedule: _Schedule,
     table: ConversionTable,
     vocab: Vocabulary,
-    *,
     ctx: Context,
 ) -> _Core:
     strength = r.strength

@@ -24,7 +24,7 @@ agree and assembles the result. The language is documented in ``dosage.lark`` an
 
 Sources of the phrasing and of the rules: issue 3 ("Dosage-text grammar", "Bad input");
 issue 16 (real UK GP dosage text; the reviewed exceptions of ``tests/dosage/data``);
-CLINICAL.md section 2 (PRN and range policy; patch rate, not change interval, sets OME);
+``docs/calculation.md`` (PRN and range policy; patch rate, not change interval, sets OME);
 NHS England ``dosage_instructions``, Public Health Scotland ``dose_instruction_parser`` and the
 NHS Dose Syntax examples (``shared/reference/dosage_examples.jsonl``).
 
@@ -101,7 +101,7 @@ class Dosage(ResultModel):
     :meth:`to_prescription_fields`). ``dose_quantity_max``, ``doses_per_day_max`` and
     ``interval_hours_max`` are set only for ranges ("1-2 tablets", "every 4-6 hours"). A patch
     change interval is ``interval_hours`` (72; "twice weekly" 84; "every 7 days" 168): it does
-    not affect OME (CLINICAL.md section 2, "Patches").
+    not affect OME (``docs/calculation.md``, "patches").
 
     Different doses at named times ("2 in the morning and 1 at night", issue 16) are summed:
     ``dose_quantity`` (and ``dose_quantity_max``) is then the day's total, ``doses_per_day`` 1,

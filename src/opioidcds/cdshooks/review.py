@@ -271,7 +271,8 @@ def _next_step_task(
     """The suggestion to record the support tier's next step as a FHIR R4 Task (None: none).
 
     Only for a patient in scope (a risk level and tier were worked out) and a known patient
-    id. The Task's words are the ``support-tier`` ruleset's (seed 002 per tier): the offer is
+    id. The Task's words are the ``support-tier`` ruleset's (the NHS England analysis of
+    opioid-reduction programmes, 2023, figure 4, per tier): the offer is
     its description and the next steps (the first action first, when the tier is shown as a
     range) its notes. ``intent`` ``plan`` (the clinician plans to do it), ``status``
     ``requested``.

@@ -1,4 +1,8 @@
-"""``opioidcds discharge``: the acute-trust checks (hospital bundle, seed 002) on one episode."""
+"""``opioidcds discharge``: the acute-trust checks on one episode.
+
+The hospital bundle of the NHS England analysis of opioid-reduction programmes (2023),
+``docs/acute.md``.
+"""
 
 from __future__ import annotations
 

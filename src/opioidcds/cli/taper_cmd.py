@@ -11,8 +11,10 @@ The request is a JSON object::
 
 Only ``prescriptions`` is required (a bare list of prescriptions is accepted too); defaults
 come from ``conversion_tables/taper.toml``. The handout (``--html``) is one printable page for
-the patient and the community pharmacy (seed 002: plans are shared with the practice team and
-the pharmacy), in plain words that avoid stigmatising terms (CLINICAL.md section 4, seed 001).
+the patient and the community pharmacy (NHS England analysis of opioid-reduction programmes,
+2023, "Treat": plans are shared with the practice team and the pharmacy), in plain words that
+avoid stigmatising terms (``docs/tapering.md``; a patient of the South Gloucestershire service
+was upset by an invitation letter's wording: Kesten et al., Br J Gen Pract 2020;70:e120-e129).
 Every value from the input is HTML-escaped.
 """
 

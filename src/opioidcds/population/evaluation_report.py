@@ -483,7 +483,7 @@ def render_evaluation_html(ev: Evaluation) -> str:
 the evaluation date (not used), {len(ev.problems)} input rows excluded (listed below).
 Identifiers are pseudonymous, as in the inputs.</p>
 <h2>Service evaluation: baseline against follow-up</h2>
-<p>The pilot's kind of table (seed 000): each measure's median and IQR at baseline and at
+<p>The South Gloucestershire pilot's kind of table: each measure's median and IQR at baseline and at
 follow-up, paired per patient, with the Wilcoxon signed-rank test.</p>
 {_pilot_table(ev.summaries, OVERALL)}
 <h3>Per practice</h3>

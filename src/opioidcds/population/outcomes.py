@@ -1,12 +1,13 @@
 """Outcomes over time: a baseline date against a follow-up date, per practice and overall.
 
-Seed 000 reports a paired comparison of daily opioid dose (median with IQR at baseline and at
-follow-up, Wilcoxon signed-rank test); seed 002 counts patients supported to reduce or stop,
-high-dose patients and total OME prescribed. :func:`compare` computes these from two
-screenings of the same extract (:func:`~opioidcds.population.screen` at each date), using only
-their public rows, so every daily OME is the one the worklist shows. The definitions and the
-test's settings live in the cited data file ``population_method/outcomes.toml``; see
-``docs/population.md`` ("Outcomes over time").
+The South Gloucestershire Opioid Pain Review Pilot evaluation (Scott LJ, Kesten JM et al., Br J Gen
+Pract 2020;70:e111-e119) reports a paired comparison of daily opioid dose (median with IQR at
+baseline and at follow-up, Wilcoxon signed-rank test); the NHS England analysis of opioid-reduction
+programmes (2023) counts patients supported to reduce or stop, high-dose patients and total OME
+prescribed. :func:`compare` computes these from two screenings of the same extract
+(:func:`~opioidcds.population.screen` at each date), using only their public rows, so every daily
+OME is the one the worklist shows. The definitions and the test's settings live in the cited data
+file ``population_method/outcomes.toml``; see ``docs/population.md`` ("Outcomes over time").
 
 Needs the optional extra ``population`` (Polars, SciPy).
 """

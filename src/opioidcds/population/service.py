@@ -1,4 +1,7 @@
-"""Service evaluation: each measure at baseline and follow-up, paired per patient (seed 000).
+"""Service evaluation: each measure at baseline and follow-up, paired per patient.
+
+As the South Gloucestershire Opioid Pain Review Pilot evaluation reported it (Scott LJ, Kesten
+JM et al., Br J Gen Pract 2020;70:e111-e119; ``population_method/evaluation.toml``).
 
 Every patient with a questionnaire is in the service cohort; their index date is their first
 questionnaire (enrolment). Per instrument, the baseline is the earliest questionnaire in the

@@ -1,4 +1,7 @@
-"""Practice comparison and trends ("Sustain", seed 002), per practice and month.
+"""Practice comparison and trends, per practice and month.
+
+The "Sustain" stage of the NHS England analysis of opioid-reduction programmes (2023):
+practices monitor their opioid prescribing over time.
 
 At the end of each month the extract is screened as of that date (the same screening as the
 worklist). Per practice: patients on long-term opioids (in scope), their median daily OME,

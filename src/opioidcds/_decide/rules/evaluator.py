@@ -721,7 +721,7 @@ class Decisions(_Sealed):
         """Hold the evaluation's values (use :meth:`BoundRuleset.decide`).
 
         ``statuses`` is ``None`` when each status follows from its rule's truth value alone
-        (``collect`` and ``unique``); it is then derived when read.
+        (``collect`` and ``unique``); it is then derived when first read, and kept.
         """
         init = object.__setattr__  # bypass the seal check: this is the hot path
         init(self, "_bound", bound)
@@ -732,9 +732,12 @@ class Decisions(_Sealed):
 
     @property
     def _statuses(self) -> tuple[DecisionStatus, ...]:
-        if self._given_statuses is not None:
-            return self._given_statuses
-        return tuple([_COLLECT[t] for t in self._truths])
+        statuses = self._given_statuses
+        if statuses is None:  # derived from the truths on first read, and kept (equal tuples
+            # if two threads derive them at once)
+            statuses = tuple([_COLLECT[t] for t in self._truths])
+            object.__setattr__(self, "_given_statuses", statuses)
+        return statuses
 
     def __repr__(self) -> str:
         """Show ruleset, profile and the fired rule ids."""
@@ -864,12 +867,13 @@ class Decisions(_Sealed):
     @property
     def fired_indices(self) -> tuple[int, ...]:
         """Positions (in file order) of the rules that fired."""
-        return tuple(i for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED)
+        return tuple([i for i, s in enumerate(self._statuses) if s is DecisionStatus.FIRED])
 
     @property
     def cannot_evaluate_indices(self) -> tuple[int, ...]:
         """Positions (in file order) of the rules whose result depends on unknown inputs."""
-        return tuple(i for i, s in enumerate(self._statuses) if s is DecisionStatus.CANNOT_EVALUATE)
+        cannot = DecisionStatus.CANNOT_EVALUATE
+        return tuple([i for i, s in enumerate(self._statuses) if s is cannot])
 
     def _named(self) -> dict[str, Scalar | None]:
         return {f.name: self._values[f.index] for f in self._bound.ruleset.inputs}

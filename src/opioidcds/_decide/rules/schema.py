@@ -51,7 +51,10 @@ class HitPolicy(StrEnum):
 
 
 class Stage(StrEnum):
-    """Pathway stage a rule belongs to (seed 002: Prevent, De-escalate, Find, Treat, Sustain)."""
+    """Pathway stage a rule belongs to: Prevent, De-escalate, Find, Treat, Sustain.
+
+    The stages of the NHS England analysis of opioid-reduction programmes (2023).
+    """
 
     PREVENT = "prevent"
     DE_ESCALATE = "de-escalate"

@@ -1,0 +1,122 @@
+"""A patient built from an age, a sex and prescriptions as given is the one pydantic builds.
+
+Issue 20: ``Patient(...)`` skips pydantic's validation when it is given only an age, a sex and
+a tuple of built prescriptions that the validation would keep as they are (what a prescribing
+check sends). These tests compare that path with pydantic's own validation of the same data
+(as ``BaseModel.__init__`` runs it): the same fields, the same fields recorded as given, the
+same derived values, the same error for the same bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from opioidcds import InvalidInputError, Patient, Prescription, Sex
+from opioidcds._base import input_error_from
+
+MORPHINE = Prescription(
+    drug="morphine",
+    form="modified-release tablet",
+    strength="30 mg",
+    dose_quantity=1,
+    dose_unit="tablet",
+    doses_per_day=2,
+)
+DIAZEPAM = Prescription(
+    drug="diazepam",
+    form="tablet",
+    strength="5 mg",
+    dose_quantity=1,
+    dose_unit="tablet",
+    doses_per_day=3,
+)
+BY_CODE = Prescription(dmd_code="36120011000001101", dosage_text="one tablet twice a day")
+CHANGED = Prescription(
+    dmd_code="36120011000001101", dosage_text="one tablet at night", id="b", replaces="a"
+)
+FIRST = Prescription(dmd_code="36120011000001101", dosage_text="one tablet twice a day", id="a")
+CHANGED_AGAIN = Prescription(dmd_code="36120011000001101", dosage_text="1 bd", id="c", replaces="b")
+
+ages = st.one_of(
+    st.none(), st.integers(-2, 130), st.sampled_from([True, False, 1.0, "60", 0, 125, 126])
+)
+sexes = st.one_of(
+    st.sampled_from(list(Sex)),
+    st.sampled_from(["male", "female", "unknown", "Female", " male", "other", "", 1, None]),
+)
+prescriptions = st.one_of(
+    st.lists(
+        st.sampled_from([MORPHINE, DIAZEPAM, BY_CODE, FIRST, CHANGED, CHANGED_AGAIN]), max_size=4
+    ).map(tuple),
+    st.lists(st.sampled_from([MORPHINE, BY_CODE]), max_size=2),  # a list: through pydantic
+    st.sampled_from([(MORPHINE.model_dump(),), ("x",), None, (MORPHINE,) * 101]),
+)
+
+
+def _outcome(build: Any, data: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        patient = build(data)
+    except InvalidInputError as exc:
+        return "error", (exc.field, exc.rule, str(exc))
+    return "built", (
+        patient.model_dump(),
+        patient.model_fields_set,
+        patient.__pydantic_private__,
+        patient.__pydantic_extra__,
+        list(patient.__dict__),
+        [type(v) for v in patient.__dict__.values()],
+    )
+
+
+def _validated(data: dict[str, Any]) -> Patient:
+    """The patient pydantic's validation builds (what ``BaseModel.__init__`` does)."""
+    patient = Patient.__new__(Patient)
+    try:
+        Patient.__pydantic_validator__.validate_python(data, self_instance=patient)
+    except ValidationError as exc:
+        raise input_error_from(exc) from None
+    return patient
+
+
+def _same(data: dict[str, Any]) -> None:
+    fast = _outcome(lambda d: Patient(**d), data)
+    assert fast == _outcome(_validated, data)
+    assert _outcome(Patient.model_validate, data) == fast  # the same from a mapping
+
+
+@settings(max_examples=400)
+@given(
+    st.fixed_dictionaries({}, optional={"age": ages, "sex": sexes, "prescriptions": prescriptions})
+)
+def test_age_sex_prescriptions_build_as_validated(data: dict[str, Any]) -> None:
+    _same(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"age": 60, "sex": "female", "prescriptions": (MORPHINE, BY_CODE)},
+        {"age": 60, "sex": Sex.MALE, "prescriptions": (MORPHINE, DIAZEPAM)},
+        {"prescriptions": (FIRST, CHANGED)},  # a dose change: the replaced one is not current
+        {"prescriptions": (FIRST, CHANGED, CHANGED_AGAIN)},  # refused: a replacer replaced
+        {"age": 60, "depression": True, "prescriptions": (MORPHINE,)},  # through pydantic
+        {"age": 126, "sex": "female"},
+        {},
+    ],
+)
+def test_checks_build_as_validated(data: dict[str, Any]) -> None:
+    _same(data)
+
+
+def test_the_fast_path_derives_what_pydantic_derives() -> None:
+    fast = Patient(age=60, sex="female", prescriptions=(MORPHINE, DIAZEPAM))
+    slow = _validated({"age": 60, "sex": "female", "prescriptions": (MORPHINE, DIAZEPAM)})
+    assert fast.opioid_candidates == slow.opioid_candidates == (MORPHINE,)
+    assert fast.prescription_classes == slow.prescription_classes
+    assert fast.benzodiazepine is slow.benzodiazepine is True
+    assert fast == slow
