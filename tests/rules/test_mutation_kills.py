@@ -150,7 +150,9 @@ def test_named_condition_error_is_at_its_line(tmp_path: Path) -> None:
 def test_unknown_kind_is_named(tmp_path: Path) -> None:
     """opioidcds.rules.loader.x_read_knowledge_file__mutmut_17: the message says the kinds."""
     path = write(tmp_path, MINIMAL.replace('kind = "ruleset"', 'kind = "other"'))
-    with pytest.raises(RulesetLoadError, match='\'kind\' must be "ruleset" or "profile"'):
+    with pytest.raises(
+        RulesetLoadError, match='\'kind\' must be "ruleset", "profile" or "extension"'
+    ):
         read_knowledge_file(path)
 
 

@@ -18,7 +18,9 @@ runner = CliRunner()
 def test_check_clean_fixtures() -> None:
     result = runner.invoke(rules_app, ["check", str(FIXTURES)])
     assert result.exit_code == 0, result.output
-    assert "0 error(s), 0 warning(s)" in result.output
+    # the one warning: the fixture profile switches a rule off (issue 23: always reported)
+    assert "0 error(s), 1 warning(s)" in result.output
+    assert "[disabled]" in result.output
 
 
 def test_check_default_bundled_folder() -> None:

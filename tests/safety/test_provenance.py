@@ -331,10 +331,10 @@ def test_hash_changes_when_a_ruleset_or_profile_changes(tmp_path: Path) -> None:
     assert edited.knowledge_sha256 != bundled.knowledge_sha256
     profile_path = rules / "profiles" / "opioids-aware-90.toml"
     before = assess(patient, profile=load_profile(profile_path)).provenance
-    _edit(
+    _edit(  # 92 keeps the profile's own examples true (its reminder example is at 95)
         profile_path,
         "reminder_high_dose_mg_per_day]\nvalue = 90",
-        "reminder_high_dose_mg_per_day]\nvalue = 95",
+        "reminder_high_dose_mg_per_day]\nvalue = 92",
     )
     after = assess(patient, profile=load_profile(profile_path)).provenance
     assert after.knowledge_sha256 != before.knowledge_sha256

@@ -45,7 +45,10 @@ from opioidcds._measure.results import ItemStatus, OMEItem
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.prescription import resolve_prescription
 
-__all__ = ["Alert", "AlertSeverity", "check_prescription"]
+__all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
+
+ALERT_RULESET: Final = "prescribing-alerts"
+"""Id of the ruleset the prescribing check runs."""
 
 
 class AlertSeverity(StrEnum):
@@ -318,7 +321,7 @@ def check_prescription(
     before_items = items if reauthorisation and not replaced else other_items
     before_total, before_complete = _total(before_items)
     new_class = _new_class(new_classes, new_items)
-    bound = kb.bound("prescribing-alerts", profile)
+    bound = kb.bound(ALERT_RULESET, profile)
     as_of = patient.assessment_date
     review = patient.last_opioid_review
     values = bound.normalise(

@@ -26,7 +26,8 @@ from typing import Literal, Self
 from pydantic import AwareDatetime, Field, StrictBool, StrictInt, model_validator
 
 from opioidcds._base import InputModel, ResultModel
-from opioidcds._decide.knowledge import rule_sources
+from opioidcds._decide.knowledge import default_knowledge, rule_sources
+from opioidcds._decide.profile_notes import ProfileSummary, profile_summary
 from opioidcds._decide.rules import (
     Citation,
     Decision,
@@ -283,6 +284,8 @@ class AcuteCheck(ResultModel):
     decisions: DecisionReport
     library_version: str
     provenance: Provenance
+    profile_summary: ProfileSummary | None = None
+    """The local profile in force and what it changed, in words (``None``: no profile)."""
 
 
 class DischargeCheck(AcuteCheck):
@@ -582,10 +585,28 @@ _INPATIENT_FIELDS: Mapping[str, str] = {
 }
 
 
-def _profile(profile: Profile | str | Path | None) -> Profile | None:
-    if profile is None or isinstance(profile, Profile):
-        return profile
-    return load_profile(profile)
+def _profile(profile: Profile | str | Path | None, ruleset: Ruleset) -> Profile | None:
+    """The profile, loaded if a path, and checked against every bundled ruleset it names.
+
+    The pins are enforced as every other command does (:meth:`Knowledge.bound_all`): a profile
+    whose pin on any ruleset does not hold is refused, not applied in part.
+
+    Raises:
+        ProfileError: a pin does not hold, or the profile names unknown rules or parameters.
+    """
+    if profile is None:
+        return None
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    default_knowledge().bound_all(prof)  # every pin, once per profile (kept bound)
+    ruleset.bind(prof)  # the ruleset used, if it is another one
+    return prof
+
+
+def _summary(profile: Profile | None, ruleset: Ruleset) -> ProfileSummary | None:
+    """What the profile changed, over the bundled rulesets and the one used."""
+    if profile is None:
+        return None
+    return profile_summary(profile, {**default_knowledge().rulesets, ruleset.id: ruleset})
 
 
 def _evaluate(
@@ -720,7 +741,7 @@ def check_discharge(
         ep, table=table, vocabulary=vocabulary, catalogue=catalogue
     )
     rs = ruleset if ruleset is not None else discharge_ruleset()
-    prof = _profile(profile)
+    prof = _profile(profile, rs)
     decisions = _evaluate(rs, inputs, prof, backend, _DISCHARGE_FIELDS)
     rxs = [item.prescription for item in ep.discharge_prescriptions]
     provenance = knowledge_provenance(
@@ -740,7 +761,9 @@ def check_discharge(
         backend,
         provenance=provenance,
     )
-    return DischargeCheck.model_validate({**common, "ome": ome, "prescriptions": bases})
+    return DischargeCheck.model_validate(
+        {**common, "ome": ome, "prescriptions": bases, "profile_summary": _summary(prof, rs)}
+    )
 
 
 def check_inpatient(
@@ -772,7 +795,7 @@ def check_inpatient(
     ep = _require(episode, CareSetting.INPATIENT)
     inputs, starts = inpatient_inputs(ep, vocabulary=vocabulary)
     rs = ruleset if ruleset is not None else inpatient_ruleset()
-    prof = _profile(profile)
+    prof = _profile(profile, rs)
     decisions = _evaluate(rs, inputs, prof, backend, _INPATIENT_FIELDS)
     provenance = knowledge_provenance(
         vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
@@ -792,6 +815,7 @@ def check_inpatient(
             "first_iv_morphine_bolus": starts[0] if starts else None,
             "latest_iv_morphine_bolus": starts[-1] if starts else None,
             "iv_morphine_bolus_count": None if starts is None else len(starts),
+            "profile_summary": _summary(prof, rs),
         }
     )
 
@@ -801,8 +825,13 @@ def check_episode(
     *,
     profile: Profile | str | Path | None = None,
     backend: Backend = "reference",
+    rulesets: Mapping[str, Ruleset] | None = None,
 ) -> DischargeCheck | InpatientCheck:
     """Run the check for the episode's ``care_setting`` (discharge or inpatient).
+
+    ``rulesets`` may give the ``discharge`` and ``inpatient`` rulesets to use (a knowledge
+    bundle's, with local rules: ``load_knowledge(local_rules=...).rulesets``); default: the
+    bundled ones.
 
     Raises:
         InvalidInputError: ``care_setting`` is ``primary-care`` (use the primary-care
@@ -810,10 +839,15 @@ def check_episode(
     """
     if not isinstance(episode, AcuteEpisode):
         raise InvalidInputError("episode", "must be an AcuteEpisode")
+    given = rulesets or {}
     if episode.care_setting is CareSetting.DISCHARGE:
-        return check_discharge(episode, profile=profile, backend=backend)
+        return check_discharge(
+            episode, profile=profile, backend=backend, ruleset=given.get("discharge")
+        )
     if episode.care_setting is CareSetting.INPATIENT:
-        return check_inpatient(episode, profile=profile, backend=backend)
+        return check_inpatient(
+            episode, profile=profile, backend=backend, ruleset=given.get("inpatient")
+        )
     raise InvalidInputError(
         "care_setting", "primary care is checked by the primary-care assessment, not here"
     )

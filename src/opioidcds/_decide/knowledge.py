@@ -24,6 +24,8 @@ from opioidcds._decide.rules import (
     Decisions,
     Profile,
     Ruleset,
+    bind_profile,
+    load_local_rules,
     load_profile,
     load_rulesets,
 )
@@ -69,6 +71,8 @@ REQUIRED_RULESETS: Final = (
 )
 """Ruleset ids a :class:`Knowledge` bundle must hold."""
 
+_PROFILES_KEPT: Final = 16  # profiles kept bound per bundle; not clinical
+
 
 class Backend(StrEnum):
     """Rule engine: the pure-Python reference evaluator, or durable-rules (extra ``durable``)."""
@@ -95,6 +99,7 @@ class Knowledge:
     catalogue: Catalogue | None = None
     _bound: Mapping[str, BoundRuleset] = field(default_factory=dict, repr=False)
     _durable: dict[tuple[str, str | None], DurableRuleset] = field(default_factory=dict, repr=False)
+    _profiled: dict[str, Mapping[str, BoundRuleset]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,18 +108,38 @@ class Knowledge:
         if missing:
             raise KnowledgeBaseError(f"knowledge bundle lacks ruleset '{missing[0]}'")
         object.__setattr__(self, "rulesets", MappingProxyType(dict(self.rulesets)))
-        bound = {rid: rs.bind(self.profile) for rid, rs in self.rulesets.items()}
-        object.__setattr__(self, "_bound", MappingProxyType(bound))
+        object.__setattr__(self, "_bound", bind_profile(self.rulesets, self.profile))
 
     def bound(self, ruleset_id: str, profile: Profile | None = None) -> BoundRuleset:
         """The ruleset with ``profile`` applied (default: the bundle's own profile).
 
+        The whole profile is applied to every ruleset of the bundle the first time it is used
+        (:func:`~opioidcds._decide.rules.bind_profile`): its version pins are enforced the same
+        way whichever ruleset a command reads.
+
         Raises:
-            ProfileError: the profile cannot be applied (unknown names, breaks a table).
+            ProfileError: the profile cannot be applied (a ruleset missing or at another
+                version than pinned, unknown names, breaks a table).
+        """
+        return self.bound_all(profile)[ruleset_id]
+
+    def bound_all(self, profile: Profile | None = None) -> Mapping[str, BoundRuleset]:
+        """Every ruleset with ``profile`` applied (default: the bundle's own profile).
+
+        Raises:
+            ProfileError: as :meth:`bound`.
         """
         if profile is None or profile is self.profile:
-            return self._bound[ruleset_id]
-        return self.rulesets[ruleset_id].bind(profile)
+            return self._bound
+        with self._lock:
+            found = self._profiled.get(profile.fingerprint)
+        if found is None:
+            found = bind_profile(self.rulesets, profile)
+            with self._lock:
+                if len(self._profiled) >= _PROFILES_KEPT:
+                    self._profiled.pop(next(iter(self._profiled)))
+                self._profiled[profile.fingerprint] = found
+        return found
 
     def durable(self, bound: BoundRuleset) -> DurableRuleset:
         """The durable-rules compilation of ``bound``, built once per ruleset and profile.
@@ -135,13 +160,23 @@ class Knowledge:
         return found
 
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
-        """Library, table, vocabulary, ruleset (those assess uses) and profile versions."""
+        """Versions of everything used: library, table, vocabulary, rulesets, extensions, profile.
+
+        Rulesets: those ``assess`` uses; extensions: every local extension loaded.
+        """
         out = {
             "opioidcds": __version__,
             "table": f"{self.table.id} {self.table.version}",
         }
         out.update({f"vocabulary:{k}": v for k, v in self.vocabulary.versions().items()})
         out.update({f"ruleset:{k}": self.rulesets[k].version for k in sorted(REQUIRED_RULESETS)})
+        out.update(
+            {
+                f"extension:{e.id}": f"{e.version} (adds to {k})"
+                for k in sorted(self.rulesets)
+                for e in self.rulesets[k].extensions
+            }
+        )
         used = profile or self.profile
         out["profile"] = f"{used.id} {used.version}" if used is not None else "none"
         return out
@@ -154,14 +189,20 @@ def load_knowledge(
     profile: Profile | str | Path | None = None,
     vocabulary: Vocabulary | None = None,
     catalogue: Catalogue | None = None,
+    local_rules: str | Path | None = None,
 ) -> Knowledge:
     """Load a knowledge bundle: rulesets from ``rules`` (default: bundled ``rules/``).
 
+    ``local_rules`` is a folder of local rules beside them (``--rules DIR``): extensions that
+    add rules to a ruleset, and whole new rulesets (:func:`load_local_rules`).
+
     Raises:
-        KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, or the
-            profile cannot be applied.
+        KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, local
+            rules do not load or lint clean, or the profile cannot be applied.
     """
     rulesets = load_rulesets(Path(rules) if rules is not None else knowledge_dir("rules"))
+    if local_rules is not None:
+        rulesets = load_local_rules(local_rules, rulesets)
     if isinstance(table, ConversionTable):
         tbl = table
     elif table is None:

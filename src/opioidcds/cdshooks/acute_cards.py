@@ -143,6 +143,7 @@ class AcuteCardBuilder:
                 check.ruleset_version,
                 profile,
                 source_labels(alert.citations, self._content),
+                notes=(check.profile_summary.text(),) if check.profile_summary else (),
             ),
         ]
         indicator = (

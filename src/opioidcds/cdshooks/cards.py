@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from opioidcds._decide.alerts import Alert
 from opioidcds._decide.knowledge import Knowledge
+from opioidcds._decide.profile_notes import in_force
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
@@ -149,10 +150,13 @@ def basis_markdown(
     version: str,
     profile: str | None,
     sources: Sequence[tuple[str, str | None]],
+    *,
+    notes: Sequence[str] = (),
 ) -> str:
     """Why a card fired, in words: the rule's title, its ruleset and profile, its sources.
 
-    ``sources`` are (label, URL or None) pairs, most relevant first.
+    ``sources`` are (label, URL or None) pairs, most relevant first; ``notes`` what the local
+    profile and local rules in force changed (:func:`~opioidcds._decide.profile_notes.in_force`).
     """
     used = f"local profile {words(profile)}" if profile else "no local profile"
     lines = [
@@ -160,6 +164,8 @@ def basis_markdown(
         f"rules, version {escape_markdown(version)}, {escape_markdown(used)}. Its step-by-step "
         "evaluation travels with the card for the audit record."
     ]
+    for note in notes:
+        lines += ["", f"**{escape_markdown(note)}**"]
     if sources:
         lines += ["", "**Sources:**"]
         lines += [
@@ -263,7 +269,14 @@ class CardBuilder:
             alert.ruleset_version,
             _profile(alert.profile_id, alert.profile_version),
             source_labels(alert.citations, self._content),
+            notes=self._notes(alert),
         )
+
+    def _notes(self, alert: Alert) -> tuple[str, ...]:
+        """What the profile that decided ``alert`` (the bundle's own) and local rules changed."""
+        profile = self._knowledge.profile
+        used = profile if profile is not None and profile.id == alert.profile_id else None
+        return in_force(self._knowledge.rulesets, used)
 
     def _source(self, alert: Alert) -> Source:
         links = self._content.links

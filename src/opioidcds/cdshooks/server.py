@@ -65,6 +65,7 @@ class ServeConfig:
     feedback_db: str = "opioidcds-feedback.sqlite3"
     profile: str | None = None
     acute_profile: str | None = None
+    rules: str | None = None
     table: str | None = None
     trusted_issuers: str | None = None
     cors_origins: tuple[str, ...] = ()
@@ -95,16 +96,17 @@ def load_service_knowledge(config: ServeConfig) -> Knowledge:
     """The knowledge the configuration selects: a table by id or path, and a profile.
 
     ``table`` is a bundled table id (``cdc-2022``, ``uk-opioids-aware``) or a path; ``profile``
-    a bundled profile id (``us-cdc-2022``, ``opioids-aware-90``) or a path.
+    a bundled profile id (``us-cdc-2022``, ``opioids-aware-90``) or a path; ``rules`` a folder
+    of local rules beside the bundled ones.
 
     Raises:
         KnowledgeBaseError: a table or profile that cannot be found or loaded.
     """
     table = _bundled(config.table, "conversion_tables")
     profile = _bundled(config.profile, "rules/profiles")
-    if table is None and profile is None:
+    if table is None and profile is None and config.rules is None:
         return default_knowledge()
-    return load_knowledge(profile=profile, table=table)
+    return load_knowledge(profile=profile, table=table, local_rules=config.rules)
 
 
 def _bundled(name: str | None, folder: str) -> Path | None:

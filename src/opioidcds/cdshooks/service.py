@@ -449,10 +449,14 @@ class CDSHooksService:
                         table=k.table,
                         vocabulary=k.vocabulary,
                         catalogue=k.catalogue,
+                        ruleset=k.rulesets.get("discharge"),
                     )
                     if setting is CareSetting.DISCHARGE
                     else check_inpatient(
-                        episode, profile=self.acute_profile, vocabulary=k.vocabulary
+                        episode,
+                        profile=self.acute_profile,
+                        vocabulary=k.vocabulary,
+                        ruleset=k.rulesets.get("inpatient"),
                     )
                 )
             except InvalidInputError as exc:

@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from opioidcds._decide.alerts import Alert, check_prescription
+from opioidcds._decide.alerts import ALERT_RULESET, Alert, check_prescription
 from opioidcds._decide.assessment import Assessment, assess
-from opioidcds._decide.knowledge import Knowledge, default_knowledge
+from opioidcds._decide.knowledge import Knowledge, default_knowledge, load_knowledge
+from opioidcds._decide.profile_notes import ProfileSummary, in_force, profile_summary
 from opioidcds._decide.rules import Profile, load_profile
 from opioidcds._display import citation_title
 from opioidcds._errors import InvalidInputError, OpioidCDSError
@@ -29,6 +30,7 @@ __all__ = [
     "check_command",
     "parse_check",
     "parse_patient",
+    "print_in_force",
     "render_alerts",
     "render_assessment",
 ]
@@ -82,8 +84,16 @@ def parse_check(data: Any) -> tuple[Patient, Prescription, bool]:  # noqa: ANN40
     return patient, new, reauthorisation
 
 
-def _knowledge(profile: Path | None) -> tuple[Knowledge, Profile | None]:
-    return default_knowledge(), (load_profile(profile) if profile is not None else None)
+def _knowledge(profile: Path | None, rules: Path | None) -> tuple[Knowledge, Profile | None]:
+    """The knowledge (with the local rules of ``rules``) and the profile, checked together."""
+    prof = load_profile(profile) if profile is not None else None
+    if rules is None:
+        return default_knowledge(), prof
+    return load_knowledge(local_rules=rules), prof
+
+
+def _summary(knowledge: Knowledge, profile: Profile | None) -> ProfileSummary | None:
+    return profile_summary(profile, knowledge.rulesets) if profile is not None else None
 
 
 _SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
@@ -124,10 +134,34 @@ def alert_lines(alert: Alert) -> list[str]:
     return lines
 
 
-def render_alerts(alerts: list[Alert], console: Console) -> None:
-    """Print alerts for a prescriber, most serious first, the severity in colour."""
+def print_in_force(knowledge: Knowledge, profile: Profile | None, console: Console) -> None:
+    """Print the local profile and local rules in force and what they changed (if any)."""
+    for line in in_force(knowledge.rulesets, profile):
+        console.print(line, style="bold", markup=False, highlight=False)
+
+
+def render_alerts(
+    alerts: list[Alert],
+    console: Console,
+    summary: ProfileSummary | None = None,
+    notes: tuple[str, ...] = (),
+) -> None:
+    """Print alerts for a prescriber, most serious first, the severity in colour.
+
+    ``notes`` (the profile and local rules in force, :func:`in_force`) come first; "No alerts"
+    then says which prescribing alerts the profile (``summary``) switched off.
+    """
+    for line in notes:
+        console.print(line, style="bold", markup=False, highlight=False)
     if not alerts:
         console.print("No alerts for this prescription.", highlight=False)
+        off = (
+            summary.none_because_disabled(ALERT_RULESET, "prescribing alert(s)")
+            if summary
+            else None
+        )
+        if off:
+            console.print(off, style="bold", markup=False, highlight=False)
         return
     console.print(f"[bold]{len(alerts)} alert(s), most serious first[/bold]", highlight=False)
     for alert in alerts:
@@ -140,6 +174,14 @@ def render_alerts(alerts: list[Alert], console: Console) -> None:
 
 SourceArg = Annotated[str, typer.Argument(help="JSON file describing the patient, or - for stdin.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.", metavar="")]
+RulesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="A folder of local rules beside the bundled ones (extensions adding rules).",
+        metavar="DIR",
+    ),
+]
 ProfileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -150,25 +192,31 @@ ProfileOpt = Annotated[
 ]
 
 
-def assess_command(source: SourceArg, as_json: JsonOpt = False, profile: ProfileOpt = None) -> None:
+def assess_command(
+    source: SourceArg, as_json: JsonOpt = False, profile: ProfileOpt = None, rules: RulesOpt = None
+) -> None:
     """Assess a patient: scope, OME, risk factors, risk level and support tier."""
     try:
         patient = parse_patient(read_json(source))
-        knowledge, prof = _knowledge(profile)
+        knowledge, prof = _knowledge(profile, rules)
         result = assess(patient, knowledge=knowledge, profile=prof)
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        render_assessment(result, Console())
+        console = Console()
+        print_in_force(knowledge, prof, console)
+        render_assessment(result, console)
 
 
-def check_command(source: SourceArg, as_json: JsonOpt = False, profile: ProfileOpt = None) -> None:
+def check_command(
+    source: SourceArg, as_json: JsonOpt = False, profile: ProfileOpt = None, rules: RulesOpt = None
+) -> None:
     """Check a new (or re-authorised) prescription: the alerts a prescriber should see."""
     try:
         patient, new, reauthorisation = parse_check(read_json(source))
-        knowledge, prof = _knowledge(profile)
+        knowledge, prof = _knowledge(profile, rules)
         alerts = check_prescription(
             patient, new, reauthorisation=reauthorisation, knowledge=knowledge, profile=prof
         )
@@ -177,4 +225,6 @@ def check_command(source: SourceArg, as_json: JsonOpt = False, profile: ProfileO
     if as_json:
         typer.echo("[" + ",\n".join(a.model_dump_json(indent=2) for a in alerts) + "]")
     else:
-        render_alerts(alerts, Console())
+        render_alerts(
+            alerts, Console(), _summary(knowledge, prof), in_force(knowledge.rulesets, prof)
+        )

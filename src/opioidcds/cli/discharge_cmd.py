@@ -20,6 +20,8 @@ from opioidcds._decide.hospital import (
     InpatientCheck,
     check_episode,
 )
+from opioidcds._decide.knowledge import load_knowledge
+from opioidcds._decide.profile_notes import local_rules_text
 from opioidcds._decide.rules import load_profile
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._errors import OpioidCDSError
@@ -48,8 +50,14 @@ def render_check(check: AcuteCheck, console: Console) -> None:
         f"[bold]{setting} check[/bold] (hospital opioid checks {check.ruleset_version}"
         f"{escape(profile)})",
     )
+    summary = check.profile_summary
+    if summary is not None:
+        _print(console, f"[bold]{escape(summary.text())}[/bold]")
     if not check.alerts:
         _print(console, "No alerts.")
+        off = summary.none_because_disabled(check.ruleset_id, "alert(s)") if summary else None
+        if off:
+            _print(console, f"[bold]{escape(off)}[/bold]")
     for alert in check.alerts:
         colour = _COLOUR.get(alert.severity, "bold")
         _print(console, f"\n[{colour}]{alert.severity.upper()}[/{colour}]  {escape(alert.summary)}")
@@ -119,6 +127,14 @@ def discharge_command(
         Path | None,
         typer.Option("--profile", help="A trust profile (TOML) to apply.", metavar="FILE"),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="A folder of local rules beside the bundled ones (extensions adding rules).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Check a discharge (or inpatient) episode against the hospital-bundle rules."""
     try:
@@ -127,10 +143,15 @@ def discharge_command(
             data = {k: v for k, v in data.items() if k != "description"}
         episode = AcuteEpisode.model_validate(data)
         prof = load_profile(profile) if profile is not None else None
-        check = check_episode(episode, profile=prof)
+        local = load_knowledge(local_rules=rules).rulesets if rules is not None else None
+        check = check_episode(episode, profile=prof, rulesets=local)
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     if as_json:
         typer.echo(check.model_dump_json(indent=2))
     else:
-        render_check(check, Console())
+        console = Console()
+        note = local_rules_text(local) if local is not None else None
+        if note:
+            console.print(note, style="bold", markup=False, highlight=False)
+        render_check(check, console)

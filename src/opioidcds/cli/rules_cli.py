@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opioidcds._decide.rules.conditions import format_value, render_condition
@@ -83,12 +84,12 @@ def check(
             table.add_column(col, overflow="fold")
         for f in report.findings:
             colour = "red" if f.severity is Severity.ERROR else "yellow"
-            table.add_row(
+            table.add_row(  # file names and messages may hold brackets: never markup
                 f"[{colour}]{f.severity}[/{colour}]",
-                f.file if f.line is None else f"{f.file}:{f.line}",
-                f.rule_id or "",
-                f"[{f.code}] {f.message}",
-                ", ".join(f"{k}={v}" for k, v in f.counterexample),
+                escape(f.file if f.line is None else f"{f.file}:{f.line}"),
+                escape(f.rule_id or ""),
+                escape(f"[{f.code}] {f.message}"),
+                escape(", ".join(f"{k}={v}" for k, v in f.counterexample)),
             )
         console.print(table)
     n_err, n_warn = len(report.errors), len(report.warnings)

@@ -22,6 +22,7 @@ from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
 
 if TYPE_CHECKING:
+    from opioidcds._decide.rules import Profile
     from opioidcds.population import Screening
 
 __all__ = ["screen_command"]
@@ -99,6 +100,22 @@ def parse_date(text: str | None, option: str = "--as-of") -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInputError(option, "must be a date YYYY-MM-DD") from None
+
+
+def echo_footer(profile: Profile | None, *, synthetic: bool, paths: list[Path]) -> None:
+    """Print the local profile in force and what it changed, a synthetic-data note, the files.
+
+    A profile is never silent (issue 23): its summary is the same text as in the report.
+    """
+    if profile is not None:
+        from opioidcds._decide.knowledge import default_knowledge  # noqa: PLC0415 - light start
+        from opioidcds._decide.profile_notes import profile_summary  # noqa: PLC0415
+
+        typer.echo(profile_summary(profile, default_knowledge().rulesets).text())
+    if synthetic:
+        typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
+    for p in paths:
+        typer.echo(f"wrote {p}")
 
 
 def screen_command(  # noqa: PLR0917 - typer maps parameters to options
@@ -238,7 +255,4 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
     Console().print(
         summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
     )
-    if synthetic:
-        typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
-    for p in paths:
-        typer.echo(f"wrote {p}")
+    echo_footer(prof, synthetic=synthetic, paths=paths)

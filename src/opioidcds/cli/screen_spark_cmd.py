@@ -19,7 +19,7 @@ from rich.console import Console
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
-from opioidcds.cli.screen_cmd import parse_date, summary_table
+from opioidcds.cli.screen_cmd import echo_footer, parse_date, summary_table
 
 __all__ = ["screen_spark_command"]
 
@@ -95,12 +95,11 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         screening = result.to_screening()
         result.unpersist()
         synthetic = marked_synthetic(issues)
-        paths = write_outputs(screening, out, formats=wanted, html=html, synthetic=synthetic)
+        paths = write_outputs(
+            screening, out, formats=wanted, html=html, profile=prof, synthetic=synthetic
+        )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     table = summary_table(screening, [], engine_note=" (Spark)")
     Console().print(table)
-    if synthetic:
-        typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
-    for p in paths:
-        typer.echo(f"wrote {p}")
+    echo_footer(prof, synthetic=synthetic, paths=paths)

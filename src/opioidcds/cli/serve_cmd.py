@@ -81,6 +81,14 @@ def serve_command(  # noqa: PLR0917 - typer maps each option to a parameter
             help="A trust profile (TOML) for the hospital rulesets (discharge, inpatient)."
         ),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="A folder of local rules beside the bundled ones (extensions adding rules).",
+            metavar="DIR",
+        ),
+    ] = None,
     trusted_issuers: Annotated[
         Path | None,
         typer.Option(
@@ -164,6 +172,7 @@ def serve_command(  # noqa: PLR0917 - typer maps each option to a parameter
         feedback_db=str(feedback_db),
         profile=profile,
         acute_profile=str(acute_profile) if acute_profile else None,
+        rules=str(rules) if rules else None,
         table=table,
         trusted_issuers=str(trusted_issuers) if trusted_issuers else None,
         cors_origins=tuple(cors_origin or ()),

@@ -29,6 +29,7 @@ import polars as pl
 
 from opioidcds._decide.knowledge import Knowledge, default_knowledge
 from opioidcds._decide.labels import DisplayWords, display_words
+from opioidcds._decide.profile_notes import profile_summary
 from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
 from opioidcds._display import words as as_words
@@ -637,6 +638,10 @@ def render_html(
     kb = _check_profile(screening, knowledge, profile)
     words = display_words(kb)
     banner = "\n" + SYNTHETIC_BANNER if synthetic else ""
+    if profile is not None:  # a local profile is never silent (issue 23)
+        changes = profile_summary(profile, kb.rulesets).text()
+        banner += f'\n<p class="profile" id="profile"><strong>{escape(changes)}</strong></p>'
+
     c = screening.counts
     labels = dict(screening.factor_labels)
     # only the rows shown are made into objects (the top of the worklist)

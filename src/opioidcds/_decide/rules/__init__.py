@@ -33,9 +33,17 @@ from opioidcds._decide.rules.evaluator import (
     DecisionStatus,
     Rule,
     Ruleset,
+    bind_profile,
 )
 from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound
-from opioidcds._decide.rules.loader import lint_path, load_profile, load_ruleset, load_rulesets
+from opioidcds._decide.rules.loader import (
+    extend_ruleset,
+    lint_path,
+    load_local_rules,
+    load_profile,
+    load_ruleset,
+    load_rulesets,
+)
 from opioidcds._decide.rules.profiles import Profile
 from opioidcds._decide.rules.schema import HitPolicy, Stage
 
@@ -60,8 +68,11 @@ __all__ = [
     "Severity",
     "Stage",
     "UnknownRuleError",
+    "bind_profile",
+    "extend_ruleset",
     "lint_bound",
     "lint_path",
+    "load_local_rules",
     "load_profile",
     "load_ruleset",
     "load_rulesets",

@@ -32,7 +32,7 @@ from opioidcds._decide.rules.conditions import (
     trace_condition,
 )
 from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
-from opioidcds._decide.rules.profiles import Profile
+from opioidcds._decide.rules.profiles import Profile, ProfileExample
 from opioidcds._decide.rules.schema import HitPolicy, Stage
 from opioidcds._errors import InvalidInputError
 
@@ -43,6 +43,7 @@ __all__ = [
     "DecisionReport",
     "DecisionStatus",
     "Decisions",
+    "Extension",
     "OutcomeValue",
     "OutputSpec",
     "Parameter",
@@ -50,6 +51,8 @@ __all__ = [
     "RuleExample",
     "Ruleset",
     "TableExample",
+    "bind_profile",
+    "profile_example_failures",
 ]
 
 OutcomeValue = str | bool | Decimal | tuple[str, ...]
@@ -87,6 +90,21 @@ class Parameter:
     unit: str | None = None
     description: str | None = None
     label: str | None = None
+    plausible: tuple[Decimal, Decimal] | None = None
+    """The range ``(min, max)`` a profile may set it within, if declared."""
+    plausible_citations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """A local extension applied to a ruleset: its id, version, file, and the rules it added."""
+
+    id: str
+    version: str
+    owner: str
+    source: str
+    fingerprint: str
+    rule_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +118,7 @@ class OutputSpec:
     required: bool = True
     description: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
+    ordered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +156,14 @@ class Rule:
     fields: tuple[str, ...] = ()
     params: tuple[str, ...] = ()
     line: int | None = None
+    safety_critical: bool = False
+    source: str | None = None
+    """The file the rule is written in when it is not the ruleset's own (a local extension)."""
+
+    @property
+    def display(self) -> str:
+        """What people read for this rule: its title, else its id."""
+        return self.title or self.id
 
 
 class Citation(ResultModel):
@@ -226,12 +253,15 @@ class Ruleset(_Sealed):
         "description",
         "effective_date",
         "examples",
+        "extensions",
         "fingerprint",
         "hit_policy",
         "hit_policy_reason",
         "id",
         "inputs",
+        "lines",
         "named_conditions",
+        "ordered_inputs",
         "outputs",
         "owner",
         "parameters",
@@ -262,6 +292,9 @@ class Ruleset(_Sealed):
         source: str,
         fingerprint: str,
         checker: Callable[[BoundRuleset], None] | None = None,
+        ordered_inputs: frozenset[str] = frozenset(),
+        lines: Mapping[str, int] | None = None,
+        extensions: tuple[Extension, ...] = (),
     ) -> None:
         """Assemble a ruleset from checked parts (the loader does this; not for direct use).
 
@@ -286,6 +319,12 @@ class Ruleset(_Sealed):
         self.examples = examples
         self.source = source
         self.fingerprint = fingerprint
+        self.ordered_inputs = ordered_inputs
+        self.extensions = extensions
+        """Local extensions merged in (their rules are in :attr:`rules`, marked with their file)."""
+        self.lines: Mapping[str, int] = MappingProxyType(dict(lines or {}))
+        """Line of each declaration in the file: ``inputs.NAME``, ``outputs.NAME``,
+        ``parameters.NAME`` (best effort, for the linter's messages)."""
         self._checker = checker
         self._bind_lock = threading.Lock()
         self._bind_cache: dict[str, BoundRuleset] = {}
@@ -366,6 +405,27 @@ class Ruleset(_Sealed):
             MappingProxyType(disabled),
         )
 
+    def implausible(self, name: str, value: Decimal) -> str | None:
+        """Why ``value`` cannot be parameter ``name``'s value in a profile, or ``None``.
+
+        Outside the parameter's declared plausible range, or (with no range declared) below
+        zero: every threshold of the DSL is a dose, a count, a duration or a percentage.
+        """
+        param = self.parameters[name]
+        label = self.parameter_label(name)
+        label = label if label == name else f"{label} ({name})"
+        unit = f" {param.unit}" if param.unit else ""
+        if param.plausible is not None:
+            low, high = param.plausible
+            if not low <= value <= high:
+                return (
+                    f"{label} must lie between {low} and {high}{unit} (its declared "
+                    "plausible range); the profile sets a value outside it"
+                )
+        elif value < 0:
+            return f"{label} cannot be negative"
+        return None
+
     def _check_profile(self, profile: Profile) -> None:
         """Check the profile's section names only parameters and rules this ruleset has.
 
@@ -382,9 +442,12 @@ class Ruleset(_Sealed):
                 f"{where}: written for version {section.ruleset_version}, "
                 f"not {self.version}; review the profile before using it"
             )
-        for name in section.parameters:
+        for name, override in section.parameters.items():
             if name not in self.parameters:
                 raise ProfileError(f"{where}: unknown parameter '{name}'")
+            problem = self.implausible(name, override.value)
+            if problem:
+                raise ProfileError(f"{where}: {problem}")
         rule_ids = {r.id for r in self.rules}
         for d in section.disable:
             if d.rule not in rule_ids:
@@ -1012,3 +1075,109 @@ def _converter(spec: FieldSpec, ruleset_id: str) -> Converter:
         return d
 
     return conv_number
+
+
+def bind_profile(
+    rulesets: Mapping[str, Ruleset], profile: Profile | None
+) -> Mapping[str, BoundRuleset]:
+    """Apply ``profile`` to every ruleset of ``rulesets`` at once (the one place pins are checked).
+
+    Every command and the Python API go through here (through
+    :meth:`opioidcds.Knowledge.bound`), so a profile is refused the same way whichever
+    ruleset a command reads: each ruleset the profile names must be present and at the version
+    it pins, even a ruleset the command itself never evaluates (a profile reviewed against
+    other rules is not applied in part).
+
+    Raises:
+        ProfileError: the profile names a ruleset that is not there, pins another version of
+            one, names an unknown parameter or rule, or breaks a table.
+
+    """
+    if profile is not None:
+        missing = sorted(set(profile.sections) - set(rulesets))
+        if missing:
+            raise ProfileError(
+                f"{profile.source}: profile '{profile.id}' changes ruleset '{missing[0]}', "
+                "which is not loaded; check the profile against the rules it was written for"
+            )
+    bound = MappingProxyType({rid: rs.bind(profile) for rid, rs in rulesets.items()})
+    if profile is not None:
+        failed = profile_example_failures(bound, profile)
+        if failed:
+            example, why = failed[0]
+            where = f"{profile.source}:{example.line}" if example.line else profile.source
+            raise ProfileError(
+                f"{where}: profile '{profile.id}': its own example fails ({why}); "
+                "correct the profile or the example"
+            )
+    return bound
+
+
+def profile_example_failures(
+    bound: Mapping[str, BoundRuleset], profile: Profile
+) -> list[tuple[ProfileExample, str]]:
+    """The profile's own examples (``[[examples]]``) that fail, each with what went wrong.
+
+    Each example is evaluated on its ruleset with the profile applied (``bound``: ruleset id ->
+    the profiled ruleset); ``expect_fired`` must equal the rules fired, ``expect_outcome``
+    must match the selected rule's outcome field by field. A ruleset not in ``bound`` fails.
+    """
+    failures: list[tuple[ProfileExample, str]] = []
+    for n, ex in enumerate(profile.examples, start=1):
+        target = bound.get(ex.ruleset_id)
+        if target is None:
+            failures.append((ex, f"example {n}: ruleset '{ex.ruleset_id}' is not loaded"))
+            continue
+        try:
+            d = target.evaluate(dict(ex.given))
+        except (InvalidInputError, RulesetDefectError) as exc:
+            failures.append((ex, f"example {n}: {exc}"))
+            continue
+        if ex.expect_fired is not None and set(d.fired_ids) != set(ex.expect_fired):
+            failures.append(
+                (
+                    ex,
+                    f"example {n} on ruleset '{ex.ruleset_id}': expected fired "
+                    f"{sorted(ex.expect_fired)}, got {sorted(d.fired_ids)}",
+                )
+            )
+        for rule_id, expected in ex.expect_status or ():
+            status = d.statuses.get(rule_id)
+            if status != expected:
+                failures.append(
+                    (
+                        ex,
+                        f"example {n} on ruleset '{ex.ruleset_id}': expected rule '{rule_id}' "
+                        f"{expected}, got {status or 'no such rule'}",
+                    )
+                )
+        if ex.expect_outcome is not None:
+            got = d.outcome
+            wrong = [
+                k
+                for k, v in ex.expect_outcome
+                if got is None or _outcome_text(got.get(k)) != _outcome_text(v)
+            ]
+            if wrong:
+                shown = (
+                    "undetermined"
+                    if got is None
+                    else ", ".join(f"{k} = {_outcome_text(got.get(k))}" for k in wrong)
+                )
+                failures.append(
+                    (
+                        ex,
+                        f"example {n} on ruleset '{ex.ruleset_id}': expected "
+                        + ", ".join(f"{k} = {_outcome_text(v)}" for k, v in ex.expect_outcome)
+                        + f", got {shown}",
+                    )
+                )
+    return failures
+
+
+def _outcome_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return "; ".join(str(v) for v in value)
+    return str(value)

@@ -39,6 +39,7 @@ from opioidcds._decide.rules.conditions import (
 )
 from opioidcds._decide.rules.errors import ProfileError
 from opioidcds._decide.rules.evaluator import BoundRuleset, Decisions, Ruleset
+from opioidcds._decide.rules.monotone import TooLarge, violations
 from opioidcds._decide.rules.schema import HitPolicy
 from opioidcds._errors import OpioidCDSError
 
@@ -266,7 +267,7 @@ def _table_findings(bound: BoundRuleset) -> list[Finding]:
                 Severity.ERROR,
                 "overlap",
                 f"rules '{a}' and '{b}' both apply at this input{where}",
-                rs.source,
+                rs.rule(a).source or rs.source,
                 a,
                 rs.rule(a).line,
                 ex,
@@ -344,7 +345,7 @@ def _example_findings(bound: BoundRuleset) -> list[Finding]:
                         Severity.ERROR,
                         "example",
                         f"example {n}: expected {ex.expect}, got {got}",
-                        rs.source,
+                        rule.source or rs.source,
                         rule.id,
                         rule.line,
                         _given(ex.given),
@@ -429,13 +430,16 @@ def _tidiness(rs: Ruleset) -> list[Finding]:
     def warn(
         code: str, message: str, rule_id: str | None = None, line: int | None = None
     ) -> Finding:
-        return Finding(Severity.WARNING, code, message, rs.source, rule_id, line)
+        rule = next((r for r in rs.rules if r.id == rule_id), None) if rule_id else None
+        where = (rule.source if rule is not None else None) or rs.source
+        return Finding(Severity.WARNING, code, message, where, rule_id, line)
 
     out: list[Finding] = []
     if not rs.reviewer:
         out.append(warn("no-reviewer", "ruleset names no reviewer"))
     used_cites = {c for r in rs.rules for c in r.citations}
     used_cites.update(c for p in rs.parameters.values() for c in p.citations)
+    used_cites.update(c for p in rs.parameters.values() for c in p.plausible_citations)
     out.extend(
         warn("unused", f"citation '{c}' is never cited")
         for c in rs.citations
@@ -497,16 +501,21 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
         findings.extend(_table_findings(bound))
     active = [i for i in bound.rule_order if rs.rules[i].id not in bound.binding.disabled]
     ordered = rs.hit_policy in (HitPolicy.PRIORITY, HitPolicy.FIRST)
+    live: set[int] = set()
     for pos, i in enumerate(active):
         rule = rs.rules[i]
         ok = _satisfiable(bound, i, ())
+        if ok is not False and not (
+            ok and ordered and pos > 0 and _satisfiable(bound, i, active[:pos]) is False
+        ):
+            live.add(i)
         if ok is False:
             findings.append(
                 Finding(
                     Severity.WARNING,
                     "never-fires",
                     "condition can never be true over the declared inputs",
-                    rs.source,
+                    rule.source or rs.source,
                     rule.id,
                     rule.line,
                 )
@@ -517,14 +526,113 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
                     Severity.WARNING,
                     "shadowed",
                     "never selected: a higher-ranked rule always applies first",
-                    rs.source,
+                    rule.source or rs.source,
                     rule.id,
                     rule.line,
                 )
             )
+    findings.extend(_unreachable(bound, live))
+    findings.extend(_monotonicity(bound, active))
     if bound.profile is None:
         findings.extend(_tidiness(rs))
     return LintReport(tuple(findings), (rs.source,))
+
+
+def _unreachable(bound: BoundRuleset, live: set[int]) -> list[Finding]:
+    """Declared values of enum outputs that no rule able to fire produces.
+
+    Checked for the enum outputs of single-hit tables (a tier, a level) and for ordered
+    outputs; a collect table's other enums (an alert severity scale) need not use every value.
+
+    An error for the ruleset as written (a tier nobody can reach is a mistake); a warning
+    under a profile (it follows from the rules the profile disables, reported there too).
+    """
+    rs = bound.ruleset
+    where = f" (profile {bound.profile_id})" if bound.profile is not None else ""
+    severity = Severity.ERROR if bound.profile is None else Severity.WARNING
+    out: list[Finding] = []
+    single = rs.hit_policy is not HitPolicy.COLLECT
+    for spec in rs.outputs.values():
+        if spec.type != "enum" or not (single or spec.ordered):
+            continue
+        produced = {str(v) for i in live for k, v in rs.rules[i].outcome if k == spec.name}
+        missing = [v for v in spec.values if v not in produced]
+        if missing:
+            names = ", ".join(f"'{rs.label(spec.name, v)}' ({v})" for v in missing)
+            out.append(
+                Finding(
+                    severity,
+                    "unreachable",
+                    f"output '{spec.name}': no rule that can apply gives {names}{where}",
+                    rs.source,
+                    None,
+                    rs.lines.get(f"outputs.{spec.name}"),
+                )
+            )
+    return out
+
+
+def _ordered_reps(spec: FieldSpec, reps: Sequence[Scalar | None]) -> list[Scalar]:
+    """The known representatives of ``spec``, lowest first (false below true)."""
+    known = [v for v in reps if v is not None]
+    if spec.type is FieldType.BOOLEAN:
+        return [v for v in (False, True) if v in known]
+    if spec.type is FieldType.ENUM:
+        return [v for v in spec.values if v in known]
+    return sorted(known, key=lambda v: v if isinstance(v, Decimal) else Decimal(0))
+
+
+def _monotonicity(bound: BoundRuleset, active: list[int]) -> list[Finding]:
+    """Ordered outputs that go down as an ordered input goes up, with a counter-example each."""
+    rs = bound.ruleset
+    if not any(o.ordered for o in rs.outputs.values()) or not rs.ordered_inputs:
+        return []
+    search = _make_search(bound, active, [rs.rules[i].condition for i in active])
+    specs = {f.name: f for f in rs.inputs}
+    reps = {name: _ordered_reps(specs[name], search.reps[name]) for name in search.order}
+    where = f" (profile {bound.profile_id})" if bound.profile is not None else ""
+    try:
+        found = violations(bound, reps, budget=MAX_SEARCH_NODES, limit=200)
+    except TooLarge:
+        return [
+            Finding(
+                Severity.ERROR,
+                "too-large",
+                f"too many input combinations to check the ordered outputs (over "
+                f"{MAX_SEARCH_NODES}){where}; split the table",
+                rs.source,
+            )
+        ]
+    out: list[Finding] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for v in found:
+        key = (v.output, v.field, v.rule_id)
+        if key in seen or len(out) >= _MAX_REPORTED:
+            continue
+        seen.add(key)
+
+        def shown(value: str | None, output: str = v.output) -> str:
+            return "no value" if value is None else f"'{rs.label(output, value)}'"
+
+        rule = rs.rule(v.rule_id) if v.rule_id is not None else None
+        example = (
+            *((n, format_value(x)) for n, x in v.inputs),
+            (v.field, f"{format_value(v.lower)} -> {format_value(v.higher)}"),
+        )
+        out.append(
+            Finding(
+                Severity.ERROR,
+                "monotonicity",
+                f"ordered output '{v.output}' goes down from {shown(v.before)} to "
+                f"{shown(v.after)} as ordered input '{v.field}' goes up from "
+                f"{format_value(v.lower)} to {format_value(v.higher)}, all else equal{where}",
+                (rule.source if rule is not None else None) or rs.source,
+                v.rule_id,
+                rule.line if rule is not None else rs.lines.get(f"outputs.{v.output}"),
+                example,
+            )
+        )
+    return out
 
 
 def require_clean(bound: BoundRuleset) -> None:

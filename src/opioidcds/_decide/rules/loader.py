@@ -13,12 +13,18 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
 
+from opioidcds._decide.rules.checks import (
+    profile_example_findings,
+    profile_findings,
+    unsupplied_findings,
+)
 from opioidcds._decide.rules.conditions import (
     AllOf,
     AnyOf,
@@ -45,7 +51,9 @@ from opioidcds._decide.rules.conditions import (
 )
 from opioidcds._decide.rules.errors import LoadProblem, ProfileError, RulesetLoadError
 from opioidcds._decide.rules.evaluator import (
+    BoundRuleset,
     DecisionStatus,
+    Extension,
     OutcomeValue,
     OutputSpec,
     Parameter,
@@ -59,6 +67,7 @@ from opioidcds._decide.rules.profiles import (
     DisabledRule,
     ParameterOverride,
     Profile,
+    ProfileExample,
     ProfileSection,
     freeze_sections,
 )
@@ -66,12 +75,23 @@ from opioidcds._decide.rules.schema import (
     MAX_CONDITION_DEPTH,
     MAX_FILE_BYTES,
     MAX_LEAVES_PER_RULE,
+    ExtensionDoc,
     HitPolicy,
     ProfileDoc,
     RulesetDoc,
 )
+from opioidcds._decide.rules.supplied import CATALOGUE_FILE, SuppliedInputs, supplied_from
+from opioidcds._knowledge.paths import knowledge_dir
 
-__all__ = ["lint_path", "load_profile", "load_ruleset", "load_rulesets", "read_knowledge_file"]
+__all__ = [
+    "extend_ruleset",
+    "lint_path",
+    "load_local_rules",
+    "load_profile",
+    "load_ruleset",
+    "load_rulesets",
+    "read_knowledge_file",
+]
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -95,6 +115,11 @@ class _Lines:
             if pat.match(self.lines[i]):
                 return i + 1
         return None
+
+    def first(self, pattern: str) -> int | None:
+        """1-based line of the first line matching regular expression ``pattern``."""
+        pat = re.compile(pattern)
+        return next((i + 1 for i, line in enumerate(self.lines) if pat.search(line)), None)
 
     def rule_line(self, index: int, key: str | None = None) -> int | None:
         """Line of rule ``index`` (of ``key`` inside it, if found)."""
@@ -166,9 +191,12 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """
     src = _read(Path(path))
     kind = src.data.get("kind")
-    if kind not in ("ruleset", "profile"):
+    if kind not in ("ruleset", "profile", "extension"):
         raise _problem(
-            src.path, '\'kind\' must be "ruleset" or "profile"', None, src.lines.locate(("kind",))
+            src.path,
+            '\'kind\' must be "ruleset", "profile" or "extension"',
+            None,
+            src.lines.locate(("kind",)),
         )
     return str(kind), src.data
 
@@ -200,6 +228,10 @@ def _read(path: Path) -> _Source:
         ) from None
     except RecursionError:
         raise _problem(name, "malformed TOML: nested too deeply") from None
+    except ValueError:  # an integer beyond Python's digit limit for conversion
+        raise _problem(
+            name, "malformed TOML: a number has too many digits (at most 20 are accepted)"
+        ) from None
     lines = _Lines(text)
     floating = _find_floats(data)
     if floating:
@@ -283,6 +315,184 @@ def load_rulesets(folder: str | Path, *, check: bool = True) -> dict[str, Rulese
         if rs.id in out:
             raise _problem(str(file), f"ruleset id '{rs.id}' also used by {out[rs.id].source}")
         out[rs.id] = rs
+    if check:
+        dead = unsupplied_findings(out, bundled_supplied_inputs(), _family_rules(out))
+        if dead:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in dead]
+            )
+    return out
+
+
+@cache
+def bundled_supplied_inputs() -> SuppliedInputs:
+    """The bundled catalogue of supplied inputs (``inputs/supplied-inputs.toml``), read once.
+
+    Raises:
+        RulesetLoadError: the bundled file is invalid (a packaging defect).
+    """
+    path = knowledge_dir("inputs") / CATALOGUE_FILE
+    return supplied_from(path, _read(path).data)
+
+
+def _family_rules(rulesets: Mapping[str, Ruleset]) -> dict[str, Ruleset]:
+    """The rulesets whose rule ids name families of inputs: the checked ones, else bundled."""
+    wanted = {
+        e.family_rules_of
+        for e in bundled_supplied_inputs().entries.values()
+        if e.family_rules_of is not None
+    }
+    out = {rid: rulesets[rid] for rid in wanted if rid in rulesets}
+    for rid in wanted - set(out):
+        out[rid] = load_ruleset(knowledge_dir("rules") / f"{rid}.toml")
+    return out
+
+
+# --- local rules: extensions and whole rulesets beside the bundled ones ------------------------
+
+_ADDABLE = ("citations", "parameters", "conditions")
+
+
+def extend_ruleset(base: Ruleset, paths: Sequence[str | Path], *, check: bool = True) -> Ruleset:
+    """``base`` with the rules of the local extensions at ``paths`` added (none forked).
+
+    Each extension (``kind = "extension"``) names the ruleset it extends and pins its version;
+    it may add citations, parameters, named conditions, rules and table examples, never
+    redefine one. The result keeps the ruleset's id and version (a profile's pin on it still
+    holds), lists the extensions (:attr:`Ruleset.extensions`), marks each added rule with its
+    file, and has a fingerprint of every file. With ``check`` it is linted like a bundled one.
+
+    Raises:
+        RulesetLoadError: an invalid extension, another ruleset or version than pinned, a
+            redefined id, or (with ``check``) a lint error, each with its file and line.
+    """
+    base_src = _read(Path(base.source))
+    merged: dict[str, Any] = dict(base_src.data)
+    text = base_src.text
+    segments: list[tuple[int, str]] = []
+    extensions: list[Extension] = []
+    prints = [base_src.fingerprint]
+    for path in paths:
+        src = _read(Path(path))
+        if src.data.get("kind") != "extension":
+            raise _problem(
+                src.path, "'kind' must be \"extension\"", None, src.lines.locate(("kind",))
+            )
+        try:
+            doc = ExtensionDoc.model_validate(src.data)
+        except ValidationError as exc:
+            raise _schema_problems(src, exc) from None
+        if doc.extends != base.id or doc.extends_version != base.version:
+            raise _problem(
+                src.path,
+                f"extends {doc.extends} {doc.extends_version}, but the ruleset loaded is "
+                f"{base.id} {base.version}; review the extension against it",
+                None,
+                src.lines.locate(("extends_version",)),
+            )
+        problems = [
+            LoadProblem(
+                src.path,
+                f"{key[:-1] if key != 'citations' else 'citation'} '{name}' is already in "
+                f"ruleset '{base.id}': an extension adds, it never redefines",
+                None,
+                src.lines.locate((key, name)),
+            )
+            for key in _ADDABLE
+            for name in src.data.get(key, {})
+            if name in merged.get(key, {})
+        ]
+        if problems:
+            raise RulesetLoadError(problems)
+        for key in _ADDABLE:
+            merged[key] = {**merged.get(key, {}), **src.data.get(key, {})}
+        merged["rules"] = [*merged.get("rules", []), *src.data["rules"]]
+        merged["examples"] = [*merged.get("examples", []), *src.data.get("examples", [])]
+        segments.append((len(text.splitlines()) + 2, src.path))
+        text = f"{text}\n{src.text}" if text.endswith("\n") else f"{text}\n\n{src.text}"
+        extensions.append(
+            Extension(
+                doc.id,
+                doc.version,
+                doc.owner,
+                src.path,
+                src.fingerprint,
+                tuple(r.id for r in doc.rules),
+            )
+        )
+        prints.append(src.fingerprint)
+    fingerprint = hashlib.sha256("+".join(prints).encode()).hexdigest()
+    joined = _Source(base_src.path, text, merged, _Lines(text), fingerprint)
+    try:
+        rdoc = RulesetDoc.model_validate(merged)
+    except ValidationError as exc:  # pragma: no cover - each part was validated above
+        raise _schema_problems(joined, exc) from None
+    ruleset = _Builder(joined, rdoc, tuple(segments), tuple(extensions)).build()
+    if check:
+        report = lint_bound(ruleset.bind(None))
+        if report.errors:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in report.errors]
+            )
+    return ruleset
+
+
+def load_local_rules(
+    folder: str | Path, rulesets: Mapping[str, Ruleset], *, check: bool = True
+) -> dict[str, Ruleset]:
+    """``rulesets`` with a local folder's rules beside them (``--rules DIR``).
+
+    A local ruleset (``kind = "ruleset"``) with a new id is added; one with a bundled id is
+    refused (add rules with an extension instead of a forked copy). Extensions
+    (``kind = "extension"``) are merged into the ruleset they extend, in file-name order.
+    Profiles in the folder are left to ``--profile`` (``rules check`` checks them).
+
+    Raises:
+        RulesetLoadError: an invalid file, a bundled id reused, an extension of a ruleset not
+            loaded, or (with ``check``) a lint error or an input nothing supplies.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise _problem(str(root), "not a folder: give the folder of your local rules")
+    out = dict(rulesets)
+    extending: dict[str, list[Path]] = {}
+    for file in sorted(root.rglob("*.toml")):
+        src = _read(file)
+        kind = src.data.get("kind")
+        if kind == "extension":
+            target = src.data.get("extends")
+            extending.setdefault(str(target), []).append(file)
+        elif kind == "ruleset":
+            rs = load_ruleset(file, check=check)
+            if rs.id in out:
+                raise _problem(
+                    str(file),
+                    f"ruleset id '{rs.id}' is already loaded ({out[rs.id].source}): add rules "
+                    'to it with an extension (kind = "extension") instead of a copy',
+                    None,
+                    src.lines.locate(("id",)),
+                )
+            out[rs.id] = rs
+        elif kind != "profile":
+            raise _problem(
+                str(file),
+                '\'kind\' must be "ruleset", "extension" or "profile"',
+                None,
+                src.lines.locate(("kind",)),
+            )
+    for target, files in sorted(extending.items()):
+        base = out.get(target)
+        if base is None:
+            raise _problem(
+                str(files[0]), f"extends ruleset '{target}', which is not loaded", None, None
+            )
+        out[target] = extend_ruleset(base, files, check=check)
+    if check:
+        dead = unsupplied_findings(out, bundled_supplied_inputs(), _family_rules(out))
+        if dead:
+            raise RulesetLoadError(
+                [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in dead]
+            )
     return out
 
 
@@ -290,15 +500,31 @@ _JUNCTIONS = ("all", "any", "not", "ref")
 
 
 class _Builder:
-    def __init__(self, src: _Source, doc: RulesetDoc) -> None:
+    def __init__(
+        self,
+        src: _Source,
+        doc: RulesetDoc,
+        segments: tuple[tuple[int, str], ...] = (),
+        extensions: tuple[Extension, ...] = (),
+    ) -> None:
         self.src = src
         self.doc = doc
         self.problems: list[LoadProblem] = []
         self.fields: dict[str, FieldSpec] = {}
         self.named_cache: dict[str, Condition] = {}
+        self.segments = segments  # merged text: (first line, file) of each extension's part
+        self.extensions = extensions
+
+    def at(self, line: int | None) -> tuple[str, int | None]:
+        """The file and line of merged ``line`` (a ruleset merged with local extensions)."""
+        for start, path in reversed(self.segments):
+            if line is not None and line >= start:
+                return path, line - start + 1
+        return self.src.path, line
 
     def fail(self, message: str, rule_id: str | None = None, line: int | None = None) -> None:
-        self.problems.append(LoadProblem(self.src.path, message, rule_id, line))
+        path, local = self.at(line)
+        self.problems.append(LoadProblem(path, message, rule_id, local))
 
     def build(self) -> Ruleset:
         doc = self.doc
@@ -318,6 +544,7 @@ class _Builder:
                         None,
                         lines.locate(("parameters", name, "citations")),
                     )
+            self._plausible(name)
         outputs = self._outputs()
         named: dict[str, Condition] = {}
         for name in doc.conditions:
@@ -345,7 +572,16 @@ class _Builder:
             citations=doc.citations,
             inputs=tuple(self.fields.values()),
             parameters={
-                n: Parameter(n, p.value, tuple(p.citations), p.unit, p.description, p.label)
+                n: Parameter(
+                    n,
+                    p.value,
+                    tuple(p.citations),
+                    p.unit,
+                    p.description,
+                    p.label,
+                    (p.plausible.min, p.plausible.max) if p.plausible else None,
+                    tuple(p.plausible.citations) if p.plausible else (),
+                )
                 for n, p in doc.parameters.items()
             },
             outputs=outputs,
@@ -355,7 +591,33 @@ class _Builder:
             source=self.src.path,
             fingerprint=self.src.fingerprint,
             checker=require_clean,
+            ordered_inputs=frozenset(n for n, i in doc.inputs.items() if i.ordered),
+            lines=self._declaration_lines(),
+            extensions=self.extensions,
         )
+
+    def _declaration_lines(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind in ("inputs", "outputs", "parameters"):
+            for name in getattr(self.doc, kind):
+                line = self.src.lines.locate((kind, name))
+                if line is not None:
+                    out[f"{kind}.{name}"] = line
+        return out
+
+    def _plausible(self, name: str) -> None:
+        p = self.doc.parameters[name]
+        if p.plausible is None:
+            return
+        line = self.src.lines.locate(("parameters", name, "plausible"))
+        low, high = p.plausible.min, p.plausible.max
+        if low > high:
+            self.fail(f"parameter '{name}': plausible 'min' is above 'max'", None, line)
+        elif not low <= p.value <= high:
+            self.fail(f"parameter '{name}': its value is outside its plausible range", None, line)
+        for c in p.plausible.citations:
+            if c not in self.doc.citations:
+                self.fail(f"parameter '{name}': plausible: unknown citation '{c}'", None, line)
 
     def _inputs(self) -> None:
         for i, (name, spec) in enumerate(self.doc.inputs.items()):
@@ -432,7 +694,10 @@ class _Builder:
                 spec.required,
                 spec.description,
                 tuple((spec.labels or {}).items()),
+                spec.ordered,
             )
+            if spec.ordered and spec.type != "enum":
+                self.fail(f"output '{name}': 'ordered' is only for enum outputs", None, line)
         return out
 
     # -- conditions --
@@ -607,7 +872,9 @@ class _Builder:
                     examples=tuple(examples),
                     fields=condition_fields(cond),
                     params=condition_params(cond),
-                    line=line,
+                    line=self.at(line)[1],
+                    safety_critical=r.safety_critical,
+                    source=self.at(line)[0] if self.segments else None,
                 )
             )
         return rules
@@ -773,14 +1040,58 @@ def load_profile(path: str | Path) -> Profile:
             problems.append(
                 LoadProblem(src.path, f"ruleset '{rsid}': a rule is disabled twice", None, None)
             )
+        header = rf"^\s*\[\[?\s*rulesets\.\"?{re.escape(rsid)}\"?\.%s"
         sections[rsid] = ProfileSection(
             ruleset_id=rsid,
             ruleset_version=sec.ruleset_version,
             parameters={
-                n: ParameterOverride(o.value, tuple(o.citations), o.reason)
+                n: ParameterOverride(
+                    o.value,
+                    tuple(o.citations),
+                    o.reason,
+                    src.lines.first(header % rf"parameters\.{re.escape(n)}\s*\]"),
+                )
                 for n, o in sec.parameters.items()
             },
-            disable=tuple(DisabledRule(d.rule, d.reason) for d in sec.disable),
+            disable=tuple(
+                DisabledRule(
+                    d.rule, d.reason, src.lines.first(rf'^\s*rule\s*=\s*"{re.escape(d.rule)}"')
+                )
+                for d in sec.disable
+            ),
+        )
+    examples = []
+    for i, ex in enumerate(doc.examples):
+        line = src.lines.example_starts[i] + 1 if i < len(src.lines.example_starts) else None
+        if ex.ruleset not in doc.rulesets:
+            problems.append(
+                LoadProblem(
+                    src.path,
+                    f"example {i + 1}: names ruleset '{ex.ruleset}', which the "
+                    "profile does not change (an example shows what the profile changes)",
+                    None,
+                    line,
+                )
+            )
+        if ex.expect_fired is None and ex.expect_outcome is None and ex.expect_status is None:
+            problems.append(
+                LoadProblem(
+                    src.path,
+                    f"example {i + 1}: give 'expect_fired', 'expect_outcome' or 'expect_status'",
+                    None,
+                    line,
+                )
+            )
+        examples.append(
+            ProfileExample(
+                ex.ruleset,
+                tuple(ex.given.items()),
+                tuple(ex.expect_fired) if ex.expect_fired is not None else None,
+                tuple(ex.expect_outcome.items()) if ex.expect_outcome is not None else None,
+                ex.description,
+                line,
+                tuple(ex.expect_status.items()) if ex.expect_status is not None else None,
+            )
         )
     if problems:
         raise RulesetLoadError(problems)
@@ -795,6 +1106,7 @@ def load_profile(path: str | Path) -> Profile:
         sections=freeze_sections(sections),
         source=src.path,
         fingerprint=src.fingerprint,
+        examples=tuple(examples),
     )
 
 
@@ -812,9 +1124,13 @@ def lint_path(path: str | Path) -> LintReport:
     findings: list[Finding] = []
     rulesets: dict[str, Ruleset] = {}
     profiles = []
+    extending: dict[str, list[Path]] = {}
     for file in files:
         try:
-            kind, _ = read_knowledge_file(file)
+            kind, data = read_knowledge_file(file)
+            if kind == "extension":
+                extending.setdefault(str(data.get("extends")), []).append(file)
+                continue
             if kind == "ruleset":
                 rs = load_ruleset(file, check=False)
                 if rs.id in rulesets:
@@ -836,35 +1152,94 @@ def lint_path(path: str | Path) -> LintReport:
                 Finding(Severity.ERROR, "load", p.message, p.file, p.rule_id, p.line)
                 for p in exc.problems
             )
+    for target, ext_files in sorted(extending.items()):
+        findings.extend(_lint_extensions(target, ext_files, rulesets))
+    findings.extend(
+        unsupplied_findings(rulesets, bundled_supplied_inputs(), _family_rules(rulesets))
+    )
     for profile in profiles:
-        for rsid in profile.sections:
-            target = rulesets.get(rsid)
-            if target is None:
-                findings.append(
-                    Finding(
-                        Severity.ERROR,
-                        "profile",
-                        f"profile '{profile.id}' names ruleset '{rsid}', "
-                        "which is not under the checked path",
-                        profile.source,
-                    )
-                )
-                continue
-            try:
-                bound = target.bind(profile, check=False)
-            except ProfileError as exc:
-                findings.append(Finding(Severity.ERROR, "profile", str(exc), profile.source))
-                continue
-            findings.extend(
-                Finding(
-                    f.severity,
-                    f.code,
-                    f"{f.message} (with profile '{profile.id}')",
-                    profile.source,
-                    f.rule_id,
-                    None,
-                    f.counterexample,
-                )
-                for f in lint_bound(bound).findings
-            )
+        findings.extend(_lint_profile(profile, rulesets))
     return LintReport(tuple(findings), tuple(str(f) for f in files))
+
+
+@cache
+def _bundled_rulesets() -> Mapping[str, Ruleset]:
+    return MappingProxyType(load_rulesets(knowledge_dir("rules")))
+
+
+def _lint_extensions(target: str, files: list[Path], rulesets: dict[str, Ruleset]) -> list[Finding]:
+    """Lint the extensions of ruleset ``target`` merged into it (checked here, else bundled).
+
+    Only what the extensions bring is reported (the ruleset's own findings are its own);
+    ``rulesets[target]`` becomes the merged ruleset for the checks that follow.
+    """
+    base = rulesets.get(target) or _bundled_rulesets().get(target)
+    if base is None:
+        return [
+            Finding(
+                Severity.ERROR,
+                "extension",
+                f"extends ruleset '{target}', which is neither checked here nor bundled",
+                str(files[0]),
+            )
+        ]
+    try:
+        merged = extend_ruleset(base, files, check=False)
+    except RulesetLoadError as exc:
+        return [
+            Finding(Severity.ERROR, "load", p.message, p.file, p.rule_id, p.line)
+            for p in exc.problems
+        ]
+    own = {str(f) for f in lint_bound(base.bind(None)).findings}
+    rulesets[target] = merged
+    return [f for f in lint_bound(merged.bind(None)).findings if str(f) not in own]
+
+
+def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Finding]:
+    """A profile against the checked rulesets: names, pins, thresholds, disables, examples."""
+    findings = profile_findings(profile, rulesets)
+    implausible = {
+        rid
+        for rid, section in profile.sections.items()
+        if rid in rulesets
+        and any(
+            n in rulesets[rid].parameters and rulesets[rid].implausible(n, o.value)
+            for n, o in section.parameters.items()
+        )
+    }
+    bound: dict[str, BoundRuleset] = {}
+    for rsid in profile.sections:
+        target = rulesets.get(rsid)
+        if target is None:
+            findings.append(
+                Finding(
+                    Severity.ERROR,
+                    "profile",
+                    f"profile '{profile.id}' names ruleset '{rsid}', "
+                    "which is not under the checked path",
+                    profile.source,
+                )
+            )
+            continue
+        if rsid in implausible:  # reported with its line above; not applied
+            continue
+        try:
+            bound[rsid] = target.bind(profile, check=False)
+        except ProfileError as exc:
+            findings.append(Finding(Severity.ERROR, "profile", str(exc), profile.source))
+            continue
+        findings.extend(
+            Finding(
+                f.severity,
+                f.code,
+                f"{f.message} (with profile '{profile.id}')",
+                profile.source,
+                f.rule_id,
+                None,
+                f.counterexample,
+            )
+            for f in lint_bound(bound[rsid]).findings
+        )
+    if len(bound) == len(profile.sections):
+        findings.extend(profile_example_findings(profile, bound))
+    return findings

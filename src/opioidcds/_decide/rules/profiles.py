@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-__all__ = ["DisabledRule", "ParameterOverride", "Profile", "ProfileSection"]
+__all__ = ["DisabledRule", "ParameterOverride", "Profile", "ProfileExample", "ProfileSection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,7 @@ class ParameterOverride:
     value: Decimal
     citations: tuple[str, ...]
     reason: str
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class DisabledRule:
 
     rule: str
     reason: str
+    line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,25 @@ class ProfileSection:
     ruleset_version: str | None
     parameters: Mapping[str, ParameterOverride]
     disable: tuple[DisabledRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileExample:
+    """A profile's own example: inputs of one ruleset and the decision it must then make.
+
+    Values are as written in the file (checked against the ruleset's inputs when run).
+    ``expect_fired``: the rules that must fire (exactly these); ``expect_outcome``: the
+    single-hit table's outcome fields that must hold; ``expect_status``: the status of named
+    rules. ``line`` is where it is in the file.
+    """
+
+    ruleset_id: str
+    given: tuple[tuple[str, object], ...]
+    expect_fired: tuple[str, ...] | None
+    expect_outcome: tuple[tuple[str, object], ...] | None
+    description: str | None
+    line: int | None
+    expect_status: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +80,7 @@ class Profile:
     sections: Mapping[str, ProfileSection]
     source: str
     fingerprint: str
+    examples: tuple[ProfileExample, ...] = ()
 
     def __hash__(self) -> int:
         """Hash by content fingerprint."""

@@ -63,23 +63,44 @@ class Stage(StrEnum):
     SUSTAIN = "sustain"
 
 
+MAX_DIGITS: Final = 20
+"""Most significant digits of a number in a knowledge file (not clinical: exactness)."""
+MAX_MAGNITUDE: Final = Decimal("1e15")
+"""Numbers in a knowledge file lie between minus and plus this (not clinical)."""
+
+
 def _exact_number(value: object) -> object:
-    """Accept an int or a decimal string as an exact Decimal; refuse floats and booleans."""
+    """Accept an int or a decimal string as an exact Decimal; refuse floats and booleans.
+
+    Also refused: ``inf``/``nan``, more than :data:`MAX_DIGITS` significant digits (a number
+    such as ``"1e400"`` or one of 5,000 digits is a typing error, and the engine's decimal
+    arithmetic keeps 28 digits), and a magnitude above :data:`MAX_MAGNITUDE`.
+    """
     if isinstance(value, bool):
         raise ValueError("expected a number, not a boolean")
     if isinstance(value, float):
         raise ValueError('TOML floats are not accepted: write the number as a string, e.g. "0.5"')
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str):
+        if len(str(abs(value))) > MAX_DIGITS:
+            raise ValueError(f"a number may have at most {MAX_DIGITS} digits")
+        number = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 4 * MAX_DIGITS:
+            raise ValueError(f"a number may have at most {MAX_DIGITS} digits")
         try:
-            number = Decimal(value.strip())
+            number = Decimal(text)
         except InvalidOperation:
             raise ValueError("expected a decimal number written as a string") from None
-        if not number.is_finite():
-            raise ValueError("the number must be finite")
-        return number
-    return value
+    else:
+        return value
+    if not number.is_finite():
+        raise ValueError("the number must be finite")
+    if len(number.as_tuple().digits) > MAX_DIGITS:
+        raise ValueError(f"a number may have at most {MAX_DIGITS} significant digits")
+    if abs(number) > MAX_MAGNITUDE:
+        raise ValueError("a number must lie between -10^15 and 10^15")
+    return number
 
 
 ExactNumber = Annotated[Decimal, BeforeValidator(_exact_number)]
@@ -114,12 +135,28 @@ class InputDoc(_Doc):
     min: ExactNumber | None = None
     max: ExactNumber | None = None
     required: bool = False
+    ordered: bool = False
+    """The input is ordered (enum: ``values`` lowest first; number: by value; boolean: false
+    below true): an ordered output must not go down as it goes up (the linter checks)."""
+
+
+class PlausibleDoc(_Doc):
+    """``plausible = { min = .., max = .., citations = [..] }``: the values a profile may set.
+
+    A profile value outside ``[min, max]`` is refused; the range is clinical knowledge, cited
+    (or stated as a local safety default pending clinical review, in the cited text).
+    """
+
+    min: ExactNumber
+    max: ExactNumber
+    citations: list[Slug] = Field(min_length=1)
 
 
 class ParameterDoc(_Doc):
     """``[parameters.NAME]``: a named numeric threshold with its source.
 
-    ``label`` is its display name ("high dose"), shown instead of the parameter's name.
+    ``label`` is its display name ("high dose"), shown instead of the parameter's name;
+    ``plausible`` the range a profile may move it within.
     """
 
     value: ExactNumber
@@ -127,6 +164,7 @@ class ParameterDoc(_Doc):
     label: Label | None = None
     description: Text | None = None
     citations: list[Slug] = Field(min_length=1)
+    plausible: PlausibleDoc | None = None
 
 
 class OutputDoc(_Doc):
@@ -142,6 +180,9 @@ class OutputDoc(_Doc):
     max_length: int | None = Field(default=None, gt=0, le=4_000)
     required: bool = True
     description: Text | None = None
+    ordered: bool = False
+    """An ordered enum output (``values`` lowest first): it must not go down as an ordered
+    input goes up (the linter checks, with a counter-example)."""
 
 
 class RuleExampleDoc(_Doc):
@@ -173,6 +214,8 @@ class RuleDoc(_Doc):
     rationale: Text
     priority: int | None = Field(default=None, ge=1, le=1_000_000)
     examples: list[RuleExampleDoc] = Field(default_factory=list)
+    safety_critical: bool = False
+    """A safety alert: a profile that disables it is warned about by name."""
 
 
 class RulesetDoc(_Doc):
@@ -191,6 +234,31 @@ class RulesetDoc(_Doc):
     inputs: dict[Name, InputDoc] = Field(min_length=1)
     parameters: dict[Name, ParameterDoc] = Field(default_factory=dict)
     outputs: dict[Name, OutputDoc] = Field(default_factory=dict)
+    conditions: dict[Name, str | dict[str, Any]] = Field(default_factory=dict)
+    rules: list[RuleDoc] = Field(min_length=1, max_length=MAX_RULES)
+    examples: list[TableExampleDoc] = Field(default_factory=list)
+
+
+class ExtensionDoc(_Doc):
+    """A local extension (``kind = "extension"``): rules added to a bundled ruleset, unforked.
+
+    ``extends`` names the ruleset and ``extends_version`` the version it was written for (a
+    pin: refused on any other). It may add citations, parameters, named conditions, rules and
+    whole-table examples; it reads the ruleset's own inputs and outputs (an extension cannot
+    invent an input the library does not supply, nor a new outcome field).
+    """
+
+    kind: Literal["extension"]
+    id: Slug
+    version: Version
+    effective_date: Date
+    owner: Text
+    reviewer: Text | None = None
+    description: Text
+    extends: Slug
+    extends_version: Version
+    citations: dict[Slug, Text] = Field(min_length=1)
+    parameters: dict[Name, ParameterDoc] = Field(default_factory=dict)
     conditions: dict[Name, str | dict[str, Any]] = Field(default_factory=dict)
     rules: list[RuleDoc] = Field(min_length=1, max_length=MAX_RULES)
     examples: list[TableExampleDoc] = Field(default_factory=list)
@@ -219,6 +287,25 @@ class ProfileSectionDoc(_Doc):
     disable: list[DisableDoc] = Field(default_factory=list)
 
 
+class ProfileExampleDoc(_Doc):
+    """``[[examples]]`` in a profile: inputs of one ruleset and the decision it must then make.
+
+    ``expect_fired`` lists the rules that must fire (all of them); ``expect_outcome`` the
+    outcome of a single-hit table (``{ tier = "pcn-service" }``); ``expect_status`` the status
+    of named rules (``{ high-dose = "fired" }``). At least one is given.
+    """
+
+    ruleset: Slug
+    given: dict[str, RawValue | None] = Field(default_factory=dict)
+    expect_fired: list[Slug] | None = None
+    expect_outcome: dict[str, RawValue] | None = None
+    expect_status: (
+        dict[Slug, Literal["fired", "not_fired", "cannot_evaluate", "overridden", "disabled"]]
+        | None
+    ) = None
+    description: Text | None = None
+
+
 class ProfileDoc(_Doc):
     """A whole profile file (``kind = "profile"``)."""
 
@@ -231,3 +318,4 @@ class ProfileDoc(_Doc):
     description: Text
     citations: dict[Slug, Text] = Field(min_length=1)
     rulesets: dict[Slug, ProfileSectionDoc] = Field(min_length=1)
+    examples: list[ProfileExampleDoc] = Field(default_factory=list)
