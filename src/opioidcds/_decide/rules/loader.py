@@ -7,16 +7,17 @@ not offered, so no YAML tag can construct objects.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -97,6 +98,15 @@ __all__ = [
 # --- reading ------------------------------------------------------------------------------------
 
 
+_ASSIGNED_KEY: Final = re.compile(r'^\s*"?([^"\s=]+(?: [^"\s=]+)*)"?\s*=')
+_HEADER: Final = re.compile(r"^\s*\[")
+
+
+@lru_cache(maxsize=4096)
+def _header_pattern(key: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*\[\[?[^\]]*\b{re.escape(key)}\]")
+
+
 class _Lines:
     """Best-effort line numbers: tomllib keeps no positions, so search the text."""
 
@@ -104,17 +114,37 @@ class _Lines:
         self.lines = text.splitlines()
         self.rule_starts = self._headers("rules")
         self.example_starts = self._headers("examples")
+        # Lines that could hold a key: an assignment's key, or a table header. Indexed once,
+        # so locating a key reads the few candidate lines, not the whole file each time.
+        self._assigned: dict[str, list[int]] = {}
+        self._header_lines: list[int] = []
+        for i, line in enumerate(self.lines):
+            m = _ASSIGNED_KEY.match(line)
+            if m is not None:
+                self._assigned.setdefault(m.group(1), []).append(i)
+            if _HEADER.match(line):
+                self._header_lines.append(i)
 
     def _headers(self, name: str) -> list[int]:
         pat = re.compile(rf"^\s*\[\[\s*{name}\s*\]\]")
         return [i for i, line in enumerate(self.lines) if pat.match(line)]
 
     def _key_in(self, key: str, start: int, end: int) -> int | None:
-        pat = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=|^\s*\[\[?[^\]]*\b{re.escape(key)}\]')
-        for i in range(start, min(end, len(self.lines))):
-            if pat.match(self.lines[i]):
-                return i + 1
-        return None
+        """1-based line of the first ``key = ...`` or table header ending in ``key`` in range."""
+        end = min(end, len(self.lines))
+        found: int | None = None
+        rows = self._assigned.get(key, ())
+        j = bisect.bisect_left(rows, start)
+        if j < len(rows) and rows[j] < end:
+            found = rows[j]
+        header = _header_pattern(key)
+        for i in self._header_lines[bisect.bisect_left(self._header_lines, start) :]:
+            if i >= end or (found is not None and i > found):
+                break
+            if header.match(self.lines[i]):
+                found = i
+                break
+        return None if found is None else found + 1
 
     def first(self, pattern: str) -> int | None:
         """1-based line of the first line matching regular expression ``pattern``."""
@@ -189,7 +219,17 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
             ``kind``.
 
     """
-    src = _read(Path(path))
+    src = _knowledge_source(Path(path))
+    return str(src.data["kind"]), src.data
+
+
+def _knowledge_source(path: Path) -> _Source:
+    """Read and parse a knowledge file once; its ``kind`` must be one this loader knows.
+
+    Raises:
+        RulesetLoadError: as :func:`read_knowledge_file`.
+    """
+    src = _read(path)
     kind = src.data.get("kind")
     if kind not in ("ruleset", "profile", "extension"):
         raise _problem(
@@ -198,7 +238,7 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
             None,
             src.lines.locate(("kind",)),
         )
-    return str(kind), src.data
+    return src
 
 
 def _read(path: Path) -> _Source:
@@ -282,7 +322,11 @@ def load_ruleset(path: str | Path, *, check: bool = True) -> Ruleset:
         RulesetLoadError: any problem, listed with file, rule id and line.
 
     """
-    src = _read(Path(path))
+    return _ruleset_of(_read(Path(path)), check=check)
+
+
+def _ruleset_of(src: _Source, *, check: bool) -> Ruleset:
+    """:func:`load_ruleset` of a file already read (each file is read and parsed once)."""
     if src.data.get("kind") != "ruleset":
         raise _problem(src.path, "'kind' must be \"ruleset\"", None, src.lines.locate(("kind",)))
     try:
@@ -308,10 +352,10 @@ def load_rulesets(folder: str | Path, *, check: bool = True) -> dict[str, Rulese
     """
     out: dict[str, Ruleset] = {}
     for file in sorted(Path(folder).rglob("*.toml")):
-        kind, _ = read_knowledge_file(file)
-        if kind != "ruleset":
+        src = _knowledge_source(file)
+        if src.data.get("kind") != "ruleset":
             continue
-        rs = load_ruleset(file, check=check)
+        rs = _ruleset_of(src, check=check)
         if rs.id in out:
             raise _problem(str(file), f"ruleset id '{rs.id}' also used by {out[rs.id].source}")
         out[rs.id] = rs
