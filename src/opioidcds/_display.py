@@ -6,6 +6,7 @@ Results keep exact decimals; only what people read is rounded, and a rounded fig
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Final, TypeVar
@@ -61,15 +62,28 @@ _RANK: Final = {name: i for i, name in enumerate(SEVERITY_ORDER)}
 _TITLE_MAX = 140  # characters of a citation's title shown inline; display only
 
 
+_COLON: Final = re.compile(r": ")
+_OPENING_QUOTE: Final = re.compile(r"(?:^|(?<=[\s(]))'")
+_CLOSING_QUOTE: Final = re.compile(r"'(?=[\s:;,.)]|$)")
+
+
 def citation_title(text: str) -> str:
     """The short title of a citation's text, for a "Sources:" line people read.
 
     Knowledge files write a citation as its source, then ``": "``, then the quotation or
     detail ("MHRA Drug Safety Update, March 2020: ..."); the part before the first ``": "``
-    is the title. Without one, or when it is long, the text is cut at a word before
-    140 characters and ends with "...".
+    is the title, unless that ``": "`` is inside a quoted title ("MHRA Drug Safety Update,
+    March 2020, 'Benzodiazepines and opioids: reminder of risk ...': ..." keeps the quoted
+    title whole). Without one, or when it is long, the text is cut at a word before 140
+    characters and ends with "...".
     """
-    head = text.split(": ", 1)[0].strip()
+    head = text
+    for m in _COLON.finditer(text):
+        before = text[: m.start()]
+        if len(_OPENING_QUOTE.findall(before)) <= len(_CLOSING_QUOTE.findall(before)):
+            head = before
+            break
+    head = head.strip()
     if len(head) <= _TITLE_MAX:
         return head
     cut = head[:_TITLE_MAX].rsplit(" ", 1)[0].rstrip(",;:(")
