@@ -216,8 +216,11 @@ def _alert_markdown(alert: Alert) -> tuple[str, str]:
 
 @lru_cache(maxsize=1024)
 def _title_and_actions(title: str, severity: str, actions: tuple[str, ...]) -> tuple[str, str]:
-    """Title line, and the actions (memoised on the text they are made of: a rule's alerts
-    share it whatever the patient, whose figures are in the alert's detail, not read here)."""
+    """Title line, and the actions.
+
+    Memoised on the text they are made of: a rule's alerts share it whatever the patient,
+    whose figures are in the alert's detail, not read here.
+    """
     head = f"**{escape_markdown(title)}** ({severity})"
     tail = ""
     if actions:
@@ -279,7 +282,7 @@ class CardBuilder:
             alert.citations,
         )
 
-    def _basis_of(
+    def _basis_of(  # noqa: PLR0917 - the parts of an alert it reads, the memo's key
         self,
         title: str,
         ruleset_id: str,
