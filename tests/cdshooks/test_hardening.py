@@ -234,7 +234,9 @@ def test_cache_is_bounded_by_bytes() -> None:
     svc = CDSHooksService(today=lambda: TODAY)
     reader = MedicationReader(svc.knowledge.catalogue, svc.knowledge.vocabulary, max_bytes=5_000)
     for n in range(100):
-        reader.read(med_request("codeine-30", rid=f"r{n}"), "x")
+        resource = med_request("codeine-30", rid=f"r{n}")
+        resource["note"] = [{"text": f"note {n}"}]  # a different resource each time
+        reader.read(resource, "x")
     assert 0 < reader.cached_bytes <= 5_000
     assert len(reader) < 100
     huge = med_request("codeine-30", rid="big")
@@ -244,6 +246,38 @@ def test_cache_is_bounded_by_bytes() -> None:
     assert problem is None  # read...
     assert read
     assert len(reader) == before  # ...but not kept
+
+
+def test_cache_shares_a_medicine_and_dose_across_ids_and_patients() -> None:
+    """Other ids and subjects, the same medicine and dose: one result kept, and each read is
+    what a reader that had seen nothing returns (its own id on every prescription)."""
+    svc = CDSHooksService(today=lambda: TODAY)
+    cat, vocab = svc.knowledge.catalogue, svc.knowledge.vocabulary
+    reader = MedicationReader(cat, vocab)
+    for n in range(20):
+        resource = med_request("morphine-mr-30", rid=f"mr-{n}")
+        resource["subject"] = {"reference": f"Patient/p{n}"}
+        read, problem = reader.read(resource, "x")
+        assert problem is None
+        assert [rx.id for _path, rx in read] == [f"mr-{n}"]
+        assert (read, problem) == MedicationReader(cat, vocab).read(resource, "x")
+    assert len(reader) == 1
+
+
+def test_cache_keeps_what_the_id_decides() -> None:
+    """An id the R4 check refuses is refused after a valid one was kept; a replacement
+    (priorPrescription, compared with the id) keeps its own id and what it replaces."""
+    svc = CDSHooksService(today=lambda: TODAY)
+    reader = MedicationReader(svc.knowledge.catalogue, svc.knowledge.vocabulary)
+    assert reader.read(med_request("codeine-30", rid="ok-1"), "x")[1] is None
+    read, problem = reader.read(med_request("codeine-30", rid="not an id!"), "x")
+    assert read == []
+    assert problem is not None
+    assert problem.path == "x.id"
+    for rid in ("a-1", "b-2"):
+        read, problem = reader.read(med_request("codeine-30", rid=rid, prior=True), "x")
+        assert problem is None
+        assert [(rx.id, rx.replaces) for _path, rx in read] == [(rid, "previous")]
 
 
 def test_cors_is_off_by_default_and_on_for_listed_origins(tmp_path: Path) -> None:

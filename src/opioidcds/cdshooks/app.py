@@ -495,8 +495,10 @@ def create_app(
                 ],
             )
         _info(request.scope)["cards"] = len(result.cards)
-        # serialised here: the model was validated when built (FastAPI would validate it again)
-        return Response(result.model_dump_json(exclude_none=True), media_type="application/json")
+        # serialised here: the model was validated when built (FastAPI would validate it again);
+        # to bytes directly (model_dump_json's text would be decoded and encoded again)
+        content = result.__pydantic_serializer__.to_json(result, exclude_none=True)
+        return Response(content, media_type="application/json")
 
     @app.post(
         "/cds-services/{service_id}/feedback",

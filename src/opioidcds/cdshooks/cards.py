@@ -209,15 +209,22 @@ class OmeWorking:
     includes_order: bool
 
 
-@lru_cache(maxsize=1024)
 def _alert_markdown(alert: Alert) -> tuple[str, str]:
-    """Title line, and the actions (memoised: alerts are immutable and carry no identifier)."""
-    head = f"**{escape_markdown(alert.title)}** ({alert.severity.value})"
+    """Title line, and the actions, of ``alert``'s card."""
+    return _title_and_actions(alert.title, alert.severity.value, alert.actions)
+
+
+@lru_cache(maxsize=1024)
+def _title_and_actions(title: str, severity: str, actions: tuple[str, ...]) -> tuple[str, str]:
+    """Title line, and the actions.
+
+    Memoised on the text they are made of: a rule's alerts share it whatever the patient,
+    whose figures are in the alert's detail, not read here.
+    """
+    head = f"**{escape_markdown(title)}** ({severity})"
     tail = ""
-    if alert.actions:
-        tail = "\n".join(
-            ["", "**To consider:**", *[f"- {escape_markdown(a)}" for a in alert.actions]]
-        )
+    if actions:
+        tail = "\n".join(["", "**To consider:**", *[f"- {escape_markdown(a)}" for a in actions]])
     return head, tail
 
 
@@ -233,7 +240,10 @@ class CardBuilder:
         self._knowledge = knowledge
         self._content = content
         self._codelists = codelists
-        self._basis = lru_cache(maxsize=1024)(self._basis_of)  # alerts are immutable
+        # keyed by the parts of an alert they read (the rule's, never the patient's figures)
+        self._basis_md = lru_cache(maxsize=1024)(self._basis_of)
+        self._source_of = lru_cache(maxsize=1024)(self._source_for)
+        self._notes_of = lru_cache(maxsize=64)(self._notes_for)
         reasons = content.override_reasons
         self._override = tuple(
             Coding(system=reasons.system, code=code, display=c.display)
@@ -261,35 +271,60 @@ class CardBuilder:
 
     # --- sources -----------------------------------------------------------------------------
 
-    def _basis_of(self, alert: Alert) -> str:
+    def _basis(self, alert: Alert) -> str:
         """The "Why" and sources of ``alert``."""
-        return basis_markdown(
+        return self._basis_md(
             alert.title,
             alert.ruleset_id,
             alert.ruleset_version,
-            _profile(alert.profile_id, alert.profile_version),
-            source_labels(alert.citations, self._content),
-            notes=self._notes(alert),
+            alert.profile_id,
+            alert.profile_version,
+            alert.citations,
         )
 
-    def _notes(self, alert: Alert) -> tuple[str, ...]:
-        """What the profile that decided ``alert`` (the bundle's own) and local rules changed."""
+    def _basis_of(  # noqa: PLR0917 - the parts of an alert it reads, the memo's key
+        self,
+        title: str,
+        ruleset_id: str,
+        ruleset_version: str,
+        profile_id: str | None,
+        profile_version: str | None,
+        citations: tuple[Citation, ...],
+    ) -> str:
+        """The "Why" and sources of an alert of rule ``title`` (memoised on these parts)."""
+        return basis_markdown(
+            title,
+            ruleset_id,
+            ruleset_version,
+            _profile(profile_id, profile_version),
+            source_labels(citations, self._content),
+            notes=self._notes_of(profile_id),
+        )
+
+    def _notes_for(self, profile_id: str | None) -> tuple[str, ...]:
+        """What the profile that decided an alert (the bundle's own) and local rules changed."""
         profile = self._knowledge.profile
-        used = profile if profile is not None and profile.id == alert.profile_id else None
+        used = profile if profile is not None and profile.id == profile_id else None
         return in_force(self._knowledge.rulesets, used)
 
     def _source(self, alert: Alert) -> Source:
+        return self._source_of(alert.citations, alert.ruleset_id, alert.ruleset_version)
+
+    def _source_for(
+        self, citations: tuple[Citation, ...], ruleset_id: str, ruleset_version: str
+    ) -> Source:
+        """The card's source: the first cited link with a URL (memoised on these parts)."""
         links = self._content.links
-        for c in alert.citations:
+        for c in citations:
             found = links.get(c.id)
             if found is not None and found.url:
                 return Source(label=found.label, url=found.url)
-        if alert.citations:
-            first = alert.citations[0]
+        if citations:
+            first = citations[0]
             found = links.get(first.id)
             label = found.label if found is not None else short_summary(first.text)
             return Source(label=label)
-        return Source(label=f"opioidcds ruleset {alert.ruleset_id} {alert.ruleset_version}")
+        return Source(label=f"opioidcds ruleset {ruleset_id} {ruleset_version}")
 
     # --- detail parts ------------------------------------------------------------------------
 

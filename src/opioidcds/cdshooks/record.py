@@ -75,6 +75,11 @@ _STATEMENT_SKIP: Final = frozenset(
 """MedicationStatement statuses (R4 medication-statement-status) that are not current use."""
 _MAX_CACHED_RESOURCE_BYTES: Final = 65_536  # larger resources are read but not cached
 _MAX_CACHE_BYTES: Final = 32_000_000  # canonical JSON kept in the cache's results, at most
+# An id both the R4 check (r4.Id, up to 512) and a Prescription (up to 200) accept, so a
+# resource read with a placeholder id instead is valid exactly when it is with its own.
+_SWAPPABLE_ID = re.compile(r"[A-Za-z0-9\-.]{1,200}")
+_PLACEHOLDER_ID: Final = "0"
+_PLACEHOLDER_SUBJECT: Final = "Patient/0"
 
 _CURRENT_STATUSES: Final = frozenset({"active", "recurrence", "relapse"})
 _IGNORED_VERIFICATION: Final = frozenset(
@@ -372,6 +377,44 @@ def _read_uncached(  # noqa: PLR0911 - one outcome a return
     return tuple((f".dosageInstruction[{i}]", rx) for i, rx in enumerate(rxs)), None
 
 
+def _without_identifiers(
+    resource: Mapping[str, object],
+) -> tuple[Mapping[str, object], str | None]:
+    """``resource`` with its ``id`` and ``subject.reference`` put as fixed placeholders, and its id.
+
+    What is read from a MedicationRequest does not depend on them (the id is only copied into
+    each prescription; the subject is only checked to be a non-empty string), so the reads of
+    the same medicine and dose for different patients and orders share one cache key. Left
+    as they are (and ``None`` returned for the id) where they could change the read: an id the
+    checks would refuse, or a ``priorPrescription`` (compared with the id).
+    """
+    if "priorPrescription" in resource:
+        return resource, None
+    out = dict(resource)
+    rid = out.get("id")
+    swapped = None
+    if isinstance(rid, str) and _SWAPPABLE_ID.fullmatch(rid):
+        out["id"] = _PLACEHOLDER_ID
+        swapped = rid
+    subject = out.get("subject")
+    if isinstance(subject, Mapping):
+        reference = subject.get("reference")
+        if isinstance(reference, str) and reference:
+            out["subject"] = {**subject, "reference": _PLACEHOLDER_SUBJECT}
+    return out, swapped
+
+
+def _with_id(outcome: _Outcome, rid: str | None) -> _Outcome:
+    """``outcome`` read with the placeholder id, with ``rid`` as each prescription's id."""
+    if rid is None or rid == _PLACEHOLDER_ID:
+        return outcome
+    read, problem = outcome
+    return tuple(
+        (rel, rx.model_copy(update={"id": rid}) if rx.id == _PLACEHOLDER_ID else rx)
+        for rel, rx in read
+    ), problem
+
+
 def _canonical(value: object) -> str | None:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -385,7 +428,9 @@ class MedicationReader:
     A prescribing system re-sends the same active medication list on every call for a patient,
     and validating a resource against the R4 model is most of the cost of a request. Results are
     kept per SHA-256 digest of the resource's canonical JSON and of the Medication it
-    references (so the cache holds no resource text, and any change is a different key), under
+    references (so the cache holds no resource text, and any change is a different key), the
+    resource's ``id`` and ``subject.reference`` put as placeholders first, so the same medicine
+    and dose for another patient or order is the same key (issue 20), under
     a lock. The cache is bounded by entries (``size``) and by bytes: a resource over 64 KB is
     read but not kept, and the canonical JSON behind the kept results is at most
     ``max_bytes`` (a result holds at most about as much text as its resource: names and dosage
@@ -429,7 +474,8 @@ class MedicationReader:
         ``medications``: Medications by reference, for a ``medicationReference``.
         """
         meds = medications or {}
-        text = _canonical(resource)
+        keyed, rid = _without_identifiers(resource)
+        text = _canonical(keyed)
         referenced = medication_references([resource])
         if text is not None and referenced:
             extra = _canonical([meds.get(r) for r in referenced])
@@ -437,7 +483,7 @@ class MedicationReader:
         if text is None or len(text) > _MAX_CACHED_RESOURCE_BYTES:
             outcome = _read_uncached(resource, self._catalogue, self._vocabulary, meds)
         else:
-            outcome = self._cached(text, resource, meds)
+            outcome = _with_id(self._cached(text, keyed, meds), rid)
         read, problem = outcome
         return (
             [(f"{path}{rel}", rx) for rel, rx in read],

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Final
 from urllib.parse import quote
 
@@ -27,6 +26,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import OMEResult
+from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dosage import parse_dosage
 from opioidcds.cdshooks.acute_cards import AcuteCardBuilder
 from opioidcds.cdshooks.acute_fhir import (
@@ -167,9 +167,23 @@ def _templates_for(spec: ServiceSpec, templates: Mapping[str, str]) -> dict[str,
     return dict(templates)
 
 
-@lru_cache(maxsize=1024)
 def _ome(prescriptions: tuple[Prescription, ...], knowledge: Knowledge) -> OMEResult:
-    """OME of ``prescriptions`` (memoised: frozen inputs, immutable result, no identifiers)."""
+    """OME of ``prescriptions`` (memoised from the second sight: frozen inputs, no identifiers).
+
+    Keyed by content, with how each writes its numbers (the result shows them as written); a
+    stream of different medicine lists, each seen once, does not fill and empty the memo.
+    """
+    return _ome_kept(
+        prescriptions, tuple([rx.written_numbers() for rx in prescriptions]), knowledge
+    )
+
+
+@memo_on_repeat(maxsize=1024)
+def _ome_kept(
+    prescriptions: tuple[Prescription, ...],
+    _written: tuple[tuple[str, ...] | None, ...],
+    knowledge: Knowledge,
+) -> OMEResult:
     return calculate_ome(
         prescriptions,
         table=knowledge.table,
