@@ -402,6 +402,8 @@ def clear_memos() -> int:
         if module is None or not name.startswith("opioidcds"):
             continue
         for value in list(vars(module).values()):
+            if isinstance(value, type):
+                continue  # a memo class itself (its methods need an instance), not a memo
             info = getattr(value, "cache_info", None)
             clear = getattr(value, "cache_clear", None)
             if callable(info) and callable(clear) and info().maxsize is not None:
