@@ -94,6 +94,22 @@ def test_400_names_the_field(client: AsgiClient, body: dict[str, Any], path: str
     assert path in [d["path"] for d in r.json()["details"]]
 
 
+def test_another_patients_record_is_refused(client: AsgiClient) -> None:
+    # A 240 mg OME/day order for patient "example" sent with the Patient of someone else:
+    # no card is made from another patient's record; 400 names the field, not the ids.
+    body = high_dose_request()
+    body["prefetch"]["patient"]["id"] = "other-patient-77"
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 400
+    assert "prefetch.patient.id" in [d["path"] for d in r.json()["details"]]
+    assert "other-patient-77" not in r.text
+    # the same request with the Patient of the call, bare or as a reference, is decided on
+    body["prefetch"]["patient"]["id"] = "example"
+    assert client.post(SIGN, json=body).status_code == 200
+    body["context"]["patientId"] = "Patient/example"
+    assert client.post(SIGN, json=body).status_code == 200
+
+
 def test_400_never_echoes_values(client: AsgiClient) -> None:
     body = {"hook": "order-sign", "hookInstance": ["secret-value-123"], "context": {}}
     r = client.post(SIGN, json=body)

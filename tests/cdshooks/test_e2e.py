@@ -167,6 +167,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
             "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
         )
         body["context"]["patientId"] = "pid-SECRET-42"
+        body["prefetch"]["patient"]["id"] = "pid-SECRET-42"
         r = httpx.post(f"{base}/cds-services/opioidcds-order-sign", json=body, timeout=TIMEOUT)
         assert r.status_code == 200
     finally:

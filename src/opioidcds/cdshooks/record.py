@@ -816,10 +816,22 @@ def _last_emergency(value: object, today: dt.date, problems: list[Problem]) -> d
     return last
 
 
-def _patient_resource(value: object, today: dt.date) -> tuple[int | None, Sex]:
+def _patient_resource(value: object, today: dt.date, patient_id: str) -> tuple[int | None, Sex]:
+    """Age and sex from the prefetched Patient, which must be the patient of the call.
+
+    A Patient whose ``id`` is not ``context.patientId`` (bare, or as ``Patient/<id>``) is
+    another patient's record: the request is refused (400), never decided on (CDS Hooks 2.0.1:
+    prefetch is about the patient in context).
+    """
     resource = _obj(value, "prefetch.patient")
     if resource.get("resourceType") != "Patient":
         raise RequestError("prefetch.patient.resourceType", "must be 'Patient'")
+    sent_id = resource.get("id")
+    if sent_id is not None and sent_id != patient_id.rsplit("/", 1)[-1]:
+        raise RequestError(
+            "prefetch.patient.id",
+            "is not the patient of context.patientId: send the Patient of this call",
+        )
     gender = resource.get("gender")
     sex = Sex.MALE if gender == "male" else Sex.FEMALE if gender == "female" else Sex.UNKNOWN
     born = resource.get("birthDate")
@@ -907,7 +919,7 @@ def read_record(
     )
     if missing:
         raise LookupError(tuple(missing))
-    age, sex = _patient_resource(pre["patient"], today)
+    age, sex = _patient_resource(pre["patient"], today, patient_id)
     current, labels, problems = _current(pre, reader, meds, incomplete)
     evidence: dict[str, _Evidence] = {}
     if pre.get("conditions") is not None:
