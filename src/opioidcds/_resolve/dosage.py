@@ -114,6 +114,13 @@ class Dosage(ResultModel):
     ``supply_notes`` (":[28]", "dispense weekly"), ``notes`` (words with no dosing content:
     "(to thin blood)", "(total dose 37mcg)", "with 12mcg patch") and ``weekday`` ("on
     mondays", with once a week only).
+
+    A first dose that differs from the regular one ("2 immediately then 1 daily", "two first
+    day then one a day"; issue 16, third round) is ``loading_dose_quantity`` (in
+    ``dose_unit``) with the words that said when (``loading_dose_when``: "immediately",
+    "stat", "now", "today", "first day" ...). It is taken once, at the start: every other
+    field is the regular dosage, and so is the daily amount; the first day's amount differs
+    from it, and :meth:`loading_dose_note` says so.
     """
 
     kind: Literal["dosage"] = "dosage"
@@ -147,6 +154,8 @@ class Dosage(ResultModel):
     routes: tuple[str, ...] = ()
     administration_notes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    loading_dose_quantity: Decimal | None = None
+    loading_dose_when: str | None = None
 
     @property
     def is_patch(self) -> bool:
@@ -157,6 +166,26 @@ class Dosage(ResultModel):
     def patch_change_interval_hours(self) -> Decimal | None:
         """Hours between patch changes (``interval_hours`` of a patch dose), else ``None``."""
         return self.interval_hours if self.is_patch else None
+
+    def loading_dose_note(self, unit: str | None = None) -> str | None:
+        """For people: the first dose differs from the regular one, or ``None`` when it does not.
+
+        "a first dose of 2 tablets (immediately) before the regular doses: the daily amount is
+        the regular dose's; the first day's amount differs". ``unit`` names the dose's count
+        noun when the text leaves it out (the product's form: "2 immediately then 1 daily" of
+        a tablet); by default ``dose_unit``.
+        """
+        if self.loading_dose_quantity is None:
+            return None
+        noun = unit or self.dose_unit
+        unit = f" {noun}" if noun else ""
+        if unit and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
+            unit += "es" if unit.endswith(("ch", "s")) else "s"
+        return (
+            f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
+            f"({self.loading_dose_when}) before the regular doses: the daily amount is the "
+            "regular dose's; the first day's amount differs"
+        )
 
     @property
     def not_convertible_reason(self) -> str | None:
@@ -2991,7 +3020,10 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
     if not normal:
         return UnparsedDosage(text=normal, problems=("no words were found",))
     try:
-        return _parse_normalised(normal)
+        result = _parse_normalised(normal)
+        if isinstance(result, UnparsedDosage):
+            result = _with_loading_dose(normal, result)
+        return result
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
         # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
         # and must not be read as a dose either
@@ -3016,6 +3048,62 @@ def _parse_normalised(normal: str) -> Dosage | UnparsedDosage:
             message = f"unexpected {what} at position {pos}"
         return UnparsedDosage(text=normal, problems=(message,))
     return _assemble(normal, clauses)
+
+
+# A first (loading) dose before the regular one (issue 16, third round): "2 immediately then 1
+# daily", "take two now and then one daily", "2 stat then 1 daily", "two first day then one a
+# day", "two capsules initially then one 6hrly as required". Only a count (digits or a number
+# word up to ten, with a tablet or capsule noun or none) said to be taken once at the start,
+# then a regular dosage that the grammar reads completely on its own. The reading is the
+# regular dosage with the first dose kept beside it (``loading_dose_quantity``,
+# ``loading_dose_when``), so the daily amount is the regular one and every result says the
+# first dose differs; any other sequence ("1 daily for a week then 2 daily", "2 immediately
+# then 1 after each loose stool") stays refused.
+_LOADING = re.compile(
+    r"(?:take )?(?P<amount>\d{1,2}(?:\.\d{1,3})?|one|two|three|four|five|six|seven|eight|nine|ten)"
+    r"(?: (?P<unit>tablets?|tabs?|capsules?|caps?))?(?: to be taken)?"
+    r" (?P<when>immediately|now|stat|initially|today|at once|straight away|on the first day"
+    r"|first day)(?: |[,.;] ?)+(?:and |& )?(?:then |followed by )?(?P<rest>[a-z0-9(].*)"
+)
+
+
+def _with_loading_dose(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
+    """``normal`` read as a first dose then a regular dosage (``_LOADING``), or ``refused``.
+
+    The regular part must give a daily amount by itself, with a dose of its own in the same
+    count unit as the first dose (or none: the first dose's noun is then the dose unit), and
+    the first dose must be within the limits of ``plausibility.toml`` ``[dosage_text]``.
+    """
+    m = _LOADING.fullmatch(normal)
+    if m is None:
+        return refused
+    regular = _parse_normalised(m["rest"])
+    if not isinstance(regular, Dosage) or regular.not_convertible_reason is not None:
+        return refused
+    amount = m["amount"]
+    first = _D(_WORD_NUMBERS[amount]) if amount in _WORD_NUMBERS else _num(amount)
+    unit = _COUNT_WORDS[m["unit"]] if m["unit"] else None
+    limits = _limits()
+    limit = limits.count_per_dose_limit if unit else limits.unitless_per_dose_limit
+    regular_unit = regular.dose_unit
+    fits = (
+        regular.dose_quantity is not None  # "2 immediately then every day": no regular dose
+        and not regular.as_directed
+        and 0 < first < limit
+        # "2 immediately then 10mg daily": two doses or two mg? Capsules first, tablets after?
+        and (regular_unit is None or regular_unit in _COUNT_UNITS)
+        and (unit is None or regular_unit is None or unit == regular_unit)
+    )
+    if not fits:
+        return refused
+    update: dict[str, object] = {
+        "text": normal,
+        "loading_dose_quantity": first,
+        "loading_dose_when": m["when"],
+    }
+    if regular_unit is None and unit is not None:
+        update["dose_unit"] = unit
+    return regular.model_copy(update=update)
 
 
 def clear_dosage_cache() -> None:

@@ -136,6 +136,9 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
     if unit is None:
         return "the dosage text gives a number without a unit and the form does not imply one"
     unit, notes = same_solid_dose(unit, form)
+    loading = parsed.loading_dose_note(unit)  # "2 immediately then 1 daily": said, not summed
+    if loading is not None:
+        notes = (*notes, loading)
     quantity = parsed.dose_quantity
     if quantity is None:  # "max 8 tablets in 24 hours" alone: the maximum is the daily amount
         quantity = parsed.max_quantity_per_day
