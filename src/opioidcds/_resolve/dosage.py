@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -48,7 +49,7 @@ from typing import Any, Literal
 
 from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
-from opioidcds._errors import InvalidInputError
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._inputs.prescription import DOSE_FIELDS
 from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
@@ -700,36 +701,35 @@ for _reason, _words in (
 # note ("to reduce cholesterol", "(avoid grapefruit juice)"); anywhere else refused with their
 # reason in _REFUSED (a titration; a negation). Issue 16, second round.
 _NOTE_ONLY = ("reduce", "reduces", "avoid")
-# The note vocabulary: words of the advice and indications real GP text adds to an instruction
-# (the CPRD common dosages, issue 16), none of which says anything about a dose, a number, a
-# unit, a time, a frequency, a sequence, a site or a condition. A run of these (with the small
-# linking words) is a note wherever it stands, when a separator or the end of the text closes
-# it ("TAKE ONE DAILY BLOOD PRESSURE"); any other unknown word needs a separator, "for" or "to"
-# before it. Reviewed word by word: time words ("yearly", "am"), site words ("eye", "lip"),
-# sequence or condition words ("first", "now", "during", "if"), counting words ("both",
-# "all", "each", "single"), redactions ("xxx") and the words of a sentence ("may", "can",
-# "you", "have": "2 per day may cause drowsiness" is one of NHS England's must-not-map texts)
-# are not here.
-_NOTE_VOCABULARY_WORDS = """
-    blood pressure bp cholesterol lipids heart kidney kidneys stomach acid ulcer angina
-    hypertension cardiovascular strokes stroke disease diabetes diabetic thyroid replacement
-    hrt gout arthritis osteoporosis bone bones protection prevention protect protects risk
-    attack attacks rhythm rate failure circulation asthma wheeze breathing chest allergy
-    allergies hayfever itch itching rash eczema skin dry infection antibiotic antibiotics
-    biotic anti inflammation inflammatory antihistamine antacid indigestion heartburn
-    dyspepsia depression mood relief painkiller treatment therapy steroid sedative sedatives
-    habit forming dependence drowsiness drowsy dizziness alcohol driving
-    grapefruit juice fruit orange diet fibre fat high low fluid fluids sugar calcium vitamin
-    iron supplement contraception medication medications medicine medicines drug drugs
-    paracetamol aspirin ibuprofen simvastatin lactulose laxative flavour flavours flavoured
-    assorted various soap substitute moisturiser emollient thin layer glass tumbler full
-    plenty tap upright remain stay sitting standing position via spacer volumatic
-    aerochamber nebuliser inhaler test tests check checks checked monitored monitoring
-    review appointment due course complete completed finish regular basis long short term
-    longterm note nb leaflet instructions instruction enclosed follow information see
-    supervised administration consumption deficiency
-"""
-_NOTE_VOCABULARY = frozenset(_NOTE_VOCABULARY_WORDS.split())
+_NOTES_FILE = "dosage_notes.toml"
+
+
+def _note_vocabulary() -> frozenset[str]:
+    """The note vocabulary of ``dosage_notes.toml`` (shipped beside the grammar; data, not code).
+
+    Words of the advice and indications real GP text adds to an instruction (the CPRD common
+    dosages, issue 16), none of which says anything about a dose, a number, a unit, a time, a
+    frequency, a sequence, a site or a condition. A run of these (with the small linking words)
+    is a note wherever it stands, when a separator or the end of the text closes it ("TAKE ONE
+    DAILY BLOOD PRESSURE"); any other unknown word needs a separator, "for" or "to" before it.
+    The file says how it was derived and reviewed.
+
+    Raises:
+        KnowledgeBaseError: the file is missing, not TOML, or holds a word that is not plain
+            lower-case letters (a number or a symbol is never a note word).
+    """
+    try:
+        text = resources.files("opioidcds._resolve").joinpath(_NOTES_FILE).read_text("utf-8")
+        groups = tomllib.loads(text)["groups"]
+        words = frozenset(w for g in groups for w in str(g["words"]).split())
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: cannot be read ({type(exc).__name__})") from exc
+    if not words or not all(w.isalpha() and w.islower() and w.isascii() for w in words):
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: every note word must be lower-case letters")
+    return words
+
+
+_NOTE_VOCABULARY = _note_vocabulary()
 
 
 def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
@@ -1108,11 +1108,7 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     append = raw.append
     lex = _LEXICON
     phrases = _phrases(text)
-    if _LETTER_DIGIT.search(text) is not None:
-        for m in _GLUED.finditer(text):
-            at = _piece_at(text, m.end() - 1)
-            if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
-                problems.append((at, "a number run into a word"))
+    measures = _glued(text, phrases, problems) if _LETTER_DIGIT.search(text) else _NO_PIECES
     for idx, piece in enumerate(_PIECES.findall(text)):
         if phrases and idx in phrases:
             phrase = phrases[idx]
@@ -1121,7 +1117,7 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
             continue
         entry = lex.get(piece)
         if entry is not None:
-            append((entry[0], entry[1], idx))
+            append((entry[0], _GLUED_X if measures and idx in measures else entry[1], idx))
             continue
         first = piece[0]
         if first.isdigit() or first == ".":
@@ -1159,7 +1155,21 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     return raw
 
 
+def _glued(
+    text: str, phrases: dict[int, tuple[str, str] | None], problems: list[_Problem]
+) -> frozenset[int]:
+    """Refuse numbers run into words ("bd36"); return the pieces that are the "x" of "2x5ml"."""
+    for m in _GLUED.finditer(text):
+        at = _piece_at(text, m.end() - 1)
+        if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
+            problems.append((at, "a number run into a word"))
+    return frozenset(_piece_at(text, m.start() + 1) for m in _MEASURE_X.finditer(text))
+
+
+_NO_PIECES: frozenset[int] = frozenset()
 _LETTER_DIGIT = re.compile(r"[a-z]\d")
+_MEASURE_X = re.compile(r"(?<![\d.])\dx\d")  # "2x5ml": one digit, "x", the measure's volume
+_GLUED_X = "x (glued)"
 
 
 def _fraction(num: str, den: str) -> str | None:
@@ -1338,12 +1348,12 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
     pressure") or "to" ("to lower cholesterol", "to chest or upper arm"). It holds no number,
     unit, frequency, time or dosing word (those end it) and no refused word (those are
     refused wherever they stand). A run of words of the note vocabulary only (``_NOTE_WORDS``
-    of ``_NOTE_VOCABULARY``: "blood pressure", "antibiotic", "assorted flavours") is a note
-    wherever it stands, when the end of the text or a separator closes it ("TAKE ONE DAILY
-    BLOOD PRESSURE"). "Reduce(s)" and "avoid" are read only inside a note closed so, each
-    followed by a word of the note ("to reduce cholesterol", "(avoid grapefruit juice)"):
-    elsewhere they are refused (a titration; a negation). Anywhere else an unknown word is
-    unrecognised. Returns the index of the first raw terminal after the run.
+    of ``_NOTE_VOCABULARY``, from ``dosage_notes.toml``: "blood pressure", "antibiotic",
+    "assorted flavours") is a note wherever it stands, when the end of the text or a separator
+    closes it ("TAKE ONE DAILY BLOOD PRESSURE"). "Reduce(s)" and "avoid" are read only inside a
+    note closed so, each followed by a word of the note ("to reduce cholesterol", "(avoid
+    grapefruit juice)"): elsewhere they are refused (a titration; a negation). Anywhere else an
+    unknown word is unrecognised. Returns the index of the first raw terminal after the run.
     """
     j = len(out)
     while j and out[j - 1].type in _NOTE_BEFORE:
@@ -1427,6 +1437,22 @@ def _spoon(raw: list[_Raw], i: int, out: list[_Tok], unit_at: int) -> None:
     else:
         out.append(_Tok("NUMBER", str(volume), raw[i][2]))
     out.append(_Tok("VOLUME_UNIT", raw[unit_at][1], raw[unit_at][2]))
+
+
+def _measures(out: list[_Tok]) -> bool:
+    """``out`` ends with a one-digit count and "x" run into a volume: "2x5ml" (issue 16).
+
+    "2X5ML TWICE A DAY", "1X5MLS THREE TIMES A DAY" (CPRD) are counts of a measure with the
+    word "spoon" left out ("2X5ML SPOON TWICE A DAY" is read the same): two 5 mL measures,
+    10 mL. Only the form written as one word is read: "Two x 2ml daily" is one of NHS England's
+    must-not-map texts and stays refused. The volume is then checked like any other.
+    """
+    return (
+        len(out) > 1
+        and out[-1].type == "TIMES"
+        and out[-1].value == _GLUED_X
+        and out[-2].type == "NUMBER"
+    )
 
 
 def _clock(value: str, ampm: str) -> str | None:
@@ -1560,6 +1586,9 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             elif nxt == "DASH" and types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON":
                 _spoon(raw, i, out, i + 2)  # "one 5-ml spoonful"
                 i += 4
+            elif nxt == "VOLUME_UNIT" and _measures(out):
+                _spoon(raw, i, out, i + 1)  # "2x5ml twice a day": two 5 mL measures, 10 mL
+                i += 2
             elif nxt == "_AMPM":
                 clock = _clock(value, raw[i + 1][1]) if type_ == "NUMBER" else None
                 if clock is None:
