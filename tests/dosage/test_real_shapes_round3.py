@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from opioidcds import Dosage, UnparsedDosage, parse_dosage
+from opioidcds import Dosage, Prescription, UnparsedDosage, calculate_ome, parse_dosage
 
 D = Decimal
 
@@ -76,3 +76,74 @@ def test_refused(text: str, source: str, reason: str) -> None:
     result = parse_dosage(text)
     assert isinstance(result, UnparsedDosage), result
     assert any(reason in p for p in result.problems), result.problems
+
+
+# --- a cycle of days on and days off: refused, the cycle named first (CPRD) ---------------------
+CYCLES = [
+    "1 DAILY FOR 21 DAYS  THEN 7 DAY BREAK",
+    "1 OD 3 WEEKS IN 4",
+    "TAKE ONE TABLET AT THE SAME TIME EACH DAY FOR 21 DAYS  FOLLOWED BY A 7-DAY "
+    "TABLET-FREE INTERVAL",
+    "1 EVERY DAY FOR THREE WEEKS THEN OMIT FOR ONE WEEK",
+    "ONE A DAY FOR 21 DAYS WITH A 7 DAY BREAK",
+    "TAKE ONE DAILY FOR 21 DAYS  START NEXT COURSE AFTER 7 DAY INTERVAL",
+]
+
+
+@pytest.mark.parametrize("text", CYCLES)
+def test_a_cycle_of_days_on_and_off_is_refused_saying_so(text: str) -> None:
+    # 21 days on and 7 off is 0.75 a day on average, but never 0.75 on any day: the result
+    # has no field for a cycle, so it is refused with that reason first (issue 16)
+    result = parse_dosage(text)
+    assert isinstance(result, UnparsedDosage), result
+    assert result.problems[0].startswith(
+        "a cycle of days on and days off (a break between courses) is not supported at position"
+    )
+
+
+def test_a_break_before_a_course_is_not_a_cycle() -> None:
+    # made up: "break" as a verb before "for 3 days" is not a cycle; refused for its own reason
+    result = parse_dosage("break one tablet in half daily for 3 days")
+    assert isinstance(result, UnparsedDosage)
+    assert not any("cycle" in p for p in result.problems)
+
+
+# --- less often than daily: the daily amount is an average, and the result says so ---------------
+@pytest.mark.parametrize(
+    ("text", "ome", "every"),
+    [
+        # CPRD "1 TAB ALTERNATE DAYS": morphine 10 mg x 1 tablet x (24 h / 48 h) = 5 mg/day
+        ("1 TAB ALTERNATE DAYS", D(5), "48"),
+        # CPRD "TAKE ONE EVERY OTHER DAY": the same, 5 mg/day
+        ("TAKE ONE EVERY OTHER DAY", D(5), "48"),
+        # CPRD "1 EVERY 3 DAYS": 10 mg x (24 / 72) = 10/3 mg/day
+        ("1 EVERY 3 DAYS", D(10) / D(3), "72"),
+    ],
+)
+def test_a_dose_less_often_than_daily_is_an_average_and_says_so(
+    text: str, ome: Decimal, every: str
+) -> None:
+    p = Prescription(drug="morphine", form="tablet", strength="10 mg", dosage_text=text)
+    item = calculate_ome([p]).items[0]
+    assert item.ome_mg_per_day is not None
+    assert abs(item.ome_mg_per_day - ome) < D("0.000001")
+    assert item.policy_note is not None
+    assert (
+        f"taken less often than daily (every {every} hours): the daily amount is its average "
+        "per day"
+    ) in item.policy_note
+
+
+def test_a_patch_change_interval_is_no_average() -> None:
+    # made up on the PATCH shape "APPLY ONE PATCH EVERY 72 HOURS": the rate sets the daily
+    # amount (fentanyl 25 microgram/hour x 2.4 = 60 mg OME/day); the change interval is not
+    # averaged
+    p = Prescription(
+        drug="fentanyl",
+        form="transdermal patch",
+        strength="25 microgram/hour",
+        dosage_text="apply one patch every 72 hours",
+    )
+    item = calculate_ome([p]).items[0]
+    assert item.ome_mg_per_day == 60
+    assert "average" not in (item.policy_note or "")

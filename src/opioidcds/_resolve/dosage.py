@@ -3052,6 +3052,8 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
         result = _parse_normalised(normal)
         if isinstance(result, UnparsedDosage):
             result = _with_loading_dose(normal, result)
+        if isinstance(result, UnparsedDosage):
+            result = _cycle_refusal(normal, result)
         return result
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
         # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
@@ -3094,6 +3096,29 @@ _LOADING = re.compile(
     r" (?P<when>immediately|now|stat|initially|today|at once|straight away|on the first day"
     r"|first day)(?: |[,.;] ?)+(?:and |& )?(?:then |followed by )?(?P<rest>[a-z0-9(].*)"
 )
+
+
+# A cycle of days on and days off ("1 daily for 21 days then a 7 day break", "1 od 3 weeks in
+# 4", "... followed by a 7-day tablet-free interval"; issue 16, third round): its average per
+# day is not what is taken on any day, and the project's result has no field for a cycle, so
+# it is refused with that reason (beside the others). A course of three weeks or 21 days and a
+# break, a gap, a free interval, a week off or "N weeks in 4" after it must both be there.
+_CYCLE_COURSE = re.compile(r"\b(?:21|twenty one|three|3)[ -]days?\b|\b(?:three|3) weeks?\b")
+_CYCLE_BREAK = re.compile(
+    r"\b(?:breaks?|gaps?|(?:pill|tablet)[ -]*free|weeks? off|weeks? in (?:4|four)|omit for"
+    r"|stop for|day interval)\b"
+)
+_CYCLE = "a cycle of days on and days off (a break between courses) is not supported"
+
+
+def _cycle_refusal(normal: str, refused: UnparsedDosage) -> UnparsedDosage:
+    """``refused`` with the cycle named first when ``normal`` is one, else ``refused``."""
+    course = _CYCLE_COURSE.search(normal)
+    found = None if course is None else _CYCLE_BREAK.search(normal, course.start())
+    if found is None:  # no course, or no break after it ("break one in half for 3 days")
+        return refused
+    reason = f"{_CYCLE} at position {found.start()}"
+    return UnparsedDosage(text=normal, problems=(reason, *refused.problems))
 
 
 def _with_loading_dose(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
