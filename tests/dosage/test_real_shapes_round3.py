@@ -3,7 +3,9 @@
 Texts marked CPRD are quoted, as written, from the CPRD "common dosages" lookup (real,
 anonymised UK GP free text; public copy ``CHIP-SET/textmining.ro``, ``common_dosages.txt`` at
 commit 3357c42; testing use only); NHSE marks NHS England's ``dosage_instructions`` must-not-map
-texts (``src/dosage_instructions/to_test.py``, commit 506c0d40; MIT); "made up" marks a guard
+texts (``src/dosage_instructions/to_test.py``, commit 506c0d40; MIT); PATCH marks the real UK
+GP fentanyl and buprenorphine patch texts of the same development half (corpus
+``opioid_patch_lookup``, from a public R lookup; testing use only); "made up" marks a guard
 written for this test. Expected values are worked out by hand, with the arithmetic in a comment.
 The first (loading) dose shape is in ``test_loading_doses.py``.
 """
@@ -46,12 +48,26 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "CPRD",
         {"dose_quantity": D(10), "dose_unit": "mL", "doses_per_day": D(4), "prn": True},
     ),
+    # --- how to change a patch: "remove the old patch before applying a new one" -------------
+    # one patch every 7 days = 168 hours (the lookup's label: 168 h, 1 patch); "a new one" is the
+    # patch, not a second dose
+    (
+        "APPLY ONE PATCH ONCE EVERY 7 DAYS. REMOVE OLD PATCH BEFORE APPLYING A NEW ONE",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(168)},
+    ),
+    # one every 3 days = 72 hours (label: 72 h, 1 patch)
+    (
+        "APPLY ONE EVERY 3 DAYS. PLEASE REMOVE THE OLD PATCH BEFORE REPLACING A NEW ONE",
+        "PATCH",
+        {"dose_quantity": D(1), "interval_hours": D(72)},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "source", "expected"), READ)
 def test_read(text: str, source: str, expected: dict[str, Any]) -> None:
-    assert source in {"CPRD", "NHSE"}
+    assert source in {"CPRD", "NHSE", "PATCH"}
     result = parse_dosage(text)
     assert isinstance(result, Dosage), result
     assert result.not_convertible_reason is None
@@ -61,6 +77,8 @@ def test_read(text: str, source: str, expected: dict[str, Any]) -> None:
 
 # (text, source, a words of the reason it stays refused)
 REFUSED: list[tuple[str, str, str]] = [
+    # made up: "2 new ones" is a dose, not the patch being changed
+    ("remove old patch before applying 2 new ones every 3 days", "made up", "unrecognised word"),
     # NHS England must not map it: "two x 2ml" written apart is not the one-word measure
     ("Two x 2ml daily", "NHSE", "unexpected number"),
     # made up: a count of 10 or more measures is a supply, not a dose ("28x5ml")

@@ -1439,6 +1439,24 @@ def _spoon(raw: list[_Raw], i: int, out: list[_Tok], unit_at: int) -> None:
     out.append(_Tok("VOLUME_UNIT", raw[unit_at][1], raw[unit_at][2]))
 
 
+def _before_a_new_one(raw: list[_Raw], types: list[str], i: int) -> int:
+    """Past "before applying (a) new one/patch" after "remove the old patch", or ``i``.
+
+    "REMOVE OLD PATCH BEFORE APPLYING A NEW ONE" (PATCH): how to change a patch, no dosing
+    content (the "one" is the patch, not a dose).
+    """
+    if types[i] != "BEFORE" or raw[i + 1][1] not in ("applying", "replacing"):
+        return i
+    k = i + 2
+    if types[k] == "A":
+        k += 1
+    if types[k] == "_DROP" and raw[k][1] == "new":
+        k += 1
+        if types[k] == "COUNT_UNIT" or (types[k] in _NUMBERS and raw[k][1] == "1"):
+            return k + 1
+    return i
+
+
 def _measures(out: list[_Tok]) -> bool:
     """``out`` ends with a one-digit count and "x" run into a volume: "2x5ml" (issue 16).
 
@@ -1809,7 +1827,7 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if types[k] == "_OLD" and (
                 after == "COUNT_UNIT" or (after in _NUMBERS and raw[k + 1][1] == "1")
             ):
-                i = k + 2
+                i = _before_a_new_one(raw, types, k + 2)
             else:
                 problems.append((idx, "unrecognised word"))
                 i += 1
