@@ -48,6 +48,49 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "CPRD",
         {"dose_quantity": D(10), "dose_unit": "mL", "doses_per_day": D(4), "prn": True},
     ),
+    # --- "when required to N": when required, up to N ------------------------------------------
+    # 2 when required, at most 8 a day: 8 a day at most
+    (
+        "TWO WHEN REQUIRED TO EIGHT EVERY DAY",
+        "CPRD",
+        {"dose_quantity": D(2), "prn": True, "max_quantity_per_day": D(8)},
+    ),
+    # 2 every 4 hours when required (12 a day) capped at 8 a day: 8 a day at most
+    (
+        "TWO EVERY FOUR HOURS WHEN REQUIRED TO EIGHT EVERY DAY",
+        "CPRD",
+        {
+            "dose_quantity": D(2),
+            "interval_hours": D(4),
+            "prn": True,
+            "max_quantity_per_day": D(8),
+        },
+    ),
+    # 1 when required, up to 3 times a day: 3 a day at most
+    (
+        "ONE AFTER FOOD WHEN REQUIRED TO THREE TIMES A DAY",
+        "CPRD",
+        {"dose_quantity": D(1), "doses_per_day": D(3), "max_doses_per_day": D(3), "prn": True},
+    ),
+    # 1-2 when required, up to every 4 hours: 2 x 24/4 = 12 a day at most
+    (
+        "ONE OR TWO WHEN REQUIRED TO EVERY FOUR HOURS",
+        "CPRD",
+        {"dose_quantity": D(1), "dose_quantity_max": D(2), "interval_hours": D(4), "prn": True},
+    ),
+    # --- "twice to three times"; "with meals or after food" (a note beside a frequency) -------
+    # 1 x 2-3 a day: 2.5 a day on average, 3 at most
+    (
+        "1 TWICE TO THREE TIMES DAILY  AFTER FOOD FOR PAIN",
+        "CPRD",
+        {"dose_quantity": D(1), "doses_per_day": D(2), "doses_per_day_max": D(3)},
+    ),
+    # 1 x 2 = 2 a day; the meals are a note, the frequency says how many
+    (
+        "1 TWICE A DAY WITH MEALS OR AFTER FOOD",
+        "CPRD",
+        {"dose_quantity": D(1), "doses_per_day": D(2)},
+    ),
     # --- how to change a patch: "remove the old patch before applying a new one" -------------
     # one patch every 7 days = 168 hours (the lookup's label: 168 h, 1 patch); "a new one" is the
     # patch, not a second dose
@@ -77,6 +120,10 @@ def test_read(text: str, source: str, expected: dict[str, Any]) -> None:
 
 # (text, source, a words of the reason it stays refused)
 REFUSED: list[tuple[str, str, str]] = [
+    # made up: meals without a frequency say no number of doses
+    ("1 WITH MEALS OR AFTER FOOD", "made up", "timing by meals"),
+    # made up: "to" after "when required" only before a number or "every"
+    ("2 prn to 3 daily", "made up", "unexpected word 'to'"),
     # made up: "2 new ones" is a dose, not the patch being changed
     ("remove old patch before applying 2 new ones every 3 days", "made up", "unrecognised word"),
     # NHS England must not map it: "two x 2ml" written apart is not the one-word measure

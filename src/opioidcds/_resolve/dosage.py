@@ -1239,7 +1239,7 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "_TENS": frozenset({"_WORDNUM"}),
     "_FRAC": frozenset(),
     "A": frozenset({"_HALF"}),
-    "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A"}),
+    "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A", "NUMBER", "_WORDNUM", "EVERY"}),
     "FOR": frozenset({"FOR"}),
     "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM"}),
     "REASON": frozenset({"REASON"}),
@@ -1437,6 +1437,11 @@ def _spoon(raw: list[_Raw], i: int, out: list[_Tok], unit_at: int) -> None:
     else:
         out.append(_Tok("NUMBER", str(volume), raw[i][2]))
     out.append(_Tok("VOLUME_UNIT", raw[unit_at][1], raw[unit_at][2]))
+
+
+def _after_when_required(out: list[_Tok]) -> bool:
+    """``out`` ends with "when/as/if required" (a "to" after it is "up to", issue 16)."""
+    return len(out) > 1 and out[-1].type == "REQUIRED" and out[-2].type in ("WHEN", "AS", "IF")
 
 
 def _before_a_new_one(raw: list[_Raw], types: list[str], i: int) -> int:
@@ -1771,6 +1776,12 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             elif (nxt == "MAX" or (nxt == "A" and types[i + 2] == "MAX")) and (
                 not out or out[-1].type != "UP"
             ):  # "every 4-6 hrs to a maximum of 8 in 24 hrs": "up to a maximum of"
+                append(_Tok("UP", "", idx))
+                append(_Tok("TO", value, idx))
+                i += 1
+            elif (nxt in _NUMBERS or nxt == "EVERY") and _after_when_required(out):
+                # "two when required to eight every day", "when required to three times a
+                # day" (CPRD): "when required, up to"
                 append(_Tok("UP", "", idx))
                 append(_Tok("TO", value, idx))
                 i += 1
