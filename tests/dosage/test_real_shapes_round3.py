@@ -91,6 +91,31 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "CPRD",
         {"dose_quantity": D(1), "doses_per_day": D(2)},
     ),
+    # --- a system's supply field; "!"; "a daily" ----------------------------------------------
+    # 1 x 1 a day; "28X3" is the quantity prescribed (a supply note), never the dose
+    (
+        "ONE DAILY: QUANTITY PRESCRIBED (NON-NUMERIC)=28X3:",
+        "CPRD",
+        {
+            "dose_quantity": D(1),
+            "doses_per_day": D(1),
+            "supply_notes": ("quantity prescribed (non-numeric)=28x3",),
+        },
+    ),
+    # 20 mL x 1 a day = 20 mL a day; "300ML" is the quantity prescribed
+    (
+        "20MLS DAILY: QUANTITY PRESCRIBED (NON-NUMERIC)=300ML:",
+        "CPRD",
+        {"dose_quantity": D(20), "dose_unit": "mL", "doses_per_day": D(1)},
+    ),
+    # an exclamation mark ends a sentence: 1 x 1 a day, for blood pressure
+    (
+        "TAKE ONE DAILY !(FOR BLOOD PRESSURE)",
+        "CPRD",
+        {"dose_quantity": D(1), "doses_per_day": D(1), "indication": "blood pressure"},
+    ),
+    # "a daily" is "a day": 1 x 3 = 3 a day
+    ("TAKE ONE THREE TIMES A DAILY", "CPRD", {"dose_quantity": D(1), "doses_per_day": D(3)}),
     # --- how to change a patch: "remove the old patch before applying a new one" -------------
     # one patch every 7 days = 168 hours (the lookup's label: 168 h, 1 patch); "a new one" is the
     # patch, not a second dose
@@ -120,6 +145,8 @@ def test_read(text: str, source: str, expected: dict[str, Any]) -> None:
 
 # (text, source, a words of the reason it stays refused)
 REFUSED: list[tuple[str, str, str]] = [
+    # made up: "(non-numeric)" outside the supply field is a number left out of the record
+    ("1 daily (non-numeric)", "made up", "left out of the record"),
     # made up: meals without a frequency say no number of doses
     ("1 WITH MEALS OR AFTER FOOD", "made up", "timing by meals"),
     # made up: "to" after "when required" only before a number or "every"

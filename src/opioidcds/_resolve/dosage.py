@@ -828,6 +828,7 @@ _SYMBOLS: dict[str, str] = {
     ".": "STOP",
     ";": "STOP",
     ":": "STOP",
+    "!": "STOP",  # "TAKE ONE DAILY !(FOR BLOOD PRESSURE)": an exclamation ends a sentence
     "(": "_LPAR",
     ")": "_RPAR",
     "[": "_LPAR",
@@ -860,11 +861,13 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"\[\s*x?\s*\d+\s*(?:x\s*\d+\s*)?(?:days?|tabs?|tablets?|caps?|capsules?|mls?|cc|g|op)?"
             r"\s*\.?\s*\]",
         ),
-        (  # ": QUANTITY: 28", "QUANTITY PRESCRIBED 56 TABS"
+        (  # ": QUANTITY: 28", "QUANTITY PRESCRIBED 56 TABS", "QUANTITY PRESCRIBED
+            # (NON-NUMERIC)=28X3" (a system's field, issue 16 third round), "=100G", "=1XOP"
             ("quantit",),
             "SUPPLY_NOTE",
-            r"\bquantity(?:\s+prescribed)?\s*:?\s*\d+(?:\s*x\s*\d+)?"
-            r"(?:\s*(?:tabs?|tablets?|caps?|capsules?|mls?|o\s?p|packs?)\b)?",
+            r"\bquantity(?:\s+prescribed)?\s*(?:\(\s*non-numeric\s*\)\s*=)?\s*:?\s*\d+"
+            r"(?:\s*x\s*(?:\d+|o\s?p\b))?"
+            r"(?:\s*(?:tabs?|tablets?|caps?|capsules?|mls?|g|o\s?p|packs?)\b)?",
         ),
         (  # "DISPENSE WEEKLY", "DISP WEEKLY IN DOSETTE BOX", "WEEKLY SCRIPT", "7 DAY SCRIPTS"
             ("disp", "supplied", "script", "prescription"),
