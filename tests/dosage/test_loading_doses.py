@@ -73,6 +73,16 @@ READ: list[tuple[str, dict[str, Any]]] = [
             "loading_dose_when": "initially",
         },
     ),
+    # a dose after each loose stool is when required; with its daily maximum, 8 a day at most
+    (
+        "2 IMMEDIATELY THEN 1 AFTER EACH LOOSE STOOL  MAX 8 DAILY",
+        {
+            "dose_quantity": D(1),
+            "prn": True,
+            "max_quantity_per_day": D(8),
+            "loading_dose_quantity": D(2),
+        },
+    ),
     # the same unit named twice: 1 tablet a day for six days after the first 2
     (
         "2 TABLET(S) IMMEDIATELY THEN 1 TABLET(S) EVERY DAY FOR SIX DAYS",
@@ -140,8 +150,8 @@ def test_the_ome_is_the_regular_dose_with_the_first_dose_noted() -> None:
 REFUSED: list[tuple[str, str]] = [
     # the regular part has no frequency: when required, how often?
     ("2 IMMEDIATELY THEN 1 WHEN REQUIRED", "sequence"),
-    # after each loose stool: an event, not a frequency the grammar reads
-    ("2 IMMEDIATELY THEN 1 AFTER EACH LOOSE STOOL  MAX 8 DAILY", "sequence"),
+    # after each loose stool without a daily maximum: when required, how often?
+    ("2 IMMEDIATELY THEN 1 AFTER EVERY LOOSE STOOL", "sequence"),
     # a second dose twelve hours later: two doses, not a regular dosage
     ("TWO IMMEDIATELY AND TWO EXACTLY 12 HOURS LATER", "sequence"),
     # one dose or the other

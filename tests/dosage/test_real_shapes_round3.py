@@ -91,6 +91,13 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "CPRD",
         {"dose_quantity": D(1), "doses_per_day": D(2)},
     ),
+    # --- "after each loose stool": a dose each time, so when required --------------------------
+    # 1 capsule when required, at most 8 a day: 8 a day at most
+    (
+        "1 CAP AFTER EACH LOOSE STOOL  MAXIMUM 8 DAILY",
+        "CPRD",
+        {"dose_quantity": D(1), "dose_unit": "capsule", "prn": True, "max_quantity_per_day": D(8)},
+    ),
     # --- a system's supply field; "!"; "a daily" ----------------------------------------------
     # 1 x 1 a day; "28X3" is the quantity prescribed (a supply note), never the dose
     (
@@ -143,10 +150,12 @@ def test_read(text: str, source: str, expected: dict[str, Any]) -> None:
         assert getattr(result, name) == value, name
 
 
-# (text, source, a words of the reason it stays refused)
+# (text, source, words of the reason it gives no daily amount)
 REFUSED: list[tuple[str, str, str]] = [
     # made up: "(non-numeric)" outside the supply field is a number left out of the record
     ("1 daily (non-numeric)", "made up", "left out of the record"),
+    # made up: after each loose stool without a maximum gives no daily amount
+    ("1 after each loose stool", "made up", "no frequency and no maximum"),
     # made up: meals without a frequency say no number of doses
     ("1 WITH MEALS OR AFTER FOOD", "made up", "timing by meals"),
     # made up: "to" after "when required" only before a number or "every"
@@ -166,8 +175,9 @@ REFUSED: list[tuple[str, str, str]] = [
 def test_refused(text: str, source: str, reason: str) -> None:
     assert source in {"CPRD", "NHSE", "made up"}
     result = parse_dosage(text)
-    assert isinstance(result, UnparsedDosage), result
-    assert any(reason in p for p in result.problems), result.problems
+    # refused (an UnparsedDosage) or read without a daily amount; either way, saying why
+    assert result.not_convertible_reason is not None, result
+    assert reason in result.not_convertible_reason
 
 
 # --- a cycle of days on and days off: refused, the cycle named first (CPRD) ---------------------

@@ -903,6 +903,12 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"\b(?:please\s+)?supply\s+(?:[a-z]+|\d+)\s*(?:\(\s*(?:[a-z]+|\d+)\s*\)\s*)?"
             r"(?:patches|tablets|tabs|capsules|caps)\b",
         ),
+        (  # "1 AFTER EACH LOOSE STOOL, MAX 8 DAILY": a dose each time, so when required; with
+            # its daily maximum it gives a daily amount, without one none (issue 16, third round)
+            ("loose",),
+            "PRN",
+            r"\b(?:(?:after|with|at)\s+(?:each|every)|every)\s+loose\s+(?:stools?|motions?)\b",
+        ),
         (  # "(WATER TABLET)", "BETWEEN MEALS": notes with no number of doses
             ("water tab", "between meals"),
             "NOTE",
