@@ -137,6 +137,36 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "PATCH",
         {"dose_quantity": D(1), "interval_hours": D(72)},
     ),
+    # "replace patch" / "changing patch" name the unit, not a second dose: one patch every 72
+    # hours (labels: 72 h, 1 patch); one time of day with an interval of days is allowed
+    (
+        "APPLY ONE PATCH TO SKIN AND REPLACE PATCH EVERY 72 HOURS (6PM)",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
+    (
+        "APPLY ONE AS DIRECTED. CHANGING PATCH EVERY 3 DAYS.",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
+    # misspelt nouns of real patch texts: two patches every 7 days = 168 hours (label: 168 h,
+    # 2 patches); the stated total is a cross-check note
+    (
+        "APPLY TWO PATCHS ONCE EVERY 7 DAYS (TOTAL DOSE=40 MICROGRAMS/HR) ",
+        "PATCH",
+        {"dose_quantity": D(2), "dose_unit": "patch", "interval_hours": D(168)},
+    ),
+    (
+        "APPLY ONE PATCHE CHANGING EVERY 72 HOURS",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
+    # the interval said again in words: every 72 hours (label: 72 h, 1 patch)
+    (
+        "APPLY ONE PATCH EVERY 72 (SEVENTY-TWO) HOURS",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
 ]
 
 
@@ -156,6 +186,10 @@ REFUSED: list[tuple[str, str, str]] = [
     ("1 daily (non-numeric)", "made up", "left out of the record"),
     # made up: after each loose stool without a maximum gives no daily amount
     ("1 after each loose stool", "made up", "no frequency and no maximum"),
+    # made up: a number in words in brackets that is not the one before it
+    ("APPLY ONE PATCH EVERY 72 (SEVENTY-ONE) HOURS", "made up", "unexpected number"),
+    # made up: a second counted dose beside "change patch" is still two doses
+    ("apply one patch, change patch, one daily", "made up", "side by side"),
     # made up: meals without a frequency say no number of doses
     ("1 WITH MEALS OR AFTER FOOD", "made up", "timing by meals"),
     # made up: "to" after "when required" only before a number or "every"

@@ -302,7 +302,7 @@ _COUNT_WORDS: dict[str, str] = {}
 for _singular, _plurals in (
     ("tablet", ("tablet", "tablets", "tab", "tabs", "tbl", "tbls")),
     ("capsule", ("capsule", "capsules", "cap", "caps")),
-    ("patch", ("patch", "patches")),
+    ("patch", ("patch", "patches", "patchs", "patche")),  # two misspellings of real patch texts
     ("spray", ("spray", "sprays")),
     ("actuation", ("actuation", "actuations", "puff", "puffs", "puf", "pufs")),
     ("suppository", ("suppository", "suppositories")),
@@ -1855,6 +1855,16 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt in _NUMBERS and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
                 append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
                 i += 4
+            elif (
+                nxt == "_TENS"
+                and types[i + 2] == "_WORDNUM"
+                and raw[i + 2][1] in _ONE_TO_NINE
+                and types[i + 3] == "_RPAR"
+                and out
+                and out[-1].type == "NUMBER"
+                and out[-1].value == str(int(raw[i + 1][1]) + int(raw[i + 2][1]))
+            ):  # "every 72 (seventy-two) hours": the number said again in words
+                i += 4
             elif nxt in _NUMBERS and types[i + 2] == "_RPAR":
                 number = raw[i + 1][1]
                 restated = (out and out[-1].type == "NUMBER" and out[-1].value == number) or (
@@ -2635,10 +2645,14 @@ def _segments(clauses: list[_Clause]) -> list[_Segment] | None:
 
 
 def _each_dose_timed(clauses: list[_Clause]) -> bool:
-    """Whether each dose is followed, before the next dose, by a frequency or time of day."""
+    """Whether each dose is followed, before the next dose, by a frequency or time of day.
+
+    A verb with the unit and no number ("change (the) patch", "replace patch") names the unit
+    of the dose, not a second dose: "APPLY ONE PATCH TO SKIN AND REPLACE PATCH EVERY 72 HOURS".
+    """
     timed = True
     for c in clauses:
-        if c[0] == "dose":
+        if c[0] == "dose" and c[1] is not None:
             if not timed:
                 return False
             timed = False
