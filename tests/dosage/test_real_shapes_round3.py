@@ -188,6 +188,14 @@ REFUSED: list[tuple[str, str, str]] = [
     ("1 after each loose stool", "made up", "no frequency and no maximum"),
     # made up: a number in words in brackets that is not the one before it
     ("APPLY ONE PATCH EVERY 72 (SEVENTY-ONE) HOURS", "made up", "unexpected number"),
+    # made up: a dose with no number at a second time of day (read as 2 twice a day before
+    # the third round: how many in the morning?)
+    (
+        "take 2 tablets at night, take tablets in the morning",
+        "made up",
+        "a dose without its number beside a counted dose",
+    ),
+    ("apply one patch at night, change patch in the morning", "made up", "without its number"),
     # made up: a second counted dose beside "change patch" is still two doses
     ("apply one patch, change patch, one daily", "made up", "side by side"),
     # made up: meals without a frequency say no number of doses

@@ -2647,12 +2647,16 @@ def _segments(clauses: list[_Clause]) -> list[_Segment] | None:
 def _each_dose_timed(clauses: list[_Clause]) -> bool:
     """Whether each dose is followed, before the next dose, by a frequency or time of day.
 
-    A verb with the unit and no number ("change (the) patch", "replace patch") names the unit
-    of the dose, not a second dose: "APPLY ONE PATCH TO SKIN AND REPLACE PATCH EVERY 72 HOURS".
+    Changing a patch ("change (the) patch", "replace patch": a verb with the unit and no
+    number) names the unit of the one dose, not a second dose, when at most one time of day is
+    named: "APPLY ONE PATCH TO SKIN AND REPLACE PATCH EVERY 72 HOURS (6PM)". Anything else
+    without a number ("take 2 tablets at night, take tablets in the morning": how many in the
+    morning?) still counts as a dose.
     """
+    times = sum(len(c[1]) for c in clauses if c[0] == "time")
     timed = True
     for c in clauses:
-        if c[0] == "dose" and c[1] is not None:
+        if c[0] == "dose" and (c[1] is not None or c[2] != "patch" or times > 1):
             if not timed:
                 return False
             timed = False
@@ -2871,6 +2875,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append(
                     "the same dose stated twice, not each with its own time or frequency"
                 )
+            elif len(slots) > 1 and any(c[1] is None for c in doses):
+                # "take 2 tablets at night, take tablets in the morning": how many then?
+                problems.append("a dose without its number beside a counted dose")
             has_quantity = True
             (dose_low, dose_high), up_to_dose = next(iter(quantities))
     if dose_low is not None:
