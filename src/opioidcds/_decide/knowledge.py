@@ -162,7 +162,8 @@ class Knowledge:
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
         """Versions of everything used: library, table, vocabulary, rulesets, extensions, profile.
 
-        Rulesets: those ``assess`` uses; extensions: every local extension loaded.
+        Rulesets: those ``assess`` uses; extensions: every local extension loaded; local
+        rulesets: every one run for every patient (``runs_for``).
         """
         out = {
             "opioidcds": __version__,
@@ -175,6 +176,13 @@ class Knowledge:
                 f"extension:{e.id}": f"{e.version} (adds to {k})"
                 for k in sorted(self.rulesets)
                 for e in self.rulesets[k].extensions
+            }
+        )
+        out.update(
+            {
+                f"local-ruleset:{k}": f"{rs.version} ({rs.owner})"
+                for k, rs in sorted(self.rulesets.items())
+                if rs.runs_for is not None
             }
         )
         used = profile or self.profile
@@ -321,7 +329,13 @@ def for_knowledge(
         table=knowledge.table,
         vocabulary=knowledge.vocabulary,
         catalogues=(knowledge.catalogue, bundled_catalogue_if(bundled_catalogue)),
-        sources=rule_sources([knowledge.rulesets[r] for r in REQUIRED_RULESETS], used),
+        sources=rule_sources(
+            [
+                *(knowledge.rulesets[r] for r in REQUIRED_RULESETS),
+                *(r for _, r in sorted(knowledge.rulesets.items()) if r.runs_for is not None),
+            ],
+            used,
+        ),
         medicine_classes=True,
     )
 
