@@ -236,19 +236,27 @@ class LocalResult(ResultModel):
     cannot_evaluate: tuple[str, ...] = ()
     report: DecisionReport
 
-    def text(self) -> str:
-        """One line for people: ``"Local ruleset X 0.1.0 (owner, file): Title: offer ..."``."""
-        head = f"Local ruleset {self.ruleset_id} {self.ruleset_version} ({self.owner}; {self.source})"
+    def headline(self) -> str:
+        """The titles of the rules fired, or "cannot evaluate" / "no rule applies"."""
         if self.fired:
-            body = " | ".join(
+            return "; ".join(o.title for o in self.fired)
+        return "cannot evaluate" if self.cannot_evaluate else "no rule applies"
+
+    def summary(self) -> str:
+        """What the ruleset decided, in words: each rule fired with its outcome, or why not."""
+        if self.fired:
+            return " | ".join(
                 f"{o.title}" + (": " + "; ".join(o.outcome) if o.outcome else "")
                 for o in self.fired
             )
-        elif self.cannot_evaluate:
-            body = "cannot evaluate: unknown " + ", ".join(words(n) for n in self.cannot_evaluate)
-        else:
-            body = "no rule applies"
-        return f"{head}: {body}"
+        if self.cannot_evaluate:
+            return "cannot evaluate: unknown " + ", ".join(words(n) for n in self.cannot_evaluate)
+        return "no rule applies"
+
+    def text(self) -> str:
+        """One line for people: ``"Local ruleset X 0.1.0 (owner; file): Title: offer ..."``."""
+        head = f"Local ruleset {self.ruleset_id} {self.ruleset_version} ({self.owner}; {self.source})"
+        return f"{head}: {self.summary()}"
 
 
 def local_rulesets(knowledge: Knowledge) -> tuple[str, ...]:
