@@ -132,7 +132,9 @@ def strength_of(ome: OMEResult | None) -> tuple[bool | None, bool | None]:
     return _any_of(ingredients, table.strong, table), _any_of(ingredients, table.weak, table)
 
 
-def _any_of(ingredients: Iterable[str], group: frozenset[str], table: OpioidStrength) -> bool | None:
+def _any_of(
+    ingredients: Iterable[str], group: frozenset[str], table: OpioidStrength
+) -> bool | None:
     names = list(ingredients)
     if any(n in group for n in names):
         return True
@@ -150,7 +152,7 @@ def _days(later: dt.date | None, earlier: dt.date | None) -> int | None:
     return (later - earlier).days
 
 
-def derive_facts(  # noqa: PLR0913 - one argument per fact source, named
+def derive_facts(
     patient: Patient,
     *,
     ome: OMEResult | None,
@@ -255,14 +257,18 @@ class LocalResult(ResultModel):
 
     def text(self) -> str:
         """One line for people: ``"Local ruleset X 0.1.0 (owner; file): Title: offer ..."``."""
-        head = f"Local ruleset {self.ruleset_id} {self.ruleset_version} ({self.owner}; {self.source})"
+        head = (
+            f"Local ruleset {self.ruleset_id} {self.ruleset_version} ({self.owner}; {self.source})"
+        )
         return f"{head}: {self.summary()}"
 
 
 def local_rulesets(knowledge: Knowledge) -> tuple[str, ...]:
     """Ids of the local rulesets the library runs for every patient, sorted."""
     return tuple(
-        sorted(rid for rid, rs in knowledge.rulesets.items() if rs.runs_for == RUNS_FOR_EVERY_PATIENT)
+        sorted(
+            rid for rid, rs in knowledge.rulesets.items() if rs.runs_for == RUNS_FOR_EVERY_PATIENT
+        )
     )
 
 

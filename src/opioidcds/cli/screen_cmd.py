@@ -112,8 +112,7 @@ def local_rows(result: Screening) -> list[tuple[str, str]]:
         return []
     counts = result.local.group_by("ruleset", "version", "result").len().sort("ruleset", "result")
     return [
-        (f"local ruleset {rs} {v}: {outcome}", str(n))
-        for rs, v, outcome, n in counts.iter_rows()
+        (f"local ruleset {rs} {v}: {outcome}", str(n)) for rs, v, outcome, n in counts.iter_rows()
     ]
 
 
@@ -134,8 +133,9 @@ def echo_footer(
     paths: list[Path],
     local_rules: str | None = None,
 ) -> None:
-    """Print the local profile in force and what it changed, the local rules in force
-    (``local_rules``: :attr:`Screening.local_rules`), a synthetic-data note, the files.
+    """Print the profile and local rules in force, a synthetic-data note, the files written.
+
+    ``local_rules`` is :attr:`Screening.local_rules` (the local rules in force, in words).
 
     A profile is never silent (issue 23): its summary is the same text as in the report.
     """

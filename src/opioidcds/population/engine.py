@@ -743,8 +743,9 @@ def _screen_frame(
     """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
 
     With ``local`` (a list), each patient's local-ruleset results are appended to it
-    (:func:`_local_rows`). Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows for the
-    fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound memory.
+    (:func:`_local_rows`). Works through the frame in slices of whole patients (about
+    ``_SLICE_ROWS`` rows for the fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound
+    memory.
     """
     tables: list[pl.DataFrame] = []
     done = 0

@@ -63,6 +63,7 @@ from opioidcds._decide.rules.evaluator import (
     Ruleset,
     TableExample,
 )
+from opioidcds._decide.rules.facts import FACTS_FILE, FactCatalogue, fact_findings, facts_from
 from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound, require_clean
 from opioidcds._decide.rules.profiles import (
     DisabledRule,
@@ -82,7 +83,6 @@ from opioidcds._decide.rules.schema import (
     RulesetDoc,
 )
 from opioidcds._decide.rules.supplied import CATALOGUE_FILE, SuppliedInputs, supplied_from
-from opioidcds._decide.rules.facts import FACTS_FILE, FactCatalogue, fact_findings, facts_from
 from opioidcds._knowledge.paths import knowledge_dir
 
 __all__ = [
