@@ -212,7 +212,7 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
             f"<p><strong>Not part of this plan:</strong> {names}. Keep taking these as "
             "prescribed; your prescriber will talk to you about them.</p>"
         )
-    local = "".join(f"<p class=\"small\">{html.escape(t)}</p>" for t in plan.local_rules)
+    local = "".join(f'<p class="small">{html.escape(t)}</p>' for t in plan.local_rules)
     basis = html.escape(
         f"Reduction {format_decimal(plan.reduction * 100)}% of the {plan.reduce_from.value} "
         f"daily dose every {plan.interval_days} days (Faculty of Pain Medicine default, "

@@ -64,7 +64,14 @@ from opioidcds._decide.rules.evaluator import (
     TableExample,
 )
 from opioidcds._decide.rules.facts import FACTS_FILE, FactCatalogue, fact_findings, facts_from
-from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound, require_clean
+from opioidcds._decide.rules.linter import (
+    Finding,
+    LintReport,
+    Severity,
+    advice_findings,
+    lint_bound,
+    require_clean,
+)
 from opioidcds._decide.rules.profiles import (
     DisabledRule,
     ParameterOverride,
@@ -1328,6 +1335,10 @@ def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Fin
                 f.counterexample,
             )
             for f in lint_bound(bound[rsid]).findings
+        )
+    for rsid, b in bound.items():  # wording the profile's values contradict (issue 23)
+        findings.extend(
+            advice_findings(b, Severity.ERROR, f" (with profile '{profile.id}' {profile.version})")
         )
     if len(bound) == len(profile.sections):
         findings.extend(profile_example_findings(profile, bound))
