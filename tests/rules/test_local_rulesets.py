@@ -169,7 +169,8 @@ def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(local
     # dose; unemployed + depression = 2 factors -> moderate (2 or 3 factors, risk-level.toml);
     # morphine is a strong opioid; first issue 2026-03-01 to 2026-11-01 = 245 days > 90
     a = assess(_patient(_rx("morphine", "30 mg")), knowledge=local)
-    assert a.risk_level is not None and a.risk_level.level == "moderate"
+    assert a.risk_level is not None
+    assert a.risk_level.level == "moderate"
     result = _programme(a)
     assert [o.rule_id for o in result.fired] == ["group-programme"]
     assert "Programme: Group programme (like I-WOTCH)" in result.fired[0].outcome
@@ -185,7 +186,8 @@ def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(local
 def test_codeine_only_is_not_offered(local) -> None:
     # codeine 30 mg four times a day: 120 mg/day x 0.15 = 18 mg OME/day; codeine is weak
     a = assess(_patient(_rx("codeine", "30 mg", 4, "tablet")), knowledge=local)
-    assert a.risk_level is not None and a.risk_level.level == "moderate"
+    assert a.risk_level is not None
+    assert a.risk_level.level == "moderate"
     assert [o.rule_id for o in _programme(a).fired] == ["not-offered"]
 
 
@@ -212,7 +214,8 @@ def test_high_risk_is_not_offered_the_programme(local) -> None:
         ),
         knowledge=local,
     )
-    assert a.risk_level is not None and a.risk_level.level == "high"
+    assert a.risk_level is not None
+    assert a.risk_level.level == "high"
     assert [o.rule_id for o in _programme(a).fired] == ["not-offered"]
 
 
@@ -222,11 +225,13 @@ def test_all_three_trial_changes_together(local) -> None:
     # morphine MR 50 mg twice a day: 100 mg OME/day; 100 > 90 (profile) but not > 120
     patient = _patient(_rx("morphine", "50 mg"))
     bundled = assess(patient, knowledge=local)
-    assert bundled.risk_level is not None and bundled.risk_level.level == "moderate"
+    assert bundled.risk_level is not None
+    assert bundled.risk_level.level == "moderate"
     assert [o.rule_id for o in _programme(bundled).fired] == ["group-programme"]
     profiled = assess(patient, knowledge=local, profile=profile)
     assert profiled.factor("high-dose").status == "present"
-    assert profiled.risk_level is not None and profiled.risk_level.level == "high"
+    assert profiled.risk_level is not None
+    assert profiled.risk_level.level == "high"
     assert [o.rule_id for o in _programme(profiled).fired] == ["not-offered"]
 
 
@@ -269,7 +274,8 @@ def test_taper_names_the_local_rules(local, tmp_path: Path) -> None:
     plan = taper_plan_for_patient(
         _patient(_rx("morphine", "30 mg")), start=dt.date(2026, 11, 2), scope_knowledge=local
     )
-    assert plan.local_rules and plan.local_rules[0].startswith("Local rules in force:")
+    assert plan.local_rules
+    assert plan.local_rules[0].startswith("Local rules in force:")
     assert plan.explain().startswith("Local rules in force:")
     handout = tmp_path / "h.html"
     result = CliRunner().invoke(
@@ -322,7 +328,8 @@ def test_a_fact_declared_with_fewer_values_is_an_error(tmp_path: Path) -> None:
     )
     target.write_text(target.read_text().replace(', very-high = "Very high"', ""))
     found = _codes(lint_path(target.parent), "unsupplied-input")
-    assert found and all("missing 'very-high'" in f.message for f in found)
+    assert found
+    assert all("missing 'very-high'" in f.message for f in found)
 
 
 def test_a_local_ruleset_must_say_when_it_runs(tmp_path: Path) -> None:
@@ -346,7 +353,8 @@ def test_advice_text_that_disagrees_with_its_parameter_is_an_error(tmp_path: Pat
         _line_of(target, "[[rules]]", 1),
         "group-programme",
     )
-    assert "'120 days'" in found.message and "90 days" in found.message
+    assert "'120 days'" in found.message
+    assert "90 days" in found.message
     assert found.severity == "error"
     with pytest.raises(RulesetLoadError, match="advice text says '120 days'"):
         load_ruleset(target)
@@ -379,7 +387,8 @@ def test_advice_text_a_profile_contradicts_is_an_error(tmp_path: Path) -> None:
     (found,) = _codes(report, "advice-number")
     assert (found.file, found.rule_id) == (str(ruleset), "supply-over-limit-new-opioid")
     assert found.line == _line_of(ruleset, 'id = "supply-over-limit-new-opioid"') - 1
-    assert "'7 days'" in found.message and "5 days" in found.message
+    assert "'7 days'" in found.message
+    assert "5 days" in found.message
     assert "with profile 'example-acute-trust'" in found.message
 
 

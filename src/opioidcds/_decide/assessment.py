@@ -24,6 +24,8 @@ from typing import Final
 
 from opioidcds._base import ResultModel
 from opioidcds._decide.knowledge import (
+    _FLOOR_KINDS,
+    _HIGH_DOSE_FACTOR,
     Backend,
     Engine,
     Knowledge,
@@ -69,12 +71,9 @@ __all__ = [
     "assess",
 ]
 
-_HIGH_DOSE_FACTOR: Final = "high-dose"
 _VERY_HIGH_DOSE_FACTOR: Final = "very-high-dose"
 _DOSE_FACTORS: Final = frozenset({_HIGH_DOSE_FACTOR, _VERY_HIGH_DOSE_FACTOR})
 """Dose factors: unknown when an incomplete total could cross them (ruleset headline)."""
-_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
-"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
 _SEDATIVE_CLASSES: Final = (
     MedicineClass.BENZODIAZEPINE,
     MedicineClass.Z_DRUG,

@@ -72,6 +72,39 @@ REQUIRED_RULESETS: Final = (
 """Ruleset ids a :class:`Knowledge` bundle must hold."""
 
 _PROFILES_KEPT: Final = 16  # profiles kept bound per bundle; not clinical
+_HIGH_DOSE_FACTOR: Final = "high-dose"
+"""The risk factor the risk level reads on its own (not counted in ``factor_count``)."""
+_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
+"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
+
+
+def _counted_factors_fit(rulesets: Mapping[str, Ruleset]) -> None:
+    """Refuse risk factors the risk level cannot count (a local extension adding one).
+
+    ``risk-level`` declares the largest ``factor_count`` it decides; more counted factors in
+    ``risk-factors`` would be refused at run time for a patient with all of them present or
+    unknown, so the bundle is refused at load instead, naming the extensions.
+
+    Raises:
+        KnowledgeBaseError: more counted factors than ``factor_count`` allows.
+    """
+    factors, level = rulesets["risk-factors"], rulesets["risk-level"]
+    spec = next((f for f in level.inputs if f.name == "factor_count"), None)
+    if spec is None or spec.maximum is None:
+        return
+    counted = [
+        r
+        for r in factors.rules
+        if r.id != _HIGH_DOSE_FACTOR and dict(r.outcome).get("kind") not in _FLOOR_KINDS
+    ]
+    if len(counted) > spec.maximum:
+        added = ", ".join(f"{e.id} ({e.source})" for e in factors.extensions) or "none"
+        raise KnowledgeBaseError(
+            f"ruleset risk-factors has {len(counted)} counted risk factors, but ruleset "
+            f"risk-level decides a factor count of at most {spec.maximum} (local extensions: "
+            f"{added}); a local factor may only be a tier floor (kind = \"floor\") until "
+            "risk-level's table covers more"
+        )
 
 
 class Backend(StrEnum):
@@ -107,6 +140,7 @@ class Knowledge:
         missing = [r for r in REQUIRED_RULESETS if r not in self.rulesets]
         if missing:
             raise KnowledgeBaseError(f"knowledge bundle lacks ruleset '{missing[0]}'")
+        _counted_factors_fit(self.rulesets)
         object.__setattr__(self, "rulesets", MappingProxyType(dict(self.rulesets)))
         object.__setattr__(self, "_bound", bind_profile(self.rulesets, self.profile))
 

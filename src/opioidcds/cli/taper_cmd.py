@@ -235,7 +235,7 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
     )
 
 
-def taper_command(
+def taper_command(  # noqa: PLR0917 - typer maps parameters to options
     source: Annotated[str, typer.Argument(help="JSON request (prescriptions, options), or -.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON.", metavar="")

@@ -1336,7 +1336,7 @@ def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Fin
             )
             for f in lint_bound(bound[rsid]).findings
         )
-    for rsid, b in bound.items():  # wording the profile's values contradict (issue 23)
+    for b in bound.values():  # wording the profile's values contradict (issue 23)
         findings.extend(
             advice_findings(b, Severity.ERROR, f" (with profile '{profile.id}' {profile.version})")
         )
