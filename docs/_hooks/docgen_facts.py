@@ -53,7 +53,10 @@ def render_strength(root: Path) -> str:
     table = opioid_strength()
     data = tomllib.loads((root / "inputs" / "opioid-strength.toml").read_text(encoding="utf-8"))
     cites = data["citations"]
-    lines = [f"`inputs/opioid-strength.toml` {table.version} (effective {table.effective_date}):", ""]
+    lines = [
+        f"`inputs/opioid-strength.toml` {table.version} (effective {table.effective_date}):",
+        "",
+    ]
     for kind in ("strong", "weak"):
         names = ", ".join(sorted(getattr(table, kind)))
         sources = "; ".join(_cell(cites[c]) for c in data[kind]["citations"])

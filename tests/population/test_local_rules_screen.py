@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opioidcds import KnowledgeBaseError, assess, load_knowledge
+from opioidcds import Knowledge, KnowledgeBaseError, assess, load_knowledge
 from opioidcds.cli.app import app
-from opioidcds.population import screen
+from opioidcds.population import Screening, screen
 from opioidcds.population.build import build_patient
 from opioidcds.population.engine import _patient_groups, _usable
 from opioidcds.population.method import default_method
 from opioidcds.population.partition import issue_parts
 from opioidcds.population.schema import RowProblem
-from opioidcds.population.synthetic import generate
+from opioidcds.population.synthetic import SyntheticPopulation, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "examples" / "local-rules"
@@ -81,13 +81,15 @@ def test_a_local_extension_is_decided_identically_by_both_engines(
 
 
 @pytest.fixture(scope="module")
-def local_screening():
+def local_screening() -> tuple[SyntheticPopulation, Knowledge, Screening]:
     kb = load_knowledge(local_rules=LOCAL)
     pop = generate(300, seed=3)
     return pop, kb, screen(pop.issues, pop.patients, as_of=pop.as_of, knowledge=kb)
 
 
-def test_a_local_ruleset_is_decided_for_every_screened_patient(local_screening) -> None:
+def test_a_local_ruleset_is_decided_for_every_screened_patient(
+    local_screening: tuple[SyntheticPopulation, Knowledge, Screening],
+) -> None:
     _, _, result = local_screening
     rows = {r.patient_id: r for r in result.rows}
     screened = {pid for pid, r in rows.items() if r.status == "screened"}
@@ -103,7 +105,9 @@ def test_a_local_ruleset_is_decided_for_every_screened_patient(local_screening) 
         assert rows[pid].risk_level == "moderate"
 
 
-def test_the_local_results_equal_assess_on_the_same_patient(local_screening) -> None:
+def test_the_local_results_equal_assess_on_the_same_patient(
+    local_screening: tuple[SyntheticPopulation, Knowledge, Screening],
+) -> None:
     """Screened without a patient table, each patient built as the screen builds it."""
     pop, kb, _ = local_screening
     result = screen(pop.issues, None, as_of=pop.as_of, knowledge=kb)

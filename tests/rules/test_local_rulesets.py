@@ -18,7 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opioidcds import (
+    Assessment,
     IssueRecord,
+    Knowledge,
     Patient,
     Prescription,
     RulesetLoadError,
@@ -29,7 +31,7 @@ from opioidcds import (
     load_ruleset,
     taper_plan_for_patient,
 )
-from opioidcds._decide.patient_facts import opioid_strength, strength_of
+from opioidcds._decide.patient_facts import LocalResult, opioid_strength, strength_of
 from opioidcds._decide.rules import Finding, LintReport
 from opioidcds._decide.rules.loader import bundled_patient_facts
 from opioidcds._knowledge.paths import knowledge_dir
@@ -52,7 +54,9 @@ def _codes(report: LintReport, code: str) -> list[Finding]:
     return [f for f in report.findings if f.code == code]
 
 
-def _rx(drug: str, strength: str, per_day: int = 2, form: str = "modified-release tablet"):
+def _rx(
+    drug: str, strength: str, per_day: int = 2, form: str = "modified-release tablet"
+) -> Prescription:
     return Prescription(
         drug=drug,
         form=form,
@@ -93,11 +97,11 @@ def _patient(
 
 
 @pytest.fixture(scope="module")
-def local():
+def local() -> Knowledge:
     return load_knowledge(local_rules=LOCAL)
 
 
-def _programme(a):
+def _programme(a: Assessment) -> LocalResult:
     (result,) = a.local
     assert result.ruleset_id == "exampleshire-group-programme"
     return result
@@ -120,7 +124,7 @@ def test_the_catalogue_types_match_the_bundled_rulesets() -> None:
     assert facts.fact("factor_no_such_factor", ids) is None
 
 
-def test_every_fact_is_derived_for_every_patient(local) -> None:
+def test_every_fact_is_derived_for_every_patient(local: Knowledge) -> None:
     """derive_facts supplies exactly the catalogue: a listed fact nothing derives is a defect."""
     from opioidcds._decide.patient_facts import derive_facts  # noqa: PLC0415
 
@@ -164,7 +168,9 @@ def test_an_unresolved_medicine_leaves_strength_unknown() -> None:
 # --- trial change (c): the group programme ---------------------------------------------------
 
 
-def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(local) -> None:
+def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(
+    local: Knowledge,
+) -> None:
     # morphine MR 30 mg twice a day: 30 x 2 = 60 mg OME/day (factor 1), not above 120: not high
     # dose; unemployed + depression = 2 factors -> moderate (2 or 3 factors, risk-level.toml);
     # morphine is a strong opioid; first issue 2026-03-01 to 2026-11-01 = 245 days > 90
@@ -183,7 +189,7 @@ def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(local
     assert any(s.id == "exampleshire-group-programme" for s in a.provenance.sources("ruleset"))
 
 
-def test_codeine_only_is_not_offered(local) -> None:
+def test_codeine_only_is_not_offered(local: Knowledge) -> None:
     # codeine 30 mg four times a day: 120 mg/day x 0.15 = 18 mg OME/day; codeine is weak
     a = assess(_patient(_rx("codeine", "30 mg", 4, "tablet")), knowledge=local)
     assert a.risk_level is not None
@@ -191,14 +197,14 @@ def test_codeine_only_is_not_offered(local) -> None:
     assert [o.rule_id for o in _programme(a).fired] == ["not-offered"]
 
 
-def test_exactly_ninety_days_is_not_over_three_months(local) -> None:
+def test_exactly_ninety_days_is_not_over_three_months(local: Knowledge) -> None:
     # first issue 2026-08-03: 2026-11-01 - 2026-08-03 = 90 days, and 90 > 90 is false; the
     # scope ruleset needs over 90 days of use too, so the patient is out of scope
     a = assess(_patient(_rx("morphine", "30 mg"), first_issue=dt.date(2026, 8, 3)), knowledge=local)
     assert [o.rule_id for o in _programme(a).fired] == ["not-offered"]
 
 
-def test_without_a_history_the_programme_cannot_be_decided(local) -> None:
+def test_without_a_history_the_programme_cannot_be_decided(local: Knowledge) -> None:
     a = assess(_patient(_rx("morphine", "30 mg"), first_issue=None), knowledge=local)
     result = _programme(a)
     assert result.fired == ()
@@ -206,7 +212,7 @@ def test_without_a_history_the_programme_cannot_be_decided(local) -> None:
     assert "cannot evaluate: unknown opioid use days" in a.explain()
 
 
-def test_high_risk_is_not_offered_the_programme(local) -> None:
+def test_high_risk_is_not_offered_the_programme(local: Knowledge) -> None:
     # a third and fourth factor (A&E attendance, other psychological disease): 4 factors -> high
     a = assess(
         _patient(
@@ -219,7 +225,7 @@ def test_high_risk_is_not_offered_the_programme(local) -> None:
     assert [o.rule_id for o in _programme(a).fired] == ["not-offered"]
 
 
-def test_all_three_trial_changes_together(local) -> None:
+def test_all_three_trial_changes_together(local: Knowledge) -> None:
     """(a) the 90 mg profile moves a 100 mg patient to high risk: no programme then."""
     profile = load_profile(LOCAL / "high-dose-90.toml")
     # morphine MR 50 mg twice a day: 100 mg OME/day; 100 > 90 (profile) but not > 120
@@ -270,7 +276,7 @@ def test_assess_cli_shows_the_local_ruleset() -> None:
     assert json.loads(js.output)["local"][0]["fired"][0]["rule_id"] == "group-programme"
 
 
-def test_taper_names_the_local_rules(local, tmp_path: Path) -> None:
+def test_taper_names_the_local_rules(local: Knowledge, tmp_path: Path) -> None:
     plan = taper_plan_for_patient(
         _patient(_rx("morphine", "30 mg")), start=dt.date(2026, 11, 2), scope_knowledge=local
     )
@@ -330,6 +336,14 @@ def test_a_fact_declared_with_fewer_values_is_an_error(tmp_path: Path) -> None:
     found = _codes(lint_path(target.parent), "unsupplied-input")
     assert found
     assert all("missing 'very-high'" in f.message for f in found)
+
+
+def test_a_fact_declared_with_narrower_bounds_is_an_error(tmp_path: Path) -> None:
+    """Days of use may be 0: a declared minimum of 1 would refuse such a patient at run time."""
+    target = _copy_programme(tmp_path, 'unit = "days"\nmin = 0\n', 'unit = "days"\nmin = 1\n', 1)
+    found = _codes(lint_path(target.parent), "unsupplied-input")
+    assert found
+    assert all("declares a minimum the fact may be below" in f.message for f in found)
 
 
 def test_a_local_ruleset_must_say_when_it_runs(tmp_path: Path) -> None:

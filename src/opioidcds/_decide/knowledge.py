@@ -102,7 +102,7 @@ def _counted_factors_fit(rulesets: Mapping[str, Ruleset]) -> None:
         raise KnowledgeBaseError(
             f"ruleset risk-factors has {len(counted)} counted risk factors, but ruleset "
             f"risk-level decides a factor count of at most {spec.maximum} (local extensions: "
-            f"{added}); a local factor may only be a tier floor (kind = \"floor\") until "
+            f'{added}); a local factor may only be a tier floor (kind = "floor") until '
             "risk-level's table covers more"
         )
 

@@ -27,7 +27,6 @@ from typing import Final, Literal
 import polars as pl
 
 from opioidcds._decide.assessment import (  # the private helpers are assess's own derivations
-    _HIGH_DOSE_FACTOR,
     _HUNDRED,
     _STATUS,
     Assessment,
@@ -41,6 +40,7 @@ from opioidcds._decide.assessment import (  # the private helpers are assess's o
     uncounted_factors,
 )
 from opioidcds._decide.knowledge import (
+    _HIGH_DOSE_FACTOR,
     Knowledge,
     _parameter_note,
     default_knowledge,
@@ -776,7 +776,8 @@ def _local_rows(
 
     Decided by :func:`~opioidcds.assess` on the patient built with the whole history, so a
     local ruleset reads the same patient facts as ``opioidcds assess`` (issue 23). A patient
-    not screened gets no row here (the worklist says why).
+    not screened gets no row here (the worklist says why); one whose assessment fails gets a
+    row per local ruleset saying "not evaluated" and why (the error's field, never a value).
     """
     out: list[dict[str, object]] = []
     attrs = _attributes(pts)
@@ -791,8 +792,22 @@ def _local_rows(
             continue
         try:
             a = assess(built.patient, knowledge=ctx.kb, profile=ctx.profile)
-        except OpioidCDSError:
-            continue  # the worklist row names the failure
+        except OpioidCDSError as exc:  # never a silent gap: each local ruleset says why
+            field_name = getattr(exc, "field", None) or type(exc).__name__
+            why = f"not evaluated: the assessment failed ({field_name})"
+            out.extend(
+                {
+                    "patient_id": pid,
+                    "ruleset": rid,
+                    "version": ctx.kb.rulesets[rid].version,
+                    "rules_fired": [],
+                    "result": "not evaluated",
+                    "outcome": why,
+                    "cannot_evaluate": [],
+                }
+                for rid in local_rulesets(ctx.kb)
+            )
+            continue
         out.extend(
             {
                 "patient_id": pid,

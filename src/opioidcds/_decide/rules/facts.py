@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
@@ -69,6 +70,8 @@ class Fact:
     ordered: bool
     description: str
     derived_from: str
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,8 @@ def facts_from(path: Path, data: Mapping[str, object]) -> FactCatalogue:
                     f.ordered,
                     f.description or "",
                     f.derived_from,
+                    f.min,
+                    f.max,
                 )
                 for name, f in doc.facts.items()
             }
@@ -144,20 +149,30 @@ def facts_from(path: Path, data: Mapping[str, object]) -> FactCatalogue:
 
 def _mismatch(spec: FieldSpec, fact: Fact) -> str | None:
     """Why the ruleset's declaration of ``spec`` cannot hold the fact, or ``None``."""
-    if spec.required:
-        return "declared required, but a patient fact may be unknown (remove 'required')"
-    if spec.type.value != fact.type:
-        return f"declared {spec.type.value}, but the fact is {fact.type}"
-    if fact.unit is not None and spec.unit is not None and spec.unit != fact.unit:
-        return f"declared in {spec.unit}, but the fact is in {fact.unit}"
     missing = [v for v in fact.values if v not in spec.values]
-    if missing:
-        return (
+    problems = (
+        (spec.required, "declared required, but a patient fact may be unknown (remove 'required')"),
+        (spec.type.value != fact.type, f"declared {spec.type.value}, but the fact is {fact.type}"),
+        (
+            fact.unit is not None and spec.unit is not None and spec.unit != fact.unit,
+            f"declared in {spec.unit}, but the fact is in {fact.unit}",
+        ),
+        (
+            spec.minimum is not None and (fact.minimum is None or spec.minimum > fact.minimum),
+            "declares a minimum the fact may be below (remove 'min' or lower it)",
+        ),
+        (
+            spec.maximum is not None and (fact.maximum is None or spec.maximum < fact.maximum),
+            "declares a maximum the fact may be above (remove 'max' or raise it)",
+        ),
+        (
+            bool(missing),
             "declares fewer values than the fact can take (missing "
             + ", ".join(f"'{v}'" for v in missing)
-            + ")"
-        )
-    return None
+            + ")",
+        ),
+    )
+    return next((why for wrong, why in problems if wrong), None)
 
 
 def fact_findings(
