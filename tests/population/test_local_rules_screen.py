@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,9 @@ def test_screen_cli_writes_and_names_the_local_rules(tmp_path: Path) -> None:
     assert "local ruleset exampleshire-group-programme 0.1.0" in result.output
     csv = (out / "local-rules.csv").read_text().splitlines()
     assert csv[0] == "patient_id,ruleset,version,rules_fired,result,outcome,cannot_evaluate"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["local_rules"].startswith("Local rules in force:")
+    assert summary["local_results"]["exampleshire-group-programme 0.1.0: " + OFFERED] > 0
     report = (out / "report.html").read_text()
     assert 'id="local-rules"' in report
     assert "Local ruleset exampleshire-group-programme 0.1.0: " + OFFERED in report

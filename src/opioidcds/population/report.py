@@ -298,6 +298,14 @@ def _summary(
         "counts": dict(screening.counts),
         "weekly_capacity": screening.weekly_capacity,
         "versions": dict(screening.versions),
+        "local_rules": screening.local_rules,  # the local rules in force, in words (issue 23)
+        "local_results": {
+            f"{rs} {v}: {result}": n
+            for rs, v, result, n in screening.local.group_by("ruleset", "version", "result")
+            .len()
+            .sort("ruleset", "result")
+            .iter_rows()
+        },
         "provenance": screening.provenance.model_dump(mode="json"),
         "method": {
             "id": screening.method.id,
