@@ -11,6 +11,7 @@ extracts that fit here); on a Spark platform call ``screen_spark`` and write
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
-from opioidcds.cli.screen_cmd import echo_footer, parse_date, summary_table
+from opioidcds.cli.screen_cmd import echo_footer, local_knowledge, parse_date, summary_table
 
 __all__ = ["screen_spark_command"]
 
@@ -63,6 +64,14 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         int | None,
         typer.Option("--partitions", help="Patient partitions (default: cores).", metavar="N"),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="Folder of local rules (extensions) beside the bundled ones.",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Screen ISSUES through PySpark: the same worklist and report as `opioidcds screen`."""
     try:
@@ -90,16 +99,38 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         day = parse_date(as_of)
         spark = local_session(master)
         result = screen_spark(
-            spark, issues, patients, as_of=day, profile=prof, partitions=partitions
+            spark,
+            issues,
+            patients,
+            as_of=day,
+            profile=prof,
+            partitions=partitions,
+            local_rules=rules,
         )
         screening = result.to_screening()
         result.unpersist()
         synthetic = marked_synthetic(issues)
+        kb = local_knowledge(rules)
+        if kb is not None:  # the report names the local rules in force (issue 23)
+            from opioidcds._decide.profile_notes import local_rules_text  # noqa: PLC0415
+
+            screening = replace(screening, local_rules=local_rules_text(kb.rulesets))
         paths = write_outputs(
-            screening, out, formats=wanted, html=html, profile=prof, synthetic=synthetic
+            screening,
+            out,
+            formats=wanted,
+            html=html,
+            knowledge=kb,
+            profile=prof,
+            synthetic=synthetic,
         )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     table = summary_table(screening, [], engine_note=" (Spark)")
     Console().print(table)
-    echo_footer(prof, synthetic=synthetic, paths=paths)
+    echo_footer(
+        prof,
+        synthetic=synthetic,
+        paths=paths,
+        local_rules=screening.local_rules,
+    )

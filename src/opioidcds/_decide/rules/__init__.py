@@ -9,8 +9,9 @@ re-exported from :mod:`opioidcds`.
 
 The modules read in one direction: ``errors`` -> ``conditions`` (the condition language) ->
 ``schema`` (the file models) -> ``profiles`` (a loaded profile) -> ``evaluator`` (rulesets and
-the reference engine; it applies a profile) -> ``linter`` -> ``loader`` (reads files, lints them
-and gives each ruleset the linter's check for profiles) -> ``durable_backend``. May import: the
+the reference engine; it applies a profile) -> ``linter`` -> ``supplied`` and ``facts`` (the
+catalogues of supplied inputs and of patient facts) -> ``loader`` (reads files, lints them and
+gives each ruleset the linter's check for profiles) -> ``durable_backend``. May import: the
 foundation (``opioidcds._errors``, ``_base``) only.
 """
 
