@@ -210,7 +210,7 @@ def test_malformed_csv_uri_refused_by_row(spark: object, tmp_path: Path) -> None
 @pytest.mark.spark
 def test_existing_session_is_used_as_it_is(spark: object) -> None:
     assert cluster_session() is spark
-    assert not is_connect(spark)  # type: ignore[arg-type]
+    assert not is_connect(spark)
     with pytest.raises(InvalidInputError, match="already running"):
         cluster_session(conf=["spark.sql.shuffle.partitions=7"])
 

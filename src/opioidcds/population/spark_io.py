@@ -514,7 +514,7 @@ def write_spark_outputs(
             that output is changed).
         SparkUnavailableError: Delta was asked for and is not installed.
     """
-    mode = "overwrite" if overwrite else "errorifexists"
+    mode = "overwrite" if overwrite else "error"  # "errorifexists": Connect knows only "error"
     frames = (
         result.worklist,
         result.problems.orderBy("file", "row"),
