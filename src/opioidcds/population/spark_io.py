@@ -78,6 +78,8 @@ _TABLE_NAME: Final = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$|^(`[
 _CSV_OPTIONS: Final = {"header": "true", "multiLine": "true", "escape": '"', "encoding": "UTF-8"}
 _CORRUPT: Final = "_corrupt_record"  # the column spark.screen_spark refuses rows by
 _T = TypeVar("_T")
+# set when spark-submit (or a Databricks runtime) started this Python: its session is the one
+_PLATFORM_LAUNCHED: Final = ("PYSPARK_GATEWAY_PORT", "DATABRICKS_RUNTIME_VERSION")
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -128,8 +130,9 @@ def cluster_session(
     session (``sc://host:port``; ``local[N]`` starts a Connect server in this process). A
     session already running in this process: used as it is (``conf`` must then be empty:
     a running session's static settings cannot change). Launched by ``spark-submit``
-    (``PYSPARK_GATEWAY_PORT`` set) with no ``master``: spark-submit's master and settings,
-    plus ``conf``. Otherwise ``master`` (default ``local[*]``): a local master through
+    (``PYSPARK_GATEWAY_PORT`` set) or a Databricks runtime (``DATABRICKS_RUNTIME_VERSION``)
+    with no ``master``: that platform's session, with its master and settings, plus
+    ``conf``. Otherwise ``master`` (default ``local[*]``): a local master through
     :func:`~opioidcds.population.spark.local_session` (loopback only, this interpreter for
     the workers); any other master (``spark://``, ``yarn``, ``k8s://``) as given, binding
     wherever the cluster's settings say. Executors must have the same opioidcds installed
@@ -169,7 +172,7 @@ def cluster_session(
                 "--conf", "cannot change the Spark session already running: set it where it starts"
             )
         return active
-    if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
+    if master is None and any(os.environ.get(k) for k in _PLATFORM_LAUNCHED):
         builder = SparkSession.builder.appName("opioidcds-screen")
         for key, value in settings.items():
             builder = builder.config(key, value)
