@@ -48,17 +48,25 @@ from .spark_outputs import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DB = "opioidcds_cluster_test"  # a database in a temporary folder: the tables' files
+
+
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The session already running (left running), else a ``local[2]`` one (stopped after)."""
     need_spark()
-    warehouse = tmp_path_factory.mktemp("warehouse")
-    config = {
-        "spark.driver.extraJavaOptions": FAST_JVM,
-        "spark.sql.warehouse.dir": str(warehouse),
-    }
-    session = local_session("local[2]", config=config)
+    from pyspark.sql import SparkSession  # noqa: PLC0415 - optional extra
+
+    running = SparkSession.getActiveSession()
+    session = running or local_session(
+        "local[2]", config={"spark.driver.extraJavaOptions": FAST_JVM}
+    )
+    location = tmp_path_factory.mktemp("tables").as_uri()
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {DB} LOCATION '{location}'")
     yield session
-    session.stop()
+    session.sql(f"DROP DATABASE IF EXISTS {DB} CASCADE")
+    if running is None:
+        session.stop()
 
 
 @pytest.fixture(scope="module")
@@ -150,17 +158,19 @@ def test_tables_in_tables_out(spark: object, extract: tuple[Path, Path], tmp_pat
     issues, patients = extract
     want = screen(issues, patients)
     session = spark  # the module's session: the command finds it running
-    for name, path in (("cds_issues", issues), ("cds_patients", patients)):
+    for name, path in ((f"{DB}.issues", issues), (f"{DB}.patients", patients)):
         frame = read_source(session, parse_source(path.as_uri()), name)  # type: ignore[arg-type]
         assert not isinstance(frame, Path)
         # one file, so a table read back keeps the extract's order (and so its row numbers)
         frame.coalesce(1).write.mode("overwrite").saveAsTable(name)
-    args = ["screen-spark", "table:cds_issues", "--patients", "table:cds_patients"]
-    done = CliRunner().invoke(app, [*args, "--output-table", "cds_screen", "--out", str(tmp_path)])
+    args = ["screen-spark", f"table:{DB}.issues", "--patients", f"table:{DB}.patients"]
+    done = CliRunner().invoke(
+        app, [*args, "--output-table", f"{DB}.screen", "--out", str(tmp_path)]
+    )
     assert done.exit_code == 0, done.output
     frames = {}
     for name in OUTPUT_NAMES:
-        got = pl.from_arrow(session.table(f"cds_screen_{name}").toArrow())  # type: ignore[attr-defined]
+        got = pl.from_arrow(session.table(f"{DB}.screen_{name}").toArrow())  # type: ignore[attr-defined]
         assert isinstance(got, pl.DataFrame)
         frames[name] = got
     assert_outputs(frames, want, ordered=False)

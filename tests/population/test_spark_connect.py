@@ -2,16 +2,20 @@
 
 A real Spark Connect server (pyspark's own ``SparkConnectServer``, started with
 ``spark-submit`` as ``sbin/start-connect-server.sh`` does, ``local[2]``, gRPC on 127.0.0.1)
-in a separate JVM; this process is only its client (``pyspark[connect]``), where
-``sparkContext`` and RDDs raise. The library and the command are run through it and compared
-with ``screen``. Marker ``spark``; skipped without Java or the ``spark-connect`` extra, except
-under ``OPIOIDCDS_CI=1``, where that is a failure.
+in a separate JVM. Its clients are processes of their own (PySpark allows no Connect session
+beside a classic one, and a Connect session switches its whole process to Connect mode): the
+command with ``--remote``, and ``spark_connect_client.py`` for the library, where
+``sparkContext`` and RDDs raise. Their results are compared with ``screen``. Marker
+``spark``; skipped without Java or the ``spark-connect`` extra, except under
+``OPIOIDCDS_CI=1``, where that is a failure.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -21,20 +25,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from opioidcds.cli.app import app
-from opioidcds.population import screen
+from opioidcds.population import Screening, screen
 from opioidcds.population.report import worklist_frame
-from opioidcds.population.spark import SparkUnavailableError, screen_spark
-from opioidcds.population.spark_io import (
-    OUTPUT_NAMES,
-    cluster_session,
-    default_partitions,
-    is_connect,
-    parse_source,
-    read_source,
-)
+from opioidcds.population.spark import SparkUnavailableError
+from opioidcds.population.spark_io import OUTPUT_NAMES, cluster_session
 
 from .spark_outputs import (
     FAST_JVM,
@@ -45,14 +40,9 @@ from .spark_outputs import (
     write_extract,
 )
 
-pytestmark = [
-    pytest.mark.spark,
-    # The Connect client warns that the worklist's global rank (a Window without partitions)
-    # runs in one partition: issue 22's item 4, fixed in spark.py by a separate change. This
-    # filter only hides that warning; remove it once the rank needs no single partition.
-    pytest.mark.filterwarnings("ignore:WARN WindowExpression. No Partition Defined:UserWarning"),
-]
+pytestmark = pytest.mark.spark
 
+ROOT = Path(__file__).resolve().parents[2]
 _PARTITIONS = 3  # the server's spark.sql.shuffle.partitions (its default is 200)
 
 
@@ -63,8 +53,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Spark Connect server on 127.0.0.1 (its own JVM, local[2]); yields its sc:// URL."""
+def connect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A Spark Connect server on 127.0.0.1 (its own JVM, local[2]).
+
+    Yields its ``sc://`` URL and its warehouse folder (where its tables' files are).
+    """
     need_spark()
     try:
         import pyspark  # noqa: PLC0415 - optional extra
@@ -107,7 +100,7 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if server.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"Spark Connect server did not start: {log_path.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield f"sc://127.0.0.1:{port}"
+        yield f"sc://127.0.0.1:{port}", folder / "warehouse"
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -117,75 +110,58 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def connect(connect_url: str) -> Iterator[object]:
-    session = cluster_session(remote=connect_url)
-    yield session
-    session.stop()
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"SPARK_LOCAL_IP": "127.0.0.1"}
+    done = subprocess.run(
+        args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=540, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
 
 
-def test_connect_session_has_no_spark_context(connect: object) -> None:
-    assert is_connect(connect)  # type: ignore[arg-type]
-    assert type(connect).__module__ == "pyspark.sql.connect.session"
-    with pytest.raises(Exception, match=r"JVM_ATTRIBUTE_NOT_SUPPORTED|sparkContext"):
-        _ = connect.sparkContext  # type: ignore[attr-defined]
-    assert default_partitions(connect) == _PARTITIONS  # type: ignore[arg-type]
-
-
-def test_screen_spark_through_connect(connect: object, tmp_path: Path) -> None:
+def test_screen_spark_through_connect(connect_server: tuple[str, Path], tmp_path: Path) -> None:
+    connect_url, _ = connect_server
     issues, patients = write_extract(tmp_path)
     want = screen(issues, patients)
     check_problem_kinds(want)
-    frames = [
-        read_source(connect, parse_source(p.as_uri()), what)  # type: ignore[arg-type]
-        for p, what in ((issues, "issues"), (patients, "patients"))
-    ]
-    result = screen_spark(
-        connect,  # type: ignore[arg-type]
-        frames[0],
-        frames[1],
-        partitions=default_partitions(connect),  # type: ignore[arg-type]
-    )
-    try:
-        got = result.to_screening()
-        assert got.as_of == want.as_of
-        assert got.problems == want.problems
-        assert dict(got.counts) == dict(want.counts)
-        assert got.provenance == want.provenance
-        assert got.rows == want.rows
-        frame = pl.from_arrow(result.worklist.toArrow())
-        assert isinstance(frame, pl.DataFrame)
-        assert frame.equals(worklist_frame(want))
-    finally:
-        result.unpersist()
+    out = tmp_path / "client"
+    out.mkdir()
+    client = str(Path(__file__).with_name("spark_connect_client.py"))
+    _run([sys.executable, client, connect_url, issues.as_uri(), patients.as_uri(), str(out)])
+    session = json.loads((out / "session.json").read_text(encoding="utf-8"))
+    assert session == {
+        "module": "pyspark.sql.connect.session",
+        "is_connect": True,
+        "has_spark_context": False,  # and yet the screening ran
+        "partitions": _PARTITIONS,  # the server's shuffle partitions, read through spark.conf
+    }
+    got = pickle.loads((out / "screening.pickle").read_bytes())  # noqa: S301 - the test's own
+    assert isinstance(got, Screening)
+    assert got.as_of == want.as_of
+    assert got.problems == want.problems
+    assert dict(got.counts) == dict(want.counts)
+    assert got.provenance == want.provenance
+    assert got.rows == want.rows
+    assert pl.read_parquet(out / "worklist.parquet").equals(worklist_frame(want))
 
 
-def test_cli_through_connect(connect_url: str, connect: object, tmp_path: Path) -> None:
+def test_cli_through_connect(connect_server: tuple[str, Path], tmp_path: Path) -> None:
+    connect_url, warehouse = connect_server
     issues, patients = write_extract(tmp_path / "extract")
     want = screen(issues, patients)
     out, local, single = tmp_path / "out", tmp_path / "local", tmp_path / "single"
-    runner = CliRunner()
-    args = ["screen-spark", issues.as_uri(), "--patients", patients.as_uri()]
-    done = runner.invoke(
-        app, [*args, "--remote", connect_url, "--output-dir", str(out), "--out", str(local)]
-    )
-    assert done.exit_code == 0, (done.output, repr(done.exception))
+    cli = str(Path(sys.executable).parent / "opioidcds")
+    args = [cli, "screen-spark", issues.as_uri(), "--patients", patients.as_uri()]
+    done = _run([*args, "--remote", connect_url, "--output-dir", str(out), "--out", str(local)])
+    assert "Screening (Spark)" in done.stdout
     assert_outputs({n: parquet_folder(out / n) for n in OUTPUT_NAMES}, want, ordered=True)
-    one = runner.invoke(
-        app, ["screen", str(issues), "--patients", str(patients), "--out", str(single)]
-    )
-    assert one.exit_code == 0, one.output
+    _run([cli, "screen", str(issues), "--patients", str(patients), "--out", str(single)])
     for name in ("worklist.csv", "problems.csv"):
         assert (local / name).read_bytes() == (single / name).read_bytes(), name
-    # tables through Connect: written and read back by the server's catalogue
-    done = runner.invoke(app, [*args, "--remote", connect_url, "--output-table", "connect_run"])
-    assert done.exit_code == 0, done.output
-    tables = {}
-    for name in OUTPUT_NAMES:
-        got = pl.from_arrow(connect.table(f"connect_run_{name}").toArrow())  # type: ignore[attr-defined]
-        assert isinstance(got, pl.DataFrame)
-        tables[name] = got
-    assert_outputs(tables, want, ordered=False)
+    # tables through Connect: written by the server into its catalogue (files in its warehouse)
+    _run([*args, "--remote", connect_url, "--output-table", "connect_run"])
+    tables = {n: parquet_folder(warehouse / f"connect_run_{n}") for n in OUTPUT_NAMES}
+    assert_outputs(tables, want, ordered=False)  # a table's files: no defined row order
 
 
 def test_connect_extra_missing_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
