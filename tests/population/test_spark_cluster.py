@@ -31,10 +31,12 @@ from opioidcds.population.spark_io import (
     OUTPUT_NAMES,
     cluster_session,
     is_connect,
+    marked_synthetic_spark,
     parse_output,
     parse_source,
     read_source,
 )
+from opioidcds.population.synthetic import marked_synthetic
 
 from .spark_outputs import (
     FAST_JVM,
@@ -223,6 +225,28 @@ def test_existing_session_is_used_as_it_is(spark: object) -> None:
     assert not is_connect(spark)
     with pytest.raises(InvalidInputError, match="already running"):
         cluster_session(conf=["spark.sql.shuffle.partitions=7"])
+
+
+@pytest.mark.spark
+def test_synthetic_mark_read_by_spark(spark: object, tmp_path: Path) -> None:
+    marked, plain = tmp_path / "marked.csv", tmp_path / "plain.csv"
+    head = "patient_id,issue_date, Synthetic \n"
+    marked.write_text(head + "P1,2026-01-01,\nP2,2026-01-02, SYNTHETIC \n", encoding="utf-8")
+    plain.write_text(head + "P1,2026-01-01,\nP2,2026-01-02,no\n", encoding="utf-8")
+    for path, expected in ((marked, True), (plain, False)):
+        frame = read_source(spark, parse_source(path.as_uri()))  # type: ignore[arg-type]
+        assert not isinstance(frame, Path)
+        assert marked_synthetic(path) is expected  # the single-machine reading
+        assert marked_synthetic_spark(frame) is expected
+    example = ROOT / "examples" / "population" / "issues.csv"  # marked in its own column
+    frame = read_source(spark, parse_source(example.as_uri()))  # type: ignore[arg-type]
+    assert not isinstance(frame, Path)
+    assert marked_synthetic(example) is marked_synthetic_spark(frame) is True
+    no_column = tmp_path / "none.csv"
+    no_column.write_text("patient_id,issue_date\nP1,2026-01-01\n", encoding="utf-8")
+    frame = read_source(spark, parse_source(no_column.as_uri()))  # type: ignore[arg-type]
+    assert not isinstance(frame, Path)
+    assert marked_synthetic_spark(frame) is False
 
 
 # --- a standalone master and worker on loopback -----------------------------------------------
