@@ -30,12 +30,18 @@ __all__ = ["screen_command"]
 
 
 def summary_table(
-    result: Screening, extra: list[tuple[str, str]], *, engine_note: str = ""
+    result: Screening,
+    extra: list[tuple[str, str]],
+    *,
+    engine_note: str = "",
+    call_first: int | None = None,
 ) -> Table:
     """The terminal summary: counts only, never identifiers (also used by ``screen-spark``).
 
     Categories in words and in their order (bands, then tiers and levels most serious
-    first); the input rows add up to the rows read.
+    first); the input rows add up to the rows read. ``call_first``: the number of people to
+    contact this week when ``result`` holds no rows (a Spark result written on the cluster);
+    default ``len(result.call_first)``.
     """
     from opioidcds._decide.knowledge import default_knowledge  # noqa: PLC0415
     from opioidcds._decide.labels import display_words  # noqa: PLC0415
@@ -53,9 +59,10 @@ def summary_table(
         ("on the worklist", "on_worklist"),
     ):
         table.add_row(label, str(c.get(key, 0)))
+    first = len(result.call_first) if call_first is None else call_first
     table.add_row(
         "contact this week (the report's first list)",
-        f"{len(result.call_first)} (capacity {result.weekly_capacity} a week; --capacity)",
+        f"{first} (capacity {result.weekly_capacity} a week; --capacity)",
     )
     for band in words.bands:
         table.add_row(f"  {band.label}: {band.meaning}", str(c.get(f"band:{band.id}", 0)))

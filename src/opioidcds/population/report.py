@@ -62,6 +62,7 @@ __all__ = [
     "reasons",
     "render_html",
     "spreadsheet_safe_frame",
+    "summary_dict",
     "worklist_frame",
     "write_outputs",
 ]
@@ -317,6 +318,21 @@ def _summary(
         },
         "synthetic_note": "Identifiers are as given in the extract (pseudonymous).",
     }
+
+
+def summary_dict(
+    screening: Screening,
+    outcomes: Outcomes | None = None,
+    outcomes_note: str | None = None,
+    *,
+    synthetic: bool = False,
+) -> dict[str, object]:
+    """The content of ``summary.json`` for ``screening`` (counts, versions, provenance, method).
+
+    What :func:`write_outputs` writes; also written by the Spark runner's cluster outputs
+    (:func:`opioidcds.population.spark_io.write_spark_outputs`). No identifiers.
+    """
+    return _summary(screening, outcomes, outcomes_note, synthetic=synthetic)
 
 
 def _check_profile(
