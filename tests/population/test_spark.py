@@ -124,11 +124,12 @@ def test_spark_equals_single_machine(spark: object, tmp_path: Path) -> None:
         expected = worklist_frame(want)
         assert frame.schema == expected.schema
         assert frame.equals(expected)
-        # the patients really were spread over several partitions
-        from pyspark.sql import functions as F  # noqa: N812, PLC0415
-
-        rows = result._result.filter(F.col("_kind") == "row")  # a private field: test check
-        assert rows.select(F.spark_partition_id()).distinct().count() > 1
+        # the patients really were spread over several partitions, each reporting its cost
+        assert len(result.partition_costs) == 3
+        assert sum(c.rows > 0 for c in result.partition_costs) > 1
+        assert sum(c.rows for c in result.partition_costs) == (
+            want.counts["issue_rows_read"] + pl.read_csv(patients).height
+        )
     finally:
         result.unpersist()
 
