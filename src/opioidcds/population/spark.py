@@ -936,46 +936,77 @@ def _ranked(rows: DataFrame, order: tuple[Column, ...], partitions: int) -> Data
     )
 
 
+def _csv_lines(spark: SparkSession, path: str | Path) -> tuple[int, bool]:
+    """(lines, whether a quoted field may span lines) of a CSV file or folder, read as text.
+
+    With ``"`` as quote and ``""`` as its escape, every quoted field holds an even number of
+    quote characters, so a line with an odd number is part of a record that spans lines
+    (also, harmlessly, a line with a stray quote: it is then read as multi-line CSV).
+    """
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    text = F.col("value")
+    quotes = F.length(text) - F.length(F.regexp_replace(text, '"', ""))
+    got = (
+        spark.read.text(str(path))
+        .agg(F.count(F.lit(1)).alias("n"), F.max((quotes % 2).cast("long")).alias("odd"))
+        .collect()[0]
+    )
+    return int(got["n"]), bool(got["odd"])
+
+
 def _prepared(
     spark: SparkSession,
-    issues: str | Path | DataFrame,
-    patients: str | Path | DataFrame | None,
+    sources: Mapping[str, str | Path | DataFrame | None],
     partitions: int | None,
     max_partition_rows: int,
 ) -> tuple[DataFrame, tuple[str, ...], tuple[str, ...], list[_Block], int]:
     """The keyed, partitioned input (persisted once), its splits counted, bad rows refused.
 
-    A CSV path is read line by line; only when some row does not have one field per column is
-    it read again as multi-line CSV (quoted fields may then hold line breaks), and the rows
-    that are still malformed are refused.
+    A CSV path is read line by line (splittable) when no quoted field spans lines; else, or
+    when some row does not then have one field per column, as multi-line CSV; rows that are
+    still malformed are refused.
     """
     from pyspark import StorageLevel  # noqa: PLC0415
 
-    multi_line = False
+    multi_line: dict[str, bool] = {}
+    n_rows = 0
+    for what, source in sources.items():
+        if source is not None and _is_csv(source) and Path(source).exists():  # type: ignore[arg-type]
+            lines, spans = _csv_lines(spark, source)  # type: ignore[arg-type]
+            multi_line[what], n_rows = spans, n_rows + lines
     while True:
-        issue_frame = _read(spark, issues, "issues", multi_line=multi_line)
-        patient_frame = (
-            None if patients is None else _read(spark, patients, "patients", multi_line=multi_line)
-        )
+        frames = {
+            what: None
+            if source is None
+            else _read(spark, source, what, multi_line=multi_line.get(what, False))
+            for what, source in sources.items()
+        }
         n_parts = partitions
         if n_parts is None:
-            n_rows = issue_frame.count() + (0 if patient_frame is None else patient_frame.count())
+            n_rows += sum(
+                f.count() for w, f in frames.items() if f is not None and w not in multi_line
+            )
             n_parts = max(_parallelism(spark), math.ceil(n_rows / max_partition_rows))
-        combined, issue_cols, patient_cols = _combined(issue_frame, patient_frame, n_parts)
+        issue_frame = frames["issues"]
+        if issue_frame is None:  # pragma: no cover - screen_spark always passes issues
+            raise InvalidInputError("issues", "must be given")
+        combined, issue_cols, patient_cols = _combined(issue_frame, frames["patients"], n_parts)
         combined = combined.persist(StorageLevel.MEMORY_AND_DISK)
         blocks = _blocks(combined)
-        bad = {what: _first_bad(blocks, what) for what in ("issues", "patients")}
+        bad = {what: _first_bad(blocks, what) for what in sources}
         if not any(bad.values()):
             return combined, issue_cols, patient_cols, blocks, n_parts
         combined.unpersist()
-        csv = _is_csv(issues) or (patients is not None and _is_csv(patients))
-        if multi_line or not csv:
+        retry = [w for w, b in bad.items() if b and w in multi_line and not multi_line[w]]
+        if not retry:
             what, found = next((w, b) for w, b in bad.items() if b is not None)
             raise InvalidInputError(
                 what,
                 f"{found[0]} row(s) do not have one field per column (first: data row {found[1]})",
             )
-        multi_line = True
+        multi_line.update(dict.fromkeys(retry, True))
+        partitions = n_parts
 
 
 def screen_spark_frames(
@@ -1034,7 +1065,7 @@ def screen_spark_frames(
         raise InvalidInputError("partitions", "must be at least 1")
     meth = method if method is not None else default_method()
     combined, issue_cols, patient_cols, blocks, n_parts = _prepared(
-        spark, issues, patients, partitions, max_partition_rows
+        spark, {"issues": issues, "patients": patients}, partitions, max_partition_rows
     )
     try:
         if as_of is None:
