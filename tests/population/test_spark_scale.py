@@ -50,49 +50,30 @@ def test_partitions_by_rows_and_outcomes_as_on_one_machine(spark: object) -> Non
         result.unpersist()
 
 
-def _ranked_by_hand(rows: list[tuple[int, str, int, str]]) -> dict[str, int | None]:
-    """Ranks by the worklist's definition: sort, then count listed rows (band below 99)."""
-    # OME key largest first: the keys are digits of one width, so 9 - digit reverses them
-    order = sorted(rows, key=lambda r: (r[0], "".join(str(9 - int(c)) for c in r[1]), -r[2], r[3]))
-    ranks: dict[str, int | None] = {}
-    listed = 0
-    for band, _, _, pid in order:
-        if band < 99:
-            listed += 1
-            ranks[pid] = listed
-        else:
-            ranks[pid] = None
-    return ranks
-
-
 @pytest.mark.spark
 def test_rank_over_several_ranges_is_the_global_rank(spark: object) -> None:
-    from opioidcds.population.method import default_method  # noqa: PLC0415
-    from opioidcds.population.spark import _order, _ranked  # noqa: PLC0415 - the step itself
+    from opioidcds.population.spark import _ranked  # noqa: PLC0415 - the step itself
 
     rng = random.Random(3)  # noqa: S311 - test data, not security
-    # band (99: not listed), OME sort key (fixed width digits), factors, patient id;
-    # listed and not listed rows interleave across the ranges
-    rows = [
-        (
-            rng.choice([1, 2, 3, 99]),
-            f"{rng.randrange(0, 400):04d}",
-            rng.randrange(0, 4),
-            f"P{i:03d}",
-        )
-        for i in range(200)
-    ]
+    # sort keys (text) and listed or not; listed and not listed rows interleave in the ranges
+    rows = [(f"{rng.randrange(0, 10_000):05d}-P{i:03d}", rng.random() < 0.6) for i in range(300)]
     frame = spark.createDataFrame(  # type: ignore[attr-defined]
-        [(b, k, f, p, b < 99) for b, k, f, p in rows],
-        "_band_order long, _ome_key string, _factors long, patient_id string, _listed boolean",
+        [(key, f"P{i:03d}", listed) for i, (key, listed) in enumerate(rows)],
+        "_sort string, patient_id string, _listed boolean",
     )
-    ranked = _ranked(frame, _order(default_method()), 5).collect()
+    ranked = _ranked(frame, 5).collect()
     # the rows were ranked in several ranges, listed rows in more than one of them
-    assert len({r["_rpid"] for r in ranked}) > 1
-    assert len({r["_rpid"] for r in ranked if r["_listed"]}) > 1
-    want = _ranked_by_hand(rows)
-    assert {r["patient_id"]: r["rank"] for r in ranked} == want
-    assert [r["patient_id"] for r in ranked] == list(want)  # and in worklist order
+    assert len({r["_range"] for r in ranked}) == 5
+    assert len({r["_range"] for r in ranked if r["_listed"]}) > 1
+    # by hand: in key order, the n-th listed row has rank n; the others none
+    want: list[tuple[str, int | None]] = []
+    n = 0
+    for key, listed in sorted(rows):
+        n += listed
+        want.append((key, n if listed else None))
+    assert [(r["_sort"], r["rank"]) for r in ranked] == want
+    # and the same again (the ranges have fixed bounds: a later action sees the same)
+    assert [(r["_sort"], r["rank"]) for r in _ranked(frame, 5).collect()] == want
 
 
 @pytest.mark.spark

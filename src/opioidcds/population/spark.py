@@ -251,7 +251,6 @@ class SparkFrames:
     result: DataFrame
     _ordered: DataFrame
     _offsets: DataFrame
-    _order: tuple[Column, ...]
     _count_keys: tuple[str, ...]
     _persisted: tuple[DataFrame, ...]
 
@@ -344,10 +343,8 @@ def _collected(
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     names = list(ROW_SCHEMA)
-    if phase:
-        rows = frames.result.filter(_kind(phase + _ROW)).orderBy(*frames._order)
-    else:
-        rows = frames._ordered
+    mine = frames.result.filter(_kind(phase + _ROW)).orderBy("_sort")
+    rows = mine if phase else frames._ordered
     picked = rows.select(*[F.col(_TABLE_PREFIX + n).alias(n) for n in names])
     table = pl.from_arrow(picked.toArrow())
     if not isinstance(table, pl.DataFrame):  # pragma: no cover - a table is a frame
@@ -665,28 +662,47 @@ class _Job:
     knowledge_hash: str
 
 
-def _order_helpers(table: pl.DataFrame) -> list[pl.Series | pl.Expr]:
-    """The sort keys of the worklist order, as columns (see :func:`_order`)."""
+_INVERT: Final = str.maketrans("0123456789", "9876543210")  # digit order reversed
+_BAND_DIGITS: Final = 20
+_FACTOR_DIGITS: Final = 9
+
+
+def _sort_key(table: pl.DataFrame, method: ScreeningMethod) -> pl.Series:
+    """``_sort``: one text whose byte order is the worklist order (see :func:`ordered`).
+
+    Fixed-width parts, so comparing the texts compares the parts in turn: the band's number
+    (not listed: 99), then each of the method's ``order_within_band`` keys largest first (the
+    OME's exact decimal digits, and the count of factors present, each with its digits
+    reversed), then the patient id.
+    """
     band = table.get_column("band")
-    omes = table.get_column("ome_mg_per_day")
-    keys = {v: _ome_key(v) for v in omes.unique().to_list()}
-    return [
-        pl.Series(
-            "_band_order",
-            pl.select(
-                pl.when(band.str.contains(r"^\d+$"))
-                .then(band.cast(pl.Int64, strict=False))
-                .otherwise(pl.lit(99, pl.Int64))
-            ).to_series(),
-            pl.Int64,
-        ),
-        omes.replace_strict(keys, return_dtype=pl.String).alias("_ome_key"),
-        table.get_column("factors_present").list.len().cast(pl.Int64).alias("_factors"),
-    ]
+    band_order = pl.select(
+        pl.when(band.str.contains(r"^\d+$"))
+        .then(band.cast(pl.Int64, strict=False))
+        .otherwise(pl.lit(99, pl.Int64))
+    ).to_series()
+    if band_order.null_count():
+        raise InvalidInputError("band", "has a number too large to order")
+    parts = [band_order.cast(pl.String).str.zfill(_BAND_DIGITS)]
+    for k in method.order_within_band:
+        if k == "ome_mg_per_day":
+            omes = table.get_column("ome_mg_per_day")
+            keys = {v: _ome_key(v).translate(_INVERT) for v in omes.unique().to_list()}
+            parts.append(omes.replace_strict(keys, return_dtype=pl.String))
+        elif k == "factors_present":
+            count = table.get_column("factors_present").list.len().cast(pl.Int64)
+            if count.max() is not None and int(count.max()) >= 10**_FACTOR_DIGITS:  # type: ignore[arg-type]
+                raise InvalidInputError("factors_present", "too many to order")
+            reversed_count = pl.lit(10**_FACTOR_DIGITS - 1, pl.Int64) - count
+            parts.append(
+                pl.select(reversed_count).to_series().cast(pl.String).str.zfill(_FACTOR_DIGITS)
+            )
+    parts.append(table.get_column("patient_id"))
+    return pl.select(pl.concat_str(parts)).to_series().alias("_sort")
 
 
 def _phase_frames(
-    result: Screening, phase: str, part: _Part, *, worklist: bool
+    result: Screening, phase: str, part: _Part, method: ScreeningMethod, *, worklist: bool
 ) -> list[pl.DataFrame]:
     """One screening's rows (table columns, sort keys), problems and counts, tagged ``phase``."""
     table = result.table
@@ -699,7 +715,7 @@ def _phase_frames(
     rows = base.with_columns(
         pl.lit(phase + _ROW).alias("_kind"),
         listed.alias("_listed"),
-        *_order_helpers(table),
+        _sort_key(table, method),
         *[table.get_column(n).alias(_TABLE_PREFIX + n) for n in ROW_SCHEMA],
     )
     where = {"issues": part.issue_where, "patients": part.patient_where}
@@ -772,7 +788,7 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
     result = screen(
         part.issues, part.patients, as_of=job.as_of, profile=job.profile, method=job.method
     )
-    out.extend(_phase_frames(result, "", part, worklist=True))
+    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
     if job.baseline is not None and job.as_of is not None:
         earlier = screen(
             part.issues,
@@ -781,7 +797,7 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
             profile=job.profile,
             method=job.method,
         )
-        out.extend(_phase_frames(earlier, _BASE, part, worklist=False))
+        out.extend(_phase_frames(earlier, _BASE, part, job.method, worklist=False))
         practices = read_practices(part.issues, up_to=job.as_of)
         out.append(
             pl.DataFrame(
@@ -847,9 +863,7 @@ def _out_types(base: Screening) -> tuple[tuple[tuple[str, str], ...], tuple[str,
     helpers = (
         ("_kind", "string"),
         ("_listed", "boolean"),
-        ("_band_order", "long"),
-        ("_ome_key", "string"),
-        ("_factors", "long"),
+        ("_sort", "string"),
         ("_file", "string"),
         ("_psrc", "string"),
         ("_pblock", "long"),
@@ -877,20 +891,6 @@ def _spark_type(dtype: pl.DataType) -> str:
     raise InvalidInputError("worklist column", "has a type the Spark runner does not map")
 
 
-def _order(method: ScreeningMethod) -> tuple[Column, ...]:
-    """The worklist order: band, the method's keys (largest first), patient id."""
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-
-    keys = [F.col("_band_order").asc()]
-    for k in method.order_within_band:
-        if k == "ome_mg_per_day":
-            keys.append(F.col("_ome_key").desc())
-        elif k == "factors_present":
-            keys.append(F.col("_factors").desc())
-    keys.append(F.col("patient_id").asc())
-    return tuple(keys)
-
-
 def _parallelism(spark: SparkSession) -> int:
     """The default parallelism (on Spark Connect, which has no SparkContext: shuffle partitions)."""
     try:
@@ -899,40 +899,55 @@ def _parallelism(spark: SparkSession) -> int:
         return max(1, int(spark.conf.get("spark.sql.shuffle.partitions") or 1))
 
 
-def _ranked(rows: DataFrame, order: tuple[Column, ...], partitions: int) -> DataFrame:
-    """``rows`` with the global worklist ``rank``, in worklist order, without one partition.
+_MAX_RANGES: Final = 200  # rank ranges at most (each row's range is a CASE over the bounds)
+_SAMPLE_PER_RANGE: Final = 100
 
-    The rows are range-partitioned by the worklist order; each range counts its listed rows
-    (collected: one number a range); a row's rank is the listed rows of the ranges before its
-    own plus its running count inside its range (a window per range).
+
+def _ranked(rows: DataFrame, ranges: int) -> DataFrame:
+    """``rows`` with the global worklist ``rank``, in worklist order (``_sort``), in ranges.
+
+    No step runs in one partition: a sample of the sort keys (fixed seed, collected) gives
+    ``ranges`` ranges with fixed bounds; each range counts its listed rows (collected: one
+    number a range); a row's rank is the listed rows of the ranges before its own plus its
+    running count inside its range (a window per range, ranges spread over the shuffle
+    partitions). The bounds are literals, so every later action sees the same ranges.
     """
     from pyspark.sql import Window  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     listed = F.col("_listed").cast("long")
-    ranged = (
-        rows.drop("rank")
-        .repartitionByRange(partitions, *order)
-        .withColumn("_rpid", F.spark_partition_id())
+    key = F.col("_sort")
+    n = rows.count()
+    ranges = max(1, min(ranges, _MAX_RANGES))
+    fraction = min(1.0, _SAMPLE_PER_RANGE * ranges / max(n, 1))
+    sample = sorted(
+        str(r[0]) for r in rows.select(key).sample(fraction=fraction, seed=22).collect()
     )
+    bounds = sorted(
+        {sample[len(sample) * i // ranges] for i in range(1, ranges)} if sample else set()
+    )
+    bucket: Column = F.lit(len(bounds))
+    for i in reversed(range(len(bounds))):
+        bucket = F.when(key < F.lit(bounds[i]), F.lit(i)).otherwise(bucket)
+    bucketed = rows.drop("rank").withColumn("_range", bucket)
     per = sorted(
-        (int(r["_rpid"]), int(r["n"] or 0))
-        for r in ranged.groupBy("_rpid").agg(F.sum(listed).alias("n")).collect()
+        (int(r["_range"]), int(r["n"] or 0))
+        for r in bucketed.groupBy("_range").agg(F.sum(listed).alias("n")).collect()
     )
     offsets, total = [], 0
-    for pid, n in per:
-        offsets.append((pid, total))
-        total += n
-    table = rows.sparkSession.createDataFrame(offsets or [(0, 0)], "_rpid int, _roff long")
+    for at, count in per:
+        offsets.append((at, total))
+        total += count
+    table = rows.sparkSession.createDataFrame(offsets or [(0, 0)], "_range int, _roff long")
     within = (
-        Window.partitionBy("_rpid")
-        .orderBy(*order)
+        Window.partitionBy("_range")
+        .orderBy(key)
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
     return (
-        ranged.join(F.broadcast(table), on="_rpid", how="left")
+        bucketed.join(F.broadcast(table), on="_range", how="left")
         .withColumn("rank", F.when(F.col("_listed"), F.col("_roff") + F.sum(listed).over(within)))
-        .orderBy(*order)
+        .orderBy(key)
     )
 
 
@@ -1113,8 +1128,7 @@ def screen_spark_frames(
             int(r[0]): str(r[1]) for r in knowledge.select("partition", "knowledge_hash").collect()
         }
         check_partition_hashes(knowledge_hash, reported)
-        order = _order(meth)
-        ordered = _ranked(result.filter(_kind(_ROW)), order, n_parts)
+        ordered = _ranked(result.filter(_kind(_ROW)), n_parts)
     except BaseException:
         for frame in persisted:
             frame.unpersist()
@@ -1143,7 +1157,6 @@ def screen_spark_frames(
         result=result,
         _ordered=ordered,
         _offsets=offsets,
-        _order=order,
         _count_keys=tuple(base.counts),
         _persisted=persisted,
     )
