@@ -19,7 +19,7 @@ Python worker bounded by ``--max-partition-rows``. The machine may be shared: th
 average is printed. Run long jobs with ``nice``.
 
 Run: ``.venv/bin/python benchmarks/bench_spark.py [--patients N] [--master local[2]]
-[--max-partition-rows N]``.
+[--max-partition-rows N] [--driver-memory 4g]``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=1_000_000)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--max-partition-rows", type=int, default=DEFAULT_MAX_PARTITION_ROWS)
+    parser.add_argument("--driver-memory", default="4g", help="JVM heap of the local session")
     args = parser.parse_args()
     cores = int(args.master.removeprefix("local[").removesuffix("]") or 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,7 +121,7 @@ def main() -> None:
         del single
 
         t = time.perf_counter()
-        spark = local_session(args.master)
+        spark = local_session(args.master, config={"spark.driver.memory": args.driver_memory})
         print(f"spark session started in {time.perf_counter() - t:.1f} s (not timed)")
         t = time.perf_counter()
         result = screen_spark(spark, issues, patients, max_partition_rows=args.max_partition_rows)

@@ -1,14 +1,14 @@
 """Population screening through PySpark (optional extra ``spark``): the same per-patient screen.
 
 For extracts that outgrow one machine (NHS analytics platforms run Spark). The rows are
-hash-partitioned by the *normalised* patient id (stripped exactly as
-:mod:`opioidcds.population.schema` strips it, computed in Polars) so that every row
-:func:`~opioidcds.population.screen` could relate (one patient's issues, their duplicates,
-their patient-table rows) lands in one partition. Each partition is sorted back into read order
-and screened by the public :func:`~opioidcds.population.screen` (``mapInArrow``, Polars
-inside); the results are merged: the worklist is sorted and ranked across partitions exactly
-as the single-machine engine sorts it (band, then the method's ``order_within_band`` keys
-largest first, then patient id).
+hash-partitioned by a key of the patient id (its letters and digits only: ids equal once
+stripped, as :mod:`opioidcds.population.schema` compares them, share the key) so that every
+row :func:`~opioidcds.population.screen` could relate (one patient's issues, their
+duplicates, their patient-table rows) lands in one partition. Each partition is sorted back
+into read order and screened by the public :func:`~opioidcds.population.screen`
+(``mapInArrow``, Polars inside); the results are merged: the worklist is sorted and ranked
+across partitions exactly as the single-machine engine sorts it (band, then the method's
+``order_within_band`` keys largest first, then patient id).
 
 Whole-extract steps, done once and never per partition:
 
@@ -32,6 +32,7 @@ See ``docs/population.md`` ("Spark").
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import os
 import re
@@ -94,6 +95,7 @@ __all__ = [
 # screened in one Python worker, which holds it whole: about 1.6 kB of worker memory a row was
 # measured (issue 22: 1.1 GB for 685,000 rows), so 200,000 rows bound a worker near 0.35 GB.
 DEFAULT_MAX_PARTITION_ROWS: Final = 200_000
+_LOG: Final = logging.getLogger(__name__)
 _MIN_JAVA: Final = 17  # Spark 4 runs on Java 17 or 21
 _ROW: Final = "row"
 _PROBLEM: Final = "problem"
@@ -108,6 +110,7 @@ _CORRUPT: Final = "_corrupt_record"
 _READ_ORDER: Final = ("_src", "_block", "_mid")  # file path, split start, id in read order
 _INT_DIGITS: Final = 20  # sort-key width of the OME's integer part (fail closed beyond)
 _FRAC_DIGITS: Final = 40  # and of its fraction
+_NOT_ID: Final = r"[^\p{L}\p{N}]"  # Java regex: any character but a letter or a digit
 _CSV_OPTIONS: Final = {"header": "true", "escape": '"', "encoding": "UTF-8"}
 
 
@@ -584,18 +587,6 @@ def _frame_of(batches: Iterator[pa.RecordBatch]) -> pl.DataFrame | None:
     return frame
 
 
-def _key_batches(
-    batches: Iterator[pa.RecordBatch], types: Sequence[tuple[str, str]]
-) -> Iterator[pa.RecordBatch]:
-    """Add ``_key``: the patient id stripped exactly as the schema reader strips it."""
-    for batch in batches:
-        frame = pl.from_arrow(batch)
-        if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a batch is a table
-            raise InvalidInputError("spark batch", "is not a table")
-        keyed = frame.with_columns(pl.col("patient_id").str.strip_chars().alias("_key"))
-        yield from _arrow(keyed, [*types, ("_key", "string")])
-
-
 @dataclass(frozen=True)
 class _Part:
     """One partition's issue rows and patient rows, each in read order, and where each was read."""
@@ -625,15 +616,30 @@ def _partition(
 def _latest_batches(
     batches: Iterator[pa.RecordBatch], issue_cols: Sequence[str]
 ) -> Iterator[pa.RecordBatch]:
-    """The latest issue date among this partition's rows that pass the schema checks."""
+    """The latest issue date among this partition's rows that pass the schema checks.
+
+    Only the rows of the latest dates are checked: whether a row passes depends on the row
+    itself and on earlier rows of its duplicate key, which includes the date (the date parsed
+    exactly as :func:`~opioidcds.population.schema.read_issues` parses it), so the rows of a
+    date decide alone whether that date is used. Dates are tried latest first.
+    """
     frame = _frame_of(batches)
     if frame is None:
         return
-    part = _partition(frame, issue_cols, ())
-    if part.issues.height == 0:
-        return
-    good, _ = read_issues(part.issues)
-    latest = good.get_column("issue_date").max() if good.height else None
+    issues = frame.filter(pl.col("_kind") == "issue")
+    day = (
+        pl.col(_ISSUE_PREFIX + "issue_date")
+        .str.strip_chars()
+        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    )
+    issues = issues.with_columns(day.alias("_day")).filter(pl.col("_day").is_not_null())
+    latest = None
+    for candidate in issues.get_column("_day").unique().sort(descending=True).to_list():
+        part = _partition(issues.filter(pl.col("_day") == candidate), issue_cols, ())
+        good, _ = read_issues(part.issues)
+        if good.height:
+            latest = good.get_column("issue_date").max()
+            break
     yield from _arrow(
         pl.DataFrame({"latest": [latest]}, schema={"latest": pl.Date}), [("latest", "date")]
     )
@@ -827,10 +833,11 @@ def _combined(
     patient_cols = tuple(c for c in patients.columns if c not in where) if patients else ()
 
     def keyed(frame: DataFrame) -> DataFrame:
-        kinds = {"_bad": "boolean", "_block": "long", "_mid": "long"}
-        types = [(c, kinds.get(c, "string")) for c in frame.columns]
-        schema = ", ".join(f"`{c}` {t}" for c, t in [*types, ("_key", "string")])
-        return frame.mapInArrow(partial(_key_batches, types=types), schema)
+        # Partition key: the id without any character that is not a letter or a digit. Ids
+        # equal once stripped of white space (what the schema reader compares) have equal
+        # keys, so every row screen() could relate meets in one partition; other ids that
+        # share a key only share a partition.
+        return frame.withColumn("_key", F.regexp_replace(F.col("patient_id"), _NOT_ID, ""))
 
     parts = [
         keyed(issues).select(
@@ -889,6 +896,45 @@ def _spark_type(dtype: pl.DataType) -> str:
     if dtype == pl.List(pl.String):
         return "array<string>"
     raise InvalidInputError("worklist column", "has a type the Spark runner does not map")
+
+
+_MAX_DATE_TEXTS: Final = 100_000  # distinct issue_date texts collected at most (else: every row)
+
+
+def _latest_date(combined: DataFrame, issue_cols: tuple[str, ...]) -> dt.date | None:
+    """The latest issue date among the rows that pass the schema checks (the default as_of).
+
+    The distinct ``issue_date`` texts are collected and parsed on the driver (as
+    :func:`~opioidcds.population.schema.read_issues` parses them); then, latest date first,
+    only the rows with a text of that date are checked in the partitions, until a date has a
+    row that passes (:func:`_latest_batches`). An extract with more distinct texts than
+    ``_MAX_DATE_TEXTS`` has every row checked in one pass.
+    """
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    issues = combined.filter(F.col("_kind") == "issue")
+    column = F.col(_ISSUE_PREFIX + "issue_date")
+
+    def latest_of(rows: DataFrame) -> dt.date | None:
+        check = partial(_latest_batches, issue_cols=issue_cols)
+        found = rows.mapInArrow(check, "latest date").agg(F.max("latest")).collect()[0][0]
+        return found if isinstance(found, dt.date) else None
+
+    texts = [r[0] for r in issues.select(column).distinct().limit(_MAX_DATE_TEXTS + 1).collect()]
+    if len(texts) > _MAX_DATE_TEXTS:
+        return latest_of(issues)
+    parsed = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_columns(
+        pl.col("text")
+        .str.strip_chars()
+        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        .alias("day")
+    )
+    for day in parsed.get_column("day").drop_nulls().unique().sort(descending=True).to_list():
+        of_day = parsed.filter(pl.col("day") == day).get_column("text").to_list()
+        found = latest_of(issues.filter(column.isin(of_day)))
+        if found is not None:
+            return found
+    return None
 
 
 def _parallelism(spark: SparkSession) -> int:
@@ -968,6 +1014,18 @@ def _csv_lines(spark: SparkSession, path: str | Path) -> tuple[int, bool]:
         .collect()[0]
     )
     return int(got["n"]), bool(got["odd"])
+
+
+class _Clock:
+    """Logs (DEBUG) the wall time of each step of a job: no data, only the step names."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        _LOG.debug("spark screening: %s took %.1f s", step, now - self.start)
+        self.start = now
 
 
 def _prepared(
@@ -1079,16 +1137,15 @@ def screen_spark_frames(
     if partitions is not None and partitions < 1:
         raise InvalidInputError("partitions", "must be at least 1")
     meth = method if method is not None else default_method()
+    clock = _Clock()
     combined, issue_cols, patient_cols, blocks, n_parts = _prepared(
         spark, {"issues": issues, "patients": patients}, partitions, max_partition_rows
     )
+    clock.lap("read, count, partition, persist")
     try:
         if as_of is None:
-            latest = combined.mapInArrow(
-                partial(_latest_batches, issue_cols=issue_cols), "latest date"
-            ).agg(F.max("latest").alias("latest"))
-            found = latest.collect()[0]["latest"]
-            as_of = found if isinstance(found, dt.date) else None
+            as_of = _latest_date(combined, issue_cols)
+            clock.lap("as_of")
         if baseline is not None and as_of is not None and baseline >= as_of:
             raise InvalidInputError("baseline", "must be before the follow-up date")
         empty_issues = pl.DataFrame(schema=dict.fromkeys(issue_cols, pl.String))
@@ -1127,8 +1184,10 @@ def screen_spark_frames(
         reported = {
             int(r[0]): str(r[1]) for r in knowledge.select("partition", "knowledge_hash").collect()
         }
+        clock.lap("screening")
         check_partition_hashes(knowledge_hash, reported)
         ordered = _ranked(result.filter(_kind(_ROW)), n_parts)
+        clock.lap("rank ranges")
     except BaseException:
         for frame in persisted:
             frame.unpersist()
