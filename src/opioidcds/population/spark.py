@@ -26,7 +26,8 @@ Whole-extract steps, done once and never per partition:
 * Rank: the worklist is range-partitioned by its order (never one partition), each range
   counts its listed rows, and ranks are offset by the counts of the ranges before it.
 
-See ``docs/population.md`` ("Spark").
+The partition side is in :mod:`opioidcds.population.spark_partition`, the reading side in
+:mod:`opioidcds.population.spark_read`. See ``docs/population.md`` ("Spark").
 """
 
 from __future__ import annotations
@@ -36,13 +37,11 @@ import logging
 import math
 import os
 import re
-import resource
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
@@ -50,30 +49,46 @@ from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from opioidcds._decide.knowledge import default_knowledge
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._knowledge.provenance import Provenance
-from opioidcds.population.engine import Screening, for_screening, screen
+from opioidcds.population.engine import Screening, screen
 from opioidcds.population.method import ScreeningMethod, default_method
 from opioidcds.population.outcomes import Outcomes, compare
 from opioidcds.population.report import worklist_frame
 from opioidcds.population.rows import ROW_SCHEMA
 from opioidcds.population.schema import (
-    ISSUE_COLUMNS,
-    PATIENT_COLUMNS,
     RowProblem,
-    read_issues,
-    read_patients,
-    read_practices,
 )
 from opioidcds.population.spark_knowledge import (
     KnowledgeMismatchError,
     check_partition_hashes,
     job_knowledge_hash,
 )
+from opioidcds.population.spark_partition import (
+    _BASE,
+    _COUNT,
+    _ISSUE_PREFIX,
+    _KNOWLEDGE,
+    _PATIENT_PREFIX,
+    _PRACTICE,
+    _PROBLEM,
+    _ROW,
+    _TABLE_PREFIX,
+    _Job,
+    _latest_batches,
+    _screen_batches,
+)
+from opioidcds.population.spark_read import (
+    _Block,
+    _blocks,
+    _csv_lines,
+    _first_bad,
+    _is_csv,
+    _offsets,
+    _read,
+)
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from opioidcds._decide.rules import Profile
@@ -97,21 +112,7 @@ __all__ = [
 DEFAULT_MAX_PARTITION_ROWS: Final = 200_000
 _LOG: Final = logging.getLogger(__name__)
 _MIN_JAVA: Final = 17  # Spark 4 runs on Java 17 or 21
-_ROW: Final = "row"
-_PROBLEM: Final = "problem"
-_COUNT: Final = "count"
-_KNOWLEDGE: Final = "knowledge"
-_PRACTICE: Final = "practice"
-_BASE: Final = "baseline-"  # prefix of the kinds of the screening at the baseline date
-_ISSUE_PREFIX: Final = "i__"
-_PATIENT_PREFIX: Final = "p__"
-_TABLE_PREFIX: Final = "t__"
-_CORRUPT: Final = "_corrupt_record"
-_READ_ORDER: Final = ("_src", "_block", "_mid")  # file path, split start, id in read order
-_INT_DIGITS: Final = 20  # sort-key width of the OME's integer part (fail closed beyond)
-_FRAC_DIGITS: Final = 40  # and of its fraction
 _NOT_ID: Final = r"[^\p{L}\p{N}]"  # Java regex: any character but a letter or a digit
-_CSV_OPTIONS: Final = {"header": "true", "escape": '"', "encoding": "UTF-8"}
 
 
 class SparkUnavailableError(RuntimeError, OpioidCDSError):
@@ -395,430 +396,6 @@ def _problems(result: DataFrame, offsets: DataFrame, kind: str) -> DataFrame:
     )
 
 
-# --- reading ----------------------------------------------------------------------------------
-
-
-def _columns_checked(columns: Sequence[str], what: str) -> list[str]:
-    """Normalised column names; required columns checked exactly as the schema reader does."""
-    names = [c.strip().lower() for c in columns]
-    if len(set(names)) != len(names):
-        raise InvalidInputError(what, "column names repeat (case and spaces folded)")
-    empty = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
-    if what == "issues":
-        read_issues(empty)  # raises InvalidInputError naming missing required columns
-        known = ISSUE_COLUMNS
-    else:
-        read_patients(empty)
-        known = PATIENT_COLUMNS
-    return [n for n in names if n in known]
-
-
-def _is_csv(source: str | Path | DataFrame) -> bool:
-    return isinstance(source, str | Path) and Path(source).suffix.lower() in (".csv", ".txt", "")
-
-
-def _file_scan(frame: DataFrame) -> bool:
-    """Whether ``frame`` is a file scan whose rows know their file and split (``_metadata``)."""
-    from pyspark.errors import AnalysisException  # noqa: PLC0415
-
-    try:
-        frame.select("_metadata.file_path", "_metadata.file_block_start").schema  # noqa: B018
-    except AnalysisException:
-        return False
-    return True
-
-
-def _read(
-    spark: SparkSession, source: str | Path | DataFrame, what: str, *, multi_line: bool
-) -> DataFrame:
-    """The known columns as text, ``_bad`` and where each row was read.
-
-    A CSV/Parquet path (every column as text) or a Spark DataFrame. ``_bad``: a CSV row whose
-    number of fields differs from the header's. Where: ``_src`` (file), ``_block`` (the start
-    of the file split read by one task) and ``_mid`` (increasing in read order within a task);
-    a DataFrame that is not a file scan has no file, and its Spark partition as ``_block``.
-    A CSV is read line by line (splittable) unless ``multi_line``.
-    """
-    from pyspark.sql import DataFrame as SparkFrame  # noqa: PLC0415
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-    from pyspark.sql.types import StringType, StructField, StructType  # noqa: PLC0415
-
-    if isinstance(source, SparkFrame):
-        frame = source
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InvalidInputError(what, "could not be read as CSV or Parquet")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = spark.read.parquet(str(path))
-        elif _is_csv(path):
-            options = {**_CSV_OPTIONS, "multiLine": "true" if multi_line else "false"}
-            header = spark.read.options(**options).csv(str(path)).columns
-            schema = StructType(
-                [StructField(c, StringType()) for c in header]
-                + [StructField(_CORRUPT, StringType())]
-            )
-            frame = (
-                spark.read.options(**options, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
-                .schema(schema)
-                .csv(str(path))
-            )
-        else:
-            raise InvalidInputError(what, "must be a .csv or .parquet file")
-    given = [c for c in frame.columns if c != _CORRUPT]
-    names = [c.strip().lower() for c in given]
-    keep = _columns_checked(given, what)
-    selected = [
-        F.col(f"`{orig}`").cast("string").alias(name)
-        for orig, name in zip(given, names, strict=True)
-        if name in keep
-    ]
-    bad = F.col(_CORRUPT).isNotNull() if _CORRUPT in frame.columns else F.lit(False)
-    if _file_scan(frame):
-        where = [
-            F.col("_metadata.file_path").alias("_src"),
-            F.col("_metadata.file_block_start").cast("long").alias("_block"),
-        ]
-        read = frame.select(*selected, bad.alias("_bad"), *where)
-        return read.withColumn("_mid", F.monotonically_increasing_id())
-    read = frame.select(*selected, bad.alias("_bad")).withColumn(
-        "_mid", F.monotonically_increasing_id()
-    )
-    # monotonically_increasing_id: the partition in the upper 31 bits, the position below
-    return read.withColumn("_src", F.lit(None).cast("string")).withColumn(
-        "_block", F.shiftright(F.col("_mid"), 33)
-    )
-
-
-@dataclass(frozen=True)
-class _Block:
-    """One file split (or DataFrame partition) of one input, as counted on the driver."""
-
-    kind: str  # "issues" or "patients"
-    src: str | None
-    block: int
-    rows: int
-    first: int  # the smallest _mid of the split
-    bad: int
-    first_bad: int | None
-
-
-def _offsets(blocks: Sequence[_Block]) -> list[tuple[str, str | None, int, int, int, int]]:
-    """(kind, src, block, first _mid, rows before it in the extract, rows before it in its file).
-
-    Splits in read order: file path, then split start (a DataFrame: partition order).
-    """
-    out = []
-    for kind in ("issues", "patients"):
-        mine = sorted((b for b in blocks if b.kind == kind), key=lambda b: (b.src or "", b.block))
-        total = 0
-        per_file: dict[str | None, int] = {}
-        for b in mine:
-            before = per_file.get(b.src, 0)
-            out.append((kind, b.src, b.block, b.first, total, before))
-            total += b.rows
-            per_file[b.src] = before + b.rows
-    return out
-
-
-def _first_bad(blocks: Sequence[_Block], kind: str) -> tuple[int, int] | None:
-    """(bad rows, the first bad row's number in the extract) of one input, if any."""
-    rows = {(o[1], o[2]): o[4] for o in _offsets(blocks) if o[0] == kind}
-    found = [
-        rows[(b.src, b.block)] + b.first_bad - b.first + 1
-        for b in blocks
-        if b.kind == kind and b.first_bad is not None
-    ]
-    if not found:
-        return None
-    return sum(b.bad for b in blocks if b.kind == kind), min(found)
-
-
-def _blocks(combined: DataFrame) -> list[_Block]:
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-
-    stats = combined.groupBy("_kind", "_src", "_block").agg(
-        F.count(F.lit(1)).alias("n"),
-        F.min("_mid").alias("first"),
-        F.sum(F.col("_bad").cast("long")).alias("bad"),
-        F.min(F.when(F.col("_bad"), F.col("_mid"))).alias("first_bad"),
-    )
-    return [
-        _Block(
-            kind="issues" if rec["_kind"] == "issue" else "patients",
-            src=None if rec["_src"] is None else str(rec["_src"]),
-            block=int(rec["_block"]),
-            rows=int(rec["n"]),
-            first=int(rec["first"]),
-            bad=int(rec["bad"] or 0),
-            first_bad=None if rec["first_bad"] is None else int(rec["first_bad"]),
-        )
-        for rec in stats.collect()
-    ]
-
-
-# --- partitions (run in Spark's Python workers) ----------------------------------------------
-
-_ARROW_TYPES: Final = ("string", "long", "boolean", "binary", "date", "array<string>")
-
-
-def _arrow(frame: pl.DataFrame, types: Sequence[tuple[str, str]]) -> list[pa.RecordBatch]:
-    """``frame`` as Arrow batches of exactly the Spark-declared types (plain, not large)."""
-    import pyarrow as pa  # noqa: PLC0415 - worker side
-
-    arrow = {"string": pa.string(), "long": pa.int64(), "boolean": pa.bool_()}
-    arrow |= {"binary": pa.binary(), "date": pa.date32(), "array<string>": pa.list_(pa.string())}
-    schema = pa.schema([(name, arrow[kind]) for name, kind in types])
-    missing = [pl.lit(None).alias(name) for name, _ in types if name not in frame.columns]
-    table = frame.with_columns(missing).select([name for name, _ in types]).to_arrow()
-    table = table.cast(schema)
-    return table.to_batches() if table.num_rows else []
-
-
-def _frame_of(batches: Iterator[pa.RecordBatch]) -> pl.DataFrame | None:
-    import pyarrow as pa  # noqa: PLC0415 - worker side
-
-    got = list(batches)
-    if not got or sum(b.num_rows for b in got) == 0:
-        return None
-    frame = pl.from_arrow(pa.Table.from_batches(got))
-    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a table is a frame
-        raise InvalidInputError("spark partition", "is not a table")
-    return frame
-
-
-@dataclass(frozen=True)
-class _Part:
-    """One partition's issue rows and patient rows, each in read order, and where each was read."""
-
-    issues: pl.DataFrame
-    issue_where: pl.DataFrame  # _src, _block, _mid of each issue row, in the same order
-    patients: pl.DataFrame | None
-    patient_where: pl.DataFrame
-    rows: int
-
-
-def _partition(
-    frame: pl.DataFrame, issue_cols: Sequence[str], patient_cols: Sequence[str]
-) -> _Part:
-    order = list(_READ_ORDER)
-    iss = frame.filter(pl.col("_kind") == "issue").sort(order, nulls_last=True)
-    issues = iss.select([pl.col(_ISSUE_PREFIX + c).cast(pl.String).alias(c) for c in issue_cols])
-    pts = frame.filter(pl.col("_kind") == "patient").sort(order, nulls_last=True)
-    patients = (
-        pts.select([pl.col(_PATIENT_PREFIX + c).cast(pl.String).alias(c) for c in patient_cols])
-        if patient_cols
-        else None
-    )
-    return _Part(issues, iss.select(order), patients, pts.select(order), frame.height)
-
-
-def _latest_batches(
-    batches: Iterator[pa.RecordBatch], issue_cols: Sequence[str]
-) -> Iterator[pa.RecordBatch]:
-    """The latest issue date among this partition's rows that pass the schema checks.
-
-    Only the rows of the latest dates are checked: whether a row passes depends on the row
-    itself and on earlier rows of its duplicate key, which includes the date (the date parsed
-    exactly as :func:`~opioidcds.population.schema.read_issues` parses it), so the rows of a
-    date decide alone whether that date is used. Dates are tried latest first.
-    """
-    frame = _frame_of(batches)
-    if frame is None:
-        return
-    issues = frame.filter(pl.col("_kind") == "issue")
-    day = (
-        pl.col(_ISSUE_PREFIX + "issue_date")
-        .str.strip_chars()
-        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-    )
-    issues = issues.with_columns(day.alias("_day")).filter(pl.col("_day").is_not_null())
-    latest = None
-    for candidate in issues.get_column("_day").unique().sort(descending=True).to_list():
-        part = _partition(issues.filter(pl.col("_day") == candidate), issue_cols, ())
-        good, _ = read_issues(part.issues)
-        if good.height:
-            latest = good.get_column("issue_date").max()
-            break
-    yield from _arrow(
-        pl.DataFrame({"latest": [latest]}, schema={"latest": pl.Date}), [("latest", "date")]
-    )
-
-
-def _ome_key(value: str | None) -> str:
-    """A fixed-width text of the OME whose text order is its numeric order (exact)."""
-    d = Decimal(value) if value is not None else Decimal(0)
-    if not d.is_finite() or d < 0:
-        raise InvalidInputError("ome_mg_per_day", "cannot be ordered (negative or not finite)")
-    whole, _, frac = format(d, "f").partition(".")
-    if len(whole) > _INT_DIGITS or len(frac) > _FRAC_DIGITS:
-        raise InvalidInputError("ome_mg_per_day", "has too many digits to order exactly")
-    return whole.rjust(_INT_DIGITS, "0") + "." + frac.ljust(_FRAC_DIGITS, "0")
-
-
-@dataclass(frozen=True)
-class _Job:
-    issue_cols: tuple[str, ...]
-    patient_cols: tuple[str, ...]
-    as_of: dt.date | None
-    baseline: dt.date | None
-    profile: Profile | None
-    method: ScreeningMethod
-    out_types: tuple[tuple[str, str], ...]
-    knowledge_hash: str
-
-
-_INVERT: Final = str.maketrans("0123456789", "9876543210")  # digit order reversed
-_BAND_DIGITS: Final = 20
-_FACTOR_DIGITS: Final = 9
-
-
-def _sort_key(table: pl.DataFrame, method: ScreeningMethod) -> pl.Series:
-    """``_sort``: one text whose byte order is the worklist order (see :func:`ordered`).
-
-    Fixed-width parts, so comparing the texts compares the parts in turn: the band's number
-    (not listed: 99), then each of the method's ``order_within_band`` keys largest first (the
-    OME's exact decimal digits, and the count of factors present, each with its digits
-    reversed), then the patient id.
-    """
-    band = table.get_column("band")
-    band_order = pl.select(
-        pl.when(band.str.contains(r"^\d+$"))
-        .then(band.cast(pl.Int64, strict=False))
-        .otherwise(pl.lit(99, pl.Int64))
-    ).to_series()
-    if band_order.null_count():
-        raise InvalidInputError("band", "has a number too large to order")
-    parts = [band_order.cast(pl.String).str.zfill(_BAND_DIGITS)]
-    for k in method.order_within_band:
-        if k == "ome_mg_per_day":
-            omes = table.get_column("ome_mg_per_day")
-            keys = {v: _ome_key(v).translate(_INVERT) for v in omes.unique().to_list()}
-            parts.append(omes.replace_strict(keys, return_dtype=pl.String))
-        elif k == "factors_present":
-            count = table.get_column("factors_present").list.len().cast(pl.Int64)
-            if count.max() is not None and int(count.max()) >= 10**_FACTOR_DIGITS:  # type: ignore[arg-type]
-                raise InvalidInputError("factors_present", "too many to order")
-            reversed_count = pl.lit(10**_FACTOR_DIGITS - 1, pl.Int64) - count
-            parts.append(
-                pl.select(reversed_count).to_series().cast(pl.String).str.zfill(_FACTOR_DIGITS)
-            )
-    parts.append(table.get_column("patient_id"))
-    return pl.select(pl.concat_str(parts)).to_series().alias("_sort")
-
-
-def _phase_frames(
-    result: Screening, phase: str, part: _Part, method: ScreeningMethod, *, worklist: bool
-) -> list[pl.DataFrame]:
-    """One screening's rows (table columns, sort keys), problems and counts, tagged ``phase``."""
-    table = result.table
-    base = worklist_frame(result) if worklist else table.select("patient_id")
-    listed = (
-        base.get_column("rank").is_not_null()
-        if worklist
-        else pl.Series("_listed", [False] * table.height, pl.Boolean)
-    )
-    rows = base.with_columns(
-        pl.lit(phase + _ROW).alias("_kind"),
-        listed.alias("_listed"),
-        _sort_key(table, method),
-        *[table.get_column(n).alias(_TABLE_PREFIX + n) for n in ROW_SCHEMA],
-    )
-    where = {"issues": part.issue_where, "patients": part.patient_where}
-    at = {
-        name: [p.row - 1 for p in result.problems if p.file == name]
-        for name in ("issues", "patients")
-    }
-    problems = [
-        where[name][at[name]].with_columns(
-            pl.lit(phase + _PROBLEM).alias("_kind"),
-            pl.lit(name).alias("_file"),
-            pl.Series("_reason", [p.reason for p in result.problems if p.file == name], pl.String),
-        )
-        for name in ("issues", "patients")
-        if at[name]
-    ]
-    problems = [p.rename({"_src": "_psrc", "_block": "_pblock", "_mid": "_pmid"}) for p in problems]
-    counts = pl.DataFrame(
-        {
-            "_kind": [phase + _COUNT] * len(result.counts),
-            "_count_key": list(result.counts),
-            "_count": [int(n) for n in result.counts.values()],
-        },
-        schema={"_kind": pl.String, "_count_key": pl.String, "_count": pl.Int64},
-    )
-    return [rows, *problems, counts]
-
-
-def _knowledge_row(job: _Job, mine: str, rows: int, started: float) -> pl.DataFrame:
-    from pyspark import TaskContext  # noqa: PLC0415 - worker side
-
-    context = TaskContext.get()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
-    return pl.DataFrame(
-        {
-            "_kind": [_KNOWLEDGE],
-            "_kpart": [context.partitionId() if context is not None else -1],
-            "_khash": [mine],
-            "_krows": [rows],
-            "_kms": [round((time.perf_counter() - started) * 1000)],
-            "_kpeak": [int(peak_kb)],
-        },
-        schema={
-            "_kind": pl.String,
-            "_kpart": pl.Int64,
-            "_khash": pl.String,
-            "_krows": pl.Int64,
-            "_kms": pl.Int64,
-            "_kpeak": pl.Int64,
-        },
-    )
-
-
-def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa.RecordBatch]:
-    """Screen one partition with :func:`screen`; rows, problems, counts and knowledge hash.
-
-    The partition first hashes the knowledge it loaded (:func:`job_knowledge_hash`); if that
-    is not the driver's, it screens nothing and reports only its hash (the driver refuses the
-    job).
-    """
-    started = time.perf_counter()
-    mine = job_knowledge_hash(for_screening(default_knowledge(), job.profile, job.method))
-    frame = _frame_of(batches)
-    if mine != job.knowledge_hash or frame is None:
-        rows = 0 if frame is None else frame.height
-        yield from _arrow(_knowledge_row(job, mine, rows, started), job.out_types)
-        return
-    part = _partition(frame, job.issue_cols, job.patient_cols)
-    out: list[pl.DataFrame] = []
-    result = screen(
-        part.issues, part.patients, as_of=job.as_of, profile=job.profile, method=job.method
-    )
-    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
-    if job.baseline is not None and job.as_of is not None:
-        earlier = screen(
-            part.issues,
-            part.patients,
-            as_of=job.baseline,
-            profile=job.profile,
-            method=job.method,
-        )
-        out.extend(_phase_frames(earlier, _BASE, part, job.method, worklist=False))
-        practices = read_practices(part.issues, up_to=job.as_of)
-        out.append(
-            pl.DataFrame(
-                {
-                    "_kind": [_PRACTICE] * len(practices),
-                    "patient_id": list(practices),
-                    "_practice": list(practices.values()),
-                },
-                schema={"_kind": pl.String, "patient_id": pl.String, "_practice": pl.String},
-            )
-        )
-    out.append(_knowledge_row(job, mine, part.rows, started))
-    yield from _arrow(pl.concat(out, how="diagonal_relaxed"), job.out_types)
-
-
 # --- the driver -------------------------------------------------------------------------------
 
 
@@ -995,25 +572,6 @@ def _ranked(rows: DataFrame, ranges: int) -> DataFrame:
         .withColumn("rank", F.when(F.col("_listed"), F.col("_roff") + F.sum(listed).over(within)))
         .orderBy(key)
     )
-
-
-def _csv_lines(spark: SparkSession, path: str | Path) -> tuple[int, bool]:
-    """(lines, whether a quoted field may span lines) of a CSV file or folder, read as text.
-
-    With ``"`` as quote and ``""`` as its escape, every quoted field holds an even number of
-    quote characters, so a line with an odd number is part of a record that spans lines
-    (also, harmlessly, a line with a stray quote: it is then read as multi-line CSV).
-    """
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-
-    text = F.col("value")
-    quotes = F.length(text) - F.length(F.regexp_replace(text, '"', ""))
-    got = (
-        spark.read.text(str(path))
-        .agg(F.count(F.lit(1)).alias("n"), F.max((quotes % 2).cast("long")).alias("odd"))
-        .collect()[0]
-    )
-    return int(got["n"]), bool(got["odd"])
 
 
 class _Clock:
