@@ -32,8 +32,13 @@ def test_partitions_by_rows_and_outcomes_as_on_one_machine(spark: object) -> Non
     want_screening, want = outcomes(issues, patients, baseline=baseline, follow_up=follow)
     assert want.status == "evaluated"  # the comparison has something to compare
     assert len(want.groups) > 2  # overall and more than one practice
-    result = screen_spark(  # type: ignore[arg-type]
-        spark, issues, patients, as_of=follow, baseline=baseline, max_partition_rows=500
+    result = screen_spark(
+        spark,  # type: ignore[arg-type]
+        issues,
+        patients,
+        as_of=follow,
+        baseline=baseline,
+        max_partition_rows=500,
     )
     try:
         # 1,727 rows at most 500 a partition: ceil(1727 / 500) = 4 partitions (2 cores < 4)
@@ -114,7 +119,7 @@ def test_csv_splits_folders_and_frames_trace_problem_rows(spark: object, tmp_pat
         two.unpersist()
     # a DataFrame that is not a file scan: rows in the order given, no source file
     data = spark.createDataFrame(frame.rows(), ", ".join(f"`{c}` string" for c in frame.columns))  # type: ignore[attr-defined]
-    three = screen_spark(spark, data, patients, partitions=2)
+    three = screen_spark(spark, data, patients, partitions=2)  # type: ignore[arg-type]
     try:
         _assert_same(three.to_screening(), want)
         traced = [r for r in three.problems.collect() if r["file"] == "issues"]
@@ -150,7 +155,7 @@ def test_an_existing_session_keeps_its_settings(spark: object) -> None:
     try:
         again = local_session("local[2]", config={"spark.sql.shuffle.partitions": "3"})
         assert again is spark
-        result = screen_spark(spark, EXAMPLE / "issues.csv", partitions=2)  # type: ignore[arg-type]
+        result = screen_spark(spark, EXAMPLE / "issues.csv", partitions=2)  # narrowed above
         result.unpersist()
         assert conf.get("spark.sql.shuffle.partitions") == "7"
         assert conf.get("spark.sql.session.timeZone") == "America/New_York"

@@ -23,8 +23,9 @@ Whole-extract steps, done once and never per partition:
 * Counts: summed over partitions (each is a count of patients or rows).
 * Knowledge: every partition reports the hash of the knowledge it loaded
   (:mod:`opioidcds.population.spark_knowledge`); any difference from the driver's fails the job.
-* Rank: the worklist is range-partitioned by its order (never one partition), each range
-  counts its listed rows, and ranks are offset by the counts of the ranges before it.
+* Rank: never in one partition. The worklist is cut into ranges of its order (fixed bounds
+  from a seeded sample of the sort keys), each range counts its listed rows, and ranks are
+  offset by the counts of the ranges before it.
 
 The partition side is in :mod:`opioidcds.population.spark_partition`, the reading side in
 :mod:`opioidcds.population.spark_read`. See ``docs/population.md`` ("Spark").
