@@ -4,42 +4,21 @@ Marked ``spark``; skipped when Java or pyspark is missing (as ``test_spark.py``)
 factor (a tier floor, so ``risk-level`` can still count the factors) added to ``risk-factors``
 gives the same worklist through Spark as ``screen`` with the same local rules; a folder holding
 a local ruleset run for every patient is refused (Spark does not collect its per-patient
-results yet).
+results yet). The Spark session is the suite's shared one (``conftest.py``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from opioidcds import InvalidInputError, load_knowledge
 from opioidcds.population import screen
-from opioidcds.population.spark import (
-    SparkUnavailableError,
-    local_session,
-    require_spark,
-    screen_spark,
-)
+from opioidcds.population.spark import screen_spark
 from opioidcds.population.synthetic import generate
 
 from .test_local_rules_screen import LOCAL, LOCAL_FACTOR
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    try:
-        require_spark()
-    except SparkUnavailableError as exc:
-        if os.environ.get("OPIOIDCDS_CI") == "1":
-            pytest.fail(f"CI must provide Java and pyspark (.ci/run): {exc}")
-        pytest.skip(f"Spark tests need Java 17+ and the 'spark' extra: {exc}")
-    fast_start = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
-    session = local_session("local[2]", config=fast_start)
-    yield session
-    session.stop()
 
 
 @pytest.mark.spark

@@ -1,86 +1,121 @@
 """Population screening through PySpark (optional extra ``spark``): the same per-patient screen.
 
-For extracts that outgrow one machine (NHS analytics platforms run Spark). Each input row gets
-its 1-based row number in read order; the rows are hash-partitioned by the *normalised* patient
-id (stripped exactly as :mod:`opioidcds.population.schema` strips it, computed in Polars) so
-that every row :func:`~opioidcds.population.screen` could relate (one patient's issues, their
+For extracts that outgrow one machine (NHS analytics platforms run Spark). The rows are
+hash-partitioned by a key of the patient id (its letters and digits only: ids equal once
+stripped, as :mod:`opioidcds.population.schema` compares them, share the key) so that every
+row :func:`~opioidcds.population.screen` could relate (one patient's issues, their
 duplicates, their patient-table rows) lands in one partition. Each partition is sorted back
-into row order and screened by the public :func:`~opioidcds.population.screen` (``mapInArrow``,
-Polars inside); its row numbers are mapped back to the extract's, and the results are merged:
-the worklist is sorted and ranked across partitions exactly as the single-machine engine
-sorts it (band, then the method's ``order_within_band`` keys largest first, then patient id).
+into read order and screened by the public :func:`~opioidcds.population.screen`
+(``mapInArrow``, Polars inside); the results are merged: the worklist is sorted and ranked
+across partitions exactly as the single-machine engine sorts it (band, then the method's
+``order_within_band`` keys largest first, then patient id).
 
 Whole-extract steps, done once and never per partition:
 
 * ``as_of``: the given date, or else the latest issue date among the rows that pass the
   schema checks (what :func:`screen` uses), computed over the whole extract in a first pass.
-* Row numbers: assigned before partitioning, in the order Spark reads the input (for one CSV
-  or Parquet file: the file's own order, as the single-machine reader counts).
+* Row numbers: every row keeps where it was read (file, split, position); the extract's row
+  numbers (1-based; a folder of files in file-path order) and the row within its own file are
+  computed from those, so a problem row can be traced to its source row.
 * Required columns and malformed CSV rows: checked before any screening.
 * Duplicate rows and duplicate patient-table ids: all copies share a patient id, so they meet
   in one partition, where :func:`screen` finds them in row order.
 * Counts: summed over partitions (each is a count of patients or rows).
+* Knowledge: every partition reports the hash of the knowledge it loaded
+  (:mod:`opioidcds.population.spark_knowledge`); any difference from the driver's fails the job.
+* Rank: never in one partition. The worklist is cut into ranges of its order (fixed bounds
+  from a seeded sample of the sort keys), each range counts its listed rows, and ranks are
+  offset by the counts of the ranges before it.
 
-Outcomes over time are not computed here. See ``docs/population.md`` ("Spark").
+The partition side is in :mod:`opioidcds.population.spark_partition`, the reading side in
+:mod:`opioidcds.population.spark_read`. See ``docs/population.md`` ("Spark").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 import os
-import pickle
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import cache, partial
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
-from opioidcds._decide.knowledge import Knowledge, load_knowledge
 from opioidcds._decide.patient_facts import local_rulesets
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._knowledge.provenance import Provenance
-from opioidcds.population.engine import PatientRow, Screening, screen
+from opioidcds.population.engine import Screening, screen
 from opioidcds.population.method import ScreeningMethod, default_method
+from opioidcds.population.outcomes import Outcomes, compare
 from opioidcds.population.report import worklist_frame
-from opioidcds.population.rows import rows_table
+from opioidcds.population.rows import ROW_SCHEMA
 from opioidcds.population.schema import (
-    ISSUE_COLUMNS,
-    PATIENT_COLUMNS,
     RowProblem,
-    read_issues,
-    read_patients,
+)
+from opioidcds.population.spark_knowledge import (
+    KnowledgeMismatchError,
+    check_partition_hashes,
+    job_knowledge_hash,
+)
+from opioidcds.population.spark_partition import (
+    _BASE,
+    _COUNT,
+    _ISSUE_PREFIX,
+    _KNOWLEDGE,
+    _PATIENT_PREFIX,
+    _PRACTICE,
+    _PROBLEM,
+    _ROW,
+    _TABLE_PREFIX,
+    _Job,
+    _latest_batches,
+    _screen_batches,
+    local_knowledge,
+)
+from opioidcds.population.spark_read import (
+    _Block,
+    _blocks,
+    _csv_lines,
+    _first_bad,
+    _is_csv,
+    _offsets,
+    _read,
 )
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from opioidcds._decide.rules import Profile
 
 __all__ = [
+    "DEFAULT_MAX_PARTITION_ROWS",
+    "KnowledgeMismatchError",
+    "PartitionCost",
+    "SparkFrames",
     "SparkScreening",
     "SparkUnavailableError",
     "local_session",
     "require_spark",
     "screen_spark",
+    "screen_spark_frames",
 ]
 
+# Input rows per patient partition (issue and patient-table rows together). A partition is
+# screened in one Python worker, which holds it whole: about 1.6 kB of worker memory a row was
+# measured (issue 22: 1.1 GB for 685,000 rows), so 200,000 rows bound a worker near 0.35 GB.
+DEFAULT_MAX_PARTITION_ROWS: Final = 200_000
+_LOG: Final = logging.getLogger(__name__)
 _MIN_JAVA: Final = 17  # Spark 4 runs on Java 17 or 21
-_KIND_ROW: Final = "row"
-_KIND_PROBLEM: Final = "problem"
-_KIND_COUNT: Final = "count"
-_ISSUE_PREFIX: Final = "i__"
-_PATIENT_PREFIX: Final = "p__"
-_CORRUPT: Final = "_corrupt_record"
-_INT_DIGITS: Final = 20  # sort-key width of the OME's integer part (fail closed beyond)
-_FRAC_DIGITS: Final = 40  # and of its fraction
+_NOT_ID: Final = r"[^\p{L}\p{N}]"  # Java regex: any character but a letter or a digit
 
 
 class SparkUnavailableError(RuntimeError, OpioidCDSError):
@@ -135,10 +170,13 @@ def _local_cores(master: str) -> int:
 def local_session(
     master: str = "local[*]", *, config: Mapping[str, str] | None = None
 ) -> SparkSession:
-    """A Spark session on this machine (or the active session, if one is running).
+    """A Spark session on this machine, or the active session, unchanged, if one is running.
 
-    Sets ``PYSPARK_PYTHON`` to this interpreter when it is unset, so Spark's Python workers
-    import the same installation of opioidcds; binds to loopback; no web UI.
+    A new session: ``PYSPARK_PYTHON`` is set to this interpreter when it is unset (so Spark's
+    Python workers import the same installation of opioidcds); it binds to loopback, has no web
+    UI, uses UTC as its session time zone and as many shuffle partitions as cores, then
+    ``config``. An active session is returned as it is: none of its settings (shuffle
+    partitions, time zone, ``config``) is changed; the screening sets what it needs per job.
 
     Raises:
         SparkUnavailableError: see :func:`require_spark`.
@@ -148,6 +186,9 @@ def local_session(
 
     from pyspark.sql import SparkSession  # noqa: PLC0415 - optional extra
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
@@ -168,14 +209,76 @@ def local_session(
 
 
 @dataclass(frozen=True)
+class PartitionCost:
+    """What one patient partition cost its Python worker.
+
+    ``rows``: input rows (issue and patient-table); ``seconds``: wall time of its screening(s);
+    ``worker_peak_mb``: the worker process's peak resident memory so far (a worker may be
+    reused for several partitions, so it is an upper bound for this one).
+    """
+
+    partition: int
+    rows: int
+    seconds: float
+    worker_peak_mb: float
+
+
+@dataclass(frozen=True)
+class SparkFrames:
+    """The lazy results of :func:`screen_spark_frames`: nothing here has been collected.
+
+    ``worklist``: exactly the columns of the single-machine worklist file, global ``rank``,
+    sorted in worklist order (write it with ``worklist.write``). ``problems``: ``file``
+    (``"issues"``/``"patients"``), ``row`` (the extract's 1-based row number; a folder of files
+    counts its files in path order), ``reason``, ``source`` (the file the row was read from;
+    null for a DataFrame that is not a file scan) and ``source_row`` (the 1-based data row in
+    that file; for a DataFrame, its row in Spark's partition order), sorted by file and row.
+    ``counts``: ``key``, ``count`` (sum them per key: :attr:`SparkScreening.counts` does).
+    ``knowledge``: ``partition``, ``knowledge_hash``, ``rows``, ``seconds``,
+    ``worker_peak_mb``: one row per partition screened, already checked to equal
+    ``knowledge_hash`` (the driver's; see :mod:`opioidcds.population.spark_knowledge`).
+    ``result`` is the persisted per-partition output they are all computed from: call
+    :meth:`unpersist` when done.
+    """
+
+    as_of: dt.date | None
+    baseline: dt.date | None
+    worklist: DataFrame
+    problems: DataFrame
+    counts: DataFrame
+    knowledge: DataFrame
+    knowledge_hash: str
+    versions: Mapping[str, str]
+    method: ScreeningMethod
+    profile: Profile | None
+    factor_labels: Mapping[str, str]
+    provenance: Provenance
+    capacity: int | None
+    partitions: int
+    result: DataFrame
+    _ordered: DataFrame
+    _offsets: DataFrame
+    _count_keys: tuple[str, ...]
+    _persisted: tuple[DataFrame, ...]
+
+    def unpersist(self) -> None:
+        """Release the persisted intermediate results (the input and the partition output)."""
+        for frame in self._persisted:
+            frame.unpersist()
+
+
+@dataclass(frozen=True)
 class SparkScreening:
     """The result of :func:`screen_spark`.
 
     ``worklist`` is a Spark DataFrame with exactly the columns of the single-machine worklist
     file (``rank`` global), sorted in worklist order; ``problems`` has ``file``, ``row`` (the
-    extract's row numbers), ``reason``. Both are computed from a persisted result: call
-    :meth:`unpersist` when done. :meth:`to_screening` collects everything into the driver as a
-    :class:`~opioidcds.population.Screening` (for the report), which needs the driver's memory.
+    extract's row numbers), ``reason``, ``source`` and ``source_row`` (see
+    :class:`SparkFrames`). ``counts`` are summed; ``partition_costs`` say what each partition
+    cost. Both frames are computed from a persisted result: call :meth:`unpersist` when done.
+    :meth:`to_screening` collects everything into the driver as a
+    :class:`~opioidcds.population.Screening` (for the report), which needs the driver's
+    memory; :meth:`outcomes` (with ``baseline``) too.
     """
 
     as_of: dt.date | None
@@ -187,39 +290,42 @@ class SparkScreening:
     factor_labels: Mapping[str, str]
     provenance: Provenance
     partitions: int
-    _result: DataFrame
-    _order: tuple[Column, ...]
-    _persisted: tuple[DataFrame, ...]
+    knowledge_hash: str
+    partition_costs: tuple[PartitionCost, ...]
+    frames: SparkFrames
 
     def to_screening(self) -> Screening:
         """Collect into a :class:`Screening` (rows in worklist order; ``engine="spark"``)."""
-        rows: list[PatientRow] = []
-        ordered = self._result.filter(_kind(_KIND_ROW)).orderBy(*self._order)
-        for rec in ordered.select("_pickled").collect():
-            row = pickle.loads(rec["_pickled"])  # noqa: S301 - written by this job's own workers
-            if not isinstance(row, PatientRow):  # pragma: no cover - defensive
-                raise InvalidInputError("spark result", "is not a worklist row")
-            rows.append(row)
-        problems = tuple(
-            RowProblem(str(rec["file"]), int(rec["row"]), str(rec["reason"]))
-            for rec in self.problems.orderBy("file", "row").collect()
-        )
-        return Screening(
-            as_of=self.as_of,
-            table=rows_table(rows),
-            problems=problems,
-            counts=dict(self.counts),
-            versions=dict(self.versions),
-            method=self.method,
-            engine="spark",
-            provenance=self.provenance,
-            factor_labels=dict(self.factor_labels),
-        )
+        return _collected(self.frames, self.as_of, "", dict(self.counts))
+
+    def outcomes(self) -> tuple[Screening, Outcomes]:
+        """The follow-up screening and the outcomes against the baseline date (collected).
+
+        As :func:`~opioidcds.population.outcomes`: each partition screened its patients at
+        both dates; practices are each patient's latest issue up to the follow-up date.
+
+        Raises:
+            InvalidInputError: the job was run without ``baseline``, or the extract has no
+                usable issue (nothing to compare).
+        """
+        fr = self.frames
+        if fr.baseline is None:
+            raise InvalidInputError("baseline", "was not given to screen_spark: no outcomes")
+        if self.as_of is None:
+            raise InvalidInputError("issues", "no usable issue: nothing to compare")
+        later = self.to_screening()
+        base_counts = _summed(fr.result, _BASE + _COUNT, fr._count_keys)
+        earlier = _collected(fr, fr.baseline, _BASE, base_counts)
+        practices = {
+            str(r["patient_id"]): str(r["_practice"])
+            for r in fr.result.filter(_kind(_PRACTICE)).select("patient_id", "_practice").collect()
+        }
+        found = compare(earlier, later, practices=practices, profile=fr.profile)
+        return later, found
 
     def unpersist(self) -> None:
         """Release the cached intermediate results."""
-        for frame in self._persisted:
-            frame.unpersist()
+        self.frames.unpersist()
 
 
 def _kind(kind: str) -> Column:
@@ -228,240 +334,69 @@ def _kind(kind: str) -> Column:
     return F.col("_kind") == F.lit(kind)
 
 
-# --- reading ----------------------------------------------------------------------------------
+def _summed(result: DataFrame, kind: str, keys: Iterable[str]) -> dict[str, int]:
+    """The counts of one phase summed over partitions, on top of ``keys`` (all zero)."""
+    counts = dict.fromkeys(keys, 0)
+    got = result.filter(_kind(kind)).groupBy("_count_key").sum("_count").collect()
+    for rec in got:
+        counts[str(rec[0])] = counts.get(str(rec[0]), 0) + int(rec[1])
+    return counts
 
 
-def _columns_checked(columns: Sequence[str], what: str) -> list[str]:
-    """Normalised column names; required columns checked exactly as the schema reader does."""
-    names = [c.strip().lower() for c in columns]
-    if len(set(names)) != len(names):
-        raise InvalidInputError(what, "column names repeat (case and spaces folded)")
-    empty = pl.DataFrame(schema=dict.fromkeys(names, pl.String))
-    if what == "issues":
-        read_issues(empty)  # raises InvalidInputError naming missing required columns
-        known = ISSUE_COLUMNS
-    else:
-        read_patients(empty)
-        known = PATIENT_COLUMNS
-    return [n for n in names if n in known]
-
-
-def _read(spark: SparkSession, source: str | Path | DataFrame, what: str) -> DataFrame:
-    """Read a CSV/Parquet path (every column as text) or take a Spark DataFrame."""
-    from pyspark.sql import DataFrame as SparkFrame  # noqa: PLC0415
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-    from pyspark.sql.types import StringType, StructField, StructType  # noqa: PLC0415
-
-    if isinstance(source, SparkFrame):
-        frame = source
-    else:
-        path = Path(source)
-        suffix = path.suffix.lower()
-        if not path.exists():
-            raise InvalidInputError(what, "could not be read as CSV or Parquet")
-        if suffix in (".parquet", ".pq"):
-            frame = spark.read.parquet(str(path))
-        elif suffix in (".csv", ".txt", ""):
-            options = {"header": "true", "multiLine": "true", "escape": '"', "encoding": "UTF-8"}
-            header = spark.read.options(**options).csv(str(path)).columns
-            schema = StructType(
-                [StructField(c, StringType()) for c in header]
-                + [StructField(_CORRUPT, StringType())]
-            )
-            frame = (
-                spark.read.options(**options, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
-                .schema(schema)
-                .csv(str(path))
-            )
-        else:
-            raise InvalidInputError(what, "must be a .csv or .parquet file")
-    given = [c for c in frame.columns if c != _CORRUPT]
-    names = [c.strip().lower() for c in given]
-    keep = _columns_checked(given, what)
-    selected = [
-        F.col(f"`{orig}`").cast("string").alias(name)
-        for orig, name in zip(given, names, strict=True)
-        if name in keep
-    ]
-    if _CORRUPT in frame.columns:
-        selected.append(F.col(_CORRUPT))
-    return frame.select(*selected)
-
-
-def _numbered(frame: DataFrame, what: str) -> tuple[DataFrame, DataFrame]:
-    """Add ``_row`` (1-based, read order); refuse malformed CSV rows. Returns (rows, cache)."""
-    from pyspark import StorageLevel  # noqa: PLC0415
+def _collected(
+    frames: SparkFrames, as_of: dt.date | None, phase: str, counts: dict[str, int]
+) -> Screening:
+    """One phase's rows (worklist order), problems and counts as a driver-side Screening."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    # monotonically_increasing_id: partition index in the upper 31 bits, position in the lower 33
-    cached = frame.withColumn("_mid", F.monotonically_increasing_id()).persist(
-        StorageLevel.MEMORY_AND_DISK
+    names = list(ROW_SCHEMA)
+    mine = frames.result.filter(_kind(phase + _ROW)).orderBy("_sort")
+    rows = mine if phase else frames._ordered
+    picked = rows.select(*[F.col(_TABLE_PREFIX + n).alias(n) for n in names])
+    table = pl.from_arrow(picked.toArrow())
+    if not isinstance(table, pl.DataFrame):  # pragma: no cover - a table is a frame
+        raise InvalidInputError("spark result", "is not a table")
+    table = table.cast(ROW_SCHEMA)  # type: ignore[arg-type]
+    problems = tuple(
+        RowProblem(str(rec["file"]), int(rec["row"]), str(rec["reason"]))
+        for rec in _problems(frames.result, frames._offsets, phase + _PROBLEM).collect()
     )
-    part = F.shiftright(F.col("_mid"), 33)
-    corrupt = F.col(_CORRUPT).isNotNull().cast("long") if _CORRUPT in frame.columns else F.lit(0)
-    stats = cached.groupBy(part.alias("p")).agg(F.count("*"), F.sum(corrupt)).collect()
-    offsets, total, bad = [], 0, 0
-    for p, n, b in sorted((int(p), int(n), int(b or 0)) for p, n, b in stats):
-        offsets.append((p, total))
-        total += n
-        bad += b
-    spark = frame.sparkSession
-    table = spark.createDataFrame(offsets or [(0, 0)], "p long, offset long")
-    numbered = (
-        cached.withColumn("p", part)
-        .join(F.broadcast(table), on="p", how="left")
-        .withColumn(
-            "_row", F.col("_mid") - F.shiftleft(F.col("p"), 33) + F.col("offset") + F.lit(1)
+    return Screening(
+        as_of=as_of,
+        table=table,
+        problems=problems,
+        counts=counts,
+        versions=dict(frames.versions),
+        method=frames.method,
+        engine="spark",
+        provenance=frames.provenance,
+        factor_labels=dict(frames.factor_labels),
+        capacity=frames.capacity,
+    )
+
+
+def _problems(result: DataFrame, offsets: DataFrame, kind: str) -> DataFrame:
+    """Problem rows of ``kind`` with the extract's and the source file's row numbers."""
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    found = result.filter(_kind(kind))
+    on = (
+        (F.col("_file") == F.col("_okind"))
+        & F.col("_psrc").eqNullSafe(F.col("_osrc"))
+        & (F.col("_pblock") == F.col("_oblock"))
+    )
+    at = F.col("_pmid") - F.col("_ofirst") + F.lit(1)
+    return (
+        found.join(F.broadcast(offsets), on=on, how="left")
+        .select(
+            F.col("_file").alias("file"),
+            (F.col("_orow") + at).alias("row"),
+            F.col("_reason").alias("reason"),
+            F.col("_osrc").alias("source"),
+            (F.col("_osrow") + at).alias("source_row"),
         )
-        .drop("_mid", "p", "offset")
+        .orderBy("file", "row")
     )
-    if bad:
-        first = numbered.filter(F.col(_CORRUPT).isNotNull()).agg(F.min("_row")).collect()
-        raise InvalidInputError(
-            what,
-            f"{bad} row(s) do not have one field per column (first: data row {first[0][0]})",
-        )
-    if _CORRUPT in numbered.columns:
-        numbered = numbered.drop(_CORRUPT)
-    return numbered, cached
-
-
-# --- partitions (run in Spark's Python workers) ----------------------------------------------
-
-
-def _arrow(frame: pl.DataFrame, types: Sequence[tuple[str, str]]) -> list[pa.RecordBatch]:
-    """``frame`` as Arrow batches of exactly the Spark-declared types (plain, not large)."""
-    import pyarrow as pa  # noqa: PLC0415 - worker side
-
-    arrow = {"string": pa.string(), "long": pa.int64(), "boolean": pa.bool_()}
-    arrow |= {"binary": pa.binary(), "date": pa.date32()}
-    schema = pa.schema([(name, arrow[kind]) for name, kind in types])
-    table = frame.select([name for name, _ in types]).to_arrow().cast(schema)
-    return table.to_batches() if table.num_rows else []
-
-
-def _key_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Add ``_key``: the patient id stripped exactly as the schema reader strips it."""
-    for batch in batches:
-        frame = pl.from_arrow(batch)
-        if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a batch is a table
-            raise InvalidInputError("spark batch", "is not a table")
-        keyed = frame.with_columns(pl.col("patient_id").str.strip_chars().alias("_key"))
-        types = [(c, "long" if c == "_row" else "string") for c in keyed.columns]
-        yield from _arrow(keyed, types)
-
-
-def _partition_frames(
-    batches: Iterator[pa.RecordBatch], issue_cols: Sequence[str], patient_cols: Sequence[str]
-) -> tuple[pl.DataFrame, list[int], pl.DataFrame | None, list[int]] | None:
-    """One partition's issue rows and patient rows, each back in row order, and their numbers."""
-    import pyarrow as pa  # noqa: PLC0415 - worker side
-
-    got = list(batches)
-    if not got or sum(b.num_rows for b in got) == 0:
-        return None
-    frame = pl.from_arrow(pa.Table.from_batches(got))
-    if not isinstance(frame, pl.DataFrame):  # pragma: no cover
-        raise InvalidInputError("spark partition", "is not a table")
-    iss = frame.filter(pl.col("_kind") == "issue").sort("_row")
-    issues = iss.select([pl.col(_ISSUE_PREFIX + c).cast(pl.String).alias(c) for c in issue_cols])
-    patients: pl.DataFrame | None = None
-    patient_rows: list[int] = []
-    if patient_cols:
-        pts = frame.filter(pl.col("_kind") == "patient").sort("_row")
-        patients = pts.select(
-            [pl.col(_PATIENT_PREFIX + c).cast(pl.String).alias(c) for c in patient_cols]
-        )
-        patient_rows = [int(x) for x in pts.get_column("_row").to_list()]
-    return issues, [int(x) for x in iss.get_column("_row").to_list()], patients, patient_rows
-
-
-def _latest_batches(
-    batches: Iterator[pa.RecordBatch], issue_cols: Sequence[str]
-) -> Iterator[pa.RecordBatch]:
-    """The latest issue date among this partition's rows that pass the schema checks."""
-    parts = _partition_frames(batches, issue_cols, ())
-    if parts is None or parts[0].height == 0:
-        return
-    good, _ = read_issues(parts[0])
-    latest = good.get_column("issue_date").max() if good.height else None
-    yield from _arrow(
-        pl.DataFrame({"latest": [latest]}, schema={"latest": pl.Date}), [("latest", "date")]
-    )
-
-
-def _ome_key(value: Decimal | None) -> str:
-    """A fixed-width text of the OME whose text order is its numeric order (exact)."""
-    d = value if value is not None else Decimal(0)
-    if not d.is_finite() or d < 0:
-        raise InvalidInputError("ome_mg_per_day", "cannot be ordered (negative or not finite)")
-    whole, _, frac = format(d, "f").partition(".")
-    if len(whole) > _INT_DIGITS or len(frac) > _FRAC_DIGITS:
-        raise InvalidInputError("ome_mg_per_day", "has too many digits to order exactly")
-    return whole.rjust(_INT_DIGITS, "0") + "." + frac.ljust(_FRAC_DIGITS, "0")
-
-
-@dataclass(frozen=True)
-class _Job:
-    issue_cols: tuple[str, ...]
-    patient_cols: tuple[str, ...]
-    as_of: dt.date | None
-    profile: Profile | None
-    method: ScreeningMethod
-    out_types: tuple[tuple[str, str], ...]
-    local_rules: str | None = None  # folder of local rules (issue 23), read in each executor
-
-
-@cache
-def _local_knowledge(folder: str | None) -> Knowledge | None:
-    """The knowledge with the local rules of ``folder`` (read once per process), or ``None``."""
-    return load_knowledge(local_rules=folder) if folder is not None else None
-
-
-def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa.RecordBatch]:
-    """Screen one partition with :func:`screen`; rows, problems and counts in one frame."""
-    parts = _partition_frames(batches, job.issue_cols, job.patient_cols)
-    if parts is None:
-        return
-    issues, issue_rows, patients, patient_rows = parts
-    result = screen(
-        issues,
-        patients,
-        as_of=job.as_of,
-        knowledge=_local_knowledge(job.local_rules),
-        profile=job.profile,
-        method=job.method,
-    )
-    original = {"issues": issue_rows, "patients": patient_rows}
-    frame = worklist_frame(result).with_columns(
-        pl.lit(_KIND_ROW).alias("_kind"),
-        pl.Series(
-            "_band_order", [int(r.band) if r.band.isdigit() else 99 for r in result.rows], pl.Int64
-        ),
-        pl.Series("_listed", [r.band.isdigit() for r in result.rows], dtype=pl.Boolean),
-        pl.Series("_ome_key", [_ome_key(r.ome_mg_per_day) for r in result.rows], pl.String),
-        pl.Series("_factors", [len(r.factors_present) for r in result.rows], pl.Int64),
-        pl.Series("_pickled", [pickle.dumps(r, protocol=5) for r in result.rows], pl.Binary),
-    )
-    problems = pl.DataFrame(
-        {
-            "_kind": [_KIND_PROBLEM] * len(result.problems),
-            "_file": [p.file for p in result.problems],
-            "_prow": [original[p.file][p.row - 1] for p in result.problems],
-            "_reason": [p.reason for p in result.problems],
-        },
-        schema={"_kind": pl.String, "_file": pl.String, "_prow": pl.Int64, "_reason": pl.String},
-    )
-    counts = pl.DataFrame(
-        {
-            "_kind": [_KIND_COUNT] * len(result.counts),
-            "_count_key": list(result.counts),
-            "_count": [int(n) for n in result.counts.values()],
-        },
-        schema={"_kind": pl.String, "_count_key": pl.String, "_count": pl.Int64},
-    )
-    out = pl.concat([frame, problems, counts], how="diagonal_relaxed")
-    yield from _arrow(out, job.out_types)
 
 
 # --- the driver -------------------------------------------------------------------------------
@@ -473,18 +408,22 @@ def _combined(
     """Issue and patient rows in one frame, keyed and partitioned by normalised patient id."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    issue_cols = tuple(c for c in issues.columns if c != "_row")
-    patient_cols = tuple(c for c in patients.columns if c != "_row") if patients else ()
+    where = ("_bad", "_src", "_block", "_mid")
+    issue_cols = tuple(c for c in issues.columns if c not in where)
+    patient_cols = tuple(c for c in patients.columns if c not in where) if patients else ()
 
     def keyed(frame: DataFrame) -> DataFrame:
-        schema = ", ".join(f"`{c}` {'long' if c == '_row' else 'string'}" for c in frame.columns)
-        return frame.mapInArrow(_key_batches, schema + ", _key string")
+        # Partition key: the id without any character that is not a letter or a digit. Ids
+        # equal once stripped of white space (what the schema reader compares) have equal
+        # keys, so every row screen() could relate meets in one partition; other ids that
+        # share a key only share a partition.
+        return frame.withColumn("_key", F.regexp_replace(F.col("patient_id"), _NOT_ID, ""))
 
     parts = [
         keyed(issues).select(
             F.lit("issue").alias("_kind"),
-            "_row",
             "_key",
+            *where,
             *[F.col(c).alias(_ISSUE_PREFIX + c) for c in issue_cols],
             *[F.lit(None).cast("string").alias(_PATIENT_PREFIX + c) for c in patient_cols],
         )
@@ -493,8 +432,8 @@ def _combined(
         parts.append(
             keyed(patients).select(
                 F.lit("patient").alias("_kind"),
-                "_row",
                 "_key",
+                *where,
                 *[F.lit(None).cast("string").alias(_ISSUE_PREFIX + c) for c in issue_cols],
                 *[F.col(c).alias(_PATIENT_PREFIX + c) for c in patient_cols],
             )
@@ -507,41 +446,362 @@ def _out_types(base: Screening) -> tuple[tuple[tuple[str, str], ...], tuple[str,
     """A partition's output columns and Spark types: the worklist file's, then helpers."""
     frame = worklist_frame(base)
     worklist = tuple((n, _spark_type(t)) for n, t in frame.schema.items())
+    table = tuple((_TABLE_PREFIX + n, _spark_type(t)) for n, t in ROW_SCHEMA.items())
     helpers = (
         ("_kind", "string"),
-        ("_band_order", "long"),
         ("_listed", "boolean"),
-        ("_ome_key", "string"),
-        ("_factors", "long"),
-        ("_pickled", "binary"),
+        ("_sort", "string"),
         ("_file", "string"),
-        ("_prow", "long"),
+        ("_psrc", "string"),
+        ("_pblock", "long"),
+        ("_pmid", "long"),
         ("_reason", "string"),
         ("_count_key", "string"),
         ("_count", "long"),
+        ("_practice", "string"),
+        ("_kpart", "long"),
+        ("_khash", "string"),
+        ("_krows", "long"),
+        ("_kms", "long"),
+        ("_kpeak", "long"),
     )
-    return (*worklist, *helpers), tuple(frame.columns)
+    return (*worklist, *table, *helpers), tuple(frame.columns)
 
 
 def _spark_type(dtype: pl.DataType) -> str:
-    for polars_type, name in ((pl.String, "string"), (pl.Int64, "long"), (pl.Boolean, "boolean")):
+    simple = ((pl.String, "string"), (pl.Int64, "long"), (pl.Boolean, "boolean"))
+    for polars_type, name in simple:
         if dtype == polars_type:
             return name
+    if dtype == pl.List(pl.String):
+        return "array<string>"
     raise InvalidInputError("worklist column", "has a type the Spark runner does not map")
 
 
-def _order(method: ScreeningMethod) -> tuple[Column, ...]:
-    """The worklist order: band, the method's keys (largest first), patient id."""
+_MAX_DATE_TEXTS: Final = 100_000  # distinct issue_date texts collected at most (else: every row)
+
+
+def _latest_date(combined: DataFrame, issue_cols: tuple[str, ...]) -> dt.date | None:
+    """The latest issue date among the rows that pass the schema checks (the default as_of).
+
+    The distinct ``issue_date`` texts are collected and parsed on the driver (as
+    :func:`~opioidcds.population.schema.read_issues` parses them); then, latest date first,
+    only the rows with a text of that date are checked in the partitions, until a date has a
+    row that passes (:func:`_latest_batches`). An extract with more distinct texts than
+    ``_MAX_DATE_TEXTS`` has every row checked in one pass.
+    """
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    keys = [F.col("_band_order").asc()]
-    for k in method.order_within_band:
-        if k == "ome_mg_per_day":
-            keys.append(F.col("_ome_key").desc())
-        elif k == "factors_present":
-            keys.append(F.col("_factors").desc())
-    keys.append(F.col("patient_id").asc())
-    return tuple(keys)
+    issues = combined.filter(F.col("_kind") == "issue")
+    column = F.col(_ISSUE_PREFIX + "issue_date")
+
+    def latest_of(rows: DataFrame) -> dt.date | None:
+        check = partial(_latest_batches, issue_cols=issue_cols)
+        found = rows.mapInArrow(check, "latest date").agg(F.max("latest")).collect()[0][0]
+        return found if isinstance(found, dt.date) else None
+
+    texts = [r[0] for r in issues.select(column).distinct().limit(_MAX_DATE_TEXTS + 1).collect()]
+    if len(texts) > _MAX_DATE_TEXTS:
+        return latest_of(issues)
+    parsed = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_columns(
+        pl.col("text")
+        .str.strip_chars()
+        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        .alias("day")
+    )
+    for day in parsed.get_column("day").drop_nulls().unique().sort(descending=True).to_list():
+        of_day = parsed.filter(pl.col("day") == day).get_column("text").to_list()
+        found = latest_of(issues.filter(column.isin(of_day)))
+        if found is not None:
+            return found
+    return None
+
+
+def _parallelism(spark: SparkSession) -> int:
+    """The default parallelism (on Spark Connect, which has no SparkContext: shuffle partitions)."""
+    try:
+        return max(1, int(spark.sparkContext.defaultParallelism))
+    except Exception:  # Spark Connect raises its own not-implemented error
+        return max(1, int(spark.conf.get("spark.sql.shuffle.partitions") or 1))
+
+
+_MAX_RANGES: Final = 200  # rank ranges at most (each row's range is a CASE over the bounds)
+_SAMPLE_PER_RANGE: Final = 100
+
+
+def _ranked(rows: DataFrame, ranges: int) -> DataFrame:
+    """``rows`` with the global worklist ``rank``, in worklist order (``_sort``), in ranges.
+
+    No step runs in one partition: a sample of the sort keys (fixed seed, collected) gives
+    ``ranges`` ranges with fixed bounds; each range counts its listed rows (collected: one
+    number a range); a row's rank is the listed rows of the ranges before its own plus its
+    running count inside its range (a window per range, ranges spread over the shuffle
+    partitions). The bounds are literals, so every later action sees the same ranges.
+    """
+    from pyspark.sql import Window  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    listed = F.col("_listed").cast("long")
+    key = F.col("_sort")
+    n = rows.count()
+    ranges = max(1, min(ranges, _MAX_RANGES))
+    fraction = min(1.0, _SAMPLE_PER_RANGE * ranges / max(n, 1))
+    sample = sorted(
+        str(r[0]) for r in rows.select(key).sample(fraction=fraction, seed=22).collect()
+    )
+    bounds = sorted(
+        {sample[len(sample) * i // ranges] for i in range(1, ranges)} if sample else set()
+    )
+    bucket: Column = F.lit(len(bounds))
+    for i in reversed(range(len(bounds))):
+        bucket = F.when(key < F.lit(bounds[i]), F.lit(i)).otherwise(bucket)
+    bucketed = rows.drop("rank").withColumn("_range", bucket)
+    per = sorted(
+        (int(r["_range"]), int(r["n"] or 0))
+        for r in bucketed.groupBy("_range").agg(F.sum(listed).alias("n")).collect()
+    )
+    offsets, total = [], 0
+    for at, count in per:
+        offsets.append((at, total))
+        total += count
+    table = rows.sparkSession.createDataFrame(offsets or [(0, 0)], "_range int, _roff long")
+    within = (
+        Window.partitionBy("_range")
+        .orderBy(key)
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    return (
+        bucketed.join(F.broadcast(table), on="_range", how="left")
+        .withColumn("rank", F.when(F.col("_listed"), F.col("_roff") + F.sum(listed).over(within)))
+        .orderBy(key)
+    )
+
+
+class _Clock:
+    """Logs (DEBUG) the wall time of each step of a job: no data, only the step names."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        _LOG.debug("spark screening: %s took %.1f s", step, now - self.start)
+        self.start = now
+
+
+def _prepared(
+    spark: SparkSession,
+    sources: Mapping[str, str | Path | DataFrame | None],
+    partitions: int | None,
+    max_partition_rows: int,
+) -> tuple[DataFrame, tuple[str, ...], tuple[str, ...], list[_Block], int]:
+    """The keyed, partitioned input (persisted once), its splits counted, bad rows refused.
+
+    A CSV path is read line by line (splittable) when no quoted field spans lines; else, or
+    when some row does not then have one field per column, as multi-line CSV; rows that are
+    still malformed are refused.
+    """
+    from pyspark import StorageLevel  # noqa: PLC0415
+
+    multi_line: dict[str, bool] = {}
+    n_rows = 0
+    for what, source in sources.items():
+        if source is not None and _is_csv(source) and Path(source).exists():  # type: ignore[arg-type]
+            lines, spans = _csv_lines(spark, source)  # type: ignore[arg-type]
+            multi_line[what], n_rows = spans, n_rows + lines
+    while True:
+        frames = {
+            what: None
+            if source is None
+            else _read(spark, source, what, multi_line=multi_line.get(what, False))
+            for what, source in sources.items()
+        }
+        n_parts = partitions
+        if n_parts is None:
+            n_rows += sum(
+                f.count() for w, f in frames.items() if f is not None and w not in multi_line
+            )
+            n_parts = max(_parallelism(spark), math.ceil(n_rows / max_partition_rows))
+        issue_frame = frames["issues"]
+        if issue_frame is None:  # pragma: no cover - screen_spark always passes issues
+            raise InvalidInputError("issues", "must be given")
+        combined, issue_cols, patient_cols = _combined(issue_frame, frames["patients"], n_parts)
+        combined = combined.persist(StorageLevel.MEMORY_AND_DISK)
+        blocks = _blocks(combined)
+        bad = {what: _first_bad(blocks, what) for what in sources}
+        if not any(bad.values()):
+            return combined, issue_cols, patient_cols, blocks, n_parts
+        combined.unpersist()
+        retry = [w for w, b in bad.items() if b and w in multi_line and not multi_line[w]]
+        if not retry:
+            what, found = next((w, b) for w, b in bad.items() if b is not None)
+            raise InvalidInputError(
+                what,
+                f"{found[0]} row(s) do not have one field per column (first: data row {found[1]})",
+            )
+        multi_line.update(dict.fromkeys(retry, True))
+        partitions = n_parts
+
+
+def screen_spark_frames(
+    spark: SparkSession,
+    issues: str | Path | DataFrame,
+    patients: str | Path | DataFrame | None = None,
+    *,
+    as_of: dt.date | None = None,
+    profile: Profile | None = None,
+    method: ScreeningMethod | None = None,
+    partitions: int | None = None,
+    max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS,
+    baseline: dt.date | None = None,
+    capacity: int | None = None,
+    local_rules: str | Path | None = None,
+) -> SparkFrames:
+    """Screen with Spark up to the result DataFrames, collecting no patient's row.
+
+    What :func:`screen_spark` does, without collecting the counts or costs: for writing the
+    worklist, problems and counts with Spark (``frames.worklist.write.parquet(...)``). The
+    driver collects only small figures: per file split (row counts), the latest date, per
+    partition (its knowledge hash) and per rank range (its listed rows). The knowledge of every
+    partition has been checked when this returns.
+
+    Args:
+        spark: the session (e.g. :func:`local_session`, or the platform's own).
+        issues: CSV/Parquet path (every column read as text) or a Spark DataFrame.
+        patients: the optional patient table (same forms).
+        as_of: the screening date; default: the latest issue date over the whole extract
+            among rows that pass the schema checks (computed once, before screening).
+        profile: a local profile (thresholds), as for :func:`screen`.
+        method: the screening method (default: the bundled one).
+        partitions: number of patient partitions (default: enough that none holds more than
+            about ``max_partition_rows`` input rows, and at least the default parallelism).
+        max_partition_rows: input rows a partition should hold at most (the memory of one
+            Python worker grows with it; default :data:`DEFAULT_MAX_PARTITION_ROWS`).
+        baseline: also screen every partition at this earlier date, for
+            :meth:`SparkScreening.outcomes` (as ``opioidcds screen --baseline``).
+        capacity: people the practice can contact in a week (the report's list), as
+            :func:`screen`.
+        local_rules: a folder of local extensions (``--rules DIR``, issue 23), read by every
+            executor (so the folder must be at the same path there; the knowledge check fails
+            the job otherwise); a local ruleset run for every patient is refused here (its
+            per-patient results are collected by :func:`screen` only).
+
+    Returns:
+        A :class:`SparkFrames`; call its ``unpersist`` when done.
+
+    Raises:
+        InvalidInputError: a file cannot be read, lacks required columns (named) or has rows
+            with the wrong number of fields; ``baseline`` is not before the screening date;
+            a setting is out of range.
+        KnowledgeMismatchError: a partition screened with other knowledge than the driver's.
+    """
+    from pyspark import StorageLevel  # noqa: PLC0415
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    if isinstance(max_partition_rows, bool) or max_partition_rows < 1:
+        raise InvalidInputError("max_partition_rows", "must be at least 1")
+    if partitions is not None and partitions < 1:
+        raise InvalidInputError("partitions", "must be at least 1")
+    meth = method if method is not None else default_method()
+    folder = str(Path(local_rules).resolve()) if local_rules is not None else None
+    kb = local_knowledge(folder)
+    if kb is not None and local_rulesets(kb):
+        raise InvalidInputError(
+            "--rules",
+            "holds a local ruleset run for every patient, whose results screen-spark does not "
+            "collect yet: use opioidcds screen, or keep only extensions in the folder",
+        )
+    clock = _Clock()
+    combined, issue_cols, patient_cols, blocks, n_parts = _prepared(
+        spark, {"issues": issues, "patients": patients}, partitions, max_partition_rows
+    )
+    clock.lap("read, count, partition, persist")
+    try:
+        if as_of is None:
+            as_of = _latest_date(combined, issue_cols)
+            clock.lap("as_of")
+        if baseline is not None and as_of is not None and baseline >= as_of:
+            raise InvalidInputError("baseline", "must be before the follow-up date")
+        empty_issues = pl.DataFrame(schema=dict.fromkeys(issue_cols, pl.String))
+        empty_patients = (
+            pl.DataFrame(schema=dict.fromkeys(patient_cols, pl.String)) if patients else None
+        )
+        base = screen(
+            empty_issues,
+            empty_patients,
+            as_of=as_of,
+            knowledge=kb,
+            profile=profile,
+            method=meth,
+            capacity=capacity,
+        )
+        knowledge_hash = job_knowledge_hash(base.provenance)
+        out_types, worklist_cols = _out_types(base)
+        out_schema = ", ".join(f"`{n}` {t}" for n, t in out_types)
+        job = _Job(
+            issue_cols,
+            patient_cols,
+            as_of,
+            baseline,
+            profile,
+            meth,
+            out_types,
+            knowledge_hash,
+            folder,
+        )
+        result = combined.mapInArrow(partial(_screen_batches, job=job), out_schema).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+    except BaseException:
+        combined.unpersist()
+        raise
+    persisted = (combined, result)
+    knowledge = result.filter(_kind(_KNOWLEDGE)).select(
+        F.col("_kpart").alias("partition"),
+        F.col("_khash").alias("knowledge_hash"),
+        F.col("_krows").alias("rows"),
+        (F.col("_kms") / F.lit(1000.0)).alias("seconds"),
+        (F.col("_kpeak") / F.lit(1024.0)).alias("worker_peak_mb"),
+    )
+    try:
+        reported = {
+            int(r[0]): str(r[1]) for r in knowledge.select("partition", "knowledge_hash").collect()
+        }
+        clock.lap("screening")
+        check_partition_hashes(knowledge_hash, reported)
+        ordered = _ranked(result.filter(_kind(_ROW)), n_parts)
+        clock.lap("rank ranges")
+    except BaseException:
+        for frame in persisted:
+            frame.unpersist()
+        raise
+    offsets = spark.createDataFrame(
+        _offsets(blocks) or [("issues", None, 0, 0, 0, 0)],
+        "_okind string, _osrc string, _oblock long, _ofirst long, _orow long, _osrow long",
+    )
+    return SparkFrames(
+        as_of=as_of,
+        baseline=baseline,
+        worklist=ordered.select(*[F.col(f"`{c}`") for c in worklist_cols]),
+        problems=_problems(result, offsets, _PROBLEM),
+        counts=result.filter(_kind(_COUNT)).select(
+            F.col("_count_key").alias("key"), F.col("_count").alias("count")
+        ),
+        knowledge=knowledge,
+        knowledge_hash=knowledge_hash,
+        versions=dict(base.versions),
+        method=meth,
+        profile=profile,
+        factor_labels=dict(base.factor_labels),
+        provenance=base.provenance,  # checked: the same knowledge as every partition's
+        capacity=capacity,
+        partitions=n_parts,
+        result=result,
+        _ordered=ordered,
+        _offsets=offsets,
+        _count_keys=tuple(base.counts),
+        _persisted=persisted,
+    )
 
 
 def screen_spark(
@@ -553,101 +813,54 @@ def screen_spark(
     profile: Profile | None = None,
     method: ScreeningMethod | None = None,
     partitions: int | None = None,
+    max_partition_rows: int = DEFAULT_MAX_PARTITION_ROWS,
+    baseline: dt.date | None = None,
+    capacity: int | None = None,
     local_rules: str | Path | None = None,
 ) -> SparkScreening:
     """Screen an issue extract with Spark: the same rows as :func:`screen` on one machine.
 
-    Args:
-        spark: the session (e.g. :func:`local_session`, or the platform's own).
-        issues: CSV/Parquet path (every column read as text) or a Spark DataFrame.
-        patients: the optional patient table (same forms).
-        as_of: the screening date; default: the latest issue date over the whole extract
-            among rows that pass the schema checks (computed once, before screening).
-        profile: a local profile (thresholds), as for :func:`screen`.
-        method: the screening method (default: the bundled one).
-        partitions: number of patient partitions (default: Spark's default parallelism).
-        local_rules: a folder of local extensions (``--rules DIR``, issue 23), read by every
-            executor; a local ruleset run for every patient is refused here (its per-patient
-            results are collected by :func:`screen` only).
+    :func:`screen_spark_frames`, then the counts summed and the partition costs collected (a
+    few numbers; no patient's row). Arguments as there.
 
     Returns:
         A :class:`SparkScreening` (counts computed; worklist and problems as DataFrames).
 
     Raises:
-        InvalidInputError: a file cannot be read, lacks required columns (named) or has rows
-            with the wrong number of fields.
+        InvalidInputError: as :func:`screen_spark_frames`.
+        KnowledgeMismatchError: a partition screened with other knowledge than the driver's.
     """
-    from pyspark import StorageLevel  # noqa: PLC0415
-    from pyspark.sql import Window  # noqa: PLC0415
-    from pyspark.sql import functions as F  # noqa: N812, PLC0415
-
-    meth = method if method is not None else default_method()
-    n_parts = partitions or max(1, spark.sparkContext.defaultParallelism)
-    issue_frame, issue_cache = _numbered(_read(spark, issues, "issues"), "issues")
-    persisted = [issue_cache]
-    patient_frame = None
-    if patients is not None:
-        patient_frame, patient_cache = _numbered(_read(spark, patients, "patients"), "patients")
-        persisted.append(patient_cache)
-    combined, issue_cols, patient_cols = _combined(issue_frame, patient_frame, n_parts)
-    combined = combined.persist(StorageLevel.MEMORY_AND_DISK)
-    persisted.append(combined)
-    if as_of is None:
-        latest = combined.mapInArrow(
-            partial(_latest_batches, issue_cols=issue_cols), "latest date"
-        ).agg(F.max("latest").alias("latest"))
-        found = latest.collect()[0]["latest"]
-        as_of = found if isinstance(found, dt.date) else None
-    empty_issues = pl.DataFrame(schema=dict.fromkeys(issue_cols, pl.String))
-    empty_patients = (
-        pl.DataFrame(schema=dict.fromkeys(patient_cols, pl.String)) if patients else None
+    frames = screen_spark_frames(
+        spark,
+        issues,
+        patients,
+        as_of=as_of,
+        profile=profile,
+        method=method,
+        partitions=partitions,
+        max_partition_rows=max_partition_rows,
+        baseline=baseline,
+        capacity=capacity,
+        local_rules=local_rules,
     )
-    folder = str(Path(local_rules).resolve()) if local_rules is not None else None
-    kb = _local_knowledge(folder)
-    if kb is not None and local_rulesets(kb):
-        raise InvalidInputError(
-            "--rules",
-            "holds a local ruleset run for every patient, whose results screen-spark does not "
-            "collect yet: use opioidcds screen, or keep only extensions in the folder",
-        )
-    base = screen(
-        empty_issues, empty_patients, as_of=as_of, knowledge=kb, profile=profile, method=meth
-    )
-    out_types, worklist_cols = _out_types(base)
-    out_schema = ", ".join(f"`{n}` {t}" for n, t in out_types)
-    job = _Job(issue_cols, patient_cols, as_of, profile, meth, out_types, folder)
-    result = combined.mapInArrow(partial(_screen_batches, job=job), out_schema).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
-    persisted.append(result)
-    counts = {k: int(v) for k, v in base.counts.items()}
-    for rec in result.filter(_kind(_KIND_COUNT)).groupBy("_count_key").sum("_count").collect():
-        counts[str(rec[0])] = counts.get(str(rec[0]), 0) + int(rec[1])
-    order = _order(meth)
-    ranked = result.filter(_kind(_KIND_ROW)).withColumn(
-        "rank",
-        F.when(
-            F.col("_listed"),
-            F.sum(F.col("_listed").cast("long")).over(
-                Window.orderBy(*order).rowsBetween(Window.unboundedPreceding, Window.currentRow)
-            ),
-        ),
-    )
-    worklist = ranked.orderBy(*order).select(*[F.col(f"`{c}`") for c in worklist_cols])
-    problems = result.filter(_kind(_KIND_PROBLEM)).select(
-        F.col("_file").alias("file"), F.col("_prow").alias("row"), F.col("_reason").alias("reason")
+    counts = _summed(frames.result, _COUNT, frames._count_keys)
+    costs = tuple(
+        PartitionCost(int(r[0]), int(r[1]), float(r[2]), float(r[3]))
+        for r in frames.knowledge.select("partition", "rows", "seconds", "worker_peak_mb")
+        .orderBy("partition")
+        .collect()
     )
     return SparkScreening(
-        as_of=as_of,
-        worklist=worklist,
-        problems=problems,
+        as_of=frames.as_of,
+        worklist=frames.worklist,
+        problems=frames.problems,
         counts=counts,
-        versions=dict(base.versions),
-        method=meth,
-        factor_labels=dict(base.factor_labels),
-        provenance=base.provenance,  # the same knowledge, profile and method as every partition
-        partitions=n_parts,
-        _result=result,
-        _order=order,
-        _persisted=tuple(persisted),
+        versions=frames.versions,
+        method=frames.method,
+        factor_labels=frames.factor_labels,
+        provenance=frames.provenance,
+        partitions=frames.partitions,
+        knowledge_hash=frames.knowledge_hash,
+        partition_costs=costs,
+        frames=frames,
     )
