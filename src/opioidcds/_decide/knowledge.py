@@ -32,6 +32,7 @@ from opioidcds._decide.rules import (
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.cache import cached
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.products import Catalogue
 from opioidcds._knowledge.provenance import (
@@ -54,6 +55,7 @@ __all__ = [
     "Engine",
     "Knowledge",
     "Truths",
+    "bundled_rulesets",
     "default_knowledge",
     "for_knowledge",
     "load_knowledge",
@@ -200,7 +202,7 @@ def load_knowledge(
         KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, local
             rules do not load or lint clean, or the profile cannot be applied.
     """
-    rulesets = load_rulesets(Path(rules) if rules is not None else knowledge_dir("rules"))
+    rulesets = load_rulesets(Path(rules)) if rules is not None else bundled_rulesets()
     if local_rules is not None:
         rulesets = load_local_rules(local_rules, rulesets)
     if isinstance(table, ConversionTable):
@@ -217,6 +219,18 @@ def load_knowledge(
         profile=prof,
         catalogue=catalogue,
     )
+
+
+def bundled_rulesets() -> dict[str, Ruleset]:
+    """The bundled rulesets, loaded and checked; a new dict each call.
+
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+
+    Raises:
+        KnowledgeBaseError: the bundled rulesets are invalid (a packaging defect).
+    """
+    return cached("rulesets", dict, lambda: load_rulesets(knowledge_dir("rules")))
 
 
 @cache
