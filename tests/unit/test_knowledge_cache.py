@@ -39,17 +39,17 @@ BUNDLED = ("conversion_tables", "rules", "catalogue", "inputs")
 SCRIPT = """
 import hashlib, json, sys
 import opioidcds
-from opioidcds._decide import knowledge as k
+from opioidcds._decide.rules import loader
 from opioidcds._knowledge import products
 calls = {"rulesets": 0, "catalogue": 0}
-load_rulesets, load = k.load_rulesets, products._load
+load_rulesets, load = loader.load_rulesets, products._load
 def counted_rulesets(*a, **kw):
     calls["rulesets"] += 1
     return load_rulesets(*a, **kw)
 def counted_load(*a, **kw):
     calls["catalogue"] += 1
     return load(*a, **kw)
-k.load_rulesets, products._load = counted_rulesets, counted_load
+loader.load_rulesets, products._load = counted_rulesets, counted_load
 current = opioidcds.Prescription(dmd_code="36120011000001101",
                                  dosage_text="apply one patch every 72 hours")
 new = opioidcds.Prescription(dmd_code="38752211000001108",
@@ -131,7 +131,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["catalogue"] += 1
         return load(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(knowledge_module, "load_rulesets", rulesets)
+    monkeypatch.setattr(loader, "load_rulesets", rulesets)
     monkeypatch.setattr(products, "_load", catalogue)
     return calls
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Final
 
 from opioidcds._decide.rules import (
@@ -25,9 +25,6 @@ from opioidcds._decide.rules import (
     Profile,
     Ruleset,
     bind_profile,
-    load_local_rules,
-    load_profile,
-    load_rulesets,
 )
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import format_decimal
@@ -202,16 +199,16 @@ def load_knowledge(
         KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, local
             rules do not load or lint clean, or the profile cannot be applied.
     """
-    rulesets = load_rulesets(Path(rules)) if rules is not None else bundled_rulesets()
+    rulesets = _loader().load_rulesets(Path(rules)) if rules is not None else bundled_rulesets()
     if local_rules is not None:
-        rulesets = load_local_rules(local_rules, rulesets)
+        rulesets = _loader().load_local_rules(local_rules, rulesets)
     if isinstance(table, ConversionTable):
         tbl = table
     elif table is None:
         tbl = default_table()
     else:
         tbl = load_table(table)
-    prof = load_profile(profile) if isinstance(profile, str | Path) else profile
+    prof = _loader().load_profile(profile) if isinstance(profile, str | Path) else profile
     return Knowledge(
         table=tbl,
         vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
@@ -230,7 +227,12 @@ def bundled_rulesets() -> dict[str, Ruleset]:
     Raises:
         KnowledgeBaseError: the bundled rulesets are invalid (a packaging defect).
     """
-    return cached("rulesets", dict, lambda: load_rulesets(knowledge_dir("rules")))
+    return cached("rulesets", dict, lambda: _loader().load_rulesets(knowledge_dir("rules")))
+
+
+def _loader() -> ModuleType:
+    """The rules loader, imported when files are read (not when the knowledge cache is)."""
+    return importlib.import_module("opioidcds._decide.rules.loader")
 
 
 @cache

@@ -37,7 +37,9 @@ M = TypeVar("M", bound=BaseModel)
 class KnowledgeModel(BaseModel):
     """Base of knowledge models: frozen, unknown keys rejected, floats refused where declared."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
 
 
 class Citation(KnowledgeModel):

@@ -100,7 +100,7 @@ class Derivation(StrEnum):
     SUCCESSOR = "successor"  # a superseded VMP code: fields of the VMP that replaced it
 
 
-_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 class ProductIngredient(BaseModel):

@@ -32,8 +32,8 @@ from opioidcds._decide.rules.conditions import (
     trace_condition,
 )
 from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
+from opioidcds._decide.rules.kinds import HitPolicy, Stage
 from opioidcds._decide.rules.profiles import Profile, ProfileExample
-from opioidcds._decide.rules.schema import HitPolicy, Stage
 from opioidcds._errors import InvalidInputError
 
 __all__ = [
