@@ -326,3 +326,32 @@ def test_an_empty_setting_turns_the_cache_off(fresh: Path, monkeypatch: pytest.M
     kb = knowledge_module.default_knowledge()
     assert "headline" in kb.rulesets
     assert not fresh.exists()
+
+
+def test_a_first_check_reading_the_cache_imports_only_what_it_uses(tmp_path: Path) -> None:
+    # issue 20, cold start: neither the delivery layers (CLI, population, CDS Hooks), nor
+    # Polars, pint or lark, nor the rules' file schema and loader (the cache holds the rulesets)
+    code = SCRIPT.replace("print(json.dumps(out, sort_keys=True))", "print(sorted(sys.modules))")
+    code = code.replace("from opioidcds._decide.rules import loader\n", "")
+    code = code.replace("load_rulesets, load = loader.load_rulesets, products._load\n", "")
+    code = code.replace(
+        "loader.load_rulesets, products._load = counted_rulesets, counted_load\n", ""
+    )
+    env = {**os.environ, cache.CACHE_ENV: str(tmp_path)}
+    for _ in range(2):  # the first run writes the cache, the second reads it
+        done = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+        )
+    loaded = set(json.loads(done.stdout.strip().replace("'", '"')))
+    unwanted = {
+        "opioidcds.cli",
+        "opioidcds.population",
+        "opioidcds.cdshooks",
+        "polars",
+        "pint",
+        "lark",
+        "opioidcds._decide.rules.loader",
+        "opioidcds._decide.rules.schema",
+    }
+    assert not loaded & unwanted
+    assert "opioidcds._decide.rules.evaluator" in loaded  # the check did run the rules
