@@ -243,6 +243,25 @@ def test_a_moved_install_has_another_key(
     assert source.startswith(str(tmp_path / "two"))
 
 
+def test_a_changed_module_or_units_file_has_another_key(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the cached objects are instances of the library's classes, and a table's unit multipliers
+    # come from units.pint: a cache written by other code or units is not this install's
+    package = Path(cache.__file__).resolve().parents[1]
+    copy = tmp_path / "opioidcds"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "_PACKAGE", copy)
+    keys: set[str] = set()
+    for changed in (None, "_knowledge/units.pint", "_decide/rules/evaluator.py", "_base.py"):
+        if changed is not None:
+            with (copy / changed).open("a", encoding="utf-8") as fh:
+                fh.write("\n# changed\n")
+        cache.forget()
+        keys.add(cache.knowledge_key())
+    assert len(keys) == 4  # the original and three changes
+
+
 def test_knowledge_a_caller_names_is_read_from_its_files(
     fresh: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -10,9 +10,9 @@ What makes the file safe to trust:
 - **Keyed by content.** The file is used only when its key equals the key of this install,
   computed in each process from: the SHA-256 of the bytes of every file of the bundled knowledge
   folders (``conversion_tables/``, ``rules/``, ``catalogue/``, ``inputs/``), their absolute
-  paths, the SHA-256 of the library's own source files whose objects are cached (the
-  foundation modules, ``_knowledge/``, ``_decide/rules/``), the library version, the Python
-  version and pydantic's version. A changed knowledge file, a moved install, an edited module
+  paths, the SHA-256 of the library's own files whose objects are cached (the foundation
+  modules, ``_knowledge/`` with ``units.pint``, ``_decide/rules/``), the library version, the
+  Python version and pydantic's version. A changed knowledge file, a moved install, an edited module
   or another Python gives another key, so the file is not read and is built again.
 - **Only the bundled knowledge.** Only the functions that load the *bundled* knowledge consult
   it (:func:`~opioidcds.default_knowledge`, the default table, vocabulary, catalogue and
@@ -62,7 +62,9 @@ _MAGIC: Final = b"opioidcds knowledge cache\n"
 _BUNDLED: Final = ("conversion_tables", "rules", "catalogue", "inputs")
 _KEPT_FILES: Final = 8  # cache files kept in the folder (one per install); not clinical
 _PACKAGE: Final = Path(__file__).resolve().parents[1]  # opioidcds/
-_CODE: Final = ("*.py", "_knowledge/*.py", "_decide/rules/*.py")  # modules whose objects are kept
+# the modules whose objects are kept, and the data files they read (units.pint: the tables'
+# unit multipliers are derived from it when a table is loaded)
+_CODE: Final = ("*.py", "_knowledge/*", "_decide/rules/*")
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}  # "key", "file" (path), "blob" (bytes), "entries" (header), once
@@ -100,6 +102,7 @@ def _compute_key() -> str:
         listing.extend(
             (path.relative_to(_PACKAGE).as_posix(), _digest(path))
             for path in sorted(_PACKAGE.glob(pattern))
+            if path.is_file() and path.suffix != ".pyc"
         )
     for name in _BUNDLED:
         folder = knowledge_dir(name)
