@@ -179,6 +179,34 @@ def test_a_damaged_file_is_ignored_and_written_again(
         assert calls == {"rulesets": 0, "catalogue": 0}, what
 
 
+def test_writing_an_entry_does_not_vouch_for_a_damaged_one(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a process that rebuilds one entry rewrites the file with the others: a damaged entry it
+    # did not read (here the catalogue, on a path that needs only the rulesets) must not be
+    # written back under a digest of its damaged bytes, or the next process would trust it
+    calls = _counting(monkeypatch)
+    _hash_of_a_check()
+    (path,) = fresh.glob("knowledge-*.bin")
+    good = path.read_bytes()
+    header_end = good.index(b"\n", len(b"opioidcds knowledge cache\n")) + 1
+    entries = json.loads(good[len(b"opioidcds knowledge cache\n") : header_end])["entries"]
+    damaged = bytearray(good)
+    for name in ("rulesets", "catalogue"):
+        offset, length, _sha = entries[name]
+        damaged[header_end + offset + length // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    _forget()
+    calls.update(rulesets=0, catalogue=0)
+    knowledge_module.default_knowledge()  # reads the rulesets only, and writes them again
+    assert calls == {"rulesets": 1, "catalogue": 0}
+    _forget()
+    calls.update(rulesets=0, catalogue=0)
+    catalogue = load_catalogue()
+    assert calls == {"rulesets": 0, "catalogue": 1}  # the damaged entry was not kept
+    assert catalogue.content_sha256() == products._load(None, None).content_sha256()
+
+
 def test_an_entry_of_another_type_is_built_again(
     fresh: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

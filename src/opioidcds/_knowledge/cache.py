@@ -219,7 +219,11 @@ def _private(path: Path) -> bool:
 
 
 def _write_entry(entry: str, value: object) -> None:
-    """Add ``entry`` to the cache file (the valid entries already there kept); never raises."""
+    """Add ``entry`` to the cache file, keeping the entries there that are intact; never raises.
+
+    An entry already in the file is kept only when its bytes still match the SHA-256 its header
+    gave (never hashed again as they are: a damaged entry is dropped, not vouched for).
+    """
     try:
         path = cache_file()
         if path is None:
@@ -227,12 +231,14 @@ def _write_entry(entry: str, value: object) -> None:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         with _lock:
             loaded = _state.get("loaded")
-        parts: dict[str, bytes] = {}
+        parts: dict[str, tuple[bytes, str]] = {}
         if loaded is not None:
             blob, entries = loaded
-            for name, (offset, length, _sha) in entries.items():
-                parts[name] = blob[offset : offset + length]
-        parts[entry] = data
+            for name, (offset, length, sha) in entries.items():
+                kept = blob[offset : offset + length]
+                if name != entry and hashlib.sha256(kept).hexdigest() == sha:
+                    parts[name] = (kept, sha)
+        parts[entry] = (data, hashlib.sha256(data).hexdigest())
         payload, header = _layout(parts)
         _write_atomically(path, header + payload)
         with _lock:
@@ -243,15 +249,16 @@ def _write_entry(entry: str, value: object) -> None:
         pass
 
 
-def _layout(parts: dict[str, bytes]) -> tuple[bytes, bytes]:
+def _layout(parts: dict[str, tuple[bytes, str]]) -> tuple[bytes, bytes]:
+    """The payload (the entries' bytes) and the header line naming each entry's place and hash."""
     entries: dict[str, list[object]] = {}
     offset = 0
-    for name, data in parts.items():
-        entries[name] = [offset, len(data), hashlib.sha256(data).hexdigest()]
+    for name, (data, sha) in parts.items():
+        entries[name] = [offset, len(data), sha]
         offset += len(data)
     header = {"format": _FORMAT, "key": knowledge_key(), "entries": entries}
     line = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    return b"".join(parts.values()), _MAGIC + line + b"\n"
+    return b"".join(data for data, _sha in parts.values()), _MAGIC + line + b"\n"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
