@@ -4,14 +4,16 @@
 is reproducible; ``deep`` (``make test-deep``) runs many more examples.
 
 The on-disk knowledge cache (``_knowledge/cache.py``) is put in a fresh temporary folder for
-the session (inherited by the processes the tests start), unless ``OPIOIDCDS_CACHE_DIR`` is
-set: the tests neither read nor leave a cache in the user's folder, and the first load of the
-session writes the cache that the later processes read.
+the session (inherited by the processes the tests start; removed when the session ends),
+unless ``OPIOIDCDS_CACHE_DIR`` is set: the tests neither read nor leave a cache in the user's
+folder, and the first load of the session writes the cache that the later processes read.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 from hypothesis import HealthCheck, settings
@@ -30,4 +32,7 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-os.environ.setdefault("OPIOIDCDS_CACHE_DIR", tempfile.mkdtemp(prefix="opioidcds-test-cache-"))
+if "OPIOIDCDS_CACHE_DIR" not in os.environ:
+    _CACHE_DIR = tempfile.mkdtemp(prefix="opioidcds-test-cache-")
+    os.environ["OPIOIDCDS_CACHE_DIR"] = _CACHE_DIR
+    atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)  # removed after the session
