@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= dev
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: demo test lint typecheck unit docs bench fuzz-long clean medplum
+.PHONY: demo test lint typecheck unit docs bench fuzz-long clean medplum test-spark-cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ test: $(STAMP)
 	$(BIN)/mypy
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q
 	$(MKDOCS_BUILD)
+
+## Spark on a standalone master and worker on loopback (pyspark's spark-class), the command
+## run against it with --master and through spark-submit, outputs compared with `screen`'s
+## (tests/population/test_spark_cluster.py, marker spark_cluster; docs/spark.md). About two
+## minutes on 2 cores, so not in `make test`; .ci/run runs it after `make test`.
+test-spark-cluster: $(STAMP)
+	HYPOTHESIS_PROFILE=ci nice -n 10 $(BIN)/python -m pytest -q -m spark_cluster tests/population/test_spark_cluster.py
 
 ## The docs site (mkdocs.yml) in site/: strict, so a broken link or anchor, a page missing from
 ## the nav, a docstring warning, a knowledge file that does not load or an example command that

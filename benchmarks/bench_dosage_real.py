@@ -183,6 +183,7 @@ UNREAD_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "extra or changed",
             "depends on a measurement",
             "a total dose",
+            "a cycle of days on",
         ),
     ),
     (

@@ -5,7 +5,8 @@ At every build it:
 * replaces generator markers in pages with content generated from the knowledge files and the
   code: ``<!-- generated: clinical-basis -->``, ``<!-- generated: cli-reference -->``,
   ``<!-- generated: limits-pages -->``, ``<!-- generated: limits-hazards -->``,
-  ``<!-- generated: limits-review -->``;
+  ``<!-- generated: limits-review -->``, ``<!-- generated: patient-facts -->``,
+  ``<!-- generated: opioid-strength -->``;
 * replaces ``<!-- include: PATH -->`` with the repository file PATH (a published folder) in a
   fenced block;
 * replaces ``<!-- run: ARGS -->`` (or ``<!-- run exit=N: ARGS -->``) with ``opioidcds ARGS``
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from docgen_cli import CommandFailedError, cli_reference, run_example
 from docgen_clinical import KNOWLEDGE_FOLDERS, render
+from docgen_facts import render_facts, render_strength
 from docgen_limits import render as render_limits
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -76,6 +78,8 @@ def _generated(name: str, root: Path, docs_dir: Path) -> str:
         "limits-pages": lambda: render_limits(root, docs_dir, "pages", exclude),
         "limits-hazards": lambda: render_limits(root, docs_dir, "hazards", exclude),
         "limits-review": lambda: render_limits(root, docs_dir, "review", exclude),
+        "patient-facts": render_facts,
+        "opioid-strength": lambda: render_strength(root),
     }
     if name not in generators:
         raise PluginError(f"unknown generator marker: {name!r}")

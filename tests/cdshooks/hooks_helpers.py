@@ -134,6 +134,26 @@ def hook_request(
     return body
 
 
+def for_patient(body: dict[str, Any], pid: str) -> dict[str, Any]:
+    """``body`` made about patient ``pid``: ``context.patientId``, the prefetched Patient's id
+    and every ``subject`` of the draft orders and prefetch Bundles (a resource naming another
+    Patient is refused)."""
+
+    def entries(value: Any) -> list[dict[str, Any]]:
+        return [e["resource"] for e in value.get("entry", [])] if isinstance(value, dict) else []
+
+    body["context"]["patientId"] = pid
+    resources = entries(body["context"].get("draftOrders"))
+    for key, value in body.get("prefetch", {}).items():
+        if key == "patient":
+            value["id"] = pid
+        resources.extend(entries(value))
+    for resource in resources:
+        if "subject" in resource:
+            resource["subject"] = {"reference": f"Patient/{pid}"}
+    return body
+
+
 class AsgiClient:
     """A small synchronous client over ``httpx.ASGITransport`` (no server, no lifespan).
 

@@ -19,7 +19,14 @@ from opioidcds.cdshooks import CDSHooksService, FeedbackStore
 from opioidcds.cdshooks.app import LOGGER_NAME, JsonLinesFormatter, create_app
 from opioidcds.cdshooks.models import FeedbackItem
 
-from .hooks_helpers import AsgiClient, condition, hook_request, med_request, named_request
+from .hooks_helpers import (
+    AsgiClient,
+    condition,
+    for_patient,
+    hook_request,
+    med_request,
+    named_request,
+)
 
 SIGN = "/cds-services/opioidcds-order-sign"
 
@@ -110,6 +117,81 @@ def test_another_patients_record_is_refused(client: AsgiClient) -> None:
     assert client.post(SIGN, json=body).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        ("draft", "context.draftOrders.entry[0].resource.subject.reference"),
+        ("medications", "prefetch.medications.entry[0].resource.subject.reference"),
+        ("statements", "prefetch.statements.entry[0].resource.subject.reference"),
+        ("conditions", "prefetch.conditions.entry[1].resource.subject.reference"),
+        ("encounters", "prefetch.encounters.entry[0].resource.subject.reference"),
+    ],
+)
+def test_a_resource_of_another_patient_is_refused(
+    client: AsgiClient, where: str, path: str
+) -> None:
+    # The 240 mg OME/day order of high_dose_request, with one resource that names another
+    # Patient: the request is refused (400) at that resource's subject, and neither id is echoed.
+    body = high_dose_request()
+    other = {"reference": "https://ehr.example/fhir/Patient/other-patient-77/_history/3"}
+    pre = body["prefetch"]
+    if where == "draft":
+        body["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = other
+    elif where == "medications":
+        pre["medications"]["entry"][0]["resource"]["subject"] = other
+    elif where == "statements":
+        statement = {
+            "resourceType": "MedicationStatement",
+            "status": "active",
+            "subject": other,
+            "medicationCodeableConcept": med_request("codeine-30")["medicationCodeableConcept"],
+        }
+        pre["statements"] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": statement}],
+        }
+    elif where == "conditions":
+        pre["conditions"]["entry"].append({"resource": {**condition("35489007"), "subject": other}})
+    else:
+        encounter = {
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"code": "EMER"},
+            "subject": other,
+            "period": {"start": "2026-10-01"},
+        }
+        pre["encounters"] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": encounter}],
+        }
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 400
+    assert path in [d["path"] for d in r.json()["details"]]
+    assert "other-patient-77" not in r.text
+    assert "example" not in json.dumps(r.json()["details"])
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Patient/example",  # the call's patient, relative
+        "https://ehr.example/fhir/Patient/example/_history/2",  # absolute and versioned
+        "urn:uuid:2b7c1f0e-5d6a-4c1b-9a61-0c1d2e3f4a5b",  # cannot be compared: read as sent
+        "example-context",  # no resource type (cqframework rec-11 sends this): not comparable
+    ],
+)
+def test_a_subject_that_is_the_patient_or_not_comparable_is_read(
+    client: AsgiClient, reference: str
+) -> None:
+    body = high_dose_request()
+    body["context"]["draftOrders"]["entry"][0]["resource"]["subject"] = {"reference": reference}
+    r = client.post(SIGN, json=body)
+    assert r.status_code == 200
+    assert any("**Total: 240 mg OME/day.**" in c["detail"] for c in r.json()["cards"])
+
+
 def test_400_never_echoes_values(client: AsgiClient) -> None:
     body = {"hook": "order-sign", "hookInstance": ["secret-value-123"], "context": {}}
     r = client.post(SIGN, json=body)
@@ -183,8 +265,7 @@ def test_feedback_is_stored_without_free_text(client: AsgiClient, store: Feedbac
 
 def test_logs_carry_no_patient_data(client: AsgiClient, caplog: pytest.LogCaptureFixture) -> None:
     body = high_dose_request()
-    body["context"]["patientId"] = "patient-id-XYZ987"
-    body["prefetch"]["patient"]["id"] = "patient-id-XYZ987"
+    for_patient(body, "patient-id-XYZ987")
     body["prefetch"]["patient"]["name"] = [{"family": "Zebedee-Quirk"}]
     secrets = ["XYZ987", "Zebedee", "Morphine", "Diazepam", "35489007", "1960", "36127311000001102"]
     formatter = JsonLinesFormatter()

@@ -250,8 +250,10 @@ def _with_keys(example: Mapping[str, Any], *current: dict[str, Any]) -> dict[str
     """The example under this service's keys: a synthetic patient (the example's own patient
     id: a Patient of another id is refused), ``current`` as the list."""
     body = copy.deepcopy(dict(example["request"]))
-    synthetic = {**patient(), "id": str(body["context"]["patientId"]).rsplit("/", 1)[-1]}
-    body["prefetch"] = {"patient": synthetic, "medications": bundle(*current, kind="searchset")}
+    pid = str(body["context"]["patientId"]).rsplit("/", 1)[-1]
+    synthetic = {**patient(), "id": pid}
+    mine = [{**r, "subject": {"reference": f"Patient/{pid}"}} for r in current]
+    body["prefetch"] = {"patient": synthetic, "medications": bundle(*mine, kind="searchset")}
     return body
 
 

@@ -24,7 +24,7 @@ import uvicorn
 from opioidcds.cdshooks import CDSHooksService, FeedbackStore
 from opioidcds.cdshooks.app import create_app
 
-from .hooks_helpers import condition, hook_request, med_request, named_request
+from .hooks_helpers import condition, for_patient, hook_request, med_request, named_request
 
 LOOPBACK = "127.0.0.1"
 PROFILE = Path(__file__).resolve().parents[2] / "rules" / "profiles" / "opioids-aware-90.toml"
@@ -166,8 +166,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
         body = hook_request(
             "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
         )
-        body["context"]["patientId"] = "pid-SECRET-42"
-        body["prefetch"]["patient"]["id"] = "pid-SECRET-42"
+        for_patient(body, "pid-SECRET-42")
         r = httpx.post(f"{base}/cds-services/opioidcds-order-sign", json=body, timeout=TIMEOUT)
         assert r.status_code == 200
     finally:

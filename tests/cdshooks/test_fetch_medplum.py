@@ -109,7 +109,7 @@ def client(tmp_path: Path, page_size: int = 100) -> AsgiClient:
 
 
 def request_to(base: str, drafts: list[dict[str, Any]], pid: str) -> dict[str, Any]:
-    body = copy.deepcopy(hook_request("order-sign", drafts))
+    body = copy.deepcopy(hook_request("order-sign", [_for(pid, d) for d in drafts]))
     body.pop("prefetch")
     body["context"]["patientId"] = pid
     body["fhirServer"] = base

@@ -209,6 +209,63 @@ def test_a_profile_changes_the_thresholds() -> None:
 # --- never silence -----------------------------------------------------------------------------
 
 
+SWITCH_OFF = """kind = "profile"
+id = "no-sedative-alerts"
+version = "0.1.0"
+effective_date = 2026-12-05
+owner = "tests"
+description = "Switches the benzodiazepine and z-drug alerts off (a trial's mistake)."
+
+[citations]
+local = "Local policy (test)."
+
+[rulesets.prescribing-alerts]
+ruleset_version = "2.1.0"
+
+[[rulesets.prescribing-alerts.disable]]
+rule = "opioid-with-benzodiazepine"
+reason = "Handled by the practice pharmacist."
+
+[[rulesets.prescribing-alerts.disable]]
+rule = "opioid-with-z-drug"
+reason = "Handled by the practice pharmacist."
+"""
+
+
+def test_an_order_quiet_because_the_profile_switched_alerts_off_says_so(tmp_path: Path) -> None:
+    # A re-issue of morphine MR 30 mg twice a day (60 mg OME/day) with diazepam: the bundled
+    # rules raise the critical benzodiazepine card only. A profile that switches that alert off
+    # must not leave the service silent: one card names the profile and the alerts it disabled.
+    body = hook_request(
+        "order-sign",
+        [med_request("morphine-mr-30", dose=1, per_day=2, status="draft", rid="d1")],
+        current=[
+            med_request("morphine-mr-30", dose=1, per_day=2),
+            named_request("Diazepam 5mg tablets"),
+        ],
+    )
+    (bundled,) = call(CDSHooksService(today=lambda: TODAY), body)
+    assert bundled.indicator == "critical"
+    assert "benzodiazepine" in bundled.summary
+    profile = tmp_path / "no-sedative-alerts.toml"
+    profile.write_text(SWITCH_OFF)
+    svc = CDSHooksService(load_knowledge(profile=profile), today=lambda: TODAY)
+    (card,) = call(svc, body)
+    assert card.summary == "No alert; 2 prescribing alert(s) switched off by the local profile."
+    assert card.indicator == "warning"  # both are safety alerts
+    assert "Opioid with a benzodiazepine" in card.detail
+    assert "Opioid with a z-drug" in card.detail
+    assert "no-sedative-alerts 0.1.0" in card.detail
+    # an order that raises an alert gets its alert card, which names the profile, and no extra
+    high = hook_request(
+        "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
+    )
+    cards = call(svc, high)
+    assert cards
+    assert not [c for c in cards if "switched off" in c.summary]
+    assert all("no-sedative-alerts 0.1.0" in c.detail for c in cards)
+
+
 def test_unreadable_draft_gets_a_card(svc: CDSHooksService) -> None:
     # Not in the catalogue, and its name names an opioid: a warning.
     body = hook_request("order-sign", [named_request("Morphine special 5mg", status="draft")])

@@ -216,10 +216,12 @@ def test_cli_reference_has_every_command() -> None:
 
 
 def test_run_example_fails_on_an_unexpected_exit_code() -> None:
-    folders = ("rules",)
+    folders = ("rules", "tests")
     assert "checked" in docgen_cli.run_example("rules check", ROOT, folders)
-    with pytest.raises(docgen_cli.CommandFailedError):
-        docgen_cli.run_example("rules check rules/profiles/opioids-aware-90.toml", ROOT, folders)
+    with pytest.raises(docgen_cli.CommandFailedError):  # names a ruleset found nowhere: exit 1
+        docgen_cli.run_example(
+            "rules check tests/rules/fixtures/profiles/ics-90.toml", ROOT, folders
+        )
 
 
 def _python_blocks(page_name: str) -> list[str]:
@@ -229,7 +231,14 @@ def _python_blocks(page_name: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "page_name", ["README.md", "getting-started.md", "dsl-profile-example.md", "architecture.md"]
+    "page_name",
+    [
+        "README.md",
+        "getting-started.md",
+        "dsl-profile-example.md",
+        "local-rules.md",
+        "architecture.md",
+    ],
 )
 def test_python_examples_of_the_page_run(
     page_name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -76,3 +76,11 @@ def test_a_split_dose_is_shown_as_people_write_it(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "2 (morning), 3 (night)" in out
     assert "Decimal" not in out
+
+
+def test_a_first_dose_is_said_under_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    # "2 STAT THEN 1 DAILY" (CPRD common dosages): the regular dose is 1 a day; the first 2 is
+    # taken once and said beside it (issue 16, third round)
+    assert parse_dosage_command("2 STAT THEN 1 DAILY", False) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "a first dose of 2 (stat) before the regular doses" in out

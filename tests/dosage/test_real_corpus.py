@@ -33,15 +33,20 @@ from opioidcds._resolve.dosage import clear_dosage_cache
 
 _BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_dosage_real.py"
 
-# The floors: what issue 16 reached on the development half (second round, 2026-12-05); a
+# The floors: what issue 16 reached on the development half (third round, 2026-12-05); a
 # regression below either fails. Raise them when the reader improves; never lower them without a
 # review. The second round read 438 more texts (68.3% -> 70.9%) and moved both agreement
 # figures down a little (98.18% -> 98.06%; 99.62% -> 99.56%): every new disagreement is a
 # reviewed row of the exceptions file: label errors, and 9 texts whose label counts another
 # unit (5 mL spoonfuls where the reading counts mL) or follows CPRD's convention (the lower
-# interval, the average under a maximum frequency). Reviewed: issue 16, second round.
-COVERAGE_FLOOR = 0.709  # 11,989 of 16,908 texts read to a daily amount (70.9%)
-AGREEMENT_FLOOR = 0.980  # 11,520 of 11,748 labelled readings agree (98.06%)
+# interval, the average under a maximum frequency). The third round reads a first (loading)
+# dose before the regular dosage ("2 IMMEDIATELY THEN 1 DAILY"), "after each loose stool" with
+# its daily maximum, "2X5ML", "when required to 8 every day", patch wording (165 more texts,
+# 70.9% -> 71.9%); its 15 new disagreements are reviewed rows too (CPRD adds the first dose to
+# every day's, takes it as the daily amount, or averages the course), so the plain agreement
+# floor moved from 0.980 to 0.979 while no reading is wrong. Reviewed: issue 16, third round.
+COVERAGE_FLOOR = 0.718  # 12,154 of 16,908 texts read to a daily amount (71.9%)
+AGREEMENT_FLOOR = 0.979  # 11,661 of 11,904 labelled readings agree (97.96%)
 AGREEMENT_WHERE_LABEL_RIGHT_FLOOR = 0.995  # 99.56%: the reviewed label errors set aside
 
 _CLASSES_LABEL_WRONG = ("label-", "patch-label")

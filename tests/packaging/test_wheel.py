@@ -42,6 +42,7 @@ def test_wheel_contains_knowledge(wheel: Path) -> None:
         "opioidcds/_knowledge/units.pint",
         "opioidcds/_resolve/dosage.lark",
         "opioidcds/_resolve/dosage_table.json",
+        "opioidcds/_resolve/dosage_notes.toml",
         "opioidcds/_knowledge/conversion_tables/uk-opioids-aware.toml",
         "opioidcds/_knowledge/conversion_tables/cdc-2022.toml",
         "opioidcds/_knowledge/conversion_tables/ingredients.toml",

@@ -128,7 +128,9 @@ def test_check_names_the_local_rules(tmp_path: Path) -> None:
     first = result.output.splitlines()[0]
     assert first == (
         "Local rules in force: exampleshire-gabapentinoid 0.1.0 (Exampleshire ICS medicines "
-        f"optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}."
+        f"optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}; "
+        "exampleshire-group-programme 0.1.0 (Exampleshire ICS medicines optimisation team "
+        "(invented)), a local ruleset run for every patient (group-programme.toml)."
     )
     assert "Gabapentinoid with an opioid at a higher dose: book a medication review." in (
         result.output

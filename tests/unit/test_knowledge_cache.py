@@ -17,8 +17,10 @@ What is checked:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -30,7 +32,7 @@ import pytest
 
 from opioidcds import Prescription, calculate_ome, load_catalogue, load_knowledge
 from opioidcds._decide import knowledge as knowledge_module
-from opioidcds._decide.rules import loader
+from opioidcds._decide.rules import Ruleset, loader
 from opioidcds._knowledge import cache, paths, products, provenance, tables, vocabulary
 from opioidcds._knowledge.paths import knowledge_dir
 
@@ -402,3 +404,20 @@ def test_a_first_check_reading_the_cache_imports_only_what_it_uses(tmp_path: Pat
     }
     assert not loaded & unwanted
     assert "opioidcds._decide.rules.evaluator" in loaded  # the check did run the rules
+
+
+def test_a_ruleset_read_back_has_every_part_it_was_assembled_from() -> None:
+    # Ruleset.__reduce__ lists the constructor's parameters by hand: a parameter added to the
+    # constructor and not to that list would be lost by the cache (its default read back)
+    ruleset = knowledge_module.default_knowledge().rulesets["prescribing-alerts"]
+    _assemble, (parts,) = ruleset.__reduce__()
+    assert isinstance(parts, dict)
+    wanted = set(inspect.signature(Ruleset.__init__).parameters) - {"self"}
+    assert set(parts) == wanted
+    public = [n for n in Ruleset.__slots__ if not n.startswith("_")]
+    for one in knowledge_module.default_knowledge().rulesets.values():
+        back = pickle.loads(pickle.dumps(one))  # noqa: S301 - the test's own bytes
+        for name in public:
+            assert getattr(back, name) == getattr(one, name), (one.id, name)
+        assert back._checker is one._checker
+        assert back.bind(None).rule_order == one.bind(None).rule_order

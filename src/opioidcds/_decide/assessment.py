@@ -24,6 +24,8 @@ from typing import Final
 
 from opioidcds._base import ResultModel
 from opioidcds._decide.knowledge import (
+    _FLOOR_KINDS,
+    _HIGH_DOSE_FACTOR,
     Backend,
     Engine,
     Knowledge,
@@ -34,6 +36,7 @@ from opioidcds._decide.knowledge import (
     default_knowledge,
     for_knowledge,
 )
+from opioidcds._decide.local_results import LocalResult, local_rulesets
 from opioidcds._decide.rules import (
     BoundRuleset,
     Citation,
@@ -63,12 +66,9 @@ __all__ = [
     "assess",
 ]
 
-_HIGH_DOSE_FACTOR: Final = "high-dose"
 _VERY_HIGH_DOSE_FACTOR: Final = "very-high-dose"
 _DOSE_FACTORS: Final = frozenset({_HIGH_DOSE_FACTOR, _VERY_HIGH_DOSE_FACTOR})
 """Dose factors: unknown when an incomplete total could cross them (ruleset headline)."""
-_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
-"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
 _SEDATIVE_CLASSES: Final = (
     MedicineClass.BENZODIAZEPINE,
     MedicineClass.Z_DRUG,
@@ -190,6 +190,8 @@ class Assessment(ResultModel):
     ``risk_level.could_raise`` and ``tier.could_raise`` name those that would raise it on
     their own. ``decisions`` holds every ruleset evaluation with per-rule traces.
     ``provenance`` names every knowledge source used, with a content hash of them all.
+    ``local`` holds each local ruleset run for every patient (``--rules DIR``, issue 23),
+    evaluated on the patient facts; empty without local rulesets.
     """
 
     scope: ScopeResult
@@ -205,6 +207,7 @@ class Assessment(ResultModel):
     versions: dict[str, str]
     backend: Backend
     provenance: Provenance
+    local: tuple[LocalResult, ...] = ()
 
     def factor(self, factor_id: str) -> RiskFactorResult:
         """The factor with this id; raises ``KeyError`` if there is none."""
@@ -241,6 +244,7 @@ class Assessment(ResultModel):
             lines.extend(self._factor_lines())
         if self.readiness_to_change is not None:
             lines.append(f"Readiness to change: {words(self.readiness_to_change.value)}")
+        lines.extend(r.text() for r in self.local)
         basis = ", ".join(
             f"{words(k.removeprefix('ruleset:'))} {v}"
             for k, v in self.versions.items()
@@ -641,6 +645,14 @@ _STATUS: Final = {
 }
 
 
+_FACT: Final = {
+    FactorStatus.PRESENT: True,
+    FactorStatus.ABSENT: False,
+    FactorStatus.UNKNOWN: None,
+}
+"""A risk factor's status as a patient fact ``factor_<id>`` (unknown stays unknown)."""
+
+
 def _level_of(
     bound: BoundRuleset, run: Engine, count: int, high_dose: bool
 ) -> tuple[str, Decisions]:
@@ -977,6 +989,28 @@ def assess(
         factors, kb, profile, run, in_scope=bool(in_scope), scope_steps=scope.next_steps
     )
     reports.extend(tier_reports)
+    local: tuple[LocalResult, ...] = ()
+    if local_rulesets(kb):
+        # imported here: it reads the rules' file schema, which a check needs not import
+        from opioidcds._decide.patient_facts import derive_facts, local_results  # noqa: PLC0415
+
+        sedatives, _ = sedative_medicines(patient, current_opioid=current_opioid)
+        facts = derive_facts(
+            patient,
+            ome=ome,
+            current_opioid=current_opioid,
+            opioid_use_days=hist.use_days,
+            early_reorders_at_least=hist.early_known,
+            sedative_medicines_at_least=sedatives,
+            in_scope=in_scope,
+            factors={f.id: _FACT[f.status] for f in factors},
+            factor_count=risk_level.factor_count if risk_level is not None else None,
+            risk_level=risk_level.level if risk_level is not None else None,
+            risk_level_if_unknown=risk_level.level_if_unknown if risk_level is not None else None,
+            tier=tier.tier or None,
+        )
+        local = local_results(kb, profile, facts, run)
+        reports.extend(r.report for r in local)
     return Assessment(
         scope=scope,
         ome=ome,
@@ -991,6 +1025,7 @@ def assess(
         versions=kb.versions(profile),
         backend=Backend(backend),
         provenance=for_knowledge(kb, profile, _names_product(patient)),
+        local=local,
     )
 
 

@@ -71,6 +71,39 @@ REQUIRED_RULESETS: Final = (
 """Ruleset ids a :class:`Knowledge` bundle must hold."""
 
 _PROFILES_KEPT: Final = 16  # profiles kept bound per bundle; not clinical
+_HIGH_DOSE_FACTOR: Final = "high-dose"
+"""The risk factor the risk level reads on its own (not counted in ``factor_count``)."""
+_FLOOR_KINDS: Final = frozenset({"dose-band", "floor"})
+"""Factor kinds that only set a support-tier floor and are not counted as risk factors."""
+
+
+def _counted_factors_fit(rulesets: Mapping[str, Ruleset]) -> None:
+    """Refuse risk factors the risk level cannot count (a local extension adding one).
+
+    ``risk-level`` declares the largest ``factor_count`` it decides; more counted factors in
+    ``risk-factors`` would be refused at run time for a patient with all of them present or
+    unknown, so the bundle is refused at load instead, naming the extensions.
+
+    Raises:
+        KnowledgeBaseError: more counted factors than ``factor_count`` allows.
+    """
+    factors, level = rulesets["risk-factors"], rulesets["risk-level"]
+    spec = next((f for f in level.inputs if f.name == "factor_count"), None)
+    if spec is None or spec.maximum is None:
+        return
+    counted = [
+        r
+        for r in factors.rules
+        if r.id != _HIGH_DOSE_FACTOR and dict(r.outcome).get("kind") not in _FLOOR_KINDS
+    ]
+    if len(counted) > spec.maximum:
+        added = ", ".join(f"{e.id} ({e.source})" for e in factors.extensions) or "none"
+        raise KnowledgeBaseError(
+            f"ruleset risk-factors has {len(counted)} counted risk factors, but ruleset "
+            f"risk-level decides a factor count of at most {spec.maximum} (local extensions: "
+            f'{added}); a local factor may only be a tier floor (kind = "floor") until '
+            "risk-level's table covers more"
+        )
 
 
 class Backend(StrEnum):
@@ -106,6 +139,7 @@ class Knowledge:
         missing = [r for r in REQUIRED_RULESETS if r not in self.rulesets]
         if missing:
             raise KnowledgeBaseError(f"knowledge bundle lacks ruleset '{missing[0]}'")
+        _counted_factors_fit(self.rulesets)
         object.__setattr__(self, "rulesets", MappingProxyType(dict(self.rulesets)))
         object.__setattr__(self, "_bound", bind_profile(self.rulesets, self.profile))
 
@@ -161,7 +195,8 @@ class Knowledge:
     def versions(self, profile: Profile | None = None) -> dict[str, str]:
         """Versions of everything used: library, table, vocabulary, rulesets, extensions, profile.
 
-        Rulesets: those ``assess`` uses; extensions: every local extension loaded.
+        Rulesets: those ``assess`` uses; extensions: every local extension loaded; local
+        rulesets: every one run for every patient (``runs_for``).
         """
         out = {
             "opioidcds": __version__,
@@ -174,6 +209,13 @@ class Knowledge:
                 f"extension:{e.id}": f"{e.version} (adds to {k})"
                 for k in sorted(self.rulesets)
                 for e in self.rulesets[k].extensions
+            }
+        )
+        out.update(
+            {
+                f"local-ruleset:{k}": f"{rs.version} ({rs.owner})"
+                for k, rs in sorted(self.rulesets.items())
+                if rs.runs_for is not None
             }
         )
         used = profile or self.profile
@@ -337,7 +379,13 @@ def for_knowledge(
         table=knowledge.table,
         vocabulary=knowledge.vocabulary,
         catalogues=(knowledge.catalogue, bundled_catalogue_if(bundled_catalogue)),
-        sources=rule_sources([knowledge.rulesets[r] for r in REQUIRED_RULESETS], used),
+        sources=rule_sources(
+            [
+                *(knowledge.rulesets[r] for r in REQUIRED_RULESETS),
+                *(r for _, r in sorted(knowledge.rulesets.items()) if r.runs_for is not None),
+            ],
+            used,
+        ),
         medicine_classes=True,
     )
 

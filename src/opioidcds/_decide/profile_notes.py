@@ -161,7 +161,7 @@ def local_rules_text(rulesets: Mapping[str, Ruleset]) -> str | None:
 
     ``"Local rules in force: exampleshire-gabapentinoid 0.1.0 (owner) adds 1 rule to
     prescribing alerts: Gabapentinoid with an opioid at 50 mg OME/day or more."``; a whole
-    local ruleset is named as added.
+    local ruleset (``runs_for``) is named as run for every patient, with its file.
     """
     parts: list[str] = []
     for rid, rs in sorted(rulesets.items()):
@@ -171,6 +171,12 @@ def local_rules_text(rulesets: Mapping[str, Ruleset]) -> str | None:
             + "; ".join(titles[r] for r in e.rule_ids if r in titles)
             for e in rs.extensions
         )
+    parts.extend(
+        f"{rs.id} {rs.version} ({rs.owner}), a local ruleset run for every patient "
+        f"({rs.source.rsplit('/', 1)[-1]})"
+        for _, rs in sorted(rulesets.items())
+        if rs.runs_for is not None
+    )
     if not parts:
         return None
     return "Local rules in force: " + "; ".join(parts) + "."

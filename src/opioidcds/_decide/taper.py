@@ -372,6 +372,9 @@ class TaperPlan(ResultModel):
     catalogue_version: str
     library_version: str
     provenance: Provenance
+    local_rules: tuple[str, ...] = ()
+    """The local profile and local rules in force when the plan was made (issue 23), in
+    words; named first by every output. The steps read no ruleset: they do not change them."""
 
     @property
     def end_date(self) -> dt.date | None:
@@ -384,7 +387,7 @@ class TaperPlan(ResultModel):
         What the command line prints (``opioidcds taper``); the patient handout is HTML. Each
         step runs from its first to its last day, both included (as on the handout).
         """
-        lines = ["Tapering plan"]
+        lines = [*self.local_rules, "Tapering plan"]
         first = self.steps[0].number if self.steps else None
         for step in self.steps:
             if step.date is None:
@@ -1586,7 +1589,8 @@ def taper_plan_for_patient(
         catalogue: see :func:`taper_plan`.
         vocabulary: see :func:`taper_plan`.
         scope_knowledge: the assessment knowledge bundle holding the scope ruleset (default:
-            :func:`opioidcds.default_knowledge`).
+            :func:`opioidcds.default_knowledge`); with local rules
+            (``load_knowledge(local_rules=DIR)``) the plan names them (``local_rules``).
         profile: a local profile for the rulesets.
 
     Raises:
@@ -1597,8 +1601,13 @@ def taper_plan_for_patient(
 
     if not isinstance(patient, Patient):
         raise InvalidInputError("patient", "must be a Patient")
+    from opioidcds._decide.knowledge import default_knowledge  # noqa: PLC0415
+    from opioidcds._decide.profile_notes import in_force  # noqa: PLC0415
+
     assessment = assess(patient, knowledge=scope_knowledge, profile=profile)
     scope = assessment.scope
+    kb = scope_knowledge if scope_knowledge is not None else default_knowledge()
+    named = in_force(kb.rulesets, profile if profile is not None else kb.profile)
     plan_args = {
         "start": start,
         "reduction": reduction,
@@ -1619,6 +1628,7 @@ def taper_plan_for_patient(
             update={
                 "scope_rule": scope.rule_id,
                 "provenance": combine(plan.provenance, assessment.provenance),
+                "local_rules": named,
             }
         )
     empty = taper_plan((), **plan_args)  # type: ignore[arg-type]  # options checked, basis filled
@@ -1629,5 +1639,6 @@ def taper_plan_for_patient(
             "reason": scope.reason,
             "scope_rule": scope.rule_id,
             "provenance": combine(empty.provenance, assessment.provenance),
+            "local_rules": named,
         }
     )

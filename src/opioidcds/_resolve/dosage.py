@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -48,7 +49,7 @@ from typing import Any, Literal
 
 from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
-from opioidcds._errors import InvalidInputError
+from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._inputs.prescription import DOSE_FIELDS
 from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
@@ -114,6 +115,13 @@ class Dosage(ResultModel):
     ``supply_notes`` (":[28]", "dispense weekly"), ``notes`` (words with no dosing content:
     "(to thin blood)", "(total dose 37mcg)", "with 12mcg patch") and ``weekday`` ("on
     mondays", with once a week only).
+
+    A first dose that differs from the regular one ("2 immediately then 1 daily", "two first
+    day then one a day"; issue 16, third round) is ``loading_dose_quantity`` (in
+    ``dose_unit``) with the words that said when (``loading_dose_when``: "immediately",
+    "stat", "now", "today", "first day" ...). It is taken once, at the start: every other
+    field is the regular dosage, and so is the daily amount; the first day's amount differs
+    from it, and :meth:`loading_dose_note` says so.
     """
 
     kind: Literal["dosage"] = "dosage"
@@ -147,6 +155,8 @@ class Dosage(ResultModel):
     routes: tuple[str, ...] = ()
     administration_notes: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    loading_dose_quantity: Decimal | None = None
+    loading_dose_when: str | None = None
 
     @property
     def is_patch(self) -> bool:
@@ -157,6 +167,26 @@ class Dosage(ResultModel):
     def patch_change_interval_hours(self) -> Decimal | None:
         """Hours between patch changes (``interval_hours`` of a patch dose), else ``None``."""
         return self.interval_hours if self.is_patch else None
+
+    def loading_dose_note(self, unit: str | None = None) -> str | None:
+        """For people: the first dose differs from the regular one, or ``None`` when it does not.
+
+        "a first dose of 2 tablets (immediately) before the regular doses: the daily amount is
+        the regular dose's; the first day's amount differs". ``unit`` names the dose's count
+        noun when the text leaves it out (the product's form: "2 immediately then 1 daily" of
+        a tablet); by default ``dose_unit``.
+        """
+        if self.loading_dose_quantity is None:
+            return None
+        noun = unit or self.dose_unit
+        unit = f" {noun}" if noun else ""
+        if unit and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
+            unit += "es" if unit.endswith(("ch", "s")) else "s"
+        return (
+            f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
+            f"({self.loading_dose_when}) before the regular doses: the daily amount is the "
+            "regular dose's; the first day's amount differs"
+        )
 
     @property
     def not_convertible_reason(self) -> str | None:
@@ -272,7 +302,7 @@ _COUNT_WORDS: dict[str, str] = {}
 for _singular, _plurals in (
     ("tablet", ("tablet", "tablets", "tab", "tabs", "tbl", "tbls")),
     ("capsule", ("capsule", "capsules", "cap", "caps")),
-    ("patch", ("patch", "patches")),
+    ("patch", ("patch", "patches", "patchs", "patche")),  # two misspellings of real patch texts
     ("spray", ("spray", "sprays")),
     ("actuation", ("actuation", "actuations", "puff", "puffs", "puf", "pufs")),
     ("suppository", ("suppository", "suppositories")),
@@ -671,36 +701,35 @@ for _reason, _words in (
 # note ("to reduce cholesterol", "(avoid grapefruit juice)"); anywhere else refused with their
 # reason in _REFUSED (a titration; a negation). Issue 16, second round.
 _NOTE_ONLY = ("reduce", "reduces", "avoid")
-# The note vocabulary: words of the advice and indications real GP text adds to an instruction
-# (the CPRD common dosages, issue 16), none of which says anything about a dose, a number, a
-# unit, a time, a frequency, a sequence, a site or a condition. A run of these (with the small
-# linking words) is a note wherever it stands, when a separator or the end of the text closes
-# it ("TAKE ONE DAILY BLOOD PRESSURE"); any other unknown word needs a separator, "for" or "to"
-# before it. Reviewed word by word: time words ("yearly", "am"), site words ("eye", "lip"),
-# sequence or condition words ("first", "now", "during", "if"), counting words ("both",
-# "all", "each", "single"), redactions ("xxx") and the words of a sentence ("may", "can",
-# "you", "have": "2 per day may cause drowsiness" is one of NHS England's must-not-map texts)
-# are not here.
-_NOTE_VOCABULARY_WORDS = """
-    blood pressure bp cholesterol lipids heart kidney kidneys stomach acid ulcer angina
-    hypertension cardiovascular strokes stroke disease diabetes diabetic thyroid replacement
-    hrt gout arthritis osteoporosis bone bones protection prevention protect protects risk
-    attack attacks rhythm rate failure circulation asthma wheeze breathing chest allergy
-    allergies hayfever itch itching rash eczema skin dry infection antibiotic antibiotics
-    biotic anti inflammation inflammatory antihistamine antacid indigestion heartburn
-    dyspepsia depression mood relief painkiller treatment therapy steroid sedative sedatives
-    habit forming dependence drowsiness drowsy dizziness alcohol driving
-    grapefruit juice fruit orange diet fibre fat high low fluid fluids sugar calcium vitamin
-    iron supplement contraception medication medications medicine medicines drug drugs
-    paracetamol aspirin ibuprofen simvastatin lactulose laxative flavour flavours flavoured
-    assorted various soap substitute moisturiser emollient thin layer glass tumbler full
-    plenty tap upright remain stay sitting standing position via spacer volumatic
-    aerochamber nebuliser inhaler test tests check checks checked monitored monitoring
-    review appointment due course complete completed finish regular basis long short term
-    longterm note nb leaflet instructions instruction enclosed follow information see
-    supervised administration consumption deficiency
-"""
-_NOTE_VOCABULARY = frozenset(_NOTE_VOCABULARY_WORDS.split())
+_NOTES_FILE = "dosage_notes.toml"
+
+
+def _note_vocabulary() -> frozenset[str]:
+    """The note vocabulary of ``dosage_notes.toml`` (shipped beside the grammar; data, not code).
+
+    Words of the advice and indications real GP text adds to an instruction (the CPRD common
+    dosages, issue 16), none of which says anything about a dose, a number, a unit, a time, a
+    frequency, a sequence, a site or a condition. A run of these (with the small linking words)
+    is a note wherever it stands, when a separator or the end of the text closes it ("TAKE ONE
+    DAILY BLOOD PRESSURE"); any other unknown word needs a separator, "for" or "to" before it.
+    The file says how it was derived and reviewed.
+
+    Raises:
+        KnowledgeBaseError: the file is missing, not TOML, or holds a word that is not plain
+            lower-case letters (a number or a symbol is never a note word).
+    """
+    try:
+        text = resources.files("opioidcds._resolve").joinpath(_NOTES_FILE).read_text("utf-8")
+        groups = tomllib.loads(text)["groups"]
+        words = frozenset(w for g in groups for w in str(g["words"]).split())
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: cannot be read ({type(exc).__name__})") from exc
+    if not words or not all(w.isalpha() and w.islower() and w.isascii() for w in words):
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: every note word must be lower-case letters")
+    return words
+
+
+_NOTE_VOCABULARY = _note_vocabulary()
 
 
 def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
@@ -799,6 +828,7 @@ _SYMBOLS: dict[str, str] = {
     ".": "STOP",
     ";": "STOP",
     ":": "STOP",
+    "!": "STOP",  # "TAKE ONE DAILY !(FOR BLOOD PRESSURE)": an exclamation ends a sentence
     "(": "_LPAR",
     ")": "_RPAR",
     "[": "_LPAR",
@@ -831,11 +861,13 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"\[\s*x?\s*\d+\s*(?:x\s*\d+\s*)?(?:days?|tabs?|tablets?|caps?|capsules?|mls?|cc|g|op)?"
             r"\s*\.?\s*\]",
         ),
-        (  # ": QUANTITY: 28", "QUANTITY PRESCRIBED 56 TABS"
+        (  # ": QUANTITY: 28", "QUANTITY PRESCRIBED 56 TABS", "QUANTITY PRESCRIBED
+            # (NON-NUMERIC)=28X3" (a system's field, issue 16 third round), "=100G", "=1XOP"
             ("quantit",),
             "SUPPLY_NOTE",
-            r"\bquantity(?:\s+prescribed)?\s*:?\s*\d+(?:\s*x\s*\d+)?"
-            r"(?:\s*(?:tabs?|tablets?|caps?|capsules?|mls?|o\s?p|packs?)\b)?",
+            r"\bquantity(?:\s+prescribed)?\s*(?:\(\s*non-numeric\s*\)\s*=)?\s*:?\s*\d+"
+            r"(?:\s*x\s*(?:\d+|o\s?p\b))?"
+            r"(?:\s*(?:tabs?|tablets?|caps?|capsules?|mls?|g|o\s?p|packs?)\b)?",
         ),
         (  # "DISPENSE WEEKLY", "DISP WEEKLY IN DOSETTE BOX", "WEEKLY SCRIPT", "7 DAY SCRIPTS"
             ("disp", "supplied", "script", "prescription"),
@@ -870,6 +902,12 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             "SUPPLY_NOTE",
             r"\b(?:please\s+)?supply\s+(?:[a-z]+|\d+)\s*(?:\(\s*(?:[a-z]+|\d+)\s*\)\s*)?"
             r"(?:patches|tablets|tabs|capsules|caps)\b",
+        ),
+        (  # "1 AFTER EACH LOOSE STOOL, MAX 8 DAILY": a dose each time, so when required; with
+            # its daily maximum it gives a daily amount, without one none (issue 16, third round)
+            ("loose",),
+            "PRN",
+            r"\b(?:(?:after|with|at)\s+(?:each|every)|every)\s+loose\s+(?:stools?|motions?)\b",
         ),
         (  # "(WATER TABLET)", "BETWEEN MEALS": notes with no number of doses
             ("water tab", "between meals"),
@@ -1079,11 +1117,7 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     append = raw.append
     lex = _LEXICON
     phrases = _phrases(text)
-    if _LETTER_DIGIT.search(text) is not None:
-        for m in _GLUED.finditer(text):
-            at = _piece_at(text, m.end() - 1)
-            if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
-                problems.append((at, "a number run into a word"))
+    measures = _glued(text, phrases, problems) if _LETTER_DIGIT.search(text) else _NO_PIECES
     for idx, piece in enumerate(_PIECES.findall(text)):
         if phrases and idx in phrases:
             phrase = phrases[idx]
@@ -1092,7 +1126,7 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
             continue
         entry = lex.get(piece)
         if entry is not None:
-            append((entry[0], entry[1], idx))
+            append((entry[0], _GLUED_X if measures and idx in measures else entry[1], idx))
             continue
         first = piece[0]
         if first.isdigit() or first == ".":
@@ -1130,7 +1164,21 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     return raw
 
 
+def _glued(
+    text: str, phrases: dict[int, tuple[str, str] | None], problems: list[_Problem]
+) -> frozenset[int]:
+    """Refuse numbers run into words ("bd36"); return the pieces that are the "x" of "2x5ml"."""
+    for m in _GLUED.finditer(text):
+        at = _piece_at(text, m.end() - 1)
+        if m.group(1) not in _GLUE_OK and at not in phrases:  # "(ip june14)" is a stamp
+            problems.append((at, "a number run into a word"))
+    return frozenset(_piece_at(text, m.start() + 1) for m in _MEASURE_X.finditer(text))
+
+
+_NO_PIECES: frozenset[int] = frozenset()
 _LETTER_DIGIT = re.compile(r"[a-z]\d")
+_MEASURE_X = re.compile(r"(?<![\d.])\dx\d")  # "2x5ml": one digit, "x", the measure's volume
+_GLUED_X = "x (glued)"
 
 
 def _fraction(num: str, den: str) -> str | None:
@@ -1200,7 +1248,7 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "_TENS": frozenset({"_WORDNUM"}),
     "_FRAC": frozenset(),
     "A": frozenset({"_HALF"}),
-    "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A"}),
+    "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A", "NUMBER", "_WORDNUM", "EVERY"}),
     "FOR": frozenset({"FOR"}),
     "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM"}),
     "REASON": frozenset({"REASON"}),
@@ -1309,12 +1357,12 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
     pressure") or "to" ("to lower cholesterol", "to chest or upper arm"). It holds no number,
     unit, frequency, time or dosing word (those end it) and no refused word (those are
     refused wherever they stand). A run of words of the note vocabulary only (``_NOTE_WORDS``
-    of ``_NOTE_VOCABULARY``: "blood pressure", "antibiotic", "assorted flavours") is a note
-    wherever it stands, when the end of the text or a separator closes it ("TAKE ONE DAILY
-    BLOOD PRESSURE"). "Reduce(s)" and "avoid" are read only inside a note closed so, each
-    followed by a word of the note ("to reduce cholesterol", "(avoid grapefruit juice)"):
-    elsewhere they are refused (a titration; a negation). Anywhere else an unknown word is
-    unrecognised. Returns the index of the first raw terminal after the run.
+    of ``_NOTE_VOCABULARY``, from ``dosage_notes.toml``: "blood pressure", "antibiotic",
+    "assorted flavours") is a note wherever it stands, when the end of the text or a separator
+    closes it ("TAKE ONE DAILY BLOOD PRESSURE"). "Reduce(s)" and "avoid" are read only inside a
+    note closed so, each followed by a word of the note ("to reduce cholesterol", "(avoid
+    grapefruit juice)"): elsewhere they are refused (a titration; a negation). Anywhere else an
+    unknown word is unrecognised. Returns the index of the first raw terminal after the run.
     """
     j = len(out)
     while j and out[j - 1].type in _NOTE_BEFORE:
@@ -1398,6 +1446,45 @@ def _spoon(raw: list[_Raw], i: int, out: list[_Tok], unit_at: int) -> None:
     else:
         out.append(_Tok("NUMBER", str(volume), raw[i][2]))
     out.append(_Tok("VOLUME_UNIT", raw[unit_at][1], raw[unit_at][2]))
+
+
+def _after_when_required(out: list[_Tok]) -> bool:
+    """``out`` ends with "when/as/if required" (a "to" after it is "up to", issue 16)."""
+    return len(out) > 1 and out[-1].type == "REQUIRED" and out[-2].type in ("WHEN", "AS", "IF")
+
+
+def _before_a_new_one(raw: list[_Raw], types: list[str], i: int) -> int:
+    """Past "before applying (a) new one/patch" after "remove the old patch", or ``i``.
+
+    "REMOVE OLD PATCH BEFORE APPLYING A NEW ONE" (PATCH): how to change a patch, no dosing
+    content (the "one" is the patch, not a dose).
+    """
+    if types[i] != "BEFORE" or raw[i + 1][1] not in ("applying", "replacing"):
+        return i
+    k = i + 2
+    if types[k] == "A":
+        k += 1
+    if types[k] == "_DROP" and raw[k][1] == "new":
+        k += 1
+        if types[k] == "COUNT_UNIT" or (types[k] in _NUMBERS and raw[k][1] == "1"):
+            return k + 1
+    return i
+
+
+def _measures(out: list[_Tok]) -> bool:
+    """``out`` ends with a one-digit count and "x" run into a volume: "2x5ml" (issue 16).
+
+    "2X5ML TWICE A DAY", "1X5MLS THREE TIMES A DAY" (CPRD) are counts of a measure with the
+    word "spoon" left out ("2X5ML SPOON TWICE A DAY" is read the same): two 5 mL measures,
+    10 mL. Only the form written as one word is read: "Two x 2ml daily" is one of NHS England's
+    must-not-map texts and stays refused. The volume is then checked like any other.
+    """
+    return (
+        len(out) > 1
+        and out[-1].type == "TIMES"
+        and out[-1].value == _GLUED_X
+        and out[-2].type == "NUMBER"
+    )
 
 
 def _clock(value: str, ampm: str) -> str | None:
@@ -1531,6 +1618,9 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             elif nxt == "DASH" and types[i + 2] == "VOLUME_UNIT" and types[i + 3] == "_SPOON":
                 _spoon(raw, i, out, i + 2)  # "one 5-ml spoonful"
                 i += 4
+            elif nxt == "VOLUME_UNIT" and _measures(out):
+                _spoon(raw, i, out, i + 1)  # "2x5ml twice a day": two 5 mL measures, 10 mL
+                i += 2
             elif nxt == "_AMPM":
                 clock = _clock(value, raw[i + 1][1]) if type_ == "NUMBER" else None
                 if clock is None:
@@ -1698,6 +1788,12 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
                 append(_Tok("UP", "", idx))
                 append(_Tok("TO", value, idx))
                 i += 1
+            elif (nxt in _NUMBERS or nxt == "EVERY") and _after_when_required(out):
+                # "two when required to eight every day", "when required to three times a
+                # day" (CPRD): "when required, up to"
+                append(_Tok("UP", "", idx))
+                append(_Tok("TO", value, idx))
+                i += 1
             else:
                 append(_Tok("TO", value, idx))
                 i += 1
@@ -1751,13 +1847,23 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if types[k] == "_OLD" and (
                 after == "COUNT_UNIT" or (after in _NUMBERS and raw[k + 1][1] == "1")
             ):
-                i = k + 2
+                i = _before_a_new_one(raw, types, k + 2)
             else:
                 problems.append((idx, "unrecognised word"))
                 i += 1
         elif type_ == "_LPAR":
             if nxt in _NUMBERS and types[i + 2] in _BRACKETABLE and types[i + 3] == "_RPAR":
                 append(_Tok("BRACKET_QTY", f"{raw[i + 1][1]} {raw[i + 2][1]}", idx))
+                i += 4
+            elif (
+                nxt == "_TENS"
+                and types[i + 2] == "_WORDNUM"
+                and raw[i + 2][1] in _ONE_TO_NINE
+                and types[i + 3] == "_RPAR"
+                and out
+                and out[-1].type == "NUMBER"
+                and out[-1].value == str(int(raw[i + 1][1]) + int(raw[i + 2][1]))
+            ):  # "every 72 (seventy-two) hours": the number said again in words
                 i += 4
             elif nxt in _NUMBERS and types[i + 2] == "_RPAR":
                 number = raw[i + 1][1]
@@ -2539,10 +2645,18 @@ def _segments(clauses: list[_Clause]) -> list[_Segment] | None:
 
 
 def _each_dose_timed(clauses: list[_Clause]) -> bool:
-    """Whether each dose is followed, before the next dose, by a frequency or time of day."""
+    """Whether each dose is followed, before the next dose, by a frequency or time of day.
+
+    Changing a patch ("change (the) patch", "replace patch": a verb with the unit and no
+    number) names the unit of the one dose, not a second dose, when at most one time of day is
+    named: "APPLY ONE PATCH TO SKIN AND REPLACE PATCH EVERY 72 HOURS (6PM)". Anything else
+    without a number ("take 2 tablets at night, take tablets in the morning": how many in the
+    morning?) still counts as a dose.
+    """
+    times = sum(len(c[1]) for c in clauses if c[0] == "time")
     timed = True
     for c in clauses:
-        if c[0] == "dose":
+        if c[0] == "dose" and (c[1] is not None or c[2] != "patch" or times > 1):
             if not timed:
                 return False
             timed = False
@@ -2761,6 +2875,9 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
                 problems.append(
                     "the same dose stated twice, not each with its own time or frequency"
                 )
+            elif len(slots) > 1 and any(c[1] is None for c in doses):
+                # "take 2 tablets at night, take tablets in the morning": how many then?
+                problems.append("a dose without its number beside a counted dose")
             has_quantity = True
             (dose_low, dose_high), up_to_dose = next(iter(quantities))
     if dose_low is not None:
@@ -2991,7 +3108,12 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
     if not normal:
         return UnparsedDosage(text=normal, problems=("no words were found",))
     try:
-        return _parse_normalised(normal)
+        result = _parse_normalised(normal)
+        if isinstance(result, UnparsedDosage):
+            result = _with_loading_dose(normal, result)
+        if isinstance(result, UnparsedDosage):
+            result = _cycle_refusal(normal, result)
+        return result
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
         # defensive: a fault in this module must not escape as a bare KeyError or IndexError,
         # and must not be read as a dose either
@@ -3016,6 +3138,85 @@ def _parse_normalised(normal: str) -> Dosage | UnparsedDosage:
             message = f"unexpected {what} at position {pos}"
         return UnparsedDosage(text=normal, problems=(message,))
     return _assemble(normal, clauses)
+
+
+# A first (loading) dose before the regular one (issue 16, third round): "2 immediately then 1
+# daily", "take two now and then one daily", "2 stat then 1 daily", "two first day then one a
+# day", "two capsules initially then one 6hrly as required". Only a count (digits or a number
+# word up to ten, with a tablet or capsule noun or none) said to be taken once at the start,
+# then a regular dosage that the grammar reads completely on its own. The reading is the
+# regular dosage with the first dose kept beside it (``loading_dose_quantity``,
+# ``loading_dose_when``), so the daily amount is the regular one and every result says the
+# first dose differs; any other sequence ("1 daily for a week then 2 daily", "2 immediately
+# then 1 after each loose stool") stays refused.
+_LOADING = re.compile(
+    r"(?:take )?(?P<amount>\d{1,2}(?:\.\d{1,3})?|one|two|three|four|five|six|seven|eight|nine|ten)"
+    r"(?: (?P<unit>tablets?|tabs?|capsules?|caps?))?(?: to be taken)?"
+    r" (?P<when>immediately|now|stat|initially|today|at once|straight away|on the first day"
+    r"|first day)(?: |[,.;] ?)+(?:and |& )?(?:then |followed by )?(?P<rest>[a-z0-9(].*)"
+)
+
+
+# A cycle of days on and days off ("1 daily for 21 days then a 7 day break", "1 od 3 weeks in
+# 4", "... followed by a 7-day tablet-free interval"; issue 16, third round): its average per
+# day is not what is taken on any day, and the project's result has no field for a cycle, so
+# it is refused with that reason (beside the others). A course of three weeks or 21 days and a
+# break, a gap, a free interval, a week off or "N weeks in 4" after it must both be there.
+_CYCLE_COURSE = re.compile(r"\b(?:21|twenty one|three|3)[ -]days?\b|\b(?:three|3) weeks?\b")
+_CYCLE_BREAK = re.compile(
+    r"\b(?:breaks?|gaps?|(?:pill|tablet)[ -]*free|weeks? off|weeks? in (?:4|four)|omit for"
+    r"|stop for|day interval)\b"
+)
+_CYCLE = "a cycle of days on and days off (a break between courses) is not supported"
+
+
+def _cycle_refusal(normal: str, refused: UnparsedDosage) -> UnparsedDosage:
+    """``refused`` with the cycle named first when ``normal`` is one, else ``refused``."""
+    course = _CYCLE_COURSE.search(normal)
+    found = None if course is None else _CYCLE_BREAK.search(normal, course.start())
+    if found is None:  # no course, or no break after it ("break one in half for 3 days")
+        return refused
+    reason = f"{_CYCLE} at position {found.start()}"
+    return UnparsedDosage(text=normal, problems=(reason, *refused.problems))
+
+
+def _with_loading_dose(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
+    """``normal`` read as a first dose then a regular dosage (``_LOADING``), or ``refused``.
+
+    The regular part must give a daily amount by itself, with a dose of its own in the same
+    count unit as the first dose (or none: the first dose's noun is then the dose unit), and
+    the first dose must be within the limits of ``plausibility.toml`` ``[dosage_text]``.
+    """
+    m = _LOADING.fullmatch(normal)
+    if m is None:
+        return refused
+    regular = _parse_normalised(m["rest"])
+    if not isinstance(regular, Dosage) or regular.not_convertible_reason is not None:
+        return refused
+    amount = m["amount"]
+    first = _D(_WORD_NUMBERS[amount]) if amount in _WORD_NUMBERS else _num(amount)
+    unit = _COUNT_WORDS[m["unit"]] if m["unit"] else None
+    limits = _limits()
+    limit = limits.count_per_dose_limit if unit else limits.unitless_per_dose_limit
+    regular_unit = regular.dose_unit
+    fits = (
+        regular.dose_quantity is not None  # "2 immediately then every day": no regular dose
+        and not regular.as_directed
+        and 0 < first < limit
+        # "2 immediately then 10mg daily": two doses or two mg? Capsules first, tablets after?
+        and (regular_unit is None or regular_unit in _COUNT_UNITS)
+        and (unit is None or regular_unit is None or unit == regular_unit)
+    )
+    if not fits:
+        return refused
+    update: dict[str, object] = {
+        "text": normal,
+        "loading_dose_quantity": first,
+        "loading_dose_when": m["when"],
+    }
+    if regular_unit is None and unit is not None:
+        update["dose_unit"] = unit
+    return regular.model_copy(update=update)
 
 
 def clear_dosage_cache() -> None:

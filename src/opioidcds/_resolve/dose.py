@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
+from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DOSE_FIELDS, DoseUnitKind, Prescription, dose_unit_kind
 from opioidcds._knowledge.dose_units import default_dose_units
@@ -136,6 +137,12 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
     if unit is None:
         return "the dosage text gives a number without a unit and the form does not imply one"
     unit, notes = same_solid_dose(unit, form)
+    loading = parsed.loading_dose_note(unit)  # "2 immediately then 1 daily": said, not summed
+    if loading is not None:
+        notes = (*notes, loading)
+    average = _average_note(parsed, unit)
+    if average is not None:
+        notes = (*notes, average)
     quantity = parsed.dose_quantity
     if quantity is None:  # "max 8 tablets in 24 hours" alone: the maximum is the daily amount
         quantity = parsed.max_quantity_per_day
@@ -157,6 +164,29 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
         max_quantity_per_day=parsed.max_quantity_per_day,
         source="dosage text",
         notes=notes,
+    )
+
+
+_HOURS_PER_DAY = Decimal(24)  # a unit conversion (hours in a day), not a clinical number
+
+
+def _average_note(parsed: Dosage, unit: str) -> str | None:
+    """Say that a dose taken less often than daily gives an average per day (issue 16).
+
+    "One on alternate days" is one dose every 48 hours: half a dose a day on average, never
+    half a dose on any day. A patch's change interval does not set its daily amount (its rate
+    does), so it gets no such note.
+    """
+    hours = parsed.interval_hours
+    if hours is None or hours <= _HOURS_PER_DAY or unit == "patch":
+        return None
+    longest = parsed.interval_hours_max or hours
+    every = format_decimal(hours)
+    if longest != hours:
+        every += "-" + format_decimal(longest)
+    return (
+        f"taken less often than daily (every {every} hours): the daily amount is its average "
+        "per day"
     )
 
 

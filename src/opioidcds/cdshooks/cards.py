@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
-from opioidcds._decide.alerts import Alert
+from opioidcds._decide.alerts import ALERT_RULESET, Alert
 from opioidcds._decide.knowledge import Knowledge
-from opioidcds._decide.profile_notes import in_force
+from opioidcds._decide.profile_notes import in_force, local_rules_text, profile_summary
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance
@@ -541,6 +541,46 @@ class CardBuilder:
     def unchecked_order(self, item: DraftItem, path: str, what: str) -> Card:
         """A draft order read but not checkable (e.g. an implausible dose)."""
         return self.unread_order(item.order_index, item.label, Problem(path, what))
+
+    def alerts_switched_off(self) -> Card | None:
+        """The card for an order checked with no alert while the profile disables alerts.
+
+        Without it a profile that switches prescribing alerts off would make the service
+        silent (no card), so nobody could tell "nothing to say" from "not allowed to say it"
+        (issue 23, item 5). ``None`` when the profile in force disables no prescribing alert.
+        """
+        profile = self._knowledge.profile
+        if profile is None:
+            return None
+        summary = profile_summary(profile, self._knowledge.rulesets)
+        off = summary.disabled_in(ALERT_RULESET)
+        if not off:
+            return None
+        safety = sum(d.safety_critical for d in off)
+        lines = [
+            "No prescribing alert was raised for this order, but the "
+            f"{summary.name} in force switches {len(off)} prescribing alert(s) off"
+            + (f", {safety} of them safety alert(s)" if safety else "")
+            + ": what they check was not checked.",
+            "",
+            *[
+                f"- {escape_markdown(d.text())}"
+                for d in sorted(off, key=lambda d: not d.safety_critical)
+            ],
+        ]
+        if summary.parameters:
+            moved = "; ".join(c.text() for c in summary.parameters)
+            lines += ["", f"The profile also moves: {escape_markdown(moved)}."]
+        local = local_rules_text(self._knowledge.rulesets)
+        if local is not None:
+            lines += ["", escape_markdown(local)]
+        return Card(
+            uuid=str(uuid.uuid4()),
+            summary=f"No alert; {len(off)} prescribing alert(s) switched off by the local profile.",
+            indicator="warning" if safety else "info",
+            detail="\n".join(lines),
+            source=Source(label=f"Local profile {summary.profile_id} {summary.profile_version}"),
+        )
 
     def unread_record(self, problems: Sequence[Problem]) -> Card:
         """Parts of the record that could not be read (current medicines, conditions...)."""

@@ -92,6 +92,9 @@ _NOT_OPIOID_CLASSES: Final = frozenset(
 )
 _EARLIEST: Final = dt.date(1900, 1, 1)  # the Patient's sanity bound on record dates; not clinical
 _NOT_READ_DOSE: Final = "dose not read: not an opioid, no OME is computed"
+# A literal reference to a Patient (relative, absolute or versioned; FHIR R4 3.3.1 References):
+# the logical id is the segment after "Patient/".
+_PATIENT_REFERENCE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 
 class RequestError(ValueError):
@@ -148,6 +151,30 @@ class Record:
 
 
 # --- small JSON helpers ----------------------------------------------------------------------
+
+
+def _check_subject(resource: Mapping[str, object], path: str, patient_id: str) -> None:
+    """Refuse a resource whose ``subject`` names a Patient other than the call's (400).
+
+    CDS Hooks 2.0.1 prefetch and draft orders are about the patient in context; a resource that
+    names another Patient by a literal reference (``Patient/<id>``, absolute, or versioned) is
+    another patient's record, and counting it would put their medicines or conditions on this
+    patient's cards. A subject that cannot be compared (a ``urn:uuid:`` or contained reference,
+    an identifier, a reference without a type) is read as the patient's: the request's own
+    ``context.patientId`` decides, and the message never echoes either id.
+    """
+    subject = resource.get("subject")
+    if not isinstance(subject, Mapping):
+        return
+    reference = subject.get("reference")
+    if not isinstance(reference, str):
+        return
+    named = _PATIENT_REFERENCE.search(reference)
+    if named is not None and named.group(1) != patient_id.rsplit("/", 1)[-1]:
+        raise RequestError(
+            f"{path}.subject.reference",
+            "names another patient than context.patientId: send only this patient's records",
+        )
 
 
 def _obj(value: object, path: str) -> Mapping[str, object]:
@@ -521,6 +548,7 @@ def _drafts(
     hook: str,
     reader: MedicationReader,
     medications: Mapping[str, Mapping[str, object]],
+    patient_id: str,
 ) -> tuple[list[DraftItem], list[tuple[int, str, Problem]]]:
     if "draftOrders" not in context:
         raise RequestError("context.draftOrders", "is required (a FHIR R4 Bundle)")
@@ -547,6 +575,7 @@ def _drafts(
         rid = resource.get("id")
         if selected is not None and f"MedicationRequest/{rid}" not in selected:
             continue
+        _check_subject(resource, path, patient_id)
         label = medication_label(resource, medications)
         reauth = resource.get("priorPrescription") is not None
         read, problem = reader.read(resource, path, medications)
@@ -633,15 +662,20 @@ class _Current:
 
 
 def _current_requests(
-    value: object, key: str, reader: MedicationReader, meds: Mapping[str, Mapping[str, object]]
+    value: object,
+    key: str,
+    reader: MedicationReader,
+    meds: Mapping[str, Mapping[str, object]],
+    patient_id: str,
 ) -> _Current:
     found = _Current()
     for path, resource in _bundle_entries(value, f"prefetch.{key}"):
         kind = resource.get("resourceType")
+        if kind not in ("MedicationStatement", "MedicationRequest"):
+            continue
+        _check_subject(resource, path, patient_id)
         if kind == "MedicationStatement":
             _add_statement(found, resource, path, reader, meds)
-            continue
-        if kind != "MedicationRequest":
             continue
         if resource.get("status") != "active" or resource.get("doNotPerform") is True:
             continue
@@ -710,8 +744,9 @@ def _current(
     reader: MedicationReader,
     meds: Mapping[str, Mapping[str, object]],
     incomplete: Collection[str],
+    patient_id: str,
 ) -> tuple[list[Prescription], list[str], list[Problem]]:
-    found = _current_requests(prefetch["medications"], "medications", reader, meds)
+    found = _current_requests(prefetch["medications"], "medications", reader, meds, patient_id)
     if "medications" in incomplete and not search_incomplete(prefetch["medications"]):
         found.problems.append(_incomplete_problem("medications"))
     statements = prefetch.get("statements")
@@ -719,6 +754,7 @@ def _current(
         more = _Current(request_ids=found.request_ids, rxs=list(found.rxs))
         for path, resource in _bundle_entries(statements, "prefetch.statements"):
             if resource.get("resourceType") == "MedicationStatement":
+                _check_subject(resource, path, patient_id)
                 _add_statement(more, resource, path, reader, meds)
         if search_incomplete(statements) or "statements" in incomplete:
             more.problems.append(_incomplete_problem("statements"))
@@ -795,11 +831,14 @@ def _observation(
         (target.present if entry.means == "present" else target.absent).append(when)
 
 
-def _last_emergency(value: object, today: dt.date, problems: list[Problem]) -> dt.date | None:
+def _last_emergency(
+    value: object, today: dt.date, problems: list[Problem], patient_id: str
+) -> dt.date | None:
     last: dt.date | None = None
     for path, resource in _bundle_entries(value, "prefetch.encounters"):
         if resource.get("resourceType") != "Encounter":
             continue
+        _check_subject(resource, path, patient_id)
         cls = resource.get("class")
         if not isinstance(cls, Mapping) or cls.get("code") != "EMER":
             continue
@@ -915,23 +954,25 @@ def read_record(
         **(medications or {}),
     }
     drafts, draft_problems = (
-        ([], []) if hook == "patient-view" else _drafts(context, hook, reader, meds)
+        ([], []) if hook == "patient-view" else _drafts(context, hook, reader, meds, patient_id)
     )
     if missing:
         raise LookupError(tuple(missing))
     age, sex = _patient_resource(pre["patient"], today, patient_id)
-    current, labels, problems = _current(pre, reader, meds, incomplete)
+    current, labels, problems = _current(pre, reader, meds, incomplete, patient_id)
     evidence: dict[str, _Evidence] = {}
     if pre.get("conditions") is not None:
         for path, resource in _bundle_entries(pre["conditions"], "prefetch.conditions"):
             if resource.get("resourceType") == "Condition":
+                _check_subject(resource, path, patient_id)
                 _condition(resource, path, codelists, evidence, problems)
     if pre.get("observations") is not None:
-        for _path, resource in _bundle_entries(pre["observations"], "prefetch.observations"):
+        for path, resource in _bundle_entries(pre["observations"], "prefetch.observations"):
             if resource.get("resourceType") == "Observation":
+                _check_subject(resource, path, patient_id)
                 _observation(resource, codelists, evidence)
     last_ae = (
-        _last_emergency(pre["encounters"], today, problems)
+        _last_emergency(pre["encounters"], today, problems, patient_id)
         if pre.get("encounters") is not None
         else None
     )

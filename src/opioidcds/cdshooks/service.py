@@ -506,6 +506,7 @@ class CDSHooksService:
         counted: list[Prescription] = list(record.current)
         labels: list[str] = [f"current: {lbl}" for lbl in record.current_labels]
         first: dict[Prescription, int] = {}  # each distinct prescription -> its first position
+        quiet = False  # an order was checked and raised no alert
         for j, rx in enumerate(counted):
             first.setdefault(rx, j)
         for item in record.drafts:
@@ -538,9 +539,14 @@ class CDSHooksService:
             if alerts:
                 ome_md = build.ome_markdown(ome)
                 cards.extend(build.alert_card(a, item, ome, ome_md, risk_md) for a in alerts)
+            else:
+                quiet = True
             first.setdefault(item.prescription, len(counted))
             counted.append(item.prescription)
             labels.append(f"draft order {item.order_index + 1}: {item.label}")
+        switched_off = build.alerts_switched_off() if quiet else None
+        if switched_off is not None:
+            cards.append(switched_off)
         return cards
 
     def _ome_working(

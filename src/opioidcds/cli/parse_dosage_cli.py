@@ -89,6 +89,9 @@ def _print_table(result: Dosage | UnparsedDosage) -> None:
         shown = ", ".join(map(str, value)) if isinstance(value, tuple) else str(value)
         table.add_row(name, Text(shown), "yes" if name in mapped else "")
     console.print(table)
+    loading = result.loading_dose_note()
+    if loading is not None:  # "2 immediately then 1 daily": the first dose is not the daily one
+        console.print(f"Note: {loading}", markup=False)
     reason = result.not_convertible_reason
     if reason is not None:
         console.print(f"No daily amount: {reason}", markup=False)

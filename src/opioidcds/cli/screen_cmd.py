@@ -22,6 +22,7 @@ from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds.cli.io import fail
 
 if TYPE_CHECKING:
+    from opioidcds._decide.knowledge import Knowledge
     from opioidcds._decide.rules import Profile
     from opioidcds.population import Screening
 
@@ -29,12 +30,18 @@ __all__ = ["screen_command"]
 
 
 def summary_table(
-    result: Screening, extra: list[tuple[str, str]], *, engine_note: str = ""
+    result: Screening,
+    extra: list[tuple[str, str]],
+    *,
+    engine_note: str = "",
+    call_first: int | None = None,
 ) -> Table:
     """The terminal summary: counts only, never identifiers (also used by ``screen-spark``).
 
     Categories in words and in their order (bands, then tiers and levels most serious
-    first); the input rows add up to the rows read.
+    first); the input rows add up to the rows read. ``call_first``: the number of people to
+    contact this week when ``result`` holds no rows (a Spark result written on the cluster);
+    default ``len(result.call_first)``.
     """
     from opioidcds._decide.knowledge import default_knowledge  # noqa: PLC0415
     from opioidcds._decide.labels import display_words  # noqa: PLC0415
@@ -52,9 +59,10 @@ def summary_table(
         ("on the worklist", "on_worklist"),
     ):
         table.add_row(label, str(c.get(key, 0)))
+    first = len(result.call_first) if call_first is None else call_first
     table.add_row(
         "contact this week (the report's first list)",
-        f"{len(result.call_first)} (capacity {result.weekly_capacity} a week; --capacity)",
+        f"{first} (capacity {result.weekly_capacity} a week; --capacity)",
     )
     for band in words.bands:
         table.add_row(f"  {band.label}: {band.meaning}", str(c.get(f"band:{band.id}", 0)))
@@ -92,6 +100,29 @@ def summary_table(
     return table
 
 
+def local_knowledge(rules: Path | None) -> Knowledge | None:
+    """The knowledge with the local rules of folder ``rules`` (``--rules DIR``), or ``None``.
+
+    Raises:
+        KnowledgeBaseError: the local rules do not load or lint clean.
+    """
+    if rules is None:
+        return None
+    from opioidcds._decide.knowledge import load_knowledge  # noqa: PLC0415 - light start
+
+    return load_knowledge(local_rules=rules)
+
+
+def local_rows(result: Screening) -> list[tuple[str, str]]:
+    """Summary rows of the local rulesets: patients per ruleset and outcome (counts only)."""
+    if result.local.is_empty():
+        return []
+    counts = result.local.group_by("ruleset", "version", "result").len().sort("ruleset", "result")
+    return [
+        (f"local ruleset {rs} {v}: {outcome}", str(n)) for rs, v, outcome, n in counts.iter_rows()
+    ]
+
+
 def parse_date(text: str | None, option: str = "--as-of") -> dt.date | None:
     """The date of a command-line option, or ``None``; a typed error names the option."""
     if text is None:
@@ -102,8 +133,16 @@ def parse_date(text: str | None, option: str = "--as-of") -> dt.date | None:
         raise InvalidInputError(option, "must be a date YYYY-MM-DD") from None
 
 
-def echo_footer(profile: Profile | None, *, synthetic: bool, paths: list[Path]) -> None:
-    """Print the local profile in force and what it changed, a synthetic-data note, the files.
+def echo_footer(
+    profile: Profile | None,
+    *,
+    synthetic: bool,
+    paths: list[Path],
+    local_rules: str | None = None,
+) -> None:
+    """Print the profile and local rules in force, a synthetic-data note, the files written.
+
+    ``local_rules`` is :attr:`Screening.local_rules` (the local rules in force, in words).
 
     A profile is never silent (issue 23): its summary is the same text as in the report.
     """
@@ -112,6 +151,8 @@ def echo_footer(profile: Profile | None, *, synthetic: bool, paths: list[Path]) 
         from opioidcds._decide.profile_notes import profile_summary  # noqa: PLC0415
 
         typer.echo(profile_summary(profile, default_knowledge().rulesets).text())
+    if local_rules is not None:
+        typer.echo(local_rules)
     if synthetic:
         typer.echo("SYNTHETIC DATA: the extract is marked synthetic (invented people).")
     for p in paths:
@@ -157,6 +198,14 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
     profile: Annotated[
         Path | None,
         typer.Option("--profile", help="Local profile (thresholds) TOML file.", metavar="FILE"),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="Folder of local rules (extensions and local rulesets) beside the bundled ones.",
+            metavar="DIR",
+        ),
     ] = None,
     workers: Annotated[
         int,
@@ -205,6 +254,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
         if capacity is not None and capacity < 1:
             raise InvalidInputError("--capacity", "must be at least 1 person a week")
         prof = load_profile(profile) if profile is not None else None
+        kb = local_knowledge(rules)
         base_date = parse_date(baseline, "--baseline")
         stamps = (source_stamp(issues), source_stamp(patients))
         with Progress(console=console, transient=True) as bar:
@@ -217,6 +267,7 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
                 issues,
                 patients,
                 as_of=parse_date(as_of),
+                knowledge=kb,
                 profile=prof,
                 progress=progress,
                 workers=workers,
@@ -232,7 +283,14 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
                 bar.update(
                     task, description="Screening at the baseline date", completed=0, total=None
                 )
-                earlier = screen(issues, patients, as_of=base_date, profile=prof, progress=progress)
+                earlier = screen(
+                    issues,
+                    patients,
+                    as_of=base_date,
+                    knowledge=kb,
+                    profile=prof,
+                    progress=progress,
+                )
                 bar.update(task, description="Outcomes per practice", completed=0, total=None)
                 practices = read_practices(issues, up_to=result.as_of)
                 outcomes = compare(earlier, result, practices=practices, profile=prof)
@@ -247,12 +305,16 @@ def screen_command(  # noqa: PLR0917 - typer maps parameters to options
                 html=html,
                 outcomes=outcomes,
                 outcomes_note=why_not,
+                knowledge=kb,
                 profile=prof,
                 synthetic=synthetic,
             )
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     Console().print(
-        summary_table(result, terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD"))
+        summary_table(
+            result,
+            terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD") + local_rows(result),
+        )
     )
-    echo_footer(prof, synthetic=synthetic, paths=paths)
+    echo_footer(prof, synthetic=synthetic, paths=paths, local_rules=result.local_rules)

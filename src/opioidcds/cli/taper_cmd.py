@@ -168,6 +168,7 @@ Prescriber: $prescriber</div>
 everyone gives the same doses on the same dates. Each step changes one medicine only; the
 products to prescribe at each step (dm+d codes and names, the patient's brand kept) are in the
 plan the practice holds (opioidcds taper, table or JSON). $basis</p>
+$local
 </body>
 </html>
 """)
@@ -211,6 +212,7 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
             f"<p><strong>Not part of this plan:</strong> {names}. Keep taking these as "
             "prescribed; your prescriber will talk to you about them.</p>"
         )
+    local = "".join(f'<p class="small">{html.escape(t)}</p>' for t in plan.local_rules)
     basis = html.escape(
         f"Reduction {format_decimal(plan.reduction * 100)}% of the {plan.reduce_from.value} "
         f"daily dose every {plan.interval_days} days (Faculty of Pain Medicine default, "
@@ -229,10 +231,11 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
         pharmacy_name=field(contacts.pharmacy_name),
         pharmacy_phone=field(contacts.pharmacy_phone),
         basis=basis,
+        local=local,
     )
 
 
-def taper_command(
+def taper_command(  # noqa: PLR0917 - typer maps parameters to options
     source: Annotated[str, typer.Argument(help="JSON request (prescriptions, options), or -.")],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as JSON.", metavar="")
@@ -253,9 +256,24 @@ def taper_command(
             metavar="TABLE",
         ),
     ] = DEFAULT_TABLE_ID,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="Folder of local rules in force (checked and named on the plan and handout; "
+            "the steps read no ruleset).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Plan a gradual opioid reduction (default 10% every 2 weeks; the patient sets the pace)."""
     try:
+        named: tuple[str, ...] = ()
+        if rules is not None:
+            from opioidcds._decide.knowledge import load_knowledge  # noqa: PLC0415 - light start
+            from opioidcds._decide.profile_notes import in_force  # noqa: PLC0415
+
+            named = in_force(load_knowledge(local_rules=rules).rulesets, None)
         prescriptions, request = parse_request(read_json(source))
         first = _start_date(start, request.start)
         tbl = load_table(Path(table) if table.endswith(".toml") else table)
@@ -270,7 +288,7 @@ def taper_command(
             hold_points=request.hold_points,
             order=request.order,
             table=tbl,
-        )
+        ).model_copy(update={"local_rules": named})
     except OpioidCDSError as exc:
         raise typer.Exit(fail(exc)) from None
     if html_out is not None:

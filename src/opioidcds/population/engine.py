@@ -27,7 +27,6 @@ from typing import Final, Literal
 import polars as pl
 
 from opioidcds._decide.assessment import (  # the private helpers are assess's own derivations
-    _HIGH_DOSE_FACTOR,
     _HUNDRED,
     _STATUS,
     Assessment,
@@ -41,11 +40,14 @@ from opioidcds._decide.assessment import (  # the private helpers are assess's o
     uncounted_factors,
 )
 from opioidcds._decide.knowledge import (
+    _HIGH_DOSE_FACTOR,
     Knowledge,
     _parameter_note,
     default_knowledge,
     for_knowledge,
 )
+from opioidcds._decide.patient_facts import local_rulesets
+from opioidcds._decide.profile_notes import local_rules_text
 from opioidcds._decide.rules import Decisions, DecisionStatus, Profile
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import IssueRecord, Patient, ReadinessToChange, medicine_classes
@@ -469,6 +471,18 @@ def _not_screened(patient_id: str, reason: str) -> PatientRow:
     )
 
 
+LOCAL_SCHEMA: Final[dict[str, pl.DataType]] = {
+    "patient_id": pl.String(),
+    "ruleset": pl.String(),
+    "version": pl.String(),
+    "rules_fired": pl.List(pl.String()),
+    "result": pl.String(),
+    "outcome": pl.String(),
+    "cannot_evaluate": pl.List(pl.String()),
+}
+"""Columns of :attr:`Screening.local`: one row per patient and local ruleset."""
+
+
 @dataclass(frozen=True, slots=True)
 class Screening:
     """The result of :func:`screen`: one row per patient (worklist order) and the problems.
@@ -481,7 +495,10 @@ class Screening:
     the run: every issue row read is an opioid, benzodiazepine, gabapentinoid or
     other-medicine row, or an excluded one (``issue_rows_*``, ``problem_rows_issues``).
     ``capacity``: people a practice can contact in a week (the report's "contact this week"
-    list; default from the method file).
+    list; default from the method file). ``local`` holds each patient's result of each local
+    ruleset run for every patient (``LOCAL_SCHEMA``; empty without local rulesets), decided by
+    :func:`~opioidcds.assess` itself; ``local_rules`` names the local rules in force
+    (extensions and local rulesets), or ``None``.
     """
 
     as_of: dt.date | None
@@ -494,6 +511,10 @@ class Screening:
     provenance: Provenance  # every knowledge source used and their content hash (HAZ-011)
     factor_labels: Mapping[str, str] = field(default_factory=dict)
     capacity: int | None = None
+    local: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=LOCAL_SCHEMA), compare=False, repr=False
+    )
+    local_rules: str | None = None
     _rows: list[tuple[PatientRow, ...]] = field(
         default_factory=list, init=False, compare=False, repr=False
     )
@@ -626,6 +647,8 @@ def screen(
     done = 0
     ids: list[pl.DataFrame] = []
     decider = _FastDecider(kb, profile)
+    has_local = bool(local_rulesets(kb))
+    local: list[dict[str, object]] = []
     everyone = sum(p.get_column("patient_id").n_unique() for p in parts if p.height)
     for k in range(len(parts)):
         df, resolved = _usable(parts[k], as_of, problems, counts)
@@ -656,6 +679,7 @@ def screen(
                     pt_df,
                     progress=None if progress is None else _offset(progress, done, everyone),
                     total=total,
+                    local=local if has_local else None,
                 )
             )
         done += tables[-1].height
@@ -690,6 +714,8 @@ def screen(
         provenance=for_screening(kb, profile, meth),
         factor_labels=labels,
         capacity=capacity,
+        local=pl.DataFrame(local, schema=LOCAL_SCHEMA),
+        local_rules=local_rules_text(kb.rulesets),
     )
 
 
@@ -712,17 +738,22 @@ def _screen_frame(
     *,
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
+    local: list[dict[str, object]] | None = None,
 ) -> pl.DataFrame:
     """Screen every patient of ``df`` (usable rows, sorted by patient, date, row).
 
-    Works through the frame in slices of whole patients (about ``_SLICE_ROWS`` rows for the
-    fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound memory.
+    With ``local`` (a list), each patient's local-ruleset results are appended to it
+    (:func:`_local_rows`). Works through the frame in slices of whole patients (about
+    ``_SLICE_ROWS`` rows for the fast engine, ``_SLICE_ROWS_ASSESS`` for ``assess``) to bound
+    memory.
     """
     tables: list[pl.DataFrame] = []
     done = 0
     fast = ctx.engine == "fast" and ctx.as_of is not None
     for piece in _slices(df, _SLICE_ROWS if fast else _SLICE_ROWS_ASSESS):
         pts = _patients_of(patients, piece)
+        if local is not None:
+            local.extend(_local_rows(ctx, piece, resolved, pts))
         if fast:
             tables.append(_screen_columns(ctx, piece, resolved, pts))
         else:
@@ -736,6 +767,60 @@ def _screen_frame(
         if progress is not None:
             progress(done, total)
     return pl.concat(tables) if tables else pl.DataFrame(schema=ROW_SCHEMA)
+
+
+def _local_rows(
+    ctx: _Context, piece: pl.DataFrame, resolved: Sequence[Resolved], pts: pl.DataFrame | None
+) -> list[dict[str, object]]:
+    """Each patient's result of each local ruleset (``LOCAL_SCHEMA`` rows).
+
+    Decided by :func:`~opioidcds.assess` on the patient built with the whole history, so a
+    local ruleset reads the same patient facts as ``opioidcds assess`` (issue 23). A patient
+    not screened gets no row here (the worklist says why); one whose assessment fails gets a
+    row per local ruleset saying "not evaluated" and why (the error's field, never a value).
+    """
+    out: list[dict[str, object]] = []
+    attrs = _attributes(pts)
+    as_of = ctx.as_of
+    if as_of is None:  # pragma: no cover - as_of is set whenever there are rows
+        return out
+    for pid, group in _patient_groups(piece, resolved):
+        if pid in ctx.excluded:
+            continue
+        built = build_patient(group, attrs.get(pid), as_of=as_of, method=ctx.method)
+        if built.patient is None:
+            continue
+        try:
+            a = assess(built.patient, knowledge=ctx.kb, profile=ctx.profile)
+        except OpioidCDSError as exc:  # never a silent gap: each local ruleset says why
+            field_name = getattr(exc, "field", None) or type(exc).__name__
+            why = f"not evaluated: the assessment failed ({field_name})"
+            out.extend(
+                {
+                    "patient_id": pid,
+                    "ruleset": rid,
+                    "version": ctx.kb.rulesets[rid].version,
+                    "rules_fired": [],
+                    "result": "not evaluated",
+                    "outcome": why,
+                    "cannot_evaluate": [],
+                }
+                for rid in local_rulesets(ctx.kb)
+            )
+            continue
+        out.extend(
+            {
+                "patient_id": pid,
+                "ruleset": r.ruleset_id,
+                "version": r.ruleset_version,
+                "rules_fired": [o.rule_id for o in r.fired],
+                "result": r.headline(),
+                "outcome": r.summary(),
+                "cannot_evaluate": list(r.cannot_evaluate),
+            }
+            for r in a.local
+        )
+    return out
 
 
 def _patients_of(patients: pl.DataFrame | None, piece: pl.DataFrame) -> pl.DataFrame | None:

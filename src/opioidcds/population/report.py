@@ -62,6 +62,7 @@ __all__ = [
     "reasons",
     "render_html",
     "spreadsheet_safe_frame",
+    "summary_dict",
     "worklist_frame",
     "write_outputs",
 ]
@@ -298,6 +299,14 @@ def _summary(
         "counts": dict(screening.counts),
         "weekly_capacity": screening.weekly_capacity,
         "versions": dict(screening.versions),
+        "local_rules": screening.local_rules,  # the local rules in force, in words (issue 23)
+        "local_results": {
+            f"{rs} {v}: {result}": n
+            for rs, v, result, n in screening.local.group_by("ruleset", "version", "result")
+            .len()
+            .sort("ruleset", "result")
+            .iter_rows()
+        },
         "provenance": screening.provenance.model_dump(mode="json"),
         "method": {
             "id": screening.method.id,
@@ -309,6 +318,21 @@ def _summary(
         },
         "synthetic_note": "Identifiers are as given in the extract (pseudonymous).",
     }
+
+
+def summary_dict(
+    screening: Screening,
+    outcomes: Outcomes | None = None,
+    outcomes_note: str | None = None,
+    *,
+    synthetic: bool = False,
+) -> dict[str, object]:
+    """The content of ``summary.json`` for ``screening`` (counts, versions, provenance, method).
+
+    What :func:`write_outputs` writes; also written by the Spark runner's cluster outputs
+    (:func:`opioidcds.population.spark_io.write_spark_outputs`). No identifiers.
+    """
+    return _summary(screening, outcomes, outcomes_note, synthetic=synthetic)
 
 
 def _check_profile(
@@ -359,6 +383,8 @@ def write_outputs(
         names += ["outcomes.csv", "outcomes_patients.csv"]
     if html:
         names.append("report.html")
+    if not screening.local.is_empty():
+        names.append("local-rules.csv")
     check_targets([out / name for name in names])
     frame = worklist_frame(screening, kb)
     written: list[Path] = []
@@ -391,6 +417,12 @@ def write_outputs(
         ),
     )
     written.append(out / "summary.json")
+    if not screening.local.is_empty():  # each patient's local rulesets (issue 23)
+        local = screening.local.with_columns(
+            pl.col("rules_fired").list.join("; "), pl.col("cannot_evaluate").list.join("; ")
+        )
+        _write_csv(local, out / "local-rules.csv")
+        written.append(out / "local-rules.csv")
     if outcomes is not None:
         _write_csv(group_frame(outcomes), out / "outcomes.csv")
         _write_csv(patient_frame(outcomes), out / "outcomes_patients.csv")
@@ -616,6 +648,20 @@ _WORKLIST_HEAD: Final = (
 )
 
 
+def _local_counts(screening: Screening) -> str:
+    """A list of patients per local ruleset and outcome (each patient's in local-rules.csv)."""
+    if screening.local.is_empty():
+        return ""
+    counts = (
+        screening.local.group_by("ruleset", "version", "result").len().sort("ruleset", "result")
+    )
+    items = "".join(
+        f"<li>Local ruleset {escape(rs)} {escape(v)}: {escape(outcome)}: {n} people</li>"
+        for rs, v, outcome, n in counts.iter_rows()
+    )
+    return f'\n<ul id="local-outcomes">{items}</ul><p>Each person\'s result: local-rules.csv.</p>'
+
+
 def render_html(
     screening: Screening,
     *,
@@ -641,6 +687,11 @@ def render_html(
     if profile is not None:  # a local profile is never silent (issue 23)
         changes = profile_summary(profile, kb.rulesets).text()
         banner += f'\n<p class="profile" id="profile"><strong>{escape(changes)}</strong></p>'
+    if screening.local_rules is not None:  # local rules are never silent either
+        banner += (
+            f'\n<p class="profile" id="local-rules"><strong>{escape(screening.local_rules)}'
+            "</strong></p>" + _local_counts(screening)
+        )
 
     c = screening.counts
     labels = dict(screening.factor_labels)

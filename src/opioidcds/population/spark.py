@@ -35,13 +35,15 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
+from functools import cache, partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
+from opioidcds._decide.knowledge import Knowledge, load_knowledge
+from opioidcds._decide.patient_facts import local_rulesets
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds.population.engine import PatientRow, Screening, screen
@@ -407,6 +409,13 @@ class _Job:
     profile: Profile | None
     method: ScreeningMethod
     out_types: tuple[tuple[str, str], ...]
+    local_rules: str | None = None  # folder of local rules (issue 23), read in each executor
+
+
+@cache
+def _local_knowledge(folder: str | None) -> Knowledge | None:
+    """The knowledge with the local rules of ``folder`` (read once per process), or ``None``."""
+    return load_knowledge(local_rules=folder) if folder is not None else None
 
 
 def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa.RecordBatch]:
@@ -415,7 +424,14 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
     if parts is None:
         return
     issues, issue_rows, patients, patient_rows = parts
-    result = screen(issues, patients, as_of=job.as_of, profile=job.profile, method=job.method)
+    result = screen(
+        issues,
+        patients,
+        as_of=job.as_of,
+        knowledge=_local_knowledge(job.local_rules),
+        profile=job.profile,
+        method=job.method,
+    )
     original = {"issues": issue_rows, "patients": patient_rows}
     frame = worklist_frame(result).with_columns(
         pl.lit(_KIND_ROW).alias("_kind"),
@@ -537,6 +553,7 @@ def screen_spark(
     profile: Profile | None = None,
     method: ScreeningMethod | None = None,
     partitions: int | None = None,
+    local_rules: str | Path | None = None,
 ) -> SparkScreening:
     """Screen an issue extract with Spark: the same rows as :func:`screen` on one machine.
 
@@ -549,6 +566,9 @@ def screen_spark(
         profile: a local profile (thresholds), as for :func:`screen`.
         method: the screening method (default: the bundled one).
         partitions: number of patient partitions (default: Spark's default parallelism).
+        local_rules: a folder of local extensions (``--rules DIR``, issue 23), read by every
+            executor; a local ruleset run for every patient is refused here (its per-patient
+            results are collected by :func:`screen` only).
 
     Returns:
         A :class:`SparkScreening` (counts computed; worklist and problems as DataFrames).
@@ -582,10 +602,20 @@ def screen_spark(
     empty_patients = (
         pl.DataFrame(schema=dict.fromkeys(patient_cols, pl.String)) if patients else None
     )
-    base = screen(empty_issues, empty_patients, as_of=as_of, profile=profile, method=meth)
+    folder = str(Path(local_rules).resolve()) if local_rules is not None else None
+    kb = _local_knowledge(folder)
+    if kb is not None and local_rulesets(kb):
+        raise InvalidInputError(
+            "--rules",
+            "holds a local ruleset run for every patient, whose results screen-spark does not "
+            "collect yet: use opioidcds screen, or keep only extensions in the folder",
+        )
+    base = screen(
+        empty_issues, empty_patients, as_of=as_of, knowledge=kb, profile=profile, method=meth
+    )
     out_types, worklist_cols = _out_types(base)
     out_schema = ", ".join(f"`{n}` {t}" for n, t in out_types)
-    job = _Job(issue_cols, patient_cols, as_of, profile, meth, out_types)
+    job = _Job(issue_cols, patient_cols, as_of, profile, meth, out_types, folder)
     result = combined.mapInArrow(partial(_screen_batches, job=job), out_schema).persist(
         StorageLevel.MEMORY_AND_DISK
     )

@@ -10,8 +10,9 @@ re-exported from :mod:`opioidcds`.
 The modules read in one direction: ``errors`` -> ``conditions`` (the condition language) ->
 ``kinds`` (hit policies, stages) -> ``schema`` (the file models) -> ``profiles`` (a loaded
 profile) -> ``evaluator`` (rulesets and the reference engine; it applies a profile) -> ``linter``
--> ``loader`` (reads files, lints them and gives each ruleset the linter's check for profiles)
--> ``durable_backend``. May import: the foundation (``opioidcds._errors``, ``_base``) only.
+-> ``supplied`` and ``facts`` (the catalogues of supplied inputs and of patient facts) ->
+``loader`` (reads files, lints them and gives each ruleset the linter's check for profiles) ->
+``durable_backend``. May import: the foundation (``opioidcds._errors``, ``_base``) only.
 
 The linter's and the loader's names are imported when first used (issue 20, cold start): a
 process that reads the bundled rulesets back from the knowledge cache never imports the file

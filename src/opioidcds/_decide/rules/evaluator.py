@@ -267,6 +267,7 @@ class Ruleset(_Sealed):
         "parameters",
         "reviewer",
         "rules",
+        "runs_for",
         "source",
         "version",
     )
@@ -295,6 +296,7 @@ class Ruleset(_Sealed):
         ordered_inputs: frozenset[str] = frozenset(),
         lines: Mapping[str, int] | None = None,
         extensions: tuple[Extension, ...] = (),
+        runs_for: str | None = None,
     ) -> None:
         """Assemble a ruleset from checked parts (the loader does this; not for direct use).
 
@@ -320,6 +322,8 @@ class Ruleset(_Sealed):
         self.source = source
         self.fingerprint = fingerprint
         self.ordered_inputs = ordered_inputs
+        self.runs_for = runs_for
+        """``"every-patient"``: a local ruleset run for every patient on the patient facts."""
         self.extensions = extensions
         """Local extensions merged in (their rules are in :attr:`rules`, marked with their file)."""
         self.lines: Mapping[str, int] = MappingProxyType(dict(lines or {}))
@@ -363,6 +367,7 @@ class Ruleset(_Sealed):
             "ordered_inputs": self.ordered_inputs,
             "lines": dict(self.lines),
             "extensions": self.extensions,
+            "runs_for": self.runs_for,
         }
         return _assemble_ruleset, (parts,)
 

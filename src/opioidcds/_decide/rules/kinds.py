@@ -1,4 +1,4 @@
-"""The kinds of ruleset table (hit policies) and of rule (pathway stages).
+"""The kinds of ruleset table (hit policies), of rule (pathway stages) and of local ruleset.
 
 Read by the file schema, the evaluator and the linter; a module of their own, so that using a
 loaded ruleset (read back from the knowledge cache) does not import the file schema.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["HitPolicy", "Stage"]
+__all__ = ["RUNS_FOR_EVERY_PATIENT", "HitPolicy", "Stage"]
 
 
 class HitPolicy(StrEnum):
@@ -37,3 +37,7 @@ class Stage(StrEnum):
     FIND = "find"
     TREAT = "treat"
     SUSTAIN = "sustain"
+
+
+RUNS_FOR_EVERY_PATIENT = "every-patient"
+"""``runs_for`` of a local ruleset the library evaluates for every patient."""

@@ -26,6 +26,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Final
 
+from opioidcds._decide.rules.advice import advice_mismatches
 from opioidcds._decide.rules.conditions import (
     PENDING,
     Condition,
@@ -535,7 +536,27 @@ def lint_bound(bound: BoundRuleset, *, examples: bool | None = None) -> LintRepo
     findings.extend(_monotonicity(bound, active))
     if bound.profile is None:
         findings.extend(_tidiness(rs))
+        findings.extend(advice_findings(bound, Severity.ERROR))
     return LintReport(tuple(findings), (rs.source,))
+
+
+def advice_findings(bound: BoundRuleset, severity: Severity, note: str = "") -> list[Finding]:
+    """Numbers in advice text that disagree with the rule's parameters (``advice-number``).
+
+    At the rule's file and line; ``note`` (the profile in force) is added to each message.
+    """
+    rs = bound.ruleset
+    return [
+        Finding(
+            severity,
+            "advice-number",
+            m.message() + note,
+            m.rule.source or rs.source,
+            m.rule.id,
+            m.rule.line,
+        )
+        for m in advice_mismatches(bound)
+    ]
 
 
 def _unreachable(bound: BoundRuleset, live: set[int]) -> list[Finding]:

@@ -63,7 +63,15 @@ from opioidcds._decide.rules.evaluator import (
     Ruleset,
     TableExample,
 )
-from opioidcds._decide.rules.linter import Finding, LintReport, Severity, lint_bound, require_clean
+from opioidcds._decide.rules.facts import FACTS_FILE, FactCatalogue, fact_findings, facts_from
+from opioidcds._decide.rules.linter import (
+    Finding,
+    LintReport,
+    Severity,
+    advice_findings,
+    lint_bound,
+    require_clean,
+)
 from opioidcds._decide.rules.profiles import (
     DisabledRule,
     ParameterOverride,
@@ -223,6 +231,15 @@ def read_knowledge_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     return str(src.data["kind"]), src.data
 
 
+def read_data_file(path: str | Path) -> dict[str, Any]:
+    """Read any TOML knowledge data file with the loader's checks (size cap, UTF-8, no floats).
+
+    Raises:
+        RulesetLoadError: missing, too large, not UTF-8, malformed TOML or TOML floats.
+    """
+    return _read(Path(path)).data
+
+
 def _knowledge_source(path: Path) -> _Source:
     """Read and parse a knowledge file once; its ``kind`` must be one this loader knows.
 
@@ -379,6 +396,27 @@ def bundled_supplied_inputs() -> SuppliedInputs:
     return supplied_from(path, _read(path).data)
 
 
+@cache
+def bundled_patient_facts() -> FactCatalogue:
+    """The bundled catalogue of patient facts (``inputs/patient-facts.toml``), read once.
+
+    Raises:
+        RulesetLoadError: the bundled file is invalid (a packaging defect).
+    """
+    path = knowledge_dir("inputs") / FACTS_FILE
+    return facts_from(path, _read(path).data)
+
+
+def _fact_problems(rulesets: Mapping[str, Ruleset]) -> list[Finding]:
+    """:func:`fact_findings` for ``rulesets``, with the family read from the rulesets in force."""
+    facts = bundled_patient_facts()
+    family: frozenset[str] = frozenset()
+    if facts.family_rules_of is not None:
+        family_rs = _family_rules(rulesets).get(facts.family_rules_of)
+        family = frozenset(r.id for r in family_rs.rules) if family_rs is not None else family
+    return fact_findings(rulesets, facts, family)
+
+
 def _family_rules(rulesets: Mapping[str, Ruleset]) -> dict[str, Ruleset]:
     """The rulesets whose rule ids name families of inputs: the checked ones, else bundled."""
     wanted = {
@@ -508,6 +546,15 @@ def load_local_rules(
             extending.setdefault(str(target), []).append(file)
         elif kind == "ruleset":
             rs = load_ruleset(file, check=check)
+            if rs.id not in out and rs.runs_for is None:
+                raise _problem(
+                    str(file),
+                    f"local ruleset '{rs.id}' does not say when it runs: add "
+                    'runs_for = "every-patient" (evaluated for every patient on the patient '
+                    "facts, docs/local-rules.md); no command would run it otherwise",
+                    None,
+                    src.lines.locate(("id",)),
+                )
             if rs.id in out:
                 raise _problem(
                     str(file),
@@ -533,6 +580,7 @@ def load_local_rules(
         out[target] = extend_ruleset(base, files, check=check)
     if check:
         dead = unsupplied_findings(out, bundled_supplied_inputs(), _family_rules(out))
+        dead.extend(_fact_problems(out))
         if dead:
             raise RulesetLoadError(
                 [LoadProblem(f.file, f.message, f.rule_id, f.line) for f in dead]
@@ -638,6 +686,7 @@ class _Builder:
             ordered_inputs=frozenset(n for n, i in doc.inputs.items() if i.ordered),
             lines=self._declaration_lines(),
             extensions=self.extensions,
+            runs_for=doc.runs_for,
         )
 
     def _declaration_lines(self) -> dict[str, int]:
@@ -1201,8 +1250,11 @@ def lint_path(path: str | Path) -> LintReport:
     findings.extend(
         unsupplied_findings(rulesets, bundled_supplied_inputs(), _family_rules(rulesets))
     )
+    findings.extend(_fact_problems(rulesets))
+    # a local profile may name bundled rulesets: those checked here (merged) come first
+    in_force = {**_bundled_rulesets(), **rulesets} if profiles else rulesets
     for profile in profiles:
-        findings.extend(_lint_profile(profile, rulesets))
+        findings.extend(_lint_profile(profile, in_force))
     return LintReport(tuple(findings), tuple(str(f) for f in files))
 
 
@@ -1283,6 +1335,10 @@ def _lint_profile(profile: Profile, rulesets: Mapping[str, Ruleset]) -> list[Fin
                 f.counterexample,
             )
             for f in lint_bound(bound[rsid]).findings
+        )
+    for b in bound.values():  # wording the profile's values contradict (issue 23)
+        findings.extend(
+            advice_findings(b, Severity.ERROR, f" (with profile '{profile.id}' {profile.version})")
         )
     if len(bound) == len(profile.sections):
         findings.extend(profile_example_findings(profile, bound))

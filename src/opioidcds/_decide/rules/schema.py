@@ -205,6 +205,9 @@ class RulesetDoc(_Doc):
     description: Text
     hit_policy: Annotated[HitPolicy, Field(strict=False)]
     hit_policy_reason: Text | None = None
+    runs_for: Literal["every-patient"] | None = None
+    """A local ruleset the library runs for every patient (assess, screen), on the patient
+    facts (``inputs/patient-facts.toml``); ``None``: run only by the code that reads it."""
     citations: dict[Slug, Text] = Field(min_length=1)
     inputs: dict[Name, InputDoc] = Field(min_length=1)
     parameters: dict[Name, ParameterDoc] = Field(default_factory=dict)
