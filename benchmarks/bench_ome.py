@@ -10,7 +10,9 @@
       ``realistic.py``; ``bench_per_call.py`` compares them with a hand-written floor);
 - cold start (issue 20): importing opioidcds and a first ``check_prescription`` whose
   prescriptions are a dm+d code and a dosage text, in a fresh interpreter (target <= 250 ms),
-  and the same up to a first ``calculate_ome`` on structured fields.
+  and the same up to a first ``calculate_ome`` on structured fields; with the on-disk
+  knowledge cache written by an untimed first run and read by the timed ones, and with it off
+  (``bench_dosage.cold_start``).
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_ome.py``.
 """
@@ -19,11 +21,10 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 
+from bench_dosage import cold_start
 from bench_per_call import distinct_ome
 
 from opioidcds import Prescription, calculate_ome
@@ -80,17 +81,17 @@ PATIENT = [
 
 FIRST_CALL = """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import opioidcds
 p = opioidcds.Prescription(drug="oxycodone", form="modified-release tablet", strength="40 mg",
                            dose_quantity=1, dose_unit="tablet", doses_per_day=2)
 opioidcds.calculate_ome([p])
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 FIRST_CHECK = """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import opioidcds
 current = opioidcds.Prescription(dmd_code="36120011000001101",  # fentanyl 25 microgram/hour
                                  dosage_text="apply one patch every 72 hours")
@@ -98,7 +99,7 @@ new = opioidcds.Prescription(dmd_code="38752211000001108",  # oxycodone 10 mg ta
                              dosage_text="one tablet every 6 hours when required, max 4 a day")
 patient = opioidcds.Patient(age=70, prescriptions=(current,))
 opioidcds.check_prescription(patient, new)
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.process_time() - c0)
 """
 
 
@@ -142,21 +143,15 @@ def main() -> None:
         (FIRST_CHECK, "first check_prescription (dm+d code + dosage text)", 250),
         (FIRST_CALL, "first calculate_ome (structured fields)", 400),
     ):
-        # one untimed run writes the modules' bytecode (as installing a wheel does), even where
-        # PYTHONDONTWRITEBYTECODE is set: otherwise every timed run would compile the package
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, env=env)
-        firsts = []
-        for _ in range(7):
-            out = subprocess.run(
-                [sys.executable, "-c", script], check=True, capture_output=True, text=True
+        for cached, label in ((True, "knowledge cache read"), (False, "knowledge cache off")):
+            # bytecode and (when on) the knowledge cache written by one untimed run
+            walls, cpus = cold_start(script, knowledge_cache=cached)
+            print(
+                f"import opioidcds + {what}, fresh process (7 runs, {label}): median "
+                f"{statistics.median(walls):.0f} ms (CPU {statistics.median(cpus):.0f} ms), "
+                f"max {max(walls):.0f} ms, bytecode cached   (target <= {target} ms); "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
-            firsts.append(float(out.stdout) * 1000)
-        print(
-            f"import opioidcds + {what}, fresh process (7 runs): median "
-            f"{statistics.median(firsts):.0f} ms, max {max(firsts):.0f} ms, bytecode cached"
-            f"   (target <= {target} ms)"
-        )
 
 
 if __name__ == "__main__":

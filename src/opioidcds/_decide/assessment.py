@@ -36,12 +36,7 @@ from opioidcds._decide.knowledge import (
     default_knowledge,
     for_knowledge,
 )
-from opioidcds._decide.patient_facts import (
-    LocalResult,
-    derive_facts,
-    local_results,
-    local_rulesets,
-)
+from opioidcds._decide.local_results import LocalResult, local_rulesets
 from opioidcds._decide.rules import (
     BoundRuleset,
     Citation,
@@ -996,6 +991,9 @@ def assess(
     reports.extend(tier_reports)
     local: tuple[LocalResult, ...] = ()
     if local_rulesets(kb):
+        # imported here: it reads the rules' file schema, which a check needs not import
+        from opioidcds._decide.patient_facts import derive_facts, local_results  # noqa: PLC0415
+
         sedatives, _ = sedative_medicines(patient, current_opioid=current_opioid)
         facts = derive_facts(
             patient,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Final
 
 from opioidcds._decide.rules import (
@@ -25,13 +25,11 @@ from opioidcds._decide.rules import (
     Profile,
     Ruleset,
     bind_profile,
-    load_local_rules,
-    load_profile,
-    load_rulesets,
 )
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.cache import cached
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.products import Catalogue
 from opioidcds._knowledge.provenance import (
@@ -54,6 +52,7 @@ __all__ = [
     "Engine",
     "Knowledge",
     "Truths",
+    "bundled_rulesets",
     "default_knowledge",
     "for_knowledge",
     "load_knowledge",
@@ -242,16 +241,16 @@ def load_knowledge(
         KnowledgeBaseError: a file is missing or invalid, a required ruleset is absent, local
             rules do not load or lint clean, or the profile cannot be applied.
     """
-    rulesets = load_rulesets(Path(rules) if rules is not None else knowledge_dir("rules"))
+    rulesets = _loader().load_rulesets(Path(rules)) if rules is not None else bundled_rulesets()
     if local_rules is not None:
-        rulesets = load_local_rules(local_rules, rulesets)
+        rulesets = _loader().load_local_rules(local_rules, rulesets)
     if isinstance(table, ConversionTable):
         tbl = table
     elif table is None:
         tbl = default_table()
     else:
         tbl = load_table(table)
-    prof = load_profile(profile) if isinstance(profile, str | Path) else profile
+    prof = _loader().load_profile(profile) if isinstance(profile, str | Path) else profile
     return Knowledge(
         table=tbl,
         vocabulary=vocabulary if vocabulary is not None else default_vocabulary(),
@@ -259,6 +258,23 @@ def load_knowledge(
         profile=prof,
         catalogue=catalogue,
     )
+
+
+def bundled_rulesets() -> dict[str, Ruleset]:
+    """The bundled rulesets, loaded and checked; a new dict each call.
+
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+
+    Raises:
+        KnowledgeBaseError: the bundled rulesets are invalid (a packaging defect).
+    """
+    return cached("rulesets", dict, lambda: _loader().load_rulesets(knowledge_dir("rules")))
+
+
+def _loader() -> ModuleType:
+    """The rules loader, imported when files are read (not when the knowledge cache is)."""
+    return importlib.import_module("opioidcds._decide.rules.loader")
 
 
 @cache

@@ -8,6 +8,7 @@ references are :class:`~opioidcds.KnowledgeBaseError` at load time, naming the f
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ __all__ = [
     "Citation",
     "KnowledgeHeader",
     "KnowledgeModel",
+    "canonical_json",
     "check_citations",
     "read_knowledge_file",
     "read_toml_of_kind",
@@ -35,7 +37,9 @@ M = TypeVar("M", bound=BaseModel)
 class KnowledgeModel(BaseModel):
     """Base of knowledge models: frozen, unknown keys rejected, floats refused where declared."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True
+    )
 
 
 class Citation(KnowledgeModel):
@@ -121,3 +125,28 @@ def check_citations(file_name: str, header: KnowledgeHeader, used: dict[str, lis
         missing = [c for c in cites if c not in known]
         if missing:
             raise KnowledgeBaseError(f"{file_name}: {row} cites unknown id {missing[0]!r}")
+
+
+def canonical_json(data: object) -> bytes:
+    """``data`` as canonical JSON bytes: sorted keys, no white space, ASCII only.
+
+    Dates become ISO strings; anything else that JSON cannot hold is refused (no ``str()``
+    fallback that could hide an object's identity or a memory address).
+
+    Raises:
+        TypeError: ``data`` holds a value JSON cannot represent.
+    """
+    return json.dumps(
+        data,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+        default=_json_default,
+    ).encode("ascii")
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not canonical JSON: {type(value).__name__}")

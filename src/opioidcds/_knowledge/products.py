@@ -17,9 +17,11 @@ drugs for opioid dependence (BNF 4.1, 4.8, 4.7.3, 4.10.3).
 from __future__ import annotations
 
 import csv
+import hashlib
+import pickle
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -31,6 +33,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from opioidcds._errors import KnowledgeBaseError, UnknownProductError
+from opioidcds._knowledge.cache import cached
+from opioidcds._knowledge.files import canonical_json
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.product_names import StrengthBasis
 from opioidcds._knowledge.units import Strength, StrengthKind
@@ -96,7 +100,7 @@ class Derivation(StrEnum):
     SUCCESSOR = "successor"  # a superseded VMP code: fields of the VMP that replaced it
 
 
-_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+_MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 class ProductIngredient(BaseModel):
@@ -239,29 +243,79 @@ def _strength_of(p: Product) -> Strength:
     return _strength_cached(p.basis, amounts, p.volume_ml)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Catalogue:
     """An immutable, validated product catalogue with exact lookups.
 
     Safe to share between threads: it is never modified after :func:`load_catalogue` builds it.
     Compared and hashed by identity (like the tables and the vocabulary), so it can key the
     calculator's memo cheaply.
+
+    The bundled catalogue read back from the on-disk knowledge cache (``_knowledge/cache.py``)
+    keeps each product pickled until it is first looked up (a first check reads two products,
+    not 2,000); the products are those the catalogue files gave when the cache was written.
     """
+
+    __slots__ = ("_by_code", "_by_name", "_digest", "_products", "effective_date", "id", "version")
 
     id: str
     version: str
-    products: tuple[Product, ...]
+    effective_date: str | None  # ISO date from catalogue.toml (None: not stated)
     _by_code: Mapping[str, Product]
     _by_name: Mapping[str, Product]
-    effective_date: str | None = None  # ISO date from catalogue.toml (None: not stated)
+    _products: tuple[Product, ...] | None
+    _digest: str | None
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        version: str,
+        products: tuple[Product, ...],
+        _by_code: Mapping[str, Product],
+        _by_name: Mapping[str, Product],
+        effective_date: str | None = None,
+    ) -> None:
+        """A catalogue of ``products`` indexed by code and by normalised name (the loader's)."""
+        put = object.__setattr__
+        put(self, "id", id)
+        put(self, "version", version)
+        put(self, "effective_date", effective_date)
+        put(self, "_products", tuple(products))
+        put(self, "_by_code", _read_only(_by_code))
+        put(self, "_by_name", _read_only(_by_name))
+        put(self, "_digest", None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        """Refuse: a catalogue is immutable."""
+        raise AttributeError(f"cannot assign to field {name!r}: a Catalogue is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        """Refuse: a catalogue is immutable."""
+        raise AttributeError(f"cannot delete field {name!r}: a Catalogue is immutable")
 
     def __repr__(self) -> str:
         """Short form: id, version and size (not 2,000 products)."""
         return f"Catalogue(id={self.id!r}, version={self.version!r}, products={len(self)})"
 
+    def __reduce__(self) -> tuple[Callable[..., Catalogue], tuple[object, ...]]:
+        """Pickle each product on its own, so that unpickling reads only those looked up."""
+        rows = {p.dmd_code: pickle.dumps(p, protocol=pickle.HIGHEST_PROTOCOL) for p in self}
+        names = {name: p.dmd_code for name, p in self._by_name.items()}
+        parts = (self.id, self.version, self.effective_date, rows, names, self._digest)
+        return _unpickled_catalogue, (parts,)
+
+    @property
+    def products(self) -> tuple[Product, ...]:
+        """Every product, in catalogue (code) order."""
+        found = self._products
+        if found is None:
+            found = tuple(self._by_code.values())
+            object.__setattr__(self, "_products", found)
+        return found
+
     def __len__(self) -> int:
         """Return the number of dm+d codes in the catalogue."""
-        return len(self.products)
+        return len(self._by_code)
 
     def __iter__(self) -> Iterator[Product]:
         """Iterate over the products in catalogue (code) order."""
@@ -297,6 +351,106 @@ class Catalogue:
         if product is None:
             raise UnknownProductError("product_name: not in the product catalogue")
         return product
+
+    def content_sha256(self) -> str:
+        """The SHA-256 of the catalogue's content (computed once and kept).
+
+        The canonical JSON (:func:`~opioidcds._knowledge.files.canonical_json`) of its id,
+        version and every product; the provenance of results names it
+        (``docs/safety/provenance.md``). The bundled catalogue read back from the knowledge
+        cache carries the value computed when the cache was written, from the catalogue the
+        files gave.
+        """
+        found = self._digest
+        if found is None:
+            content = {
+                "id": self.id,
+                "version": self.version,
+                "products": _PRODUCTS.dump_python(self.products, mode="json"),
+            }
+            found = hashlib.sha256(canonical_json(content)).hexdigest()
+            object.__setattr__(self, "_digest", found)
+        return found
+
+
+def _read_only(mapping: Mapping[str, Product]) -> Mapping[str, Product]:
+    return (
+        mapping
+        if isinstance(mapping, MappingProxyType | _Pickled)
+        else MappingProxyType(dict(mapping))
+    )
+
+
+class _Pickled(Mapping[str, Product]):
+    """Products by code, each unpickled the first time it is read (thread-safe; read-only)."""
+
+    __slots__ = ("_made", "_rows")
+
+    def __init__(self, rows: dict[str, bytes]) -> None:
+        self._rows = rows
+        self._made: dict[str, Product] = {}
+
+    def __getitem__(self, code: str) -> Product:
+        made = self._made.get(code)
+        if made is None:
+            # the rows were checked against their SHA-256 when the cache file was read
+            made = self._made.setdefault(code, pickle.loads(self._rows[code]))  # noqa: S301
+        return made
+
+    def get(self, code: str, default: Any = None) -> Any:  # noqa: ANN401 - Mapping.get's type
+        """The product of ``code``, or ``default``."""
+        return self[code] if code in self._rows else default
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+class _PickledNames(Mapping[str, Product]):
+    """Products by normalised name, through their codes (read-only)."""
+
+    __slots__ = ("_by_code", "_codes")
+
+    def __init__(self, codes: dict[str, str], by_code: _Pickled) -> None:
+        self._codes = codes
+        self._by_code = by_code
+
+    def __getitem__(self, name: str) -> Product:
+        return self._by_code[self._codes[name]]
+
+    def get(self, name: str, default: Any = None) -> Any:  # noqa: ANN401 - Mapping.get's type
+        """The product called ``name``, or ``default``."""
+        code = self._codes.get(name)
+        return default if code is None else self._by_code[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+def _unpickled_catalogue(
+    parts: tuple[str, str, str | None, dict[str, bytes], dict[str, str], str | None],
+) -> Catalogue:
+    """A catalogue whose products are unpickled on first look-up (:meth:`Catalogue.__reduce__`)."""
+    id_, version, effective_date, rows, names, digest = parts
+    catalogue = Catalogue.__new__(Catalogue)
+    by_code = _Pickled(rows)
+    put = object.__setattr__
+    put(catalogue, "id", id_)
+    put(catalogue, "version", version)
+    put(catalogue, "effective_date", effective_date)
+    put(catalogue, "_products", None)
+    put(catalogue, "_by_code", by_code)
+    put(catalogue, "_by_name", _PickledNames(names, by_code))
+    put(catalogue, "_digest", digest)
+    return catalogue
 
 
 _PRODUCTS = TypeAdapter(tuple[Product, ...])
@@ -387,8 +541,19 @@ def load_catalogue(
 
 @cache
 def _default_catalogue() -> Catalogue:
-    """The bundled catalogue, loaded once per process (immutable, so shared safely)."""
-    return _load(None, None)
+    """The bundled catalogue, loaded once per process (immutable, so shared safely).
+
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+    """
+    return cached("catalogue", Catalogue, _bundled_catalogue)
+
+
+def _bundled_catalogue() -> Catalogue:
+    """The bundled catalogue read from its files, its content hash computed (to be cached)."""
+    catalogue = _load(None, None)
+    catalogue.content_sha256()
+    return catalogue
 
 
 def _load(  # noqa: PLR0912 - each branch is one validation rule of the catalogue
@@ -485,6 +650,10 @@ class _ClassVocabulary:
     ingredients_of: Mapping[str, frozenset[str]]  # phrase -> its canonical ingredients
     longest: int  # words in the longest phrase
 
+    def __reduce__(self) -> tuple[Callable[..., _ClassVocabulary], tuple[object, ...]]:
+        """Pickle the terms and rules; unpickling indexes them again (the knowledge cache)."""
+        return _ClassVocabulary.indexed, (self.terms, self.ingredient_terms, self.ost_rules)
+
     @staticmethod
     def indexed(
         terms: tuple[tuple[str, MedicineClass], ...],
@@ -536,6 +705,19 @@ def _has(haystack: str, phrase: str) -> bool:
 
 @lru_cache(maxsize=4)
 def _class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVocabulary:
+    """The medicine-class vocabulary of these folders (the bundled one from the knowledge cache)."""
+    if catalogue_dir == knowledge_dir("catalogue") and conversion_tables == knowledge_dir(
+        "conversion_tables"
+    ):
+        return cached(
+            "class-vocabulary",
+            _ClassVocabulary,
+            lambda: _read_class_vocabulary(catalogue_dir, conversion_tables),
+        )
+    return _read_class_vocabulary(catalogue_dir, conversion_tables)
+
+
+def _read_class_vocabulary(catalogue_dir: Path, conversion_tables: Path) -> _ClassVocabulary:
     classes = _read_toml(catalogue_dir / "medicine_classes.toml")
     brands = _read_toml(catalogue_dir / "brands.toml")
     review = _read_toml(catalogue_dir / "review.toml")

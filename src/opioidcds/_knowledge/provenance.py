@@ -32,20 +32,20 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import tomllib
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 from opioidcds._base import ResultModel
 from opioidcds._errors import KnowledgeBaseError
-from opioidcds._knowledge.files import KnowledgeHeader
+from opioidcds._knowledge.cache import cached
+from opioidcds._knowledge.files import KnowledgeHeader, canonical_json
 from opioidcds._knowledge.paths import knowledge_dir
-from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
+from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.tables import ConversionTable
 from opioidcds._knowledge.vocabulary import Vocabulary
 from opioidcds._version import __version__
@@ -140,33 +140,7 @@ class NamesProduct(Protocol):
     def product_name(self) -> str | None: ...
 
 
-_PRODUCTS: TypeAdapter[tuple[Product, ...]] = TypeAdapter(tuple[Product, ...])
 _CLASS_FILES = ("medicine_classes.toml", "brands.toml", "review.toml")
-
-
-def canonical_json(data: object) -> bytes:
-    """``data`` as canonical JSON bytes: sorted keys, no white space, ASCII only.
-
-    Dates become ISO strings; anything else that JSON cannot hold is refused (no ``str()``
-    fallback that could hide an object's identity or a memory address).
-
-    Raises:
-        TypeError: ``data`` holds a value JSON cannot represent.
-    """
-    return json.dumps(
-        data,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-        allow_nan=False,
-        default=_json_default,
-    ).encode("ascii")
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"not canonical JSON: {type(value).__name__}")
 
 
 def _sha256(data: bytes) -> str:
@@ -209,17 +183,12 @@ def catalogue_source(catalogue: Catalogue) -> KnowledgeSource:
 
     ``effective_date`` is the catalogue's own (``catalogue.toml``), ``None`` when not stated.
     """
-    content = {
-        "id": catalogue.id,
-        "version": catalogue.version,
-        "products": _PRODUCTS.dump_python(catalogue.products, mode="json"),
-    }
     return KnowledgeSource(
         kind="catalogue",
         id=catalogue.id,
         version=catalogue.version,
         effective_date=catalogue.effective_date,
-        sha256=_sha256(canonical_json(content)),
+        sha256=catalogue.content_sha256(),
     )
 
 
@@ -276,9 +245,17 @@ def medicine_class_sources() -> tuple[KnowledgeSource, ...]:
     each hashed over its bytes; the bundled ``conversion_tables/ingredients.toml``, which the
     classifier also reads, is folded into the ``medicine_classes.toml`` entry's hash.
 
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+
     Raises:
         KnowledgeBaseError: a file is missing, unreadable or not valid TOML.
     """
+    return cached("medicine-class-sources", tuple, _read_medicine_class_sources)
+
+
+def _read_medicine_class_sources() -> tuple[KnowledgeSource, ...]:
+    """:func:`medicine_class_sources` from the files (bytes hashed, headers read)."""
     folder = knowledge_dir("catalogue")
     ingredients = knowledge_dir("conversion_tables") / "ingredients.toml"
     return tuple(

@@ -23,6 +23,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.cache import cached
 from opioidcds._knowledge.files import (
     KnowledgeHeader,
     KnowledgeModel,
@@ -188,9 +189,12 @@ def load_table(source: str | Path, *, vocabulary: Vocabulary | None = None) -> C
 def default_table(table_id: str = DEFAULT_TABLE_ID) -> ConversionTable:
     """A bundled table, loaded once per process and shared (it is immutable).
 
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+
     Raises:
         KnowledgeBaseError: ``table_id`` is not a bundled table.
     """
     if table_id not in BUNDLED_TABLES:
         raise KnowledgeBaseError("table: not a bundled table id")
-    return load_table(table_id)
+    return cached(f"table:{table_id}", ConversionTable, lambda: load_table(table_id))

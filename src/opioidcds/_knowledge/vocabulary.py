@@ -17,6 +17,7 @@ from typing import Self
 from pydantic import Field, PrivateAttr, model_validator
 
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError, UnknownDrugError
+from opioidcds._knowledge.cache import cached
 from opioidcds._knowledge.files import (
     KnowledgeHeader,
     KnowledgeModel,
@@ -352,5 +353,9 @@ def load_vocabulary(directory: Path | None = None) -> Vocabulary:
 
 @cache
 def default_vocabulary() -> Vocabulary:
-    """The bundled vocabulary, loaded once per process and shared (it is immutable)."""
-    return load_vocabulary()
+    """The bundled vocabulary, loaded once per process and shared (it is immutable).
+
+    Read back from the on-disk knowledge cache when it holds this install's
+    (``_knowledge/cache.py``).
+    """
+    return cached("vocabulary", Vocabulary, load_vocabulary)

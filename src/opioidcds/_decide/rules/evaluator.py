@@ -32,8 +32,8 @@ from opioidcds._decide.rules.conditions import (
     trace_condition,
 )
 from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
+from opioidcds._decide.rules.kinds import HitPolicy, Stage
 from opioidcds._decide.rules.profiles import Profile, ProfileExample
-from opioidcds._decide.rules.schema import HitPolicy, Stage
 from opioidcds._errors import InvalidInputError
 
 __all__ = [
@@ -338,6 +338,38 @@ class Ruleset(_Sealed):
     def __repr__(self) -> str:
         """Show id and version."""
         return f"<Ruleset {self.id} {self.version} ({self.hit_policy}, {len(self.rules)} rules)>"
+
+    def __reduce__(self) -> tuple[Callable[[dict[str, object]], Ruleset], tuple[object, ...]]:
+        """Pickle the parts the ruleset was assembled from; unpickling assembles it again.
+
+        The compiled conditions, the lock and the profiles bound are not pickled: they are
+        made again from the parts (for the on-disk knowledge cache, ``_knowledge/cache.py``).
+        """
+        parts: dict[str, object] = {
+            "id": self.id,
+            "version": self.version,
+            "effective_date": self.effective_date,
+            "owner": self.owner,
+            "reviewer": self.reviewer,
+            "description": self.description,
+            "hit_policy": self.hit_policy,
+            "hit_policy_reason": self.hit_policy_reason,
+            "citations": dict(self.citations),
+            "inputs": self.inputs,
+            "parameters": dict(self.parameters),
+            "outputs": dict(self.outputs),
+            "named_conditions": dict(self.named_conditions),
+            "rules": self.rules,
+            "examples": self.examples,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "checker": self._checker,
+            "ordered_inputs": self.ordered_inputs,
+            "lines": dict(self.lines),
+            "extensions": self.extensions,
+            "runs_for": self.runs_for,
+        }
+        return _assemble_ruleset, (parts,)
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -1185,3 +1217,8 @@ def _outcome_text(value: object) -> str:
     if isinstance(value, tuple | list):
         return "; ".join(str(v) for v in value)
     return str(value)
+
+
+def _assemble_ruleset(parts: dict[str, object]) -> Ruleset:
+    """A :class:`Ruleset` from the parts :meth:`Ruleset.__reduce__` pickled."""
+    return Ruleset(**parts)  # type: ignore[arg-type]

@@ -24,16 +24,21 @@ from pydantic import Field, ValidationError
 from opioidcds._decide.rules.conditions import FieldSpec
 from opioidcds._decide.rules.errors import LoadProblem, RulesetLoadError
 from opioidcds._decide.rules.evaluator import Ruleset
+from opioidcds._decide.rules.kinds import RUNS_FOR_EVERY_PATIENT
 from opioidcds._decide.rules.linter import Finding, Severity
 from opioidcds._decide.rules.schema import Date, InputDoc, Name, Slug, Text, Version, _Doc
 
-__all__ = ["FACTS_FILE", "Fact", "FactCatalogue", "fact_findings", "facts_from"]
+__all__ = [
+    "FACTS_FILE",
+    "RUNS_FOR_EVERY_PATIENT",
+    "Fact",
+    "FactCatalogue",
+    "fact_findings",
+    "facts_from",
+]
 
 FACTS_FILE = "patient-facts.toml"
 """File name of the catalogue in the bundled ``inputs/`` folder."""
-
-RUNS_FOR_EVERY_PATIENT = "every-patient"
-"""``runs_for`` of a local ruleset the library evaluates for every patient."""
 
 
 class _FactDoc(InputDoc):

@@ -40,8 +40,8 @@ from opioidcds._decide.rules.conditions import (
 )
 from opioidcds._decide.rules.errors import ProfileError
 from opioidcds._decide.rules.evaluator import BoundRuleset, Decisions, Ruleset
+from opioidcds._decide.rules.kinds import HitPolicy
 from opioidcds._decide.rules.monotone import TooLarge, violations
-from opioidcds._decide.rules.schema import HitPolicy
 from opioidcds._errors import OpioidCDSError
 
 __all__ = [

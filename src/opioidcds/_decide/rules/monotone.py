@@ -25,7 +25,7 @@ from itertools import product
 from opioidcds._decide.rules.conditions import Scalar
 from opioidcds._decide.rules.errors import RulesetDefectError
 from opioidcds._decide.rules.evaluator import BoundRuleset, Decisions
-from opioidcds._decide.rules.schema import HitPolicy
+from opioidcds._decide.rules.kinds import HitPolicy
 from opioidcds._errors import InvalidInputError
 
 __all__ = ["TooLarge", "Violation", "violations"]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from opioidcds._decide.rules.kinds import HitPolicy, Stage
 
 __all__ = [
     "MAX_CONDITION_DEPTH",
@@ -33,34 +34,6 @@ MAX_CONDITION_DEPTH: Final = 12
 """Deepest nesting of all/any/not/ref in one condition (after expanding named conditions)."""
 MAX_LEAVES_PER_RULE: Final = 256
 """Most leaf comparisons in one rule's condition (after expanding named conditions)."""
-
-
-class HitPolicy(StrEnum):
-    """How a ruleset's rules combine into a result.
-
-    ``collect``: every rule whose condition holds fires (alerts). ``unique``: exactly one rule
-    holds for any input (decision tables; overlaps and gaps are load errors). ``priority``: the
-    rule with the lowest ``priority`` number among those that hold fires. ``first``: the first
-    rule in file order that holds fires (needs ``hit_policy_reason``).
-    """
-
-    COLLECT = "collect"
-    UNIQUE = "unique"
-    PRIORITY = "priority"
-    FIRST = "first"
-
-
-class Stage(StrEnum):
-    """Pathway stage a rule belongs to: Prevent, De-escalate, Find, Treat, Sustain.
-
-    The stages of the NHS England analysis of opioid-reduction programmes (2023).
-    """
-
-    PREVENT = "prevent"
-    DE_ESCALATE = "de-escalate"
-    FIND = "find"
-    TREAT = "treat"
-    SUSTAIN = "sustain"
 
 
 MAX_DIGITS: Final = 20
@@ -117,7 +90,9 @@ RawValue = bool | int | str | list[str]
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, hide_input_in_errors=True, defer_build=True
+    )
 
 
 class InputDoc(_Doc):
