@@ -183,3 +183,28 @@ def test_cli_without_java_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     done = CliRunner().invoke(app, ["screen-spark", str(EXAMPLE / "issues.csv")])
     assert done.exit_code == 2
     assert "Java runtime" in done.output
+
+
+@pytest.mark.spark
+def test_cli_screen_spark_baseline_writes_the_same_outcomes(spark: object, tmp_path: Path) -> None:
+    # issue 22, item 5: --baseline and --capacity on screen-spark, as on screen. The follow-up
+    # date is fixed and the baseline before it; both commands write the same outcome files.
+    runner = CliRunner()
+    issues, patients = str(EXAMPLE / "issues.csv"), str(EXAMPLE / "patients.csv")
+    first, second = tmp_path / "one", tmp_path / "two"
+    dates = ["--as-of", "2025-11-30", "--baseline", "2025-05-31", "--capacity", "6"]
+    one = runner.invoke(
+        app, ["screen", issues, "--patients", patients, "--out", str(first), *dates]
+    )
+    args = ["screen-spark", issues, "--patients", patients, "--out", str(second), *dates]
+    two = runner.invoke(app, [*args, "--max-partition-rows", "400", "--master", "local[2]"])
+    assert one.exit_code == 0, one.output
+    assert two.exit_code == 0, two.output
+    for name in ("worklist.csv", "problems.csv", "outcomes.csv", "outcomes_patients.csv"):
+        assert (second / name).read_bytes() == (first / name).read_bytes(), name
+    # without --out there is nowhere to write the outcomes: refused, naming the option
+    three = runner.invoke(
+        app, ["screen-spark", issues, "--output-dir", str(tmp_path / "c"), *dates]
+    )
+    assert three.exit_code == 2
+    assert "--baseline" in three.output

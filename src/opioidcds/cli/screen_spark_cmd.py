@@ -16,6 +16,7 @@ runtime (17 or later): without them it exits with code 2 and says what is missin
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,10 @@ from opioidcds.cli.screen_cmd import echo_footer, local_knowledge, parse_date, s
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from opioidcds.population.engine import Screening
+    from opioidcds.population.outcomes import Outcomes
+    from opioidcds.population.spark import SparkScreening
 
 __all__ = ["screen_spark_command"]
 
@@ -125,7 +130,36 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
     ] = None,
     partitions: Annotated[
         int | None,
-        typer.Option("--partitions", help="Patient partitions (default: Spark's).", metavar="N"),
+        typer.Option(
+            "--partitions",
+            help="Patient partitions (default: enough for --max-partition-rows).",
+            metavar="N",
+        ),
+    ] = None,
+    max_partition_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-partition-rows",
+            help="Input rows a partition holds at most (bounds each Python worker's memory; "
+            "default 200000).",
+            metavar="N",
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Baseline date YYYY-MM-DD: also report outcomes from it to --as-of (in --out).",
+            metavar="DATE",
+        ),
+    ] = None,
+    capacity: Annotated[
+        int | None,
+        typer.Option(
+            "--capacity",
+            help="People the practice can contact in a week (as for screen).",
+            metavar="N",
+        ),
     ] = None,
     rules: Annotated[
         Path | None,
@@ -138,8 +172,12 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
 ) -> None:
     """Screen ISSUES through PySpark: the same worklist and summary as `opioidcds screen`."""
     try:
+        from opioidcds.population.outcomes_report import terminal_rows  # noqa: PLC0415
         from opioidcds.population.report import write_outputs  # noqa: PLC0415 - optional
-        from opioidcds.population.spark import screen_spark  # noqa: PLC0415 - optional extra
+        from opioidcds.population.spark import (  # noqa: PLC0415 - optional extra
+            DEFAULT_MAX_PARTITION_ROWS,
+            screen_spark,
+        )
         from opioidcds.population.spark_io import (  # noqa: PLC0415 - optional extra
             cluster_session,
             default_partitions,
@@ -162,8 +200,6 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
 
     try:
         wanted = _formats(formats)
-        if partitions is not None and partitions < 1:
-            raise InvalidInputError("--partitions", "must be at least 1")
         target = parse_output(output_dir, output_table, output_format)
         local_out = _local_out(out, target is not None, html=html)
         issue_source = parse_source(issues, "issues")
@@ -177,6 +213,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         )
         if partitions is None and is_connect(spark):
             partitions = default_partitions(spark)  # no sparkContext under Spark Connect
+        base_date = _checked(partitions, capacity, baseline, local_out)
         result = screen_spark(
             spark,
             issue_input,
@@ -184,6 +221,11 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
             as_of=day,
             profile=prof,
             partitions=partitions,
+            max_partition_rows=(
+                DEFAULT_MAX_PARTITION_ROWS if max_partition_rows is None else max_partition_rows
+            ),
+            baseline=base_date,
+            capacity=capacity,
             local_rules=rules,
         )
         synthetic = _synthetic(issue_input, marked_synthetic, marked_synthetic_spark)
@@ -196,7 +238,7 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
                 if target is not None
                 else ()
             )
-            screening = result.to_screening() if local_out is not None else None
+            screening, outcomes, why_not = _collected(result, local_out, base_date)
         finally:
             result.unpersist()
         if screening is not None and local_text is not None:
@@ -210,6 +252,8 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
                 knowledge=kb,
                 profile=prof,
                 synthetic=synthetic,
+                outcomes=outcomes,
+                outcomes_note=why_not,
             )
             if screening is not None and local_out is not None
             else []
@@ -221,7 +265,8 @@ def screen_spark_command(  # noqa: PLR0917 - typer maps parameters to options
         listed = min(screening.weekly_capacity, int(screening.counts.get("on_worklist", 0)))
         Console().print(summary_table(screening, [], engine_note=" (Spark)", call_first=listed))
     else:
-        Console().print(summary_table(screening, [], engine_note=" (Spark)"))
+        rows = terminal_rows(outcomes, why_not or "give --baseline YYYY-MM-DD")
+        Console().print(summary_table(screening, rows, engine_note=" (Spark)"))
     echo_footer(prof, synthetic=synthetic, paths=paths, local_rules=local_text)
     for name in written:
         typer.echo(f"wrote {name}")
@@ -248,3 +293,31 @@ def _local_out(out: Path | None, cluster_target: bool, *, html: bool) -> Path | 
     if html and local_out is None:
         raise InvalidInputError("--html", "writes report.html into --out: give --out FOLDER")
     return local_out
+
+
+def _collected(
+    result: SparkScreening, local_out: Path | None, base_date: dt.date | None
+) -> tuple[Screening | None, Outcomes | None, str | None]:
+    """The screening collected for ``--out`` (None without it), its outcomes, why none."""
+    if local_out is None:
+        return None, None, None
+    if base_date is None:
+        return result.to_screening(), None, None
+    if result.as_of is None:
+        return result.to_screening(), None, "the extract has no usable issue"
+    screening, outcomes = result.outcomes()
+    return screening, outcomes, None
+
+
+def _checked(
+    partitions: int | None, capacity: int | None, baseline: str | None, local_out: Path | None
+) -> dt.date | None:
+    """Check the numeric options; the baseline date (outcomes are written into ``--out``)."""
+    if partitions is not None and partitions < 1:
+        raise InvalidInputError("--partitions", "must be at least 1")
+    if capacity is not None and capacity < 1:
+        raise InvalidInputError("--capacity", "must be at least 1 person a week")
+    base_date = parse_date(baseline, "--baseline")
+    if base_date is not None and local_out is None:
+        raise InvalidInputError("--baseline", "writes the outcomes into --out: give --out")
+    return base_date
