@@ -30,6 +30,7 @@ KNOWLEDGE_FOLDERS = (
     "codelists",
     "catalogue",
     "instruments",
+    "inputs",
 )
 """The folders of versioned knowledge, as bundled in the wheel (pyproject.toml)."""
 
