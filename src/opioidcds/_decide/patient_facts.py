@@ -93,12 +93,7 @@ def opioid_strength() -> OpioidStrength:
     try:
         doc = _StrengthDoc.model_validate(data)
     except ValidationError as exc:
-        raise RulesetLoadError(
-            [
-                LoadProblem(str(path), f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
-        ) from None
+        raise RulesetLoadError.from_validation(path, exc) from None
     strong = frozenset(i.lower() for i in doc.strong.ingredients)
     weak = frozenset(i.lower() for i in doc.weak.ingredients)
     problems = [

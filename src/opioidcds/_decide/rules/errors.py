@@ -7,8 +7,13 @@ are patient data (DESIGN.md, "Conventions").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opioidcds._errors import KnowledgeBaseError, OpioidCDSError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "BackendError",
@@ -54,6 +59,19 @@ class RulesetLoadError(KnowledgeBaseError):
         self.rule_id = first.rule_id if first else None
         self.line = first.line if first else None
         super().__init__("; ".join(str(p) for p in self.problems) or "invalid knowledge file")
+
+    @classmethod
+    def from_validation(cls, path: str | Path, exc: ValidationError) -> RulesetLoadError:
+        """One problem per schema error of the file at ``path``: its key path and message.
+
+        The values are never included (``include_input=False``).
+        """
+        return cls(
+            [
+                LoadProblem(str(path), f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+        )
 
 
 class ProfileError(KnowledgeBaseError):

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import Field, ValidationError
 
 from opioidcds._decide.rules.conditions import FieldSpec
-from opioidcds._decide.rules.errors import LoadProblem, RulesetLoadError
+from opioidcds._decide.rules.errors import RulesetLoadError
 from opioidcds._decide.rules.evaluator import Ruleset
 from opioidcds._decide.rules.kinds import RUNS_FOR_EVERY_PATIENT
 from opioidcds._decide.rules.linter import Finding, Severity
@@ -118,12 +118,7 @@ def facts_from(path: Path, data: Mapping[str, object]) -> FactCatalogue:
     try:
         doc = _CatalogueDoc.model_validate(dict(data))
     except ValidationError as exc:
-        raise RulesetLoadError(
-            [
-                LoadProblem(str(path), f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
-        ) from None
+        raise RulesetLoadError.from_validation(path, exc) from None
     return FactCatalogue(
         id=doc.id,
         version=doc.version,

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
-from opioidcds._decide.rules.errors import LoadProblem, RulesetLoadError
+from opioidcds._decide.rules.errors import RulesetLoadError
 from opioidcds._decide.rules.schema import Date, Name, Slug, Text, Version, _Doc
 
 __all__ = ["CATALOGUE_FILE", "SuppliedEntry", "SuppliedInputs", "supplied_from"]
@@ -101,12 +101,7 @@ def supplied_from(path: Path, data: Mapping[str, object]) -> SuppliedInputs:
     try:
         doc = _CatalogueDoc.model_validate(dict(data))
     except ValidationError as exc:
-        raise RulesetLoadError(
-            [
-                LoadProblem(str(path), f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
-                for e in exc.errors(include_input=False, include_url=False)
-            ]
-        ) from None
+        raise RulesetLoadError.from_validation(path, exc) from None
     return SuppliedInputs(
         id=doc.id,
         version=doc.version,
