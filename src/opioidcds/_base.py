@@ -23,7 +23,31 @@ from pydantic import (
 
 from opioidcds._errors import InvalidInputError
 
-__all__ = ["DeferredResultModel", "InputModel", "ResultModel", "input_error_from"]
+__all__ = ["DeferredResultModel", "InputModel", "ResultModel", "fill", "input_error_from"]
+
+_SLOTS = BaseModel.__dict__
+_set_dict = _SLOTS["__dict__"].__set__
+_set_fields = _SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _SLOTS["__pydantic_extra__"].__set__
+_set_private = _SLOTS["__pydantic_private__"].__set__
+
+
+def fill(
+    obj: BaseModel,
+    values: dict[str, Any],
+    fields_set: set[str],
+    private: dict[str, Any] | None = None,
+) -> None:
+    """Give a model made with ``__new__`` its field ``values`` (already typed), as pydantic does.
+
+    What pydantic's own construction stores (the field values, the names given, no extras, the
+    private attributes), written through the slots of :class:`pydantic.BaseModel` directly:
+    the per-call path builds its results and its plainest inputs so (issue 20).
+    """
+    _set_dict(obj, values)
+    _set_fields(obj, fields_set)
+    _set_extra(obj, None)
+    _set_private(obj, private)
 
 
 def input_error_from(exc: ValidationError) -> InvalidInputError:
@@ -105,11 +129,7 @@ class ResultModel(BaseModel):
         every field recorded as given.
         """
         obj = cls.__new__(cls)
-        put = object.__setattr__
-        put(obj, "__dict__", values)
-        put(obj, "__pydantic_fields_set__", set(values))
-        put(obj, "__pydantic_extra__", None)
-        put(obj, "__pydantic_private__", None)
+        fill(obj, values, set(values))
         return obj
 
 
@@ -147,11 +167,7 @@ class DeferredResultModel(ResultModel):
         holds every field.
         """
         obj = cls.__new__(cls)
-        put = object.__setattr__
-        put(obj, "__dict__", values)
-        put(obj, "__pydantic_fields_set__", fields_set)
-        put(obj, "__pydantic_extra__", None)
-        put(obj, "__pydantic_private__", {"_render": render})
+        fill(obj, values, fields_set, {"_render": render})
         return obj
 
     def _rendered(self) -> Self:

@@ -41,7 +41,8 @@ from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
-from opioidcds._measure.results import ItemStatus, OMEItem
+from opioidcds._measure.ome import item_figures
+from opioidcds._measure.results import ItemFigures, ItemStatus
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.prescription import resolve_prescription
 
@@ -99,7 +100,7 @@ class Alert(DeferredResultModel):
         return f"<Alert {self.severity.value} {self.id}: {self.summary}>"
 
 
-def _new_class(classes: frozenset[MedicineClass], items: Sequence[OMEItem]) -> str:
+def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemFigures]) -> str:
     if MedicineClass.OPIOID in classes:
         return "opioid"
     if MedicineClass.BENZODIAZEPINE in classes:
@@ -127,7 +128,7 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
     return patient.on_opioid_substitution_therapy
 
 
-def _total(items: Sequence[OMEItem]) -> tuple[Decimal, bool]:
+def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
     total = Decimal(0)
     complete = True
     for item in items:
@@ -141,7 +142,7 @@ def _total(items: Sequence[OMEItem]) -> tuple[Decimal, bool]:
 _RATE = "microgram/hour"  # the daily amount of a patch is its release rate
 
 
-def _patch_rate(items: Sequence[OMEItem], ingredient: str) -> Decimal | None:
+def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None:
     """Total release rate of the new item's ``ingredient`` patches, in microgram/hour.
 
     0 when it has none (a known absence), ``None`` when an item could not be read.
@@ -313,7 +314,7 @@ def check_prescription(
             counted.append(plain)
     replaced -= {new_pos}
     ome = _ome(tuple(counted), kb) if counted else None
-    items = ome.items if ome is not None else ()
+    items = item_figures(ome) if ome is not None else ()  # the items need not be built
     new_items = [i for i in items if i.prescription_index == new_pos]
     other_items = [i for i in items if i.prescription_index != new_pos]
     after_items = [i for i in items if i.prescription_index not in replaced]

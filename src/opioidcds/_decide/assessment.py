@@ -51,8 +51,8 @@ from opioidcds._inputs.patient import Patient, ReadinessToChange, medicine_class
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import Provenance, names_a_product
-from opioidcds._measure.ome import calculate_ome
-from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._measure.ome import calculate_ome, item_figures
+from opioidcds._measure.results import ItemFigures, ItemStatus, OMEResult
 from opioidcds._memo import memo_on_repeat
 
 __all__ = [
@@ -439,7 +439,7 @@ def _ome_cached(
     )
 
 
-def _is_opioid_item(item: OMEItem) -> bool:
+def _is_opioid_item(item: ItemFigures) -> bool:
     return item.status is not ItemStatus.NOT_OPIOID
 
 
@@ -534,7 +534,7 @@ _TRI: Final = {True: "yes", False: "no", None: "not recorded"}
 def _factor_inputs(
     patient: Patient, ome: OMEResult | None, hist: _History
 ) -> tuple[dict[str, object], dict[str, str]]:
-    current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+    current_opioid = ome is not None and any(_is_opioid_item(i) for i in item_figures(ome))
     sedatives, sedatives_exact = sedative_medicines(patient, current_opioid=current_opioid)
     """Inputs of ruleset risk-factors, and the evidence text per factor id."""
     as_of = patient.assessment_date
@@ -974,7 +974,7 @@ def assess(
     run = _engine(backend, kb)
     split = _split(patient)
     ome = _ome(split.counted, kb) if split.counted else None
-    current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+    current_opioid = ome is not None and any(_is_opioid_item(i) for i in item_figures(ome))
     hist = _history(patient, kb, profile, run)
     reports: list[DecisionReport] = []
 

@@ -17,7 +17,7 @@ from typing import Any, Final, Self
 from annotated_types import MaxLen, MinLen
 from pydantic import Field, model_validator
 
-from opioidcds._base import InputModel
+from opioidcds._base import InputModel, fill
 from opioidcds._errors import InvalidInputError
 from opioidcds._knowledge.units import (
     COUNT_NOUNS,
@@ -176,16 +176,21 @@ class Prescription(InputModel):
         prescription); the model's own checks run as always. Anything else (numbers, a value
         to strip or to refuse) goes through pydantic, so every error reads as before.
         """
+        if len(data) == 2 and _code_and_text(data.get("dmd_code"), data.get("dosage_text")):
+            # the commonest prescription a record sends: a dm+d code and a dosage text, as
+            # given. _validate has nothing to refuse in it (a product is named; no identity,
+            # structured dose, flag or strength), so it is not run (issue 20: per-call cost).
+            values = _DEFAULTS.copy()
+            values["dmd_code"] = data["dmd_code"]
+            values["dosage_text"] = data["dosage_text"]
+            fill(self, values, {"dmd_code", "dosage_text"})
+            return
         if not _as_given(data):
             super().__init__(**data)
             return
         values = _DEFAULTS.copy()
         values.update(data)
-        put = object.__setattr__
-        put(self, "__dict__", values)
-        put(self, "__pydantic_fields_set__", set(data))
-        put(self, "__pydantic_extra__", None)
-        put(self, "__pydantic_private__", None)
+        fill(self, values, set(data))
         self._validate()
 
     @model_validator(mode="after")
@@ -375,6 +380,24 @@ def _as_given(data: dict[str, Any]) -> bool:
         if pattern is not None and pattern.match(value) is None:
             return False
     return True
+
+
+_CODE_PATTERN: Final = _TEXT_RULES["dmd_code"][2]
+
+
+def _code_and_text(code: object, text: object) -> bool:
+    """Whether ``code`` and ``text`` are a dm+d code and a dosage text pydantic keeps as they are.
+
+    The same checks as :func:`_as_given` for these two fields (the declared lengths and
+    pattern of ``dmd_code`` and ``dosage_text``, no surrounding whitespace), written out.
+    """
+    if type(code) is not str or type(text) is not str:
+        return False
+    pattern = _CODE_PATTERN
+    if pattern is None or pattern.fullmatch(code) is None:  # full: "$" passes a final newline
+        return False
+    low, high, _ = _TEXT_RULES["dosage_text"]
+    return low <= len(text) <= high and text.strip() == text
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

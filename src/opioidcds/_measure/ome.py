@@ -31,31 +31,36 @@ calculator keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext
 from functools import lru_cache
 from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._display import format_decimal
-from opioidcds._errors import InvalidInputError, UnknownProductError
+from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
-from opioidcds._knowledge.products import Catalogue, load_catalogue
+from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
-from opioidcds._knowledge.units import Dimension, StrengthKind
+from opioidcds._knowledge.units import Dimension, Strength, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
-from opioidcds._measure.results import ItemStatus, OMEItem, OMEResult
+from opioidcds._measure.results import ItemFigures, ItemStatus, OMEItem, OMEResult
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
     ResolvedIngredient,
     ResolvedPrescription,
+    _consistent,
+    _counts_containers,
+    _product_fields,
+    _product_part,
+    _ProductFields,
     resolve_prescription,
 )
 from opioidcds._resolve.record import BundleRead, not_read_reason
 from opioidcds._version import __version__
 
-__all__ = ["calculate_ome"]
+__all__ = ["calculate_ome", "item_figures"]
 
 _CONTEXT = Context(prec=150, traps=[])
 _HOURS_PER_DAY = Decimal(24)  # a unit conversion (hours in a day), not a clinical number
@@ -115,34 +120,11 @@ def calculate_ome(
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
-    items: list[OMEItem] = []
-    named = False  # an item named a dm+d product: the catalogue is then knowledge used
-    minimum = False  # a dose was given as a minimum: the total is then a lower bound
-    count = 0
     setting = _Setting(tbl, policy, vocab, catalogue)
-    raise_errors = item_errors == "raise"
-    with localcontext(_CONTEXT):
-        for index, rx in enumerate(given):
-            count += 1
-            if not isinstance(rx, Prescription):
-                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
-            named = named or rx.dmd_code is not None or rx.product_name is not None
-            measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
-            if rx.dose_is_minimum:
-                minimum = True
-                measured = tuple(_as_minimum(item) for item in measured)
-            items.extend(measured)
-        total = _ZERO
-        exact = True
-        per_ingredient: dict[tuple[str, str], Decimal] = {}
-        for item in items:
-            if item.ome_mg_per_day is not None:
-                total += item.ome_mg_per_day
-                exact = exact and item.exact
-            if item.ingredient is not None and item.daily_amount is not None:
-                key = (item.ingredient, item.daily_amount_unit or "")
-                per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
-    reasons = _lower_bound_reasons(items, minimum=minimum, record=record, read=count)
+    with localcontext(_CONTEXT) as ctx:
+        read = _read(given, setting, ctx, raise_errors=item_errors == "raise")
+        total, exact, per_ingredient = _sums(read.items)
+    reasons = _lower_bound_reasons(read.items, minimum=read.minimum, record=record, read=read.count)
     # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
     # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
     limits = {
@@ -153,28 +135,112 @@ def calculate_ome(
         raise InvalidInputError(
             "prescriptions", "implies an implausible daily amount of one opioid (check units)"
         )
-    return OMEResult.typed(  # every value typed above: not validated again (issue 20)
-        {
-            "total_mg_per_day": total,
-            "complete": not reasons,
-            "table_id": tbl.id,
-            "table_version": tbl.version,
-            "table_effective_date": tbl.file.effective_date.isoformat(),
-            "prn_policy": policy,
-            "items": tuple(items),
-            "library_version": __version__,
-            "provenance": for_ome(
-                tbl,
-                vocab,
-                catalogue if catalogue is not None or not named else load_catalogue(),
-            ),
-            "exact": exact,
-            "lower_bound_reasons": reasons,
-            "sources": record.sources if record is not None else (),
-            "skipped": record.skipped if record is not None else (),
-            "read_notes": record.notes if record is not None else (),
-        }
-    )
+    used = catalogue if catalogue is not None or not read.named else load_catalogue()
+    values = read.plans.header(tbl, vocab, used, policy).copy()  # typed: not validated again
+    values["total_mg_per_day"] = total
+    values["complete"] = not reasons
+    values["exact"] = exact
+    values["lower_bound_reasons"] = reasons
+    if record is not None:
+        values["sources"] = record.sources
+        values["skipped"] = record.skipped
+        values["read_notes"] = record.notes
+    if not any(isinstance(part, _Pending) for part in read.parts):
+        values["items"] = tuple(read.items)  # every item built already
+        return OMEResult.typed(values)
+    del values["items"]
+    return OMEResult.deferred(values, set(_RESULT_FIELDS), _Items(read.parts, setting, read.items))
+
+
+class _Read:
+    """What :func:`_read` found in the prescriptions."""
+
+    __slots__ = ("count", "items", "minimum", "named", "parts", "plans")
+
+    def __init__(self, plans: _Plans) -> None:
+        self.plans = plans
+        self.items: list[OMEItem | _Measured] = []  # what each item says, in order
+        self.parts: list[tuple[OMEItem, ...] | _Pending] = []  # each one's items, or how built
+        self.named = False  # an item named a dm+d product: the catalogue is knowledge used
+        self.minimum = False  # a dose was given as a minimum: the total is a lower bound
+        self.count = 0
+
+
+def _read(
+    given: Iterable[Prescription], setting: _Setting, ctx: Context, *, raise_errors: bool
+) -> _Read:
+    """Measure each prescription: its figures (:func:`_figures`), else its items, in order.
+
+    Raises:
+        InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
+            ``raise_errors``) an unreadable prescription (:func:`_measure_one`).
+        UnknownProductError: an unknown product, with ``raise_errors``.
+    """
+    table, policy, vocab, catalogue = setting
+    read = _Read(_plans_of(vocab, catalogue, table, policy))
+    items, parts, plans = read.items, read.parts, read.plans
+    for index, rx in enumerate(given):
+        read.count += 1
+        if not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+        d = rx.__dict__
+        read.named = read.named or d["dmd_code"] is not None or d["product_name"] is not None
+        figures = _figures(d, index, setting, plans, ctx)
+        if figures is not None:  # its items are built if the result's items are read
+            items.extend(figures)
+            parts.append(_Pending(rx, index))
+            continue
+        measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
+        if rx.dose_is_minimum:
+            read.minimum = True
+            measured = tuple(_as_minimum(item) for item in measured)
+        items.extend(measured)
+        parts.append(measured)
+    return read
+
+
+def _sums(
+    items: Sequence[ItemFigures],
+) -> tuple[Decimal, bool, dict[tuple[str, str], Decimal]]:
+    """The total OME, whether it is exact, and each ingredient's daily amount by unit."""
+    total = _ZERO
+    exact = True
+    per_ingredient: dict[tuple[str, str], Decimal] = {}
+    for item in items:
+        if item.ome_mg_per_day is not None:
+            total += item.ome_mg_per_day
+            exact = exact and item.exact
+        if item.ingredient is not None and item.daily_amount is not None:
+            key = (item.ingredient, item.daily_amount_unit or "")
+            per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
+    return total, exact, per_ingredient
+
+
+def _header(
+    table: ConversionTable, vocab: Vocabulary, catalogue: Catalogue | None, policy: PrnPolicy
+) -> dict[str, Any]:
+    """The fields of a result that follow from its knowledge and policy alone, in field order.
+
+    The others hold placeholders (``total_mg_per_day``, ``complete``, ``items``, ``exact``,
+    ``lower_bound_reasons``) or their value without a record (``sources``, ``skipped``,
+    ``read_notes``): :func:`calculate_ome` sets them.
+    """
+    return {
+        "total_mg_per_day": _ZERO,
+        "complete": True,
+        "table_id": table.id,
+        "table_version": table.version,
+        "table_effective_date": table.file.effective_date.isoformat(),
+        "prn_policy": policy,
+        "items": (),
+        "library_version": __version__,
+        "provenance": for_ome(table, vocab, catalogue),
+        "exact": True,
+        "lower_bound_reasons": (),
+        "sources": (),
+        "skipped": (),
+        "read_notes": (),
+    }
 
 
 _MG_PER_DAY = "mg/day"
@@ -229,8 +295,298 @@ def _measure_one(
     return tuple([core.at(index) for core in cores])
 
 
+class _Measured(NamedTuple):
+    """The figures of one item: what the total, the limits and the prescribing check read.
+
+    The fields of :class:`OMEItem` they read, by the same names. The per-call path computes
+    these for a prescription given by its product and dosage text and builds the items
+    themselves only when a caller reads them (:class:`_Items`; issue 20).
+    """
+
+    prescription_index: int
+    ingredient: str | None
+    status: ItemStatus
+    daily_amount: Decimal | None
+    daily_amount_unit: str | None
+    ome_mg_per_day: Decimal | None
+    exact: bool
+
+
+class _Plan(NamedTuple):
+    """A product compiled once for the per-call path: what every dose of it is measured with.
+
+    ``opioids`` are its opioid ingredients with their amount per unit, for a patch the rate
+    it counts at (:func:`_patch_rate`), and the table's factor by the dimension of the daily
+    amount (:func:`_factor`, kept on first need). ``texts`` holds each dosage text read for
+    its form (shared by every product of the same form and kind): the dose and the schedule,
+    or why it gives none. ``units`` holds the dose units found to fit the product;
+    ``containers`` whether a dose may count its ampoules or vials (:func:`_counts_containers`).
+    """
+
+    form: Form | None
+    route: str | None
+    strength: Strength | None
+    product: Product | None
+    patch: bool
+    opioids: tuple[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]], ...]
+    texts: dict[str, tuple[Dose, _Schedule | str] | str]
+    units: dict[str, bool]
+    containers: bool
+
+
+_PLANS_MAX: Final = 8192
+"""Bound of each memo of the per-call path (products; texts per form): emptied when full."""
+
+
+class _Plans:
+    """The compiled products and texts of one knowledge setting (one per setting, memoised)."""
+
+    __slots__ = ("_headers", "plans", "texts")
+
+    def __init__(self) -> None:
+        self.plans: dict[_ProductFields, _Plan | None] = {}
+        self.texts: dict[tuple[Form | None, bool], dict[str, Any]] = {}
+        self._headers: dict[Catalogue | None, dict[str, Any]] = {}
+
+    def header(
+        self,
+        table: ConversionTable,
+        vocab: Vocabulary,
+        catalogue: Catalogue | None,
+        policy: PrnPolicy,
+    ) -> dict[str, Any]:
+        """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed."""
+        found = self._headers.get(catalogue)
+        if found is None:
+            found = self._headers[catalogue] = _header(table, vocab, catalogue, policy)
+        return found
+
+
+@lru_cache(maxsize=64)
+def _plans_of(
+    vocab: Vocabulary, catalogue: Catalogue | None, table: ConversionTable, policy: PrnPolicy
+) -> _Plans:
+    """The memo of compiled products and texts for this knowledge and policy."""
+    return _Plans()
+
+
+def _plan(fields: _ProductFields, setting: _Setting, plans: _Plans) -> _Plan | None:
+    """The compiled plan of a product (memoised by its fields and the knowledge), or ``None``.
+
+    ``None`` for a product the per-call path leaves to :func:`_measure_one`: one the
+    vocabulary cannot place, with no opioid ingredient, or a patch over the plausible rate
+    (which refuses the calculation).
+
+    Raises:
+        UnknownProductError, InvalidInputError: as :func:`resolve_prescription` (the caller
+            then measures the prescription the full way, which says so). Not memoised.
+    """
+    table, _, vocab, catalogue = setting
+    part = _product_part(fields, vocab, catalogue)
+    opioids = [ing for ing in part.ingredients if ing.opioid]
+    if part.problem is not None or not opioids:
+        return None
+    strength = part.strength
+    patch = strength is not None and strength.kind is StrengthKind.RATE
+    compiled: list[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]]] = []
+    for ing in opioids:
+        rate = _patch_rate(part.route, part.product, ing, table)[0] if patch else _ZERO
+        if rate > vocab.limits.max_patch_rate_microgram_per_hour:
+            return None
+        compiled.append((ing.name, ing.amount, rate, {}))  # factors: looked up on first need
+    texts = plans.texts.get((part.form, patch))
+    if texts is None:
+        texts = plans.texts.setdefault((part.form, patch), {})
+    product = part.product
+    containers = (
+        product is not None
+        and product.unit is not None
+        and strength is not None
+        and strength.kind is StrengthKind.PER_VOLUME
+    )
+    return _Plan(
+        part.form,
+        part.route,
+        strength,
+        product,
+        patch,
+        tuple(compiled),
+        texts,
+        {},
+        containers,
+    )
+
+
+def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> tuple[Dose, _Schedule | str] | str:
+    """The dose ``text`` gives for the plan's form and its schedule, or why it gives none.
+
+    Raises:
+        InvalidInputError: as :func:`dose_from_text` and :func:`_schedule` (not memoised).
+    """
+    dose = dose_from_text(text, plan.form)
+    if isinstance(dose, str):
+        return dose
+    return dose, _text_schedule(text, plan.form, policy, plan.patch)
+
+
+def _put(memo: dict[Any, Any], key: Any, value: Any) -> None:  # noqa: ANN401 - any memo
+    """Keep ``value`` in ``memo`` (emptied first when full: bounded)."""
+    if len(memo) >= _PLANS_MAX:
+        memo.clear()
+    memo[key] = value
+
+
+def _figures(
+    d: Mapping[str, Any], index: int, setting: _Setting, plans: _Plans, ctx: Context
+) -> tuple[_Measured, ...] | None:
+    """The figures of a prescription given by its product and dosage text, or ``None``.
+
+    The same figures as the items :func:`_measure_one` builds (the same product and text
+    readings, the same checks, the same arithmetic: :func:`_daily`, :func:`_ome_of`), without
+    building the items; each product and text is read once per knowledge setting (``plans``).
+    ``None`` leaves the prescription to :func:`_measure_one`: a structured dose, a dose given
+    as a minimum, a product or text that cannot be read (the full way lists or raises it), a
+    dose counting ampoules, or a PRN dose another policy excludes.
+    """
+    text = d["dosage_text"]
+    if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"]:
+        return None
+    try:
+        found = _found(_product_fields(d), text, setting, plans)
+    except OpioidCDSError:
+        return None
+    if found is None:
+        return None
+    plan, reading = found
+    if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
+        return (_Measured(index, None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True),)
+    dose, schedule = reading
+    if isinstance(schedule, str):
+        return tuple(
+            [
+                _Measured(index, name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True)
+                for name, _, _, _ in plan.opioids
+            ]
+        )
+    out = []
+    table = setting.table
+    for name, amount, rate, factors in plan.opioids:
+        ctx.clear_flags()
+        daily, unit_text, dim = _daily(schedule, dose, plan.strength, amount, None, rate)
+        exact = not ctx.flags[Inexact]
+        factor_of = factors.get(dim)
+        if factor_of is None:
+            factor_of = factors[dim] = _factor(table, name, plan.route, dim)
+        if isinstance(factor_of, str):
+            status, ome = ItemStatus.NOT_CONVERTIBLE, None
+        else:
+            factor, multiplier, exact_multiplier, _, _ = factor_of
+            ctx.clear_flags()
+            status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor)
+            exact = exact and exact_multiplier and not ctx.flags[Inexact]
+        out.append(_Measured(index, name, status, daily, unit_text, ome, exact))
+    return tuple(out)
+
+
+def _found(
+    fields: _ProductFields, text: str, setting: _Setting, plans: _Plans
+) -> tuple[_Plan, tuple[Dose, _Schedule | str] | str] | None:
+    """The product's plan and what the text gives for it, or ``None`` (the full way measures).
+
+    Raises:
+        OpioidCDSError: the product or the text cannot be read, or the dose does not fit the
+            product (the full way lists or raises it).
+    """
+    plan = plans.plans.get(fields, _MISSING)
+    if plan is _MISSING:
+        plan = _plan(fields, setting, plans)
+        _put(plans.plans, fields, plan)
+    if plan is None:
+        return None
+    reading = plan.texts.get(text)
+    if reading is None:
+        reading = _reading(plan, text, setting.policy)
+        _put(plan.texts, text, reading)
+    if isinstance(reading, str):
+        return plan, reading
+    dose = reading[0]
+    product = plan.product
+    if plan.containers and product is not None and _counts_containers(dose, plan.strength, product):
+        return None
+    if dose.unit not in plan.units:  # the unit's kind follows from the unit (its text)
+        _consistent((fields, setting.vocab, setting.catalogue), dose.unit, dose.unit_kind, None)
+        plan.units[dose.unit] = True
+    if dose.prn and setting.policy is not PrnPolicy.MAXIMUM:
+        return None
+    return plan, reading
+
+
+_MISSING: Final = _Plan(None, None, None, None, False, (), {}, {}, False)
+"""Marks a product not compiled yet (``None`` is kept for products left to the full way)."""
+
+
+class _Pending(NamedTuple):
+    """A prescription whose items are built when the result's items are first read."""
+
+    prescription: Prescription
+    position: int
+
+
+class _Items:
+    """Builds an :class:`OMEResult`'s items when they are first read (issue 20).
+
+    ``parts`` holds, in order, the items already built or the prescription (and its position)
+    whose items :func:`_measure_one` builds now, under the calculator's context: the items an
+    eager calculation gives. :func:`_figures` measured it without an error, so building its
+    items raises none; if one did (the two ways disagreeing), reading the items raises it
+    rather than list items the total was not computed from (fail closed). ``figures`` are
+    what the items say (:class:`_Measured`, or the items themselves), for the readers of the
+    library that need only those (:func:`item_figures`).
+    """
+
+    __slots__ = ("_parts", "_setting", "figures")
+
+    def __init__(
+        self,
+        parts: list[tuple[OMEItem, ...] | _Pending],
+        setting: _Setting,
+        figures: list[OMEItem | _Measured],
+    ) -> None:
+        self._parts = parts
+        self._setting = setting
+        self.figures = figures
+
+    def __call__(self) -> Mapping[str, Any]:
+        """``{"items": ...}``: the deferred field of :class:`OMEResult`."""
+        items: list[OMEItem] = []
+        with localcontext(_CONTEXT):
+            for part in self._parts:
+                if isinstance(part, _Pending):
+                    rx, index = part
+                    items.extend(_measure_one(rx, index, self._setting, raise_errors=True))
+                else:
+                    items.extend(part)
+        return {"items": tuple(items)}
+
+
+def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
+    """What each item of ``result`` says (status, ingredient, daily amount, OME), in order.
+
+    The items themselves once built; before that, their figures, so that a reader of the
+    figures alone (the prescribing check) does not build them (issue 20).
+    """
+    private = result.__pydantic_private__
+    render = private.get("_render") if private is not None else None
+    if isinstance(render, _Items):
+        return render.figures
+    return result.items
+
+
+_RESULT_FIELDS: Final = frozenset(OMEResult.model_fields)
+
+
 def _lower_bound_reasons(
-    items: list[OMEItem], *, minimum: bool, record: BundleRead | None, read: int
+    items: Sequence[ItemFigures], *, minimum: bool, record: BundleRead | None, read: int
 ) -> tuple[str, ...]:
     """Why the total is a lower bound (empty: it is complete), most serious first."""
     reasons: list[str] = []
@@ -557,6 +913,37 @@ def _apply_caps(
     return quantity, per, text
 
 
+def _daily(  # noqa: PLR0917 - positional: called for every item measured
+    schedule: _Schedule,
+    dose: Dose,
+    strength: Strength | None,
+    amount: Decimal | None,
+    count_volume_ml: Decimal | None,
+    rate: Decimal,
+) -> tuple[Decimal, str, Dimension]:
+    """The daily amount of one ingredient, its unit and dimension (exact, under ``_CONTEXT``).
+
+    A dose in a mass overrides the strength; a patch counts its ``rate`` (microgram/hour) per
+    patch worn; a liquid its concentration (per ``count_volume_ml`` mL when the dose counts
+    ampoules or vials); other forms ``amount`` mg per unit. The one division is done last.
+    """
+    if dose.unit_kind is DoseUnitKind.MASS:
+        return schedule.quantity * dose.unit_factor / schedule.per, _MG_PER_DAY, Dimension.MASS
+    if strength is not None and strength.kind is StrengthKind.RATE:
+        return rate * schedule.quantity, _RATE, Dimension.RATE
+    if strength is not None and strength.kind is StrengthKind.PER_VOLUME:
+        volume = strength.volume_ml or _ONE
+        per_unit = count_volume_ml if count_volume_ml is not None else dose.unit_factor
+        daily = schedule.quantity * per_unit * (amount or _ZERO) / (schedule.per * volume)
+        return daily, _MG_PER_DAY, Dimension.MASS
+    return schedule.quantity * (amount or _ZERO) / schedule.per, _MG_PER_DAY, Dimension.MASS
+
+
+def _ome_of(daily: Decimal, multiplier: Decimal, factor: Decimal) -> Decimal:
+    """``daily`` x the table's ``multiplier`` (to the row's unit) x its ``factor``."""
+    return daily * multiplier * factor if multiplier != _ONE else daily * factor
+
+
 def _convert(  # noqa: PLR0917 - positional: called for every item measured
     r: ResolvedPrescription,
     ing: ResolvedIngredient,
@@ -571,9 +958,15 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
     if dose is None:  # pragma: no cover - resolve sets a dose or a problem
         raise InvalidInputError("dose_quantity", "is required")
     basis: Text
+    rate = _ZERO
+    rate_text: Text = ()
+    patch = strength is not None and strength.kind is StrengthKind.RATE
+    if patch and dose.unit_kind is not DoseUnitKind.MASS:
+        rate, rate_text = _patch_rate(r.route, r.product, ing, table)
+        if rate > vocab.limits.max_patch_rate_microgram_per_hour:
+            raise _ImplausibleError("strength", "patch rate above the plausible maximum")
+    daily, unit, dim = _daily(schedule, dose, strength, ing.amount, r.count_volume_ml, rate)
     if dose.unit_kind is DoseUnitKind.MASS:
-        daily = schedule.quantity * dose.unit_factor / schedule.per
-        unit, dim = _MG_PER_DAY, Dimension.MASS
         overrides = (
             f" (a dose in mg overrides the {_strength_text(r)} strength)"
             if strength is not None
@@ -581,24 +974,14 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
         )
         basis = (ing.name, " ", schedule.text, overrides)
     elif strength is not None and strength.kind is StrengthKind.RATE:
-        rate, rate_text = _patch_rate(r, ing, table)
-        if rate > vocab.limits.max_patch_rate_microgram_per_hour:
-            raise _ImplausibleError("strength", "patch rate above the plausible maximum")
-        daily = rate * schedule.quantity
-        unit, dim = _RATE, Dimension.RATE
         basis = (ing.name, " ", rate_text, " x ", schedule.text)
     elif strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
-        per_unit = r.count_volume_ml if r.count_volume_ml is not None else dose.unit_factor
-        daily = schedule.quantity * per_unit * (ing.amount or _ZERO) / (schedule.per * volume)
-        unit, dim = _MG_PER_DAY, Dimension.MASS
         each = r.count_volume_ml
         basis = (ing.name, " ", _ingredient_strength(r, ing, volume), " x ", schedule.text)
         if each is not None:
             basis = (basis, " of ", each, " mL each")
     else:
-        daily = schedule.quantity * (ing.amount or _ZERO) / schedule.per
-        unit, dim = _MG_PER_DAY, Dimension.MASS
         basis = (ing.name, " ", ing.amount or _ZERO, " mg x ", schedule.text)
     exact = not ctx.flags[Inexact]
     factor_of = _factor(table, ing.name, r.route, dim)
@@ -617,7 +1000,7 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
         )
     factor, multiplier, exact_multiplier, per, source = factor_of
     ctx.clear_flags()
-    ome = daily * multiplier * factor if multiplier != _ONE else daily * factor
+    ome = _ome_of(daily, multiplier, factor)
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
     note = schedule.note
     arithmetic: Text = (
@@ -652,10 +1035,14 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
     )
 
 
+_FactorOf = tuple[Decimal, Decimal, bool, str, str] | str
+"""The table's factor of an ingredient by a route (:func:`_factor`), or why there is none."""
+
+
 @lru_cache(maxsize=1024)
 def _factor(
     table: ConversionTable, ingredient: str, route: str | None, dimension: Dimension
-) -> tuple[Decimal, Decimal, bool, str, str] | str:
+) -> _FactorOf:
     """The table's factor for an ingredient by a route, or why there is none (memoised).
 
     ``(factor, multiplier, exact multiplier, per, citations)``: the multiplier takes the daily
@@ -725,7 +1112,7 @@ def _ingredient_strength(r: ResolvedPrescription, ing: ResolvedIngredient, volum
 
 
 def _patch_rate(
-    r: ResolvedPrescription, ing: ResolvedIngredient, table: ConversionTable
+    route: str | None, product: Product | None, ing: ResolvedIngredient, table: ConversionTable
 ) -> tuple[Decimal, Text]:
     """The rate a patch counts at, and how it reads (written when read).
 
@@ -734,8 +1121,7 @@ def _patch_rate(
     fentanyl "12 microgram/hour" patch that releases 12.5 then counts at 12.5.
     """
     labelled = ing.amount or _ZERO
-    row = table.lookup(ing.name, r.route or "")
-    product = r.product
+    row = table.lookup(ing.name, route or "")
     if (
         row is None
         or row.patch_rate != "delivered"

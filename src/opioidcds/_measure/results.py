@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
-from opioidcds._base import DeferredResultModel, ResultModel
+from opioidcds._base import DeferredResultModel
 from opioidcds._display import format_decimal
 from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._resolve.record import SkippedEntry
 
-__all__ = ["ItemStatus", "OMEItem", "OMEResult", "place"]
+__all__ = ["ItemFigures", "ItemStatus", "OMEItem", "OMEResult", "place"]
 
 
 class ItemStatus(StrEnum):
@@ -34,6 +35,42 @@ _STATUS_TEXT = {
     ItemStatus.EXCLUDED: "excluded by the PRN policy",
     ItemStatus.NOT_OPIOID: "not an opioid",
 }
+
+
+class ItemFigures(Protocol):
+    """What one item says, without its text: read by the decisions made from a result.
+
+    An :class:`OMEItem` has these; so has what the calculator keeps of an item before it is
+    built (``opioidcds._measure.ome.item_figures``).
+    """
+
+    @property
+    def prescription_index(self) -> int:
+        """Position of the item's prescription in the input list."""
+
+    @property
+    def ingredient(self) -> str | None:
+        """The opioid ingredient (``None``: the prescription could not be read)."""
+
+    @property
+    def status(self) -> ItemStatus:
+        """What happened to the ingredient."""
+
+    @property
+    def daily_amount(self) -> Decimal | None:
+        """The ingredient per day, in ``daily_amount_unit``."""
+
+    @property
+    def daily_amount_unit(self) -> str | None:
+        """``mg/day``, or ``microgram/hour`` for a patch."""
+
+    @property
+    def ome_mg_per_day(self) -> Decimal | None:
+        """The item's OME (``None`` when not converted)."""
+
+    @property
+    def exact(self) -> bool:
+        """Whether the OME is exact (no rounding in the arithmetic)."""
 
 
 class OMEItem(DeferredResultModel):
@@ -78,7 +115,7 @@ class OMEItem(DeferredResultModel):
         return f"<OMEItem {self.prescription_index}: {self.ingredient or self.drug}, {ome}>"
 
 
-class OMEResult(ResultModel):
+class OMEResult(DeferredResultModel):
     """A patient's total daily oral morphine equivalent and its basis.
 
     ``total_mg_per_day`` is exact (not rounded). When ``complete`` is false the total is a
@@ -94,7 +131,9 @@ class OMEResult(ResultModel):
     prescription, with its reason; ``SkippedEntry.affects_total`` marks those that may be a
     current opioid (the total is then a lower bound). ``read_notes[i]`` says how prescription
     ``i`` was put together when that needs saying (a dose read from the dosage text with the
-    structured timing), else "".
+    structured timing), else "". ``items`` may be built when first read (or serialised): the
+    calculator computes the total from each item's figures and does not build objects a caller
+    may never read (issue 20).
     """
 
     total_mg_per_day: Decimal

@@ -60,6 +60,7 @@ from opioidcds._knowledge.provenance import (
     combine,
     fingerprint_source,
 )
+from opioidcds._measure.ome import item_figures
 from opioidcds._measure.results import OMEResult
 from opioidcds.population.build import (
     BuiltPatient,
@@ -324,7 +325,7 @@ class _FastDecider:
     def core(self, patient: Patient, hist: _History) -> _Core:
         counted = patient.opioid_candidates
         ome = _ome(counted, self.kb) if counted else None
-        current_opioid = ome is not None and any(_is_opioid_item(i) for i in ome.items)
+        current_opioid = ome is not None and any(_is_opioid_item(i) for i in item_figures(ome))
         in_scope, rule_id, reason = self.scope(patient, hist, current_opioid=current_opioid)
         inputs, _ = _factor_inputs(patient, ome, hist)
         decided = self.run(self.factor_rs, inputs)

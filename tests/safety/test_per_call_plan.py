@@ -1,0 +1,170 @@
+"""The per-call path gives what the full calculation gives (issue 20, per-call cost).
+
+``calculate_ome`` measures a prescription given by a dm+d code and a dosage text from a plan
+compiled once per product and a reading kept once per text (``_figures``), and builds its
+items only when they are read. These tests run the same lists both ways (the per-call path,
+and the full path alone, with ``_figures`` switched off) over every kind of product the
+catalogue holds and texts of every kind (regular, ranges, PRN with and without a maximum,
+patches, texts outside the grammar, texts whose unit does not fit the product), and compare
+the whole result as JSON, the figures the prescribing check reads, and the errors raised.
+Hazards HAZ-002 (implausible amounts refused) and HAZ-014 (explanations match the figures).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from opioidcds import (
+    OpioidCDSError,
+    Prescription,
+    PrnPolicy,
+    calculate_ome,
+    load_catalogue,
+)
+from opioidcds._measure import ome as ome_module
+from opioidcds._measure.ome import item_figures
+
+TEXTS = (
+    "one twice a day",
+    "take 1-2 tablets four times a day when required, max 8 in 24 hours",
+    "2 capsules every 4-6 hours as needed",
+    "half a tablet at night",
+    "one tablet every 3 days",  # 24 / 72 does not terminate: the result is not exact
+    "10mg twice a day",  # a dose in mg: overrides the strength
+    "TWO TO BE TAKEN FOUR TIMES A DAY WHEN REQUIRED",
+    "1 tablet when required",  # PRN with no frequency or maximum: not convertible
+    "5ml four times a day",
+    "2.5 to 5 ml every 4 hours PRN",
+    "10ml at night",
+    "apply one patch every 72 hours",
+    "apply two patches every 72 hours",
+    "apply one patch twice weekly",
+    "as directed",  # no daily amount
+    "take the usual amount",  # outside the grammar
+    "one capsule mane",  # counts capsules of a tablet: read as the same solid dose
+    "take 500 tablets a day",  # 20 units or more: the grammar does not read it
+    "take 19 tablets every hour",  # 456 a day: over the plausible daily amount of most
+    "apply 19 patches every 72 hours",  # over the plausible patch rate of the larger ones
+)
+
+FORMS = (
+    "tablet",
+    "capsule",
+    "modified-release tablet",
+    "modified-release capsule",
+    "oral solution",
+    "transdermal patch",
+)
+
+
+def _products() -> list[str]:
+    """Up to 12 catalogue products of each form (every ingredient kind), sorted, seeded pick."""
+    by_form: dict[str, list[str]] = {}
+    for p in load_catalogue().products:
+        by_form.setdefault(p.form, []).append(p.dmd_code)
+    rng = random.Random(20)  # noqa: S311 - test data, not security
+    picked: list[str] = []
+    for form in sorted(by_form):
+        codes = sorted(by_form[form])
+        picked.extend(rng.sample(codes, min(12, len(codes))) if form in FORMS else codes[:2])
+    return picked
+
+
+PRODUCTS = _products()
+
+
+@contextmanager
+def _full_path_only() -> Iterator[None]:
+    """Measure every prescription the full way (the per-call plans switched off)."""
+    saved = ome_module._figures
+    ome_module._figures = lambda *_args: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        ome_module._figures = saved
+
+
+def _outcome(rxs: list[Prescription], **kwargs: Any) -> tuple[str, str]:
+    """``("ok", JSON of the result)`` or ``("error", type and message)``."""
+    try:
+        return "ok", calculate_ome(rxs, **kwargs).model_dump_json()
+    except OpioidCDSError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _lists(n: int, seed: int) -> list[list[Prescription]]:
+    rng = random.Random(seed)  # noqa: S311 - test data, not security
+    return [
+        [
+            Prescription(dmd_code=rng.choice(PRODUCTS), dosage_text=rng.choice(TEXTS))
+            for _ in range(rng.choice((1, 2, 3, 4)))
+        ]
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("policy", list(PrnPolicy))
+@pytest.mark.parametrize("item_errors", ["list", "raise"])
+def test_every_product_and_text_gives_what_the_full_path_gives(
+    policy: PrnPolicy, item_errors: str
+) -> None:
+    pairs = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
+    lists = pairs + _lists(150, seed=list(PrnPolicy).index(policy))
+    fast = [_outcome(rxs, prn_policy=policy, item_errors=item_errors) for rxs in lists]
+    with _full_path_only():
+        full = [_outcome(rxs, prn_policy=policy, item_errors=item_errors) for rxs in lists]
+    assert fast == full
+    kinds = {kind for kind, _ in fast}
+    assert kinds == {"ok", "error"}  # both outcomes were compared, not only one
+    assert any('"exact":false' in text for _, text in fast)  # and inexact figures too
+
+
+def test_the_figures_read_before_the_items_are_the_items_figures() -> None:
+    fields = ("prescription_index", "ingredient", "status", "daily_amount")
+    fields += ("daily_amount_unit", "ome_mg_per_day", "exact")
+    compared = 0
+    for rxs in _lists(200, seed=3):
+        try:
+            result = calculate_ome(rxs)
+        except OpioidCDSError:
+            continue
+        before = [tuple(getattr(f, n) for n in fields) for f in item_figures(result)]
+        items = [tuple(getattr(i, n) for n in fields) for i in result.items]
+        assert before == items
+        # once built, the items themselves are the figures
+        assert list(item_figures(result)) == list(result.items)
+        compared += 1
+    assert compared > 100
+
+
+def test_a_patch_over_the_plausible_rate_refuses_the_list_on_both_paths() -> None:
+    # fentanyl 100 microgram/hour x 19 patches = 1,900 microgram/hour: over the vocabulary's
+    # plausible patch rate (a rate this high is unit confusion, not a dose: HAZ-002)
+    code = next(
+        p.dmd_code
+        for p in load_catalogue().products
+        if p.patch and p.strength == "100 microgram/hour" and "entanyl" in p.product_name
+    )
+    rx = Prescription(dmd_code=code, dosage_text="apply 19 patches every 72 hours")
+    fast = _outcome([rx])
+    with _full_path_only():
+        full = _outcome([rx])
+    assert fast == full
+    assert fast[0] == "error"
+    assert "implausible" in fast[1]
+
+
+def test_threads_measuring_different_patients_at_once_agree_with_the_full_path() -> None:
+    lists = _lists(300, seed=11)
+    with _full_path_only():
+        full = [_outcome(rxs) for rxs in lists]
+    ome_module._plans_of.cache_clear()  # every thread compiles products and texts anew
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        fast = list(pool.map(_outcome, lists))
+    assert fast == full
