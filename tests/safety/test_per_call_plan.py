@@ -83,7 +83,7 @@ PRODUCTS = _products()
 def _full_path_only() -> Iterator[None]:
     """Measure every prescription the full way (the per-call plans switched off)."""
     saved = ome_module._figures
-    ome_module._figures = lambda *_args: None  # type: ignore[assignment]
+    ome_module._figures = lambda *_args: None
     try:
         yield
     finally:
@@ -126,7 +126,7 @@ def test_every_product_and_text_gives_what_the_full_path_gives(
 
 
 def test_the_figures_read_before_the_items_are_the_items_figures() -> None:
-    fields = ("prescription_index", "ingredient", "status", "daily_amount")
+    fields: tuple[str, ...] = ("prescription_index", "ingredient", "status", "daily_amount")
     fields += ("daily_amount_unit", "ome_mg_per_day", "exact")
     compared = 0
     for rxs in _lists(200, seed=3):
