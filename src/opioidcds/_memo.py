@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from contextlib import suppress
 from functools import update_wrapper
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -87,8 +86,10 @@ class RepeatMemo(Generic[R]):
 
 def _drop_oldest(entries: OrderedDict[Any, Any]) -> None:
     """Drop the entry kept longest (another thread may have emptied it already)."""
-    with suppress(KeyError):
+    try:  # noqa: SIM105 - not contextlib.suppress: runs on every first sight (issue 20)
         entries.popitem(last=False)
+    except KeyError:
+        pass
 
 
 def memo_on_repeat(maxsize: int) -> Callable[[Callable[..., R]], RepeatMemo[R]]:

@@ -36,7 +36,7 @@ from typing import Any, Final, NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
-from opioidcds._base import InputModel
+from opioidcds._base import InputModel, fill
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, classify_medicine, load_catalogue
@@ -253,12 +253,8 @@ class Patient(InputModel):
         values = _DEFAULTS.copy()
         values.update(data)
         if "sex" in data:
-            values["sex"] = Sex(data["sex"])
-        put = object.__setattr__
-        put(self, "__dict__", values)
-        put(self, "__pydantic_fields_set__", set(data))
-        put(self, "__pydantic_extra__", None)
-        put(self, "__pydantic_private__", {"_derived": None})
+            values["sex"] = _SEX_OF[data["sex"]]  # _as_given checked it is one
+        fill(self, values, set(data), {"_derived": None})
         self._set_derived()
 
     @model_validator(mode="after")
@@ -416,6 +412,8 @@ _DEFAULTS: Final = {name: f.default for name, f in Patient.model_fields.items()}
 """Every field's default, in field order."""
 
 _SEXES: Final = frozenset(s.value for s in Sex)
+_SEX_OF: Final[dict[Sex | str, Sex]] = {**{s.value: s for s in Sex}, **{s: s for s in Sex}}
+"""Each :class:`Sex`, by itself and by its value."""
 
 
 def _as_given(data: dict[str, Any]) -> bool:

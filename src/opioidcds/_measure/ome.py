@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._display import format_decimal
@@ -120,23 +120,25 @@ def calculate_ome(
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
-    setting = _Setting(tbl, policy, vocab, catalogue)
+    plans = _plans_of(vocab, catalogue, tbl, policy)
     with localcontext(_CONTEXT) as ctx:
-        read = _read(given, setting, ctx, raise_errors=item_errors == "raise")
-        total, exact, per_ingredient = _sums(read.items)
-    reasons = _lower_bound_reasons(read.items, minimum=read.minimum, record=record, read=read.count)
+        read = _read(given, plans, ctx, raise_errors=item_errors == "raise")
+        total, exact, per_ingredient, unconverted = _sums(read.items)
+    reasons = (
+        _lower_bound_reasons(read.items, minimum=read.minimum, record=record, read=read.count)
+        if unconverted or read.minimum or record is not None
+        else ()
+    )
     # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
     # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
-    limits = {
-        _MG_PER_DAY: vocab.limits.max_daily_mg,
-        _RATE: vocab.limits.max_patch_rate_microgram_per_hour,
-    }
-    if any(amount > limits[unit] for (_, unit), amount in per_ingredient.items()):
-        raise InvalidInputError(
-            "prescriptions", "implies an implausible daily amount of one opioid (check units)"
-        )
+    limits = plans.limits
+    for (_, unit), amount in per_ingredient.items():
+        if amount > limits[unit]:
+            raise InvalidInputError(
+                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
+            )
     used = catalogue if catalogue is not None or not read.named else load_catalogue()
-    values = read.plans.header(tbl, vocab, used, policy).copy()  # typed: not validated again
+    values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
     values["total_mg_per_day"] = total
     values["complete"] = not reasons
     values["exact"] = exact
@@ -145,29 +147,31 @@ def calculate_ome(
         values["sources"] = record.sources
         values["skipped"] = record.skipped
         values["read_notes"] = record.notes
-    if not any(isinstance(part, _Pending) for part in read.parts):
+    if not read.pending:
         values["items"] = tuple(read.items)  # every item built already
         return OMEResult.typed(values)
     del values["items"]
-    return OMEResult.deferred(values, set(_RESULT_FIELDS), _Items(read.parts, setting, read.items))
+    return OMEResult.deferred(
+        values, set(_RESULT_FIELDS), _Items(read.parts, plans.setting, read.items)
+    )
 
 
 class _Read:
     """What :func:`_read` found in the prescriptions."""
 
-    __slots__ = ("count", "items", "minimum", "named", "parts", "plans")
+    __slots__ = ("count", "items", "minimum", "named", "parts", "pending")
 
-    def __init__(self, plans: _Plans) -> None:
-        self.plans = plans
+    def __init__(self) -> None:
         self.items: list[OMEItem | _Measured] = []  # what each item says, in order
         self.parts: list[tuple[OMEItem, ...] | _Pending] = []  # each one's items, or how built
         self.named = False  # an item named a dm+d product: the catalogue is knowledge used
         self.minimum = False  # a dose was given as a minimum: the total is a lower bound
         self.count = 0
+        self.pending = False  # some items are built when read (:class:`_Pending`)
 
 
 def _read(
-    given: Iterable[Prescription], setting: _Setting, ctx: Context, *, raise_errors: bool
+    given: Iterable[Prescription], plans: _Plans, ctx: Context, *, raise_errors: bool
 ) -> _Read:
     """Measure each prescription: its figures (:func:`_figures`), else its items, in order.
 
@@ -176,19 +180,19 @@ def _read(
             ``raise_errors``) an unreadable prescription (:func:`_measure_one`).
         UnknownProductError: an unknown product, with ``raise_errors``.
     """
-    table, policy, vocab, catalogue = setting
-    read = _Read(_plans_of(vocab, catalogue, table, policy))
-    items, parts, plans = read.items, read.parts, read.plans
+    read = _Read()
+    items, parts, setting = read.items, read.parts, plans.setting
     for index, rx in enumerate(given):
         read.count += 1
         if not isinstance(rx, Prescription):
             raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
         d = rx.__dict__
         read.named = read.named or d["dmd_code"] is not None or d["product_name"] is not None
-        figures = _figures(d, index, setting, plans, ctx)
+        figures = _figures(d, index, plans, ctx)
         if figures is not None:  # its items are built if the result's items are read
             items.extend(figures)
             parts.append(_Pending(rx, index))
+            read.pending = True
             continue
         measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
         if rx.dose_is_minimum:
@@ -201,19 +205,25 @@ def _read(
 
 def _sums(
     items: Sequence[ItemFigures],
-) -> tuple[Decimal, bool, dict[tuple[str, str], Decimal]]:
-    """The total OME, whether it is exact, and each ingredient's daily amount by unit."""
+) -> tuple[Decimal, bool, dict[tuple[str, str], Decimal], bool]:
+    """The total OME and whether it is exact; each ingredient's daily amount by unit.
+
+    And whether an item is not convertible (the total is then a lower bound).
+    """
     total = _ZERO
     exact = True
+    unconverted = False
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     for item in items:
         if item.ome_mg_per_day is not None:
             total += item.ome_mg_per_day
             exact = exact and item.exact
+        elif item.status is ItemStatus.NOT_CONVERTIBLE:
+            unconverted = True
         if item.ingredient is not None and item.daily_amount is not None:
             key = (item.ingredient, item.daily_amount_unit or "")
             per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
-    return total, exact, per_ingredient
+    return total, exact, per_ingredient, unconverted
 
 
 def _header(
@@ -312,6 +322,10 @@ class _Measured(NamedTuple):
     exact: bool
 
 
+_measured: Final = partial(tuple.__new__, _Measured)
+"""``_Measured`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+
+
 class _Plan(NamedTuple):
     """A product compiled once for the per-call path: what every dose of it is measured with.
 
@@ -339,25 +353,30 @@ _PLANS_MAX: Final = 8192
 
 
 class _Plans:
-    """The compiled products and texts of one knowledge setting (one per setting, memoised)."""
+    """The compiled products and texts of one knowledge setting (one per setting, memoised).
 
-    __slots__ = ("_headers", "plans", "texts")
+    With the setting itself, its plausibility limits by unit, and the fields of a result that
+    follow from it alone (:func:`_header`, per catalogue used).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_headers", "limits", "plans", "setting", "texts")
+
+    def __init__(self, setting: _Setting) -> None:
+        self.setting = setting
+        limits = setting.vocab.limits
+        self.limits = {
+            _MG_PER_DAY: limits.max_daily_mg,
+            _RATE: limits.max_patch_rate_microgram_per_hour,
+        }
         self.plans: dict[_ProductFields, _Plan | None] = {}
         self.texts: dict[tuple[Form | None, bool], dict[str, Any]] = {}
         self._headers: dict[Catalogue | None, dict[str, Any]] = {}
 
-    def header(
-        self,
-        table: ConversionTable,
-        vocab: Vocabulary,
-        catalogue: Catalogue | None,
-        policy: PrnPolicy,
-    ) -> dict[str, Any]:
+    def header(self, catalogue: Catalogue | None) -> dict[str, Any]:
         """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed."""
         found = self._headers.get(catalogue)
         if found is None:
+            table, policy, vocab, _ = self.setting
             found = self._headers[catalogue] = _header(table, vocab, catalogue, policy)
         return found
 
@@ -367,10 +386,10 @@ def _plans_of(
     vocab: Vocabulary, catalogue: Catalogue | None, table: ConversionTable, policy: PrnPolicy
 ) -> _Plans:
     """The memo of compiled products and texts for this knowledge and policy."""
-    return _Plans()
+    return _Plans(_Setting(table, policy, vocab, catalogue))
 
 
-def _plan(fields: _ProductFields, setting: _Setting, plans: _Plans) -> _Plan | None:
+def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
     """The compiled plan of a product (memoised by its fields and the knowledge), or ``None``.
 
     ``None`` for a product the per-call path leaves to :func:`_measure_one`: one the
@@ -381,7 +400,7 @@ def _plan(fields: _ProductFields, setting: _Setting, plans: _Plans) -> _Plan | N
         UnknownProductError, InvalidInputError: as :func:`resolve_prescription` (the caller
             then measures the prescription the full way, which says so). Not memoised.
     """
-    table, _, vocab, catalogue = setting
+    table, _, vocab, catalogue = plans.setting
     part = _product_part(fields, vocab, catalogue)
     opioids = [ing for ing in part.ingredients if ing.opioid]
     if part.problem is not None or not opioids:
@@ -437,7 +456,7 @@ def _put(memo: dict[Any, Any], key: Any, value: Any) -> None:  # noqa: ANN401 - 
 
 
 def _figures(
-    d: Mapping[str, Any], index: int, setting: _Setting, plans: _Plans, ctx: Context
+    d: Mapping[str, Any], index: int, plans: _Plans, ctx: Context
 ) -> tuple[_Measured, ...] | None:
     """The figures of a prescription given by its product and dosage text, or ``None``.
 
@@ -452,7 +471,7 @@ def _figures(
     if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"]:
         return None
     try:
-        found = _found(_product_fields(d), text, setting, plans)
+        found = _found(_product_fields(d), text, plans)
     except OpioidCDSError:
         return None
     if found is None:
@@ -469,7 +488,7 @@ def _figures(
             ]
         )
     out = []
-    table = setting.table
+    table = plans.setting.table
     for name, amount, rate, factors in plan.opioids:
         ctx.clear_flags()
         daily, unit_text, dim = _daily(schedule, dose, plan.strength, amount, None, rate)
@@ -484,12 +503,12 @@ def _figures(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append(_Measured(index, name, status, daily, unit_text, ome, exact))
+        out.append(_measured((index, name, status, daily, unit_text, ome, exact)))
     return tuple(out)
 
 
 def _found(
-    fields: _ProductFields, text: str, setting: _Setting, plans: _Plans
+    fields: _ProductFields, text: str, plans: _Plans
 ) -> tuple[_Plan, tuple[Dose, _Schedule | str] | str] | None:
     """The product's plan and what the text gives for it, or ``None`` (the full way measures).
 
@@ -497,9 +516,10 @@ def _found(
         OpioidCDSError: the product or the text cannot be read, or the dose does not fit the
             product (the full way lists or raises it).
     """
+    setting = plans.setting
     plan = plans.plans.get(fields, _MISSING)
     if plan is _MISSING:
-        plan = _plan(fields, setting, plans)
+        plan = _plan(fields, plans)
         _put(plans.plans, fields, plan)
     if plan is None:
         return None
