@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "AllOf",
@@ -45,6 +45,7 @@ __all__ = [
     "Truth",
     "Values",
     "compile_condition",
+    "compile_truths",
     "condition_fields",
     "condition_params",
     "condition_unknowns",
@@ -598,6 +599,103 @@ def _compile_leaf(  # noqa: PLR0911 - one closure per operator, for speed
         return bool(above and (x <= hi if hc else x < hi))  # type: ignore[operator]
 
     return between
+
+
+# --- one function per ruleset (the per-call path) -----------------------------------------------
+
+
+def compile_truths(
+    conditions: Sequence[Condition | None],
+    index: Mapping[str, int],
+    params: Mapping[str, Decimal],
+    disabled: str,
+) -> Callable[[Values], tuple[Truth | str, ...]]:
+    """Compile every rule's condition into one function giving all their truths at once.
+
+    The same values as calling :func:`compile_condition`'s closure of each condition in turn
+    (``disabled`` for a rule given as ``None``): the same Kleene logic, the same order of
+    evaluation, the same short circuits (a junction stops at the first child that decides it),
+    written as one Python expression per rule in one function, so that a ruleset costs one
+    call rather than one per node (issue 20: per-call cost). The conditions stay the source
+    of truth: the function is generated from them when a ruleset is bound, never by hand.
+    The function is pure: safe to call from many threads.
+    """
+    writer = _TruthWriter(index, params)
+    parts = [repr(disabled) if c is None else writer.expr(c) for c in conditions]
+    body = "".join(f"        {p},\n" for p in parts)
+    source = f"def truths(v):\n    return (\n{body}    )\n"
+    scope: dict[str, Any] = dict(writer.constants)
+    exec(compile(source, "<ruleset truths>", "exec"), scope)  # noqa: S102 - generated here
+    fn: Callable[[Values], tuple[Truth | str, ...]] = scope["truths"]
+    return fn
+
+
+class _TruthWriter:
+    """Writes conditions as Python expressions (see :func:`compile_truths`).
+
+    Constants (parameters resolved, option sets) are named ``c0``, ``c1``, ... in the
+    function's globals; each intermediate value gets a name of its own (``t0``, ``t1``, ...),
+    assigned where it is computed (``:=``) and read only after.
+    """
+
+    def __init__(self, index: Mapping[str, int], params: Mapping[str, Decimal]) -> None:
+        self._index = index
+        self._params = params
+        self.constants: dict[str, object] = {}
+        self._names = 0
+
+    def _name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def _constant(self, value: object) -> str:
+        name = self._name("c")
+        self.constants[name] = value
+        return name
+
+    def expr(self, node: Condition) -> str:
+        """``node`` as an expression over ``v`` (the input values in declaration order)."""
+        if isinstance(node, Ref):
+            return self.expr(node.child)
+        if isinstance(node, Not):
+            t = self._name("t")
+            return f"(None if ({t} := {self.expr(node.child)}) is None else not {t})"
+        if isinstance(node, AllOf | AnyOf):
+            if len(node.children) == 1:
+                return self.expr(node.children[0])
+            stop = isinstance(node, AnyOf)  # the value that decides the whole node
+            names = [self._name("t") for _ in node.children]
+            decided = " or ".join(
+                f"({t} := {self.expr(c)}) is {stop}"
+                for t, c in zip(names, node.children, strict=True)
+            )
+            unknown = " or ".join(f"{t} is None" for t in names)
+            return f"({stop} if {decided} else (None if {unknown} else {not stop}))"
+        return self._leaf(node)
+
+    def _leaf(self, node: Leaf) -> str:
+        v = f"v[{self._index[node.field]}]"
+        if isinstance(node, Known):
+            return f"({v} is not None)" if node.known else f"({v} is None)"
+        x = self._name("x")
+        if isinstance(node, Compare):
+            c = _resolve(node.operand, self._params)
+            if node.op in {"=", "!="} and isinstance(c, bool):
+                # a boolean field's value is its own truth (True/False/None)
+                return (
+                    v if (node.op == "=") == c else f"(None if ({x} := {v}) is None else not {x})"
+                )
+            op = {"=": "==", "!=": "!="}.get(node.op, node.op)
+            return f"(None if ({x} := {v}) is None else {x} {op} {self._constant(c)})"
+        if isinstance(node, Member):
+            options = self._constant(frozenset(_resolve(o, self._params) for o in node.options))
+            test = "not in" if node.negated else "in"
+            return f"(None if ({x} := {v}) is None else {x} {test} {options})"
+        lo = self._constant(_resolve(node.low, self._params))
+        hi = self._constant(_resolve(node.high, self._params))
+        above = f"{x} >= {lo}" if node.low_closed else f"{x} > {lo}"
+        below = f"{x} <= {hi}" if node.high_closed else f"{x} < {hi}"
+        return f"(None if ({x} := {v}) is None else bool({above} and {below}))"
 
 
 # --- partial evaluation for the linter ----------------------------------------------------------

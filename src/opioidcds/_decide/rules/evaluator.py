@@ -1,7 +1,8 @@
 """Loaded rulesets and the reference evaluator (pure Python, the default engine).
 
 A :class:`Ruleset` is immutable and safe to share between threads. Conditions are compiled once
-into closures (:func:`~.conditions.compile_condition`); evaluating runs them over
+into closures (:func:`~.conditions.compile_condition`), and every rule of a bound ruleset into
+one generated function (:func:`~.conditions.compile_truths`, issue 20); evaluating runs it over
 the inputs in declaration order, applies the hit policy, and returns :class:`Decisions`, whose
 per-rule :class:`Decision` objects (with traces and citations) are built when asked for.
 """
@@ -27,6 +28,7 @@ from opioidcds._decide.rules.conditions import (
     Truth,
     Values,
     compile_condition,
+    compile_truths,
     condition_unknowns,
     empty_intervals,
     trace_condition,
@@ -556,6 +558,7 @@ class BoundRuleset(_Sealed):
         "_plan",
         "_rule_index",
         "_sealed",
+        "_truths",
         "binding",
         "profile",
         "ruleset",
@@ -575,6 +578,14 @@ class BoundRuleset(_Sealed):
             if r.id in binding.disabled
             else compile_condition(r.condition, index, binding.params)
             for r in ruleset.rules
+        )
+        # every rule's truth in one generated call (issue 20); the closures above are the
+        # reference it is tested against (tests/rules/test_compiled_truths.py)
+        self._truths = compile_truths(
+            [None if r.id in binding.disabled else r.condition for r in ruleset.rules],
+            index,
+            binding.params,
+            DISABLED,
         )
         n = len(ruleset.rules)
         if ruleset.hit_policy is HitPolicy.PRIORITY:
@@ -651,6 +662,10 @@ class BoundRuleset(_Sealed):
 
     def truths(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
         """Each rule's condition value (``DISABLED`` for rules the profile switched off)."""
+        return self._truths(values)
+
+    def truths_by_rule(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
+        """:meth:`truths`, by calling each rule's own compiled condition in turn (the reference)."""
         return tuple([f(values) for f in self._compiled])
 
     def evaluate(self, inputs: Mapping[str, object]) -> Decisions:
