@@ -78,6 +78,24 @@ def _products() -> list[str]:
 
 PRODUCTS = _products()
 
+NAMED = (  # products named by their fields, or by their dm+d name, rather than a dm+d code
+    {"drug": "morphine", "form": "tablet", "strength": "10 mg"},
+    {"drug": "oxycodone", "form": "modified-release tablet", "strength": "20 mg"},
+    {"drug": "morphine", "form": "oral solution", "strength": "10 mg/5 mL"},
+    {"drug": "fentanyl", "form": "transdermal patch", "strength": "25 microgram/hour"},
+    {"drug": "buprenorphine", "form": "transdermal patch", "strength": "10 microgram/hour"},
+    {"drug": "co-codamol", "form": "tablet", "strength": "30 mg/500 mg"},
+    {"drug": "methadone", "form": "oral solution", "strength": "1 mg/mL"},  # no UK factor
+    {"drug": "paracetamol", "form": "tablet", "strength": "500 mg"},  # not an opioid
+    {"drug": "unknownium", "form": "tablet", "strength": "5 mg"},  # not in the vocabulary
+    {"drug": "morphine", "form": "tablet"},  # no strength: only a dose in mg can be read
+    {"drug": "morphine", "route": "oral", "strength": "10 mg"},
+    {"drug": "morphine", "form": "tablet", "route": "transdermal", "strength": "10 mg"},
+    {"drug": "morphine", "form": "tablet", "strength": "10 mg/5 mg"},  # two masses, one drug
+    {"product_name": "Zomorph 30mg modified-release capsules"},
+    {"product_name": "no such product"},
+)
+
 
 @contextmanager
 def _full_path_only() -> Iterator[None]:
@@ -115,7 +133,8 @@ def test_every_product_and_text_gives_what_the_full_path_gives(
     policy: PrnPolicy, item_errors: str
 ) -> None:
     pairs = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
-    lists = pairs + _lists(150, seed=list(PrnPolicy).index(policy))
+    named = [[Prescription(**fields, dosage_text=t)] for fields in NAMED for t in TEXTS]
+    lists = pairs + named + _lists(150, seed=list(PrnPolicy).index(policy))
     fast = [_outcome(rxs, prn_policy=policy, item_errors=item_errors) for rxs in lists]
     with _full_path_only():
         full = [_outcome(rxs, prn_policy=policy, item_errors=item_errors) for rxs in lists]

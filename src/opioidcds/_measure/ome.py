@@ -43,7 +43,7 @@ from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, Strength, StrengthKind
-from opioidcds._knowledge.vocabulary import Form, Vocabulary, default_vocabulary
+from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemFigures, ItemStatus, OMEItem, OMEResult
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
@@ -348,6 +348,11 @@ class _Plan(NamedTuple):
     containers: bool
 
 
+_TextKey = tuple[tuple[FormKind, tuple[str, ...]] | None, bool]
+"""What a dosage text's dose depends on besides the text: the form's kind and count nouns
+(:func:`~opioidcds._resolve.dose.dose_from_text` reads no more of the form), and whether the
+product is a patch (:func:`_schedule`). Tablets and modified-release tablets share one."""
+
 _PLANS_MAX: Final = 8192
 """Bound of each memo of the per-call path (products; texts per form): emptied when full."""
 
@@ -369,7 +374,7 @@ class _Plans:
             _RATE: limits.max_patch_rate_microgram_per_hour,
         }
         self.plans: dict[_ProductFields, _Plan | None] = {}
-        self.texts: dict[tuple[Form | None, bool], dict[str, Any]] = {}
+        self.texts: dict[_TextKey, dict[str, Any]] = {}
         self._headers: dict[Catalogue | None, dict[str, Any]] = {}
 
     def header(self, catalogue: Catalogue | None) -> dict[str, Any]:
@@ -413,9 +418,11 @@ def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             return None
         compiled.append((ing.name, ing.amount, rate, {}))  # factors: looked up on first need
-    texts = plans.texts.get((part.form, patch))
+    form = part.form
+    key = (None if form is None else (form.kind, form.nouns), patch)
+    texts = plans.texts.get(key)
     if texts is None:
-        texts = plans.texts.setdefault((part.form, patch), {})
+        texts = plans.texts.setdefault(key, {})
     product = part.product
     containers = (
         product is not None
