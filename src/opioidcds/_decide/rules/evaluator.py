@@ -579,14 +579,10 @@ class BoundRuleset(_Sealed):
             else compile_condition(r.condition, index, binding.params)
             for r in ruleset.rules
         )
-        # every rule's truth in one generated call (issue 20); the closures above are the
-        # reference it is tested against (tests/rules/test_compiled_truths.py)
-        self._truths = compile_truths(
-            [None if r.id in binding.disabled else r.condition for r in ruleset.rules],
-            index,
-            binding.params,
-            DISABLED,
-        )
+        # every rule's truth in one generated call, generated on the second evaluation (issue
+        # 20: a cold start evaluates once and need not pay for it); the closures above are
+        # the reference it is tested against (tests/rules/test_compiled_truths.py)
+        self._truths: Callable[[Values], tuple[Truth | str, ...]] | bool = False
         n = len(ruleset.rules)
         if ruleset.hit_policy is HitPolicy.PRIORITY:
             self._order = tuple(sorted(range(n), key=lambda i: ruleset.rules[i].priority or 0))
@@ -662,7 +658,20 @@ class BoundRuleset(_Sealed):
 
     def truths(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
         """Each rule's condition value (``DISABLED`` for rules the profile switched off)."""
-        return self._truths(values)
+        truths = self._truths
+        if truths is False:  # the first evaluation: each rule's closure
+            object.__setattr__(self, "_truths", True)  # bypass the seal: state only
+            return self.truths_by_rule(values)
+        if truths is True:  # the second: generate it (two threads may both: equal functions)
+            ruleset, binding = self.ruleset, self.binding
+            truths = compile_truths(
+                [None if r.id in binding.disabled else r.condition for r in ruleset.rules],
+                {f.name: f.index for f in ruleset.inputs},
+                binding.params,
+                DISABLED,
+            )
+            object.__setattr__(self, "_truths", truths)  # bypass the seal: set once
+        return truths(values)
 
     def truths_by_rule(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
         """:meth:`truths`, by calling each rule's own compiled condition in turn (the reference)."""
