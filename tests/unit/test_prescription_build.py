@@ -131,3 +131,20 @@ def test_any_values_build_as_validated(data: dict[str, Any]) -> None:
 )
 def test_records_build_as_validated(data: dict[str, Any]) -> None:
     _same(data)
+
+
+# dm+d codes near the pattern's edges: digits of other scripts, a final newline (which "$"
+# alone would pass), lengths 5, 6, 20 and 21
+codes = st.one_of(
+    texts,
+    st.sampled_from(
+        ["\u0661\u0662\u0663\u0664\u0665\u0666", "123456\n", "123456", "1" * 20, "1" * 21]
+    ),
+)
+
+
+@settings(max_examples=400)
+@given(st.fixed_dictionaries({"dmd_code": codes, "dosage_text": texts}))
+def test_a_code_and_a_text_build_as_validated(data: dict[str, Any]) -> None:
+    """The commonest prescription (issue 20: built without pydantic or the model's checks)."""
+    _same(data)
