@@ -332,9 +332,11 @@ class _Plan(NamedTuple):
     ``opioids`` are its opioid ingredients with their amount per unit, for a patch the rate
     it counts at (:func:`_patch_rate`), and the table's factor by the dimension of the daily
     amount (:func:`_factor`, kept on first need). ``texts`` holds each dosage text read for
-    its form (shared by every product of the same form and kind): the dose and the schedule,
-    or why it gives none. ``units`` holds the dose units found to fit the product;
-    ``containers`` whether a dose may count its ampoules or vials (:func:`_counts_containers`).
+    its form (shared by every product whose form reads a text the same way, :data:`_TextKey`):
+    the dose, the schedule (or why it gives none) and the key of its amounts. ``units`` holds
+    the dose units found to fit the product; ``containers`` whether a dose may count its
+    ampoules or vials (:func:`_counts_containers`); ``amounts`` the figures of its opioid
+    ingredients computed for each schedule (:data:`_AmountKey`).
     """
 
     form: Form | None
@@ -343,9 +345,10 @@ class _Plan(NamedTuple):
     product: Product | None
     patch: bool
     opioids: tuple[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]], ...]
-    texts: dict[str, tuple[Dose, _Schedule | str] | str]
+    texts: dict[str, _Reading | str]
     units: dict[str, bool]
     containers: bool
+    amounts: dict[_AmountKey, tuple[_Figure, ...]]
 
 
 _TextKey = tuple[tuple[FormKind, tuple[str, ...]] | None, bool]
@@ -440,11 +443,15 @@ def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
         texts,
         {},
         containers,
+        {},
     )
 
 
-def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> tuple[Dose, _Schedule | str] | str:
+def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str:
     """The dose ``text`` gives for the plan's form and its schedule, or why it gives none.
+
+    With the key of what the daily amount is computed from (:data:`_AmountKey`; ``None`` when
+    the schedule is a reason).
 
     Raises:
         InvalidInputError: as :func:`dose_from_text` and :func:`_schedule` (not memoised).
@@ -452,12 +459,29 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> tuple[Dose, _Schedule
     dose = dose_from_text(text, plan.form)
     if isinstance(dose, str):
         return dose
-    return dose, _text_schedule(text, plan.form, policy, plan.patch)
+    schedule = _text_schedule(text, plan.form, policy, plan.patch)
+    if isinstance(schedule, str):
+        return dose, schedule, None
+    key = (str(schedule.quantity), str(schedule.per), dose.unit_kind, str(dose.unit_factor))
+    return dose, schedule, key
 
 
-def _put(memo: dict[Any, Any], key: Any, value: Any) -> None:  # noqa: ANN401 - any memo
-    """Keep ``value`` in ``memo`` (emptied first when full: bounded)."""
-    if len(memo) >= _PLANS_MAX:
+_AmountKey = tuple[str, str, DoseUnitKind, str]
+"""What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
+schedule's quantity and divisor and the dose unit's kind and factor, each as written (equal
+decimals written differently give results written differently)."""
+
+_Reading = tuple[Dose, "_Schedule | str", _AmountKey | None]
+"""What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
+none), and the key of the amounts computed from them."""
+
+_Figure = tuple[str, ItemStatus, Decimal, str, Decimal | None, bool]
+"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact."""
+
+
+def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) -> None:  # noqa: ANN401
+    """Keep ``value`` in ``memo`` (emptied first when it holds ``bound``: bounded)."""
+    if len(memo) >= bound:
         memo.clear()
     memo[key] = value
 
@@ -486,16 +510,33 @@ def _figures(
     plan, reading = found
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
         return (_Measured(index, None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True),)
-    dose, schedule = reading
-    if isinstance(schedule, str):
+    dose, schedule, key = reading
+    if isinstance(schedule, str) or key is None:
         return tuple(
             [
                 _Measured(index, name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True)
                 for name, _, _, _ in plan.opioids
             ]
         )
-    out = []
-    table = plans.setting.table
+    figures = plan.amounts.get(key)
+    if figures is None:  # the first dose of this product computed from these amounts
+        figures = _amounts(plan, dose, schedule, plans.setting.table, ctx)
+        _put(plan.amounts, key, figures, _AMOUNTS_MAX)
+    return tuple([_measured((index, *f)) for f in figures])
+
+
+_AMOUNTS_MAX: Final = 256
+"""Bound of each product's memo of amounts (:data:`_AmountKey`): emptied when full."""
+
+
+def _amounts(
+    plan: _Plan, dose: Dose, schedule: _Schedule, table: ConversionTable, ctx: Context
+) -> tuple[_Figure, ...]:
+    """Each opioid ingredient's figures for this schedule (a pure function of its key).
+
+    Under the calculator's context ``ctx``, whose flags say whether the arithmetic was exact.
+    """
+    out: list[_Figure] = []
     for name, amount, rate, factors in plan.opioids:
         ctx.clear_flags()
         daily, unit_text, dim = _daily(schedule, dose, plan.strength, amount, None, rate)
@@ -510,13 +551,11 @@ def _figures(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append(_measured((index, name, status, daily, unit_text, ome, exact)))
+        out.append((name, status, daily, unit_text, ome, exact))
     return tuple(out)
 
 
-def _found(
-    fields: _ProductFields, text: str, plans: _Plans
-) -> tuple[_Plan, tuple[Dose, _Schedule | str] | str] | None:
+def _found(fields: _ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Reading | str] | None:
     """The product's plan and what the text gives for it, or ``None`` (the full way measures).
 
     Raises:
@@ -548,7 +587,7 @@ def _found(
     return plan, reading
 
 
-_MISSING: Final = _Plan(None, None, None, None, False, (), {}, {}, False)
+_MISSING: Final = _Plan(None, None, None, None, False, (), {}, {}, False, {})
 """Marks a product not compiled yet (``None`` is kept for products left to the full way)."""
 
 
