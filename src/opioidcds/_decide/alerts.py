@@ -547,28 +547,42 @@ def _present_alerts(
         )
     pending = d.cannot_evaluate_indices
     if pending:
-        rs = bound.ruleset
+        fields, ids = _not_evaluated(bound, pending)
         alerts.append(
             Alert.deferred(
-                {
-                    "id": "alerts-not-evaluated",
-                    "severity": AlertSeverity.INFO,
-                    "title": "Some alerts could not be checked",
-                    "summary": f"{len(pending)} alert(s) could not be checked: inputs unknown.",
-                    "citations": _NOT_EVALUATED_CITATIONS,
-                    "actions": ("Record the unknown information to complete the checks.",),
-                    "stage": None,
-                    "ruleset_id": rs.id,
-                    "ruleset_version": rs.version,
-                    "profile_id": d.profile_id,
-                    "profile_version": d.profile_version,
-                    "provenance": provenance,
-                },
+                {**fields, "provenance": provenance},
                 set(_ALERT_FIELDS),
-                _PendingText(d, pending, tuple(rs.rules[i].id for i in pending), figures),
+                _PendingText(d, pending, ids, figures),
             )
         )
+    if len(alerts) < 2:  # one alert or none: nothing to order
+        return tuple(alerts)
     return tuple(most_serious_first(alerts, _severity))
+
+
+@lru_cache(maxsize=256)
+def _not_evaluated(
+    bound: BoundRuleset, pending: tuple[int, ...]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """What ``alerts-not-evaluated`` says for these rules not checked (but ``provenance``).
+
+    And the ids of those rules. Memoised per bound ruleset and set of rules (a few).
+    """
+    rs = bound.ruleset
+    fields = {
+        "id": "alerts-not-evaluated",
+        "severity": AlertSeverity.INFO,
+        "title": "Some alerts could not be checked",
+        "summary": f"{len(pending)} alert(s) could not be checked: inputs unknown.",
+        "citations": _NOT_EVALUATED_CITATIONS,
+        "actions": ("Record the unknown information to complete the checks.",),
+        "stage": None,
+        "ruleset_id": rs.id,
+        "ruleset_version": rs.version,
+        "profile_id": bound.profile_id,
+        "profile_version": bound.profile_version,
+    }
+    return fields, tuple(rs.rules[i].id for i in pending)
 
 
 _severity: Final = attrgetter("severity")
