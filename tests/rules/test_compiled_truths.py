@@ -97,3 +97,20 @@ def test_kleene_logic_and_short_circuits_by_hand() -> None:
     assert truths((False, Decimal(11))) == (True, False, False, False, "disabled")
     # a unknown, b 5: any is false only if both are false, so unknown; all fails at b
     assert truths((None, Decimal(5))) == (None, False, True, False, "disabled")
+
+
+def test_no_text_of_a_condition_is_written_into_the_generated_source() -> None:
+    """Operators come from a fixed list; constants are passed as objects, never as source."""
+    from opioidcds._decide.rules.conditions import (  # noqa: PLC0415
+        ConditionSyntaxError,
+        compile_truths,
+    )
+
+    hostile = "__import__('os').system('false') or"
+    with pytest.raises(ConditionSyntaxError):
+        compile_truths([Compare("a", hostile, Const(Decimal(1)))], {"a": 0}, {}, "disabled")
+    # a constant that reads as code is compared as the text it is
+    text = Compare("a", "=", Const("') or __import__('os').system('false') or ('"))
+    truths = compile_truths([text], {"a": 0}, {}, "disabled")
+    assert truths(("x",)) == (False,)
+    assert truths(("') or __import__('os').system('false') or ('",)) == (True,)

@@ -621,7 +621,8 @@ def compile_truths(
     The function is pure: safe to call from many threads.
     """
     writer = _TruthWriter(index, params)
-    parts = [repr(disabled) if c is None else writer.expr(c) for c in conditions]
+    off = writer.constant(disabled)  # by name, as every constant
+    parts = [off if c is None else writer.expr(c) for c in conditions]
     body = "".join(f"        {p},\n" for p in parts)
     source = f"def truths(v):\n    return (\n{body}    )\n"
     scope: dict[str, Any] = dict(writer.constants)
@@ -630,12 +631,18 @@ def compile_truths(
     return fn
 
 
+_PYTHON_OPERATORS: Final = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+"""The DSL's comparison operators and the Python operator each is written as (the only ones)."""
+
+
 class _TruthWriter:
     """Writes conditions as Python expressions (see :func:`compile_truths`).
 
-    Constants (parameters resolved, option sets) are named ``c0``, ``c1``, ... in the
-    function's globals; each intermediate value gets a name of its own (``t0``, ``t1``, ...),
-    assigned where it is computed (``:=``) and read only after.
+    No text of a rules file reaches the source: constants (parameters resolved, option sets,
+    whatever their text) are named ``c1``, ``c2``, ... in the function's globals and passed as
+    objects; inputs are read by position (``v[3]``); operators come from
+    :data:`_PYTHON_OPERATORS` only; each intermediate value gets a name of its own (``t1``,
+    ``x2``, ...), assigned where it is computed (``:=``) and read only after.
     """
 
     def __init__(self, index: Mapping[str, int], params: Mapping[str, Decimal]) -> None:
@@ -648,7 +655,8 @@ class _TruthWriter:
         self._names += 1
         return f"{prefix}{self._names}"
 
-    def _constant(self, value: object) -> str:
+    def constant(self, value: object) -> str:
+        """The name under which ``value`` is passed to the generated function."""
         name = self._name("c")
         self.constants[name] = value
         return name
@@ -674,7 +682,7 @@ class _TruthWriter:
         return self._leaf(node)
 
     def _leaf(self, node: Leaf) -> str:
-        v = f"v[{self._index[node.field]}]"
+        v = f"v[{int(self._index[node.field])}]"  # a position: an int, never a name
         if isinstance(node, Known):
             return f"({v} is not None)" if node.known else f"({v} is None)"
         x = self._name("x")
@@ -685,14 +693,16 @@ class _TruthWriter:
                 return (
                     v if (node.op == "=") == c else f"(None if ({x} := {v}) is None else not {x})"
                 )
-            op = {"=": "==", "!=": "!="}.get(node.op, node.op)
-            return f"(None if ({x} := {v}) is None else {x} {op} {self._constant(c)})"
+            op = _PYTHON_OPERATORS.get(node.op)
+            if op is None:  # never written into the source: only the fixed list below is
+                raise ConditionSyntaxError(f"unknown comparison operator {node.op!r}")
+            return f"(None if ({x} := {v}) is None else {x} {op} {self.constant(c)})"
         if isinstance(node, Member):
-            options = self._constant(frozenset(_resolve(o, self._params) for o in node.options))
+            options = self.constant(frozenset(_resolve(o, self._params) for o in node.options))
             test = "not in" if node.negated else "in"
             return f"(None if ({x} := {v}) is None else {x} {test} {options})"
-        lo = self._constant(_resolve(node.low, self._params))
-        hi = self._constant(_resolve(node.high, self._params))
+        lo = self.constant(_resolve(node.low, self._params))
+        hi = self.constant(_resolve(node.high, self._params))
         above = f"{x} >= {lo}" if node.low_closed else f"{x} > {lo}"
         below = f"{x} <= {hi}" if node.high_closed else f"{x} < {hi}"
         return f"(None if ({x} := {v}) is None else bool({above} and {below}))"
