@@ -642,11 +642,11 @@ _EXPANSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "onetwice": (("_WORDNUM", "1"), ("TWICE", "twice")),
     "aday": (("A", "a"), ("DAY", "day")),
     "mdu": (("AS", "as"), ("DIRECTED", "directed")),  # more dicto utendus: as directed
-    # "1 EVERY DAY ASD", "TWICE A DAY ASDIR", "4 DAILY UD" (ut dictum): as directed (issue 16,
-    # fourth round); with a dose and a frequency the daily amount stands, without one none
+    # "1 EVERY DAY ASD", "TWICE A DAY ASDIR": as directed (issue 16, fourth round); with a dose
+    # and a frequency the daily amount stands, without one none. ("UD" is not read: ut dictum,
+    # as directed, or a unit dose?)
     "asd": (("AS", "as"), ("DIRECTED", "directed")),
     "asdir": (("AS", "as"), ("DIRECTED", "directed")),
-    "ud": (("AS", "as"), ("DIRECTED", "directed")),
     "pc": (("AFTER", "after"), ("FOOD", "food")),
     "ac": (("BEFORE", "before"), ("FOOD", "food")),
 }
