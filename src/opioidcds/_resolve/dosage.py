@@ -3569,6 +3569,8 @@ def _with_trailing_maximum(normal: str, refused: UnparsedDosage) -> Dosage | Unp
     so the project counts the frequency at its maximum (docs/calculation.md, "PRN and
     ranges"). Otherwise (an interval, "6-8 MAX", "TDS MAX") ``refused``.
     """
+    if "max" not in normal[-16:]:  # most refused texts: one cheap look before the pattern
+        return refused
     m = _TRAILING_MAX.fullmatch(normal)
     if m is None:
         return refused
