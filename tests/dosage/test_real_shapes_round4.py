@@ -164,6 +164,30 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
         "PATCH",
         {"dose_quantity": D(2), "dose_unit": "patch", "interval_hours": D(72)},
     ),
+    # one patch every 72 hours; "upper body/arm" where it goes, the frequency after it
+    # (lookup: 72 h x 1)
+    (
+        "APPLY ONE PATCH TO A CLEAN DRY HAIRLESS PART OF UPPER BODY/ARM EVERY 72 HOURS",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
+    # one patch every 72 hours; the stated total in "microgrammes/hour" is a cross-check note,
+    # never the dose (lookup: 72 h x 1)
+    (
+        "1 PATCH EVERY 72 HOURS : TOTAL DOSE 225 MICROGRAMMES/HOUR",
+        "PATCH",
+        {"dose_quantity": D(1), "dose_unit": "patch", "interval_hours": D(72)},
+    ),
+    # one patch every 7 days = 168 hours; the caution about codeine is a note (lookup: 168 h x 1)
+    (
+        "APPLY ONE PATCH ONCE EVERY 7 DAYS - DO NOT TAKE CODEINE WITH THIS PATCH",
+        "PATCH",
+        {
+            "dose_quantity": D(1),
+            "interval_hours": D(168),
+            "notes": ("do not take codeine with this patch",),
+        },
+    ),
     # two patches together once a week = every 168 hours (lookup: 168 h x 2)
     (
         "APPLY 2 PATCHES TOGETHER EACH WEEK",
@@ -310,6 +334,13 @@ REFUSED: list[tuple[str, str, str]] = [
     # --- a site after "one to" only when it is a site word --------------------------------------
     # made up: a misspelt number after "to" is no site: 1, or 1 to 2?
     ("one to tw daily", "made up", "unexpected note"),
+    # made up: a body area before the rest only after a separator, and never before a number
+    ("1 upper twice daily", "made up", "unrecognised word"),
+    ("1 patch. arm 2 daily", "made up", "unrecognised word"),
+    # made up: "part" (one part of a mixture?) is no site: not read before the frequency
+    ("take one part twice daily", "made up", "unrecognised word"),
+    # made up: the caution names a medicine, never a number
+    ("1 daily do not take 2 with this patch", "made up", "unexpected word 'this'"),
     # --- "every second/third" only before "day" -------------------------------------------------
     ("1 every second week", "made up", "unrecognised word"),
     ("1 third daily", "made up", "a fraction in words"),

@@ -911,7 +911,9 @@ _FRACTION_DENOMINATORS = frozenset({2, 4, 8})  # "1/2", "1/4", "3/4", "1/8": par
 # "(IP FEB 15)"), a stated total patch strength ("(TOTAL DOSE 37MCG)") and another patch worn
 # with this one ("WITH 12MCG PATCH"). None of them is ever read as the dose.
 _Q = r"\d+(?:\.\d+)?"
-_MCG = r"(?:mcg|mcgs|micrograms?|microgrammes?|ug)"
+# the longer spellings first: "microgrammes" is never cut to "microgram" (issue 16, fourth round:
+# "TOTAL DOSE 225 MICROGRAMMES/HOUR")
+_MCG = r"(?:mcgs?|microgrammes?|micrograms?|ug)"
 _PER_HOUR = r"(?:\s*/\s*(?:hr|hour|h)\b|\s+per\s+hour\b|\s*hrs?\b)?"
 _DISPENSING = (
     r"(?:weekly|wkly|daily|fortnightly|monthly|in|as|into|via|a|the|blister|packs?|dos+et+e?s?|"
@@ -1062,14 +1064,20 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
         ),
         (  # "NOT TO BE TAKEN WITH OTHER TABLETS/MEDICINES CONTAINING PARACETAMOL", "NOT TO BE
             # TAKEN WITH GRAPEFRUIT", "DO NOT DRINK GRAPEFRUIT JUICE": cautions about another
-            # medicine or a food, never about this dose (issue 16, fourth round)
-            ("not to be taken with", "grapefruit"),
+            # medicine or a food, never about this dose (issue 16, fourth round); "DO NOT TAKE
+            # CODEINE WITH THIS PATCH": another opioid named, a caution kept as a note
+            ("not to be taken with", "grapefruit", "with this"),
             "NOTE",
             r"\b(?:not\s+to\s+be\s+taken|do\s+not\s+take)\s+with\s+(?:any\s+)?other\s+"
             r"(?:tablets|medicines|medication)(?:\s*/\s*(?:tablets|medicines|medication))?\s+"
             r"containing\s+paracetamol\b"
             r"|\b(?:not\s+to\s+be\s+taken\s+with|do\s+not\s+(?:drink|take|eat))\s+grapefruit"
-            r"(?:\s+juice)?\b",
+            r"(?:\s+juice)?\b"
+            r"|\bdo\s+not\s+take\s+(?:"
+            + "|".join(
+                re.escape(d) for d in sorted(_DRUGS | {"paracetamol"}, key=len, reverse=True)
+            )
+            + r")\s+with\s+this\s+(?:patch|medicine|medication)\b",
         ),
         (  # "AT LEAST HALF AN HOUR BEFORE FOOD", "AT LEAST 30 MINUTES BEFORE BREAKFAST": a note
             ("least",),
@@ -1670,21 +1678,23 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
         elif t not in _NOTE_LINKS:
             break
         k += 1
+    sites = all(raw[m][1] in _SITE_WORDS for m in range(i, last + 1) if types[m] in _NOTE_WORDS)
     if lead == "TO" and (
         j < 2
         or out[j - 2].type not in ("UP", "NUMBER")
         # "apply one to body every 3 days": a site after the number, never a range ("one to
         # two"); only the words where a patch or a cream is put on, so a misspelt number
         # ("one to tw") is no site
-        or (
-            out[j - 2].type == "NUMBER"
-            and all(raw[m][1] in _SITE_WORDS for m in range(i, last + 1) if types[m] in _NOTE_WORDS)
-        )
+        or (out[j - 2].type == "NUMBER" and sites)
     ):
         j -= 1
     after = types[last + 1]
     closed = after in _AFTER_NOTE
-    if lead and lead not in _NOTE_AFTER_SEPARATOR and lead not in ("FOR", "TO"):
+    if sites and lead in _NOTE_AFTER_SEPARATOR and after not in _NUMBER_LIKE:
+        # where a patch is put on, and nothing else, after a separator ("UPPER BODY/ARM EVERY 72
+        # HOURS"): no dosing content, so the instruction may go on after it (issue 16, 4th round)
+        readable = True
+    elif lead and lead not in _NOTE_AFTER_SEPARATOR and lead not in ("FOR", "TO"):
         # after a dosing word only words of the note vocabulary make a note, closed
         readable = closed and not unknown
     else:
