@@ -318,11 +318,16 @@ def dmd_prescriptions(
 def explicit_equivalent(rx: Prescription, catalogue: Catalogue | None = None) -> Prescription:
     """The same prescription with its dm+d product written out as drug, form and strength.
 
-    Only for single-ingredient products (a combination needs its combination name). The OME of
-    the two must be equal: a check that the catalogue row and the explicit fields agree.
+    Only for single-ingredient products (a combination needs its combination name) whose patch,
+    if any, releases its labelled rate. The OME of the two must be equal: a check that the
+    catalogue row and the explicit fields agree. A patch with a delivered rate other than its
+    label (``catalogue/delivered_rates.toml``: a fentanyl "12 microgram/hour" patch releases
+    12.5) has no explicit equivalent: the written-out strength names no product, so it keeps
+    the labelled rate.
 
     Raises:
-        ValueError: ``rx`` names no product, or the product has several ingredients.
+        ValueError: ``rx`` names no product, the product has several ingredients or no
+            strength, or its patch releases a rate other than its label.
     """
     cat = catalogue if catalogue is not None else load_catalogue()
     if rx.dmd_code is not None:
@@ -333,6 +338,8 @@ def explicit_equivalent(rx: Prescription, catalogue: Catalogue | None = None) ->
         raise ValueError("the prescription names no dm+d product")
     if len(product.ingredients) != 1 or product.strength is None:
         raise ValueError("only single-ingredient products with a strength")
+    if product.delivered_rate is not None:
+        raise ValueError("a patch whose delivered rate differs from its label has no equivalent")
     data = rx.model_dump(exclude_none=True, exclude={"dmd_code", "product_name"})
     data.update(drug=product.ingredients[0].name, form=product.form, strength=product.strength)
     return Prescription(**data)

@@ -185,4 +185,27 @@ def test_no_dose_threshold_alerts_in_palliative_care_but_safety_alerts_remain() 
         prescriptions=(morphine_mr(60), DIAZEPAM),
         medication_list_complete=True,
     )
-    assert ids(patient, oxycodone_mr(30)) == ["opioid-with-benzodiazepine"]
+    # The dose alerts are not applied, and the check says so and why (prescribing-alerts 2.2.0):
+    # 210 > 100 reaches the Script Switch threshold, so the palliative-care info is shown.
+    assert ids(patient, oxycodone_mr(30)) == [
+        "opioid-with-benzodiazepine",
+        "dose-alerts-not-applied-palliative-care",
+    ]
+
+
+def test_dose_alerts_not_applied_name_the_first_recorded_reason() -> None:
+    # On morphine MR 30 mg twice a day (60 mg OME/day), oxycodone MR 20 mg twice a day added:
+    # 20 x 2 x 1.5 = 60, 60 + 60 = 120 mg OME/day > 100 (Script Switch); +60 mg, +100%.
+    on = (morphine_mr(30),)
+    # Cancer pain and palliative care both recorded: palliative care is named (the first of the
+    # three, _dose_threshold_scope).
+    both = Patient(cancer_pain=True, palliative_care=True, prescriptions=on, **KNOWN)
+    assert ids(both, oxycodone_mr(20)) == ["dose-alerts-not-applied-palliative-care"]
+    cancer = Patient(cancer_pain=True, prescriptions=on, **KNOWN)
+    assert ids(cancer, oxycodone_mr(20)) == ["dose-alerts-not-applied-cancer-pain"]
+    # Oxycodone MR 5 mg twice a day: 5 x 2 x 1.5 = 15, 60 + 15 = 75 mg OME/day, +15 mg (not
+    # above 30): no dose alert reached, so nothing to say.
+    assert ids(cancer, oxycodone_mr(5)) == []
+    # Unknown (None) is not a reason: the Script Switch alert itself fires at 120 > 100.
+    unknown = Patient(prescriptions=on, **KNOWN)
+    assert "script-switch-above-threshold" in ids(unknown, oxycodone_mr(20))

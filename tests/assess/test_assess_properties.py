@@ -344,7 +344,31 @@ def test_alerts_fire_iff_their_condition_holds(
         if new.drug == "buprenorphine" and patch
         else Decimal(0)
     )
+    # the recorded reason the dose thresholds do not apply (the first of three), and whether a
+    # dose alert would otherwise have fired (prescribing-alerts 2.2.0, dose_alert_reached)
+    reason = (
+        "palliative_care"
+        if patient.palliative_care
+        else "cancer_pain"
+        if patient.cancer_pain
+        else "substitution_therapy"
+        if _is_ost(new)
+        else "none"
+    )
+    dose_reached = (
+        (not reauthorisation and after > ALERT_PARAMS["alert_threshold_mg_per_day"])
+        or (reauthorisation and after > ALERT_PARAMS["reauthorisation_threshold_mg_per_day"])
+        or after >= ALERT_PARAMS["very_high_dose_mg_per_day"]
+        or (bool(others) and large_step)
+    )
+
+    def not_applied(why: str) -> bool:
+        return new_is_opioid and not thresholds and reason == why and dose_reached
+
     expected: dict[str, bool | None] = {
+        "dose-alerts-not-applied-palliative-care": not_applied("palliative_care"),
+        "dose-alerts-not-applied-cancer-pain": not_applied("cancer_pain"),
+        "dose-alerts-not-applied-substitution-therapy": not_applied("substitution_therapy"),
         "script-switch-above-threshold": new_is_opioid
         and thresholds
         and not reauthorisation

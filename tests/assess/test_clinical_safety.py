@@ -517,7 +517,7 @@ def test_the_90_mg_profile_is_shown_in_every_output() -> None:
     profile = load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
     p = Patient(prescriptions=(morphine_mg("95"),), medication_list_complete=True)
     a = assess(p, profile=profile)
-    assert a.versions["profile"] == "opioids-aware-90 1.1.0"
+    assert a.versions["profile"] == "opioids-aware-90 1.1.1"
     assert a.factor("high-dose").status is FactorStatus.PRESENT  # 95 > 90
     alerts = check_prescription(p, morphine_mg("95"), reauthorisation=True, profile=profile)
     assert all(x.profile_id == "opioids-aware-90" for x in alerts)

@@ -322,16 +322,20 @@ def test_suboxone_film_is_read_by_its_rxnorm_code(svc: CDSHooksService) -> None:
 def test_suboxone_order_is_substitution_therapy_no_dose_threshold(svc: CDSHooksService) -> None:
     """Under the UK table a 2 mg film is 120 mg OME/day, above the Script Switch 100, but a
     buprenorphine with naloxone film is opioid substitution therapy, which the scope excludes
-    from dose thresholds (rules/prescribing-alerts.toml, dose_thresholds_apply): no dose card.
+    from dose thresholds (rules/prescribing-alerts.toml, dose_thresholds_apply): no dose card,
+    but one info card saying the dose alerts were not applied and why (2.2.0).
     The co-prescription checks still apply: with diazepam, the critical card."""
     body = _with_keys(_example("rec-01-in-outpatient-opioid.json"))
-    assert call(svc, body) == ()
+    (card,) = call(svc, body)
+    assert card.indicator == "info"
+    assert card.summary == "Dose alerts not applied: the patient is on opioid substitution therapy."
     with_benzo = _with_keys(
         _example("rec-01-in-outpatient-opioid.json"), named_request("Diazepam 5mg tablets")
     )
     cards = call(svc, with_benzo)
-    assert [c.indicator for c in cards] == ["critical"]
+    assert [c.indicator for c in cards] == ["critical", "info"]
     assert "benzodiazepine" in cards[0].summary.lower()
+    assert cards[1].summary == card.summary
     assert not any("above the alert threshold" in c.summary for c in cards)
 
 

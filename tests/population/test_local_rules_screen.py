@@ -152,7 +152,7 @@ def test_screen_cli_writes_and_names_the_local_rules(tmp_path: Path) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.0" in result.output
+    assert "Local rules in force: exampleshire-gabapentinoid 0.1.1" in result.output
     assert "local ruleset exampleshire-group-programme 0.1.0" in result.output
     csv = (out / "local-rules.csv").read_text().splitlines()
     assert csv[0] == "patient_id,ruleset,version,rules_fired,result,outcome,cannot_evaluate"

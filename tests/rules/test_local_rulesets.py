@@ -297,8 +297,8 @@ def test_taper_names_the_local_rules(local: Knowledge, tmp_path: Path) -> None:
         env={"COLUMNS": "400"},
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.0")
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.0" in handout.read_text()
+    assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.1")
+    assert "Local rules in force: exampleshire-gabapentinoid 0.1.1" in handout.read_text()
 
 
 # --- the checker ---------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def _threshold(value: str) -> str:
 
 @pytest.mark.parametrize("value", ["40", "250", '"-5"', "-5"])
 def test_a_threshold_outside_its_plausible_range_is_an_error(tmp_path: Path, value: str) -> None:
-    # the Script Switch alert threshold declares 50 to 200 mg/day (prescribing-alerts 2.1.0)
+    # the Script Switch alert threshold declares 50 to 200 mg/day (prescribing-alerts 2.2.0)
     profile = _with_bundled_alerts(tmp_path, _threshold(value))
     (found,) = _codes(lint_path(tmp_path), "implausible")
     assert (found.file, found.line) == (

@@ -6,6 +6,7 @@ Uses the ``opioidcds.testing`` strategies (``dmd_prescriptions``, ``explicit_equ
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,9 +21,23 @@ from opioidcds.testing import (
 
 
 def _single_ingredient(rx: Prescription) -> bool:
+    """One ingredient, and a patch (if it is one) that releases its labelled rate."""
     cat = load_catalogue()
     product = cat.by_code(rx.dmd_code) if rx.dmd_code else cat.by_name(rx.product_name or "")
-    return len(product.ingredients) == 1
+    return len(product.ingredients) == 1 and product.delivered_rate is None
+
+
+def test_a_patch_whose_delivered_rate_differs_has_no_explicit_equivalent() -> None:
+    # Durogesic DTrans "12 micrograms/hour" releases 12.5 (catalogue/delivered_rates.toml, its
+    # SmPC): by code 12.5 x 2.4 = 30 mg OME/day (Opioids Aware's 30 for the 12 patch); written
+    # out as "fentanyl 12 microgram/hour" it would keep the label, 12 x 2.4 = 28.8. The helper
+    # refuses rather than return a prescription that is not equivalent (hypothesis found it).
+    rx = Prescription(
+        dmd_code="9751111000001108", dose_quantity=1, dose_unit="patch", interval_hours=72
+    )
+    assert calculate_ome([rx]).total_mg_per_day == 30
+    with pytest.raises(ValueError, match="delivered rate"):
+        explicit_equivalent(rx)
 
 
 @settings(max_examples=60)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 PROFILES = knowledge_dir("rules") / "profiles"
 NINETY = (
-    "Local profile opioids-aware-90 1.1.0 in force: high dose above 120 -> 90 mg/day "
+    "Local profile opioids-aware-90 1.1.1 in force: high dose above 120 -> 90 mg/day "
     "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
 )
 

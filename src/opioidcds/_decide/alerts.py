@@ -127,6 +127,25 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
     return patient.on_opioid_substitution_therapy
 
 
+def _dose_threshold_scope(
+    patient: Patient, new_classes: frozenset[MedicineClass]
+) -> dict[str, bool | str]:
+    """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
+
+    The scope of ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative
+    care, cancer pain and opioid substitution therapy out of the dose thresholds; the
+    ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
+    An unknown (``None``) flag is not a reason: the thresholds then apply.
+    """
+    reasons = (
+        ("palliative_care", patient.palliative_care),
+        ("cancer_pain", patient.cancer_pain),
+        ("substitution_therapy", _substitution_therapy(patient, new_classes)),
+    )
+    reason = next((name for name, recorded in reasons if recorded), "none")
+    return {"dose_thresholds_apply": reason == "none", "dose_threshold_exclusion": reason}
+
+
 def _total(items: Sequence[OMEItem]) -> tuple[Decimal, bool]:
     total = Decimal(0)
     complete = True
@@ -343,11 +362,7 @@ def check_prescription(
             "gabapentinoid_coprescribed": (
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
-            "dose_thresholds_apply": not (
-                patient.cancer_pain
-                or patient.palliative_care
-                or _substitution_therapy(patient, new_classes)
-            ),
+            **_dose_threshold_scope(patient, new_classes),
             "new_item_fentanyl_patch": any(
                 i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
             ),

@@ -52,6 +52,7 @@ from opioidcds._version import __version__
 
 __all__ = [
     "Fingerprinted",
+    "HeadedModel",
     "KnowledgeSource",
     "NamesProduct",
     "Provenance",
@@ -147,12 +148,31 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _model_hash(model: BaseModel) -> str:
+def _model_hash(model: BaseModel | HeadedModel) -> str:
     return _sha256(canonical_json(model.model_dump(mode="json")))
 
 
-def header_source(kind: str, header: KnowledgeHeader) -> KnowledgeSource:
-    """The source entry of a knowledge file model with a header (hash of the validated model)."""
+class HeadedModel(Protocol):
+    """A validated knowledge file model that names itself (every bundled file does)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def effective_date(self) -> dt.date: ...
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
+def header_source(kind: str, header: KnowledgeHeader | HeadedModel) -> KnowledgeSource:
+    """The source entry of a knowledge file model with a header (hash of the validated model).
+
+    ``header`` is a :class:`KnowledgeHeader` model or any validated file model with ``id``,
+    ``version`` and ``effective_date`` (the CDS Hooks codelists, card content and mappings).
+    """
     return KnowledgeSource(
         kind=kind,
         id=header.id,

@@ -20,6 +20,7 @@ from opioidcds._decide.hospital import (
     InpatientCheck,
 )
 from opioidcds._display import words
+from opioidcds._knowledge.provenance import Provenance
 from opioidcds.cdshooks.cards import (
     basis_markdown,
     escape_markdown,
@@ -70,10 +71,20 @@ def _missing(fields: Sequence[str]) -> str:
 class AcuteCardBuilder:
     """Builds the hospital-check cards with the bundled (or given) card content."""
 
-    def __init__(self, content: CardContent, override: tuple[Coding, ...]) -> None:
-        """Keep the card content (citation labels) and the override reasons."""
+    def __init__(
+        self,
+        content: CardContent,
+        override: tuple[Coding, ...],
+        reading: Provenance | None = None,
+    ) -> None:
+        """Keep the card content (citation labels), the override reasons and ``reading``.
+
+        ``reading``: the provenance of what the service read the request with
+        (:func:`~opioidcds.cdshooks.cards.provenance_extension`).
+        """
         self._content = content
         self._override = override
+        self._reading = reading
 
     def _source(self, alert: AcuteAlert) -> Source:
         links = self._content.links
@@ -159,7 +170,7 @@ class AcuteCardBuilder:
             source=self._source(alert),
             overrideReasons=self._override if indicator != "info" else (),
             extension={
-                **provenance_extension(check.provenance),
+                **provenance_extension(check.provenance, self._reading),
                 **rule_trace_extension(
                     alert.rule_id, check.ruleset_id, check.ruleset_version, profile, alert.trace
                 ),

@@ -30,7 +30,7 @@ from opioidcds._decide.knowledge import Knowledge
 from opioidcds._decide.profile_notes import in_force, local_rules_text, profile_summary
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
-from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.provenance import Provenance, combine
 from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
 from opioidcds.cdshooks.models import Action, Card, Coding, Link, Source, Suggestion
@@ -108,18 +108,30 @@ PROVENANCE_EXTENSION = "org.opioidcds.provenance"
 """The card ``extension`` key holding the decision's provenance (namespaced, CDS Hooks 2.0)."""
 
 
-def provenance_extension(provenance: Provenance) -> dict[str, Any]:
+def provenance_extension(
+    provenance: Provenance, reading: Provenance | None = None
+) -> dict[str, Any]:
     """The card extension naming the library version and knowledge base of a decision.
 
     The full source list is in the library's results; the card carries the version and the
     hash that identify it, so an EHR's audit record can say which knowledge decided.
+    ``reading`` is the knowledge the service read the request and wrote the card with (its
+    codelists, card content, FHIR unit and code tables): the hash then covers both.
     """
+    if reading is not None:
+        provenance = _with_reading(provenance, reading)
     return {
         PROVENANCE_EXTENSION: {
             "library_version": provenance.library_version,
             "knowledge_sha256": provenance.knowledge_sha256,
         }
     }
+
+
+@lru_cache(maxsize=256)
+def _with_reading(provenance: Provenance, reading: Provenance) -> Provenance:
+    """``provenance`` and ``reading`` as one (a few distinct pairs per service: cached)."""
+    return combine(provenance, reading)
 
 
 RULE_TRACE_EXTENSION: Final = "org.opioidcds.rule-trace"
@@ -235,9 +247,20 @@ def _profile(profile_id: str | None, profile_version: str | None) -> str | None:
 class CardBuilder:
     """Builds cards from alerts and problems with the bundled (or given) card content."""
 
-    def __init__(self, knowledge: Knowledge, content: CardContent, codelists: Codelists) -> None:
-        """Keep the immutable knowledge and precompute the shared parts of every card."""
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        content: CardContent,
+        codelists: Codelists,
+        reading: Provenance | None = None,
+    ) -> None:
+        """Keep the immutable knowledge and precompute the shared parts of every card.
+
+        ``reading`` is the provenance of what the service read the request with (see
+        :func:`provenance_extension`).
+        """
         self._knowledge = knowledge
+        self.reading = reading
         self._content = content
         self._codelists = codelists
         # keyed by the parts of an alert they read (the rule's, never the patient's figures)
@@ -440,7 +463,7 @@ class CardBuilder:
             overrideReasons=self._override if alert.severity.value != "info" else (),
             links=self._opioid_links if opioid else (),
             extension={
-                **provenance_extension(alert.provenance),
+                **provenance_extension(alert.provenance, self.reading),
                 **rule_trace_extension(
                     alert.id,
                     alert.ruleset_id,

@@ -39,6 +39,7 @@ from opioidcds._decide.assessment import Assessment, FactorStatus, assess
 from opioidcds._decide.knowledge import Knowledge
 from opioidcds._display import format_decimal, words
 from opioidcds._errors import InvalidInputError, OpioidCDSError
+from opioidcds._knowledge.provenance import Provenance
 from opioidcds.cdshooks.cards import (
     CardBuilder,
     OmeWorking,
@@ -98,11 +99,12 @@ class ReviewCardBuilder:
         content: CardContent,
         codelists: Codelists,
         links: Sequence[Link] = (),
+        reading: Provenance | None = None,
     ) -> None:
         """Keep the immutable knowledge; nothing here changes after construction."""
         self._knowledge = knowledge
         self._content = content
-        self._cards = CardBuilder(knowledge, content, codelists)
+        self._cards = CardBuilder(knowledge, content, codelists, reading)
         self._links = tuple(links)
         self.terms = content.terms_for(knowledge.table.file.jurisdiction)
 
@@ -205,7 +207,7 @@ class ReviewCardBuilder:
             links=(*self._cards.opioid_links, *self._links),
             suggestions=(suggestion,) if suggestion is not None else None,
             selectionBehavior="at-most-one" if suggestion is not None else None,
-            extension=provenance_extension(a.provenance),
+            extension=provenance_extension(a.provenance, self._cards.reading),
         )
 
     def _detail(

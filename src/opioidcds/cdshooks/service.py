@@ -23,7 +23,10 @@ from opioidcds._decide.rules import Profile
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
+from opioidcds._knowledge.provenance import Provenance, build, header_source
+from opioidcds._knowledge.rxnorm import default_rxnorm_products
 from opioidcds._measure.ome import calculate_ome
 from opioidcds._measure.results import OMEResult
 from opioidcds._memo import memo_on_repeat
@@ -227,6 +230,32 @@ def _prefetch_templates(codelists: Codelists) -> dict[str, str]:
     }
 
 
+def reading_provenance(
+    codelists: Codelists, card_content: CardContent, acute_mapping: AcuteMapping
+) -> Provenance:
+    """The provenance of what the service reads requests and writes cards with.
+
+    Beside the rulesets, table and catalogue of each decision: the risk-input codelists (which
+    Conditions and Observations count as cancer pain, palliative care, depression, ...), the
+    card content, the hospital settings' FHIR codes, and the FHIR readers' dose-unit codes
+    (``conversion_tables/dose_units.toml``) and RxNorm products
+    (``codelists/rxnorm-opioid-products.toml``). Each card's provenance extension covers these
+    too (``docs/safety/provenance.md``).
+
+    Raises:
+        KnowledgeBaseError: a bundled dose-unit or RxNorm file is missing or invalid.
+    """
+    return build(
+        (
+            header_source("fhir-codelists", codelists),
+            header_source("card-content", card_content),
+            header_source("fhir-acute-mapping", acute_mapping),
+            header_source("fhir-dose-units", default_dose_units().file),
+            header_source("fhir-rxnorm-products", default_rxnorm_products()),
+        )
+    )
+
+
 class CDSHooksService:
     """The order-select and order-sign services over one immutable knowledge bundle.
 
@@ -266,14 +295,20 @@ class CDSHooksService:
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
         self.acute_mapping = acute_mapping if acute_mapping is not None else default_acute_mapping()
         self.acute_profile = acute_profile
-        self._cards = CardBuilder(self.knowledge, self.card_content, self.codelists)
-        self._acute_cards = AcuteCardBuilder(self.card_content, self._cards.override_reasons)
+        self.reading_provenance = reading_provenance(
+            self.codelists, self.card_content, self.acute_mapping
+        )
+        reading = self.reading_provenance
+        self._cards = CardBuilder(self.knowledge, self.card_content, self.codelists, reading)
+        self._acute_cards = AcuteCardBuilder(
+            self.card_content, self._cards.override_reasons, reading
+        )
         self._reader = MedicationReader(self.knowledge.catalogue, self.knowledge.vocabulary)
         templates = _prefetch_templates(self.codelists)
         self._templates = templates
         self._page_size = page_size
         self._review = ReviewCardBuilder(
-            self.knowledge, self.card_content, self.codelists, review_links
+            self.knowledge, self.card_content, self.codelists, review_links, reading
         )
         self._discovery = DiscoveryResponse(
             services=tuple(

@@ -857,7 +857,7 @@ def _screen_columns(
     back = sorted(derived.fallback | decided.fallback)
     rows: list[PatientRow] = []
     if back:
-        mine = pl.Series("patient_id", back, dtype=pl.String)
+        mine = pl.Series("patient_id", back, dtype=pl.String).implode()  # a list, not a column
         sub = piece.filter(pl.col("patient_id").is_in(mine))
         hists = _histories(hist.filter(pl.col("patient_id").is_in(mine)))
         attrs = _attributes(None if pts is None else pts.filter(pl.col("patient_id").is_in(mine)))
