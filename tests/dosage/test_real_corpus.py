@@ -45,8 +45,14 @@ _BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_dosage
 # 70.9% -> 71.9%); its 15 new disagreements are reviewed rows too (CPRD adds the first dose to
 # every day's, takes it as the daily amount, or averages the course), so the plain agreement
 # floor moved from 0.980 to 0.979 while no reading is wrong. Reviewed: issue 16, third round.
-COVERAGE_FLOOR = 0.718  # 12,154 of 16,908 texts read to a daily amount (71.9%)
-AGREEMENT_FLOOR = 0.979  # 11,661 of 11,904 labelled readings agree (97.96%)
+# The fourth round reads 202 more texts of the long tail (71.9% -> 73.1%: a letter for a digit,
+# "ON" at night, a trailing "MAX", "/" between timed doses, patch sites, typos of one reading,
+# cautions and advice as notes); its 24 new disagreements are all reviewed label errors (CPRD
+# reads "1OML" as 1, misses "every second/third day" and "TWICW", adds a dose for "DON'T CHEW"),
+# so the plain agreement floor moved from 0.979 to 0.977 and the figure with the label errors
+# set aside stayed at 99.56%. Reviewed: issue 16, fourth round.
+COVERAGE_FLOOR = 0.730  # 12,356 of 16,908 texts read to a daily amount (73.1%)
+AGREEMENT_FLOOR = 0.977  # 11,829 of 12,096 labelled readings agree (97.79%)
 AGREEMENT_WHERE_LABEL_RIGHT_FLOOR = 0.995  # 99.56%: the reviewed label errors set aside
 
 _CLASSES_LABEL_WRONG = ("label-", "patch-label")

@@ -41,11 +41,11 @@ import math
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from opioidcds._base import ResultModel
 from opioidcds._display import format_decimal
@@ -304,7 +304,21 @@ for _singular, _plurals in (
     ("capsule", ("capsule", "capsules", "cap", "caps")),
     ("patch", ("patch", "patches", "patchs", "patche")),  # two misspellings of real patch texts
     ("spray", ("spray", "sprays")),
-    ("actuation", ("actuation", "actuations", "puff", "puffs", "puf", "pufs")),
+    # "2INH TWICE A DAY": inhalations, one actuation each (issue 16, fourth round)
+    (
+        "actuation",
+        (
+            "actuation",
+            "actuations",
+            "puff",
+            "puffs",
+            "puf",
+            "pufs",
+            "inh",
+            "inhalation",
+            "inhalations",
+        ),
+    ),
     ("suppository", ("suppository", "suppositories")),
     ("lozenge", ("lozenge", "lozenges")),
     ("film", ("film", "films")),
@@ -585,6 +599,11 @@ _SIMPLE: dict[str, str] = {
     "exactly": "_DROP",
     "sls": "_DROP",
     "acbs": "_DROP",  # the endorsement "ACBS" (Advisory Committee on Borderline Substances)
+    # issue 16, fourth round: "SIG 1 NOCTE" (signa: label it), "TAKE ONE DAILY PREFERABLY AT
+    # NIGHT" (a preference for a time the text names or not), "APPLY 2 PATCHES TOGETHER"
+    "sig": "_DROP",
+    "preferably": "_DROP",
+    "together": "_DROP",
     "dir": "DIRECTED",  # "as dir"
     "route": "_DROP",  # "oral route"
     "&": "AND",
@@ -623,6 +642,11 @@ _EXPANSIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "onetwice": (("_WORDNUM", "1"), ("TWICE", "twice")),
     "aday": (("A", "a"), ("DAY", "day")),
     "mdu": (("AS", "as"), ("DIRECTED", "directed")),  # more dicto utendus: as directed
+    # "1 EVERY DAY ASD", "TWICE A DAY ASDIR": as directed (issue 16, fourth round); with a dose
+    # and a frequency the daily amount stands, without one none. ("UD" is not read: ut dictum,
+    # as directed, or a unit dose?)
+    "asd": (("AS", "as"), ("DIRECTED", "directed")),
+    "asdir": (("AS", "as"), ("DIRECTED", "directed")),
     "pc": (("AFTER", "after"), ("FOOD", "food")),
     "ac": (("BEFORE", "before"), ("FOOD", "food")),
 }
@@ -704,6 +728,19 @@ _NOTE_ONLY = ("reduce", "reduces", "avoid")
 _NOTES_FILE = "dosage_notes.toml"
 
 
+def _notes_data() -> dict[str, Any]:
+    """The parsed ``dosage_notes.toml`` (shipped beside the grammar).
+
+    Raises:
+        KnowledgeBaseError: the file is missing or not TOML.
+    """
+    try:
+        text = resources.files("opioidcds._resolve").joinpath(_NOTES_FILE).read_text("utf-8")
+        return tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: cannot be read ({type(exc).__name__})") from exc
+
+
 def _note_vocabulary() -> frozenset[str]:
     """The note vocabulary of ``dosage_notes.toml`` (shipped beside the grammar; data, not code).
 
@@ -719,17 +756,45 @@ def _note_vocabulary() -> frozenset[str]:
             lower-case letters (a number or a symbol is never a note word).
     """
     try:
-        text = resources.files("opioidcds._resolve").joinpath(_NOTES_FILE).read_text("utf-8")
-        groups = tomllib.loads(text)["groups"]
-        words = frozenset(w for g in groups for w in str(g["words"]).split())
-    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError) as exc:
+        words = frozenset(w for g in _NOTES_DATA["groups"] for w in str(g["words"]).split())
+    except (KeyError, TypeError) as exc:
         raise KnowledgeBaseError(f"{_NOTES_FILE}: cannot be read ({type(exc).__name__})") from exc
     if not words or not all(w.isalpha() and w.islower() and w.isascii() for w in words):
         raise KnowledgeBaseError(f"{_NOTES_FILE}: every note word must be lower-case letters")
     return words
 
 
+def _typos() -> dict[str, tuple[tuple[str, str], ...]]:
+    """The whole words typed wrongly of ``dosage_notes.toml`` ``[[typos]]``: written -> terminals.
+
+    Each is read as the words it can only be ("EVERT 3 DAYS": every; "THREETIMES": three
+    times), given as the terminals of the lexicon; the file says how they were found. The
+    words read as must be words of the lexicon, and a written word must not be one (it would
+    never be looked up).
+
+    Raises:
+        KnowledgeBaseError: an entry lacks a field, reads as a word outside the lexicon, or
+            writes a word of the lexicon.
+    """
+    try:
+        typos = {str(t["written"]): str(t["read_as"]) for t in _NOTES_DATA.get("typos", ())}
+    except (KeyError, TypeError) as exc:
+        raise KnowledgeBaseError(f"{_NOTES_FILE}: cannot be read ({type(exc).__name__})") from exc
+    for written, read_as in typos.items():
+        if written in _LEXICON or not all(w in _LEXICON for w in read_as.split() or ("",)):
+            raise KnowledgeBaseError(
+                f"{_NOTES_FILE}: a typo must be outside the lexicon and read as words of it"
+            )
+    return {w: tuple(_LEXICON[r] for r in read_as.split()) for w, read_as in typos.items()}
+
+
+_NOTES_DATA = _notes_data()
 _NOTE_VOCABULARY = _note_vocabulary()
+# the note words of the groups marked ``site``: where a patch or a cream is put on ("to body",
+# "to upper arm"), read as a note after "one to" (never a range)
+_SITE_WORDS = frozenset(
+    w for g in _NOTES_DATA["groups"] if g.get("site") is True for w in str(g["words"]).split()
+)
 
 
 def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop per word class
@@ -777,6 +842,7 @@ def _build_lexicon() -> dict[str, tuple[str, str]]:  # noqa: PLR0912 - one loop 
 
 
 _LEXICON: dict[str, tuple[str, str]] = _build_lexicon()
+_TYPOS: dict[str, tuple[tuple[str, str], ...]] = _typos()
 
 _DESCRIBE: dict[str, str] = {
     "NUMBER": "number",
@@ -845,7 +911,9 @@ _FRACTION_DENOMINATORS = frozenset({2, 4, 8})  # "1/2", "1/4", "3/4", "1/8": par
 # "(IP FEB 15)"), a stated total patch strength ("(TOTAL DOSE 37MCG)") and another patch worn
 # with this one ("WITH 12MCG PATCH"). None of them is ever read as the dose.
 _Q = r"\d+(?:\.\d+)?"
-_MCG = r"(?:mcg|mcgs|micrograms?|microgrammes?|ug)"
+# the longer spellings first: "microgrammes" is never cut to "microgram" (issue 16, fourth round:
+# "TOTAL DOSE 225 MICROGRAMMES/HOUR")
+_MCG = r"(?:mcgs?|microgrammes?|micrograms?|ug)"
 _PER_HOUR = r"(?:\s*/\s*(?:hr|hour|h)\b|\s+per\s+hour\b|\s*hrs?\b)?"
 _DISPENSING = (
     r"(?:weekly|wkly|daily|fortnightly|monthly|in|as|into|via|a|the|blister|packs?|dos+et+e?s?|"
@@ -881,9 +949,19 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"(?!\s+(?:weekly|daily|fortnightly|monthly|wkly)\b)(?:\s+" + _DISPENSING + r")*\b",
         ),
         (  # "IN BLISTER PACK", "VIA WEEKLY DOSSET BOX SYSTEM", "MEDIPACK", "NOMAD"
-            ("blister", "doset", "dosset", "dossett", "medipack", "nomad", "mds", "compliance"),
+            (
+                "blister",
+                "bubble",
+                "doset",
+                "dosset",
+                "dossett",
+                "medipack",
+                "nomad",
+                "mds",
+                "compliance",
+            ),
             "SUPPLY_NOTE",
-            r"\b(?:(?:in|via|into)\s+)?(?:(?:a|the|weekly)\s+)*(?:blister\s+packs?"
+            r"\b(?:(?:in|via|into)\s+)?(?:(?:a|the|weekly)\s+)*(?:(?:blister|bubble)\s+packs?"
             r"|dos+et+e?\s+box(?:es)?|dos+et+e?s?|nomad(?:\s+trays?)?|medipacks?|compliance\s+aids?"
             r"|mds(?:\s+trays?)?)(?:\s+system)?\b",
         ),
@@ -952,6 +1030,23 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             "ROUTE=rectal",
             r"\b(?:per|via\s+the|into\s+the)\s+rectum\b",
         ),
+        (  # "WITH MAIN MEALS", "AT MAIN MEALTIMES", "AT MEAL TIMES": meals, without their number
+            # (issue 16, fourth round; counted only with a frequency, as "with meals")
+            ("main meal", "meal times"),
+            "MEALS",
+            r"\b(?:(?:the|your)\s+)?main\s+meal(?:s|\s*times?)\b|\bmeal\s+times\b",
+        ),
+        (  # "WITH A MEAL", "AFTER A MEAL": one meal, a food note like "with food" (issue 16,
+            # fourth round)
+            ("a meal",),
+            "FOOD=a meal",
+            r"(?:(?<=with )|(?<=after )|(?<=before ))a\s+meal\b",
+        ),
+        (  # "SWALLOW WHOLE DON'T CHEW": as "do not crush or chew", advice on taking it
+            ("dont c",),
+            "NOTE",
+            r"\bdont\s+(?:crush\s+or\s+chew|chew\s+or\s+crush|chew|crush)\b",
+        ),
         (  # "WITH MAIN MEAL", "AFTER THE MAIN MEAL": one meal, a food note (no count of doses)
             ("main meal",),
             "_MAINMEAL=main meal",
@@ -965,7 +1060,24 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
         (  # "AT THE SAME TIME (EVERY DAY)": the time is not named, only kept; "every day" stays
             ("same time",),
             "NOTE",
-            r"\b(?:at\s+)?(?:about\s+)?the\s+same\s+time(?:\s+of\s+(?:the\s+)?day)?\b",
+            r"\b(?:at\s+)?(?:about\s+)?(?:the\s+)?same\s+time(?:\s+of\s+(?:the\s+)?day)?\b",
+        ),
+        (  # "NOT TO BE TAKEN WITH OTHER TABLETS/MEDICINES CONTAINING PARACETAMOL", "NOT TO BE
+            # TAKEN WITH GRAPEFRUIT", "DO NOT DRINK GRAPEFRUIT JUICE": cautions about another
+            # medicine or a food, never about this dose (issue 16, fourth round); "DO NOT TAKE
+            # CODEINE WITH THIS PATCH": another opioid named, a caution kept as a note
+            ("not to be taken with", "grapefruit", "with this"),
+            "NOTE",
+            r"\b(?:not\s+to\s+be\s+taken|do\s+not\s+take)\s+with\s+(?:any\s+)?other\s+"
+            r"(?:tablets|medicines|medication)(?:\s*/\s*(?:tablets|medicines|medication))?\s+"
+            r"containing\s+paracetamol\b"
+            r"|\b(?:not\s+to\s+be\s+taken\s+with|do\s+not\s+(?:drink|take|eat))\s+grapefruit"
+            r"(?:\s+juice)?\b"
+            r"|\bdo\s+not\s+take\s+(?:"
+            + "|".join(
+                re.escape(d) for d in sorted(_DRUGS | {"paracetamol"}, key=len, reverse=True)
+            )
+            + r")\s+with\s+this\s+(?:patch|medicine|medication)\b",
         ),
         (  # "AT LEAST HALF AN HOUR BEFORE FOOD", "AT LEAST 30 MINUTES BEFORE BREAKFAST": a note
             ("least",),
@@ -1118,7 +1230,8 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
     lex = _LEXICON
     phrases = _phrases(text)
     measures = _glued(text, phrases, problems) if _LETTER_DIGIT.search(text) else _NO_PIECES
-    for idx, piece in enumerate(_PIECES.findall(text)):
+    pieces = _PIECES.findall(text)
+    for idx, piece in enumerate(pieces):
         if phrases and idx in phrases:
             phrase = phrases[idx]
             if phrase is not None:
@@ -1144,7 +1257,8 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
                 else:
                     append(("NUMBER", piece if whole else "0" + piece, idx))
         elif piece in _REFUSED:
-            problems.append((idx, f"{_REFUSED[piece]} is not supported"))
+            if piece != "third" or not _slip(text, pieces, idx, raw):  # "every third day"
+                problems.append((idx, f"{_REFUSED[piece]} is not supported"))
         elif piece in _EXPANSIONS:
             for type_, value in _EXPANSIONS[piece]:
                 append((type_, value, idx))
@@ -1158,10 +1272,178 @@ def _scan(text: str, problems: list[_Problem]) -> list[_Raw]:  # noqa: PLR0912 -
                 entry = lex.get(part)
                 append((entry[0], entry[1], idx) if entry is not None else ("_UNK", part, idx))
         elif first.isalpha():
-            append(("_UNK", piece, idx))
+            if not _slip(text, pieces, idx, raw):
+                append(("_UNK", piece, idx))
         else:
             problems.append((idx, "unrecognised symbol"))
     return raw
+
+
+# what may follow a capital I for the digit 1 ("I DAILY", "TAKE I TABLET(S) EVERY DAY", "I
+# THREE TIMES A DAY"): a unit, a frequency or a time, never a verb of a sentence ("if I need")
+_AFTER_I = frozenset(
+    {
+        "COUNT_UNIT",
+        "FREQ_ABBR",
+        "TIME_ABBR",
+        "EVERY",
+        "EACH",
+        "ONCE",
+        "TWICE",
+        "DAILY",
+        "AT",
+        "IN",
+        "WHEN",
+        "PRN",
+        "A",
+        "_WORDNUM",
+    }
+)
+_BEFORE_I = frozenset({"VERB", "COMMA", "STOP", "_LPAR", "DASH"})
+
+
+def _slip(text: str, pieces: list[str], idx: int, raw: list[_Raw]) -> bool:
+    """Read the unknown word ``pieces[idx]`` as a slip of the keyboard with one reading.
+
+    Appends to (or mends the last entry of) ``raw`` and returns ``True``; ``False`` when the
+    word is no known slip. The slips, all of real UK GP text (the CPRD common dosages, issue
+    16, fourth round; docs/dosage.md, "Slips of the keyboard"):
+
+    * a whole word typed wrongly, listed in ``dosage_notes.toml`` ``[[typos]]`` ("EVERT");
+    * a capital I for the digit 1, at the start of the text or after a verb or a separator and
+      before a unit, a frequency or a time ("I DAILY", "TAKE I AT NIGHT"): nowhere else (the
+      pronoun, "Q I D");
+    * a zero for the letter O in "one", written as one word ("0NE DAILY");
+    * the letter O for a zero in a volume, written as one word with its digit ("1OML TDS",
+      "1O MLS", "IO ML": 10 mL) or before a decimal point ("O.5 BD": 0.5).
+
+    A slip that could be two things ("ON": one, or at night?; "T": a tablet or a teaspoon?)
+    is not read. A few words the lexicon lacks are read here too, each where it has one
+    reading: "every second day" is every other day, "every third day" every 3 days, and "but"
+    before a maximum ("but no more than 8 daily") is dropped.
+    """
+    piece = pieces[idx]
+    typo = _TYPOS.get(piece)
+    if typo is not None:
+        raw.extend((type_, value, idx) for type_, value in typo)
+        return True
+    read = _SLIPS.get(piece)
+    if read is None:
+        return False
+    at = _At(
+        text,
+        pieces,
+        idx,
+        raw[-1] if raw and raw[-1][2] == idx - 1 else None,
+        pieces[idx + 1] if idx + 1 < len(pieces) else "",
+    )
+    return read(at, raw)
+
+
+class _At(NamedTuple):
+    """Where an unknown word stands (read by :func:`_slip`).
+
+    The text, its pieces, the word's index, the raw terminal of the piece right before it
+    (``None`` if that piece gave none) and the next piece.
+    """
+
+    text: str
+    pieces: list[str]
+    idx: int
+    prev: _Raw | None
+    nxt: str
+
+    def starts_dose(self) -> bool:
+        """Whether a dose may start here: the text's start, or after a verb or a separator."""
+        if self.prev is None:
+            return self.idx == 0 or self.pieces[self.idx - 1] in ("(", ",", ".", "-", ":", ";")
+        return self.prev[0] in _BEFORE_I
+
+    def after_digits(self) -> str:
+        """The whole number written right before the word, run into it ("1" of "1oml"), or ""."""
+        if self.prev is None or self.prev[0] != "NUMBER" or self.idx == 0:
+            return ""
+        before = self.pieces[self.idx - 1]
+        starts = _char_positions(self.text)
+        joined = starts[self.idx] == starts[self.idx - 1] + len(before)
+        return before if joined and before.isdigit() else ""
+
+    def volume_next(self) -> bool:
+        """Whether the next piece is a volume unit ("ml", "mls")."""
+        return _LEXICON.get(self.nxt, ("",))[0] == "VOLUME_UNIT"
+
+
+def _slip_nth(at: _At, raw: list[_Raw]) -> bool:
+    """Read "second" or "third" in "every second day" (every other day), "every third day"."""
+    if at.prev is None or at.prev[0] != "EVERY" or at.nxt != "day":
+        return False
+    second = at.pieces[at.idx] == "second"
+    raw.append(("OTHER", "other", at.idx) if second else ("NUMBER", "3", at.idx))
+    return True
+
+
+def _slip_but(at: _At, _raw: list[_Raw]) -> bool:
+    """Drop "but" before a maximum ("EVERY 4 OR 6 HOURS BUT NO MORE THAN 8 DAILY") only."""
+    after = at.pieces[at.idx + 2] if at.idx + 2 < len(at.pieces) else ""
+    return at.nxt in ("no", "max", "maximum") or (at.nxt, after) in (("not", "more"), ("do", "not"))
+
+
+def _slip_i(at: _At, raw: list[_Raw]) -> bool:
+    """A capital I for 1 where a dose starts, before a unit, a frequency or a time."""
+    if not at.starts_dose() or _LEXICON.get(at.nxt, ("",))[0] not in _AFTER_I:
+        return False
+    raw.append(("_WORDNUM", "1", at.idx))
+    return True
+
+
+def _slip_ne(at: _At, raw: list[_Raw]) -> bool:
+    """Read "0ne" (a zero for the letter O) as one."""
+    if at.after_digits() != "0":
+        return False
+    raw[-1] = ("_WORDNUM", "1", at.idx - 1)
+    return True
+
+
+def _slip_oml(at: _At, raw: list[_Raw]) -> bool:
+    """Read "1oml", "1omls" (the letter O for a zero) as 10 mL."""
+    digits = at.after_digits()
+    if not digits or digits[0] == "0":
+        return False
+    raw[-1] = ("NUMBER", digits + "0", at.idx - 1)
+    raw.append(("VOLUME_UNIT", "mL", at.idx))
+    return True
+
+
+def _slip_io(at: _At, raw: list[_Raw]) -> bool:
+    """Read "io ml" (letters for the digits) as 10 mL."""
+    if not at.volume_next() or not at.starts_dose():
+        return False
+    raw.append(("NUMBER", "10", at.idx))
+    return True
+
+
+def _slip_o(at: _At, raw: list[_Raw]) -> bool:
+    """Read "1o mls" (a digit before, a volume after) as 10 mL, "o.5" as 0.5."""
+    digits = at.after_digits()
+    if digits and digits[0] != "0" and at.volume_next():
+        raw[-1] = ("NUMBER", digits + "0", at.idx - 1)
+        return True
+    starts = _char_positions(at.text)
+    point = at.nxt[:1] == "." and at.nxt[1:].isdigit() and starts[at.idx + 1] == starts[at.idx] + 1
+    return point and at.starts_dose()  # the ".5" that follows is read as 0.5
+
+
+_SLIPS: dict[str, Callable[[_At, list[_Raw]], bool]] = {
+    "second": _slip_nth,
+    "third": _slip_nth,
+    "but": _slip_but,
+    "i": _slip_i,
+    "ne": _slip_ne,
+    "oml": _slip_oml,
+    "omls": _slip_oml,
+    "io": _slip_io,
+    "o": _slip_o,
+}
 
 
 def _glued(
@@ -1234,6 +1516,7 @@ _MERGING = frozenset(
         "_MAINMEAL",
         "_SOFT",
         "_NOTEWORD",
+        "ON",
     }
 )
 _NUMBERS = frozenset({"NUMBER", "_WORDNUM"})
@@ -1247,11 +1530,11 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "TIMES": _NUMBERS,
     "_TENS": frozenset({"_WORDNUM"}),
     "_FRAC": frozenset(),
-    "A": frozenset({"_HALF"}),
+    "A": frozenset({"_HALF", "TIMEWORD"}),
     "TO": frozenset({"THE", "_SKIN", "_BE", "MAX", "A", "NUMBER", "_WORDNUM", "EVERY"}),
     "FOR": frozenset({"FOR"}),
-    "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM"}),
-    "REASON": frozenset({"REASON"}),
+    "OR": frozenset({"AS", "WHEN", "IF", "PRN", "NUMBER", "_WORDNUM", "OR"}),
+    "REASON": frozenset({"REASON", "TO", "OR"}),
     "UP": frozenset({"TO"}),
     "AFTER": frozenset({"FOOD", "MEALS", "EACH"}),
     "WITH": frozenset({"FOOD", "MEALS", "EACH"}),
@@ -1263,7 +1546,12 @@ _PLAIN_UNLESS: dict[str, frozenset[str]] = {
     "_DAYNAME": frozenset(),
     "ONCE": frozenset({"AT", "IN", "EVERY", "EACH", "TIMEWORD", "TIME_ABBR"}),
     "EVERY": frozenset({"DAY", "FORTNIGHT"}),
+    "ON": frozenset({"", "PRN", "WHEN", "AS", "_SLASH", "COMMA", "STOP"}),
 }
+# "ON" (omni nocte, at night) after a dose by mouth: a number, or a tablet, capsule or volume
+# unit after its number ("1 TAB ON", "10 MLS ON", "2 MANE 1 ON", "1 ON PRN"); never after a
+# patch ("APPLY ... A NEW PATCH ON": the text cut short) or a frequency ("TAKE ONE DAILY ON")
+_ON_AFTER = frozenset({"tablet", "capsule", "mL"})
 _PLAIN_AS = {"_WORDNUM": "NUMBER", "_TENS": "NUMBER", "_FRAC": "NUMBER", "_DAYNAME": "DAYNAME"}
 _BRACKETABLE = frozenset({"MASS_UNIT", "VOLUME_UNIT", "COUNT_UNIT"})
 _UNITS = frozenset({"COUNT_UNIT", "DOSE", "MASS_UNIT", "VOLUME_UNIT"})
@@ -1284,6 +1572,7 @@ _NOT_AFTER_FORTNIGHT = (_NOTE_WORDS - {"_DROP"}) | _NUMBER_LIKE | {"THE"}
 _NOTE_FOLLOWS = {"_UNK": True, "_NOTEWORD": True, "REASON": True, "FOOD": True, "DRUG": True}
 _NOTE_LINKS = frozenset(
     {
+        "NO",  # "no driving no alcohol"
         "THE",
         "A",
         "YOUR",
@@ -1375,8 +1664,6 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
         kind = "REASON_NOTE"
         while j and out[j - 1].type in ("THIS", "IS"):  # "(this is for depression)"
             j -= 1
-    elif lead == "TO" and (j < 2 or out[j - 2].type not in ("UP", "NUMBER")):
-        j -= 1
     k = last = i
     unknown = False
     soft: list[int] = []
@@ -1391,9 +1678,23 @@ def _note(  # noqa: PLR0912 - one branch per kind of note and of refusal
         elif t not in _NOTE_LINKS:
             break
         k += 1
+    sites = all(raw[m][1] in _SITE_WORDS for m in range(i, last + 1) if types[m] in _NOTE_WORDS)
+    if lead == "TO" and (
+        j < 2
+        or out[j - 2].type not in ("UP", "NUMBER")
+        # "apply one to body every 3 days": a site after the number, never a range ("one to
+        # two"); only the words where a patch or a cream is put on, so a misspelt number
+        # ("one to tw") is no site
+        or (out[j - 2].type == "NUMBER" and sites)
+    ):
+        j -= 1
     after = types[last + 1]
     closed = after in _AFTER_NOTE
-    if lead and lead not in _NOTE_AFTER_SEPARATOR and lead not in ("FOR", "TO"):
+    if sites and lead in _NOTE_AFTER_SEPARATOR and after not in _NUMBER_LIKE:
+        # where a patch is put on, and nothing else, after a separator ("UPPER BODY/ARM EVERY 72
+        # HOURS"): no dosing content, so the instruction may go on after it (issue 16, 4th round)
+        readable = True
+    elif lead and lead not in _NOTE_AFTER_SEPARATOR and lead not in ("FOR", "TO"):
         # after a dosing word only words of the note vocabulary make a note, closed
         readable = closed and not unknown
     else:
@@ -1571,6 +1872,10 @@ def _up_to_dose(types: list[str], raw: list[_Raw], i: int) -> bool:
         return (types[k + 1] in _NUMBERS and raw[k + 1][1] != "24") or types[k + 1] == "TIMEWORD"
     if after == "IN":
         return types[k + 1] in ("THE", "TIMEWORD")
+    if after == "UP":  # "up to 2 up to four times a day": a dose, then a frequency's limit
+        return types[k + 1] == "TO" and (
+            types[k + 2] == "FREQ_ABBR" or (types[k + 2] in _NUMBERS and types[k + 3] == "TIMES")
+        )
     return after in _FREQ_AFTER_UP_TO
 
 
@@ -1705,11 +2010,16 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             i += 1
         elif type_ == "REASON":  # "breakthrough pain": the words of one reason
             k = i + 1
-            while types[k] == "REASON":
+            while types[k] == "REASON" or (
+                types[k] in ("TO", "OR") and types[k + 1] == "REASON"
+            ):  # "moderate to severe pain", "nausea or vomiting"
                 k += 1
             append(_Tok("REASON", " ".join(r[1] for r in raw[i:k]), idx))
             i = k
         elif type_ == "OR":
+            if nxt == "OR":  # "one or or two": the word typed twice
+                i += 1
+                continue
             if (
                 nxt in _NUMBERS
                 and len(out) > 2
@@ -1766,6 +2076,8 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             if nxt == "_HALF":
                 append(_Tok("NUMBER", "0.5", idx))  # "a half"
                 i += 2
+            elif nxt == "TIMEWORD" and out and out[-1].type == "IN":
+                i += 1  # "in a morning": in the morning
             else:
                 append(_Tok("A", value, idx))
                 i += 1
@@ -1823,6 +2135,14 @@ def _merge(raw: list[_Raw], problems: list[_Problem]) -> list[_Tok]:  # noqa: PL
             i += 1
         elif type_ == "_DAYNAME":
             append(_Tok("DAYNAME", value, idx))
+            i += 1
+        elif type_ == "ON":  # "1 TAB ON", "1 ON PRN": omni nocte, at night
+            dose = out[-1] if out else None
+            nocte = dose is not None and (
+                dose.type == "NUMBER"
+                or (dose.value in _ON_AFTER and len(out) > 1 and out[-2].type == "NUMBER")
+            )
+            append(_Tok("TIME_ABBR", "night", idx) if nocte else _Tok("ON", value, idx))
             i += 1
         elif type_ == "BY":
             if nxt == "_MOUTH":
@@ -2644,6 +2964,29 @@ def _segments(clauses: list[_Clause]) -> list[_Segment] | None:
     return segments
 
 
+def _slash_between_timed_doses(clauses: list[_Clause]) -> bool:
+    """Whether every "/" stands between a time of day and the next dose, each dose at its times.
+
+    "1 MANE/1 NOCTE", "2TABS NOCTE/1 TAB MANE", "TAKE 1 MANE/1 AT NIGHT" (CPRD; issue 16,
+    fourth round): the slash closes one timed dose and opens the next, so it is "and" (a day's
+    schedule), as "2 mane & 3 nocte"; a choice between two times would name the times of one
+    dose ("1 mane or nocte"). The doses must read as different doses at named times
+    (:func:`_segments`: no time named twice, no other frequency), else the slash stays refused
+    ("one/two", "1 nocte/2 nocte").
+    """
+    for k, c in enumerate(clauses):
+        if c[0] != "slash":
+            continue
+        after = k + 1
+        while after < len(clauses) and clauses[after][0] == "verb":
+            after += 1
+        if not (k and clauses[k - 1][0] == "time" and after < len(clauses)):
+            return False
+        if clauses[after][0] != "dose":
+            return False
+    return _segments(clauses) is not None
+
+
 def _each_dose_timed(clauses: list[_Clause]) -> bool:
     """Whether each dose is followed, before the next dose, by a frequency or time of day.
 
@@ -2813,7 +3156,7 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
     clock = [s for s in slots if ":" in s]
     if clock and len(clock) < len(slots):
         problems.append("clock times together with named times of day are not supported")
-    if slash and len(doses) > 1:
+    if slash and len(doses) > 1 and not _slash_between_timed_doses(clauses):
         problems.append("two doses joined by '/' (one or the other?) are not supported")
 
     # the dose
@@ -3112,6 +3455,8 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
         if isinstance(result, UnparsedDosage):
             result = _with_loading_dose(normal, result)
         if isinstance(result, UnparsedDosage):
+            result = _with_trailing_maximum(normal, result)
+        if isinstance(result, UnparsedDosage):
             result = _cycle_refusal(normal, result)
         return result
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
@@ -3217,6 +3562,41 @@ def _with_loading_dose(normal: str, refused: UnparsedDosage) -> Dosage | Unparse
     if regular_unit is None and unit is not None:
         update["dose_unit"] = unit
     return regular.model_copy(update=update)
+
+
+# "MAX" after the whole instruction (issue 16, fourth round): "1 QDS MAX", "2 TABLETS 4
+# TIMES/DAY PRN MAX", "1-2 FOUR TIMES A DAY MAXIMUM DOSE": the frequency is the most often
+# the dose may be taken, as "up to four times a day".
+_TRAILING_MAX = re.compile(r"(?P<rest>.*[a-z0-9)\]])[ .,;:-]*\b(?:max|maximum)(?: dose)?[ .]*")
+
+
+def _with_trailing_maximum(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
+    """``normal`` read as a dosage with its frequency marked a maximum by "max" at the end.
+
+    The instruction before "max" must give a daily amount by itself, with a number of doses a
+    day ("four times a day", "qds", "daily") and no maximum of its own; the reading is that of
+    "up to" the frequency (``max_doses_per_day`` = the frequency, ``frequency_is_upper_limit``),
+    so the project counts the frequency at its maximum (docs/calculation.md, "PRN and
+    ranges"). Otherwise (an interval, "6-8 MAX", "TDS MAX") ``refused``.
+    """
+    if "max" not in normal[-16:]:  # most refused texts: one cheap look before the pattern
+        return refused
+    m = _TRAILING_MAX.fullmatch(normal)
+    if m is None:
+        return refused
+    read = _parse_normalised(m["rest"])
+    if (
+        not isinstance(read, Dosage)
+        or read.not_convertible_reason is not None
+        or read.doses_per_day is None
+        or read.max_doses_per_day is not None
+        or read.max_quantity_per_day is not None
+    ):
+        return refused
+    most = read.doses_per_day_max if read.doses_per_day_max is not None else read.doses_per_day
+    return read.model_copy(
+        update={"text": normal, "max_doses_per_day": most, "frequency_is_upper_limit": True}
+    )
 
 
 def clear_dosage_cache() -> None:
