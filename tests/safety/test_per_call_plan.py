@@ -108,10 +108,20 @@ def _full_path_only() -> Iterator[None]:
         ome_module._figures = saved
 
 
+FIGURES: tuple[str, ...] = ("prescription_index", "ingredient", "status", "daily_amount")
+FIGURES += ("daily_amount_unit", "ome_mg_per_day", "exact")
+"""The item figures the prescribing check, ``assess`` and the population engine read."""
+
+
 def _outcome(rxs: list[Prescription], **kwargs: Any) -> tuple[str, str]:
-    """``("ok", JSON of the result)`` or ``("error", type and message)``."""
+    """``("ok", the item figures and the JSON of the result)`` or ``("error", type, message)``.
+
+    The figures are read first, before the JSON builds the items (through the full path).
+    """
     try:
-        return "ok", calculate_ome(rxs, **kwargs).model_dump_json()
+        result = calculate_ome(rxs, **kwargs)
+        figures = [tuple(getattr(f, n) for n in FIGURES) for f in item_figures(result)]
+        return "ok", f"{figures!r} {result.model_dump_json()}"
     except OpioidCDSError as exc:
         return "error", f"{type(exc).__name__}: {exc}"
 
@@ -144,9 +154,25 @@ def test_every_product_and_text_gives_what_the_full_path_gives(
     assert any('"exact":false' in text for _, text in fast)  # and inexact figures too
 
 
+@pytest.mark.parametrize("flag", ["dose_unknown", "dose_is_minimum", "prn"])
+def test_a_flag_beside_the_code_and_text_is_read_as_the_full_path_reads_it(flag: str) -> None:
+    # model_copy, as a caller may: the flag reaches the calculator unvalidated. A dose stated as
+    # not known is not counted (effective_dose), whatever the text says; the review found the
+    # per-call path counting it (60 mg OME/day for morphine MR 30 mg "one twice a day").
+    rxs = [
+        [Prescription(dmd_code=c, dosage_text=t).model_copy(update={flag: True})]
+        for c in PRODUCTS
+        for t in TEXTS
+    ]
+    fast = [_outcome(r) for r in rxs]
+    with _full_path_only():
+        full = [_outcome(r) for r in rxs]
+    assert fast == full
+    assert any(kind == "ok" for kind, _ in fast)
+
+
 def test_the_figures_read_before_the_items_are_the_items_figures() -> None:
-    fields: tuple[str, ...] = ("prescription_index", "ingredient", "status", "daily_amount")
-    fields += ("daily_amount_unit", "ome_mg_per_day", "exact")
+    fields = FIGURES
     compared = 0
     for rxs in _lists(200, seed=3):
         try:

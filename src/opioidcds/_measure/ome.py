@@ -495,12 +495,12 @@ def _figures(
     readings, the same checks, the same arithmetic: :func:`_daily`, :func:`_ome_of`), without
     building the items; each product and text is read once per knowledge setting (``plans``).
     ``None`` leaves the prescription to :func:`_measure_one`: a structured dose, a dose given
-    as a minimum, a product or text that cannot be read (the full way lists or raises it), a
-    dose counting ampoules, or a PRN dose another policy excludes.
+    as a minimum or as not known, a product or text that cannot be read (the full way lists
+    or raises it), a dose counting ampoules, or a PRN dose another policy excludes.
     """
     text = d["dosage_text"]
-    if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"]:
-        return None
+    if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
+        return None  # the full way: a structured, minimum or unknown dose (effective_dose)
     try:
         found = _found(_product_fields(d), text, plans)
     except OpioidCDSError:
