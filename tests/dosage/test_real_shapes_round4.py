@@ -58,6 +58,13 @@ READ: list[tuple[str, str, dict[str, Any]]] = [
     ),
     # "IO" for 10, three times a day: 30 mL a day (CPRD: 30)
     ("IO ML TDS", "CPRD", {"dose_quantity": D(10), "dose_unit": "mL", "doses_per_day": D(3)}),
+    # "TH" for "the" between "in" and a time of day: 2 in the morning + 1 at lunchtime + 2 at
+    # night = 5 a day, as doses at named times summed (CPRD: 5)
+    (
+        "2 IN TH MORNING  1 AT LUNCHTIME AND 2 AT NIGHT",
+        "CPRD",
+        {"dose_quantity": D(5), "doses_per_day": D(1)},
+    ),
     # the letter O for the zero of 0.5, twice a day: 0.5 x 2 = 1 a day (CPRD: 1)
     ("O.5 BD", "CPRD", {"dose_quantity": D("0.5"), "doses_per_day": D(2)}),
     # --- whole words typed wrongly (dosage_notes.toml [[typos]]) -------------------------------
@@ -312,6 +319,15 @@ REFUSED: list[tuple[str, str, str]] = [
     ("1o daily", "made up", "unrecognised word"),
     # made up: "ne" after a digit other than 0 is no "one"
     ("10ne daily", "made up", "unrecognised word"),
+    # made up (review): the letter O after a number other than a lone 1 has two readings,
+    # "25oml" is 250 mL or 25 mL with a stray O; "2o mls" 20 or 2 mL: refused, never x10
+    ("25OML DAILY", "made up", "unrecognised word"),
+    ("2OML TWICE DAILY", "made up", "unrecognised word"),
+    ("2O MLS DAILY", "made up", "unrecognised word"),
+    # made up (review): "th" is "the" only between "in" and a time of day; elsewhere (an
+    # ordinal's ending, Thursday) it stays unknown and the refusal names no word not written
+    ("EVERY 4TH DAY", "made up", "unrecognised word at position 7"),
+    ("TAKE ONE ON THE 4TH OF EACH MONTH", "made up", "unrecognised word at position 17"),
     # --- "ON" read as at night only after a dose by mouth --------------------------------------
     # PATCH: after a patch the text was cut short ("REPLACE WITH A NEW PATCH ON ...")
     ("APPLY 1 PATCH ON", "made up", "ends before"),

@@ -1388,6 +1388,18 @@ def _slip_but(at: _At, _raw: list[_Raw]) -> bool:
     return at.nxt in ("no", "max", "maximum") or (at.nxt, after) in (("not", "more"), ("do", "not"))
 
 
+def _slip_th(at: _At, raw: list[_Raw]) -> bool:
+    """Read "th" as "the" between "in" and a time of day ("2 IN TH MORNING") only.
+
+    Elsewhere "th" may be an ordinal's ending ("EVERY 4TH DAY") or Thursday: it stays an
+    unknown word, and a refusal names it as written.
+    """
+    if at.prev is None or at.prev[0] != "IN" or _LEXICON.get(at.nxt, ("",))[0] != "TIMEWORD":
+        return False
+    raw.append(("THE", "the", at.idx))
+    return True
+
+
 def _slip_i(at: _At, raw: list[_Raw]) -> bool:
     """A capital I for 1 where a dose starts, before a unit, a frequency or a time."""
     if not at.starts_dose() or _LEXICON.get(at.nxt, ("",))[0] not in _AFTER_I:
@@ -1405,9 +1417,13 @@ def _slip_ne(at: _At, raw: list[_Raw]) -> bool:
 
 
 def _slip_oml(at: _At, raw: list[_Raw]) -> bool:
-    """Read "1oml", "1omls" (the letter O for a zero) as 10 mL."""
+    """Read "1oml", "1omls" (the letter O for a zero) as 10 mL.
+
+    Only after a lone 1, as every such text of the corpus: "25oml" could as well be 25 mL with
+    a stray O as 250 mL, so it has two readings and is refused.
+    """
     digits = at.after_digits()
-    if not digits or digits[0] == "0":
+    if digits != "1":
         return False
     raw[-1] = ("NUMBER", digits + "0", at.idx - 1)
     raw.append(("VOLUME_UNIT", "mL", at.idx))
@@ -1423,9 +1439,12 @@ def _slip_io(at: _At, raw: list[_Raw]) -> bool:
 
 
 def _slip_o(at: _At, raw: list[_Raw]) -> bool:
-    """Read "1o mls" (a digit before, a volume after) as 10 mL, "o.5" as 0.5."""
+    """Read "1o mls" (a lone 1 before, a volume after) as 10 mL, "o.5" as 0.5.
+
+    Only after a lone 1, as :func:`_slip_oml` ("2o mls" may be 2 mL or 20 mL).
+    """
     digits = at.after_digits()
-    if digits and digits[0] != "0" and at.volume_next():
+    if digits == "1" and at.volume_next():
         raw[-1] = ("NUMBER", digits + "0", at.idx - 1)
         return True
     starts = _char_positions(at.text)
@@ -1438,6 +1457,7 @@ _SLIPS: dict[str, Callable[[_At, list[_Raw]], bool]] = {
     "third": _slip_nth,
     "but": _slip_but,
     "i": _slip_i,
+    "th": _slip_th,
     "ne": _slip_ne,
     "oml": _slip_oml,
     "omls": _slip_oml,
