@@ -3,8 +3,8 @@
 A card's decision depends on the rulesets, table and catalogue (the alert's provenance) and on
 the knowledge the service used to read the FHIR request: which Condition codes mean cancer pain
 or palliative care (``codelists/risk-inputs.toml``), the dose-unit codes
-(``conversion_tables/dose_units.toml``), the RxNorm products, the hospital settings' codes and the
-card content. HAZ-011 (``docs/safety/provenance.md``): the hash on the card covers both.
+(``conversion_tables/dose_units.toml``, in the decision's own), the RxNorm products, the hospital
+settings' codes and the card content. HAZ-011 (``docs/safety/provenance.md``): the hash on the card covers both.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ def test_the_card_hash_covers_the_decision_and_the_reading_knowledge() -> None:
         "fhir-codelists",
         "card-content",
         "fhir-acute-mapping",
-        "fhir-dose-units",
         "fhir-rxnorm-products",
     }
     # The extension of an alert's card: the alert's provenance combined with the reading one.
@@ -64,6 +63,8 @@ def test_the_card_hash_covers_the_decision_and_the_reading_knowledge() -> None:
     shown = provenance_extension(alert.provenance, service.reading_provenance)[PROVENANCE]
     assert shown["knowledge_sha256"] == expected.knowledge_sha256
     assert shown["knowledge_sha256"] != alert.provenance.knowledge_sha256
+    # the dose units are in the decision's own provenance (every result with a vocabulary)
+    assert "dose-units" in {s.id for s in alert.provenance.knowledge}
     assert {s.id for s in expected.knowledge} >= {"dose-units", alert.ruleset_id}
     # and every fired card of a real request carries such a combined hash, one per request
     fired = [c for c in _cards(service) if c.indicator in ("warning", "critical")]

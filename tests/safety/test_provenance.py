@@ -152,10 +152,12 @@ def _patient(**extra: Any) -> Patient:
 
 
 def test_ome_result_names_table_vocabulary_and_catalogue_when_consulted() -> None:
+    # the dose units (count groups of a dosage text) are knowledge of every vocabulary reading
     plain = calculate_ome([Prescription(**_OXY)]).provenance
     assert _kinds(plain) == {
         "conversion-table": ["uk-opioids-aware"],
         "vocabulary": ["forms", "ingredients", "plausibility"],
+        "dose-units": ["dose-units"],
     }
     table = plain.sources("conversion-table")[0]
     assert (table.version, table.effective_date) == ("1.1.1", "2026-12-04")
@@ -212,6 +214,7 @@ def test_every_result_type_carries_its_provenance() -> None:
         "conversion-table": ["uk-opioids-aware"],
         "taper": ["taper-defaults"],
         "vocabulary": ["forms", "ingredients", "plausibility"],
+        "dose-units": ["dose-units"],
     }
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
     discharge = check_discharge(
@@ -231,6 +234,7 @@ def test_every_result_type_carries_its_provenance() -> None:
     assert _kinds(inpatient) == {
         "ruleset": ["inpatient"],
         "vocabulary": ["forms", "ingredients", "plausibility"],
+        "dose-units": ["dose-units"],
     }
     screening = screen(EXAMPLES / "population" / "issues.csv").provenance
     sk = _kinds(screening)

@@ -62,6 +62,7 @@ __all__ = [
     "catalogue_source",
     "clear_cache",
     "combine",
+    "dose_units_source",
     "file_source",
     "fingerprint_source",
     "for_ome",
@@ -288,6 +289,26 @@ def _read_medicine_class_sources() -> tuple[KnowledgeSource, ...]:
     )
 
 
+@cache
+def dose_units_source() -> KnowledgeSource:
+    """Source entry of the bundled ``conversion_tables/dose_units.toml`` (its bytes hashed).
+
+    Reading a dosage text uses its count groups (tablets in a text of a capsule product are the
+    same count of solid doses) and the FHIR reader its unit codes, so every result computed
+    with a vocabulary names it beside the vocabulary's files. Read back from the on-disk
+    knowledge cache when it holds this install's (``_knowledge/cache.py``).
+
+    Raises:
+        KnowledgeBaseError: the file is missing, unreadable or not valid TOML.
+    """
+    return cached("dose-units-source", KnowledgeSource, _read_dose_units_source)
+
+
+def _read_dose_units_source() -> KnowledgeSource:
+    """:func:`dose_units_source` from the file."""
+    return file_source("dose-units", knowledge_dir("conversion_tables") / "dose_units.toml")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -328,6 +349,7 @@ def _bundle(
         listed.append(table_source(table))
     if vocabulary is not None:
         listed.extend(vocabulary_sources(vocabulary))
+        listed.append(dose_units_source())  # the units a text or a FHIR dose is read with
     listed.extend(catalogue_source(c) for c in catalogues)
     listed.extend(sources)
     if medicine_classes:
@@ -397,6 +419,7 @@ def clear_cache() -> None:
         catalogue_source,
         fingerprint_source,
         medicine_class_sources,
+        dose_units_source,
         _bundle,
         for_ome,
     ):

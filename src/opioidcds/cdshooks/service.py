@@ -23,7 +23,6 @@ from opioidcds._decide.rules import Profile
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
-from opioidcds._knowledge.dose_units import default_dose_units
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance, build, header_source
 from opioidcds._knowledge.rxnorm import default_rxnorm_products
@@ -235,22 +234,20 @@ def reading_provenance(
 ) -> Provenance:
     """The provenance of what the service reads requests and writes cards with.
 
-    Beside the rulesets, table and catalogue of each decision: the risk-input codelists (which
-    Conditions and Observations count as cancer pain, palliative care, depression, ...), the
-    card content, the hospital settings' FHIR codes, and the FHIR readers' dose-unit codes
-    (``conversion_tables/dose_units.toml``) and RxNorm products
-    (``codelists/rxnorm-opioid-products.toml``). Each card's provenance extension covers these
-    too (``docs/safety/provenance.md``).
+    Beside the rulesets, table, vocabulary, dose units and catalogue of each decision: the
+    risk-input codelists (which Conditions and Observations count as cancer pain, palliative
+    care, depression, ...), the card content, the hospital settings' FHIR codes and the FHIR
+    reader's RxNorm products (``codelists/rxnorm-opioid-products.toml``). Each card's provenance
+    extension covers these too (``docs/safety/provenance.md``).
 
     Raises:
-        KnowledgeBaseError: a bundled dose-unit or RxNorm file is missing or invalid.
+        KnowledgeBaseError: the bundled RxNorm file is missing or invalid.
     """
     return build(
         (
             header_source("fhir-codelists", codelists),
             header_source("card-content", card_content),
             header_source("fhir-acute-mapping", acute_mapping),
-            header_source("fhir-dose-units", default_dose_units().file),
             header_source("fhir-rxnorm-products", default_rxnorm_products()),
         )
     )
