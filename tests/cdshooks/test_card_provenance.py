@@ -1,10 +1,10 @@
 """Cards name all the knowledge behind them, including what the service read the request with.
 
-A card's decision depends on the rulesets, table and catalogue (the alert's provenance) and on
-the knowledge the service used to read the FHIR request: which Condition codes mean cancer pain
-or palliative care (``codelists/risk-inputs.toml``), the dose-unit codes
-(``conversion_tables/dose_units.toml``, in the decision's own), the RxNorm products, the hospital
-settings' codes and the card content. HAZ-011 (``docs/safety/provenance.md``): the hash on the card covers both.
+A card's decision depends on the rulesets, table, vocabulary, dose units and catalogue (the
+alert's provenance) and on the knowledge the service used to read the FHIR request: which
+Condition codes mean cancer pain or palliative care (``codelists/risk-inputs.toml``), the
+RxNorm products, the hospital settings' codes and the card content. HAZ-011
+(``docs/safety/provenance.md``): the hash on the card covers both.
 """
 
 from __future__ import annotations
