@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from opioidcds import AlertSeverity, InvalidInputError, Patient, Prescription, check_prescription
+from opioidcds import (
+    AlertSeverity,
+    InvalidInputError,
+    Patient,
+    Prescription,
+    check_prescription,
+    default_knowledge,
+    load_knowledge,
+)
+from opioidcds._knowledge.paths import knowledge_dir
 
 
 def morphine_mr(mg: int) -> Prescription:
@@ -209,3 +218,43 @@ def test_dose_alerts_not_applied_name_the_first_recorded_reason() -> None:
     # Unknown (None) is not a reason: the Script Switch alert itself fires at 120 > 100.
     unknown = Patient(prescriptions=on, **KNOWN)
     assert "script-switch-above-threshold" in ids(unknown, oxycodone_mr(20))
+
+
+DOSE_RULES = {
+    "script-switch-above-threshold",
+    "reauthorisation-high-dose",
+    "dose-escalation",
+    "very-high-dose",
+}
+
+
+@pytest.mark.parametrize("profile", [None, "opioids-aware-90", "us-cdc-2022"])
+def test_dose_alerts_not_applied_fires_exactly_when_a_dose_alert_would(profile: str | None) -> None:
+    # The condition dose_alert_reached (prescribing-alerts 2.2.0) restates the four dose rules'
+    # thresholds; this keeps the two in step (review): over a grid of totals, with and without
+    # re-authorisation, under each bundled profile, the palliative-care information fires for a
+    # palliative patient exactly when one of the four dose rules fires for the same patient
+    # without it. Totals: morphine MR b mg twice a day = 2b; oxycodone MR n mg twice a day =
+    # 2 x n x 1.5 = 3n mg OME/day.
+    kb = (
+        default_knowledge()
+        if profile is None
+        else load_knowledge(profile=knowledge_dir("rules") / "profiles" / f"{profile}.toml")
+    )
+    compared = fired = 0
+    for before in (5, 10, 15, 30, 60, 100):
+        on = (morphine_mr(before),)
+        for new in (5, 10, 20, 40, 80):
+            for reauthorisation in (False, True):
+                plain = Patient(prescriptions=on, **KNOWN)
+                palliative = Patient(palliative_care=True, prescriptions=on, **KNOWN)
+                args = {"reauthorisation": reauthorisation, "knowledge": kb}
+                dose = DOSE_RULES & {
+                    a.id for a in check_prescription(plain, oxycodone_mr(new), **args)
+                }
+                shown = {a.id for a in check_prescription(palliative, oxycodone_mr(new), **args)}
+                assert not DOSE_RULES & shown
+                assert ("dose-alerts-not-applied-palliative-care" in shown) == bool(dose)
+                compared += 1
+                fired += bool(dose)
+    assert 0 < fired < compared  # both sides of the equivalence were seen
