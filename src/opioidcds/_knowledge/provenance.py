@@ -116,8 +116,8 @@ class Provenance(ResultModel):
         return tuple(s for s in self.knowledge if s.kind == kind)
 
 
-class Fingerprinted(Protocol):
-    """Knowledge identified by the SHA-256 of its file's bytes (a ruleset or a profile)."""
+class _Named(Protocol):
+    """Knowledge that names itself: an id, a version and the date it takes effect."""
 
     @property
     def id(self) -> str: ...
@@ -127,6 +127,10 @@ class Fingerprinted(Protocol):
 
     @property
     def effective_date(self) -> dt.date: ...
+
+
+class Fingerprinted(_Named, Protocol):
+    """Knowledge identified by the SHA-256 of its file's bytes (a ruleset or a profile)."""
 
     @property
     def fingerprint(self) -> str: ...
@@ -153,17 +157,8 @@ def _model_hash(model: BaseModel | HeadedModel) -> str:
     return _sha256(canonical_json(model.model_dump(mode="json")))
 
 
-class HeadedModel(Protocol):
+class HeadedModel(_Named, Protocol):
     """A validated knowledge file model that names itself (every bundled file does)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def version(self) -> str: ...
-
-    @property
-    def effective_date(self) -> dt.date: ...
 
     def model_dump(self, *, mode: str) -> dict[str, Any]: ...
 

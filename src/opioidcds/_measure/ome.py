@@ -434,16 +434,16 @@ def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
         and strength.kind is StrengthKind.PER_VOLUME
     )
     return _Plan(
-        part.form,
-        part.route,
-        strength,
-        product,
-        patch,
-        tuple(compiled),
-        texts,
-        {},
-        containers,
-        {},
+        form=part.form,
+        route=part.route,
+        strength=strength,
+        product=product,
+        patch=patch,
+        opioids=tuple(compiled),
+        texts=texts,
+        units={},
+        containers=containers,
+        amounts={},
     )
 
 
@@ -587,7 +587,18 @@ def _found(fields: _ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Re
     return plan, reading
 
 
-_MISSING: Final = _Plan(None, None, None, None, False, (), {}, {}, False, {})
+_MISSING: Final = _Plan(
+    form=None,
+    route=None,
+    strength=None,
+    product=None,
+    patch=False,
+    opioids=(),
+    texts={},
+    units={},
+    containers=False,
+    amounts={},
+)
 """Marks a product not compiled yet (``None`` is kept for products left to the full way)."""
 
 
