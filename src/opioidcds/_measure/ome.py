@@ -48,13 +48,13 @@ from opioidcds._measure.results import ItemFigures, ItemStatus, OMEItem, OMEResu
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
+    ProductFields,
     ResolvedIngredient,
     ResolvedPrescription,
-    _consistent,
-    _counts_containers,
-    _product_fields,
-    _product_part,
-    _ProductFields,
+    counts_containers,
+    dose_unit_fits,
+    product_fields,
+    product_part,
     resolve_prescription,
 )
 from opioidcds._resolve.record import BundleRead, not_read_reason
@@ -335,7 +335,7 @@ class _Plan(NamedTuple):
     its form (shared by every product whose form reads a text the same way, :data:`_TextKey`):
     the dose, the schedule (or why it gives none) and the key of its amounts. ``units`` holds
     the dose units found to fit the product; ``containers`` whether a dose may count its
-    ampoules or vials (:func:`_counts_containers`); ``amounts`` the figures of its opioid
+    ampoules or vials (:func:`counts_containers`); ``amounts`` the figures of its opioid
     ingredients computed for each schedule (:data:`_AmountKey`).
     """
 
@@ -376,7 +376,7 @@ class _Plans:
             _MG_PER_DAY: limits.max_daily_mg,
             _RATE: limits.max_patch_rate_microgram_per_hour,
         }
-        self.plans: dict[_ProductFields, _Plan | None] = {}
+        self.plans: dict[ProductFields, _Plan | None] = {}
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self._headers: dict[Catalogue | None, dict[str, Any]] = {}
 
@@ -397,7 +397,7 @@ def _plans_of(
     return _Plans(_Setting(table, policy, vocab, catalogue))
 
 
-def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
+def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
     """The compiled plan of a product (memoised by its fields and the knowledge), or ``None``.
 
     ``None`` for a product the per-call path leaves to :func:`_measure_one`: one the
@@ -409,7 +409,7 @@ def _plan(fields: _ProductFields, plans: _Plans) -> _Plan | None:
             then measures the prescription the full way, which says so). Not memoised.
     """
     table, _, vocab, catalogue = plans.setting
-    part = _product_part(fields, vocab, catalogue)
+    part = product_part(fields, vocab, catalogue)
     opioids = [ing for ing in part.ingredients if ing.opioid]
     if part.problem is not None or not opioids:
         return None
@@ -502,7 +502,7 @@ def _figures(
     if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
         return None  # the full way: a structured, minimum or unknown dose (effective_dose)
     try:
-        found = _found(_product_fields(d), text, plans)
+        found = _found(product_fields(d), text, plans)
     except OpioidCDSError:
         return None
     if found is None:
@@ -555,7 +555,7 @@ def _amounts(
     return tuple(out)
 
 
-def _found(fields: _ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Reading | str] | None:
+def _found(fields: ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Reading | str] | None:
     """The product's plan and what the text gives for it, or ``None`` (the full way measures).
 
     Raises:
@@ -577,10 +577,10 @@ def _found(fields: _ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Re
         return plan, reading
     dose = reading[0]
     product = plan.product
-    if plan.containers and product is not None and _counts_containers(dose, plan.strength, product):
+    if plan.containers and product is not None and counts_containers(dose, plan.strength, product):
         return None
     if dose.unit not in plan.units:  # the unit's kind follows from the unit (its text)
-        _consistent((fields, setting.vocab, setting.catalogue), dose.unit, dose.unit_kind, None)
+        dose_unit_fits((fields, setting.vocab, setting.catalogue), dose.unit, dose.unit_kind, None)
         plan.units[dose.unit] = True
     if dose.prn and setting.policy is not PrnPolicy.MAXIMUM:
         return None

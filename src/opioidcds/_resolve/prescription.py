@@ -22,7 +22,17 @@ from opioidcds._knowledge.units import COUNT_NOUNS, Strength, StrengthKind, pars
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, normalise_name
 from opioidcds._resolve.dose import Dose, effective_dose
 
-__all__ = ["ResolvedIngredient", "ResolvedPrescription", "resolve_prescription"]
+__all__ = [
+    "ProductFields",
+    "ProductPart",
+    "ResolvedIngredient",
+    "ResolvedPrescription",
+    "counts_containers",
+    "dose_unit_fits",
+    "product_fields",
+    "product_part",
+    "resolve_prescription",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +77,7 @@ def resolve_prescription(
 
     The catalogue is loaded (once per process) only when a prescription names a product. What
     the product fields mean (ingredients, form, route, strength) is worked out once per
-    content and knowledge (:func:`_product_part`, memoised); the dose is read each time (its
+    content and knowledge (:func:`product_part`, memoised); the dose is read each time (its
     dosage text once per text and form, :func:`~opioidcds._resolve.dose.effective_dose`).
 
     Raises:
@@ -76,8 +86,8 @@ def resolve_prescription(
             product, or a needed part is missing (e.g. a dose in tablets with no strength).
             ``field`` names the prescription's field; the caller prefixes its position.
     """
-    knowledge = (_product_fields(rx.__dict__), vocabulary, catalogue)
-    part = _product_part(*knowledge)
+    knowledge = (product_fields(rx.__dict__), vocabulary, catalogue)
+    part = product_part(*knowledge)
     if part.problem is not None:
         return ResolvedPrescription(
             rx,
@@ -96,7 +106,7 @@ def resolve_prescription(
         )
     product = part.product
     count_volume = None
-    if product is not None and _counts_containers(dose, part.strength, product):
+    if product is not None and counts_containers(dose, part.strength, product):
         count_volume = product.unit_volume_ml
         if count_volume is None:
             problem = (
@@ -106,7 +116,7 @@ def resolve_prescription(
             return ResolvedPrescription(
                 rx, part.label, (), part.route, part.form, part.strength, None, problem
             )
-    _consistent(knowledge, dose.unit, dose.unit_kind, count_volume)
+    dose_unit_fits(knowledge, dose.unit, dose.unit_kind, count_volume)
     return ResolvedPrescription(
         rx,
         part.label,
@@ -123,7 +133,7 @@ def resolve_prescription(
 
 
 @dataclass(frozen=True, slots=True)
-class _ProductPart:
+class ProductPart:
     """What a prescription's product fields mean, whatever its dose.
 
     ``problem`` is set when the vocabulary cannot place the drug, form or route (the item is
@@ -142,18 +152,18 @@ class _ProductPart:
     problem: str | None = None
 
 
-_ProductFields = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
+ProductFields = tuple[str | None, str | None, str | None, str | None, str | None, str | None]
 """A prescription's ``dmd_code``, ``product_name``, ``drug``, ``form``, ``route``, ``strength``."""
 
-_product_fields: Callable[[Mapping[str, Any]], _ProductFields] = itemgetter(
+product_fields: Callable[[Mapping[str, Any]], ProductFields] = itemgetter(
     "dmd_code", "product_name", "drug", "form", "route", "strength"
 )
 
 
 @lru_cache(maxsize=4096)
-def _product_part(
-    fields: _ProductFields, vocabulary: Vocabulary, catalogue: Catalogue | None
-) -> _ProductPart:
+def product_part(
+    fields: ProductFields, vocabulary: Vocabulary, catalogue: Catalogue | None
+) -> ProductPart:
     """The product fields resolved against the knowledge; memoised on those fields.
 
     Keyed by content (the product fields of the prescription, never its dose, identifiers or
@@ -187,8 +197,8 @@ def _product_part(
         problem = "route not recognised by the forms vocabulary"
     strength = parse_strength(strength_text) if strength_text is not None else None
     if problem is not None or names is None:
-        return _ProductPart(label, (), form, route, strength, strength_text, problem=problem)
-    return _ProductPart(
+        return ProductPart(label, (), form, route, strength, strength_text, problem=problem)
+    return ProductPart(
         label,
         names,
         form,
@@ -199,7 +209,7 @@ def _product_part(
     )
 
 
-def _dmd_part(fields: _ProductFields, vocabulary: Vocabulary, catalogue: Catalogue) -> _ProductPart:
+def _dmd_part(fields: ProductFields, vocabulary: Vocabulary, catalogue: Catalogue) -> ProductPart:
     dmd_code, product_name, drug, form_name, route_name, strength_text = fields
     product = _find_product(dmd_code, product_name, catalogue)
     names = product.ingredient_names
@@ -213,7 +223,7 @@ def _dmd_part(fields: _ProductFields, vocabulary: Vocabulary, catalogue: Catalog
     strength = product.strength_value
     if strength_text is not None and not _same_strength(parse_strength(strength_text), strength):
         raise InvalidInputError("strength", "contradicts the dm+d product's strength")
-    return _ProductPart(
+    return ProductPart(
         product.product_name,
         names,
         form,
@@ -257,8 +267,8 @@ def _find_product(dmd_code: str | None, product_name: str | None, catalogue: Cat
 
 
 @lru_cache(maxsize=8192)
-def _consistent(
-    knowledge: tuple[_ProductFields, Vocabulary, Catalogue | None],
+def dose_unit_fits(
+    knowledge: tuple[ProductFields, Vocabulary, Catalogue | None],
     unit: str,
     kind: DoseUnitKind,
     count_volume_ml: Decimal | None,
@@ -268,7 +278,7 @@ def _consistent(
     Raises:
         InvalidInputError: it does not (see :func:`_check_consistency`); not memoised.
     """
-    part = _product_part(*knowledge)
+    part = product_part(*knowledge)
     product = part.product
     _check_consistency(
         unit,
@@ -282,7 +292,7 @@ def _consistent(
     return True
 
 
-def _counts_containers(dose: Dose, strength: Strength | None, product: Product) -> bool:
+def counts_containers(dose: Dose, strength: Strength | None, product: Product) -> bool:
     """Whether the dose counts ampoules or vials of a liquid (``"1 ampoule"``)."""
     return (
         dose.unit_kind is DoseUnitKind.COUNT
