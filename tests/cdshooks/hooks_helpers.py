@@ -177,3 +177,14 @@ class AsgiClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+
+def high_dose_request() -> dict[str, Any]:
+    """An order-sign request: morphine MR 30 mg, 4 tablets twice a day = 240 mg OME/day, with
+    diazepam, and a condition coded 35489007 (depressive disorder)."""
+    return hook_request(
+        "order-sign",
+        [med_request("morphine-mr-30", dose=4, per_day=2, status="draft", rid="d1")],
+        current=[named_request("Diazepam 5mg tablets")],
+        conditions=[condition("35489007")],
+    )

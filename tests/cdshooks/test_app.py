@@ -23,9 +23,9 @@ from .hooks_helpers import (
     AsgiClient,
     condition,
     for_patient,
+    high_dose_request,
     hook_request,
     med_request,
-    named_request,
 )
 
 SIGN = "/cds-services/opioidcds-order-sign"
@@ -41,16 +41,6 @@ def client(store: FeedbackStore) -> AsgiClient:
     service = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
     app = create_app(service, feedback=store, max_body_bytes=200_000)
     return AsgiClient(app)
-
-
-def high_dose_request() -> dict[str, Any]:
-    # Morphine MR 30 mg, 4 tablets twice a day = 240 mg OME/day.
-    return hook_request(
-        "order-sign",
-        [med_request("morphine-mr-30", dose=4, per_day=2, status="draft", rid="d1")],
-        current=[named_request("Diazepam 5mg tablets")],
-        conditions=[condition("35489007")],
-    )
 
 
 def test_discovery_and_health(client: AsgiClient) -> None:

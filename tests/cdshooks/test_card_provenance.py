@@ -20,23 +20,13 @@ from opioidcds.cdshooks import CDSHooksService, load_codelists
 from opioidcds.cdshooks.cards import provenance_extension
 from opioidcds.cdshooks.models import HookRequest
 
-from .hooks_helpers import condition, hook_request, med_request, named_request
+from .hooks_helpers import high_dose_request
 
 PROVENANCE = "org.opioidcds.provenance"
 
 
-def _high_dose() -> dict[str, Any]:
-    # Morphine MR 30 mg, 4 tablets twice a day = 240 mg OME/day, with diazepam.
-    return hook_request(
-        "order-sign",
-        [med_request("morphine-mr-30", dose=4, per_day=2, status="draft", rid="d1")],
-        current=[named_request("Diazepam 5mg tablets")],
-        conditions=[condition("35489007")],
-    )
-
-
 def _cards(service: CDSHooksService) -> list[Any]:
-    request = HookRequest.model_validate(_high_dose())
+    request = HookRequest.model_validate(high_dose_request())
     return list(service.call("opioidcds-order-sign", request).cards)
 
 
