@@ -13,7 +13,11 @@ across partitions exactly as the single-machine engine sorts it (band, then the 
 Whole-extract steps, done once and never per partition:
 
 * ``as_of``: the given date, or else the latest issue date among the rows that pass the
-  schema checks (what :func:`screen` uses), computed over the whole extract in a first pass.
+  schema checks (what :func:`screen` uses): the latest date among the distinct issue-date
+  texts (collected when the input is counted), confirmed by the partitions as they screen
+  (if no row of it passes, earlier dates are checked and the partitions screened again).
+* The input: counted (file splits, malformed rows) in one pass as read, not persisted; the
+  screening reads, shuffles and screens it in one pass.
 * Row numbers: every row keeps where it was read (file, split, position); the extract's row
   numbers (1-based; a folder of files in file-path order) and the row within its own file are
   computed from those, so a problem row can be traced to its source row.
@@ -25,7 +29,8 @@ Whole-extract steps, done once and never per partition:
   (:mod:`opioidcds.population.spark_knowledge`); any difference from the driver's fails the job.
 * Rank: never in one partition. The worklist is cut into ranges of its order (fixed bounds
   from a seeded sample of the sort keys), each range counts its listed rows, and ranks are
-  offset by the counts of the ranges before it.
+  offset by the counts of the ranges before it; whole ranges are placed in partitions in
+  order and sorted there, so the worklist comes out in order without a global sort.
 
 The partition side is in :mod:`opioidcds.population.spark_partition`, the reading side in
 :mod:`opioidcds.population.spark_read`. See ``docs/population.md`` ("Spark").
@@ -279,7 +284,7 @@ class SparkFrames:
     _report: _Report
 
     def unpersist(self) -> None:
-        """Release the persisted intermediate results (the input and the partition output)."""
+        """Release the persisted results: the partition output (and non-file inputs as read)."""
         for frame in self._persisted:
             frame.unpersist()
 
@@ -843,11 +848,11 @@ def screen_spark_frames(
 ) -> SparkFrames:
     """Screen with Spark up to the result DataFrames, collecting no patient's row.
 
-    What :func:`screen_spark` does, without collecting the counts or costs: for writing the
-    worklist, problems and counts with Spark (``frames.worklist.write.parquet(...)``). The
-    driver collects only small figures: per file split (row counts), the latest date, per
-    partition (its knowledge hash) and per rank range (its listed rows). The knowledge of every
-    partition has been checked when this returns.
+    What :func:`screen_spark` does, for writing the worklist, problems and counts with Spark
+    (``frames.worklist.write.parquet(...)``). The driver collects only small figures: per file
+    split (row counts) and distinct issue-date text, per partition (its knowledge hash, cost,
+    counts and whether a row of the latest date passes) and per rank range (its listed rows).
+    The knowledge of every partition has been checked when this returns.
 
     Args:
         spark: the session (e.g. :func:`local_session`, or the platform's own).

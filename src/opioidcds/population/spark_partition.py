@@ -4,10 +4,11 @@ Run inside ``mapInArrow`` by :mod:`opioidcds.population.spark` (which documents 
 one partition's rows come in as Arrow batches; the partition hashes the knowledge it loaded
 (:mod:`opioidcds.population.spark_knowledge`), sorts its rows back into read order, screens
 them with the public :func:`~opioidcds.population.screen` (and, with a baseline date, again
-at that date), and sends back its worklist rows (with the ``Screening.table`` columns and one
-sort-key text), problem rows (with where each was read), counts, practices and its knowledge
-hash and cost (and, when the driver asks, whether a row of the candidate default screening
-date passes the schema checks), as Arrow batches of the Spark-declared types.
+at that date), and sends back its worklist rows (with the ``Screening.table`` columns the
+worklist file does not hold, and one sort-key text), problem rows (with where each was read),
+counts, practices, its knowledge hash and cost and, when the driver asks, whether a row of the
+candidate default screening date passes the schema checks, as Arrow batches of the
+Spark-declared types.
 """
 
 from __future__ import annotations
