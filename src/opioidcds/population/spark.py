@@ -592,10 +592,16 @@ def _ranked(rows: DataFrame, ranges: int, n: int | None = None) -> DataFrame:
     bounds = sorted(
         {sample[len(sample) * i // ranges] for i in range(1, ranges)} if sample else set()
     )
-    bucket: Column = F.lit(len(bounds))
-    for i in reversed(range(len(bounds))):
-        bucket = F.when(key < F.lit(bounds[i]), F.lit(i)).otherwise(bucket)
-    bucketed = rows.drop("rank").withColumn("_range", bucket)
+
+    def bucket(lo: int, hi: int) -> Column:
+        # the range of ``key`` among ranges lo..hi (bounds[i] separates i from i + 1): the
+        # number of bounds at or below it, found by halving (a few comparisons a row)
+        if lo == hi:
+            return F.lit(lo)
+        mid = (lo + hi) // 2
+        return F.when(key < F.lit(bounds[mid]), bucket(lo, mid)).otherwise(bucket(mid + 1, hi))
+
+    bucketed = rows.drop("rank").withColumn("_range", bucket(0, len(bounds)))
     per = {
         int(r["_range"]): int(r["n"] or 0)
         for r in bucketed.groupBy("_range").agg(F.sum(listed).alias("n")).collect()

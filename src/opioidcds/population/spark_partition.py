@@ -26,7 +26,7 @@ import polars as pl
 
 from opioidcds._decide.knowledge import Knowledge, default_knowledge, load_knowledge
 from opioidcds._errors import InvalidInputError
-from opioidcds.population.engine import Screening, for_screening, screen
+from opioidcds.population.engine import Screening, for_screening, screen, shared_deciders
 from opioidcds.population.method import ScreeningMethod
 from opioidcds.population.report import worklist_frame
 from opioidcds.population.rows import ROW_SCHEMA
@@ -338,24 +338,26 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
         frame.filter(pl.col("_kind") == "issue"), job.check_date, job.issue_cols
     )
     out: list[pl.DataFrame] = []
-    result = screen(
-        part.issues,
-        part.patients,
-        as_of=job.as_of,
-        knowledge=kb,
-        profile=job.profile,
-        method=job.method,
-    )
-    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
-    if job.baseline is not None and job.as_of is not None:
-        earlier = screen(
+    with shared_deciders():  # this worker's later partitions reuse the decisions worked out
+        result = screen(
             part.issues,
             part.patients,
-            as_of=job.baseline,
+            as_of=job.as_of,
             knowledge=kb,
             profile=job.profile,
             method=job.method,
         )
+    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
+    if job.baseline is not None and job.as_of is not None:
+        with shared_deciders():
+            earlier = screen(
+                part.issues,
+                part.patients,
+                as_of=job.baseline,
+                knowledge=kb,
+                profile=job.profile,
+                method=job.method,
+            )
         out.extend(_phase_frames(earlier, _BASE, part, job.method, worklist=False))
         practices = read_practices(part.issues, up_to=job.as_of)
         out.append(
