@@ -687,15 +687,20 @@ def _prepared(
                 frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
                 persisted.append(frame)
             frames[what] = frame
-        stats = {
-            what: _blocks(
-                frame,
-                what,
-                dates=what == "issues",
-                csv=_parsed_as_csv(sources[what]),  # type: ignore[arg-type]
-            )
-            for what, frame in frames.items()
-        }
+        try:
+            stats = {
+                what: _blocks(
+                    frame,
+                    what,
+                    dates=what == "issues",
+                    csv=_parsed_as_csv(sources[what]),  # type: ignore[arg-type]
+                )
+                for what, frame in frames.items()
+            }
+        except BaseException:
+            for frame in persisted:
+                frame.unpersist()
+            raise
         blocks = [b for found in stats.values() for b in found.blocks]
         bad = {what: _first_bad(blocks, what) for what in frames}
         if not any(bad.values()):
