@@ -208,3 +208,37 @@ def test_cli_screen_spark_baseline_writes_the_same_outcomes(spark: object, tmp_p
     )
     assert three.exit_code == 2
     assert "--baseline" in three.output
+
+
+@pytest.mark.spark
+def test_default_as_of_checked_by_the_partitions_and_every_row(
+    spark: object, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging  # noqa: PLC0415
+
+    from opioidcds.population import spark_read  # noqa: PLC0415 - the counting step itself
+
+    issues, patients, as_of = _extract(tmp_path)
+    want = screen(issues, patients)
+    assert want.as_of == as_of
+    caplog.set_level(logging.DEBUG, logger="opioidcds.population.spark")
+    # the latest date's only rows are excluded: no partition finds a row of it that passes,
+    # so the earlier dates are checked and the partitions screened again at the one found
+    result = screen_spark(spark, issues, patients, partitions=2)  # type: ignore[arg-type]
+    try:
+        _assert_same(result.to_screening(), want)
+    finally:
+        result.unpersist()
+    steps = [r.getMessage() for r in caplog.records]
+    assert any("screening at the earlier date" in m for m in steps)
+    # too many (split, date text) groups to collect: every row checked in a pass of its own
+    caplog.clear()
+    monkeypatch.setattr(spark_read, "_MAX_STAT_ROWS", 1)
+    result = screen_spark(spark, issues, patients, partitions=2)  # type: ignore[arg-type]
+    try:
+        _assert_same(result.to_screening(), want)
+    finally:
+        result.unpersist()
+    steps = [r.getMessage() for r in caplog.records]
+    assert any("as_of took" in m for m in steps)
+    assert not any("earlier date" in m for m in steps)

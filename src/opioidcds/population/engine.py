@@ -18,6 +18,8 @@ import hashlib
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -580,6 +582,42 @@ def _attributes(patients: pl.DataFrame | None) -> dict[str, dict[str, object]]:
     return out
 
 
+_SHARING: ContextVar[bool] = ContextVar("opioidcds_shared_deciders", default=False)
+_KEPT: dict[object, _FastDecider] = {}  # (knowledge, profile): the decider kept for them
+
+
+@contextmanager
+def shared_deciders() -> Iterator[None]:
+    """Within the block, :func:`screen` reuses the decision memos of earlier calls in the block.
+
+    For a process that screens many parts of one extract in turn (a Spark Python worker
+    screens one patient partition after another): the dosage doses, OMEs and rule decisions
+    worked out for one part are not worked out again for the next. Everything memoised is a
+    function of the knowledge and profile alone (the key), never of a patient or a date. The
+    memos are kept by the process (one set per knowledge and profile) until it ends: use it in
+    processes that screen one extract.
+    """
+    token = _SHARING.set(True)
+    try:
+        yield
+    finally:
+        _SHARING.reset(token)
+
+
+def _decider(kb: Knowledge, profile: Profile | None) -> _FastDecider:
+    """A new decider, or, inside :func:`shared_deciders`, the one kept for this knowledge."""
+    if not _SHARING.get():
+        return _FastDecider(kb, profile)
+    try:
+        key: object = (id(kb), profile)  # the kept decider holds kb: its id is not reused
+        found = _KEPT.get(key)
+    except TypeError:  # a profile that cannot be a key: nothing shared
+        return _FastDecider(kb, profile)
+    if found is None or found.kb is not kb:
+        found = _KEPT[key] = _FastDecider(kb, profile)
+    return found
+
+
 def screen(
     issues: str | Path | pl.DataFrame,
     patients: str | Path | pl.DataFrame | None = None,
@@ -647,7 +685,7 @@ def screen(
     tables: list[pl.DataFrame] = []
     done = 0
     ids: list[pl.DataFrame] = []
-    decider = _FastDecider(kb, profile)
+    decider = _decider(kb, profile)
     has_local = bool(local_rulesets(kb))
     local: list[dict[str, object]] = []
     everyone = sum(p.get_column("patient_id").n_unique() for p in parts if p.height)

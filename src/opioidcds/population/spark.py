@@ -13,7 +13,11 @@ across partitions exactly as the single-machine engine sorts it (band, then the 
 Whole-extract steps, done once and never per partition:
 
 * ``as_of``: the given date, or else the latest issue date among the rows that pass the
-  schema checks (what :func:`screen` uses), computed over the whole extract in a first pass.
+  schema checks (what :func:`screen` uses): the latest date among the distinct issue-date
+  texts (collected when the input is counted), confirmed by the partitions as they screen
+  (if no row of it passes, earlier dates are checked and the partitions screened again).
+* The input: counted (file splits, malformed rows) in one pass as read, not persisted; the
+  screening reads, shuffles and screens it in one pass.
 * Row numbers: every row keeps where it was read (file, split, position); the extract's row
   numbers (1-based; a folder of files in file-path order) and the row within its own file are
   computed from those, so a problem row can be traced to its source row.
@@ -25,7 +29,8 @@ Whole-extract steps, done once and never per partition:
   (:mod:`opioidcds.population.spark_knowledge`); any difference from the driver's fails the job.
 * Rank: never in one partition. The worklist is cut into ranges of its order (fixed bounds
   from a seeded sample of the sort keys), each range counts its listed rows, and ranks are
-  offset by the counts of the ranges before it.
+  offset by the counts of the ranges before it; whole ranges are placed in partitions in
+  order and sorted there, so the worklist comes out in order without a global sort.
 
 The partition side is in :mod:`opioidcds.population.spark_partition`, the reading side in
 :mod:`opioidcds.population.spark_read`. See ``docs/population.md`` ("Spark").
@@ -69,12 +74,14 @@ from opioidcds.population.spark_knowledge import (
 from opioidcds.population.spark_partition import (
     _BASE,
     _COUNT,
+    _IN_WORKLIST,
     _ISSUE_PREFIX,
     _KNOWLEDGE,
     _PATIENT_PREFIX,
     _PRACTICE,
     _PROBLEM,
     _ROW,
+    _TABLE_ONLY,
     _TABLE_PREFIX,
     _Job,
     _latest_batches,
@@ -84,16 +91,19 @@ from opioidcds.population.spark_partition import (
 from opioidcds.population.spark_read import (
     _Block,
     _blocks,
-    _csv_lines,
+    _csv_spans,
+    _file_scan,
     _first_bad,
     _is_csv,
     _offsets,
+    _parsed_as_csv,
     _read,
 )
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from opioidcds._decide.knowledge import Knowledge
     from opioidcds._decide.rules import Profile
 
 __all__ = [
@@ -224,6 +234,17 @@ class PartitionCost:
 
 
 @dataclass(frozen=True)
+class _Report:
+    """What the partitions reported, collected in one pass: a few rows per partition."""
+
+    hashes: Mapping[int, str]  # partition: the hash of the knowledge it screened with
+    usable: bool  # some partition has a row of the checked date that passes
+    costs: tuple[PartitionCost, ...]
+    counts: Mapping[str, int]  # summed over partitions
+    rows: int  # worklist rows (patients) in all
+
+
+@dataclass(frozen=True)
 class SparkFrames:
     """The lazy results of :func:`screen_spark_frames`: nothing here has been collected.
 
@@ -260,9 +281,10 @@ class SparkFrames:
     _offsets: DataFrame
     _count_keys: tuple[str, ...]
     _persisted: tuple[DataFrame, ...]
+    _report: _Report
 
     def unpersist(self) -> None:
-        """Release the persisted intermediate results (the input and the partition output)."""
+        """Release the persisted results: the partition output (and non-file inputs as read)."""
         for frame in self._persisted:
             frame.unpersist()
 
@@ -352,7 +374,9 @@ def _collected(
     names = list(ROW_SCHEMA)
     mine = frames.result.filter(_kind(phase + _ROW)).orderBy("_sort")
     rows = mine if phase else frames._ordered
-    picked = rows.select(*[F.col(_TABLE_PREFIX + n).alias(n) for n in names])
+    picked = rows.select(
+        *[F.col(n if n in _IN_WORKLIST else _TABLE_PREFIX + n).alias(n) for n in names]
+    )
     table = pl.from_arrow(picked.toArrow())
     if not isinstance(table, pl.DataFrame):  # pragma: no cover - a table is a frame
         raise InvalidInputError("spark result", "is not a table")
@@ -408,9 +432,10 @@ def _combined(
     """Issue and patient rows in one frame, keyed and partitioned by normalised patient id."""
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    where = ("_bad", "_src", "_block", "_mid")
-    issue_cols = tuple(c for c in issues.columns if c not in where)
-    patient_cols = tuple(c for c in patients.columns if c not in where) if patients else ()
+    where = ("_src", "_block", "_mid")
+    helpers = (*where, "_bad")
+    issue_cols = tuple(c for c in issues.columns if c not in helpers)
+    patient_cols = tuple(c for c in patients.columns if c not in helpers) if patients else ()
 
     def keyed(frame: DataFrame) -> DataFrame:
         # Partition key: the id without any character that is not a letter or a digit. Ids
@@ -439,14 +464,16 @@ def _combined(
             )
         )
     combined = parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
-    return combined.repartition(partitions, "_key"), issue_cols, patient_cols
+    return combined.repartition(partitions, "_key").drop("_key"), issue_cols, patient_cols
 
 
 def _out_types(base: Screening) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     """A partition's output columns and Spark types: the worklist file's, then helpers."""
     frame = worklist_frame(base)
     worklist = tuple((n, _spark_type(t)) for n, t in frame.schema.items())
-    table = tuple((_TABLE_PREFIX + n, _spark_type(t)) for n, t in ROW_SCHEMA.items())
+    table = tuple(
+        (_TABLE_PREFIX + n, _spark_type(t)) for n, t in ROW_SCHEMA.items() if n in _TABLE_ONLY
+    )
     helpers = (
         ("_kind", "string"),
         ("_listed", "boolean"),
@@ -464,6 +491,8 @@ def _out_types(base: Screening) -> tuple[tuple[tuple[str, str], ...], tuple[str,
         ("_krows", "long"),
         ("_kms", "long"),
         ("_kpeak", "long"),
+        ("_kdate", "boolean"),
+        ("_kout", "long"),
     )
     return (*worklist, *table, *helpers), tuple(frame.columns)
 
@@ -478,17 +507,34 @@ def _spark_type(dtype: pl.DataType) -> str:
     raise InvalidInputError("worklist column", "has a type the Spark runner does not map")
 
 
-_MAX_DATE_TEXTS: Final = 100_000  # distinct issue_date texts collected at most (else: every row)
+def _date_candidates(texts: Iterable[str | None]) -> list[tuple[dt.date, list[str]]]:
+    """The dates of the distinct ``issue_date`` texts, latest first, each with its texts.
+
+    Parsed on the driver as :func:`~opioidcds.population.schema.read_issues` parses them;
+    texts that are not dates are left out.
+    """
+    parsed = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String}).with_columns(
+        pl.col("text")
+        .str.strip_chars()
+        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        .alias("day")
+    )
+    return [
+        (day, parsed.filter(pl.col("day") == day).get_column("text").to_list())
+        for day in parsed.get_column("day").drop_nulls().unique().sort(descending=True).to_list()
+    ]
 
 
-def _latest_date(combined: DataFrame, issue_cols: tuple[str, ...]) -> dt.date | None:
-    """The latest issue date among the rows that pass the schema checks (the default as_of).
+def _latest_date(
+    combined: DataFrame,
+    issue_cols: tuple[str, ...],
+    candidates: list[tuple[dt.date, list[str]]] | None,
+) -> dt.date | None:
+    """The latest issue date among the rows that pass the schema checks, checked date by date.
 
-    The distinct ``issue_date`` texts are collected and parsed on the driver (as
-    :func:`~opioidcds.population.schema.read_issues` parses them); then, latest date first,
-    only the rows with a text of that date are checked in the partitions, until a date has a
-    row that passes (:func:`_latest_batches`). An extract with more distinct texts than
-    ``_MAX_DATE_TEXTS`` has every row checked in one pass.
+    ``candidates`` (:func:`_date_candidates`): latest first, only the rows with a text of
+    that date are checked in the partitions (:func:`_latest_batches`), until a date has a row
+    that passes. ``None`` (too many distinct texts to collect): every row, in one pass.
     """
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
@@ -500,17 +546,9 @@ def _latest_date(combined: DataFrame, issue_cols: tuple[str, ...]) -> dt.date | 
         found = rows.mapInArrow(check, "latest date").agg(F.max("latest")).collect()[0][0]
         return found if isinstance(found, dt.date) else None
 
-    texts = [r[0] for r in issues.select(column).distinct().limit(_MAX_DATE_TEXTS + 1).collect()]
-    if len(texts) > _MAX_DATE_TEXTS:
+    if candidates is None:
         return latest_of(issues)
-    parsed = pl.DataFrame({"text": texts}, schema={"text": pl.String}).with_columns(
-        pl.col("text")
-        .str.strip_chars()
-        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        .alias("day")
-    )
-    for day in parsed.get_column("day").drop_nulls().unique().sort(descending=True).to_list():
-        of_day = parsed.filter(pl.col("day") == day).get_column("text").to_list()
+    for _, of_day in candidates:
         found = latest_of(issues.filter(column.isin(of_day)))
         if found is not None:
             return found
@@ -529,21 +567,23 @@ _MAX_RANGES: Final = 200  # rank ranges at most (each row's range is a CASE over
 _SAMPLE_PER_RANGE: Final = 100
 
 
-def _ranked(rows: DataFrame, ranges: int) -> DataFrame:
+def _ranked(rows: DataFrame, ranges: int, n: int | None = None) -> DataFrame:
     """``rows`` with the global worklist ``rank``, in worklist order (``_sort``), in ranges.
 
     No step runs in one partition: a sample of the sort keys (fixed seed, collected) gives
     ``ranges`` ranges with fixed bounds; each range counts its listed rows (collected: one
     number a range); a row's rank is the listed rows of the ranges before its own plus its
-    running count inside its range (a window per range, ranges spread over the shuffle
-    partitions). The bounds are literals, so every later action sees the same ranges.
+    running count inside its range (a window per range). The rows are partitioned by range
+    (in range order) and sorted within, once: the result is in worklist order, partition by
+    partition, without a global sort. The bounds are literals, so every later action sees the
+    same ranges.
     """
     from pyspark.sql import Window  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     listed = F.col("_listed").cast("long")
     key = F.col("_sort")
-    n = rows.count()
+    n = rows.count() if n is None else n
     ranges = max(1, min(ranges, _MAX_RANGES))
     fraction = min(1.0, _SAMPLE_PER_RANGE * ranges / max(n, 1))
     sample = sorted(
@@ -552,28 +592,37 @@ def _ranked(rows: DataFrame, ranges: int) -> DataFrame:
     bounds = sorted(
         {sample[len(sample) * i // ranges] for i in range(1, ranges)} if sample else set()
     )
-    bucket: Column = F.lit(len(bounds))
-    for i in reversed(range(len(bounds))):
-        bucket = F.when(key < F.lit(bounds[i]), F.lit(i)).otherwise(bucket)
-    bucketed = rows.drop("rank").withColumn("_range", bucket)
-    per = sorted(
-        (int(r["_range"]), int(r["n"] or 0))
+
+    def bucket(lo: int, hi: int) -> Column:
+        # the range of ``key`` among ranges lo..hi (bounds[i] separates i from i + 1): the
+        # number of bounds at or below it, found by halving (a few comparisons a row)
+        if lo == hi:
+            return F.lit(lo)
+        mid = (lo + hi) // 2
+        return F.when(key < F.lit(bounds[mid]), bucket(lo, mid)).otherwise(bucket(mid + 1, hi))
+
+    bucketed = rows.drop("rank").withColumn("_range", bucket(0, len(bounds)))
+    per = {
+        int(r["_range"]): int(r["n"] or 0)
         for r in bucketed.groupBy("_range").agg(F.sum(listed).alias("n")).collect()
-    )
-    offsets, total = [], 0
-    for at, count in per:
-        offsets.append((at, total))
-        total += count
-    table = rows.sparkSession.createDataFrame(offsets or [(0, 0)], "_range int, _roff long")
+    }
+    before, total = [], 0  # listed rows in the ranges before each range
+    for at in range(len(bounds) + 1):
+        before.append(total)
+        total += per.get(at, 0)
+    roff = F.element_at(F.array(*[F.lit(n).cast("long") for n in before]), F.col("_range") + 1)
     within = (
         Window.partitionBy("_range")
         .orderBy(key)
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
+    # One exchange: the rows go to partitions by range (ranges in order, a range never split)
+    # and are sorted by range and key there, which both the window and the worklist order
+    # need: no further shuffle, and the partitions, in order, hold the worklist in order.
     return (
-        bucketed.join(F.broadcast(table), on="_range", how="left")
-        .withColumn("rank", F.when(F.col("_listed"), F.col("_roff") + F.sum(listed).over(within)))
-        .orderBy(key)
+        bucketed.repartitionByRange("_range")
+        .sortWithinPartitions("_range", key)
+        .withColumn("rank", F.when(F.col("_listed"), roff + F.sum(listed).over(within)))
     )
 
 
@@ -589,49 +638,90 @@ class _Clock:
         self.start = now
 
 
+@dataclass(frozen=True)
+class _Input:
+    """The keyed, partitioned input (not persisted), its columns, splits and issue dates."""
+
+    combined: DataFrame
+    issue_cols: tuple[str, ...]
+    patient_cols: tuple[str, ...]
+    blocks: list[_Block]
+    partitions: int
+    dates: tuple[str | None, ...] | None  # distinct issue_date texts (None: too many)
+    persisted: tuple[DataFrame, ...]  # inputs that are not file scans, persisted as read
+
+
 def _prepared(
     spark: SparkSession,
     sources: Mapping[str, str | Path | DataFrame | None],
     partitions: int | None,
     max_partition_rows: int,
-) -> tuple[DataFrame, tuple[str, ...], tuple[str, ...], list[_Block], int]:
-    """The keyed, partitioned input (persisted once), its splits counted, bad rows refused.
+) -> _Input:
+    """The inputs read, their splits counted (with the issue dates), bad rows refused.
+
+    One pass over each input as read (:func:`_blocks`): no shuffle and nothing persisted,
+    since a file scan reads the same rows, with the same positions, each time. A DataFrame
+    that is not a file scan is persisted as read (its positions could differ between passes).
+    The combined frame is keyed and partitioned by patient, lazily: the screening's own pass
+    reads and shuffles it once.
 
     A CSV path is read line by line (splittable) when no quoted field spans lines; else, or
     when some row does not then have one field per column, as multi-line CSV; rows that are
     still malformed are refused.
     """
     from pyspark import StorageLevel  # noqa: PLC0415
+    from pyspark.sql import DataFrame as SparkFrame  # noqa: PLC0415
 
     multi_line: dict[str, bool] = {}
-    n_rows = 0
     for what, source in sources.items():
         if source is not None and _is_csv(source) and Path(source).exists():  # type: ignore[arg-type]
-            lines, spans = _csv_lines(spark, source)  # type: ignore[arg-type]
-            multi_line[what], n_rows = spans, n_rows + lines
+            multi_line[what] = _csv_spans(spark, source)  # type: ignore[arg-type]
     while True:
-        frames = {
-            what: None
-            if source is None
-            else _read(spark, source, what, multi_line=multi_line.get(what, False))
-            for what, source in sources.items()
-        }
-        n_parts = partitions
-        if n_parts is None:
-            n_rows += sum(
-                f.count() for w, f in frames.items() if f is not None and w not in multi_line
-            )
-            n_parts = max(_parallelism(spark), math.ceil(n_rows / max_partition_rows))
-        issue_frame = frames["issues"]
-        if issue_frame is None:  # pragma: no cover - screen_spark always passes issues
-            raise InvalidInputError("issues", "must be given")
-        combined, issue_cols, patient_cols = _combined(issue_frame, frames["patients"], n_parts)
-        combined = combined.persist(StorageLevel.MEMORY_AND_DISK)
-        blocks = _blocks(combined)
-        bad = {what: _first_bad(blocks, what) for what in sources}
+        frames: dict[str, DataFrame] = {}
+        persisted: list[DataFrame] = []
+        for what, source in sources.items():
+            if source is None:
+                continue
+            frame = _read(spark, source, what, multi_line=multi_line.get(what, False))
+            if isinstance(source, SparkFrame) and not _file_scan(source):
+                frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+                persisted.append(frame)
+            frames[what] = frame
+        try:
+            stats = {
+                what: _blocks(
+                    frame,
+                    what,
+                    dates=what == "issues",
+                    csv=_parsed_as_csv(sources[what]),  # type: ignore[arg-type]
+                )
+                for what, frame in frames.items()
+            }
+        except BaseException:
+            for frame in persisted:
+                frame.unpersist()
+            raise
+        blocks = [b for found in stats.values() for b in found.blocks]
+        bad = {what: _first_bad(blocks, what) for what in frames}
         if not any(bad.values()):
-            return combined, issue_cols, patient_cols, blocks, n_parts
-        combined.unpersist()
+            n_parts = partitions
+            if n_parts is None:
+                n_rows = sum(found.rows for found in stats.values())
+                n_parts = max(_parallelism(spark), math.ceil(n_rows / max_partition_rows))
+            combined, issue_cols, patient_cols = _combined(
+                frames["issues"], frames.get("patients"), n_parts
+            )
+            return _Input(
+                combined,
+                issue_cols,
+                patient_cols,
+                blocks,
+                n_parts,
+                stats["issues"].dates,
+                tuple(persisted),
+            )
+        for frame in persisted:
+            frame.unpersist()
         retry = [w for w, b in bad.items() if b and w in multi_line and not multi_line[w]]
         if not retry:
             what, found = next((w, b) for w, b in bad.items() if b is not None)
@@ -640,7 +730,117 @@ def _prepared(
                 f"{found[0]} row(s) do not have one field per column (first: data row {found[1]})",
             )
         multi_line.update(dict.fromkeys(retry, True))
-        partitions = n_parts
+
+
+def _offsets_frame(
+    spark: SparkSession, offsets: list[tuple[str, str | None, int, int, int, int]]
+) -> DataFrame:
+    """The splits' row offsets as a small DataFrame, sent as Arrow (no Python worker needed)."""
+    import pyarrow as pa  # noqa: PLC0415 - optional extra
+
+    names = ("_okind", "_osrc", "_oblock", "_ofirst", "_orow", "_osrow")
+    types = (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.int64(), pa.int64())
+    rows = offsets or [("issues", None, 0, 0, 0, 0)]
+    columns = [pa.array([r[i] for r in rows], t) for i, t in enumerate(types)]
+    return spark.createDataFrame(pa.table(columns, names=list(names)))
+
+
+def _screened(
+    got: _Input,
+    as_of: dt.date | None,
+    check: dt.date | None,
+    *,
+    knowledge: Knowledge | None,
+    profile: Profile | None,
+    method: ScreeningMethod,
+    baseline: dt.date | None,
+    capacity: int | None,
+    local_rules: str | None,
+) -> tuple[Screening, str, tuple[str, ...], DataFrame]:
+    """The partitions screened at ``as_of`` (persisted, not yet computed).
+
+    Returns the driver's screening of nothing (versions, provenance, counts' keys), its
+    knowledge hash, the worklist file's columns and the persisted partition output. With
+    ``check``, each partition also reports whether a row of that date passes (``_kdate``).
+
+    Raises:
+        InvalidInputError: ``baseline`` is not before ``as_of``.
+    """
+    from pyspark import StorageLevel  # noqa: PLC0415
+
+    if baseline is not None and as_of is not None and baseline >= as_of:
+        raise InvalidInputError("baseline", "must be before the follow-up date")
+    empty_issues = pl.DataFrame(schema=dict.fromkeys(got.issue_cols, pl.String))
+    empty_patients = (
+        pl.DataFrame(schema=dict.fromkeys(got.patient_cols, pl.String))
+        if got.patient_cols
+        else None
+    )
+    base = screen(
+        empty_issues,
+        empty_patients,
+        as_of=as_of,
+        knowledge=knowledge,
+        profile=profile,
+        method=method,
+        capacity=capacity,
+    )
+    knowledge_hash = job_knowledge_hash(base.provenance)
+    out_types, worklist_cols = _out_types(base)
+    out_schema = ", ".join(f"`{n}` {t}" for n, t in out_types)
+    job = _Job(
+        got.issue_cols,
+        got.patient_cols,
+        as_of,
+        baseline,
+        profile,
+        method,
+        out_types,
+        knowledge_hash,
+        local_rules,
+        check,
+    )
+    result = got.combined.mapInArrow(partial(_screen_batches, job=job), out_schema)
+    return base, knowledge_hash, worklist_cols, result.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _reported(result: DataFrame) -> _Report:
+    """Each partition's knowledge hash, date check, cost and counts (one pass, collected)."""
+    from pyspark.sql import functions as F  # noqa: N812, PLC0415
+
+    rows = (
+        result.filter(F.col("_kind").isin(_KNOWLEDGE, _COUNT))
+        .select(
+            "_kind",
+            "_kpart",
+            "_khash",
+            "_kdate",
+            "_krows",
+            "_kms",
+            "_kpeak",
+            "_kout",
+            "_count_key",
+            "_count",
+        )
+        .collect()
+    )
+    knowledge = sorted((r for r in rows if r["_kind"] == _KNOWLEDGE), key=lambda r: r["_kpart"])
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r["_kind"] == _COUNT:
+            counts[str(r["_count_key"])] = counts.get(str(r["_count_key"]), 0) + int(r["_count"])
+    return _Report(
+        hashes={int(r["_kpart"]): str(r["_khash"]) for r in knowledge},
+        usable=any(bool(r["_kdate"]) for r in knowledge),
+        costs=tuple(
+            PartitionCost(
+                int(r["_kpart"]), int(r["_krows"]), r["_kms"] / 1000.0, r["_kpeak"] / 1024.0
+            )
+            for r in knowledge
+        ),
+        counts=counts,
+        rows=sum(int(r["_kout"] or 0) for r in knowledge),
+    )
 
 
 def screen_spark_frames(
@@ -659,11 +859,11 @@ def screen_spark_frames(
 ) -> SparkFrames:
     """Screen with Spark up to the result DataFrames, collecting no patient's row.
 
-    What :func:`screen_spark` does, without collecting the counts or costs: for writing the
-    worklist, problems and counts with Spark (``frames.worklist.write.parquet(...)``). The
-    driver collects only small figures: per file split (row counts), the latest date, per
-    partition (its knowledge hash) and per rank range (its listed rows). The knowledge of every
-    partition has been checked when this returns.
+    What :func:`screen_spark` does, for writing the worklist, problems and counts with Spark
+    (``frames.worklist.write.parquet(...)``). The driver collects only small figures: per file
+    split (row counts) and distinct issue-date text, per partition (its knowledge hash, cost,
+    counts and whether a row of the latest date passes) and per rank range (its listed rows).
+    The knowledge of every partition has been checked when this returns.
 
     Args:
         spark: the session (e.g. :func:`local_session`, or the platform's own).
@@ -695,7 +895,6 @@ def screen_spark_frames(
             a setting is out of range.
         KnowledgeMismatchError: a partition screened with other knowledge than the driver's.
     """
-    from pyspark import StorageLevel  # noqa: PLC0415
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
     if isinstance(max_partition_rows, bool) or max_partition_rows < 1:
@@ -712,50 +911,49 @@ def screen_spark_frames(
             "collect yet: use opioidcds screen, or keep only extensions in the folder",
         )
     clock = _Clock()
-    combined, issue_cols, patient_cols, blocks, n_parts = _prepared(
-        spark, {"issues": issues, "patients": patients}, partitions, max_partition_rows
+    got = _prepared(spark, {"issues": issues, "patients": patients}, partitions, max_partition_rows)
+    clock.lap("read and count the splits")
+    persisted: list[DataFrame] = list(got.persisted)
+    screened = partial(
+        _screened,
+        got,
+        knowledge=kb,
+        profile=profile,
+        method=meth,
+        baseline=baseline,
+        capacity=capacity,
+        local_rules=folder,
     )
-    clock.lap("read, count, partition, persist")
     try:
-        if as_of is None:
-            as_of = _latest_date(combined, issue_cols)
+        candidates = _date_candidates(got.dates) if got.dates is not None else None
+        check = None
+        if as_of is None and candidates is None:  # too many distinct texts: every row checked
+            as_of = _latest_date(got.combined, got.issue_cols, None)
             clock.lap("as_of")
-        if baseline is not None and as_of is not None and baseline >= as_of:
-            raise InvalidInputError("baseline", "must be before the follow-up date")
-        empty_issues = pl.DataFrame(schema=dict.fromkeys(issue_cols, pl.String))
-        empty_patients = (
-            pl.DataFrame(schema=dict.fromkeys(patient_cols, pl.String)) if patients else None
-        )
-        base = screen(
-            empty_issues,
-            empty_patients,
-            as_of=as_of,
-            knowledge=kb,
-            profile=profile,
-            method=meth,
-            capacity=capacity,
-        )
-        knowledge_hash = job_knowledge_hash(base.provenance)
-        out_types, worklist_cols = _out_types(base)
-        out_schema = ", ".join(f"`{n}` {t}" for n, t in out_types)
-        job = _Job(
-            issue_cols,
-            patient_cols,
-            as_of,
-            baseline,
-            profile,
-            meth,
-            out_types,
-            knowledge_hash,
-            folder,
-        )
-        result = combined.mapInArrow(partial(_screen_batches, job=job), out_schema).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+        elif as_of is None and candidates:
+            as_of = check = candidates[0][0]  # checked by the partitions as they screen
+        base, knowledge_hash, worklist_cols, result = screened(as_of, check)
+        persisted.append(result)
+        reported = _reported(result)
+        clock.lap("screening")
+        check_partition_hashes(knowledge_hash, reported.hashes)
+        if check is not None and not reported.usable:
+            # no row of the latest date passes: the earlier dates, checked one by one
+            result.unpersist()
+            persisted.remove(result)
+            as_of = _latest_date(got.combined, got.issue_cols, (candidates or [])[1:])
+            clock.lap("as_of")
+            base, knowledge_hash, worklist_cols, result = screened(as_of, None)
+            persisted.append(result)
+            reported = _reported(result)
+            clock.lap("screening at the earlier date")
+            check_partition_hashes(knowledge_hash, reported.hashes)
+        ordered = _ranked(result.filter(_kind(_ROW)), got.partitions, reported.rows)
+        clock.lap("rank ranges")
     except BaseException:
-        combined.unpersist()
+        for frame in persisted:
+            frame.unpersist()
         raise
-    persisted = (combined, result)
     knowledge = result.filter(_kind(_KNOWLEDGE)).select(
         F.col("_kpart").alias("partition"),
         F.col("_khash").alias("knowledge_hash"),
@@ -763,22 +961,7 @@ def screen_spark_frames(
         (F.col("_kms") / F.lit(1000.0)).alias("seconds"),
         (F.col("_kpeak") / F.lit(1024.0)).alias("worker_peak_mb"),
     )
-    try:
-        reported = {
-            int(r[0]): str(r[1]) for r in knowledge.select("partition", "knowledge_hash").collect()
-        }
-        clock.lap("screening")
-        check_partition_hashes(knowledge_hash, reported)
-        ordered = _ranked(result.filter(_kind(_ROW)), n_parts)
-        clock.lap("rank ranges")
-    except BaseException:
-        for frame in persisted:
-            frame.unpersist()
-        raise
-    offsets = spark.createDataFrame(
-        _offsets(blocks) or [("issues", None, 0, 0, 0, 0)],
-        "_okind string, _osrc string, _oblock long, _ofirst long, _orow long, _osrow long",
-    )
+    offsets = _offsets_frame(spark, _offsets(got.blocks))
     return SparkFrames(
         as_of=as_of,
         baseline=baseline,
@@ -795,12 +978,13 @@ def screen_spark_frames(
         factor_labels=dict(base.factor_labels),
         provenance=base.provenance,  # checked: the same knowledge as every partition's
         capacity=capacity,
-        partitions=n_parts,
+        partitions=got.partitions,
         result=result,
         _ordered=ordered,
         _offsets=offsets,
         _count_keys=tuple(base.counts),
-        _persisted=persisted,
+        _persisted=tuple(persisted),
+        _report=reported,
     )
 
 
@@ -843,13 +1027,10 @@ def screen_spark(
         capacity=capacity,
         local_rules=local_rules,
     )
-    counts = _summed(frames.result, _COUNT, frames._count_keys)
-    costs = tuple(
-        PartitionCost(int(r[0]), int(r[1]), float(r[2]), float(r[3]))
-        for r in frames.knowledge.select("partition", "rows", "seconds", "worker_peak_mb")
-        .orderBy("partition")
-        .collect()
-    )
+    counts = dict.fromkeys(frames._count_keys, 0)
+    for key, n in frames._report.counts.items():
+        counts[key] = counts.get(key, 0) + n
+    costs = frames._report.costs
     return SparkScreening(
         as_of=frames.as_of,
         worklist=frames.worklist,

@@ -4,9 +4,11 @@ Run inside ``mapInArrow`` by :mod:`opioidcds.population.spark` (which documents 
 one partition's rows come in as Arrow batches; the partition hashes the knowledge it loaded
 (:mod:`opioidcds.population.spark_knowledge`), sorts its rows back into read order, screens
 them with the public :func:`~opioidcds.population.screen` (and, with a baseline date, again
-at that date), and sends back its worklist rows (with the ``Screening.table`` columns and one
-sort-key text), problem rows (with where each was read), counts, practices and its knowledge
-hash and cost, as Arrow batches of the Spark-declared types.
+at that date), and sends back its worklist rows (with the ``Screening.table`` columns the
+worklist file does not hold, and one sort-key text), problem rows (with where each was read),
+counts, practices, its knowledge hash and cost and, when the driver asks, whether a row of the
+candidate default screening date passes the schema checks, as Arrow batches of the
+Spark-declared types.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import polars as pl
 
 from opioidcds._decide.knowledge import Knowledge, default_knowledge, load_knowledge
 from opioidcds._errors import InvalidInputError
-from opioidcds.population.engine import Screening, for_screening, screen
+from opioidcds.population.engine import Screening, for_screening, screen, shared_deciders
 from opioidcds.population.method import ScreeningMethod
 from opioidcds.population.report import worklist_frame
 from opioidcds.population.rows import ROW_SCHEMA
@@ -45,6 +47,26 @@ _BASE: Final = "baseline-"  # prefix of the kinds of the screening at the baseli
 _ISSUE_PREFIX: Final = "i__"
 _PATIENT_PREFIX: Final = "p__"
 _TABLE_PREFIX: Final = "t__"
+# Screening.table columns that the worklist file holds unchanged (same name, same values):
+# sent once, in the worklist column; the other table columns are sent as t__<name>.
+_IN_WORKLIST: Final = (
+    "patient_id",
+    "status",
+    "in_scope",
+    "scope_rule",
+    "scope_reason",
+    "history",
+    "ome_mg_per_day",
+    "ome_complete",
+    "ome_method",
+    "risk_level",
+    "risk_level_if_unknown",
+    "tier",
+    "tier_if_unknown",
+    "readiness_to_change",
+    "band",
+)
+_TABLE_ONLY: Final = tuple(n for n in ROW_SCHEMA if n not in _IN_WORKLIST)
 _READ_ORDER: Final = ("_src", "_block", "_mid")  # file path, split start, id in read order
 _INT_DIGITS: Final = 20  # sort-key width of the OME's integer part (fail closed beyond)
 _FRAC_DIGITS: Final = 40  # and of its fraction
@@ -104,33 +126,48 @@ def _partition(
     return _Part(issues, iss.select(order), patients, pts.select(order), frame.height)
 
 
+def _issue_day() -> pl.Expr:
+    """The issue date, parsed as :func:`~opioidcds.population.schema.read_issues` does."""
+    return (
+        pl.col(_ISSUE_PREFIX + "issue_date")
+        .str.strip_chars()
+        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    )
+
+
+def _usable_on(issues: pl.DataFrame, day: dt.date, issue_cols: Sequence[str]) -> bool:
+    """Whether some issue row dated ``day`` passes the schema checks.
+
+    Whether a row passes depends on the row itself and on earlier rows of its duplicate key,
+    which includes the date, so the rows of one date (in read order) decide it alone.
+    """
+    of_day = issues.filter(_issue_day() == day)
+    if not of_day.height:
+        return False
+    good, _ = read_issues(_partition(of_day, issue_cols, ()).issues)
+    return good.height > 0
+
+
 def _latest_batches(
     batches: Iterator[pa.RecordBatch], issue_cols: Sequence[str]
 ) -> Iterator[pa.RecordBatch]:
     """The latest issue date among this partition's rows that pass the schema checks.
 
-    Only the rows of the latest dates are checked: whether a row passes depends on the row
-    itself and on earlier rows of its duplicate key, which includes the date (the date parsed
-    exactly as :func:`~opioidcds.population.schema.read_issues` parses it), so the rows of a
-    date decide alone whether that date is used. Dates are tried latest first.
+    Dates are tried latest first (:func:`_usable_on`).
     """
     frame = _frame_of(batches)
     if frame is None:
         return
     issues = frame.filter(pl.col("_kind") == "issue")
-    day = (
-        pl.col(_ISSUE_PREFIX + "issue_date")
-        .str.strip_chars()
-        .str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    days = issues.select(_issue_day().alias("_day")).get_column("_day").drop_nulls()
+    latest = next(
+        (
+            d
+            for d in days.unique().sort(descending=True).to_list()
+            if _usable_on(issues, d, issue_cols)
+        ),
+        None,
     )
-    issues = issues.with_columns(day.alias("_day")).filter(pl.col("_day").is_not_null())
-    latest = None
-    for candidate in issues.get_column("_day").unique().sort(descending=True).to_list():
-        part = _partition(issues.filter(pl.col("_day") == candidate), issue_cols, ())
-        good, _ = read_issues(part.issues)
-        if good.height:
-            latest = good.get_column("issue_date").max()
-            break
     yield from _arrow(
         pl.DataFrame({"latest": [latest]}, schema={"latest": pl.Date}), [("latest", "date")]
     )
@@ -158,6 +195,7 @@ class _Job:
     out_types: tuple[tuple[str, str], ...]
     knowledge_hash: str
     local_rules: str | None = None  # folder of local rules (issue 23), read in each executor
+    check_date: dt.date | None = None  # report whether a row of this date passes (the as_of)
 
 
 @cache
@@ -210,7 +248,7 @@ def _phase_frames(
 ) -> list[pl.DataFrame]:
     """One screening's rows (table columns, sort keys), problems and counts, tagged ``phase``."""
     table = result.table
-    base = worklist_frame(result) if worklist else table.select("patient_id")
+    base = worklist_frame(result) if worklist else table.select(_IN_WORKLIST)
     listed = (
         base.get_column("rank").is_not_null()
         if worklist
@@ -220,7 +258,7 @@ def _phase_frames(
         pl.lit(phase + _ROW).alias("_kind"),
         listed.alias("_listed"),
         _sort_key(table, method),
-        *[table.get_column(n).alias(_TABLE_PREFIX + n) for n in ROW_SCHEMA],
+        *[table.get_column(n).alias(_TABLE_PREFIX + n) for n in _TABLE_ONLY],
     )
     where = {"issues": part.issue_where, "patients": part.patient_where}
     at = {
@@ -248,7 +286,9 @@ def _phase_frames(
     return [rows, *problems, counts]
 
 
-def _knowledge_row(job: _Job, mine: str, rows: int, started: float) -> pl.DataFrame:
+def _knowledge_row(
+    job: _Job, mine: str, rows: int, started: float, *, usable: bool = False, out: int = 0
+) -> pl.DataFrame:
     from pyspark import TaskContext  # noqa: PLC0415 - worker side
 
     context = TaskContext.get()
@@ -261,6 +301,8 @@ def _knowledge_row(job: _Job, mine: str, rows: int, started: float) -> pl.DataFr
             "_krows": [rows],
             "_kms": [round((time.perf_counter() - started) * 1000)],
             "_kpeak": [int(peak_kb)],
+            "_kdate": [usable],
+            "_kout": [out],
         },
         schema={
             "_kind": pl.String,
@@ -269,6 +311,8 @@ def _knowledge_row(job: _Job, mine: str, rows: int, started: float) -> pl.DataFr
             "_krows": pl.Int64,
             "_kms": pl.Int64,
             "_kpeak": pl.Int64,
+            "_kdate": pl.Boolean,
+            "_kout": pl.Int64,
         },
     )
 
@@ -290,25 +334,30 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
         yield from _arrow(_knowledge_row(job, mine, rows, started), job.out_types)
         return
     part = _partition(frame, job.issue_cols, job.patient_cols)
-    out: list[pl.DataFrame] = []
-    result = screen(
-        part.issues,
-        part.patients,
-        as_of=job.as_of,
-        knowledge=kb,
-        profile=job.profile,
-        method=job.method,
+    usable = job.check_date is not None and _usable_on(
+        frame.filter(pl.col("_kind") == "issue"), job.check_date, job.issue_cols
     )
-    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
-    if job.baseline is not None and job.as_of is not None:
-        earlier = screen(
+    out: list[pl.DataFrame] = []
+    with shared_deciders():  # this worker's later partitions reuse the decisions worked out
+        result = screen(
             part.issues,
             part.patients,
-            as_of=job.baseline,
+            as_of=job.as_of,
             knowledge=kb,
             profile=job.profile,
             method=job.method,
         )
+    out.extend(_phase_frames(result, "", part, job.method, worklist=True))
+    if job.baseline is not None and job.as_of is not None:
+        with shared_deciders():
+            earlier = screen(
+                part.issues,
+                part.patients,
+                as_of=job.baseline,
+                knowledge=kb,
+                profile=job.profile,
+                method=job.method,
+            )
         out.extend(_phase_frames(earlier, _BASE, part, job.method, worklist=False))
         practices = read_practices(part.issues, up_to=job.as_of)
         out.append(
@@ -321,5 +370,7 @@ def _screen_batches(batches: Iterator[pa.RecordBatch], job: _Job) -> Iterator[pa
                 schema={"_kind": pl.String, "patient_id": pl.String, "_practice": pl.String},
             )
         )
-    out.append(_knowledge_row(job, mine, part.rows, started))
+    out.append(
+        _knowledge_row(job, mine, part.rows, started, usable=usable, out=result.table.height)
+    )
     yield from _arrow(pl.concat(out, how="diagonal_relaxed"), job.out_types)

@@ -168,31 +168,93 @@ def _first_bad(blocks: Sequence[_Block], kind: str) -> tuple[int, int] | None:
     return sum(b.bad for b in blocks if b.kind == kind), min(found)
 
 
-def _blocks(combined: DataFrame) -> list[_Block]:
+_MAX_STAT_ROWS: Final = 100_000  # (split, issue date text) groups collected at most
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """What one pass over the read inputs found: their splits and the distinct issue dates.
+
+    ``dates``: the distinct ``issue_date`` texts of the issue rows, or ``None`` when they were
+    not asked for or were too many to collect (more than ``_MAX_STAT_ROWS`` groups).
+    """
+
+    blocks: tuple[_Block, ...]
+    dates: tuple[str | None, ...] | None
+
+    @property
+    def rows(self) -> int:
+        return sum(b.rows for b in self.blocks)
+
+
+def _parsed_as_csv(source: str | Path | DataFrame) -> bool:
+    """Whether ``source`` is read as CSV (its rows may be malformed): a path or a CSV frame."""
+    if isinstance(source, str | Path):
+        return _is_csv(source)
+    return _CORRUPT in source.columns
+
+
+def _blocks(frame: DataFrame, kind: str, *, dates: bool, csv: bool) -> _Stats:
+    """Count the splits of one read input (and, with ``dates``, its distinct issue dates).
+
+    One pass over the input as read (no shuffle): rows, first ``_mid``, malformed rows and the
+    first of them, per split; with ``dates``, per split and ``issue_date`` text, so that the
+    same pass gives the distinct texts. When that makes more than ``_MAX_STAT_ROWS`` groups,
+    the splits are counted again without the dates (and ``dates`` is ``None``).
+
+    With ``csv``, every known column is referenced, so that the rows are parsed, and marked
+    malformed, exactly as the screening reads them (Spark parses only the columns a query
+    uses).
+    """
     from pyspark.sql import functions as F  # noqa: N812, PLC0415
 
-    stats = combined.groupBy("_kind", "_src", "_block").agg(
+    keys = ["_src", "_block"] + (["issue_date"] if dates else [])
+    known = [c for c in frame.columns if c not in ("_bad", "_src", "_block", "_mid")]
+    parsed = [F.max(F.hash(*[F.col(f"`{c}`") for c in known])).alias("_parsed")] if known else []
+    stats = frame.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("n"),
         F.min("_mid").alias("first"),
         F.sum(F.col("_bad").cast("long")).alias("bad"),
         F.min(F.when(F.col("_bad"), F.col("_mid"))).alias("first_bad"),
+        *(parsed if csv else []),
     )
-    return [
-        _Block(
-            kind="issues" if rec["_kind"] == "issue" else "patients",
-            src=None if rec["_src"] is None else str(rec["_src"]),
+    got = stats.limit(_MAX_STAT_ROWS + 1).collect() if dates else stats.collect()
+    if dates and len(got) > _MAX_STAT_ROWS:
+        return _Stats(_blocks(frame, kind, dates=False, csv=csv).blocks, None)
+    merged: dict[tuple[str | None, int], _Block] = {}
+    for rec in got:
+        src = None if rec["_src"] is None else str(rec["_src"])
+        one = _Block(
+            kind=kind,
+            src=src,
             block=int(rec["_block"]),
             rows=int(rec["n"]),
             first=int(rec["first"]),
             bad=int(rec["bad"] or 0),
             first_bad=None if rec["first_bad"] is None else int(rec["first_bad"]),
         )
-        for rec in stats.collect()
-    ]
+        had = merged.get((src, one.block))
+        merged[(src, one.block)] = one if had is None else _joined(had, one)
+    texts = tuple({rec["issue_date"] for rec in got}) if dates else None
+    return _Stats(tuple(merged.values()), texts)
 
 
-def _csv_lines(spark: SparkSession, path: str | Path) -> tuple[int, bool]:
-    """(lines, whether a quoted field may span lines) of a CSV file or folder, read as text.
+def _joined(a: _Block, b: _Block) -> _Block:
+    """Two groups of one split (two issue dates) as one."""
+    bads = [x for x in (a.first_bad, b.first_bad) if x is not None]
+    return _Block(
+        kind=a.kind,
+        src=a.src,
+        block=a.block,
+        rows=a.rows + b.rows,
+        first=min(a.first, b.first),
+        bad=a.bad + b.bad,
+        first_bad=min(bads) if bads else None,
+    )
+
+
+def _csv_spans(spark: SparkSession, path: str | Path) -> bool:
+    """Whether a quoted field may span lines in a CSV file or folder, read as text.
 
     With ``"`` as quote and ``""`` as its escape, every quoted field holds an even number of
     quote characters, so a line with an odd number is part of a record that spans lines
@@ -202,9 +264,5 @@ def _csv_lines(spark: SparkSession, path: str | Path) -> tuple[int, bool]:
 
     text = F.col("value")
     quotes = F.length(text) - F.length(F.regexp_replace(text, '"', ""))
-    got = (
-        spark.read.text(str(path))
-        .agg(F.count(F.lit(1)).alias("n"), F.max((quotes % 2).cast("long")).alias("odd"))
-        .collect()[0]
-    )
-    return int(got["n"]), bool(got["odd"])
+    got = spark.read.text(str(path)).agg(F.max((quotes % 2).cast("long")).alias("odd")).collect()
+    return bool(got[0]["odd"])
