@@ -16,6 +16,7 @@ import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -154,13 +155,28 @@ def test_every_product_and_text_gives_what_the_full_path_gives(
     assert any('"exact":false' in text for _, text in fast)  # and inexact figures too
 
 
-@pytest.mark.parametrize("flag", ["dose_unknown", "dose_is_minimum", "prn"])
-def test_a_flag_beside_the_code_and_text_is_read_as_the_full_path_reads_it(flag: str) -> None:
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("dose_unknown", True),
+        ("dose_is_minimum", True),
+        ("prn", True),
+        # structured fields without a dose_quantity: no structured dose, the text decides
+        ("dose_unit", "tablet"),
+        ("doses_per_day", Decimal(3)),
+        ("interval_hours", Decimal(6)),
+        ("max_doses_per_day", Decimal(4)),
+        ("max_quantity_per_day", Decimal(8)),
+    ],
+)
+def test_a_flag_beside_the_code_and_text_is_read_as_the_full_path_reads_it(
+    flag: str, value: object
+) -> None:
     # model_copy, as a caller may: the flag reaches the calculator unvalidated. A dose stated as
     # not known is not counted (effective_dose), whatever the text says; the review found the
     # per-call path counting it (60 mg OME/day for morphine MR 30 mg "one twice a day").
     rxs = [
-        [Prescription(dmd_code=c, dosage_text=t).model_copy(update={flag: True})]
+        [Prescription(dmd_code=c, dosage_text=t).model_copy(update={flag: value})]
         for c in PRODUCTS
         for t in TEXTS
     ]
@@ -213,3 +229,10 @@ def test_threads_measuring_different_patients_at_once_agree_with_the_full_path()
     with ThreadPoolExecutor(max_workers=8) as pool:
         fast = list(pool.map(_outcome, lists))
     assert fast == full
+
+
+def test_every_prescription_field_is_placed_for_the_per_call_path() -> None:
+    # A new Prescription field must be placed in FIELDS_SEEN_BY_FIGURES (read, sends the
+    # prescription the full way, or not read by the calculator): the per-call path would
+    # otherwise ignore it, as it once ignored dose_unknown (review, 2026-12-05).
+    assert set(Prescription.model_fields) == ome_module.FIELDS_SEEN_BY_FIGURES

@@ -486,6 +486,46 @@ def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) ->
     memo[key] = value
 
 
+FIELDS_SEEN_BY_FIGURES: Final = frozenset(
+    {
+        # the product (product_fields) and the text: what the per-call path reads
+        "dmd_code",
+        "product_name",
+        "drug",
+        "form",
+        "route",
+        "strength",
+        "dosage_text",
+        # any of these set sends the prescription the full way (:func:`_figures`)
+        "dose_quantity",
+        "dose_is_minimum",
+        "dose_unknown",
+        # read by the full way only with a structured dose (dose_quantity and dose_unit), which
+        # goes the full way: beside a text they change nothing (effective_dose)
+        "dose_quantity_max",
+        "dose_unit",
+        "doses_per_day",
+        "doses_per_day_max",
+        "interval_hours",
+        "interval_hours_max",
+        "prn",
+        "max_doses_per_day",
+        "max_quantity_per_day",
+        # not read by the calculator: identity, supply and indication
+        "id",
+        "replaces",
+        "days_supply",
+        "indication",
+    }
+)
+"""Every field of :class:`~opioidcds.Prescription`, by how the per-call path treats it.
+
+A field added to the model must be placed here (a test compares the two): one the
+calculator reads must send the prescription the full way in :func:`_figures`, or the per-call
+path would ignore it (as it once ignored ``dose_unknown``).
+"""
+
+
 def _figures(
     d: Mapping[str, Any], index: int, plans: _Plans, ctx: Context
 ) -> tuple[_Measured, ...] | None:
