@@ -166,8 +166,10 @@ REFUSED: list[tuple[str, str]] = [
     ("25 IMMEDIATELY THEN 1 DAILY", "sequence"),
     # made up: capsules first, tablets after
     ("2 CAPSULES IMMEDIATELY THEN 1 TABLET DAILY", "sequence"),
-    # a sequence of regular dosages (a titration by time) is not a loading dose
-    ("1 EVERY NIGHT FOR 1 WEEK THEN 1 TWICE A DAY", "sequence"),
+    # a sequence of regular dosages is not a loading dose (a titration by time, "1 EVERY NIGHT
+    # FOR 1 WEEK THEN 1 TWICE A DAY", is read as a dose change: test_dose_changes.py; without
+    # durations it is neither)
+    ("1 EVERY MORNING THEN 1 AT MIDDAY", "sequence"),
 ]
 
 

@@ -57,6 +57,7 @@ from opioidcds._knowledge.vocabulary import DosageTextLimits, default_vocabulary
 __all__ = [
     "MAX_DOSAGE_TEXT_LENGTH",
     "Dosage",
+    "DoseStep",
     "TimedDose",
     "UnparsedDosage",
     "clear_dosage_cache",
@@ -95,6 +96,73 @@ class TimedDose(ResultModel):
         return f"{dose} ({', '.join(self.times)})"
 
 
+_ONE_TIME_WORDS = {"night": "at night", "morning": "in the morning", "evening": "in the evening"}
+
+
+class DoseStep(ResultModel):
+    """One step of a dose that changes over time ("1 a night for 1 week, then 2 a night").
+
+    Each step is what the text says of it, read completely by itself (issue 16, fifth round):
+    its dose (``dose_quantity``, to ``dose_quantity_max`` for a range), its doses a day, the
+    named times of day it names, and how long it lasts (``duration_value``, to
+    ``duration_value_max``, of ``duration_unit``), when the text says so.
+    """
+
+    dose_quantity: Decimal
+    dose_quantity_max: Decimal | None = None
+    doses_per_day: Decimal
+    doses_per_day_max: Decimal | None = None
+    named_times: tuple[str, ...] = ()
+    duration_value: Decimal | None = None
+    duration_value_max: Decimal | None = None
+    duration_unit: str | None = None
+
+    @property
+    def daily_amount_max(self) -> Decimal:
+        """The most of the dose unit this step gives in a day (upper ends of its ranges)."""
+        dose = self.dose_quantity if self.dose_quantity_max is None else self.dose_quantity_max
+        high = self.doses_per_day_max
+        return dose * (self.doses_per_day if high is None else high)
+
+    def __str__(self) -> str:
+        """The step as people write it, without a unit: "1 at night for 1 week"."""
+        return self.describe()
+
+    def describe(self, unit: str | None = None, *, with_duration: bool = True) -> str:
+        """The step as people write it: "1 tablet at night for 1 week", "1-2 twice a day"."""
+        dose = format_decimal(self.dose_quantity)
+        if self.dose_quantity_max is not None:
+            dose += "-" + format_decimal(self.dose_quantity_max)
+        if unit:
+            plural = self.dose_quantity_max is not None or self.dose_quantity != 1
+            dose += f" {_plural(unit) if plural else unit}"
+        low, high = self.doses_per_day, self.doses_per_day_max
+        if high is None and low == 1 and len(self.named_times) == 1:
+            how_often = _ONE_TIME_WORDS.get(self.named_times[0], "a day")
+        elif high is None and low == 1:
+            how_often = "a day"
+        elif high is None and low == 2:
+            how_often = "twice a day"
+        else:
+            count = format_decimal(low) + ("" if high is None else "-" + format_decimal(high))
+            how_often = f"{count} times a day"
+        text = f"{dose} {how_often}"
+        if with_duration and self.duration_value is not None and self.duration_unit:
+            length = format_decimal(self.duration_value)
+            if self.duration_value_max is not None:
+                length += "-" + format_decimal(self.duration_value_max)
+            single = self.duration_value == 1 and self.duration_value_max is None
+            text += f" for {length} {self.duration_unit if single else _plural(self.duration_unit)}"
+        return text
+
+
+def _plural(noun: str) -> str:
+    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is."""
+    if noun in {"mg", "mL", "g", "microgram", "mcg"} or noun.endswith("s"):
+        return noun if noun != "microgram" else "micrograms"
+    return noun + ("es" if noun.endswith("ch") else "s")
+
+
 class Dosage(ResultModel):
     """A dosage instruction that the grammar understood completely.
 
@@ -122,6 +190,16 @@ class Dosage(ResultModel):
     "stat", "now", "today", "first day" ...). It is taken once, at the start: every other
     field is the regular dosage, and so is the daily amount; the first day's amount differs
     from it, and :meth:`loading_dose_note` says so.
+
+    A dose that changes over time (a titration or a taper: "1 every night for 1 week then 2
+    every night", "2 BD for 2 weeks then 1 BD", "one every night increasing to two every
+    night"; issue 16, fifth round) keeps each step, read completely by itself, in
+    ``dose_steps``; the dose fields are then the range from the lowest step to the highest
+    (``dose_quantity`` to ``dose_quantity_max``, ``doses_per_day`` to ``doses_per_day_max``),
+    read only when one step is highest in both its dose and its doses a day and one is lowest
+    in both, so the upper ends are exactly the highest step: the dose never exceeds it while
+    the prescription is followed, and every consumer counts it as the maximum of a range
+    (docs/calculation.md, "PRN and ranges"). :meth:`dose_change_note` says so.
     """
 
     kind: Literal["dosage"] = "dosage"
@@ -157,6 +235,7 @@ class Dosage(ResultModel):
     notes: tuple[str, ...] = ()
     loading_dose_quantity: Decimal | None = None
     loading_dose_when: str | None = None
+    dose_steps: tuple[DoseStep, ...] = ()
 
     @property
     def is_patch(self) -> bool:
@@ -186,6 +265,25 @@ class Dosage(ResultModel):
             f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
             f"({self.loading_dose_when}) before the regular doses: the daily amount is the "
             "regular dose's; the first day's amount differs"
+        )
+
+    def dose_change_note(self, unit: str | None = None) -> str | None:
+        """For people: the dose changes over time and its highest step is used, or ``None``.
+
+        "the dose changes: 1 tablet at night for 1 week, then 2 tablets at night; the highest,
+        2 tablets at night, is used (an upper limit: the dose never exceeds it while the
+        prescription is followed)". ``unit`` names the dose's count noun when the text leaves
+        it out (the product's form); by default ``dose_unit``.
+        """
+        if not self.dose_steps:
+            return None
+        noun = unit or self.dose_unit
+        steps = ", then ".join(step.describe(noun) for step in self.dose_steps)
+        highest = max(self.dose_steps, key=lambda step: step.daily_amount_max)
+        return (
+            f"the dose changes: {steps}; the highest, {highest.describe(noun, with_duration=False)}"
+            ", is used as an upper limit (the dose never exceeds it while the prescription is "
+            "followed)"
         )
 
     @property
@@ -3477,6 +3575,8 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
         if isinstance(result, UnparsedDosage):
             result = _with_trailing_maximum(normal, result)
         if isinstance(result, UnparsedDosage):
+            result = _with_dose_steps(normal, result)
+        if isinstance(result, UnparsedDosage):
             result = _cycle_refusal(normal, result)
         return result
     except (ArithmeticError, LookupError, ValueError, TypeError):  # pragma: no cover
@@ -3617,6 +3717,170 @@ def _with_trailing_maximum(normal: str, refused: UnparsedDosage) -> Dosage | Unp
     return read.model_copy(
         update={"text": normal, "max_doses_per_day": most, "frequency_is_upper_limit": True}
     )
+
+
+# A dose that changes over time (issue 16, fifth round): a titration ("1 every night for 1 week
+# then 2 every night", "one every night increasing to two every night", "1 every day for 6 days
+# then 1 twice a day") or a taper ("2 bd for 2 weeks then 1 bd", "two every night reducing to
+# one every night"). Such a prescription has, honestly, a highest daily amount: the dose never
+# exceeds it while the prescription is followed. The text is read as the range from its lowest
+# step to its highest, so every consumer counts the highest step as it counts the upper end of
+# "1-2 four times a day" (docs/dosage.md, "Doses that change over time"), and only when:
+# * every step is read completely by itself, to a dose and a number of doses a day, with no
+#   maximum, "up to", "as directed", split doses or interval, all in one unit (a bare count
+#   takes the count noun of another step), all when required or none ("1 tds increasing to 2
+#   tds if needed" is a condition: refused);
+# * a step joined by "then" or "followed by" has a duration ("for 1 week", "one week"): without
+#   one "1 every morning then 1 at midday" may be two doses of the same day, never a change;
+#   "increasing to", "reducing to" say a change by themselves;
+# * one step is highest in both its dose and its doses a day, and one lowest in both ("2 od then
+#   1 bd" is refused: no range of dose and frequency is exactly its steps);
+# * it is no cycle of days on and days off (refused with that reason).
+# Anything else stays refused ("1 increasing to 3 at night": the first step has no frequency;
+# "then stop", "until", "if needed", "reducing by one each week").
+_STEP_JOIN = re.compile(
+    r"[ ,.;:]*\b(?:(?P<then>(?:and )?then|followed by)(?: (?:increase|increasing|reduce|reducing)"
+    r" to)?|(?:increase|increasing|reduce|reducing) to)\b[ ,.;:]*"
+)
+_STEP_HINT = re.compile(r"\b(?:then|followed|increas|reduc)")
+_STEPS_UNORDERED = (
+    "a dose change whose steps are not each higher (or lower) in both dose and doses a day "
+    "is not read"
+)
+_STEPS_UNTIMED = (
+    "a sequence ('then') without a duration for each step but the last is not read (a change "
+    "of dose, or more doses later the same day?)"
+)
+
+
+def _with_dose_steps(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
+    """``normal`` read as a dose that changes over time (see ``_STEP_JOIN``), or ``refused``.
+
+    ``refused`` comes back with a reason first when every step is read but they do not make
+    one range (unordered steps; "then" without durations), else unchanged.
+    """
+    found = _step_readings(normal) if _STEP_HINT.search(normal) is not None else None
+    if found is None:
+        return refused
+    steps, thens = found
+    units = {unit for step in steps if (unit := step.dose_unit) is not None}
+    if (
+        len({(step.prn, step.stated_strength, step.bracketed_quantities) for step in steps}) > 1
+        or any(step.notes for step in steps)  # "then calcium 1 every day": another medicine?
+        or len(units) > 1
+        or (units and None in {step.dose_unit for step in steps} and not units <= _COUNT_UNITS)
+    ):
+        return refused
+    if any(then and step.duration_value is None for then, step in zip(thens, steps, strict=False)):
+        return UnparsedDosage(text=normal, problems=(_STEPS_UNTIMED, *refused.problems))
+    ends = [_step_ends(step) for step in steps]  # (dose low, high, doses a day low, high)
+    low_dose, high_dose = min(e[0] for e in ends), max(e[1] for e in ends)
+    low_freq, high_freq = min(e[2] for e in ends), max(e[3] for e in ends)
+    highest = any(e[1] == high_dose and e[3] == high_freq for e in ends)
+    lowest = any(e[0] == low_dose and e[2] == low_freq for e in ends)
+    if not (highest and lowest):
+        return UnparsedDosage(text=normal, problems=(_STEPS_UNORDERED, *refused.problems))
+    return _stepped(normal, steps, (low_dose, high_dose), (low_freq, high_freq), units)
+
+
+def _step_ends(step: Dosage) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """A step's dose (lower end, upper end) and doses a day (lower end, upper end)."""
+    dose, per_day = step.dose_quantity, step.doses_per_day
+    if dose is None or per_day is None:  # pragma: no cover - _whole_step checked both
+        raise ValueError("a step without a dose or a frequency")
+    dose_max, per_day_max = step.dose_quantity_max, step.doses_per_day_max
+    return (
+        dose,
+        dose if dose_max is None else dose_max,
+        per_day,
+        per_day if per_day_max is None else per_day_max,
+    )
+
+
+def _step_readings(normal: str) -> tuple[list[Dosage], list[bool]] | None:
+    """Each step of ``normal`` read by itself, and whether "then" follows it, or ``None``.
+
+    ``None`` when a step is refused alone, when there is one step, or for a cycle of days on
+    and days off.
+    """
+    pieces = _STEP_JOIN.split(normal)
+    if len(pieces) < 3 or not pieces[0] or not pieces[-1]:
+        return None
+    course = _CYCLE_COURSE.search(normal)
+    if course is not None and _CYCLE_BREAK.search(normal, course.start()) is not None:
+        return None
+    steps: list[Dosage] = []
+    for piece in pieces[0::2]:
+        step = _parse_normalised(piece)
+        if not isinstance(step, Dosage) or not _whole_step(step):
+            return None  # a step refused alone keeps the whole text refused
+        steps.append(step)
+    return steps, [join is not None for join in pieces[1::2]]
+
+
+def _whole_step(step: Dosage) -> bool:
+    """True when ``step`` is a step of a dose change by itself (see ``_STEP_JOIN``)."""
+    return (
+        step.not_convertible_reason is None
+        and step.dose_quantity is not None
+        and step.doses_per_day is not None
+        and step.interval_hours is None
+        and not step.dose_schedule
+        and not step.as_directed
+        and not step.dose_is_upper_limit
+        and not step.frequency_is_upper_limit
+        and step.max_doses_per_day is None
+        and step.max_quantity_per_day is None
+    )
+
+
+def _stepped(
+    normal: str,
+    steps: list[Dosage],
+    dose: tuple[Decimal, Decimal],
+    freq: tuple[Decimal, Decimal],
+    units: set[str],
+) -> Dosage:
+    """The reading of a dose change: the range of its steps, each step kept (``dose_steps``)."""
+    fields: dict[str, Any] = {
+        "text": normal,
+        "dose_quantity": dose[0],
+        "doses_per_day": freq[0],
+        "dose_steps": tuple(
+            DoseStep(
+                dose_quantity=s.dose_quantity,
+                dose_quantity_max=s.dose_quantity_max,
+                doses_per_day=s.doses_per_day,
+                doses_per_day_max=s.doses_per_day_max,
+                named_times=s.named_times,
+                duration_value=s.duration_value,
+                duration_value_max=s.duration_value_max,
+                duration_unit=s.duration_unit,
+            )
+            for s in steps
+        ),
+    }
+    if dose[1] != dose[0]:
+        fields["dose_quantity_max"] = dose[1]
+    if freq[1] != freq[0]:
+        fields["doses_per_day_max"] = freq[1]
+    if units:
+        fields["dose_unit"] = next(iter(units))
+    if len({s.named_times for s in steps}) == 1:
+        fields["named_times"] = steps[0].named_times
+    if steps[0].prn:
+        fields["prn"] = True
+    reasons = _unique([r for s in steps for r in (s.prn_reason, s.indication) if r is not None])
+    if reasons:
+        fields["prn_reason" if steps[0].prn else "indication"] = " and ".join(reasons)
+    for name in ("routes", "administration_notes", "notes", "supply_notes", "bracketed_quantities"):
+        values = _unique([v for s in steps for v in getattr(s, name)])
+        if values:
+            fields[name] = tuple(values)
+    strengths = {s.stated_strength for s in steps} - {None}
+    if len(strengths) == 1:
+        fields["stated_strength"] = strengths.pop()
+    return Dosage.model_validate(fields)
 
 
 def clear_dosage_cache() -> None:

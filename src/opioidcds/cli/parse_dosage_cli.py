@@ -92,6 +92,9 @@ def _print_table(result: Dosage | UnparsedDosage) -> None:
     loading = result.loading_dose_note()
     if loading is not None:  # "2 immediately then 1 daily": the first dose is not the daily one
         console.print(f"Note: {loading}", markup=False)
+    change = result.dose_change_note()
+    if change is not None:  # "1 at night for 1 week then 2 at night": the highest step is used
+        console.print(f"Note: {change}", markup=False)
     reason = result.not_convertible_reason
     if reason is not None:
         console.print(f"No daily amount: {reason}", markup=False)
