@@ -95,6 +95,24 @@ READ: list[tuple[str, dict[str, Any], Decimal]] = [
         },
         D(2),
     ),
+    # a duration in nights ("for 3 nights" = for 3 days): 1 x 1, then 2 x 1; highest 2
+    (
+        "1 EVERY NIGHT FOR 3 NIGHTS THEN 2 EVERY NIGHT",
+        {"dose_quantity": D(1), "dose_quantity_max": D(2), "doses_per_day": D(1)},
+        D(2),
+    ),
+    # in words: "for seven nights"; 1 x 1, then 2 x 1; highest 2
+    (
+        "ONE TO BE TAKEN AT NIGHT FOR SEVEN NIGHTS THEN TWO AT NIGHT",
+        {"dose_quantity": D(1), "dose_quantity_max": D(2), "doses_per_day": D(1)},
+        D(2),
+    ),
+    # "for the first 6 days": 1 x 1, then 1 x 2; highest 2
+    (
+        "1 EVERY DAY FOR THE FIRST 6 DAYS THEN 1 TWICE A DAY",
+        {"dose_quantity": D(1), "doses_per_day": D(1), "doses_per_day_max": D(2)},
+        D(2),
+    ),
     # a taper: 3 x 2 = 6, then 2 x 2 = 4; highest 6
     (
         "3 TWICE A DAY REDUCING TO 2 TWICE A DAY",
@@ -147,6 +165,36 @@ def test_the_note_names_every_step_and_the_highest() -> None:
     assert (first.dose_quantity, first.doses_per_day, first.named_times) == (D(1), D(1), ("night",))
     assert (first.duration_value, first.duration_unit) == (D(1), "week")
     assert (second.dose_quantity, second.duration_value) == (D(2), None)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # CPRD: 1-2 at night for 5 nights: 2 a day at most, for 5 days
+        ("1-2 AT NIGHT FOR 5 NIGHTS ONLY", D(5)),
+        # made up: a number word before "nights"
+        ("ONE AT NIGHT FOR SEVEN NIGHTS", D(7)),
+    ],
+)
+def test_nights_and_the_first_days_are_a_duration_in_days(text: str, value: Decimal) -> None:
+    result = parse_dosage(text)
+    assert isinstance(result, Dosage), result
+    assert (result.duration_value, result.duration_unit) == (value, "day")
+    assert result.doses_per_day == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2 NIGHTS A WEEK",  # made up: nights of a week, not a duration
+        "FIRST 2 DAILY",  # made up: "first" not after "for"
+        "FOR FIRST AID 1 DAILY",  # made up: "first" not before a number
+        # CPRD: "for the first 14 days" and then? Read only as a step of a dose change
+        "2 EVERY DAY FOR THE FIRST 14 DAYS",
+    ],
+)
+def test_nights_and_first_elsewhere_stay_refused(text: str) -> None:
+    assert isinstance(parse_dosage(text), UnparsedDosage)
 
 
 def test_a_dosage_that_does_not_change_has_no_steps_and_no_note() -> None:

@@ -1018,6 +1018,8 @@ _DISPENSING = (
     r"box(?:es)?|nomad|trays?|medipacks?|compliance|aids?|system|mds|please|every|week|"
     r"\d+\s*days?)"
 )
+# number words before "nights" or after "for the first" (a duration: "for seven nights")
+_NIGHT_COUNTS = tuple(word for word, n in _WORD_NUMBERS.items() if 1 <= n <= 19 and " " not in word)
 _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
     (literals, kind, pattern)
     for literals, kind, pattern in (
@@ -1196,6 +1198,21 @@ _PHRASES: tuple[tuple[tuple[str, ...], str, str], ...] = tuple(
             r"\bas\s+shown\s+on\s+the\s+(?:pack|packet|box|strip|calendar\s+pack)\b"
             r"|\bin\s+the\s+usual\s+manner\b"
             r"|\bwhen\s+(?:the\s+|your\s+)?cough\s+is\s+troublesome\b",
+        ),
+        (  # "FOR 3 NIGHTS", "FOR SEVEN NIGHTS": a duration in days, one night each (issue 16,
+            # fifth round: "1 AT NIGHT FOR 3 NIGHTS THEN 2 AT NIGHT"); only after a number
+            ("nights",),
+            "DAY=nights",
+            r"(?:(?<=\d )|(?<=\d)|"
+            + "|".join(f"(?<=\\b{word} )" for word in _NIGHT_COUNTS)
+            + r")nights\b",
+        ),
+        (  # "FOR THE FIRST 6 DAYS", "FOR FIRST 6 DAYS": the duration of a first step (issue 16,
+            # fifth round: "1 EVERY DAY FOR THE FIRST 6 DAYS THEN 1 TWICE A DAY"); only between
+            # "for" and a number
+            ("first",),
+            "_DROP",
+            r"(?<=\bfor )(?:the\s+)?first(?=\s+(?:\d+|" + "|".join(_NIGHT_COUNTS) + r")\b)",
         ),
         (  # "TWO TO BE TAKEN AT A TIME", "AT ONE TIME": the dose is taken at once; nothing more
             ("at time", "at a time", "at one time"),
@@ -3576,6 +3593,9 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
             result = _with_trailing_maximum(normal, result)
         if isinstance(result, UnparsedDosage):
             result = _with_dose_steps(normal, result)
+        elif "first" in normal and not result.dose_steps and _FOR_FIRST.search(normal):
+            # "2 EVERY DAY FOR THE FIRST 14 DAYS": and then? Only a step of a dose change
+            result = UnparsedDosage(text=normal, problems=(_FIRST_ALONE,))
         if isinstance(result, UnparsedDosage):
             result = _cycle_refusal(normal, result)
         return result
@@ -3741,6 +3761,11 @@ def _with_trailing_maximum(normal: str, refused: UnparsedDosage) -> Dosage | Unp
 _STEP_JOIN = re.compile(
     r"[ ,.;:]*\b(?:(?P<then>(?:and )?then|followed by)(?: (?:increase|increasing|reduce|reducing)"
     r" to)?|(?:increase|increasing|reduce|reducing) to)\b[ ,.;:]*"
+)
+_FOR_FIRST = re.compile(r"\bfor (?:the )?first\b")
+_FIRST_ALONE = (
+    "a sequence of instructions ('for the first' days, and then?) is not supported unless a "
+    "step follows"
 )
 _STEP_HINT = re.compile(r"\b(?:then|followed|increas|reduc)")
 _STEPS_UNORDERED = (
