@@ -224,3 +224,16 @@ def test_texts_read_wrongly_before_issue_16(text: str, expected: tuple[str, str]
         return
     assert amount is not None, getattr(result, "problems", None)
     assert (f"{float(amount.avg):g}", f"{float(amount.max):g}") == expected
+
+
+def test_every_reading_is_the_model_the_constructor_gives(corpus: list[dict[str, Any]]) -> None:
+    # the reader makes its results without validating them again (speed, issue 16 fifth
+    # round): each must equal, field for field and fields-as-given, the validated model
+    for row in corpus:
+        result = parse_dosage(row["text"])
+        given = {name: getattr(result, name) for name in result.model_fields_set}
+        validated = type(result).model_validate(given)
+        assert result == validated
+        assert hash(result) == hash(validated)
+        assert result.model_fields_set == validated.model_fields_set
+        assert result.model_dump_json() == validated.model_dump_json()
