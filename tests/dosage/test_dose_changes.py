@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opioidcds import Dosage, Prescription, UnparsedDosage, calculate_ome, parse_dosage
 
@@ -257,3 +259,61 @@ def test_other_dose_changes_stay_refused(text: str, reason: str) -> None:
     result = parse_dosage(text)
     assert isinstance(result, UnparsedDosage), result
     assert any(reason in p for p in result.problems), result.problems
+
+
+# made-up steps in the shapes of the CPRD texts above: a count and a number of doses a day
+_FREQUENCIES = {
+    "every day": 1,
+    "daily": 1,
+    "at night": 1,
+    "twice a day": 2,
+    "bd": 2,
+    "three times a day": 3,
+    "tds": 3,
+    "four times a day": 4,
+}
+_COUNTS: dict[str, Decimal] = {
+    "1": D(1),
+    "2": D(2),
+    "3": D(3),
+    "one": D(1),
+    "two": D(2),
+    "half a tablet": D("0.5"),
+}
+_DURATIONS = ["for 1 week", "for 2 weeks", "for 6 days", "one week", "for 3 nights"]
+_step = st.tuples(st.sampled_from(sorted(_COUNTS)), st.sampled_from(sorted(_FREQUENCIES)))
+
+
+@given(
+    steps=st.lists(_step, min_size=2, max_size=4),
+    durations=st.lists(st.sampled_from(_DURATIONS), min_size=3, max_size=3),
+    joins=st.lists(
+        st.sampled_from(["then", "and then", "increasing to", "reducing to", "then increase to"]),
+        min_size=3,
+        max_size=3,
+    ),
+)
+def test_a_dose_change_is_refused_or_read_to_exactly_its_highest_and_lowest_step(
+    steps: list[tuple[str, str]], durations: list[str], joins: list[str]
+) -> None:
+    parts = []
+    for k, (count, frequency) in enumerate(steps):
+        parts.append(f"{count} {frequency}")
+        if k < len(steps) - 1:
+            parts.append(durations[k] if "then" in joins[k] else "")
+            parts.append(joins[k])
+    text = " ".join(p for p in parts if p)
+    result = parse_dosage(text)
+    if not isinstance(result, Dosage):
+        return  # refused: never a wrong number
+    # each step's amount a day, worked out from the words above (count x doses a day)
+    amounts = [_COUNTS[count] * _FREQUENCIES[frequency] for count, frequency in steps]
+    top_dose = result.dose_quantity_max or result.dose_quantity
+    top_freq = result.doses_per_day_max or result.doses_per_day
+    assert result.dose_quantity is not None
+    assert result.doses_per_day is not None
+    assert top_dose is not None
+    assert top_freq is not None
+    assert top_dose * top_freq == max(amounts), text
+    assert result.dose_quantity * result.doses_per_day == min(amounts), text
+    assert len(result.dose_steps) == len(steps)
