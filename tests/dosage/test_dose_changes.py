@@ -261,6 +261,64 @@ def test_other_dose_changes_stay_refused(text: str, reason: str) -> None:
     assert any(reason in p for p in result.problems), result.problems
 
 
+# Two whole dosages joined by "or": the range from the lower to the higher, as "one once or
+# twice a day" (CPRD texts; daily amounts worked out by hand)
+ALTERNATIVES: list[tuple[str, dict[str, Any]]] = [
+    # 1 x 1 or 1 x 2: one, once or twice a day; 2 a day at most
+    (
+        "ONE EVERY DAY OR ONE TWICE A DAY",
+        {"dose_quantity": D(1), "doses_per_day": D(1), "doses_per_day_max": D(2)},
+    ),
+    # a named time in one: 1 at night or 1 x 2; 2 a day at most
+    (
+        "ONE AT NIGHT OR ONE TWICE A DAY",
+        {"dose_quantity": D(1), "doses_per_day": D(1), "doses_per_day_max": D(2)},
+    ),
+    # the higher first: 1 x 2 or 1 x 1; 2 a day at most
+    (
+        "ONE TWICE A DAY OR ONE EVERY DAY",
+        {"dose_quantity": D(1), "doses_per_day": D(1), "doses_per_day_max": D(2)},
+    ),
+    # the dose differs: 1 or 2 once a day; 2 a day at most
+    (
+        "TAKE ONE DAILY OR TWO DAILY",
+        {"dose_quantity": D(1), "dose_quantity_max": D(2), "doses_per_day": D(1)},
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ALTERNATIVES)
+def test_two_whole_alternatives_are_read_as_a_range(text: str, expected: dict[str, Any]) -> None:
+    result = parse_dosage(text)
+    assert isinstance(result, Dosage), result
+    assert result.to_prescription_fields() == expected
+    assert result.dose_steps == ()  # a choice, not a change over time
+    assert result.dose_change_note() is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # CPRD: 1 x 4 or 2 x 2, neither higher in both (1-2 x 2-4 would be 8 at most)
+        "ONE FOUR TIMES A DAY OR TWO TWICE A DAY",
+        "2 TWICE A DAY OR 1 FOUR TIMES A DAY",
+        # CPRD: regular or when required
+        "1 EVERY DAY OR 1 EVERY DAY WHEN REQUIRED",
+        "ONE EVERY DAY OR ONE TWICE A DAY WHEN REQUIRED",
+        # CPRD: 5 mL x 1 or 2.5 mL x 2 (neither higher in both)
+        "5MLS DAILY OR 2.5MLS TWICE A DAY",
+        # CPRD: an "up to" dose in one alternative
+        "1 TWICE A DAY OR UP TO 2 EVERY NIGHT WHEN REQUIRED",
+        # made up: the second alternative names no dose
+        "ONE AT NIGHT OR TWICE A DAY",
+        # made up: three alternatives
+        "ONE DAILY OR TWO DAILY OR THREE DAILY",
+    ],
+)
+def test_other_alternatives_stay_refused(text: str) -> None:
+    assert isinstance(parse_dosage(text), UnparsedDosage)
+
+
 # made-up steps in the shapes of the CPRD texts above: a count and a number of doses a day
 _FREQUENCIES = {
     "every day": 1,

@@ -59,9 +59,10 @@ _BENCH_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_dosage
 # highest step as the upper limit, the safe direction for a dose alert (docs/dosage.md, "Doses
 # that change over time"). So the figure with the label errors set aside moved from 99.56% to
 # about 99.47%, and its floor from 0.995 to 0.994 (the issue's target is 99%), while no reading
-# is wrong. Reviewed: issue 16, fifth round.
-COVERAGE_FLOOR = 0.733  # 12,405 of 16,908 texts read to a daily amount (73.4%)
-AGREEMENT_FLOOR = 0.977  # 11,867 of 12,145 labelled readings agree (97.71%)
+# is wrong. Two whole dosages joined by "or" are read as a range too (8 texts, all agreeing).
+# Reviewed: issue 16, fifth round.
+COVERAGE_FLOOR = 0.734  # 12,419 of 16,908 texts read to a daily amount (73.5%)
+AGREEMENT_FLOOR = 0.977  # 11,881 of 12,159 labelled readings agree (97.71%)
 AGREEMENT_WHERE_LABEL_RIGHT_FLOOR = 0.994  # 99.47%: the reviewed label errors set aside
 
 _CLASSES_LABEL_WRONG = ("label-", "patch-label")

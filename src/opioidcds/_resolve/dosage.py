@@ -3619,6 +3619,8 @@ def _parse_cached(text: str) -> Dosage | UnparsedDosage:
             result = _with_trailing_maximum(normal, result)
         if isinstance(result, UnparsedDosage):
             result = _with_dose_steps(normal, result)
+        if isinstance(result, UnparsedDosage):
+            result = _with_alternatives(normal, result)
         elif "first" in normal and not result.dose_steps and _FOR_FIRST.search(normal):
             # "2 EVERY DAY FOR THE FIRST 14 DAYS": and then? Only a step of a dose change
             result = UnparsedDosage(text=normal, problems=(_FIRST_ALONE,))
@@ -3814,6 +3816,52 @@ def _with_dose_steps(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedD
     if found is None:
         return refused
     steps, thens = found
+    units = _one_unit(steps)
+    if units is None:
+        return refused
+    if any(then and step.duration_value is None for then, step in zip(thens, steps, strict=False)):
+        return UnparsedDosage(text=normal, problems=(_STEPS_UNTIMED, *refused.problems))
+    ends = _ordered_ends(steps)
+    if ends is None:
+        return UnparsedDosage(text=normal, problems=(_STEPS_UNORDERED, *refused.problems))
+    return _stepped(normal, steps, ends, units, keep_steps=True)
+
+
+# Two alternatives joined by "or", each a whole dosage by itself (issue 16, fifth round): "ONE
+# EVERY DAY OR ONE TWICE A DAY", "TAKE ONE DAILY OR TWO DAILY", "ONE AT NIGHT OR ONE TWICE A DAY":
+# the prescriber allows either, so the reading is the range from the lower alternative to the
+# higher, as "one once or twice a day" and "1 or 2 daily" are read, under the same conditions as
+# the steps of a dose change (one unit, both when required or neither, one alternative highest
+# in both dose and doses a day). "ONE FOUR TIMES A DAY OR TWO TWICE A DAY" (neither higher in
+# both: 1-2 x 2-4 would be more than either) and "1 EVERY DAY OR 1 EVERY DAY WHEN REQUIRED"
+# stay refused.
+_ALTERNATIVE = re.compile(r" or ")
+
+
+def _with_alternatives(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
+    """``normal`` read as two alternatives joined by "or" (see ``_ALTERNATIVE``), or ``refused``."""
+    pieces = _ALTERNATIVE.split(normal) if " or " in normal else ()
+    if len(pieces) != 2:  # two alternatives, no more
+        return refused
+    steps: list[Dosage] = []
+    for piece in pieces:
+        step = _parse_normalised(piece)
+        if not isinstance(step, Dosage) or not _whole_step(step) or step.duration_value is not None:
+            return refused
+        steps.append(step)
+    units = _one_unit(steps)
+    ends = None if units is None else _ordered_ends(steps)
+    if units is None or ends is None:
+        return refused
+    return _stepped(normal, steps, ends, units, keep_steps=False)
+
+
+def _one_unit(steps: list[Dosage]) -> set[str] | None:
+    """The unit of ``steps`` (empty: none named), or ``None`` when they may not be one range.
+
+    One unit (a bare count takes the count noun another step names), one stated strength, no
+    note (another medicine?), all when required or none.
+    """
     units = {unit for step in steps if (unit := step.dose_unit) is not None}
     if (
         len({(step.prn, step.stated_strength, step.bracketed_quantities) for step in steps}) > 1
@@ -3821,17 +3869,27 @@ def _with_dose_steps(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedD
         or len(units) > 1
         or (units and None in {step.dose_unit for step in steps} and not units <= _COUNT_UNITS)
     ):
-        return refused
-    if any(then and step.duration_value is None for then, step in zip(thens, steps, strict=False)):
-        return UnparsedDosage(text=normal, problems=(_STEPS_UNTIMED, *refused.problems))
+        return None
+    return units
+
+
+_Ends = tuple[tuple[Decimal, Decimal], tuple[Decimal, Decimal]]
+
+
+def _ordered_ends(steps: list[Dosage]) -> _Ends | None:
+    """The (lowest, highest) dose and doses a day of ``steps``, or ``None``.
+
+    ``None`` when no step is highest in both or none lowest in both: the range would not be
+    exactly its steps.
+    """
     ends = [_step_ends(step) for step in steps]  # (dose low, high, doses a day low, high)
     low_dose, high_dose = min(e[0] for e in ends), max(e[1] for e in ends)
     low_freq, high_freq = min(e[2] for e in ends), max(e[3] for e in ends)
     highest = any(e[1] == high_dose and e[3] == high_freq for e in ends)
     lowest = any(e[0] == low_dose and e[2] == low_freq for e in ends)
     if not (highest and lowest):
-        return UnparsedDosage(text=normal, problems=(_STEPS_UNORDERED, *refused.problems))
-    return _stepped(normal, steps, (low_dose, high_dose), (low_freq, high_freq), units)
+        return None
+    return (low_dose, high_dose), (low_freq, high_freq)
 
 
 def _step_ends(step: Dosage) -> tuple[Decimal, Decimal, Decimal, Decimal]:
@@ -3886,18 +3944,13 @@ def _whole_step(step: Dosage) -> bool:
 
 
 def _stepped(
-    normal: str,
-    steps: list[Dosage],
-    dose: tuple[Decimal, Decimal],
-    freq: tuple[Decimal, Decimal],
-    units: set[str],
+    normal: str, steps: list[Dosage], ends: _Ends, units: set[str], *, keep_steps: bool
 ) -> Dosage:
-    """The reading of a dose change: the range of its steps, each step kept (``dose_steps``)."""
-    fields: dict[str, Any] = {
-        "text": normal,
-        "dose_quantity": dose[0],
-        "doses_per_day": freq[0],
-        "dose_steps": tuple(
+    """The range of ``steps``; with ``keep_steps`` (a dose change) each step is kept too."""
+    dose, freq = ends
+    fields: dict[str, Any] = {"text": normal, "dose_quantity": dose[0], "doses_per_day": freq[0]}
+    if keep_steps:
+        fields["dose_steps"] = tuple(
             DoseStep(
                 dose_quantity=s.dose_quantity,
                 dose_quantity_max=s.dose_quantity_max,
@@ -3909,8 +3962,7 @@ def _stepped(
                 duration_unit=s.duration_unit,
             )
             for s in steps
-        ),
-    }
+        )
     if dose[1] != dose[0]:
         fields["dose_quantity_max"] = dose[1]
     if freq[1] != freq[0]:
