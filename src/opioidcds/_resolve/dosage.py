@@ -3812,7 +3812,9 @@ def _with_dose_steps(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedD
     ``refused`` comes back with a reason first when every step is read but they do not make
     one range (unordered steps; "then" without durations), else unchanged.
     """
-    found = _step_readings(normal) if _STEP_HINT.search(normal) is not None else None
+    if _STEP_HINT.search(normal) is None or _unknown_words(refused):
+        return refused
+    found = _step_readings(normal)
     if found is None:
         return refused
     steps, thens = found
@@ -3841,7 +3843,7 @@ _ALTERNATIVE = re.compile(r" or ")
 def _with_alternatives(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedDosage:
     """``normal`` read as two alternatives joined by "or" (see ``_ALTERNATIVE``), or ``refused``."""
     pieces = _ALTERNATIVE.split(normal) if " or " in normal else ()
-    if len(pieces) != 2:  # two alternatives, no more
+    if len(pieces) != 2 or _unknown_words(refused):  # two alternatives, no more
         return refused
     steps: list[Dosage] = []
     for piece in pieces:
@@ -3854,6 +3856,15 @@ def _with_alternatives(normal: str, refused: UnparsedDosage) -> Dosage | Unparse
     if units is None or ends is None:
         return refused
     return _stepped(normal, steps, ends, units, keep_steps=False)
+
+
+def _unknown_words(refused: UnparsedDosage) -> bool:
+    """True when ``refused`` has a word or symbol outside the lexicon: no step of it is read.
+
+    A step is read by the same lexicon, so such a word refuses it too (a cheap look first: the
+    steps of most refused texts are never read).
+    """
+    return any(problem.startswith("unrecognised") for problem in refused.problems)
 
 
 def _one_unit(steps: list[Dosage]) -> set[str] | None:
