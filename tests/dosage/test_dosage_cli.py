@@ -84,3 +84,15 @@ def test_a_first_dose_is_said_under_the_table(capsys: pytest.CaptureFixture[str]
     assert parse_dosage_command("2 STAT THEN 1 DAILY", False) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "a first dose of 2 (stat) before the regular doses" in out
+
+
+def test_a_dose_change_shows_its_steps_and_the_highest(capsys: pytest.CaptureFixture[str]) -> None:
+    # "1 EVERY NIGHT FOR 1 WEEK THEN 2 EVERY NIGHT" (CPRD common dosages): 1 a night for a week,
+    # then 2 a night; read up to the highest step, 2 a day (issue 16, fifth round)
+    assert parse_dosage_command("1 EVERY NIGHT FOR 1 WEEK THEN 2 EVERY NIGHT", False) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 at night for 1 week, 2 at night" in out  # the dose_steps row
+    assert (
+        "the dose changes: 1 at night for 1 week, then 2 at night; the highest, 2 at night" in out
+    )
+    assert "DoseStep(" not in out
