@@ -52,20 +52,6 @@ READ_ON_REVIEW: dict[str, tuple[dict[str, Any], str]] = {
         {"dose_quantity": Decimal(1), "dose_unit": "tablet", "interval_hours": Decimal(4)},
         "the bracket states the tablet's strength; it is never the dose",
     ),
-    "take 2 tablets twice a day for 5 days then 1 tablet per day for constipation": (
-        {
-            "dose_quantity": Decimal(1),
-            "dose_quantity_max": Decimal(2),
-            "dose_unit": "tablet",
-            "doses_per_day": Decimal(1),
-            "doses_per_day_max": Decimal(2),
-        },
-        "a taper whose two steps are each read completely by itself (2 tablets twice a day for 5 "
-        "days, then 1 tablet a day): read as the range from the lowest step (1 a day) to the "
-        "highest (2 x 2 = 4 a day), each step kept, so the default policy counts the highest, "
-        "an upper limit the dose never exceeds; NHS England excludes it because its parser maps "
-        "one part only (issue 16, fifth round; docs/dosage.md, 'Doses that change over time')",
-    ),
 }
 
 

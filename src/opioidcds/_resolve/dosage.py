@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -191,9 +192,9 @@ class Dosage(ResultModel):
     field is the regular dosage, and so is the daily amount; the first day's amount differs
     from it, and :meth:`loading_dose_note` says so.
 
-    A dose that changes over time (a titration or a taper: "1 every night for 1 week then 2
-    every night", "2 BD for 2 weeks then 1 BD", "one every night increasing to two every
-    night"; issue 16, fifth round) keeps each step, read completely by itself, in
+    A dose that goes up over time (a titration: "1 every night for 1 week then 2 every
+    night", "one every night increasing to two every night"; issue 16, fifth round; a taper,
+    "2 BD for 2 weeks then 1 BD", is refused) keeps each step, read completely by itself, in
     ``dose_steps``; the dose fields are then the range from the lowest step to the highest
     (``dose_quantity`` to ``dose_quantity_max``, ``doses_per_day`` to ``doses_per_day_max``),
     read only when one step is highest in both its dose and its doses a day and one is lowest
@@ -3767,13 +3768,18 @@ def _with_trailing_maximum(normal: str, refused: UnparsedDosage) -> Dosage | Unp
     )
 
 
-# A dose that changes over time (issue 16, fifth round): a titration ("1 every night for 1 week
+# A dose that goes up over time (issue 16, fifth round): a titration ("1 every night for 1 week
 # then 2 every night", "one every night increasing to two every night", "1 every day for 6 days
-# then 1 twice a day") or a taper ("2 bd for 2 weeks then 1 bd", "two every night reducing to
-# one every night"). Such a prescription has, honestly, a highest daily amount: the dose never
-# exceeds it while the prescription is followed. The text is read as the range from its lowest
-# step to its highest, so every consumer counts the highest step as it counts the upper end of
-# "1-2 four times a day" (docs/dosage.md, "Doses that change over time"), and only when:
+# then 1 twice a day"). Such a prescription has, honestly, a highest daily amount, its last
+# step, where the dose stays: it never exceeds it while the prescription is followed. The text
+# is read as the range from its lowest step to its highest, so every consumer counts the highest
+# step as it counts the upper end of "1-2 four times a day" (docs/dosage.md, "Doses that change
+# over time"), and only when:
+# * no step is lower than a step before it: a taper ("2 bd for 2 weeks then 1 bd", "two every
+#   night reducing to one every night") ends below its highest step, so no one amount is the
+#   dose the patient stays on, and NHS England's dose-syntax tests list a taper among the texts
+#   that must not be mapped ("take 2 tablets twice a day for 5 days then 1 tablet per day"):
+#   refused with that reason;
 # * every step is read completely by itself, to a dose and a number of doses a day, with no
 #   maximum, "up to", "as directed", split doses or interval, all in one unit (a bare count
 #   takes the count noun of another step), all when required or none ("1 tds increasing to 2
@@ -3800,6 +3806,10 @@ _STEPS_UNORDERED = (
     "a dose change whose steps are not each higher (or lower) in both dose and doses a day "
     "is not read"
 )
+_STEPS_DOWN = (
+    "a dose that goes down over time (a taper) is not read: it has no one daily amount the "
+    "patient stays on"
+)
 _STEPS_UNTIMED = (
     "a sequence ('then') without a duration for each step but the last is not read (a change "
     "of dose, or more doses later the same day?)"
@@ -3821,12 +3831,30 @@ def _with_dose_steps(normal: str, refused: UnparsedDosage) -> Dosage | UnparsedD
     units = _one_unit(steps)
     if units is None:
         return refused
+    ends = _steps_ends(steps, thens)
+    if isinstance(ends, str):
+        return UnparsedDosage(text=normal, problems=(ends, *refused.problems))
+    return _stepped(normal, steps, ends, units, keep_steps=True)
+
+
+def _steps_ends(steps: list[Dosage], thens: list[bool]) -> _Ends | str:
+    """The range of a dose change's ``steps`` (see ``_ordered_ends``), or why it is refused.
+
+    Refused: a step followed by "then" without a duration; steps that make no one range; a dose
+    that goes down (a step's dose or doses a day, either end, lower than a step's before it).
+    """
     if any(then and step.duration_value is None for then, step in zip(thens, steps, strict=False)):
-        return UnparsedDosage(text=normal, problems=(_STEPS_UNTIMED, *refused.problems))
+        return _STEPS_UNTIMED
     ends = _ordered_ends(steps)
     if ends is None:
-        return UnparsedDosage(text=normal, problems=(_STEPS_UNORDERED, *refused.problems))
-    return _stepped(normal, steps, ends, units, keep_steps=True)
+        return _STEPS_UNORDERED
+    each = [_step_ends(step) for step in steps]
+    if any(
+        any(later < earlier for earlier, later in zip(before, after, strict=True))
+        for before, after in itertools.pairwise(each)
+    ):
+        return _STEPS_DOWN
+    return ends
 
 
 # Two alternatives joined by "or", each a whole dosage by itself (issue 16, fifth round): "ONE
