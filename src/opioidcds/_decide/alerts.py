@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from opioidcds._base import DeferredResultModel
@@ -128,7 +129,7 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
 
 def _dose_threshold_scope(
     patient: Patient, new_classes: frozenset[MedicineClass]
-) -> dict[str, bool | str]:
+) -> Mapping[str, bool | str]:
     """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
 
     The scope of ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative
@@ -136,13 +137,22 @@ def _dose_threshold_scope(
     ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
     An unknown (``None``) flag is not a reason: the thresholds then apply.
     """
+    ost = _substitution_therapy(patient, new_classes)
+    if not (patient.palliative_care or patient.cancer_pain or ost):
+        return _THRESHOLDS_APPLY  # the common case: no reason recorded
     reasons = (
         ("palliative_care", patient.palliative_care),
         ("cancer_pain", patient.cancer_pain),
-        ("substitution_therapy", _substitution_therapy(patient, new_classes)),
+        ("substitution_therapy", ost),
     )
     reason = next((name for name, recorded in reasons if recorded), "none")
     return {"dose_thresholds_apply": reason == "none", "dose_threshold_exclusion": reason}
+
+
+_THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
+    {"dose_thresholds_apply": True, "dose_threshold_exclusion": "none"}
+)
+"""The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
 def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
@@ -175,6 +185,34 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
         ),
         Decimal(0),
     )
+
+
+def _new_item_patches(new_items: Sequence[ItemFigures]) -> Mapping[str, bool | Decimal | None]:
+    """The patch inputs of the new prescription's items (most are not patches: one look).
+
+    ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
+    ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
+    ``new_item_transdermal``: an item dosed in microgram/hour.
+    """
+    if not any(i.daily_amount_unit == _RATE or i.ingredient is None for i in new_items):
+        return _NO_PATCH  # no patch, every item read: the rates are a known 0
+    return {
+        "new_item_fentanyl_patch": any(
+            i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
+        ),
+        "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(new_items, "buprenorphine"),
+        "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+    }
+
+
+_NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
+    {
+        "new_item_fentanyl_patch": False,
+        "new_item_buprenorphine_patch_microgram_per_hour": Decimal(0),
+        "new_item_transdermal": False,
+    }
+)
+"""The patch inputs of a new prescription none of whose items is a patch or unread."""
 
 
 def _modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
@@ -361,13 +399,7 @@ def check_prescription(
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
             **_dose_threshold_scope(patient, new_classes),
-            "new_item_fentanyl_patch": any(
-                i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
-            ),
-            "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(
-                new_items, "buprenorphine"
-            ),
-            "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+            **_new_item_patches(new_items),
             "new_item_modified_release": (
                 _modified_release(plain, kb) if new_class == "opioid" else None
             ),
