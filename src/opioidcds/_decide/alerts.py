@@ -364,8 +364,11 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next((i for i, rx in enumerate(counted) if _same(rx, plain)), None)
-        if new_pos is None:
+        for i, rx in enumerate(counted):
+            if _same(rx, plain):
+                new_pos = i
+                break
+        else:
             new_pos = len(counted)
             counted.append(plain)
     replaced -= {new_pos}

@@ -169,6 +169,14 @@ def replaced_positions(prescriptions: tuple[Prescription, ...]) -> frozenset[int
     )
 
 
+_OPIOID: Final = MedicineClass.OPIOID
+_BENZODIAZEPINE: Final = MedicineClass.BENZODIAZEPINE
+_Z_DRUG: Final = MedicineClass.Z_DRUG
+_GABAPENTINOID: Final = MedicineClass.GABAPENTINOID
+_OST: Final = MedicineClass.OPIOID_DEPENDENCE_TREATMENT
+"""The classes a patient's derivation reads, looked up once (an enum member costs a look-up)."""
+
+
 class _Derived(NamedTuple):
     """What a :class:`Patient` derives from its prescriptions when it is built."""
 
@@ -281,7 +289,7 @@ class Patient(InputModel):
         prescriptions = self.prescriptions
         classes = tuple([medicine_classes(rx) for rx in prescriptions])
         replaced = replaced_positions(prescriptions)
-        opioid = MedicineClass.OPIOID
+        opioid = _OPIOID
         if replaced:
             if any(prescriptions[i].replaces is not None for i in replaced):
                 raise InvalidInputError(
@@ -300,7 +308,7 @@ class Patient(InputModel):
         else:  # none replaced (the common case): no position to look up
             candidates = tuple(
                 [
-                    rx.without_identity()
+                    rx if rx.id is None and rx.replaces is None else rx.without_identity()
                     for rx, c in zip(prescriptions, classes, strict=True)
                     if not c or opioid in c
                 ]
@@ -310,25 +318,25 @@ class Patient(InputModel):
         complete = self.medication_list_complete
         benzo = _derive(
             self.benzodiazepine_coprescribed,
-            MedicineClass.BENZODIAZEPINE in present,
+            _BENZODIAZEPINE in present,
             "benzodiazepine_coprescribed",
             complete=complete,
         )
         zdrug = _derive(
             self.z_drug_coprescribed,
-            MedicineClass.Z_DRUG in present,
+            _Z_DRUG in present,
             "z_drug_coprescribed",
             complete=complete,
         )
         gaba = _derive(
             self.gabapentinoid_coprescribed,
-            MedicineClass.GABAPENTINOID in present,
+            _GABAPENTINOID in present,
             "gabapentinoid_coprescribed",
             complete=complete,
         )
         ost = _derive(
             self.opioid_substitution_therapy,
-            MedicineClass.OPIOID_DEPENDENCE_TREATMENT in present,
+            _OST in present,
             "opioid_substitution_therapy",
             stated_false_wins=True,
         )
