@@ -613,13 +613,14 @@ _NOT_EVALUATED_CITATIONS: Final = (
 class _Planned(NamedTuple):
     """One alert of an alert plan: what it says whatever the patient, and what writes the rest.
 
-    ``fields`` are the alert's fields but ``detail`` and ``trace`` (``provenance`` included);
+    ``fields`` are the alert's fields but ``detail`` and ``trace`` (``provenance`` included),
+    read-only (a plan is shared by every call that fires the same rules);
     ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
     rules not checked are ``pending`` (their ids ``ids``). ``text`` and ``thresholds`` are the
     fired rule's detail text and threshold note.
     """
 
-    fields: Mapping[str, Any]
+    fields: MappingProxyType[str, Any]
     rule: int | None
     text: str
     thresholds: str
@@ -648,11 +649,13 @@ def _alert_plan(
     plans: list[_Planned] = []
     for i in d.fired_indices:
         fields, text, thresholds = rules[i]
-        plans.append(_Planned({**fields, "provenance": provenance}, i, text, thresholds, (), ()))
+        planned = MappingProxyType({**fields, "provenance": provenance})
+        plans.append(_Planned(planned, i, text, thresholds, (), ()))
     pending = d.cannot_evaluate_indices
     if pending:
         fields, ids = _not_evaluated(bound, pending)
-        plans.append(_Planned({**fields, "provenance": provenance}, None, "", "", pending, ids))
+        planned = MappingProxyType({**fields, "provenance": provenance})
+        plans.append(_Planned(planned, None, "", "", pending, ids))
     if len(plans) < 2:  # one alert or none: nothing to order
         return tuple(plans)
     return tuple(most_serious_first(plans, _planned_severity))
@@ -682,7 +685,8 @@ def _present_alerts(
             if rule is None
             else _FiredText(d, rule, plan.text, plan.thresholds, figures)
         )
-        alerts.append(Alert.deferred(dict(plan.fields), set(_ALERT_FIELDS), render))
+        # each alert its own fields (a plan is shared: read-only, copied at C speed)
+        alerts.append(Alert.deferred(plan.fields.copy(), set(_ALERT_FIELDS), render))
     return alerts
 
 
