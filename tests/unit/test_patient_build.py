@@ -16,8 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from opioidcds import InvalidInputError, Patient, Prescription, Sex
+from opioidcds import (
+    InvalidInputError,
+    MedicineClass,
+    Patient,
+    Prescription,
+    Sex,
+    classify_medicine,
+    load_catalogue,
+)
 from opioidcds._base import input_error_from
+from opioidcds._inputs.patient import _classes_of_name, medicine_classes
 
 MORPHINE = Prescription(
     drug="morphine",
@@ -120,3 +129,47 @@ def test_the_fast_path_derives_what_pydantic_derives() -> None:
     assert fast.prescription_classes == slow.prescription_classes
     assert fast.benzodiazepine is slow.benzodiazepine is True
     assert fast == slow
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from([MORPHINE, DIAZEPAM, BY_CODE, FIRST, CHANGED, CHANGED_AGAIN]), max_size=5
+    ).map(tuple)
+)
+def test_derived_values_follow_their_definition(rxs: tuple[Prescription, ...]) -> None:
+    """Issue 20, round 5: the derivation (one path with no dose change, one with) as defined.
+
+    Current opioid candidates: the prescriptions no other of the list replaces, recognised as
+    an opioid or not recognised, without their identifiers; co-prescription from the classes
+    of those not replaced (stated unknown, list not complete: true when found, else unknown).
+    """
+    try:
+        patient = Patient(prescriptions=rxs)
+    except InvalidInputError:
+        assert any(rx.replaces is not None for rx in rxs)  # only a replacer replaced refuses
+        return
+    replaced = {
+        i for i, rx in enumerate(rxs) if any(new is not rx and new.replaces_item(rx) for new in rxs)
+    }
+    classes = [medicine_classes(rx) for rx in rxs]
+    assert patient.replaced == replaced
+    assert patient.prescription_classes == tuple(classes)
+    assert patient.opioid_candidates == tuple(
+        rx.without_identity()
+        for i, (rx, c) in enumerate(zip(rxs, classes, strict=True))
+        if i not in replaced and (not c or MedicineClass.OPIOID in c)
+    )
+    current = [c for i, c in enumerate(classes) if i not in replaced]
+    benzo = any(MedicineClass.BENZODIAZEPINE in c for c in current)
+    assert patient.benzodiazepine is (True if benzo else None)
+    assert all(rx.id is None and rx.replaces is None for rx in patient.opioid_candidates)
+
+
+def test_classes_by_name_are_those_classify_medicine_gives() -> None:
+    """The folders found once per process classify every catalogue name as found each time."""
+    for product in load_catalogue().products[::7]:
+        name = product.product_name
+        assert _classes_of_name(name) == classify_medicine(name)
+    # diazepam 5 mg tablets: a benzodiazepine (catalogue/medicine_classes.toml)
+    assert _classes_of_name("Diazepam 5mg tablets") == {MedicineClass.BENZODIAZEPINE}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 from opioidcds._base import DeferredResultModel
@@ -43,7 +43,6 @@ from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.ome import item_figures
 from opioidcds._measure.results import ItemFigures, ItemStatus
-from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.prescription import resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
@@ -130,7 +129,7 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
 
 def _dose_threshold_scope(
     patient: Patient, new_classes: frozenset[MedicineClass]
-) -> dict[str, bool | str]:
+) -> Mapping[str, bool | str]:
     """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
 
     The scope of ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative
@@ -138,16 +137,26 @@ def _dose_threshold_scope(
     ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
     An unknown (``None``) flag is not a reason: the thresholds then apply.
     """
+    ost = _substitution_therapy(patient, new_classes)
+    if not (patient.palliative_care or patient.cancer_pain or ost):
+        return _THRESHOLDS_APPLY  # the common case: no reason recorded
     reasons = (
         ("palliative_care", patient.palliative_care),
         ("cancer_pain", patient.cancer_pain),
-        ("substitution_therapy", _substitution_therapy(patient, new_classes)),
+        ("substitution_therapy", ost),
     )
     reason = next((name for name, recorded in reasons if recorded), "none")
     return {"dose_thresholds_apply": reason == "none", "dose_threshold_exclusion": reason}
 
 
+_THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
+    {"dose_thresholds_apply": True, "dose_threshold_exclusion": "none"}
+)
+"""The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
+
+
 def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
+    """The exact sum of ``items``' OME in item order, and whether every item was converted."""
     total = Decimal(0)
     complete = True
     for item in items:
@@ -176,6 +185,34 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
         ),
         Decimal(0),
     )
+
+
+def _new_item_patches(new_items: Sequence[ItemFigures]) -> Mapping[str, bool | Decimal | None]:
+    """The patch inputs of the new prescription's items (most are not patches: one look).
+
+    ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
+    ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
+    ``new_item_transdermal``: an item dosed in microgram/hour.
+    """
+    if not any(i.daily_amount_unit == _RATE or i.ingredient is None for i in new_items):
+        return _NO_PATCH  # no patch, every item read: the rates are a known 0
+    return {
+        "new_item_fentanyl_patch": any(
+            i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
+        ),
+        "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(new_items, "buprenorphine"),
+        "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+    }
+
+
+_NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
+    {
+        "new_item_fentanyl_patch": False,
+        "new_item_buprenorphine_patch_microgram_per_hour": Decimal(0),
+        "new_item_transdermal": False,
+    }
+)
+"""The patch inputs of a new prescription none of whose items is a patch or unread."""
 
 
 def _modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
@@ -327,19 +364,20 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        new_pos = next((i for i, rx in enumerate(counted) if _same(rx, plain)), None)
-        if new_pos is None:
+        for i, rx in enumerate(counted):
+            if _same(rx, plain):
+                new_pos = i
+                break
+        else:
             new_pos = len(counted)
             counted.append(plain)
     replaced -= {new_pos}
     ome = _ome(tuple(counted), kb) if counted else None
     items = item_figures(ome) if ome is not None else ()  # the items need not be built
-    new_items = [i for i in items if i.prescription_index == new_pos]
-    other_items = [i for i in items if i.prescription_index != new_pos]
-    after_items = [i for i in items if i.prescription_index not in replaced]
-    after_total, after_complete = _total(after_items)
-    before_items = items if reauthorisation and not replaced else other_items
-    before_total, before_complete = _total(before_items)
+    split = _split(items, new_pos, replaced, whole_before=reauthorisation and not replaced)
+    after_total, after_complete = split.after_total, split.after_complete
+    before_total, before_complete = split.before_total, split.before_complete
+    new_items = split.new_items
     new_class = _new_class(new_classes, new_items)
     bound = kb.bound(ALERT_RULESET, profile)
     as_of = patient.assessment_date
@@ -354,8 +392,8 @@ def check_prescription(
             "previous_ome_mg_per_day": before_total if before_complete else None,
             **_increase(before_total, before_complete, after_total, after_complete),
             "ome_complete": after_complete,
-            "opioid_before": any(_is_opioid_item(i) for i in other_items),
-            "opioid_after": any(_is_opioid_item(i) for i in after_items),
+            "opioid_before": split.opioid_before,
+            "opioid_after": split.opioid_after,
             "benzodiazepine_coprescribed": (
                 True if new_class == "benzodiazepine" else patient.benzodiazepine
             ),
@@ -364,13 +402,7 @@ def check_prescription(
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
             **_dose_threshold_scope(patient, new_classes),
-            "new_item_fentanyl_patch": any(
-                i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
-            ),
-            "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(
-                new_items, "buprenorphine"
-            ),
-            "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+            **_new_item_patches(new_items),
             "new_item_modified_release": (
                 _modified_release(plain, kb) if new_class == "opioid" else None
             ),
@@ -394,13 +426,61 @@ def check_prescription(
         and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    evaluated = (values, _written(values))
-    return list(_present_alerts(bound, evaluated, truths(bound, values), figures, provenance))
+    return _present_alerts(bound, values, truths(bound, values), figures, provenance)
 
 
-def _written(values: tuple[Scalar | None, ...]) -> tuple[str, ...]:
-    """How the decimal inputs are written (the traces show them so: ``60.0``, ``60.000``)."""
-    return tuple([str(v) for v in values if type(v) is Decimal])
+class _Split(NamedTuple):
+    """The items of the check split by prescription: the new one's, and the totals around it."""
+
+    new_items: list[ItemFigures]
+    after_total: Decimal
+    after_complete: bool
+    before_total: Decimal
+    before_complete: bool
+    opioid_before: bool
+    opioid_after: bool
+
+
+def _split(
+    items: Sequence[ItemFigures], new_pos: int | None, replaced: set[int], *, whole_before: bool
+) -> _Split:
+    """Split ``items`` in one pass: the new prescription's, the totals after and before.
+
+    "After" counts every item but those of the ``replaced`` prescriptions; "before" every item
+    but the new prescription's (``whole_before``: every item, for a re-authorisation that
+    replaces nothing). Each total is the exact sum of its items' OME in item order, complete
+    unless an item is not convertible (:func:`_total`). ``opioid_before``/``opioid_after``:
+    an item of an opioid (or of a medicine not recognised) among the items other than the new
+    one's / among the items after.
+    """
+    new_items: list[ItemFigures] = []
+    after = before = Decimal(0)
+    after_complete = before_complete = True
+    opioid_before = opioid_after = False
+    not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
+    for item in items:
+        index = item.prescription_index
+        status = item.status
+        ome = item.ome_mg_per_day
+        complete = status is not not_convertible
+        opioid = status is not not_opioid
+        if index == new_pos:
+            new_items.append(item)
+        else:
+            if ome is not None:
+                before += ome
+            before_complete = before_complete and complete
+            opioid_before = opioid_before or opioid
+        if index not in replaced:
+            if ome is not None:
+                after += ome
+            after_complete = after_complete and complete
+            opioid_after = opioid_after or opioid
+    if whole_before:
+        before, before_complete = _total(items)
+    return _Split(
+        new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
+    )
 
 
 class _Figures(NamedTuple):
@@ -530,49 +610,84 @@ _NOT_EVALUATED_CITATIONS: Final = (
 )
 
 
-@memo_on_repeat(maxsize=1024)
-def _present_alerts(
-    bound: BoundRuleset,
-    evaluated: tuple[tuple[Scalar | None, ...], tuple[str, ...]],
-    truths: tuple[Truth | str, ...],
-    figures: _Figures,
-    provenance: Provenance,
-) -> tuple[Alert, ...]:
-    """Alerts for one evaluation, most serious first (memoised from the second sight).
+class _Planned(NamedTuple):
+    """One alert of an alert plan: what it says whatever the patient, and what writes the rest.
 
-    The fired rules' alerts, then ``alerts-not-evaluated`` if needed. ``evaluated`` is the
-    ruleset's input values and how their decimals are written (:func:`_written`): equal values
-    written differently are kept apart, as the traces show them as written. What each rule's
-    alert says whatever the patient is worked out once per ruleset (:func:`_rule_alerts`);
-    each alert's detail and trace are written when first read (issue 20): a caller that shows
-    the summary never pays for them. Every call still runs the engine for ``truths``.
+    ``fields`` are the alert's fields but ``detail`` and ``trace`` (``provenance`` included),
+    read-only (a plan is shared by every call that fires the same rules);
+    ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
+    rules not checked are ``pending`` (their ids ``ids``). ``text`` and ``thresholds`` are the
+    fired rule's detail text and threshold note.
     """
-    values = evaluated[0]
-    d = bound.decide(values, truths)
+
+    fields: MappingProxyType[str, Any]
+    rule: int | None
+    text: str
+    thresholds: str
+    pending: tuple[int, ...]
+    ids: tuple[str, ...]
+
+
+@lru_cache(maxsize=1024)
+def _alert_plan(
+    bound: BoundRuleset, truths: tuple[Truth | str, ...], provenance: Provenance
+) -> tuple[_Planned, ...]:
+    """The alerts of an evaluation whose rules' condition values are ``truths``, in order.
+
+    The fired rules' alerts, then ``alerts-not-evaluated`` if some rule could not be
+    evaluated, most serious first (file order within a severity). Which rules fired and which
+    could not be evaluated follows from the condition values alone (the hit policy reads
+    nothing else), so the plan is worked out once per ruleset, set of condition values and
+    provenance (a few hundred at most: one per set of fired rules, not per patient; issue 20)
+    and each call only fills in its own figures and trace.
+
+    Raises:
+        RulesetDefectError: the hit policy finds a defect at these condition values.
+    """
+    d = bound.decide((), truths)  # statuses only: the values are not read
     rules = _rule_alerts(bound)
-    alerts = []
+    plans: list[_Planned] = []
     for i in d.fired_indices:
         fields, text, thresholds = rules[i]
-        alerts.append(
-            Alert.deferred(
-                {**fields, "provenance": provenance},
-                set(_ALERT_FIELDS),
-                _FiredText(d, i, text, thresholds, figures),
-            )
-        )
+        planned = MappingProxyType({**fields, "provenance": provenance})
+        plans.append(_Planned(planned, i, text, thresholds, (), ()))
     pending = d.cannot_evaluate_indices
     if pending:
         fields, ids = _not_evaluated(bound, pending)
-        alerts.append(
-            Alert.deferred(
-                {**fields, "provenance": provenance},
-                set(_ALERT_FIELDS),
-                _PendingText(d, pending, ids, figures),
-            )
+        planned = MappingProxyType({**fields, "provenance": provenance})
+        plans.append(_Planned(planned, None, "", "", pending, ids))
+    if len(plans) < 2:  # one alert or none: nothing to order
+        return tuple(plans)
+    return tuple(most_serious_first(plans, _planned_severity))
+
+
+def _present_alerts(
+    bound: BoundRuleset,
+    values: tuple[Scalar | None, ...],
+    truths: tuple[Truth | str, ...],
+    figures: _Figures,
+    provenance: Provenance,
+) -> list[Alert]:
+    """Alerts for one evaluation, most serious first.
+
+    The fired rules' alerts, then ``alerts-not-evaluated`` if needed, as planned by
+    :func:`_alert_plan` from the condition values. Each alert's detail and trace are written
+    when first read (issue 20), from this evaluation's own :class:`Decisions` (its input
+    values as they are written: ``60.0`` stays ``60.0``) and figures: a caller that shows the
+    summary never pays for them.
+    """
+    d = bound.decide(values, truths)
+    alerts = []
+    for plan in _alert_plan(bound, truths, provenance):
+        rule = plan.rule
+        render: _FiredText | _PendingText = (
+            _PendingText(d, plan.pending, plan.ids, figures)
+            if rule is None
+            else _FiredText(d, rule, plan.text, plan.thresholds, figures)
         )
-    if len(alerts) < 2:  # one alert or none: nothing to order
-        return tuple(alerts)
-    return tuple(most_serious_first(alerts, _severity))
+        # each alert its own fields (a plan is shared: read-only, copied at C speed)
+        alerts.append(Alert.deferred(plan.fields.copy(), set(_ALERT_FIELDS), render))
+    return alerts
 
 
 @lru_cache(maxsize=256)
@@ -600,5 +715,6 @@ def _not_evaluated(
     return fields, tuple(rs.rules[i].id for i in pending)
 
 
-_severity: Final = attrgetter("severity")
-"""An alert's severity (an :class:`AlertSeverity`, whose text is its value)."""
+def _planned_severity(plan: _Planned) -> str:
+    """A planned alert's severity (an :class:`AlertSeverity`, whose text is its value)."""
+    return str(plan.fields["severity"])

@@ -307,7 +307,7 @@ def _reference_truths(
 
 def _truths(backend: Backend | str, knowledge: Knowledge) -> Truths:
     """Each rule's condition value from the chosen engine (hit policy applied by the caller)."""
-    if _backend(backend) is Backend.REFERENCE:
+    if backend is Backend.REFERENCE or _backend(backend) is Backend.REFERENCE:
         return _reference_truths
 
     def durable(bound: BoundRuleset, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:

@@ -30,8 +30,10 @@ is prescribed, and a clinician may state that methadone oral solution is prescri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any, Final, NamedTuple, Self
 
 from pydantic import Field, PrivateAttr, StrictBool, model_validator
@@ -39,6 +41,7 @@ from pydantic import Field, PrivateAttr, StrictBool, model_validator
 from opioidcds._base import InputModel, fill
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import Prescription
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.products import MedicineClass, classify_medicine, load_catalogue
 
 __all__ = [
@@ -78,7 +81,19 @@ class ReadinessToChange(StrEnum):
 
 @lru_cache(maxsize=4096)
 def _classes_of_name(name: str) -> frozenset[MedicineClass]:
-    return classify_medicine(name)
+    catalogue_dir, conversion_tables = _class_folders()
+    return classify_medicine(name, catalogue_dir=catalogue_dir, conversion_tables=conversion_tables)
+
+
+@cache
+def _class_folders() -> tuple[Path, Path]:
+    """The bundled folders :func:`classify_medicine` reads, found once per process.
+
+    What it finds itself when not given them (``catalogue`` and ``conversion_tables``);
+    finding them looks at the file system, about two thirds of classifying a name the
+    process has not seen (issue 20). A missing folder raises each time (not kept).
+    """
+    return knowledge_dir("catalogue"), knowledge_dir("conversion_tables")
 
 
 def medicine_classes(rx: Prescription | IssueRecord) -> frozenset[MedicineClass]:
@@ -152,6 +167,14 @@ def replaced_positions(prescriptions: tuple[Prescription, ...]) -> frozenset[int
         for i, rx in enumerate(prescriptions)
         if any(new is not rx and new.replaces_item(rx) for new in replacing)
     )
+
+
+_OPIOID: Final = MedicineClass.OPIOID
+_BENZODIAZEPINE: Final = MedicineClass.BENZODIAZEPINE
+_Z_DRUG: Final = MedicineClass.Z_DRUG
+_GABAPENTINOID: Final = MedicineClass.GABAPENTINOID
+_OST: Final = MedicineClass.OPIOID_DEPENDENCE_TREATMENT
+"""The classes a patient's derivation reads, looked up once (an enum member costs a look-up)."""
 
 
 class _Derived(NamedTuple):
@@ -266,39 +289,54 @@ class Patient(InputModel):
         prescriptions = self.prescriptions
         classes = tuple([medicine_classes(rx) for rx in prescriptions])
         replaced = replaced_positions(prescriptions)
-        if any(prescriptions[i].replaces is not None for i in replaced):
-            raise InvalidInputError(
-                "prescriptions", "a prescription that replaces another is itself replaced"
+        opioid = _OPIOID
+        if replaced:
+            if any(prescriptions[i].replaces is not None for i in replaced):
+                raise InvalidInputError(
+                    "prescriptions", "a prescription that replaces another is itself replaced"
+                )
+            candidates = tuple(
+                [
+                    rx.without_identity()
+                    for i, (rx, c) in enumerate(zip(prescriptions, classes, strict=True))
+                    if (not c or opioid in c) and i not in replaced
+                ]
             )
-        candidates = tuple(
-            rx.without_identity()
-            for i, (rx, c) in enumerate(zip(prescriptions, classes, strict=True))
-            if (not c or MedicineClass.OPIOID in c) and i not in replaced
-        )
-        live = [c for i, c in enumerate(classes) if i not in replaced] if replaced else classes
+            live: Sequence[frozenset[MedicineClass]] = [
+                c for i, c in enumerate(classes) if i not in replaced
+            ]
+        else:  # none replaced (the common case): no position to look up
+            candidates = tuple(
+                [
+                    rx if rx.id is None and rx.replaces is None else rx.without_identity()
+                    for rx, c in zip(prescriptions, classes, strict=True)
+                    if not c or opioid in c
+                ]
+            )
+            live = classes
         present = frozenset().union(*live)  # every class of a current prescription
         complete = self.medication_list_complete
         benzo = _derive(
             self.benzodiazepine_coprescribed,
-            MedicineClass.BENZODIAZEPINE in present,
+            _BENZODIAZEPINE in present,
             "benzodiazepine_coprescribed",
             complete=complete,
         )
         zdrug = _derive(
             self.z_drug_coprescribed,
-            MedicineClass.Z_DRUG in present,
+            _Z_DRUG in present,
             "z_drug_coprescribed",
             complete=complete,
         )
         gaba = _derive(
             self.gabapentinoid_coprescribed,
-            MedicineClass.GABAPENTINOID in present,
+            _GABAPENTINOID in present,
             "gabapentinoid_coprescribed",
             complete=complete,
         )
         ost = _derive(
             self.opioid_substitution_therapy,
-            MedicineClass.OPIOID_DEPENDENCE_TREATMENT in present,
+            _OST in present,
             "opioid_substitution_therapy",
             stated_false_wins=True,
         )
