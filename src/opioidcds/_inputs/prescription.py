@@ -176,15 +176,23 @@ class Prescription(InputModel):
         prescription); the model's own checks run as always. Anything else (numbers, a value
         to strip or to refuse) goes through pydantic, so every error reads as before.
         """
-        if len(data) == 2 and _code_and_text(data.get("dmd_code"), data.get("dosage_text")):
-            # the commonest prescription a record sends: a dm+d code and a dosage text, as
-            # given. _validate has nothing to refuse in it (a product is named; no identity,
-            # structured dose, flag or strength), so it is not run (issue 20: per-call cost).
-            values = _DEFAULTS.copy()
-            values["dmd_code"] = data["dmd_code"]
-            values["dosage_text"] = data["dosage_text"]
-            fill(self, values, {"dmd_code", "dosage_text"})
-            return
+        if len(data) == 2:
+            code, text = data.get("dmd_code"), data.get("dosage_text")
+            if (
+                type(code) is str
+                and type(text) is str
+                and (code in _CODES_SEEN or _is_code(code))
+                and _TEXT_LOW <= len(text) <= _TEXT_HIGH
+                and text.strip() == text
+            ):
+                # the commonest prescription a record sends: a dm+d code and a dosage text, as
+                # given. _validate has nothing to refuse in it (a product is named; no
+                # identity, structured dose, flag or strength), so it is not run (issue 20).
+                values = _DEFAULTS.copy()
+                values["dmd_code"] = code
+                values["dosage_text"] = text
+                fill(self, values, {"dmd_code", "dosage_text"})
+                return
         if not _as_given(data):
             super().__init__(**data)
             return
@@ -385,19 +393,25 @@ def _as_given(data: dict[str, Any]) -> bool:
 _CODE_PATTERN: Final = _TEXT_RULES["dmd_code"][2]
 
 
-def _code_and_text(code: object, text: object) -> bool:
-    """Whether ``code`` and ``text`` are a dm+d code and a dosage text pydantic keeps as they are.
+_TEXT_LOW, _TEXT_HIGH, _ = _TEXT_RULES["dosage_text"]
+_CODES_SEEN: Final[set[str]] = set()
+"""dm+d codes seen to match the declared pattern of ``dmd_code`` (bounded: emptied when full)."""
+_CODES_MAX: Final = 8192
 
-    The same checks as :func:`_as_given` for these two fields (the declared lengths and
-    pattern of ``dmd_code`` and ``dosage_text``, no surrounding whitespace), written out.
+
+def _is_code(code: str) -> bool:
+    """Whether ``code`` matches the declared pattern of ``dmd_code`` (as pydantic checks it).
+
+    A full match: the pattern's ``$`` would pass a final newline. Codes that match are kept
+    (:data:`_CODES_SEEN`), so a code seen before is not matched again.
     """
-    if type(code) is not str or type(text) is not str:
-        return False
     pattern = _CODE_PATTERN
-    if pattern is None or pattern.fullmatch(code) is None:  # full: "$" passes a final newline
+    if pattern is None or pattern.fullmatch(code) is None:
         return False
-    low, high, _ = _TEXT_RULES["dosage_text"]
-    return low <= len(text) <= high and text.strip() == text
+    if len(_CODES_SEEN) >= _CODES_MAX:
+        _CODES_SEEN.clear()
+    _CODES_SEEN.add(code)
+    return True
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:
