@@ -144,7 +144,7 @@ def calculate_ome(
     read = _read(given, plans, raise_errors=item_errors == "raise")
     reasons = (
         _lower_bound_reasons(
-            unconverted=read.unconverted, minimum=read.minimum, record=record, read=read.count
+            unconverted=read.unconverted, minimum=read.minimum, record=record, read=read.read
         )
         if read.unconverted or read.minimum or record is not None
         else ()
@@ -177,40 +177,29 @@ def calculate_ome(
     )
 
 
-class _Read:
+class _Read(NamedTuple):
     """What :func:`_read` found in the prescriptions: each one's part, and the sums.
 
     ``parts[i]`` is prescription ``i``'s items when built, else the prescription itself (its
     items are built when read: :class:`_Items`); ``figures[i]`` what its items say when they
     are not built yet (:data:`_Figure`), else ``None``. ``total`` and ``exact`` sum the OME of
     every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
-    plausibility limits); ``unconverted``: an item is not convertible.
+    plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
+    named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
+    minimum (the total is a lower bound); ``pending``: some items are built when read;
+    ``read``: how many prescriptions were read.
     """
 
-    __slots__ = (
-        "count",
-        "exact",
-        "figures",
-        "minimum",
-        "named",
-        "parts",
-        "pending",
-        "per_ingredient",
-        "total",
-        "unconverted",
-    )
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[OMEItem, ...] | Prescription] = []
-        self.figures: list[tuple[_Figure, ...] | None] = []
-        self.named = False  # an item named a dm+d product: the catalogue is knowledge used
-        self.minimum = False  # a dose was given as a minimum: the total is a lower bound
-        self.count = 0
-        self.pending = False  # some items are built when read (:class:`_Items`)
-        self.total = _ZERO
-        self.exact = True
-        self.unconverted = False
-        self.per_ingredient: dict[tuple[str, str], Decimal] = {}
+    parts: list[tuple[OMEItem, ...] | Prescription]
+    figures: list[tuple[_Figure, ...] | None]
+    total: Decimal
+    exact: bool
+    unconverted: bool
+    per_ingredient: dict[tuple[str, str], Decimal]
+    named: bool
+    minimum: bool
+    pending: bool
+    read: int
 
 
 def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -> _Read:
@@ -227,60 +216,68 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
             ``raise_errors``) an unreadable prescription (:func:`_measure_one`).
         UnknownProductError: an unknown product, with ``raise_errors``.
     """
-    read = _Read()
-    parts, figures, setting = read.parts, read.figures, plans.setting
-    per_ingredient = read.per_ingredient
+    parts: list[tuple[OMEItem, ...] | Prescription] = []
+    figures: list[tuple[_Figure, ...] | None] = []
+    per_ingredient: dict[tuple[str, str], Decimal] = {}
+    setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
     add = _SUMS.add
-    total, exact, unconverted, named = _ZERO, True, False, False
+    total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
     index = -1
     for index, rx in enumerate(given):
         if type(rx) is not Prescription and not isinstance(rx, Prescription):
             raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
         d = rx.__dict__
-        if d["dmd_code"] is not None or d["product_name"] is not None:
-            named = True
+        named = named or d["dmd_code"] is not None or d["product_name"] is not None
         found = figures_of(d, plans)
         if found is not None:  # its items are built if the result's items are read
             parts.append(rx)
             figures.append(found)
-            read.pending = True
+            pending = True
         else:
             with localcontext(_CONTEXT):
                 measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
             if d["dose_is_minimum"]:
-                read.minimum = True
+                minimum = True
                 measured = tuple([_as_minimum(item) for item in measured])
             parts.append(measured)
             figures.append(None)
             found = tuple([_figure_of(item) for item in measured])
-        for name, status, daily, unit, ome, item_exact in found:
+        for _, status, daily, _, ome, item_exact, key in found:
             if ome is not None:
                 total = add(total, ome)
                 exact = exact and item_exact
             elif status is _NOT_CONVERTIBLE:
                 unconverted = True
-            if name is not None and daily is not None:
-                key = (name, unit or "")
+            if key is not None and daily is not None:
                 per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
-    read.count = index + 1
-    read.total, read.exact, read.unconverted, read.named = total, exact, unconverted, named
-    return read
+    return _read_of(
+        (
+            parts,
+            figures,
+            total,
+            exact,
+            unconverted,
+            per_ingredient,
+            named,
+            minimum,
+            pending,
+            index + 1,
+        )
+    )
 
+
+_read_of: Final = partial(tuple.__new__, _Read)
+"""``_Read`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 
 
 def _figure_of(item: OMEItem) -> _Figure:
     """What a built item says, as :data:`_Figure`."""
-    return (
-        item.ingredient,
-        item.status,
-        item.daily_amount,
-        item.daily_amount_unit,
-        item.ome_mg_per_day,
-        item.exact,
-    )
+    name, daily, unit = item.ingredient, item.daily_amount, item.daily_amount_unit
+    key = (name, unit or "") if name is not None and daily is not None else None
+    return (name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
 
 
 def _header(
@@ -523,7 +520,10 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         containers=containers,
         amounts=amounts,
         unconvertible=tuple(
-            [(name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True) for name, *_ in compiled]
+            [
+                (name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
+                for name, *_ in compiled
+            ]
         ),
     )
 
@@ -556,6 +556,9 @@ class _Leave(Enum):
     FULL_WAY = "full way"
 
 
+_FULL_WAY: Final = _Leave.FULL_WAY
+
+
 _AmountKey = tuple[str, str, DoseUnitKind, str]
 """What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
 schedule's quantity and divisor and the dose unit's kind and factor, each as written (equal
@@ -565,8 +568,18 @@ _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
 none), the key of the amounts computed from them, and the dose's unit."""
 
-_Figure = tuple[str | None, ItemStatus, Decimal | None, str | None, Decimal | None, bool]
-"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact."""
+_Figure = tuple[
+    str | None,
+    ItemStatus,
+    Decimal | None,
+    str | None,
+    Decimal | None,
+    bool,
+    tuple[str, str] | None,
+]
+"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact;
+and the key its daily amount is summed by for the plausibility limits (ingredient and unit;
+``None`` without a daily amount)."""
 
 
 def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) -> None:  # noqa: ANN401
@@ -637,12 +650,12 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     plan = plans.plans.get(fields)
     if plan is None:  # not compiled yet
         plan = _compiled(fields, plans)
-    if plan is _Leave.FULL_WAY:
+    if plan is _FULL_WAY:
         return None
     reading = plan.texts.get(text)
     if reading is None:  # not read yet for this way of reading
         reading = _text_read(plan, text, plans.setting.policy)
-    if reading is _Leave.FULL_WAY:
+    if reading is _FULL_WAY:
         return None
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
         return _NO_DOSE
@@ -702,7 +715,9 @@ def _unit_fits(plan: _Plan, fields: ProductFields, dose: Dose, setting: _Setting
     return True
 
 
-_NO_DOSE: Final[tuple[_Figure, ...]] = ((None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True),)
+_NO_DOSE: Final[tuple[_Figure, ...]] = (
+    (None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
+)
 """The figures of a prescription whose dosage text gives no dose (one item, not convertible)."""
 
 
@@ -734,7 +749,7 @@ def _amounts(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append((name, status, daily, unit_text, ome, exact))
+        out.append((name, status, daily, unit_text, ome, exact, (name, unit_text)))
     return tuple(out)
 
 
@@ -784,7 +799,7 @@ class _Items:
                 if figures is None:
                     measured.extend(part)  # type: ignore[arg-type]
                 else:
-                    measured.extend([_measured((index, *f)) for f in figures])
+                    measured.extend([_measured((index, *f[:6])) for f in figures])
             self._measured = measured  # two threads may both build it: equal lists
         return measured
 
