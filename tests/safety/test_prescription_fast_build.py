@@ -8,8 +8,10 @@ fields set, or the same typed error with the same message (no value echoed).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -86,3 +88,27 @@ def test_a_code_seen_before_is_checked_as_the_first_time() -> None:
 def test_any_code_and_text_are_built_as_pydantic_builds_them(code: Any, text: str) -> None:
     built, validated = _both_ways(code, text)
     assert built == validated
+
+
+def test_the_signature_is_every_field_by_name_as_pydantic_gives_it() -> None:
+    # The fast path names dmd_code and dosage_text as parameters (no dictionary of keywords for
+    # the commonest call); what callers and the documentation see is still every field, by
+    # name only, in field order, with its default.
+    params = inspect.signature(Prescription).parameters
+    assert list(params) == list(Prescription.model_fields)
+    assert {p.kind for p in params.values()} == {inspect.Parameter.KEYWORD_ONLY}
+    assert [p.default for p in params.values()] == [
+        f.default for f in Prescription.model_fields.values()
+    ]
+    with pytest.raises(TypeError):
+        Prescription("36128011000001101", "one twice a day")  # type: ignore[call-arg]
+
+
+def test_a_code_or_text_given_as_none_is_recorded_as_given() -> None:
+    # None is a value a caller may give (and pydantic records as given): it is not "not given".
+    fields: dict[str, Any] = {"drug": "morphine", "form": "tablet", "strength": "10 mg"}
+    fields["dosage_text"] = "one twice a day"
+    rx = Prescription(dmd_code=None, **fields)
+    assert "dmd_code" in rx.model_fields_set
+    validated = Prescription.model_validate({"dmd_code": None, **fields})
+    assert rx.model_fields_set == validated.model_fields_set

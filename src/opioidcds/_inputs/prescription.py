@@ -7,6 +7,7 @@ Inputs validate strictly (``extra="forbid"``) and, when invalid, raise
 
 from __future__ import annotations
 
+import inspect
 import re
 from decimal import Decimal
 from enum import StrEnum
@@ -103,6 +104,10 @@ _hashed: Final = itemgetter("dmd_code", "product_name", "drug", "dosage_text", "
 _NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
+_UNSET: Final[Any] = object()
+"""A field not given to :class:`Prescription` (``None`` is a value a caller may give)."""
+
+
 class Prescription(InputModel):
     """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
@@ -166,33 +171,45 @@ class Prescription(InputModel):
     days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY)
     indication: PainIndication | None = None
 
-    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
-        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
+    def __init__(
+        self,
+        /,
+        *,
+        dmd_code: Any = _UNSET,  # noqa: ANN401 - whatever a caller sends (validated)
+        dosage_text: Any = _UNSET,  # noqa: ANN401
+        **data: Any,  # noqa: ANN401 - pydantic's own signature
+    ) -> None:
+        """Validate the fields given; raises :class:`InvalidInputError` naming each bad field.
 
         A prescription given only as text fields and flags that pydantic would accept as they
         are (no surrounding whitespace, within their lengths and patterns, true booleans: a dm+d
         code and a dosage text, as a record sends) is built without going through pydantic's
         validation, which would return the same values (issue 20: about 2 microseconds a
         prescription); the model's own checks run as always. Anything else (numbers, a value
-        to strip or to refuse) goes through pydantic, so every error reads as before.
+        to strip or to refuse) goes through pydantic, so every error reads as before. The code
+        and the text are named parameters so that the commonest call, with these two alone,
+        builds no dictionary of keywords.
         """
-        if len(data) == 2:
-            code, text = data.get("dmd_code"), data.get("dosage_text")
-            if (
-                type(code) is str
-                and type(text) is str
-                and (code in _CODES_SEEN or _is_code(code))
-                and _TEXT_LOW <= len(text) <= _TEXT_HIGH
-                and text.strip() == text
-            ):
-                # the commonest prescription a record sends: a dm+d code and a dosage text, as
-                # given. _validate has nothing to refuse in it (a product is named; no
-                # identity, structured dose, flag or strength), so it is not run (issue 20).
-                values = _DEFAULTS.copy()
-                values["dmd_code"] = code
-                values["dosage_text"] = text
-                fill(self, values, {"dmd_code", "dosage_text"})
-                return
+        if (
+            not data
+            and type(dmd_code) is str
+            and type(dosage_text) is str
+            and (dmd_code in _CODES_SEEN or _is_code(dmd_code))
+            and _TEXT_LOW <= len(dosage_text) <= _TEXT_HIGH
+            and dosage_text.strip() == dosage_text
+        ):
+            # the commonest prescription a record sends: a dm+d code and a dosage text, as
+            # given. _validate has nothing to refuse in it (a product is named; no identity,
+            # structured dose, flag or strength), so it is not run (issue 20).
+            values = _DEFAULTS.copy()
+            values["dmd_code"] = dmd_code
+            values["dosage_text"] = dosage_text
+            fill(self, values, {"dmd_code", "dosage_text"})
+            return
+        if dmd_code is not _UNSET:
+            data["dmd_code"] = dmd_code
+        if dosage_text is not _UNSET:
+            data["dosage_text"] = dosage_text
         if not _as_given(data):
             super().__init__(**data)
             return
@@ -335,6 +352,29 @@ class Prescription(InputModel):
 
 _DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.items()}
 """Every field's default, in field order."""
+
+
+def _fields_signature() -> inspect.Signature:
+    """What ``Prescription(...)`` takes: each field by name, in field order, with its default.
+
+    The signature pydantic gives a model whose ``__init__`` takes ``**data``: the fast path's
+    named ``dmd_code`` and ``dosage_text`` (and their "not given" marker) are not part of it.
+    """
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=field.default,
+                annotation=field.rebuild_annotation(),
+            )
+            for name, field in Prescription.model_fields.items()
+        ],
+        return_annotation=None,
+    )
+
+
+Prescription.__signature__ = _fields_signature()
 
 
 def _text_rules() -> dict[str, tuple[int, int, re.Pattern[str] | None]]:
