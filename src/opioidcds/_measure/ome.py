@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Context, Decimal, Inexact, getcontext, localcontext
+from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
 from enum import Enum
 from functools import lru_cache, partial
 from typing import Any, Final, Literal, NamedTuple
@@ -207,9 +207,10 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
 
     Each prescription's figures come from its product's plan and its text's reading
     (:func:`_figures`), else from its items (:func:`_measure_one`). The total is summed in
-    item order at the calculator's precision (:data:`_SUMS`), as the items list them; what
-    is computed (a new schedule of a product, the full way) is computed under the calculator's
-    context, entered only then.
+    item order at the calculator's precision (:data:`_SUMS`), as the items list them. A new
+    schedule of a product is computed by this thread's copy of the calculator's context
+    (:func:`_thread_context`); the full way runs in the calculator's context, made current at
+    the first prescription measured so and restored when the loop ends (once per call).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -224,33 +225,39 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
     index = -1
-    for index, rx in enumerate(given):
-        if type(rx) is not Prescription and not isinstance(rx, Prescription):
-            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
-        d = rx.__dict__
-        named = named or d["dmd_code"] is not None or d["product_name"] is not None
-        found = figures_of(d, plans)
-        if found is not None:  # its items are built if the result's items are read
-            parts.append(rx)
-            figures.append(found)
-            pending = True
-        else:
-            with localcontext(_CONTEXT):
-                measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
-            if d["dose_is_minimum"]:
-                minimum = True
-                measured = tuple([_as_minimum(item) for item in measured])
-            parts.append(measured)
-            figures.append(None)
-            found = tuple([_figure_of(item) for item in measured])
-        for _, status, daily, _, ome, item_exact, key in found:
-            if ome is not None:
-                total = add(total, ome)
-                exact = exact and item_exact
-            elif status is _NOT_CONVERTIBLE:
-                unconverted = True
-            if key is not None and daily is not None:
-                per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+    previous: Context | None = None  # the caller's context, while the calculator's is current
+    try:
+        for index, rx in enumerate(given):
+            if type(rx) is not Prescription and not isinstance(rx, Prescription):
+                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+            d = rx.__dict__
+            named = named or d["dmd_code"] is not None or d["product_name"] is not None
+            found = figures_of(d, plans)
+            if found is not None:  # its items are built if the result's items are read
+                parts.append(rx)
+                figures.append(found)
+                pending = True
+            else:
+                if previous is None:  # the full way runs in the calculator's context: entered once
+                    previous = getcontext()
+                    setcontext(_CONTEXT.copy())
+                measured, found = _measure_one(rx, index, setting, raise_errors=raise_errors)
+                if d["dose_is_minimum"]:  # a note added: the figures are the same
+                    minimum = True
+                    measured = tuple([_as_minimum(item) for item in measured])
+                parts.append(measured)
+                figures.append(None)
+            for _, status, daily, _, ome, item_exact, key in found:
+                if ome is not None:
+                    total = add(total, ome)
+                    exact = exact and item_exact
+                elif status is _NOT_CONVERTIBLE:
+                    unconverted = True
+                if key is not None and daily is not None:
+                    per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+    finally:
+        if previous is not None:
+            setcontext(previous)
     return _read_of(
         (
             parts,
@@ -326,8 +333,8 @@ class _Setting(NamedTuple):
 
 def _measure_one(
     rx: Prescription, index: int, setting: _Setting, *, raise_errors: bool
-) -> tuple[OMEItem, ...]:
-    """The items of one prescription; one not-convertible item if it cannot be read.
+) -> tuple[tuple[OMEItem, ...], tuple[_Figure, ...]]:
+    """The items of one prescription, and what they say; one not-convertible item if unread.
 
     Raises:
         InvalidInputError: an implausible amount (always), or an unreadable prescription when
@@ -349,14 +356,17 @@ def _measure_one(
     except InvalidInputError as exc:
         if raise_errors:
             raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
-        return (_unread_item(rx, index, not_read_reason(exc.field, exc.rule), setting.catalogue),)
+        item = _unread_item(rx, index, not_read_reason(exc.field, exc.rule), setting.catalogue)
+        return (item,), (_figure_of(item),)
     except UnknownProductError as exc:
         if raise_errors:
             raise
-        return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+        item = _unread_item(rx, index, f"not read: {exc}", setting.catalogue)
+        return (item,), (_figure_of(item),)
     if len(cores) == 1:  # one opioid ingredient, as most products have
-        return (cores[0].at(index),)
-    return tuple([core.at(index) for core in cores])
+        core = cores[0]
+        return (core.at(index),), (core.figure,)
+    return tuple([core.at(index) for core in cores]), tuple([core.figure for core in cores])
 
 
 class _Measured(NamedTuple):
@@ -786,7 +796,8 @@ class _Items:
                 if type(part) is tuple:
                     items.extend(part)
                 else:
-                    items.extend(_measure_one(part, index, self._setting, raise_errors=True))  # type: ignore[arg-type]
+                    built = _measure_one(part, index, self._setting, raise_errors=True)  # type: ignore[arg-type]
+                    items.extend(built[0])
         return {"items": tuple(items)}
 
     @property
@@ -931,11 +942,12 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named. The item at each position is built once and kept (results are
+    eager construction named; ``figure`` what the item says (:data:`_Figure`), which the
+    calculator sums. The item at each position is built once and kept (results are
     immutable, so the same content at the same position gives the same object).
     """
 
-    __slots__ = ("_built", "arithmetic", "given", "values")
+    __slots__ = ("_built", "arithmetic", "figure", "given", "values")
 
     def __init__(
         self, values: dict[str, Any], given: frozenset[str], arithmetic: _Arithmetic | None = None
@@ -944,6 +956,21 @@ class _Core:
         self.given = given
         self.arithmetic = arithmetic
         self._built: dict[int, OMEItem] = {}
+        name, daily, unit = (
+            values["ingredient"],
+            values["daily_amount"],
+            values["daily_amount_unit"],
+        )
+        key = (name, unit or "") if name is not None and daily is not None else None
+        self.figure: _Figure = (
+            name,
+            values["status"],
+            daily,
+            unit,
+            values["ome_mg_per_day"],
+            values["exact"],
+            key,
+        )
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
