@@ -236,3 +236,67 @@ def test_every_prescription_field_is_placed_for_the_per_call_path() -> None:
     # prescription the full way, or not read by the calculator): the per-call path would
     # otherwise ignore it, as it once ignored dose_unknown (review, 2026-12-05).
     assert set(Prescription.model_fields) == ome_module.FIELDS_SEEN_BY_FIGURES
+
+
+def _same_strength_groups() -> list[list[str]]:
+    """Catalogue products of one form, route and strength from several suppliers, by group.
+
+    What the per-call path measures the same way (its memo of amounts is shared by them):
+    up to 6 groups of up to 4 products each, of every form the benchmark's practice holds.
+    """
+    groups: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for p in load_catalogue().products:
+        if p.form in FORMS:
+            groups.setdefault((p.form, p.route, p.strength), []).append(p.dmd_code)
+    shared = sorted(
+        (sorted(codes)[:4] for codes in groups.values() if len(codes) > 1), key=lambda c: c[0]
+    )
+    rng = random.Random(7)  # noqa: S311 - test data, not security
+    return rng.sample(shared, min(6, len(shared)))
+
+
+def test_products_of_one_strength_share_their_amounts_and_give_what_the_full_path_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The figures of a product and a schedule are computed once for every product measured the
+    # same way (the same route, kind of strength, volume and opioid amounts: the suppliers of
+    # one strength), and each product's figures are still those of its own full calculation.
+    groups = _same_strength_groups()
+    assert len(groups) >= 3
+    ome_module._plans_of.cache_clear()
+    computed: list[int] = []
+    amounts = ome_module._amounts
+
+    def counted(*args: Any) -> Any:
+        computed.append(1)
+        return amounts(*args)
+
+    monkeypatch.setattr(ome_module, "_amounts", counted)
+    lists = [[Prescription(dmd_code=c, dosage_text=t)] for g in groups for c in g for t in TEXTS]
+    fast = [_outcome(rxs) for rxs in lists]
+    first_of_each = len(computed)
+    with _full_path_only():
+        full = [_outcome(rxs) for rxs in lists]
+    assert fast == full
+    # each group computes a schedule's figures once, for its first product: fewer than one
+    # computation per converted prescription
+    converted = sum('"status":"converted"' in text for _, text in fast)
+    assert 0 < first_of_each < converted
+
+
+def test_the_same_strength_written_differently_keeps_its_own_figures() -> None:
+    # "10 mg" and "10.0 mg" are equal strengths whose results are written differently (10 and
+    # 10.0 mg per tablet): they do not share a memo of amounts, in either order.
+    texts = ("one twice a day", "take 1-2 tablets every 4 hours when required")
+    for strengths in (("10 mg", "10.0 mg"), ("10.0 mg", "10 mg")):
+        ome_module._plans_of.cache_clear()
+        lists = [
+            [Prescription(drug="morphine", form="tablet", strength=s, dosage_text=t)]
+            for s in strengths
+            for t in texts
+        ]
+        fast = [_outcome(rxs) for rxs in lists]
+        with _full_path_only():
+            full = [_outcome(rxs) for rxs in lists]
+        assert fast == full
+        assert fast[0] != fast[len(texts)]  # written differently, as their inputs are

@@ -7,6 +7,7 @@ Inputs validate strictly (``extra="forbid"``) and, when invalid, raise
 
 from __future__ import annotations
 
+import inspect
 import re
 from decimal import Decimal
 from enum import StrEnum
@@ -103,6 +104,10 @@ _hashed: Final = itemgetter("dmd_code", "product_name", "drug", "dosage_text", "
 _NO_NUMBERS: Final = (None,) * len(_NUMBER_FIELDS)
 
 
+_UNSET: Final[Any] = object()
+"""A field not given to :class:`Prescription` (``None`` is a value a caller may give)."""
+
+
 class Prescription(InputModel):
     """One prescription: a product (dm+d code or name, or structured fields) and a dose.
 
@@ -166,25 +171,45 @@ class Prescription(InputModel):
     days_supply: int | None = Field(default=None, ge=1, le=_MAX_DAYS_SUPPLY)
     indication: PainIndication | None = None
 
-    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
-        """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
+    def __init__(
+        self,
+        /,
+        *,
+        dmd_code: Any = _UNSET,  # noqa: ANN401 - whatever a caller sends (validated)
+        dosage_text: Any = _UNSET,  # noqa: ANN401
+        **data: Any,  # noqa: ANN401 - pydantic's own signature
+    ) -> None:
+        """Validate the fields given; raises :class:`InvalidInputError` naming each bad field.
 
         A prescription given only as text fields and flags that pydantic would accept as they
         are (no surrounding whitespace, within their lengths and patterns, true booleans: a dm+d
         code and a dosage text, as a record sends) is built without going through pydantic's
         validation, which would return the same values (issue 20: about 2 microseconds a
         prescription); the model's own checks run as always. Anything else (numbers, a value
-        to strip or to refuse) goes through pydantic, so every error reads as before.
+        to strip or to refuse) goes through pydantic, so every error reads as before. The code
+        and the text are named parameters so that the commonest call, with these two alone,
+        builds no dictionary of keywords.
         """
-        if len(data) == 2 and _code_and_text(data.get("dmd_code"), data.get("dosage_text")):
+        if (
+            not data
+            and type(dmd_code) is str
+            and type(dosage_text) is str
+            and (dmd_code in _CODES_SEEN or _is_code(dmd_code))
+            and _TEXT_LOW <= len(dosage_text) <= _TEXT_HIGH
+            and dosage_text.strip() == dosage_text
+        ):
             # the commonest prescription a record sends: a dm+d code and a dosage text, as
             # given. _validate has nothing to refuse in it (a product is named; no identity,
-            # structured dose, flag or strength), so it is not run (issue 20: per-call cost).
+            # structured dose, flag or strength), so it is not run (issue 20).
             values = _DEFAULTS.copy()
-            values["dmd_code"] = data["dmd_code"]
-            values["dosage_text"] = data["dosage_text"]
+            values["dmd_code"] = dmd_code
+            values["dosage_text"] = dosage_text
             fill(self, values, {"dmd_code", "dosage_text"})
             return
+        if dmd_code is not _UNSET:
+            data["dmd_code"] = dmd_code
+        if dosage_text is not _UNSET:
+            data["dosage_text"] = dosage_text
         if not _as_given(data):
             super().__init__(**data)
             return
@@ -329,6 +354,29 @@ _DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.ite
 """Every field's default, in field order."""
 
 
+def _fields_signature() -> inspect.Signature:
+    """What ``Prescription(...)`` takes: each field by name, in field order, with its default.
+
+    The signature pydantic gives a model whose ``__init__`` takes ``**data``: the fast path's
+    named ``dmd_code`` and ``dosage_text`` (and their "not given" marker) are not part of it.
+    """
+    return inspect.Signature(
+        [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=field.default,
+                annotation=field.rebuild_annotation(),
+            )
+            for name, field in Prescription.model_fields.items()
+        ],
+        return_annotation=None,
+    )
+
+
+Prescription.__signature__ = _fields_signature()
+
+
 def _text_rules() -> dict[str, tuple[int, int, re.Pattern[str] | None]]:
     """``(min length, max length, pattern)`` of each optional text field, from its declaration.
 
@@ -385,19 +433,25 @@ def _as_given(data: dict[str, Any]) -> bool:
 _CODE_PATTERN: Final = _TEXT_RULES["dmd_code"][2]
 
 
-def _code_and_text(code: object, text: object) -> bool:
-    """Whether ``code`` and ``text`` are a dm+d code and a dosage text pydantic keeps as they are.
+_TEXT_LOW, _TEXT_HIGH, _ = _TEXT_RULES["dosage_text"]
+_CODES_SEEN: Final[set[str]] = set()
+"""dm+d codes seen to match the declared pattern of ``dmd_code`` (bounded: emptied when full)."""
+_CODES_MAX: Final = 8192
 
-    The same checks as :func:`_as_given` for these two fields (the declared lengths and
-    pattern of ``dmd_code`` and ``dosage_text``, no surrounding whitespace), written out.
+
+def _is_code(code: str) -> bool:
+    """Whether ``code`` matches the declared pattern of ``dmd_code`` (as pydantic checks it).
+
+    A full match: the pattern's ``$`` would pass a final newline. Codes that match are kept
+    (:data:`_CODES_SEEN`), so a code seen before is not matched again.
     """
-    if type(code) is not str or type(text) is not str:
-        return False
     pattern = _CODE_PATTERN
-    if pattern is None or pattern.fullmatch(code) is None:  # full: "$" passes a final newline
+    if pattern is None or pattern.fullmatch(code) is None:
         return False
-    low, high, _ = _TEXT_RULES["dosage_text"]
-    return low <= len(text) <= high and text.strip() == text
+    if len(_CODES_SEEN) >= _CODES_MAX:
+        _CODES_SEEN.clear()
+    _CODES_SEEN.add(code)
+    return True
 
 
 def _check_range(low: Decimal | None, high: Decimal | None, field: str) -> None:

@@ -31,8 +31,10 @@ calculator keeps:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Context, Decimal, Inexact, getcontext, localcontext
+from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
+from enum import Enum
 from functools import lru_cache, partial
 from typing import Any, Final, Literal, NamedTuple
 
@@ -63,6 +65,24 @@ from opioidcds._version import __version__
 __all__ = ["calculate_ome", "item_figures"]
 
 _CONTEXT = Context(prec=150, traps=[])
+_SUMS: Final = _CONTEXT.copy()
+"""The calculator's precision for its sums (``_SUMS.add``: no context entered per call; its
+flags are never read)."""
+_THREAD: Final = threading.local()
+
+
+def _thread_context() -> Context:
+    """This thread's copy of :data:`_CONTEXT`, for arithmetic whose flags are read.
+
+    Used by its methods (``ctx.multiply``), never made current: no context is entered.
+    """
+    try:
+        ctx: Context = _THREAD.context
+    except AttributeError:
+        ctx = _THREAD.context = _CONTEXT.copy()
+    return ctx
+
+
 _HOURS_PER_DAY = Decimal(24)  # a unit conversion (hours in a day), not a clinical number
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -116,114 +136,155 @@ def calculate_ome(
         raise InvalidInputError("item_errors", "must be 'list' or 'raise'")
     record: BundleRead | None
     given: Iterable[Prescription]
-    if isinstance(prescriptions, BundleRead):
+    if type(prescriptions) is not list and isinstance(prescriptions, BundleRead):
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
     plans = _plans_of(vocab, catalogue, tbl, policy)
-    with localcontext(_CONTEXT) as ctx:
-        read = _read(given, plans, ctx, raise_errors=item_errors == "raise")
-        total, exact, per_ingredient, unconverted = _sums(read.items)
+    read = _read(given, plans, raise_errors=item_errors == "raise")
     reasons = (
-        _lower_bound_reasons(read.items, minimum=read.minimum, record=record, read=read.count)
-        if unconverted or read.minimum or record is not None
+        _lower_bound_reasons(
+            unconverted=read.unconverted, minimum=read.minimum, record=record, read=read.read
+        )
+        if read.unconverted or read.minimum or record is not None
         else ()
     )
     # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
     # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
     limits = plans.limits
-    for (_, unit), amount in per_ingredient.items():
+    for (_, unit), amount in read.per_ingredient.items():
         if amount > limits[unit]:
             raise InvalidInputError(
                 "prescriptions", "implies an implausible daily amount of one opioid (check units)"
             )
     used = catalogue if catalogue is not None or not read.named else load_catalogue()
     values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
-    values["total_mg_per_day"] = total
+    values["total_mg_per_day"] = read.total
     values["complete"] = not reasons
-    values["exact"] = exact
+    values["exact"] = read.exact
     values["lower_bound_reasons"] = reasons
     if record is not None:
         values["sources"] = record.sources
         values["skipped"] = record.skipped
         values["read_notes"] = record.notes
-    if not read.pending:
-        values["items"] = tuple(read.items)  # every item built already
+    parts = read.parts
+    if not read.pending:  # every item built already
+        values["items"] = tuple([item for part in parts for item in part])
         return OMEResult.typed(values)
     del values["items"]
     return OMEResult.deferred(
-        values, set(_RESULT_FIELDS), _Items(read.parts, plans.setting, read.items)
+        values, set(_RESULT_FIELDS), _Items(parts, read.figures, plans.setting)
     )
 
 
-class _Read:
-    """What :func:`_read` found in the prescriptions."""
+class _Read(NamedTuple):
+    """What :func:`_read` found in the prescriptions: each one's part, and the sums.
 
-    __slots__ = ("count", "items", "minimum", "named", "parts", "pending")
+    ``parts[i]`` is prescription ``i``'s items when built, else the prescription itself (its
+    items are built when read: :class:`_Items`); ``figures[i]`` what its items say when they
+    are not built yet (:data:`_Figure`), else ``None``. ``total`` and ``exact`` sum the OME of
+    every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
+    plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
+    named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
+    minimum (the total is a lower bound); ``pending``: some items are built when read;
+    ``read``: how many prescriptions were read.
+    """
 
-    def __init__(self) -> None:
-        self.items: list[OMEItem | _Measured] = []  # what each item says, in order
-        self.parts: list[tuple[OMEItem, ...] | _Pending] = []  # each one's items, or how built
-        self.named = False  # an item named a dm+d product: the catalogue is knowledge used
-        self.minimum = False  # a dose was given as a minimum: the total is a lower bound
-        self.count = 0
-        self.pending = False  # some items are built when read (:class:`_Pending`)
+    parts: list[tuple[OMEItem, ...] | Prescription]
+    figures: list[tuple[_Figure, ...] | None]
+    total: Decimal
+    exact: bool
+    unconverted: bool
+    per_ingredient: dict[tuple[str, str], Decimal]
+    named: bool
+    minimum: bool
+    pending: bool
+    read: int
 
 
-def _read(
-    given: Iterable[Prescription], plans: _Plans, ctx: Context, *, raise_errors: bool
-) -> _Read:
-    """Measure each prescription: its figures (:func:`_figures`), else its items, in order.
+def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -> _Read:
+    """Measure each prescription, in order, and sum the figures of its items.
+
+    Each prescription's figures come from its product's plan and its text's reading
+    (:func:`_figures`), else from its items (:func:`_measure_one`). The total is summed in
+    item order at the calculator's precision (:data:`_SUMS`), as the items list them. A new
+    schedule of a product is computed by this thread's copy of the calculator's context
+    (:func:`_thread_context`); the full way runs in the calculator's context, made current at
+    the first prescription measured so and restored when the loop ends (once per call).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
             ``raise_errors``) an unreadable prescription (:func:`_measure_one`).
         UnknownProductError: an unknown product, with ``raise_errors``.
     """
-    read = _Read()
-    items, parts, setting = read.items, read.parts, plans.setting
-    for index, rx in enumerate(given):
-        read.count += 1
-        if not isinstance(rx, Prescription):
-            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
-        d = rx.__dict__
-        read.named = read.named or d["dmd_code"] is not None or d["product_name"] is not None
-        figures = _figures(d, index, plans, ctx)
-        if figures is not None:  # its items are built if the result's items are read
-            items.extend(figures)
-            parts.append(_Pending(rx, index))
-            read.pending = True
-            continue
-        measured = _measure_one(rx, index, setting, raise_errors=raise_errors)
-        if rx.dose_is_minimum:
-            read.minimum = True
-            measured = tuple(_as_minimum(item) for item in measured)
-        items.extend(measured)
-        parts.append(measured)
-    return read
-
-
-def _sums(
-    items: Sequence[ItemFigures],
-) -> tuple[Decimal, bool, dict[tuple[str, str], Decimal], bool]:
-    """The total OME and whether it is exact; each ingredient's daily amount by unit.
-
-    And whether an item is not convertible (the total is then a lower bound).
-    """
-    total = _ZERO
-    exact = True
-    unconverted = False
+    parts: list[tuple[OMEItem, ...] | Prescription] = []
+    figures: list[tuple[_Figure, ...] | None] = []
     per_ingredient: dict[tuple[str, str], Decimal] = {}
-    for item in items:
-        if item.ome_mg_per_day is not None:
-            total += item.ome_mg_per_day
-            exact = exact and item.exact
-        elif item.status is ItemStatus.NOT_CONVERTIBLE:
-            unconverted = True
-        if item.ingredient is not None and item.daily_amount is not None:
-            key = (item.ingredient, item.daily_amount_unit or "")
-            per_ingredient[key] = per_ingredient.get(key, _ZERO) + item.daily_amount
-    return total, exact, per_ingredient, unconverted
+    setting = plans.setting
+    figures_of = _figures  # looked up once per call (a test switches it off)
+    add = _SUMS.add
+    total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
+    index = -1
+    previous: Context | None = None  # the caller's context, while the calculator's is current
+    try:
+        for index, rx in enumerate(given):
+            if type(rx) is not Prescription and not isinstance(rx, Prescription):
+                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+            d = rx.__dict__
+            named = named or d["dmd_code"] is not None or d["product_name"] is not None
+            found = figures_of(d, plans)
+            if found is not None:  # its items are built if the result's items are read
+                parts.append(rx)
+                figures.append(found)
+                pending = True
+            else:
+                if previous is None:  # the full way runs in the calculator's context: entered once
+                    previous = getcontext()
+                    setcontext(_CONTEXT.copy())
+                measured, found = _measure_one(rx, index, setting, raise_errors=raise_errors)
+                if d["dose_is_minimum"]:  # a note added: the figures are the same
+                    minimum = True
+                    measured = tuple([_as_minimum(item) for item in measured])
+                parts.append(measured)
+                figures.append(None)
+            for _, status, daily, _, ome, item_exact, key in found:
+                if ome is not None:
+                    total = add(total, ome)
+                    exact = exact and item_exact
+                elif status is _NOT_CONVERTIBLE:
+                    unconverted = True
+                if key is not None and daily is not None:
+                    per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+    finally:
+        if previous is not None:
+            setcontext(previous)
+    return _read_of(
+        (
+            parts,
+            figures,
+            total,
+            exact,
+            unconverted,
+            per_ingredient,
+            named,
+            minimum,
+            pending,
+            index + 1,
+        )
+    )
+
+
+_read_of: Final = partial(tuple.__new__, _Read)
+"""``_Read`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+
+_NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
+
+
+def _figure_of(item: OMEItem) -> _Figure:
+    """What a built item says, as :data:`_Figure`."""
+    name, daily, unit = item.ingredient, item.daily_amount, item.daily_amount_unit
+    key = (name, unit or "") if name is not None and daily is not None else None
+    return (name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
 
 
 def _header(
@@ -272,8 +333,8 @@ class _Setting(NamedTuple):
 
 def _measure_one(
     rx: Prescription, index: int, setting: _Setting, *, raise_errors: bool
-) -> tuple[OMEItem, ...]:
-    """The items of one prescription; one not-convertible item if it cannot be read.
+) -> tuple[tuple[OMEItem, ...], tuple[_Figure, ...]]:
+    """The items of one prescription, and what they say; one not-convertible item if unread.
 
     Raises:
         InvalidInputError: an implausible amount (always), or an unreadable prescription when
@@ -295,14 +356,17 @@ def _measure_one(
     except InvalidInputError as exc:
         if raise_errors:
             raise InvalidInputError(f"prescriptions[{index}].{exc.field}", exc.rule) from None
-        return (_unread_item(rx, index, not_read_reason(exc.field, exc.rule), setting.catalogue),)
+        item = _unread_item(rx, index, not_read_reason(exc.field, exc.rule), setting.catalogue)
+        return (item,), (_figure_of(item),)
     except UnknownProductError as exc:
         if raise_errors:
             raise
-        return (_unread_item(rx, index, f"not read: {exc}", setting.catalogue),)
+        item = _unread_item(rx, index, f"not read: {exc}", setting.catalogue)
+        return (item,), (_figure_of(item),)
     if len(cores) == 1:  # one opioid ingredient, as most products have
-        return (cores[0].at(index),)
-    return tuple([core.at(index) for core in cores])
+        core = cores[0]
+        return (core.at(index),), (core.figure,)
+    return tuple([core.at(index) for core in cores]), tuple([core.figure for core in cores])
 
 
 class _Measured(NamedTuple):
@@ -336,7 +400,10 @@ class _Plan(NamedTuple):
     the dose, the schedule (or why it gives none) and the key of its amounts. ``units`` holds
     the dose units found to fit the product; ``containers`` whether a dose may count its
     ampoules or vials (:func:`counts_containers`); ``amounts`` the figures of its opioid
-    ingredients computed for each schedule (:data:`_AmountKey`).
+    ingredients computed for each schedule (:data:`_AmountKey`), shared by every product
+    measured the same way (:data:`_MeasureKey`: the many suppliers of one strength);
+    ``unconvertible`` the figures of a text whose schedule gives no daily amount (each opioid
+    not convertible).
     """
 
     form: Form | None
@@ -345,16 +412,23 @@ class _Plan(NamedTuple):
     product: Product | None
     patch: bool
     opioids: tuple[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]], ...]
-    texts: dict[str, _Reading | str]
+    texts: dict[str, _Reading | str | _Leave]
     units: dict[str, bool]
     containers: bool
     amounts: dict[_AmountKey, tuple[_Figure, ...]]
+    unconvertible: tuple[_Figure, ...]
 
 
 _TextKey = tuple[tuple[FormKind, tuple[str, ...]] | None, bool]
 """What a dosage text's dose depends on besides the text: the form's kind and count nouns
 (:func:`~opioidcds._resolve.dose.dose_from_text` reads no more of the form), and whether the
 product is a patch (:func:`_schedule`). Tablets and modified-release tablets share one."""
+
+_MeasureKey = tuple[str | None, StrengthKind | None, str, tuple[tuple[str, str, str], ...]]
+"""What a product's daily amounts and OME are computed from, besides the schedule
+(:func:`_amounts`): its route, the kind of its strength and the volume it is given per, and
+each opioid ingredient's name, amount per unit and counted patch rate (numbers as written).
+Products of different suppliers with the same strength share it (99 keys for 1,031 products)."""
 
 _PLANS_MAX: Final = 8192
 """Bound of each memo of the per-call path (products; texts per form): emptied when full."""
@@ -367,7 +441,7 @@ class _Plans:
     follow from it alone (:func:`_header`, per catalogue used).
     """
 
-    __slots__ = ("_headers", "limits", "plans", "setting", "texts")
+    __slots__ = ("_headers", "amounts", "limits", "plans", "setting", "texts")
 
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
@@ -376,8 +450,9 @@ class _Plans:
             _MG_PER_DAY: limits.max_daily_mg,
             _RATE: limits.max_patch_rate_microgram_per_hour,
         }
-        self.plans: dict[ProductFields, _Plan | None] = {}
+        self.plans: dict[ProductFields, _Plan | _Leave] = {}
         self.texts: dict[_TextKey, dict[str, Any]] = {}
+        self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
         self._headers: dict[Catalogue | None, dict[str, Any]] = {}
 
     def header(self, catalogue: Catalogue | None) -> dict[str, Any]:
@@ -426,6 +501,16 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
     texts = plans.texts.get(key)
     if texts is None:
         texts = plans.texts.setdefault(key, {})
+    measure: _MeasureKey = (
+        part.route,
+        None if strength is None else strength.kind,
+        str(None if strength is None else strength.volume_ml),
+        tuple([(name, str(amount), str(rate)) for name, amount, rate, _ in compiled]),
+    )
+    amounts = plans.amounts.get(measure)
+    if amounts is None:  # the first product measured this way
+        amounts = {}
+        _put(plans.amounts, measure, amounts)
     product = part.product
     containers = (
         product is not None
@@ -443,15 +528,22 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         texts=texts,
         units={},
         containers=containers,
-        amounts={},
+        amounts=amounts,
+        unconvertible=tuple(
+            [
+                (name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
+                for name, *_ in compiled
+            ]
+        ),
     )
 
 
-def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str:
+def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Leave:
     """The dose ``text`` gives for the plan's form and its schedule, or why it gives none.
 
     With the key of what the daily amount is computed from (:data:`_AmountKey`; ``None`` when
-    the schedule is a reason).
+    the schedule is a reason) and the dose's unit. :attr:`_Leave.FULL_WAY`: a PRN dose that a
+    policy other than the maximum excludes, which the full way lists as excluded.
 
     Raises:
         InvalidInputError: as :func:`dose_from_text` and :func:`_schedule` (not memoised).
@@ -459,11 +551,22 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str:
     dose = dose_from_text(text, plan.form)
     if isinstance(dose, str):
         return dose
+    if dose.prn and policy is not PrnPolicy.MAXIMUM:
+        return _Leave.FULL_WAY
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
-        return dose, schedule, None
+        return dose, schedule, None, dose.unit
     key = (str(schedule.quantity), str(schedule.per), dose.unit_kind, str(dose.unit_factor))
-    return dose, schedule, key
+    return dose, schedule, key, dose.unit
+
+
+class _Leave(Enum):
+    """What the per-call path keeps for a text or product it leaves to the full way."""
+
+    FULL_WAY = "full way"
+
+
+_FULL_WAY: Final = _Leave.FULL_WAY
 
 
 _AmountKey = tuple[str, str, DoseUnitKind, str]
@@ -471,12 +574,22 @@ _AmountKey = tuple[str, str, DoseUnitKind, str]
 schedule's quantity and divisor and the dose unit's kind and factor, each as written (equal
 decimals written differently give results written differently)."""
 
-_Reading = tuple[Dose, "_Schedule | str", _AmountKey | None]
+_Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
-none), and the key of the amounts computed from them."""
+none), the key of the amounts computed from them, and the dose's unit."""
 
-_Figure = tuple[str, ItemStatus, Decimal, str, Decimal | None, bool]
-"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact."""
+_Figure = tuple[
+    str | None,
+    ItemStatus,
+    Decimal | None,
+    str | None,
+    Decimal | None,
+    bool,
+    tuple[str, str] | None,
+]
+"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact;
+and the key its daily amount is summed by for the plausibility limits (ingredient and unit;
+``None`` without a daily amount)."""
 
 
 def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) -> None:  # noqa: ANN401
@@ -526,47 +639,101 @@ path would ignore it (as it once ignored ``dose_unknown``).
 """
 
 
-def _figures(
-    d: Mapping[str, Any], index: int, plans: _Plans, ctx: Context
-) -> tuple[_Measured, ...] | None:
+def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:  # noqa: PLR0911 - one exit per case the full way takes over
     """The figures of a prescription given by its product and dosage text, or ``None``.
 
     The same figures as the items :func:`_measure_one` builds (the same product and text
     readings, the same checks, the same arithmetic: :func:`_daily`, :func:`_ome_of`), without
-    building the items; each product and text is read once per knowledge setting (``plans``).
-    ``None`` leaves the prescription to :func:`_measure_one`: a structured dose, a dose given
-    as a minimum or as not known, a product or text that cannot be read (the full way lists
-    or raises it), a dose counting ampoules, or a PRN dose another policy excludes.
+    building the items. Each product is compiled once (:func:`_plan`) and each text read once
+    per way of reading it (:func:`_reading`), per knowledge setting (``plans``): a product
+    and a text never seen together cost the checks that they fit (containers, dose unit) and,
+    the first time the product meets this schedule, the exact multiplication
+    (:func:`_amounts`). ``None`` leaves the prescription to :func:`_measure_one`: a structured
+    dose, a dose given as a minimum or as not known, a product or text that cannot be read
+    (the full way lists or raises it), a dose counting ampoules or in a unit that does not
+    fit the product, or a PRN dose another policy excludes.
     """
     text = d["dosage_text"]
     if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
         return None  # the full way: a structured, minimum or unknown dose (effective_dose)
-    try:
-        found = _found(product_fields(d), text, plans)
-    except OpioidCDSError:
+    fields = product_fields(d)
+    plan = plans.plans.get(fields)
+    if plan is None:  # not compiled yet
+        plan = _compiled(fields, plans)
+    if plan is _FULL_WAY:
         return None
-    if found is None:
+    reading = plan.texts.get(text)
+    if reading is None:  # not read yet for this way of reading
+        reading = _text_read(plan, text, plans.setting.policy)
+    if reading is _FULL_WAY:
         return None
-    plan, reading = found
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
-        return (_Measured(index, None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True),)
-    dose, schedule, key = reading
-    if isinstance(schedule, str) or key is None:
-        return tuple(
-            [
-                _Measured(index, name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True)
-                for name, _, _, _ in plan.opioids
-            ]
-        )
+        return _NO_DOSE
+    dose, schedule, key, unit = reading
+    product = plan.product
+    if plan.containers and product is not None and counts_containers(dose, plan.strength, product):
+        return None  # a dose counting ampoules or vials: the full way reads their volume
+    if unit not in plan.units and not _unit_fits(plan, fields, dose, plans.setting):
+        return None
+    if key is None or isinstance(schedule, str):  # no daily amount: opioids not convertible
+        return plan.unconvertible
     figures = plan.amounts.get(key)
-    if figures is None:  # the first dose of this product computed from these amounts
-        figures = _amounts(plan, dose, schedule, plans.setting.table, ctx)
+    if figures is None:  # the first dose of a product measured so computed from these amounts
+        figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
-    return tuple([_measured((index, *f)) for f in figures])
+    return figures
+
+
+def _compiled(fields: ProductFields, plans: _Plans) -> _Plan | _Leave:
+    """:func:`_plan` of a product, kept (:attr:`_Leave.FULL_WAY`: left to the full way).
+
+    A product that cannot be read (an error: not kept; the full way lists or raises it) is
+    left to the full way.
+    """
+    try:
+        plan = _plan(fields, plans)
+    except OpioidCDSError:
+        return _Leave.FULL_WAY
+    kept = _Leave.FULL_WAY if plan is None else plan
+    _put(plans.plans, fields, kept)
+    return kept
+
+
+def _text_read(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Leave:
+    """:func:`_reading` of a text, kept in the plan's texts.
+
+    A text that cannot be read (an error: not kept) is left to the full way.
+    """
+    try:
+        reading = _reading(plan, text, policy)
+    except OpioidCDSError:
+        return _Leave.FULL_WAY
+    _put(plan.texts, text, reading)
+    return reading
+
+
+def _unit_fits(plan: _Plan, fields: ProductFields, dose: Dose, setting: _Setting) -> bool:
+    """Whether the dose's unit fits the product (:func:`dose_unit_fits`), kept when it does.
+
+    The unit's kind follows from the unit (its text), so the plan keeps each unit that fits.
+    """
+    try:
+        dose_unit_fits((fields, setting.vocab, setting.catalogue), dose.unit, dose.unit_kind, None)
+    except OpioidCDSError:
+        return False
+    plan.units[dose.unit] = True
+    return True
+
+
+_NO_DOSE: Final[tuple[_Figure, ...]] = (
+    (None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
+)
+"""The figures of a prescription whose dosage text gives no dose (one item, not convertible)."""
 
 
 _AMOUNTS_MAX: Final = 256
-"""Bound of each product's memo of amounts (:data:`_AmountKey`): emptied when full."""
+"""Bound of each memo of amounts (:data:`_AmountKey`, one per :data:`_MeasureKey`): emptied
+when full."""
 
 
 def _amounts(
@@ -574,12 +741,13 @@ def _amounts(
 ) -> tuple[_Figure, ...]:
     """Each opioid ingredient's figures for this schedule (a pure function of its key).
 
-    Under the calculator's context ``ctx``, whose flags say whether the arithmetic was exact.
+    Computed by ``ctx`` (a context of the calculator's precision, this thread's: not entered),
+    whose flags say whether the arithmetic was exact.
     """
     out: list[_Figure] = []
     for name, amount, rate, factors in plan.opioids:
         ctx.clear_flags()
-        daily, unit_text, dim = _daily(schedule, dose, plan.strength, amount, None, rate)
+        daily, unit_text, dim = _daily(schedule, dose, plan.strength, amount, None, rate, ctx)
         exact = not ctx.flags[Inexact]
         factor_of = factors.get(dim)
         if factor_of is None:
@@ -589,101 +757,62 @@ def _amounts(
         else:
             factor, multiplier, exact_multiplier, _, _ = factor_of
             ctx.clear_flags()
-            status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor)
+            status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append((name, status, daily, unit_text, ome, exact))
+        out.append((name, status, daily, unit_text, ome, exact, (name, unit_text)))
     return tuple(out)
-
-
-def _found(fields: ProductFields, text: str, plans: _Plans) -> tuple[_Plan, _Reading | str] | None:
-    """The product's plan and what the text gives for it, or ``None`` (the full way measures).
-
-    Raises:
-        OpioidCDSError: the product or the text cannot be read, or the dose does not fit the
-            product (the full way lists or raises it).
-    """
-    setting = plans.setting
-    plan = plans.plans.get(fields, _MISSING)
-    if plan is _MISSING:
-        plan = _plan(fields, plans)
-        _put(plans.plans, fields, plan)
-    if plan is None:
-        return None
-    reading = plan.texts.get(text)
-    if reading is None:
-        reading = _reading(plan, text, setting.policy)
-        _put(plan.texts, text, reading)
-    if isinstance(reading, str):
-        return plan, reading
-    dose = reading[0]
-    product = plan.product
-    if plan.containers and product is not None and counts_containers(dose, plan.strength, product):
-        return None
-    if dose.unit not in plan.units:  # the unit's kind follows from the unit (its text)
-        dose_unit_fits((fields, setting.vocab, setting.catalogue), dose.unit, dose.unit_kind, None)
-        plan.units[dose.unit] = True
-    if dose.prn and setting.policy is not PrnPolicy.MAXIMUM:
-        return None
-    return plan, reading
-
-
-_MISSING: Final = _Plan(
-    form=None,
-    route=None,
-    strength=None,
-    product=None,
-    patch=False,
-    opioids=(),
-    texts={},
-    units={},
-    containers=False,
-    amounts={},
-)
-"""Marks a product not compiled yet (``None`` is kept for products left to the full way)."""
-
-
-class _Pending(NamedTuple):
-    """A prescription whose items are built when the result's items are first read."""
-
-    prescription: Prescription
-    position: int
 
 
 class _Items:
     """Builds an :class:`OMEResult`'s items when they are first read (issue 20).
 
-    ``parts`` holds, in order, the items already built or the prescription (and its position)
-    whose items :func:`_measure_one` builds now, under the calculator's context: the items an
-    eager calculation gives. :func:`_figures` measured it without an error, so building its
-    items raises none; if one did (the two ways disagreeing), reading the items raises it
-    rather than list items the total was not computed from (fail closed). ``figures`` are
-    what the items say (:class:`_Measured`, or the items themselves), for the readers of the
-    library that need only those (:func:`item_figures`).
+    ``parts`` holds, in order, each prescription's items already built or the prescription
+    itself, whose items :func:`_measure_one` builds now, under the calculator's context: the
+    items an eager calculation gives. :func:`_figures` measured it without an error, so
+    building its items raises none; if one did (the two ways disagreeing), reading the items
+    raises it rather than list items the total was not computed from (fail closed).
+    ``figures`` holds what the items not built yet say (:data:`_Figure`), for the readers of
+    the library that need only those (:func:`item_figures`).
     """
 
-    __slots__ = ("_parts", "_setting", "figures")
+    __slots__ = ("_figures", "_measured", "_parts", "_setting")
 
     def __init__(
         self,
-        parts: list[tuple[OMEItem, ...] | _Pending],
+        parts: list[tuple[OMEItem, ...] | Prescription],
+        figures: list[tuple[_Figure, ...] | None],
         setting: _Setting,
-        figures: list[OMEItem | _Measured],
     ) -> None:
         self._parts = parts
+        self._figures = figures
         self._setting = setting
-        self.figures = figures
+        self._measured: list[OMEItem | _Measured] | None = None
 
     def __call__(self) -> Mapping[str, Any]:
         """``{"items": ...}``: the deferred field of :class:`OMEResult`."""
         items: list[OMEItem] = []
         with localcontext(_CONTEXT):
-            for part in self._parts:
-                if isinstance(part, _Pending):
-                    rx, index = part
-                    items.extend(_measure_one(rx, index, self._setting, raise_errors=True))
-                else:
+            for index, part in enumerate(self._parts):
+                if type(part) is tuple:
                     items.extend(part)
+                else:
+                    built = _measure_one(part, index, self._setting, raise_errors=True)  # type: ignore[arg-type]
+                    items.extend(built[0])
         return {"items": tuple(items)}
+
+    @property
+    def figures(self) -> list[OMEItem | _Measured]:
+        """What each item says, in order (the items built, else :class:`_Measured`); kept."""
+        measured = self._measured
+        if measured is None:
+            measured = []
+            for index, (part, figures) in enumerate(zip(self._parts, self._figures, strict=True)):
+                if figures is None:
+                    measured.extend(part)  # type: ignore[arg-type]
+                else:
+                    measured.extend([_measured((index, *f[:6])) for f in figures])
+            self._measured = measured  # two threads may both build it: equal lists
+        return measured
 
 
 def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
@@ -703,9 +832,12 @@ _RESULT_FIELDS: Final = frozenset(OMEResult.model_fields)
 
 
 def _lower_bound_reasons(
-    items: Sequence[ItemFigures], *, minimum: bool, record: BundleRead | None, read: int
+    *, unconverted: bool, minimum: bool, record: BundleRead | None, read: int
 ) -> tuple[str, ...]:
-    """Why the total is a lower bound (empty: it is complete), most serious first."""
+    """Why the total is a lower bound (empty: it is complete), most serious first.
+
+    ``unconverted``: an item is not convertible; ``read``: how many prescriptions were read.
+    """
     reasons: list[str] = []
     if record is not None and read == 0:
         reasons.append(
@@ -714,7 +846,7 @@ def _lower_bound_reasons(
         )
     if record is not None and any(entry.affects_total for entry in record.skipped):
         reasons.append("an entry of the input that may be a current opioid was not read")
-    if any(item.status is ItemStatus.NOT_CONVERTIBLE for item in items):
+    if unconverted:
         reasons.append("see the items not converted")
     if minimum:
         reasons.append("a dose was given as a minimum (dose_is_minimum)")
@@ -810,11 +942,12 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named. The item at each position is built once and kept (results are
+    eager construction named; ``figure`` what the item says (:data:`_Figure`), which the
+    calculator sums. The item at each position is built once and kept (results are
     immutable, so the same content at the same position gives the same object).
     """
 
-    __slots__ = ("_built", "arithmetic", "given", "values")
+    __slots__ = ("_built", "arithmetic", "figure", "given", "values")
 
     def __init__(
         self, values: dict[str, Any], given: frozenset[str], arithmetic: _Arithmetic | None = None
@@ -823,6 +956,21 @@ class _Core:
         self.given = given
         self.arithmetic = arithmetic
         self._built: dict[int, OMEItem] = {}
+        name, daily, unit = (
+            values["ingredient"],
+            values["daily_amount"],
+            values["daily_amount_unit"],
+        )
+        key = (name, unit or "") if name is not None and daily is not None else None
+        self.figure: _Figure = (
+            name,
+            values["status"],
+            daily,
+            unit,
+            values["ome_mg_per_day"],
+            values["exact"],
+            key,
+        )
 
     def at(self, index: int) -> OMEItem:
         """The item at position ``index`` of the input list."""
@@ -1037,28 +1185,37 @@ def _daily(  # noqa: PLR0917 - positional: called for every item measured
     amount: Decimal | None,
     count_volume_ml: Decimal | None,
     rate: Decimal,
+    ctx: Context,
 ) -> tuple[Decimal, str, Dimension]:
-    """The daily amount of one ingredient, its unit and dimension (exact, under ``_CONTEXT``).
+    """The daily amount of one ingredient, its unit and dimension (exact, in ``ctx``).
 
     A dose in a mass overrides the strength; a patch counts its ``rate`` (microgram/hour) per
     patch worn; a liquid its concentration (per ``count_volume_ml`` mL when the dose counts
     ampoules or vials); other forms ``amount`` mg per unit. The one division is done last.
+    ``ctx`` is a context of the calculator's precision (:data:`_CONTEXT`), whose flags the
+    caller reads: the arithmetic is done by it, whether or not it is the current context.
     """
+    mul, div = ctx.multiply, ctx.divide
     if dose.unit_kind is DoseUnitKind.MASS:
-        return schedule.quantity * dose.unit_factor / schedule.per, _MG_PER_DAY, Dimension.MASS
+        daily = div(mul(schedule.quantity, dose.unit_factor), schedule.per)
+        return daily, _MG_PER_DAY, Dimension.MASS
     if strength is not None and strength.kind is StrengthKind.RATE:
-        return rate * schedule.quantity, _RATE, Dimension.RATE
+        return mul(rate, schedule.quantity), _RATE, Dimension.RATE
     if strength is not None and strength.kind is StrengthKind.PER_VOLUME:
         volume = strength.volume_ml or _ONE
         per_unit = count_volume_ml if count_volume_ml is not None else dose.unit_factor
-        daily = schedule.quantity * per_unit * (amount or _ZERO) / (schedule.per * volume)
+        daily = div(
+            mul(mul(schedule.quantity, per_unit), amount or _ZERO), mul(schedule.per, volume)
+        )
         return daily, _MG_PER_DAY, Dimension.MASS
-    return schedule.quantity * (amount or _ZERO) / schedule.per, _MG_PER_DAY, Dimension.MASS
+    daily = div(mul(schedule.quantity, amount or _ZERO), schedule.per)
+    return daily, _MG_PER_DAY, Dimension.MASS
 
 
-def _ome_of(daily: Decimal, multiplier: Decimal, factor: Decimal) -> Decimal:
-    """``daily`` x the table's ``multiplier`` (to the row's unit) x its ``factor``."""
-    return daily * multiplier * factor if multiplier != _ONE else daily * factor
+def _ome_of(daily: Decimal, multiplier: Decimal, factor: Decimal, ctx: Context) -> Decimal:
+    """``daily`` x the table's ``multiplier`` (to the row's unit) x its ``factor``, in ``ctx``."""
+    mul = ctx.multiply
+    return mul(mul(daily, multiplier), factor) if multiplier != _ONE else mul(daily, factor)
 
 
 def _convert(  # noqa: PLR0917 - positional: called for every item measured
@@ -1082,7 +1239,7 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
         rate, rate_text = _patch_rate(r.route, r.product, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
             raise _ImplausibleError("strength", "patch rate above the plausible maximum")
-    daily, unit, dim = _daily(schedule, dose, strength, ing.amount, r.count_volume_ml, rate)
+    daily, unit, dim = _daily(schedule, dose, strength, ing.amount, r.count_volume_ml, rate, ctx)
     if dose.unit_kind is DoseUnitKind.MASS:
         overrides = (
             f" (a dose in mg overrides the {_strength_text(r)} strength)"
@@ -1117,7 +1274,7 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
         )
     factor, multiplier, exact_multiplier, per, source = factor_of
     ctx.clear_flags()
-    ome = _ome_of(daily, multiplier, factor)
+    ome = _ome_of(daily, multiplier, factor, ctx)
     exact = exact and exact_multiplier and not ctx.flags[Inexact]
     note = schedule.note
     arithmetic: Text = (
