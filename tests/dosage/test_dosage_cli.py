@@ -92,7 +92,5 @@ def test_a_dose_change_shows_its_steps_and_the_highest(capsys: pytest.CaptureFix
     assert parse_dosage_command("1 EVERY NIGHT FOR 1 WEEK THEN 2 EVERY NIGHT", False) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "1 at night for 1 week, 2 at night" in out  # the dose_steps row
-    assert (
-        "the dose changes: 1 at night for 1 week, then 2 at night; the highest, 2 at night" in out
-    )
+    assert "the dose goes up over time: 1 at night for 1 week, then 2 at night" in out
     assert "DoseStep(" not in out

@@ -124,8 +124,8 @@ def test_a_dose_change_is_read_up_to_its_highest_step(
     assert result.dose_quantity * result.doses_per_day == lowest
     note = result.dose_change_note()
     assert note is not None
-    assert note.startswith("the dose changes: ")
-    assert "is used as an upper limit" in note
+    assert note.startswith("the dose goes up over time: ")
+    assert "it never exceeds the highest step" in note
     assert result.loading_dose_quantity is None
 
 
@@ -134,9 +134,8 @@ def test_the_note_names_every_step_and_the_highest() -> None:
     assert isinstance(result, Dosage)
     assert [str(step) for step in result.dose_steps] == ["1 at night for 1 week", "2 at night"]
     assert result.dose_change_note("tablet") == (
-        "the dose changes: 1 tablet at night for 1 week, then 2 tablets at night; the highest, "
-        "2 tablets at night, is used as an upper limit (the dose never exceeds it while the "
-        "prescription is followed)"
+        "the dose goes up over time: 1 tablet at night for 1 week, then 2 tablets at night; it "
+        "never exceeds the highest step, 2 tablets at night, while the prescription is followed"
     )
     # each step keeps what the text says of it
     first, second = result.dose_steps
@@ -193,8 +192,16 @@ def test_the_ome_counts_the_highest_step_as_a_range_maximum() -> None:
     assert item.ome_mg_per_day == 40
     assert item.policy_note is not None
     assert "range counted at its upper end" in item.policy_note
+    # the explanation names each step (the tablet noun from the product's form)
+    assert (
+        "the dose goes up over time: 1 tablet twice a day for 2 weeks, then 2 tablets twice a "
+        "day; it never exceeds the highest step, 2 tablets twice a day" in item.policy_note
+    )
     low = calculate_ome([p], prn_policy="minimum").items[0]
     assert low.ome_mg_per_day == 20
+    assert low.policy_note is not None
+    assert "range counted at its lower end" in low.policy_note
+    assert "then 2 tablets twice a day" in low.policy_note
 
 
 # (text, why it stays refused); CPRD unless marked

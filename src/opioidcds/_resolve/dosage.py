@@ -269,12 +269,13 @@ class Dosage(ResultModel):
         )
 
     def dose_change_note(self, unit: str | None = None) -> str | None:
-        """For people: the dose changes over time and its highest step is used, or ``None``.
+        """For people: the dose goes up over time, step by step, or ``None``.
 
-        "the dose changes: 1 tablet at night for 1 week, then 2 tablets at night; the highest,
-        2 tablets at night, is used (an upper limit: the dose never exceeds it while the
-        prescription is followed)". ``unit`` names the dose's count noun when the text leaves
-        it out (the product's form); by default ``dose_unit``.
+        "the dose goes up over time: 1 tablet at night for 1 week, then 2 tablets at night; it
+        never exceeds the highest step, 2 tablets at night, while the prescription is
+        followed". Which end of the range a calculation counts is its policy's, said beside
+        it ("range counted at its upper end"). ``unit`` names the dose's count noun when the
+        text leaves it out (the product's form); by default ``dose_unit``.
         """
         if not self.dose_steps:
             return None
@@ -282,9 +283,8 @@ class Dosage(ResultModel):
         steps = ", then ".join(step.describe(noun) for step in self.dose_steps)
         highest = max(self.dose_steps, key=lambda step: step.daily_amount_max)
         return (
-            f"the dose changes: {steps}; the highest, {highest.describe(noun, with_duration=False)}"
-            ", is used as an upper limit (the dose never exceeds it while the prescription is "
-            "followed)"
+            f"the dose goes up over time: {steps}; it never exceeds the highest step, "
+            f"{highest.describe(noun, with_duration=False)}, while the prescription is followed"
         )
 
     @property

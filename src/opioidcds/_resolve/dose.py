@@ -140,6 +140,9 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
     loading = parsed.loading_dose_note(unit)  # "2 immediately then 1 daily": said, not summed
     if loading is not None:
         notes = (*notes, loading)
+    steps = parsed.dose_change_note(unit)  # "1 at night for 1 week then 2 at night": each step
+    if steps is not None:
+        notes = (*notes, steps)
     average = _average_note(parsed, unit)
     if average is not None:
         notes = (*notes, average)
