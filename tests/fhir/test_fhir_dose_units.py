@@ -113,7 +113,7 @@ def test_dmd_unit_of_measure_code_end_to_end() -> None:
 
 def test_bundled_table_loads_with_its_version() -> None:
     units = default_dose_units()
-    assert units.version == "1.0.0"
+    assert units.version == "1.0.1"
     assert units.unit(V3_OLD, "TAB") == "tablet"
     assert units.same_solid_dose("capsule", "tablet")
     assert not units.same_solid_dose("patch", "tablet")
