@@ -3213,7 +3213,8 @@ def _shorter_than(duration: _Clause, interval: Decimal) -> bool:
     hours = _PERIOD_HOURS.get(unit)
     if hours is None:
         return False
-    return (low if high is None else high) * hours < interval
+    longest: Decimal = low if high is None else high
+    return longest * hours < interval
 
 
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
