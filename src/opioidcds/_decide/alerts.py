@@ -9,7 +9,14 @@ ruleset; this module derives its inputs and presents its decisions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
@@ -155,13 +162,30 @@ _THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
+_ARITHMETIC: Final = Context(
+    prec=28,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999999,
+    Emax=999999,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+"""Python's default decimal context, fixed: the check's totals, increases and percentages are
+computed by its methods, never by the caller's current context (a host that lowered the
+precision to 3 digits turned 60 + 30.03 into 90.0 and missed the dose-escalation alert;
+review, issue 20 fifth round). Its flags are never read."""
+
+
 def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
-    """The exact sum of ``items``' OME in item order, and whether every item was converted."""
+    """The sum of ``items``' OME in item order, and whether every item was converted.
+
+    Summed by :data:`_ARITHMETIC`, whatever the caller's decimal context.
+    """
+    add = _ARITHMETIC.add
     total = Decimal(0)
     complete = True
     for item in items:
         if item.ome_mg_per_day is not None:
-            total += item.ome_mg_per_day
+            total = add(total, item.ome_mg_per_day)
         if item.status is ItemStatus.NOT_CONVERTIBLE:
             complete = False
     return total, complete
@@ -269,8 +293,9 @@ def _increase(
                 "ome_increase_at_least_percent",
             )
         )
-    rise = after - before
-    percent = rise * _HUNDRED / before if before > 0 else None
+    ctx = _ARITHMETIC  # not the caller's context
+    rise = ctx.subtract(after, before)
+    percent = ctx.divide(ctx.multiply(rise, _HUNDRED), before) if before > 0 else None
     return {
         "ome_increase_mg_per_day": rise if after_complete else None,
         "ome_increase_at_least_mg_per_day": rise,
@@ -448,7 +473,8 @@ def _split(
 
     "After" counts every item but those of the ``replaced`` prescriptions; "before" every item
     but the new prescription's (``whole_before``: every item, for a re-authorisation that
-    replaces nothing). Each total is the exact sum of its items' OME in item order, complete
+    replaces nothing). Each total is the sum of its items' OME in item order
+    (:data:`_ARITHMETIC`, whatever the caller's decimal context), complete
     unless an item is not convertible (:func:`_total`). ``opioid_before``/``opioid_after``:
     an item of an opioid (or of a medicine not recognised) among the items other than the new
     one's / among the items after.
@@ -458,6 +484,7 @@ def _split(
     after_complete = before_complete = True
     opioid_before = opioid_after = False
     not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
+    add = _ARITHMETIC.add
     for item in items:
         index = item.prescription_index
         status = item.status
@@ -468,12 +495,12 @@ def _split(
             new_items.append(item)
         else:
             if ome is not None:
-                before += ome
+                before = add(before, ome)
             before_complete = before_complete and complete
             opioid_before = opioid_before or opioid
         if index not in replaced:
             if ome is not None:
-                after += ome
+                after = add(after, ome)
             after_complete = after_complete and complete
             opioid_after = opioid_after or opioid
     if whole_before:
