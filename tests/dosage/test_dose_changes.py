@@ -12,6 +12,7 @@ testing use only), as written there, unless marked as made up for a guard.
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -396,6 +397,15 @@ def test_a_dose_change_is_refused_or_read_to_exactly_its_highest_and_lowest_step
             parts.append(joins[k])
     text = " ".join(p for p in parts if p)
     result = parse_dosage(text)
+    # a taper: a step's dose or doses a day lower than the step's before it (no one daily
+    # amount the patient stays on): always refused, whatever joins the steps
+    pairs = list(itertools.pairwise(steps))
+    taper = any(
+        _COUNTS[later[0]] < _COUNTS[earlier[0]] or _FREQUENCIES[later[1]] < _FREQUENCIES[earlier[1]]
+        for earlier, later in pairs
+    )
+    if taper:
+        assert isinstance(result, UnparsedDosage), text
     if not isinstance(result, Dosage):
         return  # refused: never a wrong number
     # each step's amount a day, worked out from the words above (count x doses a day)
