@@ -145,6 +145,24 @@ def test_the_note_names_every_step_and_the_highest() -> None:
     assert (second.dose_quantity, second.duration_value) == (D(2), None)
 
 
+def test_the_notes_write_the_plural_of_every_form_noun() -> None:
+    # the count nouns of conversion_tables/forms.toml as people write their plurals (morphine
+    # suppositories are prescribed; "suppositorys" was written)
+    steps = parse_dosage("1 AT NIGHT FOR 1 WEEK THEN 2 AT NIGHT")
+    loading = parse_dosage("2 IMMEDIATELY THEN 1 DAILY")
+    assert isinstance(steps, Dosage)
+    assert isinstance(loading, Dosage)
+    for noun, plural in [
+        ("suppository", "suppositories"),
+        ("patch", "patches"),
+        ("lozenge", "lozenges"),
+        ("tablet", "tablets"),
+        ("spray", "sprays"),
+    ]:
+        assert f"then 2 {plural} at night" in (steps.dose_change_note(noun) or "")
+        assert f"a first dose of 2 {plural} " in (loading.loading_dose_note(noun) or "")
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [

@@ -158,10 +158,16 @@ class DoseStep(ResultModel):
 
 
 def _plural(noun: str) -> str:
-    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is."""
-    if noun in {"mg", "mL", "g", "microgram", "mcg"} or noun.endswith("s"):
-        return noun if noun != "microgram" else "micrograms"
-    return noun + ("es" if noun.endswith("ch") else "s")
+    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is.
+
+    "tablet" -> "tablets", "patch" -> "patches", "suppository" -> "suppositories",
+    "microgram" -> "micrograms".
+    """
+    if noun in {"mg", "mL", "g", "mcg"} or noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in {"a", "e", "i", "o", "u"}:
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("ch", "sh", "x")) else "s")
 
 
 class Dosage(ResultModel):
@@ -259,9 +265,9 @@ class Dosage(ResultModel):
         if self.loading_dose_quantity is None:
             return None
         noun = unit or self.dose_unit
+        if noun and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
+            noun = _plural(noun)
         unit = f" {noun}" if noun else ""
-        if unit and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
-            unit += "es" if unit.endswith(("ch", "s")) else "s"
         return (
             f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
             f"({self.loading_dose_when}) before the regular doses: the daily amount is the "
