@@ -48,9 +48,11 @@ from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.units import StrengthKind
+from opioidcds._knowledge.vocabulary import FormKind
 from opioidcds._measure.ome import item_figures
 from opioidcds._measure.results import ItemFigures, ItemStatus
-from opioidcds._resolve.prescription import resolve_prescription
+from opioidcds._resolve.prescription import product_fields, product_part, resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
 
@@ -211,22 +213,58 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
     )
 
 
-def _new_item_patches(new_items: Sequence[ItemFigures]) -> Mapping[str, bool | Decimal | None]:
-    """The patch inputs of the new prescription's items (most are not patches: one look).
+def _new_item_patches(
+    new_items: Sequence[ItemFigures], rx: Prescription, kb: Knowledge
+) -> Mapping[str, bool | Decimal | None]:
+    """The patch inputs of the new prescription ``rx`` (most are not patches: one look).
 
     ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
     ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
-    ``new_item_transdermal``: an item dosed in microgram/hour.
+    ``new_item_transdermal``: an item dosed in microgram/hour. An item without a daily amount
+    (its dosage text gives no schedule: "apply one patch") says nothing of the product, so
+    the product does (:func:`_patch_ingredients`): a fentanyl patch is a fentanyl patch
+    whether or not its dose was read (the critical alert for a patient who is not opioid
+    tolerant), and a buprenorphine patch's rate is then unknown, not 0.
     """
-    if not any(i.daily_amount_unit == _RATE or i.ingredient is None for i in new_items):
+    if not any(
+        i.daily_amount_unit == _RATE or i.ingredient is None or i.daily_amount is None
+        for i in new_items
+    ):
         return _NO_PATCH  # no patch, every item read: the rates are a known 0
+    fentanyl = any(i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items)
+    rate = _patch_rate(new_items, "buprenorphine")
+    transdermal = any(i.daily_amount_unit == _RATE for i in new_items)
+    if any(i.daily_amount is None for i in new_items):  # not read: the product says
+        names = _patch_ingredients(rx, kb)
+        if names:
+            transdermal = True
+            fentanyl = fentanyl or "fentanyl" in names
+            rate = None if "buprenorphine" in names else rate
     return {
-        "new_item_fentanyl_patch": any(
-            i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
-        ),
-        "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(new_items, "buprenorphine"),
-        "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+        "new_item_fentanyl_patch": fentanyl,
+        "new_item_buprenorphine_patch_microgram_per_hour": rate,
+        "new_item_transdermal": transdermal,
     }
+
+
+def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
+    """The ingredient names of ``rx``'s product when it is a patch, else empty.
+
+    A patch by its form (the forms vocabulary), its strength (a release rate) or the dm+d
+    catalogue. Empty also when the product cannot be placed (the calculator lists why).
+    """
+    try:
+        part = product_part(product_fields(rx.__dict__), kb.vocabulary, kb.catalogue)
+    except OpioidCDSError:
+        return frozenset()
+    patch = (
+        (part.form is not None and part.form.kind is FormKind.PATCH)
+        or (part.strength is not None and part.strength.kind is StrengthKind.RATE)
+        or (part.product is not None and part.product.patch)
+    )
+    if not patch:
+        return frozenset()
+    return frozenset(part.names) | {ing.name for ing in part.ingredients}
 
 
 _NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
@@ -427,7 +465,7 @@ def check_prescription(
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
             **_dose_threshold_scope(patient, new_classes),
-            **_new_item_patches(new_items),
+            **_new_item_patches(new_items, plain, kb),
             "new_item_modified_release": (
                 _modified_release(plain, kb) if new_class == "opioid" else None
             ),
