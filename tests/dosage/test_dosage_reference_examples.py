@@ -58,7 +58,8 @@ def test_disagreements_are_explained() -> None:
     disagreeing = [r for r in _ROWS if r["verdict"].startswith("disagrees")]
     # three labels we do not follow: a refused text, an invented dose, an invented unit
     # (case-031, "after meals and at night time", is read since issue 16: 4 times a day; the
-    # taper case-022 since its fifth round, up to its highest part, as the label's parts say)
+    # taper case-022 agrees since its fifth round: refused with the taper's reason, as NHS
+    # England's tests list it among the texts that must not be mapped)
     assert {r["id"] for r in disagreeing} == {
         "case-041",
         "case-052",

@@ -12,6 +12,7 @@ testing use only), as written there, unless marked as made up for a guard.
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -144,6 +145,24 @@ def test_the_note_names_every_step_and_the_highest() -> None:
     assert (second.dose_quantity, second.duration_value) == (D(2), None)
 
 
+def test_the_notes_write_the_plural_of_every_form_noun() -> None:
+    # the count nouns of conversion_tables/forms.toml as people write their plurals (morphine
+    # suppositories are prescribed; "suppositorys" was written)
+    steps = parse_dosage("1 AT NIGHT FOR 1 WEEK THEN 2 AT NIGHT")
+    loading = parse_dosage("2 IMMEDIATELY THEN 1 DAILY")
+    assert isinstance(steps, Dosage)
+    assert isinstance(loading, Dosage)
+    for noun, plural in [
+        ("suppository", "suppositories"),
+        ("patch", "patches"),
+        ("lozenge", "lozenges"),
+        ("tablet", "tablets"),
+        ("spray", "sprays"),
+    ]:
+        assert f"then 2 {plural} at night" in (steps.dose_change_note(noun) or "")
+        assert f"a first dose of 2 {plural} " in (loading.loading_dose_note(noun) or "")
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
@@ -172,6 +191,48 @@ def test_nights_and_the_first_days_are_a_duration_in_days(text: str, value: Deci
 )
 def test_nights_and_first_elsewhere_stay_refused(text: str) -> None:
     assert isinstance(parse_dosage(text), UnparsedDosage)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # made up, in the shape of the CPRD text "ONE EVERY NIGHT FOR THREE NIGHTS AND THEN NOT
+        # MORE THAN TWO NIGHTS PER WEEK": 1 at night on 2 nights of each week is 2 doses a week
+        # (2/7 a day); read as "for 2 days" and "a week" it was one dose a week (1/7 a day),
+        # half the amount (review of the fifth round: "nights" became days)
+        "1 AT NIGHT FOR 2 NIGHTS A WEEK",
+        # 2 on 4 nights of each week = 8 a week; it was read as 2 a week, a quarter
+        "2 AT NIGHT FOR 4 NIGHTS EACH WEEK",
+        "ONE AT NIGHT FOR THREE NIGHTS PER WEEK",
+        # the same in days (read so before the fifth round too)
+        "1 AT NIGHT FOR 2 DAYS A WEEK",
+        "1 FOR 3 DAYS EVERY WEEK",
+        "1 AT NIGHT FOR 2 DAYS TWICE A WEEK",
+    ],
+)
+def test_days_or_nights_of_each_week_are_refused_not_read_as_one_dose_a_week(text: str) -> None:
+    result = parse_dosage(text)
+    assert isinstance(result, UnparsedDosage), result
+    assert any("shorter than the time between doses" in p for p in result.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "hours", "duration"),
+    [
+        # a course as long as the interval or longer stays read: once a week (168 h) for 4
+        # weeks; every 72 hours for 3 days (72 h); every 2 nights (48 h) for 1 week
+        ("1 ONCE A WEEK FOR 4 WEEKS", D(168), (D(4), "week")),
+        ("APPLY ONE PATCH EVERY 72 HOURS FOR 3 DAYS", D(72), (D(3), "day")),
+        ("1 EVERY 2 NIGHTS FOR 1 WEEK", D(48), (D(1), "week")),
+    ],
+)
+def test_a_course_at_least_one_interval_long_is_read(
+    text: str, hours: Decimal, duration: tuple[Decimal, str]
+) -> None:
+    result = parse_dosage(text)
+    assert isinstance(result, Dosage), result
+    assert result.interval_hours == hours
+    assert (result.duration_value, result.duration_unit) == duration
 
 
 def test_a_dosage_that_does_not_change_has_no_steps_and_no_note() -> None:
@@ -354,6 +415,15 @@ def test_a_dose_change_is_refused_or_read_to_exactly_its_highest_and_lowest_step
             parts.append(joins[k])
     text = " ".join(p for p in parts if p)
     result = parse_dosage(text)
+    # a taper: a step's dose or doses a day lower than the step's before it (no one daily
+    # amount the patient stays on): always refused, whatever joins the steps
+    pairs = list(itertools.pairwise(steps))
+    taper = any(
+        _COUNTS[later[0]] < _COUNTS[earlier[0]] or _FREQUENCIES[later[1]] < _FREQUENCIES[earlier[1]]
+        for earlier, later in pairs
+    )
+    if taper:
+        assert isinstance(result, UnparsedDosage), text
     if not isinstance(result, Dosage):
         return  # refused: never a wrong number
     # each step's amount a day, worked out from the words above (count x doses a day)

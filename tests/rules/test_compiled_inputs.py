@@ -19,10 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds import InvalidInputError, Ruleset, default_knowledge, load_profile, load_rulesets
+from opioidcds import InvalidInputError, Ruleset, default_knowledge, load_profile
 from opioidcds._decide.rules.conditions import FieldSpec, FieldType, Scalar
 from opioidcds._decide.rules.evaluator import BoundRuleset, compile_inputs
 
+from .dsl_helpers import shipped_rulesets
 from .dsl_strategies import inputs, inputs_for, rulesets
 
 _ANY_VALUE: st.SearchStrategy[object] = st.one_of(
@@ -89,17 +90,10 @@ def test_random_rulesets_check_inputs_as_the_reference(
         _same_both_ways(bound, data.draw(_mangled(rs)))
 
 
-def _shipped() -> list[tuple[Ruleset, str | None]]:
-    """Every shipped ruleset, bare and under each bundled profile."""
-    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
-
-    profiles = [None, *sorted(p.name for p in (knowledge_dir("rules") / "profiles").glob("*.toml"))]
-    found = load_rulesets(knowledge_dir("rules")).values()
-    return [(rs, profile) for rs in found for profile in profiles]
-
-
 @pytest.mark.parametrize(
-    ("rs", "profile"), _shipped(), ids=lambda x: x if isinstance(x, str) else getattr(x, "id", "-")
+    ("rs", "profile"),
+    shipped_rulesets(),
+    ids=lambda x: x if isinstance(x, str) else getattr(x, "id", "-"),
 )
 def test_every_shipped_ruleset_checks_inputs_as_the_reference(
     rs: Ruleset, profile: str | None

@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opioidcds import OpioidCDSError, Ruleset, default_knowledge, load_profile, load_rulesets
+from opioidcds import OpioidCDSError, Ruleset, default_knowledge, load_profile
 from opioidcds._decide.rules.conditions import AllOf, AnyOf, Compare, Const, Known, Not
 from opioidcds._decide.rules.evaluator import BoundRuleset
 
+from .dsl_helpers import shipped_rulesets
 from .dsl_strategies import inputs, inputs_for, rulesets
 
 
@@ -46,17 +47,10 @@ def test_random_rulesets_give_the_reference_truths(
         _truths_both_ways(rs, values)
 
 
-def _shipped() -> list[tuple[Ruleset, str | None]]:
-    """Every shipped ruleset, bare and under each bundled profile."""
-    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
-
-    profiles = [None, *sorted(p.name for p in (knowledge_dir("rules") / "profiles").glob("*.toml"))]
-    found = load_rulesets(knowledge_dir("rules")).values()
-    return [(rs, profile) for rs in found for profile in profiles]
-
-
 @pytest.mark.parametrize(
-    ("rs", "profile"), _shipped(), ids=lambda x: x if isinstance(x, str) else getattr(x, "id", "-")
+    ("rs", "profile"),
+    shipped_rulesets(),
+    ids=lambda x: x if isinstance(x, str) else getattr(x, "id", "-"),
 )
 def test_every_shipped_ruleset_gives_the_reference_truths(rs: Ruleset, profile: str | None) -> None:
     from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415

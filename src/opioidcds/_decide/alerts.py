@@ -9,7 +9,14 @@ ruleset; this module derives its inputs and presents its decisions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
@@ -41,9 +48,11 @@ from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.units import StrengthKind
+from opioidcds._knowledge.vocabulary import FormKind
 from opioidcds._measure.ome import item_figures
 from opioidcds._measure.results import ItemFigures, ItemStatus
-from opioidcds._resolve.prescription import resolve_prescription
+from opioidcds._resolve.prescription import product_fields, product_part, resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
 
@@ -155,13 +164,30 @@ _THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
+_ARITHMETIC: Final = Context(
+    prec=28,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999999,
+    Emax=999999,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+"""Python's default decimal context, fixed: the check's totals, increases and percentages are
+computed by its methods, never by the caller's current context (a host that lowered the
+precision to 3 digits turned 60 + 30.03 into 90.0 and missed the dose-escalation alert;
+review, issue 20 fifth round). Its flags are never read."""
+
+
 def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
-    """The exact sum of ``items``' OME in item order, and whether every item was converted."""
+    """The sum of ``items``' OME in item order, and whether every item was converted.
+
+    Summed by :data:`_ARITHMETIC`, whatever the caller's decimal context.
+    """
+    add = _ARITHMETIC.add
     total = Decimal(0)
     complete = True
     for item in items:
         if item.ome_mg_per_day is not None:
-            total += item.ome_mg_per_day
+            total = add(total, item.ome_mg_per_day)
         if item.status is ItemStatus.NOT_CONVERTIBLE:
             complete = False
     return total, complete
@@ -187,22 +213,58 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
     )
 
 
-def _new_item_patches(new_items: Sequence[ItemFigures]) -> Mapping[str, bool | Decimal | None]:
-    """The patch inputs of the new prescription's items (most are not patches: one look).
+def _new_item_patches(
+    new_items: Sequence[ItemFigures], rx: Prescription, kb: Knowledge
+) -> Mapping[str, bool | Decimal | None]:
+    """The patch inputs of the new prescription ``rx`` (most are not patches: one look).
 
     ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
     ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
-    ``new_item_transdermal``: an item dosed in microgram/hour.
+    ``new_item_transdermal``: an item dosed in microgram/hour. An item without a daily amount
+    (its dosage text gives no schedule: "apply one patch") says nothing of the product, so
+    the product does (:func:`_patch_ingredients`): a fentanyl patch is a fentanyl patch
+    whether or not its dose was read (the critical alert for a patient who is not opioid
+    tolerant), and a buprenorphine patch's rate is then unknown, not 0.
     """
-    if not any(i.daily_amount_unit == _RATE or i.ingredient is None for i in new_items):
+    if not any(
+        i.daily_amount_unit == _RATE or i.ingredient is None or i.daily_amount is None
+        for i in new_items
+    ):
         return _NO_PATCH  # no patch, every item read: the rates are a known 0
+    fentanyl = any(i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items)
+    rate = _patch_rate(new_items, "buprenorphine")
+    transdermal = any(i.daily_amount_unit == _RATE for i in new_items)
+    if any(i.daily_amount is None for i in new_items):  # not read: the product says
+        names = _patch_ingredients(rx, kb)
+        if names:
+            transdermal = True
+            fentanyl = fentanyl or "fentanyl" in names
+            rate = None if "buprenorphine" in names else rate
     return {
-        "new_item_fentanyl_patch": any(
-            i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items
-        ),
-        "new_item_buprenorphine_patch_microgram_per_hour": _patch_rate(new_items, "buprenorphine"),
-        "new_item_transdermal": any(i.daily_amount_unit == _RATE for i in new_items),
+        "new_item_fentanyl_patch": fentanyl,
+        "new_item_buprenorphine_patch_microgram_per_hour": rate,
+        "new_item_transdermal": transdermal,
     }
+
+
+def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
+    """The ingredient names of ``rx``'s product when it is a patch, else empty.
+
+    A patch by its form (the forms vocabulary), its strength (a release rate) or the dm+d
+    catalogue. Empty also when the product cannot be placed (the calculator lists why).
+    """
+    try:
+        part = product_part(product_fields(rx.__dict__), kb.vocabulary, kb.catalogue)
+    except OpioidCDSError:
+        return frozenset()
+    patch = (
+        (part.form is not None and part.form.kind is FormKind.PATCH)
+        or (part.strength is not None and part.strength.kind is StrengthKind.RATE)
+        or (part.product is not None and part.product.patch)
+    )
+    if not patch:
+        return frozenset()
+    return frozenset(part.names) | {ing.name for ing in part.ingredients}
 
 
 _NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
@@ -269,8 +331,9 @@ def _increase(
                 "ome_increase_at_least_percent",
             )
         )
-    rise = after - before
-    percent = rise * _HUNDRED / before if before > 0 else None
+    ctx = _ARITHMETIC  # not the caller's context
+    rise = ctx.subtract(after, before)
+    percent = ctx.divide(ctx.multiply(rise, _HUNDRED), before) if before > 0 else None
     return {
         "ome_increase_mg_per_day": rise if after_complete else None,
         "ome_increase_at_least_mg_per_day": rise,
@@ -402,7 +465,7 @@ def check_prescription(
                 True if new_class == "gabapentinoid" else patient.gabapentinoid
             ),
             **_dose_threshold_scope(patient, new_classes),
-            **_new_item_patches(new_items),
+            **_new_item_patches(new_items, plain, kb),
             "new_item_modified_release": (
                 _modified_release(plain, kb) if new_class == "opioid" else None
             ),
@@ -448,7 +511,8 @@ def _split(
 
     "After" counts every item but those of the ``replaced`` prescriptions; "before" every item
     but the new prescription's (``whole_before``: every item, for a re-authorisation that
-    replaces nothing). Each total is the exact sum of its items' OME in item order, complete
+    replaces nothing). Each total is the sum of its items' OME in item order
+    (:data:`_ARITHMETIC`, whatever the caller's decimal context), complete
     unless an item is not convertible (:func:`_total`). ``opioid_before``/``opioid_after``:
     an item of an opioid (or of a medicine not recognised) among the items other than the new
     one's / among the items after.
@@ -458,6 +522,7 @@ def _split(
     after_complete = before_complete = True
     opioid_before = opioid_after = False
     not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
+    add = _ARITHMETIC.add
     for item in items:
         index = item.prescription_index
         status = item.status
@@ -468,12 +533,12 @@ def _split(
             new_items.append(item)
         else:
             if ome is not None:
-                before += ome
+                before = add(before, ome)
             before_complete = before_complete and complete
             opioid_before = opioid_before or opioid
         if index not in replaced:
             if ome is not None:
-                after += ome
+                after = add(after, ome)
             after_complete = after_complete and complete
             opioid_after = opioid_after or opioid
     if whole_before:

@@ -158,10 +158,16 @@ class DoseStep(ResultModel):
 
 
 def _plural(noun: str) -> str:
-    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is."""
-    if noun in {"mg", "mL", "g", "microgram", "mcg"} or noun.endswith("s"):
-        return noun if noun != "microgram" else "micrograms"
-    return noun + ("es" if noun.endswith("ch") else "s")
+    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is.
+
+    "tablet" -> "tablets", "patch" -> "patches", "suppository" -> "suppositories",
+    "microgram" -> "micrograms".
+    """
+    if noun in {"mg", "mL", "g", "mcg"} or noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in {"a", "e", "i", "o", "u"}:
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("ch", "sh", "x")) else "s")
 
 
 class Dosage(ResultModel):
@@ -259,9 +265,9 @@ class Dosage(ResultModel):
         if self.loading_dose_quantity is None:
             return None
         noun = unit or self.dose_unit
+        if noun and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
+            noun = _plural(noun)
         unit = f" {noun}" if noun else ""
-        if unit and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
-            unit += "es" if unit.endswith(("ch", "s")) else "s"
         return (
             f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
             f"({self.loading_dose_when}) before the regular doses: the daily amount is the "
@@ -3193,6 +3199,30 @@ def _interval_problems(intervals: list[_Clause], limits: DosageTextLimits) -> li
     return []
 
 
+_DAYS_IN_A_PERIOD = (
+    "a duration shorter than the time between doses ('for 2 nights a week': a number of days "
+    "in each week?) is not supported"
+)
+
+
+def _shorter_than(duration: _Clause, interval: Decimal) -> bool:
+    """Whether ``duration`` (a duration clause) ends before one ``interval`` (hours) passes.
+
+    "1 at night for 2 nights a week" reads as a duration of 2 days and an interval of a week:
+    taken literally, one dose in a course of 2 days; meant, 2 doses a week. No course is
+    shorter than the time between its doses, so such a text is refused rather than read as
+    one dose a week (review, issue 16 fifth round). Only durations in days or longer are
+    compared: one of no fixed length (a month) is not, nor one in hours ("(MON 18.00HR)" after
+    "every 1 week" of a patch is read as a time, not as days in a week).
+    """
+    _, low, high, unit = duration
+    hours = _PERIOD_HOURS.get(unit)
+    if hours is None:
+        return False
+    longest: Decimal = low if high is None else high
+    return longest * hours < interval
+
+
 def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # noqa: PLR0912, PLR0915
     """Check that the clauses agree and build the result (the semantic pass)."""
     limits = _limits()
@@ -3483,6 +3513,8 @@ def _assemble(text: str, clauses: list[_Clause]) -> Dosage | UnparsedDosage:  # 
         problems.append("more than one duration in one instruction is not supported")
     elif durations and durations[0][1] <= 0:
         problems.append("a duration of zero is not supported")
+    elif durations and interval is not None and _shorter_than(durations[0], interval):
+        problems.append(_DAYS_IN_A_PERIOD)
     if len(supplies) > 1:
         problems.append("more than one supply note is not supported")
 
