@@ -17,6 +17,7 @@ __all__ = [
     "format_date",
     "format_decimal",
     "most_serious_first",
+    "plural",
     "words",
 ]
 
@@ -30,6 +31,22 @@ _DISPLAY_CONTEXT: Final = Context(prec=1000, rounding=ROUND_HALF_EVEN, traps=[])
 """The context figures are rounded for people in, whatever the caller's current context (a
 host's 3-digit precision made the rounding raise; review, issue 20 fifth round). Its flags
 are never read."""
+
+
+_UNIT_SYMBOLS: Final = frozenset({"mg", "mL", "g", "mcg"})
+
+
+def plural(noun: str) -> str:
+    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is.
+
+    "tablet" -> "tablets", "patch" -> "patches", "suppository" -> "suppositories",
+    "microgram" -> "micrograms"; a noun already ending in "s" is kept.
+    """
+    if noun in _UNIT_SYMBOLS or noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in {"a", "e", "i", "o", "u"}:
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("ch", "sh", "x")) else "s")
 
 
 def format_decimal(value: Decimal) -> str:

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Self
 from pydantic import Field, computed_field, model_validator
 
 from opioidcds._base import InputModel, ResultModel
-from opioidcds._display import format_date, format_decimal
+from opioidcds._display import format_date, format_decimal, plural
 from opioidcds._errors import InvalidInputError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription
 from opioidcds._knowledge.files import (
@@ -589,9 +589,8 @@ def _hours(hours: Decimal | None) -> str:
 
 
 def _plural(noun: str, quantity: Decimal) -> str:
-    if noun == "mL" or quantity <= 1:
-        return noun
-    return noun + ("es" if noun.endswith(("ch", "sh", "s")) else "s")
+    """``noun`` for ``quantity`` of it: "1 tablet", "2 tablets", "2 suppositories", "10 mL"."""
+    return noun if quantity <= 1 else plural(noun)
 
 
 def _item(track: _Track, reg: _Regimen | None) -> StepItem:

@@ -49,7 +49,7 @@ from importlib import resources
 from typing import Any, Literal, NamedTuple
 
 from opioidcds._base import ResultModel, fill
-from opioidcds._display import format_decimal
+from opioidcds._display import format_decimal, plural
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._inputs.prescription import DOSE_FIELDS
 from opioidcds._knowledge.dose_units import default_dose_units
@@ -135,8 +135,8 @@ class DoseStep(ResultModel):
         if self.dose_quantity_max is not None:
             dose += "-" + format_decimal(self.dose_quantity_max)
         if unit:
-            plural = self.dose_quantity_max is not None or self.dose_quantity != 1
-            dose += f" {_plural(unit) if plural else unit}"
+            many = self.dose_quantity_max is not None or self.dose_quantity != 1
+            dose += f" {plural(unit) if many else unit}"
         low, high = self.doses_per_day, self.doses_per_day_max
         if high is None and low == 1 and len(self.named_times) == 1:
             how_often = _ONE_TIME_WORDS.get(self.named_times[0], "a day")
@@ -153,21 +153,8 @@ class DoseStep(ResultModel):
             if self.duration_value_max is not None:
                 length += "-" + format_decimal(self.duration_value_max)
             single = self.duration_value == 1 and self.duration_value_max is None
-            text += f" for {length} {self.duration_unit if single else _plural(self.duration_unit)}"
+            text += f" for {length} {self.duration_unit if single else plural(self.duration_unit)}"
         return text
-
-
-def _plural(noun: str) -> str:
-    """The plural of a count noun or a time unit; a unit symbol ("mg", "mL") stays as it is.
-
-    "tablet" -> "tablets", "patch" -> "patches", "suppository" -> "suppositories",
-    "microgram" -> "micrograms".
-    """
-    if noun in {"mg", "mL", "g", "mcg"} or noun.endswith("s"):
-        return noun
-    if noun.endswith("y") and noun[-2:-1] not in {"a", "e", "i", "o", "u"}:
-        return noun[:-1] + "ies"
-    return noun + ("es" if noun.endswith(("ch", "sh", "x")) else "s")
 
 
 class Dosage(ResultModel):
@@ -266,7 +253,7 @@ class Dosage(ResultModel):
             return None
         noun = unit or self.dose_unit
         if noun and self.loading_dose_quantity != 1:  # a count noun (tablet, capsule ...)
-            noun = _plural(noun)
+            noun = plural(noun)
         unit = f" {noun}" if noun else ""
         return (
             f"a first dose of {format_decimal(self.loading_dose_quantity)}{unit} "
