@@ -22,14 +22,16 @@ from typing import Any
 import pytest
 
 from opioidcds import (
+    InvalidInputError,
     OpioidCDSError,
     Prescription,
     PrnPolicy,
     calculate_ome,
+    default_knowledge,
     load_catalogue,
 )
 from opioidcds._measure import ome as ome_module
-from opioidcds._measure.ome import item_figures
+from opioidcds._measure.ome import item_figures, ome_figures
 
 TEXTS = (
     "one twice a day",
@@ -300,3 +302,68 @@ def test_the_same_strength_written_differently_keeps_its_own_figures() -> None:
             full = [_outcome(rxs) for rxs in lists]
         assert fast == full
         assert fast[0] != fast[len(texts)]  # written differently, as their inputs are
+
+
+def _figures_only(rxs: list[Prescription]) -> tuple[str, str]:
+    """``("ok", the figures)`` of :func:`ome_figures` (the check's entry), or the error."""
+    kb = default_knowledge()
+    try:
+        found = ome_figures(rxs, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
+        return "ok", repr([tuple(getattr(f, n) for n in FIGURES) for f in found])
+    except OpioidCDSError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _built_figures(rxs: list[Prescription]) -> tuple[str, str]:
+    """The figures of the items ``calculate_ome`` builds the full way, or the error."""
+    kb = default_knowledge()
+    try:
+        with _full_path_only():
+            result = calculate_ome(
+                rxs, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue
+            )
+            items = result.items
+        return "ok", repr([tuple(getattr(i, n) for n in FIGURES) for i in items])
+    except OpioidCDSError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def test_the_checks_figures_only_entry_gives_the_full_paths_item_figures() -> None:
+    # ome_figures (the prescribing check's entry, issue 20 round 6) builds no result: its
+    # figures and errors must be those of the items calculate_ome builds the full way, for
+    # every product and text, products named by fields, flags the full way reads, lists
+    # mixing both ways, and the plausibility refusal (over the limits: an error, HAZ-002)
+    pairs = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
+    named = [[Prescription(**fields, dosage_text=t)] for fields in NAMED for t in TEXTS]
+    flagged = [
+        [
+            Prescription(dmd_code=c, dosage_text="one twice a day").model_copy(
+                update={"dose_is_minimum": True}
+            ),
+            Prescription(dmd_code=c, dosage_text="10mg twice a day"),
+        ]
+        for c in PRODUCTS
+    ]
+    lists = pairs + named + flagged + _lists(300, seed=6)
+    fast = [_figures_only(rxs) for rxs in lists]
+    full = [_built_figures(rxs) for rxs in lists]
+    assert fast == full
+    kinds = {kind for kind, _ in fast}
+    assert kinds == {"ok", "error"}  # both outcomes were compared
+    assert any("implausible" in text for kind, text in fast if kind == "error")
+    assert any("not_convertible" in text for _, text in fast)
+    # the figures of a list are the same whether the products were seen before or not
+    again = [_figures_only(rxs) for rxs in lists]
+    assert again == fast
+
+
+def test_the_figures_only_entry_refuses_what_is_not_a_prescription() -> None:
+    kb = default_knowledge()
+    rx = Prescription(dmd_code=PRODUCTS[0], dosage_text="one twice a day")
+    with pytest.raises(InvalidInputError, match=r"prescriptions\[1\]"):
+        ome_figures(
+            [rx, "not a prescription"],  # type: ignore[list-item]
+            table=kb.table,
+            vocabulary=kb.vocabulary,
+            catalogue=kb.catalogue,
+        )

@@ -20,7 +20,6 @@ from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
     _names_product,
-    _ome,
     opioid_use_days,
 )
 from opioidcds._decide.knowledge import (
@@ -41,7 +40,7 @@ from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
-from opioidcds._measure.ome import item_figures
+from opioidcds._measure.ome import ome_figures
 from opioidcds._measure.results import ItemFigures, ItemStatus
 from opioidcds._resolve.prescription import resolve_prescription
 
@@ -372,8 +371,12 @@ def check_prescription(
             new_pos = len(counted)
             counted.append(plain)
     replaced -= {new_pos}
-    ome = _ome(tuple(counted), kb) if counted else None
-    items = item_figures(ome) if ome is not None else ()  # the items need not be built
+    # the items' figures alone: the result, its items and their text are not built (issue 20)
+    items = (
+        ome_figures(counted, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
+        if counted
+        else ()
+    )
     split = _split(items, new_pos, replaced, whole_before=reauthorisation and not replaced)
     after_total, after_complete = split.after_total, split.after_complete
     before_total, before_complete = split.before_total, split.before_complete

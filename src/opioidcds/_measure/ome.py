@@ -62,7 +62,7 @@ from opioidcds._resolve.prescription import (
 from opioidcds._resolve.record import BundleRead, not_read_reason
 from opioidcds._version import __version__
 
-__all__ = ["calculate_ome", "item_figures"]
+__all__ = ["calculate_ome", "item_figures", "ome_figures"]
 
 _CONTEXT = Context(prec=150, traps=[])
 _SUMS: Final = _CONTEXT.copy()
@@ -149,14 +149,7 @@ def calculate_ome(
         if read.unconverted or read.minimum or record is not None
         else ()
     )
-    # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
-    # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
-    limits = plans.limits
-    for (_, unit), amount in read.per_ingredient.items():
-        if amount > limits[unit]:
-            raise InvalidInputError(
-                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
-            )
+    _check_plausible(read.per_ingredient, plans.limits)
     used = catalogue if catalogue is not None or not read.named else load_catalogue()
     values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
     values["total_mg_per_day"] = read.total
@@ -175,6 +168,51 @@ def calculate_ome(
     return OMEResult.deferred(
         values, set(_RESULT_FIELDS), _Items(parts, read.figures, plans.setting)
     )
+
+
+def ome_figures(
+    prescriptions: Sequence[Prescription],
+    *,
+    table: ConversionTable,
+    vocabulary: Vocabulary,
+    catalogue: Catalogue | None,
+) -> Sequence[ItemFigures]:
+    """What each item of ``calculate_ome(prescriptions, ...)`` says, in order, without the result.
+
+    For a reader of the items' figures alone (the prescribing check: each item's status,
+    ingredient, daily amount and OME, by prescription): the same reading of each prescription
+    (:func:`_read`, default PRN policy, ``item_errors="list"``: an unreadable prescription is a
+    not-convertible item), the same plausibility refusal and the same figures as
+    :func:`item_figures` of :func:`calculate_ome`'s result, without building the result, its
+    header, its provenance or its lower-bound reasons (issue 20). What the total's
+    completeness needs is in the figures: an item not convertible says so by its status.
+
+    Raises:
+        InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
+            input implies an implausible amount (over the plausibility limits).
+    """
+    plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
+    read = _read(prescriptions, plans, raise_errors=False)
+    _check_plausible(read.per_ingredient, plans.limits)
+    return _figures_in_order(read.parts, read.figures)
+
+
+def _check_plausible(
+    per_ingredient: Mapping[tuple[str, str], Decimal], limits: Mapping[str, Decimal]
+) -> None:
+    """Refuse an implausible daily amount of one opioid over all its prescriptions.
+
+    Its daily mass, and the total rate of its patches (six 1,000 microgram/hour patches are
+    not a dose; hazard HAZ-002); ``limits`` by unit, from the knowledge (``_Plans.limits``).
+
+    Raises:
+        InvalidInputError: an amount over its limit (unit confusion, not a dose).
+    """
+    for (_, unit), amount in per_ingredient.items():
+        if amount > limits[unit]:
+            raise InvalidInputError(
+                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
+            )
 
 
 class _Read(NamedTuple):
@@ -805,14 +843,25 @@ class _Items:
         """What each item says, in order (the items built, else :class:`_Measured`); kept."""
         measured = self._measured
         if measured is None:
-            measured = []
-            for index, (part, figures) in enumerate(zip(self._parts, self._figures, strict=True)):
-                if figures is None:
-                    measured.extend(part)  # type: ignore[arg-type]
-                else:
-                    measured.extend([_measured((index, *f[:6])) for f in figures])
+            measured = _figures_in_order(self._parts, self._figures)
             self._measured = measured  # two threads may both build it: equal lists
         return measured
+
+
+def _figures_in_order(
+    parts: list[tuple[OMEItem, ...] | Prescription], figures: list[tuple[_Figure, ...] | None]
+) -> list[OMEItem | _Measured]:
+    """What each item says, in order: the items built, else their figures (:class:`_Measured`).
+
+    ``parts`` and ``figures`` as :class:`_Read` holds them.
+    """
+    measured: list[OMEItem | _Measured] = []
+    for index, (part, found) in enumerate(zip(parts, figures, strict=True)):
+        if found is None:
+            measured.extend(part)  # type: ignore[arg-type]
+        else:
+            measured.extend([_measured((index, *f[:6])) for f in found])
+    return measured
 
 
 def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
