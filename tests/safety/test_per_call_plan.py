@@ -305,11 +305,20 @@ def test_the_same_strength_written_differently_keeps_its_own_figures() -> None:
 
 
 def _figures_only(rxs: list[Prescription]) -> tuple[str, str]:
-    """``("ok", the figures)`` of :func:`ome_figures` (the check's entry), or the error."""
+    """``("ok", the figures)`` of :func:`ome_figures` (the check's entry), or the error.
+
+    Each item's figures with its prescription's position (entry ``i`` of the answer).
+    """
     kb = default_knowledge()
     try:
         found = ome_figures(rxs, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
-        return "ok", repr([tuple(getattr(f, n) for n in FIGURES) for f in found])
+        assert len(found) == len(rxs)  # one entry per prescription, in order
+        figures = [
+            (index, *(getattr(f, n) for n in FIGURES[1:]))
+            for index, items in enumerate(found)
+            for f in items
+        ]
+        return "ok", repr(figures)
     except OpioidCDSError as exc:
         return "error", f"{type(exc).__name__}: {exc}"
 

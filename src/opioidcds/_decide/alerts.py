@@ -41,7 +41,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._measure.ome import ome_figures
-from opioidcds._measure.results import ItemFigures, ItemStatus
+from opioidcds._measure.results import ItemAmounts, ItemStatus
 from opioidcds._resolve.prescription import resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
@@ -98,7 +98,7 @@ class Alert(DeferredResultModel):
         return f"<Alert {self.severity.value} {self.id}: {self.summary}>"
 
 
-def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemFigures]) -> str:
+def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemAmounts]) -> str:
     if MedicineClass.OPIOID in classes:
         return "opioid"
     if MedicineClass.BENZODIAZEPINE in classes:
@@ -154,7 +154,7 @@ _THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
-def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
+def _total(items: Sequence[ItemAmounts]) -> tuple[Decimal, bool]:
     """The exact sum of ``items``' OME in item order, and whether every item was converted."""
     total = Decimal(0)
     complete = True
@@ -169,7 +169,7 @@ def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
 _RATE = "microgram/hour"  # the daily amount of a patch is its release rate
 
 
-def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None:
+def _patch_rate(items: Sequence[ItemAmounts], ingredient: str) -> Decimal | None:
     """Total release rate of the new item's ``ingredient`` patches, in microgram/hour.
 
     0 when it has none (a known absence), ``None`` when an item could not be read.
@@ -186,7 +186,7 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
     )
 
 
-def _new_item_patches(new_items: Sequence[ItemFigures]) -> Mapping[str, bool | Decimal | None]:
+def _new_item_patches(new_items: Sequence[ItemAmounts]) -> Mapping[str, bool | Decimal | None]:
     """The patch inputs of the new prescription's items (most are not patches: one look).
 
     ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
@@ -435,7 +435,7 @@ def check_prescription(
 class _Split(NamedTuple):
     """The items of the check split by prescription: the new one's, and the totals around it."""
 
-    new_items: list[ItemFigures]
+    new_items: Sequence[ItemAmounts]
     after_total: Decimal
     after_complete: bool
     before_total: Decimal
@@ -445,9 +445,13 @@ class _Split(NamedTuple):
 
 
 def _split(
-    items: Sequence[ItemFigures], new_pos: int | None, replaced: set[int], *, whole_before: bool
+    figures: Sequence[tuple[ItemAmounts, ...]],
+    new_pos: int | None,
+    replaced: set[int],
+    *,
+    whole_before: bool,
 ) -> _Split:
-    """Split ``items`` in one pass: the new prescription's, the totals after and before.
+    """Split the items' ``figures`` (by prescription) in one pass: the new one's, after, before.
 
     "After" counts every item but those of the ``replaced`` prescriptions; "before" every item
     but the new prescription's (``whole_before``: every item, for a re-authorisation that
@@ -456,31 +460,33 @@ def _split(
     an item of an opioid (or of a medicine not recognised) among the items other than the new
     one's / among the items after.
     """
-    new_items: list[ItemFigures] = []
+    new_items: Sequence[ItemAmounts] = ()
     after = before = Decimal(0)
     after_complete = before_complete = True
     opioid_before = opioid_after = False
     not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
-    for item in items:
-        index = item.prescription_index
-        status = item.status
-        ome = item.ome_mg_per_day
-        complete = status is not not_convertible
-        opioid = status is not not_opioid
-        if index == new_pos:
-            new_items.append(item)
-        else:
-            if ome is not None:
-                before += ome
-            before_complete = before_complete and complete
-            opioid_before = opioid_before or opioid
-        if index not in replaced:
-            if ome is not None:
-                after += ome
-            after_complete = after_complete and complete
-            opioid_after = opioid_after or opioid
+    for index, items in enumerate(figures):
+        is_new = index == new_pos
+        if is_new:
+            new_items = items
+        is_after = index not in replaced
+        for item in items:
+            status = item.status
+            ome = item.ome_mg_per_day
+            complete = status is not not_convertible
+            opioid = status is not not_opioid
+            if not is_new:
+                if ome is not None:
+                    before += ome
+                before_complete = before_complete and complete
+                opioid_before = opioid_before or opioid
+            if is_after:
+                if ome is not None:
+                    after += ome
+                after_complete = after_complete and complete
+                opioid_after = opioid_after or opioid
     if whole_before:
-        before, before_complete = _total(items)
+        before, before_complete = _total([item for items in figures for item in items])
     return _Split(
         new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
     )

@@ -52,7 +52,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import Provenance, names_a_product
 from opioidcds._measure.ome import calculate_ome, item_figures
-from opioidcds._measure.results import ItemFigures, ItemStatus, OMEResult
+from opioidcds._measure.results import ItemAmounts, ItemStatus, OMEResult
 from opioidcds._memo import memo_on_repeat
 
 __all__ = [
@@ -439,7 +439,7 @@ def _ome_cached(
     )
 
 
-def _is_opioid_item(item: ItemFigures) -> bool:
+def _is_opioid_item(item: ItemAmounts) -> bool:
     return item.status is not ItemStatus.NOT_OPIOID
 
 

@@ -46,7 +46,7 @@ from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, Strength, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, default_vocabulary
-from opioidcds._measure.results import ItemFigures, ItemStatus, OMEItem, OMEResult
+from opioidcds._measure.results import ItemAmounts, ItemFigures, ItemStatus, OMEItem, OMEResult
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
@@ -176,16 +176,17 @@ def ome_figures(
     table: ConversionTable,
     vocabulary: Vocabulary,
     catalogue: Catalogue | None,
-) -> Sequence[ItemFigures]:
-    """What each item of ``calculate_ome(prescriptions, ...)`` says, in order, without the result.
+) -> Sequence[tuple[ItemAmounts, ...]]:
+    """What the items of ``calculate_ome(prescriptions, ...)`` say, by prescription, in order.
 
-    For a reader of the items' figures alone (the prescribing check: each item's status,
-    ingredient, daily amount and OME, by prescription): the same reading of each prescription
-    (:func:`_read`, default PRN policy, ``item_errors="list"``: an unreadable prescription is a
-    not-convertible item), the same plausibility refusal and the same figures as
-    :func:`item_figures` of :func:`calculate_ome`'s result, without building the result, its
-    header, its provenance or its lower-bound reasons (issue 20). What the total's
-    completeness needs is in the figures: an item not convertible says so by its status.
+    Entry ``i`` holds the figures of prescription ``i``'s items, in item order: for a reader
+    of the figures alone (the prescribing check: each item's status, ingredient, daily amount
+    and OME). The same reading of each prescription (:func:`_read`, default PRN policy,
+    ``item_errors="list"``: an unreadable prescription is one not-convertible item), the same
+    plausibility refusal and the same figures as :func:`item_figures` of
+    :func:`calculate_ome`'s result, without building the result, its header, its provenance,
+    its lower-bound reasons or an object per item (issue 20). What the total's completeness
+    needs is in the figures: an item not convertible says so by its status.
 
     Raises:
         InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
@@ -194,7 +195,7 @@ def ome_figures(
     plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
     read = _read(prescriptions, plans, raise_errors=False)
     _check_plausible(read.per_ingredient, plans.limits)
-    return _figures_in_order(read.parts, read.figures)
+    return read.figures
 
 
 def _check_plausible(
@@ -218,9 +219,9 @@ def _check_plausible(
 class _Read(NamedTuple):
     """What :func:`_read` found in the prescriptions: each one's part, and the sums.
 
-    ``parts[i]`` is prescription ``i``'s items when built, else the prescription itself (its
-    items are built when read: :class:`_Items`); ``figures[i]`` what its items say when they
-    are not built yet (:data:`_Figure`), else ``None``. ``total`` and ``exact`` sum the OME of
+    ``parts[i]`` is prescription ``i``'s items when built (a ``tuple``), else the prescription
+    itself (its items are built when read: :class:`_Items`); ``figures[i]`` what its items say
+    (:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of
     every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
     plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
     named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
@@ -229,7 +230,7 @@ class _Read(NamedTuple):
     """
 
     parts: list[tuple[OMEItem, ...] | Prescription]
-    figures: list[tuple[_Figure, ...] | None]
+    figures: list[tuple[_Figure, ...]]
     total: Decimal
     exact: bool
     unconverted: bool
@@ -256,7 +257,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
         UnknownProductError: an unknown product, with ``raise_errors``.
     """
     parts: list[tuple[OMEItem, ...] | Prescription] = []
-    figures: list[tuple[_Figure, ...] | None] = []
+    figures: list[tuple[_Figure, ...]] = []
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
@@ -284,7 +285,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
                 parts.append(measured)
-                figures.append(None)
+                figures.append(found)
             for _, status, daily, _, ome, item_exact, key in found:
                 if ome is not None:
                     total = add(total, ome)
@@ -319,10 +320,10 @@ _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 
 
 def _figure_of(item: OMEItem) -> _Figure:
-    """What a built item says, as :data:`_Figure`."""
+    """What a built item says, as :class:`_Figure`."""
     name, daily, unit = item.ingredient, item.daily_amount, item.daily_amount_unit
     key = (name, unit or "") if name is not None and daily is not None else None
-    return (name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
+    return _Figure(name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
 
 
 def _header(
@@ -569,7 +570,7 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         amounts=amounts,
         unconvertible=tuple(
             [
-                (name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
+                _Figure(name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
                 for name, *_ in compiled
             ]
         ),
@@ -616,18 +617,23 @@ _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
 none), the key of the amounts computed from them, and the dose's unit."""
 
-_Figure = tuple[
-    str | None,
-    ItemStatus,
-    Decimal | None,
-    str | None,
-    Decimal | None,
-    bool,
-    tuple[str, str] | None,
-]
-"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact;
-and the key its daily amount is summed by for the plausibility limits (ingredient and unit;
-``None`` without a daily amount)."""
+
+class _Figure(NamedTuple):
+    """An item's figures but its position: what the total, the limits and the check read.
+
+    The fields of :class:`OMEItem` of the same names (an :class:`ItemAmounts`), and the key its
+    daily amount is summed by for the plausibility limits (``limit_key``: ingredient and unit;
+    ``None`` without a daily amount). Built once per schedule of a way of measuring (or per
+    item built), never per call.
+    """
+
+    ingredient: str | None
+    status: ItemStatus
+    daily_amount: Decimal | None
+    daily_amount_unit: str | None
+    ome_mg_per_day: Decimal | None
+    exact: bool
+    limit_key: tuple[str, str] | None
 
 
 def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) -> None:  # noqa: ANN401
@@ -764,7 +770,7 @@ def _unit_fits(plan: _Plan, fields: ProductFields, dose: Dose, setting: _Setting
 
 
 _NO_DOSE: Final[tuple[_Figure, ...]] = (
-    (None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
+    _Figure(None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
 )
 """The figures of a prescription whose dosage text gives no dose (one item, not convertible)."""
 
@@ -797,7 +803,7 @@ def _amounts(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append((name, status, daily, unit_text, ome, exact, (name, unit_text)))
+        out.append(_Figure(name, status, daily, unit_text, ome, exact, (name, unit_text)))
     return tuple(out)
 
 
@@ -809,7 +815,7 @@ class _Items:
     items an eager calculation gives. :func:`_figures` measured it without an error, so
     building its items raises none; if one did (the two ways disagreeing), reading the items
     raises it rather than list items the total was not computed from (fail closed).
-    ``figures`` holds what the items not built yet say (:data:`_Figure`), for the readers of
+    ``figures`` holds what the items not built yet say (:class:`_Figure`), for the readers of
     the library that need only those (:func:`item_figures`).
     """
 
@@ -818,7 +824,7 @@ class _Items:
     def __init__(
         self,
         parts: list[tuple[OMEItem, ...] | Prescription],
-        figures: list[tuple[_Figure, ...] | None],
+        figures: list[tuple[_Figure, ...]],
         setting: _Setting,
     ) -> None:
         self._parts = parts
@@ -849,7 +855,7 @@ class _Items:
 
 
 def _figures_in_order(
-    parts: list[tuple[OMEItem, ...] | Prescription], figures: list[tuple[_Figure, ...] | None]
+    parts: list[tuple[OMEItem, ...] | Prescription], figures: list[tuple[_Figure, ...]]
 ) -> list[OMEItem | _Measured]:
     """What each item says, in order: the items built, else their figures (:class:`_Measured`).
 
@@ -857,8 +863,8 @@ def _figures_in_order(
     """
     measured: list[OMEItem | _Measured] = []
     for index, (part, found) in enumerate(zip(parts, figures, strict=True)):
-        if found is None:
-            measured.extend(part)  # type: ignore[arg-type]
+        if type(part) is tuple:  # built
+            measured.extend(part)
         else:
             measured.extend([_measured((index, *f[:6])) for f in found])
     return measured
@@ -991,7 +997,7 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named; ``figure`` what the item says (:data:`_Figure`), which the
+    eager construction named; ``figure`` what the item says (:class:`_Figure`), which the
     calculator sums. The item at each position is built once and kept (results are
     immutable, so the same content at the same position gives the same object).
     """
@@ -1011,7 +1017,7 @@ class _Core:
             values["daily_amount_unit"],
         )
         key = (name, unit or "") if name is not None and daily is not None else None
-        self.figure: _Figure = (
+        self.figure = _Figure(
             name,
             values["status"],
             daily,
