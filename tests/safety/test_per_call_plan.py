@@ -353,13 +353,22 @@ def test_the_checks_figures_only_entry_gives_the_full_paths_item_figures() -> No
         ]
         for c in PRODUCTS
     ]
-    lists = pairs + named + flagged + _lists(300, seed=6)
+    # over the plausible daily amount together, not alone (456 tablets a day twice), each way
+    heavy = "take 19 tablets every hour"
+    summed = [[Prescription(dmd_code=c, dosage_text=heavy)] * 2 for c in PRODUCTS]
+    summed_full_way = [
+        [flagged[i][0], Prescription(dmd_code=c, dosage_text=heavy)] for i, c in enumerate(PRODUCTS)
+    ]
+    lists = pairs + named + flagged + summed + summed_full_way + _lists(300, seed=6)
     fast = [_figures_only(rxs) for rxs in lists]
     full = [_built_figures(rxs) for rxs in lists]
     assert fast == full
     kinds = {kind for kind, _ in fast}
     assert kinds == {"ok", "error"}  # both outcomes were compared
-    assert any("implausible" in text for kind, text in fast if kind == "error")
+    refused = [i for i, (kind, text) in enumerate(fast) if "implausible" in text]
+    # refused on the plan's way alone and with a prescription measured the full way
+    assert any(lists[i] in summed for i in refused)
+    assert any(lists[i] in summed_full_way for i in refused)
     assert any("not_convertible" in text for _, text in fast)
     # the figures of a list are the same whether the products were seen before or not
     again = [_figures_only(rxs) for rxs in lists]

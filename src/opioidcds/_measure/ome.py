@@ -193,9 +193,43 @@ def ome_figures(
             input implies an implausible amount (over the plausibility limits).
     """
     plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
-    read = _read(prescriptions, plans, raise_errors=False)
+    figures = _planned_figures(prescriptions, plans)
+    if figures is not None:
+        return figures
+    read = _read(prescriptions, plans, raise_errors=False)  # some are measured the full way
     _check_plausible(read.per_ingredient, plans.limits)
     return read.figures
+
+
+def _planned_figures(
+    prescriptions: Sequence[Prescription], plans: _Plans
+) -> list[tuple[_Figure, ...]] | None:
+    """The figures of every prescription from its plan (:func:`_figures`), else ``None``.
+
+    ``None`` as soon as one prescription is left to the full way (:func:`_read` then reads
+    the list). Nothing is summed but each ingredient's daily amount, for the plausibility
+    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order).
+
+    Raises:
+        InvalidInputError: an entry is not a Prescription, or an implausible amount.
+    """
+    figures: list[tuple[_Figure, ...]] = []
+    per_ingredient: dict[tuple[str, str], Decimal] = {}
+    figures_of = _figures  # looked up once per call (a test switches it off)
+    add = _SUMS.add
+    for index, rx in enumerate(prescriptions):
+        if type(rx) is not Prescription and not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+        found = figures_of(rx.__dict__, plans)
+        if found is None:
+            return None
+        figures.append(found)
+        for figure in found:
+            key, daily = figure.limit_key, figure.daily_amount
+            if key is not None and daily is not None:
+                per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+    _check_plausible(per_ingredient, plans.limits)
+    return figures
 
 
 def _check_plausible(
