@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from opioidcds._base import DeferredResultModel
+from opioidcds._base import DeferredResultModel, fill
 from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
@@ -301,13 +301,20 @@ def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescrip
     return current, replaced
 
 
-def _same(a: Prescription, b: Prescription) -> bool:
-    """``a == b``, answered at once for the same object or a different product or text."""
-    if a is b:
-        return True
-    if a.dmd_code != b.dmd_code or a.dosage_text != b.dosage_text or a.drug != b.drug:
-        return False
-    return a == b
+def _position(counted: Sequence[Prescription], rx: Prescription) -> int:
+    """Where ``rx`` is among ``counted`` (the first equal one), else ``len(counted)``.
+
+    Equal (``==``) is checked only for the same object or the same product and text.
+    """
+    d = rx.__dict__
+    code, text, drug = d["dmd_code"], d["dosage_text"], d["drug"]
+    for i, other in enumerate(counted):
+        if other is rx:
+            return i
+        o = other.__dict__
+        if o["dmd_code"] == code and o["dosage_text"] == text and o["drug"] == drug and other == rx:
+            return i
+    return len(counted)
 
 
 def _figure(total: Decimal, complete: bool) -> str:
@@ -363,12 +370,8 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        for i, rx in enumerate(counted):
-            if _same(rx, plain):
-                new_pos = i
-                break
-        else:
-            new_pos = len(counted)
+        new_pos = _position(counted, plain)
+        if new_pos == len(counted):
             counted.append(plain)
     replaced -= {new_pos}
     # the items' figures alone: the result, its items and their text are not built (issue 20)
@@ -420,13 +423,15 @@ def check_prescription(
             ),
         }
     )
-    figures = _Figures(
-        str(after_total),
-        after_complete,
-        str(before_total),
-        before_complete,
-        unmatched=new_prescription.replaces is not None
-        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
+    figures = _figures_of(
+        (
+            str(after_total),
+            after_complete,
+            str(before_total),
+            before_complete,
+            new_prescription.replaces is not None
+            and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
+        )
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
     return _present_alerts(bound, values, truths(bound, values), figures, provenance)
@@ -518,6 +523,10 @@ class _Figures(NamedTuple):
             f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
             f"{unmatched}"
         )
+
+
+_figures_of: Final = partial(tuple.__new__, _Figures)
+"""``_Figures`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 
 @lru_cache(maxsize=256)
@@ -687,6 +696,7 @@ def _present_alerts(
     """
     d = bound.decide(values, truths)
     alerts = []
+    new, fields_set = Alert.__new__, _ALERT_FIELDS
     for plan in _alert_plan(bound, truths, provenance):
         rule = plan.rule
         render: _FiredText | _PendingText = (
@@ -694,8 +704,11 @@ def _present_alerts(
             if rule is None
             else _FiredText(d, rule, plan.text, plan.thresholds, figures)
         )
-        # each alert its own fields (a plan is shared: read-only, copied at C speed)
-        alerts.append(Alert.deferred(plan.fields.copy(), set(_ALERT_FIELDS), render))
+        # as Alert.deferred builds it: each alert its own fields (a plan is shared: read-only,
+        # copied at C speed) and its own set of the fields given
+        alert = new(Alert)
+        fill(alert, plan.fields.copy(), set(fields_set), {"_render": render})
+        alerts.append(alert)
     return alerts
 
 

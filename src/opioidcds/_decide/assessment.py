@@ -464,8 +464,10 @@ def opioid_use_days(patient: Patient) -> int | None:
     ``None`` without a history (unknown); 0 when the history has no opioid issue.
     """
     history = patient.prescription_history
+    if history is None:  # the commonest case: no history, no date to work out
+        return None
     as_of = patient.assessment_date
-    if history is None or as_of is None:
+    if as_of is None:
         return None
     dates = [r.issue_date for r in history if MedicineClass.OPIOID in medicine_classes(r)]
     return _days(as_of, min(dates)) if dates else 0
