@@ -629,7 +629,10 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
         return dose, schedule, None, dose.unit
-    key = (str(schedule.quantity), str(schedule.per), dose.unit_kind, str(dose.unit_factor))
+    # the kind by its value: a key of four strings hashes without calling Python (an enum's
+    # hash is a Python method), and each kind has its own value
+    kind = dose.unit_kind.value
+    key = (str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor))
     return dose, schedule, key, dose.unit
 
 
@@ -642,10 +645,10 @@ class _Leave(Enum):
 _FULL_WAY: Final = _Leave.FULL_WAY
 
 
-_AmountKey = tuple[str, str, DoseUnitKind, str]
+_AmountKey = tuple[str, str, str, str]
 """What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
-schedule's quantity and divisor and the dose unit's kind and factor, each as written (equal
-decimals written differently give results written differently)."""
+schedule's quantity and divisor and the dose unit's kind (its value) and factor, each as
+written (equal decimals written differently give results written differently)."""
 
 _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
