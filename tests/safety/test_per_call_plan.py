@@ -370,9 +370,44 @@ def test_the_checks_figures_only_entry_gives_the_full_paths_item_figures() -> No
     assert any(lists[i] in summed for i in refused)
     assert any(lists[i] in summed_full_way for i in refused)
     assert any("not_convertible" in text for _, text in fast)
-    # the figures of a list are the same whether the products were seen before or not
-    again = [_figures_only(rxs) for rxs in lists]
-    assert again == fast
+    # the same whether the products were seen before or not, and from the memo of lists read
+    # the full way (kept from the second sight: the third is answered from it)
+    for _ in range(2):
+        again = [_figures_only(rxs) for rxs in lists]
+        assert again == fast
+
+
+def test_a_list_read_the_full_way_keeps_its_numbers_as_written_and_no_identifier() -> None:
+    # structured doses (the full way), equal but written differently: 1 and 1.0 tablet of
+    # morphine MR 30 mg twice a day is 60 and 60.0 mg/day (30 x 1 x 2; 30 x 1.0 x 2); each
+    # list, seen three times in turn, keeps its own writing, as the full path's items do
+    def rx(quantity: str, **ids: str) -> Prescription:
+        return Prescription(
+            drug="morphine",
+            form="modified-release tablet",
+            strength="30 mg",
+            dose_quantity=Decimal(quantity),
+            dose_unit="tablet",
+            doses_per_day=2,
+            **ids,
+        )
+
+    one, one_point_zero = [rx("1")], [rx("1.0")]
+    for _ in range(3):
+        for rxs, shown in ((one, "60"), (one_point_zero, "60.0")):
+            fast = _figures_only(rxs)
+            assert fast == _built_figures(rxs)
+            assert f"Decimal('{shown}')" in fast[1]
+    # identifiers are not inputs: the same figures with them, and the memo keeps none
+    without = _figures_only([rx("1"), rx("1.0")])
+    with_ids = [rx("1", id="a"), rx("1.0", id="b", replaces="c")]
+    for _ in range(3):  # kept from the second sight
+        assert _figures_only(with_ids) == without
+    kept = repr(ome_module._read_figures._results)
+    assert "drug='morphine'" in kept  # the lists are kept, without their identifiers
+    assert "replaces='c'" not in kept
+    assert "id='a'" not in kept
+    assert "id='b'" not in kept
 
 
 def test_the_figures_only_entry_refuses_what_is_not_a_prescription() -> None:

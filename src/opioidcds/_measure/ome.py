@@ -196,9 +196,34 @@ def ome_figures(
     figures = _planned_figures(prescriptions, plans)
     if figures is not None:
         return figures
-    read = _read(prescriptions, plans, raise_errors=False)  # some are measured the full way
+    # some are measured the full way: the whole list is read so, memoised from its second
+    # sight (a full reading costs more than the key); identifiers never reach the memo
+    plain = []
+    for index, rx in enumerate(prescriptions):
+        if type(rx) is not Prescription and not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+        plain.append(rx.without_identity())
+    written = tuple([rx.written_numbers() for rx in plain])
+    return _read_figures(tuple(plain), written, plans)
+
+
+@memo_on_repeat(maxsize=1024)
+def _read_figures(
+    prescriptions: tuple[Prescription, ...],
+    _written: tuple[tuple[str, ...] | None, ...],
+    plans: _Plans,
+) -> tuple[tuple[_Figure, ...], ...]:
+    """The figures of ``prescriptions`` read as :func:`calculate_ome` reads them, by prescription.
+
+    Keyed by content, with how each writes its numbers (``_written``: the figures keep them as
+    written). Read-only: a tuple, shared by the calls that repeat the list.
+
+    Raises:
+        InvalidInputError: an implausible amount (over the plausibility limits; not kept).
+    """
+    read = _read(prescriptions, plans, raise_errors=False)
     _check_plausible(read.per_ingredient, plans.limits)
-    return read.figures
+    return tuple(read.figures)
 
 
 def _planned_figures(
