@@ -8,7 +8,7 @@ ruleset; this module derives its inputs and presents its decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache, partial
@@ -465,8 +465,26 @@ def _split(
     an item of an opioid (or of a medicine not recognised) among the items other than the new
     one's / among the items after.
     """
-    new_items: Sequence[ItemAmounts] = ()
-    after = before = Decimal(0)
+    last = len(figures) - 1
+    if not replaced and not whole_before and (new_pos is None or new_pos == last):
+        # the commonest case (nothing replaced, the new prescription last or not counted):
+        # "after" is "before" summed on with the new items, the same additions in the same
+        # order as summing every item from the start
+        if new_pos is None:
+            before, before_complete, opioid_before = _summed(figures, _ZERO, True, False)
+            return _Split(
+                (), before, before_complete, before, before_complete, opioid_before, opioid_before
+            )
+        before, before_complete, opioid_before = _summed(figures[:last], _ZERO, True, False)
+        new_items = figures[last]
+        after, after_complete, opioid_after = _summed(
+            (new_items,), before, before_complete, opioid_before
+        )
+        return _Split(
+            new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
+        )
+    new_items = ()
+    after = before = _ZERO
     after_complete = before_complete = True
     opioid_before = opioid_after = False
     not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
@@ -495,6 +513,29 @@ def _split(
     return _Split(
         new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
     )
+
+
+_ZERO: Final = Decimal(0)
+
+
+def _summed(
+    figures: Iterable[tuple[ItemAmounts, ...]], total: Decimal, complete: bool, opioid: bool
+) -> tuple[Decimal, bool, bool]:
+    """``total`` summed on with the OME of every item of ``figures``, in order.
+
+    And ``complete`` unless an item is not convertible, ``opioid`` or an item of an opioid (or
+    of a medicine not recognised), as :func:`_split` sums them.
+    """
+    not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
+    for items in figures:
+        for item in items:
+            status = item.status
+            ome = item.ome_mg_per_day
+            if ome is not None:
+                total += ome
+            complete = complete and status is not not_convertible
+            opioid = opioid or status is not not_opioid
+    return total, complete, opioid
 
 
 class _Figures(NamedTuple):
