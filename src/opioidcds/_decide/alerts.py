@@ -472,16 +472,16 @@ def _split(
         # order as summing every item from the start
         if new_pos is None:
             before, before_complete, opioid_before = _summed(figures, _ZERO, True, False)
-            return _Split(
-                (), before, before_complete, before, before_complete, opioid_before, opioid_before
+            return _split_of(
+                ((), before, before_complete, before, before_complete, opioid_before, opioid_before)
             )
         before, before_complete, opioid_before = _summed(figures[:last], _ZERO, True, False)
         new_items = figures[last]
         after, after_complete, opioid_after = _summed(
             (new_items,), before, before_complete, opioid_before
         )
-        return _Split(
-            new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
+        return _split_of(
+            (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
         )
     new_items = ()
     after = before = _ZERO
@@ -510,10 +510,13 @@ def _split(
                 opioid_after = opioid_after or opioid
     if whole_before:
         before, before_complete = _total([item for items in figures for item in items])
-    return _Split(
-        new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
+    return _split_of(
+        (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
     )
 
+
+_split_of: Final = partial(tuple.__new__, _Split)
+"""``_Split`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 _ZERO: Final = Decimal(0)
 
