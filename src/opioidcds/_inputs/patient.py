@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, Self
@@ -188,6 +188,10 @@ class _Derived(NamedTuple):
     replaced: frozenset[int]
     gaba: bool | None
     ost: bool | None
+
+
+_derived_of: Final = partial(tuple.__new__, _Derived)
+"""``_Derived`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 
 def _derive(
@@ -375,8 +379,8 @@ class Patient(InputModel):
         self._check_dates()
         # one private value, set once (reading and setting private attributes one by one
         # through pydantic costs microseconds each on the per-call path)
-        self.__pydantic_private__["_derived"] = _Derived(  # type: ignore[index]
-            classes, candidates, benzo, zdrug, replaced, gaba, ost
+        self.__pydantic_private__["_derived"] = _derived_of(  # type: ignore[index]
+            (classes, candidates, benzo, zdrug, replaced, gaba, ost)
         )
         return self
 
