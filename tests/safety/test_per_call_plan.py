@@ -22,14 +22,16 @@ from typing import Any
 import pytest
 
 from opioidcds import (
+    InvalidInputError,
     OpioidCDSError,
     Prescription,
     PrnPolicy,
     calculate_ome,
+    default_knowledge,
     load_catalogue,
 )
 from opioidcds._measure import ome as ome_module
-from opioidcds._measure.ome import item_figures
+from opioidcds._measure.ome import item_figures, ome_figures
 
 TEXTS = (
     "one twice a day",
@@ -300,3 +302,121 @@ def test_the_same_strength_written_differently_keeps_its_own_figures() -> None:
             full = [_outcome(rxs) for rxs in lists]
         assert fast == full
         assert fast[0] != fast[len(texts)]  # written differently, as their inputs are
+
+
+def _figures_only(rxs: list[Prescription]) -> tuple[str, str]:
+    """``("ok", the figures)`` of :func:`ome_figures` (the check's entry), or the error.
+
+    Each item's figures with its prescription's position (entry ``i`` of the answer).
+    """
+    kb = default_knowledge()
+    try:
+        found = ome_figures(rxs, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
+        assert len(found) == len(rxs)  # one entry per prescription, in order
+        figures = [
+            (index, *(getattr(f, n) for n in FIGURES[1:]))
+            for index, items in enumerate(found)
+            for f in items
+        ]
+        return "ok", repr(figures)
+    except OpioidCDSError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _built_figures(rxs: list[Prescription]) -> tuple[str, str]:
+    """The figures of the items ``calculate_ome`` builds the full way, or the error."""
+    kb = default_knowledge()
+    try:
+        with _full_path_only():
+            result = calculate_ome(
+                rxs, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue
+            )
+            items = result.items
+        return "ok", repr([tuple(getattr(i, n) for n in FIGURES) for i in items])
+    except OpioidCDSError as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def test_the_checks_figures_only_entry_gives_the_full_paths_item_figures() -> None:
+    # ome_figures (the prescribing check's entry, issue 20 round 6) builds no result: its
+    # figures and errors must be those of the items calculate_ome builds the full way, for
+    # every product and text, products named by fields, flags the full way reads, lists
+    # mixing both ways, and the plausibility refusal (over the limits: an error, HAZ-002)
+    pairs = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
+    named = [[Prescription(**fields, dosage_text=t)] for fields in NAMED for t in TEXTS]
+    flagged = [
+        [
+            Prescription(dmd_code=c, dosage_text="one twice a day").model_copy(
+                update={"dose_is_minimum": True}
+            ),
+            Prescription(dmd_code=c, dosage_text="10mg twice a day"),
+        ]
+        for c in PRODUCTS
+    ]
+    # over the plausible daily amount together, not alone (456 tablets a day twice), each way
+    heavy = "take 19 tablets every hour"
+    summed = [[Prescription(dmd_code=c, dosage_text=heavy)] * 2 for c in PRODUCTS]
+    summed_full_way = [
+        [flagged[i][0], Prescription(dmd_code=c, dosage_text=heavy)] for i, c in enumerate(PRODUCTS)
+    ]
+    lists = pairs + named + flagged + summed + summed_full_way + _lists(300, seed=6)
+    fast = [_figures_only(rxs) for rxs in lists]
+    full = [_built_figures(rxs) for rxs in lists]
+    assert fast == full
+    kinds = {kind for kind, _ in fast}
+    assert kinds == {"ok", "error"}  # both outcomes were compared
+    refused = [i for i, (kind, text) in enumerate(fast) if "implausible" in text]
+    # refused on the plan's way alone and with a prescription measured the full way
+    assert any(lists[i] in summed for i in refused)
+    assert any(lists[i] in summed_full_way for i in refused)
+    assert any("not_convertible" in text for _, text in fast)
+    # the same whether the products were seen before or not, and from the memo of lists read
+    # the full way (kept from the second sight: the third is answered from it)
+    for _ in range(2):
+        again = [_figures_only(rxs) for rxs in lists]
+        assert again == fast
+
+
+def test_a_list_read_the_full_way_keeps_its_numbers_as_written_and_no_identifier() -> None:
+    # structured doses (the full way), equal but written differently: 1 and 1.0 tablet of
+    # morphine MR 30 mg twice a day is 60 and 60.0 mg/day (30 x 1 x 2; 30 x 1.0 x 2); each
+    # list, seen three times in turn, keeps its own writing, as the full path's items do
+    def rx(quantity: str, **ids: str) -> Prescription:
+        return Prescription(
+            drug="morphine",
+            form="modified-release tablet",
+            strength="30 mg",
+            dose_quantity=Decimal(quantity),
+            dose_unit="tablet",
+            doses_per_day=2,
+            **ids,
+        )
+
+    one, one_point_zero = [rx("1")], [rx("1.0")]
+    for _ in range(3):
+        for rxs, shown in ((one, "60"), (one_point_zero, "60.0")):
+            fast = _figures_only(rxs)
+            assert fast == _built_figures(rxs)
+            assert f"Decimal('{shown}')" in fast[1]
+    # identifiers are not inputs: the same figures with them, and the memo keeps none
+    without = _figures_only([rx("1"), rx("1.0")])
+    with_ids = [rx("1", id="a"), rx("1.0", id="b", replaces="c")]
+    for _ in range(3):  # kept from the second sight
+        assert _figures_only(with_ids) == without
+    kept = repr(ome_module._read_figures._results)
+    assert "drug='morphine'" in kept  # the lists are kept, without their identifiers
+    assert "replaces='c'" not in kept
+    assert "id='a'" not in kept
+    assert "id='b'" not in kept
+
+
+def test_the_figures_only_entry_refuses_what_is_not_a_prescription() -> None:
+    kb = default_knowledge()
+    rx = Prescription(dmd_code=PRODUCTS[0], dosage_text="one twice a day")
+    with pytest.raises(InvalidInputError, match=r"prescriptions\[1\]"):
+        ome_figures(
+            [rx, "not a prescription"],  # type: ignore[list-item]
+            table=kb.table,
+            vocabulary=kb.vocabulary,
+            catalogue=kb.catalogue,
+        )

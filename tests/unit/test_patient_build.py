@@ -173,3 +173,63 @@ def test_classes_by_name_are_those_classify_medicine_gives() -> None:
         assert _classes_of_name(name) == classify_medicine(name)
     # diazepam 5 mg tablets: a benzodiazepine (catalogue/medicine_classes.toml)
     assert _classes_of_name("Diazepam 5mg tablets") == {MedicineClass.BENZODIAZEPINE}
+
+
+_STATED = (None, True, False)
+_CO_PRESCRIBED = (  # the stated field, the property, the class, whether a stated "no" wins
+    ("benzodiazepine_coprescribed", "benzodiazepine", MedicineClass.BENZODIAZEPINE, False),
+    ("z_drug_coprescribed", "z_drug", MedicineClass.Z_DRUG, False),
+    ("gabapentinoid_coprescribed", "gabapentinoid", MedicineClass.GABAPENTINOID, False),
+    (
+        "opioid_substitution_therapy",
+        "on_opioid_substitution_therapy",
+        MedicineClass.OPIOID_DEPENDENCE_TREATMENT,
+        True,
+    ),
+)
+
+
+def _expected(stated: bool | None, found: bool, *, complete: bool, false_wins: bool) -> object:
+    """The combination as ``Patient`` documents it (``"error"``: a contradiction refused).
+
+    Stated yes: yes. Not found: what is stated, except that with the whole medication list
+    given (not for OST) an unstated class is absent. Found: yes, unless stated no: OST's
+    stated "no" wins; for the others it contradicts the prescription.
+    """
+    if stated is True:
+        return True
+    if not found:
+        return False if stated is None and complete and not false_wins else stated
+    if stated is False:
+        return False if false_wins else "error"
+    return True
+
+
+@pytest.mark.parametrize("complete", [False, True])
+@pytest.mark.parametrize("current", [(MORPHINE,), (MORPHINE, DIAZEPAM)])
+def test_co_prescription_combines_stated_and_derived_as_documented(
+    current: tuple[Prescription, ...], complete: bool
+) -> None:
+    """Issue 20, round 6: the four derivations worked out at once (memoised), as defined.
+
+    Every stated value of each field, with the class present or not, with the list complete
+    or not; the other fields unstated.
+    """
+    present = frozenset().union(*(medicine_classes(rx) for rx in current))
+    checked = refused = 0
+    for field, prop, cls, false_wins in _CO_PRESCRIBED:
+        found = cls in present
+        for stated in _STATED:
+            expected = _expected(stated, found, complete=complete, false_wins=false_wins)
+            data = {field: stated, "medication_list_complete": complete}
+            try:
+                patient = Patient(prescriptions=current, **data)
+            except InvalidInputError as exc:
+                assert expected == "error"
+                assert exc.field == field
+                refused += 1
+                continue
+            assert getattr(patient, prop) is expected, (field, stated, complete)
+            checked += 1
+    assert checked >= 10
+    assert refused == (1 if DIAZEPAM in current else 0)  # benzodiazepine stated "no"

@@ -8,7 +8,7 @@ ruleset; this module derives its inputs and presents its decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -18,16 +18,15 @@ from decimal import (
     Overflow,
 )
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from opioidcds._base import DeferredResultModel
+from opioidcds._base import DeferredResultModel, fill
 from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
     _names_product,
-    _ome,
     opioid_use_days,
 )
 from opioidcds._decide.knowledge import (
@@ -50,8 +49,8 @@ from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._knowledge.units import StrengthKind
 from opioidcds._knowledge.vocabulary import FormKind
-from opioidcds._measure.ome import item_figures
-from opioidcds._measure.results import ItemFigures, ItemStatus
+from opioidcds._measure.ome import ome_figures
+from opioidcds._measure.results import ItemAmounts, ItemStatus
 from opioidcds._resolve.prescription import product_fields, product_part, resolve_prescription
 
 __all__ = ["ALERT_RULESET", "Alert", "AlertSeverity", "check_prescription"]
@@ -108,7 +107,7 @@ class Alert(DeferredResultModel):
         return f"<Alert {self.severity.value} {self.id}: {self.summary}>"
 
 
-def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemFigures]) -> str:
+def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemAmounts]) -> str:
     if MedicineClass.OPIOID in classes:
         return "opioid"
     if MedicineClass.BENZODIAZEPINE in classes:
@@ -177,7 +176,7 @@ precision to 3 digits turned 60 + 30.03 into 90.0 and missed the dose-escalation
 review, issue 20 fifth round). Its flags are never read."""
 
 
-def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
+def _total(items: Sequence[ItemAmounts]) -> tuple[Decimal, bool]:
     """The sum of ``items``' OME in item order, and whether every item was converted.
 
     Summed by :data:`_ARITHMETIC`, whatever the caller's decimal context.
@@ -196,7 +195,7 @@ def _total(items: Sequence[ItemFigures]) -> tuple[Decimal, bool]:
 _RATE = "microgram/hour"  # the daily amount of a patch is its release rate
 
 
-def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None:
+def _patch_rate(items: Sequence[ItemAmounts], ingredient: str) -> Decimal | None:
     """Total release rate of the new item's ``ingredient`` patches, in microgram/hour.
 
     0 when it has none (a known absence), ``None`` when an item could not be read.
@@ -214,7 +213,7 @@ def _patch_rate(items: Sequence[ItemFigures], ingredient: str) -> Decimal | None
 
 
 def _new_item_patches(
-    new_items: Sequence[ItemFigures], rx: Prescription, kb: Knowledge
+    new_items: Sequence[ItemAmounts], rx: Prescription, kb: Knowledge
 ) -> Mapping[str, bool | Decimal | None]:
     """The patch inputs of the new prescription ``rx`` (most are not patches: one look).
 
@@ -365,13 +364,20 @@ def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescrip
     return current, replaced
 
 
-def _same(a: Prescription, b: Prescription) -> bool:
-    """``a == b``, answered at once for the same object or a different product or text."""
-    if a is b:
-        return True
-    if a.dmd_code != b.dmd_code or a.dosage_text != b.dosage_text or a.drug != b.drug:
-        return False
-    return a == b
+def _position(counted: Sequence[Prescription], rx: Prescription) -> int:
+    """Where ``rx`` is among ``counted`` (the first equal one), else ``len(counted)``.
+
+    Equal (``==``) is checked only for the same object or the same product and text.
+    """
+    d = rx.__dict__
+    code, text, drug = d["dmd_code"], d["dosage_text"], d["drug"]
+    for i, other in enumerate(counted):
+        if other is rx:
+            return i
+        o = other.__dict__
+        if o["dmd_code"] == code and o["dosage_text"] == text and o["drug"] == drug and other == rx:
+            return i
+    return len(counted)
 
 
 def _figure(total: Decimal, complete: bool) -> str:
@@ -427,16 +433,16 @@ def check_prescription(
     new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
-        for i, rx in enumerate(counted):
-            if _same(rx, plain):
-                new_pos = i
-                break
-        else:
-            new_pos = len(counted)
+        new_pos = _position(counted, plain)
+        if new_pos == len(counted):
             counted.append(plain)
     replaced -= {new_pos}
-    ome = _ome(tuple(counted), kb) if counted else None
-    items = item_figures(ome) if ome is not None else ()  # the items need not be built
+    # the items' figures alone: the result, its items and their text are not built (issue 20)
+    items = (
+        ome_figures(counted, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
+        if counted
+        else ()
+    )
     split = _split(items, new_pos, replaced, whole_before=reauthorisation and not replaced)
     after_total, after_complete = split.after_total, split.after_complete
     before_total, before_complete = split.before_total, split.before_complete
@@ -480,13 +486,15 @@ def check_prescription(
             ),
         }
     )
-    figures = _Figures(
-        str(after_total),
-        after_complete,
-        str(before_total),
-        before_complete,
-        unmatched=new_prescription.replaces is not None
-        and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
+    figures = _figures_of(
+        (
+            str(after_total),
+            after_complete,
+            str(before_total),
+            before_complete,
+            new_prescription.replaces is not None
+            and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
+        )
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
     return _present_alerts(bound, values, truths(bound, values), figures, provenance)
@@ -495,7 +503,7 @@ def check_prescription(
 class _Split(NamedTuple):
     """The items of the check split by prescription: the new one's, and the totals around it."""
 
-    new_items: list[ItemFigures]
+    new_items: Sequence[ItemAmounts]
     after_total: Decimal
     after_complete: bool
     before_total: Decimal
@@ -505,9 +513,13 @@ class _Split(NamedTuple):
 
 
 def _split(
-    items: Sequence[ItemFigures], new_pos: int | None, replaced: set[int], *, whole_before: bool
+    figures: Sequence[tuple[ItemAmounts, ...]],
+    new_pos: int | None,
+    replaced: set[int],
+    *,
+    whole_before: bool,
 ) -> _Split:
-    """Split ``items`` in one pass: the new prescription's, the totals after and before.
+    """Split the items' ``figures`` (by prescription) in one pass: the new one's, after, before.
 
     "After" counts every item but those of the ``replaced`` prescriptions; "before" every item
     but the new prescription's (``whole_before``: every item, for a re-authorisation that
@@ -517,35 +529,82 @@ def _split(
     an item of an opioid (or of a medicine not recognised) among the items other than the new
     one's / among the items after.
     """
-    new_items: list[ItemFigures] = []
-    after = before = Decimal(0)
+    last = len(figures) - 1
+    if not replaced and not whole_before and (new_pos is None or new_pos == last):
+        # the commonest case (nothing replaced, the new prescription last or not counted):
+        # "after" is "before" summed on with the new items, the same additions in the same
+        # order as summing every item from the start
+        if new_pos is None:
+            before, before_complete, opioid_before = _summed(figures, _ZERO, True, False)
+            return _split_of(
+                ((), before, before_complete, before, before_complete, opioid_before, opioid_before)
+            )
+        before, before_complete, opioid_before = _summed(figures[:last], _ZERO, True, False)
+        new_items = figures[last]
+        after, after_complete, opioid_after = _summed(
+            (new_items,), before, before_complete, opioid_before
+        )
+        return _split_of(
+            (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
+        )
+    new_items = ()
+    after = before = _ZERO
     after_complete = before_complete = True
     opioid_before = opioid_after = False
     not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
     add = _ARITHMETIC.add
-    for item in items:
-        index = item.prescription_index
-        status = item.status
-        ome = item.ome_mg_per_day
-        complete = status is not not_convertible
-        opioid = status is not not_opioid
-        if index == new_pos:
-            new_items.append(item)
-        else:
-            if ome is not None:
-                before = add(before, ome)
-            before_complete = before_complete and complete
-            opioid_before = opioid_before or opioid
-        if index not in replaced:
-            if ome is not None:
-                after = add(after, ome)
-            after_complete = after_complete and complete
-            opioid_after = opioid_after or opioid
+    for index, items in enumerate(figures):
+        is_new = index == new_pos
+        if is_new:
+            new_items = items
+        is_after = index not in replaced
+        for item in items:
+            status = item.status
+            ome = item.ome_mg_per_day
+            complete = status is not not_convertible
+            opioid = status is not not_opioid
+            if not is_new:
+                if ome is not None:
+                    before = add(before, ome)
+                before_complete = before_complete and complete
+                opioid_before = opioid_before or opioid
+            if is_after:
+                if ome is not None:
+                    after = add(after, ome)
+                after_complete = after_complete and complete
+                opioid_after = opioid_after or opioid
     if whole_before:
-        before, before_complete = _total(items)
-    return _Split(
-        new_items, after, after_complete, before, before_complete, opioid_before, opioid_after
+        before, before_complete = _total([item for items in figures for item in items])
+    return _split_of(
+        (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
     )
+
+
+_split_of: Final = partial(tuple.__new__, _Split)
+"""``_Split`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+
+_ZERO: Final = Decimal(0)
+
+
+def _summed(
+    figures: Iterable[tuple[ItemAmounts, ...]], total: Decimal, complete: bool, opioid: bool
+) -> tuple[Decimal, bool, bool]:
+    """``total`` summed on with the OME of every item of ``figures``, in order.
+
+    And ``complete`` unless an item is not convertible, ``opioid`` or an item of an opioid (or
+    of a medicine not recognised), as :func:`_split` sums them.
+    """
+    not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
+    add = _ARITHMETIC.add
+    for items in figures:
+        for item in items:
+            status = item.status
+            ome = item.ome_mg_per_day
+            if ome is not None:
+                total = add(total, ome)
+            complete = complete and status is not not_convertible
+            opioid = opioid or status is not not_opioid
+    return total, complete, opioid
 
 
 class _Figures(NamedTuple):
@@ -574,6 +633,10 @@ class _Figures(NamedTuple):
             f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
             f"{unmatched}"
         )
+
+
+_figures_of: Final = partial(tuple.__new__, _Figures)
+"""``_Figures`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 
 @lru_cache(maxsize=256)
@@ -743,6 +806,7 @@ def _present_alerts(
     """
     d = bound.decide(values, truths)
     alerts = []
+    new, fields_set = Alert.__new__, _ALERT_FIELDS
     for plan in _alert_plan(bound, truths, provenance):
         rule = plan.rule
         render: _FiredText | _PendingText = (
@@ -750,8 +814,11 @@ def _present_alerts(
             if rule is None
             else _FiredText(d, rule, plan.text, plan.thresholds, figures)
         )
-        # each alert its own fields (a plan is shared: read-only, copied at C speed)
-        alerts.append(Alert.deferred(plan.fields.copy(), set(_ALERT_FIELDS), render))
+        # as Alert.deferred builds it: each alert its own fields (a plan is shared: read-only,
+        # copied at C speed) and its own set of the fields given
+        alert = new(Alert)
+        fill(alert, plan.fields.copy(), set(fields_set), {"_render": render})
+        alerts.append(alert)
     return alerts
 
 

@@ -52,7 +52,7 @@ from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass
 from opioidcds._knowledge.provenance import Provenance, names_a_product
 from opioidcds._measure.ome import calculate_ome, item_figures
-from opioidcds._measure.results import ItemFigures, ItemStatus, OMEResult
+from opioidcds._measure.results import ItemAmounts, ItemStatus, OMEResult
 from opioidcds._memo import memo_on_repeat
 
 __all__ = [
@@ -439,7 +439,7 @@ def _ome_cached(
     )
 
 
-def _is_opioid_item(item: ItemFigures) -> bool:
+def _is_opioid_item(item: ItemAmounts) -> bool:
     return item.status is not ItemStatus.NOT_OPIOID
 
 
@@ -464,8 +464,10 @@ def opioid_use_days(patient: Patient) -> int | None:
     ``None`` without a history (unknown); 0 when the history has no opioid issue.
     """
     history = patient.prescription_history
+    if history is None:  # the commonest case: no history, no date to work out
+        return None
     as_of = patient.assessment_date
-    if history is None or as_of is None:
+    if as_of is None:
         return None
     dates = [r.issue_date for r in history if MedicineClass.OPIOID in medicine_classes(r)]
     return _days(as_of, min(dates)) if dates else 0

@@ -32,7 +32,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, Self
 
@@ -189,6 +190,10 @@ class _Derived(NamedTuple):
     ost: bool | None
 
 
+_derived_of: Final = partial(tuple.__new__, _Derived)
+"""``_Derived`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+
+
 def _derive(
     stated: bool | None,
     derived: bool,
@@ -208,6 +213,53 @@ def _derive(
             field, "stated false, but a current prescription is recognised as this class"
         )
     return True
+
+
+@lru_cache(maxsize=1024)
+def _co_prescribed(  # noqa: PLR0917 - positional: the memo's key
+    present: frozenset[MedicineClass],
+    benzodiazepine: bool | None,
+    z_drug: bool | None,
+    gabapentinoid: bool | None,
+    substitution: bool | None,
+    complete: bool,
+) -> tuple[bool | None, bool | None, bool | None, bool | None]:
+    """The co-prescriptions stated (``None``: not stated) combined with the classes ``present``.
+
+    Benzodiazepine, z-drug, gabapentinoid and opioid substitution therapy, in that order, each
+    by :func:`_derive` (a stated "not on OST" wins over a derived one; a stated "no" for the
+    others contradicting a current prescription is an error). ``complete``: the medication
+    list is the whole list. Memoised: a pure function of a few values (a few hundred sets).
+
+    Raises:
+        InvalidInputError: a stated "no" contradicts a current prescription's class.
+    """
+    return (
+        _derive(
+            benzodiazepine,
+            _BENZODIAZEPINE in present,
+            "benzodiazepine_coprescribed",
+            complete=complete,
+        ),
+        _derive(z_drug, _Z_DRUG in present, "z_drug_coprescribed", complete=complete),
+        _derive(
+            gabapentinoid,
+            _GABAPENTINOID in present,
+            "gabapentinoid_coprescribed",
+            complete=complete,
+        ),
+        _derive(
+            substitution,
+            _OST in present,
+            "opioid_substitution_therapy",
+            stated_false_wins=True,
+        ),
+    )
+
+
+_names_of: Final = itemgetter("dmd_code", "product_name", "drug", "form", "strength")
+"""A prescription's fields that name its medicine, from its ``__dict__``, in the order
+:func:`_classes` takes them (:func:`medicine_classes`)."""
 
 
 class Patient(InputModel):
@@ -287,7 +339,7 @@ class Patient(InputModel):
     def _set_derived(self) -> Self:
         """Derive the classes of the prescriptions and what follows; check the dates."""
         prescriptions = self.prescriptions
-        classes = tuple([medicine_classes(rx) for rx in prescriptions])
+        classes = tuple([_classes(*_names_of(rx.__dict__)) for rx in prescriptions])
         replaced = replaced_positions(prescriptions)
         opioid = _OPIOID
         if replaced:
@@ -315,36 +367,20 @@ class Patient(InputModel):
             )
             live = classes
         present = frozenset().union(*live)  # every class of a current prescription
-        complete = self.medication_list_complete
-        benzo = _derive(
-            self.benzodiazepine_coprescribed,
-            _BENZODIAZEPINE in present,
-            "benzodiazepine_coprescribed",
-            complete=complete,
-        )
-        zdrug = _derive(
-            self.z_drug_coprescribed,
-            _Z_DRUG in present,
-            "z_drug_coprescribed",
-            complete=complete,
-        )
-        gaba = _derive(
-            self.gabapentinoid_coprescribed,
-            _GABAPENTINOID in present,
-            "gabapentinoid_coprescribed",
-            complete=complete,
-        )
-        ost = _derive(
-            self.opioid_substitution_therapy,
-            _OST in present,
-            "opioid_substitution_therapy",
-            stated_false_wins=True,
+        d = self.__dict__
+        benzo, zdrug, gaba, ost = _co_prescribed(
+            present,
+            d["benzodiazepine_coprescribed"],
+            d["z_drug_coprescribed"],
+            d["gabapentinoid_coprescribed"],
+            d["opioid_substitution_therapy"],
+            d["medication_list_complete"],
         )
         self._check_dates()
         # one private value, set once (reading and setting private attributes one by one
         # through pydantic costs microseconds each on the per-call path)
-        self.__pydantic_private__["_derived"] = _Derived(  # type: ignore[index]
-            classes, candidates, benzo, zdrug, replaced, gaba, ost
+        self.__pydantic_private__["_derived"] = _derived_of(  # type: ignore[index]
+            (classes, candidates, benzo, zdrug, replaced, gaba, ost)
         )
         return self
 

@@ -46,7 +46,7 @@ from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, Strength, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, default_vocabulary
-from opioidcds._measure.results import ItemFigures, ItemStatus, OMEItem, OMEResult
+from opioidcds._measure.results import ItemAmounts, ItemFigures, ItemStatus, OMEItem, OMEResult
 from opioidcds._memo import memo_on_repeat
 from opioidcds._resolve.dose import Dose, dose_from_text
 from opioidcds._resolve.prescription import (
@@ -62,7 +62,7 @@ from opioidcds._resolve.prescription import (
 from opioidcds._resolve.record import BundleRead, not_read_reason
 from opioidcds._version import __version__
 
-__all__ = ["calculate_ome", "item_figures"]
+__all__ = ["calculate_ome", "item_figures", "ome_figures"]
 
 _CONTEXT = Context(prec=150, traps=[])
 _SUMS: Final = _CONTEXT.copy()
@@ -149,14 +149,7 @@ def calculate_ome(
         if read.unconverted or read.minimum or record is not None
         else ()
     )
-    # Plausibility over all prescriptions of one ingredient: its daily mass, and the total rate
-    # of its patches (six 1,000 microgram/hour patches are not a dose; hazard HAZ-002).
-    limits = plans.limits
-    for (_, unit), amount in read.per_ingredient.items():
-        if amount > limits[unit]:
-            raise InvalidInputError(
-                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
-            )
+    _check_plausible(read.per_ingredient, plans.limits)
     used = catalogue if catalogue is not None or not read.named else load_catalogue()
     values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
     values["total_mg_per_day"] = read.total
@@ -177,12 +170,117 @@ def calculate_ome(
     )
 
 
+def ome_figures(
+    prescriptions: Sequence[Prescription],
+    *,
+    table: ConversionTable,
+    vocabulary: Vocabulary,
+    catalogue: Catalogue | None,
+) -> Sequence[tuple[ItemAmounts, ...]]:
+    """What the items of ``calculate_ome(prescriptions, ...)`` say, by prescription, in order.
+
+    Entry ``i`` holds the figures of prescription ``i``'s items, in item order: for a reader
+    of the figures alone (the prescribing check: each item's status, ingredient, daily amount
+    and OME). The same reading of each prescription (:func:`_read`, default PRN policy,
+    ``item_errors="list"``: an unreadable prescription is one not-convertible item), the same
+    plausibility refusal and the same figures as :func:`item_figures` of
+    :func:`calculate_ome`'s result, without building the result, its header, its provenance,
+    its lower-bound reasons or an object per item (issue 20). What the total's completeness
+    needs is in the figures: an item not convertible says so by its status.
+
+    Raises:
+        InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
+            input implies an implausible amount (over the plausibility limits).
+    """
+    plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
+    figures = _planned_figures(prescriptions, plans)
+    if figures is not None:
+        return figures
+    # some are measured the full way: the whole list is read so, memoised from its second
+    # sight (a full reading costs more than the key); identifiers never reach the memo
+    plain = []
+    for index, rx in enumerate(prescriptions):
+        if type(rx) is not Prescription and not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+        plain.append(rx.without_identity())
+    written = tuple([rx.written_numbers() for rx in plain])
+    return _read_figures(tuple(plain), written, plans)
+
+
+@memo_on_repeat(maxsize=1024)
+def _read_figures(
+    prescriptions: tuple[Prescription, ...],
+    _written: tuple[tuple[str, ...] | None, ...],
+    plans: _Plans,
+) -> tuple[tuple[_Figure, ...], ...]:
+    """The figures of ``prescriptions`` read as :func:`calculate_ome` reads them, by prescription.
+
+    Keyed by content, with how each writes its numbers (``_written``: the figures keep them as
+    written). Read-only: a tuple, shared by the calls that repeat the list.
+
+    Raises:
+        InvalidInputError: an implausible amount (over the plausibility limits; not kept).
+    """
+    read = _read(prescriptions, plans, raise_errors=False)
+    _check_plausible(read.per_ingredient, plans.limits)
+    return tuple(read.figures)
+
+
+def _planned_figures(
+    prescriptions: Sequence[Prescription], plans: _Plans
+) -> list[tuple[_Figure, ...]] | None:
+    """The figures of every prescription from its plan (:func:`_figures`), else ``None``.
+
+    ``None`` as soon as one prescription is left to the full way (:func:`_read` then reads
+    the list). Nothing is summed but each ingredient's daily amount, for the plausibility
+    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order).
+
+    Raises:
+        InvalidInputError: an entry is not a Prescription, or an implausible amount.
+    """
+    figures: list[tuple[_Figure, ...]] = []
+    per_ingredient: dict[tuple[str, str], Decimal] = {}
+    figures_of = _figures  # looked up once per call (a test switches it off)
+    add = _SUMS.add
+    for index, rx in enumerate(prescriptions):
+        if type(rx) is not Prescription and not isinstance(rx, Prescription):
+            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+        found = figures_of(rx.__dict__, plans)
+        if found is None:
+            return None
+        figures.append(found)
+        for figure in found:
+            key, daily = figure.limit_key, figure.daily_amount
+            if key is not None and daily is not None:
+                per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+    _check_plausible(per_ingredient, plans.limits)
+    return figures
+
+
+def _check_plausible(
+    per_ingredient: Mapping[tuple[str, str], Decimal], limits: Mapping[str, Decimal]
+) -> None:
+    """Refuse an implausible daily amount of one opioid over all its prescriptions.
+
+    Its daily mass, and the total rate of its patches (six 1,000 microgram/hour patches are
+    not a dose; hazard HAZ-002); ``limits`` by unit, from the knowledge (``_Plans.limits``).
+
+    Raises:
+        InvalidInputError: an amount over its limit (unit confusion, not a dose).
+    """
+    for (_, unit), amount in per_ingredient.items():
+        if amount > limits[unit]:
+            raise InvalidInputError(
+                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
+            )
+
+
 class _Read(NamedTuple):
     """What :func:`_read` found in the prescriptions: each one's part, and the sums.
 
-    ``parts[i]`` is prescription ``i``'s items when built, else the prescription itself (its
-    items are built when read: :class:`_Items`); ``figures[i]`` what its items say when they
-    are not built yet (:data:`_Figure`), else ``None``. ``total`` and ``exact`` sum the OME of
+    ``parts[i]`` is prescription ``i``'s items when built (a ``tuple``), else the prescription
+    itself (its items are built when read: :class:`_Items`); ``figures[i]`` what its items say
+    (:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of
     every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
     plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
     named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
@@ -191,7 +289,7 @@ class _Read(NamedTuple):
     """
 
     parts: list[tuple[OMEItem, ...] | Prescription]
-    figures: list[tuple[_Figure, ...] | None]
+    figures: list[tuple[_Figure, ...]]
     total: Decimal
     exact: bool
     unconverted: bool
@@ -218,7 +316,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
         UnknownProductError: an unknown product, with ``raise_errors``.
     """
     parts: list[tuple[OMEItem, ...] | Prescription] = []
-    figures: list[tuple[_Figure, ...] | None] = []
+    figures: list[tuple[_Figure, ...]] = []
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
@@ -246,7 +344,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
                 parts.append(measured)
-                figures.append(None)
+                figures.append(found)
             for _, status, daily, _, ome, item_exact, key in found:
                 if ome is not None:
                     total = add(total, ome)
@@ -281,10 +379,10 @@ _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 
 
 def _figure_of(item: OMEItem) -> _Figure:
-    """What a built item says, as :data:`_Figure`."""
+    """What a built item says, as :class:`_Figure`."""
     name, daily, unit = item.ingredient, item.daily_amount, item.daily_amount_unit
     key = (name, unit or "") if name is not None and daily is not None else None
-    return (name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
+    return _Figure(name, item.status, daily, unit, item.ome_mg_per_day, item.exact, key)
 
 
 def _header(
@@ -531,7 +629,7 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         amounts=amounts,
         unconvertible=tuple(
             [
-                (name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
+                _Figure(name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
                 for name, *_ in compiled
             ]
         ),
@@ -556,7 +654,10 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
         return dose, schedule, None, dose.unit
-    key = (str(schedule.quantity), str(schedule.per), dose.unit_kind, str(dose.unit_factor))
+    # the kind by its value: a key of four strings hashes without calling Python (an enum's
+    # hash is a Python method), and each kind has its own value
+    kind = dose.unit_kind.value
+    key = (str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor))
     return dose, schedule, key, dose.unit
 
 
@@ -569,27 +670,32 @@ class _Leave(Enum):
 _FULL_WAY: Final = _Leave.FULL_WAY
 
 
-_AmountKey = tuple[str, str, DoseUnitKind, str]
+_AmountKey = tuple[str, str, str, str]
 """What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
-schedule's quantity and divisor and the dose unit's kind and factor, each as written (equal
-decimals written differently give results written differently)."""
+schedule's quantity and divisor and the dose unit's kind (its value) and factor, each as
+written (equal decimals written differently give results written differently)."""
 
 _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
 none), the key of the amounts computed from them, and the dose's unit."""
 
-_Figure = tuple[
-    str | None,
-    ItemStatus,
-    Decimal | None,
-    str | None,
-    Decimal | None,
-    bool,
-    tuple[str, str] | None,
-]
-"""An item's figures but its position: ingredient, status, daily amount and unit, OME, exact;
-and the key its daily amount is summed by for the plausibility limits (ingredient and unit;
-``None`` without a daily amount)."""
+
+class _Figure(NamedTuple):
+    """An item's figures but its position: what the total, the limits and the check read.
+
+    The fields of :class:`OMEItem` of the same names (an :class:`ItemAmounts`), and the key its
+    daily amount is summed by for the plausibility limits (``limit_key``: ingredient and unit;
+    ``None`` without a daily amount). Built once per schedule of a way of measuring (or per
+    item built), never per call.
+    """
+
+    ingredient: str | None
+    status: ItemStatus
+    daily_amount: Decimal | None
+    daily_amount_unit: str | None
+    ome_mg_per_day: Decimal | None
+    exact: bool
+    limit_key: tuple[str, str] | None
 
 
 def _put(memo: dict[Any, Any], key: Any, value: Any, bound: int = _PLANS_MAX) -> None:  # noqa: ANN401
@@ -726,7 +832,7 @@ def _unit_fits(plan: _Plan, fields: ProductFields, dose: Dose, setting: _Setting
 
 
 _NO_DOSE: Final[tuple[_Figure, ...]] = (
-    (None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
+    _Figure(None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
 )
 """The figures of a prescription whose dosage text gives no dose (one item, not convertible)."""
 
@@ -759,7 +865,7 @@ def _amounts(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append((name, status, daily, unit_text, ome, exact, (name, unit_text)))
+        out.append(_Figure(name, status, daily, unit_text, ome, exact, (name, unit_text)))
     return tuple(out)
 
 
@@ -771,7 +877,7 @@ class _Items:
     items an eager calculation gives. :func:`_figures` measured it without an error, so
     building its items raises none; if one did (the two ways disagreeing), reading the items
     raises it rather than list items the total was not computed from (fail closed).
-    ``figures`` holds what the items not built yet say (:data:`_Figure`), for the readers of
+    ``figures`` holds what the items not built yet say (:class:`_Figure`), for the readers of
     the library that need only those (:func:`item_figures`).
     """
 
@@ -780,7 +886,7 @@ class _Items:
     def __init__(
         self,
         parts: list[tuple[OMEItem, ...] | Prescription],
-        figures: list[tuple[_Figure, ...] | None],
+        figures: list[tuple[_Figure, ...]],
         setting: _Setting,
     ) -> None:
         self._parts = parts
@@ -805,14 +911,25 @@ class _Items:
         """What each item says, in order (the items built, else :class:`_Measured`); kept."""
         measured = self._measured
         if measured is None:
-            measured = []
-            for index, (part, figures) in enumerate(zip(self._parts, self._figures, strict=True)):
-                if figures is None:
-                    measured.extend(part)  # type: ignore[arg-type]
-                else:
-                    measured.extend([_measured((index, *f[:6])) for f in figures])
+            measured = _figures_in_order(self._parts, self._figures)
             self._measured = measured  # two threads may both build it: equal lists
         return measured
+
+
+def _figures_in_order(
+    parts: list[tuple[OMEItem, ...] | Prescription], figures: list[tuple[_Figure, ...]]
+) -> list[OMEItem | _Measured]:
+    """What each item says, in order: the items built, else their figures (:class:`_Measured`).
+
+    ``parts`` and ``figures`` as :class:`_Read` holds them.
+    """
+    measured: list[OMEItem | _Measured] = []
+    for index, (part, found) in enumerate(zip(parts, figures, strict=True)):
+        if type(part) is tuple:  # built
+            measured.extend(part)
+        else:
+            measured.extend([_measured((index, *f[:6])) for f in found])
+    return measured
 
 
 def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
@@ -942,7 +1059,7 @@ class _Core:
 
     ``values`` are the item's fields in field order (``prescription_index`` 0), without
     ``arithmetic`` when ``arithmetic`` writes it on first read; ``given`` are the fields an
-    eager construction named; ``figure`` what the item says (:data:`_Figure`), which the
+    eager construction named; ``figure`` what the item says (:class:`_Figure`), which the
     calculator sums. The item at each position is built once and kept (results are
     immutable, so the same content at the same position gives the same object).
     """
@@ -962,7 +1079,7 @@ class _Core:
             values["daily_amount_unit"],
         )
         key = (name, unit or "") if name is not None and daily is not None else None
-        self.figure: _Figure = (
+        self.figure = _Figure(
             name,
             values["status"],
             daily,

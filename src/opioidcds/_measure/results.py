@@ -17,7 +17,7 @@ from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
 from opioidcds._resolve.record import SkippedEntry
 
-__all__ = ["ItemFigures", "ItemStatus", "OMEItem", "OMEResult", "place"]
+__all__ = ["ItemAmounts", "ItemFigures", "ItemStatus", "OMEItem", "OMEResult", "place"]
 
 
 class ItemStatus(StrEnum):
@@ -37,16 +37,12 @@ _STATUS_TEXT = {
 }
 
 
-class ItemFigures(Protocol):
-    """What one item says, without its text: read by the decisions made from a result.
+class ItemAmounts(Protocol):
+    """What one item says, without its text or position: read by the decisions made from it.
 
     An :class:`OMEItem` has these; so has what the calculator keeps of an item before it is
-    built (``opioidcds._measure.ome.item_figures``).
+    built (``opioidcds._measure.ome.ome_figures``, by prescription).
     """
-
-    @property
-    def prescription_index(self) -> int:
-        """Position of the item's prescription in the input list."""
 
     @property
     def ingredient(self) -> str | None:
@@ -71,6 +67,18 @@ class ItemFigures(Protocol):
     @property
     def exact(self) -> bool:
         """Whether the OME is exact (no rounding in the arithmetic)."""
+
+
+class ItemFigures(ItemAmounts, Protocol):
+    """What one item says, without its text, and its prescription's position.
+
+    An :class:`OMEItem` has these; so has what the calculator keeps of an item before it is
+    built (``opioidcds._measure.ome.item_figures``).
+    """
+
+    @property
+    def prescription_index(self) -> int:
+        """Position of the item's prescription in the input list."""
 
 
 class OMEItem(DeferredResultModel):
