@@ -443,9 +443,18 @@ def check_prescription(
         if counted
         else ()
     )
-    split = _split(items, new_pos, replaced, whole_before=reauthorisation and not replaced)
+    whole_before = reauthorisation and not replaced
+    split = _split(items, new_pos, replaced, whole_before=whole_before)
     after_total, after_complete = split.after_total, split.after_complete
     before_total, before_complete = split.before_total, split.before_complete
+    # a dose given as a minimum makes every total that counts it a lower bound, as
+    # calculate_ome says (its lower-bound reasons); the items' figures do not carry it
+    minimum = [i for i, rx in enumerate(counted) if rx.dose_is_minimum]
+    if minimum:
+        after_complete = after_complete and all(i in replaced for i in minimum)
+        before_complete = before_complete and all(
+            i == new_pos and not whole_before for i in minimum
+        )
     new_items = split.new_items
     new_class = _new_class(new_classes, new_items)
     bound = kb.bound(ALERT_RULESET, profile)

@@ -1,0 +1,60 @@
+"""A dose given as a minimum makes the check's totals lower bounds, as ``calculate_ome`` does.
+
+Found in the fifth round of issue 20: the prescribing check read completeness from the items'
+status alone, so a current prescription with ``dose_is_minimum`` gave "Total 190 mg OME/day"
+as if complete, where ``calculate_ome`` says the total is a lower bound; the very-high-dose and
+escalation rules were then decided on a total that may be higher (not fail-closed).
+"""
+
+from __future__ import annotations
+
+from opioidcds import Patient, Prescription, calculate_ome, check_prescription
+
+# Morphine 10 mg tablets (oral morphine: factor 1, Opioids Aware). Current: 6 tablets three times
+# a day = 18 x 10 mg = 180 mg OME/day, "at least" (dose_is_minimum). New: 1 tablet once a day =
+# 10 mg OME/day. After: 180 + 10 = 190 mg OME/day, at least.
+CURRENT = Prescription(
+    drug="morphine",
+    form="tablet",
+    strength="10 mg",
+    dose_quantity=6,
+    dose_unit="tablet",
+    doses_per_day=3,
+    dose_is_minimum=True,
+    id="current",
+)
+NEW = Prescription(
+    drug="morphine",
+    form="tablet",
+    strength="10 mg",
+    dose_quantity=1,
+    dose_unit="tablet",
+    doses_per_day=1,
+)
+
+
+def test_the_calculator_says_lower_bound() -> None:
+    result = calculate_ome([CURRENT, NEW])
+    assert result.total_mg_per_day == 190
+    assert not result.complete
+
+
+def test_the_check_says_at_least_and_leaves_the_exact_rules_unevaluated() -> None:
+    alerts = check_prescription(Patient(age=50, sex="female", prescriptions=(CURRENT,)), NEW)
+    details = " ".join(a.detail for a in alerts)
+    assert "Total 190 mg OME/day" not in details
+    assert "at least 190 mg OME/day" in details
+    assert "at least 180 mg OME/day" in details
+    not_evaluated = next(a for a in alerts if a.id == "alerts-not-evaluated")
+    # the rules that need the exact total or increase are named, not silently passed
+    assert "very-high-dose" in not_evaluated.detail
+    assert "dose-escalation" in not_evaluated.detail
+
+
+def test_a_minimum_dose_the_new_prescription_replaces_leaves_after_complete() -> None:
+    # the new prescription replaces the minimum one: after = 10 mg OME/day, complete; before
+    # (the minimum one) is still a lower bound: at least 180
+    new = NEW.model_copy(update={"replaces": "current"})
+    alerts = check_prescription(Patient(age=50, sex="female", prescriptions=(CURRENT,)), new)
+    details = " ".join(a.detail for a in alerts)
+    assert "Total 10 mg OME/day with this prescription; at least 180 mg OME/day" in details
