@@ -603,17 +603,22 @@ def _summed(
     And ``complete`` unless an item is not convertible, ``opioid`` or an item of an opioid (or
     of a medicine not recognised), as :func:`_split` sums them.
     """
-    not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
-    add = _ARITHMETIC.add
+    add = _ADD
     for items in figures:
         for item in items:
             status = item.status
             ome = item.ome_mg_per_day
             if ome is not None:
                 total = add(total, ome)
-            complete = complete and status is not not_convertible
-            opioid = opioid or status is not not_opioid
+            complete = complete and status is not _NOT_CONVERTIBLE
+            opioid = opioid or status is not _NOT_OPIOID
     return total, complete, opioid
+
+
+_NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
+_NOT_OPIOID: Final = ItemStatus.NOT_OPIOID
+_ADD: Final = _ARITHMETIC.add
+"""Looked up once: an enum member or a bound method costs a look-up per call (issue 20)."""
 
 
 class _Figures(NamedTuple):
@@ -680,60 +685,39 @@ def _rule_alerts(bound: BoundRuleset) -> tuple[tuple[dict[str, Any], str, str], 
 _ALERT_FIELDS: Final = frozenset(Alert.model_fields)
 
 
-class _FiredText:
-    """Writes a fired rule's alert detail (with the figures) and trace when they are read."""
+def _fired_text(
+    decisions: Decisions, index: int, text: str, thresholds: str, figures: _Figures
+) -> Mapping[str, Any]:
+    """A fired rule's alert ``{"detail": ..., "trace": ...}``, written when first read.
 
-    __slots__ = ("_decisions", "_figures", "_index", "_text", "_thresholds")
-
-    def __init__(
-        self, decisions: Decisions, index: int, text: str, thresholds: str, figures: _Figures
-    ) -> None:
-        self._decisions = decisions
-        self._index = index
-        self._text = text
-        self._thresholds = thresholds
-        self._figures = figures
-
-    def __call__(self) -> Mapping[str, Any]:
-        """``{"detail": ..., "trace": ...}``."""
-        parts = (self._text, self._figures.text(), self._thresholds)
-        return {
-            "detail": " ".join(x for x in parts if x),
-            "trace": self._decisions.trace_of(self._index),
-        }
+    Bound to its evaluation with :func:`functools.partial` (built in C: the per-call path
+    builds one per alert; issue 20, round 7).
+    """
+    parts = (text, figures.text(), thresholds)
+    return {
+        "detail": " ".join(x for x in parts if x),
+        "trace": decisions.trace_of(index),
+    }
 
 
-class _PendingText:
-    """Writes the detail and trace of ``alerts-not-evaluated`` when they are read."""
+def _pending_text(
+    decisions: Decisions, pending: tuple[int, ...], ids: tuple[str, ...], figures: _Figures
+) -> Mapping[str, Any]:
+    """``alerts-not-evaluated``'s ``{"detail": ..., "trace": ...}``: the rules not checked.
 
-    __slots__ = ("_decisions", "_figures", "_ids", "_pending")
-
-    def __init__(
-        self,
-        decisions: Decisions,
-        pending: tuple[int, ...],
-        ids: tuple[str, ...],
-        figures: _Figures,
-    ) -> None:
-        self._decisions = decisions
-        self._pending = pending
-        self._ids = ids
-        self._figures = figures
-
-    def __call__(self) -> Mapping[str, Any]:
-        """``{"detail": ..., "trace": ...}``: the rules not checked, the inputs they lack."""
-        d = self._decisions
-        names = sorted({n for i in self._pending for n in d.unknowns_of(i)})
-        return {
-            "detail": (
-                "Could not check: "
-                + ", ".join(self._ids)
-                + ". Unknown: "
-                + ", ".join(names)
-                + f". {self._figures.text()}"
-            ),
-            "trace": tuple(line for i in self._pending for line in d.trace_of(i)),
-        }
+    And the inputs they lack; written when first read (bound as :func:`_fired_text` is).
+    """
+    names = sorted({n for i in pending for n in decisions.unknowns_of(i)})
+    return {
+        "detail": (
+            "Could not check: "
+            + ", ".join(ids)
+            + ". Unknown: "
+            + ", ".join(names)
+            + f". {figures.text()}"
+        ),
+        "trace": tuple(line for i in pending for line in decisions.trace_of(i)),
+    }
 
 
 _NOT_EVALUATED_CITATIONS: Final = (
@@ -818,10 +802,10 @@ def _present_alerts(
     new, fields_set = Alert.__new__, _ALERT_FIELDS
     for plan in _alert_plan(bound, truths, provenance):
         rule = plan.rule
-        render: _FiredText | _PendingText = (
-            _PendingText(d, plan.pending, plan.ids, figures)
+        render = (
+            partial(_pending_text, d, plan.pending, plan.ids, figures)
             if rule is None
-            else _FiredText(d, rule, plan.text, plan.thresholds, figures)
+            else partial(_fired_text, d, rule, plan.text, plan.thresholds, figures)
         )
         # as Alert.deferred builds it: each alert its own fields (a plan is shared: read-only,
         # copied at C speed) and its own set of the fields given

@@ -190,6 +190,9 @@ class _Derived(NamedTuple):
     ost: bool | None
 
 
+_NONE_REPLACED: Final[frozenset[int]] = frozenset()
+"""The replaced positions of a list in which no prescription replaces another."""
+
 _derived_of: Final = partial(tuple.__new__, _Derived)
 """``_Derived`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
@@ -339,9 +342,25 @@ class Patient(InputModel):
     def _set_derived(self) -> Self:
         """Derive the classes of the prescriptions and what follows; check the dates."""
         prescriptions = self.prescriptions
-        classes = tuple([_classes(*_names_of(rx.__dict__)) for rx in prescriptions])
-        replaced = replaced_positions(prescriptions)
         opioid = _OPIOID
+        # one pass over the prescriptions (issue 20, round 7): each one's classes, whether it
+        # names an identifier, and whether it replaces another; a list where none replaces
+        # another (the common case) needs nothing more
+        found: list[frozenset[MedicineClass]] = []
+        kept: list[Prescription] = []
+        replacing = identified = False
+        for rx in prescriptions:
+            rd = rx.__dict__
+            c = _classes(*_names_of(rd))
+            found.append(c)
+            if rd["replaces"] is not None:
+                replacing = identified = True
+            elif rd["id"] is not None:
+                identified = True
+            if not c or opioid in c:
+                kept.append(rx)
+        classes = tuple(found)
+        replaced = replaced_positions(prescriptions) if replacing else _NONE_REPLACED
         if replaced:
             if any(prescriptions[i].replaces is not None for i in replaced):
                 raise InvalidInputError(
@@ -357,14 +376,11 @@ class Patient(InputModel):
             live: Sequence[frozenset[MedicineClass]] = [
                 c for i, c in enumerate(classes) if i not in replaced
             ]
-        else:  # none replaced (the common case): no position to look up
-            candidates = tuple(
-                [
-                    rx if rx.id is None and rx.replaces is None else rx.without_identity()
-                    for rx, c in zip(prescriptions, classes, strict=True)
-                    if not c or opioid in c
-                ]
-            )
+        elif identified:  # none replaced: each candidate without its identifiers
+            candidates = tuple([rx.without_identity() for rx in kept])
+            live = classes
+        else:  # none replaced, no identifier (the common case): the candidates as they are
+            candidates = tuple(kept)
             live = classes
         present = frozenset().union(*live)  # every class of a current prescription
         d = self.__dict__
@@ -385,12 +401,13 @@ class Patient(InputModel):
         return self
 
     def _check_dates(self) -> None:
-        history = self.prescription_history
+        d = self.__dict__  # read once: this runs for every patient built (issue 20)
+        history = d["prescription_history"]
         if (
             not history
-            and self.as_of is None
-            and self.last_ae_attendance is None
-            and self.last_opioid_review is None
+            and d["as_of"] is None
+            and d["last_ae_attendance"] is None
+            and d["last_opioid_review"] is None
         ):
             return  # no date to check
         if self.as_of is not None and history and any(r.issue_date > self.as_of for r in history):
