@@ -50,6 +50,10 @@ CHANGED = Prescription(
 )
 FIRST = Prescription(dmd_code="36120011000001101", dosage_text="one tablet twice a day", id="a")
 CHANGED_AGAIN = Prescription(dmd_code="36120011000001101", dosage_text="1 bd", id="c", replaces="b")
+DIAZEPAM_ID = DIAZEPAM.model_copy(update={"id": "d"})  # an identifier, not an opioid
+BY_PRODUCT = Prescription(  # replaces by the product's code, not by an id
+    dmd_code="36120011000001101", dosage_text="one tablet at night", replaces="36120011000001101"
+)
 
 ages = st.one_of(
     st.none(), st.integers(-2, 130), st.sampled_from([True, False, 1.0, "60", 0, 125, 126])
@@ -134,11 +138,18 @@ def test_the_fast_path_derives_what_pydantic_derives() -> None:
 @settings(max_examples=200)
 @given(
     st.lists(
-        st.sampled_from([MORPHINE, DIAZEPAM, BY_CODE, FIRST, CHANGED, CHANGED_AGAIN]), max_size=5
+        st.sampled_from(
+            [MORPHINE, DIAZEPAM, BY_CODE, FIRST, CHANGED, CHANGED_AGAIN, DIAZEPAM_ID, BY_PRODUCT]
+        ),
+        max_size=5,
     ).map(tuple)
 )
 def test_derived_values_follow_their_definition(rxs: tuple[Prescription, ...]) -> None:
-    """Issue 20, round 5: the derivation (one path with no dose change, one with) as defined.
+    """Issue 20, rounds 5 and 7: the derivation (one pass; no dose change, or one) as defined.
+
+    Lists with and without identifiers, a replacer that names nothing in the list, one that
+    replaces by the product's code (round 7 reads classes, identifiers and replacers in one
+    pass, and looks positions up only when something replaces another).
 
     Current opioid candidates: the prescriptions no other of the list replaces, recognised as
     an opioid or not recognised, without their identifiers; co-prescription from the classes

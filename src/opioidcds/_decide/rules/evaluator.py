@@ -717,7 +717,9 @@ class BoundRuleset(_Sealed):
 
         """
         policy = self.ruleset.hit_policy
-        statuses: tuple[DecisionStatus, ...] | None = None  # collect/unique: derived on read
+        if policy is _COLLECT_POLICY:  # the alerts' policy: every status read from its truth
+            return Decisions(self, values, truths, None)
+        statuses: tuple[DecisionStatus, ...] | None = None  # unique: derived on read
         if policy is HitPolicy.UNIQUE:
             n_true = truths.count(True)
             if n_true > 1:
@@ -731,7 +733,7 @@ class BoundRuleset(_Sealed):
                 raise RulesetDefectError(
                     f"ruleset '{self.ruleset.id}': no rule applies (a gap in a unique table)"
                 )
-        elif policy is not HitPolicy.COLLECT:
+        else:  # first or priority: the order decides
             statuses = self._ordered(truths)
         return Decisions(self, values, truths, statuses)
 
@@ -768,6 +770,9 @@ class BoundRuleset(_Sealed):
         except KeyError:
             raise UnknownRuleError(f"ruleset '{self.ruleset.id}' has no rule '{rule_id}'") from None
 
+
+_COLLECT_POLICY: Final = HitPolicy.COLLECT
+"""Looked up once: :meth:`BoundRuleset.decide` runs on every check (issue 20, round 7)."""
 
 _COLLECT: Final[Mapping[Truth | str, DecisionStatus]] = MappingProxyType(
     {
