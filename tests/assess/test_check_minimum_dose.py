@@ -58,3 +58,52 @@ def test_a_minimum_dose_the_new_prescription_replaces_leaves_after_complete() ->
     alerts = check_prescription(Patient(age=50, sex="female", prescriptions=(CURRENT,)), new)
     details = " ".join(a.detail for a in alerts)
     assert "Total 10 mg OME/day with this prescription; at least 180 mg OME/day" in details
+
+
+# Buprenorphine 35 microgram/hour patches (Transtec 35: the highest UK starting strength), one
+# patch every 4 days (doses_per_day 0.25); current: codeine 30 mg four times a day (120 mg x 0.1
+# = 12 mg OME/day, below the 120 mg OME/day of a strong-opioid history). The rule
+# buprenorphine-patch-above-starting-strength fires when the patches worn release more than 35
+# microgram/hour: 1 patch is 35 (not above), 2 patches 70 (above).
+CODEINE = Prescription(
+    drug="codeine",
+    form="tablet",
+    strength="30 mg",
+    dose_quantity=1,
+    dose_unit="tablet",
+    doses_per_day=4,
+)
+
+
+def _buprenorphine(patches: int, *, minimum: bool) -> Prescription:
+    return Prescription(
+        drug="buprenorphine",
+        form="transdermal patch",
+        strength="35 microgram/hour",
+        dose_quantity=patches,
+        dose_unit="patch",
+        doses_per_day="0.25",
+        dose_is_minimum=minimum,
+    )
+
+
+def test_a_patch_rate_given_as_a_minimum_is_not_read_as_the_rate_worn() -> None:
+    # "at least 1 patch" is at least 35 microgram/hour: it may be 70. Read as exactly 35 the
+    # rule said "not above the starting strength", silently (review of issue 20 round 6); the
+    # rate is not known, so the rule is listed as not checked (fail closed)
+    patient = Patient(age=50, sex="female", prescriptions=(CODEINE,))
+    alerts = check_prescription(patient, _buprenorphine(1, minimum=True))
+    ids = [a.id for a in alerts]
+    assert "buprenorphine-patch-above-starting-strength" not in ids
+    pending = next(a for a in alerts if a.id == "alerts-not-evaluated")
+    assert "buprenorphine-patch-above-starting-strength" in pending.detail
+    assert "new_item_buprenorphine_patch_microgram_per_hour" in pending.detail
+    # the same patch given as an exact dose: 35 is not above 35, the rule is checked (not
+    # fired); 2 patches (70 > 35) fire it
+    exact = check_prescription(patient, _buprenorphine(1, minimum=False))
+    assert "buprenorphine-patch-above-starting-strength" not in " ".join(
+        a.detail for a in exact if a.id == "alerts-not-evaluated"
+    )
+    assert "buprenorphine-patch-above-starting-strength" in [
+        a.id for a in check_prescription(patient, _buprenorphine(2, minimum=False))
+    ]

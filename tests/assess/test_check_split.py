@@ -12,7 +12,7 @@ make the order of the additions visible in the current context.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import NamedTuple
 
 from hypothesis import given
@@ -64,10 +64,13 @@ def _defined(
     other_items = [i for p, its in enumerate(figures) if p != new_pos for i in its]
 
     def total(chosen: list[Item]) -> Decimal:
+        # the check's own arithmetic, whatever the caller's context: 28 digits, half-even
+        # (Python's default; review of issue 20 round 5)
+        ctx = Context(prec=28, rounding=ROUND_HALF_EVEN)
         out = Decimal(0)
         for i in chosen:
             if i.ome_mg_per_day is not None:
-                out += i.ome_mg_per_day
+                out = ctx.add(out, i.ome_mg_per_day)
         return out
 
     def complete(chosen: list[Item]) -> bool:
@@ -100,7 +103,9 @@ def test_the_totals_are_the_sums_defined(
         st.one_of(st.just(set()), st.sets(st.integers(0, max(n - 1, 0)), max_size=2))
     )
     replaced.discard(new_pos)  # as check_prescription does
-    got = _split(figs, new_pos, replaced, whole_before=whole_before)
+    with localcontext() as caller:  # a caller's context of 3 digits must not reach the sums
+        caller.prec = 3
+        got = _split(figs, new_pos, replaced, whole_before=whole_before)
     want = _defined(figs, new_pos, replaced, whole_before)
     assert (tuple(got.new_items), *tuple(got)[1:]) == want
     # the same decimals as written (an exact sum keeps its exponent: 60.0 + 90 is 150.0)

@@ -223,7 +223,9 @@ def _new_item_patches(
     (its dosage text gives no schedule: "apply one patch") says nothing of the product, so
     the product does (:func:`_patch_ingredients`): a fentanyl patch is a fentanyl patch
     whether or not its dose was read (the critical alert for a patient who is not opioid
-    tolerant), and a buprenorphine patch's rate is then unknown, not 0.
+    tolerant), and a buprenorphine patch's rate is then unknown, not 0. Nor is the rate known
+    when the dose is given as a minimum (``dose_is_minimum``: "at least one patch" may be two;
+    the rate read is a lower bound, as ``calculate_ome`` says of its total).
     """
     if not any(
         i.daily_amount_unit == _RATE or i.ingredient is None or i.daily_amount is None
@@ -232,6 +234,8 @@ def _new_item_patches(
         return _NO_PATCH  # no patch, every item read: the rates are a known 0
     fentanyl = any(i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items)
     rate = _patch_rate(new_items, "buprenorphine")
+    if rate and rx.dose_is_minimum:  # a lower bound, not the rate worn (fail closed)
+        rate = None
     transdermal = any(i.daily_amount_unit == _RATE for i in new_items)
     if any(i.daily_amount is None for i in new_items):  # not read: the product says
         names = _patch_ingredients(rx, kb)

@@ -185,8 +185,11 @@ def ome_figures(
     ``item_errors="list"``: an unreadable prescription is one not-convertible item), the same
     plausibility refusal and the same figures as :func:`item_figures` of
     :func:`calculate_ome`'s result, without building the result, its header, its provenance,
-    its lower-bound reasons or an object per item (issue 20). What the total's completeness
-    needs is in the figures: an item not convertible says so by its status.
+    its lower-bound reasons or an object per item (issue 20). The figures alone do not say
+    whether the total is complete: an item not convertible says so by its status, but a dose
+    given as a minimum (``dose_is_minimum``, a lower-bound reason of :func:`calculate_ome`)
+    gives the figures of the dose stated; a reader deciding on a total reads that flag from
+    the prescriptions (the prescribing check does).
 
     Raises:
         InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
