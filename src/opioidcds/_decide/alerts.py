@@ -564,8 +564,7 @@ def _split(
     after = before = _ZERO
     after_complete = before_complete = True
     opioid_before = opioid_after = False
-    not_convertible, not_opioid = ItemStatus.NOT_CONVERTIBLE, ItemStatus.NOT_OPIOID
-    add = _ARITHMETIC.add
+    add = _ADD
     for index, items in enumerate(figures):
         is_new = index == new_pos
         if is_new:
@@ -574,8 +573,8 @@ def _split(
         for item in items:
             status = item.status
             ome = item.ome_mg_per_day
-            complete = status is not not_convertible
-            opioid = status is not not_opioid
+            complete = status is not _NOT_CONVERTIBLE
+            opioid = status is not _NOT_OPIOID
             if not is_new:
                 if ome is not None:
                     before = add(before, ome)
