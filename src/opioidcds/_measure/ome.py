@@ -644,7 +644,8 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
 
     With the key of what the daily amount is computed from (:data:`_AmountKey`; ``None`` when
     the schedule is a reason) and the dose's unit. :attr:`_Leave.FULL_WAY`: a PRN dose that a
-    policy other than the maximum excludes, which the full way lists as excluded.
+    policy other than the maximum excludes, or an "up to" dose the minimum policy excludes,
+    which the full way lists as excluded.
 
     Raises:
         InvalidInputError: as :func:`dose_from_text` and :func:`_schedule` (not memoised).
@@ -653,6 +654,8 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
     if isinstance(dose, str):
         return dose
     if dose.prn and policy is not PrnPolicy.MAXIMUM:
+        return _Leave.FULL_WAY
+    if dose.up_to and policy is PrnPolicy.MINIMUM:
         return _Leave.FULL_WAY
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
@@ -760,7 +763,7 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     (:func:`_amounts`). ``None`` leaves the prescription to :func:`_measure_one`: a structured
     dose, a dose given as a minimum or as not known, a product or text that cannot be read
     (the full way lists or raises it), a dose counting ampoules or in a unit that does not
-    fit the product, or a PRN dose another policy excludes.
+    fit the product, or a PRN or "up to" dose another policy excludes.
     """
     text = d["dosage_text"]
     if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
@@ -1165,6 +1168,12 @@ def _measure(
             _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
             for ing in opioids
         ]
+    if dose_info.up_to and policy is PrnPolicy.MINIMUM:
+        reason = _UP_TO_EXCLUDED
+        return [
+            _item(r, ing.name, ItemStatus.EXCLUDED, reason, f"{ing.name}: {reason}")
+            for ing in opioids
+        ]
     rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
     if dose_info.source == "dosage text":  # the text's dose for this form: read once
         schedule = _text_schedule(r.prescription.dosage_text or "", r.form, policy, rate)
@@ -1219,6 +1228,14 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
         raise InvalidInputError("dose_quantity", "is required")
     rate = r.strength is not None and r.strength.kind is StrengthKind.RATE
     return _schedule(r.dose, policy, rate=rate)
+
+
+_UP_TO_EXCLUDED: Final = (
+    "excluded by prn_policy 'minimum': the dose is given only as a most (\"up to\"), so its "
+    "lower end is not stated"
+)
+"""Why the minimum policy leaves out an "up to" dose (as it leaves out a PRN one: the least a
+patient may take of either is none)."""
 
 
 def _schedule(d: Dose, policy: PrnPolicy, *, rate: bool) -> _Schedule | str:

@@ -54,6 +54,9 @@ class Dose:
     max_quantity_per_day: Decimal | None
     source: DoseSource
     notes: tuple[str, ...] = ()  # how the dose was read, when that needs saying
+    up_to: bool = False
+    """The text gives the dose or its frequency only as a most ("UP TO 2", "UP TO 4 TIMES A
+    DAY"): its lower end is not stated, so the minimum policy counts it as it counts a PRN."""
 
     @property
     def is_range(self) -> bool:
@@ -167,6 +170,7 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
         max_quantity_per_day=parsed.max_quantity_per_day,
         source="dosage text",
         notes=notes,
+        up_to=parsed.dose_is_upper_limit or parsed.frequency_is_upper_limit,
     )
 
 
