@@ -87,3 +87,46 @@ def test_benzodiazepine_and_very_high_dose(svc: CDSHooksService) -> None:
     assert "benzodiazepine" in text
     assert "very high dose band" in text
     assert "Re-authorising" in text
+
+
+def test_a_switch_from_codeine_to_a_fentanyl_patch_is_a_new_item(svc: CDSHooksService) -> None:
+    # codeine 30 mg four times a day: 120 mg x 0.1 = 12 mg OME/day (id mr-1); the draft
+    # fentanyl 25 microgram/hour patch names mr-1 as its priorPrescription (a switch): before 12,
+    # after 25 x 2.4 = 60 (the codeine is replaced). 12 < 60: not opioid tolerant, the critical
+    # alert of a new fentanyl patch, which a re-authorisation would not get; +48 mg, +400%: a
+    # large step. The card says why it is a new order.
+    draft = med_request("fentanyl-25", per_day=1, period_days=3, status="draft", rid="d-1")
+    draft["priorPrescription"] = {"reference": "MedicationRequest/mr-1"}
+    body = hook_request("order-sign", [draft], current=[med_request("codeine-30", per_day=4)])
+    cards = call(svc, body)
+    got = summaries(cards)
+    assert [i for i, _s in got] == ["critical", "warning"]
+    assert "not opioid tolerant" in got[0][1]
+    assert "Large increase" in got[1][1]
+    for card in cards:
+        assert "**Total: 60 mg OME/day.**" in card.detail
+        assert "a switch" in card.detail
+        assert "re-authorisation" not in card.detail
+
+
+def test_a_reissued_order_is_not_counted_again_in_later_orders(svc: CDSHooksService) -> None:
+    # current: morphine MR 30 mg, 1 twice a day = 60 mg OME/day. Draft 1 re-issues it (the
+    # same medicine and dose: counted once); draft 2 adds oxycodone 10 mg, 2 twice a day =
+    # 40 mg x 1.5 = 60 mg OME/day. Draft 2's totals: before 60, after 60 + 60 = 120 (not 120
+    # before and 180 after, as when the re-issue was counted a second time). 120 > 100: the
+    # Script Switch alert; +60 mg, +100%: a large step; 120 is not above 120: no risk-factor
+    # reminder.
+    drafts = [
+        med_request("morphine-mr-30", dose=1, per_day=2, status="draft", rid="d-1"),
+        med_request("oxycodone-10", dose=2, per_day=2, status="draft", rid="d-2"),
+    ]
+    body = hook_request(
+        "order-sign", drafts, current=[med_request("morphine-mr-30", dose=1, per_day=2)]
+    )
+    cards = call(svc, body)
+    got = summaries(cards)
+    assert [i for i, _s in got] == ["warning", "warning"]
+    for card in cards:
+        assert "Order: draft order 2" in card.detail
+        assert "**Total: 120 mg OME/day.**" in card.detail
+        assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in card.detail

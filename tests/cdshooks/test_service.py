@@ -104,13 +104,37 @@ def test_nothing_to_say_is_an_empty_list(svc: CDSHooksService) -> None:
 
 
 def test_reauthorisation_from_prior_prescription(svc: CDSHooksService) -> None:
-    # Morphine MR 30 mg, 2 tablets twice a day = 120 mg OME/day, re-authorised.
+    # Morphine MR 30 mg, 2 tablets twice a day = 120 mg OME/day, re-authorised: the draft's
+    # priorPrescription names the active order it replaces (the same medicine).
+    body = hook_request(
+        "order-sign",
+        [
+            med_request(
+                "morphine-mr-30", dose=2, per_day=2, status="draft", rid="draft", prior=True
+            )
+        ],
+        current=[med_request("morphine-mr-30", dose=2, per_day=2, rid="previous")],
+    )
+    cards = call(svc, body)
+    assert cards
+    assert all("(re-authorisation)" in c.detail for c in cards)
+    assert all("**Total: 120 mg OME/day.**" in c.detail for c in cards)
+
+
+def test_a_prior_prescription_not_listed_as_active_is_checked_as_a_new_order(
+    svc: CDSHooksService,
+) -> None:
+    # The same draft, but the order it replaces is not in the active list (stopped, expired):
+    # the record does not show the patient taking it, so it is checked as a new order (the
+    # new-item checks run), and the card says why. 120 mg OME/day > 100: the new-order alert.
     body = hook_request(
         "order-sign",
         [med_request("morphine-mr-30", dose=2, per_day=2, status="draft", prior=True)],
     )
     cards = call(svc, body)
-    assert any("re-authorisation" in c.detail for c in cards)
+    assert cards
+    assert all("re-authorisation" not in c.detail for c in cards)
+    assert all("does not list as active" in c.detail for c in cards)
     assert all("**Total: 120 mg OME/day.**" in c.detail for c in cards)
 
 

@@ -435,6 +435,8 @@ class CardBuilder:
     ) -> Card:
         """The card of one alert fired for ``item``, with the order's OME and the risk inputs."""
         kind = "re-authorisation" if item.reauthorisation else "new order"
+        if item.new_because is not None:
+            kind += f": {item.new_because}"
         head, tail = _alert_markdown(alert)
         detail = "\n".join(
             [

@@ -3,8 +3,11 @@
 - ``context.draftOrders``: a Bundle; each MedicationRequest entry is read by the FHIR adapter
   (:func:`~.fhir.prescriptions_from_medication_request`), one prescription per dosage
   instruction. Entries of other resource types (ServiceRequest, ...) are not medicines and are
-  passed over. ``priorPrescription`` present means a re-authorisation; when it names an active
-  order of the prefetch, the draft supersedes that order (:func:`link_replacements`).
+  passed over. A draft whose ``priorPrescription`` names an active order of the prefetch
+  supersedes that order (:func:`link_replacements`); it is a re-authorisation only when it is
+  the same medicine (same ingredients and route). A draft that switches to another medicine, or
+  whose ``priorPrescription`` names no active order, is checked as a new order, so the checks
+  for a new item (a fentanyl patch for a patient who is not opioid tolerant) still run.
 - prefetch ``patient``: sex from ``gender`` (male/female, otherwise unknown) and age in whole
   years from a full ``birthDate`` (a partial date leaves age unknown).
 - prefetch ``medications``: a Bundle of the patient's MedicationRequests; those with status
@@ -47,6 +50,7 @@ from opioidcds._inputs.patient import Sex
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import Catalogue, MedicineClass, classify_medicine
 from opioidcds._knowledge.vocabulary import Vocabulary
+from opioidcds._resolve.prescription import product_fields, product_part
 from opioidcds._resolve.fhir import SNOMED_SYSTEM, prescriptions_from_medication_request
 from opioidcds.cdshooks.codelists import Codelists
 from opioidcds.cdshooks.r4 import validate_medication_request
@@ -130,6 +134,8 @@ class DraftItem:
     prescription: Prescription
     reauthorisation: bool
     resource_id: str | None = None  # the order's id as sent (identifies it; never decides)
+    new_because: str | None = None
+    """Why an order with a ``priorPrescription`` is checked as a new order (for its cards)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,8 +479,10 @@ class MedicationReader:
         max_bytes: int = _MAX_CACHE_BYTES,
     ) -> None:
         """Bind the catalogue and vocabulary the results depend on."""
-        self._catalogue = catalogue
-        self._vocabulary = vocabulary
+        self.catalogue: Final = catalogue
+        """The product catalogue the reads use."""
+        self.vocabulary: Final = vocabulary
+        """The ingredient and form vocabulary the reads use."""
         self._size = size
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -508,7 +516,7 @@ class MedicationReader:
             extra = _canonical([meds.get(r) for r in referenced])
             text = None if extra is None else text + extra
         if text is None or len(text) > _MAX_CACHED_RESOURCE_BYTES:
-            outcome = _read_uncached(resource, self._catalogue, self._vocabulary, meds)
+            outcome = _read_uncached(resource, self.catalogue, self.vocabulary, meds)
         else:
             outcome = _with_id(self._cached(text, keyed, meds), rid)
         read, problem = outcome
@@ -531,7 +539,7 @@ class MedicationReader:
             if found is not None:
                 self._cache.move_to_end(key)
                 return found[0]
-        outcome = _read_uncached(resource, self._catalogue, self._vocabulary, medications)
+        outcome = _read_uncached(resource, self.catalogue, self.vocabulary, medications)
         cost = len(text)
         with self._lock:
             if key not in self._cache:
@@ -886,8 +894,41 @@ def _patient_resource(value: object, today: dt.date, patient_id: str) -> tuple[i
     return age, sex
 
 
+_REPLACES_UNLISTED: Final = (
+    "it replaces an order the record does not list as active, so it is checked as a new order"
+)
+_REPLACES_ANOTHER: Final = (
+    "it replaces an active order of another medicine (a switch), so it is checked as a new order"
+)
+
+
+def same_medicine(
+    a: Prescription, b: Prescription, vocabulary: Vocabulary, catalogue: Catalogue | None
+) -> bool:
+    """Whether ``a`` and ``b`` are the same medicine: the same ingredients by the same route.
+
+    Strength and dose may differ (a dose change of the same medicine). The same dm+d code is
+    the same medicine; otherwise both products must be placed by the knowledge (ingredients
+    and route, :func:`~opioidcds._resolve.prescription.product_part`) and agree. A product that
+    cannot be placed is not known to be the same (the caller then checks a new order).
+    """
+    if a.dmd_code is not None and a.dmd_code == b.dmd_code:
+        return True
+    try:
+        one = product_part(product_fields(a.__dict__), vocabulary, catalogue)
+        two = product_part(product_fields(b.__dict__), vocabulary, catalogue)
+    except OpioidCDSError:
+        return False
+    if one.problem is not None or two.problem is not None or one.route is None:
+        return False
+    return set(one.names) == set(two.names) and one.route == two.route
+
+
 def link_replacements(
-    current: Sequence[Prescription], drafts: Sequence[DraftItem]
+    current: Sequence[Prescription],
+    drafts: Sequence[DraftItem],
+    vocabulary: Vocabulary,
+    catalogue: Catalogue | None,
 ) -> tuple[list[Prescription], list[DraftItem]]:
     """Keep the FHIR ids only where a draft supersedes an active order (issue 15, item 5).
 
@@ -897,12 +938,18 @@ def link_replacements(
     other id is dropped, so that a draft identical to an active order is still recognised as
     the same prescription (a re-issue). A ``priorPrescription`` naming no active order is
     dropped too: there is nothing in the totals to take off.
+
+    A draft with a ``priorPrescription`` is a re-authorisation only when the order it replaces
+    is active and the same medicine (:func:`same_medicine`): a switch to another medicine
+    (codeine tablets to a fentanyl patch) is a new item for the checks, and so is a draft
+    replacing an order the record does not list as active (a stopped or expired order, whose
+    medicine the patient may no longer be taking: fail closed, the new-item checks run).
     """
+    by_id = {rx.id: rx for rx in current if rx.id is not None}
     linked = {
         d.prescription.replaces
         for d in drafts
-        if d.prescription.replaces is not None
-        and any(rx.id == d.prescription.replaces for rx in current)
+        if d.prescription.replaces is not None and d.prescription.replaces in by_id
     }
     kept = []
     for rx in current:
@@ -914,9 +961,22 @@ def link_replacements(
     for d in drafts:
         rx = d.prescription
         keep = rx.replaces if rx.replaces in linked else None
+        new_because = None
+        if d.reauthorisation and keep is None:
+            new_because = _REPLACES_UNLISTED
+        elif d.reauthorisation and keep is not None:
+            if not same_medicine(rx, by_id[keep], vocabulary, catalogue):
+                new_because = _REPLACES_ANOTHER
         if rx.id is not None or rx.replaces != keep:
             rx = rx.model_copy(update={"id": None, "replaces": keep})
-        out.append(replace(d, prescription=rx))
+        out.append(
+            replace(
+                d,
+                prescription=rx,
+                reauthorisation=d.reauthorisation and new_because is None,
+                new_because=new_because,
+            )
+        )
     return kept, out
 
 
@@ -976,7 +1036,7 @@ def read_record(
         if pre.get("encounters") is not None
         else None
     )
-    current, drafts = link_replacements(current, drafts)
+    current, drafts = link_replacements(current, drafts, reader.vocabulary, reader.catalogue)
     optional = ("conditions", "observations", "encounters")
     for key in optional:
         if pre.get(key) is not None and (search_incomplete(pre[key]) or key in incomplete):

@@ -551,7 +551,7 @@ class CDSHooksService:
                 cards.append(build.duplicate_order(item, labels[same], removable=alone))
                 continue
             if same is not None:  # the same as a current prescription: a re-issue
-                item = replace(item, reauthorisation=True)  # noqa: PLW2901 - the item, re-read
+                item = replace(item, reauthorisation=True, new_because=None)  # noqa: PLW2901
             try:
                 patient = patient_of(record, counted, coprescribed)
                 alerts = check_prescription(
@@ -573,9 +573,10 @@ class CDSHooksService:
                 cards.extend(build.alert_card(a, item, ome, ome_md, risk_md) for a in alerts)
             else:
                 quiet = True
-            first.setdefault(item.prescription, len(counted))
-            counted.append(item.prescription)
-            labels.append(f"draft order {item.order_index + 1}: {item.label}")
+            if same is None:  # a re-issue is counted once: as the current prescription it repeats
+                first.setdefault(item.prescription, len(counted))
+                counted.append(item.prescription)
+                labels.append(f"draft order {item.order_index + 1}: {item.label}")
         switched_off = build.alerts_switched_off() if quiet else None
         if switched_off is not None:
             cards.append(switched_off)
