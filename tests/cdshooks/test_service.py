@@ -108,11 +108,7 @@ def test_reauthorisation_from_prior_prescription(svc: CDSHooksService) -> None:
     # priorPrescription names the active order it replaces (the same medicine).
     body = hook_request(
         "order-sign",
-        [
-            med_request(
-                "morphine-mr-30", dose=2, per_day=2, status="draft", rid="draft", prior=True
-            )
-        ],
+        [med_request("morphine-mr-30", dose=2, per_day=2, status="draft", rid="draft", prior=True)],
         current=[med_request("morphine-mr-30", dose=2, per_day=2, rid="previous")],
     )
     cards = call(svc, body)

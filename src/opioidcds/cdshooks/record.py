@@ -50,8 +50,8 @@ from opioidcds._inputs.patient import Sex
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import Catalogue, MedicineClass, classify_medicine
 from opioidcds._knowledge.vocabulary import Vocabulary
-from opioidcds._resolve.prescription import product_fields, product_part
 from opioidcds._resolve.fhir import SNOMED_SYSTEM, prescriptions_from_medication_request
+from opioidcds._resolve.prescription import product_fields, product_part
 from opioidcds.cdshooks.codelists import Codelists
 from opioidcds.cdshooks.r4 import validate_medication_request
 
@@ -67,6 +67,7 @@ __all__ = [
     "is_operation_outcome",
     "medication_references",
     "read_record",
+    "same_medicine",
     "search_incomplete",
 ]
 
@@ -924,6 +925,25 @@ def same_medicine(
     return set(one.names) == set(two.names) and one.route == two.route
 
 
+def _why_new(
+    draft: DraftItem,
+    replaced: Prescription | None,
+    vocabulary: Vocabulary,
+    catalogue: Catalogue | None,
+) -> str | None:
+    """Why a draft with a ``priorPrescription`` is checked as a new order (``None``: it is not).
+
+    ``replaced`` is the active order it replaces, if the record lists it.
+    """
+    if not draft.reauthorisation:
+        return None
+    if replaced is None:
+        return _REPLACES_UNLISTED
+    if not same_medicine(draft.prescription, replaced, vocabulary, catalogue):
+        return _REPLACES_ANOTHER
+    return None
+
+
 def link_replacements(
     current: Sequence[Prescription],
     drafts: Sequence[DraftItem],
@@ -961,12 +981,8 @@ def link_replacements(
     for d in drafts:
         rx = d.prescription
         keep = rx.replaces if rx.replaces in linked else None
-        new_because = None
-        if d.reauthorisation and keep is None:
-            new_because = _REPLACES_UNLISTED
-        elif d.reauthorisation and keep is not None:
-            if not same_medicine(rx, by_id[keep], vocabulary, catalogue):
-                new_because = _REPLACES_ANOTHER
+        replaced = by_id[keep] if keep is not None else None
+        new_because = _why_new(d, replaced, vocabulary, catalogue)
         if rx.id is not None or rx.replaces != keep:
             rx = rx.model_copy(update={"id": None, "replaces": keep})
         out.append(

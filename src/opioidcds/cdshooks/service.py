@@ -550,8 +550,10 @@ class CDSHooksService:
                 alone = sum(d.order_index == item.order_index for d in record.drafts) == 1
                 cards.append(build.duplicate_order(item, labels[same], removable=alone))
                 continue
-            if same is not None:  # the same as a current prescription: a re-issue
-                item = replace(item, reauthorisation=True, new_because=None)  # noqa: PLW2901
+            # the same as a current prescription: a re-issue (a re-authorisation)
+            item = (  # noqa: PLW2901 - the item, re-read
+                item if same is None else replace(item, reauthorisation=True, new_because=None)
+            )
             try:
                 patient = patient_of(record, counted, coprescribed)
                 alerts = check_prescription(
