@@ -906,12 +906,16 @@ _REPLACES_ANOTHER: Final = (
 def same_medicine(
     a: Prescription, b: Prescription, vocabulary: Vocabulary, catalogue: Catalogue | None
 ) -> bool:
-    """Whether ``a`` and ``b`` are the same medicine: the same ingredients by the same route.
+    """Whether ``a`` and ``b`` are the same medicine: the same ingredients in the same form.
 
-    Strength and dose may differ (a dose change of the same medicine). The same dm+d code is
-    the same medicine; otherwise both products must be placed by the knowledge (ingredients
-    and route, :func:`~opioidcds._resolve.prescription.product_part`) and agree. A product that
-    cannot be placed is not known to be the same (the caller then checks a new order).
+    Strength and dose may differ (a dose change of the same medicine), and so may the brand
+    (a dm+d AMP and its VMP). The same dm+d code is the same medicine; otherwise both products
+    must be placed by the knowledge (ingredients, form and route,
+    :func:`~opioidcds._resolve.prescription.product_part`) and agree: modified-release and
+    immediate-release tablets, or a patch and a lozenge of one opioid, are different medicines.
+    A product the knowledge cannot place (a benzodiazepine kept by its name) is the same only
+    by the same name (ignoring case) and form; otherwise it is not known to be the same, and the
+    caller checks a new order.
     """
     if a.dmd_code is not None and a.dmd_code == b.dmd_code:
         return True
@@ -919,10 +923,23 @@ def same_medicine(
         one = product_part(product_fields(a.__dict__), vocabulary, catalogue)
         two = product_part(product_fields(b.__dict__), vocabulary, catalogue)
     except OpioidCDSError:
-        return False
+        return _same_name(a, b)
     if one.problem is not None or two.problem is not None or one.route is None:
-        return False
-    return set(one.names) == set(two.names) and one.route == two.route
+        return _same_name(a, b)
+    return set(one.names) == set(two.names) and (one.form, one.route) == (two.form, two.route)
+
+
+def _same_name(a: Prescription, b: Prescription) -> bool:
+    """Whether ``a`` and ``b`` name their product the same way (ignoring case), with a name."""
+
+    def name(rx: Prescription) -> tuple[str | None, ...]:
+        return tuple(
+            None if x is None else x.casefold()
+            for x in (rx.product_name, rx.drug, rx.form, rx.route)
+        )
+
+    given = name(a)
+    return (given[0] is not None or given[1] is not None) and given == name(b)
 
 
 def _why_new(
