@@ -130,3 +130,53 @@ def test_a_reissued_order_is_not_counted_again_in_later_orders(svc: CDSHooksServ
         assert "Order: draft order 2" in card.detail
         assert "**Total: 120 mg OME/day.**" in card.detail
         assert "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in card.detail
+
+
+def test_a_second_reissue_of_the_same_order_is_a_duplicate(svc: CDSHooksService) -> None:
+    # current: morphine MR 30 mg, 1 twice a day = 60 mg OME/day. Drafts 1 and 2 both re-issue
+    # it: signing both would supply it twice, so draft 2 gets the duplicate card naming draft
+    # 1, as two identical new orders do. 60 mg OME/day is below every threshold: no other card.
+    drafts = [
+        med_request("morphine-mr-30", dose=1, per_day=2, status="draft", rid="d-1"),
+        med_request("morphine-mr-30", dose=1, per_day=2, status="draft", rid="d-2"),
+    ]
+    body = hook_request(
+        "order-sign", drafts, current=[med_request("morphine-mr-30", dose=1, per_day=2)]
+    )
+    cards = call(svc, body)
+    assert summaries(cards) == [
+        ("info", "Draft order 2 has the same medicine and dose as another order: counted once.")
+    ]
+    assert "as draft order 1: Morphine 30mg modified-release tablets" in cards[0].detail
+
+
+def test_two_drafts_replacing_one_order_take_it_off_once(svc: CDSHooksService) -> None:
+    # current: morphine MR 30 mg, 1 twice a day = 60 mg OME/day (mr-1). Draft 1 (2 twice a
+    # day = 120) and draft 2 (1 twice a day = 60) both name mr-1 as their priorPrescription
+    # (a dose change written as two orders). Draft 1: before 60, after 120. Draft 2: mr-1 is
+    # already taken off by draft 1, so before = 120 (draft 1), after = 120 + 60 = 180:
+    # +60 mg, +50%, a large step (more than 20% and more than 30 mg). Before the fix draft 2
+    # counted mr-1 again "before" (60 + 120 = 180 before, 180 after: no increase seen).
+    def prior(resource: dict[str, Any]) -> dict[str, Any]:
+        resource["priorPrescription"] = {"reference": "MedicationRequest/mr-1"}
+        return resource
+
+    drafts = [
+        prior(med_request("morphine-mr-30", dose=2, per_day=2, status="draft", rid="d-1")),
+        prior(med_request("morphine-mr-30", dose=1, per_day=2, status="draft", rid="d-2")),
+    ]
+    body = hook_request(
+        "order-sign", drafts, current=[med_request("morphine-mr-30", dose=1, per_day=2)]
+    )
+    cards = call(svc, body)
+    second = [c for c in cards if "Order: draft order 2" in c.detail]
+    assert second
+    for card in second:
+        assert "Total 180 mg OME/day with this prescription; 120 mg OME/day before." in card.detail
+        assert "an earlier draft order of this request already replaces" in card.detail
+    assert any("Large increase" in c.summary for c in second)
+    first = [c for c in cards if "Order: draft order 1" in c.detail]
+    assert all(
+        "Total 120 mg OME/day with this prescription; 60 mg OME/day before." in c.detail
+        for c in first
+    )

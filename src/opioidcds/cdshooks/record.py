@@ -67,6 +67,7 @@ __all__ = [
     "is_operation_outcome",
     "medication_references",
     "read_record",
+    "replaced_again",
     "same_medicine",
     "search_incomplete",
 ]
@@ -901,6 +902,26 @@ _REPLACES_UNLISTED: Final = (
 _REPLACES_ANOTHER: Final = (
     "it replaces an active order of another medicine (a switch), so it is checked as a new order"
 )
+
+_REPLACES_ALREADY_REPLACED: Final = (
+    "an earlier draft order of this request already replaces the order it replaces, so it is "
+    "checked as a new order added to that one"
+)
+
+
+def replaced_again(draft: DraftItem) -> DraftItem:
+    """``draft`` when an earlier, counted draft of the request replaces the same active order.
+
+    That order is taken off the totals once, by the earlier draft; this one is an addition to
+    it (a dose change written as two orders: morphine MR 30 mg and MR 10 mg, both naming the
+    MR 30 mg order). Returns the draft without its ``replaces``, checked as a new order and
+    saying why, so its "before" counts the earlier draft and not the replaced order again
+    (counting it again hid the draft's own increase). Fail closed: the new-item checks run.
+    """
+    rx = draft.prescription.model_copy(update={"replaces": None})
+    return replace(
+        draft, prescription=rx, reauthorisation=False, new_because=_REPLACES_ALREADY_REPLACED
+    )
 
 
 def same_medicine(

@@ -64,6 +64,7 @@ from opioidcds.cdshooks.record import (
     is_operation_outcome,
     medication_references,
     read_record,
+    replaced_again,
     search_incomplete,
 )
 from opioidcds.cdshooks.review import ReviewCardBuilder, apply_terms, sort_cards
@@ -251,6 +252,64 @@ def reading_provenance(
             header_source("fhir-rxnorm-products", default_rxnorm_products()),
         )
     )
+
+
+class _Tally:
+    """The prescriptions counted for the drafts of one request so far, in order, with labels.
+
+    ``counted`` starts with the current (active) prescriptions; each draft checked is added
+    after its check, so a later draft is checked with the earlier ones. A draft the same as a
+    current prescription is a re-issue: counted once, as the current one it repeats. A draft
+    the same as an earlier draft, new or re-issued, is a duplicate (signing both would supply
+    it twice). An active order is taken off the totals once, by the first draft replacing it.
+    """
+
+    def __init__(self, record: Record) -> None:
+        """Start from the current prescriptions of ``record``."""
+        self.counted: Final[list[Prescription]] = list(record.current)
+        self.labels: Final[list[str]] = [f"current: {lbl}" for lbl in record.current_labels]
+        self._current: Final = len(self.counted)
+        self._first: Final[dict[Prescription, int]] = {}  # each prescription -> first position
+        for j, rx in enumerate(self.counted):
+            self._first.setdefault(rx, j)
+        self._reissued: Final[dict[Prescription, str]] = {}  # re-issued -> by which draft
+        self._taken_off: Final[set[str]] = set()  # the active orders a draft already replaces
+
+    def repeats(self, drafted: Prescription) -> str | None:
+        """The label of the earlier draft ``drafted`` repeats (new or a re-issue), else None."""
+        at = self._first.get(drafted)
+        if at is not None and at >= self._current:
+            return self.labels[at]
+        return self._reissued.get(drafted)
+
+    def reissues(self, drafted: Prescription) -> bool:
+        """Whether ``drafted`` is the same as a current prescription (a re-issue)."""
+        return drafted in self._first
+
+    def prepared(self, draft: DraftItem, *, reissue: bool) -> DraftItem:
+        """``draft`` as it is checked.
+
+        A re-issue is a re-authorisation; a draft replacing an order an earlier draft already
+        replaces is an addition to that draft (:func:`~.record.replaced_again`).
+        """
+        if reissue:
+            return replace(draft, reauthorisation=True, new_because=None)
+        replaces = draft.prescription.replaces
+        if replaces is not None and replaces in self._taken_off:
+            return replaced_again(draft)
+        return draft
+
+    def add(self, drafted: Prescription, item: DraftItem, *, reissue: bool) -> None:
+        """Count checked ``item`` (sent as ``drafted``) for the drafts after it."""
+        label = f"draft order {item.order_index + 1}: {item.label}"
+        if reissue:  # counted once: as the current prescription it repeats
+            self._reissued.setdefault(drafted, label)
+            return
+        self._first.setdefault(drafted, len(self.counted))
+        self.counted.append(item.prescription)
+        self.labels.append(label)
+        if drafted.replaces is not None:
+            self._taken_off.add(drafted.replaces)
 
 
 class CDSHooksService:
@@ -535,34 +594,28 @@ class CDSHooksService:
             cards.append(build.unread_record(record.record_problems))
         coprescribed = coprescription_known(record)
         risk_md = build.risk_markdown(record)
-        counted: list[Prescription] = list(record.current)
-        labels: list[str] = [f"current: {lbl}" for lbl in record.current_labels]
-        first: dict[Prescription, int] = {}  # each distinct prescription -> its first position
+        tally = _Tally(record)
         quiet = False  # an order was checked and raised no alert
-        for j, rx in enumerate(counted):
-            first.setdefault(rx, j)
-        for item in record.drafts:
-            if item.order_index in hospital:  # checked by the hospital rulesets instead
+        for draft in record.drafts:
+            if draft.order_index in hospital:  # checked by the hospital rulesets instead
                 continue
-            same = first.get(item.prescription)
-            if same is not None and same >= len(record.current):
-                # the same as an earlier draft: check_prescription would count it once
-                alone = sum(d.order_index == item.order_index for d in record.drafts) == 1
-                cards.append(build.duplicate_order(item, labels[same], removable=alone))
+            drafted = draft.prescription
+            same_as = tally.repeats(drafted)
+            if same_as is not None:  # check_prescription would count it once
+                alone = sum(d.order_index == draft.order_index for d in record.drafts) == 1
+                cards.append(build.duplicate_order(draft, same_as, removable=alone))
                 continue
-            # the same as a current prescription: a re-issue (a re-authorisation)
-            item = (  # noqa: PLW2901 - the item, re-read
-                item if same is None else replace(item, reauthorisation=True, new_because=None)
-            )
+            reissue = tally.reissues(drafted)
+            item = tally.prepared(draft, reissue=reissue)
             try:
-                patient = patient_of(record, counted, coprescribed)
+                patient = patient_of(record, tally.counted, coprescribed)
                 alerts = check_prescription(
                     patient,
                     item.prescription,
                     reauthorisation=item.reauthorisation,
                     knowledge=self.knowledge,
                 )
-                ome = self._ome_working(patient, labels, item, listed=same is not None)
+                ome = self._ome_working(patient, tally.labels, item, listed=reissue)
             except InvalidInputError as exc:
                 # not added to the totals of later orders (its card says it was not checked)
                 cards.append(build.unchecked_order(item, exc.field, exc.rule))
@@ -575,10 +628,7 @@ class CDSHooksService:
                 cards.extend(build.alert_card(a, item, ome, ome_md, risk_md) for a in alerts)
             else:
                 quiet = True
-            if same is None:  # a re-issue is counted once: as the current prescription it repeats
-                first.setdefault(item.prescription, len(counted))
-                counted.append(item.prescription)
-                labels.append(f"draft order {item.order_index + 1}: {item.label}")
+            tally.add(drafted, item, reissue=reissue)
         switched_off = build.alerts_switched_off() if quiet else None
         if switched_off is not None:
             cards.append(switched_off)
