@@ -63,3 +63,41 @@ def test_a_text_read_once_under_one_policy_is_read_again_under_the_minimum() -> 
     # not answer for the minimum policy
     calculate_ome([UP_TO_DOSE])
     assert calculate_ome([UP_TO_DOSE], prn_policy=PrnPolicy.MINIMUM).total_mg_per_day == 0
+
+
+def _structured(**fields: object) -> Prescription:
+    # as the FHIR reader builds a Dosage with doseQuantity and maxDosePerPeriod, no timing
+    return Prescription.model_validate(
+        {"drug": "morphine", "form": "tablet", "strength": "10 mg", "dose_unit": "tablet"} | fields
+    )
+
+
+@pytest.mark.parametrize(
+    ("rx", "maximum"),
+    [
+        # 8 tablets x 10 mg = 80 mg OME/day: a daily most with no frequency
+        (_tablet("morphine", 10, "MAX 8 TABLETS IN 24 HOURS"), Decimal(80)),
+        (_tablet("morphine", 10, "UP TO 8 TABLETS A DAY"), Decimal(80)),
+        # 1 tablet x 10 mg x at most 4 a day = 40 mg OME/day
+        (_tablet("morphine", 10, "ONE MAX 4 A DAY"), Decimal(40)),
+        (_structured(dose_quantity=1, max_doses_per_day=4), Decimal(40)),
+        # at most 6 tablets a day x 10 mg = 60 mg OME/day
+        (_structured(dose_quantity=1, max_quantity_per_day=6), Decimal(60)),
+    ],
+)
+def test_a_dose_given_only_as_a_daily_most_is_excluded_at_the_minimum(
+    rx: Prescription, maximum: Decimal
+) -> None:
+    # no frequency, only a most a day: the least taken is not stated, as with "up to"
+    assert calculate_ome([rx]).total_mg_per_day == maximum
+    result = calculate_ome([rx, REGULAR], prn_policy=PrnPolicy.MINIMUM)
+    assert result.items[0].status is ItemStatus.EXCLUDED
+    assert result.total_mg_per_day == 20  # the regular morphine alone (1 x 10 x 2)
+
+
+def test_a_regular_dose_with_a_daily_cap_is_still_counted_at_the_minimum() -> None:
+    # "ONE TWICE A DAY MAX 4 A DAY": a stated frequency; the cap does not make it "up to":
+    # 1 x 10 mg x 2 = 20 mg OME/day under every policy
+    rx = _tablet("morphine", 10, "ONE TWICE A DAY MAX 4 A DAY")
+    totals = [calculate_ome([rx], prn_policy=p).total_mg_per_day for p in PrnPolicy]
+    assert totals == [Decimal(20)] * 3

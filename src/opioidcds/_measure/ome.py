@@ -1231,8 +1231,8 @@ def _daily_quantity(r: ResolvedPrescription, policy: PrnPolicy) -> _Schedule | s
 
 
 _UP_TO_EXCLUDED: Final = (
-    "excluded by prn_policy 'minimum': the dose is given only as a most (\"up to\"), so its "
-    "lower end is not stated"
+    "excluded by prn_policy 'minimum': the dose is given only as a most (\"up to\", or a daily "
+    "maximum with no frequency), so its lower end is not stated"
 )
 """Why the minimum policy leaves out an "up to" dose (as it leaves out a PRN one: the least a
 patient may take of either is none)."""

@@ -55,8 +55,10 @@ class Dose:
     source: DoseSource
     notes: tuple[str, ...] = ()  # how the dose was read, when that needs saying
     up_to: bool = False
-    """The text gives the dose or its frequency only as a most ("UP TO 2", "UP TO 4 TIMES A
-    DAY"): its lower end is not stated, so the minimum policy counts it as it counts a PRN."""
+    """The dose or its frequency is given only as a most ("UP TO 2", "UP TO 4 TIMES A DAY"), or
+    the daily amount is only a maximum with no frequency ("MAX 8 TABLETS IN 24 HOURS", a FHIR
+    ``maxDosePerPeriod`` with no timing): its lower end is not stated, so the minimum policy
+    counts it as it counts a PRN (:func:`_only_a_daily_most`)."""
 
     @property
     def is_range(self) -> bool:
@@ -121,6 +123,28 @@ def _structured(rx: Prescription) -> Dose:
         max_doses_per_day=rx.max_doses_per_day,
         max_quantity_per_day=rx.max_quantity_per_day,
         source="structured",
+        up_to=_only_a_daily_most(
+            rx.doses_per_day, rx.interval_hours, rx.max_doses_per_day, rx.max_quantity_per_day
+        ),
+    )
+
+
+def _only_a_daily_most(
+    doses_per_day: Decimal | None,
+    interval_hours: Decimal | None,
+    max_doses_per_day: Decimal | None,
+    max_quantity_per_day: Decimal | None,
+) -> bool:
+    """Whether a dose has no frequency and only a daily maximum (its amount is a most).
+
+    "ONE MAX 4 A DAY", "MAX 8 TABLETS IN 24 HOURS", or a FHIR ``doseQuantity`` with
+    ``maxDosePerPeriod`` and no timing: the daily amount counted is the stated maximum, and
+    the least the patient may take is not stated (docs/calculation.md, "PRN and ranges").
+    """
+    return (
+        doses_per_day is None
+        and interval_hours is None
+        and (max_doses_per_day is not None or max_quantity_per_day is not None)
     )
 
 
@@ -170,7 +194,14 @@ def _from_text(parsed: Dosage, form: Form | None) -> Dose | str:
         max_quantity_per_day=parsed.max_quantity_per_day,
         source="dosage text",
         notes=notes,
-        up_to=parsed.dose_is_upper_limit or parsed.frequency_is_upper_limit,
+        up_to=parsed.dose_is_upper_limit
+        or parsed.frequency_is_upper_limit
+        or _only_a_daily_most(
+            parsed.doses_per_day,
+            parsed.interval_hours,
+            parsed.max_doses_per_day,
+            parsed.max_quantity_per_day,
+        ),
     )
 
 
