@@ -5,9 +5,10 @@
   instruction. Entries of other resource types (ServiceRequest, ...) are not medicines and are
   passed over. A draft whose ``priorPrescription`` names an active order of the prefetch
   supersedes that order (:func:`link_replacements`); it is a re-authorisation only when it is
-  the same medicine (same ingredients, form and route: :func:`same_medicine`). A draft that switches to another medicine, or
-  whose ``priorPrescription`` names no active order, is checked as a new order, so the checks
-  for a new item (a fentanyl patch for a patient who is not opioid tolerant) still run.
+  the same medicine (same ingredients, form and route: :func:`same_medicine`). A draft that
+  switches to another medicine, or whose ``priorPrescription`` names no active order, is
+  checked as a new order, so the checks for a new item (a fentanyl patch for a patient who is
+  not opioid tolerant) still run.
 - prefetch ``patient``: sex from ``gender`` (male/female, otherwise unknown) and age in whole
   years from a full ``birthDate`` (a partial date leaves age unknown).
 - prefetch ``medications``: a Bundle of the patient's MedicationRequests; those with status
