@@ -149,6 +149,29 @@ def test_statement_semantics(svc: CDSHooksService) -> None:
     )
 
 
+def test_a_statement_is_never_the_order_a_draft_replaces(svc: CDSHooksService) -> None:
+    # An active statement of morphine MR 30 mg, 2 twice a day (30 x 2 x 2 = 120 mg OME/day),
+    # whose id "x1" is also the bare id in a draft's priorPrescription
+    # ("MedicationRequest/x1", an order the prefetch does not list). The draft, codeine 30 mg
+    # twice a day (30 x 2 x 0.1 = 6 mg OME/day), replaces no listed order: the statement
+    # stays counted, before (120) and after (126).
+    mr = med_request("morphine-mr-30", dose=2)
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "x1",
+        "status": "active",
+        "subject": {"reference": "Patient/example"},
+        "medicationCodeableConcept": mr["medicationCodeableConcept"],
+        "dosage": mr["dosageInstruction"],
+    }
+    draft = med_request("codeine-30", rid="d1", status="draft")
+    draft["priorPrescription"] = {"reference": "MedicationRequest/x1"}
+    body = hook_request("order-sign", [draft])
+    body["prefetch"]["statements"] = bundle(statement, kind="searchset")
+    detail = "\n".join(c.detail for c in call(svc, body))
+    assert "**Total: 126 mg OME/day.**" in detail
+
+
 def test_operation_outcome_prefetch_without_a_server_is_412(svc: CDSHooksService) -> None:
     body = hook_request("order-sign", [med_request("codeine-30", rid="d1")])
     body["prefetch"]["medications"] = {"resourceType": "OperationOutcome", "issue": []}

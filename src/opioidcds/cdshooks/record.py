@@ -744,9 +744,12 @@ def _add_statement(
         )
     listed = {r.without_identity() for r in found.rxs}
     for _p, rx in read:
-        if rx.without_identity() in listed:
+        plain = rx.without_identity()
+        if plain in listed:
             continue  # the same medicine and dose as a listed prescription: counted once
-        found.rxs.append(rx)
+        # without its id: a draft's priorPrescription names a MedicationRequest, and a
+        # statement sharing that bare id must not be taken off the totals in its place
+        found.rxs.append(plain)
         found.labels.append(f"{medication_label(statement, meds)} (medication statement)")
 
 
