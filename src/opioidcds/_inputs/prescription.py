@@ -18,7 +18,7 @@ from typing import Any, Final, Self
 from annotated_types import MaxLen, MinLen
 from pydantic import Field, model_validator
 
-from opioidcds._base import InputModel, fill
+from opioidcds._base import InputModel, fill, set_dict, set_extra, set_fields_set, set_private
 from opioidcds._errors import InvalidInputError
 from opioidcds._knowledge.units import (
     COUNT_NOUNS,
@@ -204,7 +204,12 @@ class Prescription(InputModel):
             values = _DEFAULTS.copy()
             values["dmd_code"] = dmd_code
             values["dosage_text"] = dosage_text
-            fill(self, values, {"dmd_code", "dosage_text"})
+            # fill, written out (one call fewer per prescription); the names given are one
+            # set shared by every prescription built so, which nothing mutates (_CODE_AND_TEXT)
+            set_dict(self, values)
+            set_fields_set(self, _CODE_AND_TEXT)
+            set_extra(self, None)
+            set_private(self, None)
             return
         if dmd_code is not _UNSET:
             data["dmd_code"] = dmd_code
@@ -352,6 +357,15 @@ class Prescription(InputModel):
 
 _DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.items()}
 """Every field's default, in field order."""
+
+_CODE_AND_TEXT: Final[set[str]] = {"dmd_code", "dosage_text"}
+"""The names given (``model_fields_set``) of every prescription built of a code and a text alone.
+
+One set, shared: nothing mutates a model's fields set in place (pydantic copies it for
+``model_copy``, ``copy`` and ``deepcopy``; a frozen model refuses assignment; pickling stores
+it and unpickling gives its own), so sharing it saves building one per prescription (issue 20).
+A caller that mutates ``model_fields_set`` mutates pydantic's state, here as on any model.
+"""
 
 
 def _fields_signature() -> inspect.Signature:

@@ -35,9 +35,10 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
 from enum import Enum
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from typing import Any, Final, Literal, NamedTuple
 
+from opioidcds._base import set_dict, set_extra, set_fields_set, set_private
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
 from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
@@ -126,12 +127,16 @@ def calculate_ome(
             is not in the catalogue.
         KnowledgeBaseError: the table id is unknown or a table file is invalid.
     """
-    tbl = default_table(table) if isinstance(table, str) else table or default_table()
-    vocab = vocabulary if vocabulary is not None else default_vocabulary()
-    try:
-        policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
-    except ValueError:
-        raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+    if table is None and vocabulary is None and prn_policy is _MAXIMUM:  # the default call
+        plans = _plans_of(default_vocabulary(), catalogue, default_table(), _MAXIMUM)
+    else:
+        tbl = default_table(table) if isinstance(table, str) else table or default_table()
+        vocab = vocabulary if vocabulary is not None else default_vocabulary()
+        try:
+            policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
+        except ValueError:
+            raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+        plans = _plans_of(vocab, catalogue, tbl, policy)
     if item_errors not in {"list", "raise"}:
         raise InvalidInputError("item_errors", "must be 'list' or 'raise'")
     record: BundleRead | None
@@ -140,7 +145,6 @@ def calculate_ome(
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
-    plans = _plans_of(vocab, catalogue, tbl, policy)
     read = _read(given, plans, raise_errors=item_errors == "raise")
     reasons = (
         _lower_bound_reasons(
@@ -151,7 +155,12 @@ def calculate_ome(
     )
     _check_plausible(read.per_ingredient, plans.limits)
     used = catalogue if catalogue is not None or not read.named else load_catalogue()
-    values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
+    parts = read.parts
+    if read.pending:  # some items are built when read: the header without them
+        values = plans.header(used, with_items=False).copy()  # typed: not validated again
+    else:
+        values = plans.header(used, with_items=True).copy()
+        values["items"] = tuple([item for part in parts for item in part])
     values["total_mg_per_day"] = read.total
     values["complete"] = not reasons
     values["exact"] = read.exact
@@ -160,14 +169,15 @@ def calculate_ome(
         values["sources"] = record.sources
         values["skipped"] = record.skipped
         values["read_notes"] = record.notes
-    parts = read.parts
     if not read.pending:  # every item built already
-        values["items"] = tuple([item for part in parts for item in part])
         return OMEResult.typed(values)
-    del values["items"]
-    return OMEResult.deferred(
-        values, set(_RESULT_FIELDS), _Items(parts, read.figures, plans.setting)
-    )
+    # OMEResult.deferred, written out (issue 20: the commonest result); every field is given
+    result = _new_result(OMEResult)
+    set_dict(result, values)
+    set_fields_set(result, _RESULT_FIELDS_GIVEN)
+    set_extra(result, None)
+    set_private(result, {"_render": _items_of((parts, read.figures, plans.setting))})
+    return result
 
 
 def ome_figures(
@@ -554,14 +564,20 @@ class _Plans:
         self.plans: dict[ProductFields, _Plan | _Leave] = {}
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
-        self._headers: dict[Catalogue | None, dict[str, Any]] = {}
+        self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
 
-    def header(self, catalogue: Catalogue | None) -> dict[str, Any]:
-        """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed."""
-        found = self._headers.get(catalogue)
+    def header(self, catalogue: Catalogue | None, *, with_items: bool) -> dict[str, Any]:
+        """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed.
+
+        Without ``items`` unless ``with_items`` (a result whose items are built when read).
+        """
+        found = self._headers.get((catalogue, with_items))
         if found is None:
             table, policy, vocab, _ = self.setting
-            found = self._headers[catalogue] = _header(table, vocab, catalogue, policy)
+            found = _header(table, vocab, catalogue, policy)
+            if not with_items:
+                del found["items"]
+            self._headers[catalogue, with_items] = found
         return found
 
 
@@ -872,51 +888,40 @@ def _amounts(
     return tuple(out)
 
 
-class _Items:
+class _Items(tuple[list[Any], list[tuple["_Figure", ...]], "_Setting"]):
     """Builds an :class:`OMEResult`'s items when they are first read (issue 20).
 
-    ``parts`` holds, in order, each prescription's items already built or the prescription
-    itself, whose items :func:`_measure_one` builds now, under the calculator's context: the
-    items an eager calculation gives. :func:`_figures` measured it without an error, so
-    building its items raises none; if one did (the two ways disagreeing), reading the items
-    raises it rather than list items the total was not computed from (fail closed).
+    ``(parts, figures, setting)``, built by :data:`_items_of` (a tuple: no Python call per
+    result). ``parts`` holds, in order, each prescription's items already built or the
+    prescription itself, whose items :func:`_measure_one` builds now, under the calculator's
+    context: the items an eager calculation gives. :func:`_figures` measured it without an
+    error, so building its items raises none; if one did (the two ways disagreeing), reading
+    the items raises it rather than list items the total was not computed from (fail closed).
     ``figures`` holds what the items not built yet say (:class:`_Figure`), for the readers of
     the library that need only those (:func:`item_figures`).
     """
 
-    __slots__ = ("_figures", "_measured", "_parts", "_setting")
-
-    def __init__(
-        self,
-        parts: list[tuple[OMEItem, ...] | Prescription],
-        figures: list[tuple[_Figure, ...]],
-        setting: _Setting,
-    ) -> None:
-        self._parts = parts
-        self._figures = figures
-        self._setting = setting
-        self._measured: list[OMEItem | _Measured] | None = None
-
     def __call__(self) -> Mapping[str, Any]:
         """``{"items": ...}``: the deferred field of :class:`OMEResult`."""
         items: list[OMEItem] = []
+        setting = self[2]
         with localcontext(_CONTEXT):
-            for index, part in enumerate(self._parts):
+            for index, part in enumerate(self[0]):
                 if type(part) is tuple:
                     items.extend(part)
                 else:
-                    built = _measure_one(part, index, self._setting, raise_errors=True)  # type: ignore[arg-type]
+                    built = _measure_one(part, index, setting, raise_errors=True)
                     items.extend(built[0])
         return {"items": tuple(items)}
 
-    @property
+    @cached_property
     def figures(self) -> list[OMEItem | _Measured]:
         """What each item says, in order (the items built, else :class:`_Measured`); kept."""
-        measured = self._measured
-        if measured is None:
-            measured = _figures_in_order(self._parts, self._figures)
-            self._measured = measured  # two threads may both build it: equal lists
-        return measured
+        return _figures_in_order(self[0], self[1])  # two threads may both build it: equal
+
+
+_items_of: Final = partial(tuple.__new__, _Items)
+"""``_Items`` of ``(parts, figures, setting)``."""
 
 
 def _figures_in_order(
@@ -948,7 +953,14 @@ def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
     return result.items
 
 
-_RESULT_FIELDS: Final = frozenset(OMEResult.model_fields)
+_RESULT_FIELDS_GIVEN: Final[set[str]] = set(OMEResult.model_fields)
+"""The names given (``model_fields_set``) of a result whose items are built when read: every
+field, as the constructor records them. One set, shared by those results: nothing mutates a
+model's fields set in place (pydantic copies it for ``model_copy``, ``copy`` and ``deepcopy``;
+a frozen model refuses assignment; unpickling gives its own), so none is built per call."""
+_new_result: Final = object.__new__
+"""A model's instance before its slots are set (``BaseModel`` has no ``__new__`` of its own)."""
+_MAXIMUM: Final = PrnPolicy.MAXIMUM
 
 
 def _lower_bound_reasons(
