@@ -145,38 +145,38 @@ def calculate_ome(
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
-    read = _read(given, plans, raise_errors=item_errors == "raise")
+    # one unpacking of what was read (not an attribute read per use)
+    parts, figures, total, exact, unconverted, per_ingredient, named, minimum, pending, count = (
+        _read(given, plans, raise_errors=item_errors == "raise")
+    )
     reasons = (
-        _lower_bound_reasons(
-            unconverted=read.unconverted, minimum=read.minimum, record=record, read=read.read
-        )
-        if read.unconverted or read.minimum or record is not None
+        _lower_bound_reasons(unconverted=unconverted, minimum=minimum, record=record, read=count)
+        if unconverted or minimum or record is not None
         else ()
     )
-    _check_plausible(read.per_ingredient, plans.limits)
-    used = catalogue if catalogue is not None or not read.named else load_catalogue()
-    parts = read.parts
-    if read.pending:  # some items are built when read: the header without them
+    _check_plausible(per_ingredient, plans.limits)
+    used = catalogue if catalogue is not None or not named else load_catalogue()
+    if pending:  # some items are built when read: the header without them
         values = plans.header(used, with_items=False).copy()  # typed: not validated again
     else:
         values = plans.header(used, with_items=True).copy()
         values["items"] = tuple([item for part in parts for item in part])
-    values["total_mg_per_day"] = read.total
+    values["total_mg_per_day"] = total
     values["complete"] = not reasons
-    values["exact"] = read.exact
+    values["exact"] = exact
     values["lower_bound_reasons"] = reasons
     if record is not None:
         values["sources"] = record.sources
         values["skipped"] = record.skipped
         values["read_notes"] = record.notes
-    if not read.pending:  # every item built already
+    if not pending:  # every item built already
         return OMEResult.typed(values)
     # OMEResult.deferred, written out (issue 20: the commonest result); every field is given
     result = _new_result(OMEResult)
     set_dict(result, values)
     set_fields_set(result, _RESULT_FIELDS_GIVEN)
     set_extra(result, None)
-    set_private(result, {"_render": _items_of((parts, read.figures, plans.setting))})
+    set_private(result, {"_render": _items_of((parts, figures, plans.setting))})
     return result
 
 
@@ -364,8 +364,9 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
                     exact = exact and item_exact
                 elif status is _NOT_CONVERTIBLE:
                     unconverted = True
-                if key is not None and daily is not None:
-                    per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+                if key is not None and daily is not None:  # an ingredient's first: no sum
+                    summed = per_ingredient.get(key)
+                    per_ingredient[key] = daily if summed is None else add(summed, daily)
     finally:
         if previous is not None:
             setcontext(previous)
@@ -509,10 +510,10 @@ class _Plan(NamedTuple):
     amount (:func:`_factor`, kept on first need). ``texts`` holds each dosage text read for
     its form (shared by every product whose form reads a text the same way, :data:`_TextKey`):
     the dose, the schedule (or why it gives none) and the key of its amounts. ``units`` holds
-    the dose units found to fit the product; ``containers`` whether a dose may count its
-    ampoules or vials (:func:`counts_containers`); ``amounts`` the figures of its opioid
-    ingredients computed for each schedule (:data:`_AmountKey`), shared by every product
-    measured the same way (:data:`_MeasureKey`: the many suppliers of one strength);
+    the dose units found to fit the product; ``containers`` the product when a dose may count
+    its ampoules or vials (:func:`counts_containers`), else ``None``; ``amounts`` the figures
+    of its opioid ingredients computed for each schedule (:data:`_AmountKey`), shared by every
+    product measured the same way (:data:`_MeasureKey`: the many suppliers of one strength);
     ``unconvertible`` the figures of a text whose schedule gives no daily amount (each opioid
     not convertible).
     """
@@ -525,7 +526,7 @@ class _Plan(NamedTuple):
     opioids: tuple[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]], ...]
     texts: dict[str, _Reading | str | _Leave]
     units: dict[str, bool]
-    containers: bool
+    containers: Product | None
     amounts: dict[_AmountKey, tuple[_Figure, ...]]
     unconvertible: tuple[_Figure, ...]
 
@@ -630,10 +631,12 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         _put(plans.amounts, measure, amounts)
     product = part.product
     containers = (
-        product is not None
+        product
+        if product is not None
         and product.unit is not None
         and strength is not None
         and strength.kind is StrengthKind.PER_VOLUME
+        else None
     )
     return _Plan(
         form=part.form,
@@ -676,8 +679,21 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
     # the kind by its value: a key of four strings hashes without calling Python (an enum's
     # hash is a Python method), and each kind has its own value
     kind = dose.unit_kind.value
-    key = (str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor))
+    key = _amount_key((str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor)))
     return dose, schedule, key, dose.unit
+
+
+def _amount_key(content: tuple[str, str, str, str]) -> _AmountKey:
+    """The one :class:`_AmountKey` of ``content`` (kept: bounded, emptied when full).
+
+    Emptied, an equal content gets a new key: the memos it keys then hold the same figures
+    twice, never other figures (they are a function of the content).
+    """
+    key = _AMOUNT_KEYS.get(content)
+    if key is None:
+        key = _AmountKey(content)
+        _put(_AMOUNT_KEYS, content, key)
+    return key
 
 
 class _Leave(Enum):
@@ -689,10 +705,27 @@ class _Leave(Enum):
 _FULL_WAY: Final = _Leave.FULL_WAY
 
 
-_AmountKey = tuple[str, str, str, str]
-"""What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
-schedule's quantity and divisor and the dose unit's kind (its value) and factor, each as
-written (equal decimals written differently give results written differently)."""
+class _AmountKey:
+    """What a product's daily amounts are computed from, besides the product (:func:`_daily`).
+
+    ``content``: the schedule's quantity and divisor and the dose unit's kind (its value) and
+    factor, each as written (equal decimals written differently give results written
+    differently). One object per content (:func:`_amount_key`), hashed and compared by
+    identity: the memo of amounts (:attr:`_Plan.amounts`) finds it without hashing or
+    comparing its four strings on every call (issue 20).
+    """
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: tuple[str, str, str, str]) -> None:
+        self.content = content
+
+    def __repr__(self) -> str:
+        return f"_AmountKey({self.content!r})"
+
+
+_AMOUNT_KEYS: Final[dict[tuple[str, str, str, str], _AmountKey]] = {}
+"""The key of each content seen (:func:`_amount_key`)."""
 
 _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
@@ -795,15 +828,17 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
         return _NO_DOSE
     dose, schedule, key, unit = reading
-    product = plan.product
-    if plan.containers and product is not None and counts_containers(dose, plan.strength, product):
+    product = plan.containers
+    if product is not None and counts_containers(dose, plan.strength, product):
         return None  # a dose counting ampoules or vials: the full way reads their volume
     if unit not in plan.units and not _unit_fits(plan, fields, dose, plans.setting):
         return None
-    if key is None or isinstance(schedule, str):  # no daily amount: opioids not convertible
+    if key is None:  # the schedule is a reason (_reading): opioids not convertible
         return plan.unconvertible
     figures = plan.amounts.get(key)
     if figures is None:  # the first dose of a product measured so computed from these amounts
+        if isinstance(schedule, str):  # never with a key (_reading): not a daily amount
+            return plan.unconvertible
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
