@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
 from enum import Enum
 from functools import cached_property, lru_cache, partial
+from sys import intern
 from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._base import set_dict, set_extra, set_fields_set, set_private
@@ -675,12 +676,12 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
         return _Leave.FULL_WAY
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
-        return dose, schedule, None, dose.unit
+        return dose, schedule, None, intern(dose.unit)
     # the kind by its value: a key of four strings hashes without calling Python (an enum's
     # hash is a Python method), and each kind has its own value
     kind = dose.unit_kind.value
     key = _amount_key((str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor)))
-    return dose, schedule, key, dose.unit
+    return dose, schedule, key, intern(dose.unit)  # one string per unit: looked up often
 
 
 def _amount_key(content: tuple[str, str, str, str]) -> _AmountKey:
@@ -827,16 +828,19 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
         return None
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
         return _NO_DOSE
-    dose, schedule, key, unit = reading
+    # read by position: the dose and the schedule are not touched unless needed (issue 20:
+    # a patient's medicines are seldom in the processor's cache)
     product = plan.containers
-    if product is not None and counts_containers(dose, plan.strength, product):
+    if product is not None and counts_containers(reading[0], plan.strength, product):
         return None  # a dose counting ampoules or vials: the full way reads their volume
-    if unit not in plan.units and not _unit_fits(plan, fields, dose, plans.setting):
+    if reading[3] not in plan.units and not _unit_fits(plan, fields, reading[0], plans.setting):
         return None
+    key = reading[2]
     if key is None:  # the schedule is a reason (_reading): opioids not convertible
         return plan.unconvertible
     figures = plan.amounts.get(key)
     if figures is None:  # the first dose of a product measured so computed from these amounts
+        dose, schedule, _, _ = reading
         if isinstance(schedule, str):  # never with a key (_reading): not a daily amount
             return plan.unconvertible
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
@@ -919,8 +923,25 @@ def _amounts(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append(_Figure(name, status, daily, unit_text, ome, exact, (name, unit_text)))
+        out.append(_Figure(name, status, daily, unit_text, ome, exact, _limit_key(name, unit_text)))
     return tuple(out)
+
+
+def _limit_key(name: str, unit: str) -> tuple[str, str]:
+    """The key an ingredient's daily amount is summed by for the limits: one tuple per content.
+
+    Shared by every figure of that ingredient and unit (kept, bounded), so the sums of a
+    call look up a few tuples that are used often, not one per figure (issue 20).
+    """
+    key = (name, unit)
+    found = _LIMIT_KEYS.get(key)
+    if found is None:
+        _put(_LIMIT_KEYS, key, key)
+        found = key
+    return found
+
+
+_LIMIT_KEYS: Final[dict[tuple[str, str], tuple[str, str]]] = {}
 
 
 class _Items(tuple[list[Any], list[tuple["_Figure", ...]], "_Setting"]):
