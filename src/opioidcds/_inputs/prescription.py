@@ -30,6 +30,7 @@ from opioidcds._knowledge.units import (
 )
 
 __all__ = [
+    "CODE_AND_TEXT",
     "DOSE_FIELDS",
     "DoseUnitKind",
     "PainIndication",
@@ -205,9 +206,9 @@ class Prescription(InputModel):
             values["dmd_code"] = dmd_code
             values["dosage_text"] = dosage_text
             # fill, written out (one call fewer per prescription); the names given are one
-            # set shared by every prescription built so, which nothing mutates (_CODE_AND_TEXT)
+            # set shared by every prescription built so, which nothing mutates (CODE_AND_TEXT)
             set_dict(self, values)
-            set_fields_set(self, _CODE_AND_TEXT)
+            set_fields_set(self, CODE_AND_TEXT)
             set_extra(self, None)
             set_private(self, None)
             return
@@ -358,13 +359,15 @@ class Prescription(InputModel):
 _DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.items()}
 """Every field's default, in field order."""
 
-_CODE_AND_TEXT: Final[set[str]] = {"dmd_code", "dosage_text"}
+CODE_AND_TEXT: Final[set[str]] = {"dmd_code", "dosage_text"}
 """The names given (``model_fields_set``) of every prescription built of a code and a text alone.
 
 One set, shared: nothing mutates a model's fields set in place (pydantic copies it for
-``model_copy``, ``copy`` and ``deepcopy``; a frozen model refuses assignment; pickling stores
-it and unpickling gives its own), so sharing it saves building one per prescription (issue 20).
-A caller that mutates ``model_fields_set`` mutates pydantic's state, here as on any model.
+``model_copy``, ``copy`` and ``deepcopy``; a frozen model refuses assignment; unpickling
+gives its own), so none is built per prescription (issue 20). A prescription whose fields set
+*is* this set was built so: a dm+d code and a dosage text as given, every other field at its
+default (the OME calculator reads it so). A caller that mutates ``model_fields_set`` mutates
+pydantic's record of the names given (of every prescription built so), never a field.
 """
 
 

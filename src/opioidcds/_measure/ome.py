@@ -42,7 +42,7 @@ from typing import Any, Final, Literal, NamedTuple
 from opioidcds._base import set_dict, set_extra, set_fields_set, set_private
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
-from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
+from opioidcds._inputs.prescription import CODE_AND_TEXT, DoseUnitKind, Prescription, PrnPolicy
 from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
@@ -314,7 +314,9 @@ class _Read(NamedTuple):
     read: int
 
 
-def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -> _Read:
+def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
+    given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool
+) -> _Read:
     """Measure each prescription, in order, and sum the figures of its items.
 
     Each prescription's figures come from its product's plan and its text's reading
@@ -334,6 +336,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
+    code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
     index = -1
@@ -343,8 +346,12 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
             if type(rx) is not Prescription and not isinstance(rx, Prescription):
                 raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
             d = rx.__dict__
-            named = named or d["dmd_code"] is not None or d["product_name"] is not None
-            found = figures_of(d, plans)
+            if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
+                named = True
+                found = figures_of(d, plans, True)
+            else:
+                named = named or d["dmd_code"] is not None or d["product_name"] is not None
+                found = figures_of(d, plans)
             if found is not None:  # its items are built if the result's items are read
                 parts.append(rx)
                 figures.append(found)
@@ -554,7 +561,7 @@ class _Plans:
     follow from it alone (:func:`_header`, per catalogue used).
     """
 
-    __slots__ = ("_headers", "amounts", "limits", "plans", "setting", "texts")
+    __slots__ = ("_headers", "amounts", "by_code", "limits", "plans", "setting", "texts")
 
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
@@ -564,6 +571,8 @@ class _Plans:
             _RATE: limits.max_patch_rate_microgram_per_hour,
         }
         self.plans: dict[ProductFields, _Plan | _Leave] = {}
+        self.by_code: dict[str, _Plan | _Leave] = {}
+        """The plan of a product named by its dm+d code alone (the same plans, by code)."""
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
         self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
@@ -798,7 +807,9 @@ path would ignore it (as it once ignored ``dose_unknown``).
 """
 
 
-def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:  # noqa: PLR0911 - one exit per case the full way takes over
+def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes over
+    d: Mapping[str, Any], plans: _Plans, code_and_text: bool = False
+) -> tuple[_Figure, ...] | None:
     """The figures of a prescription given by its product and dosage text, or ``None``.
 
     The same figures as the items :func:`_measure_one` builds (the same product and text
@@ -811,14 +822,28 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     dose, a dose given as a minimum or as not known, a product or text that cannot be read
     (the full way lists or raises it), a dose counting ampoules or in a unit that does not
     fit the product, or a PRN dose another policy excludes.
+
+    ``code_and_text``: the prescription was built of a dm+d code and a dosage text alone
+    (:data:`~opioidcds._inputs.prescription.CODE_AND_TEXT`; every other field holds its
+    default), so its plan is looked up by its code (:attr:`_Plans.by_code`, issue 20).
     """
     text = d["dosage_text"]
-    if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
-        return None  # the full way: a structured, minimum or unknown dose (effective_dose)
-    fields = product_fields(d)
-    plan = plans.plans.get(fields)
-    if plan is None:  # not compiled yet
-        plan = _compiled(fields, plans)
+    if code_and_text:  # no structured, minimum or unknown dose; the product is its code
+        plan = plans.by_code.get(d["dmd_code"])
+        if plan is None:  # not looked up by its code yet
+            plan = _by_code(d, plans)
+    else:
+        if (
+            text is None
+            or d["dose_quantity"] is not None
+            or d["dose_is_minimum"]
+            or d["dose_unknown"]
+        ):
+            return None  # the full way: a structured, minimum or unknown dose (effective_dose)
+        fields = product_fields(d)
+        plan = plans.plans.get(fields)
+        if plan is None:  # not compiled yet
+            plan = _compiled(fields, plans)
     if plan is _FULL_WAY:
         return None
     reading = plan.texts.get(text)
@@ -833,7 +858,9 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     product = plan.containers
     if product is not None and counts_containers(reading[0], plan.strength, product):
         return None  # a dose counting ampoules or vials: the full way reads their volume
-    if reading[3] not in plan.units and not _unit_fits(plan, fields, reading[0], plans.setting):
+    if reading[3] not in plan.units and not _unit_fits(
+        plan, product_fields(d), reading[0], plans.setting
+    ):
         return None
     key = reading[2]
     if key is None:  # the schedule is a reason (_reading): opioids not convertible
@@ -846,6 +873,17 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
+
+
+def _by_code(d: Mapping[str, Any], plans: _Plans) -> _Plan | _Leave:
+    """The plan of a product named by its dm+d code alone, kept by its code when it is kept."""
+    fields = product_fields(d)
+    plan = plans.plans.get(fields)
+    if plan is None:  # not compiled yet
+        plan = _compiled(fields, plans)
+    if plans.plans.get(fields) is plan:  # kept (a product that cannot be read is not)
+        _put(plans.by_code, d["dmd_code"], plan)
+    return plan
 
 
 def _compiled(fields: ProductFields, plans: _Plans) -> _Plan | _Leave:
