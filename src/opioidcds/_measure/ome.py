@@ -175,7 +175,7 @@ def calculate_ome(
     # OMEResult.deferred, written out (issue 20: the commonest result); every field is given
     result = _new_result(OMEResult)
     set_dict(result, values)
-    set_fields_set(result, _RESULT_FIELDS_GIVEN)
+    set_fields_set(result, set(_RESULT_FIELDS))
     set_extra(result, None)
     set_private(result, {"_render": _items_of((parts, figures, plans.setting))})
     return result
@@ -1047,11 +1047,9 @@ def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
     return result.items
 
 
-_RESULT_FIELDS_GIVEN: Final[set[str]] = set(OMEResult.model_fields)
+_RESULT_FIELDS: Final = frozenset(OMEResult.model_fields)
 """The names given (``model_fields_set``) of a result whose items are built when read: every
-field, as the constructor records them. One set, shared by those results: nothing mutates a
-model's fields set in place (pydantic copies it for ``model_copy``, ``copy`` and ``deepcopy``;
-a frozen model refuses assignment; unpickling gives its own), so none is built per call."""
+field, as the constructor records them (each result gets a set of its own)."""
 _new_result: Final = object.__new__
 """A model's instance before its slots are set (``BaseModel`` has no ``__new__`` of its own)."""
 _MAXIMUM: Final = PrnPolicy.MAXIMUM
