@@ -339,12 +339,11 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
-    index = -1
     previous: Context | None = None  # the caller's context, while the calculator's is current
     try:
-        for index, rx in enumerate(given):
+        for rx in given:  # its position is len(parts): one part per prescription read
             if type(rx) is not Prescription and not isinstance(rx, Prescription):
-                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+                raise InvalidInputError(f"prescriptions[{len(parts)}]", "must be a Prescription")
             d = rx.__dict__
             if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
                 named = True
@@ -360,7 +359,7 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
                 if previous is None:  # the full way runs in the calculator's context: entered once
                     previous = getcontext()
                     setcontext(_CONTEXT.copy())
-                measured, found = _measure_one(rx, index, setting, raise_errors=raise_errors)
+                measured, found = _measure_one(rx, len(parts), setting, raise_errors=raise_errors)
                 if d["dose_is_minimum"]:  # a note added: the figures are the same
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
@@ -389,7 +388,7 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
             named,
             minimum,
             pending,
-            index + 1,
+            len(parts),
         )
     )
 
