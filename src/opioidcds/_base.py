@@ -10,7 +10,7 @@ they are first read. Foundation layer: imports only :mod:`opioidcds._errors`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from pydantic import (
     BaseModel,
@@ -23,13 +23,27 @@ from pydantic import (
 
 from opioidcds._errors import InvalidInputError
 
-__all__ = ["DeferredResultModel", "InputModel", "ResultModel", "fill", "input_error_from"]
+__all__ = [
+    "DeferredResultModel",
+    "InputModel",
+    "ResultModel",
+    "fill",
+    "input_error_from",
+    "set_dict",
+    "set_extra",
+    "set_fields_set",
+    "set_private",
+]
 
 _SLOTS = BaseModel.__dict__
-_set_dict = _SLOTS["__dict__"].__set__
-_set_fields = _SLOTS["__pydantic_fields_set__"].__set__
-_set_extra = _SLOTS["__pydantic_extra__"].__set__
-_set_private = _SLOTS["__pydantic_private__"].__set__
+set_dict: Final = _SLOTS["__dict__"].__set__
+"""``set_dict(model, values)``: a model's field values (the slot pydantic's construction sets)."""
+set_fields_set: Final = _SLOTS["__pydantic_fields_set__"].__set__
+"""``set_fields_set(model, names)``: the names given (``model_fields_set``)."""
+set_extra: Final = _SLOTS["__pydantic_extra__"].__set__
+"""``set_extra(model, None)``: no extra fields (every model here forbids them)."""
+set_private: Final = _SLOTS["__pydantic_private__"].__set__
+"""``set_private(model, private)``: the private attributes (``None`` when it has none)."""
 
 
 def fill(
@@ -44,10 +58,10 @@ def fill(
     private attributes), written through the slots of :class:`pydantic.BaseModel` directly:
     the per-call path builds its results and its plainest inputs so (issue 20).
     """
-    _set_dict(obj, values)
-    _set_fields(obj, fields_set)
-    _set_extra(obj, None)
-    _set_private(obj, private)
+    set_dict(obj, values)
+    set_fields_set(obj, fields_set)
+    set_extra(obj, None)
+    set_private(obj, private)
 
 
 def input_error_from(exc: ValidationError) -> InvalidInputError:

@@ -12,8 +12,10 @@ Hazards HAZ-002 (implausible amounts refused) and HAZ-014 (explanations match th
 
 from __future__ import annotations
 
+import copy
+import pickle
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
@@ -23,6 +25,7 @@ import pytest
 
 from opioidcds import (
     InvalidInputError,
+    OMEResult,
     OpioidCDSError,
     Prescription,
     PrnPolicy,
@@ -30,6 +33,7 @@ from opioidcds import (
     default_knowledge,
     load_catalogue,
 )
+from opioidcds._inputs.prescription import CODE_AND_TEXT
 from opioidcds._measure import ome as ome_module
 from opioidcds._measure.ome import item_figures, ome_figures
 
@@ -420,3 +424,80 @@ def test_the_figures_only_entry_refuses_what_is_not_a_prescription() -> None:
             vocabulary=kb.vocabulary,
             catalogue=kb.catalogue,
         )
+
+
+# Round 8 (issue 20): a prescription built of a code and a text alone is recognised by its
+# record of the names given (CODE_AND_TEXT, shared) and its plan looked up by its code; the
+# key of a schedule's amounts and the limits' keys are one object per content.
+
+
+def test_a_code_and_text_gives_the_same_result_by_its_code_and_by_its_fields() -> None:
+    rng = random.Random(8)  # noqa: S311 - test data, not security
+    pairs = [(rng.choice(PRODUCTS), rng.choice(TEXTS)) for _ in range(600)]
+    pairs += [("999999999", "one twice a day"), ("36128011000001101", "one twice a day")]
+    by_code = [Prescription(dmd_code=c, dosage_text=t) for c, t in pairs]
+    by_fields = [rx.model_copy() for rx in by_code]  # a record of its own: read by its fields
+    assert all(rx.model_fields_set is CODE_AND_TEXT for rx in by_code)
+    assert not any(rx.model_fields_set is CODE_AND_TEXT for rx in by_fields)
+    lists = [by_code[i : i + 3] for i in range(0, len(by_code), 3)]
+    fields_lists = [by_fields[i : i + 3] for i in range(0, len(by_fields), 3)]
+    ome_module._plans_of.cache_clear()
+    fast = [_outcome(rxs) for rxs in lists]
+    fields = [_outcome(rxs) for rxs in fields_lists]
+    ome_module._plans_of.cache_clear()  # the other order: the fields' plans found by code
+    fields_first = [_outcome(rxs) for rxs in fields_lists]
+    fast_second = [_outcome(rxs) for rxs in lists]
+    with _full_path_only():
+        full = [_outcome(rxs) for rxs in lists]
+    assert fast == fields == fields_first == fast_second == full
+    assert {kind for kind, _ in fast} == {"ok", "error"}
+
+
+def test_a_code_that_cannot_be_read_is_not_kept_by_its_code() -> None:
+    plans = ome_module._plans_of(
+        default_knowledge().vocabulary, None, default_knowledge().table, PrnPolicy.MAXIMUM
+    )
+    unknown = Prescription(dmd_code="999999999", dosage_text="one twice a day")
+    result = calculate_ome([unknown])
+    assert not result.complete  # listed as not convertible (not read), never a silent zero
+    assert "999999999" not in plans.by_code  # an error is not kept, as by its fields
+    known = Prescription(dmd_code=PRODUCTS[0], dosage_text="one twice a day")
+    calculate_ome([known])
+    assert PRODUCTS[0] in plans.by_code
+
+
+def test_keys_made_anew_after_their_memo_is_emptied_give_the_same_figures() -> None:
+    lists = _lists(120, seed=8)
+    first = [_outcome(rxs) for rxs in lists]
+    ome_module._AMOUNT_KEYS.clear()  # as when full: equal contents get new keys
+    ome_module._LIMIT_KEYS.clear()
+    again = [_outcome(rxs) for rxs in lists]
+    ome_module._plans_of.cache_clear()
+    anew = [_outcome(rxs) for rxs in lists]
+    with _full_path_only():
+        full = [_outcome(rxs) for rxs in lists]
+    assert first == again == anew == full
+
+
+def test_a_result_built_on_the_per_call_path_is_the_eager_result_in_every_way() -> None:
+    # the result's slots are set by calculate_ome itself: what each way of reading it first
+    # gives is the result validated from its values (every field given, nothing deferred)
+    rxs = [Prescription(dmd_code=c, dosage_text="one twice a day") for c in PRODUCTS[:3]]
+    readers: dict[str, Callable[[OMEResult], OMEResult]] = {
+        "copy": copy.copy,
+        "deepcopy": copy.deepcopy,
+        "pickle": lambda r: pickle.loads(pickle.dumps(r)),  # noqa: S301 - our own bytes
+        "model_copy": lambda r: r.model_copy(update={"exact": r.exact}),
+        "json": lambda r: OMEResult.model_validate_json(r.model_dump_json()),
+        "eq": lambda r: r,  # read first by == below
+    }
+    for read in readers.values():
+        result = calculate_ome(rxs)
+        assert result.model_fields_set == set(OMEResult.model_fields)
+        fresh = read(result)
+        eager = OMEResult.model_validate(result.model_dump())
+        assert fresh == eager
+        assert fresh.model_dump_json() == eager.model_dump_json() == result.model_dump_json()
+        assert fresh.model_fields_set == eager.model_fields_set
+        result.model_fields_set.add("not-a-field")  # a caller mutating a result's record
+        assert "not-a-field" not in calculate_ome(rxs).model_fields_set  # its own record

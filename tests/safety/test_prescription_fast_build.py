@@ -2,20 +2,26 @@
 
 ``Prescription(dmd_code=..., dosage_text=...)`` skips pydantic's validation when both values are
 as pydantic would keep them (issue 20, per-call cost). Each case here is built both ways (the
-constructor, and ``model_validate``, which always validates) and compared: the same fields and
-fields set, or the same typed error with the same message (no value echoed).
+constructor, and pydantic's own validation, :func:`_pydantic`) and compared: the same fields and
+fields set, or the same typed error with the same message (no value echoed). (``model_validate``
+is no oracle: pydantic calls a model's own ``__init__`` from it, so it takes the fast path too.)
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
+import pickle
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from opioidcds import InvalidInputError, Prescription
+from opioidcds._base import InputModel
+from opioidcds._inputs.prescription import CODE_AND_TEXT
 
 CODES: tuple[Any, ...] = (
     "36128011000001101",
@@ -45,7 +51,7 @@ TEXTS: tuple[Any, ...] = (
 
 
 def _both_ways(code: Any, text: Any) -> tuple[object, object]:
-    """What the constructor and ``model_validate`` give: fields and fields set, or the error."""
+    """What the constructor and pydantic's own validation give: fields, names given, or error."""
 
     def outcome(build: Any) -> object:
         try:
@@ -57,8 +63,19 @@ def _both_ways(code: Any, text: Any) -> tuple[object, object]:
     data = {"dmd_code": code, "dosage_text": text}
     return (
         outcome(lambda: Prescription(**data)),
-        outcome(lambda: Prescription.model_validate(data)),
+        outcome(lambda: _pydantic(data)),
     )
+
+
+def _pydantic(data: dict[str, Any]) -> Prescription:
+    """``data`` validated by pydantic itself: the model's ``__init__`` (and its fast path) not run.
+
+    What the constructor runs for any input the fast path leaves (``InputModel.__init__``:
+    pydantic's validation, its errors turned into ``InvalidInputError``).
+    """
+    rx = Prescription.__new__(Prescription)
+    InputModel.__init__(rx, **data)
+    return rx
 
 
 def test_every_edge_of_a_code_and_a_text_is_built_as_pydantic_builds_it() -> None:
@@ -110,5 +127,76 @@ def test_a_code_or_text_given_as_none_is_recorded_as_given() -> None:
     fields["dosage_text"] = "one twice a day"
     rx = Prescription(dmd_code=None, **fields)
     assert "dmd_code" in rx.model_fields_set
-    validated = Prescription.model_validate({"dmd_code": None, **fields})
+    validated = _pydantic({"dmd_code": None, **fields})
     assert rx.model_fields_set == validated.model_fields_set
+
+
+# Round 8 (issue 20): the fast path writes pydantic's slots itself and records the names given
+# in one set shared by every prescription built so (CODE_AND_TEXT), which the calculator
+# recognises by identity. A fast prescription must be the validated one in every way a
+# caller can see it, and nothing a caller can do through pydantic may mutate the shared set.
+
+_CODE = st.from_regex(r"[0-9]{6,20}", fullmatch=True)
+_TEXT = st.text(min_size=1, max_size=500).filter(lambda t: t.strip() == t and t != "")
+
+
+def _fast(code: str, text: str) -> Prescription:
+    rx = Prescription(dmd_code=code, dosage_text=text)
+    assert rx.model_fields_set is CODE_AND_TEXT  # the fast path was taken: not pydantic twice
+    return rx
+
+
+def _seen(rx: Prescription) -> tuple[object, ...]:
+    """Everything a caller can read of ``rx``: fields in order, names given, slots, text."""
+    return (
+        list(rx.__dict__.items()),
+        set(rx.model_fields_set),
+        rx.__pydantic_extra__,
+        rx.__pydantic_private__,
+        rx.model_dump(),
+        rx.model_dump_json(),
+        repr(rx),
+        hash(rx),
+    )
+
+
+@given(code=_CODE, text=_TEXT)
+def test_a_code_and_text_built_fast_is_the_validated_one_in_every_way(code: str, text: str) -> None:
+    fast = _fast(code, text)
+    validated = _pydantic({"dmd_code": code, "dosage_text": text})
+    assert validated.model_fields_set is not CODE_AND_TEXT
+    assert _seen(fast) == _seen(validated)
+    assert fast == validated
+    assert validated == fast
+    for copied, expected in (
+        (copy.copy(fast), copy.copy(validated)),
+        (copy.deepcopy(fast), copy.deepcopy(validated)),
+        (pickle.loads(pickle.dumps(fast)), validated),  # noqa: S301 - our own bytes
+        (fast.model_copy(), validated.model_copy()),
+        (fast.model_copy(update={"id": "rx-1"}), validated.model_copy(update={"id": "rx-1"})),
+    ):
+        assert _seen(copied) == _seen(expected)
+        assert copied == expected
+        assert copied.model_fields_set is not CODE_AND_TEXT  # each copy has its own record
+    assert {"dmd_code", "dosage_text"} == CODE_AND_TEXT  # and the shared one is untouched
+
+
+def test_nothing_done_through_pydantic_mutates_the_shared_names_given() -> None:
+    rx = _fast("36128011000001101", "one twice a day")
+    with_id = rx.model_copy(update={"id": "rx-1", "replaces": "rx-0"})
+    assert with_id.model_fields_set == {"dmd_code", "dosage_text", "id", "replaces"}
+    assert with_id.without_identity().model_fields_set == with_id.model_fields_set
+    assert rx.without_identity() is rx  # nothing to strip: the prescription itself
+    with pytest.raises(ValidationError):  # frozen: pydantic refuses assignment (no record)
+        rx.id = "rx-2"  # type: ignore[misc]
+    for copied in (copy.copy(rx), copy.deepcopy(rx), pickle.loads(pickle.dumps(rx))):  # noqa: S301
+        copied.model_fields_set.add("drug")  # a caller mutating a copy's record
+    assert {"dmd_code", "dosage_text"} == CODE_AND_TEXT
+    assert rx.model_fields_set == {"dmd_code", "dosage_text"}
+    # a pickle of several fast prescriptions loads with a record of their own
+    loaded = pickle.loads(pickle.dumps([rx, _fast("123456", "one at night")]))  # noqa: S301
+    assert all(p.model_fields_set is not CODE_AND_TEXT for p in loaded)
+    assert loaded == [
+        rx,
+        _pydantic({"dmd_code": "123456", "dosage_text": "one at night"}),
+    ]

@@ -18,7 +18,7 @@ from typing import Any, Final, Self
 from annotated_types import MaxLen, MinLen
 from pydantic import Field, model_validator
 
-from opioidcds._base import InputModel, fill
+from opioidcds._base import InputModel, fill, set_dict, set_extra, set_fields_set, set_private
 from opioidcds._errors import InvalidInputError
 from opioidcds._knowledge.units import (
     COUNT_NOUNS,
@@ -30,6 +30,7 @@ from opioidcds._knowledge.units import (
 )
 
 __all__ = [
+    "CODE_AND_TEXT",
     "DOSE_FIELDS",
     "DoseUnitKind",
     "PainIndication",
@@ -204,7 +205,12 @@ class Prescription(InputModel):
             values = _DEFAULTS.copy()
             values["dmd_code"] = dmd_code
             values["dosage_text"] = dosage_text
-            fill(self, values, {"dmd_code", "dosage_text"})
+            # fill, written out (one call fewer per prescription); the names given are one
+            # set shared by every prescription built so, which nothing mutates (CODE_AND_TEXT)
+            set_dict(self, values)
+            set_fields_set(self, CODE_AND_TEXT)
+            set_extra(self, None)
+            set_private(self, None)
             return
         if dmd_code is not _UNSET:
             data["dmd_code"] = dmd_code
@@ -352,6 +358,17 @@ class Prescription(InputModel):
 
 _DEFAULTS: Final = {name: f.default for name, f in Prescription.model_fields.items()}
 """Every field's default, in field order."""
+
+CODE_AND_TEXT: Final[set[str]] = {"dmd_code", "dosage_text"}
+"""The names given (``model_fields_set``) of every prescription built of a code and a text alone.
+
+One set, shared: nothing mutates a model's fields set in place (pydantic copies it for
+``model_copy``, ``copy`` and ``deepcopy``; a frozen model refuses assignment; unpickling
+gives its own), so none is built per prescription (issue 20). A prescription whose fields set
+*is* this set was built so: a dm+d code and a dosage text as given, every other field at its
+default (the OME calculator reads it so). A caller that mutates ``model_fields_set`` mutates
+pydantic's record of the names given (of every prescription built so), never a field.
+"""
 
 
 def _fields_signature() -> inspect.Signature:

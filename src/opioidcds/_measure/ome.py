@@ -35,12 +35,14 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
 from enum import Enum
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
+from sys import intern
 from typing import Any, Final, Literal, NamedTuple
 
+from opioidcds._base import set_dict, set_extra, set_fields_set, set_private
 from opioidcds._display import format_decimal
 from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductError
-from opioidcds._inputs.prescription import DoseUnitKind, Prescription, PrnPolicy
+from opioidcds._inputs.prescription import CODE_AND_TEXT, DoseUnitKind, Prescription, PrnPolicy
 from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
 from opioidcds._knowledge.tables import ConversionTable, default_table
@@ -126,12 +128,16 @@ def calculate_ome(
             is not in the catalogue.
         KnowledgeBaseError: the table id is unknown or a table file is invalid.
     """
-    tbl = default_table(table) if isinstance(table, str) else table or default_table()
-    vocab = vocabulary if vocabulary is not None else default_vocabulary()
-    try:
-        policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
-    except ValueError:
-        raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+    if table is None and vocabulary is None and prn_policy is _MAXIMUM:  # the default call
+        plans = _plans_of(default_vocabulary(), catalogue, default_table(), _MAXIMUM)
+    else:
+        tbl = default_table(table) if isinstance(table, str) else table or default_table()
+        vocab = vocabulary if vocabulary is not None else default_vocabulary()
+        try:
+            policy = prn_policy if type(prn_policy) is PrnPolicy else PrnPolicy(prn_policy)
+        except ValueError:
+            raise InvalidInputError("prn_policy", "must be one of the PrnPolicy values") from None
+        plans = _plans_of(vocab, catalogue, tbl, policy)
     if item_errors not in {"list", "raise"}:
         raise InvalidInputError("item_errors", "must be 'list' or 'raise'")
     record: BundleRead | None
@@ -140,34 +146,39 @@ def calculate_ome(
         record, given = prescriptions, prescriptions.prescriptions
     else:
         record, given = None, prescriptions
-    plans = _plans_of(vocab, catalogue, tbl, policy)
-    read = _read(given, plans, raise_errors=item_errors == "raise")
+    # one unpacking of what was read (not an attribute read per use)
+    parts, figures, total, exact, unconverted, per_ingredient, named, minimum, pending, count = (
+        _read(given, plans, raise_errors=item_errors == "raise")
+    )
     reasons = (
-        _lower_bound_reasons(
-            unconverted=read.unconverted, minimum=read.minimum, record=record, read=read.read
-        )
-        if read.unconverted or read.minimum or record is not None
+        _lower_bound_reasons(unconverted=unconverted, minimum=minimum, record=record, read=count)
+        if unconverted or minimum or record is not None
         else ()
     )
-    _check_plausible(read.per_ingredient, plans.limits)
-    used = catalogue if catalogue is not None or not read.named else load_catalogue()
-    values = plans.header(used).copy()  # every value typed: not validated again (issue 20)
-    values["total_mg_per_day"] = read.total
+    _check_plausible(per_ingredient, plans.limits)
+    used = catalogue if catalogue is not None or not named else load_catalogue()
+    if pending:  # some items are built when read: the header without them
+        values = plans.header(used, with_items=False).copy()  # typed: not validated again
+    else:
+        values = plans.header(used, with_items=True).copy()
+        values["items"] = tuple([item for part in parts for item in part])
+    values["total_mg_per_day"] = total
     values["complete"] = not reasons
-    values["exact"] = read.exact
+    values["exact"] = exact
     values["lower_bound_reasons"] = reasons
     if record is not None:
         values["sources"] = record.sources
         values["skipped"] = record.skipped
         values["read_notes"] = record.notes
-    parts = read.parts
-    if not read.pending:  # every item built already
-        values["items"] = tuple([item for part in parts for item in part])
+    if not pending:  # every item built already
         return OMEResult.typed(values)
-    del values["items"]
-    return OMEResult.deferred(
-        values, set(_RESULT_FIELDS), _Items(parts, read.figures, plans.setting)
-    )
+    # OMEResult.deferred, written out (issue 20: the commonest result); every field is given
+    result = _new_result(OMEResult)
+    set_dict(result, values)
+    set_fields_set(result, set(_RESULT_FIELDS))
+    set_extra(result, None)
+    set_private(result, {"_render": _items_of((parts, figures, plans.setting))})
+    return result
 
 
 def ome_figures(
@@ -303,7 +314,9 @@ class _Read(NamedTuple):
     read: int
 
 
-def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -> _Read:
+def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
+    given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool
+) -> _Read:
     """Measure each prescription, in order, and sum the figures of its items.
 
     Each prescription's figures come from its product's plan and its text's reading
@@ -323,17 +336,21 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
+    code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
-    index = -1
     previous: Context | None = None  # the caller's context, while the calculator's is current
     try:
-        for index, rx in enumerate(given):
+        for rx in given:  # its position is len(parts): one part per prescription read
             if type(rx) is not Prescription and not isinstance(rx, Prescription):
-                raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
+                raise InvalidInputError(f"prescriptions[{len(parts)}]", "must be a Prescription")
             d = rx.__dict__
-            named = named or d["dmd_code"] is not None or d["product_name"] is not None
-            found = figures_of(d, plans)
+            if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
+                named = True
+                found = figures_of(d, plans, True)
+            else:
+                named = named or d["dmd_code"] is not None or d["product_name"] is not None
+                found = figures_of(d, plans)
             if found is not None:  # its items are built if the result's items are read
                 parts.append(rx)
                 figures.append(found)
@@ -342,7 +359,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
                 if previous is None:  # the full way runs in the calculator's context: entered once
                     previous = getcontext()
                     setcontext(_CONTEXT.copy())
-                measured, found = _measure_one(rx, index, setting, raise_errors=raise_errors)
+                measured, found = _measure_one(rx, len(parts), setting, raise_errors=raise_errors)
                 if d["dose_is_minimum"]:  # a note added: the figures are the same
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
@@ -354,8 +371,9 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
                     exact = exact and item_exact
                 elif status is _NOT_CONVERTIBLE:
                     unconverted = True
-                if key is not None and daily is not None:
-                    per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+                if key is not None and daily is not None:  # an ingredient's first: no sum
+                    summed = per_ingredient.get(key)
+                    per_ingredient[key] = daily if summed is None else add(summed, daily)
     finally:
         if previous is not None:
             setcontext(previous)
@@ -370,7 +388,7 @@ def _read(given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool) -
             named,
             minimum,
             pending,
-            index + 1,
+            len(parts),
         )
     )
 
@@ -499,10 +517,10 @@ class _Plan(NamedTuple):
     amount (:func:`_factor`, kept on first need). ``texts`` holds each dosage text read for
     its form (shared by every product whose form reads a text the same way, :data:`_TextKey`):
     the dose, the schedule (or why it gives none) and the key of its amounts. ``units`` holds
-    the dose units found to fit the product; ``containers`` whether a dose may count its
-    ampoules or vials (:func:`counts_containers`); ``amounts`` the figures of its opioid
-    ingredients computed for each schedule (:data:`_AmountKey`), shared by every product
-    measured the same way (:data:`_MeasureKey`: the many suppliers of one strength);
+    the dose units found to fit the product; ``containers`` the product when a dose may count
+    its ampoules or vials (:func:`counts_containers`), else ``None``; ``amounts`` the figures
+    of its opioid ingredients computed for each schedule (:data:`_AmountKey`), shared by every
+    product measured the same way (:data:`_MeasureKey`: the many suppliers of one strength);
     ``unconvertible`` the figures of a text whose schedule gives no daily amount (each opioid
     not convertible).
     """
@@ -515,7 +533,7 @@ class _Plan(NamedTuple):
     opioids: tuple[tuple[str, Decimal | None, Decimal, dict[Dimension, _FactorOf]], ...]
     texts: dict[str, _Reading | str | _Leave]
     units: dict[str, bool]
-    containers: bool
+    containers: Product | None
     amounts: dict[_AmountKey, tuple[_Figure, ...]]
     unconvertible: tuple[_Figure, ...]
 
@@ -542,7 +560,7 @@ class _Plans:
     follow from it alone (:func:`_header`, per catalogue used).
     """
 
-    __slots__ = ("_headers", "amounts", "limits", "plans", "setting", "texts")
+    __slots__ = ("_headers", "amounts", "by_code", "limits", "plans", "setting", "texts")
 
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
@@ -552,16 +570,24 @@ class _Plans:
             _RATE: limits.max_patch_rate_microgram_per_hour,
         }
         self.plans: dict[ProductFields, _Plan | _Leave] = {}
+        self.by_code: dict[str, _Plan | _Leave] = {}
+        """The plan of a product named by its dm+d code alone (the same plans, by code)."""
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
-        self._headers: dict[Catalogue | None, dict[str, Any]] = {}
+        self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
 
-    def header(self, catalogue: Catalogue | None) -> dict[str, Any]:
-        """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed."""
-        found = self._headers.get(catalogue)
+    def header(self, catalogue: Catalogue | None, *, with_items: bool) -> dict[str, Any]:
+        """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed.
+
+        Without ``items`` unless ``with_items`` (a result whose items are built when read).
+        """
+        found = self._headers.get((catalogue, with_items))
         if found is None:
             table, policy, vocab, _ = self.setting
-            found = self._headers[catalogue] = _header(table, vocab, catalogue, policy)
+            found = _header(table, vocab, catalogue, policy)
+            if not with_items:
+                del found["items"]
+            self._headers[catalogue, with_items] = found
         return found
 
 
@@ -614,10 +640,12 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         _put(plans.amounts, measure, amounts)
     product = part.product
     containers = (
-        product is not None
+        product
+        if product is not None
         and product.unit is not None
         and strength is not None
         and strength.kind is StrengthKind.PER_VOLUME
+        else None
     )
     return _Plan(
         form=part.form,
@@ -659,12 +687,25 @@ def _reading(plan: _Plan, text: str, policy: PrnPolicy) -> _Reading | str | _Lea
         return _Leave.FULL_WAY
     schedule = _text_schedule(text, plan.form, policy, plan.patch)
     if isinstance(schedule, str):
-        return dose, schedule, None, dose.unit
+        return dose, schedule, None, intern(dose.unit)
     # the kind by its value: a key of four strings hashes without calling Python (an enum's
     # hash is a Python method), and each kind has its own value
     kind = dose.unit_kind.value
-    key = (str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor))
-    return dose, schedule, key, dose.unit
+    key = _amount_key((str(schedule.quantity), str(schedule.per), kind, str(dose.unit_factor)))
+    return dose, schedule, key, intern(dose.unit)  # one string per unit: looked up often
+
+
+def _amount_key(content: tuple[str, str, str, str]) -> _AmountKey:
+    """The one :class:`_AmountKey` of ``content`` (kept: bounded, emptied when full).
+
+    Emptied, an equal content gets a new key: the memos it keys then hold the same figures
+    twice, never other figures (they are a function of the content).
+    """
+    key = _AMOUNT_KEYS.get(content)
+    if key is None:
+        key = _AmountKey(content)
+        _put(_AMOUNT_KEYS, content, key)
+    return key
 
 
 class _Leave(Enum):
@@ -676,10 +717,27 @@ class _Leave(Enum):
 _FULL_WAY: Final = _Leave.FULL_WAY
 
 
-_AmountKey = tuple[str, str, str, str]
-"""What a product's daily amounts are computed from, besides the product (:func:`_daily`): the
-schedule's quantity and divisor and the dose unit's kind (its value) and factor, each as
-written (equal decimals written differently give results written differently)."""
+class _AmountKey:
+    """What a product's daily amounts are computed from, besides the product (:func:`_daily`).
+
+    ``content``: the schedule's quantity and divisor and the dose unit's kind (its value) and
+    factor, each as written (equal decimals written differently give results written
+    differently). One object per content (:func:`_amount_key`), hashed and compared by
+    identity: the memo of amounts (:attr:`_Plan.amounts`) finds it without hashing or
+    comparing its four strings on every call (issue 20).
+    """
+
+    __slots__ = ("content",)
+
+    def __init__(self, content: tuple[str, str, str, str]) -> None:
+        self.content = content
+
+    def __repr__(self) -> str:
+        return f"_AmountKey({self.content!r})"
+
+
+_AMOUNT_KEYS: Final[dict[tuple[str, str, str, str], _AmountKey]] = {}
+"""The key of each content seen (:func:`_amount_key`)."""
 
 _Reading = tuple[Dose, "_Schedule | str", _AmountKey | None, str]
 """What a dosage text gives for a way of reading it: the dose, its schedule (or why there is
@@ -751,7 +809,9 @@ path would ignore it (as it once ignored ``dose_unknown``).
 """
 
 
-def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:  # noqa: PLR0911 - one exit per case the full way takes over
+def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes over
+    d: Mapping[str, Any], plans: _Plans, code_and_text: bool = False
+) -> tuple[_Figure, ...] | None:
     """The figures of a prescription given by its product and dosage text, or ``None``.
 
     The same figures as the items :func:`_measure_one` builds (the same product and text
@@ -764,14 +824,28 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
     dose, a dose given as a minimum or as not known, a product or text that cannot be read
     (the full way lists or raises it), a dose counting ampoules or in a unit that does not
     fit the product, or a PRN or "up to" dose another policy excludes.
+
+    ``code_and_text``: the prescription was built of a dm+d code and a dosage text alone
+    (:data:`~opioidcds._inputs.prescription.CODE_AND_TEXT`; every other field holds its
+    default), so its plan is looked up by its code (:attr:`_Plans.by_code`, issue 20).
     """
     text = d["dosage_text"]
-    if text is None or d["dose_quantity"] is not None or d["dose_is_minimum"] or d["dose_unknown"]:
-        return None  # the full way: a structured, minimum or unknown dose (effective_dose)
-    fields = product_fields(d)
-    plan = plans.plans.get(fields)
-    if plan is None:  # not compiled yet
-        plan = _compiled(fields, plans)
+    if code_and_text:  # no structured, minimum or unknown dose; the product is its code
+        plan = plans.by_code.get(d["dmd_code"])
+        if plan is None:  # not looked up by its code yet
+            plan = _by_code(d, plans)
+    else:
+        if (
+            text is None
+            or d["dose_quantity"] is not None
+            or d["dose_is_minimum"]
+            or d["dose_unknown"]
+        ):
+            return None  # the full way: a structured, minimum or unknown dose (effective_dose)
+        fields = product_fields(d)
+        plan = plans.plans.get(fields)
+        if plan is None:  # not compiled yet
+            plan = _compiled(fields, plans)
     if plan is _FULL_WAY:
         return None
     reading = plan.texts.get(text)
@@ -781,19 +855,37 @@ def _figures(d: Mapping[str, Any], plans: _Plans) -> tuple[_Figure, ...] | None:
         return None
     if isinstance(reading, str):  # the text gives no dose: not convertible, as resolved
         return _NO_DOSE
-    dose, schedule, key, unit = reading
-    product = plan.product
-    if plan.containers and product is not None and counts_containers(dose, plan.strength, product):
+    # read by position: the dose and the schedule are not touched unless needed (issue 20:
+    # a patient's medicines are seldom in the processor's cache)
+    product = plan.containers
+    if product is not None and counts_containers(reading[0], plan.strength, product):
         return None  # a dose counting ampoules or vials: the full way reads their volume
-    if unit not in plan.units and not _unit_fits(plan, fields, dose, plans.setting):
+    if reading[3] not in plan.units and not _unit_fits(
+        plan, product_fields(d), reading[0], plans.setting
+    ):
         return None
-    if key is None or isinstance(schedule, str):  # no daily amount: opioids not convertible
+    key = reading[2]
+    if key is None:  # the schedule is a reason (_reading): opioids not convertible
         return plan.unconvertible
     figures = plan.amounts.get(key)
     if figures is None:  # the first dose of a product measured so computed from these amounts
+        dose, schedule, _, _ = reading
+        if isinstance(schedule, str):  # never with a key (_reading): not a daily amount
+            return plan.unconvertible
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
+
+
+def _by_code(d: Mapping[str, Any], plans: _Plans) -> _Plan | _Leave:
+    """The plan of a product named by its dm+d code alone, kept by its code when it is kept."""
+    fields = product_fields(d)
+    plan = plans.plans.get(fields)
+    if plan is None:  # not compiled yet
+        plan = _compiled(fields, plans)
+    if plans.plans.get(fields) is plan:  # kept (a product that cannot be read is not)
+        _put(plans.by_code, d["dmd_code"], plan)
+    return plan
 
 
 def _compiled(fields: ProductFields, plans: _Plans) -> _Plan | _Leave:
@@ -871,55 +963,61 @@ def _amounts(
             ctx.clear_flags()
             status, ome = ItemStatus.CONVERTED, _ome_of(daily, multiplier, factor, ctx)
             exact = exact and exact_multiplier and not ctx.flags[Inexact]
-        out.append(_Figure(name, status, daily, unit_text, ome, exact, (name, unit_text)))
+        out.append(_Figure(name, status, daily, unit_text, ome, exact, _limit_key(name, unit_text)))
     return tuple(out)
 
 
-class _Items:
+def _limit_key(name: str, unit: str) -> tuple[str, str]:
+    """The key an ingredient's daily amount is summed by for the limits: one tuple per content.
+
+    Shared by every figure of that ingredient and unit (kept, bounded), so the sums of a
+    call look up a few tuples that are used often, not one per figure (issue 20).
+    """
+    key = (name, unit)
+    found = _LIMIT_KEYS.get(key)
+    if found is None:
+        _put(_LIMIT_KEYS, key, key)
+        found = key
+    return found
+
+
+_LIMIT_KEYS: Final[dict[tuple[str, str], tuple[str, str]]] = {}
+
+
+class _Items(tuple[list[Any], list[tuple["_Figure", ...]], "_Setting"]):
     """Builds an :class:`OMEResult`'s items when they are first read (issue 20).
 
-    ``parts`` holds, in order, each prescription's items already built or the prescription
-    itself, whose items :func:`_measure_one` builds now, under the calculator's context: the
-    items an eager calculation gives. :func:`_figures` measured it without an error, so
-    building its items raises none; if one did (the two ways disagreeing), reading the items
-    raises it rather than list items the total was not computed from (fail closed).
+    ``(parts, figures, setting)``, built by :data:`_items_of` (a tuple: no Python call per
+    result). ``parts`` holds, in order, each prescription's items already built or the
+    prescription itself, whose items :func:`_measure_one` builds now, under the calculator's
+    context: the items an eager calculation gives. :func:`_figures` measured it without an
+    error, so building its items raises none; if one did (the two ways disagreeing), reading
+    the items raises it rather than list items the total was not computed from (fail closed).
     ``figures`` holds what the items not built yet say (:class:`_Figure`), for the readers of
     the library that need only those (:func:`item_figures`).
     """
 
-    __slots__ = ("_figures", "_measured", "_parts", "_setting")
-
-    def __init__(
-        self,
-        parts: list[tuple[OMEItem, ...] | Prescription],
-        figures: list[tuple[_Figure, ...]],
-        setting: _Setting,
-    ) -> None:
-        self._parts = parts
-        self._figures = figures
-        self._setting = setting
-        self._measured: list[OMEItem | _Measured] | None = None
-
     def __call__(self) -> Mapping[str, Any]:
         """``{"items": ...}``: the deferred field of :class:`OMEResult`."""
         items: list[OMEItem] = []
+        setting = self[2]
         with localcontext(_CONTEXT):
-            for index, part in enumerate(self._parts):
+            for index, part in enumerate(self[0]):
                 if type(part) is tuple:
                     items.extend(part)
                 else:
-                    built = _measure_one(part, index, self._setting, raise_errors=True)  # type: ignore[arg-type]
+                    built = _measure_one(part, index, setting, raise_errors=True)
                     items.extend(built[0])
         return {"items": tuple(items)}
 
-    @property
+    @cached_property
     def figures(self) -> list[OMEItem | _Measured]:
         """What each item says, in order (the items built, else :class:`_Measured`); kept."""
-        measured = self._measured
-        if measured is None:
-            measured = _figures_in_order(self._parts, self._figures)
-            self._measured = measured  # two threads may both build it: equal lists
-        return measured
+        return _figures_in_order(self[0], self[1])  # two threads may both build it: equal
+
+
+_items_of: Final = partial(tuple.__new__, _Items)
+"""``_Items`` of ``(parts, figures, setting)``."""
 
 
 def _figures_in_order(
@@ -952,6 +1050,11 @@ def item_figures(result: OMEResult) -> Sequence[ItemFigures]:
 
 
 _RESULT_FIELDS: Final = frozenset(OMEResult.model_fields)
+"""The names given (``model_fields_set``) of a result whose items are built when read: every
+field, as the constructor records them (each result gets a set of its own)."""
+_new_result: Final = object.__new__
+"""A model's instance before its slots are set (``BaseModel`` has no ``__new__`` of its own)."""
+_MAXIMUM: Final = PrnPolicy.MAXIMUM
 
 
 def _lower_bound_reasons(
