@@ -14,13 +14,12 @@ import re
 from typing import Any
 
 from hypothesis import assume, given, settings
-from hypothesis import strategies as st
 
 from opioidcds import default_knowledge
 from opioidcds.cdshooks import CDSHooksService
 from opioidcds.cdshooks.models import HookRequest
 
-from .hooks_helpers import DMD, hook_request, med_request, named_request
+from .hooks_helpers import draft_orders, hook_request
 
 SVC = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
 RULESET = default_knowledge().rulesets["prescribing-alerts"]
@@ -31,21 +30,6 @@ IDS = frozenset(
     if "-" in name or "_" in name
 )
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-
-known = st.builds(
-    lambda key, dose, per_day, rid: med_request(
-        key, dose=dose, per_day=per_day, status="draft", rid=rid
-    ),
-    st.sampled_from(sorted(DMD)),
-    st.integers(1, 6),
-    st.integers(1, 6),
-    st.text("abc123", min_size=1, max_size=6),
-)
-other = st.builds(
-    lambda name: named_request(name, status="draft"),
-    st.sampled_from(["Diazepam 5mg tablets", "Pregabalin 75mg capsules", "Unknownium 5mg"]),
-)
-orders = st.lists(st.one_of(known, other), min_size=1, max_size=4)
 
 
 def leaks(markdown: str) -> list[str]:
@@ -66,7 +50,7 @@ def test_the_scan_catches_the_old_wording() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(drafts=orders, current=orders)
+@given(drafts=draft_orders, current=draft_orders)
 def test_no_card_text_names_a_rule_id_or_an_input(
     drafts: list[dict[str, Any]], current: list[dict[str, Any]]
 ) -> None:
