@@ -849,7 +849,8 @@ def _not_evaluated(
     """What ``alerts-not-evaluated`` says for these rules not checked (but ``provenance``).
 
     And those rules' positions, most serious first (file order within a severity), the order
-    of the alert list, in which its text names them.
+    of the alert list, in which its text names them. Memoised per bound ruleset and set of
+    rules (a few).
     """
     rs = bound.ruleset
     fields = {
