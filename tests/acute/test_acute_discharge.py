@@ -331,4 +331,4 @@ def test_unknown_backend_refused() -> None:
 
 
 def test_profile_path_type() -> None:
-    assert check_discharge(discharge((OXY_IR, 5)), profile=str(PROFILE)).profile_version == "1.1.1"
+    assert check_discharge(discharge((OXY_IR, 5)), profile=str(PROFILE)).profile_version == "1.1.2"

@@ -102,7 +102,13 @@ def test_alert_explains_severity_figures_actions_and_basis() -> None:
     assert lines[0] == f"CRITICAL {alert.summary}"
     assert lines[1] == f"  {alert.detail}"
     assert "60 mg OME/day" in alert.detail  # morphine 30 mg x 2/day x 1
-    assert lines[-1].startswith(f"  rule {alert.id} ({alert.ruleset_id} ")
+    # the basis in words: the rule's title, ruleset and version, the sources' titles (no ids)
+    assert lines[-1] == (
+        f'  Basis: "{alert.title}", prescribing alerts rules {alert.ruleset_version}; sources: '
+        "MHRA Drug Safety Update, March 2020, 'Benzodiazepines and opioids: reminder of risk of "
+        "potentially fatal respiratory depression'; NHS England analysis of opioid-reduction "
+        "programmes (2023), 'Inequalities'"
+    )
     assert repr(alert) == f"<Alert critical {alert.id}: {alert.summary}>"
 
 

@@ -79,13 +79,21 @@ def _reference(bound: BoundRuleset, values: tuple[Any, ...], figures: Any) -> li
         )
     pending = d.cannot_evaluate
     if pending:
+        rs = bound.ruleset
+        # the rules not checked, most serious first (file order within a severity)
+        shown = most_serious_first(
+            [dec.rule_id for dec in pending], lambda r: str(dict(rs.rule(r).outcome)["severity"])
+        )
+        unknown = sorted({n for dec in pending for n in dec.unknown_inputs})
         out.append(
             {
                 "id": "alerts-not-evaluated",
                 "severity": "info",
                 "trace": tuple(line for dec in pending for line in dec.trace),
-                "rules": [dec.rule_id for dec in pending],
-                "unknown": sorted({n for dec in pending for n in dec.unknown_inputs}),
+                "rules": tuple(shown),
+                "titles": [rs.rule(r).title for r in shown],
+                "unknown": tuple(unknown),
+                "labels": [rs.input_label(n) for n in unknown],
                 "figures": figures.text(),
             }
         )
@@ -100,10 +108,16 @@ def _agrees(alert: Any, expected: dict[str, Any], bound: BoundRuleset) -> None:
     assert alert.ruleset_id == bound.ruleset.id
     assert alert.ruleset_version == bound.ruleset.version
     if alert.id == "alerts-not-evaluated":
-        for rule_id in expected["rules"]:
-            assert rule_id in alert.detail
-        assert alert.detail.split(". Unknown: ")[1].startswith(", ".join(expected["unknown"]))
+        # the ids in the machine fields; titles and labels (never ids) in the text
+        assert alert.not_checked == expected["rules"]
+        assert alert.unknown_inputs == expected["unknown"]
+        assert alert.detail.startswith("Could not check: " + "; ".join(expected["titles"]) + ".")
+        for label in expected["labels"]:
+            assert label in alert.detail
+        for name in (*expected["rules"], *expected["unknown"]):
+            assert name not in alert.detail
         return
+    assert (alert.not_checked, alert.unknown_inputs) == ((), ())
     for name in ("title", "summary", "citations", "actions", "stage", "detail"):
         assert getattr(alert, name) == expected[name], name
 

@@ -248,7 +248,7 @@ def test_assessment_carries_its_basis() -> None:
     ids = [d.ruleset_id for d in a.decisions]
     for rid in ("scope", "risk-factors", "risk-level", "support-tier"):
         assert rid in ids
-    assert a.versions["ruleset:risk-level"] == "1.1.0"
+    assert a.versions["ruleset:risk-level"] == "1.1.1"
     assert a.versions["profile"] == "none"
     assert a.versions["table"].startswith("uk-opioids-aware")
     high = a.factor("high-dose")

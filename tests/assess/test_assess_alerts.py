@@ -156,7 +156,8 @@ def test_incomplete_ome() -> None:
     alerts = check_prescription(patient, METHADONE_TABLET)
     assert [a.id for a in alerts] == ["ome-incomplete", "alerts-not-evaluated"]
     assert "at least 20 mg OME/day (incomplete)" in alerts[0].detail
-    assert "script-switch-above-threshold" in alerts[1].detail
+    assert "script-switch-above-threshold" in alerts[1].not_checked
+    assert "Total above the alert threshold (Script Switch)" in alerts[1].detail
 
 
 def test_non_opioid_new_item_raises_no_opioid_alerts() -> None:
@@ -172,8 +173,11 @@ def test_unknown_inputs_are_reported_not_silently_passed() -> None:
     alerts = check_prescription(patient, rx, reauthorisation=True)
     assert [a.id for a in alerts] == ["alerts-not-evaluated"]
     assert alerts[0].severity is AlertSeverity.INFO
-    assert "benzodiazepine_coprescribed" in alerts[0].detail
-    assert "z_drug_coprescribed" in alerts[0].detail
+    assert {"benzodiazepine_coprescribed", "z_drug_coprescribed"} <= set(alerts[0].unknown_inputs)
+    # in words for the prescriber: the rules' titles and what to record
+    assert "Opioid with a benzodiazepine" in alerts[0].detail
+    assert "record whether a benzodiazepine is co-prescribed" in alerts[0].detail
+    assert "whether a z-drug (zopiclone, zolpidem, zaleplon) is co-prescribed" in alerts[0].detail
 
 
 def test_bad_arguments() -> None:

@@ -51,7 +51,7 @@ def test_assess_json_and_profile() -> None:
     assert code == 0
     data = json.loads(out)
     assert data["risk_level"]["level"] == "very-high"
-    assert data["versions"]["profile"] == "opioids-aware-90 1.1.1"
+    assert data["versions"]["profile"] == "opioids-aware-90 1.1.2"
 
 
 def test_check_example_readable_and_json() -> None:

@@ -96,7 +96,7 @@ def test_the_opioids_aware_90_profile_lowers_the_dose_factor() -> None:
     assert assess(patient).factor("high-dose").status == "absent"
     local = assess(patient, profile=profile)
     assert local.factor("high-dose").status == "present"
-    assert local.versions["profile"] == "opioids-aware-90 1.1.1"
+    assert local.versions["profile"] == "opioids-aware-90 1.1.2"
     assert any("profile opioids-aware-90" in line for line in local.factor("high-dose").trace)
     bundled = load_knowledge(profile=knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
     assert assess(patient, knowledge=bundled).factor("high-dose").status == "present"

@@ -302,7 +302,8 @@ def test_tolerance_unknown_without_a_history_is_reported() -> None:
     p = Patient(prescriptions=(morphine_mg("60"),), medication_list_complete=True)
     alerts = check_prescription(p, patch("fentanyl", "25"))
     assert "fentanyl-patch-not-opioid-tolerant" not in ids(alerts)
-    assert "fentanyl-patch-not-opioid-tolerant" in alerts[-1].detail
+    assert "fentanyl-patch-not-opioid-tolerant" in alerts[-1].not_checked
+    assert "Fentanyl patch for a patient who is not opioid tolerant" in alerts[-1].detail
 
 
 @pytest.mark.parametrize(
@@ -483,7 +484,7 @@ def test_a_complete_list_makes_absent_classes_absent() -> None:
     open_list = check_prescription(Patient(prescriptions=rxs), MORPHINE_MR_30_BD,
                                    reauthorisation=True)  # fmt: skip
     assert ids(open_list) == ["alerts-not-evaluated"]
-    assert "benzodiazepine_coprescribed" in open_list[0].detail
+    assert "benzodiazepine_coprescribed" in open_list[0].unknown_inputs
     closed = check_prescription(Patient(prescriptions=rxs, medication_list_complete=True),
                                 MORPHINE_MR_30_BD, reauthorisation=True)  # fmt: skip
     assert closed == []
@@ -517,7 +518,7 @@ def test_the_90_mg_profile_is_shown_in_every_output() -> None:
     profile = load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
     p = Patient(prescriptions=(morphine_mg("95"),), medication_list_complete=True)
     a = assess(p, profile=profile)
-    assert a.versions["profile"] == "opioids-aware-90 1.1.1"
+    assert a.versions["profile"] == "opioids-aware-90 1.1.2"
     assert a.factor("high-dose").status is FactorStatus.PRESENT  # 95 > 90
     alerts = check_prescription(p, morphine_mg("95"), reauthorisation=True, profile=profile)
     assert all(x.profile_id == "opioids-aware-90" for x in alerts)

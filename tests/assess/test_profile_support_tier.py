@@ -28,7 +28,7 @@ description = "A locality without a PCN tapering service."
 local = "Local service directory (test)."
 
 [rulesets.support-tier]
-ruleset_version = "2.1.0"
+ruleset_version = "2.1.1"
 
 [[rulesets.support-tier.disable]]
 rule = "pcn-service"

@@ -58,8 +58,9 @@ def test_an_unread_buprenorphine_patch_rate_is_unknown_not_zero() -> None:
     alerts = check_prescription(NAIVE, new)
     pending = [a for a in alerts if a.id == "alerts-not-evaluated"]
     assert pending
-    assert "buprenorphine-patch-above-starting-strength" in pending[0].detail
-    assert "new_item_buprenorphine_patch_microgram_per_hour" in pending[0].detail
+    assert "buprenorphine-patch-above-starting-strength" in pending[0].not_checked
+    assert "new_item_buprenorphine_patch_microgram_per_hour" in pending[0].unknown_inputs
+    assert "the strength of this buprenorphine patch" in pending[0].detail
 
 
 def test_an_unread_tablet_is_not_a_patch() -> None:

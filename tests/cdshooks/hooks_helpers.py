@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+from hypothesis import strategies as st
 
 SNOMED = "http://snomed.info/sct"
 DMD = {
@@ -70,6 +71,24 @@ def named_request(name: str, *, rid: str = "mr-x", status: str = "active") -> di
             }
         ],
     }
+
+
+_known_drafts = st.builds(
+    lambda key, dose, per_day, rid: med_request(
+        key, dose=dose, per_day=per_day, status="draft", rid=rid
+    ),
+    st.sampled_from(sorted(DMD)),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.text("abc123", min_size=1, max_size=6),
+)
+_named_drafts = st.builds(
+    lambda name: named_request(name, status="draft"),
+    st.sampled_from(["Diazepam 5mg tablets", "Pregabalin 75mg capsules", "Unknownium 5mg"]),
+)
+draft_orders = st.lists(st.one_of(_known_drafts, _named_drafts), min_size=1, max_size=5)
+"""1 to 5 draft MedicationRequests: products of :data:`DMD` at drawn doses, a benzodiazepine,
+a gabapentinoid, or a product not recognised (coded by name under an unknown code)."""
 
 
 def bundle(*resources: dict[str, Any], kind: str = "collection") -> dict[str, Any]:

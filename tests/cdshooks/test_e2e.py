@@ -162,7 +162,7 @@ def test_serve_command_in_a_subprocess(tmp_path: Path) -> None:
                     pytest.fail("opioidcds serve did not answer within 30 s")
                 time.sleep(0.1)
         assert r.status_code == 200
-        assert r.json()["knowledge"]["profile"] == "opioids-aware-90 1.1.1"
+        assert r.json()["knowledge"]["profile"] == "opioids-aware-90 1.1.2"
         body = hook_request(
             "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
         )

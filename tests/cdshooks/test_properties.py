@@ -11,27 +11,12 @@ from hypothesis import strategies as st
 from opioidcds.cdshooks import CDSHooksService, RequestError
 from opioidcds.cdshooks.models import HookRequest
 
-from .hooks_helpers import DMD, hook_request, med_request, named_request
+from .hooks_helpers import draft_orders, hook_request
 
 SVC = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
 
-known = st.builds(
-    lambda key, dose, per_day, rid: med_request(
-        key, dose=dose, per_day=per_day, status="draft", rid=rid
-    ),
-    st.sampled_from(sorted(DMD)),
-    st.integers(1, 6),
-    st.integers(1, 6),
-    st.text("abc123", min_size=1, max_size=6),
-)
-unknown = st.builds(
-    lambda name: named_request(name, status="draft"),
-    st.sampled_from(["Diazepam 5mg tablets", "Pregabalin 75mg capsules", "Unknownium 5mg"]),
-)
-orders = st.lists(st.one_of(known, unknown), min_size=1, max_size=5)
 
-
-@given(drafts=orders, current=orders)
+@given(drafts=draft_orders, current=draft_orders)
 def test_cards_are_well_formed_and_unreadable_orders_always_speak(
     drafts: list[dict[str, Any]], current: list[dict[str, Any]]
 ) -> None:

@@ -216,11 +216,11 @@ def test_a_profile_changes_the_thresholds() -> None:
     kb = load_knowledge(profile=Path("rules/profiles/opioids-aware-90.toml"))
     profiled = call(CDSHooksService(kb, today=lambda: TODAY), body)
     card = by_summary(profiled, "high dose")
-    assert "local profile opioids aware 90 1.1.1" in card.detail
+    assert "local profile opioids aware 90 1.1.2" in card.detail
     assert "**Total: 96 mg OME/day.**" in card.detail
     # issue 23: the card names what the profile changed (old -> new, from the profile file)
     changes = (
-        "Local profile opioids-aware-90 1.1.1 in force: high dose above 120 -> 90 mg/day "
+        "Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day "
         "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
     )
     assert f"**{escape_markdown(changes)}**" in card.detail
@@ -240,7 +240,7 @@ description = "Switches the benzodiazepine and z-drug alerts off (a trial's mist
 local = "Local policy (test)."
 
 [rulesets.prescribing-alerts]
-ruleset_version = "2.2.0"
+ruleset_version = "2.2.1"
 
 [[rulesets.prescribing-alerts.disable]]
 rule = "opioid-with-benzodiazepine"

@@ -39,7 +39,7 @@ owner = "tests"
 reviewer = "tests"
 description = "A local risk factor: 65 or older with a gabapentinoid."
 extends = "risk-factors"
-extends_version = "2.1.0"
+extends_version = "2.1.1"
 
 [citations]
 local = "A local policy invented for this test."
@@ -152,16 +152,16 @@ def test_screen_cli_writes_and_names_the_local_rules(tmp_path: Path) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.1" in result.output
-    assert "local ruleset exampleshire-group-programme 0.1.0" in result.output
+    assert "Local rules in force: exampleshire-gabapentinoid 0.1.2" in result.output
+    assert "local ruleset exampleshire-group-programme 0.1.1" in result.output
     csv = (out / "local-rules.csv").read_text().splitlines()
     assert csv[0] == "patient_id,ruleset,version,rules_fired,result,outcome,cannot_evaluate"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["local_rules"].startswith("Local rules in force:")
-    assert summary["local_results"]["exampleshire-group-programme 0.1.0: " + OFFERED] > 0
+    assert summary["local_results"]["exampleshire-group-programme 0.1.1: " + OFFERED] > 0
     report = (out / "report.html").read_text()
     assert 'id="local-rules"' in report
-    assert "Local ruleset exampleshire-group-programme 0.1.0: " + OFFERED in report
+    assert "Local ruleset exampleshire-group-programme 0.1.1: " + OFFERED in report
 
 
 def test_a_local_factor_the_risk_level_cannot_count_is_refused(tmp_path: Path) -> None:

@@ -25,14 +25,17 @@ src = "A source."
 
 [inputs.x]
 type = "number"
+label = "the x"
 min = 0
 max = 1000
 
 [inputs.flag]
 type = "boolean"
+label = "the flag"
 
 [inputs.colour]
 type = "enum"
+label = "the colour"
 values = ["red", "green"]
 
 [parameters.limit]

@@ -76,15 +76,15 @@ def test_the_extension_adds_a_rule_without_forking() -> None:
     kb = load_knowledge(local_rules=LOCAL)
     alerts = kb.rulesets["prescribing-alerts"]
     bundled = default_knowledge().rulesets["prescribing-alerts"]
-    assert alerts.version == bundled.version == "2.2.0"  # a profile's pin still holds
+    assert alerts.version == bundled.version == "2.2.1"  # a profile's pin still holds
     assert [r.id for r in alerts.rules] == [*(r.id for r in bundled.rules), RULE]
     added = alerts.rule(RULE)
     assert (added.source, added.line) == (str(EXTENSION), _line_of(EXTENSION, "[[rules]]"))
     (ext,) = alerts.extensions
-    assert (ext.id, ext.version, ext.rule_ids) == ("exampleshire-gabapentinoid", "0.1.1", (RULE,))
+    assert (ext.id, ext.version, ext.rule_ids) == ("exampleshire-gabapentinoid", "0.1.2", (RULE,))
     assert alerts.fingerprint != bundled.fingerprint  # provenance names the local knowledge
     assert kb.versions()["extension:exampleshire-gabapentinoid"] == (
-        "0.1.1 (adds to prescribing-alerts)"
+        "0.1.2 (adds to prescribing-alerts)"
     )
     assert not any(k.startswith("extension:") for k in default_knowledge().versions())
 
@@ -127,9 +127,9 @@ def test_check_names_the_local_rules(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first == (
-        "Local rules in force: exampleshire-gabapentinoid 0.1.1 (Exampleshire ICS medicines "
+        "Local rules in force: exampleshire-gabapentinoid 0.1.2 (Exampleshire ICS medicines "
         f"optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}; "
-        "exampleshire-group-programme 0.1.0 (Exampleshire ICS medicines optimisation team "
+        "exampleshire-group-programme 0.1.1 (Exampleshire ICS medicines optimisation team "
         "(invented)), a local ruleset run for every patient (group-programme.toml)."
     )
     assert "Gabapentinoid with an opioid at a higher dose: book a medication review." in (
@@ -154,7 +154,7 @@ def _copy(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_an_extension_pinned_to_another_version_is_refused(tmp_path: Path) -> None:
-    path = _copy(tmp_path, 'extends_version = "2.2.0"', 'extends_version = "2.0.0"')
+    path = _copy(tmp_path, 'extends_version = "2.2.1"', 'extends_version = "2.0.0"')
     with pytest.raises(RulesetLoadError, match="review the extension against it") as caught:
         load_local_rules(tmp_path, default_knowledge().rulesets)
     (problem,) = caught.value.problems
@@ -205,6 +205,6 @@ def test_assess_and_discharge_name_the_local_rules() -> None:
     ):
         result = runner.invoke(app, [*args, "--rules", str(LOCAL)], env={"COLUMNS": "400"})
         assert result.exit_code == 0, result.output
-        assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.1")
+        assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.2")
         plain = runner.invoke(app, args, env={"COLUMNS": "400"})
         assert "Local rules" not in plain.output

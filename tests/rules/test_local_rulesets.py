@@ -182,9 +182,9 @@ def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(
     assert "Programme: Group programme (like I-WOTCH)" in result.fired[0].outcome
     assert a.tier.tier == "brief-gp-intervention"  # the bundled tier is unchanged
     text = a.explain()
-    assert "Local ruleset exampleshire-group-programme 0.1.0" in text
+    assert "Local ruleset exampleshire-group-programme 0.1.1" in text
     assert "Group programme (like I-WOTCH)" in text
-    assert a.versions["local-ruleset:exampleshire-group-programme"].startswith("0.1.0")
+    assert a.versions["local-ruleset:exampleshire-group-programme"].startswith("0.1.1")
     assert any(d.ruleset_id == "exampleshire-group-programme" for d in a.decisions)
     assert any(s.id == "exampleshire-group-programme" for s in a.provenance.sources("ruleset"))
 
@@ -209,7 +209,15 @@ def test_without_a_history_the_programme_cannot_be_decided(local: Knowledge) -> 
     result = _programme(a)
     assert result.fired == ()
     assert result.cannot_evaluate == ("opioid_use_days",)
-    assert "cannot evaluate: unknown opioid use days" in a.explain()
+    # people read the input's label (examples/local-rules/group-programme.toml), not its name
+    assert result.cannot_evaluate_labels == (
+        "the opioid prescription history (how long opioids have been taken)",
+    )
+    assert (
+        "cannot evaluate: not known: the opioid prescription history (how long opioids have "
+        "been taken)" in a.explain()
+    )
+    assert "opioid_use_days" not in a.explain()
 
 
 def test_high_risk_is_not_offered_the_programme(local: Knowledge) -> None:
@@ -256,10 +264,10 @@ def test_assess_cli_shows_the_local_ruleset() -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("Local profile exampleshire-90 0.1.0 in force: high dose above")
+    assert lines[0].startswith("Local profile exampleshire-90 0.1.1 in force: high dose above")
     assert "a local ruleset run for every patient (group-programme.toml)" in lines[1]
     assert any(
-        line.startswith("Local ruleset exampleshire-group-programme 0.1.0")
+        line.startswith("Local ruleset exampleshire-group-programme 0.1.1")
         and "Group programme (like I-WOTCH)" in line
         for line in lines
     )
@@ -297,8 +305,8 @@ def test_taper_names_the_local_rules(local: Knowledge, tmp_path: Path) -> None:
         env={"COLUMNS": "400"},
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.1")
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.1" in handout.read_text()
+    assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.2")
+    assert "Local rules in force: exampleshire-gabapentinoid 0.1.2" in handout.read_text()
 
 
 # --- the checker ---------------------------------------------------------------------------------

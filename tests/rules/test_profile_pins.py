@@ -32,7 +32,7 @@ from opioidcds.cli.app import app
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 BUNDLED = knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml"
-PIN = 'ruleset_version = "2.2.0"'
+PIN = 'ruleset_version = "2.2.1"'
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def mismatched(tmp_path: Path) -> Path:
     return path
 
 
-WHY = "written for version 1.9.0, not 2.2.0"
+WHY = "written for version 1.9.0, not 2.2.1"
 
 
 @pytest.mark.parametrize(

@@ -159,12 +159,15 @@ src = "Differential test regression."
 
 [inputs.dose]
 type = "number"
+label = "the dose"
 
 [inputs.count]
 type = "integer"
+label = "the count"
 
 [inputs.sex]
 type = "enum"
+label = "the sex"
 values = ["female", "male", "other"]
 
 [[rules]]

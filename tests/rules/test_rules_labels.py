@@ -82,3 +82,43 @@ def test_bundled_rulesets_label_what_people_read() -> None:
     for rs in kb.rulesets.values():
         for name in rs.parameters:
             assert rs.parameter_label(name) != name, f"{rs.id}: parameter {name} has no label"
+
+
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def test_every_bundled_input_has_a_label_people_can_read() -> None:
+    # the label is what a prescriber reads when the input is unknown ("To check them, record
+    # ..."): every input of every bundled ruleset has one, in words, never its own name
+    kb = default_knowledge()
+    for rs in kb.rulesets.values():
+        for field in rs.inputs:
+            assert field.label, f"{rs.id}: input {field.name} has no label"
+            assert rs.input_label(field.name) == field.label
+            assert SNAKE.findall(field.label) == [], f"{rs.id}: {field.name}"  # no names
+            assert len(field.label) <= 100  # the schema's Label
+
+
+def test_an_input_without_a_label_is_a_load_error_saying_how_to_add_one(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        '[inputs.flag]\ntype = "boolean"\nlabel = "the flag"\n', '[inputs.flag]\ntype = "boolean"\n'
+    )
+    assert text != MINIMAL
+    path = write(tmp_path, text)
+    with pytest.raises(RulesetLoadError) as caught:
+        load_ruleset(path)
+    (problem,) = caught.value.problems
+    assert problem.message.startswith(
+        "input 'flag': no 'label': add one under [inputs.flag], the short name people read "
+        "when it is unknown"
+    )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert problem.line is not None
+    assert lines[problem.line - 1] == "[inputs.flag]"
+
+
+def test_an_undeclared_input_is_named_in_words(tmp_path: Path) -> None:
+    # never the name as written (a ruleset built by hand may also lack a label)
+    rs = load_ruleset(write(tmp_path, MINIMAL))
+    assert rs.input_label("flag") == "the flag"
+    assert rs.input_label("not_declared") == "not declared"

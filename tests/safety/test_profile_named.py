@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 PROFILES = knowledge_dir("rules") / "profiles"
 NINETY = (
-    "Local profile opioids-aware-90 1.1.1 in force: high dose above 120 -> 90 mg/day "
+    "Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day "
     "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
 )
 
@@ -117,7 +117,7 @@ def test_discharge_names_the_trust_profile_and_its_changes() -> None:
         str(PROFILES / "example-acute-trust.toml"),
     )
     assert (
-        "Local profile example-acute-trust 1.1.1 in force: supply of a new opioid at discharge "
+        "Local profile example-acute-trust 1.1.2 in force: supply of a new opioid at discharge "
         "at most 7 -> 5 days (discharge); high dose above 120 -> 90 mg/day (discharge)."
     ) in out
 

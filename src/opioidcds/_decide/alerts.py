@@ -41,7 +41,7 @@ from opioidcds._decide.knowledge import (
 )
 from opioidcds._decide.rules import BoundRuleset, Citation, Decisions, Profile, Stage
 from opioidcds._decide.rules.conditions import Scalar, Truth
-from opioidcds._display import format_decimal, most_serious_first
+from opioidcds._display import citation_title, format_decimal, most_serious_first, words
 from opioidcds._errors import InvalidInputError, OpioidCDSError
 from opioidcds._inputs.patient import Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
@@ -74,7 +74,9 @@ class Alert(DeferredResultModel):
     shows how the rule's condition was evaluated; ``provenance`` names the knowledge used.
     ``detail`` and ``trace`` are written when first read (or serialised).
     The alert ``alerts-not-evaluated`` (info) is not a rule: it says which alert rules could
-    not be checked because inputs were unknown.
+    not be checked because inputs were unknown; its detail names them by title and the inputs
+    by label, and ``not_checked`` (rule ids, most serious first) and ``unknown_inputs`` (input
+    names) hold the same for software and auditors (empty for every other alert).
     """
 
     id: str
@@ -91,14 +93,21 @@ class Alert(DeferredResultModel):
     profile_id: str | None
     profile_version: str | None
     provenance: Provenance
+    not_checked: tuple[str, ...] = ()
+    unknown_inputs: tuple[str, ...] = ()
 
     def explain(self) -> str:
-        """The alert in plain text: severity and summary, the figures, what to do, the basis."""
+        """The alert in plain text: severity and summary, the figures, what to do, the basis.
+
+        The basis in words, as the command line and the cards write it: the rule's title, its
+        ruleset and version, and its sources' titles (the ids are in the JSON form).
+        """
         lines = [f"{self.severity.value.upper()} {self.summary}", f"  {self.detail}"]
         lines.extend(f"  - {action}" for action in self.actions)
-        sources = ", ".join(c.id for c in self.citations)
+        sources = "; ".join(dict.fromkeys(citation_title(c.text) for c in self.citations))
         lines.append(
-            f"  rule {self.id} ({self.ruleset_id} {self.ruleset_version}); sources: {sources}"
+            f'  Basis: "{self.title}", {words(self.ruleset_id)} rules {self.ruleset_version}; '
+            f"sources: {sources}"
         )
         return "\n".join(lines)
 
@@ -704,22 +713,33 @@ def _fired_text(
 
 
 def _pending_text(
-    decisions: Decisions, pending: tuple[int, ...], ids: tuple[str, ...], figures: _Figures
+    decisions: Decisions, pending: tuple[int, ...], shown: tuple[int, ...], figures: _Figures
 ) -> Mapping[str, Any]:
-    """``alerts-not-evaluated``'s ``{"detail": ..., "trace": ...}``: the rules not checked.
+    """``alerts-not-evaluated``'s ``{"detail": ..., "trace": ..., "unknown_inputs": ...}``.
 
-    And the inputs they lack; written when first read (bound as :func:`_fired_text` is).
+    The detail names the rules by title, most serious first (``shown``: the ``pending`` rules
+    in that order), and the unknown inputs by label (the ruleset's ``label`` of each input,
+    in the order of the rules that lack them), says what to record, and gives the figures:
+    "Could not check: Opioid with a benzodiazepine. To check it, record whether a
+    benzodiazepine is co-prescribed. Total ...". The input names, sorted, are
+    ``unknown_inputs`` (the rule ids are the plan's ``not_checked``): machine fields, for
+    software and auditors, as the trace is. Written when first read (bound as
+    :func:`_fired_text` is).
     """
-    names = sorted({n for i in pending for n in decisions.unknowns_of(i)})
+    rs = decisions.ruleset
+    rules = rs.rules
+    titles = [rules[i].title or words(rules[i].id) for i in shown]
+    names = dict.fromkeys(n for i in shown for n in decisions.unknowns_of(i))
+    labels = list(dict.fromkeys(rs.input_label(n) for n in names))
+    them = "it" if len(titles) == 1 else "them"
+    record = "; ".join(labels) if labels else "the missing information"
     return {
         "detail": (
-            "Could not check: "
-            + ", ".join(ids)
-            + ". Unknown: "
-            + ", ".join(names)
-            + f". {figures.text()}"
+            f"Could not check: {'; '.join(titles)}. "
+            f"To check {them}, record {record}. {figures.text()}"
         ),
         "trace": tuple(line for i in pending for line in decisions.trace_of(i)),
+        "unknown_inputs": tuple(sorted(names)),
     }
 
 
@@ -740,8 +760,9 @@ class _Planned(NamedTuple):
     ``fields`` are the alert's fields but ``detail`` and ``trace`` (``provenance`` included),
     read-only (a plan is shared by every call that fires the same rules);
     ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
-    rules not checked are ``pending`` (their ids ``ids``). ``text`` and ``thresholds`` are the
-    fired rule's detail text and threshold note.
+    rules not checked are ``pending`` (file order) and ``shown`` (the same, most serious
+    first, as its text names them). ``text`` and ``thresholds`` are the fired rule's detail
+    text and threshold note.
     """
 
     fields: MappingProxyType[str, Any]
@@ -749,7 +770,7 @@ class _Planned(NamedTuple):
     text: str
     thresholds: str
     pending: tuple[int, ...]
-    ids: tuple[str, ...]
+    shown: tuple[int, ...]
 
 
 @lru_cache(maxsize=1024)
@@ -773,13 +794,16 @@ def _alert_plan(
     plans: list[_Planned] = []
     for i in d.fired_indices:
         fields, text, thresholds = rules[i]
-        planned = MappingProxyType({**fields, "provenance": provenance})
+        planned = MappingProxyType(
+            {**fields, "provenance": provenance, "not_checked": (), "unknown_inputs": ()}
+        )
         plans.append(_Planned(planned, i, text, thresholds, (), ()))
     pending = d.cannot_evaluate_indices
     if pending:
-        fields, ids = _not_evaluated(bound, pending)
-        planned = MappingProxyType({**fields, "provenance": provenance})
-        plans.append(_Planned(planned, None, "", "", pending, ids))
+        fields, shown = _not_evaluated(bound, pending)
+        ids = tuple(bound.ruleset.rules[i].id for i in shown)
+        planned = MappingProxyType({**fields, "provenance": provenance, "not_checked": ids})
+        plans.append(_Planned(planned, None, "", "", pending, shown))
     if len(plans) < 2:  # one alert or none: nothing to order
         return tuple(plans)
     return tuple(most_serious_first(plans, _planned_severity))
@@ -806,7 +830,7 @@ def _present_alerts(
     for plan in _alert_plan(bound, truths, provenance):
         rule = plan.rule
         render = (
-            partial(_pending_text, d, plan.pending, plan.ids, figures)
+            partial(_pending_text, d, plan.pending, plan.shown, figures)
             if rule is None
             else partial(_fired_text, d, rule, plan.text, plan.thresholds, figures)
         )
@@ -821,10 +845,12 @@ def _present_alerts(
 @lru_cache(maxsize=256)
 def _not_evaluated(
     bound: BoundRuleset, pending: tuple[int, ...]
-) -> tuple[dict[str, Any], tuple[str, ...]]:
+) -> tuple[dict[str, Any], tuple[int, ...]]:
     """What ``alerts-not-evaluated`` says for these rules not checked (but ``provenance``).
 
-    And the ids of those rules. Memoised per bound ruleset and set of rules (a few).
+    And those rules' positions, most serious first (file order within a severity), the order
+    of the alert list, in which its text names them. Memoised per bound ruleset and set of
+    rules (a few).
     """
     rs = bound.ruleset
     fields = {
@@ -840,7 +866,9 @@ def _not_evaluated(
         "profile_id": bound.profile_id,
         "profile_version": bound.profile_version,
     }
-    return fields, tuple(rs.rules[i].id for i in pending)
+    rules = _rule_alerts(bound)
+    shown = most_serious_first(list(pending), lambda i: str(rules[i][0]["severity"]))
+    return fields, tuple(shown)
 
 
 def _planned_severity(plan: _Planned) -> str:

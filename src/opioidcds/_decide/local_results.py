@@ -28,7 +28,8 @@ class LocalResult(ResultModel):
     """One local ruleset evaluated for a patient: what fired, or why it could not say.
 
     ``cannot_evaluate`` names the unknown facts that left a rule undecided (never "did not
-    fire").
+    fire"); ``cannot_evaluate_labels`` are their display names (each input's ``label`` in the
+    ruleset), what :meth:`summary` shows.
     """
 
     ruleset_id: str
@@ -37,6 +38,7 @@ class LocalResult(ResultModel):
     source: str
     fired: tuple[LocalOutcome, ...]
     cannot_evaluate: tuple[str, ...] = ()
+    cannot_evaluate_labels: tuple[str, ...] = ()
     report: DecisionReport
 
     def headline(self) -> str:
@@ -53,7 +55,8 @@ class LocalResult(ResultModel):
                 for o in self.fired
             )
         if self.cannot_evaluate:
-            return "cannot evaluate: unknown " + ", ".join(words(n) for n in self.cannot_evaluate)
+            unknown = self.cannot_evaluate_labels or tuple(words(n) for n in self.cannot_evaluate)
+            return "cannot evaluate: not known: " + "; ".join(unknown)
         return "no rule applies"
 
     def text(self) -> str:

@@ -250,6 +250,7 @@ def local_results(
             )
             for dec in d.fired
         )
+        unknown = tuple(sorted(d.unknown_inputs)) if not fired else ()
         out.append(
             LocalResult(
                 ruleset_id=rs.id,
@@ -257,7 +258,8 @@ def local_results(
                 owner=rs.owner,
                 source=rs.source.rsplit("/", 1)[-1],
                 fired=fired,
-                cannot_evaluate=tuple(sorted(d.unknown_inputs)) if not fired else (),
+                cannot_evaluate=unknown,
+                cannot_evaluate_labels=tuple(dict.fromkeys(rs.input_label(n) for n in unknown)),
                 report=d.report(),
             )
         )

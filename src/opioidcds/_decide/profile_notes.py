@@ -67,13 +67,13 @@ class ProfileSummary(ResultModel):
 
     @property
     def name(self) -> str:
-        """``"local profile opioids-aware-90 1.1.1"``."""
+        """``"local profile opioids-aware-90 1.1.2"``."""
         return f"local profile {self.profile_id} {self.profile_version}"
 
     def text(self) -> str:
         """One paragraph: the profile, each threshold moved, each rule disabled (safety first).
 
-        ``"Local profile opioids-aware-90 1.1.1 in force: high dose above 120 -> 90 mg/day
+        ``"Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day
         (risk factors); 1 rule disabled: ..."``.
         """
         parts = [p.text() for p in self.parameters]

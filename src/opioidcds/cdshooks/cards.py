@@ -137,23 +137,34 @@ def _with_reading(provenance: Provenance, reading: Provenance) -> Provenance:
 RULE_TRACE_EXTENSION: Final = "org.opioidcds.rule-trace"
 
 
-def rule_trace_extension(
-    rule: str, ruleset: str, version: str, profile: str | None, trace: Sequence[str]
+def rule_trace_extension(  # noqa: PLR0917 - the parts of the audit record
+    rule: str,
+    ruleset: str,
+    version: str,
+    profile: str | None,
+    trace: Sequence[str],
+    not_checked: Sequence[str] = (),
+    unknown_inputs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The card extension carrying a fired rule's ids and step-by-step trace, for audit.
 
     The detail shows people the rule's title and sources in words; the ids and the trace
-    (variable names, comparisons) travel here, machine-readable, with the provenance.
+    (variable names, comparisons) travel here, machine-readable, with the provenance. The
+    card of rules that could not be checked adds their ids (``not_checked``) and the input
+    names they lack (``unknown_inputs``), which its detail gives as titles and labels.
     """
-    return {
-        RULE_TRACE_EXTENSION: {
-            "rule": rule,
-            "ruleset": ruleset,
-            "ruleset_version": version,
-            "profile": profile,
-            "trace": list(trace),
-        }
+    extension: dict[str, Any] = {
+        "rule": rule,
+        "ruleset": ruleset,
+        "ruleset_version": version,
+        "profile": profile,
+        "trace": list(trace),
     }
+    if not_checked:
+        extension["not_checked"] = list(not_checked)
+    if unknown_inputs:
+        extension["unknown_inputs"] = list(unknown_inputs)
+    return {RULE_TRACE_EXTENSION: extension}
 
 
 def basis_markdown(
@@ -472,6 +483,8 @@ class CardBuilder:
                     alert.ruleset_version,
                     _profile(alert.profile_id, alert.profile_version),
                     alert.trace,
+                    alert.not_checked,
+                    alert.unknown_inputs,
                 ),
             },
         )

@@ -81,7 +81,9 @@ class FieldType(StrEnum):
 class FieldSpec:
     """A declared input: name, type, unit, allowed values (enum) or bounds (numbers).
 
-    ``labels`` pairs enum values with their display names (declared in the file, optional).
+    ``labels`` pairs enum values with their display names (declared in the file, optional);
+    ``label`` is the input's own display name (required by the loader; ``None`` only in a
+    field built by hand).
     """
 
     name: str
@@ -94,6 +96,7 @@ class FieldSpec:
     maximum: Decimal | None = None
     required: bool = False
     labels: tuple[tuple[str, str], ...] = ()
+    label: str | None = None
 
     @property
     def numeric(self) -> bool:

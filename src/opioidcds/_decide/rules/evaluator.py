@@ -36,6 +36,7 @@ from opioidcds._decide.rules.conditions import (
 from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
 from opioidcds._decide.rules.kinds import HitPolicy, Stage
 from opioidcds._decide.rules.profiles import Profile, ProfileExample
+from opioidcds._display import words
 from opioidcds._errors import InvalidInputError
 
 __all__ = [
@@ -405,6 +406,21 @@ class Ruleset(_Sealed):
             else next((f.labels for f in self.inputs if f.name == field), ())
         )
         return next((text for v, text in pairs if v == value), value)
+
+    def input_label(self, name: str) -> str:
+        """The display name of input ``name``, its ``label``, for human text naming it.
+
+        ``"whether a benzodiazepine is co-prescribed"``: what people read when an input is
+        unknown, instead of its name. The loader requires a label on every input; a field
+        assembled by hand without one gives its description, else its name in words, as does
+        an undeclared name (``"new_item_class"`` -> ``"new item class"``).
+        """
+        spec = next((f for f in self.inputs if f.name == name), None)
+        if spec is not None and spec.label:
+            return spec.label
+        if spec is not None and spec.description:
+            return spec.description
+        return words(name)
 
     def parameter_label(self, name: str) -> str:
         """The display name of parameter ``name`` (its ``label``), else its name."""
@@ -834,6 +850,11 @@ class Decisions(_Sealed):
             f"<Decisions {self.ruleset_id} {self.ruleset_version} profile={self.profile_id} "
             f"fired={list(self.fired_ids)} complete={self.complete}>"
         )
+
+    @property
+    def ruleset(self) -> Ruleset:
+        """The ruleset evaluated (its rules' titles, its inputs' labels)."""
+        return self._bound.ruleset
 
     @property
     def ruleset_id(self) -> str:

@@ -727,6 +727,14 @@ class _Builder:
             elif spec.values is not None:
                 self.fail(f"input '{name}': 'values' is only for enum inputs", None, line)
             self._labels(f"input '{name}'", spec.values, spec.labels, line)
+            if spec.label is None:
+                self.fail(
+                    f"input '{name}': no 'label': add one under [inputs.{name}], the short "
+                    "name people read when it is unknown, instead of the input's name (e.g. "
+                    'label = "whether a benzodiazepine is co-prescribed")',
+                    None,
+                    line,
+                )
             if not numeric and (spec.min is not None or spec.max is not None):
                 self.fail(f"input '{name}': 'min'/'max' are only for numeric inputs", None, line)
             if spec.min is not None and spec.max is not None and spec.min > spec.max:
@@ -746,6 +754,7 @@ class _Builder:
                 maximum=spec.max,
                 required=spec.required,
                 labels=tuple((spec.labels or {}).items()),
+                label=spec.label,
             )
 
     def _labels(

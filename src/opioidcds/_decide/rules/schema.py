@@ -98,11 +98,15 @@ class _Doc(BaseModel):
 class InputDoc(_Doc):
     """``[inputs.NAME]``: a declared input field.
 
-    ``labels`` (enums only) gives each value its display name; ``values`` is also the order in
-    which the values are shown (an ordered category is declared lowest first).
+    ``label`` is the input's display name, what people read instead of its name when it is
+    unknown ("whether a benzodiazepine is co-prescribed"): the loader requires it (a
+    ``description`` is for the ruleset's authors and reviewers). ``labels`` (enums only) gives
+    each value its display name; ``values`` is also the order in which the values are shown
+    (an ordered category is declared lowest first).
     """
 
     type: Literal["number", "integer", "boolean", "enum"]
+    label: Label | None = None
     unit: Text | None = None
     description: Text | None = None
     values: list[EnumValue] | None = None
