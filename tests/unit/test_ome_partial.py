@@ -171,5 +171,5 @@ def test_a_minimum_and_an_unread_item_give_both_reasons() -> None:
     assert result.total_mg_per_day == Decimal(12)  # 30 x 4 = 120 x 0.1
     assert result.lower_bound_reasons == (
         "see the items not converted",
-        "a dose was given as a minimum (dose_is_minimum)",
+        "a dose was given as a minimum (the least the patient takes)",
     )

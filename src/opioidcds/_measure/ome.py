@@ -1075,7 +1075,7 @@ def _lower_bound_reasons(
     if unconverted:
         reasons.append("see the items not converted")
     if minimum:
-        reasons.append("a dose was given as a minimum (dose_is_minimum)")
+        reasons.append("a dose was given as a minimum (the least the patient takes)")
     return tuple(reasons)
 
 
@@ -1209,7 +1209,7 @@ class _Core:
         return item
 
 
-_MINIMUM_NOTE = "dose given as a minimum (dose_is_minimum): the total is a lower bound"
+_MINIMUM_NOTE = "dose given as a minimum (the least the patient takes): the total is a lower bound"
 
 
 def _as_minimum(item: OMEItem) -> OMEItem:
