@@ -33,6 +33,7 @@ from opioidcds._decide.knowledge import (
     Backend,
     Knowledge,
     _parameter_note,
+    _reference_truths,
     _text,
     _texts,
     _truths,
@@ -137,11 +138,12 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
 
 def _dose_threshold_scope(
     patient: Patient, new_classes: frozenset[MedicineClass]
-) -> Mapping[str, bool | str]:
+) -> tuple[bool, str]:
     """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
 
-    The scope of ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative
-    care, cancer pain and opioid substitution therapy out of the dose thresholds; the
+    ``(dose_thresholds_apply, dose_threshold_exclusion)``. The scope of
+    ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative care,
+    cancer pain and opioid substitution therapy out of the dose thresholds; the
     ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
     An unknown (``None``) flag is not a reason: the thresholds then apply.
     """
@@ -154,12 +156,10 @@ def _dose_threshold_scope(
         ("substitution_therapy", ost),
     )
     reason = next((name for name, recorded in reasons if recorded), "none")
-    return {"dose_thresholds_apply": reason == "none", "dose_threshold_exclusion": reason}
+    return reason == "none", reason
 
 
-_THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
-    {"dose_thresholds_apply": True, "dose_threshold_exclusion": "none"}
-)
+_THRESHOLDS_APPLY: Final = (True, "none")
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
@@ -214,9 +214,11 @@ def _patch_rate(items: Sequence[ItemAmounts], ingredient: str) -> Decimal | None
 
 def _new_item_patches(
     new_items: Sequence[ItemAmounts], rx: Prescription, kb: Knowledge
-) -> Mapping[str, bool | Decimal | None]:
+) -> tuple[bool, Decimal | None, bool]:
     """The patch inputs of the new prescription ``rx`` (most are not patches: one look).
 
+    ``(new_item_fentanyl_patch, new_item_buprenorphine_patch_microgram_per_hour,
+    new_item_transdermal)``:
     ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
     ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
     ``new_item_transdermal``: an item dosed in microgram/hour. An item without a daily amount
@@ -243,11 +245,7 @@ def _new_item_patches(
             transdermal = True
             fentanyl = fentanyl or "fentanyl" in names
             rate = None if "buprenorphine" in names else rate
-    return {
-        "new_item_fentanyl_patch": fentanyl,
-        "new_item_buprenorphine_patch_microgram_per_hour": rate,
-        "new_item_transdermal": transdermal,
-    }
+    return fentanyl, rate, transdermal
 
 
 def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
@@ -270,13 +268,7 @@ def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
     return frozenset(part.names) | {ing.name for ing in part.ingredients}
 
 
-_NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
-    {
-        "new_item_fentanyl_patch": False,
-        "new_item_buprenorphine_patch_microgram_per_hour": Decimal(0),
-        "new_item_transdermal": False,
-    }
-)
+_NO_PATCH: Final[tuple[bool, Decimal | None, bool]] = (False, Decimal(0), False)
 """The patch inputs of a new prescription none of whose items is a patch or unread."""
 
 
@@ -318,31 +310,27 @@ def _form_modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
 
 def _increase(
     before: Decimal, before_complete: bool, after: Decimal, after_complete: bool
-) -> dict[str, Decimal | None]:
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
     """The dose-escalation inputs: the increase in mg OME/day and in % of the current total.
 
-    Exact when both totals are complete; "at least" from the new total's lower bound when only
-    the current total is complete; unknown when the current total is incomplete. The
-    percentage is unknown when the current total is 0 (the starting checks cover that).
+    ``(ome_increase_mg_per_day, ome_increase_at_least_mg_per_day, ome_increase_percent,
+    ome_increase_at_least_percent)``. Exact when both totals are complete; "at least" from
+    the new total's lower bound when only the current total is complete; unknown when the
+    current total is incomplete. The percentage is unknown when the current total is 0 (the
+    starting checks cover that).
     """
     if not before_complete:
-        return dict.fromkeys(
-            (
-                "ome_increase_mg_per_day",
-                "ome_increase_at_least_mg_per_day",
-                "ome_increase_percent",
-                "ome_increase_at_least_percent",
-            )
-        )
+        return _NO_INCREASE
     ctx = _ARITHMETIC  # not the caller's context
     rise = ctx.subtract(after, before)
     percent = ctx.divide(ctx.multiply(rise, _HUNDRED), before) if before > 0 else None
-    return {
-        "ome_increase_mg_per_day": rise if after_complete else None,
-        "ome_increase_at_least_mg_per_day": rise,
-        "ome_increase_percent": percent if after_complete else None,
-        "ome_increase_at_least_percent": percent,
-    }
+    if after_complete:
+        return rise, rise, percent, percent
+    return None, rise, None, percent
+
+
+_NO_INCREASE: Final = (None, None, None, None)
+"""The dose-escalation inputs when the current total is incomplete: unknown."""
 
 
 def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescription], set[int]]:
@@ -464,41 +452,36 @@ def check_prescription(
     bound = kb.bound(ALERT_RULESET, profile)
     as_of = patient.assessment_date
     review = patient.last_opioid_review
-    values = bound.normalise(
-        {
-            "new_item_class": new_class,
-            "reauthorisation": reauthorisation,
-            "total_ome_lower_bound_mg_per_day": after_total,
-            "total_ome_mg_per_day": after_total if after_complete else None,
-            "previous_ome_lower_bound_mg_per_day": before_total,
-            "previous_ome_mg_per_day": before_total if before_complete else None,
-            **_increase(before_total, before_complete, after_total, after_complete),
-            "ome_complete": after_complete,
-            "opioid_before": split.opioid_before,
-            "opioid_after": split.opioid_after,
-            "benzodiazepine_coprescribed": (
-                True if new_class == "benzodiazepine" else patient.benzodiazepine
-            ),
-            "z_drug_coprescribed": True if new_class == "z_drug" else patient.z_drug,
-            "gabapentinoid_coprescribed": (
-                True if new_class == "gabapentinoid" else patient.gabapentinoid
-            ),
-            **_dose_threshold_scope(patient, new_classes),
-            **_new_item_patches(new_items, plain, kb),
-            "new_item_modified_release": (
-                _modified_release(plain, kb) if new_class == "opioid" else None
-            ),
-            "new_item_indication": (
-                str(new_prescription.indication) if new_prescription.indication else None
-            ),
-            "new_item_days_supply": new_prescription.days_supply,
-            "opioid_use_days": opioid_use_days(patient),
-            "opioid_review_recorded": review is not None,
-            "days_since_opioid_review": (
-                (as_of - review).days if as_of is not None and review is not None else None
-            ),
-        }
+    # the inputs straight into one generated call of the checks and the rules (issue 20,
+    # round 8), in the order of _ALERT_INPUTS
+    fentanyl_patch, buprenorphine_rate, transdermal = _new_item_patches(new_items, plain, kb)
+    values, conditions = bound.evaluation(_ALERT_INPUTS)(
+        new_class,
+        reauthorisation,
+        after_total,
+        after_total if after_complete else None,
+        before_total,
+        before_total if before_complete else None,
+        *_increase(before_total, before_complete, after_total, after_complete),
+        after_complete,
+        split.opioid_before,
+        split.opioid_after,
+        True if new_class == "benzodiazepine" else patient.benzodiazepine,
+        True if new_class == "z_drug" else patient.z_drug,
+        True if new_class == "gabapentinoid" else patient.gabapentinoid,
+        *_dose_threshold_scope(patient, new_classes),
+        fentanyl_patch,
+        buprenorphine_rate,
+        transdermal,
+        _modified_release(plain, kb) if new_class == "opioid" else None,
+        str(new_prescription.indication) if new_prescription.indication else None,
+        new_prescription.days_supply,
+        opioid_use_days(patient),
+        review is not None,
+        (as_of - review).days if as_of is not None and review is not None else None,
     )
+    if truths is not _reference_truths:  # another engine decides the rules
+        conditions = truths(bound, values)
     figures = _figures_of(
         (
             str(after_total),
@@ -510,7 +493,42 @@ def check_prescription(
         )
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    return _present_alerts(bound, values, truths(bound, values), figures, provenance)
+    return _present_alerts(bound, values, conditions, figures, provenance)
+
+
+_ALERT_INPUTS: Final = (
+    "new_item_class",
+    "reauthorisation",
+    "total_ome_lower_bound_mg_per_day",
+    "total_ome_mg_per_day",
+    "previous_ome_lower_bound_mg_per_day",
+    "previous_ome_mg_per_day",
+    "ome_increase_mg_per_day",
+    "ome_increase_at_least_mg_per_day",
+    "ome_increase_percent",
+    "ome_increase_at_least_percent",
+    "ome_complete",
+    "opioid_before",
+    "opioid_after",
+    "benzodiazepine_coprescribed",
+    "z_drug_coprescribed",
+    "gabapentinoid_coprescribed",
+    "dose_thresholds_apply",
+    "dose_threshold_exclusion",
+    "new_item_fentanyl_patch",
+    "new_item_buprenorphine_patch_microgram_per_hour",
+    "new_item_transdermal",
+    "new_item_modified_release",
+    "new_item_indication",
+    "new_item_days_supply",
+    "opioid_use_days",
+    "opioid_review_recorded",
+    "days_since_opioid_review",
+)
+"""The inputs of ``prescribing-alerts`` the check derives, in the order it passes them to
+:meth:`BoundRuleset.evaluation` (checked there as the ruleset declares them; an input the
+ruleset does not declare is refused, one it declares and the check does not derive is
+unknown)."""
 
 
 class _Split(NamedTuple):
