@@ -1263,9 +1263,9 @@ def _input_checks(
 ) -> tuple[list[str], list[str]]:
     """The source lines of the input checks over the locals ``v0``, ``v1``, ... (by position).
 
-    ``(checks, conversions)``: the checks return ``bail`` (an expression handing the input to
-    the reference) at the first boolean that is not ``True``, ``False`` or ``None``, enum that
-    is not a declared value or ``None``, or required input that is ``None``; the conversions
+    ``(checks, conversions)``: the checks (one ``if``) return ``bail`` (an expression handing
+    the input to the reference) if a boolean is not ``True``, ``False`` or ``None``, an enum is
+    not a declared value or ``None``, or a required input is ``None``; the conversions
     then convert each number that is not a finite ``Decimal`` within the declared bounds (and
     whole, for an integer) with the reference's own converter (which raises its error). The
     objects they read (option sets ``opts3``, bounds ``lo3``/``hi3``, converters ``conv3``)
@@ -1275,13 +1275,18 @@ def _input_checks(
     numbers: list[str] = []
     for f in ordered:
         v = f"v{f.index}"
-        bad: list[str] = [f"{v} is None"] if f.required else []
+        # a required input's check refuses None with the rest (None is neither True, False
+        # nor a str); another's lets it through
+        known = "" if f.required else f"{v} is not None and "
+        bad: list[str] = []
         if f.type is FieldType.BOOLEAN:
-            bad.append(f"({v} is not None and {v} is not True and {v} is not False)")
+            bad.append(f"({known}{v} is not True and {v} is not False)")
         elif f.type is FieldType.ENUM:
             scope[f"opts{f.index}"] = frozenset(f.values)
-            bad.append(f"({v} is not None and (type({v}) is not str or {v} not in opts{f.index}))")
-        elif f.numeric:
+            bad.append(f"({known}(type({v}) is not str or {v} not in opts{f.index}))")
+        elif f.required:
+            bad.append(f"{v} is None")
+        if f.numeric:
             scope[f"conv{f.index}"] = _converter(f, ruleset_id)
             kept = [f"type({v}) is Decimal", f"{v}.is_finite()"]
             if f.type is FieldType.INTEGER:
@@ -1296,9 +1301,9 @@ def _input_checks(
                 f"    if {v} is not None and not ({' and '.join(kept)}):\n"
                 f"        {v} = conv{f.index}({v})\n"
             )
-        if bad:
-            checks.append(f"    if {' or '.join(bad)}:\n        return {bail}\n")
-    return checks, numbers
+        checks.extend(bad)
+    refused = f"    if {' or '.join(checks)}:\n        return {bail}\n" if checks else ""
+    return [refused], numbers
 
 
 Evaluation = Callable[..., tuple[tuple[Scalar | None, ...], tuple[Truth | str, ...]]]
@@ -1326,8 +1331,9 @@ def compile_evaluation(  # noqa: PLR0917 - what the generated function is made o
     handed to ``reference``. A ``names`` that repeats a name, names an undeclared input or
     leaves a required one out is always handed to it (it raises). Issue 20 (round 8): the
     prescribing check derives its inputs straight into this call. No text of a rules file or
-    of ``names`` reaches the source: the arguments are ``a0``, ``a1``, ...; option sets,
-    bounds and constants are passed as objects. Pure: safe to call from many threads.
+    of ``names`` reaches the source: each argument is named by its input's position (``v3``);
+    option sets, bounds and constants are passed as objects. Pure: safe to call from many
+    threads.
     """
     declared = {f.name: f for f in fields}
     given = {name: j for j, name in enumerate(names)}
@@ -1339,11 +1345,9 @@ def compile_evaluation(  # noqa: PLR0917 - what the generated function is made o
         return reference
     scope: dict[str, object] = {"Decimal": Decimal, "reference": reference}
     ordered = sorted(fields, key=lambda f: f.index)
-    args = "".join(f"a{j}, " for j in range(len(names)))
-    reads = [
-        f"    v{f.index} = a{given[f.name]}\n" if f.name in given else f"    v{f.index} = None\n"
-        for f in ordered
-    ]
+    # each argument is named by the position of its input (``v3``): no copy into locals
+    args = "".join(f"v{declared[name].index}, " for name in names)
+    reads = [f"    v{f.index} = None\n" for f in ordered if f.name not in given]
     checks, numbers = _input_checks(ordered, ruleset_id, scope, f"reference({args})")
     parts, constants = truth_expressions(
         conditions, {f.name: f.index for f in fields}, params, DISABLED, locals_=True
