@@ -109,21 +109,23 @@ class Alert(DeferredResultModel):
 
 
 def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemAmounts]) -> str:
-    if MedicineClass.OPIOID in classes:
+    if _OPIOID in classes:
         return "opioid"
-    if MedicineClass.BENZODIAZEPINE in classes:
+    if _BENZODIAZEPINE in classes:
         return "benzodiazepine"
-    if MedicineClass.Z_DRUG in classes:
+    if _Z_DRUG in classes:
         return "z_drug"
-    if MedicineClass.GABAPENTINOID in classes:
+    if _GABAPENTINOID in classes:
         return "gabapentinoid"
     if not classes and any(_is_opioid_item(i) for i in items):
         return "opioid"  # not recognised by class: treated as a possible opioid (fail closed)
     return "other"
 
 
-def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass]) -> bool | None:
-    """Opioid substitution therapy after this prescription is issued.
+def _substitution_therapy(
+    on_ost: bool | None, new_classes: frozenset[MedicineClass]
+) -> bool | None:
+    """Opioid substitution therapy after this prescription is issued (``on_ost``: before).
 
     A new prescription that is an opioid-dependence treatment presentation
     (``catalogue/medicine_classes.toml``, BNF 4.10.3: buprenorphine with naloxone, buprenorphine
@@ -131,23 +133,24 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
     would, even where the record states "not on OST" (the statement predates this prescription).
     The CDS Hooks service treats a draft order the same way (``cdshooks.patients``).
     """
-    if MedicineClass.OPIOID_DEPENDENCE_TREATMENT in new_classes:
+    if _OST in new_classes:
         return True
-    return patient.on_opioid_substitution_therapy
+    return on_ost
 
 
 def _dose_threshold_scope(
-    patient: Patient, new_classes: frozenset[MedicineClass]
+    patient: Patient, new_classes: frozenset[MedicineClass], on_ost: bool | None
 ) -> tuple[bool, str]:
     """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
 
-    ``(dose_thresholds_apply, dose_threshold_exclusion)``. The scope of
+    ``(dose_thresholds_apply, dose_threshold_exclusion)``; ``on_ost``: the patient's
+    :attr:`~Patient.on_opioid_substitution_therapy`. The scope of
     ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative care,
     cancer pain and opioid substitution therapy out of the dose thresholds; the
     ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
     An unknown (``None``) flag is not a reason: the thresholds then apply.
     """
-    ost = _substitution_therapy(patient, new_classes)
+    ost = _substitution_therapy(on_ost, new_classes)
     if not (patient.palliative_care or patient.cancer_pain or ost):
         return _THRESHOLDS_APPLY  # the common case: no reason recorded
     reasons = (
@@ -416,13 +419,14 @@ def check_prescription(
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
     replaced: set[int] = set()
+    derived = patient._got  # what the patient derived from its prescriptions, read once
     if new_prescription.replaces is None:
-        counted = list(patient.opioid_candidates)
+        counted = list(derived.candidates)
     else:
         current, replaced = _current_opioids(patient, new_prescription)
         counted = [rx.without_identity() for rx in current]
     plain = new_prescription.without_identity()
-    new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
+    new_counted = not (new_classes and _OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
         new_pos = _position(counted, plain)
@@ -436,9 +440,15 @@ def check_prescription(
         else ()
     )
     whole_before = reauthorisation and not replaced
-    split = _split(items, new_pos, replaced, whole_before=whole_before)
-    after_total, after_complete = split.after_total, split.after_complete
-    before_total, before_complete = split.before_total, split.before_complete
+    (
+        new_items,
+        after_total,
+        after_complete,
+        before_total,
+        before_complete,
+        opioid_before,
+        opioid_after,
+    ) = _split(items, new_pos, replaced, whole_before=whole_before)
     # a dose given as a minimum makes every total that counts it a lower bound, as
     # calculate_ome says (its lower-bound reasons); the items' figures do not carry it
     minimum = [i for i, rx in enumerate(counted) if rx.dose_is_minimum]
@@ -447,7 +457,6 @@ def check_prescription(
         before_complete = before_complete and all(
             i == new_pos and not whole_before for i in minimum
         )
-    new_items = split.new_items
     new_class = _new_class(new_classes, new_items)
     bound = kb.bound(ALERT_RULESET, profile)
     as_of = patient.assessment_date
@@ -464,12 +473,12 @@ def check_prescription(
         before_total if before_complete else None,
         *_increase(before_total, before_complete, after_total, after_complete),
         after_complete,
-        split.opioid_before,
-        split.opioid_after,
-        True if new_class == "benzodiazepine" else patient.benzodiazepine,
-        True if new_class == "z_drug" else patient.z_drug,
-        True if new_class == "gabapentinoid" else patient.gabapentinoid,
-        *_dose_threshold_scope(patient, new_classes),
+        opioid_before,
+        opioid_after,
+        True if new_class == "benzodiazepine" else derived.benzo,
+        True if new_class == "z_drug" else derived.zdrug,
+        True if new_class == "gabapentinoid" else derived.gaba,
+        *_dose_threshold_scope(patient, new_classes, derived.ost),
         fentanyl_patch,
         buprenorphine_rate,
         transdermal,
@@ -638,6 +647,11 @@ def _summed(
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 _NOT_OPIOID: Final = ItemStatus.NOT_OPIOID
+_OPIOID: Final = MedicineClass.OPIOID
+_BENZODIAZEPINE: Final = MedicineClass.BENZODIAZEPINE
+_Z_DRUG: Final = MedicineClass.Z_DRUG
+_GABAPENTINOID: Final = MedicineClass.GABAPENTINOID
+_OST: Final = MedicineClass.OPIOID_DEPENDENCE_TREATMENT
 _ADD: Final = _ARITHMETIC.add
 """Looked up once: an enum member or a bound method costs a look-up per call (issue 20)."""
 

@@ -555,6 +555,7 @@ class BoundRuleset(_Sealed):
         "_citations",
         "_compiled",
         "_evaluations",
+        "_last_evaluation",
         "_names",
         "_names_order",
         "_normalise",
@@ -594,6 +595,7 @@ class BoundRuleset(_Sealed):
         # checks and truths in one generated call per order of positional inputs, generated
         # on its second use (:meth:`evaluation`)
         self._evaluations: dict[tuple[str, ...], Evaluation | None] = {}
+        self._last_evaluation: tuple[tuple[str, ...], Evaluation] | None = None
         n = len(ruleset.rules)
         if ruleset.hit_policy is HitPolicy.PRIORITY:
             self._order = tuple(sorted(range(n), key=lambda i: ruleset.rules[i].priority or 0))
@@ -713,9 +715,13 @@ class BoundRuleset(_Sealed):
         checked values from locals; issue 20, round 8); before that (a cold start), the
         reference (:meth:`evaluate_by_field`).
         """
+        last = self._last_evaluation
+        if last is not None and last[0] is names:  # the same caller's order again: no hash
+            return last[1]
         evaluations = self._evaluations
         found = evaluations.get(names)
         if found is not None:
+            object.__setattr__(self, "_last_evaluation", (names, found))  # bypass the seal
             return found
         reference = partial(self.evaluate_by_field, names)
         if names not in evaluations:  # the first: the reference (a cold start need not pay)
@@ -732,6 +738,7 @@ class BoundRuleset(_Sealed):
             reference,
         )
         evaluations[names] = found
+        object.__setattr__(self, "_last_evaluation", (names, found))  # bypass the seal: state
         return found
 
     def evaluate_by_field(
