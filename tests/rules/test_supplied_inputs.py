@@ -4,7 +4,8 @@ The catalogue is data the linter trusts: a rule reading an input not in it is an
 must list exactly what the library passes to each ruleset. This test runs the code that
 derives the inputs (the assessment, the prescribing check, the discharge and inpatient
 checks, the population screen) on the bundled examples, records the input names each
-ruleset is given, and compares them with the catalogue, ruleset by ruleset.
+ruleset is given (by name, or by position: ``BoundRuleset.evaluation``), and compares them
+with the catalogue, ruleset by ruleset.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ def test_the_catalogue_lists_what_the_code_supplies(
         seen[self.ruleset.id].update(inputs)
         return original(self, inputs)
 
+    original_evaluation = BoundRuleset.evaluation
+
+    def recording_evaluation(self: BoundRuleset, names: tuple[str, ...]) -> object:
+        seen[self.ruleset.id].update(names)  # the prescribing check's inputs, by position
+        return original_evaluation(self, names)
+
     monkeypatch.setattr(BoundRuleset, "normalise", recording)
+    monkeypatch.setattr(BoundRuleset, "evaluation", recording_evaluation)
     runner = CliRunner()
     for args in (
         ["assess", str(EXAMPLES / "patient-assess.json")],

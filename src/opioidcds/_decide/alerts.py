@@ -33,6 +33,7 @@ from opioidcds._decide.knowledge import (
     Backend,
     Knowledge,
     _parameter_note,
+    _reference_truths,
     _text,
     _texts,
     _truths,
@@ -117,21 +118,23 @@ class Alert(DeferredResultModel):
 
 
 def _new_class(classes: frozenset[MedicineClass], items: Sequence[ItemAmounts]) -> str:
-    if MedicineClass.OPIOID in classes:
+    if _OPIOID in classes:
         return "opioid"
-    if MedicineClass.BENZODIAZEPINE in classes:
+    if _BENZODIAZEPINE in classes:
         return "benzodiazepine"
-    if MedicineClass.Z_DRUG in classes:
+    if _Z_DRUG in classes:
         return "z_drug"
-    if MedicineClass.GABAPENTINOID in classes:
+    if _GABAPENTINOID in classes:
         return "gabapentinoid"
     if not classes and any(_is_opioid_item(i) for i in items):
         return "opioid"  # not recognised by class: treated as a possible opioid (fail closed)
     return "other"
 
 
-def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass]) -> bool | None:
-    """Opioid substitution therapy after this prescription is issued.
+def _substitution_therapy(
+    on_ost: bool | None, new_classes: frozenset[MedicineClass]
+) -> bool | None:
+    """Opioid substitution therapy after this prescription is issued (``on_ost``: before).
 
     A new prescription that is an opioid-dependence treatment presentation
     (``catalogue/medicine_classes.toml``, BNF 4.10.3: buprenorphine with naloxone, buprenorphine
@@ -139,22 +142,24 @@ def _substitution_therapy(patient: Patient, new_classes: frozenset[MedicineClass
     would, even where the record states "not on OST" (the statement predates this prescription).
     The CDS Hooks service treats a draft order the same way (``cdshooks.patients``).
     """
-    if MedicineClass.OPIOID_DEPENDENCE_TREATMENT in new_classes:
+    if _OST in new_classes:
         return True
-    return patient.on_opioid_substitution_therapy
+    return on_ost
 
 
 def _dose_threshold_scope(
-    patient: Patient, new_classes: frozenset[MedicineClass]
-) -> Mapping[str, bool | str]:
+    patient: Patient, new_classes: frozenset[MedicineClass], on_ost: bool | None
+) -> tuple[bool, str]:
     """Whether the dose thresholds apply, and if not, the recorded reason (the first of three).
 
-    The scope of ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative
-    care, cancer pain and opioid substitution therapy out of the dose thresholds; the
+    ``(dose_thresholds_apply, dose_threshold_exclusion)``; ``on_ost``: the patient's
+    :attr:`~Patient.on_opioid_substitution_therapy`. The scope of
+    ``rules/prescribing-alerts.toml`` (citation ``clinical-1``) leaves palliative care,
+    cancer pain and opioid substitution therapy out of the dose thresholds; the
     ``dose-alerts-not-applied-*`` rules name the reason when a dose alert would otherwise fire.
     An unknown (``None``) flag is not a reason: the thresholds then apply.
     """
-    ost = _substitution_therapy(patient, new_classes)
+    ost = _substitution_therapy(on_ost, new_classes)
     if not (patient.palliative_care or patient.cancer_pain or ost):
         return _THRESHOLDS_APPLY  # the common case: no reason recorded
     reasons = (
@@ -163,12 +168,10 @@ def _dose_threshold_scope(
         ("substitution_therapy", ost),
     )
     reason = next((name for name, recorded in reasons if recorded), "none")
-    return {"dose_thresholds_apply": reason == "none", "dose_threshold_exclusion": reason}
+    return reason == "none", reason
 
 
-_THRESHOLDS_APPLY: Final[Mapping[str, bool | str]] = MappingProxyType(
-    {"dose_thresholds_apply": True, "dose_threshold_exclusion": "none"}
-)
+_THRESHOLDS_APPLY: Final = (True, "none")
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
 
@@ -223,9 +226,11 @@ def _patch_rate(items: Sequence[ItemAmounts], ingredient: str) -> Decimal | None
 
 def _new_item_patches(
     new_items: Sequence[ItemAmounts], rx: Prescription, kb: Knowledge
-) -> Mapping[str, bool | Decimal | None]:
+) -> tuple[bool, Decimal | None, bool]:
     """The patch inputs of the new prescription ``rx`` (most are not patches: one look).
 
+    ``(new_item_fentanyl_patch, new_item_buprenorphine_patch_microgram_per_hour,
+    new_item_transdermal)``:
     ``new_item_fentanyl_patch``: a fentanyl item dosed in microgram/hour;
     ``new_item_buprenorphine_patch_microgram_per_hour``: :func:`_patch_rate` of buprenorphine;
     ``new_item_transdermal``: an item dosed in microgram/hour. An item without a daily amount
@@ -252,11 +257,7 @@ def _new_item_patches(
             transdermal = True
             fentanyl = fentanyl or "fentanyl" in names
             rate = None if "buprenorphine" in names else rate
-    return {
-        "new_item_fentanyl_patch": fentanyl,
-        "new_item_buprenorphine_patch_microgram_per_hour": rate,
-        "new_item_transdermal": transdermal,
-    }
+    return fentanyl, rate, transdermal
 
 
 def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
@@ -279,13 +280,7 @@ def _patch_ingredients(rx: Prescription, kb: Knowledge) -> frozenset[str]:
     return frozenset(part.names) | {ing.name for ing in part.ingredients}
 
 
-_NO_PATCH: Final[Mapping[str, bool | Decimal | None]] = MappingProxyType(
-    {
-        "new_item_fentanyl_patch": False,
-        "new_item_buprenorphine_patch_microgram_per_hour": Decimal(0),
-        "new_item_transdermal": False,
-    }
-)
+_NO_PATCH: Final[tuple[bool, Decimal | None, bool]] = (False, Decimal(0), False)
 """The patch inputs of a new prescription none of whose items is a patch or unread."""
 
 
@@ -327,31 +322,27 @@ def _form_modified_release(rx: Prescription, kb: Knowledge) -> bool | None:
 
 def _increase(
     before: Decimal, before_complete: bool, after: Decimal, after_complete: bool
-) -> dict[str, Decimal | None]:
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
     """The dose-escalation inputs: the increase in mg OME/day and in % of the current total.
 
-    Exact when both totals are complete; "at least" from the new total's lower bound when only
-    the current total is complete; unknown when the current total is incomplete. The
-    percentage is unknown when the current total is 0 (the starting checks cover that).
+    ``(ome_increase_mg_per_day, ome_increase_at_least_mg_per_day, ome_increase_percent,
+    ome_increase_at_least_percent)``. Exact when both totals are complete; "at least" from
+    the new total's lower bound when only the current total is complete; unknown when the
+    current total is incomplete. The percentage is unknown when the current total is 0 (the
+    starting checks cover that).
     """
     if not before_complete:
-        return dict.fromkeys(
-            (
-                "ome_increase_mg_per_day",
-                "ome_increase_at_least_mg_per_day",
-                "ome_increase_percent",
-                "ome_increase_at_least_percent",
-            )
-        )
+        return _NO_INCREASE
     ctx = _ARITHMETIC  # not the caller's context
     rise = ctx.subtract(after, before)
     percent = ctx.divide(ctx.multiply(rise, _HUNDRED), before) if before > 0 else None
-    return {
-        "ome_increase_mg_per_day": rise if after_complete else None,
-        "ome_increase_at_least_mg_per_day": rise,
-        "ome_increase_percent": percent if after_complete else None,
-        "ome_increase_at_least_percent": percent,
-    }
+    if after_complete:
+        return rise, rise, percent, percent
+    return None, rise, None, percent
+
+
+_NO_INCREASE: Final = (None, None, None, None)
+"""The dose-escalation inputs when the current total is incomplete: unknown."""
 
 
 def _current_opioids(patient: Patient, new: Prescription) -> tuple[list[Prescription], set[int]]:
@@ -437,13 +428,14 @@ def check_prescription(
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
     replaced: set[int] = set()
+    derived = patient._got  # what the patient derived from its prescriptions, read once
     if new_prescription.replaces is None:
-        counted = list(patient.opioid_candidates)
+        counted = list(derived.candidates)
     else:
         current, replaced = _current_opioids(patient, new_prescription)
         counted = [rx.without_identity() for rx in current]
     plain = new_prescription.without_identity()
-    new_counted = not (new_classes and MedicineClass.OPIOID not in new_classes)
+    new_counted = not (new_classes and _OPIOID not in new_classes)
     new_pos: int | None = None
     if new_counted:
         new_pos = _position(counted, plain)
@@ -457,9 +449,15 @@ def check_prescription(
         else ()
     )
     whole_before = reauthorisation and not replaced
-    split = _split(items, new_pos, replaced, whole_before=whole_before)
-    after_total, after_complete = split.after_total, split.after_complete
-    before_total, before_complete = split.before_total, split.before_complete
+    (
+        new_items,
+        after_total,
+        after_complete,
+        before_total,
+        before_complete,
+        opioid_before,
+        opioid_after,
+    ) = _split(items, new_pos, replaced, whole_before=whole_before)
     # a dose given as a minimum makes every total that counts it a lower bound, as
     # calculate_ome says (its lower-bound reasons); the items' figures do not carry it
     minimum = [i for i, rx in enumerate(counted) if rx.dose_is_minimum]
@@ -468,46 +466,40 @@ def check_prescription(
         before_complete = before_complete and all(
             i == new_pos and not whole_before for i in minimum
         )
-    new_items = split.new_items
     new_class = _new_class(new_classes, new_items)
     bound = kb.bound(ALERT_RULESET, profile)
     as_of = patient.assessment_date
     review = patient.last_opioid_review
-    values = bound.normalise(
-        {
-            "new_item_class": new_class,
-            "reauthorisation": reauthorisation,
-            "total_ome_lower_bound_mg_per_day": after_total,
-            "total_ome_mg_per_day": after_total if after_complete else None,
-            "previous_ome_lower_bound_mg_per_day": before_total,
-            "previous_ome_mg_per_day": before_total if before_complete else None,
-            **_increase(before_total, before_complete, after_total, after_complete),
-            "ome_complete": after_complete,
-            "opioid_before": split.opioid_before,
-            "opioid_after": split.opioid_after,
-            "benzodiazepine_coprescribed": (
-                True if new_class == "benzodiazepine" else patient.benzodiazepine
-            ),
-            "z_drug_coprescribed": True if new_class == "z_drug" else patient.z_drug,
-            "gabapentinoid_coprescribed": (
-                True if new_class == "gabapentinoid" else patient.gabapentinoid
-            ),
-            **_dose_threshold_scope(patient, new_classes),
-            **_new_item_patches(new_items, plain, kb),
-            "new_item_modified_release": (
-                _modified_release(plain, kb) if new_class == "opioid" else None
-            ),
-            "new_item_indication": (
-                str(new_prescription.indication) if new_prescription.indication else None
-            ),
-            "new_item_days_supply": new_prescription.days_supply,
-            "opioid_use_days": opioid_use_days(patient),
-            "opioid_review_recorded": review is not None,
-            "days_since_opioid_review": (
-                (as_of - review).days if as_of is not None and review is not None else None
-            ),
-        }
+    # the inputs straight into one generated call of the checks and the rules (issue 20,
+    # round 8), in the order of _ALERT_INPUTS
+    fentanyl_patch, buprenorphine_rate, transdermal = _new_item_patches(new_items, plain, kb)
+    values, conditions = bound.evaluation(_ALERT_INPUTS)(
+        new_class,
+        reauthorisation,
+        after_total,
+        after_total if after_complete else None,
+        before_total,
+        before_total if before_complete else None,
+        *_increase(before_total, before_complete, after_total, after_complete),
+        after_complete,
+        opioid_before,
+        opioid_after,
+        True if new_class == "benzodiazepine" else derived.benzo,
+        True if new_class == "z_drug" else derived.zdrug,
+        True if new_class == "gabapentinoid" else derived.gaba,
+        *_dose_threshold_scope(patient, new_classes, derived.ost),
+        fentanyl_patch,
+        buprenorphine_rate,
+        transdermal,
+        _modified_release(plain, kb) if new_class == "opioid" else None,
+        str(new_prescription.indication) if new_prescription.indication else None,
+        new_prescription.days_supply,
+        opioid_use_days(patient),
+        review is not None,
+        (as_of - review).days if as_of is not None and review is not None else None,
     )
+    if truths is not _reference_truths:  # another engine decides the rules
+        conditions = truths(bound, values)
     figures = _figures_of(
         (
             str(after_total),
@@ -519,7 +511,42 @@ def check_prescription(
         )
     )
     provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
-    return _present_alerts(bound, values, truths(bound, values), figures, provenance)
+    return _present_alerts(bound, values, conditions, figures, provenance)
+
+
+_ALERT_INPUTS: Final = (
+    "new_item_class",
+    "reauthorisation",
+    "total_ome_lower_bound_mg_per_day",
+    "total_ome_mg_per_day",
+    "previous_ome_lower_bound_mg_per_day",
+    "previous_ome_mg_per_day",
+    "ome_increase_mg_per_day",
+    "ome_increase_at_least_mg_per_day",
+    "ome_increase_percent",
+    "ome_increase_at_least_percent",
+    "ome_complete",
+    "opioid_before",
+    "opioid_after",
+    "benzodiazepine_coprescribed",
+    "z_drug_coprescribed",
+    "gabapentinoid_coprescribed",
+    "dose_thresholds_apply",
+    "dose_threshold_exclusion",
+    "new_item_fentanyl_patch",
+    "new_item_buprenorphine_patch_microgram_per_hour",
+    "new_item_transdermal",
+    "new_item_modified_release",
+    "new_item_indication",
+    "new_item_days_supply",
+    "opioid_use_days",
+    "opioid_review_recorded",
+    "days_since_opioid_review",
+)
+"""The inputs of ``prescribing-alerts`` the check derives, in the order it passes them to
+:meth:`BoundRuleset.evaluation` (checked there as the ruleset declares them; an input the
+ruleset does not declare is refused, one it declares and the check does not derive is
+unknown)."""
 
 
 class _Split(NamedTuple):
@@ -629,6 +656,11 @@ def _summed(
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 _NOT_OPIOID: Final = ItemStatus.NOT_OPIOID
+_OPIOID: Final = MedicineClass.OPIOID
+_BENZODIAZEPINE: Final = MedicineClass.BENZODIAZEPINE
+_Z_DRUG: Final = MedicineClass.Z_DRUG
+_GABAPENTINOID: Final = MedicineClass.GABAPENTINOID
+_OST: Final = MedicineClass.OPIOID_DEPENDENCE_TREATMENT
 _ADD: Final = _ARITHMETIC.add
 """Looked up once: an enum member or a bound method costs a look-up per call (issue 20)."""
 

@@ -305,9 +305,13 @@ def _reference_truths(
     return bound.truths(values)
 
 
+_REFERENCE_BACKEND: Final = Backend.REFERENCE
+"""Looked up once: an enum member costs a look-up per call (issue 20; the check's path)."""
+
+
 def _truths(backend: Backend | str, knowledge: Knowledge) -> Truths:
     """Each rule's condition value from the chosen engine (hit policy applied by the caller)."""
-    if backend is Backend.REFERENCE or _backend(backend) is Backend.REFERENCE:
+    if backend is _REFERENCE_BACKEND or _backend(backend) is _REFERENCE_BACKEND:
         return _reference_truths
 
     def durable(bound: BoundRuleset, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:

@@ -623,15 +623,34 @@ def compile_truths(
     of truth: the function is generated from them when a ruleset is bound, never by hand.
     The function is pure: safe to call from many threads.
     """
-    writer = _TruthWriter(index, params)
-    off = writer.constant(disabled)  # by name, as every constant
-    parts = [off if c is None else writer.expr(c) for c in conditions]
+    parts, constants = truth_expressions(conditions, index, params, disabled)
     body = "".join(f"        {p},\n" for p in parts)
     source = f"def truths(v):\n    return (\n{body}    )\n"
-    scope: dict[str, Any] = dict(writer.constants)
+    scope: dict[str, Any] = dict(constants)
     exec(compile(source, "<ruleset truths>", "exec"), scope)  # noqa: S102 - generated here
     fn: Callable[[Values], tuple[Truth | str, ...]] = scope["truths"]
     return fn
+
+
+def truth_expressions(
+    conditions: Sequence[Condition | None],
+    index: Mapping[str, int],
+    params: Mapping[str, Decimal],
+    disabled: str,
+    *,
+    locals_: bool = False,
+) -> tuple[list[str], dict[str, object]]:
+    """Each rule's condition as one Python expression, and the constants they read by name.
+
+    What :func:`compile_truths` writes into its function: the input at position ``i`` read as
+    ``v[i]``, or, with ``locals_``, as the local name ``v{i}`` (a generated function that
+    holds the values in locals: :func:`~.evaluator.compile_evaluation`). Constants are named
+    ``c1``, ``c2``, ... and intermediate values ``t1``, ``x2``, ...: no text of a rules file
+    reaches the source (see :class:`_TruthWriter`).
+    """
+    writer = _TruthWriter(index, params, locals_=locals_)
+    off = writer.constant(disabled)  # by name, as every constant
+    return [off if c is None else writer.expr(c) for c in conditions], writer.constants
 
 
 _PYTHON_OPERATORS: Final = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -643,14 +662,17 @@ class _TruthWriter:
 
     No text of a rules file reaches the source: constants (parameters resolved, option sets,
     whatever their text) are named ``c1``, ``c2``, ... in the function's globals and passed as
-    objects; inputs are read by position (``v[3]``); operators come from
-    :data:`_PYTHON_OPERATORS` only; each intermediate value gets a name of its own (``t1``,
-    ``x2``, ...), assigned where it is computed (``:=``) and read only after.
+    objects; inputs are read by position (``v[3]``, or the local ``v3`` with ``locals_``);
+    operators come from :data:`_PYTHON_OPERATORS` only; each intermediate value gets a name of
+    its own (``t1``, ``x2``, ...), assigned where it is computed (``:=``) and read only after.
     """
 
-    def __init__(self, index: Mapping[str, int], params: Mapping[str, Decimal]) -> None:
+    def __init__(
+        self, index: Mapping[str, int], params: Mapping[str, Decimal], *, locals_: bool = False
+    ) -> None:
         self._index = index
         self._params = params
+        self._locals = locals_
         self.constants: dict[str, object] = {}
         self._names = 0
 
@@ -685,7 +707,8 @@ class _TruthWriter:
         return self._leaf(node)
 
     def _leaf(self, node: Leaf) -> str:
-        v = f"v[{int(self._index[node.field])}]"  # a position: an int, never a name
+        at = int(self._index[node.field])  # a position: an int, never a name
+        v = f"v{at}" if self._locals else f"v[{at}]"
         if isinstance(node, Known):
             return f"({v} is not None)" if node.known else f"({v} is None)"
         x = self._name("x")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import partial
 from operator import itemgetter
 from types import MappingProxyType
 from typing import Final
@@ -32,6 +33,7 @@ from opioidcds._decide.rules.conditions import (
     condition_unknowns,
     empty_intervals,
     trace_condition,
+    truth_expressions,
 )
 from opioidcds._decide.rules.errors import ProfileError, RulesetDefectError, UnknownRuleError
 from opioidcds._decide.rules.kinds import HitPolicy, Stage
@@ -568,6 +570,8 @@ class BoundRuleset(_Sealed):
     __slots__ = (
         "_citations",
         "_compiled",
+        "_evaluations",
+        "_last_evaluation",
         "_names",
         "_names_order",
         "_normalise",
@@ -604,6 +608,10 @@ class BoundRuleset(_Sealed):
         # 20: a cold start evaluates once and need not pay for it); the closures above are
         # the reference it is tested against (tests/rules/test_compiled_truths.py)
         self._truths: Callable[[Values], tuple[Truth | str, ...]] | bool = False
+        # checks and truths in one generated call per order of positional inputs, generated
+        # on its second use (:meth:`evaluation`)
+        self._evaluations: dict[tuple[str, ...], Evaluation | None] = {}
+        self._last_evaluation: tuple[tuple[str, ...], Evaluation] | None = None
         n = len(ruleset.rules)
         if ruleset.hit_policy is HitPolicy.PRIORITY:
             self._order = tuple(sorted(range(n), key=lambda i: ruleset.rules[i].priority or 0))
@@ -712,6 +720,55 @@ class BoundRuleset(_Sealed):
             )
             object.__setattr__(self, "_truths", truths)  # bypass the seal: set once
         return truths(values)
+
+    def evaluation(self, names: tuple[str, ...]) -> Evaluation:
+        """A function of the inputs ``names``, given positionally, to their values and truths.
+
+        ``evaluation(names)(*args)`` returns ``(values, truths)``: ``normalise`` of
+        ``dict(zip(names, args))`` and ``truths`` of those values, or raises what
+        ``normalise`` raises. From the second request for the same ``names`` on, one
+        generated function (:func:`compile_evaluation`: no dictionary, the rules reading the
+        checked values from locals; issue 20, round 8); before that (a cold start), the
+        reference (:meth:`evaluate_by_field`).
+        """
+        last = self._last_evaluation
+        if last is not None and last[0] is names:  # the same caller's order again: no hash
+            return last[1]
+        evaluations = self._evaluations
+        found = evaluations.get(names)
+        if found is not None:
+            object.__setattr__(self, "_last_evaluation", (names, found))  # bypass the seal
+            return found
+        reference = partial(self.evaluate_by_field, names)
+        if names not in evaluations:  # the first: the reference (a cold start need not pay)
+            evaluations[names] = None
+            return reference
+        # the second: generate it (two threads may both: equal functions)
+        ruleset, binding = self.ruleset, self.binding
+        found = compile_evaluation(
+            ruleset.inputs,
+            ruleset.id,
+            names,
+            [None if r.id in binding.disabled else r.condition for r in ruleset.rules],
+            binding.params,
+            reference,
+        )
+        evaluations[names] = found
+        object.__setattr__(self, "_last_evaluation", (names, found))  # bypass the seal: state
+        return found
+
+    def evaluate_by_field(
+        self, names: Sequence[str], *args: object
+    ) -> tuple[tuple[Scalar | None, ...], tuple[Truth | str, ...]]:
+        """:meth:`evaluation`'s reference: ``normalise_by_field`` and ``truths_by_rule``.
+
+        The inputs ``names`` given positionally (``args``, in that order).
+
+        Raises:
+            InvalidInputError: see :meth:`Ruleset.evaluate`.
+        """
+        values = self.normalise_by_field(dict(zip(names, args, strict=True)))
+        return values, self.truths_by_rule(values)
 
     def truths_by_rule(self, values: tuple[Scalar | None, ...]) -> tuple[Truth | str, ...]:
         """:meth:`truths`, by calling each rule's own compiled condition in turn (the reference)."""
@@ -1211,20 +1268,54 @@ def compile_inputs(fields: Sequence[FieldSpec], ruleset_id: str, reference: Norm
         "names": frozenset(f.name for f in fields),
         "reference": reference,
     }
+    ordered = sorted(fields, key=lambda f: f.index)
+    reads = []
+    for f in ordered:
+        scope[f"n{f.index}"] = f.name
+        reads.append(f"    v{f.index} = get(n{f.index})\n")
+    checks, numbers = _input_checks(ordered, ruleset_id, scope, "reference(inputs)")
+    order = "".join(f"v{f.index}, " for f in ordered)
+    source = (
+        "def normalise(inputs):\n"
+        "    if type(inputs) is not dict or not names.issuperset(inputs):\n"
+        "        return reference(inputs)\n"
+        "    get = inputs.get\n" + "".join(reads + checks + numbers) + f"    return ({order})\n"
+    )
+    exec(compile(source, "<ruleset inputs>", "exec"), scope)  # noqa: S102 - generated here
+    fn: Normalise = scope["normalise"]  # type: ignore[assignment]
+    return fn
+
+
+def _input_checks(
+    ordered: Sequence[FieldSpec], ruleset_id: str, scope: dict[str, object], bail: str
+) -> tuple[list[str], list[str]]:
+    """The source lines of the input checks over the locals ``v0``, ``v1``, ... (by position).
+
+    ``(checks, conversions)``: the checks (one ``if``) return ``bail`` (an expression handing
+    the input to the reference) if a boolean is not ``True``, ``False`` or ``None``, an enum is
+    not a declared value or ``None``, or a required input is ``None``; the conversions
+    then convert each number that is not a finite ``Decimal`` within the declared bounds (and
+    whole, for an integer) with the reference's own converter (which raises its error). The
+    objects they read (option sets ``opts3``, bounds ``lo3``/``hi3``, converters ``conv3``)
+    are put in ``scope``; no text of the rules file reaches the source.
+    """
     checks: list[str] = []
     numbers: list[str] = []
-    for f in sorted(fields, key=lambda f: f.index):
+    for f in ordered:
         v = f"v{f.index}"
-        scope[f"n{f.index}"] = f.name
-        checks.append(f"    {v} = get(n{f.index})\n")
-        bad: list[str] = [f"{v} is None"] if f.required else []
+        # a required input's check refuses None with the rest (None is neither True, False
+        # nor a str); another's lets it through
+        known = "" if f.required else f"{v} is not None and "
+        bad: list[str] = []
         if f.type is FieldType.BOOLEAN:
-            bad.append(f"({v} is not None and {v} is not True and {v} is not False)")
+            bad.append(f"({known}{v} is not True and {v} is not False)")
         elif f.type is FieldType.ENUM:
-            scope[f"e{f.index}"] = frozenset(f.values)
-            bad.append(f"({v} is not None and (type({v}) is not str or {v} not in e{f.index}))")
-        elif f.numeric:
-            scope[f"c{f.index}"] = _converter(f, ruleset_id)
+            scope[f"opts{f.index}"] = frozenset(f.values)
+            bad.append(f"({known}(type({v}) is not str or {v} not in opts{f.index}))")
+        elif f.required:
+            bad.append(f"{v} is None")
+        if f.numeric:
+            scope[f"conv{f.index}"] = _converter(f, ruleset_id)
             kept = [f"type({v}) is Decimal", f"{v}.is_finite()"]
             if f.type is FieldType.INTEGER:
                 kept.append(f"{v} == {v}.to_integral_value()")
@@ -1236,19 +1327,69 @@ def compile_inputs(fields: Sequence[FieldSpec], ruleset_id: str, reference: Norm
                 kept.append(f"{v} <= hi{f.index}")
             numbers.append(
                 f"    if {v} is not None and not ({' and '.join(kept)}):\n"
-                f"        {v} = c{f.index}({v})\n"
+                f"        {v} = conv{f.index}({v})\n"
             )
-        if bad:
-            checks.append(f"    if {' or '.join(bad)}:\n        return reference(inputs)\n")
-    order = "".join(f"v{f.index}, " for f in sorted(fields, key=lambda f: f.index))
-    source = (
-        "def normalise(inputs):\n"
-        "    if type(inputs) is not dict or not names.issuperset(inputs):\n"
-        "        return reference(inputs)\n"
-        "    get = inputs.get\n" + "".join(checks) + "".join(numbers) + f"    return ({order})\n"
+        checks.extend(bad)
+    refused = f"    if {' or '.join(checks)}:\n        return {bail}\n" if checks else ""
+    return [refused], numbers
+
+
+Evaluation = Callable[..., tuple[tuple[Scalar | None, ...], tuple[Truth | str, ...]]]
+"""A function of a ruleset's inputs given positionally: their values and each rule's truth."""
+
+
+def compile_evaluation(  # noqa: PLR0917 - what the generated function is made of
+    fields: Sequence[FieldSpec],
+    ruleset_id: str,
+    names: Sequence[str],
+    conditions: Sequence[Condition | None],
+    params: Mapping[str, Decimal],
+    reference: Evaluation,
+) -> Evaluation:
+    """Compile a ruleset's input checks and rules into one function of positional inputs.
+
+    The function takes one argument per entry of ``names`` (input names, in the caller's
+    order) and returns what ``reference(*args)`` returns: the values of
+    ``dict(zip(names, args))`` in declaration order, checked and converted as
+    :meth:`BoundRuleset.normalise_by_field` does, and each rule's condition value as
+    :meth:`BoundRuleset.truths_by_rule` gives it (``DISABLED`` for a rule given as ``None``),
+    or the error the reference raises. Inputs it accepts at once (the checks of
+    :func:`compile_inputs`, no dictionary built) are checked and converted in locals, and
+    the rules read those locals (:func:`~.conditions.truth_expressions`); any other input is
+    handed to ``reference``. A ``names`` that repeats a name, names an undeclared input or
+    leaves a required one out is always handed to it (it raises). Issue 20 (round 8): the
+    prescribing check derives its inputs straight into this call. No text of a rules file or
+    of ``names`` reaches the source: each argument is named by its input's position (``v3``);
+    option sets, bounds and constants are passed as objects. Pure: safe to call from many
+    threads.
+    """
+    declared = {f.name: f for f in fields}
+    given = {name: j for j, name in enumerate(names)}
+    if (
+        len(given) != len(names)
+        or not given.keys() <= declared.keys()
+        or any(f.required and f.name not in given for f in fields)
+    ):
+        return reference
+    scope: dict[str, object] = {"Decimal": Decimal, "reference": reference}
+    ordered = sorted(fields, key=lambda f: f.index)
+    # each argument is named by the position of its input (``v3``): no copy into locals
+    args = "".join(f"v{declared[name].index}, " for name in names)
+    reads = [f"    v{f.index} = None\n" for f in ordered if f.name not in given]
+    checks, numbers = _input_checks(ordered, ruleset_id, scope, f"reference({args})")
+    parts, constants = truth_expressions(
+        conditions, {f.name: f.index for f in fields}, params, DISABLED, locals_=True
     )
-    exec(compile(source, "<ruleset inputs>", "exec"), scope)  # noqa: S102 - generated here
-    fn: Normalise = scope["normalise"]  # type: ignore[assignment]
+    scope.update(constants)
+    order = "".join(f"v{f.index}, " for f in ordered)
+    rules = "".join(f"        {p},\n" for p in parts)
+    source = (
+        f"def evaluate({args}):\n"
+        + "".join(reads + checks + numbers)
+        + f"    return ({order}), (\n{rules}    )\n"
+    )
+    exec(compile(source, "<ruleset evaluation>", "exec"), scope)  # noqa: S102 - generated here
+    fn: Evaluation = scope["evaluate"]  # type: ignore[assignment]
     return fn
 
 
