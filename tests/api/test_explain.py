@@ -102,14 +102,36 @@ def test_alert_explains_severity_figures_actions_and_basis() -> None:
     assert lines[0] == f"CRITICAL {alert.summary}"
     assert lines[1] == f"  {alert.detail}"
     assert "60 mg OME/day" in alert.detail  # morphine 30 mg x 2/day x 1
-    # the basis in words: the rule's title, ruleset and version, the sources' titles (no ids)
+    # the basis in words: the rule's title, ruleset and version, the profile (none here), the
+    # sources' titles (no ids)
     assert lines[-1] == (
-        f'  Basis: "{alert.title}", prescribing alerts rules {alert.ruleset_version}; sources: '
-        "MHRA Drug Safety Update, March 2020, 'Benzodiazepines and opioids: reminder of risk of "
-        "potentially fatal respiratory depression'; NHS England analysis of opioid-reduction "
-        "programmes (2023), 'Inequalities'"
+        f'  Basis: "{alert.title}", prescribing alerts rules {alert.ruleset_version}, no local '
+        "profile; sources: MHRA Drug Safety Update, March 2020, 'Benzodiazepines and opioids: "
+        "reminder of risk of potentially fatal respiratory depression'; NHS England analysis of "
+        "opioid-reduction programmes (2023), 'Inequalities'"
     )
     assert repr(alert) == f"<Alert critical {alert.id}: {alert.summary}>"
+
+
+def test_an_alert_decided_under_a_local_profile_names_it_in_its_basis() -> None:
+    # The opioids-aware-90 profile moves the thresholds (high dose above 90, not 120 mg
+    # OME/day): its alerts are decided by the profile as much as by the ruleset, so the basis
+    # people read names it, as the cards' "Why" does ("local profile opioids aware 90 1.1.2").
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415
+
+    profile = opioidcds.load_profile(knowledge_dir("rules") / "profiles" / "opioids-aware-90.toml")
+    patient = opioidcds.Patient(age=40, sex="female", prescriptions=(MORPHINE,))
+    alerts = opioidcds.check_prescription(patient, DIAZEPAM, profile=profile)
+    alert = next(a for a in alerts if a.severity is opioidcds.AlertSeverity.CRITICAL)
+    assert (alert.profile_id, alert.profile_version) == ("opioids-aware-90", "1.1.2")
+    basis = alert.explain().splitlines()[-1]
+    assert basis.startswith(
+        f'  Basis: "{alert.title}", prescribing alerts rules {alert.ruleset_version}, local '
+        "profile opioids aware 90 1.1.2; sources: MHRA Drug Safety Update"
+    )
+    # without a profile the basis says so, as the cards do
+    plain = opioidcds.check_prescription(patient, DIAZEPAM)
+    assert ", no local profile; sources: " in plain[0].explain().splitlines()[-1]
 
 
 def test_taper_plan_explains_each_step_and_the_basis() -> None:

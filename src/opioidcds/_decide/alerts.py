@@ -100,15 +100,21 @@ class Alert(DeferredResultModel):
     def explain(self) -> str:
         """The alert in plain text: severity and summary, the figures, what to do, the basis.
 
-        The basis in words, as the command line and the cards write it: the rule's title, its
-        ruleset and version, and its sources' titles (the ids are in the JSON form).
+        The basis in words, as the cards write it: the rule's title, its ruleset and version,
+        the local profile that decided it (its thresholds and switches; "no local profile"),
+        and its sources' titles (the ids are in the JSON form).
         """
         lines = [f"{self.severity.value.upper()} {self.summary}", f"  {self.detail}"]
         lines.extend(f"  - {action}" for action in self.actions)
         sources = "; ".join(dict.fromkeys(citation_title(c.text) for c in self.citations))
+        profile = (
+            f"local profile {words(self.profile_id)} {self.profile_version}"
+            if self.profile_id
+            else "no local profile"
+        )
         lines.append(
-            f'  Basis: "{self.title}", {words(self.ruleset_id)} rules {self.ruleset_version}; '
-            f"sources: {sources}"
+            f'  Basis: "{self.title}", {words(self.ruleset_id)} rules {self.ruleset_version}, '
+            f"{profile}; sources: {sources}"
         )
         return "\n".join(lines)
 
