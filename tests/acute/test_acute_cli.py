@@ -93,7 +93,10 @@ def test_unknowns_are_printed() -> None:
     code, out, _ = run(["discharge", "-"], stdin=json.dumps(episode))
     assert code == 0
     assert "Could not be checked" in out
-    assert "opioid before admission" in " ".join(out.split())
+    shown = " ".join(out.split())
+    # the ruleset's label of the unknown input, then the episode field to record, in words
+    assert "needs whether the opioid was started in hospital (record: opioid before" in shown
+    assert "opioid before admission" in shown
     assert "opioid_before_admission" not in out  # field names in words
 
 

@@ -62,7 +62,7 @@ def test_the_incomplete_total_alert_names_a_minimum_dose_as_its_cause() -> None:
     assert all(item.factor is not None for item in calculate_ome([CURRENT, NEW]).items)
     incomplete = next(a for a in alerts if a.id == "ome-incomplete")
     assert "its dose was given only as a minimum" in incomplete.detail
-    assert "The real total may be higher than the figure shown." in incomplete.detail
+    assert "may be higher where a dose was given only as a minimum" in incomplete.detail
     assert any("doses given only as a minimum" in action for action in incomplete.actions)
 
 

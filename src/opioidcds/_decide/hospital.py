@@ -229,7 +229,9 @@ class UnevaluatedRule(ResultModel):
     """A rule the check could not decide: which ruleset inputs and episode fields it needs.
 
     ``unknown_inputs`` are the ruleset's input names; ``missing`` names the episode fields
-    (or the condition, such as an unconverted prescription) that would decide it.
+    (or the condition, such as an unconverted prescription) that would decide it, for the
+    software that sends them; ``unknown_labels`` are the unknown inputs' labels (the
+    ruleset's display names), for people.
     """
 
     rule_id: str
@@ -237,6 +239,7 @@ class UnevaluatedRule(ResultModel):
     unknown_inputs: tuple[str, ...]
     missing: tuple[str, ...]
     trace: tuple[str, ...]
+    unknown_labels: tuple[str, ...] = ()
 
 
 class PrescriptionBasis(ResultModel):
@@ -650,7 +653,7 @@ def _severity(alert: AcuteAlert) -> str:
     return alert.severity
 
 
-def _unevaluated(d: Decision, fields: Mapping[str, str]) -> UnevaluatedRule:
+def _unevaluated(d: Decision, fields: Mapping[str, str], ruleset: Ruleset) -> UnevaluatedRule:
     missing = tuple(dict.fromkeys(fields.get(n, n) for n in d.unknown_inputs))
     return UnevaluatedRule(
         rule_id=d.rule_id,
@@ -658,6 +661,7 @@ def _unevaluated(d: Decision, fields: Mapping[str, str]) -> UnevaluatedRule:
         unknown_inputs=d.unknown_inputs,
         missing=missing,
         trace=d.trace,
+        unknown_labels=tuple(dict.fromkeys(ruleset.input_label(n) for n in d.unknown_inputs)),
     )
 
 
@@ -679,7 +683,9 @@ def _common(
     return {
         "care_setting": setting,
         "alerts": tuple(most_serious_first((_alert(d) for d in decisions.fired), _severity)),
-        "cannot_evaluate": tuple(_unevaluated(d, fields) for d in decisions.cannot_evaluate),
+        "cannot_evaluate": tuple(
+            _unevaluated(d, fields, decisions.ruleset) for d in decisions.cannot_evaluate
+        ),
         "complete": decisions.complete,
         "unknown_inputs": decisions.unknown_inputs,
         "inputs": {k: _shown(v) for k, v in inputs.items()},

@@ -69,7 +69,9 @@ def render_check(check: AcuteCheck, console: Console) -> None:
     if check.cannot_evaluate:
         _print(console, "\n[bold red]Could not be checked (information not recorded):[/bold red]")
         for rule in check.cannot_evaluate:
-            needs = ", ".join(words(m) for m in rule.missing)
+            needs = "; ".join(rule.unknown_labels)
+            fields = ", ".join(words(m) for m in rule.missing)
+            needs = f"{needs} (record: {fields})" if needs else fields
             _print(console, f"  {escape(rule.title or words(rule.rule_id))}: needs {escape(needs)}")
     _print(console, "")
     _render_basis(check, console)
