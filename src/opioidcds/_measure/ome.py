@@ -147,15 +147,14 @@ def calculate_ome(
     else:
         record, given = None, prescriptions
     # one unpacking of what was read (not an attribute read per use)
-    parts, figures, total, exact, unconverted, per_ingredient, named, minimum, pending, count = (
-        _read(given, plans, raise_errors=item_errors == "raise")
+    parts, figures, total, exact, unconverted, named, minimum, pending, count = _read(
+        given, plans, raise_errors=item_errors == "raise"
     )
     reasons = (
         _lower_bound_reasons(unconverted=unconverted, minimum=minimum, record=record, read=count)
         if unconverted or minimum or record is not None
         else ()
     )
-    _check_plausible(per_ingredient, plans.limits)
     used = catalogue if catalogue is not None or not named else load_catalogue()
     if pending:  # some items are built when read: the header without them
         values = plans.header(used, with_items=False).copy()  # typed: not validated again
@@ -235,9 +234,7 @@ def _read_figures(
     Raises:
         InvalidInputError: an implausible amount (over the plausibility limits; not kept).
     """
-    read = _read(prescriptions, plans, raise_errors=False)
-    _check_plausible(read.per_ingredient, plans.limits)
-    return tuple(read.figures)
+    return tuple(_read(prescriptions, plans, raise_errors=False)[1])  # checked as it is read
 
 
 def _planned_figures(
@@ -284,47 +281,49 @@ def _check_plausible(
     """
     for (_, unit), amount in per_ingredient.items():
         if amount > limits[unit]:
-            raise InvalidInputError(
-                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
-            )
+            raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
 
 
-class _Read(NamedTuple):
-    """What :func:`_read` found in the prescriptions: each one's part, and the sums.
+_IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
 
-    ``parts[i]`` is prescription ``i``'s items when built (a ``tuple``), else the prescription
-    itself (its items are built when read: :class:`_Items`); ``figures[i]`` what its items say
-    (:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of
-    every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
-    plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
-    named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
-    minimum (the total is a lower bound); ``pending``: some items are built when read;
-    ``read``: how many prescriptions were read.
-    """
 
-    parts: list[tuple[OMEItem, ...] | Prescription]
-    figures: list[tuple[_Figure, ...]]
-    total: Decimal
-    exact: bool
-    unconverted: bool
-    per_ingredient: dict[tuple[str, str], Decimal]
-    named: bool
-    minimum: bool
-    pending: bool
-    read: int
+_Read = tuple[
+    list[tuple[OMEItem, ...] | Prescription],  # parts
+    list[tuple["_Figure", ...]],  # figures
+    Decimal,  # total
+    bool,  # exact
+    bool,  # unconverted
+    bool,  # named
+    bool,  # minimum
+    bool,  # pending
+    int,  # read
+]
+"""What :func:`_read` found in the prescriptions: each one's part, and the sums, in order.
+
+``(parts, figures, total, exact, unconverted, named, minimum, pending, read)``: ``parts[i]``
+is prescription ``i``'s items when built (a ``tuple``), else the prescription itself (its
+items are built when read: :class:`_Items`); ``figures[i]`` what its items say
+(:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of every item, in
+order; ``unconverted``: an item is not convertible; ``named``: an item named a dm+d product
+(the catalogue is knowledge used); ``minimum``: a dose was given as a minimum (the total is a
+lower bound); ``pending``: some items are built when read; ``read``: how many prescriptions
+were read. A plain tuple (issue 20: built once per call, unpacked at once).
+"""
 
 
 def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool
 ) -> _Read:
-    """Measure each prescription, in order, and sum the figures of its items.
+    """Measure each prescription, in order, sum the figures of its items and check the sums.
 
     Each prescription's figures come from its product's plan and its text's reading
     (:func:`_figures`), else from its items (:func:`_measure_one`). The total is summed in
     item order at the calculator's precision (:data:`_SUMS`), as the items list them. A new
     schedule of a product is computed by this thread's copy of the calculator's context
     (:func:`_thread_context`); the full way runs in the calculator's context, made current at
-    the first prescription measured so and restored when the loop ends (once per call).
+    the first prescription measured so and restored when the loop ends (once per call). Each
+    ingredient's daily amount, summed over the prescriptions, is then checked against the
+    plausibility limits, as :func:`_check_plausible` checks it.
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -377,24 +376,13 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     finally:
         if previous is not None:
             setcontext(previous)
-    return _read_of(
-        (
-            parts,
-            figures,
-            total,
-            exact,
-            unconverted,
-            per_ingredient,
-            named,
-            minimum,
-            pending,
-            len(parts),
-        )
-    )
+    # the plausibility limits (_check_plausible), written out: once per call (issue 20)
+    limits = plans.limits
+    for (_, unit), amount in per_ingredient.items():
+        if amount > limits[unit]:
+            raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
+    return parts, figures, total, exact, unconverted, named, minimum, pending, len(parts)
 
-
-_read_of: Final = partial(tuple.__new__, _Read)
-"""``_Read`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 
