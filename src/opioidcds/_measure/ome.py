@@ -157,7 +157,10 @@ def calculate_ome(
     )
     used = catalogue if catalogue is not None or not named else load_catalogue()
     if pending:  # some items are built when read: the header without them
-        values = plans.header(used, with_items=False).copy()  # typed: not validated again
+        header = plans.deferred_headers.get(used)  # no method call when kept (issue 20)
+        if header is None:
+            header = plans.header(used, with_items=False)
+        values = header.copy()  # typed: not validated again
     else:
         values = plans.header(used, with_items=True).copy()
         values["items"] = tuple([item for part in parts for item in part])
@@ -548,7 +551,16 @@ class _Plans:
     follow from it alone (:func:`_header`, per catalogue used).
     """
 
-    __slots__ = ("_headers", "amounts", "by_code", "limits", "plans", "setting", "texts")
+    __slots__ = (
+        "_headers",
+        "amounts",
+        "by_code",
+        "deferred_headers",
+        "limits",
+        "plans",
+        "setting",
+        "texts",
+    )
 
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
@@ -563,6 +575,8 @@ class _Plans:
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
         self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
+        self.deferred_headers: dict[Catalogue | None, dict[str, Any]] = {}
+        """The headers without ``items`` (:meth:`header`), by catalogue used: read per call."""
 
     def header(self, catalogue: Catalogue | None, *, with_items: bool) -> dict[str, Any]:
         """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed.
@@ -575,6 +589,7 @@ class _Plans:
             found = _header(table, vocab, catalogue, policy)
             if not with_items:
                 del found["items"]
+                self.deferred_headers[catalogue] = found
             self._headers[catalogue, with_items] = found
         return found
 
