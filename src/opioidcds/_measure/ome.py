@@ -314,7 +314,7 @@ were read. A plain tuple (issue 20: built once per call, unpacked at once).
 """
 
 
-def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
+def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 20)
     given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool
 ) -> _Read:
     """Measure each prescription, in order, sum the figures of its items and check the sums.
@@ -338,6 +338,7 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
+    by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
     code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
@@ -349,7 +350,18 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
             d = rx.__dict__
             if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
                 named = True
-                found = figures_of(d, plans, True)
+                # _figures written out for a product and a text both kept with all they need
+                # (no containers to count, a unit that fits, amounts computed): one call and
+                # its checks fewer per prescription (issue 20); anything else goes to it
+                found = None
+                plan = by_code.get(d["dmd_code"])
+                if plan is not None and plan is not _FULL_WAY and plan.containers is None:
+                    reading = plan.texts.get(d["dosage_text"])
+                    if type(reading) is tuple and reading[3] in plan.units:
+                        kept = reading[2]  # the key of its amounts, None when no schedule
+                        found = plan.unconvertible if kept is None else plan.amounts.get(kept)
+                if found is None:
+                    found = figures_of(d, plans, True)
             else:
                 named = named or d["dmd_code"] is not None or d["product_name"] is not None
                 found = figures_of(d, plans)
@@ -878,6 +890,10 @@ def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes o
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
+
+
+_PLANNED: Final = _figures
+""":func:`_figures` itself (:func:`_read` writes its commonest case out unless it is replaced)."""
 
 
 def _by_code(d: Mapping[str, Any], plans: _Plans) -> _Plan | _Leave:
