@@ -501,3 +501,57 @@ def test_a_result_built_on_the_per_call_path_is_the_eager_result_in_every_way() 
         assert fresh.model_fields_set == eager.model_fields_set
         result.model_fields_set.add("not-a-field")  # a caller mutating a result's record
         assert "not-a-field" not in calculate_ome(rxs).model_fields_set  # its own record
+
+
+def test_the_commonest_case_written_out_in_the_loop_gives_what_figures_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _read writes out _figures for a code and a text whose plan, reading and amounts are all
+    # kept (issue 20, round 9). The same lists read with it (the plans kept by a first
+    # reading) and with _figures alone (a wrapper: not _figures itself, so the loop leaves
+    # every prescription to it) give the same parts, figures (the same objects), sums, flags
+    # and errors.
+    lists = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
+    lists += _lists(300, seed=9)
+    plans = ome_module._plans_of(
+        default_knowledge().vocabulary, None, default_knowledge().table, PrnPolicy.MAXIMUM
+    )
+
+    def read(rxs: list[Prescription]) -> tuple[object, ...]:
+        try:
+            return ome_module._read(rxs, plans, raise_errors=False)
+        except InvalidInputError as exc:
+            return ("error", str(exc))
+
+    for rxs in lists:  # the plans, readings and amounts kept
+        read(rxs)
+    written_out = [read(rxs) for rxs in lists]
+    saved = ome_module._figures
+    calls: list[int] = []
+
+    def figures_alone(*args: Any) -> object:
+        calls.append(1)
+        return saved(*args)
+
+    monkeypatch.setattr(ome_module, "_figures", figures_alone)
+    alone = [read(rxs) for rxs in lists]
+    monkeypatch.undo()
+    assert written_out == alone
+    for one, other in zip(written_out, alone, strict=True):  # the same kept figures
+        if one[0] != "error":  # (parts, figures, ...): a prescription's part is itself when kept
+            pairs = zip(one[0], one[1], other[1], strict=True)  # type: ignore[call-overload]
+            assert all(a is b for part, a, b in pairs if isinstance(part, Prescription))
+    assert len(calls) == sum(len(rxs) for rxs in lists)  # every one went through _figures
+    # many went the written-out way: plan, reading and amounts kept, no containers to count
+    kept = sum(
+        1
+        for rxs in lists
+        for rx in rxs
+        if isinstance(plan := plans.by_code.get(rx.dmd_code or ""), tuple)
+        and plan.containers is None
+        and isinstance(reading := plan.texts.get(rx.dosage_text or ""), tuple)
+        and reading[3] in plan.units
+        and (reading[2] is None or reading[2] in plan.amounts)
+    )
+    assert kept > len(calls) // 4  # (the others: texts that give no dose, liquids, ...)
+    assert any(kind == "error" for kind, *_ in written_out)  # refusals compared too

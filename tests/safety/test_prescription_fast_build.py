@@ -98,6 +98,25 @@ def test_a_code_seen_before_is_checked_as_the_first_time() -> None:
         assert built[0] == "error"  # type: ignore[index]
 
 
+def test_a_text_seen_before_is_checked_as_the_first_time() -> None:
+    # The texts accepted as given are kept (issue 20, round 9), so that each is checked once: a
+    # text kept must not let a different one through (each is looked up exactly as given), and
+    # an equal text that is not a str (a subclass) still goes through pydantic.
+    seen = "one twice a day"
+    Prescription(dmd_code="36128011000001101", dosage_text=seen)
+    for text in (f" {seen}", f"{seen}\n", f"{seen}\t", "x" * 501, "", " "):
+        built, validated = _both_ways("36128011000001101", text)
+        assert built == validated
+        assert built[0] == "error" or built[1]["dosage_text"] != text  # type: ignore[index]
+
+    class Text(str):
+        __slots__ = ()
+
+    built, validated = _both_ways("36128011000001101", Text(seen))
+    assert built == validated
+    assert built[0] == "ok"  # type: ignore[index]
+
+
 @given(
     code=st.one_of(st.text(alphabet="0123456789 \n\t\u0663a", max_size=22), st.integers()),
     text=st.text(max_size=30),

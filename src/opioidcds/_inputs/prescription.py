@@ -196,8 +196,7 @@ class Prescription(InputModel):
             and type(dmd_code) is str
             and type(dosage_text) is str
             and (dmd_code in _CODES_SEEN or _is_code(dmd_code))
-            and _TEXT_LOW <= len(dosage_text) <= _TEXT_HIGH
-            and dosage_text.strip() == dosage_text
+            and (dosage_text in _TEXTS_SEEN or _is_text(dosage_text))
         ):
             # the commonest prescription a record sends: a dm+d code and a dosage text, as
             # given. _validate has nothing to refuse in it (a product is named; no identity,
@@ -468,6 +467,24 @@ def _is_code(code: str) -> bool:
     if len(_CODES_SEEN) >= _CODES_MAX:
         _CODES_SEEN.clear()
     _CODES_SEEN.add(code)
+    return True
+
+
+_TEXTS_SEEN: Final[set[str]] = set()
+"""Dosage texts seen to be accepted as given (bounded: emptied when full; issue 20)."""
+
+
+def _is_text(text: str) -> bool:
+    """Whether pydantic would accept ``text`` as a ``dosage_text`` as it is, unchanged.
+
+    Within the field's declared lengths, with no surrounding whitespace (nothing to strip).
+    Texts that are are kept (:data:`_TEXTS_SEEN`), so a text seen before is not checked again.
+    """
+    if not _TEXT_LOW <= len(text) <= _TEXT_HIGH or text.strip() != text:
+        return False
+    if len(_TEXTS_SEEN) >= _CODES_MAX:
+        _TEXTS_SEEN.clear()
+    _TEXTS_SEEN.add(text)
     return True
 
 

@@ -147,18 +147,20 @@ def calculate_ome(
     else:
         record, given = None, prescriptions
     # one unpacking of what was read (not an attribute read per use)
-    parts, figures, total, exact, unconverted, per_ingredient, named, minimum, pending, count = (
-        _read(given, plans, raise_errors=item_errors == "raise")
+    parts, figures, total, exact, unconverted, named, minimum, pending, count = _read(
+        given, plans, raise_errors=item_errors == "raise"
     )
     reasons = (
         _lower_bound_reasons(unconverted=unconverted, minimum=minimum, record=record, read=count)
         if unconverted or minimum or record is not None
         else ()
     )
-    _check_plausible(per_ingredient, plans.limits)
     used = catalogue if catalogue is not None or not named else load_catalogue()
     if pending:  # some items are built when read: the header without them
-        values = plans.header(used, with_items=False).copy()  # typed: not validated again
+        header = plans.deferred_headers.get(used)  # no method call when kept (issue 20)
+        if header is None:
+            header = plans.header(used, with_items=False)
+        values = header.copy()  # typed: not validated again
     else:
         values = plans.header(used, with_items=True).copy()
         values["items"] = tuple([item for part in parts for item in part])
@@ -235,9 +237,7 @@ def _read_figures(
     Raises:
         InvalidInputError: an implausible amount (over the plausibility limits; not kept).
     """
-    read = _read(prescriptions, plans, raise_errors=False)
-    _check_plausible(read.per_ingredient, plans.limits)
-    return tuple(read.figures)
+    return tuple(_read(prescriptions, plans, raise_errors=False)[1])  # checked as it is read
 
 
 def _planned_figures(
@@ -284,47 +284,49 @@ def _check_plausible(
     """
     for (_, unit), amount in per_ingredient.items():
         if amount > limits[unit]:
-            raise InvalidInputError(
-                "prescriptions", "implies an implausible daily amount of one opioid (check units)"
-            )
+            raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
 
 
-class _Read(NamedTuple):
-    """What :func:`_read` found in the prescriptions: each one's part, and the sums.
-
-    ``parts[i]`` is prescription ``i``'s items when built (a ``tuple``), else the prescription
-    itself (its items are built when read: :class:`_Items`); ``figures[i]`` what its items say
-    (:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of
-    every item, in order; ``per_ingredient`` each ingredient's daily amount by unit (the
-    plausibility limits); ``unconverted``: an item is not convertible; ``named``: an item
-    named a dm+d product (the catalogue is knowledge used); ``minimum``: a dose was given as a
-    minimum (the total is a lower bound); ``pending``: some items are built when read;
-    ``read``: how many prescriptions were read.
-    """
-
-    parts: list[tuple[OMEItem, ...] | Prescription]
-    figures: list[tuple[_Figure, ...]]
-    total: Decimal
-    exact: bool
-    unconverted: bool
-    per_ingredient: dict[tuple[str, str], Decimal]
-    named: bool
-    minimum: bool
-    pending: bool
-    read: int
+_IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
 
 
-def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
+_Read = tuple[
+    list[tuple[OMEItem, ...] | Prescription],  # parts
+    list[tuple["_Figure", ...]],  # figures
+    Decimal,  # total
+    bool,  # exact
+    bool,  # unconverted
+    bool,  # named
+    bool,  # minimum
+    bool,  # pending
+    int,  # read
+]
+"""What :func:`_read` found in the prescriptions: each one's part, and the sums, in order.
+
+``(parts, figures, total, exact, unconverted, named, minimum, pending, read)``: ``parts[i]``
+is prescription ``i``'s items when built (a ``tuple``), else the prescription itself (its
+items are built when read: :class:`_Items`); ``figures[i]`` what its items say
+(:class:`_Figure`), built or not. ``total`` and ``exact`` sum the OME of every item, in
+order; ``unconverted``: an item is not convertible; ``named``: an item named a dm+d product
+(the catalogue is knowledge used); ``minimum``: a dose was given as a minimum (the total is a
+lower bound); ``pending``: some items are built when read; ``read``: how many prescriptions
+were read. A plain tuple (issue 20: built once per call, unpacked at once).
+"""
+
+
+def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 20)
     given: Iterable[Prescription], plans: _Plans, *, raise_errors: bool
 ) -> _Read:
-    """Measure each prescription, in order, and sum the figures of its items.
+    """Measure each prescription, in order, sum the figures of its items and check the sums.
 
     Each prescription's figures come from its product's plan and its text's reading
     (:func:`_figures`), else from its items (:func:`_measure_one`). The total is summed in
     item order at the calculator's precision (:data:`_SUMS`), as the items list them. A new
     schedule of a product is computed by this thread's copy of the calculator's context
     (:func:`_thread_context`); the full way runs in the calculator's context, made current at
-    the first prescription measured so and restored when the loop ends (once per call).
+    the first prescription measured so and restored when the loop ends (once per call). Each
+    ingredient's daily amount, summed over the prescriptions, is then checked against the
+    plausibility limits, as :func:`_check_plausible` checks it.
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -336,6 +338,7 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     setting = plans.setting
     figures_of = _figures  # looked up once per call (a test switches it off)
+    by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
     code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
@@ -347,7 +350,18 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
             d = rx.__dict__
             if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
                 named = True
-                found = figures_of(d, plans, True)
+                # _figures written out for a product and a text both kept with all they need
+                # (no containers to count, a unit that fits, amounts computed): one call and
+                # its checks fewer per prescription (issue 20); anything else goes to it
+                found = None
+                plan = by_code.get(d["dmd_code"])
+                if plan is not None and plan is not _FULL_WAY and plan.containers is None:
+                    reading = plan.texts.get(d["dosage_text"])
+                    if type(reading) is tuple and reading[3] in plan.units:
+                        kept = reading[2]  # the key of its amounts, None when no schedule
+                        found = plan.unconvertible if kept is None else plan.amounts.get(kept)
+                if found is None:
+                    found = figures_of(d, plans, True)
             else:
                 named = named or d["dmd_code"] is not None or d["product_name"] is not None
                 found = figures_of(d, plans)
@@ -377,24 +391,13 @@ def _read(  # noqa: PLR0912 - one loop reads and sums each case (issue 20)
     finally:
         if previous is not None:
             setcontext(previous)
-    return _read_of(
-        (
-            parts,
-            figures,
-            total,
-            exact,
-            unconverted,
-            per_ingredient,
-            named,
-            minimum,
-            pending,
-            len(parts),
-        )
-    )
+    # the plausibility limits (_check_plausible), written out: once per call (issue 20)
+    limits = plans.limits
+    for (_, unit), amount in per_ingredient.items():
+        if amount > limits[unit]:
+            raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
+    return parts, figures, total, exact, unconverted, named, minimum, pending, len(parts)
 
-
-_read_of: Final = partial(tuple.__new__, _Read)
-"""``_Read`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
 
@@ -560,7 +563,16 @@ class _Plans:
     follow from it alone (:func:`_header`, per catalogue used).
     """
 
-    __slots__ = ("_headers", "amounts", "by_code", "limits", "plans", "setting", "texts")
+    __slots__ = (
+        "_headers",
+        "amounts",
+        "by_code",
+        "deferred_headers",
+        "limits",
+        "plans",
+        "setting",
+        "texts",
+    )
 
     def __init__(self, setting: _Setting) -> None:
         self.setting = setting
@@ -575,6 +587,8 @@ class _Plans:
         self.texts: dict[_TextKey, dict[str, Any]] = {}
         self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
         self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
+        self.deferred_headers: dict[Catalogue | None, dict[str, Any]] = {}
+        """The headers without ``items`` (:meth:`header`), by catalogue used: read per call."""
 
     def header(self, catalogue: Catalogue | None, *, with_items: bool) -> dict[str, Any]:
         """:func:`_header` of this setting with ``catalogue`` (the one used); kept, not changed.
@@ -587,6 +601,7 @@ class _Plans:
             found = _header(table, vocab, catalogue, policy)
             if not with_items:
                 del found["items"]
+                self.deferred_headers[catalogue] = found
             self._headers[catalogue, with_items] = found
         return found
 
@@ -875,6 +890,10 @@ def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes o
         figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
+
+
+_PLANNED: Final = _figures
+""":func:`_figures` itself (:func:`_read` writes its commonest case out unless it is replaced)."""
 
 
 def _by_code(d: Mapping[str, Any], plans: _Plans) -> _Plan | _Leave:
