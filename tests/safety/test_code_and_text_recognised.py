@@ -11,9 +11,8 @@ class built of a code and a text. Two ways to get it for a prescription that is 
 * a subclass of ``Prescription`` built of a code and a text takes the fast path: its own
   defaults (here ``dose_is_minimum = True``) are never set (before round 8 too).
 
-Both fixes belong to the per-call round in ``_inputs/prescription.py`` and
-``_measure/ome.py``; these tests are marked ``xfail(strict=True)`` until then, so the fix
-turns them into failures that say "remove the mark".
+Fixed by the lead after round 9: ``Prescription.model_construct`` copies the shared set it is
+given, and a subclass is always built by pydantic (its own defaults, fields and validators).
 
 Morphine 5 mg modified-release tablets (dm+d 322710001; oral morphine, factor 1, the UK table
 ``conversion_tables/``): "one twice a day" is 2 x 5 mg = 10 mg OME/day.
@@ -24,17 +23,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from opioidcds import Prescription, calculate_ome
 
 MORPHINE_5MG_MR = "322710001"
 TEXT = "one twice a day"
 
-_FIX = "the lead fixes the shared record in round 9: remove this mark when it passes"
 
 
-@pytest.mark.xfail(strict=True, reason=_FIX)
 def test_a_constructed_prescription_sharing_the_record_is_read_by_its_fields() -> None:
     fast = Prescription(dmd_code=MORPHINE_5MG_MR, dosage_text=TEXT)
     # a dose stated as a minimum: the total is a lower bound (incomplete), whatever its record
@@ -51,7 +46,6 @@ def test_a_constructed_prescription_sharing_the_record_is_read_by_its_fields() -
     assert shared_result.lower_bound_reasons == own_result.lower_bound_reasons
 
 
-@pytest.mark.xfail(strict=True, reason=_FIX)
 def test_a_constructed_structured_dose_sharing_the_record_is_not_read_as_its_text() -> None:
     fast = Prescription(dmd_code=MORPHINE_5MG_MR, dosage_text=TEXT)
     # three tablets three times a day given as a structured dose beside a text that says
@@ -78,7 +72,6 @@ class _AtLeast(Prescription):
     dose_is_minimum: bool = True
 
 
-@pytest.mark.xfail(strict=True, reason=_FIX)
 def test_a_subclass_built_of_a_code_and_a_text_keeps_its_own_defaults() -> None:
     rx = _AtLeast(dmd_code=MORPHINE_5MG_MR, dosage_text=TEXT)
     assert rx.dose_is_minimum is True

@@ -193,6 +193,7 @@ class Prescription(InputModel):
         """
         if (
             not data
+            and type(self) is Prescription  # a subclass may add defaults, fields, validators
             and type(dmd_code) is str
             and type(dosage_text) is str
             and (dmd_code in _CODES_SEEN or _is_code(dmd_code))
@@ -215,13 +216,30 @@ class Prescription(InputModel):
             data["dmd_code"] = dmd_code
         if dosage_text is not _UNSET:
             data["dosage_text"] = dosage_text
-        if not _as_given(data):
-            super().__init__(**data)
+        if type(self) is not Prescription or not _as_given(data):
+            super().__init__(**data)  # pydantic: a subclass's own defaults, fields, validators
             return
         values = _DEFAULTS.copy()
         values.update(data)
         fill(self, values, set(data))
         self._validate()
+
+    @classmethod
+    def model_construct(
+        cls,
+        _fields_set: set[str] | None = None,
+        **values: Any,  # noqa: ANN401 - pydantic's own signature
+    ) -> Self:
+        """Build without validation, as pydantic does, never with the shared record.
+
+        A prescription built of a code and a text alone records the names given in one set
+        shared by all of them (:data:`CODE_AND_TEXT`), by which the calculator recognises them;
+        pydantic keeps a ``_fields_set`` as it is given, so a prescription constructed with
+        another's ``model_fields_set`` gets its own copy and is read by its fields.
+        """
+        if _fields_set is CODE_AND_TEXT:
+            _fields_set = set(_fields_set)
+        return super().model_construct(_fields_set, **values)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
