@@ -29,7 +29,6 @@ MORPHINE_5MG_MR = "322710001"
 TEXT = "one twice a day"
 
 
-
 def test_a_constructed_prescription_sharing_the_record_is_read_by_its_fields() -> None:
     fast = Prescription(dmd_code=MORPHINE_5MG_MR, dosage_text=TEXT)
     # a dose stated as a minimum: the total is a lower bound (incomplete), whatever its record

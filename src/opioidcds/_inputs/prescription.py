@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Final, Self
+from typing import Any, Final, Self, cast
 
 from annotated_types import MaxLen, MinLen
 from pydantic import Field, model_validator
@@ -225,7 +225,7 @@ class Prescription(InputModel):
         self._validate()
 
     @classmethod
-    def model_construct(
+    def model_construct(  # type: ignore[override] # pydantic's own signature, not the plugin's
         cls,
         _fields_set: set[str] | None = None,
         **values: Any,  # noqa: ANN401 - pydantic's own signature
@@ -239,7 +239,7 @@ class Prescription(InputModel):
         """
         if _fields_set is CODE_AND_TEXT:
             _fields_set = set(_fields_set)
-        return super().model_construct(_fields_set, **values)
+        return cast(Self, super().model_construct(_fields_set, **values))
 
     @model_validator(mode="after")
     def _check(self) -> Self:
