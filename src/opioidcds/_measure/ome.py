@@ -391,11 +391,7 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     finally:
         if previous is not None:
             setcontext(previous)
-    # the plausibility limits (_check_plausible), written out: once per call (issue 20)
-    limits = plans.limits
-    for (_, unit), amount in per_ingredient.items():
-        if amount > limits[unit]:
-            raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
+    _check_plausible(per_ingredient, plans.limits)  # once per call, over every prescription
     return parts, figures, total, exact, unconverted, named, minimum, pending, len(parts)
 
 
