@@ -326,7 +326,7 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     (:func:`_thread_context`); the full way runs in the calculator's context, made current at
     the first prescription measured so and restored when the loop ends (once per call). Each
     ingredient's daily amount, summed over the prescriptions, is then checked against the
-    plausibility limits, as :func:`_check_plausible` checks it.
+    plausibility limits (:func:`_check_plausible`).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
