@@ -296,6 +296,32 @@ def test_unreadable_draft_gets_a_card(svc: CDSHooksService) -> None:
     assert card.overrideReasons
 
 
+def test_an_order_over_the_plausibility_limits_says_so_not_that_it_was_unread(
+    svc: CDSHooksService,
+) -> None:
+    # Fentanyl 25 microgram/hour patches: the current order's patches reach the knowledge's
+    # limit on the total patch rate exactly (limit / 25 patches x 25 = the limit: allowed);
+    # the draft adds one more patch (25 microgram/hour over it): refused as implausible, which
+    # is a unit or quantity entered wrongly, not a dose that could not be read.
+    limit = svc.knowledge.vocabulary.limits.max_patch_rate_microgram_per_hour
+    patches = int(limit / 25)
+    body = hook_request(
+        "order-sign",
+        [med_request("fentanyl-25", dose=1, per_day=1, status="draft", rid="new")],
+        current=[med_request("fentanyl-25", dose=patches, per_day=1, rid="old")],
+    )
+    (card,) = [c for c in call(svc, body) if c.summary.startswith("Draft order 1")]
+    assert card.summary == (
+        "Draft order 1 could not be checked as sent: its dose gives an implausible daily "
+        "amount of one opioid."
+    )
+    assert card.indicator == "warning"
+    assert "was refused as sent" in card.detail
+    assert "could not be read" not in card.detail
+    assert "plausibility limits" in card.detail
+    assert "check this order by hand" in card.detail
+
+
 def test_unrecognised_non_opioid_draft_is_said_at_info(svc: CDSHooksService) -> None:
     # Not in the opioid catalogue, and its name names no opioid: still said, as info.
     body = hook_request("order-sign", [named_request("Amoxicillin 500mg capsules", status="draft")])

@@ -64,7 +64,7 @@ from opioidcds._resolve.prescription import (
 from opioidcds._resolve.record import BundleRead, not_read_reason
 from opioidcds._version import __version__
 
-__all__ = ["calculate_ome", "item_figures", "ome_figures"]
+__all__ = ["IMPLAUSIBLE_RULES", "calculate_ome", "item_figures", "ome_figures"]
 
 _CONTEXT = Context(prec=150, traps=[])
 _SUMS: Final = _CONTEXT.copy()
@@ -288,6 +288,11 @@ def _check_plausible(
 
 
 _IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
+_IMPLAUSIBLE_RATE: Final = "patch rate above the plausible maximum"
+IMPLAUSIBLE_RULES: Final = frozenset({_IMPLAUSIBLE, _IMPLAUSIBLE_RATE})
+"""The rules of the errors refusing a calculation over the plausibility limits (HAZ-002): an
+amount of one opioid, or a patch's rate, that no real prescription gives. A reader that says
+why an order was refused (the CDS Hooks cards) tells these from an order that was not read."""
 
 
 _Read = tuple[
@@ -1493,7 +1498,7 @@ def _convert(  # noqa: PLR0917 - positional: called for every item measured
     if patch and dose.unit_kind is not DoseUnitKind.MASS:
         rate, rate_text = _patch_rate(r.route, r.product, ing, table)
         if rate > vocab.limits.max_patch_rate_microgram_per_hour:
-            raise _ImplausibleError("strength", "patch rate above the plausible maximum")
+            raise _ImplausibleError("strength", _IMPLAUSIBLE_RATE)
     daily, unit, dim = _daily(schedule, dose, strength, ing.amount, r.count_volume_ml, rate, ctx)
     if dose.unit_kind is DoseUnitKind.MASS:
         overrides = (

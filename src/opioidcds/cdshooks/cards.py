@@ -31,6 +31,7 @@ from opioidcds._decide.profile_notes import in_force, local_rules_text, profile_
 from opioidcds._decide.rules import Citation
 from opioidcds._display import citation_title, format_decimal, words
 from opioidcds._knowledge.provenance import Provenance, combine
+from opioidcds._measure.ome import IMPLAUSIBLE_RULES
 from opioidcds._measure.results import ItemStatus, OMEResult
 from opioidcds.cdshooks.codelists import CardContent, Codelists
 from opioidcds.cdshooks.models import Action, Card, Coding, Link, Source, Suggestion
@@ -79,6 +80,16 @@ _UNIT_NOT_FORM: Final = Refusal(
     "not guess which part is right.",
     "Correct the dose unit (or the medicine) of the order and send it again.",
 )
+_IMPLAUSIBLE: Final = Refusal(
+    "its dose gives an implausible daily amount of one opioid",
+    "Together with the patient's current medicines and the orders before it in this request, "
+    "this order gives more of one opioid a day (or a stronger patch) than any real "
+    "prescription does, beyond the plausibility limits of the knowledge base: almost always a "
+    "unit or a quantity entered wrongly. The service does not check an amount that cannot be "
+    "real, and does not add it to the totals of the other orders.",
+    "Check the dose, unit and number of tablets or patches of this order and of the patient's "
+    "current opioids, correct any that is wrong and send the order again.",
+)
 _NOT_R4: Final = Refusal(
     "part of it is not valid FHIR R4",
     "Part of the order is not valid FHIR R4, so the order was not read rather than read in part.",
@@ -94,6 +105,8 @@ def refusal(problem: Problem) -> Refusal | None:
         return _UNIT_NOT_FORM
     if problem.what.startswith("is not valid FHIR R4"):
         return _NOT_R4
+    if problem.what in IMPLAUSIBLE_RULES:  # read, then refused over the plausibility limits
+        return _IMPLAUSIBLE
     return None
 
 
@@ -513,9 +526,10 @@ class CardBuilder:
                 "z-drug or gabapentinoid."
             )
             advice = "If it is one of these, check this order by hand."
+        refused = "was refused as sent" if known is not None else "could not be read"
         detail = "\n".join(
             [
-                f"Draft order {n} ({escape_markdown(label)}) could not be read, so its oral "
+                f"Draft order {n} ({escape_markdown(label)}) {refused}, so its oral "
                 "morphine equivalent and alerts were **not** checked, and it is not in the "
                 "totals of the other cards.",
                 "",
