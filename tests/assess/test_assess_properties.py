@@ -300,8 +300,13 @@ def _without_one(items: list[Prescription], item: Prescription) -> list[Prescrip
 
 
 _BUCCAL = Prescription(
-    drug="fentanyl", form="buccal tablet", strength="0.1 mg", dose_quantity=Decimal("0.5"),
-    dose_quantity_max=Decimal("1.0"), dose_unit="mg", interval_hours=Decimal(6),
+    drug="fentanyl",
+    form="buccal tablet",
+    strength="0.1 mg",
+    dose_quantity=Decimal("0.5"),
+    dose_quantity_max=Decimal("1.0"),
+    dose_unit="mg",
+    interval_hours=Decimal(6),
 )
 """Fentanyl 0.1 mg buccal tablets, 0.5-1 mg every 6 hours: at most 4 mg a day (x 130 = 520 mg
 OME/day). Listed twice beside a new one equal to them (a random draw that once failed): the new
@@ -323,9 +328,7 @@ def test_alerts_fire_iff_their_condition_holds(
     # other entry equal to it is another prescription of the same (taken before this one)
     after_list = opioids + ([new] if new_is_opioid and new not in opioids else [])
     before_list = (
-        after_list
-        if reauthorisation or not new_is_opioid
-        else _without_one(after_list, new)
+        after_list if reauthorisation or not new_is_opioid else _without_one(after_list, new)
     )
     try:
         after = calculate_ome(after_list).total_mg_per_day
