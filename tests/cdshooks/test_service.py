@@ -220,7 +220,7 @@ def test_a_profile_changes_the_thresholds() -> None:
     assert "**Total: 96 mg OME/day.**" in card.detail
     # issue 23: the card names what the profile changed (old -> new, from the profile file)
     changes = (
-        "Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day "
+        "Local profile opioids aware 90, version 1.1.2 in force: high dose above 120 -> 90 mg/day "
         "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
     )
     assert f"**{escape_markdown(changes)}**" in card.detail

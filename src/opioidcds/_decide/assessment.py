@@ -230,7 +230,7 @@ class Assessment(ResultModel):
                 if self.ome.complete
                 else f"at least {total} mg OME/day (INCOMPLETE: a lower bound)"
             )
-            lines.append(f"OME: {shown}; table {self.ome.table_id} {self.ome.table_version}")
+            lines.append(f"OME: {shown}; conversion table: {self.ome.table_name()}")
         skipped = [
             f"{u.label} ({', '.join(u.classes) or 'not an opioid'})"
             for u in self.prescriptions
@@ -555,7 +555,7 @@ def _factor_inputs(
         total = ome.total_mg_per_day if ome.complete else None
         shown = format_decimal(ome.total_mg_per_day)
         ome_text = (
-            f"total {shown} mg OME/day (complete, table {ome.table_id} {ome.table_version})"
+            f"total {shown} mg OME/day (complete; conversion table: {ome.table_name()})"
             if ome.complete
             else f"total at least {shown} mg OME/day (INCOMPLETE: a lower bound)"
         )

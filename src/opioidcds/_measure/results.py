@@ -15,6 +15,7 @@ from opioidcds._base import DeferredResultModel
 from opioidcds._display import format_decimal
 from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.tables import table_name
 from opioidcds._resolve.record import SkippedEntry
 
 __all__ = ["ItemAmounts", "ItemFigures", "ItemStatus", "OMEItem", "OMEResult", "place"]
@@ -169,6 +170,15 @@ class OMEResult(DeferredResultModel):
         total = format_decimal(self.total_mg_per_day)
         return f"{total} mg OME/day" if self.complete else f"at least {total} mg OME/day"
 
+    def table_name(self) -> str:
+        """The conversion table used, as people read it: title, version and effective date.
+
+        ``"UK oral morphine equivalents: Opioids Aware and BNF, ..., version 1.1.1, effective
+        4 Dec 2026"`` (:func:`opioidcds._knowledge.tables.table_name`); the id stays in
+        ``table_id``.
+        """
+        return table_name(self.table_id, self.table_version, self.table_effective_date)
+
     def explain(self) -> str:
         """The result in plain text: each item with its arithmetic, the total, the basis.
 
@@ -192,7 +202,7 @@ class OMEResult(DeferredResultModel):
             why = "; ".join(self.lower_bound_reasons) or "see the items not converted"
             lines.append(f"Total: {self.total_text()} (INCOMPLETE: a lower bound; {why})")
         lines.append(
-            f"Table {self.table_id} {self.table_version} (effective {self.table_effective_date}); "
+            f"Conversion table: {self.table_name()}; "
             f"PRN policy {self.prn_policy.value}; opioidcds {self.library_version}. "
             "OME is a measure of risk, not a guide to converting between opioids."
         )

@@ -656,7 +656,8 @@ def _local_counts(screening: Screening) -> str:
         screening.local.group_by("ruleset", "version", "result").len().sort("ruleset", "result")
     )
     items = "".join(
-        f"<li>Local ruleset {escape(rs)} {escape(v)}: {escape(outcome)}: {n} people</li>"
+        f"<li>Local ruleset {escape(as_words(rs))}, version {escape(v)}: {escape(outcome)}: "
+        f"{n} people</li>"
         for rs, v, outcome, n in counts.iter_rows()
     )
     return f'\n<ul id="local-outcomes">{items}</ul><p>Each person\'s result: local-rules.csv.</p>'
