@@ -20,7 +20,18 @@ from collections.abc import Iterable
 from opioidcds import Knowledge, Ruleset, default_knowledge, load_taper_knowledge
 from opioidcds._knowledge.tables import BUNDLED_TABLES
 
-__all__ = ["SNAKE", "ids_in", "knowledge_ids", "leaks", "ruleset_ids", "unescape_markdown"]
+__all__ = [
+    "ENGLISH",
+    "SNAKE",
+    "ids_in",
+    "knowledge_ids",
+    "leaks",
+    "ruleset_ids",
+    "unescape_markdown",
+]
+
+ENGLISH = frozenset({"high-dose"})
+"""Ids that are also English compounds: "above the high-dose threshold" is a phrase."""
 
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 """A ``snake_case`` word: a variable or input name (``benzodiazepine_coprescribed``)."""
@@ -45,7 +56,7 @@ def knowledge_ids(knowledge: Knowledge | None = None) -> frozenset[str]:
     The ids of the knowledge files (every ruleset and extension, the profile in force, the
     bundled conversion tables, the tapering defaults) and, per ruleset, its rule ids,
     citation ids, input names and the declared values of its enum inputs and outputs; only
-    those written as ids (:func:`written_as_ids`).
+    those written as ids (:func:`written_as_ids`), but the English compounds (:data:`ENGLISH`).
     """
     kb = knowledge if knowledge is not None else default_knowledge()
     found: set[str] = {*BUNDLED_TABLES, load_taper_knowledge().id}
@@ -59,7 +70,7 @@ def knowledge_ids(knowledge: Knowledge | None = None) -> frozenset[str]:
             found.update(spec.values)
         for field in rs.inputs:
             found.update(field.values)
-    return written_as_ids(found)
+    return written_as_ids(found) - ENGLISH
 
 
 def unescape_markdown(text: str) -> str:
@@ -68,10 +79,15 @@ def unescape_markdown(text: str) -> str:
 
 
 def ids_in(text: str, ids: Iterable[str]) -> list[str]:
-    """The ``ids`` written in ``text`` as whole tokens (not inside a longer id), sorted."""
-    return sorted(
-        i for i in set(ids) if re.search(r"(?<![\w-])" + re.escape(i) + r"(?![\w-])", text)
-    )
+    """The ``ids`` written in ``text`` as whole tokens, sorted.
+
+    Not inside a longer id, nor as the name of a file (``group-programme.toml`` names the file
+    people edit).
+    """
+    return sorted(i for i in set(ids) if re.search(_WHOLE_ID.format(re.escape(i)), text))
+
+
+_WHOLE_ID = r"(?<![\w-]){}(?![\w-])(?!\.(?:csv|json|parquet|html|toml)\b)"
 
 
 def leaks(text: str, ids: Iterable[str]) -> list[str]:

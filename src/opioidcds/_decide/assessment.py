@@ -253,7 +253,7 @@ class Assessment(ResultModel):
         profile = self.versions["profile"]
         lines.append(
             f"Basis: rulesets {basis}; "
-            f"{'no local profile' if profile == 'none' else 'profile ' + profile}; "
+            f"{'no local profile' if profile == 'none' else 'profile ' + _profile_words(profile)}; "
             f"opioidcds {self.versions['opioidcds']}. Every decision's trace is in --json."
         )
         return "\n".join(lines)
@@ -1039,3 +1039,12 @@ def _names_product(patient: Patient, *more: Prescription) -> bool:
         or names_a_product(history)
         or (names_a_product(more))
     )
+
+
+def _profile_words(versions_entry: str) -> str:
+    """The ``"profile"`` entry of ``Knowledge.versions`` (``"<id> <version>"``) for people.
+
+    ``"exampleshire 90, version 0.1.1"``: a profile file has no title, so its id in words.
+    """
+    profile_id, _, version = versions_entry.partition(" ")
+    return f"{words(profile_id)}, version {version}" if version else words(profile_id)

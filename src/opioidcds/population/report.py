@@ -34,6 +34,7 @@ from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
 from opioidcds._display import words as as_words
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.tables import table_name
 from opioidcds._outputs import (
     FORMULA_START,
     PLAIN_NUMBER,
@@ -648,6 +649,14 @@ _WORKLIST_HEAD: Final = (
 )
 
 
+def _version_text(key: str, version: str) -> str:
+    """One entry of the report's versions, in words: the table by its title (``table_name``)."""
+    if key == "table":  # "<id> <version>" (Knowledge.versions)
+        table_id, _, table_version = version.partition(" ")
+        return f"conversion table: {table_name(table_id, table_version)}"
+    return f"{as_words(key.removeprefix('ruleset:'))}: {version}"
+
+
 def _local_counts(screening: Screening) -> str:
     """A list of patients per local ruleset and outcome (each patient's in local-rules.csv)."""
     if screening.local.is_empty():
@@ -735,8 +744,7 @@ def render_html(
     )
     notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
     versions = "".join(
-        f"<li>{escape(as_words(k.removeprefix('ruleset:')))}: {escape(v)}</li>"
-        for k, v in sorted(screening.versions.items())
+        f"<li>{escape(_version_text(k, v))}</li>" for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
     provenance = (
@@ -776,7 +784,7 @@ Identifiers are pseudonymous, as in the extract.</p>
 {table(_WORKLIST_HEAD, _worklist_rows(first, 1, words, labels), html_id="call-first-list")}
 <h3>Priority bands</h3>
 {table(("band", "who is in it", "people"), legend, numeric=1, html_id="band-legend")}
-<p class="note">Bands from the worklist-priority ruleset; within a band, largest daily OME
+<p class="note">Bands from the worklist priority ruleset; within a band, largest daily OME
 first, then most risk factors. People out of scope are not on the worklist (they are in the
 worklist file with the reason).</p>
 </section>
