@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 
 from opioidcds import Knowledge, Ruleset, default_knowledge, load_taper_knowledge
-from opioidcds._knowledge.tables import BUNDLED_TABLES
+from opioidcds._knowledge.tables import BUNDLED_TABLES, load_table
 
 __all__ = [
     "ENGLISH",
@@ -33,8 +33,11 @@ __all__ = [
 ENGLISH = frozenset({"high-dose"})
 """Ids that are also English compounds: "above the high-dose threshold" is a phrase."""
 
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-"""A ``snake_case`` word: a variable or input name (``benzodiazepine_coprescribed``)."""
+_FILE = r"(?!\.(?:csv|json|parquet|html|toml)\b)"  # a file name people open is not an id
+
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b" + _FILE)
+"""A ``snake_case`` word: a variable or input name (``benzodiazepine_coprescribed``), but not
+the name of a file (``opioid_ing_form_ome.csv``)."""
 
 
 def written_as_ids(names: Iterable[str]) -> frozenset[str]:
@@ -54,12 +57,15 @@ def knowledge_ids(knowledge: Knowledge | None = None) -> frozenset[str]:
     """Every id of ``knowledge`` (default: the bundled) that people must not read.
 
     The ids of the knowledge files (every ruleset and extension, the profile in force, the
-    bundled conversion tables, the tapering defaults) and, per ruleset, its rule ids,
-    citation ids, input names and the declared values of its enum inputs and outputs; only
+    bundled conversion tables, the tapering defaults), the citation ids of the bundled tables
+    and, per ruleset, its rule ids, citation ids, input names and the declared values of its
+    enum inputs and outputs; only
     those written as ids (:func:`written_as_ids`), but the English compounds (:data:`ENGLISH`).
     """
     kb = knowledge if knowledge is not None else default_knowledge()
     found: set[str] = {*BUNDLED_TABLES, load_taper_knowledge().id}
+    for table_id in BUNDLED_TABLES:
+        found.update(c.id for c in load_table(table_id).file.citations)
     if kb.profile is not None:
         found.add(kb.profile.id)
     for rs in kb.rulesets.values():
@@ -87,7 +93,7 @@ def ids_in(text: str, ids: Iterable[str]) -> list[str]:
     return sorted(i for i in set(ids) if re.search(_WHOLE_ID.format(re.escape(i)), text))
 
 
-_WHOLE_ID = r"(?<![\w-]){}(?![\w-])(?!\.(?:csv|json|parquet|html|toml)\b)"
+_WHOLE_ID = r"(?<![\w-]){}(?![\w-])" + _FILE
 
 
 def leaks(text: str, ids: Iterable[str]) -> list[str]:

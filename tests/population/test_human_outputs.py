@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from human_text import SNAKE, knowledge_ids, unescape_markdown, written_as_ids
 from human_text import ids_in as ids_of
-from human_text import knowledge_ids, unescape_markdown, written_as_ids
 from opioidcds import load_knowledge
 from opioidcds._inputs.patient import ReadinessToChange
 from opioidcds._knowledge.paths import knowledge_dir
@@ -45,7 +45,6 @@ from opioidcds.population.schema import ISSUE_COLUMNS, PATIENT_COLUMNS
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.(?:csv|json|parquet|html|toml))")
 INTERNAL = re.compile(r"(?i)\bseed[ -]?0\d\d\b|\bthe seeds\b|CLINICAL\.md")
 LOCAL = EXAMPLES / "local-rules"
 LOCAL_PROFILE = LOCAL / "high-dose-90.toml"

@@ -371,7 +371,7 @@ class CardBuilder:
             found = links.get(first.id)
             label = found.label if found is not None else short_summary(first.text)
             return Source(label=label)
-        return Source(label=f"opioidcds ruleset {ruleset_id} {ruleset_version}")
+        return Source(label=f"opioidcds {words(ruleset_id)} rules, version {ruleset_version}")
 
     # --- detail parts ------------------------------------------------------------------------
 
