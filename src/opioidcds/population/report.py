@@ -64,6 +64,7 @@ __all__ = [
     "render_html",
     "spreadsheet_safe_frame",
     "summary_dict",
+    "version_text",
     "worklist_frame",
     "write_outputs",
 ]
@@ -649,12 +650,22 @@ _WORKLIST_HEAD: Final = (
 )
 
 
-def _version_text(key: str, version: str) -> str:
-    """One entry of the report's versions, in words: the table by its title (``table_name``)."""
-    if key == "table":  # "<id> <version>" (Knowledge.versions)
+_SLUG: Final = re.compile(r"\b[a-z0-9]+(?:[-_][a-z0-9]+)+\b")
+
+
+def version_text(key: str, version: str) -> str:
+    """One entry of a report's list of versions (``Knowledge.versions`` and the like), in words.
+
+    The conversion table by its title (:func:`~opioidcds._knowledge.tables.table_name`);
+    every other id in the key or the value in words ("extension exampleshire gabapentinoid:
+    0.1.2 (adds to prescribing alerts)", "method: population screening 1.1.0"); a bundled
+    ruleset by its name alone ("risk factors: 2.1.1").
+    """
+    if key == "table":  # "<id> <version>"
         table_id, _, table_version = version.partition(" ")
         return f"conversion table: {table_name(table_id, table_version)}"
-    return f"{as_words(key.removeprefix('ruleset:'))}: {version}"
+    name = key.removeprefix("ruleset:").replace(":", " ")
+    return f"{as_words(name)}: {_SLUG.sub(lambda m: as_words(m.group()), version)}"
 
 
 def _local_counts(screening: Screening) -> str:
@@ -744,7 +755,7 @@ def render_html(
     )
     notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
     versions = "".join(
-        f"<li>{escape(_version_text(k, v))}</li>" for k, v in sorted(screening.versions.items())
+        f"<li>{escape(version_text(k, v))}</li>" for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
     provenance = (
