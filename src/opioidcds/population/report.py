@@ -650,7 +650,7 @@ _WORKLIST_HEAD: Final = (
 )
 
 
-_SLUG: Final = re.compile(r"\b[a-z0-9]+(?:[-_][a-z0-9]+)+\b")
+_SLUG: Final = re.compile(r"\b[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+\b")  # an id, not a date
 
 
 def version_text(key: str, version: str) -> str:
