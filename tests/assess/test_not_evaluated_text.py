@@ -11,11 +11,11 @@ appears in any alert's human text (title, summary, detail, actions, ``explain()`
 
 from __future__ import annotations
 
-import re
-
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from human_text import knowledge_ids
+from human_text import leaks as text_leaks
 from opioidcds import (
     Alert,
     InvalidInputError,
@@ -27,20 +27,14 @@ from opioidcds import (
 from opioidcds.testing import co_medicines, patients, prescriptions
 
 RULESET = default_knowledge().rulesets["prescribing-alerts"]
-# ids as written: every rule id and input name of the ruleset with a hyphen or an underscore
-# (a one-word name such as "reauthorisation" is also an English word)
-IDS = frozenset(
-    name
-    for name in (*(r.id for r in RULESET.rules), *RULESET.input_names, "alerts-not-evaluated")
-    if "-" in name or "_" in name
-)
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+# ids as written (with a hyphen or an underscore): every id of the bundled knowledge (rule ids,
+# input names, ruleset and table ids, ...), and the id of the alert itself
+IDS = knowledge_ids() | {"alerts-not-evaluated"}
 
 
 def leaks(text: str) -> list[str]:
     """The ids and ``snake_case`` words written in ``text`` (whole tokens)."""
-    found = {i for i in IDS if re.search(r"(?<![\w-])" + re.escape(i) + r"(?![\w-])", text)}
-    return sorted(found | set(SNAKE.findall(text)))
+    return text_leaks(text, IDS)
 
 
 def human_text(alert: Alert) -> str:

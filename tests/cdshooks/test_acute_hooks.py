@@ -147,9 +147,24 @@ def test_missing_inputs_give_cannot_evaluate_cards(service: CDSHooksService) -> 
     response = call(service, hook_request("order-sign", [bare]))
     card = next(c for c in response.cards if "could not be checked" in c.summary)
     assert card.indicator == "info"
-    assert "expectedSupplyDuration" in card.detail
-    assert "opioid-before-admission" in card.detail
-    assert "weaning-plan-recorded" in card.detail
+    # people read what the record lacks, in the ruleset's words (the inputs' labels) ...
+    assert "not known: whether the opioid was started in hospital" in card.detail
+    assert "whether a weaning plan is recorded" in card.detail
+    assert "the days' supply of every discharge opioid" in card.detail
+    for fhir in ("expectedSupplyDuration", "opioid-before-admission", "weaning-plan-recorded"):
+        assert fhir not in card.detail
+    # ... and the software what to send, in the card's extension with the rules' ids
+    assert card.extension is not None
+    ext = card.extension["org.opioidcds.not-checked"]
+    assert ext["ruleset"] == "discharge"
+    by_rule = {r["rule"]: r for r in ext["rules"]}
+    assert (
+        "dispenseRequest.expectedSupplyDuration on the order"
+        in (by_rule["supply-over-limit-new-opioid"]["send"])
+    )
+    weaning = by_rule["new-opioid-no-weaning-plan-or-gp-communication"]
+    assert "weaning_plan_recorded" in weaning["unknown_inputs"]
+    assert any("weaning-plan-recorded" in x for x in weaning["send"])
     # an unreadable supply is named by its path
     odd = codeine(8)
     odd["dispenseRequest"]["expectedSupplyDuration"].update(code="mo", unit="mo")
@@ -249,7 +264,10 @@ def test_infusions_and_other_routes_do_not_count(service: CDSHooksService) -> No
 def test_inpatient_unknowns_are_reported(service: CDSHooksService) -> None:
     response = call(service, inpatient_request(None))
     card = next(c for c in response.cards if "could not be checked" in c.summary)
-    assert "administrations" in card.detail
+    assert "not known: whether an IV morphine bolus was given this admission" in card.detail
+    assert card.extension is not None
+    (rule,) = card.extension["org.opioidcds.not-checked"]["rules"]
+    assert any("prefetch 'administrations'" in x for x in rule["send"])
     first = NOW - dt.timedelta(hours=10)
     response = call(service, inpatient_request([administration(first, route=None)]))
     card = next(c for c in response.cards if "could not be checked" in c.summary)

@@ -10,11 +10,12 @@ alerts or any ``snake_case`` word; the ids travel in the card's rule-trace exten
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from hypothesis import assume, given, settings
 
+from human_text import knowledge_ids, unescape_markdown
+from human_text import leaks as text_leaks
 from opioidcds import default_knowledge
 from opioidcds.cdshooks import CDSHooksService
 from opioidcds.cdshooks.models import HookRequest
@@ -24,22 +25,12 @@ from .hooks_helpers import draft_orders, hook_request
 SVC = CDSHooksService(today=lambda: dt.date(2026, 11, 22))
 RULESET = default_knowledge().rulesets["prescribing-alerts"]
 TRACE = "org.opioidcds.rule-trace"
-IDS = frozenset(
-    name
-    for name in (*(r.id for r in RULESET.rules), *RULESET.input_names, "alerts-not-evaluated")
-    if "-" in name or "_" in name
-)
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+IDS = knowledge_ids() | {"alerts-not-evaluated"}  # the bundled knowledge's ids, and the alert's
 
 
 def leaks(markdown: str) -> list[str]:
-    """Rule ids, input names and ``snake_case`` words written in ``markdown`` (whole tokens).
-
-    Read as people see it: markdown escapes undone (``total\\_ome`` shows as ``total_ome``).
-    """
-    text = re.sub(r"\\(.)", r"\1", markdown)
-    found = {i for i in IDS if re.search(r"(?<![\w-])" + re.escape(i) + r"(?![\w-])", text)}
-    return sorted(found | set(SNAKE.findall(text)))
+    """Ids and ``snake_case`` words written in ``markdown`` as people see it (escapes undone)."""
+    return text_leaks(unescape_markdown(markdown), IDS)
 
 
 def test_the_scan_catches_the_old_wording() -> None:

@@ -220,7 +220,7 @@ def test_a_profile_changes_the_thresholds() -> None:
     assert "**Total: 96 mg OME/day.**" in card.detail
     # issue 23: the card names what the profile changed (old -> new, from the profile file)
     changes = (
-        "Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day "
+        "Local profile opioids aware 90, version 1.1.2 in force: high dose above 120 -> 90 mg/day "
         "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
     )
     assert f"**{escape_markdown(changes)}**" in card.detail
@@ -275,7 +275,8 @@ def test_an_order_quiet_because_the_profile_switched_alerts_off_says_so(tmp_path
     assert card.indicator == "warning"  # both are safety alerts
     assert "Opioid with a benzodiazepine" in card.detail
     assert "Opioid with a z-drug" in card.detail
-    assert "no-sedative-alerts 0.1.0" in card.detail
+    assert "local profile no sedative alerts, version 0.1.0 in force" in card.detail
+    assert card.source.label == "Local profile no sedative alerts, version 0.1.0"
     # an order that raises an alert gets its alert card, which names the profile, and no extra
     high = hook_request(
         "order-sign", [med_request("morphine-mr-30", dose=4, per_day=2, status="draft")]
@@ -283,7 +284,7 @@ def test_an_order_quiet_because_the_profile_switched_alerts_off_says_so(tmp_path
     cards = call(svc, high)
     assert cards
     assert not [c for c in cards if "switched off" in c.summary]
-    assert all("no-sedative-alerts 0.1.0" in c.detail for c in cards)
+    assert all("no sedative alerts, version 0.1.0" in c.detail for c in cards)
 
 
 def test_unreadable_draft_gets_a_card(svc: CDSHooksService) -> None:

@@ -34,40 +34,36 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opioidcds import default_knowledge
+from human_text import SNAKE, knowledge_ids, unescape_markdown, written_as_ids
+from human_text import ids_in as ids_of
+from opioidcds import load_knowledge
 from opioidcds._inputs.patient import ReadinessToChange
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.cli.app import app
 from opioidcds.population.schema import ISSUE_COLUMNS, PATIENT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
-# An English compound that is also a rule id: "above the high-dose threshold" is a phrase.
-ENGLISH = frozenset({"high-dose"})
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b(?!\.(?:csv|json|parquet|html|toml))")
 INTERNAL = re.compile(r"(?i)\bseed[ -]?0\d\d\b|\bthe seeds\b|CLINICAL\.md")
+LOCAL = EXAMPLES / "local-rules"
+LOCAL_PROFILE = LOCAL / "high-dose-90.toml"
+TRUST_PROFILE = knowledge_dir("rules") / "profiles" / "example-acute-trust.toml"
 
-
-def _ids() -> frozenset[str]:
-    kb = default_knowledge()
-    found: set[str] = {r.value for r in ReadinessToChange}
-    for rs in kb.rulesets.values():
-        found.update(r.id for r in rs.rules)
-        found.update(rs.citations)
-        for spec in rs.outputs.values():
-            found.update(spec.values)
-        for field in rs.inputs:
-            found.update(field.values)
-    return frozenset(i for i in found if ("-" in i or "_" in i) and i not in ENGLISH)
-
-
-IDS = _ids()
+# the ids of the bundled knowledge and of the example local rules and profiles (knowledge
+# files, rules, citations, enum values: human_text.knowledge_ids), and the readiness values
+IDS = (
+    knowledge_ids()
+    | knowledge_ids(load_knowledge(local_rules=LOCAL, profile=LOCAL_PROFILE))
+    | knowledge_ids(load_knowledge(profile=TRUST_PROFILE))
+    | written_as_ids(r.value for r in ReadinessToChange)
+)
 COLUMNS = frozenset({*ISSUE_COLUMNS, *PATIENT_COLUMNS})
 
 
 def ids_in(text: str) -> list[str]:
     """Knowledge ids written as whole tokens in ``text``."""
-    return sorted(i for i in IDS if re.search(r"(?<![\w-])" + re.escape(i) + r"(?![\w-])", text))
+    return ids_of(text, IDS)
 
 
 def variables_in(text: str) -> list[str]:
@@ -98,8 +94,7 @@ def _cards(folder: Path) -> str:
         parts += [card["summary"], card.get("detail", ""), card["source"].get("label", "")]
         parts += [s.get("label", "") for s in card.get("suggestions", [])]
         parts += [link.get("label", "") for link in card.get("links", [])]
-    # as people see the markdown: escapes undone ("total\\_ome" shows as "total_ome")
-    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
+    return unescape_markdown("\n".join(parts))  # as people see the markdown
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +130,19 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "--html",
         ),
         "demo-data": run("demo-data", "--patients", "20", "--out", str(out / "demo")),
+        "ome cdc": run("ome", str(EXAMPLES / "prescriptions.json"), "--table", "cdc-2022"),
+        "assess local": run(
+            "assess",
+            str(EXAMPLES / "patient-group-programme.json"),
+            "--rules",
+            str(LOCAL),
+            "--profile",
+            str(LOCAL_PROFILE),
+        ),
+        "check local": run("check", str(EXAMPLES / "patient-check.json"), "--rules", str(LOCAL)),
+        "discharge profile": run(
+            "discharge", str(EXAMPLES / "discharge-example.json"), "--profile", str(TRUST_PROFILE)
+        ),
     }
     texts["handout"] = _visible((out / "p.html").read_text(encoding="utf-8"))
     texts["report"] = _visible((out / "report.html").read_text(encoding="utf-8"))
@@ -145,7 +153,8 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _cases(xfails: dict[str, str]) -> Iterator[object]:
     names = (
         "ome", "ome patient", "ome fhir", "assess", "assess patient", "check", "discharge",
-        "taper", "screen", "demo-data", "handout", "report", "cards",
+        "taper", "screen", "demo-data", "handout", "report", "cards", "ome cdc",
+        "assess local", "check local", "discharge profile",
     )  # fmt: skip
     for name in names:
         marks = [pytest.mark.xfail(reason=xfails[name], strict=True)] if name in xfails else []

@@ -78,7 +78,7 @@ def test_a_local_extension_is_decided_identically_by_both_engines(
     )
     assert fast.local.is_empty()  # an extension has no per-patient local table
     assert fast.local_rules is not None
-    assert fast.local_rules.startswith("Local rules in force: test-older-with-gabapentinoid")
+    assert fast.local_rules.startswith("Local rules in force: test older with gabapentinoid")
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_screen_cli_writes_and_names_the_local_rules(tmp_path: Path) -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.2" in result.output
+    assert "Local rules in force: exampleshire gabapentinoid, version 0.1.2" in result.output
     assert "local ruleset exampleshire-group-programme 0.1.1" in result.output
     csv = (out / "local-rules.csv").read_text().splitlines()
     assert csv[0] == "patient_id,ruleset,version,rules_fired,result,outcome,cannot_evaluate"
@@ -161,7 +161,7 @@ def test_screen_cli_writes_and_names_the_local_rules(tmp_path: Path) -> None:
     assert summary["local_results"]["exampleshire-group-programme 0.1.1: " + OFFERED] > 0
     report = (out / "report.html").read_text()
     assert 'id="local-rules"' in report
-    assert "Local ruleset exampleshire-group-programme 0.1.1: " + OFFERED in report
+    assert "Local ruleset exampleshire group programme, version 0.1.1: " + OFFERED in report
 
 
 def test_a_local_factor_the_risk_level_cannot_count_is_refused(tmp_path: Path) -> None:

@@ -127,10 +127,10 @@ def test_check_names_the_local_rules(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first == (
-        "Local rules in force: exampleshire-gabapentinoid 0.1.2 (Exampleshire ICS medicines "
-        f"optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}; "
-        "exampleshire-group-programme 0.1.1 (Exampleshire ICS medicines optimisation team "
-        "(invented)), a local ruleset run for every patient (group-programme.toml)."
+        "Local rules in force: exampleshire gabapentinoid, version 0.1.2 (Exampleshire ICS "
+        f"medicines optimisation team (invented)) adds 1 rule(s) to prescribing alerts: {TITLE}; "
+        "exampleshire group programme, version 0.1.1 (Exampleshire ICS medicines optimisation "
+        "team (invented)), a local ruleset run for every patient (group-programme.toml)."
     )
     assert "Gabapentinoid with an opioid at a higher dose: book a medication review." in (
         result.output
@@ -205,6 +205,8 @@ def test_assess_and_discharge_name_the_local_rules() -> None:
     ):
         result = runner.invoke(app, [*args, "--rules", str(LOCAL)], env={"COLUMNS": "400"})
         assert result.exit_code == 0, result.output
-        assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.2")
+        assert result.output.startswith(
+            "Local rules in force: exampleshire gabapentinoid, version 0.1.2"
+        )
         plain = runner.invoke(app, args, env={"COLUMNS": "400"})
         assert "Local rules" not in plain.output

@@ -182,7 +182,7 @@ def test_the_group_programme_is_offered_at_moderate_risk_on_strong_opioids(
     assert "Programme: Group programme (like I-WOTCH)" in result.fired[0].outcome
     assert a.tier.tier == "brief-gp-intervention"  # the bundled tier is unchanged
     text = a.explain()
-    assert "Local ruleset exampleshire-group-programme 0.1.1" in text
+    assert "Local ruleset exampleshire group programme, version 0.1.1" in text
     assert "Group programme (like I-WOTCH)" in text
     assert a.versions["local-ruleset:exampleshire-group-programme"].startswith("0.1.1")
     assert any(d.ruleset_id == "exampleshire-group-programme" for d in a.decisions)
@@ -264,10 +264,12 @@ def test_assess_cli_shows_the_local_ruleset() -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].startswith("Local profile exampleshire-90 0.1.1 in force: high dose above")
+    assert lines[0].startswith(
+        "Local profile exampleshire 90, version 0.1.1 in force: high dose above"
+    )
     assert "a local ruleset run for every patient (group-programme.toml)" in lines[1]
     assert any(
-        line.startswith("Local ruleset exampleshire-group-programme 0.1.1")
+        line.startswith("Local ruleset exampleshire group programme, version 0.1.1")
         and "Group programme (like I-WOTCH)" in line
         for line in lines
     )
@@ -305,8 +307,10 @@ def test_taper_names_the_local_rules(local: Knowledge, tmp_path: Path) -> None:
         env={"COLUMNS": "400"},
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Local rules in force: exampleshire-gabapentinoid 0.1.2")
-    assert "Local rules in force: exampleshire-gabapentinoid 0.1.2" in handout.read_text()
+    assert result.output.startswith(
+        "Local rules in force: exampleshire gabapentinoid, version 0.1.2"
+    )
+    assert "Local rules in force: exampleshire gabapentinoid, version 0.1.2" in handout.read_text()
 
 
 # --- the checker ---------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 PROFILES = knowledge_dir("rules") / "profiles"
 NINETY = (
-    "Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day "
+    "Local profile opioids aware 90, version 1.1.2 in force: high dose above 120 -> 90 mg/day "
     "(risk factors); risk-factor reminder above 120 -> 90 mg/day (prescribing alerts)."
 )
 
@@ -98,14 +98,14 @@ def test_no_alerts_says_which_alerts_the_profile_switched_off(tmp_path: Path) ->
     out = _run("check", str(source), "--profile", str(profile))
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     assert lines == [
-        "Local profile exampleshire-ics 0.1.0 in force: 2 rule(s) disabled: Opioid with a "
+        "Local profile exampleshire ics, version 0.1.0 in force: 2 rule(s) disabled: Opioid with a "
         "gabapentinoid (prescribing alerts; a safety alert): Handled by the ICS pharmacist "
         "review instead; Long-term opioid without a recent recorded review (prescribing "
         "alerts): Reviews are tracked elsewhere.",
         "No alerts for this prescription.",
-        "The local profile exampleshire-ics 0.1.0 disabled 2 prescribing alert(s), which could "
-        "not be shown: Opioid with a gabapentinoid; Long-term opioid without a recent recorded "
-        "review.",
+        "The local profile exampleshire ics, version 0.1.0 disabled 2 prescribing alert(s), "
+        "which could not be shown: Opioid with a gabapentinoid; Long-term opioid without a "
+        "recent recorded review.",
     ]
 
 
@@ -117,8 +117,8 @@ def test_discharge_names_the_trust_profile_and_its_changes() -> None:
         str(PROFILES / "example-acute-trust.toml"),
     )
     assert (
-        "Local profile example-acute-trust 1.1.2 in force: supply of a new opioid at discharge "
-        "at most 7 -> 5 days (discharge); high dose above 120 -> 90 mg/day (discharge)."
+        "Local profile example acute trust, version 1.1.2 in force: supply of a new opioid at "
+        "discharge at most 7 -> 5 days (discharge); high dose above 120 -> 90 mg/day (discharge)."
     ) in out
 
 

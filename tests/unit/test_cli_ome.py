@@ -37,7 +37,9 @@ def test_example_patient_readable() -> None:
     # methadone not convertible -> at least 120 + 24 + 28.8 + 40 = 212.8
     assert "at least 212.8 mg OME/day" in out
     assert "INCOMPLETE" in out
-    assert "uk-opioids-aware" in out
+    # the table by its title, version and effective date (conversion_tables/uk-opioids-aware.toml)
+    assert "Conversion table: UK oral morphine equivalents: Opioids Aware and BNF" in out
+    assert "uk-opioids-aware" not in out
 
 
 def test_json_output_has_decimal_strings() -> None:

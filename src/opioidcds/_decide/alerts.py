@@ -718,7 +718,7 @@ def _rule_alerts(bound: BoundRuleset) -> tuple[tuple[dict[str, Any], str, str], 
         fields: dict[str, Any] = {
             "id": rule.id,
             "severity": AlertSeverity(_text(outcome["severity"])),
-            "title": rule.title or rule.id,
+            "title": rule.display,
             "summary": _text(outcome.get("summary")),
             "citations": bound.citations_of(i),
             "actions": _texts(outcome.get("actions")),

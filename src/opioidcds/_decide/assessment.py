@@ -230,7 +230,7 @@ class Assessment(ResultModel):
                 if self.ome.complete
                 else f"at least {total} mg OME/day (INCOMPLETE: a lower bound)"
             )
-            lines.append(f"OME: {shown}; table {self.ome.table_id} {self.ome.table_version}")
+            lines.append(f"OME: {shown}; conversion table: {self.ome.table_name()}")
         skipped = [
             f"{u.label} ({', '.join(u.classes) or 'not an opioid'})"
             for u in self.prescriptions
@@ -253,7 +253,7 @@ class Assessment(ResultModel):
         profile = self.versions["profile"]
         lines.append(
             f"Basis: rulesets {basis}; "
-            f"{'no local profile' if profile == 'none' else 'profile ' + profile}; "
+            f"{'no local profile' if profile == 'none' else 'profile ' + _profile_words(profile)}; "
             f"opioidcds {self.versions['opioidcds']}. Every decision's trace is in --json."
         )
         return "\n".join(lines)
@@ -555,7 +555,7 @@ def _factor_inputs(
         total = ome.total_mg_per_day if ome.complete else None
         shown = format_decimal(ome.total_mg_per_day)
         ome_text = (
-            f"total {shown} mg OME/day (complete, table {ome.table_id} {ome.table_version})"
+            f"total {shown} mg OME/day (complete; conversion table: {ome.table_name()})"
             if ome.complete
             else f"total at least {shown} mg OME/day (INCOMPLETE: a lower bound)"
         )
@@ -1039,3 +1039,12 @@ def _names_product(patient: Patient, *more: Prescription) -> bool:
         or names_a_product(history)
         or (names_a_product(more))
     )
+
+
+def _profile_words(versions_entry: str) -> str:
+    """The ``"profile"`` entry of ``Knowledge.versions`` (``"<id> <version>"``) for people.
+
+    ``"exampleshire 90, version 0.1.1"``: a profile file has no title, so its id in words.
+    """
+    profile_id, _, version = versions_entry.partition(" ")
+    return f"{words(profile_id)}, version {version}" if version else words(profile_id)

@@ -60,9 +60,16 @@ class LocalResult(ResultModel):
         return "no rule applies"
 
     def text(self) -> str:
-        """One line for people: ``"Local ruleset X 0.1.0 (owner; file): Title: offer ..."``."""
+        """One line for people: the ruleset in words, then what it decided.
+
+        ``"Local ruleset exampleshire group programme, version 0.1.1 (owner; file): Group
+        programme (like I-WOTCH): Offer: ..."``. A ruleset file has no title: it is named by
+        its id in words (hyphens as spaces), as the bundled rulesets are in every basis line;
+        the id stays in ``ruleset_id``.
+        """
         head = (
-            f"Local ruleset {self.ruleset_id} {self.ruleset_version} ({self.owner}; {self.source})"
+            f"Local ruleset {words(self.ruleset_id)}, version {self.ruleset_version} "
+            f"({self.owner}; {self.source})"
         )
         return f"{head}: {self.summary()}"
 

@@ -67,14 +67,23 @@ class ProfileSummary(ResultModel):
 
     @property
     def name(self) -> str:
-        """``"local profile opioids-aware-90 1.1.2"``."""
-        return f"local profile {self.profile_id} {self.profile_version}"
+        """``"local profile opioids aware 90, version 1.1.2"``.
+
+        A profile file has no title: it is named by its id in words (hyphens as spaces); the
+        id stays in ``profile_id``.
+        """
+        return f"local profile {words(self.profile_id)}, version {self.profile_version}"
+
+    @property
+    def heading(self) -> str:
+        """:attr:`name` at the start of a sentence: ``"Local profile opioids aware 90, ..."``."""
+        return "L" + self.name[1:]
 
     def text(self) -> str:
         """One paragraph: the profile, each threshold moved, each rule disabled (safety first).
 
-        ``"Local profile opioids-aware-90 1.1.2 in force: high dose above 120 -> 90 mg/day
-        (risk factors); 1 rule disabled: ..."``.
+        ``"Local profile opioids aware 90, version 1.1.2 in force: high dose above 120 -> 90
+        mg/day (risk factors); 1 rule disabled: ..."``.
         """
         parts = [p.text() for p in self.parameters]
         if self.disabled:
@@ -83,7 +92,7 @@ class ProfileSummary(ResultModel):
                 f"{len(ordered)} rule(s) disabled: " + "; ".join(d.text() for d in ordered)
             )
         changes = "; ".join(parts) if parts else "no threshold or rule changed"
-        return f"Local profile {self.profile_id} {self.profile_version} in force: {changes}."
+        return f"{self.heading} in force: {changes}."
 
     def disabled_in(self, ruleset_id: str) -> tuple[DisabledNote, ...]:
         """The rules of ruleset ``ruleset_id`` the profile switched off."""
@@ -159,21 +168,22 @@ def _summary(profile: Profile, rulesets: tuple[tuple[str, Ruleset], ...]) -> Pro
 def local_rules_text(rulesets: Mapping[str, Ruleset]) -> str | None:
     """The local rules in force, in words; ``None`` when there are none.
 
-    ``"Local rules in force: exampleshire-gabapentinoid 0.1.0 (owner) adds 1 rule to
-    prescribing alerts: Gabapentinoid with an opioid at 50 mg OME/day or more."``; a whole
-    local ruleset (``runs_for``) is named as run for every patient, with its file.
+    ``"Local rules in force: exampleshire gabapentinoid, version 0.1.2 (owner) adds 1 rule
+    to prescribing alerts: Gabapentinoid with an opioid at 50 mg OME/day or more."``; a whole
+    local ruleset (``runs_for``) is named as run for every patient, with its file. Extensions
+    and rulesets have no title: each is named by its id in words (hyphens as spaces).
     """
     parts: list[str] = []
     for rid, rs in sorted(rulesets.items()):
         titles = {r.id: r.display for r in rs.rules}
         parts.extend(
-            f"{e.id} {e.version} ({e.owner}) adds {len(e.rule_ids)} rule(s) to {words(rid)}: "
-            + "; ".join(titles[r] for r in e.rule_ids if r in titles)
+            f"{words(e.id)}, version {e.version} ({e.owner}) adds {len(e.rule_ids)} rule(s) "
+            f"to {words(rid)}: " + "; ".join(titles[r] for r in e.rule_ids if r in titles)
             for e in rs.extensions
         )
     parts.extend(
-        f"{rs.id} {rs.version} ({rs.owner}), a local ruleset run for every patient "
-        f"({rs.source.rsplit('/', 1)[-1]})"
+        f"{words(rs.id)}, version {rs.version} ({rs.owner}), a local ruleset run for every "
+        f"patient ({rs.source.rsplit('/', 1)[-1]})"
         for _, rs in sorted(rulesets.items())
         if rs.runs_for is not None
     )

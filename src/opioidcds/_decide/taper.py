@@ -78,7 +78,7 @@ from opioidcds._knowledge.provenance import (
     header_source,
     knowledge_provenance,
 )
-from opioidcds._knowledge.tables import ConversionTable, default_table
+from opioidcds._knowledge.tables import ConversionTable, default_table, table_name
 from opioidcds._knowledge.units import Dimension, Strength, StrengthKind, parse_strength
 from opioidcds._knowledge.vocabulary import FormKind, Vocabulary, default_vocabulary
 from opioidcds._measure.ome import calculate_ome
@@ -376,6 +376,14 @@ class TaperPlan(ResultModel):
     """The local profile and local rules in force when the plan was made (issue 23), in
     words; named first by every output. The steps read no ruleset: they do not change them."""
 
+    def table_name(self) -> str:
+        """The conversion table of the plan's OME figures, as people read it.
+
+        Its title, version and effective date (:func:`opioidcds._knowledge.tables.table_name`);
+        the id stays in ``table_id``.
+        """
+        return table_name(self.table_id, self.table_version)
+
     @property
     def end_date(self) -> dt.date | None:
         """The date of the last step (``None`` if there is no reduction step)."""
@@ -436,7 +444,7 @@ class TaperPlan(ResultModel):
             f"every {self.interval_days} days{pace}, to {format_decimal(self.target_ome_mg)} mg "
             f"OME/day (target {'reached' if self.target_reached else 'NOT reached'}). Tapering "
             f"defaults {self.knowledge_version} ({effective}); "
-            f"OME table {self.table_id} {self.table_version}; dm+d catalogue "
+            f"conversion table: {self.table_name()}; dm+d catalogue "
             f"{self.catalogue_version}; opioidcds {self.library_version}. OME is a measure of "
             "risk: the plan never converts between opioids."
         )

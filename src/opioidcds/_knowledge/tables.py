@@ -14,6 +14,7 @@ BNF, see ``docs/calculation.md``) and ``cdc-2022``.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -22,6 +23,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from opioidcds._display import citation_title, format_date
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
 from opioidcds._knowledge.cache import cached
 from opioidcds._knowledge.files import (
@@ -42,6 +44,8 @@ __all__ = [
     "TableFile",
     "default_table",
     "load_table",
+    "table_name",
+    "table_sources",
 ]
 
 DEFAULT_TABLE_ID = "uk-opioids-aware"
@@ -91,6 +95,11 @@ class TableFile(KnowledgeHeader):
     factors: tuple[FactorRow, ...] = Field(min_length=1)
 
 
+# The file of every table loaded in this process, by (id, version): what :func:`table_name` and
+# :func:`table_sources` name a result's table and sources by (a result keeps only the ids).
+_LOADED: dict[tuple[str, str], TableFile] = {}
+
+
 class ConversionTable:
     """An immutable, validated conversion table with O(1) look-up by (ingredient, route).
 
@@ -126,6 +135,7 @@ class ConversionTable:
                     multipliers[(*key, dim)] = _multiplier(row.per, amount_unit, where)
         self._index = index
         self._multipliers = multipliers
+        _LOADED[(file.id, file.version)] = file
 
     @property
     def id(self) -> str:
@@ -198,3 +208,53 @@ def default_table(table_id: str = DEFAULT_TABLE_ID) -> ConversionTable:
     if table_id not in BUNDLED_TABLES:
         raise KnowledgeBaseError("table: not a bundled table id")
     return cached(f"table:{table_id}", ConversionTable, lambda: load_table(table_id))
+
+
+def _known_file(table_id: str, version: str) -> tuple[TableFile | None, TableFile | None]:
+    """(the file of this id and version, if known; the bundled file of this id, if any)."""
+    known = _LOADED.get((table_id, version))
+    bundled = default_table(table_id).file if table_id in BUNDLED_TABLES else None
+    if known is None and bundled is not None and bundled.version == version:
+        known = bundled  # read back from the cache: not in _LOADED
+    return known, bundled
+
+
+def table_name(table_id: str, version: str, effective_date: str | None = None) -> str:
+    """What people read for a conversion table: its title, its version and its effective date.
+
+    ``"UK oral morphine equivalents: Opioids Aware and BNF, with OpenPrescribing for products
+    they do not cover, version 1.1.1, effective 4 Dec 2026"``: the ``title`` of the table's
+    file, never its id. The title is that of the table loaded in this process with this id and
+    version, else (a bundled id) the bundled table's. ``effective_date`` (ISO) is the one a
+    result records; without it, that of the table loaded with this id and version (none when
+    there is none). A table whose file gives no title (a local table may leave it out) or
+    that this process has not loaded is named by its id in quotes:
+    ``'conversion table "my-table", version 0.1'``. For human text only: the machine-readable
+    fields (``table_id``, ``table_version``, provenance) keep the id.
+    """
+    known, bundled = _known_file(table_id, version)
+    title = (known.title if known is not None else None) or (
+        bundled.title if bundled is not None else None
+    )
+    name = title or f'conversion table "{table_id}"'
+    if effective_date is not None:
+        when: dt.date | None = dt.date.fromisoformat(effective_date)
+    else:
+        when = known.effective_date if known is not None else None
+    effective = f", effective {format_date(when)}" if when is not None else ""
+    return f"{name}, version {version}{effective}"
+
+
+def table_sources(table_id: str, version: str) -> dict[str, str]:
+    """The citations of a conversion table as people read them: id -> short title.
+
+    ``{"OA": "Faculty of Pain Medicine of the Royal College of Anaesthetists. Opioids Aware",
+    ...}`` (:func:`~opioidcds._display.citation_title` of each citation's text), from the table
+    loaded in this process with this id and version, else (a bundled id) the bundled table's;
+    empty when neither is known.
+    """
+    known, bundled = _known_file(table_id, version)
+    file = known if known is not None else bundled
+    if file is None:
+        return {}
+    return {c.id: citation_title(c.text) for c in file.citations}

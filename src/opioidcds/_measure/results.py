@@ -7,6 +7,7 @@ version, the provenance of the knowledge used).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -15,6 +16,7 @@ from opioidcds._base import DeferredResultModel
 from opioidcds._display import format_decimal
 from opioidcds._inputs.prescription import PrnPolicy
 from opioidcds._knowledge.provenance import Provenance
+from opioidcds._knowledge.tables import table_name, table_sources
 from opioidcds._resolve.record import SkippedEntry
 
 __all__ = ["ItemAmounts", "ItemFigures", "ItemStatus", "OMEItem", "OMEResult", "place"]
@@ -107,11 +109,24 @@ class OMEItem(DeferredResultModel):
     arithmetic: str
     exact: bool = True
 
-    def explain(self) -> str:
-        """One line: what was counted, how (the arithmetic), and the source of the factor."""
+    def explain(self, notes: Mapping[str, str] | None = None) -> str:
+        """One line: what was counted, how (the arithmetic), and the sources of the factor.
+
+        With ``notes`` (citation id -> its footnote mark, as :meth:`OMEResult.explain` numbers
+        the table's sources) the sources are marked ``[1][3]``; without, or for an id
+        ``notes`` lacks, they are named by the table's citation ids (``[source: OA, OP]``).
+        """
         status = _STATUS_TEXT[self.status]
-        source = f" [source: {self.factor_source}]" if self.factor_source else ""
+        cited = self.citation_ids()
+        if notes is not None and cited and all(c in notes for c in cited):
+            source = " " + "".join(f"[{notes[c]}]" for c in cited)
+        else:
+            source = f" [source: {self.factor_source}]" if self.factor_source else ""
         return f"{self.ingredient or self.drug}: {status}. {self.arithmetic}{source}"
+
+    def citation_ids(self) -> tuple[str, ...]:
+        """The ids of the table citations behind the factor (``factor_source`` split)."""
+        return tuple(self.factor_source.split(", ")) if self.factor_source else ()
 
     def __repr__(self) -> str:
         """Short and readable: the ingredient, its status and its OME."""
@@ -169,18 +184,30 @@ class OMEResult(DeferredResultModel):
         total = format_decimal(self.total_mg_per_day)
         return f"{total} mg OME/day" if self.complete else f"at least {total} mg OME/day"
 
+    def table_name(self) -> str:
+        """The conversion table used, as people read it: title, version and effective date.
+
+        ``"UK oral morphine equivalents: Opioids Aware and BNF, ..., version 1.1.1, effective
+        4 Dec 2026"`` (:func:`opioidcds._knowledge.tables.table_name`); the id stays in
+        ``table_id``.
+        """
+        return table_name(self.table_id, self.table_version, self.table_effective_date)
+
     def explain(self) -> str:
         """The result in plain text: each item with its arithmetic, the total, the basis.
 
         What the command line prints (``opioidcds ome``). An incomplete total says it is a lower
         bound and points to the items not converted.
         """
+        titles = table_sources(self.table_id, self.table_version)
+        cited = [c for item in self.items for c in item.citation_ids() if c in titles]
+        notes = {c: str(n) for n, c in enumerate(dict.fromkeys(cited), start=1)}
         lines = ["Oral morphine equivalent (OME) per prescription"]
         for item in self.items:
             where = self._source(item.prescription_index)
             number = f"{where}:" if where else f"{item.prescription_index + 1}."
             note = self._read_note(item.prescription_index)
-            lines.append(f"  {number} {item.explain()}{note}")
+            lines.append(f"  {number} {item.explain(notes)}{note}")
         if not self.items:
             lines.append("  (no prescription)")
         if self.skipped:
@@ -192,10 +219,13 @@ class OMEResult(DeferredResultModel):
             why = "; ".join(self.lower_bound_reasons) or "see the items not converted"
             lines.append(f"Total: {self.total_text()} (INCOMPLETE: a lower bound; {why})")
         lines.append(
-            f"Table {self.table_id} {self.table_version} (effective {self.table_effective_date}); "
+            f"Conversion table: {self.table_name()}; "
             f"PRN policy {self.prn_policy.value}; opioidcds {self.library_version}. "
             "OME is a measure of risk, not a guide to converting between opioids."
         )
+        if notes:
+            lines.append("Sources of the factors:")
+            lines.extend(f"  [{mark}] {titles[c]}" for c, mark in notes.items())
         return "\n".join(lines)
 
     def _read_note(self, index: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from opioidcds._decide.hospital import (
     AcuteAlert,
@@ -64,8 +64,27 @@ _CHECKS_SOURCE: Final = Source(
 )
 
 
-def _missing(fields: Sequence[str]) -> str:
-    return "; ".join(escape_markdown(_SEND.get(f, words(f))) for f in fields)
+def _not_checked_extension(check: AcuteCheck) -> dict[str, Any]:
+    """The card extension of the rules not checked: ids, input names and what to send.
+
+    For the software and the people who integrate it: each rule's id, the ruleset's input
+    names it lacks and where the request carries each episode field it reads (the card's
+    detail gives people the rules' titles and the inputs' labels instead).
+    """
+    return {
+        "org.opioidcds.not-checked": {
+            "ruleset": check.ruleset_id,
+            "ruleset_version": check.ruleset_version,
+            "rules": [
+                {
+                    "rule": r.rule_id,
+                    "unknown_inputs": list(r.unknown_inputs),
+                    "send": [_SEND.get(f, f) for f in r.missing],
+                }
+                for r in check.cannot_evaluate
+            ],
+        }
+    }
 
 
 class AcuteCardBuilder:
@@ -187,9 +206,12 @@ class AcuteCardBuilder:
         setting = _SETTING[check.care_setting]
         lines = [f"Hospital rules ({setting}) that could **not** be checked:", ""]
         lines += [
-            f"- {escape_markdown(r.title or words(r.rule_id))}: send {_missing(r.missing)}"
+            f"- {escape_markdown(r.title or words(r.rule_id))}: not known: "
+            + "; ".join(escape_markdown(label) for label in r.unknown_labels or r.missing)
             for r in rules
         ]
+        if rules:
+            lines += ["", "Record what is not known on the order or in the patient's record."]
         if incomplete:
             lines.append(
                 "- IV morphine bolus limit: some administrations could not be read (below); "
@@ -210,6 +232,7 @@ class AcuteCardBuilder:
             indicator="info",
             detail="\n".join(lines),
             source=_CHECKS_SOURCE,
+            extension=_not_checked_extension(check) if rules else None,
         )
 
     def failed_card(self, setting: CareSetting, path: str, what: str) -> Card:

@@ -371,7 +371,7 @@ class CardBuilder:
             found = links.get(first.id)
             label = found.label if found is not None else short_summary(first.text)
             return Source(label=label)
-        return Source(label=f"opioidcds ruleset {ruleset_id} {ruleset_version}")
+        return Source(label=f"opioidcds {words(ruleset_id)} rules, version {ruleset_version}")
 
     # --- detail parts ------------------------------------------------------------------------
 
@@ -380,8 +380,8 @@ class CardBuilder:
             return ["**Oral morphine equivalent (OME):** no opioid is prescribed with this order."]
         r = ome.result
         out = [
-            f"**Oral morphine equivalent (OME)**: table {escape_markdown(r.table_id)} "
-            f"{escape_markdown(r.table_version)} (effective {r.table_effective_date}); "
+            f"**Oral morphine equivalent (OME)**: conversion table "
+            f"{escape_markdown(r.table_name())}; "
             f"when-required doses and ranges: {r.prn_policy.value} policy.",
             "",
             "| # | medicine | working | OME mg/day |",
@@ -631,7 +631,7 @@ class CardBuilder:
             summary=f"No alert; {len(off)} prescribing alert(s) switched off by the local profile.",
             indicator="warning" if safety else "info",
             detail="\n".join(lines),
-            source=Source(label=f"Local profile {summary.profile_id} {summary.profile_version}"),
+            source=Source(label=summary.heading),
         )
 
     def unread_record(self, problems: Sequence[Problem]) -> Card:

@@ -42,7 +42,9 @@ def render_check(check: AcuteCheck, console: Console) -> None:
     Rule ids and condition traces are in ``--json``; sources are shown by their titles.
     """
     profile = (
-        f"; local profile {check.profile_id} {check.profile_version}" if check.profile_id else ""
+        f"; local profile {words(check.profile_id)}, version {check.profile_version}"
+        if check.profile_id
+        else ""
     )
     setting = "Discharge" if check.care_setting.value == "discharge" else "Inpatient"
     _print(
@@ -95,7 +97,7 @@ def _render_basis(check: AcuteCheck, console: Console) -> None:
             )
         _print(
             console,
-            f"OME table {check.ome.table_id} {check.ome.table_version}; "
+            f"Conversion table: {escape(check.ome.table_name())}; "
             f"PRN policy {check.ome.prn_policy.value}.",
         )
         for rx in check.prescriptions:

@@ -218,8 +218,8 @@ def render_handout(plan: TaperPlan, contacts: Contacts) -> str:
         f"daily dose every {plan.interval_days} days (Faculty of Pain Medicine default, "
         f"adjusted with the patient); total oral morphine equivalent from "
         f"{format_decimal(plan.start_ome_mg)} to {format_decimal(plan.final_ome_mg)} mg/day. "
-        f"Tapering defaults {plan.knowledge_version}; OME table {plan.table_id} "
-        f"{plan.table_version}; dm+d catalogue {plan.catalogue_version}; opioidcds "
+        f"Tapering defaults {plan.knowledge_version}; conversion table: {plan.table_name()}; "
+        f"dm+d catalogue {plan.catalogue_version}; opioidcds "
         f"{plan.library_version}."
     )
     return _HANDOUT.substitute(

@@ -28,7 +28,7 @@ from opioidcds.population._html import CSS, table
 from opioidcds.population.charts import funnel_chart, line_chart
 from opioidcds.population.evaluation import Evaluation
 from opioidcds.population.outcomes import OVERALL, SignedRank, Spread
-from opioidcds.population.report import SYNTHETIC_BANNER, spreadsheet_safe_frame
+from opioidcds.population.report import SYNTHETIC_BANNER, spreadsheet_safe_frame, version_text
 from opioidcds.population.service import STATUS_TEXT, MeasureSummary
 from opioidcds.population.trends import ALL_PRACTICES, PracticeMonth
 
@@ -404,11 +404,11 @@ def practice_pages(ev: Evaluation) -> dict[str, str]:
 
 def _method_section(ev: Evaluation) -> str:
     m = ev.method
-    notes = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(m.citations.items()))
+    notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(m.citations.items()))
     instruments = "".join(
-        f"<li><strong>{escape(i.name)}</strong> ({escape(i.id)} {escape(i.version)}), recall "
-        f"{escape(i.recall_period)}. {escape(i.licence)}<ul>"
-        + "".join(f"<li>{escape(c.id)}: {escape(c.text)}</li>" for c in i.citations)
+        f"<li><strong>{escape(i.name)}</strong> ({escape(i.short_name)}, version "
+        f"{escape(i.version)}), recall {escape(i.recall_period)}. {escape(i.licence)}<ul>"
+        + "".join(f"<li>{escape(c.text)}</li>" for c in i.citations)
         + "</ul></li>"
         for i in ev.instruments
     )
@@ -420,7 +420,11 @@ def _method_section(ev: Evaluation) -> str:
         else "<p>No EQ-5D-5L value set loaded: the profile (Paretian classification of change) "
         "and the EQ VAS are reported; an index needs a value set loaded as cited data.</p>"
     )
-    versions = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in sorted(ev.versions.items()))
+    short = {f"instrument:{i.id}": i.short_name for i in ev.instruments}
+    versions = "".join(
+        f"<li>{escape(f'{short[k]}: {v}' if k in short else version_text(k, v))}</li>"
+        for k, v in sorted(ev.versions.items())
+    )
     prov = ev.provenance
     return f"""<h2>Method</h2>
 <p>Service cohort: every patient with a questionnaire; index date: their first questionnaire.

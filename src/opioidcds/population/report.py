@@ -34,6 +34,7 @@ from opioidcds._decide.rules import Profile
 from opioidcds._display import format_decimal
 from opioidcds._display import words as as_words
 from opioidcds._errors import InvalidInputError, KnowledgeBaseError
+from opioidcds._knowledge.tables import table_name
 from opioidcds._outputs import (
     FORMULA_START,
     PLAIN_NUMBER,
@@ -63,6 +64,7 @@ __all__ = [
     "render_html",
     "spreadsheet_safe_frame",
     "summary_dict",
+    "version_text",
     "worklist_frame",
     "write_outputs",
 ]
@@ -648,6 +650,24 @@ _WORKLIST_HEAD: Final = (
 )
 
 
+_SLUG: Final = re.compile(r"\b[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+\b")  # an id, not a date
+
+
+def version_text(key: str, version: str) -> str:
+    """One entry of a report's list of versions (``Knowledge.versions`` and the like), in words.
+
+    The conversion table by its title (:func:`~opioidcds._knowledge.tables.table_name`);
+    every other id in the key or the value in words ("extension exampleshire gabapentinoid:
+    0.1.2 (adds to prescribing alerts)", "method: population screening 1.1.0"); a bundled
+    ruleset by its name alone ("risk factors: 2.1.1").
+    """
+    if key == "table":  # "<id> <version>"
+        table_id, _, table_version = version.partition(" ")
+        return f"conversion table: {table_name(table_id, table_version)}"
+    name = key.removeprefix("ruleset:").replace(":", " ")
+    return f"{as_words(name)}: {_SLUG.sub(lambda m: as_words(m.group()), version)}"
+
+
 def _local_counts(screening: Screening) -> str:
     """A list of patients per local ruleset and outcome (each patient's in local-rules.csv)."""
     if screening.local.is_empty():
@@ -656,7 +676,8 @@ def _local_counts(screening: Screening) -> str:
         screening.local.group_by("ruleset", "version", "result").len().sort("ruleset", "result")
     )
     items = "".join(
-        f"<li>Local ruleset {escape(rs)} {escape(v)}: {escape(outcome)}: {n} people</li>"
+        f"<li>Local ruleset {escape(as_words(rs))}, version {escape(v)}: {escape(outcome)}: "
+        f"{n} people</li>"
         for rs, v, outcome, n in counts.iter_rows()
     )
     return f'\n<ul id="local-outcomes">{items}</ul><p>Each person\'s result: local-rules.csv.</p>'
@@ -734,8 +755,7 @@ def render_html(
     )
     notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
     versions = "".join(
-        f"<li>{escape(as_words(k.removeprefix('ruleset:')))}: {escape(v)}</li>"
-        for k, v in sorted(screening.versions.items())
+        f"<li>{escape(version_text(k, v))}</li>" for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
     provenance = (
@@ -775,7 +795,7 @@ Identifiers are pseudonymous, as in the extract.</p>
 {table(_WORKLIST_HEAD, _worklist_rows(first, 1, words, labels), html_id="call-first-list")}
 <h3>Priority bands</h3>
 {table(("band", "who is in it", "people"), legend, numeric=1, html_id="band-legend")}
-<p class="note">Bands from the worklist-priority ruleset; within a band, largest daily OME
+<p class="note">Bands from the worklist priority ruleset; within a band, largest daily OME
 first, then most risk factors. People out of scope are not on the worklist (they are in the
 worklist file with the reason).</p>
 </section>

@@ -167,8 +167,13 @@ class Rule:
 
     @property
     def display(self) -> str:
-        """What people read for this rule: its title, else its id."""
-        return self.title or self.id
+        """What people read for this rule: its title, else its id in words.
+
+        A rule's ``title`` is optional (the bundled scope and worklist-priority rules have
+        none; a local rule may leave it out): without one people read the id with its hyphens
+        as spaces ("gabapentinoid from 50 mg"), never the id as written.
+        """
+        return self.title or words(self.id)
 
 
 class Citation(ResultModel):

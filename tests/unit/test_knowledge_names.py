@@ -1,0 +1,144 @@
+"""Human text names a conversion table by its title, version and effective date, never its id.
+
+The standard (issue 19): people read display names and human citations. ``OMEResult.explain``
+said "Table uk-opioids-aware 1.1.1 (effective 2026-12-04)" and "[source: OA, OP, SmPC-12]";
+the assessment, the taper plan, the discharge check and the CDS Hooks card said "table
+uk-opioids-aware 1.1.1". Each now names the table by the ``title`` of its file, with its
+version and effective date, and the factors' sources by their citations' titles; the ids stay
+in the machine-readable fields (``table_id``, ``factor_source``, provenance).
+
+Expected texts are read from the knowledge files here (``tomllib``), not from the code that
+names them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from human_text import knowledge_ids, leaks
+from opioidcds import (
+    Patient,
+    Prescription,
+    assess,
+    calculate_ome,
+    load_table,
+    taper_plan,
+)
+from opioidcds._knowledge.paths import knowledge_dir
+from opioidcds._knowledge.tables import table_name, table_sources
+
+TABLES = knowledge_dir("conversion_tables")
+IDS = knowledge_ids()
+
+
+def _file(table_id: str) -> dict[str, object]:
+    with (TABLES / f"{table_id}.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def _people_name(data: dict[str, object]) -> str:
+    """The name people should read, written out from the file: title, version, date."""
+    when = dt.date.fromisoformat(str(data["effective_date"]))  # a TOML date or an ISO string
+    return f"{data['title']}, version {data['version']}, effective {when.day} {when:%b %Y}"
+
+
+UK = _file("uk-opioids-aware")
+CDC = _file("cdc-2022")
+UK_NAME = _people_name(UK)
+
+# morphine 10 mg tablets, 1 twice a day: 20 mg/day x 1 (Opioids Aware) = 20 mg OME/day
+MORPHINE = Prescription(
+    drug="morphine", form="tablet", strength="10 mg", dose_quantity=1, dose_unit="tablet",
+    doses_per_day=2,
+)  # fmt: skip
+
+
+def test_bundled_tables_are_named_by_their_titles() -> None:
+    assert UK["title"]
+    assert CDC["title"]
+    version = str(UK["version"])
+    assert table_name("uk-opioids-aware", version) == UK_NAME
+    assert table_name("cdc-2022", str(CDC["version"])) == _people_name(CDC)
+    # a result's own effective date is the one named
+    assert table_name("uk-opioids-aware", version, "2026-01-02").endswith(
+        f"version {version}, effective 2 Jan 2026"
+    )
+    assert "uk-opioids-aware" not in UK_NAME
+
+
+def test_a_local_table_is_named_by_its_title_or_else_by_its_id_in_quotes(tmp_path: Path) -> None:
+    row = (
+        '[[citations]]\nid = "local-formulary"\ntext = "Exampleshire formulary 2026: morphine"\n'
+        '[[factors]]\ningredient = "morphine"\nroute = "oral"\nfactor = "1"\nper = "mg"\n'
+        'citations = ["local-formulary"]\n'
+    )
+    head = 'version = "0.1"\neffective_date = 2026-10-01\nowner = "Exampleshire ICS"\n'
+    titled = tmp_path / "titled.toml"
+    titled.write_text(f'id = "exampleshire-ome"\ntitle = "Exampleshire OME table"\n{head}{row}')
+    plain = tmp_path / "plain.toml"
+    plain.write_text(f'id = "exampleshire-plain"\n{head}{row}')
+    result = calculate_ome([MORPHINE], table=load_table(titled))
+    assert result.table_id == "exampleshire-ome"  # the machine field keeps the id
+    text = result.explain()
+    assert "Conversion table: Exampleshire OME table, version 0.1, effective 1 Oct 2026" in text
+    assert "exampleshire-ome" not in text
+    # its factor's source by the citation's title (the text before ": "), as a footnote
+    assert "= 20 mg OME/day [1]" in text
+    assert text.endswith("Sources of the factors:\n  [1] Exampleshire formulary 2026")
+    untitled = calculate_ome([MORPHINE], table=load_table(plain)).explain()
+    assert 'Conversion table: conversion table "exampleshire-plain", version 0.1' in untitled
+    # a table this process never loaded: its id in quotes, no date, no sources
+    assert table_name("never-loaded", "2.0") == 'conversion table "never-loaded", version 2.0'
+    assert table_sources("never-loaded", "2.0") == {}
+
+
+def test_ome_explain_names_the_table_and_the_sources_in_words() -> None:
+    result = calculate_ome([MORPHINE])
+    text = result.explain()
+    assert f"Conversion table: {UK_NAME};" in text
+    assert leaks(text, IDS) == []
+    # the morphine row cites Opioids Aware and the BNF (conversion_tables/uk-opioids-aware.toml)
+    (item,) = result.items
+    assert item.citation_ids()[:2] == ("OA", "BNF")
+    citations = {c["id"]: c["text"] for c in UK["citations"]}  # type: ignore[attr-defined]
+    oa = citations["OA"].split(": ")[0]  # the text before its first ": " (citation_title)
+    assert f"  [1] {oa}" in text.splitlines()
+    # the JSON keeps every id as it was
+    data = json.loads(result.model_dump_json())
+    assert (data["table_id"], data["table_version"]) == ("uk-opioids-aware", UK["version"])
+    assert data["items"][0]["factor_source"].startswith("OA, BNF")
+
+
+def test_assessment_names_the_table_in_its_ome_line_and_its_evidence() -> None:
+    patient = Patient(age=60, prescriptions=(MORPHINE,), as_of=dt.date(2026, 11, 1))
+    a = assess(patient)
+    text = a.explain()
+    assert f"OME: 20 mg OME/day; conversion table: {UK_NAME}" in text
+    assert leaks(text, IDS) == []
+    evidence = " ".join(f.evidence or "" for f in a.factors)
+    assert f"total 20 mg OME/day (complete; conversion table: {UK_NAME})" in evidence
+    assert "uk-opioids-aware" not in evidence
+    assert a.ome is not None
+    assert a.ome.table_id == "uk-opioids-aware"
+
+
+def test_taper_plan_names_the_table() -> None:
+    plan = taper_plan(
+        [MORPHINE], start=dt.date(2027, 1, 4), reduction=Decimal("0.10"), target=Decimal(0)
+    )
+    assert f"conversion table: {UK_NAME};" in plan.explain()
+    assert "uk-opioids-aware" not in plan.explain()
+    assert plan.table_id == "uk-opioids-aware"
+
+
+@pytest.mark.parametrize("table_id", ["uk-opioids-aware", "cdc-2022"])
+def test_every_bundled_citation_has_a_title(table_id: str) -> None:
+    titles = table_sources(table_id, str(_file(table_id)["version"]))
+    assert set(titles) == {c["id"] for c in _file(table_id)["citations"]}  # type: ignore[attr-defined]
+    assert all(t and t not in titles for t in titles.values())  # words, not ids
