@@ -142,3 +142,64 @@ def test_every_bundled_citation_has_a_title(table_id: str) -> None:
     titles = table_sources(table_id, str(_file(table_id)["version"]))
     assert set(titles) == {c["id"] for c in _file(table_id)["citations"]}  # type: ignore[attr-defined]
     assert all(t and t not in titles for t in titles.values())  # words, not ids
+
+
+def _twin_of_the_bundled_table(path: Path, version: str) -> Path:
+    """The bundled table's file with another title and another text for its citation "OA".
+
+    Its ``id`` stays "uk-opioids-aware" (a local copy whose id was not changed), its version is
+    ``version``; every factor is the bundled one's.
+    """
+    text = (TABLES / "uk-opioids-aware.toml").read_text(encoding="utf-8")
+    text = text.replace(f'title = "{UK["title"]}"', 'title = "Exampleshire local OME table"')
+    oa = next(c["text"] for c in UK["citations"] if c["id"] == "OA")  # type: ignore[attr-defined]
+    text = text.replace(oa, "Exampleshire ICS formulary decision 2026/14: local factors")
+    text = text.replace(f'version = "{UK["version"]}"', f'version = "{version}"', 1)
+    assert "Exampleshire local OME table" in text
+    assert "Exampleshire ICS formulary" in text
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_local_table_with_the_bundled_id_and_version_does_not_rename_either(
+    tmp_path: Path,
+) -> None:
+    # A local copy of the bundled table that kept its id and version (docs/knowledge.md says to
+    # change them; nothing refuses it) but has another title and another source for "OA". Each
+    # result is named by the table it was computed with, whichever of the two was loaded last
+    # in this process: the bundled result by Opioids Aware, the local one by its own words.
+    twin = _twin_of_the_bundled_table(tmp_path / "twin.toml", str(UK["version"]))
+    oa = next(c["text"] for c in UK["citations"] if c["id"] == "OA")  # type: ignore[attr-defined]
+    oa_title = oa.split(": ")[0]  # citation_title: the text before the first ": "
+    local_name = (
+        f"Exampleshire local OME table, version {UK['version']}, effective "
+        + (UK_NAME.rsplit("effective ", 1)[1])
+    )
+    for last in ("local", "bundled"):
+        local = calculate_ome([MORPHINE], table=load_table(twin))
+        bundled = calculate_ome([MORPHINE])
+        load_table(twin if last == "local" else "uk-opioids-aware")  # loaded again, last
+        local_text, bundled_text = local.explain(), bundled.explain()
+        assert f"Conversion table: {UK_NAME};" in bundled_text, last
+        assert f"  [1] {oa_title}" in bundled_text.splitlines(), last
+        assert "Exampleshire" not in bundled_text, last
+        assert f"Conversion table: {local_name};" in local_text, last
+        assert "  [1] Exampleshire ICS formulary decision 2026/14" in local_text.splitlines()
+        assert oa_title not in local_text, last
+
+
+def test_a_result_of_a_table_not_loaded_here_is_not_named_by_another_tables_title() -> None:
+    # A result read back (JSON) in a process that never loaded its table: the bundled id, but
+    # version 9.9 and another content (its provenance's hash). Nothing here knows its title or
+    # what its citation ids stand for, so it is named by its id in quotes and its sources by
+    # their ids, never by the bundled table's title and citations.
+    data = json.loads(calculate_ome([MORPHINE]).model_dump_json())
+    data["table_version"] = "9.9"
+    for source in data["provenance"]["knowledge"]:
+        if source["kind"] == "conversion-table":
+            source["version"], source["sha256"] = "9.9", "0" * 64
+    text = type(calculate_ome([MORPHINE])).model_validate(data).explain()
+    assert 'Conversion table: conversion table "uk-opioids-aware", version 9.9' in text
+    assert str(UK["title"]) not in text
+    assert "Opioids Aware" not in text.split("Conversion table:")[1]
+    assert "[source: OA, BNF" in text  # the ids: what they stand for is not known here

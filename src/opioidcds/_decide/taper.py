@@ -382,7 +382,8 @@ class TaperPlan(ResultModel):
         Its title, version and effective date (:func:`opioidcds._knowledge.tables.table_name`);
         the id stays in ``table_id``.
         """
-        return table_name(self.table_id, self.table_version)
+        sha = self.provenance.sha256_of("conversion-table")
+        return table_name(self.table_id, self.table_version, sha256=sha)
 
     @property
     def end_date(self) -> dt.date | None:

@@ -8,6 +8,7 @@ references are :class:`~opioidcds.KnowledgeBaseError` at load time, naming the f
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import tomllib
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "KnowledgeModel",
     "canonical_json",
     "check_citations",
+    "model_sha256",
     "read_knowledge_file",
     "read_toml_of_kind",
 ]
@@ -144,6 +146,16 @@ def canonical_json(data: object) -> bytes:
         allow_nan=False,
         default=_json_default,
     ).encode("ascii")
+
+
+def model_sha256(model: BaseModel) -> str:
+    """The SHA-256 (hex) of a validated model's canonical JSON (:func:`canonical_json`).
+
+    The ``sha256`` provenance records for a knowledge file model (``header_source`` in
+    ``_knowledge/provenance.py`` hashes the same bytes), and so what tells two files of one id
+    and version apart.
+    """
+    return hashlib.sha256(canonical_json(model.model_dump(mode="json"))).hexdigest()
 
 
 def _json_default(value: object) -> str:

@@ -115,6 +115,15 @@ class Provenance(ResultModel):
         """The knowledge sources of one ``kind`` (e.g. every ``"ruleset"``), in order."""
         return tuple(s for s in self.knowledge if s.kind == kind)
 
+    def sha256_of(self, kind: str) -> str | None:
+        """The ``sha256`` of the one source of ``kind`` (``None``: none, or more than one).
+
+        What tells two files of one id and version apart (a local copy of a bundled table
+        that kept its id): ``OMEResult.table_name()`` names the table loaded with this hash.
+        """
+        found = self.sources(kind)
+        return found[0].sha256 if len(found) == 1 else None
+
 
 class _Named(Protocol):
     """Knowledge that names itself: an id, a version and the date it takes effect."""

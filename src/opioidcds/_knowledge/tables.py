@@ -15,6 +15,7 @@ BNF, see ``docs/calculation.md``) and ``cdc-2022``.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -30,6 +31,7 @@ from opioidcds._knowledge.files import (
     KnowledgeHeader,
     KnowledgeModel,
     check_citations,
+    model_sha256,
     read_knowledge_file,
 )
 from opioidcds._knowledge.paths import knowledge_dir
@@ -95,9 +97,19 @@ class TableFile(KnowledgeHeader):
     factors: tuple[FactorRow, ...] = Field(min_length=1)
 
 
-# The file of every table loaded in this process, by (id, version): what :func:`table_name` and
-# :func:`table_sources` name a result's table and sources by (a result keeps only the ids).
-_LOADED: dict[tuple[str, str], TableFile] = {}
+# Every distinct file of a table loaded in this process, by (id, version), with its SHA-256 (what
+# provenance records): what :func:`table_name` and :func:`table_sources` name a result's table
+# and sources by (a result keeps only the ids and the hash). Two files may share an id and a
+# version (a local copy of a bundled table whose id was not changed): the hash tells them apart.
+_LOADED: dict[tuple[str, str], dict[str, TableFile]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _remember(file: TableFile) -> None:
+    """Record ``file`` as loaded in this process (see :data:`_LOADED`)."""
+    digest = model_sha256(file)
+    with _LOADED_LOCK:
+        _LOADED.setdefault((file.id, file.version), {})[digest] = file
 
 
 class ConversionTable:
@@ -135,7 +147,7 @@ class ConversionTable:
                     multipliers[(*key, dim)] = _multiplier(row.per, amount_unit, where)
         self._index = index
         self._multipliers = multipliers
-        _LOADED[(file.id, file.version)] = file
+        _remember(file)
 
     @property
     def id(self) -> str:
@@ -146,6 +158,14 @@ class ConversionTable:
     def version(self) -> str:
         """The table's version."""
         return self.file.version
+
+    def name(self) -> str:
+        """This table as people read it: its title, version and effective date.
+
+        Its own file's (:func:`table_name`, which names a result's table from what this
+        process loaded).
+        """
+        return _name(self.file, self.id, self.version, None)
 
     def lookup(self, ingredient: str, route: str) -> FactorRow | None:
         """Return the row for ``(ingredient, route)``, or ``None`` if the table has none."""
@@ -210,51 +230,68 @@ def default_table(table_id: str = DEFAULT_TABLE_ID) -> ConversionTable:
     return cached(f"table:{table_id}", ConversionTable, lambda: load_table(table_id))
 
 
-def _known_file(table_id: str, version: str) -> tuple[TableFile | None, TableFile | None]:
-    """(the file of this id and version, if known; the bundled file of this id, if any)."""
-    known = _LOADED.get((table_id, version))
-    bundled = default_table(table_id).file if table_id in BUNDLED_TABLES else None
-    if known is None and bundled is not None and bundled.version == version:
-        known = bundled  # read back from the cache: not in _LOADED
-    return known, bundled
+def _known_file(table_id: str, version: str, sha256: str | None) -> TableFile | None:
+    """The file of the table with this id and version loaded in this process, if known.
+
+    With ``sha256`` (the hash a result's provenance records), only the file with that hash;
+    without, the one file of this id and version, or ``None`` when this process loaded two
+    different ones (which of them is meant is not known). A bundled table read back from the
+    knowledge cache (not built here, so not in :data:`_LOADED`) is recorded on first use.
+    """
+    if table_id in BUNDLED_TABLES and default_table(table_id).file.version == version:
+        bundled = default_table(table_id).file
+        with _LOADED_LOCK:
+            files = _LOADED.get((table_id, version), {})
+            known = any(f is bundled for f in files.values())
+        if not known:
+            _remember(bundled)
+    with _LOADED_LOCK:
+        files = dict(_LOADED.get((table_id, version), {}))
+    if sha256 is not None:
+        return files.get(sha256)
+    return next(iter(files.values())) if len(files) == 1 else None
 
 
-def table_name(table_id: str, version: str, effective_date: str | None = None) -> str:
+def table_name(
+    table_id: str, version: str, effective_date: str | None = None, *, sha256: str | None = None
+) -> str:
     """What people read for a conversion table: its title, its version and its effective date.
 
     ``"UK oral morphine equivalents: Opioids Aware and BNF, with OpenPrescribing for products
     they do not cover, version 1.1.1, effective 4 Dec 2026"``: the ``title`` of the table's
-    file, never its id. The title is that of the table loaded in this process with this id and
-    version, else (a bundled id) the bundled table's. ``effective_date`` (ISO) is the one a
-    result records; without it, that of the table loaded with this id and version (none when
-    there is none). A table whose file gives no title (a local table may leave it out) or
-    that this process has not loaded is named by its id in quotes:
-    ``'conversion table "my-table", version 0.1'``. For human text only: the machine-readable
-    fields (``table_id``, ``table_version``, provenance) keep the id.
+    file, never its id. The file is the one loaded in this process with this id and version
+    and, given ``sha256`` (the table's hash in a result's provenance), that hash: a local copy
+    of a bundled table that kept its id and version is never named by the bundled title, nor
+    the bundled table by the copy's. ``effective_date`` (ISO) is the one a result records;
+    without it, that of the file (none when the file is not known). A table whose file gives
+    no title (a local table may leave it out), or whose file is not known here (not loaded in
+    this process, or two loaded with this id and version and no ``sha256``), is named by its
+    id in quotes: ``'conversion table "my-table", version 0.1'``. For human text only: the
+    machine-readable fields (``table_id``, ``table_version``, provenance) keep the id.
     """
-    known, bundled = _known_file(table_id, version)
-    title = (known.title if known is not None else None) or (
-        bundled.title if bundled is not None else None
-    )
-    name = title or f'conversion table "{table_id}"'
+    return _name(_known_file(table_id, version, sha256), table_id, version, effective_date)
+
+
+def _name(file: TableFile | None, table_id: str, version: str, effective_date: str | None) -> str:
+    """:func:`table_name` of ``file`` (``None``: not known)."""
+    name = (file.title if file is not None else None) or f'conversion table "{table_id}"'
     if effective_date is not None:
         when: dt.date | None = dt.date.fromisoformat(effective_date)
     else:
-        when = known.effective_date if known is not None else None
+        when = file.effective_date if file is not None else None
     effective = f", effective {format_date(when)}" if when is not None else ""
     return f"{name}, version {version}{effective}"
 
 
-def table_sources(table_id: str, version: str) -> dict[str, str]:
+def table_sources(table_id: str, version: str, *, sha256: str | None = None) -> dict[str, str]:
     """The citations of a conversion table as people read them: id -> short title.
 
     ``{"OA": "Faculty of Pain Medicine of the Royal College of Anaesthetists. Opioids Aware",
-    ...}`` (:func:`~opioidcds._display.citation_title` of each citation's text), from the table
-    loaded in this process with this id and version, else (a bundled id) the bundled table's;
-    empty when neither is known.
+    ...}`` (:func:`~opioidcds._display.citation_title` of each citation's text), from the file
+    :func:`table_name` names the table by (the same ``sha256``); empty when it is not known
+    (what a citation id stands for in another file is not this table's source).
     """
-    known, bundled = _known_file(table_id, version)
-    file = known if known is not None else bundled
+    file = _known_file(table_id, version, sha256)
     if file is None:
         return {}
     return {c.id: citation_title(c.text) for c in file.citations}

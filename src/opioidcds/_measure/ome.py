@@ -45,7 +45,7 @@ from opioidcds._errors import InvalidInputError, OpioidCDSError, UnknownProductE
 from opioidcds._inputs.prescription import CODE_AND_TEXT, DoseUnitKind, Prescription, PrnPolicy
 from opioidcds._knowledge.products import Catalogue, Product, load_catalogue
 from opioidcds._knowledge.provenance import for_ome
-from opioidcds._knowledge.tables import ConversionTable, default_table, table_name
+from opioidcds._knowledge.tables import ConversionTable, default_table
 from opioidcds._knowledge.units import Dimension, Strength, StrengthKind
 from opioidcds._knowledge.vocabulary import Form, FormKind, Vocabulary, default_vocabulary
 from opioidcds._measure.results import ItemAmounts, ItemFigures, ItemStatus, OMEItem, OMEResult
@@ -1587,7 +1587,7 @@ def _factor(
         return (
             row.reason
             if row is not None and row.reason
-            else f"no factor for {ingredient} ({route}) in {table_name(table.id, table.version)}"
+            else f"no factor for {ingredient} ({route}) in {table.name()}"
         )
     multiplier, exact = table.multiplier(row, dimension)
     return Decimal(row.factor), multiplier, exact, row.per or "", ", ".join(row.citations)

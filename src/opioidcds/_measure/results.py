@@ -191,7 +191,12 @@ class OMEResult(DeferredResultModel):
         4 Dec 2026"`` (:func:`opioidcds._knowledge.tables.table_name`); the id stays in
         ``table_id``.
         """
-        return table_name(self.table_id, self.table_version, self.table_effective_date)
+        return table_name(
+            self.table_id,
+            self.table_version,
+            self.table_effective_date,
+            sha256=self.provenance.sha256_of("conversion-table"),
+        )
 
     def explain(self) -> str:
         """The result in plain text: each item with its arithmetic, the total, the basis.
@@ -199,7 +204,9 @@ class OMEResult(DeferredResultModel):
         What the command line prints (``opioidcds ome``). An incomplete total says it is a lower
         bound and points to the items not converted.
         """
-        titles = table_sources(self.table_id, self.table_version)
+        titles = table_sources(
+            self.table_id, self.table_version, sha256=self.provenance.sha256_of("conversion-table")
+        )
         cited = [c for item in self.items for c in item.citation_ids() if c in titles]
         notes = {c: str(n) for n, c in enumerate(dict.fromkeys(cited), start=1)}
         lines = ["Oral morphine equivalent (OME) per prescription"]
