@@ -323,6 +323,39 @@ def test_an_order_over_the_plausibility_limits_says_so_not_that_it_was_unread(
     assert "check this order by hand" in card.detail
 
 
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("dose", 10**12), ("dose", 0), ("dose", -2), ("period", 0)],
+)
+def test_an_order_with_a_zero_negative_or_huge_number_is_refused_as_sent(
+    svc: CDSHooksService, where: str, value: int
+) -> None:
+    # A coded order with a structured dose whose number cannot be a dose or a period (10^12
+    # tablets, none, minus two; twice every 0 days): its own data are wrong, so it is refused
+    # as sent and the card says to correct the number; not "could not be read", whose advice
+    # (send a dm+d code and a structured dose) the order already follows.
+    order = med_request("morphine-mr-30", dose=2, per_day=2, status="draft")
+    dosage = order["dosageInstruction"][0]
+    if where == "dose":
+        dosage["doseAndRate"][0]["doseQuantity"]["value"] = value
+    else:
+        dosage["timing"]["repeat"]["period"] = value
+    (card,) = [
+        c
+        for c in call(svc, hook_request("order-sign", [order]))
+        if c.summary.startswith("Draft order 1")
+    ]
+    assert card.summary == (
+        "Draft order 1 could not be checked as sent: a number in it is zero, negative or too "
+        "large to be real."
+    )
+    assert card.indicator == "warning"
+    assert "was refused as sent" in card.detail
+    assert "could not be read" not in card.detail
+    assert "structured dose" not in card.detail
+    assert "Correct the number at the path shown" in card.detail
+
+
 def test_unrecognised_non_opioid_draft_is_said_at_info(svc: CDSHooksService) -> None:
     # Not in the opioid catalogue, and its name names no opioid: still said, as info.
     body = hook_request("order-sign", [named_request("Amoxicillin 500mg capsules", status="draft")])

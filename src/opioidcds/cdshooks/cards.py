@@ -90,6 +90,13 @@ _IMPLAUSIBLE: Final = Refusal(
     "Check the dose, unit and number of tablets or patches of this order and of the patient's "
     "current opioids, correct any that is wrong and send the order again.",
 )
+_NOT_A_DOSE_NUMBER: Final = Refusal(
+    "a number in it is zero, negative or too large to be real",
+    "A number of the order (its dose, or how often or over what period it is taken) is zero, "
+    "negative or far larger than any real prescription: almost always a quantity entered "
+    "wrongly. The service does not check an order whose numbers cannot be real.",
+    "Correct the number at the path shown and send the order again.",
+)
 _NOT_R4: Final = Refusal(
     "part of it is not valid FHIR R4",
     "Part of the order is not valid FHIR R4, so the order was not read rather than read in part.",
@@ -103,6 +110,8 @@ def refusal(problem: Problem) -> Refusal | None:
         return _NO_DOSE
     if problem.what == "does not fit the form":
         return _UNIT_NOT_FORM
+    if problem.what == "must be a positive number of plausible size":
+        return _NOT_A_DOSE_NUMBER
     if problem.what.startswith("is not valid FHIR R4"):
         return _NOT_R4
     if problem.what in IMPLAUSIBLE_RULES:  # read, then refused over the plausibility limits
