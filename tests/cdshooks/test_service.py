@@ -321,6 +321,9 @@ def test_an_order_over_the_plausibility_limits_says_so_not_that_it_was_unread(
     assert "could not be read" not in card.detail
     assert "plausibility limits" in card.detail
     assert "check this order by hand" in card.detail
+    # the path people read is the order's, not the calculator's argument ("prescriptions")
+    assert "`context.draftOrders.entry[0].resource" in card.detail
+    assert "`prescriptions`" not in card.detail
 
 
 @pytest.mark.parametrize(

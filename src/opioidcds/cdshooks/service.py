@@ -617,8 +617,9 @@ class CDSHooksService:
                 )
                 ome = self._ome_working(patient, tally.labels, item, listed=reissue)
             except InvalidInputError as exc:
-                # not added to the totals of later orders (its card says it was not checked)
-                cards.append(build.unchecked_order(item, exc.field, exc.rule))
+                # not added to the totals of later orders (its card says it was not checked);
+                # named by the order's path: the error's field is the library's argument name
+                cards.append(build.unchecked_order(item, item.path, exc.rule))
                 continue
             except OpioidCDSError:
                 cards.append(build.unchecked_order(item, item.path, "could not be checked"))
