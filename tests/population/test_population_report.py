@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from opioidcds import InvalidInputError, OpioidCDSError, load_profile
+from opioidcds import InvalidInputError, OpioidCDSError, load_profile, load_table
+from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds.cli.app import app
 from opioidcds.population import Screening, screen
 from opioidcds.population.outcomes import outcomes
@@ -323,3 +325,21 @@ def test_cli_baseline_on_an_empty_extract_says_why(tmp_path: Path) -> None:
     assert "not computed: the extract has no usable issue" in _flat(done.stdout)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Not computed: the extract has no usable issue" in page
+
+
+def test_the_versions_name_the_table_the_screen_used(tmp_path: Path) -> None:
+    # A copy of the bundled table with its id and version but another title, loaded in the
+    # same process (an edit not versioned): the report of a screen with the bundled table
+    # still names it by the bundled title (the file with its provenance's hash), never by the
+    # copy's, nor by its id because two files share it.
+    bundled = knowledge_dir("conversion_tables") / "uk-opioids-aware.toml"
+    with bundled.open("rb") as f:
+        data = tomllib.load(f)
+    text = bundled.read_text(encoding="utf-8")
+    copy = tmp_path / "copy.toml"
+    copy.write_text(text.replace(data["title"], "Copied OME table"), encoding="utf-8")
+    load_table(copy)
+    page = render_html(_screening())
+    assert f"conversion table: {data['title']}, version {data['version']}" in page
+    assert "Copied OME table" not in page
+    assert 'conversion table "uk-opioids-aware"' not in page

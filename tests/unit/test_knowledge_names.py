@@ -30,8 +30,9 @@ from opioidcds import (
     load_table,
     taper_plan,
 )
+from opioidcds._knowledge.files import model_sha256
 from opioidcds._knowledge.paths import knowledge_dir
-from opioidcds._knowledge.tables import table_name, table_sources
+from opioidcds._knowledge.tables import default_table, table_name, table_sources
 
 TABLES = knowledge_dir("conversion_tables")
 IDS = knowledge_ids()
@@ -59,14 +60,26 @@ MORPHINE = Prescription(
 )  # fmt: skip
 
 
+def _sha(table_id: str) -> str:
+    """The hash a result's provenance records for the bundled table ``table_id``.
+
+    Other tests load copies of a bundled table with its id and version (an edit not
+    versioned): in one process only the hash tells the bundled file from them.
+    """
+    return model_sha256(default_table(table_id).file)
+
+
 def test_bundled_tables_are_named_by_their_titles() -> None:
     assert UK["title"]
     assert CDC["title"]
     version = str(UK["version"])
-    assert table_name("uk-opioids-aware", version) == UK_NAME
-    assert table_name("cdc-2022", str(CDC["version"])) == _people_name(CDC)
+    uk = _sha("uk-opioids-aware")
+    assert table_name("uk-opioids-aware", version, sha256=uk) == UK_NAME
+    assert table_name("cdc-2022", str(CDC["version"]), sha256=_sha("cdc-2022")) == (
+        _people_name(CDC)
+    )
     # a result's own effective date is the one named
-    assert table_name("uk-opioids-aware", version, "2026-01-02").endswith(
+    assert table_name("uk-opioids-aware", version, "2026-01-02", sha256=uk).endswith(
         f"version {version}, effective 2 Jan 2026"
     )
     assert "uk-opioids-aware" not in UK_NAME
@@ -139,7 +152,7 @@ def test_taper_plan_names_the_table() -> None:
 
 @pytest.mark.parametrize("table_id", ["uk-opioids-aware", "cdc-2022"])
 def test_every_bundled_citation_has_a_title(table_id: str) -> None:
-    titles = table_sources(table_id, str(_file(table_id)["version"]))
+    titles = table_sources(table_id, str(_file(table_id)["version"]), sha256=_sha(table_id))
     assert set(titles) == {c["id"] for c in _file(table_id)["citations"]}  # type: ignore[attr-defined]
     assert all(t and t not in titles for t in titles.values())  # words, not ids
 
@@ -186,6 +199,11 @@ def test_a_local_table_with_the_bundled_id_and_version_does_not_rename_either(
         assert f"Conversion table: {local_name};" in local_text, last
         assert "  [1] Exampleshire ICS formulary decision 2026/14" in local_text.splitlines()
         assert oa_title not in local_text, last
+    # without the hash (a caller that has only the id and version) the two cannot be told
+    # apart: named by the id in quotes, neither title borrowed
+    assert table_name("uk-opioids-aware", str(UK["version"])) == (
+        f'conversion table "uk-opioids-aware", version {UK["version"]}'
+    )
 
 
 def test_a_result_of_a_table_not_loaded_here_is_not_named_by_another_tables_title() -> None:

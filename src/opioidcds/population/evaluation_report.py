@@ -421,8 +421,9 @@ def _method_section(ev: Evaluation) -> str:
         "and the EQ VAS are reported; an index needs a value set loaded as cited data.</p>"
     )
     short = {f"instrument:{i.id}": i.short_name for i in ev.instruments}
+    sha = ev.provenance.sha256_of("conversion-table")
     versions = "".join(
-        f"<li>{escape(f'{short[k]}: {v}' if k in short else version_text(k, v))}</li>"
+        f"<li>{escape(f'{short[k]}: {v}' if k in short else version_text(k, v, sha))}</li>"
         for k, v in sorted(ev.versions.items())
     )
     prov = ev.provenance

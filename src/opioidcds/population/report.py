@@ -653,17 +653,18 @@ _WORKLIST_HEAD: Final = (
 _SLUG: Final = re.compile(r"\b[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+\b")  # an id, not a date
 
 
-def version_text(key: str, version: str) -> str:
+def version_text(key: str, version: str, table_sha256: str | None = None) -> str:
     """One entry of a report's list of versions (``Knowledge.versions`` and the like), in words.
 
-    The conversion table by its title (:func:`~opioidcds._knowledge.tables.table_name`);
+    The conversion table by its title (:func:`~opioidcds._knowledge.tables.table_name`, of
+    the file with ``table_sha256``, the hash of the report's provenance);
     every other id in the key or the value in words ("extension exampleshire gabapentinoid:
     0.1.2 (adds to prescribing alerts)", "method: population screening 1.1.0"); a bundled
     ruleset by its name alone ("risk factors: 2.1.1").
     """
     if key == "table":  # "<id> <version>"
         table_id, _, table_version = version.partition(" ")
-        return f"conversion table: {table_name(table_id, table_version)}"
+        return f"conversion table: {table_name(table_id, table_version, sha256=table_sha256)}"
     name = key.removeprefix("ruleset:").replace(":", " ")
     return f"{as_words(name)}: {_SLUG.sub(lambda m: as_words(m.group()), version)}"
 
@@ -754,8 +755,10 @@ def render_html(
         key=lambda x: -x[1],
     )
     notes = "".join(f"<li>{escape(v)}</li>" for _, v in sorted(method.citations.items()))
+    table_sha = screening.provenance.sha256_of("conversion-table")
     versions = "".join(
-        f"<li>{escape(version_text(k, v))}</li>" for k, v in sorted(screening.versions.items())
+        f"<li>{escape(version_text(k, v, table_sha))}</li>"
+        for k, v in sorted(screening.versions.items())
     )
     prov = screening.provenance
     provenance = (
