@@ -8,7 +8,7 @@ ruleset; this module derives its inputs and presents its decisions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -22,7 +22,7 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from opioidcds._base import DeferredResultModel, fill
+from opioidcds._base import DeferredResultModel, set_dict, set_extra, set_fields_set, set_private
 from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
@@ -508,9 +508,9 @@ def check_prescription(
         conditions = truths(bound, values)
     figures = _figures_of(
         (
-            str(after_total),
+            after_total,
             after_complete,
-            str(before_total),
+            before_total,
             before_complete,
             new_prescription.replaces is not None
             and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
@@ -674,13 +674,13 @@ _ADD: Final = _ARITHMETIC.add
 class _Figures(NamedTuple):
     """The totals an alert's detail states: after and before, complete or lower bounds.
 
-    Each total as its exact decimal is written (``str``), so that equal totals written
-    differently stay apart where results are memoised.
+    Each total is the exact decimal summed (a decimal keeps how it is written: 60.0 stays
+    60.0), written out only when the text is read (check round 9; it was kept as a string).
     """
 
-    after: str
+    after: Decimal
     after_complete: bool
-    before: str
+    before: Decimal
     before_complete: bool
     unmatched: bool  # the prescription it replaces is not among the current ones
 
@@ -693,8 +693,8 @@ class _Figures(NamedTuple):
             else ""
         )
         return (
-            f"Total {_figure(Decimal(self.after), self.after_complete)} with this "
-            f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
+            f"Total {_figure(self.after, self.after_complete)} with this "
+            f"prescription; {_figure(self.before, self.before_complete)} before."
             f"{unmatched}"
         )
 
@@ -736,22 +736,35 @@ _ALERT_FIELDS: Final = frozenset(Alert.model_fields)
 
 
 def _fired_text(
-    decisions: Decisions, index: int, text: str, thresholds: str, figures: _Figures
+    index: int, text: str, thresholds: str, evaluation: _Evaluation, figures: _Figures
 ) -> Mapping[str, Any]:
     """A fired rule's alert ``{"detail": ..., "trace": ...}``, written when first read.
 
-    Bound to its evaluation with :func:`functools.partial` (built in C: the per-call path
-    builds one per alert; issue 20, round 7).
+    Bound to its rule's wording by its plan (:attr:`_Planned.render`) and to its evaluation
+    with :func:`functools.partial` (built in C: the per-call path builds one per alert; issue
+    20, round 7); the evaluation's :class:`Decisions` is made here, when the text is read
+    (check round 9).
     """
     parts = (text, figures.text(), thresholds)
     return {
         "detail": " ".join(x for x in parts if x),
-        "trace": decisions.trace_of(index),
+        "trace": _decisions(evaluation).trace_of(index),
     }
 
 
+_Evaluation = tuple[BoundRuleset, tuple[Scalar | None, ...], tuple[Truth | str, ...]]
+"""An evaluation as the check made it: the bound ruleset, the checked input values and the
+rules' condition values (its :class:`Decisions` made when an alert's text is read)."""
+
+
+def _decisions(evaluation: _Evaluation) -> Decisions:
+    """The :class:`Decisions` of ``evaluation`` (the hit policy applied to its truths)."""
+    bound, values, truths = evaluation
+    return bound.decide(values, truths)
+
+
 def _pending_text(
-    decisions: Decisions, pending: tuple[int, ...], shown: tuple[int, ...], figures: _Figures
+    pending: tuple[int, ...], shown: tuple[int, ...], evaluation: _Evaluation, figures: _Figures
 ) -> Mapping[str, Any]:
     """``alerts-not-evaluated``'s ``{"detail": ..., "trace": ..., "unknown_inputs": ...}``.
 
@@ -764,6 +777,7 @@ def _pending_text(
     software and auditors, as the trace is. Written when first read (bound as
     :func:`_fired_text` is).
     """
+    decisions = _decisions(evaluation)
     rs = decisions.ruleset
     rules = rs.rules
     titles = [rules[i].title or words(rules[i].id) for i in shown]
@@ -800,7 +814,8 @@ class _Planned(NamedTuple):
     ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
     rules not checked are ``pending`` (file order) and ``shown`` (the same, most serious
     first, as its text names them). ``text`` and ``thresholds`` are the fired rule's detail
-    text and threshold note.
+    text and threshold note. ``render`` writes the alert's deferred text given the evaluation
+    and the figures: :func:`_fired_text` or :func:`_pending_text` with the rest bound.
     """
 
     fields: MappingProxyType[str, Any]
@@ -809,6 +824,7 @@ class _Planned(NamedTuple):
     thresholds: str
     pending: tuple[int, ...]
     shown: tuple[int, ...]
+    render: Callable[[_Evaluation, _Figures], Mapping[str, Any]]
 
 
 @lru_cache(maxsize=1024)
@@ -835,13 +851,15 @@ def _alert_plan(
         planned = MappingProxyType(
             {**fields, "provenance": provenance, "not_checked": (), "unknown_inputs": ()}
         )
-        plans.append(_Planned(planned, i, text, thresholds, (), ()))
+        render = partial(_fired_text, i, text, thresholds)
+        plans.append(_Planned(planned, i, text, thresholds, (), (), render))
     pending = d.cannot_evaluate_indices
     if pending:
         fields, shown = _not_evaluated(bound, pending)
         ids = tuple(bound.ruleset.rules[i].id for i in shown)
         planned = MappingProxyType({**fields, "provenance": provenance, "not_checked": ids})
-        plans.append(_Planned(planned, None, "", "", pending, shown))
+        render = partial(_pending_text, pending, shown)
+        plans.append(_Planned(planned, None, "", "", pending, shown, render))
     if len(plans) < 2:  # one alert or none: nothing to order
         return tuple(plans)
     return tuple(most_serious_first(plans, _planned_severity))
@@ -859,23 +877,20 @@ def _present_alerts(
     The fired rules' alerts, then ``alerts-not-evaluated`` if needed, as planned by
     :func:`_alert_plan` from the condition values. Each alert's detail and trace are written
     when first read (issue 20), from this evaluation's own :class:`Decisions` (its input
-    values as they are written: ``60.0`` stays ``60.0``) and figures: a caller that shows the
-    summary never pays for them.
+    values as they are written: ``60.0`` stays ``60.0``; made then, not per call: check
+    round 9) and figures: a caller that shows the summary never pays for them.
     """
-    d = bound.decide(values, truths)
     alerts = []
+    evaluation = (bound, values, truths)
     new, fields_set = Alert.__new__, _ALERT_FIELDS
     for plan in _alert_plan(bound, truths, provenance):
-        rule = plan.rule
-        render = (
-            partial(_pending_text, d, plan.pending, plan.shown, figures)
-            if rule is None
-            else partial(_fired_text, d, rule, plan.text, plan.thresholds, figures)
-        )
-        # as Alert.deferred builds it: each alert its own fields (a plan is shared: read-only,
-        # copied at C speed) and its own set of the fields given
+        # as Alert.deferred builds it (fill, written out): each alert its own fields (a plan
+        # is shared: read-only, copied at C speed) and its own set of the fields given
         alert = new(Alert)
-        fill(alert, plan.fields.copy(), set(fields_set), {"_render": render})
+        set_dict(alert, plan.fields.copy())
+        set_fields_set(alert, set(fields_set))
+        set_extra(alert, None)
+        set_private(alert, {"_render": partial(plan.render, evaluation, figures)})
         alerts.append(alert)
     return alerts
 
