@@ -56,6 +56,9 @@ UNKNOWN_CODE = Prescription(dmd_code="999999999", dosage_text="one tablet twice 
 BY_CODE_NAMED = Prescription(  # the same code with a name beside it: not a code alone
     dmd_code="36120011000001101", product_name="Diazepam 5mg tablets", dosage_text="1 bd"
 )
+AT_LEAST = Prescription(  # a dose given as a minimum ("at least one patch")
+    dmd_code="36120011000001101", dosage_text="one tablet twice a day", dose_is_minimum=True
+)
 BY_PRODUCT = Prescription(  # replaces by the product's code, not by an id
     dmd_code="36120011000001101", dosage_text="one tablet at night", replaces="36120011000001101"
 )
@@ -155,6 +158,7 @@ def test_the_fast_path_derives_what_pydantic_derives() -> None:
                 BY_PRODUCT,
                 UNKNOWN_CODE,
                 BY_CODE_NAMED,
+                AT_LEAST,
             ]
         ),
         max_size=5,
@@ -193,6 +197,9 @@ def test_derived_values_follow_their_definition(rxs: tuple[Prescription, ...]) -
     benzo = any(MedicineClass.BENZODIAZEPINE in c for c in current)
     assert patient.benzodiazepine is (True if benzo else None)
     assert all(rx.id is None and rx.replaces is None for rx in patient.opioid_candidates)
+    # whether any prescription of the list (replaced or not) gives its dose as a minimum: the
+    # check reads the flag from the prescriptions it counts only when this says one may
+    assert patient._got.minimum is any(rx.dose_is_minimum for rx in rxs)
 
 
 def test_classes_by_name_are_those_classify_medicine_gives() -> None:

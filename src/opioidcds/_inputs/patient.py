@@ -212,6 +212,7 @@ class _Derived(NamedTuple):
     replaced: frozenset[int]
     gaba: bool | None
     ost: bool | None
+    minimum: bool  # a prescription of the list gives its dose as a minimum (dose_is_minimum)
 
 
 _NONE_REPLACED: Final[frozenset[int]] = frozenset()
@@ -378,11 +379,11 @@ class Patient(InputModel):
         # another (the common case) needs nothing more
         found: list[frozenset[MedicineClass]] = []
         kept: list[Prescription] = []
-        replacing = identified = False
+        replacing = identified = minimum = False
         code_and_text, by_code = CODE_AND_TEXT, _CLASSES_BY_CODE
         for rx in prescriptions:
             rd = rx.__dict__
-            if rx.__pydantic_fields_set__ is code_and_text:  # no identifier: by its code
+            if rx.__pydantic_fields_set__ is code_and_text:  # no identifier, no minimum
                 c = by_code.get(rd["dmd_code"])
                 if c is None:
                     c = _code_classes(rd["dmd_code"])
@@ -392,6 +393,8 @@ class Patient(InputModel):
                     replacing = identified = True
                 elif rd["id"] is not None:
                     identified = True
+                if rd["dose_is_minimum"]:
+                    minimum = True
             found.append(c)
             if not c or opioid in c:
                 kept.append(rx)
@@ -429,7 +432,7 @@ class Patient(InputModel):
         # one private value, set once (reading and setting private attributes one by one
         # through pydantic costs microseconds each on the per-call path)
         self.__pydantic_private__["_derived"] = _derived_of(  # type: ignore[index]
-            (classes, candidates, benzo, zdrug, replaced, gaba, ost)
+            (classes, candidates, benzo, zdrug, replaced, gaba, ost, minimum)
         )
         return self
 
