@@ -9,6 +9,7 @@ ruleset; this module derives its inputs and presents its decisions.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -176,6 +177,9 @@ def _dose_threshold_scope(
     reason = next((name for name, recorded in reasons if recorded), "none")
     return reason == "none", reason
 
+
+_NONE_REPLACED: Final[frozenset[int]] = frozenset()
+"""The positions replaced when the new prescription replaces none (no set made per check)."""
 
 _THRESHOLDS_APPLY: Final = (True, "none")
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
@@ -433,7 +437,7 @@ def check_prescription(
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
-    replaced: set[int] = set()
+    replaced: AbstractSet[int] = _NONE_REPLACED  # the common case: nothing replaced
     derived = patient._got  # what the patient derived from its prescriptions, read once
     if new_prescription.replaces is None:
         counted = list(derived.candidates)
@@ -447,7 +451,8 @@ def check_prescription(
         new_pos = _position(counted, plain)
         if new_pos == len(counted):
             counted.append(plain)
-    replaced -= {new_pos}
+    if replaced:
+        replaced = replaced - {new_pos}
     # the items' figures alone: the result, its items and their text are not built (issue 20)
     items = (
         ome_figures(counted, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
@@ -575,7 +580,7 @@ class _Split(NamedTuple):
 def _split(
     figures: Sequence[tuple[ItemAmounts, ...]],
     new_pos: int | None,
-    replaced: set[int],
+    replaced: AbstractSet[int],
     *,
     whole_before: bool,
 ) -> _Split:
