@@ -208,7 +208,7 @@ def ome_figures(
         InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
             input implies an implausible amount (over the plausibility limits).
     """
-    plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
+    plans = _plans_of(vocabulary, catalogue, table, _MAXIMUM)
     figures = _planned_figures(prescriptions, plans)
     if figures is not None:
         return figures
