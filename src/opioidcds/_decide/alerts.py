@@ -468,7 +468,11 @@ def check_prescription(
         before_complete,
         opioid_before,
         opioid_after,
-    ) = _split(items, new_pos, replaced, whole_before=whole_before)
+    ) = (
+        _split_last(items, new_pos)  # the commonest case, as _split itself hands it on
+        if not replaced and not whole_before and (new_pos is None or new_pos == len(items) - 1)
+        else _split(items, new_pos, replaced, whole_before=whole_before)
+    )
     # a dose given as a minimum makes every total that counts it a lower bound, as
     # calculate_ome says (its lower-bound reasons); the items' figures do not carry it
     # (only a prescription of the patient's, or the new one, can be: the patient says which)
