@@ -295,10 +295,13 @@ def test_classes_of_a_code_alone_kept_by_the_code_are_those_of_its_fields() -> N
             assert patient.prescription_classes == tuple(expected[start : start + 50])
     assert set(memo) >= set(codes)
     memo.clear()
-    for i in range(patient_module._BY_CODE_MAX):  # filled to its bound: emptied when full
-        memo[f"1{i:08d}"] = frozenset()
-    assert [medicine_classes(rx) for rx in rxs] == expected
-    assert len(memo) == len(set(codes))  # emptied, then each kept again
+    try:
+        for i in range(patient_module._BY_CODE_MAX):  # filled to its bound: emptied when full
+            memo[f"1{i:08d}"] = frozenset()  # (not real classes: never left behind)
+        assert [medicine_classes(rx) for rx in rxs] == expected
+        assert len(memo) == len(set(codes))  # emptied, then each kept again
+    finally:
+        memo.clear()
     named = medicine_classes(BY_CODE_NAMED)
     assert MedicineClass.BENZODIAZEPINE in named  # its name read beside its code
     assert MedicineClass.BENZODIAZEPINE not in medicine_classes(BY_CODE)

@@ -530,7 +530,12 @@ def check_prescription(
             and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
         )
     )
-    provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
+    named = (  # a record names a dm+d product: the new prescription first (most do)
+        new_prescription.dmd_code is not None
+        or new_prescription.product_name is not None
+        or _names_product(patient)
+    )
+    provenance = for_knowledge(kb, profile, named)
     return _present_alerts(bound, values, conditions, figures, provenance)
 
 
