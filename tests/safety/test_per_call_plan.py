@@ -555,3 +555,56 @@ def test_the_commonest_case_written_out_in_the_loop_gives_what_figures_gives(
     )
     assert kept > len(calls) // 4  # (the others: texts that give no dose, liquids, ...)
     assert any(kind == "error" for kind, *_ in written_out)  # refusals compared too
+
+
+def test_the_checks_entry_writes_out_the_commonest_case_as_figures_gives_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # _planned_figures (the prescribing check's entry) writes out _figures for a code and a
+    # text whose plan, reading and amounts are all kept, as _read does (issue 20, check round
+    # 9). The same lists read with it and with _figures alone (a wrapper, which switches the
+    # written-out case off) give the same figures (the same kept objects), the same "left to
+    # the full way" (None) and the same refusals; the written-out case was taken for many.
+    heavy = "take 19 tablets every hour"  # over the plausible daily amount twice (456 a day)
+    lists = [[Prescription(dmd_code=c, dosage_text=t)] for c in PRODUCTS for t in TEXTS]
+    lists += [[Prescription(dmd_code=c, dosage_text=heavy)] * 2 for c in PRODUCTS]
+    lists += _lists(300, seed=10)
+    plans = ome_module._plans_of(
+        default_knowledge().vocabulary, None, default_knowledge().table, PrnPolicy.MAXIMUM
+    )
+
+    def planned(rxs: list[Prescription]) -> object:
+        try:
+            return ome_module._planned_figures(rxs, plans)
+        except InvalidInputError as exc:
+            return ("error", str(exc))
+
+    for rxs in lists:  # the plans, readings and amounts kept
+        planned(rxs)
+    written_out = [planned(rxs) for rxs in lists]
+    saved = ome_module._figures
+    calls: list[int] = []
+
+    def figures_alone(*args: Any) -> object:
+        calls.append(1)
+        return saved(*args)
+
+    monkeypatch.setattr(ome_module, "_figures", figures_alone)
+    alone = [planned(rxs) for rxs in lists]
+    monkeypatch.undo()
+    assert written_out == alone
+    for one, other in zip(written_out, alone, strict=True):  # the same kept figures
+        if isinstance(one, list) and isinstance(other, list):
+            assert all(a is b for a, b in zip(one, other, strict=True))
+    outcomes = {type(one).__name__ for one in written_out}
+    assert outcomes == {"list", "tuple", "NoneType"}  # figures, refusals and the full way
+    assert any(one == ("error", f"prescriptions: {ome_module._IMPLAUSIBLE}") for one in alone)
+    # with the written-out case on (_PLANNED is the wrapper), fewer go through the wrapper
+    written_calls = len(calls)
+    calls.clear()
+    monkeypatch.setattr(ome_module, "_figures", figures_alone)
+    monkeypatch.setattr(ome_module, "_PLANNED", figures_alone)  # the written-out case on
+    again = [planned(rxs) for rxs in lists]
+    monkeypatch.undo()
+    assert again == written_out
+    assert written_calls - len(calls) > written_calls // 4  # a quarter and more written out

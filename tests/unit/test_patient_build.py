@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+import opioidcds._inputs.patient as patient_module
 from opioidcds import (
     InvalidInputError,
     MedicineClass,
@@ -26,7 +27,7 @@ from opioidcds import (
     load_catalogue,
 )
 from opioidcds._base import input_error_from
-from opioidcds._inputs.patient import _classes_of_name, medicine_classes
+from opioidcds._inputs.patient import _classes, _classes_of_name, medicine_classes
 
 MORPHINE = Prescription(
     drug="morphine",
@@ -51,6 +52,13 @@ CHANGED = Prescription(
 FIRST = Prescription(dmd_code="36120011000001101", dosage_text="one tablet twice a day", id="a")
 CHANGED_AGAIN = Prescription(dmd_code="36120011000001101", dosage_text="1 bd", id="c", replaces="b")
 DIAZEPAM_ID = DIAZEPAM.model_copy(update={"id": "d"})  # an identifier, not an opioid
+UNKNOWN_CODE = Prescription(dmd_code="999999999", dosage_text="one tablet twice a day")
+BY_CODE_NAMED = Prescription(  # the same code with a name beside it: not a code alone
+    dmd_code="36120011000001101", product_name="Diazepam 5mg tablets", dosage_text="1 bd"
+)
+AT_LEAST = Prescription(  # a dose given as a minimum ("at least one patch")
+    dmd_code="36120011000001101", dosage_text="one tablet twice a day", dose_is_minimum=True
+)
 BY_PRODUCT = Prescription(  # replaces by the product's code, not by an id
     dmd_code="36120011000001101", dosage_text="one tablet at night", replaces="36120011000001101"
 )
@@ -139,7 +147,19 @@ def test_the_fast_path_derives_what_pydantic_derives() -> None:
 @given(
     st.lists(
         st.sampled_from(
-            [MORPHINE, DIAZEPAM, BY_CODE, FIRST, CHANGED, CHANGED_AGAIN, DIAZEPAM_ID, BY_PRODUCT]
+            [
+                MORPHINE,
+                DIAZEPAM,
+                BY_CODE,
+                FIRST,
+                CHANGED,
+                CHANGED_AGAIN,
+                DIAZEPAM_ID,
+                BY_PRODUCT,
+                UNKNOWN_CODE,
+                BY_CODE_NAMED,
+                AT_LEAST,
+            ]
         ),
         max_size=5,
     ).map(tuple)
@@ -163,7 +183,9 @@ def test_derived_values_follow_their_definition(rxs: tuple[Prescription, ...]) -
     replaced = {
         i for i, rx in enumerate(rxs) if any(new is not rx and new.replaces_item(rx) for new in rxs)
     }
-    classes = [medicine_classes(rx) for rx in rxs]
+    # the reference: the classes of the fields that name the medicine (not the memo by code)
+    classes = [_classes(rx.dmd_code, rx.product_name, rx.drug, rx.form, rx.strength) for rx in rxs]
+    assert [medicine_classes(rx) for rx in rxs] == classes
     assert patient.replaced == replaced
     assert patient.prescription_classes == tuple(classes)
     assert patient.opioid_candidates == tuple(
@@ -175,6 +197,9 @@ def test_derived_values_follow_their_definition(rxs: tuple[Prescription, ...]) -
     benzo = any(MedicineClass.BENZODIAZEPINE in c for c in current)
     assert patient.benzodiazepine is (True if benzo else None)
     assert all(rx.id is None and rx.replaces is None for rx in patient.opioid_candidates)
+    # whether any prescription of the list (replaced or not) gives its dose as a minimum: the
+    # check reads the flag from the prescriptions it counts only when this says one may
+    assert patient._got.minimum is any(rx.dose_is_minimum for rx in rxs)
 
 
 def test_classes_by_name_are_those_classify_medicine_gives() -> None:
@@ -244,3 +269,42 @@ def test_co_prescription_combines_stated_and_derived_as_documented(
             checked += 1
     assert checked >= 10
     assert refused == (1 if DIAZEPAM in current else 0)  # benzodiazepine stated "no"
+
+
+def test_classes_of_a_code_alone_kept_by_the_code_are_those_of_its_fields() -> None:
+    """Issue 20, check round 9: a code and a text alone are classified by the code (kept).
+
+    Every seventh catalogue product, a code the catalogue does not hold, read with the memo
+    by code empty, kept, and filled to its bound (emptied, then kept again): the classes of
+    the fields that name the medicine, as a copy (its own record of the names given: not the
+    shared one) and the patient's derivation give them. A name beside the code is read: the
+    code's kept classes are not taken for it.
+    """
+    codes = [p.dmd_code for p in load_catalogue().products[::7]] + ["999999999"]
+    rxs = [Prescription(dmd_code=code, dosage_text="one tablet twice a day") for code in codes]
+    expected = [_classes(code, None, None, None, None) for code in codes]
+    assert any(MedicineClass.OPIOID in c for c in expected)
+    assert frozenset() in expected  # the code not in the catalogue: not recognised
+    memo = patient_module._CLASSES_BY_CODE
+    memo.clear()
+    for _ in range(2):  # not kept, then kept
+        assert [medicine_classes(rx) for rx in rxs] == expected
+        assert [medicine_classes(rx.model_copy()) for rx in rxs] == expected
+        for start in range(0, len(rxs), 50):  # at most 100 prescriptions a patient
+            patient = Patient(prescriptions=tuple(rxs[start : start + 50]))
+            assert patient.prescription_classes == tuple(expected[start : start + 50])
+    assert set(memo) >= set(codes)
+    memo.clear()
+    try:
+        for i in range(patient_module._BY_CODE_MAX):  # filled to its bound: emptied when full
+            memo[f"1{i:08d}"] = frozenset()  # (not real classes: never left behind)
+        assert [medicine_classes(rx) for rx in rxs] == expected
+        assert len(memo) == len(set(codes))  # emptied, then each kept again
+    finally:
+        memo.clear()
+    named = medicine_classes(BY_CODE_NAMED)
+    assert MedicineClass.BENZODIAZEPINE in named  # its name read beside its code
+    assert MedicineClass.BENZODIAZEPINE not in medicine_classes(BY_CODE)
+    patient = Patient(prescriptions=(BY_CODE, BY_CODE_NAMED))
+    assert patient.benzodiazepine is True
+    assert Patient(prescriptions=(BY_CODE,)).benzodiazepine is None

@@ -8,7 +8,8 @@ ruleset; this module derives its inputs and presents its decisions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -22,7 +23,7 @@ from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from opioidcds._base import DeferredResultModel, fill
+from opioidcds._base import DeferredResultModel, set_dict, set_extra, set_fields_set, set_private
 from opioidcds._decide.assessment import (
     _HUNDRED,
     _is_opioid_item,
@@ -177,6 +178,9 @@ def _dose_threshold_scope(
     return reason == "none", reason
 
 
+_NONE_REPLACED: Final[frozenset[int]] = frozenset()
+"""The positions replaced when the new prescription replaces none (no set made per check)."""
+
 _THRESHOLDS_APPLY: Final = (True, "none")
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
 
@@ -247,10 +251,10 @@ def _new_item_patches(
     when the dose is given as a minimum (``dose_is_minimum``: "at least one patch" may be two;
     the rate read is a lower bound, as ``calculate_ome`` says of its total).
     """
-    if not any(
-        i.daily_amount_unit == _RATE or i.ingredient is None or i.daily_amount is None
-        for i in new_items
-    ):
+    for i in new_items:  # a loop, not any() over a generator (issue 20, check round 9)
+        if i.daily_amount_unit == _RATE or i.ingredient is None or i.daily_amount is None:
+            break
+    else:
         return _NO_PATCH  # no patch, every item read: the rates are a known 0
     fentanyl = any(i.ingredient == "fentanyl" and i.daily_amount_unit == _RATE for i in new_items)
     rate = _patch_rate(new_items, "buprenorphine")
@@ -433,7 +437,7 @@ def check_prescription(
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
-    replaced: set[int] = set()
+    replaced: AbstractSet[int] = _NONE_REPLACED  # the common case: nothing replaced
     derived = patient._got  # what the patient derived from its prescriptions, read once
     if new_prescription.replaces is None:
         counted = list(derived.candidates)
@@ -447,7 +451,8 @@ def check_prescription(
         new_pos = _position(counted, plain)
         if new_pos == len(counted):
             counted.append(plain)
-    replaced -= {new_pos}
+    if replaced:
+        replaced = replaced - {new_pos}
     # the items' figures alone: the result, its items and their text are not built (issue 20)
     items = (
         ome_figures(counted, table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue)
@@ -463,10 +468,19 @@ def check_prescription(
         before_complete,
         opioid_before,
         opioid_after,
-    ) = _split(items, new_pos, replaced, whole_before=whole_before)
+    ) = (
+        _split_last(items, new_pos)  # the commonest case, as _split itself hands it on
+        if not replaced and not whole_before and (new_pos is None or new_pos == len(items) - 1)
+        else _split(items, new_pos, replaced, whole_before=whole_before)
+    )
     # a dose given as a minimum makes every total that counts it a lower bound, as
     # calculate_ome says (its lower-bound reasons); the items' figures do not carry it
-    minimum = [i for i, rx in enumerate(counted) if rx.dose_is_minimum]
+    # (only a prescription of the patient's, or the new one, can be: the patient says which)
+    minimum = (
+        [i for i, rx in enumerate(counted) if rx.dose_is_minimum]
+        if derived.minimum or plain.dose_is_minimum
+        else None
+    )
     if minimum:
         after_complete = after_complete and all(i in replaced for i in minimum)
         before_complete = before_complete and all(
@@ -508,15 +522,20 @@ def check_prescription(
         conditions = truths(bound, values)
     figures = _figures_of(
         (
-            str(after_total),
+            after_total,
             after_complete,
-            str(before_total),
+            before_total,
             before_complete,
             new_prescription.replaces is not None
             and not any(new_prescription.replaces_item(rx) for rx in patient.prescriptions),
         )
     )
-    provenance = for_knowledge(kb, profile, _names_product(patient, new_prescription))
+    named = (  # a record names a dm+d product: the new prescription first (most do)
+        new_prescription.dmd_code is not None
+        or new_prescription.product_name is not None
+        or _names_product(patient)
+    )
+    provenance = for_knowledge(kb, profile, named)
     return _present_alerts(bound, values, conditions, figures, provenance)
 
 
@@ -570,7 +589,7 @@ class _Split(NamedTuple):
 def _split(
     figures: Sequence[tuple[ItemAmounts, ...]],
     new_pos: int | None,
-    replaced: set[int],
+    replaced: AbstractSet[int],
     *,
     whole_before: bool,
 ) -> _Split:
@@ -586,23 +605,8 @@ def _split(
     """
     last = len(figures) - 1
     if not replaced and not whole_before and (new_pos is None or new_pos == last):
-        # the commonest case (nothing replaced, the new prescription last or not counted):
-        # "after" is "before" summed on with the new items, the same additions in the same
-        # order as summing every item from the start
-        if new_pos is None:
-            before, before_complete, opioid_before = _summed(figures, _ZERO, True, False)
-            return _split_of(
-                ((), before, before_complete, before, before_complete, opioid_before, opioid_before)
-            )
-        before, before_complete, opioid_before = _summed(figures[:last], _ZERO, True, False)
-        new_items = figures[last]
-        after, after_complete, opioid_after = _summed(
-            (new_items,), before, before_complete, opioid_before
-        )
-        return _split_of(
-            (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
-        )
-    new_items = ()
+        return _split_last(figures, new_pos)
+    new_items: Sequence[ItemAmounts] = ()
     after = before = _ZERO
     after_complete = before_complete = True
     opioid_before = opioid_after = False
@@ -634,30 +638,48 @@ def _split(
     )
 
 
-_split_of: Final = partial(tuple.__new__, _Split)
-"""``_Split`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+def _split_last(figures: Sequence[tuple[ItemAmounts, ...]], new_pos: int | None) -> _Split:
+    """:func:`_split` when nothing is replaced and the new prescription is last or not counted.
 
-_ZERO: Final = Decimal(0)
-
-
-def _summed(
-    figures: Iterable[tuple[ItemAmounts, ...]], total: Decimal, complete: bool, opioid: bool
-) -> tuple[Decimal, bool, bool]:
-    """``total`` summed on with the OME of every item of ``figures``, in order.
-
-    And ``complete`` unless an item is not convertible, ``opioid`` or an item of an opioid (or
-    of a medicine not recognised), as :func:`_split` sums them.
+    The commonest case: "after" is "before" summed on with the new items (``new_pos``, the
+    last position, or ``None``: not counted), the same additions in the same order as summing
+    every item from the start, as :func:`_split`'s loop sums them (in place: no call and no
+    slice per check; issue 20, check round 9).
     """
     add = _ADD
-    for items in figures:
+    before, before_complete, opioid_before = _ZERO, True, False
+    for index, items in enumerate(figures):
+        if index == new_pos:  # the last: "before" is summed
+            break
         for item in items:
             status = item.status
             ome = item.ome_mg_per_day
             if ome is not None:
-                total = add(total, ome)
-            complete = complete and status is not _NOT_CONVERTIBLE
-            opioid = opioid or status is not _NOT_OPIOID
-    return total, complete, opioid
+                before = add(before, ome)
+            before_complete = before_complete and status is not _NOT_CONVERTIBLE
+            opioid_before = opioid_before or status is not _NOT_OPIOID
+    if new_pos is None:
+        return _split_of(
+            ((), before, before_complete, before, before_complete, opioid_before, opioid_before)
+        )
+    new_items = figures[new_pos]
+    after, after_complete, opioid_after = before, before_complete, opioid_before
+    for item in new_items:
+        status = item.status
+        ome = item.ome_mg_per_day
+        if ome is not None:
+            after = add(after, ome)
+        after_complete = after_complete and status is not _NOT_CONVERTIBLE
+        opioid_after = opioid_after or status is not _NOT_OPIOID
+    return _split_of(
+        (new_items, after, after_complete, before, before_complete, opioid_before, opioid_after)
+    )
+
+
+_split_of: Final = partial(tuple.__new__, _Split)
+"""``_Split`` of a tuple of its fields, in order (without the named tuple's own ``__new__``)."""
+
+_ZERO: Final = Decimal(0)
 
 
 _NOT_CONVERTIBLE: Final = ItemStatus.NOT_CONVERTIBLE
@@ -674,13 +696,13 @@ _ADD: Final = _ARITHMETIC.add
 class _Figures(NamedTuple):
     """The totals an alert's detail states: after and before, complete or lower bounds.
 
-    Each total as its exact decimal is written (``str``), so that equal totals written
-    differently stay apart where results are memoised.
+    Each total is the exact decimal summed (a decimal keeps how it is written: 60.0 stays
+    60.0), written out only when the text is read (check round 9; it was kept as a string).
     """
 
-    after: str
+    after: Decimal
     after_complete: bool
-    before: str
+    before: Decimal
     before_complete: bool
     unmatched: bool  # the prescription it replaces is not among the current ones
 
@@ -693,8 +715,8 @@ class _Figures(NamedTuple):
             else ""
         )
         return (
-            f"Total {_figure(Decimal(self.after), self.after_complete)} with this "
-            f"prescription; {_figure(Decimal(self.before), self.before_complete)} before."
+            f"Total {_figure(self.after, self.after_complete)} with this "
+            f"prescription; {_figure(self.before, self.before_complete)} before."
             f"{unmatched}"
         )
 
@@ -736,22 +758,35 @@ _ALERT_FIELDS: Final = frozenset(Alert.model_fields)
 
 
 def _fired_text(
-    decisions: Decisions, index: int, text: str, thresholds: str, figures: _Figures
+    index: int, text: str, thresholds: str, evaluation: _Evaluation, figures: _Figures
 ) -> Mapping[str, Any]:
     """A fired rule's alert ``{"detail": ..., "trace": ...}``, written when first read.
 
-    Bound to its evaluation with :func:`functools.partial` (built in C: the per-call path
-    builds one per alert; issue 20, round 7).
+    Bound to its rule's wording by its plan (:attr:`_Planned.render`) and to its evaluation
+    with :func:`functools.partial` (built in C: the per-call path builds one per alert; issue
+    20, round 7); the evaluation's :class:`Decisions` is made here, when the text is read
+    (check round 9).
     """
     parts = (text, figures.text(), thresholds)
     return {
         "detail": " ".join(x for x in parts if x),
-        "trace": decisions.trace_of(index),
+        "trace": _decisions(evaluation).trace_of(index),
     }
 
 
+_Evaluation = tuple[BoundRuleset, tuple[Scalar | None, ...], tuple[Truth | str, ...]]
+"""An evaluation as the check made it: the bound ruleset, the checked input values and the
+rules' condition values (its :class:`Decisions` made when an alert's text is read)."""
+
+
+def _decisions(evaluation: _Evaluation) -> Decisions:
+    """The :class:`Decisions` of ``evaluation`` (the hit policy applied to its truths)."""
+    bound, values, truths = evaluation
+    return bound.decide(values, truths)
+
+
 def _pending_text(
-    decisions: Decisions, pending: tuple[int, ...], shown: tuple[int, ...], figures: _Figures
+    pending: tuple[int, ...], shown: tuple[int, ...], evaluation: _Evaluation, figures: _Figures
 ) -> Mapping[str, Any]:
     """``alerts-not-evaluated``'s ``{"detail": ..., "trace": ..., "unknown_inputs": ...}``.
 
@@ -764,6 +799,7 @@ def _pending_text(
     software and auditors, as the trace is. Written when first read (bound as
     :func:`_fired_text` is).
     """
+    decisions = _decisions(evaluation)
     rs = decisions.ruleset
     rules = rs.rules
     titles = [rules[i].title or words(rules[i].id) for i in shown]
@@ -800,7 +836,8 @@ class _Planned(NamedTuple):
     ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
     rules not checked are ``pending`` (file order) and ``shown`` (the same, most serious
     first, as its text names them). ``text`` and ``thresholds`` are the fired rule's detail
-    text and threshold note.
+    text and threshold note. ``render`` writes the alert's deferred text given the evaluation
+    and the figures: :func:`_fired_text` or :func:`_pending_text` with the rest bound.
     """
 
     fields: MappingProxyType[str, Any]
@@ -809,6 +846,7 @@ class _Planned(NamedTuple):
     thresholds: str
     pending: tuple[int, ...]
     shown: tuple[int, ...]
+    render: Callable[[_Evaluation, _Figures], Mapping[str, Any]]
 
 
 @lru_cache(maxsize=1024)
@@ -835,13 +873,15 @@ def _alert_plan(
         planned = MappingProxyType(
             {**fields, "provenance": provenance, "not_checked": (), "unknown_inputs": ()}
         )
-        plans.append(_Planned(planned, i, text, thresholds, (), ()))
+        render = partial(_fired_text, i, text, thresholds)
+        plans.append(_Planned(planned, i, text, thresholds, (), (), render))
     pending = d.cannot_evaluate_indices
     if pending:
         fields, shown = _not_evaluated(bound, pending)
         ids = tuple(bound.ruleset.rules[i].id for i in shown)
         planned = MappingProxyType({**fields, "provenance": provenance, "not_checked": ids})
-        plans.append(_Planned(planned, None, "", "", pending, shown))
+        render = partial(_pending_text, pending, shown)
+        plans.append(_Planned(planned, None, "", "", pending, shown, render))
     if len(plans) < 2:  # one alert or none: nothing to order
         return tuple(plans)
     return tuple(most_serious_first(plans, _planned_severity))
@@ -859,23 +899,20 @@ def _present_alerts(
     The fired rules' alerts, then ``alerts-not-evaluated`` if needed, as planned by
     :func:`_alert_plan` from the condition values. Each alert's detail and trace are written
     when first read (issue 20), from this evaluation's own :class:`Decisions` (its input
-    values as they are written: ``60.0`` stays ``60.0``) and figures: a caller that shows the
-    summary never pays for them.
+    values as they are written: ``60.0`` stays ``60.0``; made then, not per call: check
+    round 9) and figures: a caller that shows the summary never pays for them.
     """
-    d = bound.decide(values, truths)
     alerts = []
+    evaluation = (bound, values, truths)
     new, fields_set = Alert.__new__, _ALERT_FIELDS
     for plan in _alert_plan(bound, truths, provenance):
-        rule = plan.rule
-        render = (
-            partial(_pending_text, d, plan.pending, plan.shown, figures)
-            if rule is None
-            else partial(_fired_text, d, rule, plan.text, plan.thresholds, figures)
-        )
-        # as Alert.deferred builds it: each alert its own fields (a plan is shared: read-only,
-        # copied at C speed) and its own set of the fields given
+        # as Alert.deferred builds it (fill, written out): each alert its own fields (a plan
+        # is shared: read-only, copied at C speed) and its own set of the fields given
         alert = new(Alert)
-        fill(alert, plan.fields.copy(), set(fields_set), {"_render": render})
+        set_dict(alert, plan.fields.copy())
+        set_fields_set(alert, set(fields_set))
+        set_extra(alert, None)
+        set_private(alert, {"_render": partial(plan.render, evaluation, figures)})
         alerts.append(alert)
     return alerts
 

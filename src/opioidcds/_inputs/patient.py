@@ -30,7 +30,6 @@ is prescribed, and a clinician may state that methadone oral solution is prescri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from enum import StrEnum
 from functools import cache, lru_cache, partial
 from operator import itemgetter
@@ -41,7 +40,7 @@ from pydantic import Field, PrivateAttr, StrictBool, model_validator
 
 from opioidcds._base import InputModel, fill
 from opioidcds._errors import InvalidInputError
-from opioidcds._inputs.prescription import Prescription
+from opioidcds._inputs.prescription import CODE_AND_TEXT, Prescription
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.products import MedicineClass, classify_medicine, load_catalogue
 
@@ -106,8 +105,33 @@ def medicine_classes(rx: Prescription | IssueRecord) -> frozenset[MedicineClass]
     per medicine (memoised on the fields that name it; issue 20).
     """
     if isinstance(rx, Prescription):
-        return _classes(rx.dmd_code, rx.product_name, rx.drug, rx.form, rx.strength)
+        d = rx.__dict__
+        if rx.__pydantic_fields_set__ is CODE_AND_TEXT:  # a code and a text alone
+            found = _CLASSES_BY_CODE.get(d["dmd_code"])
+            return found if found is not None else _code_classes(d["dmd_code"])
+        return _classes(*_names_of(d))
     return _classes(rx.dmd_code, rx.product_name, rx.drug, None, None)
+
+
+_CLASSES_BY_CODE: Final[dict[str, frozenset[MedicineClass]]] = {}
+"""The classes of a prescription of a dm+d code and a dosage text alone, by its code (issue
+20, check round 9: one look-up, not a memo keyed by five fields); bounded by
+:data:`_BY_CODE_MAX`, emptied when full."""
+
+_BY_CODE_MAX: Final = 4096
+
+
+def _code_classes(code: str) -> frozenset[MedicineClass]:
+    """:func:`_classes` of a prescription named by its dm+d code alone, kept by its code.
+
+    Such a prescription (:data:`~opioidcds._inputs.prescription.CODE_AND_TEXT`: every field
+    but the code and the text holds its default) has no product name, drug, form or strength.
+    """
+    found = _classes(code, None, None, None, None)
+    if len(_CLASSES_BY_CODE) >= _BY_CODE_MAX:
+        _CLASSES_BY_CODE.clear()
+    _CLASSES_BY_CODE[code] = found
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -188,6 +212,7 @@ class _Derived(NamedTuple):
     replaced: frozenset[int]
     gaba: bool | None
     ost: bool | None
+    minimum: bool  # a prescription of the list gives its dose as a minimum (dose_is_minimum)
 
 
 _NONE_REPLACED: Final[frozenset[int]] = frozenset()
@@ -220,23 +245,29 @@ def _derive(
 
 @lru_cache(maxsize=1024)
 def _co_prescribed(  # noqa: PLR0917 - positional: the memo's key
-    present: frozenset[MedicineClass],
+    live: tuple[frozenset[MedicineClass], ...],
     benzodiazepine: bool | None,
     z_drug: bool | None,
     gabapentinoid: bool | None,
     substitution: bool | None,
     complete: bool,
 ) -> tuple[bool | None, bool | None, bool | None, bool | None]:
-    """The co-prescriptions stated (``None``: not stated) combined with the classes ``present``.
+    """The co-prescriptions stated (``None``: not stated) combined with the classes ``live``.
+
+    ``live``: the classes of each current prescription (those not replaced), in order; a class
+    is present when one of them has it.
 
     Benzodiazepine, z-drug, gabapentinoid and opioid substitution therapy, in that order, each
     by :func:`_derive` (a stated "not on OST" wins over a derived one; a stated "no" for the
     others contradicting a current prescription is an error). ``complete``: the medication
-    list is the whole list. Memoised: a pure function of a few values (a few hundred sets).
+    list is the whole list. Memoised: a pure function of a few values (a few hundred lists of
+    class sets, each set one object per medicine: the key hashes their kept hashes; issue 20,
+    check round 9: the union is no longer made per patient).
 
     Raises:
         InvalidInputError: a stated "no" contradicts a current prescription's class.
     """
+    present = frozenset().union(*live)  # every class of a current prescription
     return (
         _derive(
             benzodiazepine,
@@ -348,15 +379,23 @@ class Patient(InputModel):
         # another (the common case) needs nothing more
         found: list[frozenset[MedicineClass]] = []
         kept: list[Prescription] = []
-        replacing = identified = False
+        replacing = identified = minimum = False
+        code_and_text, by_code = CODE_AND_TEXT, _CLASSES_BY_CODE
         for rx in prescriptions:
             rd = rx.__dict__
-            c = _classes(*_names_of(rd))
+            if rx.__pydantic_fields_set__ is code_and_text:  # no identifier, no minimum
+                c = by_code.get(rd["dmd_code"])
+                if c is None:
+                    c = _code_classes(rd["dmd_code"])
+            else:
+                c = _classes(*_names_of(rd))
+                if rd["replaces"] is not None:
+                    replacing = identified = True
+                elif rd["id"] is not None:
+                    identified = True
+                if rd["dose_is_minimum"]:
+                    minimum = True
             found.append(c)
-            if rd["replaces"] is not None:
-                replacing = identified = True
-            elif rd["id"] is not None:
-                identified = True
             if not c or opioid in c:
                 kept.append(rx)
         classes = tuple(found)
@@ -373,19 +412,16 @@ class Patient(InputModel):
                     if (not c or opioid in c) and i not in replaced
                 ]
             )
-            live: Sequence[frozenset[MedicineClass]] = [
-                c for i, c in enumerate(classes) if i not in replaced
-            ]
+            live = tuple([c for i, c in enumerate(classes) if i not in replaced])
         elif identified:  # none replaced: each candidate without its identifiers
             candidates = tuple([rx.without_identity() for rx in kept])
             live = classes
         else:  # none replaced, no identifier (the common case): the candidates as they are
             candidates = tuple(kept)
             live = classes
-        present = frozenset().union(*live)  # every class of a current prescription
         d = self.__dict__
         benzo, zdrug, gaba, ost = _co_prescribed(
-            present,
+            live,
             d["benzodiazepine_coprescribed"],
             d["z_drug_coprescribed"],
             d["gabapentinoid_coprescribed"],
@@ -396,7 +432,7 @@ class Patient(InputModel):
         # one private value, set once (reading and setting private attributes one by one
         # through pydantic costs microseconds each on the per-call path)
         self.__pydantic_private__["_derived"] = _derived_of(  # type: ignore[index]
-            (classes, candidates, benzo, zdrug, replaced, gaba, ost)
+            (classes, candidates, benzo, zdrug, replaced, gaba, ost, minimum)
         )
         return self
 

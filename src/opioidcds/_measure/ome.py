@@ -208,7 +208,7 @@ def ome_figures(
         InvalidInputError: as :func:`calculate_ome`: an entry is not a Prescription, or the
             input implies an implausible amount (over the plausibility limits).
     """
-    plans = _plans_of(vocabulary, catalogue, table, PrnPolicy.MAXIMUM)
+    plans = _plans_of(vocabulary, catalogue, table, _MAXIMUM)
     figures = _planned_figures(prescriptions, plans)
     if figures is not None:
         return figures
@@ -247,7 +247,12 @@ def _planned_figures(
 
     ``None`` as soon as one prescription is left to the full way (:func:`_read` then reads
     the list). Nothing is summed but each ingredient's daily amount, for the plausibility
-    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order).
+    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order; an ingredient's first
+    amount kept as it is). A prescription of a dm+d code and a text alone whose plan, text
+    reading, dose unit and amounts are all kept, and whose product counts no containers, has
+    its figures looked up here, as :func:`_read` looks them up (no call to :func:`_figures`,
+    none of its checks for the other cases; issue 20, check round 9); anything else goes to
+    :func:`_figures`. Switching :func:`_figures` off switches this off too.
 
     Raises:
         InvalidInputError: an entry is not a Prescription, or an implausible amount.
@@ -255,18 +260,32 @@ def _planned_figures(
     figures: list[tuple[_Figure, ...]] = []
     per_ingredient: dict[tuple[str, str], Decimal] = {}
     figures_of = _figures  # looked up once per call (a test switches it off)
+    by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
+    code_and_text = CODE_AND_TEXT
     add = _SUMS.add
-    for index, rx in enumerate(prescriptions):
+    for rx in prescriptions:  # its position is len(figures)
         if type(rx) is not Prescription and not isinstance(rx, Prescription):
-            raise InvalidInputError(f"prescriptions[{index}]", "must be a Prescription")
-        found = figures_of(rx.__dict__, plans)
+            raise InvalidInputError(f"prescriptions[{len(figures)}]", "must be a Prescription")
+        d = rx.__dict__
+        if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
+            found = None
+            plan = by_code.get(d["dmd_code"])
+            if plan is not None and plan is not _FULL_WAY and plan.containers is None:
+                reading = plan.texts.get(d["dosage_text"])
+                if type(reading) is tuple and reading[3] in plan.units:
+                    kept = reading[2]  # the key of its amounts, None when no schedule
+                    found = plan.unconvertible if kept is None else plan.amounts.get(kept)
+            if found is None:
+                found = figures_of(d, plans, True)
+        else:
+            found = figures_of(d, plans)
         if found is None:
             return None
         figures.append(found)
-        for figure in found:
-            key, daily = figure.limit_key, figure.daily_amount
-            if key is not None and daily is not None:
-                per_ingredient[key] = add(per_ingredient.get(key, _ZERO), daily)
+        for _, _, daily, _, _, _, key in found:
+            if key is not None and daily is not None:  # an ingredient's first: no sum
+                summed = per_ingredient.get(key)
+                per_ingredient[key] = daily if summed is None else add(summed, daily)
     _check_plausible(per_ingredient, plans.limits)
     return figures
 
