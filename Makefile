@@ -76,9 +76,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_cdshooks.py
 	$(BIN)/python benchmarks/bench_population.py
 
-## Longer randomised property runs (not part of `make test`).
+## Longer randomised property runs (not part of `make test`): every test file with a
+## Hypothesis property (5,000 fresh random examples each; an hour or more on 2 cores).
+PROPERTY_TESTS = $(shell grep -rl --include='*.py' --exclude-dir=node_modules '@given' tests | sort)
 test-deep: $(STAMP)
-	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/properties
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q -p no:cacheprovider $(PROPERTY_TESTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis site
