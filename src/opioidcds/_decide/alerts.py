@@ -832,20 +832,14 @@ class _Planned(NamedTuple):
     """One alert of an alert plan: what it says whatever the patient, and what writes the rest.
 
     ``fields`` are the alert's fields but ``detail`` and ``trace`` (``provenance`` included),
-    read-only (a plan is shared by every call that fires the same rules);
-    ``rule`` is the fired rule's position, or ``None`` for ``alerts-not-evaluated``, whose
-    rules not checked are ``pending`` (file order) and ``shown`` (the same, most serious
-    first, as its text names them). ``text`` and ``thresholds`` are the fired rule's detail
-    text and threshold note. ``render`` writes the alert's deferred text given the evaluation
-    and the figures: :func:`_fired_text` or :func:`_pending_text` with the rest bound.
+    read-only (a plan is shared by every call that fires the same rules). ``render`` writes
+    the alert's deferred text given the evaluation and the figures: :func:`_fired_text` bound
+    to the fired rule's position, detail text and threshold note, or :func:`_pending_text`
+    bound to the rules not checked, in file order and most serious first (as its text names
+    them), for ``alerts-not-evaluated``.
     """
 
     fields: MappingProxyType[str, Any]
-    rule: int | None
-    text: str
-    thresholds: str
-    pending: tuple[int, ...]
-    shown: tuple[int, ...]
     render: Callable[[_Evaluation, _Figures], Mapping[str, Any]]
 
 
@@ -874,14 +868,14 @@ def _alert_plan(
             {**fields, "provenance": provenance, "not_checked": (), "unknown_inputs": ()}
         )
         render = partial(_fired_text, i, text, thresholds)
-        plans.append(_Planned(planned, i, text, thresholds, (), (), render))
+        plans.append(_Planned(planned, render))
     pending = d.cannot_evaluate_indices
     if pending:
         fields, shown = _not_evaluated(bound, pending)
         ids = tuple(bound.ruleset.rules[i].id for i in shown)
         planned = MappingProxyType({**fields, "provenance": provenance, "not_checked": ids})
         render = partial(_pending_text, pending, shown)
-        plans.append(_Planned(planned, None, "", "", pending, shown, render))
+        plans.append(_Planned(planned, render))
     if len(plans) < 2:  # one alert or none: nothing to order
         return tuple(plans)
     return tuple(most_serious_first(plans, _planned_severity))

@@ -1031,13 +1031,14 @@ def assess(
     )
 
 
-def _names_product(patient: Patient, *more: Prescription) -> bool:
-    """Whether a record names a dm+d product (the bundled catalogue is then consulted)."""
-    history = patient.prescription_history or ()
-    return (
-        names_a_product(patient.prescriptions)
-        or names_a_product(history)
-        or (names_a_product(more))
+def _names_product(patient: Patient) -> bool:
+    """Whether a record of ``patient`` names a dm+d product (the bundled catalogue is then used).
+
+    Its current prescriptions or its history; the prescribing check reads its new
+    prescription first, itself.
+    """
+    return names_a_product(patient.prescriptions) or names_a_product(
+        patient.prescription_history or ()
     )
 
 

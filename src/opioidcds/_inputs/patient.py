@@ -102,7 +102,9 @@ def medicine_classes(rx: Prescription | IssueRecord) -> frozenset[MedicineClass]
     A dm+d code found in the opioid catalogue is an opioid (and its name is classified too, for
     opioid substitution presentations). An empty set means "not recognised": callers treat
     such items as possible opioids (fail closed), never as known non-opioids. Worked out once
-    per medicine (memoised on the fields that name it; issue 20).
+    per medicine (memoised on the fields that name it; issue 20), and for a prescription of a
+    dm+d code and a dosage text alone kept by its code (:data:`_CLASSES_BY_CODE`). Always by
+    the bundled catalogue and classes, whatever knowledge a caller uses.
     """
     if isinstance(rx, Prescription):
         d = rx.__dict__
