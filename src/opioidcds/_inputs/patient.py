@@ -30,6 +30,7 @@ is prescribed, and a clinician may state that methadone oral solution is prescri
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cache, lru_cache, partial
 from operator import itemgetter
@@ -346,6 +347,24 @@ class Patient(InputModel):
     as_of: dt.date | None = None
 
     _derived: _Derived | None = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, a patient validated anew from this one's fields and it.
+
+        pydantic's own ``model_copy(update=...)`` skips validation: a patient copied with other
+        prescriptions kept the values derived from the old ones (their medicine classes, the
+        co-prescriptions, the medicines counted), so the prescribing check counted the old
+        prescriptions and their totals (fail closed: a copy is never read by what it no longer
+        holds). With ``update`` the names given and the update are validated together, as
+        ``Patient(...)`` validates them (an unknown name or a bad value raises
+        :class:`~opioidcds.InvalidInputError`); without it, the copy holds the same fields and
+        derived values, as pydantic copies them.
+        """
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {name: self.__dict__[name] for name in self.model_fields_set}
+        data.update(update)
+        return type(self)(**data)
 
     def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - pydantic's own signature
         """Validate ``data``; raises :class:`InvalidInputError` naming each bad field.
