@@ -12,7 +12,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -148,7 +148,13 @@ def canonical_json(data: object) -> bytes:
     ).encode("ascii")
 
 
-def model_sha256(model: BaseModel) -> str:
+class _Dumpable(Protocol):
+    """A validated model that dumps itself to JSON-ready data (any pydantic model)."""
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
+
+
+def model_sha256(model: _Dumpable) -> str:
     """The SHA-256 (hex) of a validated model's canonical JSON (:func:`canonical_json`).
 
     The ``sha256`` provenance records for a knowledge file model (``header_source`` in

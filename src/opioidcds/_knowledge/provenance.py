@@ -38,12 +38,10 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
-
 from opioidcds._base import ResultModel
 from opioidcds._errors import KnowledgeBaseError
 from opioidcds._knowledge.cache import cached
-from opioidcds._knowledge.files import KnowledgeHeader, canonical_json
+from opioidcds._knowledge.files import KnowledgeHeader, canonical_json, model_sha256
 from opioidcds._knowledge.paths import knowledge_dir
 from opioidcds._knowledge.products import Catalogue, load_catalogue
 from opioidcds._knowledge.tables import ConversionTable
@@ -162,10 +160,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _model_hash(model: BaseModel | HeadedModel) -> str:
-    return _sha256(canonical_json(model.model_dump(mode="json")))
-
-
 class HeadedModel(_Named, Protocol):
     """A validated knowledge file model that names itself (every bundled file does)."""
 
@@ -183,7 +177,7 @@ def header_source(kind: str, header: KnowledgeHeader | HeadedModel) -> Knowledge
         id=header.id,
         version=header.version,
         effective_date=header.effective_date.isoformat(),
-        sha256=_model_hash(header),
+        sha256=model_sha256(header),
     )
 
 
