@@ -207,7 +207,10 @@ class AcuteCardBuilder:
         lines = [f"Hospital rules ({setting}) that could **not** be checked:", ""]
         lines += [
             f"- {escape_markdown(r.title or words(r.rule_id))}: not known: "
-            + "; ".join(escape_markdown(label) for label in r.unknown_labels or r.missing)
+            + "; ".join(
+                escape_markdown(label)
+                for label in r.unknown_labels or [words(f) for f in r.missing]  # never raw names
+            )
             for r in rules
         ]
         if rules:
