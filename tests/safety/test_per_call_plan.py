@@ -608,3 +608,39 @@ def test_the_checks_entry_writes_out_the_commonest_case_as_figures_gives_it(
     monkeypatch.undo()
     assert again == written_out
     assert written_calls - len(calls) > written_calls // 4  # a quarter and more written out
+
+
+MORPHINE_200_MR = "16653411000001104"  # Morphine 200mg modified-release tablets (dm+d)
+OXYCODONE_40_MR = "36130911000001104"  # Oxycodone 40mg modified-release tablets (dm+d)
+
+
+def test_sums_of_one_opioid_at_and_over_its_limit_on_the_per_call_path() -> None:
+    # The per-call path forms each ingredient's sum only when a list is long enough for one to
+    # pass its limit (_Entry's cap); these lists sit on both sides of that. plausibility.toml:
+    # at most 5 g of one opioid a day. "6 tablets twice a day" of morphine 200 mg:
+    # 200 x 6 x 2 = 2,400 mg/day, so two of them (4,800 mg) are plausible and three (7,200 mg)
+    # are not; the cap is 5,000 // 2,400 = 2 prescriptions.
+    heavy = Prescription(dmd_code=MORPHINE_200_MR, dosage_text="6 tablets twice a day")
+    # oxycodone 40 mg twice a day = 80 mg/day of another opioid: never summed with morphine
+    other = Prescription(dmd_code=OXYCODONE_40_MR, dosage_text="one twice a day")
+    kb = default_knowledge()
+    for rxs, plausible in (
+        ([heavy, heavy], True),  # 4,800 mg/day of morphine: within the cap
+        ([heavy, heavy, other], True),  # three, over the cap: summed, 4,800 and 80 mg/day
+        ([heavy, other, heavy], True),  # the same in another order
+        ([heavy, heavy, heavy], False),  # 7,200 mg/day of morphine
+        ([other, heavy, heavy, heavy], False),
+    ):
+        fast = _outcome(rxs)
+        with _full_path_only():
+            full = _outcome(rxs)
+        assert fast == full
+        assert (fast[0] == "ok") is plausible, rxs
+        assert _figures_only(rxs) == _built_figures(rxs)
+        if plausible:
+            # morphine x 1 (oral) and oxycodone x 1.5 (Opioids Aware): 2,400 per morphine item
+            # and 80 x 1.5 = 120 for oxycodone
+            total = calculate_ome(rxs, table=kb.table).total_mg_per_day
+            assert total == 2400 * 2 + (120 if other in rxs else 0)
+        else:
+            assert "implausible" in fast[1]

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Context, Decimal, Inexact, getcontext, localcontext, setcontext
 from enum import Enum
 from functools import cached_property, lru_cache, partial
-from sys import intern
+from sys import intern, maxsize
 from typing import Any, Final, Literal, NamedTuple
 
 from opioidcds._base import set_dict, set_extra, set_fields_set, set_private
@@ -179,7 +179,7 @@ def calculate_ome(
     set_dict(result, values)
     set_fields_set(result, set(_RESULT_FIELDS))
     set_extra(result, None)
-    set_private(result, {"_render": _items_of((parts, figures, plans.setting))})
+    set_private(result, {"_render": _Items((parts, figures, plans.setting))})
     return result
 
 
@@ -258,35 +258,33 @@ def _planned_figures(
         InvalidInputError: an entry is not a Prescription, or an implausible amount.
     """
     figures: list[tuple[_Figure, ...]] = []
-    per_ingredient: dict[tuple[str, str], Decimal] = {}
+    cap = _NO_CAP  # the fewest prescriptions whose figures could pass a limit (_Entry)
     figures_of = _figures  # looked up once per call (a test switches it off)
     by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
     code_and_text = CODE_AND_TEXT
-    add = _SUMS.add
     for rx in prescriptions:  # its position is len(figures)
         if type(rx) is not Prescription and not isinstance(rx, Prescription):
             raise InvalidInputError(f"prescriptions[{len(figures)}]", "must be a Prescription")
         d = rx.__dict__
         if rx.__pydantic_fields_set__ is code_and_text:  # built of a code and a text alone
-            found = None
+            entry = None
             plan = by_code.get(d["dmd_code"])
             if plan is not None and plan is not _FULL_WAY and plan.containers is None:
                 reading = plan.texts.get(d["dosage_text"])
                 if type(reading) is tuple and reading[3] in plan.units:
                     kept = reading[2]  # the key of its amounts, None when no schedule
-                    found = plan.unconvertible if kept is None else plan.amounts.get(kept)
-            if found is None:
-                found = figures_of(d, plans, True)
+                    entry = plan.unconvertible if kept is None else plan.amounts.get(kept)
+            if entry is None:
+                entry = figures_of(d, plans, True)
         else:
-            found = figures_of(d, plans)
-        if found is None:
+            entry = figures_of(d, plans)
+        if entry is None:
             return None
-        figures.append(found)
-        for _, _, daily, _, _, _, key in found:
-            if key is not None and daily is not None:  # an ingredient's first: no sum
-                summed = per_ingredient.get(key)
-                per_ingredient[key] = daily if summed is None else add(summed, daily)
-    _check_plausible(per_ingredient, plans.limits)
+        figures.append(entry[0])
+        if entry[4] < cap:  # noqa: PLR1730 - a comparison, not a call of min (issue 20)
+            cap = entry[4]
+    if len(figures) > cap:  # some ingredient's sum could pass its limit: summed exactly
+        _check_plausible(_per_ingredient(figures), plans.limits)
     return figures
 
 
@@ -304,6 +302,59 @@ def _check_plausible(
     for (_, unit), amount in per_ingredient.items():
         if amount > limits[unit]:
             raise InvalidInputError("prescriptions", _IMPLAUSIBLE)
+
+
+def _per_ingredient(figures: Iterable[tuple[_Figure, ...]]) -> dict[tuple[str, str], Decimal]:
+    """Each ingredient's daily amount summed over ``figures`` (by unit), in item order.
+
+    At the calculator's precision (:data:`_SUMS`); an ingredient's first amount kept as it is.
+    """
+    sums: dict[tuple[str, str], Decimal] = {}
+    add = _SUMS.add
+    for found in figures:
+        for _, _, daily, _, _, _, key in found:
+            if key is not None and daily is not None:
+                summed = sums.get(key)
+                sums[key] = daily if summed is None else add(summed, daily)
+    return sums
+
+
+_NO_CAP: Final = maxsize
+"""The cap of figures without a daily amount (:data:`_Entry`): no number of them passes a limit."""
+
+_Entry = tuple[tuple["_Figure", ...], Decimal | None, bool, bool, int]
+"""One prescription's figures with what a calculation sums of them, computed once (issue 20).
+
+``(figures, ome, exact, unconverted, cap)``: ``ome`` is the sum of the OME of its items, in item
+order, at the calculator's precision (``None`` when no item has one); ``exact`` whether every
+item with an OME is exact; ``unconverted`` whether an item is not convertible; ``cap`` the
+number of prescriptions, each giving at most these daily amounts, that no plausibility limit
+can be passed by: the least, over its ingredients, of the limit divided by the ingredient's
+daily amount, rounded down (:func:`_entry`). A calculation over ``n`` prescriptions whose
+entries all have ``cap >= n`` passes no limit (each ingredient's sum is at most ``n`` amounts
+of at most ``limit / cap`` each), so its sums are not formed; otherwise they are, exactly
+(:func:`_check_plausible`). The same refusals as summing always, without summing by ingredient
+on every call.
+"""
+
+
+def _entry(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> _Entry:
+    """``figures`` with their OME sum, exactness, unconverted flag and cap (:data:`_Entry`)."""
+    ome: Decimal | None = None
+    exact, unconverted = True, False
+    add = _SUMS.add
+    for figure in figures:
+        item_ome = figure.ome_mg_per_day
+        if item_ome is not None:
+            ome = item_ome if ome is None else add(ome, item_ome)
+            exact = exact and figure.exact
+        elif figure.status is _NOT_CONVERTIBLE:
+            unconverted = True
+    cap = _NO_CAP
+    for (_, unit), amount in _per_ingredient((figures,)).items():
+        if amount > _ZERO:
+            cap = min(cap, int(_SUMS.divide_int(limits[unit], amount)))
+    return figures, ome, exact, unconverted, cap
 
 
 _IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
@@ -359,13 +410,13 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     """
     parts: list[tuple[OMEItem, ...] | Prescription] = []
     figures: list[tuple[_Figure, ...]] = []
-    per_ingredient: dict[tuple[str, str], Decimal] = {}
-    setting = plans.setting
+    setting, limits = plans.setting, plans.limits
     figures_of = _figures  # looked up once per call (a test switches it off)
     by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
     code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
+    cap = _NO_CAP  # the fewest prescriptions whose figures could pass a limit (_Entry)
     previous: Context | None = None  # the caller's context, while the calculator's is current
     try:
         for rx in given:  # its position is len(parts): one part per prescription read
@@ -377,21 +428,20 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
                 # _figures written out for a product and a text both kept with all they need
                 # (no containers to count, a unit that fits, amounts computed): one call and
                 # its checks fewer per prescription (issue 20); anything else goes to it
-                found = None
+                entry = None
                 plan = by_code.get(d["dmd_code"])
                 if plan is not None and plan is not _FULL_WAY and plan.containers is None:
                     reading = plan.texts.get(d["dosage_text"])
                     if type(reading) is tuple and reading[3] in plan.units:
                         kept = reading[2]  # the key of its amounts, None when no schedule
-                        found = plan.unconvertible if kept is None else plan.amounts.get(kept)
-                if found is None:
-                    found = figures_of(d, plans, True)
+                        entry = plan.unconvertible if kept is None else plan.amounts.get(kept)
+                if entry is None:
+                    entry = figures_of(d, plans, True)
             else:
                 named = named or d["dmd_code"] is not None or d["product_name"] is not None
-                found = figures_of(d, plans)
-            if found is not None:  # its items are built if the result's items are read
+                entry = figures_of(d, plans)
+            if entry is not None:  # its items are built if the result's items are read
                 parts.append(rx)
-                figures.append(found)
                 pending = True
             else:
                 if previous is None:  # the full way runs in the calculator's context: entered once
@@ -402,20 +452,22 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
                 parts.append(measured)
-                figures.append(found)
-            for _, status, daily, _, ome, item_exact, key in found:
-                if ome is not None:
-                    total = add(total, ome)
-                    exact = exact and item_exact
-                elif status is _NOT_CONVERTIBLE:
-                    unconverted = True
-                if key is not None and daily is not None:  # an ingredient's first: no sum
-                    summed = per_ingredient.get(key)
-                    per_ingredient[key] = daily if summed is None else add(summed, daily)
+                entry = _entry(found, limits)
+            # what its figures sum to, computed once per entry (_Entry): not summed item by item
+            found, ome, item_exact, item_unconverted, item_cap = entry
+            figures.append(found)
+            if ome is not None:
+                total = add(total, ome)
+                exact = exact and item_exact
+            if item_unconverted:
+                unconverted = True
+            if item_cap < cap:  # noqa: PLR1730 - a comparison, not a call of min (issue 20)
+                cap = item_cap
     finally:
         if previous is not None:
             setcontext(previous)
-    _check_plausible(per_ingredient, plans.limits)  # once per call, over every prescription
+    if len(parts) > cap:  # some ingredient's sum could pass its limit: summed exactly, checked
+        _check_plausible(_per_ingredient(figures), limits)
     return parts, figures, total, exact, unconverted, named, minimum, pending, len(parts)
 
 
@@ -557,8 +609,8 @@ class _Plan(NamedTuple):
     texts: dict[str, _Reading | str | _Leave]
     units: dict[str, bool]
     containers: Product | None
-    amounts: dict[_AmountKey, tuple[_Figure, ...]]
-    unconvertible: tuple[_Figure, ...]
+    amounts: dict[_AmountKey, _Entry]
+    unconvertible: _Entry
 
 
 _TextKey = tuple[tuple[FormKind, tuple[str, ...]] | None, bool]
@@ -605,7 +657,7 @@ class _Plans:
         self.by_code: dict[str, _Plan | _Leave] = {}
         """The plan of a product named by its dm+d code alone (the same plans, by code)."""
         self.texts: dict[_TextKey, dict[str, Any]] = {}
-        self.amounts: dict[_MeasureKey, dict[_AmountKey, tuple[_Figure, ...]]] = {}
+        self.amounts: dict[_MeasureKey, dict[_AmountKey, _Entry]] = {}
         self._headers: dict[tuple[Catalogue | None, bool], dict[str, Any]] = {}
         self.deferred_headers: dict[Catalogue | None, dict[str, Any]] = {}
         """The headers without ``items`` (:meth:`header`), by catalogue used: read per call."""
@@ -693,11 +745,14 @@ def _plan(fields: ProductFields, plans: _Plans) -> _Plan | None:
         units={},
         containers=containers,
         amounts=amounts,
-        unconvertible=tuple(
-            [
-                _Figure(name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
-                for name, *_ in compiled
-            ]
+        unconvertible=_entry(
+            tuple(
+                [
+                    _Figure(name, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None)
+                    for name, *_ in compiled
+                ]
+            ),
+            plans.limits,
         ),
     )
 
@@ -846,8 +901,10 @@ path would ignore it (as it once ignored ``dose_unknown``).
 
 def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes over
     d: Mapping[str, Any], plans: _Plans, code_and_text: bool = False
-) -> tuple[_Figure, ...] | None:
+) -> _Entry | None:
     """The figures of a prescription given by its product and dosage text, or ``None``.
+
+    With what a calculation sums of them (:data:`_Entry`), kept with them.
 
     The same figures as the items :func:`_measure_one` builds (the same product and text
     readings, the same checks, the same arithmetic: :func:`_daily`, :func:`_ome_of`), without
@@ -907,7 +964,8 @@ def _figures(  # noqa: PLR0911, PLR0912 - one exit per case the full way takes o
         dose, schedule, _, _ = reading
         if isinstance(schedule, str):  # never with a key (_reading): not a daily amount
             return plan.unconvertible
-        figures = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
+        amounts = _amounts(plan, dose, schedule, plans.setting.table, _thread_context())
+        figures = _entry(amounts, plans.limits)
         _put(plan.amounts, key, figures, _AMOUNTS_MAX)
     return figures
 
@@ -968,8 +1026,12 @@ def _unit_fits(plan: _Plan, fields: ProductFields, dose: Dose, setting: _Setting
     return True
 
 
-_NO_DOSE: Final[tuple[_Figure, ...]] = (
-    _Figure(None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),
+_NO_DOSE: Final[_Entry] = (
+    (_Figure(None, ItemStatus.NOT_CONVERTIBLE, None, None, None, True, None),),
+    None,
+    True,
+    True,
+    _NO_CAP,
 )
 """The figures of a prescription whose dosage text gives no dose (one item, not convertible)."""
 
@@ -1026,14 +1088,14 @@ _LIMIT_KEYS: Final[dict[tuple[str, str], tuple[str, str]]] = {}
 class _Items(tuple[list[Any], list[tuple["_Figure", ...]], "_Setting"]):
     """Builds an :class:`OMEResult`'s items when they are first read (issue 20).
 
-    ``(parts, figures, setting)``, built by :data:`_items_of` (a tuple: no Python call per
-    result). ``parts`` holds, in order, each prescription's items already built or the
-    prescription itself, whose items :func:`_measure_one` builds now, under the calculator's
-    context: the items an eager calculation gives. :func:`_figures` measured it without an
-    error, so building its items raises none; if one did (the two ways disagreeing), reading
-    the items raises it rather than list items the total was not computed from (fail closed).
-    ``figures`` holds what the items not built yet say (:class:`_Figure`), for the readers of
-    the library that need only those (:func:`item_figures`).
+    ``_Items((parts, figures, setting))``: a tuple without an ``__init__`` of its own, so
+    building one per result runs no Python code. ``parts`` holds, in order, each prescription's
+    items already built or the prescription itself, whose items :func:`_measure_one` builds now,
+    under the calculator's context: the items an eager calculation gives. :func:`_figures`
+    measured it without an error, so building its items raises none; if one did (the two ways
+    disagreeing), reading the items raises it rather than list items the total was not computed
+    from (fail closed). ``figures`` holds what the items not built yet say (:class:`_Figure`),
+    for the readers of the library that need only those (:func:`item_figures`).
     """
 
     def __call__(self) -> Mapping[str, Any]:
@@ -1053,10 +1115,6 @@ class _Items(tuple[list[Any], list[tuple["_Figure", ...]], "_Setting"]):
     def figures(self) -> list[OMEItem | _Measured]:
         """What each item says, in order (the items built, else :class:`_Measured`); kept."""
         return _figures_in_order(self[0], self[1])  # two threads may both build it: equal
-
-
-_items_of: Final = partial(tuple.__new__, _Items)
-"""``_Items`` of ``(parts, figures, setting)``."""
 
 
 def _figures_in_order(
