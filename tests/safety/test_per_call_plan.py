@@ -644,3 +644,46 @@ def test_sums_of_one_opioid_at_and_over_its_limit_on_the_per_call_path() -> None
             assert total == 2400 * 2 + (120 if other in rxs else 0)
         else:
             assert "implausible" in fast[1]
+
+
+def test_the_total_is_each_items_ome_added_to_zero_in_turn_as_written() -> None:
+    # The total is summed once per prescription from its figures' sum (_Entry), not item by
+    # item; exact sums make that the same number written the same way (its exponent is the
+    # least of zero's and the items'). Oracle: each built item's OME added to zero in turn at
+    # the calculator's 150 digits, compared as text ("4800" and "4.8E+3" are equal numbers
+    # written differently). Lists with combination products (two opioid items per
+    # prescription), liquids, patches and items not convertible.
+    from decimal import localcontext  # noqa: PLC0415 - this test's own context
+
+    lists = _lists(400, seed=31) + [
+        [Prescription(**f, dosage_text=t)] for f in NAMED for t in TEXTS
+    ]
+    # 10 mg every half hour: 10 x 24 / 0.5 = 480 mg/day, an OME the division writes "4.8E+2"
+    # (its exponent above zero); alone, first and after another item
+    half_hourly = Prescription(
+        drug="morphine",
+        form="tablet",
+        strength="10 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        interval_hours=Decimal("0.5"),
+    )
+    lists += [[half_hourly], [half_hourly, *lists[0]], [*lists[1], half_hourly]]
+    compared = 0
+    for rxs in lists:
+        try:
+            result = calculate_ome(rxs)
+        except OpioidCDSError:
+            continue
+        with localcontext() as ctx:
+            ctx.prec = 150
+            expected = Decimal(0)
+            for item in result.items:
+                if item.ome_mg_per_day is not None:
+                    expected += item.ome_mg_per_day
+        assert str(result.total_mg_per_day) == str(expected)
+        compared += 1
+    assert compared > 300
+    # the oracle's own check: that OME is written with an exponent, and its total is not
+    assert str(calculate_ome([half_hourly]).items[0].ome_mg_per_day) == "4.8E+2"
+    assert str(calculate_ome([half_hourly]).total_mg_per_day) == "480"

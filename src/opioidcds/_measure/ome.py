@@ -326,7 +326,10 @@ _Entry = tuple[tuple["_Figure", ...], Decimal | None, bool, bool, int]
 """One prescription's figures with what a calculation sums of them, computed once (issue 20).
 
 ``(figures, ome, exact, unconverted, cap)``: ``ome`` is the sum of the OME of its items, in item
-order, at the calculator's precision (``None`` when no item has one); ``exact`` whether every
+order, at the calculator's precision, added to zero as a total's first amount is (so a
+calculation takes the first prescription's as its total and adds the others; exact sums, so
+the total and how it is written are those of adding every item to zero in turn); ``None`` when
+no item has one; ``exact`` whether every
 item with an OME is exact; ``unconverted`` whether an item is not convertible; ``cap`` the
 number of prescriptions, each giving at most these daily amounts, that no plausibility limit
 can be passed by: the least, over its ingredients, of the limit divided by the ingredient's
@@ -354,6 +357,8 @@ def _entry(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> _Entr
     for (_, unit), amount in _per_ingredient((figures,)).items():
         if amount > _ZERO:
             cap = min(cap, int(_SUMS.divide_int(limits[unit], amount)))
+    if ome is not None:
+        ome = add(_ZERO, ome)  # as the first amount of a total is (_read)
     return figures, ome, exact, unconverted, cap
 
 
@@ -456,8 +461,8 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
             # what its figures sum to, computed once per entry (_Entry): not summed item by item
             found, ome, item_exact, item_unconverted, item_cap = entry
             figures.append(found)
-            if ome is not None:
-                total = add(total, ome)
+            if ome is not None:  # the first is the total so far: added to zero already
+                total = ome if total is _ZERO else add(total, ome)
                 exact = exact and item_exact
             if item_unconverted:
                 unconverted = True
