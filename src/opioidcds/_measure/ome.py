@@ -333,11 +333,11 @@ no item has one; ``exact`` whether every
 item with an OME is exact; ``unconverted`` whether an item is not convertible; ``cap`` the
 number of prescriptions, each giving at most these daily amounts, that no plausibility limit
 can be passed by: the least, over its ingredients, of the limit divided by the ingredient's
-daily amount, rounded down (:func:`_entry`). A calculation over ``n`` prescriptions whose
-entries all have ``cap >= n`` passes no limit (each ingredient's sum is at most ``n`` amounts
-of at most ``limit / cap`` each), so its sums are not formed; otherwise they are, exactly
-(:func:`_check_plausible`). The same refusals as summing always, without summing by ingredient
-on every call.
+daily amount, rounded down, or ``0`` when a sum of its amounts may be rounded (:func:`_cap`).
+A calculation over ``n`` prescriptions whose entries all have ``cap >= n`` passes no limit
+(each ingredient's sum is at most ``n`` amounts of at most ``limit / cap`` each, summed
+exactly), so its sums are not formed; otherwise they are, as always (:func:`_check_plausible`).
+The same refusals as summing always, without summing by ingredient on every call.
 """
 
 
@@ -353,13 +353,33 @@ def _entry(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> _Entr
             exact = exact and figure.exact
         elif figure.status is _NOT_CONVERTIBLE:
             unconverted = True
+    if ome is not None:
+        ome = add(_ZERO, ome)  # as the first amount of a total is (_read)
+    return figures, ome, exact, unconverted, _cap(figures, limits)
+
+
+def _cap(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> int:
+    """How many prescriptions of these daily amounts no plausibility limit can be passed by.
+
+    The least, over the ingredients, of the limit divided by the ingredient's daily amount,
+    rounded down (:data:`_Entry`; the limits of ``conversion_tables/plausibility.toml``, by
+    unit). ``0`` (the sums are always formed, :func:`_check_plausible`) when an amount has a
+    digit below the last of the calculator's 150 digits of a number as large as the limit: a
+    sum of such amounts up to the limit may be rounded, and only summing them in order says
+    whether the rounded sum passes it (five thousand 13ths of a mg, thirteen times: review 11);
+    and the limit divided by so small an amount has more digits than the precision. Otherwise
+    every sum up to the limit is exact, and ``n`` amounts of at most ``limit // amount`` pass
+    no limit.
+    """
     cap = _NO_CAP
     for (_, unit), amount in _per_ingredient((figures,)).items():
         if amount > _ZERO:
-            cap = min(cap, int(_SUMS.divide_int(limits[unit], amount)))
-    if ome is not None:
-        ome = add(_ZERO, ome)  # as the first amount of a total is (_read)
-    return figures, ome, exact, unconverted, cap
+            limit = limits[unit]
+            exponent = amount.as_tuple().exponent  # its last digit's (int: a finite amount)
+            if not isinstance(exponent, int) or exponent < limit.adjusted() + 1 - _SUMS.prec:
+                return 0  # its sums may be rounded: formed, whatever the list's length
+            cap = min(cap, int(_SUMS.divide_int(limit, amount)))
+    return cap
 
 
 _IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
