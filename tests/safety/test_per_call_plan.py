@@ -647,12 +647,13 @@ def test_sums_of_one_opioid_at_and_over_its_limit_on_the_per_call_path() -> None
 
 
 def test_the_total_is_each_items_ome_added_to_zero_in_turn_as_written() -> None:
-    # The total is summed once per prescription from its figures' sum (_Entry), not item by
-    # item; exact sums make that the same number written the same way (its exponent is the
-    # least of zero's and the items'). Oracle: each built item's OME added to zero in turn at
-    # the calculator's 150 digits, compared as text ("4800" and "4.8E+3" are equal numbers
-    # written differently). Lists with combination products (two opioid items per
-    # prescription), liquids, patches and items not convertible.
+    # The total adds one OME per prescription with one opioid item (_Entry), added to zero
+    # once: the same number written the same way (its exponent is the least of zero's and the
+    # items'). Oracle: each built item's OME added to zero in turn at the calculator's 150
+    # digits, compared as text ("4800" and "4.8E+3" are equal numbers written differently).
+    # Lists with combination products (co-codamol: one opioid item; no bundled product has
+    # two: see the test of a caller's vocabulary below), liquids, patches and items not
+    # convertible.
     from decimal import localcontext  # noqa: PLC0415 - this test's own context
 
     lists = _lists(400, seed=31) + [
@@ -760,3 +761,60 @@ def test_daily_amounts_that_round_are_refused_as_always_summing_refuses() -> Non
             mixed = [structured, by_text] * (n // 2) + [rx] * (n % 2)
             assert (_outcome(mixed)[0] == "error") is over, (rx, n)
     assert kb.vocabulary.limits.max_daily_mg == 5000
+
+
+def test_a_total_over_products_of_two_opioids_is_each_items_ome_added_in_turn(
+    tmp_path: Any,
+) -> None:
+    # Review 11: no bundled product has two opioid ingredients (co-codamol has one opioid item),
+    # but a caller's vocabulary or catalogue may name one. An entry's OME pre-summed (its two
+    # items added, then that sum added to the total) is not the total of adding each item in
+    # turn when the sums are rounded at 150 digits (rounding is not associative): the last
+    # digit differed from 97bdc8e's. Oracle: each item's OME added to zero in turn at 150
+    # digits, compared as text.
+    import shutil  # noqa: PLC0415 - this test's own files
+    from decimal import localcontext  # noqa: PLC0415 - this test's own context
+
+    from opioidcds import load_vocabulary  # noqa: PLC0415 - this test's own knowledge
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415 - as test_ome does
+
+    for name in ("ingredients.toml", "forms.toml", "plausibility.toml"):
+        shutil.copy(knowledge_dir("conversion_tables") / name, tmp_path / name)
+    ingredients = tmp_path / "ingredients.toml"
+    combination = (
+        '[[combinations]]\nname = "codeine-tramadol"\ningredients = ["codeine", "tramadol"]'
+    )
+    ingredients.write_text(
+        ingredients.read_text("utf-8") + f'\n{combination}\ncitation = "dmd"\n', "utf-8"
+    )
+    vocabulary = load_vocabulary(tmp_path)
+    product = {"drug": "codeine-tramadol", "form": "tablet", "strength": "30 mg/50 mg"}
+    # 1 tablet every 13 hours: codeine 30 x 24 / 13 = 55.38... mg/day and tramadol 50 x 24 / 13
+    # = 92.30... mg/day, each x 0.1 (Opioids Aware): recurring decimals, rounded
+    structured = Prescription(**product, dose_quantity=1, dose_unit="tablet", interval_hours=13)
+    # "one tablet every 13 days": 30 / 13 = 2.30... and 50 / 13 = 3.84... mg/day, x 0.1 (the
+    # per-call path: the product by its fields, the dose by its text)
+    by_text = Prescription(**product, dosage_text="one tablet every 13 days")
+    lists = [[structured] * 3, [by_text] * 3, [structured, by_text] * 3, [by_text, structured]]
+    kb = default_knowledge()
+    differs = []
+    for rxs in lists:
+        result = calculate_ome(rxs, vocabulary=vocabulary)
+        assert len(result.items) == 2 * len(rxs)  # two opioid items per prescription
+        omes = [ome for item in result.items if (ome := item.ome_mg_per_day) is not None]
+        assert len(omes) == len(result.items)  # every item converted
+        with localcontext() as ctx:
+            ctx.prec = 150
+            expected = Decimal(0)
+            for ome in omes:
+                expected += ome
+            pre_summed = Decimal(0)  # the oracle's own check: pre-summing each entry differs
+            for at in range(0, len(omes), 2):
+                pre_summed += omes[at] + omes[at + 1]
+        differs.append(str(pre_summed) != str(expected))
+        assert str(result.total_mg_per_day) == str(expected), rxs
+        figures = ome_figures(rxs, table=kb.table, vocabulary=vocabulary, catalogue=None)
+        assert [f.ome_mg_per_day for entry in figures for f in entry] == [
+            item.ome_mg_per_day for item in result.items
+        ]
+    assert differs[:2] == [True, True]  # both ways of measuring were caught by the oracle

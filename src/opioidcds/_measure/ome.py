@@ -322,39 +322,42 @@ def _per_ingredient(figures: Iterable[tuple[_Figure, ...]]) -> dict[tuple[str, s
 _NO_CAP: Final = maxsize
 """The cap of figures without a daily amount (:data:`_Entry`): no number of them passes a limit."""
 
-_Entry = tuple[tuple["_Figure", ...], Decimal | None, bool, bool, int]
+_Entry = tuple[tuple["_Figure", ...], Decimal | tuple[Decimal, ...] | None, bool, bool, int]
 """One prescription's figures with what a calculation sums of them, computed once (issue 20).
 
-``(figures, ome, exact, unconverted, cap)``: ``ome`` is the sum of the OME of its items, in item
-order, at the calculator's precision, added to zero as a total's first amount is (so a
-calculation takes the first prescription's as its total and adds the others; exact sums, so
-the total and how it is written are those of adding every item to zero in turn); ``None`` when
-no item has one; ``exact`` whether every
-item with an OME is exact; ``unconverted`` whether an item is not convertible; ``cap`` the
-number of prescriptions, each giving at most these daily amounts, that no plausibility limit
-can be passed by: the least, over its ingredients, of the limit divided by the ingredient's
-daily amount, rounded down, or ``0`` when a sum of its amounts may be rounded (:func:`_cap`).
-A calculation over ``n`` prescriptions whose entries all have ``cap >= n`` passes no limit
-(each ingredient's sum is at most ``n`` amounts of at most ``limit / cap`` each, summed
-exactly), so its sums are not formed; otherwise they are, as always (:func:`_check_plausible`).
-The same refusals as summing always, without summing by ingredient on every call.
+``(figures, ome, exact, unconverted, cap)``: ``ome`` is the OME of its one item with one, added
+to zero as a total's first amount is (a calculation takes the first prescription's as its
+total and adds the others: the same number, written the same way, as adding every item to
+zero in turn); the OME of its items in order when several have one (a product of two
+opioids: each is added to the total in turn, as rounded sums at 150 digits do not associate,
+review 11); ``None`` when no item has one. ``exact``: whether every item with an OME is exact;
+``unconverted``: whether an item is not convertible; ``cap``: the number of prescriptions,
+each giving at most these daily amounts, that no plausibility limit can be passed by: the
+least, over its ingredients, of the limit divided by the ingredient's daily amount, rounded
+down, or ``0`` when a sum of its amounts may be rounded (:func:`_cap`). A calculation over
+``n`` prescriptions whose entries all have ``cap >= n`` passes no limit (each ingredient's sum
+is at most ``n`` amounts of at most ``limit / cap`` each, summed exactly), so its sums are not
+formed; otherwise they are, as always (:func:`_check_plausible`). The same refusals as
+summing always, without summing by ingredient on every call.
 """
 
 
 def _entry(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> _Entry:
-    """``figures`` with their OME sum, exactness, unconverted flag and cap (:data:`_Entry`)."""
-    ome: Decimal | None = None
+    """``figures`` with their OME, exactness, unconverted flag and cap (:data:`_Entry`)."""
+    omes: list[Decimal] = []
     exact, unconverted = True, False
-    add = _SUMS.add
     for figure in figures:
         item_ome = figure.ome_mg_per_day
         if item_ome is not None:
-            ome = item_ome if ome is None else add(ome, item_ome)
+            omes.append(item_ome)
             exact = exact and figure.exact
         elif figure.status is _NOT_CONVERTIBLE:
             unconverted = True
-    if ome is not None:
-        ome = add(_ZERO, ome)  # as the first amount of a total is (_read)
+    ome: Decimal | tuple[Decimal, ...] | None = None
+    if len(omes) == 1:
+        ome = _SUMS.add(_ZERO, omes[0])  # as the first amount of a total is (_read)
+    elif omes:
+        ome = tuple(omes)  # added in turn (_read)
     return figures, ome, exact, unconverted, _cap(figures, limits)
 
 
@@ -481,7 +484,11 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
             # what its figures sum to, computed once per entry (_Entry): not summed item by item
             found, ome, item_exact, item_unconverted, item_cap = entry
             figures.append(found)
-            if ome is not None:  # the first is the total so far: added to zero already
+            if isinstance(ome, tuple):  # several items with an OME: each added in turn
+                for item_ome in ome:
+                    total = add(total, item_ome)
+                exact = exact and item_exact
+            elif ome is not None:  # the first is the total so far: added to zero already
                 total = ome if total is _ZERO else add(total, ome)
                 exact = exact and item_exact
             if item_unconverted:
