@@ -247,12 +247,13 @@ def _planned_figures(
 
     ``None`` as soon as one prescription is left to the full way (:func:`_read` then reads
     the list). Nothing is summed but each ingredient's daily amount, for the plausibility
-    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order; an ingredient's first
-    amount kept as it is). A prescription of a dm+d code and a text alone whose plan, text
-    reading, dose unit and amounts are all kept, and whose product counts no containers, has
-    its figures looked up here, as :func:`_read` looks them up (no call to :func:`_figures`,
-    none of its checks for the other cases; issue 20, check round 9); anything else goes to
-    :func:`_figures`. Switching :func:`_figures` off switches this off too.
+    limits, as :func:`_read` sums it: only when the list is longer than an entry's cap
+    (:data:`_Entry`), by :func:`_per_ingredient`. A prescription of a dm+d code and a text
+    alone whose plan, text reading, dose unit and amounts are all kept, and whose product
+    counts no containers, has its figures looked up here, as :func:`_read` looks them up (no
+    call to :func:`_figures`, none of its checks for the other cases; issue 20, check round
+    9); anything else goes to :func:`_figures`. Switching :func:`_figures` off switches this
+    off too.
 
     Raises:
         InvalidInputError: an entry is not a Prescription, or an implausible amount.
@@ -428,8 +429,9 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     schedule of a product is computed by this thread's copy of the calculator's context
     (:func:`_thread_context`); the full way runs in the calculator's context, made current at
     the first prescription measured so and restored when the loop ends (once per call). Each
-    ingredient's daily amount, summed over the prescriptions, is then checked against the
-    plausibility limits (:func:`_check_plausible`).
+    ingredient's daily amount, summed over the prescriptions (:func:`_per_ingredient`), is then
+    checked against the plausibility limits (:func:`_check_plausible`), when the list is longer
+    than an entry's cap (:data:`_Entry`: a shorter list passes no limit).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
