@@ -647,12 +647,13 @@ def test_sums_of_one_opioid_at_and_over_its_limit_on_the_per_call_path() -> None
 
 
 def test_the_total_is_each_items_ome_added_to_zero_in_turn_as_written() -> None:
-    # The total is summed once per prescription from its figures' sum (_Entry), not item by
-    # item; exact sums make that the same number written the same way (its exponent is the
-    # least of zero's and the items'). Oracle: each built item's OME added to zero in turn at
-    # the calculator's 150 digits, compared as text ("4800" and "4.8E+3" are equal numbers
-    # written differently). Lists with combination products (two opioid items per
-    # prescription), liquids, patches and items not convertible.
+    # The total adds one OME per prescription with one opioid item (_Entry), added to zero
+    # once: the same number written the same way (its exponent is the least of zero's and the
+    # items'). Oracle: each built item's OME added to zero in turn at the calculator's 150
+    # digits, compared as text ("4800" and "4.8E+3" are equal numbers written differently).
+    # Lists with combination products (co-codamol: one opioid item; no bundled product has
+    # two: see the test of a caller's vocabulary below), liquids, patches and items not
+    # convertible.
     from decimal import localcontext  # noqa: PLC0415 - this test's own context
 
     lists = _lists(400, seed=31) + [
@@ -687,3 +688,133 @@ def test_the_total_is_each_items_ome_added_to_zero_in_turn_as_written() -> None:
     # the oracle's own check: that OME is written with an exponent, and its total is not
     assert str(calculate_ome([half_hourly]).items[0].ome_mg_per_day) == "4.8E+2"
     assert str(calculate_ome([half_hourly]).total_mg_per_day) == "480"
+
+
+def test_a_daily_amount_too_small_to_divide_a_limit_by_gives_a_result() -> None:
+    # Review 11: the plausibility cap of an entry divides the limit by each daily amount
+    # (5,000 mg // amount); for an amount under 5E-147 mg the quotient has more digits than the
+    # calculator's 150, the division gave NaN and int() raised a ValueError (an untyped crash)
+    # where always summing gave a result. The strength is 1E-161 mg, written out (the strength
+    # reader takes no exponent): "0." and 160 zeros, then 1.
+    tiny = "0." + "0" * 160 + "1 mg"
+    structured = Prescription(
+        drug="morphine",
+        form="tablet",
+        strength=tiny,
+        dose_quantity=1,
+        dose_unit="tablet",
+        doses_per_day=1,
+    )
+    by_text = Prescription(
+        drug="morphine", form="tablet", strength=tiny, dosage_text="one twice a day"
+    )
+    # 1 tablet x 1/day x 1E-161 mg = 1E-161 mg/day and 1 x 2/day = 2E-161 mg/day; oral
+    # morphine's factor is 1 (Opioids Aware), so the same in mg OME/day; total 3E-161
+    result = calculate_ome([structured, by_text])
+    assert [i.ome_mg_per_day for i in result.items] == [Decimal("1E-161"), Decimal("2E-161")]
+    assert result.total_mg_per_day == Decimal("3E-161")
+    kb = default_knowledge()
+    found = ome_figures(
+        [by_text, structured], table=kb.table, vocabulary=kb.vocabulary, catalogue=kb.catalogue
+    )
+    assert [f.ome_mg_per_day for entry in found for f in entry] == [
+        Decimal("2E-161"),
+        Decimal("1E-161"),
+    ]
+
+
+def test_daily_amounts_that_round_are_refused_as_always_summing_refuses() -> None:
+    # Review 11: morphine 5,000 mg "one tablet every 13 days", or every 312 hours (structured):
+    # 5,000 / 13 = 5,000 x 24 / 312 = 384.615384... mg/day, a recurring decimal rounded at the
+    # calculator's 150 digits. Thirteen of them make exactly 5,000 mg/day as fractions, but the
+    # plausibility check sums the rounded amounts one after another at 150 digits, and that sum
+    # passes 5,000 (plausibility.toml: more than 5 g of one opioid a day is refused). The cap
+    # (5,000 // 384.61... = 13 prescriptions) skipped the sum and accepted the list. Oracle: the
+    # sum worked out here, at 150 digits, as the limit check sums it.
+    from decimal import localcontext  # noqa: PLC0415 - this test's own context
+
+    by_text = Prescription(
+        drug="morphine", form="tablet", strength="5000 mg", dosage_text="one tablet every 13 days"
+    )
+    structured = Prescription(
+        drug="morphine",
+        form="tablet",
+        strength="5000 mg",
+        dose_quantity=1,
+        dose_unit="tablet",
+        interval_hours=312,
+    )
+    with localcontext() as ctx:
+        ctx.prec = 150
+        daily = Decimal(5000) / 13  # 1 tablet x 5,000 mg / 13 days
+        assert daily == Decimal(5000) * 24 / 312
+        sums = [daily]
+        for _ in range(13):
+            sums.append(sums[-1] + daily)  # sums[k]: k + 1 prescriptions
+    assert sums[11] < 5000 < sums[12]  # twelve plausible; thirteen over the limit as summed
+    kb = default_knowledge()
+    for rx in (by_text, structured):
+        for n in (12, 13):
+            over = sums[n - 1] > 5000
+            assert (_outcome([rx] * n)[0] == "error") is over, (rx, n)
+            assert (_figures_only([rx] * n)[0] == "error") is over, (rx, n)
+            mixed = [structured, by_text] * (n // 2) + [rx] * (n % 2)
+            assert (_outcome(mixed)[0] == "error") is over, (rx, n)
+    assert kb.vocabulary.limits.max_daily_mg == 5000
+
+
+def test_a_total_over_products_of_two_opioids_is_each_items_ome_added_in_turn(
+    tmp_path: Any,
+) -> None:
+    # Review 11: no bundled product has two opioid ingredients (co-codamol has one opioid item),
+    # but a caller's vocabulary or catalogue may name one. An entry's OME pre-summed (its two
+    # items added, then that sum added to the total) is not the total of adding each item in
+    # turn when the sums are rounded at 150 digits (rounding is not associative): the last
+    # digit differed from 97bdc8e's. Oracle: each item's OME added to zero in turn at 150
+    # digits, compared as text.
+    import shutil  # noqa: PLC0415 - this test's own files
+    from decimal import localcontext  # noqa: PLC0415 - this test's own context
+
+    from opioidcds import load_vocabulary  # noqa: PLC0415 - this test's own knowledge
+    from opioidcds._knowledge.paths import knowledge_dir  # noqa: PLC0415 - as test_ome does
+
+    for name in ("ingredients.toml", "forms.toml", "plausibility.toml"):
+        shutil.copy(knowledge_dir("conversion_tables") / name, tmp_path / name)
+    ingredients = tmp_path / "ingredients.toml"
+    combination = (
+        '[[combinations]]\nname = "codeine-tramadol"\ningredients = ["codeine", "tramadol"]'
+    )
+    ingredients.write_text(
+        ingredients.read_text("utf-8") + f'\n{combination}\ncitation = "dmd"\n', "utf-8"
+    )
+    vocabulary = load_vocabulary(tmp_path)
+    product = {"drug": "codeine-tramadol", "form": "tablet", "strength": "30 mg/50 mg"}
+    # 1 tablet every 13 hours: codeine 30 x 24 / 13 = 55.38... mg/day and tramadol 50 x 24 / 13
+    # = 92.30... mg/day, each x 0.1 (Opioids Aware): recurring decimals, rounded
+    structured = Prescription(**product, dose_quantity=1, dose_unit="tablet", interval_hours=13)
+    # "one tablet every 13 days": 30 / 13 = 2.30... and 50 / 13 = 3.84... mg/day, x 0.1 (the
+    # per-call path: the product by its fields, the dose by its text)
+    by_text = Prescription(**product, dosage_text="one tablet every 13 days")
+    lists = [[structured] * 3, [by_text] * 3, [structured, by_text] * 3, [by_text, structured]]
+    kb = default_knowledge()
+    differs = []
+    for rxs in lists:
+        result = calculate_ome(rxs, vocabulary=vocabulary)
+        assert len(result.items) == 2 * len(rxs)  # two opioid items per prescription
+        omes = [ome for item in result.items if (ome := item.ome_mg_per_day) is not None]
+        assert len(omes) == len(result.items)  # every item converted
+        with localcontext() as ctx:
+            ctx.prec = 150
+            expected = Decimal(0)
+            for ome in omes:
+                expected += ome
+            pre_summed = Decimal(0)  # the oracle's own check: pre-summing each entry differs
+            for at in range(0, len(omes), 2):
+                pre_summed += omes[at] + omes[at + 1]
+        differs.append(str(pre_summed) != str(expected))
+        assert str(result.total_mg_per_day) == str(expected), rxs
+        figures = ome_figures(rxs, table=kb.table, vocabulary=vocabulary, catalogue=None)
+        assert [f.ome_mg_per_day for entry in figures for f in entry] == [
+            item.ome_mg_per_day for item in result.items
+        ]
+    assert differs[:2] == [True, True]  # both ways of measuring were caught by the oracle

@@ -247,12 +247,13 @@ def _planned_figures(
 
     ``None`` as soon as one prescription is left to the full way (:func:`_read` then reads
     the list). Nothing is summed but each ingredient's daily amount, for the plausibility
-    limits, as :func:`_read` sums it (:data:`_SUMS`, in item order; an ingredient's first
-    amount kept as it is). A prescription of a dm+d code and a text alone whose plan, text
-    reading, dose unit and amounts are all kept, and whose product counts no containers, has
-    its figures looked up here, as :func:`_read` looks them up (no call to :func:`_figures`,
-    none of its checks for the other cases; issue 20, check round 9); anything else goes to
-    :func:`_figures`. Switching :func:`_figures` off switches this off too.
+    limits, as :func:`_read` sums it: only when the list is longer than an entry's cap
+    (:data:`_Entry`), by :func:`_per_ingredient`. A prescription of a dm+d code and a text
+    alone whose plan, text reading, dose unit and amounts are all kept, and whose product
+    counts no containers, has its figures looked up here, as :func:`_read` looks them up (no
+    call to :func:`_figures`, none of its checks for the other cases; issue 20, check round
+    9); anything else goes to :func:`_figures`. Switching :func:`_figures` off switches this
+    off too.
 
     Raises:
         InvalidInputError: an entry is not a Prescription, or an implausible amount.
@@ -322,44 +323,67 @@ def _per_ingredient(figures: Iterable[tuple[_Figure, ...]]) -> dict[tuple[str, s
 _NO_CAP: Final = maxsize
 """The cap of figures without a daily amount (:data:`_Entry`): no number of them passes a limit."""
 
-_Entry = tuple[tuple["_Figure", ...], Decimal | None, bool, bool, int]
+_Entry = tuple[tuple["_Figure", ...], Decimal | tuple[Decimal, ...] | None, bool, bool, int]
 """One prescription's figures with what a calculation sums of them, computed once (issue 20).
 
-``(figures, ome, exact, unconverted, cap)``: ``ome`` is the sum of the OME of its items, in item
-order, at the calculator's precision, added to zero as a total's first amount is (so a
-calculation takes the first prescription's as its total and adds the others; exact sums, so
-the total and how it is written are those of adding every item to zero in turn); ``None`` when
-no item has one; ``exact`` whether every
-item with an OME is exact; ``unconverted`` whether an item is not convertible; ``cap`` the
-number of prescriptions, each giving at most these daily amounts, that no plausibility limit
-can be passed by: the least, over its ingredients, of the limit divided by the ingredient's
-daily amount, rounded down (:func:`_entry`). A calculation over ``n`` prescriptions whose
-entries all have ``cap >= n`` passes no limit (each ingredient's sum is at most ``n`` amounts
-of at most ``limit / cap`` each), so its sums are not formed; otherwise they are, exactly
-(:func:`_check_plausible`). The same refusals as summing always, without summing by ingredient
-on every call.
+``(figures, ome, exact, unconverted, cap)``: ``ome`` is the OME of its one item with one, added
+to zero as a total's first amount is (a calculation takes the first prescription's as its
+total and adds the others: the same number, written the same way, as adding every item to
+zero in turn); the OME of its items in order when several have one (a product of two
+opioids: each is added to the total in turn, as rounded sums at 150 digits do not associate,
+review 11); ``None`` when no item has one. ``exact``: whether every item with an OME is exact;
+``unconverted``: whether an item is not convertible; ``cap``: the number of prescriptions,
+each giving at most these daily amounts, that no plausibility limit can be passed by: the
+least, over its ingredients, of the limit divided by the ingredient's daily amount, rounded
+down, or ``0`` when a sum of its amounts may be rounded (:func:`_cap`). A calculation over
+``n`` prescriptions whose entries all have ``cap >= n`` passes no limit (each ingredient's sum
+is at most ``n`` amounts of at most ``limit / cap`` each, summed exactly), so its sums are not
+formed; otherwise they are, as always (:func:`_check_plausible`). The same refusals as
+summing always, without summing by ingredient on every call.
 """
 
 
 def _entry(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> _Entry:
-    """``figures`` with their OME sum, exactness, unconverted flag and cap (:data:`_Entry`)."""
-    ome: Decimal | None = None
+    """``figures`` with their OME, exactness, unconverted flag and cap (:data:`_Entry`)."""
+    omes: list[Decimal] = []
     exact, unconverted = True, False
-    add = _SUMS.add
     for figure in figures:
         item_ome = figure.ome_mg_per_day
         if item_ome is not None:
-            ome = item_ome if ome is None else add(ome, item_ome)
+            omes.append(item_ome)
             exact = exact and figure.exact
         elif figure.status is _NOT_CONVERTIBLE:
             unconverted = True
+    ome: Decimal | tuple[Decimal, ...] | None = None
+    if len(omes) == 1:
+        ome = _SUMS.add(_ZERO, omes[0])  # as the first amount of a total is (_read)
+    elif omes:
+        ome = tuple(omes)  # added in turn (_read)
+    return figures, ome, exact, unconverted, _cap(figures, limits)
+
+
+def _cap(figures: tuple[_Figure, ...], limits: Mapping[str, Decimal]) -> int:
+    """How many prescriptions of these daily amounts no plausibility limit can be passed by.
+
+    The least, over the ingredients, of the limit divided by the ingredient's daily amount,
+    rounded down (:data:`_Entry`; the limits of ``conversion_tables/plausibility.toml``, by
+    unit). ``0`` (the sums are always formed, :func:`_check_plausible`) when an amount has a
+    digit below the last of the calculator's 150 digits of a number as large as the limit: a
+    sum of such amounts up to the limit may be rounded, and only summing them in order says
+    whether the rounded sum passes it (five thousand 13ths of a mg, thirteen times: review 11);
+    and the limit divided by so small an amount has more digits than the precision. Otherwise
+    every sum up to the limit is exact, and ``n`` amounts of at most ``limit // amount`` pass
+    no limit.
+    """
     cap = _NO_CAP
     for (_, unit), amount in _per_ingredient((figures,)).items():
         if amount > _ZERO:
-            cap = min(cap, int(_SUMS.divide_int(limits[unit], amount)))
-    if ome is not None:
-        ome = add(_ZERO, ome)  # as the first amount of a total is (_read)
-    return figures, ome, exact, unconverted, cap
+            limit = limits[unit]
+            exponent = amount.as_tuple().exponent  # its last digit's (int: a finite amount)
+            if not isinstance(exponent, int) or exponent < limit.adjusted() + 1 - _SUMS.prec:
+                return 0  # its sums may be rounded: formed, whatever the list's length
+            cap = min(cap, int(_SUMS.divide_int(limit, amount)))
+    return cap
 
 
 _IMPLAUSIBLE: Final = "implies an implausible daily amount of one opioid (check units)"
@@ -405,8 +429,9 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     schedule of a product is computed by this thread's copy of the calculator's context
     (:func:`_thread_context`); the full way runs in the calculator's context, made current at
     the first prescription measured so and restored when the loop ends (once per call). Each
-    ingredient's daily amount, summed over the prescriptions, is then checked against the
-    plausibility limits (:func:`_check_plausible`).
+    ingredient's daily amount, summed over the prescriptions (:func:`_per_ingredient`), is then
+    checked against the plausibility limits (:func:`_check_plausible`), when the list is longer
+    than an entry's cap (:data:`_Entry`: a shorter list passes no limit).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -461,7 +486,11 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
             # what its figures sum to, computed once per entry (_Entry): not summed item by item
             found, ome, item_exact, item_unconverted, item_cap = entry
             figures.append(found)
-            if ome is not None:  # the first is the total so far: added to zero already
+            if isinstance(ome, tuple):  # several items with an OME: each added in turn
+                for item_ome in ome:
+                    total = add(total, item_ome)
+                exact = exact and item_exact
+            elif ome is not None:  # the first is the total so far: added to zero already
                 total = ome if total is _ZERO else add(total, ome)
                 exact = exact and item_exact
             if item_unconverted:
