@@ -431,7 +431,8 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     the first prescription measured so and restored when the loop ends (once per call). Each
     ingredient's daily amount, summed over the prescriptions (:func:`_per_ingredient`), is then
     checked against the plausibility limits (:func:`_check_plausible`), when the list is longer
-    than an entry's cap (:data:`_Entry`: a shorter list passes no limit).
+    than an entry's cap (:data:`_Entry`: a shorter list passes no limit) or has a prescription
+    measured the full way (its figures, not kept, have no cap worked out).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -470,10 +471,7 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
             else:
                 named = named or d["dmd_code"] is not None or d["product_name"] is not None
                 entry = figures_of(d, plans)
-            if entry is not None:  # its items are built if the result's items are read
-                parts.append(rx)
-                pending = True
-            else:
+            if entry is None:  # measured the full way: its items built now, summed one by one
                 if previous is None:  # the full way runs in the calculator's context: entered once
                     previous = getcontext()
                     setcontext(_CONTEXT.copy())
@@ -482,7 +480,19 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
                     minimum = True
                     measured = tuple([_as_minimum(item) for item in measured])
                 parts.append(measured)
-                entry = _entry(found, limits)
+                figures.append(found)
+                for _, status, _, _, item_ome, item_exact, _ in found:
+                    if item_ome is not None:
+                        total = add(total, item_ome)
+                        exact = exact and item_exact
+                    elif status is _NOT_CONVERTIBLE:
+                        unconverted = True
+                # its figures are not kept, so no cap is worked out for them (issue 2: the same
+                # structured prescriptions re-sent): the list's sums for the limits are formed
+                cap = 0
+                continue
+            parts.append(rx)  # its items are built if the result's items are read
+            pending = True
             # what its figures sum to, computed once per entry (_Entry): not summed item by item
             found, ome, item_exact, item_unconverted, item_cap = entry
             figures.append(found)
