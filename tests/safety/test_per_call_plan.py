@@ -646,6 +646,51 @@ def test_sums_of_one_opioid_at_and_over_its_limit_on_the_per_call_path() -> None
             assert "implausible" in fast[1]
 
 
+def test_a_list_mixing_both_ways_over_the_limit_only_when_summed_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A prescription measured the full way (a structured dose) has no cap (_Entry), so a list
+    # holding one has its sums formed however short it is (review 12). plausibility.toml: more
+    # than 5 g (5,000 mg) of one opioid a day is refused. Morphine 200 mg modified-release:
+    # structured, 7 tablets twice a day = 200 x 7 x 2 = 2,800 mg/day (the full way); by its
+    # code and "6 tablets twice a day" = 200 x 6 x 2 = 2,400 mg/day (the per-call path, a cap
+    # of 5,000 // 2,400 = 2 prescriptions, so two prescriptions alone would not be summed).
+    # Each is plausible alone; together 2,800 + 2,400 = 5,200 mg/day > 5,000: refused, in
+    # either order. Beside it, 6 tablets twice a day structured: 2,400 + 2,400 = 4,800 mg/day
+    # <= 5,000, accepted, with a total of 4,800 mg OME/day (oral morphine's factor is 1,
+    # Opioids Aware).
+    by_code = Prescription(dmd_code=MORPHINE_200_MR, dosage_text="6 tablets twice a day")
+
+    def structured(tablets: int) -> Prescription:
+        return Prescription(
+            dmd_code=MORPHINE_200_MR, dose_quantity=tablets, dose_unit="tablet", doses_per_day=2
+        )
+
+    full_way: list[int] = []  # how many prescriptions were measured the full way
+    measure_one = ome_module._measure_one
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        full_way.append(1)
+        return measure_one(*args, **kwargs)
+
+    monkeypatch.setattr(ome_module, "_measure_one", counted)
+    for rx in (structured(7), structured(6), by_code):  # each alone is plausible
+        assert _outcome([rx])[0] == "ok"
+    over = ("error", f"InvalidInputError: prescriptions: {ome_module._IMPLAUSIBLE}")
+    for rxs in ([structured(7), by_code], [by_code, structured(7)]):
+        full_way.clear()
+        assert _outcome(rxs) == over, rxs
+        assert full_way == [1]  # one of the two measured the full way, the other per call
+        assert _outcome(rxs, item_errors="raise") == over
+        assert _figures_only(rxs) == over  # ome_figures, the check's entry, refuses it too
+    for rxs in ([structured(6), by_code], [by_code, structured(6)]):
+        full_way.clear()
+        result = calculate_ome(rxs)
+        assert full_way == [1]
+        assert result.total_mg_per_day == 2400 + 2400
+        assert _figures_only(rxs)[0] == "ok"
+
+
 def test_the_total_is_each_items_ome_added_to_zero_in_turn_as_written() -> None:
     # The total adds one OME per prescription with one opioid item (_Entry), added to zero
     # once: the same number written the same way (its exponent is the least of zero's and the

@@ -259,7 +259,7 @@ def _planned_figures(
         InvalidInputError: an entry is not a Prescription, or an implausible amount.
     """
     figures: list[tuple[_Figure, ...]] = []
-    cap = _NO_CAP  # the fewest prescriptions whose figures could pass a limit (_Entry)
+    cap = _NO_CAP  # the most prescriptions no limit can be passed by (_Entry); 0: summed
     figures_of = _figures  # looked up once per call (a test switches it off)
     by_code = plans.by_code if figures_of is _PLANNED else {}  # switched off with it
     code_and_text = CODE_AND_TEXT
@@ -338,8 +338,9 @@ least, over its ingredients, of the limit divided by the ingredient's daily amou
 down, or ``0`` when a sum of its amounts may be rounded (:func:`_cap`). A calculation over
 ``n`` prescriptions whose entries all have ``cap >= n`` passes no limit (each ingredient's sum
 is at most ``n`` amounts of at most ``limit / cap`` each, summed exactly), so its sums are not
-formed; otherwise they are, as always (:func:`_check_plausible`). The same refusals as
-summing always, without summing by ingredient on every call.
+formed; otherwise they are, as always (:func:`_check_plausible`), and so they are for a list
+holding a prescription measured the full way, which has no entry (:func:`_read`). The same
+refusals as summing always, without summing by ingredient on every call.
 """
 
 
@@ -432,7 +433,7 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     ingredient's daily amount, summed over the prescriptions (:func:`_per_ingredient`), is then
     checked against the plausibility limits (:func:`_check_plausible`), when the list is longer
     than an entry's cap (:data:`_Entry`: a shorter list passes no limit) or has a prescription
-    measured the full way (its figures, not kept, have no cap worked out).
+    measured the full way (it has no entry: :func:`_measure_cached` keeps its items, not a cap).
 
     Raises:
         InvalidInputError: an entry is not a Prescription, an implausible amount, or (with
@@ -447,7 +448,7 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
     code_and_text = CODE_AND_TEXT
     add = _SUMS.add
     total, exact, unconverted, named, minimum, pending = _ZERO, True, False, False, False, False
-    cap = _NO_CAP  # the fewest prescriptions whose figures could pass a limit (_Entry)
+    cap = _NO_CAP  # the most prescriptions no limit can be passed by (_Entry); 0: summed
     previous: Context | None = None  # the caller's context, while the calculator's is current
     try:
         for rx in given:  # its position is len(parts): one part per prescription read
@@ -487,8 +488,8 @@ def _read(  # noqa: PLR0912, PLR0915 - one loop reads and sums each case (issue 
                         exact = exact and item_exact
                     elif status is _NOT_CONVERTIBLE:
                         unconverted = True
-                # its figures are not kept, so no cap is worked out for them (issue 2: the same
-                # structured prescriptions re-sent): the list's sums for the limits are formed
+                # no entry, so no cap: _measure_cached keeps its items, and a cap worked out
+                # on every call costs a division (issue 20): the list's sums are formed
                 cap = 0
                 continue
             parts.append(rx)  # its items are built if the result's items are read
