@@ -45,7 +45,7 @@ from opioidcds._decide.rules import BoundRuleset, Citation, Decisions, Profile, 
 from opioidcds._decide.rules.conditions import Scalar, Truth
 from opioidcds._display import citation_title, format_decimal, most_serious_first, words
 from opioidcds._errors import InvalidInputError, OpioidCDSError
-from opioidcds._inputs.patient import Patient, medicine_classes
+from opioidcds._inputs.patient import _NONE_REPLACED, Patient, medicine_classes
 from opioidcds._inputs.prescription import Prescription
 from opioidcds._knowledge.products import MedicineClass, load_catalogue
 from opioidcds._knowledge.provenance import Provenance
@@ -177,9 +177,6 @@ def _dose_threshold_scope(
     reason = next((name for name, recorded in reasons if recorded), "none")
     return reason == "none", reason
 
-
-_NONE_REPLACED: Final[frozenset[int]] = frozenset()
-"""The positions replaced when the new prescription replaces none (no set made per check)."""
 
 _THRESHOLDS_APPLY: Final = (True, "none")
 """The dose-threshold scope inputs when no reason to leave the thresholds out is recorded."""
@@ -437,7 +434,8 @@ def check_prescription(
     truths = _truths(backend, kb)
     new_classes = medicine_classes(new_prescription)
     # identifiers (id, replaces) never reach the calculator or its caches
-    replaced: AbstractSet[int] = _NONE_REPLACED  # the common case: nothing replaced
+    # the common case: nothing replaced (the patient's own empty set: none made per check)
+    replaced: AbstractSet[int] = _NONE_REPLACED
     derived = patient._got  # what the patient derived from its prescriptions, read once
     if new_prescription.replaces is None:
         counted = list(derived.candidates)

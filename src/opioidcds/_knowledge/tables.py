@@ -238,8 +238,8 @@ def _known_file(table_id: str, version: str, sha256: str | None) -> TableFile | 
     different ones (which of them is meant is not known). A bundled table read back from the
     knowledge cache (not built here, so not in :data:`_LOADED`) is recorded on first use.
     """
-    if table_id in BUNDLED_TABLES and default_table(table_id).file.version == version:
-        bundled = default_table(table_id).file
+    bundled = default_table(table_id).file if table_id in BUNDLED_TABLES else None
+    if bundled is not None and bundled.version == version:
         with _LOADED_LOCK:
             files = _LOADED.get((table_id, version), {})
             known = any(f is bundled for f in files.values())
